@@ -1,0 +1,25 @@
+package app
+
+import "time"
+
+// Config is everything `aloft server` needs. The zero value is not useful:
+// start from DefaultConfig.
+type Config struct {
+	DataDir       string        // where durable state, code and bootstraps live
+	Listen        string        // AWS-compatible APIs (host:port)
+	GatewayListen string        // HTTP triggers (host:port)
+	KeepAlive     time.Duration // how long an idle instance is kept warm
+	NATSURL       string        // external NATS cluster; empty embeds one
+	Python        string        // Python interpreter to run python runtimes ("" = resolve python3)
+	Node          string        // Node.js binary to run nodejs runtimes ("" = resolve node)
+}
+
+// DefaultConfig returns the defaults of the external contract.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:       ".aloft",
+		Listen:        "127.0.0.1:9000",
+		GatewayListen: "127.0.0.1:8080",
+		KeepAlive:     10 * time.Minute,
+	}
+}

@@ -1,0 +1,57 @@
+package function
+
+// Config is a function's configuration as the Lambda API renders it
+// (FunctionConfiguration). Field names are the wire names.
+type Config struct {
+	FunctionName     string           `json:"FunctionName"`
+	FunctionArn      string           `json:"FunctionArn"`
+	Runtime          string           `json:"Runtime,omitempty"`
+	Role             string           `json:"Role"`
+	Handler          string           `json:"Handler,omitempty"`
+	CodeSize         int64            `json:"CodeSize"`
+	Description      string           `json:"Description"`
+	Timeout          int              `json:"Timeout"`
+	MemorySize       int              `json:"MemorySize"`
+	LastModified     string           `json:"LastModified"`
+	CodeSha256       string           `json:"CodeSha256"`
+	Version          string           `json:"Version"`
+	Environment      *Environment     `json:"Environment,omitempty"`
+	TracingConfig    TracingConfig    `json:"TracingConfig"`
+	RevisionID       string           `json:"RevisionId"`
+	State            string           `json:"State"`
+	StateReason      string           `json:"StateReason,omitempty"`
+	StateReasonCode  string           `json:"StateReasonCode,omitempty"`
+	LastUpdateStatus string           `json:"LastUpdateStatus"`
+	PackageType      string           `json:"PackageType"`
+	Architectures    []string         `json:"Architectures"`
+	EphemeralStorage EphemeralStorage `json:"EphemeralStorage"`
+	SnapStart        SnapStart        `json:"SnapStart"`
+	LoggingConfig    LoggingConfig    `json:"LoggingConfig"`
+}
+
+// Environment holds a function's environment variables.
+type Environment struct {
+	Variables map[string]string `json:"Variables"`
+}
+
+// TracingConfig is the X-Ray mode; Aloft reports PassThrough.
+type TracingConfig struct {
+	Mode string `json:"Mode"`
+}
+
+// EphemeralStorage is the size of /tmp in MB.
+type EphemeralStorage struct {
+	Size int `json:"Size"`
+}
+
+// SnapStart is reported as off.
+type SnapStart struct {
+	ApplyOn            string `json:"ApplyOn"`
+	OptimizationStatus string `json:"OptimizationStatus"`
+}
+
+// LoggingConfig names the log group and format.
+type LoggingConfig struct {
+	LogFormat string `json:"LogFormat"`
+	LogGroup  string `json:"LogGroup"`
+}
