@@ -1,0 +1,193 @@
+// Package bundle checks function code archives (zip files) against Lambda's
+// limits and unpacks them safely: no entry may escape the destination, and
+// the bytes actually written are counted, not the sizes the archive claims.
+package bundle
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/aloft-dev/aloft/internal/function"
+)
+
+// Info describes a checked archive.
+type Info struct {
+	Size       int64  // zipped bytes
+	Sha256     string // base64 SHA-256 of the zip, Lambda's CodeSha256
+	Hex        string // hex SHA-256 of the zip, the key Aloft stores it under
+	Unzipped   int64  // bytes the entries declare
+	HasEntries bool
+}
+
+const unzipMsg = "Could not unzip uploaded file. Please check your file, then try to upload again."
+
+// Inspect checks that data is a readable zip within Lambda's size limits
+// whose entry names stay inside the archive root.
+func Inspect(data []byte) (Info, error) {
+	if len(data) > function.MaxZippedSize {
+		return Info{}, function.TooLarge("Zipped size must be smaller than %d bytes", function.MaxZippedSize)
+	}
+	sum := sha256.Sum256(data)
+	info := Info{Size: int64(len(data)), Sha256: base64.StdEncoding.EncodeToString(sum[:]), Hex: hex.EncodeToString(sum[:])}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return Info{}, function.InvalidParameter("%s", unzipMsg)
+	}
+	for _, f := range zr.File {
+		if _, err := entryPath(f.Name); err != nil {
+			return Info{}, function.InvalidParameter("%s (%v)", unzipMsg, err)
+		}
+		info.Unzipped += int64(f.UncompressedSize64)
+		if f.UncompressedSize64 > function.MaxUnzippedSize || info.Unzipped > function.MaxUnzippedSize {
+			return Info{}, function.InvalidParameter("Unzipped size must be smaller than %d bytes", function.MaxUnzippedSize)
+		}
+		info.HasEntries = true
+	}
+	return info, nil
+}
+
+// entryPath returns the cleaned relative path of a zip entry, or an error if
+// the name is absolute or climbs out of the root.
+func entryPath(name string) (string, error) {
+	n := strings.ReplaceAll(name, "\\", "/")
+	if strings.HasPrefix(n, "/") || (len(n) > 1 && n[1] == ':') {
+		return "", fmt.Errorf("entry %q has an absolute path", name)
+	}
+	clean := path.Clean(n)
+	if clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("entry %q escapes the archive root", name)
+	}
+	return clean, nil
+}
+
+// Extract unpacks data into dir, which must not exist yet. It writes into a
+// temporary sibling and renames it into place, so dir is either complete or
+// absent. Symbolic links are kept when they point inside the archive.
+func Extract(data []byte, dir string) (err error) {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return function.InvalidParameter("%s", unzipMsg)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-")
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	budget := int64(function.MaxUnzippedSize)
+	for _, f := range zr.File {
+		rel, err := entryPath(f.Name)
+		if err != nil {
+			return function.InvalidParameter("%s (%v)", unzipMsg, err)
+		}
+		if rel == "." {
+			continue
+		}
+		dst := filepath.Join(tmp, filepath.FromSlash(rel))
+		mode := f.Mode()
+		switch {
+		case mode.IsDir():
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return fmt.Errorf("bundle: %w", err)
+			}
+			continue
+		case mode&fs.ModeSymlink != 0:
+			if err := extractLink(f, tmp, rel, dst); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+		n, err := extractFile(f, dst, budget)
+		if err != nil {
+			return err
+		}
+		budget -= n
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, statErr := os.Stat(dir); statErr == nil {
+			os.RemoveAll(tmp) // another extraction of the same code won the race
+			return nil
+		}
+		return fmt.Errorf("bundle: %w", err)
+	}
+	return nil
+}
+
+// extractFile writes one regular entry, readable by everyone and executable
+// when the archive says so, and returns the bytes written.
+func extractFile(f *zip.File, dst string, budget int64) (int64, error) {
+	perm := os.FileMode(0o644)
+	if f.Mode()&0o111 != 0 {
+		perm = 0o755
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return 0, function.InvalidParameter("%s", unzipMsg)
+	}
+	defer rc.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return 0, fmt.Errorf("bundle: %w", err)
+	}
+	n, err := io.Copy(out, io.LimitReader(rc, budget+1))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if errors.Is(err, zip.ErrChecksum) || errors.Is(err, zip.ErrFormat) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, function.InvalidParameter("%s", unzipMsg)
+		}
+		return 0, fmt.Errorf("bundle: write %s: %w", f.Name, err)
+	}
+	if n > budget {
+		return 0, function.InvalidParameter("Unzipped size must be smaller than %d bytes", function.MaxUnzippedSize)
+	}
+	return n, nil
+}
+
+func extractLink(f *zip.File, root, rel, dst string) error {
+	rc, err := f.Open()
+	if err != nil {
+		return function.InvalidParameter("%s", unzipMsg)
+	}
+	target, err := io.ReadAll(io.LimitReader(rc, 4096))
+	rc.Close()
+	if err != nil {
+		return function.InvalidParameter("%s", unzipMsg)
+	}
+	t := string(target)
+	resolved := path.Clean(path.Join(path.Dir(rel), t))
+	if path.IsAbs(t) || resolved == ".." || strings.HasPrefix(resolved, "../") {
+		return function.InvalidParameter("%s (link %q points outside the archive)", unzipMsg, f.Name)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	if err := os.Symlink(t, dst); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,373 @@
+// Package registry keeps the functions Aloft knows about and their code on
+// the backbone: configurations in a JetStream key-value bucket, zips in an
+// object store, and unpacked code in a local cache directory keyed by the
+// zip's hash. Reads come from an in-memory copy that a watch on the bucket
+// keeps current, so the invoke path never waits on the backbone.
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aloft-dev/aloft/internal/bundle"
+	"github.com/aloft-dev/aloft/internal/function"
+)
+
+const (
+	bucket     = "aloft_functions"
+	codeBucket = "aloft_code"
+)
+
+// Record is one function as stored.
+type Record struct {
+	Config  function.Config `json:"config"`
+	Region  string          `json:"region"`
+	CodeHex string          `json:"codeHex"` // hex SHA-256 of the zip; the object and cache key
+
+	rev uint64 // key-value revision this record was read at
+}
+
+// Registry is the function registry. Its methods are safe for concurrent use.
+type Registry struct {
+	kv      jetstream.KeyValue
+	obj     jetstream.ObjectStore
+	codeDir string
+	log     *slog.Logger
+
+	mu      sync.RWMutex
+	records map[string]*Record // guarded by mu
+	hooks   []func(name string) // guarded by mu
+
+	extractMu sync.Mutex // serialises code cache fills
+
+	stop    context.CancelFunc
+	watchWG sync.WaitGroup
+}
+
+// Open creates or opens the registry's buckets, loads every function and
+// starts watching for changes made by other nodes.
+func Open(ctx context.Context, js jetstream.JetStream, codeDir string, log *slog.Logger) (*Registry, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1, Storage: jetstream.FileStorage})
+	if err != nil {
+		return nil, fmt.Errorf("registry: open bucket: %w", err)
+	}
+	obj, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: codeBucket, Storage: jetstream.FileStorage})
+	if err != nil {
+		return nil, fmt.Errorf("registry: open code store: %w", err)
+	}
+	r := &Registry{kv: kv, obj: obj, codeDir: codeDir, log: log, records: map[string]*Record{}}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("registry: watch: %w", err)
+	}
+	// The watch first replays every current key, then a nil entry marks the
+	// end of the initial state.
+	for e := range w.Updates() {
+		if e == nil {
+			break
+		}
+		r.apply(e)
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	r.stop = cancel
+	r.watchWG.Add(1)
+	go func() {
+		defer r.watchWG.Done()
+		defer w.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e != nil {
+					r.apply(e)
+				}
+			}
+		}
+	}()
+	return r, nil
+}
+
+// Close stops the watch.
+func (r *Registry) Close() {
+	if r.stop != nil {
+		r.stop()
+		r.watchWG.Wait()
+	}
+}
+
+// OnChange registers fn to be called with a function's name whenever its
+// record changes or is deleted, on this node or another.
+func (r *Registry) OnChange(fn func(name string)) {
+	r.mu.Lock()
+	r.hooks = append(r.hooks, fn)
+	r.mu.Unlock()
+}
+
+// apply folds a watched entry into the cache, ignoring stale revisions.
+func (r *Registry) apply(e jetstream.KeyValueEntry) {
+	name := e.Key()
+	r.mu.Lock()
+	cur := r.records[name]
+	if cur != nil && cur.rev >= e.Revision() {
+		r.mu.Unlock()
+		return
+	}
+	switch e.Operation() {
+	case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
+		delete(r.records, name)
+	default:
+		var rec Record
+		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+			r.mu.Unlock()
+			r.log.Error("registry: unreadable record", "function", name, "err", err)
+			return
+		}
+		rec.rev = e.Revision()
+		r.records[name] = &rec
+	}
+	hooks := r.hooks
+	r.mu.Unlock()
+	if cur != nil {
+		for _, h := range hooks {
+			h(name)
+		}
+	}
+}
+
+// store records rec at revision rev in the cache and, when changed is set
+// and the watch has not done so already, tells the hooks.
+func (r *Registry) store(name string, rec *Record, rev uint64, changed bool) {
+	r.mu.Lock()
+	cur := r.records[name]
+	fresh := cur == nil || cur.rev < rev
+	if fresh {
+		rec.rev = rev
+		r.records[name] = rec
+	}
+	hooks := r.hooks
+	r.mu.Unlock()
+	if changed && fresh { // otherwise the watch got there first and told the hooks
+		for _, h := range hooks {
+			h(name)
+		}
+	}
+}
+
+// Get returns the function called name.
+func (r *Registry) Get(name string) (*Record, bool) {
+	r.mu.RLock()
+	rec, ok := r.records[name]
+	r.mu.RUnlock()
+	return rec, ok
+}
+
+// List returns every function, sorted by name.
+func (r *Registry) List() []*Record {
+	r.mu.RLock()
+	out := make([]*Record, 0, len(r.records))
+	for _, rec := range r.records {
+		out = append(out, rec)
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Config.FunctionName < out[j].Config.FunctionName })
+	return out
+}
+
+// Create stores a new function with its code. cfg must be validated; Create
+// fills the code fields, revision and timestamps.
+func (r *Registry) Create(ctx context.Context, cfg function.Config, region string, zip []byte) (*Record, error) {
+	if _, ok := r.Get(cfg.FunctionName); ok {
+		return nil, function.Errorf(function.ECONFLICT, "ResourceConflictException", "Function already exist: %s", cfg.FunctionName)
+	}
+	info, err := r.putCode(ctx, zip)
+	if err != nil {
+		return nil, err
+	}
+	rec := &Record{Config: cfg, Region: region, CodeHex: info.Hex}
+	rec.Config.FunctionArn = function.ARN(region, cfg.FunctionName, "")
+	rec.Config.CodeSha256, rec.Config.CodeSize = info.Sha256, info.Size
+	stamp(&rec.Config)
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("registry: encode: %w", err)
+	}
+	rev, err := r.kv.Create(ctx, cfg.FunctionName, b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return nil, function.Errorf(function.ECONFLICT, "ResourceConflictException", "Function already exist: %s", cfg.FunctionName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registry: create %s: %w", cfg.FunctionName, err)
+	}
+	r.store(cfg.FunctionName, rec, rev, false)
+	return rec, nil
+}
+
+// Update applies change to the function called name, guarded by the
+// caller's expected RevisionId when one is given, and stores the result with
+// a new revision. A non-nil zip replaces the code.
+func (r *Registry) Update(ctx context.Context, name, revisionID string, zip []byte, change func(*function.Config) error) (*Record, error) {
+	var info bundle.Info
+	if zip != nil {
+		var err error
+		if info, err = r.putCode(ctx, zip); err != nil {
+			return nil, err
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		e, err := r.kv.Get(ctx, name)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, function.NotFound(function.ARN(function.DefaultRegion, name, ""))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("registry: read %s: %w", name, err)
+		}
+		var rec Record
+		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+			return nil, fmt.Errorf("registry: decode %s: %w", name, err)
+		}
+		if revisionID != "" && revisionID != rec.Config.RevisionID {
+			return nil, function.Errorf(function.EINVALID, "PreconditionFailedException",
+				"The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+		}
+		if change != nil {
+			if err := change(&rec.Config); err != nil {
+				return nil, err
+			}
+		}
+		if zip != nil {
+			rec.CodeHex = info.Hex
+			rec.Config.CodeSha256, rec.Config.CodeSize = info.Sha256, info.Size
+		}
+		stamp(&rec.Config)
+		b, err := json.Marshal(&rec)
+		if err != nil {
+			return nil, fmt.Errorf("registry: encode: %w", err)
+		}
+		rev, err := r.kv.Update(ctx, name, b, e.Revision())
+		if err != nil && attempt < 5 && isWrongRevision(err) {
+			continue // someone else updated it meanwhile; apply the change again
+		}
+		if err != nil {
+			return nil, fmt.Errorf("registry: update %s: %w", name, err)
+		}
+		r.store(name, &rec, rev, true)
+		return &rec, nil
+	}
+}
+
+func isWrongRevision(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// Delete removes the function called name. Its code object is removed when
+// no other function shares it.
+func (r *Registry) Delete(ctx context.Context, name string) error {
+	rec, ok := r.Get(name)
+	if !ok {
+		return function.NotFound(function.ARN(function.DefaultRegion, name, ""))
+	}
+	if err := r.kv.Delete(ctx, name); err != nil {
+		return fmt.Errorf("registry: delete %s: %w", name, err)
+	}
+	r.mu.Lock()
+	delete(r.records, name)
+	shared := false
+	for _, other := range r.records {
+		shared = shared || other.CodeHex == rec.CodeHex
+	}
+	hooks := r.hooks
+	r.mu.Unlock()
+	for _, h := range hooks {
+		h(name)
+	}
+	if !shared {
+		if err := r.obj.Delete(ctx, rec.CodeHex); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			r.log.Warn("registry: could not delete code object", "function", name, "err", err)
+		}
+	}
+	return nil
+}
+
+// stamp gives c a new revision and modification time.
+func stamp(c *function.Config) {
+	c.RevisionID = function.NewID()
+	c.LastModified = time.Now().UTC().Format("2006-01-02T15:04:05.000-0700")
+}
+
+// putCode checks a zip, stores it in the object store unless an identical one
+// is there, and unpacks it into the local cache.
+func (r *Registry) putCode(ctx context.Context, zip []byte) (bundle.Info, error) {
+	info, err := bundle.Inspect(zip)
+	if err != nil {
+		return info, err
+	}
+	if _, err := r.obj.GetInfo(ctx, info.Hex); errors.Is(err, jetstream.ErrObjectNotFound) {
+		if _, err := r.obj.PutBytes(ctx, info.Hex, zip); err != nil {
+			return info, fmt.Errorf("registry: store code: %w", err)
+		}
+	} else if err != nil {
+		return info, fmt.Errorf("registry: look up code: %w", err)
+	}
+	dir := filepath.Join(r.codeDir, info.Hex)
+	if _, err := os.Stat(dir); err == nil {
+		return info, nil
+	}
+	return info, bundle.Extract(zip, dir)
+}
+
+// CodeDir returns the directory holding rec's unpacked code, filling the
+// local cache from the object store if this node has not seen it yet.
+func (r *Registry) CodeDir(ctx context.Context, rec *Record) (string, error) {
+	dir := filepath.Join(r.codeDir, rec.CodeHex)
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	r.extractMu.Lock()
+	defer r.extractMu.Unlock()
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	}
+	zip, err := r.obj.GetBytes(ctx, rec.CodeHex)
+	if err != nil {
+		return "", fmt.Errorf("registry: fetch code of %s: %w", rec.Config.FunctionName, err)
+	}
+	if err := bundle.Extract(zip, dir); err != nil {
+		return "", fmt.Errorf("registry: unpack code of %s: %w", rec.Config.FunctionName, err)
+	}
+	return dir, nil
+}
+
+// CodeZip returns the stored zip of rec.
+func (r *Registry) CodeZip(ctx context.Context, rec *Record) ([]byte, error) {
+	b, err := r.obj.GetBytes(ctx, rec.CodeHex)
+	if err != nil {
+		return nil, fmt.Errorf("registry: fetch code of %s: %w", rec.Config.FunctionName, err)
+	}
+	return b, nil
+}
+
+// TotalCodeSize returns the bytes of code stored for all functions.
+func (r *Registry) TotalCodeSize() int64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var n int64
+	for _, rec := range r.records {
+		n += rec.Config.CodeSize
+	}
+	return n
+}

@@ -1,0 +1,107 @@
+package registry
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/store"
+)
+
+func zipOf(t *testing.T, name, body string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create(name)
+	w.Write([]byte(body))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func open(t *testing.T, dir string) (*store.Store, *Registry) {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(context.Background(), st.JetStream(), filepath.Join(dir, "code"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, r
+}
+
+func TestLifecycleAndRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, r := open(t, dir)
+	var changed []string
+	r.OnChange(func(n string) { changed = append(changed, n) })
+
+	cfg := function.Config{FunctionName: "f1", Runtime: "python3.11", Handler: "app.handler"}
+	cfg.ApplyDefaults()
+	rec, err := r.Create(ctx, cfg, "us-east-1", zipOf(t, "app.py", "v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Config.CodeSha256 == "" || rec.Config.RevisionID == "" || rec.Config.FunctionArn != "arn:aws:lambda:us-east-1:000000000000:function:f1" {
+		t.Fatalf("create filled %+v", rec.Config)
+	}
+	if _, err := r.Create(ctx, cfg, "us-east-1", zipOf(t, "app.py", "v1")); function.ErrorCode(err) != function.ECONFLICT {
+		t.Fatalf("second create got %v, want conflict", err)
+	}
+	if _, err := r.Update(ctx, "f1", "wrong-revision", nil, nil); err == nil {
+		t.Fatal("update with a stale revision id succeeded")
+	}
+	up, err := r.Update(ctx, "f1", rec.Config.RevisionID, zipOf(t, "app.py", "v2"), func(c *function.Config) error {
+		c.MemorySize = 256
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Config.MemorySize != 256 || up.CodeHex == rec.CodeHex || up.Config.RevisionID == rec.Config.RevisionID {
+		t.Fatalf("update got %+v", up.Config)
+	}
+	if got, _ := r.Get("f1"); got.Config.MemorySize != 256 {
+		t.Fatalf("get after update got memory %d, want 256", got.Config.MemorySize)
+	}
+	if len(changed) != 1 || changed[0] != "f1" {
+		t.Fatalf("change hooks got %v, want [f1]", changed)
+	}
+	r.Close()
+	st.Close()
+
+	// Restart with an empty code cache: the code comes back from the store.
+	os.RemoveAll(filepath.Join(dir, "code"))
+	st, r = open(t, dir)
+	defer st.Close()
+	defer r.Close()
+	got, ok := r.Get("f1")
+	if !ok || got.Config.MemorySize != 256 {
+		t.Fatalf("after restart got %+v, %v", got, ok)
+	}
+	codeDir, err := r.CodeDir(ctx, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(codeDir, "app.py")); string(b) != "v2" {
+		t.Fatalf("code after restart got %q, want v2", b)
+	}
+	if err := r.Delete(ctx, "f1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.Get("f1"); ok {
+		t.Fatal("function still there after delete")
+	}
+	if err := r.Delete(ctx, "f1"); function.ErrorCode(err) != function.ENOTFOUND {
+		t.Fatalf("second delete got %v, want not found", err)
+	}
+}

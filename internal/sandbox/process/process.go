@@ -1,0 +1,135 @@
+// Package process is the sandbox driver that runs each instance as a plain
+// child process in its own process group. It isolates nothing beyond what
+// Unix users and process groups give; it exists for development hosts where
+// namespaces and cgroups are not available, and the server says so loudly
+// when it uses it.
+package process
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/sandbox"
+)
+
+// Driver starts plain processes. The zero value is ready to use.
+type Driver struct{}
+
+var _ sandbox.Driver = (*Driver)(nil)
+
+// Name returns "process".
+func (*Driver) Name() string { return "process" }
+
+// Start runs spec.Argv as a child in a new process group that dies with the
+// server.
+func (*Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance, error) {
+	if len(spec.Argv) == 0 {
+		return nil, errors.New("process: empty argv")
+	}
+	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
+	cmd.Env = spec.Env
+	cmd.Dir = spec.Dir
+	cmd.Stdout = spec.Output
+	cmd.Stderr = spec.Output
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("process: start %s: %w", spec.Argv[0], err)
+	}
+	in := &instance{cmd: cmd, done: make(chan struct{})}
+	go in.wait()
+	return in, nil
+}
+
+type instance struct {
+	cmd    *exec.Cmd
+	done   chan struct{}
+	status sandbox.ExitStatus // written before done is closed
+}
+
+func (in *instance) wait() {
+	err := in.cmd.Wait()
+	st := sandbox.ExitStatus{}
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		ws := exitErr.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			st.Code, st.Signal = -1, ws.Signal()
+		} else {
+			st.Code = ws.ExitStatus()
+		}
+	} else if err != nil {
+		st.Code = -1
+	}
+	in.status = st
+	// Reap whatever the instance left behind in its group.
+	_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGKILL)
+	close(in.done)
+}
+
+func (in *instance) PID() int               { return in.cmd.Process.Pid }
+func (in *instance) Done() <-chan struct{} { return in.done }
+
+func (in *instance) Wait(ctx context.Context) (sandbox.ExitStatus, error) {
+	select {
+	case <-in.done:
+		return in.status, nil
+	case <-ctx.Done():
+		return sandbox.ExitStatus{}, ctx.Err()
+	}
+}
+
+func (in *instance) Stop(ctx context.Context, grace time.Duration) error {
+	pgid := in.cmd.Process.Pid
+	select {
+	case <-in.done:
+		return nil
+	default:
+	}
+	if grace > 0 {
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		t := time.NewTimer(grace)
+		select {
+		case <-in.done:
+			t.Stop()
+			return nil
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	select {
+	case <-in.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("process: stop %d: %w", pgid, ctx.Err())
+	}
+}
+
+// MaxMemory reads the peak resident set size of the first process.
+func (in *instance) MaxMemory() int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(in.cmd.Process.Pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	i := bytes.Index(b, []byte("VmHWM:"))
+	if i < 0 {
+		return 0
+	}
+	f := bytes.Fields(b[i+len("VmHWM:"):])
+	if len(f) < 1 {
+		return 0
+	}
+	kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return kb << 10
+}

@@ -1,0 +1,67 @@
+// Package sandbox is the contract between the invoker and the drivers that
+// run function instances: a Driver starts an Instance from a Spec, and an
+// Instance can be waited on and stopped. Drivers live in subpackages; every
+// driver must pass the same conformance tests.
+//
+// Nothing under sandbox knows about HTTP APIs, the registry or the store.
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Spec describes one instance to start.
+type Spec struct {
+	ID       string   // instance id, unique on this node
+	Argv     []string // program and arguments; Argv[0] is an absolute path
+	Env      []string // the complete environment, KEY=VALUE
+	Dir      string   // working directory (the function's code)
+	CodeDir  string   // the function's code, read-only for the function
+	TmpDir   string   // a private directory for /tmp
+	MemoryMB int      // memory limit
+	Output   *os.File // receives the instance's stdout and stderr
+}
+
+// Driver starts instances.
+type Driver interface {
+	// Name identifies the driver in logs ("process", "linux").
+	Name() string
+	// Start launches an instance and returns once its process exists.
+	Start(ctx context.Context, spec Spec) (Instance, error)
+}
+
+// Instance is one running process tree.
+type Instance interface {
+	// PID is the process id of the instance's first process.
+	PID() int
+	// Done is closed when the instance's first process has exited.
+	Done() <-chan struct{}
+	// Wait blocks until the instance exits or ctx ends.
+	Wait(ctx context.Context) (ExitStatus, error)
+	// Stop sends SIGTERM to the whole process tree, waits up to grace, then
+	// sends SIGKILL, and returns once the first process has exited.
+	Stop(ctx context.Context, grace time.Duration) error
+	// MaxMemory returns the peak memory use of the instance in bytes, or 0
+	// if the driver cannot tell.
+	MaxMemory() int64
+}
+
+// ExitStatus is how an instance ended.
+type ExitStatus struct {
+	Code      int            // exit code, or -1 when killed by a signal
+	Signal    syscall.Signal // the signal that killed it, or 0
+	OOMKilled bool           // killed for exceeding its memory limit
+}
+
+// String renders the status the way Lambda reports it ("exit status 1",
+// "signal: killed").
+func (s ExitStatus) String() string {
+	if s.Signal != 0 {
+		return "signal: " + s.Signal.String()
+	}
+	return fmt.Sprintf("exit status %d", s.Code)
+}
