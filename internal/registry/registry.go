@@ -45,7 +45,7 @@ type Registry struct {
 	log     *slog.Logger
 
 	mu      sync.RWMutex
-	records map[string]*Record // guarded by mu
+	records map[string]*Record  // guarded by mu
 	hooks   []func(name string) // guarded by mu
 
 	extractMu sync.Mutex // serialises code cache fills

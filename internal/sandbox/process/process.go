@@ -73,7 +73,7 @@ func (in *instance) wait() {
 	close(in.done)
 }
 
-func (in *instance) PID() int               { return in.cmd.Process.Pid }
+func (in *instance) PID() int              { return in.cmd.Process.Pid }
 func (in *instance) Done() <-chan struct{} { return in.done }
 
 func (in *instance) Wait(ctx context.Context) (sandbox.ExitStatus, error) {

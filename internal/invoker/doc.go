@@ -1,0 +1,21 @@
+// Package invoker runs invocations on function instances. It keeps one pool
+// of instances per function; an instance serves one invocation at a time, a
+// request that finds no idle instance starts a new one (a cold start) without
+// holding any lock that other requests wait on, and an idle instance is
+// stopped once it has been idle for the keep-alive.
+//
+// An instance moves through these states:
+//
+//	        start ok               acquire
+//	starting ───────► idle ◄──────────────► busy
+//	   │               │      release         │
+//	   │ init error    │ keep-alive over,     │ timeout, crash,
+//	   │               │ retired, shutdown    │ retired pool
+//	   ▼               ▼                      ▼
+//	  gone ◄──────── stopping ◄───────────────┘
+//
+// Updating a function's code or configuration retires its pool: idle
+// instances stop at once, busy ones when their invocation ends. Each
+// invocation's output is framed by START, END and REPORT lines and handed to
+// the log sink; usage is handed to the meter.
+package invoker

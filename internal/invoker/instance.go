@@ -1,0 +1,304 @@
+package invoker
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/runtimeapi"
+	"github.com/aloft-dev/aloft/internal/sandbox"
+)
+
+// instance is one running function process with its Runtime API and log pipe.
+type instance struct {
+	iv     *Invoker
+	id     string
+	stream string // log stream name
+	cfg    *function.Config
+	dir    string
+
+	sb  sandbox.Instance
+	rt  *runtimeapi.Server
+	out *logPipe
+
+	initDur  time.Duration
+	fresh    bool      // has not served an invocation yet
+	lastUsed time.Time // set by the pool under its lock
+	dead     bool      // set by the invoking goroutine while busy
+
+	stopOnce sync.Once
+}
+
+// coldStart starts an instance for req. When the function cannot initialise,
+// it returns the response Lambda gives for that (a function error), and no
+// instance.
+func (iv *Invoker) coldStart(ctx context.Context, p *pool, req *Request) (*instance, *Response, error) {
+	cfg := req.Config
+	t0 := iv.d.Now()
+	codeDir, err := iv.d.CodeDir(ctx, req.CodeKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("invoker: code of %s: %w", cfg.FunctionName, err)
+	}
+	id := function.NewHexID()
+	in := &instance{
+		iv:     iv,
+		id:     id,
+		stream: t0.UTC().Format("2006/01/02") + "/[" + cfg.Version + "]" + id,
+		cfg:    cfg,
+		dir:    iv.instanceDir(id),
+		fresh:  true,
+	}
+	tmp := filepath.Join(in.dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o777); err != nil {
+		return nil, nil, fmt.Errorf("invoker: instance dir: %w", err)
+	}
+	if in.rt, err = runtimeapi.Listen(); err != nil {
+		os.RemoveAll(in.dir)
+		return nil, nil, err
+	}
+	iv.wg.Add(1)
+	go func() { defer iv.wg.Done(); in.rt.Serve() }()
+	if in.out, err = newLogPipe(in); err != nil {
+		in.rt.Close()
+		os.RemoveAll(in.dir)
+		return nil, nil, err
+	}
+	iv.wg.Add(1)
+	go func() { defer iv.wg.Done(); in.out.read() }()
+
+	family := function.RuntimeFamily(cfg.Runtime)
+	argv, extraEnv, err := iv.d.Command(family, codeDir)
+	if err == nil {
+		in.sb, err = iv.d.Driver.Start(ctx, sandbox.Spec{
+			ID: id, Argv: argv, Env: in.env(codeDir, tmp, family, extraEnv), Dir: codeDir,
+			CodeDir: codeDir, TmpDir: tmp, MemoryMB: cfg.MemorySize, Output: in.out.w,
+		})
+	}
+	if err != nil {
+		return nil, in.initFailed(req, t0, "Runtime.InvalidEntrypoint", err.Error(), nil), nil
+	}
+
+	limit := time.NewTimer(iv.d.InitLimit)
+	defer limit.Stop()
+	select {
+	case <-in.rt.Ready():
+	case res := <-in.rt.InitError():
+		return nil, in.initFailed(req, t0, "", "", res.Payload), nil
+	case <-in.sb.Done():
+		select {
+		case res := <-in.rt.InitError():
+			return nil, in.initFailed(req, t0, "", "", res.Payload), nil
+		default:
+		}
+		st, _ := in.sb.Wait(context.Background())
+		return nil, in.initFailed(req, t0, "Runtime.ExitError", "Runtime exited with error: "+st.String(), nil), nil
+	case <-limit.C:
+		return nil, in.initFailed(req, t0, "Runtime.Unknown",
+			fmt.Sprintf("Runtime failed to initialise within %s", iv.d.InitLimit), nil), nil
+	case <-ctx.Done():
+		in.shutdown(0)
+		return nil, nil, ctx.Err()
+	}
+	in.initDur = iv.d.Now().Sub(t0)
+	if !p.started() {
+		iv.stopAsync(in)
+		return nil, nil, errors.New("invoker: function changed while starting; try again")
+	}
+	return in, nil, nil
+}
+
+// initFailed stops a failed instance and builds Lambda's answer: either the
+// error the runtime posted (body) or one of Aloft's own (typ, msg).
+func (in *instance) initFailed(req *Request, t0 time.Time, typ, msg string, body []byte) *Response {
+	reqID := function.NewID()
+	if body == nil {
+		body = errorBody(typ, "RequestId: "+reqID+" Error: "+msg)
+	}
+	in.dead = true
+	if in.sb != nil {
+		in.sb.Stop(context.Background(), 0)
+	}
+	var extra []string
+	if typ != "" {
+		extra = append(extra, "RequestId: "+reqID+" Error: "+msg+"\n"+typ)
+	}
+	d := in.iv.d.Now().Sub(t0)
+	tail := in.finish(req, reqID, t0, d, extra, true)
+	in.iv.stopAsync(in)
+	return &Response{Payload: body, FunctionError: "Unhandled", LogTail: tail, Version: in.cfg.Version, RequestID: reqID}
+}
+
+// env builds the environment a Lambda function sees.
+func (in *instance) env(codeDir, tmp string, family function.Family, extra []string) []string {
+	cfg := in.cfg
+	region := strings.Split(cfg.FunctionArn, ":")
+	reg := function.DefaultRegion
+	if len(region) > 3 && region[3] != "" {
+		reg = region[3]
+	}
+	env := []string{
+		"AWS_LAMBDA_RUNTIME_API=" + in.rt.Addr(),
+		"_HANDLER=" + cfg.Handler,
+		"LAMBDA_TASK_ROOT=" + codeDir,
+		"LAMBDA_RUNTIME_DIR=" + in.iv.d.RuntimeDir,
+		"AWS_LAMBDA_FUNCTION_NAME=" + cfg.FunctionName,
+		"AWS_LAMBDA_FUNCTION_VERSION=" + cfg.Version,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(cfg.MemorySize),
+		"AWS_LAMBDA_LOG_GROUP_NAME=" + function.LogGroup(cfg.FunctionName),
+		"AWS_LAMBDA_LOG_STREAM_NAME=" + in.stream,
+		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+		"AWS_REGION=" + reg,
+		"AWS_DEFAULT_REGION=" + reg,
+		"TMPDIR=" + tmp,
+	}
+	if family != function.Provided {
+		env = append(env, "AWS_EXECUTION_ENV=AWS_Lambda_"+cfg.Runtime)
+	}
+	env = append(env, extra...)
+	defaults := map[string]string{"TZ": ":UTC", "LANG": "en_US.UTF-8", "PATH": "/usr/local/bin:/usr/bin:/bin:/opt/bin", "HOME": tmp}
+	if cfg.Environment != nil {
+		for k, v := range cfg.Environment.Variables {
+			if _, ok := defaults[k]; ok {
+				defaults[k] = v
+				continue
+			}
+			env = append(env, k+"="+v)
+		}
+	}
+	for k, v := range defaults {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// invoke runs one invocation on a busy instance.
+func (in *instance) invoke(req *Request) *Response {
+	iv := in.iv
+	reqID := function.NewID()
+	start := iv.d.Now()
+	timeout := time.Duration(in.cfg.Timeout) * time.Second
+	deadline := start.Add(timeout)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	res, err := in.rt.Invoke(ctx, &runtimeapi.Invocation{
+		RequestID:     reqID,
+		Payload:       req.Payload,
+		Deadline:      deadline,
+		FunctionARN:   req.InvokedARN,
+		TraceID:       traceID(start, reqID),
+		ClientContext: req.ClientContext,
+	}, in.sb.Done())
+	cancel()
+	dur := iv.d.Now().Sub(start)
+
+	resp := &Response{Payload: res.Payload, Version: in.cfg.Version, RequestID: reqID}
+	var extra []string
+	switch {
+	case err == nil:
+		if res.Error {
+			resp.FunctionError = "Unhandled"
+		}
+	case errors.Is(err, context.DeadlineExceeded):
+		in.dead = true
+		in.sb.Stop(context.Background(), 0)
+		secs := strconv.FormatFloat(timeout.Seconds(), 'f', 2, 64)
+		resp.FunctionError = "Unhandled"
+		resp.Payload = errorBody("Sandbox.Timedout", "RequestId: "+reqID+" Error: Task timed out after "+secs+" seconds")
+		extra = append(extra, time.Now().UTC().Format("2006-01-02T15:04:05.000Z")+" "+reqID+" Task timed out after "+secs+" seconds")
+	default: // the process exited, or the server is closing
+		in.dead = true
+		st, _ := in.sb.Wait(context.Background())
+		if !errors.Is(err, runtimeapi.ErrAborted) {
+			in.sb.Stop(context.Background(), 0)
+		}
+		msg := "Runtime exited with error: " + st.String()
+		resp.FunctionError = "Unhandled"
+		resp.Payload = errorBody("Runtime.ExitError", "RequestId: "+reqID+" Error: "+msg)
+		extra = append(extra, "RequestId: "+reqID+" Error: "+msg+"\nRuntime.ExitError")
+	}
+	if resp.Payload == nil {
+		resp.Payload = nullPayload
+	}
+	resp.LogTail = in.finish(req, reqID, start, dur, extra, req.Tail)
+	return resp
+}
+
+var nullPayload = []byte("null")
+
+// finish meters the invocation and closes its log batch; with wantTail it
+// waits for the batch and returns its last 4 KB.
+func (in *instance) finish(req *Request, reqID string, start time.Time, dur time.Duration, extra []string, wantTail bool) []byte {
+	billed := dur
+	if in.fresh {
+		billed += in.initDur
+	}
+	billedMs := int64(math.Ceil(float64(billed) / float64(time.Millisecond)))
+	if in.iv.d.Meter != nil {
+		in.iv.d.Meter.Record(in.cfg.FunctionName, billedMs, in.cfg.MemorySize)
+	}
+	e := &ending{reqID: reqID, start: start, dur: dur, billedMs: billedMs, extra: extra}
+	if in.fresh {
+		e.initDur = in.initDur
+		if e.initDur == 0 { // init failed: its time is the whole attempt
+			e.initDur = dur
+		}
+		in.fresh = false
+	}
+	if wantTail {
+		e.tail = make(chan []byte, 1)
+	}
+	in.out.end(e)
+	if !wantTail {
+		return nil
+	}
+	select {
+	case t := <-e.tail:
+		return t
+	case <-time.After(2 * time.Second):
+		return nil
+	}
+}
+
+// shutdown stops the process, the Runtime API and the log pipe, and removes
+// the instance's scratch directory.
+func (in *instance) shutdown(grace time.Duration) {
+	in.stopOnce.Do(func() {
+		if in.sb != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), grace+5*time.Second)
+			if err := in.sb.Stop(ctx, grace); err != nil {
+				in.iv.log.Warn("instance did not stop", "instance_id", in.id, "err", err)
+			}
+			cancel()
+		}
+		in.rt.Close()
+		in.out.close()
+		os.RemoveAll(in.dir)
+	})
+}
+
+// errorBody renders a Lambda error payload.
+func errorBody(typ, msg string) []byte {
+	b, _ := json.Marshal(struct {
+		Type    string `json:"errorType"`
+		Message string `json:"errorMessage"`
+	}{typ, msg})
+	return b
+}
+
+// traceID builds an X-Ray style trace header from the request id.
+func traceID(t time.Time, reqID string) string {
+	var ts [4]byte
+	u := uint32(t.Unix())
+	ts[0], ts[1], ts[2], ts[3] = byte(u>>24), byte(u>>16), byte(u>>8), byte(u)
+	h := strings.ReplaceAll(reqID, "-", "")
+	return "Root=1-" + hex.EncodeToString(ts[:]) + "-" + h[:24] + ";Parent=" + h[16:32] + ";Sampled=0"
+}

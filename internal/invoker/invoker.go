@@ -1,0 +1,346 @@
+package invoker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/sandbox"
+)
+
+// Line is one log event.
+type Line struct {
+	Time int64 // ms since the epoch
+	Text string
+}
+
+// LogSink receives each invocation's log events for a stream of a group.
+// It must not block on I/O.
+type LogSink func(group, stream string, lines []Line)
+
+// Meter records the usage of one invocation.
+type Meter interface {
+	Record(function string, billedMs int64, memoryMB int)
+}
+
+// Deps are the invoker's collaborators.
+type Deps struct {
+	Driver sandbox.Driver
+	// Command returns the program, arguments and extra environment that start
+	// a runtime of family for code in codeDir.
+	Command func(family function.Family, codeDir string) (argv, env []string, err error)
+	// CodeDir returns the unpacked code stored under key.
+	CodeDir func(ctx context.Context, key string) (string, error)
+	// RuntimeDir is what LAMBDA_RUNTIME_DIR names.
+	RuntimeDir string
+	// WorkDir holds per-instance scratch directories.
+	WorkDir   string
+	Logs      LogSink
+	Meter     Meter
+	Logger    *slog.Logger
+	KeepAlive time.Duration // 0: ten minutes
+	InitLimit time.Duration // 0: ten seconds, as Lambda
+	Now       func() time.Time
+}
+
+// Request is one synchronous invocation.
+type Request struct {
+	Config        *function.Config // the function as stored; never modified
+	Region        string
+	CodeKey       string // the key CodeDir takes
+	InvokedARN    string
+	Payload       []byte
+	ClientContext string // decoded JSON
+	Tail          bool   // return the end of the log
+}
+
+// Response is the outcome of an invocation. A function error is a Response
+// with FunctionError set, not a Go error.
+type Response struct {
+	Payload       []byte
+	FunctionError string // "Unhandled" when the function failed
+	LogTail       []byte // the last 4 KB of the invocation's log, when asked
+	Version       string
+	RequestID     string
+}
+
+// Invoker owns every instance on this node.
+type Invoker struct {
+	d   Deps
+	log *slog.Logger
+
+	mu     sync.RWMutex
+	pools  map[string]*pool // guarded by mu; by function name
+	closed bool             // guarded by mu
+
+	wg      sync.WaitGroup // every goroutine the invoker starts
+	stop    chan struct{}
+	stopped sync.Once
+}
+
+// New returns an invoker; call Start to run its keep-alive reaper.
+func New(d Deps) (*Invoker, error) {
+	if d.Driver == nil || d.Command == nil || d.CodeDir == nil {
+		return nil, errors.New("invoker: Driver, Command and CodeDir are required")
+	}
+	if d.KeepAlive <= 0 {
+		d.KeepAlive = 10 * time.Minute
+	}
+	if d.InitLimit <= 0 {
+		d.InitLimit = 10 * time.Second
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Logs == nil {
+		d.Logs = func(string, string, []Line) {}
+	}
+	if err := os.MkdirAll(d.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("invoker: %w", err)
+	}
+	return &Invoker{d: d, log: d.Logger, pools: map[string]*pool{}, stop: make(chan struct{})}, nil
+}
+
+// Start runs the keep-alive reaper until Close.
+func (iv *Invoker) Start() {
+	iv.wg.Add(1)
+	go func() {
+		defer iv.wg.Done()
+		tick := iv.d.KeepAlive / 4
+		tick = max(min(tick, 5*time.Second), 50*time.Millisecond)
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-iv.stop:
+				return
+			case <-t.C:
+				iv.reap()
+			}
+		}
+	}()
+}
+
+// ErrClosed is returned by Invoke after Close.
+var ErrClosed = errors.New("invoker: closed")
+
+// Invoke runs req on an idle instance of its function, or on a new one.
+func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) {
+	p, err := iv.pool(req)
+	if err != nil {
+		return nil, err
+	}
+	in := p.take()
+	if in == nil {
+		var resp *Response
+		in, resp, err = iv.coldStart(ctx, p, req)
+		if err != nil || resp != nil {
+			return resp, err
+		}
+	}
+	resp := in.invoke(req)
+	p.give(in)
+	return resp, nil
+}
+
+// pool returns the pool for req's function, replacing one that serves an
+// older revision.
+func (iv *Invoker) pool(req *Request) (*pool, error) {
+	name := req.Config.FunctionName
+	iv.mu.RLock()
+	p, closed := iv.pools[name], iv.closed
+	iv.mu.RUnlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if p != nil && p.cfg.RevisionID == req.Config.RevisionID {
+		return p, nil
+	}
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	if iv.closed {
+		return nil, ErrClosed
+	}
+	p = iv.pools[name]
+	if p != nil && p.cfg.RevisionID == req.Config.RevisionID {
+		return p, nil
+	}
+	if p != nil {
+		iv.retireLocked(p)
+	}
+	p = &pool{iv: iv, cfg: req.Config}
+	iv.pools[name] = p
+	return p, nil
+}
+
+// Retire stops the instances of the named function: idle ones now, busy ones
+// when they finish. The next invocation starts fresh instances.
+func (iv *Invoker) Retire(name string) {
+	iv.mu.Lock()
+	if p := iv.pools[name]; p != nil {
+		iv.retireLocked(p)
+	}
+	iv.mu.Unlock()
+}
+
+func (iv *Invoker) retireLocked(p *pool) {
+	if iv.pools[p.cfg.FunctionName] == p {
+		delete(iv.pools, p.cfg.FunctionName)
+	}
+	for _, in := range p.retire() {
+		iv.stopAsync(in)
+	}
+}
+
+// Stats describes the instances of one function.
+type Stats struct {
+	Idle, Busy int
+}
+
+// Stats returns the instance counts of the named function.
+func (iv *Invoker) Stats(name string) Stats {
+	iv.mu.RLock()
+	p := iv.pools[name]
+	iv.mu.RUnlock()
+	if p == nil {
+		return Stats{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Stats{Idle: len(p.idle), Busy: p.busy}
+}
+
+// reap stops instances idle for longer than the keep-alive.
+func (iv *Invoker) reap() {
+	cutoff := iv.d.Now().Add(-iv.d.KeepAlive)
+	iv.mu.RLock()
+	pools := make([]*pool, 0, len(iv.pools))
+	for _, p := range iv.pools {
+		pools = append(pools, p)
+	}
+	iv.mu.RUnlock()
+	for _, p := range pools {
+		for _, in := range p.expired(cutoff) {
+			iv.stopAsync(in)
+		}
+	}
+}
+
+// stopAsync stops an instance in the background.
+func (iv *Invoker) stopAsync(in *instance) {
+	iv.wg.Add(1)
+	go func() {
+		defer iv.wg.Done()
+		in.shutdown(time.Second)
+	}()
+}
+
+// Close stops every instance and waits for the invoker's goroutines.
+func (iv *Invoker) Close(ctx context.Context) error {
+	iv.mu.Lock()
+	iv.closed = true
+	for _, p := range iv.pools {
+		iv.retireLocked(p)
+	}
+	iv.mu.Unlock()
+	iv.stopped.Do(func() { close(iv.stop) })
+	done := make(chan struct{})
+	go func() { iv.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("invoker: close: %w", ctx.Err())
+	}
+}
+
+// pool holds the instances of one revision of one function.
+type pool struct {
+	iv  *Invoker
+	cfg *function.Config
+
+	mu      sync.Mutex
+	idle    []*instance // guarded by mu; most recently used last
+	busy    int         // guarded by mu
+	retired bool        // guarded by mu
+}
+
+// take pops the most recently used idle instance, or returns nil.
+func (p *pool) take() *instance {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.idle)
+	if n == 0 {
+		return nil
+	}
+	in := p.idle[n-1]
+	p.idle[n-1] = nil
+	p.idle = p.idle[:n-1]
+	p.busy++
+	return in
+}
+
+// started counts a newly started instance as busy.
+func (p *pool) started() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.retired {
+		return false
+	}
+	p.busy++
+	return true
+}
+
+// give returns a busy instance; a dead one or one of a retired pool stops.
+func (p *pool) give(in *instance) {
+	p.mu.Lock()
+	p.busy--
+	if in.dead || p.retired {
+		p.mu.Unlock()
+		p.iv.stopAsync(in)
+		return
+	}
+	in.lastUsed = p.iv.d.Now()
+	p.idle = append(p.idle, in)
+	p.mu.Unlock()
+}
+
+// retire marks the pool retired and returns its idle instances.
+func (p *pool) retire() []*instance {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.retired = true
+	idle := p.idle
+	p.idle = nil
+	return idle
+}
+
+// expired removes and returns idle instances last used before cutoff.
+func (p *pool) expired(cutoff time.Time) []*instance {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*instance
+	keep := p.idle[:0]
+	for _, in := range p.idle {
+		if in.lastUsed.Before(cutoff) {
+			out = append(out, in)
+		} else {
+			keep = append(keep, in)
+		}
+	}
+	clear(p.idle[len(keep):])
+	p.idle = keep
+	return out
+}
+
+// instanceDir returns a new instance's scratch directory.
+func (iv *Invoker) instanceDir(id string) string { return filepath.Join(iv.d.WorkDir, id) }

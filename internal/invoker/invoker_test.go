@@ -1,0 +1,309 @@
+package invoker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/sandbox/process"
+)
+
+// The test binary doubles as a function built with aws-lambda-go: started
+// with INVOKER_TEST_RUNTIME set, it serves the Runtime API loop.
+func TestMain(m *testing.M) {
+	if os.Getenv("INVOKER_TEST_RUNTIME") != "" {
+		runtimeMain()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+var calls int // a global that survives between warm invocations
+
+func runtimeMain() {
+	switch os.Getenv("INIT_MODE") {
+	case "exit":
+		fmt.Println("init is failing")
+		os.Exit(2)
+	case "hang":
+		time.Sleep(time.Hour)
+	}
+	lambda.Start(func(ctx context.Context, ev map[string]any) (any, error) {
+		calls++
+		switch ev["op"] {
+		case "sleep":
+			time.Sleep(time.Duration(ev["ms"].(float64)) * time.Millisecond)
+		case "crash":
+			os.Exit(3)
+		case "error":
+			return nil, errors.New("it went wrong")
+		case "print":
+			fmt.Println(ev["text"])
+		}
+		return map[string]any{"calls": calls, "pid": os.Getpid(), "tmp": os.Getenv("TMPDIR")}, nil
+	})
+}
+
+type sink struct {
+	mu      sync.Mutex
+	batches [][]Line
+}
+
+func (s *sink) add(_, _ string, lines []Line) {
+	s.mu.Lock()
+	s.batches = append(s.batches, lines)
+	s.mu.Unlock()
+}
+
+func (s *sink) all() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	for _, batch := range s.batches {
+		for _, l := range batch {
+			b.WriteString(l.Text + "\n")
+		}
+	}
+	return b.String()
+}
+
+type meter struct {
+	mu       sync.Mutex
+	requests int
+	billed   int64
+}
+
+func (m *meter) Record(_ string, billedMs int64, _ int) {
+	m.mu.Lock()
+	m.requests++
+	m.billed += billedMs
+	m.mu.Unlock()
+}
+
+func newInvoker(t testing.TB, keepAlive time.Duration) (*Invoker, *sink, *meter) {
+	t.Helper()
+	s, m := &sink{}, &meter{}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv, err := New(Deps{
+		Driver: &process.Driver{},
+		Command: func(function.Family, string) ([]string, []string, error) {
+			return []string{exe}, []string{"INVOKER_TEST_RUNTIME=1"}, nil
+		},
+		CodeDir:   func(context.Context, string) (string, error) { return os.TempDir(), nil },
+		WorkDir:   t.TempDir(),
+		Logs:      s.add,
+		Meter:     m,
+		KeepAlive: keepAlive,
+		InitLimit: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := iv.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return iv, s, m
+}
+
+func config(name string, timeout int, env map[string]string) *function.Config {
+	c := &function.Config{FunctionName: name, Runtime: "provided.al2023", Handler: "bootstrap", Timeout: timeout, RevisionID: function.NewID()}
+	c.ApplyDefaults()
+	c.Timeout = timeout
+	c.FunctionArn = function.ARN("us-east-1", name, "")
+	if env != nil {
+		c.Environment = &function.Environment{Variables: env}
+	}
+	return c
+}
+
+type result struct {
+	Calls int    `json:"calls"`
+	PID   int    `json:"pid"`
+	Tmp   string `json:"tmp"`
+}
+
+func invoke(t *testing.T, iv *Invoker, cfg *function.Config, payload string, tail bool) (*Response, result) {
+	t.Helper()
+	resp, err := iv.Invoke(context.Background(), &Request{Config: cfg, Region: "us-east-1", InvokedARN: cfg.FunctionArn, Payload: []byte(payload), Tail: tail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r result
+	if resp.FunctionError == "" {
+		if err := json.Unmarshal(resp.Payload, &r); err != nil {
+			t.Fatalf("payload %q: %v", resp.Payload, err)
+		}
+	}
+	return resp, r
+}
+
+func TestWarmReuseAndLogs(t *testing.T) {
+	iv, s, m := newInvoker(t, time.Minute)
+	cfg := config("warm", 3, nil)
+	_, r1 := invoke(t, iv, cfg, `{"op":"print","text":"hello from the function"}`, false)
+	resp, r2 := invoke(t, iv, cfg, `{"op":"echo"}`, true)
+	if r1.Calls != 1 || r2.Calls != 2 || r1.PID != r2.PID {
+		t.Fatalf("got %+v then %+v, want one process counting 1, 2", r1, r2)
+	}
+	if st := iv.Stats("warm"); st.Idle != 1 || st.Busy != 0 {
+		t.Fatalf("stats got %+v, want 1 idle", st)
+	}
+	if !strings.Contains(string(resp.LogTail), "START RequestId: "+resp.RequestID) || !strings.Contains(string(resp.LogTail), "REPORT RequestId: "+resp.RequestID) {
+		t.Fatalf("tail got %q", resp.LogTail)
+	}
+	logs := s.all()
+	for _, want := range []string{"hello from the function\n", "Init Duration: ", "Billed Duration: ", "Memory Size: 128 MB"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	if n := strings.Count(logs, "Init Duration"); n != 1 {
+		t.Errorf("Init Duration appears %d times, want once (cold start only)", n)
+	}
+	// The function's line sits between its START and END.
+	iStart, iLine, iEnd := strings.Index(logs, "START"), strings.Index(logs, "hello from"), strings.Index(logs, "END")
+	if !(iStart < iLine && iLine < iEnd) {
+		t.Errorf("line order wrong:\n%s", logs)
+	}
+	if m.requests != 2 || m.billed < 1 {
+		t.Errorf("meter got %d requests, %d ms", m.requests, m.billed)
+	}
+}
+
+func TestFunctionErrorCrashAndTimeout(t *testing.T) {
+	iv, s, _ := newInvoker(t, time.Minute)
+	cfg := config("bad", 1, nil)
+	resp, _ := invoke(t, iv, cfg, `{"op":"error"}`, false)
+	if resp.FunctionError != "Unhandled" || !strings.Contains(string(resp.Payload), "it went wrong") {
+		t.Fatalf("error got %s %s", resp.FunctionError, resp.Payload)
+	}
+	_, r := invoke(t, iv, cfg, `{}`, false)
+	if r.Calls != 2 {
+		t.Fatalf("instance not kept after a handled error: calls %d", r.Calls)
+	}
+	resp, _ = invoke(t, iv, cfg, `{"op":"crash"}`, false)
+	want := `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: ` + resp.RequestID + ` Error: Runtime exited with error: exit status 3"}`
+	if resp.FunctionError != "Unhandled" || string(resp.Payload) != want {
+		t.Fatalf("crash got %s, want %s", resp.Payload, want)
+	}
+	_, r = invoke(t, iv, cfg, `{}`, false)
+	if r.Calls != 1 {
+		t.Fatalf("after a crash got calls %d, want a fresh instance", r.Calls)
+	}
+	resp, _ = invoke(t, iv, cfg, `{"op":"sleep","ms":3000}`, true)
+	want = `{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: ` + resp.RequestID + ` Error: Task timed out after 1.00 seconds"}`
+	if string(resp.Payload) != want {
+		t.Fatalf("timeout got %s, want %s", resp.Payload, want)
+	}
+	if !strings.Contains(string(resp.LogTail), resp.RequestID+" Task timed out after 1.00 seconds") {
+		t.Fatalf("timeout tail got %q", resp.LogTail)
+	}
+	_, r = invoke(t, iv, cfg, `{}`, false)
+	if r.Calls != 1 {
+		t.Fatalf("after a timeout got calls %d, want a fresh instance", r.Calls)
+	}
+	if !strings.Contains(s.all(), "Runtime.ExitError") {
+		t.Errorf("crash not logged:\n%s", s.all())
+	}
+}
+
+func TestInitFailures(t *testing.T) {
+	iv, _, _ := newInvoker(t, time.Minute)
+	resp, _ := invoke(t, iv, config("initexit", 3, map[string]string{"INIT_MODE": "exit"}), `{}`, true)
+	if resp.FunctionError != "Unhandled" || !strings.Contains(string(resp.Payload), `"Runtime.ExitError"`) ||
+		!strings.Contains(string(resp.Payload), "exit status 2") {
+		t.Fatalf("got %s", resp.Payload)
+	}
+	if !strings.Contains(string(resp.LogTail), "init is failing") {
+		t.Fatalf("init output missing from tail %q", resp.LogTail)
+	}
+	resp, _ = invoke(t, iv, config("inithang", 3, map[string]string{"INIT_MODE": "hang"}), `{}`, false)
+	if !strings.Contains(string(resp.Payload), "failed to initialise") {
+		t.Fatalf("hang got %s", resp.Payload)
+	}
+}
+
+func TestConcurrentInvocationsUseSeparateInstances(t *testing.T) {
+	iv, _, _ := newInvoker(t, time.Minute)
+	cfg := config("par", 3, nil)
+	var wg sync.WaitGroup
+	pids := make([]int, 3)
+	tmps := make([]string, 3)
+	for i := range pids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, r := invoke(t, iv, cfg, `{"op":"sleep","ms":300}`, false)
+			pids[i], tmps[i] = r.PID, r.Tmp
+		}()
+	}
+	wg.Wait()
+	if pids[0] == pids[1] || pids[1] == pids[2] || pids[0] == pids[2] || tmps[0] == tmps[1] {
+		t.Fatalf("got pids %v tmps %v, want three instances", pids, tmps)
+	}
+	if st := iv.Stats("par"); st.Idle != 3 {
+		t.Fatalf("stats got %+v, want 3 idle", st)
+	}
+}
+
+func TestRetireAndKeepAlive(t *testing.T) {
+	iv, _, _ := newInvoker(t, 300*time.Millisecond)
+	cfg := config("ka", 3, nil)
+	_, r1 := invoke(t, iv, cfg, `{}`, false)
+	// A new revision retires the old instance.
+	cfg2 := *cfg
+	cfg2.RevisionID = function.NewID()
+	_, r2 := invoke(t, iv, &cfg2, `{}`, false)
+	if r2.PID == r1.PID || r2.Calls != 1 {
+		t.Fatalf("new revision reused the old instance: %+v %+v", r1, r2)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for iv.Stats("ka").Idle != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("idle instance not stopped after keep-alive")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.FindProcess(r2.PID); err == nil {
+		// On Unix FindProcess always succeeds; check /proc instead.
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r2.PID)); err == nil && !strings.Contains(string(b), ") Z ") {
+			time.Sleep(200 * time.Millisecond)
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r2.PID)); err == nil && !strings.Contains(string(b), ") Z ") {
+				t.Fatalf("process %d still running after keep-alive", r2.PID)
+			}
+		}
+	}
+}
+
+func BenchmarkInvokeWarm(b *testing.B) {
+	iv, _, _ := newInvoker(b, time.Minute)
+	cfg := config("bench", 3, nil)
+	req := &Request{Config: cfg, Region: "us-east-1", InvokedARN: cfg.FunctionArn, Payload: []byte(`{}`)}
+	if _, err := iv.Invoke(context.Background(), req); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := iv.Invoke(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package invoker
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/function"
+)
+
+// logPipe carries an instance's stdout and stderr to the log sink, cut into
+// one batch per invocation.
+//
+// The invoker keeps the pipe's write end. When an invocation ends it queues
+// an ending and writes a marker line into the pipe; everything the function
+// wrote before answering is ahead of the marker, so the reader knows exactly
+// which lines belong to the invocation without waiting or guessing.
+type logPipe struct {
+	in     *instance
+	r, w   *os.File
+	marker []byte        // "\x00" + random hex: cannot be forged by accident
+	ends   chan *ending  // queued before the matching marker is written
+	done   chan struct{} // closed when read returns
+	close1 sync.Once
+}
+
+// ending is what the reader needs to close an invocation's batch.
+type ending struct {
+	reqID    string
+	start    time.Time
+	dur      time.Duration
+	billedMs int64
+	initDur  time.Duration // 0 on a warm start
+	extra    []string      // Aloft's own lines (timeouts, crashes) before END
+	tail     chan []byte   // receives the batch's last 4 KB when not nil
+}
+
+const tailBytes = 4096
+
+func newLogPipe(in *instance) (*logPipe, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	return &logPipe{
+		in:     in,
+		r:      r,
+		w:      w,
+		marker: []byte("\x00aloft-end-" + function.NewHexID()),
+		ends:   make(chan *ending, 4),
+		done:   make(chan struct{}),
+	}, nil
+}
+
+// end closes the current invocation's batch.
+func (lp *logPipe) end(e *ending) {
+	lp.ends <- e
+	line := append(append([]byte(nil), lp.marker...), '\n')
+	if _, err := lp.w.Write(line); err != nil {
+		// The pipe is closed: finish the batch without the reader.
+		select {
+		case e := <-lp.ends:
+			lp.emit(nil, e)
+		default:
+		}
+	}
+}
+
+// close closes the write end; the reader drains what is left and returns.
+func (lp *logPipe) close() {
+	lp.close1.Do(func() {
+		lp.w.Close()
+		<-lp.done
+		lp.r.Close()
+	})
+}
+
+// read runs until the pipe is closed.
+func (lp *logPipe) read() {
+	defer close(lp.done)
+	br := bufio.NewReaderSize(lp.r, 64*1024)
+	var lines []Line
+	var partial []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			partial = append(partial, chunk...)
+			continue
+		}
+		if len(chunk) > 0 {
+			if partial != nil {
+				chunk = append(partial, chunk...)
+				partial = nil
+			}
+			chunk = bytes.TrimSuffix(chunk, []byte{'\n'})
+			if i := bytes.Index(chunk, lp.marker); i >= 0 {
+				if i > 0 {
+					lines = append(lines, Line{Time: time.Now().UnixMilli(), Text: string(chunk[:i])})
+				}
+				lp.emit(lines, <-lp.ends)
+				lines = nil
+			} else {
+				lines = append(lines, Line{Time: time.Now().UnixMilli(), Text: string(chunk)})
+				if len(lines) >= 10000 { // a chatty function between invocations
+					lp.in.iv.d.Logs(function.LogGroup(lp.in.cfg.FunctionName), lp.in.stream, lines)
+					lines = nil
+				}
+			}
+		}
+		if err != nil {
+			if len(lines) > 0 {
+				lp.in.iv.d.Logs(function.LogGroup(lp.in.cfg.FunctionName), lp.in.stream, lines)
+			}
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
+				lp.in.iv.log.Warn("log pipe", "instance_id", lp.in.id, "err", err)
+			}
+			return
+		}
+	}
+}
+
+// emit frames lines with START, END and REPORT and hands them to the sink.
+func (lp *logPipe) emit(lines []Line, e *ending) {
+	in := lp.in
+	startMs := e.start.UnixMilli()
+	endMs := e.start.Add(e.dur).UnixMilli()
+	out := make([]Line, 0, len(lines)+len(e.extra)+3)
+	// Lines written before the invocation began (initialisation output)
+	// stand before START, as in Lambda.
+	i := 0
+	for i < len(lines) && lines[i].Time < startMs {
+		out = append(out, lines[i])
+		i++
+	}
+	out = append(out, Line{Time: startMs, Text: "START RequestId: " + e.reqID + " Version: " + in.cfg.Version})
+	out = append(out, lines[i:]...)
+	for _, x := range e.extra {
+		out = append(out, Line{Time: endMs, Text: x})
+	}
+	out = append(out, Line{Time: endMs, Text: "END RequestId: " + e.reqID})
+	out = append(out, Line{Time: endMs, Text: lp.report(e)})
+	in.iv.d.Logs(function.LogGroup(in.cfg.FunctionName), in.stream, out)
+	if e.tail != nil {
+		e.tail <- tail(out)
+	}
+}
+
+// report renders Lambda's REPORT line.
+func (lp *logPipe) report(e *ending) string {
+	b := make([]byte, 0, 200)
+	b = append(b, "REPORT RequestId: "...)
+	b = append(b, e.reqID...)
+	b = append(b, "\tDuration: "...)
+	b = strconv.AppendFloat(b, float64(e.dur)/float64(time.Millisecond), 'f', 2, 64)
+	b = append(b, " ms\tBilled Duration: "...)
+	b = strconv.AppendInt(b, e.billedMs, 10)
+	b = append(b, " ms\tMemory Size: "...)
+	b = strconv.AppendInt(b, int64(lp.in.cfg.MemorySize), 10)
+	b = append(b, " MB\tMax Memory Used: "...)
+	var used int64
+	if lp.in.sb != nil {
+		used = (lp.in.sb.MaxMemory() + (1<<20 - 1)) >> 20
+	}
+	b = strconv.AppendInt(b, used, 10)
+	b = append(b, " MB\t"...)
+	if e.initDur > 0 {
+		b = append(b, "Init Duration: "...)
+		b = strconv.AppendFloat(b, float64(e.initDur)/float64(time.Millisecond), 'f', 2, 64)
+		b = append(b, " ms\t"...)
+	}
+	return string(b)
+}
+
+// tail returns the last 4 KB of the lines, newline-separated.
+func tail(lines []Line) []byte {
+	var b []byte
+	for _, l := range lines {
+		b = append(b, l.Text...)
+		b = append(b, '\n')
+	}
+	if len(b) > tailBytes {
+		b = b[len(b)-tailBytes:]
+	}
+	return b
+}
