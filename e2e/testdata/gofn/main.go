@@ -1,0 +1,69 @@
+// Command gofn is a test function built with aws-lambda-go. What it does
+// depends on the event's "op" field; its answer reports the process and the
+// number of calls the process has served, so tests can see warm reuse.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// version is replaced with -ldflags to build a second revision.
+var version = "v1"
+
+var calls int
+
+type event struct {
+	Op   string `json:"op"`
+	Ms   int    `json:"ms"`
+	Text string `json:"text"`
+	Size int    `json:"size"`
+}
+
+func main() {
+	if os.Getenv("INIT_FAIL") != "" {
+		fmt.Println("failing during init")
+		os.Exit(4)
+	}
+	lambda.Start(handle)
+}
+
+func handle(ctx context.Context, ev event) (map[string]any, error) {
+	calls++
+	lc, _ := lambdacontext.FromContext(ctx)
+	deadline, _ := ctx.Deadline()
+	switch ev.Op {
+	case "sleep":
+		time.Sleep(time.Duration(ev.Ms) * time.Millisecond)
+	case "crash":
+		os.Exit(3)
+	case "error":
+		return nil, errors.New("something failed")
+	case "panic":
+		panic("the handler panicked")
+	case "print":
+		fmt.Println(ev.Text)
+	case "big":
+		return map[string]any{"data": string(make([]byte, ev.Size))}, nil
+	}
+	return map[string]any{
+		"runtime":   "go",
+		"version":   version,
+		"calls":     calls,
+		"pid":       os.Getpid(),
+		"requestId": lc.AwsRequestID,
+		"arn":       lc.InvokedFunctionArn,
+		"function":  lambdacontext.FunctionName,
+		"memory":    lambdacontext.MemoryLimitInMB,
+		"remaining": time.Until(deadline).Milliseconds(),
+		"greeting":  os.Getenv("GREETING"),
+		"region":    os.Getenv("AWS_REGION"),
+		"taskRoot":  os.Getenv("LAMBDA_TASK_ROOT"),
+	}, nil
+}

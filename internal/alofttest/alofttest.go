@@ -1,0 +1,317 @@
+// Package alofttest runs a real `aloft server` process for integration
+// tests: it builds the binary once per test process, starts it on a free
+// loopback port with a temporary data dir and fixed root keys, and hands out
+// AWS SDK clients pointed at it. It also builds test functions and zips.
+package alofttest
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+)
+
+// Root keys every test server uses.
+const (
+	AccessKeyID     = "AKIAALOFTTEST0000001"
+	SecretAccessKey = "aloft-test-secret-key-0000000000000000000"
+	Region          = "us-east-1"
+)
+
+// ModuleRoot returns the directory of the aloft module.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	binDir    string
+)
+
+// Binary builds cmd/aloft once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "aloft-bin-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "aloft")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/aloft")
+		cmd.Dir = ModuleRoot(t)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build aloft: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Server is a running aloft server process.
+type Server struct {
+	t       testing.TB
+	Dir     string   // data dir
+	Args    []string // extra flags
+	URL     string   // http://127.0.0.1:port
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	logMu   sync.Mutex
+	log     bytes.Buffer // the server's stderr
+	waitErr error
+}
+
+// Start starts a server with a fresh data dir and the given extra flags,
+// and stops it when the test ends.
+func Start(t testing.TB, args ...string) *Server {
+	t.Helper()
+	s := &Server{t: t, Dir: t.TempDir(), Args: args}
+	s.start()
+	t.Cleanup(func() {
+		if s.cmd != nil {
+			s.Stop()
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.Log())
+		}
+	})
+	return s
+}
+
+func (s *Server) start() {
+	t := s.t
+	t.Helper()
+	args := append([]string{"server", "--data-dir", s.Dir, "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"}, s.Args...)
+	cmd := exec.Command(Binary(t), args...)
+	cmd.Env = append(os.Environ(), "ALOFT_ACCESS_KEY_ID="+AccessKeyID, "ALOFT_SECRET_ACCESS_KEY="+SecretAccessKey)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd, s.exited = cmd, make(chan struct{})
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			s.logMu.Lock()
+			s.log.WriteString(line + "\n")
+			s.logMu.Unlock()
+			var rec struct {
+				Msg    string `json:"msg"`
+				Listen string `json:"listen"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "aloft server ready" {
+				select {
+				case ready <- rec.Listen:
+				default:
+				}
+			}
+		}
+		s.waitErr = cmd.Wait()
+		close(s.exited)
+	}()
+	select {
+	case addr := <-ready:
+		s.URL = "http://" + addr
+	case <-s.exited:
+		t.Fatalf("aloft server exited before it was ready: %v\n%s", s.waitErr, s.Log())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("aloft server not ready after 60s\n%s", s.Log())
+	}
+}
+
+// Log returns what the server has written to stderr.
+func (s *Server) Log() string {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.log.String()
+}
+
+// Stop sends SIGTERM and waits for a clean exit.
+func (s *Server) Stop() {
+	s.t.Helper()
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(60 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+		s.t.Errorf("server did not stop within 60s after SIGTERM")
+	}
+	if s.waitErr != nil {
+		s.t.Errorf("server exit after SIGTERM: %v", s.waitErr)
+	}
+	s.cmd = nil
+}
+
+// Kill ends the server with SIGKILL.
+func (s *Server) Kill() {
+	s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same data dir (after Stop or Kill).
+func (s *Server) Restart() {
+	s.t.Helper()
+	if s.cmd != nil {
+		s.Stop()
+	}
+	s.start()
+}
+
+// Env returns the environment a CLI run against this server needs.
+func (s *Server) Env() []string {
+	return append(os.Environ(), "ALOFT_ENDPOINT="+s.URL, "ALOFT_ACCESS_KEY_ID="+AccessKeyID, "ALOFT_SECRET_ACCESS_KEY="+SecretAccessKey)
+}
+
+// Config returns an AWS SDK configuration for this server.
+func (s *Server) Config() aws.Config {
+	return aws.Config{
+		Region:      Region,
+		Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
+		HTTPClient:  &http.Client{Timeout: 5 * time.Minute},
+	}
+}
+
+// Lambda returns a Lambda client for this server.
+func (s *Server) Lambda() *lambda.Client {
+	return lambda.NewFromConfig(s.Config(), func(o *lambda.Options) { o.BaseEndpoint = aws.String(s.URL) })
+}
+
+// Logs returns a CloudWatch Logs client for this server.
+func (s *Server) Logs() *cloudwatchlogs.Client {
+	return cloudwatchlogs.NewFromConfig(s.Config(), func(o *cloudwatchlogs.Options) { o.BaseEndpoint = aws.String(s.URL) })
+}
+
+// Run runs the aloft CLI against this server and returns its stdout, stderr
+// and exit code.
+func (s *Server) Run(ctx context.Context, stdin io.Reader, args ...string) (stdout, stderr string, code int) {
+	cmd := exec.CommandContext(ctx, Binary(s.t), args...)
+	cmd.Env = s.Env()
+	cmd.Dir = s.Dir
+	cmd.Stdin = stdin
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = 0
+	if err != nil {
+		code = -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+	}
+	return o.String(), e.String(), code
+}
+
+// ZipFiles zips name→content pairs; names ending in "bootstrap" are
+// executable.
+func ZipFiles(t testing.TB, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, body := range files {
+		h := &zip.FileHeader{Name: name, Method: zip.Deflate}
+		h.SetMode(0o644)
+		if filepath.Base(name) == "bootstrap" {
+			h.SetMode(0o755)
+		}
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, body)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// ZipDir zips the files of dir.
+func ZipDir(t testing.TB, dir string) []byte {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		files[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ZipFiles(t, files)
+}
+
+var (
+	goFnMu    sync.Mutex
+	goFnCache = map[string][]byte{}
+)
+
+// GoFunction builds the Go function in pkgDir (relative to the module root)
+// for the provided runtime, with -ldflags "-X main.version=VERSION", and
+// returns its zip with the binary as bootstrap. Builds are cached per
+// package and version.
+func GoFunction(t testing.TB, pkgDir, version string) []byte {
+	t.Helper()
+	goFnMu.Lock()
+	defer goFnMu.Unlock()
+	key := pkgDir + "@" + version
+	if z, ok := goFnCache[key]; ok {
+		return z
+	}
+	out := filepath.Join(t.TempDir(), "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-ldflags", "-s -w -X main.version="+version, "-o", out, "./"+pkgDir)
+	cmd.Dir = ModuleRoot(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkgDir, err, b)
+	}
+	bin, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := ZipFiles(t, map[string]string{"bootstrap": string(bin)})
+	goFnCache[key] = z
+	return z
+}

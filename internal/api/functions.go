@@ -1,0 +1,342 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/registry"
+)
+
+// codeInput is the Code member of CreateFunction and the body of
+// UpdateFunctionCode.
+type codeInput struct {
+	ZipFile         []byte `json:"ZipFile"`
+	S3Bucket        string `json:"S3Bucket"`
+	S3Key           string `json:"S3Key"`
+	S3ObjectVersion string `json:"S3ObjectVersion"`
+	ImageURI        string `json:"ImageUri"`
+}
+
+// zip returns the zip to store, or the error Lambda gives for what is asked.
+func (c *codeInput) zip() ([]byte, error) {
+	switch {
+	case c.ImageURI != "":
+		return nil, function.InvalidParameter("Container image functions are not supported by this server; upload a .zip file archive.")
+	case c.S3Bucket != "" || c.S3Key != "":
+		return nil, function.InvalidParameter("Code from S3 locations is not supported by this server yet; upload the .zip file archive as ZipFile.")
+	case len(c.ZipFile) == 0:
+		return nil, function.InvalidParameter("Please provide a source for function code.")
+	}
+	return c.ZipFile, nil
+}
+
+type createInput struct {
+	FunctionName     string                     `json:"FunctionName"`
+	Runtime          string                     `json:"Runtime"`
+	Role             string                     `json:"Role"`
+	Handler          string                     `json:"Handler"`
+	Description      string                     `json:"Description"`
+	Timeout          int                        `json:"Timeout"`
+	MemorySize       int                        `json:"MemorySize"`
+	PackageType      string                     `json:"PackageType"`
+	Environment      *function.Environment      `json:"Environment"`
+	EphemeralStorage *function.EphemeralStorage `json:"EphemeralStorage"`
+	Architectures    []string                   `json:"Architectures"`
+	Code             codeInput                  `json:"Code"`
+}
+
+func decode(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return function.Errorf(function.EINVALID, "InvalidRequestContentException", "Could not parse request body into json: %v", err)
+	}
+	return nil
+}
+
+func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, req *request) error {
+	var in createInput
+	if err := decode(req.body, &in); err != nil {
+		return err
+	}
+	if in.PackageType == "Image" {
+		return function.InvalidParameter("Container image functions are not supported by this server; upload a .zip file archive.")
+	}
+	cfg := function.Config{
+		FunctionName:  in.FunctionName,
+		Runtime:       in.Runtime,
+		Role:          in.Role,
+		Handler:       in.Handler,
+		Description:   in.Description,
+		Timeout:       in.Timeout,
+		MemorySize:    in.MemorySize,
+		Architectures: in.Architectures,
+		Environment:   in.Environment,
+	}
+	if in.EphemeralStorage != nil {
+		cfg.EphemeralStorage = *in.EphemeralStorage
+	}
+	if cfg.Role == "" {
+		cfg.Role = "arn:aws:iam::" + function.AccountID + ":role/aloft"
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := s.checkRuntime(cfg.Runtime); err != nil {
+		return err
+	}
+	zip, err := in.Code.zip()
+	if err != nil {
+		return err
+	}
+	rec, err := s.d.Registry.Create(r.Context(), cfg, req.region, zip)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, &rec.Config)
+	return nil
+}
+
+func (s *Server) checkRuntime(runtime string) error {
+	if s.d.CheckRuntime == nil {
+		return nil
+	}
+	if err := s.d.CheckRuntime(function.RuntimeFamily(runtime)); err != nil {
+		return function.InvalidParameter("The runtime %s cannot run on this server: %v", runtime, err)
+	}
+	return nil
+}
+
+// lookup resolves the {fn} path value and the Qualifier query parameter to
+// a stored function. Only $LATEST exists until versions are published.
+func (s *Server) lookup(r *http.Request, req *request) (*registry.Record, error) {
+	ref := r.PathValue("fn")
+	name, qual, ok := function.ParseRef(ref)
+	if !ok {
+		return nil, function.Validation(ref, "functionName",
+			"Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?")
+	}
+	if q := r.URL.Query().Get("Qualifier"); q != "" {
+		if qual != "" && qual != q {
+			return nil, function.InvalidParameter("The derived qualifier from the function name does not match the specified qualifier.")
+		}
+		qual = q
+	}
+	rec, found := s.d.Registry.Get(name)
+	if !found {
+		return nil, function.NotFound(function.ARN(req.region, name, qual))
+	}
+	if qual != "" && qual != function.LatestVersion {
+		return nil, function.NotFound(function.ARN(req.region, name, qual))
+	}
+	return rec, nil
+}
+
+func (s *Server) getFunction(w http.ResponseWriter, r *http.Request, req *request) error {
+	rec, err := s.lookup(r, req)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{
+		"Configuration": &rec.Config,
+		"Code":          map[string]string{"RepositoryType": "S3", "Location": s.codeURL(req, rec)},
+		"Tags":          map[string]string{},
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) codeURL(req *request, rec *registry.Record) string {
+	if s.d.CodeURL == nil {
+		return ""
+	}
+	return s.d.CodeURL(req.region, rec.CodeHex)
+}
+
+func (s *Server) getConfiguration(w http.ResponseWriter, r *http.Request, req *request) error {
+	rec, err := s.lookup(r, req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, &rec.Config)
+	return nil
+}
+
+func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request, req *request) error {
+	q := r.URL.Query()
+	maxItems := 50
+	if v := q.Get("MaxItems"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return function.Validation(v, "maxItems", "Member must have value between 1 and 10000")
+		}
+		maxItems = min(n, 50)
+	}
+	after := ""
+	if m := q.Get("Marker"); m != "" {
+		b, err := base64.RawURLEncoding.DecodeString(m)
+		if err != nil {
+			return function.InvalidParameter("Invalid marker: %s", m)
+		}
+		after = string(b)
+	}
+	all := s.d.Registry.List()
+	start, _ := slices.BinarySearchFunc(all, after, func(rec *registry.Record, name string) int {
+		switch {
+		case rec.Config.FunctionName < name:
+			return -1
+		case rec.Config.FunctionName > name:
+			return 1
+		}
+		return 0
+	})
+	if after != "" && start < len(all) && all[start].Config.FunctionName == after {
+		start++
+	}
+	page := all[start:]
+	out := struct {
+		Functions  []*function.Config `json:"Functions"`
+		NextMarker string             `json:"NextMarker,omitempty"`
+	}{Functions: []*function.Config{}}
+	if len(page) > maxItems {
+		page = page[:maxItems]
+		out.NextMarker = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].Config.FunctionName))
+	}
+	for _, rec := range page {
+		out.Functions = append(out.Functions, &rec.Config)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type updateCodeInput struct {
+	codeInput
+	Publish    bool   `json:"Publish"`
+	DryRun     bool   `json:"DryRun"`
+	RevisionID string `json:"RevisionId"`
+}
+
+func (s *Server) updateCode(w http.ResponseWriter, r *http.Request, req *request) error {
+	rec, err := s.lookup(r, req)
+	if err != nil {
+		return err
+	}
+	var in updateCodeInput
+	if err := decode(req.body, &in); err != nil {
+		return err
+	}
+	zip, err := in.zip()
+	if err != nil {
+		return err
+	}
+	if in.DryRun {
+		writeJSON(w, http.StatusOK, &rec.Config)
+		return nil
+	}
+	rec, err = s.d.Registry.Update(r.Context(), rec.Config.FunctionName, in.RevisionID, zip, nil)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, &rec.Config)
+	return nil
+}
+
+type updateConfigInput struct {
+	Runtime          *string                    `json:"Runtime"`
+	Role             *string                    `json:"Role"`
+	Handler          *string                    `json:"Handler"`
+	Description      *string                    `json:"Description"`
+	Timeout          *int                       `json:"Timeout"`
+	MemorySize       *int                       `json:"MemorySize"`
+	Environment      *function.Environment      `json:"Environment"`
+	EphemeralStorage *function.EphemeralStorage `json:"EphemeralStorage"`
+	RevisionID       string                     `json:"RevisionId"`
+}
+
+func (s *Server) updateConfiguration(w http.ResponseWriter, r *http.Request, req *request) error {
+	rec, err := s.lookup(r, req)
+	if err != nil {
+		return err
+	}
+	var in updateConfigInput
+	if err := decode(req.body, &in); err != nil {
+		return err
+	}
+	if in.Runtime != nil {
+		if err := s.checkRuntime(*in.Runtime); err != nil && function.RuntimeFamily(*in.Runtime) != "" {
+			return err
+		}
+	}
+	rec, err = s.d.Registry.Update(r.Context(), rec.Config.FunctionName, in.RevisionID, nil, func(c *function.Config) error {
+		set(&c.Runtime, in.Runtime)
+		set(&c.Role, in.Role)
+		set(&c.Handler, in.Handler)
+		set(&c.Description, in.Description)
+		set(&c.Timeout, in.Timeout)
+		set(&c.MemorySize, in.MemorySize)
+		if in.Environment != nil {
+			c.Environment = in.Environment // replaces the whole map, as Lambda does
+			if len(c.Environment.Variables) == 0 {
+				c.Environment = nil
+			}
+		}
+		if in.EphemeralStorage != nil {
+			c.EphemeralStorage = *in.EphemeralStorage
+		}
+		return c.Validate()
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, &rec.Config)
+	return nil
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, req *request) error {
+	rec, err := s.lookup(r, req)
+	if err != nil {
+		return err
+	}
+	if q := r.URL.Query().Get("Qualifier"); q == function.LatestVersion {
+		return function.InvalidParameter("$LATEST version cannot be deleted without deleting the function.")
+	}
+	if err := s.d.Registry.Delete(r.Context(), rec.Config.FunctionName); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) accountSettings(w http.ResponseWriter, r *http.Request, req *request) error {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"AccountLimit": map[string]int64{
+			"TotalCodeSize":                  80530636800,
+			"CodeSizeUnzipped":               function.MaxUnzippedSize,
+			"CodeSizeZipped":                 function.MaxZippedSize,
+			"ConcurrentExecutions":           1000,
+			"UnreservedConcurrentExecutions": 1000,
+		},
+		"AccountUsage": map[string]int64{
+			"TotalCodeSize": s.d.Registry.TotalCodeSize(),
+			"FunctionCount": int64(len(s.d.Registry.List())),
+		},
+	})
+	return nil
+}
+
+func (s *Server) usage(w http.ResponseWriter, r *http.Request, req *request) error {
+	if s.d.Usage == nil {
+		return function.Errorf(function.ENOTFOUND, "ResourceNotFoundException", "usage is not metered on this server")
+	}
+	writeJSON(w, http.StatusOK, s.d.Usage())
+	return nil
+}

@@ -1,0 +1,156 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/invoker"
+	"github.com/aloft-dev/aloft/internal/meter"
+	"github.com/aloft-dev/aloft/internal/registry"
+	"github.com/aloft-dev/aloft/internal/sigv4"
+)
+
+// Invoker runs invocations.
+type Invoker interface {
+	Invoke(ctx context.Context, req *invoker.Request) (*invoker.Response, error)
+}
+
+// Deps are the API's collaborators.
+type Deps struct {
+	Registry     *registry.Registry
+	Invoker      Invoker
+	Verifier     *sigv4.Verifier
+	Logs         http.Handler // the CloudWatch Logs JSON API
+	Usage        func() meter.Report
+	CheckRuntime func(function.Family) error // can this host run the family?
+	CodeURL      func(region, codeHex string) string
+	Code         http.Handler // serves the URLs CodeURL makes, unsigned
+	Logger       *slog.Logger
+}
+
+// Server routes and authenticates API requests.
+type Server struct {
+	d   Deps
+	mux *http.ServeMux
+}
+
+// New returns the API server.
+func New(d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{d: d, mux: http.NewServeMux()}
+	fn := "/2015-03-31/functions"
+	for _, p := range []string{fn, fn + "/"} {
+		s.handle("POST "+p, s.createFunction)
+		s.handle("GET "+p, s.listFunctions)
+	}
+	s.handle("GET "+fn+"/{fn}", s.getFunction)
+	s.handle("DELETE "+fn+"/{fn}", s.deleteFunction)
+	s.handle("GET "+fn+"/{fn}/configuration", s.getConfiguration)
+	s.handle("PUT "+fn+"/{fn}/configuration", s.updateConfiguration)
+	s.handle("PUT "+fn+"/{fn}/code", s.updateCode)
+	s.handle("POST "+fn+"/{fn}/invocations", s.invoke)
+	s.handle("GET /2016-08-19/account-settings", s.accountSettings)
+	s.handle("GET /2016-08-19/account-settings/", s.accountSettings)
+	s.handle("GET /aloft/v1/usage", s.usage)
+	return s
+}
+
+// handlerFunc is an API handler: it returns an error for writeError.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, req *request) error
+
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		req := r.Context().Value(requestKey{}).(*request)
+		if err := h(w, r, req); err != nil {
+			if e := function.AsError(err); e.Code == function.EINTERNAL {
+				s.d.Logger.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+			writeError(w, err)
+		}
+	})
+}
+
+// request is what the edge learned about a request before routing.
+type request struct {
+	body   []byte
+	region string
+}
+
+type requestKey struct{}
+
+// ServeHTTP answers /health, serves code downloads, and authenticates
+// everything else before routing it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Amzn-Requestid", function.NewID())
+	switch {
+	case r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		return
+	case s.d.Code != nil && strings.HasPrefix(r.URL.Path, "/aloft/v1/code/"):
+		s.d.Code.ServeHTTP(w, r)
+		return
+	}
+	body, err := readBody(r, function.MaxCreateBody)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	id, err := s.d.Verifier.Verify(r, sigv4.PayloadHash(body))
+	if err != nil {
+		writeError(w, authError(err, r))
+		return
+	}
+	req := &request{body: body, region: id.Region}
+	if req.region == "" {
+		req.region = function.DefaultRegion
+	}
+	if t := r.Header.Get("X-Amz-Target"); strings.HasPrefix(t, "Logs_20140328.") && s.d.Logs != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		s.d.Logs.ServeHTTP(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, req)))
+}
+
+// readBody reads at most limit bytes of the request body.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, function.TooLarge("Request must be smaller than %d bytes for the operation", limit)
+	}
+	var b []byte
+	var err error
+	if r.ContentLength >= 0 {
+		b = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, b)
+	} else {
+		b, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if int64(len(b)) > limit {
+			return nil, function.TooLarge("Request must be smaller than %d bytes for the operation", limit)
+		}
+	}
+	if err != nil {
+		return nil, function.Errorf(function.EINVALID, "InvalidRequestContentException", "could not read request body: %v", err)
+	}
+	return b, nil
+}
+
+// authError turns a signature failure into the error the service gives.
+func authError(err error, r *http.Request) error {
+	var se *sigv4.Error
+	if !errors.As(err, &se) {
+		return function.Errorf(function.EUNAUTHORIZED, "AccessDeniedException", "%v", err)
+	}
+	service := "lambda"
+	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Logs_") {
+		service = "logs"
+	}
+	return &function.Error{Code: function.EUNAUTHORIZED, Type: se.AWSCode(service), Message: se.Message}
+}
