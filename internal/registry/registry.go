@@ -330,10 +330,11 @@ func (r *Registry) putCode(ctx context.Context, zip []byte) (bundle.Info, error)
 	return info, bundle.Extract(zip, dir)
 }
 
-// CodeDir returns the directory holding rec's unpacked code, filling the
-// local cache from the object store if this node has not seen it yet.
-func (r *Registry) CodeDir(ctx context.Context, rec *Record) (string, error) {
-	dir := filepath.Join(r.codeDir, rec.CodeHex)
+// Unpacked returns the directory holding the unpacked code stored under
+// key, filling the local cache from the object store if this node has not
+// seen it yet.
+func (r *Registry) Unpacked(ctx context.Context, key string) (string, error) {
+	dir := filepath.Join(r.codeDir, key)
 	if _, err := os.Stat(dir); err == nil {
 		return dir, nil
 	}
@@ -342,21 +343,21 @@ func (r *Registry) CodeDir(ctx context.Context, rec *Record) (string, error) {
 	if _, err := os.Stat(dir); err == nil {
 		return dir, nil
 	}
-	zip, err := r.obj.GetBytes(ctx, rec.CodeHex)
+	zip, err := r.Zip(ctx, key)
 	if err != nil {
-		return "", fmt.Errorf("registry: fetch code of %s: %w", rec.Config.FunctionName, err)
+		return "", err
 	}
 	if err := bundle.Extract(zip, dir); err != nil {
-		return "", fmt.Errorf("registry: unpack code of %s: %w", rec.Config.FunctionName, err)
+		return "", fmt.Errorf("registry: unpack code %s: %w", key, err)
 	}
 	return dir, nil
 }
 
-// CodeZip returns the stored zip of rec.
-func (r *Registry) CodeZip(ctx context.Context, rec *Record) ([]byte, error) {
-	b, err := r.obj.GetBytes(ctx, rec.CodeHex)
+// Zip returns the zip stored under key.
+func (r *Registry) Zip(ctx context.Context, key string) ([]byte, error) {
+	b, err := r.obj.GetBytes(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("registry: fetch code of %s: %w", rec.Config.FunctionName, err)
+		return nil, fmt.Errorf("registry: fetch code %s: %w", key, err)
 	}
 	return b, nil
 }

@@ -88,7 +88,7 @@ func TestLifecycleAndRestart(t *testing.T) {
 	if !ok || got.Config.MemorySize != 256 {
 		t.Fatalf("after restart got %+v, %v", got, ok)
 	}
-	codeDir, err := r.CodeDir(ctx, got)
+	codeDir, err := r.Unpacked(ctx, got.CodeHex)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,234 @@
+// Package app wires Aloft's components into one server and owns the order
+// in which they start and stop. Start order: data dir and keys, backbone,
+// runtimes, registry, logs, meter, invoker, API listener. Stop order: the
+// API listener stops accepting and drains in-flight requests (and so
+// in-flight invocations), then instances stop, then logs and usage are
+// flushed, then the backbone closes.
+package app
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/api"
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/invoker"
+	"github.com/aloft-dev/aloft/internal/logs"
+	"github.com/aloft-dev/aloft/internal/logsapi"
+	"github.com/aloft-dev/aloft/internal/meter"
+	"github.com/aloft-dev/aloft/internal/registry"
+	"github.com/aloft-dev/aloft/internal/runtimes"
+	"github.com/aloft-dev/aloft/internal/sandbox/process"
+	"github.com/aloft-dev/aloft/internal/sigv4"
+	"github.com/aloft-dev/aloft/internal/store"
+)
+
+// Run starts the server, serves until ctx ends, then shuts down in order.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	s, err := Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
+
+// Server is a started Aloft server.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	keys     Keys
+	st       *store.Store
+	reg      *registry.Registry
+	logStore *logs.Store
+	meter    *meter.Meter
+	inv      *invoker.Invoker
+	http     *http.Server
+	ln       net.Listener
+	served   chan error
+}
+
+// Start brings every component up and starts serving. On failure it stops
+// what it had started.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			s.Shutdown(sctx)
+		}
+	}()
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("app: data dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("app: data dir: %w", err)
+	}
+	if s.keys, err = loadKeys(dir, log); err != nil {
+		return nil, err
+	}
+	if s.st, err = store.Open(ctx, store.Options{Dir: dir, URL: cfg.NATSURL}); err != nil {
+		return nil, err
+	}
+	js := s.st.JetStream()
+
+	host := runtimes.Detect(ctx, runtimes.Options{Python: cfg.Python, Node: cfg.Node})
+	runtimeDir := filepath.Join(dir, "runtimes")
+	if err := runtimes.Install(runtimeDir); err != nil {
+		return nil, fmt.Errorf("app: install bootstraps: %w", err)
+	}
+	for _, f := range []function.Family{function.Python, function.Node} {
+		if err := host.Check(f); err != nil {
+			log.Warn("runtime unavailable", "family", string(f), "reason", err.Error())
+		}
+	}
+
+	if s.reg, err = registry.Open(ctx, js, filepath.Join(dir, "code"), log.With("component", "registry")); err != nil {
+		return nil, err
+	}
+	if s.logStore, err = logs.Open(ctx, js, logs.Options{Logger: log.With("component", "logs")}); err != nil {
+		return nil, fmt.Errorf("app: logs: %w", err)
+	}
+	if s.meter, err = meter.Open(ctx, js, 0, log.With("component", "meter")); err != nil {
+		return nil, err
+	}
+
+	driver := &process.Driver{}
+	log.Warn("sandbox driver: process — function instances run as plain child processes with no isolation")
+	workDir := filepath.Join(dir, "instances")
+	os.RemoveAll(workDir) // scratch space of instances from an earlier run
+	s.inv, err = invoker.New(invoker.Deps{
+		Driver: driver,
+		Command: func(f function.Family, codeDir string) ([]string, []string, error) {
+			return host.Command(f, codeDir, runtimeDir)
+		},
+		CodeDir: func(ctx context.Context, key string) (string, error) {
+			return s.reg.Unpacked(ctx, key)
+		},
+		RuntimeDir: runtimeDir,
+		WorkDir:    workDir,
+		Logs:       s.appendLogs,
+		Meter:      s.meter,
+		Logger:     log.With("component", "invoker"),
+		KeepAlive:  cfg.KeepAlive,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.inv.Start()
+	s.reg.OnChange(s.inv.Retire)
+
+	verifier := &sigv4.Verifier{Lookup: s.keys.lookup}
+	handler := api.New(api.Deps{
+		Registry:     s.reg,
+		Invoker:      s.inv,
+		Verifier:     verifier,
+		Logs:         logsapi.New(s.logStore, log.With("component", "logsapi")),
+		Usage:        s.meter.Report,
+		CheckRuntime: host.Check,
+		CodeURL:      s.codeURL,
+		Code:         http.HandlerFunc(s.serveCode),
+		Logger:       log.With("component", "api"),
+	})
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("app: listen on %s: %w", cfg.Listen, err)
+	}
+	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
+	s.served = make(chan error, 1)
+	go func() { s.served <- s.http.Serve(s.ln) }()
+	log.Info("aloft server ready", "listen", s.ln.Addr().String(), "data_dir", dir, "sandbox", driver.Name())
+	return s, nil
+}
+
+// Addr returns the API listener's address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Shutdown stops the server in the fixed order. It is safe to call on a
+// partly started server.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("app: drain requests: %w", err))
+		}
+		if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+		s.http = nil
+	}
+	if s.inv != nil {
+		errs = append(errs, s.inv.Close(ctx))
+		s.inv = nil
+	}
+	if s.meter != nil {
+		errs = append(errs, s.meter.Close(ctx))
+		s.meter = nil
+	}
+	if s.logStore != nil {
+		errs = append(errs, s.logStore.Close(ctx))
+		s.logStore = nil
+	}
+	if s.reg != nil {
+		s.reg.Close()
+		s.reg = nil
+	}
+	if s.st != nil {
+		errs = append(errs, s.st.Close())
+		s.st = nil
+	}
+	return errors.Join(errs...)
+}
+
+// appendLogs hands an invocation's lines to the log store.
+func (s *Server) appendLogs(group, stream string, lines []invoker.Line) {
+	events := make([]logs.Event, len(lines))
+	for i, l := range lines {
+		events[i] = logs.Event{Timestamp: l.Time, Message: l.Text}
+	}
+	s.logStore.Append(group, stream, events)
+}
+
+// codeURL returns a download address for stored code, authorised by a token
+// derived from the secret key rather than by a signature, so that it works
+// from a browser or curl as Lambda's pre-signed code locations do.
+func (s *Server) codeURL(_ string, codeHex string) string {
+	return "http://" + s.ln.Addr().String() + "/aloft/v1/code/" + codeHex + "?token=" + s.codeToken(codeHex)
+}
+
+func (s *Server) codeToken(codeHex string) string {
+	m := hmac.New(sha256.New, []byte(s.keys.SecretAccessKey))
+	m.Write([]byte("code:" + codeHex))
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+func (s *Server) serveCode(w http.ResponseWriter, r *http.Request) {
+	codeHex := filepath.Base(r.URL.Path)
+	if !hmac.Equal([]byte(r.URL.Query().Get("token")), []byte(s.codeToken(codeHex))) {
+		http.Error(w, "invalid or missing token", http.StatusForbidden)
+		return
+	}
+	b, err := s.reg.Zip(r.Context(), codeHex)
+	if err != nil {
+		http.Error(w, "no such code", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Write(b)
+}
