@@ -1,0 +1,722 @@
+// Package logs stores function logs on the backbone and answers queries over
+// them with CloudWatch Logs semantics.
+//
+// Storage. All logs live in one JetStream stream, ALOFT_LOGS, with one
+// subject per log stream (see codec.go for the subject and body layout). A
+// JetStream message carries a whole batch of events (one invocation's START,
+// output, END and REPORT lines), so an invocation costs one publish. Limits
+// retention with MaxAge expires old batches.
+//
+// Writing. Append never waits for I/O: it hands the batch to a bounded queue
+// drained by one writer goroutine, which takes up to maxRound batches at a
+// time, publishes them with JetStream async publish and then waits for all
+// their acks. When the queue is full Append drops the oldest queued batch to
+// make room (drop-oldest): the invoke path never blocks on a slow or
+// unavailable backbone, memory stays bounded, and the most recent logs, the
+// ones most useful to someone debugging, are the ones kept. Drops are
+// counted (Stats) and logged at most every few seconds.
+//
+// Index. A small in-memory index holds, per log group and log stream, the
+// metadata the Describe calls return and the sequence range of its
+// messages. Open rebuilds it from the stream's subject state (one subject
+// per log stream) and the first and last message of each subject, without
+// scanning the logs. The index assumes this Store is the only writer of the
+// stream; it is not refreshed when MaxAge expires messages, so a log stream
+// whose messages all expired stays listed until the next Open.
+//
+// Reading. Event queries read with ordered consumers filtered to the
+// subjects of the log streams concerned, starting at a sequence (from a
+// paging token) or at a time (the query's start minus startSlack), and stop
+// at the last sequence the index knows for those log streams.
+package logs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StreamName is the JetStream stream holding all logs.
+const StreamName = "ALOFT_LOGS"
+
+const (
+	defaultMaxAge    = 30 * 24 * time.Hour
+	defaultQueueSize = 4096
+	defaultRegion    = "us-east-1"
+	accountID        = "000000000000"
+
+	// maxRound is how many queued batches the writer publishes before it
+	// waits for their acks.
+	maxRound = 256
+	// ackWait bounds the wait for one round's acks.
+	ackWait = 10 * time.Second
+	// publishRetries is how many synchronous retries a failed publish gets.
+	publishRetries = 3
+
+	// maxChunkEvents and maxChunkBytes split large batches over several
+	// messages (the server's default payload limit is 1 MiB).
+	maxChunkEvents = 8192
+	maxChunkBytes  = 512 << 10
+	// MaxEventBytes is the longest message kept; longer ones are truncated.
+	MaxEventBytes = 256 << 10
+
+	// startSlack is subtracted from a query's start time before it is used
+	// as a JetStream delivery start time: message times are ingestion
+	// times, which follow event times, but the backbone's clock may lag
+	// the host's and PutLogEvents accepts events up to this far ahead.
+	startSlack = 2 * time.Minute
+
+	dropLogEvery = 10 * time.Second
+)
+
+// Event is one log event. Timestamp and Ingestion are milliseconds since
+// the epoch; Ingestion is set by the store and ignored on input.
+type Event struct {
+	Timestamp int64
+	Message   string
+	Ingestion int64
+}
+
+// FilteredEvent is an event returned by FilterLogEvents.
+type FilteredEvent struct {
+	Event
+	Stream  string // log stream name
+	EventID string // unique and stable
+}
+
+// Group describes a log group.
+type Group struct {
+	Name            string
+	CreationTime    int64
+	StoredBytes     int64
+	Arn             string // ends in ":*" like CloudWatch's arn field
+	RetentionInDays int    // 0 when MaxAge is not a whole number of days
+}
+
+// Stream describes a log stream. The event fields are 0 for a log stream
+// without events.
+type Stream struct {
+	Name                string
+	CreationTime        int64
+	FirstEventTimestamp int64
+	LastEventTimestamp  int64
+	LastIngestionTime   int64
+	StoredBytes         int64
+	Arn                 string
+}
+
+// Options configures Open.
+type Options struct {
+	MaxAge    time.Duration // retention; 0 means 30 days
+	Region    string        // used in ARNs; "" means us-east-1
+	QueueSize int           // batches the write queue holds; 0 means 4096
+	Replicas  int           // stream replicas on a cluster; 0 means 1
+	Logger    *slog.Logger  // nil discards
+}
+
+// Stats counts batches since Open.
+type Stats struct {
+	Appended uint64 // accepted by Append and Put
+	Written  uint64 // messages acked by JetStream
+	Dropped  uint64 // batches dropped because the queue was full
+	Failed   uint64 // messages that could not be published
+}
+
+var (
+	ErrGroupNotFound    = errors.New("logs: log group does not exist")
+	ErrStreamNotFound   = errors.New("logs: log stream does not exist")
+	ErrGroupExists      = errors.New("logs: log group already exists")
+	ErrStreamExists     = errors.New("logs: log stream already exists")
+	ErrInvalidParameter = errors.New("logs: invalid parameter")
+	ErrClosed           = errors.New("logs: store is closed")
+	ErrDropped          = errors.New("logs: batch dropped, write queue full")
+)
+
+// ParamError is an invalid argument to a query; it matches
+// ErrInvalidParameter with errors.Is and its Msg is fit for API callers.
+type ParamError struct{ Msg string }
+
+func (e *ParamError) Error() string        { return e.Msg }
+func (e *ParamError) Is(target error) bool { return target == ErrInvalidParameter }
+
+func invalidParam(msg string) error { return &ParamError{Msg: msg} }
+
+// batch is one unit of the write queue. stream "" asks for a group marker.
+type batch struct {
+	group, stream string
+	events        []Event
+	done          chan error // nil for Append
+}
+
+type streamKey struct{ group, stream string }
+
+type flushWaiter struct {
+	target uint64
+	ch     chan struct{}
+}
+
+// Store is an open log store.
+type Store struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	log    *slog.Logger
+	region string
+	maxAge time.Duration
+
+	idx index
+
+	queue   chan batch
+	quit    chan struct{}
+	stopped chan struct{}
+	closed  atomic.Bool
+	once    sync.Once
+	cerr    error
+
+	appended atomic.Uint64
+	written  atomic.Uint64
+	dropped  atomic.Uint64
+	failed   atomic.Uint64
+
+	flushMu  sync.Mutex
+	finished uint64
+	waiters  []flushWaiter
+
+	// cum holds, per subject, the bytes written to the log stream so far,
+	// including messages still in flight; it gives each body its "prior".
+	cumMu sync.Mutex
+	cum   map[string]int64
+
+	// writer goroutine only
+	subjects    map[streamKey]string
+	lastDropLog time.Time
+	dropsLogged uint64
+}
+
+// Open creates or updates the ALOFT_LOGS stream, rebuilds the index from it
+// and starts the writer.
+func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error) {
+	if o.MaxAge <= 0 {
+		o.MaxAge = defaultMaxAge
+	}
+	if o.Region == "" {
+		o.Region = defaultRegion
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = defaultQueueSize
+	}
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "Aloft function logs",
+		Subjects:    []string{subjectPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      o.MaxAge,
+		Replicas:    o.Replicas,
+		AllowDirect: true,
+		Compression: jetstream.S2Compression,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("logs: create stream: %w", err)
+	}
+	s := &Store{
+		js:       js,
+		stream:   st,
+		log:      o.Logger,
+		region:   o.Region,
+		maxAge:   o.MaxAge,
+		idx:      index{groups: map[string]*groupEntry{}},
+		queue:    make(chan batch, o.QueueSize),
+		quit:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+		cum:      map[string]int64{},
+		subjects: map[streamKey]string{},
+	}
+	if err := s.rebuild(ctx); err != nil {
+		return nil, err
+	}
+	go s.run()
+	return s, nil
+}
+
+// Append queues one batch of events for a log stream, creating the group
+// and stream on first use. It never blocks on I/O: when the queue is full
+// the oldest queued batch is dropped. Append copies events. Ingestion
+// times are assigned by the store.
+func (s *Store) Append(group, stream string, events []Event) {
+	if len(events) == 0 || group == "" || stream == "" || s.closed.Load() {
+		return
+	}
+	b := batch{group: group, stream: stream, events: append([]Event(nil), events...)}
+	s.appended.Add(1)
+	for {
+		select {
+		case s.queue <- b:
+			return
+		default:
+		}
+		select {
+		case old := <-s.queue:
+			s.dropped.Add(1)
+			s.finish(old, ErrDropped)
+		default:
+		}
+	}
+}
+
+// Flush waits until every batch appended before the call has been written
+// (or dropped, or has failed).
+func (s *Store) Flush(ctx context.Context) error {
+	target := s.appended.Load()
+	s.flushMu.Lock()
+	if s.finished >= target {
+		s.flushMu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	s.waiters = append(s.waiters, flushWaiter{target: target, ch: ch})
+	s.flushMu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-s.stopped:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops accepting batches, flushes the queue and stops the writer.
+// It is idempotent; queries keep working on the index after Close.
+func (s *Store) Close(ctx context.Context) error {
+	s.once.Do(func() {
+		s.closed.Store(true)
+		err := s.Flush(ctx)
+		close(s.quit)
+		select {
+		case <-s.stopped:
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+		}
+		s.cerr = err
+	})
+	return s.cerr
+}
+
+// Stats returns the write counters.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Appended: s.appended.Load(),
+		Written:  s.written.Load(),
+		Dropped:  s.dropped.Load(),
+		Failed:   s.failed.Load(),
+	}
+}
+
+// Put writes a batch and waits for it to be stored (PutLogEvents). The log
+// stream must exist. Events more than startSlack in the future or older
+// than the retention are not stored; their index ranges are reported like
+// CloudWatch's rejectedLogEventsInfo (-1 when none).
+func (s *Store) Put(ctx context.Context, group, stream string, events []Event) (tooNewStart, expiredEnd int, err error) {
+	tooNewStart, expiredEnd = -1, -1
+	if !s.idx.hasStream(group, stream) {
+		if !s.idx.hasGroup(group) {
+			return tooNewStart, expiredEnd, ErrGroupNotFound
+		}
+		return tooNewStart, expiredEnd, ErrStreamNotFound
+	}
+	now := time.Now()
+	newest := now.Add(startSlack).UnixMilli()
+	oldest := now.Add(-s.maxAge).UnixMilli()
+	keep := make([]Event, 0, len(events))
+	for i, e := range events {
+		switch {
+		case e.Timestamp > newest:
+			if tooNewStart < 0 {
+				tooNewStart = i
+			}
+		case e.Timestamp < oldest:
+			expiredEnd = i + 1
+		default:
+			keep = append(keep, Event{Timestamp: e.Timestamp, Message: e.Message})
+		}
+	}
+	if len(keep) == 0 {
+		return tooNewStart, expiredEnd, nil
+	}
+	return tooNewStart, expiredEnd, s.enqueueWait(ctx, batch{group: group, stream: stream, events: keep})
+}
+
+// CreateGroup creates an empty log group.
+func (s *Store) CreateGroup(ctx context.Context, group string) error {
+	if group == "" {
+		return invalidParam("1 validation error detected: Value at 'logGroupName' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	if s.idx.hasGroup(group) {
+		return ErrGroupExists
+	}
+	return s.enqueueWait(ctx, batch{group: group})
+}
+
+// CreateStream creates an empty log stream in an existing group.
+func (s *Store) CreateStream(ctx context.Context, group, stream string) error {
+	if stream == "" {
+		return invalidParam("1 validation error detected: Value at 'logStreamName' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	if !s.idx.hasGroup(group) {
+		return ErrGroupNotFound
+	}
+	if s.idx.hasStream(group, stream) {
+		return ErrStreamExists
+	}
+	return s.enqueueWait(ctx, batch{group: group, stream: stream})
+}
+
+// DeleteGroup removes a log group and all its events.
+func (s *Store) DeleteGroup(ctx context.Context, group string) error {
+	if !s.idx.hasGroup(group) {
+		return ErrGroupNotFound
+	}
+	if err := s.Flush(ctx); err != nil {
+		return err
+	}
+	gt := nameToken(group)
+	if err := s.stream.Purge(ctx, jetstream.WithPurgeSubject(subjectPrefix+gt+".>")); err != nil {
+		return fmt.Errorf("logs: purge group: %w", err)
+	}
+	s.idx.deleteGroup(group)
+	s.forgetCum(subjectPrefix + gt + ".")
+	return nil
+}
+
+// DeleteStream removes a log stream and its events.
+func (s *Store) DeleteStream(ctx context.Context, group, stream string) error {
+	if !s.idx.hasGroup(group) {
+		return ErrGroupNotFound
+	}
+	if !s.idx.hasStream(group, stream) {
+		return ErrStreamNotFound
+	}
+	if err := s.Flush(ctx); err != nil {
+		return err
+	}
+	subj := streamSubject(nameToken(group), nameToken(stream))
+	if err := s.stream.Purge(ctx, jetstream.WithPurgeSubject(subj)); err != nil {
+		return fmt.Errorf("logs: purge stream: %w", err)
+	}
+	s.idx.deleteStream(group, stream)
+	s.forgetCum(subj)
+	return nil
+}
+
+func (s *Store) forgetCum(prefix string) {
+	s.cumMu.Lock()
+	for k := range s.cum {
+		if strings.HasPrefix(k, prefix) {
+			delete(s.cum, k)
+		}
+	}
+	s.cumMu.Unlock()
+}
+
+// enqueueWait queues b without dropping and waits for its outcome.
+func (s *Store) enqueueWait(ctx context.Context, b batch) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	b.done = make(chan error, 1)
+	s.appended.Add(1)
+	select {
+	case s.queue <- b:
+	case <-ctx.Done():
+		s.advance(1)
+		return ctx.Err()
+	case <-s.stopped:
+		s.advance(1)
+		return ErrClosed
+	}
+	select {
+	case err := <-b.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// finish reports the outcome of one batch.
+func (s *Store) finish(b batch, err error) {
+	if b.done != nil {
+		b.done <- err
+	}
+	s.advance(1)
+}
+
+func (s *Store) advance(n uint64) {
+	s.flushMu.Lock()
+	s.finished += n
+	kept := s.waiters[:0]
+	for _, w := range s.waiters {
+		if s.finished >= w.target {
+			close(w.ch)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(s.waiters[len(kept):])
+	s.waiters = kept
+	s.flushMu.Unlock()
+}
+
+// run is the writer goroutine.
+func (s *Store) run() {
+	defer close(s.stopped)
+	round := make([]batch, 0, maxRound)
+	for {
+		select {
+		case b := <-s.queue:
+			round = append(round[:0], b)
+			round = s.collect(round)
+			s.write(round)
+			s.reportDrops()
+		case <-s.quit:
+			for {
+				round = s.collect(round[:0])
+				if len(round) == 0 {
+					s.reportDrops()
+					return
+				}
+				s.write(round)
+			}
+		}
+	}
+}
+
+// collect adds queued batches to round without blocking.
+func (s *Store) collect(round []batch) []batch {
+	for len(round) < maxRound {
+		select {
+		case b := <-s.queue:
+			round = append(round, b)
+		default:
+			return round
+		}
+	}
+	return round
+}
+
+func (s *Store) reportDrops() {
+	d := s.dropped.Load()
+	if d == s.dropsLogged || time.Since(s.lastDropLog) < dropLogEvery {
+		return
+	}
+	s.log.Warn("log write queue full, dropped oldest batches", "dropped", d-s.dropsLogged, "total", d)
+	s.dropsLogged, s.lastDropLog = d, time.Now()
+}
+
+// pending is one published message awaiting its ack.
+type pending struct {
+	fut     jetstream.PubAckFuture
+	err     error
+	subject string
+	data    []byte
+	sum     bodySummary
+	batch   int
+}
+
+// write publishes one round of batches and waits for all acks.
+func (s *Store) write(round []batch) {
+	now := time.Now().UnixMilli()
+	msgs := make([]pending, 0, len(round))
+	left := make([]int, len(round))
+	errs := make([]error, len(round))
+	for i := range round {
+		b := &round[i]
+		subj := s.subjectFor(b.group, b.stream)
+		chunks := chunk(b.events)
+		left[i] = len(chunks)
+		for _, c := range chunks {
+			sum := bodySummary{bodyHeader: bodyHeader{ingestion: now, count: len(c)}}
+			size := 16
+			for j := range c {
+				ts := c[j].Timestamp
+				if j == 0 || ts < sum.minTs {
+					sum.minTs = ts
+				}
+				if j == 0 || ts > sum.maxTs {
+					sum.maxTs = ts
+				}
+				sum.bytes += int64(len(c[j].Message))
+				size += encodedEventSize(&c[j])
+			}
+			sum.prior = s.reserve(subj, sum.bytes)
+			data := appendBody(make([]byte, 0, size), now, sum.prior, c)
+			p := pending{subject: subj, data: data, sum: sum, batch: i}
+			p.fut, p.err = s.js.PublishAsync(subj, data)
+			msgs = append(msgs, p)
+		}
+	}
+	timer := time.NewTimer(ackWait)
+	defer timer.Stop()
+	expired := false
+	giveUp := false // a retry failed: fail the rest of the round fast
+	for i := range msgs {
+		p := &msgs[i]
+		var ack *jetstream.PubAck
+		err := p.err
+		if err == nil {
+			ack, err = awaitAck(p.fut, timer.C, &expired)
+		}
+		if err != nil && !giveUp {
+			if ack, err = s.republish(p); err != nil {
+				giveUp = true
+			}
+		}
+		b := &round[p.batch]
+		if err != nil {
+			s.failed.Add(1)
+			errs[p.batch] = err
+			s.log.Error("log write failed", "group", b.group, "stream", b.stream, "events", p.sum.count, "err", err)
+		} else {
+			s.written.Add(1)
+			s.idx.record(b.group, b.stream, p.subject, ack.Sequence, p.sum)
+		}
+		if left[p.batch]--; left[p.batch] == 0 {
+			s.finish(*b, errs[p.batch])
+		}
+	}
+}
+
+func awaitAck(fut jetstream.PubAckFuture, deadline <-chan time.Time, expired *bool) (*jetstream.PubAck, error) {
+	if *expired {
+		select {
+		case ack := <-fut.Ok():
+			return ack, nil
+		case err := <-fut.Err():
+			return nil, err
+		default:
+			return nil, errors.New("logs: publish ack timed out")
+		}
+	}
+	select {
+	case ack := <-fut.Ok():
+		return ack, nil
+	case err := <-fut.Err():
+		return nil, err
+	case <-deadline:
+		*expired = true
+		return awaitAck(fut, deadline, expired)
+	}
+}
+
+// republish retries a failed message synchronously.
+func (s *Store) republish(p *pending) (*jetstream.PubAck, error) {
+	var err error
+	for attempt := 0; attempt < publishRetries; attempt++ {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), ackWait)
+		var ack *jetstream.PubAck
+		ack, err = s.js.Publish(ctx, p.subject, p.data)
+		cancel()
+		if err == nil {
+			return ack, nil
+		}
+	}
+	return nil, err
+}
+
+// reserve returns the bytes written to subject's log stream so far and
+// adds n.
+func (s *Store) reserve(subject string, n int64) int64 {
+	s.cumMu.Lock()
+	defer s.cumMu.Unlock()
+	prior, ok := s.cum[subject]
+	if !ok {
+		prior = s.idx.totalBytes(subject)
+	}
+	s.cum[subject] = prior + n
+	return prior
+}
+
+func (s *Store) subjectFor(group, stream string) string {
+	k := streamKey{group, stream}
+	if subj, ok := s.subjects[k]; ok {
+		return subj
+	}
+	if len(s.subjects) >= 1<<14 {
+		clear(s.subjects)
+	}
+	var subj string
+	if stream == "" {
+		subj = groupSubject(nameToken(group))
+	} else {
+		subj = streamSubject(nameToken(group), nameToken(stream))
+	}
+	s.subjects[k] = subj
+	return subj
+}
+
+// chunk splits events into message-sized slices, truncating oversized
+// messages. An empty batch yields one empty chunk (a marker).
+func chunk(events []Event) [][]Event {
+	if len(events) == 0 {
+		return [][]Event{nil}
+	}
+	var out [][]Event
+	start, size := 0, 0
+	for i := range events {
+		if len(events[i].Message) > MaxEventBytes {
+			events[i].Message = truncate(events[i].Message, MaxEventBytes)
+		}
+		es := encodedEventSize(&events[i])
+		if i > start && (i-start >= maxChunkEvents || size+es > maxChunkBytes) {
+			out = append(out, events[start:i])
+			start, size = i, 0
+		}
+		size += es
+	}
+	return append(out, events[start:])
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func (s *Store) groupArn(name string) string {
+	return "arn:aws:logs:" + s.region + ":" + accountID + ":log-group:" + name + ":*"
+}
+
+func (s *Store) streamArn(group, stream string) string {
+	return "arn:aws:logs:" + s.region + ":" + accountID + ":log-group:" + group + ":log-stream:" + stream
+}
+
+func (s *Store) retentionDays() int {
+	if s.maxAge%(24*time.Hour) != 0 {
+		return 0
+	}
+	return int(s.maxAge / (24 * time.Hour))
+}
