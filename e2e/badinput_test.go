@@ -76,7 +76,7 @@ func TestBadInput(t *testing.T) {
 			{"zip slip", func(in *lambda.CreateFunctionInput) {
 				in.Code.ZipFile = alofttest.ZipFiles(t, map[string]string{"../../escape.py": "x = 1"})
 			}, "InvalidParameterValueException", 400, "escapes"},
-			{"zip over 50 MB", func(in *lambda.CreateFunctionInput) { in.Code.ZipFile = zipOf("big.bin", 51<<20, false) }, "RequestEntityTooLargeException", 413, "52428800"},
+			{"zip over 50 MB", func(in *lambda.CreateFunctionInput) { in.Code.ZipFile = zipOf("big.bin", 50<<20+64<<10, false) }, "RequestEntityTooLargeException", 413, "52428800"},
 			{"expands over 250 MB", func(in *lambda.CreateFunctionInput) { in.Code.ZipFile = zipOf("bomb.bin", 251<<20, true) }, "InvalidParameterValueException", 400, "Unzipped size"},
 			{"duplicate", func(in *lambda.CreateFunctionInput) { in.FunctionName = aws.String("good") }, "ResourceConflictException", 409, "already exist"},
 		}

@@ -123,7 +123,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // readBody reads at most limit bytes of the request body.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
-		return nil, function.TooLarge("Request must be smaller than %d bytes for the operation", limit)
+		return nil, tooLarge(r, limit)
 	}
 	var b []byte
 	var err error
@@ -133,13 +133,28 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	} else {
 		b, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
 		if int64(len(b)) > limit {
-			return nil, function.TooLarge("Request must be smaller than %d bytes for the operation", limit)
+			return nil, tooLarge(r, limit)
 		}
 	}
 	if err != nil {
 		return nil, function.Errorf(function.EINVALID, "InvalidRequestContentException", "could not read request body: %v", err)
 	}
 	return b, nil
+}
+
+// tooLarge names the operation as Lambda does in its size errors.
+func tooLarge(r *http.Request, limit int64) error {
+	op := "the"
+	p := strings.TrimSuffix(r.URL.Path, "/")
+	switch {
+	case strings.HasSuffix(p, "/invocations"):
+		op, limit = "InvokeFunction", function.MaxSyncPayload
+	case strings.HasSuffix(p, "/code"):
+		op = "UpdateFunctionCode"
+	case strings.HasSuffix(p, "/functions"):
+		op = "CreateFunction"
+	}
+	return function.TooLarge("Request must be smaller than %d bytes for the %s operation", limit, op)
 }
 
 // authError turns a signature failure into the error the service gives.
