@@ -1,0 +1,228 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/aloft-dev/aloft/internal/alofttest"
+)
+
+// signedInvoker sends Invoke requests with a plain net/http client, signed
+// with the SDK's signer, so the client side costs the same as the baseline's
+// plain round trip plus a signature.
+type signedInvoker struct {
+	url    string
+	client *http.Client
+	signer *v4.Signer
+	creds  aws.Credentials
+	body   []byte
+	hash   string
+}
+
+func newSignedInvoker(srv *alofttest.Server, name string, body []byte) *signedInvoker {
+	sum := sha256.Sum256(body)
+	return &signedInvoker{
+		url:    srv.URL + "/2015-03-31/functions/" + name + "/invocations",
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}},
+		signer: v4.NewSigner(),
+		creds:  aws.Credentials{AccessKeyID: alofttest.AccessKeyID, SecretAccessKey: alofttest.SecretAccessKey},
+		body:   body,
+		hash:   hex.EncodeToString(sum[:]),
+	}
+}
+
+func (s *signedInvoker) invoke() error {
+	req, _ := http.NewRequest("POST", s.url, bytes.NewReader(s.body))
+	if err := s.signer.SignHTTP(context.Background(), s.creds, req, s.hash, "lambda", alofttest.Region, time.Now()); err != nil {
+		return err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Amz-Function-Error") != "" {
+		return fmt.Errorf("invoke: status %d, function error %q", resp.StatusCode, resp.Header.Get("X-Amz-Function-Error"))
+	}
+	return nil
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	slices.Sort(d)
+	return d[min(len(d)-1, int(float64(len(d))*p))]
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// BenchmarkWarmInvoke measures warm invocations of a no-op provided
+// function end to end (client, SigV4, API, invoker, Runtime API, function)
+// against a plain HTTP round trip on loopback measured in the same run,
+// alternating the two so both see the same machine.
+func BenchmarkWarmInvoke(b *testing.B) {
+	srv := alofttest.Start(b)
+	goRC := runtimeCases()[0]
+	createB(b, srv.Lambda(), "bench-warm", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/testdata/gofn", "v1"))
+	inv := newSignedInvoker(srv, "bench-warm", []byte(`{}`))
+	base := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	defer base.Close()
+	plain := func() error {
+		resp, err := inv.client.Post(base.URL, "application/json", bytes.NewReader(inv.body))
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		return resp.Body.Close()
+	}
+	for range 200 { // warm both paths
+		if err := inv.invoke(); err != nil {
+			b.Fatal(err)
+		}
+		plain()
+	}
+	lat := make([]time.Duration, 0, b.N)
+	baseLat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if err := plain(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := inv.invoke(); err != nil {
+			b.Fatal(err)
+		}
+		baseLat = append(baseLat, t1.Sub(t0))
+		lat = append(lat, time.Since(t1))
+	}
+	b.StopTimer()
+	p50, bp50 := percentile(lat, 0.50), percentile(baseLat, 0.50)
+	b.ReportMetric(us(p50), "invoke-p50-µs")
+	b.ReportMetric(us(percentile(lat, 0.99)), "invoke-p99-µs")
+	b.ReportMetric(us(bp50), "loopback-p50-µs")
+	b.ReportMetric(us(percentile(baseLat, 0.99)), "loopback-p99-µs")
+	b.ReportMetric(float64(p50)/float64(bp50), "p50-ratio")
+}
+
+// BenchmarkWarmThroughput measures no-op invocations per second with 1, 16
+// and 128 concurrent clients.
+func BenchmarkWarmThroughput(b *testing.B) {
+	srv := alofttest.Start(b)
+	goRC := runtimeCases()[0]
+	createB(b, srv.Lambda(), "bench-tput", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/testdata/gofn", "v1"))
+	inv := newSignedInvoker(srv, "bench-tput", []byte(`{}`))
+	for _, clients := range []int{1, 16, 128} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			// Start the instances first: this measures warm throughput.
+			var wg sync.WaitGroup
+			for range clients {
+				wg.Add(1)
+				go func() { defer wg.Done(); inv.invoke() }()
+			}
+			wg.Wait()
+			b.ResetTimer()
+			t0 := time.Now()
+			work := make(chan struct{}, b.N)
+			for range b.N {
+				work <- struct{}{}
+			}
+			close(work)
+			errs := make(chan error, clients)
+			for range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range work {
+						if err := inv.invoke(); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			el := time.Since(t0)
+			select {
+			case err := <-errs:
+				b.Fatal(err)
+			default:
+			}
+			b.ReportMetric(float64(b.N)/el.Seconds(), "invokes/s")
+		})
+	}
+}
+
+// BenchmarkColdStart measures the latency of an invocation that has to
+// start a new instance, for each runtime. Before each one, a configuration
+// change retires the warm instance (not timed).
+func BenchmarkColdStart(b *testing.B) {
+	srv := alofttest.Start(b)
+	c := srv.Lambda()
+	for _, rc := range runtimeCases() {
+		name := "bench-cold-" + rc.name
+		var zip []byte
+		switch rc.name {
+		case "go":
+			zip = alofttest.GoFunction(b, "e2e/testdata/gofn", "v1")
+		case "python":
+			zip = alofttest.ZipDir(b, "testdata/python")
+		default:
+			zip = alofttest.ZipDir(b, "testdata/node")
+		}
+		createB(b, c, name, rc.runtime, rc.handler, zip)
+		b.Run(rc.name, func(b *testing.B) {
+			inv := newSignedInvoker(srv, name, []byte(`{}`))
+			lat := make([]time.Duration, 0, b.N)
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				_, err := c.UpdateFunctionConfiguration(context.Background(), &lambda.UpdateFunctionConfigurationInput{
+					FunctionName: aws.String(name),
+					Description:  aws.String(fmt.Sprint("revision ", i)),
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				time.Sleep(20 * time.Millisecond) // let the retired instance stop
+				b.StartTimer()
+				t0 := time.Now()
+				if err := inv.invoke(); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(percentile(lat, 0.5))/1e6, "cold-p50-ms")
+			b.ReportMetric(float64(percentile(lat, 0.99))/1e6, "cold-p99-ms")
+		})
+	}
+}
+
+func createB(b *testing.B, c *lambda.Client, name, runtime, handler string, zip []byte) {
+	b.Helper()
+	_, err := c.CreateFunction(context.Background(), &lambda.CreateFunctionInput{
+		FunctionName: aws.String(name), Runtime: types.Runtime(runtime), Handler: aws.String(handler),
+		Role: aws.String("arn:aws:iam::000000000000:role/bench"), Code: &types.FunctionCode{ZipFile: zip},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}

@@ -1,0 +1,75 @@
+// Package deptest checks the rules of Aloft's package graph: every package
+// is documented, and dependencies point one way (API and gateway above the
+// invoker, the invoker above the sandbox).
+package deptest
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+type pkg struct {
+	ImportPath string
+	Doc        string
+	Name       string
+	Imports    []string
+}
+
+func packages(t *testing.T) []pkg {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-json", "github.com/aloft-dev/aloft/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	return pkgs
+}
+
+func TestEveryPackageHasADocComment(t *testing.T) {
+	for _, p := range packages(t) {
+		if p.Doc == "" {
+			t.Errorf("%s has no package doc comment", p.ImportPath)
+		}
+	}
+}
+
+func TestDependenciesPointOneWay(t *testing.T) {
+	const mod = "github.com/aloft-dev/aloft/internal/"
+	rules := map[string][]string{
+		// What the package (prefix) must not import directly.
+		"sandbox":    {"api", "gateway", "store", "registry", "invoker", "logs", "logsapi", "app", "cli"},
+		"invoker":    {"api", "gateway", "store", "registry", "logsapi", "app", "cli"},
+		"runtimeapi": {"api", "store", "registry", "invoker", "app", "cli"},
+		"function":   {"api", "store", "registry", "invoker", "sandbox", "app", "cli"},
+		"registry":   {"api", "invoker", "sandbox", "app", "cli"},
+		"api":        {"sandbox", "store", "app", "cli"},
+	}
+	for _, p := range packages(t) {
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		for prefix, banned := range rules {
+			if rel != prefix && !strings.HasPrefix(rel, prefix+"/") {
+				continue
+			}
+			for _, d := range p.Imports {
+				for _, b := range banned {
+					if d == mod+b || strings.HasPrefix(d, mod+b+"/") {
+						t.Errorf("%s must not depend on %s", p.ImportPath, d)
+					}
+				}
+			}
+		}
+	}
+}
