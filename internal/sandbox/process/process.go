@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -51,7 +52,15 @@ type instance struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	status sandbox.ExitStatus // written before done is closed
+
+	memMu   sync.Mutex
+	memPeak int64     // guarded by memMu: last peak read
+	memRead time.Time // guarded by memMu: when it was read
 }
+
+// memEvery bounds how often MaxMemory reads /proc: the kernel builds the
+// status file on every read, which costs tens of microseconds.
+const memEvery = 500 * time.Millisecond
 
 func (in *instance) wait() {
 	err := in.cmd.Wait()
@@ -113,9 +122,21 @@ func (in *instance) Stop(ctx context.Context, grace time.Duration) error {
 	}
 }
 
-// MaxMemory reads the peak resident set size of the first process.
+// MaxMemory returns the peak resident set size of the first process, read
+// from /proc at most every memEvery.
 func (in *instance) MaxMemory() int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(in.cmd.Process.Pid) + "/status")
+	in.memMu.Lock()
+	defer in.memMu.Unlock()
+	if now := time.Now(); now.Sub(in.memRead) >= memEvery {
+		if v := readPeak(in.cmd.Process.Pid); v > 0 {
+			in.memPeak, in.memRead = v, now
+		}
+	}
+	return in.memPeak
+}
+
+func readPeak(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
 	}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every check a change must pass: formatting, vet, the unit and
+# end-to-end tests with the race detector, and each benchmark once.
+# Needs Go, Python 3 and Node.js on PATH (nothing else to install).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+go test -race -count=1 -timeout 30m ./...
+# Benchmarks run once, so they cannot rot; their figures come from
+# scripts/bench.sh on an otherwise idle machine.
+go test -run '^$' -bench . -benchtime 1x -timeout 20m ./...
+if [ -n "$(git status --porcelain 2>/dev/null)" ]; then
+  echo "the tests changed tracked files:"; git status --porcelain; exit 1
+fi
+echo "all checks passed"
