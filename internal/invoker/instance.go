@@ -181,8 +181,10 @@ func (in *instance) env(codeDir, tmp string, family function.Family, extra []str
 	return env
 }
 
-// invoke runs one invocation on a busy instance.
-func (in *instance) invoke(req *Request) *Response {
+// invoke runs one invocation on a busy instance. delivered is false when
+// the runtime never took the event (the instance is then dead, and the
+// event may run elsewhere).
+func (in *instance) invoke(req *Request) (resp *Response, delivered bool) {
 	iv := in.iv
 	reqID := function.NewID()
 	start := iv.d.Now()
@@ -199,8 +201,12 @@ func (in *instance) invoke(req *Request) *Response {
 	}, in.sb.Done())
 	cancel()
 	dur := iv.d.Now().Sub(start)
+	if errors.Is(err, runtimeapi.ErrNotDelivered) {
+		in.dead = true
+		return nil, false
+	}
 
-	resp := &Response{Payload: res.Payload, Version: in.cfg.Version, RequestID: reqID}
+	resp = &Response{Payload: res.Payload, Version: in.cfg.Version, RequestID: reqID}
 	var extra []string
 	switch {
 	case err == nil:
@@ -216,10 +222,8 @@ func (in *instance) invoke(req *Request) *Response {
 		extra = append(extra, time.Now().UTC().Format("2006-01-02T15:04:05.000Z")+" "+reqID+" Task timed out after "+secs+" seconds")
 	default: // the process exited, or the server is closing
 		in.dead = true
+		in.sb.Stop(context.Background(), 0)
 		st, _ := in.sb.Wait(context.Background())
-		if !errors.Is(err, runtimeapi.ErrAborted) {
-			in.sb.Stop(context.Background(), 0)
-		}
 		msg := "Runtime exited with error: " + st.String()
 		resp.FunctionError = "Unhandled"
 		resp.Payload = errorBody("Runtime.ExitError", "RequestId: "+reqID+" Error: "+msg)
@@ -229,7 +233,7 @@ func (in *instance) invoke(req *Request) *Response {
 		resp.Payload = nullPayload
 	}
 	resp.LogTail = in.finish(req, reqID, start, dur, extra, req.Tail)
-	return resp
+	return resp, true
 }
 
 var nullPayload = []byte("null")

@@ -139,17 +139,23 @@ func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	in := p.take()
-	if in == nil {
-		var resp *Response
-		in, resp, err = iv.coldStart(ctx, p, req)
-		if err != nil || resp != nil {
-			return resp, err
+	for attempt := 0; ; attempt++ {
+		in := p.take()
+		if in == nil {
+			var resp *Response
+			in, resp, err = iv.coldStart(ctx, p, req)
+			if err != nil || resp != nil {
+				return resp, err
+			}
 		}
+		resp, delivered := in.invoke(req)
+		p.give(in)
+		if delivered || attempt == 2 {
+			return resp, nil
+		}
+		// The runtime exited before it took the event (say, it ended after
+		// its previous answer was refused): run the event elsewhere.
 	}
-	resp := in.invoke(req)
-	p.give(in)
-	return resp, nil
 }
 
 // pool returns the pool for req's function, replacing one that serves an
@@ -274,19 +280,25 @@ type pool struct {
 	retired bool        // guarded by mu
 }
 
-// take pops the most recently used idle instance, or returns nil.
+// take pops the most recently used idle instance whose process is still
+// alive, or returns nil. Instances that died while idle are stopped.
 func (p *pool) take() *instance {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := len(p.idle)
-	if n == 0 {
-		return nil
+	for n := len(p.idle); n > 0; n = len(p.idle) {
+		in := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		select {
+		case <-in.sb.Done():
+			p.iv.stopAsync(in)
+			continue
+		default:
+		}
+		p.busy++
+		return in
 	}
-	in := p.idle[n-1]
-	p.idle[n-1] = nil
-	p.idle = p.idle[:n-1]
-	p.busy++
-	return in
+	return nil
 }
 
 // started counts a newly started instance as busy.

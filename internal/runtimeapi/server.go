@@ -38,6 +38,9 @@ type Result struct {
 var (
 	ErrAborted = errors.New("runtimeapi: invocation aborted")
 	ErrClosed  = errors.New("runtimeapi: server closed")
+	// ErrNotDelivered means the runtime never took the invocation: it is
+	// safe to run it elsewhere.
+	ErrNotDelivered = errors.New("runtimeapi: invocation not delivered")
 )
 
 // Server is the Runtime API of one instance.
@@ -104,7 +107,8 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 func (s *Server) InitError() <-chan Result { return s.initErr }
 
 // Invoke hands inv to the runtime and waits for its answer, for ctx to end
-// or for abort to close (the instance died).
+// or for abort to close (the instance died). If abort closes or the server
+// closes before the runtime took inv, the error is ErrNotDelivered.
 func (s *Server) Invoke(ctx context.Context, inv *Invocation, abort <-chan struct{}) (Result, error) {
 	c := &call{inv: inv, done: make(chan Result, 1)}
 	select {
@@ -112,9 +116,9 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation, abort <-chan struc
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
 	case <-abort:
-		return Result{}, ErrAborted
+		return Result{}, ErrNotDelivered
 	case <-s.closed:
-		return Result{}, ErrClosed
+		return Result{}, ErrNotDelivered
 	}
 	select {
 	case r := <-c.done:

@@ -150,8 +150,8 @@ func TestDeadlineAndAbort(t *testing.T) {
 	}
 	abort := make(chan struct{})
 	close(abort)
-	if _, err := s.Invoke(context.Background(), &Invocation{RequestID: "r5"}, abort); err != ErrAborted {
-		t.Fatalf("got %v, want aborted", err)
+	if _, err := s.Invoke(context.Background(), &Invocation{RequestID: "r5"}, abort); err != ErrNotDelivered {
+		t.Fatalf("got %v, want not delivered", err)
 	}
 }
 

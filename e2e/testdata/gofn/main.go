@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -49,6 +50,13 @@ func handle(ctx context.Context, ev event) (map[string]any, error) {
 		panic("the handler panicked")
 	case "print":
 		fmt.Println(ev.Text)
+	case "tmpwrite":
+		if err := os.WriteFile(filepath.Join(os.TempDir(), "note"), []byte(ev.Text), 0o600); err != nil {
+			return nil, err
+		}
+	case "tmpread":
+		b, err := os.ReadFile(filepath.Join(os.TempDir(), "note"))
+		return map[string]any{"note": string(b), "found": err == nil}, nil
 	case "big":
 		return map[string]any{"data": string(make([]byte, ev.Size))}, nil
 	}
