@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aloft-dev/aloft/internal/app"
+	"github.com/aloft-dev/aloft/internal/client"
+)
+
+func init() { extraCommands = append(extraCommands, (*env).serverCmd) }
+
+// runServer starts the server; tests replace it.
+var runServer = app.Run
+
+func (e *env) serverCmd() *cobra.Command {
+	cfg := app.DefaultConfig()
+	if dir := os.Getenv(client.EnvDataDir); dir != "" {
+		cfg.DataDir = dir
+	}
+	level := "info"
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the Aloft server",
+		Long: `Run the Aloft server: the AWS Lambda and CloudWatch Logs APIs on --listen,
+HTTP triggers on --gateway-listen. It stops cleanly on SIGINT or SIGTERM.
+
+Requests are signed with the keys in ALOFT_ACCESS_KEY_ID and
+ALOFT_SECRET_ACCESS_KEY; when those are not set, keys are generated on first
+start and kept in the data directory (file "credentials"), where the other
+aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
+./` + client.DefaultDataDir + `. Logs are JSON lines on standard error.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(level)); err != nil {
+				return usageErrorf(cmd, "--log-level %q: use debug, info, warn or error", level)
+			}
+			logger := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+			err := runServer(cmd.Context(), cfg, logger)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`DIR` for state, code and credentials")
+	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "`HOST:PORT` for the Lambda and CloudWatch Logs APIs")
+	f.StringVar(&cfg.GatewayListen, "gateway-listen", cfg.GatewayListen, "`HOST:PORT` for HTTP triggers")
+	f.DurationVar(&cfg.KeepAlive, "keep-alive", cfg.KeepAlive, "how long an idle function instance stays warm")
+	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "`URL` of an external NATS cluster (default: run one embedded)")
+	f.StringVar(&cfg.Python, "python", cfg.Python, "`PATH` of the Python interpreter for python runtimes (default: python3 on $PATH)")
+	f.StringVar(&cfg.Node, "node", cfg.Node, "`PATH` of the Node.js binary for nodejs runtimes (default: node on $PATH)")
+	f.StringVar(&level, "log-level", level, "least severe `LEVEL` logged: debug, info, warn or error")
+	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}

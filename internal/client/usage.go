@@ -1,0 +1,140 @@
+package client
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// UsagePath is the path of Aloft's usage endpoint.
+const UsagePath = "/aloft/v1/usage"
+
+// Usage is what the server has metered since it started keeping records,
+// priced with Lambda's public on-demand model. Costs are in USD.
+type Usage struct {
+	Functions []FunctionUsage `json:"Functions"`
+	Total     Metered         `json:"Total"`
+	FreeTier  FreeTier        `json:"FreeTier"`
+}
+
+// FunctionUsage is the usage of one function.
+type FunctionUsage struct {
+	FunctionName string `json:"FunctionName"`
+	Metered
+}
+
+// Metered are the figures of a function or of the total.
+type Metered struct {
+	Requests    int64   `json:"Requests"`
+	BilledMs    int64   `json:"BilledMs"`
+	GBSeconds   float64 `json:"GBSeconds"`
+	RequestCost float64 `json:"RequestCost"`
+	ComputeCost float64 `json:"ComputeCost"`
+	Cost        float64 `json:"Cost"`
+}
+
+// FreeTier is the monthly allowance of Lambda's free tier.
+type FreeTier struct {
+	Requests  int64   `json:"Requests"`
+	GBSeconds float64 `json:"GBSeconds"`
+}
+
+// emptyPayloadHash is the SHA-256 of an empty body, as SigV4 wants it.
+var emptyPayloadHash = func() string {
+	sum := sha256.Sum256(nil)
+	return hex.EncodeToString(sum[:])
+}()
+
+// Usage fetches the server's usage report. Errors the server reports are
+// returned as smithy.APIError, like the SDK clients do; a server that cannot
+// be reached yields a *smithyhttp.RequestSendError.
+func (c *Client) Usage(ctx context.Context) (*Usage, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Endpoint+UsagePath, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	creds, err := c.creds.Retrieve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptyPayloadHash, "lambda", c.Region, time.Now()); err != nil {
+		return nil, fmt.Errorf("signing the usage request: %w", err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, &smithyhttp.RequestSendError{Err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading the usage response: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, responseError(resp, body)
+	}
+	var u Usage
+	if err := json.Unmarshal(body, &u); err != nil {
+		return nil, fmt.Errorf("decoding the usage response: %w", err)
+	}
+	return &u, nil
+}
+
+// responseError turns an error response in the Lambda style (an
+// X-Amzn-ErrorType header and a JSON body with a message) into an APIError.
+func responseError(resp *http.Response, body []byte) error {
+	var doc struct {
+		Type       string `json:"__type"`
+		Code       string `json:"code"`
+		Message    string `json:"Message"`
+		LowMessage string `json:"message"`
+	}
+	_ = json.Unmarshal(body, &doc) // a body that is not JSON is reported as text
+	code := resp.Header.Get("X-Amzn-ErrorType")
+	for _, c := range []string{doc.Type, doc.Code} {
+		if code == "" {
+			code = c
+		}
+	}
+	// Header and __type may carry a namespace or a URL; keep the bare name.
+	if i := strings.IndexByte(code, ':'); i >= 0 {
+		code = code[:i]
+	}
+	if i := strings.LastIndexByte(code, '#'); i >= 0 {
+		code = code[i+1:]
+	}
+	if code == "" {
+		code = strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", "")
+		if code == "" {
+			code = fmt.Sprintf("HTTP%d", resp.StatusCode)
+		}
+	}
+	msg := doc.Message
+	if msg == "" {
+		msg = doc.LowMessage
+	}
+	if msg == "" && !json.Valid(body) {
+		msg = strings.TrimSpace(string(body))
+		if line, _, ok := strings.Cut(msg, "\n"); ok {
+			msg = line
+		}
+		if len(msg) > 200 {
+			msg = msg[:200] + "…"
+		}
+	}
+	fault := smithy.FaultClient
+	if resp.StatusCode >= 500 {
+		fault = smithy.FaultServer
+	}
+	return &smithy.GenericAPIError{Code: code, Message: msg, Fault: fault}
+}
