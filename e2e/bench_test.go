@@ -81,7 +81,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	srv := alofttest.Start(b)
 	goRC := runtimeCases()[0]
 	createB(b, srv.Lambda(), "bench-warm", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/testdata/gofn", "v1"))
-	inv := newSignedInvoker(srv, "bench-warm", []byte(`{}`))
+	inv := newSignedInvoker(srv, "bench-warm", []byte(`{"op":"noop"}`))
 	inproc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}`))
@@ -142,7 +142,7 @@ func BenchmarkWarmThroughput(b *testing.B) {
 	srv := alofttest.Start(b)
 	goRC := runtimeCases()[0]
 	createB(b, srv.Lambda(), "bench-tput", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/testdata/gofn", "v1"))
-	inv := newSignedInvoker(srv, "bench-tput", []byte(`{}`))
+	inv := newSignedInvoker(srv, "bench-tput", []byte(`{"op":"noop"}`))
 	for _, clients := range []int{1, 16, 128} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			// Start the instances first: this measures warm throughput.
