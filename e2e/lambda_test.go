@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -222,6 +225,26 @@ func TestListAndAccountSettings(t *testing.T) {
 	if want := "list-0,list-1,list-2,list-3,list-4"; strings.Join(names, ",") != want || pages != 3 {
 		t.Fatalf("got %v in %d pages, want %s in 3", names, pages, want)
 	}
+	// GetFunction's code location downloads the zip without a signature,
+	// and only with its token.
+	fn, err := c.GetFunction(ctxT(t), &lambda.GetFunctionInput{FunctionName: aws.String("list-0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := aws.ToString(fn.Code.Location)
+	resp, err := http.Get(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(got, zip) {
+		t.Fatalf("code location %s got status %d and %d bytes, want the %d-byte zip", loc, resp.StatusCode, len(got), len(zip))
+	}
+	if resp, err := http.Get(strings.Split(loc, "?")[0] + "?token=forged"); err != nil || resp.StatusCode != 403 {
+		t.Fatalf("forged token got %v, %v, want 403", resp, err)
+	}
+
 	acct, err := c.GetAccountSettings(ctxT(t), &lambda.GetAccountSettingsInput{})
 	if err != nil {
 		t.Fatal(err)

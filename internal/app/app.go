@@ -58,6 +58,7 @@ type Server struct {
 	http     *http.Server
 	ln       net.Listener
 	served   chan error
+	debug    func() // stops the debug profiler
 }
 
 // Start brings every component up and starts serving. On failure it stops
@@ -66,7 +67,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log, debug: startDebug(log)}
 	defer func() {
 		if err != nil {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -164,6 +165,7 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // partly started server.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
+	s.debug()
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("app: drain requests: %w", err))
