@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -37,6 +38,10 @@ func TestRuntimes(t *testing.T) {
 			}
 			if aws.ToInt32(created.MemorySize) != 256 || aws.ToString(created.Version) != "$LATEST" || aws.ToString(created.CodeSha256) == "" {
 				t.Fatalf("create got %+v", created)
+			}
+			// The SDK's waiters see the function ready.
+			if err := lambda.NewFunctionActiveV2Waiter(c).Wait(ctxT(t), &lambda.GetFunctionInput{FunctionName: aws.String(name)}, 10*time.Second); err != nil {
+				t.Fatalf("active waiter: %v", err)
 			}
 			get, err := c.GetFunction(ctxT(t), &lambda.GetFunctionInput{FunctionName: aws.String(name)})
 			if err != nil || aws.ToString(get.Configuration.Handler) != rc.handler || aws.ToString(get.Code.RepositoryType) != "S3" {
@@ -70,6 +75,9 @@ func TestRuntimes(t *testing.T) {
 			}
 			if aws.ToString(up.CodeSha256) == aws.ToString(created.CodeSha256) || aws.ToString(up.RevisionId) == aws.ToString(created.RevisionId) {
 				t.Fatalf("update code did not change sha or revision: %+v", up)
+			}
+			if err := lambda.NewFunctionUpdatedV2Waiter(c).Wait(ctxT(t), &lambda.GetFunctionInput{FunctionName: aws.String(name)}, 10*time.Second); err != nil {
+				t.Fatalf("updated waiter: %v", err)
 			}
 			if a, _ := invoke(t, c, name, `{}`); a.Version != "v2" || a.Calls != 1 || a.PID == a1.PID {
 				t.Fatalf("after code update got %+v, want v2 in a new process", a)
