@@ -1,11 +1,12 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
-	"github.com/aloft-dev/aloft/internal/client"
+	"github.com/aloft-dev/aloft/internal/meter"
 )
 
 func (e *env) usageCmd() *cobra.Command {
@@ -27,7 +28,13 @@ how they compare with Lambda's monthly free tier.`,
 				return err
 			}
 			if *out == outputJSON {
-				return writeJSON(e.stdout, u)
+				// The report is Aloft's own type: its JSON tags say it all.
+				b, err := json.MarshalIndent(u, "", "  ")
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(e.stdout, "%s\n", b)
+				return err
 			}
 			writeUsage(e, u)
 			return nil
@@ -37,22 +44,22 @@ how they compare with Lambda's monthly free tier.`,
 	return cmd
 }
 
-func writeUsage(e *env, u *client.Usage) {
+func writeUsage(e *env, u *meter.Report) {
 	t := newTable(e.stdout, 5, 2, 3, 4, 5)
 	t.AppendHeader(tableRow("FUNCTION", "REQUESTS", "BILLED MS", "GB-S", "COST (USD)"))
-	row := func(name string, m client.Metered) []any {
+	row := func(name string, m meter.Usage) []any {
 		return tableRow(name, groupDigits(m.Requests), groupDigits(m.BilledMs), trimFloat(m.GBSeconds, 6, 1), "$"+trimFloat(m.Cost, 8, 2))
 	}
 	for _, f := range u.Functions {
-		t.AppendRow(row(f.FunctionName, f.Metered))
+		t.AppendRow(row(f.FunctionName, f))
 	}
 	t.AppendFooter(row("TOTAL", u.Total))
 	t.Render()
 	if u.FreeTier.Requests > 0 || u.FreeTier.GBSeconds > 0 {
 		fmt.Fprintf(e.stdout, "\nLambda's free tier is %s requests and %s GB-s a month; the total above is %s%% and %s%% of it.\n",
-			groupDigits(u.FreeTier.Requests), groupDigits(int64(u.FreeTier.GBSeconds)),
+			groupDigits(u.FreeTier.Requests), groupDigits(u.FreeTier.GBSeconds),
 			percent(float64(u.Total.Requests), float64(u.FreeTier.Requests)),
-			percent(u.Total.GBSeconds, u.FreeTier.GBSeconds))
+			percent(u.Total.GBSeconds, float64(u.FreeTier.GBSeconds)))
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/aloft-dev/aloft/internal/meter"
 )
 
 func clearEnv(t *testing.T) {
@@ -170,11 +172,11 @@ func TestUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := Metered{Requests: 12, BilledMs: 340, GBSeconds: 0.0425, RequestCost: 0.0000024, ComputeCost: 0.00000070834, Cost: 0.0000031}
-	want := &Usage{
-		Functions: []FunctionUsage{{FunctionName: "hello", Metered: m}},
+	m := meter.Usage{Requests: 12, BilledMs: 340, GBSeconds: 0.0425, RequestCost: 0.0000024, ComputeCost: 0.00000070834, Cost: 0.0000031}
+	want := &meter.Report{
+		Functions: []meter.Usage{func() meter.Usage { f := m; f.FunctionName = "hello"; return f }()},
 		Total:     m,
-		FreeTier:  FreeTier{Requests: 1000000, GBSeconds: 400000},
+		FreeTier:  meter.FreeTier{Requests: 1000000, GBSeconds: 400000},
 	}
 	if d := cmp.Diff(want, u); d != "" {
 		t.Errorf("usage (-want +got):\n%s", d)

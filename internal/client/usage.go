@@ -14,40 +14,12 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/aloft-dev/aloft/internal/meter"
 )
 
 // UsagePath is the path of Aloft's usage endpoint.
 const UsagePath = "/aloft/v1/usage"
-
-// Usage is what the server has metered since it started keeping records,
-// priced with Lambda's public on-demand model. Costs are in USD.
-type Usage struct {
-	Functions []FunctionUsage `json:"Functions"`
-	Total     Metered         `json:"Total"`
-	FreeTier  FreeTier        `json:"FreeTier"`
-}
-
-// FunctionUsage is the usage of one function.
-type FunctionUsage struct {
-	FunctionName string `json:"FunctionName"`
-	Metered
-}
-
-// Metered are the figures of a function or of the total.
-type Metered struct {
-	Requests    int64   `json:"Requests"`
-	BilledMs    int64   `json:"BilledMs"`
-	GBSeconds   float64 `json:"GBSeconds"`
-	RequestCost float64 `json:"RequestCost"`
-	ComputeCost float64 `json:"ComputeCost"`
-	Cost        float64 `json:"Cost"`
-}
-
-// FreeTier is the monthly allowance of Lambda's free tier.
-type FreeTier struct {
-	Requests  int64   `json:"Requests"`
-	GBSeconds float64 `json:"GBSeconds"`
-}
 
 // emptyPayloadHash is the SHA-256 of an empty body, as SigV4 wants it.
 var emptyPayloadHash = func() string {
@@ -58,7 +30,7 @@ var emptyPayloadHash = func() string {
 // Usage fetches the server's usage report. Errors the server reports are
 // returned as smithy.APIError, like the SDK clients do; a server that cannot
 // be reached yields a *smithyhttp.RequestSendError.
-func (c *Client) Usage(ctx context.Context) (*Usage, error) {
+func (c *Client) Usage(ctx context.Context) (*meter.Report, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Endpoint+UsagePath, nil)
 	if err != nil {
 		return nil, err
@@ -83,7 +55,7 @@ func (c *Client) Usage(ctx context.Context) (*Usage, error) {
 	if resp.StatusCode/100 != 2 {
 		return nil, responseError(resp, body)
 	}
-	var u Usage
+	var u meter.Report
 	if err := json.Unmarshal(body, &u); err != nil {
 		return nil, fmt.Errorf("decoding the usage response: %w", err)
 	}

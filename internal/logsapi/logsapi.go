@@ -47,11 +47,15 @@ func New(store *logs.Store, logger *slog.Logger) http.Handler {
 		"DescribeLogStreams": h.describeLogStreams,
 		"GetLogEvents":       h.getLogEvents,
 		"FilterLogEvents":    h.filterLogEvents,
-		"CreateLogGroup":     h.createLogGroup,
-		"CreateLogStream":    h.createLogStream,
-		"PutLogEvents":       h.putLogEvents,
-		"DeleteLogGroup":     h.deleteLogGroup,
-		"DeleteLogStream":    h.deleteLogStream,
+		"CreateLogGroup": h.groupOp(false, func(ctx context.Context, g, _ string) error {
+			return h.store.CreateGroup(ctx, g)
+		}),
+		"CreateLogStream": h.groupOp(true, h.store.CreateStream),
+		"PutLogEvents":    h.putLogEvents,
+		"DeleteLogGroup": h.groupOp(false, func(ctx context.Context, g, _ string) error {
+			return h.store.DeleteGroup(ctx, g)
+		}),
+		"DeleteLogStream": h.groupOp(true, h.store.DeleteStream),
 	}
 	return h
 }
@@ -488,52 +492,20 @@ func (in *groupStreamInput) names(needStream bool) (string, string, error) {
 	return *in.LogGroupName, str(in.LogStreamName), nil
 }
 
-func (h *handler) createLogGroup(ctx context.Context, body []byte) (any, error) {
-	var in groupStreamInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
+// groupOp adapts a store operation on a group (and, when needStream, a
+// stream) to a handler.
+func (h *handler) groupOp(needStream bool, op func(ctx context.Context, group, stream string) error) func(context.Context, []byte) (any, error) {
+	return func(ctx context.Context, body []byte) (any, error) {
+		var in groupStreamInput
+		if err := decode(body, &in); err != nil {
+			return nil, err
+		}
+		g, s, err := in.names(needStream)
+		if err != nil {
+			return nil, err
+		}
+		return empty{}, op(ctx, g, s)
 	}
-	g, _, err := in.names(false)
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, h.store.CreateGroup(ctx, g)
-}
-
-func (h *handler) createLogStream(ctx context.Context, body []byte) (any, error) {
-	var in groupStreamInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	g, s, err := in.names(true)
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, h.store.CreateStream(ctx, g, s)
-}
-
-func (h *handler) deleteLogGroup(ctx context.Context, body []byte) (any, error) {
-	var in groupStreamInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	g, _, err := in.names(false)
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, h.store.DeleteGroup(ctx, g)
-}
-
-func (h *handler) deleteLogStream(ctx context.Context, body []byte) (any, error) {
-	var in groupStreamInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	g, s, err := in.names(true)
-	if err != nil {
-		return nil, err
-	}
-	return empty{}, h.store.DeleteStream(ctx, g, s)
 }
 
 // PutLogEvents
