@@ -73,7 +73,9 @@ func entryPath(name string) (string, error) {
 
 // Extract unpacks data into dir, which must not exist yet. It writes into a
 // temporary sibling and renames it into place, so dir is either complete or
-// absent. Symbolic links are kept when they point inside the archive.
+// absent. Every write goes through an os.Root, so nothing can land outside
+// the destination; symbolic links are kept when their target stays inside
+// the archive, and no entry may pass through a link the archive made.
 func Extract(data []byte, dir string) (err error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -94,6 +96,12 @@ func Extract(data []byte, dir string) (err error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
+	root, err := os.OpenRoot(tmp)
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	defer root.Close()
+	links := map[string]bool{} // entry paths that are symbolic links
 	budget := int64(function.MaxUnzippedSize)
 	for _, f := range zr.File {
 		rel, err := entryPath(f.Name)
@@ -103,24 +111,31 @@ func Extract(data []byte, dir string) (err error) {
 		if rel == "." {
 			continue
 		}
-		dst := filepath.Join(tmp, filepath.FromSlash(rel))
+		for p := path.Dir(rel); p != "."; p = path.Dir(p) {
+			if links[p] {
+				return function.InvalidParameter("%s (entry %q is inside the link %q)", unzipMsg, f.Name, p)
+			}
+		}
 		mode := f.Mode()
 		switch {
 		case mode.IsDir():
-			if err := os.MkdirAll(dst, 0o755); err != nil {
-				return fmt.Errorf("bundle: %w", err)
+			if err := root.MkdirAll(rel, 0o755); err != nil {
+				return function.InvalidParameter("%s (%v)", unzipMsg, err)
 			}
 			continue
 		case mode&fs.ModeSymlink != 0:
-			if err := extractLink(f, tmp, rel, dst); err != nil {
+			if err := extractLink(f, root, rel); err != nil {
 				return err
 			}
+			links[rel] = true
 			continue
 		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return fmt.Errorf("bundle: %w", err)
+		if d := path.Dir(rel); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return function.InvalidParameter("%s (%v)", unzipMsg, err)
+			}
 		}
-		n, err := extractFile(f, dst, budget)
+		n, err := extractFile(f, root, rel, budget)
 		if err != nil {
 			return err
 		}
@@ -138,7 +153,7 @@ func Extract(data []byte, dir string) (err error) {
 
 // extractFile writes one regular entry, readable by everyone and executable
 // when the archive says so, and returns the bytes written.
-func extractFile(f *zip.File, dst string, budget int64) (int64, error) {
+func extractFile(f *zip.File, root *os.Root, rel string, budget int64) (int64, error) {
 	perm := os.FileMode(0o644)
 	if f.Mode()&0o111 != 0 {
 		perm = 0o755
@@ -148,9 +163,9 @@ func extractFile(f *zip.File, dst string, budget int64) (int64, error) {
 		return 0, function.InvalidParameter("%s", unzipMsg)
 	}
 	defer rc.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	out, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
-		return 0, fmt.Errorf("bundle: %w", err)
+		return 0, function.InvalidParameter("%s (%v)", unzipMsg, err)
 	}
 	n, err := io.Copy(out, io.LimitReader(rc, budget+1))
 	if cerr := out.Close(); err == nil {
@@ -168,7 +183,7 @@ func extractFile(f *zip.File, dst string, budget int64) (int64, error) {
 	return n, nil
 }
 
-func extractLink(f *zip.File, root, rel, dst string) error {
+func extractLink(f *zip.File, root *os.Root, rel string) error {
 	rc, err := f.Open()
 	if err != nil {
 		return function.InvalidParameter("%s", unzipMsg)
@@ -183,11 +198,13 @@ func extractLink(f *zip.File, root, rel, dst string) error {
 	if path.IsAbs(t) || resolved == ".." || strings.HasPrefix(resolved, "../") {
 		return function.InvalidParameter("%s (link %q points outside the archive)", unzipMsg, f.Name)
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return fmt.Errorf("bundle: %w", err)
+	if d := path.Dir(rel); d != "." {
+		if err := root.MkdirAll(d, 0o755); err != nil {
+			return function.InvalidParameter("%s (%v)", unzipMsg, err)
+		}
 	}
-	if err := os.Symlink(t, dst); err != nil {
-		return fmt.Errorf("bundle: %w", err)
+	if err := root.Symlink(t, rel); err != nil {
+		return function.InvalidParameter("%s (%v)", unzipMsg, err)
 	}
 	return nil
 }

@@ -106,6 +106,31 @@ func TestExtractRejectsEscapingLink(t *testing.T) {
 	}
 }
 
+func TestExtractRefusesLinkChains(t *testing.T) {
+	// "a" points at the root; a deeper link that looks harmless as text
+	// would, followed on disk, point outside; writing through it must fail.
+	data := makeZip(t,
+		entry{name: "a", body: ".", mode: os.ModeSymlink | 0o777},
+		entry{name: "a/a/a/x", body: "../../../etc", mode: os.ModeSymlink | 0o777},
+		entry{name: "a/a/a/x/passwd", body: "owned"},
+	)
+	dir := filepath.Join(t.TempDir(), "code")
+	err := Extract(data, dir)
+	if err == nil || !strings.Contains(err.Error(), "inside the link") {
+		t.Fatalf("got %v, want a refusal of entries inside links", err)
+	}
+	if _, statErr := os.Stat(dir); !os.IsNotExist(statErr) {
+		t.Fatalf("destination exists after a failed extraction")
+	}
+}
+
+func TestExtractRefusesDuplicateEntries(t *testing.T) {
+	data := makeZip(t, entry{name: "app.py", body: "one"}, entry{name: "app.py", body: "two"})
+	if err := Extract(data, filepath.Join(t.TempDir(), "code")); err == nil {
+		t.Fatal("a zip that writes one path twice was accepted")
+	}
+}
+
 func TestExtractCountsRealBytes(t *testing.T) {
 	// A zip bomb: many bytes that compress to almost nothing. The declared
 	// size is honest here; Inspect refuses it before anything is written.

@@ -37,6 +37,10 @@ type Record struct {
 	rev uint64 // key-value revision this record was read at
 }
 
+// Revision orders the records of one function: a later change has a higher
+// revision.
+func (rec *Record) Revision() uint64 { return rec.rev }
+
 // Registry is the function registry. Its methods are safe for concurrent use.
 type Registry struct {
 	kv      jetstream.KeyValue
@@ -46,6 +50,7 @@ type Registry struct {
 
 	mu      sync.RWMutex
 	records map[string]*Record  // guarded by mu
+	gone    map[string]uint64   // guarded by mu: revision a deleted name had
 	hooks   []func(name string) // guarded by mu
 
 	extractMu sync.Mutex // serialises code cache fills
@@ -65,7 +70,7 @@ func Open(ctx context.Context, js jetstream.JetStream, codeDir string, log *slog
 	if err != nil {
 		return nil, fmt.Errorf("registry: open code store: %w", err)
 	}
-	r := &Registry{kv: kv, obj: obj, codeDir: codeDir, log: log, records: map[string]*Record{}}
+	r := &Registry{kv: kv, obj: obj, codeDir: codeDir, log: log, records: map[string]*Record{}, gone: map[string]uint64{}}
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("registry: watch: %w", err)
@@ -122,13 +127,14 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 	name := e.Key()
 	r.mu.Lock()
 	cur := r.records[name]
-	if cur != nil && cur.rev >= e.Revision() {
+	if (cur != nil && cur.rev >= e.Revision()) || r.gone[name] >= e.Revision() {
 		r.mu.Unlock()
 		return
 	}
 	switch e.Operation() {
 	case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
 		delete(r.records, name)
+		r.gone[name] = e.Revision()
 	default:
 		var rec Record
 		if err := json.Unmarshal(e.Value(), &rec); err != nil {
@@ -153,7 +159,7 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 func (r *Registry) store(name string, rec *Record, rev uint64, changed bool) {
 	r.mu.Lock()
 	cur := r.records[name]
-	fresh := cur == nil || cur.rev < rev
+	fresh := (cur == nil || cur.rev < rev) && r.gone[name] < rev
 	if fresh {
 		rec.rev = rev
 		r.records[name] = rec
@@ -220,6 +226,11 @@ func (r *Registry) Create(ctx context.Context, cfg function.Config, region strin
 // caller's expected RevisionId when one is given, and stores the result with
 // a new revision. A non-nil zip replaces the code.
 func (r *Registry) Update(ctx context.Context, name, revisionID string, zip []byte, change func(*function.Config) error) (*Record, error) {
+	if cur, ok := r.Get(name); !ok {
+		return nil, function.NotFound(function.ARN(function.DefaultRegion, name, ""))
+	} else if revisionID != "" && revisionID != cur.Config.RevisionID {
+		return nil, errRevision
+	}
 	var info bundle.Info
 	if zip != nil {
 		var err error
@@ -240,14 +251,14 @@ func (r *Registry) Update(ctx context.Context, name, revisionID string, zip []by
 			return nil, fmt.Errorf("registry: decode %s: %w", name, err)
 		}
 		if revisionID != "" && revisionID != rec.Config.RevisionID {
-			return nil, function.Errorf(function.EINVALID, "PreconditionFailedException",
-				"The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+			return nil, errRevision
 		}
 		if change != nil {
 			if err := change(&rec.Config); err != nil {
 				return nil, err
 			}
 		}
+		oldCode := rec.CodeHex
 		if zip != nil {
 			rec.CodeHex = info.Hex
 			rec.Config.CodeSha256, rec.Config.CodeSize = info.Sha256, info.Size
@@ -265,9 +276,15 @@ func (r *Registry) Update(ctx context.Context, name, revisionID string, zip []by
 			return nil, fmt.Errorf("registry: update %s: %w", name, err)
 		}
 		r.store(name, &rec, rev, true)
+		if oldCode != rec.CodeHex {
+			r.dropCode(ctx, oldCode)
+		}
 		return &rec, nil
 	}
 }
+
+var errRevision = function.Errorf(function.EINVALID, "PreconditionFailedException",
+	"The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
 
 func isWrongRevision(err error) bool {
 	var apiErr *jetstream.APIError
@@ -281,23 +298,61 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 	if !ok {
 		return function.NotFound(function.ARN(function.DefaultRegion, name, ""))
 	}
-	if err := r.kv.Delete(ctx, name); err != nil {
+	if err := r.kv.Delete(ctx, name, jetstream.LastRevision(rec.rev)); err != nil {
+		if isWrongRevision(err) {
+			return function.Errorf(function.ECONFLICT, "ResourceConflictException",
+				"The operation cannot be performed at this time. An update is in progress for resource: %s", rec.Config.FunctionArn)
+		}
 		return fmt.Errorf("registry: delete %s: %w", name, err)
 	}
 	r.mu.Lock()
 	delete(r.records, name)
-	shared := false
-	for _, other := range r.records {
-		shared = shared || other.CodeHex == rec.CodeHex
-	}
+	r.gone[name] = max(r.gone[name], rec.rev)
 	hooks := r.hooks
 	r.mu.Unlock()
 	for _, h := range hooks {
 		h(name)
 	}
-	if !shared {
-		if err := r.obj.Delete(ctx, rec.CodeHex); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-			r.log.Warn("registry: could not delete code object", "function", name, "err", err)
+	r.dropCode(ctx, rec.CodeHex)
+	return nil
+}
+
+// dropCode deletes the stored zip under key when no function on this node
+// uses it any more. Unpacked copies stay until the next start, because
+// instances that are finishing may still read them.
+func (r *Registry) dropCode(ctx context.Context, key string) {
+	r.mu.RLock()
+	for _, other := range r.records {
+		if other.CodeHex == key {
+			r.mu.RUnlock()
+			return
+		}
+	}
+	r.mu.RUnlock()
+	if err := r.obj.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		r.log.Warn("registry: could not delete code object", "code", key, "err", err)
+	}
+}
+
+// SweepCode removes unpacked code that no function uses. Call it before any
+// instance runs.
+func (r *Registry) SweepCode() error {
+	entries, err := os.ReadDir(r.codeDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("registry: sweep code: %w", err)
+	}
+	used := map[string]bool{}
+	r.mu.RLock()
+	for _, rec := range r.records {
+		used[rec.CodeHex] = true
+	}
+	r.mu.RUnlock()
+	for _, e := range entries {
+		if !used[e.Name()] {
+			os.RemoveAll(filepath.Join(r.codeDir, e.Name()))
 		}
 	}
 	return nil

@@ -105,3 +105,24 @@ func TestLifecycleAndRestart(t *testing.T) {
 		t.Fatalf("second delete got %v, want not found", err)
 	}
 }
+
+func TestDeleteThenCreateAgain(t *testing.T) {
+	ctx := context.Background()
+	st, r := open(t, t.TempDir())
+	defer st.Close()
+	defer r.Close()
+	cfg := function.Config{FunctionName: "again", Runtime: "python3.11", Handler: "app.handler"}
+	cfg.ApplyDefaults()
+	for i := range 20 { // quickly, so the watch lags behind the writes
+		body := string(rune('a' + i))
+		if _, err := r.Create(ctx, cfg, "us-east-1", zipOf(t, "app.py", body)); err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+		if err := r.Delete(ctx, "again"); err != nil {
+			t.Fatalf("delete %d: %v", i, err)
+		}
+		if _, ok := r.Get("again"); ok {
+			t.Fatalf("round %d: deleted function still visible", i)
+		}
+	}
+}
