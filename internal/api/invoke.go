@@ -55,6 +55,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 	}
 	resp, err := s.d.Invoker.Invoke(r.Context(), &invoker.Request{
 		Config:        &rec.Config,
+		Revision:      rec.Revision(),
 		Region:        req.region,
 		CodeKey:       rec.CodeHex,
 		InvokedARN:    arn,

@@ -120,18 +120,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, req)))
 }
 
-// readBody reads at most limit bytes of the request body.
+// readBody reads at most limit bytes of the request body. The buffer grows
+// with the bytes that arrive, so a large Content-Length alone (the body is
+// read before the signature can be checked) reserves no memory.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, tooLarge(r, limit)
 	}
 	var b []byte
 	var err error
-	if r.ContentLength >= 0 {
+	if r.ContentLength >= 0 && r.ContentLength <= preallocLimit {
 		b = make([]byte, r.ContentLength)
 		_, err = io.ReadFull(r.Body, b)
 	} else {
-		b, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+		var buf bytes.Buffer
+		_, err = buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+		b = buf.Bytes()
 		if int64(len(b)) > limit {
 			return nil, tooLarge(r, limit)
 		}
@@ -141,6 +145,9 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// preallocLimit is the largest body read into a buffer sized up front.
+const preallocLimit = 1 << 20
 
 // tooLarge names the operation as Lambda does in its size errors.
 func tooLarge(r *http.Request, limit int64) error {

@@ -104,6 +104,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if s.reg, err = registry.Open(ctx, js, filepath.Join(dir, "code"), log.With("component", "registry")); err != nil {
 		return nil, err
 	}
+	if err := s.reg.SweepCode(); err != nil {
+		log.Warn("could not remove unused code", "err", err)
+	}
 	if s.logStore, err = logs.Open(ctx, js, logs.Options{Logger: log.With("component", "logs")}); err != nil {
 		return nil, fmt.Errorf("app: logs: %w", err)
 	}
@@ -151,7 +154,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("app: listen on %s: %w", cfg.Listen, err)
 	}
-	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
+	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute}
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(s.ln) }()
 	log.Info("aloft server ready", "listen", s.ln.Addr().String(), "data_dir", dir, "sandbox", driver.Name())
@@ -161,7 +164,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 // Addr returns the API listener's address.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Shutdown stops the server in the fixed order. It is safe to call on a
+// Shutdown stops the server in the fixed order. ctx bounds the wait for
+// in-flight requests; after it, stragglers are cut off, and stopping
+// instances and flushing logs and usage get their own deadline so that
+// nothing accepted is lost to a slow request. It is safe to call on a
 // partly started server.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
@@ -169,22 +175,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("app: drain requests: %w", err))
+			s.http.Close()
 		}
 		if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
 		s.http = nil
 	}
+	fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
 	if s.inv != nil {
-		errs = append(errs, s.inv.Close(ctx))
+		errs = append(errs, s.inv.Close(fctx))
 		s.inv = nil
 	}
 	if s.meter != nil {
-		errs = append(errs, s.meter.Close(ctx))
+		errs = append(errs, s.meter.Close(fctx))
 		s.meter = nil
 	}
 	if s.logStore != nil {
-		errs = append(errs, s.logStore.Close(ctx))
+		errs = append(errs, s.logStore.Close(fctx))
 		s.logStore = nil
 	}
 	if s.reg != nil {

@@ -14,6 +14,9 @@
 //	   ▼               ▼                      ▼
 //	  gone ◄──────── stopping ◄───────────────┘
 //
+// Locks: Invoker.mu (pools, live instances, closed) is taken before a
+// pool's mu, never after, and no instance is stopped while either is held.
+//
 // Updating a function's code or configuration retires its pool: idle
 // instances stop at once, busy ones when their invocation ends. Each
 // invocation's output is framed by START, END and REPORT lines and handed to

@@ -37,15 +37,16 @@ type instance struct {
 	dead     bool      // set by the invoking goroutine while busy
 
 	stopOnce sync.Once
+	served   chan struct{} // closed when the Runtime API server has stopped
 }
 
 // coldStart starts an instance for req. When the function cannot initialise,
 // it returns the response Lambda gives for that (a function error), and no
 // instance.
 func (iv *Invoker) coldStart(ctx context.Context, p *pool, req *Request) (*instance, *Response, error) {
-	cfg := req.Config
+	cfg := p.cfg
 	t0 := iv.d.Now()
-	codeDir, err := iv.d.CodeDir(ctx, req.CodeKey)
+	codeDir, err := iv.d.CodeDir(ctx, p.codeKey)
 	if err != nil {
 		return nil, nil, fmt.Errorf("invoker: code of %s: %w", cfg.FunctionName, err)
 	}
@@ -57,6 +58,7 @@ func (iv *Invoker) coldStart(ctx context.Context, p *pool, req *Request) (*insta
 		cfg:    cfg,
 		dir:    iv.instanceDir(id),
 		fresh:  true,
+		served: make(chan struct{}),
 	}
 	tmp := filepath.Join(in.dir, "tmp")
 	if err := os.MkdirAll(tmp, 0o777); err != nil {
@@ -66,15 +68,21 @@ func (iv *Invoker) coldStart(ctx context.Context, p *pool, req *Request) (*insta
 		os.RemoveAll(in.dir)
 		return nil, nil, err
 	}
-	iv.wg.Add(1)
-	go func() { defer iv.wg.Done(); in.rt.Serve() }()
 	if in.out, err = newLogPipe(in); err != nil {
 		in.rt.Close()
 		os.RemoveAll(in.dir)
 		return nil, nil, err
 	}
-	iv.wg.Add(1)
-	go func() { defer iv.wg.Done(); in.out.read() }()
+	if err := iv.track(in); err != nil {
+		in.rt.Close()
+		in.out.w.Close()
+		in.out.r.Close()
+		os.RemoveAll(in.dir)
+		return nil, nil, err
+	}
+	// The instance owns these goroutines; shutdown waits for both.
+	go func() { defer close(in.served); in.rt.Serve() }()
+	go in.out.read()
 
 	family := function.RuntimeFamily(cfg.Runtime)
 	argv, extraEnv, err := iv.d.Command(family, codeDir)
@@ -88,7 +96,9 @@ func (iv *Invoker) coldStart(ctx context.Context, p *pool, req *Request) (*insta
 		return nil, in.initFailed(req, t0, "Runtime.InvalidEntrypoint", err.Error(), nil), nil
 	}
 
-	limit := time.NewTimer(iv.d.InitLimit)
+	// Lambda gives initialisation ten seconds, and retries a slower one
+	// within the function's timeout; allow whichever is longer.
+	limit := time.NewTimer(max(iv.d.InitLimit, time.Duration(cfg.Timeout)*time.Second))
 	defer limit.Stop()
 	select {
 	case <-in.rt.Ready():
@@ -104,16 +114,13 @@ func (iv *Invoker) coldStart(ctx context.Context, p *pool, req *Request) (*insta
 		return nil, in.initFailed(req, t0, "Runtime.ExitError", "Runtime exited with error: "+st.String(), nil), nil
 	case <-limit.C:
 		return nil, in.initFailed(req, t0, "Runtime.Unknown",
-			fmt.Sprintf("Runtime failed to initialise within %s", iv.d.InitLimit), nil), nil
+			fmt.Sprintf("Runtime failed to initialise within %s", max(iv.d.InitLimit, time.Duration(cfg.Timeout)*time.Second)), nil), nil
 	case <-ctx.Done():
 		in.shutdown(0)
 		return nil, nil, ctx.Err()
 	}
 	in.initDur = iv.d.Now().Sub(t0)
-	if !p.started() {
-		iv.stopAsync(in)
-		return nil, nil, errors.New("invoker: function changed while starting; try again")
-	}
+	p.started()
 	return in, nil, nil
 }
 
@@ -219,7 +226,7 @@ func (in *instance) invoke(req *Request) (resp *Response, delivered bool) {
 		secs := strconv.FormatFloat(timeout.Seconds(), 'f', 2, 64)
 		resp.FunctionError = "Unhandled"
 		resp.Payload = errorBody("Sandbox.Timedout", "RequestId: "+reqID+" Error: Task timed out after "+secs+" seconds")
-		extra = append(extra, time.Now().UTC().Format("2006-01-02T15:04:05.000Z")+" "+reqID+" Task timed out after "+secs+" seconds")
+		extra = append(extra, iv.d.Now().UTC().Format("2006-01-02T15:04:05.000Z")+" "+reqID+" Task timed out after "+secs+" seconds")
 	default: // the process exited, or the server is closing
 		in.dead = true
 		in.sb.Stop(context.Background(), 0)
@@ -284,8 +291,10 @@ func (in *instance) shutdown(grace time.Duration) {
 			cancel()
 		}
 		in.rt.Close()
+		<-in.served
 		in.out.close()
 		os.RemoveAll(in.dir)
+		in.iv.untrack(in)
 	})
 }
 

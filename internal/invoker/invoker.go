@@ -52,6 +52,7 @@ type Deps struct {
 // Request is one synchronous invocation.
 type Request struct {
 	Config        *function.Config // the function as stored; never modified
+	Revision      uint64           // orders Configs of one function; later is higher
 	Region        string
 	CodeKey       string // the key CodeDir takes
 	InvokedARN    string
@@ -76,10 +77,11 @@ type Invoker struct {
 	log *slog.Logger
 
 	mu     sync.RWMutex
-	pools  map[string]*pool // guarded by mu; by function name
-	closed bool             // guarded by mu
+	pools  map[string]*pool       // guarded by mu; by function name
+	live   map[*instance]struct{} // guarded by mu; every instance not yet shut down
+	closed bool                   // guarded by mu
 
-	wg      sync.WaitGroup // every goroutine the invoker starts
+	wg      sync.WaitGroup // the reaper and background stops; no Add after closed
 	stop    chan struct{}
 	stopped sync.Once
 }
@@ -107,7 +109,7 @@ func New(d Deps) (*Invoker, error) {
 	if err := os.MkdirAll(d.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("invoker: %w", err)
 	}
-	return &Invoker{d: d, log: d.Logger, pools: map[string]*pool{}, stop: make(chan struct{})}, nil
+	return &Invoker{d: d, log: d.Logger, pools: map[string]*pool{}, live: map[*instance]struct{}{}, stop: make(chan struct{})}, nil
 }
 
 // Start runs the keep-alive reaper until Close.
@@ -150,16 +152,25 @@ func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) 
 		}
 		resp, delivered := in.invoke(req)
 		p.give(in)
-		if delivered || attempt == 2 {
+		if delivered {
 			return resp, nil
 		}
 		// The runtime exited before it took the event (say, it ended after
-		// its previous answer was refused): run the event elsewhere.
+		// its previous answer was refused): run the event elsewhere, but
+		// not forever.
+		if attempt == 2 {
+			reqID := function.NewID()
+			return &Response{
+				Payload:       errorBody("Runtime.ExitError", "RequestId: "+reqID+" Error: Runtime exited before it took the invocation"),
+				FunctionError: "Unhandled", Version: p.cfg.Version, RequestID: reqID,
+			}, nil
+		}
 	}
 }
 
 // pool returns the pool for req's function, replacing one that serves an
-// older revision.
+// older revision. A request that carries an older revision than the pool
+// (it read the function just before a change) runs on the newer pool.
 func (iv *Invoker) pool(req *Request) (*pool, error) {
 	name := req.Config.FunctionName
 	iv.mu.RLock()
@@ -168,23 +179,27 @@ func (iv *Invoker) pool(req *Request) (*pool, error) {
 	if closed {
 		return nil, ErrClosed
 	}
-	if p != nil && p.cfg.RevisionID == req.Config.RevisionID {
+	if p != nil && (p.cfg.RevisionID == req.Config.RevisionID || req.Revision < p.rev) {
 		return p, nil
 	}
 	iv.mu.Lock()
-	defer iv.mu.Unlock()
 	if iv.closed {
+		iv.mu.Unlock()
 		return nil, ErrClosed
 	}
 	p = iv.pools[name]
-	if p != nil && p.cfg.RevisionID == req.Config.RevisionID {
+	if p != nil && (p.cfg.RevisionID == req.Config.RevisionID || req.Revision < p.rev) {
+		iv.mu.Unlock()
 		return p, nil
 	}
+	var idle []*instance
 	if p != nil {
-		iv.retireLocked(p)
+		idle = iv.retireLocked(p)
 	}
-	p = &pool{iv: iv, cfg: req.Config}
+	p = &pool{iv: iv, cfg: req.Config, rev: req.Revision, codeKey: req.CodeKey}
 	iv.pools[name] = p
+	iv.mu.Unlock()
+	iv.stopAll(idle)
 	return p, nil
 }
 
@@ -192,17 +207,25 @@ func (iv *Invoker) pool(req *Request) (*pool, error) {
 // when they finish. The next invocation starts fresh instances.
 func (iv *Invoker) Retire(name string) {
 	iv.mu.Lock()
+	var idle []*instance
 	if p := iv.pools[name]; p != nil {
-		iv.retireLocked(p)
+		idle = iv.retireLocked(p)
 	}
 	iv.mu.Unlock()
+	iv.stopAll(idle)
 }
 
-func (iv *Invoker) retireLocked(p *pool) {
+// retireLocked removes p from the pools and returns its idle instances,
+// which the caller stops after unlocking iv.mu.
+func (iv *Invoker) retireLocked(p *pool) []*instance {
 	if iv.pools[p.cfg.FunctionName] == p {
 		delete(iv.pools, p.cfg.FunctionName)
 	}
-	for _, in := range p.retire() {
+	return p.retire()
+}
+
+func (iv *Invoker) stopAll(ins []*instance) {
+	for _, in := range ins {
 		iv.stopAsync(in)
 	}
 }
@@ -241,26 +264,66 @@ func (iv *Invoker) reap() {
 	}
 }
 
-// stopAsync stops an instance in the background.
+// stopAsync stops an instance in the background; once the invoker is
+// closed it stops it before returning.
 func (iv *Invoker) stopAsync(in *instance) {
+	iv.mu.Lock()
+	if iv.closed {
+		iv.mu.Unlock()
+		in.shutdown(0)
+		return
+	}
 	iv.wg.Add(1)
+	iv.mu.Unlock()
 	go func() {
 		defer iv.wg.Done()
 		in.shutdown(time.Second)
 	}()
 }
 
-// Close stops every instance and waits for the invoker's goroutines.
+// track registers a new instance; it fails once the invoker is closed.
+func (iv *Invoker) track(in *instance) error {
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	if iv.closed {
+		return ErrClosed
+	}
+	iv.live[in] = struct{}{}
+	return nil
+}
+
+func (iv *Invoker) untrack(in *instance) {
+	iv.mu.Lock()
+	delete(iv.live, in)
+	iv.mu.Unlock()
+}
+
+// Close stops every instance, idle or busy, and waits for the invoker's
+// goroutines. Busy invocations end with Runtime.ExitError.
 func (iv *Invoker) Close(ctx context.Context) error {
 	iv.mu.Lock()
 	iv.closed = true
 	for _, p := range iv.pools {
-		iv.retireLocked(p)
+		p.retire()
+	}
+	clear(iv.pools)
+	live := make([]*instance, 0, len(iv.live))
+	for in := range iv.live {
+		live = append(live, in)
 	}
 	iv.mu.Unlock()
 	iv.stopped.Do(func() { close(iv.stop) })
 	done := make(chan struct{})
-	go func() { iv.wg.Wait(); close(done) }()
+	go func() {
+		var wg sync.WaitGroup
+		for _, in := range live {
+			wg.Add(1)
+			go func() { defer wg.Done(); in.shutdown(time.Second) }()
+		}
+		wg.Wait()
+		iv.wg.Wait()
+		close(done)
+	}()
 	select {
 	case <-done:
 		return nil
@@ -271,8 +334,10 @@ func (iv *Invoker) Close(ctx context.Context) error {
 
 // pool holds the instances of one revision of one function.
 type pool struct {
-	iv  *Invoker
-	cfg *function.Config
+	iv      *Invoker
+	cfg     *function.Config
+	rev     uint64 // the registry revision of cfg
+	codeKey string
 
 	mu      sync.Mutex
 	idle    []*instance // guarded by mu; most recently used last
@@ -283,6 +348,8 @@ type pool struct {
 // take pops the most recently used idle instance whose process is still
 // alive, or returns nil. Instances that died while idle are stopped.
 func (p *pool) take() *instance {
+	var dead []*instance
+	defer func() { p.iv.stopAll(dead) }() // after p.mu is released
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for n := len(p.idle); n > 0; n = len(p.idle) {
@@ -291,7 +358,7 @@ func (p *pool) take() *instance {
 		p.idle = p.idle[:n-1]
 		select {
 		case <-in.sb.Done():
-			p.iv.stopAsync(in)
+			dead = append(dead, in)
 			continue
 		default:
 		}
@@ -301,15 +368,12 @@ func (p *pool) take() *instance {
 	return nil
 }
 
-// started counts a newly started instance as busy.
-func (p *pool) started() bool {
+// started counts a newly started instance as busy. It serves the request
+// that started it even if the pool was retired meanwhile; give stops it.
+func (p *pool) started() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.retired {
-		return false
-	}
 	p.busy++
-	return true
+	p.mu.Unlock()
 }
 
 // give returns a busy instance; a dead one or one of a retired pool stops.

@@ -307,3 +307,78 @@ func BenchmarkInvokeWarm(b *testing.B) {
 		}
 	}
 }
+
+func TestCloseStopsBusyInstances(t *testing.T) {
+	iv, _, _ := newInvoker(t, time.Minute)
+	cfg := config("busy", 30, nil)
+	invoke(t, iv, cfg, `{}`, false) // warm one up
+	done := make(chan *Response, 1)
+	go func() {
+		resp, err := iv.Invoke(context.Background(), &Request{Config: cfg, InvokedARN: cfg.FunctionArn, Payload: []byte(`{"op":"sleep","ms":20000}`)})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- resp
+	}()
+	for iv.Stats("busy").Busy == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	if err := iv.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resp := <-done
+	if resp == nil || resp.FunctionError != "Unhandled" || !strings.Contains(string(resp.Payload), "Runtime.ExitError") {
+		t.Fatalf("busy invocation after Close got %+v", resp)
+	}
+	if el := time.Since(t0); el > 5*time.Second {
+		t.Fatalf("Close took %v with a busy instance", el)
+	}
+	if _, err := iv.Invoke(context.Background(), &Request{Config: cfg}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("invoke after Close got %v, want ErrClosed", err)
+	}
+}
+
+func TestOlderRevisionRunsOnNewerPool(t *testing.T) {
+	iv, _, _ := newInvoker(t, time.Minute)
+	older := config("order", 3, map[string]string{"V": "old"})
+	newer := *older
+	newer.RevisionID = function.NewID()
+	resp, err := iv.Invoke(context.Background(), &Request{Config: &newer, Revision: 2, InvokedARN: newer.FunctionArn, Payload: []byte(`{}`)})
+	if err != nil || resp.FunctionError != "" {
+		t.Fatalf("newer: %v %+v", err, resp)
+	}
+	var r1 result
+	json.Unmarshal(resp.Payload, &r1)
+	resp, err = iv.Invoke(context.Background(), &Request{Config: older, Revision: 1, InvokedARN: older.FunctionArn, Payload: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r2 result
+	json.Unmarshal(resp.Payload, &r2)
+	if r2.PID != r1.PID || r2.Calls != 2 {
+		t.Fatalf("a request with an older revision got %+v (newer pool served %+v), want the newer pool's instance", r2, r1)
+	}
+}
+
+func TestRetiredDuringColdStartStillServes(t *testing.T) {
+	iv, _, _ := newInvoker(t, time.Minute)
+	cfg := config("midstart", 3, nil)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// Retire repeatedly while the first cold start is under way.
+		for range 20 {
+			iv.Retire("midstart")
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	resp, err := iv.Invoke(context.Background(), &Request{Config: cfg, InvokedARN: cfg.FunctionArn, Payload: []byte(`{}`)})
+	wg.Wait()
+	if err != nil || resp.FunctionError != "" {
+		t.Fatalf("got %v, %+v; want the request served", err, resp)
+	}
+}

@@ -72,13 +72,23 @@ func (lp *logPipe) end(e *ending) {
 }
 
 // close closes the write end; the reader drains what is left and returns.
+// A process the function detached from its group may still hold the pipe
+// open, so the wait is bounded: then the read end is closed under it.
 func (lp *logPipe) close() {
 	lp.close1.Do(func() {
 		lp.w.Close()
-		<-lp.done
+		select {
+		case <-lp.done:
+		case <-time.After(2 * time.Second):
+		}
 		lp.r.Close()
+		<-lp.done
 	})
 }
+
+// maxLine is the longest line kept whole; longer output is cut into lines
+// of this size (the log store keeps at most 256 KB of an event anyway).
+const maxLine = 256 << 10
 
 // read runs until the pipe is closed.
 func (lp *logPipe) read() {
@@ -90,12 +100,16 @@ func (lp *logPipe) read() {
 		chunk, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			partial = append(partial, chunk...)
+			if len(partial) >= maxLine {
+				lines = append(lines, Line{Time: time.Now().UnixMilli(), Text: string(partial)})
+				partial = partial[:0]
+			}
 			continue
 		}
 		if len(chunk) > 0 {
-			if partial != nil {
+			if len(partial) > 0 {
 				chunk = append(partial, chunk...)
-				partial = nil
+				partial = partial[:0]
 			}
 			chunk = bytes.TrimSuffix(chunk, []byte{'\n'})
 			if i := bytes.Index(chunk, lp.marker); i >= 0 {

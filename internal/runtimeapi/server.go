@@ -111,6 +111,11 @@ func (s *Server) InitError() <-chan Result { return s.initErr }
 // closes before the runtime took inv, the error is ErrNotDelivered.
 func (s *Server) Invoke(ctx context.Context, inv *Invocation, abort <-chan struct{}) (Result, error) {
 	c := &call{inv: inv, done: make(chan Result, 1)}
+	select { // an instance that already died must not look like it took inv
+	case <-abort:
+		return Result{}, ErrNotDelivered
+	default:
+	}
 	select {
 	case s.work <- c:
 	case <-ctx.Done():
