@@ -1,0 +1,401 @@
+// Package queue holds Aloft's asynchronous invocations. An accepted event is
+// published to a JetStream work-queue stream (one subject per function) and
+// acknowledged to the caller only once the stream has stored it; workers
+// then deliver it to the function at least once, with Lambda's rules:
+// function errors and timeouts are retried up to MaximumRetryAttempts with
+// growing delays, an event older than MaximumEventAgeInSeconds is given up,
+// and the outcome can be sent to an OnSuccess or OnFailure destination as
+// Lambda's destination record. Failures that are not the function's
+// (throttling, shutdown) are retried without counting against it.
+//
+// An event is acknowledged to the stream only after its outcome (and any
+// destination event) is stored, so a crash at any point means the event is
+// delivered again, never lost.
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aloft-dev/aloft/internal/function"
+)
+
+const (
+	streamName   = "ALOFT_ASYNC"
+	consumerName = "aloft-async"
+	subjectRoot  = "async."
+)
+
+// Event is one asynchronous invocation as stored.
+type Event struct {
+	ID       string          `json:"id"`       // the request id the caller was given
+	Function string          `json:"function"` // bare name
+	Payload  json.RawMessage `json:"payload,omitempty"`
+	Enqueued int64           `json:"enqueued"` // ms since the epoch
+}
+
+// Result is what an invocation returned.
+type Result struct {
+	Payload       []byte
+	FunctionError string // "Unhandled" when the function failed
+	Version       string
+	RequestID     string
+}
+
+// Deps are the queue's collaborators.
+type Deps struct {
+	// Invoke runs an event synchronously. An error means the event could
+	// not be run (the function is gone: ErrGone, or the platform is busy or
+	// closing) rather than that the function failed.
+	Invoke func(ctx context.Context, ev *Event) (*Result, error)
+	// Config returns the function's event-invoke configuration (nil for
+	// the defaults) and its ARN, or ErrGone.
+	Config func(ctx context.Context, function string) (*function.EventInvokeConfig, string, error)
+	Logger *slog.Logger
+	// Workers bounds the events delivered at once (0: 64).
+	Workers int
+	// RetryBase is the delay before the first retry of a failed event; the
+	// second waits twice as long (0: one minute, as Lambda).
+	RetryBase time.Duration
+	Now       func() time.Time
+}
+
+// ErrGone means the event's function no longer exists.
+var ErrGone = errors.New("queue: function does not exist")
+
+// Queue is the durable queue of asynchronous invocations.
+type Queue struct {
+	d    Deps
+	js   jetstream.JetStream
+	cons jetstream.Consumer
+	log  *slog.Logger
+
+	mu    sync.Mutex
+	stats map[string]*Stats // guarded by mu
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// Stats counts what happened to one function's events since start.
+type Stats struct {
+	Function     string `json:"Function"`
+	Queued       uint64 `json:"Queued"`       // waiting in the stream (filled by Stats)
+	InFlight     int64  `json:"InFlight"`     // being delivered now
+	Succeeded    uint64 `json:"Succeeded"`    // delivered and the function succeeded
+	Retried      uint64 `json:"Retried"`      // function errors that will be retried
+	Failed       uint64 `json:"Failed"`       // retries exhausted or too old
+	Destinations uint64 `json:"Destinations"` // destination records sent
+}
+
+// ackWait is how long a delivery may go without a heartbeat before the
+// stream hands the event to another worker.
+const ackWait = 60 * time.Second
+
+// Open creates the stream and consumer. Call Start to deliver.
+func Open(ctx context.Context, js jetstream.JetStream, d Deps) (*Queue, error) {
+	if d.Invoke == nil || d.Config == nil {
+		return nil, errors.New("queue: Invoke and Config are required")
+	}
+	if d.Workers <= 0 {
+		d.Workers = 64
+	}
+	if d.RetryBase <= 0 {
+		d.RetryBase = time.Minute
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       streamName,
+		Subjects:   []string{subjectRoot + ">"},
+		Retention:  jetstream.WorkQueuePolicy,
+		Storage:    jetstream.FileStorage,
+		Duplicates: 5 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: stream: %w", err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, streamName, jetstream.ConsumerConfig{
+		Durable:       consumerName,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 100000,
+		FilterSubject: subjectRoot + ">",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: consumer: %w", err)
+	}
+	return &Queue{d: d, js: js, cons: cons, log: d.Logger, stats: map[string]*Stats{}, stop: make(chan struct{})}, nil
+}
+
+// Enqueue stores ev durably. It returns once the stream has it; ev.ID is
+// used to drop a duplicate sent again within five minutes.
+func (q *Queue) Enqueue(ctx context.Context, ev *Event) error {
+	if ev.Enqueued == 0 {
+		ev.Enqueued = q.d.Now().UnixMilli()
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("queue: encode: %w", err)
+	}
+	if _, err := q.js.Publish(ctx, subjectRoot+ev.Function, b, jetstream.WithMsgID(ev.ID)); err != nil {
+		return fmt.Errorf("queue: enqueue for %s: %w", ev.Function, err)
+	}
+	return nil
+}
+
+// Start runs the workers until Close.
+func (q *Queue) Start() {
+	for range q.d.Workers {
+		q.wg.Add(1)
+		go q.work()
+	}
+}
+
+// Close stops taking events and waits for the deliveries under way; events
+// not yet acknowledged are delivered again after a restart.
+func (q *Queue) Close(ctx context.Context) error {
+	q.once.Do(func() { close(q.stop) })
+	done := make(chan struct{})
+	go func() { q.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("queue: close: %w", ctx.Err())
+	}
+}
+
+func (q *Queue) stopped() bool {
+	select {
+	case <-q.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (q *Queue) work() {
+	defer q.wg.Done()
+	for !q.stopped() {
+		batch, err := q.cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if !q.stopped() {
+				q.log.Warn("queue: fetch", "err", err)
+				time.Sleep(100 * time.Millisecond)
+			}
+			continue
+		}
+		for msg := range batch.Messages() {
+			q.deliver(msg)
+		}
+	}
+}
+
+// deliver runs one event and settles it.
+func (q *Queue) deliver(msg jetstream.Msg) {
+	var ev Event
+	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+		q.log.Error("queue: unreadable event dropped", "subject", msg.Subject(), "err", err)
+		msg.Term()
+		return
+	}
+	md, err := msg.Metadata()
+	if err != nil {
+		msg.Nak()
+		return
+	}
+	count := int(md.NumDelivered) // approximate invoke count, this one included
+	ctx := context.Background()
+	cfg, arn, err := q.d.Config(ctx, ev.Function)
+	if errors.Is(err, ErrGone) {
+		q.log.Info("queue: event for a deleted function dropped", "function", ev.Function, "request_id", ev.ID)
+		msg.Ack()
+		return
+	}
+	if err != nil {
+		msg.NakWithDelay(time.Second)
+		return
+	}
+	age := q.d.Now().Sub(time.UnixMilli(ev.Enqueued))
+	if age > time.Duration(cfg.MaxAge())*time.Second {
+		q.settle(ctx, msg, &ev, arn, cfg, "EventAgeExceeded", count-1, nil)
+		return
+	}
+
+	st := q.stat(ev.Function)
+	q.add(&st.InFlight, 1)
+	res, err := q.invokeWithHeartbeat(ctx, msg, &ev)
+	q.add(&st.InFlight, -1)
+	switch {
+	case errors.Is(err, ErrGone):
+		msg.Ack()
+	case err != nil:
+		// Not the function's doing: try again later without counting it.
+		q.log.Warn("queue: delivery postponed", "function", ev.Function, "request_id", ev.ID, "err", err)
+		msg.NakWithDelay(min(time.Duration(count)*time.Second, 5*time.Minute))
+	case res.FunctionError == "":
+		q.settle(ctx, msg, &ev, arn, cfg, "Success", count, res)
+	case count <= cfg.Retries():
+		q.count(func(s *Stats) { s.Retried++ }, ev.Function)
+		msg.NakWithDelay(time.Duration(count) * q.d.RetryBase)
+	default:
+		q.settle(ctx, msg, &ev, arn, cfg, "RetriesExhausted", count, res)
+	}
+}
+
+// invokeWithHeartbeat runs the event, telling the stream it is still being
+// worked on so a long invocation is not handed to another worker.
+func (q *Queue) invokeWithHeartbeat(ctx context.Context, msg jetstream.Msg, ev *Event) (*Result, error) {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				msg.InProgress()
+			}
+		}
+	}()
+	return q.d.Invoke(ctx, ev)
+}
+
+// settle records the outcome, sends the destination record if one is
+// configured, and acknowledges the event. If the destination cannot be
+// stored the event is left to be delivered again.
+func (q *Queue) settle(ctx context.Context, msg jetstream.Msg, ev *Event, arn string, cfg *function.EventInvokeConfig, condition string, count int, res *Result) {
+	dest := cfg.OnFailure()
+	if condition == "Success" {
+		dest = cfg.OnSuccess()
+	}
+	if dest != "" {
+		name, _, _ := function.ParseRef(dest)
+		rec := destinationRecord(q.d.Now(), ev, arn, condition, count, res)
+		if err := q.Enqueue(ctx, &Event{ID: ev.ID + "-" + condition, Function: name, Payload: rec}); err != nil {
+			q.log.Error("queue: destination not stored; event will be delivered again", "function", ev.Function, "err", err)
+			msg.NakWithDelay(time.Second)
+			return
+		}
+		q.count(func(s *Stats) { s.Destinations++ }, ev.Function)
+	}
+	if condition == "Success" {
+		q.count(func(s *Stats) { s.Succeeded++ }, ev.Function)
+	} else {
+		q.count(func(s *Stats) { s.Failed++ }, ev.Function)
+		q.log.Info("queue: event failed", "function", ev.Function, "request_id", ev.ID, "condition", condition, "attempts", count)
+	}
+	msg.Ack()
+}
+
+// destinationRecord renders Lambda's record for a destination.
+func destinationRecord(now time.Time, ev *Event, arn, condition string, count int, res *Result) json.RawMessage {
+	type responseContext struct {
+		StatusCode      int    `json:"statusCode"`
+		ExecutedVersion string `json:"executedVersion"`
+		FunctionError   string `json:"functionError,omitempty"`
+	}
+	rec := struct {
+		Version         string `json:"version"`
+		Timestamp       string `json:"timestamp"`
+		RequestContext  any    `json:"requestContext"`
+		RequestPayload  any    `json:"requestPayload"`
+		ResponseContext any    `json:"responseContext,omitempty"`
+		ResponsePayload any    `json:"responsePayload,omitempty"`
+	}{
+		Version:   "1.0",
+		Timestamp: now.UTC().Format("2006-01-02T15:04:05.000Z"),
+		RequestContext: map[string]any{
+			"requestId":              ev.ID,
+			"functionArn":            arn + ":" + function.LatestVersion,
+			"condition":              condition,
+			"approximateInvokeCount": count,
+		},
+		RequestPayload: rawOrNull(ev.Payload),
+	}
+	if res != nil {
+		rec.ResponseContext = responseContext{StatusCode: 200, ExecutedVersion: res.Version, FunctionError: res.FunctionError}
+		rec.ResponsePayload = rawOrNull(res.Payload)
+	}
+	b, _ := json.Marshal(rec)
+	return b
+}
+
+func rawOrNull(b []byte) json.RawMessage {
+	if len(b) == 0 || !json.Valid(b) {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(b)
+}
+
+func (q *Queue) stat(fn string) *Stats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	s := q.stats[fn]
+	if s == nil {
+		s = &Stats{Function: fn}
+		q.stats[fn] = s
+	}
+	return s
+}
+
+func (q *Queue) add(p *int64, n int64) {
+	q.mu.Lock()
+	*p += n
+	q.mu.Unlock()
+}
+
+func (q *Queue) count(f func(*Stats), fn string) {
+	s := q.stat(fn)
+	q.mu.Lock()
+	f(s)
+	q.mu.Unlock()
+}
+
+// Stats returns the counters of every function that has had events, with
+// the number still waiting in the stream.
+func (q *Queue) Stats(ctx context.Context) ([]Stats, error) {
+	info, err := q.js.Stream(ctx, streamName)
+	if err != nil {
+		return nil, fmt.Errorf("queue: stats: %w", err)
+	}
+	si, err := info.Info(ctx, jetstream.WithSubjectFilter(subjectRoot+">"))
+	if err != nil {
+		return nil, fmt.Errorf("queue: stats: %w", err)
+	}
+	q.mu.Lock()
+	out := make(map[string]Stats, len(q.stats))
+	for fn, s := range q.stats {
+		out[fn] = *s
+	}
+	q.mu.Unlock()
+	for subj, n := range si.State.Subjects {
+		fn := subj[len(subjectRoot):]
+		s := out[fn]
+		s.Function, s.Queued = fn, n
+		out[fn] = s
+	}
+	list := make([]Stats, 0, len(out))
+	for _, s := range out {
+		list = append(list, s)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Function < list[j].Function })
+	return list, nil
+}

@@ -1,0 +1,208 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/store"
+)
+
+// fake records deliveries and fails each function's first n deliveries.
+type fake struct {
+	mu     sync.Mutex
+	seen   map[string][]*Event // by function
+	failN  map[string]int
+	config map[string]*function.EventInvokeConfig
+}
+
+func (f *fake) invoke(_ context.Context, ev *Event) (*Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ev.Function == "gone" {
+		return nil, ErrGone
+	}
+	f.seen[ev.Function] = append(f.seen[ev.Function], ev)
+	if len(f.seen[ev.Function]) <= f.failN[ev.Function] {
+		return &Result{Payload: []byte(`{"errorType":"Boom"}`), FunctionError: "Unhandled", Version: "$LATEST"}, nil
+	}
+	return &Result{Payload: []byte(`{"ok":true}`), Version: "$LATEST"}, nil
+}
+
+func (f *fake) cfg(_ context.Context, fn string) (*function.EventInvokeConfig, string, error) {
+	if fn == "gone" {
+		return nil, "", ErrGone
+	}
+	return f.config[fn], function.ARN("us-east-1", fn, ""), nil
+}
+
+func (f *fake) count(fn string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.seen[fn])
+}
+
+func open(t *testing.T, dir string, f *fake, now func() time.Time) *Queue {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Open(context.Background(), st.JetStream(), Deps{Invoke: f.invoke, Config: f.cfg, Workers: 4, RetryBase: 100 * time.Millisecond, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Start()
+	t.Cleanup(func() {
+		q.Close(context.Background())
+		st.Close()
+	})
+	return q
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func ptr(n int) *int { return &n }
+
+// record is Lambda's destination record, as far as the tests read it.
+type record struct {
+	Version        string `json:"version"`
+	RequestContext struct {
+		RequestID string `json:"requestId"`
+		Condition string `json:"condition"`
+		Count     int    `json:"approximateInvokeCount"`
+		ARN       string `json:"functionArn"`
+	} `json:"requestContext"`
+	RequestPayload  map[string]any `json:"requestPayload"`
+	ResponseContext struct {
+		StatusCode    int    `json:"statusCode"`
+		FunctionError string `json:"functionError"`
+	} `json:"responseContext"`
+	ResponsePayload map[string]any `json:"responsePayload"`
+}
+
+func TestRetriesAndDestinations(t *testing.T) {
+	f := &fake{seen: map[string][]*Event{}, failN: map[string]int{"flaky": 2, "broken": 99}, config: map[string]*function.EventInvokeConfig{
+		"flaky":  {DestinationConfig: &function.DestinationConfig{OnSuccess: &function.Destination{Destination: function.ARN("us-east-1", "ok-sink", "")}}},
+		"broken": {MaximumRetryAttempts: ptr(1), DestinationConfig: &function.DestinationConfig{OnFailure: &function.Destination{Destination: function.ARN("us-east-1", "fail-sink", "")}}},
+		"once":   {MaximumRetryAttempts: ptr(0)},
+	}}
+	f.failN["once"] = 99
+	q := open(t, t.TempDir(), f, nil)
+	ctx := context.Background()
+	for _, fn := range []string{"flaky", "broken", "once", "gone"} {
+		if err := q.Enqueue(ctx, &Event{ID: "id-" + fn, Function: fn, Payload: json.RawMessage(`{"n":1}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A duplicate of an accepted event is dropped by its id.
+	if err := q.Enqueue(ctx, &Event{ID: "id-flaky", Function: "flaky"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the success destination", func() bool { return f.count("ok-sink") == 1 })
+	waitFor(t, "the failure destination", func() bool { return f.count("fail-sink") == 1 })
+	if n := f.count("flaky"); n != 3 {
+		t.Errorf("flaky delivered %d times, want 3 (two failures, then success)", n)
+	}
+	if n := f.count("broken"); n != 2 {
+		t.Errorf("broken delivered %d times, want 2 (MaximumRetryAttempts 1)", n)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := f.count("once"); n != 1 {
+		t.Errorf("once delivered %d times, want 1 (MaximumRetryAttempts 0)", n)
+	}
+
+	var rec record
+	f.mu.Lock()
+	okRec, failRec := f.seen["ok-sink"][0].Payload, f.seen["fail-sink"][0].Payload
+	f.mu.Unlock()
+	if err := json.Unmarshal(okRec, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Version != "1.0" || rec.RequestContext.Condition != "Success" || rec.RequestContext.Count != 3 ||
+		rec.RequestContext.RequestID != "id-flaky" || rec.RequestPayload["n"] != 1.0 || rec.ResponsePayload["ok"] != true ||
+		!strings.HasSuffix(rec.RequestContext.ARN, ":function:flaky:$LATEST") {
+		t.Errorf("success record got %s", okRec)
+	}
+	rec = record{}
+	json.Unmarshal(failRec, &rec)
+	if rec.RequestContext.Condition != "RetriesExhausted" || rec.RequestContext.Count != 2 || rec.ResponseContext.FunctionError != "Unhandled" {
+		t.Errorf("failure record got %s", failRec)
+	}
+	stats, err := q.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byFn := map[string]Stats{}
+	for _, s := range stats {
+		byFn[s.Function] = s
+	}
+	if s := byFn["flaky"]; s.Succeeded != 1 || s.Retried != 2 || s.Destinations != 1 {
+		t.Errorf("flaky stats got %+v", s)
+	}
+	if s := byFn["broken"]; s.Failed != 1 || s.Retried != 1 {
+		t.Errorf("broken stats got %+v", s)
+	}
+}
+
+func TestEventAgeExceeded(t *testing.T) {
+	f := &fake{seen: map[string][]*Event{}, failN: map[string]int{}, config: map[string]*function.EventInvokeConfig{
+		"old": {MaximumEventAgeInSeconds: ptr(60), DestinationConfig: &function.DestinationConfig{OnFailure: &function.Destination{Destination: function.ARN("us-east-1", "sink", "")}}},
+	}}
+	q := open(t, t.TempDir(), f, nil)
+	ev := &Event{ID: "stale", Function: "old", Enqueued: time.Now().Add(-2 * time.Minute).UnixMilli()}
+	if err := q.Enqueue(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the failure destination", func() bool { return f.count("sink") == 1 })
+	if n := f.count("old"); n != 0 {
+		t.Fatalf("a too-old event was delivered %d times", n)
+	}
+	f.mu.Lock()
+	rec := string(f.seen["sink"][0].Payload)
+	f.mu.Unlock()
+	if !strings.Contains(rec, `"condition":"EventAgeExceeded"`) {
+		t.Fatalf("record got %s", rec)
+	}
+}
+
+func TestEventsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked := &fake{seen: map[string][]*Event{}, failN: map[string]int{}}
+	q, err := Open(ctx, st.JetStream(), Deps{Invoke: func(context.Context, *Event) (*Result, error) {
+		return nil, errors.New("platform closing")
+	}, Config: blocked.cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := q.Enqueue(ctx, &Event{ID: "e" + string(rune('A'+i)), Function: "later"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.Close(ctx) // never started: nothing delivered
+	st.Close()
+
+	f := &fake{seen: map[string][]*Event{}, failN: map[string]int{}}
+	open(t, dir, f, nil)
+	waitFor(t, "all 50 events after a restart", func() bool { return f.count("later") == 50 })
+}
