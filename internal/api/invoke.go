@@ -7,7 +7,42 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoker"
+	"github.com/aloft-dev/aloft/internal/queue"
 )
+
+// enqueue validates an asynchronous invocation's payload, stores it durably
+// and answers status with body.
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, req *request, name string, status int, body []byte) error {
+	if s.d.Queue == nil {
+		return function.InvalidParameter("Asynchronous invocations are not enabled on this server.")
+	}
+	if len(req.body) > function.MaxAsyncPayload {
+		return function.TooLarge("Request must be smaller than %d bytes for the InvokeFunction operation", function.MaxAsyncPayload)
+	}
+	if len(req.body) > 0 && !json.Valid(req.body) {
+		return function.Errorf(function.EINVALID, "InvalidRequestContentException",
+			"Could not parse request body into json: Could not parse payload into json: Unexpected character: was expecting a JSON value")
+	}
+	id := w.Header().Get("X-Amzn-Requestid")
+	if err := s.d.Queue.Enqueue(r.Context(), &queue.Event{ID: id, Function: name, Payload: req.body}); err != nil {
+		return err
+	}
+	if body != nil {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.WriteHeader(status)
+	w.Write(body)
+	return nil
+}
+
+// invokeAsync serves the deprecated InvokeAsync operation.
+func (s *Server) invokeAsync(w http.ResponseWriter, r *http.Request, req *request) error {
+	rec, err := s.lookup(r, req)
+	if err != nil {
+		return err
+	}
+	return s.enqueue(w, r, req, rec.Config.FunctionName, http.StatusAccepted, []byte(`{"Status":202}`))
+}
 
 var (
 	jsonType    = []string{"application/json"}
@@ -26,7 +61,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case "Event":
-		return function.InvalidParameter("Asynchronous (Event) invocations are not supported by this server yet; use RequestResponse.")
+		return s.enqueue(w, r, req, rec.Config.FunctionName, http.StatusAccepted, nil)
 	default:
 		return function.Validation(t, "invocationType", "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/meter"
+	"github.com/aloft-dev/aloft/internal/queue"
 	"github.com/aloft-dev/aloft/internal/registry"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
@@ -19,6 +20,12 @@ import (
 // Invoker runs invocations.
 type Invoker interface {
 	Invoke(ctx context.Context, req *invoker.Request) (*invoker.Response, error)
+}
+
+// Queue stores asynchronous invocations.
+type Queue interface {
+	Enqueue(ctx context.Context, ev *queue.Event) error
+	Stats(ctx context.Context) ([]queue.Stats, error)
 }
 
 // Deps are the API's collaborators.
@@ -29,6 +36,7 @@ type Deps struct {
 	Logs         http.Handler // the CloudWatch Logs JSON API
 	Usage        func() meter.Report
 	CheckRuntime func(function.Family) error // can this host run the family?
+	Queue        Queue                       // asynchronous invocations; nil refuses Event invokes
 	CodeURL      func(region, codeHex string) string
 	Code         http.Handler // serves the URLs CodeURL makes, unsigned
 	Logger       *slog.Logger
@@ -60,6 +68,15 @@ func New(d Deps) *Server {
 	s.handle("GET /2016-08-19/account-settings", s.accountSettings)
 	s.handle("GET /2016-08-19/account-settings/", s.accountSettings)
 	s.handle("GET /aloft/v1/usage", s.usage)
+	s.handle("GET /aloft/v1/queue", s.queueStats)
+	s.handle("POST /2014-11-13/functions/{fn}/invoke-async", s.invokeAsync)
+	s.handle("POST /2014-11-13/functions/{fn}/invoke-async/", s.invokeAsync)
+	eic := "/2019-09-25/functions/{fn}/event-invoke-config"
+	s.handle("PUT "+eic, s.putEventConfig)
+	s.handle("POST "+eic, s.updateEventConfig)
+	s.handle("GET "+eic, s.getEventConfig)
+	s.handle("DELETE "+eic, s.deleteEventConfig)
+	s.handle("GET "+eic+"/list", s.listEventConfigs)
 	return s
 }
 

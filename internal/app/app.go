@@ -26,6 +26,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/logs"
 	"github.com/aloft-dev/aloft/internal/logsapi"
 	"github.com/aloft-dev/aloft/internal/meter"
+	"github.com/aloft-dev/aloft/internal/queue"
 	"github.com/aloft-dev/aloft/internal/registry"
 	"github.com/aloft-dev/aloft/internal/runtimes"
 	"github.com/aloft-dev/aloft/internal/sandbox/process"
@@ -55,6 +56,7 @@ type Server struct {
 	logStore *logs.Store
 	meter    *meter.Meter
 	inv      *invoker.Invoker
+	queue    *queue.Queue
 	http     *http.Server
 	ln       net.Listener
 	served   chan error
@@ -139,6 +141,18 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	s.inv.Start()
 	s.reg.OnChange(s.inv.Retire)
 
+	s.queue, err = queue.Open(ctx, js, queue.Deps{
+		Invoke:    s.invokeEvent,
+		Config:    s.eventConfig,
+		Logger:    log.With("component", "queue"),
+		Workers:   cfg.AsyncWorkers,
+		RetryBase: cfg.RetryBase,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.queue.Start()
+
 	verifier := &sigv4.Verifier{Lookup: s.keys.lookup}
 	handler := api.New(api.Deps{
 		Registry:     s.reg,
@@ -146,6 +160,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Verifier:     verifier,
 		Logs:         logsapi.New(s.logStore, log.With("component", "logsapi")),
 		Usage:        s.meter.Report,
+		Queue:        s.queue,
 		CheckRuntime: host.Check,
 		CodeURL:      s.codeURL,
 		Code:         http.HandlerFunc(s.serveCode),
@@ -184,6 +199,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	if s.queue != nil {
+		errs = append(errs, s.queue.Close(fctx))
+		s.queue = nil
+	}
 	if s.inv != nil {
 		errs = append(errs, s.inv.Close(fctx))
 		s.inv = nil
@@ -205,6 +224,37 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.st = nil
 	}
 	return errors.Join(errs...)
+}
+
+// invokeEvent runs an asynchronous event on the function's current
+// configuration.
+func (s *Server) invokeEvent(ctx context.Context, ev *queue.Event) (*queue.Result, error) {
+	rec, ok := s.reg.Get(ev.Function)
+	if !ok {
+		return nil, queue.ErrGone
+	}
+	resp, err := s.inv.Invoke(ctx, &invoker.Request{
+		Config:     &rec.Config,
+		Revision:   rec.Revision(),
+		Region:     rec.Region,
+		CodeKey:    rec.CodeHex,
+		InvokedARN: rec.Config.FunctionArn,
+		Payload:    ev.Payload,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &queue.Result{Payload: resp.Payload, FunctionError: resp.FunctionError, Version: resp.Version, RequestID: resp.RequestID}, nil
+}
+
+// eventConfig returns a function's event-invoke configuration and ARN.
+func (s *Server) eventConfig(ctx context.Context, name string) (*function.EventInvokeConfig, string, error) {
+	rec, ok := s.reg.Get(name)
+	if !ok {
+		return nil, "", queue.ErrGone
+	}
+	cfg, err := s.reg.EventConfig(ctx, name)
+	return cfg, rec.Config.FunctionArn, err
 }
 
 // appendLogs hands an invocation's lines to the log store.

@@ -9,6 +9,8 @@ type Config struct {
 	Listen        string        // AWS-compatible APIs (host:port)
 	GatewayListen string        // HTTP triggers (host:port)
 	KeepAlive     time.Duration // how long an idle instance is kept warm
+	RetryBase     time.Duration // delay before an async event's first retry (Lambda: 1 min)
+	AsyncWorkers  int           // asynchronous events delivered at once
 	NATSURL       string        // external NATS cluster; empty embeds one
 	Python        string        // Python interpreter to run python runtimes ("" = resolve python3)
 	Node          string        // Node.js binary to run nodejs runtimes ("" = resolve node)
@@ -21,5 +23,7 @@ func DefaultConfig() Config {
 		Listen:        "127.0.0.1:9000",
 		GatewayListen: "127.0.0.1:8080",
 		KeepAlive:     10 * time.Minute,
+		RetryBase:     time.Minute,
+		AsyncWorkers:  64,
 	}
 }

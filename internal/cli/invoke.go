@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ func (e *env) invokeCmd() *cobra.Command {
 	var (
 		payload   string
 		showLog   bool
+		async     bool
 		qualifier string
 	)
 	cmd := &cobra.Command{
@@ -27,7 +29,11 @@ func (e *env) invokeCmd() *cobra.Command {
 --payload is the event: JSON text, @FILE for the content of a file, or - to
 read standard input. With --log, the end of the invocation's log is printed on
 standard error. When the function fails, its error response is printed and
-aloft exits with status 1.`,
+aloft exits with status 1.
+
+With --async the event is queued durably and aloft prints its request id
+and returns at once; the function runs later, with retries (see
+"aloft queue stats").`,
 		Example: `  aloft invoke hello --payload '{"name":"world"}'
   aloft invoke hello --payload @event.json --log
   echo '{}' | aloft invoke hello --payload -`,
@@ -43,7 +49,10 @@ aloft exits with status 1.`,
 				return err
 			}
 			in := &lambda.InvokeInput{FunctionName: aws.String(name), Payload: body}
-			if showLog {
+			if async {
+				in.InvocationType = types.InvocationTypeEvent
+			}
+			if showLog && !async {
 				in.LogType = types.LogTypeTail
 			}
 			ref := name
@@ -54,6 +63,11 @@ aloft exits with status 1.`,
 			res, err := c.Lambda.Invoke(cmd.Context(), in)
 			if err != nil {
 				return notFound(err, ref)
+			}
+			if async {
+				id, _ := middleware.GetRequestIDMetadata(res.ResultMetadata)
+				_, err := fmt.Fprintf(e.stdout, "queued %s\n", id)
+				return err
 			}
 			if showLog && res.LogResult != nil {
 				tail, err := base64.StdEncoding.DecodeString(*res.LogResult)
@@ -83,6 +97,7 @@ aloft exits with status 1.`,
 	f := cmd.Flags()
 	f.StringVarP(&payload, "payload", "p", "{}", "event: `JSON`, @FILE, or - for standard input")
 	f.BoolVar(&showLog, "log", false, "print the end of the invocation's log on standard error")
+	f.BoolVar(&async, "async", false, "queue the event and return (an Event invocation)")
 	f.StringVarP(&qualifier, "qualifier", "q", "", "`VERSION` or alias to invoke")
 	return cmd
 }

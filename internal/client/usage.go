@@ -16,6 +16,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/aloft-dev/aloft/internal/meter"
+	"github.com/aloft-dev/aloft/internal/queue"
 )
 
 // UsagePath is the path of Aloft's usage endpoint.
@@ -31,35 +32,58 @@ var emptyPayloadHash = func() string {
 // returned as smithy.APIError, like the SDK clients do; a server that cannot
 // be reached yields a *smithyhttp.RequestSendError.
 func (c *Client) Usage(ctx context.Context) (*meter.Report, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Endpoint+UsagePath, nil)
-	if err != nil {
+	var u meter.Report
+	if err := c.getJSON(ctx, UsagePath, &u); err != nil {
 		return nil, err
+	}
+	return &u, nil
+}
+
+// QueuePath is the path of Aloft's asynchronous queue statistics.
+const QueuePath = "/aloft/v1/queue"
+
+// QueueStats fetches the counters of the asynchronous queue, per function.
+func (c *Client) QueueStats(ctx context.Context) ([]queue.Stats, error) {
+	var out struct {
+		Functions []queue.Stats `json:"Functions"`
+	}
+	if err := c.getJSON(ctx, QueuePath, &out); err != nil {
+		return nil, err
+	}
+	return out.Functions, nil
+}
+
+// getJSON sends a signed GET for one of Aloft's own endpoints and decodes
+// the JSON answer into out.
+func (c *Client) getJSON(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Endpoint+path, nil)
+	if err != nil {
+		return err
 	}
 	req.Header.Set("Accept", "application/json")
 	creds, err := c.creds.Retrieve(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptyPayloadHash, "lambda", c.Region, time.Now()); err != nil {
-		return nil, fmt.Errorf("signing the usage request: %w", err)
+		return fmt.Errorf("signing the request for %s: %w", path, err)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, &smithyhttp.RequestSendError{Err: err}
+		return &smithyhttp.RequestSendError{Err: err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, fmt.Errorf("reading the usage response: %w", err)
+		return fmt.Errorf("reading the response of %s: %w", path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, responseError(resp, body)
+		return responseError(resp, body)
 	}
-	var u meter.Report
-	if err := json.Unmarshal(body, &u); err != nil {
-		return nil, fmt.Errorf("decoding the usage response: %w", err)
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("decoding the response of %s: %w", path, err)
 	}
-	return &u, nil
+	return nil
 }
 
 // responseError turns an error response in the Lambda style (an

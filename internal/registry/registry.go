@@ -24,8 +24,9 @@ import (
 )
 
 const (
-	bucket     = "aloft_functions"
-	codeBucket = "aloft_code"
+	bucket      = "aloft_functions"
+	codeBucket  = "aloft_code"
+	eventBucket = "aloft_event_config"
 )
 
 // Record is one function as stored.
@@ -44,6 +45,7 @@ func (rec *Record) Revision() uint64 { return rec.rev }
 // Registry is the function registry. Its methods are safe for concurrent use.
 type Registry struct {
 	kv      jetstream.KeyValue
+	events  jetstream.KeyValue // event-invoke configurations, by function name
 	obj     jetstream.ObjectStore
 	codeDir string
 	log     *slog.Logger
@@ -70,7 +72,11 @@ func Open(ctx context.Context, js jetstream.JetStream, codeDir string, log *slog
 	if err != nil {
 		return nil, fmt.Errorf("registry: open code store: %w", err)
 	}
-	r := &Registry{kv: kv, obj: obj, codeDir: codeDir, log: log, records: map[string]*Record{}, gone: map[string]uint64{}}
+	events, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: eventBucket, History: 1, Storage: jetstream.FileStorage})
+	if err != nil {
+		return nil, fmt.Errorf("registry: open event config bucket: %w", err)
+	}
+	r := &Registry{kv: kv, events: events, obj: obj, codeDir: codeDir, log: log, records: map[string]*Record{}, gone: map[string]uint64{}}
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("registry: watch: %w", err)
@@ -314,6 +320,46 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 		h(name)
 	}
 	r.dropCode(ctx, rec.CodeHex)
+	if err := r.events.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		r.log.Warn("registry: could not delete event invoke config", "function", name, "err", err)
+	}
+	return nil
+}
+
+// EventConfig returns the function's event-invoke configuration, or nil
+// when it has none.
+func (r *Registry) EventConfig(ctx context.Context, name string) (*function.EventInvokeConfig, error) {
+	e, err := r.events.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registry: read event config of %s: %w", name, err)
+	}
+	var c function.EventInvokeConfig
+	if err := json.Unmarshal(e.Value(), &c); err != nil {
+		return nil, fmt.Errorf("registry: decode event config of %s: %w", name, err)
+	}
+	return &c, nil
+}
+
+// PutEventConfig stores the function's event-invoke configuration.
+func (r *Registry) PutEventConfig(ctx context.Context, name string, c *function.EventInvokeConfig) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("registry: encode event config: %w", err)
+	}
+	if _, err := r.events.Put(ctx, name, b); err != nil {
+		return fmt.Errorf("registry: save event config of %s: %w", name, err)
+	}
+	return nil
+}
+
+// DeleteEventConfig removes the function's event-invoke configuration.
+func (r *Registry) DeleteEventConfig(ctx context.Context, name string) error {
+	if err := r.events.Delete(ctx, name); err != nil {
+		return fmt.Errorf("registry: delete event config of %s: %w", name, err)
+	}
 	return nil
 }
 

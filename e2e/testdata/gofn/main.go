@@ -60,6 +60,22 @@ func handle(ctx context.Context, ev event) (map[string]any, error) {
 	case "tmpread":
 		b, err := os.ReadFile(filepath.Join(os.TempDir(), "note"))
 		return map[string]any{"note": string(b), "found": err == nil}, nil
+	case "record":
+		time.Sleep(time.Duration(ev.Ms) * time.Millisecond)
+		// Append the event's text to a file of this process under
+		// RECORD_DIR: evidence of delivery that outlives the server.
+		f, err := os.OpenFile(filepath.Join(os.Getenv("RECORD_DIR"), fmt.Sprint(os.Getpid())), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		_, err = fmt.Fprintln(f, ev.Text)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		return nil, nil
 	case "big":
 		return map[string]any{"data": string(make([]byte, ev.Size))}, nil
 	}
