@@ -9,6 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"slices"
 	"sync"
 	"testing"
@@ -32,6 +35,7 @@ type signedInvoker struct {
 	creds  aws.Credentials
 	body   []byte
 	hash   string
+	async  bool // send Event invocations (202 expected)
 }
 
 func newSignedInvoker(srv *alofttest.Server, name string, body []byte) *signedInvoker {
@@ -48,6 +52,11 @@ func newSignedInvoker(srv *alofttest.Server, name string, body []byte) *signedIn
 
 func (s *signedInvoker) invoke() error {
 	req, _ := http.NewRequest("POST", s.url, bytes.NewReader(s.body))
+	want := 200
+	if s.async {
+		req.Header.Set("X-Amz-Invocation-Type", "Event")
+		want = 202
+	}
 	if err := s.signer.SignHTTP(context.Background(), s.creds, req, s.hash, "lambda", alofttest.Region, time.Now()); err != nil {
 		return err
 	}
@@ -57,7 +66,7 @@ func (s *signedInvoker) invoke() error {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("X-Amz-Function-Error") != "" {
+	if resp.StatusCode != want || resp.Header.Get("X-Amz-Function-Error") != "" {
 		return fmt.Errorf("invoke: status %d, function error %q", resp.StatusCode, resp.Header.Get("X-Amz-Function-Error"))
 	}
 	return nil
@@ -238,4 +247,100 @@ func createB(b *testing.B, c *lambda.Client, name, runtime, handler string, zip 
 	if err != nil {
 		b.Fatal(err)
 	}
+}
+
+// BenchmarkAsyncAccept measures Event invocations accepted (stored durably,
+// answered 202) per second with 32 concurrent clients. Delivery runs with
+// one worker so that it takes little of the machine.
+func BenchmarkAsyncAccept(b *testing.B) {
+	srv := alofttest.Start(b, "--async-workers", "1")
+	goRC := runtimeCases()[0]
+	createB(b, srv.Lambda(), "bench-async", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/testdata/gofn", "v1"))
+	inv := newSignedInvoker(srv, "bench-async", []byte(`{"op":"noop"}`))
+	inv.async = true
+	b.ResetTimer()
+	t0 := time.Now()
+	work := make(chan struct{}, b.N)
+	for range b.N {
+		work <- struct{}{}
+	}
+	close(work)
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range work {
+				if err := inv.invoke(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(t0)
+	b.StopTimer()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	b.ReportMetric(float64(b.N)/el.Seconds(), "accepted/s")
+}
+
+// BenchmarkAsyncLatency measures the time from sending an Event invocation
+// to the handler starting, with events sent one after another to a warm
+// function.
+func BenchmarkAsyncLatency(b *testing.B) {
+	srv := alofttest.Start(b)
+	goRC := runtimeCases()[0]
+	dir := b.TempDir()
+	_, err := srv.Lambda().CreateFunction(context.Background(), &lambda.CreateFunctionInput{
+		FunctionName: aws.String("bench-async-lat"), Runtime: types.Runtime(goRC.runtime), Handler: aws.String(goRC.handler),
+		Role: aws.String("arn:aws:iam::000000000000:role/bench"), Code: &types.FunctionCode{ZipFile: alofttest.GoFunction(b, "e2e/testdata/gofn", "v1")},
+		Environment: &types.Environment{Variables: map[string]string{"RECORD_DIR": dir}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	send := func() {
+		inv := newSignedInvoker(srv, "bench-async-lat", []byte(fmt.Sprintf(`{"op":"stamp","t":%d}`, time.Now().UnixNano())))
+		inv.async = true
+		if err := inv.invoke(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	send() // start an instance
+	time.Sleep(500 * time.Millisecond)
+	os.RemoveAll(dir)
+	os.MkdirAll(dir, 0o755)
+	b.ResetTimer()
+	for range b.N {
+		send()
+		time.Sleep(2 * time.Millisecond) // one at a time: latency, not throughput
+	}
+	b.StopTimer()
+	var lat []time.Duration
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		lat = lat[:0]
+		files, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, f := range files {
+			data, _ := os.ReadFile(f)
+			for _, l := range strings.Fields(string(data)) {
+				var ns int64
+				fmt.Sscan(l, &ns)
+				lat = append(lat, time.Duration(ns))
+			}
+		}
+		if len(lat) >= b.N {
+			break
+		}
+	}
+	if len(lat) < b.N {
+		b.Fatalf("only %d of %d events ran", len(lat), b.N)
+	}
+	b.ReportMetric(float64(percentile(lat, 0.5))/1e6, "start-p50-ms")
+	b.ReportMetric(float64(percentile(lat, 0.99))/1e6, "start-p99-ms")
 }

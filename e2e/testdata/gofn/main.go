@@ -25,6 +25,7 @@ type event struct {
 	Ms   int    `json:"ms"`
 	Text string `json:"text"`
 	Size int    `json:"size"`
+	T    int64  `json:"t"` // a send time in Unix nanoseconds, for "stamp"
 }
 
 func main() {
@@ -60,6 +61,10 @@ func handle(ctx context.Context, ev event) (map[string]any, error) {
 	case "tmpread":
 		b, err := os.ReadFile(filepath.Join(os.TempDir(), "note"))
 		return map[string]any{"note": string(b), "found": err == nil}, nil
+	case "stamp":
+		// Record how long the event took from its sender to this handler.
+		ev.Text = fmt.Sprint(time.Now().UnixNano() - ev.T)
+		fallthrough
 	case "record":
 		time.Sleep(time.Duration(ev.Ms) * time.Millisecond)
 		// Append the event's text to a file of this process under
