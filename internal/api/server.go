@@ -34,6 +34,7 @@ type Deps struct {
 	Invoker      Invoker
 	Verifier     *sigv4.Verifier
 	Logs         http.Handler // the CloudWatch Logs JSON API
+	Scheduler    http.Handler // the EventBridge Scheduler API (SigV4 service "scheduler")
 	Usage        func() meter.Report
 	CheckRuntime func(function.Family) error // can this host run the family?
 	Queue        Queue                       // asynchronous invocations; nil refuses Event invokes
@@ -128,6 +129,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &request{body: body, region: id.Region}
 	if req.region == "" {
 		req.region = function.DefaultRegion
+	}
+	if id.Service == "scheduler" && s.d.Scheduler != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		s.d.Scheduler.ServeHTTP(w, r)
+		return
 	}
 	if t := r.Header.Get("X-Amz-Target"); strings.HasPrefix(t, "Logs_20140328.") && s.d.Logs != nil {
 		r.Body = io.NopCloser(bytes.NewReader(body))

@@ -1,8 +1,9 @@
 // Package app wires Aloft's components into one server and owns the order
 // in which they start and stop. Start order: data dir and keys, backbone,
-// runtimes, registry, logs, meter, invoker, API listener. Stop order: the
-// API listener stops accepting and drains in-flight requests (and so
-// in-flight invocations), then instances stop, then logs and usage are
+// runtimes, registry, logs, meter, invoker, async queue, scheduler, API
+// listener. Stop order: the API listener stops accepting and drains
+// in-flight requests (and so in-flight invocations), then the scheduler and
+// the queue's workers stop, then instances stop, then logs and usage are
 // flushed, then the backbone closes.
 package app
 
@@ -29,6 +30,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/queue"
 	"github.com/aloft-dev/aloft/internal/registry"
 	"github.com/aloft-dev/aloft/internal/runtimes"
+	"github.com/aloft-dev/aloft/internal/scheduler"
 	"github.com/aloft-dev/aloft/internal/sandbox/process"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 	"github.com/aloft-dev/aloft/internal/store"
@@ -57,6 +59,7 @@ type Server struct {
 	meter    *meter.Meter
 	inv      *invoker.Invoker
 	queue    *queue.Queue
+	sched    *scheduler.Scheduler
 	http     *http.Server
 	ln       net.Listener
 	served   chan error
@@ -152,6 +155,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	s.queue.Start()
+	if s.sched, err = scheduler.Open(ctx, js, scheduler.Deps{Queue: s.queue, Logger: log.With("component", "scheduler")}); err != nil {
+		return nil, err
+	}
+	s.sched.Start()
 
 	verifier := &sigv4.Verifier{Lookup: s.keys.lookup}
 	handler := api.New(api.Deps{
@@ -161,6 +168,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Logs:         logsapi.New(s.logStore, log.With("component", "logsapi")),
 		Usage:        s.meter.Report,
 		Queue:        s.queue,
+		Scheduler:    s.sched.Handler(),
 		CheckRuntime: host.Check,
 		CodeURL:      s.codeURL,
 		Code:         http.HandlerFunc(s.serveCode),
@@ -199,6 +207,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	if s.sched != nil {
+		errs = append(errs, s.sched.Close(fctx))
+		s.sched = nil
+	}
 	if s.queue != nil {
 		errs = append(errs, s.queue.Close(fctx))
 		s.queue = nil

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 )
 
 // Defaults used when the environment says nothing.
@@ -68,8 +69,9 @@ type Client struct {
 	Region           string
 	CredentialSource string // "environment" or the path of the credentials file
 
-	Lambda *lambda.Client
-	Logs   *cloudwatchlogs.Client
+	Lambda    *lambda.Client
+	Logs      *cloudwatchlogs.Client
+	Scheduler *scheduler.Client
 
 	creds aws.CredentialsProvider
 	http  aws.HTTPClient
@@ -116,6 +118,7 @@ func New(o Options) (*Client, error) {
 		CredentialSource: o.CredentialSource,
 		Lambda:           lambda.NewFromConfig(cfg),
 		Logs:             cloudwatchlogs.NewFromConfig(cfg),
+		Scheduler:        scheduler.NewFromConfig(cfg),
 		creds:            creds,
 		http:             httpClient,
 	}, nil

@@ -1,0 +1,89 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// Group is a schedule group as the Scheduler API shows it.
+type Group struct {
+	Arn                  string  `json:"Arn"`
+	Name                 string  `json:"Name"`
+	State                string  `json:"State"`
+	CreationDate         float64 `json:"CreationDate"`
+	LastModificationDate float64 `json:"LastModificationDate"`
+}
+
+func (s *Scheduler) group(name string, created float64) Group {
+	return Group{
+		Arn:  "arn:aws:scheduler:" + s.d.Region + ":000000000000:schedule-group/" + name,
+		Name: name, State: "ACTIVE", CreationDate: created, LastModificationDate: created,
+	}
+}
+
+// CreateGroup adds a schedule group.
+func (s *Scheduler) CreateGroup(ctx context.Context, name string) (Group, error) {
+	if !validName(name) {
+		return Group{}, validation("Invalid schedule group name %q.", name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.groups[name]; ok {
+		return Group{}, &apiError{409, "ConflictException", fmt.Sprintf("Schedule group %s already exists.", name)}
+	}
+	created := epoch(s.d.Now())
+	b, _ := json.Marshal(created)
+	if _, err := s.kv.Put(ctx, "g/"+name, b); err != nil {
+		return Group{}, fmt.Errorf("scheduler: save group %s: %w", name, err)
+	}
+	s.groups[name] = created
+	return s.group(name, created), nil
+}
+
+// GetGroup returns a schedule group.
+func (s *Scheduler) GetGroup(name string) (Group, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	created, ok := s.groups[name]
+	if !ok {
+		return Group{}, &apiError{404, "ResourceNotFoundException", fmt.Sprintf("Schedule group %s does not exist.", name)}
+	}
+	return s.group(name, created), nil
+}
+
+// Groups lists the schedule groups by name.
+func (s *Scheduler) Groups() []Group {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Group, 0, len(s.groups))
+	for name, created := range s.groups {
+		out = append(out, s.group(name, created))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// DeleteGroup removes a schedule group and its schedules. The default
+// group cannot be deleted.
+func (s *Scheduler) DeleteGroup(ctx context.Context, name string) error {
+	if name == "default" {
+		return validation("The default schedule group cannot be deleted.")
+	}
+	for _, sc := range s.List(name, "", "") {
+		if err := s.Delete(ctx, name, sc.Name); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.groups[name]; !ok {
+		return &apiError{404, "ResourceNotFoundException", fmt.Sprintf("Schedule group %s does not exist.", name)}
+	}
+	if err := s.kv.Delete(ctx, "g/"+name); err != nil {
+		return fmt.Errorf("scheduler: delete group %s: %w", name, err)
+	}
+	delete(s.groups, name)
+	return nil
+}
