@@ -41,7 +41,7 @@ type destRecord struct {
 // records waits for n destination records in the sink's log.
 func records(t *testing.T, srv *alofttest.Server, sink string, n int) []destRecord {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		out, err := srv.Logs().FilterLogEvents(ctxT(t), &cloudwatchlogs.FilterLogEventsInput{
 			LogGroupName: aws.String("/aws/lambda/" + sink), FilterPattern: aws.String("RECORD")})
@@ -150,6 +150,47 @@ func TestAsyncInvocations(t *testing.T) {
 		t.Errorf("failure record got %+v", failed)
 	}
 
+	// A function reserved at 0 sends its events straight to its failure
+	// destination, and a failed event also goes to the dead-letter target.
+	rc := py
+	rc.handler = "app.fail"
+	create(t, c, "async-off", rc, zip, func(in *lambda.CreateFunctionInput) {
+		in.DeadLetterConfig = &types.DeadLetterConfig{TargetArn: arn("async-sink")}
+	})
+	if _, err := c.PutFunctionConcurrency(ctxT(t), &lambda.PutFunctionConcurrencyInput{FunctionName: aws.String("async-off"), ReservedConcurrentExecutions: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PutFunctionEventInvokeConfig(ctxT(t), &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("async-off"),
+		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: arn("async-sink")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String("async-off"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{"id":"e4"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	recs = records(t, srv, "async-sink", 3)
+	var off destRecord
+	for _, r := range recs {
+		if r.RequestPayload["id"] == "e4" {
+			off = r
+		}
+	}
+	if off.RequestContext.Condition != "RetriesExhausted" || off.RequestContext.ApproximateInvokeCount != 0 {
+		t.Errorf("record for a function reserved at 0 got %+v", off)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ev, err := srv.Logs().FilterLogEvents(ctxT(t), &cloudwatchlogs.FilterLogEventsInput{
+			LogGroupName: aws.String("/aws/lambda/async-sink"), FilterPattern: aws.String(`"RECORD {\"id\": \"e4\"}"`)})
+		if err == nil && len(ev.Events) == 1 {
+			break // the dead-letter target got the event as it was sent
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dead-letter target did not get the event (%v)", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
 	// Bad input.
 	_, err = c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String("async-sink"), InvocationType: types.InvocationTypeEvent,
 		Payload: []byte(`{"a":"` + strings.Repeat("x", 1<<20) + `"}`)})
@@ -165,6 +206,39 @@ func TestAsyncInvocations(t *testing.T) {
 	stats, _, code := srv.Run(ctx, nil, "queue", "stats")
 	if code != 0 || !strings.Contains(stats, "async-flaky") || !strings.Contains(stats, "SUCCEEDED") {
 		t.Fatalf("aloft queue stats: exit %d\n%s", code, stats)
+	}
+}
+
+// TestAsyncEventAge lets an always-failing event outlive its maximum age
+// between retries.
+func TestAsyncEventAge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped with -short: waits for an event to age past 60 s")
+	}
+	t.Parallel()
+	// Retries come 25 s and then 50 s after a failure: the third attempt
+	// would be 75 s after the event was sent, past a maximum age of 60 s.
+	srv := alofttest.Start(t, "--async-retry-base", "25s")
+	c := srv.Lambda()
+	py := runtimeCases()[1]
+	zip := alofttest.ZipDir(t, "testdata/pyasync")
+	for _, h := range []string{"fail", "sink"} {
+		rc := py
+		rc.handler = "app." + h
+		create(t, c, "age-"+h, rc, zip)
+	}
+	_, err := c.PutFunctionEventInvokeConfig(ctxT(t), &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName: aws.String("age-fail"), MaximumEventAgeInSeconds: aws.Int32(60),
+		DestinationConfig: &types.DestinationConfig{OnFailure: &types.OnFailure{Destination: aws.String("arn:aws:lambda:us-east-1:000000000000:function:age-sink")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String("age-fail"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{"id":"old"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	recs := records(t, srv, "age-sink", 1) // waits up to a minute past the first attempts
+	if r := recs[0]; r.RequestContext.Condition != "EventAgeExceeded" || r.RequestContext.ApproximateInvokeCount != 2 || r.RequestPayload["id"] != "old" {
+		t.Fatalf("record got %+v, want EventAgeExceeded after 2 attempts", r)
 	}
 }
 

@@ -50,6 +50,9 @@ func writeError(w http.ResponseWriter, err error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Amzn-Errortype", e.Type)
+	if code == http.StatusTooManyRequests {
+		h.Set("Retry-After", "1")
+	}
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(body)
 }

@@ -46,6 +46,7 @@ type createInput struct {
 	Environment      *function.Environment      `json:"Environment"`
 	EphemeralStorage *function.EphemeralStorage `json:"EphemeralStorage"`
 	Architectures    []string                   `json:"Architectures"`
+	DeadLetterConfig *function.DeadLetterConfig `json:"DeadLetterConfig"`
 	Code             codeInput                  `json:"Code"`
 }
 
@@ -74,6 +75,9 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, req *req
 		MemorySize:    in.MemorySize,
 		Architectures: in.Architectures,
 		Environment:   in.Environment,
+	}
+	if in.DeadLetterConfig != nil && in.DeadLetterConfig.TargetArn != "" {
+		cfg.DeadLetterConfig = in.DeadLetterConfig
 	}
 	if in.EphemeralStorage != nil {
 		cfg.EphemeralStorage = *in.EphemeralStorage
@@ -144,6 +148,9 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request, req *reques
 		"Configuration": &rec.Config,
 		"Code":          map[string]string{"RepositoryType": "S3", "Location": s.codeURL(req, rec)},
 		"Tags":          map[string]string{},
+	}
+	if rec.Reserved != nil {
+		out["Concurrency"] = map[string]int{"ReservedConcurrentExecutions": *rec.Reserved}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -253,6 +260,7 @@ type updateConfigInput struct {
 	MemorySize       *int                       `json:"MemorySize"`
 	Environment      *function.Environment      `json:"Environment"`
 	EphemeralStorage *function.EphemeralStorage `json:"EphemeralStorage"`
+	DeadLetterConfig *function.DeadLetterConfig `json:"DeadLetterConfig"`
 	RevisionID       string                     `json:"RevisionId"`
 }
 
@@ -285,6 +293,12 @@ func (s *Server) updateConfiguration(w http.ResponseWriter, r *http.Request, req
 		}
 		if in.EphemeralStorage != nil {
 			c.EphemeralStorage = *in.EphemeralStorage
+		}
+		if in.DeadLetterConfig != nil {
+			c.DeadLetterConfig = in.DeadLetterConfig // an empty TargetArn removes it
+			if c.DeadLetterConfig.TargetArn == "" {
+				c.DeadLetterConfig = nil
+			}
 		}
 		return c.Validate()
 	})
@@ -322,8 +336,8 @@ func (s *Server) accountSettings(w http.ResponseWriter, r *http.Request, req *re
 			"TotalCodeSize":                  80530636800,
 			"CodeSizeUnzipped":               function.MaxUnzippedSize,
 			"CodeSizeZipped":                 function.MaxZippedSize,
-			"ConcurrentExecutions":           1000,
-			"UnreservedConcurrentExecutions": 1000,
+			"ConcurrentExecutions":           int64(s.d.ConcurrencyLimit),
+			"UnreservedConcurrentExecutions": int64(s.d.ConcurrencyLimit - s.d.Registry.ReservedTotal()),
 		},
 		"AccountUsage": map[string]int64{
 			"TotalCodeSize": s.d.Registry.TotalCodeSize(),

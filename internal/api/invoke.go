@@ -91,6 +91,8 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 	resp, err := s.d.Invoker.Invoke(r.Context(), &invoker.Request{
 		Config:        &rec.Config,
 		Revision:      rec.Revision(),
+		Reserved:      rec.Reserved,
+		ReservedTotal: s.d.Registry.ReservedTotal(),
 		Region:        req.region,
 		CodeKey:       rec.CodeHex,
 		InvokedARN:    arn,

@@ -39,8 +39,10 @@ type Deps struct {
 	CheckRuntime func(function.Family) error // can this host run the family?
 	Queue        Queue                       // asynchronous invocations; nil refuses Event invokes
 	CodeURL      func(region, codeHex string) string
-	Code         http.Handler // serves the URLs CodeURL makes, unsigned
-	Logger       *slog.Logger
+	// ConcurrencyLimit is the account's concurrent executions (0: 1,000).
+	ConcurrencyLimit int
+	Code             http.Handler // serves the URLs CodeURL makes, unsigned
+	Logger           *slog.Logger
 }
 
 // Server routes and authenticates API requests.
@@ -53,6 +55,9 @@ type Server struct {
 func New(d Deps) *Server {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.ConcurrencyLimit <= 0 {
+		d.ConcurrencyLimit = 1000
 	}
 	s := &Server{d: d, mux: http.NewServeMux()}
 	fn := "/2015-03-31/functions"
@@ -70,6 +75,9 @@ func New(d Deps) *Server {
 	s.handle("GET /2016-08-19/account-settings/", s.accountSettings)
 	s.handle("GET /aloft/v1/usage", s.usage)
 	s.handle("GET /aloft/v1/queue", s.queueStats)
+	s.handle("PUT /2017-10-31/functions/{fn}/concurrency", s.putConcurrency)
+	s.handle("DELETE /2017-10-31/functions/{fn}/concurrency", s.deleteConcurrency)
+	s.handle("GET /2019-09-30/functions/{fn}/concurrency", s.getConcurrency)
 	s.handle("POST /2014-11-13/functions/{fn}/invoke-async", s.invokeAsync)
 	s.handle("POST /2014-11-13/functions/{fn}/invoke-async/", s.invokeAsync)
 	eic := "/2019-09-25/functions/{fn}/event-invoke-config"

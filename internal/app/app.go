@@ -30,8 +30,8 @@ import (
 	"github.com/aloft-dev/aloft/internal/queue"
 	"github.com/aloft-dev/aloft/internal/registry"
 	"github.com/aloft-dev/aloft/internal/runtimes"
-	"github.com/aloft-dev/aloft/internal/scheduler"
 	"github.com/aloft-dev/aloft/internal/sandbox/process"
+	"github.com/aloft-dev/aloft/internal/scheduler"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 	"github.com/aloft-dev/aloft/internal/store"
 )
@@ -131,12 +131,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		CodeDir: func(ctx context.Context, key string) (string, error) {
 			return s.reg.Unpacked(ctx, key)
 		},
-		RuntimeDir: runtimeDir,
-		WorkDir:    workDir,
-		Logs:       s.appendLogs,
-		Meter:      s.meter,
-		Logger:     log.With("component", "invoker"),
-		KeepAlive:  cfg.KeepAlive,
+		RuntimeDir:       runtimeDir,
+		WorkDir:          workDir,
+		Logs:             s.appendLogs,
+		Meter:            s.meter,
+		Logger:           log.With("component", "invoker"),
+		KeepAlive:        cfg.KeepAlive,
+		ConcurrencyLimit: cfg.ConcurrencyLimit,
 	})
 	if err != nil {
 		return nil, err
@@ -146,7 +147,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 
 	s.queue, err = queue.Open(ctx, js, queue.Deps{
 		Invoke:    s.invokeEvent,
-		Config:    s.eventConfig,
+		Target:    s.eventTarget,
 		Logger:    log.With("component", "queue"),
 		Workers:   cfg.AsyncWorkers,
 		RetryBase: cfg.RetryBase,
@@ -162,17 +163,18 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 
 	verifier := &sigv4.Verifier{Lookup: s.keys.lookup}
 	handler := api.New(api.Deps{
-		Registry:     s.reg,
-		Invoker:      s.inv,
-		Verifier:     verifier,
-		Logs:         logsapi.New(s.logStore, log.With("component", "logsapi")),
-		Usage:        s.meter.Report,
-		Queue:        s.queue,
-		Scheduler:    s.sched.Handler(),
-		CheckRuntime: host.Check,
-		CodeURL:      s.codeURL,
-		Code:         http.HandlerFunc(s.serveCode),
-		Logger:       log.With("component", "api"),
+		Registry:         s.reg,
+		Invoker:          s.inv,
+		Verifier:         verifier,
+		Logs:             logsapi.New(s.logStore, log.With("component", "logsapi")),
+		Usage:            s.meter.Report,
+		Queue:            s.queue,
+		Scheduler:        s.sched.Handler(),
+		CheckRuntime:     host.Check,
+		CodeURL:          s.codeURL,
+		ConcurrencyLimit: cfg.ConcurrencyLimit,
+		Code:             http.HandlerFunc(s.serveCode),
+		Logger:           log.With("component", "api"),
 	})
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("app: listen on %s: %w", cfg.Listen, err)
@@ -246,12 +248,14 @@ func (s *Server) invokeEvent(ctx context.Context, ev *queue.Event) (*queue.Resul
 		return nil, queue.ErrGone
 	}
 	resp, err := s.inv.Invoke(ctx, &invoker.Request{
-		Config:     &rec.Config,
-		Revision:   rec.Revision(),
-		Region:     rec.Region,
-		CodeKey:    rec.CodeHex,
-		InvokedARN: rec.Config.FunctionArn,
-		Payload:    ev.Payload,
+		Config:        &rec.Config,
+		Revision:      rec.Revision(),
+		Reserved:      rec.Reserved,
+		ReservedTotal: s.reg.ReservedTotal(),
+		Region:        rec.Region,
+		CodeKey:       rec.CodeHex,
+		InvokedARN:    rec.Config.FunctionArn,
+		Payload:       ev.Payload,
 	})
 	if err != nil {
 		return nil, err
@@ -259,14 +263,22 @@ func (s *Server) invokeEvent(ctx context.Context, ev *queue.Event) (*queue.Resul
 	return &queue.Result{Payload: resp.Payload, FunctionError: resp.FunctionError, Version: resp.Version, RequestID: resp.RequestID}, nil
 }
 
-// eventConfig returns a function's event-invoke configuration and ARN.
-func (s *Server) eventConfig(ctx context.Context, name string) (*function.EventInvokeConfig, string, error) {
+// eventTarget tells the queue about a function: its ARN, event-invoke
+// configuration, dead-letter target, and whether it is switched off.
+func (s *Server) eventTarget(ctx context.Context, name string) (*queue.Target, error) {
 	rec, ok := s.reg.Get(name)
 	if !ok {
-		return nil, "", queue.ErrGone
+		return nil, queue.ErrGone
 	}
 	cfg, err := s.reg.EventConfig(ctx, name)
-	return cfg, rec.Config.FunctionArn, err
+	if err != nil {
+		return nil, err
+	}
+	tg := &queue.Target{ARN: rec.Config.FunctionArn, Config: cfg, Disabled: rec.Reserved != nil && *rec.Reserved == 0}
+	if d := rec.Config.DeadLetterConfig; d != nil {
+		tg.DeadLetter = d.TargetArn
+	}
+	return tg, nil
 }
 
 // appendLogs hands an invocation's lines to the log store.

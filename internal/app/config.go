@@ -11,19 +11,23 @@ type Config struct {
 	KeepAlive     time.Duration // how long an idle instance is kept warm
 	RetryBase     time.Duration // delay before an async event's first retry (Lambda: 1 min)
 	AsyncWorkers  int           // asynchronous events delivered at once
-	NATSURL       string        // external NATS cluster; empty embeds one
-	Python        string        // Python interpreter to run python runtimes ("" = resolve python3)
-	Node          string        // Node.js binary to run nodejs runtimes ("" = resolve node)
+	// ConcurrencyLimit is the account's concurrent executions: invocations
+	// beyond it are throttled (429), as on Lambda.
+	ConcurrencyLimit int
+	NATSURL          string // external NATS cluster; empty embeds one
+	Python           string // Python interpreter to run python runtimes ("" = resolve python3)
+	Node             string // Node.js binary to run nodejs runtimes ("" = resolve node)
 }
 
 // DefaultConfig returns the defaults of the external contract.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:       ".aloft",
-		Listen:        "127.0.0.1:9000",
-		GatewayListen: "127.0.0.1:8080",
-		KeepAlive:     10 * time.Minute,
-		RetryBase:     time.Minute,
-		AsyncWorkers:  64,
+		DataDir:          ".aloft",
+		Listen:           "127.0.0.1:9000",
+		GatewayListen:    "127.0.0.1:8080",
+		KeepAlive:        10 * time.Minute,
+		RetryBase:        time.Minute,
+		AsyncWorkers:     64,
+		ConcurrencyLimit: 1000,
 	}
 }

@@ -3,30 +3,37 @@ package function
 // Config is a function's configuration as the Lambda API renders it
 // (FunctionConfiguration). Field names are the wire names.
 type Config struct {
-	FunctionName     string           `json:"FunctionName"`
-	FunctionArn      string           `json:"FunctionArn"`
-	Runtime          string           `json:"Runtime,omitempty"`
-	Role             string           `json:"Role"`
-	Handler          string           `json:"Handler,omitempty"`
-	CodeSize         int64            `json:"CodeSize"`
-	Description      string           `json:"Description"`
-	Timeout          int              `json:"Timeout"`
-	MemorySize       int              `json:"MemorySize"`
-	LastModified     string           `json:"LastModified"`
-	CodeSha256       string           `json:"CodeSha256"`
-	Version          string           `json:"Version"`
-	Environment      *Environment     `json:"Environment,omitempty"`
-	TracingConfig    TracingConfig    `json:"TracingConfig"`
-	RevisionID       string           `json:"RevisionId"`
-	State            string           `json:"State"`
-	StateReason      string           `json:"StateReason,omitempty"`
-	StateReasonCode  string           `json:"StateReasonCode,omitempty"`
-	LastUpdateStatus string           `json:"LastUpdateStatus"`
-	PackageType      string           `json:"PackageType"`
-	Architectures    []string         `json:"Architectures"`
-	EphemeralStorage EphemeralStorage `json:"EphemeralStorage"`
-	SnapStart        SnapStart        `json:"SnapStart"`
-	LoggingConfig    LoggingConfig    `json:"LoggingConfig"`
+	FunctionName     string            `json:"FunctionName"`
+	FunctionArn      string            `json:"FunctionArn"`
+	Runtime          string            `json:"Runtime,omitempty"`
+	Role             string            `json:"Role"`
+	Handler          string            `json:"Handler,omitempty"`
+	CodeSize         int64             `json:"CodeSize"`
+	Description      string            `json:"Description"`
+	Timeout          int               `json:"Timeout"`
+	MemorySize       int               `json:"MemorySize"`
+	LastModified     string            `json:"LastModified"`
+	CodeSha256       string            `json:"CodeSha256"`
+	Version          string            `json:"Version"`
+	Environment      *Environment      `json:"Environment,omitempty"`
+	TracingConfig    TracingConfig     `json:"TracingConfig"`
+	RevisionID       string            `json:"RevisionId"`
+	State            string            `json:"State"`
+	StateReason      string            `json:"StateReason,omitempty"`
+	StateReasonCode  string            `json:"StateReasonCode,omitempty"`
+	LastUpdateStatus string            `json:"LastUpdateStatus"`
+	PackageType      string            `json:"PackageType"`
+	Architectures    []string          `json:"Architectures"`
+	EphemeralStorage EphemeralStorage  `json:"EphemeralStorage"`
+	SnapStart        SnapStart         `json:"SnapStart"`
+	LoggingConfig    LoggingConfig     `json:"LoggingConfig"`
+	DeadLetterConfig *DeadLetterConfig `json:"DeadLetterConfig,omitempty"`
+}
+
+// DeadLetterConfig names where asynchronous events that failed every
+// attempt are sent, as they were received.
+type DeadLetterConfig struct {
+	TargetArn string `json:"TargetArn,omitempty"`
 }
 
 // Environment holds a function's environment variables.

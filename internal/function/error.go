@@ -77,3 +77,15 @@ func Validation(value any, field, constraint string) *Error {
 func TooLarge(format string, args ...any) *Error {
 	return Errorf(ETOOLARGE, "RequestEntityTooLargeException", format, args...)
 }
+
+// Throttled reports an invocation refused for lack of concurrency
+// (TooManyRequestsException, 429) with Lambda's reason.
+func Throttled(reason string) *Error {
+	return &Error{Code: ETHROTTLED, Type: "TooManyRequestsException", Message: "Rate Exceeded.", Reason: reason}
+}
+
+// Throttle reasons.
+const (
+	ReasonReserved = "ReservedFunctionConcurrentInvocationLimitExceeded"
+	ReasonAccount  = "ConcurrentInvocationLimitExceeded"
+)

@@ -118,6 +118,11 @@ func (c *Config) Validate() error {
 	if len(c.Architectures) != 1 || (c.Architectures[0] != "x86_64" && c.Architectures[0] != "arm64") {
 		return Validation(c.Architectures, "architectures", "Member must have length less than or equal to 1")
 	}
+	if d := c.DeadLetterConfig; d != nil && d.TargetArn != "" {
+		if _, _, ok := ParseRef(d.TargetArn); !ok || !strings.HasPrefix(d.TargetArn, "arn:aws:lambda:") {
+			return InvalidParameter("The dead-letter target %s is not supported by this server; use the ARN of a function.", d.TargetArn)
+		}
+	}
 	if c.Environment != nil {
 		size := 0
 		for k, v := range c.Environment.Variables {

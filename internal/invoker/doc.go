@@ -16,6 +16,8 @@
 //
 // Locks: Invoker.mu (pools, live instances, closed) is taken before a
 // pool's mu, never after, and no instance is stopped while either is held.
+// Invoker.admitMu (running counts for concurrency limits) is a leaf: nothing
+// else is locked while it is held.
 //
 // Updating a function's code or configuration retires its pool: idle
 // instances stop at once, busy ones when their invocation ends. Each

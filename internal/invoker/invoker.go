@@ -45,6 +45,8 @@ type Deps struct {
 	Meter     Meter
 	Logger    *slog.Logger
 	KeepAlive time.Duration // 0: ten minutes
+	// ConcurrencyLimit is the account's concurrent executions (0: 1,000).
+	ConcurrencyLimit int
 	InitLimit time.Duration // 0: ten seconds, as Lambda
 	Now       func() time.Time
 }
@@ -53,6 +55,8 @@ type Deps struct {
 type Request struct {
 	Config        *function.Config // the function as stored; never modified
 	Revision      uint64           // orders Configs of one function; later is higher
+	Reserved      *int             // the function's reserved concurrency, if any
+	ReservedTotal int              // concurrency reserved by all functions
 	Region        string
 	CodeKey       string // the key CodeDir takes
 	InvokedARN    string
@@ -81,6 +85,10 @@ type Invoker struct {
 	live   map[*instance]struct{} // guarded by mu; every instance not yet shut down
 	closed bool                   // guarded by mu
 
+	admitMu    sync.Mutex
+	active     map[string]int // guarded by admitMu: invocations running, by function
+	unreserved int            // guarded by admitMu: those of functions without a reservation
+
 	wg      sync.WaitGroup // the reaper and background stops; no Add after closed
 	stop    chan struct{}
 	stopped sync.Once
@@ -93,6 +101,9 @@ func New(d Deps) (*Invoker, error) {
 	}
 	if d.KeepAlive <= 0 {
 		d.KeepAlive = 10 * time.Minute
+	}
+	if d.ConcurrencyLimit <= 0 {
+		d.ConcurrencyLimit = 1000
 	}
 	if d.InitLimit <= 0 {
 		d.InitLimit = 10 * time.Second
@@ -109,7 +120,7 @@ func New(d Deps) (*Invoker, error) {
 	if err := os.MkdirAll(d.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("invoker: %w", err)
 	}
-	return &Invoker{d: d, log: d.Logger, pools: map[string]*pool{}, live: map[*instance]struct{}{}, stop: make(chan struct{})}, nil
+	return &Invoker{d: d, log: d.Logger, pools: map[string]*pool{}, live: map[*instance]struct{}{}, active: map[string]int{}, stop: make(chan struct{})}, nil
 }
 
 // Start runs the keep-alive reaper until Close.
@@ -135,8 +146,14 @@ func (iv *Invoker) Start() {
 // ErrClosed is returned by Invoke after Close.
 var ErrClosed = errors.New("invoker: closed")
 
-// Invoke runs req on an idle instance of its function, or on a new one.
+// Invoke runs req on an idle instance of its function, or on a new one. It
+// refuses with a throttling error (429) when the function's reserved
+// concurrency, or the account's unreserved concurrency, is in use.
 func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) {
+	if err := iv.admit(req); err != nil {
+		return nil, err
+	}
+	defer iv.release(req)
 	p, err := iv.pool(req)
 	if err != nil {
 		return nil, err
@@ -166,6 +183,37 @@ func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) 
 			}, nil
 		}
 	}
+}
+
+// admit counts req as running if there is concurrency for it.
+func (iv *Invoker) admit(req *Request) error {
+	name := req.Config.FunctionName
+	iv.admitMu.Lock()
+	defer iv.admitMu.Unlock()
+	if r := req.Reserved; r != nil {
+		if iv.active[name] >= *r {
+			return function.Throttled(function.ReasonReserved)
+		}
+	} else {
+		if iv.unreserved >= iv.d.ConcurrencyLimit-req.ReservedTotal {
+			return function.Throttled(function.ReasonAccount)
+		}
+		iv.unreserved++
+	}
+	iv.active[name]++
+	return nil
+}
+
+func (iv *Invoker) release(req *Request) {
+	name := req.Config.FunctionName
+	iv.admitMu.Lock()
+	if req.Reserved == nil {
+		iv.unreserved--
+	}
+	if iv.active[name]--; iv.active[name] <= 0 {
+		delete(iv.active, name)
+	}
+	iv.admitMu.Unlock()
 }
 
 // pool returns the pool for req's function, replacing one that serves an

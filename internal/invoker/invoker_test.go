@@ -382,3 +382,51 @@ func TestRetiredDuringColdStartStillServes(t *testing.T) {
 		t.Fatalf("got %v, %+v; want the request served", err, resp)
 	}
 }
+
+func TestConcurrencyLimits(t *testing.T) {
+	iv, _, _ := newInvoker(t, time.Minute)
+	iv.d.ConcurrencyLimit = 3
+	slow := func(cfg *function.Config, reserved *int, total int) chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := iv.Invoke(context.Background(), &Request{Config: cfg, Reserved: reserved, ReservedTotal: total,
+				InvokedARN: cfg.FunctionArn, Payload: []byte(`{"op":"sleep","ms":800}`)})
+			done <- err
+		}()
+		return done
+	}
+	one := 1
+	capped := config("capped", 5, nil)
+	first := slow(capped, &one, 1)
+	for iv.Stats("capped").Busy == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err := iv.Invoke(context.Background(), &Request{Config: capped, Reserved: &one, ReservedTotal: 1, InvokedARN: capped.FunctionArn, Payload: []byte(`{}`)})
+	if e := function.AsError(err); e.Code != function.ETHROTTLED || e.Reason != function.ReasonReserved {
+		t.Fatalf("second invocation of a function reserved at 1 got %v, want a reserved-concurrency throttle", err)
+	}
+	// The account has 3, one reserved: two run unreserved, the third waits.
+	open := config("open", 5, nil)
+	a, b := slow(open, nil, 1), slow(open, nil, 1)
+	for iv.Stats("open").Busy < 2 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err = iv.Invoke(context.Background(), &Request{Config: open, ReservedTotal: 1, InvokedARN: open.FunctionArn, Payload: []byte(`{}`)})
+	if e := function.AsError(err); e.Code != function.ETHROTTLED || e.Reason != function.ReasonAccount {
+		t.Fatalf("a third unreserved invocation got %v, want an account throttle", err)
+	}
+	zero := 0
+	_, err = iv.Invoke(context.Background(), &Request{Config: config("off", 5, nil), Reserved: &zero, Payload: []byte(`{}`)})
+	if function.AsError(err).Code != function.ETHROTTLED {
+		t.Fatalf("a function reserved at 0 got %v, want throttled", err)
+	}
+	for _, ch := range []chan error{first, a, b} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Capacity comes back when they finish.
+	if _, err := iv.Invoke(context.Background(), &Request{Config: capped, Reserved: &one, ReservedTotal: 1, InvokedARN: capped.FunctionArn, Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+}

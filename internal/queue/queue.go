@@ -56,9 +56,8 @@ type Deps struct {
 	// not be run (the function is gone: ErrGone, or the platform is busy or
 	// closing) rather than that the function failed.
 	Invoke func(ctx context.Context, ev *Event) (*Result, error)
-	// Config returns the function's event-invoke configuration (nil for
-	// the defaults) and its ARN, or ErrGone.
-	Config func(ctx context.Context, function string) (*function.EventInvokeConfig, string, error)
+	// Target describes the function an event is for, or returns ErrGone.
+	Target func(ctx context.Context, function string) (*Target, error)
 	Logger *slog.Logger
 	// Workers bounds the events delivered at once (0: 64).
 	Workers int
@@ -66,6 +65,14 @@ type Deps struct {
 	// second waits twice as long (0: one minute, as Lambda).
 	RetryBase time.Duration
 	Now       func() time.Time
+}
+
+// Target is what the queue needs to know of a function.
+type Target struct {
+	ARN        string
+	Config     *function.EventInvokeConfig // nil: Lambda's defaults
+	DeadLetter string                      // ARN of a function that receives failed events, or ""
+	Disabled   bool                        // reserved concurrency 0: every event fails at once
 }
 
 // ErrGone means the event's function no longer exists.
@@ -78,8 +85,9 @@ type Queue struct {
 	cons jetstream.Consumer
 	log  *slog.Logger
 
-	mu    sync.Mutex
-	stats map[string]*Stats // guarded by mu
+	mu        sync.Mutex
+	stats     map[string]*Stats // guarded by mu
+	throttled map[string]int    // guarded by mu: deliveries of an event refused for concurrency, by event id
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -93,8 +101,9 @@ type Stats struct {
 	InFlight     int64  `json:"InFlight"`     // being delivered now
 	Succeeded    uint64 `json:"Succeeded"`    // delivered and the function succeeded
 	Retried      uint64 `json:"Retried"`      // function errors that will be retried
+	Throttled    uint64 `json:"Throttled"`    // deliveries refused for concurrency, to be retried
 	Failed       uint64 `json:"Failed"`       // retries exhausted or too old
-	Destinations uint64 `json:"Destinations"` // destination records sent
+	Destinations uint64 `json:"Destinations"` // destination records and dead-letter events sent
 }
 
 // ackWait is how long a delivery may go without a heartbeat before the
@@ -103,8 +112,8 @@ const ackWait = 60 * time.Second
 
 // Open creates the stream and consumer. Call Start to deliver.
 func Open(ctx context.Context, js jetstream.JetStream, d Deps) (*Queue, error) {
-	if d.Invoke == nil || d.Config == nil {
-		return nil, errors.New("queue: Invoke and Config are required")
+	if d.Invoke == nil || d.Target == nil {
+		return nil, errors.New("queue: Invoke and Target are required")
 	}
 	if d.Workers <= 0 {
 		d.Workers = 64
@@ -139,7 +148,7 @@ func Open(ctx context.Context, js jetstream.JetStream, d Deps) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: consumer: %w", err)
 	}
-	return &Queue{d: d, js: js, cons: cons, log: d.Logger, stats: map[string]*Stats{}, stop: make(chan struct{})}, nil
+	return &Queue{d: d, js: js, cons: cons, log: d.Logger, stats: map[string]*Stats{}, throttled: map[string]int{}, stop: make(chan struct{})}, nil
 }
 
 // Enqueue stores ev durably. It returns once the stream has it; ev.ID is
@@ -219,9 +228,8 @@ func (q *Queue) deliver(msg jetstream.Msg) {
 		msg.Nak()
 		return
 	}
-	count := int(md.NumDelivered) // approximate invoke count, this one included
 	ctx := context.Background()
-	cfg, arn, err := q.d.Config(ctx, ev.Function)
+	tg, err := q.d.Target(ctx, ev.Function)
 	if errors.Is(err, ErrGone) {
 		q.log.Info("queue: event for a deleted function dropped", "function", ev.Function, "request_id", ev.ID)
 		msg.Ack()
@@ -231,9 +239,19 @@ func (q *Queue) deliver(msg jetstream.Msg) {
 		msg.NakWithDelay(time.Second)
 		return
 	}
+	// The invoke count leaves out deliveries refused for concurrency, so
+	// throttling never uses up a function's retries.
+	q.mu.Lock()
+	count := int(md.NumDelivered) - q.throttled[ev.ID]
+	q.mu.Unlock()
+	cfg := tg.Config
 	age := q.d.Now().Sub(time.UnixMilli(ev.Enqueued))
-	if age > time.Duration(cfg.MaxAge())*time.Second {
-		q.settle(ctx, msg, &ev, arn, cfg, "EventAgeExceeded", count-1, nil)
+	switch {
+	case tg.Disabled:
+		q.settle(ctx, msg, &ev, tg, "RetriesExhausted", 0, nil)
+		return
+	case age > time.Duration(cfg.MaxAge())*time.Second:
+		q.settle(ctx, msg, &ev, tg, "EventAgeExceeded", count-1, nil)
 		return
 	}
 
@@ -244,17 +262,29 @@ func (q *Queue) deliver(msg jetstream.Msg) {
 	switch {
 	case errors.Is(err, ErrGone):
 		msg.Ack()
+	case function.ErrorCode(err) == function.ETHROTTLED:
+		// Lambda's back-off for throttled events: from one second,
+		// doubling, to at most five minutes, until the event is too old.
+		q.mu.Lock()
+		q.throttled[ev.ID]++
+		n := q.throttled[ev.ID]
+		q.mu.Unlock()
+		q.count(func(s *Stats) { s.Throttled++ }, ev.Function)
+		msg.NakWithDelay(min(time.Second<<min(n-1, 9), 5*time.Minute))
 	case err != nil:
-		// Not the function's doing: try again later without counting it.
+		// Not the function's doing (the platform is closing): try again.
 		q.log.Warn("queue: delivery postponed", "function", ev.Function, "request_id", ev.ID, "err", err)
-		msg.NakWithDelay(min(time.Duration(count)*time.Second, 5*time.Minute))
+		q.mu.Lock()
+		q.throttled[ev.ID]++
+		q.mu.Unlock()
+		msg.NakWithDelay(time.Second)
 	case res.FunctionError == "":
-		q.settle(ctx, msg, &ev, arn, cfg, "Success", count, res)
+		q.settle(ctx, msg, &ev, tg, "Success", count, res)
 	case count <= cfg.Retries():
 		q.count(func(s *Stats) { s.Retried++ }, ev.Function)
 		msg.NakWithDelay(time.Duration(count) * q.d.RetryBase)
 	default:
-		q.settle(ctx, msg, &ev, arn, cfg, "RetriesExhausted", count, res)
+		q.settle(ctx, msg, &ev, tg, "RetriesExhausted", count, res)
 	}
 }
 
@@ -278,18 +308,27 @@ func (q *Queue) invokeWithHeartbeat(ctx context.Context, msg jetstream.Msg, ev *
 	return q.d.Invoke(ctx, ev)
 }
 
-// settle records the outcome, sends the destination record if one is
-// configured, and acknowledges the event. If the destination cannot be
-// stored the event is left to be delivered again.
-func (q *Queue) settle(ctx context.Context, msg jetstream.Msg, ev *Event, arn string, cfg *function.EventInvokeConfig, condition string, count int, res *Result) {
+// settle records the outcome, sends the destination record and, for a
+// failure, the dead-letter event, then acknowledges the event. If either
+// cannot be stored, the event is left to be delivered again.
+func (q *Queue) settle(ctx context.Context, msg jetstream.Msg, ev *Event, tg *Target, condition string, count int, res *Result) {
+	cfg := tg.Config
 	dest := cfg.OnFailure()
 	if condition == "Success" {
 		dest = cfg.OnSuccess()
 	}
+	var sends []*Event
 	if dest != "" {
 		name, _, _ := function.ParseRef(dest)
-		rec := destinationRecord(q.d.Now(), ev, arn, condition, count, res)
-		if err := q.Enqueue(ctx, &Event{ID: ev.ID + "-" + condition, Function: name, Payload: rec}); err != nil {
+		rec := destinationRecord(q.d.Now(), ev, tg.ARN, condition, count, res)
+		sends = append(sends, &Event{ID: ev.ID + "-" + condition, Function: name, Payload: rec})
+	}
+	if condition != "Success" && tg.DeadLetter != "" {
+		name, _, _ := function.ParseRef(tg.DeadLetter)
+		sends = append(sends, &Event{ID: ev.ID + "-dead-letter", Function: name, Payload: ev.Payload})
+	}
+	for _, out := range sends {
+		if err := q.Enqueue(ctx, out); err != nil {
 			q.log.Error("queue: destination not stored; event will be delivered again", "function", ev.Function, "err", err)
 			msg.NakWithDelay(time.Second)
 			return
@@ -302,6 +341,9 @@ func (q *Queue) settle(ctx context.Context, msg jetstream.Msg, ev *Event, arn st
 		q.count(func(s *Stats) { s.Failed++ }, ev.Function)
 		q.log.Info("queue: event failed", "function", ev.Function, "request_id", ev.ID, "condition", condition, "attempts", count)
 	}
+	q.mu.Lock()
+	delete(q.throttled, ev.ID)
+	q.mu.Unlock()
 	msg.Ack()
 }
 

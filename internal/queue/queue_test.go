@@ -15,10 +15,13 @@ import (
 
 // fake records deliveries and fails each function's first n deliveries.
 type fake struct {
-	mu     sync.Mutex
-	seen   map[string][]*Event // by function
-	failN  map[string]int
-	config map[string]*function.EventInvokeConfig
+	mu       sync.Mutex
+	seen     map[string][]*Event // by function
+	failN    map[string]int
+	throttle map[string]int // refuse this many deliveries for concurrency first
+	config   map[string]*function.EventInvokeConfig
+	dlq      map[string]string
+	disabled map[string]bool
 }
 
 func (f *fake) invoke(_ context.Context, ev *Event) (*Result, error) {
@@ -27,6 +30,10 @@ func (f *fake) invoke(_ context.Context, ev *Event) (*Result, error) {
 	if ev.Function == "gone" {
 		return nil, ErrGone
 	}
+	if f.throttle[ev.Function] > 0 {
+		f.throttle[ev.Function]--
+		return nil, function.Throttled(function.ReasonAccount)
+	}
 	f.seen[ev.Function] = append(f.seen[ev.Function], ev)
 	if len(f.seen[ev.Function]) <= f.failN[ev.Function] {
 		return &Result{Payload: []byte(`{"errorType":"Boom"}`), FunctionError: "Unhandled", Version: "$LATEST"}, nil
@@ -34,11 +41,11 @@ func (f *fake) invoke(_ context.Context, ev *Event) (*Result, error) {
 	return &Result{Payload: []byte(`{"ok":true}`), Version: "$LATEST"}, nil
 }
 
-func (f *fake) cfg(_ context.Context, fn string) (*function.EventInvokeConfig, string, error) {
+func (f *fake) target(_ context.Context, fn string) (*Target, error) {
 	if fn == "gone" {
-		return nil, "", ErrGone
+		return nil, ErrGone
 	}
-	return f.config[fn], function.ARN("us-east-1", fn, ""), nil
+	return &Target{Config: f.config[fn], ARN: function.ARN("us-east-1", fn, ""), DeadLetter: f.dlq[fn], Disabled: f.disabled[fn]}, nil
 }
 
 func (f *fake) count(fn string) int {
@@ -53,7 +60,7 @@ func open(t *testing.T, dir string, f *fake, now func() time.Time) *Queue {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := Open(context.Background(), st.JetStream(), Deps{Invoke: f.invoke, Config: f.cfg, Workers: 4, RetryBase: 100 * time.Millisecond, Now: now})
+	q, err := Open(context.Background(), st.JetStream(), Deps{Invoke: f.invoke, Target: f.target, Workers: 4, RetryBase: 100 * time.Millisecond, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +197,7 @@ func TestEventsSurviveRestart(t *testing.T) {
 	blocked := &fake{seen: map[string][]*Event{}, failN: map[string]int{}}
 	q, err := Open(ctx, st.JetStream(), Deps{Invoke: func(context.Context, *Event) (*Result, error) {
 		return nil, errors.New("platform closing")
-	}, Config: blocked.cfg})
+	}, Target: blocked.target})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,4 +212,35 @@ func TestEventsSurviveRestart(t *testing.T) {
 	f := &fake{seen: map[string][]*Event{}, failN: map[string]int{}}
 	open(t, dir, f, nil)
 	waitFor(t, "all 50 events after a restart", func() bool { return f.count("later") == 50 })
+}
+
+func TestThrottlesDoNotUseRetriesAndDeadLetters(t *testing.T) {
+	f := &fake{seen: map[string][]*Event{}, failN: map[string]int{"busy": 1, "doomed": 99},
+		throttle: map[string]int{"busy": 3},
+		config: map[string]*function.EventInvokeConfig{"busy": {MaximumRetryAttempts: ptr(1)}, "doomed": {MaximumRetryAttempts: ptr(0)},
+			"off": {DestinationConfig: &function.DestinationConfig{OnFailure: &function.Destination{Destination: function.ARN("us-east-1", "sink", "")}}}},
+		dlq:      map[string]string{"doomed": function.ARN("us-east-1", "dead", "")},
+		disabled: map[string]bool{"off": true},
+	}
+	q := open(t, t.TempDir(), f, nil)
+	ctx := context.Background()
+	for _, fn := range []string{"busy", "doomed", "off"} {
+		if err := q.Enqueue(ctx, &Event{ID: "t-" + fn, Function: fn, Payload: json.RawMessage(`{"fn":"` + fn + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// busy: refused three times (1 s, 2 s, 4 s back-off), then fails once and
+	// succeeds on its one retry: the refusals did not use it up.
+	waitFor(t, "busy to succeed after throttling", func() bool { return f.count("busy") == 2 })
+	waitFor(t, "the dead-letter event", func() bool { return f.count("dead") == 1 })
+	waitFor(t, "the failure destination of a function reserved at 0", func() bool { return f.count("sink") == 1 })
+	if n := f.count("off"); n != 0 {
+		t.Fatalf("a function reserved at 0 was invoked %d times", n)
+	}
+	f.mu.Lock()
+	dead := string(f.seen["dead"][0].Payload)
+	f.mu.Unlock()
+	if dead != `{"fn":"doomed"}` {
+		t.Fatalf("dead-letter event got %s, want the original event", dead)
+	}
 }

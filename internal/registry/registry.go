@@ -34,6 +34,9 @@ type Record struct {
 	Config  function.Config `json:"config"`
 	Region  string          `json:"region"`
 	CodeHex string          `json:"codeHex"` // hex SHA-256 of the zip; the object and cache key
+	// Reserved is the function's reserved concurrency, or nil when it
+	// shares the account's unreserved concurrency.
+	Reserved *int `json:"reserved,omitempty"`
 
 	rev uint64 // key-value revision this record was read at
 }
@@ -50,10 +53,11 @@ type Registry struct {
 	codeDir string
 	log     *slog.Logger
 
-	mu      sync.RWMutex
-	records map[string]*Record  // guarded by mu
-	gone    map[string]uint64   // guarded by mu: revision a deleted name had
-	hooks   []func(name string) // guarded by mu
+	mu          sync.RWMutex
+	records     map[string]*Record  // guarded by mu
+	gone        map[string]uint64   // guarded by mu: revision a deleted name had
+	hooks       []func(name string) // guarded by mu
+	reservedSum int                 // guarded by mu: sum of Reserved over records
 
 	extractMu sync.Mutex // serialises code cache fills
 
@@ -137,6 +141,7 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 		r.mu.Unlock()
 		return
 	}
+	changed := cur != nil
 	switch e.Operation() {
 	case jetstream.KeyValueDelete, jetstream.KeyValuePurge:
 		delete(r.records, name)
@@ -150,10 +155,12 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 		}
 		rec.rev = e.Revision()
 		r.records[name] = &rec
+		changed = cur != nil && cur.Config.RevisionID != rec.Config.RevisionID
 	}
+	r.recountLocked()
 	hooks := r.hooks
 	r.mu.Unlock()
-	if cur != nil {
+	if changed {
 		for _, h := range hooks {
 			h(name)
 		}
@@ -169,6 +176,7 @@ func (r *Registry) store(name string, rec *Record, rev uint64, changed bool) {
 	if fresh {
 		rec.rev = rev
 		r.records[name] = rec
+		r.recountLocked()
 	}
 	hooks := r.hooks
 	r.mu.Unlock()
@@ -176,6 +184,66 @@ func (r *Registry) store(name string, rec *Record, rev uint64, changed bool) {
 		for _, h := range hooks {
 			h(name)
 		}
+	}
+}
+
+// recountLocked recomputes reservedSum; the caller holds r.mu.
+func (r *Registry) recountLocked() {
+	n := 0
+	for _, rec := range r.records {
+		if rec.Reserved != nil {
+			n += *rec.Reserved
+		}
+	}
+	r.reservedSum = n
+}
+
+// ReservedTotal returns the concurrency reserved by all functions.
+func (r *Registry) ReservedTotal() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.reservedSum
+}
+
+// SetReserved sets (or, with nil, removes) a function's reserved
+// concurrency. It changes neither the function's revision nor its
+// instances. check sees the total reserved by the other functions.
+func (r *Registry) SetReserved(ctx context.Context, name string, n *int, check func(others int) error) (*Record, error) {
+	for attempt := 0; ; attempt++ {
+		e, err := r.kv.Get(ctx, name)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, function.NotFound(function.ARN(function.DefaultRegion, name, ""))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("registry: read %s: %w", name, err)
+		}
+		var rec Record
+		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+			return nil, fmt.Errorf("registry: decode %s: %w", name, err)
+		}
+		if check != nil {
+			others := r.ReservedTotal()
+			if rec.Reserved != nil {
+				others -= *rec.Reserved
+			}
+			if err := check(others); err != nil {
+				return nil, err
+			}
+		}
+		rec.Reserved = n
+		b, err := json.Marshal(&rec)
+		if err != nil {
+			return nil, fmt.Errorf("registry: encode: %w", err)
+		}
+		rev, err := r.kv.Update(ctx, name, b, e.Revision())
+		if err != nil && attempt < 5 && isWrongRevision(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("registry: update %s: %w", name, err)
+		}
+		r.store(name, &rec, rev, false)
+		return &rec, nil
 	}
 }
 
@@ -314,6 +382,7 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 	r.mu.Lock()
 	delete(r.records, name)
 	r.gone[name] = max(r.gone[name], rec.rev)
+	r.recountLocked()
 	hooks := r.hooks
 	r.mu.Unlock()
 	for _, h := range hooks {
