@@ -47,8 +47,8 @@ type Deps struct {
 	KeepAlive time.Duration // 0: ten minutes
 	// ConcurrencyLimit is the account's concurrent executions (0: 1,000).
 	ConcurrencyLimit int
-	InitLimit time.Duration // 0: ten seconds, as Lambda
-	Now       func() time.Time
+	InitLimit        time.Duration // 0: ten seconds, as Lambda
+	Now              func() time.Time
 }
 
 // Request is one synchronous invocation.
