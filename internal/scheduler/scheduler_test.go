@@ -170,3 +170,30 @@ func TestValidationAndDisabled(t *testing.T) {
 		t.Fatalf("a disabled schedule fired %d times", n)
 	}
 }
+
+func TestStartAndEndDates(t *testing.T) {
+	q := &fakeQueue{}
+	c := &clock{t: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
+	s, closeStore := openSched(t, t.TempDir(), q, c)
+	defer closeStore()
+	start := float64(time.Date(2026, 6, 1, 1, 0, 0, 0, time.UTC).Unix())
+	end := float64(time.Date(2026, 6, 1, 1, 30, 0, 0, time.UTC).Unix())
+	_, err := s.Put(context.Background(), Schedule{Name: "window", ScheduleExpression: "rate(10 minutes)", StartDate: &start, EndDate: &end,
+		FlexibleTimeWindow: FlexibleTimeWindow{Mode: "OFF"}, Target: Target{Arn: target, RoleArn: "r"}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fired []string
+	for m := 0; m <= 150; m++ { // minute by minute from 00:00 to 02:30
+		c.set(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(m) * time.Minute))
+		s.fireDue(c.now())
+		for range q.take() {
+			fired = append(fired, c.now().Format("15:04"))
+		}
+	}
+	// A rate counts from the start date; nothing fires before it or after
+	// the end date.
+	if got, want := strings.Join(fired, " "), "01:00 01:10 01:20 01:30"; got != want {
+		t.Fatalf("fired at %s, want %s", got, want)
+	}
+}
