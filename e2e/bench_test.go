@@ -89,7 +89,7 @@ func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond)
 func BenchmarkWarmInvoke(b *testing.B) {
 	srv := alofttest.Start(b)
 	goRC := runtimeCases()[0]
-	createB(b, srv.Lambda(), "bench-warm", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/testdata/gofn", "v1"))
+	createB(b, srv.Lambda(), "bench-warm", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/functions/gofn", "v1"))
 	inv := newSignedInvoker(srv, "bench-warm", []byte(`{"op":"noop"}`))
 	inproc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -150,7 +150,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 func BenchmarkWarmThroughput(b *testing.B) {
 	srv := alofttest.Start(b)
 	goRC := runtimeCases()[0]
-	createB(b, srv.Lambda(), "bench-tput", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/testdata/gofn", "v1"))
+	createB(b, srv.Lambda(), "bench-tput", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/functions/gofn", "v1"))
 	inv := newSignedInvoker(srv, "bench-tput", []byte(`{"op":"noop"}`))
 	for _, clients := range []int{1, 16, 128} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
@@ -204,7 +204,7 @@ func BenchmarkColdStart(b *testing.B) {
 		var zip []byte
 		switch rc.name {
 		case "go":
-			zip = alofttest.GoFunction(b, "e2e/testdata/gofn", "v1")
+			zip = alofttest.GoFunction(b, "e2e/functions/gofn", "v1")
 		case "python":
 			zip = alofttest.ZipDir(b, "testdata/python")
 		default:
@@ -255,7 +255,7 @@ func createB(b *testing.B, c *lambda.Client, name, runtime, handler string, zip 
 func BenchmarkAsyncAccept(b *testing.B) {
 	srv := alofttest.Start(b, "--async-workers", "1")
 	goRC := runtimeCases()[0]
-	createB(b, srv.Lambda(), "bench-async", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/testdata/gofn", "v1"))
+	createB(b, srv.Lambda(), "bench-async", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/functions/gofn", "v1"))
 	inv := newSignedInvoker(srv, "bench-async", []byte(`{"op":"noop"}`))
 	inv.async = true
 	b.ResetTimer()
@@ -299,7 +299,7 @@ func BenchmarkAsyncLatency(b *testing.B) {
 	dir := b.TempDir()
 	_, err := srv.Lambda().CreateFunction(context.Background(), &lambda.CreateFunctionInput{
 		FunctionName: aws.String("bench-async-lat"), Runtime: types.Runtime(goRC.runtime), Handler: aws.String(goRC.handler),
-		Role: aws.String("arn:aws:iam::000000000000:role/bench"), Code: &types.FunctionCode{ZipFile: alofttest.GoFunction(b, "e2e/testdata/gofn", "v1")},
+		Role: aws.String("arn:aws:iam::000000000000:role/bench"), Code: &types.FunctionCode{ZipFile: alofttest.GoFunction(b, "e2e/functions/gofn", "v1")},
 		Environment: &types.Environment{Variables: map[string]string{"RECORD_DIR": dir}},
 	})
 	if err != nil {

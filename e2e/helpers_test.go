@@ -30,7 +30,7 @@ type runtimeCase struct {
 func runtimeCases() []runtimeCase {
 	return []runtimeCase{
 		{"go", "provided.al2023", "bootstrap", "errorString", func(t *testing.T, v string) []byte {
-			return alofttest.GoFunction(t, "e2e/testdata/gofn", v)
+			return alofttest.GoFunction(t, "e2e/functions/gofn", v)
 		}},
 		{"python", "python3.11", "app.handler", "ValueError", func(t *testing.T, v string) []byte {
 			return sourceZip(t, "python", "app.py", v)

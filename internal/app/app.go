@@ -131,6 +131,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		CodeDir: func(ctx context.Context, key string) (string, error) {
 			return s.reg.Unpacked(ctx, key)
 		},
+		Env:              s.functionEnv,
 		RuntimeDir:       runtimeDir,
 		WorkDir:          workDir,
 		Logs:             s.appendLogs,
@@ -238,6 +239,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.st = nil
 	}
 	return errors.Join(errs...)
+}
+
+// functionEnv gives a function's instances their own credentials and the
+// address of Aloft's APIs, so an AWS SDK inside the function talks to
+// this server with no configuration.
+func (s *Server) functionEnv(cfg *function.Config) []string {
+	id, secret := s.keys.forFunction(cfg.FunctionName)
+	return []string{
+		"AWS_ENDPOINT_URL=http://" + s.ln.Addr().String(),
+		"AWS_ACCESS_KEY_ID=" + id,
+		"AWS_SECRET_ACCESS_KEY=" + secret,
+	}
 }
 
 // invokeEvent runs an asynchronous event on the function's current

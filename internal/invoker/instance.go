@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ type instance struct {
 	initDur  time.Duration
 	fresh    bool      // has not served an invocation yet
 	lastUsed time.Time // set by the pool under its lock
+	frozen   bool      // guarded by the pool's lock: paused by the sandbox's freezer
 	dead     bool      // set by the invoking goroutine while busy
 
 	stopOnce sync.Once
@@ -89,7 +91,7 @@ func (iv *Invoker) coldStart(ctx context.Context, p *pool, req *Request) (*insta
 	if err == nil {
 		in.sb, err = iv.d.Driver.Start(ctx, sandbox.Spec{
 			ID: id, Argv: argv, Env: in.env(codeDir, tmp, family, extraEnv), Dir: codeDir,
-			CodeDir: codeDir, TmpDir: tmp, MemoryMB: cfg.MemorySize, Output: in.out.w,
+			CodeDir: codeDir, TmpDir: tmp, TmpMB: cfg.EphemeralStorage.Size, MemoryMB: cfg.MemorySize, Output: in.out.w,
 		})
 	}
 	if err != nil {
@@ -153,7 +155,31 @@ func (in *instance) env(codeDir, tmp string, family function.Family, extra []str
 	if len(region) > 3 && region[3] != "" {
 		reg = region[3]
 	}
-	env := []string{
+	// Later settings win: the platform's defaults, then the runtime's, then
+	// the platform's credentials and endpoint, then the user's variables
+	// (which validation keeps off the reserved names), then what Lambda
+	// never lets users change.
+	vars := map[string]string{
+		"TZ": ":UTC", "LANG": "en_US.UTF-8", "PATH": "/usr/local/bin:/usr/bin:/bin:/opt/bin",
+		"HOME": tmp, "TMPDIR": tmp,
+	}
+	set := func(kvs []string) {
+		for _, kv := range kvs {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				vars[k] = v
+			}
+		}
+	}
+	set(extra)
+	if in.iv.d.Env != nil {
+		set(in.iv.d.Env(cfg))
+	}
+	if cfg.Environment != nil {
+		for k, v := range cfg.Environment.Variables {
+			vars[k] = v
+		}
+	}
+	set([]string{
 		"AWS_LAMBDA_RUNTIME_API=" + in.rt.Addr(),
 		"_HANDLER=" + cfg.Handler,
 		"LAMBDA_TASK_ROOT=" + codeDir,
@@ -166,25 +192,15 @@ func (in *instance) env(codeDir, tmp string, family function.Family, extra []str
 		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
 		"AWS_REGION=" + reg,
 		"AWS_DEFAULT_REGION=" + reg,
-		"TMPDIR=" + tmp,
-	}
+	})
 	if family != function.Provided {
-		env = append(env, "AWS_EXECUTION_ENV=AWS_Lambda_"+cfg.Runtime)
+		vars["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + cfg.Runtime
 	}
-	env = append(env, extra...)
-	defaults := map[string]string{"TZ": ":UTC", "LANG": "en_US.UTF-8", "PATH": "/usr/local/bin:/usr/bin:/bin:/opt/bin", "HOME": tmp}
-	if cfg.Environment != nil {
-		for k, v := range cfg.Environment.Variables {
-			if _, ok := defaults[k]; ok {
-				defaults[k] = v
-				continue
-			}
-			env = append(env, k+"="+v)
-		}
-	}
-	for k, v := range defaults {
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
 		env = append(env, k+"="+v)
 	}
+	sort.Strings(env)
 	return env
 }
 
@@ -232,9 +248,13 @@ func (in *instance) invoke(req *Request) (resp *Response, delivered bool) {
 		in.sb.Stop(context.Background(), 0)
 		st, _ := in.sb.Wait(context.Background())
 		msg := "Runtime exited with error: " + st.String()
+		typ := "Runtime.ExitError"
+		if st.OOMKilled {
+			typ = "Runtime.OutOfMemory"
+		}
 		resp.FunctionError = "Unhandled"
-		resp.Payload = errorBody("Runtime.ExitError", "RequestId: "+reqID+" Error: "+msg)
-		extra = append(extra, "RequestId: "+reqID+" Error: "+msg+"\nRuntime.ExitError")
+		resp.Payload = errorBody(typ, "RequestId: "+reqID+" Error: "+msg)
+		extra = append(extra, "RequestId: "+reqID+" Error: "+msg+"\n"+typ)
 	}
 	if resp.Payload == nil {
 		resp.Payload = nullPayload
@@ -283,6 +303,9 @@ func (in *instance) finish(req *Request, reqID string, start time.Time, dur time
 // the instance's scratch directory.
 func (in *instance) shutdown(grace time.Duration) {
 	in.stopOnce.Do(func() {
+		if f, ok := in.sb.(sandbox.Freezer); ok {
+			f.Thaw() // frozen processes cannot act on signals
+		}
 		if in.sb != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), grace+5*time.Second)
 			if err := in.sb.Stop(ctx, grace); err != nil {

@@ -37,6 +37,10 @@ type Deps struct {
 	Command func(family function.Family, codeDir string) (argv, env []string, err error)
 	// CodeDir returns the unpacked code stored under key.
 	CodeDir func(ctx context.Context, key string) (string, error)
+	// Env returns platform variables for a function's instances (its
+	// credentials and the address of Aloft's APIs, say); users may
+	// override those not reserved.
+	Env func(cfg *function.Config) []string
 	// RuntimeDir is what LAMBDA_RUNTIME_DIR names.
 	RuntimeDir string
 	// WorkDir holds per-instance scratch directories.
@@ -296,9 +300,15 @@ func (iv *Invoker) Stats(name string) Stats {
 	return Stats{Idle: len(p.idle), Busy: p.busy}
 }
 
-// reap stops instances idle for longer than the keep-alive.
+// freezeAfter is how long an instance stays idle before it is frozen: long
+// enough that a steady stream of invocations never pays for a thaw.
+const freezeAfter = time.Second
+
+// reap stops instances idle for longer than the keep-alive and freezes
+// those idle for a while.
 func (iv *Invoker) reap() {
-	cutoff := iv.d.Now().Add(-iv.d.KeepAlive)
+	now := iv.d.Now()
+	cutoff := now.Add(-iv.d.KeepAlive)
 	iv.mu.RLock()
 	pools := make([]*pool, 0, len(iv.pools))
 	for _, p := range iv.pools {
@@ -309,6 +319,7 @@ func (iv *Invoker) reap() {
 		for _, in := range p.expired(cutoff) {
 			iv.stopAsync(in)
 		}
+		p.freezeIdle(now.Add(-freezeAfter))
 	}
 }
 
@@ -410,6 +421,14 @@ func (p *pool) take() *instance {
 			continue
 		default:
 		}
+		if in.frozen {
+			if err := in.sb.(sandbox.Freezer).Thaw(); err != nil {
+				p.iv.log.Warn("could not thaw an instance", "instance_id", in.id, "err", err)
+				dead = append(dead, in)
+				continue
+			}
+			in.frozen = false
+		}
 		p.busy++
 		return in
 	}
@@ -446,6 +465,24 @@ func (p *pool) retire() []*instance {
 	idle := p.idle
 	p.idle = nil
 	return idle
+}
+
+// freezeIdle freezes idle instances last used before cutoff, when the
+// sandbox can: they then use no CPU until taken again.
+func (p *pool) freezeIdle(cutoff time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, in := range p.idle {
+		f, ok := in.sb.(sandbox.Freezer)
+		if !ok || in.frozen || !in.lastUsed.Before(cutoff) {
+			continue
+		}
+		if err := f.Freeze(); err != nil {
+			p.iv.log.Warn("could not freeze an instance", "instance_id", in.id, "err", err)
+			continue
+		}
+		in.frozen = true
+	}
 }
 
 // expired removes and returns idle instances last used before cutoff.

@@ -430,3 +430,32 @@ func TestConcurrencyLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestIdleInstancesFreezeAndThaw(t *testing.T) {
+	iv, _, _ := newInvoker(t, time.Minute)
+	cfg := config("cold-storage", 3, nil)
+	_, r1 := invoke(t, iv, cfg, `{}`, false)
+	state := func() string {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r1.PID))
+		if err != nil {
+			return ""
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		return f[0]
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for state() != "T" {
+		if time.Now().After(deadline) {
+			t.Fatalf("idle instance not frozen; state %q", state())
+		}
+		iv.reap()
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, r2 := invoke(t, iv, cfg, `{}`, false)
+	if r2.PID != r1.PID || r2.Calls != 2 {
+		t.Fatalf("after a thaw got %+v, want the same instance", r2)
+	}
+	if s := state(); s == "T" {
+		t.Fatalf("instance still frozen after serving")
+	}
+}

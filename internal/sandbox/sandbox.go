@@ -22,6 +22,7 @@ type Spec struct {
 	Dir      string   // working directory (the function's code)
 	CodeDir  string   // the function's code, read-only for the function
 	TmpDir   string   // a private directory for /tmp
+	TmpMB    int      // size of /tmp (the function's EphemeralStorage); 0 means 512
 	MemoryMB int      // memory limit
 	Output   *os.File // receives the instance's stdout and stderr
 }
@@ -48,6 +49,13 @@ type Instance interface {
 	// MaxMemory returns the peak memory use of the instance in bytes, or 0
 	// if the driver cannot tell.
 	MaxMemory() int64
+}
+
+// Freezer is the optional ability to pause every process of an instance
+// (cgroup freezer) so an idle instance uses no CPU, and to resume it.
+type Freezer interface {
+	Freeze() error
+	Thaw() error
 }
 
 // ExitStatus is how an instance ended.

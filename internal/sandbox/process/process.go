@@ -122,6 +122,24 @@ func (in *instance) Stop(ctx context.Context, grace time.Duration) error {
 	}
 }
 
+var _ sandbox.Freezer = (*instance)(nil)
+
+// Freeze stops every process of the instance's group (SIGSTOP).
+func (in *instance) Freeze() error {
+	if err := syscall.Kill(-in.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("process: freeze %d: %w", in.cmd.Process.Pid, err)
+	}
+	return nil
+}
+
+// Thaw resumes them (SIGCONT).
+func (in *instance) Thaw() error {
+	if err := syscall.Kill(-in.cmd.Process.Pid, syscall.SIGCONT); err != nil {
+		return fmt.Errorf("process: thaw %d: %w", in.cmd.Process.Pid, err)
+	}
+	return nil
+}
+
 // MaxMemory returns the peak resident set size of the first process, read
 // from /proc at most every memEvery.
 func (in *instance) MaxMemory() int64 {
