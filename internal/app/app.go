@@ -90,6 +90,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if s.keys, err = loadKeys(dir, log); err != nil {
 		return nil, err
 	}
+	// Bind first, serve last: instances started while the server comes up
+	// (queued events) already know the address of the APIs.
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("app: listen on %s: %w", cfg.Listen, err)
+	}
 	if s.st, err = store.Open(ctx, store.Options{Dir: dir, URL: cfg.NATSURL}); err != nil {
 		return nil, err
 	}
@@ -177,9 +182,6 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Code:             http.HandlerFunc(s.serveCode),
 		Logger:           log.With("component", "api"),
 	})
-	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("app: listen on %s: %w", cfg.Listen, err)
-	}
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute}
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(s.ln) }()
@@ -198,6 +200,9 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	s.debug()
+	if s.http == nil && s.ln != nil {
+		s.ln.Close() // bound but never served
+	}
 	if s.http != nil {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("app: drain requests: %w", err))
