@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -123,5 +126,46 @@ func TestAccountConcurrencyLimit(t *testing.T) {
 	}
 	if ok != 2 || throttled != 2 {
 		t.Fatalf("got %d served and %d throttled, want 2 and 2 with a limit of 2", ok, throttled)
+	}
+}
+
+// TestProvisionedConcurrency keeps instances initialised ahead of traffic.
+func TestProvisionedConcurrency(t *testing.T) {
+	srv := alofttest.Start(t, "--keep-alive", "1s")
+	c := srv.Lambda()
+	goRC := runtimeCases()[0]
+	create(t, c, "ready", goRC, goRC.code(t, "v1"))
+	put, err := c.PutProvisionedConcurrencyConfig(ctxT(t), &lambda.PutProvisionedConcurrencyConfigInput{
+		FunctionName: aws.String("ready"), Qualifier: aws.String("$LATEST"), ProvisionedConcurrentExecutions: aws.Int32(2)})
+	if err != nil || aws.ToInt32(put.RequestedProvisionedConcurrentExecutions) != 2 {
+		t.Fatalf("put got %+v, %v", put, err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := c.GetProvisionedConcurrencyConfig(ctxT(t), &lambda.GetProvisionedConcurrencyConfigInput{FunctionName: aws.String("ready"), Qualifier: aws.String("$LATEST")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == types.ProvisionedConcurrencyStatusEnumReady && aws.ToInt32(got.AvailableProvisionedConcurrentExecutions) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("provisioned concurrency not ready: %+v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // longer than the keep-alive: provisioned instances stay
+	a, out := invoke(t, c, "ready", `{}`)
+	tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+	if a.InitType != "provisioned-concurrency" || a.Calls != 1 || strings.Contains(string(tail), "Init Duration") {
+		t.Fatalf("first invocation got %+v, tail:\n%s\nwant a warm provisioned instance", a, tail)
+	}
+	if _, err := c.DeleteProvisionedConcurrencyConfig(ctxT(t), &lambda.DeleteProvisionedConcurrencyConfigInput{FunctionName: aws.String("ready"), Qualifier: aws.String("$LATEST")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetProvisionedConcurrencyConfig(ctxT(t), &lambda.GetProvisionedConcurrencyConfigInput{FunctionName: aws.String("ready"), Qualifier: aws.String("$LATEST")})
+	var nf *types.ProvisionedConcurrencyConfigNotFoundException
+	if !errors.As(err, &nf) {
+		t.Fatalf("get after delete got %v", err)
 	}
 }

@@ -66,6 +66,7 @@ type answer struct {
 	Greeting  string `json:"greeting"`
 	Region    string `json:"region"`
 	TaskRoot  string `json:"taskRoot"`
+	InitType  string `json:"initType"`
 }
 
 // fnError is a function error payload.

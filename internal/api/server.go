@@ -17,9 +17,11 @@ import (
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
-// Invoker runs invocations.
+// Invoker runs invocations and keeps provisioned instances.
 type Invoker interface {
 	Invoke(ctx context.Context, req *invoker.Request) (*invoker.Response, error)
+	Provision(req *invoker.Request, n int) error
+	Provisioned(name string) (requested, ready int)
 }
 
 // Queue stores asynchronous invocations.
@@ -78,6 +80,10 @@ func New(d Deps) *Server {
 	s.handle("PUT /2017-10-31/functions/{fn}/concurrency", s.putConcurrency)
 	s.handle("DELETE /2017-10-31/functions/{fn}/concurrency", s.deleteConcurrency)
 	s.handle("GET /2019-09-30/functions/{fn}/concurrency", s.getConcurrency)
+	pc := "/2019-09-30/functions/{fn}/provisioned-concurrency"
+	s.handle("PUT "+pc, s.putProvisioned)
+	s.handle("GET "+pc, s.getProvisioned)
+	s.handle("DELETE "+pc, s.deleteProvisioned)
 	s.handle("POST /2014-11-13/functions/{fn}/invoke-async", s.invokeAsync)
 	s.handle("POST /2014-11-13/functions/{fn}/invoke-async/", s.invokeAsync)
 	eic := "/2019-09-25/functions/{fn}/event-invoke-config"

@@ -149,7 +149,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	s.inv.Start()
-	s.reg.OnChange(s.inv.Retire)
+	s.reg.OnChange(func(name string) {
+		s.inv.Retire(name)
+		s.provision(name) // a new revision gets its provisioned instances too
+	})
+	for _, rec := range s.reg.List() {
+		s.provision(rec.Config.FunctionName)
+	}
 
 	s.queue, err = queue.Open(ctx, js, queue.Deps{
 		Invoke:    s.invokeEvent,
@@ -244,6 +250,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.st = nil
 	}
 	return errors.Join(errs...)
+}
+
+// provision starts the provisioned instances of the named function, if it
+// has any.
+func (s *Server) provision(name string) {
+	rec, ok := s.reg.Get(name)
+	if !ok || rec.Provisioned == 0 {
+		return
+	}
+	err := s.inv.Provision(&invoker.Request{Config: &rec.Config, Revision: rec.Revision(), Region: rec.Region,
+		CodeKey: rec.CodeHex, InvokedARN: rec.Config.FunctionArn}, rec.Provisioned)
+	if err != nil {
+		s.log.Warn("could not provision instances", "function", name, "err", err)
+	}
 }
 
 // functionEnv gives a function's instances their own credentials and the

@@ -36,7 +36,10 @@ type instance struct {
 	fresh    bool      // has not served an invocation yet
 	lastUsed time.Time // set by the pool under its lock
 	frozen   bool      // guarded by the pool's lock: paused by the sandbox's freezer
-	dead     bool      // set by the invoking goroutine while busy
+	// provisioned is set (under the pool's lock) on instances kept
+	// initialised by provisioned concurrency: the keep-alive spares them.
+	provisioned bool
+	dead        bool // set by the invoking goroutine while busy
 
 	stopOnce sync.Once
 	served   chan struct{} // closed when the Runtime API server has stopped
@@ -46,6 +49,11 @@ type instance struct {
 // it returns the response Lambda gives for that (a function error), and no
 // instance.
 func (iv *Invoker) coldStart(ctx context.Context, p *pool, req *Request) (*instance, *Response, error) {
+	return iv.start(ctx, p, req, false)
+}
+
+// start starts an instance, for a request or (provisioned) ahead of one.
+func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned bool) (*instance, *Response, error) {
 	cfg := p.cfg
 	t0 := iv.d.Now()
 	codeDir, err := iv.d.CodeDir(ctx, p.codeKey)
@@ -54,13 +62,14 @@ func (iv *Invoker) coldStart(ctx context.Context, p *pool, req *Request) (*insta
 	}
 	id := function.NewHexID()
 	in := &instance{
-		iv:     iv,
-		id:     id,
-		stream: t0.UTC().Format("2006/01/02") + "/[" + cfg.Version + "]" + id,
-		cfg:    cfg,
-		dir:    iv.instanceDir(id),
-		fresh:  true,
-		served: make(chan struct{}),
+		iv:          iv,
+		id:          id,
+		stream:      t0.UTC().Format("2006/01/02") + "/[" + cfg.Version + "]" + id,
+		cfg:         cfg,
+		dir:         iv.instanceDir(id),
+		fresh:       true,
+		provisioned: provisioned,
+		served:      make(chan struct{}),
 	}
 	tmp := filepath.Join(in.dir, "tmp")
 	if err := os.MkdirAll(tmp, 0o777); err != nil {
@@ -189,7 +198,7 @@ func (in *instance) env(codeDir, tmp string, family function.Family, extra []str
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(cfg.MemorySize),
 		"AWS_LAMBDA_LOG_GROUP_NAME=" + function.LogGroup(cfg.FunctionName),
 		"AWS_LAMBDA_LOG_STREAM_NAME=" + in.stream,
-		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+		"AWS_LAMBDA_INITIALIZATION_TYPE=" + in.initType(),
 		"AWS_REGION=" + reg,
 		"AWS_DEFAULT_REGION=" + reg,
 	})
@@ -202,6 +211,13 @@ func (in *instance) env(codeDir, tmp string, family function.Family, extra []str
 	}
 	sort.Strings(env)
 	return env
+}
+
+func (in *instance) initType() string {
+	if in.provisioned {
+		return "provisioned-concurrency"
+	}
+	return "on-demand"
 }
 
 // invoke runs one invocation on a busy instance. delivered is false when

@@ -282,6 +282,86 @@ func (iv *Invoker) stopAll(ins []*instance) {
 	}
 }
 
+// Provision keeps n instances of req's function (at req's revision)
+// initialised, starting missing ones in the background; 0 releases them to
+// the keep-alive. It returns at once.
+func (iv *Invoker) Provision(req *Request, n int) error {
+	p, err := iv.pool(req)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.provisioned = n
+	// Release instances beyond n that are idle now.
+	for _, in := range p.idle {
+		if p.provLive <= n {
+			break
+		}
+		if in.provisioned {
+			in.provisioned = false
+			p.provLive--
+			p.provReady--
+		}
+	}
+	p.mu.Unlock()
+	iv.replenish(p)
+	return nil
+}
+
+// Provisioned reports how many instances of the named function are asked
+// for and how many are initialised.
+func (iv *Invoker) Provisioned(name string) (requested, ready int) {
+	iv.mu.RLock()
+	p := iv.pools[name]
+	iv.mu.RUnlock()
+	if p == nil {
+		return 0, 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.provisioned, p.provReady
+}
+
+// replenish starts provisioned instances until the pool has as many as it
+// should.
+func (iv *Invoker) replenish(p *pool) {
+	p.mu.Lock()
+	missing := p.provisioned - p.provLive
+	if p.retired || missing <= 0 {
+		p.mu.Unlock()
+		return
+	}
+	p.provLive += missing
+	p.mu.Unlock()
+	for range missing {
+		iv.mu.Lock()
+		if iv.closed {
+			iv.mu.Unlock()
+			return
+		}
+		iv.wg.Add(1)
+		iv.mu.Unlock()
+		go func() {
+			defer iv.wg.Done()
+			in, resp, err := iv.start(context.Background(), p, &Request{Config: p.cfg}, true)
+			if err != nil || resp != nil {
+				p.mu.Lock()
+				p.provLive--
+				p.mu.Unlock()
+				if resp != nil {
+					iv.log.Warn("provisioned instance failed to initialise", "function", p.cfg.FunctionName, "error", string(resp.Payload))
+				}
+				return
+			}
+			in.fresh = false // its initialisation belongs to no invocation
+			p.mu.Lock()
+			p.provReady++
+			p.mu.Unlock()
+			p.give(in) // started counted it busy; now it waits, initialised
+		}()
+	}
+}
+
 // Stats describes the instances of one function.
 type Stats struct {
 	Idle, Busy int
@@ -320,6 +400,7 @@ func (iv *Invoker) reap() {
 			iv.stopAsync(in)
 		}
 		p.freezeIdle(now.Add(-freezeAfter))
+		iv.replenish(p) // provisioned instances that failed to start
 	}
 }
 
@@ -398,10 +479,13 @@ type pool struct {
 	rev     uint64 // the registry revision of cfg
 	codeKey string
 
-	mu      sync.Mutex
-	idle    []*instance // guarded by mu; most recently used last
-	busy    int         // guarded by mu
-	retired bool        // guarded by mu
+	mu          sync.Mutex
+	idle        []*instance // guarded by mu; most recently used last
+	busy        int         // guarded by mu
+	retired     bool        // guarded by mu
+	provisioned int         // guarded by mu: instances to keep initialised
+	provLive    int         // guarded by mu: provisioned instances starting, idle or busy
+	provReady   int         // guarded by mu: provisioned instances initialised
 }
 
 // take pops the most recently used idle instance whose process is still
@@ -448,8 +532,17 @@ func (p *pool) give(in *instance) {
 	p.mu.Lock()
 	p.busy--
 	if in.dead || p.retired {
+		lost := in.provisioned && !p.retired
+		if in.provisioned {
+			in.provisioned = false
+			p.provLive--
+			p.provReady--
+		}
 		p.mu.Unlock()
 		p.iv.stopAsync(in)
+		if lost {
+			p.iv.replenish(p) // keep the provisioned count
+		}
 		return
 	}
 	in.lastUsed = p.iv.d.Now()
@@ -492,7 +585,7 @@ func (p *pool) expired(cutoff time.Time) []*instance {
 	var out []*instance
 	keep := p.idle[:0]
 	for _, in := range p.idle {
-		if in.lastUsed.Before(cutoff) {
+		if in.lastUsed.Before(cutoff) && !in.provisioned {
 			out = append(out, in)
 		} else {
 			keep = append(keep, in)

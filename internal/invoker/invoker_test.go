@@ -459,3 +459,54 @@ func TestIdleInstancesFreezeAndThaw(t *testing.T) {
 		t.Fatalf("instance still frozen after serving")
 	}
 }
+
+func TestProvisionedConcurrency(t *testing.T) {
+	iv, _, _ := newInvoker(t, 300*time.Millisecond)
+	cfg := config("prov", 3, nil)
+	req := &Request{Config: cfg, InvokedARN: cfg.FunctionArn, Payload: []byte(`{}`), Tail: true}
+	if err := iv.Provision(req, 2); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, ready := iv.Provisioned("prov"); ready < 2; _, ready = iv.Provisioned("prov") {
+		if time.Now().After(deadline) {
+			t.Fatal("provisioned instances not ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := iv.Invoke(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(resp.LogTail), "Init Duration") {
+		t.Fatalf("the first invocation after provisioning was a cold start:\n%s", resp.LogTail)
+	}
+	// The keep-alive (300 ms here) spares provisioned instances.
+	time.Sleep(time.Second)
+	if st := iv.Stats("prov"); st.Idle != 2 {
+		t.Fatalf("after the keep-alive got %+v, want the 2 provisioned instances", st)
+	}
+	// One that dies is replaced.
+	resp, _ = iv.Invoke(context.Background(), &Request{Config: cfg, InvokedARN: cfg.FunctionArn, Payload: []byte(`{"op":"crash"}`)})
+	if resp.FunctionError == "" {
+		t.Fatal("crash did not fail")
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for iv.Stats("prov").Idle != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a crashed provisioned instance was not replaced: %+v", iv.Stats("prov"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Releasing them hands them to the keep-alive.
+	if err := iv.Provision(req, 0); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for iv.Stats("prov").Idle != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("released instances not reaped: %+v", iv.Stats("prov"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -37,6 +37,10 @@ type Record struct {
 	// Reserved is the function's reserved concurrency, or nil when it
 	// shares the account's unreserved concurrency.
 	Reserved *int `json:"reserved,omitempty"`
+	// Provisioned is how many instances are kept initialised, and when
+	// that was last set (RFC 3339).
+	Provisioned         int    `json:"provisioned,omitempty"`
+	ProvisionedModified string `json:"provisionedModified,omitempty"`
 
 	rev uint64 // key-value revision this record was read at
 }
@@ -206,9 +210,27 @@ func (r *Registry) ReservedTotal() int {
 }
 
 // SetReserved sets (or, with nil, removes) a function's reserved
-// concurrency. It changes neither the function's revision nor its
-// instances. check sees the total reserved by the other functions.
+// concurrency. check sees the total reserved by the other functions.
 func (r *Registry) SetReserved(ctx context.Context, name string, n *int, check func(others int) error) (*Record, error) {
+	return r.Amend(ctx, name, func(rec *Record) error {
+		if check != nil {
+			others := r.ReservedTotal()
+			if rec.Reserved != nil {
+				others -= *rec.Reserved
+			}
+			if err := check(others); err != nil {
+				return err
+			}
+		}
+		rec.Reserved = n
+		return nil
+	})
+}
+
+// Amend changes a function's settings that are not part of its
+// configuration (concurrency, say): the revision id stays, and so do the
+// function's instances.
+func (r *Registry) Amend(ctx context.Context, name string, change func(rec *Record) error) (*Record, error) {
 	for attempt := 0; ; attempt++ {
 		e, err := r.kv.Get(ctx, name)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -221,28 +243,23 @@ func (r *Registry) SetReserved(ctx context.Context, name string, n *int, check f
 		if err := json.Unmarshal(e.Value(), &rec); err != nil {
 			return nil, fmt.Errorf("registry: decode %s: %w", name, err)
 		}
-		if check != nil {
-			others := r.ReservedTotal()
-			if rec.Reserved != nil {
-				others -= *rec.Reserved
-			}
-			if err := check(others); err != nil {
-				return nil, err
-			}
+		rev := rec.Config.RevisionID
+		if err := change(&rec); err != nil {
+			return nil, err
 		}
-		rec.Reserved = n
+		rec.Config.RevisionID = rev
 		b, err := json.Marshal(&rec)
 		if err != nil {
 			return nil, fmt.Errorf("registry: encode: %w", err)
 		}
-		rev, err := r.kv.Update(ctx, name, b, e.Revision())
+		kvRev, err := r.kv.Update(ctx, name, b, e.Revision())
 		if err != nil && attempt < 5 && isWrongRevision(err) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("registry: update %s: %w", name, err)
 		}
-		r.store(name, &rec, rev, false)
+		r.store(name, &rec, kvRev, false)
 		return &rec, nil
 	}
 }

@@ -97,5 +97,6 @@ func handle(ctx context.Context, ev event) (map[string]any, error) {
 		"greeting":  os.Getenv("GREETING"),
 		"region":    os.Getenv("AWS_REGION"),
 		"taskRoot":  os.Getenv("LAMBDA_TASK_ROOT"),
+		"initType":  os.Getenv("AWS_LAMBDA_INITIALIZATION_TYPE"),
 	}, nil
 }
