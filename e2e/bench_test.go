@@ -64,10 +64,10 @@ func (s *signedInvoker) invoke() error {
 	if err != nil {
 		return err
 	}
-	io.Copy(io.Discard, resp.Body)
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != want || resp.Header.Get("X-Amz-Function-Error") != "" {
-		return fmt.Errorf("invoke: status %d, function error %q", resp.StatusCode, resp.Header.Get("X-Amz-Function-Error"))
+		return fmt.Errorf("invoke: status %d, function error %q: %.300s", resp.StatusCode, resp.Header.Get("X-Amz-Function-Error"), body)
 	}
 	return nil
 }
@@ -343,4 +343,55 @@ func BenchmarkAsyncLatency(b *testing.B) {
 	}
 	b.ReportMetric(float64(percentile(lat, 0.5))/1e6, "start-p50-ms")
 	b.ReportMetric(float64(percentile(lat, 0.99))/1e6, "start-p99-ms")
+}
+
+// BenchmarkBurst measures how long it takes, from zero instances, to have
+// 1,000 invocations of a provided function that sleeps one second in
+// flight at once: each iteration sends 1,000 concurrent invocations and
+// reports the time until the last one finished, less the second it slept.
+func BenchmarkBurst(b *testing.B) {
+	const burst = 1000
+	srv := alofttest.Start(b, "--keep-alive", "1s")
+	goRC := runtimeCases()[0]
+	_, err := srv.Lambda().CreateFunction(context.Background(), &lambda.CreateFunctionInput{
+		FunctionName: aws.String("bench-burst"), Runtime: types.Runtime(goRC.runtime), Handler: aws.String(goRC.handler),
+		Role: aws.String("arn:aws:iam::000000000000:role/bench"), Timeout: aws.Int32(30),
+		Code: &types.FunctionCode{ZipFile: alofttest.GoFunction(b, "e2e/functions/gofn", "v1")},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inv := newSignedInvoker(srv, "bench-burst", []byte(`{"op":"sleep","ms":1000}`))
+	inv.client.Transport.(*http.Transport).MaxIdleConnsPerHost = burst
+	var worst time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		// Wait for the previous burst's instances to be gone.
+		for deadline := time.Now().Add(30 * time.Second); i > 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if n, _ := filepath.Glob(filepath.Join(srv.Dir, "instances", "*")); len(n) == 0 {
+				break
+			}
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		var wg sync.WaitGroup
+		errs := make(chan error, burst)
+		for range burst {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := inv.invoke(); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		el := time.Since(t0) - time.Second
+		close(errs)
+		if n := len(errs); n > 0 {
+			b.Fatalf("%d of %d invocations failed, first: %v", n, burst, <-errs)
+		}
+		worst = max(worst, el)
+	}
+	b.ReportMetric(worst.Seconds(), "s-to-1000-in-flight")
 }
