@@ -3,12 +3,22 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
 )
+
+func mustGlob(t *testing.T, pattern string) []string {
+	t.Helper()
+	m, err := filepath.Glob(pattern)
+	if err != nil || len(m) == 0 {
+		t.Fatalf("no files match %s (%v)", pattern, err)
+	}
+	return m
+}
 
 // TestCLI drives the aloft CLI against a real server, as a user would.
 func TestCLI(t *testing.T) {
@@ -75,6 +85,12 @@ func TestCLI(t *testing.T) {
 	}
 	if usage := mustRun("usage"); !strings.Contains(usage, "hello") {
 		t.Errorf("usage printed %q", usage)
+	}
+
+	// The keep-alive simulator needs no server.
+	sim := mustRun(append([]string{"keepalive", "simulate"}, mustGlob(t, root+"/internal/keepalive/testdata/synthetic.d0*.csv.gz")...)...)
+	if !strings.Contains(sim, "hybrid") || !strings.Contains(sim, "fixed-10m") {
+		t.Errorf("keepalive simulate printed %q", sim)
 	}
 
 	// Errors: one line on stderr, exit status 1.
