@@ -87,6 +87,9 @@ func TestCLI(t *testing.T) {
 		t.Errorf("usage printed %q", usage)
 	}
 
+	if ka := mustRun("keepalive", "show", "hello"); !strings.Contains(ka, `"Reason"`) || !strings.Contains(ka, `"Samples"`) {
+		t.Errorf("keepalive show printed %q", ka)
+	}
 	// The keep-alive simulator needs no server.
 	sim := mustRun(append([]string{"keepalive", "simulate"}, mustGlob(t, root+"/internal/keepalive/testdata/synthetic.d0*.csv.gz")...)...)
 	if !strings.Contains(sim, "hybrid") || !strings.Contains(sim, "fixed-10m") {

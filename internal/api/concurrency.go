@@ -65,3 +65,23 @@ func (s *Server) deleteConcurrency(w http.ResponseWriter, r *http.Request, req *
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// keepAliveState shows the adaptive keep-alive policy of a function.
+func (s *Server) keepAliveState(w http.ResponseWriter, r *http.Request, req *request) error {
+	rec, err := s.lookup(r, req)
+	if err != nil {
+		return err
+	}
+	st := s.d.Invoker.KeepAlive(rec.Config.FunctionName)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"FunctionName": rec.Config.FunctionName,
+		"Samples":      st.Samples,
+		"OutOfRange":   st.OutOfRange,
+		"CV":           st.CV,
+		"Adaptive":     st.Window.Adaptive,
+		"Reason":       st.Reason,
+		"PreWarm":      st.Window.PreWarm.String(),
+		"KeepAlive":    st.Window.KeepAlive.String(),
+	})
+	return nil
+}

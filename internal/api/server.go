@@ -11,6 +11,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoker"
+	"github.com/aloft-dev/aloft/internal/keepalive"
 	"github.com/aloft-dev/aloft/internal/meter"
 	"github.com/aloft-dev/aloft/internal/queue"
 	"github.com/aloft-dev/aloft/internal/registry"
@@ -22,6 +23,7 @@ type Invoker interface {
 	Invoke(ctx context.Context, req *invoker.Request) (*invoker.Response, error)
 	Provision(req *invoker.Request, n int) error
 	Provisioned(name string) (requested, ready int)
+	KeepAlive(name string) keepalive.State
 }
 
 // Queue stores asynchronous invocations.
@@ -77,6 +79,7 @@ func New(d Deps) *Server {
 	s.handle("GET /2016-08-19/account-settings/", s.accountSettings)
 	s.handle("GET /aloft/v1/usage", s.usage)
 	s.handle("GET /aloft/v1/queue", s.queueStats)
+	s.handle("GET /aloft/v1/functions/{fn}/keepalive", s.keepAliveState)
 	s.handle("PUT /2017-10-31/functions/{fn}/concurrency", s.putConcurrency)
 	s.handle("DELETE /2017-10-31/functions/{fn}/concurrency", s.deleteConcurrency)
 	s.handle("GET /2019-09-30/functions/{fn}/concurrency", s.getConcurrency)

@@ -21,7 +21,7 @@ against Aloft's adaptive keep-alive (a histogram of each function's idle
 times) and fixed keep-alive windows, and report cold starts and idle
 memory-time. No server is needed.`,
 	}
-	cmd.AddCommand(e.keepaliveSimulateCmd(), e.keepaliveGenerateCmd())
+	cmd.AddCommand(e.keepaliveSimulateCmd(), e.keepaliveGenerateCmd(), e.keepaliveShowCmd())
 	return cmd
 }
 
@@ -88,4 +88,27 @@ of timers, Poisson and bursty traffic, the same for the same seed.`,
 	f.IntVar(&opts.Days, "days", 1, "number of days")
 	f.Uint64Var(&opts.Seed, "seed", 1, "random seed")
 	return cmd
+}
+
+func (e *env) keepaliveShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show FUNCTION",
+		Short: "Show the keep-alive a running server has learned for a function",
+		Long: `Show a function's idle-time histogram summary and the windows it gives:
+how long an instance waits unloaded after an invocation (pre-warm) and how
+long it then stays loaded (keep-alive). Until a function has a usable
+pattern, the server's --keep-alive applies.`,
+		Args: nameArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.connect()
+			if err != nil {
+				return err
+			}
+			st, err := c.KeepAlive(cmd.Context(), args[0])
+			if err != nil {
+				return notFound(err, args[0])
+			}
+			return writeJSON(e.stdout, st)
+		},
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -133,4 +134,13 @@ func responseError(resp *http.Response, body []byte) error {
 		fault = smithy.FaultServer
 	}
 	return &smithy.GenericAPIError{Code: code, Message: msg, Fault: fault}
+}
+
+// KeepAlive fetches the adaptive keep-alive state of a function.
+func (c *Client) KeepAlive(ctx context.Context, name string) (map[string]any, error) {
+	var out map[string]any
+	if err := c.getJSON(ctx, "/aloft/v1/functions/"+url.PathEscape(name)+"/keepalive", &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/keepalive"
 	"github.com/aloft-dev/aloft/internal/sandbox"
 )
 
@@ -48,7 +49,13 @@ type Deps struct {
 	Logs      LogSink
 	Meter     Meter
 	Logger    *slog.Logger
-	KeepAlive time.Duration // 0: ten minutes
+	KeepAlive time.Duration // 0: ten minutes; the fallback of the adaptive policy
+	// MinPreWarm is the shortest pre-warm window worth unloading an idle
+	// instance for (0: one minute); below it the instance stays loaded.
+	MinPreWarm time.Duration
+	// KeepAlivePolicy tunes the adaptive keep-alive; its zero value takes
+	// keepalive's defaults, with Fallback set from KeepAlive.
+	KeepAlivePolicy keepalive.Config
 	// ConcurrencyLimit is the account's concurrent executions (0: 1,000).
 	ConcurrencyLimit int
 	InitLimit        time.Duration // 0: ten seconds, as Lambda
@@ -90,8 +97,8 @@ type Invoker struct {
 	closed bool                   // guarded by mu
 
 	admitMu    sync.Mutex
-	active     map[string]int // guarded by admitMu: invocations running, by function
-	unreserved int            // guarded by admitMu: those of functions without a reservation
+	fns        map[string]*fnState // guarded by admitMu: by function name
+	unreserved int                 // guarded by admitMu: running invocations of functions without a reservation
 
 	wg      sync.WaitGroup // the reaper and background stops; no Add after closed
 	stop    chan struct{}
@@ -105,6 +112,16 @@ func New(d Deps) (*Invoker, error) {
 	}
 	if d.KeepAlive <= 0 {
 		d.KeepAlive = 10 * time.Minute
+	}
+	if d.MinPreWarm <= 0 {
+		d.MinPreWarm = time.Minute
+	}
+	if d.KeepAlivePolicy.Fallback == 0 {
+		d.KeepAlivePolicy.Fallback = d.KeepAlive
+	}
+	d.KeepAlivePolicy = d.KeepAlivePolicy.WithDefaults()
+	if err := d.KeepAlivePolicy.Validate(); err != nil {
+		return nil, fmt.Errorf("invoker: keep-alive policy: %w", err)
 	}
 	if d.ConcurrencyLimit <= 0 {
 		d.ConcurrencyLimit = 1000
@@ -124,7 +141,7 @@ func New(d Deps) (*Invoker, error) {
 	if err := os.MkdirAll(d.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("invoker: %w", err)
 	}
-	return &Invoker{d: d, log: d.Logger, pools: map[string]*pool{}, live: map[*instance]struct{}{}, active: map[string]int{}, stop: make(chan struct{})}, nil
+	return &Invoker{d: d, log: d.Logger, pools: map[string]*pool{}, live: map[*instance]struct{}{}, fns: map[string]*fnState{}, stop: make(chan struct{})}, nil
 }
 
 // Start runs the keep-alive reaper until Close.
@@ -189,13 +206,33 @@ func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) 
 	}
 }
 
-// admit counts req as running if there is concurrency for it.
+// fnState is what the invoker remembers of a function across revisions:
+// how many of its invocations run now, when the last one ended, and the
+// keep-alive policy learned from its idle times.
+type fnState struct {
+	running int
+	lastEnd time.Time
+	policy  *keepalive.Policy
+}
+
+func (iv *Invoker) fn(name string) *fnState {
+	f := iv.fns[name]
+	if f == nil {
+		f = &fnState{policy: keepalive.New(iv.d.KeepAlivePolicy)}
+		iv.fns[name] = f
+	}
+	return f
+}
+
+// admit counts req as running if there is concurrency for it, and feeds
+// the function's idle time to its keep-alive policy.
 func (iv *Invoker) admit(req *Request) error {
 	name := req.Config.FunctionName
 	iv.admitMu.Lock()
 	defer iv.admitMu.Unlock()
+	f := iv.fn(name)
 	if r := req.Reserved; r != nil {
-		if iv.active[name] >= *r {
+		if f.running >= *r {
 			return function.Throttled(function.ReasonReserved)
 		}
 	} else {
@@ -204,20 +241,39 @@ func (iv *Invoker) admit(req *Request) error {
 		}
 		iv.unreserved++
 	}
-	iv.active[name]++
+	if f.running == 0 && !f.lastEnd.IsZero() {
+		f.policy.Observe(iv.d.Now().Sub(f.lastEnd))
+	}
+	f.running++
 	return nil
 }
 
 func (iv *Invoker) release(req *Request) {
-	name := req.Config.FunctionName
 	iv.admitMu.Lock()
 	if req.Reserved == nil {
 		iv.unreserved--
 	}
-	if iv.active[name]--; iv.active[name] <= 0 {
-		delete(iv.active, name)
+	f := iv.fn(req.Config.FunctionName)
+	if f.running--; f.running == 0 {
+		f.lastEnd = iv.d.Now()
 	}
 	iv.admitMu.Unlock()
+}
+
+// KeepAlive reports a function's keep-alive policy state.
+func (iv *Invoker) KeepAlive(name string) keepalive.State {
+	iv.admitMu.Lock()
+	defer iv.admitMu.Unlock()
+	return iv.fn(name).policy.State()
+}
+
+// windows returns, for the named function, when its last invocation ended
+// and the keep-alive window its policy gives now.
+func (iv *Invoker) windows(name string) (lastEnd time.Time, w keepalive.Window, running bool) {
+	iv.admitMu.Lock()
+	defer iv.admitMu.Unlock()
+	f := iv.fn(name)
+	return f.lastEnd, f.policy.Window(), f.running > 0
 }
 
 // pool returns the pool for req's function, replacing one that serves an
@@ -384,11 +440,12 @@ func (iv *Invoker) Stats(name string) Stats {
 // enough that a steady stream of invocations never pays for a thaw.
 const freezeAfter = time.Second
 
-// reap stops instances idle for longer than the keep-alive and freezes
-// those idle for a while.
+// reap applies each function's keep-alive window: instances idle past it
+// stop, and with a pre-warm window the function is unloaded after an
+// invocation and loaded again just before the next one is expected. It also
+// freezes instances idle for a while.
 func (iv *Invoker) reap() {
 	now := iv.d.Now()
-	cutoff := now.Add(-iv.d.KeepAlive)
 	iv.mu.RLock()
 	pools := make([]*pool, 0, len(iv.pools))
 	for _, p := range iv.pools {
@@ -396,12 +453,63 @@ func (iv *Invoker) reap() {
 	}
 	iv.mu.RUnlock()
 	for _, p := range pools {
+		lastEnd, w, running := iv.windows(p.cfg.FunctionName)
+		keep := iv.d.KeepAlive
+		if w.Adaptive {
+			keep = w.KeepAlive
+		}
+		cutoff := now.Add(-keep)
+		if w.Adaptive && w.PreWarm >= iv.d.MinPreWarm && !running {
+			switch since := now.Sub(lastEnd); {
+			case since < w.PreWarm:
+				cutoff = now // unload until the pre-warm window opens
+			case since < w.KeepAlive && !p.loaded():
+				iv.prewarm(p)
+			}
+		}
 		for _, in := range p.expired(cutoff) {
 			iv.stopAsync(in)
 		}
 		p.freezeIdle(now.Add(-freezeAfter))
 		iv.replenish(p) // provisioned instances that failed to start
 	}
+}
+
+// loaded reports whether the pool has an instance idle, busy or starting.
+func (p *pool) loaded() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle) > 0 || p.busy > 0 || p.warming
+}
+
+// prewarm starts one instance ahead of the invocation the policy expects.
+func (iv *Invoker) prewarm(p *pool) {
+	p.mu.Lock()
+	if p.retired || p.warming {
+		p.mu.Unlock()
+		return
+	}
+	p.warming = true
+	p.mu.Unlock()
+	iv.mu.Lock()
+	if iv.closed {
+		iv.mu.Unlock()
+		return
+	}
+	iv.wg.Add(1)
+	iv.mu.Unlock()
+	go func() {
+		defer iv.wg.Done()
+		in, resp, err := iv.start(context.Background(), p, &Request{Config: p.cfg}, false)
+		p.mu.Lock()
+		p.warming = false
+		p.mu.Unlock()
+		if err != nil || resp != nil {
+			return
+		}
+		in.fresh = false // its initialisation belongs to no invocation
+		p.give(in)
+	}()
 }
 
 // stopAsync stops an instance in the background; once the invoker is
@@ -486,6 +594,7 @@ type pool struct {
 	provisioned int         // guarded by mu: instances to keep initialised
 	provLive    int         // guarded by mu: provisioned instances starting, idle or busy
 	provReady   int         // guarded by mu: provisioned instances initialised
+	warming     bool        // guarded by mu: a pre-warm start is under way
 }
 
 // take pops the most recently used idle instance whose process is still

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/keepalive"
 	"github.com/aloft-dev/aloft/internal/sandbox/process"
 )
 
@@ -508,5 +509,58 @@ func TestProvisionedConcurrency(t *testing.T) {
 			t.Fatalf("released instances not reaped: %+v", iv.Stats("prov"))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestAdaptiveKeepAlivePreWarms(t *testing.T) {
+	s, m := &sink{}, &meter{}
+	exe, _ := os.Executable()
+	iv, err := New(Deps{
+		Driver: &process.Driver{},
+		Command: func(function.Family, string) ([]string, []string, error) {
+			return []string{exe}, []string{"INVOKER_TEST_RUNTIME=1"}, nil
+		},
+		CodeDir:         func(context.Context, string) (string, error) { return os.TempDir(), nil },
+		WorkDir:         t.TempDir(),
+		Logs:            s.add,
+		Meter:           m,
+		KeepAlive:       400 * time.Millisecond, // the fallback; reaper ticks every 100 ms
+		MinPreWarm:      300 * time.Millisecond,
+		KeepAlivePolicy: keepalive.Config{Bin: 50 * time.Millisecond, Bins: 200},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv.Start()
+	defer iv.Close(context.Background())
+	cfg := config("timer", 3, nil)
+	req := &Request{Config: cfg, InvokedARN: cfg.FunctionArn, Payload: []byte(`{}`), Tail: true}
+	const period = 1500 * time.Millisecond
+	var cold []bool
+	var unloadedBetween int
+	for i := range 12 {
+		resp, err := iv.Invoke(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cold = append(cold, strings.Contains(string(resp.LogTail), "Init Duration"))
+		time.Sleep(period / 2)
+		if i >= 8 && iv.Stats("timer").Idle == 0 {
+			unloadedBetween++ // the instance was let go between invocations
+		}
+		time.Sleep(period / 2)
+	}
+	st := iv.KeepAlive("timer")
+	t.Logf("policy: %+v; cold starts: %v", st, cold)
+	if !st.Window.Adaptive {
+		t.Fatalf("a function invoked every %v did not get an adaptive window: %+v", period, st)
+	}
+	if unloadedBetween == 0 {
+		t.Errorf("the instance was never unloaded while the policy expected no invocation")
+	}
+	for i, c := range cold[9:] {
+		if c {
+			t.Errorf("invocation %d was cold: the pre-warm did not load the instance in time", 9+i)
+		}
 	}
 }
