@@ -390,15 +390,7 @@ func (iv *Invoker) replenish(p *pool) {
 	p.provLive += missing
 	p.mu.Unlock()
 	for range missing {
-		iv.mu.Lock()
-		if iv.closed {
-			iv.mu.Unlock()
-			return
-		}
-		iv.wg.Add(1)
-		iv.mu.Unlock()
-		go func() {
-			defer iv.wg.Done()
+		iv.background(func() {
 			in, resp, err := iv.start(context.Background(), p, &Request{Config: p.cfg}, true)
 			if err != nil || resp != nil {
 				p.mu.Lock()
@@ -414,7 +406,7 @@ func (iv *Invoker) replenish(p *pool) {
 			p.provReady++
 			p.mu.Unlock()
 			p.give(in) // started counted it busy; now it waits, initialised
-		}()
+		})
 	}
 }
 
@@ -491,15 +483,7 @@ func (iv *Invoker) prewarm(p *pool) {
 	}
 	p.warming = true
 	p.mu.Unlock()
-	iv.mu.Lock()
-	if iv.closed {
-		iv.mu.Unlock()
-		return
-	}
-	iv.wg.Add(1)
-	iv.mu.Unlock()
-	go func() {
-		defer iv.wg.Done()
+	iv.background(func() {
 		in, resp, err := iv.start(context.Background(), p, &Request{Config: p.cfg}, false)
 		p.mu.Lock()
 		p.warming = false
@@ -509,24 +493,32 @@ func (iv *Invoker) prewarm(p *pool) {
 		}
 		in.fresh = false // its initialisation belongs to no invocation
 		p.give(in)
-	}()
+	})
 }
 
 // stopAsync stops an instance in the background; once the invoker is
 // closed it stops it before returning.
 func (iv *Invoker) stopAsync(in *instance) {
+	if !iv.background(func() { in.shutdown(time.Second) }) {
+		in.shutdown(0)
+	}
+}
+
+// background runs fn in a goroutine Close waits for, unless the invoker is
+// closed; it reports whether fn was started.
+func (iv *Invoker) background(fn func()) bool {
 	iv.mu.Lock()
 	if iv.closed {
 		iv.mu.Unlock()
-		in.shutdown(0)
-		return
+		return false
 	}
 	iv.wg.Add(1)
 	iv.mu.Unlock()
 	go func() {
 		defer iv.wg.Done()
-		in.shutdown(time.Second)
+		fn()
 	}()
+	return true
 }
 
 // track registers a new instance; it fails once the invoker is closed.

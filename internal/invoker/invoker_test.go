@@ -513,6 +513,12 @@ func TestProvisionedConcurrency(t *testing.T) {
 }
 
 func TestAdaptiveKeepAlivePreWarms(t *testing.T) {
+	// The clock is the test's and the reaper runs when the test says, so
+	// nothing here depends on how fast the machine is.
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	s, m := &sink{}, &meter{}
 	exe, _ := os.Executable()
 	iv, err := New(Deps{
@@ -524,43 +530,53 @@ func TestAdaptiveKeepAlivePreWarms(t *testing.T) {
 		WorkDir:         t.TempDir(),
 		Logs:            s.add,
 		Meter:           m,
-		KeepAlive:       400 * time.Millisecond, // the fallback; reaper ticks every 100 ms
-		MinPreWarm:      300 * time.Millisecond,
-		KeepAlivePolicy: keepalive.Config{Bin: 50 * time.Millisecond, Bins: 200},
+		Now:             clock,
+		KeepAlive:       time.Minute, // the fallback
+		KeepAlivePolicy: keepalive.Config{Bin: 10 * time.Second, Bins: 360},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	iv.Start()
 	defer iv.Close(context.Background())
 	cfg := config("timer", 3, nil)
 	req := &Request{Config: cfg, InvokedARN: cfg.FunctionArn, Payload: []byte(`{}`), Tail: true}
-	const period = 1500 * time.Millisecond
-	var cold []bool
-	var unloadedBetween int
-	for i := range 12 {
-		resp, err := iv.Invoke(context.Background(), req)
-		if err != nil {
+	const period = 15 * time.Minute // a timer: regular, and longer than the fallback
+	for range 8 {
+		if _, err := iv.Invoke(context.Background(), req); err != nil {
 			t.Fatal(err)
 		}
-		cold = append(cold, strings.Contains(string(resp.LogTail), "Init Duration"))
-		time.Sleep(period / 2)
-		if i >= 8 && iv.Stats("timer").Idle == 0 {
-			unloadedBetween++ // the instance was let go between invocations
-		}
-		time.Sleep(period / 2)
+		advance(period)
+		iv.reap()
 	}
 	st := iv.KeepAlive("timer")
-	t.Logf("policy: %+v; cold starts: %v", st, cold)
-	if !st.Window.Adaptive {
-		t.Fatalf("a function invoked every %v did not get an adaptive window: %+v", period, st)
+	if !st.Window.Adaptive || st.Window.PreWarm < time.Minute || st.Window.KeepAlive <= period {
+		t.Fatalf("a function called every %v got %+v", period, st)
 	}
-	if unloadedBetween == 0 {
-		t.Errorf("the instance was never unloaded while the policy expected no invocation")
+	// Just after a call the instance is let go: none is expected for a while.
+	if _, err := iv.Invoke(context.Background(), req); err != nil {
+		t.Fatal(err)
 	}
-	for i, c := range cold[9:] {
-		if c {
-			t.Errorf("invocation %d was cold: the pre-warm did not load the instance in time", 9+i)
+	advance(time.Minute)
+	iv.reap()
+	if n := iv.Stats("timer").Idle; n != 0 {
+		t.Fatalf("%d instances kept loaded inside the pre-warm window", n)
+	}
+	// Once the pre-warm window opens, one is loaded ahead of the call.
+	advance(st.Window.PreWarm)
+	iv.reap()
+	deadline := time.Now().Add(10 * time.Second)
+	for iv.Stats("timer").Idle != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no instance pre-warmed: %+v", iv.Stats("timer"))
 		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	advance(period - time.Minute - st.Window.PreWarm)
+	resp, err := iv.Invoke(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(resp.LogTail), "Init Duration") {
+		t.Fatalf("the call after a pre-warm was cold:\n%s", resp.LogTail)
 	}
 }

@@ -231,37 +231,17 @@ func (r *Registry) SetReserved(ctx context.Context, name string, n *int, check f
 // configuration (concurrency, say): the revision id stays, and so do the
 // function's instances.
 func (r *Registry) Amend(ctx context.Context, name string, change func(rec *Record) error) (*Record, error) {
-	for attempt := 0; ; attempt++ {
-		e, err := r.kv.Get(ctx, name)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, function.NotFound(function.ARN(function.DefaultRegion, name, ""))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("registry: read %s: %w", name, err)
-		}
-		var rec Record
-		if err := json.Unmarshal(e.Value(), &rec); err != nil {
-			return nil, fmt.Errorf("registry: decode %s: %w", name, err)
-		}
-		rev := rec.Config.RevisionID
-		if err := change(&rec); err != nil {
-			return nil, err
-		}
-		rec.Config.RevisionID = rev
-		b, err := json.Marshal(&rec)
-		if err != nil {
-			return nil, fmt.Errorf("registry: encode: %w", err)
-		}
-		kvRev, err := r.kv.Update(ctx, name, b, e.Revision())
-		if err != nil && attempt < 5 && isWrongRevision(err) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("registry: update %s: %w", name, err)
-		}
-		r.store(name, &rec, kvRev, false)
-		return &rec, nil
+	rec, rev, err := r.modify(ctx, name, func(rec *Record) error {
+		id := rec.Config.RevisionID
+		err := change(rec)
+		rec.Config.RevisionID = id
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	r.store(name, rec, rev, false)
+	return rec, nil
 }
 
 // Get returns the function called name.
@@ -329,48 +309,65 @@ func (r *Registry) Update(ctx context.Context, name, revisionID string, zip []by
 			return nil, err
 		}
 	}
-	for attempt := 0; ; attempt++ {
-		e, err := r.kv.Get(ctx, name)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, function.NotFound(function.ARN(function.DefaultRegion, name, ""))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("registry: read %s: %w", name, err)
-		}
-		var rec Record
-		if err := json.Unmarshal(e.Value(), &rec); err != nil {
-			return nil, fmt.Errorf("registry: decode %s: %w", name, err)
-		}
+	var oldCode string
+	rec, rev, err := r.modify(ctx, name, func(rec *Record) error {
 		if revisionID != "" && revisionID != rec.Config.RevisionID {
-			return nil, errRevision
+			return errRevision
 		}
 		if change != nil {
 			if err := change(&rec.Config); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		oldCode := rec.CodeHex
+		oldCode = rec.CodeHex
 		if zip != nil {
 			rec.CodeHex = info.Hex
 			rec.Config.CodeSha256, rec.Config.CodeSize = info.Sha256, info.Size
 		}
 		stamp(&rec.Config)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.store(name, rec, rev, true)
+	if oldCode != rec.CodeHex {
+		r.dropCode(ctx, oldCode)
+	}
+	return rec, nil
+}
+
+// modify reads the function called name, applies change and writes it
+// back guarded by the revision it read, trying again when another writer
+// got there first.
+func (r *Registry) modify(ctx context.Context, name string, change func(*Record) error) (*Record, uint64, error) {
+	for attempt := 0; ; attempt++ {
+		e, err := r.kv.Get(ctx, name)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, 0, function.NotFound(function.ARN(function.DefaultRegion, name, ""))
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("registry: read %s: %w", name, err)
+		}
+		var rec Record
+		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+			return nil, 0, fmt.Errorf("registry: decode %s: %w", name, err)
+		}
+		if err := change(&rec); err != nil {
+			return nil, 0, err
+		}
 		b, err := json.Marshal(&rec)
 		if err != nil {
-			return nil, fmt.Errorf("registry: encode: %w", err)
+			return nil, 0, fmt.Errorf("registry: encode: %w", err)
 		}
 		rev, err := r.kv.Update(ctx, name, b, e.Revision())
 		if err != nil && attempt < 5 && isWrongRevision(err) {
-			continue // someone else updated it meanwhile; apply the change again
+			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("registry: update %s: %w", name, err)
+			return nil, 0, fmt.Errorf("registry: update %s: %w", name, err)
 		}
-		r.store(name, &rec, rev, true)
-		if oldCode != rec.CodeHex {
-			r.dropCode(ctx, oldCode)
-		}
-		return &rec, nil
+		return &rec, rev, nil
 	}
 }
 
