@@ -250,7 +250,9 @@ func TestAsyncSurvivesKill(t *testing.T) {
 		t.Skip("skipped with -short: queues 5,000 events")
 	}
 	const total = 5000
-	srv := alofttest.Start(t, "--async-workers", "32")
+	// Delivery evidence is written to a host directory, which sandboxed
+	// functions cannot see: this test is about the queue, not isolation.
+	srv := alofttest.Start(t, "--async-workers", "32", "--sandbox", "process")
 	recordDir := t.TempDir()
 	goRC := runtimeCases()[0]
 	create(t, srv.Lambda(), "crashy", goRC, goRC.code(t, "v1"), func(in *lambda.CreateFunctionInput) {

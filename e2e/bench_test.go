@@ -294,7 +294,7 @@ func BenchmarkAsyncAccept(b *testing.B) {
 // to the handler starting, with events sent one after another to a warm
 // function.
 func BenchmarkAsyncLatency(b *testing.B) {
-	srv := alofttest.Start(b)
+	srv := alofttest.Start(b, "--sandbox", "process") // the function writes to a host directory
 	goRC := runtimeCases()[0]
 	dir := b.TempDir()
 	_, err := srv.Lambda().CreateFunction(context.Background(), &lambda.CreateFunctionInput{

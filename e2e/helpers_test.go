@@ -58,6 +58,7 @@ type answer struct {
 	Version   string `json:"version"`
 	Calls     int    `json:"calls"`
 	PID       int    `json:"pid"`
+	Instance  string `json:"instance"` // the log stream: one per instance
 	RequestID string `json:"requestId"`
 	ARN       string `json:"arn"`
 	Function  string `json:"function"`

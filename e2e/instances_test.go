@@ -40,7 +40,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	a1, _ := invoke(t, c, "life", `{}`)
 	time.Sleep(2 * time.Second)
 	a2, _ := invoke(t, c, "life", `{}`)
-	if a2.Calls != 1 || a2.PID == a1.PID {
+	if a2.Calls != 1 || a2.Instance == a1.Instance {
 		t.Fatalf("after the keep-alive got %+v (before %+v), want a new instance", a2, a1)
 	}
 	out, _ = c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String("life"), Payload: []byte(`{"op":"tmpread"}`)})

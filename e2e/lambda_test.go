@@ -51,7 +51,7 @@ func TestRuntimes(t *testing.T) {
 			// Cold, then warm: the same process counts on.
 			a1, out := invoke(t, c, name, `{"op":"print","text":"marker-`+rc.name+`"}`)
 			a2, _ := invoke(t, c, name, `{}`)
-			if a1.Version != "v1" || a1.Calls != 1 || a2.Calls != 2 || a1.PID != a2.PID {
+			if a1.Version != "v1" || a1.Calls != 1 || a2.Calls != 2 || a1.Instance != a2.Instance {
 				t.Fatalf("got %+v then %+v, want v1 counting 1, 2 in one process", a1, a2)
 			}
 			if a1.Function != name || a1.Memory != 256 || a1.Greeting != "hello" || a1.Region != "us-east-1" ||
@@ -79,7 +79,7 @@ func TestRuntimes(t *testing.T) {
 			if err := lambda.NewFunctionUpdatedV2Waiter(c).Wait(ctxT(t), &lambda.GetFunctionInput{FunctionName: aws.String(name)}, 10*time.Second); err != nil {
 				t.Fatalf("updated waiter: %v", err)
 			}
-			if a, _ := invoke(t, c, name, `{}`); a.Version != "v2" || a.Calls != 1 || a.PID == a1.PID {
+			if a, _ := invoke(t, c, name, `{}`); a.Version != "v2" || a.Calls != 1 || a.Instance == a1.Instance {
 				t.Fatalf("after code update got %+v, want v2 in a new process", a)
 			}
 
@@ -123,13 +123,13 @@ func TestRuntimes(t *testing.T) {
 				t.Fatal(err)
 			}
 			var wg sync.WaitGroup
-			pids := make([]int, 3)
+			pids := make([]string, 3)
 			for i := range pids {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					a, _ := invoke(t, c, name, `{"op":"sleep","ms":500}`)
-					pids[i] = a.PID
+					pids[i] = a.Instance
 				}()
 			}
 			wg.Wait()

@@ -30,6 +30,8 @@ import (
 	"github.com/aloft-dev/aloft/internal/queue"
 	"github.com/aloft-dev/aloft/internal/registry"
 	"github.com/aloft-dev/aloft/internal/runtimes"
+	"github.com/aloft-dev/aloft/internal/sandbox"
+	"github.com/aloft-dev/aloft/internal/sandbox/linux"
 	"github.com/aloft-dev/aloft/internal/sandbox/process"
 	"github.com/aloft-dev/aloft/internal/scheduler"
 	"github.com/aloft-dev/aloft/internal/sigv4"
@@ -64,6 +66,7 @@ type Server struct {
 	ln       net.Listener
 	served   chan error
 	debug    func() // stops the debug profiler
+	driver   sandbox.Driver
 }
 
 // Start brings every component up and starts serving. On failure it stops
@@ -124,8 +127,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 
-	driver := &process.Driver{}
-	log.Warn("sandbox driver: process — function instances run as plain child processes with no isolation")
+	driver, err := chooseDriver(cfg, host, runtimeDir, log)
+	if err != nil {
+		return nil, err
+	}
+	s.driver = driver
 	workDir := filepath.Join(dir, "instances")
 	os.RemoveAll(workDir) // scratch space of instances from an earlier run
 	s.inv, err = invoker.New(invoker.Deps{
@@ -195,6 +201,37 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	return s, nil
 }
 
+// chooseDriver picks the sandbox driver and says loudly which one it is.
+// "auto" takes the linux driver when it can run here (root, namespaces,
+// cgroups) and otherwise the process driver, with a warning.
+func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir string, log *slog.Logger) (sandbox.Driver, error) {
+	const unisolated = "function instances run as plain child processes: they are NOT isolated from each other or from the host"
+	switch cfg.Sandbox {
+	case "process":
+		log.Warn("sandbox driver: process (chosen with --sandbox=process); " + unisolated)
+		return &process.Driver{}, nil
+	case "", "auto", "linux":
+	default:
+		return nil, fmt.Errorf("app: unknown --sandbox %q: want auto, linux or process", cfg.Sandbox)
+	}
+	ro := linux.DefaultReadOnly()
+	for _, exe := range []string{host.Python, host.Node} {
+		if exe != "" {
+			ro = append(ro, linux.InterpreterPrefixes(exe)...)
+		}
+	}
+	d, err := linux.New(linux.Options{ReadOnly: ro, RuntimeDir: runtimeDir, Logger: log.With("component", "sandbox")})
+	if err == nil {
+		log.Info("sandbox driver: linux (namespaces, cgroups, seccomp, unprivileged user)")
+		return d, nil
+	}
+	if cfg.Sandbox == "linux" {
+		return nil, fmt.Errorf("app: the linux sandbox cannot run here: %w", err)
+	}
+	log.Warn("sandbox driver: process, because the linux sandbox cannot run here (" + err.Error() + "); " + unisolated + "; pass --sandbox=process to choose this on purpose")
+	return &process.Driver{}, nil
+}
+
 // Addr returns the API listener's address.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
@@ -232,6 +269,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.inv != nil {
 		errs = append(errs, s.inv.Close(fctx))
 		s.inv = nil
+	}
+	if c, ok := s.driver.(interface{ Close() error }); ok {
+		errs = append(errs, c.Close())
+		s.driver = nil
 	}
 	if s.meter != nil {
 		errs = append(errs, s.meter.Close(fctx))

@@ -8,6 +8,7 @@ type Config struct {
 	DataDir       string        // where durable state, code and bootstraps live
 	Listen        string        // AWS-compatible APIs (host:port)
 	GatewayListen string        // HTTP triggers (host:port)
+	Sandbox       string        // "auto" (linux when it can run, else process), "linux" or "process"
 	KeepAlive     time.Duration // how long an idle instance is kept warm
 	RetryBase     time.Duration // delay before an async event's first retry (Lambda: 1 min)
 	AsyncWorkers  int           // asynchronous events delivered at once

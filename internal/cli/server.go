@@ -52,6 +52,7 @@ aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`DIR` for state, code and credentials")
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "`HOST:PORT` for the Lambda and CloudWatch Logs APIs")
 	f.StringVar(&cfg.GatewayListen, "gateway-listen", cfg.GatewayListen, "`HOST:PORT` for HTTP triggers")
+	f.StringVar(&cfg.Sandbox, "sandbox", cfg.Sandbox, "sandbox `DRIVER` for function instances: auto (linux when it can run, else process), linux or process")
 	f.DurationVar(&cfg.KeepAlive, "keep-alive", cfg.KeepAlive, "how long an idle function instance stays warm")
 	f.DurationVar(&cfg.RetryBase, "async-retry-base", cfg.RetryBase, "delay before the first retry of a failed asynchronous invocation; the second waits twice as long")
 	f.IntVar(&cfg.AsyncWorkers, "async-workers", cfg.AsyncWorkers, "asynchronous invocations delivered at once")

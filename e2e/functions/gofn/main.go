@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -82,13 +83,14 @@ func handle(ctx context.Context, ev event) (map[string]any, error) {
 		}
 		return nil, nil
 	case "big":
-		return map[string]any{"data": string(make([]byte, ev.Size))}, nil
+		return map[string]any{"data": strings.Repeat("a", ev.Size)}, nil
 	}
 	return map[string]any{
 		"runtime":   "go",
 		"version":   version,
 		"calls":     calls,
 		"pid":       os.Getpid(),
+		"instance":  lambdacontext.LogStreamName,
 		"requestId": lc.AwsRequestID,
 		"arn":       lc.InvokedFunctionArn,
 		"function":  lambdacontext.FunctionName,

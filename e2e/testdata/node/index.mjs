@@ -21,6 +21,7 @@ export const handler = async (event, context) => {
     version: VERSION,
     calls,
     pid: process.pid,
+    instance: context.logStreamName,
     requestId: context.awsRequestId,
     arn: context.invokedFunctionArn,
     function: context.functionName,

@@ -23,6 +23,7 @@ def handler(event, context):
         "version": VERSION,
         "calls": calls,
         "pid": os.getpid(),
+        "instance": context.log_stream_name,
         "requestId": context.aws_request_id,
         "arn": context.invoked_function_arn,
         "function": context.function_name,

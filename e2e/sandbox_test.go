@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/aloft-dev/aloft/internal/alofttest"
+)
+
+// hostileReport is what the hostile test function answers.
+type hostileReport struct {
+	OK     bool   `json:"ok"`
+	Err    string `json:"err"`
+	Count  int    `json:"count"`
+	Detail string `json:"detail"`
+}
+
+// TestSandboxContainsHostileFunctions runs functions that attack their
+// sandbox under the linux driver, and checks each attack is contained and
+// reported while a well-behaved function keeps answering.
+func TestSandboxContainsHostileFunctions(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the linux sandbox needs root (namespaces, cgroups, mounts): run the suite as root, as CI does")
+	}
+	srv := alofttest.Start(t, "--sandbox", "linux")
+	c := srv.Lambda()
+	goRC := runtimeCases()[0]
+	create(t, c, "good", goRC, goRC.code(t, "v1"))
+	create(t, c, "hostile", goRC, alofttest.GoFunction(t, "e2e/functions/hostile", "v1"), func(in *lambda.CreateFunctionInput) {
+		in.Timeout = aws.Int32(3)
+	})
+	create(t, c, "hangup", goRC, alofttest.GoFunction(t, "e2e/functions/hangup", "v1"), func(in *lambda.CreateFunctionInput) {
+		in.Timeout = aws.Int32(2)
+	})
+
+	// A well-behaved function is invoked all along.
+	stop := make(chan struct{})
+	var goodErrs []error
+	var goodLat []time.Duration
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			t0 := time.Now()
+			out, err := c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String("good"), Payload: []byte(`{"op":"noop"}`)})
+			if err == nil && out.FunctionError != nil {
+				err = fmt.Errorf("function error: %s", out.Payload)
+			}
+			if err != nil {
+				goodErrs = append(goodErrs, err)
+			}
+			goodLat = append(goodLat, time.Since(t0))
+		}
+	}()
+
+	attack := func(t *testing.T, payload string) (hostileReport, *lambda.InvokeOutput) {
+		t.Helper()
+		out, err := c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String("hostile"), Payload: []byte(payload)})
+		if err != nil {
+			t.Fatalf("invoke %s: %v", payload, err)
+		}
+		var r hostileReport
+		if out.FunctionError == nil {
+			if err := json.Unmarshal(out.Payload, &r); err != nil {
+				t.Fatalf("%s answered %s", payload, out.Payload)
+			}
+		}
+		return r, out
+	}
+	blocked := func(t *testing.T, payload, wantErr string) {
+		t.Helper()
+		r, out := attack(t, payload)
+		if out.FunctionError != nil || r.OK || !strings.Contains(r.Err, wantErr) {
+			t.Errorf("%s: got %+v (function error %q: %s), want it refused with %q", payload, r, aws.ToString(out.FunctionError), out.Payload, wantErr)
+		}
+	}
+	host, _ := os.Hostname()
+
+	t.Run("identity", func(t *testing.T) {
+		r, _ := attack(t, `{"op":"whoami"}`)
+		if r.Count == 0 || r.Detail == host {
+			t.Errorf("function runs as uid %d on hostname %q (the host is %q)", r.Count, r.Detail, host)
+		}
+	})
+	t.Run("files", func(t *testing.T) {
+		blocked(t, `{"op":"read","path":"/etc/shadow"}`, "no such file")
+		blocked(t, fmt.Sprintf(`{"op":"read","path":%q}`, srv.Dir+"/credentials"), "no such file")
+		blocked(t, `{"op":"read","path":"/root/.profile"}`, "no such file")
+		blocked(t, `{"op":"read","path":"/home"}`, "no such file")
+		blocked(t, `{"op":"write","path":"/var/task"}`, "read-only file system")
+		blocked(t, `{"op":"write","path":"/usr/bin"}`, "read-only file system")
+	})
+	t.Run("syscalls", func(t *testing.T) {
+		blocked(t, `{"op":"mount"}`, "operation not permitted")
+		blocked(t, `{"op":"unshare"}`, "operation not permitted")
+		blocked(t, `{"op":"ptrace"}`, "operation not permitted")
+	})
+	t.Run("processes", func(t *testing.T) {
+		r, _ := attack(t, `{"op":"procs"}`)
+		if r.OK || r.Count > 3 || strings.Contains(","+r.Detail+",", fmt.Sprintf(",%d,", os.Getpid())) {
+			t.Errorf("the function saw processes %s and could signal some: %+v", r.Detail, r)
+		}
+	})
+	t.Run("tmp is sized", func(t *testing.T) {
+		// /tmp is memory, counted against the instance's memory limit, so
+		// this function has room to fill all 512 MB of it.
+		create(t, c, "hostile-tmp", goRC, alofttest.GoFunction(t, "e2e/functions/hostile", "v1"), func(in *lambda.CreateFunctionInput) {
+			in.MemorySize, in.Timeout = aws.Int32(1024), aws.Int32(30)
+			in.EphemeralStorage = &types.EphemeralStorage{Size: aws.Int32(512)}
+		})
+		out, err := c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String("hostile-tmp"), Payload: []byte(`{"op":"filltmp"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r hostileReport
+		json.Unmarshal(out.Payload, &r)
+		if out.FunctionError != nil || r.OK || !strings.Contains(r.Err, "no space left") || r.Count > 512 {
+			t.Errorf("filling /tmp got %s, want ENOSPC within 512 MB", out.Payload)
+		}
+	})
+	t.Run("tmp is private", func(t *testing.T) {
+		var wg sync.WaitGroup
+		reports := make([]hostileReport, 2)
+		for i := range reports {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				reports[i], _ = attack(t, fmt.Sprintf(`{"op":"tmpcheck","path":"instance-%d"}`, i))
+			}()
+		}
+		wg.Wait()
+		for i, r := range reports {
+			if !r.OK {
+				t.Errorf("instance %d read back %q: another instance's /tmp leaked in", i, r.Detail)
+			}
+		}
+	})
+	t.Run("memory", func(t *testing.T) {
+		_, out := attack(t, `{"op":"memory","mb":256}`)
+		var e fnError
+		json.Unmarshal(out.Payload, &e)
+		if aws.ToString(out.FunctionError) != "Unhandled" || e.ErrorType != "Runtime.OutOfMemory" {
+			t.Errorf("allocating twice MemorySize got %s, want Runtime.OutOfMemory", out.Payload)
+		}
+	})
+	t.Run("fork bomb", func(t *testing.T) {
+		r, out := attack(t, `{"op":"forkbomb"}`)
+		if out.FunctionError == nil && (r.OK || r.Count > 1100) {
+			t.Errorf("fork bomb got %+v, want it stopped by the pids limit", r)
+		}
+		// A fresh configuration retires the instance and its children.
+		_, err := c.UpdateFunctionConfiguration(ctxT(t), &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("hostile"), Description: aws.String("after the bomb")})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("cpu past the timeout", func(t *testing.T) {
+		e := invokeErr(t, c, "hostile", `{"op":"spin"}`)
+		if e.ErrorType != "Sandbox.Timedout" {
+			t.Errorf("spinning got %+v, want Sandbox.Timedout", e)
+		}
+	})
+	t.Run("runtime hangs up", func(t *testing.T) {
+		e := invokeErr(t, c, "hangup", `{}`)
+		if e.ErrorType != "Sandbox.Timedout" {
+			t.Errorf("a runtime that hung up got %+v, want Sandbox.Timedout", e)
+		}
+	})
+
+	close(stop)
+	wg.Wait()
+	if len(goodErrs) > 0 {
+		t.Errorf("the well-behaved function failed %d times meanwhile, first: %v", len(goodErrs), goodErrs[0])
+	}
+	slices.Sort(goodLat)
+	if len(goodLat) > 0 {
+		t.Logf("well-behaved function during the attacks: %d calls, p50 %v, max %v", len(goodLat), goodLat[len(goodLat)/2], goodLat[len(goodLat)-1])
+	}
+}

@@ -1,0 +1,87 @@
+// Package linux is the sandbox driver that isolates each function instance
+// with Linux namespaces, cgroups, seccomp and an unprivileged identity. It
+// needs root, Linux 5.12 or later and cgroups (v1, hybrid or v2).
+//
+// What an instance gets:
+//
+//   - its own mount, PID, IPC and UTS namespaces (hostname "localhost"); the
+//     network namespace is the host's, so the Runtime API on 127.0.0.1 and
+//     outbound traffic work without any per-start network setup;
+//   - a new root: a small tmpfs, read-only once built, holding read-only
+//     bind mounts of the paths in Options.ReadOnly (same path as on the
+//     host), the code read-only at /var/task and at its host path,
+//     Options.RuntimeDir read-only at its host path, a private tmpfs of
+//     Spec.TmpMB at /tmp (its pages count against the memory limit), a
+//     fresh /proc, a minimal /dev (null, zero, full, random, urandom, tty,
+//     and a tmpfs /dev/shm) and generated /etc/passwd, /etc/group,
+//     /etc/hosts and /etc/hostname.
+//     Nothing else of the host is visible: no data dir, no /home, no /root
+//     beyond a mounted interpreter prefix, no host /proc, no /sys;
+//   - a cgroup per instance under Options.CgroupParent: a memory limit of
+//     Spec.MemoryMB with no swap, a CPU weight and quota proportional to
+//     memory (1769 MB buys one CPU, never less than a fifth of one), a
+//     limit of 1024 tasks, and the freezer;
+//   - a process that runs as Options.UID/GID with no supplementary groups,
+//     no capabilities (the bounding set is emptied), no_new_privs, and a
+//     seccomp filter that refuses mounts, namespaces, tracing, kernel
+//     modules, keyrings, BPF, io_uring and the like with EPERM.
+//
+// Environment variables naming Spec.TmpDir (TMPDIR and HOME as the invoker
+// sets them) are rewritten to /tmp.
+//
+// # How instances start
+//
+// The server re-executes itself (/proc/self/exe) with the argument vector
+// {"aloft-sandbox-init"} in new namespaces; Init recognises that and runs
+// the instance's init instead of the server. Package main must therefore
+// call Init first thing in main; in every other process it returns at once.
+// Orders travel over a socket on fd 3, never through the function's
+// environment, and init prepares everything that does not depend on the
+// function before it is needed: the driver keeps Options.Prestart inits
+// prepared, and refills that pool whenever starts leave the machine alone
+// for a moment. Start then only sets limits, hands over the code and the
+// output, and waits for the exec:
+//
+//	driver (ahead of need)                   init (pid 1 in the new namespaces)
+//	----------------------                   ----------------------------------
+//	mkdir cgroup (lowest CPU weight)
+//	clone(NEWNS|NEWPID|NEWIPC|NEWUTS) -----> Go runtime starts; Init reads fd 3
+//	  v2: clone3 straight into the cgroup
+//	  v1: write the pid to cgroup.procs
+//	send the plan --------------------------> mounts private; tmpfs root; pivot_root;
+//	                                          bind mounts, /proc, /dev, /tmp;
+//	                                          detach the old root; sethostname;
+//	                                          forker thread: empty bounding set,
+//	                                          no_new_privs, seccomp
+//	pool <---------------------------------- "idle"
+//
+//	Start
+//	-----
+//	rename the cgroup, set the limits
+//	open_tree(code) (detached, read-only)
+//	send argv/env/dir + code + output fds --> move_mount code to /var/task, bind it
+//	                                          at its host path; root read-only;
+//	                                          chdir; wake the forker, which forks:
+//	                                          setgroups/setgid/setuid, execve
+//	Start returns <------------------------- "ready" (or the error)
+//	                                          reap orphans, forward signals
+//	Done closes, cgroup removed <----------- function exits: its status; init exits
+//
+// When the pool is empty, Start runs both parts itself.
+//
+// Pid 1 of the namespace is this small reaper rather than the function
+// itself. The kernel drops signals that have no handler when they are sent
+// to a namespace's init, so a function running as pid 1 could not be
+// stopped with SIGTERM, and a shell could not even kill itself; orphans
+// would also stay zombies. The reaper forwards SIGTERM to every process of
+// the namespace and other signals to the function, reports the function's
+// exact wait status to the server, and exits with it, which tears the whole
+// namespace down. It stays root but out of the function's reach: the
+// function runs as another user, so it can neither signal nor trace it,
+// and nothing the function writes is ever read by it.
+//
+// Stop sends SIGTERM to the reaper, waits out the grace period, then lifts
+// the CPU quota and kills every process of the instance (init's death alone
+// would do, more slowly); the instance's cgroup is removed before Done
+// closes.
+package linux

@@ -1,0 +1,592 @@
+package linux
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/aloft-dev/aloft/internal/sandbox"
+)
+
+// rootDir is the empty host directory on which each init mounts its new
+// root, inside its own mount namespace, so the host never sees those
+// mounts.
+const rootDir = "/run/aloft-sandbox"
+
+// Sizes for a Spec that names none: Lambda's defaults.
+const (
+	defaultMemoryMB = 128
+	defaultTmpMB    = 512
+)
+
+// Driver starts instances in namespaces and cgroups. Create it with New;
+// it is safe for concurrent use.
+type Driver struct {
+	log  *slog.Logger
+	cg   *cgroupHost
+	prep prepare // what every init is told first
+
+	// Inits started ahead of need, waiting for a launch, each in the
+	// cgroup its instance will have. Until then the cgroup has the lowest
+	// CPU weight, so that preparing them never slows down the starts they
+	// are meant to speed up.
+	pool chan *shim
+	need chan struct{} // wakes the refiller
+	// Starts under way, and when the last one ended (UnixNano): the pool
+	// is refilled only when starts leave the machine alone for a moment,
+	// as preparing an init competes with them even at the lowest CPU
+	// weight.
+	starting  atomic.Int32
+	lastStart atomic.Int64
+	quit      chan struct{} // closed by Close
+	wg        sync.WaitGroup
+	closed    atomic.Bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ sandbox.Driver = (*Driver)(nil)
+
+// New checks that the host can run sandboxes (root, namespaces, cgroups,
+// seccomp), creates the parent cgroups, prepares the file system plan and
+// starts filling the pool of ready inits. Its error says what is missing.
+func New(o Options) (*Driver, error) {
+	if euid := os.Geteuid(); euid != 0 {
+		return nil, fmt.Errorf("linux sandbox: needs root, running as uid %d (use the process driver on hosts without root)", euid)
+	}
+	for _, ns := range []string{"mnt", "pid", "ipc", "uts"} {
+		if _, err := os.Stat("/proc/self/ns/" + ns); err != nil {
+			return nil, fmt.Errorf("linux sandbox: kernel lacks %s namespaces: %w", ns, err)
+		}
+	}
+	if _, err := os.Stat("/proc/self/exe"); err != nil {
+		return nil, fmt.Errorf("linux sandbox: cannot re-execute the server: %w", err)
+	}
+	if err := checkSeccomp(); err != nil {
+		return nil, fmt.Errorf("linux sandbox: %w", err)
+	}
+	if err := checkMountAPI(); err != nil {
+		return nil, fmt.Errorf("linux sandbox: needs Linux 5.12 or later: %w", err)
+	}
+	d := &Driver{log: o.Logger, prep: prepare{Root: rootDir, Remounts: remounts, Hostname: hostname, UID: o.UID, GID: o.GID}}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.prep.UID == 0 {
+		d.prep.UID = DefaultUID
+	}
+	if d.prep.GID == 0 {
+		d.prep.GID = DefaultGID
+	}
+	if d.prep.UID < 0 || d.prep.GID < 0 {
+		return nil, fmt.Errorf("linux sandbox: invalid uid/gid %d/%d", d.prep.UID, d.prep.GID)
+	}
+	ro := o.ReadOnly
+	if ro == nil {
+		ro = DefaultReadOnly()
+	}
+	var readOnly []string
+	for _, p := range ro {
+		if !filepath.IsAbs(p) {
+			return nil, fmt.Errorf("linux sandbox: read-only path %q is not absolute", p)
+		}
+		readOnly = append(readOnly, filepath.Clean(p))
+	}
+	var err error
+	if d.prep.Plan, err = basePlan(readOnly, o.RuntimeDir, d.prep.UID, d.prep.GID, defaultTmpMB); err != nil {
+		return nil, fmt.Errorf("linux sandbox: %w", err)
+	}
+	sortPlan(d.prep.Plan)
+	if err := os.MkdirAll(rootDir, 0o700); err != nil {
+		return nil, fmt.Errorf("linux sandbox: %w", err)
+	}
+	parent := o.CgroupParent
+	if parent == "" {
+		parent = DefaultCgroupParent
+	}
+	parent = filepath.Clean("/" + parent)[1:]
+	if parent == "" {
+		return nil, errors.New("linux sandbox: the cgroup parent must not be the root cgroup")
+	}
+	if d.cg, err = newCgroupHost(parent); err != nil {
+		return nil, fmt.Errorf("linux sandbox: %w", err)
+	}
+	prestart := o.Prestart
+	if prestart == 0 {
+		prestart = DefaultPrestart
+	}
+	if prestart < 0 {
+		prestart = 0
+	}
+	d.pool = make(chan *shim, prestart)
+	d.need = make(chan struct{}, 1)
+	d.quit = make(chan struct{})
+	if prestart > 0 {
+		d.wg.Add(1)
+		go d.refill()
+		d.wake()
+	}
+	mode := "v1"
+	if d.cg.v2 {
+		mode = "v2"
+	}
+	d.log.Info("linux sandbox ready", "cgroups", mode, "cgroup_parent", parent,
+		"uid", d.prep.UID, "gid", d.prep.GID, "prestart", prestart)
+	return d, nil
+}
+
+// Name returns "linux".
+func (*Driver) Name() string { return "linux" }
+
+// Close stops the inits kept ready and removes the parent cgroups New
+// created, when no instance is left in them. It does not stop instances;
+// Start fails after Close.
+func (d *Driver) Close() error {
+	d.closeOnce.Do(func() {
+		d.closed.Store(true)
+		close(d.quit)
+		d.wg.Wait()
+		var errs []error
+		for {
+			select {
+			case sh := <-d.pool:
+				errs = append(errs, sh.discard())
+				continue
+			default:
+			}
+			break
+		}
+		errs = append(errs, d.cg.close())
+		d.closeErr = errors.Join(errs...)
+	})
+	return d.closeErr
+}
+
+// Start runs spec.Argv in a new sandbox and returns once the function's
+// process has been executed, or the reason it could not be.
+func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if d.closed.Load() {
+		return nil, errors.New("linux sandbox: driver is closed")
+	}
+	if len(spec.Argv) == 0 || !filepath.IsAbs(spec.Argv[0]) {
+		return nil, fmt.Errorf("linux sandbox: argv[0] must be an absolute path, got %q", spec.Argv)
+	}
+	d.starting.Add(1)
+	defer func() {
+		d.lastStart.Store(time.Now().UnixNano())
+		d.starting.Add(-1)
+		d.wake()
+	}()
+	l := launch{Argv: spec.Argv, Env: rewriteTmp(spec.Env, spec.TmpDir), Dir: spec.Dir, Output: spec.Output != nil}
+	if spec.TmpMB > 0 && spec.TmpMB != defaultTmpMB {
+		l.TmpMB = spec.TmpMB
+	}
+	if l.Dir == "" {
+		l.Dir = spec.CodeDir
+	}
+	if l.Dir == "" {
+		l.Dir = "/"
+	}
+	// Descriptors for init: the code as a detached read-only mount tree,
+	// then the output.
+	var fds []int
+	if spec.CodeDir != "" {
+		code, err := openCodeTree(spec.CodeDir)
+		if err != nil {
+			return nil, fmt.Errorf("linux sandbox: code dir: %w", err)
+		}
+		defer unix.Close(code)
+		l.CodeDir = filepath.Clean(spec.CodeDir)
+		fds = append(fds, code)
+	}
+	if spec.Output != nil {
+		// Fd puts the file in blocking mode, as os/exec does for a child's
+		// stdout: the function expects blocking output.
+		fds = append(fds, int(spec.Output.Fd()))
+		defer runtime.KeepAlive(spec.Output)
+	}
+	memMB := spec.MemoryMB
+	if memMB <= 0 {
+		memMB = defaultMemoryMB
+	}
+	for attempt := 0; ; attempt++ {
+		sh, pooled, err := d.take(ctx, spec.ID, memMB)
+		if err != nil {
+			return nil, err
+		}
+		in, err := d.launch(ctx, spec, &l, fds, sh)
+		if err == nil {
+			return in, nil
+		}
+		if derr := sh.discard(); derr != nil {
+			d.log.Warn("linux sandbox: cgroup left behind", "err", derr)
+		}
+		// An init kept ready may have been killed meanwhile; a new one
+		// gets a second chance.
+		if !pooled || !errors.Is(err, errInitGone) || attempt > 0 {
+			return nil, err
+		}
+		d.log.Warn("linux sandbox: a prepared instance was gone, starting another", "err", err)
+	}
+}
+
+// errInitGone is wrapped by launch errors when init died.
+var errInitGone = errors.New("sandbox init exited")
+
+// launch has a ready init start the function.
+func (d *Driver) launch(ctx context.Context, spec sandbox.Spec, l *launch, fds []int, sh *shim) (*instance, error) {
+	stop := context.AfterFunc(ctx, func() { sh.ctl.SetDeadline(time.Now()) })
+	defer stop()
+	b, err := json.Marshal(l)
+	if err == nil {
+		err = sh.send(append(b, '\n'), fds)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("linux sandbox: send launch: %w: %v", errInitGone, err)
+	}
+	r, err := sh.read()
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil:
+		return nil, fmt.Errorf("linux sandbox: start %s: %w: %v", spec.Argv[0], errInitGone, sh.kill())
+	case r.Error != "":
+		return nil, fmt.Errorf("linux sandbox: start %s: %s", spec.Argv[0], r.Error)
+	case !r.Ready:
+		return nil, fmt.Errorf("linux sandbox: unexpected report from init: %+v", r)
+	}
+	sh.ctl.SetDeadline(time.Time{})
+	in := &instance{d: d, sh: sh, cg: sh.cg, done: make(chan struct{})}
+	go in.wait()
+	return in, nil
+}
+
+// take returns a ready init in a cgroup with the instance's limits: one
+// from the pool (pooled), or a new one.
+func (d *Driver) take(ctx context.Context, id string, memoryMB int) (sh *shim, pooled bool, err error) {
+	select {
+	case sh := <-d.pool:
+		err := sh.cg.rename(d.cgroupName(id))
+		if err == nil {
+			err = sh.cg.setLimits(memoryMB)
+		}
+		if err != nil {
+			sh.discard()
+			return nil, false, fmt.Errorf("linux sandbox: %w", err)
+		}
+		return sh, true, nil
+	default:
+	}
+	sh, err = d.spawn(ctx, id, memoryMB)
+	return sh, false, err
+}
+
+// wake asks the refiller to top the pool up.
+func (d *Driver) wake() {
+	select {
+	case d.need <- struct{}{}:
+	default:
+	}
+}
+
+// refill keeps the pool full, one init at a time, until Close.
+func (d *Driver) refill() {
+	defer d.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-d.quit
+		cancel()
+	}()
+	for {
+		select {
+		case <-d.quit:
+			return
+		case <-d.need:
+		}
+	fill:
+		for len(d.pool) < cap(d.pool) {
+			if !d.waitQuiet() {
+				return
+			}
+			sh, err := d.spawn(ctx, prestartedName, 0)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				d.log.Warn("linux sandbox: cannot start an init ahead of need", "err", err)
+				select {
+				case <-d.quit:
+					return
+				case <-time.After(time.Second):
+				}
+				d.wake()
+				break fill
+			}
+			select {
+			case d.pool <- sh:
+			default:
+				sh.discard()
+			}
+		}
+	}
+}
+
+// prestartedName names the cgroups of inits kept ready, until Start
+// renames them after the instance.
+const prestartedName = "prestarted"
+
+// quietDelay is how long no start may have run before the pool is
+// refilled.
+const quietDelay = 10 * time.Millisecond
+
+// waitQuiet waits until no start is under way and none ended in the last
+// quietDelay. It returns false when the driver closes.
+func (d *Driver) waitQuiet() bool {
+	for {
+		wait := quietDelay - time.Duration(time.Now().UnixNano()-d.lastStart.Load())
+		if d.starting.Load() > 0 {
+			wait = quietDelay
+		}
+		if wait <= 0 {
+			return true
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-d.quit:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+// shim is a started init, the server's end of its control socket and the
+// instance cgroup it runs in.
+type shim struct {
+	cmd *exec.Cmd
+	ctl *os.File      // non-blocking, so deadlines work
+	rd  *bufio.Reader // buffers ctl
+	cg  *cgroup
+}
+
+// spawn creates an instance cgroup (see cgroupHost.create for memoryMB),
+// starts an init in new namespaces in it, and has it prepare the shared
+// part of the instance, returning once it is waiting for a launch.
+func (d *Driver) spawn(ctx context.Context, id string, memoryMB int) (*shim, error) {
+	cg, err := d.cg.create(d.cgroupName(id), memoryMB)
+	if err != nil {
+		return nil, fmt.Errorf("linux sandbox: %w", err)
+	}
+	sh, err := d.startInit(ctx, cg)
+	if err != nil {
+		if rerr := cg.remove(); rerr != nil {
+			d.log.Warn("linux sandbox: cgroup left behind", "err", rerr)
+		}
+		return nil, err
+	}
+	return sh, nil
+}
+
+// startInit starts an init in cg and waits until it is prepared.
+func (d *Driver) startInit(ctx context.Context, cg *cgroup) (*shim, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("linux sandbox: control socket: %w", err)
+	}
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, fmt.Errorf("linux sandbox: control socket: %w", err)
+	}
+	ctl := os.NewFile(uintptr(fds[0]), "sandbox-control")
+	child := os.NewFile(uintptr(fds[1]), "sandbox-control-init")
+	attr := &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	if cg.v2 {
+		// Clone straight into the cgroup.
+		dir, err := os.Open(cg.ctrl["cpu"])
+		if err != nil {
+			ctl.Close()
+			child.Close()
+			return nil, fmt.Errorf("linux sandbox: open cgroup: %w", err)
+		}
+		defer dir.Close()
+		attr.UseCgroupFD, attr.CgroupFD = true, int(dir.Fd())
+	}
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{initArg},
+		Env:         []string{"GOMAXPROCS=1", "GOGC=off"},
+		Stderr:      os.Stderr, // init's own failures, if any; never the function's output
+		ExtraFiles:  []*os.File{child},
+		SysProcAttr: attr,
+	}
+	err = cmd.Start()
+	child.Close()
+	if err != nil {
+		ctl.Close()
+		return nil, fmt.Errorf("linux sandbox: start init: %w", err)
+	}
+	sh := &shim{cmd: cmd, ctl: ctl, rd: bufio.NewReader(ctl), cg: cg}
+	if !cg.v2 {
+		// Init is blocked reading its orders: it runs no function code
+		// before it is in the instance's cgroups.
+		if err := cg.addProc(cmd.Process.Pid); err != nil {
+			sh.kill()
+			return nil, fmt.Errorf("linux sandbox: %w", err)
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { ctl.SetDeadline(time.Now()) })
+	defer stop()
+	b, err := json.Marshal(d.prep)
+	if err == nil {
+		_, err = ctl.Write(append(b, '\n'))
+	}
+	var r report
+	if err == nil {
+		r, err = sh.read()
+	}
+	switch {
+	case ctx.Err() != nil:
+		sh.kill()
+		return nil, ctx.Err()
+	case err != nil:
+		return nil, fmt.Errorf("linux sandbox: init failed: %v (%v)", err, sh.kill())
+	case r.Error != "":
+		sh.kill()
+		return nil, fmt.Errorf("linux sandbox: prepare instance: %s", r.Error)
+	case !r.Idle:
+		sh.kill()
+		return nil, fmt.Errorf("linux sandbox: unexpected report from init: %+v", r)
+	}
+	ctl.SetDeadline(time.Time{})
+	return sh, nil
+}
+
+// read returns init's next report.
+func (sh *shim) read() (report, error) {
+	var r report
+	line, err := sh.rd.ReadBytes('\n')
+	if err != nil {
+		return r, err
+	}
+	err = json.Unmarshal(line, &r)
+	return r, err
+}
+
+// send writes b to init, passing the descriptors fds along.
+func (sh *shim) send(b []byte, fds []int) error {
+	if len(fds) == 0 {
+		_, err := sh.ctl.Write(b)
+		return err
+	}
+	rights := unix.UnixRights(fds...)
+	rc, err := sh.ctl.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Write(func(fd uintptr) bool {
+		var n int
+		n, serr = unix.SendmsgN(int(fd), b, rights, nil, unix.MSG_NOSIGNAL)
+		if serr == unix.EAGAIN {
+			return false
+		}
+		if serr == nil {
+			b = b[n:]
+		}
+		return true
+	})
+	if err == nil {
+		err = serr
+	}
+	if err == nil && len(b) > 0 {
+		_, err = sh.ctl.Write(b)
+	}
+	return err
+}
+
+// kill ends an init that runs no instance, or failed to start one, and
+// returns how it ended.
+func (sh *shim) kill() error {
+	sh.cmd.Process.Kill()
+	err := sh.cmd.Wait()
+	sh.ctl.Close()
+	return err
+}
+
+// discard kills an init that runs no instance and removes its cgroup.
+func (sh *shim) discard() error {
+	if sh.cmd.ProcessState == nil {
+		sh.kill()
+	}
+	return sh.cg.remove()
+}
+
+// cgroupName returns a cgroup name unique on this host for an instance id.
+func (d *Driver) cgroupName(id string) string {
+	var b strings.Builder
+	for _, r := range id {
+		if b.Len() >= 64 {
+			break
+		}
+		if r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		b.WriteString("instance")
+	}
+	return b.String() + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(cgroupSeq.Add(1), 10)
+}
+
+// cgroupSeq numbers the cgroups this process creates.
+var cgroupSeq atomic.Uint64
+
+// rewriteTmp points variables naming the host's per-instance tmp dir (TMPDIR
+// and HOME as the invoker sets them) at the sandbox's /tmp.
+func rewriteTmp(env []string, tmp string) []string {
+	if tmp == "" {
+		return env
+	}
+	if tmp = filepath.Clean(tmp); tmp == "/" {
+		return env
+	}
+	out := make([]string, len(env))
+	for i, kv := range env {
+		out[i] = kv
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || v == "" {
+			continue
+		}
+		if c := filepath.Clean(v); within(c, tmp) {
+			out[i] = k + "=" + filepath.Join("/tmp", c[len(tmp):])
+		}
+	}
+	return out
+}

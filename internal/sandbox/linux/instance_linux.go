@@ -1,0 +1,193 @@
+package linux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/aloft-dev/aloft/internal/sandbox"
+)
+
+// instance is one sandbox: init (the process the server started) and the
+// function below it.
+type instance struct {
+	d    *Driver
+	sh   *shim // init; its control socket is read only by wait after Start
+	cg   *cgroup
+	done chan struct{}
+
+	status sandbox.ExitStatus // written before done is closed
+	peak   int64              // final peak memory, written before done is closed
+
+	mu     sync.Mutex
+	frozen bool // guarded by mu
+}
+
+var (
+	_ sandbox.Instance = (*instance)(nil)
+	_ sandbox.Freezer  = (*instance)(nil)
+)
+
+// wait collects the function's status from init, waits for init, records
+// the cgroup's verdicts and removes it.
+func (in *instance) wait() {
+	var fn *unix.WaitStatus
+	for {
+		r, err := in.sh.read()
+		if err != nil {
+			break
+		}
+		if r.Exited {
+			ws := unix.WaitStatus(r.Status)
+			fn = &ws
+			// Init is about to exit, which kills what is left; let that
+			// run at full speed.
+			_ = in.cg.unthrottle()
+		}
+	}
+	in.sh.ctl.Close()
+	err := in.sh.cmd.Wait()
+
+	st := sandbox.ExitStatus{}
+	switch {
+	case fn != nil && fn.Signaled():
+		st.Code, st.Signal = -1, syscall.Signal(fn.Signal())
+	case fn != nil:
+		st.Code = fn.ExitStatus()
+	default:
+		// Init died before the function did: killed by Stop or the OOM
+		// killer.
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			ws := exitErr.Sys().(syscall.WaitStatus)
+			if ws.Signaled() {
+				st.Code, st.Signal = -1, ws.Signal()
+			} else {
+				st.Code = ws.ExitStatus()
+			}
+		} else if err != nil {
+			st.Code = -1
+		}
+	}
+	st.OOMKilled = in.cg.oomKills() > 0
+	in.status = st
+	in.peak = in.cg.peak()
+	if err := in.cg.remove(); err != nil {
+		in.d.log.Warn("linux sandbox: cgroup left behind", "err", err)
+	}
+	close(in.done)
+}
+
+// PID returns the host pid of the instance's init.
+func (in *instance) PID() int { return in.sh.cmd.Process.Pid }
+
+// Done is closed once the instance has ended and its cgroups are gone.
+func (in *instance) Done() <-chan struct{} { return in.done }
+
+// Wait blocks until the instance ends or ctx does.
+func (in *instance) Wait(ctx context.Context) (sandbox.ExitStatus, error) {
+	select {
+	case <-in.done:
+		return in.status, nil
+	case <-ctx.Done():
+		return sandbox.ExitStatus{}, ctx.Err()
+	}
+}
+
+// Stop sends SIGTERM to every process of the instance (init passes it on),
+// waits up to grace, then kills init, which kills the whole PID namespace.
+// A frozen instance is thawed first so that it can act on the signals.
+func (in *instance) Stop(ctx context.Context, grace time.Duration) error {
+	select {
+	case <-in.done:
+		return nil
+	default:
+	}
+	in.thawForStop()
+	if grace > 0 {
+		_ = in.sh.cmd.Process.Signal(syscall.SIGTERM)
+		t := time.NewTimer(grace)
+		select {
+		case <-in.done:
+			t.Stop()
+			return nil
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	// Killed processes still need CPU time to exit.
+	_ = in.cg.unthrottle()
+	_ = in.sh.cmd.Process.Kill()
+	_ = in.cg.kill()
+	// A task frozen by a v1 freezer does not die until thawed; the instance
+	// may have been frozen again meanwhile.
+	in.thawForStop()
+	select {
+	case <-in.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("linux sandbox: stop %d: %w", in.sh.cmd.Process.Pid, ctx.Err())
+	}
+}
+
+func (in *instance) thawForStop() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.frozen {
+		return
+	}
+	if err := in.cg.thaw(); err != nil {
+		in.d.log.Warn("linux sandbox: thaw before stop", "pid", in.sh.cmd.Process.Pid, "err", err)
+		return
+	}
+	in.frozen = false
+}
+
+// MaxMemory returns the peak memory use of the instance's cgroup in bytes.
+func (in *instance) MaxMemory() int64 {
+	select {
+	case <-in.done:
+		return in.peak
+	default:
+	}
+	return in.cg.peak()
+}
+
+// Freeze stops every process of the instance through the cgroup freezer.
+func (in *instance) Freeze() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	select {
+	case <-in.done:
+		return errors.New("linux sandbox: freeze: instance has exited")
+	default:
+	}
+	if err := in.cg.freeze(); err != nil {
+		return fmt.Errorf("linux sandbox: freeze: %w", err)
+	}
+	in.frozen = true
+	return nil
+}
+
+// Thaw resumes a frozen instance.
+func (in *instance) Thaw() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	select {
+	case <-in.done:
+		return errors.New("linux sandbox: thaw: instance has exited")
+	default:
+	}
+	if err := in.cg.thaw(); err != nil {
+		return fmt.Errorf("linux sandbox: thaw: %w", err)
+	}
+	in.frozen = false
+	return nil
+}

@@ -1,0 +1,106 @@
+package linux
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+)
+
+// Options configures a Driver. The zero value is usable.
+type Options struct {
+	// ReadOnly lists the host paths the function may read, besides its code
+	// and RuntimeDir; each is bind-mounted read-only at the same path. Nil
+	// means DefaultReadOnly(); a caller that needs more (an interpreter
+	// installed under /root or /opt, say) appends to DefaultReadOnly().
+	// Paths that do not exist are skipped.
+	ReadOnly []string
+	// RuntimeDir is the directory holding Aloft's runtime bootstraps (the
+	// data dir's runtimes/), mounted read-only at its path. Empty mounts
+	// nothing.
+	RuntimeDir string
+	// UID and GID are the identity the function runs as; zero means 65534.
+	// A function never runs as root.
+	UID, GID int
+	// CgroupParent is the cgroup, relative to the root of each cgroup
+	// hierarchy, that holds the instances' cgroups; empty means "aloft".
+	CgroupParent string
+	// Prestart is how many instances the driver keeps prepared (init
+	// started, root built) ahead of need, so that Start only has to hand
+	// over the code and exec the function; each holds 1-2 MB while it
+	// waits. Zero means DefaultPrestart; a negative value keeps none, and
+	// every Start re-executes the server first.
+	Prestart int
+	// Logger receives the driver's diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+// Defaults for zero Options fields.
+const (
+	DefaultUID          = 65534
+	DefaultGID          = 65534
+	DefaultCgroupParent = "aloft"
+	DefaultPrestart     = 16
+)
+
+// DefaultReadOnly returns the host paths a function sees by default: the
+// system's programs and libraries (enough for /bin/sh, the host's
+// /usr/bin/python3 and /usr/bin/node), TLS roots, name-service and time
+// zone configuration. It returns a new slice on every call.
+func DefaultReadOnly() []string {
+	return []string{
+		"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+		"/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+		"/etc/ssl", "/etc/ca-certificates", "/etc/pki", "/etc/crypto-policies",
+		"/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf",
+		"/etc/protocols", "/etc/services", "/etc/localtime", "/etc/mime.types",
+	}
+}
+
+// InterpreterPrefixes returns the directories to add to Options.ReadOnly so
+// that the interpreter at exe (say /root/.pyenv/versions/3.11.7/bin/python3
+// or a virtualenv's bin/python) can run in the sandbox: the installation
+// prefix above its bin directory, and the prefix of the file a symbolic link
+// leads to. Prefixes already under DefaultReadOnly are left out.
+func InterpreterPrefixes(exe string) []string {
+	var out []string
+	add := func(p string) {
+		if filepath.Base(filepath.Dir(p)) != "bin" {
+			return
+		}
+		prefix := filepath.Dir(filepath.Dir(p))
+		if prefix == "/" || underAny(prefix, DefaultReadOnly()) {
+			return
+		}
+		for _, o := range out {
+			if o == prefix {
+				return
+			}
+		}
+		out = append(out, prefix)
+	}
+	exe = filepath.Clean(exe)
+	add(exe)
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		add(real)
+	}
+	return out
+}
+
+// underAny reports whether p is one of roots or lies below one of them.
+func underAny(p string, roots []string) bool {
+	for _, r := range roots {
+		if within(p, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether p is root or lies below it; both are clean
+// absolute paths.
+func within(p, root string) bool {
+	if root == "/" || p == root {
+		return true
+	}
+	return len(p) > len(root) && p[:len(root)] == root && p[len(root)] == os.PathSeparator
+}
