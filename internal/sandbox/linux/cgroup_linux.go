@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -183,6 +184,23 @@ func (h *cgroupHost) dirs() []string {
 		}
 	}
 	return out
+}
+
+// sweep removes the instance cgroups a previous run left under the parent
+// (a server killed with SIGKILL cannot remove them). A cgroup that still
+// holds a process cannot be removed and stays.
+func (h *cgroupHost) sweep() {
+	for _, dir := range h.dirs() {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				_ = syscall.Rmdir(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
 }
 
 // close removes the parent directories newCgroupHost created, if they are

@@ -127,6 +127,7 @@ func New(o Options) (*Driver, error) {
 	if d.cg, err = newCgroupHost(parent); err != nil {
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
+	d.cg.sweep()
 	prestart := o.Prestart
 	if prestart == 0 {
 		prestart = DefaultPrestart

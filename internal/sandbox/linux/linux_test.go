@@ -3,6 +3,7 @@ package linux
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -89,6 +90,10 @@ func newDriver(t testing.TB, o Options) *Driver {
 	}
 	if o.Prestart == 0 {
 		o.Prestart = 2
+	}
+	if o.CgroupParent == "" {
+		// Servers that tests elsewhere run at the same time have their own.
+		o.CgroupParent = fmt.Sprintf("aloft-test-%d", os.Getpid())
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

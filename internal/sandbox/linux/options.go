@@ -23,6 +23,8 @@ type Options struct {
 	UID, GID int
 	// CgroupParent is the cgroup, relative to the root of each cgroup
 	// hierarchy, that holds the instances' cgroups; empty means "aloft".
+	// New removes what a previous run left there, so two servers must not
+	// share one.
 	CgroupParent string
 	// Prestart is how many instances the driver keeps prepared (init
 	// started, root built) ahead of need, so that Start only has to hand
