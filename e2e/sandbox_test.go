@@ -152,7 +152,16 @@ func TestSandboxContainsHostileFunctions(t *testing.T) {
 		}
 	})
 	t.Run("memory", func(t *testing.T) {
-		_, out := attack(t, `{"op":"memory","mb":256}`)
+		// 128 MB buys a fifth of a CPU: touching 256 MB takes seconds on a
+		// busy machine, so this function may run long enough to hit its
+		// memory limit rather than its timeout.
+		create(t, c, "hostile-mem", goRC, alofttest.GoFunction(t, "e2e/functions/hostile", "v1"), func(in *lambda.CreateFunctionInput) {
+			in.Timeout = aws.Int32(60)
+		})
+		out, err := c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String("hostile-mem"), Payload: []byte(`{"op":"memory","mb":256}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
 		var e fnError
 		json.Unmarshal(out.Payload, &e)
 		if aws.ToString(out.FunctionError) != "Unhandled" || e.ErrorType != "Runtime.OutOfMemory" {
