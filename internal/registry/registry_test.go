@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/store"
@@ -42,8 +44,9 @@ func TestLifecycleAndRestart(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, r := open(t, dir)
-	var changed []string
-	r.OnChange(func(n string) { changed = append(changed, n) })
+	var mu sync.Mutex
+	var changed []string // hooks run on the caller's goroutine or the watch's
+	r.OnChange(func(n string) { mu.Lock(); changed = append(changed, n); mu.Unlock() })
 
 	cfg := function.Config{FunctionName: "f1", Runtime: "python3.11", Handler: "app.handler"}
 	cfg.ApplyDefaults()
@@ -73,9 +76,12 @@ func TestLifecycleAndRestart(t *testing.T) {
 	if got, _ := r.Get("f1"); got.Config.MemorySize != 256 {
 		t.Fatalf("get after update got memory %d, want 256", got.Config.MemorySize)
 	}
+	time.Sleep(100 * time.Millisecond) // let the watch deliver the update too
+	mu.Lock()
 	if len(changed) != 1 || changed[0] != "f1" {
 		t.Fatalf("change hooks got %v, want [f1]", changed)
 	}
+	mu.Unlock()
 	r.Close()
 	st.Close()
 
