@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/registry"
 )
 
 // eventConfigInput is the body of Put/UpdateFunctionEventInvokeConfig.
@@ -65,38 +66,37 @@ func (s *Server) saveEventConfig(w http.ResponseWriter, r *http.Request, req *re
 	return nil
 }
 
-func (s *Server) getEventConfig(w http.ResponseWriter, r *http.Request, req *request) error {
+// eventConfig looks up the function of the request and its event-invoke
+// configuration; with must, a missing configuration is Lambda's 404.
+func (s *Server) eventConfig(r *http.Request, req *request, must bool) (*registry.Record, *function.EventInvokeConfig, error) {
 	rec, err := s.lookup(r, req)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	cfg, err := s.d.Registry.EventConfig(r.Context(), rec.Config.FunctionName)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if cfg == nil {
-		return noEventConfig(rec.Config.FunctionArn)
+	if cfg == nil && must {
+		return nil, nil, function.Errorf(function.ENOTFOUND, "ResourceNotFoundException",
+			"The function %s:%s doesn't have an EventInvokeConfig", rec.Config.FunctionArn, function.LatestVersion)
+	}
+	return rec, cfg, nil
+}
+
+func (s *Server) getEventConfig(w http.ResponseWriter, r *http.Request, req *request) error {
+	_, cfg, err := s.eventConfig(r, req, true)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, cfg)
 	return nil
 }
 
-func noEventConfig(arn string) error {
-	return function.Errorf(function.ENOTFOUND, "ResourceNotFoundException",
-		"The function %s:%s doesn't have an EventInvokeConfig", arn, function.LatestVersion)
-}
-
 func (s *Server) deleteEventConfig(w http.ResponseWriter, r *http.Request, req *request) error {
-	rec, err := s.lookup(r, req)
+	rec, _, err := s.eventConfig(r, req, true)
 	if err != nil {
 		return err
-	}
-	cfg, err := s.d.Registry.EventConfig(r.Context(), rec.Config.FunctionName)
-	if err != nil {
-		return err
-	}
-	if cfg == nil {
-		return noEventConfig(rec.Config.FunctionArn)
 	}
 	if err := s.d.Registry.DeleteEventConfig(r.Context(), rec.Config.FunctionName); err != nil {
 		return err
@@ -106,11 +106,7 @@ func (s *Server) deleteEventConfig(w http.ResponseWriter, r *http.Request, req *
 }
 
 func (s *Server) listEventConfigs(w http.ResponseWriter, r *http.Request, req *request) error {
-	rec, err := s.lookup(r, req)
-	if err != nil {
-		return err
-	}
-	cfg, err := s.d.Registry.EventConfig(r.Context(), rec.Config.FunctionName)
+	_, cfg, err := s.eventConfig(r, req, false)
 	if err != nil {
 		return err
 	}
