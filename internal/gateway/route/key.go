@@ -65,8 +65,8 @@ type Kind uint8
 // Segment kinds, from the most specific to the least.
 const (
 	KindLiteral Kind = iota // the segment's text exactly
-	KindParam           // one non-empty segment
-	KindGreedy          // the rest of the path, at least one character
+	KindParam               // one non-empty segment
+	KindGreedy              // the rest of the path, at least one character
 )
 
 // Segment is one segment of a route path.
