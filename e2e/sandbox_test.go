@@ -134,6 +134,53 @@ func TestSandboxContainsHostileFunctions(t *testing.T) {
 			t.Errorf("filling /tmp got %s, want ENOSPC within 512 MB", out.Payload)
 		}
 	})
+	t.Run("network", func(t *testing.T) {
+		api := strings.TrimPrefix(srv.URL, "http://")
+		dial := `{"op":"dial","path":"` + api + `"}`
+		// By default a function reaches the network, Aloft's APIs included.
+		if r, out := attack(t, dial); !r.OK {
+			t.Errorf("a function on the default network cannot reach %s: %s", api, out.Payload)
+		}
+		// With aloft:network=none it has only a loopback interface, and
+		// still its Runtime API (or it could not answer at all).
+		create(t, c, "offline", goRC, alofttest.GoFunction(t, "e2e/functions/hostile", "v1"), func(in *lambda.CreateFunctionInput) {
+			in.Tags = map[string]string{"aloft:network": "none"}
+		})
+		invokeDial := func(fn string) (hostileReport, *lambda.InvokeOutput) {
+			out, err := c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(dial)})
+			if err != nil {
+				t.Fatalf("invoke %s: %v", fn, err)
+			}
+			var r hostileReport
+			json.Unmarshal(out.Payload, &r)
+			return r, out
+		}
+		r, out := invokeDial("offline")
+		if out.FunctionError != nil || r.OK || r.Detail != "lo" || !strings.Contains(r.Err, "connection refused") {
+			t.Errorf("offline function dialling %s: %s, want refused with only lo", api, out.Payload)
+		}
+		for _, addr := range []string{"10.255.255.1:80", "[2001:db8::1]:80"} {
+			out, err := c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String("offline"), Payload: []byte(`{"op":"dial","path":"` + addr + `"}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if json.Unmarshal(out.Payload, &r); r.OK || !strings.Contains(r.Err, "unreachable") {
+				t.Errorf("offline function dialling %s: %s, want network unreachable", addr, out.Payload)
+			}
+		}
+		// Tagging it back onto the network replaces its instances.
+		fnARN := "arn:aws:lambda:" + alofttest.Region + ":000000000000:function:offline"
+		if _, err := c.TagResource(ctxT(t), &lambda.TagResourceInput{Resource: aws.String(fnARN), Tags: map[string]string{"aloft:network": "default"}}); err != nil {
+			t.Fatal(err)
+		}
+		if r, out := invokeDial("offline"); !r.OK {
+			t.Errorf("after tagging aloft:network=default the function still cannot reach %s: %s", api, out.Payload)
+		}
+		tags, err := c.ListTags(ctxT(t), &lambda.ListTagsInput{Resource: aws.String(fnARN)})
+		if err != nil || tags.Tags["aloft:network"] != "default" {
+			t.Errorf("ListTags: %v %v", tags, err)
+		}
+	})
 	t.Run("tmp is private", func(t *testing.T) {
 		var wg sync.WaitGroup
 		reports := make([]hostileReport, 2)

@@ -47,6 +47,7 @@ type createInput struct {
 	EphemeralStorage *function.EphemeralStorage `json:"EphemeralStorage"`
 	Architectures    []string                   `json:"Architectures"`
 	DeadLetterConfig *function.DeadLetterConfig `json:"DeadLetterConfig"`
+	Tags             map[string]string          `json:"Tags"`
 	Code             codeInput                  `json:"Code"`
 }
 
@@ -89,6 +90,9 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, req *req
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := function.ValidateTags(in.Tags); err != nil {
+		return err
+	}
 	if err := s.checkRuntime(cfg.Runtime); err != nil {
 		return err
 	}
@@ -96,7 +100,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, req *req
 	if err != nil {
 		return err
 	}
-	rec, err := s.d.Registry.Create(r.Context(), cfg, req.region, zip)
+	rec, err := s.d.Registry.Create(r.Context(), cfg, req.region, in.Tags, zip)
 	if err != nil {
 		return err
 	}
@@ -147,7 +151,7 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request, req *reques
 	out := map[string]any{
 		"Configuration": &rec.Config,
 		"Code":          map[string]string{"RepositoryType": "S3", "Location": s.codeURL(req, rec)},
-		"Tags":          map[string]string{},
+		"Tags":          tagsOf(rec),
 	}
 	if rec.Reserved != nil {
 		out["Concurrency"] = map[string]int{"ReservedConcurrentExecutions": *rec.Reserved}

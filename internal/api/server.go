@@ -95,6 +95,11 @@ func New(d Deps) *Server {
 	s.handle("GET "+eic, s.getEventConfig)
 	s.handle("DELETE "+eic, s.deleteEventConfig)
 	s.handle("GET "+eic+"/list", s.listEventConfigs)
+	for _, p := range []string{"/2017-03-31/tags/{arn}", "/2017-03-31/tags/{arn}/"} {
+		s.handle("GET "+p, s.listTags)
+		s.handle("POST "+p, s.tagResource)
+		s.handle("DELETE "+p, s.untagResource)
+	}
 	return s
 }
 

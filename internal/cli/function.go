@@ -69,13 +69,18 @@ func (c *configFlags) register(cmd *cobra.Command, envHelp string, withDefaults 
 	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions(function.Runtimes, cobra.ShellCompDirectiveNoFileComp))
 }
 
-// parseEnv turns KEY=VALUE arguments into a map.
+// parseEnv turns the --env KEY=VALUE arguments into a map.
 func parseEnv(cmd *cobra.Command, pairs []string) (map[string]string, error) {
+	return parsePairs(cmd, "--env", pairs)
+}
+
+// parsePairs turns KEY=VALUE arguments of flag into a map.
+func parsePairs(cmd *cobra.Command, flag string, pairs []string) (map[string]string, error) {
 	vars := make(map[string]string, len(pairs))
 	for _, p := range pairs {
 		k, v, ok := strings.Cut(p, "=")
 		if !ok || k == "" {
-			return nil, usageErrorf(cmd, "--env %q: expected KEY=VALUE", p)
+			return nil, usageErrorf(cmd, "%s %q: expected KEY=VALUE", flag, p)
 		}
 		vars[k] = v
 	}
@@ -84,9 +89,11 @@ func parseEnv(cmd *cobra.Command, pairs []string) (map[string]string, error) {
 
 func (e *env) createCmd() *cobra.Command {
 	var (
-		cfg  configFlags
-		code string
-		out  *outputFormat
+		cfg     configFlags
+		code    string
+		network string
+		tags    []string
+		out     *outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "create NAME --runtime RUNTIME --handler HANDLER --code PATH",
@@ -96,7 +103,9 @@ func (e *env) createCmd() *cobra.Command {
 --code is a directory (zipped for upload, keeping file modes), a .zip file
 (sent as it is) or a single executable named bootstrap (for provided runtimes).
 Flags left out take the server's defaults. --handler may be left out for
-provided runtimes, where it defaults to "bootstrap".`,
+provided runtimes, where it defaults to "bootstrap". --network none gives the
+function's instances no network but their Runtime API (the tag
+aloft:network=none, which "aws lambda tag-resource" can change later).`,
 		Example: `  aloft function create hello --runtime python3.12 --handler app.handler --code ./hello
   aloft function create api --runtime provided.al2023 --code ./build/bootstrap --memory 256 --env STAGE=dev`,
 		Args: nameArg,
@@ -112,6 +121,17 @@ provided runtimes, where it defaults to "bootstrap".`,
 			vars, err := parseEnv(cmd, cfg.env)
 			if err != nil {
 				return err
+			}
+			tagMap, err := parsePairs(cmd, "--tag", tags)
+			if err != nil {
+				return err
+			}
+			switch network {
+			case "":
+			case function.NetworkNone, function.NetworkDefault:
+				tagMap[function.NetworkTag] = network
+			default:
+				return usageErrorf(cmd, "--network %q: want %s or %s", network, function.NetworkDefault, function.NetworkNone)
 			}
 			zip, err := client.LoadCode(code)
 			if err != nil {
@@ -142,6 +162,9 @@ provided runtimes, where it defaults to "bootstrap".`,
 			if len(vars) > 0 {
 				in.Environment = &types.Environment{Variables: vars}
 			}
+			if len(tagMap) > 0 {
+				in.Tags = tagMap
+			}
 			c, err := e.connect()
 			if err != nil {
 				return err
@@ -158,6 +181,8 @@ provided runtimes, where it defaults to "bootstrap".`,
 	}
 	cfg.register(cmd, "environment variable `KEY=VALUE` (repeatable)", true)
 	cmd.Flags().StringVar(&code, "code", "", "`PATH` of the code: a directory, a .zip file or a bootstrap executable")
+	cmd.Flags().StringVar(&network, "network", "", "`MODE` of the instances' network: default (outbound allowed) or none")
+	cmd.Flags().StringArrayVar(&tags, "tag", nil, "tag `KEY=VALUE` (repeatable)")
 	_ = cmd.MarkFlagRequired("runtime")
 	_ = cmd.MarkFlagRequired("code")
 	out = addOutputFlag(cmd)

@@ -61,7 +61,7 @@ func TestCreate(t *testing.T) {
 	})
 	r := f.run("function", "create", "hello", "--runtime", "python3.12", "--handler", "app.handler",
 		"--code", codeDir(t), "--memory", "256", "--timeout", "10", "--env", "STAGE=dev", "--env", "DSN=a=b,c",
-		"--description", "says hello", "--ephemeral-storage", "1024").ok(t)
+		"--description", "says hello", "--ephemeral-storage", "1024", "--network", "none", "--tag", "team=web").ok(t)
 	golden(t, "create.golden", r.stdout)
 
 	req := f.only()
@@ -81,6 +81,7 @@ func TestCreate(t *testing.T) {
 		"Description":      "says hello",
 		"EphemeralStorage": map[string]any{"Size": 1024.0},
 		"Environment":      map[string]any{"Variables": map[string]any{"STAGE": "dev", "DSN": "a=b,c"}},
+		"Tags":             map[string]any{"aloft:network": "none", "team": "web"},
 	}
 	if d := cmp.Diff(want, body); d != "" {
 		t.Errorf("CreateFunction body (-want +got):\n%s", d)
@@ -101,7 +102,7 @@ func TestCreateDefaults(t *testing.T) {
 	golden(t, "create.json.golden", r.stdout)
 
 	body := f.only().jsonBody(t)
-	for _, k := range []string{"MemorySize", "Timeout", "Environment", "Description", "EphemeralStorage"} {
+	for _, k := range []string{"MemorySize", "Timeout", "Environment", "Description", "EphemeralStorage", "Tags"} {
 		if v, ok := body[k]; ok {
 			t.Errorf("%s sent (%v) although not given", k, v)
 		}
@@ -124,6 +125,10 @@ func TestCreateErrors(t *testing.T) {
 			`aloft: --handler is required for runtime python3.12 (see "aloft function create --help")`},
 		{[]string{"--runtime", "python3.12", "--handler", "app.handler", "--code", dir, "--env", "NOVALUE"},
 			`aloft: --env "NOVALUE": expected KEY=VALUE (see "aloft function create --help")`},
+		{[]string{"--runtime", "python3.12", "--handler", "app.handler", "--code", dir, "--network", "host"},
+			`aloft: --network "host": want default or none (see "aloft function create --help")`},
+		{[]string{"--runtime", "python3.12", "--handler", "app.handler", "--code", dir, "--tag", "x"},
+			`aloft: --tag "x": expected KEY=VALUE (see "aloft function create --help")`},
 		{[]string{"--runtime", "python3.12", "--handler", "app.handler", "--code", filepath.Join(dir, "missing")},
 			"aloft: code " + filepath.Join(dir, "missing") + ": no such file or directory"},
 		{[]string{"--runtime", "python3.12", "--handler", "app.handler", "--code", dir},

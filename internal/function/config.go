@@ -28,6 +28,11 @@ type Config struct {
 	SnapStart        SnapStart         `json:"SnapStart"`
 	LoggingConfig    LoggingConfig     `json:"LoggingConfig"`
 	DeadLetterConfig *DeadLetterConfig `json:"DeadLetterConfig,omitempty"`
+
+	// Network is NetworkNone when the function's instances get no network
+	// but the Runtime API, else "". It is not part of Lambda's
+	// configuration: the registry derives it from the function's tags.
+	Network string `json:"-"`
 }
 
 // DeadLetterConfig names where asynchronous events that failed every

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -75,21 +76,39 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 	if err := os.MkdirAll(tmp, 0o777); err != nil {
 		return nil, nil, fmt.Errorf("invoker: instance dir: %w", err)
 	}
-	if in.rt, err = runtimeapi.Listen(); err != nil {
+	// Until the sandbox starts, a failure undoes what was set up.
+	var nw sandbox.Network
+	fail := func(err error) (*instance, *Response, error) {
+		if nw != nil {
+			nw.Close()
+		}
+		if in.rt != nil {
+			in.rt.Close()
+		}
+		if in.out != nil {
+			in.out.w.Close()
+			in.out.r.Close()
+		}
 		os.RemoveAll(in.dir)
 		return nil, nil, err
+	}
+	var ln net.Listener
+	if cfg.Network == function.NetworkNone {
+		if nw, err = iv.network(); err != nil {
+			return fail(err)
+		}
+		if ln, err = nw.Listen(runtimeapi.Address); err != nil {
+			return fail(err)
+		}
+	}
+	if in.rt, err = runtimeapi.Listen(ln); err != nil {
+		return fail(err)
 	}
 	if in.out, err = newLogPipe(in); err != nil {
-		in.rt.Close()
-		os.RemoveAll(in.dir)
-		return nil, nil, err
+		return fail(err)
 	}
 	if err := iv.track(in); err != nil {
-		in.rt.Close()
-		in.out.w.Close()
-		in.out.r.Close()
-		os.RemoveAll(in.dir)
-		return nil, nil, err
+		return fail(err)
 	}
 	// The instance owns these goroutines; shutdown waits for both.
 	go func() { defer close(in.served); in.rt.Serve() }()
@@ -101,7 +120,10 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 		in.sb, err = iv.d.Driver.Start(ctx, sandbox.Spec{
 			ID: id, Argv: argv, Env: in.env(codeDir, tmp, family, extraEnv), Dir: codeDir,
 			CodeDir: codeDir, TmpDir: tmp, TmpMB: cfg.EphemeralStorage.Size, MemoryMB: cfg.MemorySize, Output: in.out.w,
+			Network: nw,
 		})
+	} else if nw != nil {
+		nw.Close()
 	}
 	if err != nil {
 		return nil, in.initFailed(req, t0, "Runtime.InvalidEntrypoint", err.Error(), nil), nil
@@ -133,6 +155,22 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 	in.initDur = iv.d.Now().Sub(t0)
 	p.started()
 	return in, nil, nil
+}
+
+// network returns a private network namespace for an instance of a
+// function whose network is NetworkNone.
+func (iv *Invoker) network() (sandbox.Network, error) {
+	n, ok := iv.d.Driver.(sandbox.Networker)
+	if !ok {
+		return nil, function.Errorf(function.EINTERNAL, "ServiceException",
+			"The function's tag %s=%s needs a sandbox driver with network namespaces; the %s driver has none.",
+			function.NetworkTag, function.NetworkNone, iv.d.Driver.Name())
+	}
+	nw, err := n.Network()
+	if err != nil {
+		return nil, fmt.Errorf("invoker: network namespace: %w", err)
+	}
+	return nw, nil
 }
 
 // initFailed stops a failed instance and builds Lambda's answer: either the

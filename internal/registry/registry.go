@@ -41,6 +41,9 @@ type Record struct {
 	// that was last set (RFC 3339).
 	Provisioned         int    `json:"provisioned,omitempty"`
 	ProvisionedModified string `json:"provisionedModified,omitempty"`
+	// Tags are the function's tags; Aloft's own (function.NetworkTag)
+	// shape its instances.
+	Tags map[string]string `json:"tags,omitempty"`
 
 	rev uint64 // key-value revision this record was read at
 }
@@ -48,6 +51,10 @@ type Record struct {
 // Revision orders the records of one function: a later change has a higher
 // revision.
 func (rec *Record) Revision() uint64 { return rec.rev }
+
+// derive sets the parts of the configuration that come from elsewhere in
+// the record.
+func (rec *Record) derive() { rec.Config.Network = function.NetworkOf(rec.Tags) }
 
 // Registry is the function registry. Its methods are safe for concurrent use.
 type Registry struct {
@@ -158,8 +165,9 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 			return
 		}
 		rec.rev = e.Revision()
+		rec.derive()
 		r.records[name] = &rec
-		changed = cur != nil && cur.Config.RevisionID != rec.Config.RevisionID
+		changed = cur != nil && (cur.Config.RevisionID != rec.Config.RevisionID || cur.Config.Network != rec.Config.Network)
 	}
 	r.recountLocked()
 	hooks := r.hooks
@@ -228,11 +236,13 @@ func (r *Registry) SetReserved(ctx context.Context, name string, n *int, check f
 }
 
 // Amend changes a function's settings that are not part of its
-// configuration (concurrency, say): the revision id stays, and so do the
-// function's instances.
+// configuration (concurrency or tags, say): the revision id stays, and so
+// do the function's instances unless their network changes.
 func (r *Registry) Amend(ctx context.Context, name string, change func(rec *Record) error) (*Record, error) {
+	var network string
 	rec, rev, err := r.modify(ctx, name, func(rec *Record) error {
 		id := rec.Config.RevisionID
+		network = rec.Config.Network
 		err := change(rec)
 		rec.Config.RevisionID = id
 		return err
@@ -240,7 +250,7 @@ func (r *Registry) Amend(ctx context.Context, name string, change func(rec *Reco
 	if err != nil {
 		return nil, err
 	}
-	r.store(name, rec, rev, false)
+	r.store(name, rec, rev, network != rec.Config.Network)
 	return rec, nil
 }
 
@@ -266,7 +276,7 @@ func (r *Registry) List() []*Record {
 
 // Create stores a new function with its code. cfg must be validated; Create
 // fills the code fields, revision and timestamps.
-func (r *Registry) Create(ctx context.Context, cfg function.Config, region string, zip []byte) (*Record, error) {
+func (r *Registry) Create(ctx context.Context, cfg function.Config, region string, tags map[string]string, zip []byte) (*Record, error) {
 	if _, ok := r.Get(cfg.FunctionName); ok {
 		return nil, function.Errorf(function.ECONFLICT, "ResourceConflictException", "Function already exist: %s", cfg.FunctionName)
 	}
@@ -274,7 +284,8 @@ func (r *Registry) Create(ctx context.Context, cfg function.Config, region strin
 	if err != nil {
 		return nil, err
 	}
-	rec := &Record{Config: cfg, Region: region, CodeHex: info.Hex}
+	rec := &Record{Config: cfg, Region: region, CodeHex: info.Hex, Tags: tags}
+	rec.derive()
 	rec.Config.FunctionArn = function.ARN(region, cfg.FunctionName, "")
 	rec.Config.CodeSha256, rec.Config.CodeSize = info.Sha256, info.Size
 	stamp(&rec.Config)
@@ -353,9 +364,11 @@ func (r *Registry) modify(ctx context.Context, name string, change func(*Record)
 		if err := json.Unmarshal(e.Value(), &rec); err != nil {
 			return nil, 0, fmt.Errorf("registry: decode %s: %w", name, err)
 		}
+		rec.derive()
 		if err := change(&rec); err != nil {
 			return nil, 0, err
 		}
+		rec.derive()
 		b, err := json.Marshal(&rec)
 		if err != nil {
 			return nil, 0, fmt.Errorf("registry: encode: %w", err)

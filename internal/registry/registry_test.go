@@ -50,14 +50,14 @@ func TestLifecycleAndRestart(t *testing.T) {
 
 	cfg := function.Config{FunctionName: "f1", Runtime: "python3.11", Handler: "app.handler"}
 	cfg.ApplyDefaults()
-	rec, err := r.Create(ctx, cfg, "us-east-1", zipOf(t, "app.py", "v1"))
+	rec, err := r.Create(ctx, cfg, "us-east-1", nil, zipOf(t, "app.py", "v1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rec.Config.CodeSha256 == "" || rec.Config.RevisionID == "" || rec.Config.FunctionArn != "arn:aws:lambda:us-east-1:000000000000:function:f1" {
 		t.Fatalf("create filled %+v", rec.Config)
 	}
-	if _, err := r.Create(ctx, cfg, "us-east-1", zipOf(t, "app.py", "v1")); function.ErrorCode(err) != function.ECONFLICT {
+	if _, err := r.Create(ctx, cfg, "us-east-1", nil, zipOf(t, "app.py", "v1")); function.ErrorCode(err) != function.ECONFLICT {
 		t.Fatalf("second create got %v, want conflict", err)
 	}
 	if _, err := r.Update(ctx, "f1", "wrong-revision", nil, nil); err == nil {
@@ -121,7 +121,7 @@ func TestDeleteThenCreateAgain(t *testing.T) {
 	cfg.ApplyDefaults()
 	for i := range 20 { // quickly, so the watch lags behind the writes
 		body := string(rune('a' + i))
-		if _, err := r.Create(ctx, cfg, "us-east-1", zipOf(t, "app.py", body)); err != nil {
+		if _, err := r.Create(ctx, cfg, "us-east-1", nil, zipOf(t, "app.py", body)); err != nil {
 			t.Fatalf("create %d: %v", i, err)
 		}
 		if err := r.Delete(ctx, "again"); err != nil {

@@ -64,11 +64,18 @@ type call struct {
 	done chan Result
 }
 
-// Listen binds a new server to a free loopback port. Call Serve to answer.
-func Listen() (*Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("runtimeapi: listen: %w", err)
+// Address is where the Runtime API listens inside an instance's private
+// network namespace, as on Lambda's port.
+const Address = "127.0.0.1:9001"
+
+// Listen returns a new server on ln, or, when ln is nil, on a free loopback
+// port. Call Serve to answer.
+func Listen(ln net.Listener) (*Server, error) {
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("runtimeapi: listen: %w", err)
+		}
 	}
 	s := &Server{
 		ln:      ln,

@@ -20,7 +20,7 @@ func play(t *testing.T, fn func()) {
 
 func start(t *testing.T) *Server {
 	t.Helper()
-	s, err := Listen()
+	s, err := Listen(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

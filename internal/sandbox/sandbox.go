@@ -9,6 +9,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"syscall"
 	"time"
@@ -25,6 +26,28 @@ type Spec struct {
 	TmpMB    int      // size of /tmp (the function's EphemeralStorage); 0 means 512
 	MemoryMB int      // memory limit
 	Output   *os.File // receives the instance's stdout and stderr
+	// Network, when set, is the network namespace the instance runs in
+	// instead of the host's; Start takes it over and closes it when the
+	// instance is gone or could not start.
+	Network Network
+}
+
+// Network is a network namespace of its own with nothing but a loopback
+// interface: an instance in it reaches only what listens inside it.
+type Network interface {
+	// Listen opens a TCP listener inside the namespace (the Runtime API
+	// of the instance that will run there).
+	Listen(addr string) (net.Listener, error)
+	// Close releases the namespace; it disappears with its last process
+	// and socket.
+	Close() error
+}
+
+// Networker is the optional ability of a driver to give an instance a
+// private network namespace. Namespaces come from a pool filled ahead of
+// need, since creating one costs more than a cold start may spend.
+type Networker interface {
+	Network() (Network, error)
 }
 
 // Driver starts instances.

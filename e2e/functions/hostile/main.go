@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,6 +154,17 @@ func handle(ctx context.Context, ev event) (report, error) {
 	case "tmpread":
 		b, err := os.ReadFile("/tmp/mine")
 		return report{OK: err == nil, Detail: string(b), Err: errText(err)}, nil
+	case "dial":
+		var names []string
+		ifs, _ := net.Interfaces()
+		for _, i := range ifs {
+			names = append(names, i.Name)
+		}
+		c, err := net.DialTimeout("tcp", ev.Path, 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return report{OK: err == nil, Err: errText(err), Count: len(ifs), Detail: strings.Join(names, ",")}, nil
 	}
 	return report{Detail: "ok"}, nil
 }

@@ -6,7 +6,12 @@
 //
 //   - its own mount, PID, IPC and UTS namespaces (hostname "localhost"); the
 //     network namespace is the host's, so the Runtime API on 127.0.0.1 and
-//     outbound traffic work without any per-start network setup;
+//     outbound traffic work without any per-start network setup, unless
+//     Spec.Network gives it a namespace of its own. Those come from
+//     Driver.Network, which keeps a pool of namespaces with only loopback
+//     up, created by a thread that unshares and returns to the host's; the
+//     Runtime API's listener is opened inside one (Network.Listen), and the
+//     forker thread enters it just before it forks the function;
 //   - a new root: a small tmpfs, read-only once built, holding read-only
 //     bind mounts of the paths in Options.ReadOnly (same path as on the
 //     host), the code read-only at /var/task and at its host path,
@@ -52,7 +57,7 @@
 //	                                          bind mounts, /proc, /dev, /tmp;
 //	                                          detach the old root; sethostname;
 //	                                          forker thread: empty bounding set,
-//	                                          no_new_privs, seccomp
+//	                                          seccomp filter assembled
 //	pool <---------------------------------- "idle"
 //
 //	Start
@@ -61,8 +66,10 @@
 //	open_tree(code) (detached, read-only)
 //	send argv/env/dir + code + output fds --> move_mount code to /var/task, bind it
 //	                                          at its host path; root read-only;
-//	                                          chdir; wake the forker, which forks:
-//	                                          setgroups/setgid/setuid, execve
+//	                                          chdir; wake the forker, which enters
+//	                                          the network namespace if one came,
+//	                                          loads no_new_privs and seccomp,
+//	                                          forks: setgroups/setgid/setuid, execve
 //	Start returns <------------------------- "ready" (or the error)
 //	                                          reap orphans, forward signals
 //	Done closes, cgroup removed <----------- function exits: its status; init exits

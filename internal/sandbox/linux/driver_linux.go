@@ -59,6 +59,11 @@ type Driver struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// Network namespaces kept ready (see Network); made on first use.
+	netOnce sync.Once
+	nets    chan *netns
+	netNeed chan struct{}
 }
 
 var _ sandbox.Driver = (*Driver)(nil)
@@ -188,8 +193,16 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 	if d.closed.Load() {
 		return nil, errors.New("linux sandbox: driver is closed")
 	}
+	if spec.Network != nil {
+		// The instance's processes keep the namespace once they are in it.
+		defer spec.Network.Close()
+	}
 	if len(spec.Argv) == 0 || !filepath.IsAbs(spec.Argv[0]) {
 		return nil, fmt.Errorf("linux sandbox: argv[0] must be an absolute path, got %q", spec.Argv)
+	}
+	nsfd, err := netnsFD(spec.Network)
+	if err != nil {
+		return nil, err
 	}
 	d.starting.Add(1)
 	defer func() {
@@ -224,6 +237,10 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 		// stdout: the function expects blocking output.
 		fds = append(fds, int(spec.Output.Fd()))
 		defer runtime.KeepAlive(spec.Output)
+	}
+	if nsfd >= 0 {
+		l.Network = true
+		fds = append(fds, nsfd)
 	}
 	memMB := spec.MemoryMB
 	if memMB <= 0 {

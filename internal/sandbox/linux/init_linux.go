@@ -39,10 +39,12 @@ type prepare struct {
 // launch is the second message init receives, sent by Start once init's
 // cgroup has the instance's limits. Descriptors travel with it
 // (SCM_RIGHTS): first the code, as a detached read-only mount tree, when
-// CodeDir is set; then the function's stdout and stderr, when Output is set.
+// CodeDir is set; then the function's stdout and stderr, when Output is set;
+// then the network namespace to run the function in, when Network is set.
 type launch struct {
 	CodeDir string   `json:"code_dir,omitempty"` // host path the code is also mounted at
 	Output  bool     `json:"output,omitempty"`
+	Network bool     `json:"network,omitempty"`
 	TmpMB   int      `json:"tmp_mb,omitempty"` // the size of /tmp, when not the prepared one
 	Argv    []string `json:"argv"`
 	Env     []string `json:"env"`
@@ -207,12 +209,19 @@ func launchFunction(p *prepare, l *launch, fds []int, fk *forker, ctl *reporter)
 		}
 		defer unix.Close(out) // from now on only the function holds it
 	}
+	netns := -1
+	if l.Network {
+		if netns = take(); netns < 0 {
+			return 0, errors.New("launch: network namespace descriptor missing")
+		}
+		defer unix.Close(netns)
+	}
 	if err := unix.Chdir(l.Dir); err != nil {
 		return 0, fmt.Errorf("chdir %s: %w", l.Dir, err)
 	}
 	return fk.start(forkOrder{
 		argv: l.Argv, env: l.Env, files: []uintptr{uintptr(null), uintptr(out), uintptr(out)},
-		uid: p.UID, gid: p.GID, ctl: ctl,
+		uid: p.UID, gid: p.GID, netns: netns, ctl: ctl,
 	})
 }
 
@@ -240,15 +249,18 @@ func mountCode(code int, dir string) error {
 
 // forker is a thread of init that holds, ready for the function to
 // inherit, what must not be set on the main goroutine's thread until the
-// mounts are done: no_new_privs, the seccomp filter (which refuses mount)
-// and an empty capability bounding set. These belong to threads, and a child inherits
-// them from the thread that forks it. Setting them up ahead of need keeps
-// them off the launch; the launch only wakes the thread with a pipe write,
-// which costs less than a switch between goroutines on locked threads.
+// mounts are done: an empty capability bounding set, and at the launch
+// no_new_privs and the seccomp filter (which refuses mount and setns).
+// These belong to threads, and a child inherits them from the thread that
+// forks it. The launch only wakes the thread with a pipe write, which costs
+// less than a switch between goroutines on locked threads. The filter is
+// assembled ahead but loaded at the launch, after the thread has entered
+// the instance's network namespace, when it has one.
 type forker struct {
 	wake   [2]int // pipe: the launch writes a byte, the forker reads it
 	orders chan forkOrder
 	result chan forkResult
+	filter []unix.SockFilter
 }
 
 // forkOrder is what the forker starts.
@@ -256,6 +268,7 @@ type forkOrder struct {
 	argv, env []string
 	files     []uintptr
 	uid, gid  int
+	netns     int // network namespace to run in, or -1 for the current one
 	ctl       *reporter
 }
 
@@ -265,7 +278,11 @@ type forkResult struct {
 }
 
 func startForker() (*forker, error) {
-	fk := &forker{orders: make(chan forkOrder, 1), result: make(chan forkResult, 1)}
+	filter, err := seccompFilter()
+	if err != nil {
+		return nil, err
+	}
+	fk := &forker{orders: make(chan forkOrder, 1), result: make(chan forkResult, 1), filter: filter}
 	if err := unix.Pipe2(fk.wake[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
@@ -282,9 +299,6 @@ func (fk *forker) run(ready chan<- error) {
 	// ends with the goroutine.
 	runtime.LockOSThread()
 	err := dropBoundingSet()
-	if err == nil {
-		err = installSeccomp()
-	}
 	ready <- err
 	if err != nil {
 		return
@@ -296,6 +310,19 @@ func (fk *forker) run(ready chan<- error) {
 		}
 	}
 	o := <-fk.orders
+	fk.result <- fk.fork(o)
+}
+
+// fork restricts the thread and starts the function from it.
+func (fk *forker) fork(o forkOrder) forkResult {
+	if o.netns >= 0 {
+		if err := unix.Setns(o.netns, unix.CLONE_NEWNET); err != nil {
+			return forkResult{err: fmt.Errorf("enter network namespace: %w", err)}
+		}
+	}
+	if err := loadSeccomp(fk.filter); err != nil {
+		return forkResult{err: err}
+	}
 	// The child sets its groups, gid and uid before execve; leaving uid 0
 	// clears its capabilities, and with an empty bounding set and
 	// no_new_privs nothing it runs can gain any back.
@@ -307,13 +334,12 @@ func (fk *forker) run(ready chan<- error) {
 		},
 	})
 	if err != nil {
-		err = fmt.Errorf("fork/exec %s: %w", o.argv[0], err)
-	} else {
-		// Straight from here: the main goroutine would first have to get
-		// this thread's processor back.
-		o.ctl.send(report{Ready: true})
+		return forkResult{err: fmt.Errorf("fork/exec %s: %w", o.argv[0], err)}
 	}
-	fk.result <- forkResult{pid, err}
+	// Straight from here: the main goroutine would first have to get this
+	// thread's processor back.
+	o.ctl.send(report{Ready: true})
+	return forkResult{pid: pid}
 }
 
 // start has the forker start o and returns the function's pid. On

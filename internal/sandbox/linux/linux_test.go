@@ -655,16 +655,24 @@ func TestNoLeaks(t *testing.T) {
 	fds, mounts, children := countFDs(t), countMounts(t), countChildren(t)
 
 	d := newDriver(t, Options{})
-	n := 200
+	n := 2000
 	if testing.Short() {
 		n = 20
 	}
 	for i := 0; i < n; i++ {
+		var edit func(*sandbox.Spec)
+		if i%4 == 3 {
+			nw, err := d.Network()
+			if err != nil {
+				t.Fatal(err)
+			}
+			edit = func(s *sandbox.Spec) { s.Network = nw }
+		}
 		var p *proc
 		if i%2 == 0 {
-			p = sh(t, d, `exit 0`, nil)
+			p = sh(t, d, `exit 0`, edit)
 		} else {
-			p = sh(t, d, `sleep 1000 & sleep 1000`, nil)
+			p = sh(t, d, `sleep 1000 & sleep 1000`, edit)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := p.Stop(ctx, 0); err != nil {

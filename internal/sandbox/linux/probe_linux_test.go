@@ -1,12 +1,15 @@
 package linux
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -20,6 +23,8 @@ func runProbe(name string) int {
 		return probeStatus()
 	case name == "syscalls":
 		return probeSyscalls()
+	case strings.HasPrefix(name, "dial:"):
+		return probeDial(strings.Split(strings.TrimPrefix(name, "dial:"), ","))
 	case strings.HasPrefix(name, "alloc:"):
 		mb, err := strconv.Atoi(strings.TrimPrefix(name, "alloc:"))
 		if err != nil {
@@ -163,3 +168,33 @@ func probeAlloc(mb int) int {
 
 // atFDCWD is AT_FDCWD as a variable, so that it converts to uintptr.
 var atFDCWD = unix.AT_FDCWD
+
+// probeDial prints the network interfaces it sees, then, for each address,
+// the first line read from a connection to it or the error.
+func probeDial(addrs []string) int {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		fmt.Println("interfaces:", err)
+		return 1
+	}
+	var names []string
+	for _, i := range ifs {
+		names = append(names, i.Name)
+	}
+	fmt.Printf("interfaces: %s\n", strings.Join(names, " "))
+	for _, a := range addrs {
+		c, err := net.DialTimeout("tcp", a, 2*time.Second)
+		if err != nil {
+			fmt.Printf("%s: %v\n", a, err)
+			continue
+		}
+		line, err := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if err != nil {
+			fmt.Printf("%s: read: %v\n", a, err)
+			continue
+		}
+		fmt.Printf("%s: %s", a, line)
+	}
+	return 0
+}

@@ -99,23 +99,22 @@ func checkSeccomp() error {
 	return nil
 }
 
-// installSeccomp sets no_new_privs and loads the filter on the calling
-// thread, whose children and executed programs inherit both. The filter
-// starts with a check of the architecture: system calls made through
-// another architecture's entry point (int 0x80 on x86_64) get ENOSYS, as
-// the policy's own check would let them through.
-func installSeccomp() error {
+// seccompFilter assembles the filter. It starts with a check of the
+// architecture: system calls made through another architecture's entry
+// point (int 0x80 on x86_64) get ENOSYS, as the policy's own check would
+// let them through.
+func seccompFilter() ([]unix.SockFilter, error) {
 	p, err := seccompPolicy()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	policy, err := p.Assemble()
 	if err != nil {
-		return fmt.Errorf("seccomp: %w", err)
+		return nil, fmt.Errorf("seccomp: %w", err)
 	}
 	info, err := arch.GetInfo("")
 	if err != nil {
-		return fmt.Errorf("seccomp: %w", err)
+		return nil, fmt.Errorf("seccomp: %w", err)
 	}
 	prog := append([]bpf.Instruction{
 		bpf.LoadAbsolute{Off: 4, Size: 4}, // seccomp_data.arch
@@ -124,12 +123,18 @@ func installSeccomp() error {
 	}, policy...)
 	raw, err := bpf.Assemble(prog)
 	if err != nil {
-		return fmt.Errorf("seccomp: %w", err)
+		return nil, fmt.Errorf("seccomp: %w", err)
 	}
 	filter := make([]unix.SockFilter, len(raw))
 	for i, r := range raw {
 		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
 	}
+	return filter, nil
+}
+
+// loadSeccomp sets no_new_privs and loads filter on the calling thread,
+// whose children and executed programs inherit both.
+func loadSeccomp(filter []unix.SockFilter) error {
 	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("set no_new_privs: %w", err)

@@ -1,0 +1,39 @@
+package function
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidateTags(t *testing.T) {
+	many := map[string]string{}
+	for i := 0; i <= MaxTags; i++ {
+		many[strings.Repeat("k", i+1)] = "v"
+	}
+	for _, tc := range []struct {
+		tags map[string]string
+		ok   bool
+	}{
+		{nil, true},
+		{map[string]string{"team": "web", "": "x"}, false},
+		{map[string]string{strings.Repeat("é", 128): strings.Repeat("v", 256)}, true},
+		{map[string]string{strings.Repeat("k", 129): "v"}, false},
+		{map[string]string{"k": strings.Repeat("v", 257)}, false},
+		{map[string]string{"AWS:owner": "me"}, false},
+		{map[string]string{NetworkTag: NetworkNone}, true},
+		{map[string]string{NetworkTag: NetworkDefault}, true},
+		{map[string]string{NetworkTag: "host"}, false},
+		{many, false},
+	} {
+		err := ValidateTags(tc.tags)
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidateTags(%d tags, first keys %.40v): %v, want ok=%v", len(tc.tags), tc.tags, err, tc.ok)
+		}
+		if err != nil && ErrorCode(err) != EINVALID {
+			t.Errorf("error %v has code %v", err, ErrorCode(err))
+		}
+	}
+	if NetworkOf(map[string]string{NetworkTag: NetworkNone}) != NetworkNone || NetworkOf(nil) != "" {
+		t.Error("NetworkOf")
+	}
+}
