@@ -1,0 +1,424 @@
+// Package catalog keeps the gateway's configuration on the backbone: HTTP
+// APIs (each with its routes, integrations and stages, as one document)
+// and function URL configurations, in the JetStream key-value bucket
+// aloft_gateway. A watch on the bucket keeps an in-memory copy current on
+// every node, and each change publishes a new compiled Snapshot, so the
+// request path reads one atomic pointer and never waits on the backbone or
+// on a lock.
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const (
+	bucket    = "aloft_gateway"
+	apiPrefix = "api."
+	urlPrefix = "url."
+)
+
+// Catalog is the gateway's configuration. Its methods are safe for
+// concurrent use.
+type Catalog struct {
+	kv  jetstream.KeyValue
+	log *slog.Logger
+	now func() time.Time
+
+	mu   sync.Mutex            // guards the fields below and the order of published snapshots
+	apis map[string]*API       // by id; documents are never modified once stored here
+	urls map[string]*URLConfig // by function name; likewise
+	revs map[string]uint64     // key-value revision of each key held or deleted
+	eps  map[string]*Endpoint  // compiled apis, by id
+
+	snap atomic.Pointer[Snapshot]
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup // the watch
+}
+
+// Open creates or opens the bucket, loads everything in it and starts
+// watching for changes made by other nodes.
+func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Catalog, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1, Storage: jetstream.FileStorage})
+	if err != nil {
+		return nil, fmt.Errorf("catalog: open bucket: %w", err)
+	}
+	c := &Catalog{kv: kv, log: log, now: time.Now, apis: map[string]*API{}, urls: map[string]*URLConfig{},
+		revs: map[string]uint64{}, eps: map[string]*Endpoint{}}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: watch: %w", err)
+	}
+	// The watch replays every current key, then sends nil.
+	for e := range w.Updates() {
+		if e == nil {
+			break
+		}
+		c.apply(e.Key(), e.Value(), e.Revision(), isDelete(e))
+	}
+	c.publish()
+	wctx, cancel := context.WithCancel(context.Background())
+	c.stop = cancel
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer w.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e != nil && c.apply(e.Key(), e.Value(), e.Revision(), isDelete(e)) {
+					c.publish()
+				}
+			}
+		}
+	}()
+	return c, nil
+}
+
+func isDelete(e jetstream.KeyValueEntry) bool {
+	op := e.Operation()
+	return op == jetstream.KeyValueDelete || op == jetstream.KeyValuePurge
+}
+
+// Close stops the watch.
+func (c *Catalog) Close() {
+	if c.stop != nil {
+		c.stop()
+		c.wg.Wait()
+		c.stop = nil
+	}
+}
+
+// Snapshot returns the current compiled catalog.
+func (c *Catalog) Snapshot() *Snapshot { return c.snap.Load() }
+
+// apply folds one stored value (or deletion) at revision rev into memory,
+// ignoring anything older than what is held. It reports whether anything
+// changed.
+func (c *Catalog) apply(key string, value []byte, rev uint64, deleted bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.revs[key] >= rev {
+		return false
+	}
+	c.revs[key] = rev
+	switch {
+	case strings.HasPrefix(key, apiPrefix):
+		id := key[len(apiPrefix):]
+		if deleted {
+			delete(c.apis, id)
+			delete(c.eps, id)
+			return true
+		}
+		var a API
+		if err := json.Unmarshal(value, &a); err != nil {
+			c.log.Error("catalog: unreadable API", "api", id, "err", err)
+			return false
+		}
+		ep, err := compile(&a)
+		if err != nil {
+			c.log.Error("catalog: API cannot be served", "api", id, "err", err)
+			return false
+		}
+		c.apis[id], c.eps[id] = &a, ep
+	case strings.HasPrefix(key, urlPrefix):
+		fn := key[len(urlPrefix):]
+		if deleted {
+			delete(c.urls, fn)
+			return true
+		}
+		var u URLConfig
+		if err := json.Unmarshal(value, &u); err != nil {
+			c.log.Error("catalog: unreadable function URL", "function", fn, "err", err)
+			return false
+		}
+		c.urls[fn] = &u
+	default:
+		return false
+	}
+	return true
+}
+
+// publish compiles the current state into a new snapshot.
+func (c *Catalog) publish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := &Snapshot{apis: maps.Clone(c.eps), urls: make(map[string]*URLEndpoint, len(c.urls))}
+	if len(s.apis) == 1 {
+		for _, ep := range s.apis {
+			s.only = ep
+		}
+	}
+	for _, u := range c.urls {
+		s.urls[u.URLID] = compileURL(u)
+	}
+	c.snap.Store(s)
+}
+
+// APIs returns every API, sorted by id. The documents must not be
+// modified.
+func (c *Catalog) APIs() []*API {
+	c.mu.Lock()
+	out := slices.Collect(maps.Values(c.apis))
+	c.mu.Unlock()
+	slices.SortFunc(out, func(a, b *API) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// API returns the API with the given id. The document must not be
+// modified.
+func (c *Catalog) API(id string) (*API, error) {
+	c.mu.Lock()
+	a := c.apis[id]
+	c.mu.Unlock()
+	if a == nil {
+		return nil, notFound("Invalid API identifier specified %s:%s", "000000000000", id)
+	}
+	return a, nil
+}
+
+// CreateAPI validates a new API, gives it an id and a creation date and
+// stores it. The integrations, routes and stages it holds are checked as
+// UpdateAPI checks them.
+func (c *Catalog) CreateAPI(ctx context.Context, a *API) (*API, error) {
+	a.ID = newID(10)
+	a.CreatedDate = c.now().UTC().Truncate(time.Second)
+	if err := validate(a); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: encode API: %w", err)
+	}
+	rev, err := c.kv.Create(ctx, apiPrefix+a.ID, b)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: create API %s: %w", a.ID, err)
+	}
+	c.stored(apiPrefix+a.ID, b, rev, false)
+	return a, nil
+}
+
+// UpdateAPI applies change to a fresh copy of the API and stores the
+// result if it is valid, guarded by the revision it read (another writer
+// in between makes it try again).
+func (c *Catalog) UpdateAPI(ctx context.Context, id string, change func(a *API) error) (*API, error) {
+	key := apiPrefix + id
+	for attempt := 0; ; attempt++ {
+		e, err := c.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, notFound("Invalid API identifier specified %s:%s", "000000000000", id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("catalog: read API %s: %w", id, err)
+		}
+		var a API
+		if err := json.Unmarshal(e.Value(), &a); err != nil {
+			return nil, fmt.Errorf("catalog: decode API %s: %w", id, err)
+		}
+		if err := change(&a); err != nil {
+			return nil, err
+		}
+		a.ID = id
+		if err := validate(&a); err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(&a)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: encode API: %w", err)
+		}
+		rev, err := c.kv.Update(ctx, key, b, e.Revision())
+		if err != nil && attempt < 5 && isWrongRevision(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("catalog: update API %s: %w", id, err)
+		}
+		c.stored(key, b, rev, false)
+		return &a, nil
+	}
+}
+
+// DeleteAPI removes an API with everything in it.
+func (c *Catalog) DeleteAPI(ctx context.Context, id string) error {
+	if _, err := c.API(id); err != nil {
+		return err
+	}
+	return c.delete(ctx, apiPrefix+id)
+}
+
+func (c *Catalog) delete(ctx context.Context, key string) error {
+	if err := c.kv.Delete(ctx, key); err != nil {
+		return fmt.Errorf("catalog: delete %s: %w", key, err)
+	}
+	// The deletion's revision is not returned; the watch brings it, and
+	// until then the key is dropped from memory here.
+	c.mu.Lock()
+	if strings.HasPrefix(key, apiPrefix) {
+		delete(c.apis, key[len(apiPrefix):])
+		delete(c.eps, key[len(apiPrefix):])
+	} else {
+		delete(c.urls, key[len(urlPrefix):])
+	}
+	c.mu.Unlock()
+	c.publish()
+	return nil
+}
+
+// stored applies a value this node wrote, so that it reads its own writes
+// before the watch brings them.
+func (c *Catalog) stored(key string, value []byte, rev uint64, deleted bool) {
+	if c.apply(key, value, rev, deleted) {
+		c.publish()
+	}
+}
+
+// validate checks a whole API document.
+func validate(a *API) error {
+	if err := checkAPI(a); err != nil {
+		return err
+	}
+	for _, in := range a.Integrations {
+		if err := checkIntegration(in); err != nil {
+			return err
+		}
+	}
+	for _, r := range a.Routes {
+		if err := checkRoute(a, r); err != nil {
+			return err
+		}
+	}
+	for _, s := range a.Stages {
+		if err := checkStageName(s.Name); err != nil {
+			return err
+		}
+	}
+	_, err := compile(a)
+	return err
+}
+
+func isWrongRevision(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// URLs returns every function URL configuration, sorted by function.
+func (c *Catalog) URLs() []*URLConfig {
+	c.mu.Lock()
+	out := slices.Collect(maps.Values(c.urls))
+	c.mu.Unlock()
+	slices.SortFunc(out, func(a, b *URLConfig) int { return strings.Compare(a.Function, b.Function) })
+	return out
+}
+
+// URL returns the URL configuration of the named function.
+func (c *Catalog) URL(fn string) (*URLConfig, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u, ok := c.urls[fn]
+	return u, ok
+}
+
+// CreateURL stores a new function URL configuration; u.Function,
+// FunctionArn, Region and AuthType must be set. It fills the id and times.
+func (c *Catalog) CreateURL(ctx context.Context, u *URLConfig) (*URLConfig, error) {
+	if err := CheckURL(u); err != nil {
+		return nil, err
+	}
+	u.URLID = URLID(u.FunctionArn)
+	u.CreationTime = timestamp(c.now())
+	u.LastModifiedTime = u.CreationTime
+	b, err := json.Marshal(u)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: encode URL: %w", err)
+	}
+	rev, err := c.kv.Create(ctx, urlPrefix+u.Function, b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return nil, &Error{Kind: Conflict, Message: "FunctionUrlConfig exists for this Lambda function"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: create URL of %s: %w", u.Function, err)
+	}
+	c.stored(urlPrefix+u.Function, b, rev, false)
+	return u, nil
+}
+
+// UpdateURL applies change to a copy of the function's URL configuration
+// and stores it.
+func (c *Catalog) UpdateURL(ctx context.Context, fn string, change func(u *URLConfig) error) (*URLConfig, error) {
+	key := urlPrefix + fn
+	for attempt := 0; ; attempt++ {
+		e, err := c.kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, notFound("The resource you requested does not exist.")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("catalog: read URL of %s: %w", fn, err)
+		}
+		var u URLConfig
+		if err := json.Unmarshal(e.Value(), &u); err != nil {
+			return nil, fmt.Errorf("catalog: decode URL of %s: %w", fn, err)
+		}
+		if err := change(&u); err != nil {
+			return nil, err
+		}
+		if err := CheckURL(&u); err != nil {
+			return nil, err
+		}
+		u.LastModifiedTime = timestamp(c.now())
+		b, err := json.Marshal(&u)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: encode URL: %w", err)
+		}
+		rev, err := c.kv.Update(ctx, key, b, e.Revision())
+		if err != nil && attempt < 5 && isWrongRevision(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("catalog: update URL of %s: %w", fn, err)
+		}
+		c.stored(key, b, rev, false)
+		return &u, nil
+	}
+}
+
+// DeleteURL removes the function's URL configuration.
+func (c *Catalog) DeleteURL(ctx context.Context, fn string) error {
+	if _, ok := c.URL(fn); !ok {
+		return notFound("The resource you requested does not exist.")
+	}
+	return c.delete(ctx, urlPrefix+fn)
+}
+
+// PruneURLs removes the URL configurations of functions for which exists
+// is false (deleted while this node was down, say).
+func (c *Catalog) PruneURLs(ctx context.Context, exists func(fn string) bool) error {
+	var errs []error
+	for _, u := range c.URLs() {
+		if !exists(u.Function) {
+			if err := c.DeleteURL(ctx, u.Function); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

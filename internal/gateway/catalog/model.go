@@ -1,0 +1,300 @@
+package catalog
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/gateway/cors"
+	"github.com/aloft-dev/aloft/internal/gateway/payload"
+	"github.com/aloft-dev/aloft/internal/gateway/route"
+)
+
+// API is an HTTP API with its routes, integrations and stages, stored as
+// one document so that every change to it is atomic. The JSON names are
+// API Gateway v2's.
+type API struct {
+	ID                        string            `json:"apiId"`
+	Name                      string            `json:"name"`
+	Description               string            `json:"description,omitempty"`
+	ProtocolType              string            `json:"protocolType"`
+	Version                   string            `json:"version,omitempty"`
+	Cors                      *cors.Config      `json:"corsConfiguration,omitempty"`
+	Tags                      map[string]string `json:"tags,omitempty"`
+	DisableExecuteAPIEndpoint bool              `json:"disableExecuteApiEndpoint,omitempty"`
+	CreatedDate               time.Time         `json:"createdDate"`
+	Routes                    []*Route          `json:"routes,omitempty"`
+	Integrations              []*Integration    `json:"integrations,omitempty"`
+	Stages                    []*Stage          `json:"stages,omitempty"`
+}
+
+// Route sends requests that match its key to its target integration.
+type Route struct {
+	ID                string `json:"routeId"`
+	Key               string `json:"routeKey"`
+	Target            string `json:"target,omitempty"` // "integrations/<id>"
+	AuthorizationType string `json:"authorizationType,omitempty"`
+	APIKeyRequired    bool   `json:"apiKeyRequired,omitempty"`
+	OperationName     string `json:"operationName,omitempty"`
+	Managed           bool   `json:"apiGatewayManaged,omitempty"` // made by a quick create
+}
+
+// Integration is a Lambda proxy integration: the function that serves a
+// route and the payload format it speaks.
+type Integration struct {
+	ID                   string `json:"integrationId"`
+	Type                 string `json:"integrationType"`
+	URI                  string `json:"integrationUri"`
+	Method               string `json:"integrationMethod,omitempty"`
+	PayloadFormatVersion string `json:"payloadFormatVersion"`
+	TimeoutInMillis      int    `json:"timeoutInMillis"`
+	Description          string `json:"description,omitempty"`
+	ConnectionType       string `json:"connectionType,omitempty"`
+	Managed              bool   `json:"apiGatewayManaged,omitempty"`
+}
+
+// Stage is a deployment of the API. Every stage serves the API's current
+// routes (all stages deploy automatically); $default serves at the root of
+// the API's address, any other stage under /<stage name>.
+type Stage struct {
+	Name            string            `json:"stageName"`
+	Description     string            `json:"description,omitempty"`
+	AutoDeploy      bool              `json:"autoDeploy"`
+	StageVariables  map[string]string `json:"stageVariables,omitempty"`
+	CreatedDate     time.Time         `json:"createdDate"`
+	LastUpdatedDate time.Time         `json:"lastUpdatedDate"`
+	Managed         bool              `json:"apiGatewayManaged,omitempty"`
+}
+
+// URLConfig is a function URL: a dedicated address that invokes one
+// function.
+type URLConfig struct {
+	Function         string       `json:"function"` // the function's name
+	FunctionArn      string       `json:"functionArn"`
+	Region           string       `json:"region"`
+	URLID            string       `json:"urlId"`
+	AuthType         string       `json:"authType"`   // NONE or AWS_IAM
+	InvokeMode       string       `json:"invokeMode"` // BUFFERED
+	Cors             *cors.Config `json:"cors,omitempty"`
+	CreationTime     string       `json:"creationTime"`
+	LastModifiedTime string       `json:"lastModifiedTime"`
+}
+
+// Values the model accepts.
+const (
+	ProtocolHTTP       = "HTTP"
+	IntegrationProxy   = "AWS_PROXY"
+	DefaultStage       = "$default"
+	AuthNone           = "NONE"
+	AuthIAM            = "AWS_IAM"
+	InvokeBuffered     = "BUFFERED"
+	DefaultTimeout     = 30000 // integration timeout, milliseconds
+	MinTimeout         = 50
+	MaxTimeout         = 30000
+	DefaultPayload     = "2.0"
+	targetPrefix       = "integrations/"
+	maxNameLength      = 128
+	maxRoutes          = 300
+	maxIntegrationsAPI = 300
+)
+
+// RouteTarget returns the route target naming an integration.
+func RouteTarget(integrationID string) string { return targetPrefix + integrationID }
+
+// Route returns the API's route with the given id.
+func (a *API) Route(id string) *Route {
+	for _, r := range a.Routes {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// Integration returns the API's integration with the given id.
+func (a *API) Integration(id string) *Integration {
+	for _, in := range a.Integrations {
+		if in.ID == id {
+			return in
+		}
+	}
+	return nil
+}
+
+// Stage returns the API's stage with the given name.
+func (a *API) Stage(name string) *Stage {
+	for _, s := range a.Stages {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// ParseFunctionURI returns the function an integration URI names: a
+// Lambda function ARN (with an optional qualifier), API Gateway's
+// invocation form arn:aws:apigateway:<region>:lambda:path/2015-03-31/
+// functions/<function ARN>/invocations, or a bare function name.
+func ParseFunctionURI(uri string) (name, qualifier string, err error) {
+	ref := uri
+	if strings.HasPrefix(uri, "arn:aws:apigateway:") {
+		_, rest, ok := strings.Cut(uri, ":lambda:path/2015-03-31/functions/")
+		if !ok || !strings.HasSuffix(rest, "/invocations") {
+			return "", "", invalidf("Invalid integration URI specified: %s", uri)
+		}
+		ref = strings.TrimSuffix(rest, "/invocations")
+	}
+	name, qualifier, ok := function.ParseRef(ref)
+	if !ok {
+		return "", "", invalidf("Invalid integration URI specified: %s", uri)
+	}
+	return name, qualifier, nil
+}
+
+// checkIntegration validates in and fills its defaults.
+func checkIntegration(in *Integration) error {
+	if in.Type == "" {
+		return invalidf("IntegrationType is required")
+	}
+	if in.Type != IntegrationProxy {
+		return invalidf("Unsupported integration type %s: this server serves AWS_PROXY (Lambda) integrations", in.Type)
+	}
+	if _, _, err := ParseFunctionURI(in.URI); err != nil {
+		return err
+	}
+	if in.PayloadFormatVersion == "" {
+		in.PayloadFormatVersion = DefaultPayload
+	}
+	if _, ok := payload.ParseFormat(in.PayloadFormatVersion); !ok {
+		return invalidf("PayloadFormatVersion must be 1.0 or 2.0, not %s", in.PayloadFormatVersion)
+	}
+	if in.TimeoutInMillis == 0 {
+		in.TimeoutInMillis = DefaultTimeout
+	}
+	if in.TimeoutInMillis < MinTimeout || in.TimeoutInMillis > MaxTimeout {
+		return invalidf("TimeoutInMillis must be between %d and %d", MinTimeout, MaxTimeout)
+	}
+	if in.Method == "" {
+		in.Method = "POST"
+	}
+	if in.ConnectionType == "" {
+		in.ConnectionType = "INTERNET"
+	}
+	return nil
+}
+
+// checkRoute validates r against the API it is in.
+func checkRoute(a *API, r *Route) error {
+	if _, err := route.ParseKey(r.Key); err != nil {
+		return invalidf("Invalid route key %q: %v", r.Key, strings.TrimPrefix(err.Error(), route.ErrInvalidKey.Error()+": "))
+	}
+	if r.AuthorizationType == "" {
+		r.AuthorizationType = AuthNone
+	}
+	if r.AuthorizationType != AuthNone {
+		return invalidf("Unsupported authorization type %s: routes on this server use NONE", r.AuthorizationType)
+	}
+	if r.APIKeyRequired {
+		return invalidf("API keys are not supported for HTTP APIs")
+	}
+	if r.Target != "" {
+		id, ok := strings.CutPrefix(r.Target, targetPrefix)
+		if !ok || a.Integration(id) == nil {
+			return invalidf("Invalid target %s: want integrations/<integration id> of this API", r.Target)
+		}
+	}
+	return nil
+}
+
+// checkStageName validates a stage name.
+func checkStageName(name string) error {
+	if name == DefaultStage {
+		return nil
+	}
+	if name == "" || len(name) > 128 {
+		return invalidf("Stage name must be $default or 1 to 128 letters, digits, '-' and '_'")
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return invalidf("Stage name must be $default or 1 to 128 letters, digits, '-' and '_'")
+		}
+	}
+	return nil
+}
+
+// checkAPI validates the API's own fields.
+func checkAPI(a *API) error {
+	if a.Name == "" || len(a.Name) > maxNameLength {
+		return invalidf("Name must be 1 to %d characters", maxNameLength)
+	}
+	if a.ProtocolType != ProtocolHTTP {
+		return invalidf("ProtocolType must be HTTP: this server serves HTTP APIs")
+	}
+	if _, err := cors.Compile(a.Cors); err != nil {
+		return invalidf("Invalid CORS configuration: %v", strings.TrimPrefix(err.Error(), "cors: "))
+	}
+	if len(a.Routes) > maxRoutes || len(a.Integrations) > maxIntegrationsAPI {
+		return invalidf("An API holds at most %d routes and %d integrations", maxRoutes, maxIntegrationsAPI)
+	}
+	return nil
+}
+
+const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// newID returns n random lower-case letters and digits, as API Gateway's
+// ids are.
+func newID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
+	}
+	return string(b)
+}
+
+var urlIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// URLID returns the id of a function's URL: 32 lower-case letters and
+// digits derived from the function's ARN, so that a function keeps its
+// address when its URL is deleted and created again.
+func URLID(functionArn string) string {
+	sum := sha256.Sum256([]byte("aloft function url\x00" + functionArn))
+	return urlIDEncoding.EncodeToString(sum[:20])
+}
+
+// timestamp formats t as Lambda's URL configurations do.
+func timestamp(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000-0700")
+}
+
+// CheckURL validates a function URL's settings and fills their defaults.
+func CheckURL(u *URLConfig) error {
+	switch u.AuthType {
+	case AuthNone, AuthIAM:
+	default:
+		return invalidf("1 validation error detected: Value '%s' at 'authType' failed to satisfy constraint: Member must satisfy enum value set: [NONE, AWS_IAM]", u.AuthType)
+	}
+	if u.InvokeMode == "" {
+		u.InvokeMode = InvokeBuffered
+	}
+	if u.InvokeMode != InvokeBuffered {
+		return invalidf("InvokeMode %s is not supported by this server; use BUFFERED", u.InvokeMode)
+	}
+	if u.Cors != nil {
+		if u.Cors.MaxAge != nil && *u.Cors.MaxAge < 0 {
+			return invalidf("1 validation error detected: Value '%d' at 'cors.maxAge' failed to satisfy constraint: Member must have value greater than or equal to 0", *u.Cors.MaxAge)
+		}
+		if _, err := cors.Compile(u.Cors); err != nil {
+			return invalidf("Invalid CORS configuration: %v", strings.TrimPrefix(err.Error(), "cors: "))
+		}
+	}
+	return nil
+}
+
+func invalidf(format string, args ...any) error {
+	return &Error{Kind: Invalid, Message: fmt.Sprintf(format, args...)}
+}
