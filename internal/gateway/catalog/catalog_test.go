@@ -134,7 +134,7 @@ func TestValidation(t *testing.T) {
 func TestParseFunctionURI(t *testing.T) {
 	for uri, want := range map[string]string{
 		"fn": "fn", "arn:aws:lambda:us-east-1:000000000000:function:fn": "fn",
-		"arn:aws:lambda:eu-west-1:000000000000:function:fn:live": "fn:live",
+		"arn:aws:lambda:eu-west-1:000000000000:function:fn:live":                                                                      "fn:live",
 		"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:fn/invocations": "fn",
 	} {
 		name, q, err := ParseFunctionURI(uri)
