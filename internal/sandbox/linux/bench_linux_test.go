@@ -3,6 +3,7 @@ package linux
 import (
 	"bufio"
 	"context"
+	"net"
 	"os"
 	"sort"
 	"sync"
@@ -148,6 +149,70 @@ func benchStart(b *testing.B, d sandbox.Driver, par int, pause bool) {
 		wg.Wait()
 	}
 	b.StopTimer()
+	reportPercentiles(b, lats)
+}
+
+// BenchmarkThaw measures what freezing costs the next request: the round
+// trip of one byte to a program in a sandbox that echoes it, when the
+// instance is running (warm) and when it was frozen and is thawed first
+// (thawed; the time includes Thaw). The instance has the CPU share of a
+// 128 MB function.
+func BenchmarkThaw(b *testing.B) {
+	needRoot(b)
+	for _, frozen := range []bool{false, true} {
+		name := "warm"
+		if frozen {
+			name = "thawed"
+		}
+		b.Run(name, func(b *testing.B) {
+			d := newDriver(b, Options{Prestart: -1})
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			p := probe(b, d, "echo:"+ln.Addr().String(), nil)
+			defer p.Stop(context.Background(), 0)
+			c, err := ln.Accept()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			f := p.Instance.(sandbox.Freezer)
+			var buf [1]byte
+			lats := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if frozen {
+					b.StopTimer()
+					if err := f.Freeze(); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				t0 := time.Now()
+				if frozen {
+					if err := f.Thaw(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if _, err := c.Write([]byte{'x'}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.Read(buf[:]); err != nil {
+					b.Fatal(err)
+				}
+				lats = append(lats, time.Since(t0))
+			}
+			b.StopTimer()
+			reportPercentiles(b, lats)
+		})
+	}
+}
+
+// reportPercentiles reports the median and 99th percentile of lats in
+// milliseconds.
+func reportPercentiles(b *testing.B, lats []time.Duration) {
 	if len(lats) == 0 {
 		return
 	}

@@ -34,6 +34,9 @@ type cgroupHost struct {
 	// has it; on v2 every controller maps to the same directory.
 	parents map[string]string
 	created []string // directories created by newCgroupHost, deepest last
+	// sentinel is an empty v1 freezer cgroup kept frozen (see
+	// holdFreezer), or "".
+	sentinel string
 }
 
 // v1Controllers are the v1 controllers the driver needs, and cpuacct,
@@ -203,10 +206,40 @@ func (h *cgroupHost) sweep() {
 	}
 }
 
+// sentinelName is the frozen empty cgroup under the v1 freezer parent.
+const sentinelName = "frozen-sentinel"
+
+// holdFreezer keeps an empty cgroup frozen under the v1 freezer parent
+// while the driver runs. The kernel counts frozen v1 cgroups with a static
+// key, and switching that key between zero and one patches kernel code,
+// which made every thaw of the only frozen instance cost about 2 ms here;
+// with one cgroup always frozen a thaw takes about 0.1 ms. (The v2 freezer
+// has no such key.) Failing to hold it costs speed only.
+func (h *cgroupHost) holdFreezer() error {
+	if h.v2 {
+		return nil
+	}
+	dir := filepath.Join(h.parents["freezer"], sentinelName)
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		return fmt.Errorf("create the frozen sentinel cgroup: %w", err)
+	}
+	h.sentinel = dir
+	if err := writeCgroup(dir, "freezer.state", "FROZEN"); err != nil {
+		return fmt.Errorf("freeze the sentinel cgroup: %w", err)
+	}
+	return nil
+}
+
 // close removes the parent directories newCgroupHost created, if they are
 // empty; cgroups still in use stay.
 func (h *cgroupHost) close() error {
 	var errs []error
+	if h.sentinel != "" {
+		if err := unix.Rmdir(h.sentinel); err != nil && err != unix.ENOENT {
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", h.sentinel, err))
+		}
+		h.sentinel = ""
+	}
 	for i := len(h.created) - 1; i >= 0; i-- {
 		err := unix.Rmdir(h.created[i])
 		if err != nil && err != unix.ENOENT && err != unix.EBUSY && err != unix.ENOTEMPTY {

@@ -133,6 +133,9 @@ func New(o Options) (*Driver, error) {
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
 	d.cg.sweep()
+	if err := d.cg.holdFreezer(); err != nil {
+		d.log.Warn("linux sandbox: thaws will be slower", "err", err)
+	}
 	prestart := o.Prestart
 	if prestart == 0 {
 		prestart = DefaultPrestart

@@ -23,6 +23,8 @@ func runProbe(name string) int {
 		return probeStatus()
 	case name == "syscalls":
 		return probeSyscalls()
+	case strings.HasPrefix(name, "echo:"):
+		return probeEcho(strings.TrimPrefix(name, "echo:"))
 	case strings.HasPrefix(name, "dial:"):
 		return probeDial(strings.Split(strings.TrimPrefix(name, "dial:"), ","))
 	case strings.HasPrefix(name, "alloc:"):
@@ -197,4 +199,22 @@ func probeDial(addrs []string) int {
 		fmt.Printf("%s: %s", a, line)
 	}
 	return 0
+}
+
+// probeEcho connects to addr and sends back every byte it reads.
+func probeEcho(addr string) int {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	var b [1]byte
+	for {
+		if _, err := c.Read(b[:]); err != nil {
+			return 0
+		}
+		if _, err := c.Write(b[:]); err != nil {
+			return 0
+		}
+	}
 }
