@@ -1,0 +1,36 @@
+// Package gateway is Aloft's data-plane ingress: the listener given by
+// --gateway-listen, which turns HTTP requests into invocations of
+// functions and their answers back into HTTP responses, as API Gateway
+// HTTP APIs and Lambda function URLs do. It knows nothing about sandboxes:
+// it reads its configuration from a compiled catalog snapshot, finds the
+// function in the registry and calls the invoker.
+//
+// A request reaches an API or a function URL in one of these ways:
+//
+//	http://<api id>.execute-api.localhost:<port>/<path>        Host names the API
+//	http://<url id>.lambda-url.<region>.localhost:<port>/<path> Host names the function URL
+//	http://<gateway>/_aloft/apis/<api id>/<path>                 path names the API
+//	http://<gateway>/_aloft/urls/<url id>/<path>                 path names the function URL
+//	http://<gateway>/<path>                                      the only API, when exactly one exists
+//
+// Only the first label of a Host and the one after it count, so any
+// domain and port work (curl and browsers resolve *.localhost to
+// loopback). With the path forms, the function sees <path> without the
+// prefix.
+//
+// An API serves its routes through its stages: $default at the root of
+// its address, any other stage under /<stage>. What the gateway answers
+// itself:
+//
+//	404 {"message":"Not Found"}                  no API, stage or route
+//	413 {"message":"Request Entity Too Large"}   body over 10 MB, or event over 6 MB
+//	429 {"message":"Too Many Requests"}          the invoker throttled (Retry-After set)
+//	500 {"message":"Internal Server Error"}      the integration's function is missing
+//	502 {"message":"Internal Server Error"}      function error or malformed answer
+//	504 {"message":"Endpoint request timed out"} function or integration timeout
+//	403 {"Message":"Forbidden"}                  unsigned request to an AWS_IAM function URL
+//
+// Every response carries the request id: apigw-requestid for APIs,
+// x-amzn-RequestId for function URLs, the same id as the event's
+// requestContext.requestId.
+package gateway

@@ -1,0 +1,432 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/gateway/catalog"
+	"github.com/aloft-dev/aloft/internal/gateway/cors"
+	"github.com/aloft-dev/aloft/internal/gateway/payload"
+	"github.com/aloft-dev/aloft/internal/gateway/route"
+	"github.com/aloft-dev/aloft/internal/invoke"
+	"github.com/aloft-dev/aloft/internal/invoker"
+	"github.com/aloft-dev/aloft/internal/registry"
+	"github.com/aloft-dev/aloft/internal/sigv4"
+)
+
+// Invoker runs synchronous invocations.
+type Invoker interface {
+	Invoke(ctx context.Context, req *invoker.Request) (*invoker.Response, error)
+}
+
+// Functions finds stored functions.
+type Functions interface {
+	Get(name string) (*registry.Record, bool)
+	ReservedTotal() int
+}
+
+// Catalog gives the current compiled configuration.
+type Catalog interface {
+	Snapshot() *catalog.Snapshot
+}
+
+// Verifier checks AWS Signature Version 4 signatures.
+type Verifier interface {
+	Verify(r *http.Request, payloadHash string) (sigv4.Identity, error)
+}
+
+// Deps are the gateway's collaborators.
+type Deps struct {
+	Catalog   Catalog
+	Functions Functions
+	Invoker   Invoker
+	Verifier  Verifier // checks requests to AWS_IAM function URLs; nil refuses them
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Limits of a request.
+const (
+	MaxBody = 10 << 20 // bytes of a request body, as API Gateway
+	// maxParams is how many path parameters fit without allocating.
+	maxParams = 8
+)
+
+// Prefixes of the path forms of addresses.
+const (
+	APIPathPrefix = "/_aloft/apis/"
+	URLPathPrefix = "/_aloft/urls/"
+)
+
+// Handler serves the gateway's requests. It is safe for concurrent use.
+type Handler struct {
+	d  Deps
+	bg sync.WaitGroup // invocations that outlived their request's timeout
+}
+
+// NewHandler returns a handler; Catalog, Functions and Invoker are
+// required.
+func NewHandler(d Deps) *Handler {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Handler{d: d}
+}
+
+// Wait waits until the invocations that outlived their requests end, or
+// ctx does.
+func (h *Handler) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { h.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// Canned answers.
+var (
+	notFoundBody  = []byte(`{"message":"Not Found"}`)
+	tooLargeBody  = []byte(`{"message":"Request Entity Too Large"}`)
+	throttledBody = []byte(`{"message":"Too Many Requests"}`)
+	internalBody  = []byte(`{"message":"Internal Server Error"}`)
+	timeoutBody   = []byte(`{"message":"Endpoint request timed out"}`)
+	forbiddenBody = []byte(`{"Message":"Forbidden"}`)
+	jsonType      = []string{"application/json"}
+	retryAfter    = []string{"1"}
+)
+
+// exchange is one request on its way through the handler.
+type exchange struct {
+	w       http.ResponseWriter
+	r       *http.Request
+	reqID   string
+	idKey   string       // the response header that carries reqID
+	policy  *cors.Policy // the API's or URL's CORS policy, if any
+	ev      payload.Request
+	params  [maxParams]route.Param
+	started time.Time
+}
+
+// ServeHTTP routes a request to an API or a function URL and answers it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := &exchange{w: w, r: r, reqID: newRequestID(), started: h.d.Now()}
+	snap := h.d.Catalog.Snapshot()
+	path := r.URL.EscapedPath()
+	kind, id, rest := address(r.Host, path)
+	switch kind {
+	case "apis":
+		h.serveAPI(x, snap.API(id), rest)
+	case "urls":
+		h.serveURL(x, snap.URL(id), rest)
+	default:
+		h.serveAPI(x, snap.Only(), path)
+	}
+}
+
+// address tells which API or URL a request is for, from its Host or its
+// path, and the path left for the function.
+func address(host, path string) (kind, id, rest string) {
+	if first, after, ok := strings.Cut(host, "."); ok {
+		switch {
+		case strings.HasPrefix(after, "execute-api.") || after == "execute-api":
+			return "apis", first, path
+		case strings.HasPrefix(after, "lambda-url."):
+			return "urls", first, path
+		}
+	}
+	for _, p := range [...]struct{ prefix, kind string }{{APIPathPrefix, "apis"}, {URLPathPrefix, "urls"}} {
+		if strings.HasPrefix(path, p.prefix) {
+			id, rest, _ := strings.Cut(path[len(p.prefix):], "/")
+			return p.kind, id, "/" + rest
+		}
+	}
+	return "", "", path
+}
+
+func (h *Handler) serveAPI(x *exchange, ep *catalog.Endpoint, path string) {
+	x.idKey = "Apigw-Requestid"
+	if ep == nil {
+		h.fail(x, http.StatusNotFound, notFoundBody)
+		return
+	}
+	x.policy = ep.CORS
+	if ep.CORS != nil && cors.IsPreflight(x.r) {
+		h.preflight(x)
+		return
+	}
+	// A named stage is the first segment; $default serves the rest.
+	stage, routePath := catalog.DefaultStage, path
+	if seg, after, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/"); seg != "" && seg != catalog.DefaultStage && ep.Stages[seg] != nil {
+		stage, routePath = seg, "/"+after
+	}
+	st := ep.Stages[stage]
+	if st == nil {
+		h.fail(x, http.StatusNotFound, notFoundBody)
+		return
+	}
+	m, ok := ep.Routes.Match(x.r.Method, routePath, x.params[:0])
+	if !ok || m.Value.Function == "" {
+		h.fail(x, http.StatusNotFound, notFoundBody)
+		return
+	}
+	t := m.Value
+	x.ev = payload.Request{
+		HTTP: x.r, Path: path, RouteKey: t.RouteKey, Resource: t.Resource, ResourceID: t.RouteID, Params: m.Params,
+		APIID: ep.API.ID, DomainName: ep.API.ID + ".execute-api.localhost", Stage: stage, StageVariables: st.StageVariables,
+	}
+	h.invoke(x, t.Function, t.Qualifier, t.Format, t.Timeout)
+}
+
+func (h *Handler) serveURL(x *exchange, u *catalog.URLEndpoint, path string) {
+	x.idKey = "X-Amzn-Requestid"
+	if u == nil {
+		h.fail(x, http.StatusNotFound, notFoundBody)
+		return
+	}
+	x.policy = u.CORS
+	if u.CORS != nil && cors.IsPreflight(x.r) {
+		h.preflight(x)
+		return
+	}
+	cfg := u.Config
+	x.ev = payload.Request{
+		HTTP: x.r, Path: path, RouteKey: route.DefaultKey, APIID: cfg.URLID,
+		DomainName: cfg.URLID + ".lambda-url." + cfg.Region + ".localhost", Stage: catalog.DefaultStage,
+	}
+	if u.IAM {
+		x.ev.Body = h.readBody(x)
+		if x.ev.Body == nil {
+			return
+		}
+		if !h.authorize(x) {
+			return
+		}
+	}
+	h.invoke(x, cfg.Function, "", payload.URL, 0)
+}
+
+// authorize checks the signature of a request to an AWS_IAM function URL
+// and records the caller for the event.
+func (h *Handler) authorize(x *exchange) bool {
+	if h.d.Verifier == nil {
+		h.fail(x, http.StatusForbidden, forbiddenBody)
+		return false
+	}
+	id, err := h.d.Verifier.Verify(x.r, sigv4.PayloadHash(x.ev.Body))
+	if err != nil || id.Service != "lambda" {
+		h.d.Logger.Debug("function URL request refused", "url", x.ev.APIID, "err", err, "service", id.Service)
+		h.fail(x, http.StatusForbidden, forbiddenBody)
+		return false
+	}
+	x.ev.IAM = &payload.IAM{AccessKey: id.AccessKeyID, AccountID: function.AccountID, CallerID: id.AccessKeyID,
+		UserARN: "arn:aws:iam::" + function.AccountID + ":user/" + id.AccessKeyID, UserID: id.AccessKeyID}
+	return true
+}
+
+// readBody reads the request body, at most MaxBody bytes. It answers the
+// request itself and returns nil when the body is too large or cannot be
+// read; an empty body is an empty, non-nil slice.
+func (h *Handler) readBody(x *exchange) []byte {
+	r := x.r
+	if r.ContentLength > MaxBody {
+		h.fail(x, http.StatusRequestEntityTooLarge, tooLargeBody)
+		return nil
+	}
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return []byte{}
+	}
+	var b []byte
+	var err error
+	if r.ContentLength > 0 {
+		b = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, b)
+	} else {
+		b, err = io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+		if len(b) > MaxBody {
+			h.fail(x, http.StatusRequestEntityTooLarge, tooLargeBody)
+			return nil
+		}
+	}
+	if err != nil {
+		h.fail(x, http.StatusBadRequest, []byte(`{"message":"Bad Request"}`))
+		return nil
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b
+}
+
+// invoke encodes the event, runs the function and answers with what it
+// returned.
+func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, timeout time.Duration) {
+	if x.ev.Body == nil {
+		if x.ev.Body = h.readBody(x); x.ev.Body == nil {
+			return
+		}
+	}
+	x.ev.RequestID, x.ev.Time = x.reqID, x.started
+	rec, ok := h.d.Functions.Get(name)
+	if !ok || (qualifier != "" && qualifier != function.LatestVersion) {
+		h.d.Logger.Warn("gateway integration names a missing function", "function", name, "qualifier", qualifier)
+		h.fail(x, http.StatusInternalServerError, internalBody)
+		return
+	}
+	event := payload.Append(make([]byte, 0, payload.SizeHint(&x.ev)), f, &x.ev)
+	if len(event) > function.MaxSyncPayload {
+		h.fail(x, http.StatusRequestEntityTooLarge, tooLargeBody)
+		return
+	}
+	req := invoke.Request(rec, h.d.Functions.ReservedTotal(), event)
+	if qualifier != "" {
+		req.InvokedARN += ":" + qualifier
+	}
+	resp, err := h.call(x.r.Context(), req, timeout)
+	switch {
+	case errors.Is(err, errTimeout):
+		h.fail(x, http.StatusGatewayTimeout, timeoutBody)
+		return
+	case err != nil && function.ErrorCode(err) == function.ETHROTTLED:
+		x.w.Header()["Retry-After"] = retryAfter
+		h.fail(x, http.StatusTooManyRequests, throttledBody)
+		return
+	case err != nil:
+		if x.r.Context().Err() == nil {
+			h.d.Logger.Error("gateway invocation failed", "function", name, "err", err)
+		}
+		h.fail(x, http.StatusInternalServerError, internalBody)
+		return
+	case resp.FunctionError != "":
+		if timedOut(resp.Payload) {
+			h.fail(x, http.StatusGatewayTimeout, timeoutBody)
+		} else {
+			h.fail(x, http.StatusBadGateway, internalBody)
+		}
+		return
+	}
+	out, err := payload.Decode(f, resp.Payload)
+	if err != nil {
+		h.d.Logger.Warn("function answer cannot be mapped to a response", "function", name, "err", err)
+		h.fail(x, http.StatusBadGateway, internalBody)
+		return
+	}
+	hdr := x.w.Header()
+	for k, vs := range out.Header {
+		hdr[k] = vs
+	}
+	for _, c := range out.Cookies {
+		hdr["Set-Cookie"] = append(hdr["Set-Cookie"], c)
+	}
+	h.finish(x)
+	x.w.WriteHeader(out.Status)
+	io.WriteString(x.w, out.Body)
+}
+
+var errTimeout = errors.New("gateway: integration timed out")
+
+// slack is how much longer than the function's timeout an invocation may
+// take (a cold start's init) before the gateway stops waiting for it.
+const slack = 2 * time.Second
+
+// call invokes req. With a timeout, a function that may outlive it runs
+// on its own goroutine, and the caller stops waiting when the timeout
+// ends; a function whose own timeout is shorter is awaited directly (the
+// invoker ends it at its timeout), and its answer discarded if it came
+// too late.
+func (h *Handler) call(ctx context.Context, req *invoker.Request, timeout time.Duration) (*invoker.Response, error) {
+	if timeout <= 0 {
+		return h.d.Invoker.Invoke(ctx, req)
+	}
+	fnTimeout := time.Duration(req.Config.Timeout) * time.Second
+	if fnTimeout+slack <= timeout {
+		start := h.d.Now()
+		resp, err := h.d.Invoker.Invoke(ctx, req)
+		if err == nil && h.d.Now().Sub(start) > timeout {
+			return nil, errTimeout
+		}
+		return resp, err
+	}
+	type result struct {
+		resp *invoker.Response
+		err  error
+	}
+	done := make(chan result, 1)
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	h.bg.Add(1)
+	go func() {
+		defer h.bg.Done()
+		defer cancel()
+		resp, err := h.d.Invoker.Invoke(ictx, req)
+		done <- result{resp, err}
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case res := <-done:
+		return res.resp, res.err
+	case <-t.C:
+		return nil, errTimeout
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// timedOut reports whether a function error is the invoker's timeout.
+func timedOut(p []byte) bool {
+	return bytes.Contains(p[:min(len(p), 64)], []byte(`"errorType":"Sandbox.Timedout"`))
+}
+
+// preflight answers a CORS preflight request.
+func (h *Handler) preflight(x *exchange) {
+	x.policy.Preflight(x.r, x.w.Header())
+	x.w.Header()[x.idKey] = []string{x.reqID}
+	x.w.WriteHeader(http.StatusNoContent)
+}
+
+// finish adds the headers every response carries.
+func (h *Handler) finish(x *exchange) {
+	hdr := x.w.Header()
+	if x.policy != nil {
+		x.policy.Apply(x.r.Header.Get("Origin"), hdr)
+	}
+	hdr[x.idKey] = []string{x.reqID}
+}
+
+// fail answers with one of the gateway's own responses.
+func (h *Handler) fail(x *exchange, status int, body []byte) {
+	hdr := x.w.Header()
+	hdr["Content-Type"] = jsonType
+	h.finish(x)
+	x.w.WriteHeader(status)
+	x.w.Write(body)
+}
+
+// newRequestID returns an id in the shape of API Gateway's: 16 characters
+// of URL-safe base64. It needs no system call.
+func newRequestID() string {
+	var b [12]byte
+	a, c := rand.Uint64(), rand.Uint32()
+	for i := range 8 {
+		b[i] = byte(a >> (8 * i))
+	}
+	for i := range 4 {
+		b[8+i] = byte(c >> (8 * i))
+	}
+	return base64.URLEncoding.EncodeToString(b[:])
+}
