@@ -218,7 +218,10 @@ func TestFailures(t *testing.T) {
 		return &invoker.Response{Payload: []byte(`{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 3.00 seconds"}`), FunctionError: "Unhandled"}, nil
 	})
 	release := make(chan struct{})
-	e.function("slow", 60, func([]byte) (*invoker.Response, error) { <-release; return &invoker.Response{Payload: []byte(`"late"`)}, nil })
+	e.function("slow", 60, func([]byte) (*invoker.Response, error) {
+		<-release
+		return &invoker.Response{Payload: []byte(`"late"`)}, nil
+	})
 	e.function("malformed", 3, answer(`{"statusCode":"nope"}`))
 	e.function("v1bad", 3, answer(`{"body":"no status"}`))
 	e.function("throttled", 3, func([]byte) (*invoker.Response, error) { return nil, function.Throttled(function.ReasonReserved) })
