@@ -152,6 +152,11 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 		in.shutdown(0)
 		return nil, nil, ctx.Err()
 	}
+	if b, ok := in.sb.(sandbox.Booster); ok {
+		if err := b.EndBoost(); err != nil {
+			iv.log.Warn("could not apply the CPU limit", "function", cfg.FunctionName, "err", err)
+		}
+	}
 	in.initDur = iv.d.Now().Sub(t0)
 	p.started()
 	return in, nil, nil

@@ -81,6 +81,14 @@ type Freezer interface {
 	Thaw() error
 }
 
+// Booster is the optional ability of an instance to run without its CPU
+// quota while it initialises, as Lambda boosts initialisation, until
+// EndBoost applies the quota. The invoker ends the boost when the runtime
+// is ready for its first invocation.
+type Booster interface {
+	EndBoost() error
+}
+
 // ExitStatus is how an instance ended.
 type ExitStatus struct {
 	Code      int            // exit code, or -1 when killed by a signal

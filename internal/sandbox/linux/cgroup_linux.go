@@ -341,7 +341,7 @@ func cpuFor(memoryMB int) (quota, weight int) {
 
 func (cg *cgroup) setLimits(memoryMB int) error {
 	mem := strconv.FormatInt(int64(memoryMB)<<20, 10)
-	quota, weight := cpuFor(memoryMB)
+	_, weight := cpuFor(memoryMB)
 	type setting struct {
 		ctrl, file, value string
 		optional          bool // the kernel may not have the file
@@ -357,7 +357,7 @@ func (cg *cgroup) setLimits(memoryMB int) error {
 			{"memory", "memory.max", mem, false},
 			{"memory", "memory.swap.max", "0", true},
 			{"cpu", "cpu.idle", "0", true},
-			{"cpu", "cpu.max", strconv.Itoa(quota) + " " + strconv.Itoa(cpuPeriodUS), false},
+			{"cpu", "cpu.max", "max " + strconv.Itoa(cpuPeriodUS), false}, // see limitCPU
 			{"cpu", "cpu.weight", strconv.Itoa(w), false},
 			{"pids", "pids.max", strconv.Itoa(maxTasks), false},
 		}
@@ -369,7 +369,7 @@ func (cg *cgroup) setLimits(memoryMB int) error {
 			{"memory", "memory.swappiness", "0", true},
 			{"cpu", "cpu.idle", "0", true},
 			{"cpu", "cpu.cfs_period_us", strconv.Itoa(cpuPeriodUS), false},
-			{"cpu", "cpu.cfs_quota_us", strconv.Itoa(quota), false},
+			{"cpu", "cpu.cfs_quota_us", "-1", false}, // see limitCPU
 			{"cpu", "cpu.shares", strconv.Itoa(weight), false},
 			{"pids", "pids.max", strconv.Itoa(maxTasks), false},
 			// Forget what init used while it was prepared.
@@ -395,6 +395,18 @@ func (cg *cgroup) addProc(pid int) error {
 		}
 	}
 	return nil
+}
+
+// limitCPU sets the CPU quota for an instance of memoryMB. setLimits
+// leaves the quota off, so that a runtime initialises at full speed (as
+// Lambda boosts initialisation), still weighed against the other instances
+// by its CPU weight; the quota applies once it is ready.
+func (cg *cgroup) limitCPU(memoryMB int) error {
+	quota, _ := cpuFor(memoryMB)
+	if cg.v2 {
+		return writeCgroup(cg.ctrl["cpu"], "cpu.max", strconv.Itoa(quota)+" "+strconv.Itoa(cpuPeriodUS))
+	}
+	return writeCgroup(cg.ctrl["cpu"], "cpu.cfs_quota_us", strconv.Itoa(quota))
 }
 
 // unthrottle lifts the CPU quota, so that a dying instance's processes

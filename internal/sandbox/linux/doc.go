@@ -25,7 +25,10 @@
 //   - a cgroup per instance under Options.CgroupParent: a memory limit of
 //     Spec.MemoryMB with no swap, a CPU weight and quota proportional to
 //     memory (1769 MB buys one CPU, never less than a fifth of one), a
-//     limit of 1024 tasks, and the freezer;
+//     limit of 1024 tasks, and the freezer. The quota applies from
+//     EndBoost on, which the invoker calls when the runtime is ready: as on
+//     Lambda, initialisation runs at full speed, held back only by the
+//     CPU weight;
 //   - a process that runs as Options.UID/GID with no supplementary groups,
 //     no capabilities (the bounding set is emptied), no_new_privs, and a
 //     seccomp filter that refuses mounts, namespaces, tracing, kernel

@@ -299,7 +299,11 @@ func (d *Driver) launch(ctx context.Context, spec sandbox.Spec, l *launch, fds [
 		return nil, fmt.Errorf("linux sandbox: unexpected report from init: %+v", r)
 	}
 	sh.ctl.SetDeadline(time.Time{})
-	in := &instance{d: d, sh: sh, cg: sh.cg, done: make(chan struct{})}
+	mb := spec.MemoryMB
+	if mb <= 0 {
+		mb = defaultMemoryMB
+	}
+	in := &instance{d: d, sh: sh, cg: sh.cg, done: make(chan struct{}), mb: mb}
 	go in.wait()
 	return in, nil
 }

@@ -21,6 +21,7 @@ type instance struct {
 	sh   *shim // init; its control socket is read only by wait after Start
 	cg   *cgroup
 	done chan struct{}
+	mb   int // memory size, which sets the CPU quota
 
 	status sandbox.ExitStatus // written before done is closed
 	peak   int64              // final peak memory, written before done is closed
@@ -32,7 +33,22 @@ type instance struct {
 var (
 	_ sandbox.Instance = (*instance)(nil)
 	_ sandbox.Freezer  = (*instance)(nil)
+	_ sandbox.Booster  = (*instance)(nil)
 )
+
+// EndBoost applies the instance's CPU quota, which is off while it
+// initialises.
+func (in *instance) EndBoost() error {
+	select {
+	case <-in.done:
+		return errors.New("linux sandbox: end boost: instance has exited")
+	default:
+	}
+	if err := in.cg.limitCPU(in.mb); err != nil {
+		return fmt.Errorf("linux sandbox: %w", err)
+	}
+	return nil
+}
 
 // wait collects the function's status from init, waits for init, records
 // the cgroup's verdicts and removes it.

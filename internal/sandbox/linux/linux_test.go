@@ -617,6 +617,45 @@ func TestFreezeThaw(t *testing.T) {
 	}
 }
 
+func TestCPUBoost(t *testing.T) {
+	d := newDriver(t, Options{})
+	p := sh(t, d, `echo ready; while :; do :; done`, nil) // 128 MB: a fifth of a CPU
+	if l := readLine(t, p); l != "ready" {
+		t.Fatalf("got %q", l)
+	}
+	in := p.Instance.(*instance)
+	quota := func() string {
+		file := "cpu.cfs_quota_us"
+		if in.cg.v2 {
+			file = "cpu.max"
+		}
+		b, err := os.ReadFile(filepath.Join(in.cg.ctrl["cpu"], file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Fields(string(b))[0]
+	}
+	if q := quota(); q != "-1" && q != "max" {
+		t.Errorf("quota while initialising: %s, want none", q)
+	}
+	if err := in.EndBoost(); err != nil {
+		t.Fatal(err)
+	}
+	if q := quota(); q != strconv.Itoa(minCPUQuotaUS) {
+		t.Errorf("quota after EndBoost: %s, want %d", q, minCPUQuotaUS)
+	}
+	u0, err := in.cg.cpuTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	u1, _ := in.cg.cpuTime()
+	// A fifth of a CPU for a second, with a period's worth of slack.
+	if used := u1 - u0; used > 300*time.Millisecond {
+		t.Errorf("a spinning 128 MB instance used %v of CPU in 1s after EndBoost", used)
+	}
+}
+
 func TestInterpreters(t *testing.T) {
 	needRoot(t)
 	py, err := exec.LookPath("python3")
