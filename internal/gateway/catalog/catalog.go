@@ -201,7 +201,7 @@ func (c *Catalog) API(id string) (*API, error) {
 // stores it. The integrations, routes and stages it holds are checked as
 // UpdateAPI checks them.
 func (c *Catalog) CreateAPI(ctx context.Context, a *API) (*API, error) {
-	a.ID = newID(10)
+	a.ID = NewID(10)
 	a.CreatedDate = c.now().UTC().Truncate(time.Second)
 	if err := validate(a); err != nil {
 		return nil, err

@@ -245,9 +245,9 @@ func checkAPI(a *API) error {
 
 const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 
-// newID returns n random lower-case letters and digits, as API Gateway's
+// NewID returns n random lower-case letters and digits, as API Gateway's
 // ids are.
-func newID(n int) string {
+func NewID(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	for i := range b {

@@ -1,0 +1,192 @@
+// Package gatewayapi serves the subset of the API Gateway v2 management
+// API (rest-json, SigV4 service "apigateway", paths under /v2/apis) that
+// HTTP APIs with Lambda proxy integrations need, so that `aws apigatewayv2`
+// and the AWS SDKs manage Aloft's gateway:
+//
+//	CreateApi (quick create with Target and RouteKey), GetApi, GetApis, UpdateApi, DeleteApi, DeleteCorsConfiguration
+//	CreateRoute, GetRoute, GetRoutes, UpdateRoute, DeleteRoute
+//	CreateIntegration (AWS_PROXY), GetIntegration, GetIntegrations, UpdateIntegration, DeleteIntegration
+//	CreateStage, GetStage, GetStages, UpdateStage, DeleteStage, CreateDeployment
+//
+// Every stage deploys automatically, so CreateDeployment only answers.
+// Errors are NotFoundException (404), BadRequestException (400) and
+// ConflictException (409) with a {"message"} body. Requests reach the
+// handler already authenticated.
+package gatewayapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/aloft-dev/aloft/internal/gateway/catalog"
+)
+
+// Deps are the handler's collaborators.
+type Deps struct {
+	Catalog *catalog.Catalog
+	// Endpoint returns the address that serves an API
+	// (http://<id>.execute-api.localhost:<port>).
+	Endpoint func(apiID string) string
+	Logger   *slog.Logger
+}
+
+// Handler serves the management API.
+type Handler struct {
+	d   Deps
+	mux *http.ServeMux
+}
+
+// New returns the handler.
+func New(d Deps) *Handler {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{d: d, mux: http.NewServeMux()}
+	const api = "/v2/apis/{apiId}"
+	h.handle("POST /v2/apis", h.createAPI)
+	h.handle("GET /v2/apis", h.getAPIs)
+	h.handle("GET "+api, h.getAPI)
+	h.handle("PATCH "+api, h.updateAPI)
+	h.handle("DELETE "+api, h.deleteAPI)
+	h.handle("DELETE "+api+"/cors", h.deleteCors)
+	h.handle("POST "+api+"/routes", h.createRoute)
+	h.handle("GET "+api+"/routes", h.getRoutes)
+	h.handle("GET "+api+"/routes/{routeId}", h.getRoute)
+	h.handle("PATCH "+api+"/routes/{routeId}", h.updateRoute)
+	h.handle("DELETE "+api+"/routes/{routeId}", h.deleteRoute)
+	h.handle("POST "+api+"/integrations", h.createIntegration)
+	h.handle("GET "+api+"/integrations", h.getIntegrations)
+	h.handle("GET "+api+"/integrations/{integrationId}", h.getIntegration)
+	h.handle("PATCH "+api+"/integrations/{integrationId}", h.updateIntegration)
+	h.handle("DELETE "+api+"/integrations/{integrationId}", h.deleteIntegration)
+	h.handle("POST "+api+"/stages", h.createStage)
+	h.handle("GET "+api+"/stages", h.getStages)
+	h.handle("GET "+api+"/stages/{stageName}", h.getStage)
+	h.handle("PATCH "+api+"/stages/{stageName}", h.updateStage)
+	h.handle("DELETE "+api+"/stages/{stageName}", h.deleteStage)
+	h.handle("POST "+api+"/deployments", h.createDeployment)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{http.StatusNotFound, "NotFoundException", "This server does not serve " + r.Method + " " + r.URL.Path})
+	})
+	return h
+}
+
+// ServeHTTP serves one authenticated request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (h *Handler) handle(pattern string, fn handlerFunc) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			if catalog.KindOf(err) == 0 && !isAPIError(err) {
+				h.d.Logger.Error("gateway management request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+			writeError(w, err)
+		}
+	})
+}
+
+// apiError is an error in API Gateway's shape.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+func isAPIError(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae)
+}
+
+func badRequest(msg string) error {
+	return &apiError{http.StatusBadRequest, "BadRequestException", msg}
+}
+func notFound(msg string) error { return &apiError{http.StatusNotFound, "NotFoundException", msg} }
+func conflict(msg string) error { return &apiError{http.StatusConflict, "ConflictException", msg} }
+
+func writeError(w http.ResponseWriter, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		var ce *catalog.Error
+		switch {
+		case errors.As(err, &ce) && ce.Kind == catalog.NotFound:
+			ae = &apiError{http.StatusNotFound, "NotFoundException", ce.Message}
+		case errors.As(err, &ce) && ce.Kind == catalog.Conflict:
+			ae = &apiError{http.StatusConflict, "ConflictException", ce.Message}
+		case errors.As(err, &ce):
+			ae = &apiError{http.StatusBadRequest, "BadRequestException", ce.Message}
+		default:
+			ae = &apiError{http.StatusInternalServerError, "InternalServerErrorException", "Internal server error"}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-Errortype", ae.code)
+	w.WriteHeader(ae.status)
+	json.NewEncoder(w).Encode(map[string]string{"message": ae.message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+	return nil
+}
+
+// decode reads a JSON request body into v; an empty body leaves v alone.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return badRequest("Invalid request body: " + err.Error())
+	}
+	return nil
+}
+
+// page cuts n items at the request's nextToken and maxResults.
+func page(r *http.Request, n int) (start, end int, next string, err error) {
+	q := r.URL.Query()
+	limit := n
+	if v := q.Get("maxResults"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
+			return 0, 0, "", badRequest("maxResults must be a positive integer")
+		}
+	}
+	if t := q.Get("nextToken"); t != "" {
+		if start, err = strconv.Atoi(t); err != nil || start < 0 || start > n {
+			return 0, 0, "", badRequest("Invalid nextToken")
+		}
+	}
+	end = min(start+limit, n)
+	if end < n {
+		next = strconv.Itoa(end)
+	}
+	return start, end, next, nil
+}
+
+// items is the shape of every Get* list.
+type items[T any] struct {
+	Items     []T    `json:"items"`
+	NextToken string `json:"nextToken,omitempty"`
+}
+
+func list[T any](w http.ResponseWriter, r *http.Request, all []T) error {
+	start, end, next, err := page(r, len(all))
+	if err != nil {
+		return err
+	}
+	out := items[T]{Items: all[start:end], NextToken: next}
+	if out.Items == nil {
+		out.Items = []T{}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
