@@ -25,6 +25,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
@@ -77,15 +78,17 @@ func Binary(t testing.TB) string {
 
 // Server is a running aloft server process.
 type Server struct {
-	t       testing.TB
-	Dir     string   // data dir
-	Args    []string // extra flags
-	URL     string   // http://127.0.0.1:port
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	logMu   sync.Mutex
-	log     bytes.Buffer // the server's stderr
-	waitErr error
+	t    testing.TB
+	Dir  string   // data dir
+	Args []string // extra flags
+	URL  string   // http://127.0.0.1:port
+	// GatewayURL is the HTTP gateway's base URL (http://127.0.0.1:port).
+	GatewayURL string
+	cmd        *exec.Cmd
+	exited     chan struct{}
+	logMu      sync.Mutex
+	log        bytes.Buffer // the server's stderr
+	waitErr    error
 }
 
 // Start starts a server with a fresh data dir and the given extra flags,
@@ -119,7 +122,8 @@ func (s *Server) start() {
 		t.Fatal(err)
 	}
 	s.cmd, s.exited = cmd, make(chan struct{})
-	ready := make(chan string, 1)
+	type addrs struct{ api, gateway string }
+	ready := make(chan addrs, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -129,12 +133,13 @@ func (s *Server) start() {
 			s.log.WriteString(line + "\n")
 			s.logMu.Unlock()
 			var rec struct {
-				Msg    string `json:"msg"`
-				Listen string `json:"listen"`
+				Msg     string `json:"msg"`
+				Listen  string `json:"listen"`
+				Gateway string `json:"gateway"`
 			}
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "aloft server ready" {
 				select {
-				case ready <- rec.Listen:
+				case ready <- addrs{rec.Listen, rec.Gateway}:
 				default:
 				}
 			}
@@ -143,8 +148,8 @@ func (s *Server) start() {
 		close(s.exited)
 	}()
 	select {
-	case addr := <-ready:
-		s.URL = "http://" + addr
+	case a := <-ready:
+		s.URL, s.GatewayURL = "http://"+a.api, "http://"+a.gateway
 	case <-s.exited:
 		t.Fatalf("aloft server exited before it was ready: %v\n%s", s.waitErr, s.Log())
 	case <-time.After(60 * time.Second):
@@ -213,6 +218,11 @@ func (s *Server) Config() aws.Config {
 // Lambda returns a Lambda client for this server.
 func (s *Server) Lambda() *lambda.Client {
 	return lambda.NewFromConfig(s.Config(), func(o *lambda.Options) { o.BaseEndpoint = aws.String(s.URL) })
+}
+
+// APIGateway returns an API Gateway v2 client for this server.
+func (s *Server) APIGateway() *apigatewayv2.Client {
+	return apigatewayv2.NewFromConfig(s.Config(), func(o *apigatewayv2.Options) { o.BaseEndpoint = aws.String(s.URL) })
 }
 
 // Logs returns a CloudWatch Logs client for this server.

@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/aloft-dev/aloft/internal/function"
-	"github.com/aloft-dev/aloft/internal/invoker"
+	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/queue"
 )
 
@@ -88,18 +88,10 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 	if q := r.URL.Query().Get("Qualifier"); q != "" {
 		arn += ":" + q
 	}
-	resp, err := s.d.Invoker.Invoke(r.Context(), &invoker.Request{
-		Config:        &rec.Config,
-		Revision:      rec.Revision(),
-		Reserved:      rec.Reserved,
-		ReservedTotal: s.d.Registry.ReservedTotal(),
-		Region:        req.region,
-		CodeKey:       rec.CodeHex,
-		InvokedARN:    arn,
-		Payload:       req.body,
-		ClientContext: clientContext,
-		Tail:          logType == "Tail",
-	})
+	ireq := invoke.Request(rec, s.d.Registry.ReservedTotal(), req.body)
+	ireq.Region, ireq.InvokedARN = req.region, arn
+	ireq.ClientContext, ireq.Tail = clientContext, logType == "Tail"
+	resp, err := s.d.Invoker.Invoke(r.Context(), ireq)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,12 @@ type Deps struct {
 	ConcurrencyLimit int
 	Code             http.Handler // serves the URLs CodeURL makes, unsigned
 	Logger           *slog.Logger
+	// Gateway serves the API Gateway v2 management API (SigV4 service
+	// "apigateway"); URLs stores function URL configurations, and
+	// FunctionURL gives a URL's address. Nil refuses them.
+	Gateway     http.Handler
+	URLs        URLs
+	FunctionURL func(urlID, region string) string
 }
 
 // Server routes and authenticates API requests.
@@ -100,6 +106,12 @@ func New(d Deps) *Server {
 		s.handle("POST "+p, s.tagResource)
 		s.handle("DELETE "+p, s.untagResource)
 	}
+	url := "/2021-10-31/functions/{fn}/url"
+	s.handle("POST "+url, s.createURLConfig)
+	s.handle("GET "+url, s.getURLConfig)
+	s.handle("PUT "+url, s.updateURLConfig)
+	s.handle("DELETE "+url, s.deleteURLConfig)
+	s.handle("GET "+url+"s", s.listURLConfigs)
 	return s
 }
 
@@ -155,6 +167,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id.Service == "scheduler" && s.d.Scheduler != nil {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		s.d.Scheduler.ServeHTTP(w, r)
+		return
+	}
+	if id.Service == "apigateway" && s.d.Gateway != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		s.d.Gateway.ServeHTTP(w, r)
 		return
 	}
 	if t := r.Header.Get("X-Amz-Target"); strings.HasPrefix(t, "Logs_20140328.") && s.d.Logs != nil {

@@ -1,10 +1,11 @@
 // Package app wires Aloft's components into one server and owns the order
-// in which they start and stop. Start order: data dir and keys, backbone,
-// runtimes, registry, logs, meter, invoker, async queue, scheduler, API
-// listener. Stop order: the API listener stops accepting and drains
-// in-flight requests (and so in-flight invocations), then the scheduler and
-// the queue's workers stop, then instances stop, then logs and usage are
-// flushed, then the backbone closes.
+// in which they start and stop. Start order: data dir and keys, listeners
+// bound, backbone, runtimes, registry, gateway catalog, logs, meter,
+// invoker, async queue, scheduler, API listener served, gateway listener
+// served. Stop order: the gateway listener, then the API listener, stop
+// accepting and drain in-flight requests (and so in-flight invocations),
+// then the scheduler and the queue's workers stop, then instances stop,
+// then logs and usage are flushed, then the backbone closes.
 package app
 
 import (
@@ -23,6 +24,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/api"
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/logs"
 	"github.com/aloft-dev/aloft/internal/logsapi"
@@ -67,6 +69,7 @@ type Server struct {
 	served   chan error
 	debug    func() // stops the debug profiler
 	driver   sandbox.Driver
+	gw       gatewayParts
 }
 
 // Start brings every component up and starts serving. On failure it stops
@@ -98,6 +101,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("app: listen on %s: %w", cfg.Listen, err)
 	}
+	if err := s.listenGateway(cfg.GatewayListen); err != nil {
+		return nil, err
+	}
 	if s.st, err = store.Open(ctx, store.Options{Dir: dir, URL: cfg.NATSURL}); err != nil {
 		return nil, err
 	}
@@ -115,6 +121,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 
 	if s.reg, err = registry.Open(ctx, js, filepath.Join(dir, "code"), log.With("component", "registry")); err != nil {
+		return nil, err
+	}
+	if err := s.openGateway(ctx, js, log.With("component", "gateway")); err != nil {
 		return nil, err
 	}
 	if err := s.reg.SweepCode(); err != nil {
@@ -192,12 +201,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		CodeURL:          s.codeURL,
 		ConcurrencyLimit: cfg.ConcurrencyLimit,
 		Code:             http.HandlerFunc(s.serveCode),
+		Gateway:          s.gatewayAPI(log.With("component", "gatewayapi")),
+		URLs:             s.gw.cat,
+		FunctionURL:      s.functionURL,
 		Logger:           log.With("component", "api"),
 	})
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute}
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(s.ln) }()
-	log.Info("aloft server ready", "listen", s.ln.Addr().String(), "data_dir", dir, "sandbox", driver.Name())
+	s.serveGateway(verifier, log.With("component", "gateway"))
+	log.Info("aloft server ready", "listen", s.ln.Addr().String(), "gateway", s.gw.addr, "data_dir", dir, "sandbox", driver.Name())
 	return s, nil
 }
 
@@ -247,6 +260,9 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	s.debug()
+	if err := s.gw.shutdownListener(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if s.http == nil && s.ln != nil {
 		s.ln.Close() // bound but never served
 	}
@@ -286,6 +302,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.logStore.Close(fctx))
 		s.logStore = nil
 	}
+	errs = append(errs, s.gw.close())
 	if s.reg != nil {
 		s.reg.Close()
 		s.reg = nil
@@ -330,16 +347,7 @@ func (s *Server) invokeEvent(ctx context.Context, ev *queue.Event) (*queue.Resul
 	if !ok {
 		return nil, queue.ErrGone
 	}
-	resp, err := s.inv.Invoke(ctx, &invoker.Request{
-		Config:        &rec.Config,
-		Revision:      rec.Revision(),
-		Reserved:      rec.Reserved,
-		ReservedTotal: s.reg.ReservedTotal(),
-		Region:        rec.Region,
-		CodeKey:       rec.CodeHex,
-		InvokedARN:    rec.Config.FunctionArn,
-		Payload:       ev.Payload,
-	})
+	resp, err := s.inv.Invoke(ctx, invoke.Request(rec, s.reg.ReservedTotal(), ev.Payload))
 	if err != nil {
 		return nil, err
 	}

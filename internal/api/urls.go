@@ -1,0 +1,220 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/gateway/catalog"
+	"github.com/aloft-dev/aloft/internal/gateway/cors"
+)
+
+// URLs stores function URL configurations.
+type URLs interface {
+	URL(fn string) (*catalog.URLConfig, bool)
+	CreateURL(ctx context.Context, u *catalog.URLConfig) (*catalog.URLConfig, error)
+	UpdateURL(ctx context.Context, fn string, change func(u *catalog.URLConfig) error) (*catalog.URLConfig, error)
+	DeleteURL(ctx context.Context, fn string) error
+}
+
+// urlCors is Lambda's Cors shape.
+type urlCors struct {
+	AllowCredentials *bool    `json:"AllowCredentials,omitempty"`
+	AllowHeaders     []string `json:"AllowHeaders,omitempty"`
+	AllowMethods     []string `json:"AllowMethods,omitempty"`
+	AllowOrigins     []string `json:"AllowOrigins,omitempty"`
+	ExposeHeaders    []string `json:"ExposeHeaders,omitempty"`
+	MaxAge           *int     `json:"MaxAge,omitempty"`
+}
+
+func (c *urlCors) config() *cors.Config {
+	if c == nil {
+		return nil
+	}
+	return &cors.Config{AllowCredentials: c.AllowCredentials != nil && *c.AllowCredentials, AllowHeaders: c.AllowHeaders,
+		AllowMethods: c.AllowMethods, AllowOrigins: c.AllowOrigins, ExposeHeaders: c.ExposeHeaders, MaxAge: c.MaxAge}
+}
+
+func wireCors(c *cors.Config) *urlCors {
+	if c == nil {
+		return nil
+	}
+	out := &urlCors{AllowHeaders: c.AllowHeaders, AllowMethods: c.AllowMethods, AllowOrigins: c.AllowOrigins,
+		ExposeHeaders: c.ExposeHeaders, MaxAge: c.MaxAge}
+	if c.AllowCredentials {
+		out.AllowCredentials = &c.AllowCredentials
+	}
+	return out
+}
+
+// urlConfigIn is the body of CreateFunctionUrlConfig and
+// UpdateFunctionUrlConfig.
+type urlConfigIn struct {
+	AuthType   *string  `json:"AuthType"`
+	Cors       *urlCors `json:"Cors"`
+	InvokeMode *string  `json:"InvokeMode"`
+}
+
+// urlConfigOut is a FunctionUrlConfig as Lambda returns it.
+type urlConfigOut struct {
+	FunctionURL      string   `json:"FunctionUrl"`
+	FunctionArn      string   `json:"FunctionArn"`
+	AuthType         string   `json:"AuthType"`
+	Cors             *urlCors `json:"Cors,omitempty"`
+	CreationTime     string   `json:"CreationTime"`
+	LastModifiedTime string   `json:"LastModifiedTime,omitempty"`
+	InvokeMode       string   `json:"InvokeMode"`
+}
+
+func (s *Server) urlOut(u *catalog.URLConfig) *urlConfigOut {
+	addr := ""
+	if s.d.FunctionURL != nil {
+		addr = s.d.FunctionURL(u.URLID, u.Region)
+	}
+	return &urlConfigOut{FunctionURL: addr, FunctionArn: u.FunctionArn, AuthType: u.AuthType, Cors: wireCors(u.Cors),
+		CreationTime: u.CreationTime, LastModifiedTime: u.LastModifiedTime, InvokeMode: u.InvokeMode}
+}
+
+// urlError turns a catalog error into Lambda's.
+func urlError(err error, arn string) error {
+	var ce *catalog.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	switch ce.Kind {
+	case catalog.NotFound:
+		return function.Errorf(function.ENOTFOUND, "ResourceNotFoundException", "The resource you requested does not exist.")
+	case catalog.Conflict:
+		return function.Errorf(function.ECONFLICT, "ResourceConflictException",
+			"Failed to create function url config for [functionArn = %s]. Error message:  %s", arn, ce.Message)
+	}
+	if len(ce.Message) > 0 && ce.Message[0] == '1' { // "1 validation error detected: ..."
+		return function.Errorf(function.EINVALID, "ValidationException", "%s", ce.Message)
+	}
+	return function.InvalidParameter("%s", ce.Message)
+}
+
+func (s *Server) urls() (URLs, error) {
+	if s.d.URLs == nil {
+		return nil, function.InvalidParameter("Function URLs are not enabled on this server.")
+	}
+	return s.d.URLs, nil
+}
+
+func (s *Server) createURLConfig(w http.ResponseWriter, r *http.Request, req *request) error {
+	urls, err := s.urls()
+	if err != nil {
+		return err
+	}
+	rec, err := s.lookup(r, req)
+	if err != nil {
+		return err
+	}
+	var in urlConfigIn
+	if err := decode(req.body, &in); err != nil {
+		return err
+	}
+	if in.AuthType == nil {
+		return function.Validation("null", "authType", "Member must not be null")
+	}
+	u := &catalog.URLConfig{Function: rec.Config.FunctionName, FunctionArn: rec.Config.FunctionArn, Region: rec.Region,
+		AuthType: *in.AuthType, Cors: in.Cors.config()}
+	if in.InvokeMode != nil {
+		u.InvokeMode = *in.InvokeMode
+	}
+	u, err = urls.CreateURL(r.Context(), u)
+	if err != nil {
+		return urlError(err, rec.Config.FunctionArn)
+	}
+	out := s.urlOut(u)
+	out.LastModifiedTime = ""
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) getURLConfig(w http.ResponseWriter, r *http.Request, req *request) error {
+	urls, err := s.urls()
+	if err != nil {
+		return err
+	}
+	rec, err := s.lookup(r, req)
+	if err != nil {
+		return err
+	}
+	u, ok := urls.URL(rec.Config.FunctionName)
+	if !ok {
+		return urlError(&catalog.Error{Kind: catalog.NotFound}, rec.Config.FunctionArn)
+	}
+	writeJSON(w, http.StatusOK, s.urlOut(u))
+	return nil
+}
+
+func (s *Server) updateURLConfig(w http.ResponseWriter, r *http.Request, req *request) error {
+	urls, err := s.urls()
+	if err != nil {
+		return err
+	}
+	rec, err := s.lookup(r, req)
+	if err != nil {
+		return err
+	}
+	var in urlConfigIn
+	if err := decode(req.body, &in); err != nil {
+		return err
+	}
+	u, err := urls.UpdateURL(r.Context(), rec.Config.FunctionName, func(u *catalog.URLConfig) error {
+		if in.AuthType != nil {
+			u.AuthType = *in.AuthType
+		}
+		if in.Cors != nil {
+			u.Cors = in.Cors.config()
+		}
+		if in.InvokeMode != nil {
+			u.InvokeMode = *in.InvokeMode
+		}
+		return nil
+	})
+	if err != nil {
+		return urlError(err, rec.Config.FunctionArn)
+	}
+	writeJSON(w, http.StatusOK, s.urlOut(u))
+	return nil
+}
+
+func (s *Server) deleteURLConfig(w http.ResponseWriter, r *http.Request, req *request) error {
+	urls, err := s.urls()
+	if err != nil {
+		return err
+	}
+	rec, err := s.lookup(r, req)
+	if err != nil {
+		return err
+	}
+	if err := urls.DeleteURL(r.Context(), rec.Config.FunctionName); err != nil {
+		return urlError(err, rec.Config.FunctionArn)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listURLConfigs serves ListFunctionUrlConfigs: a function has at most one
+// URL here (for $LATEST), so there is one page.
+func (s *Server) listURLConfigs(w http.ResponseWriter, r *http.Request, req *request) error {
+	urls, err := s.urls()
+	if err != nil {
+		return err
+	}
+	rec, err := s.lookup(r, req)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		FunctionURLConfigs []*urlConfigOut `json:"FunctionUrlConfigs"`
+	}{FunctionURLConfigs: []*urlConfigOut{}}
+	if u, ok := urls.URL(rec.Config.FunctionName); ok {
+		out.FunctionURLConfigs = append(out.FunctionURLConfigs, s.urlOut(u))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
