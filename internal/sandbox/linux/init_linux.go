@@ -249,18 +249,19 @@ func mountCode(code int, dir string) error {
 
 // forker is a thread of init that holds, ready for the function to
 // inherit, what must not be set on the main goroutine's thread until the
-// mounts are done: an empty capability bounding set, and at the launch
-// no_new_privs and the seccomp filter (which refuses mount and setns).
-// These belong to threads, and a child inherits them from the thread that
-// forks it. The launch only wakes the thread with a pipe write, which costs
-// less than a switch between goroutines on locked threads. The filter is
-// assembled ahead but loaded at the launch, after the thread has entered
-// the instance's network namespace, when it has one.
+// mounts are done: no_new_privs, the seccomp filter (which refuses mount)
+// and an empty capability bounding set. These belong to threads, and a
+// child inherits them from the thread that forks it. Setting them up ahead
+// of need keeps them off the launch; the launch only wakes the thread with
+// a pipe write, which costs less than a switch between goroutines on
+// locked threads. The filter lets the thread enter a network namespace;
+// at the launch, after it has entered the instance's (when it has one), a
+// second, tiny filter takes setns away too.
 type forker struct {
 	wake   [2]int // pipe: the launch writes a byte, the forker reads it
 	orders chan forkOrder
 	result chan forkResult
-	filter []unix.SockFilter
+	noSetns []unix.SockFilter // loaded at the launch
 }
 
 // forkOrder is what the forker starts.
@@ -278,11 +279,11 @@ type forkResult struct {
 }
 
 func startForker() (*forker, error) {
-	filter, err := seccompFilter()
+	noSetns, err := setnsFilter()
 	if err != nil {
 		return nil, err
 	}
-	fk := &forker{orders: make(chan forkOrder, 1), result: make(chan forkResult, 1), filter: filter}
+	fk := &forker{orders: make(chan forkOrder, 1), result: make(chan forkResult, 1), noSetns: noSetns}
 	if err := unix.Pipe2(fk.wake[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
@@ -299,6 +300,12 @@ func (fk *forker) run(ready chan<- error) {
 	// ends with the goroutine.
 	runtime.LockOSThread()
 	err := dropBoundingSet()
+	if err == nil {
+		var filter []unix.SockFilter
+		if filter, err = seccompFilter(); err == nil {
+			err = loadSeccomp(filter)
+		}
+	}
 	ready <- err
 	if err != nil {
 		return
@@ -320,7 +327,7 @@ func (fk *forker) fork(o forkOrder) forkResult {
 			return forkResult{err: fmt.Errorf("enter network namespace: %w", err)}
 		}
 	}
-	if err := loadSeccomp(fk.filter); err != nil {
+	if err := loadSeccomp(fk.noSetns); err != nil {
 		return forkResult{err: err}
 	}
 	// The child sets its groups, gid and uid before execve; leaving uid 0

@@ -421,7 +421,7 @@ func TestSeccomp(t *testing.T) {
 	}
 	want := map[string]string{
 		"mount": "EPERM", "umount2": "EPERM", "pivot_root": "EPERM", "chroot": "EPERM",
-		"unshare_user": "EPERM", "unshare_ns": "EPERM", "setns": "EPERM",
+		"unshare_user": "EPERM", "unshare_ns": "EPERM", "setns": "EPERM", "setns_net": "EPERM",
 		"clone_newuser": "EPERM", "clone3": "ENOSYS",
 		"ptrace_traceme": "EPERM", "process_vm_readv": "EPERM",
 		"keyctl": "EPERM", "add_key": "EPERM", "bpf": "EPERM", "perf_event_open": "EPERM",
