@@ -258,9 +258,9 @@ func mountCode(code int, dir string) error {
 // at the launch, after it has entered the instance's (when it has one), a
 // second, tiny filter takes setns away too.
 type forker struct {
-	wake   [2]int // pipe: the launch writes a byte, the forker reads it
-	orders chan forkOrder
-	result chan forkResult
+	wake    [2]int // pipe: the launch writes a byte, the forker reads it
+	orders  chan forkOrder
+	result  chan forkResult
 	noSetns []unix.SockFilter // loaded at the launch
 }
 
