@@ -15,9 +15,12 @@ type Config struct {
 	// ConcurrencyLimit is the account's concurrent executions: invocations
 	// beyond it are throttled (429), as on Lambda.
 	ConcurrencyLimit int
-	NATSURL          string // external NATS cluster; empty embeds one
-	Python           string // Python interpreter to run python runtimes ("" = resolve python3)
-	Node             string // Node.js binary to run nodejs runtimes ("" = resolve node)
+	// IdleMemoryMB bounds the memory of idle warm instances (by their
+	// MemorySize); 0 takes half of this machine's memory.
+	IdleMemoryMB int
+	NATSURL      string // external NATS cluster; empty embeds one
+	Python       string // Python interpreter to run python runtimes ("" = resolve python3)
+	Node         string // Node.js binary to run nodejs runtimes ("" = resolve node)
 }
 
 // DefaultConfig returns the defaults of the external contract.

@@ -57,6 +57,7 @@ aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
 	f.DurationVar(&cfg.RetryBase, "async-retry-base", cfg.RetryBase, "delay before the first retry of a failed asynchronous invocation; the second waits twice as long")
 	f.IntVar(&cfg.AsyncWorkers, "async-workers", cfg.AsyncWorkers, "asynchronous invocations delivered at once")
 	f.IntVar(&cfg.ConcurrencyLimit, "concurrency-limit", cfg.ConcurrencyLimit, "account concurrent executions; invocations beyond it are throttled")
+	f.IntVar(&cfg.IdleMemoryMB, "idle-memory", cfg.IdleMemoryMB, "memory in `MB` that idle warm instances may hold (by their memory size); beyond it the least valuable stop (default: half of this machine's memory)")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "`URL` of an external NATS cluster (default: run one embedded)")
 	f.StringVar(&cfg.Python, "python", cfg.Python, "`PATH` of the Python interpreter for python runtimes (default: python3 on $PATH)")
 	f.StringVar(&cfg.Node, "node", cfg.Node, "`PATH` of the Node.js binary for nodejs runtimes (default: node on $PATH)")

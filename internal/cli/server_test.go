@@ -35,14 +35,14 @@ func TestServerFlags(t *testing.T) {
 	r := run(t, context.Background(), "http://unused", "", "server", "--data-dir", "/var/lib/aloft",
 		"--listen", "0.0.0.0:9100", "--gateway-listen", ":8181", "--keep-alive", "90s",
 		"--nats-url", "nats://n1:4222", "--python", "/usr/bin/python3.13", "--node", "/opt/node", "--log-level", "warn",
-		"--async-retry-base", "2s", "--async-workers", "8", "--concurrency-limit", "50")
+		"--async-retry-base", "2s", "--async-workers", "8", "--concurrency-limit", "50", "--idle-memory", "2048")
 	if r.code != 0 || r.stdout != "" {
 		t.Fatalf("exit %d, stdout %q", r.code, r.stdout)
 	}
 	want := app.Config{
 		DataDir: "/var/lib/aloft", Listen: "0.0.0.0:9100", GatewayListen: ":8181", KeepAlive: 90 * time.Second,
 		NATSURL: "nats://n1:4222", Python: "/usr/bin/python3.13", Node: "/opt/node",
-		RetryBase: 2 * time.Second, AsyncWorkers: 8, ConcurrencyLimit: 50,
+		RetryBase: 2 * time.Second, AsyncWorkers: 8, ConcurrencyLimit: 50, IdleMemoryMB: 2048,
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)

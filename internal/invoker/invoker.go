@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -58,8 +59,12 @@ type Deps struct {
 	KeepAlivePolicy keepalive.Config
 	// ConcurrencyLimit is the account's concurrent executions (0: 1,000).
 	ConcurrencyLimit int
-	InitLimit        time.Duration // 0: ten seconds, as Lambda
-	Now              func() time.Time
+	// IdleMemoryMB bounds the memory (by MemorySize) of idle instances
+	// kept warm; beyond it the least valuable go first (see evict). 0
+	// means no bound.
+	IdleMemoryMB int
+	InitLimit    time.Duration // 0: ten seconds, as Lambda
+	Now          func() time.Time
 }
 
 // Request is one synchronous invocation.
@@ -444,6 +449,7 @@ func (iv *Invoker) reap() {
 		pools = append(pools, p)
 	}
 	iv.mu.RUnlock()
+	keeps := make(map[*pool]time.Duration, len(pools))
 	for _, p := range pools {
 		lastEnd, w, running := iv.windows(p.cfg.FunctionName)
 		keep := iv.d.KeepAlive
@@ -464,7 +470,71 @@ func (iv *Invoker) reap() {
 		}
 		p.freezeIdle(now.Add(-freezeAfter))
 		iv.replenish(p) // provisioned instances that failed to start
+		keeps[p] = keep
 	}
+	for _, in := range evict(keeps, iv.d.IdleMemoryMB) {
+		iv.stopAsync(in)
+	}
+}
+
+// evict takes idle instances out of their pools until the memory of those
+// left, counted by MemorySize, is within budgetMB (0: no budget), and
+// returns them. The least valuable go first: those whose keep-alive
+// window, keeps[pool], ends soonest, as their function is the least
+// likely to be invoked before it would have let them go anyway.
+// Provisioned instances are not counted and never evicted.
+func evict(keeps map[*pool]time.Duration, budgetMB int) []*instance {
+	if budgetMB <= 0 {
+		return nil
+	}
+	type cand struct {
+		p     *pool
+		in    *instance
+		until time.Time
+	}
+	var cands []cand
+	used := 0
+	for p, keep := range keeps {
+		p.mu.Lock()
+		for _, in := range p.idle {
+			if !in.provisioned {
+				cands = append(cands, cand{p, in, in.lastUsed.Add(keep)})
+				used += in.cfg.MemorySize
+			}
+		}
+		p.mu.Unlock()
+	}
+	if used <= budgetMB {
+		return nil
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].until.Before(cands[j].until) })
+	var out []*instance
+	for _, c := range cands {
+		if used <= budgetMB {
+			break
+		}
+		if c.p.remove(c.in) {
+			out = append(out, c.in)
+			used -= c.in.cfg.MemorySize
+		}
+	}
+	return out
+}
+
+// remove takes in out of the idle list, reporting whether it was there (a
+// request may have taken it meanwhile).
+func (p *pool) remove(in *instance) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, x := range p.idle {
+		if x == in {
+			copy(p.idle[i:], p.idle[i+1:])
+			p.idle[len(p.idle)-1] = nil
+			p.idle = p.idle[:len(p.idle)-1]
+			return true
+		}
+	}
+	return false
 }
 
 // loaded reports whether the pool has an instance idle, busy or starting.

@@ -580,3 +580,49 @@ func TestAdaptiveKeepAlivePreWarms(t *testing.T) {
 		t.Fatalf("the call after a pre-warm was cold:\n%s", resp.LogTail)
 	}
 }
+
+func TestEvictKeepsIdleMemoryWithinBudget(t *testing.T) {
+	now := time.Now()
+	idle := func(name string, mb int, ago time.Duration, provisioned bool) *instance {
+		cfg := config(name, 3, nil)
+		cfg.MemorySize = mb
+		return &instance{id: name, cfg: cfg, lastUsed: now.Add(-ago), provisioned: provisioned}
+	}
+	a1, a2 := idle("a-recent", 128, time.Minute, false), idle("a-old", 128, 5*time.Minute, false)
+	b := idle("b", 128, 30*time.Second, false)
+	c := idle("c-provisioned", 1024, time.Hour, true)
+	pa := &pool{idle: []*instance{a2, a1}}
+	pb := &pool{idle: []*instance{b}}
+	pc := &pool{idle: []*instance{c}}
+	keeps := map[*pool]time.Duration{pa: 10 * time.Minute, pb: time.Minute, pc: time.Minute}
+
+	if got := evict(keeps, 0); got != nil {
+		t.Fatalf("no budget evicted %d instances", len(got))
+	}
+	if got := evict(keeps, 384); got != nil {
+		t.Fatalf("within budget evicted %d instances", len(got))
+	}
+	// b's window ends first (in 30s), then a-old's (in 5m).
+	got := evict(keeps, 256)
+	if len(got) != 1 || got[0] != b || len(pb.idle) != 0 {
+		t.Fatalf("over budget by 128 MB: evicted %v, want b", ids(got))
+	}
+	got = evict(keeps, 128)
+	if len(got) != 1 || got[0] != a2 || len(pa.idle) != 1 || pa.idle[0] != a1 {
+		t.Fatalf("budget 128 MB: evicted %v, want a-old", ids(got))
+	}
+	if got = evict(keeps, 100); len(got) != 1 || got[0] != a1 || len(pa.idle) != 0 {
+		t.Fatalf("budget 100 MB: evicted %v, want a-recent", ids(got))
+	}
+	if len(pc.idle) != 1 {
+		t.Fatal("a provisioned instance was evicted")
+	}
+}
+
+func ids(ins []*instance) []string {
+	var out []string
+	for _, in := range ins {
+		out = append(out, in.id)
+	}
+	return out
+}
