@@ -39,6 +39,7 @@ type Deps struct {
 	Verifier     *sigv4.Verifier
 	Logs         http.Handler // the CloudWatch Logs JSON API
 	Scheduler    http.Handler // the EventBridge Scheduler API (SigV4 service "scheduler")
+	S3           http.Handler // the S3 API, handed requests before their bodies are read (see isS3)
 	Usage        func() meter.Report
 	CheckRuntime func(function.Family) error // can this host run the family?
 	Queue        Queue                       // asynchronous invocations; nil refuses Event invokes
@@ -148,6 +149,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case s.d.Code != nil && strings.HasPrefix(r.URL.Path, "/aloft/v1/code/"):
 		s.d.Code.ServeHTTP(w, r)
+		return
+	case s.d.S3 != nil && s.isS3(r):
+		s.d.S3.ServeHTTP(w, r) // S3 streams its bodies, which may be gigabytes
 		return
 	}
 	body, err := readBody(r, function.MaxCreateBody)

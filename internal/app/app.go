@@ -29,9 +29,11 @@ import (
 	"github.com/aloft-dev/aloft/internal/logs"
 	"github.com/aloft-dev/aloft/internal/logsapi"
 	"github.com/aloft-dev/aloft/internal/meter"
+	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/queue"
 	"github.com/aloft-dev/aloft/internal/registry"
 	"github.com/aloft-dev/aloft/internal/runtimes"
+	"github.com/aloft-dev/aloft/internal/s3api"
 	"github.com/aloft-dev/aloft/internal/sandbox"
 	"github.com/aloft-dev/aloft/internal/sandbox/linux"
 	"github.com/aloft-dev/aloft/internal/sandbox/process"
@@ -69,6 +71,8 @@ type Server struct {
 	served   chan error
 	debug    func() // stops the debug profiler
 	driver   sandbox.Driver
+	objects  *objstore.Disk // buckets and objects under <data dir>/objects
+	s3       *s3api.Handler // the S3 API over objects
 	gw       gatewayParts
 }
 
@@ -189,6 +193,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	s.sched.Start()
 
 	verifier := &sigv4.Verifier{Lookup: s.keys.lookup}
+	if err := s.startObjects(dir, verifier, log); err != nil {
+		return nil, err
+	}
 	handler := api.New(api.Deps{
 		Registry:         s.reg,
 		Invoker:          s.inv,
@@ -201,6 +208,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		CodeURL:          s.codeURL,
 		ConcurrencyLimit: cfg.ConcurrencyLimit,
 		Code:             http.HandlerFunc(s.serveCode),
+		S3:               s.s3,
 		Gateway:          s.gatewayAPI(log.With("component", "gatewayapi")),
 		URLs:             s.gw.cat,
 		FunctionURL:      s.functionURL,
@@ -303,6 +311,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.logStore = nil
 	}
 	errs = append(errs, s.gw.close())
+	if s.objects != nil {
+		errs = append(errs, s.objects.Close())
+		s.objects = nil
+	}
 	if s.reg != nil {
 		s.reg.Close()
 		s.reg = nil

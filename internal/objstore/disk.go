@@ -236,6 +236,7 @@ func (d *Disk) PutObject(ctx context.Context, bucket, key string, body io.Reader
 	}
 	m := &fileMeta{Key: key, Size: n, ETag: hexMD5(sum), Modified: d.modified()}
 	setOptions(m, &opts)
+	m.Checksums = addChecksums(m.Checksums, body)
 	if err := t.finish(m); err != nil {
 		return ObjectInfo{}, err
 	}
@@ -257,6 +258,30 @@ func setOptions(m *fileMeta, o *PutOptions) {
 	m.Metadata = maps.Clone(o.Metadata)
 	m.Headers = maps.Clone(o.Headers)
 	m.Checksums = maps.Clone(o.Checksums)
+}
+
+// checksummer is a body that learns checksums as it is read, such as one
+// whose checksum arrives in a trailer.
+type checksummer interface {
+	// Checksums returns verified checksums by algorithm once the body has
+	// been read to io.EOF.
+	Checksums() map[string]string
+}
+
+// addChecksums adds the checksums body verified to m, if it is a
+// checksummer.
+func addChecksums(m map[string]string, body io.Reader) map[string]string {
+	c, ok := body.(checksummer)
+	if !ok {
+		return m
+	}
+	for k, v := range c.Checksums() {
+		if m == nil {
+			m = make(map[string]string)
+		}
+		m[k] = v
+	}
+	return m
 }
 
 // commitObject renames a finished temporary file over key's path and

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,7 +135,7 @@ func (d *Disk) UploadPart(ctx context.Context, bucket, key, uploadID string, n i
 	if opts.ContentMD5 != nil && !bytes.Equal(opts.ContentMD5, sum[:]) {
 		return PartInfo{}, ErrBadDigest
 	}
-	m := &fileMeta{Part: n, Size: size, ETag: hexMD5(sum), Modified: d.modified(), Checksums: opts.Checksums}
+	m := &fileMeta{Part: n, Size: size, ETag: hexMD5(sum), Modified: d.modified(), Checksums: addChecksums(maps.Clone(opts.Checksums), body)}
 	if err := t.finish(m); err != nil {
 		return PartInfo{}, err
 	}

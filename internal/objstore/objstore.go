@@ -24,6 +24,8 @@ type Store interface {
 
 	// PutObject stores body under key, replacing any object there. Nothing
 	// becomes visible unless body reads to io.EOF and every check passes.
+	// If body has a method Checksums() map[string]string, what it returns
+	// after io.EOF is stored with opts.Checksums; UploadPart does the same.
 	PutObject(ctx context.Context, bucket, key string, body io.Reader, opts PutOptions) (ObjectInfo, error)
 	// Open opens an object for reading. The caller closes it.
 	Open(ctx context.Context, bucket, key string) (Object, error)

@@ -1,0 +1,42 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/s3api"
+	"github.com/aloft-dev/aloft/internal/sigv4"
+)
+
+// startObjects opens the object store under <dir>/objects, sweeping what
+// an earlier run left half-written, and builds the S3 API over it.
+func (s *Server) startObjects(dir string, v *sigv4.Verifier, log *slog.Logger) error {
+	objects, err := objstore.Open(filepath.Join(dir, "objects"))
+	if err != nil {
+		return fmt.Errorf("app: object store: %w", err)
+	}
+	s.objects = objects
+	s.s3 = s3api.New(s3api.Deps{
+		Store:          objects,
+		Verifier:       v,
+		FunctionExists: s.functionExists,
+		Logger:         log.With("component", "s3"),
+	})
+	return nil
+}
+
+// functionExists reports whether a Lambda function ARN
+// (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]) names a
+// function in the registry.
+func (s *Server) functionExists(_ context.Context, arn string) bool {
+	parts := strings.Split(arn, ":")
+	if len(parts) < 7 || len(parts) > 8 || parts[0] != "arn" || parts[2] != "lambda" || parts[5] != "function" {
+		return false
+	}
+	_, ok := s.reg.Get(parts[6])
+	return ok
+}

@@ -1,0 +1,24 @@
+// Package s3api serves the S3 REST API (2006-03-01) over an objstore.Store:
+// buckets, objects, listings (V1 and V2), copies, batch deletes, ranges and
+// conditional requests, multipart uploads, and bucket notification
+// configurations that name functions.
+//
+// Requests are addressed path-style (/bucket/key) or virtual-host style
+// (Host: bucket.localhost:9000), and S3 keys such as "a//b" and "a/../x" are
+// taken from the escaped path as sent, never cleaned. Routing looks at the
+// method, whether a bucket and a key are present, and the query's
+// sub-resource keys (?uploads, ?uploadId, ?delete, ?list-type=2,
+// ?location, ?notification), which is why the handler has its own
+// dispatcher rather than an http.ServeMux.
+//
+// Every request must carry a valid SigV4 signature (header or presigned
+// query). Bodies are never read whole: they stream through sigv4.Body,
+// which decodes aws-chunked framing and checks signatures, SHA-256,
+// Content-MD5 and x-amz-checksum-* as the bytes pass, into the store, which
+// commits only once the body has ended cleanly. Errors are S3's XML
+// documents, except for HEAD requests, which get the status alone.
+//
+// After a change to an object is durable, and before the client is told of
+// it, Deps.OnChange receives a Change; bucket notifications are built on
+// it.
+package s3api

@@ -1,0 +1,175 @@
+package s3api
+
+import (
+	"encoding/xml"
+	"errors"
+	"net/http"
+
+	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/sigv4"
+)
+
+// Error is an S3 error response: the code, message and status S3 uses, and
+// the bucket or key it concerns.
+type Error struct {
+	Code    string
+	Message string
+	Status  int
+	Bucket  string
+	Key     string
+	Err     error // the cause, for logs
+}
+
+// Error returns the code and message.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return "s3: " + e.Code + ": " + e.Message + ": " + e.Err.Error()
+	}
+	return "s3: " + e.Code + ": " + e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// errorStatus holds S3's status and standard message for the codes this
+// package returns.
+var errorStatus = map[string]struct {
+	status int
+	msg    string
+}{
+	"AccessDenied":                      {403, "Access Denied"},
+	"AuthorizationHeaderMalformed":      {400, "The authorization header is malformed."},
+	"AuthorizationQueryParametersError": {400, "Error parsing the X-Amz-Credential parameter."},
+	"BadDigest":                         {400, "The Content-MD5 you specified did not match what we received."},
+	"BucketAlreadyOwnedByYou":           {409, "Your previous request to create the named bucket succeeded and you already own it."},
+	"BucketNotEmpty":                    {409, "The bucket you tried to delete is not empty"},
+	"EntityTooLarge":                    {400, "Your proposed upload exceeds the maximum allowed size"},
+	"EntityTooSmall":                    {400, "Your proposed upload is smaller than the minimum allowed object size."},
+	"IncompleteBody":                    {400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
+	"InternalError":                     {500, "We encountered an internal error. Please try again."},
+	"InvalidAccessKeyId":                {403, "The AWS Access Key Id you provided does not exist in our records."},
+	"InvalidArgument":                   {400, "Invalid Argument"},
+	"InvalidBucketName":                 {400, "The specified bucket is not valid."},
+	"InvalidDigest":                     {400, "The Content-MD5 you specified was invalid."},
+	"InvalidLocationConstraint":         {400, "The specified location-constraint is not valid"},
+	"InvalidPart":                       {400, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
+	"InvalidPartOrder":                  {400, "The list of parts was not in ascending order. Parts must be ordered by part number."},
+	"InvalidRange":                      {416, "The requested range is not satisfiable"},
+	"InvalidRequest":                    {400, "Invalid Request"},
+	"InvalidURI":                        {400, "Couldn't parse the specified URI."},
+	"KeyTooLongError":                   {400, "Your key is too long"},
+	"MalformedXML":                      {400, "The XML you provided was not well-formed or did not validate against our published schema"},
+	"MaxMessageLengthExceeded":          {400, "Your request was too big."},
+	"MetadataTooLarge":                  {400, "Your metadata headers exceed the maximum allowed metadata size."},
+	"MethodNotAllowed":                  {405, "The specified method is not allowed against this resource."},
+	"MissingContentLength":              {411, "You must provide the Content-Length HTTP header."},
+	"NoSuchBucket":                      {404, "The specified bucket does not exist"},
+	"NoSuchKey":                         {404, "The specified key does not exist."},
+	"NoSuchUpload":                      {404, "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."},
+	"NotImplemented":                    {501, "A header you provided implies functionality that is not implemented"},
+	"PreconditionFailed":                {412, "At least one of the pre-conditions you specified did not hold"},
+	"RequestTimeTooSkewed":              {403, "The difference between the request time and the current time is too large."},
+	"SignatureDoesNotMatch":             {403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
+	"XAmzContentSHA256Mismatch":         {400, "The provided 'x-amz-content-sha256' header does not match what was computed."},
+}
+
+// s3err returns the error for code with S3's status, and msg or else S3's
+// standard message.
+func s3err(code, msg string) *Error {
+	st, ok := errorStatus[code]
+	if !ok {
+		st.status = http.StatusBadRequest
+	}
+	if msg == "" {
+		msg = st.msg
+	}
+	return &Error{Code: code, Message: msg, Status: st.status}
+}
+
+// toError turns any error from the store, the verifier or the body into
+// the S3 error a client gets. Unknown errors are InternalError.
+func toError(err error, bucket, key string) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var pe *sigv4.PayloadError
+	if errors.As(err, &pe) {
+		return &Error{Code: pe.Code, Message: pe.Message, Status: pe.Status, Err: err}
+	}
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		e := s3err(se.AWSCode("s3"), "")
+		if se.Kind != sigv4.Missing { // S3 says "Access Denied" to anonymous requests
+			e.Message = se.Message
+		}
+		e.Err = err
+		return e
+	}
+	table := []struct {
+		target error
+		code   string
+		withB  bool
+		withK  bool
+	}{
+		{objstore.ErrNoSuchBucket, "NoSuchBucket", true, false},
+		{objstore.ErrNoSuchKey, "NoSuchKey", false, true},
+		{objstore.ErrBucketExists, "BucketAlreadyOwnedByYou", true, false},
+		{objstore.ErrBucketNotEmpty, "BucketNotEmpty", true, false},
+		{objstore.ErrInvalidBucket, "InvalidBucketName", true, false},
+		{objstore.ErrInvalidKey, "InvalidURI", false, false},
+		{objstore.ErrKeyTooLong, "KeyTooLongError", false, false},
+		{objstore.ErrTooLarge, "EntityTooLarge", false, false},
+		{objstore.ErrBadDigest, "BadDigest", false, false},
+		{objstore.ErrNoSuchUpload, "NoSuchUpload", false, false},
+		{objstore.ErrInvalidPart, "InvalidPart", false, false},
+		{objstore.ErrInvalidPartOrder, "InvalidPartOrder", false, false},
+		{objstore.ErrTooSmall, "EntityTooSmall", false, false},
+		{objstore.ErrNoParts, "MalformedXML", false, false},
+		{objstore.ErrInvalidPartNumber, "InvalidArgument", false, false},
+	}
+	for _, t := range table {
+		if errors.Is(err, t.target) {
+			e := s3err(t.code, "")
+			if t.target == objstore.ErrInvalidPartNumber {
+				e.Message = "Part number must be an integer between 1 and 10000, inclusive"
+			}
+			if t.withB {
+				e.Bucket = bucket
+			}
+			if t.withK {
+				e.Key = key
+			}
+			e.Err = err
+			return e
+		}
+	}
+	e = s3err("InternalError", "")
+	e.Err = err
+	return e
+}
+
+// errorDoc is the XML body of an error response.
+type errorDoc struct {
+	XMLName    xml.Name `xml:"Error"`
+	Code       string
+	Message    string
+	BucketName string `xml:",omitempty"`
+	Key        string `xml:",omitempty"`
+	RequestID  string `xml:"RequestId"`
+	HostID     string `xml:"HostId"`
+}
+
+// writeError writes e: the XML document, or for HEAD the status alone.
+func writeError(w http.ResponseWriter, r *http.Request, rq *request, e *Error) {
+	h := w.Header()
+	if e.Code == "InvalidRange" && rq.objectSize >= 0 {
+		h.Set("Content-Range", "bytes */"+itoa(rq.objectSize))
+	}
+	if r.Method == http.MethodHead || e.Status == http.StatusNotModified {
+		w.WriteHeader(e.Status)
+		return
+	}
+	writeXML(w, e.Status, errorDoc{Code: e.Code, Message: e.Message, BucketName: e.Bucket, Key: e.Key,
+		RequestID: rq.id, HostID: rq.hostID})
+}

@@ -1,0 +1,435 @@
+package s3api
+
+import (
+	"encoding/xml"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/objstore"
+)
+
+// maxMetadata is S3's limit on the size of user metadata: names and
+// values of the x-amz-meta-* headers.
+const maxMetadata = 2 << 10
+
+// storedHeaders are the standard headers kept with an object and sent back
+// with it.
+var storedHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"}
+
+// putOptions collects what the request says about an object besides its
+// content: Content-Type, user metadata and the stored headers.
+func putOptions(r *http.Request) (objstore.PutOptions, error) {
+	o := objstore.PutOptions{ContentType: r.Header.Get("Content-Type")}
+	size := 0
+	for name, vals := range r.Header {
+		lower := strings.ToLower(name)
+		m, ok := strings.CutPrefix(lower, "x-amz-meta-")
+		if !ok || m == "" {
+			continue
+		}
+		v := strings.Join(vals, ",")
+		size += len(m) + len(v)
+		if o.Metadata == nil {
+			o.Metadata = make(map[string]string)
+		}
+		o.Metadata[m] = v
+	}
+	if size > maxMetadata {
+		return o, s3err("MetadataTooLarge", "")
+	}
+	for _, name := range storedHeaders {
+		v := r.Header.Get(name)
+		if name == "Content-Encoding" {
+			v = stripAWSChunked(v)
+		}
+		if v != "" {
+			if o.Headers == nil {
+				o.Headers = make(map[string]string)
+			}
+			o.Headers[name] = v
+		}
+	}
+	return o, nil
+}
+
+// stripAWSChunked removes the aws-chunked transfer coding from a
+// Content-Encoding value; it describes the request, not the object.
+func stripAWSChunked(v string) string {
+	var keep []string
+	for _, c := range strings.Split(v, ",") {
+		if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "aws-chunked") {
+			keep = append(keep, c)
+		}
+	}
+	return strings.Join(keep, ",")
+}
+
+// setChecksumHeaders sets x-amz-checksum-* headers for stored checksums.
+func setChecksumHeaders(h http.Header, sums map[string]string) {
+	for alg, v := range sums {
+		h.Set("X-Amz-Checksum-"+alg, v)
+	}
+}
+
+func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, rq *request) error {
+	opts, err := putOptions(r)
+	if err != nil {
+		return err
+	}
+	body, err := h.body(r, rq)
+	if err != nil {
+		return err
+	}
+	if body.Size() > objstore.MaxObjectSize {
+		return s3err("EntityTooLarge", "")
+	}
+	info, err := h.d.Store.PutObject(r.Context(), rq.bucket, rq.key, body, opts)
+	if err != nil {
+		return err
+	}
+	if err := h.changed(r, rq, "ObjectCreated:Put", info); err != nil {
+		return err
+	}
+	w.Header().Set("ETag", quote(info.ETag))
+	setChecksumHeaders(w.Header(), info.Checksums)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// getObject answers GetObject and HeadObject: conditional requests, one
+// byte range, and the object's stored headers, with the content sent
+// straight from the store's file.
+func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, rq *request) error {
+	obj, err := h.d.Store.Open(r.Context(), rq.bucket, rq.key)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	info := obj.Info()
+	rq.objectSize = info.Size
+	hdr := w.Header()
+	hdr.Set("ETag", quote(info.ETag))
+	hdr.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
+	if err := checkConditions(r, info.ETag, info.LastModified); err != nil {
+		return err
+	}
+	hdr.Set("Accept-Ranges", "bytes")
+	hdr.Set("Content-Type", info.ContentType)
+	for k, v := range info.Headers {
+		hdr.Set(k, v)
+	}
+	for k, v := range info.Metadata {
+		hdr["X-Amz-Meta-"+k] = []string{v}
+	}
+	for q, name := range map[string]string{"response-content-type": "Content-Type", "response-content-language": "Content-Language",
+		"response-expires": "Expires", "response-cache-control": "Cache-Control",
+		"response-content-disposition": "Content-Disposition", "response-content-encoding": "Content-Encoding"} {
+		if v := rq.query.Get(q); v != "" {
+			hdr.Set(name, v)
+		}
+	}
+	if info.Parts > 0 {
+		hdr.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(info.Parts))
+	}
+	start, length, partial, err := parseRange(r.Header.Get("Range"), info.Size)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if partial {
+		status = http.StatusPartialContent
+		hdr.Set("Content-Range", "bytes "+itoa(start)+"-"+itoa(start+length-1)+"/"+itoa(info.Size))
+	} else if strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
+		setChecksumHeaders(hdr, info.Checksums)
+	}
+	hdr.Set("Content-Length", itoa(length))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return nil
+	}
+	body, err := obj.Range(start, length)
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(status)
+	// An *io.LimitedReader over the file: net/http sends it with sendfile.
+	if _, err := io.Copy(w, body); err != nil {
+		h.d.Logger.Debug("s3 response cut short", "bucket", rq.bucket, "key", rq.key, "err", err)
+	}
+	return nil
+}
+
+// etagMatches reports whether a list of entity tags (If-Match,
+// If-None-Match) holds etag or "*".
+func etagMatches(list, etag string) bool {
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimSpace(t)
+		t = strings.TrimPrefix(t, "W/")
+		if t == "*" || strings.Trim(t, `"`) == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// checkConditions applies If-Match, If-Unmodified-Since, If-None-Match
+// and If-Modified-Since in the order RFC 9110 gives, comparing times to the
+// second as Last-Modified carries them.
+func checkConditions(r *http.Request, etag string, modified time.Time) error {
+	return conditions(r.Header.Get("If-Match"), r.Header.Get("If-Unmodified-Since"),
+		r.Header.Get("If-None-Match"), r.Header.Get("If-Modified-Since"), etag, modified, true)
+}
+
+// conditions evaluates the four preconditions. A failed If-None-Match or
+// If-Modified-Since is a 304 for reads and a 412 otherwise.
+func conditions(ifMatch, ifUnmodified, ifNoneMatch, ifModified, etag string, modified time.Time, read bool) error {
+	mod := modified.UTC().Truncate(time.Second)
+	if ifMatch != "" {
+		if !etagMatches(ifMatch, etag) {
+			return s3err("PreconditionFailed", "")
+		}
+	} else if t, err := http.ParseTime(ifUnmodified); ifUnmodified != "" && err == nil && mod.After(t) {
+		return s3err("PreconditionFailed", "")
+	}
+	notModified := &Error{Code: "NotModified", Message: "Not Modified", Status: http.StatusNotModified}
+	if !read {
+		notModified = s3err("PreconditionFailed", "")
+	}
+	if ifNoneMatch != "" {
+		if etagMatches(ifNoneMatch, etag) {
+			return notModified
+		}
+	} else if t, err := http.ParseTime(ifModified); ifModified != "" && err == nil && !mod.After(t) {
+		return notModified
+	}
+	return nil
+}
+
+// parseRange interprets a Range header for an object of size bytes. S3
+// serves one range: a header it cannot use (another unit, several ranges,
+// bad syntax) means the whole object. A range that starts past the end is
+// InvalidRange.
+func parseRange(h string, size int64) (start, length int64, partial bool, err error) {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return 0, size, false, nil
+	}
+	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok {
+		return 0, size, false, nil
+	}
+	invalid := s3err("InvalidRange", "")
+	if first == "" {
+		n, perr := strconv.ParseInt(last, 10, 64)
+		if perr != nil || n < 0 {
+			return 0, size, false, nil
+		}
+		if n == 0 || size == 0 {
+			return 0, 0, false, invalid
+		}
+		n = min(n, size)
+		return size - n, n, true, nil
+	}
+	a, perr := strconv.ParseInt(first, 10, 64)
+	if perr != nil || a < 0 {
+		return 0, size, false, nil
+	}
+	b := size - 1
+	if last != "" {
+		if b, perr = strconv.ParseInt(last, 10, 64); perr != nil || b < a {
+			return 0, size, false, nil
+		}
+		b = min(b, size-1)
+	}
+	if a >= size {
+		return 0, 0, false, invalid
+	}
+	return a, b - a + 1, true, nil
+}
+
+func (h *Handler) deleteObject(w http.ResponseWriter, r *http.Request, rq *request) error {
+	del, err := h.d.Store.DeleteObject(r.Context(), rq.bucket, rq.key)
+	if err != nil {
+		return err
+	}
+	if del.Existed {
+		info := objstore.ObjectInfo{Bucket: rq.bucket, Key: rq.key, LastModified: del.Time, Sequencer: del.Sequencer}
+		if err := h.changed(r, rq, "ObjectRemoved:Delete", info); err != nil {
+			return err
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type deleteRequest struct {
+	Quiet   bool
+	Objects []struct {
+		Key       string
+		VersionID string `xml:"VersionId"`
+	} `xml:"Object"`
+}
+
+type deleteResult struct {
+	XMLName xml.Name        `xml:"DeleteResult"`
+	Xmlns   string          `xml:"xmlns,attr"`
+	Deleted []deletedEntry  `xml:"Deleted"`
+	Errors  []deleteFailure `xml:"Error"`
+}
+
+type deletedEntry struct{ Key string }
+
+type deleteFailure struct {
+	Key     string
+	Code    string
+	Message string
+}
+
+// deleteObjects answers DeleteObjects. Like S3 it wants the body's
+// integrity declared, by Content-MD5 or an x-amz-checksum-* header or
+// trailer, which the checked body then verifies.
+func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, rq *request) error {
+	declared := r.Header.Get("Content-Md5") != "" || r.Header.Get("X-Amz-Trailer") != ""
+	for name := range r.Header {
+		if strings.HasPrefix(strings.ToLower(name), "x-amz-checksum-") {
+			declared = true
+		}
+	}
+	if !declared {
+		return s3err("InvalidRequest", "Missing required header for this request: Content-MD5")
+	}
+	body, err := h.readSmall(r, rq, 2<<20)
+	if err != nil {
+		return err
+	}
+	var req deleteRequest
+	if err := decodeXML(body, &req); err != nil {
+		return err
+	}
+	if len(req.Objects) == 0 || len(req.Objects) > 1000 {
+		return s3err("MalformedXML", "")
+	}
+	if _, err := h.d.Store.Bucket(r.Context(), rq.bucket); err != nil {
+		return err
+	}
+	out := deleteResult{Xmlns: xmlns}
+	for _, o := range req.Objects {
+		fail := func(e *Error) { out.Errors = append(out.Errors, deleteFailure{Key: o.Key, Code: e.Code, Message: e.Message}) }
+		switch {
+		case o.Key == "":
+			fail(s3err("InvalidArgument", "Invalid key"))
+			continue
+		case len(o.Key) > objstore.MaxKeyLen:
+			fail(s3err("KeyTooLongError", ""))
+			continue
+		}
+		del, err := h.d.Store.DeleteObject(r.Context(), rq.bucket, o.Key)
+		if err == nil && del.Existed {
+			sub := *rq
+			sub.key = o.Key
+			err = h.changed(r, &sub, "ObjectRemoved:Delete", objstore.ObjectInfo{Bucket: rq.bucket, Key: o.Key, LastModified: del.Time, Sequencer: del.Sequencer})
+		}
+		if err != nil {
+			e := toError(err, rq.bucket, o.Key)
+			if e.Status >= 500 {
+				h.d.Logger.Error("s3 batch delete failed", "bucket", rq.bucket, "key", o.Key, "err", err)
+			}
+			fail(e)
+			continue
+		}
+		if !req.Quiet {
+			out.Deleted = append(out.Deleted, deletedEntry{Key: o.Key})
+		}
+	}
+	writeXML(w, http.StatusOK, out)
+	return nil
+}
+
+type copyObjectResult struct {
+	XMLName      xml.Name `xml:"CopyObjectResult"`
+	Xmlns        string   `xml:"xmlns,attr"`
+	LastModified string
+	ETag         string
+}
+
+// parseCopySource splits x-amz-copy-source ("/bucket/key" or
+// "bucket/key", URL-encoded, optionally with ?versionId=).
+func parseCopySource(v string) (bucket, key string, err error) {
+	src, version, _ := strings.Cut(v, "?versionId=")
+	if version != "" && version != "null" {
+		return "", "", s3err("NotImplemented", "Object versions are not implemented.")
+	}
+	src = strings.TrimPrefix(src, "/")
+	b, k, ok := strings.Cut(src, "/")
+	if !ok || b == "" || k == "" {
+		return "", "", s3err("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+	}
+	if bucket, err = url.PathUnescape(b); err != nil {
+		return "", "", s3err("InvalidArgument", "Invalid copy source encoding")
+	}
+	if key, err = url.PathUnescape(k); err != nil {
+		return "", "", s3err("InvalidArgument", "Invalid copy source encoding")
+	}
+	return bucket, key, nil
+}
+
+func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, rq *request) error {
+	srcBucket, srcKey, err := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
+	if err != nil {
+		return err
+	}
+	if !objstore.ValidBucketName(srcBucket) {
+		e := s3err("InvalidBucketName", "")
+		e.Bucket = srcBucket
+		return e
+	}
+	var opts *objstore.PutOptions
+	switch d := r.Header.Get("X-Amz-Metadata-Directive"); d {
+	case "", "COPY":
+		if srcBucket == rq.bucket && srcKey == rq.key {
+			return s3err("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+		}
+	case "REPLACE":
+		o, err := putOptions(r)
+		if err != nil {
+			return err
+		}
+		opts = &o
+	default:
+		return s3err("InvalidArgument", "Unknown metadata directive.")
+	}
+	// The request's own body must be empty; reading it checks its hash.
+	body, err := h.readSmall(r, rq, 0)
+	if err != nil {
+		return err
+	}
+	_ = body
+	src, err := h.d.Store.HeadObject(r.Context(), srcBucket, srcKey)
+	if err != nil {
+		if errors.Is(err, objstore.ErrNoSuchKey) {
+			e := s3err("NoSuchKey", "")
+			e.Key = srcKey
+			return e
+		}
+		return err
+	}
+	hd := r.Header
+	if err := conditions(hd.Get("X-Amz-Copy-Source-If-Match"), hd.Get("X-Amz-Copy-Source-If-Unmodified-Since"),
+		hd.Get("X-Amz-Copy-Source-If-None-Match"), hd.Get("X-Amz-Copy-Source-If-Modified-Since"), src.ETag, src.LastModified, false); err != nil {
+		return err
+	}
+	info, err := h.d.Store.CopyObject(r.Context(), srcBucket, srcKey, rq.bucket, rq.key, opts)
+	if err != nil {
+		return err
+	}
+	if err := h.changed(r, rq, "ObjectCreated:Copy", info); err != nil {
+		return err
+	}
+	writeXML(w, http.StatusOK, copyObjectResult{Xmlns: xmlns, LastModified: s3Time(info.LastModified), ETag: quote(info.ETag)})
+	return nil
+}
