@@ -1,14 +1,27 @@
 package function
 
 import (
-	"regexp"
 	"strings"
 )
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
-
 // ValidName reports whether s is a valid bare function name.
-func ValidName(s string) bool { return nameRE.MatchString(s) }
+func ValidName(s string) bool { return len(s) <= MaxNameLength && word(s) }
+
+// word reports whether s is one or more of [a-zA-Z0-9_-]. (Not a regular
+// expression: a counted repetition compiles into a program whose setup
+// every start of the binary would pay, sandbox inits included.)
+func word(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // ARN returns the ARN of a function in region, with an optional qualifier.
 func ARN(region, name, qualifier string) string {
@@ -51,10 +64,11 @@ func ParseRef(ref string) (name, qualifier string, ok bool) {
 	if !ValidName(name) {
 		return "", "", false
 	}
-	if qualifier != "" && !qualifierRE.MatchString(qualifier) {
+	if qualifier != "" && !validQualifier(qualifier) {
 		return "", "", false
 	}
 	return name, qualifier, true
 }
 
-var qualifierRE = regexp.MustCompile(`^(\$LATEST|[a-zA-Z0-9_-]{1,128})$`)
+// validQualifier reports whether q is $LATEST or a version or alias name.
+func validQualifier(q string) bool { return q == LatestVersion || len(q) <= 128 && word(q) }

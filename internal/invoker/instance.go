@@ -116,6 +116,7 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 
 	family := function.RuntimeFamily(cfg.Runtime)
 	argv, extraEnv, err := iv.d.Command(family, codeDir)
+	tSandbox := iv.d.Now()
 	if err == nil {
 		in.sb, err = iv.d.Driver.Start(ctx, sandbox.Spec{
 			ID: id, Argv: argv, Env: in.env(codeDir, tmp, family, extraEnv), Dir: codeDir,
@@ -128,6 +129,7 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 	if err != nil {
 		return nil, in.initFailed(req, t0, "Runtime.InvalidEntrypoint", err.Error(), nil), nil
 	}
+	tRuntime := iv.d.Now()
 
 	// Lambda gives initialisation ten seconds, and retries a slower one
 	// within the function's timeout; allow whichever is longer.
@@ -158,9 +160,18 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 		}
 	}
 	in.initDur = iv.d.Now().Sub(t0)
+	// The phases of a cold start: setting up (code, Runtime API, log pipe),
+	// the sandbox, and the runtime's own start with the function's
+	// initialisation, up to its first request for work.
+	iv.log.Info("instance started", "function", cfg.FunctionName, "instance", in.stream,
+		"setup_ms", ms(tSandbox.Sub(t0)), "sandbox_ms", ms(tRuntime.Sub(tSandbox)),
+		"init_ms", ms(in.initDur-tRuntime.Sub(t0)), "total_ms", ms(in.initDur))
 	p.started()
 	return in, nil, nil
 }
+
+// ms renders d in milliseconds for logs.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // network returns a private network namespace for an instance of a
 // function whose network is NetworkNone.
