@@ -180,6 +180,9 @@ func (h *Handler) virtualBucket(host string) (string, bool) {
 	best := ""
 	for _, d := range h.d.Domains {
 		d = strings.ToLower(d)
+		if host == d {
+			return "", false // the service's own name: path style
+		}
 		if strings.HasSuffix(host, "."+d) && len(d) > len(best) {
 			best = d
 		}
