@@ -202,16 +202,7 @@ func BenchmarkColdStart(b *testing.B) {
 	c := srv.Lambda()
 	for _, rc := range runtimeCases() {
 		name := "bench-cold-" + rc.name
-		var zip []byte
-		switch rc.name {
-		case "go":
-			zip = alofttest.GoFunction(b, "e2e/functions/gofn", "v1")
-		case "python":
-			zip = alofttest.ZipDir(b, "testdata/python")
-		default:
-			zip = alofttest.ZipDir(b, "testdata/node")
-		}
-		createB(b, c, name, rc.runtime, rc.handler, zip)
+		createB(b, c, name, rc.runtime, rc.handler, benchCode(b, rc))
 		for _, par := range []int{1, 16} {
 			sub := rc.name
 			if par > 1 {
@@ -288,6 +279,18 @@ func benchCold(b *testing.B, srv *alofttest.Server, c *lambda.Client, name strin
 	if len(sandbox) > 0 {
 		b.ReportMetric(float64(percentile(sandbox, 0.5))/1e6, "sandbox-p50-ms")
 		b.ReportMetric(float64(percentile(initMs, 0.5))/1e6, "init-p50-ms")
+	}
+}
+
+// benchCode returns the test function of rc's runtime.
+func benchCode(b *testing.B, rc runtimeCase) []byte {
+	switch rc.name {
+	case "go":
+		return alofttest.GoFunction(b, "e2e/functions/gofn", "v1")
+	case "python":
+		return alofttest.ZipDir(b, "testdata/python")
+	default:
+		return alofttest.ZipDir(b, "testdata/node")
 	}
 }
 
