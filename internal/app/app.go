@@ -20,6 +20,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/api"
@@ -163,6 +165,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Logger:           log.With("component", "invoker"),
 		KeepAlive:        cfg.KeepAlive,
 		ConcurrencyLimit: cfg.ConcurrencyLimit,
+		IdleMemoryMB:     idleMemory(cfg.IdleMemoryMB, log),
 	})
 	if err != nil {
 		return nil, err
@@ -255,6 +258,28 @@ func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir string, log *slog.
 	}
 	log.Warn("sandbox driver: process, because the linux sandbox cannot run here (" + err.Error() + "); " + unisolated + "; pass --sandbox=process to choose this on purpose")
 	return &process.Driver{}, nil
+}
+
+// idleMemory returns the idle-instance memory budget in MB: mb, or half of
+// the machine's memory (MemTotal in /proc/meminfo) when mb is 0.
+func idleMemory(mb int, log *slog.Logger) int {
+	if mb > 0 {
+		return mb
+	}
+	data, err := os.ReadFile("/proc/meminfo")
+	if err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				kb, perr := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+				if perr == nil && kb > 0 {
+					log.Info("idle instances memory budget", "mb", kb/2048)
+					return kb / 2048
+				}
+			}
+		}
+	}
+	log.Warn("idle instances have no memory budget: cannot read the machine's memory", "err", err)
+	return 0
 }
 
 // Addr returns the API listener's address.

@@ -473,6 +473,8 @@ func (iv *Invoker) reap() {
 		keeps[p] = keep
 	}
 	for _, in := range evict(keeps, iv.d.IdleMemoryMB) {
+		iv.log.Info("idle instance stopped to keep within the memory budget",
+			"function", in.cfg.FunctionName, "instance", in.stream, "budget_mb", iv.d.IdleMemoryMB)
 		iv.stopAsync(in)
 	}
 }
