@@ -137,6 +137,10 @@ func statMeta(path string) (*fileMeta, error) {
 // copyBufSize is the size of the pooled buffers bodies are copied through.
 const copyBufSize = 256 << 10
 
+// writebackChunk is how much of a large body is written before its
+// writeback to disk is started, ahead of the final fsync.
+const writebackChunk = 4 << 20
+
 var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // tempFile is a file being written in tmp/ that becomes an object or part
@@ -162,7 +166,7 @@ func (t *tempFile) readContent(body io.Reader, limit int64) (int64, [md5.Size]by
 	defer bufPool.Put(bp)
 	buf := *bp
 	h := md5.New()
-	var n int64
+	var n, flushed int64
 	var sum [md5.Size]byte
 	for {
 		k, rerr := body.Read(buf)
@@ -174,6 +178,10 @@ func (t *tempFile) readContent(body io.Reader, limit int64) (int64, [md5.Size]by
 			h.Write(buf[:k])
 			if _, err := t.f.Write(buf[:k]); err != nil {
 				return n, sum, fmt.Errorf("objstore: write: %w", err)
+			}
+			if n-flushed >= writebackChunk {
+				startWriteback(t.f, flushed, n-flushed)
+				flushed = n
 			}
 		}
 		if rerr == io.EOF {
