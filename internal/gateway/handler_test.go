@@ -420,3 +420,41 @@ func TestAddress(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHandler measures the gateway's own work on a warm request:
+// address, route match, event encoding, invoke call (a fake that answers
+// at once) and response mapping, without the network.
+func BenchmarkHandler(b *testing.B) {
+	st, err := store.Open(context.Background(), store.Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	cat, err := catalog.Open(context.Background(), st.JetStream(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cat.Close()
+	fns := fakeFunctions{"fn": &registry.Record{Config: function.Config{FunctionName: "fn", FunctionArn: function.ARN("us-east-1", "fn", ""), Timeout: 3}}}
+	inv := &fakeInvoker{events: map[string][]byte{}, fns: map[string]func([]byte) (*invoker.Response, error){
+		"fn": answer(`{"statusCode":200,"body":"ok"}`)}}
+	_, err = cat.CreateAPI(context.Background(), &catalog.API{Name: "b", ProtocolType: catalog.ProtocolHTTP,
+		Integrations: []*catalog.Integration{{ID: "i", Type: catalog.IntegrationProxy, URI: "fn"}},
+		Routes:       []*catalog.Route{{ID: "r", Key: "GET /items/{id}", Target: catalog.RouteTarget("i")}},
+		Stages:       []*catalog.Stage{{Name: catalog.DefaultStage}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := NewHandler(Deps{Catalog: cat, Functions: fns, Invoker: inv})
+	r := httptest.NewRequest("GET", "http://127.0.0.1:8080/items/42", nil)
+	r.Header.Set("User-Agent", "bench")
+	r.Header.Set("Accept", "*/*")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -329,6 +330,143 @@ func FuzzDecode(f *testing.F) {
 		}
 		if (format == V1) != (r.Cookies == nil) {
 			t.Fatalf("format %d: cookies %v", format, r.Cookies)
+		}
+	})
+}
+
+// referenceDecode is Decode written plainly with encoding/json, to check
+// the in-place walker against. collide reports header names that differ
+// only in case, whose order encoding/json's maps do not keep.
+func referenceDecode(f Format, answer []byte) (r *Response, collide bool, err error) {
+	a := bytes.TrimSpace(answer)
+	if len(a) == 0 || !json.Valid(a) {
+		return nil, false, ErrMalformed
+	}
+	if a[0] != '{' {
+		if f == V1 {
+			return nil, false, ErrMalformed
+		}
+		body := string(a)
+		if a[0] == '"' {
+			json.Unmarshal(a, &body)
+		}
+		return &Response{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: body}, false, nil
+	}
+	var m map[string]json.RawMessage
+	json.Unmarshal(a, &m)
+	sc, ok := m["statusCode"]
+	if !ok {
+		if f == V1 {
+			return nil, false, ErrMalformed
+		}
+		return &Response{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: string(a)}, false, nil
+	}
+	s := string(sc)
+	if len(s) > 0 && s[0] == '"' {
+		json.Unmarshal(sc, &s)
+	}
+	s = strings.TrimSuffix(s, ".0")
+	n, perr := strconv.Atoi(s)
+	if perr != nil || n < 100 || n > 599 || strings.Trim(s, "0123456789") != "" {
+		return nil, false, ErrMalformed
+	}
+	r = &Response{Status: n, Header: http.Header{}}
+	seen := map[string]bool{}
+	note := func(k string) {
+		c := http.CanonicalHeaderKey(k)
+		if seen[c] {
+			collide = true
+		}
+		seen[c] = true
+	}
+	if raw := m["headers"]; !isNull(raw) {
+		var hs map[string]json.RawMessage
+		if json.Unmarshal(raw, &hs) != nil {
+			return nil, false, ErrMalformed
+		}
+		for k, v := range hs {
+			note(k)
+			s, err := scalar(v)
+			if err != nil {
+				return nil, false, ErrMalformed
+			}
+			addHeader(r.Header, k, s, true)
+		}
+	}
+	if raw := m["multiValueHeaders"]; !isNull(raw) {
+		var hs map[string][]json.RawMessage
+		if json.Unmarshal(raw, &hs) != nil {
+			return nil, false, ErrMalformed
+		}
+		seen = map[string]bool{}
+		for k, vs := range hs {
+			note(k)
+			delete(r.Header, http.CanonicalHeaderKey(k))
+			for _, v := range vs {
+				s, err := scalar(v)
+				if err != nil {
+					return nil, false, ErrMalformed
+				}
+				addHeader(r.Header, k, s, false)
+			}
+		}
+	}
+	if raw := m["cookies"]; f != V1 && !isNull(raw) {
+		var cs []*string
+		if json.Unmarshal(raw, &cs) != nil {
+			return nil, false, ErrMalformed
+		}
+		for _, c := range cs {
+			if c != nil {
+				if strings.ContainsAny(*c, "\r\n") {
+					return nil, false, ErrMalformed
+				}
+				r.Cookies = append(r.Cookies, *c)
+			}
+		}
+	}
+	if raw := m["body"]; !isNull(raw) {
+		if json.Unmarshal(raw, &r.Body) != nil {
+			return nil, false, ErrMalformed
+		}
+	}
+	if raw := m["isBase64Encoded"]; !isNull(raw) {
+		var enc bool
+		if json.Unmarshal(raw, &enc) != nil {
+			return nil, false, ErrMalformed
+		}
+		if enc {
+			b, err := base64.StdEncoding.DecodeString(r.Body)
+			if err != nil {
+				return nil, false, ErrMalformed
+			}
+			r.Body = string(b)
+		}
+	}
+	return r, collide, nil
+}
+
+// FuzzDecodeReference checks Decode against referenceDecode.
+func FuzzDecodeReference(f *testing.F) {
+	for _, s := range []string{
+		`{"statusCode":200,"headers":{"a":"1","b":2,"c":null},"multiValueHeaders":{"d":["x",1]},"cookies":["k=v",null],"body":"\u00e9\n","isBase64Encoded":false}`,
+		`{"statusCode":"201","body":"AAE=","isBase64Encoded":true}`, `{"x":1}`, `"s\"q"`, `[1,{"a":[]}]`, `{"statusCode":2e2}`,
+		`{"statusCode":200,"headers":{"A":"1","a":"2"}}`, `{"st\u0061tusCode":204}`, `{"statusCode":200,"body":"\xff"}`,
+	} {
+		f.Add([]byte(s), byte(0))
+	}
+	f.Fuzz(func(t *testing.T, answer []byte, which byte) {
+		format := Format(which % 3)
+		got, err := Decode(format, answer)
+		want, collide, werr := referenceDecode(format, answer)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("Decode(%q): error %v, reference error %v", answer, err, werr)
+		}
+		if err != nil || collide {
+			return
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("Decode(%q) (-reference +got):\n%s", answer, diff)
 		}
 	})
 }
