@@ -676,6 +676,22 @@ func TestS3Multipart(t *testing.T) {
 	}
 	_, err = e.c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("mpu"), Key: aws.String("big.bin"), UploadId: id})
 	apiErr(t, err, "NoSuchUpload", 404)
+	// Parts stay addressable by number, as downloaders that fetch by part use them.
+	p2, err := e.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("mpu"), Key: aws.String("big.bin"), PartNumber: aws.Int32(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := io.ReadAll(p2.Body)
+	p2.Body.Close()
+	if !bytes.Equal(pb, parts[1]) || aws.ToInt32(p2.PartsCount) != 3 || aws.ToString(p2.ContentRange) != fmt.Sprintf("bytes %d-%d/%d", 5<<20, 10<<20-1, len(b)) {
+		t.Fatalf("part 2: %d bytes, parts %d, range %s", len(pb), aws.ToInt32(p2.PartsCount), aws.ToString(p2.ContentRange))
+	}
+	hp, err := e.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("mpu"), Key: aws.String("big.bin"), PartNumber: aws.Int32(3)})
+	if err != nil || aws.ToInt64(hp.ContentLength) != int64(len(parts[2])) {
+		t.Fatalf("head part 3: %+v, %v", hp, err)
+	}
+	_, err = e.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("mpu"), Key: aws.String("big.bin"), PartNumber: aws.Int32(4)})
+	apiErr(t, err, "InvalidPartNumber", 416)
 
 	// A small part that is not the last, then an abort.
 	c2, _ := e.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("mpu"), Key: aws.String("small")})

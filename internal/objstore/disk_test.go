@@ -417,3 +417,45 @@ func BenchmarkPut4K(b *testing.B) {
 		}
 	}
 }
+
+// trailerBody is a body that learns its checksum at the end, as one with
+// a checksum trailer does.
+type trailerBody struct {
+	io.Reader
+	done bool
+}
+
+func (b *trailerBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	b.done = err == io.EOF
+	return n, err
+}
+
+func (b *trailerBody) Checksums() map[string]string {
+	if !b.done {
+		return nil
+	}
+	return map[string]string{"CRC32C": "late"}
+}
+
+func TestChecksumsLearnedAtEOF(t *testing.T) {
+	ctx := context.Background()
+	d := openTest(t)
+	mustBucket(t, d, "bkt")
+	opts := PutOptions{Checksums: map[string]string{"SHA1": "early"}}
+	info, err := d.PutObject(ctx, "bkt", "k", &trailerBody{Reader: strings.NewReader("x")}, opts)
+	if err != nil || info.Checksums["CRC32C"] != "late" || info.Checksums["SHA1"] != "early" {
+		t.Fatalf("put: %+v, %v", info.Checksums, err)
+	}
+	if len(opts.Checksums) != 1 {
+		t.Fatalf("the caller's map changed: %v", opts.Checksums)
+	}
+	if _, got := read(t, d, "bkt", "k"); got.Checksums["CRC32C"] != "late" {
+		t.Fatalf("stored %v", got.Checksums)
+	}
+	id, _ := d.CreateUpload(ctx, "bkt", "mp", PutOptions{})
+	part, err := d.UploadPart(ctx, "bkt", "mp", id, 1, &trailerBody{Reader: strings.NewReader("x")}, PartOptions{})
+	if err != nil || part.Checksums["CRC32C"] != "late" {
+		t.Fatalf("part: %+v, %v", part, err)
+	}
+}

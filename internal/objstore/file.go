@@ -41,13 +41,14 @@ type fileMeta struct {
 	Headers     map[string]string `json:"headers,omitempty"`
 	Checksums   map[string]string `json:"checksums,omitempty"`
 	Parts       int               `json:"parts,omitempty"`
+	PartSizes   []int64           `json:"partSizes,omitempty"`
 }
 
 func (m *fileMeta) info(bucket string) ObjectInfo {
 	return ObjectInfo{
 		Bucket: bucket, Key: m.Key, Size: m.Size, ETag: m.ETag, LastModified: m.Modified,
 		ContentType: m.ContentType, Metadata: m.Metadata, Headers: m.Headers,
-		Checksums: m.Checksums, Parts: m.Parts,
+		Checksums: m.Checksums, Parts: m.Parts, PartSizes: m.PartSizes,
 	}
 }
 

@@ -153,7 +153,7 @@ func (d *Disk) ListObjects(ctx context.Context, bucket string, opts ListOptions)
 			return false, err
 		}
 		info := m.info(bucket)
-		info.Metadata, info.Headers = nil, nil
+		info.Metadata, info.Headers, info.PartSizes = nil, nil, nil
 		res.Objects = append(res.Objects, info)
 		res.NextMarker = key
 		count++

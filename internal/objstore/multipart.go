@@ -266,6 +266,7 @@ func (d *Disk) CompleteUpload(ctx context.Context, bucket, key, uploadID string,
 	defer t.discard()
 	sums := md5.New()
 	var size int64
+	sizes := make([]int64, len(parts))
 	for i, p := range parts {
 		if err := ctx.Err(); err != nil {
 			return ObjectInfo{}, err
@@ -275,6 +276,7 @@ func (d *Disk) CompleteUpload(ctx context.Context, bucket, key, uploadID string,
 			return ObjectInfo{}, err
 		}
 		size += n
+		sizes[i] = n
 		raw, err := hex.DecodeString(metas[i].ETag)
 		if err != nil {
 			return ObjectInfo{}, fmt.Errorf("%w: part %d ETag %q", ErrCorrupt, p.Number, metas[i].ETag)
@@ -282,11 +284,12 @@ func (d *Disk) CompleteUpload(ctx context.Context, bucket, key, uploadID string,
 		sums.Write(raw)
 	}
 	m := &fileMeta{
-		Key:      key,
-		Size:     size,
-		ETag:     hex.EncodeToString(sums.Sum(nil)) + "-" + strconv.Itoa(len(parts)),
-		Modified: d.modified(),
-		Parts:    len(parts),
+		Key:       key,
+		Size:      size,
+		ETag:      hex.EncodeToString(sums.Sum(nil)) + "-" + strconv.Itoa(len(parts)),
+		Modified:  d.modified(),
+		Parts:     len(parts),
+		PartSizes: sizes,
 	}
 	setOptions(m, &up.Options)
 	m.Checksums = nil // a whole-object checksum of joined parts is not computed

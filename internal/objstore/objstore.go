@@ -134,7 +134,8 @@ type ObjectInfo struct {
 	Metadata     map[string]string
 	Headers      map[string]string
 	Checksums    map[string]string
-	Parts        int // parts of a completed multipart upload, else 0
+	Parts        int     // parts of a completed multipart upload, else 0
+	PartSizes    []int64 // their sizes, in order
 	// Sequencer orders changes to one key; set by the calls that change
 	// an object.
 	Sequencer string

@@ -136,8 +136,21 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, rq *request)
 	if info.Parts > 0 {
 		hdr.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(info.Parts))
 	}
-	start, length, partial, err := parseRange(r.Header.Get("Range"), info.Size)
-	if err != nil {
+	var start, length int64
+	var partial bool
+	if pn := rq.query.Get("partNumber"); pn != "" {
+		if r.Header.Get("Range") != "" {
+			return s3err("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
+		}
+		n, err := partNumber(pn)
+		if err != nil {
+			return err
+		}
+		if start, length, err = partRange(info, n); err != nil {
+			return err
+		}
+		partial = info.Size > 0
+	} else if start, length, partial, err = parseRange(r.Header.Get("Range"), info.Size); err != nil {
 		return err
 	}
 	status := http.StatusOK
@@ -162,6 +175,24 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, rq *request)
 		h.d.Logger.Debug("s3 response cut short", "bucket", rq.bucket, "key", rq.key, "err", err)
 	}
 	return nil
+}
+
+// partRange returns the bytes of part n of an object: of a multipart
+// object the part as uploaded, of any other the whole object as part 1.
+func partRange(info objstore.ObjectInfo, n int) (start, length int64, err error) {
+	if len(info.PartSizes) == 0 {
+		if n != 1 {
+			return 0, 0, s3err("InvalidPartNumber", "The requested partnumber is not satisfiable")
+		}
+		return 0, info.Size, nil
+	}
+	if n > len(info.PartSizes) {
+		return 0, 0, s3err("InvalidPartNumber", "The requested partnumber is not satisfiable")
+	}
+	for _, sz := range info.PartSizes[:n-1] {
+		start += sz
+	}
+	return start, info.PartSizes[n-1], nil
 }
 
 // etagMatches reports whether a list of entity tags (If-Match,
