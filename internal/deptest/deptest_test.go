@@ -56,6 +56,8 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		"function":   {"api", "store", "registry", "invoker", "sandbox", "app", "cli"},
 		"registry":   {"api", "invoker", "sandbox", "app", "cli"},
 		"api":        {"sandbox", "store", "app", "cli"},
+		"gateway":    {"sandbox", "store", "api", "gatewayapi", "app", "cli"},
+		"gatewayapi": {"sandbox", "invoker", "store", "api", "app", "cli"},
 		"objstore":   {"api", "s3api", "gateway", "store", "registry", "invoker", "sandbox", "app", "cli"},
 		"s3api":      {"api", "gateway", "store", "registry", "invoker", "sandbox", "app", "cli"},
 	}
