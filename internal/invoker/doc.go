@@ -1,16 +1,21 @@
 // Package invoker runs invocations on function instances. It keeps one pool
 // of instances per function; an instance serves one invocation at a time, a
 // request that finds no idle instance starts a new one (a cold start) without
-// holding any lock that other requests wait on, and an idle instance is
-// stopped once it has been idle for the keep-alive.
+// holding any lock that other requests wait on, and waits for whichever
+// comes first: that instance, or one another request gives back (the start
+// then goes on and its instance stays idle for later). An idle instance is
+// stopped once it has been idle for the keep-alive, or earlier when idle
+// instances hold more memory than their budget.
 //
 // An instance moves through these states:
 //
 //	        start ok               acquire
-//	starting ───────► idle ◄──────────────► busy
-//	   │               │      release         │
+//	starting ───────► idle ◄──────────────► busy ◄─┐ given straight to
+//	   │               │      release         │ ───┘ a waiting request
+//	   │               │                      │
 //	   │ init error    │ keep-alive over,     │ timeout, crash,
-//	   │               │ retired, shutdown    │ retired pool
+//	   │               │ memory budget,       │ retired pool
+//	   │               │ retired, shutdown    │
 //	   ▼               ▼                      ▼
 //	  gone ◄──────── stopping ◄───────────────┘
 //

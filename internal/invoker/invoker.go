@@ -185,13 +185,9 @@ func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) 
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		in := p.take()
-		if in == nil {
-			var resp *Response
-			in, resp, err = iv.coldStart(ctx, p, req)
-			if err != nil || resp != nil {
-				return resp, err
-			}
+		in, resp, err := iv.acquire(ctx, p, req)
+		if err != nil || resp != nil {
+			return resp, err
 		}
 		resp, delivered := in.invoke(req)
 		p.give(in)
@@ -208,6 +204,50 @@ func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) 
 				FunctionError: "Unhandled", Version: p.cfg.Version, RequestID: reqID,
 			}, nil
 		}
+	}
+}
+
+// acquire returns an instance for req: an idle one, or else whichever
+// comes first of an instance another request gives back and one started
+// for req. The start goes on in the background either way, so a burst of
+// short invocations is served by instances as they free up while new ones
+// come up for whatever remains. When the start req asked for fails
+// before any instance reached it, the failure is req's answer.
+func (iv *Invoker) acquire(ctx context.Context, p *pool, req *Request) (*instance, *Response, error) {
+	w := make(waiter, 1)
+	if in := p.takeOrWait(w); in != nil {
+		return in, nil, nil
+	}
+	type outcome struct {
+		resp *Response
+		err  error
+	}
+	failed := make(chan outcome, 1)
+	started := iv.background(func() {
+		in, resp, err := iv.coldStart(context.WithoutCancel(ctx), p, req)
+		if err != nil || resp != nil {
+			failed <- outcome{resp, err}
+			return
+		}
+		p.give(in) // to the first waiter, or idle
+	})
+	if !started {
+		p.unwait(w)
+		return nil, nil, ErrClosed
+	}
+	select {
+	case in := <-w:
+		return in, nil, nil
+	case o := <-failed:
+		if !p.unwait(w) {
+			return <-w, nil, nil // an instance was handed over meanwhile
+		}
+		return nil, o.resp, o.err
+	case <-ctx.Done():
+		if !p.unwait(w) {
+			p.give(<-w)
+		}
+		return nil, nil, ctx.Err()
 	}
 }
 
@@ -659,6 +699,42 @@ type pool struct {
 	provLive    int         // guarded by mu: provisioned instances starting, idle or busy
 	provReady   int         // guarded by mu: provisioned instances initialised
 	warming     bool        // guarded by mu: a pre-warm start is under way
+	waiters     []waiter    // guarded by mu: requests waiting for an instance, oldest first
+}
+
+// waiter receives the instance a waiting request is handed.
+type waiter chan *instance
+
+// takeOrWait returns an idle instance, or registers w to be handed the
+// next instance given back and returns nil.
+func (p *pool) takeOrWait(w waiter) *instance {
+	for {
+		if in := p.take(); in != nil {
+			return in
+		}
+		p.mu.Lock()
+		if len(p.idle) > 0 { // given back since take looked
+			p.mu.Unlock()
+			continue
+		}
+		p.waiters = append(p.waiters, w)
+		p.mu.Unlock()
+		return nil
+	}
+}
+
+// unwait withdraws w, reporting false when it was handed an instance
+// already (which the caller must then receive from w).
+func (p *pool) unwait(w waiter) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, x := range p.waiters {
+		if x == w {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			return true
+		}
+	}
+	return false
 }
 
 // take pops the most recently used idle instance whose process is still
@@ -700,9 +776,20 @@ func (p *pool) started() {
 	p.mu.Unlock()
 }
 
-// give returns a busy instance; a dead one or one of a retired pool stops.
+// give returns a busy instance: it goes to the oldest waiting request if
+// there is one, still busy (even in a retired pool: those requests came
+// for its revision); otherwise a dead one or one of a retired pool stops,
+// and any other becomes idle.
 func (p *pool) give(in *instance) {
 	p.mu.Lock()
+	if !in.dead && len(p.waiters) > 0 {
+		w := p.waiters[0]
+		p.waiters[0] = nil
+		p.waiters = p.waiters[1:]
+		p.mu.Unlock()
+		w <- in
+		return
+	}
 	p.busy--
 	if in.dead || p.retired {
 		lost := in.provisioned && !p.retired

@@ -37,6 +37,8 @@ func runtimeMain() {
 		os.Exit(2)
 	case "hang":
 		time.Sleep(time.Hour)
+	case "slow":
+		time.Sleep(3 * time.Second)
 	}
 	lambda.Start(func(ctx context.Context, ev map[string]any) (any, error) {
 		calls++
@@ -625,4 +627,35 @@ func ids(ins []*instance) []string {
 		out = append(out, in.id)
 	}
 	return out
+}
+
+func TestWaitingRequestTakesAFreedInstance(t *testing.T) {
+	iv, _, _ := newInvoker(t, time.Minute)
+	cfg := config("handoff", 10, map[string]string{"INIT_MODE": "slow"}) // every start takes 3s
+	_, first := invoke(t, iv, cfg, `{}`, false)
+
+	// One request holds the only instance for 300ms; a second one,
+	// arriving meanwhile, is served by that instance once it is free
+	// rather than by the start it set off.
+	busy := make(chan result, 1)
+	go func() {
+		_, r := invoke(t, iv, cfg, `{"op":"sleep","ms":300}`, false)
+		busy <- r
+	}()
+	for iv.Stats("handoff").Busy == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, second := invoke(t, iv, cfg, `{}`, false)
+	held := <-busy
+	if held.PID != first.PID || second.PID != first.PID {
+		t.Fatalf("PIDs: first %d, busy %d, waiting %d; want the waiting request served by the freed instance", first.PID, held.PID, second.PID)
+	}
+	// The start it set off still comes up, and stays idle for later.
+	deadline := time.Now().Add(20 * time.Second)
+	for iv.Stats("handoff").Idle != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v: the extra instance never became idle", iv.Stats("handoff"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
