@@ -350,7 +350,9 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, rq *requ
 	}
 	out := deleteResult{Xmlns: xmlns}
 	for _, o := range req.Objects {
-		fail := func(e *Error) { out.Errors = append(out.Errors, deleteFailure{Key: o.Key, Code: e.Code, Message: e.Message}) }
+		fail := func(e *Error) {
+			out.Errors = append(out.Errors, deleteFailure{Key: o.Key, Code: e.Code, Message: e.Message})
+		}
 		switch {
 		case o.Key == "":
 			fail(s3err("InvalidArgument", "Invalid key"))
