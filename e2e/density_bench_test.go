@@ -115,4 +115,3 @@ func parentOf(pid string) string {
 	}
 	return ""
 }
-
