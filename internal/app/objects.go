@@ -7,22 +7,29 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/aloft-dev/aloft/internal/notify"
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/s3api"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
 // startObjects opens the object store under <dir>/objects, sweeping what
-// an earlier run left half-written, and builds the S3 API over it.
+// an earlier run left half-written, and builds the S3 API over it. Bucket
+// notifications go to the async queue, which must be open already.
 func (s *Server) startObjects(dir string, v *sigv4.Verifier, log *slog.Logger) error {
 	objects, err := objstore.Open(filepath.Join(dir, "objects"))
 	if err != nil {
 		return fmt.Errorf("app: object store: %w", err)
 	}
 	s.objects = objects
+	notifier, err := notify.New(notify.Deps{Config: objects.Notification, Queue: s.queue, Logger: log.With("component", "notify")})
+	if err != nil {
+		return fmt.Errorf("app: notifications: %w", err)
+	}
 	s.s3 = s3api.New(s3api.Deps{
 		Store:          objects,
 		Verifier:       v,
+		OnChange:       notifier.OnChange,
 		FunctionExists: s.functionExists,
 		Logger:         log.With("component", "s3"),
 	})

@@ -60,6 +60,7 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		"gatewayapi": {"sandbox", "invoker", "store", "api", "app", "cli"},
 		"objstore":   {"api", "s3api", "gateway", "store", "registry", "invoker", "sandbox", "app", "cli"},
 		"s3api":      {"api", "gateway", "store", "registry", "invoker", "sandbox", "app", "cli"},
+		"notify":     {"api", "gateway", "store", "registry", "invoker", "sandbox", "app", "cli"},
 	}
 	for _, p := range packages(t) {
 		rel := strings.TrimPrefix(p.ImportPath, mod)
