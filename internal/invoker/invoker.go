@@ -223,15 +223,26 @@ func (iv *Invoker) acquire(ctx context.Context, p *pool, req *Request) (*instanc
 		err  error
 	}
 	failed := make(chan outcome, 1)
+	p.mu.Lock()
+	p.starting++
+	p.mu.Unlock()
+	done := func() {
+		p.mu.Lock()
+		p.starting--
+		p.mu.Unlock()
+	}
 	started := iv.background(func() {
 		in, resp, err := iv.coldStart(context.WithoutCancel(ctx), p, req)
 		if err != nil || resp != nil {
+			done()
 			failed <- outcome{resp, err}
 			return
 		}
 		p.give(in) // to the first waiter, or idle
+		done()
 	})
 	if !started {
+		done()
 		p.unwait(w)
 		return nil, nil, ErrClosed
 	}
@@ -458,6 +469,7 @@ func (iv *Invoker) replenish(p *pool) {
 // Stats describes the instances of one function.
 type Stats struct {
 	Idle, Busy int
+	Starting   int // starts set off by requests and not yet done
 }
 
 // Stats returns the instance counts of the named function.
@@ -470,7 +482,7 @@ func (iv *Invoker) Stats(name string) Stats {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Stats{Idle: len(p.idle), Busy: p.busy}
+	return Stats{Idle: len(p.idle), Busy: p.busy, Starting: p.starting}
 }
 
 // freezeAfter is how long an instance stays idle before it is frozen: long
@@ -700,6 +712,7 @@ type pool struct {
 	provReady   int         // guarded by mu: provisioned instances initialised
 	warming     bool        // guarded by mu: a pre-warm start is under way
 	waiters     []waiter    // guarded by mu: requests waiting for an instance, oldest first
+	starting    int         // guarded by mu: starts set off by requests, not yet done
 }
 
 // waiter receives the instance a waiting request is handed.

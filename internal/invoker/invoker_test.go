@@ -542,11 +542,21 @@ func TestAdaptiveKeepAlivePreWarms(t *testing.T) {
 	defer iv.Close(context.Background())
 	cfg := config("timer", 3, nil)
 	req := &Request{Config: cfg, InvokedARN: cfg.FunctionArn, Payload: []byte(`{}`), Tail: true}
+	// settle waits for the starts requests set off: a request served by a
+	// pre-warmed instance leaves its own start to finish in the background.
+	settle := func() {
+		for deadline := time.Now().Add(10 * time.Second); iv.Stats("timer").Starting > 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("a start never finished")
+			}
+		}
+	}
 	const period = 15 * time.Minute // a timer: regular, and longer than the fallback
 	for range 8 {
 		if _, err := iv.Invoke(context.Background(), req); err != nil {
 			t.Fatal(err)
 		}
+		settle()
 		advance(period)
 		iv.reap()
 	}
@@ -558,6 +568,7 @@ func TestAdaptiveKeepAlivePreWarms(t *testing.T) {
 	if _, err := iv.Invoke(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
+	settle()
 	advance(time.Minute)
 	iv.reap()
 	if n := iv.Stats("timer").Idle; n != 0 {
