@@ -24,11 +24,21 @@
 //
 //	404 {"message":"Not Found"}                  no API, stage or route
 //	413 {"message":"Request Entity Too Large"}   body over 10 MB, or event over 6 MB
-//	429 {"message":"Too Many Requests"}          the invoker throttled (Retry-After set)
+//	403 {"message":"Forbidden"}                  no valid x-api-key on a route that requires one
+//	429 {"message":"Too Many Requests"}          route or usage plan throttle, or the invoker (Retry-After set)
+//	429 {"message":"Limit Exceeded"}             usage plan quota spent (Retry-After: until the period ends)
 //	500 {"message":"Internal Server Error"}      the integration's function is missing
 //	502 {"message":"Internal Server Error"}      function error or malformed answer
 //	504 {"message":"Endpoint request timed out"} function or integration timeout
 //	403 {"Message":"Forbidden"}                  unsigned request to an AWS_IAM function URL
+//
+// Before a route's function runs, the stage's throttle for the route (a
+// token bucket from RouteSettings or DefaultRouteSettings) and, when the
+// route requires an API key, the key's usage plan (a token bucket and a
+// quota per key) admit the request. Route buckets live in the compiled
+// snapshot, so a change to the API refills them; usage plan counters
+// live in the handler and survive catalog changes, but not a restart,
+// and each node counts its own requests.
 //
 // Every response carries the request id: apigw-requestid for APIs,
 // x-amzn-RequestId for function URLs, the same id as the event's

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/gateway/cors"
 	"github.com/aloft-dev/aloft/internal/gateway/payload"
 	"github.com/aloft-dev/aloft/internal/gateway/route"
+	"github.com/aloft-dev/aloft/internal/gateway/throttle"
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/registry"
@@ -70,8 +72,9 @@ const (
 
 // Handler serves the gateway's requests. It is safe for concurrent use.
 type Handler struct {
-	d  Deps
-	bg sync.WaitGroup // invocations that outlived their request's timeout
+	d      Deps
+	bg     sync.WaitGroup // invocations that outlived their request's timeout
+	meters sync.Map       // catalog.KeyPlan.Meter → *meter: each key's throttle and quota under each plan
 }
 
 // NewHandler returns a handler; Catalog, Functions and Invoker are
@@ -107,6 +110,8 @@ var (
 	internalBody  = []byte(`{"message":"Internal Server Error"}`)
 	timeoutBody   = []byte(`{"message":"Endpoint request timed out"}`)
 	forbiddenBody = []byte(`{"Message":"Forbidden"}`)
+	deniedBody    = []byte(`{"message":"Forbidden"}`)
+	quotaBody     = []byte(`{"message":"Limit Exceeded"}`)
 	jsonType      = []string{"application/json"}
 	retryAfter    = []string{"1"}
 )
@@ -115,6 +120,7 @@ var (
 type exchange struct {
 	w       http.ResponseWriter
 	r       *http.Request
+	snap    *catalog.Snapshot
 	reqID   string
 	idKey   string       // the response header that carries reqID
 	policy  *cors.Policy // the API's or URL's CORS policy, if any
@@ -125,8 +131,8 @@ type exchange struct {
 
 // ServeHTTP routes a request to an API or a function URL and answers it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := &exchange{w: w, r: r, reqID: newRequestID(), started: h.d.Now()}
 	snap := h.d.Catalog.Snapshot()
+	x := &exchange{w: w, r: r, snap: snap, reqID: newRequestID(), started: h.d.Now()}
 	path := r.URL.EscapedPath()
 	kind, id, rest := address(r.Host, path)
 	switch kind {
@@ -186,6 +192,15 @@ func (h *Handler) serveAPI(x *exchange, ep *catalog.Endpoint, path string) {
 		return
 	}
 	t := m.Value
+	if b := t.Throttles[stage]; b != nil {
+		if ok, wait := b.Take(x.started); !ok {
+			h.throttled(x, wait, throttledBody)
+			return
+		}
+	}
+	if t.APIKeyRequired && !h.checkKey(x, ep.API.ID, stage) {
+		return
+	}
 	x.ev = payload.Request{
 		HTTP: x.r, Path: path, RouteKey: t.RouteKey, Resource: t.Resource, ResourceID: t.RouteID, Params: m.Params,
 		APIID: ep.API.ID, DomainName: ep.API.ID + ".execute-api.localhost", Stage: stage, StageVariables: st.StageVariables,
@@ -219,6 +234,12 @@ func (h *Handler) serveURL(x *exchange, u *catalog.URLEndpoint, path string) {
 		}
 	}
 	h.invoke(x, cfg.Function, "", payload.URL, 0)
+}
+
+// throttled answers 429 with the whole seconds to wait in Retry-After.
+func (h *Handler) throttled(x *exchange, wait time.Duration, body []byte) {
+	x.w.Header()["Retry-After"] = []string{strconv.FormatInt(throttle.RetryAfter(wait), 10)}
+	h.fail(x, http.StatusTooManyRequests, body)
 }
 
 // authorize checks the signature of a request to an AWS_IAM function URL

@@ -8,6 +8,18 @@
 //	CreateIntegration (AWS_PROXY), GetIntegration, GetIntegrations, UpdateIntegration, DeleteIntegration
 //	CreateStage, GetStage, GetStages, UpdateStage, DeleteStage, CreateDeployment
 //
+// Stages carry route throttles (DefaultRouteSettings and RouteSettings with
+// ThrottlingRateLimit and ThrottlingBurstLimit). API keys and usage plans,
+// which API Gateway offers for REST APIs only, are served in the REST API
+// management's shapes and paths, with the same service name:
+//
+//	CreateApiKey, GetApiKeys, GetApiKey, UpdateApiKey, DeleteApiKey          /apikeys
+//	CreateUsagePlan, GetUsagePlans, GetUsagePlan, DeleteUsagePlan            /usageplans
+//	CreateUsagePlanKey, GetUsagePlanKeys, DeleteUsagePlanKey                 /usageplans/{id}/keys
+//
+// A key's value is returned once, by CreateApiKey; only its SHA-256
+// digest is stored.
+//
 // Every stage deploys automatically, so CreateDeployment only answers.
 // Errors are NotFoundException (404), BadRequestException (400) and
 // ConflictException (409) with a {"message"} body. Requests reach the
@@ -69,6 +81,18 @@ func New(d Deps) *Handler {
 	h.handle("PATCH "+api+"/stages/{stageName}", h.updateStage)
 	h.handle("DELETE "+api+"/stages/{stageName}", h.deleteStage)
 	h.handle("POST "+api+"/deployments", h.createDeployment)
+	h.handle("POST /apikeys", h.createAPIKey)
+	h.handle("GET /apikeys", h.getAPIKeys)
+	h.handle("GET /apikeys/{keyId}", h.getAPIKey)
+	h.handle("PATCH /apikeys/{keyId}", h.updateAPIKey)
+	h.handle("DELETE /apikeys/{keyId}", h.deleteAPIKey)
+	h.handle("POST /usageplans", h.createUsagePlan)
+	h.handle("GET /usageplans", h.getUsagePlans)
+	h.handle("GET /usageplans/{planId}", h.getUsagePlan)
+	h.handle("DELETE /usageplans/{planId}", h.deleteUsagePlan)
+	h.handle("POST /usageplans/{planId}/keys", h.createUsagePlanKey)
+	h.handle("GET /usageplans/{planId}/keys", h.getUsagePlanKeys)
+	h.handle("DELETE /usageplans/{planId}/keys/{keyId}", h.deleteUsagePlanKey)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusNotFound, "NotFoundException", "This server does not serve " + r.Method + " " + r.URL.Path})
 	})

@@ -250,6 +250,9 @@ type stageIn struct {
 	AutoDeploy     *bool             `json:"autoDeploy"`
 	Description    *string           `json:"description"`
 	StageVariables map[string]string `json:"stageVariables"`
+	// DefaultRouteSettings and RouteSettings carry the throttles.
+	DefaultRouteSettings *catalog.RouteSettings            `json:"defaultRouteSettings"`
+	RouteSettings        map[string]*catalog.RouteSettings `json:"routeSettings"`
 }
 
 func (in *stageIn) apply(s *catalog.Stage) {
@@ -261,6 +264,15 @@ func (in *stageIn) apply(s *catalog.Stage) {
 	}
 	if in.StageVariables != nil {
 		s.StageVariables = in.StageVariables
+	}
+	if in.DefaultRouteSettings != nil {
+		s.DefaultRouteSettings = in.DefaultRouteSettings
+	}
+	for k, v := range in.RouteSettings {
+		if s.RouteSettings == nil {
+			s.RouteSettings = map[string]*catalog.RouteSettings{}
+		}
+		s.RouteSettings[k] = v
 	}
 	s.LastUpdatedDate = time.Now().UTC().Truncate(time.Second)
 }

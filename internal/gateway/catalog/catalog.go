@@ -1,7 +1,7 @@
 // Package catalog keeps the gateway's configuration on the backbone: HTTP
 // APIs (each with its routes, integrations and stages, as one document)
 // and function URL configurations, in the JetStream key-value bucket
-// aloft_gateway. A watch on the bucket keeps an in-memory copy current on
+// aloft_gateway, and the API keys and usage plans that guard routes. A watch on the bucket keeps an in-memory copy current on
 // every node, and each change publishes a new compiled Snapshot, so the
 // request path reads one atomic pointer and never waits on the backbone or
 // on a lock.
@@ -36,11 +36,13 @@ type Catalog struct {
 	log *slog.Logger
 	now func() time.Time
 
-	mu   sync.Mutex            // guards the fields below and the order of published snapshots
-	apis map[string]*API       // by id; documents are never modified once stored here
-	urls map[string]*URLConfig // by function name; likewise
-	revs map[string]uint64     // key-value revision of each key held or deleted
-	eps  map[string]*Endpoint  // compiled apis, by id
+	mu    sync.Mutex            // guards the fields below and the order of published snapshots
+	apis  map[string]*API       // by id; documents are never modified once stored here
+	urls  map[string]*URLConfig // by function name; likewise
+	revs  map[string]uint64     // key-value revision of each key held or deleted
+	eps   map[string]*Endpoint  // compiled apis, by id
+	keys  map[string]*APIKey    // by id
+	plans map[string]*UsagePlan // by id
 
 	snap atomic.Pointer[Snapshot]
 
@@ -59,7 +61,7 @@ func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Catal
 		return nil, fmt.Errorf("catalog: open bucket: %w", err)
 	}
 	c := &Catalog{kv: kv, log: log, now: time.Now, apis: map[string]*API{}, urls: map[string]*URLConfig{},
-		revs: map[string]uint64{}, eps: map[string]*Endpoint{}}
+		revs: map[string]uint64{}, eps: map[string]*Endpoint{}, keys: map[string]*APIKey{}, plans: map[string]*UsagePlan{}}
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: watch: %w", err)
@@ -153,9 +155,28 @@ func (c *Catalog) apply(key string, value []byte, rev uint64, deleted bool) bool
 			return false
 		}
 		c.urls[fn] = &u
+	case strings.HasPrefix(key, keyPrefix):
+		return applyDoc(c, c.keys, key[len(keyPrefix):], value, deleted)
+	case strings.HasPrefix(key, planPrefix):
+		return applyDoc(c, c.plans, key[len(planPrefix):], value, deleted)
 	default:
 		return false
 	}
+	return true
+}
+
+// applyDoc folds a stored document into m; c.mu is held.
+func applyDoc[T any](c *Catalog, m map[string]*T, id string, value []byte, deleted bool) bool {
+	if deleted {
+		delete(m, id)
+		return true
+	}
+	v := new(T)
+	if err := json.Unmarshal(value, v); err != nil {
+		c.log.Error("catalog: unreadable document", "id", id, "err", err)
+		return false
+	}
+	m[id] = v
 	return true
 }
 
@@ -172,6 +193,7 @@ func (c *Catalog) publish() {
 	for _, u := range c.urls {
 		s.urls[u.URLID] = compileURL(u)
 	}
+	s.keys = compileKeys(c.keys, c.plans)
 	c.snap.Store(s)
 }
 
@@ -273,11 +295,16 @@ func (c *Catalog) delete(ctx context.Context, key string) error {
 	// The deletion's revision is not returned; the watch brings it, and
 	// until then the key is dropped from memory here.
 	c.mu.Lock()
-	if strings.HasPrefix(key, apiPrefix) {
+	switch {
+	case strings.HasPrefix(key, apiPrefix):
 		delete(c.apis, key[len(apiPrefix):])
 		delete(c.eps, key[len(apiPrefix):])
-	} else {
+	case strings.HasPrefix(key, urlPrefix):
 		delete(c.urls, key[len(urlPrefix):])
+	case strings.HasPrefix(key, keyPrefix):
+		delete(c.keys, key[len(keyPrefix):])
+	case strings.HasPrefix(key, planPrefix):
+		delete(c.plans, key[len(planPrefix):])
 	}
 	c.mu.Unlock()
 	c.publish()
@@ -308,7 +335,7 @@ func validate(a *API) error {
 		}
 	}
 	for _, s := range a.Stages {
-		if err := checkStageName(s.Name); err != nil {
+		if err := checkStage(a, s); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/gateway/cors"
 	"github.com/aloft-dev/aloft/internal/gateway/payload"
 	"github.com/aloft-dev/aloft/internal/gateway/route"
+	"github.com/aloft-dev/aloft/internal/gateway/throttle"
 )
 
 // Snapshot is the catalog compiled for serving: every API's route table
@@ -15,7 +16,8 @@ import (
 type Snapshot struct {
 	apis map[string]*Endpoint
 	urls map[string]*URLEndpoint
-	only *Endpoint // the API, when exactly one exists
+	only *Endpoint         // the API, when exactly one exists
+	keys map[[32]byte]*Key // API keys by the SHA-256 of their value
 }
 
 // Endpoint is one API compiled for serving.
@@ -36,6 +38,12 @@ type Target struct {
 	Qualifier string
 	Format    payload.Format
 	Timeout   time.Duration
+	// APIKeyRequired: requests need an x-api-key a usage plan of the
+	// stage holds.
+	APIKeyRequired bool
+	// Throttles are the route's token buckets, by stage; a stage without
+	// a throttle for the route has none.
+	Throttles map[string]*throttle.Bucket
 }
 
 // URLEndpoint is one function URL compiled for serving.
@@ -66,7 +74,20 @@ func compile(a *API) (*Endpoint, error) {
 		e.Stages[s.Name] = s
 	}
 	for _, r := range a.Routes {
-		t := &Target{RouteID: r.ID, RouteKey: r.Key, Resource: route.DefaultKey, Timeout: DefaultTimeout * time.Millisecond}
+		t := &Target{RouteID: r.ID, RouteKey: r.Key, Resource: route.DefaultKey, Timeout: DefaultTimeout * time.Millisecond,
+			APIKeyRequired: r.APIKeyRequired}
+		for _, s := range a.Stages {
+			rs := s.RouteSettings[r.Key]
+			if rs == nil {
+				rs = s.DefaultRouteSettings
+			}
+			if rate, burst, ok := rs.throttled(); ok {
+				if t.Throttles == nil {
+					t.Throttles = map[string]*throttle.Bucket{}
+				}
+				t.Throttles[s.Name] = throttle.NewBucket(rate, burst)
+			}
+		}
 		if k, err := route.ParseKey(r.Key); err == nil && !k.IsDefault() {
 			t.Resource = k.Path
 		}

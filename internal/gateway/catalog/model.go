@@ -43,6 +43,33 @@ type Route struct {
 	Managed           bool   `json:"apiGatewayManaged,omitempty"` // made by a quick create
 }
 
+// RouteSettings are a stage's settings for a route, or for every route
+// without settings of its own. A throttle with neither limit set does not
+// apply; a rate of 0 refuses every request.
+type RouteSettings struct {
+	ThrottlingBurstLimit   *int     `json:"throttlingBurstLimit,omitempty"`
+	ThrottlingRateLimit    *float64 `json:"throttlingRateLimit,omitempty"`
+	DetailedMetricsEnabled bool     `json:"detailedMetricsEnabled,omitempty"`
+	DataTraceEnabled       bool     `json:"dataTraceEnabled,omitempty"`
+	LoggingLevel           string   `json:"loggingLevel,omitempty"`
+}
+
+// throttled reports whether s sets a throttle, and its limits: an unset
+// rate or burst is unlimited.
+func (s *RouteSettings) throttled() (rate float64, burst int, ok bool) {
+	if s == nil || (s.ThrottlingBurstLimit == nil && s.ThrottlingRateLimit == nil) {
+		return 0, 0, false
+	}
+	rate, burst = 1e9, 1<<30
+	if s.ThrottlingRateLimit != nil {
+		rate = *s.ThrottlingRateLimit
+	}
+	if s.ThrottlingBurstLimit != nil {
+		burst = *s.ThrottlingBurstLimit
+	}
+	return rate, burst, true
+}
+
 // Integration is a Lambda proxy integration: the function that serves a
 // route and the payload format it speaks.
 type Integration struct {
@@ -61,13 +88,17 @@ type Integration struct {
 // routes (all stages deploy automatically); $default serves at the root of
 // the API's address, any other stage under /<stage name>.
 type Stage struct {
-	Name            string            `json:"stageName"`
-	Description     string            `json:"description,omitempty"`
-	AutoDeploy      bool              `json:"autoDeploy"`
-	StageVariables  map[string]string `json:"stageVariables,omitempty"`
-	CreatedDate     time.Time         `json:"createdDate"`
-	LastUpdatedDate time.Time         `json:"lastUpdatedDate"`
-	Managed         bool              `json:"apiGatewayManaged,omitempty"`
+	Name           string            `json:"stageName"`
+	Description    string            `json:"description,omitempty"`
+	AutoDeploy     bool              `json:"autoDeploy"`
+	StageVariables map[string]string `json:"stageVariables,omitempty"`
+	// DefaultRouteSettings apply to the routes that RouteSettings (by
+	// route key) does not name.
+	DefaultRouteSettings *RouteSettings            `json:"defaultRouteSettings,omitempty"`
+	RouteSettings        map[string]*RouteSettings `json:"routeSettings,omitempty"`
+	CreatedDate          time.Time                 `json:"createdDate"`
+	LastUpdatedDate      time.Time                 `json:"lastUpdatedDate"`
+	Managed              bool                      `json:"apiGatewayManaged,omitempty"`
 }
 
 // URLConfig is a function URL: a dedicated address that invokes one
@@ -198,14 +229,41 @@ func checkRoute(a *API, r *Route) error {
 	if r.AuthorizationType != AuthNone {
 		return invalidf("Unsupported authorization type %s: routes on this server use NONE", r.AuthorizationType)
 	}
-	if r.APIKeyRequired {
-		return invalidf("API keys are not supported for HTTP APIs")
-	}
 	if r.Target != "" {
 		id, ok := strings.CutPrefix(r.Target, targetPrefix)
 		if !ok || a.Integration(id) == nil {
 			return invalidf("Invalid target %s: want integrations/<integration id> of this API", r.Target)
 		}
+	}
+	return nil
+}
+
+// checkStage validates a stage's name and route settings.
+func checkStage(a *API, s *Stage) error {
+	if err := checkStageName(s.Name); err != nil {
+		return err
+	}
+	for key, rs := range s.RouteSettings {
+		found := false
+		for _, r := range a.Routes {
+			found = found || r.Key == key
+		}
+		if !found {
+			return invalidf("Unable to find Route by key %s within the provided RouteSettings", key)
+		}
+		if err := checkRouteSettings(rs); err != nil {
+			return err
+		}
+	}
+	return checkRouteSettings(s.DefaultRouteSettings)
+}
+
+func checkRouteSettings(rs *RouteSettings) error {
+	if rs == nil {
+		return nil
+	}
+	if rs.ThrottlingBurstLimit != nil && *rs.ThrottlingBurstLimit < 0 || rs.ThrottlingRateLimit != nil && *rs.ThrottlingRateLimit < 0 {
+		return invalidf("Throttling limits must not be negative")
 	}
 	return nil
 }

@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	gwtypes "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
+
+	"github.com/aloft-dev/aloft/internal/alofttest"
+)
+
+// manage sends a SigV4-signed request (service apigateway) to the
+// management API and decodes the JSON answer into out, if given.
+func manage(t *testing.T, srv *alofttest.Server, method, path string, in, out any) int {
+	t.Helper()
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	sum := sha256.Sum256(body)
+	creds := aws.Credentials{AccessKeyID: alofttest.AccessKeyID, SecretAccessKey: alofttest.SecretAccessKey}
+	if err := v4.NewSigner().SignHTTP(ctxT(t), creds, req, hex.EncodeToString(sum[:]), "apigateway", alofttest.Region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := gatewayClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %s: %v", method, path, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestGatewayLimits drives route throttles (set with UpdateStage) and API
+// keys with a usage plan (made through the REST-API-shaped management
+// paths) with a plain HTTP client.
+func TestGatewayLimits(t *testing.T) {
+	f := newGatewayFixture(t)
+	echo := f.integration(t, "gwecho", "2.0", 0)
+	f.route(t, "GET /limited", echo)
+	out, err := f.gw.CreateRoute(ctxT(t), &apigatewayv2.CreateRouteInput{ApiId: aws.String(f.apiID), RouteKey: aws.String("GET /keyed"),
+		Target: aws.String(echo), ApiKeyRequired: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !aws.ToBool(out.ApiKeyRequired) {
+		t.Fatal("ApiKeyRequired not returned")
+	}
+	_, err = f.gw.UpdateStage(ctxT(t), &apigatewayv2.UpdateStageInput{ApiId: aws.String(f.apiID), StageName: aws.String("$default"),
+		RouteSettings: map[string]gwtypes.RouteSettings{"GET /limited": {ThrottlingRateLimit: aws.Float64(0.01), ThrottlingBurstLimit: aws.Int32(3)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.gw.GetStage(ctxT(t), &apigatewayv2.GetStageInput{ApiId: aws.String(f.apiID), StageName: aws.String("$default")})
+	if err != nil || aws.ToInt32(st.RouteSettings["GET /limited"].ThrottlingBurstLimit) != 3 {
+		t.Fatalf("GetStage: %+v %v", st, err)
+	}
+
+	t.Run("route throttle", func(t *testing.T) {
+		for i := range 3 {
+			if r := call(t, "GET", f.base()+"/limited", "", nil, nil); r.status != 200 {
+				t.Fatalf("request %d within the burst: %d %s", i, r.status, r.body)
+			}
+		}
+		r := call(t, "GET", f.base()+"/limited", "", nil, nil).expect(t, 429, `{"message":"Too Many Requests"}`)
+		if ra, _ := strconv.Atoi(r.header.Get("Retry-After")); ra < 90 || ra > 100 {
+			t.Fatalf("Retry-After %q, want about 100 s (0.01 a second)", r.header.Get("Retry-After"))
+		}
+		call(t, "GET", f.base()+"/items/1", "", nil, nil).expect(t, 200, "") // other routes are not throttled
+	})
+
+	t.Run("api keys", func(t *testing.T) {
+		var key struct{ ID, Value string }
+		if manage(t, f.srv, "POST", "/apikeys", map[string]any{"name": "e2e", "enabled": true}, &key) != 201 || len(key.Value) < 20 {
+			t.Fatalf("CreateApiKey: %+v", key)
+		}
+		var got struct{ Value string }
+		manage(t, f.srv, "GET", "/apikeys/"+key.ID, nil, &got)
+		if got.Value != "" {
+			t.Fatal("GetApiKey returned the value again")
+		}
+		var plan struct{ ID string }
+		manage(t, f.srv, "POST", "/usageplans", map[string]any{"name": "e2e", "apiStages": []map[string]string{{"apiId": f.apiID, "stage": "$default"}},
+			"throttle": map[string]any{"rateLimit": 100, "burstLimit": 100}, "quota": map[string]any{"limit": 3, "period": "DAY"}}, &plan)
+		manage(t, f.srv, "POST", "/usageplans/"+plan.ID+"/keys", map[string]string{"keyId": key.ID, "keyType": "API_KEY"}, nil)
+
+		call(t, "GET", f.base()+"/keyed", "", nil, nil).expect(t, 403, `{"message":"Forbidden"}`)
+		call(t, "GET", f.base()+"/keyed", "", nil, map[string]string{"x-api-key": "wrong-wrong-wrong-wrong"}).expect(t, 403, `{"message":"Forbidden"}`)
+		for range 3 {
+			ev := call(t, "GET", f.base()+"/keyed", "", nil, map[string]string{"x-api-key": key.Value}).v2Event(t)
+			if ev.RouteKey != "GET /keyed" {
+				t.Fatalf("event for %s", ev.RouteKey)
+			}
+		}
+		r := call(t, "GET", f.base()+"/keyed", "", nil, map[string]string{"x-api-key": key.Value}).expect(t, 429, `{"message":"Limit Exceeded"}`)
+		if ra, _ := strconv.Atoi(r.header.Get("Retry-After")); ra < 1 || ra > 86400 {
+			t.Fatalf("Retry-After %q, want the rest of the day", r.header.Get("Retry-After"))
+		}
+		manage(t, f.srv, "PATCH", "/apikeys/"+key.ID, map[string]any{"patchOperations": []map[string]string{{"op": "replace", "path": "/enabled", "value": "false"}}}, nil)
+		call(t, "GET", f.base()+"/keyed", "", nil, map[string]string{"x-api-key": key.Value}).expect(t, 403, "")
+	})
+}
