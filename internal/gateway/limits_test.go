@@ -114,7 +114,7 @@ func TestAPIKeys(t *testing.T) {
 	}
 	e.expect(withKey("/guarded", value), 429, `{"message":"Limit Exceeded"}`)
 	e.expect(withKey("/guarded", otherValue), 200, "ok") // its own counters
-	clock.add(time.Minute)                                 // the next day
+	clock.add(time.Minute)                               // the next day
 	e.expect(withKey("/guarded", value), 200, "ok")
 	// A disabled key is refused.
 	if _, err := e.cat.UpdateAPIKey(ctx, k.ID, func(k *catalog.APIKey) error { k.Enabled = false; return nil }); err != nil {
