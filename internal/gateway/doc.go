@@ -24,7 +24,9 @@
 //
 //	404 {"message":"Not Found"}                  no API, stage or route
 //	413 {"message":"Request Entity Too Large"}   body over 10 MB, or event over 6 MB
-//	403 {"message":"Forbidden"}                  no valid x-api-key on a route that requires one
+//	401 {"message":"Unauthorized"}              an identity source of the route's authorizer is missing
+//	403 {"message":"Forbidden"}                  no valid x-api-key, or the authorizer denied
+//	500 {"message":"Internal Server Error"}      the authorizer failed or answered something unreadable
 //	429 {"message":"Too Many Requests"}          route or usage plan throttle, or the invoker (Retry-After set)
 //	429 {"message":"Limit Exceeded"}             usage plan quota spent (Retry-After: until the period ends)
 //	500 {"message":"Internal Server Error"}      the integration's function is missing
@@ -39,6 +41,14 @@
 // snapshot, so a change to the API refills them; usage plan counters
 // live in the handler and survive catalog changes, but not a restart,
 // and each node counts its own requests.
+//
+// A route with AuthorizationType CUSTOM runs its Lambda REQUEST
+// authorizer first (payload 2.0; simple responses, or IAM policies whose
+// statements allow and none deny, resources not compared). Decisions are
+// cached by the identity source values for the authorizer's TTL, in the
+// compiled snapshot: a change to the API empties the cache. An allowed
+// request's payload 2.0 event carries the authorizer's context at
+// requestContext.authorizer.lambda.
 //
 // Every response carries the request id: apigw-requestid for APIs,
 // x-amzn-RequestId for function URLs, the same id as the event's

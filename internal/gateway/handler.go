@@ -205,6 +205,9 @@ func (h *Handler) serveAPI(x *exchange, ep *catalog.Endpoint, path string) {
 		HTTP: x.r, Path: path, RouteKey: t.RouteKey, Resource: t.Resource, ResourceID: t.RouteID, Params: m.Params,
 		APIID: ep.API.ID, DomainName: ep.API.ID + ".execute-api.localhost", Stage: stage, StageVariables: st.StageVariables,
 	}
+	if t.Authorizer != nil && !h.authorizeLambda(x, t.Authorizer) {
+		return
+	}
 	h.invoke(x, t.Function, t.Qualifier, t.Format, t.Timeout)
 }
 
@@ -359,7 +362,10 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 	io.WriteString(x.w, out.Body)
 }
 
-var errTimeout = errors.New("gateway: integration timed out")
+var (
+	errTimeout             = errors.New("gateway: integration timed out")
+	errMalformedAuthorizer = errors.New("gateway: the authorizer answered neither isAuthorized nor a policy document")
+)
 
 // slack is how much longer than the function's timeout an invocation may
 // take (a cold start's init) before the gateway stops waiting for it.

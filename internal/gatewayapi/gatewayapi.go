@@ -7,6 +7,7 @@
 //	CreateRoute, GetRoute, GetRoutes, UpdateRoute, DeleteRoute
 //	CreateIntegration (AWS_PROXY), GetIntegration, GetIntegrations, UpdateIntegration, DeleteIntegration
 //	CreateStage, GetStage, GetStages, UpdateStage, DeleteStage, CreateDeployment
+//	CreateAuthorizer (REQUEST, payload 2.0), GetAuthorizer, GetAuthorizers, UpdateAuthorizer, DeleteAuthorizer
 //
 // Stages carry route throttles (DefaultRouteSettings and RouteSettings with
 // ThrottlingRateLimit and ThrottlingBurstLimit). API keys and usage plans,
@@ -81,6 +82,11 @@ func New(d Deps) *Handler {
 	h.handle("PATCH "+api+"/stages/{stageName}", h.updateStage)
 	h.handle("DELETE "+api+"/stages/{stageName}", h.deleteStage)
 	h.handle("POST "+api+"/deployments", h.createDeployment)
+	h.handle("POST "+api+"/authorizers", h.createAuthorizer)
+	h.handle("GET "+api+"/authorizers", h.getAuthorizers)
+	h.handle("GET "+api+"/authorizers/{authorizerId}", h.getAuthorizer)
+	h.handle("PATCH "+api+"/authorizers/{authorizerId}", h.updateAuthorizer)
+	h.handle("DELETE "+api+"/authorizers/{authorizerId}", h.deleteAuthorizer)
 	h.handle("POST /apikeys", h.createAPIKey)
 	h.handle("GET /apikeys", h.getAPIKeys)
 	h.handle("GET /apikeys/{keyId}", h.getAPIKey)

@@ -15,6 +15,7 @@ type routeIn struct {
 	AuthorizationType *string `json:"authorizationType"`
 	APIKeyRequired    *bool   `json:"apiKeyRequired"`
 	OperationName     *string `json:"operationName"`
+	AuthorizerID      *string `json:"authorizerId"`
 }
 
 func (in *routeIn) apply(rt *catalog.Route) {
@@ -32,6 +33,9 @@ func (in *routeIn) apply(rt *catalog.Route) {
 	}
 	if in.OperationName != nil {
 		rt.OperationName = *in.OperationName
+	}
+	if in.AuthorizerID != nil {
+		rt.AuthorizerID = *in.AuthorizerID
 	}
 }
 

@@ -329,6 +329,11 @@ func validate(a *API) error {
 			return err
 		}
 	}
+	for _, z := range a.Authorizers {
+		if err := checkAuthorizer(z); err != nil {
+			return err
+		}
+	}
 	for _, r := range a.Routes {
 		if err := checkRoute(a, r); err != nil {
 			return err

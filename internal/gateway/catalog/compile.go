@@ -44,6 +44,9 @@ type Target struct {
 	// Throttles are the route's token buckets, by stage; a stage without
 	// a throttle for the route has none.
 	Throttles map[string]*throttle.Bucket
+	// Authorizer decides whether a request reaches the route; nil for
+	// routes that need no authorization.
+	Authorizer *CompiledAuthorizer
 }
 
 // URLEndpoint is one function URL compiled for serving.
@@ -73,9 +76,16 @@ func compile(a *API) (*Endpoint, error) {
 	for _, s := range a.Stages {
 		e.Stages[s.Name] = s
 	}
+	authorizers := map[string]*CompiledAuthorizer{}
+	for _, z := range a.Authorizers {
+		authorizers[z.ID] = compileAuthorizer(z)
+	}
 	for _, r := range a.Routes {
 		t := &Target{RouteID: r.ID, RouteKey: r.Key, Resource: route.DefaultKey, Timeout: DefaultTimeout * time.Millisecond,
 			APIKeyRequired: r.APIKeyRequired}
+		if r.AuthorizationType == AuthCustom {
+			t.Authorizer = authorizers[r.AuthorizerID]
+		}
 		for _, s := range a.Stages {
 			rs := s.RouteSettings[r.Key]
 			if rs == nil {

@@ -30,6 +30,23 @@ type API struct {
 	Routes                    []*Route          `json:"routes,omitempty"`
 	Integrations              []*Integration    `json:"integrations,omitempty"`
 	Stages                    []*Stage          `json:"stages,omitempty"`
+	Authorizers               []*Authorizer     `json:"authorizers,omitempty"`
+}
+
+// Authorizer is a Lambda REQUEST authorizer: a function that decides,
+// from the values of its identity sources, whether a request may reach
+// a route whose AuthorizationType is CUSTOM.
+type Authorizer struct {
+	ID                           string   `json:"authorizerId"`
+	Name                         string   `json:"name"`
+	Type                         string   `json:"authorizerType"` // REQUEST
+	URI                          string   `json:"authorizerUri"`  // the function
+	IdentitySource               []string `json:"identitySource,omitempty"`
+	ResultTTLInSeconds           int      `json:"authorizerResultTtlInSeconds"`
+	PayloadFormatVersion         string   `json:"authorizerPayloadFormatVersion"` // 2.0
+	EnableSimpleResponses        bool     `json:"enableSimpleResponses"`
+	AuthorizerCredentialsArn     string   `json:"authorizerCredentialsArn,omitempty"`
+	IdentityValidationExpression string   `json:"identityValidationExpression,omitempty"`
 }
 
 // Route sends requests that match its key to its target integration.
@@ -40,6 +57,7 @@ type Route struct {
 	AuthorizationType string `json:"authorizationType,omitempty"`
 	APIKeyRequired    bool   `json:"apiKeyRequired,omitempty"`
 	OperationName     string `json:"operationName,omitempty"`
+	AuthorizerID      string `json:"authorizerId,omitempty"`      // with AuthorizationType CUSTOM
 	Managed           bool   `json:"apiGatewayManaged,omitempty"` // made by a quick create
 }
 
@@ -122,6 +140,7 @@ const (
 	DefaultStage       = "$default"
 	AuthNone           = "NONE"
 	AuthIAM            = "AWS_IAM"
+	AuthCustom         = "CUSTOM"
 	InvokeBuffered     = "BUFFERED"
 	DefaultTimeout     = 30000 // integration timeout, milliseconds
 	MinTimeout         = 50
@@ -151,6 +170,50 @@ func (a *API) Integration(id string) *Integration {
 	for _, in := range a.Integrations {
 		if in.ID == id {
 			return in
+		}
+	}
+	return nil
+}
+
+// Authorizer returns the API's authorizer with the given id.
+func (a *API) Authorizer(id string) *Authorizer {
+	for _, z := range a.Authorizers {
+		if z.ID == id {
+			return z
+		}
+	}
+	return nil
+}
+
+// Authorizer limits.
+const MaxAuthorizerTTL = 3600
+
+// checkAuthorizer validates z and fills its defaults.
+func checkAuthorizer(z *Authorizer) error {
+	if z.Name == "" || len(z.Name) > maxNameLength {
+		return invalidf("Authorizer name must be 1 to %d characters", maxNameLength)
+	}
+	if z.Type != "REQUEST" {
+		return invalidf("Unsupported authorizer type %s: this server runs REQUEST (Lambda) authorizers", z.Type)
+	}
+	if _, _, err := ParseFunctionURI(z.URI); err != nil {
+		return invalidf("Invalid authorizer URI specified: %s", z.URI)
+	}
+	if z.PayloadFormatVersion == "" {
+		z.PayloadFormatVersion = DefaultPayload
+	}
+	if z.PayloadFormatVersion != DefaultPayload {
+		return invalidf("AuthorizerPayloadFormatVersion must be 2.0 on this server")
+	}
+	if z.ResultTTLInSeconds < 0 || z.ResultTTLInSeconds > MaxAuthorizerTTL {
+		return invalidf("AuthorizerResultTtlInSeconds must be between 0 and %d", MaxAuthorizerTTL)
+	}
+	if z.ResultTTLInSeconds > 0 && len(z.IdentitySource) == 0 {
+		return invalidf("IdentitySource is required when caching is enabled")
+	}
+	for _, src := range z.IdentitySource {
+		if _, err := parseIdentitySource(src); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -226,8 +289,17 @@ func checkRoute(a *API, r *Route) error {
 	if r.AuthorizationType == "" {
 		r.AuthorizationType = AuthNone
 	}
-	if r.AuthorizationType != AuthNone {
-		return invalidf("Unsupported authorization type %s: routes on this server use NONE", r.AuthorizationType)
+	switch r.AuthorizationType {
+	case AuthNone:
+		if r.AuthorizerID != "" {
+			return invalidf("AuthorizerId can only be set with AuthorizationType CUSTOM")
+		}
+	case AuthCustom:
+		if r.AuthorizerID == "" || a.Authorizer(r.AuthorizerID) == nil {
+			return invalidf("Invalid authorizer id %q: a CUSTOM route needs an authorizer of this API", r.AuthorizerID)
+		}
+	default:
+		return invalidf("Unsupported authorization type %s: routes on this server use NONE or CUSTOM", r.AuthorizationType)
 	}
 	if r.Target != "" {
 		id, ok := strings.CutPrefix(r.Target, targetPrefix)

@@ -65,6 +65,9 @@ type Request struct {
 	RequestID      string
 	Time           time.Time
 	IAM            *IAM // the signer of an AWS_IAM function URL request
+	// Lambda is the context a Lambda authorizer returned, a JSON object
+	// (requestContext.authorizer.lambda); nil without one.
+	Lambda []byte
 }
 
 // IAM is the caller of a signed function URL request
@@ -150,6 +153,11 @@ func appendV2(b []byte, f Format, r *Request) []byte {
 		b = append(b, `,"userId":`...)
 		b = appendString(b, r.IAM.UserID)
 		b = append(b, `}}`...)
+	}
+	if r.Lambda != nil {
+		b = append(b, `,"authorizer":{"lambda":`...)
+		b = append(b, r.Lambda...)
+		b = append(b, '}')
 	}
 	b = append(b, `,"domainName":`...)
 	b = appendString(b, r.DomainName)
