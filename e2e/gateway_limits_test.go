@@ -57,9 +57,10 @@ func manage(t *testing.T, srv *alofttest.Server, method, path string, in, out an
 	return resp.StatusCode
 }
 
-// TestGatewayLimits drives route throttles (set with UpdateStage) and API
-// keys with a usage plan (made through the REST-API-shaped management
-// paths) with a plain HTTP client.
+// TestGatewayLimits drives route throttles (set with UpdateStage), the
+// response cache (an Aloft route field) and API keys with a usage plan
+// (made through the REST-API-shaped management paths) with a plain HTTP
+// client.
 func TestGatewayLimits(t *testing.T) {
 	f := newGatewayFixture(t)
 	echo := f.integration(t, "gwecho", "2.0", 0)
@@ -93,6 +94,30 @@ func TestGatewayLimits(t *testing.T) {
 			t.Fatalf("Retry-After %q, want about 100 s (0.01 a second)", r.header.Get("Retry-After"))
 		}
 		call(t, "GET", f.base()+"/items/1", "", nil, nil).expect(t, 200, "") // other routes are not throttled
+	})
+
+	t.Run("response cache", func(t *testing.T) {
+		f.route(t, "GET /cached/{id}", echo)
+		var rt struct {
+			TTL int `json:"aloftCacheTtlInSeconds"`
+		}
+		manage(t, f.srv, "PATCH", "/v2/apis/"+f.apiID+"/routes/"+f.routeID["GET /cached/{id}"], map[string]any{"aloftCacheTtlInSeconds": 60}, &rt)
+		if rt.TTL != 60 {
+			t.Fatalf("UpdateRoute answered TTL %d", rt.TTL)
+		}
+		first := call(t, "GET", f.base()+"/cached/1?a=b", "", nil, nil)
+		second := call(t, "GET", f.base()+"/cached/1?a=b", "", nil, nil)
+		other := call(t, "GET", f.base()+"/cached/2?a=b", "", nil, nil)
+		if first.header.Get("X-Aloft-Cache") != "miss" || second.header.Get("X-Aloft-Cache") != "hit" || other.header.Get("X-Aloft-Cache") != "miss" {
+			t.Fatalf("x-aloft-cache: %q %q %q, want miss hit miss", first.header.Get("X-Aloft-Cache"), second.header.Get("X-Aloft-Cache"), other.header.Get("X-Aloft-Cache"))
+		}
+		a, b, c := first.v2Event(t), second.v2Event(t), other.v2Event(t)
+		if a.RequestContext.RequestID != b.RequestContext.RequestID || a.RequestContext.RequestID == c.RequestContext.RequestID {
+			t.Fatal("a hit did not serve the kept answer, or a miss did")
+		}
+		if second.header.Get("Apigw-Requestid") == a.RequestContext.RequestID {
+			t.Fatal("a hit carries the first request's id; each response has its own")
+		}
 	})
 
 	t.Run("api keys", func(t *testing.T) {

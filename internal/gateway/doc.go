@@ -50,6 +50,12 @@
 // request's payload 2.0 event carries the authorizer's context at
 // requestContext.authorizer.lambda.
 //
+// A route with aloftCacheTtlInSeconds (an Aloft field of routes) keeps its
+// 200 answers to GET and HEAD (without cookies) for that long, keyed by
+// stage, path, query and the headers aloftCacheKeyHeaders names; answers
+// carry x-aloft-cache: hit or miss. The cache is per node and per
+// compiled snapshot, checked after keys and authorizers.
+//
 // Every response carries the request id: apigw-requestid for APIs,
 // x-amzn-RequestId for function URLs, the same id as the event's
 // requestContext.requestId.

@@ -118,15 +118,17 @@ var (
 
 // exchange is one request on its way through the handler.
 type exchange struct {
-	w       http.ResponseWriter
-	r       *http.Request
-	snap    *catalog.Snapshot
-	reqID   string
-	idKey   string       // the response header that carries reqID
-	policy  *cors.Policy // the API's or URL's CORS policy, if any
-	ev      payload.Request
-	params  [maxParams]route.Param
-	started time.Time
+	w        http.ResponseWriter
+	r        *http.Request
+	snap     *catalog.Snapshot
+	cache    *catalog.ResponseCache // keeps the answer under cacheKey, if set
+	cacheKey string
+	reqID    string
+	idKey    string       // the response header that carries reqID
+	policy   *cors.Policy // the API's or URL's CORS policy, if any
+	ev       payload.Request
+	params   [maxParams]route.Param
+	started  time.Time
 }
 
 // ServeHTTP routes a request to an API or a function URL and answers it.
@@ -208,6 +210,9 @@ func (h *Handler) serveAPI(x *exchange, ep *catalog.Endpoint, path string) {
 	if t.Authorizer != nil && !h.authorizeLambda(x, t.Authorizer) {
 		return
 	}
+	if t.Cache != nil && (x.r.Method == http.MethodGet || x.r.Method == http.MethodHead) && h.cached(x, t.Cache, stage) {
+		return
+	}
 	h.invoke(x, t.Function, t.Qualifier, t.Format, t.Timeout)
 }
 
@@ -237,6 +242,31 @@ func (h *Handler) serveURL(x *exchange, u *catalog.URLEndpoint, path string) {
 		}
 	}
 	h.invoke(x, cfg.Function, "", payload.URL, 0)
+}
+
+var (
+	cacheHit  = []string{"hit"}
+	cacheMiss = []string{"miss"}
+)
+
+// cached answers from the route's cache when it holds the request's
+// answer; otherwise it notes where the answer is to be kept.
+func (h *Handler) cached(x *exchange, c *catalog.ResponseCache, stage string) bool {
+	key := c.Key(stage, x.r)
+	e := c.Get(key, x.started)
+	if e == nil {
+		x.cache, x.cacheKey = c, key
+		return false
+	}
+	hdr := x.w.Header()
+	for k, vs := range e.Header {
+		hdr[k] = vs
+	}
+	hdr["X-Aloft-Cache"] = cacheHit
+	h.finish(x)
+	x.w.WriteHeader(e.Status)
+	io.WriteString(x.w, e.Body)
+	return true
 }
 
 // throttled answers 429 with the whole seconds to wait in Retry-After.
@@ -356,6 +386,12 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 	}
 	for _, c := range out.Cookies {
 		hdr["Set-Cookie"] = append(hdr["Set-Cookie"], c)
+	}
+	if x.cache != nil {
+		if out.Status == http.StatusOK && len(out.Cookies) == 0 {
+			x.cache.Put(x.cacheKey, &catalog.CachedResponse{Status: out.Status, Header: out.Header, Body: out.Body}, h.d.Now())
+		}
+		hdr["X-Aloft-Cache"] = cacheMiss
 	}
 	h.finish(x)
 	x.w.WriteHeader(out.Status)

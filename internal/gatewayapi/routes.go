@@ -16,6 +16,9 @@ type routeIn struct {
 	APIKeyRequired    *bool   `json:"apiKeyRequired"`
 	OperationName     *string `json:"operationName"`
 	AuthorizerID      *string `json:"authorizerId"`
+	// Aloft's response cache.
+	CacheTTLInSeconds *int     `json:"aloftCacheTtlInSeconds"`
+	CacheKeyHeaders   []string `json:"aloftCacheKeyHeaders"`
 }
 
 func (in *routeIn) apply(rt *catalog.Route) {
@@ -36,6 +39,12 @@ func (in *routeIn) apply(rt *catalog.Route) {
 	}
 	if in.AuthorizerID != nil {
 		rt.AuthorizerID = *in.AuthorizerID
+	}
+	if in.CacheTTLInSeconds != nil {
+		rt.CacheTTLInSeconds = *in.CacheTTLInSeconds
+	}
+	if in.CacheKeyHeaders != nil {
+		rt.CacheKeyHeaders = in.CacheKeyHeaders
 	}
 }
 

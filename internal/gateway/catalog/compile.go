@@ -47,6 +47,8 @@ type Target struct {
 	// Authorizer decides whether a request reaches the route; nil for
 	// routes that need no authorization.
 	Authorizer *CompiledAuthorizer
+	// Cache keeps the route's answers; nil when it keeps none.
+	Cache *ResponseCache
 }
 
 // URLEndpoint is one function URL compiled for serving.
@@ -82,7 +84,7 @@ func compile(a *API) (*Endpoint, error) {
 	}
 	for _, r := range a.Routes {
 		t := &Target{RouteID: r.ID, RouteKey: r.Key, Resource: route.DefaultKey, Timeout: DefaultTimeout * time.Millisecond,
-			APIKeyRequired: r.APIKeyRequired}
+			APIKeyRequired: r.APIKeyRequired, Cache: compileCache(r)}
 		if r.AuthorizationType == AuthCustom {
 			t.Authorizer = authorizers[r.AuthorizerID]
 		}

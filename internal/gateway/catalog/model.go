@@ -57,8 +57,12 @@ type Route struct {
 	AuthorizationType string `json:"authorizationType,omitempty"`
 	APIKeyRequired    bool   `json:"apiKeyRequired,omitempty"`
 	OperationName     string `json:"operationName,omitempty"`
-	AuthorizerID      string `json:"authorizerId,omitempty"`      // with AuthorizationType CUSTOM
-	Managed           bool   `json:"apiGatewayManaged,omitempty"` // made by a quick create
+	AuthorizerID      string `json:"authorizerId,omitempty"` // with AuthorizationType CUSTOM
+	// CacheTTLInSeconds and CacheKeyHeaders are Aloft's response cache
+	// (see ResponseCache); 0 keeps nothing.
+	CacheTTLInSeconds int      `json:"aloftCacheTtlInSeconds,omitempty"`
+	CacheKeyHeaders   []string `json:"aloftCacheKeyHeaders,omitempty"`
+	Managed           bool     `json:"apiGatewayManaged,omitempty"` // made by a quick create
 }
 
 // RouteSettings are a stage's settings for a route, or for every route
@@ -300,6 +304,9 @@ func checkRoute(a *API, r *Route) error {
 		}
 	default:
 		return invalidf("Unsupported authorization type %s: routes on this server use NONE or CUSTOM", r.AuthorizationType)
+	}
+	if err := checkCache(r); err != nil {
+		return err
 	}
 	if r.Target != "" {
 		id, ok := strings.CutPrefix(r.Target, targetPrefix)
