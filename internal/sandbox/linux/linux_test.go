@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -695,30 +696,73 @@ func TestNoLeaks(t *testing.T) {
 
 	d := newDriver(t, Options{})
 	n := 2000
-	if testing.Short() {
+	switch {
+	case testing.Short():
 		n = 20
+	case raceEnabled:
+		n = 1000
 	}
-	for i := 0; i < n; i++ {
-		var edit func(*sandbox.Spec)
+	code, tmp := codeDir(t), t.TempDir()
+	// cycle starts instance i and stops it: half exit at once, half leave
+	// processes behind for Stop to kill; a quarter run in a network
+	// namespace of their own.
+	cycle := func(i int) error {
+		s := sandbox.Spec{ID: "leak", Argv: []string{"/bin/sh", "-c", "exit 0"}, Env: []string{"PATH=/usr/bin:/bin"},
+			Dir: code, CodeDir: code, TmpDir: tmp, MemoryMB: 128}
+		if i%2 == 1 {
+			s.Argv[2] = "sleep 1000 & sleep 1000"
+		}
 		if i%4 == 3 {
 			nw, err := d.Network()
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
-			edit = func(s *sandbox.Spec) { s.Network = nw }
+			s.Network = nw
 		}
-		var p *proc
-		if i%2 == 0 {
-			p = sh(t, d, `exit 0`, edit)
-		} else {
-			p = sh(t, d, `sleep 1000 & sleep 1000`, edit)
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := p.Stop(ctx, 0); err != nil {
-			t.Fatal(err)
+		defer r.Close()
+		s.Output = w
+		in, err := d.Start(context.Background(), s)
+		w.Close()
+		if err != nil {
+			return fmt.Errorf("start %d: %w", i, err)
 		}
-		cancel()
-		p.r.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := in.Stop(ctx, 0); err != nil {
+			return fmt.Errorf("stop %d: %w", i, err)
+		}
+		return nil
+	}
+	// Four at a time, as a busy server starts them.
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	next := make(chan int)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := cycle(i); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 	assertNoInstances(t, d)
 	if got := countMounts(t); got != mounts {
