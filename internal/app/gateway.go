@@ -62,9 +62,11 @@ func (s *Server) gatewayAPI(log *slog.Logger) http.Handler {
 
 // serveGateway starts serving HTTP triggers and function URLs.
 func (s *Server) serveGateway(verifier *sigv4.Verifier, log *slog.Logger) {
-	s.gw.srv.Serve(gateway.NewHandler(gateway.Deps{
-		Catalog: s.gw.cat, Functions: s.reg, Invoker: s.inv, Verifier: verifier, Logger: log,
-	}))
+	d := gateway.Deps{Catalog: s.gw.cat, Functions: s.reg, Invoker: s.inv, Verifier: verifier, Logger: log}
+	if s.objects != nil {
+		d.Objects = s.objects // static sites
+	}
+	s.gw.srv.Serve(gateway.NewHandler(d))
 }
 
 // apiEndpoint is the address of an HTTP API: curl and browsers resolve

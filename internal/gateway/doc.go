@@ -56,6 +56,15 @@
 // carry x-aloft-cache: hit or miss. The cache is per node and per
 // compiled snapshot, checked after keys and authorizers.
 //
+// A route whose integration is ALOFT_S3 (URI arn:aws:s3:::<bucket> or
+// arn:aws:s3:::<bucket>/<prefix>) serves the bucket's objects as a static
+// site: the key is the prefix plus the stage's path (the integration's
+// index document, index.html by default, for paths ending in /), with the
+// object's Content-Type, ETag (If-None-Match answers 304), Last-Modified
+// and Cache-Control (the object's own, else the integration's, by default
+// "public, max-age=60"); a missing object answers the error document with
+// 404 when one is set. Only GET and HEAD are served (405 otherwise).
+//
 // Every response carries the request id: apigw-requestid for APIs,
 // x-amzn-RequestId for function URLs, the same id as the event's
 // requestContext.requestId.

@@ -53,6 +53,7 @@ type Deps struct {
 	Functions Functions
 	Invoker   Invoker
 	Verifier  Verifier // checks requests to AWS_IAM function URLs; nil refuses them
+	Objects   Objects  // serves static sites; nil answers their routes 404
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
@@ -189,7 +190,7 @@ func (h *Handler) serveAPI(x *exchange, ep *catalog.Endpoint, path string) {
 		return
 	}
 	m, ok := ep.Routes.Match(x.r.Method, routePath, x.params[:0])
-	if !ok || m.Value.Function == "" {
+	if !ok || (m.Value.Function == "" && m.Value.Site == nil) {
 		h.fail(x, http.StatusNotFound, notFoundBody)
 		return
 	}
@@ -208,6 +209,10 @@ func (h *Handler) serveAPI(x *exchange, ep *catalog.Endpoint, path string) {
 		APIID: ep.API.ID, DomainName: ep.API.ID + ".execute-api.localhost", Stage: stage, StageVariables: st.StageVariables,
 	}
 	if t.Authorizer != nil && !h.authorizeLambda(x, t.Authorizer) {
+		return
+	}
+	if t.Site != nil {
+		h.serveSite(x, t.Site, routePath)
 		return
 	}
 	if t.Cache != nil && (x.r.Method == http.MethodGet || x.r.Method == http.MethodHead) && h.cached(x, t.Cache, stage) {

@@ -152,6 +152,10 @@ type integrationIn struct {
 	TimeoutInMillis      *int    `json:"timeoutInMillis"`
 	Description          *string `json:"description"`
 	ConnectionType       *string `json:"connectionType"`
+	// Static sites (ALOFT_S3).
+	IndexDocument *string `json:"aloftIndexDocument"`
+	ErrorDocument *string `json:"aloftErrorDocument"`
+	CacheControl  *string `json:"aloftCacheControl"`
 }
 
 func (in *integrationIn) apply(it *catalog.Integration) {
@@ -166,6 +170,9 @@ func (in *integrationIn) apply(it *catalog.Integration) {
 	set(&it.PayloadFormatVersion, in.PayloadFormatVersion)
 	set(&it.Description, in.Description)
 	set(&it.ConnectionType, in.ConnectionType)
+	set(&it.IndexDocument, in.IndexDocument)
+	set(&it.ErrorDocument, in.ErrorDocument)
+	set(&it.CacheControl, in.CacheControl)
 	if in.TimeoutInMillis != nil {
 		it.TimeoutInMillis = *in.TimeoutInMillis
 	}

@@ -47,8 +47,19 @@ type Target struct {
 	// Authorizer decides whether a request reaches the route; nil for
 	// routes that need no authorization.
 	Authorizer *CompiledAuthorizer
+	// Site is the bucket the route serves, for ALOFT_S3 integrations.
+	Site *Site
 	// Cache keeps the route's answers; nil when it keeps none.
 	Cache *ResponseCache
+}
+
+// Site is a bucket served as a static site.
+type Site struct {
+	Bucket       string
+	Prefix       string // prepended to the request path to make the key
+	Index        string
+	Error        string
+	CacheControl []string
 }
 
 // URLEndpoint is one function URL compiled for serving.
@@ -105,7 +116,12 @@ func compile(a *API) (*Endpoint, error) {
 		}
 		if id, ok := strings.CutPrefix(r.Target, targetPrefix); ok {
 			if in := a.Integration(id); in != nil {
-				t.Function, t.Qualifier, _ = ParseFunctionURI(in.URI)
+				if in.Type == IntegrationS3 {
+					b, p, _ := ParseBucketURI(in.URI)
+					t.Site = &Site{Bucket: b, Prefix: p, Index: in.IndexDocument, Error: in.ErrorDocument, CacheControl: []string{in.CacheControl}}
+				} else {
+					t.Function, t.Qualifier, _ = ParseFunctionURI(in.URI)
+				}
 				t.Format, _ = payload.ParseFormat(in.PayloadFormatVersion)
 				t.Timeout = time.Duration(in.TimeoutInMillis) * time.Millisecond
 			}

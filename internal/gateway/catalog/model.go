@@ -104,6 +104,11 @@ type Integration struct {
 	Description          string `json:"description,omitempty"`
 	ConnectionType       string `json:"connectionType,omitempty"`
 	Managed              bool   `json:"apiGatewayManaged,omitempty"`
+	// Static sites (integration type ALOFT_S3, URI arn:aws:s3:::bucket or
+	// arn:aws:s3:::bucket/prefix): Aloft's own fields.
+	IndexDocument string `json:"aloftIndexDocument,omitempty"` // served for paths ending in /; default index.html
+	ErrorDocument string `json:"aloftErrorDocument,omitempty"` // key of the 404 page, if any
+	CacheControl  string `json:"aloftCacheControl,omitempty"`  // for objects without their own; default "public, max-age=60"
 }
 
 // Stage is a deployment of the API. Every stage serves the API's current
@@ -141,6 +146,9 @@ type URLConfig struct {
 const (
 	ProtocolHTTP       = "HTTP"
 	IntegrationProxy   = "AWS_PROXY"
+	IntegrationS3      = "ALOFT_S3"
+	DefaultIndex       = "index.html"
+	DefaultCacheCtl    = "public, max-age=60"
 	DefaultStage       = "$default"
 	AuthNone           = "NONE"
 	AuthIAM            = "AWS_IAM"
@@ -253,13 +261,42 @@ func ParseFunctionURI(uri string) (name, qualifier string, err error) {
 	return name, qualifier, nil
 }
 
+// ParseBucketURI returns the bucket and key prefix an ALOFT_S3
+// integration URI names.
+func ParseBucketURI(uri string) (bucket, prefix string, ok bool) {
+	rest, ok := strings.CutPrefix(uri, "arn:aws:s3:::")
+	if !ok {
+		return "", "", false
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if len(bucket) < 3 || len(bucket) > 63 {
+		return "", "", false
+	}
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	return bucket, prefix, true
+}
+
 // checkIntegration validates in and fills its defaults.
 func checkIntegration(in *Integration) error {
 	if in.Type == "" {
 		return invalidf("IntegrationType is required")
 	}
+	if in.Type == IntegrationS3 {
+		if _, _, ok := ParseBucketURI(in.URI); !ok {
+			return invalidf("Invalid integration URI specified: %s: want arn:aws:s3:::<bucket>[/<prefix>]", in.URI)
+		}
+		if in.IndexDocument == "" {
+			in.IndexDocument = DefaultIndex
+		}
+		if in.CacheControl == "" {
+			in.CacheControl = DefaultCacheCtl
+		}
+		return nil
+	}
 	if in.Type != IntegrationProxy {
-		return invalidf("Unsupported integration type %s: this server serves AWS_PROXY (Lambda) integrations", in.Type)
+		return invalidf("Unsupported integration type %s: this server serves AWS_PROXY (Lambda) and ALOFT_S3 (static site) integrations", in.Type)
 	}
 	if _, _, err := ParseFunctionURI(in.URI); err != nil {
 		return err
