@@ -254,14 +254,17 @@ func mountCode(code int, dir string) error {
 // child inherits them from the thread that forks it. Setting them up ahead
 // of need keeps them off the launch; the launch only wakes the thread with
 // a pipe write, which costs less than a switch between goroutines on
-// locked threads. The filter lets the thread enter a network namespace;
-// at the launch, after it has entered the instance's (when it has one), a
-// second, tiny filter takes setns away too.
+// locked threads. The filter lets the thread enter a network namespace
+// (the function, without capabilities, gets EPERM from the kernel for any
+// setns); when the instance has a namespace of its own, the thread enters
+// it at the launch and then loads a second, tiny filter that takes setns
+// away too. Loading even a tiny filter costs about 0.25 ms here (the
+// kernel compiles and maps each program), which only those launches pay.
 type forker struct {
 	wake    [2]int // pipe: the launch writes a byte, the forker reads it
 	orders  chan forkOrder
 	result  chan forkResult
-	noSetns []unix.SockFilter // loaded at the launch
+	noSetns []unix.SockFilter // loaded at a launch into a network namespace
 }
 
 // forkOrder is what the forker starts.
@@ -326,9 +329,9 @@ func (fk *forker) fork(o forkOrder) forkResult {
 		if err := unix.Setns(o.netns, unix.CLONE_NEWNET); err != nil {
 			return forkResult{err: fmt.Errorf("enter network namespace: %w", err)}
 		}
-	}
-	if err := loadSeccomp(fk.noSetns); err != nil {
-		return forkResult{err: err}
+		if err := loadSeccomp(fk.noSetns); err != nil {
+			return forkResult{err: err}
+		}
 	}
 	// The child sets its groups, gid and uid before execve; leaving uid 0
 	// clears its capabilities, and with an empty bounding set and

@@ -416,10 +416,6 @@ func TestTmpIsPrivateAndSized(t *testing.T) {
 
 func TestSeccomp(t *testing.T) {
 	d := newDriver(t, Options{})
-	st, out := probe(t, d, "syscalls", nil).finish(t)
-	if st.Code != 0 {
-		t.Fatalf("probe: %s\n%s", st, out)
-	}
 	want := map[string]string{
 		"mount": "EPERM", "umount2": "EPERM", "pivot_root": "EPERM", "chroot": "EPERM",
 		"unshare_user": "EPERM", "unshare_ns": "EPERM", "setns": "EPERM", "setns_net": "EPERM",
@@ -430,15 +426,31 @@ func TestSeccomp(t *testing.T) {
 		"mknod_char": "EPERM", "mkfifo": "ok", "fork": "ok",
 		"settimeofday": "EPERM", "syslog": "EPERM", "acct": "EPERM", "reboot": "EPERM",
 	}
-	got := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			got[k] = v
+	// On the host's network and in a namespace of its own (where the
+	// launch loads a second filter).
+	for _, private := range []bool{false, true} {
+		var edit func(*sandbox.Spec)
+		if private {
+			nw, err := d.Network()
+			if err != nil {
+				t.Fatal(err)
+			}
+			edit = func(s *sandbox.Spec) { s.Network = nw }
 		}
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s: got %q, want %q", k, got[k], v)
+		st, out := probe(t, d, "syscalls", edit).finish(t)
+		if st.Code != 0 {
+			t.Fatalf("probe: %s\n%s", st, out)
+		}
+		got := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				got[k] = v
+			}
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("private network %v: %s: got %q, want %q", private, k, got[k], v)
+			}
 		}
 	}
 }
