@@ -252,9 +252,10 @@ func (h *cgroupHost) close() error {
 
 // cgroup is one instance's cgroup, a directory in each hierarchy.
 type cgroup struct {
-	v2   bool
-	ctrl map[string]string // controller -> the instance's directory
-	dirs []string          // the distinct directories
+	v2       bool
+	ctrl     map[string]string // controller -> the instance's directory
+	dirs     []string          // the distinct directories
+	prepared bool              // setIdle has written the fixed settings
 }
 
 // create makes the instance cgroup name under the parent. With memoryMB
@@ -290,21 +291,20 @@ func (h *cgroupHost) create(name string, memoryMB int) (*cgroup, error) {
 	return cg, nil
 }
 
-// setIdle gives the cgroup the lowest CPU weight and the task limit.
+// setIdle gives the cgroup the lowest CPU weight and the limits that do not
+// depend on the memory size.
 func (cg *cgroup) setIdle() error {
 	file, value := "cpu.shares", "2"
 	if cg.v2 {
 		file, value = "cpu.weight", "1"
 	}
-	if err := writeCgroup(cg.ctrl["cpu"], file, value); err != nil {
-		return fmt.Errorf("set cgroup weight: %w", err)
+	err := cg.write(append(cg.fixedSettings(),
+		cgroupSetting{"cpu", file, value, false},
+		cgroupSetting{"cpu", "cpu.idle", "1", true}))
+	if err != nil {
+		return err
 	}
-	if err := writeCgroup(cg.ctrl["cpu"], "cpu.idle", "1"); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("set cgroup idle: %w", err)
-	}
-	if err := writeCgroup(cg.ctrl["pids"], "pids.max", strconv.Itoa(maxTasks)); err != nil {
-		return fmt.Errorf("set cgroup limit: %w", err)
-	}
+	cg.prepared = true
 	return nil
 }
 
@@ -342,40 +342,61 @@ func cpuFor(memoryMB int) (quota, weight int) {
 func (cg *cgroup) setLimits(memoryMB int) error {
 	mem := strconv.FormatInt(int64(memoryMB)<<20, 10)
 	_, weight := cpuFor(memoryMB)
-	type setting struct {
-		ctrl, file, value string
-		optional          bool // the kernel may not have the file
-	}
-	var settings []setting
+	var settings []cgroupSetting
 	if cg.v2 {
 		// cpu.weight runs 1..10000 with 100 as the default.
 		w := weight * 100 / 1024
 		if w < 1 {
 			w = 1
 		}
-		settings = []setting{
+		settings = []cgroupSetting{
 			{"memory", "memory.max", mem, false},
-			{"memory", "memory.swap.max", "0", true},
 			{"cpu", "cpu.idle", "0", true},
-			{"cpu", "cpu.max", "max " + strconv.Itoa(cpuPeriodUS), false}, // see limitCPU
 			{"cpu", "cpu.weight", strconv.Itoa(w), false},
-			{"pids", "pids.max", strconv.Itoa(maxTasks), false},
 		}
 	} else {
-		settings = []setting{
+		settings = []cgroupSetting{
 			{"memory", "memory.limit_in_bytes", mem, false},
 			// Equal to the memory limit: no swap. Absent without swap accounting.
 			{"memory", "memory.memsw.limit_in_bytes", mem, true},
-			{"memory", "memory.swappiness", "0", true},
 			{"cpu", "cpu.idle", "0", true},
-			{"cpu", "cpu.cfs_period_us", strconv.Itoa(cpuPeriodUS), false},
-			{"cpu", "cpu.cfs_quota_us", "-1", false}, // see limitCPU
 			{"cpu", "cpu.shares", strconv.Itoa(weight), false},
-			{"pids", "pids.max", strconv.Itoa(maxTasks), false},
 			// Forget what init used while it was prepared.
 			{"memory", "memory.max_usage_in_bytes", "0", false},
 		}
 	}
+	if !cg.prepared {
+		settings = append(cg.fixedSettings(), settings...)
+	}
+	return cg.write(settings)
+}
+
+// cgroupSetting is one value to write to a cgroup file.
+type cgroupSetting struct {
+	ctrl, file, value string
+	optional          bool // the kernel may not have the file
+}
+
+// fixedSettings are the limits that do not depend on the instance's
+// memory size; setIdle writes them ahead of need, so that setLimits, on
+// the launch, writes only the rest.
+func (cg *cgroup) fixedSettings() []cgroupSetting {
+	if cg.v2 {
+		return []cgroupSetting{
+			{"memory", "memory.swap.max", "0", true},
+			{"cpu", "cpu.max", "max " + strconv.Itoa(cpuPeriodUS), false}, // see limitCPU
+			{"pids", "pids.max", strconv.Itoa(maxTasks), false},
+		}
+	}
+	return []cgroupSetting{
+		{"memory", "memory.swappiness", "0", true},
+		{"cpu", "cpu.cfs_period_us", strconv.Itoa(cpuPeriodUS), false},
+		{"cpu", "cpu.cfs_quota_us", "-1", false}, // see limitCPU
+		{"pids", "pids.max", strconv.Itoa(maxTasks), false},
+	}
+}
+
+func (cg *cgroup) write(settings []cgroupSetting) error {
 	for _, s := range settings {
 		err := writeCgroup(cg.ctrl[s.ctrl], s.file, s.value)
 		if err != nil && !(s.optional && errors.Is(err, os.ErrNotExist)) {
