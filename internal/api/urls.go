@@ -8,6 +8,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 	"github.com/aloft-dev/aloft/internal/gateway/cors"
+	"github.com/aloft-dev/aloft/internal/registry"
 )
 
 // URLs stores function URL configurations.
@@ -95,19 +96,20 @@ func urlError(err error, arn string) error {
 	return function.InvalidParameter("%s", ce.Message)
 }
 
-func (s *Server) urls() (URLs, error) {
+// urlTarget returns the URL store and the function {fn} names.
+func (s *Server) urlTarget(r *http.Request, req *request) (URLs, *registry.Record, error) {
 	if s.d.URLs == nil {
-		return nil, function.InvalidParameter("Function URLs are not enabled on this server.")
+		return nil, nil, function.InvalidParameter("Function URLs are not enabled on this server.")
 	}
-	return s.d.URLs, nil
+	rec, err := s.lookup(r, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.d.URLs, rec, nil
 }
 
 func (s *Server) createURLConfig(w http.ResponseWriter, r *http.Request, req *request) error {
-	urls, err := s.urls()
-	if err != nil {
-		return err
-	}
-	rec, err := s.lookup(r, req)
+	urls, rec, err := s.urlTarget(r, req)
 	if err != nil {
 		return err
 	}
@@ -134,11 +136,7 @@ func (s *Server) createURLConfig(w http.ResponseWriter, r *http.Request, req *re
 }
 
 func (s *Server) getURLConfig(w http.ResponseWriter, r *http.Request, req *request) error {
-	urls, err := s.urls()
-	if err != nil {
-		return err
-	}
-	rec, err := s.lookup(r, req)
+	urls, rec, err := s.urlTarget(r, req)
 	if err != nil {
 		return err
 	}
@@ -151,11 +149,7 @@ func (s *Server) getURLConfig(w http.ResponseWriter, r *http.Request, req *reque
 }
 
 func (s *Server) updateURLConfig(w http.ResponseWriter, r *http.Request, req *request) error {
-	urls, err := s.urls()
-	if err != nil {
-		return err
-	}
-	rec, err := s.lookup(r, req)
+	urls, rec, err := s.urlTarget(r, req)
 	if err != nil {
 		return err
 	}
@@ -183,11 +177,7 @@ func (s *Server) updateURLConfig(w http.ResponseWriter, r *http.Request, req *re
 }
 
 func (s *Server) deleteURLConfig(w http.ResponseWriter, r *http.Request, req *request) error {
-	urls, err := s.urls()
-	if err != nil {
-		return err
-	}
-	rec, err := s.lookup(r, req)
+	urls, rec, err := s.urlTarget(r, req)
 	if err != nil {
 		return err
 	}
@@ -201,11 +191,7 @@ func (s *Server) deleteURLConfig(w http.ResponseWriter, r *http.Request, req *re
 // listURLConfigs serves ListFunctionUrlConfigs: a function has at most one
 // URL here (for $LATEST), so there is one page.
 func (s *Server) listURLConfigs(w http.ResponseWriter, r *http.Request, req *request) error {
-	urls, err := s.urls()
-	if err != nil {
-		return err
-	}
-	rec, err := s.lookup(r, req)
+	urls, rec, err := s.urlTarget(r, req)
 	if err != nil {
 		return err
 	}

@@ -73,8 +73,7 @@ type Client struct {
 	Logs      *cloudwatchlogs.Client
 	Scheduler *scheduler.Client
 
-	creds aws.CredentialsProvider
-	http  aws.HTTPClient
+	cfg aws.Config // what every service client of this server is built from
 }
 
 // New builds a Client from explicit options.
@@ -119,8 +118,7 @@ func New(o Options) (*Client, error) {
 		Lambda:           lambda.NewFromConfig(cfg),
 		Logs:             cloudwatchlogs.NewFromConfig(cfg),
 		Scheduler:        scheduler.NewFromConfig(cfg),
-		creds:            creds,
-		http:             httpClient,
+		cfg:              cfg,
 	}, nil
 }
 

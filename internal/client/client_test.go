@@ -41,7 +41,7 @@ func TestFromEnvVariables(t *testing.T) {
 	if c.Endpoint != "http://localhost:9100" || c.Region != "eu-west-3" || c.CredentialSource != "environment" {
 		t.Errorf("got endpoint %q region %q source %q", c.Endpoint, c.Region, c.CredentialSource)
 	}
-	creds, err := c.creds.Retrieve(context.Background())
+	creds, err := c.cfg.Credentials.Retrieve(context.Background())
 	if err != nil || creds.AccessKeyID != "AKIDENV" || creds.SecretAccessKey != "secret" {
 		t.Errorf("credentials = %+v, %v", creds, err)
 	}
@@ -62,7 +62,7 @@ func TestFromEnvCredentialsFile(t *testing.T) {
 	if c.Endpoint != DefaultEndpoint || c.Region != DefaultRegion || c.CredentialSource != path {
 		t.Errorf("got endpoint %q region %q source %q", c.Endpoint, c.Region, c.CredentialSource)
 	}
-	creds, _ := c.creds.Retrieve(context.Background())
+	creds, _ := c.cfg.Credentials.Retrieve(context.Background())
 	if creds.AccessKeyID != "AKIDFILE" || creds.SecretAccessKey != "s3cr3t" {
 		t.Errorf("credentials = %+v", creds)
 	}

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
 
@@ -23,18 +21,7 @@ const DefaultAPIName = "aloft"
 // APIGateway returns an API Gateway v2 client for the server's gateway
 // management API.
 func (c *Client) APIGateway() *apigatewayv2.Client {
-	return apigatewayv2.NewFromConfig(aws.Config{
-		Region:       c.Region,
-		Credentials:  c.creds,
-		HTTPClient:   c.http,
-		BaseEndpoint: aws.String(c.Endpoint),
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(so *retry.StandardOptions) {
-				so.MaxAttempts = DefaultMaxAttempts
-				so.MaxBackoff = time.Second
-			})
-		},
-	})
+	return apigatewayv2.NewFromConfig(c.cfg)
 }
 
 // Route is one route of an HTTP API and the function it invokes.

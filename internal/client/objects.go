@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -29,19 +28,9 @@ const PartSize = 8 << 20
 // buckets path-style (ENDPOINT/BUCKET/KEY), which works with any endpoint
 // host, and adds checksums only where the API requires them.
 func (c *Client) S3() *s3.Client {
-	return s3.NewFromConfig(aws.Config{
-		Region:       c.Region,
-		Credentials:  c.creds,
-		HTTPClient:   c.http,
-		BaseEndpoint: aws.String(c.Endpoint),
-		Retryer: func() aws.Retryer {
-			return retry.NewStandard(func(so *retry.StandardOptions) {
-				so.MaxAttempts = DefaultMaxAttempts
-				so.MaxBackoff = time.Second
-			})
-		},
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-	}, func(o *s3.Options) { o.UsePathStyle = true })
+	cfg := c.cfg.Copy()
+	cfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
 }
 
 // CreateBucket creates a bucket.

@@ -62,14 +62,14 @@ func (c *Client) getJSON(ctx context.Context, path string, out any) error {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	creds, err := c.creds.Retrieve(ctx)
+	creds, err := c.cfg.Credentials.Retrieve(ctx)
 	if err != nil {
 		return err
 	}
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptyPayloadHash, "lambda", c.Region, time.Now()); err != nil {
 		return fmt.Errorf("signing the request for %s: %w", path, err)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return &smithyhttp.RequestSendError{Err: err}
 	}

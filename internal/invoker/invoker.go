@@ -214,6 +214,9 @@ func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) 
 // come up for whatever remains. When the start req asked for fails
 // before any instance reached it, the failure is req's answer.
 func (iv *Invoker) acquire(ctx context.Context, p *pool, req *Request) (*instance, *Response, error) {
+	if in := p.take(); in != nil { // the warm path allocates nothing here
+		return in, nil, nil
+	}
 	w := make(waiter, 1)
 	if in := p.takeOrWait(w); in != nil {
 		return in, nil, nil
