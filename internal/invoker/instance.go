@@ -18,6 +18,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/runtimeapi"
+	"github.com/aloft-dev/aloft/internal/runtimes"
 	"github.com/aloft-dev/aloft/internal/sandbox"
 )
 
@@ -112,7 +113,6 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 	}
 	// The instance owns these goroutines; shutdown waits for both.
 	go func() { defer close(in.served); in.rt.Serve() }()
-	go in.out.read()
 
 	family := function.RuntimeFamily(cfg.Runtime)
 	argv, extraEnv, err := iv.d.Command(family, codeDir)
@@ -121,11 +121,23 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 		in.sb, err = iv.d.Driver.Start(ctx, sandbox.Spec{
 			ID: id, Argv: argv, Env: in.env(codeDir, tmp, family, extraEnv), Dir: codeDir,
 			CodeDir: codeDir, TmpDir: tmp, TmpMB: cfg.EphemeralStorage.Size, MemoryMB: cfg.MemorySize, Output: in.out.w,
-			Network: nw,
+			Network: nw, Template: in.template(family, argv, extraEnv),
 		})
 	} else if nw != nil {
 		nw.Close()
 	}
+	fromTemplate := false
+	if op, ok := in.sb.(sandbox.OutputPipe); ok && err == nil {
+		// Started from a template: the function writes to the template's
+		// pipe.
+		if r, w := op.OutputPipe(); r != nil {
+			in.out.r.Close()
+			in.out.w.Close()
+			in.out.r, in.out.w = r, w
+			fromTemplate = true
+		}
+	}
+	go in.out.read()
 	if err != nil {
 		return nil, in.initFailed(req, t0, "Runtime.InvalidEntrypoint", err.Error(), nil), nil
 	}
@@ -165,7 +177,7 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 	// initialisation, up to its first request for work.
 	iv.log.Info("instance started", "function", cfg.FunctionName, "instance", in.stream,
 		"setup_ms", ms(tSandbox.Sub(t0)), "sandbox_ms", ms(tRuntime.Sub(tSandbox)),
-		"init_ms", ms(in.initDur-tRuntime.Sub(t0)), "total_ms", ms(in.initDur))
+		"init_ms", ms(in.initDur-tRuntime.Sub(t0)), "total_ms", ms(in.initDur), "template", fromTemplate)
 	p.started()
 	return in, nil, nil
 }
@@ -210,6 +222,34 @@ func (in *instance) initFailed(req *Request, t0 time.Time, typ, msg string, body
 	return &Response{Payload: body, FunctionError: "Unhandled", LogTail: tail, Version: in.cfg.Version, RequestID: reqID}
 }
 
+// baseEnv is where every instance's environment starts, and the
+// environment of template processes.
+var baseEnv = []string{"TZ=:UTC", "LANG=en_US.UTF-8", "PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin"}
+
+// template returns the template process (a zygote: an interpreter with
+// Aloft's bootstrap loaded, started ahead of need) an instance may be
+// started from, or nil. Only interpreted runtimes have one, and functions
+// whose own variables act on the interpreter's start, or that run in a
+// network of their own, start afresh.
+func (in *instance) template(family function.Family, argv, extra []string) *sandbox.Template {
+	cfg := in.cfg
+	if family == function.Provided || cfg.Network == function.NetworkNone {
+		return nil
+	}
+	if cfg.Environment != nil {
+		for k := range cfg.Environment.Variables {
+			if runtimes.ActsAtStart(k) {
+				return nil
+			}
+		}
+	}
+	env := make([]string, 0, len(baseEnv)+len(extra)+3)
+	env = append(env, baseEnv...)
+	env = append(env, extra...)
+	env = append(env, "HOME=/tmp", "TMPDIR=/tmp", runtimes.TemplateVar+"=1")
+	return &sandbox.Template{Argv: argv, Env: env}
+}
+
 // env builds the environment a Lambda function sees.
 func (in *instance) env(codeDir, tmp string, family function.Family, extra []string) []string {
 	cfg := in.cfg
@@ -222,10 +262,7 @@ func (in *instance) env(codeDir, tmp string, family function.Family, extra []str
 	// the platform's credentials and endpoint, then the user's variables
 	// (which validation keeps off the reserved names), then what Lambda
 	// never lets users change.
-	vars := map[string]string{
-		"TZ": ":UTC", "LANG": "en_US.UTF-8", "PATH": "/usr/local/bin:/usr/bin:/bin:/opt/bin",
-		"HOME": tmp, "TMPDIR": tmp,
-	}
+	vars := map[string]string{"HOME": tmp, "TMPDIR": tmp}
 	set := func(kvs []string) {
 		for _, kv := range kvs {
 			if k, v, ok := strings.Cut(kv, "="); ok {
@@ -233,6 +270,7 @@ func (in *instance) env(codeDir, tmp string, family function.Family, extra []str
 			}
 		}
 	}
+	set(baseEnv)
 	set(extra)
 	if in.iv.d.Env != nil {
 		set(in.iv.d.Env(cfg))

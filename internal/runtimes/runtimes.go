@@ -320,3 +320,27 @@ func installed(bootstrapDir, rel string) (string, error) {
 	}
 	return p, nil
 }
+
+// TemplateVar is the variable that makes a bootstrap a template process:
+// started ahead of need, it loads itself and waits for the instance it
+// becomes (see sandbox.Template).
+const TemplateVar = "_ALOFT_TEMPLATE"
+
+// ActsAtStart reports whether the environment variable name changes how an
+// interpreter or the dynamic loader starts (PYTHONPATH, NODE_OPTIONS,
+// LD_PRELOAD, the locale...). A function setting one must start its own
+// interpreter: a template process started ahead of the function would not
+// honour it. TZ is not among them: the bootstraps apply it when they take
+// on the instance's environment.
+func ActsAtStart(name string) bool {
+	for _, p := range []string{"PYTHON", "NODE_", "LD_", "LC_", "MALLOC_", "UV_", "OPENSSL_"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	switch name {
+	case "LANG", "LANGUAGE", "GLIBC_TUNABLES", "AWS_LAMBDA_EXEC_WRAPPER":
+		return true
+	}
+	return false
+}

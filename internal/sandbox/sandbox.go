@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -30,6 +31,52 @@ type Spec struct {
 	// instead of the host's; Start takes it over and closes it when the
 	// instance is gone or could not start.
 	Network Network
+	// Template, when set, lets the driver run the instance in a process
+	// of the template it started ahead of need, instead of starting Argv.
+	// Drivers that keep no templates ignore it, as do launches into a
+	// Network of their own.
+	Template *Template
+}
+
+// Template is a process a driver may start ahead of need and hand to an
+// instance later, so that the instance skips the process's own start (an
+// interpreter loading itself and a runtime's bootstrap): a zygote. The
+// process runs Argv with Env, its stdin on /dev/null, its stdout and
+// stderr on a pipe the driver made, and a socket on descriptor 3. Once it
+// has loaded what it can load ahead, it writes a line to the socket; the
+// driver then leaves it waiting until an instance needs it, and sends it
+// one line, a TemplateOrder in JSON, followed by end of file. From then on
+// the process is the instance's, and behaves as if it had been started
+// from the Spec: the order's environment replaces its own, and it changes
+// to the order's directory.
+type Template struct {
+	Argv []string
+	Env  []string
+}
+
+// Key identifies the template: drivers keep prepared processes per key.
+func (t *Template) Key() string {
+	return strings.Join(t.Argv, "\x00") + "\x01" + strings.Join(t.Env, "\x00")
+}
+
+// TemplateFD is the descriptor on which a template process talks to its
+// driver.
+const TemplateFD = 3
+
+// TemplateOrder is what a template process receives when it becomes an
+// instance.
+type TemplateOrder struct {
+	Env []string `json:"env"` // the instance's complete environment
+	Dir string   `json:"dir"` // its working directory
+}
+
+// OutputPipe is implemented by instances that may have been started from a
+// Template: such an instance writes to a pipe its driver made ahead of
+// need, not to Spec.Output. OutputPipe hands both ends of that pipe over to
+// the caller, who then owns them, and returns nils when the instance
+// writes to Spec.Output. It may be called once.
+type OutputPipe interface {
+	OutputPipe() (r, w *os.File)
 }
 
 // Network is a network namespace of its own with nothing but a loopback

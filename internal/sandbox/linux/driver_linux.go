@@ -60,6 +60,12 @@ type Driver struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	// Template processes kept ready, per template (sandbox.Template.Key),
+	// up to tcap each.
+	tmu    sync.Mutex
+	tpools map[string]*tpool // guarded by tmu
+	tcap   int
+
 	// Network namespaces kept ready (see Network); made on first use.
 	netOnce sync.Once
 	nets    chan *netns
@@ -144,9 +150,14 @@ func New(o Options) (*Driver, error) {
 		prestart = 0
 	}
 	d.pool = make(chan *shim, prestart)
+	d.tpools = make(map[string]*tpool)
+	d.tcap = o.Templates
+	if d.tcap == 0 {
+		d.tcap = DefaultTemplates
+	}
 	d.need = make(chan struct{}, 1)
 	d.quit = make(chan struct{})
-	if prestart > 0 {
+	if prestart > 0 || d.tcap > 0 {
 		d.wg.Add(1)
 		go d.refill()
 		d.wake()
@@ -156,7 +167,7 @@ func New(o Options) (*Driver, error) {
 		mode = "v2"
 	}
 	d.log.Info("linux sandbox ready", "cgroups", mode, "cgroup_parent", parent,
-		"uid", d.prep.UID, "gid", d.prep.GID, "prestart", prestart)
+		"uid", d.prep.UID, "gid", d.prep.GID, "prestart", prestart, "templates", max(d.tcap, 0))
 	return d, nil
 }
 
@@ -172,15 +183,13 @@ func (d *Driver) Close() error {
 		close(d.quit)
 		d.wg.Wait()
 		var errs []error
-		for {
-			select {
-			case sh := <-d.pool:
-				errs = append(errs, sh.discard())
-				continue
-			default:
-			}
-			break
+		errs = append(errs, drain(d.pool))
+		d.tmu.Lock()
+		for k, tp := range d.tpools {
+			errs = append(errs, drain(tp.ready))
+			delete(d.tpools, k)
 		}
+		d.tmu.Unlock()
 		errs = append(errs, d.cg.close())
 		d.closeErr = errors.Join(errs...)
 	})
@@ -235,6 +244,7 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 		l.CodeDir = filepath.Clean(spec.CodeDir)
 		fds = append(fds, code)
 	}
+	codeFDs := len(fds)
 	if spec.Output != nil {
 		// Fd puts the file in blocking mode, as os/exec does for a child's
 		// stdout: the function expects blocking output.
@@ -248,6 +258,23 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 	memMB := spec.MemoryMB
 	if memMB <= 0 {
 		memMB = defaultMemoryMB
+	}
+	if spec.Template != nil && nsfd < 0 {
+		if sh := d.takeTemplate(spec.Template, spec.ID, memMB); sh != nil {
+			tl := l
+			tl.Template, tl.Output = true, false
+			in, err := d.launch(ctx, spec, &tl, fds[:codeFDs], sh)
+			if err == nil {
+				return in, nil
+			}
+			if derr := sh.discard(); derr != nil {
+				d.log.Warn("linux sandbox: cgroup left behind", "err", derr)
+			}
+			if !errors.Is(err, errInitGone) {
+				return nil, err
+			}
+			d.log.Warn("linux sandbox: a prepared template was gone, starting afresh", "err", err)
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		sh, pooled, err := d.take(ctx, spec.ID, memMB)
@@ -293,6 +320,8 @@ func (d *Driver) launch(ctx context.Context, spec sandbox.Spec, l *launch, fds [
 		return nil, ctx.Err()
 	case err != nil:
 		return nil, fmt.Errorf("linux sandbox: start %s: %w: %v", spec.Argv[0], errInitGone, sh.kill())
+	case r.Error != "" && r.Gone:
+		return nil, fmt.Errorf("linux sandbox: start %s: %w: %s", spec.Argv[0], errInitGone, r.Error)
 	case r.Error != "":
 		return nil, fmt.Errorf("linux sandbox: start %s: %s", spec.Argv[0], r.Error)
 	case !r.Ready:
@@ -303,7 +332,8 @@ func (d *Driver) launch(ctx context.Context, spec sandbox.Spec, l *launch, fds [
 	if mb <= 0 {
 		mb = defaultMemoryMB
 	}
-	in := &instance{d: d, sh: sh, cg: sh.cg, done: make(chan struct{}), mb: mb}
+	in := &instance{d: d, sh: sh, cg: sh.cg, done: make(chan struct{}), mb: mb, outR: sh.outR, outW: sh.outW}
+	sh.outR, sh.outW = nil, nil
 	go in.wait()
 	return in, nil
 }
@@ -313,19 +343,28 @@ func (d *Driver) launch(ctx context.Context, spec sandbox.Spec, l *launch, fds [
 func (d *Driver) take(ctx context.Context, id string, memoryMB int) (sh *shim, pooled bool, err error) {
 	select {
 	case sh := <-d.pool:
-		err := sh.cg.rename(d.cgroupName(id))
-		if err == nil {
-			err = sh.cg.setLimits(memoryMB)
-		}
-		if err != nil {
-			sh.discard()
-			return nil, false, fmt.Errorf("linux sandbox: %w", err)
+		if err := d.claim(sh, id, memoryMB); err != nil {
+			return nil, false, err
 		}
 		return sh, true, nil
 	default:
 	}
-	sh, err = d.spawn(ctx, id, memoryMB)
+	sh, err = d.spawn(ctx, id, memoryMB, &d.prep, nil)
 	return sh, false, err
+}
+
+// claim gives a prepared init's cgroup the instance's name and limits, or
+// discards the init.
+func (d *Driver) claim(sh *shim, id string, memoryMB int) error {
+	err := sh.cg.rename(d.cgroupName(id))
+	if err == nil {
+		err = sh.cg.setLimits(memoryMB)
+	}
+	if err != nil {
+		sh.discard()
+		return fmt.Errorf("linux sandbox: %w", err)
+	}
+	return nil
 }
 
 // wake asks the refiller to top the pool up.
@@ -345,36 +384,70 @@ func (d *Driver) refill() {
 		<-d.quit
 		cancel()
 	}()
+	tick := time.NewTicker(templateIdle / 10)
+	defer tick.Stop()
 	for {
 		select {
 		case <-d.quit:
 			return
 		case <-d.need:
+		case <-tick.C:
+			d.expireTemplates()
 		}
-	fill:
-		for len(d.pool) < cap(d.pool) {
-			if !d.waitQuiet() {
+		if !d.fill(ctx, d.pool, func() (*shim, error) { return d.spawn(ctx, prestartedName, 0, &d.prep, nil) }) {
+			return
+		}
+		for _, tp := range d.templatePools() {
+			if time.Since(tp.failed) < templateRetry {
+				continue
+			}
+			if !d.fill(ctx, tp.ready, func() (*shim, error) { return d.spawnTemplate(ctx, tp) }) {
 				return
 			}
-			sh, err := d.spawn(ctx, prestartedName, 0)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				d.log.Warn("linux sandbox: cannot start an init ahead of need", "err", err)
-				select {
-				case <-d.quit:
-					return
-				case <-time.After(time.Second):
-				}
-				d.wake()
-				break fill
+		}
+	}
+}
+
+// fill tops pool up with inits from spawn, one at a time, each when the
+// machine is quiet. It returns false when the driver closes; after a
+// failure it stops, and the refiller tries again a second later.
+func (d *Driver) fill(ctx context.Context, pool chan *shim, spawn func() (*shim, error)) bool {
+	for len(pool) < cap(pool) {
+		if !d.waitQuiet() {
+			return false
+		}
+		sh, err := spawn()
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
 			}
+			d.log.Warn("linux sandbox: cannot start an init ahead of need", "err", err)
 			select {
-			case d.pool <- sh:
-			default:
-				sh.discard()
+			case <-d.quit:
+				return false
+			case <-time.After(time.Second):
 			}
+			d.wake()
+			return true
+		}
+		select {
+		case pool <- sh:
+		default:
+			sh.discard()
+		}
+	}
+	return true
+}
+
+// drain discards the inits waiting in pool.
+func drain(pool chan *shim) error {
+	var errs []error
+	for {
+		select {
+		case sh := <-pool:
+			errs = append(errs, sh.discard())
+		default:
+			return errors.Join(errs...)
 		}
 	}
 }
@@ -415,17 +488,21 @@ type shim struct {
 	ctl *os.File      // non-blocking, so deadlines work
 	rd  *bufio.Reader // buffers ctl
 	cg  *cgroup
+	// The output pipe of a prepared template process, which the instance
+	// hands over (sandbox.OutputPipe); nil for other inits.
+	outR, outW *os.File
 }
 
 // spawn creates an instance cgroup (see cgroupHost.create for memoryMB),
-// starts an init in new namespaces in it, and has it prepare the shared
-// part of the instance, returning once it is waiting for a launch.
-func (d *Driver) spawn(ctx context.Context, id string, memoryMB int) (*shim, error) {
+// starts an init in new namespaces in it, and has it prepare the instance
+// as p says (fds travel with p), returning once it is waiting for a
+// launch.
+func (d *Driver) spawn(ctx context.Context, id string, memoryMB int, p *prepare, fds []int) (*shim, error) {
 	cg, err := d.cg.create(d.cgroupName(id), memoryMB)
 	if err != nil {
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
-	sh, err := d.startInit(ctx, cg)
+	sh, err := d.startInit(ctx, cg, p, fds)
 	if err != nil {
 		if rerr := cg.remove(); rerr != nil {
 			d.log.Warn("linux sandbox: cgroup left behind", "err", rerr)
@@ -435,8 +512,9 @@ func (d *Driver) spawn(ctx context.Context, id string, memoryMB int) (*shim, err
 	return sh, nil
 }
 
-// startInit starts an init in cg and waits until it is prepared.
-func (d *Driver) startInit(ctx context.Context, cg *cgroup) (*shim, error) {
+// startInit starts an init in cg, sends it p with the descriptors pass and waits until it
+// is prepared.
+func (d *Driver) startInit(ctx context.Context, cg *cgroup, p *prepare, pass []int) (*shim, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("linux sandbox: control socket: %w", err)
@@ -488,9 +566,9 @@ func (d *Driver) startInit(ctx context.Context, cg *cgroup) (*shim, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { ctl.SetDeadline(time.Now()) })
 	defer stop()
-	b, err := json.Marshal(d.prep)
+	b, err := json.Marshal(p)
 	if err == nil {
-		_, err = ctl.Write(append(b, '\n'))
+		err = sh.send(append(b, '\n'), pass)
 	}
 	var r report
 	if err == nil {
@@ -569,6 +647,11 @@ func (sh *shim) kill() error {
 func (sh *shim) discard() error {
 	if sh.cmd.ProcessState == nil {
 		sh.kill()
+	}
+	for _, f := range []*os.File{sh.outR, sh.outW} {
+		if f != nil {
+			f.Close()
+		}
 	}
 	return sh.cg.remove()
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/aloft-dev/aloft/internal/sandbox"
 )
 
 // initArg is the whole argument vector of the server re-executed as an
@@ -34,6 +36,10 @@ type prepare struct {
 	Hostname string      `json:"hostname"`
 	UID      int         `json:"uid"`
 	GID      int         `json:"gid"`
+	// Template, when set, is started as soon as the instance is prepared
+	// (see sandbox.Template), with its output on the descriptor that comes
+	// with this message.
+	Template *sandbox.Template `json:"template,omitempty"`
 }
 
 // launch is the second message init receives, sent by Start once init's
@@ -42,13 +48,16 @@ type prepare struct {
 // CodeDir is set; then the function's stdout and stderr, when Output is set;
 // then the network namespace to run the function in, when Network is set.
 type launch struct {
-	CodeDir string   `json:"code_dir,omitempty"` // host path the code is also mounted at
-	Output  bool     `json:"output,omitempty"`
-	Network bool     `json:"network,omitempty"`
-	TmpMB   int      `json:"tmp_mb,omitempty"` // the size of /tmp, when not the prepared one
-	Argv    []string `json:"argv"`
-	Env     []string `json:"env"`
-	Dir     string   `json:"dir"`
+	CodeDir string `json:"code_dir,omitempty"` // host path the code is also mounted at
+	Output  bool   `json:"output,omitempty"`
+	Network bool   `json:"network,omitempty"`
+	// Template: the prepared template process becomes the function; it
+	// gets Env and Dir, and no output descriptor comes.
+	Template bool     `json:"template,omitempty"`
+	TmpMB    int      `json:"tmp_mb,omitempty"` // the size of /tmp, when not the prepared one
+	Argv     []string `json:"argv"`
+	Env      []string `json:"env"`
+	Dir      string   `json:"dir"`
 }
 
 // report is one line init sends back: Idle once prepared, then Ready (or
@@ -58,6 +67,7 @@ type report struct {
 	Idle   bool   `json:"idle,omitempty"`
 	Ready  bool   `json:"ready,omitempty"`
 	Error  string `json:"error,omitempty"`
+	Gone   bool   `json:"gone,omitempty"` // with Error: the prepared template had exited
 	Exited bool   `json:"exited,omitempty"`
 	Status uint32 `json:"status,omitempty"`
 }
@@ -103,6 +113,10 @@ func runInit() int {
 		return exitSetupFailed
 	}
 	fk, err := prepareInstance(&p)
+	var tp *templateProc
+	if err == nil && p.Template != nil {
+		tp, err = startTemplate(&p, fk, rd)
+	}
 	if err != nil {
 		ctl.send(report{Error: err.Error()})
 		return exitSetupFailed
@@ -117,9 +131,14 @@ func runInit() int {
 		ctl.send(report{Error: "read launch: " + err.Error()})
 		return exitSetupFailed
 	}
-	pid, err := launchFunction(&p, &l, rd.fds, fk, ctl)
+	var pid int
+	if l.Template && tp != nil {
+		pid, err = tp.launch(&l, rd.fds, ctl)
+	} else {
+		pid, err = launchFunction(&p, &l, rd.fds, fk, ctl)
+	}
 	if err != nil {
-		ctl.send(report{Error: err.Error()})
+		ctl.send(report{Error: err.Error(), Gone: errors.Is(err, errTemplateGone)})
 		return exitSetupFailed
 	}
 	return reap(pid, sigs, ctl)
@@ -166,36 +185,12 @@ func prepareInstance(p *prepare) (*forker, error) {
 // forker reports Ready to the server itself; errors are the caller's to
 // report.
 func launchFunction(p *prepare, l *launch, fds []int, fk *forker, ctl *reporter) (int, error) {
-	take := func() int {
-		if len(fds) == 0 {
-			return -1
-		}
-		fd := fds[0]
-		fds = fds[1:]
-		return fd
-	}
 	if len(l.Argv) == 0 {
 		return 0, errors.New("empty argv")
 	}
-	if l.CodeDir != "" {
-		code := take()
-		if code < 0 {
-			return 0, errors.New("launch: code descriptor missing")
-		}
-		err := mountCode(code, l.CodeDir)
-		unix.Close(code)
-		if err != nil {
-			return 0, err
-		}
-	}
-	if l.TmpMB > 0 {
-		size := "size=" + strconv.Itoa(l.TmpMB) + "m"
-		if err := unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, size); err != nil {
-			return 0, fmt.Errorf("resize /tmp: %w", err)
-		}
-	}
-	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
-		return 0, fmt.Errorf("remount / read-only: %w", err)
+	take, err := finishRoot(l, fds)
+	if err != nil {
+		return 0, err
 	}
 	null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -223,6 +218,42 @@ func launchFunction(p *prepare, l *launch, fds []int, fk *forker, ctl *reporter)
 		argv: l.Argv, env: l.Env, files: []uintptr{uintptr(null), uintptr(out), uintptr(out)},
 		uid: p.UID, gid: p.GID, netns: netns, ctl: ctl,
 	})
+}
+
+// finishRoot does the part of a launch that every instance needs: it
+// mounts the code that came as the first of fds, sizes /tmp and makes the
+// root read-only. It returns a function that hands out the rest of fds in
+// order, -1 once none are left.
+func finishRoot(l *launch, fds []int) (take func() int, err error) {
+	take = func() int {
+		if len(fds) == 0 {
+			return -1
+		}
+		fd := fds[0]
+		fds = fds[1:]
+		return fd
+	}
+	if l.CodeDir != "" {
+		code := take()
+		if code < 0 {
+			return nil, errors.New("launch: code descriptor missing")
+		}
+		err := mountCode(code, l.CodeDir)
+		unix.Close(code)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if l.TmpMB > 0 {
+		size := "size=" + strconv.Itoa(l.TmpMB) + "m"
+		if err := unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_REMOUNT|unix.MS_NOSUID|unix.MS_NODEV, size); err != nil {
+			return nil, fmt.Errorf("resize /tmp: %w", err)
+		}
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		return nil, fmt.Errorf("remount / read-only: %w", err)
+	}
+	return take, nil
 }
 
 // mountCode attaches the detached mount tree code at /var/task and binds it
@@ -272,8 +303,8 @@ type forkOrder struct {
 	argv, env []string
 	files     []uintptr
 	uid, gid  int
-	netns     int // network namespace to run in, or -1 for the current one
-	ctl       *reporter
+	netns     int       // network namespace to run in, or -1 for the current one
+	ctl       *reporter // told Ready once the function runs; nil tells nobody
 }
 
 type forkResult struct {
@@ -348,7 +379,9 @@ func (fk *forker) fork(o forkOrder) forkResult {
 	}
 	// Straight from here: the main goroutine would first have to get this
 	// thread's processor back.
-	o.ctl.send(report{Ready: true})
+	if o.ctl != nil {
+		o.ctl.send(report{Ready: true})
+	}
 	return forkResult{pid: pid}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -28,12 +29,25 @@ type instance struct {
 
 	mu     sync.Mutex
 	frozen bool // guarded by mu
+
+	outR, outW *os.File // a template's output pipe, until OutputPipe; guarded by mu
+}
+
+// OutputPipe hands over the output pipe of an instance started from a
+// template.
+func (in *instance) OutputPipe() (r, w *os.File) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	r, w = in.outR, in.outW
+	in.outR, in.outW = nil, nil
+	return r, w
 }
 
 var (
-	_ sandbox.Instance = (*instance)(nil)
-	_ sandbox.Freezer  = (*instance)(nil)
-	_ sandbox.Booster  = (*instance)(nil)
+	_ sandbox.Instance   = (*instance)(nil)
+	_ sandbox.Freezer    = (*instance)(nil)
+	_ sandbox.Booster    = (*instance)(nil)
+	_ sandbox.OutputPipe = (*instance)(nil)
 )
 
 // EndBoost applies the instance's CPU quota, which is off while it
@@ -96,6 +110,11 @@ func (in *instance) wait() {
 	in.peak = in.cg.peak()
 	if err := in.cg.remove(); err != nil {
 		in.d.log.Warn("linux sandbox: cgroup left behind", "err", err)
+	}
+	// An output pipe nobody took is closed with the instance.
+	if r, w := in.OutputPipe(); r != nil {
+		r.Close()
+		w.Close()
 	}
 	close(in.done)
 }

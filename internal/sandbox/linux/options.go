@@ -32,6 +32,12 @@ type Options struct {
 	// waits. Zero means DefaultPrestart; a negative value keeps none, and
 	// every Start re-executes the server first.
 	Prestart int
+	// Templates is how many processes the driver keeps ready for each
+	// sandbox.Template that Start has been asked for within the last ten
+	// minutes, each in a prepared instance. A Python or Node.js template
+	// holds 10-15 MB while it waits. Zero means DefaultTemplates; a
+	// negative value keeps none.
+	Templates int
 	// Logger receives the driver's diagnostics; nil discards them.
 	Logger *slog.Logger
 }
@@ -42,6 +48,7 @@ const (
 	DefaultGID          = 65534
 	DefaultCgroupParent = "aloft"
 	DefaultPrestart     = 16
+	DefaultTemplates    = 4
 )
 
 // DefaultReadOnly returns the host paths a function sees by default: the

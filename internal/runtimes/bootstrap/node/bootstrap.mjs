@@ -13,16 +13,45 @@
 // as on Lambda. Errors escaping user code asynchronously are reported for the
 // invocation in progress (Runtime.UnhandledPromiseRejection for rejections)
 // and end the process with Lambda's exit codes, 128 and 129.
+//
+// Started with _ALOFT_TEMPLATE set, the bootstrap is a template process (a
+// zygote): once its modules are loaded it says so on descriptor 3 and waits
+// there for the instance it becomes, whose environment and working
+// directory it then takes on.
 
 import http from 'node:http';
 import path from 'node:path';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 
 const API_PREFIX = '/2018-06-01/runtime';
 const bootstrapRequire = createRequire(import.meta.url);
+
+if (process.env._ALOFT_TEMPLATE) awaitOrder();
+
+// awaitOrder says the template is ready on descriptor 3, reads the order
+// ({"env": [...], "dir": "..."}) up to end of file, and takes it on.
+function awaitOrder() {
+  const fd = 3;
+  writeSync(fd, 'ready\n');
+  const chunks = [];
+  const buf = Buffer.alloc(64 << 10);
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  closeSync(fd);
+  const order = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  for (const k of Object.keys(process.env)) delete process.env[k];
+  for (const kv of order.env) {
+    const i = kv.indexOf('=');
+    if (i > 0) process.env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  process.chdir(order.dir);
+}
 
 // ---------------------------------------------------------------------------
 // Runtime API client: one keep-alive connection, no timeouts (next long-polls).

@@ -9,6 +9,11 @@ imported up front: the Runtime API is spoken over one persistent socket with
 a small HTTP/1.1 client instead of http.client, whose import (ssl, email)
 costs more than the rest of this file; traceback is loaded on the first
 error.
+
+Started with _ALOFT_TEMPLATE set, the bootstrap is a template process (a
+zygote): once its modules are loaded it says so on descriptor 3 and waits
+there for the instance it becomes, whose environment and working directory
+it then takes on.
 """
 
 import json
@@ -502,7 +507,32 @@ def main():
         handle_invocation(client, handler, headers, body)
 
 
+def await_order():
+    """Says the template is ready on descriptor 3, reads the order
+    ({"env": [...], "dir": "..."}) up to end of file, and takes it on."""
+    import importlib  # what load_handler needs, ahead of time
+    fd = 3
+    os.write(fd, b"ready\n")
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    order = json.loads(b"".join(chunks).decode("utf-8"))
+    os.environ.clear()
+    for kv in order["env"]:
+        key, sep, value = kv.partition("=")
+        if sep and key:
+            os.environ[key] = value
+    time.tzset()
+    os.chdir(order["dir"])
+
+
 if __name__ == "__main__":
+    if os.environ.get("_ALOFT_TEMPLATE"):
+        await_order()
     try:
         code = main()
     except (RuntimeAPIError, OSError) as e:
