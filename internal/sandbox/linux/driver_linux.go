@@ -274,6 +274,15 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 				return nil, err
 			}
 			d.log.Warn("linux sandbox: a prepared template was gone, starting afresh", "err", err)
+			if codeFDs > 0 {
+				// That init may have attached the code tree already.
+				code, err := openCodeTree(spec.CodeDir)
+				if err != nil {
+					return nil, fmt.Errorf("linux sandbox: code dir: %w", err)
+				}
+				defer unix.Close(code)
+				fds[0] = code
+			}
 		}
 	}
 	for attempt := 0; ; attempt++ {

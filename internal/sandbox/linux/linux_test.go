@@ -717,12 +717,16 @@ func TestNoLeaks(t *testing.T) {
 	code, tmp := codeDir(t), t.TempDir()
 	// cycle starts instance i and stops it: half exit at once, half leave
 	// processes behind for Stop to kill; a quarter run in a network
-	// namespace of their own.
+	// namespace of their own, and a quarter may come from a template.
+	tmpl := &sandbox.Template{Argv: []string{"/bin/sh", "-c", "echo ready >&3; cat <&3 >/dev/null; exit 0"}}
 	cycle := func(i int) error {
 		s := sandbox.Spec{ID: "leak", Argv: []string{"/bin/sh", "-c", "exit 0"}, Env: []string{"PATH=/usr/bin:/bin"},
 			Dir: code, CodeDir: code, TmpDir: tmp, MemoryMB: 128}
 		if i%2 == 1 {
 			s.Argv[2] = "sleep 1000 & sleep 1000"
+		}
+		if i%4 == 2 {
+			s.Template = tmpl
 		}
 		if i%4 == 3 {
 			nw, err := d.Network()
