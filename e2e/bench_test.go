@@ -200,6 +200,10 @@ func BenchmarkWarmThroughput(b *testing.B) {
 func BenchmarkColdStart(b *testing.B) {
 	srv := alofttest.Start(b)
 	c := srv.Lambda()
+	// Set on a Python or Node.js function, these variables act on the
+	// interpreter's start, so its instances never come from a template
+	// process: the same run's baseline of a fresh interpreter.
+	fresh := map[string]string{"python": "PYTHONNOUSERSITE", "node": "NODE_NO_WARNINGS"}
 	for _, rc := range runtimeCases() {
 		name := "bench-cold-" + rc.name
 		createB(b, c, name, rc.runtime, rc.handler, benchCode(b, rc))
@@ -209,6 +213,10 @@ func BenchmarkColdStart(b *testing.B) {
 				sub += fmt.Sprintf("/x%d", par)
 			}
 			b.Run(sub, func(b *testing.B) { benchCold(b, srv, c, name, par) })
+		}
+		if v := fresh[rc.name]; v != "" {
+			createB(b, c, name+"-fresh", rc.runtime, rc.handler, benchCode(b, rc), v+"=1")
+			b.Run(rc.name+"/fresh", func(b *testing.B) { benchCold(b, srv, c, name+"-fresh", 1) })
 		}
 	}
 }
@@ -232,9 +240,10 @@ func benchCold(b *testing.B, srv *alofttest.Server, c *lambda.Client, name strin
 		if err != nil {
 			b.Fatal(err)
 		}
-		// Let the retired instances stop; before a burst, give the linux
-		// sandbox time to prepare its pool of instances again.
-		pause := 20 * time.Millisecond
+		// Let the retired instances stop and the linux sandbox prepare
+		// its instances (and template processes) again: cold starts on a
+		// machine that had a moment to itself.
+		pause := 300 * time.Millisecond
 		if par > 1 {
 			pause = 2 * time.Second
 		}
@@ -300,12 +309,22 @@ func benchCode(b *testing.B, rc runtimeCase) []byte {
 	}
 }
 
-func createB(b *testing.B, c *lambda.Client, name, runtime, handler string, zip []byte) {
+// createB creates a function for a benchmark, with the variables env
+// (KEY=VALUE).
+func createB(b *testing.B, c *lambda.Client, name, runtime, handler string, zip []byte, env ...string) {
 	b.Helper()
-	_, err := c.CreateFunction(context.Background(), &lambda.CreateFunctionInput{
+	in := &lambda.CreateFunctionInput{
 		FunctionName: aws.String(name), Runtime: types.Runtime(runtime), Handler: aws.String(handler),
 		Role: aws.String("arn:aws:iam::000000000000:role/bench"), Code: &types.FunctionCode{ZipFile: zip},
-	})
+	}
+	if len(env) > 0 {
+		in.Environment = &types.Environment{Variables: map[string]string{}}
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			in.Environment.Variables[k] = v
+		}
+	}
+	_, err := c.CreateFunction(context.Background(), in)
 	if err != nil {
 		b.Fatal(err)
 	}

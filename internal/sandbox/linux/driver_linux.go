@@ -402,26 +402,27 @@ func (d *Driver) refill() {
 		case <-d.need:
 		case <-tick.C:
 			d.expireTemplates()
+			d.shrinkTemplates()
 		}
-		if !d.fill(ctx, d.pool, func() (*shim, error) { return d.spawn(ctx, prestartedName, 0, &d.prep, nil) }) {
+		if !d.fill(ctx, d.pool, cap(d.pool), func() (*shim, error) { return d.spawn(ctx, prestartedName, 0, &d.prep, nil) }) {
 			return
 		}
 		for _, tp := range d.templatePools() {
 			if time.Since(tp.failed) < templateRetry {
 				continue
 			}
-			if !d.fill(ctx, tp.ready, func() (*shim, error) { return d.spawnTemplate(ctx, tp) }) {
+			if !d.fill(ctx, tp.ready, int(tp.target.Load()), func() (*shim, error) { return d.spawnTemplate(ctx, tp) }) {
 				return
 			}
 		}
 	}
 }
 
-// fill tops pool up with inits from spawn, one at a time, each when the
+// fill tops pool up to n inits from spawn, one at a time, each when the
 // machine is quiet. It returns false when the driver closes; after a
 // failure it stops, and the refiller tries again a second later.
-func (d *Driver) fill(ctx context.Context, pool chan *shim, spawn func() (*shim, error)) bool {
-	for len(pool) < cap(pool) {
+func (d *Driver) fill(ctx context.Context, pool chan *shim, n int, spawn func() (*shim, error)) bool {
+	for len(pool) < min(n, cap(pool)) {
 		if !d.waitQuiet() {
 			return false
 		}

@@ -32,11 +32,13 @@ type Options struct {
 	// waits. Zero means DefaultPrestart; a negative value keeps none, and
 	// every Start re-executes the server first.
 	Prestart int
-	// Templates is how many processes the driver keeps ready for each
-	// sandbox.Template that Start has been asked for within the last ten
-	// minutes, each in a prepared instance. A Python or Node.js template
-	// holds 10-15 MB while it waits. Zero means DefaultTemplates; a
-	// negative value keeps none.
+	// Templates is how many processes the driver keeps ready at first
+	// for each sandbox.Template that Start has been asked for within the
+	// last ten minutes, each in a prepared instance; starts that find none
+	// ready raise the number, up to 16, and it falls back by one a minute
+	// while nobody takes any. A Python or Node.js template holds 10-15 MB
+	// (PSS) while it waits. Zero means DefaultTemplates; a negative value
+	// keeps none.
 	Templates int
 	// Logger receives the driver's diagnostics; nil discards them.
 	Logger *slog.Logger

@@ -125,13 +125,21 @@ const (
 	templatePrepareLimit = 30 * time.Second
 )
 
-// tpool holds inits whose template process is ready.
+// tpool holds inits whose template process is ready. How many it keeps
+// follows demand: target starts at the driver's Templates, grows by one
+// whenever a Start finds none ready, up to maxTemplates, and shrinks by
+// one for every tick of the refiller during which nobody took one.
 type tpool struct {
 	t        sandbox.Template
-	ready    chan *shim
+	ready    chan *shim   // capacity maxTemplates
+	target   atomic.Int32 // how many to keep ready
+	takes    atomic.Int32 // since the last tick
 	lastUsed atomic.Int64 // UnixNano of the last Start that asked for it
 	failed   time.Time    // when it last failed to start; refiller only
 }
+
+// maxTemplates bounds how many processes are kept ready per template.
+const maxTemplates = 16
 
 // takeTemplate returns a prepared init of t in a cgroup with the
 // instance's limits, or nil when none is ready; asking for a template the
@@ -143,8 +151,10 @@ func (d *Driver) takeTemplate(t *sandbox.Template, id string, memoryMB int) *shi
 	key := t.Key()
 	d.tmu.Lock()
 	tp := d.tpools[key]
+	known := tp != nil
 	if tp == nil && !d.closed.Load() {
-		tp = &tpool{t: sandbox.Template{Argv: slices.Clone(t.Argv), Env: slices.Clone(t.Env)}, ready: make(chan *shim, d.tcap)}
+		tp = &tpool{t: sandbox.Template{Argv: slices.Clone(t.Argv), Env: slices.Clone(t.Env)}, ready: make(chan *shim, maxTemplates)}
+		tp.target.Store(int32(min(d.tcap, maxTemplates)))
 		d.tpools[key] = tp
 	}
 	d.tmu.Unlock()
@@ -152,6 +162,7 @@ func (d *Driver) takeTemplate(t *sandbox.Template, id string, memoryMB int) *shi
 		return nil
 	}
 	tp.lastUsed.Store(time.Now().UnixNano())
+	tp.takes.Add(1)
 	select {
 	case sh := <-tp.ready:
 		if err := d.claim(sh, id, memoryMB); err != nil {
@@ -160,7 +171,34 @@ func (d *Driver) takeTemplate(t *sandbox.Template, id string, memoryMB int) *shi
 		}
 		return sh
 	default:
+		if n := tp.target.Load(); known && n < maxTemplates {
+			tp.target.CompareAndSwap(n, n+1)
+		}
+		d.wake()
 		return nil
+	}
+}
+
+// shrinkTemplates lowers the target of every template nobody took a
+// process of since the last call, and stops a process beyond it.
+func (d *Driver) shrinkTemplates() {
+	base := int32(min(d.tcap, maxTemplates))
+	for _, tp := range d.templatePools() {
+		if tp.takes.Swap(0) > 0 {
+			continue
+		}
+		if n := tp.target.Load(); n > base {
+			tp.target.CompareAndSwap(n, n-1)
+		}
+		if len(tp.ready) > int(tp.target.Load()) {
+			select {
+			case sh := <-tp.ready:
+				if err := sh.discard(); err != nil {
+					d.log.Warn("linux sandbox: cgroup left behind", "err", err)
+				}
+			default:
+			}
+		}
 	}
 }
 
