@@ -79,6 +79,37 @@
 //
 // When the pool is empty, Start runs both parts itself.
 //
+// # Template processes
+//
+// A Spec may name a sandbox.Template: an interpreter with Aloft's runtime
+// bootstrap, which can load itself before it knows its function. For each
+// template that Start has been asked for, the driver keeps a few inits
+// prepared with the template already running inside (Options.Templates at
+// first; a Start that finds none ready raises the number, up to 16, and it
+// falls back by one a minute while nobody takes any; a template nobody
+// asked for in ten minutes is dropped). The prepare message then carries the
+// template and the write end of an output pipe the driver made; init has
+// the forker start the template at once, as the function's user and under
+// the same seccomp filter and empty bounding set, and reports idle only
+// once the template has written its ready line on descriptor 3. A launch
+// mounts the code and sizes /tmp as usual, and then, instead of forking,
+// writes the order (the instance's environment and directory) to the
+// template, which takes it on and runs the function's init. The code
+// mount made after the template started is visible to it: it lives in the
+// same mount namespace.
+//
+// Each template process lives in its own sandbox and serves one instance;
+// nothing is shared between instances, unlike a zygote that forks
+// instances from one process (whose memory, and address layout, every
+// instance would inherit). What this costs is memory while the processes
+// wait, 10-15 MB each, and CPU to prepare them, which the driver spends
+// only when starts leave the machine alone. An instance of a template
+// writes to the template's pipe, handed to the caller through
+// sandbox.OutputPipe. A template that has exited by the time it is needed
+// costs nothing but a fallback to an ordinary start. Launches into a
+// network namespace of their own never use templates: the template was
+// started in the host's.
+//
 // Pid 1 of the namespace is this small reaper rather than the function
 // itself. The kernel drops signals that have no handler when they are sent
 // to a namespace's init, so a function running as pid 1 could not be
