@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -31,7 +32,7 @@ func putSite(t *testing.T, srv *alofttest.Server, bucket string, files map[strin
 
 // TestGatewayStaticSite serves a bucket through an ALOFT_S3 integration:
 // index and error documents, content types, ETag and If-None-Match,
-// Cache-Control, HEAD.
+// If-Modified-Since, ranges, folder redirects, Cache-Control, HEAD.
 func TestGatewayStaticSite(t *testing.T) {
 	srv := alofttest.Start(t)
 	putSite(t, srv, "site", map[string][2]string{
@@ -70,4 +71,38 @@ func TestGatewayStaticSite(t *testing.T) {
 		t.Fatalf("error document type %q", lost.header.Get("Content-Type"))
 	}
 	call(t, "POST", base+"/", "", []byte("x"), nil).expect(t, 405, `{"message":"Method Not Allowed"}`)
+
+	// Dates: If-Modified-Since at or after the object's time is a 304,
+	// before it a 200.
+	mod := home.header.Get("Last-Modified")
+	call(t, "GET", base+"/", "", nil, map[string]string{"If-Modified-Since": mod}).expect(t, 304, "")
+	call(t, "GET", base+"/", "", nil, map[string]string{"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}).expect(t, 200, "<h1>home</h1>")
+
+	// Ranges: one range is served (206), past the end is a 416, and
+	// If-Range naming another version means the whole object.
+	part := call(t, "GET", base+"/index.html", "", nil, map[string]string{"Range": "bytes=4-7"}).expect(t, 206, "home")
+	if part.header.Get("Content-Range") != "bytes 4-7/13" || part.header.Get("Content-Length") != "4" {
+		t.Fatalf("range headers %v", part.header)
+	}
+	call(t, "GET", base+"/index.html", "", nil, map[string]string{"Range": "bytes=-5"}).expect(t, 206, "</h1>")
+	bad := call(t, "GET", base+"/index.html", "", nil, map[string]string{"Range": "bytes=13-"}).expect(t, 416, "")
+	if bad.header.Get("Content-Range") != "bytes */13" {
+		t.Fatalf("416 headers %v", bad.header)
+	}
+	call(t, "GET", base+"/index.html", "", nil, map[string]string{"Range": "bytes=0-3", "If-Range": etag}).expect(t, 206, "<h1>")
+	call(t, "GET", base+"/index.html", "", nil, map[string]string{"Range": "bytes=0-3", "If-Range": `"other"`}).expect(t, 200, "<h1>home</h1>")
+	call(t, "GET", base+"/index.html", "", nil, map[string]string{"Range": "bytes=0-1,4-5"}).expect(t, 200, "<h1>home</h1>")
+
+	// A folder named without its slash redirects to it, as S3 websites do.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(base + "/docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 302 || resp.Header.Get("Location") != "/_aloft/apis/"+api.APIID+"/docs/" {
+		t.Fatalf("GET /docs: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	call(t, "GET", base+"/docs", "", nil, nil).expect(t, 200, "<h1>docs</h1>")
+	call(t, "GET", base+"/nodir", "", nil, nil).expect(t, 404, "<h1>lost</h1>")
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 	"github.com/aloft-dev/aloft/internal/objstore"
@@ -19,11 +20,15 @@ type Objects interface {
 
 var methodNotAllowedBody = []byte(`{"message":"Method Not Allowed"}`)
 
-// serveSite answers a request to a route whose integration is a bucket:
-// the object at the site's prefix plus the path (the index document for
-// paths ending in /), with its ETag, Last-Modified, Content-Type and
-// Cache-Control; 304 when If-None-Match holds its ETag; the error document
-// (or the gateway's own 404) when there is no such object.
+// serveSite answers a request to a route whose integration is a bucket,
+// as an S3 website endpoint does: the object at the site's prefix plus the
+// path (the index document for paths ending in /), with its ETag,
+// Last-Modified, Content-Type and Cache-Control; 304 when If-None-Match
+// holds its ETag or, without it, If-Modified-Since is not older than the
+// object; one byte range (206, or 416 past the end) unless If-Range names
+// another version; a 302 to path/ when path is a folder with an index
+// document; the error document (or the gateway's own 404) when there is
+// no such object.
 func (h *Handler) serveSite(x *exchange, s *catalog.Site, path string) {
 	if x.r.Method != http.MethodGet && x.r.Method != http.MethodHead {
 		x.w.Header()["Allow"] = []string{"GET, HEAD"}
@@ -35,10 +40,20 @@ func (h *Handler) serveSite(x *exchange, s *catalog.Site, path string) {
 		return
 	}
 	key := strings.TrimPrefix(path, "/")
-	if key == "" || strings.HasSuffix(key, "/") {
+	folder := key == "" || strings.HasSuffix(key, "/")
+	if folder {
 		key += s.Index
 	}
 	obj, err := h.d.Objects.Open(x.r.Context(), s.Bucket, s.Prefix+key)
+	if err != nil && notExist(err) && !folder && s.Index != "" {
+		if idx, ierr := h.d.Objects.Open(x.r.Context(), s.Bucket, s.Prefix+key+"/"+s.Index); ierr == nil {
+			idx.Close()
+			x.w.Header()["Location"] = []string{x.r.URL.EscapedPath() + "/"}
+			h.finish(x)
+			x.w.WriteHeader(http.StatusFound)
+			return
+		}
+	}
 	status := http.StatusOK
 	if err != nil && s.Error != "" && notExist(err) {
 		status = http.StatusNotFound
@@ -63,7 +78,7 @@ func (h *Handler) serveSite(x *exchange, s *catalog.Site, path string) {
 		hdr["Cache-Control"] = s.CacheControl
 	}
 	h.finish(x)
-	if status == http.StatusOK && etagMatch(x.r.Header.Get("If-None-Match"), etag) {
+	if status == http.StatusOK && notModified(x.r.Header, etag, info.LastModified) {
 		x.w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -72,12 +87,31 @@ func (h *Handler) serveSite(x *exchange, s *catalog.Site, path string) {
 		ct = "application/octet-stream"
 	}
 	hdr["Content-Type"] = []string{ct}
-	hdr["Content-Length"] = []string{strconv.FormatInt(info.Size, 10)}
+	start, length := int64(0), info.Size
+	if status == http.StatusOK {
+		hdr["Accept-Ranges"] = []string{"bytes"}
+		if rg := x.r.Header.Get("Range"); rg != "" && ifRange(x.r.Header.Get("If-Range"), etag, info.LastModified) {
+			var partial bool
+			var err error
+			if start, length, partial, err = objstore.ParseRange(rg, info.Size); err != nil {
+				hdr["Content-Range"] = []string{"bytes */" + strconv.FormatInt(info.Size, 10)}
+				delete(hdr, "Content-Type")
+				x.w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+				return
+			}
+			if partial {
+				status = http.StatusPartialContent
+				hdr["Content-Range"] = []string{"bytes " + strconv.FormatInt(start, 10) + "-" +
+					strconv.FormatInt(start+length-1, 10) + "/" + strconv.FormatInt(info.Size, 10)}
+			}
+		}
+	}
+	hdr["Content-Length"] = []string{strconv.FormatInt(length, 10)}
 	x.w.WriteHeader(status)
 	if x.r.Method == http.MethodHead {
 		return
 	}
-	rd, err := obj.Range(0, -1)
+	rd, err := obj.Range(start, length)
 	if err == nil {
 		_, err = io.Copy(x.w, rd)
 	}
@@ -88,6 +122,31 @@ func (h *Handler) serveSite(x *exchange, s *catalog.Site, path string) {
 
 func notExist(err error) bool {
 	return errors.Is(err, objstore.ErrNoSuchKey) || errors.Is(err, objstore.ErrNoSuchBucket)
+}
+
+// notModified reports whether a conditional GET may be answered 304:
+// If-None-Match holds etag, or, without If-None-Match, If-Modified-Since
+// is no older than the object (HTTP dates have whole seconds).
+func notModified(h http.Header, etag string, mod time.Time) bool {
+	if inm := h.Get("If-None-Match"); inm != "" {
+		return etagMatch(inm, etag)
+	}
+	t, err := http.ParseTime(h.Get("If-Modified-Since"))
+	return err == nil && !mod.Truncate(time.Second).After(t)
+}
+
+// ifRange reports whether a Range header applies given If-Range: always
+// without one; with one, only when it names the current ETag (strongly)
+// or the object's exact modification time.
+func ifRange(header, etag string, mod time.Time) bool {
+	if header == "" {
+		return true
+	}
+	if strings.HasPrefix(header, `"`) {
+		return header == etag
+	}
+	t, err := http.ParseTime(header)
+	return err == nil && mod.Truncate(time.Second).Equal(t)
 }
 
 // etagMatch reports whether an If-None-Match header names etag (or is *).

@@ -150,8 +150,8 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, rq *request)
 			return err
 		}
 		partial = info.Size > 0
-	} else if start, length, partial, err = parseRange(r.Header.Get("Range"), info.Size); err != nil {
-		return err
+	} else if start, length, partial, err = objstore.ParseRange(r.Header.Get("Range"), info.Size); err != nil {
+		return s3err("InvalidRange", "")
 	}
 	status := http.StatusOK
 	if partial {
@@ -239,48 +239,6 @@ func conditions(ifMatch, ifUnmodified, ifNoneMatch, ifModified, etag string, mod
 		return notModified
 	}
 	return nil
-}
-
-// parseRange interprets a Range header for an object of size bytes. S3
-// serves one range: a header it cannot use (another unit, several ranges,
-// bad syntax) means the whole object. A range that starts past the end is
-// InvalidRange.
-func parseRange(h string, size int64) (start, length int64, partial bool, err error) {
-	spec, ok := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
-	if !ok || strings.Contains(spec, ",") {
-		return 0, size, false, nil
-	}
-	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
-	if !ok {
-		return 0, size, false, nil
-	}
-	invalid := s3err("InvalidRange", "")
-	if first == "" {
-		n, perr := strconv.ParseInt(last, 10, 64)
-		if perr != nil || n < 0 {
-			return 0, size, false, nil
-		}
-		if n == 0 || size == 0 {
-			return 0, 0, false, invalid
-		}
-		n = min(n, size)
-		return size - n, n, true, nil
-	}
-	a, perr := strconv.ParseInt(first, 10, 64)
-	if perr != nil || a < 0 {
-		return 0, size, false, nil
-	}
-	b := size - 1
-	if last != "" {
-		if b, perr = strconv.ParseInt(last, 10, 64); perr != nil || b < a {
-			return 0, size, false, nil
-		}
-		b = min(b, size-1)
-	}
-	if a >= size {
-		return 0, 0, false, invalid
-	}
-	return a, b - a + 1, true, nil
 }
 
 func (h *Handler) deleteObject(w http.ResponseWriter, r *http.Request, rq *request) error {
