@@ -71,7 +71,7 @@ func (h *Handler) authorizeLambda(x *exchange, z *catalog.CompiledAuthorizer) bo
 		h.fail(x, http.StatusForbidden, deniedBody)
 		return false
 	}
-	x.ev.Lambda = d.Context
+	x.ev.Authorized, x.ev.Lambda, x.ev.PrincipalID = true, d.Context, d.PrincipalID
 	return true
 }
 
@@ -129,6 +129,7 @@ func authorizerEvent(x *exchange, values []string) ([]byte, error) {
 // authorizerAnswer is a simple response or an IAM policy response.
 type authorizerAnswer struct {
 	IsAuthorized   *bool           `json:"isAuthorized"`
+	PrincipalID    string          `json:"principalId"`
 	Context        json.RawMessage `json:"context"`
 	PolicyDocument *struct {
 		Statement json.RawMessage `json:"Statement"`
@@ -147,7 +148,7 @@ func decide(b []byte, simple bool) (*catalog.Decision, error) {
 	if err := json.Unmarshal(b, &a); err != nil {
 		return nil, err
 	}
-	d := &catalog.Decision{}
+	d := &catalog.Decision{PrincipalID: a.PrincipalID}
 	if c := bytes.TrimSpace(a.Context); len(c) > 0 && c[0] == '{' {
 		d.Context = c
 	}

@@ -55,9 +55,10 @@ type CompiledAuthorizer struct {
 
 // Decision is an authorizer's answer for one set of identity values.
 type Decision struct {
-	Allow   bool
-	Context []byte // a JSON object, or nil
-	Expires time.Time
+	Allow       bool
+	Context     []byte // a JSON object, or nil
+	PrincipalID string // of an IAM policy answer
+	Expires     time.Time
 }
 
 // Cached returns the decision held for key at now, if any.

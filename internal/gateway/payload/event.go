@@ -9,6 +9,7 @@
 package payload
 
 import (
+	"bytes"
 	"encoding/base64"
 	"net/http"
 	"net/url"
@@ -65,9 +66,15 @@ type Request struct {
 	RequestID      string
 	Time           time.Time
 	IAM            *IAM // the signer of an AWS_IAM function URL request
-	// Lambda is the context a Lambda authorizer returned, a JSON object
-	// (requestContext.authorizer.lambda); nil without one.
+	// Authorized is set when a Lambda authorizer allowed the request.
+	Authorized bool
+	// Lambda is the context the Lambda authorizer returned, a JSON object
+	// (requestContext.authorizer.lambda in payload 2.0, the keys of
+	// requestContext.authorizer in 1.0); nil without one.
 	Lambda []byte
+	// PrincipalID is what an authorizer's IAM policy answer named
+	// (requestContext.authorizer.principalId in payload 1.0).
+	PrincipalID string
 }
 
 // IAM is the caller of a signed function URL request
@@ -218,6 +225,20 @@ func appendV1(b []byte, r *Request) []byte {
 	}
 	b = append(b, `,"requestContext":{"accountId":"`+AccountID+`","apiId":`...)
 	b = appendString(b, r.APIID)
+	if r.Authorized {
+		// As API Gateway passes a Lambda authorizer's answer on in payload
+		// 1.0: the context's keys next to principalId and the
+		// authorizer's latency.
+		b = append(b, `,"authorizer":{"integrationLatency":0,"principalId":`...)
+		b = appendString(b, r.PrincipalID)
+		if ctx := bytes.TrimSpace(r.Lambda); len(ctx) >= 2 {
+			if inner := bytes.TrimSpace(ctx[1 : len(ctx)-1]); len(inner) > 0 {
+				b = append(b, ',')
+				b = append(b, inner...)
+			}
+		}
+		b = append(b, '}')
+	}
 	b = append(b, `,"domainName":`...)
 	b = appendString(b, r.DomainName)
 	b = append(b, `,"domainPrefix":`...)

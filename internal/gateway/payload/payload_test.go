@@ -115,6 +115,28 @@ func TestV1Event(t *testing.T) {
 	if diff := cmp.Diff(want, ev); diff != "" {
 		t.Errorf("event (-want +got):\n%s", diff)
 	}
+	// A Lambda authorizer's answer: its context's keys beside principalId.
+	for _, tc := range []struct {
+		ctx  string
+		want map[string]any
+	}{
+		{`{"user": "bob", "n": 2}`, map[string]any{"integrationLatency": 0.0, "principalId": "p1", "user": "bob", "n": 2.0}},
+		{`{ }`, map[string]any{"integrationLatency": 0.0, "principalId": "p1"}},
+		{``, map[string]any{"integrationLatency": 0.0, "principalId": "p1"}},
+	} {
+		ra := sample("", "")
+		ra.Authorized, ra.PrincipalID = true, "p1"
+		if tc.ctx != "" {
+			ra.Lambda = []byte(tc.ctx)
+		}
+		var evA events.APIGatewayProxyRequest
+		if err := json.Unmarshal(encode(t, V1, ra), &evA); err != nil {
+			t.Fatalf("context %q: %v", tc.ctx, err)
+		}
+		if diff := cmp.Diff(tc.want, evA.RequestContext.Authorizer); diff != "" {
+			t.Errorf("context %q: authorizer (-want +got):\n%s", tc.ctx, diff)
+		}
+	}
 	// Absent parts are null, as API Gateway sends them.
 	var m map[string]json.RawMessage
 	json.Unmarshal(raw, &m)
