@@ -243,10 +243,11 @@ func (in *instance) template(family function.Family, argv, extra []string) *sand
 			}
 		}
 	}
-	env := make([]string, 0, len(baseEnv)+len(extra)+3)
+	// No HOME or TMPDIR: the instance's come with its order.
+	env := make([]string, 0, len(baseEnv)+len(extra)+1)
 	env = append(env, baseEnv...)
 	env = append(env, extra...)
-	env = append(env, "HOME=/tmp", "TMPDIR=/tmp", runtimes.TemplateVar+"=1")
+	env = append(env, runtimes.TemplateVar+"=1")
 	return &sandbox.Template{Argv: argv, Env: env}
 }
 

@@ -275,7 +275,10 @@ func orDefault(s, def string) string {
 // PYTHONDONTWRITEBYTECODE so the code directory stays as deployed, like
 // Lambda's read-only /var/task, and concurrent instances never race to write
 // __pycache__. Site initialisation is kept (no -S): functions rely on
-// packages installed for the interpreter, as they rely on the SDK on Lambda.
+// packages installed for the interpreter, as they rely on the SDK on Lambda;
+// the user's site directory is not (PYTHONNOUSERSITE): HOME is the
+// instance's empty /tmp, and a template process started ahead of the
+// instance must not look for one elsewhere.
 //
 // For a provided runtime whose bootstrap is missing or not executable the
 // error wraps ErrInvalidEntrypoint.
@@ -299,7 +302,7 @@ func (h *Host) Command(family function.Family, codeDir, bootstrapDir string) (ar
 		if err != nil {
 			return nil, nil, err
 		}
-		return []string{h.Python, "-u", script}, []string{"PYTHONDONTWRITEBYTECODE=1"}, nil
+		return []string{h.Python, "-u", script}, []string{"PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1"}, nil
 	default: // function.Node; Check rejected anything else
 		script, err := installed(bootstrapDir, NodeBootstrap)
 		if err != nil {

@@ -134,7 +134,7 @@ func TestCommandInterpreters(t *testing.T) {
 	if err != nil || strings.Join(argv, " ") != strings.Join(want, " ") {
 		t.Errorf("python argv = %q, %v; want %q", argv, err, want)
 	}
-	if strings.Join(env, " ") != "PYTHONDONTWRITEBYTECODE=1" {
+	if strings.Join(env, " ") != "PYTHONDONTWRITEBYTECODE=1 PYTHONNOUSERSITE=1" {
 		t.Errorf("python env = %q", env)
 	}
 	argv, env, err = h.Command(function.Node, "/code", boot)

@@ -2,7 +2,9 @@
 // child process in its own process group. It isolates nothing beyond what
 // Unix users and process groups give; it exists for development hosts where
 // namespaces and cgroups are not available, and the server says so loudly
-// when it uses it.
+// when it uses it. Like the linux driver it keeps a few processes of each
+// sandbox.Template ready (Keep per template, started again as they are
+// taken), so interpreted runtimes start fast on development hosts too.
 package process
 
 import (
@@ -20,19 +22,34 @@ import (
 	"github.com/aloft-dev/aloft/internal/sandbox"
 )
 
-// Driver starts plain processes. The zero value is ready to use.
-type Driver struct{}
+// Driver starts plain processes. The zero value is ready to use; it keeps
+// template processes (see sandbox.Template) ready once a Start has asked
+// for them, which Close stops.
+type Driver struct {
+	mu     sync.Mutex
+	ready  map[string]*templates // by sandbox.Template.Key; guarded by mu
+	closed bool                  // guarded by mu
+}
 
-var _ sandbox.Driver = (*Driver)(nil)
+var (
+	_ sandbox.Driver             = (*Driver)(nil)
+	_ sandbox.OutputPipe         = (*instance)(nil)
+	_ interface{ Close() error } = (*Driver)(nil)
+)
 
 // Name returns "process".
 func (*Driver) Name() string { return "process" }
 
 // Start runs spec.Argv as a child in a new process group that dies with the
-// server.
-func (*Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance, error) {
+// server, or hands the instance to a template process started earlier.
+func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance, error) {
 	if len(spec.Argv) == 0 {
 		return nil, errors.New("process: empty argv")
+	}
+	if spec.Template != nil {
+		if in := d.fromTemplate(spec); in != nil {
+			return in, nil
+		}
 	}
 	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
 	cmd.Env = spec.Env
@@ -43,15 +60,26 @@ func (*Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance, 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("process: start %s: %w", spec.Argv[0], err)
 	}
+	return started(cmd), nil
+}
+
+// started watches a started command.
+func started(cmd *exec.Cmd) *instance {
 	in := &instance{cmd: cmd, done: make(chan struct{})}
 	go in.wait()
-	return in, nil
+	return in
 }
 
 type instance struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	status sandbox.ExitStatus // written before done is closed
+
+	// A template's socket and output pipe, until the instance is handed
+	// out; outR and outW then go to whoever calls OutputPipe.
+	sock       *os.File
+	outMu      sync.Mutex
+	outR, outW *os.File // guarded by outMu
 
 	memMu   sync.Mutex
 	memPeak int64     // guarded by memMu: last peak read
@@ -79,7 +107,21 @@ func (in *instance) wait() {
 	in.status = st
 	// Reap whatever the instance left behind in its group.
 	_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGKILL)
+	if r, w := in.OutputPipe(); r != nil {
+		r.Close()
+		w.Close()
+	}
 	close(in.done)
+}
+
+// OutputPipe hands over the output pipe of an instance started from a
+// template.
+func (in *instance) OutputPipe() (r, w *os.File) {
+	in.outMu.Lock()
+	defer in.outMu.Unlock()
+	r, w = in.outR, in.outW
+	in.outR, in.outW = nil, nil
+	return r, w
 }
 
 func (in *instance) PID() int              { return in.cmd.Process.Pid }
