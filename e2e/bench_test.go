@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -274,20 +273,11 @@ func benchCold(b *testing.B, srv *alofttest.Server, c *lambda.Client, name strin
 	b.ReportMetric(float64(percentile(lat, 0.99))/1e6, "cold-p99-ms")
 	var sandbox, initMs []time.Duration
 	templated := 0
-	for _, line := range strings.Split(srv.Log()[logFrom:], "\n") {
-		var rec struct {
-			Msg      string  `json:"msg"`
-			Function string  `json:"function"`
-			Sandbox  float64 `json:"sandbox_ms"`
-			Init     float64 `json:"init_ms"`
-			Template bool    `json:"template"`
-		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "instance started" && rec.Function == name {
-			sandbox = append(sandbox, time.Duration(rec.Sandbox*1e6))
-			initMs = append(initMs, time.Duration(rec.Init*1e6))
-			if rec.Template {
-				templated++
-			}
+	for _, rec := range instanceStarts(srv, name, logFrom) {
+		sandbox = append(sandbox, time.Duration(rec.Sandbox*1e6))
+		initMs = append(initMs, time.Duration(rec.Init*1e6))
+		if rec.Template {
+			templated++
 		}
 	}
 	if len(sandbox) > 0 {

@@ -16,22 +16,36 @@ import (
 	"github.com/aloft-dev/aloft/internal/alofttest"
 )
 
-// startedFromTemplate returns, for each instance of function name the
-// server has started since its log had length from, whether it came from
-// a template process, by log stream.
-func startedFromTemplate(t *testing.T, srv *alofttest.Server, name string, from int) map[string]bool {
-	t.Helper()
-	out := map[string]bool{}
+// startRecord is the server's log record of an instance's start.
+type startRecord struct {
+	Msg      string  `json:"msg"`
+	Function string  `json:"function"`
+	Instance string  `json:"instance"` // the log stream
+	Sandbox  float64 `json:"sandbox_ms"`
+	Init     float64 `json:"init_ms"`
+	Template bool    `json:"template"`
+}
+
+// instanceStarts returns the starts of function name's instances the
+// server has logged since its log had length from.
+func instanceStarts(srv *alofttest.Server, name string, from int) []startRecord {
+	var out []startRecord
 	for _, line := range strings.Split(srv.Log()[from:], "\n") {
-		var rec struct {
-			Msg      string `json:"msg"`
-			Function string `json:"function"`
-			Instance string `json:"instance"`
-			Template bool   `json:"template"`
-		}
+		var rec startRecord
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "instance started" && rec.Function == name {
-			out[rec.Instance] = rec.Template
+			out = append(out, rec)
 		}
+	}
+	return out
+}
+
+// startedFromTemplate returns, by log stream, whether each instance of
+// function name the server has started since its log had length from came
+// from a template process.
+func startedFromTemplate(srv *alofttest.Server, name string, from int) map[string]bool {
+	out := map[string]bool{}
+	for _, rec := range instanceStarts(srv, name, from) {
+		out[rec.Instance] = rec.Template
 	}
 	return out
 }
@@ -70,10 +84,10 @@ func TestTemplateStarts(t *testing.T) {
 				}
 				time.Sleep(250 * time.Millisecond)
 				a, out = invoke(t, c, name, `{"op":"print","text":"printed by a template"}`)
-				templated = startedFromTemplate(t, srv, name, from)[a.Instance]
+				templated = startedFromTemplate(srv, name, from)[a.Instance]
 			}
 			if !templated {
-				t.Fatalf("no instance of %s started from a template: %v", name, startedFromTemplate(t, srv, name, from))
+				t.Fatalf("no instance of %s started from a template: %v", name, startedFromTemplate(srv, name, from))
 			}
 			if out.FunctionError != nil {
 				t.Fatalf("function error: %s", out.Payload)
@@ -108,7 +122,7 @@ func TestTemplateStarts(t *testing.T) {
 				time.Sleep(250 * time.Millisecond)
 				invoke(t, c, name, `{}`)
 			}
-			starts := startedFromTemplate(t, srv, name, from)
+			starts := startedFromTemplate(srv, name, from)
 			if len(starts) != 3 {
 				t.Fatalf("%d starts logged, want 3", len(starts))
 			}
