@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -367,13 +368,20 @@ func (fk *forker) fork(o forkOrder) forkResult {
 	// The child sets its groups, gid and uid before execve; leaving uid 0
 	// clears its capabilities, and with an empty bounding set and
 	// no_new_privs nothing it runs can gain any back.
-	pid, err := syscall.ForkExec(o.argv[0], o.argv, &syscall.ProcAttr{
+	attr := &syscall.ProcAttr{
 		Env:   o.env,
 		Files: o.files,
 		Sys: &syscall.SysProcAttr{
 			Credential: &syscall.Credential{Uid: uint32(o.uid), Gid: uint32(o.gid), Groups: []uint32{}},
 		},
-	})
+	}
+	pid, err := syscall.ForkExec(o.argv[0], o.argv, attr)
+	// A code file written just now may still be open for writing in a
+	// process the server forked meanwhile, until that process execs.
+	for wait := time.Millisecond; err == syscall.ETXTBSY && wait <= 64*time.Millisecond; wait *= 2 {
+		time.Sleep(wait)
+		pid, err = syscall.ForkExec(o.argv[0], o.argv, attr)
+	}
 	if err != nil {
 		return forkResult{err: fmt.Errorf("fork/exec %s: %w", o.argv[0], err)}
 	}
