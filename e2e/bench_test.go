@@ -419,13 +419,23 @@ func BenchmarkAsyncLatency(b *testing.B) {
 // BenchmarkBurst measures how long it takes, from zero instances, to have
 // 1,000 invocations of a provided function that sleeps one second in
 // flight at once: each iteration sends 1,000 concurrent invocations and
-// reports the time until the last one finished, less the second it slept.
+// reports the time until the last one finished, less the second it slept,
+// and how many instances were started (requests waiting for a start take
+// instances freed meanwhile). It runs on each sandbox driver it can.
 func BenchmarkBurst(b *testing.B) {
+	for _, driver := range []string{"process", "linux"} {
+		b.Run(driver, func(b *testing.B) {
+			if driver == "linux" && os.Geteuid() != 0 {
+				b.Skip("the linux sandbox needs root: run as root, as CI does")
+			}
+			benchBurst(b, driver)
+		})
+	}
+}
+
+func benchBurst(b *testing.B, driver string) {
 	const burst = 1000
-	// The invoker's scale-out, on the process driver: 1,000 sandboxed
-	// starts on two cores take longer than an initialisation may (see
-	// BenchmarkStart in the linux package for the sandbox's own figures).
-	srv := alofttest.Start(b, "--keep-alive", "1s", "--sandbox", "process")
+	srv := alofttest.Start(b, "--keep-alive", "1s", "--sandbox", driver)
 	goRC := runtimeCases()[0]
 	_, err := srv.Lambda().CreateFunction(context.Background(), &lambda.CreateFunctionInput{
 		FunctionName: aws.String("bench-burst"), Runtime: types.Runtime(goRC.runtime), Handler: aws.String(goRC.handler),
@@ -438,8 +448,10 @@ func BenchmarkBurst(b *testing.B) {
 	inv := newSignedInvoker(srv, "bench-burst", []byte(`{"op":"sleep","ms":1000}`))
 	inv.client.Transport.(*http.Transport).MaxIdleConnsPerHost = burst
 	var worst time.Duration
+	starts := 0
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
+		logFrom := len(srv.Log())
 		// Wait for the previous burst's instances to be gone.
 		for deadline := time.Now().Add(30 * time.Second); i > 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 			if n, _ := filepath.Glob(filepath.Join(srv.Dir, "instances", "*")); len(n) == 0 {
@@ -450,22 +462,31 @@ func BenchmarkBurst(b *testing.B) {
 		t0 := time.Now()
 		var wg sync.WaitGroup
 		errs := make(chan error, burst)
-		for range burst {
+		ends := make([]time.Duration, burst)
+		for k := range burst {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				if err := inv.invoke(); err != nil {
 					errs <- err
 				}
+				ends[k] = time.Since(t0)
 			}()
 		}
 		wg.Wait()
 		el := time.Since(t0) - time.Second
+		b.StopTimer()
 		close(errs)
 		if n := len(errs); n > 0 {
 			b.Fatalf("%d of %d invocations failed, first: %v", n, burst, <-errs)
 		}
+		slices.Sort(ends)
+		b.Logf("answered by: 10%% %v, 50%% %v, 90%% %v", ends[burst/10].Round(time.Millisecond),
+			ends[burst/2].Round(time.Millisecond), ends[burst*9/10].Round(time.Millisecond))
+		time.Sleep(200 * time.Millisecond) // the last starts' records
+		starts = max(starts, len(instanceStarts(srv, "bench-burst", logFrom)))
 		worst = max(worst, el)
 	}
 	b.ReportMetric(worst.Seconds(), "s-to-1000-in-flight")
+	b.ReportMetric(float64(starts), "instances")
 }

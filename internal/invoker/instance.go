@@ -49,13 +49,28 @@ type instance struct {
 
 // coldStart starts an instance for req. When the function cannot initialise,
 // it returns the response Lambda gives for that (a function error), and no
-// instance.
-func (iv *Invoker) coldStart(ctx context.Context, p *pool, req *Request) (*instance, *Response, error) {
-	return iv.start(ctx, p, req, false)
+// instance. Once left is closed before the start's turn comes, it starts
+// nothing and returns errNotNeeded.
+func (iv *Invoker) coldStart(ctx context.Context, p *pool, req *Request, left <-chan struct{}) (*instance, *Response, error) {
+	return iv.start(ctx, p, req, false, left)
 }
 
-// start starts an instance, for a request or (provisioned) ahead of one.
-func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned bool) (*instance, *Response, error) {
+// errNotNeeded says a start was dropped before its turn came.
+var errNotNeeded = errors.New("invoker: start not needed")
+
+// start starts an instance, for a request or (provisioned) ahead of one,
+// when its turn comes (see turns); left as in coldStart.
+func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned bool, left <-chan struct{}) (*instance, *Response, error) {
+	end, ok := iv.turns.wait(p, left, iv.stop)
+	if !ok {
+		select {
+		case <-iv.stop:
+			return nil, nil, ErrClosed
+		default:
+			return nil, nil, errNotNeeded
+		}
+	}
+	defer end()
 	cfg := p.cfg
 	t0 := iv.d.Now()
 	codeDir, err := iv.d.CodeDir(ctx, p.codeKey)

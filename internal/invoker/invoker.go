@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -63,8 +64,13 @@ type Deps struct {
 	// kept warm; beyond it the least valuable go first (see evict). 0
 	// means no bound.
 	IdleMemoryMB int
-	InitLimit    time.Duration // 0: ten seconds, as Lambda
-	Now          func() time.Time
+	// Starts bounds how many instance starts run at once (0: two per
+	// CPU), and StartHold how long one keeps its turn (0: one second);
+	// see turns.
+	Starts    int
+	StartHold time.Duration
+	InitLimit time.Duration // 0: ten seconds, as Lambda
+	Now       func() time.Time
 }
 
 // Request is one synchronous invocation.
@@ -105,6 +111,8 @@ type Invoker struct {
 	fns        map[string]*fnState // guarded by admitMu: by function name
 	unreserved int                 // guarded by admitMu: running invocations of functions without a reservation
 
+	turns *turns // of instance starts
+
 	wg      sync.WaitGroup // the reaper and background stops; no Add after closed
 	stop    chan struct{}
 	stopped sync.Once
@@ -134,6 +142,12 @@ func New(d Deps) (*Invoker, error) {
 	if d.InitLimit <= 0 {
 		d.InitLimit = 10 * time.Second
 	}
+	if d.Starts <= 0 {
+		d.Starts = 2 * runtime.GOMAXPROCS(0)
+	}
+	if d.StartHold <= 0 {
+		d.StartHold = time.Second
+	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -146,7 +160,10 @@ func New(d Deps) (*Invoker, error) {
 	if err := os.MkdirAll(d.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("invoker: %w", err)
 	}
-	return &Invoker{d: d, log: d.Logger, pools: map[string]*pool{}, live: map[*instance]struct{}{}, fns: map[string]*fnState{}, stop: make(chan struct{})}, nil
+	return &Invoker{
+		d: d, log: d.Logger, pools: map[string]*pool{}, live: map[*instance]struct{}{}, fns: map[string]*fnState{},
+		turns: newTurns(d.Starts, d.StartHold), stop: make(chan struct{}),
+	}, nil
 }
 
 // Start runs the keep-alive reaper until Close.
@@ -209,10 +226,11 @@ func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) 
 
 // acquire returns an instance for req: an idle one, or else whichever
 // comes first of an instance another request gives back and one started
-// for req. The start goes on in the background either way, so a burst of
-// short invocations is served by instances as they free up while new ones
-// come up for whatever remains. When the start req asked for fails
-// before any instance reached it, the failure is req's answer.
+// for req. A start that has begun goes on in the background either way, so
+// a burst of short invocations is served by instances as they free up
+// while new ones come up for whatever remains; one still waiting for its
+// turn is dropped. When the start req asked for fails before any instance
+// reached it, the failure is req's answer.
 func (iv *Invoker) acquire(ctx context.Context, p *pool, req *Request) (*instance, *Response, error) {
 	if in := p.take(); in != nil { // the warm path allocates nothing here
 		return in, nil, nil
@@ -226,6 +244,7 @@ func (iv *Invoker) acquire(ctx context.Context, p *pool, req *Request) (*instanc
 		err  error
 	}
 	failed := make(chan outcome, 1)
+	left := make(chan struct{}) // closed once req needs its start no more
 	p.mu.Lock()
 	p.starting++
 	p.mu.Unlock()
@@ -235,7 +254,11 @@ func (iv *Invoker) acquire(ctx context.Context, p *pool, req *Request) (*instanc
 		p.mu.Unlock()
 	}
 	started := iv.background(func() {
-		in, resp, err := iv.coldStart(context.WithoutCancel(ctx), p, req)
+		in, resp, err := iv.coldStart(context.WithoutCancel(ctx), p, req, left)
+		if errors.Is(err, errNotNeeded) {
+			done()
+			return
+		}
 		if err != nil || resp != nil {
 			done()
 			failed <- outcome{resp, err}
@@ -249,6 +272,7 @@ func (iv *Invoker) acquire(ctx context.Context, p *pool, req *Request) (*instanc
 		p.unwait(w)
 		return nil, nil, ErrClosed
 	}
+	defer close(left)
 	select {
 	case in := <-w:
 		return in, nil, nil
@@ -450,7 +474,7 @@ func (iv *Invoker) replenish(p *pool) {
 	p.mu.Unlock()
 	for range missing {
 		iv.background(func() {
-			in, resp, err := iv.start(context.Background(), p, &Request{Config: p.cfg}, true)
+			in, resp, err := iv.start(context.Background(), p, &Request{Config: p.cfg}, true, nil)
 			if err != nil || resp != nil {
 				p.mu.Lock()
 				p.provLive--
@@ -611,7 +635,7 @@ func (iv *Invoker) prewarm(p *pool) {
 	p.warming = true
 	p.mu.Unlock()
 	iv.background(func() {
-		in, resp, err := iv.start(context.Background(), p, &Request{Config: p.cfg}, false)
+		in, resp, err := iv.start(context.Background(), p, &Request{Config: p.cfg}, false, nil)
 		p.mu.Lock()
 		p.warming = false
 		p.mu.Unlock()

@@ -92,14 +92,14 @@ func (m *meter) Record(_ string, billedMs int64, _ int) {
 	m.mu.Unlock()
 }
 
-func newInvoker(t testing.TB, keepAlive time.Duration) (*Invoker, *sink, *meter) {
+func newInvoker(t testing.TB, keepAlive time.Duration, opts ...func(*Deps)) (*Invoker, *sink, *meter) {
 	t.Helper()
 	s, m := &sink{}, &meter{}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	iv, err := New(Deps{
+	d := Deps{
 		Driver: &process.Driver{},
 		Command: func(function.Family, string) ([]string, []string, error) {
 			return []string{exe}, []string{"INVOKER_TEST_RUNTIME=1"}, nil
@@ -110,7 +110,11 @@ func newInvoker(t testing.TB, keepAlive time.Duration) (*Invoker, *sink, *meter)
 		Meter:     m,
 		KeepAlive: keepAlive,
 		InitLimit: 2 * time.Second,
-	})
+	}
+	for _, o := range opts {
+		o(&d)
+	}
+	iv, err := New(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -668,5 +672,47 @@ func TestWaitingRequestTakesAFreedInstance(t *testing.T) {
 			t.Fatalf("stats %+v: the extra instance never became idle", iv.Stats("handoff"))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Starts beyond the limit wait their turn, and a request served by a freed
+// instance meanwhile withdraws its own: a burst of short invocations
+// starts only as many instances as ran out of turn.
+func TestStartsWaitTheirTurn(t *testing.T) {
+	iv, _, _ := newInvoker(t, time.Minute, func(d *Deps) { d.Starts, d.StartHold = 1, time.Hour })
+	cfg := config("turns", 10, map[string]string{"INIT_MODE": "slow"}) // every start takes 3s
+	_, first := invoke(t, iv, cfg, `{}`, false)
+
+	// Six requests at once: one takes the idle instance, five wait and
+	// set off a start each; one start begins, the others wait their turn.
+	// The first instance serves all six, 100ms each, long before a start
+	// is done, so four starts never begin.
+	var wg sync.WaitGroup
+	pids := make(chan int, 6)
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, r := invoke(t, iv, cfg, `{"op":"sleep","ms":100}`, false)
+			pids <- r.PID
+		}()
+	}
+	wg.Wait()
+	close(pids)
+	for pid := range pids {
+		if pid != first.PID {
+			t.Fatalf("a request was served by instance %d, want all by the first (%d)", pid, first.PID)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for st := iv.Stats("turns"); st.Starting > 0 || st.Idle != 2; st = iv.Stats("turns") {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v: want the one start that began to end idle, and no other", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if st := iv.Stats("turns"); st.Idle != 2 || st.Busy != 0 {
+		t.Fatalf("stats %+v: want 2 idle instances", st)
 	}
 }
