@@ -147,6 +147,9 @@ func TestGatewayLimits(t *testing.T) {
 		if ra, _ := strconv.Atoi(r.header.Get("Retry-After")); ra < 1 || ra > 86400 {
 			t.Fatalf("Retry-After %q, want the rest of the day", r.header.Get("Retry-After"))
 		}
+		// A restart does not give the key its quota afresh.
+		f.srv.Restart()
+		call(t, "GET", f.base()+"/keyed", "", nil, map[string]string{"x-api-key": key.Value}).expect(t, 429, `{"message":"Limit Exceeded"}`)
 		manage(t, f.srv, "PATCH", "/apikeys/"+key.ID, map[string]any{"patchOperations": []map[string]string{{"op": "replace", "path": "/enabled", "value": "false"}}}, nil)
 		call(t, "GET", f.base()+"/keyed", "", nil, map[string]string{"x-api-key": key.Value}).expect(t, 403, "")
 	})

@@ -21,6 +21,8 @@ type gatewayParts struct {
 	addr string // the listener's address
 	port string // its port, for the addresses of APIs and URLs
 	cat  *catalog.Catalog
+	// counts keeps usage plan quota counts across restarts.
+	counts *catalog.Counts
 }
 
 // listenGateway binds the gateway listener.
@@ -37,6 +39,9 @@ func (s *Server) listenGateway(addr string) (err error) {
 func (s *Server) openGateway(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
 	var err error
 	if s.gw.cat, err = catalog.Open(ctx, js, log); err != nil {
+		return err
+	}
+	if s.gw.counts, err = catalog.OpenCounts(ctx, js); err != nil {
 		return err
 	}
 	exists := func(name string) bool { _, ok := s.reg.Get(name); return ok }
@@ -63,6 +68,9 @@ func (s *Server) gatewayAPI(log *slog.Logger) http.Handler {
 // serveGateway starts serving HTTP triggers and function URLs.
 func (s *Server) serveGateway(verifier *sigv4.Verifier, log *slog.Logger) {
 	d := gateway.Deps{Catalog: s.gw.cat, Functions: s.reg, Invoker: s.inv, Verifier: verifier, Logger: log}
+	if s.gw.counts != nil {
+		d.Counts = s.gw.counts
+	}
 	if s.objects != nil {
 		d.Objects = s.objects // static sites
 	}

@@ -39,8 +39,10 @@
 // route requires an API key, the key's usage plan (a token bucket and a
 // quota per key) admit the request. Route buckets live in the compiled
 // snapshot, so a change to the API refills them; usage plan counters
-// live in the handler and survive catalog changes, but not a restart,
-// and each node counts its own requests.
+// live in the handler and survive catalog changes. Quota counts are saved
+// (Deps.Counts) every few seconds and at Shutdown, and a key's quota
+// starts from its saved count after a restart; token buckets start full.
+// Each node counts its own requests.
 //
 // A route with AuthorizationType CUSTOM runs its Lambda REQUEST
 // authorizer first (payload 2.0; simple responses, or IAM policies whose

@@ -47,6 +47,13 @@ type Verifier interface {
 	Verify(r *http.Request, payloadHash string) (sigv4.Identity, error)
 }
 
+// Counts keeps usage plan quota counts across restarts, by meter name
+// (catalog.KeyPlan.Meter).
+type Counts interface {
+	Load(ctx context.Context, meter string) (n catalog.Count, ok bool, err error)
+	Save(ctx context.Context, meter string, n catalog.Count) error
+}
+
 // Deps are the gateway's collaborators.
 type Deps struct {
 	Catalog   Catalog
@@ -54,6 +61,7 @@ type Deps struct {
 	Invoker   Invoker
 	Verifier  Verifier // checks requests to AWS_IAM function URLs; nil refuses them
 	Objects   Objects  // serves static sites; nil answers their routes 404
+	Counts    Counts   // keeps quota counts while the server is down; nil keeps them in memory only
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
@@ -76,6 +84,10 @@ type Handler struct {
 	d      Deps
 	bg     sync.WaitGroup // invocations that outlived their request's timeout
 	meters sync.Map       // catalog.KeyPlan.Meter → *meter: each key's throttle and quota under each plan
+
+	saveMu   sync.Mutex    // serialises saving counts; guards meter.saved
+	stopSave chan struct{} // closed to stop saving counts in the background
+	saving   chan struct{} // closed when the background saving has stopped
 }
 
 // NewHandler returns a handler; Catalog, Functions and Invoker are

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
@@ -62,6 +63,7 @@ func answer(payload string) func([]byte) (*invoker.Response, error) {
 
 type env struct {
 	t    *testing.T
+	js   jetstream.JetStream
 	cat  *catalog.Catalog
 	inv  *fakeInvoker
 	srv  *httptest.Server
@@ -82,7 +84,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(cat.Close)
-	e := &env{t: t, cat: cat, fns: fakeFunctions{}, keys: map[string]string{"AKIDTEST": "secret"},
+	e := &env{t: t, js: st.JetStream(), cat: cat, fns: fakeFunctions{}, keys: map[string]string{"AKIDTEST": "secret"},
 		inv: &fakeInvoker{events: map[string][]byte{}, fns: map[string]func([]byte) (*invoker.Response, error){}}}
 	verifier := &sigv4.Verifier{Lookup: func(id string) (string, bool) { s, ok := e.keys[id]; return s, ok }}
 	e.h = NewHandler(Deps{Catalog: cat, Functions: e.fns, Invoker: e.inv, Verifier: verifier})

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -128,4 +129,71 @@ func TestAPIKeys(t *testing.T) {
 	if p, _ := e.cat.UsagePlan(plan.ID); len(p.KeyIDs) != 1 {
 		t.Fatalf("deleted key still in plan: %v", p.KeyIDs)
 	}
+}
+
+// savingCounts counts the saves it passes on.
+type savingCounts struct {
+	*catalog.Counts
+	mu    sync.Mutex
+	saves int
+}
+
+func (c *savingCounts) Save(ctx context.Context, meter string, n catalog.Count) error {
+	c.mu.Lock()
+	c.saves++
+	c.mu.Unlock()
+	return c.Counts.Save(ctx, meter, n)
+}
+
+// Quota counts are saved, and a handler started afresh (a restarted
+// server) carries on from them.
+func TestQuotaCountsSurvive(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	clock := &fakeClock{t: time.Date(2025, 3, 12, 10, 0, 0, 0, time.UTC)}
+	stored, err := catalog.OpenCounts(ctx, e.js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := &savingCounts{Counts: stored}
+	e.h.d.Now, e.h.d.Counts = clock.now, counts
+	e.function("fn", 3, answer(`{"statusCode":200,"body":"ok"}`))
+	a := e.api(nil, map[string]string{"GET /guarded": "fn"})
+	if _, err := e.cat.UpdateAPI(ctx, a.ID, func(a *catalog.API) error { a.Routes[0].APIKeyRequired = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	k, value, err := e.cat.CreateAPIKey(ctx, &catalog.APIKey{Name: "k", Enabled: true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := e.cat.CreateUsagePlan(ctx, &catalog.UsagePlan{Name: "p", APIStages: []catalog.APIStage{{APIID: a.ID, Stage: catalog.DefaultStage}},
+		Quota: &catalog.QuotaSettings{Limit: 3, Period: "DAY"}, KeyIDs: []string{k.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withKey := func(srv *httptest.Server) *http.Request {
+		r, _ := http.NewRequest("GET", srv.URL+"/guarded", nil)
+		r.Header.Set("x-api-key", value)
+		return r
+	}
+	e.expect(withKey(e.srv), 200, "ok")
+	e.expect(withKey(e.srv), 200, "ok")
+	e.h.saveCounts(ctx)
+	e.h.saveCounts(ctx) // nothing changed: nothing saved
+	if counts.saves != 1 {
+		t.Fatalf("%d saves, want 1", counts.saves)
+	}
+	n, ok, err := stored.Load(ctx, plan.ID+"/"+k.ID)
+	if err != nil || !ok || n.Used != 2 || !n.Start.Equal(time.Date(2025, 3, 12, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("stored count %+v %v %v, want 2 on 2025-03-12", n, ok, err)
+	}
+
+	// A new handler over the same store: one request left today.
+	h := NewHandler(Deps{Catalog: e.cat, Functions: e.fns, Invoker: e.inv, Counts: counts, Now: clock.now})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	e.expect(withKey(srv), 200, "ok")
+	e.expect(withKey(srv), 429, `{"message":"Limit Exceeded"}`)
+	clock.add(24 * time.Hour) // a count of an earlier day does not hold
+	e.expect(withKey(srv), 200, "ok")
 }

@@ -47,12 +47,13 @@ func (s *Server) Serve(h *Handler) {
 		MaxHeaderBytes:    1 << 20,
 	}
 	s.served = make(chan error, 1)
+	h.keepCounts()
 	go func() { s.served <- s.http.Serve(s.ln) }()
 }
 
 // Shutdown stops accepting, waits (until ctx ends) for requests in flight
-// and for invocations that outlived their requests, then closes what is
-// left. It is safe to call on a server that never served.
+// and for invocations that outlived their requests, saves the quota
+// counts, then closes what is left. It is safe to call on a server that never served.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.ln == nil {
 		return nil // already shut down
@@ -72,6 +73,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.h.Wait(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("gateway: wait for invocations: %w", err))
 	}
+	s.h.stopCounts(ctx)
 	s.http = nil
 	return errors.Join(errs...)
 }
