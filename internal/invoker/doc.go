@@ -3,7 +3,11 @@
 // request that finds no idle instance starts a new one (a cold start) without
 // holding any lock that other requests wait on, and waits for whichever
 // comes first: that instance, or one another request gives back (the start
-// then goes on and its instance stays idle for later). An idle instance is
+// then goes on and its instance stays idle for later). Starts take turns:
+// at most two per CPU run at once, the rest wait, one function's after
+// another's, and a start whose request was served meanwhile is dropped
+// before it begins, so a burst brings up its first instances early and
+// reuses them rather than starting everything at once. An idle instance is
 // stopped once it has been idle for the keep-alive, or earlier when idle
 // instances hold more memory than their budget.
 //
