@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
@@ -64,6 +66,11 @@ func TestLogs(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for len(events) < 8 && time.Now().Before(deadline) {
 		out, err := logs.FilterLogEvents(ctxT(t), &cloudwatchlogs.FilterLogEventsInput{LogGroupName: group, StartTime: aws.Int64(start)})
+		var missing *cwtypes.ResourceNotFoundException
+		if errors.As(err, &missing) { // logs are stored after the invocation answers: the group may not exist yet
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
