@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,13 +124,32 @@ func TestRuntimes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// They meet at a barrier: none answers before all three run at
+			// once, so no instance can serve two of them.
+			var arrived atomic.Int32
+			all := make(chan struct{})
+			barrier := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if arrived.Add(1) == 3 {
+					close(all)
+				}
+				select {
+				case <-all:
+					io.WriteString(w, "ok")
+				case <-time.After(8 * time.Second):
+					http.Error(w, "the three invocations never ran at once", http.StatusGatewayTimeout)
+				}
+			}))
+			defer barrier.Close()
 			var wg sync.WaitGroup
 			pids := make([]string, 3)
 			for i := range pids {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					a, _ := invoke(t, c, name, `{"op":"sleep","ms":500}`)
+					a, out := invoke(t, c, name, `{"op":"wait","url":"`+barrier.URL+`"}`)
+					if out.FunctionError != nil {
+						t.Errorf("invocation %d: %s", i, out.Payload)
+					}
 					pids[i] = a.Instance
 				}()
 			}

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +29,7 @@ type event struct {
 	Text string `json:"text"`
 	Size int    `json:"size"`
 	T    int64  `json:"t"` // a send time in Unix nanoseconds, for "stamp"
+	URL  string `json:"url"`
 }
 
 func main() {
@@ -47,6 +50,16 @@ func handle(ctx context.Context, ev event) (map[string]any, error) {
 	switch ev.Op {
 	case "sleep":
 		time.Sleep(time.Duration(ev.Ms) * time.Millisecond)
+	case "wait": // until the test's server answers
+		res, err := http.Get(ev.URL)
+		if err != nil {
+			return nil, err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("wait: %s", res.Status)
+		}
 	case "crash":
 		os.Exit(3)
 	case "error":

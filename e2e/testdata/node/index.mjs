@@ -8,6 +8,12 @@ export const handler = async (event, context) => {
     case "sleep":
       await new Promise((r) => setTimeout(r, event.ms));
       break;
+    case "wait": { // until the test's server answers
+      const res = await fetch(event.url);
+      await res.text();
+      if (!res.ok) throw new Error(`wait: ${res.status}`);
+      break;
+    }
     case "crash":
       process.exit(3);
     case "error":

@@ -12,6 +12,10 @@ def handler(event, context):
     op = event.get("op")
     if op == "sleep":
         time.sleep(event["ms"] / 1000)
+    elif op == "wait":  # until the test's server answers
+        import urllib.request
+
+        urllib.request.urlopen(event["url"], timeout=9).read()
     elif op == "crash":
         os._exit(3)
     elif op == "error":
