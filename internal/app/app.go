@@ -245,10 +245,11 @@ func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir string, log *slog.
 		}
 	}
 	// One cgroup parent per data dir: servers on other data dirs keep
-	// theirs, and a restart sweeps what the previous run left.
+	// theirs, a restart sweeps what the previous run left, and a clean
+	// stop removes it, even after a run that was killed.
 	sum := sha256.Sum256([]byte(filepath.Dir(runtimeDir)))
 	d, err := linux.New(linux.Options{ReadOnly: ro, RuntimeDir: runtimeDir, Logger: log.With("component", "sandbox"),
-		CgroupParent: "aloft/" + hex.EncodeToString(sum[:6])})
+		CgroupParent: "aloft/" + hex.EncodeToString(sum[:6]), OwnParent: true})
 	if err == nil {
 		log.Info("sandbox driver: linux (namespaces, cgroups, seccomp, unprivileged user)")
 		return d, nil

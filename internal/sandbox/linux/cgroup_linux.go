@@ -34,6 +34,7 @@ type cgroupHost struct {
 	// has it; on v2 every controller maps to the same directory.
 	parents map[string]string
 	created []string // directories created by newCgroupHost, deepest last
+	own     bool     // close removes the parents even if they were not created
 	// sentinel is an empty v1 freezer cgroup kept frozen (see
 	// holdFreezer), or "".
 	sentinel string
@@ -45,13 +46,13 @@ var v1Controllers = []string{"memory", "cpu", "pids", "freezer"}
 
 // newCgroupHost finds the cgroup hierarchies, checks that the controllers
 // the driver needs are there and creates the parent cgroup parent (a
-// relative path) in each.
-func newCgroupHost(parent string) (*cgroupHost, error) {
+// relative path) in each; own is Options.OwnParent.
+func newCgroupHost(parent string, own bool) (*cgroupHost, error) {
 	mounts, err := cgroupMounts()
 	if err != nil {
 		return nil, err
 	}
-	h := &cgroupHost{parents: map[string]string{}}
+	h := &cgroupHost{parents: map[string]string{}, own: own}
 	if _, ok := mounts.v1["memory"]; ok {
 		// Legacy or hybrid: the v1 controllers do the work.
 		var missing []string
@@ -230,8 +231,9 @@ func (h *cgroupHost) holdFreezer() error {
 	return nil
 }
 
-// close removes the parent directories newCgroupHost created, if they are
-// empty; cgroups still in use stay.
+// close removes the parent directories newCgroupHost created, and the
+// parents themselves when they are the driver's own, if they are empty;
+// cgroups still in use stay.
 func (h *cgroupHost) close() error {
 	var errs []error
 	if h.sentinel != "" {
@@ -240,11 +242,19 @@ func (h *cgroupHost) close() error {
 		}
 		h.sentinel = ""
 	}
-	for i := len(h.created) - 1; i >= 0; i-- {
-		err := unix.Rmdir(h.created[i])
+	remove := func(dir string) {
+		err := unix.Rmdir(dir)
 		if err != nil && err != unix.ENOENT && err != unix.EBUSY && err != unix.ENOTEMPTY {
-			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", h.created[i], err))
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", dir, err))
 		}
+	}
+	if h.own {
+		for _, dir := range h.dirs() {
+			remove(dir)
+		}
+	}
+	for i := len(h.created) - 1; i >= 0; i-- {
+		remove(h.created[i])
 	}
 	h.created = nil
 	return errors.Join(errs...)

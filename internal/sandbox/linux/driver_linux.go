@@ -135,7 +135,7 @@ func New(o Options) (*Driver, error) {
 	if parent == "" {
 		return nil, errors.New("linux sandbox: the cgroup parent must not be the root cgroup")
 	}
-	if d.cg, err = newCgroupHost(parent); err != nil {
+	if d.cg, err = newCgroupHost(parent, o.OwnParent); err != nil {
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
 	d.cg.sweep()

@@ -893,3 +893,35 @@ func TestUnescapeMount(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// A parent cgroup left by a run that was killed is removed at Close when
+// the parent is the driver's own, and stays when it may be an operator's.
+func TestOwnParentRemovedAtClose(t *testing.T) {
+	needRoot(t)
+	for _, own := range []bool{true, false} {
+		parent := fmt.Sprintf("aloft-test-own-%d-%v", os.Getpid(), own)
+		left, err := newCgroupHost(parent, false) // what a killed run leaves
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs := left.dirs()
+		d := newDriver(t, Options{CgroupParent: parent, OwnParent: own})
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, dir := range dirs {
+			_, err := os.Stat(dir)
+			if gone := os.IsNotExist(err); gone != own {
+				t.Errorf("own %v: %s gone %v, want %v", own, dir, gone, own)
+			}
+		}
+		if err := left.close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, dir := range dirs {
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("%s left behind by the test", dir)
+			}
+		}
+	}
+}

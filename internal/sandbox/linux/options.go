@@ -26,6 +26,11 @@ type Options struct {
 	// New removes what a previous run left there, so two servers must not
 	// share one.
 	CgroupParent string
+	// OwnParent says CgroupParent is this driver's alone (a server names
+	// it after its data dir): Close removes it even when it existed at New,
+	// as it does when a previous run was killed before it could. Without
+	// it, a parent that existed at New is an operator's and stays.
+	OwnParent bool
 	// Prestart is how many instances the driver keeps prepared (init
 	// started, root built) ahead of need, so that Start only has to hand
 	// over the code and exec the function; each holds 1-2 MB while it
