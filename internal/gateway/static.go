@@ -78,7 +78,8 @@ func (h *Handler) serveSite(x *exchange, s *catalog.Site, path string) {
 		hdr["Cache-Control"] = s.CacheControl
 	}
 	h.finish(x)
-	if status == http.StatusOK && notModified(x.r.Header, etag, info.LastModified) {
+	inm, ims := x.r.Header.Get("If-None-Match"), x.r.Header.Get("If-Modified-Since")
+	if status == http.StatusOK && objstore.NotModified(inm, ims, info.ETag, info.LastModified) {
 		x.w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -124,17 +125,6 @@ func notExist(err error) bool {
 	return errors.Is(err, objstore.ErrNoSuchKey) || errors.Is(err, objstore.ErrNoSuchBucket)
 }
 
-// notModified reports whether a conditional GET may be answered 304:
-// If-None-Match holds etag, or, without If-None-Match, If-Modified-Since
-// is no older than the object (HTTP dates have whole seconds).
-func notModified(h http.Header, etag string, mod time.Time) bool {
-	if inm := h.Get("If-None-Match"); inm != "" {
-		return etagMatch(inm, etag)
-	}
-	t, err := http.ParseTime(h.Get("If-Modified-Since"))
-	return err == nil && !mod.Truncate(time.Second).After(t)
-}
-
 // ifRange reports whether a Range header applies given If-Range: always
 // without one; with one, only when it names the current ETag (strongly)
 // or the object's exact modification time.
@@ -147,15 +137,4 @@ func ifRange(header, etag string, mod time.Time) bool {
 	}
 	t, err := http.ParseTime(header)
 	return err == nil && mod.Truncate(time.Second).Equal(t)
-}
-
-// etagMatch reports whether an If-None-Match header names etag (or is *).
-func etagMatch(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == "*" || t == etag {
-			return true
-		}
-	}
-	return false
 }

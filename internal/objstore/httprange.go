@@ -2,8 +2,10 @@ package objstore
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrInvalidRange is ParseRange's error for a range no byte of the object
@@ -50,4 +52,29 @@ func ParseRange(h string, size int64) (start, length int64, partial bool, err er
 		return 0, 0, false, invalid
 	}
 	return a, b - a + 1, true, nil
+}
+
+// ETagListHas reports whether a list of entity tags from If-Match or
+// If-None-Match names etag (an object's ETag, unquoted), or is "*". Weak
+// tags compare like strong ones, as S3 compares them.
+func ETagListHas(list, etag string) bool {
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || strings.Trim(t, `"`) == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// NotModified reports whether a read with these If-None-Match and
+// If-Modified-Since headers may be answered 304: If-None-Match names etag,
+// or, without If-None-Match, If-Modified-Since is no older than modified
+// (compared to the second, as Last-Modified carries it).
+func NotModified(ifNoneMatch, ifModifiedSince, etag string, modified time.Time) bool {
+	if ifNoneMatch != "" {
+		return ETagListHas(ifNoneMatch, etag)
+	}
+	t, err := http.ParseTime(ifModifiedSince)
+	return ifModifiedSince != "" && err == nil && !modified.UTC().Truncate(time.Second).After(t)
 }

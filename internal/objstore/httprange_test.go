@@ -1,6 +1,10 @@
 package objstore
 
-import "testing"
+import (
+	"net/http"
+	"testing"
+	"time"
+)
 
 func TestParseRange(t *testing.T) {
 	for _, tc := range []struct {
@@ -28,6 +32,28 @@ func TestParseRange(t *testing.T) {
 		start, length, partial, err := ParseRange(tc.h, tc.size)
 		if (err != nil) != tc.wrong || (err == nil && (start != tc.start || length != tc.length || partial != tc.partial)) {
 			t.Errorf("ParseRange(%q, %d) = %d, %d, %v, %v", tc.h, tc.size, start, length, partial, err)
+		}
+	}
+}
+
+func TestNotModified(t *testing.T) {
+	mod := time.Date(2024, 5, 1, 12, 0, 0, 500e6, time.UTC)
+	at := func(d time.Duration) string { return mod.Truncate(time.Second).Add(d).Format(http.TimeFormat) }
+	for _, tc := range []struct {
+		inm, ims string
+		want     bool
+	}{
+		{`"abc"`, "", true},
+		{`"x", W/"abc"`, "", true},
+		{"*", "", true},
+		{`"x"`, at(time.Hour), false}, // If-None-Match decides when present
+		{"", at(0), true},             // same second as Last-Modified
+		{"", at(-time.Second), false},
+		{"", "not a date", false},
+		{"", "", false},
+	} {
+		if got := NotModified(tc.inm, tc.ims, "abc", mod); got != tc.want {
+			t.Errorf("If-None-Match %q If-Modified-Since %q: %v, want %v", tc.inm, tc.ims, got, tc.want)
 		}
 	}
 }

@@ -195,19 +195,6 @@ func partRange(info objstore.ObjectInfo, n int) (start, length int64, err error)
 	return start, info.PartSizes[n-1], nil
 }
 
-// etagMatches reports whether a list of entity tags (If-Match,
-// If-None-Match) holds etag or "*".
-func etagMatches(list, etag string) bool {
-	for _, t := range strings.Split(list, ",") {
-		t = strings.TrimSpace(t)
-		t = strings.TrimPrefix(t, "W/")
-		if t == "*" || strings.Trim(t, `"`) == etag {
-			return true
-		}
-	}
-	return false
-}
-
 // checkConditions applies If-Match, If-Unmodified-Since, If-None-Match
 // and If-Modified-Since in the order RFC 9110 gives, comparing times to the
 // second as Last-Modified carries them.
@@ -221,7 +208,7 @@ func checkConditions(r *http.Request, etag string, modified time.Time) error {
 func conditions(ifMatch, ifUnmodified, ifNoneMatch, ifModified, etag string, modified time.Time, read bool) error {
 	mod := modified.UTC().Truncate(time.Second)
 	if ifMatch != "" {
-		if !etagMatches(ifMatch, etag) {
+		if !objstore.ETagListHas(ifMatch, etag) {
 			return s3err("PreconditionFailed", "")
 		}
 	} else if t, err := http.ParseTime(ifUnmodified); ifUnmodified != "" && err == nil && mod.After(t) {
@@ -231,11 +218,7 @@ func conditions(ifMatch, ifUnmodified, ifNoneMatch, ifModified, etag string, mod
 	if !read {
 		notModified = s3err("PreconditionFailed", "")
 	}
-	if ifNoneMatch != "" {
-		if etagMatches(ifNoneMatch, etag) {
-			return notModified
-		}
-	} else if t, err := http.ParseTime(ifModified); ifModified != "" && err == nil && !mod.After(t) {
+	if objstore.NotModified(ifNoneMatch, ifModified, etag, modified) {
 		return notModified
 	}
 	return nil

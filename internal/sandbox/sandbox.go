@@ -8,6 +8,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -150,4 +151,17 @@ func (s ExitStatus) String() string {
 		return "signal: " + s.Signal.String()
 	}
 	return fmt.Sprintf("exit status %d", s.Code)
+}
+
+// RetryTextBusy calls start again, for up to about 130 ms, while it fails
+// with ETXTBSY: a code file written just now may still be open for
+// writing in a process the server forked meanwhile, until that process
+// execs. It returns start's last error.
+func RetryTextBusy(start func() error) error {
+	err := start()
+	for wait := time.Millisecond; errors.Is(err, syscall.ETXTBSY) && wait <= 64*time.Millisecond; wait *= 2 {
+		time.Sleep(wait)
+		err = start()
+	}
+	return err
 }

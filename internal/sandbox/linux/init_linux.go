@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -375,13 +374,11 @@ func (fk *forker) fork(o forkOrder) forkResult {
 			Credential: &syscall.Credential{Uid: uint32(o.uid), Gid: uint32(o.gid), Groups: []uint32{}},
 		},
 	}
-	pid, err := syscall.ForkExec(o.argv[0], o.argv, attr)
-	// A code file written just now may still be open for writing in a
-	// process the server forked meanwhile, until that process execs.
-	for wait := time.Millisecond; err == syscall.ETXTBSY && wait <= 64*time.Millisecond; wait *= 2 {
-		time.Sleep(wait)
+	var pid int
+	err := sandbox.RetryTextBusy(func() (err error) {
 		pid, err = syscall.ForkExec(o.argv[0], o.argv, attr)
-	}
+		return err
+	})
 	if err != nil {
 		return forkResult{err: fmt.Errorf("fork/exec %s: %w", o.argv[0], err)}
 	}

@@ -51,24 +51,20 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 			return in, nil
 		}
 	}
-	for wait := time.Millisecond; ; wait *= 2 {
-		cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
+	var cmd *exec.Cmd
+	err := sandbox.RetryTextBusy(func() error {
+		cmd = exec.Command(spec.Argv[0], spec.Argv[1:]...)
 		cmd.Env = spec.Env
 		cmd.Dir = spec.Dir
 		cmd.Stdout = spec.Output
 		cmd.Stderr = spec.Output
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		err := cmd.Start()
-		if err == nil {
-			return started(cmd), nil
-		}
-		// A code file written just now may still be open for writing in a
-		// process the server forked meanwhile, until that process execs.
-		if !errors.Is(err, syscall.ETXTBSY) || wait > 64*time.Millisecond {
-			return nil, fmt.Errorf("process: start %s: %w", spec.Argv[0], err)
-		}
-		time.Sleep(wait)
+		return cmd.Start()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("process: start %s: %w", spec.Argv[0], err)
 	}
+	return started(cmd), nil
 }
 
 // started watches a started command.
