@@ -84,6 +84,7 @@ type instance struct {
 	sock       *os.File
 	outMu      sync.Mutex
 	outR, outW *os.File // guarded by outMu
+	handed     bool     // guarded by outMu: given an instance, so its pipe is the taker's
 
 	memMu   sync.Mutex
 	memPeak int64     // guarded by memMu: last peak read
@@ -111,10 +112,15 @@ func (in *instance) wait() {
 	in.status = st
 	// Reap whatever the instance left behind in its group.
 	_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGKILL)
-	if r, w := in.OutputPipe(); r != nil {
-		r.Close()
-		w.Close()
+	// A template process that ended while it waited leaves its pipe to
+	// nobody; one given an instance leaves it to whoever took it.
+	in.outMu.Lock()
+	if !in.handed && in.outR != nil {
+		in.outR.Close()
+		in.outW.Close()
+		in.outR, in.outW = nil, nil
 	}
+	in.outMu.Unlock()
 	close(in.done)
 }
 

@@ -58,6 +58,10 @@ func (d *Driver) fromTemplate(spec sandbox.Spec) *instance {
 	}
 	if err := order(in, spec); err != nil {
 		in.Stop(context.Background(), 0)
+		if r, w := in.OutputPipe(); r != nil {
+			r.Close()
+			w.Close()
+		}
 		return nil
 	}
 	return in
@@ -66,6 +70,9 @@ func (d *Driver) fromTemplate(spec sandbox.Spec) *instance {
 // order sends a ready template process its instance.
 func order(in *instance, spec sandbox.Spec) error {
 	defer in.sock.Close()
+	in.outMu.Lock()
+	in.handed = true
+	in.outMu.Unlock()
 	select {
 	case <-in.done:
 		return fmt.Errorf("process: the template process has exited: %s", in.status)
