@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -266,6 +268,10 @@ type cgroup struct {
 	ctrl     map[string]string // controller -> the instance's directory
 	dirs     []string          // the distinct directories
 	prepared bool              // setIdle has written the fixed settings
+
+	peakMu   sync.Mutex // guards peakFile
+	peakFile *os.File   // the peak memory file, kept open once read
+	peakGone bool       // remove has run: the file is not opened again
 }
 
 // create makes the instance cgroup name under the parent. With memoryMB
@@ -471,14 +477,46 @@ func (cg *cgroup) kill() error {
 	return nil
 }
 
-// peak returns the highest memory use recorded, in bytes, or 0.
+// peak returns the highest memory use recorded, in bytes, or 0. It is
+// read after every invocation, so the file stays open from the first read
+// on and is read again from offset 0: opening a cgroup file costs several
+// times what reading it does. An open file follows the cgroup when it is
+// renamed.
 func (cg *cgroup) peak() int64 {
-	file := "memory.max_usage_in_bytes"
-	if cg.v2 {
-		file = "memory.peak"
+	cg.peakMu.Lock()
+	defer cg.peakMu.Unlock()
+	if cg.peakFile == nil {
+		if cg.peakGone {
+			return 0
+		}
+		file := "memory.max_usage_in_bytes"
+		if cg.v2 {
+			file = "memory.peak"
+		}
+		f, err := os.Open(filepath.Join(cg.ctrl["memory"], file))
+		if err != nil {
+			return 0
+		}
+		cg.peakFile = f
 	}
-	v, _ := readInt(filepath.Join(cg.ctrl["memory"], file))
+	var buf [32]byte
+	n, err := cg.peakFile.ReadAt(buf[:], 0)
+	if err != nil && err != io.EOF {
+		return 0
+	}
+	v, _ := strconv.ParseInt(string(bytes.TrimSpace(buf[:n])), 10, 64)
 	return v
+}
+
+// closePeak closes the peak memory file for good.
+func (cg *cgroup) closePeak() {
+	cg.peakMu.Lock()
+	defer cg.peakMu.Unlock()
+	if cg.peakFile != nil {
+		cg.peakFile.Close()
+		cg.peakFile = nil
+	}
+	cg.peakGone = true
 }
 
 // oomKills returns how many processes the kernel killed for exceeding the
@@ -556,6 +594,7 @@ const removeWait = 2 * time.Second
 // remove deletes the instance's directories. A cgroup whose last task has
 // just exited can stay busy for a moment, so it retries briefly.
 func (cg *cgroup) remove() error {
+	cg.closePeak()
 	var errs []error
 	deadline := time.Now().Add(removeWait)
 	for _, d := range cg.dirs {

@@ -579,6 +579,36 @@ func TestOOMKilled(t *testing.T) {
 	}
 }
 
+// The peak memory file stays open between reads: a later read must still
+// see what the instance used since the earlier one.
+func TestMaxMemoryWhileRunning(t *testing.T) {
+	d := newDriver(t, Options{})
+	p := sh(t, d, `echo small; sleep 0.5; x=$(head -c 33554432 /dev/zero | tr '\0' a); echo big; sleep 30`,
+		func(s *sandbox.Spec) { s.MemoryMB = 128 })
+	if l := readLine(t, p); l != "small" {
+		t.Fatalf("got %q", l)
+	}
+	small := p.MaxMemory()
+	if l := readLine(t, p); l != "big" {
+		t.Fatalf("got %q", l)
+	}
+	big := p.MaxMemory()
+	if small <= 0 || small >= 16<<20 || big < 32<<20 {
+		t.Errorf("MaxMemory before and after holding 32 MiB: %d, %d", small, big)
+	}
+	if again := p.MaxMemory(); again < big {
+		t.Errorf("MaxMemory fell from %d to %d", big, again)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := p.Stop(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if final := p.MaxMemory(); final < big {
+		t.Errorf("MaxMemory after the end %d, below %d", final, big)
+	}
+}
+
 func TestFreezeThaw(t *testing.T) {
 	d := newDriver(t, Options{})
 	p := sh(t, d, `echo ready; while :; do :; done`, func(s *sandbox.Spec) { s.MemoryMB = 1769 })
