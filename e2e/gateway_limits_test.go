@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -150,6 +151,16 @@ func TestGatewayLimits(t *testing.T) {
 		// A restart does not give the key its quota afresh.
 		f.srv.Restart()
 		call(t, "GET", f.base()+"/keyed", "", nil, map[string]string{"x-api-key": key.Value}).expect(t, 429, `{"message":"Limit Exceeded"}`)
+		// GetUsage: today's three requests, none of the quota left.
+		today := time.Now().UTC().Format(time.DateOnly)
+		var usage struct {
+			UsagePlanID string
+			Values      map[string][][]int64
+		}
+		manage(t, f.srv, "GET", "/usageplans/"+plan.ID+"/usage?startDate="+today+"&endDate="+today, nil, &usage)
+		if usage.UsagePlanID != plan.ID || fmt.Sprint(usage.Values) != fmt.Sprintf("map[%s:[[3 0]]]", key.ID) {
+			t.Fatalf("GetUsage: %+v, want 3 used and 0 left today for %s", usage, key.ID)
+		}
 		manage(t, f.srv, "PATCH", "/apikeys/"+key.ID, map[string]any{"patchOperations": []map[string]string{{"op": "replace", "path": "/enabled", "value": "false"}}}, nil)
 		call(t, "GET", f.base()+"/keyed", "", nil, map[string]string{"x-api-key": key.Value}).expect(t, 403, "")
 	})

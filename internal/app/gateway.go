@@ -21,7 +21,7 @@ type gatewayParts struct {
 	addr string // the listener's address
 	port string // its port, for the addresses of APIs and URLs
 	cat  *catalog.Catalog
-	// counts keeps usage plan quota counts across restarts.
+	// counts keeps usage plan request counts across restarts and servers.
 	counts *catalog.Counts
 }
 
@@ -62,7 +62,11 @@ func (s *Server) openGateway(ctx context.Context, js jetstream.JetStream, log *s
 
 // gatewayAPI returns the API Gateway v2 management handler.
 func (s *Server) gatewayAPI(log *slog.Logger) http.Handler {
-	return gatewayapi.New(gatewayapi.Deps{Catalog: s.gw.cat, Endpoint: s.apiEndpoint, Logger: log})
+	d := gatewayapi.Deps{Catalog: s.gw.cat, Endpoint: s.apiEndpoint, Logger: log}
+	if s.gw.counts != nil {
+		d.Usage = s.gw.counts
+	}
+	return gatewayapi.New(d)
 }
 
 // serveGateway starts serving HTTP triggers and function URLs.

@@ -1,11 +1,9 @@
 package gateway
 
 import (
-	"context"
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 	"github.com/aloft-dev/aloft/internal/gateway/throttle"
@@ -15,13 +13,14 @@ import (
 // outlives catalog snapshots, so a change to the catalog keeps the counts;
 // the limits follow the plan it last saw.
 type meter struct {
-	plan   atomic.Pointer[catalog.UsagePlan] // the plan the limits below come from
-	mu     sync.Mutex                        // serialises changes of limits
-	bucket *throttle.Bucket                  // nil without a throttle
-	quota  *throttle.Quota                   // nil without a quota
-	hasB   atomic.Bool
-	hasQ   atomic.Bool
-	saved  catalog.Count // guarded by Handler.saveMu: the count last saved
+	planID, keyID string
+	plan          atomic.Pointer[catalog.UsagePlan] // the plan the limits below come from
+	mu            sync.Mutex                        // serialises changes of limits
+	bucket        *throttle.Bucket                  // nil without a throttle
+	quota         *throttle.Quota                   // nil without a quota
+	hasB          atomic.Bool
+	hasQ          atomic.Bool
+	saved         [2]throttle.DayCount // guarded by Handler.saveMu: the days last saved
 }
 
 // apply sets the meter's limits to p's; restore is given the quota when
@@ -42,10 +41,10 @@ func (m *meter) apply(p *catalog.UsagePlan, period throttle.Period, restore func
 	if q := p.Quota; q != nil {
 		if m.quota == nil {
 			m.quota = throttle.NewQuota(q.Limit, period)
-			restore(m.quota)
 		} else {
 			m.quota.SetLimit(q.Limit, period)
 		}
+		restore(m.quota)
 	}
 	m.hasB.Store(p.Throttle != nil)
 	m.hasQ.Store(p.Quota != nil)
@@ -56,94 +55,13 @@ func (m *meter) apply(p *catalog.UsagePlan, period throttle.Period, restore func
 func (h *Handler) meter(kp *catalog.KeyPlan) *meter {
 	v, ok := h.meters.Load(kp.Meter)
 	if !ok {
-		v, _ = h.meters.LoadOrStore(kp.Meter, &meter{})
+		v, _ = h.meters.LoadOrStore(kp.Meter, &meter{planID: kp.Plan.ID, keyID: kp.KeyID})
 	}
 	m := v.(*meter)
 	if m.plan.Load() != kp.Plan {
-		m.apply(kp.Plan, kp.Period, func(q *throttle.Quota) { h.restore(kp.Meter, q) })
+		m.apply(kp.Plan, kp.Period, func(q *throttle.Quota) { h.addOthers(kp.Meter, q) })
 	}
 	return m
-}
-
-// countsEvery is how often changed quota counts are saved.
-const countsEvery = 5 * time.Second
-
-// restore sets a new quota to the count saved for the meter, if any: a
-// restart does not give keys their quota afresh.
-func (h *Handler) restore(meter string, q *throttle.Quota) {
-	if h.d.Counts == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	n, ok, err := h.d.Counts.Load(ctx, meter)
-	if err != nil {
-		h.d.Logger.Warn("could not load a usage plan quota count", "meter", meter, "err", err)
-		return
-	}
-	if ok {
-		q.Restore(n.Used, n.Start)
-	}
-}
-
-// saveCounts saves the quota counts that changed since they were last
-// saved.
-func (h *Handler) saveCounts(ctx context.Context) {
-	h.saveMu.Lock()
-	defer h.saveMu.Unlock()
-	now := h.d.Now()
-	h.meters.Range(func(k, v any) bool {
-		m := v.(*meter)
-		if !m.hasQ.Load() {
-			return true
-		}
-		used, start := m.quota.Used(now)
-		if used == m.saved.Used && start.Equal(m.saved.Start) {
-			return true
-		}
-		n := catalog.Count{Used: used, Start: start}
-		if err := h.d.Counts.Save(ctx, k.(string), n); err != nil {
-			h.d.Logger.Warn("could not save a usage plan quota count", "meter", k, "err", err)
-			return ctx.Err() == nil
-		}
-		m.saved = n
-		return true
-	})
-}
-
-// keepCounts saves changed quota counts every countsEvery until
-// stopCounts; it does nothing without Deps.Counts.
-func (h *Handler) keepCounts() {
-	if h.d.Counts == nil || h.stopSave != nil {
-		return
-	}
-	h.stopSave, h.saving = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(h.saving)
-		t := time.NewTicker(countsEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-h.stopSave:
-				return
-			case <-t.C:
-				ctx, cancel := context.WithTimeout(context.Background(), countsEvery)
-				h.saveCounts(ctx)
-				cancel()
-			}
-		}
-	}()
-}
-
-// stopCounts stops keepCounts and saves the counts a last time.
-func (h *Handler) stopCounts(ctx context.Context) {
-	if h.stopSave == nil {
-		return
-	}
-	close(h.stopSave)
-	<-h.saving
-	h.stopSave = nil
-	h.saveCounts(ctx)
 }
 
 // checkKey admits a request to a route that requires an API key: its

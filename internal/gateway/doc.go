@@ -39,10 +39,11 @@
 // route requires an API key, the key's usage plan (a token bucket and a
 // quota per key) admit the request. Route buckets live in the compiled
 // snapshot, so a change to the API refills them; usage plan counters
-// live in the handler and survive catalog changes. Quota counts are saved
-// (Deps.Counts) every few seconds and at Shutdown, and a key's quota
-// starts from its saved count after a restart; token buckets start full.
-// Each node counts its own requests.
+// live in the handler and survive catalog changes. Each handler saves what
+// its quotas admitted, by key, day and its own run name (Deps.Counts),
+// every few seconds and at Shutdown, and counts against each quota what
+// the other servers and earlier runs saved in its period, as they save
+// it; token buckets start full and are each server's own.
 //
 // A route with AuthorizationType CUSTOM runs its Lambda REQUEST
 // authorizer first (payload 2.0; simple responses, or IAM policies whose

@@ -47,11 +47,11 @@ type Verifier interface {
 	Verify(r *http.Request, payloadHash string) (sigv4.Identity, error)
 }
 
-// Counts keeps usage plan quota counts across restarts, by meter name
-// (catalog.KeyPlan.Meter).
+// Counts keeps usage plan request counts by plan, key, day and server run
+// (catalog.Counts).
 type Counts interface {
-	Load(ctx context.Context, meter string) (n catalog.Count, ok bool, err error)
-	Save(ctx context.Context, meter string, n catalog.Count) error
+	Save(ctx context.Context, n catalog.DailyCount) error
+	Watch(ctx context.Context, fn func(catalog.DailyCount)) (stop func(), err error)
 }
 
 // Deps are the gateway's collaborators.
@@ -61,7 +61,7 @@ type Deps struct {
 	Invoker   Invoker
 	Verifier  Verifier // checks requests to AWS_IAM function URLs; nil refuses them
 	Objects   Objects  // serves static sites; nil answers their routes 404
-	Counts    Counts   // keeps quota counts while the server is down; nil keeps them in memory only
+	Counts    Counts   // shares quota counts with other servers and later runs; nil keeps them in memory only
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
@@ -85,9 +85,12 @@ type Handler struct {
 	bg     sync.WaitGroup // invocations that outlived their request's timeout
 	meters sync.Map       // catalog.KeyPlan.Meter → *meter: each key's throttle and quota under each plan
 
+	run      string        // names this handler's counts among those of other servers and runs
+	others   tally         // the counts of other servers and runs
 	saveMu   sync.Mutex    // serialises saving counts; guards meter.saved
 	stopSave chan struct{} // closed to stop saving counts in the background
 	saving   chan struct{} // closed when the background saving has stopped
+	unwatch  func()        // stops the watch of others' counts
 }
 
 // NewHandler returns a handler; Catalog, Functions and Invoker are
@@ -99,7 +102,7 @@ func NewHandler(d Deps) *Handler {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Handler{d: d}
+	return &Handler{d: d, run: catalog.NewID(10)}
 }
 
 // Wait waits until the invocations that outlived their requests end, or

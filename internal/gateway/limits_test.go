@@ -138,25 +138,29 @@ type savingCounts struct {
 	saves int
 }
 
-func (c *savingCounts) Save(ctx context.Context, meter string, n catalog.Count) error {
+func (c *savingCounts) Save(ctx context.Context, n catalog.DailyCount) error {
 	c.mu.Lock()
 	c.saves++
 	c.mu.Unlock()
-	return c.Counts.Save(ctx, meter, n)
+	return c.Counts.Save(ctx, n)
 }
 
-// Quota counts are saved, and a handler started afresh (a restarted
-// server) carries on from them.
-func TestQuotaCountsSurvive(t *testing.T) {
+// Quota counts are saved; a handler started afresh (a restarted server)
+// carries on from them, and two handlers over one store (two servers)
+// each count against the quota what the other admitted.
+func TestQuotaCountsShared(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	clock := &fakeClock{t: time.Date(2025, 3, 12, 10, 0, 0, 0, time.UTC)}
+	day := time.Date(2025, 3, 12, 0, 0, 0, 0, time.UTC)
 	stored, err := catalog.OpenCounts(ctx, e.js)
 	if err != nil {
 		t.Fatal(err)
 	}
 	counts := &savingCounts{Counts: stored}
 	e.h.d.Now, e.h.d.Counts = clock.now, counts
+	e.h.keepCounts()
+	defer e.h.stopCounts(ctx)
 	e.function("fn", 3, answer(`{"statusCode":200,"body":"ok"}`))
 	a := e.api(nil, map[string]string{"GET /guarded": "fn"})
 	if _, err := e.cat.UpdateAPI(ctx, a.ID, func(a *catalog.API) error { a.Routes[0].APIKeyRequired = true; return nil }); err != nil {
@@ -183,17 +187,38 @@ func TestQuotaCountsSurvive(t *testing.T) {
 	if counts.saves != 1 {
 		t.Fatalf("%d saves, want 1", counts.saves)
 	}
-	n, ok, err := stored.Load(ctx, plan.ID+"/"+k.ID)
-	if err != nil || !ok || n.Used != 2 || !n.Start.Equal(time.Date(2025, 3, 12, 0, 0, 0, 0, time.UTC)) {
-		t.Fatalf("stored count %+v %v %v, want 2 on 2025-03-12", n, ok, err)
+	usage := func(want int64) {
+		t.Helper()
+		got, err := stored.Daily(ctx, plan.ID, "", day, day)
+		if err != nil || len(got) != 1 || got[k.ID][day] != want {
+			t.Fatalf("stored counts %v (%v), want %d for %s on %s", got, err, want, k.ID, day)
+		}
 	}
+	usage(2)
 
-	// A new handler over the same store: one request left today.
+	// A second handler over the same store: one request left today.
 	h := NewHandler(Deps{Catalog: e.cat, Functions: e.fns, Invoker: e.inv, Counts: counts, Now: clock.now})
+	h.keepCounts()
+	defer h.stopCounts(ctx)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	e.expect(withKey(srv), 200, "ok")
 	e.expect(withKey(srv), 429, `{"message":"Limit Exceeded"}`)
+	h.saveCounts(ctx)
+	usage(3) // both handlers' counts, neither overwriting the other's
+
+	// The first handler learns what the second admitted.
+	deadline := time.Now().Add(10 * time.Second)
+	for e.h.others.between(plan.ID+"/"+k.ID, day, day.Add(24*time.Hour)) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first handler never saw the second's count")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.h.refreshOthers()
+	e.expect(withKey(e.srv), 429, `{"message":"Limit Exceeded"}`)
+
 	clock.add(24 * time.Hour) // a count of an earlier day does not hold
 	e.expect(withKey(srv), 200, "ok")
+	e.expect(withKey(e.srv), 200, "ok")
 }

@@ -17,9 +17,11 @@
 //	CreateApiKey, GetApiKeys, GetApiKey, UpdateApiKey, DeleteApiKey          /apikeys
 //	CreateUsagePlan, GetUsagePlans, GetUsagePlan, DeleteUsagePlan            /usageplans
 //	CreateUsagePlanKey, GetUsagePlanKeys, DeleteUsagePlanKey                 /usageplans/{id}/keys
+//	GetUsage                                                                 /usageplans/{id}/usage
 //
 // A key's value is returned once, by CreateApiKey; only its SHA-256
-// digest is stored.
+// digest is stored. GetUsage reports what the gateways counted, each
+// server's counts as of its last save (every few seconds).
 //
 // Every stage deploys automatically, so CreateDeployment only answers.
 // Errors are NotFoundException (404), BadRequestException (400) and
@@ -28,12 +30,14 @@
 package gatewayapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 )
@@ -44,7 +48,15 @@ type Deps struct {
 	// Endpoint returns the address that serves an API
 	// (http://<id>.execute-api.localhost:<port>).
 	Endpoint func(apiID string) string
-	Logger   *slog.Logger
+	// Usage reads the usage plans' daily request counts; nil reports none.
+	Usage  Usage
+	Logger *slog.Logger
+}
+
+// Usage reads the daily request counts of a usage plan's keys
+// (catalog.Counts): key id → day → requests.
+type Usage interface {
+	Daily(ctx context.Context, planID, keyID string, first, last time.Time) (map[string]map[time.Time]int64, error)
 }
 
 // Handler serves the management API.
@@ -99,6 +111,7 @@ func New(d Deps) *Handler {
 	h.handle("POST /usageplans/{planId}/keys", h.createUsagePlanKey)
 	h.handle("GET /usageplans/{planId}/keys", h.getUsagePlanKeys)
 	h.handle("DELETE /usageplans/{planId}/keys/{keyId}", h.deleteUsagePlanKey)
+	h.handle("GET /usageplans/{planId}/usage", h.getUsage)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusNotFound, "NotFoundException", "This server does not serve " + r.Method + " " + r.URL.Path})
 	})

@@ -1,10 +1,14 @@
 package gatewayapi
 
 import (
+	"maps"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
+	"github.com/aloft-dev/aloft/internal/gateway/throttle"
 )
 
 // API keys and usage plans use the shapes and paths of API Gateway's REST
@@ -246,16 +250,7 @@ func (h *Handler) deleteUsagePlanKey(w http.ResponseWriter, r *http.Request) err
 
 // listREST writes a REST API list: {"item":[...],"position"}.
 func listREST[T any](w http.ResponseWriter, r *http.Request, all []T) error {
-	q := r.URL.Query()
-	rq := r.Clone(r.Context())
-	v := rq.URL.Query()
-	v.Set("maxResults", q.Get("limit"))
-	v.Set("nextToken", q.Get("position"))
-	if q.Get("limit") == "" {
-		v.Del("maxResults")
-	}
-	rq.URL.RawQuery = v.Encode()
-	start, end, next, err := page(rq, len(all))
+	start, end, next, err := pageREST(r, len(all))
 	if err != nil {
 		return err
 	}
@@ -265,6 +260,101 @@ func listREST[T any](w http.ResponseWriter, r *http.Request, all []T) error {
 	}{all[start:end], next}
 	if out.Item == nil {
 		out.Item = []T{}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// pageREST is page for the REST API management's limit and position.
+func pageREST(r *http.Request, n int) (start, end int, next string, err error) {
+	q := r.URL.Query()
+	rq := r.Clone(r.Context())
+	v := rq.URL.Query()
+	v.Set("maxResults", q.Get("limit"))
+	v.Set("nextToken", q.Get("position"))
+	if q.Get("limit") == "" {
+		v.Del("maxResults")
+	}
+	rq.URL.RawQuery = v.Encode()
+	return page(rq, n)
+}
+
+// maxUsageDays bounds the days one GetUsage reports.
+const maxUsageDays = 366
+
+// usageOut is a Usage: per API key, one [used, remaining] pair a day. The
+// remaining quota counts the earlier days of the quota's period; without
+// a quota it is -1.
+type usageOut struct {
+	UsagePlanID string               `json:"usagePlanId"`
+	StartDate   string               `json:"startDate"`
+	EndDate     string               `json:"endDate"`
+	Position    string               `json:"position,omitempty"`
+	Values      map[string][][]int64 `json:"values"`
+}
+
+func (h *Handler) getUsage(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.d.Catalog.UsagePlan(r.PathValue("planId"))
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	first, err1 := time.Parse(time.DateOnly, q.Get("startDate"))
+	last, err2 := time.Parse(time.DateOnly, q.Get("endDate"))
+	if err1 != nil || err2 != nil {
+		return badRequest("startDate and endDate must be dates such as 2016-01-31")
+	}
+	if last.Before(first) {
+		return badRequest("The endDate must not be before the startDate")
+	}
+	days := int(last.Sub(first).Hours()/24) + 1
+	if days > maxUsageDays {
+		return badRequest("GetUsage reports at most " + strconv.Itoa(maxUsageDays) + " days")
+	}
+	limit, period := int64(-1), throttle.Day
+	from := first // the days counted: back to the start of the quota's period
+	if p.Quota != nil {
+		limit = p.Quota.Limit
+		period, _ = throttle.ParsePeriod(p.Quota.Period)
+		from = period.Start(first)
+	}
+	keyID := q.Get("keyId")
+	var counts map[string]map[time.Time]int64
+	if h.d.Usage != nil {
+		if counts, err = h.d.Usage.Daily(r.Context(), p.ID, keyID, from, last); err != nil {
+			return err
+		}
+	}
+	keys := []string{keyID}
+	if keyID == "" {
+		keys = slices.Concat(p.KeyIDs, slices.Collect(maps.Keys(counts)))
+		slices.Sort(keys)
+		keys = slices.Compact(keys)
+	}
+	start, end, next, err := pageREST(r, len(keys))
+	if err != nil {
+		return err
+	}
+	out := &usageOut{UsagePlanID: p.ID, StartDate: q.Get("startDate"), EndDate: q.Get("endDate"), Position: next, Values: map[string][][]int64{}}
+	for _, k := range keys[start:end] {
+		rows := make([][]int64, 0, days)
+		var periodStart time.Time
+		var inPeriod int64
+		for d := from; !d.After(last); d = d.AddDate(0, 0, 1) {
+			if ps := period.Start(d); !ps.Equal(periodStart) {
+				periodStart, inPeriod = ps, 0
+			}
+			used := counts[k][d]
+			inPeriod += used
+			if d.Before(first) {
+				continue
+			}
+			remaining := int64(-1)
+			if limit >= 0 {
+				remaining = max(0, limit-inPeriod)
+			}
+			rows = append(rows, []int64{used, remaining})
+		}
+		out.Values[k] = rows
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

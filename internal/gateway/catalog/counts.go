@@ -2,64 +2,170 @@ package catalog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// countsBucket holds usage plan quota counts, apart from the catalog: they
-// change with traffic, not with configuration, and no snapshot needs them.
+// countsBucket holds usage plan request counts, apart from the catalog:
+// they change with traffic, not with configuration, and no snapshot needs
+// them.
 const countsBucket = "aloft_gateway_counts"
 
-// Count is how many requests an API key made under a usage plan in the
-// quota period that starts at Start.
-type Count struct {
-	Used  int64     `json:"used"`
-	Start time.Time `json:"start"`
+// countsKept is how long a day's counts are kept after they were last
+// saved: long enough for a month's quota and three months of GetUsage.
+const countsKept = 100 * 24 * time.Hour
+
+// dayLayout names a day in a count's key.
+const dayLayout = "20060102"
+
+// DailyCount is how many requests one run of a server admitted for an API
+// key under a usage plan on one UTC day. Every run saves its own counts
+// under its own name, so servers that share a store (a cluster, or a
+// server and its earlier runs) never overwrite each other's; a key's use
+// is the sum over runs.
+type DailyCount struct {
+	Plan string    // usage plan id
+	Key  string    // API key id
+	Day  time.Time // midnight UTC
+	Run  string    // the server run that counted them
+	Used int64
 }
 
-// Counts keeps quota counts across restarts, one document per key and
-// plan (by the meter name of KeyPlan). Its methods are safe for
-// concurrent use.
+// id is the count's key in the bucket: <plan>.<key>.<yyyymmdd>.<run>. Ids
+// of plans, keys and runs are lower-case letters and digits.
+func (n DailyCount) id() string {
+	return n.Plan + "." + n.Key + "." + n.Day.UTC().Format(dayLayout) + "." + n.Run
+}
+
+// parseCount reads a stored count; ok is false for anything else.
+func parseCount(key string, value []byte) (n DailyCount, ok bool) {
+	f := strings.Split(key, ".")
+	if len(f) != 4 {
+		return n, false
+	}
+	day, err := time.Parse(dayLayout, f[2])
+	if err != nil {
+		return n, false
+	}
+	used, err := strconv.ParseInt(string(value), 10, 64)
+	if err != nil {
+		return n, false
+	}
+	return DailyCount{Plan: f[0], Key: f[1], Day: day, Run: f[3], Used: used}, true
+}
+
+// Counts keeps usage plan request counts, by plan, key, day and server
+// run, so that quotas survive restarts and hold across servers, and
+// GetUsage can report them. Its methods are safe for concurrent use.
 type Counts struct {
 	kv jetstream.KeyValue
 }
 
-// OpenCounts creates or opens the bucket of quota counts.
+// OpenCounts creates or opens the bucket of counts.
 func OpenCounts(ctx context.Context, js jetstream.JetStream) (*Counts, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: countsBucket, History: 1, Storage: jetstream.FileStorage})
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: countsBucket, History: 1, Storage: jetstream.FileStorage, TTL: countsKept,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("catalog: open counts: %w", err)
 	}
 	return &Counts{kv: kv}, nil
 }
 
-// Load returns the count saved for meter; ok is false when none was.
-func (c *Counts) Load(ctx context.Context, meter string) (n Count, ok bool, err error) {
-	e, err := c.kv.Get(ctx, meter)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Count{}, false, nil
-	}
-	if err != nil {
-		return Count{}, false, fmt.Errorf("catalog: load count of %s: %w", meter, err)
-	}
-	if err := json.Unmarshal(e.Value(), &n); err != nil {
-		return Count{}, false, fmt.Errorf("catalog: count of %s: %w", meter, err)
-	}
-	return n, true, nil
-}
-
-// Save stores meter's count.
-func (c *Counts) Save(ctx context.Context, meter string, n Count) error {
-	b, err := json.Marshal(n)
-	if err != nil {
-		return err
-	}
-	if _, err := c.kv.Put(ctx, meter, b); err != nil {
-		return fmt.Errorf("catalog: save count of %s: %w", meter, err)
+// Save stores a run's count of a day.
+func (c *Counts) Save(ctx context.Context, n DailyCount) error {
+	if _, err := c.kv.Put(ctx, n.id(), strconv.AppendInt(nil, n.Used, 10)); err != nil {
+		return fmt.Errorf("catalog: save count %s: %w", n.id(), err)
 	}
 	return nil
+}
+
+// Watch passes every stored count to fn, then each count as it is saved,
+// until stop is called. It returns once the counts stored before the call
+// have been passed on, or ctx ends first; fn is called from one goroutine
+// at a time.
+func (c *Counts) Watch(ctx context.Context, fn func(DailyCount)) (stop func(), err error) {
+	// The watch lives until stop, past ctx: its subscription ends with the
+	// context it was made with.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w, err := c.kv.WatchAll(wctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("catalog: watch counts: %w", err)
+	}
+	pass := func(e jetstream.KeyValueEntry) {
+		if n, ok := parseCount(e.Key(), e.Value()); ok {
+			fn(n)
+		}
+	}
+	for initial := true; initial; {
+		select {
+		case e, open := <-w.Updates():
+			if !open {
+				cancel()
+				return nil, errors.New("catalog: watch counts: the watch ended")
+			}
+			if e == nil {
+				initial = false
+				break
+			}
+			pass(e)
+		case <-ctx.Done():
+			w.Stop()
+			cancel()
+			return nil, fmt.Errorf("catalog: watch counts: %w", ctx.Err())
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range w.Updates() {
+			if e != nil {
+				pass(e)
+			}
+		}
+	}()
+	return func() { w.Stop(); cancel(); <-done }, nil
+}
+
+// Daily returns the counts of a usage plan's keys (of keyID alone, unless
+// it is empty) on the days from first to last, both included, summed over
+// server runs: key id → day → requests.
+func (c *Counts) Daily(ctx context.Context, planID, keyID string, first, last time.Time) (map[string]map[time.Time]int64, error) {
+	filter := planID + ".*.>"
+	if keyID != "" {
+		filter = planID + "." + keyID + ".>"
+	}
+	w, err := c.kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("catalog: read counts: %w", err)
+	}
+	defer w.Stop()
+	out := map[string]map[time.Time]int64{}
+	for {
+		select {
+		case e, open := <-w.Updates():
+			if !open {
+				return nil, errors.New("catalog: read counts: the watch ended")
+			}
+			if e == nil {
+				return out, nil
+			}
+			n, ok := parseCount(e.Key(), e.Value())
+			if !ok || n.Day.Before(first) || n.Day.After(last) {
+				continue
+			}
+			if out[n.Key] == nil {
+				out[n.Key] = map[time.Time]int64{}
+			}
+			out[n.Key][n.Day] += n.Used
+		case <-ctx.Done():
+			return nil, fmt.Errorf("catalog: read counts: %w", ctx.Err())
+		}
+	}
 }

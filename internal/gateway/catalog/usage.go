@@ -85,7 +85,8 @@ type Key struct {
 
 // KeyPlan is a usage plan as one of its keys meets it.
 type KeyPlan struct {
-	Plan *UsagePlan
+	Plan  *UsagePlan
+	KeyID string
 	// Meter names the key's counters under the plan: "<plan id>/<key id>".
 	Meter  string
 	Period throttle.Period
@@ -138,7 +139,7 @@ func compileKeys(keys map[string]*APIKey, plans map[string]*UsagePlan) map[[32]b
 		}
 		for _, kid := range p.KeyIDs {
 			if ck := byID[kid]; ck != nil {
-				ck.Plans = append(ck.Plans, &KeyPlan{Plan: p, Meter: p.ID + "/" + kid, Period: period})
+				ck.Plans = append(ck.Plans, &KeyPlan{Plan: p, KeyID: kid, Meter: p.ID + "/" + kid, Period: period})
 			}
 		}
 	}

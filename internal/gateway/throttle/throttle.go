@@ -116,13 +116,23 @@ func (p Period) Next(t time.Time) time.Time {
 }
 
 // Quota counts requests within a period and refuses those beyond its
-// limit.
+// limit. It counts the requests it admits itself, by period and by day,
+// and adds what others counted in the period (other servers sharing the
+// quota, or earlier runs of this one), as told by SetOthers.
 type Quota struct {
 	mu     sync.Mutex // guards the fields below
 	limit  int64
 	period Period
 	start  time.Time // of the period being counted
-	used   int64
+	used   int64     // admitted here in the period
+	others int64     // counted elsewhere in the period
+	days   [2]DayCount
+}
+
+// DayCount is how many requests a quota admitted itself on one UTC day.
+type DayCount struct {
+	Day  time.Time // midnight UTC
+	Used int64
 }
 
 // NewQuota returns a quota of limit requests a period.
@@ -134,7 +144,7 @@ func (q *Quota) SetLimit(limit int64, p Period) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if p != q.period {
-		q.start, q.used = time.Time{}, 0
+		q.start, q.used, q.others = time.Time{}, 0, 0
 	}
 	q.limit, q.period = limit, p
 }
@@ -148,7 +158,7 @@ func (q *Quota) Limit() (int64, Period) {
 
 func (q *Quota) roll(now time.Time) {
 	if s := q.period.Start(now); !s.Equal(q.start) && s.After(q.start) {
-		q.start, q.used = s, 0
+		q.start, q.used, q.others = s, 0, 0
 	}
 }
 
@@ -158,33 +168,45 @@ func (q *Quota) Take(now time.Time) (ok bool, wait time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.roll(now)
-	if q.used >= q.limit {
+	if q.used+q.others >= q.limit {
 		return false, q.period.Next(now).Sub(now)
 	}
 	q.used++
+	if d := Day.Start(now); !d.Equal(q.days[0].Day) {
+		q.days[1], q.days[0] = q.days[0], DayCount{Day: d}
+	}
+	q.days[0].Used++
 	return true, 0
 }
 
-// Used returns the requests counted in the period that holds now, and
-// that period's start.
+// Used returns the requests counted in the period that holds now, here
+// and elsewhere, and that period's start.
 func (q *Quota) Used(now time.Time) (used int64, start time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.roll(now)
-	return q.used, q.start
+	return q.used + q.others, q.start
 }
 
-// Restore sets the count of the period that starts at start, if that is
-// the current period or a later one than the quota holds (a count saved
-// before a restart); it keeps the larger of the two counts.
-func (q *Quota) Restore(used int64, start time.Time) {
+// Days returns what the quota admitted itself on the last two days it
+// admitted anything, the latest first; a day it has not seen is zero.
+func (q *Quota) Days() [2]DayCount {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.days
+}
+
+// SetOthers sets how many requests others counted in the period that
+// starts at start. A count for an earlier period than the quota's is
+// ignored; one for a later period starts that period.
+func (q *Quota) SetOthers(n int64, start time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	switch {
 	case start.After(q.start):
-		q.start, q.used = start, used
+		q.start, q.used, q.others = start, 0, n
 	case start.Equal(q.start):
-		q.used = max(q.used, used)
+		q.others = n
 	}
 }
 

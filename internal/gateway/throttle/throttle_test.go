@@ -99,15 +99,29 @@ func TestQuotaDay(t *testing.T) {
 	if ok, _ := q.Take(next); !ok {
 		t.Fatal("a new day did not reset the quota")
 	}
-	// A count saved earlier in the same period is kept if larger.
-	q.Restore(2, Day.Start(next))
+	// Others' requests in the same period count against the limit.
+	q.SetOthers(1, Day.Start(next))
 	if ok, _ := q.Take(next); ok {
-		t.Fatal("restored count ignored")
+		t.Fatal("others' count ignored")
+	}
+	if used, _ := q.Used(next); used != 2 {
+		t.Fatalf("used %d with one here and one elsewhere, want 2", used)
 	}
 	// An older period's count is ignored.
-	q.Restore(0, Day.Start(t0))
+	q.SetOthers(5, Day.Start(t0))
 	if used, _ := q.Used(next); used != 2 {
-		t.Fatalf("used %d after restoring an old period, want 2", used)
+		t.Fatalf("used %d after others' count of an old period, want 2", used)
+	}
+	// Its own counts by day: the new day first, then the day before.
+	d := q.Days()
+	if d[0] != (DayCount{Day.Start(next), 1}) || d[1] != (DayCount{Day.Start(t0), 2}) {
+		t.Fatalf("days %+v", d)
+	}
+	// A later period's count starts that period.
+	later := next.Add(24 * time.Hour)
+	q.SetOthers(2, Day.Start(later))
+	if ok, _ := q.Take(later); ok {
+		t.Fatal("a later period's count of others ignored")
 	}
 }
 
