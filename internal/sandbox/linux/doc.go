@@ -39,10 +39,21 @@
 //
 // # How instances start
 //
-// The server re-executes itself (/proc/self/exe) with the argument vector
-// {"aloft-sandbox-init"} in new namespaces; Init recognises that and runs
-// the instance's init instead of the server. Package main must therefore
-// call Init first thing in main; in every other process it returns at once.
+// Each instance's init is a small program of its own (initbin: this
+// package's Init and nothing else), which the driver embeds gzipped,
+// writes once into a sealed memory file and executes from there with the
+// argument vector {"aloft-sandbox-init"} in new namespaces: a start then
+// costs that program's start-up, a fraction of the whole server's. Where
+// the embedded program cannot run (another architecture, a kernel that
+// forbids executing memory files) or Options.SelfInit asks for it, the
+// driver re-executes the running program (/proc/self/exe) instead, and
+// Init recognises the argument vector there and runs the init instead of
+// the server. Package main must therefore call Init first thing in main;
+// in every other process it returns at once. The embedded program must be
+// rebuilt when this package's code changes (TestEmbeddedInit says so):
+//
+//	go test ./internal/sandbox/linux -run TestEmbeddedInit -args -update
+//
 // Orders travel over a socket on fd 3, never through the function's
 // environment, and init prepares everything that does not depend on the
 // function before it is needed: the driver keeps Options.Prestart inits

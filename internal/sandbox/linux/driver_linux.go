@@ -39,7 +39,8 @@ const (
 type Driver struct {
 	log  *slog.Logger
 	cg   *cgroupHost
-	prep prepare // what every init is told first
+	prep prepare     // what every init is told first
+	init initProgram // what every init runs
 
 	// Inits started ahead of need, waiting for a launch, each in the
 	// cgroup its instance will have. Until then the cgroup has the lowest
@@ -86,7 +87,7 @@ func New(o Options) (*Driver, error) {
 			return nil, fmt.Errorf("linux sandbox: kernel lacks %s namespaces: %w", ns, err)
 		}
 	}
-	if _, err := os.Stat("/proc/self/exe"); err != nil {
+	if _, err := os.Stat(selfExe); err != nil {
 		return nil, fmt.Errorf("linux sandbox: cannot re-execute the server: %w", err)
 	}
 	if err := checkSeccomp(); err != nil {
@@ -138,6 +139,10 @@ func New(o Options) (*Driver, error) {
 	if d.cg, err = newCgroupHost(parent, o.OwnParent); err != nil {
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
+	var ierr error
+	if d.init, ierr = loadInit(o.SelfInit); ierr != nil {
+		d.log.Warn("linux sandbox: instances start by re-executing the server, which is slower", "err", ierr)
+	}
 	d.cg.sweep()
 	if err := d.cg.holdFreezer(); err != nil {
 		d.log.Warn("linux sandbox: thaws will be slower", "err", err)
@@ -166,8 +171,12 @@ func New(o Options) (*Driver, error) {
 	if d.cg.v2 {
 		mode = "v2"
 	}
+	init := "embedded"
+	if d.init.mem == nil {
+		init = "server binary"
+	}
 	d.log.Info("linux sandbox ready", "cgroups", mode, "cgroup_parent", parent,
-		"uid", d.prep.UID, "gid", d.prep.GID, "prestart", prestart, "templates", max(d.tcap, 0))
+		"uid", d.prep.UID, "gid", d.prep.GID, "prestart", prestart, "templates", max(d.tcap, 0), "init", init)
 	return d, nil
 }
 
@@ -190,7 +199,7 @@ func (d *Driver) Close() error {
 			delete(d.tpools, k)
 		}
 		d.tmu.Unlock()
-		errs = append(errs, d.cg.close())
+		errs = append(errs, d.cg.close(), d.init.close())
 		d.closeErr = errors.Join(errs...)
 	})
 	return d.closeErr
@@ -552,7 +561,7 @@ func (d *Driver) startInit(ctx context.Context, cg *cgroup, p *prepare, pass []i
 		attr.UseCgroupFD, attr.CgroupFD = true, int(dir.Fd())
 	}
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
+		Path:        d.init.path,
 		Args:        []string{initArg},
 		Env:         []string{"GOMAXPROCS=1", "GOGC=off"},
 		Stderr:      os.Stderr, // init's own failures, if any; never the function's output

@@ -45,6 +45,11 @@ type Options struct {
 	// (PSS) while it waits. Zero means DefaultTemplates; a negative value
 	// keeps none.
 	Templates int
+	// SelfInit starts every init by executing the running program again
+	// (which must call Init first thing in main) instead of the small init
+	// program the driver embeds. The embedded one starts in a fraction of
+	// the time; the running program is the fallback where it cannot run.
+	SelfInit bool
 	// Logger receives the driver's diagnostics; nil discards them.
 	Logger *slog.Logger
 }

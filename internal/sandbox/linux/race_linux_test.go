@@ -2,6 +2,7 @@
 
 package linux
 
-// raceEnabled: the race detector slows every sandbox start (each init is
-// the instrumented test binary), so the longest tests do less.
+// raceEnabled: the race detector slows the driver's side of every
+// sandbox start (and the init too, where a test re-executes the
+// instrumented test binary as its init), so the longest tests do less.
 const raceEnabled = true
