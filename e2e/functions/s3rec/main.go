@@ -52,7 +52,10 @@ func handle(ctx context.Context, raw json.RawMessage) error {
 	var r [8]byte
 	rand.Read(r[:])
 	name := fmt.Sprintf("%d-%s.json", start, hex.EncodeToString(r[:]))
-	tmp := filepath.Join(dir, "."+name)
+	// Written aside and renamed, so that a reader of *.json never sees a
+	// record half written (or left half written by an instance killed
+	// mid-write).
+	tmp := filepath.Join(dir, "."+name+".part")
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err
 	}
