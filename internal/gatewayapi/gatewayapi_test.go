@@ -18,7 +18,8 @@ import (
 	"github.com/aloft-dev/aloft/internal/store"
 )
 
-func newClient(t *testing.T) (*apigatewayv2.Client, *catalog.Catalog) {
+// openCatalog opens a catalog in a fresh store.
+func openCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
 	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -30,6 +31,12 @@ func newClient(t *testing.T) (*apigatewayv2.Client, *catalog.Catalog) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cat.Close)
+	return cat
+}
+
+func newClient(t *testing.T) (*apigatewayv2.Client, *catalog.Catalog) {
+	t.Helper()
+	cat := openCatalog(t)
 	srv := httptest.NewServer(New(Deps{Catalog: cat, Endpoint: func(id string) string { return "http://" + id + ".execute-api.localhost:8080" }}))
 	t.Cleanup(srv.Close)
 	c := apigatewayv2.New(apigatewayv2.Options{

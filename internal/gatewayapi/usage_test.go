@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
-	"github.com/aloft-dev/aloft/internal/store"
 )
 
 // fakeUsage answers Daily from fixed counts and remembers what it was
@@ -44,16 +43,7 @@ func (f *fakeUsage) Daily(_ context.Context, _, keyID string, first, last time.T
 func day(d int) time.Time { return time.Date(2025, 3, d, 0, 0, 0, 0, time.UTC) }
 
 func TestGetUsage(t *testing.T) {
-	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	cat, err := catalog.Open(context.Background(), st.JetStream(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cat.Close)
+	cat := openCatalog(t)
 	ctx := context.Background()
 	k1, _, err := cat.CreateAPIKey(ctx, &catalog.APIKey{Name: "one", Enabled: true}, "")
 	if err != nil {
