@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -74,10 +75,11 @@ type report struct {
 
 // Init runs an instance's init when this process is one, and never returns
 // then; in any other process it returns at once and does nothing. The
-// driver starts instances by re-executing the server binary, so package
-// main of every program that uses the driver must call Init first thing in
-// main, before it parses flags or starts goroutines; tests that use the
-// driver call it from TestMain.
+// driver starts instances from its embedded init program, or, where that
+// cannot run, by re-executing the server binary, so package main of every
+// program that uses the driver must call Init first thing in main, before
+// it parses flags or starts goroutines; tests that use the driver call it
+// from TestMain.
 func Init() {
 	if len(os.Args) != 1 || os.Args[0] != initArg || os.Getpid() != 1 {
 		return
@@ -86,8 +88,14 @@ func Init() {
 	// function gets: the mounts are made from it, and the function is
 	// started from another thread (see forker).
 	runtime.LockOSThread()
+	// Named after what it is, not after the file it was executed from
+	// (a descriptor number, or "exe"), in ps and top on the host.
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&initComm[0])), 0, 0, 0)
 	os.Exit(runInit())
 }
+
+// initComm is an init's process name, NUL-terminated.
+var initComm = []byte("aloft-init\x00")
 
 // exitSetupFailed is the exit code when the function never ran.
 const exitSetupFailed = 125

@@ -3,13 +3,16 @@ package linux
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"flag"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rebuild the embedded init program, initbin/init.gz")
@@ -63,20 +66,31 @@ func TestEmbeddedInit(t *testing.T) {
 	}
 }
 
-// A driver runs the embedded init from memory unless told otherwise.
+// A driver runs the embedded init from memory unless told otherwise; the
+// init is named aloft-init on the host either way.
 func TestInitProgram(t *testing.T) {
 	d := newDriver(t, Options{})
 	if d.init.mem == nil || d.init.path == selfExe {
 		t.Fatalf("init runs from %q, not the embedded program", d.init.path)
 	}
-	if out := run(t, d, `echo embedded`, nil); out != "embedded\n" {
-		t.Fatalf("output %q", out)
-	}
 	self := newDriver(t, Options{SelfInit: true})
 	if self.init.path != selfExe {
 		t.Fatalf("SelfInit runs %q", self.init.path)
 	}
-	if out := run(t, self, `echo self`, nil); out != "self\n" {
-		t.Fatalf("output %q", out)
+	for _, d := range []*Driver{d, self} {
+		p := sh(t, d, `echo ready; sleep 30`, nil)
+		if l := readLine(t, p); l != "ready" {
+			t.Fatalf("%s: got %q", d.init.path, l)
+		}
+		comm, err := os.ReadFile("/proc/" + strconv.Itoa(p.Instance.(*instance).PID()) + "/comm")
+		if err != nil || string(comm) != "aloft-init\n" {
+			t.Errorf("%s: the init is named %q (%v), want aloft-init", d.init.path, comm, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = p.Stop(ctx, 0)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
