@@ -136,28 +136,26 @@ func (h *cgroupHost) createParents() error {
 			h.created = append(h.created, made[i])
 		}
 	}
-	if err := h.weighParent(); err != nil {
-		return err
-	}
-	if !h.v2 {
-		return nil
-	}
-	// Enable memory, cpu and pids from the hierarchy's root down to the
-	// parent, so that each instance cgroup has them.
-	dir := h.parents["memory"]
-	var chain []string
-	for d := dir; within(d, h.v2root); d = filepath.Dir(d) {
-		chain = append(chain, d)
-		if d == h.v2root {
-			break
+	if h.v2 {
+		// Enable memory, cpu and pids from the hierarchy's root down to
+		// the parent, so that the parent and each instance cgroup have
+		// them (before the parent's CPU weight, whose file the root's
+		// cpu controller makes).
+		dir := h.parents["memory"]
+		var chain []string
+		for d := dir; within(d, h.v2root); d = filepath.Dir(d) {
+			chain = append(chain, d)
+			if d == h.v2root {
+				break
+			}
+		}
+		for i := len(chain) - 1; i >= 0; i-- {
+			if err := writeCgroup(chain[i], "cgroup.subtree_control", "+memory +cpu +pids"); err != nil {
+				return fmt.Errorf("enable cgroup controllers: %w", err)
+			}
 		}
 	}
-	for i := len(chain) - 1; i >= 0; i-- {
-		if err := writeCgroup(chain[i], "cgroup.subtree_control", "+memory +cpu +pids"); err != nil {
-			return fmt.Errorf("enable cgroup controllers: %w", err)
-		}
-	}
-	return nil
+	return h.weighParent()
 }
 
 // weighParent gives a parent cgroup that New created the CPU weight of one
@@ -324,8 +322,13 @@ func (cg *cgroup) setIdle() error {
 	return nil
 }
 
-// rename gives the cgroup a new name under the same parent.
+// rename gives the cgroup a new name under the same parent. Cgroup v2
+// refuses to rename cgroups (EPERM), so there a prepared instance's cgroup
+// keeps the name it was prepared under.
 func (cg *cgroup) rename(name string) error {
+	if cg.v2 {
+		return nil
+	}
 	moved := map[string]string{}
 	for i, d := range cg.dirs {
 		nd := filepath.Join(filepath.Dir(d), name)
