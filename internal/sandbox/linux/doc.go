@@ -76,7 +76,7 @@
 //
 //	Start
 //	-----
-//	rename the cgroup, set the limits
+//	rename the cgroup (v1), set the limits
 //	open_tree(code) (detached, read-only)
 //	send argv/env/dir + code + output fds --> move_mount code to /var/task, bind it
 //	                                          at its host path; root read-only;
