@@ -23,8 +23,8 @@ type meter struct {
 	saved         [2]throttle.DayCount // guarded by Handler.saveMu: the days last saved
 }
 
-// apply sets the meter's limits to p's; restore is given the quota when
-// one is made.
+// apply sets the meter's limits to p's; restore is given the quota
+// whenever the plan has one, to bring its count of others up to date.
 func (m *meter) apply(p *catalog.UsagePlan, period throttle.Period, restore func(*throttle.Quota)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -98,35 +98,20 @@ func (c *Counts) Watch(ctx context.Context, fn func(DailyCount)) (stop func(), e
 		cancel()
 		return nil, fmt.Errorf("catalog: watch counts: %w", err)
 	}
-	pass := func(e jetstream.KeyValueEntry) {
-		if n, ok := parseCount(e.Key(), e.Value()); ok {
-			fn(n)
-		}
-	}
-	for initial := true; initial; {
-		select {
-		case e, open := <-w.Updates():
-			if !open {
-				cancel()
-				return nil, errors.New("catalog: watch counts: the watch ended")
-			}
-			if e == nil {
-				initial = false
-				break
-			}
-			pass(e)
-		case <-ctx.Done():
-			w.Stop()
-			cancel()
-			return nil, fmt.Errorf("catalog: watch counts: %w", ctx.Err())
-		}
+	if err := readStored(ctx, w, fn); err != nil {
+		w.Stop()
+		cancel()
+		return nil, fmt.Errorf("catalog: watch counts: %w", err)
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for e := range w.Updates() {
-			if e != nil {
-				pass(e)
+			if e == nil {
+				continue
+			}
+			if n, ok := parseCount(e.Key(), e.Value()); ok {
+				fn(n)
 			}
 		}
 	}()
@@ -147,25 +132,38 @@ func (c *Counts) Daily(ctx context.Context, planID, keyID string, first, last ti
 	}
 	defer w.Stop()
 	out := map[string]map[time.Time]int64{}
+	err = readStored(ctx, w, func(n DailyCount) {
+		if n.Day.Before(first) || n.Day.After(last) {
+			return
+		}
+		if out[n.Key] == nil {
+			out[n.Key] = map[time.Time]int64{}
+		}
+		out[n.Key][n.Day] += n.Used
+	})
+	if err != nil {
+		return nil, fmt.Errorf("catalog: read counts: %w", err)
+	}
+	return out, nil
+}
+
+// readStored passes fn the counts w holds from before it began, and
+// returns at the end of them.
+func readStored(ctx context.Context, w jetstream.KeyWatcher, fn func(DailyCount)) error {
 	for {
 		select {
 		case e, open := <-w.Updates():
 			if !open {
-				return nil, errors.New("catalog: read counts: the watch ended")
+				return errors.New("the watch ended")
 			}
 			if e == nil {
-				return out, nil
+				return nil
 			}
-			n, ok := parseCount(e.Key(), e.Value())
-			if !ok || n.Day.Before(first) || n.Day.After(last) {
-				continue
+			if n, ok := parseCount(e.Key(), e.Value()); ok {
+				fn(n)
 			}
-			if out[n.Key] == nil {
-				out[n.Key] = map[time.Time]int64{}
-			}
-			out[n.Key][n.Day] += n.Used
 		case <-ctx.Done():
-			return nil, fmt.Errorf("catalog: read counts: %w", ctx.Err())
+			return ctx.Err()
 		}
 	}
 }

@@ -171,12 +171,12 @@ func New(o Options) (*Driver, error) {
 	if d.cg.v2 {
 		mode = "v2"
 	}
-	init := "embedded"
+	initKind := "embedded"
 	if d.init.mem == nil {
-		init = "server binary"
+		initKind = "server binary"
 	}
 	d.log.Info("linux sandbox ready", "cgroups", mode, "cgroup_parent", parent,
-		"uid", d.prep.UID, "gid", d.prep.GID, "prestart", prestart, "templates", max(d.tcap, 0), "init", init)
+		"uid", d.prep.UID, "gid", d.prep.GID, "prestart", prestart, "templates", max(d.tcap, 0), "init", initKind)
 	return d, nil
 }
 
