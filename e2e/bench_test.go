@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -81,21 +83,47 @@ func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond)
 
 // BenchmarkWarmInvoke measures warm invocations of a no-op provided
 // function end to end (client, SigV4, API, invoker, Runtime API, function)
-// against a plain HTTP round trip on loopback to the same server process
-// (GET /health, no signature, no invocation), measured in the same run and
-// alternated with the invocations so both see the same machine. It also
-// reports a round trip to a server inside the benchmark's own process, the
-// cheapest loopback exchange there is.
+// under each sandbox driver, against a plain HTTP round trip on loopback to
+// the same server process (GET /health, no signature, no invocation),
+// measured in the same run and alternated with the invocations so all see
+// the same machine. The function runs at 128 MB (a fifth of a CPU under
+// the linux driver's quota) and at 1,769 MB (a whole CPU), so that the
+// platform's own tail can be told from the quota's. It also reports a
+// round trip to a server inside the benchmark's own process, the cheapest
+// loopback exchange there is, and the protocol's floor: the same function
+// binary, unsandboxed, behind rtrelay, a process that does nothing but
+// relay each request to the function's Runtime API and back, against a GET
+// /health round trip to that relay.
 func BenchmarkWarmInvoke(b *testing.B) {
-	srv := alofttest.Start(b)
+	for _, driver := range []string{"process", "linux"} {
+		b.Run(driver, func(b *testing.B) {
+			if driver == "linux" && os.Geteuid() != 0 {
+				b.Skip("the linux sandbox needs root: run as root, as CI does")
+			}
+			benchWarm(b, driver)
+		})
+	}
+}
+
+func benchWarm(b *testing.B, driver string) {
+	srv := alofttest.Start(b, "--sandbox", driver)
 	goRC := runtimeCases()[0]
-	createB(b, srv.Lambda(), "bench-warm", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/functions/gofn", "v1"))
-	inv := newSignedInvoker(srv, "bench-warm", []byte(`{"op":"noop"}`))
+	code := alofttest.GoFunction(b, "e2e/functions/gofn", "v1")
+	createB(b, srv.Lambda(), "bench-warm", goRC.runtime, goRC.handler, code)
+	createB(b, srv.Lambda(), "bench-warm-cpu", goRC.runtime, goRC.handler, code)
+	_, err := srv.Lambda().UpdateFunctionConfiguration(context.Background(), &lambda.UpdateFunctionConfigurationInput{
+		FunctionName: aws.String("bench-warm-cpu"), MemorySize: aws.Int32(1769)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	payload := []byte(`{"op":"noop"}`)
+	inv := newSignedInvoker(srv, "bench-warm", payload)
 	inproc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}`))
 	}))
 	defer inproc.Close()
+	relay := startRelay(b, alofttest.GoBinary(b, "e2e/functions/gofn", "v1"))
 	get := func(url string) func() error {
 		return func() error {
 			resp, err := inv.client.Get(url)
@@ -106,43 +134,98 @@ func BenchmarkWarmInvoke(b *testing.B) {
 			return resp.Body.Close()
 		}
 	}
-	plain, local := get(srv.URL+"/health"), get(inproc.URL)
-	for range 200 { // warm every path
-		if err := inv.invoke(); err != nil {
-			b.Fatal(err)
+	relayed := func() error {
+		resp, err := inv.client.Post(relay+"/invoke", "application/json", bytes.NewReader(payload))
+		if err != nil {
+			return err
 		}
-		plain()
-		local()
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "null" {
+			return fmt.Errorf("relay: status %d: %.300s", resp.StatusCode, body)
+		}
+		return nil
 	}
-	lat := make([]time.Duration, 0, b.N)
-	baseLat := make([]time.Duration, 0, b.N)
-	localLat := make([]time.Duration, 0, b.N)
+	// The paths, in the order each iteration takes them.
+	paths := []struct {
+		name string
+		send func() error
+		lat  []time.Duration
+	}{
+		{name: "loopback", send: get(srv.URL + "/health")},
+		{name: "invoke", send: inv.invoke},
+		{name: "invoke-1769", send: newSignedInvoker(srv, "bench-warm-cpu", payload).invoke},
+		{name: "inproc", send: get(inproc.URL)},
+		{name: "relay-loopback", send: get(relay + "/health")},
+		{name: "relay", send: relayed},
+	}
+	for range 200 { // warm every path
+		for _, p := range paths {
+			if err := p.send(); err != nil {
+				b.Fatalf("%s: %v", p.name, err)
+			}
+		}
+	}
+	for i := range paths {
+		paths[i].lat = make([]time.Duration, 0, b.N)
+	}
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		if err := plain(); err != nil {
-			b.Fatal(err)
+	for range b.N {
+		for i := range paths {
+			t0 := time.Now()
+			if err := paths[i].send(); err != nil {
+				b.Fatalf("%s: %v", paths[i].name, err)
+			}
+			paths[i].lat = append(paths[i].lat, time.Since(t0))
 		}
-		t1 := time.Now()
-		if err := inv.invoke(); err != nil {
-			b.Fatal(err)
-		}
-		t2 := time.Now()
-		if err := local(); err != nil {
-			b.Fatal(err)
-		}
-		baseLat = append(baseLat, t1.Sub(t0))
-		lat = append(lat, t2.Sub(t1))
-		localLat = append(localLat, time.Since(t2))
 	}
 	b.StopTimer()
-	p50, bp50 := percentile(lat, 0.50), percentile(baseLat, 0.50)
-	b.ReportMetric(us(p50), "invoke-p50-µs")
-	b.ReportMetric(us(percentile(lat, 0.99)), "invoke-p99-µs")
-	b.ReportMetric(us(bp50), "loopback-p50-µs")
-	b.ReportMetric(us(percentile(baseLat, 0.99)), "loopback-p99-µs")
-	b.ReportMetric(us(percentile(localLat, 0.50)), "inproc-p50-µs")
-	b.ReportMetric(float64(p50)/float64(bp50), "p50-ratio")
+	p50, p99 := map[string]time.Duration{}, map[string]time.Duration{}
+	for _, p := range paths {
+		p50[p.name], p99[p.name] = percentile(p.lat, 0.50), percentile(p.lat, 0.99)
+		b.ReportMetric(us(p50[p.name]), p.name+"-p50-µs")
+		if p.name != "inproc" {
+			b.ReportMetric(us(p99[p.name]), p.name+"-p99-µs")
+		}
+	}
+	b.ReportMetric(float64(p50["invoke"])/float64(p50["loopback"]), "p50-ratio")
+	for _, fn := range []string{"invoke", "invoke-1769"} {
+		b.ReportMetric(us(p50[fn]-p50["loopback"]), fn+"-over-p50-µs")
+		b.ReportMetric(us(p99[fn]-p99["loopback"]), fn+"-over-p99-µs")
+	}
+	b.ReportMetric(us(p50["relay"]-p50["relay-loopback"]), "floor-over-p50-µs")
+	b.ReportMetric(us(p99["relay"]-p99["relay-loopback"]), "floor-over-p99-µs")
+}
+
+// startRelay starts rtrelay and the function executable fn as its runtime,
+// outside any sandbox, and returns the relay's URL. Both stop with the
+// benchmark.
+func startRelay(b *testing.B, fn string) string {
+	b.Helper()
+	relay := exec.Command(alofttest.GoBinary(b, "e2e/rtrelay", "v1"))
+	relay.Stderr = os.Stderr
+	out, err := relay.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := relay.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { relay.Process.Kill(); relay.Wait() })
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		b.Fatalf("rtrelay's address: %v", err)
+	}
+	addr = strings.TrimSpace(addr)
+	runtime := exec.Command(fn)
+	runtime.Env = append(os.Environ(), "AWS_LAMBDA_RUNTIME_API="+addr, "AWS_LAMBDA_FUNCTION_NAME=relay",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", "_HANDLER=bootstrap")
+	runtime.Stdout, runtime.Stderr = os.Stderr, os.Stderr
+	if err := runtime.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { runtime.Process.Kill(); runtime.Wait() })
+	return "http://" + addr
 }
 
 // BenchmarkWarmThroughput measures no-op invocations per second with 1, 16

@@ -294,8 +294,9 @@ func ZipDir(t testing.TB, dir string) []byte {
 }
 
 var (
-	goFnMu    sync.Mutex
-	goFnCache = map[string][]byte{}
+	goFnMu     sync.Mutex
+	goFnCache  = map[string]string{} // package@version: executable
+	goZipCache = map[string][]byte{} // package@version: zip
 )
 
 // GoFunction builds the Go function in pkgDir (relative to the module root)
@@ -304,11 +305,36 @@ var (
 // package and version.
 func GoFunction(t testing.TB, pkgDir, version string) []byte {
 	t.Helper()
+	key := pkgDir + "@" + version
+	goFnMu.Lock()
+	z, ok := goZipCache[key]
+	goFnMu.Unlock()
+	if ok {
+		return z
+	}
+	bin, err := os.ReadFile(GoBinary(t, pkgDir, version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	z = ZipFiles(t, map[string]string{"bootstrap": string(bin)})
+	goFnMu.Lock()
+	goZipCache[key] = z
+	goFnMu.Unlock()
+	return z
+}
+
+// GoBinary builds the Go command in pkgDir (relative to the module root)
+// as GoFunction does and returns the executable's path, which lives as
+// long as the test. Builds are cached per package and version.
+func GoBinary(t testing.TB, pkgDir, version string) string {
+	t.Helper()
 	goFnMu.Lock()
 	defer goFnMu.Unlock()
 	key := pkgDir + "@" + version
-	if z, ok := goFnCache[key]; ok {
-		return z
+	if p, ok := goFnCache[key]; ok {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
 	}
 	out := filepath.Join(t.TempDir(), "bootstrap")
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-ldflags", "-s -w -X main.version="+version, "-o", out, "./"+pkgDir)
@@ -317,11 +343,6 @@ func GoFunction(t testing.TB, pkgDir, version string) []byte {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", pkgDir, err, b)
 	}
-	bin, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	z := ZipFiles(t, map[string]string{"bootstrap": string(bin)})
-	goFnCache[key] = z
-	return z
+	goFnCache[key] = out
+	return out
 }
