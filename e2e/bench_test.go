@@ -95,12 +95,18 @@ func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond)
 // relay each request to the function's Runtime API and back, against a GET
 // /health round trip to that relay.
 func BenchmarkWarmInvoke(b *testing.B) {
+	eachDriver(b, benchWarm)
+}
+
+// eachDriver runs bench as a sub-benchmark per sandbox driver, skipping the
+// linux driver, with the reason, when not root.
+func eachDriver(b *testing.B, bench func(b *testing.B, driver string)) {
 	for _, driver := range []string{"process", "linux"} {
 		b.Run(driver, func(b *testing.B) {
 			if driver == "linux" && os.Geteuid() != 0 {
 				b.Skip("the linux sandbox needs root: run as root, as CI does")
 			}
-			benchWarm(b, driver)
+			bench(b, driver)
 		})
 	}
 }
@@ -510,14 +516,7 @@ func BenchmarkAsyncLatency(b *testing.B) {
 // and how many instances were started (requests waiting for a start take
 // instances freed meanwhile). It runs on each sandbox driver it can.
 func BenchmarkBurst(b *testing.B) {
-	for _, driver := range []string{"process", "linux"} {
-		b.Run(driver, func(b *testing.B) {
-			if driver == "linux" && os.Geteuid() != 0 {
-				b.Skip("the linux sandbox needs root: run as root, as CI does")
-			}
-			benchBurst(b, driver)
-		})
-	}
+	eachDriver(b, benchBurst)
 }
 
 func benchBurst(b *testing.B, driver string) {
