@@ -3,7 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"slices"
 	"strings"
 	"sync"
@@ -179,6 +181,97 @@ func TestSandboxContainsHostileFunctions(t *testing.T) {
 		tags, err := c.ListTags(ctxT(t), &lambda.ListTagsInput{Resource: aws.String(fnARN)})
 		if err != nil || tags.Tags["aloft:network"] != "default" {
 			t.Errorf("ListTags: %v %v", tags, err)
+		}
+	})
+	t.Run("network isolation", func(t *testing.T) {
+		// What a function may reach: the internet and Aloft's APIs. What
+		// it may not: anything else of the host, its LAN, link-local
+		// addresses, other instances' Runtime APIs.
+		hostLo, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hostLo.Close()
+		hostAll, err := net.Listen("tcp", "0.0.0.0:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hostAll.Close()
+		for _, ln := range []net.Listener{hostLo, hostAll} {
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+				}
+			}()
+		}
+		allPort := strconv.Itoa(hostAll.Addr().(*net.TCPAddr).Port)
+		cases := []struct {
+			name, addr string
+			want       bool
+		}{
+			{"the internet", internetHost(t), true},
+			{"Aloft's API", strings.TrimPrefix(srv.URL, "http://"), true},
+			{"a host loopback service", hostLo.Addr().String(), false},
+			{"the gateway on the host", strings.TrimPrefix(srv.GatewayURL, "http://"), false},
+			{"cloud metadata", "169.254.169.254:80", false},
+			{"a private LAN address", "10.0.0.1:80", false},
+		}
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+				cases = append(cases, struct {
+					name, addr string
+					want       bool
+				}{"the host at " + ipn.IP.String(), net.JoinHostPort(ipn.IP.String(), allPort), false})
+			}
+		}
+		for _, tc := range cases {
+			r, out := attack(t, `{"op":"dial","path":"`+tc.addr+`","mb":500}`)
+			if r.OK != tc.want {
+				t.Errorf("%s (%s): reached %v, want %v: %s", tc.name, tc.addr, r.OK, tc.want, out.Payload)
+			}
+		}
+
+		// A port the function listens on is its own: the host does not
+		// see it.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			attack(t, `{"op":"listen","path":"0.0.0.0:47123","mb":1500}`)
+		}()
+		time.Sleep(700 * time.Millisecond)
+		if c, err := net.DialTimeout("tcp", "127.0.0.1:47123", 500*time.Millisecond); err == nil {
+			c.Close()
+			t.Errorf("a port a function listens on is reachable on the host's loopback")
+		}
+		<-done
+
+		// Another function's Runtime API: the attacker holds a request for
+		// work on every port it can find while the victim is invoked.
+		create(t, c, "victim", goRC, goRC.code(t, "v1"))
+		if _, err := c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String("victim"), Payload: []byte(`{"op":"noop"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		stolen := make(chan hostileReport, 1)
+		go func() {
+			r, _ := attack(t, `{"op":"rtsteal"}`)
+			stolen <- r
+		}()
+		for i := 0; i < 6; i++ {
+			time.Sleep(200 * time.Millisecond)
+			out, err := c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String("victim"), Payload: []byte(`{"op":"noop"}`)})
+			if err != nil || out.FunctionError != nil {
+				t.Errorf("victim invocation %d: %v %s", i, err, out.Payload)
+			}
+		}
+		if r := <-stolen; r.OK {
+			t.Errorf("a function took another instance's invocation from its Runtime API: %+v", r)
+		} else {
+			t.Logf("the attacker tried %d ports: %s", r.Count, r.Detail)
 		}
 	})
 	t.Run("tmp is private", func(t *testing.T) {

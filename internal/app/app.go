@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/api"
@@ -34,9 +36,11 @@ import (
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/queue"
 	"github.com/aloft-dev/aloft/internal/registry"
+	"github.com/aloft-dev/aloft/internal/runtimeapi"
 	"github.com/aloft-dev/aloft/internal/runtimes"
 	"github.com/aloft-dev/aloft/internal/s3api"
 	"github.com/aloft-dev/aloft/internal/sandbox"
+	"github.com/aloft-dev/aloft/internal/sandbox/egress"
 	"github.com/aloft-dev/aloft/internal/sandbox/linux"
 	"github.com/aloft-dev/aloft/internal/sandbox/process"
 	"github.com/aloft-dev/aloft/internal/scheduler"
@@ -73,9 +77,13 @@ type Server struct {
 	served   chan error
 	debug    func() // stops the debug profiler
 	driver   sandbox.Driver
-	objects  *objstore.Disk // buckets and objects under <data dir>/objects
-	s3       *s3api.Handler // the S3 API over objects
-	gw       gatewayParts
+	// inner serves the APIs inside instances' private network namespaces
+	// (see expose); api is the handler both servers use, once built.
+	inner   *http.Server
+	api     atomic.Pointer[http.Handler]
+	objects *objstore.Disk // buckets and objects under <data dir>/objects
+	s3      *s3api.Handler // the S3 API over objects
+	gw      gatewayParts
 }
 
 // Start brings every component up and starts serving. On failure it stops
@@ -85,6 +93,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: log, debug: startDebug(log)}
+	s.inner = &http.Server{ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if h := s.api.Load(); h != nil {
+				(*h).ServeHTTP(w, r)
+				return
+			}
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		})}
 	defer func() {
 		if err != nil {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -142,7 +158,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 
-	driver, err := chooseDriver(cfg, host, runtimeDir, log)
+	driver, err := chooseDriver(cfg, host, runtimeDir, s.innerAddr(), log)
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +174,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 			return s.reg.Unpacked(ctx, key)
 		},
 		Env:              s.functionEnv,
+		Expose:           s.expose,
 		RuntimeDir:       runtimeDir,
 		WorkDir:          workDir,
 		Logs:             s.appendLogs,
@@ -217,6 +234,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		FunctionURL:      s.functionURL,
 		Logger:           log.With("component", "api"),
 	})
+	var h http.Handler = handler
+	s.api.Store(&h)
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute}
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(s.ln) }()
@@ -228,7 +247,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 // chooseDriver picks the sandbox driver and says loudly which one it is.
 // "auto" takes the linux driver when it can run here (root, namespaces,
 // cgroups) and otherwise the process driver, with a warning.
-func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir string, log *slog.Logger) (sandbox.Driver, error) {
+func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log *slog.Logger) (sandbox.Driver, error) {
 	const unisolated = "function instances run as plain child processes: they are NOT isolated from each other or from the host"
 	switch cfg.Sandbox {
 	case "process":
@@ -248,10 +267,25 @@ func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir string, log *slog.
 	// theirs, a restart sweeps what the previous run left, and a clean
 	// stop removes it, even after a run that was killed.
 	sum := sha256.Sum256([]byte(filepath.Dir(runtimeDir)))
-	d, err := linux.New(linux.Options{ReadOnly: ro, RuntimeDir: runtimeDir, Logger: log.With("component", "sandbox"),
-		CgroupParent: "aloft/" + hex.EncodeToString(sum[:6]), OwnParent: true})
+	o := linux.Options{ReadOnly: ro, RuntimeDir: runtimeDir, Logger: log.With("component", "sandbox"),
+		CgroupParent: "aloft/" + hex.EncodeToString(sum[:6]), OwnParent: true,
+		Listen: []string{runtimeapi.Address, inner}}
+	// Lambda's network: out to the internet, nowhere near the host. Where
+	// the host cannot route for the instances, they keep their loopback
+	// (and the APIs served there) only.
+	var egressErr error
+	if os.Geteuid() == 0 {
+		var eg *egress.Host
+		if eg, egressErr = egress.New(egress.Options{Allow: cfg.AllowNet, Logger: log.With("component", "egress")}); egressErr == nil {
+			o.Egress = func(nsfd int) (io.Closer, error) { return eg.Attach(nsfd) }
+		}
+	}
+	d, err := linux.New(o)
 	if err == nil {
-		log.Info("sandbox driver: linux (namespaces, cgroups, seccomp, unprivileged user)")
+		if egressErr != nil {
+			log.Warn("sandbox network: functions can reach NOTHING outside their instance (no internet) because the host cannot route for them: " + egressErr.Error())
+		}
+		log.Info("sandbox driver: linux (namespaces, cgroups, seccomp, unprivileged user, private network)")
 		return d, nil
 	}
 	if cfg.Sandbox == "linux" {
@@ -324,6 +358,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.inv.Close(fctx))
 		s.inv = nil
 	}
+	// The instances are gone: nothing is left to call the APIs from inside.
+	s.inner.Close()
 	if c, ok := s.driver.(interface{ Close() error }); ok {
 		errs = append(errs, c.Close())
 		s.driver = nil
@@ -366,13 +402,36 @@ func (s *Server) provision(name string) {
 	}
 }
 
+// innerAddr is where Aloft's APIs listen inside instances' private
+// network namespaces: the loopback, at the API listener's port.
+func (s *Server) innerAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.ln.Addr().(*net.TCPAddr).Port))
+}
+
+// expose serves Aloft's APIs inside an instance's private network
+// namespace, at innerAddr; closing the result stops that.
+func (s *Server) expose(nw sandbox.Network) (io.Closer, error) {
+	ln, err := nw.Listen(s.innerAddr())
+	if err != nil {
+		return nil, err
+	}
+	// Serve returns when ln is closed; the server tracks ln and closes it
+	// at Shutdown too.
+	go s.inner.Serve(ln)
+	return ln, nil
+}
+
 // functionEnv gives a function's instances their own credentials and the
 // address of Aloft's APIs, so an AWS SDK inside the function talks to
 // this server with no configuration.
 func (s *Server) functionEnv(cfg *function.Config) []string {
 	id, secret := s.keys.forFunction(cfg.FunctionName)
+	endpoint := s.ln.Addr().String()
+	if n, ok := s.driver.(sandbox.Networker); ok && n.PrivateNetworks() {
+		endpoint = s.innerAddr()
+	}
 	return []string{
-		"AWS_ENDPOINT_URL=http://" + s.ln.Addr().String(),
+		"AWS_ENDPOINT_URL=http://" + endpoint,
 		"AWS_ACCESS_KEY_ID=" + id,
 		"AWS_SECRET_ACCESS_KEY=" + secret,
 	}

@@ -1,6 +1,9 @@
 package app
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Config is everything `aloft server` needs. The zero value is not useful:
 // start from DefaultConfig.
@@ -18,9 +21,13 @@ type Config struct {
 	// IdleMemoryMB bounds the memory of idle warm instances (by their
 	// MemorySize); 0 takes half of this machine's memory.
 	IdleMemoryMB int
-	NATSURL      string // external NATS cluster; empty embeds one
-	Python       string // Python interpreter to run python runtimes ("" = resolve python3)
-	Node         string // Node.js binary to run nodejs runtimes ("" = resolve node)
+	// AllowNet lists IPv4 prefixes that sandboxed functions may reach
+	// although they lie in ranges otherwise refused (private networks,
+	// link-local); the host itself stays out of reach.
+	AllowNet []netip.Prefix
+	NATSURL  string // external NATS cluster; empty embeds one
+	Python   string // Python interpreter to run python runtimes ("" = resolve python3)
+	Node     string // Node.js binary to run nodejs runtimes ("" = resolve node)
 }
 
 // DefaultConfig returns the defaults of the external contract.

@@ -3,8 +3,11 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -58,6 +61,7 @@ aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
 	f.IntVar(&cfg.AsyncWorkers, "async-workers", cfg.AsyncWorkers, "asynchronous invocations delivered at once")
 	f.IntVar(&cfg.ConcurrencyLimit, "concurrency-limit", cfg.ConcurrencyLimit, "account concurrent executions; invocations beyond it are throttled")
 	f.IntVar(&cfg.IdleMemoryMB, "idle-memory", cfg.IdleMemoryMB, "memory in `MB` that idle warm instances may hold (by their memory size); beyond it the least valuable stop (default: half of this machine's memory)")
+	f.Var(prefixList{&cfg.AllowNet}, "sandbox-allow-net", "IPv4 `CIDR`s (comma-separated) that sandboxed functions may reach although private or link-local; the host itself stays out of reach")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "`URL` of an external NATS cluster (default: run one embedded)")
 	f.StringVar(&cfg.Python, "python", cfg.Python, "`PATH` of the Python interpreter for python runtimes (default: python3 on $PATH)")
 	f.StringVar(&cfg.Node, "node", cfg.Node, "`PATH` of the Node.js binary for nodejs runtimes (default: node on $PATH)")
@@ -65,3 +69,40 @@ aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
 	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
+
+// prefixList is a flag of comma-separated IPv4 prefixes.
+type prefixList struct{ p *[]netip.Prefix }
+
+func (l prefixList) String() string {
+	if l.p == nil {
+		return ""
+	}
+	var s []string
+	for _, p := range *l.p {
+		s = append(s, p.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (l prefixList) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(f); aerr == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			} else {
+				return err
+			}
+		}
+		if !p.Addr().Is4() {
+			return fmt.Errorf("%s is not IPv4", f)
+		}
+		*l.p = append(*l.p, p.Masked())
+	}
+	return nil
+}
+
+func (prefixList) Type() string { return "cidrs" }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"os"
@@ -45,6 +46,7 @@ type instance struct {
 
 	stopOnce sync.Once
 	served   chan struct{} // closed when the Runtime API server has stopped
+	exposed  io.Closer     // what Deps.Expose serves in the instance's namespace, or nil
 }
 
 // coldStart starts an instance for req. When the function cannot initialise,
@@ -93,13 +95,13 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 		return nil, nil, fmt.Errorf("invoker: instance dir: %w", err)
 	}
 	// Until the sandbox starts, a failure undoes what was set up.
-	var nw sandbox.Network
+	var ln net.Listener // the Runtime API's
 	fail := func(err error) (*instance, *Response, error) {
-		if nw != nil {
-			nw.Close()
+		if ln != nil {
+			ln.Close()
 		}
-		if in.rt != nil {
-			in.rt.Close()
+		if in.exposed != nil {
+			in.exposed.Close()
 		}
 		if in.out != nil {
 			in.out.w.Close()
@@ -108,38 +110,71 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 		os.RemoveAll(in.dir)
 		return nil, nil, err
 	}
-	var ln net.Listener
-	if cfg.Network == function.NetworkNone {
-		if nw, err = iv.network(); err != nil {
-			return fail(err)
+	// With private networks the Runtime API listens inside the
+	// instance's namespace, where nothing else can reach it; otherwise on
+	// a host loopback port.
+	private := iv.privateNetworks()
+	var listen func(sandbox.Network) error
+	rtAddr := runtimeapi.Address
+	if private {
+		listen = func(nw sandbox.Network) error {
+			l, err := nw.Listen(runtimeapi.Address)
+			if err != nil {
+				return err
+			}
+			if ln != nil { // a second try of the start, in another sandbox
+				ln.Close()
+			}
+			ln = l
+			if iv.d.Expose == nil || cfg.Network == function.NetworkNone {
+				return nil // an offline function reaches nothing of the platform
+			}
+			c, err := iv.d.Expose(nw)
+			if err != nil {
+				return err
+			}
+			if in.exposed != nil {
+				in.exposed.Close()
+			}
+			in.exposed = c
+			return nil
 		}
-		if ln, err = nw.Listen(runtimeapi.Address); err != nil {
-			return fail(err)
+	} else {
+		if cfg.Network == function.NetworkNone {
+			return fail(function.Errorf(function.EINTERNAL, "ServiceException",
+				"The function's tag %s=%s needs a sandbox driver with network namespaces; the %s driver has none.",
+				function.NetworkTag, function.NetworkNone, iv.d.Driver.Name()))
 		}
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return fail(fmt.Errorf("invoker: runtime api: %w", err))
+		}
+		rtAddr = ln.Addr().String()
 	}
-	if in.rt, err = runtimeapi.Listen(ln); err != nil {
-		return fail(err)
-	}
+	in.rt = runtimeapi.New()
 	if in.out, err = newLogPipe(in); err != nil {
 		return fail(err)
 	}
 	if err := iv.track(in); err != nil {
 		return fail(err)
 	}
-	// The instance owns these goroutines; shutdown waits for both.
-	go func() { defer close(in.served); in.rt.Serve() }()
 
 	family := function.RuntimeFamily(cfg.Runtime)
 	argv, extraEnv, err := iv.d.Command(family, codeDir)
 	tSandbox := iv.d.Now()
 	if err == nil {
 		in.sb, err = iv.d.Driver.Start(ctx, sandbox.Spec{
-			ID: id, Argv: argv, Env: in.env(codeDir, tmp, family, extraEnv), Dir: codeDir,
+			ID: id, Argv: argv, Env: in.env(codeDir, tmp, rtAddr, family, extraEnv), Dir: codeDir,
 			CodeDir: codeDir, TmpDir: tmp, TmpMB: cfg.EphemeralStorage.Size, MemoryMB: cfg.MemorySize, Output: in.out.w,
-			Network: nw, Template: in.template(family, argv, extraEnv),
+			Offline: cfg.Network == function.NetworkNone, Listen: listen,
+			Template: in.template(family, argv, extraEnv),
 		})
-	} else if nw != nil {
-		nw.Close()
+	}
+	// The instance owns this goroutine; shutdown waits for it. Until it
+	// runs, the function's connections wait in the listener's backlog.
+	if ln != nil {
+		go func(ln net.Listener) { defer close(in.served); in.rt.Serve(ln) }(ln)
+	} else {
+		close(in.served)
 	}
 	fromTemplate := false
 	if op, ok := in.sb.(sandbox.OutputPipe); ok && err == nil {
@@ -200,20 +235,11 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 // ms renders d in milliseconds for logs.
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// network returns a private network namespace for an instance of a
-// function whose network is NetworkNone.
-func (iv *Invoker) network() (sandbox.Network, error) {
+// privateNetworks reports whether the driver runs each instance in a
+// network namespace of its own.
+func (iv *Invoker) privateNetworks() bool {
 	n, ok := iv.d.Driver.(sandbox.Networker)
-	if !ok {
-		return nil, function.Errorf(function.EINTERNAL, "ServiceException",
-			"The function's tag %s=%s needs a sandbox driver with network namespaces; the %s driver has none.",
-			function.NetworkTag, function.NetworkNone, iv.d.Driver.Name())
-	}
-	nw, err := n.Network()
-	if err != nil {
-		return nil, fmt.Errorf("invoker: network namespace: %w", err)
-	}
-	return nw, nil
+	return ok && n.PrivateNetworks()
 }
 
 // initFailed stops a failed instance and builds Lambda's answer: either the
@@ -244,11 +270,10 @@ var baseEnv = []string{"TZ=:UTC", "LANG=en_US.UTF-8", "PATH=/usr/local/bin:/usr/
 // template returns the template process (a zygote: an interpreter with
 // Aloft's bootstrap loaded, started ahead of need) an instance may be
 // started from, or nil. Only interpreted runtimes have one, and functions
-// whose own variables act on the interpreter's start, or that run in a
-// network of their own, start afresh.
+// whose own variables act on the interpreter's start start afresh.
 func (in *instance) template(family function.Family, argv, extra []string) *sandbox.Template {
 	cfg := in.cfg
-	if family == function.Provided || cfg.Network == function.NetworkNone {
+	if family == function.Provided {
 		return nil
 	}
 	if cfg.Environment != nil {
@@ -267,7 +292,7 @@ func (in *instance) template(family function.Family, argv, extra []string) *sand
 }
 
 // env builds the environment a Lambda function sees.
-func (in *instance) env(codeDir, tmp string, family function.Family, extra []string) []string {
+func (in *instance) env(codeDir, tmp, rtAddr string, family function.Family, extra []string) []string {
 	cfg := in.cfg
 	region := strings.Split(cfg.FunctionArn, ":")
 	reg := function.DefaultRegion
@@ -297,7 +322,7 @@ func (in *instance) env(codeDir, tmp string, family function.Family, extra []str
 		}
 	}
 	set([]string{
-		"AWS_LAMBDA_RUNTIME_API=" + in.rt.Addr(),
+		"AWS_LAMBDA_RUNTIME_API=" + rtAddr,
 		"_HANDLER=" + cfg.Handler,
 		"LAMBDA_TASK_ROOT=" + codeDir,
 		"LAMBDA_RUNTIME_DIR=" + in.iv.d.RuntimeDir,
@@ -439,6 +464,9 @@ func (in *instance) shutdown(grace time.Duration) {
 		}
 		in.rt.Close()
 		<-in.served
+		if in.exposed != nil {
+			in.exposed.Close()
+		}
 		in.out.close()
 		os.RemoveAll(in.dir)
 		in.iv.untrack(in)

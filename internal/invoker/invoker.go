@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -44,6 +45,12 @@ type Deps struct {
 	// credentials and the address of Aloft's APIs, say); users may
 	// override those not reserved.
 	Env func(cfg *function.Config) []string
+	// Expose, when set, is called with the private network namespace of
+	// each instance (drivers that give them one, sandbox.Networker) before
+	// the function starts, to serve there what a function may reach of the
+	// platform: Aloft's APIs at the AWS_ENDPOINT_URL Env gives. The closer
+	// ends that when the instance is gone.
+	Expose func(sandbox.Network) (io.Closer, error)
 	// RuntimeDir is what LAMBDA_RUNTIME_DIR names.
 	RuntimeDir string
 	// WorkDir holds per-instance scratch directories.

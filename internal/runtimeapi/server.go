@@ -45,7 +45,6 @@ var (
 
 // Server is the Runtime API of one instance.
 type Server struct {
-	ln  net.Listener
 	srv *http.Server
 
 	work      chan *call    // hands one invocation to a waiting /next
@@ -68,32 +67,22 @@ type call struct {
 // network namespace, as on Lambda's port.
 const Address = "127.0.0.1:9001"
 
-// Listen returns a new server on ln, or, when ln is nil, on a free loopback
-// port. Call Serve to answer.
-func Listen(ln net.Listener) (*Server, error) {
-	if ln == nil {
-		var err error
-		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return nil, fmt.Errorf("runtimeapi: listen: %w", err)
-		}
-	}
+// New returns a server that answers once Serve is given a listener.
+func New() *Server {
 	s := &Server{
-		ln:      ln,
 		work:    make(chan *call),
 		ready:   make(chan struct{}),
 		initErr: make(chan Result, 1),
 		closed:  make(chan struct{}),
 	}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
-	return s, nil
+	return s
 }
 
-// Addr is the host:port a runtime sets as AWS_LAMBDA_RUNTIME_API.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
-
-// Serve answers requests until Close. It always returns nil after Close.
-func (s *Server) Serve() error {
-	err := s.srv.Serve(s.ln)
+// Serve answers requests on ln until Close, which closes ln. It always
+// returns nil after Close.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,19 +19,28 @@ func play(t *testing.T, fn func()) {
 	t.Cleanup(func() { <-done })
 }
 
-func start(t *testing.T) *Server {
+// testServer is a Server serving on a loopback port.
+type testServer struct {
+	*Server
+	addr string
+}
+
+func (s *testServer) Addr() string { return s.addr }
+
+func start(t *testing.T) *testServer {
 	t.Helper()
-	s, err := Listen(nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.Serve()
+	s := &testServer{Server: New(), addr: ln.Addr().String()}
+	go s.Serve(ln)
 	t.Cleanup(func() { s.Close() })
 	return s
 }
 
 // next takes one invocation the way a runtime does.
-func next(t *testing.T, s *Server) (*http.Response, []byte) {
+func next(t *testing.T, s *testServer) (*http.Response, []byte) {
 	t.Helper()
 	resp, err := http.Get("http://" + s.Addr() + "/2018-06-01/runtime/invocation/next")
 	if err != nil {
@@ -42,7 +52,7 @@ func next(t *testing.T, s *Server) (*http.Response, []byte) {
 	return resp, b
 }
 
-func post(t *testing.T, s *Server, path string, body io.Reader, trailer http.Header) *http.Response {
+func post(t *testing.T, s *testServer, path string, body io.Reader, trailer http.Header) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest("POST", "http://"+s.Addr()+"/2018-06-01/runtime/"+path, body)
 	req.Trailer = trailer

@@ -28,14 +28,19 @@ type Spec struct {
 	TmpMB    int      // size of /tmp (the function's EphemeralStorage); 0 means 512
 	MemoryMB int      // memory limit
 	Output   *os.File // receives the instance's stdout and stderr
-	// Network, when set, is the network namespace the instance runs in
-	// instead of the host's; Start takes it over and closes it when the
-	// instance is gone or could not start.
-	Network Network
+	// Offline cuts the instance off from everything outside its own
+	// network namespace but what Listen opens there (a function whose
+	// network is "none"); only drivers with private networks (Networker)
+	// accept it.
+	Offline bool
+	// Listen, when set, is called by drivers with private networks
+	// (Networker) once the instance's namespace is chosen and before the
+	// function starts: the caller opens there the listeners the function
+	// must find (its Runtime API). An error from it fails the start.
+	Listen func(Network) error
 	// Template, when set, lets the driver run the instance in a process
 	// of the template it started ahead of need, instead of starting Argv.
-	// Drivers that keep no templates ignore it, as do launches into a
-	// Network of their own.
+	// Drivers that keep no templates ignore it.
 	Template *Template
 }
 
@@ -80,22 +85,21 @@ type OutputPipe interface {
 	OutputPipe() (r, w *os.File)
 }
 
-// Network is a network namespace of its own with nothing but a loopback
-// interface: an instance in it reaches only what listens inside it.
+// Network is an instance's network namespace: its loopback, and the way
+// out that the driver's egress allows. Nothing of the host is reachable
+// from it but what the caller listens on there.
 type Network interface {
 	// Listen opens a TCP listener inside the namespace (the Runtime API
-	// of the instance that will run there).
+	// of the instance that will run there). The caller owns it.
 	Listen(addr string) (net.Listener, error)
-	// Close releases the namespace; it disappears with its last process
-	// and socket.
-	Close() error
 }
 
-// Networker is the optional ability of a driver to give an instance a
-// private network namespace. Namespaces come from a pool filled ahead of
-// need, since creating one costs more than a cold start may spend.
+// Networker is the optional ability of a driver to run every instance in
+// a network namespace of its own (see Spec.Listen and Spec.Offline).
 type Networker interface {
-	Network() (Network, error)
+	// PrivateNetworks reports whether instances get namespaces of their
+	// own; a driver may lose the ability when the host lacks it.
+	PrivateNetworks() bool
 }
 
 // Driver starts instances.

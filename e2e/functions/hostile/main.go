@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,11 +161,77 @@ func handle(ctx context.Context, ev event) (report, error) {
 		for _, i := range ifs {
 			names = append(names, i.Name)
 		}
-		c, err := net.DialTimeout("tcp", ev.Path, 2*time.Second)
+		timeout := 2 * time.Second
+		if ev.MB > 0 { // milliseconds, here
+			timeout = time.Duration(ev.MB) * time.Millisecond
+		}
+		c, err := net.DialTimeout("tcp", ev.Path, timeout)
 		if err == nil {
 			c.Close()
 		}
 		return report{OK: err == nil, Err: errText(err), Count: len(ifs), Detail: strings.Join(names, ",")}, nil
+	case "rtsteal":
+		return stealRuntimeAPI(), nil
+	case "listen":
+		// Listen on every address for a while: the test tries to reach it
+		// from the host.
+		ln, err := net.Listen("tcp", ev.Path)
+		if err != nil {
+			return report{Err: errText(err)}, nil
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Write([]byte("function\n"))
+				c.Close()
+			}
+		}()
+		time.Sleep(time.Duration(ev.MB) * time.Millisecond)
+		return report{OK: true}, nil
 	}
 	return report{Detail: "ok"}, nil
+}
+
+// stealRuntimeAPI looks, as an attacker would, for every listening TCP
+// port this process can see in /proc/net/tcp and tcp6, and asks each one
+// but its own Runtime API for another instance's next invocation. OK
+// means it got one; Count is how many ports it tried; Detail lists them.
+func stealRuntimeAPI() report {
+	own := os.Getenv("AWS_LAMBDA_RUNTIME_API")
+	seen := map[string]bool{}
+	var tried []string
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, _ := os.ReadFile(file)
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 4 || f[3] != "0A" { // LISTEN
+				continue
+			}
+			_, hexPort, _ := strings.Cut(f[1], ":")
+			port, err := strconv.ParseUint(hexPort, 16, 16)
+			if err != nil {
+				continue
+			}
+			addr := net.JoinHostPort("127.0.0.1", strconv.FormatUint(port, 10))
+			if addr == own || seen[addr] {
+				continue
+			}
+			seen[addr] = true
+			tried = append(tried, addr)
+			c := http.Client{Timeout: 1500 * time.Millisecond}
+			resp, err := c.Get("http://" + addr + "/2018-06-01/runtime/invocation/next")
+			if err != nil {
+				continue
+			}
+			resp.Body.Close()
+			if id := resp.Header.Get("Lambda-Runtime-Aws-Request-Id"); resp.StatusCode == 200 && id != "" {
+				return report{OK: true, Count: len(tried), Detail: addr + " gave " + id}
+			}
+		}
+	}
+	return report{Count: len(tried), Detail: strings.Join(tried, ",")}
 }

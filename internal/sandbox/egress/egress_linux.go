@@ -355,5 +355,5 @@ func addrIn(offset uint32, p netip.Prefix) []expr.Any {
 	}
 }
 
-func drop() expr.Any    { return &expr.Verdict{Kind: expr.VerdictDrop} }
+func drop() expr.Any   { return &expr.Verdict{Kind: expr.VerdictDrop} }
 func accept() expr.Any { return &expr.Verdict{Kind: expr.VerdictAccept} }

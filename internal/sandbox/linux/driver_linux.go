@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,13 +69,20 @@ type Driver struct {
 	tpools map[string]*tpool // guarded by tmu
 	tcap   int
 
-	// Network namespaces kept ready (see Network); made on first use.
-	netOnce sync.Once
-	nets    chan *netns
-	netNeed chan struct{}
+	// What each instance's network namespace gets when it is prepared
+	// (see Options.Listen and Options.Egress).
+	listen []string
+	egress func(nsfd int) (io.Closer, error)
 }
 
-var _ sandbox.Driver = (*Driver)(nil)
+var (
+	_ sandbox.Driver    = (*Driver)(nil)
+	_ sandbox.Networker = (*Driver)(nil)
+)
+
+// PrivateNetworks reports true: every instance runs in a network
+// namespace of its own.
+func (*Driver) PrivateNetworks() bool { return true }
 
 // New checks that the host can run sandboxes (root, namespaces, cgroups,
 // seccomp), creates the parent cgroups, prepares the file system plan and
@@ -82,7 +91,7 @@ func New(o Options) (*Driver, error) {
 	if euid := os.Geteuid(); euid != 0 {
 		return nil, fmt.Errorf("linux sandbox: needs root, running as uid %d (use the process driver on hosts without root)", euid)
 	}
-	for _, ns := range []string{"mnt", "pid", "ipc", "uts"} {
+	for _, ns := range []string{"mnt", "pid", "ipc", "uts", "net"} {
 		if _, err := os.Stat("/proc/self/ns/" + ns); err != nil {
 			return nil, fmt.Errorf("linux sandbox: kernel lacks %s namespaces: %w", ns, err)
 		}
@@ -96,7 +105,8 @@ func New(o Options) (*Driver, error) {
 	if err := checkMountAPI(); err != nil {
 		return nil, fmt.Errorf("linux sandbox: needs Linux 5.12 or later: %w", err)
 	}
-	d := &Driver{log: o.Logger, prep: prepare{Root: rootDir, Remounts: remounts, Hostname: hostname, UID: o.UID, GID: o.GID}}
+	d := &Driver{log: o.Logger, prep: prepare{Root: rootDir, Remounts: remounts, Hostname: hostname, UID: o.UID, GID: o.GID},
+		listen: slices.Clone(o.Listen), egress: o.Egress}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -214,16 +224,8 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 	if d.closed.Load() {
 		return nil, errors.New("linux sandbox: driver is closed")
 	}
-	if spec.Network != nil {
-		// The instance's processes keep the namespace once they are in it.
-		defer spec.Network.Close()
-	}
 	if len(spec.Argv) == 0 || !filepath.IsAbs(spec.Argv[0]) {
 		return nil, fmt.Errorf("linux sandbox: argv[0] must be an absolute path, got %q", spec.Argv)
-	}
-	nsfd, err := netnsFD(spec.Network)
-	if err != nil {
-		return nil, err
 	}
 	d.starting.Add(1)
 	defer func() {
@@ -260,15 +262,11 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 		fds = append(fds, int(spec.Output.Fd()))
 		defer runtime.KeepAlive(spec.Output)
 	}
-	if nsfd >= 0 {
-		l.Network = true
-		fds = append(fds, nsfd)
-	}
 	memMB := spec.MemoryMB
 	if memMB <= 0 {
 		memMB = defaultMemoryMB
 	}
-	if spec.Template != nil && nsfd < 0 {
+	if spec.Template != nil {
 		if sh := d.takeTemplate(spec.Template, spec.ID, memMB); sh != nil {
 			tl := l
 			tl.Template, tl.Output = true, false
@@ -318,8 +316,19 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 // errInitGone is wrapped by launch errors when init died.
 var errInitGone = errors.New("sandbox init exited")
 
-// launch has a ready init start the function.
+// launch has a ready init start the function, once the caller has
+// opened its listeners in the instance's network namespace.
 func (d *Driver) launch(ctx context.Context, spec sandbox.Spec, l *launch, fds []int, sh *shim) (*instance, error) {
+	if spec.Listen != nil {
+		if err := spec.Listen(sh.net); err != nil {
+			return nil, fmt.Errorf("linux sandbox: listen: %w", err)
+		}
+	}
+	if spec.Offline {
+		if err := sh.net.offline(); err != nil {
+			return nil, fmt.Errorf("linux sandbox: %w", err)
+		}
+	}
 	stop := context.AfterFunc(ctx, func() { sh.ctl.SetDeadline(time.Now()) })
 	defer stop()
 	b, err := json.Marshal(l)
@@ -350,8 +359,8 @@ func (d *Driver) launch(ctx context.Context, spec sandbox.Spec, l *launch, fds [
 	if mb <= 0 {
 		mb = defaultMemoryMB
 	}
-	in := &instance{d: d, sh: sh, cg: sh.cg, done: make(chan struct{}), mb: mb, outR: sh.outR, outW: sh.outW}
-	sh.outR, sh.outW = nil, nil
+	in := &instance{d: d, sh: sh, cg: sh.cg, net: sh.net, done: make(chan struct{}), mb: mb, outR: sh.outR, outW: sh.outW}
+	sh.outR, sh.outW, sh.net = nil, nil, nil
 	go in.wait()
 	return in, nil
 }
@@ -510,6 +519,7 @@ type shim struct {
 	// The output pipe of a prepared template process, which the instance
 	// hands over (sandbox.OutputPipe); nil for other inits.
 	outR, outW *os.File
+	net        *netns // init's network namespace, until an instance takes it
 }
 
 // spawn creates an instance cgroup (see cgroupHost.create for memoryMB),
@@ -522,6 +532,11 @@ func (d *Driver) spawn(ctx context.Context, id string, memoryMB int, p *prepare,
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
 	sh, err := d.startInit(ctx, cg, p, fds)
+	if err == nil {
+		if sh.net, err = openNetns(sh.cmd.Process.Pid, d.listen, d.egress); err != nil {
+			sh.kill()
+		}
+	}
 	if err != nil {
 		if rerr := cg.remove(); rerr != nil {
 			d.log.Warn("linux sandbox: cgroup left behind", "err", rerr)
@@ -546,7 +561,7 @@ func (d *Driver) startInit(ctx context.Context, cg *cgroup, p *prepare, pass []i
 	ctl := os.NewFile(uintptr(fds[0]), "sandbox-control")
 	child := os.NewFile(uintptr(fds[1]), "sandbox-control-init")
 	attr := &syscall.SysProcAttr{
-		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
+		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
 		Pdeathsig:  syscall.SIGKILL,
 	}
 	if cg.v2 {
@@ -672,7 +687,11 @@ func (sh *shim) discard() error {
 			f.Close()
 		}
 	}
-	return sh.cg.remove()
+	var nerr error
+	if sh.net != nil {
+		nerr = sh.net.close()
+	}
+	return errors.Join(nerr, sh.cg.remove())
 }
 
 // cgroupName returns a cgroup name unique on this host for an instance id.

@@ -46,12 +46,10 @@ type prepare struct {
 // launch is the second message init receives, sent by Start once init's
 // cgroup has the instance's limits. Descriptors travel with it
 // (SCM_RIGHTS): first the code, as a detached read-only mount tree, when
-// CodeDir is set; then the function's stdout and stderr, when Output is set;
-// then the network namespace to run the function in, when Network is set.
+// CodeDir is set; then the function's stdout and stderr, when Output is set.
 type launch struct {
 	CodeDir string `json:"code_dir,omitempty"` // host path the code is also mounted at
 	Output  bool   `json:"output,omitempty"`
-	Network bool   `json:"network,omitempty"`
 	// Template: the prepared template process becomes the function; it
 	// gets Env and Dir, and no output descriptor comes.
 	Template bool     `json:"template,omitempty"`
@@ -212,19 +210,12 @@ func launchFunction(p *prepare, l *launch, fds []int, fk *forker, ctl *reporter)
 		}
 		defer unix.Close(out) // from now on only the function holds it
 	}
-	netns := -1
-	if l.Network {
-		if netns = take(); netns < 0 {
-			return 0, errors.New("launch: network namespace descriptor missing")
-		}
-		defer unix.Close(netns)
-	}
 	if err := unix.Chdir(l.Dir); err != nil {
 		return 0, fmt.Errorf("chdir %s: %w", l.Dir, err)
 	}
 	return fk.start(forkOrder{
 		argv: l.Argv, env: l.Env, files: []uintptr{uintptr(null), uintptr(out), uintptr(out)},
-		uid: p.UID, gid: p.GID, netns: netns, ctl: ctl,
+		uid: p.UID, gid: p.GID, ctl: ctl,
 	})
 }
 
@@ -293,17 +284,13 @@ func mountCode(code int, dir string) error {
 // child inherits them from the thread that forks it. Setting them up ahead
 // of need keeps them off the launch; the launch only wakes the thread with
 // a pipe write, which costs less than a switch between goroutines on
-// locked threads. The filter lets the thread enter a network namespace
-// (the function, without capabilities, gets EPERM from the kernel for any
-// setns); when the instance has a namespace of its own, the thread enters
-// it at the launch and then loads a second, tiny filter that takes setns
-// away too. Loading even a tiny filter costs about 0.25 ms here (the
-// kernel compiles and maps each program), which only those launches pay.
+// locked threads. The whole init already runs in the instance's network
+// namespace (the driver clones it there), so the thread never changes
+// namespaces.
 type forker struct {
-	wake    [2]int // pipe: the launch writes a byte, the forker reads it
-	orders  chan forkOrder
-	result  chan forkResult
-	noSetns []unix.SockFilter // loaded at a launch into a network namespace
+	wake   [2]int // pipe: the launch writes a byte, the forker reads it
+	orders chan forkOrder
+	result chan forkResult
 }
 
 // forkOrder is what the forker starts.
@@ -311,7 +298,6 @@ type forkOrder struct {
 	argv, env []string
 	files     []uintptr
 	uid, gid  int
-	netns     int       // network namespace to run in, or -1 for the current one
 	ctl       *reporter // told Ready once the function runs; nil tells nobody
 }
 
@@ -321,11 +307,7 @@ type forkResult struct {
 }
 
 func startForker() (*forker, error) {
-	noSetns, err := setnsFilter()
-	if err != nil {
-		return nil, err
-	}
-	fk := &forker{orders: make(chan forkOrder, 1), result: make(chan forkResult, 1), noSetns: noSetns}
+	fk := &forker{orders: make(chan forkOrder, 1), result: make(chan forkResult, 1)}
 	if err := unix.Pipe2(fk.wake[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
@@ -364,14 +346,6 @@ func (fk *forker) run(ready chan<- error) {
 
 // fork restricts the thread and starts the function from it.
 func (fk *forker) fork(o forkOrder) forkResult {
-	if o.netns >= 0 {
-		if err := unix.Setns(o.netns, unix.CLONE_NEWNET); err != nil {
-			return forkResult{err: fmt.Errorf("enter network namespace: %w", err)}
-		}
-		if err := loadSeccomp(fk.noSetns); err != nil {
-			return forkResult{err: err}
-		}
-	}
 	// The child sets its groups, gid and uid before execve; leaving uid 0
 	// clears its capabilities, and with an empty bounding set and
 	// no_new_privs nothing it runs can gain any back.

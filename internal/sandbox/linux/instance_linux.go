@@ -21,6 +21,7 @@ type instance struct {
 	d    *Driver
 	sh   *shim // init; its control socket is read only by wait after Start
 	cg   *cgroup
+	net  *netns // released once the instance is gone
 	done chan struct{}
 	mb   int // memory size, which sets the CPU quota
 
@@ -110,6 +111,11 @@ func (in *instance) wait() {
 	in.peak = in.cg.peak()
 	if err := in.cg.remove(); err != nil {
 		in.d.log.Warn("linux sandbox: cgroup left behind", "err", err)
+	}
+	if in.net != nil {
+		if err := in.net.close(); err != nil {
+			in.d.log.Warn("linux sandbox: network left behind", "err", err)
+		}
 	}
 	// An output pipe nobody took is closed with the instance.
 	if r, w := in.OutputPipe(); r != nil {

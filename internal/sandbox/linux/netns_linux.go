@@ -3,8 +3,10 @@ package linux
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"runtime"
+	"strconv"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -12,41 +14,61 @@ import (
 	"github.com/aloft-dev/aloft/internal/sandbox"
 )
 
-// netns is a network namespace with only its loopback interface up, held
-// open by a descriptor.
+// netns is an instance's network namespace, which its init was cloned
+// into: held open by a descriptor, with the listeners opened there ahead
+// of need (Options.Listen) and the link egress made to the host.
 type netns struct {
-	fd   int
-	once sync.Once
+	fd int
+
+	mu   sync.Mutex
+	lns  map[string]net.Listener // guarded by mu: opened ahead of need, not yet taken
+	link io.Closer               // guarded by mu: the way out, or nil
 }
 
 var _ sandbox.Network = (*netns)(nil)
 
-// newNetns creates a network namespace from a thread of its own, which
-// returns to the host's namespace afterwards (or, if it cannot, dies with
-// its goroutine rather than serve other goroutines from the wrong one).
-func newNetns() (*netns, error) {
-	var ns *netns
-	err := inThread(-1, func() error {
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			return fmt.Errorf("unshare network namespace: %w", err)
-		}
-		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open network namespace: %w", err)
-		}
+// openNetns takes hold of the network namespace of process pid (a new
+// init's), brings its loopback up, opens the listeners addrs there and
+// connects it to the host with egress, when that is set.
+func openNetns(pid int, addrs []string, egress func(nsfd int) (io.Closer, error)) (*netns, error) {
+	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("linux sandbox: open network namespace: %w", err)
+	}
+	n := &netns{fd: fd, lns: make(map[string]net.Listener, len(addrs))}
+	err = inThread(fd, func() error {
 		if err := loopbackUp(); err != nil {
-			unix.Close(fd)
 			return err
 		}
-		ns = &netns{fd: fd}
+		for _, a := range addrs {
+			ln, err := net.Listen("tcp", a)
+			if err != nil {
+				return err
+			}
+			n.lns[a] = ln
+		}
 		return nil
 	})
-	return ns, err
+	if err == nil && egress != nil {
+		n.link, err = egress(fd)
+	}
+	if err != nil {
+		n.close()
+		return nil, fmt.Errorf("linux sandbox: network namespace: %w", err)
+	}
+	return n, nil
 }
 
-// Listen opens a TCP listener inside the namespace.
+// Listen returns the listener opened ahead of need at addr, or opens one
+// inside the namespace.
 func (n *netns) Listen(addr string) (net.Listener, error) {
-	var ln net.Listener
+	n.mu.Lock()
+	ln := n.lns[addr]
+	delete(n.lns, addr)
+	n.mu.Unlock()
+	if ln != nil {
+		return ln, nil
+	}
 	err := inThread(n.fd, func() error {
 		var err error
 		ln, err = net.Listen("tcp", addr)
@@ -58,11 +80,27 @@ func (n *netns) Listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Close releases the descriptor; the namespace goes with its last user.
-func (n *netns) Close() error {
-	var err error
-	n.once.Do(func() { err = unix.Close(n.fd) })
-	return err
+// offline leaves the namespace nothing but its loopback and the
+// listeners taken so far: the link to the host goes, and so do the
+// listeners opened ahead of need that nobody took.
+func (n *netns) offline() error {
+	n.mu.Lock()
+	link, lns := n.link, n.lns
+	n.link, n.lns = nil, nil
+	n.mu.Unlock()
+	for _, ln := range lns {
+		ln.Close()
+	}
+	if link == nil {
+		return nil
+	}
+	return link.Close()
+}
+
+// close releases the namespace: the listeners nobody took, the link and
+// the descriptor. The namespace itself goes with its last process.
+func (n *netns) close() error {
+	return errors.Join(n.offline(), unix.Close(n.fd))
 }
 
 // inThread runs fn on a locked thread, in the network namespace ns (or,
@@ -117,87 +155,4 @@ func loopbackUp() error {
 		return fmt.Errorf("bring lo up: %w", err)
 	}
 	return nil
-}
-
-// netPoolSize is how many network namespaces are kept ready.
-const netPoolSize = 8
-
-// Network returns a network namespace with only a loopback interface,
-// from the pool when it has one. The pool is filled by the first call and
-// refilled in the background, so only a burst that empties it pays for
-// creating namespaces.
-func (d *Driver) Network() (sandbox.Network, error) {
-	if d.closed.Load() {
-		return nil, errors.New("linux sandbox: driver is closed")
-	}
-	d.netOnce.Do(func() {
-		d.nets = make(chan *netns, netPoolSize)
-		d.netNeed = make(chan struct{}, 1)
-		d.wg.Add(1)
-		go d.refillNets()
-	})
-	defer func() {
-		select {
-		case d.netNeed <- struct{}{}:
-		default:
-		}
-	}()
-	select {
-	case n := <-d.nets:
-		return n, nil
-	default:
-	}
-	n, err := newNetns()
-	if err != nil {
-		return nil, fmt.Errorf("linux sandbox: %w", err)
-	}
-	return n, nil
-}
-
-// refillNets keeps the namespace pool full until Close, which empties it.
-func (d *Driver) refillNets() {
-	defer d.wg.Done()
-	defer func() {
-		for {
-			select {
-			case n := <-d.nets:
-				n.Close()
-			default:
-				return
-			}
-		}
-	}()
-	for {
-		select {
-		case <-d.quit:
-			return
-		case <-d.netNeed:
-		}
-		for len(d.nets) < cap(d.nets) {
-			n, err := newNetns()
-			if err != nil {
-				d.log.Warn("linux sandbox: could not create a network namespace", "err", err)
-				break
-			}
-			select {
-			case d.nets <- n:
-			case <-d.quit:
-				n.Close()
-				return
-			}
-		}
-	}
-}
-
-// netnsFD returns the descriptor of spec's network namespace, or -1 for
-// the host's.
-func netnsFD(nw sandbox.Network) (int, error) {
-	if nw == nil {
-		return -1, nil
-	}
-	n, ok := nw.(*netns)
-	if !ok {
-		return -1, fmt.Errorf("linux sandbox: network %T was not made by this driver", nw)
-	}
-	return n.fd, nil
 }

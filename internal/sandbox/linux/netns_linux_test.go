@@ -1,8 +1,12 @@
 package linux
 
 import (
+	"errors"
+	"io"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aloft-dev/aloft/internal/sandbox"
@@ -23,9 +27,29 @@ func greet(t *testing.T, ln net.Listener, line string) {
 	}()
 }
 
-func TestNetworkNone(t *testing.T) {
+// closer records that it was closed.
+type closer struct{ closed atomic.Bool }
+
+func (c *closer) Close() error { c.closed.Store(true); return nil }
+
+// TestPrivateNetwork starts instances that each listen on the same
+// address in their own namespace: each reaches its own listener and
+// nothing of the host, and egress is asked for every namespace and
+// undone for offline instances.
+func TestPrivateNetwork(t *testing.T) {
 	needRoot(t)
-	d := newDriver(t, Options{})
+	var mu sync.Mutex
+	var links []*closer
+	d := newDriver(t, Options{Listen: []string{"127.0.0.1:9001"}, Egress: func(nsfd int) (io.Closer, error) {
+		if nsfd < 0 {
+			return nil, errors.New("no namespace")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		c := &closer{}
+		links = append(links, c)
+		return c, nil
+	}})
 	host, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -33,26 +57,23 @@ func TestNetworkNone(t *testing.T) {
 	greet(t, host, "host")
 	hostAddr := host.Addr().String()
 
-	// The host's network by default.
-	_, out := probe(t, d, "dial:"+hostAddr, nil).finish(t)
-	if !strings.Contains(out, hostAddr+": host") {
-		t.Fatalf("an instance on the host's network cannot reach the host:\n%s", out)
-	}
-
-	// Two private namespaces, each with a listener on the same address:
-	// each instance reaches its own and nothing of the host.
-	for _, name := range []string{"first", "second"} {
-		nw, err := d.Network()
-		if err != nil {
-			t.Fatal(err)
+	for _, name := range []string{"first", "second", "offline"} {
+		var nw sandbox.Network
+		_, out := probe(t, d, "dial:127.0.0.1:9001,"+hostAddr, func(s *sandbox.Spec) {
+			s.Offline = name == "offline"
+			s.Listen = func(n sandbox.Network) error {
+				ln, err := n.Listen("127.0.0.1:9001")
+				if err != nil {
+					return err
+				}
+				greet(t, ln, name)
+				nw = n
+				return nil
+			}
+		}).finish(t)
+		if nw == nil {
+			t.Fatalf("%s: Listen was not called", name)
 		}
-		ln, err := nw.Listen("127.0.0.1:9001")
-		if err != nil {
-			nw.Close()
-			t.Fatal(err)
-		}
-		greet(t, ln, name)
-		_, out := probe(t, d, "dial:127.0.0.1:9001,"+hostAddr, func(s *sandbox.Spec) { s.Network = nw }).finish(t)
 		if !strings.Contains(out, "interfaces: lo\n") {
 			t.Errorf("%s: want only lo:\n%s", name, out)
 		}
@@ -63,16 +84,15 @@ func TestNetworkNone(t *testing.T) {
 			t.Errorf("%s: the host's listener is reachable from a private namespace:\n%s", name, out)
 		}
 	}
-
-	// The threads that made the namespaces went back to the host's: a
-	// listener made now is on the host.
-	again, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	d.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(links) < 3 {
+		t.Fatalf("egress was asked for %d namespaces, want at least 3", len(links))
 	}
-	greet(t, again, "again")
-	_, out = probe(t, d, "dial:"+again.Addr().String(), nil).finish(t)
-	if !strings.Contains(out, ": again") {
-		t.Fatalf("a listener made after the namespaces is not on the host:\n%s", out)
+	for i, c := range links {
+		if !c.closed.Load() {
+			t.Errorf("link %d was not closed with its instance or prepared init", i)
+		}
 	}
 }

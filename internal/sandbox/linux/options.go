@@ -1,6 +1,7 @@
 package linux
 
 import (
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -50,6 +51,14 @@ type Options struct {
 	// program the driver embeds. The embedded one starts in a fraction of
 	// the time; the running program is the fallback where it cannot run.
 	SelfInit bool
+	// Listen lists TCP addresses to listen on in every instance's network
+	// namespace ahead of need (the Runtime API's), so that a start need
+	// not enter the namespace: sandbox.Network.Listen hands these out.
+	Listen []string
+	// Egress, when set, connects an instance's network namespace (the
+	// descriptor) to the outside world, and the closer disconnects it
+	// (package egress). Without it instances have their loopback only.
+	Egress func(nsfd int) (io.Closer, error)
 	// Logger receives the driver's diagnostics; nil discards them.
 	Logger *slog.Logger
 }

@@ -24,7 +24,7 @@ var deniedSyscalls = []string{
 	"open_by_handle_at", "name_to_handle_at", "quotactl", "quotactl_fd", "swapon", "swapoff",
 	"lookup_dcookie", "nfsservctl", "uselib", "vhangup", "acct", "fanotify_init",
 	// Namespaces (clone with namespace flags is handled below).
-	"unshare",
+	"unshare", "setns",
 	// Other processes' memory and state.
 	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
 	// The kernel itself.
@@ -69,11 +69,6 @@ func seccompPolicy() (seccomp.Policy, error) {
 	// filter cannot read clone3's flags (they live in memory), so clone3
 	// reports ENOSYS and libc falls back to clone.
 	add("clone", seccomp.Condition{Argument: 0, Operation: seccomp.BitsSet, Value: namespaceFlags})
-	// setns: only into a network namespace, which the forker thread does
-	// before it starts the function (a function, without capabilities,
-	// would get EPERM from the kernel); the filter loaded after that
-	// (setnsFilter) refuses every setns.
-	add("setns", seccomp.Condition{Argument: 1, Operation: seccomp.NotEqual, Value: unix.CLONE_NEWNET})
 	add("mknod", seccomp.Condition{Argument: 1, Operation: seccomp.BitsSet, Value: deviceBit})
 	add("mknodat", seccomp.Condition{Argument: 2, Operation: seccomp.BitsSet, Value: deviceBit})
 	groups := []seccomp.SyscallGroup{
@@ -127,26 +122,6 @@ func seccompFilter() ([]unix.SockFilter, error) {
 		bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
 	}, policy...)
 	raw, err := bpf.Assemble(prog)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: %w", err)
-	}
-	filter := make([]unix.SockFilter, len(raw))
-	for i, r := range raw {
-		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	return filter, nil
-}
-
-// setnsFilter refuses setns altogether. It is tiny, so loading it costs
-// little on a launch, unlike the main filter, whose compilation in the
-// kernel takes about half a millisecond and is done ahead of need.
-func setnsFilter() ([]unix.SockFilter, error) {
-	raw, err := bpf.Assemble([]bpf.Instruction{
-		bpf.LoadAbsolute{Off: 0, Size: 4}, // seccomp_data.nr
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_SETNS, SkipFalse: 1},
-		bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
-		bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW},
-	})
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}

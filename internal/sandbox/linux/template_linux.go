@@ -54,7 +54,7 @@ func startTemplate(p *prepare, fk *forker, rd *msgReader) (*templateProc, error)
 	files := make([]uintptr, sandbox.TemplateFD+1)
 	files[0], files[1], files[2] = uintptr(null), uintptr(out), uintptr(out)
 	files[sandbox.TemplateFD] = uintptr(sp[1])
-	pid, err := fk.start(forkOrder{argv: t.Argv, env: t.Env, files: files, uid: p.UID, gid: p.GID, netns: -1})
+	pid, err := fk.start(forkOrder{argv: t.Argv, env: t.Env, files: files, uid: p.UID, gid: p.GID})
 	unix.Close(sp[1])
 	if err != nil {
 		unix.Close(sp[0])
