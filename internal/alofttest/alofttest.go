@@ -157,6 +157,9 @@ func (s *Server) start() {
 	}
 }
 
+// PID returns the server process's id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Log returns what the server has written to stderr.
 func (s *Server) Log() string {
 	s.logMu.Lock()

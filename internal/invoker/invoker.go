@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/function"
@@ -108,6 +109,11 @@ type Response struct {
 type Invoker struct {
 	d   Deps
 	log *slog.Logger
+
+	// logHeld counts the bytes of function output read and not yet
+	// handed to Logs, across instances; logPipe keeps it under
+	// maxLogHeld by dropping lines.
+	logHeld atomic.Int64
 
 	mu     sync.RWMutex
 	pools  map[string]*pool       // guarded by mu; by function name

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -90,18 +91,76 @@ func (lp *logPipe) close() {
 // of this size (the log store keeps at most 256 KB of an event anyway).
 const maxLine = 256 << 10
 
+// Bounds on function output held in memory: an invocation keeps at most
+// maxBatch bytes of its lines (the rest is read and dropped, and a line
+// says how much), and all instances together hold at most maxLogHeld
+// bytes not yet handed to the log store, whose queue has a bound of its
+// own. A function printing without end costs the server at most these,
+// plus a 64 KB buffer and one partial line (maxLine) per instance.
+const (
+	maxBatch   = 8 << 20
+	maxLogHeld = 256 << 20
+)
+
+// batchLines collects one batch's lines within the bounds above.
+type batchLines struct {
+	lp      *logPipe
+	lines   []Line
+	held    int64 // bytes of lines, counted in the invoker's logHeld
+	dropped int64 // bytes read and not kept
+}
+
+// add keeps text as a line, or counts it as dropped.
+func (b *batchLines) add(text []byte) {
+	n := int64(len(text))
+	iv := b.lp.in.iv
+	if b.held+n > maxBatch || iv.logHeld.Add(n) > maxLogHeld {
+		if b.held+n <= maxBatch {
+			iv.logHeld.Add(-n)
+		}
+		b.dropped += n
+		return
+	}
+	b.held += n
+	b.lines = append(b.lines, Line{Time: time.Now().UnixMilli(), Text: string(text)})
+}
+
+// take returns the lines, with a last line saying how much was dropped,
+// and starts a new batch.
+func (b *batchLines) take() []Line {
+	lines := b.lines
+	if b.dropped > 0 {
+		lines = append(lines, Line{Time: time.Now().UnixMilli(), Text: fmt.Sprintf(
+			"[aloft] Log output truncated: %d bytes were dropped (at most %d MiB are kept per invocation).", b.dropped, maxBatch>>20)})
+	}
+	b.lines, b.dropped = nil, 0
+	return lines
+}
+
+// release gives the bytes of the lines taken back to the invoker, once
+// they are in the log store's hands.
+func (b *batchLines) release() {
+	b.lp.in.iv.logHeld.Add(-b.held)
+	b.held = 0
+}
+
 // read runs until the pipe is closed.
 func (lp *logPipe) read() {
 	defer close(lp.done)
 	br := bufio.NewReaderSize(lp.r, 64*1024)
-	var lines []Line
+	b := &batchLines{lp: lp}
+	defer b.release()
 	var partial []byte
+	sink := func() {
+		lp.in.iv.d.Logs(function.LogGroup(lp.in.cfg.FunctionName), lp.in.stream, b.take())
+		b.release()
+	}
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			partial = append(partial, chunk...)
 			if len(partial) >= maxLine {
-				lines = append(lines, Line{Time: time.Now().UnixMilli(), Text: string(partial)})
+				b.add(partial)
 				partial = partial[:0]
 			}
 			continue
@@ -114,21 +173,20 @@ func (lp *logPipe) read() {
 			chunk = bytes.TrimSuffix(chunk, []byte{'\n'})
 			if i := bytes.Index(chunk, lp.marker); i >= 0 {
 				if i > 0 {
-					lines = append(lines, Line{Time: time.Now().UnixMilli(), Text: string(chunk[:i])})
+					b.add(chunk[:i])
 				}
-				lp.emit(lines, <-lp.ends)
-				lines = nil
+				lp.emit(b.take(), <-lp.ends)
+				b.release()
 			} else {
-				lines = append(lines, Line{Time: time.Now().UnixMilli(), Text: string(chunk)})
-				if len(lines) >= 10000 { // a chatty function between invocations
-					lp.in.iv.d.Logs(function.LogGroup(lp.in.cfg.FunctionName), lp.in.stream, lines)
-					lines = nil
+				b.add(chunk)
+				if len(b.lines) >= 10000 { // a chatty function between invocations
+					sink()
 				}
 			}
 		}
 		if err != nil {
-			if len(lines) > 0 {
-				lp.in.iv.d.Logs(function.LogGroup(lp.in.cfg.FunctionName), lp.in.stream, lines)
+			if len(b.lines) > 0 || b.dropped > 0 {
+				sink()
 			}
 			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
 				lp.in.iv.log.Warn("log pipe", "instance_id", lp.in.id, "err", err)

@@ -48,10 +48,12 @@ import (
 const StreamName = "ALOFT_LOGS"
 
 const (
-	defaultMaxAge    = 30 * 24 * time.Hour
-	defaultQueueSize = 4096
-	defaultRegion    = "us-east-1"
-	accountID        = "000000000000"
+	defaultMaxAge     = 30 * 24 * time.Hour
+	defaultQueueSize  = 4096
+	defaultQueueBytes = 64 << 20
+	defaultMaxBytes   = 1 << 30
+	defaultRegion     = "us-east-1"
+	accountID         = "000000000000"
 
 	// maxRound is how many queued batches the writer publishes before it
 	// waits for their acks.
@@ -118,8 +120,16 @@ type Options struct {
 	MaxAge    time.Duration // retention; 0 means 30 days
 	Region    string        // used in ARNs; "" means us-east-1
 	QueueSize int           // batches the write queue holds; 0 means 4096
-	Replicas  int           // stream replicas on a cluster; 0 means 1
-	Logger    *slog.Logger  // nil discards
+	// QueueBytes bounds the message bytes of batches queued or being
+	// written; 0 means 64 MiB. Past it Append drops the oldest queued
+	// batches, or the new one when nothing queued is left to drop.
+	QueueBytes int64
+	// MaxBytes bounds the stored logs; the oldest go first. 0 means
+	// 1 GiB. Logs live in a stream of their own, so they never take the
+	// room of the registry or the queues.
+	MaxBytes int64
+	Replicas int          // stream replicas on a cluster; 0 means 1
+	Logger   *slog.Logger // nil discards
 }
 
 // Stats counts batches since Open.
@@ -154,6 +164,16 @@ type batch struct {
 	group, stream string
 	events        []Event
 	done          chan error // nil for Append
+	size          int64      // message bytes, counted in queued (Append's only)
+}
+
+// size returns the bytes events hold, as the queue's bound counts them.
+func eventsSize(events []Event) int64 {
+	var n int64
+	for _, e := range events {
+		n += int64(len(e.Message)) + 32
+	}
+	return n
 }
 
 type streamKey struct{ group, stream string }
@@ -173,12 +193,16 @@ type Store struct {
 
 	idx index
 
-	queue   chan batch
-	quit    chan struct{}
-	stopped chan struct{}
-	closed  atomic.Bool
-	once    sync.Once
-	cerr    error
+	queue chan batch
+	// queued counts the bytes of Append's batches from Append until they
+	// are written or dropped; maxQueued bounds it.
+	queued    atomic.Int64
+	maxQueued int64
+	quit      chan struct{}
+	stopped   chan struct{}
+	closed    atomic.Bool
+	once      sync.Once
+	cerr      error
 
 	appended atomic.Uint64
 	written  atomic.Uint64
@@ -212,6 +236,12 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 	if o.QueueSize <= 0 {
 		o.QueueSize = defaultQueueSize
 	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = defaultQueueBytes
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = defaultMaxBytes
+	}
 	if o.Replicas <= 0 {
 		o.Replicas = 1
 	}
@@ -226,6 +256,7 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      o.MaxAge,
+		MaxBytes:    o.MaxBytes,
 		Replicas:    o.Replicas,
 		AllowDirect: true,
 		Compression: jetstream.S2Compression,
@@ -234,17 +265,18 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 		return nil, fmt.Errorf("logs: create stream: %w", err)
 	}
 	s := &Store{
-		js:       js,
-		stream:   st,
-		log:      o.Logger,
-		region:   o.Region,
-		maxAge:   o.MaxAge,
-		idx:      index{groups: map[string]*groupEntry{}},
-		queue:    make(chan batch, o.QueueSize),
-		quit:     make(chan struct{}),
-		stopped:  make(chan struct{}),
-		cum:      map[string]int64{},
-		subjects: map[streamKey]string{},
+		js:        js,
+		stream:    st,
+		log:       o.Logger,
+		region:    o.Region,
+		maxAge:    o.MaxAge,
+		idx:       index{groups: map[string]*groupEntry{}},
+		queue:     make(chan batch, o.QueueSize),
+		maxQueued: o.QueueBytes,
+		quit:      make(chan struct{}),
+		stopped:   make(chan struct{}),
+		cum:       map[string]int64{},
+		subjects:  map[streamKey]string{},
 	}
 	if err := s.rebuild(ctx); err != nil {
 		return nil, err
@@ -261,8 +293,22 @@ func (s *Store) Append(group, stream string, events []Event) {
 	if len(events) == 0 || group == "" || stream == "" || s.closed.Load() {
 		return
 	}
-	b := batch{group: group, stream: stream, events: append([]Event(nil), events...)}
+	b := batch{group: group, stream: stream, events: append([]Event(nil), events...), size: eventsSize(events)}
 	s.appended.Add(1)
+	for s.queued.Add(b.size) > s.maxQueued {
+		s.queued.Add(-b.size)
+		select {
+		case old := <-s.queue:
+			s.drop(old)
+			continue
+		default:
+		}
+		// Nothing queued is left to drop: the bytes are in the batches
+		// being written.
+		s.dropped.Add(1)
+		s.finish(b, ErrDropped)
+		return
+	}
 	for {
 		select {
 		case s.queue <- b:
@@ -271,11 +317,17 @@ func (s *Store) Append(group, stream string, events []Event) {
 		}
 		select {
 		case old := <-s.queue:
-			s.dropped.Add(1)
-			s.finish(old, ErrDropped)
+			s.drop(old)
 		default:
 		}
 	}
+}
+
+// drop gives up a batch Append queued (or was about to queue).
+func (s *Store) drop(b batch) {
+	s.dropped.Add(1)
+	s.queued.Add(-b.size)
+	s.finish(b, ErrDropped)
 }
 
 // Flush waits until every batch appended before the call has been written
@@ -493,6 +545,7 @@ func (s *Store) run() {
 			round = append(round[:0], b)
 			round = s.collect(round)
 			s.write(round)
+			s.release(round)
 			s.reportDrops()
 		case <-s.quit:
 			for {
@@ -502,9 +555,19 @@ func (s *Store) run() {
 					return
 				}
 				s.write(round)
+				s.release(round)
 			}
 		}
 	}
+}
+
+// release gives back the queue's bytes of a round that has been written.
+func (s *Store) release(round []batch) {
+	var n int64
+	for _, b := range round {
+		n += b.size
+	}
+	s.queued.Add(-n)
 }
 
 // collect adds queued batches to round without blocking.

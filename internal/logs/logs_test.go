@@ -595,6 +595,49 @@ func TestAppendDoesNotBlockWhenBackboneIsSlow(t *testing.T) {
 	}
 }
 
+// TestQueueBytesBound appends large batches to a backbone that does not
+// answer: the bytes held never pass QueueBytes, and the newest batch is
+// kept.
+func TestQueueBytesBound(t *testing.T) {
+	ctx := context.Background()
+	bb, err := store.Open(ctx, store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	gj := &gatedJS{JetStream: bb.JetStream(), gate: make(chan struct{})}
+	const limit = 4 << 20
+	s, err := Open(ctx, gj, Options{QueueBytes: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	line := strings.Repeat("x", 64<<10)
+	const n = 400 // 25 MB in all
+	for i := range n {
+		s.Append(groupA, streamX, []Event{{Timestamp: base + int64(i), Message: fmt.Sprintf("%d %s", i, line)}})
+		if q := s.queued.Load(); q > limit {
+			t.Fatalf("after append %d the queue holds %d bytes, over its bound %d", i, q, limit)
+		}
+	}
+	if st := s.Stats(); st.Dropped == 0 || st.Dropped > n-limit/(64<<10)+maxRound {
+		t.Errorf("stats %+v: want the oldest dropped to stay under %d bytes", st, limit)
+	}
+	close(gj.gate)
+	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := s.Flush(fctx); err != nil {
+		t.Fatal(err)
+	}
+	if q := s.queued.Load(); q != 0 {
+		t.Errorf("after the flush the queue still counts %d bytes", q)
+	}
+	evs, _, _, err := s.GetLogEvents(ctx, groupA, streamX, 0, 0, 1000, "", false)
+	if err != nil || len(evs) == 0 || !strings.HasPrefix(evs[len(evs)-1].Message, fmt.Sprintf("%d ", n-1)) {
+		t.Errorf("the newest batch was not kept: %d events, err %v", len(evs), err)
+	}
+}
+
 func TestConcurrentAppendFlush(t *testing.T) {
 	e := openEnv(t, t.TempDir(), Options{})
 	var wg sync.WaitGroup
