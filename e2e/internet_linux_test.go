@@ -3,6 +3,8 @@ package e2e
 import (
 	"bufio"
 	"net"
+	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -15,12 +17,62 @@ import (
 // internetSeq numbers the namespaces internetHost makes.
 var internetSeq atomic.Int32
 
-// internetHost makes a stand-in for a host on the internet: a network
+// internetHost makes a stand-in for a host on the internet (see
+// internetListener) with a TCP service that answers "internet" to every
+// connection, and returns the service's address.
+func internetHost(t *testing.T) string {
+	t.Helper()
+	ln := internetListener(t)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("internet\n"))
+			c.Close()
+		}
+	}()
+	// The host reaches it.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatalf("the internet stand-in is not reachable from the host: %v", err)
+	}
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if line != "internet\n" {
+		t.Fatalf("the internet stand-in answered %q", line)
+	}
+	return ln.Addr().String()
+}
+
+// reachableServer serves h where a function can reach it, and returns its
+// base URL: on the host's loopback when functions share the host's network
+// (the process driver, without root), and otherwise on a stand-in for a
+// host on the internet.
+func reachableServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	var ln net.Listener
+	if os.Geteuid() == 0 {
+		ln = internetListener(t)
+	} else {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// internetListener makes a stand-in for a host on the internet: a network
 // namespace with a public-style address (198.51.100.x, a documentation
 // range outside every private one), reached from the host through a veth
-// pair, with a TCP service that answers "internet" to every connection.
-// It returns the service's address; everything goes with the test.
-func internetHost(t *testing.T) string {
+// pair, and returns a TCP listener there. Everything goes with the test.
+func internetListener(t *testing.T) net.Listener {
 	t.Helper()
 	n := int(internetSeq.Add(1))
 	name := "inet-e2e" + strconv.Itoa(n)
@@ -95,25 +147,5 @@ func internetHost(t *testing.T) string {
 		t.Fatalf("internet namespace: %v", err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("internet\n"))
-			c.Close()
-		}
-	}()
-	// The host reaches it.
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatalf("the internet stand-in is not reachable from the host: %v", err)
-	}
-	line, _ := bufio.NewReader(c).ReadString('\n')
-	c.Close()
-	if line != "internet\n" {
-		t.Fatalf("the internet stand-in answered %q", line)
-	}
-	return ln.Addr().String()
+	return ln
 }

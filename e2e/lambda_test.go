@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -128,7 +127,7 @@ func TestRuntimes(t *testing.T) {
 			// once, so no instance can serve two of them.
 			var arrived atomic.Int32
 			all := make(chan struct{})
-			barrier := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			barrier := reachableServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if arrived.Add(1) == 3 {
 					close(all)
 				}
@@ -139,14 +138,13 @@ func TestRuntimes(t *testing.T) {
 					http.Error(w, "the three invocations never ran at once", http.StatusGatewayTimeout)
 				}
 			}))
-			defer barrier.Close()
 			var wg sync.WaitGroup
 			pids := make([]string, 3)
 			for i := range pids {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					a, out := invoke(t, c, name, `{"op":"wait","url":"`+barrier.URL+`"}`)
+					a, out := invoke(t, c, name, `{"op":"wait","url":"`+barrier+`"}`)
 					if out.FunctionError != nil {
 						t.Errorf("invocation %d: %s", i, out.Payload)
 					}

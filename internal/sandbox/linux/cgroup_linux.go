@@ -190,21 +190,66 @@ func (h *cgroupHost) dirs() []string {
 	return out
 }
 
-// sweep removes the instance cgroups a previous run left under the parent
-// (a server killed with SIGKILL cannot remove them). A cgroup that still
-// holds a process cannot be removed and stays.
-func (h *cgroupHost) sweep() {
+// sweep ends what a previous run of the same parent left (a server killed
+// with SIGKILL cannot stop its instances: its inits die with it, but a
+// frozen instance cannot die until it is thawed, and a process that
+// escaped its init's namespace would not die at all): it kills every
+// process in each instance cgroup, thaws it so that the kills land, waits
+// up to a few seconds for it to empty and removes it. It returns how many
+// processes it killed; a cgroup that still holds one stays.
+func (h *cgroupHost) sweep() int {
+	killed := 0
+	var left []string
 	for _, dir := range h.dirs() {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			continue
 		}
 		for _, e := range entries {
-			if e.IsDir() {
-				_ = syscall.Rmdir(filepath.Join(dir, e.Name()))
+			if !e.IsDir() || e.Name() == sentinelName {
+				continue
 			}
+			cg := filepath.Join(dir, e.Name())
+			killed += killAll(cg)
+			left = append(left, cg)
 		}
 	}
+	if !h.v2 {
+		// Thaw last: the kills are pending until then.
+		for _, cg := range left {
+			if strings.HasPrefix(cg, h.parents["freezer"]+"/") {
+				_ = writeCgroup(cg, "freezer.state", "THAWED")
+			}
+		}
+	} else {
+		for _, cg := range left {
+			_ = writeCgroup(cg, "cgroup.freeze", "0")
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, cg := range left {
+		for syscall.Rmdir(cg) == syscall.EBUSY && time.Now().Before(deadline) {
+			killAll(cg)
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return killed
+}
+
+// killAll sends SIGKILL to every process in the cgroup dir and returns
+// how many it sent it to.
+func killAll(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 1 && syscall.Kill(pid, syscall.SIGKILL) == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // sentinelName is the frozen empty cgroup under the v1 freezer parent.

@@ -69,6 +69,11 @@ type Driver struct {
 	tpools map[string]*tpool // guarded by tmu
 	tcap   int
 
+	// Inits write their own failures to initErrW, and logInitErrors logs
+	// them: not the server's stderr, which an init that outlives the
+	// server (a frozen one) would otherwise hold open.
+	initErrR, initErrW *os.File
+
 	// What each instance's network namespace gets when it is prepared
 	// (see Options.Listen and Options.Egress).
 	listen []string
@@ -153,7 +158,13 @@ func New(o Options) (*Driver, error) {
 	if d.init, ierr = loadInit(o.SelfInit); ierr != nil {
 		d.log.Warn("linux sandbox: instances start by re-executing the server, which is slower", "err", ierr)
 	}
-	d.cg.sweep()
+	if d.initErrR, d.initErrW, err = os.Pipe(); err != nil {
+		return nil, fmt.Errorf("linux sandbox: %w", err)
+	}
+	go d.logInitErrors()
+	if n := d.cg.sweep(); n > 0 {
+		d.log.Warn("linux sandbox: killed the processes of instances a previous run left behind", "signalled", n)
+	}
 	if err := d.cg.holdFreezer(); err != nil {
 		d.log.Warn("linux sandbox: thaws will be slower", "err", err)
 	}
@@ -190,6 +201,15 @@ func New(o Options) (*Driver, error) {
 	return d, nil
 }
 
+// logInitErrors logs what inits write to their stderr, line by line,
+// until Close.
+func (d *Driver) logInitErrors() {
+	sc := bufio.NewScanner(d.initErrR)
+	for sc.Scan() {
+		d.log.Warn("linux sandbox: init: " + sc.Text())
+	}
+}
+
 // Name returns "linux".
 func (*Driver) Name() string { return "linux" }
 
@@ -210,6 +230,8 @@ func (d *Driver) Close() error {
 		}
 		d.tmu.Unlock()
 		errs = append(errs, d.cg.close(), d.init.close())
+		d.initErrW.Close()
+		d.initErrR.Close() // ends logInitErrors, even if an init still holds the write end
 		d.closeErr = errors.Join(errs...)
 	})
 	return d.closeErr
@@ -579,7 +601,7 @@ func (d *Driver) startInit(ctx context.Context, cg *cgroup, p *prepare, pass []i
 		Path:        d.init.path,
 		Args:        []string{initArg},
 		Env:         []string{"GOMAXPROCS=1", "GOGC=off"},
-		Stderr:      os.Stderr, // init's own failures, if any; never the function's output
+		Stderr:      d.initErrW, // init's own failures, if any; never the function's output
 		ExtraFiles:  []*os.File{child},
 		SysProcAttr: attr,
 	}
