@@ -414,10 +414,18 @@ func createB(b *testing.B, c *lambda.Client, name, runtime, handler string, zip 
 }
 
 // BenchmarkAsyncAccept measures Event invocations accepted (stored durably,
-// answered 202) per second with 32 concurrent clients. Delivery runs with
-// one worker so that it takes little of the machine.
+// answered 202) per second with 32 concurrent clients, at each durability
+// level: every write flushed to disk before it is acknowledged (the
+// default) and flushed every second. Delivery runs with one worker so
+// that it takes little of the machine.
 func BenchmarkAsyncAccept(b *testing.B) {
-	srv := alofttest.Start(b, "--async-workers", "1")
+	for _, sync := range []string{"0s", "1s"} {
+		b.Run("sync="+sync, func(b *testing.B) { benchAsyncAccept(b, "--sync-interval", sync) })
+	}
+}
+
+func benchAsyncAccept(b *testing.B, args ...string) {
+	srv := alofttest.Start(b, append([]string{"--async-workers", "1"}, args...)...)
 	goRC := runtimeCases()[0]
 	createB(b, srv.Lambda(), "bench-async", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/functions/gofn", "v1"))
 	inv := newSignedInvoker(srv, "bench-async", []byte(`{"op":"noop"}`))

@@ -126,7 +126,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err := s.listenGateway(cfg.GatewayListen); err != nil {
 		return nil, err
 	}
-	if s.st, err = store.Open(ctx, store.Options{Dir: dir, URL: cfg.NATSURL}); err != nil {
+	if s.st, err = store.Open(ctx, store.Options{Dir: dir, URL: cfg.NATSURL, SyncInterval: cfg.SyncInterval}); err != nil {
 		return nil, err
 	}
 	js := s.st.JetStream()

@@ -26,8 +26,12 @@ type Config struct {
 	// link-local); the host itself stays out of reach.
 	AllowNet []netip.Prefix
 	NATSURL  string // external NATS cluster; empty embeds one
-	Python   string // Python interpreter to run python runtimes ("" = resolve python3)
-	Node     string // Node.js binary to run nodejs runtimes ("" = resolve node)
+	// SyncInterval is how often the embedded backbone flushes to disk:
+	// zero (the default) before every acknowledgement, so that accepted
+	// events, queue messages and registry changes survive power loss.
+	SyncInterval time.Duration
+	Python       string // Python interpreter to run python runtimes ("" = resolve python3)
+	Node         string // Node.js binary to run nodejs runtimes ("" = resolve node)
 }
 
 // DefaultConfig returns the defaults of the external contract.

@@ -62,6 +62,7 @@ aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
 	f.IntVar(&cfg.ConcurrencyLimit, "concurrency-limit", cfg.ConcurrencyLimit, "account concurrent executions; invocations beyond it are throttled")
 	f.IntVar(&cfg.IdleMemoryMB, "idle-memory", cfg.IdleMemoryMB, "memory in `MB` that idle warm instances may hold (by their memory size); beyond it the least valuable stop (default: half of this machine's memory)")
 	f.Var(prefixList{&cfg.AllowNet}, "sandbox-allow-net", "IPv4 `CIDR`s (comma-separated) that sandboxed functions may reach although private or link-local; the host itself stays out of reach")
+	f.DurationVar(&cfg.SyncInterval, "sync-interval", cfg.SyncInterval, "how often the embedded backbone flushes to disk: 0 before every acknowledgement (accepted events survive power loss), or an interval whose writes a power loss may lose, for speed")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "`URL` of an external NATS cluster (default: run one embedded)")
 	f.StringVar(&cfg.Python, "python", cfg.Python, "`PATH` of the Python interpreter for python runtimes (default: python3 on $PATH)")
 	f.StringVar(&cfg.Node, "node", cfg.Node, "`PATH` of the Node.js binary for nodejs runtimes (default: node on $PATH)")

@@ -22,6 +22,14 @@ type Options struct {
 	URL      string // external NATS URL; when set no server is embedded
 	MaxStore int64  // JetStream file storage limit in bytes (0: 64 GiB)
 	MaxMem   int64  // JetStream memory storage limit in bytes (0: 256 MiB)
+	// SyncInterval is how often the embedded JetStream flushes its files
+	// to disk (fsync). Zero flushes every write before it is
+	// acknowledged, so an acknowledged write survives power loss; a
+	// positive interval may lose up to that much of acknowledged writes
+	// to a power loss or kernel crash (a killed process loses nothing:
+	// writes reach the kernel before they are acknowledged). An external
+	// cluster (URL) keeps its own setting.
+	SyncInterval time.Duration
 }
 
 // Store is an open backbone.
@@ -53,6 +61,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			StoreDir:           filepath.Join(o.Dir, "jetstream"),
 			JetStreamMaxStore:  o.MaxStore,
 			JetStreamMaxMemory: o.MaxMem,
+			SyncAlways:         o.SyncInterval <= 0,
+			SyncInterval:       max(o.SyncInterval, 0),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("store: configure embedded nats: %w", err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -39,5 +40,24 @@ func TestOpenPersistsAcrossRestart(t *testing.T) {
 	}
 	if got := string(e.Value()); got != "v" {
 		t.Fatalf("got %q, want %q", got, "v")
+	}
+}
+
+// TestSyncInterval checks what the embedded JetStream is told: flush every
+// write before acknowledging it by default, or on the interval asked for.
+func TestSyncInterval(t *testing.T) {
+	for _, tc := range []struct {
+		interval time.Duration
+		always   bool
+	}{{0, true}, {time.Second, false}} {
+		s, err := Open(context.Background(), Options{Dir: t.TempDir(), SyncInterval: tc.interval})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.srv.JetStreamConfig()
+		s.Close()
+		if cfg == nil || cfg.SyncAlways != tc.always || (!tc.always && cfg.SyncInterval != tc.interval) {
+			t.Errorf("SyncInterval %v: JetStream has %+v, want sync always %v", tc.interval, cfg, tc.always)
+		}
 	}
 }
