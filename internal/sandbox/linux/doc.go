@@ -4,14 +4,15 @@
 //
 // What an instance gets:
 //
-//   - its own mount, PID, IPC and UTS namespaces (hostname "localhost"); the
-//     network namespace is the host's, so the Runtime API on 127.0.0.1 and
-//     outbound traffic work without any per-start network setup, unless
-//     Spec.Network gives it a namespace of its own. Those come from
-//     Driver.Network, which keeps a pool of namespaces with only loopback
-//     up, created by a thread that unshares and returns to the host's; the
-//     Runtime API's listener is opened inside one (Network.Listen), and the
-//     forker thread enters it just before it forks the function;
+//   - its own mount, PID, IPC, UTS and network namespaces (hostname
+//     "localhost"): init is cloned into all five. When an init is
+//     prepared, the driver brings the namespace's loopback up, opens the
+//     listeners of Options.Listen there (the Runtime API's, so that a
+//     start never enters the namespace), and has Options.Egress connect
+//     it to the host (package egress: a veth pair and NAT to the internet,
+//     nothing of the host). Start hands the namespace to Spec.Listen
+//     before the function runs; Spec.Offline then takes the link and the
+//     listeners nobody took away again, leaving the loopback;
 //   - a new root: a small tmpfs, read-only once built, holding read-only
 //     bind mounts of the paths in Options.ReadOnly (same path as on the
 //     host), the code read-only at /var/task and at its host path,
@@ -64,7 +65,7 @@
 //	driver (ahead of need)                   init (pid 1 in the new namespaces)
 //	----------------------                   ----------------------------------
 //	mkdir cgroup (lowest CPU weight)
-//	clone(NEWNS|NEWPID|NEWIPC|NEWUTS) -----> Go runtime starts; Init reads fd 3
+//	clone(NEWNS|NEWPID|NEWIPC|NEWUTS|NEWNET) -> Go runtime starts; Init reads fd 3
 //	  v2: clone3 straight into the cgroup
 //	  v1: write the pid to cgroup.procs
 //	send the plan --------------------------> mounts private; tmpfs root; pivot_root;
@@ -72,17 +73,18 @@
 //	                                          detach the old root; sethostname;
 //	                                          forker thread: empty bounding set,
 //	                                          seccomp filter assembled
-//	pool <---------------------------------- "idle"
+//	<--------------------------------------- "idle"
+//	lo up, listeners opened, egress attached
+//	pool
 //
 //	Start
 //	-----
 //	rename the cgroup (v1), set the limits
+//	Spec.Listen(namespace); Offline: unlink
 //	open_tree(code) (detached, read-only)
 //	send argv/env/dir + code + output fds --> move_mount code to /var/task, bind it
 //	                                          at its host path; root read-only;
-//	                                          chdir; wake the forker, which enters
-//	                                          the network namespace if one came,
-//	                                          loads no_new_privs and seccomp,
+//	                                          chdir; wake the forker, which
 //	                                          forks: setgroups/setgid/setuid, execve
 //	Start returns <------------------------- "ready" (or the error)
 //	                                          reap orphans, forward signals
@@ -117,9 +119,9 @@
 // only when starts leave the machine alone. An instance of a template
 // writes to the template's pipe, handed to the caller through
 // sandbox.OutputPipe. A template that has exited by the time it is needed
-// costs nothing but a fallback to an ordinary start. Launches into a
-// network namespace of their own never use templates: the template was
-// started in the host's.
+// costs nothing but a fallback to an ordinary start. The template runs in
+// the instance's network namespace from the start, like everything else
+// of its init.
 //
 // Pid 1 of the namespace is this small reaper rather than the function
 // itself. The kernel drops signals that have no handler when they are sent
