@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,9 +52,10 @@ func instanceCgroups(t *testing.T, dataDir string) map[string][]int {
 }
 
 // TestKilledServerLeavesNothing kills a server (SIGKILL) while one
-// instance is busy and another frozen, restarts it on the same data dir,
-// and checks that nothing of the old instances is left: no process, no
-// cgroup, no network interface, no mount on the host.
+// instance is busy and another frozen, checks that their processes die
+// with it, restarts it on the same data dir, and checks that nothing of
+// the old instances is left: no process, no cgroup, no network
+// interface, no mount on the host.
 func TestKilledServerLeavesNothing(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the linux sandbox needs root (namespaces, cgroups, mounts): run the suite as root, as CI does")
@@ -101,14 +103,18 @@ func TestKilledServerLeavesNothing(t *testing.T) {
 	}
 
 	srv.Kill()
-	srv.Restart()
-
-	var alive []int
-	for _, pid := range pids {
-		if running(pid) {
-			alive = append(alive, pid)
-		}
+	// The instances die with the server, the frozen one included, before
+	// any server starts again.
+	alive := pids
+	for deadline := time.Now().Add(5 * time.Second); len(alive) > 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		alive = slices.DeleteFunc(alive, func(pid int) bool { return !running(pid) })
 	}
+	if len(alive) > 0 {
+		t.Errorf("processes of the killed server's instances still run 5 s after it died: %v", alive)
+	}
+	srv.Restart()
+	alive = slices.DeleteFunc(pids, func(pid int) bool { return !running(pid) })
 	if len(alive) > 0 {
 		t.Errorf("processes of the killed server's instances still run after the restart: %v", alive)
 	}

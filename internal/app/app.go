@@ -92,6 +92,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, log: log, debug: startDebug(log)}
 	s.inner = &http.Server{ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -277,7 +280,13 @@ func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log
 	if os.Geteuid() == 0 {
 		var eg *egress.Host
 		if eg, egressErr = egress.New(egress.Options{Allow: cfg.AllowNet, Logger: log.With("component", "egress")}); egressErr == nil {
-			o.Egress = func(nsfd int) (io.Closer, error) { return eg.Attach(nsfd) }
+			o.Egress = func(nsfd int) (io.Closer, error) {
+				l, err := eg.Attach(nsfd)
+				if err != nil {
+					return nil, err // not a nil *Link in a non-nil interface
+				}
+				return l, nil
+			}
 		}
 	}
 	d, err := linux.New(o)
@@ -290,6 +299,9 @@ func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log
 	}
 	if cfg.Sandbox == "linux" {
 		return nil, fmt.Errorf("app: the linux sandbox cannot run here: %w", err)
+	}
+	if len(cfg.AllowNet) > 0 {
+		return nil, fmt.Errorf("app: --sandbox-allow-net needs the linux sandbox, which cannot run here: %w", err)
 	}
 	log.Warn("sandbox driver: process, because the linux sandbox cannot run here (" + err.Error() + "); " + unisolated + "; pass --sandbox=process to choose this on purpose")
 	return &process.Driver{}, nil

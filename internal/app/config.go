@@ -1,6 +1,8 @@
 package app
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -45,4 +47,24 @@ func DefaultConfig() Config {
 		AsyncWorkers:     64,
 		ConcurrencyLimit: 1000,
 	}
+}
+
+// Validate refuses settings that contradict each other, rather than
+// ignore one of them.
+func (c Config) Validate() error {
+	if c.SyncInterval < 0 {
+		return fmt.Errorf("app: --sync-interval %v is negative", c.SyncInterval)
+	}
+	if c.SyncInterval != 0 && c.NATSURL != "" {
+		return errors.New("app: --sync-interval applies to the embedded backbone; an external cluster (--nats-url) keeps its own setting")
+	}
+	if len(c.AllowNet) > 0 && c.Sandbox == "process" {
+		return errors.New("app: --sandbox-allow-net needs the linux sandbox: under --sandbox process functions share the host's network")
+	}
+	for _, p := range c.AllowNet {
+		if !p.Addr().Is4() {
+			return fmt.Errorf("app: --sandbox-allow-net %s is not an IPv4 prefix", p)
+		}
+	}
+	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +37,8 @@ func TestServerFlags(t *testing.T) {
 	r := run(t, context.Background(), "http://unused", "", "server", "--data-dir", "/var/lib/aloft",
 		"--listen", "0.0.0.0:9100", "--gateway-listen", ":8181", "--keep-alive", "90s",
 		"--nats-url", "nats://n1:4222", "--python", "/usr/bin/python3.13", "--node", "/opt/node", "--log-level", "warn",
-		"--async-retry-base", "2s", "--async-workers", "8", "--concurrency-limit", "50", "--idle-memory", "2048")
+		"--async-retry-base", "2s", "--async-workers", "8", "--concurrency-limit", "50", "--idle-memory", "2048",
+		"--sandbox-allow-net", "10.1.0.0/16, 192.168.7.9", "--sandbox-allow-net", "172.16.1.0/24", "--sync-interval", "1s")
 	if r.code != 0 || r.stdout != "" {
 		t.Fatalf("exit %d, stdout %q", r.code, r.stdout)
 	}
@@ -43,8 +46,11 @@ func TestServerFlags(t *testing.T) {
 		DataDir: "/var/lib/aloft", Listen: "0.0.0.0:9100", GatewayListen: ":8181", KeepAlive: 90 * time.Second,
 		NATSURL: "nats://n1:4222", Python: "/usr/bin/python3.13", Node: "/opt/node",
 		RetryBase: 2 * time.Second, AsyncWorkers: 8, ConcurrencyLimit: 50, IdleMemoryMB: 2048,
+		AllowNet: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.168.7.9/32"),
+			netip.MustParsePrefix("172.16.1.0/24")},
+		SyncInterval: time.Second,
 	}
-	if d := cmp.Diff(want, got); d != "" {
+	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
 	}
 	var line map[string]any
@@ -97,5 +103,21 @@ func TestServerShutdownAndFailure(t *testing.T) {
 	r = run(t, context.Background(), "http://unused", "", "server", "--log-level", "loud")
 	if want := `aloft: --log-level "loud": use debug, info, warn or error (see "aloft server --help")` + "\n"; r.code != 1 || r.stderr != want {
 		t.Errorf("exit %d, stderr %q; want %q", r.code, r.stderr, want)
+	}
+}
+
+// TestServerAllowNetRefused checks that prefixes the sandbox cannot apply
+// are refused before the server starts.
+func TestServerAllowNetRefused(t *testing.T) {
+	t.Setenv(client.EnvDataDir, "")
+	fakeServer(t, func(context.Context, app.Config, *slog.Logger) error {
+		t.Error("the server started")
+		return nil
+	})
+	for _, v := range []string{"fd00::/8", "10.0.0.0/33", "nonsense"} {
+		r := run(t, context.Background(), "http://unused", "", "server", "--sandbox-allow-net", v)
+		if r.code == 0 || !strings.Contains(r.stderr, "sandbox-allow-net") {
+			t.Errorf("--sandbox-allow-net %s: exit %d, stderr %q", v, r.code, r.stderr)
+		}
 	}
 }

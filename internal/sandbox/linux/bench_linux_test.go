@@ -166,13 +166,17 @@ func BenchmarkThaw(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			d := newDriver(b, Options{Prestart: -1})
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer ln.Close()
-			p := probe(b, d, "echo:"+ln.Addr().String(), nil)
+			// The probe dials a listener opened in its own namespace.
+			const addr = "127.0.0.1:9100"
+			var ln net.Listener
+			p := probe(b, d, "echo:"+addr, func(s *sandbox.Spec) {
+				s.Listen = func(n sandbox.Network) (err error) {
+					ln, err = n.Listen(addr)
+					return err
+				}
+			})
 			defer p.Stop(context.Background(), 0)
+			defer ln.Close()
 			c, err := ln.Accept()
 			if err != nil {
 				b.Fatal(err)

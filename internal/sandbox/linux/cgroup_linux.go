@@ -195,9 +195,11 @@ func (h *cgroupHost) dirs() []string {
 // frozen instance cannot die until it is thawed, and a process that
 // escaped its init's namespace would not die at all): it kills every
 // process in each instance cgroup, thaws it so that the kills land, waits
-// up to a few seconds for it to empty and removes it. It returns how many
-// processes it killed; a cgroup that still holds one stays.
-func (h *cgroupHost) sweep() int {
+// up to a few seconds for it to empty and removes it. With owner > 0 it
+// takes only the cgroups of the server with that pid (see ownedBy). It
+// returns how many processes it killed; a cgroup that still holds one
+// stays.
+func (h *cgroupHost) sweep(owner int) int {
 	killed := 0
 	var left []string
 	for _, dir := range h.dirs() {
@@ -206,7 +208,7 @@ func (h *cgroupHost) sweep() int {
 			continue
 		}
 		for _, e := range entries {
-			if !e.IsDir() || e.Name() == sentinelName {
+			if !e.IsDir() || e.Name() == sentinelName || owner > 0 && !ownedBy(e.Name(), owner) {
 				continue
 			}
 			cg := filepath.Join(dir, e.Name())

@@ -134,6 +134,14 @@
 // function runs as another user, so it can neither signal nor trace it,
 // and nothing the function writes is ever read by it.
 //
+// Inits die with the server through their parent-death signal, except
+// frozen ones, which cannot die until they are thawed. For those the
+// driver starts a guard when it is created (the init program again, with
+// another argument vector): it waits for the end of file on a pipe only
+// the server holds, then kills, thaws and removes every instance cgroup
+// the server named. New does the same for every instance cgroup under the
+// parent that a previous run left.
+//
 // Stop sends SIGTERM to the reaper, waits out the grace period, then lifts
 // the CPU quota and kills every process of the instance (init's death alone
 // would do, more slowly); the instance's cgroup is removed before Done

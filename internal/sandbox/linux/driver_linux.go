@@ -73,6 +73,9 @@ type Driver struct {
 	// them: not the server's stderr, which an init that outlives the
 	// server (a frozen one) would otherwise hold open.
 	initErrR, initErrW *os.File
+	// guard is the write end of the guard's pipe (see startGuard), held
+	// until the process exits; nil when no guard runs.
+	guard *os.File
 
 	// What each instance's network namespace gets when it is prepared
 	// (see Options.Listen and Options.Egress).
@@ -162,8 +165,11 @@ func New(o Options) (*Driver, error) {
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
 	go d.logInitErrors()
-	if n := d.cg.sweep(); n > 0 {
+	if n := d.cg.sweep(0); n > 0 {
 		d.log.Warn("linux sandbox: killed the processes of instances a previous run left behind", "signalled", n)
+	}
+	if err := d.startGuard(); err != nil {
+		d.log.Warn("linux sandbox: frozen instances will outlive a crash of the server until it starts again", "err", err)
 	}
 	if err := d.cg.holdFreezer(); err != nil {
 		d.log.Warn("linux sandbox: thaws will be slower", "err", err)

@@ -71,14 +71,17 @@ type report struct {
 	Status uint32 `json:"status,omitempty"`
 }
 
-// Init runs an instance's init when this process is one, and never returns
-// then; in any other process it returns at once and does nothing. The
+// Init runs an instance's init (or the driver's guard, see startGuard)
+// when this process is one, and never returns then; in any other process it returns at once and does nothing. The
 // driver starts instances from its embedded init program, or, where that
 // cannot run, by re-executing the server binary, so package main of every
 // program that uses the driver must call Init first thing in main, before
 // it parses flags or starts goroutines; tests that use the driver call it
 // from TestMain.
 func Init() {
+	if len(os.Args) == 2 && os.Args[0] == guardArg {
+		os.Exit(runGuard(os.Args[1]))
+	}
 	if len(os.Args) != 1 || os.Args[0] != initArg || os.Getpid() != 1 {
 		return
 	}

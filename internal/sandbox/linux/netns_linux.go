@@ -103,10 +103,9 @@ func (n *netns) close() error {
 	return errors.Join(n.offline(), unix.Close(n.fd))
 }
 
-// inThread runs fn on a locked thread, in the network namespace ns (or,
-// with ns < 0, in the host's, where fn may leave it), and puts the thread
-// back in the host's namespace. A thread that cannot go back is never
-// unlocked, so the runtime ends it with the goroutine.
+// inThread runs fn on a locked thread in the network namespace ns and
+// puts the thread back in the host's namespace. A thread that cannot go
+// back is never unlocked, so the runtime ends it with the goroutine.
 func inThread(ns int, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
@@ -118,12 +117,10 @@ func inThread(ns int, fn func() error) error {
 			return
 		}
 		defer unix.Close(host)
-		if ns >= 0 {
-			if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
-				runtime.UnlockOSThread()
-				errc <- fmt.Errorf("enter network namespace: %w", err)
-				return
-			}
+		if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("enter network namespace: %w", err)
+			return
 		}
 		ferr := fn()
 		if err := unix.Setns(host, unix.CLONE_NEWNET); err != nil {

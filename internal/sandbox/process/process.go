@@ -46,6 +46,9 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 	if len(spec.Argv) == 0 {
 		return nil, errors.New("process: empty argv")
 	}
+	if spec.Offline {
+		return nil, errors.New("process: instances share the host's network and cannot be cut off from it")
+	}
 	if spec.Template != nil {
 		if in := d.fromTemplate(spec); in != nil {
 			return in, nil

@@ -108,3 +108,13 @@ func TestTemplate(t *testing.T) {
 		t.Error("a template process was used after Close")
 	}
 }
+
+// TestOfflineRefused: plain processes share the host's network, so the
+// driver refuses to pretend it cut one off.
+func TestOfflineRefused(t *testing.T) {
+	in, err := (&Driver{}).Start(context.Background(), sandbox.Spec{ID: "offline", Argv: []string{"/bin/true"}, Offline: true})
+	if err == nil {
+		in.Stop(context.Background(), 0)
+		t.Fatal("an offline instance started on the host's network")
+	}
+}
