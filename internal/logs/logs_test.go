@@ -543,20 +543,29 @@ func (g *gatedJS) PublishAsync(subj string, data []byte, opts ...jetstream.Publi
 	return g.JetStream.PublishAsync(subj, data, opts...)
 }
 
-func TestAppendDoesNotBlockWhenBackboneIsSlow(t *testing.T) {
+// openGated opens a store with o on a backbone whose publishes wait until
+// the returned gate is closed.
+func openGated(t *testing.T, o Options) (*Store, chan struct{}) {
+	t.Helper()
 	ctx := context.Background()
 	bb, err := store.Open(ctx, store.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bb.Close()
+	t.Cleanup(func() { bb.Close() })
 	gj := &gatedJS{JetStream: bb.JetStream(), gate: make(chan struct{})}
-	const queue = 64
-	s, err := Open(ctx, gj, Options{QueueSize: queue})
+	s, err := Open(ctx, gj, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close(ctx)
+	t.Cleanup(func() { s.Close(ctx) })
+	return s, gj.gate
+}
+
+func TestAppendDoesNotBlockWhenBackboneIsSlow(t *testing.T) {
+	ctx := context.Background()
+	const queue = 64
+	s, gate := openGated(t, Options{QueueSize: queue})
 
 	const n = 20000
 	var worst time.Duration
@@ -575,7 +584,7 @@ func TestAppendDoesNotBlockWhenBackboneIsSlow(t *testing.T) {
 	if st.Appended != n || st.Dropped < n-queue-maxRound-1 {
 		t.Errorf("stats %+v", st)
 	}
-	close(gj.gate)
+	close(gate)
 	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if err := s.Flush(fctx); err != nil {
@@ -600,18 +609,8 @@ func TestAppendDoesNotBlockWhenBackboneIsSlow(t *testing.T) {
 // kept.
 func TestQueueBytesBound(t *testing.T) {
 	ctx := context.Background()
-	bb, err := store.Open(ctx, store.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bb.Close()
-	gj := &gatedJS{JetStream: bb.JetStream(), gate: make(chan struct{})}
 	const limit = 4 << 20
-	s, err := Open(ctx, gj, Options{QueueBytes: limit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(ctx)
+	s, gate := openGated(t, Options{QueueBytes: limit})
 	line := strings.Repeat("x", 64<<10)
 	const n = 400 // 25 MB in all
 	for i := range n {
@@ -623,7 +622,7 @@ func TestQueueBytesBound(t *testing.T) {
 	if st := s.Stats(); st.Dropped == 0 || st.Dropped > n-limit/(64<<10)+maxRound {
 		t.Errorf("stats %+v: want the oldest dropped to stay under %d bytes", st, limit)
 	}
-	close(gj.gate)
+	close(gate)
 	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if err := s.Flush(fctx); err != nil {

@@ -4,47 +4,14 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
-)
 
-// inNS runs fn on a thread in the network namespace ns (a new one when ns
-// is -1, whose descriptor it returns) and never lets the thread serve
-// anything else.
-func inNS(t *testing.T, ns int, fn func()) int {
-	t.Helper()
-	done := make(chan int)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		fd := ns
-		if ns < 0 {
-			if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-				t.Errorf("unshare: %v", err)
-				close(done)
-				return
-			}
-			var err error
-			if fd, err = unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-				t.Errorf("open netns: %v", err)
-				close(done)
-				return
-			}
-			lo, _ := netlink.LinkByName("lo")
-			netlink.LinkSetUp(lo)
-		} else if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
-			t.Errorf("setns: %v", err)
-			close(done)
-			return
-		}
-		fn()
-		done <- fd
-	}()
-	return <-done
-}
+	"github.com/aloft-dev/aloft/internal/sandbox/egress/egresstest"
+)
 
 func requireRoot(t *testing.T) {
 	t.Helper()
@@ -61,42 +28,7 @@ func TestReachability(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// "The internet": a namespace with a public-style address, routed
-	// through the host.
-	var inetLn net.Listener
-	inet := inNS(t, -1, func() {})
-	defer unix.Close(inet)
-	la := netlink.NewLinkAttrs()
-	la.Name = "egtest0"
-	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "eth0", PeerNamespace: netlink.NsFd(inet)}); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if l, err := netlink.LinkByName("egtest0"); err == nil {
-			netlink.LinkDel(l)
-		}
-	}()
-	hl, _ := netlink.LinkByName("egtest0")
-	netlink.AddrAdd(hl, &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(198, 51, 100, 254), Mask: net.CIDRMask(24, 32)}})
-	netlink.LinkSetUp(hl)
-	inNS(t, inet, func() {
-		el, err := netlink.LinkByName("eth0")
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		netlink.AddrAdd(el, &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(198, 51, 100, 1), Mask: net.CIDRMask(24, 32)}})
-		netlink.LinkSetUp(el)
-		netlink.RouteAdd(&netlink.Route{LinkIndex: el.Attrs().Index, Gw: net.IPv4(198, 51, 100, 254)})
-		inetLn, err = net.Listen("tcp", "198.51.100.1:0")
-		if err != nil {
-			t.Error(err)
-		}
-	})
-	if inetLn == nil {
-		t.FailNow()
-	}
-	defer inetLn.Close()
+	inetLn := egresstest.Internet(t)
 	go acceptAll(inetLn)
 
 	// Services of the host: on loopback and on every address.
@@ -114,7 +46,7 @@ func TestReachability(t *testing.T) {
 	go acceptAll(hostAll)
 	allPort := hostAll.Addr().(*net.TCPAddr).Port
 
-	inst := inNS(t, -1, func() {})
+	inst := egresstest.NewNS(t)
 	defer unix.Close(inst)
 	link, err := h.Attach(inst)
 	if err != nil {
@@ -139,7 +71,7 @@ func TestReachability(t *testing.T) {
 			want       bool
 		}{"host at " + a.String(), netip.AddrPortFrom(a, uint16(allPort)).String(), false})
 	}
-	inNS(t, inst, func() {
+	egresstest.In(inst, func() error {
 		for _, c := range cases {
 			conn, err := net.DialTimeout("tcp", c.addr, 500*time.Millisecond)
 			if conn != nil {
@@ -149,6 +81,7 @@ func TestReachability(t *testing.T) {
 				t.Errorf("%s (%s): reached %v, want %v (err %v)", c.name, c.addr, got, c.want, err)
 			}
 		}
+		return nil
 	})
 	if err := link.Close(); err != nil {
 		t.Fatal(err)
