@@ -79,11 +79,12 @@ type Server struct {
 	driver   sandbox.Driver
 	// inner serves the APIs inside instances' private network namespaces
 	// (see expose); api is the handler both servers use, once built.
-	inner   *http.Server
-	api     atomic.Pointer[http.Handler]
-	objects *objstore.Disk // buckets and objects under <data dir>/objects
-	s3      *s3api.Handler // the S3 API over objects
-	gw      gatewayParts
+	inner    *http.Server
+	api      atomic.Pointer[http.Handler]
+	endpoint string         // AWS_ENDPOINT_URL for functions
+	objects  *objstore.Disk // buckets and objects under <data dir>/objects
+	s3       *s3api.Handler // the S3 API over objects
+	gw       gatewayParts
 }
 
 // Start brings every component up and starts serving. On failure it stops
@@ -166,6 +167,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	s.driver = driver
+	// Where functions find Aloft's APIs: inside their own network
+	// namespace when they have one, otherwise on the API listener.
+	s.endpoint = "http://" + s.ln.Addr().String()
+	if n, ok := driver.(sandbox.Networker); ok && n.PrivateNetworks() {
+		s.endpoint = "http://" + s.innerAddr()
+	}
 	workDir := filepath.Join(dir, "instances")
 	os.RemoveAll(workDir) // scratch space of instances from an earlier run
 	s.inv, err = invoker.New(invoker.Deps{
@@ -438,12 +445,8 @@ func (s *Server) expose(nw sandbox.Network) (io.Closer, error) {
 // this server with no configuration.
 func (s *Server) functionEnv(cfg *function.Config) []string {
 	id, secret := s.keys.forFunction(cfg.FunctionName)
-	endpoint := s.ln.Addr().String()
-	if n, ok := s.driver.(sandbox.Networker); ok && n.PrivateNetworks() {
-		endpoint = s.innerAddr()
-	}
 	return []string{
-		"AWS_ENDPOINT_URL=http://" + endpoint,
+		"AWS_ENDPOINT_URL=" + s.endpoint,
 		"AWS_ACCESS_KEY_ID=" + id,
 		"AWS_SECRET_ACCESS_KEY=" + secret,
 	}

@@ -51,6 +51,11 @@ func runtimeMain() {
 			return nil, errors.New("it went wrong")
 		case "print":
 			fmt.Println(ev["text"])
+		case "flood": // MiB of output, in 64 KiB lines
+			line := strings.Repeat("x", 64<<10-1) + "\n"
+			for range int(ev["mb"].(float64)) * 16 {
+				os.Stdout.WriteString(line)
+			}
 		}
 		return map[string]any{"calls": calls, "pid": os.Getpid(), "tmp": os.Getenv("TMPDIR")}, nil
 	})
@@ -714,5 +719,60 @@ func TestStartsWaitTheirTurn(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if st := iv.Stats("turns"); st.Idle != 2 || st.Busy != 0 {
 		t.Fatalf("stats %+v: want 2 idle instances", st)
+	}
+}
+
+// TestOutputBounds checks the bounds on output held in memory: an
+// invocation keeps at most maxBatch bytes, nothing is kept while all
+// instances hold maxLogHeld, both say what they dropped, and the bytes
+// held are given back once the batch is in the sink's hands.
+func TestOutputBounds(t *testing.T) {
+	iv, s, _ := newInvoker(t, time.Minute)
+	cfg := config("flood", 30, nil)
+	batchBytes := func() (kept int, marker string) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		last := s.batches[len(s.batches)-1]
+		for _, l := range last {
+			if strings.HasPrefix(l.Text, "x") {
+				kept += len(l.Text)
+			}
+			if strings.HasPrefix(l.Text, "[aloft] Log output truncated: ") {
+				marker = l.Text
+			}
+		}
+		return kept, marker
+	}
+	waitBatch := func(n int) {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			s.mu.Lock()
+			got := len(s.batches)
+			s.mu.Unlock()
+			if got >= n {
+				return
+			}
+		}
+		t.Fatalf("no batch %d", n)
+	}
+
+	invoke(t, iv, cfg, `{"op":"flood","mb":20}`, false)
+	waitBatch(1)
+	kept, marker := batchBytes()
+	if kept > maxBatch || kept < maxBatch-(64<<10) || !strings.Contains(marker, "bytes were dropped") {
+		t.Errorf("20 MiB printed: %d bytes kept (bound %d), marker %q", kept, maxBatch, marker)
+	}
+	if h := iv.logHeld.Load(); h != 0 {
+		t.Errorf("%d bytes still counted as held after the batch went to the sink", h)
+	}
+
+	// Other instances hold the whole budget: nothing of this one is kept.
+	iv.logHeld.Add(maxLogHeld)
+	invoke(t, iv, cfg, `{"op":"flood","mb":1}`, false)
+	waitBatch(2)
+	if kept, marker := batchBytes(); kept != 0 || !strings.Contains(marker, fmt.Sprint(16*(64<<10-1), " bytes were dropped")) {
+		t.Errorf("with the budget spent: %d bytes kept, marker %q", kept, marker)
+	}
+	if h := iv.logHeld.Add(-maxLogHeld); h != 0 {
+		t.Errorf("the budget counts %d bytes more than the other instances hold", h)
 	}
 }

@@ -131,7 +131,8 @@ func (b *batchLines) take() []Line {
 	lines := b.lines
 	if b.dropped > 0 {
 		lines = append(lines, Line{Time: time.Now().UnixMilli(), Text: fmt.Sprintf(
-			"[aloft] Log output truncated: %d bytes were dropped (at most %d MiB are kept per invocation).", b.dropped, maxBatch>>20)})
+			"[aloft] Log output truncated: %d bytes were dropped (an invocation keeps at most %d MiB, and all instances together hold at most %d MiB on its way to the log).",
+			b.dropped, maxBatch>>20, maxLogHeld>>20)})
 	}
 	b.lines, b.dropped = nil, 0
 	return lines
