@@ -139,8 +139,9 @@
 // driver starts a guard when it is created (the init program again, with
 // another argument vector): it waits for the end of file on a pipe only
 // the server holds, then kills, thaws and removes every instance cgroup
-// the server named. New does the same for every instance cgroup under the
-// parent that a previous run left.
+// the server named; Close stands it down with a byte on that pipe. New
+// does the same sweep for every instance cgroup under the parent that a
+// previous run left.
 //
 // Stop sends SIGTERM to the reaper, waits out the grace period, then lifts
 // the CPU quota and kills every process of the instance (init's death alone

@@ -74,8 +74,10 @@ type Driver struct {
 	// server (a frozen one) would otherwise hold open.
 	initErrR, initErrW *os.File
 	// guard is the write end of the guard's pipe (see startGuard), held
-	// until the process exits; nil when no guard runs.
-	guard *os.File
+	// until Close or the process's exit; -1 when no guard runs.
+	// guardDone is closed once the guard has exited.
+	guard     int
+	guardDone chan struct{}
 
 	// What each instance's network namespace gets when it is prepared
 	// (see Options.Listen and Options.Egress).
@@ -114,7 +116,7 @@ func New(o Options) (*Driver, error) {
 		return nil, fmt.Errorf("linux sandbox: needs Linux 5.12 or later: %w", err)
 	}
 	d := &Driver{log: o.Logger, prep: prepare{Root: rootDir, Remounts: remounts, Hostname: hostname, UID: o.UID, GID: o.GID},
-		listen: slices.Clone(o.Listen), egress: o.Egress}
+		listen: slices.Clone(o.Listen), egress: o.Egress, guard: -1}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -235,6 +237,7 @@ func (d *Driver) Close() error {
 			delete(d.tpools, k)
 		}
 		d.tmu.Unlock()
+		d.stopGuard()
 		errs = append(errs, d.cg.close(), d.init.close())
 		d.initErrW.Close()
 		d.initErrR.Close() // ends logInitErrors, even if an init still holds the write end

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -33,16 +34,18 @@ type guardPlan struct {
 // the server by themselves, through their parent-death signal, except
 // frozen ones; without the guard those would wait for the next start of
 // a server on the same data dir. The guard learns of the exit from the
-// end of file on a pipe whose write end only the server holds.
+// end of file on a pipe whose write end only the server holds; a byte on
+// that pipe (Close, see stopGuard) stands it down instead.
 func (d *Driver) startGuard() error {
 	plan, err := json.Marshal(guardPlan{Parents: d.cg.parents, V2: d.cg.v2, Owner: os.Getpid()})
 	if err != nil {
 		return err
 	}
-	r, w, err := os.Pipe()
-	if err != nil {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		return err
 	}
+	r := os.NewFile(uintptr(p[0]), "guard")
 	defer r.Close()
 	cmd := &exec.Cmd{
 		Path:        d.init.path,
@@ -52,14 +55,34 @@ func (d *Driver) startGuard() error {
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	if err := cmd.Start(); err != nil {
-		w.Close()
+		unix.Close(p[1])
 		return fmt.Errorf("start the guard: %w", err)
 	}
-	d.guard = w
-	// Reaped when it exits, which is after the server's own exit or
-	// Close; nobody waits for it before.
-	go cmd.Wait()
+	// The write end is a bare descriptor, closed only by stopGuard: an
+	// *os.File would be closed by its finalizer if the Driver became
+	// unreachable without Close, and the guard would then end instances
+	// of other drivers of this process (tests make many).
+	d.guard = p[1]
+	d.guardDone = make(chan struct{})
+	go func() { cmd.Wait(); close(d.guardDone) }()
 	return nil
+}
+
+// stopGuard tells the guard to exit without sweeping (Close: the
+// instances are the caller's to stop, and other drivers of this process
+// may share the parent) and waits for it.
+func (d *Driver) stopGuard() {
+	if d.guard < 0 {
+		return
+	}
+	unix.Write(d.guard, []byte{1})
+	unix.Close(d.guard)
+	d.guard = -1
+	select {
+	case <-d.guardDone:
+	case <-time.After(5 * time.Second):
+		d.log.Warn("linux sandbox: the guard did not exit")
+	}
 }
 
 // guardComm is a guard's process name, NUL-terminated.
@@ -75,10 +98,12 @@ func runGuard(planJSON string) int {
 		return exitSetupFailed
 	}
 	var b [1]byte
-	for {
-		if _, err := unix.Read(3, b[:]); err != unix.EINTR {
-			break
-		}
+	n, err := unix.Read(3, b[:])
+	for err == unix.EINTR {
+		n, err = unix.Read(3, b[:])
+	}
+	if n == 1 {
+		return 0 // the driver closed and stood the guard down
 	}
 	h := &cgroupHost{parents: p.Parents, v2: p.V2}
 	h.sweep(p.Owner)
