@@ -73,6 +73,7 @@ type Driver struct {
 	// them: not the server's stderr, which an init that outlives the
 	// server (a frozen one) would otherwise hold open.
 	initErrR, initErrW *os.File
+	initErrDone        chan struct{} // closed when logInitErrors returns
 	// guard is the write end of the guard's pipe (see startGuard), held
 	// until Close or the process's exit; -1 when no guard runs.
 	// guardDone is closed once the guard has exited.
@@ -166,6 +167,7 @@ func New(o Options) (*Driver, error) {
 	if d.initErrR, d.initErrW, err = os.Pipe(); err != nil {
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
+	d.initErrDone = make(chan struct{})
 	go d.logInitErrors()
 	if n := d.cg.sweep(0); n > 0 {
 		d.log.Warn("linux sandbox: killed the processes of instances a previous run left behind", "signalled", n)
@@ -212,6 +214,7 @@ func New(o Options) (*Driver, error) {
 // logInitErrors logs what inits write to their stderr, line by line,
 // until Close.
 func (d *Driver) logInitErrors() {
+	defer close(d.initErrDone)
 	sc := bufio.NewScanner(d.initErrR)
 	for sc.Scan() {
 		d.log.Warn("linux sandbox: init: " + sc.Text())
@@ -241,6 +244,7 @@ func (d *Driver) Close() error {
 		errs = append(errs, d.cg.close(), d.init.close())
 		d.initErrW.Close()
 		d.initErrR.Close() // ends logInitErrors, even if an init still holds the write end
+		<-d.initErrDone
 		d.closeErr = errors.Join(errs...)
 	})
 	return d.closeErr
