@@ -195,7 +195,7 @@ type Store struct {
 
 	queue chan batch
 	// queued counts the bytes of Append's batches from Append until they
-	// are written or dropped; maxQueued bounds it.
+	// are finished (written, failed or dropped); maxQueued bounds it.
 	queued    atomic.Int64
 	maxQueued int64
 	quit      chan struct{}
@@ -305,6 +305,7 @@ func (s *Store) Append(group, stream string, events []Event) {
 		}
 		// Nothing queued is left to drop: the bytes are in the batches
 		// being written.
+		b.size = 0 // not counted
 		s.dropped.Add(1)
 		s.finish(b, ErrDropped)
 		return
@@ -323,10 +324,9 @@ func (s *Store) Append(group, stream string, events []Event) {
 	}
 }
 
-// drop gives up a batch Append queued (or was about to queue).
+// drop gives up a batch Append queued.
 func (s *Store) drop(b batch) {
 	s.dropped.Add(1)
-	s.queued.Add(-b.size)
 	s.finish(b, ErrDropped)
 }
 
@@ -512,7 +512,10 @@ func (s *Store) enqueueWait(ctx context.Context, b batch) error {
 }
 
 // finish reports the outcome of one batch.
+// finish ends a batch: written, failed or dropped. Its bytes leave the
+// queue's count before anyone waiting on it is told.
 func (s *Store) finish(b batch, err error) {
+	s.queued.Add(-b.size)
 	if b.done != nil {
 		b.done <- err
 	}
@@ -545,7 +548,6 @@ func (s *Store) run() {
 			round = append(round[:0], b)
 			round = s.collect(round)
 			s.write(round)
-			s.release(round)
 			s.reportDrops()
 		case <-s.quit:
 			for {
@@ -555,19 +557,9 @@ func (s *Store) run() {
 					return
 				}
 				s.write(round)
-				s.release(round)
 			}
 		}
 	}
-}
-
-// release gives back the queue's bytes of a round that has been written.
-func (s *Store) release(round []batch) {
-	var n int64
-	for _, b := range round {
-		n += b.size
-	}
-	s.queued.Add(-n)
 }
 
 // collect adds queued batches to round without blocking.
