@@ -511,7 +511,6 @@ func (s *Store) enqueueWait(ctx context.Context, b batch) error {
 	}
 }
 
-// finish reports the outcome of one batch.
 // finish ends a batch: written, failed or dropped. Its bytes leave the
 // queue's count before anyone waiting on it is told.
 func (s *Store) finish(b batch, err error) {
