@@ -83,12 +83,18 @@ func TestReachability(t *testing.T) {
 		}
 		return nil
 	})
+	// Cut off: the internet is out of reach too.
 	if err := link.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := netlink.LinkByName(link.Name()); err == nil {
-		t.Errorf("%s still exists after Close", link.Name())
-	}
+	egresstest.In(inst, func() error {
+		conn, err := net.DialTimeout("tcp", inetLn.Addr().String(), 500*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			t.Errorf("the internet is reachable after Close")
+		}
+		return nil
+	})
 }
 
 func acceptAll(ln net.Listener) {
@@ -131,4 +137,26 @@ func hostAddrs(t *testing.T) []netip.Addr {
 		}
 	}
 	return out
+}
+
+// BenchmarkAttach measures linking a namespace to the host, the work
+// egress adds to preparing an instance, and the namespace's end.
+func BenchmarkAttach(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("egress needs root; skipped as uid", os.Geteuid())
+	}
+	h, err := New(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		ns := egresstest.NewNS(b)
+		b.StartTimer()
+		if _, err := h.Attach(ns); err != nil {
+			b.Fatal(err)
+		}
+		unix.Close(ns)
+	}
 }

@@ -97,10 +97,18 @@ func (n *netns) offline() error {
 	return link.Close()
 }
 
-// close releases the namespace: the listeners nobody took, the link and
-// the descriptor. The namespace itself goes with its last process.
+// close releases the namespace: the listeners nobody took and the
+// descriptor. The namespace, and the link egress made, go with its last
+// process.
 func (n *netns) close() error {
-	return errors.Join(n.offline(), unix.Close(n.fd))
+	n.mu.Lock()
+	lns := n.lns
+	n.lns, n.link = nil, nil
+	n.mu.Unlock()
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return unix.Close(n.fd)
 }
 
 // inThread runs fn on a locked thread in the network namespace ns and
