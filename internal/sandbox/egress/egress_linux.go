@@ -126,36 +126,27 @@ type Link struct {
 // Name returns the host-side interface's name.
 func (l *Link) Name() string { return l.name }
 
-// Close cuts the namespace off: the host's end of the pair goes down,
-// so nothing passes any more (the instance, without capabilities, cannot
-// bring anything up again). The pair itself goes with the namespace: the
-// kernel removes it, with others in a batch, when the namespace's last
-// process and descriptor are gone. Deleting it here instead would hold
-// the kernel's network configuration lock for a grace period (about 20 ms
-// here), stalling every other namespace being set up meanwhile.
+// Close cuts the namespace off by deleting the pair: the namespace keeps
+// only its loopback. The kernel holds its network configuration lock for
+// a grace period while it deletes a device (about 20 ms here), stalling
+// every other namespace being set up meanwhile, so only a namespace that
+// must go on without its link is closed; the others' pairs go with them,
+// removed by the kernel in batches when their last process is gone.
 func (l *Link) Close() error {
 	l.once.Do(func() {
 		lk, err := netlink.LinkByName(l.name)
 		if err == nil {
-			err = netlink.LinkSetDown(lk)
+			err = netlink.LinkDel(lk)
 		}
 		var nf netlink.LinkNotFoundError
 		if errors.As(err, &nf) {
 			err = nil // gone with its namespace already
 		}
 		if err != nil {
-			l.err = fmt.Errorf("egress: cut off %s: %w", l.name, err)
+			l.err = fmt.Errorf("egress: delete %s: %w", l.name, err)
 		}
 	})
 	return l.err
-}
-
-// remove deletes the pair at once; for failures half-way through Attach,
-// where no namespace death is sure to follow.
-func (l *Link) remove() {
-	if lk, err := netlink.LinkByName(l.name); err == nil {
-		netlink.LinkDel(lk)
-	}
 }
 
 // Attach connects the network namespace nsfd to the host: a veth pair,
@@ -186,7 +177,7 @@ func (h *Host) attach(nsfd int, i uint32) (*Link, error) {
 	}
 	l := &Link{name: name}
 	fail := func(err error) (*Link, error) {
-		l.remove()
+		l.Close()
 		return nil, err
 	}
 	// No IPv6 on the host's end: not even a link-local address through

@@ -83,9 +83,12 @@ func TestReachability(t *testing.T) {
 		}
 		return nil
 	})
-	// Cut off: the internet is out of reach too.
+	// Cut off: the pair is gone, and the internet out of reach too.
 	if err := link.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := netlink.LinkByName(link.Name()); err == nil {
+		t.Errorf("%s still exists after Close", link.Name())
 	}
 	egresstest.In(inst, func() error {
 		conn, err := net.DialTimeout("tcp", inetLn.Addr().String(), 500*time.Millisecond)
