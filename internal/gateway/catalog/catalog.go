@@ -67,6 +67,7 @@ func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Catal
 		return nil, fmt.Errorf("catalog: watch: %w", err)
 	}
 	// The watch replays every current key, then sends nil.
+	c.mu.Lock()
 	for e := range w.Updates() {
 		if e == nil {
 			break
@@ -74,6 +75,7 @@ func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Catal
 		c.apply(e.Key(), e.Value(), e.Revision(), isDelete(e))
 	}
 	c.publish()
+	c.mu.Unlock()
 	wctx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
 	c.wg.Add(1)
@@ -88,8 +90,8 @@ func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Catal
 				if !ok {
 					return
 				}
-				if e != nil && c.apply(e.Key(), e.Value(), e.Revision(), isDelete(e)) {
-					c.publish()
+				if e != nil {
+					c.update(e.Key(), e.Value(), e.Revision(), isDelete(e))
 				}
 			}
 		}
@@ -114,12 +116,21 @@ func (c *Catalog) Close() {
 // Snapshot returns the current compiled catalog.
 func (c *Catalog) Snapshot() *Snapshot { return c.snap.Load() }
 
-// apply folds one stored value (or deletion) at revision rev into memory,
-// ignoring anything older than what is held. It reports whether anything
-// changed.
-func (c *Catalog) apply(key string, value []byte, rev uint64, deleted bool) bool {
+// update folds one stored value (or deletion) into memory and publishes
+// a new snapshot if anything changed. Applying and publishing happen under
+// one lock, so that whoever sees the value applied also sees it published.
+func (c *Catalog) update(key string, value []byte, rev uint64, deleted bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.apply(key, value, rev, deleted) {
+		c.publish()
+	}
+}
+
+// apply folds one stored value (or deletion) at revision rev into memory,
+// ignoring anything older than what is held. It reports whether anything
+// changed. c.mu is held.
+func (c *Catalog) apply(key string, value []byte, rev uint64, deleted bool) bool {
 	if c.revs[key] >= rev {
 		return false
 	}
@@ -180,10 +191,8 @@ func applyDoc[T any](c *Catalog, m map[string]*T, id string, value []byte, delet
 	return true
 }
 
-// publish compiles the current state into a new snapshot.
+// publish compiles the current state into a new snapshot. c.mu is held.
 func (c *Catalog) publish() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	s := &Snapshot{apis: maps.Clone(c.eps), urls: make(map[string]*URLEndpoint, len(c.urls))}
 	if len(s.apis) == 1 {
 		for _, ep := range s.apis {
@@ -306,17 +315,15 @@ func (c *Catalog) delete(ctx context.Context, key string) error {
 	case strings.HasPrefix(key, planPrefix):
 		delete(c.plans, key[len(planPrefix):])
 	}
-	c.mu.Unlock()
 	c.publish()
+	c.mu.Unlock()
 	return nil
 }
 
 // stored applies a value this node wrote, so that it reads its own writes
 // before the watch brings them.
 func (c *Catalog) stored(key string, value []byte, rev uint64, deleted bool) {
-	if c.apply(key, value, rev, deleted) {
-		c.publish()
-	}
+	c.update(key, value, rev, deleted)
 }
 
 // validate checks a whole API document.

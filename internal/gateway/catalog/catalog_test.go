@@ -201,3 +201,21 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// TestReadsOwnWrites checks that every write is in the snapshot when the
+// call returns, even when the watch applies the same value first.
+func TestReadsOwnWrites(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	c := openCatalog(t, st)
+	for i := range 300 {
+		a, err := c.CreateAPI(ctx, newAPI())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Snapshot().API(a.ID) == nil {
+			t.Fatalf("write %d: API %s is not in the snapshot when CreateAPI returns", i, a.ID)
+		}
+	}
+}
