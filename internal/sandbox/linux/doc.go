@@ -32,8 +32,10 @@
 //     CPU weight;
 //   - a process that runs as Options.UID/GID with no supplementary groups,
 //     no capabilities (the bounding set is emptied), no_new_privs, and a
-//     seccomp filter that refuses mounts, namespaces, tracing, kernel
-//     modules, keyrings, BPF, io_uring and the like with EPERM.
+//     seccomp filter that allows the system calls ordinary programs and
+//     language runtimes make and refuses every other one with EPERM
+//     (mounts, namespaces, tracing, kernel modules, keyrings, BPF,
+//     io_uring and the like), and numbers newer than it knows with ENOSYS.
 //
 // Environment variables naming Spec.TmpDir (TMPDIR and HOME as the invoker
 // sets them) are rewritten to /tmp.

@@ -154,6 +154,24 @@ func probeSyscalls() int {
 		_, _, e := syscall.RawSyscall6(unix.SYS_REBOOT, unix.LINUX_REBOOT_MAGIC1, unix.LINUX_REBOOT_MAGIC2, unix.LINUX_REBOOT_CMD_CAD_OFF, 0, 0, 0)
 		res("reboot", errno(e))
 	}
+	// Calls that would succeed without the filter but are not on its
+	// allow-list, the persona query it allows, and a number it does not
+	// know.
+	{
+		var mode int
+		_, _, e := syscall.RawSyscall6(unix.SYS_GET_MEMPOLICY, uintptr(unsafe.Pointer(&mode)), 0, 0, 0, 0, 0)
+		res("get_mempolicy", errno(e))
+	}
+	{
+		_, _, e := syscall.RawSyscall(unix.SYS_PERSONALITY, 0x0040000, 0, 0) // ADDR_NO_RANDOMIZE
+		res("personality_norandom", errno(e))
+		_, _, e = syscall.RawSyscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0)
+		res("personality_query", errno(e))
+	}
+	{
+		_, _, e := syscall.RawSyscall(1000, 0, 0, 0)
+		res("unknown_1000", errno(e))
+	}
 	return 0
 }
 
