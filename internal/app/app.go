@@ -275,11 +275,14 @@ func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log
 	}
 	// One cgroup parent per data dir: servers on other data dirs keep
 	// theirs, a restart sweeps what the previous run left, and a clean
-	// stop removes it, even after a run that was killed.
+	// stop removes it, even after a run that was killed. The data dir
+	// also picks one of 256 ranges of instance identities, so that
+	// servers on one host seldom hand out the same ones.
 	sum := sha256.Sum256([]byte(filepath.Dir(runtimeDir)))
 	o := linux.Options{ReadOnly: ro, RuntimeDir: runtimeDir, Logger: log.With("component", "sandbox"),
 		CgroupParent: "aloft/" + hex.EncodeToString(sum[:6]), OwnParent: true,
-		Listen: []string{runtimeapi.Address, inner}}
+		FirstUID: linux.DefaultFirstUID + int(sum[6])*linux.DefaultUIDCount,
+		Listen:   []string{runtimeapi.Address, inner}}
 	// Lambda's network: out to the internet, nowhere near the host. Where
 	// the host cannot route for the instances, they keep their loopback
 	// (and the APIs served there) only.

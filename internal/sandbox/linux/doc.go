@@ -30,7 +30,9 @@
 //     EndBoost on, which the invoker calls when the runtime is ready: as on
 //     Lambda, initialisation runs at full speed, held back only by the
 //     CPU weight;
-//   - a process that runs as Options.UID/GID with no supplementary groups,
+//   - a process that runs as a user and group of the instance's own (from
+//     Options.FirstUID on; Options.UID/GID name one for all), with no
+//     supplementary groups,
 //     no capabilities (the bounding set is emptied), no_new_privs, and a
 //     seccomp filter that allows the system calls ordinary programs and
 //     language runtimes make and refuses every other one with EPERM

@@ -2,6 +2,7 @@ package linux
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,8 +42,10 @@ const (
 type Driver struct {
 	log  *slog.Logger
 	cg   *cgroupHost
-	prep prepare     // what every init is told first
+	prep prepare     // what every init is told first, but for its identity
 	init initProgram // what every init runs
+	ids  *identities // the identities functions run as
+	gid  int         // the group of a fixed identity (Options.GID), or 0
 
 	// Inits started ahead of need, waiting for a launch, each in the
 	// cgroup its instance will have. Until then the cgroup has the lowest
@@ -116,20 +119,20 @@ func New(o Options) (*Driver, error) {
 	if err := checkMountAPI(); err != nil {
 		return nil, fmt.Errorf("linux sandbox: needs Linux 5.12 or later: %w", err)
 	}
-	d := &Driver{log: o.Logger, prep: prepare{Root: rootDir, Remounts: remounts, Hostname: hostname, UID: o.UID, GID: o.GID},
+	d := &Driver{log: o.Logger, prep: prepare{Root: rootDir, Remounts: remounts, Hostname: hostname},
 		listen: slices.Clone(o.Listen), egress: o.Egress, guard: -1}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
-	if d.prep.UID == 0 {
-		d.prep.UID = DefaultUID
+	if (o.UID == 0) != (o.GID == 0) || o.UID < 0 || o.GID < 0 {
+		return nil, fmt.Errorf("linux sandbox: invalid uid/gid %d/%d: set both or neither", o.UID, o.GID)
 	}
-	if d.prep.GID == 0 {
-		d.prep.GID = DefaultGID
+	first, count := cmp.Or(o.FirstUID, DefaultFirstUID), cmp.Or(o.UIDCount, DefaultUIDCount)
+	var err error
+	if d.ids, err = newIdentities(o.UID, first, count); err != nil {
+		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
-	if d.prep.UID < 0 || d.prep.GID < 0 {
-		return nil, fmt.Errorf("linux sandbox: invalid uid/gid %d/%d", d.prep.UID, d.prep.GID)
-	}
+	d.gid = o.GID
 	ro := o.ReadOnly
 	if ro == nil {
 		ro = DefaultReadOnly()
@@ -141,8 +144,7 @@ func New(o Options) (*Driver, error) {
 		}
 		readOnly = append(readOnly, filepath.Clean(p))
 	}
-	var err error
-	if d.prep.Plan, err = basePlan(readOnly, o.RuntimeDir, d.prep.UID, d.prep.GID, defaultTmpMB); err != nil {
+	if d.prep.Plan, err = basePlan(readOnly, o.RuntimeDir, defaultTmpMB); err != nil {
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
 	sortPlan(d.prep.Plan)
@@ -207,7 +209,7 @@ func New(o Options) (*Driver, error) {
 		initKind = "server binary"
 	}
 	d.log.Info("linux sandbox ready", "cgroups", mode, "cgroup_parent", parent,
-		"uid", d.prep.UID, "gid", d.prep.GID, "prestart", prestart, "templates", max(d.tcap, 0), "init", initKind)
+		"uid", cmp.Or(o.UID, first), "uids", cmp.Or(min(o.UID, 1), count), "prestart", prestart, "templates", max(d.tcap, 0), "init", initKind)
 	return d, nil
 }
 
@@ -554,7 +556,9 @@ type shim struct {
 	// The output pipe of a prepared template process, which the instance
 	// hands over (sandbox.OutputPipe); nil for other inits.
 	outR, outW *os.File
-	net        *netns // init's network namespace, until an instance takes it
+	net        *netns      // init's network namespace, until an instance takes it
+	uid        int         // the function's identity, given back when the cgroup is gone
+	ids        *identities // where uid came from
 }
 
 // spawn creates an instance cgroup (see cgroupHost.create for memoryMB),
@@ -562,23 +566,40 @@ type shim struct {
 // as p says (fds travel with p), returning once it is waiting for a
 // launch.
 func (d *Driver) spawn(ctx context.Context, id string, memoryMB int, p *prepare, fds []int) (*shim, error) {
-	cg, err := d.cg.create(d.cgroupName(id), memoryMB)
+	uid, err := d.ids.take()
 	if err != nil {
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
-	sh, err := d.startInit(ctx, cg, p, fds)
+	cg, err := d.cg.create(d.cgroupName(id), memoryMB)
+	if err != nil {
+		d.ids.give(uid)
+		return nil, fmt.Errorf("linux sandbox: %w", err)
+	}
+	own := *p
+	own.UID, own.GID = uid, cmp.Or(d.gid, uid)
+	sh, err := d.startInit(ctx, cg, &own, fds)
 	if err == nil {
+		sh.uid, sh.ids = uid, d.ids
 		if sh.net, err = openNetns(sh.cmd.Process.Pid, d.listen, d.egress); err != nil {
 			sh.kill()
 		}
 	}
 	if err != nil {
-		if rerr := cg.remove(); rerr != nil {
-			d.log.Warn("linux sandbox: cgroup left behind", "err", rerr)
-		}
+		d.release(cg, uid)
 		return nil, err
 	}
 	return sh, nil
+}
+
+// release removes an instance's cgroup and, once that shows its processes
+// are all gone, gives its identity back.
+func (d *Driver) release(cg *cgroup, uid int) error {
+	if err := cg.remove(); err != nil {
+		d.log.Warn("linux sandbox: cgroup left behind", "err", err)
+		return err
+	}
+	d.ids.give(uid)
+	return nil
 }
 
 // startInit starts an init in cg, sends it p with the descriptors pass and waits until it
@@ -726,7 +747,11 @@ func (sh *shim) discard() error {
 	if sh.net != nil {
 		nerr = sh.net.close()
 	}
-	return errors.Join(nerr, sh.cg.remove())
+	err := sh.cg.remove()
+	if err == nil {
+		sh.ids.give(sh.uid)
+	}
+	return errors.Join(nerr, err)
 }
 
 // cgroupName returns a cgroup name unique on this host for an instance id.

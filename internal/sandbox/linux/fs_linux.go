@@ -23,6 +23,7 @@ const (
 	opTmpfs   = "tmpfs"   // mount a tmpfs at Dst with flags Attr and options Data
 	opProc    = "proc"    // mount a proc file system at Dst
 	opFile    = "file"    // write a file at Dst holding Data
+	opUsers   = "users"   // write /etc/passwd (Dst) or /etc/group naming the instance's identity
 )
 
 // mountOp is one step of building an instance's root.
@@ -58,7 +59,7 @@ const hostname = "localhost"
 
 // basePlan returns the steps every instance shares: the read-only host
 // paths, the runtime dir, generated /etc files, /proc, /dev and /tmp.
-func basePlan(readOnly []string, runtimeDir string, uid, gid, tmpMB int) ([]mountOp, error) {
+func basePlan(readOnly []string, runtimeDir string, tmpMB int) ([]mountOp, error) {
 	var ops []mountOp
 	// Host paths that appear unchanged in the sandbox: real directories
 	// (not links) listed in readOnly, by their canonical path.
@@ -115,9 +116,14 @@ func basePlan(readOnly []string, runtimeDir string, uid, gid, tmpMB int) ([]moun
 		ops = append(ops, op)
 	}
 
-	for name, content := range etcFiles(uid, gid) {
+	for name, content := range etcFiles() {
 		if p := "/etc/" + name; !underAny(p, readOnly) {
 			ops = append(ops, mountOp{Kind: opFile, Dst: p, Data: content})
+		}
+	}
+	for _, p := range []string{"/etc/passwd", "/etc/group"} {
+		if !underAny(p, readOnly) {
+			ops = append(ops, mountOp{Kind: opUsers, Dst: p})
 		}
 	}
 
@@ -194,24 +200,30 @@ func bindReadOnly(src, dst string) (mountOp, error) {
 	return mountOp{Kind: opBind, Src: real, Dst: filepath.Clean(dst), File: !fi.IsDir(), Attr: attrReadOnly}, nil
 }
 
-// etcFiles returns the /etc files generated for every instance, by name.
-func etcFiles(uid, gid int) map[string]string {
-	user, group := "sbx_user", "sbx_user"
+// etcFiles returns the /etc files generated alike for every instance, by
+// name.
+func etcFiles() map[string]string {
+	return map[string]string{
+		"hostname": hostname + "\n",
+		"hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+	}
+}
+
+// usersFile returns the content of /etc/passwd or /etc/group (by path)
+// for an instance whose function runs as uid and gid: root, and the
+// function's user, named nobody for 65534 and sbx_user<uid> otherwise.
+func usersFile(path string, uid, gid int) string {
+	user, group := "sbx_user"+strconv.Itoa(uid), "sbx_user"+strconv.Itoa(gid)
 	if uid == 65534 {
 		user = "nobody"
 	}
 	if gid == 65534 {
 		group = "nogroup"
 	}
-	passwd := "root:x:0:0:root:/root:/usr/sbin/nologin\n"
-	passwd += fmt.Sprintf("%s:x:%d:%d::/tmp:/usr/sbin/nologin\n", user, uid, gid)
-	grp := "root:x:0:\n" + fmt.Sprintf("%s:x:%d:\n", group, gid)
-	return map[string]string{
-		"passwd":   passwd,
-		"group":    grp,
-		"hostname": hostname + "\n",
-		"hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+	if path == "/etc/group" {
+		return "root:x:0:\n" + fmt.Sprintf("%s:x:%d:\n", group, gid)
 	}
+	return "root:x:0:0:root:/root:/usr/sbin/nologin\n" + fmt.Sprintf("%s:x:%d:%d::/tmp:/usr/sbin/nologin\n", user, uid, gid)
 }
 
 // sortPlan orders steps so that every mount point's parents come first.
@@ -235,10 +247,11 @@ const oldRootName = "/.oldroot"
 
 // buildRoot runs in init, in its own mount namespace: it mounts a tmpfs at
 // dir, makes it the root with the host's root kept at oldRootName,
-// performs the steps with sources taken from the old root, detaches the
+// performs the steps with sources taken from the old root (with uid and
+// gid, the function's identity, in /etc/passwd and /etc/group), detaches the
 // old root and makes the file systems in ro read-only. The root itself
 // stays writable for the code's mount points until the launch.
-func buildRoot(dir string, ops []mountOp, ro []remountOp) error {
+func buildRoot(dir string, ops []mountOp, ro []remountOp, uid, gid int) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
@@ -255,6 +268,9 @@ func buildRoot(dir string, ops []mountOp, ro []remountOp) error {
 		return err
 	}
 	for _, op := range ops {
+		if op.Kind == opUsers {
+			op.Kind, op.Data = opFile, usersFile(op.Dst, uid, gid)
+		}
 		if err := applyOp(op, oldRootName); err != nil {
 			return fmt.Errorf("%s %s: %w", op.Kind, op.Dst, err)
 		}

@@ -35,7 +35,7 @@ type prepare struct {
 	Plan     []mountOp   `json:"plan"`     // steps, parents first
 	Remounts []remountOp `json:"remounts"` // made read-only once the plan is done
 	Hostname string      `json:"hostname"`
-	UID      int         `json:"uid"`
+	UID      int         `json:"uid"` // the function's identity in this instance
 	GID      int         `json:"gid"`
 	// Template, when set, is started as soon as the instance is prepared
 	// (see sandbox.Template), with its output on the descriptor that comes
@@ -171,7 +171,7 @@ func (r *reporter) send(rep report) {
 // the shared part of the root, the hostname, the limits the function
 // inherits, and the thread that will start it.
 func prepareInstance(p *prepare) (*forker, error) {
-	if err := buildRoot(p.Root, p.Plan, p.Remounts); err != nil {
+	if err := buildRoot(p.Root, p.Plan, p.Remounts, p.UID, p.GID); err != nil {
 		return nil, err
 	}
 	if err := unix.Sethostname([]byte(p.Hostname)); err != nil {

@@ -109,9 +109,7 @@ func (in *instance) wait() {
 	st.OOMKilled = in.cg.oomKills() > 0
 	in.status = st
 	in.peak = in.cg.peak()
-	if err := in.cg.remove(); err != nil {
-		in.d.log.Warn("linux sandbox: cgroup left behind", "err", err)
-	}
+	in.d.release(in.cg, in.sh.uid)
 	if in.net != nil {
 		if err := in.net.close(); err != nil {
 			in.d.log.Warn("linux sandbox: network left behind", "err", err)

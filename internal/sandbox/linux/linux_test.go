@@ -298,11 +298,29 @@ func TestPIDNamespace(t *testing.T) {
 func TestHostnameAndIdentity(t *testing.T) {
 	d := newDriver(t, Options{})
 	host, _ := os.Hostname()
-	out := run(t, d, `cat /proc/sys/kernel/hostname; id -u; id -g; id -G; id -un`, nil)
-	got := strings.Fields(out)
-	want := []string{"localhost", "65534", "65534", "65534", "nobody"}
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("hostname and ids: got %q, want %q", got, want)
+	// Two instances alive at once: each runs as a user and group of its
+	// own, from the range, named in its /etc/passwd and /etc/group.
+	script := `cat /proc/sys/kernel/hostname; id -u; id -g; id -G; id -un; id -gn; echo ready; sleep 100`
+	a, b := sh(t, d, script, nil), sh(t, d, script, nil)
+	ids := map[string]bool{}
+	for _, in := range []*proc{a, b} {
+		var got []string
+		for l := readLine(t, in); l != "ready"; l = readLine(t, in) {
+			got = append(got, l)
+		}
+		if len(got) != 6 || got[0] != "localhost" {
+			t.Fatalf("hostname and ids: got %q", got)
+		}
+		uid, err := strconv.Atoi(got[1])
+		if err != nil || uid < DefaultFirstUID || uid >= DefaultFirstUID+DefaultUIDCount ||
+			got[2] != got[1] || got[3] != got[1] || got[4] != "sbx_user"+got[1] || got[5] != got[4] {
+			t.Errorf("ids: got %q, want one identity from %d on, user and group alike", got, DefaultFirstUID)
+		}
+		ids[got[1]] = true
+		in.Stop(context.Background(), 0)
+	}
+	if len(ids) != 2 {
+		t.Errorf("two live instances share identity %v", ids)
 	}
 	if host == "localhost" {
 		t.Log("the host is also called localhost")
@@ -311,6 +329,24 @@ func TestHostnameAndIdentity(t *testing.T) {
 	d2 := newDriver(t, Options{UID: 4242, GID: 4343})
 	if out := run(t, d2, `id -u; id -g; id -G`, nil); strings.Join(strings.Fields(out), " ") != "4242 4343 4343" {
 		t.Errorf("custom ids: got %q", out)
+	}
+	d3 := newDriver(t, Options{UID: 65534, GID: 65534})
+	if out := run(t, d3, `id -un; grep -c '^nobody:' /etc/passwd`, nil); strings.Join(strings.Fields(out), " ") != "nobody 1" {
+		t.Errorf("nobody: got %q", out)
+	}
+}
+
+// TestIdentitiesReused checks that an identity goes back to the range
+// once its instance is gone, and is handed out again only when the rest
+// of the range is used up.
+func TestIdentitiesReused(t *testing.T) {
+	d := newDriver(t, Options{FirstUID: 70000, UIDCount: 3, Prestart: -1, Templates: -1})
+	var seen []string
+	for range 5 {
+		seen = append(seen, strings.TrimSpace(run(t, d, `id -u`, nil)))
+	}
+	if strings.Join(seen, " ") != "70000 70001 70002 70000 70001" {
+		t.Errorf("identities of five instances in turn: %q", seen)
 	}
 }
 
@@ -321,7 +357,7 @@ func TestPrivilegesDropped(t *testing.T) {
 		t.Fatalf("probe: %s\n%s", st, out)
 	}
 	want := map[string]string{
-		"Uid": "65534\t65534\t65534\t65534", "Gid": "65534\t65534\t65534\t65534", "Groups": "",
+		"Groups": "",
 		"CapInh": "0000000000000000", "CapPrm": "0000000000000000", "CapEff": "0000000000000000",
 		"CapBnd": "0000000000000000", "CapAmb": "0000000000000000",
 		"NoNewPrivs": "1", "Seccomp": "2",
@@ -336,6 +372,12 @@ func TestPrivilegesDropped(t *testing.T) {
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s: got %q, want %q", k, got[k], v)
+		}
+	}
+	for _, k := range []string{"Uid", "Gid"} {
+		f := strings.Fields(got[k])
+		if id, _ := strconv.Atoi(f[0]); len(f) != 4 || id < DefaultFirstUID || f[1] != f[0] || f[2] != f[0] || f[3] != f[0] {
+			t.Errorf("%s: got %q, want one identity from the range", k, got[k])
 		}
 	}
 	if fds := got["fds"]; fds != "0 1 2" {
@@ -381,7 +423,7 @@ func TestFilesystemView(t *testing.T) {
 		{"/tmp writable", `echo hi > /tmp/f && test "$(cat /tmp/f)" = hi && mkdir /tmp/d`},
 		{"/dev/shm writable", `echo hi > /dev/shm/f`},
 		{"devices", `echo x > /dev/null && head -c 4 /dev/zero | wc -c | grep -q 4 && head -c 4 /dev/urandom | wc -c | grep -q 4 && test -L /dev/fd`},
-		{"/etc files", `grep -q localhost /etc/hosts && test -s /etc/resolv.conf && grep -q '^nobody:' /etc/passwd && test -d /etc/ssl/certs`},
+		{"/etc files", `grep -q localhost /etc/hosts && test -s /etc/resolv.conf && grep -q "^sbx_user$(id -u):" /etc/passwd && test -d /etc/ssl/certs`},
 		{"proc is fresh", `test "$(cat /proc/1/comm)" != systemd && ! grep -q ' /sys ' /proc/self/mountinfo`},
 		{"mounts hidden", `! grep -q "` + rootDir + `" /proc/self/mountinfo && ! grep -q oldroot /proc/self/mountinfo`},
 	}
@@ -703,16 +745,16 @@ func TestInterpreters(t *testing.T) {
 	t.Logf("python %s, read-only paths %q", pyExe, ro)
 	d := newDriver(t, Options{ReadOnly: ro})
 
-	st, out := start(t, d, []string{pyExe, "-c", "import os, ssl, json, tempfile, multiprocessing; print(os.getuid(), tempfile.gettempdir(), os.cpu_count() > 0)"}, nil).finish(t)
-	if st.Code != 0 || strings.TrimSpace(out) != "65534 /tmp True" {
+	st, out := start(t, d, []string{pyExe, "-c", "import os, ssl, json, tempfile, multiprocessing; print(os.getuid() >= 1500000000, tempfile.gettempdir(), os.cpu_count() > 0)"}, nil).finish(t)
+	if st.Code != 0 || strings.TrimSpace(out) != "True /tmp True" {
 		t.Errorf("python: %s\n%s", st, out)
 	}
 	node := "/usr/bin/node"
 	if _, err := os.Stat(node); err != nil {
 		t.Skip("no /usr/bin/node")
 	}
-	st, out = start(t, d, []string{node, "-e", "console.log(require('os').tmpdir(), process.getuid(), require('crypto').randomBytes(4).length)"}, nil).finish(t)
-	if st.Code != 0 || strings.TrimSpace(out) != "/tmp 65534 4" {
+	st, out = start(t, d, []string{node, "-e", "console.log(require('os').tmpdir(), process.getuid() >= 1500000000, require('crypto').randomBytes(4).length)"}, nil).finish(t)
+	if st.Code != 0 || strings.TrimSpace(out) != "/tmp true 4" {
 		t.Errorf("node: %s\n%s", st, out)
 	}
 }

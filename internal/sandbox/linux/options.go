@@ -19,9 +19,13 @@ type Options struct {
 	// data dir's runtimes/), mounted read-only at its path. Empty mounts
 	// nothing.
 	RuntimeDir string
-	// UID and GID are the identity the function runs as; zero means 65534.
-	// A function never runs as root.
-	UID, GID int
+	// UID and GID, when set (both or neither), are the one identity every
+	// function runs as. Unset, every instance runs as an identity of its
+	// own, user and group alike, from the range of UIDCount ids starting
+	// at FirstUID (zero means DefaultFirstUID and DefaultUIDCount), which
+	// no host account should use. A function never runs as root.
+	UID, GID           int
+	FirstUID, UIDCount int
 	// CgroupParent is the cgroup, relative to the root of each cgroup
 	// hierarchy, that holds the instances' cgroups; empty means "aloft".
 	// New removes what a previous run left there, so two servers must not
@@ -65,8 +69,8 @@ type Options struct {
 
 // Defaults for zero Options fields.
 const (
-	DefaultUID          = 65534
-	DefaultGID          = 65534
+	DefaultFirstUID     = 1_500_000_000
+	DefaultUIDCount     = 65536
 	DefaultCgroupParent = "aloft"
 	DefaultPrestart     = 16
 	DefaultTemplates    = 4

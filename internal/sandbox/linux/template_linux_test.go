@@ -3,6 +3,7 @@ package linux
 import (
 	"bufio"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,9 +98,13 @@ func TestTemplate(t *testing.T) {
 	}
 	// Sandboxed like any instance, with the code mounted after the
 	// template started and /tmp writable.
-	for i, want := range []string{"who 65534 localhost", "code code", "tmp writable"} {
-		if lines[i+1] != want {
-			t.Errorf("line %d: %q, want %q", i+1, lines[i+1], want)
+	who := strings.Fields(lines[1])
+	if uid, _ := strconv.Atoi(who[1]); len(who) != 3 || uid < DefaultFirstUID || who[2] != "localhost" {
+		t.Errorf("line 1: %q, want an identity from the range and localhost", lines[1])
+	}
+	for i, want := range []string{"code code", "tmp writable"} {
+		if lines[i+2] != want {
+			t.Errorf("line %d: %q, want %q", i+2, lines[i+2], want)
 		}
 	}
 }
