@@ -63,3 +63,61 @@ func TestGatewayAuthorizer(t *testing.T) {
 	}
 	call(t, "GET", f.base()+"/fresh", "", nil, bearer("bad")).expect(t, 403, "")
 }
+
+// TestGatewayAuthorizerScoping puts a Python Lambda authorizer that
+// answers IAM policies, cached for five minutes, in front of two routes:
+// a policy is read against each request's route, so a cached answer that
+// allows one route opens no other, and a Deny statement wins over an
+// Allow.
+func TestGatewayAuthorizerScoping(t *testing.T) {
+	f := newGatewayFixture(t)
+	create(t, f.srv.Lambda(), "gwpolicy", runtimeCase{runtime: "python3.11", handler: "app.handler"}, alofttest.ZipDir(t, "testdata/gwpolicy"))
+	echo := f.integration(t, "gwecho", "2.0", 0)
+	out, err := f.gw.CreateAuthorizer(ctxT(t), &apigatewayv2.CreateAuthorizerInput{
+		ApiId: aws.String(f.apiID), Name: aws.String("policy"), AuthorizerType: gwtypes.AuthorizerTypeRequest,
+		AuthorizerUri:                  aws.String("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:gwpolicy/invocations"),
+		IdentitySource:                 []string{"$request.header.Authorization"},
+		AuthorizerPayloadFormatVersion: aws.String("2.0"), EnableSimpleResponses: aws.Bool(false), AuthorizerResultTtlInSeconds: aws.Int32(300),
+	})
+	if err != nil {
+		t.Fatalf("CreateAuthorizer: %v", err)
+	}
+	for _, key := range []string{"GET /orders/{id}", "GET /admin"} {
+		_, err := f.gw.CreateRoute(ctxT(t), &apigatewayv2.CreateRouteInput{ApiId: aws.String(f.apiID), RouteKey: aws.String(key), Target: aws.String(echo),
+			AuthorizationType: gwtypes.AuthorizationTypeCustom, AuthorizerId: out.AuthorizerId})
+		if err != nil {
+			t.Fatalf("CreateRoute %s: %v", key, err)
+		}
+	}
+
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+	calls := func(r httpResult) float64 {
+		t.Helper()
+		ev := r.v2Event(t)
+		if ev.RequestContext.Authorizer == nil {
+			t.Fatal("no authorizer context in the event")
+		}
+		n, _ := ev.RequestContext.Authorizer.Lambda["calls"].(float64)
+		return n
+	}
+	call(t, "GET", f.base()+"/orders/1", "", nil, nil).expect(t, 401, `{"message":"Unauthorized"}`)
+
+	// "orders" may call GET /orders/* only. Its answer is cached by the
+	// first request and read again for /admin, which it does not allow.
+	first := calls(call(t, "GET", f.base()+"/orders/1", "", nil, bearer("orders")))
+	call(t, "GET", f.base()+"/admin", "", nil, bearer("orders")).expect(t, 403, `{"message":"Forbidden"}`)
+	if again := calls(call(t, "GET", f.base()+"/orders/2", "", nil, bearer("orders"))); again != first {
+		t.Fatalf("authorizer runs %v then %v: want the cached answer for every request of the token", first, again)
+	}
+	call(t, "GET", f.base()+"/admin", "", nil, bearer("orders")).expect(t, 403, `{"message":"Forbidden"}`)
+
+	// "all-but-secret" is allowed everywhere but denied /orders/secret:
+	// the Deny wins over the Allow that also matches it.
+	call(t, "GET", f.base()+"/admin", "", nil, bearer("all-but-secret")).expect(t, 200, "")
+	call(t, "GET", f.base()+"/orders/7", "", nil, bearer("all-but-secret")).expect(t, 200, "")
+	call(t, "GET", f.base()+"/orders/secret", "", nil, bearer("all-but-secret")).expect(t, 403, `{"message":"Forbidden"}`)
+	call(t, "GET", f.base()+"/orders/secret", "", nil, bearer("orders")).expect(t, 200, "")
+
+	// A policy that allows nothing.
+	call(t, "GET", f.base()+"/orders/1", "", nil, bearer("nobody")).expect(t, 403, `{"message":"Forbidden"}`)
+}

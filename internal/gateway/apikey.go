@@ -67,10 +67,13 @@ func (h *Handler) meter(kp *catalog.KeyPlan) *meter {
 // checkKey admits a request to a route that requires an API key: its
 // x-api-key must be an enabled key in a usage plan of the API's stage
 // (403 otherwise), within the plan's throttle and quota (429 otherwise).
+// An admitted request's key is noted for the response cache.
 func (h *Handler) checkKey(x *exchange, apiID, stage string) bool {
 	var key *catalog.Key
+	var value string
 	if v := x.r.Header["X-Api-Key"]; len(v) > 0 && v[0] != "" {
-		key = x.snap.Key(v[0])
+		value = v[0]
+		key = x.snap.Key(value)
 	}
 	var kp *catalog.KeyPlan
 	if key != nil && key.Enabled {
@@ -85,6 +88,7 @@ func (h *Handler) checkKey(x *exchange, apiID, stage string) bool {
 		h.fail(x, http.StatusForbidden, deniedBody)
 		return false
 	}
+	x.apiKey = value
 	m := h.meter(kp)
 	if m.hasB.Load() {
 		if ok, wait := m.bucket.Take(x.started); !ok {

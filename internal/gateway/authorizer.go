@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 	"github.com/aloft-dev/aloft/internal/gateway/payload"
 	"github.com/aloft-dev/aloft/internal/invoke"
+	"github.com/aloft-dev/aloft/internal/policy"
 )
 
 var unauthorizedBody = []byte(`{"message":"Unauthorized"}`)
@@ -49,34 +52,63 @@ func identity(x *exchange, z *catalog.CompiledAuthorizer) (values []string, ok b
 	return values, true
 }
 
+// identityKey returns the digest that keys an authorizer's cache: each
+// value with its length before it, so that no two lists of values share
+// one, and the key is the same size whatever the caller sends.
+func identityKey(values []string) [32]byte {
+	var buf [256]byte
+	b := buf[:0]
+	for _, v := range values {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return sha256.Sum256(b)
+}
+
+// routeARN returns the ARN of the request's route, as the authorizer's
+// event gives it and its policies name it:
+// arn:aws:execute-api:{region}:{account}:{api id}/{stage}/{METHOD}/{path},
+// the path being the one within the stage.
+func routeARN(x *exchange) string {
+	return "arn:aws:execute-api:" + function.DefaultRegion + ":" + function.AccountID + ":" +
+		x.ev.APIID + "/" + x.ev.Stage + "/" + x.r.Method + x.routePath
+}
+
 // authorizeLambda runs a route's Lambda authorizer (or takes its cached
-// decision) and answers 401, 403 or 500 itself when the request may not
-// go on. An allowed request's event carries the authorizer's context.
+// answer) and answers 401, 403 or 500 itself when the request may not go
+// on. A policy answer is evaluated against the request's route ARN each
+// time, cached or not. An allowed request's event carries the
+// authorizer's context.
 func (h *Handler) authorizeLambda(x *exchange, z *catalog.CompiledAuthorizer) bool {
 	values, ok := identity(x, z)
 	if !ok {
 		h.fail(x, http.StatusUnauthorized, unauthorizedBody)
 		return false
 	}
-	key := strings.Join(values, "\x00")
-	d := z.Cached(key, x.started)
+	x.identity = identityKey(values)
+	d := z.Cached(x.identity, x.started)
 	if d == nil {
 		if d = h.askAuthorizer(x, z, values); d == nil {
 			h.fail(x, http.StatusInternalServerError, internalBody)
 			return false
 		}
-		z.Remember(key, d, x.started)
+		z.Remember(x.identity, d, x.started)
 	}
-	if !d.Allow {
+	allowed := d.Allow
+	if d.Policy != nil {
+		allowed = d.Policy.Allows(policy.InvokeAction, routeARN(x))
+	}
+	if !allowed {
 		h.fail(x, http.StatusForbidden, deniedBody)
 		return false
 	}
+	x.decision = d
 	x.ev.Authorized, x.ev.Lambda, x.ev.PrincipalID = true, d.Context, d.PrincipalID
 	return true
 }
 
 // askAuthorizer invokes the authorizer's function with the REQUEST event
-// (payload 2.0) and reads its decision; nil when it failed.
+// (payload 2.0) and reads its answer; nil when it failed.
 func (h *Handler) askAuthorizer(x *exchange, z *catalog.CompiledAuthorizer, values []string) *catalog.Decision {
 	rec, ok := h.d.Functions.Get(z.Function)
 	if !ok || (z.Qualifier != "" && z.Qualifier != function.LatestVersion) {
@@ -115,8 +147,7 @@ func authorizerEvent(x *exchange, values []string) ([]byte, error) {
 	delete(m, "body")
 	delete(m, "isBase64Encoded")
 	m["type"] = json.RawMessage(`"REQUEST"`)
-	arn := "arn:aws:execute-api:us-east-1:" + function.AccountID + ":" + ev.APIID + "/" + ev.Stage + "/" + x.r.Method + ev.Path
-	for k, v := range map[string]any{"routeArn": arn, "identitySource": values} {
+	for k, v := range map[string]any{"routeArn": routeARN(x), "identitySource": values} {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return nil, err
@@ -131,18 +162,13 @@ type authorizerAnswer struct {
 	IsAuthorized   *bool           `json:"isAuthorized"`
 	PrincipalID    string          `json:"principalId"`
 	Context        json.RawMessage `json:"context"`
-	PolicyDocument *struct {
-		Statement json.RawMessage `json:"Statement"`
-	} `json:"policyDocument"`
-}
-
-type statement struct {
-	Effect string `json:"Effect"`
+	PolicyDocument json.RawMessage `json:"policyDocument"`
 }
 
 // decide reads an authorizer's answer. A simple response allows when
-// isAuthorized is true; a policy allows when a statement allows and none
-// denies (the resources are not compared).
+// isAuthorized is true; a policy is parsed whole (see package policy), to be
+// evaluated for each request, and one that cannot be evaluated faithfully
+// is an error.
 func decide(b []byte, simple bool) (*catalog.Decision, error) {
 	var a authorizerAnswer
 	if err := json.Unmarshal(b, &a); err != nil {
@@ -152,31 +178,33 @@ func decide(b []byte, simple bool) (*catalog.Decision, error) {
 	if c := bytes.TrimSpace(a.Context); len(c) > 0 && c[0] == '{' {
 		d.Context = c
 	}
+	hasPolicy := len(a.PolicyDocument) > 0 && !bytes.Equal(bytes.TrimSpace(a.PolicyDocument), []byte("null"))
 	switch {
 	case simple && a.IsAuthorized != nil:
 		d.Allow = *a.IsAuthorized
-	case a.PolicyDocument != nil:
-		var list []statement
-		if err := json.Unmarshal(a.PolicyDocument.Statement, &list); err != nil {
-			var one statement
-			if err := json.Unmarshal(a.PolicyDocument.Statement, &one); err != nil {
-				return nil, err
-			}
-			list = []statement{one}
+	case hasPolicy:
+		p, err := policy.Parse(a.PolicyDocument)
+		if err != nil {
+			return nil, err
 		}
-		for _, s := range list {
-			switch s.Effect {
-			case "Allow":
-				d.Allow = true
-			case "Deny":
-				d.Allow = false
-				return d, nil
-			}
-		}
-	case simple:
-		return nil, errMalformedAuthorizer
+		d.Policy = p
 	default:
 		return nil, errMalformedAuthorizer
 	}
+	d.Caller = callerDigest(d.PrincipalID, d.Context)
 	return d, nil
+}
+
+// callerDigest is who an authorizer says the caller is, its principal and
+// context, in a fixed size.
+func callerDigest(principal string, context []byte) [32]byte {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(principal)))
+	h.Write(n[:])
+	h.Write([]byte(principal))
+	h.Write(context)
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
 }

@@ -2,10 +2,13 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 	"github.com/aloft-dev/aloft/internal/invoker"
@@ -66,4 +69,86 @@ func TestResponseCache(t *testing.T) {
 		t.Fatalf("error answer: %d %q", got.status, got.header.Get("X-Aloft-Cache"))
 	}
 	check("GET", "/c/9", "", "n101", "miss")
+}
+
+// TestResponseCacheCallers checks that, behind an authorizer or an API
+// key, a cached answer is served only to the caller it was made for.
+func TestResponseCacheCallers(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var n atomic.Int32
+	e.function("count", 3, func([]byte) (*invoker.Response, error) {
+		return &invoker.Response{Payload: []byte(`{"statusCode":200,"body":"n` + strconv.Itoa(int(n.Add(1))) + `"}`)}, nil
+	})
+	// The authorizers allow everyone and name the caller in their
+	// context: "token" by its identity source, "open" (no identity
+	// sources, no TTL) from a header it reads itself.
+	e.function("auth", 3, func(ev []byte) (*invoker.Response, error) {
+		var in events.APIGatewayV2CustomAuthorizerV2Request
+		json.Unmarshal(ev, &in)
+		user := in.Headers["x-user"]
+		if len(in.IdentitySource) > 0 {
+			user = in.IdentitySource[0]
+		}
+		b, _ := json.Marshal(map[string]any{"isAuthorized": true, "context": map[string]string{"user": user}})
+		return &invoker.Response{Payload: b}, nil
+	})
+	a := e.api(nil, map[string]string{"GET /token": "count", "GET /open": "count", "GET /keyed": "count"})
+	_, err := e.cat.UpdateAPI(ctx, a.ID, func(a *catalog.API) error {
+		a.Authorizers = []*catalog.Authorizer{
+			{ID: "token", Name: "token", Type: "REQUEST", URI: "auth", IdentitySource: []string{"$request.header.Authorization"}, ResultTTLInSeconds: 300, EnableSimpleResponses: true},
+			{ID: "open", Name: "open", Type: "REQUEST", URI: "auth", EnableSimpleResponses: true},
+		}
+		for _, r := range a.Routes {
+			r.CacheTTLInSeconds = 60
+			switch r.Key {
+			case "GET /token", "GET /open":
+				r.AuthorizationType, r.AuthorizerID = catalog.AuthCustom, r.Key[len("GET /"):]
+			case "GET /keyed":
+				r.APIKeyRequired = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	var keyIDs []string
+	for _, name := range []string{"k1", "k2"} {
+		k, value, err := e.cat.CreateAPIKey(ctx, &catalog.APIKey{Name: name, Enabled: true}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, keyIDs = append(keys, value), append(keyIDs, k.ID)
+	}
+	if _, err := e.cat.CreateUsagePlan(ctx, &catalog.UsagePlan{Name: "p", KeyIDs: keyIDs, APIStages: []catalog.APIStage{{APIID: a.ID, Stage: catalog.DefaultStage}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	check := func(path, header, value, body, cache string) {
+		t.Helper()
+		r := e.req("GET", path, nil)
+		r.Header.Set(header, value)
+		got := e.do(r)
+		if got.status != 200 || got.body != body || got.header.Get("X-Aloft-Cache") != cache {
+			t.Fatalf("%s as %s: got %d %q cache %q, want %q cache %q", path, value, got.status, got.body, got.header.Get("X-Aloft-Cache"), body, cache)
+		}
+	}
+	// By the authorizer's identity values.
+	check("/token", "Authorization", "alice", "n1", "miss")
+	check("/token", "Authorization", "alice", "n1", "hit")
+	check("/token", "Authorization", "bob", "n2", "miss")
+	check("/token", "Authorization", "bob", "n2", "hit")
+	check("/token", "Authorization", "alice", "n1", "hit")
+	// Without identity sources, by the principal and context it answered.
+	check("/open", "X-User", "alice", "n3", "miss")
+	check("/open", "X-User", "alice", "n3", "hit")
+	check("/open", "X-User", "bob", "n4", "miss")
+	check("/open", "X-User", "bob", "n4", "hit")
+	// By API key.
+	check("/keyed", "X-Api-Key", keys[0], "n5", "miss")
+	check("/keyed", "X-Api-Key", keys[0], "n5", "hit")
+	check("/keyed", "X-Api-Key", keys[1], "n6", "miss")
+	check("/keyed", "X-Api-Key", keys[1], "n6", "hit")
 }

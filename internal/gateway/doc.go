@@ -25,8 +25,8 @@
 //	404 {"message":"Not Found"}                  no API, stage or route
 //	413 {"message":"Request Entity Too Large"}   body over 10 MB, or event over 6 MB
 //	401 {"message":"Unauthorized"}              an identity source of the route's authorizer is missing
-//	403 {"message":"Forbidden"}                  no valid x-api-key, or the authorizer denied
-//	500 {"message":"Internal Server Error"}      the authorizer failed or answered something unreadable
+//	403 {"message":"Forbidden"}                  no valid x-api-key, or the authorizer denied (its policy does not allow the route)
+//	500 {"message":"Internal Server Error"}      the authorizer failed, or answered something unreadable or a policy it cannot evaluate
 //	429 {"message":"Too Many Requests"}          route or usage plan throttle, or the invoker (Retry-After set)
 //	429 {"message":"Limit Exceeded"}             usage plan quota spent (Retry-After: until the period ends)
 //	500 {"message":"Internal Server Error"}      the integration's function is missing
@@ -46,18 +46,35 @@
 // it; token buckets start full and are each server's own.
 //
 // A route with AuthorizationType CUSTOM runs its Lambda REQUEST
-// authorizer first (payload 2.0; simple responses, or IAM policies whose
-// statements allow and none deny, resources not compared). Decisions are
-// cached by the identity source values for the authorizer's TTL, in the
-// compiled snapshot: a change to the API empties the cache. An allowed
-// request's payload 2.0 event carries the authorizer's context at
-// requestContext.authorizer.lambda.
+// authorizer first (payload 2.0). A simple response allows when
+// isAuthorized is true. An IAM policy response is evaluated (package iam)
+// for the action execute-api:Invoke on the request's route ARN,
+// arn:aws:execute-api:us-east-1:000000000000:<api id>/<stage>/<METHOD>/<path>
+// with the path within the stage, the same ARN as the event's routeArn: a
+// Deny statement that matches wins, otherwise an Allow must match, with
+// IAM wildcards (* any run of characters, ? one), actions matched without
+// regard to case and resources exactly. Statements may use NotAction and
+// NotResource; one with a Condition, or an element the gateway does not
+// know, makes the answer malformed (500), never ignored.
+//
+// Authorizer answers (the policy whole, with principal and context) are
+// cached for the authorizer's TTL, keyed by a SHA-256 digest of the
+// identity source values, and a cached policy is evaluated again for each
+// request, so an answer cached from one route opens no other. Each
+// authorizer keeps at most catalog.MaxCachedDecisions answers, the least
+// recently used going first, in the compiled snapshot: a change to the
+// API empties the cache. An allowed request's payload 2.0 event carries
+// the authorizer's context at requestContext.authorizer.lambda.
 //
 // A route with aloftCacheTtlInSeconds (an Aloft field of routes) keeps its
 // 200 answers to GET and HEAD (without cookies) for that long, keyed by
 // stage, path, query and the headers aloftCacheKeyHeaders names; answers
 // carry x-aloft-cache: hit or miss. The cache is per node and per
-// compiled snapshot, checked after keys and authorizers.
+// compiled snapshot, checked after keys and authorizers. Behind an
+// authorizer or an API key the key also holds who the caller is: a digest
+// of the authorizer's identity values, the principal and context it
+// answered (all an authorizer without identity sources has to tell callers
+// apart) and the API key, so that no caller is served another's answer.
 //
 // A route whose integration is ALOFT_S3 (URI arn:aws:s3:::<bucket> or
 // arn:aws:s3:::<bucket>/<prefix>) serves the bucket's objects as a static

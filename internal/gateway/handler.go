@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -145,6 +146,11 @@ type exchange struct {
 	ev       payload.Request
 	params   [maxParams]route.Param
 	started  time.Time
+
+	routePath string            // the path within the stage
+	apiKey    string            // the x-api-key of a route that requires one
+	identity  [32]byte          // digest of the values of the authorizer's identity sources
+	decision  *catalog.Decision // the answer of the route's authorizer, if it has one
 }
 
 // ServeHTTP routes a request to an API or a function URL and answers it.
@@ -210,6 +216,7 @@ func (h *Handler) serveAPI(x *exchange, ep *catalog.Endpoint, path string) {
 		return
 	}
 	t := m.Value
+	x.routePath = routePath
 	if b := t.Throttles[stage]; b != nil {
 		if ok, wait := b.Take(x.started); !ok {
 			h.throttled(x, wait, throttledBody)
@@ -230,7 +237,7 @@ func (h *Handler) serveAPI(x *exchange, ep *catalog.Endpoint, path string) {
 		h.serveSite(x, t.Site, routePath)
 		return
 	}
-	if t.Cache != nil && (x.r.Method == http.MethodGet || x.r.Method == http.MethodHead) && h.cached(x, t.Cache, stage) {
+	if t.Cache != nil && (x.r.Method == http.MethodGet || x.r.Method == http.MethodHead) && h.cached(x, t, stage) {
 		return
 	}
 	h.invoke(x, t.Function, t.Qualifier, t.Format, t.Timeout)
@@ -270,9 +277,16 @@ var (
 )
 
 // cached answers from the route's cache when it holds the request's
-// answer; otherwise it notes where the answer is to be kept.
-func (h *Handler) cached(x *exchange, c *catalog.ResponseCache, stage string) bool {
-	key := c.Key(stage, x.r)
+// answer; otherwise it notes where the answer is to be kept. Behind an
+// authorizer or an API key, answers are kept per caller.
+func (h *Handler) cached(x *exchange, t *catalog.Target, stage string) bool {
+	c := t.Cache
+	var caller *[32]byte
+	if t.Authorizer != nil || t.APIKeyRequired {
+		d := callerKey(x)
+		caller = &d
+	}
+	key := c.Key(stage, x.r, caller)
 	e := c.Get(key, x.started)
 	if e == nil {
 		x.cache, x.cacheKey = c, key
@@ -287,6 +301,23 @@ func (h *Handler) cached(x *exchange, c *catalog.ResponseCache, stage string) bo
 	x.w.WriteHeader(e.Status)
 	io.WriteString(x.w, e.Body)
 	return true
+}
+
+// callerKey is a digest of who the caller is to the route's authorizer
+// (its identity values, and the principal and context it answered) and
+// API key (its value).
+func callerKey(x *exchange) [32]byte {
+	var buf [128]byte
+	b := buf[:0]
+	if x.decision != nil {
+		b = append(b, 1)
+		b = append(b, x.identity[:]...)
+		b = append(b, x.decision.Caller[:]...)
+	} else {
+		b = append(b, 0)
+	}
+	b = append(b, x.apiKey...)
+	return sha256.Sum256(b)
 }
 
 // throttled answers 429 with the whole seconds to wait in Retry-After.

@@ -10,8 +10,9 @@ import (
 
 // Response caching is an Aloft extension of routes: aloftCacheTtlInSeconds
 // (1 to MaxCacheTTL) makes the gateway keep a route's 200 answers to GET
-// and HEAD requests, keyed by stage, path, query and the values of the
-// headers aloftCacheKeyHeaders names.
+// and HEAD requests, keyed by stage, path, query, the values of the
+// headers aloftCacheKeyHeaders names and, on routes behind an authorizer
+// or an API key, who the caller is.
 const (
 	MaxCacheTTL     = 3600
 	MaxCacheEntries = 1024    // per route; beyond it answers are not kept until entries expire
@@ -38,17 +39,32 @@ type CachedResponse struct {
 	Expires time.Time
 }
 
-// Key returns the cache key of a request served by stage.
-func (c *ResponseCache) Key(stage string, r *http.Request) string {
+// Key returns the cache key of a request served by stage. caller, when
+// not nil, identifies the caller (a digest of what the route's authorizer
+// and API key saw), so that two callers never share an answer.
+func (c *ResponseCache) Key(stage string, r *http.Request, caller *[32]byte) string {
+	path := r.URL.EscapedPath()
 	var b strings.Builder
+	b.Grow(1 + len(caller) + len(stage) + len(path) + 2 + len(r.URL.RawQuery) + 16*len(c.Headers))
+	if caller != nil {
+		b.WriteByte(1)
+		b.Write(caller[:])
+	} else {
+		b.WriteByte(0)
+	}
 	b.WriteString(stage)
 	b.WriteString(cacheKeySep)
-	b.WriteString(r.URL.EscapedPath())
+	b.WriteString(path)
 	b.WriteString("?")
 	b.WriteString(r.URL.RawQuery)
 	for _, h := range c.Headers {
 		b.WriteString(cacheKeySep)
-		b.WriteString(strings.Join(r.Header[h], ","))
+		for i, v := range r.Header[h] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(v)
+		}
 	}
 	return b.String()
 }
