@@ -46,7 +46,7 @@ type Deps struct {
 	CodeURL      func(region, codeHex string) string
 	// ConcurrencyLimit is the account's concurrent executions (0: 1,000).
 	ConcurrencyLimit int
-	Code             http.Handler // serves the URLs CodeURL makes, unsigned
+	Code             http.Handler // serves the URLs CodeURL makes (see CodeLinks), unsigned
 	Logger           *slog.Logger
 	// Gateway serves the API Gateway v2 management API (SigV4 service
 	// "apigateway"); URLs stores function URL configurations, and
@@ -140,14 +140,15 @@ type request struct {
 type requestKey struct{}
 
 // ServeHTTP answers /health, serves code downloads, and authenticates
-// everything else before routing it.
+// everything else before routing it. Presigned (query-string) signatures
+// are accepted for S3 only.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-Requestid", function.NewID())
 	switch {
 	case r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		return
-	case s.d.Code != nil && strings.HasPrefix(r.URL.Path, "/aloft/v1/code/"):
+	case s.d.Code != nil && strings.HasPrefix(r.URL.Path, CodePath):
 		s.d.Code.ServeHTTP(w, r)
 		return
 	case s.d.S3 != nil && s.isS3(r):
@@ -164,26 +165,45 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, authError(err, r))
 		return
 	}
+	h := s.service(r, id)
+	if id.Presigned {
+		// Of the services here only S3 (routed above) takes presigned
+		// URLs: a leaked one must not reach the management APIs.
+		writeError(w, presignedError(id.Service))
+		return
+	}
+	if h != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		h.ServeHTTP(w, r)
+		return
+	}
 	req := &request{body: body, region: id.Region}
 	if req.region == "" {
 		req.region = function.DefaultRegion
 	}
-	if id.Service == "scheduler" && s.d.Scheduler != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		s.d.Scheduler.ServeHTTP(w, r)
-		return
-	}
-	if id.Service == "apigateway" && s.d.Gateway != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		s.d.Gateway.ServeHTTP(w, r)
-		return
-	}
-	if t := r.Header.Get("X-Amz-Target"); strings.HasPrefix(t, "Logs_20140328.") && s.d.Logs != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		s.d.Logs.ServeHTTP(w, r)
-		return
-	}
 	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, req)))
+}
+
+// service picks the API a verified request is for: the Scheduler or API
+// Gateway by the credential scope, CloudWatch Logs by X-Amz-Target. It
+// returns nil for Lambda and Aloft's own endpoints, which s.mux serves.
+func (s *Server) service(r *http.Request, id sigv4.Identity) http.Handler {
+	switch {
+	case id.Service == "scheduler" && s.d.Scheduler != nil:
+		return s.d.Scheduler
+	case id.Service == "apigateway" && s.d.Gateway != nil:
+		return s.d.Gateway
+	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Logs_20140328.") && s.d.Logs != nil:
+		return s.d.Logs
+	}
+	return nil
+}
+
+// presignedError refuses a presigned (query-string) request signed for
+// service, which is not S3.
+func presignedError(service string) error {
+	return function.Errorf(function.EUNAUTHORIZED, "AccessDeniedException",
+		"Presigned (query-string) requests are not accepted by %s; send the signature in the Authorization header. Only S3 accepts presigned URLs.", service)
 }
 
 // readBody reads at most limit bytes of the request body. The buffer grows

@@ -10,7 +10,6 @@ package app
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -25,6 +24,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/api"
 	"github.com/aloft-dev/aloft/internal/function"
@@ -96,7 +97,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, debug: startDebug(log)}
+	s := &Server{cfg: cfg, log: log, debug: func() {}}
 	s.inner = &http.Server{ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if h := s.api.Load(); h != nil {
@@ -122,6 +123,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if s.keys, err = loadKeys(dir, log); err != nil {
 		return nil, err
 	}
+	s.debug = startDebug(log, s.keys)
 	// Bind first, serve last: instances started while the server comes up
 	// (queued events) already know the address of the APIs.
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -226,6 +228,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err := s.startObjects(dir, verifier, log); err != nil {
 		return nil, err
 	}
+	code := &api.CodeLinks{Key: []byte(s.keys.derive("code links")), Zip: s.codeZip, Logger: log.With("component", "api")}
 	handler := api.New(api.Deps{
 		Registry:         s.reg,
 		Invoker:          s.inv,
@@ -235,9 +238,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Queue:            s.queue,
 		Scheduler:        s.sched.Handler(),
 		CheckRuntime:     host.Check,
-		CodeURL:          s.codeURL,
+		CodeURL:          func(_, codeHex string) string { return code.URL("http://"+s.ln.Addr().String(), codeHex) },
 		ConcurrencyLimit: cfg.ConcurrencyLimit,
-		Code:             http.HandlerFunc(s.serveCode),
+		Code:             code,
 		S3:               s.s3,
 		Gateway:          s.gatewayAPI(log.With("component", "gatewayapi")),
 		URLs:             s.gw.cat,
@@ -496,30 +499,12 @@ func (s *Server) appendLogs(group, stream string, lines []invoker.Line) {
 	s.logStore.Append(group, stream, events)
 }
 
-// codeURL returns a download address for stored code, authorised by a token
-// derived from the secret key rather than by a signature, so that it works
-// from a browser or curl as Lambda's pre-signed code locations do.
-func (s *Server) codeURL(_ string, codeHex string) string {
-	return "http://" + s.ln.Addr().String() + "/aloft/v1/code/" + codeHex + "?token=" + s.codeToken(codeHex)
-}
-
-func (s *Server) codeToken(codeHex string) string {
-	m := hmac.New(sha256.New, []byte(s.keys.SecretAccessKey))
-	m.Write([]byte("code:" + codeHex))
-	return hex.EncodeToString(m.Sum(nil))[:32]
-}
-
-func (s *Server) serveCode(w http.ResponseWriter, r *http.Request) {
-	codeHex := filepath.Base(r.URL.Path)
-	if !hmac.Equal([]byte(r.URL.Query().Get("token")), []byte(s.codeToken(codeHex))) {
-		http.Error(w, "invalid or missing token", http.StatusForbidden)
-		return
+// codeZip returns stored code for a code download link (api.CodeLinks),
+// ENOTFOUND when there is none.
+func (s *Server) codeZip(ctx context.Context, codeHex string) ([]byte, error) {
+	b, err := s.reg.Zip(ctx, codeHex)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, function.Errorf(function.ENOTFOUND, "NoSuchKey", "no code %s", codeHex)
 	}
-	b, err := s.reg.Zip(r.Context(), codeHex)
-	if err != nil {
-		http.Error(w, "no such code", http.StatusNotFound)
-		return
-	}
-	w.Header().Set("Content-Type", "application/zip")
-	w.Write(b)
+	return b, err
 }
