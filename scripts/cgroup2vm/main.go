@@ -2,7 +2,9 @@
 
 // Command cgroup2vm is the init of the small virtual machine in which
 // scripts/test-cgroup2.sh runs the linux sandbox's tests on a cgroup v2
-// host. It loads the 9p modules from its initramfs, brings up loopback,
+// host, and scripts/test-powerloss.sh the store's power-loss test. It loads
+// the 9p modules from its initramfs, then any named by the kernel argument
+// aloft.modules=NAME,NAME... in that order, brings up loopback,
 // mounts the host's root
 // read-only over 9p with fresh /proc, /sys, /dev, /tmp, /run and a cgroup2
 // hierarchy on top, enters it, runs the command in the file named by the
@@ -22,7 +24,7 @@ import (
 
 // modules are the kernel modules 9p over virtio needs, in load order.
 var modules = []string{
-	"virtio", "virtio_ring", "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci",
+	"virtio_ring", "virtio", "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci",
 	"netfs", "fscache", "9pnet", "9pnet_virtio", "9p",
 }
 
@@ -41,7 +43,21 @@ func run() int {
 			return fail(err)
 		}
 	}
-	for _, m := range modules {
+	cmdline, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return fail(err)
+	}
+	var script string
+	var extra []string
+	for _, f := range strings.Fields(string(cmdline)) {
+		if v, ok := strings.CutPrefix(f, "aloft.cmd="); ok {
+			script = v
+		}
+		if v, ok := strings.CutPrefix(f, "aloft.modules="); ok {
+			extra = strings.Split(v, ",")
+		}
+	}
+	for _, m := range append(modules, extra...) {
 		if err := load("/modules/" + m + ".ko"); err != nil {
 			fmt.Printf("cgroup2vm: module %s: %v\n", m, err) // some are built in
 		}
@@ -59,16 +75,6 @@ func run() int {
 	} {
 		if err := mount(m.src, m.dst, m.typ, 0, ""); err != nil {
 			return fail(err)
-		}
-	}
-	cmdline, err := os.ReadFile("/proc/cmdline")
-	if err != nil {
-		return fail(err)
-	}
-	var script string
-	for _, f := range strings.Fields(string(cmdline)) {
-		if v, ok := strings.CutPrefix(f, "aloft.cmd="); ok {
-			script = v
 		}
 	}
 	if script == "" {
