@@ -81,6 +81,9 @@ type Server struct {
 	t    testing.TB
 	Dir  string   // data dir
 	Args []string // extra flags
+	// User, when set, is who the server runs as (StartAs).
+	User *syscall.Credential
+	bin  string // the binary, when not Binary's
 	URL  string   // http://127.0.0.1:port
 	// GatewayURL is the HTTP gateway's base URL (http://127.0.0.1:port).
 	GatewayURL string
@@ -108,12 +111,64 @@ func Start(t testing.TB, args ...string) *Server {
 	return s
 }
 
+// StartAs starts a server as another user (uid and gid), with a fresh
+// data dir and a copy of the binary that user may read, and stops it when
+// the test ends. The test must run as root.
+func StartAs(t testing.TB, uid, gid int, args ...string) *Server {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("starting a server as another user needs root: run the suite as root, as CI does")
+	}
+	base, err := os.MkdirTemp("", "aloft-as-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	bin, data := filepath.Join(base, "aloft"), filepath.Join(base, "data")
+	b, err := os.ReadFile(Binary(t))
+	if err == nil {
+		err = os.WriteFile(bin, b, 0o755)
+	}
+	if err == nil {
+		err = os.Chmod(base, 0o755)
+	}
+	if err == nil {
+		err = os.Mkdir(data, 0o700)
+	}
+	if err == nil {
+		err = os.Chown(data, uid, gid)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{t: t, Dir: data, Args: args, bin: bin, User: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	s.start()
+	t.Cleanup(func() {
+		if s.cmd != nil {
+			s.Stop()
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.Log())
+		}
+	})
+	return s
+}
+
 func (s *Server) start() {
 	t := s.t
 	t.Helper()
 	args := append([]string{"server", "--data-dir", s.Dir, "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"}, s.Args...)
-	cmd := exec.Command(Binary(t), args...)
+	bin := s.bin
+	if bin == "" {
+		bin = Binary(t)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "ALOFT_ACCESS_KEY_ID="+AccessKeyID, "ALOFT_SECRET_ACCESS_KEY="+SecretAccessKey)
+	if s.User != nil {
+		cmd.Dir = s.Dir
+		cmd.Env = append(cmd.Env, "HOME="+s.Dir)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.User}
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +214,16 @@ func (s *Server) start() {
 
 // PID returns the server process's id.
 func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// Alive reports whether the server process is still running.
+func (s *Server) Alive() bool {
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
+}
 
 // Log returns what the server has written to stderr.
 func (s *Server) Log() string {

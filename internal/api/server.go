@@ -54,12 +54,16 @@ type Deps struct {
 	Gateway     http.Handler
 	URLs        URLs
 	FunctionURL func(urlID, region string) string
+	// Health adds fields to GET /health's answer, beside "status": "ok"
+	// (how functions are isolated, for one).
+	Health map[string]string
 }
 
 // Server routes and authenticates API requests.
 type Server struct {
-	d   Deps
-	mux *http.ServeMux
+	d      Deps
+	mux    *http.ServeMux
+	health map[string]string // GET /health's answer
 }
 
 // New returns the API server.
@@ -70,7 +74,12 @@ func New(d Deps) *Server {
 	if d.ConcurrencyLimit <= 0 {
 		d.ConcurrencyLimit = 1000
 	}
-	s := &Server{d: d, mux: http.NewServeMux()}
+	s := &Server{d: d, mux: http.NewServeMux(), health: map[string]string{"status": "ok"}}
+	for k, v := range d.Health {
+		if k != "status" {
+			s.health[k] = v
+		}
+	}
 	fn := "/2015-03-31/functions"
 	for _, p := range []string{fn, fn + "/"} {
 		s.handle("POST "+p, s.createFunction)
@@ -146,7 +155,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-Requestid", function.NewID())
 	switch {
 	case r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, s.health)
 		return
 	case s.d.Code != nil && strings.HasPrefix(r.URL.Path, CodePath):
 		s.d.Code.ServeHTTP(w, r)

@@ -78,6 +78,7 @@ type Server struct {
 	served   chan error
 	debug    func() // stops the debug profiler
 	driver   sandbox.Driver
+	sandbox  sandboxInfo
 	// inner serves the APIs inside instances' private network namespaces
 	// (see expose); api is the handler both servers use, once built.
 	inner    *http.Server
@@ -164,10 +165,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 
-	driver, err := chooseDriver(cfg, host, runtimeDir, s.innerAddr(), log)
+	driver, info, err := chooseDriver(cfg, host, runtimeDir, s.innerAddr(), log)
 	if err != nil {
 		return nil, err
 	}
+	s.sandbox = info
 	s.driver = driver
 	// Where functions find Aloft's APIs: inside their own network
 	// namespace when they have one, otherwise on the API listener.
@@ -245,6 +247,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Gateway:          s.gatewayAPI(log.With("component", "gatewayapi")),
 		URLs:             s.gw.cat,
 		FunctionURL:      s.functionURL,
+		Health:           map[string]string{"sandbox": s.sandbox.Driver, "isolation": s.sandbox.Isolation},
 		Logger:           log.With("component", "api"),
 	})
 	var h http.Handler = handler
@@ -253,22 +256,39 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(s.ln) }()
 	s.serveGateway(verifier, log.With("component", "gateway"))
-	log.Info("aloft server ready", "listen", s.ln.Addr().String(), "gateway", s.gw.addr, "data_dir", dir, "sandbox", driver.Name())
+	log.Info("aloft server ready", "listen", s.ln.Addr().String(), "gateway", s.gw.addr, "data_dir", dir, "sandbox", s.sandbox.Driver)
 	return s, nil
 }
 
+// sandboxInfo is what /health and the start-up log say of the sandbox.
+type sandboxInfo struct {
+	Driver    string // "linux", "linux-rootless" or "process"
+	Isolation string // what functions are kept from, and what they are not
+}
+
+// Isolation levels /health reports.
+const (
+	isolationFull     = "full: namespaces, cgroups, seccomp, an unprivileged user per instance, a private network"
+	isolationRootless = "rootless: namespaces, seccomp and a read-only root without the data dir, as the server's own user; " +
+		"NO cgroup limits (memory, CPU, processes), no freezing of idle instances, and no network beyond the instance's loopback and Aloft's API"
+	isolationNone = "NONE: function instances run as plain child processes of the server's user: they are NOT isolated from each other or from the host, " +
+		"and can read the data dir"
+)
+
 // chooseDriver picks the sandbox driver and says loudly which one it is.
-// "auto" takes the linux driver when it can run here (root, namespaces,
-// cgroups) and otherwise the process driver, with a warning.
-func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log *slog.Logger) (sandbox.Driver, error) {
-	const unisolated = "function instances run as plain child processes: they are NOT isolated from each other or from the host"
+// "auto" takes the linux driver when it can run here: as root, with
+// cgroups and a private network routed to the internet; in a user
+// namespace (a server without root, see RunRootless), without cgroups
+// or a way out; and otherwise the process driver, with a warning.
+func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log *slog.Logger) (sandbox.Driver, sandboxInfo, error) {
+	unisolated := sandboxInfo{"process", isolationNone}
 	switch cfg.Sandbox {
 	case "process":
-		log.Warn("sandbox driver: process (chosen with --sandbox=process); " + unisolated)
-		return &process.Driver{}, nil
+		log.Warn("sandbox driver: process (chosen with --sandbox=process); isolation " + isolationNone)
+		return &process.Driver{}, unisolated, nil
 	case "", "auto", "linux":
 	default:
-		return nil, fmt.Errorf("app: unknown --sandbox %q: want auto, linux or process", cfg.Sandbox)
+		return nil, sandboxInfo{}, fmt.Errorf("app: unknown --sandbox %q: want auto, linux or process", cfg.Sandbox)
 	}
 	ro := linux.DefaultReadOnly()
 	for _, exe := range []string{host.Python, host.Node} {
@@ -281,16 +301,22 @@ func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log
 	// stop removes it, even after a run that was killed. The data dir
 	// also picks one of 256 ranges of instance identities, so that
 	// servers on one host seldom hand out the same ones.
-	sum := sha256.Sum256([]byte(filepath.Dir(runtimeDir)))
+	dataDir := filepath.Dir(runtimeDir)
+	sum := sha256.Sum256([]byte(dataDir))
 	o := linux.Options{ReadOnly: ro, RuntimeDir: runtimeDir, Logger: log.With("component", "sandbox"),
 		CgroupParent: "aloft/" + hex.EncodeToString(sum[:6]), OwnParent: true,
 		FirstUID: linux.DefaultFirstUID + int(sum[6])*linux.DefaultUIDCount,
 		Listen:   []string{runtimeapi.Address, inner}}
+	rootless := linux.InUserNamespace()
+	if rootless {
+		// /run is the host root's; the data dir is the server's.
+		o.RootDir = filepath.Join(dataDir, "sandbox-root")
+	}
 	// Lambda's network: out to the internet, nowhere near the host. Where
 	// the host cannot route for the instances, they keep their loopback
 	// (and the APIs served there) only.
 	var egressErr error
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && !rootless {
 		var eg *egress.Host
 		if eg, egressErr = egress.New(egress.Options{Allow: cfg.AllowNet, Logger: log.With("component", "egress")}); egressErr == nil {
 			o.Egress = func(nsfd int) (io.Closer, error) {
@@ -302,22 +328,50 @@ func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log
 			}
 		}
 	}
+	if rootless && len(cfg.AllowNet) > 0 {
+		return nil, sandboxInfo{}, errors.New("app: --sandbox-allow-net needs the linux sandbox as root: without root functions have no network to allow")
+	}
 	d, err := linux.New(o)
 	if err == nil {
+		if rootless {
+			log.Warn("sandbox driver: linux, rootless (the server runs without root, as root of a user namespace of its own); isolation " + isolationRootless)
+			return d, sandboxInfo{"linux-rootless", isolationRootless}, nil
+		}
 		if egressErr != nil {
 			log.Warn("sandbox network: functions can reach NOTHING outside their instance (no internet) because the host cannot route for them: " + egressErr.Error())
 		}
 		log.Info("sandbox driver: linux (namespaces, cgroups, seccomp, unprivileged user, private network)")
-		return d, nil
+		return d, sandboxInfo{"linux", isolationFull}, nil
 	}
 	if cfg.Sandbox == "linux" {
-		return nil, fmt.Errorf("app: the linux sandbox cannot run here: %w", err)
+		return nil, sandboxInfo{}, fmt.Errorf("app: the linux sandbox cannot run here: %w", err)
 	}
 	if len(cfg.AllowNet) > 0 {
-		return nil, fmt.Errorf("app: --sandbox-allow-net needs the linux sandbox, which cannot run here: %w", err)
+		return nil, sandboxInfo{}, fmt.Errorf("app: --sandbox-allow-net needs the linux sandbox, which cannot run here: %w", err)
 	}
-	log.Warn("sandbox driver: process, because the linux sandbox cannot run here (" + err.Error() + "); " + unisolated + "; pass --sandbox=process to choose this on purpose")
-	return &process.Driver{}, nil
+	log.Warn("sandbox driver: process, because the linux sandbox cannot run here (" + err.Error() + "); isolation " + isolationNone +
+		"; pass --sandbox=process to choose this on purpose")
+	return &process.Driver{}, unisolated, nil
+}
+
+// RunRootless runs the server again as root of a user namespace of its
+// own, where the linux sandbox can isolate functions without the host's
+// root, when that is what cfg asks for and can happen here: the sandbox
+// is "auto" or "linux", the server is not root and not in such a
+// namespace already, and the host lets users create them. It reports
+// whether it ran the server, and the server's exit code. Otherwise the
+// caller runs the server itself, which then picks its driver as
+// chooseDriver says.
+func RunRootless(ctx context.Context, cfg Config, log *slog.Logger) (code int, ran bool) {
+	if cfg.Sandbox == "process" || os.Geteuid() == 0 || linux.InUserNamespace() {
+		return 0, false
+	}
+	code, err := linux.RunInUserNamespace(ctx)
+	if err != nil {
+		log.Warn("the rootless sandbox cannot run here: this user may not create user namespaces", "err", err)
+		return 0, false
+	}
+	return code, true
 }
 
 // idleMemory returns the idle-instance memory budget in MB: mb, or half of

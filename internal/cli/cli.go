@@ -80,12 +80,22 @@ func (e *env) run(ctx context.Context, args []string) int {
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
+	var code exitCode
+	if errors.As(err, &code) {
+		return int(code)
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "aloft: %s\n", e.explainFor(cmd, err))
 		return 1
 	}
 	return 0
 }
+
+// exitCode ends a command with that code and nothing more said: what it
+// ran has said why already.
+type exitCode int
+
+func (c exitCode) Error() string { return "exit status " + strconv.Itoa(int(c)) }
 
 // explainFor is explain with a pointer to the help of cmd for the mistakes
 // cobra itself reports in how a command was called.

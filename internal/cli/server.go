@@ -17,8 +17,13 @@ import (
 
 func init() { extraCommands = append(extraCommands, (*env).serverCmd) }
 
-// runServer starts the server; tests replace it.
-var runServer = app.Run
+// runServer starts the server, and runRootless runs it again in a user
+// namespace where that gives it a sandbox without root; tests replace
+// them.
+var (
+	runServer   = app.Run
+	runRootless = app.RunRootless
+)
 
 func (e *env) serverCmd() *cobra.Command {
 	cfg := app.DefaultConfig()
@@ -44,6 +49,12 @@ aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
 				return usageErrorf(cmd, "--log-level %q: use debug, info, warn or error", level)
 			}
 			logger := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+			if code, ran := runRootless(cmd.Context(), cfg, logger); ran {
+				if code != 0 {
+					return exitCode(code) // the server said why
+				}
+				return nil
+			}
 			err := runServer(cmd.Context(), cfg, logger)
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err
@@ -55,7 +66,7 @@ aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`DIR` for state, code and credentials")
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "`HOST:PORT` for the Lambda and CloudWatch Logs APIs")
 	f.StringVar(&cfg.GatewayListen, "gateway-listen", cfg.GatewayListen, "`HOST:PORT` for HTTP triggers")
-	f.StringVar(&cfg.Sandbox, "sandbox", cfg.Sandbox, "sandbox `DRIVER` for function instances: auto (linux when it can run, else process), linux or process")
+	f.StringVar(&cfg.Sandbox, "sandbox", cfg.Sandbox, "sandbox `DRIVER` for function instances: auto (linux: as root with cgroups and a routed private network, without root in a user namespace; process where neither can run), linux or process")
 	f.DurationVar(&cfg.KeepAlive, "keep-alive", cfg.KeepAlive, "how long an idle function instance stays warm")
 	f.DurationVar(&cfg.RetryBase, "async-retry-base", cfg.RetryBase, "delay before the first retry of a failed asynchronous invocation; the second waits twice as long")
 	f.IntVar(&cfg.AsyncWorkers, "async-workers", cfg.AsyncWorkers, "asynchronous invocations delivered at once")

@@ -27,7 +27,10 @@ const (
 )
 
 // cgroupHost is the set of cgroup hierarchies the driver uses, with its
-// parent cgroup created in each.
+// parent cgroup created in each. A driver without cgroups (in a user
+// namespace, where the host's are not delegated) has a nil host, whose
+// cgroups are nil too: their limits and statistics are no-ops, and
+// freezing fails with errNoCgroups.
 type cgroupHost struct {
 	v2     bool
 	v2root string // the cgroup2 mount point, when v2
@@ -41,6 +44,10 @@ type cgroupHost struct {
 	// holdFreezer), or "".
 	sentinel string
 }
+
+// errNoCgroups is the error of what only cgroups can do, on a driver
+// without them.
+var errNoCgroups = errors.New("no cgroups: the host's are not delegated to this user")
 
 // v1Controllers are the v1 controllers the driver needs, and cpuacct,
 // which it uses for CPU statistics when it is mounted.
@@ -200,6 +207,9 @@ func (h *cgroupHost) dirs() []string {
 // returns how many processes it killed; a cgroup that still holds one
 // stays.
 func (h *cgroupHost) sweep(owner int) int {
+	if h == nil {
+		return 0
+	}
 	killed := 0
 	var left []string
 	for _, dir := range h.dirs() {
@@ -264,6 +274,9 @@ const sentinelName = "frozen-sentinel"
 // with one cgroup always frozen a thaw takes about 0.1 ms. (The v2 freezer
 // has no such key.) Failing to hold it costs speed only.
 func (h *cgroupHost) holdFreezer() error {
+	if h == nil {
+		return nil
+	}
 	if h.v2 {
 		return nil
 	}
@@ -282,6 +295,9 @@ func (h *cgroupHost) holdFreezer() error {
 // parents themselves when they are the driver's own, if they are empty;
 // cgroups still in use stay.
 func (h *cgroupHost) close() error {
+	if h == nil {
+		return nil
+	}
 	var errs []error
 	if h.sentinel != "" {
 		if err := unix.Rmdir(h.sentinel); err != nil && err != unix.ENOENT {
@@ -325,6 +341,9 @@ type cgroup struct {
 // need, which uses CPU only when nothing else wants it; setLimits then
 // turns it into an instance's cgroup. On failure nothing is left behind.
 func (h *cgroupHost) create(name string, memoryMB int) (*cgroup, error) {
+	if h == nil {
+		return nil, nil
+	}
 	cg := &cgroup{v2: h.v2, ctrl: map[string]string{}}
 	for c, p := range h.parents {
 		d := filepath.Join(p, name)
@@ -355,6 +374,9 @@ func (h *cgroupHost) create(name string, memoryMB int) (*cgroup, error) {
 // setIdle gives the cgroup the lowest CPU weight and the limits that do not
 // depend on the memory size.
 func (cg *cgroup) setIdle() error {
+	if cg == nil {
+		return nil
+	}
 	file, value := "cpu.shares", "2"
 	if cg.v2 {
 		file, value = "cpu.weight", "1"
@@ -373,6 +395,9 @@ func (cg *cgroup) setIdle() error {
 // refuses to rename cgroups (EPERM), so there a prepared instance's cgroup
 // keeps the name it was prepared under.
 func (cg *cgroup) rename(name string) error {
+	if cg == nil {
+		return nil
+	}
 	if cg.v2 {
 		return nil
 	}
@@ -406,6 +431,9 @@ func cpuFor(memoryMB int) (quota, weight int) {
 }
 
 func (cg *cgroup) setLimits(memoryMB int) error {
+	if cg == nil {
+		return nil
+	}
 	mem := strconv.FormatInt(int64(memoryMB)<<20, 10)
 	_, weight := cpuFor(memoryMB)
 	var settings []cgroupSetting
@@ -475,6 +503,9 @@ func (cg *cgroup) write(settings []cgroupSetting) error {
 // addProc moves the process pid, all its threads, into the instance's
 // cgroups. Only v1 needs it: on v2 the process is cloned into its cgroup.
 func (cg *cgroup) addProc(pid int) error {
+	if cg == nil {
+		return nil
+	}
 	p := strconv.Itoa(pid)
 	for _, d := range cg.dirs {
 		if err := writeCgroup(d, "cgroup.procs", p); err != nil {
@@ -489,6 +520,9 @@ func (cg *cgroup) addProc(pid int) error {
 // Lambda boosts initialisation), still weighed against the other instances
 // by its CPU weight; the quota applies once it is ready.
 func (cg *cgroup) limitCPU(memoryMB int) error {
+	if cg == nil {
+		return nil
+	}
 	quota, _ := cpuFor(memoryMB)
 	if cg.v2 {
 		return writeCgroup(cg.ctrl["cpu"], "cpu.max", strconv.Itoa(quota)+" "+strconv.Itoa(cpuPeriodUS))
@@ -499,6 +533,9 @@ func (cg *cgroup) limitCPU(memoryMB int) error {
 // unthrottle lifts the CPU quota, so that a dying instance's processes
 // exit at full speed.
 func (cg *cgroup) unthrottle() error {
+	if cg == nil {
+		return nil
+	}
 	if cg.v2 {
 		return writeCgroup(cg.ctrl["cpu"], "cpu.max", "max")
 	}
@@ -509,6 +546,9 @@ func (cg *cgroup) unthrottle() error {
 // cgroup.kill, or each pid of cgroup.procs on v1), rather than waiting for
 // init's death to get round to each of them.
 func (cg *cgroup) kill() error {
+	if cg == nil {
+		return nil
+	}
 	if cg.v2 {
 		err := writeCgroup(cg.ctrl["pids"], "cgroup.kill", "1")
 		if !errors.Is(err, os.ErrNotExist) {
@@ -533,6 +573,9 @@ func (cg *cgroup) kill() error {
 // times what reading it does. An open file follows the cgroup when it is
 // renamed.
 func (cg *cgroup) peak() int64 {
+	if cg == nil {
+		return 0
+	}
 	cg.peakMu.Lock()
 	defer cg.peakMu.Unlock()
 	if cg.peakFile == nil {
@@ -560,6 +603,9 @@ func (cg *cgroup) peak() int64 {
 
 // closePeak closes the peak memory file for good.
 func (cg *cgroup) closePeak() {
+	if cg == nil {
+		return
+	}
 	cg.peakMu.Lock()
 	defer cg.peakMu.Unlock()
 	if cg.peakFile != nil {
@@ -572,6 +618,9 @@ func (cg *cgroup) closePeak() {
 // oomKills returns how many processes the kernel killed for exceeding the
 // memory limit.
 func (cg *cgroup) oomKills() int64 {
+	if cg == nil {
+		return 0
+	}
 	file := "memory.oom_control"
 	if cg.v2 {
 		file = "memory.events"
@@ -582,6 +631,9 @@ func (cg *cgroup) oomKills() int64 {
 
 // cpuTime returns the CPU time used by the instance so far.
 func (cg *cgroup) cpuTime() (time.Duration, error) {
+	if cg == nil {
+		return 0, errNoCgroups
+	}
 	if cg.v2 {
 		us, err := readKey(filepath.Join(cg.ctrl["cpu"], "cpu.stat"), "usage_usec")
 		return time.Duration(us) * time.Microsecond, err
@@ -596,6 +648,9 @@ func (cg *cgroup) cpuTime() (time.Duration, error) {
 
 // freeze stops every task of the cgroup and waits until they are stopped.
 func (cg *cgroup) freeze() error {
+	if cg == nil {
+		return errNoCgroups
+	}
 	if cg.v2 {
 		return cg.setFrozen("cgroup.freeze", "1", "cgroup.events", "frozen 1")
 	}
@@ -604,6 +659,9 @@ func (cg *cgroup) freeze() error {
 
 // thaw resumes the tasks of a frozen cgroup.
 func (cg *cgroup) thaw() error {
+	if cg == nil {
+		return errNoCgroups
+	}
 	if cg.v2 {
 		return cg.setFrozen("cgroup.freeze", "0", "cgroup.events", "frozen 0")
 	}
@@ -644,6 +702,9 @@ const removeWait = 2 * time.Second
 // remove deletes the instance's directories. A cgroup whose last task has
 // just exited can stay busy for a moment, so it retries briefly.
 func (cg *cgroup) remove() error {
+	if cg == nil {
+		return nil
+	}
 	cg.closePeak()
 	var errs []error
 	deadline := time.Now().Add(removeWait)

@@ -46,6 +46,11 @@ type Driver struct {
 	init initProgram // what every init runs
 	ids  *identities // the identities functions run as
 	gid  int         // the group of a fixed identity (Options.GID), or 0
+	spawner *spawner // the thread every init is started from
+	// rootless: the driver runs as root of a user namespace that maps
+	// only the server's user (RunInUserNamespace): no cgroups, so no
+	// limits, statistics or freezing; every function runs as that user.
+	rootless bool
 
 	// Inits started ahead of need, waiting for a launch, each in the
 	// cgroup its instance will have. Until then the cgroup has the lowest
@@ -119,8 +124,8 @@ func New(o Options) (*Driver, error) {
 	if err := checkMountAPI(); err != nil {
 		return nil, fmt.Errorf("linux sandbox: needs Linux 5.12 or later: %w", err)
 	}
-	d := &Driver{log: o.Logger, prep: prepare{Root: rootDir, Remounts: remounts, Hostname: hostname},
-		listen: slices.Clone(o.Listen), egress: o.Egress, guard: -1}
+	d := &Driver{log: o.Logger, prep: prepare{Root: cmp.Or(o.RootDir, rootDir), Remounts: remounts, Hostname: hostname},
+		listen: slices.Clone(o.Listen), egress: o.Egress, guard: -1, rootless: InUserNamespace(), spawner: theSpawner()}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -129,7 +134,14 @@ func New(o Options) (*Driver, error) {
 	}
 	first, count := cmp.Or(o.FirstUID, DefaultFirstUID), cmp.Or(o.UIDCount, DefaultUIDCount)
 	var err error
-	if d.ids, err = newIdentities(o.UID, first, count); err != nil {
+	if d.rootless {
+		// Only root exists in the user namespace: it is the server's own
+		// user on the host.
+		if o.UID != 0 {
+			return nil, fmt.Errorf("linux sandbox: uid %d does not exist in this user namespace, which maps only the server's user", o.UID)
+		}
+		d.ids = &identities{root: true}
+	} else if d.ids, err = newIdentities(o.UID, first, count); err != nil {
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
 	d.gid = o.GID
@@ -148,7 +160,7 @@ func New(o Options) (*Driver, error) {
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
 	sortPlan(d.prep.Plan)
-	if err := os.MkdirAll(rootDir, 0o700); err != nil {
+	if err := os.MkdirAll(d.prep.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
 	parent := o.CgroupParent
@@ -159,8 +171,10 @@ func New(o Options) (*Driver, error) {
 	if parent == "" {
 		return nil, errors.New("linux sandbox: the cgroup parent must not be the root cgroup")
 	}
-	if d.cg, err = newCgroupHost(parent, o.OwnParent); err != nil {
-		return nil, fmt.Errorf("linux sandbox: %w", err)
+	if !d.rootless {
+		if d.cg, err = newCgroupHost(parent, o.OwnParent); err != nil {
+			return nil, fmt.Errorf("linux sandbox: %w", err)
+		}
 	}
 	var ierr error
 	if d.init, ierr = loadInit(o.SelfInit); ierr != nil {
@@ -174,7 +188,9 @@ func New(o Options) (*Driver, error) {
 	if n := d.cg.sweep(0); n > 0 {
 		d.log.Warn("linux sandbox: killed the processes of instances a previous run left behind", "signalled", n)
 	}
-	if err := d.startGuard(); err != nil {
+	if d.cg == nil {
+		// Nothing is ever frozen, and inits die with the server.
+	} else if err := d.startGuard(); err != nil {
 		d.log.Warn("linux sandbox: frozen instances will outlive a crash of the server until it starts again", "err", err)
 	}
 	if err := d.cg.holdFreezer(); err != nil {
@@ -201,7 +217,10 @@ func New(o Options) (*Driver, error) {
 		d.wake()
 	}
 	mode := "v1"
-	if d.cg.v2 {
+	switch {
+	case d.cg == nil:
+		mode = "none (rootless)"
+	case d.cg.v2:
 		mode = "v2"
 	}
 	initKind := "embedded"
@@ -209,7 +228,7 @@ func New(o Options) (*Driver, error) {
 		initKind = "server binary"
 	}
 	d.log.Info("linux sandbox ready", "cgroups", mode, "cgroup_parent", parent,
-		"uid", cmp.Or(o.UID, first), "uids", cmp.Or(min(o.UID, 1), count), "prestart", prestart, "templates", max(d.tcap, 0), "init", initKind)
+		"rootless", d.rootless, "uid", d.ids.first, "uids", d.ids.n, "prestart", prestart, "templates", max(d.tcap, 0), "init", initKind)
 	return d, nil
 }
 
@@ -309,7 +328,7 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 			tl.Template, tl.Output = true, false
 			in, err := d.launch(ctx, spec, &tl, fds[:codeFDs], sh)
 			if err == nil {
-				return in, nil
+				return d.public(in), nil
 			}
 			if derr := sh.discard(); derr != nil {
 				d.log.Warn("linux sandbox: cgroup left behind", "err", derr)
@@ -336,7 +355,7 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 		}
 		in, err := d.launch(ctx, spec, &l, fds, sh)
 		if err == nil {
-			return in, nil
+			return d.public(in), nil
 		}
 		if derr := sh.discard(); derr != nil {
 			d.log.Warn("linux sandbox: cgroup left behind", "err", derr)
@@ -620,7 +639,7 @@ func (d *Driver) startInit(ctx context.Context, cg *cgroup, p *prepare, pass []i
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET,
 		Pdeathsig:  syscall.SIGKILL,
 	}
-	if cg.v2 {
+	if cg != nil && cg.v2 {
 		// Clone straight into the cgroup.
 		dir, err := os.Open(cg.ctrl["cpu"])
 		if err != nil {
@@ -639,14 +658,14 @@ func (d *Driver) startInit(ctx context.Context, cg *cgroup, p *prepare, pass []i
 		ExtraFiles:  []*os.File{child},
 		SysProcAttr: attr,
 	}
-	err = cmd.Start()
+	err = d.spawner.start(cmd)
 	child.Close()
 	if err != nil {
 		ctl.Close()
 		return nil, fmt.Errorf("linux sandbox: start init: %w", err)
 	}
 	sh := &shim{cmd: cmd, ctl: ctl, rd: bufio.NewReader(ctl), cg: cg}
-	if !cg.v2 {
+	if cg != nil && !cg.v2 {
 		// Init is blocked reading its orders: it runs no function code
 		// before it is in the instance's cgroups.
 		if err := cg.addProc(cmd.Process.Pid); err != nil {

@@ -12,7 +12,8 @@ import (
 // function's processes cannot signal, trace or read the files of
 // another's, and per-user kernel limits count each instance alone.
 type identities struct {
-	fixed int // the shared identity, or 0
+	fixed int  // the shared identity, or 0
+	root  bool // every function keeps init's identity, root of a user namespace
 
 	mu    sync.Mutex
 	first int
@@ -26,11 +27,17 @@ func newIdentities(fixed, first, n int) (*identities, error) {
 	if fixed < 0 || first <= 0 || n <= 0 || first+n-1 > 1<<31-2 {
 		return nil, fmt.Errorf("invalid identity range: %d ids from %d, or fixed %d", n, first, fixed)
 	}
+	if fixed != 0 {
+		first, n = fixed, 1
+	}
 	return &identities{fixed: fixed, first: first, n: n}, nil
 }
 
 // take returns an identity for a new instance.
 func (ids *identities) take() (int, error) {
+	if ids.root {
+		return 0, nil
+	}
 	if ids.fixed != 0 {
 		return ids.fixed, nil
 	}
@@ -53,7 +60,7 @@ func (ids *identities) take() (int, error) {
 
 // give returns the identity of an instance whose processes are all gone.
 func (ids *identities) give(id int) {
-	if ids.fixed != 0 || id == 0 {
+	if ids.root || ids.fixed != 0 || id == 0 {
 		return
 	}
 	ids.mu.Lock()

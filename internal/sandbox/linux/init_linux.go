@@ -351,13 +351,13 @@ func (fk *forker) run(ready chan<- error) {
 func (fk *forker) fork(o forkOrder) forkResult {
 	// The child sets its groups, gid and uid before execve; leaving uid 0
 	// clears its capabilities, and with an empty bounding set and
-	// no_new_privs nothing it runs can gain any back.
-	attr := &syscall.ProcAttr{
-		Env:   o.env,
-		Files: o.files,
-		Sys: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: uint32(o.uid), Gid: uint32(o.gid), Groups: []uint32{}},
-		},
+	// no_new_privs nothing it runs can gain any back. Uid 0 here is the
+	// root of a user namespace that maps only the server's own user
+	// (rootless): the function stays that user, and with empty bounding,
+	// inheritable and ambient sets execve leaves it no capabilities.
+	attr := &syscall.ProcAttr{Env: o.env, Files: o.files, Sys: &syscall.SysProcAttr{}}
+	if o.uid != 0 {
+		attr.Sys.Credential = &syscall.Credential{Uid: uint32(o.uid), Gid: uint32(o.gid), Groups: []uint32{}}
 	}
 	var pid int
 	err := sandbox.RetryTextBusy(func() (err error) {
@@ -421,16 +421,31 @@ func reap(pid int, sigs <-chan os.Signal, ctl *reporter) int {
 	return exitSetupFailed
 }
 
-// dropBoundingSet empties the calling thread's capability bounding set.
+// dropBoundingSet empties the calling thread's capability bounding,
+// inheritable and ambient sets, so that what it executes starts with no
+// capabilities even as uid 0 (the root of a user namespace, when the
+// driver runs in one), while the thread keeps the ones it has.
 func dropBoundingSet() error {
 	for c := 0; c <= 63; c++ {
 		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0)
 		if err == unix.EINVAL {
-			return nil // past the last capability the kernel knows
+			break // past the last capability the kernel knows
 		}
 		if err != nil {
 			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
 		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear the ambient capabilities: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("read capabilities: %w", err)
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("clear the inheritable capabilities: %w", err)
 	}
 	return nil
 }

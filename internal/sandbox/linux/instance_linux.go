@@ -230,3 +230,41 @@ func (in *instance) Thaw() error {
 	in.frozen = false
 	return nil
 }
+
+// public returns what Start hands out for in: the instance itself, or,
+// on a driver without cgroups, a view of it that does not offer to
+// freeze or boost what it cannot.
+func (d *Driver) public(in *instance) sandbox.Instance {
+	if in.cg == nil {
+		return plainInstance{in}
+	}
+	return in
+}
+
+// plainInstance is an instance without a cgroup.
+type plainInstance struct{ in *instance }
+
+var (
+	_ sandbox.Instance   = plainInstance{}
+	_ sandbox.OutputPipe = plainInstance{}
+)
+
+// PID returns the host pid of the instance's init.
+func (p plainInstance) PID() int { return p.in.PID() }
+
+// Done is closed once the instance has ended.
+func (p plainInstance) Done() <-chan struct{} { return p.in.Done() }
+
+// Wait blocks until the instance ends or ctx does.
+func (p plainInstance) Wait(ctx context.Context) (sandbox.ExitStatus, error) { return p.in.Wait(ctx) }
+
+// Stop ends the instance, as instance.Stop does.
+func (p plainInstance) Stop(ctx context.Context, grace time.Duration) error {
+	return p.in.Stop(ctx, grace)
+}
+
+// MaxMemory returns 0: without a cgroup the driver cannot tell.
+func (p plainInstance) MaxMemory() int64 { return 0 }
+
+// OutputPipe hands over a template's output pipe.
+func (p plainInstance) OutputPipe() (r, w *os.File) { return p.in.OutputPipe() }

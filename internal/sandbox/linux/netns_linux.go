@@ -1,7 +1,6 @@
 package linux
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -113,7 +112,9 @@ func (n *netns) close() error {
 
 // inThread runs fn on a locked thread in the network namespace ns and
 // puts the thread back in the host's namespace. A thread that cannot go
-// back is never unlocked, so the runtime ends it with the goroutine.
+// back (a driver in a user namespace may enter the namespaces it made but
+// not return to the host's) is never unlocked, so the runtime ends it
+// with the goroutine.
 func inThread(ns int, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
@@ -132,8 +133,10 @@ func inThread(ns int, fn func() error) error {
 		}
 		ferr := fn()
 		if err := unix.Setns(host, unix.CLONE_NEWNET); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("return to the host's network namespace: %w", err))
-			return // the thread stays locked and exits
+			// In a user namespace (rootless) the host's namespace is out
+			// of reach once left: the thread stays locked and exits.
+			errc <- ferr
+			return
 		}
 		runtime.UnlockOSThread()
 		errc <- ferr

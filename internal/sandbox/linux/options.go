@@ -26,6 +26,11 @@ type Options struct {
 	// no host account should use. A function never runs as root.
 	UID, GID           int
 	FirstUID, UIDCount int
+	// RootDir is an empty directory, created if missing, on which every
+	// init builds its instance's root in its own mount namespace; empty
+	// means /run/aloft-sandbox. A driver in a user namespace needs one
+	// its user may create.
+	RootDir string
 	// CgroupParent is the cgroup, relative to the root of each cgroup
 	// hierarchy, that holds the instances' cgroups; empty means "aloft".
 	// New removes what a previous run left there, so two servers must not

@@ -32,3 +32,12 @@ func (*Driver) Start(context.Context, sandbox.Spec) (sandbox.Instance, error) {
 
 // Close does nothing outside Linux.
 func (*Driver) Close() error { return nil }
+
+// InUserNamespace reports false outside Linux.
+func InUserNamespace() bool { return false }
+
+// UserNamespacesWork reports that user namespaces need Linux.
+func UserNamespacesWork() error { return errNotLinux }
+
+// RunInUserNamespace fails outside Linux.
+func RunInUserNamespace(context.Context) (int, error) { return 0, errNotLinux }
