@@ -303,7 +303,7 @@ func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log
 	// servers on one host seldom hand out the same ones.
 	dataDir := filepath.Dir(runtimeDir)
 	sum := sha256.Sum256([]byte(dataDir))
-	o := linux.Options{ReadOnly: ro, RuntimeDir: runtimeDir, Logger: log.With("component", "sandbox"),
+	o := linux.Options{ReadOnly: ro, Hidden: []string{dataDir}, RuntimeDir: runtimeDir, Logger: log.With("component", "sandbox"),
 		CgroupParent: "aloft/" + hex.EncodeToString(sum[:6]), OwnParent: true,
 		FirstUID: linux.DefaultFirstUID + int(sum[6])*linux.DefaultUIDCount,
 		Listen:   []string{runtimeapi.Address, inner}}

@@ -21,8 +21,10 @@
 //     fresh /proc, a minimal /dev (null, zero, full, random, urandom, tty,
 //     and a tmpfs /dev/shm) and generated /etc/passwd, /etc/group,
 //     /etc/hosts and /etc/hostname.
-//     Nothing else of the host is visible: no data dir, no /home, no /root
-//     beyond a mounted interpreter prefix, no host /proc, no /sys;
+//     Nothing else of the host is visible: no data dir (Options.Hidden
+//     covers it with an empty tmpfs even where a read-only path includes
+//     it), no /home, no /root beyond a mounted interpreter prefix, no
+//     host /proc, no /sys;
 //   - a cgroup per instance under Options.CgroupParent: a memory limit of
 //     Spec.MemoryMB with no swap, a CPU weight and quota proportional to
 //     memory (1769 MB buys one CPU, never less than a fifth of one), a
@@ -138,14 +140,33 @@
 // function runs as another user, so it can neither signal nor trace it,
 // and nothing the function writes is ever read by it.
 //
-// Inits die with the server through their parent-death signal, except
-// frozen ones, which cannot die until they are thawed. For those the
+// Inits die with the server through their parent-death signal, which
+// fires when the thread that started them exits: every init is started
+// from one thread kept for that (see spawner), as threads the driver
+// locks to enter a namespace may end. The exception is frozen inits,
+// which cannot die until they are thawed. For those the
 // driver starts a guard when it is created (the init program again, with
 // another argument vector): it waits for the end of file on a pipe only
 // the server holds, then kills, thaws and removes every instance cgroup
 // the server named; Close stands it down with a byte on that pipe. New
 // does the same sweep for every instance cgroup under the parent that a
 // previous run left.
+//
+// # Without root
+//
+// A server without root can still isolate functions: it runs itself
+// again as root of a user namespace that maps only its own user
+// (RunInUserNamespace; package app decides when), and New, finding itself
+// in such a namespace, works as above with what that namespace allows.
+// The instances' mount, PID, IPC, UTS and network namespaces belong to
+// it; the root, the seccomp filter, the emptied capability sets and
+// no_new_privs are the same. What it lacks: cgroups (the host's are not
+// delegated to the user), so no memory, CPU or task limits, no statistics
+// and no freezing (instances do not offer sandbox.Freezer); identities
+// (only root exists, the server's user on the host, so every function
+// runs as that user with no capabilities, kept apart by namespaces); and
+// egress (the host's network is out of reach, so instances have their
+// loopback and the listeners opened there).
 //
 // Stop sends SIGTERM to the reaper, waits out the grace period, then lifts
 // the CPU quota and kills every process of the instance (init's death alone

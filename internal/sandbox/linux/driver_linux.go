@@ -156,7 +156,7 @@ func New(o Options) (*Driver, error) {
 		}
 		readOnly = append(readOnly, filepath.Clean(p))
 	}
-	if d.prep.Plan, err = basePlan(readOnly, o.RuntimeDir, defaultTmpMB); err != nil {
+	if d.prep.Plan, err = basePlan(readOnly, o.Hidden, o.RuntimeDir, defaultTmpMB); err != nil {
 		return nil, fmt.Errorf("linux sandbox: %w", err)
 	}
 	sortPlan(d.prep.Plan)

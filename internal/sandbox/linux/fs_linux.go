@@ -58,8 +58,9 @@ const shmMB = 64
 const hostname = "localhost"
 
 // basePlan returns the steps every instance shares: the read-only host
-// paths, the runtime dir, generated /etc files, /proc, /dev and /tmp.
-func basePlan(readOnly []string, runtimeDir string, tmpMB int) ([]mountOp, error) {
+// paths (with the hidden ones under them covered by an empty tmpfs), the
+// runtime dir, generated /etc files, /proc, /dev and /tmp.
+func basePlan(readOnly, hidden []string, runtimeDir string, tmpMB int) ([]mountOp, error) {
 	var ops []mountOp
 	// Host paths that appear unchanged in the sandbox: real directories
 	// (not links) listed in readOnly, by their canonical path.
@@ -107,6 +108,17 @@ func basePlan(readOnly []string, runtimeDir string, tmpMB int) ([]mountOp, error
 			continue
 		}
 		ops = append(ops, mountOp{Kind: opBind, Src: e.real, Dst: e.path, File: !e.fi.IsDir(), Attr: attrReadOnly})
+		// A hidden directory the bind brings along is covered where it
+		// appears: empty, read-only to everyone but init, which may still
+		// make mount points in it (the runtime dir, the code).
+		for _, h := range hidden {
+			real, err := filepath.EvalSymlinks(h)
+			if err != nil || !e.fi.IsDir() || !underAny(real, []string{e.real}) {
+				continue
+			}
+			ops = append(ops, mountOp{Kind: opTmpfs, Dst: filepath.Join(e.path, strings.TrimPrefix(real, e.real)),
+				Attr: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, Data: "mode=555,size=4k,nr_inodes=64"})
+		}
 	}
 	if runtimeDir != "" {
 		op, err := bindReadOnly(runtimeDir, runtimeDir)

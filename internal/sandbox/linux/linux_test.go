@@ -982,3 +982,27 @@ func TestOwnParentRemovedAtClose(t *testing.T) {
 		}
 	}
 }
+
+// TestHiddenUnderReadOnly checks that a hidden directory under a
+// read-only path (a data dir under /usr, say) shows nothing but the mount
+// points made in it, and takes no writes.
+func TestHiddenUnderReadOnly(t *testing.T) {
+	base := t.TempDir()
+	secret := filepath.Join(base, "data")
+	for _, err := range []error{
+		os.Chmod(base, 0o755),
+		os.MkdirAll(filepath.Join(secret, "runtimes"), 0o755),
+		os.WriteFile(filepath.Join(secret, "credentials"), []byte("key"), 0o644),
+		os.WriteFile(filepath.Join(secret, "runtimes", "boot"), []byte("rt"), 0o644),
+		os.WriteFile(filepath.Join(base, "public"), []byte("pub"), 0o644),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := newDriver(t, Options{ReadOnly: append(DefaultReadOnly(), base), Hidden: []string{secret}, RuntimeDir: filepath.Join(secret, "runtimes")})
+	out := run(t, d, strings.ReplaceAll(`cat B/public; echo; cat B/data/credentials 2>/dev/null || echo hidden; ls B/data; cat B/data/runtimes/boot; echo; touch B/data/x 2>/dev/null || echo refused`, "B", base), nil)
+	if got := strings.Fields(out); strings.Join(got, " ") != "pub hidden runtimes rt refused" {
+		t.Errorf("got %q, want the public file, the secret hidden, only the runtime dir's mount point, and no writes", got)
+	}
+}

@@ -15,6 +15,10 @@ type Options struct {
 	// installed under /root or /opt, say) appends to DefaultReadOnly().
 	// Paths that do not exist are skipped.
 	ReadOnly []string
+	// Hidden lists host directories no instance may see even where a
+	// read-only path includes them (the server's data dir under /usr,
+	// say): an empty tmpfs covers each there.
+	Hidden []string
 	// RuntimeDir is the directory holding Aloft's runtime bootstraps (the
 	// data dir's runtimes/), mounted read-only at its path. Empty mounts
 	// nothing.
