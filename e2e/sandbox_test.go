@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
+	"github.com/aloft-dev/aloft/internal/sandbox/egress/egresstest"
 )
 
 // hostileReport is what the hostile test function answers.
@@ -182,6 +183,51 @@ func TestSandboxContainsHostileFunctions(t *testing.T) {
 		if err != nil || tags.Tags["aloft:network"] != "default" {
 			t.Errorf("ListTags: %v %v", tags, err)
 		}
+	})
+	t.Run("allow-net", func(t *testing.T) {
+		// A private range is out of reach unless the function's
+		// aloft:allow-net tag names it; tagging changes it at once.
+		lan := egresstest.LAN(t)
+		go func() {
+			for {
+				c, err := lan.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		dialLAN := `{"op":"dial","path":"` + lan.Addr().String() + `","mb":500}`
+		if r, out := attack(t, dialLAN); r.OK {
+			t.Errorf("an untagged function reached the private range: %s", out.Payload)
+		}
+		create(t, c, "lanuser", goRC, alofttest.GoFunction(t, "e2e/functions/hostile", "v1"), func(in *lambda.CreateFunctionInput) {
+			in.Tags = map[string]string{"aloft:allow-net": "10.99.0.0/24 192.0.2.7"}
+		})
+		dial := func(fn string) (hostileReport, string) {
+			out, err := c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(dialLAN)})
+			if err != nil {
+				t.Fatalf("invoke %s: %v", fn, err)
+			}
+			var r hostileReport
+			json.Unmarshal(out.Payload, &r)
+			return r, string(out.Payload)
+		}
+		if r, out := dial("lanuser"); !r.OK {
+			t.Errorf("a function tagged aloft:allow-net=10.99.0.0/24 cannot reach %s: %s", lan.Addr(), out)
+		}
+		if r, out := attack(t, dialLAN); r.OK {
+			t.Errorf("another function reached the range allowed to lanuser: %s", out.Payload)
+		}
+		fnARN := "arn:aws:lambda:" + alofttest.Region + ":000000000000:function:lanuser"
+		if _, err := c.UntagResource(ctxT(t), &lambda.UntagResourceInput{Resource: aws.String(fnARN), TagKeys: []string{"aloft:allow-net"}}); err != nil {
+			t.Fatal(err)
+		}
+		if r, out := dial("lanuser"); r.OK {
+			t.Errorf("after untagging the function still reaches the range: %s", out)
+		}
+		_, err := c.TagResource(ctxT(t), &lambda.TagResourceInput{Resource: aws.String(fnARN), Tags: map[string]string{"aloft:allow-net": "10.0.0.0/8 fe80::/10"}})
+		apiErr(t, err, "InvalidParameterValueException", 400)
 	})
 	t.Run("network isolation", func(t *testing.T) {
 		// What a function may reach: the internet and Aloft's APIs. What

@@ -1,5 +1,7 @@
 package function
 
+import "net/netip"
+
 // Config is a function's configuration as the Lambda API renders it
 // (FunctionConfiguration). Field names are the wire names.
 type Config struct {
@@ -33,6 +35,10 @@ type Config struct {
 	// but the Runtime API, else "". It is not part of Lambda's
 	// configuration: the registry derives it from the function's tags.
 	Network string `json:"-"`
+	// AllowNet lists the private or link-local IPv4 ranges the function's
+	// instances may reach besides the server's allow-list, from the tag
+	// AllowNetTag; likewise derived.
+	AllowNet []netip.Prefix `json:"-"`
 }
 
 // DeadLetterConfig names where asynchronous events that failed every

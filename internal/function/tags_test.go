@@ -1,6 +1,7 @@
 package function
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -23,6 +24,11 @@ func TestValidateTags(t *testing.T) {
 		{map[string]string{NetworkTag: NetworkNone}, true},
 		{map[string]string{NetworkTag: NetworkDefault}, true},
 		{map[string]string{NetworkTag: "host"}, false},
+		{map[string]string{AllowNetTag: "10.0.0.0/8  192.168.1.7 169.254.169.254/32"}, true},
+		{map[string]string{AllowNetTag: "10.0.0.0/8,192.168.0.0/16"}, false},
+		{map[string]string{AllowNetTag: "fd00::/8"}, false},
+		{map[string]string{AllowNetTag: strings.Repeat("10.0.0.1 ", 17)}, false},
+		{map[string]string{AllowNetTag: "10.0.0.0/8", NetworkTag: NetworkNone}, false},
 		{many, false},
 	} {
 		err := ValidateTags(tc.tags)
@@ -35,5 +41,8 @@ func TestValidateTags(t *testing.T) {
 	}
 	if NetworkOf(map[string]string{NetworkTag: NetworkNone}) != NetworkNone || NetworkOf(nil) != "" {
 		t.Error("NetworkOf")
+	}
+	if got := AllowNetOf(map[string]string{AllowNetTag: "10.1.2.3/8 192.168.1.7"}); fmt.Sprint(got) != "[10.0.0.0/8 192.168.1.7/32]" {
+		t.Errorf("AllowNetOf: %v", got)
 	}
 }

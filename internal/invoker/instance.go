@@ -145,6 +145,11 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 				"The function's tag %s=%s needs a sandbox driver with network namespaces; the %s driver has none.",
 				function.NetworkTag, function.NetworkNone, iv.d.Driver.Name()))
 		}
+		if len(cfg.AllowNet) > 0 {
+			return fail(function.Errorf(function.EINTERNAL, "ServiceException",
+				"The function's tag %s needs a sandbox driver with network namespaces; the %s driver has none.",
+				function.AllowNetTag, iv.d.Driver.Name()))
+		}
 		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			return fail(fmt.Errorf("invoker: runtime api: %w", err))
 		}
@@ -165,7 +170,7 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 		in.sb, err = iv.d.Driver.Start(ctx, sandbox.Spec{
 			ID: id, Argv: argv, Env: in.env(codeDir, tmp, rtAddr, family, extraEnv), Dir: codeDir,
 			CodeDir: codeDir, TmpDir: tmp, TmpMB: cfg.EphemeralStorage.Size, MemoryMB: cfg.MemorySize, Output: in.out.w,
-			Offline: cfg.Network == function.NetworkNone, Listen: listen,
+			Offline: cfg.Network == function.NetworkNone, AllowNet: cfg.AllowNet, Listen: listen,
 			Template: in.template(family, argv, extraEnv),
 		})
 	}

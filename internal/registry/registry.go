@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -54,7 +55,16 @@ func (rec *Record) Revision() uint64 { return rec.rev }
 
 // derive sets the parts of the configuration that come from elsewhere in
 // the record.
-func (rec *Record) derive() { rec.Config.Network = function.NetworkOf(rec.Tags) }
+func (rec *Record) derive() {
+	rec.Config.Network = function.NetworkOf(rec.Tags)
+	rec.Config.AllowNet = function.AllowNetOf(rec.Tags)
+}
+
+// sameNetwork reports whether instances made for a and b get the same
+// network.
+func sameNetwork(a, b *function.Config) bool {
+	return a.Network == b.Network && slices.Equal(a.AllowNet, b.AllowNet)
+}
 
 // Registry is the function registry. Its methods are safe for concurrent use.
 type Registry struct {
@@ -167,7 +177,7 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 		rec.rev = e.Revision()
 		rec.derive()
 		r.records[name] = &rec
-		changed = cur != nil && (cur.Config.RevisionID != rec.Config.RevisionID || cur.Config.Network != rec.Config.Network)
+		changed = cur != nil && (cur.Config.RevisionID != rec.Config.RevisionID || !sameNetwork(&cur.Config, &rec.Config))
 	}
 	r.recountLocked()
 	hooks := r.hooks
@@ -239,10 +249,10 @@ func (r *Registry) SetReserved(ctx context.Context, name string, n *int, check f
 // configuration (concurrency or tags, say): the revision id stays, and so
 // do the function's instances unless their network changes.
 func (r *Registry) Amend(ctx context.Context, name string, change func(rec *Record) error) (*Record, error) {
-	var network string
+	var before function.Config
 	rec, rev, err := r.modify(ctx, name, func(rec *Record) error {
 		id := rec.Config.RevisionID
-		network = rec.Config.Network
+		before = rec.Config
 		err := change(rec)
 		rec.Config.RevisionID = id
 		return err
@@ -250,7 +260,7 @@ func (r *Registry) Amend(ctx context.Context, name string, change func(rec *Reco
 	if err != nil {
 		return nil, err
 	}
-	r.store(name, rec, rev, network != rec.Config.Network)
+	r.store(name, rec, rev, !sameNetwork(&before, &rec.Config))
 	return rec, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"syscall"
@@ -33,6 +34,10 @@ type Spec struct {
 	// network is "none"); only drivers with private networks (Networker)
 	// accept it.
 	Offline bool
+	// AllowNet lists private or link-local IPv4 ranges this instance may
+	// reach besides what the driver's egress allows every instance; only
+	// drivers whose private networks lead out (Networker) accept it.
+	AllowNet []netip.Prefix
 	// Listen, when set, is called by drivers with private networks
 	// (Networker) once the instance's namespace is chosen and before the
 	// function starts: the caller opens there the listeners the function

@@ -123,6 +123,81 @@ type Link struct {
 	err  error
 }
 
+// allowMap is the verdict map that sends an instance's packets, by its
+// host-side interface, to the chain of the ranges Link.Allow let it reach.
+const allowMap = "instance_allow"
+
+// Allow lets this namespace reach the IPv4 ranges p besides what every
+// instance may reach (private or link-local ones, say; the host itself
+// stays out of reach), until Revoke: a chain of its own with a rule per
+// range, which the forward chain jumps to by interface, in one
+// transaction.
+func (l *Link) Allow(p []netip.Prefix) error {
+	for _, q := range p {
+		if !q.Addr().Is4() {
+			return fmt.Errorf("egress: allowed prefix %s is not IPv4", q)
+		}
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("egress: allow for %s: %w", l.name, err)
+	}
+	defer c.CloseLasting()
+	t := policyTable()
+	ch := c.AddChain(&nftables.Chain{Name: l.chain(), Table: t})
+	for _, q := range p {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(daddrIn(q), accept())})
+	}
+	err = c.SetAddElements(allowSet(t), []nftables.SetElement{{Key: ifKey(l.name), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: ch.Name}}})
+	if err == nil {
+		err = c.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("egress: allow for %s: %w", l.name, err)
+	}
+	return nil
+}
+
+// Revoke takes back what Allow let the namespace reach.
+func (l *Link) Revoke() error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("egress: revoke for %s: %w", l.name, err)
+	}
+	defer c.CloseLasting()
+	t := policyTable()
+	ch := &nftables.Chain{Name: l.chain(), Table: t}
+	err = c.SetDeleteElements(allowSet(t), []nftables.SetElement{{Key: ifKey(l.name)}})
+	if err == nil {
+		c.FlushChain(ch)
+		c.DelChain(ch)
+		err = c.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("egress: revoke for %s: %w", l.name, err)
+	}
+	return nil
+}
+
+// chain names the chain of what Allow let the link's namespace reach.
+func (l *Link) chain() string { return "allow_" + l.name }
+
+func policyTable() *nftables.Table {
+	return &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}
+}
+
+func allowSet(t *nftables.Table) *nftables.Set {
+	return &nftables.Set{Table: t, Name: allowMap, IsMap: true, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}
+}
+
+// ifKey is an interface name as nftables keys it: NUL-padded to
+// IFNAMSIZ.
+func ifKey(name string) []byte {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, name)
+	return b
+}
+
 // Name returns the host-side interface's name.
 func (l *Link) Name() string { return l.name }
 
@@ -253,12 +328,16 @@ func installTable(allow []netip.Prefix, dns []netip.Addr, guard bool) error {
 		return err
 	}
 	defer c.CloseLasting()
-	t := &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}
+	t := policyTable()
 	// Add, delete and add again: the transaction replaces whatever was
 	// there, or creates it.
 	c.AddTable(t)
 	c.DelTable(t)
 	c.AddTable(t)
+	allowed := allowSet(t)
+	if err := c.AddSet(allowed, nil); err != nil {
+		return err
+	}
 	policy := nftables.ChainPolicyAccept
 	input := c.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &policy})
@@ -279,6 +358,11 @@ func installTable(allow []netip.Prefix, dns []netip.Addr, guard bool) error {
 	// Out of an instance: IPv4 only, the allowed prefixes, the DNS
 	// servers on port 53, then anything not denied.
 	rule(forward, append(append(ifname(expr.MetaKeyIIFNAME, true), nfproto(unix.NFPROTO_IPV4, false)...), drop())...)
+	// What one instance was allowed (Link.Allow): its own chain, by
+	// interface; returning from it goes on here.
+	rule(forward, append(ifname(expr.MetaKeyIIFNAME, true),
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Lookup{SourceRegister: 1, SetName: allowed.Name, SetID: allowed.ID, IsDestRegSet: true, DestRegister: 0})...)
 	for _, p := range allow {
 		rule(forward, append(append(ifname(expr.MetaKeyIIFNAME, true), daddrIn(p)...), accept())...)
 	}

@@ -163,3 +163,64 @@ func BenchmarkAttach(b *testing.B) {
 		unix.Close(ns)
 	}
 }
+
+// TestAllow checks that one namespace's allowance reaches a private
+// range while another namespace's link stays refused, and that Revoke
+// takes it back.
+func TestAllow(t *testing.T) {
+	requireRoot(t)
+	h, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lan := egresstest.LAN(t)
+	go acceptAll(lan)
+	lanNet := netip.MustParsePrefix("10.99.0.0/24")
+	reaches := func(ns int) bool {
+		var ok bool
+		egresstest.In(ns, func() error {
+			conn, err := net.DialTimeout("tcp", lan.Addr().String(), 500*time.Millisecond)
+			if err == nil {
+				conn.Close()
+			}
+			ok = err == nil
+			return nil
+		})
+		return ok
+	}
+	var links [2]*Link
+	var nss [2]int
+	for i := range links {
+		nss[i] = egresstest.NewNS(t)
+		defer unix.Close(nss[i])
+		if links[i], err = h.Attach(nss[i]); err != nil {
+			t.Fatal(err)
+		}
+		defer links[i].Close()
+	}
+	if reaches(nss[0]) || reaches(nss[1]) {
+		t.Fatal("a private range is reachable without an allowance")
+	}
+	if err := links[0].Allow([]netip.Prefix{lanNet}); err != nil {
+		t.Fatal(err)
+	}
+	if !reaches(nss[0]) || reaches(nss[1]) {
+		t.Fatalf("after Allow on the first link: first reaches %v (want true), second %v (want false)", reaches(nss[0]), reaches(nss[1]))
+	}
+	if err := links[0].Revoke(); err != nil {
+		t.Fatal(err)
+	}
+	if reaches(nss[0]) {
+		t.Fatal("the private range is reachable after Revoke")
+	}
+	// Allowed again, and refused to anything else still.
+	if err := links[0].Allow([]netip.Prefix{netip.MustParsePrefix("10.98.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	if reaches(nss[0]) {
+		t.Fatal("an allowance for another range opened this one")
+	}
+	if err := links[0].Revoke(); err != nil {
+		t.Fatal(err)
+	}
+}

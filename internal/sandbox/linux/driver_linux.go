@@ -40,13 +40,13 @@ const (
 // Driver starts instances in namespaces and cgroups. Create it with New;
 // it is safe for concurrent use.
 type Driver struct {
-	log  *slog.Logger
-	cg   *cgroupHost
-	prep prepare     // what every init is told first, but for its identity
-	init initProgram // what every init runs
-	ids  *identities // the identities functions run as
-	gid  int         // the group of a fixed identity (Options.GID), or 0
-	spawner *spawner // the thread every init is started from
+	log     *slog.Logger
+	cg      *cgroupHost
+	prep    prepare     // what every init is told first, but for its identity
+	init    initProgram // what every init runs
+	ids     *identities // the identities functions run as
+	gid     int         // the group of a fixed identity (Options.GID), or 0
+	spawner *spawner    // the thread every init is started from
 	// rootless: the driver runs as root of a user namespace that maps
 	// only the server's user (RunInUserNamespace): no cgroups, so no
 	// limits, statistics or freezing; every function runs as that user.
@@ -380,9 +380,16 @@ func (d *Driver) launch(ctx context.Context, spec sandbox.Spec, l *launch, fds [
 			return nil, fmt.Errorf("linux sandbox: listen: %w", err)
 		}
 	}
-	if spec.Offline {
+	switch {
+	case spec.Offline && len(spec.AllowNet) > 0:
+		return nil, errors.New("linux sandbox: an offline instance reaches no range")
+	case spec.Offline:
 		if err := sh.net.offline(); err != nil {
 			return nil, fmt.Errorf("linux sandbox: %w", err)
+		}
+	case len(spec.AllowNet) > 0:
+		if err := sh.net.allow(spec.AllowNet); err != nil {
+			return nil, fmt.Errorf("linux sandbox: allow %v: %w", spec.AllowNet, err)
 		}
 	}
 	stop := context.AfterFunc(ctx, func() { sh.ctl.SetDeadline(time.Now()) })

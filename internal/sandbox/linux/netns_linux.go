@@ -1,9 +1,11 @@
 package linux
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"sync"
@@ -19,9 +21,35 @@ import (
 type netns struct {
 	fd int
 
-	mu   sync.Mutex
-	lns  map[string]net.Listener // guarded by mu: opened ahead of need, not yet taken
-	link io.Closer               // guarded by mu: the way out, or nil
+	mu      sync.Mutex
+	lns     map[string]net.Listener // guarded by mu: opened ahead of need, not yet taken
+	link    io.Closer               // guarded by mu: the way out, or nil
+	allowed allower                 // guarded by mu: the link, once it lets this instance reach more
+}
+
+// allower is a link that can let one instance reach ranges the others
+// may not (egress.Link), until Revoke.
+type allower interface {
+	Allow([]netip.Prefix) error
+	Revoke() error
+}
+
+// allow lets the instance reach the ranges p besides what every instance
+// may reach; close takes that back.
+func (n *netns) allow(p []netip.Prefix) error {
+	n.mu.Lock()
+	a, ok := n.link.(allower)
+	n.mu.Unlock()
+	if !ok {
+		return errors.New("instances have no way out here to widen (no egress: a server without root, or a host that cannot route for them)")
+	}
+	if err := a.Allow(p); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.allowed = a
+	n.mu.Unlock()
+	return nil
 }
 
 var _ sandbox.Network = (*netns)(nil)
@@ -96,18 +124,22 @@ func (n *netns) offline() error {
 	return link.Close()
 }
 
-// close releases the namespace: the listeners nobody took and the
-// descriptor. The namespace, and the link egress made, go with its last
+// close releases the namespace: the listeners nobody took, what allow
+// let it reach, and the descriptor. The namespace, and the link egress made, go with its last
 // process.
 func (n *netns) close() error {
 	n.mu.Lock()
-	lns := n.lns
-	n.lns, n.link = nil, nil
+	lns, allowed := n.lns, n.allowed
+	n.lns, n.link, n.allowed = nil, nil, nil
 	n.mu.Unlock()
 	for _, ln := range lns {
 		ln.Close()
 	}
-	return unix.Close(n.fd)
+	var rerr error
+	if allowed != nil {
+		rerr = allowed.Revoke()
+	}
+	return errors.Join(rerr, unix.Close(n.fd))
 }
 
 // inThread runs fn on a locked thread in the network namespace ns and

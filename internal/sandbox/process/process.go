@@ -49,6 +49,9 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 	if spec.Offline {
 		return nil, errors.New("process: instances share the host's network and cannot be cut off from it")
 	}
+	if len(spec.AllowNet) > 0 {
+		return nil, errors.New("process: instances share the host's network; there is no policy to widen")
+	}
 	if spec.Template != nil {
 		if in := d.fromTemplate(spec); in != nil {
 			return in, nil

@@ -24,27 +24,42 @@ var HostAddr = net.IPv4(198, 51, 100, 254).To4()
 // everything goes with the test.
 func Internet(t testing.TB) net.Listener {
 	t.Helper()
+	return standIn(t, "inet", [3]byte{198, 51, 100})
+}
+
+// LAN makes a stand-in for a host on a private network, as Internet does
+// but at an address of 10.99.0.0/24 behind a pair "lan<N>": instances do
+// not reach it unless allowed to.
+func LAN(t testing.TB) net.Listener {
+	t.Helper()
+	return standIn(t, "lan", [3]byte{10, 99, 0})
+}
+
+// standIn makes a namespace at the first free address of net/24 linked by
+// a pair named prefix<N>, and listens there.
+func standIn(t testing.TB, prefix string, net24 [3]byte) net.Listener {
+	t.Helper()
 	ns, err := newNS()
 	if err != nil {
-		t.Fatalf("internet stand-in: %v", err)
+		t.Fatalf(prefix+" stand-in: %v", err)
 	}
 	t.Cleanup(func() { unix.Close(ns) })
 	var name string
 	var ip net.IP
 	for i := 1; i < 254 && name == ""; i++ {
 		la := netlink.NewLinkAttrs()
-		la.Name = "inet" + strconv.Itoa(i)
+		la.Name = prefix + strconv.Itoa(i)
 		err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "eth0", PeerNamespace: netlink.NsFd(ns)})
 		if errors.Is(err, unix.EEXIST) {
 			continue
 		}
 		if err != nil {
-			t.Fatalf("internet stand-in: veth: %v", err)
+			t.Fatalf(prefix+" stand-in: veth: %v", err)
 		}
-		name, ip = la.Name, net.IPv4(198, 51, 100, byte(i)).To4()
+		name, ip = la.Name, net.IPv4(net24[0], net24[1], net24[2], byte(i)).To4()
 	}
 	if name == "" {
-		t.Fatal("internet stand-in: no free interface name")
+		t.Fatal(prefix + " stand-in: no free interface name")
 	}
 	t.Cleanup(func() {
 		if l, err := netlink.LinkByName(name); err == nil {
@@ -64,7 +79,7 @@ func Internet(t testing.TB) net.Listener {
 		err = netlink.RouteAdd(&netlink.Route{LinkIndex: hl.Attrs().Index, Dst: ns32, Scope: netlink.SCOPE_LINK})
 	}
 	if err != nil {
-		t.Fatalf("internet stand-in: host side: %v", err)
+		t.Fatalf(prefix+" stand-in: host side: %v", err)
 	}
 	var ln net.Listener
 	err = In(ns, func() error {
@@ -87,7 +102,7 @@ func Internet(t testing.TB) net.Listener {
 		return err
 	})
 	if err != nil {
-		t.Fatalf("internet stand-in: inside: %v", err)
+		t.Fatalf(prefix+" stand-in: inside: %v", err)
 	}
 	t.Cleanup(func() { ln.Close() })
 	return ln
