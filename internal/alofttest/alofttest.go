@@ -84,7 +84,7 @@ type Server struct {
 	// User, when set, is who the server runs as (StartAs).
 	User *syscall.Credential
 	bin  string // the binary, when not Binary's
-	URL  string   // http://127.0.0.1:port
+	URL  string // http://127.0.0.1:port
 	// GatewayURL is the HTTP gateway's base URL (http://127.0.0.1:port).
 	GatewayURL string
 	cmd        *exec.Cmd
