@@ -23,6 +23,7 @@ import (
 // which lines belong to the invocation without waiting or guessing.
 type logPipe struct {
 	in     *instance
+	rate   logRate // used by the reader only
 	r, w   *os.File
 	marker []byte        // "\x00" + random hex: cannot be forged by accident
 	ends   chan *ending  // queued before the matching marker is written
@@ -102,6 +103,33 @@ const (
 	maxLogHeld = 256 << 20
 )
 
+// maxLogRate bounds how fast one instance's output goes to the log, in
+// bytes per second on average, with bursts of up to maxBatch: beyond it
+// output is read and dropped (and a line says how much), so that one
+// function cannot take the log store's whole throughput.
+const maxLogRate = 4 << 20
+
+// logRate is a token bucket of output bytes.
+type logRate struct {
+	tokens float64
+	last   time.Time
+}
+
+// take reports whether n bytes may go to the log at now, and takes them.
+func (r *logRate) take(n int64, now time.Time) bool {
+	if r.last.IsZero() {
+		r.tokens = maxBatch
+	} else {
+		r.tokens = min(maxBatch, r.tokens+now.Sub(r.last).Seconds()*maxLogRate)
+	}
+	r.last = now
+	if float64(n) > r.tokens {
+		return false
+	}
+	r.tokens -= float64(n)
+	return true
+}
+
 // batchLines collects one batch's lines within the bounds above.
 type batchLines struct {
 	lp      *logPipe
@@ -114,15 +142,18 @@ type batchLines struct {
 func (b *batchLines) add(text []byte) {
 	n := int64(len(text))
 	iv := b.lp.in.iv
-	if b.held+n > maxBatch || iv.logHeld.Add(n) > maxLogHeld {
-		if b.held+n <= maxBatch {
-			iv.logHeld.Add(-n)
-		}
+	now := time.Now()
+	if b.held+n > maxBatch || !b.lp.rate.take(n, now) {
+		b.dropped += n
+		return
+	}
+	if iv.logHeld.Add(n) > maxLogHeld {
+		iv.logHeld.Add(-n)
 		b.dropped += n
 		return
 	}
 	b.held += n
-	b.lines = append(b.lines, Line{Time: time.Now().UnixMilli(), Text: string(text)})
+	b.lines = append(b.lines, Line{Time: now.UnixMilli(), Text: string(text)})
 }
 
 // take returns the lines, with a last line saying how much was dropped,
@@ -131,8 +162,8 @@ func (b *batchLines) take() []Line {
 	lines := b.lines
 	if b.dropped > 0 {
 		lines = append(lines, Line{Time: time.Now().UnixMilli(), Text: fmt.Sprintf(
-			"[aloft] Log output truncated: %d bytes were dropped (an invocation keeps at most %d MiB, and all instances together hold at most %d MiB on its way to the log).",
-			b.dropped, maxBatch>>20, maxLogHeld>>20)})
+			"[aloft] Log output truncated: %d bytes were dropped (an invocation keeps at most %d MiB, an instance logs at most %d MiB/s, and all instances together hold at most %d MiB on its way to the log).",
+			b.dropped, maxBatch>>20, maxLogRate>>20, maxLogHeld>>20)})
 	}
 	b.lines, b.dropped = nil, 0
 	return lines
