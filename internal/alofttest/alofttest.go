@@ -98,7 +98,13 @@ type Server struct {
 // and stops it when the test ends.
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, Dir: t.TempDir(), Args: args}
+	return launch(t, &Server{t: t, Dir: t.TempDir(), Args: args})
+}
+
+// launch starts s and stops it when the test ends, showing its log if
+// the test failed.
+func launch(t testing.TB, s *Server) *Server {
+	t.Helper()
 	s.start()
 	t.Cleanup(func() {
 		if s.cmd != nil {
@@ -141,17 +147,7 @@ func StartAs(t testing.TB, uid, gid int, args ...string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{t: t, Dir: data, Args: args, bin: bin, User: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
-	s.start()
-	t.Cleanup(func() {
-		if s.cmd != nil {
-			s.Stop()
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.Log())
-		}
-	})
-	return s
+	return launch(t, &Server{t: t, Dir: data, Args: args, bin: bin, User: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}})
 }
 
 func (s *Server) start() {
