@@ -271,6 +271,8 @@ const (
 	isolationFull     = "full: namespaces, cgroups, seccomp, an unprivileged user per instance, a private network"
 	isolationRootless = "rootless: namespaces, seccomp and a read-only root without the data dir, as the server's own user; " +
 		"NO cgroup limits (memory, CPU, processes), no freezing of idle instances, and no network beyond the instance's loopback and Aloft's API"
+	isolationRootlessCgroups = "rootless: namespaces, cgroup limits (memory, CPU, processes), seccomp and a read-only root without the data dir, as the server's own user; " +
+		"no network beyond the instance's loopback and Aloft's API"
 	isolationNone = "NONE: function instances run as plain child processes of the server's user: they are NOT isolated from each other or from the host, " +
 		"and can read the data dir"
 )
@@ -278,8 +280,9 @@ const (
 // chooseDriver picks the sandbox driver and says loudly which one it is.
 // "auto" takes the linux driver when it can run here: as root, with
 // cgroups and a private network routed to the internet; in a user
-// namespace (a server without root, see RunRootless), without cgroups
-// or a way out; and otherwise the process driver, with a warning.
+// namespace (a server without root, see RunRootless), without a way out
+// and with cgroups only where the server's cgroup is delegated to its
+// user; and otherwise the process driver, with a warning.
 func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log *slog.Logger) (sandbox.Driver, sandboxInfo, error) {
 	unisolated := sandboxInfo{"process", isolationNone}
 	switch cfg.Sandbox {
@@ -334,8 +337,12 @@ func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log
 	d, err := linux.New(o)
 	if err == nil {
 		if rootless {
-			log.Warn("sandbox driver: linux, rootless (the server runs without root, as root of a user namespace of its own); isolation " + isolationRootless)
-			return d, sandboxInfo{"linux-rootless", isolationRootless}, nil
+			isolation := isolationRootless
+			if d.HasCgroups() {
+				isolation = isolationRootlessCgroups
+			}
+			log.Warn("sandbox driver: linux, rootless (the server runs without root, as root of a user namespace of its own); isolation " + isolation)
+			return d, sandboxInfo{"linux-rootless", isolation}, nil
 		}
 		if egressErr != nil {
 			log.Warn("sandbox network: functions can reach NOTHING outside their instance (no internet) because the host cannot route for them: " + egressErr.Error())

@@ -7,7 +7,7 @@
 // aloft.modules=NAME,NAME... in that order, brings up loopback,
 // mounts the host's root
 // read-only over 9p with fresh /proc, /sys, /dev, /tmp, /run and a cgroup2
-// hierarchy on top, enters it, runs the command in the file named by the
+// hierarchy on top, makes it the root, runs the command in the file named by the
 // kernel argument aloft.cmd=PATH with /bin/sh, and powers the machine off.
 // Its last line is "cgroup2vm: exit N" with the command's exit code.
 package main
@@ -80,10 +80,7 @@ func run() int {
 	if script == "" {
 		return fail(errors.New("no aloft.cmd= on the kernel command line"))
 	}
-	if err := unix.Chroot("/host"); err != nil {
-		return fail(err)
-	}
-	if err := os.Chdir("/"); err != nil {
+	if err := switchRoot("/host"); err != nil {
 		return fail(err)
 	}
 	cmd := exec.Command("/bin/sh", script)
@@ -97,6 +94,23 @@ func run() int {
 		return fail(err)
 	}
 	return 0
+}
+
+// switchRoot makes dir, with the mounts below it, the root: it moves the
+// mount on dir over the initramfs's and enters it. Unlike a chroot into
+// dir, this leaves the process at the root of its mount namespace, which
+// unprivileged users need to create user namespaces.
+func switchRoot(dir string) error {
+	if err := os.Chdir(dir); err != nil {
+		return err
+	}
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move %s to /: %w", dir, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return err
+	}
+	return os.Chdir("/")
 }
 
 func mount(src, dst, typ string, flags uintptr, data string) error {

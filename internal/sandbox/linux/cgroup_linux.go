@@ -32,8 +32,12 @@ const (
 // cgroups are nil too: their limits and statistics are no-ops, and
 // freezing fails with errNoCgroups.
 type cgroupHost struct {
-	v2     bool
-	v2root string // the cgroup2 mount point, when v2
+	v2 bool
+	// top is the highest v2 cgroup the driver may write to, which holds
+	// the parent: the hierarchy's root as root, the cgroup delegated to
+	// the server's user in a user namespace. Controllers are enabled from
+	// there down.
+	top string
 	// parents maps a controller ("memory", "cpu", "cpuacct", "pids",
 	// "freezer") to the parent cgroup's directory in the hierarchy that
 	// has it; on v2 every controller maps to the same directory.
@@ -81,32 +85,69 @@ func newCgroupHost(parent string, own bool) (*cgroupHost, error) {
 		if mounts.v2 == "" {
 			return nil, errors.New("no cgroup hierarchy with a memory controller is mounted (mount cgroup2 at /sys/fs/cgroup)")
 		}
-		h.v2, h.v2root = true, mounts.v2
-		b, err := os.ReadFile(filepath.Join(mounts.v2, "cgroup.controllers"))
-		if err != nil {
-			return nil, fmt.Errorf("cgroup v2: %w", err)
+		h.v2, h.top = true, mounts.v2
+		if err := checkControllers(h.top); err != nil {
+			return nil, err
 		}
-		have := strings.Fields(string(b))
-		var missing []string
-		for _, c := range []string{"memory", "cpu", "pids"} {
-			if !contains(have, c) {
-				missing = append(missing, c)
-			}
-		}
-		if len(missing) > 0 {
-			return nil, fmt.Errorf("cgroup v2 at %s lacks the %s %s", mounts.v2,
-				strings.Join(missing, ", "), plural(len(missing), "controller", "controllers"))
-		}
-		dir := filepath.Join(mounts.v2, parent)
-		for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer"} {
-			h.parents[c] = dir
-		}
+		h.setParent(parent)
 	}
 	if err := h.createParents(); err != nil {
 		h.close()
 		return nil, err
 	}
 	return h, nil
+}
+
+// newDelegatedCgroupHost is newCgroupHost for a server in a user
+// namespace, whose user may write only to the cgroup v2 delegated to it
+// (see delegatedCgroup): the parent is created there, the server's own
+// processes having moved out of the way (see vacate). The error says why
+// there are no cgroups to use.
+func newDelegatedCgroupHost(parent string, own bool) (*cgroupHost, error) {
+	top, _, err := delegatedCgroup()
+	if err != nil {
+		return nil, err
+	}
+	if err := vacate(top); err != nil {
+		return nil, err
+	}
+	h := &cgroupHost{v2: true, top: top, parents: map[string]string{}, own: own}
+	h.setParent(parent)
+	if err := h.createParents(); err != nil {
+		h.close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// checkControllers checks that the v2 cgroup dir has the controllers the
+// driver needs.
+func checkControllers(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	if err != nil {
+		return fmt.Errorf("cgroup v2: %w", err)
+	}
+	have := strings.Fields(string(b))
+	var missing []string
+	for _, c := range v2Controllers {
+		if !contains(have, c) {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("cgroup v2 at %s lacks the %s %s", dir,
+			strings.Join(missing, ", "), plural(len(missing), "controller", "controllers"))
+	}
+	return nil
+}
+
+// setParent points every controller at the v2 parent cgroup parent, a
+// path relative to top.
+func (h *cgroupHost) setParent(parent string) {
+	dir := filepath.Join(h.top, parent)
+	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer"} {
+		h.parents[c] = dir
+	}
 }
 
 func plural(n int, one, many string) string {
@@ -144,15 +185,15 @@ func (h *cgroupHost) createParents() error {
 		}
 	}
 	if h.v2 {
-		// Enable memory, cpu and pids from the hierarchy's root down to
-		// the parent, so that the parent and each instance cgroup have
-		// them (before the parent's CPU weight, whose file the root's
-		// cpu controller makes).
+		// Enable memory, cpu and pids from the top down to the parent,
+		// so that the parent and each instance cgroup have them (before
+		// the parent's CPU weight, whose file the top's cpu controller
+		// makes).
 		dir := h.parents["memory"]
 		var chain []string
-		for d := dir; within(d, h.v2root); d = filepath.Dir(d) {
+		for d := dir; within(d, h.top); d = filepath.Dir(d) {
 			chain = append(chain, d)
-			if d == h.v2root {
+			if d == h.top {
 				break
 			}
 		}

@@ -1,6 +1,7 @@
 // Package linux is the sandbox driver that isolates each function instance
 // with Linux namespaces, cgroups, seccomp and an unprivileged identity. It
-// needs root, Linux 5.12 or later and cgroups (v1, hybrid or v2).
+// needs root, Linux 5.12 or later and cgroups (v1, hybrid or v2); without
+// root it runs in a user namespace, with less (see Without root).
 //
 // What an instance gets:
 //
@@ -160,13 +161,40 @@
 // in such a namespace, works as above with what that namespace allows.
 // The instances' mount, PID, IPC, UTS and network namespaces belong to
 // it; the root, the seccomp filter, the emptied capability sets and
-// no_new_privs are the same. What it lacks: cgroups (the host's are not
-// delegated to the user), so no memory, CPU or task limits, no statistics
-// and no freezing (instances do not offer sandbox.Freezer); identities
-// (only root exists, the server's user on the host, so every function
-// runs as that user with no capabilities, kept apart by namespaces); and
-// egress (the host's network is out of reach, so instances have their
-// loopback and the listeners opened there).
+// no_new_privs are the same. What it lacks: identities (only root exists,
+// the server's user on the host, so every function runs as that user
+// with no capabilities, kept apart by namespaces); egress (the host's
+// network is out of reach, so instances have their loopback and the
+// listeners opened there); and cgroups, unless the host delegates some to
+// the user.
+//
+// A cgroup counts as delegated on a cgroup v2 host when the server's user
+// may create cgroups in the server's own cgroup, move processes through
+// its cgroup.procs and enable controllers in its cgroup.subtree_control,
+// and the cgroup has the memory, cpu and pids controllers: what systemd
+// gives a unit with Delegate=yes (systemd-run --user -p Delegate=yes),
+// or an administrator who chowns a cgroup and those files to the user.
+// Cgroup v2 lets a cgroup other than the root give controllers to its
+// children only while it holds no process itself, so the server's
+// processes move into a leaf below it, aloft-server: RunInUserNamespace
+// moves its own process there before it starts the server, which is then
+// born there. A move needs write access to the cgroup.procs of the
+// cgroup that holds both ends, here the delegated one, and so does
+// cloning straight into a cgroup, which the instances' inits then are.
+// New enables memory, cpu and pids from the delegated cgroup down to
+// Options.CgroupParent below it, never above, and from there on all is
+// as with root: the limits, statistics, freezing, cgroup.kill, the guard
+// and the start-up sweep. Once the server has exited, RunInUserNamespace
+// disables the controllers it enabled, moves back and removes the leaf,
+// leaving the delegated cgroup as it was; after a crash, what is left
+// below (the guard ending the instances) stops it, and the next run uses
+// the leaf again.
+//
+// Where nothing is delegated (a cgroup v1 or hybrid host, a cgroup the
+// user may not write, or one holding processes other than the server's),
+// New logs why and runs without cgroups: no memory, CPU or task limits,
+// no statistics and no freezing (instances do not offer sandbox.Freezer).
+// HasCgroups tells which.
 //
 // Stop sends SIGTERM to the reaper, waits out the grace period, then lifts
 // the CPU quota and kills every process of the instance (init's death alone

@@ -48,8 +48,10 @@ type Driver struct {
 	gid     int         // the group of a fixed identity (Options.GID), or 0
 	spawner *spawner    // the thread every init is started from
 	// rootless: the driver runs as root of a user namespace that maps
-	// only the server's user (RunInUserNamespace): no cgroups, so no
-	// limits, statistics or freezing; every function runs as that user.
+	// only the server's user (RunInUserNamespace): every function runs as
+	// that user, and cgroups exist only where the server's own cgroup is
+	// delegated to it (cg is nil otherwise: no limits, statistics or
+	// freezing).
 	rootless bool
 
 	// Inits started ahead of need, waiting for a launch, each in the
@@ -175,6 +177,11 @@ func New(o Options) (*Driver, error) {
 		if d.cg, err = newCgroupHost(parent, o.OwnParent); err != nil {
 			return nil, fmt.Errorf("linux sandbox: %w", err)
 		}
+	} else if d.cg, err = newDelegatedCgroupHost(parent, o.OwnParent); err != nil {
+		// Isolation holds without cgroups; limits do not.
+		d.log.Warn("linux sandbox: no cgroups, so instances get no memory, CPU or task limits and are never frozen; "+
+			"run the server in a cgroup v2 delegated to its user (systemd-run --user -p Delegate=yes) to have them", "reason", err)
+		d.cg = nil
 	}
 	var ierr error
 	if d.init, ierr = loadInit(o.SelfInit); ierr != nil {
@@ -216,10 +223,12 @@ func New(o Options) (*Driver, error) {
 		go d.refill()
 		d.wake()
 	}
-	mode := "v1"
+	mode, parentDir := "v1", parent
 	switch {
 	case d.cg == nil:
 		mode = "none (rootless)"
+	case d.cg.v2 && d.rootless:
+		mode, parentDir = "v2 (delegated)", d.cg.parents["memory"]
 	case d.cg.v2:
 		mode = "v2"
 	}
@@ -227,7 +236,7 @@ func New(o Options) (*Driver, error) {
 	if d.init.mem == nil {
 		initKind = "server binary"
 	}
-	d.log.Info("linux sandbox ready", "cgroups", mode, "cgroup_parent", parent,
+	d.log.Info("linux sandbox ready", "cgroups", mode, "cgroup_parent", parentDir,
 		"rootless", d.rootless, "uid", d.ids.first, "uids", d.ids.n, "prestart", prestart, "templates", max(d.tcap, 0), "init", initKind)
 	return d, nil
 }
@@ -244,6 +253,12 @@ func (d *Driver) logInitErrors() {
 
 // Name returns "linux".
 func (*Driver) Name() string { return "linux" }
+
+// HasCgroups reports whether instances get cgroups: memory, CPU and task
+// limits, peak memory and the freezer. A driver running as root always
+// has them; one in a user namespace only where the server's cgroup v2 is
+// delegated to its user.
+func (d *Driver) HasCgroups() bool { return d.cg != nil }
 
 // Close stops the inits kept ready and removes the parent cgroups New
 // created, when no instance is left in them. It does not stop instances;

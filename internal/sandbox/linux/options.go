@@ -36,7 +36,9 @@ type Options struct {
 	// its user may create.
 	RootDir string
 	// CgroupParent is the cgroup, relative to the root of each cgroup
-	// hierarchy, that holds the instances' cgroups; empty means "aloft".
+	// hierarchy (in a user namespace, to the cgroup delegated to the
+	// server's user), that holds the instances' cgroups; empty means
+	// "aloft".
 	// New removes what a previous run left there, so two servers must not
 	// share one.
 	CgroupParent string

@@ -30,6 +30,9 @@ func (*Driver) Start(context.Context, sandbox.Spec) (sandbox.Instance, error) {
 	return nil, errNotLinux
 }
 
+// HasCgroups reports false outside Linux.
+func (*Driver) HasCgroups() bool { return false }
+
 // Close does nothing outside Linux.
 func (*Driver) Close() error { return nil }
 

@@ -62,13 +62,19 @@ func userNSAttr() *syscall.SysProcAttr {
 // maps only the caller's own user and group, in a mount namespace of its
 // own. There the driver can build sandboxes without the host's root: the
 // namespaces it makes belong to that user namespace, and nothing in them
-// can do more on the host than the caller could. When ctx ends the
-// program gets SIGTERM; if the caller dies, SIGKILL. It returns the
-// program's exit code.
+// can do more on the host than the caller could. When the caller runs in
+// a cgroup v2 delegated to its user, and alone there, it first moves into
+// a cgroup below it (aloft-server), where the program is then started, so
+// that the driver can give the delegated cgroup's other children the
+// controllers instance limits need; once the program has exited it moves
+// back and undoes what the driver set up there, when nothing is left
+// running. When ctx ends the program gets SIGTERM; if the caller dies,
+// SIGKILL. It returns the program's exit code.
 func RunInUserNamespace(ctx context.Context) (int, error) {
 	if err := UserNamespacesWork(); err != nil {
 		return 0, err
 	}
+	defer enterServerLeaf()()
 	// The parent-death signal follows the thread that started the child.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
