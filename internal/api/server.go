@@ -57,6 +57,10 @@ type Deps struct {
 	// Health adds fields to GET /health's answer, beside "status": "ok"
 	// (how functions are isolated, for one).
 	Health map[string]string
+	// SpoolDir holds, unlinked, the bodies of requests larger than
+	// memBody while their signatures are checked; empty means the
+	// system's temporary directory.
+	SpoolDir string
 }
 
 // Server routes and authenticates API requests.
@@ -164,14 +168,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.d.S3.ServeHTTP(w, r) // S3 streams its bodies, which may be gigabytes
 		return
 	}
-	body, err := readBody(r, function.MaxCreateBody)
+	body, id, err := s.readVerified(r, function.MaxCreateBody)
 	if err != nil {
 		writeError(w, err)
-		return
-	}
-	id, err := s.d.Verifier.Verify(r, sigv4.PayloadHash(body))
-	if err != nil {
-		writeError(w, authError(err, r))
 		return
 	}
 	h := s.service(r, id)
@@ -214,35 +213,6 @@ func presignedError(service string) error {
 	return function.Errorf(function.EUNAUTHORIZED, "AccessDeniedException",
 		"Presigned (query-string) requests are not accepted by %s; send the signature in the Authorization header. Only S3 accepts presigned URLs.", service)
 }
-
-// readBody reads at most limit bytes of the request body. The buffer grows
-// with the bytes that arrive, so a large Content-Length alone (the body is
-// read before the signature can be checked) reserves no memory.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, tooLarge(r, limit)
-	}
-	var b []byte
-	var err error
-	if r.ContentLength >= 0 && r.ContentLength <= preallocLimit {
-		b = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(r.Body, b)
-	} else {
-		var buf bytes.Buffer
-		_, err = buf.ReadFrom(io.LimitReader(r.Body, limit+1))
-		b = buf.Bytes()
-		if int64(len(b)) > limit {
-			return nil, tooLarge(r, limit)
-		}
-	}
-	if err != nil {
-		return nil, function.Errorf(function.EINVALID, "InvalidRequestContentException", "could not read request body: %v", err)
-	}
-	return b, nil
-}
-
-// preallocLimit is the largest body read into a buffer sized up front.
-const preallocLimit = 1 << 20
 
 // tooLarge names the operation as Lambda does in its size errors.
 func tooLarge(r *http.Request, limit int64) error {

@@ -231,7 +231,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	code := &api.CodeLinks{Key: []byte(s.keys.derive("code links")), Zip: s.codeZip, Logger: log.With("component", "api")}
+	// Large request bodies wait here, unlinked, while their signatures are
+	// checked: on the data dir's disk rather than in memory.
+	spool := filepath.Join(dir, "spool")
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	handler := api.New(api.Deps{
+		SpoolDir:         spool,
 		Registry:         s.reg,
 		Invoker:          s.inv,
 		Verifier:         verifier,

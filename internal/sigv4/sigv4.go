@@ -101,6 +101,34 @@ func (v *Verifier) Verify(r *http.Request, payloadHash string) (Identity, error)
 	return id, nil
 }
 
+// Precheck does what Verify can do before the body is read: it refuses a
+// request without a signature, a malformed one, one outside the allowed
+// time and one whose key is unknown, so that such requests are answered
+// without reading their bodies. Verify must still follow. Failures are
+// returned as *Error, the same as Verify's for the same request.
+func (v *Verifier) Precheck(r *http.Request) error {
+	var a auth
+	e := v.parse(r, emptyHash, &a) // a placeholder: the body's hash is not known yet
+	if e == nil {
+		t, _ := parseAmzDate(a.amzDate)
+		e = v.checkTime(&a, t)
+	}
+	if e == nil {
+		known := false
+		if v.Lookup != nil {
+			_, known = v.Lookup(a.accessKey)
+		}
+		if !known {
+			e = unknownKeyError(a.service)
+		}
+	}
+	if e != nil {
+		e.presigned = a.presigned
+		return e
+	}
+	return nil
+}
+
 // verify does the work of Verify. Every *Error kind is checked in order:
 // Missing and Malformed, then Expired, UnknownKey and Mismatch.
 func (v *Verifier) verify(r *http.Request, payloadHash string, a *auth) (Identity, *Error) {

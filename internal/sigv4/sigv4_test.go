@@ -798,3 +798,42 @@ func BenchmarkVerifyParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestPrecheck checks what Precheck refuses without the body, and that it
+// passes a request whose signature only the body's hash can settle.
+func TestPrecheck(t *testing.T) {
+	v := newVerifier()
+	rq := request{method: "POST", url: "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions", body: "{}", service: "lambda"}
+	kindOf := func(err error) Kind {
+		var e *Error
+		if errors.As(err, &e) {
+			return e.Kind
+		}
+		return 0
+	}
+
+	r := rq.newRequest(t)
+	if err := v.Precheck(r); kindOf(err) != Missing {
+		t.Errorf("unsigned: %v, want Missing", err)
+	}
+	r = rq.newRequest(t)
+	sign(t, r, aws.Credentials{AccessKeyID: "AKIDUNKNOWN", SecretAccessKey: "x"}, PayloadHash([]byte("{}")), "lambda", testNow)
+	if err := v.Precheck(r); kindOf(err) != UnknownKey {
+		t.Errorf("unknown key: %v, want UnknownKey", err)
+	}
+	r = rq.newRequest(t)
+	sign(t, r, testCreds, PayloadHash([]byte("{}")), "lambda", testNow.Add(-time.Hour))
+	if err := v.Precheck(r); kindOf(err) != Expired {
+		t.Errorf("an hour old: %v, want Expired", err)
+	}
+	// A wrong secret, or a body other than the one signed, passes
+	// Precheck: only Verify, with the body's hash, can tell.
+	r = rq.newRequest(t)
+	sign(t, r, aws.Credentials{AccessKeyID: testKey, SecretAccessKey: "wrong"}, PayloadHash([]byte("{}")), "lambda", testNow)
+	if err := v.Precheck(r); err != nil {
+		t.Errorf("a known key: %v", err)
+	}
+	if _, err := v.Verify(r, PayloadHash([]byte("{}"))); kindOf(err) != Mismatch {
+		t.Errorf("Verify after Precheck: %v, want Mismatch", err)
+	}
+}

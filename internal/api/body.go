@@ -1,0 +1,70 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/sigv4"
+)
+
+// memBody is how much of a request body is held in memory before its
+// signature is checked; the rest waits in a spool file.
+const memBody = 64 << 10
+
+// readVerified reads r's body, at most limit bytes, and checks r's
+// signature over it. Nobody can make the server hold more than memBody
+// bytes of a request without signing it: a request without a valid
+// signature form, date and key is refused before its body is read, and
+// the body of any other is hashed as it arrives, with what exceeds
+// memBody written to an unlinked spool file, and read into memory only
+// once the signature matches.
+func (s *Server) readVerified(r *http.Request, limit int64) ([]byte, sigv4.Identity, error) {
+	if err := s.d.Verifier.Precheck(r); err != nil {
+		return nil, sigv4.Identity{}, authError(err, r)
+	}
+	if r.ContentLength > limit {
+		return nil, sigv4.Identity{}, tooLarge(r, limit)
+	}
+	h := sha256.New()
+	first := make([]byte, 0, min(max(r.ContentLength, 0), memBody))
+	mem := bytes.NewBuffer(first)
+	n, err := io.Copy(io.MultiWriter(mem, h), io.LimitReader(r.Body, memBody))
+	var spool *os.File
+	if err == nil && n == memBody {
+		// More may follow: spool it, hashing as it goes.
+		if spool, err = os.CreateTemp(s.d.SpoolDir, "aloft-body-*"); err != nil {
+			return nil, sigv4.Identity{}, fmt.Errorf("api: spool a request body: %w", err)
+		}
+		os.Remove(spool.Name())
+		defer spool.Close()
+		var more int64
+		more, err = io.Copy(io.MultiWriter(spool, h), io.LimitReader(r.Body, limit+1-n))
+		n += more
+	}
+	if err != nil {
+		return nil, sigv4.Identity{}, function.Errorf(function.EINVALID, "InvalidRequestContentException", "could not read request body: %v", err)
+	}
+	if n > limit {
+		return nil, sigv4.Identity{}, tooLarge(r, limit)
+	}
+	id, err := s.d.Verifier.Verify(r, hex.EncodeToString(h.Sum(nil)))
+	if err != nil {
+		return nil, sigv4.Identity{}, authError(err, r)
+	}
+	if spool == nil {
+		return mem.Bytes(), id, nil
+	}
+	body := make([]byte, n)
+	copy(body, mem.Bytes())
+	if _, err := spool.ReadAt(body[mem.Len():], 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, sigv4.Identity{}, fmt.Errorf("api: read a spooled request body: %w", err)
+	}
+	return body, id, nil
+}
