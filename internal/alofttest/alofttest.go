@@ -54,6 +54,14 @@ var (
 	binDir    string
 )
 
+// Cleanup removes what Binary built; a TestMain calls it once the tests
+// have run.
+func Cleanup() {
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+}
+
 // Binary builds cmd/aloft once per test process and returns its path.
 func Binary(t testing.TB) string {
 	t.Helper()
