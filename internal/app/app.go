@@ -27,15 +27,15 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/aloft-dev/aloft/internal/api"
+	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/invoker"
+	"github.com/aloft-dev/aloft/internal/lambdaapi"
 	"github.com/aloft-dev/aloft/internal/logs"
 	"github.com/aloft-dev/aloft/internal/logsapi"
 	"github.com/aloft-dev/aloft/internal/meter"
 	"github.com/aloft-dev/aloft/internal/objstore"
-	"github.com/aloft-dev/aloft/internal/queue"
 	"github.com/aloft-dev/aloft/internal/registry"
 	"github.com/aloft-dev/aloft/internal/runtimeapi"
 	"github.com/aloft-dev/aloft/internal/runtimes"
@@ -71,7 +71,7 @@ type Server struct {
 	logStore *logs.Store
 	meter    *meter.Meter
 	inv      *invoker.Invoker
-	queue    *queue.Queue
+	queue    *async.Queue
 	sched    *scheduler.Scheduler
 	http     *http.Server
 	ln       net.Listener
@@ -210,7 +210,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		s.provision(rec.Config.FunctionName)
 	}
 
-	s.queue, err = queue.Open(ctx, js, queue.Deps{
+	s.queue, err = async.Open(ctx, js, async.Deps{
 		Invoke:    s.invokeEvent,
 		Target:    s.eventTarget,
 		Logger:    log.With("component", "queue"),
@@ -230,14 +230,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err := s.startObjects(dir, verifier, log); err != nil {
 		return nil, err
 	}
-	code := &api.CodeLinks{Key: []byte(s.keys.derive("code links")), Zip: s.codeZip, Logger: log.With("component", "api")}
+	code := &lambdaapi.CodeLinks{Key: []byte(s.keys.derive("code links")), Zip: s.codeZip, Logger: log.With("component", "api")}
 	// Large request bodies wait here, unlinked, while their signatures are
 	// checked: on the data dir's disk rather than in memory.
 	spool := filepath.Join(dir, "spool")
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	handler := api.New(api.Deps{
+	handler := lambdaapi.New(lambdaapi.Deps{
 		SpoolDir:         spool,
 		Registry:         s.reg,
 		Invoker:          s.inv,
@@ -528,30 +528,30 @@ func (s *Server) functionEnv(cfg *function.Config) []string {
 
 // invokeEvent runs an asynchronous event on the function's current
 // configuration.
-func (s *Server) invokeEvent(ctx context.Context, ev *queue.Event) (*queue.Result, error) {
+func (s *Server) invokeEvent(ctx context.Context, ev *async.Event) (*async.Result, error) {
 	rec, ok := s.reg.Get(ev.Function)
 	if !ok {
-		return nil, queue.ErrGone
+		return nil, async.ErrGone
 	}
 	resp, err := s.inv.Invoke(ctx, invoke.Request(rec, s.reg.ReservedTotal(), ev.Payload))
 	if err != nil {
 		return nil, err
 	}
-	return &queue.Result{Payload: resp.Payload, FunctionError: resp.FunctionError, Version: resp.Version, RequestID: resp.RequestID}, nil
+	return &async.Result{Payload: resp.Payload, FunctionError: resp.FunctionError, Version: resp.Version, RequestID: resp.RequestID}, nil
 }
 
 // eventTarget tells the queue about a function: its ARN, event-invoke
 // configuration, dead-letter target, and whether it is switched off.
-func (s *Server) eventTarget(ctx context.Context, name string) (*queue.Target, error) {
+func (s *Server) eventTarget(ctx context.Context, name string) (*async.Target, error) {
 	rec, ok := s.reg.Get(name)
 	if !ok {
-		return nil, queue.ErrGone
+		return nil, async.ErrGone
 	}
 	cfg, err := s.reg.EventConfig(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	tg := &queue.Target{ARN: rec.Config.FunctionArn, Config: cfg, Disabled: rec.Reserved != nil && *rec.Reserved == 0}
+	tg := &async.Target{ARN: rec.Config.FunctionArn, Config: cfg, Disabled: rec.Reserved != nil && *rec.Reserved == 0}
 	if d := rec.Config.DeadLetterConfig; d != nil {
 		tg.DeadLetter = d.TargetArn
 	}
@@ -567,7 +567,7 @@ func (s *Server) appendLogs(group, stream string, lines []invoker.Line) {
 	s.logStore.Append(group, stream, events)
 }
 
-// codeZip returns stored code for a code download link (api.CodeLinks),
+// codeZip returns stored code for a code download link (lambdaapi.CodeLinks),
 // ENOTFOUND when there is none.
 func (s *Server) codeZip(ctx context.Context, codeHex string) ([]byte, error) {
 	b, err := s.reg.Zip(ctx, codeHex)

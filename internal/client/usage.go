@@ -16,8 +16,8 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/meter"
-	"github.com/aloft-dev/aloft/internal/queue"
 )
 
 // UsagePath is the path of Aloft's usage endpoint.
@@ -44,9 +44,9 @@ func (c *Client) Usage(ctx context.Context) (*meter.Report, error) {
 const QueuePath = "/aloft/v1/queue"
 
 // QueueStats fetches the counters of the asynchronous queue, per function.
-func (c *Client) QueueStats(ctx context.Context) ([]queue.Stats, error) {
+func (c *Client) QueueStats(ctx context.Context) ([]async.Stats, error) {
 	var out struct {
-		Functions []queue.Stats `json:"Functions"`
+		Functions []async.Stats `json:"Functions"`
 	}
 	if err := c.getJSON(ctx, QueuePath, &out); err != nil {
 		return nil, err

@@ -50,17 +50,17 @@ func TestDependenciesPointOneWay(t *testing.T) {
 	const mod = "github.com/aloft-dev/aloft/internal/"
 	rules := map[string][]string{
 		// What the package (prefix) must not import directly.
-		"sandbox":    {"api", "gateway", "store", "registry", "invoker", "logs", "logsapi", "app", "cli"},
-		"invoker":    {"api", "gateway", "store", "registry", "logsapi", "app", "cli"},
-		"runtimeapi": {"api", "store", "registry", "invoker", "app", "cli"},
-		"function":   {"api", "store", "registry", "invoker", "sandbox", "app", "cli"},
-		"registry":   {"api", "invoker", "sandbox", "app", "cli"},
-		"api":        {"sandbox", "store", "app", "cli"},
-		"gateway":    {"sandbox", "store", "api", "gatewayapi", "app", "cli"},
-		"gatewayapi": {"sandbox", "invoker", "store", "api", "app", "cli"},
-		"objstore":   {"api", "s3api", "gateway", "store", "registry", "invoker", "sandbox", "app", "cli"},
-		"s3api":      {"api", "gateway", "store", "registry", "invoker", "sandbox", "app", "cli"},
-		"notify":     {"api", "gateway", "store", "registry", "invoker", "sandbox", "app", "cli"},
+		"sandbox":    {"lambdaapi", "gateway", "store", "registry", "invoker", "logs", "logsapi", "app", "cli"},
+		"invoker":    {"lambdaapi", "gateway", "store", "registry", "logsapi", "app", "cli"},
+		"runtimeapi": {"lambdaapi", "store", "registry", "invoker", "app", "cli"},
+		"function":   {"lambdaapi", "store", "registry", "invoker", "sandbox", "app", "cli"},
+		"registry":   {"lambdaapi", "invoker", "sandbox", "app", "cli"},
+		"lambdaapi":  {"sandbox", "store", "app", "cli"},
+		"gateway":    {"sandbox", "store", "lambdaapi", "gatewayapi", "app", "cli"},
+		"gatewayapi": {"sandbox", "invoker", "store", "lambdaapi", "app", "cli"},
+		"objstore":   {"lambdaapi", "s3api", "gateway", "store", "registry", "invoker", "sandbox", "app", "cli"},
+		"s3api":      {"lambdaapi", "gateway", "store", "registry", "invoker", "sandbox", "app", "cli"},
+		"notify":     {"lambdaapi", "gateway", "store", "registry", "invoker", "sandbox", "app", "cli"},
 	}
 	for _, p := range packages(t) {
 		rel := strings.TrimPrefix(p.ImportPath, mod)

@@ -22,15 +22,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/objstore"
-	"github.com/aloft-dev/aloft/internal/queue"
 	"github.com/aloft-dev/aloft/internal/s3api"
 )
 
-// Enqueuer stores an asynchronous invocation durably; *queue.Queue is one.
+// Enqueuer stores an asynchronous invocation durably; *async.Queue is one.
 type Enqueuer interface {
-	Enqueue(ctx context.Context, ev *queue.Event) error
+	Enqueue(ctx context.Context, ev *async.Event) error
 }
 
 // Deps are the notifier's collaborators.
@@ -79,7 +79,7 @@ func (n *Notifier) OnChange(ctx context.Context, c s3api.Change) error {
 		if err != nil {
 			return err
 		}
-		ev := &queue.Event{ID: function.NewID(), Function: name, Payload: payload}
+		ev := &async.Event{ID: function.NewID(), Function: name, Payload: payload}
 		if err := n.d.Queue.Enqueue(ctx, ev); err != nil {
 			return fmt.Errorf("notify: %s of %s/%s for %s: %w", c.EventName, c.Bucket, c.Key, name, err)
 		}

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/objstore"
-	"github.com/aloft-dev/aloft/internal/queue"
 	"github.com/aloft-dev/aloft/internal/s3api"
 )
 
@@ -189,11 +189,11 @@ func TestEventShape(t *testing.T) {
 
 // fakeQueue records events, or fails from the failAt-th on (1-based).
 type fakeQueue struct {
-	events []*queue.Event
+	events []*async.Event
 	failAt int
 }
 
-func (q *fakeQueue) Enqueue(_ context.Context, ev *queue.Event) error {
+func (q *fakeQueue) Enqueue(_ context.Context, ev *async.Event) error {
 	if q.failAt > 0 && len(q.events)+1 >= q.failAt {
 		return errors.New("stream unavailable")
 	}

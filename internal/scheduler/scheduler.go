@@ -23,8 +23,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/function"
-	"github.com/aloft-dev/aloft/internal/queue"
 	"github.com/aloft-dev/aloft/internal/schedule"
 )
 
@@ -86,7 +86,7 @@ type record struct {
 
 // Queue stores the invocations schedules send.
 type Queue interface {
-	Enqueue(ctx context.Context, ev *queue.Event) error
+	Enqueue(ctx context.Context, ev *async.Event) error
 }
 
 // Deps are the scheduler's collaborators.
@@ -323,7 +323,7 @@ func (s *Scheduler) fire(sc *Schedule, scheduled time.Time) error {
 		"<aws.scheduler.attempt-number>", "1",
 	).Replace(input)
 	name, _, _ := function.ParseRef(sc.Target.Arn)
-	ev := &queue.Event{ID: "schedule-" + execID, Function: name, Payload: json.RawMessage(input)}
+	ev := &async.Event{ID: "schedule-" + execID, Function: name, Payload: json.RawMessage(input)}
 	if !json.Valid(ev.Payload) {
 		b, _ := json.Marshal(input) // a non-JSON Input is sent as a JSON string
 		ev.Payload = b

@@ -7,23 +7,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aloft-dev/aloft/internal/queue"
+	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/store"
 )
 
 type fakeQueue struct {
 	mu  sync.Mutex
-	evs []*queue.Event
+	evs []*async.Event
 }
 
-func (q *fakeQueue) Enqueue(_ context.Context, ev *queue.Event) error {
+func (q *fakeQueue) Enqueue(_ context.Context, ev *async.Event) error {
 	q.mu.Lock()
 	q.evs = append(q.evs, ev)
 	q.mu.Unlock()
 	return nil
 }
 
-func (q *fakeQueue) take() []*queue.Event {
+func (q *fakeQueue) take() []*async.Event {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	out := q.evs

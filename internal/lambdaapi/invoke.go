@@ -1,13 +1,13 @@
-package api
+package lambdaapi
 
 import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
 
+	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoke"
-	"github.com/aloft-dev/aloft/internal/queue"
 )
 
 // enqueue validates an asynchronous invocation's payload, stores it durably
@@ -24,7 +24,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, req *request, n
 			"Could not parse request body into json: Could not parse payload into json: Unexpected character: was expecting a JSON value")
 	}
 	id := w.Header().Get("X-Amzn-Requestid")
-	if err := s.d.Queue.Enqueue(r.Context(), &queue.Event{ID: id, Function: name, Payload: req.body}); err != nil {
+	if err := s.d.Queue.Enqueue(r.Context(), &async.Event{ID: id, Function: name, Payload: req.body}); err != nil {
 		return err
 	}
 	if body != nil {

@@ -1,4 +1,4 @@
-package api
+package lambdaapi
 
 import (
 	"net/http"

@@ -1,4 +1,4 @@
-// Package queue holds Aloft's asynchronous invocations. An accepted event is
+// Package async holds Aloft's asynchronous invocations. An accepted event is
 // published to a JetStream work-queue stream (one subject per function) and
 // acknowledged to the caller only once the stream has stored it; workers
 // then deliver it to the function at least once, with Lambda's rules:
@@ -11,7 +11,7 @@
 // An event is acknowledged to the stream only after its outcome (and any
 // destination event) is stored, so a crash at any point means the event is
 // delivered again, never lost.
-package queue
+package async
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package api
+package lambdaapi
 
 import (
 	"bytes"
@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/keepalive"
 	"github.com/aloft-dev/aloft/internal/meter"
-	"github.com/aloft-dev/aloft/internal/queue"
 	"github.com/aloft-dev/aloft/internal/registry"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
@@ -28,8 +28,8 @@ type Invoker interface {
 
 // Queue stores asynchronous invocations.
 type Queue interface {
-	Enqueue(ctx context.Context, ev *queue.Event) error
-	Stats(ctx context.Context) ([]queue.Stats, error)
+	Enqueue(ctx context.Context, ev *async.Event) error
+	Stats(ctx context.Context) ([]async.Stats, error)
 }
 
 // Deps are the API's collaborators.
