@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -418,7 +417,7 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 		h.fail(x, http.StatusInternalServerError, internalBody)
 		return
 	case resp.FunctionError != "":
-		if timedOut(resp.Payload) {
+		if resp.Failure != nil && resp.Failure.Kind == invoker.FailTimeout {
 			h.fail(x, http.StatusGatewayTimeout, timeoutBody)
 		} else {
 			h.fail(x, http.StatusBadGateway, internalBody)
@@ -499,11 +498,6 @@ func (h *Handler) call(ctx context.Context, req *invoker.Request, timeout time.D
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
 	}
-}
-
-// timedOut reports whether a function error is the invoker's timeout.
-func timedOut(p []byte) bool {
-	return bytes.Contains(p[:min(len(p), 64)], []byte(`"errorType":"Sandbox.Timedout"`))
 }
 
 // preflight answers a CORS preflight request.

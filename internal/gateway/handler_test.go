@@ -217,8 +217,15 @@ func TestFailures(t *testing.T) {
 		return &invoker.Response{Payload: []byte(`{"errorType":"Error","errorMessage":"boom"}`), FunctionError: "Unhandled"}, nil
 	}
 	e.function("timeout", 3, func([]byte) (*invoker.Response, error) {
-		return &invoker.Response{Payload: []byte(`{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 3.00 seconds"}`), FunctionError: "Unhandled"}, nil
+		f := &invoker.Failure{Kind: invoker.FailTimeout, Message: "Task timed out after 3.00 seconds"}
+		return &invoker.Response{Payload: f.Payload(), FunctionError: "Unhandled", Failure: f}, nil
 	})
+	// A function's own error that merely names the timeout's type is the
+	// function's error, not a timeout.
+	e.function("liar", 3, answer(`{"errorType":"Sandbox.Timedout","errorMessage":"not really"}`))
+	e.inv.fns["liar"] = func([]byte) (*invoker.Response, error) {
+		return &invoker.Response{Payload: []byte(`{"errorType":"Sandbox.Timedout","errorMessage":"not really"}`), FunctionError: "Unhandled"}, nil
+	}
 	release := make(chan struct{})
 	e.function("slow", 60, func([]byte) (*invoker.Response, error) {
 		<-release
@@ -231,9 +238,11 @@ func TestFailures(t *testing.T) {
 	e.api(nil, map[string]string{
 		"GET /error": "error", "GET /timeout": "timeout", "GET /slow": "slow", "GET /malformed": "malformed",
 		"GET /v1bad": "v1bad@1.0", "GET /throttled": "throttled", "GET /missing": "nosuchfunction", "POST /echo": "echo",
+		"GET /liar": "liar",
 	})
 	e.expect(e.req("GET", "/error", nil), 502, `{"message":"Internal Server Error"}`)
 	e.expect(e.req("GET", "/timeout", nil), 504, `{"message":"Endpoint request timed out"}`)
+	e.expect(e.req("GET", "/liar", nil), 502, `{"message":"Internal Server Error"}`)
 	t0 := time.Now()
 	e.expect(e.req("GET", "/slow", nil), 504, `{"message":"Endpoint request timed out"}`)
 	if el := time.Since(t0); el > 5*time.Second {

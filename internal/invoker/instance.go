@@ -3,7 +3,6 @@ package invoker
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -194,7 +193,7 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 	}
 	go in.out.read()
 	if err != nil {
-		return nil, in.initFailed(req, t0, "Runtime.InvalidEntrypoint", err.Error(), nil), nil
+		return nil, in.initFailed(req, t0, FailInvalidEntrypoint, err.Error(), nil), nil
 	}
 	tRuntime := iv.d.Now()
 
@@ -205,17 +204,17 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 	select {
 	case <-in.rt.Ready():
 	case res := <-in.rt.InitError():
-		return nil, in.initFailed(req, t0, "", "", res.Payload), nil
+		return nil, in.initFailed(req, t0, 0, "", res.Payload), nil
 	case <-in.sb.Done():
 		select {
 		case res := <-in.rt.InitError():
-			return nil, in.initFailed(req, t0, "", "", res.Payload), nil
+			return nil, in.initFailed(req, t0, 0, "", res.Payload), nil
 		default:
 		}
 		st, _ := in.sb.Wait(context.Background())
-		return nil, in.initFailed(req, t0, "Runtime.ExitError", "Runtime exited with error: "+st.String(), nil), nil
+		return nil, in.initFailed(req, t0, FailExit, "Runtime exited with error: "+st.String(), nil), nil
 	case <-limit.C:
-		return nil, in.initFailed(req, t0, "Runtime.Unknown",
+		return nil, in.initFailed(req, t0, FailUnknown,
 			fmt.Sprintf("Runtime failed to initialise within %s", max(iv.d.InitLimit, time.Duration(cfg.Timeout)*time.Second)), nil), nil
 	case <-ctx.Done():
 		in.shutdown(0)
@@ -248,24 +247,26 @@ func (iv *Invoker) privateNetworks() bool {
 }
 
 // initFailed stops a failed instance and builds Lambda's answer: either the
-// error the runtime posted (body) or one of Aloft's own (typ, msg).
-func (in *instance) initFailed(req *Request, t0 time.Time, typ, msg string, body []byte) *Response {
+// error the runtime posted (body) or one of Aloft's own (kind, msg).
+func (in *instance) initFailed(req *Request, t0 time.Time, kind FailureKind, msg string, body []byte) *Response {
 	reqID := function.NewID()
+	var resp *Response
+	var extra []string
 	if body == nil {
-		body = errorBody(typ, "RequestId: "+reqID+" Error: "+msg)
+		f := &Failure{kind, "RequestId: " + reqID + " Error: " + msg}
+		resp = failed(f, in.cfg.Version, reqID)
+		extra = append(extra, f.Message+"\n"+kind.ErrorType())
+	} else {
+		resp = &Response{Payload: body, FunctionError: "Unhandled", Version: in.cfg.Version, RequestID: reqID}
 	}
 	in.dead = true
 	if in.sb != nil {
 		in.sb.Stop(context.Background(), 0)
 	}
-	var extra []string
-	if typ != "" {
-		extra = append(extra, "RequestId: "+reqID+" Error: "+msg+"\n"+typ)
-	}
 	d := in.iv.d.Now().Sub(t0)
-	tail := in.finish(req, reqID, t0, d, extra, true)
+	resp.LogTail = in.finish(req, reqID, t0, d, extra, true)
 	in.iv.stopAsync(in)
-	return &Response{Payload: body, FunctionError: "Unhandled", LogTail: tail, Version: in.cfg.Version, RequestID: reqID}
+	return resp
 }
 
 // baseEnv is where every instance's environment starts, and the
@@ -395,20 +396,21 @@ func (in *instance) invoke(req *Request) (resp *Response, delivered bool) {
 		in.sb.Stop(context.Background(), 0)
 		secs := strconv.FormatFloat(timeout.Seconds(), 'f', 2, 64)
 		resp.FunctionError = "Unhandled"
-		resp.Payload = errorBody("Sandbox.Timedout", "RequestId: "+reqID+" Error: Task timed out after "+secs+" seconds")
+		resp.Failure = &Failure{FailTimeout, "RequestId: " + reqID + " Error: Task timed out after " + secs + " seconds"}
+		resp.Payload = resp.Failure.Payload()
 		extra = append(extra, iv.d.Now().UTC().Format("2006-01-02T15:04:05.000Z")+" "+reqID+" Task timed out after "+secs+" seconds")
 	default: // the process exited, or the server is closing
 		in.dead = true
 		in.sb.Stop(context.Background(), 0)
 		st, _ := in.sb.Wait(context.Background())
-		msg := "Runtime exited with error: " + st.String()
-		typ := "Runtime.ExitError"
+		kind := FailExit
 		if st.OOMKilled {
-			typ = "Runtime.OutOfMemory"
+			kind = FailOutOfMemory
 		}
 		resp.FunctionError = "Unhandled"
-		resp.Payload = errorBody(typ, "RequestId: "+reqID+" Error: "+msg)
-		extra = append(extra, "RequestId: "+reqID+" Error: "+msg+"\n"+typ)
+		resp.Failure = &Failure{kind, "RequestId: " + reqID + " Error: Runtime exited with error: " + st.String()}
+		resp.Payload = resp.Failure.Payload()
+		extra = append(extra, resp.Failure.Message+"\n"+kind.ErrorType())
 	}
 	if resp.Payload == nil {
 		resp.Payload = nullPayload
@@ -476,15 +478,6 @@ func (in *instance) shutdown(grace time.Duration) {
 		os.RemoveAll(in.dir)
 		in.iv.untrack(in)
 	})
-}
-
-// errorBody renders a Lambda error payload.
-func errorBody(typ, msg string) []byte {
-	b, _ := json.Marshal(struct {
-		Type    string `json:"errorType"`
-		Message string `json:"errorMessage"`
-	}{typ, msg})
-	return b
 }
 
 // traceID builds an X-Ray style trace header from the request id.

@@ -2,6 +2,7 @@ package invoker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -100,9 +101,60 @@ type Request struct {
 type Response struct {
 	Payload       []byte
 	FunctionError string // "Unhandled" when the function failed
-	LogTail       []byte // the last 4 KB of the invocation's log, when asked
-	Version       string
-	RequestID     string
+	// Failure, when set, is why the invocation failed outside the
+	// function's own code; Payload is then its rendering (Failure.Payload).
+	Failure   *Failure
+	LogTail   []byte // the last 4 KB of the invocation's log, when asked
+	Version   string
+	RequestID string
+}
+
+// FailureKind is a way an invocation fails outside the function's code.
+type FailureKind uint8
+
+// Failure kinds, with the error types Lambda reports for them.
+const (
+	FailTimeout           FailureKind = iota + 1 // Sandbox.Timedout: the function ran out of time
+	FailExit                                     // Runtime.ExitError: the runtime's process ended
+	FailOutOfMemory                              // Runtime.OutOfMemory: ended by its memory limit
+	FailInvalidEntrypoint                        // Runtime.InvalidEntrypoint: the runtime could not start
+	FailUnknown                                  // Runtime.Unknown: the runtime broke its protocol
+)
+
+// ErrorType returns the error type Lambda reports for k.
+func (k FailureKind) ErrorType() string {
+	switch k {
+	case FailTimeout:
+		return "Sandbox.Timedout"
+	case FailExit:
+		return "Runtime.ExitError"
+	case FailOutOfMemory:
+		return "Runtime.OutOfMemory"
+	case FailInvalidEntrypoint:
+		return "Runtime.InvalidEntrypoint"
+	}
+	return "Runtime.Unknown"
+}
+
+// Failure is an invocation's failure outside the function's own code.
+type Failure struct {
+	Kind    FailureKind
+	Message string // as Lambda words it, "RequestId: ... Error: ..."
+}
+
+// Payload renders f as Lambda's error document: errorType and
+// errorMessage.
+func (f *Failure) Payload() []byte {
+	b, _ := json.Marshal(struct {
+		Type    string `json:"errorType"`
+		Message string `json:"errorMessage"`
+	}{f.Kind.ErrorType(), f.Message})
+	return b
+}
+
+// failed returns the response of an invocation that failed as f says.
+func failed(f *Failure, version, reqID string) *Response {
+	return &Response{Payload: f.Payload(), FunctionError: "Unhandled", Failure: f, Version: version, RequestID: reqID}
 }
 
 // Invoker owns every instance on this node.
@@ -229,10 +281,8 @@ func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) 
 		// not forever.
 		if attempt == 2 {
 			reqID := function.NewID()
-			return &Response{
-				Payload:       errorBody("Runtime.ExitError", "RequestId: "+reqID+" Error: Runtime exited before it took the invocation"),
-				FunctionError: "Unhandled", Version: p.cfg.Version, RequestID: reqID,
-			}, nil
+			f := &Failure{FailExit, "RequestId: " + reqID + " Error: Runtime exited before it took the invocation"}
+			return failed(f, p.cfg.Version, reqID), nil
 		}
 	}
 }
