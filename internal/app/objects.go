@@ -3,9 +3,9 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"log/slog"
 	"path/filepath"
-	"strings"
 
 	"github.com/aloft-dev/aloft/internal/notify"
 	"github.com/aloft-dev/aloft/internal/objstore"
@@ -40,10 +40,10 @@ func (s *Server) startObjects(dir string, v *sigv4.Verifier, log *slog.Logger) e
 // (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]) names a
 // function in the registry.
 func (s *Server) functionExists(_ context.Context, arn string) bool {
-	parts := strings.Split(arn, ":")
-	if len(parts) < 7 || len(parts) > 8 || parts[0] != "arn" || parts[2] != "lambda" || parts[5] != "function" {
+	name, _, ok := awsproto.LambdaFunction(arn)
+	if !ok {
 		return false
 	}
-	_, ok := s.reg.Get(parts[6])
+	_, ok = s.reg.Get(name)
 	return ok
 }

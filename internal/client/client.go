@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -27,7 +28,7 @@ import (
 // Defaults used when the environment says nothing.
 const (
 	DefaultEndpoint    = "http://127.0.0.1:9000"
-	DefaultRegion      = "us-east-1"
+	DefaultRegion      = awsproto.DefaultRegion
 	DefaultDataDir     = ".aloft"
 	CredentialsFile    = "credentials" // name of the key file inside the data dir
 	DefaultMaxAttempts = 3

@@ -1,6 +1,7 @@
 package function
 
 import (
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"strings"
 )
 
@@ -45,13 +46,9 @@ func ParseRef(ref string) (name, qualifier string, ok bool) {
 		name = parts[0]
 	case len(parts) == 2:
 		name, qualifier = parts[0], parts[1]
-	case len(parts) >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function":
-		if len(parts) > 8 {
+	case parts[0] == "arn":
+		if name, qualifier, ok = awsproto.LambdaFunction(ref); !ok {
 			return "", "", false
-		}
-		name = parts[6]
-		if len(parts) == 8 {
-			qualifier = parts[7]
 		}
 	case (len(parts) == 3 || len(parts) == 4) && parts[1] == "function":
 		name = parts[2]

@@ -1,5 +1,7 @@
 package function
 
+import "github.com/aloft-dev/aloft/internal/awsproto"
+
 // Limits Lambda enforces, which Aloft enforces the same way.
 const (
 	MinMemory          = 128
@@ -21,7 +23,7 @@ const (
 	MaxSyncPayload     = 6291456   // bytes of a synchronous Invoke request
 	MaxResponsePayload = 6291556   // bytes of a function's response (6 MiB + 100)
 	MaxAsyncPayload    = 1048576   // bytes of an asynchronous Invoke request
-	AccountID          = "000000000000"
-	DefaultRegion      = "us-east-1"
+	AccountID          = awsproto.AccountID
+	DefaultRegion      = awsproto.DefaultRegion
 	LatestVersion      = "$LATEST"
 )

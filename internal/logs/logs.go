@@ -34,6 +34,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"log/slog"
 	"strings"
 	"sync"
@@ -52,8 +53,8 @@ const (
 	defaultQueueSize  = 4096
 	defaultQueueBytes = 64 << 20
 	defaultMaxBytes   = 1 << 30
-	defaultRegion     = "us-east-1"
-	accountID         = "000000000000"
+	defaultRegion     = awsproto.DefaultRegion
+	accountID         = awsproto.AccountID
 
 	// maxRound is how many queued batches the writer publishes before it
 	// waits for their acks.

@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -138,9 +139,8 @@ func filtered(key, prefix, suffix string) bool {
 // else is taken to be a name already. The queue invokes a function's
 // current configuration, so a qualifier is not kept.
 func FunctionName(arn string) string {
-	parts := strings.Split(arn, ":")
-	if len(parts) >= 7 && parts[0] == "arn" && parts[5] == "function" {
-		return parts[6]
+	if name, _, ok := awsproto.LambdaFunction(arn); ok {
+		return name
 	}
 	return arn
 }

@@ -3,6 +3,7 @@ package objstore
 import (
 	"context"
 	"errors"
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"io"
 	"time"
 )
@@ -67,7 +68,7 @@ const (
 	MinPartSize    = 5 << 20                  // bytes of every part but the last
 	MaxParts       = 10000                    // parts of one upload
 	MaxListKeys    = 1000                     // keys and prefixes of one list page
-	DefaultRegion  = "us-east-1"              // region of a bucket created without one
+	DefaultRegion  = awsproto.DefaultRegion   // region of a bucket created without one
 	defaultContent = "binary/octet-stream"    // Content-Type of an object stored without one
 	multipartLimit = MaxParts * MaxObjectSize // largest completed upload
 )

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"log/slog"
 	"maps"
 	"slices"
@@ -223,7 +224,7 @@ func (c *Catalog) API(id string) (*API, error) {
 	a := c.apis[id]
 	c.mu.Unlock()
 	if a == nil {
-		return nil, notFound("Invalid API identifier specified %s:%s", "000000000000", id)
+		return nil, notFound("Invalid API identifier specified %s:%s", awsproto.AccountID, id)
 	}
 	return a, nil
 }
@@ -257,7 +258,7 @@ func (c *Catalog) UpdateAPI(ctx context.Context, id string, change func(a *API) 
 	for attempt := 0; ; attempt++ {
 		e, err := c.kv.Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, notFound("Invalid API identifier specified %s:%s", "000000000000", id)
+			return nil, notFound("Invalid API identifier specified %s:%s", awsproto.AccountID, id)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("catalog: read API %s: %w", id, err)

@@ -11,6 +11,7 @@ package payload
 import (
 	"bytes"
 	"encoding/base64"
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -43,7 +44,7 @@ func ParseFormat(s string) (Format, bool) {
 }
 
 // AccountID is the account every event names.
-const AccountID = "000000000000"
+const AccountID = awsproto.AccountID
 
 // TimeLayout is the layout of requestContext.time and requestTime.
 const TimeLayout = "02/Jan/2006:15:04:05 -0700"

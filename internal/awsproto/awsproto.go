@@ -1,0 +1,38 @@
+// Package awsproto holds what Aloft's AWS-compatible APIs share on the
+// wire: the account and default region every resource belongs to, and
+// the parsing of Amazon Resource Names. Every package that writes an
+// account id, a default region or reads an ARN takes it from here.
+package awsproto
+
+import (
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+)
+
+// The one account of a server, and the region of a request that names
+// none.
+const (
+	AccountID     = "000000000000"
+	DefaultRegion = "us-east-1"
+)
+
+// LambdaFunction reads a Lambda function ARN
+// (arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]) and
+// returns the function's name and qualifier; ok is false for anything
+// else. The name and qualifier are not validated.
+func LambdaFunction(s string) (name, qualifier string, ok bool) {
+	a, err := arn.Parse(s)
+	if err != nil || a.Service != "lambda" {
+		return "", "", false
+	}
+	kind, rest, found := strings.Cut(a.Resource, ":")
+	if !found || kind != "function" || rest == "" {
+		return "", "", false
+	}
+	name, qualifier, _ = strings.Cut(rest, ":")
+	if name == "" || strings.Contains(qualifier, ":") {
+		return "", "", false
+	}
+	return name, qualifier, true
+}
