@@ -33,6 +33,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"io"
 	"log/slog"
 	"net/http"
@@ -169,10 +170,7 @@ func writeError(w http.ResponseWriter, err error) {
 			ae = &apiError{http.StatusInternalServerError, "InternalServerErrorException", "Internal server error"}
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Amzn-Errortype", ae.code)
-	w.WriteHeader(ae.status)
-	json.NewEncoder(w).Encode(map[string]string{"message": ae.message})
+	awsproto.WriteError(w, nil, awsproto.RESTJSON, &awsproto.Error{Status: ae.status, Code: ae.code, Message: ae.message}, "")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/logs"
 )
 
@@ -136,14 +137,7 @@ func (h *handler) toAPIError(op string, err error) *apiError {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("x-amzn-ErrorType", e.typ)
-	w.WriteHeader(e.status)
-	data, _ := json.Marshal(struct {
-		Type    string `json:"__type"`
-		Message string `json:"message,omitempty"`
-	}{e.typ, e.msg})
-	_, _ = w.Write(data)
+	awsproto.WriteError(w, nil, awsproto.JSON11, &awsproto.Error{Status: e.status, Code: e.typ, Message: e.msg}, "")
 }
 
 func requestID() string {
