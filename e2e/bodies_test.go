@@ -46,7 +46,7 @@ func TestUnverifiedBodiesAreNotHeld(t *testing.T) {
 	targets := []target{
 		{"lambda", "POST", "/2015-03-31/functions", nil, "Exception"},
 		{"logs", "POST", "/", map[string]string{"X-Amz-Target": "Logs_20140328.PutLogEvents", "Content-Type": "application/x-amz-json-1.1"}, "Exception"},
-		{"scheduler", "POST", "/schedules/flood", map[string]string{"Content-Type": "application/json"}, "essage"},
+		{"scheduler", "POST", "/schedules/flood", map[string]string{"Content-Type": "application/json"}, "Exception"},
 		{"apigateway", "POST", "/v2/apis", map[string]string{"Content-Type": "application/json"}, "essage"},
 		{"s3", "PUT", "/flood/object", nil, "<Error>"},
 	}

@@ -9,8 +9,9 @@ import (
 
 // isS3 reports whether r is for the S3 API: it is signed for the service
 // s3, or its Host addresses a bucket virtual-host style, or it has no
-// credential scope and its path is not one of Lambda's or Aloft's (so an
-// anonymous GET /bucket/key gets S3's AccessDenied). Lambda paths begin
+// credential scope and its path is not one of Lambda's, Aloft's, the
+// Scheduler's or API Gateway's (so an anonymous GET /bucket/key gets S3's
+// AccessDenied). Lambda paths begin
 // with a dated version, /2015-03-31/ and the like.
 func (s *Server) isS3(r *http.Request) bool {
 	if _, service, ok := sigv4.Scope(r); ok {
@@ -23,7 +24,19 @@ func (s *Server) isS3(r *http.Request) bool {
 		return false
 	}
 	p := r.URL.Path
-	return p != "/health" && !strings.HasPrefix(p, "/aloft/") && !datedPath(p)
+	return p != "/health" && !strings.HasPrefix(p, "/aloft/") && !datedPath(p) && !otherServicePath(p)
+}
+
+// otherServicePath reports whether p is a path of the EventBridge
+// Scheduler or API Gateway v2 APIs, so that an unsigned request for them
+// is refused by the service it meant rather than by S3.
+func otherServicePath(p string) bool {
+	for _, prefix := range []string{"/schedules", "/schedule-groups", "/v2/apis", "/v2/domainnames", "/v2/vpclinks", "/v2/tags"} {
+		if p == prefix || strings.HasPrefix(p, prefix+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // datedPath reports whether p begins with an API version: /YYYY-MM-DD/.
