@@ -45,6 +45,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/sandbox/linux"
 	"github.com/aloft-dev/aloft/internal/sandbox/process"
 	"github.com/aloft-dev/aloft/internal/scheduler"
+	"github.com/aloft-dev/aloft/internal/schedulerapi"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 	"github.com/aloft-dev/aloft/internal/store"
 )
@@ -245,7 +246,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Logs:             logsapi.New(s.logStore, log.With("component", "logsapi")),
 		Usage:            s.meter.Report,
 		Queue:            s.queue,
-		Scheduler:        s.sched.Handler(),
+		Scheduler:        schedulerapi.New(s.sched),
 		CheckRuntime:     host.Check,
 		CodeURL:          func(_, codeHex string) string { return code.URL("http://"+s.ln.Addr().String(), codeHex) },
 		ConcurrencyLimit: cfg.ConcurrencyLimit,

@@ -6,6 +6,7 @@ package deptest
 import (
 	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,21 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 	for _, p := range packages(t) {
 		if p.Doc == "" {
 			t.Errorf("%s has no package doc comment", p.ImportPath)
+		}
+	}
+}
+
+// TestDomainsSpeakNoHTTP checks that domain packages leave the wire to
+// their API packages: none imports net/http.
+func TestDomainsSpeakNoHTTP(t *testing.T) {
+	const mod = "github.com/aloft-dev/aloft/internal/"
+	domains := []string{"scheduler", "schedule", "registry", "function", "logs", "meter", "async", "policy", "store", "keepalive", "notify"}
+	for _, p := range packages(t) {
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		for _, d := range domains {
+			if rel == d && slices.Contains(p.Imports, "net/http") {
+				t.Errorf("%s imports net/http; its wire belongs in an API package", p.ImportPath)
+			}
 		}
 	}
 }

@@ -31,7 +31,7 @@ func (s *Scheduler) CreateGroup(ctx context.Context, name string) (Group, error)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.groups[name]; ok {
-		return Group{}, &apiError{409, "ConflictException", fmt.Sprintf("Schedule group %s already exists.", name)}
+		return Group{}, &Error{Conflict, fmt.Sprintf("Schedule group %s already exists.", name)}
 	}
 	created := epoch(s.d.Now())
 	b, _ := json.Marshal(created)
@@ -48,7 +48,7 @@ func (s *Scheduler) GetGroup(name string) (Group, error) {
 	defer s.mu.Unlock()
 	created, ok := s.groups[name]
 	if !ok {
-		return Group{}, &apiError{404, "ResourceNotFoundException", fmt.Sprintf("Schedule group %s does not exist.", name)}
+		return Group{}, &Error{NotFound, fmt.Sprintf("Schedule group %s does not exist.", name)}
 	}
 	return s.group(name, created), nil
 }
@@ -79,7 +79,7 @@ func (s *Scheduler) DeleteGroup(ctx context.Context, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.groups[name]; !ok {
-		return &apiError{404, "ResourceNotFoundException", fmt.Sprintf("Schedule group %s does not exist.", name)}
+		return &Error{NotFound, fmt.Sprintf("Schedule group %s does not exist.", name)}
 	}
 	if err := s.kv.Delete(ctx, "g/"+name); err != nil {
 		return fmt.Errorf("scheduler: delete group %s: %w", name, err)

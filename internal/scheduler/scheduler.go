@@ -341,17 +341,28 @@ func (s *Scheduler) save(k string, rec *record) {
 	}
 }
 
-// apiError carries a Scheduler exception name.
-type apiError struct {
-	status int
-	code   string
-	msg    string
+// ErrorKind is why a request to the scheduler was refused.
+type ErrorKind uint8
+
+// The kinds of Error.
+const (
+	Invalid  ErrorKind = iota + 1 // the request is malformed or breaks a limit
+	NotFound                      // the schedule or group does not exist
+	Conflict                      // it exists already
+)
+
+// Error is a request the scheduler refuses, with a message for the caller.
+type Error struct {
+	Kind    ErrorKind
+	Message string
 }
 
-func (e *apiError) Error() string { return e.code + ": " + e.msg }
+// Error returns the message.
+func (e *Error) Error() string { return "scheduler: " + e.Message }
 
+// validation returns an Invalid error.
 func validation(format string, args ...any) error {
-	return &apiError{400, "ValidationException", fmt.Sprintf(format, args...)}
+	return &Error{Invalid, fmt.Sprintf(format, args...)}
 }
 
 // Put creates (create is true) or replaces a schedule.
@@ -387,14 +398,14 @@ func (s *Scheduler) Put(ctx context.Context, sc Schedule, create bool) (*Schedul
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.groups[sc.GroupName]; !ok {
-		return nil, &apiError{404, "ResourceNotFoundException", fmt.Sprintf("Schedule group %s does not exist.", sc.GroupName)}
+		return nil, &Error{NotFound, fmt.Sprintf("Schedule group %s does not exist.", sc.GroupName)}
 	}
 	cur := s.recs[k]
 	switch {
 	case create && cur != nil:
-		return nil, &apiError{409, "ConflictException", fmt.Sprintf("Schedule %s already exists.", sc.Name)}
+		return nil, &Error{Conflict, fmt.Sprintf("Schedule %s already exists.", sc.Name)}
 	case !create && cur == nil:
-		return nil, &apiError{404, "ResourceNotFoundException", fmt.Sprintf("Schedule %s does not exist.", sc.Name)}
+		return nil, &Error{NotFound, fmt.Sprintf("Schedule %s does not exist.", sc.Name)}
 	}
 	sc.Arn = "arn:aws:scheduler:" + s.d.Region + ":" + function.AccountID + ":schedule/" + sc.GroupName + "/" + sc.Name
 	sc.CreationDate = epoch(now)
@@ -435,7 +446,7 @@ func (s *Scheduler) Get(group, name string) (*Schedule, error) {
 	defer s.mu.Unlock()
 	rec := s.recs[key(group, name)]
 	if rec == nil {
-		return nil, &apiError{404, "ResourceNotFoundException", fmt.Sprintf("Schedule %s does not exist.", name)}
+		return nil, &Error{NotFound, fmt.Sprintf("Schedule %s does not exist.", name)}
 	}
 	sc := rec.Schedule
 	return &sc, nil
@@ -450,7 +461,7 @@ func (s *Scheduler) Delete(ctx context.Context, group, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.recs[k] == nil {
-		return &apiError{404, "ResourceNotFoundException", fmt.Sprintf("Schedule %s does not exist.", name)}
+		return &Error{NotFound, fmt.Sprintf("Schedule %s does not exist.", name)}
 	}
 	if err := s.kv.Delete(ctx, k); err != nil {
 		return fmt.Errorf("scheduler: delete %s: %w", name, err)

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -161,8 +162,9 @@ func TestValidationAndDisabled(t *testing.T) {
 	if _, err := s.Put(ctx, good, true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Put(ctx, good, true); err == nil || !strings.Contains(err.Error(), "ConflictException") {
-		t.Fatalf("second create got %v", err)
+	var se *Error
+	if _, err := s.Put(ctx, good, true); !errors.As(err, &se) || se.Kind != Conflict {
+		t.Fatalf("second create got %v, want a Conflict", err)
 	}
 	c.set(c.now().Add(time.Hour))
 	s.fireDue(c.now())

@@ -1,0 +1,192 @@
+// Package schedulerapi serves the EventBridge Scheduler API subset
+// (rest-json, 2021-06-30) over package scheduler: schedules and schedule
+// groups. It decodes requests, calls the scheduler and encodes its answers;
+// the scheduler's errors become the API's through one table (wireError).
+// Requests reach it already authenticated.
+package schedulerapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/scheduler"
+)
+
+// api serves one scheduler.
+type api struct{ s *scheduler.Scheduler }
+
+// New returns the API's handler for s.
+func New(s *scheduler.Scheduler) http.Handler {
+	a := &api{s}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /schedules/{name}", a.handlePut(true))
+	mux.HandleFunc("PUT /schedules/{name}", a.handlePut(false))
+	mux.HandleFunc("GET /schedules/{name}", a.handleGet)
+	mux.HandleFunc("DELETE /schedules/{name}", a.handleDelete)
+	mux.HandleFunc("GET /schedules", a.handleList)
+	mux.HandleFunc("POST /schedule-groups/{name}", a.handleCreateGroup)
+	mux.HandleFunc("GET /schedule-groups/{name}", a.handleGetGroup)
+	mux.HandleFunc("DELETE /schedule-groups/{name}", a.handleDeleteGroup)
+	mux.HandleFunc("GET /schedule-groups", a.handleListGroups)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, awsproto.Errorf(http.StatusNotFound, "ResourceNotFoundException", "Unknown operation %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// wireError maps the scheduler's errors to the API's.
+func wireError(err error) *awsproto.Error {
+	var ae *awsproto.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var se *scheduler.Error
+	if !errors.As(err, &se) {
+		return &awsproto.Error{Status: http.StatusInternalServerError, Code: "InternalServerException", Message: "The service cannot complete the request.", Err: err}
+	}
+	switch se.Kind {
+	case scheduler.NotFound:
+		return &awsproto.Error{Status: http.StatusNotFound, Code: "ResourceNotFoundException", Message: se.Message}
+	case scheduler.Conflict:
+		return &awsproto.Error{Status: http.StatusConflict, Code: "ConflictException", Message: se.Message}
+	}
+	return &awsproto.Error{Status: http.StatusBadRequest, Code: "ValidationException", Message: se.Message}
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	awsproto.WriteError(w, nil, awsproto.RESTJSON, wireError(err), "")
+}
+
+// validation is the API's own ValidationException.
+func validation(format string, args ...any) error {
+	return awsproto.Errorf(http.StatusBadRequest, "ValidationException", format, args...)
+}
+
+func writeOK(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func (a *api) handlePut(create bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var sc scheduler.Schedule
+		if err := json.NewDecoder(r.Body).Decode(&sc); err != nil {
+			writeErr(w, validation("Could not parse the request body: %v", err))
+			return
+		}
+		sc.Name = r.PathValue("name")
+		out, err := a.s.Put(r.Context(), sc, create)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeOK(w, map[string]string{"ScheduleArn": out.Arn})
+	}
+}
+
+func (a *api) handleGet(w http.ResponseWriter, r *http.Request) {
+	sc, err := a.s.Get(r.URL.Query().Get("groupName"), r.PathValue("name"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeOK(w, sc)
+}
+
+func (a *api) handleDelete(w http.ResponseWriter, r *http.Request) {
+	if err := a.s.Delete(r.Context(), r.URL.Query().Get("groupName"), r.PathValue("name")); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeOK(w, struct{}{})
+}
+
+// page cuts a list at the offset in token, returning the next token.
+func page(n int, r *http.Request) (start, end int, next string, err error) {
+	q := r.URL.Query()
+	max := 100
+	if v := q.Get("MaxResults"); v != "" {
+		if max, err = strconv.Atoi(v); err != nil || max < 1 || max > 100 {
+			return 0, 0, "", validation("MaxResults must be between 1 and 100.")
+		}
+	}
+	if t := q.Get("NextToken"); t != "" {
+		if start, err = strconv.Atoi(t); err != nil || start < 0 || start > n {
+			return 0, 0, "", validation("Invalid NextToken.")
+		}
+	}
+	end = min(start+max, n)
+	if end < n {
+		next = strconv.Itoa(end)
+	}
+	return start, end, next, nil
+}
+
+func (a *api) handleList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	all := a.s.List(q.Get("ScheduleGroup"), q.Get("NamePrefix"), q.Get("State"))
+	start, end, next, err := page(len(all), r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	type summary struct {
+		Arn                  string            `json:"Arn"`
+		Name                 string            `json:"Name"`
+		GroupName            string            `json:"GroupName"`
+		State                string            `json:"State"`
+		CreationDate         float64           `json:"CreationDate"`
+		LastModificationDate float64           `json:"LastModificationDate"`
+		Target               map[string]string `json:"Target"`
+	}
+	out := struct {
+		Schedules []summary `json:"Schedules"`
+		NextToken string    `json:"NextToken,omitempty"`
+	}{Schedules: []summary{}, NextToken: next}
+	for _, sc := range all[start:end] {
+		out.Schedules = append(out.Schedules, summary{sc.Arn, sc.Name, sc.GroupName, sc.State, sc.CreationDate, sc.LastModificationDate, map[string]string{"Arn": sc.Target.Arn}})
+	}
+	writeOK(w, out)
+}
+
+func (a *api) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
+	g, err := a.s.CreateGroup(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeOK(w, map[string]string{"ScheduleGroupArn": g.Arn})
+}
+
+func (a *api) handleGetGroup(w http.ResponseWriter, r *http.Request) {
+	g, err := a.s.GetGroup(r.PathValue("name"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeOK(w, g)
+}
+
+func (a *api) handleDeleteGroup(w http.ResponseWriter, r *http.Request) {
+	if err := a.s.DeleteGroup(r.Context(), r.PathValue("name")); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeOK(w, struct{}{})
+}
+
+func (a *api) handleListGroups(w http.ResponseWriter, r *http.Request) {
+	all := a.s.Groups()
+	start, end, next, err := page(len(all), r)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeOK(w, struct {
+		ScheduleGroups []scheduler.Group `json:"ScheduleGroups"`
+		NextToken      string            `json:"NextToken,omitempty"`
+	}{all[start:end], next})
+}

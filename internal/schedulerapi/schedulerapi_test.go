@@ -1,0 +1,34 @@
+package schedulerapi
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aloft-dev/aloft/internal/scheduler"
+)
+
+func TestWireErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{&scheduler.Error{Kind: scheduler.NotFound, Message: "x"}, 404, "ResourceNotFoundException"},
+		{&scheduler.Error{Kind: scheduler.Conflict, Message: "x"}, 409, "ConflictException"},
+		{&scheduler.Error{Kind: scheduler.Invalid, Message: "x"}, 400, "ValidationException"},
+		{validation("bad %d", 1), 400, "ValidationException"},
+		{errors.New("disk on fire"), 500, "InternalServerException"},
+	} {
+		e := wireError(tc.err)
+		if e.Status != tc.status || e.Code != tc.code {
+			t.Errorf("%v: %d %s, want %d %s", tc.err, e.Status, e.Code, tc.status, tc.code)
+		}
+	}
+	w := httptest.NewRecorder()
+	New(nil).ServeHTTP(w, httptest.NewRequest("PATCH", "/nowhere", nil))
+	if w.Code != http.StatusNotFound || w.Header().Get("X-Amzn-Errortype") != "ResourceNotFoundException" {
+		t.Errorf("unknown operation: %d %v", w.Code, w.Header())
+	}
+}
