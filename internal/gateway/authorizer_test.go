@@ -13,20 +13,20 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
-	"github.com/aloft-dev/aloft/internal/invoker"
+	"github.com/aloft-dev/aloft/internal/invoke"
 )
 
 func TestLambdaAuthorizer(t *testing.T) {
 	e := newEnv(t)
 	clock := &fakeClock{t: time.Date(2025, 3, 12, 10, 0, 0, 0, time.UTC)}
 	e.h.d.Now = clock.now
-	e.function("echo", 3, func(ev []byte) (*invoker.Response, error) {
+	e.function("echo", 3, func(ev []byte) (*invoke.Response, error) {
 		b, _ := json.Marshal(map[string]any{"statusCode": 200, "body": string(ev)})
-		return &invoker.Response{Payload: b}, nil
+		return &invoke.Response{Payload: b}, nil
 	})
 	var calls atomic.Int32
 	var lastEvent atomic.Value
-	e.function("auth", 3, func(ev []byte) (*invoker.Response, error) {
+	e.function("auth", 3, func(ev []byte) (*invoke.Response, error) {
 		calls.Add(1)
 		lastEvent.Store(ev)
 		var in events.APIGatewayV2CustomAuthorizerV2Request
@@ -34,13 +34,13 @@ func TestLambdaAuthorizer(t *testing.T) {
 		tok := strings.Join(in.IdentitySource, ",")
 		switch tok {
 		case "good":
-			return &invoker.Response{Payload: []byte(`{"isAuthorized":true,"context":{"user":"alice","n":1}}`)}, nil
+			return &invoke.Response{Payload: []byte(`{"isAuthorized":true,"context":{"user":"alice","n":1}}`)}, nil
 		case "policy":
-			return &invoker.Response{Payload: []byte(`{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*"}]},"context":{"user":"bob"}}`)}, nil
+			return &invoke.Response{Payload: []byte(`{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*"}]},"context":{"user":"bob"}}`)}, nil
 		case "broken":
-			return &invoker.Response{Payload: []byte(`[]`)}, nil
+			return &invoke.Response{Payload: []byte(`[]`)}, nil
 		}
-		return &invoker.Response{Payload: []byte(`{"isAuthorized":false}`)}, nil
+		return &invoke.Response{Payload: []byte(`{"isAuthorized":false}`)}, nil
 	})
 	a := e.api(nil, map[string]string{"GET /private/{id}": "echo", "GET /iam": "echo"})
 	_, err := e.cat.UpdateAPI(context.Background(), a.ID, func(a *catalog.API) error {
@@ -132,7 +132,7 @@ type policyEnv struct {
 func newPolicyEnv(t *testing.T, ttl int, routes ...string) *policyEnv {
 	e := &policyEnv{env: newEnv(t), policies: map[string]string{}}
 	e.function("fn", 3, answer(`{"statusCode":200,"body":"ok"}`))
-	e.function("auth", 3, func(ev []byte) (*invoker.Response, error) {
+	e.function("auth", 3, func(ev []byte) (*invoke.Response, error) {
 		e.calls.Add(1)
 		var in events.APIGatewayV2CustomAuthorizerV2Request
 		if err := json.Unmarshal(ev, &in); err != nil || len(in.IdentitySource) != 1 {
@@ -142,7 +142,7 @@ func newPolicyEnv(t *testing.T, ttl int, routes ...string) *policyEnv {
 		if !ok {
 			st = "[]"
 		}
-		return &invoker.Response{Payload: []byte(`{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":` + st + `}}`)}, nil
+		return &invoke.Response{Payload: []byte(`{"principalId":"p","policyDocument":{"Version":"2012-10-17","Statement":` + st + `}}`)}, nil
 	})
 	rm := map[string]string{}
 	for _, r := range routes {

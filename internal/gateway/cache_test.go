@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
-	"github.com/aloft-dev/aloft/internal/invoker"
+	"github.com/aloft-dev/aloft/internal/invoke"
 )
 
 func TestResponseCache(t *testing.T) {
@@ -19,13 +19,13 @@ func TestResponseCache(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2025, 3, 12, 10, 0, 0, 0, time.UTC)}
 	e.h.d.Now = clock.now
 	var n atomic.Int32
-	e.function("count", 3, func(ev []byte) (*invoker.Response, error) {
+	e.function("count", 3, func(ev []byte) (*invoke.Response, error) {
 		c := n.Add(1)
 		status := 200
 		if c == 100 {
 			status = 500
 		}
-		return &invoker.Response{Payload: []byte(`{"statusCode":` + strconv.Itoa(status) + `,"headers":{"x-n":"` + strconv.Itoa(int(c)) + `"},"body":"n` + strconv.Itoa(int(c)) + `"}`)}, nil
+		return &invoke.Response{Payload: []byte(`{"statusCode":` + strconv.Itoa(status) + `,"headers":{"x-n":"` + strconv.Itoa(int(c)) + `"},"body":"n` + strconv.Itoa(int(c)) + `"}`)}, nil
 	})
 	a := e.api(nil, map[string]string{"ANY /c/{id}": "count", "GET /plain": "count"})
 	_, err := e.cat.UpdateAPI(context.Background(), a.ID, func(a *catalog.API) error {
@@ -77,13 +77,13 @@ func TestResponseCacheCallers(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	var n atomic.Int32
-	e.function("count", 3, func([]byte) (*invoker.Response, error) {
-		return &invoker.Response{Payload: []byte(`{"statusCode":200,"body":"n` + strconv.Itoa(int(n.Add(1))) + `"}`)}, nil
+	e.function("count", 3, func([]byte) (*invoke.Response, error) {
+		return &invoke.Response{Payload: []byte(`{"statusCode":200,"body":"n` + strconv.Itoa(int(n.Add(1))) + `"}`)}, nil
 	})
 	// The authorizers allow everyone and name the caller in their
 	// context: "token" by its identity source, "open" (no identity
 	// sources, no TTL) from a header it reads itself.
-	e.function("auth", 3, func(ev []byte) (*invoker.Response, error) {
+	e.function("auth", 3, func(ev []byte) (*invoke.Response, error) {
 		var in events.APIGatewayV2CustomAuthorizerV2Request
 		json.Unmarshal(ev, &in)
 		user := in.Headers["x-user"]
@@ -91,7 +91,7 @@ func TestResponseCacheCallers(t *testing.T) {
 			user = in.IdentitySource[0]
 		}
 		b, _ := json.Marshal(map[string]any{"isAuthorized": true, "context": map[string]string{"user": user}})
-		return &invoker.Response{Payload: b}, nil
+		return &invoke.Response{Payload: b}, nil
 	})
 	a := e.api(nil, map[string]string{"GET /token": "count", "GET /open": "count", "GET /keyed": "count"})
 	_, err := e.cat.UpdateAPI(ctx, a.ID, func(a *catalog.API) error {

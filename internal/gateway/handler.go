@@ -21,14 +21,13 @@ import (
 	"github.com/aloft-dev/aloft/internal/gateway/route"
 	"github.com/aloft-dev/aloft/internal/gateway/throttle"
 	"github.com/aloft-dev/aloft/internal/invoke"
-	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/registry"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
 // Invoker runs synchronous invocations.
 type Invoker interface {
-	Invoke(ctx context.Context, req *invoker.Request) (*invoker.Response, error)
+	Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Response, error)
 }
 
 // Functions finds stored functions.
@@ -417,7 +416,7 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 		h.fail(x, http.StatusInternalServerError, internalBody)
 		return
 	case resp.FunctionError != "":
-		if resp.Failure != nil && resp.Failure.Kind == invoker.FailTimeout {
+		if resp.Failure != nil && resp.Failure.Kind == invoke.FailTimeout {
 			h.fail(x, http.StatusGatewayTimeout, timeoutBody)
 		} else {
 			h.fail(x, http.StatusBadGateway, internalBody)
@@ -462,7 +461,7 @@ const slack = 2 * time.Second
 // ends; a function whose own timeout is shorter is awaited directly (the
 // invoker ends it at its timeout), and its answer discarded if it came
 // too late.
-func (h *Handler) call(ctx context.Context, req *invoker.Request, timeout time.Duration) (*invoker.Response, error) {
+func (h *Handler) call(ctx context.Context, req *invoke.Invocation, timeout time.Duration) (*invoke.Response, error) {
 	if timeout <= 0 {
 		return h.d.Invoker.Invoke(ctx, req)
 	}
@@ -476,7 +475,7 @@ func (h *Handler) call(ctx context.Context, req *invoker.Request, timeout time.D
 		return resp, err
 	}
 	type result struct {
-		resp *invoker.Response
+		resp *invoke.Response
 		err  error
 	}
 	done := make(chan result, 1)

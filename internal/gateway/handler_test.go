@@ -22,7 +22,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 	"github.com/aloft-dev/aloft/internal/gateway/cors"
-	"github.com/aloft-dev/aloft/internal/invoker"
+	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/registry"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 	"github.com/aloft-dev/aloft/internal/store"
@@ -39,10 +39,10 @@ func (f fakeFunctions) ReservedTotal() int                       { return 0 }
 type fakeInvoker struct {
 	mu     sync.Mutex
 	events map[string][]byte
-	fns    map[string]func(event []byte) (*invoker.Response, error)
+	fns    map[string]func(event []byte) (*invoke.Response, error)
 }
 
-func (f *fakeInvoker) Invoke(ctx context.Context, req *invoker.Request) (*invoker.Response, error) {
+func (f *fakeInvoker) Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Response, error) {
 	name := req.Config.FunctionName
 	f.mu.Lock()
 	f.events[name] = req.Payload
@@ -57,8 +57,8 @@ func (f *fakeInvoker) event(name string) []byte {
 	return f.events[name]
 }
 
-func answer(payload string) func([]byte) (*invoker.Response, error) {
-	return func([]byte) (*invoker.Response, error) { return &invoker.Response{Payload: []byte(payload)}, nil }
+func answer(payload string) func([]byte) (*invoke.Response, error) {
+	return func([]byte) (*invoke.Response, error) { return &invoke.Response{Payload: []byte(payload)}, nil }
 }
 
 type env struct {
@@ -85,7 +85,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(cat.Close)
 	e := &env{t: t, js: st.JetStream(), cat: cat, fns: fakeFunctions{}, keys: map[string]string{"AKIDTEST": "secret"},
-		inv: &fakeInvoker{events: map[string][]byte{}, fns: map[string]func([]byte) (*invoker.Response, error){}}}
+		inv: &fakeInvoker{events: map[string][]byte{}, fns: map[string]func([]byte) (*invoke.Response, error){}}}
 	verifier := &sigv4.Verifier{Lookup: func(id string) (string, bool) { s, ok := e.keys[id]; return s, ok }}
 	e.h = NewHandler(Deps{Catalog: cat, Functions: e.fns, Invoker: e.inv, Verifier: verifier})
 	e.srv = httptest.NewServer(e.h)
@@ -94,7 +94,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // function adds a function that answers with fn.
-func (e *env) function(name string, timeout int, fn func([]byte) (*invoker.Response, error)) {
+func (e *env) function(name string, timeout int, fn func([]byte) (*invoke.Response, error)) {
 	e.fns[name] = &registry.Record{Config: function.Config{FunctionName: name, FunctionArn: function.ARN("us-east-1", name, ""), Timeout: timeout}, Region: "us-east-1"}
 	e.inv.fns[name] = fn
 }
@@ -159,10 +159,10 @@ func (e *env) expect(r *http.Request, status int, body string) result {
 
 func TestRoutingAndEvents(t *testing.T) {
 	e := newEnv(t)
-	echo := func(ev []byte) (*invoker.Response, error) {
+	echo := func(ev []byte) (*invoke.Response, error) {
 		b, _ := json.Marshal(map[string]any{"statusCode": 200, "body": string(ev), "cookies": []string{"a=1; Path=/", "b=2"},
 			"headers": map[string]string{"content-type": "application/json", "access-control-allow-origin": "*"}})
-		return &invoker.Response{Payload: b}, nil
+		return &invoke.Response{Payload: b}, nil
 	}
 	e.function("items", 3, echo)
 	e.function("legacy", 3, echo)
@@ -213,27 +213,27 @@ func TestRoutingAndEvents(t *testing.T) {
 func TestFailures(t *testing.T) {
 	e := newEnv(t)
 	e.function("error", 3, answer(`{"errorType":"Error","errorMessage":"boom"}`))
-	e.inv.fns["error"] = func([]byte) (*invoker.Response, error) {
-		return &invoker.Response{Payload: []byte(`{"errorType":"Error","errorMessage":"boom"}`), FunctionError: "Unhandled"}, nil
+	e.inv.fns["error"] = func([]byte) (*invoke.Response, error) {
+		return &invoke.Response{Payload: []byte(`{"errorType":"Error","errorMessage":"boom"}`), FunctionError: "Unhandled"}, nil
 	}
-	e.function("timeout", 3, func([]byte) (*invoker.Response, error) {
-		f := &invoker.Failure{Kind: invoker.FailTimeout, Message: "Task timed out after 3.00 seconds"}
-		return &invoker.Response{Payload: f.Payload(), FunctionError: "Unhandled", Failure: f}, nil
+	e.function("timeout", 3, func([]byte) (*invoke.Response, error) {
+		f := &invoke.Failure{Kind: invoke.FailTimeout, Message: "Task timed out after 3.00 seconds"}
+		return &invoke.Response{Payload: f.Payload(), FunctionError: "Unhandled", Failure: f}, nil
 	})
 	// A function's own error that merely names the timeout's type is the
 	// function's error, not a timeout.
 	e.function("liar", 3, answer(`{"errorType":"Sandbox.Timedout","errorMessage":"not really"}`))
-	e.inv.fns["liar"] = func([]byte) (*invoker.Response, error) {
-		return &invoker.Response{Payload: []byte(`{"errorType":"Sandbox.Timedout","errorMessage":"not really"}`), FunctionError: "Unhandled"}, nil
+	e.inv.fns["liar"] = func([]byte) (*invoke.Response, error) {
+		return &invoke.Response{Payload: []byte(`{"errorType":"Sandbox.Timedout","errorMessage":"not really"}`), FunctionError: "Unhandled"}, nil
 	}
 	release := make(chan struct{})
-	e.function("slow", 60, func([]byte) (*invoker.Response, error) {
+	e.function("slow", 60, func([]byte) (*invoke.Response, error) {
 		<-release
-		return &invoker.Response{Payload: []byte(`"late"`)}, nil
+		return &invoke.Response{Payload: []byte(`"late"`)}, nil
 	})
 	e.function("malformed", 3, answer(`{"statusCode":"nope"}`))
 	e.function("v1bad", 3, answer(`{"body":"no status"}`))
-	e.function("throttled", 3, func([]byte) (*invoker.Response, error) { return nil, function.Throttled(function.ReasonReserved) })
+	e.function("throttled", 3, func([]byte) (*invoke.Response, error) { return nil, function.Throttled(function.ReasonReserved) })
 	e.function("echo", 3, answer(`{"ok":true}`))
 	e.api(nil, map[string]string{
 		"GET /error": "error", "GET /timeout": "timeout", "GET /slow": "slow", "GET /malformed": "malformed",
@@ -280,13 +280,13 @@ func TestFailures(t *testing.T) {
 
 func TestBinaryAndResponseShapes(t *testing.T) {
 	e := newEnv(t)
-	e.function("bin", 3, func(ev []byte) (*invoker.Response, error) {
+	e.function("bin", 3, func(ev []byte) (*invoke.Response, error) {
 		var in events.APIGatewayV2HTTPRequest
 		json.Unmarshal(ev, &in)
 		// Send the (base64) body back as binary.
 		b, _ := json.Marshal(map[string]any{"statusCode": 201, "isBase64Encoded": in.IsBase64Encoded, "body": in.Body,
 			"headers": map[string]string{"content-type": "application/octet-stream"}, "multiValueHeaders": map[string][]string{"x-m": {"1", "2"}}})
-		return &invoker.Response{Payload: b}, nil
+		return &invoke.Response{Payload: b}, nil
 	})
 	e.function("str", 3, answer(`"plain words"`))
 	e.function("obj", 3, answer(`{"message":"hi"}`))
@@ -336,13 +336,13 @@ func TestCORS(t *testing.T) {
 func TestFunctionURLs(t *testing.T) {
 	e := newEnv(t)
 	var seen []byte
-	e.function("open", 3, func(ev []byte) (*invoker.Response, error) {
+	e.function("open", 3, func(ev []byte) (*invoke.Response, error) {
 		seen = ev
-		return &invoker.Response{Payload: []byte(`{"statusCode":200,"body":"open"}`)}, nil
+		return &invoke.Response{Payload: []byte(`{"statusCode":200,"body":"open"}`)}, nil
 	})
-	e.function("locked", 3, func(ev []byte) (*invoker.Response, error) {
+	e.function("locked", 3, func(ev []byte) (*invoke.Response, error) {
 		seen = ev
-		return &invoker.Response{Payload: []byte(`"locked"`)}, nil
+		return &invoke.Response{Payload: []byte(`"locked"`)}, nil
 	})
 	ctx := context.Background()
 	open, err := e.cat.CreateURL(ctx, &catalog.URLConfig{Function: "open", FunctionArn: function.ARN("us-east-1", "open", ""), Region: "us-east-1", AuthType: catalog.AuthNone})
@@ -447,7 +447,7 @@ func BenchmarkHandler(b *testing.B) {
 	}
 	defer cat.Close()
 	fns := fakeFunctions{"fn": &registry.Record{Config: function.Config{FunctionName: "fn", FunctionArn: function.ARN("us-east-1", "fn", ""), Timeout: 3}}}
-	inv := &fakeInvoker{events: map[string][]byte{}, fns: map[string]func([]byte) (*invoker.Response, error){
+	inv := &fakeInvoker{events: map[string][]byte{}, fns: map[string]func([]byte) (*invoke.Response, error){
 		"fn": answer(`{"statusCode":200,"body":"ok"}`)}}
 	_, err = cat.CreateAPI(context.Background(), &catalog.API{Name: "b", ProtocolType: catalog.ProtocolHTTP,
 		Integrations: []*catalog.Integration{{ID: "i", Type: catalog.IntegrationProxy, URI: "fn"}},

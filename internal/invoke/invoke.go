@@ -1,13 +1,31 @@
-// Package invoke builds the invoker's request for a stored function, so
-// that every path that runs a function synchronously (the Lambda Invoke
-// API, the HTTP gateway, the asynchronous queue's deliveries) asks the
-// invoker the same way.
+// Package invoke is the one seam through which the APIs, the gateway and
+// the event sources run functions: it builds the invoker's request for a
+// stored function, so that every path that runs a function synchronously
+// (the Lambda Invoke API, the HTTP gateway, the asynchronous queue's
+// deliveries) asks the invoker the same way, and names the invoker's
+// request, response and failure types for them. Only this package (and
+// the app that builds the invoker) imports package invoker.
 package invoke
 
 import (
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/registry"
 )
+
+// The invoker's types, as its callers see them.
+type (
+	// Invocation is a request to run a function once.
+	Invocation = invoker.Request
+	// Response is a function's answer, or its failure.
+	Response = invoker.Response
+	// Failure is a failure outside the function's own code.
+	Failure = invoker.Failure
+	// FailureKind is the kind of a Failure.
+	FailureKind = invoker.FailureKind
+)
+
+// The failure kinds callers tell apart.
+const FailTimeout = invoker.FailTimeout
 
 // Request returns a request that invokes the current configuration of
 // rec with payload. reservedTotal is the concurrency reserved by all

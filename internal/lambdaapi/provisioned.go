@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/function"
-	"github.com/aloft-dev/aloft/internal/invoker"
+	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/registry"
 )
 
@@ -79,8 +79,8 @@ func (s *Server) putProvisioned(w http.ResponseWriter, r *http.Request, req *req
 }
 
 // provisionRequest describes rec to the invoker for provisioning.
-func (s *Server) provisionRequest(rec *registry.Record) *invoker.Request {
-	return &invoker.Request{Config: &rec.Config, Revision: rec.Revision(), Region: rec.Region, CodeKey: rec.CodeHex, InvokedARN: rec.Config.FunctionArn}
+func (s *Server) provisionRequest(rec *registry.Record) *invoke.Invocation {
+	return &invoke.Invocation{Config: &rec.Config, Revision: rec.Revision(), Region: rec.Region, CodeKey: rec.CodeHex, InvokedARN: rec.Config.FunctionArn}
 }
 
 func (s *Server) getProvisioned(w http.ResponseWriter, r *http.Request, req *request) error {

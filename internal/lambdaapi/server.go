@@ -11,7 +11,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/function"
-	"github.com/aloft-dev/aloft/internal/invoker"
+	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/keepalive"
 	"github.com/aloft-dev/aloft/internal/meter"
 	"github.com/aloft-dev/aloft/internal/registry"
@@ -20,8 +20,8 @@ import (
 
 // Invoker runs invocations and keeps provisioned instances.
 type Invoker interface {
-	Invoke(ctx context.Context, req *invoker.Request) (*invoker.Response, error)
-	Provision(req *invoker.Request, n int) error
+	Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Response, error)
+	Provision(req *invoke.Invocation, n int) error
 	Provisioned(name string) (requested, ready int)
 	KeepAlive(name string) keepalive.State
 }
