@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -389,26 +388,19 @@ func RunRootless(ctx context.Context, cfg Config, log *slog.Logger) (code int, r
 	return code, true
 }
 
-// idleMemory returns the idle-instance memory budget in MB: mb, or half of
-// the machine's memory (MemTotal in /proc/meminfo) when mb is 0.
+// idleMemory returns the idle-instance memory budget in MB: mb, or the
+// invoker's default for this machine when mb is 0.
 func idleMemory(mb int, log *slog.Logger) int {
 	if mb > 0 {
 		return mb
 	}
-	data, err := os.ReadFile("/proc/meminfo")
-	if err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				kb, perr := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-				if perr == nil && kb > 0 {
-					log.Info("idle instances memory budget", "mb", kb/2048)
-					return kb / 2048
-				}
-			}
-		}
+	mb, err := invoker.DefaultIdleMemory()
+	if err != nil {
+		log.Warn("idle instances have no memory budget", "err", err)
+		return 0
 	}
-	log.Warn("idle instances have no memory budget: cannot read the machine's memory", "err", err)
-	return 0
+	log.Info("idle instances memory budget", "mb", mb)
+	return mb
 }
 
 // Addr returns the API listener's address.
@@ -489,8 +481,7 @@ func (s *Server) provision(name string) {
 	if !ok || rec.Provisioned == 0 {
 		return
 	}
-	err := s.inv.Provision(&invoker.Request{Config: &rec.Config, Revision: rec.Revision(), Region: rec.Region,
-		CodeKey: rec.CodeHex, InvokedARN: rec.Config.FunctionArn}, rec.Provisioned)
+	err := s.inv.Provision(invoke.Request(rec, s.reg.ReservedTotal(), nil), rec.Provisioned)
 	if err != nil {
 		s.log.Warn("could not provision instances", "function", name, "err", err)
 	}
