@@ -34,7 +34,7 @@ type Queue interface {
 
 // Deps are the API's collaborators.
 type Deps struct {
-	Registry     *registry.Registry
+	Registry     Functions
 	Invoker      Invoker
 	Verifier     *sigv4.Verifier
 	Logs         http.Handler // the CloudWatch Logs JSON API
@@ -62,6 +62,25 @@ type Deps struct {
 	// system's temporary directory.
 	SpoolDir string
 }
+
+// Functions is the function registry as the API uses it
+// (*registry.Registry); tests give it a fake.
+type Functions interface {
+	Get(name string) (*registry.Record, bool)
+	List() []*registry.Record
+	Create(ctx context.Context, cfg function.Config, region string, tags map[string]string, zip []byte) (*registry.Record, error)
+	Update(ctx context.Context, name, revisionID string, zip []byte, change func(*function.Config) error) (*registry.Record, error)
+	Amend(ctx context.Context, name string, change func(rec *registry.Record) error) (*registry.Record, error)
+	Delete(ctx context.Context, name string) error
+	SetReserved(ctx context.Context, name string, n *int, check func(others int) error) (*registry.Record, error)
+	ReservedTotal() int
+	TotalCodeSize() int64
+	EventConfig(ctx context.Context, name string) (*function.EventInvokeConfig, error)
+	PutEventConfig(ctx context.Context, name string, c *function.EventInvokeConfig) error
+	DeleteEventConfig(ctx context.Context, name string) error
+}
+
+var _ Functions = (*registry.Registry)(nil)
 
 // Server routes and authenticates API requests.
 type Server struct {

@@ -1,0 +1,115 @@
+package lambdaapi
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"sort"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/invoke"
+	"github.com/aloft-dev/aloft/internal/keepalive"
+	"github.com/aloft-dev/aloft/internal/registry"
+	"github.com/aloft-dev/aloft/internal/sigv4"
+)
+
+// fakeFunctions is a registry of records in memory; it supports reading.
+type fakeFunctions map[string]*registry.Record
+
+func (f fakeFunctions) Get(name string) (*registry.Record, bool) { r, ok := f[name]; return r, ok }
+func (f fakeFunctions) List() []*registry.Record {
+	var out []*registry.Record
+	for _, r := range f {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Config.FunctionName < out[j].Config.FunctionName })
+	return out
+}
+
+var errReadOnly = errors.New("fake registry: read only")
+
+func (fakeFunctions) Create(context.Context, function.Config, string, map[string]string, []byte) (*registry.Record, error) {
+	return nil, errReadOnly
+}
+func (fakeFunctions) Update(context.Context, string, string, []byte, func(*function.Config) error) (*registry.Record, error) {
+	return nil, errReadOnly
+}
+func (fakeFunctions) Amend(context.Context, string, func(*registry.Record) error) (*registry.Record, error) {
+	return nil, errReadOnly
+}
+func (fakeFunctions) Delete(context.Context, string) error { return errReadOnly }
+func (fakeFunctions) SetReserved(context.Context, string, *int, func(int) error) (*registry.Record, error) {
+	return nil, errReadOnly
+}
+func (fakeFunctions) ReservedTotal() int   { return 0 }
+func (fakeFunctions) TotalCodeSize() int64 { return 0 }
+func (fakeFunctions) EventConfig(context.Context, string) (*function.EventInvokeConfig, error) {
+	return nil, errReadOnly
+}
+func (fakeFunctions) PutEventConfig(context.Context, string, *function.EventInvokeConfig) error {
+	return errReadOnly
+}
+func (fakeFunctions) DeleteEventConfig(context.Context, string) error { return errReadOnly }
+
+// fakeRunner answers every invocation with resp, keeping the last request.
+type fakeRunner struct {
+	resp *invoke.Response
+	last *invoke.Invocation
+}
+
+func (f *fakeRunner) Invoke(_ context.Context, req *invoke.Invocation) (*invoke.Response, error) {
+	f.last = req
+	return f.resp, nil
+}
+func (*fakeRunner) Provision(*invoke.Invocation, int) error { return nil }
+func (*fakeRunner) Provisioned(string) (int, int)           { return 0, 0 }
+func (*fakeRunner) KeepAlive(string) keepalive.State        { return keepalive.State{} }
+
+// TestWithFakes drives the Lambda API with the SDK against fakes of the
+// registry and the invoker: no store, no sandbox.
+func TestWithFakes(t *testing.T) {
+	fns := fakeFunctions{"hello": {Region: "us-east-1", Config: function.Config{
+		FunctionName: "hello", FunctionArn: function.ARN("us-east-1", "hello", ""), Runtime: "python3.12",
+		Handler: "app.handler", MemorySize: 128, Timeout: 3, Version: function.LatestVersion}}}
+	runner := &fakeRunner{resp: &invoke.Response{Payload: []byte(`{"ok":true}`), Version: function.LatestVersion, RequestID: "r-1"}}
+	verifier := &sigv4.Verifier{Lookup: func(id string) (string, bool) {
+		return testCreds.SecretAccessKey, id == testCreds.AccessKeyID
+	}}
+	srv := httptest.NewServer(New(Deps{Registry: fns, Invoker: runner, Verifier: verifier,
+		CodeURL: func(region, codeHex string) string { return "http://code/" + codeHex }}))
+	t.Cleanup(srv.Close)
+	c := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(testCreds.AccessKeyID, testCreds.SecretAccessKey, "")})
+	ctx := context.Background()
+
+	list, err := c.ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	if err != nil || len(list.Functions) != 1 || aws.ToString(list.Functions[0].FunctionName) != "hello" {
+		t.Fatalf("ListFunctions: %+v %v", list, err)
+	}
+	_, err = c.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("nope")})
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Fatalf("GetFunction of a missing function: %v, want ResourceNotFoundException", err)
+	}
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello"), Payload: []byte(`{"x":1}`)})
+	if err != nil || string(out.Payload) != `{"ok":true}` || out.FunctionError != nil || aws.ToString(out.ExecutedVersion) != "$LATEST" {
+		t.Fatalf("Invoke: %+v %v", out, err)
+	}
+	if string(runner.last.Payload) != `{"x":1}` || runner.last.Config.FunctionName != "hello" {
+		t.Errorf("the invoker got %+v", runner.last)
+	}
+	// A failure outside the function's code reaches the caller as an
+	// unhandled function error with Lambda's document.
+	f := &invoke.Failure{Kind: invoke.FailTimeout, Message: "RequestId: r-2 Error: Task timed out after 3.00 seconds"}
+	runner.resp = &invoke.Response{Payload: f.Payload(), FunctionError: "Unhandled", Failure: f, Version: function.LatestVersion, RequestID: "r-2"}
+	out, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello")})
+	if err != nil || aws.ToString(out.FunctionError) != "Unhandled" || string(out.Payload) != string(f.Payload()) {
+		t.Fatalf("Invoke that timed out: %+v %v", out, err)
+	}
+}
