@@ -29,8 +29,9 @@ func (zeros) Read(p []byte) (int, error) {
 
 // TestUnverifiedBodiesAreNotHeld sends every service requests with 70 MB
 // bodies, unsigned or signed with a wrong secret, and checks that each is
-// refused with the service's 403 while the server's peak memory hardly
-// moves: a body is held only once its signature is good.
+// refused in the service's shape (403, or 413 where 70 MB is over the
+// service's own limit) while the server's peak memory hardly moves: a
+// body is held only once its signature is good.
 func TestUnverifiedBodiesAreNotHeld(t *testing.T) {
 	srv := alofttest.Start(t)
 	const size = 70_000_000 // 70 MB, just under CreateFunction's limit
@@ -87,8 +88,14 @@ func TestUnverifiedBodiesAreNotHeld(t *testing.T) {
 		for _, signed := range []bool{false, true} {
 			for range 3 {
 				status, body := send(tg, signed)
-				if status != http.StatusForbidden || !strings.Contains(body, tg.want) {
-					t.Errorf("%s (signed with a wrong secret: %v): %d %.200s, want 403 with %q", tg.service, signed, status, body, tg.want)
+				want := http.StatusForbidden
+				if signed && tg.service != "lambda" && tg.service != "s3" {
+					// 70 MB is over these services' own limits: refused
+					// for its size before it is read.
+					want = http.StatusRequestEntityTooLarge
+				}
+				if status != want || !strings.Contains(body, tg.want) {
+					t.Errorf("%s (signed with a wrong secret: %v): %d %.200s, want %d with %q", tg.service, signed, status, body, want, tg.want)
 				}
 			}
 		}

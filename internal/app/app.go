@@ -27,12 +27,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/async"
+	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/edge"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
 	"github.com/aloft-dev/aloft/internal/logs"
-	"github.com/aloft-dev/aloft/internal/logsapi"
 	"github.com/aloft-dev/aloft/internal/meter"
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/registry"
@@ -44,7 +45,6 @@ import (
 	"github.com/aloft-dev/aloft/internal/sandbox/linux"
 	"github.com/aloft-dev/aloft/internal/sandbox/process"
 	"github.com/aloft-dev/aloft/internal/scheduler"
-	"github.com/aloft-dev/aloft/internal/schedulerapi"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 	"github.com/aloft-dev/aloft/internal/store"
 )
@@ -237,25 +237,26 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	handler := lambdaapi.New(lambdaapi.Deps{
-		SpoolDir:         spool,
+	lambda := lambdaapi.New(lambdaapi.Deps{
 		Registry:         s.reg,
 		Invoker:          s.inv,
-		Verifier:         verifier,
-		Logs:             logsapi.New(s.logStore, log.With("component", "logsapi")),
 		Usage:            s.meter.Report,
 		Queue:            s.queue,
-		Scheduler:        schedulerapi.New(s.sched),
 		CheckRuntime:     host.Check,
 		CodeURL:          func(_, codeHex string) string { return code.URL("http://"+s.ln.Addr().String(), codeHex) },
 		ConcurrencyLimit: cfg.ConcurrencyLimit,
-		Code:             code,
-		S3:               s.s3,
-		Gateway:          s.gatewayAPI(log.With("component", "gatewayapi")),
 		URLs:             s.gw.cat,
 		FunctionURL:      s.functionURL,
-		Health:           map[string]string{"sandbox": s.sandbox.Driver, "isolation": s.sandbox.Isolation},
 		Logger:           log.With("component", "api"),
+	})
+	handler := edge.New(edge.Config{
+		Services: s.services(lambda, log),
+		Default:  &edge.Service{Name: "lambda", Protocol: awsproto.RESTJSON, MaxBody: function.MaxCreateBody, TooLarge: lambdaapi.TooLarge, Handler: lambda},
+		Fallback: &edge.Service{Name: "s3", Protocol: awsproto.RESTXML, Streams: true, Handler: s.s3},
+		Verifier: verifier,
+		SpoolDir: spool,
+		Health:   map[string]string{"sandbox": s.sandbox.Driver, "isolation": s.sandbox.Isolation},
+		Public:   map[string]http.Handler{lambdaapi.CodePath: code},
 	})
 	var h http.Handler = handler
 	s.api.Store(&h)

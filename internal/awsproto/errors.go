@@ -42,7 +42,7 @@ type Protocol uint8
 // The protocol families.
 const (
 	// RESTJSON (Lambda, API Gateway, Scheduler): the code in the
-	// X-Amzn-Errortype header, the body {"message": ...}.
+	// X-Amzn-Errortype header, the body {"__type": code, "message": ...}.
 	RESTJSON Protocol = iota + 1
 	// JSON10 and JSON11 (DynamoDB and SQS; CloudWatch Logs): the body
 	// {"__type": code, "message": ...} with the protocol's content type,
@@ -100,8 +100,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, p Protocol, e *Error, re
 		h.Set("Content-Type", "application/json")
 		h.Set("X-Amzn-Errortype", e.Code)
 		body, _ = json.Marshal(struct {
+			Type    string `json:"__type"`
 			Message string `json:"message"`
-		}{e.Message})
+		}{e.Code, e.Message})
 	}
 	if r != nil && r.Method == http.MethodHead {
 		w.WriteHeader(e.Status)

@@ -58,7 +58,7 @@ func codeEnv(t *testing.T) (*CodeLinks, *clock, string) {
 			return nil, errors.New("backbone unavailable")
 		},
 	}
-	srv := httptest.NewServer(New(Deps{Code: links}))
+	srv := httptest.NewServer(links)
 	t.Cleanup(srv.Close)
 	return links, clk, srv.URL
 }

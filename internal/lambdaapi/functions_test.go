@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/edge"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/keepalive"
@@ -71,6 +73,8 @@ func (*fakeRunner) Provision(*invoke.Invocation, int) error { return nil }
 func (*fakeRunner) Provisioned(string) (int, int)           { return 0, 0 }
 func (*fakeRunner) KeepAlive(string) keepalive.State        { return keepalive.State{} }
 
+var testCreds = aws.Credentials{AccessKeyID: "AKIAAPITEST000000001", SecretAccessKey: "api-test-secret-00000000000000000000000"}
+
 // TestWithFakes drives the Lambda API with the SDK against fakes of the
 // registry and the invoker: no store, no sandbox.
 func TestWithFakes(t *testing.T) {
@@ -81,8 +85,9 @@ func TestWithFakes(t *testing.T) {
 	verifier := &sigv4.Verifier{Lookup: func(id string) (string, bool) {
 		return testCreds.SecretAccessKey, id == testCreds.AccessKeyID
 	}}
-	srv := httptest.NewServer(New(Deps{Registry: fns, Invoker: runner, Verifier: verifier,
-		CodeURL: func(region, codeHex string) string { return "http://code/" + codeHex }}))
+	api := &edge.Service{Name: "lambda", Protocol: awsproto.RESTJSON, MaxBody: function.MaxCreateBody, TooLarge: TooLarge,
+		Handler: New(Deps{Registry: fns, Invoker: runner, CodeURL: func(region, codeHex string) string { return "http://code/" + codeHex }})}
+	srv := httptest.NewServer(edge.New(edge.Config{Services: []*edge.Service{api}, Default: api, Fallback: api, Verifier: verifier}))
 	t.Cleanup(srv.Close)
 	c := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
 		Credentials: credentials.NewStaticCredentialsProvider(testCreds.AccessKeyID, testCreds.SecretAccessKey, "")})

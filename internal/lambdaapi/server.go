@@ -1,10 +1,9 @@
 package lambdaapi
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
+	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/edge"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/aloft-dev/aloft/internal/keepalive"
 	"github.com/aloft-dev/aloft/internal/meter"
 	"github.com/aloft-dev/aloft/internal/registry"
-	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
 // Invoker runs invocations and keeps provisioned instances.
@@ -36,31 +34,17 @@ type Queue interface {
 type Deps struct {
 	Registry     Functions
 	Invoker      Invoker
-	Verifier     *sigv4.Verifier
-	Logs         http.Handler // the CloudWatch Logs JSON API
-	Scheduler    http.Handler // the EventBridge Scheduler API (SigV4 service "scheduler")
-	S3           http.Handler // the S3 API, handed requests before their bodies are read (see isS3)
 	Usage        func() meter.Report
 	CheckRuntime func(function.Family) error // can this host run the family?
 	Queue        Queue                       // asynchronous invocations; nil refuses Event invokes
 	CodeURL      func(region, codeHex string) string
 	// ConcurrencyLimit is the account's concurrent executions (0: 1,000).
 	ConcurrencyLimit int
-	Code             http.Handler // serves the URLs CodeURL makes (see CodeLinks), unsigned
 	Logger           *slog.Logger
-	// Gateway serves the API Gateway v2 management API (SigV4 service
-	// "apigateway"); URLs stores function URL configurations, and
-	// FunctionURL gives a URL's address. Nil refuses them.
-	Gateway     http.Handler
+	// URLs stores function URL configurations, and FunctionURL gives a
+	// URL's address. Nil refuses them.
 	URLs        URLs
 	FunctionURL func(urlID, region string) string
-	// Health adds fields to GET /health's answer, beside "status": "ok"
-	// (how functions are isolated, for one).
-	Health map[string]string
-	// SpoolDir holds, unlinked, the bodies of requests larger than
-	// memBody while their signatures are checked; empty means the
-	// system's temporary directory.
-	SpoolDir string
 }
 
 // Functions is the function registry as the API uses it
@@ -84,9 +68,8 @@ var _ Functions = (*registry.Registry)(nil)
 
 // Server routes and authenticates API requests.
 type Server struct {
-	d      Deps
-	mux    *http.ServeMux
-	health map[string]string // GET /health's answer
+	d   Deps
+	mux *http.ServeMux
 }
 
 // New returns the API server.
@@ -97,12 +80,7 @@ func New(d Deps) *Server {
 	if d.ConcurrencyLimit <= 0 {
 		d.ConcurrencyLimit = 1000
 	}
-	s := &Server{d: d, mux: http.NewServeMux(), health: map[string]string{"status": "ok"}}
-	for k, v := range d.Health {
-		if k != "status" {
-			s.health[k] = v
-		}
-	}
+	s := &Server{d: d, mux: http.NewServeMux()}
 	fn := "/2015-03-31/functions"
 	for _, p := range []string{fn, fn + "/"} {
 		s.handle("POST "+p, s.createFunction)
@@ -153,7 +131,11 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, req *request) erro
 
 func (s *Server) handle(pattern string, h handlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		req := r.Context().Value(requestKey{}).(*request)
+		body, id, _ := edge.Verified(r.Context())
+		req := &request{body: body, region: id.Region}
+		if req.region == "" {
+			req.region = function.DefaultRegion
+		}
 		if err := h(w, r, req); err != nil {
 			if e := function.AsError(err); e.Code == function.EINTERNAL {
 				s.d.Logger.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -169,72 +151,36 @@ type request struct {
 	region string
 }
 
-type requestKey struct{}
+// ServeHTTP routes a request the front door (package edge) has verified.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// ServeHTTP answers /health, serves code downloads, and authenticates
-// everything else before routing it. Presigned (query-string) signatures
-// are accepted for S3 only.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Amzn-Requestid", function.NewID())
-	switch {
-	case r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		writeJSON(w, http.StatusOK, s.health)
-		return
-	case s.d.Code != nil && strings.HasPrefix(r.URL.Path, CodePath):
-		s.d.Code.ServeHTTP(w, r)
-		return
-	case s.d.S3 != nil && s.isS3(r):
-		s.d.S3.ServeHTTP(w, r) // S3 streams its bodies, which may be gigabytes
-		return
-	}
-	body, id, err := s.readVerified(r, function.MaxCreateBody)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	h := s.service(r, id)
-	if id.Presigned {
-		// Of the services here only S3 (routed above) takes presigned
-		// URLs: a leaked one must not reach the management APIs.
-		writeError(w, presignedError(id.Service))
-		return
-	}
-	if h != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		h.ServeHTTP(w, r)
-		return
-	}
-	req := &request{body: body, region: id.Region}
-	if req.region == "" {
-		req.region = function.DefaultRegion
-	}
-	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, req)))
+// Recognize tells an unsigned request for the Lambda API or Aloft's own
+// endpoints: its path starts with a dated API version (/2015-03-31/) or
+// /aloft/.
+func Recognize(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/aloft/") || datedPath(r.URL.Path)
 }
 
-// service picks the API a verified request is for: the Scheduler or API
-// Gateway by the credential scope, CloudWatch Logs by X-Amz-Target. It
-// returns nil for Lambda and Aloft's own endpoints, which s.mux serves.
-func (s *Server) service(r *http.Request, id sigv4.Identity) http.Handler {
-	switch {
-	case id.Service == "scheduler" && s.d.Scheduler != nil:
-		return s.d.Scheduler
-	case id.Service == "apigateway" && s.d.Gateway != nil:
-		return s.d.Gateway
-	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Logs_20140328.") && s.d.Logs != nil:
-		return s.d.Logs
+// datedPath reports whether p begins with an API version: /YYYY-MM-DD/.
+func datedPath(p string) bool {
+	if len(p) < 12 || p[0] != '/' || p[11] != '/' {
+		return false
 	}
-	return nil
+	for i, c := range []byte(p[1:11]) {
+		if i == 4 || i == 7 {
+			if c != '-' {
+				return false
+			}
+		} else if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
-// presignedError refuses a presigned (query-string) request signed for
-// service, which is not S3.
-func presignedError(service string) error {
-	return function.Errorf(function.EUNAUTHORIZED, "AccessDeniedException",
-		"Presigned (query-string) requests are not accepted by %s; send the signature in the Authorization header. Only S3 accepts presigned URLs.", service)
-}
-
-// tooLarge names the operation as Lambda does in its size errors.
-func tooLarge(r *http.Request, limit int64) error {
+// TooLarge refuses a body over limit as Lambda does, naming the
+// operation (for the front door's table).
+func TooLarge(r *http.Request, limit int64) *awsproto.Error {
 	op := "the"
 	p := strings.TrimSuffix(r.URL.Path, "/")
 	switch {
@@ -245,18 +191,6 @@ func tooLarge(r *http.Request, limit int64) error {
 	case strings.HasSuffix(p, "/functions"):
 		op = "CreateFunction"
 	}
-	return function.TooLarge("Request must be smaller than %d bytes for the %s operation", limit, op)
-}
-
-// authError turns a signature failure into the error the service gives.
-func authError(err error, r *http.Request) error {
-	var se *sigv4.Error
-	if !errors.As(err, &se) {
-		return function.Errorf(function.EUNAUTHORIZED, "AccessDeniedException", "%v", err)
-	}
-	service := "lambda"
-	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Logs_") {
-		service = "logs"
-	}
-	return &function.Error{Code: function.EUNAUTHORIZED, Type: se.AWSCode(service), Message: se.Message}
+	return awsproto.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException",
+		"Request must be smaller than %d bytes for the %s operation", limit, op)
 }

@@ -1,4 +1,4 @@
-package lambdaapi
+package edge
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
@@ -30,22 +31,19 @@ func (h *reached) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 // TestPresignedOnlyForS3 sends presigned and header-signed requests for
 // every service on the listener: only S3 gets presigned ones.
 func TestPresignedOnlyForS3(t *testing.T) {
-	s3, sched, logs, gw := &reached{}, &reached{}, &reached{}, &reached{}
-	verifier := &sigv4.Verifier{Lookup: func(id string) (string, bool) {
-		return testCreds.SecretAccessKey, id == testCreds.AccessKeyID
-	}}
-	srv := httptest.NewServer(New(Deps{Verifier: verifier, S3: s3, Scheduler: sched, Logs: logs, Gateway: gw}))
+	s3, lambda, sched, logs, gw := &reached{}, &reached{}, &reached{}, &reached{}, &reached{}
+	srv := httptest.NewServer(testEdge(s3, lambda, sched, logs, gw))
 	t.Cleanup(srv.Close)
 
 	for _, tc := range []struct {
 		name, service, method, path, target, body string
-		handler                                   *reached // nil: Lambda's routes
+		handler                                   *reached
 	}{
 		{name: "s3 GetObject", service: "s3", method: "GET", path: "/bucket/key", handler: s3},
-		{name: "lambda ListFunctions", service: "lambda", method: "GET", path: "/2015-03-31/functions/"},
-		{name: "lambda Invoke", service: "lambda", method: "POST", path: "/2015-03-31/functions/f/invocations", body: "{}"},
-		{name: "lambda DeleteFunction", service: "lambda", method: "DELETE", path: "/2015-03-31/functions/f"},
-		{name: "aloft usage", service: "lambda", method: "GET", path: "/aloft/v1/usage"},
+		{name: "lambda ListFunctions", service: "lambda", method: "GET", path: "/2015-03-31/functions/", handler: lambda},
+		{name: "lambda Invoke", service: "lambda", method: "POST", path: "/2015-03-31/functions/f/invocations", body: "{}", handler: lambda},
+		{name: "lambda DeleteFunction", service: "lambda", method: "DELETE", path: "/2015-03-31/functions/f", handler: lambda},
+		{name: "aloft usage", service: "lambda", method: "GET", path: "/aloft/v1/usage", handler: lambda},
 		{name: "scheduler ListSchedules", service: "scheduler", method: "GET", path: "/schedules", handler: sched},
 		{name: "apigateway GetApis", service: "apigateway", method: "GET", path: "/v2/apis", handler: gw},
 		{name: "logs DescribeLogGroups", service: "logs", method: "POST", path: "/", target: "Logs_20140328.DescribeLogGroups", body: "{}", handler: logs},
@@ -109,9 +107,6 @@ func TestPresignedOnlyForS3(t *testing.T) {
 			}
 
 			// Signed in the Authorization header: reaches the service.
-			if tc.handler == nil {
-				return // Lambda's handlers need a registry; TestHeaderSignedLambda covers them
-			}
 			req = newReq()
 			if err := v4.NewSigner().SignHTTP(context.Background(), testCreds, req, sigv4.PayloadHash([]byte(tc.body)),
 				tc.service, "us-east-1", time.Now()); err != nil {
@@ -124,21 +119,68 @@ func TestPresignedOnlyForS3(t *testing.T) {
 	}
 }
 
-// TestHeaderSignedLambda checks that a header-signed Lambda request passes
-// authentication and is routed (to a 404 here, which needs no registry).
-func TestHeaderSignedLambda(t *testing.T) {
+// testEdge is a front door whose services are the handlers given.
+func testEdge(s3, lambda, sched, logs, gw http.Handler) *Edge {
 	verifier := &sigv4.Verifier{Lookup: func(id string) (string, bool) {
 		return testCreds.SecretAccessKey, id == testCreds.AccessKeyID
 	}}
-	srv := httptest.NewServer(New(Deps{Verifier: verifier}))
+	lambdaSvc := &Service{Name: "lambda", Protocol: awsproto.RESTJSON, MaxBody: 1 << 20, Handler: lambda,
+		Recognize: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/2015-03-31/") }}
+	s3Svc := &Service{Name: "s3", Protocol: awsproto.RESTXML, Streams: true, Handler: s3}
+	return New(Config{
+		Services: []*Service{s3Svc, lambdaSvc,
+			{Name: "logs", Protocol: awsproto.JSON11, MaxBody: 1 << 20, Handler: logs,
+				Recognize: func(r *http.Request) bool { return strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Logs_") }},
+			{Name: "scheduler", Protocol: awsproto.RESTJSON, MaxBody: 1 << 20, Handler: sched,
+				Recognize: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/schedules") }},
+			{Name: "apigateway", Protocol: awsproto.RESTJSON, MaxBody: 1 << 20, Handler: gw,
+				Recognize: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/v2/") }},
+		},
+		Default: lambdaSvc, Fallback: s3Svc, Verifier: verifier,
+		Health: map[string]string{"sandbox": "test"},
+	})
+}
+
+// TestUnsigned checks where unsigned requests go: each service's markers
+// pick it, and it refuses them in its protocol; anything else is S3's.
+func TestUnsigned(t *testing.T) {
+	s3, lambda, sched, logs, gw := &reached{}, &reached{}, &reached{}, &reached{}, &reached{}
+	srv := httptest.NewServer(testEdge(s3, lambda, sched, logs, gw))
 	t.Cleanup(srv.Close)
-	req, _ := http.NewRequest("GET", srv.URL+"/2015-03-31/no-such-route", nil)
-	if err := v4.NewSigner().SignHTTP(context.Background(), testCreds, req, sigv4.PayloadHash(nil), "lambda", "us-east-1", time.Now()); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		method, path, target string
+		status               int
+		errType, contentType string
+	}{
+		{"GET", "/2015-03-31/functions/", "", 403, "MissingAuthenticationTokenException", "application/json"},
+		{"POST", "/", "Logs_20140328.DescribeLogGroups", 403, "MissingAuthenticationTokenException", "application/x-amz-json-1.1"},
+		{"GET", "/schedules", "", 403, "MissingAuthenticationTokenException", "application/json"},
+		{"GET", "/v2/apis", "", 403, "MissingAuthenticationTokenException", "application/json"},
+		{"GET", "/bucket/key", "", http.StatusTeapot, "", ""},
+	} {
+		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+		if tc.target != "" {
+			req.Header.Set("X-Amz-Target", tc.target)
+		}
+		resp := send(t, req)
+		if resp.status != tc.status || resp.header.Get("X-Amzn-Errortype") != tc.errType || (tc.contentType != "" && resp.header.Get("Content-Type") != tc.contentType) {
+			t.Errorf("unsigned %s %s: %d %v %s", tc.method, tc.path, resp.status, resp.header, resp.body)
+		}
 	}
-	if resp := send(t, req); resp.status != http.StatusNotFound {
-		t.Fatalf("got %d %s, want the router's 404", resp.status, resp.body)
+	if s3.n.Load() != 1 || lambda.n.Load()+sched.n.Load()+logs.n.Load()+gw.n.Load() != 0 {
+		t.Errorf("an unsigned request reached a service other than S3")
 	}
+	resp := send(t, must(http.NewRequest("GET", srv.URL+"/health", nil)))
+	if resp.status != 200 || resp.body != `{"sandbox":"test","status":"ok"}` {
+		t.Errorf("/health: %d %s", resp.status, resp.body)
+	}
+}
+
+func must(r *http.Request, err error) *http.Request {
+	if err != nil {
+		panic(err)
+	}
+	return r
 }
 
 type response struct {

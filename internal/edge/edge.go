@@ -1,0 +1,188 @@
+// Package edge is the front door of Aloft's AWS-compatible APIs on the
+// API listener (--listen). For every request it answers GET /health and
+// the unsigned public paths itself, picks the service the request is for
+// from one table, and, unless that service checks its own signatures,
+// verifies the AWS Signature Version 4 before it holds the body (see
+// readVerified), refuses presigned (query-string) signatures for
+// services that take none, and hands the request on with its body and
+// who signed it (Verified). Refusals are written in the service's own
+// protocol (package awsproto).
+//
+// # Services
+//
+// A request names its service by the service of its SigV4 credential
+// scope (Authorization header or X-Amz-Credential query parameter).
+// Without one (an unsigned request, which the service then refuses in
+// its own shape), by the markers in the table, in order, and otherwise
+// it is S3's, as an anonymous GET /bucket/key is:
+//
+//	service     signing name  unsigned markers                   protocol   body limit
+//	Lambda      lambda        /YYYY-MM-DD/... and /aloft/...     rest-json  70,167,211 bytes (CreateFunction)
+//	Logs        logs          X-Amz-Target: Logs_20140328.*      json-1.1   8 MiB
+//	Scheduler   scheduler     /schedules, /schedule-groups       rest-json  1 MiB
+//	API GW v2   apigateway    /v2/apis, /v2/domainnames, ...     rest-json  10 MiB
+//	S3          s3            virtual-host Host, anything else   rest-xml   streams; checks its own
+//
+// A signed request for a service that is not in the table goes to the
+// table's default (Lambda), which answers for what it does not serve.
+// Only S3 takes presigned URLs.
+//
+// # How to add a service
+//
+//  1. Write its domain package (no net/http) and a thin <service>api
+//     package that decodes, calls the domain and encodes, mapping the
+//     domain's errors to the wire's in one table and writing them with
+//     awsproto.WriteError.
+//  2. Add a Service to the table app builds: its SigV4 signing name, its
+//     protocol, its body limit, and the markers that recognise it
+//     unsigned (an X-Amz-Target prefix for the JSON protocols, path
+//     prefixes for the REST ones, Action= for the query ones).
+//  3. Add its row to the table above, and end-to-end tests that use the
+//     AWS SDK's client for it, signed and unsigned.
+//
+// Handlers read the verified body from the request (or Verified) and the
+// caller's identity from Verified.
+package edge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/sigv4"
+)
+
+// Service is one API behind the front door.
+type Service struct {
+	Name     string            // the signing name in a SigV4 credential scope
+	Protocol awsproto.Protocol // how the front door writes its refusals
+	MaxBody  int64             // the largest body it takes
+	// Streams says the handler reads its body and checks the signature
+	// itself (S3, whose bodies may be gigabytes); it also takes presigned
+	// URLs.
+	Streams bool
+	// Recognize tells an unsigned request for this service.
+	Recognize func(r *http.Request) bool
+	// TooLarge words the refusal of a body over MaxBody; nil gives
+	// RequestEntityTooLargeException with the limit.
+	TooLarge func(r *http.Request, limit int64) *awsproto.Error
+	Handler  http.Handler
+}
+
+// Config is the front door's table and collaborators.
+type Config struct {
+	// Services are the APIs, matched by signing name, and for unsigned
+	// requests by Recognize in this order.
+	Services []*Service
+	// Default serves signed requests for a service not in the table;
+	// Fallback, unsigned ones nothing recognises (S3).
+	Default, Fallback *Service
+	Verifier          *sigv4.Verifier
+	// SpoolDir holds, unlinked, the bodies of requests larger than
+	// memBody while their signatures are checked; empty means the
+	// system's temporary directory.
+	SpoolDir string
+	// Health is GET /health's answer, beside "status": "ok".
+	Health map[string]string
+	// Public serves unsigned paths by prefix (code downloads).
+	Public map[string]http.Handler
+}
+
+// Edge is the front door. Create it with New.
+type Edge struct {
+	c      Config
+	byName map[string]*Service
+	health []byte
+}
+
+// New returns the front door for c.
+func New(c Config) *Edge {
+	e := &Edge{c: c, byName: map[string]*Service{}}
+	for _, s := range c.Services {
+		e.byName[s.Name] = s
+	}
+	h := map[string]string{"status": "ok"}
+	for k, v := range c.Health {
+		if k != "status" {
+			h[k] = v
+		}
+	}
+	e.health, _ = json.Marshal(h)
+	return e
+}
+
+// verified is what the front door hands on with a request.
+type verified struct {
+	body []byte
+	id   sigv4.Identity
+}
+
+type verifiedKey struct{}
+
+// Verified returns the body the front door read and checked (nil for
+// services that stream their own) and who signed the request; ok is
+// false for a request that did not come through it.
+func Verified(ctx context.Context) (body []byte, id sigv4.Identity, ok bool) {
+	v, ok := ctx.Value(verifiedKey{}).(*verified)
+	if !ok {
+		return nil, sigv4.Identity{}, false
+	}
+	return v.body, v.id, true
+}
+
+// ServeHTTP answers r or hands it to its service.
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := function.NewID()
+	w.Header().Set("X-Amzn-Requestid", reqID)
+	if r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		w.Write(e.health)
+		return
+	}
+	for prefix, h := range e.c.Public {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			h.ServeHTTP(w, r)
+			return
+		}
+	}
+	svc := e.service(r)
+	if svc.Streams {
+		svc.Handler.ServeHTTP(w, r)
+		return
+	}
+	body, id, aerr := e.readVerified(r, svc)
+	if aerr == nil && id.Presigned {
+		// Of the services here only S3 takes presigned URLs: a leaked one
+		// must not reach the management APIs.
+		aerr = awsproto.Errorf(http.StatusForbidden, "AccessDeniedException",
+			"Presigned (query-string) requests are not accepted by %s; send the signature in the Authorization header. Only S3 accepts presigned URLs.", id.Service)
+	}
+	if aerr != nil {
+		awsproto.WriteError(w, r, svc.Protocol, aerr, reqID)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	svc.Handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), verifiedKey{}, &verified{body, id})))
+}
+
+// service picks the service r is for.
+func (e *Edge) service(r *http.Request) *Service {
+	if _, name, ok := sigv4.Scope(r); ok {
+		if s := e.byName[name]; s != nil {
+			return s
+		}
+		return e.c.Default
+	}
+	for _, s := range e.c.Services {
+		if s.Recognize != nil && s.Recognize(r) {
+			return s
+		}
+	}
+	return e.c.Fallback
+}
