@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +81,7 @@ func TestUnverifiedBodiesAreNotHeld(t *testing.T) {
 	for _, tg := range targets {
 		send(tg, false)
 	}
-	before := peakRSS(t, srv.PID())
+	before := vmHWM(t, srv.PID())
 	for _, tg := range targets {
 		for _, signed := range []bool{false, true} {
 			for range 3 {
@@ -100,7 +98,7 @@ func TestUnverifiedBodiesAreNotHeld(t *testing.T) {
 			}
 		}
 	}
-	after := peakRSS(t, srv.PID())
+	after := vmHWM(t, srv.PID())
 	t.Logf("peak resident memory: %d MB before, %d MB after 30 requests of 70 MB", before>>20, after>>20)
 	if after-before > 16<<20 {
 		t.Errorf("the server's peak memory grew by %d MB", (after-before)>>20)
@@ -135,24 +133,4 @@ func signedRequest(t *testing.T, srv *alofttest.Server, n int) {
 	if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(b), "Could not parse") || resp.Header.Get("X-Amzn-Errortype") == "InvalidSignatureException" {
 		t.Errorf("a signed request of %d bytes: %d %s %s, want the document read whole and refused for what it lacks", n, resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"), b)
 	}
-}
-
-// peakRSS returns the peak resident memory of process pid (VmHWM).
-func peakRSS(t *testing.T, pid int) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmHWM")
-	return 0
 }

@@ -337,32 +337,7 @@ func rootlessSide(t *testing.T, want string) {
 		}
 		return u
 	}
-	if err := f.Freeze(); err != nil {
-		t.Fatal(err)
-	}
-	u0 := usage()
-	time.Sleep(300 * time.Millisecond)
-	if u1 := usage(); u1 != u0 {
-		t.Errorf("frozen instance used %v of CPU", u1-u0)
-	}
-	if err := f.Thaw(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond)
-	if u2 := usage(); u2-u0 < 50*time.Millisecond {
-		t.Errorf("thawed instance used only %v of CPU in 500ms", u2-u0)
-	}
-	if err := f.Freeze(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := p.Stop(ctx, 100*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := p.finish(t); st.Signal != syscall.SIGTERM {
-		t.Errorf("stopping a frozen busy loop: got %s, want signal: terminated", st)
-	}
+	checkFreezeThaw(t, p, f, usage, 500*time.Millisecond, 20*time.Second)
 	if _, err := os.Stat(cg); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("instance cgroup %s left behind: %v", cg, err)
 	}

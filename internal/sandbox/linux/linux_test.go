@@ -640,6 +640,41 @@ func TestMaxMemoryWhileRunning(t *testing.T) {
 	}
 }
 
+// checkFreezeThaw checks, on an instance p running a busy loop, that
+// freezing stops its CPU use (as usage reads it), that it uses CPU again
+// within thaw of thawing, and that Stop ends it frozen with SIGTERM
+// within stop.
+func checkFreezeThaw(t *testing.T, p *proc, f sandbox.Freezer, usage func() time.Duration, thaw, stop time.Duration) {
+	t.Helper()
+	if err := f.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	u0 := usage()
+	time.Sleep(300 * time.Millisecond)
+	if u1 := usage(); u1 != u0 {
+		t.Errorf("frozen instance used %v of CPU", u1-u0)
+	}
+	if err := f.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(thaw)
+	if u2 := usage(); u2-u0 < 50*time.Millisecond {
+		t.Errorf("thawed instance used only %v of CPU in %v", u2-u0, thaw)
+	}
+	// Stop works on a frozen instance.
+	if err := f.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stop)
+	defer cancel()
+	if err := p.Stop(ctx, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := p.finish(t); st.Signal != syscall.SIGTERM {
+		t.Errorf("stopping a frozen busy loop: got %s, want signal: terminated", st)
+	}
+}
+
 func TestFreezeThaw(t *testing.T) {
 	d := newDriver(t, Options{})
 	p := sh(t, d, `echo ready; while :; do :; done`, func(s *sandbox.Spec) { s.MemoryMB = 1769 })
@@ -659,33 +694,7 @@ func TestFreezeThaw(t *testing.T) {
 		return u
 	}
 	time.Sleep(100 * time.Millisecond)
-	if err := f.Freeze(); err != nil {
-		t.Fatal(err)
-	}
-	u0 := usage()
-	time.Sleep(300 * time.Millisecond)
-	if u1 := usage(); u1 != u0 {
-		t.Errorf("frozen instance used %v of CPU", u1-u0)
-	}
-	if err := f.Thaw(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond)
-	if u2 := usage(); u2-u0 < 50*time.Millisecond {
-		t.Errorf("thawed instance used only %v of CPU in 200ms", u2-u0)
-	}
-	// Stop works on a frozen instance.
-	if err := f.Freeze(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := p.Stop(ctx, 100*time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := p.finish(t); st.Signal != syscall.SIGTERM {
-		t.Errorf("stopping a frozen busy loop: got %s, want signal: terminated", st)
-	}
+	checkFreezeThaw(t, p, f, usage, 200*time.Millisecond, 10*time.Second)
 	if err := f.Freeze(); err == nil {
 		t.Error("freezing an ended instance succeeded")
 	}
