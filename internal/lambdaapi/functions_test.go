@@ -1,13 +1,17 @@
 package lambdaapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http/httptest"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -116,5 +120,38 @@ func TestWithFakes(t *testing.T) {
 	out, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello")})
 	if err != nil || aws.ToString(out.FunctionError) != "Unhandled" || string(out.Payload) != string(f.Payload()) {
 		t.Fatalf("Invoke that timed out: %+v %v", out, err)
+	}
+}
+
+// BenchmarkInvokeThroughEdge measures the server's own work for a
+// synchronous Invoke between the listener and the invoker: the front
+// door's signature check and body, and the Lambda API's handler, with a
+// fake invoker and no network.
+func BenchmarkInvokeThroughEdge(b *testing.B) {
+	fns := fakeFunctions{"hello": {Region: "us-east-1", Config: function.Config{
+		FunctionName: "hello", FunctionArn: function.ARN("us-east-1", "hello", ""), Runtime: "python3.12",
+		Handler: "app.handler", MemorySize: 128, Timeout: 3, Version: function.LatestVersion}}}
+	runner := &fakeRunner{resp: &invoke.Response{Payload: []byte(`{"ok":true}`), Version: function.LatestVersion, RequestID: "r-1"}}
+	at := time.Now()
+	verifier := &sigv4.Verifier{Now: func() time.Time { return at }, Lookup: func(id string) (string, bool) {
+		return testCreds.SecretAccessKey, id == testCreds.AccessKeyID
+	}}
+	api := &edge.Service{Name: "lambda", Protocol: awsproto.RESTJSON, MaxBody: function.MaxCreateBody, TooLarge: TooLarge,
+		Handler: New(Deps{Registry: fns, Invoker: runner})}
+	h := edge.New(edge.Config{Services: []*edge.Service{api}, Default: api, Fallback: api, Verifier: verifier})
+	payload := []byte(`{"op":"noop"}`)
+	signed := httptest.NewRequest("POST", "http://127.0.0.1:9000/2015-03-31/functions/hello/invocations", bytes.NewReader(payload))
+	if err := v4.NewSigner().SignHTTP(context.Background(), testCreds, signed, sigv4.PayloadHash(payload), "lambda", "us-east-1", at); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r := signed.Clone(context.Background())
+		r.Body = io.NopCloser(bytes.NewReader(payload))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatalf("%d %s", w.Code, w.Body)
+		}
 	}
 }
