@@ -66,7 +66,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, p Protocol, e *Error, re
 	var body []byte
 	switch p {
 	case JSON10, JSON11:
-		h.Set("Content-Type", "application/x-amz-json-1."+map[Protocol]string{JSON10: "0", JSON11: "1"}[p])
+		if p == JSON10 {
+			h.Set("Content-Type", "application/x-amz-json-1.0")
+		} else {
+			h.Set("Content-Type", "application/x-amz-json-1.1")
+		}
 		h.Set("X-Amzn-Errortype", e.Code)
 		body, _ = json.Marshal(struct {
 			Type    string `json:"__type"`

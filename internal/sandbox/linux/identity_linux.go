@@ -20,7 +20,6 @@ type identities struct {
 	n     int   // size of the range
 	next  int   // offsets below next have been handed out at least once
 	free  []int // identities given back, handed out again only once the range is used up
-	inUse int
 }
 
 func newIdentities(fixed, first, n int) (*identities, error) {
@@ -54,7 +53,6 @@ func (ids *identities) take() (int, error) {
 	default:
 		return 0, fmt.Errorf("all %d identities from %d are in use", ids.n, ids.first)
 	}
-	ids.inUse++
 	return id, nil
 }
 
@@ -65,6 +63,5 @@ func (ids *identities) give(id int) {
 	}
 	ids.mu.Lock()
 	ids.free = append(ids.free, id)
-	ids.inUse--
 	ids.mu.Unlock()
 }
