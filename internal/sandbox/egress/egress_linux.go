@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -101,8 +102,17 @@ func New(o Options) (*Host, error) {
 	} else if _, err := os.Stat(forwardMarker); err == nil {
 		guard = true
 	}
-	if err := installTable(o.Allow, resolvers("/etc/resolv.conf"), guard); err != nil {
-		return nil, fmt.Errorf("egress: install nftables table %q: %w", TableName, err)
+	dns := resolvers("/etc/resolv.conf")
+	if err := installTable(o.Allow, dns, guard, false); err != nil {
+		// A table of another shape (an older build's) cannot be refilled
+		// in place; it is replaced whole.
+		h.log.Info("egress: replacing the policy table", "err", err)
+		if err := installTable(o.Allow, dns, guard, true); err != nil {
+			return nil, fmt.Errorf("egress: install nftables table %q: %w", TableName, err)
+		}
+	}
+	if err := pruneAllowances(h.log); err != nil {
+		return nil, fmt.Errorf("egress: prune allowances left behind: %w", err)
 	}
 	if strings.TrimSpace(string(fwd)) != "1" {
 		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644); err != nil {
@@ -118,9 +128,10 @@ func New(o Options) (*Host, error) {
 
 // Link is one namespace's connection to the host.
 type Link struct {
-	name string
-	once sync.Once
-	err  error
+	name  string
+	index int // the host-side interface's
+	once  sync.Once
+	err   error
 }
 
 // allowMap is the verdict map that sends an instance's packets, by its
@@ -130,8 +141,11 @@ const allowMap = "instance_allow"
 // Allow lets this namespace reach the IPv4 ranges p besides what every
 // instance may reach (private or link-local ones, say; the host itself
 // stays out of reach), until Revoke: a chain of its own with a rule per
-// range, which the forward chain jumps to by interface, in one
-// transaction.
+// range, which the forward chain jumps to by interface index, in one
+// transaction. The map is keyed by index, not name, because the kernel
+// does not hand an index out twice, so an allowance left behind by a
+// server that died can never pass to a later instance given the same
+// interface name.
 func (l *Link) Allow(p []netip.Prefix) error {
 	for _, q := range p {
 		if !q.Addr().Is4() {
@@ -144,11 +158,12 @@ func (l *Link) Allow(p []netip.Prefix) error {
 	}
 	defer c.CloseLasting()
 	t := policyTable()
-	ch := c.AddChain(&nftables.Chain{Name: l.chain(), Table: t})
+	ch := c.AddChain(&nftables.Chain{Name: allowChain(l.index), Table: t})
+	c.FlushChain(ch) // a second Allow replaces the first
 	for _, q := range p {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(daddrIn(q), accept())})
 	}
-	err = c.SetAddElements(allowSet(t), []nftables.SetElement{{Key: ifKey(l.name), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: ch.Name}}})
+	err = c.SetAddElements(allowSet(t), []nftables.SetElement{{Key: indexKey(l.index), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: ch.Name}}})
 	if err == nil {
 		err = c.Flush()
 	}
@@ -160,42 +175,86 @@ func (l *Link) Allow(p []netip.Prefix) error {
 
 // Revoke takes back what Allow let the namespace reach.
 func (l *Link) Revoke() error {
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("egress: revoke for %s: %w", l.name, err)
-	}
-	defer c.CloseLasting()
-	t := policyTable()
-	ch := &nftables.Chain{Name: l.chain(), Table: t}
-	err = c.SetDeleteElements(allowSet(t), []nftables.SetElement{{Key: ifKey(l.name)}})
-	if err == nil {
-		c.FlushChain(ch)
-		c.DelChain(ch)
-		err = c.Flush()
-	}
-	if err != nil {
+	if err := revoke(l.index); err != nil {
 		return fmt.Errorf("egress: revoke for %s: %w", l.name, err)
 	}
 	return nil
 }
 
-// chain names the chain of what Allow let the link's namespace reach.
-func (l *Link) chain() string { return "allow_" + l.name }
+// revoke removes the allowance of the interface with index i: its map
+// element and its chain, in one transaction. What is already gone (a
+// server starting beside this one may have pruned it once the interface
+// went) counts as removed.
+func revoke(i int) error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	defer c.CloseLasting()
+	t := policyTable()
+	ch := &nftables.Chain{Name: allowChain(i), Table: t}
+	if err := c.SetDeleteElements(allowSet(t), []nftables.SetElement{{Key: indexKey(i)}}); err != nil {
+		return err
+	}
+	c.FlushChain(ch)
+	c.DelChain(ch)
+	err = c.Flush()
+	if !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	// The element was gone; the chain may not be.
+	c.FlushChain(ch)
+	c.DelChain(ch)
+	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	return nil
+}
+
+// allowChain names the chain of what Allow let the interface with index
+// i reach.
+func allowChain(i int) string { return "allow_" + strconv.Itoa(i) }
 
 func policyTable() *nftables.Table {
 	return &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}
 }
 
 func allowSet(t *nftables.Table) *nftables.Set {
-	return &nftables.Set{Table: t, Name: allowMap, IsMap: true, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}
+	return &nftables.Set{Table: t, Name: allowMap, IsMap: true, KeyType: nftables.TypeIFIndex, DataType: nftables.TypeVerdict}
 }
 
-// ifKey is an interface name as nftables keys it: NUL-padded to
-// IFNAMSIZ.
-func ifKey(name string) []byte {
-	b := make([]byte, unix.IFNAMSIZ)
-	copy(b, name)
-	return b
+// indexKey is an interface index as nftables keys it: four bytes in the
+// host's order.
+func indexKey(i int) []byte {
+	return binaryutil.NativeEndian.PutUint32(uint32(i))
+}
+
+// pruneAllowances removes the allowances of interfaces that no longer
+// exist: what a server that died without revoking them left.
+func pruneAllowances(log *slog.Logger) error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	defer c.CloseLasting()
+	els, err := c.GetSetElements(allowSet(policyTable()))
+	if err != nil {
+		return err
+	}
+	for _, e := range els {
+		if len(e.Key) != 4 {
+			continue
+		}
+		i := int(binaryutil.NativeEndian.Uint32(e.Key))
+		if _, err := netlink.LinkByIndex(i); err == nil {
+			continue
+		}
+		if err := revoke(i); err != nil {
+			return fmt.Errorf("interface %d: %w", i, err)
+		}
+		log.Info("egress: removed the allowance of a link that is gone", "index", i)
+	}
+	return nil
 }
 
 // Name returns the host-side interface's name.
@@ -264,6 +323,7 @@ func (h *Host) attach(nsfd int, i uint32) (*Link, error) {
 	if err != nil {
 		return fail(fmt.Errorf("egress: %s: %w", name, err))
 	}
+	l.index = hl.Attrs().Index
 	if err := netlink.AddrAdd(hl, &netlink.Addr{IPNet: &net.IPNet{IP: hostIP, Mask: mask}}); err != nil {
 		return fail(fmt.Errorf("egress: address %s: %w", name, err))
 	}
@@ -319,21 +379,24 @@ func resolvers(path string) []netip.Addr {
 	return out
 }
 
-// installTable replaces the policy table in one transaction. guard adds
-// the rule that keeps the host from forwarding anything but instances'
-// traffic.
-func installTable(allow []netip.Prefix, dns []netip.Addr, guard bool) error {
+// installTable installs the policy table in one transaction: it creates
+// the table and the allowance map if they are absent and refills the
+// hooked chains, keeping the allowances of running instances (another
+// server's on this host, say); with replace it deletes whatever was
+// there first. guard adds the rule that keeps the host from forwarding
+// anything but instances' traffic.
+func installTable(allow []netip.Prefix, dns []netip.Addr, guard, replace bool) error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
 	}
 	defer c.CloseLasting()
 	t := policyTable()
-	// Add, delete and add again: the transaction replaces whatever was
-	// there, or creates it.
 	c.AddTable(t)
-	c.DelTable(t)
-	c.AddTable(t)
+	if replace {
+		c.DelTable(t)
+		c.AddTable(t)
+	}
 	allowed := allowSet(t)
 	if err := c.AddSet(allowed, nil); err != nil {
 		return err
@@ -345,6 +408,9 @@ func installTable(allow []netip.Prefix, dns []netip.Addr, guard bool) error {
 		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &policy})
 	post := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource, Policy: &policy})
+	for _, ch := range []*nftables.Chain{input, forward, post} {
+		c.FlushChain(ch)
+	}
 
 	rule := func(ch *nftables.Chain, ex ...expr.Any) {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: ex})
@@ -361,7 +427,7 @@ func installTable(allow []netip.Prefix, dns []netip.Addr, guard bool) error {
 	// What one instance was allowed (Link.Allow): its own chain, by
 	// interface; returning from it goes on here.
 	rule(forward, append(ifname(expr.MetaKeyIIFNAME, true),
-		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Meta{Key: expr.MetaKeyIIF, Register: 1},
 		&expr.Lookup{SourceRegister: 1, SetName: allowed.Name, SetID: allowed.ID, IsDestRegSet: true, DestRegister: 0})...)
 	for _, p := range allow {
 		rule(forward, append(append(ifname(expr.MetaKeyIIFNAME, true), daddrIn(p)...), accept())...)

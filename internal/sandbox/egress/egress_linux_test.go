@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -223,4 +225,85 @@ func TestAllow(t *testing.T) {
 	if err := links[0].Revoke(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestAllowancesOutliveAnotherStart checks that a server starting beside
+// a running one keeps the running one's allowances, and removes those
+// whose interface is gone, as a server that died leaves them.
+func TestAllowancesOutliveAnotherStart(t *testing.T) {
+	requireRoot(t)
+	h, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lan := egresstest.LAN(t)
+	go acceptAll(lan)
+	lanNet := []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24")}
+	live, dead := egresstest.NewNS(t), egresstest.NewNS(t)
+	defer unix.Close(live)
+	defer unix.Close(dead)
+	ll, err := h.Attach(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ll.Close()
+	dl, err := h.Attach(dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []*Link{ll, dl} {
+		if err := l.Allow(lanNet); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The second link goes without a Revoke, as when its server dies.
+	if err := dl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var reached bool
+	egresstest.In(live, func() error {
+		conn, err := net.DialTimeout("tcp", lan.Addr().String(), 500*time.Millisecond)
+		if err == nil {
+			conn.Close()
+		}
+		reached = err == nil
+		return nil
+	})
+	if !reached {
+		t.Fatal("a running instance lost its allowance when another server started")
+	}
+	keys := allowanceKeys(t)
+	if !keys[ll.index] {
+		t.Errorf("the live link's allowance (index %d) is gone: %v", ll.index, keys)
+	}
+	if keys[dl.index] {
+		t.Errorf("the allowance of a link that is gone (index %d) was kept", dl.index)
+	}
+	if err := ll.Revoke(); err != nil {
+		t.Fatal(err)
+	}
+	if allowanceKeys(t)[ll.index] {
+		t.Error("Revoke left the map element")
+	}
+}
+
+// allowanceKeys returns the interface indexes the allowance map holds.
+func allowanceKeys(t *testing.T) map[int]bool {
+	t.Helper()
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	els, err := c.GetSetElements(allowSet(policyTable()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[int]bool, len(els))
+	for _, e := range els {
+		out[int(binaryutil.NativeEndian.Uint32(e.Key))] = true
+	}
+	return out
 }
