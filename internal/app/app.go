@@ -29,6 +29,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/edge"
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/invoker"
@@ -565,7 +566,7 @@ func (s *Server) appendLogs(group, stream string, lines []invoker.Line) {
 func (s *Server) codeZip(ctx context.Context, codeHex string) ([]byte, error) {
 	b, err := s.reg.Zip(ctx, codeHex)
 	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return nil, function.Errorf(function.ENOTFOUND, "NoSuchKey", "no code %s", codeHex)
+		return nil, function.Errorf(fault.NotFound, "NoSuchKey", "no code %s", codeHex)
 	}
 	return b, err
 }

@@ -20,7 +20,7 @@ func (s *Server) services(lambda http.Handler, log *slog.Logger) []*edge.Service
 	return []*edge.Service{
 		{Name: "s3", Protocol: awsproto.RESTXML, Streams: true, Handler: s.s3,
 			Recognize: func(r *http.Request) bool { return s.s3.IsVirtualHost(r.Host) }},
-		{Name: "lambda", Protocol: awsproto.RESTJSON, MaxBody: function.MaxCreateBody, TooLarge: lambdaapi.TooLarge,
+		{Name: "lambda", Protocol: awsproto.Lambda, MaxBody: function.MaxCreateBody, TooLarge: lambdaapi.TooLarge,
 			Recognize: lambdaapi.Recognize, Handler: lambda},
 		{Name: "logs", Protocol: awsproto.JSON11, MaxBody: 8 << 20,
 			Recognize: func(r *http.Request) bool { return strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Logs_20140328.") },

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/gateway"
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 	"github.com/aloft-dev/aloft/internal/gatewayapi"
@@ -53,7 +54,7 @@ func (s *Server) openGateway(ctx context.Context, js jetstream.JetStream, log *s
 		if exists(name) {
 			return
 		}
-		if err := cat.DeleteURL(context.Background(), name); err != nil && catalog.KindOf(err) != catalog.NotFound {
+		if err := cat.DeleteURL(context.Background(), name); err != nil && fault.KindOf(err) != fault.NotFound {
 			log.Warn("could not remove a deleted function's URL", "function", name, "err", err)
 		}
 	})

@@ -25,6 +25,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 )
 
@@ -262,7 +263,7 @@ func (q *Queue) deliver(msg jetstream.Msg) {
 	switch {
 	case errors.Is(err, ErrGone):
 		msg.Ack()
-	case function.ErrorCode(err) == function.ETHROTTLED:
+	case fault.KindOf(err) == fault.Throttled:
 		// Lambda's back-off for throttled events: from one second,
 		// doubling, to at most five minutes, until the event is too old.
 		q.mu.Lock()

@@ -1,11 +1,14 @@
 package awsproto
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/aloft-dev/aloft/internal/fault"
 )
 
 // Error is an error an AWS API answers with: the HTTP status, the code
@@ -16,7 +19,45 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
-	Err     error
+	// QueryCode is the code a client of the query protocol sees, for a
+	// JSON service that speaks both (JSON10Query: SQS's
+	// AWS.SimpleQueueService.NonExistentQueue for QueueDoesNotExist);
+	// empty means Code.
+	QueryCode string
+	// Reason is a machine-readable cause, for the protocols that carry
+	// one (Lambda's throttling reason).
+	Reason string
+	// Fields are further elements of the error document, in order, for
+	// the XML protocols (S3's BucketName, Key and HostId, say).
+	Fields []Field
+	Err    error
+}
+
+// Field is one further element of an error document.
+type Field struct{ Name, Value string }
+
+// Status returns the HTTP status with which AWS's REST and JSON APIs
+// answer a refusal of kind k.
+func Status(k fault.Kind) int {
+	switch k {
+	case fault.Invalid:
+		return http.StatusBadRequest
+	case fault.NotFound:
+		return http.StatusNotFound
+	case fault.Conflict:
+		return http.StatusConflict
+	case fault.PreconditionFailed:
+		return http.StatusPreconditionFailed
+	case fault.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case fault.Unsupported:
+		return http.StatusUnsupportedMediaType
+	case fault.Denied:
+		return http.StatusForbidden
+	case fault.Throttled:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
 }
 
 // Errorf returns an Error with a formatted message.
@@ -41,14 +82,24 @@ type Protocol uint8
 
 // The protocol families.
 const (
-	// RESTJSON (Lambda, API Gateway, Scheduler): the code in the
+	// RESTJSON (API Gateway, Scheduler): the code in the
 	// X-Amzn-Errortype header, the body {"__type": code, "message": ...}.
 	RESTJSON Protocol = iota + 1
-	// JSON10 and JSON11 (DynamoDB and SQS; CloudWatch Logs): the body
+	// Lambda is rest-json as Lambda writes it: the code in
+	// X-Amzn-Errortype and a body {"Type": "User"|"Service", "message"}
+	// ("Message" for 404 and 413; {"__type", "message"} for 403), with
+	// the Reason when there is one and Retry-After on 429.
+	Lambda
+	// JSON10 and JSON11 (DynamoDB; CloudWatch Logs): the body
 	// {"__type": code, "message": ...} with the protocol's content type,
 	// and the code in X-Amzn-Errortype as well.
 	JSON10
 	JSON11
+	// JSON10Query is json-1.0 for a service that also speaks the query
+	// protocol (SQS): JSON10 plus the x-amzn-query-error header
+	// ("QueryCode;Sender"), from which the SDKs take the code they
+	// report while the body's __type picks the typed error.
+	JSON10Query
 	// RESTXML (S3): <Error><Code/><Message/><RequestId/></Error>.
 	RESTXML
 	// QueryXML (IAM, STS, SNS): <ErrorResponse><Error><Type/><Code/>
@@ -65,31 +116,48 @@ func WriteError(w http.ResponseWriter, r *http.Request, p Protocol, e *Error, re
 	h := w.Header()
 	var body []byte
 	switch p {
-	case JSON10, JSON11:
-		if p == JSON10 {
-			h.Set("Content-Type", "application/x-amz-json-1.0")
-		} else {
+	case JSON10, JSON11, JSON10Query:
+		if p == JSON11 {
 			h.Set("Content-Type", "application/x-amz-json-1.1")
+		} else {
+			h.Set("Content-Type", "application/x-amz-json-1.0")
+		}
+		if p == JSON10Query {
+			qc := e.QueryCode
+			if qc == "" {
+				qc = e.Code
+			}
+			h.Set("X-Amzn-Query-Error", qc+";"+whose(e))
 		}
 		h.Set("X-Amzn-Errortype", e.Code)
 		body, _ = json.Marshal(struct {
 			Type    string `json:"__type"`
 			Message string `json:"message,omitempty"`
 		}{e.Code, e.Message})
+	case Lambda:
+		h.Set("Content-Type", "application/json")
+		h.Set("X-Amzn-Errortype", e.Code)
+		doc := map[string]string{"Type": "User", "message": e.Message}
+		switch {
+		case e.Status >= 500:
+			doc["Type"] = "Service"
+		case e.Status == http.StatusNotFound || e.Status == http.StatusRequestEntityTooLarge:
+			doc = map[string]string{"Type": "User", "Message": e.Message}
+		case e.Status == http.StatusForbidden:
+			doc = map[string]string{"__type": e.Code, "message": e.Message}
+		}
+		if e.Reason != "" {
+			doc["Reason"] = e.Reason
+		}
+		if e.Status == http.StatusTooManyRequests {
+			h.Set("Retry-After", "1")
+		}
+		body, _ = json.Marshal(doc)
 	case RESTXML:
 		h.Set("Content-Type", "application/xml")
-		body = xmlDoc(struct {
-			XMLName   xml.Name `xml:"Error"`
-			Code      string
-			Message   string
-			RequestID string `xml:"RequestId"`
-		}{Code: e.Code, Message: e.Message, RequestID: requestID})
+		body = errorXML(e, requestID)
 	case QueryXML:
 		h.Set("Content-Type", "text/xml")
-		fault := "Sender"
-		if e.Status >= 500 {
-			fault = "Receiver"
-		}
 		type errorElem struct {
 			Type    string
 			Code    string
@@ -99,7 +167,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, p Protocol, e *Error, re
 			XMLName   xml.Name `xml:"ErrorResponse"`
 			Error     errorElem
 			RequestID string `xml:"RequestId"`
-		}{Error: errorElem{fault, e.Code, e.Message}, RequestID: requestID})
+		}{Error: errorElem{whose(e), e.Code, e.Message}, RequestID: requestID})
 	default: // RESTJSON
 		h.Set("Content-Type", "application/json")
 		h.Set("X-Amzn-Errortype", e.Code)
@@ -115,6 +183,36 @@ func WriteError(w http.ResponseWriter, r *http.Request, p Protocol, e *Error, re
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.Status)
 	w.Write(body)
+}
+
+// whose says whose fault e is, as the query protocol words it: Sender
+// for the client's, Receiver for the server's.
+func whose(e *Error) string {
+	if e.Status >= 500 {
+		return "Receiver"
+	}
+	return "Sender"
+}
+
+// errorXML is S3's error document: Code, Message, the further fields and
+// RequestId.
+func errorXML(e *Error, requestID string) []byte {
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	b.WriteString("<Error>")
+	elem := func(name, value string) {
+		b.WriteString("<" + name + ">")
+		xml.EscapeText(&b, []byte(value))
+		b.WriteString("</" + name + ">")
+	}
+	elem("Code", e.Code)
+	elem("Message", e.Message)
+	for _, f := range e.Fields {
+		elem(f.Name, f.Value)
+	}
+	elem("RequestId", requestID)
+	b.WriteString("</Error>")
+	return b.Bytes()
 }
 
 // xmlDoc encodes v after the XML header; a struct of strings always

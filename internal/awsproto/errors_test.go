@@ -2,7 +2,7 @@ package awsproto
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +16,8 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
@@ -95,15 +97,46 @@ func TestErrorsDecodeInTheSDKs(t *testing.T) {
 		}
 		checkAPIError(t, err, "ExpiredTokenException", "The security token included in the request is expired")
 	})
-	t.Run("json-1.0", func(t *testing.T) {
-		// No JSON 1.0 client is in the module yet; its documents are JSON
-		// 1.1's but for the content type.
+	t.Run("json-1.0 query-compatible", func(t *testing.T) {
+		// SQS's JSON 1.0 client: its typed error, and the code its query
+		// protocol would give, from x-amzn-query-error.
+		e := Errorf(400, "QueueDoesNotExist", "The specified queue does not exist.")
+		e.QueryCode = "AWS.SimpleQueueService.NonExistentQueue"
+		cfg, url := answering(t, JSON10Query, e)
+		_, err := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(url) }).
+			GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url + "/000000000000/q")})
+		var typed *sqstypes.QueueDoesNotExist
+		if !errors.As(err, &typed) {
+			t.Fatalf("%v is not SQS's QueueDoesNotExist", err)
+		}
+		checkAPIError(t, err, "AWS.SimpleQueueService.NonExistentQueue", "The specified queue does not exist.")
+	})
+	t.Run("lambda", func(t *testing.T) {
+		e := Errorf(429, "TooManyRequestsException", "Rate Exceeded.")
+		e.Reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+		cfg, url := answering(t, Lambda, e)
+		_, err := lambda.NewFromConfig(cfg, func(o *lambda.Options) { o.BaseEndpoint = aws.String(url) }).
+			Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("f")})
+		var typed *lambdatypes.TooManyRequestsException
+		if !errors.As(err, &typed) {
+			t.Fatalf("%v is not lambda's TooManyRequestsException", err)
+		}
+		if typed.Reason != lambdatypes.ThrottleReason(e.Reason) || typed.RetryAfterSeconds == nil || *typed.RetryAfterSeconds != "1" {
+			t.Errorf("reason %q, retry after %v", typed.Reason, typed.RetryAfterSeconds)
+		}
+		checkAPIError(t, err, "TooManyRequestsException", "Rate Exceeded.")
+	})
+	t.Run("rest-xml fields", func(t *testing.T) {
 		w := httptest.NewRecorder()
-		WriteError(w, httptest.NewRequest("POST", "/", nil), JSON10, Errorf(400, "ValidationException", "bad"), "")
-		var doc map[string]string
-		if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil || doc["__type"] != "ValidationException" || doc["message"] != "bad" ||
-			w.Header().Get("Content-Type") != "application/x-amz-json-1.0" || w.Code != 400 {
-			t.Errorf("json-1.0: %d %v %s", w.Code, w.Header(), w.Body)
+		e := Errorf(404, "NoSuchBucket", "The specified bucket does not exist")
+		e.Fields = []Field{{"BucketName", "a<b"}, {"HostId", "h"}}
+		WriteError(w, httptest.NewRequest("GET", "/a", nil), RESTXML, e, "r1")
+		var doc struct {
+			Code, Message, BucketName, HostId, RequestId string
+		}
+		if err := xml.Unmarshal(w.Body.Bytes(), &doc); err != nil || doc.Code != "NoSuchBucket" || doc.BucketName != "a<b" ||
+			doc.HostId != "h" || doc.RequestId != "r1" {
+			t.Errorf("document %s decodes to %+v (%v)", w.Body, doc, err)
 		}
 	})
 	t.Run("head", func(t *testing.T) {

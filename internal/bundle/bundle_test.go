@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 )
 
@@ -45,13 +46,13 @@ func TestInspectRejects(t *testing.T) {
 		name string
 		data []byte
 		want string // substring of the message
-		code function.Code
+		code fault.Kind
 	}{
-		{"garbage", []byte("not a zip at all"), "Could not unzip", function.EINVALID},
-		{"slip", makeZip(t, entry{name: "../evil.sh", body: "x"}), "escapes", function.EINVALID},
-		{"deep slip", makeZip(t, entry{name: "a/../../evil", body: "x"}), "escapes", function.EINVALID},
-		{"absolute", makeZip(t, entry{name: "/etc/passwd", body: "x"}), "absolute", function.EINVALID},
-		{"too big", make([]byte, function.MaxZippedSize+1), "Zipped size", function.ETOOLARGE},
+		{"garbage", []byte("not a zip at all"), "Could not unzip", fault.Invalid},
+		{"slip", makeZip(t, entry{name: "../evil.sh", body: "x"}), "escapes", fault.Invalid},
+		{"deep slip", makeZip(t, entry{name: "a/../../evil", body: "x"}), "escapes", fault.Invalid},
+		{"absolute", makeZip(t, entry{name: "/etc/passwd", body: "x"}), "absolute", fault.Invalid},
+		{"too big", make([]byte, function.MaxZippedSize+1), "Zipped size", fault.TooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,8 +61,8 @@ func TestInspectRejects(t *testing.T) {
 				t.Fatal("got nil error")
 			}
 			e := function.AsError(err)
-			if e.Code != tc.code || !strings.Contains(e.Message, tc.want) {
-				t.Fatalf("got %v (%s), want code %s and message containing %q", e, e.Code, tc.code, tc.want)
+			if e.Kind != tc.code || !strings.Contains(e.Message, tc.want) {
+				t.Fatalf("got %v (%s), want code %s and message containing %q", e, e.Kind, tc.code, tc.want)
 			}
 		})
 	}

@@ -51,7 +51,7 @@ func TestEveryPackageHasADocComment(t *testing.T) {
 // their API packages: none imports net/http.
 func TestDomainsSpeakNoHTTP(t *testing.T) {
 	const mod = "github.com/aloft-dev/aloft/internal/"
-	domains := []string{"scheduler", "schedule", "registry", "function", "logs", "meter", "async", "policy", "store", "keepalive", "notify"}
+	domains := []string{"fault", "scheduler", "schedule", "registry", "function", "logs", "meter", "async", "policy", "store", "keepalive", "notify"}
 	for _, p := range packages(t) {
 		rel := strings.TrimPrefix(p.ImportPath, mod)
 		for _, d := range domains {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/aloft-dev/aloft/internal/fault"
 )
 
 func TestValidateTags(t *testing.T) {
@@ -35,8 +37,8 @@ func TestValidateTags(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("ValidateTags(%d tags, first keys %.40v): %v, want ok=%v", len(tc.tags), tc.tags, err, tc.ok)
 		}
-		if err != nil && ErrorCode(err) != EINVALID {
-			t.Errorf("error %v has code %v", err, ErrorCode(err))
+		if err != nil && fault.KindOf(err) != fault.Invalid {
+			t.Errorf("error %v has kind %v", err, fault.KindOf(err))
 		}
 	}
 	if NetworkOf(map[string]string{NetworkTag: NetworkNone}) != NetworkNone || NetworkOf(nil) != "" {

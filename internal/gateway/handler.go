@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 	"github.com/aloft-dev/aloft/internal/gateway/cors"
@@ -405,7 +406,7 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 	case errors.Is(err, errTimeout):
 		h.fail(x, http.StatusGatewayTimeout, timeoutBody)
 		return
-	case err != nil && function.ErrorCode(err) == function.ETHROTTLED:
+	case err != nil && fault.KindOf(err) == fault.Throttled:
 		x.w.Header()["Retry-After"] = retryAfter
 		h.fail(x, http.StatusTooManyRequests, throttledBody)
 		return

@@ -34,6 +34,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/fault"
 	"io"
 	"log/slog"
 	"net/http"
@@ -127,7 +128,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (h *Handler) handle(pattern string, fn handlerFunc) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := fn(w, r); err != nil {
-			if catalog.KindOf(err) == 0 && !isAPIError(err) {
+			if fault.KindOf(err) == 0 && !isAPIError(err) {
 				h.d.Logger.Error("gateway management request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
 			writeError(w, err)
@@ -158,11 +159,11 @@ func conflict(msg string) error { return &apiError{http.StatusConflict, "Conflic
 func writeError(w http.ResponseWriter, err error) {
 	var ae *apiError
 	if !errors.As(err, &ae) {
-		var ce *catalog.Error
+		var ce *fault.Error
 		switch {
-		case errors.As(err, &ce) && ce.Kind == catalog.NotFound:
+		case errors.As(err, &ce) && ce.Kind == fault.NotFound:
 			ae = &apiError{http.StatusNotFound, "NotFoundException", ce.Message}
-		case errors.As(err, &ce) && ce.Kind == catalog.Conflict:
+		case errors.As(err, &ce) && ce.Kind == fault.Conflict:
 			ae = &apiError{http.StatusConflict, "ConflictException", ce.Message}
 		case errors.As(err, &ce):
 			ae = &apiError{http.StatusBadRequest, "BadRequestException", ce.Message}

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/runtimeapi"
 	"github.com/aloft-dev/aloft/internal/runtimes"
@@ -140,12 +141,12 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 		}
 	} else {
 		if cfg.Network == function.NetworkNone {
-			return fail(function.Errorf(function.EINTERNAL, "ServiceException",
+			return fail(function.Errorf(fault.Internal, "ServiceException",
 				"The function's tag %s=%s needs a sandbox driver with network namespaces; the %s driver has none.",
 				function.NetworkTag, function.NetworkNone, iv.d.Driver.Name()))
 		}
 		if len(cfg.AllowNet) > 0 {
-			return fail(function.Errorf(function.EINTERNAL, "ServiceException",
+			return fail(function.Errorf(fault.Internal, "ServiceException",
 				"The function's tag %s needs a sandbox driver with network namespaces; the %s driver has none.",
 				function.AllowNetTag, iv.d.Driver.Name()))
 		}

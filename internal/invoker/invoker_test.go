@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/keepalive"
 	"github.com/aloft-dev/aloft/internal/sandbox/process"
@@ -414,7 +415,7 @@ func TestConcurrencyLimits(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	_, err := iv.Invoke(context.Background(), &Request{Config: capped, Reserved: &one, ReservedTotal: 1, InvokedARN: capped.FunctionArn, Payload: []byte(`{}`)})
-	if e := function.AsError(err); e.Code != function.ETHROTTLED || e.Reason != function.ReasonReserved {
+	if e := function.AsError(err); e.Kind != fault.Throttled || e.Reason != function.ReasonReserved {
 		t.Fatalf("second invocation of a function reserved at 1 got %v, want a reserved-concurrency throttle", err)
 	}
 	// The account has 3, one reserved: two run unreserved, the third waits.
@@ -424,12 +425,12 @@ func TestConcurrencyLimits(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	_, err = iv.Invoke(context.Background(), &Request{Config: open, ReservedTotal: 1, InvokedARN: open.FunctionArn, Payload: []byte(`{}`)})
-	if e := function.AsError(err); e.Code != function.ETHROTTLED || e.Reason != function.ReasonAccount {
+	if e := function.AsError(err); e.Kind != fault.Throttled || e.Reason != function.ReasonAccount {
 		t.Fatalf("a third unreserved invocation got %v, want an account throttle", err)
 	}
 	zero := 0
 	_, err = iv.Invoke(context.Background(), &Request{Config: config("off", 5, nil), Reserved: &zero, Payload: []byte(`{}`)})
-	if function.AsError(err).Code != function.ETHROTTLED {
+	if function.AsError(err).Kind != fault.Throttled {
 		t.Fatalf("a function reserved at 0 got %v, want throttled", err)
 	}
 	for _, ch := range []chan error{first, a, b} {

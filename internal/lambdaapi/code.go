@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/xml"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -16,7 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/fault"
 )
 
 // CodePath is the path under which code download links live; the code's
@@ -68,12 +68,11 @@ func (c *CodeLinks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Amz-Id-2", s3HostID())
 	codeHex, ok := strings.CutPrefix(r.URL.Path, CodePath)
 	if !ok || codeHex == "" || strings.Contains(codeHex, "/") {
-		writeS3Error(w, r, http.StatusNotFound, s3ErrorDoc{Code: "NoSuchKey", Message: "The specified key does not exist.", Key: codeHex})
+		writeS3Error(w, r, http.StatusNotFound, "NoSuchKey", "The specified key does not exist.", awsproto.Field{Name: "Key", Value: codeHex})
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		writeS3Error(w, r, http.StatusMethodNotAllowed, s3ErrorDoc{Code: "MethodNotAllowed",
-			Message: "The specified method is not allowed against this resource."})
+		writeS3Error(w, r, http.StatusMethodNotAllowed, "MethodNotAllowed", "The specified method is not allowed against this resource.")
 		return
 	}
 	q := r.URL.Query()
@@ -81,25 +80,25 @@ func (c *CodeLinks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	exp, err := strconv.ParseInt(expires, 10, 64)
 	if len(c.Key) == 0 || err != nil || len(q["expires"]) != 1 || len(q["token"]) != 1 ||
 		!hmac.Equal([]byte(token), []byte(c.token(codeHex, expires))) {
-		writeS3Error(w, r, http.StatusForbidden, s3ErrorDoc{Code: "AccessDenied", Message: "Access Denied"})
+		writeS3Error(w, r, http.StatusForbidden, "AccessDenied", "Access Denied")
 		return
 	}
 	if now := c.now(); now.Unix() > exp {
-		writeS3Error(w, r, http.StatusForbidden, s3ErrorDoc{Code: "AccessDenied", Message: "Request has expired",
-			Expires: time.Unix(exp, 0).UTC().Format(time.RFC3339), ServerTime: now.UTC().Format(time.RFC3339)})
+		writeS3Error(w, r, http.StatusForbidden, "AccessDenied", "Request has expired",
+			awsproto.Field{Name: "Expires", Value: time.Unix(exp, 0).UTC().Format(time.RFC3339)},
+			awsproto.Field{Name: "ServerTime", Value: now.UTC().Format(time.RFC3339)})
 		return
 	}
 	b, err := c.Zip(r.Context(), codeHex)
 	if err != nil {
-		if function.AsError(err).Code == function.ENOTFOUND {
-			writeS3Error(w, r, http.StatusNotFound, s3ErrorDoc{Code: "NoSuchKey", Message: "The specified key does not exist.", Key: codeHex})
+		if fault.KindOf(err) == fault.NotFound {
+			writeS3Error(w, r, http.StatusNotFound, "NoSuchKey", "The specified key does not exist.", awsproto.Field{Name: "Key", Value: codeHex})
 			return
 		}
 		if c.Logger != nil {
 			c.Logger.Error("code download failed", "code", codeHex, "err", err)
 		}
-		writeS3Error(w, r, http.StatusInternalServerError, s3ErrorDoc{Code: "InternalError",
-			Message: "We encountered an internal error. Please try again."})
+		writeS3Error(w, r, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
 		return
 	}
 	h.Set("Content-Type", "application/zip")
@@ -128,38 +127,14 @@ func (c *CodeLinks) ttl() time.Duration {
 	return DefaultCodeLinkTTL
 }
 
-// s3ErrorDoc is S3's XML error document, with the elements S3 adds when a
-// presigned request has expired.
-type s3ErrorDoc struct {
-	XMLName    xml.Name `xml:"Error"`
-	Code       string
-	Message    string
-	Key        string `xml:",omitempty"`
-	Expires    string `xml:",omitempty"`
-	ServerTime string `xml:",omitempty"`
-	RequestID  string `xml:"RequestId"`
-	HostID     string `xml:"HostId"`
-}
-
-// writeS3Error writes doc with status as S3 does: the XML document, or for
-// HEAD the status alone.
-func writeS3Error(w http.ResponseWriter, r *http.Request, status int, doc s3ErrorDoc) {
+// writeS3Error writes an error as S3 does: the XML document, with the
+// further fields (those S3 adds when a presigned request has expired,
+// say), or for HEAD the status alone.
+func writeS3Error(w http.ResponseWriter, r *http.Request, status int, code, msg string, fields ...awsproto.Field) {
 	h := w.Header()
-	doc.RequestID, doc.HostID = h.Get("X-Amz-Request-Id"), h.Get("X-Amz-Id-2")
-	if r.Method == http.MethodHead {
-		w.WriteHeader(status)
-		return
-	}
-	b, err := xml.Marshal(doc)
-	if err != nil { // a struct of strings always encodes
-		http.Error(w, "could not encode error", http.StatusInternalServerError)
-		return
-	}
-	h.Set("Content-Type", "application/xml")
-	h.Set("Content-Length", strconv.Itoa(len(xml.Header)+len(b)))
-	w.WriteHeader(status)
-	w.Write([]byte(xml.Header))
-	w.Write(b)
+	fields = append(fields, awsproto.Field{Name: "HostId", Value: h.Get("X-Amz-Id-2")})
+	awsproto.WriteError(w, r, awsproto.RESTXML,
+		&awsproto.Error{Status: status, Code: code, Message: msg, Fields: fields}, h.Get("X-Amz-Request-Id"))
 }
 
 // s3RequestID returns an ID in the shape of S3's: 16 upper-case hex digits.

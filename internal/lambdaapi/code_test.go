@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 )
 
@@ -53,7 +54,7 @@ func codeEnv(t *testing.T) (*CodeLinks, *clock, string) {
 			case testCode, "other":
 				return []byte("PK zip bytes"), nil
 			case missingCode:
-				return nil, function.Errorf(function.ENOTFOUND, "NoSuchKey", "no code %s", codeHex)
+				return nil, function.Errorf(fault.NotFound, "NoSuchKey", "no code %s", codeHex)
 			}
 			return nil, errors.New("backbone unavailable")
 		},

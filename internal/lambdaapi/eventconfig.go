@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/registry"
 )
@@ -78,7 +79,7 @@ func (s *Server) eventConfig(r *http.Request, req *request, must bool) (*registr
 		return nil, nil, err
 	}
 	if cfg == nil && must {
-		return nil, nil, function.Errorf(function.ENOTFOUND, "ResourceNotFoundException",
+		return nil, nil, function.Errorf(fault.NotFound, "ResourceNotFoundException",
 			"The function %s:%s doesn't have an EventInvokeConfig", rec.Config.FunctionArn, function.LatestVersion)
 	}
 	return rec, cfg, nil
@@ -120,7 +121,7 @@ func (s *Server) listEventConfigs(w http.ResponseWriter, r *http.Request, req *r
 
 func (s *Server) queueStats(w http.ResponseWriter, r *http.Request, req *request) error {
 	if s.d.Queue == nil {
-		return function.Errorf(function.ENOTFOUND, "ResourceNotFoundException", "asynchronous invocations are not enabled on this server")
+		return function.Errorf(fault.NotFound, "ResourceNotFoundException", "asynchronous invocations are not enabled on this server")
 	}
 	stats, err := s.d.Queue.Stats(r.Context())
 	if err != nil {

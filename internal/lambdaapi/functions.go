@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/registry"
 )
@@ -53,7 +54,7 @@ type createInput struct {
 
 func decode(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
-		return function.Errorf(function.EINVALID, "InvalidRequestContentException", "Could not parse request body into json: %v", err)
+		return function.Errorf(fault.Invalid, "InvalidRequestContentException", "Could not parse request body into json: %v", err)
 	}
 	return nil
 }
@@ -353,7 +354,7 @@ func (s *Server) accountSettings(w http.ResponseWriter, r *http.Request, req *re
 
 func (s *Server) usage(w http.ResponseWriter, r *http.Request, req *request) error {
 	if s.d.Usage == nil {
-		return function.Errorf(function.ENOTFOUND, "ResourceNotFoundException", "usage is not metered on this server")
+		return function.Errorf(fault.NotFound, "ResourceNotFoundException", "usage is not metered on this server")
 	}
 	writeJSON(w, http.StatusOK, s.d.Usage())
 	return nil

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/aloft-dev/aloft/internal/async"
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoke"
 )
@@ -20,7 +21,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, req *request, n
 		return function.TooLarge("Request must be smaller than %d bytes for the InvokeFunction operation", function.MaxAsyncPayload)
 	}
 	if len(req.body) > 0 && !json.Valid(req.body) {
-		return function.Errorf(function.EINVALID, "InvalidRequestContentException",
+		return function.Errorf(fault.Invalid, "InvalidRequestContentException",
 			"Could not parse request body into json: Could not parse payload into json: Unexpected character: was expecting a JSON value")
 	}
 	id := w.Header().Get("X-Amzn-Requestid")
@@ -69,14 +70,14 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 		return function.TooLarge("Request must be smaller than %d bytes for the InvokeFunction operation", function.MaxSyncPayload)
 	}
 	if len(req.body) > 0 && !json.Valid(req.body) {
-		return function.Errorf(function.EINVALID, "InvalidRequestContentException",
+		return function.Errorf(fault.Invalid, "InvalidRequestContentException",
 			"Could not parse request body into json: Could not parse payload into json: Unexpected character: was expecting a JSON value")
 	}
 	var clientContext string
 	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
 		b, err := base64.StdEncoding.DecodeString(cc)
 		if err != nil || !json.Valid(b) || len(cc) > 3583 {
-			return function.Errorf(function.EINVALID, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
+			return function.Errorf(fault.Invalid, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
 		}
 		clientContext = string(b)
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/registry"
@@ -100,7 +101,7 @@ func (s *Server) getProvisioned(w http.ResponseWriter, r *http.Request, req *req
 		return err
 	}
 	if rec.Provisioned == 0 {
-		return function.Errorf(function.ENOTFOUND, "ProvisionedConcurrencyConfigNotFoundException", "No Provisioned Concurrency Config found for this function")
+		return function.Errorf(fault.NotFound, "ProvisionedConcurrencyConfigNotFoundException", "No Provisioned Concurrency Config found for this function")
 	}
 	writeJSON(w, http.StatusOK, s.provisionedConfig(rec))
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/edge"
+	"github.com/aloft-dev/aloft/internal/fault"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -137,7 +138,7 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 			req.region = function.DefaultRegion
 		}
 		if err := h(w, r, req); err != nil {
-			if e := function.AsError(err); e.Code == function.EINTERNAL {
+			if fault.KindOf(err) == fault.Internal {
 				s.d.Logger.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
 			writeError(w, err)

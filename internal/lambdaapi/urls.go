@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 	"github.com/aloft-dev/aloft/internal/gateway/cors"
@@ -79,19 +80,19 @@ func (s *Server) urlOut(u *catalog.URLConfig) *urlConfigOut {
 
 // urlError turns a catalog error into Lambda's.
 func urlError(err error, arn string) error {
-	var ce *catalog.Error
+	var ce *fault.Error
 	if !errors.As(err, &ce) {
 		return err
 	}
 	switch ce.Kind {
-	case catalog.NotFound:
-		return function.Errorf(function.ENOTFOUND, "ResourceNotFoundException", "The resource you requested does not exist.")
-	case catalog.Conflict:
-		return function.Errorf(function.ECONFLICT, "ResourceConflictException",
+	case fault.NotFound:
+		return function.Errorf(fault.NotFound, "ResourceNotFoundException", "The resource you requested does not exist.")
+	case fault.Conflict:
+		return function.Errorf(fault.Conflict, "ResourceConflictException",
 			"Failed to create function url config for [functionArn = %s]. Error message:  %s", arn, ce.Message)
 	}
 	if len(ce.Message) > 0 && ce.Message[0] == '1' { // "1 validation error detected: ..."
-		return function.Errorf(function.EINVALID, "ValidationException", "%s", ce.Message)
+		return function.Errorf(fault.Invalid, "ValidationException", "%s", ce.Message)
 	}
 	return function.InvalidParameter("%s", ce.Message)
 }
@@ -142,7 +143,7 @@ func (s *Server) getURLConfig(w http.ResponseWriter, r *http.Request, req *reque
 	}
 	u, ok := urls.URL(rec.Config.FunctionName)
 	if !ok {
-		return urlError(&catalog.Error{Kind: catalog.NotFound}, rec.Config.FunctionArn)
+		return urlError(&fault.Error{Kind: fault.NotFound}, rec.Config.FunctionArn)
 	}
 	writeJSON(w, http.StatusOK, s.urlOut(u))
 	return nil

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/bundle"
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 )
 
@@ -288,7 +289,7 @@ func (r *Registry) List() []*Record {
 // fills the code fields, revision and timestamps.
 func (r *Registry) Create(ctx context.Context, cfg function.Config, region string, tags map[string]string, zip []byte) (*Record, error) {
 	if _, ok := r.Get(cfg.FunctionName); ok {
-		return nil, function.Errorf(function.ECONFLICT, "ResourceConflictException", "Function already exist: %s", cfg.FunctionName)
+		return nil, function.Errorf(fault.Conflict, "ResourceConflictException", "Function already exist: %s", cfg.FunctionName)
 	}
 	info, err := r.putCode(ctx, zip)
 	if err != nil {
@@ -305,7 +306,7 @@ func (r *Registry) Create(ctx context.Context, cfg function.Config, region strin
 	}
 	rev, err := r.kv.Create(ctx, cfg.FunctionName, b)
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, function.Errorf(function.ECONFLICT, "ResourceConflictException", "Function already exist: %s", cfg.FunctionName)
+		return nil, function.Errorf(fault.Conflict, "ResourceConflictException", "Function already exist: %s", cfg.FunctionName)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("registry: create %s: %w", cfg.FunctionName, err)
@@ -394,7 +395,7 @@ func (r *Registry) modify(ctx context.Context, name string, change func(*Record)
 	}
 }
 
-var errRevision = function.Errorf(function.EINVALID, "PreconditionFailedException",
+var errRevision = function.Errorf(fault.PreconditionFailed, "PreconditionFailedException",
 	"The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
 
 func isWrongRevision(err error) bool {
@@ -411,7 +412,7 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 	}
 	if err := r.kv.Delete(ctx, name, jetstream.LastRevision(rec.rev)); err != nil {
 		if isWrongRevision(err) {
-			return function.Errorf(function.ECONFLICT, "ResourceConflictException",
+			return function.Errorf(fault.Conflict, "ResourceConflictException",
 				"The operation cannot be performed at this time. An update is in progress for resource: %s", rec.Config.FunctionArn)
 		}
 		return fmt.Errorf("registry: delete %s: %w", name, err)

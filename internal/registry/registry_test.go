@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/store"
 )
@@ -57,7 +58,7 @@ func TestLifecycleAndRestart(t *testing.T) {
 	if rec.Config.CodeSha256 == "" || rec.Config.RevisionID == "" || rec.Config.FunctionArn != "arn:aws:lambda:us-east-1:000000000000:function:f1" {
 		t.Fatalf("create filled %+v", rec.Config)
 	}
-	if _, err := r.Create(ctx, cfg, "us-east-1", nil, zipOf(t, "app.py", "v1")); function.ErrorCode(err) != function.ECONFLICT {
+	if _, err := r.Create(ctx, cfg, "us-east-1", nil, zipOf(t, "app.py", "v1")); fault.KindOf(err) != fault.Conflict {
 		t.Fatalf("second create got %v, want conflict", err)
 	}
 	if _, err := r.Update(ctx, "f1", "wrong-revision", nil, nil); err == nil {
@@ -107,7 +108,7 @@ func TestLifecycleAndRestart(t *testing.T) {
 	if _, ok := r.Get("f1"); ok {
 		t.Fatal("function still there after delete")
 	}
-	if err := r.Delete(ctx, "f1"); function.ErrorCode(err) != function.ENOTFOUND {
+	if err := r.Delete(ctx, "f1"); fault.KindOf(err) != fault.NotFound {
 		t.Fatalf("second delete got %v, want not found", err)
 	}
 }

@@ -1,10 +1,10 @@
 package s3api
 
 import (
-	"encoding/xml"
 	"errors"
 	"net/http"
 
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
@@ -150,27 +150,24 @@ func toError(err error, bucket, key string) *Error {
 	return e
 }
 
-// errorDoc is the XML body of an error response.
-type errorDoc struct {
-	XMLName    xml.Name `xml:"Error"`
-	Code       string
-	Message    string
-	BucketName string `xml:",omitempty"`
-	Key        string `xml:",omitempty"`
-	RequestID  string `xml:"RequestId"`
-	HostID     string `xml:"HostId"`
-}
-
 // writeError writes e: the XML document, or for HEAD the status alone.
 func writeError(w http.ResponseWriter, r *http.Request, rq *request, e *Error) {
 	h := w.Header()
 	if e.Code == "InvalidRange" && rq.objectSize >= 0 {
 		h.Set("Content-Range", "bytes */"+itoa(rq.objectSize))
 	}
-	if r.Method == http.MethodHead || e.Status == http.StatusNotModified {
+	if e.Status == http.StatusNotModified {
 		w.WriteHeader(e.Status)
 		return
 	}
-	writeXML(w, e.Status, errorDoc{Code: e.Code, Message: e.Message, BucketName: e.Bucket, Key: e.Key,
-		RequestID: rq.id, HostID: rq.hostID})
+	fields := make([]awsproto.Field, 0, 3)
+	if e.Bucket != "" {
+		fields = append(fields, awsproto.Field{Name: "BucketName", Value: e.Bucket})
+	}
+	if e.Key != "" {
+		fields = append(fields, awsproto.Field{Name: "Key", Value: e.Key})
+	}
+	fields = append(fields, awsproto.Field{Name: "HostId", Value: rq.hostID})
+	awsproto.WriteError(w, r, awsproto.RESTXML,
+		&awsproto.Error{Status: e.Status, Code: e.Code, Message: e.Message, Fields: fields}, rq.id)
 }

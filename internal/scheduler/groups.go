@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+
+	"github.com/aloft-dev/aloft/internal/fault"
 )
 
 // Group is a schedule group as the Scheduler API shows it.
@@ -31,7 +33,7 @@ func (s *Scheduler) CreateGroup(ctx context.Context, name string) (Group, error)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.groups[name]; ok {
-		return Group{}, &Error{Conflict, fmt.Sprintf("Schedule group %s already exists.", name)}
+		return Group{}, &fault.Error{Kind: fault.Conflict, Message: fmt.Sprintf("Schedule group %s already exists.", name)}
 	}
 	created := epoch(s.d.Now())
 	b, _ := json.Marshal(created)
@@ -48,7 +50,7 @@ func (s *Scheduler) GetGroup(name string) (Group, error) {
 	defer s.mu.Unlock()
 	created, ok := s.groups[name]
 	if !ok {
-		return Group{}, &Error{NotFound, fmt.Sprintf("Schedule group %s does not exist.", name)}
+		return Group{}, &fault.Error{Kind: fault.NotFound, Message: fmt.Sprintf("Schedule group %s does not exist.", name)}
 	}
 	return s.group(name, created), nil
 }
@@ -79,7 +81,7 @@ func (s *Scheduler) DeleteGroup(ctx context.Context, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.groups[name]; !ok {
-		return &Error{NotFound, fmt.Sprintf("Schedule group %s does not exist.", name)}
+		return &fault.Error{Kind: fault.NotFound, Message: fmt.Sprintf("Schedule group %s does not exist.", name)}
 	}
 	if err := s.kv.Delete(ctx, "g/"+name); err != nil {
 		return fmt.Errorf("scheduler: delete group %s: %w", name, err)

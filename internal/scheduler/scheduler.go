@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/async"
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/schedule"
 )
@@ -341,28 +342,9 @@ func (s *Scheduler) save(k string, rec *record) {
 	}
 }
 
-// ErrorKind is why a request to the scheduler was refused.
-type ErrorKind uint8
-
-// The kinds of Error.
-const (
-	Invalid  ErrorKind = iota + 1 // the request is malformed or breaks a limit
-	NotFound                      // the schedule or group does not exist
-	Conflict                      // it exists already
-)
-
-// Error is a request the scheduler refuses, with a message for the caller.
-type Error struct {
-	Kind    ErrorKind
-	Message string
-}
-
-// Error returns the message.
-func (e *Error) Error() string { return "scheduler: " + e.Message }
-
 // validation returns an Invalid error.
 func validation(format string, args ...any) error {
-	return &Error{Invalid, fmt.Sprintf(format, args...)}
+	return fault.Errorf(fault.Invalid, format, args...)
 }
 
 // Put creates (create is true) or replaces a schedule.
@@ -398,14 +380,14 @@ func (s *Scheduler) Put(ctx context.Context, sc Schedule, create bool) (*Schedul
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.groups[sc.GroupName]; !ok {
-		return nil, &Error{NotFound, fmt.Sprintf("Schedule group %s does not exist.", sc.GroupName)}
+		return nil, &fault.Error{Kind: fault.NotFound, Message: fmt.Sprintf("Schedule group %s does not exist.", sc.GroupName)}
 	}
 	cur := s.recs[k]
 	switch {
 	case create && cur != nil:
-		return nil, &Error{Conflict, fmt.Sprintf("Schedule %s already exists.", sc.Name)}
+		return nil, &fault.Error{Kind: fault.Conflict, Message: fmt.Sprintf("Schedule %s already exists.", sc.Name)}
 	case !create && cur == nil:
-		return nil, &Error{NotFound, fmt.Sprintf("Schedule %s does not exist.", sc.Name)}
+		return nil, &fault.Error{Kind: fault.NotFound, Message: fmt.Sprintf("Schedule %s does not exist.", sc.Name)}
 	}
 	sc.Arn = "arn:aws:scheduler:" + s.d.Region + ":" + function.AccountID + ":schedule/" + sc.GroupName + "/" + sc.Name
 	sc.CreationDate = epoch(now)
@@ -446,7 +428,7 @@ func (s *Scheduler) Get(group, name string) (*Schedule, error) {
 	defer s.mu.Unlock()
 	rec := s.recs[key(group, name)]
 	if rec == nil {
-		return nil, &Error{NotFound, fmt.Sprintf("Schedule %s does not exist.", name)}
+		return nil, &fault.Error{Kind: fault.NotFound, Message: fmt.Sprintf("Schedule %s does not exist.", name)}
 	}
 	sc := rec.Schedule
 	return &sc, nil
@@ -461,7 +443,7 @@ func (s *Scheduler) Delete(ctx context.Context, group, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.recs[k] == nil {
-		return &Error{NotFound, fmt.Sprintf("Schedule %s does not exist.", name)}
+		return &fault.Error{Kind: fault.NotFound, Message: fmt.Sprintf("Schedule %s does not exist.", name)}
 	}
 	if err := s.kv.Delete(ctx, k); err != nil {
 		return fmt.Errorf("scheduler: delete %s: %w", name, err)

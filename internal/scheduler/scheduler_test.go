@@ -2,13 +2,13 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/async"
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/store"
 )
 
@@ -162,8 +162,7 @@ func TestValidationAndDisabled(t *testing.T) {
 	if _, err := s.Put(ctx, good, true); err != nil {
 		t.Fatal(err)
 	}
-	var se *Error
-	if _, err := s.Put(ctx, good, true); !errors.As(err, &se) || se.Kind != Conflict {
+	if _, err := s.Put(ctx, good, true); fault.KindOf(err) != fault.Conflict {
 		t.Fatalf("second create got %v, want a Conflict", err)
 	}
 	c.set(c.now().Add(time.Hour))

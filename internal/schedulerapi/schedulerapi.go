@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/scheduler"
 )
 
@@ -43,14 +44,14 @@ func wireError(err error) *awsproto.Error {
 	if errors.As(err, &ae) {
 		return ae
 	}
-	var se *scheduler.Error
+	var se *fault.Error
 	if !errors.As(err, &se) {
 		return &awsproto.Error{Status: http.StatusInternalServerError, Code: "InternalServerException", Message: "The service cannot complete the request.", Err: err}
 	}
 	switch se.Kind {
-	case scheduler.NotFound:
+	case fault.NotFound:
 		return &awsproto.Error{Status: http.StatusNotFound, Code: "ResourceNotFoundException", Message: se.Message}
-	case scheduler.Conflict:
+	case fault.Conflict:
 		return &awsproto.Error{Status: http.StatusConflict, Code: "ConflictException", Message: se.Message}
 	}
 	return &awsproto.Error{Status: http.StatusBadRequest, Code: "ValidationException", Message: se.Message}

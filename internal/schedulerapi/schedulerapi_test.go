@@ -6,7 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/aloft-dev/aloft/internal/scheduler"
+	"github.com/aloft-dev/aloft/internal/fault"
 )
 
 func TestWireErrors(t *testing.T) {
@@ -15,9 +15,9 @@ func TestWireErrors(t *testing.T) {
 		status int
 		code   string
 	}{
-		{&scheduler.Error{Kind: scheduler.NotFound, Message: "x"}, 404, "ResourceNotFoundException"},
-		{&scheduler.Error{Kind: scheduler.Conflict, Message: "x"}, 409, "ConflictException"},
-		{&scheduler.Error{Kind: scheduler.Invalid, Message: "x"}, 400, "ValidationException"},
+		{&fault.Error{Kind: fault.NotFound, Message: "x"}, 404, "ResourceNotFoundException"},
+		{&fault.Error{Kind: fault.Conflict, Message: "x"}, 409, "ConflictException"},
+		{&fault.Error{Kind: fault.Invalid, Message: "x"}, 400, "ValidationException"},
 		{validation("bad %d", 1), 400, "ValidationException"},
 		{errors.New("disk on fire"), 500, "InternalServerException"},
 	} {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/fault"
 	"log/slog"
 	"maps"
 	"slices"
@@ -393,7 +394,7 @@ func (c *Catalog) CreateURL(ctx context.Context, u *URLConfig) (*URLConfig, erro
 	}
 	rev, err := c.kv.Create(ctx, urlPrefix+u.Function, b)
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, &Error{Kind: Conflict, Message: "FunctionUrlConfig exists for this Lambda function"}
+		return nil, &fault.Error{Kind: fault.Conflict, Message: "FunctionUrlConfig exists for this Lambda function"}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("catalog: create URL of %s: %w", u.Function, err)

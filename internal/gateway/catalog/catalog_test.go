@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/gateway/payload"
 	"github.com/aloft-dev/aloft/internal/store"
 )
@@ -64,7 +65,7 @@ func TestAPIsPersistAndCompile(t *testing.T) {
 		a.Routes = append(a.Routes, &Route{ID: "r2", Key: "GET /items/{other}"})
 		return nil
 	})
-	if KindOf(err) != Conflict {
+	if fault.KindOf(err) != fault.Conflict {
 		t.Fatalf("conflicting route: got %v, want a Conflict", err)
 	}
 	_, err = c.UpdateAPI(ctx, a.ID, func(a *API) error {
@@ -99,7 +100,7 @@ func TestAPIsPersistAndCompile(t *testing.T) {
 	if c.Snapshot().API(a.ID) != nil || len(c.APIs()) != 0 {
 		t.Fatal("deleted API still served")
 	}
-	if err := c.DeleteAPI(ctx, a.ID); KindOf(err) != NotFound {
+	if err := c.DeleteAPI(ctx, a.ID); fault.KindOf(err) != fault.NotFound {
 		t.Fatalf("second delete: got %v, want NotFound", err)
 	}
 }
@@ -122,7 +123,7 @@ func TestValidation(t *testing.T) {
 	} {
 		a := newAPI()
 		mutate(a)
-		if _, err := c.CreateAPI(context.Background(), a); KindOf(err) != Invalid {
+		if _, err := c.CreateAPI(context.Background(), a); fault.KindOf(err) != fault.Invalid {
 			t.Errorf("%s: got %v, want Invalid", name, err)
 		}
 	}
@@ -147,7 +148,7 @@ func TestParseFunctionURI(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "arn:aws:apigateway:us-east-1:lambda:path/x", "a b", "arn:aws:sqs:us-east-1:000000000000:q"} {
-		if _, _, err := ParseFunctionURI(bad); KindOf(err) != Invalid {
+		if _, _, err := ParseFunctionURI(bad); fault.KindOf(err) != fault.Invalid {
 			t.Errorf("ParseFunctionURI(%q) = %v, want Invalid", bad, err)
 		}
 	}
@@ -170,10 +171,10 @@ func TestURLs(t *testing.T) {
 	if ep := c.Snapshot().URL(u.URLID); ep == nil || !ep.IAM {
 		t.Fatalf("snapshot: %+v", ep)
 	}
-	if _, err := c.CreateURL(ctx, &URLConfig{Function: "fn", FunctionArn: arn, AuthType: AuthNone}); KindOf(err) != Conflict {
+	if _, err := c.CreateURL(ctx, &URLConfig{Function: "fn", FunctionArn: arn, AuthType: AuthNone}); fault.KindOf(err) != fault.Conflict {
 		t.Fatalf("second create: got %v, want Conflict", err)
 	}
-	if _, err := c.CreateURL(ctx, &URLConfig{Function: "g", FunctionArn: arn + "g", AuthType: "OPEN"}); KindOf(err) != Invalid {
+	if _, err := c.CreateURL(ctx, &URLConfig{Function: "g", FunctionArn: arn + "g", AuthType: "OPEN"}); fault.KindOf(err) != fault.Invalid {
 		t.Fatalf("bad auth type: got %v, want Invalid", err)
 	}
 	waitFor(t, func() bool { return other.Snapshot().URL(u.URLID) != nil })
@@ -188,7 +189,7 @@ func TestURLs(t *testing.T) {
 		t.Fatal("pruned URL still there")
 	}
 	waitFor(t, func() bool { return other.Snapshot().URL(u.URLID) == nil })
-	if err := c.DeleteURL(ctx, "fn"); KindOf(err) != NotFound {
+	if err := c.DeleteURL(ctx, "fn"); fault.KindOf(err) != fault.NotFound {
 		t.Fatalf("delete again: got %v, want NotFound", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/gateway/cors"
 	"github.com/aloft-dev/aloft/internal/gateway/payload"
 	"github.com/aloft-dev/aloft/internal/gateway/route"
@@ -127,7 +128,7 @@ func compile(a *API) (*Endpoint, error) {
 			}
 		}
 		if err := e.Routes.Add(r.Key, t); err != nil {
-			return nil, &Error{Kind: Conflict, Message: err.Error()}
+			return nil, &fault.Error{Kind: fault.Conflict, Message: err.Error()}
 		}
 	}
 	return e, nil

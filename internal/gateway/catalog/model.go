@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/gateway/cors"
 	"github.com/aloft-dev/aloft/internal/gateway/payload"
@@ -470,5 +471,5 @@ func CheckURL(u *URLConfig) error {
 }
 
 func invalidf(format string, args ...any) error {
-	return &Error{Kind: Invalid, Message: fmt.Sprintf(format, args...)}
+	return &fault.Error{Kind: fault.Invalid, Message: fmt.Sprintf(format, args...)}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/gateway/throttle"
 )
 
@@ -168,7 +169,7 @@ func (c *Catalog) CreateAPIKey(ctx context.Context, k *APIKey, value string) (*A
 	}
 	for _, other := range c.APIKeys() {
 		if other.ValueDigest == digest(value) {
-			return nil, "", &Error{Kind: Conflict, Message: "API Key already exists"}
+			return nil, "", &fault.Error{Kind: fault.Conflict, Message: "API Key already exists"}
 		}
 	}
 	k.ID = NewID(10)
