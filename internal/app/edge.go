@@ -22,7 +22,7 @@ func (s *Server) services(lambda http.Handler, log *slog.Logger) []*edge.Service
 			Recognize: func(r *http.Request) bool { return s.s3.IsVirtualHost(r.Host) }},
 		{Name: "lambda", Protocol: awsproto.Lambda, MaxBody: function.MaxCreateBody, TooLarge: lambdaapi.TooLarge,
 			Recognize: lambdaapi.Recognize, Handler: lambda},
-		{Name: "logs", Protocol: awsproto.JSON11, MaxBody: 8 << 20,
+		{Name: "logs", Protocol: awsproto.JSON11, MaxBody: logsapi.MaxBody,
 			Recognize: func(r *http.Request) bool { return strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Logs_20140328.") },
 			Handler:   logsapi.New(s.logStore, log.With("component", "logsapi"))},
 		{Name: "scheduler", Protocol: awsproto.RESTJSON, MaxBody: 1 << 20,

@@ -1,7 +1,21 @@
-// Package awsproto holds what Aloft's AWS-compatible APIs share on the
-// wire: the account and default region every resource belongs to, and
-// the parsing of Amazon Resource Names. Every package that writes an
-// account id, a default region or reads an ARN takes it from here.
+// Package awsproto is the protocol kit of Aloft's AWS-compatible APIs:
+// what they share on the wire, so that each API package only decodes,
+// calls its domain and encodes.
+//
+//   - The account and default region every resource belongs to, and the
+//     parsing of Amazon Resource Names (LambdaFunction).
+//   - One error type, Error, written by WriteError in the shape each
+//     protocol family's clients decode (rest-json, Lambda's rest-json,
+//     json-1.0/1.1 with the query-compatible header, rest-xml,
+//     query-xml), and Status, the status of each fault.Kind.
+//   - Operation-table dispatch for the RPC protocols: JSONAPI
+//     (X-Amz-Target) and QueryAPI (Action=), which decode requests, map
+//     domain errors through the API's one table and carry the request id
+//     the front door gave the response.
+//   - Page, the one way listings cut pages and make their tokens.
+//
+// Every package that writes an account id, a default region or reads an
+// ARN takes it from here.
 package awsproto
 
 import (

@@ -53,7 +53,7 @@ import (
 	"strings"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
-	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
@@ -137,7 +137,7 @@ func Verified(ctx context.Context) (body []byte, id sigv4.Identity, ok bool) {
 
 // ServeHTTP answers r or hands it to its service.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := function.NewID()
+	reqID := ids.New()
 	w.Header().Set("X-Amzn-Requestid", reqID)
 	if r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		w.Header().Set("Content-Type", "application/json")

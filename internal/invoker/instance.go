@@ -18,6 +18,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/runtimeapi"
 	"github.com/aloft-dev/aloft/internal/runtimes"
 	"github.com/aloft-dev/aloft/internal/sandbox"
@@ -79,7 +80,7 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 	if err != nil {
 		return nil, nil, fmt.Errorf("invoker: code of %s: %w", cfg.FunctionName, err)
 	}
-	id := function.NewHexID()
+	id := ids.Hex()
 	in := &instance{
 		iv:          iv,
 		id:          id,
@@ -250,7 +251,7 @@ func (iv *Invoker) privateNetworks() bool {
 // initFailed stops a failed instance and builds Lambda's answer: either the
 // error the runtime posted (body) or one of Aloft's own (kind, msg).
 func (in *instance) initFailed(req *Request, t0 time.Time, kind FailureKind, msg string, body []byte) *Response {
-	reqID := function.NewID()
+	reqID := ids.New()
 	var resp *Response
 	var extra []string
 	if body == nil {
@@ -365,7 +366,7 @@ func (in *instance) initType() string {
 // event may run elsewhere).
 func (in *instance) invoke(req *Request) (resp *Response, delivered bool) {
 	iv := in.iv
-	reqID := function.NewID()
+	reqID := ids.New()
 	start := iv.d.Now()
 	timeout := time.Duration(in.cfg.Timeout) * time.Second
 	deadline := start.Add(timeout)

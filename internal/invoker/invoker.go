@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/keepalive"
 	"github.com/aloft-dev/aloft/internal/sandbox"
 )
@@ -280,7 +281,7 @@ func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) 
 		// its previous answer was refused): run the event elsewhere, but
 		// not forever.
 		if attempt == 2 {
-			reqID := function.NewID()
+			reqID := ids.New()
 			f := &Failure{FailExit, "RequestId: " + reqID + " Error: Runtime exited before it took the invocation"}
 			return failed(f, p.cfg.Version, reqID), nil
 		}

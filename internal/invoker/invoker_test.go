@@ -15,6 +15,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/keepalive"
 	"github.com/aloft-dev/aloft/internal/sandbox/process"
 )
@@ -136,7 +137,7 @@ func newInvoker(t testing.TB, keepAlive time.Duration, opts ...func(*Deps)) (*In
 }
 
 func config(name string, timeout int, env map[string]string) *function.Config {
-	c := &function.Config{FunctionName: name, Runtime: "provided.al2023", Handler: "bootstrap", Timeout: timeout, RevisionID: function.NewID()}
+	c := &function.Config{FunctionName: name, Runtime: "provided.al2023", Handler: "bootstrap", Timeout: timeout, RevisionID: ids.New()}
 	c.ApplyDefaults()
 	c.Timeout = timeout
 	c.FunctionArn = function.ARN("us-east-1", name, "")
@@ -282,7 +283,7 @@ func TestRetireAndKeepAlive(t *testing.T) {
 	_, r1 := invoke(t, iv, cfg, `{}`, false)
 	// A new revision retires the old instance.
 	cfg2 := *cfg
-	cfg2.RevisionID = function.NewID()
+	cfg2.RevisionID = ids.New()
 	_, r2 := invoke(t, iv, &cfg2, `{}`, false)
 	if r2.PID == r1.PID || r2.Calls != 1 {
 		t.Fatalf("new revision reused the old instance: %+v %+v", r1, r2)
@@ -358,7 +359,7 @@ func TestOlderRevisionRunsOnNewerPool(t *testing.T) {
 	iv, _, _ := newInvoker(t, time.Minute)
 	older := config("order", 3, map[string]string{"V": "old"})
 	newer := *older
-	newer.RevisionID = function.NewID()
+	newer.RevisionID = ids.New()
 	resp, err := iv.Invoke(context.Background(), &Request{Config: &newer, Revision: 2, InvokedARN: newer.FunctionArn, Payload: []byte(`{}`)})
 	if err != nil || resp.FunctionError != "" {
 		t.Fatalf("newer: %v %+v", err, resp)
@@ -628,21 +629,21 @@ func TestEvictKeepsIdleMemoryWithinBudget(t *testing.T) {
 	// b's window ends first (in 30s), then a-old's (in 5m).
 	got := evict(keeps, 256)
 	if len(got) != 1 || got[0] != b || len(pb.idle) != 0 {
-		t.Fatalf("over budget by 128 MB: evicted %v, want b", ids(got))
+		t.Fatalf("over budget by 128 MB: evicted %v, want b", instanceIDs(got))
 	}
 	got = evict(keeps, 128)
 	if len(got) != 1 || got[0] != a2 || len(pa.idle) != 1 || pa.idle[0] != a1 {
-		t.Fatalf("budget 128 MB: evicted %v, want a-old", ids(got))
+		t.Fatalf("budget 128 MB: evicted %v, want a-old", instanceIDs(got))
 	}
 	if got = evict(keeps, 100); len(got) != 1 || got[0] != a1 || len(pa.idle) != 0 {
-		t.Fatalf("budget 100 MB: evicted %v, want a-recent", ids(got))
+		t.Fatalf("budget 100 MB: evicted %v, want a-recent", instanceIDs(got))
 	}
 	if len(pc.idle) != 1 {
 		t.Fatal("a provisioned instance was evicted")
 	}
 }
 
-func ids(ins []*instance) []string {
+func instanceIDs(ins []*instance) []string {
 	var out []string
 	for _, in := range ins {
 		out = append(out, in.id)

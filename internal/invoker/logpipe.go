@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/ids"
 )
 
 // logPipe carries an instance's stdout and stderr to the log sink, cut into
@@ -53,7 +54,7 @@ func newLogPipe(in *instance) (*logPipe, error) {
 		in:     in,
 		r:      r,
 		w:      w,
-		marker: []byte("\x00aloft-end-" + function.NewHexID()),
+		marker: []byte("\x00aloft-end-" + ids.Hex()),
 		ends:   make(chan *ending, 4),
 		done:   make(chan struct{}),
 	}, nil

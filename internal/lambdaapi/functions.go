@@ -1,12 +1,11 @@
 package lambdaapi
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strconv"
 
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/registry"
@@ -187,36 +186,15 @@ func (s *Server) listFunctions(w http.ResponseWriter, r *http.Request, req *requ
 		}
 		maxItems = min(n, 50)
 	}
-	after := ""
-	if m := q.Get("Marker"); m != "" {
-		b, err := base64.RawURLEncoding.DecodeString(m)
-		if err != nil {
-			return function.InvalidParameter("Invalid marker: %s", m)
-		}
-		after = string(b)
+	m := q.Get("Marker")
+	page, next, ok := awsproto.Page(s.d.Registry.List(), func(rec *registry.Record) string { return rec.Config.FunctionName }, m, maxItems)
+	if !ok {
+		return function.InvalidParameter("Invalid marker: %s", m)
 	}
-	all := s.d.Registry.List()
-	start, _ := slices.BinarySearchFunc(all, after, func(rec *registry.Record, name string) int {
-		switch {
-		case rec.Config.FunctionName < name:
-			return -1
-		case rec.Config.FunctionName > name:
-			return 1
-		}
-		return 0
-	})
-	if after != "" && start < len(all) && all[start].Config.FunctionName == after {
-		start++
-	}
-	page := all[start:]
 	out := struct {
 		Functions  []*function.Config `json:"Functions"`
 		NextMarker string             `json:"NextMarker,omitempty"`
-	}{Functions: []*function.Config{}}
-	if len(page) > maxItems {
-		page = page[:maxItems]
-		out.NextMarker = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].Config.FunctionName))
-	}
+	}{Functions: make([]*function.Config, 0, len(page)), NextMarker: next}
 	for _, rec := range page {
 		out.Functions = append(out.Functions, &rec.Config)
 	}

@@ -10,11 +10,8 @@ package logsapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -23,136 +20,60 @@ import (
 	"github.com/aloft-dev/aloft/internal/logs"
 )
 
-const (
-	targetPrefix = "Logs_20140328."
-	contentType  = "application/x-amz-json-1.1"
-	// maxBodyBytes bounds a request body; PutLogEvents batches are at most
-	// about 1 MB of events.
-	maxBodyBytes = 8 << 20
-)
+// MaxBody bounds a request body (the front door's limit for the
+// service); PutLogEvents batches are at most about 1 MB of events.
+const MaxBody = 8 << 20
 
 type handler struct {
 	store *logs.Store
-	log   *slog.Logger
-	ops   map[string]func(context.Context, []byte) (any, error)
 }
 
 // New returns the API handler.
 func New(store *logs.Store, logger *slog.Logger) http.Handler {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	h := &handler{store: store, log: logger}
-	h.ops = map[string]func(context.Context, []byte) (any, error){
-		"DescribeLogGroups":  h.describeLogGroups,
-		"DescribeLogStreams": h.describeLogStreams,
-		"GetLogEvents":       h.getLogEvents,
-		"FilterLogEvents":    h.filterLogEvents,
-		"CreateLogGroup": h.groupOp(false, func(ctx context.Context, g, _ string) error {
-			return h.store.CreateGroup(ctx, g)
-		}),
-		"CreateLogStream": h.groupOp(true, h.store.CreateStream),
-		"PutLogEvents":    h.putLogEvents,
-		"DeleteLogGroup": h.groupOp(false, func(ctx context.Context, g, _ string) error {
-			return h.store.DeleteGroup(ctx, g)
-		}),
-		"DeleteLogStream": h.groupOp(true, h.store.DeleteStream),
-	}
-	return h
+	h := &handler{store: store}
+	api := &awsproto.JSONAPI{Protocol: awsproto.JSON11, Prefix: "Logs_20140328", Errors: wireError, Log: logger}
+	awsproto.Handle(api, "DescribeLogGroups", h.describeLogGroups)
+	awsproto.Handle(api, "DescribeLogStreams", h.describeLogStreams)
+	awsproto.Handle(api, "GetLogEvents", h.getLogEvents)
+	awsproto.Handle(api, "FilterLogEvents", h.filterLogEvents)
+	awsproto.Handle(api, "PutLogEvents", h.putLogEvents)
+	awsproto.Handle(api, "CreateLogGroup", groupOp(false, func(ctx context.Context, g, _ string) error {
+		return store.CreateGroup(ctx, g)
+	}))
+	awsproto.Handle(api, "CreateLogStream", groupOp(true, store.CreateStream))
+	awsproto.Handle(api, "DeleteLogGroup", groupOp(false, func(ctx context.Context, g, _ string) error {
+		return store.DeleteGroup(ctx, g)
+	}))
+	awsproto.Handle(api, "DeleteLogStream", groupOp(true, store.DeleteStream))
+	return api
 }
-
-// apiError is an error in the wire form.
-type apiError struct {
-	status int
-	typ    string
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.typ + ": " + e.msg }
 
 func invalidParam(msg string) error {
-	return &apiError{http.StatusBadRequest, "InvalidParameterException", msg}
+	return &awsproto.Error{Status: http.StatusBadRequest, Code: "InvalidParameterException", Message: msg}
 }
 
 func missing(field string) error {
 	return invalidParam("1 validation error detected: Value null at '" + field + "' failed to satisfy constraint: Member must not be null")
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := requestID()
-	w.Header().Set("x-amzn-RequestId", reqID)
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	fn := h.ops[op]
-	if r.Method != http.MethodPost || !ok || fn == nil {
-		writeError(w, &apiError{http.StatusBadRequest, "UnknownOperationException", ""})
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		writeError(w, &apiError{http.StatusBadRequest, "SerializationException", "Unable to read the request body."})
-		return
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}")
-	}
-	out, err := fn(r.Context(), body)
-	if err != nil {
-		e := h.toAPIError(op, err)
-		if e.status >= 500 {
-			h.log.Error("logs api request failed", "op", op, "request_id", reqID, "err", err)
-		}
-		writeError(w, e)
-		return
-	}
-	data, err := json.Marshal(out)
-	if err != nil {
-		h.log.Error("logs api encode failed", "op", op, "err", err)
-		writeError(w, &apiError{http.StatusInternalServerError, "ServiceUnavailableException", "The service cannot complete the request."})
-		return
-	}
-	w.Header().Set("Content-Type", contentType)
-	_, _ = w.Write(data)
-}
-
-func (h *handler) toAPIError(op string, err error) *apiError {
-	var ae *apiError
+// wireError is the table from the log store's errors to the API's.
+func wireError(err error) *awsproto.Error {
 	var pe *logs.ParamError
 	switch {
-	case errors.As(err, &ae):
-		return ae
 	case errors.As(err, &pe):
-		return &apiError{http.StatusBadRequest, "InvalidParameterException", pe.Msg}
+		return awsproto.Errorf(http.StatusBadRequest, "InvalidParameterException", "%s", pe.Msg)
 	case errors.Is(err, logs.ErrGroupNotFound):
-		return &apiError{http.StatusBadRequest, "ResourceNotFoundException", "The specified log group does not exist."}
+		return awsproto.Errorf(http.StatusBadRequest, "ResourceNotFoundException", "The specified log group does not exist.")
 	case errors.Is(err, logs.ErrStreamNotFound):
-		return &apiError{http.StatusBadRequest, "ResourceNotFoundException", "The specified log stream does not exist."}
+		return awsproto.Errorf(http.StatusBadRequest, "ResourceNotFoundException", "The specified log stream does not exist.")
 	case errors.Is(err, logs.ErrGroupExists):
-		return &apiError{http.StatusBadRequest, "ResourceAlreadyExistsException", "The specified log group already exists"}
+		return awsproto.Errorf(http.StatusBadRequest, "ResourceAlreadyExistsException", "The specified log group already exists")
 	case errors.Is(err, logs.ErrStreamExists):
-		return &apiError{http.StatusBadRequest, "ResourceAlreadyExistsException", "The specified log stream already exists"}
+		return awsproto.Errorf(http.StatusBadRequest, "ResourceAlreadyExistsException", "The specified log stream already exists")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return &apiError{http.StatusServiceUnavailable, "ServiceUnavailableException", "The request was cancelled or timed out."}
+		return &awsproto.Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailableException", Message: "The request was cancelled or timed out.", Err: err}
 	}
-	return &apiError{http.StatusInternalServerError, "ServiceUnavailableException", "The service cannot complete the request."}
-}
-
-func writeError(w http.ResponseWriter, e *apiError) {
-	awsproto.WriteError(w, nil, awsproto.JSON11, &awsproto.Error{Status: e.status, Code: e.typ, Message: e.msg}, "")
-}
-
-func requestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
-func decode(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return &apiError{http.StatusBadRequest, "SerializationException", "Malformed request body: " + err.Error()}
-	}
-	return nil
+	return &awsproto.Error{Status: http.StatusInternalServerError, Code: "ServiceUnavailableException", Message: "The service cannot complete the request.", Err: err}
 }
 
 // limitOf checks an optional limit; 0 means the store's default.
@@ -232,11 +153,7 @@ type describeLogGroupsOutput struct {
 	NextToken string     `json:"nextToken,omitempty"`
 }
 
-func (h *handler) describeLogGroups(ctx context.Context, body []byte) (any, error) {
-	var in describeLogGroupsInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+func (h *handler) describeLogGroups(ctx context.Context, in *describeLogGroupsInput) (*describeLogGroupsOutput, error) {
 	if in.LogGroupNamePattern != nil {
 		return nil, invalidParam("logGroupNamePattern is not supported; use logGroupNamePrefix.")
 	}
@@ -260,7 +177,7 @@ func (h *handler) describeLogGroups(ctx context.Context, body []byte) (any, erro
 			LogGroupArn:     strings.TrimSuffix(g.Arn, ":*"),
 		}
 	}
-	return out, nil
+	return &out, nil
 }
 
 // DescribeLogStreams
@@ -290,11 +207,7 @@ type describeLogStreamsOutput struct {
 	NextToken  string      `json:"nextToken,omitempty"`
 }
 
-func (h *handler) describeLogStreams(ctx context.Context, body []byte) (any, error) {
-	var in describeLogStreamsInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+func (h *handler) describeLogStreams(ctx context.Context, in *describeLogStreamsInput) (*describeLogStreamsOutput, error) {
 	group, err := groupName(in.LogGroupName, in.LogGroupIdentifier)
 	if err != nil {
 		return nil, err
@@ -328,7 +241,7 @@ func (h *handler) describeLogStreams(ctx context.Context, body []byte) (any, err
 			StoredBytes:         s.StoredBytes,
 		}
 	}
-	return out, nil
+	return &out, nil
 }
 
 // GetLogEvents
@@ -356,11 +269,7 @@ type getLogEventsOutput struct {
 	NextBackwardToken string        `json:"nextBackwardToken"`
 }
 
-func (h *handler) getLogEvents(ctx context.Context, body []byte) (any, error) {
-	var in getLogEventsInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+func (h *handler) getLogEvents(ctx context.Context, in *getLogEventsInput) (*getLogEventsOutput, error) {
 	group, err := groupName(in.LogGroupName, in.LogGroupIdentifier)
 	if err != nil {
 		return nil, err
@@ -381,7 +290,7 @@ func (h *handler) getLogEvents(ctx context.Context, body []byte) (any, error) {
 	for i, e := range evs {
 		out.Events[i] = outputEvent{Timestamp: e.Timestamp, Message: e.Message, IngestionTime: e.Ingestion}
 	}
-	return out, nil
+	return &out, nil
 }
 
 // FilterLogEvents
@@ -418,11 +327,7 @@ type filterLogEventsOutput struct {
 	NextToken          string              `json:"nextToken,omitempty"`
 }
 
-func (h *handler) filterLogEvents(ctx context.Context, body []byte) (any, error) {
-	var in filterLogEventsInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+func (h *handler) filterLogEvents(ctx context.Context, in *filterLogEventsInput) (*filterLogEventsOutput, error) {
 	group, err := groupName(in.LogGroupName, in.LogGroupIdentifier)
 	if err != nil {
 		return nil, err
@@ -464,7 +369,7 @@ func (h *handler) filterLogEvents(ctx context.Context, body []byte) (any, error)
 	for i, n := range searched {
 		out.SearchedLogStreams[i] = searchedLogStream{LogStreamName: n, SearchedCompletely: next == ""}
 	}
-	return out, nil
+	return &out, nil
 }
 
 // CreateLogGroup, CreateLogStream, DeleteLogGroup, DeleteLogStream
@@ -488,17 +393,16 @@ func (in *groupStreamInput) names(needStream bool) (string, string, error) {
 
 // groupOp adapts a store operation on a group (and, when needStream, a
 // stream) to a handler.
-func (h *handler) groupOp(needStream bool, op func(ctx context.Context, group, stream string) error) func(context.Context, []byte) (any, error) {
-	return func(ctx context.Context, body []byte) (any, error) {
-		var in groupStreamInput
-		if err := decode(body, &in); err != nil {
-			return nil, err
-		}
+func groupOp(needStream bool, op func(ctx context.Context, group, stream string) error) func(context.Context, *groupStreamInput) (*empty, error) {
+	return func(ctx context.Context, in *groupStreamInput) (*empty, error) {
 		g, s, err := in.names(needStream)
 		if err != nil {
 			return nil, err
 		}
-		return empty{}, op(ctx, g, s)
+		if err := op(ctx, g, s); err != nil {
+			return nil, err
+		}
+		return &empty{}, nil
 	}
 }
 
@@ -522,11 +426,7 @@ type putLogEventsOutput struct {
 	RejectedLogEventsInfo *rejectedInfo `json:"rejectedLogEventsInfo,omitempty"`
 }
 
-func (h *handler) putLogEvents(ctx context.Context, body []byte) (any, error) {
-	var in putLogEventsInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
+func (h *handler) putLogEvents(ctx context.Context, in *putLogEventsInput) (*putLogEventsOutput, error) {
 	gs := groupStreamInput{in.LogGroupName, in.LogStreamName}
 	g, s, err := gs.names(true)
 	if err != nil {
@@ -562,5 +462,5 @@ func (h *handler) putLogEvents(ctx context.Context, body []byte) (any, error) {
 			out.RejectedLogEventsInfo.ExpiredLogEventEndIndex = &expired
 		}
 	}
-	return out, nil
+	return &out, nil
 }

@@ -397,7 +397,7 @@ func TestErrors(t *testing.T) {
 
 	raw := func(target, body string) (int, string, map[string]any) {
 		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/", strings.NewReader(body))
-		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 		req.Header.Set("X-Amz-Target", target)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

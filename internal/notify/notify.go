@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/ids"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -80,7 +81,7 @@ func (n *Notifier) OnChange(ctx context.Context, c s3api.Change) error {
 		if err != nil {
 			return err
 		}
-		ev := &async.Event{ID: function.NewID(), Function: name, Payload: payload}
+		ev := &async.Event{ID: ids.New(), Function: name, Payload: payload}
 		if err := n.d.Queue.Enqueue(ctx, ev); err != nil {
 			return fmt.Errorf("notify: %s of %s/%s for %s: %w", c.EventName, c.Bucket, c.Key, name, err)
 		}

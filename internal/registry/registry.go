@@ -23,6 +23,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/bundle"
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/ids"
 )
 
 const (
@@ -513,7 +514,7 @@ func (r *Registry) SweepCode() error {
 
 // stamp gives c a new revision and modification time.
 func stamp(c *function.Config) {
-	c.RevisionID = function.NewID()
+	c.RevisionID = ids.New()
 	c.LastModified = time.Now().UTC().Format("2006-01-02T15:04:05.000-0700")
 }
 

@@ -1,13 +1,16 @@
-package function
+// Package ids makes the random identifiers Aloft hands out: request ids
+// in the shape of AWS's, revision ids and the hex suffixes of log
+// stream names.
+package ids
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 )
 
-// NewID returns a random UUID (version 4) in its canonical text form, as
+// New returns a random UUID (version 4) in its canonical text form, as
 // Lambda uses for request and revision ids.
-func NewID() string {
+func New() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
 	b[6] = b[6]&0x0f | 0x40
@@ -25,8 +28,8 @@ func NewID() string {
 	return string(out[:])
 }
 
-// NewHexID returns 32 random hex digits, as used in log stream names.
-func NewHexID() string {
+// Hex returns 32 random hex digits, as used in log stream names.
+func Hex() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])

@@ -1,0 +1,200 @@
+package awsproto
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/aloft-dev/aloft/internal/ids"
+)
+
+// JSONAPI serves an API of the JSON protocols (json-1.0, json-1.1): every
+// request is a POST with X-Amz-Target: <Prefix>.<Operation> and a JSON
+// document, answered with a JSON document or an error in the protocol's
+// shape. Add its operations with Handle before it serves.
+type JSONAPI struct {
+	Protocol Protocol // JSON10, JSON10Query or JSON11
+	Prefix   string   // the target's prefix: "Logs_20140328", "AmazonSQS", "DynamoDB_20120810"
+	// Errors maps an error an operation returned that is not an *Error
+	// to the wire (the API's table from domain errors); nil, or a nil
+	// answer, makes it an internal error, logged.
+	Errors func(error) *Error
+	Log    *slog.Logger
+	ops    map[string]func(context.Context, []byte) (any, error)
+}
+
+// Handle adds operation op: fn gets the request's document decoded into
+// an In (an empty body is the empty document) and its result, encoded,
+// is the answer.
+func Handle[In, Out any](a *JSONAPI, op string, fn func(context.Context, *In) (*Out, error)) {
+	if a.ops == nil {
+		a.ops = make(map[string]func(context.Context, []byte) (any, error))
+	}
+	a.ops[op] = func(ctx context.Context, body []byte) (any, error) {
+		in := new(In)
+		if len(bytes.TrimSpace(body)) > 0 {
+			if err := json.Unmarshal(body, in); err != nil {
+				return nil, Errorf(http.StatusBadRequest, "SerializationException", "Malformed request body: %v", err)
+			}
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
+// Operation returns the operation r names, with ok false when it is not
+// one of a's.
+func (a *JSONAPI) Operation(r *http.Request) (op string, ok bool) {
+	op, ok = strings.CutPrefix(r.Header.Get("X-Amz-Target"), a.Prefix+".")
+	return op, ok && a.ops[op] != nil
+}
+
+// ServeHTTP decodes r, runs its operation and writes the answer.
+func (a *JSONAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := requestID(w)
+	op, ok := a.Operation(r)
+	if !ok || r.Method != http.MethodPost {
+		WriteError(w, r, a.Protocol, Errorf(http.StatusBadRequest, "UnknownOperationException", "The operation %q is not supported by this service.", r.Header.Get("X-Amz-Target")), reqID)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		WriteError(w, r, a.Protocol, Errorf(http.StatusBadRequest, "SerializationException", "Unable to read the request body."), reqID)
+		return
+	}
+	out, err := a.ops[op](r.Context(), body)
+	if err != nil {
+		WriteError(w, r, a.Protocol, a.wire(op, reqID, err), reqID)
+		return
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		WriteError(w, r, a.Protocol, a.wire(op, reqID, err), reqID)
+		return
+	}
+	if a.Protocol == JSON11 {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	} else {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
+}
+
+// wire maps err to its wire form, logging server faults.
+func (a *JSONAPI) wire(op, reqID string, err error) *Error {
+	return wireError(a.Errors, a.Log, op, reqID, err)
+}
+
+// QueryAPI serves an API of the query protocol (IAM, STS, SNS): a GET or
+// a form-encoded POST whose Action parameter names the operation,
+// answered with the XML document <ActionResponse><ActionResult>...
+// </ActionResult><ResponseMetadata><RequestId/></ResponseMetadata>
+// </ActionResponse>. Add its operations with HandleQuery before it
+// serves.
+type QueryAPI struct {
+	Version   string // the API version clients send (2010-05-08 for IAM)
+	Namespace string // the responses' XML namespace
+	// Errors maps an error an operation returned that is not an *Error
+	// to the wire; nil, or a nil answer, makes it an internal error.
+	Errors func(error) *Error
+	Log    *slog.Logger
+	ops    map[string]func(context.Context, url.Values) (any, error)
+}
+
+// HandleQuery adds action: fn gets the request's parameters, and its
+// result, encoded as XML, is the content of <ActionResult>; a nil result
+// leaves that element out, as actions without output do.
+func (a *QueryAPI) HandleQuery(action string, fn func(ctx context.Context, params url.Values) (any, error)) {
+	if a.ops == nil {
+		a.ops = make(map[string]func(context.Context, url.Values) (any, error))
+	}
+	a.ops[action] = fn
+}
+
+// ServeHTTP decodes r, runs its action and writes the answer.
+func (a *QueryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := requestID(w)
+	if err := r.ParseForm(); err != nil {
+		WriteError(w, r, QueryXML, Errorf(http.StatusBadRequest, "MalformedQueryString", "The request's parameters cannot be parsed: %v", err), reqID)
+		return
+	}
+	action := r.Form.Get("Action")
+	if action == "" {
+		WriteError(w, r, QueryXML, Errorf(http.StatusBadRequest, "MissingAction", "The request must contain the parameter Action."), reqID)
+		return
+	}
+	fn := a.ops[action]
+	if v := r.Form.Get("Version"); fn == nil || (v != "" && v != a.Version) {
+		WriteError(w, r, QueryXML, Errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", action, r.Form.Get("Version")), reqID)
+		return
+	}
+	out, err := fn(r.Context(), r.Form)
+	if err != nil {
+		WriteError(w, r, QueryXML, wireError(a.Errors, a.Log, action, reqID, err), reqID)
+		return
+	}
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	enc := xml.NewEncoder(&b)
+	resp := xml.StartElement{Name: xml.Name{Local: action + "Response"}, Attr: []xml.Attr{{Name: xml.Name{Local: "xmlns"}, Value: a.Namespace}}}
+	enc.EncodeToken(resp)
+	if out != nil {
+		if err := enc.EncodeElement(out, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
+			WriteError(w, r, QueryXML, wireError(a.Errors, a.Log, action, reqID, err), reqID)
+			return
+		}
+	}
+	meta := struct {
+		RequestID string `xml:"RequestId"`
+	}{reqID}
+	enc.EncodeElement(meta, xml.StartElement{Name: xml.Name{Local: "ResponseMetadata"}})
+	enc.EncodeToken(resp.End())
+	if err := enc.Flush(); err != nil {
+		WriteError(w, r, QueryXML, wireError(a.Errors, a.Log, action, reqID, err), reqID)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	w.Write(b.Bytes())
+}
+
+// wireError maps err, which an operation returned, to the wire: an *Error
+// as it is, others through the API's table, and what that leaves as an
+// internal error, logged with the operation and request id.
+func wireError(table func(error) *Error, log *slog.Logger, op, reqID string, err error) *Error {
+	var e *Error
+	if !errors.As(err, &e) && table != nil {
+		e = table(err)
+	}
+	if e == nil {
+		e = &Error{Status: http.StatusInternalServerError, Code: "InternalFailure",
+			Message: "The request processing has failed because of an unknown error, exception or failure.", Err: err}
+	}
+	if e.Status >= 500 && log != nil {
+		log.Error("request failed", "op", op, "request_id", reqID, "err", err)
+	}
+	return e
+}
+
+// requestID returns the request id the front door put in the response's
+// X-Amzn-Requestid header, giving the response one if it has none.
+func requestID(w http.ResponseWriter) string {
+	if id := w.Header().Get("X-Amzn-Requestid"); id != "" {
+		return id
+	}
+	id := ids.New()
+	w.Header().Set("X-Amzn-Requestid", id)
+	return id
+}
