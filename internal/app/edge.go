@@ -3,7 +3,6 @@ package app
 import (
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/edge"
@@ -23,24 +22,12 @@ func (s *Server) services(lambda http.Handler, log *slog.Logger) []*edge.Service
 		{Name: "lambda", Protocol: awsproto.Lambda, MaxBody: function.MaxCreateBody, TooLarge: lambdaapi.TooLarge,
 			Recognize: lambdaapi.Recognize, Handler: lambda},
 		{Name: "logs", Protocol: awsproto.JSON11, MaxBody: logsapi.MaxBody,
-			Recognize: func(r *http.Request) bool { return strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Logs_20140328.") },
+			Recognize: edge.Target("Logs_20140328"),
 			Handler:   logsapi.New(s.logStore, log.With("component", "logsapi"))},
 		{Name: "scheduler", Protocol: awsproto.RESTJSON, MaxBody: 1 << 20,
-			Recognize: pathUnder("/schedules", "/schedule-groups"), Handler: schedulerapi.New(s.sched)},
+			Recognize: edge.PathUnder("/schedules", "/schedule-groups"), Handler: schedulerapi.New(s.sched)},
 		{Name: "apigateway", Protocol: awsproto.RESTJSON, MaxBody: 10 << 20,
-			Recognize: pathUnder("/v2/apis", "/v2/domainnames", "/v2/vpclinks", "/v2/tags"),
+			Recognize: edge.PathUnder("/v2/apis", "/v2/domainnames", "/v2/vpclinks", "/v2/tags"),
 			Handler:   s.gatewayAPI(log.With("component", "gatewayapi"))},
-	}
-}
-
-// pathUnder recognises requests whose path is one of prefixes or below.
-func pathUnder(prefixes ...string) func(*http.Request) bool {
-	return func(r *http.Request) bool {
-		for _, p := range prefixes {
-			if r.URL.Path == p || strings.HasPrefix(r.URL.Path, p+"/") {
-				return true
-			}
-		}
-		return false
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/gateway"
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 	"github.com/aloft-dev/aloft/internal/gatewayapi"
+	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
@@ -72,7 +73,7 @@ func (s *Server) gatewayAPI(log *slog.Logger) http.Handler {
 
 // serveGateway starts serving HTTP triggers and function URLs.
 func (s *Server) serveGateway(verifier *sigv4.Verifier, log *slog.Logger) {
-	d := gateway.Deps{Catalog: s.gw.cat, Functions: s.reg, Invoker: s.inv, Verifier: verifier, Logger: log}
+	d := gateway.Deps{Catalog: s.gw.cat, Functions: invoke.Functions{Store: s.reg}, Invoker: s.inv, Verifier: verifier, Logger: log}
 	if s.gw.counts != nil {
 		d.Counts = s.gw.counts
 	}

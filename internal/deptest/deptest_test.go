@@ -72,7 +72,7 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		"function":   {"lambdaapi", "store", "registry", "invoker", "sandbox", "app", "cli"},
 		"registry":   {"lambdaapi", "invoker", "sandbox", "app", "cli"},
 		"lambdaapi":  {"sandbox", "store", "invoker", "app", "cli"},
-		"gateway":    {"sandbox", "store", "invoker", "lambdaapi", "gatewayapi", "app", "cli"},
+		"gateway":    {"sandbox", "store", "invoker", "registry", "lambdaapi", "gatewayapi", "app", "cli"},
 		"gatewayapi": {"sandbox", "invoker", "store", "lambdaapi", "app", "cli"},
 		"objstore":   {"lambdaapi", "s3api", "gateway", "store", "registry", "invoker", "sandbox", "app", "cli"},
 		"s3api":      {"lambdaapi", "gateway", "store", "registry", "invoker", "sandbox", "app", "cli"},
@@ -91,6 +91,23 @@ func TestDependenciesPointOneWay(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestOnlyInvokeRunsFunctions checks that package invoke is the one seam
+// to the invoker: no other package imports it, but the app that builds
+// it.
+func TestOnlyInvokeRunsFunctions(t *testing.T) {
+	const mod = "github.com/aloft-dev/aloft/internal/"
+	allowed := []string{"invoke", "app"}
+	for _, p := range packages(t) {
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		if slices.Contains(allowed, rel) || rel == "invoker" || strings.HasPrefix(rel, "invoker/") {
+			continue
+		}
+		if slices.Contains(p.Imports, mod+"invoker") {
+			t.Errorf("%s imports the invoker; it runs functions through package invoke", p.ImportPath)
 		}
 	}
 }

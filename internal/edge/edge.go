@@ -17,7 +17,7 @@
 // it is S3's, as an anonymous GET /bucket/key is:
 //
 //	service     signing name  unsigned markers                   protocol   body limit
-//	Lambda      lambda        /YYYY-MM-DD/... and /aloft/...     rest-json  70,167,211 bytes (CreateFunction)
+//	Lambda      lambda        /YYYY-MM-DD/... and /aloft/...     Lambda's  70,167,211 bytes (CreateFunction)
 //	Logs        logs          X-Amz-Target: Logs_20140328.*      json-1.1   8 MiB
 //	Scheduler   scheduler     /schedules, /schedule-groups       rest-json  1 MiB
 //	API GW v2   apigateway    /v2/apis, /v2/domainnames, ...     rest-json  10 MiB
@@ -35,8 +35,10 @@
 //     awsproto.WriteError.
 //  2. Add a Service to the table app builds: its SigV4 signing name, its
 //     protocol, its body limit, and the markers that recognise it
-//     unsigned (an X-Amz-Target prefix for the JSON protocols, path
-//     prefixes for the REST ones, Action= for the query ones).
+//     unsigned: Target for the JSON protocols, PathUnder for the REST
+//     ones, Action for the query ones, CBOR for Smithy RPC v2 CBOR.
+//     The RPC protocols' handlers are awsproto.JSONAPI and
+//     awsproto.QueryAPI, filled with the service's operations.
 //  3. Add its row to the table above, and end-to-end tests that use the
 //     AWS SDK's client for it, signed and unsigned.
 //

@@ -11,7 +11,6 @@ import (
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 	"github.com/aloft-dev/aloft/internal/gateway/payload"
-	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/policy"
 )
 
@@ -110,17 +109,16 @@ func (h *Handler) authorizeLambda(x *exchange, z *catalog.CompiledAuthorizer) bo
 // askAuthorizer invokes the authorizer's function with the REQUEST event
 // (payload 2.0) and reads its answer; nil when it failed.
 func (h *Handler) askAuthorizer(x *exchange, z *catalog.CompiledAuthorizer, values []string) *catalog.Decision {
-	rec, ok := h.d.Functions.Get(z.Function)
-	if !ok || (z.Qualifier != "" && z.Qualifier != function.LatestVersion) {
-		h.d.Logger.Warn("authorizer names a missing function", "function", z.Function, "authorizer", z.ID)
-		return nil
-	}
 	event, err := authorizerEvent(x, values)
 	if err != nil {
 		h.d.Logger.Error("authorizer event", "err", err)
 		return nil
 	}
-	req := invoke.Request(rec, h.d.Functions.ReservedTotal(), event)
+	req, ok := h.d.Functions.Prepare(z.Function, z.Qualifier, event)
+	if !ok {
+		h.d.Logger.Warn("authorizer names a missing function", "function", z.Function, "authorizer", z.ID)
+		return nil
+	}
 	resp, err := h.call(x.r.Context(), req, 0)
 	if err != nil || resp.FunctionError != "" {
 		h.d.Logger.Warn("authorizer failed", "function", z.Function, "authorizer", z.ID, "err", err)

@@ -22,7 +22,6 @@ import (
 	"github.com/aloft-dev/aloft/internal/gateway/route"
 	"github.com/aloft-dev/aloft/internal/gateway/throttle"
 	"github.com/aloft-dev/aloft/internal/invoke"
-	"github.com/aloft-dev/aloft/internal/registry"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
@@ -31,10 +30,10 @@ type Invoker interface {
 	Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Response, error)
 }
 
-// Functions finds stored functions.
+// Functions prepares invocations of stored functions by name
+// (invoke.Functions).
 type Functions interface {
-	Get(name string) (*registry.Record, bool)
-	ReservedTotal() int
+	Prepare(name, qualifier string, payload []byte) (*invoke.Invocation, bool)
 }
 
 // Catalog gives the current compiled configuration.
@@ -386,20 +385,16 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 		}
 	}
 	x.ev.RequestID, x.ev.Time = x.reqID, x.started
-	rec, ok := h.d.Functions.Get(name)
-	if !ok || (qualifier != "" && qualifier != function.LatestVersion) {
-		h.d.Logger.Warn("gateway integration names a missing function", "function", name, "qualifier", qualifier)
-		h.fail(x, http.StatusInternalServerError, internalBody)
-		return
-	}
 	event := payload.Append(make([]byte, 0, payload.SizeHint(&x.ev)), f, &x.ev)
 	if len(event) > function.MaxSyncPayload {
 		h.fail(x, http.StatusRequestEntityTooLarge, tooLargeBody)
 		return
 	}
-	req := invoke.Request(rec, h.d.Functions.ReservedTotal(), event)
-	if qualifier != "" {
-		req.InvokedARN += ":" + qualifier
+	req, ok := h.d.Functions.Prepare(name, qualifier, event)
+	if !ok {
+		h.d.Logger.Warn("gateway integration names a missing function", "function", name, "qualifier", qualifier)
+		h.fail(x, http.StatusInternalServerError, internalBody)
+		return
 	}
 	resp, err := h.call(x.r.Context(), req, timeout)
 	switch {

@@ -87,7 +87,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, js: st.JetStream(), cat: cat, fns: fakeFunctions{}, keys: map[string]string{"AKIDTEST": "secret"},
 		inv: &fakeInvoker{events: map[string][]byte{}, fns: map[string]func([]byte) (*invoke.Response, error){}}}
 	verifier := &sigv4.Verifier{Lookup: func(id string) (string, bool) { s, ok := e.keys[id]; return s, ok }}
-	e.h = NewHandler(Deps{Catalog: cat, Functions: e.fns, Invoker: e.inv, Verifier: verifier})
+	e.h = NewHandler(Deps{Catalog: cat, Functions: invoke.Functions{Store: e.fns}, Invoker: e.inv, Verifier: verifier})
 	e.srv = httptest.NewServer(e.h)
 	t.Cleanup(e.srv.Close)
 	return e
@@ -456,7 +456,7 @@ func BenchmarkHandler(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := NewHandler(Deps{Catalog: cat, Functions: fns, Invoker: inv})
+	h := NewHandler(Deps{Catalog: cat, Functions: invoke.Functions{Store: fns}, Invoker: inv})
 	r := httptest.NewRequest("GET", "http://127.0.0.1:8080/items/42", nil)
 	r.Header.Set("User-Agent", "bench")
 	r.Header.Set("Accept", "*/*")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
+	"github.com/aloft-dev/aloft/internal/invoke"
 )
 
 // fakeClock is a settable clock.
@@ -197,7 +198,7 @@ func TestQuotaCountsShared(t *testing.T) {
 	usage(2)
 
 	// A second handler over the same store: one request left today.
-	h := NewHandler(Deps{Catalog: e.cat, Functions: e.fns, Invoker: e.inv, Counts: counts, Now: clock.now})
+	h := NewHandler(Deps{Catalog: e.cat, Functions: invoke.Functions{Store: e.fns}, Invoker: e.inv, Counts: counts, Now: clock.now})
 	h.keepCounts()
 	defer h.stopCounts(ctx)
 	srv := httptest.NewServer(h)

@@ -8,6 +8,7 @@
 package invoke
 
 import (
+	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/registry"
 )
@@ -43,4 +44,30 @@ func Request(rec *registry.Record, reservedTotal int, payload []byte) *invoker.R
 		InvokedARN:    rec.Config.FunctionArn,
 		Payload:       payload,
 	}
+}
+
+// Store is where stored functions are found (*registry.Registry).
+type Store interface {
+	Get(name string) (*registry.Record, bool)
+	ReservedTotal() int
+}
+
+// Functions prepares invocations of stored functions by name, for the
+// callers that know a function only by name (the gateway's integrations
+// and authorizers).
+type Functions struct{ Store Store }
+
+// Prepare returns a request that invokes function name at qualifier
+// (empty, or $LATEST, the only version there is) with payload; ok is
+// false when there is no such function or version.
+func (f Functions) Prepare(name, qualifier string, payload []byte) (req *Invocation, ok bool) {
+	rec, ok := f.Store.Get(name)
+	if !ok || (qualifier != "" && qualifier != function.LatestVersion) {
+		return nil, false
+	}
+	req = Request(rec, f.Store.ReservedTotal(), payload)
+	if qualifier != "" {
+		req.InvokedARN += ":" + qualifier
+	}
+	return req, true
 }
