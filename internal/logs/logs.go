@@ -152,13 +152,34 @@ var (
 )
 
 // ParamError is an invalid argument to a query; it matches
-// ErrInvalidParameter with errors.Is and its Msg is fit for API callers.
-type ParamError struct{ Msg string }
+// ErrInvalidParameter with errors.Is. It is either a broken constraint
+// (Param, Value and Constraint, which the API words as its wire does) or
+// another refusal, whose Msg is fit for callers.
+type ParamError struct {
+	Msg        string
+	Param      string // the parameter that breaks Constraint
+	Value      any    // its value; nil when it has none worth showing
+	Constraint string // e.g. "Member must have value greater than or equal to 1"
+}
 
-func (e *ParamError) Error() string        { return e.Msg }
+// Error describes the refusal.
+func (e *ParamError) Error() string {
+	if e.Param != "" {
+		return fmt.Sprintf("logs: %s %v: %s", e.Param, e.Value, e.Constraint)
+	}
+	return e.Msg
+}
+
+// Is makes a ParamError match ErrInvalidParameter.
 func (e *ParamError) Is(target error) bool { return target == ErrInvalidParameter }
 
 func invalidParam(msg string) error { return &ParamError{Msg: msg} }
+
+// violation reports parameter param, whose value is value, breaking
+// constraint.
+func violation(param string, value any, constraint string) error {
+	return &ParamError{Param: param, Value: value, Constraint: constraint}
+}
 
 // batch is one unit of the write queue. stream "" asks for a group marker.
 type batch struct {
@@ -419,7 +440,7 @@ func (s *Store) Put(ctx context.Context, group, stream string, events []Event) (
 // CreateGroup creates an empty log group.
 func (s *Store) CreateGroup(ctx context.Context, group string) error {
 	if group == "" {
-		return invalidParam("1 validation error detected: Value at 'logGroupName' failed to satisfy constraint: Member must have length greater than or equal to 1")
+		return violation("logGroupName", nil, "Member must have length greater than or equal to 1")
 	}
 	if s.idx.hasGroup(group) {
 		return ErrGroupExists
@@ -430,7 +451,7 @@ func (s *Store) CreateGroup(ctx context.Context, group string) error {
 // CreateStream creates an empty log stream in an existing group.
 func (s *Store) CreateStream(ctx context.Context, group, stream string) error {
 	if stream == "" {
-		return invalidParam("1 validation error detected: Value at 'logStreamName' failed to satisfy constraint: Member must have length greater than or equal to 1")
+		return violation("logStreamName", nil, "Member must have length greater than or equal to 1")
 	}
 	if !s.idx.hasGroup(group) {
 		return ErrGroupNotFound

@@ -41,9 +41,9 @@ func checkLimit(limit, maxLimit int) (int, error) {
 	case limit == 0:
 		return maxLimit, nil
 	case limit < 0:
-		return 0, invalidParam(fmt.Sprintf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", limit))
+		return 0, violation("limit", limit, "Member must have value greater than or equal to 1")
 	case limit > maxLimit:
-		return 0, invalidParam(fmt.Sprintf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value less than or equal to %d", limit, maxLimit))
+		return 0, violation("limit", limit, fmt.Sprintf("Member must have value less than or equal to %d", maxLimit))
 	}
 	return limit, nil
 }

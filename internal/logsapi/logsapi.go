@@ -48,7 +48,7 @@ func New(store *logs.Store, logger *slog.Logger) http.Handler {
 	return api
 }
 
-func invalidParam(msg string) error {
+func invalidParam(msg string) *awsproto.Error {
 	return &awsproto.Error{Status: http.StatusBadRequest, Code: "InvalidParameterException", Message: msg}
 }
 
@@ -60,8 +60,12 @@ func missing(field string) error {
 func wireError(err error) *awsproto.Error {
 	var pe *logs.ParamError
 	switch {
+	case errors.As(err, &pe) && pe.Param != "" && pe.Value == nil:
+		return invalidParam("1 validation error detected: Value at '" + pe.Param + "' failed to satisfy constraint: " + pe.Constraint)
+	case errors.As(err, &pe) && pe.Param != "":
+		return invalidParam(fmt.Sprintf("1 validation error detected: Value '%v' at '%s' failed to satisfy constraint: %s", pe.Value, pe.Param, pe.Constraint))
 	case errors.As(err, &pe):
-		return awsproto.Errorf(http.StatusBadRequest, "InvalidParameterException", "%s", pe.Msg)
+		return invalidParam(pe.Msg)
 	case errors.Is(err, logs.ErrGroupNotFound):
 		return awsproto.Errorf(http.StatusBadRequest, "ResourceNotFoundException", "The specified log group does not exist.")
 	case errors.Is(err, logs.ErrStreamNotFound):

@@ -423,6 +423,11 @@ func TestErrors(t *testing.T) {
 	if status != 400 || typ != "ResourceNotFoundException" || body["message"] != "The specified log group does not exist." {
 		t.Errorf("raw not found: %d %q %v", status, typ, body)
 	}
+	status, typ, body = raw("Logs_20140328.DescribeLogGroups", `{"limit":51}`)
+	if want := "1 validation error detected: Value '51' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 50"; status != 400 ||
+		typ != "InvalidParameterException" || body["message"] != want {
+		t.Errorf("limit over the maximum: %d %q %v", status, typ, body)
+	}
 	status, _, body = raw("Logs_20140328.DescribeLogGroups", "")
 	if status != 200 || body["logGroups"] == nil {
 		t.Errorf("empty body: %d %v", status, body)
