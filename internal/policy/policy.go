@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -41,6 +42,16 @@ type statement struct {
 	notResource bool
 	actions     []string
 	resources   []string
+	who         *principals // a resource policy's Principal or NotPrincipal
+}
+
+// principals is the Principal (or NotPrincipal) of a resource policy's
+// statement.
+type principals struct {
+	not      bool
+	anyone   bool     // "*", or {"AWS": "*"}
+	aws      []string // ARNs; an account id is written as its root ARN
+	services []string // e.g. lambda.amazonaws.com
 }
 
 // document is a policy document as written.
@@ -53,13 +64,15 @@ type document struct {
 // rawStatement is a statement as written. Pointers tell an absent element
 // from an empty one.
 type rawStatement struct {
-	Sid         string          `json:"Sid"`
-	Effect      string          `json:"Effect"`
-	Action      *patterns       `json:"Action"`
-	NotAction   *patterns       `json:"NotAction"`
-	Resource    *patterns       `json:"Resource"`
-	NotResource *patterns       `json:"NotResource"`
-	Condition   json.RawMessage `json:"Condition"`
+	Sid          string          `json:"Sid"`
+	Effect       string          `json:"Effect"`
+	Action       *patterns       `json:"Action"`
+	NotAction    *patterns       `json:"NotAction"`
+	Resource     *patterns       `json:"Resource"`
+	NotResource  *patterns       `json:"NotResource"`
+	Condition    json.RawMessage `json:"Condition"`
+	Principal    json.RawMessage `json:"Principal"`
+	NotPrincipal json.RawMessage `json:"NotPrincipal"`
 }
 
 // patterns is an element that holds one string or a list of strings.
@@ -83,10 +96,18 @@ func (p *patterns) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Parse reads a policy document: {"Version": ..., "Statement": ...},
-// where Statement is one statement or a list of them. It fails on
-// anything it could not evaluate faithfully.
-func Parse(doc []byte) (*Policy, error) {
+// Parse reads an identity-based policy document: {"Version": ...,
+// "Statement": ...}, where Statement is one statement or a list of them.
+// It fails on anything it could not evaluate faithfully, and on a
+// Principal, which only resource-based policies have.
+func Parse(doc []byte) (*Policy, error) { return parse(doc, false) }
+
+// ParseResource reads a resource-based policy document (a role's trust
+// policy, a bucket policy, a function's policy): every statement names
+// its Principal or NotPrincipal. Evaluate it with DecideFor.
+func ParseResource(doc []byte) (*Policy, error) { return parse(doc, true) }
+
+func parse(doc []byte, resource bool) (*Policy, error) {
 	var d document
 	if err := strictUnmarshal(doc, &d); err != nil {
 		return nil, fmt.Errorf("iam: policy document: %v", err)
@@ -114,7 +135,7 @@ func Parse(doc []byte) (*Policy, error) {
 	}
 	p := &Policy{statements: make([]statement, len(raws))}
 	for i := range raws {
-		if err := compile(&raws[i], &p.statements[i]); err != nil {
+		if err := compile(&raws[i], &p.statements[i], resource); err != nil {
 			return nil, fmt.Errorf("iam: statement %d: %v", i, err)
 		}
 	}
@@ -136,7 +157,7 @@ func strictUnmarshal(b []byte, v any) error {
 }
 
 // compile checks r and fills s.
-func compile(r *rawStatement, s *statement) error {
+func compile(r *rawStatement, s *statement, resource bool) error {
 	switch r.Effect {
 	case "Allow":
 	case "Deny":
@@ -157,8 +178,112 @@ func compile(r *rawStatement, s *statement) error {
 	if s.actions, s.notAction, err = either(r.Action, r.NotAction, "Action"); err != nil {
 		return err
 	}
+	hasP, hasNotP := len(r.Principal) > 0, len(r.NotPrincipal) > 0
+	switch {
+	case !resource && (hasP || hasNotP):
+		return errors.New("Principal is not allowed in an identity-based policy")
+	case resource && hasP && hasNotP:
+		return errors.New("both Principal and NotPrincipal")
+	case resource && !hasP && !hasNotP:
+		return errors.New("a resource-based policy's statement needs a Principal")
+	case resource:
+		raw := r.Principal
+		if hasNotP {
+			raw = r.NotPrincipal
+		}
+		if s.who, err = parsePrincipals(raw); err != nil {
+			return err
+		}
+		s.who.not = hasNotP
+		if r.Resource == nil && r.NotResource == nil {
+			// A trust policy names no resource: it is the role itself.
+			s.resources = []string{"*"}
+			return nil
+		}
+	}
 	s.resources, s.notResource, err = either(r.Resource, r.NotResource, "Resource")
 	return err
+}
+
+// parsePrincipals reads a Principal element: "*", or an object of
+// principal types (AWS, Service) to one name or a list.
+func parsePrincipals(raw json.RawMessage) (*principals, error) {
+	var star string
+	if json.Unmarshal(raw, &star) == nil {
+		if star != "*" {
+			return nil, fmt.Errorf("Principal %q: want \"*\" or an object", star)
+		}
+		return &principals{anyone: true}, nil
+	}
+	var m map[string]patterns
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("Principal: %v", err)
+	}
+	p := &principals{}
+	for typ, names := range m {
+		for _, n := range names {
+			switch typ {
+			case "AWS":
+				switch {
+				case n == "*":
+					p.anyone = true
+				case len(n) == 12 && strings.Trim(n, "0123456789") == "":
+					p.aws = append(p.aws, "arn:aws:iam::"+n+":root")
+				case strings.HasPrefix(n, "arn:"):
+					p.aws = append(p.aws, n)
+				default:
+					return nil, fmt.Errorf("Invalid principal in policy: \"AWS\":\"%s\"", n)
+				}
+			case "Service":
+				p.services = append(p.services, n)
+			default:
+				return nil, fmt.Errorf("Principal type %q is not supported", typ)
+			}
+		}
+	}
+	return p, nil
+}
+
+// Caller is who asks, as a resource policy's Principal can name them:
+// the ARNs of an AWS principal (its own, and for a principal of an
+// account, that account's root ARN), or the service that asks.
+type Caller struct {
+	ARNs    []string
+	Service string
+}
+
+func (w *principals) match(c *Caller) bool {
+	m := w.anyone
+	for _, a := range w.aws {
+		for _, b := range c.ARNs {
+			if a == b {
+				m = true
+			}
+		}
+	}
+	for _, s := range w.services {
+		if c.Service != "" && s == c.Service {
+			m = true
+		}
+	}
+	return m != w.not
+}
+
+// DecideFor says whether the resource-based policy p allows or denies
+// caller action on resource, or has nothing to say about it.
+func (p *Policy) DecideFor(caller *Caller, action, resource string) Decision {
+	d := NotApplicable
+	for i := range p.statements {
+		s := &p.statements[i]
+		if s.who == nil || !s.who.match(caller) || !s.applies(action, resource) {
+			continue
+		}
+		if s.deny {
+			return Deny
+		}
+		d = Allow
+	}
+	return d
 }
 
 // either returns the one of an element and its Not form that is set.
@@ -174,21 +299,39 @@ func either(is, not *patterns, name string) (list []string, negated bool, err er
 	return nil, false, fmt.Errorf("neither %s nor Not%s", name, name)
 }
 
-// Allows reports whether p allows action on resource: no Deny statement
-// applies and some Allow statement does.
-func (p *Policy) Allows(action, resource string) bool {
-	allowed := false
+// Decision is what a policy says of a request.
+type Decision uint8
+
+// The decisions, in the order in which several policies' combine: an
+// explicit Deny in any wins over an Allow in any, which wins over no
+// statement applying.
+const (
+	NotApplicable Decision = iota // no statement applies: denied unless another policy allows
+	Allow                         // an Allow applies and no Deny does
+	Deny                          // a Deny applies
+)
+
+// Decide says whether p allows or denies action on resource, or has
+// nothing to say about it.
+func (p *Policy) Decide(action, resource string) Decision {
+	d := NotApplicable
 	for i := range p.statements {
 		s := &p.statements[i]
 		if !s.applies(action, resource) {
 			continue
 		}
 		if s.deny {
-			return false
+			return Deny
 		}
-		allowed = true
+		d = Allow
 	}
-	return allowed
+	return d
+}
+
+// Allows reports whether p allows action on resource: no Deny statement
+// applies and some Allow statement does.
+func (p *Policy) Allows(action, resource string) bool {
+	return p.Decide(action, resource) == Allow
 }
 
 // applies reports whether s covers action on resource.

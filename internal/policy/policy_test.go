@@ -186,3 +186,48 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+// TestTrustPolicy evaluates resource-based policies: a role's trust
+// policy naming a service, a user and an account, and a NotPrincipal.
+func TestTrustPolicy(t *testing.T) {
+	doc := `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"},
+		{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::000000000000:user/alice","111122223333"]},"Action":"sts:AssumeRole"},
+		{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::000000000000:user/alice"},"Action":"sts:TagSession"}]}`
+	p, err := ParseResource([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := "arn:aws:iam::000000000000:role/r"
+	for _, tc := range []struct {
+		name   string
+		caller Caller
+		action string
+		want   Decision
+	}{
+		{"the service", Caller{Service: "lambda.amazonaws.com"}, "sts:AssumeRole", Allow},
+		{"another service", Caller{Service: "s3.amazonaws.com"}, "sts:AssumeRole", NotApplicable},
+		{"the user", Caller{ARNs: []string{"arn:aws:iam::000000000000:user/alice", "arn:aws:iam::000000000000:root"}}, "sts:AssumeRole", Allow},
+		{"another user", Caller{ARNs: []string{"arn:aws:iam::000000000000:user/bob", "arn:aws:iam::000000000000:root"}}, "sts:AssumeRole", NotApplicable},
+		{"the account", Caller{ARNs: []string{"arn:aws:iam::111122223333:user/x", "arn:aws:iam::111122223333:root"}}, "sts:AssumeRole", Allow},
+		{"not the named principal", Caller{ARNs: []string{"arn:aws:iam::000000000000:user/bob"}}, "sts:TagSession", Deny},
+		{"the named principal", Caller{ARNs: []string{"arn:aws:iam::000000000000:user/alice"}}, "sts:TagSession", NotApplicable},
+	} {
+		if got := p.DecideFor(&tc.caller, tc.action, role); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	for _, bad := range []string{
+		`{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}`,
+		`{"Statement":{"Effect":"Allow","Principal":{"AWS":"alice"},"Action":"sts:AssumeRole"}}`,
+		`{"Statement":{"Effect":"Allow","Principal":"everyone","Action":"sts:AssumeRole"}}`,
+		`{"Statement":{"Effect":"Allow","Principal":{"Federated":"x"},"Action":"sts:AssumeRole"}}`,
+	} {
+		if _, err := ParseResource([]byte(bad)); err == nil {
+			t.Errorf("ParseResource accepted %s", bad)
+		}
+	}
+	if _, err := Parse([]byte(`{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}`)); err == nil {
+		t.Error("an identity-based policy with a Principal was accepted")
+	}
+}

@@ -12,8 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/aloft-dev/aloft/internal/awsproto"
-	"github.com/aloft-dev/aloft/internal/fault"
 	"log/slog"
 	"maps"
 	"slices"
@@ -23,6 +21,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/fault"
 )
 
 const (
