@@ -27,10 +27,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/async"
-	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/edge"
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/iam"
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
@@ -69,6 +69,7 @@ type Server struct {
 	keys     Keys
 	st       *store.Store
 	reg      *registry.Registry
+	iam      *iam.Store
 	logStore *logs.Store
 	meter    *meter.Meter
 	inv      *invoker.Invoker
@@ -156,6 +157,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err := s.openGateway(ctx, js, log.With("component", "gateway")); err != nil {
 		return nil, err
 	}
+	if s.iam, err = iam.Open(ctx, js, log.With("component", "iam")); err != nil {
+		return nil, err
+	}
 	if err := s.reg.SweepCode(); err != nil {
 		log.Warn("could not remove unused code", "err", err)
 	}
@@ -227,7 +231,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	s.sched.Start()
 
-	verifier := &sigv4.Verifier{Lookup: s.keys.lookup}
+	verifier := &sigv4.Verifier{Lookup: s.lookup}
 	if err := s.startObjects(dir, verifier, log); err != nil {
 		return nil, err
 	}
@@ -250,14 +254,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		FunctionURL:      s.functionURL,
 		Logger:           log.With("component", "api"),
 	})
+	services := s.services(lambda, log)
 	handler := edge.New(edge.Config{
-		Services: s.services(lambda, log),
-		Default:  &edge.Service{Name: "lambda", Protocol: awsproto.RESTJSON, MaxBody: function.MaxCreateBody, TooLarge: lambdaapi.TooLarge, Handler: lambda},
-		Fallback: &edge.Service{Name: "s3", Protocol: awsproto.RESTXML, Streams: true, Handler: s.s3},
+		Services: services,
+		Default:  serviceNamed(services, "lambda"),
+		Fallback: serviceNamed(services, "s3"),
 		Verifier: verifier,
 		SpoolDir: spool,
 		Health:   map[string]string{"sandbox": s.sandbox.Driver, "isolation": s.sandbox.Isolation},
 		Public:   map[string]http.Handler{lambdaapi.CodePath: code},
+		Resolve:  s.resolve,
 	})
 	var h http.Handler = handler
 	s.api.Store(&h)
@@ -467,6 +473,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.reg != nil {
 		s.reg.Close()
+		if s.iam != nil {
+			s.iam.Close()
+		}
 		s.reg = nil
 	}
 	if s.st != nil {

@@ -3,31 +3,76 @@ package app
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/edge"
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/gatewayapi"
+	"github.com/aloft-dev/aloft/internal/iam"
+	"github.com/aloft-dev/aloft/internal/iamapi"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
 	"github.com/aloft-dev/aloft/internal/logsapi"
 	"github.com/aloft-dev/aloft/internal/schedulerapi"
+	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
 // services is the front door's table (see package edge), in the order
 // unsigned requests are recognised: S3's virtual hosts first, whose paths
 // are the objects'.
-func (s *Server) services(lambda http.Handler, log *slog.Logger) []*edge.Service {
+func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Service {
 	return []*edge.Service{
 		{Name: "s3", Protocol: awsproto.RESTXML, Streams: true, Handler: s.s3,
 			Recognize: func(r *http.Request) bool { return s.s3.IsVirtualHost(r.Host) }},
 		{Name: "lambda", Protocol: awsproto.Lambda, MaxBody: function.MaxCreateBody, TooLarge: lambdaapi.TooLarge,
-			Recognize: lambdaapi.Recognize, Handler: lambda},
+			Recognize: lambdaapi.Recognize, Operation: lambda.Operation, Handler: lambda},
 		{Name: "logs", Protocol: awsproto.JSON11, MaxBody: logsapi.MaxBody,
-			Recognize: edge.Target("Logs_20140328"),
-			Handler:   logsapi.New(s.logStore, log.With("component", "logsapi"))},
+			Recognize: edge.Target("Logs_20140328"), Operation: logsapi.Operation,
+			Handler: logsapi.New(s.logStore, log.With("component", "logsapi"))},
 		{Name: "scheduler", Protocol: awsproto.RESTJSON, MaxBody: 1 << 20,
-			Recognize: edge.PathUnder("/schedules", "/schedule-groups"), Handler: schedulerapi.New(s.sched)},
+			Recognize: edge.PathUnder("/schedules", "/schedule-groups"), Operation: schedulerapi.Operation, Handler: schedulerapi.New(s.sched)},
 		{Name: "apigateway", Protocol: awsproto.RESTJSON, MaxBody: 10 << 20,
-			Recognize: edge.PathUnder("/v2/apis", "/v2/domainnames", "/v2/vpclinks", "/v2/tags"),
-			Handler:   s.gatewayAPI(log.With("component", "gatewayapi"))},
+			Recognize: edge.PathUnder("/v2/apis", "/v2/domainnames", "/v2/vpclinks", "/v2/tags"), Operation: gatewayapi.Operation,
+			Handler: s.gatewayAPI(log.With("component", "gatewayapi"))},
+		{Name: "iam", Protocol: awsproto.QueryXML, MaxBody: 1 << 20, Operation: iamapi.Operation,
+			Recognize: edge.Action(iamActions...), Handler: iamapi.NewIAM(s.iam)},
+		{Name: "sts", Protocol: awsproto.QueryXML, MaxBody: 1 << 20, Operation: iamapi.Operation,
+			Recognize: edge.Action("GetCallerIdentity", "AssumeRole", "GetSessionToken"), Handler: iamapi.NewSTS(s.iam)},
 	}
+}
+
+// iamActions recognise IAM's unsigned requests.
+var iamActions = []string{"CreateUser", "GetUser", "ListUsers", "DeleteUser", "CreateAccessKey", "ListAccessKeys",
+	"CreateRole", "GetRole", "ListRoles", "DeleteRole", "CreatePolicy", "GetPolicy", "ListPolicies", "DeletePolicy"}
+
+// resolve tells who signed a request: the root keys and, until functions
+// run with their execution roles, the keys derived for functions, are
+// the account's root; every other key is IAM's.
+func (s *Server) resolve(id sigv4.Identity) (*iam.Principal, error) {
+	if id.AccessKeyID == s.keys.AccessKeyID || strings.HasPrefix(id.AccessKeyID, functionKeyPrefix) {
+		if id.SessionToken != "" {
+			return nil, &iam.Error{Kind: fault.Denied, Reason: iam.InvalidToken, Message: "The security token included in the request is invalid."}
+		}
+		return iam.Root, nil
+	}
+	return s.iam.Resolve(id.AccessKeyID, id.SessionToken)
+}
+
+// lookup returns the secret of any access key id the server knows.
+func (s *Server) lookup(id string) (string, bool) {
+	if secret, ok := s.keys.lookup(id); ok {
+		return secret, true
+	}
+	return s.iam.Lookup(id)
+}
+
+// serviceNamed returns the service of the table with signing name name.
+func serviceNamed(table []*edge.Service, name string) *edge.Service {
+	for _, svc := range table {
+		if svc.Name == name {
+			return svc
+		}
+	}
+	panic("app: no service " + name + " in the front door's table")
 }

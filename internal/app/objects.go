@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/edge"
 	"log/slog"
 	"path/filepath"
 
@@ -31,6 +32,7 @@ func (s *Server) startObjects(dir string, v *sigv4.Verifier, log *slog.Logger) e
 		Verifier:       v,
 		OnChange:       notifier.OnChange,
 		FunctionExists: s.functionExists,
+		Authorize:      s.authorizeS3,
 		Logger:         log.With("component", "s3"),
 	})
 	return nil
@@ -46,4 +48,17 @@ func (s *Server) functionExists(_ context.Context, arn string) bool {
 	}
 	_, ok = s.reg.Get(name)
 	return ok
+}
+
+// authorizeS3 decides whether the signer of an S3 request may perform
+// action on resource.
+func (s *Server) authorizeS3(id sigv4.Identity, action, resource string) *awsproto.Error {
+	p, err := s.resolve(id)
+	if err == nil {
+		err = p.Authorize(action, resource)
+	}
+	if err != nil {
+		return edge.Refusal(err, awsproto.RESTXML)
+	}
+	return nil
 }

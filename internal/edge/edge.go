@@ -55,6 +55,7 @@ import (
 	"strings"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/iam"
 	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
@@ -73,7 +74,13 @@ type Service struct {
 	// TooLarge words the refusal of a body over MaxBody; nil gives
 	// RequestEntityTooLargeException with the limit.
 	TooLarge func(r *http.Request, limit int64) *awsproto.Error
-	Handler  http.Handler
+	// Operation says what a verified request asks to do, from the
+	// request and its body: the service's one table from operations to
+	// IAM actions and resources. The front door refuses the request
+	// unless its signer may. Nil leaves authorization to the handler
+	// (S3, which streams).
+	Operation func(r *http.Request, body []byte) (Operation, *awsproto.Error)
+	Handler   http.Handler
 }
 
 // Config is the front door's table and collaborators.
@@ -93,6 +100,9 @@ type Config struct {
 	Health map[string]string
 	// Public serves unsigned paths by prefix (code downloads).
 	Public map[string]http.Handler
+	// Resolve tells who signed a verified request; nil skips
+	// authorization.
+	Resolve Resolver
 }
 
 // Edge is the front door. Create it with New.
@@ -120,8 +130,9 @@ func New(c Config) *Edge {
 
 // verified is what the front door hands on with a request.
 type verified struct {
-	body []byte
-	id   sigv4.Identity
+	body      []byte
+	id        sigv4.Identity
+	principal *iam.Principal
 }
 
 type verifiedKey struct{}
@@ -135,6 +146,17 @@ func Verified(ctx context.Context) (body []byte, id sigv4.Identity, ok bool) {
 		return nil, sigv4.Identity{}, false
 	}
 	return v.body, v.id, true
+}
+
+// Principal returns who signed the request, as the front door resolved
+// it; nil for a request that did not come through it or when it has no
+// resolver.
+func Principal(ctx context.Context) *iam.Principal {
+	v, ok := ctx.Value(verifiedKey{}).(*verified)
+	if !ok {
+		return nil
+	}
+	return v.principal
 }
 
 // ServeHTTP answers r or hands it to its service.
@@ -165,12 +187,16 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		aerr = awsproto.Errorf(http.StatusForbidden, "AccessDeniedException",
 			"Presigned (query-string) requests are not accepted by %s; send the signature in the Authorization header. Only S3 accepts presigned URLs.", id.Service)
 	}
+	var p *iam.Principal
+	if aerr == nil {
+		p, aerr = e.authorize(r, svc, id, body)
+	}
 	if aerr != nil {
 		awsproto.WriteError(w, r, svc.Protocol, aerr, reqID)
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	svc.Handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), verifiedKey{}, &verified{body, id})))
+	svc.Handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), verifiedKey{}, &verified{body, id, p})))
 }
 
 // service picks the service r is for.

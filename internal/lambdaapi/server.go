@@ -69,8 +69,9 @@ var _ Functions = (*registry.Registry)(nil)
 
 // Server routes and authenticates API requests.
 type Server struct {
-	d   Deps
-	mux *http.ServeMux
+	d       Deps
+	mux     *http.ServeMux
+	actions map[string]string // IAM action by route pattern
 }
 
 // New returns the API server.
@@ -81,56 +82,57 @@ func New(d Deps) *Server {
 	if d.ConcurrencyLimit <= 0 {
 		d.ConcurrencyLimit = 1000
 	}
-	s := &Server{d: d, mux: http.NewServeMux()}
+	s := &Server{d: d, mux: http.NewServeMux(), actions: map[string]string{}}
 	fn := "/2015-03-31/functions"
 	for _, p := range []string{fn, fn + "/"} {
-		s.handle("POST "+p, s.createFunction)
-		s.handle("GET "+p, s.listFunctions)
+		s.handle("POST "+p, "lambda:CreateFunction", s.createFunction)
+		s.handle("GET "+p, "lambda:ListFunctions", s.listFunctions)
 	}
-	s.handle("GET "+fn+"/{fn}", s.getFunction)
-	s.handle("DELETE "+fn+"/{fn}", s.deleteFunction)
-	s.handle("GET "+fn+"/{fn}/configuration", s.getConfiguration)
-	s.handle("PUT "+fn+"/{fn}/configuration", s.updateConfiguration)
-	s.handle("PUT "+fn+"/{fn}/code", s.updateCode)
-	s.handle("POST "+fn+"/{fn}/invocations", s.invoke)
-	s.handle("GET /2016-08-19/account-settings", s.accountSettings)
-	s.handle("GET /2016-08-19/account-settings/", s.accountSettings)
-	s.handle("GET /aloft/v1/usage", s.usage)
-	s.handle("GET /aloft/v1/queue", s.queueStats)
-	s.handle("GET /aloft/v1/functions/{fn}/keepalive", s.keepAliveState)
-	s.handle("PUT /2017-10-31/functions/{fn}/concurrency", s.putConcurrency)
-	s.handle("DELETE /2017-10-31/functions/{fn}/concurrency", s.deleteConcurrency)
-	s.handle("GET /2019-09-30/functions/{fn}/concurrency", s.getConcurrency)
+	s.handle("GET "+fn+"/{fn}", "lambda:GetFunction", s.getFunction)
+	s.handle("DELETE "+fn+"/{fn}", "lambda:DeleteFunction", s.deleteFunction)
+	s.handle("GET "+fn+"/{fn}/configuration", "lambda:GetFunctionConfiguration", s.getConfiguration)
+	s.handle("PUT "+fn+"/{fn}/configuration", "lambda:UpdateFunctionConfiguration", s.updateConfiguration)
+	s.handle("PUT "+fn+"/{fn}/code", "lambda:UpdateFunctionCode", s.updateCode)
+	s.handle("POST "+fn+"/{fn}/invocations", "lambda:InvokeFunction", s.invoke)
+	s.handle("GET /2016-08-19/account-settings", "lambda:GetAccountSettings", s.accountSettings)
+	s.handle("GET /2016-08-19/account-settings/", "lambda:GetAccountSettings", s.accountSettings)
+	s.handle("GET /aloft/v1/usage", "aloft:GetUsage", s.usage)
+	s.handle("GET /aloft/v1/queue", "aloft:GetQueueStats", s.queueStats)
+	s.handle("GET /aloft/v1/functions/{fn}/keepalive", "aloft:GetKeepAlive", s.keepAliveState)
+	s.handle("PUT /2017-10-31/functions/{fn}/concurrency", "lambda:PutFunctionConcurrency", s.putConcurrency)
+	s.handle("DELETE /2017-10-31/functions/{fn}/concurrency", "lambda:DeleteFunctionConcurrency", s.deleteConcurrency)
+	s.handle("GET /2019-09-30/functions/{fn}/concurrency", "lambda:GetFunctionConcurrency", s.getConcurrency)
 	pc := "/2019-09-30/functions/{fn}/provisioned-concurrency"
-	s.handle("PUT "+pc, s.putProvisioned)
-	s.handle("GET "+pc, s.getProvisioned)
-	s.handle("DELETE "+pc, s.deleteProvisioned)
-	s.handle("POST /2014-11-13/functions/{fn}/invoke-async", s.invokeAsync)
-	s.handle("POST /2014-11-13/functions/{fn}/invoke-async/", s.invokeAsync)
+	s.handle("PUT "+pc, "lambda:PutProvisionedConcurrencyConfig", s.putProvisioned)
+	s.handle("GET "+pc, "lambda:GetProvisionedConcurrencyConfig", s.getProvisioned)
+	s.handle("DELETE "+pc, "lambda:DeleteProvisionedConcurrencyConfig", s.deleteProvisioned)
+	s.handle("POST /2014-11-13/functions/{fn}/invoke-async", "lambda:InvokeAsync", s.invokeAsync)
+	s.handle("POST /2014-11-13/functions/{fn}/invoke-async/", "lambda:InvokeAsync", s.invokeAsync)
 	eic := "/2019-09-25/functions/{fn}/event-invoke-config"
-	s.handle("PUT "+eic, s.putEventConfig)
-	s.handle("POST "+eic, s.updateEventConfig)
-	s.handle("GET "+eic, s.getEventConfig)
-	s.handle("DELETE "+eic, s.deleteEventConfig)
-	s.handle("GET "+eic+"/list", s.listEventConfigs)
+	s.handle("PUT "+eic, "lambda:PutFunctionEventInvokeConfig", s.putEventConfig)
+	s.handle("POST "+eic, "lambda:UpdateFunctionEventInvokeConfig", s.updateEventConfig)
+	s.handle("GET "+eic, "lambda:GetFunctionEventInvokeConfig", s.getEventConfig)
+	s.handle("DELETE "+eic, "lambda:DeleteFunctionEventInvokeConfig", s.deleteEventConfig)
+	s.handle("GET "+eic+"/list", "lambda:ListFunctionEventInvokeConfigs", s.listEventConfigs)
 	for _, p := range []string{"/2017-03-31/tags/{arn}", "/2017-03-31/tags/{arn}/"} {
-		s.handle("GET "+p, s.listTags)
-		s.handle("POST "+p, s.tagResource)
-		s.handle("DELETE "+p, s.untagResource)
+		s.handle("GET "+p, "lambda:ListTags", s.listTags)
+		s.handle("POST "+p, "lambda:TagResource", s.tagResource)
+		s.handle("DELETE "+p, "lambda:UntagResource", s.untagResource)
 	}
 	url := "/2021-10-31/functions/{fn}/url"
-	s.handle("POST "+url, s.createURLConfig)
-	s.handle("GET "+url, s.getURLConfig)
-	s.handle("PUT "+url, s.updateURLConfig)
-	s.handle("DELETE "+url, s.deleteURLConfig)
-	s.handle("GET "+url+"s", s.listURLConfigs)
+	s.handle("POST "+url, "lambda:CreateFunctionUrlConfig", s.createURLConfig)
+	s.handle("GET "+url, "lambda:GetFunctionUrlConfig", s.getURLConfig)
+	s.handle("PUT "+url, "lambda:UpdateFunctionUrlConfig", s.updateURLConfig)
+	s.handle("DELETE "+url, "lambda:DeleteFunctionUrlConfig", s.deleteURLConfig)
+	s.handle("GET "+url+"s", "lambda:ListFunctionUrlConfigs", s.listURLConfigs)
 	return s
 }
 
 // handlerFunc is an API handler: it returns an error for writeError.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, req *request) error
 
-func (s *Server) handle(pattern string, h handlerFunc) {
+func (s *Server) handle(pattern, action string, h handlerFunc) {
+	s.actions[pattern] = action
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		body, id, _ := edge.Verified(r.Context())
 		req := &request{body: body, region: id.Region}

@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
@@ -29,6 +30,10 @@ const xmlns = "http://s3.amazonaws.com/doc/2006-03-01/"
 type Deps struct {
 	Store    objstore.Store
 	Verifier *sigv4.Verifier
+	// Authorize, if set, decides whether the signer of id may perform
+	// action on resource: nil, or the refusal (awsproto.Error) to answer
+	// with. Nil lets every signer do everything.
+	Authorize func(id sigv4.Identity, action, resource string) *awsproto.Error
 	// OnChange, if set, is called after a change to an object is durable
 	// and before the client is answered; an error makes the request fail
 	// with InternalError (the change stays made).
@@ -118,6 +123,17 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 			return s3err("KeyTooLongError", "")
 		case !utf8.ValidString(rq.key):
 			return s3err("InvalidURI", "")
+		}
+	}
+	if h.d.Authorize != nil {
+		action, resource := operation(r, rq)
+		if e := h.d.Authorize(id, action, resource); e != nil {
+			return &Error{Code: e.Code, Message: e.Message, Status: e.Status}
+		}
+		if src := copySource(r); src != "" && r.Method == http.MethodPut {
+			if e := h.d.Authorize(id, "s3:GetObject", src); e != nil {
+				return &Error{Code: e.Code, Message: e.Message, Status: e.Status}
+			}
 		}
 	}
 	return h.route(w, r, rq)

@@ -1,0 +1,85 @@
+package edge
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/iam"
+	"github.com/aloft-dev/aloft/internal/sigv4"
+)
+
+// Operation is what a request asks to do, in IAM's terms: an action
+// (lambda:InvokeFunction) on a resource (the function's ARN, or "*" for
+// an action that names none). The zero Operation asks for nothing: the
+// service refuses the request itself, or decides its permission itself.
+type Operation struct {
+	Action   string
+	Resource string
+}
+
+// Resolver tells who signed a request from its verified identity: the
+// principal of its access key and session token, or a refusal.
+type Resolver func(id sigv4.Identity) (*iam.Principal, error)
+
+// authorize resolves who signed r and checks that they may perform the
+// operation svc says r is. A nil principal with a nil error means the
+// front door has no resolver (tests of other parts).
+func (e *Edge) authorize(r *http.Request, svc *Service, id sigv4.Identity, body []byte) (*iam.Principal, *awsproto.Error) {
+	if e.c.Resolve == nil {
+		return nil, nil
+	}
+	p, err := e.c.Resolve(id)
+	if err != nil {
+		return nil, Refusal(err, svc.Protocol)
+	}
+	if svc.Operation == nil {
+		return p, nil
+	}
+	op, aerr := svc.Operation(r, body)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if op.Action == "" {
+		// Nothing to authorize here: an operation the service does not
+		// serve (it refuses it), or one whose permission it decides
+		// itself (STS's AssumeRole, by the role's trust policy).
+		return p, nil
+	}
+	if err := p.Authorize(op.Action, op.Resource); err != nil {
+		return nil, Refusal(err, svc.Protocol)
+	}
+	return p, nil
+}
+
+// Refusal words an identity's refusal (iam.Error) as clients of protocol
+// p expect it: AccessDenied for the XML protocols, AccessDeniedException
+// for the JSON ones, and the token errors each family has.
+func Refusal(err error, p awsproto.Protocol) *awsproto.Error {
+	var ie *iam.Error
+	if !errors.As(err, &ie) {
+		return &awsproto.Error{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: "The request could not be authorized.", Err: err}
+	}
+	xml := p == awsproto.QueryXML || p == awsproto.RESTXML
+	code := "AccessDeniedException"
+	switch ie.Reason {
+	case iam.AccessDenied:
+		if xml {
+			code = "AccessDenied"
+		}
+	case iam.ExpiredToken:
+		code = "ExpiredTokenException"
+		if xml {
+			code = "ExpiredToken"
+		}
+	default: // invalid, foreign or unknown keys and tokens
+		code = "UnrecognizedClientException"
+		switch p {
+		case awsproto.QueryXML:
+			code = "InvalidClientTokenId"
+		case awsproto.RESTXML:
+			code = "InvalidAccessKeyId"
+		}
+	}
+	return &awsproto.Error{Status: http.StatusForbidden, Code: code, Message: ie.Message}
+}

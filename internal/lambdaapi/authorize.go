@@ -1,0 +1,68 @@
+package lambdaapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/edge"
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/sigv4"
+)
+
+// Operation is the Lambda API's table from requests to IAM actions and
+// resources, for the front door's authorization: the action each route
+// was registered with, on the ARN of the function the path names (with
+// the Qualifier the request gives), the resource of a tags request, or
+// "*" for the routes that name no function. A request no route serves
+// asks for nothing; the API refuses it itself.
+func (s *Server) Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
+	_, pattern := s.mux.Handler(r)
+	action := s.actions[pattern]
+	if action == "" {
+		return edge.Operation{}, nil
+	}
+	region, _, _ := sigv4.Scope(r)
+	if region == "" {
+		region = awsproto.DefaultRegion
+	}
+	op := edge.Operation{Action: action, Resource: "*"}
+	segs := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	switch {
+	case action == "lambda:CreateFunction":
+		var in struct{ FunctionName string }
+		json.Unmarshal(body, &in) // a body that is not JSON is the handler's to refuse
+		op.Resource = functionResource(region, in.FunctionName, "")
+	case len(segs) >= 3 && segs[1] == "tags":
+		arn, err := url.PathUnescape(segs[2])
+		if err != nil {
+			arn = segs[2]
+		}
+		op.Resource = arn
+	case len(segs) >= 3 && segs[1] == "functions":
+		op.Resource = functionResource(region, segs[2], r.URL.Query().Get("Qualifier"))
+	}
+	return op, nil
+}
+
+// functionResource is the ARN of the function that name (a name,
+// name:qualifier, a partial or a full ARN) and qualifier designate.
+func functionResource(region, name, qualifier string) string {
+	if n, q, ok := awsproto.LambdaFunction(name); ok {
+		name = n
+		if q != "" {
+			qualifier = q
+		}
+	} else if _, rest, ok := strings.Cut(name, ":function:"); ok {
+		name = rest // ACCOUNT:function:NAME[:QUALIFIER]
+	}
+	if n, q, ok := strings.Cut(name, ":"); ok {
+		name = n
+		if qualifier == "" {
+			qualifier = q
+		}
+	}
+	return function.ARN(region, name, qualifier)
+}

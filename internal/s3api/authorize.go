@@ -1,0 +1,68 @@
+package s3api
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// operation is S3's table from requests to IAM actions and resources:
+// the action a request asks for and the bucket's or object's ARN.
+func operation(r *http.Request, rq *request) (action, resource string) {
+	q := rq.query
+	has := func(k string) bool { _, ok := q[k]; return ok }
+	m := r.Method
+	switch {
+	case rq.bucket == "":
+		return "s3:ListAllMyBuckets", "*"
+	case !rq.hasKey:
+		res := "arn:aws:s3:::" + rq.bucket
+		switch {
+		case has("notification") && m == http.MethodPut:
+			return "s3:PutBucketNotification", res
+		case has("notification"):
+			return "s3:GetBucketNotification", res
+		case has("location"):
+			return "s3:GetBucketLocation", res
+		case has("uploads"):
+			return "s3:ListBucketMultipartUploads", res
+		case has("delete") && m == http.MethodPost:
+			// Each key of the batch is an s3:DeleteObject; the batch as a
+			// whole asks for it on every object of the bucket.
+			return "s3:DeleteObject", res + "/*"
+		case m == http.MethodPut:
+			return "s3:CreateBucket", res
+		case m == http.MethodDelete:
+			return "s3:DeleteBucket", res
+		}
+		return "s3:ListBucket", res
+	}
+	res := "arn:aws:s3:::" + rq.bucket + "/" + rq.key
+	switch m {
+	case http.MethodGet, http.MethodHead:
+		if has("uploadId") {
+			return "s3:ListMultipartUploadParts", res
+		}
+		return "s3:GetObject", res
+	case http.MethodDelete:
+		if has("uploadId") {
+			return "s3:AbortMultipartUpload", res
+		}
+		return "s3:DeleteObject", res
+	}
+	return "s3:PutObject", res
+}
+
+// copySource is the ARN of the object a copy reads (x-amz-copy-source),
+// or "" for a request that copies nothing.
+func copySource(r *http.Request) string {
+	src := r.Header.Get("X-Amz-Copy-Source")
+	if src == "" {
+		return ""
+	}
+	if s, err := url.PathUnescape(src); err == nil {
+		src = s
+	}
+	src, _, _ = strings.Cut(strings.TrimPrefix(src, "/"), "?")
+	return "arn:aws:s3:::" + src
+}

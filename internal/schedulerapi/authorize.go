@@ -1,0 +1,52 @@
+package schedulerapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/edge"
+	"github.com/aloft-dev/aloft/internal/sigv4"
+)
+
+// Operation is the Scheduler API's table from requests to IAM actions
+// and resources, for the front door's authorization.
+func Operation(r *http.Request, _ []byte) (edge.Operation, *awsproto.Error) {
+	region, _, _ := sigv4.Scope(r)
+	if region == "" {
+		region = awsproto.DefaultRegion
+	}
+	base := "arn:aws:scheduler:" + region + ":" + awsproto.AccountID + ":"
+	kind, name, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	var verb string
+	switch r.Method {
+	case http.MethodPost:
+		verb = "Create"
+	case http.MethodPut:
+		verb = "Update"
+	case http.MethodGet:
+		verb = "Get"
+		if name == "" {
+			verb = "List"
+		}
+	case http.MethodDelete:
+		verb = "Delete"
+	default:
+		return edge.Operation{}, nil
+	}
+	switch {
+	case kind == "schedules" && name == "":
+		return edge.Operation{Action: "scheduler:ListSchedules", Resource: "*"}, nil
+	case kind == "schedules":
+		group := r.URL.Query().Get("groupName")
+		if group == "" {
+			group = "default"
+		}
+		return edge.Operation{Action: "scheduler:" + verb + "Schedule", Resource: base + "schedule/" + group + "/" + name}, nil
+	case kind == "schedule-groups" && name == "":
+		return edge.Operation{Action: "scheduler:ListScheduleGroups", Resource: "*"}, nil
+	case kind == "schedule-groups":
+		return edge.Operation{Action: "scheduler:" + verb + "ScheduleGroup", Resource: base + "schedule-group/" + name}, nil
+	}
+	return edge.Operation{}, nil
+}
