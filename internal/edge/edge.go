@@ -17,10 +17,12 @@
 // it is S3's, as an anonymous GET /bucket/key is:
 //
 //	service     signing name  unsigned markers                   protocol   body limit
-//	Lambda      lambda        /YYYY-MM-DD/... and /aloft/...     Lambda's  70,167,211 bytes (CreateFunction)
+//	Lambda      lambda        /YYYY-MM-DD/... and /aloft/...     Lambda     70,167,211 bytes (CreateFunction)
 //	Logs        logs          X-Amz-Target: Logs_20140328.*      json-1.1   8 MiB
 //	Scheduler   scheduler     /schedules, /schedule-groups       rest-json  1 MiB
 //	API GW v2   apigateway    /v2/apis, /v2/domainnames, ...     rest-json  10 MiB
+//	IAM         iam           Action=CreateUser, ... in the URL  query-xml  1 MiB
+//	STS         sts           Action=AssumeRole, ... in the URL  query-xml  1 MiB
 //	S3          s3            virtual-host Host, anything else   rest-xml   streams; checks its own
 //
 // A signed request for a service that is not in the table goes to the
@@ -42,8 +44,18 @@
 //  3. Add its row to the table above, and end-to-end tests that use the
 //     AWS SDK's client for it, signed and unsigned.
 //
-// Handlers read the verified body from the request (or Verified) and the
-// caller's identity from Verified.
+// # Who may do what
+//
+// After the signature, the front door resolves who signed (Config.Resolve:
+// the root, an IAM user, a role session) and asks the service's
+// Operation which IAM action on which resource the request is; it
+// refuses the request, in the service's shape, unless the signer's
+// policies allow it. Each service's Operation is its one table from
+// operations to actions and resources. S3, which streams, does the same
+// after its own signature check.
+//
+// Handlers read the verified body from the request (or Verified), and
+// the signer from Verified and Principal.
 package edge
 
 import (

@@ -19,33 +19,50 @@ import (
 // "*" for the routes that name no function. A request no route serves
 // asks for nothing; the API refuses it itself.
 func (s *Server) Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
-	_, pattern := s.mux.Handler(r)
-	action := s.actions[pattern]
-	if action == "" {
-		return edge.Operation{}, nil
+	var action string
+	if p, ok := strings.CutPrefix(r.URL.Path, invokePrefix); ok && r.Method == http.MethodPost &&
+		strings.HasSuffix(p, invokeSuffix) && strings.IndexByte(p[:len(p)-len(invokeSuffix)], '/') < 0 {
+		action = "lambda:InvokeFunction" // the hot path, without the router's work
+	} else {
+		_, pattern := s.mux.Handler(r)
+		if action = s.actions[pattern]; action == "" {
+			return edge.Operation{}, nil
+		}
 	}
 	region, _, _ := sigv4.Scope(r)
 	if region == "" {
 		region = awsproto.DefaultRegion
 	}
 	op := edge.Operation{Action: action, Resource: "*"}
-	segs := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	// /VERSION/KIND/NAME/...: the third segment names the function (or,
+	// for tags, the resource).
+	_, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	kind, rest, _ := strings.Cut(rest, "/")
+	name, _, _ := strings.Cut(rest, "/")
 	switch {
 	case action == "lambda:CreateFunction":
 		var in struct{ FunctionName string }
 		json.Unmarshal(body, &in) // a body that is not JSON is the handler's to refuse
 		op.Resource = functionResource(region, in.FunctionName, "")
-	case len(segs) >= 3 && segs[1] == "tags":
-		arn, err := url.PathUnescape(segs[2])
-		if err != nil {
-			arn = segs[2]
+	case name != "" && kind == "tags":
+		if arn, err := url.PathUnescape(name); err == nil {
+			name = arn
 		}
-		op.Resource = arn
-	case len(segs) >= 3 && segs[1] == "functions":
-		op.Resource = functionResource(region, segs[2], r.URL.Query().Get("Qualifier"))
+		op.Resource = name
+	case name != "" && kind == "functions":
+		qualifier := ""
+		if r.URL.RawQuery != "" {
+			qualifier = r.URL.Query().Get("Qualifier")
+		}
+		op.Resource = functionResource(region, name, qualifier)
 	}
 	return op, nil
 }
+
+const (
+	invokePrefix = "/2015-03-31/functions/"
+	invokeSuffix = "/invocations"
+)
 
 // functionResource is the ARN of the function that name (a name,
 // name:qualifier, a partial or a full ARN) and qualifier designate.

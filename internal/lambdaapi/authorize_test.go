@@ -1,0 +1,52 @@
+package lambdaapi
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestOperation checks the table from Lambda requests to IAM actions and
+// resources for each form a function may be named in.
+func TestOperation(t *testing.T) {
+	s := New(Deps{})
+	fn := "arn:aws:lambda:eu-west-1:000000000000:function:"
+	scope := "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/lambda/aws4_request, SignedHeaders=host, Signature=x"
+	for _, tc := range []struct {
+		method, path, body string
+		action, resource   string
+	}{
+		{"POST", "/2015-03-31/functions/orders/invocations", "", "lambda:InvokeFunction", fn + "orders"},
+		{"POST", "/2015-03-31/functions/orders/invocations?Qualifier=live", "", "lambda:InvokeFunction", fn + "orders:live"},
+		{"POST", "/2015-03-31/functions/orders:7/invocations", "", "lambda:InvokeFunction", fn + "orders:7"},
+		{"GET", "/2015-03-31/functions/" + fn + "orders", "", "lambda:GetFunction", fn + "orders"},
+		{"GET", "/2015-03-31/functions/000000000000:function:orders/configuration", "", "lambda:GetFunctionConfiguration", fn + "orders"},
+		{"DELETE", "/2015-03-31/functions/orders", "", "lambda:DeleteFunction", fn + "orders"},
+		{"GET", "/2015-03-31/functions/", "", "lambda:ListFunctions", "*"},
+		{"POST", "/2015-03-31/functions", `{"FunctionName":"new"}`, "lambda:CreateFunction", fn + "new"},
+		{"GET", "/2017-03-31/tags/" + fn + "orders", "", "lambda:ListTags", fn + "orders"},
+		{"PUT", "/2017-10-31/functions/orders/concurrency", "", "lambda:PutFunctionConcurrency", fn + "orders"},
+		{"GET", "/2015-03-31/nothing-here", "", "", ""},
+	} {
+		r := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+		r.Header.Set("Authorization", scope)
+		op, err := s.Operation(r, []byte(tc.body))
+		if err != nil || op.Action != tc.action || (tc.action != "" && op.Resource != tc.resource) {
+			t.Errorf("%s %s: %+v %v, want %s on %s", tc.method, tc.path, op, err, tc.action, tc.resource)
+		}
+	}
+}
+
+// BenchmarkOperation is what the front door asks of the Lambda API on
+// every warm invoke signed by an IAM identity.
+func BenchmarkOperation(b *testing.B) {
+	s := New(Deps{})
+	r := httptest.NewRequest("POST", "/2015-03-31/functions/orders-api/invocations", nil)
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=x")
+	b.ReportAllocs()
+	for b.Loop() {
+		if op, _ := s.Operation(r, nil); op.Action != "lambda:InvokeFunction" {
+			b.Fatal(op)
+		}
+	}
+}
