@@ -29,7 +29,7 @@ func TestBadInput(t *testing.T) {
 	createWith := func(mutate func(*lambda.CreateFunctionInput)) error {
 		in := &lambda.CreateFunctionInput{
 			FunctionName: aws.String("bad"), Runtime: types.RuntimePython311, Handler: aws.String("app.handler"),
-			Role: aws.String("arn:aws:iam::000000000000:role/x"), Code: &types.FunctionCode{ZipFile: good},
+			Role: aws.String("arn:aws:iam::000000000000:role/aloft"), Code: &types.FunctionCode{ZipFile: good},
 		}
 		mutate(in)
 		_, err := c.CreateFunction(ctxT(t), in)

@@ -398,7 +398,7 @@ func createB(b *testing.B, c *lambda.Client, name, runtime, handler string, zip 
 	b.Helper()
 	in := &lambda.CreateFunctionInput{
 		FunctionName: aws.String(name), Runtime: types.Runtime(runtime), Handler: aws.String(handler),
-		Role: aws.String("arn:aws:iam::000000000000:role/bench"), Code: &types.FunctionCode{ZipFile: zip},
+		Role: aws.String("arn:aws:iam::000000000000:role/aloft"), Code: &types.FunctionCode{ZipFile: zip},
 	}
 	if len(env) > 0 {
 		in.Environment = &types.Environment{Variables: map[string]string{}}
@@ -471,7 +471,7 @@ func BenchmarkAsyncLatency(b *testing.B) {
 	dir := b.TempDir()
 	_, err := srv.Lambda().CreateFunction(context.Background(), &lambda.CreateFunctionInput{
 		FunctionName: aws.String("bench-async-lat"), Runtime: types.Runtime(goRC.runtime), Handler: aws.String(goRC.handler),
-		Role: aws.String("arn:aws:iam::000000000000:role/bench"), Code: &types.FunctionCode{ZipFile: alofttest.GoFunction(b, "e2e/functions/gofn", "v1")},
+		Role: aws.String("arn:aws:iam::000000000000:role/aloft"), Code: &types.FunctionCode{ZipFile: alofttest.GoFunction(b, "e2e/functions/gofn", "v1")},
 		Environment: &types.Environment{Variables: map[string]string{"RECORD_DIR": dir}},
 	})
 	if err != nil {
@@ -533,7 +533,7 @@ func benchBurst(b *testing.B, driver string) {
 	goRC := runtimeCases()[0]
 	_, err := srv.Lambda().CreateFunction(context.Background(), &lambda.CreateFunctionInput{
 		FunctionName: aws.String("bench-burst"), Runtime: types.Runtime(goRC.runtime), Handler: aws.String(goRC.handler),
-		Role: aws.String("arn:aws:iam::000000000000:role/bench"), Timeout: aws.Int32(30),
+		Role: aws.String("arn:aws:iam::000000000000:role/aloft"), Timeout: aws.Int32(30),
 		Code: &types.FunctionCode{ZipFile: alofttest.GoFunction(b, "e2e/functions/gofn", "v1")},
 	})
 	if err != nil {

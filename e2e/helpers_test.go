@@ -88,7 +88,7 @@ func create(t *testing.T, c *lambda.Client, name string, rc runtimeCase, zip []b
 		FunctionName: aws.String(name),
 		Runtime:      types.Runtime(rc.runtime),
 		Handler:      aws.String(rc.handler),
-		Role:         aws.String("arn:aws:iam::000000000000:role/test"),
+		Role:         aws.String("arn:aws:iam::000000000000:role/aloft"),
 		Code:         &types.FunctionCode{ZipFile: zip},
 		Timeout:      aws.Int32(5),
 	}

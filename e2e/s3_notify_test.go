@@ -50,7 +50,7 @@ func createRecorder(t testing.TB, c *lambda.Client, name, dir string) string {
 	goRC := runtimeCases()[0]
 	out, err := c.CreateFunction(context.Background(), &lambda.CreateFunctionInput{
 		FunctionName: aws.String(name), Runtime: ltypes.Runtime(goRC.runtime), Handler: aws.String(goRC.handler),
-		Role:        aws.String("arn:aws:iam::000000000000:role/test"),
+		Role:        aws.String("arn:aws:iam::000000000000:role/aloft"),
 		Code:        &ltypes.FunctionCode{ZipFile: alofttest.GoFunction(t, "e2e/functions/s3rec", "v1")},
 		Environment: &ltypes.Environment{Variables: map[string]string{"RECORD_DIR": dir}},
 		Timeout:     aws.Int32(10),

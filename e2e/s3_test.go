@@ -1057,7 +1057,7 @@ func TestS3NotificationConfiguration(t *testing.T) {
 	lc := e.srv.Lambda()
 	zip := alofttest.ZipFiles(t, map[string]string{"bootstrap": "#!/bin/sh\nexit 0\n"})
 	_, err := lc.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("on-upload"), Runtime: ltypes.RuntimeProvidedal2023,
-		Handler: aws.String("bootstrap"), Role: aws.String("arn:aws:iam::000000000000:role/r"), Code: &ltypes.FunctionCode{ZipFile: zip}})
+		Handler: aws.String("bootstrap"), Role: aws.String("arn:aws:iam::000000000000:role/aloft"), Code: &ltypes.FunctionCode{ZipFile: zip}})
 	if err != nil {
 		t.Fatal(err)
 	}

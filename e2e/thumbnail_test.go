@@ -42,9 +42,13 @@ func testImage(w, h int) *image.RGBA {
 func TestThumbnailExample(t *testing.T) {
 	srv := alofttest.Start(t)
 	ctx := ctxT(t)
+	// The role and policy of the README's step, made with the IAM API.
+	role := executionRole(t, srv, "thumbnail", `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"},
+		{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::photos-resized/*"}]}`)
 	out, err := srv.Lambda().CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String("thumbnail"), Runtime: ltypes.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
-		Role:       aws.String("arn:aws:iam::000000000000:role/thumbnail"),
+		Role:       aws.String(role),
 		Code:       &ltypes.FunctionCode{ZipFile: alofttest.GoFunction(t, "examples/thumbnail", "v1")},
 		Timeout:    aws.Int32(30),
 		MemorySize: aws.Int32(256),

@@ -40,9 +40,13 @@ func TestWebApp(t *testing.T) {
 	}
 	aloft("bucket", "create", "webapp-site")
 	aloft("bucket", "create", "webapp-items")
-	aloft("function", "create", "webapp-list", "--runtime", "python3.12", "--handler", "items.list_items",
+	// The role and policy of the README's step, made with the IAM API.
+	role := executionRole(t, srv, "webapp", `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::webapp-items/*"},
+		{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::webapp-items"}]}`)
+	aloft("function", "create", "webapp-list", "--runtime", "python3.12", "--handler", "items.list_items", "--role", role,
 		"--code", filepath.Join(dir, "api"), "--timeout", "10", "--env", "ITEMS_BUCKET=webapp-items")
-	aloft("function", "create", "webapp-add", "--runtime", "python3.12", "--handler", "items.add_item",
+	aloft("function", "create", "webapp-add", "--runtime", "python3.12", "--handler", "items.add_item", "--role", role,
 		"--code", filepath.Join(dir, "api"), "--timeout", "10", "--env", "ITEMS_BUCKET=webapp-items")
 	aloft("route", "create", "GET /items", "--function", "webapp-list")
 	aloft("route", "create", "POST /items", "--function", "webapp-add")

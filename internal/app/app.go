@@ -160,6 +160,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if s.iam, err = iam.Open(ctx, js, log.With("component", "iam")); err != nil {
 		return nil, err
 	}
+	if err := s.iam.EnsureDefaultRole(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.upgradeRoles(ctx, log); err != nil {
+		return nil, err
+	}
 	if err := s.reg.SweepCode(); err != nil {
 		log.Warn("could not remove unused code", "err", err)
 	}
@@ -248,6 +254,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Usage:            s.meter.Report,
 		Queue:            s.queue,
 		CheckRuntime:     host.Check,
+		CheckRole:        s.iam.CheckExecutionRole,
 		CodeURL:          func(_, codeHex string) string { return code.URL("http://"+s.ln.Addr().String(), codeHex) },
 		ConcurrencyLimit: cfg.ConcurrencyLimit,
 		URLs:             s.gw.cat,
@@ -517,16 +524,48 @@ func (s *Server) expose(nw sandbox.Network) (io.Closer, error) {
 	return ln, nil
 }
 
-// functionEnv gives a function's instances their own credentials and the
-// address of Aloft's APIs, so an AWS SDK inside the function talks to
-// this server with no configuration.
-func (s *Server) functionEnv(cfg *function.Config) []string {
-	id, secret := s.keys.forFunction(cfg.FunctionName)
+// executionSession is how long the credentials of a function's
+// instances last; the invoker replaces an instance before they expire.
+const executionSession = 12 * time.Hour
+
+// functionEnv gives a function's instances temporary credentials of its
+// execution role and the address of Aloft's APIs, so an AWS SDK inside
+// the function talks to this server with no configuration and may do
+// exactly what the role allows.
+func (s *Server) functionEnv(cfg *function.Config) ([]string, time.Time, error) {
+	creds, err := s.iam.ExecutionCredentials(cfg.Role, cfg.FunctionName, executionSession)
+	if err != nil {
+		return nil, time.Time{}, function.Errorf(fault.Invalid, "InvalidParameterValueException",
+			"The role defined for the function cannot be assumed by Lambda: %s", cfg.Role)
+	}
 	return []string{
 		"AWS_ENDPOINT_URL=" + s.endpoint,
-		"AWS_ACCESS_KEY_ID=" + id,
-		"AWS_SECRET_ACCESS_KEY=" + secret,
+		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
+		"AWS_SESSION_TOKEN=" + creds.SessionToken,
+	}, creds.Expiration, nil
+}
+
+// upgradeRoles gives the default execution role to functions whose role
+// does not exist (those created before roles were checked), logging each
+// once.
+func (s *Server) upgradeRoles(ctx context.Context, log *slog.Logger) error {
+	for _, rec := range s.reg.List() {
+		if s.iam.RoleExists(rec.Config.Role) {
+			continue
+		}
+		old := rec.Config.Role
+		_, err := s.reg.Amend(ctx, rec.Config.FunctionName, func(r *registry.Record) error {
+			r.Config.Role = function.DefaultRole
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("app: give %s the default role: %w", rec.Config.FunctionName, err)
+		}
+		log.Warn("a function's execution role does not exist; it now runs with the default role",
+			"function", rec.Config.FunctionName, "role", old, "default", function.DefaultRole)
 	}
+	return nil
 }
 
 // invokeEvent runs an asynchronous event on the function's current

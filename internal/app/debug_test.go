@@ -27,7 +27,8 @@ func TestDebugAuth(t *testing.T) {
 	}
 	t.Cleanup(d.close)
 	base := "http://" + d.ln.Addr().String() + "/debug/pprof/"
-	fnID, fnSecret := debugKeys.forFunction("f")
+	// Any key but the root's: an IAM user's or a function's session.
+	fnID, fnSecret := "AKIAOTHERKEY00000001", "other-secret-000000000000000000000000000"
 
 	sign := func(id, secret string) func(*http.Request) {
 		return func(r *http.Request) {
@@ -50,11 +51,11 @@ func TestDebugAuth(t *testing.T) {
 		{"basic, heap profile", "heap?debug=1", func(r *http.Request) { r.SetBasicAuth(debugKeys.AccessKeyID, debugKeys.SecretAccessKey) }, http.StatusOK, "heap profile"},
 		{"basic, wrong secret", "", func(r *http.Request) { r.SetBasicAuth(debugKeys.AccessKeyID, "nope") }, http.StatusUnauthorized, "invalid credentials"},
 		{"basic, wrong key id", "", func(r *http.Request) { r.SetBasicAuth("AKIAOTHER", debugKeys.SecretAccessKey) }, http.StatusUnauthorized, "invalid credentials"},
-		{"basic, function keys", "", func(r *http.Request) { r.SetBasicAuth(fnID, fnSecret) }, http.StatusUnauthorized, "invalid credentials"},
+		{"basic, another key", "", func(r *http.Request) { r.SetBasicAuth(fnID, fnSecret) }, http.StatusUnauthorized, "invalid credentials"},
 		{"basic, malformed", "", func(r *http.Request) { r.Header.Set("Authorization", "Basic !!!") }, http.StatusUnauthorized, "invalid credentials"},
 		{"sigv4, root", "", sign(debugKeys.AccessKeyID, debugKeys.SecretAccessKey), http.StatusOK, "Types of profiles available"},
 		{"sigv4, wrong secret", "", sign(debugKeys.AccessKeyID, "nope"), http.StatusForbidden, "signature mismatch"},
-		{"sigv4, function keys", "", sign(fnID, fnSecret), http.StatusForbidden, "unknown access key"},
+		{"sigv4, another key", "", sign(fnID, fnSecret), http.StatusForbidden, "unknown access key"},
 		{"sigv4, presigned root", "", func(r *http.Request) {
 			r.URL.RawQuery = "X-Amz-Expires=300"
 			u, _, err := v4.NewSigner().PresignHTTP(context.Background(),

@@ -3,7 +3,6 @@ package app
 import (
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/edge"
@@ -46,11 +45,11 @@ func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Se
 var iamActions = []string{"CreateUser", "GetUser", "ListUsers", "DeleteUser", "CreateAccessKey", "ListAccessKeys",
 	"CreateRole", "GetRole", "ListRoles", "DeleteRole", "CreatePolicy", "GetPolicy", "ListPolicies", "DeletePolicy"}
 
-// resolve tells who signed a request: the root keys and, until functions
-// run with their execution roles, the keys derived for functions, are
-// the account's root; every other key is IAM's.
+// resolve tells who signed a request: the root keys are the account's
+// root; every other key is IAM's (a user's, or a session's: a role
+// assumed with STS, or a function's execution role).
 func (s *Server) resolve(id sigv4.Identity) (*iam.Principal, error) {
-	if id.AccessKeyID == s.keys.AccessKeyID || strings.HasPrefix(id.AccessKeyID, functionKeyPrefix) {
+	if id.AccessKeyID == s.keys.AccessKeyID {
 		if id.SessionToken != "" {
 			return nil, &iam.Error{Kind: fault.Denied, Reason: iam.InvalidToken, Message: "The security token included in the request is invalid."}
 		}

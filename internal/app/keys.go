@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // Keys are the root credentials every API request is signed with.
@@ -20,26 +19,12 @@ type Keys struct {
 	SecretAccessKey string `json:"SecretAccessKey"`
 }
 
-// lookup returns the secret of a root or function key id.
+// lookup returns the secret of the root key id.
 func (k Keys) lookup(id string) (string, bool) {
 	if id == k.AccessKeyID {
 		return k.SecretAccessKey, true
 	}
-	if strings.HasPrefix(id, functionKeyPrefix) && len(id) == 20 {
-		return k.derive("secret:" + id)[:40], true
-	}
 	return "", false
-}
-
-// functionKeyPrefix starts the key ids given to functions.
-const functionKeyPrefix = "AKIAFN"
-
-// forFunction returns the keys a function's instances get. They are
-// derived from the root secret, so nothing is stored and only this server
-// can compute the secret that goes with an id.
-func (k Keys) forFunction(name string) (id, secret string) {
-	id = functionKeyPrefix + strings.ToUpper(k.derive("id:" + name)[:14])
-	return id, k.derive("secret:" + id)[:40]
 }
 
 func (k Keys) derive(msg string) string {

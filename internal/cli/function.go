@@ -21,7 +21,7 @@ import (
 
 // DefaultRole is the execution role sent when none is given: the Lambda API
 // requires one, and Aloft does not use it.
-const DefaultRole = "arn:aws:iam::" + function.AccountID + ":role/aloft"
+const DefaultRole = function.DefaultRole
 
 func (e *env) functionCmd() *cobra.Command {
 	cmd := &cobra.Command{

@@ -33,6 +33,11 @@ func ARN(region, name, qualifier string) string {
 	return a
 }
 
+// DefaultRole is the execution role of functions created without one,
+// which the server creates at its first start: it trusts Lambda and may
+// write logs only.
+const DefaultRole = "arn:aws:iam::" + AccountID + ":role/aloft"
+
 // LogGroup returns the log group of a function.
 func LogGroup(name string) string { return "/aws/lambda/" + name }
 

@@ -10,8 +10,6 @@ import (
 	"github.com/aloft-dev/aloft/internal/store"
 )
 
-const lambdaTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
-
 func open(t *testing.T) (*Store, *store.Store) {
 	t.Helper()
 	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})

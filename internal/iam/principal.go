@@ -337,11 +337,11 @@ func (s *Store) mayAssume(caller *Principal, r *rolePrivate, roleARN string) boo
 // credentials of its execution role roleARN, for duration, if the role
 // exists and trusts Lambda; session names the function.
 func (s *Store) ExecutionCredentials(roleARN, session string, duration time.Duration) (*Credentials, error) {
-	name, ok := roleNameOf(roleARN)
-	r := s.view.Load().roles[name]
-	if !ok || r == nil || r.role.ARN != roleARN || !s.mayAssume(Platform, r, roleARN) {
-		return nil, errorf(fault.Invalid, InvalidInput, "The role defined for the function cannot be assumed by Lambda.")
+	if err := s.CheckExecutionRole(roleARN); err != nil {
+		return nil, err
 	}
+	name, _ := roleNameOf(roleARN)
+	r := s.view.Load().roles[name]
 	return s.newSession(&token{Kind: "role", Name: name, ID: r.role.ID, Session: session}, duration), nil
 }
 

@@ -2,6 +2,8 @@ package iam
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -188,4 +190,63 @@ func (s *Store) DeleteRolePolicy(ctx context.Context, role, name string) error {
 		return nil
 	})
 	return err
+}
+
+// DefaultRoleName is the execution role the server creates at its first
+// start and gives functions created without one: it trusts Lambda and
+// allows writing logs only, as Lambda's basic execution role.
+const DefaultRoleName = "aloft"
+
+// basicExecution is the default role's policy.
+const basicExecution = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:CreateLogGroup","logs:CreateLogStream","logs:PutLogEvents"],"Resource":"*"}]}`
+
+// lambdaTrust lets Lambda assume a role.
+const lambdaTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+
+// EnsureDefaultRole creates the default execution role unless it exists;
+// one that exists is left as its owner made it.
+func (s *Store) EnsureDefaultRole(ctx context.Context) error {
+	if _, err := s.Role(DefaultRoleName); err == nil {
+		return nil
+	}
+	_, err := s.CreateRole(ctx, RoleInput{Name: DefaultRoleName, TrustPolicy: lambdaTrust,
+		Description: "The execution role of functions created without one: writes logs, nothing else."})
+	if err != nil && reasonOf(err) != AlreadyExists {
+		return fmt.Errorf("iam: create the default execution role: %w", err)
+	}
+	if err == nil {
+		if err := s.PutRolePolicy(ctx, DefaultRoleName, "basic-execution", basicExecution); err != nil {
+			return fmt.Errorf("iam: the default execution role's policy: %w", err)
+		}
+	}
+	return nil
+}
+
+// RoleExists reports whether roleARN names a role.
+func (s *Store) RoleExists(roleARN string) bool {
+	name, ok := roleNameOf(roleARN)
+	if !ok {
+		return false
+	}
+	r, err := s.Role(name)
+	return err == nil && r.ARN == roleARN
+}
+
+// CheckExecutionRole says whether Lambda may assume roleARN: it exists
+// and trusts lambda.amazonaws.com.
+func (s *Store) CheckExecutionRole(roleARN string) error {
+	name, ok := roleNameOf(roleARN)
+	r := s.view.Load().roles[name]
+	if !ok || r == nil || r.role.ARN != roleARN || !s.mayAssume(Platform, r, roleARN) {
+		return errorf(fault.Invalid, InvalidInput, "The role defined for the function cannot be assumed by Lambda.")
+	}
+	return nil
+}
+
+func reasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return 0
 }

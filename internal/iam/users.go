@@ -148,11 +148,7 @@ func (s *Store) CreateAccessKey(ctx context.Context, user string) (*AccessKey, e
 	}
 	secret := make([]byte, 30)
 	rand.Read(secret) // crypto/rand.Read never fails
-	id := newID("AKIA")[:20]
-	for strings.HasPrefix(id, "AKIAFN") { // the prefix of the keys the server derives for functions
-		id = newID("AKIA")[:20]
-	}
-	k := &AccessKey{ID: id, Secret: base64.StdEncoding.EncodeToString(secret), User: user, Active: true,
+	k := &AccessKey{ID: newID("AKIA")[:20], Secret: base64.StdEncoding.EncodeToString(secret), User: user, Active: true,
 		Created: s.now().UTC().Truncate(time.Second)}
 	if _, err := s.create(ctx, keyPrefix+k.ID, k, "Access key "+k.ID); err != nil {
 		return nil, err

@@ -43,7 +43,8 @@ type instance struct {
 	// provisioned is set (under the pool's lock) on instances kept
 	// initialised by provisioned concurrency: the keep-alive spares them.
 	provisioned bool
-	dead        bool // set by the invoking goroutine while busy
+	dead        bool      // set by the invoking goroutine while busy
+	credsExpire time.Time // when the credentials Deps.Env gave expire; zero for never
 
 	stopOnce sync.Once
 	served   chan struct{} // closed when the Runtime API server has stopped
@@ -164,12 +165,18 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 		return fail(err)
 	}
 
+	var platformEnv []string
+	if iv.d.Env != nil {
+		if platformEnv, in.credsExpire, err = iv.d.Env(cfg); err != nil {
+			return fail(err)
+		}
+	}
 	family := function.RuntimeFamily(cfg.Runtime)
 	argv, extraEnv, err := iv.d.Command(family, codeDir)
 	tSandbox := iv.d.Now()
 	if err == nil {
 		in.sb, err = iv.d.Driver.Start(ctx, sandbox.Spec{
-			ID: id, Argv: argv, Env: in.env(codeDir, tmp, rtAddr, family, extraEnv), Dir: codeDir,
+			ID: id, Argv: argv, Env: in.env(codeDir, tmp, rtAddr, family, extraEnv, platformEnv), Dir: codeDir,
 			CodeDir: codeDir, TmpDir: tmp, TmpMB: cfg.EphemeralStorage.Size, MemoryMB: cfg.MemorySize, Output: in.out.w,
 			Offline: cfg.Network == function.NetworkNone, AllowNet: cfg.AllowNet, Listen: listen,
 			Template: in.template(family, argv, extraEnv),
@@ -300,7 +307,7 @@ func (in *instance) template(family function.Family, argv, extra []string) *sand
 }
 
 // env builds the environment a Lambda function sees.
-func (in *instance) env(codeDir, tmp, rtAddr string, family function.Family, extra []string) []string {
+func (in *instance) env(codeDir, tmp, rtAddr string, family function.Family, extra, platform []string) []string {
 	cfg := in.cfg
 	region := strings.Split(cfg.FunctionArn, ":")
 	reg := function.DefaultRegion
@@ -321,9 +328,7 @@ func (in *instance) env(codeDir, tmp, rtAddr string, family function.Family, ext
 	}
 	set(baseEnv)
 	set(extra)
-	if in.iv.d.Env != nil {
-		set(in.iv.d.Env(cfg))
-	}
+	set(platform)
 	if cfg.Environment != nil {
 		for k, v := range cfg.Environment.Variables {
 			vars[k] = v

@@ -45,9 +45,13 @@ type Deps struct {
 	// CodeDir returns the unpacked code stored under key.
 	CodeDir func(ctx context.Context, key string) (string, error)
 	// Env returns platform variables for a function's instances (its
-	// credentials and the address of Aloft's APIs, say); users may
-	// override those not reserved.
-	Env func(cfg *function.Config) []string
+	// credentials and the address of Aloft's APIs, say), which users may
+	// override where not reserved, and when the credentials among them
+	// expire (zero for never): an idle instance is not used again within
+	// CredentialMargin of that, a new one with fresh credentials is
+	// started instead. An error (the execution role cannot be assumed)
+	// fails the start.
+	Env func(cfg *function.Config) (env []string, expires time.Time, err error)
 	// Expose, when set, is called with the private network namespace of
 	// each instance (drivers that give them one, sandbox.Networker) before
 	// the function starts, to serve there what a function may reach of the
@@ -841,8 +845,13 @@ func (p *pool) unwait(w waiter) bool {
 	return false
 }
 
+// CredentialMargin is how long before its credentials expire an idle
+// instance stops being used.
+const CredentialMargin = 10 * time.Minute
+
 // take pops the most recently used idle instance whose process is still
-// alive, or returns nil. Instances that died while idle are stopped.
+// alive and whose credentials are not about to expire, or returns nil.
+// The others are stopped.
 func (p *pool) take() *instance {
 	var dead []*instance
 	defer func() { p.iv.stopAll(dead) }() // after p.mu is released
@@ -857,6 +866,10 @@ func (p *pool) take() *instance {
 			dead = append(dead, in)
 			continue
 		default:
+		}
+		if !in.credsExpire.IsZero() && p.iv.d.Now().Add(CredentialMargin).After(in.credsExpire) {
+			dead = append(dead, in)
+			continue
 		}
 		if in.frozen {
 			if err := in.sb.(sandbox.Freezer).Thaw(); err != nil {

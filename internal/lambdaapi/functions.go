@@ -84,10 +84,13 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, req *req
 		cfg.EphemeralStorage = *in.EphemeralStorage
 	}
 	if cfg.Role == "" {
-		cfg.Role = "arn:aws:iam::" + function.AccountID + ":role/aloft"
+		cfg.Role = function.DefaultRole
 	}
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := s.checkRole(cfg.Role); err != nil {
 		return err
 	}
 	if err := function.ValidateTags(in.Tags); err != nil {
@@ -105,6 +108,17 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, req *req
 		return err
 	}
 	writeJSON(w, http.StatusCreated, &rec.Config)
+	return nil
+}
+
+// checkRole refuses an execution role Lambda may not assume.
+func (s *Server) checkRole(role string) error {
+	if s.d.CheckRole == nil {
+		return nil
+	}
+	if err := s.d.CheckRole(role); err != nil {
+		return function.InvalidParameter("The role defined for the function cannot be assumed by Lambda.")
+	}
 	return nil
 }
 
@@ -258,6 +272,11 @@ func (s *Server) updateConfiguration(w http.ResponseWriter, r *http.Request, req
 	}
 	if in.Runtime != nil {
 		if err := s.checkRuntime(*in.Runtime); err != nil && function.RuntimeFamily(*in.Runtime) != "" {
+			return err
+		}
+	}
+	if in.Role != nil {
+		if err := s.checkRole(*in.Role); err != nil {
 			return err
 		}
 	}

@@ -37,8 +37,11 @@ type Deps struct {
 	Invoker      Invoker
 	Usage        func() meter.Report
 	CheckRuntime func(function.Family) error // can this host run the family?
-	Queue        Queue                       // asynchronous invocations; nil refuses Event invokes
-	CodeURL      func(region, codeHex string) string
+	// CheckRole says whether Lambda may assume an execution role (it
+	// exists and trusts lambda.amazonaws.com); nil accepts every role.
+	CheckRole func(roleARN string) error
+	Queue     Queue // asynchronous invocations; nil refuses Event invokes
+	CodeURL   func(region, codeHex string) string
 	// ConcurrencyLimit is the account's concurrent executions (0: 1,000).
 	ConcurrencyLimit int
 	Logger           *slog.Logger

@@ -1,7 +1,7 @@
 # A small S3 client for functions on Aloft, with nothing but the standard
 # library: requests are path-style ($AWS_ENDPOINT_URL/<bucket>/<key>) and
-# signed with Signature Version 4 using the credentials Aloft gives each
-# function in its environment.
+# signed with Signature Version 4 using the credentials of its execution
+# role that Aloft gives each function in its environment.
 import datetime
 import hashlib
 import hmac
@@ -30,6 +30,10 @@ def request(method, bucket, key="", query=None, body=b"", headers=None):
     payload_hash = hashlib.sha256(body).hexdigest()
     hdrs = {k.lower(): v for k, v in (headers or {}).items()}
     hdrs.update({"host": endpoint.netloc, "x-amz-date": stamp, "x-amz-content-sha256": payload_hash})
+    if os.environ.get("AWS_SESSION_TOKEN"):
+        # The function's credentials are its execution role's: temporary,
+        # with a session token that is signed like any other header.
+        hdrs["x-amz-security-token"] = os.environ["AWS_SESSION_TOKEN"]
 
     # The canonical request names every header we send, sorted.
     names = sorted(hdrs)
