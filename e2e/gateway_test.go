@@ -20,6 +20,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	gwtypes "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/google/go-cmp/cmp"
@@ -559,11 +560,11 @@ func TestFunctionURL(t *testing.T) {
 	}
 	u := srv.GatewayURL + "/_aloft/urls/" + urlID + "/secret"
 	call(t, "POST", u, "", []byte("payload"), nil).expect(t, 403, `{"Message":"Forbidden"}`)
-	signed := func(secret string) httpResult {
+	signedBy := func(id, secret string) httpResult {
 		body := []byte("payload")
 		req, _ := http.NewRequest("POST", u, bytes.NewReader(body))
 		sum := sha256.Sum256(body)
-		creds := aws.Credentials{AccessKeyID: alofttest.AccessKeyID, SecretAccessKey: secret}
+		creds := aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}
 		if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "lambda", alofttest.Region, time.Now()); err != nil {
 			t.Fatal(err)
 		}
@@ -575,6 +576,7 @@ func TestFunctionURL(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return httpResult{resp.StatusCode, resp.Header, b}
 	}
+	signed := func(secret string) httpResult { return signedBy(alofttest.AccessKeyID, secret) }
 	signed("not-the-secret").expect(t, 403, `{"Message":"Forbidden"}`)
 	r = signed(alofttest.SecretAccessKey).expect(t, 200, "")
 	ev = events.LambdaFunctionURLRequest{}
@@ -582,6 +584,26 @@ func TestFunctionURL(t *testing.T) {
 	if ev.RequestContext.Authorizer == nil || ev.RequestContext.Authorizer.IAM == nil ||
 		ev.RequestContext.Authorizer.IAM.AccessKey != alofttest.AccessKeyID || ev.RequestContext.Authorizer.IAM.AccountID != "000000000000" || ev.Body != "payload" {
 		t.Fatalf("signed event: %+v", ev.RequestContext)
+	}
+	// An IAM user needs lambda:InvokeFunctionUrl on the function.
+	iamc := clientsFor(srv, srv.Config().Credentials).iam
+	iamc.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("caller")})
+	key, err := iamc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("caller")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, ksecret := aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey)
+	signedBy(kid, ksecret).expect(t, 403, `{"Message":"Forbidden"}`)
+	if _, err := iamc.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("caller"), PolicyName: aws.String("url"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"lambda:InvokeFunctionUrl","Resource":"arn:aws:lambda:*:*:function:urlfn"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	r = signedBy(kid, ksecret).expect(t, 200, "")
+	ev = events.LambdaFunctionURLRequest{}
+	json.Unmarshal(r.body, &ev)
+	if ev.RequestContext.Authorizer == nil || ev.RequestContext.Authorizer.IAM == nil ||
+		ev.RequestContext.Authorizer.IAM.UserARN != "arn:aws:iam::000000000000:user/caller" {
+		t.Fatalf("the event of a user's signed request: %+v", ev.RequestContext.Authorizer)
 	}
 
 	got, err := c.GetFunctionUrlConfig(ctx, &lambda.GetFunctionUrlConfigInput{FunctionName: aws.String("urlfn")})

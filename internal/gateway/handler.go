@@ -21,6 +21,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/gateway/payload"
 	"github.com/aloft-dev/aloft/internal/gateway/route"
 	"github.com/aloft-dev/aloft/internal/gateway/throttle"
+	"github.com/aloft-dev/aloft/internal/iam"
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
@@ -59,10 +60,14 @@ type Deps struct {
 	Functions Functions
 	Invoker   Invoker
 	Verifier  Verifier // checks requests to AWS_IAM function URLs; nil refuses them
-	Objects   Objects  // serves static sites; nil answers their routes 404
-	Counts    Counts   // shares quota counts with other servers and later runs; nil keeps them in memory only
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Resolve tells who signed a request to an AWS_IAM function URL,
+	// who must then be allowed lambda:InvokeFunctionUrl on the function;
+	// nil lets every valid signature through.
+	Resolve func(id sigv4.Identity) (*iam.Principal, error)
+	Objects Objects // serves static sites; nil answers their routes 404
+	Counts  Counts  // shares quota counts with other servers and later runs; nil keeps them in memory only
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Limits of a request.
@@ -262,7 +267,7 @@ func (h *Handler) serveURL(x *exchange, u *catalog.URLEndpoint, path string) {
 		if x.ev.Body == nil {
 			return
 		}
-		if !h.authorize(x) {
+		if !h.authorize(x, cfg.FunctionArn) {
 			return
 		}
 	}
@@ -325,8 +330,9 @@ func (h *Handler) throttled(x *exchange, wait time.Duration, body []byte) {
 }
 
 // authorize checks the signature of a request to an AWS_IAM function URL
-// and records the caller for the event.
-func (h *Handler) authorize(x *exchange) bool {
+// and that its signer may invoke the function's URL, and records the
+// caller for the event.
+func (h *Handler) authorize(x *exchange, functionARN string) bool {
 	if h.d.Verifier == nil {
 		h.fail(x, http.StatusForbidden, forbiddenBody)
 		return false
@@ -337,8 +343,21 @@ func (h *Handler) authorize(x *exchange) bool {
 		h.fail(x, http.StatusForbidden, forbiddenBody)
 		return false
 	}
-	x.ev.IAM = &payload.IAM{AccessKey: id.AccessKeyID, AccountID: function.AccountID, CallerID: id.AccessKeyID,
-		UserARN: "arn:aws:iam::" + function.AccountID + ":user/" + id.AccessKeyID, UserID: id.AccessKeyID}
+	userARN, userID := "arn:aws:iam::"+function.AccountID+":user/"+id.AccessKeyID, id.AccessKeyID
+	if h.d.Resolve != nil {
+		p, err := h.d.Resolve(id)
+		if err == nil {
+			err = p.Authorize("lambda:InvokeFunctionUrl", functionARN)
+		}
+		if err != nil {
+			h.d.Logger.Debug("function URL request refused", "url", x.ev.APIID, "err", err)
+			h.fail(x, http.StatusForbidden, forbiddenBody)
+			return false
+		}
+		userARN, userID = p.ARN, p.UserID
+	}
+	x.ev.IAM = &payload.IAM{AccessKey: id.AccessKeyID, AccountID: function.AccountID, CallerID: userID,
+		UserARN: userARN, UserID: userID}
 	return true
 }
 
