@@ -258,3 +258,47 @@ func TestAssumeRole(t *testing.T) {
 	_, err = session.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("reports"), Key: aws.String("r2.txt"), Body: strings.NewReader("r")})
 	apiErr(t, err, "InvalidAccessKeyId", 403)
 }
+
+// TestIAMConditions gives a user the classic home-directory policy of
+// AWS's documentation (a policy variable in the resource, s3:prefix in a
+// condition) and a condition on the caller's address, and checks each
+// is evaluated against real requests.
+func TestIAMConditions(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	root := clientsFor(srv, srv.Config().Credentials)
+	if _, err := root.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("homes")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"alice/notes.txt", "bob/notes.txt"} {
+		root.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("homes"), Key: aws.String(k), Body: strings.NewReader(k)})
+	}
+	root.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("alice")})
+	key, err := root.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.iam.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("alice"), PolicyName: aws.String("home"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[
+			{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::homes/${aws:username}/*"},
+			{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::homes","Condition":{"StringLike":{"s3:prefix":"${aws:username}/*"}}},
+			{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	alice := clientsFor(srv, credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), ""))
+	if _, err := alice.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("homes"), Key: aws.String("alice/notes.txt")}); err != nil {
+		t.Errorf("reading her own home: %v", err)
+	}
+	_, err = alice.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("homes"), Key: aws.String("bob/notes.txt")})
+	apiErr(t, err, "AccessDenied", 403)
+	if _, err := alice.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("homes"), Prefix: aws.String("alice/")}); err != nil {
+		t.Errorf("listing her own prefix: %v", err)
+	}
+	_, err = alice.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("homes"), Prefix: aws.String("bob/")})
+	apiErr(t, err, "AccessDenied", 403)
+	_, err = alice.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("homes")})
+	apiErr(t, err, "AccessDenied", 403)
+	// From the loopback address, the deny on deleting applies.
+	_, err = alice.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("homes"), Key: aws.String("alice/notes.txt")})
+	apiErr(t, err, "AccessDenied", 403)
+}

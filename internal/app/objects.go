@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/edge"
+	"github.com/aloft-dev/aloft/internal/iam"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 
 	"github.com/aloft-dev/aloft/internal/notify"
@@ -52,10 +54,12 @@ func (s *Server) functionExists(_ context.Context, arn string) bool {
 
 // authorizeS3 decides whether the signer of an S3 request may perform
 // action on resource.
-func (s *Server) authorizeS3(id sigv4.Identity, action, resource string) *awsproto.Error {
+func (s *Server) authorizeS3(r *http.Request, id sigv4.Identity, action, resource string, keys map[string][]string) *awsproto.Error {
 	p, err := s.resolve(id)
-	if err == nil {
-		err = p.Authorize(action, resource)
+	if err == nil && p.Kind != iam.RootPrincipal {
+		rc := &iam.Request{Keys: keys}
+		edge.RequestContext(r, id, rc)
+		err = p.AuthorizeRequest(action, resource, rc)
 	}
 	if err != nil {
 		return edge.Refusal(err, awsproto.RESTXML)

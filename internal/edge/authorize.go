@@ -2,7 +2,9 @@ package edge
 
 import (
 	"errors"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/iam"
@@ -16,6 +18,9 @@ import (
 type Operation struct {
 	Action   string
 	Resource string
+	// Keys are the service's condition keys of the request (s3:prefix,
+	// ...), by their names in lower case; nil for none.
+	Keys map[string][]string
 }
 
 // Resolver tells who signed a request from its verified identity: the
@@ -25,7 +30,7 @@ type Resolver func(id sigv4.Identity) (*iam.Principal, error)
 // authorize resolves who signed r and checks that they may perform the
 // operation svc says r is. A nil principal with a nil error means the
 // front door has no resolver (tests of other parts).
-func (e *Edge) authorize(r *http.Request, svc *Service, id sigv4.Identity, body []byte) (*iam.Principal, *awsproto.Error) {
+func (e *Edge) authorize(r *http.Request, svc *Service, id sigv4.Identity, body []byte, rc *iam.Request) (*iam.Principal, *awsproto.Error) {
 	if e.c.Resolve == nil {
 		return nil, nil
 	}
@@ -46,10 +51,23 @@ func (e *Edge) authorize(r *http.Request, svc *Service, id sigv4.Identity, body 
 		// itself (STS's AssumeRole, by the role's trust policy).
 		return p, nil
 	}
-	if err := p.Authorize(op.Action, op.Resource); err != nil {
+	RequestContext(r, id, rc)
+	rc.Keys = op.Keys
+	if err := p.AuthorizeRequest(op.Action, op.Resource, rc); err != nil {
 		return nil, Refusal(err, svc.Protocol)
 	}
 	return p, nil
+}
+
+// RequestContext fills rc with what policies' conditions may ask of r:
+// the client's address, the time, whether it came over TLS and the
+// region of its signature.
+func RequestContext(r *http.Request, id sigv4.Identity, rc *iam.Request) {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	rc.SourceIP, rc.Time, rc.Secure, rc.Region = host, time.Now(), r.TLS != nil, id.Region
 }
 
 // Refusal words an identity's refusal (iam.Error) as clients of protocol

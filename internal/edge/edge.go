@@ -145,6 +145,7 @@ type verified struct {
 	body      []byte
 	id        sigv4.Identity
 	principal *iam.Principal
+	req       iam.Request // the authorization's request context
 }
 
 type verifiedKey struct{}
@@ -199,16 +200,16 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		aerr = awsproto.Errorf(http.StatusForbidden, "AccessDeniedException",
 			"Presigned (query-string) requests are not accepted by %s; send the signature in the Authorization header. Only S3 accepts presigned URLs.", id.Service)
 	}
-	var p *iam.Principal
+	v := &verified{body: body, id: id}
 	if aerr == nil {
-		p, aerr = e.authorize(r, svc, id, body)
+		v.principal, aerr = e.authorize(r, svc, id, body, &v.req)
 	}
 	if aerr != nil {
 		awsproto.WriteError(w, r, svc.Protocol, aerr, reqID)
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	svc.Handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), verifiedKey{}, &verified{body, id, p})))
+	svc.Handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), verifiedKey{}, v)))
 }
 
 // service picks the service r is for.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -184,6 +185,12 @@ func decide(b []byte, simple bool) (*catalog.Decision, error) {
 		p, err := policy.Parse(a.PolicyDocument)
 		if err != nil {
 			return nil, err
+		}
+		if p.Conditional() {
+			// API Gateway evaluates an authorizer's policy by its effect,
+			// actions and resources only; a condition it would not
+			// evaluate makes the answer malformed, never ignored.
+			return nil, errors.New("gateway: an authorizer's policy may not have a Condition")
 		}
 		d.Policy = p
 	default:

@@ -36,25 +36,37 @@ type Principal struct {
 	Expires time.Time
 
 	policies []*policy.Policy
+	keys     principalKeys
 }
 
 // Root is the account's root principal.
-var Root = &Principal{Kind: RootPrincipal, ARN: "arn:aws:iam::" + awsproto.AccountID + ":root", UserID: awsproto.AccountID, Name: "root"}
+var Root = (&Principal{Kind: RootPrincipal, ARN: "arn:aws:iam::" + awsproto.AccountID + ":root", UserID: awsproto.AccountID, Name: "root"}).withKeys()
 
 // Platform is the platform acting for itself: event sources invoking
 // functions.
-var Platform = &Principal{Kind: ServicePrincipal, ARN: "arn:aws:iam::" + awsproto.AccountID + ":root", UserID: awsproto.AccountID, Name: "aloft"}
+var Platform = (&Principal{Kind: ServicePrincipal, ARN: "arn:aws:iam::" + awsproto.AccountID + ":root", UserID: awsproto.AccountID, Name: "aloft"}).withKeys()
 
 // Authorize returns nil when p may perform action on resource, and
 // otherwise an AccessDenied error worded as AWS's: who, what, on which
-// resource, and why.
+// resource, and why. Conditions see only the keys of the principal.
 func (p *Principal) Authorize(action, resource string) error {
+	return p.authorize(action, resource, p)
+}
+
+// AuthorizeRequest is Authorize with the request's condition keys too.
+// It uses r, which must not be shared by concurrent calls.
+func (p *Principal) AuthorizeRequest(action, resource string, r *Request) error {
+	r.p = p
+	return p.authorize(action, resource, r)
+}
+
+func (p *Principal) authorize(action, resource string, ctx policy.Context) error {
 	if p.Kind == RootPrincipal || p.Kind == ServicePrincipal {
 		return nil
 	}
 	d := policy.NotApplicable
 	for _, pol := range p.policies {
-		switch pol.Decide(action, resource) {
+		switch pol.Decide(action, resource, ctx) {
 		case policy.Deny:
 			return p.denied(action, resource, "with an explicit deny in an identity-based policy")
 		case policy.Allow:
@@ -132,7 +144,7 @@ func (s *Store) publish() {
 	v := &view{keys: make(map[string]keyEntry, len(s.keys)), users: make(map[string]*Principal, len(s.users)),
 		roles: make(map[string]*rolePrivate, len(s.roles))}
 	for name, u := range s.users {
-		v.users[name] = &Principal{Kind: UserPrincipal, ARN: u.ARN, UserID: u.ID, Name: name, policies: policiesOf(u.Inline, u.Attached)}
+		v.users[name] = (&Principal{Kind: UserPrincipal, ARN: u.ARN, UserID: u.ID, Name: name, policies: policiesOf(u.Inline, u.Attached)}).withKeys()
 	}
 	for name, r := range s.roles {
 		trust, err := policy.ParseResource([]byte(r.TrustPolicy))
@@ -196,8 +208,8 @@ func (s *Store) Resolve(id, token string) (*Principal, error) {
 		if r == nil || r.role.ID != t.ID {
 			return nil, errorf(fault.Denied, InvalidToken, "The security token included in the request is invalid: its role no longer exists.")
 		}
-		return &Principal{Kind: RolePrincipal, ARN: assumedRoleARN(t.Name, t.Session), UserID: t.ID + ":" + t.Session,
-			Name: t.Name, Session: t.Session, Expires: exp, policies: r.policies}, nil
+		return (&Principal{Kind: RolePrincipal, ARN: assumedRoleARN(t.Name, t.Session), UserID: t.ID + ":" + t.Session,
+			Name: t.Name, Session: t.Session, Expires: exp, policies: r.policies}).withKeys(), nil
 	case "user":
 		u := v.users[t.Name]
 		if u == nil || u.UserID != t.ID {
@@ -315,19 +327,19 @@ func (s *Store) AssumeRole(caller *Principal, roleARN, session string, duration 
 // trust policy names only the account.
 func (s *Store) mayAssume(caller *Principal, r *rolePrivate, roleARN string) bool {
 	if caller.Kind == ServicePrincipal {
-		return r.trust.DecideFor(&policy.Caller{Service: "lambda.amazonaws.com"}, "sts:AssumeRole", roleARN) == policy.Allow
+		return r.trust.DecideFor(&policy.Caller{Service: "lambda.amazonaws.com"}, "sts:AssumeRole", roleARN, nil) == policy.Allow
 	}
 	named := &policy.Caller{ARNs: []string{caller.ARN}}
 	if caller.Kind == RolePrincipal {
 		named.ARNs = append(named.ARNs, "arn:aws:iam::"+awsproto.AccountID+":role/"+caller.Name)
 	}
-	switch r.trust.DecideFor(named, "sts:AssumeRole", roleARN) {
+	switch r.trust.DecideFor(named, "sts:AssumeRole", roleARN, caller) {
 	case policy.Deny:
 		return false
 	case policy.Allow:
-		return r.trust.DecideFor(caller.caller(), "sts:AssumeRole", roleARN) != policy.Deny
+		return r.trust.DecideFor(caller.caller(), "sts:AssumeRole", roleARN, caller) != policy.Deny
 	}
-	if r.trust.DecideFor(caller.caller(), "sts:AssumeRole", roleARN) != policy.Allow {
+	if r.trust.DecideFor(caller.caller(), "sts:AssumeRole", roleARN, caller) != policy.Allow {
 		return false
 	}
 	return caller.Authorize("sts:AssumeRole", roleARN) == nil

@@ -11,9 +11,17 @@
 // '?' exactly one. Actions match without regard to ASCII case, resources
 // exactly.
 //
+// A statement's Condition holds when every operator's every key does:
+// the String, Numeric, Date, Bool, BinaryEquals, IpAddress, Arn and Null
+// operators, their IfExists forms and the ForAnyValue and ForAllValues
+// set operators, as AWS documents them, against the request's condition
+// keys (Context). Policy variables (${aws:username}) in resources and
+// condition values take the request's values.
+//
 // What this package cannot evaluate makes the policy malformed rather
-// than being skipped: a statement with a non-empty Condition, or with an
-// element it does not know (Principal, NotPrincipal, misspellings).
+// than being skipped: an unknown condition operator, a value its
+// operator cannot compare, an element it does not know (misspellings),
+// or a Principal in an identity-based policy.
 package policy
 
 import (
@@ -42,6 +50,8 @@ type statement struct {
 	notResource bool
 	actions     []string
 	resources   []string
+	vars        bool        // resources hold policy variables (${aws:username})
+	conds       []condition // all must hold
 	who         *principals // a resource policy's Principal or NotPrincipal
 }
 
@@ -166,13 +176,11 @@ func compile(r *rawStatement, s *statement, resource bool) error {
 		return fmt.Errorf("Effect must be Allow or Deny, not %q", r.Effect)
 	}
 	if c := bytes.TrimSpace(r.Condition); len(c) > 0 && !bytes.Equal(c, []byte("null")) {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(c, &m); err != nil {
-			return fmt.Errorf("Condition: %v", err)
+		conds, err := parseConditions(c)
+		if err != nil {
+			return err
 		}
-		if len(m) > 0 {
-			return errors.New("Condition is not supported")
-		}
+		s.conds = conds
 	}
 	var err error
 	if s.actions, s.notAction, err = either(r.Action, r.NotAction, "Action"); err != nil {
@@ -202,6 +210,11 @@ func compile(r *rawStatement, s *statement, resource bool) error {
 		}
 	}
 	s.resources, s.notResource, err = either(r.Resource, r.NotResource, "Resource")
+	for _, res := range s.resources {
+		if strings.Contains(res, "${") {
+			s.vars = true
+		}
+	}
 	return err
 }
 
@@ -270,12 +283,13 @@ func (w *principals) match(c *Caller) bool {
 }
 
 // DecideFor says whether the resource-based policy p allows or denies
-// caller action on resource, or has nothing to say about it.
-func (p *Policy) DecideFor(caller *Caller, action, resource string) Decision {
+// caller action on resource, or has nothing to say about it; ctx gives
+// the request's condition keys (nil: it has none).
+func (p *Policy) DecideFor(caller *Caller, action, resource string, ctx Context) Decision {
 	d := NotApplicable
 	for i := range p.statements {
 		s := &p.statements[i]
-		if s.who == nil || !s.who.match(caller) || !s.applies(action, resource) {
+		if s.who == nil || !s.who.match(caller) || !s.applies(action, resource, ctx) {
 			continue
 		}
 		if s.deny {
@@ -299,6 +313,16 @@ func either(is, not *patterns, name string) (list []string, negated bool, err er
 	return nil, false, fmt.Errorf("neither %s nor Not%s", name, name)
 }
 
+// Conditional reports whether a statement of p has a Condition.
+func (p *Policy) Conditional() bool {
+	for i := range p.statements {
+		if len(p.statements[i].conds) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Decision is what a policy says of a request.
 type Decision uint8
 
@@ -312,12 +336,13 @@ const (
 )
 
 // Decide says whether p allows or denies action on resource, or has
-// nothing to say about it.
-func (p *Policy) Decide(action, resource string) Decision {
+// nothing to say about it; ctx gives the request's condition keys and
+// policy variables (nil: it has none).
+func (p *Policy) Decide(action, resource string, ctx Context) Decision {
 	d := NotApplicable
 	for i := range p.statements {
 		s := &p.statements[i]
-		if !s.applies(action, resource) {
+		if !s.applies(action, resource, ctx) {
 			continue
 		}
 		if s.deny {
@@ -331,13 +356,37 @@ func (p *Policy) Decide(action, resource string) Decision {
 // Allows reports whether p allows action on resource: no Deny statement
 // applies and some Allow statement does.
 func (p *Policy) Allows(action, resource string) bool {
-	return p.Decide(action, resource) == Allow
+	return p.Decide(action, resource, nil) == Allow
 }
 
 // applies reports whether s covers action on resource.
-func (s *statement) applies(action, resource string) bool {
-	return anyMatch(s.actions, action, true) != s.notAction &&
-		anyMatch(s.resources, resource, false) != s.notResource
+func (s *statement) applies(action, resource string, ctx Context) bool {
+	if anyMatch(s.actions, action, true) == s.notAction {
+		return false
+	}
+	matched := false
+	if s.vars {
+		for _, p := range s.resources {
+			if strings.Contains(p, "${") {
+				p = substitute(p, ctx)
+			}
+			if Match(p, resource, false) {
+				matched = true
+				break
+			}
+		}
+	} else {
+		matched = anyMatch(s.resources, resource, false)
+	}
+	if matched == s.notResource {
+		return false
+	}
+	for i := range s.conds {
+		if !s.conds[i].holds(ctx) {
+			return false
+		}
+	}
+	return true
 }
 
 func anyMatch(patterns []string, s string, fold bool) bool {

@@ -80,8 +80,9 @@ func TestAllows(t *testing.T) {
 
 func TestParseRefuses(t *testing.T) {
 	cases := []struct{ name, policy, want string }{
-		{"condition", `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}`, "Condition"},
-		{"condition on a deny", `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}}`, "Condition"},
+		{"unknown condition operator", `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAdress":{"aws:SourceIp":"10.0.0.0/8"}}}]}`, "IpAdress"},
+		{"condition value of the wrong type", `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"NumericLessThan":{"s3:max-keys":"ten"}}}}`, "ten"},
+		{"bad address", `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0/33"}}}}`, "10.0.0/33"},
 		{"malformed condition", `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":"yes"}]}`, "Condition"},
 		{"principal", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`, "Principal"},
 		{"unknown element", `{"Statement":[{"Effect":"Allow","Actions":"*","Resource":"*"}]}`, "Actions"},
@@ -213,7 +214,7 @@ func TestTrustPolicy(t *testing.T) {
 		{"not the named principal", Caller{ARNs: []string{"arn:aws:iam::000000000000:user/bob"}}, "sts:TagSession", Deny},
 		{"the named principal", Caller{ARNs: []string{"arn:aws:iam::000000000000:user/alice"}}, "sts:TagSession", NotApplicable},
 	} {
-		if got := p.DecideFor(&tc.caller, tc.action, role); got != tc.want {
+		if got := p.DecideFor(&tc.caller, tc.action, role, nil); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}

@@ -66,3 +66,21 @@ func copySource(r *http.Request) string {
 	src, _, _ = strings.Cut(strings.TrimPrefix(src, "/"), "?")
 	return "arn:aws:s3:::" + src
 }
+
+// conditionKeys are S3's condition keys of a listing: s3:prefix,
+// s3:delimiter and s3:max-keys, when the request gives them.
+func conditionKeys(rq *request) map[string][]string {
+	if rq.hasKey || rq.bucket == "" || len(rq.query) == 0 {
+		return nil
+	}
+	var keys map[string][]string
+	for _, k := range []string{"prefix", "delimiter", "max-keys"} {
+		if v, ok := rq.query[k]; ok {
+			if keys == nil {
+				keys = map[string][]string{}
+			}
+			keys["s3:"+k] = v
+		}
+	}
+	return keys
+}

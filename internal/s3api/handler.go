@@ -31,9 +31,10 @@ type Deps struct {
 	Store    objstore.Store
 	Verifier *sigv4.Verifier
 	// Authorize, if set, decides whether the signer of id may perform
-	// action on resource: nil, or the refusal (awsproto.Error) to answer
-	// with. Nil lets every signer do everything.
-	Authorize func(id sigv4.Identity, action, resource string) *awsproto.Error
+	// action on resource, given the request's S3 condition keys (by
+	// their names in lower case): nil, or the refusal (awsproto.Error)
+	// to answer with. Nil lets every signer do everything.
+	Authorize func(r *http.Request, id sigv4.Identity, action, resource string, keys map[string][]string) *awsproto.Error
 	// OnChange, if set, is called after a change to an object is durable
 	// and before the client is answered; an error makes the request fail
 	// with InternalError (the change stays made).
@@ -127,11 +128,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 	}
 	if h.d.Authorize != nil {
 		action, resource := operation(r, rq)
-		if e := h.d.Authorize(id, action, resource); e != nil {
+		if e := h.d.Authorize(r, id, action, resource, conditionKeys(rq)); e != nil {
 			return &Error{Code: e.Code, Message: e.Message, Status: e.Status}
 		}
 		if src := copySource(r); src != "" && r.Method == http.MethodPut {
-			if e := h.d.Authorize(id, "s3:GetObject", src); e != nil {
+			if e := h.d.Authorize(r, id, "s3:GetObject", src, nil); e != nil {
 				return &Error{Code: e.Code, Message: e.Message, Status: e.Status}
 			}
 		}
