@@ -302,3 +302,55 @@ func TestIAMConditions(t *testing.T) {
 	_, err = alice.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("homes"), Key: aws.String("alice/notes.txt")})
 	apiErr(t, err, "AccessDenied", 403)
 }
+
+// TestFunctionResourcePolicy grants a user the right to invoke one
+// function through the function's own policy (AddPermission), as SAM
+// templates and AWS's tutorials do, and takes it back.
+func TestFunctionResourcePolicy(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	root := clientsFor(srv, srv.Config().Credentials)
+	rc := runtimeCases()[1]
+	create(t, root.lambda, "shared", rc, rc.code(t, "v1"))
+	root.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("guest")})
+	key, err := root.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("guest")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guest := clientsFor(srv, credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), ""))
+	_, err = guest.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("shared")})
+	apiErr(t, err, "AccessDeniedException", 403)
+	_, err = root.lambda.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String("shared")})
+	apiErr(t, err, "ResourceNotFoundException", 404)
+
+	add, err := root.lambda.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("shared"), StatementId: aws.String("guest-invoke"),
+		Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("arn:aws:iam::000000000000:user/guest")})
+	if err != nil || !strings.Contains(aws.ToString(add.Statement), `"Sid":"guest-invoke"`) {
+		t.Fatalf("AddPermission: %v %v", add, err)
+	}
+	_, err = root.lambda.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("shared"), StatementId: aws.String("guest-invoke"),
+		Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("s3.amazonaws.com")})
+	apiErr(t, err, "ResourceConflictException", 409)
+	if _, err := root.lambda.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("shared"), StatementId: aws.String("s3"),
+		Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("s3.amazonaws.com"), SourceArn: aws.String("arn:aws:s3:::uploads")}); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := root.lambda.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String("shared")})
+	if err != nil || !strings.Contains(aws.ToString(pol.Policy), `"guest-invoke"`) || !strings.Contains(aws.ToString(pol.Policy), `"AWS:SourceArn":"arn:aws:s3:::uploads"`) {
+		t.Fatalf("GetPolicy: %v %v", pol, err)
+	}
+
+	if _, err := guest.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("shared")}); err != nil {
+		t.Errorf("Invoke granted by the function's policy: %v", err)
+	}
+	_, err = guest.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("shared")})
+	apiErr(t, err, "AccessDeniedException", 403)
+
+	if _, err := root.lambda.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: aws.String("shared"), StatementId: aws.String("guest-invoke")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = root.lambda.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: aws.String("shared"), StatementId: aws.String("guest-invoke")})
+	apiErr(t, err, "ResourceNotFoundException", 404)
+	_, err = guest.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("shared")})
+	apiErr(t, err, "AccessDeniedException", 403)
+}

@@ -25,7 +25,7 @@ func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Se
 		{Name: "s3", Protocol: awsproto.RESTXML, Streams: true, Handler: s.s3,
 			Recognize: func(r *http.Request) bool { return s.s3.IsVirtualHost(r.Host) }},
 		{Name: "lambda", Protocol: awsproto.Lambda, MaxBody: function.MaxCreateBody, TooLarge: lambdaapi.TooLarge,
-			Recognize: lambdaapi.Recognize, Operation: lambda.Operation, Handler: lambda},
+			Recognize: lambdaapi.Recognize, Operation: lambda.Operation, ResourcePolicy: lambda.ResourcePolicy, Handler: lambda},
 		{Name: "logs", Protocol: awsproto.JSON11, MaxBody: logsapi.MaxBody,
 			Recognize: edge.Target("Logs_20140328"), Operation: logsapi.Operation,
 			Handler: logsapi.New(s.logStore, log.With("component", "logsapi"))},

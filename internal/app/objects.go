@@ -59,7 +59,7 @@ func (s *Server) authorizeS3(r *http.Request, id sigv4.Identity, action, resourc
 	if err == nil && p.Kind != iam.RootPrincipal {
 		rc := &iam.Request{Keys: keys}
 		edge.RequestContext(r, id, rc)
-		err = p.AuthorizeRequest(action, resource, rc)
+		err = p.AuthorizeRequest(action, resource, rc, nil)
 	}
 	if err != nil {
 		return edge.Refusal(err, awsproto.RESTXML)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/iam"
+	"github.com/aloft-dev/aloft/internal/policy"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
@@ -53,7 +54,11 @@ func (e *Edge) authorize(r *http.Request, svc *Service, id sigv4.Identity, body 
 	}
 	RequestContext(r, id, rc)
 	rc.Keys = op.Keys
-	if err := p.AuthorizeRequest(op.Action, op.Resource, rc); err != nil {
+	var rp *policy.Policy
+	if svc.ResourcePolicy != nil {
+		rp = svc.ResourcePolicy(op.Resource)
+	}
+	if err := p.AuthorizeRequest(op.Action, op.Resource, rc, rp); err != nil {
 		return nil, Refusal(err, svc.Protocol)
 	}
 	return p, nil

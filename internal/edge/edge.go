@@ -69,6 +69,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/iam"
 	"github.com/aloft-dev/aloft/internal/ids"
+	"github.com/aloft-dev/aloft/internal/policy"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
@@ -92,7 +93,11 @@ type Service struct {
 	// unless its signer may. Nil leaves authorization to the handler
 	// (S3, which streams).
 	Operation func(r *http.Request, body []byte) (Operation, *awsproto.Error)
-	Handler   http.Handler
+	// ResourcePolicy returns the resource-based policy of the resource
+	// an Operation names (a function's), evaluated beside the signer's
+	// own; nil, or a nil answer, for none.
+	ResourcePolicy func(resource string) *policy.Policy
+	Handler        http.Handler
 }
 
 // Config is the front door's table and collaborators.

@@ -53,28 +53,57 @@ func (p *Principal) Authorize(action, resource string) error {
 	return p.authorize(action, resource, p)
 }
 
-// AuthorizeRequest is Authorize with the request's condition keys too.
-// It uses r, which must not be shared by concurrent calls.
-func (p *Principal) AuthorizeRequest(action, resource string, r *Request) error {
+// AuthorizeRequest is Authorize with the request's condition keys too,
+// and the resource's own policy (a function's, a bucket's; nil for
+// none), which within the account allows as the caller's own policies
+// do: an explicit deny in either wins, then an allow in either. It uses
+// r, which must not be shared by concurrent calls.
+func (p *Principal) AuthorizeRequest(action, resource string, r *Request, resourcePolicy *policy.Policy) error {
 	r.p = p
-	return p.authorize(action, resource, r)
+	if p.Kind == RootPrincipal || p.Kind == ServicePrincipal {
+		return nil
+	}
+	d := p.decide(action, resource, r)
+	if d != policy.Deny && resourcePolicy != nil {
+		switch resourcePolicy.DecideFor(p.caller(), action, resource, r) {
+		case policy.Deny:
+			return p.denied(action, resource, "with an explicit deny in a resource-based policy")
+		case policy.Allow:
+			if d == policy.NotApplicable {
+				d = policy.Allow
+			}
+		}
+	}
+	return p.verdict(d, action, resource)
 }
 
 func (p *Principal) authorize(action, resource string, ctx policy.Context) error {
 	if p.Kind == RootPrincipal || p.Kind == ServicePrincipal {
 		return nil
 	}
+	return p.verdict(p.decide(action, resource, ctx), action, resource)
+}
+
+// decide combines the principal's identity-based policies.
+func (p *Principal) decide(action, resource string, ctx policy.Context) policy.Decision {
 	d := policy.NotApplicable
 	for _, pol := range p.policies {
 		switch pol.Decide(action, resource, ctx) {
 		case policy.Deny:
-			return p.denied(action, resource, "with an explicit deny in an identity-based policy")
+			return policy.Deny
 		case policy.Allow:
 			d = policy.Allow
 		}
 	}
-	if d == policy.Allow {
+	return d
+}
+
+func (p *Principal) verdict(d policy.Decision, action, resource string) error {
+	switch d {
+	case policy.Allow:
 		return nil
+	case policy.Deny:
+		return p.denied(action, resource, "with an explicit deny in an identity-based policy")
 	}
 	return p.denied(action, resource, "because no identity-based policy allows the "+action+" action")
 }

@@ -64,22 +64,15 @@ const (
 	invokeSuffix = "/invocations"
 )
 
-// functionResource is the ARN of the function that name (a name,
+// functionResource is the ARN of the function that ref (a name,
 // name:qualifier, a partial or a full ARN) and qualifier designate.
-func functionResource(region, name, qualifier string) string {
-	if n, q, ok := awsproto.LambdaFunction(name); ok {
-		name = n
-		if q != "" {
-			qualifier = q
-		}
-	} else if _, rest, ok := strings.Cut(name, ":function:"); ok {
-		name = rest // ACCOUNT:function:NAME[:QUALIFIER]
+func functionResource(region, ref, qualifier string) string {
+	name, q, ok := function.ParseRef(ref)
+	if !ok {
+		name = ref // an invalid name: the handler refuses it
 	}
-	if n, q, ok := strings.Cut(name, ":"); ok {
-		name = n
-		if qualifier == "" {
-			qualifier = q
-		}
+	if qualifier == "" {
+		qualifier = q
 	}
 	return function.ARN(region, name, qualifier)
 }

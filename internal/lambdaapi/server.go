@@ -72,9 +72,10 @@ var _ Functions = (*registry.Registry)(nil)
 
 // Server routes and authenticates API requests.
 type Server struct {
-	d       Deps
-	mux     *http.ServeMux
-	actions map[string]string // IAM action by route pattern
+	d        Deps
+	mux      *http.ServeMux
+	actions  map[string]string // IAM action by route pattern
+	policies policies
 }
 
 // New returns the API server.
@@ -122,6 +123,10 @@ func New(d Deps) *Server {
 		s.handle("POST "+p, "lambda:TagResource", s.tagResource)
 		s.handle("DELETE "+p, "lambda:UntagResource", s.untagResource)
 	}
+	pol := fn + "/{fn}/policy"
+	s.handle("POST "+pol, "lambda:AddPermission", s.addPermission)
+	s.handle("GET "+pol, "lambda:GetPolicy", s.getPolicy)
+	s.handle("DELETE "+pol+"/{sid}", "lambda:RemovePermission", s.removePermission)
 	url := "/2021-10-31/functions/{fn}/url"
 	s.handle("POST "+url, "lambda:CreateFunctionUrlConfig", s.createURLConfig)
 	s.handle("GET "+url, "lambda:GetFunctionUrlConfig", s.getURLConfig)

@@ -47,6 +47,9 @@ type Record struct {
 	// Tags are the function's tags; Aloft's own (function.NetworkTag)
 	// shape its instances.
 	Tags map[string]string `json:"tags,omitempty"`
+	// Policy is the function's resource-based policy document (what
+	// AddPermission granted), or empty.
+	Policy string `json:"policy,omitempty"`
 
 	rev uint64 // key-value revision this record was read at
 }
