@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -353,4 +354,77 @@ func TestFunctionResourcePolicy(t *testing.T) {
 	apiErr(t, err, "ResourceNotFoundException", 404)
 	_, err = guest.lambda.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("shared")})
 	apiErr(t, err, "AccessDeniedException", 403)
+}
+
+// TestBucketPolicy sets bucket policies with S3's own API: one makes a
+// bucket's objects public to anonymous readers, as the static-site
+// tutorial does; another grants a user without policies of its own the
+// right to write one prefix, and denies everyone deleting.
+func TestBucketPolicy(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	root := clientsFor(srv, srv.Config().Credentials)
+	for _, b := range []string{"site", "drop"} {
+		if _, err := root.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+		root.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(b), Key: aws.String("index.html"), Body: strings.NewReader("<h1>hi</h1>")})
+	}
+	anon := func(path string) int {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := anon("/site/index.html"); got != 403 {
+		t.Fatalf("an anonymous read before any policy: %d", got)
+	}
+	_, err := root.s3.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String("site")})
+	apiErr(t, err, "NoSuchBucketPolicy", 404)
+	_, err = root.s3.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("site"), Policy: aws.String(`{"Statement":{"Effect":"Allow","Action":"s3:GetObject"}}`)})
+	apiErr(t, err, "MalformedPolicy", 400)
+	public := `{"Version":"2012-10-17","Statement":[{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::site/*"}]}`
+	if _, err := root.s3.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("site"), Policy: aws.String(public)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := root.s3.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String("site")})
+	if err != nil || aws.ToString(got.Policy) != public {
+		t.Fatalf("GetBucketPolicy: %v %v", got, err)
+	}
+	if got := anon("/site/index.html"); got != 200 {
+		t.Errorf("an anonymous read of a public bucket: %d", got)
+	}
+	if got := anon("/site?list-type=2"); got != 403 {
+		t.Errorf("an anonymous listing of a bucket whose policy allows reads only: %d", got)
+	}
+	if got := anon("/drop/index.html"); got != 403 {
+		t.Errorf("an anonymous read of another bucket: %d", got)
+	}
+
+	root.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("uploader")})
+	key, err := root.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("uploader")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.s3.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("drop"), Policy: aws.String(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/uploader"},"Action":["s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::drop/in/*"},
+		{"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::drop/*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	up := clientsFor(srv, credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), ""))
+	if _, err := up.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("drop"), Key: aws.String("in/a.txt"), Body: strings.NewReader("a")}); err != nil {
+		t.Errorf("a write the bucket policy grants: %v", err)
+	}
+	_, err = up.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("drop"), Key: aws.String("out/a.txt"), Body: strings.NewReader("a")})
+	apiErr(t, err, "AccessDenied", 403)
+	_, err = up.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("drop"), Key: aws.String("in/a.txt")})
+	apiErr(t, err, "AccessDenied", 403)
+	if _, err := root.s3.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: aws.String("site")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := anon("/site/index.html"); got != 403 {
+		t.Errorf("an anonymous read after the policy went: %d", got)
+	}
 }

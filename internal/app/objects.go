@@ -12,6 +12,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/notify"
 	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/policy"
 	"github.com/aloft-dev/aloft/internal/s3api"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
@@ -52,14 +53,22 @@ func (s *Server) functionExists(_ context.Context, arn string) bool {
 	return ok
 }
 
-// authorizeS3 decides whether the signer of an S3 request may perform
-// action on resource.
-func (s *Server) authorizeS3(r *http.Request, id sigv4.Identity, action, resource string, keys map[string][]string) *awsproto.Error {
-	p, err := s.resolve(id)
+// authorizeS3 decides whether the signer of an S3 request (nil for an
+// anonymous one) may perform action on resource: the signer's policies
+// and the bucket's, or for an anonymous request the bucket's alone.
+func (s *Server) authorizeS3(r *http.Request, id *sigv4.Identity, action, resource string, keys map[string][]string, bucket *policy.Policy) *awsproto.Error {
+	rc := &iam.Request{Keys: keys}
+	if id == nil {
+		edge.RequestContext(r, sigv4.Identity{}, rc)
+		if bucket == nil || bucket.DecideFor(&policy.Caller{}, action, resource, rc) != policy.Allow {
+			return &awsproto.Error{Status: http.StatusForbidden, Code: "AccessDenied", Message: "Access Denied"}
+		}
+		return nil
+	}
+	p, err := s.resolve(*id)
 	if err == nil && p.Kind != iam.RootPrincipal {
-		rc := &iam.Request{Keys: keys}
-		edge.RequestContext(r, id, rc)
-		err = p.AuthorizeRequest(action, resource, rc, nil)
+		edge.RequestContext(r, *id, rc)
+		err = p.AuthorizeRequest(action, resource, rc, bucket)
 	}
 	if err != nil {
 		return edge.Refusal(err, awsproto.RESTXML)

@@ -520,6 +520,39 @@ func (d *Disk) Notification(ctx context.Context, bucket string) (NotificationCon
 	return cfg, nil
 }
 
+// PutPolicy replaces a bucket's policy document; nil removes it.
+func (d *Disk) PutPolicy(ctx context.Context, bucket string, doc []byte) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if err := d.checkBucket(bucket); err != nil {
+		return err
+	}
+	path := filepath.Join(d.bucketDir(bucket), "policy.json")
+	if doc == nil {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("objstore: remove policy of %s: %w", bucket, err)
+		}
+		return nil
+	}
+	return writeJSONFile(d.tmp, path, string(doc)) // as a string: kept byte for byte
+}
+
+// Policy returns a bucket's policy document, nil if it has none.
+func (d *Disk) Policy(ctx context.Context, bucket string) ([]byte, error) {
+	if err := d.checkBucket(bucket); err != nil {
+		return nil, err
+	}
+	var doc string
+	err := readJSONFile(filepath.Join(d.bucketDir(bucket), "policy.json"), &doc)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []byte(doc), nil
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)

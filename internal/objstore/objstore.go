@@ -59,6 +59,11 @@ type Store interface {
 	// Notification returns a bucket's notification configuration, empty if
 	// none was set.
 	Notification(ctx context.Context, bucket string) (NotificationConfig, error)
+
+	// PutPolicy replaces a bucket's policy document; nil removes it.
+	PutPolicy(ctx context.Context, bucket string, doc []byte) error
+	// Policy returns a bucket's policy document, nil if it has none.
+	Policy(ctx context.Context, bucket string) ([]byte, error)
 }
 
 // Limits AWS applies and this package enforces.

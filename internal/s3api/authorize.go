@@ -24,6 +24,12 @@ func operation(r *http.Request, rq *request) (action, resource string) {
 			return "s3:GetBucketNotification", res
 		case has("location"):
 			return "s3:GetBucketLocation", res
+		case has("policy") && m == http.MethodPut:
+			return "s3:PutBucketPolicy", res
+		case has("policy") && m == http.MethodDelete:
+			return "s3:DeleteBucketPolicy", res
+		case has("policy"):
+			return "s3:GetBucketPolicy", res
 		case has("uploads"):
 			return "s3:ListBucketMultipartUploads", res
 		case has("delete") && m == http.MethodPost:

@@ -90,6 +90,7 @@ func (h *Handler) deleteBucket(w http.ResponseWriter, r *http.Request, rq *reque
 		return err
 	}
 	h.regions.Delete(rq.bucket)
+	h.policies.Delete(rq.bucket)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/policy"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
@@ -30,11 +31,13 @@ const xmlns = "http://s3.amazonaws.com/doc/2006-03-01/"
 type Deps struct {
 	Store    objstore.Store
 	Verifier *sigv4.Verifier
-	// Authorize, if set, decides whether the signer of id may perform
-	// action on resource, given the request's S3 condition keys (by
-	// their names in lower case): nil, or the refusal (awsproto.Error)
-	// to answer with. Nil lets every signer do everything.
-	Authorize func(r *http.Request, id sigv4.Identity, action, resource string, keys map[string][]string) *awsproto.Error
+	// Authorize, if set, decides whether the signer of id (nil for an
+	// anonymous request) may perform action on resource, given the
+	// request's S3 condition keys (by their names in lower case) and the
+	// bucket's policy (nil for none): nil, or the refusal
+	// (awsproto.Error) to answer with. Nil lets every signer do
+	// everything and refuses anonymous requests.
+	Authorize func(r *http.Request, id *sigv4.Identity, action, resource string, keys map[string][]string, bucketPolicy *policy.Policy) *awsproto.Error
 	// OnChange, if set, is called after a change to an object is durable
 	// and before the client is answered; an error makes the request fail
 	// with InternalError (the change stays made).
@@ -52,8 +55,9 @@ type Deps struct {
 
 // Handler serves the S3 API.
 type Handler struct {
-	d       Deps
-	regions sync.Map // bucket name → region, for change records
+	d        Deps
+	regions  sync.Map // bucket name → region, for change records
+	policies sync.Map // bucket name → *policy.Policy (nil: none), parsed
 }
 
 // New returns the handler.
@@ -100,14 +104,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 	if h.d.Verifier == nil {
 		return s3err("AccessDenied", "")
 	}
-	id, err := h.d.Verifier.Verify(r, "")
-	if err != nil {
-		return err
+	var signer *sigv4.Identity // nil: an anonymous request
+	if !anonymous(r) || h.d.Authorize == nil {
+		id, err := h.d.Verifier.Verify(r, "")
+		if err != nil {
+			return err
+		}
+		if id.Service != "s3" {
+			return s3err("AuthorizationHeaderMalformed", "The authorization header is malformed; incorrect service \""+id.Service+"\". This endpoint belongs to \"s3\".")
+		}
+		rq.auth = id
+		signer = &rq.auth
 	}
-	if id.Service != "s3" {
-		return s3err("AuthorizationHeaderMalformed", "The authorization header is malformed; incorrect service \""+id.Service+"\". This endpoint belongs to \"s3\".")
-	}
-	rq.auth = id
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return s3err("InvalidURI", "")
@@ -128,11 +136,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 	}
 	if h.d.Authorize != nil {
 		action, resource := operation(r, rq)
-		if e := h.d.Authorize(r, id, action, resource, conditionKeys(rq)); e != nil {
+		bp, err := h.bucketPolicy(r, rq.bucket)
+		if err != nil {
+			return err
+		}
+		if e := h.d.Authorize(r, signer, action, resource, conditionKeys(rq), bp); e != nil {
 			return &Error{Code: e.Code, Message: e.Message, Status: e.Status}
 		}
 		if src := copySource(r); src != "" && r.Method == http.MethodPut {
-			if e := h.d.Authorize(r, id, "s3:GetObject", src, nil); e != nil {
+			sb, _, _ := strings.Cut(strings.TrimPrefix(src, "arn:aws:s3:::"), "/")
+			sp, err := h.bucketPolicy(r, sb)
+			if err != nil {
+				return err
+			}
+			if e := h.d.Authorize(r, signer, "s3:GetObject", src, nil, sp); e != nil {
 				return &Error{Code: e.Code, Message: e.Message, Status: e.Status}
 			}
 		}
@@ -213,7 +230,7 @@ func (h *Handler) virtualBucket(host string) (string, bool) {
 
 // subresources S3 has that this handler does not implement; a request
 // naming one gets NotImplemented rather than a wrong answer.
-var subresources = []string{"acl", "policy", "cors", "lifecycle", "tagging", "versioning", "versions", "website",
+var subresources = []string{"acl", "cors", "lifecycle", "tagging", "versioning", "versions", "website",
 	"logging", "replication", "encryption", "object-lock", "retention", "legal-hold", "accelerate",
 	"requestPayment", "analytics", "inventory", "metrics", "ownershipControls", "publicAccessBlock",
 	"intelligent-tiering", "attributes", "torrent", "restore", "select", "policyStatus", "uploads"}
@@ -247,6 +264,15 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, rq *request) err
 			}
 		case has("location") && m == http.MethodGet:
 			return h.getLocation(w, r, rq)
+		case has("policy"):
+			switch m {
+			case http.MethodPut:
+				return h.putPolicy(w, r, rq)
+			case http.MethodGet:
+				return h.getPolicy(w, r, rq)
+			case http.MethodDelete:
+				return h.deletePolicy(w, r, rq)
+			}
 		case has("delete") && m == http.MethodPost:
 			return h.deleteObjects(w, r, rq)
 		case unknownSub():
