@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -85,6 +86,17 @@ func TestIAMUserPermissions(t *testing.T) {
 	}
 	_, err := root.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("dev")})
 	apiErr(t, err, "EntityAlreadyExists", 409)
+	if _, err := root.iam.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("dev"), Tags: []iamtypes.Tag{{Key: aws.String("team"), Value: aws.String("web")}}}); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := root.iam.ListUserTags(ctx, &iam.ListUserTagsInput{UserName: aws.String("dev")})
+	if err != nil || len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].Value) != "web" {
+		t.Fatalf("ListUserTags: %+v %v", tags, err)
+	}
+	users, err := root.iam.ListUsers(ctx, &iam.ListUsersInput{})
+	if err != nil || len(users.Users) != 1 || aws.ToString(users.Users[0].Arn) != "arn:aws:iam::000000000000:user/dev" {
+		t.Fatalf("ListUsers: %+v %v", users, err)
+	}
 	key, err := root.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("dev")})
 	if err != nil {
 		t.Fatal(err)

@@ -250,3 +250,21 @@ func reasonOf(err error) Reason {
 	}
 	return 0
 }
+
+// TagRole adds or replaces tags of a role.
+func (s *Store) TagRole(ctx context.Context, name string, tags []Tag) error {
+	_, err := s.changeRole(ctx, name, func(r *Role) error {
+		r.Tags = mergeTags(r.Tags, tags)
+		return validTags(r.Tags)
+	})
+	return err
+}
+
+// UntagRole removes tags of a role by key.
+func (s *Store) UntagRole(ctx context.Context, name string, keys []string) error {
+	_, err := s.changeRole(ctx, name, func(r *Role) error {
+		r.Tags = dropTags(r.Tags, keys)
+		return nil
+	})
+	return err
+}

@@ -295,3 +295,40 @@ func validTags(tags []Tag) error {
 	}
 	return nil
 }
+
+// TagUser adds or replaces tags of a user.
+func (s *Store) TagUser(ctx context.Context, name string, tags []Tag) error {
+	_, err := s.changeUser(ctx, name, func(u *User) error {
+		u.Tags = mergeTags(u.Tags, tags)
+		return validTags(u.Tags)
+	})
+	return err
+}
+
+// UntagUser removes tags of a user by key.
+func (s *Store) UntagUser(ctx context.Context, name string, keys []string) error {
+	_, err := s.changeUser(ctx, name, func(u *User) error {
+		u.Tags = dropTags(u.Tags, keys)
+		return nil
+	})
+	return err
+}
+
+// mergeTags returns have with add's tags set, replacing those of the
+// same key.
+func mergeTags(have, add []Tag) []Tag {
+	out := slices.Clone(have)
+	for _, t := range add {
+		if i := slices.IndexFunc(out, func(o Tag) bool { return o.Key == t.Key }); i >= 0 {
+			out[i] = t
+		} else {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// dropTags returns have without the tags of keys.
+func dropTags(have []Tag, keys []string) []Tag {
+	return slices.DeleteFunc(slices.Clone(have), func(t Tag) bool { return slices.Contains(keys, t.Key) })
+}

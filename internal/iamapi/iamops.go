@@ -337,6 +337,20 @@ func NewIAM(s *iam.Store) http.Handler {
 		return nil, s.DeleteRole(ctx, name)
 	})
 
+	tagOps(a, "User", func(n string) ([]iam.Tag, error) {
+		u, err := s.User(n)
+		if err != nil {
+			return nil, err
+		}
+		return u.Tags, nil
+	}, s.TagUser, s.UntagUser)
+	tagOps(a, "Role", func(n string) ([]iam.Tag, error) {
+		r, err := s.Role(n)
+		if err != nil {
+			return nil, err
+		}
+		return r.Tags, nil
+	}, s.TagRole, s.UntagRole)
 	inlineOps(a, "User", func(n string) (map[string]string, error) {
 		u, err := s.User(n)
 		if err != nil {
@@ -361,6 +375,45 @@ func pathPrefix(p url.Values) string {
 		return v
 	}
 	return "/"
+}
+
+// tagOps adds Tag<Kind>, Untag<Kind> and List<Kind>Tags.
+func tagOps(a *awsproto.QueryAPI, kind string, get func(owner string) ([]iam.Tag, error),
+	tag func(ctx context.Context, owner string, tags []iam.Tag) error, untag func(ctx context.Context, owner string, keys []string) error) {
+	ownerParam := kind + "Name"
+	a.HandleQuery("Tag"+kind, func(ctx context.Context, p url.Values) (any, error) {
+		owner, err := required(p, ownerParam)
+		if err != nil {
+			return nil, err
+		}
+		t := tags(p)
+		if len(t) == 0 {
+			return nil, awsproto.Errorf(http.StatusBadRequest, "ValidationError", "1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null")
+		}
+		return nil, tag(ctx, owner, t)
+	})
+	a.HandleQuery("Untag"+kind, func(ctx context.Context, p url.Values) (any, error) {
+		owner, err := required(p, ownerParam)
+		if err != nil {
+			return nil, err
+		}
+		var keys []string
+		for i := 1; p.Get("TagKeys.member."+strconv.Itoa(i)) != ""; i++ {
+			keys = append(keys, p.Get("TagKeys.member."+strconv.Itoa(i)))
+		}
+		return nil, untag(ctx, owner, keys)
+	})
+	a.HandleQuery("List"+kind+"Tags", func(ctx context.Context, p url.Values) (any, error) {
+		owner, err := required(p, ownerParam)
+		if err != nil {
+			return nil, err
+		}
+		t, err := get(owner)
+		if err != nil {
+			return nil, err
+		}
+		return namedList[iam.Tag]{Name: "Tags", Items: members[iam.Tag]{t}}, nil
+	})
 }
 
 // inlineOps adds Put/Get/List/Delete<Kind>Policy.
