@@ -114,8 +114,23 @@ func TestSDKInsideFunction(t *testing.T) {
 		t.Errorf("ListFunctions with the default role: %+v", a)
 	}
 
+	// Deleting a role in use is allowed, as on AWS: the running instances'
+	// credentials stop working at once, and no new instance can start.
+	iamc := clientsFor(srv, srv.Config().Credentials).iam
+	iamc.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String("lister"), PolicyName: aws.String("lister")})
+	if _, err := iamc.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("lister")}); err != nil {
+		t.Fatal(err)
+	}
+	if a := trySDK(t, c, "inside", map[string]string{"op": "list-functions"}); a.OK || a.Code != "UnrecognizedClientException" {
+		t.Errorf("a warm instance of a function whose role was deleted: %+v", a)
+	}
+	srv.Restart() // no warm instance left
+	c = srv.Lambda()
+	_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("inside"), Payload: []byte(`{"op":"whoami"}`)})
+	apiErr(t, err, "InvalidParameterValueException", 400)
+
 	// A role that does not trust Lambda, or does not exist, is refused.
-	_, err := c.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("norole"), Runtime: "provided.al2023",
+	_, err = c.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("norole"), Runtime: "provided.al2023",
 		Handler: aws.String("bootstrap"), Role: aws.String("arn:aws:iam::000000000000:role/missing"), Code: &ltypes.FunctionCode{ZipFile: code}})
 	if msg := apiErr(t, err, "InvalidParameterValueException", 400); msg != "The role defined for the function cannot be assumed by Lambda." {
 		t.Errorf("message %q", msg)

@@ -548,8 +548,13 @@ func (s *Server) functionEnv(cfg *function.Config) ([]string, time.Time, error) 
 
 // upgradeRoles gives the default execution role to functions whose role
 // does not exist (those created before roles were checked), logging each
-// once.
+// once. It runs once per deployment: later, a function whose role was
+// deleted fails to start, as on AWS.
 func (s *Server) upgradeRoles(ctx context.Context, log *slog.Logger) error {
+	first, err := s.iam.Once(ctx, "execution-roles")
+	if err != nil || !first {
+		return err
+	}
 	for _, rec := range s.reg.List() {
 		if s.iam.RoleExists(rec.Config.Role) {
 			continue

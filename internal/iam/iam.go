@@ -549,3 +549,19 @@ func copyMap(m map[string]string) map[string]string {
 	}
 	return out
 }
+
+// markerPrefix keys the markers of one-time steps (Once).
+const markerPrefix = "once."
+
+// Once reports whether this is the first call for step on the backbone:
+// it records step so that every later call, on any node, answers false.
+func (s *Store) Once(ctx context.Context, step string) (bool, error) {
+	_, err := s.kv.Create(ctx, markerPrefix+escape(step), []byte(s.now().UTC().Format(time.RFC3339)))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("iam: record step %s: %w", step, err)
+	}
+	return true, nil
+}

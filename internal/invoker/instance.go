@@ -92,6 +92,14 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 		provisioned: provisioned,
 		served:      make(chan struct{}),
 	}
+	// The platform's variables first: a role that cannot be assumed
+	// fails the start before anything is set up.
+	var platformEnv []string
+	if iv.d.Env != nil {
+		if platformEnv, in.credsExpire, err = iv.d.Env(cfg); err != nil {
+			return nil, nil, err
+		}
+	}
 	tmp := filepath.Join(in.dir, "tmp")
 	if err := os.MkdirAll(tmp, 0o777); err != nil {
 		return nil, nil, fmt.Errorf("invoker: instance dir: %w", err)
@@ -165,12 +173,6 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 		return fail(err)
 	}
 
-	var platformEnv []string
-	if iv.d.Env != nil {
-		if platformEnv, in.credsExpire, err = iv.d.Env(cfg); err != nil {
-			return fail(err)
-		}
-	}
 	family := function.RuntimeFamily(cfg.Runtime)
 	argv, extraEnv, err := iv.d.Command(family, codeDir)
 	tSandbox := iv.d.Now()
