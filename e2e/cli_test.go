@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,4 +120,168 @@ func TestCLI(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "cannot reach") {
 		t.Fatalf("with the server down: exit %d, stderr %q", code, errOut)
 	}
+}
+
+// TestCLIIAM manages identities with the aloft CLI against a real server:
+// a role for functions, a user with an inline policy and an access key,
+// what that user may do with its key, the key disabled, and the user
+// deleted with everything IAM wants gone first.
+func TestCLIIAM(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// runAs runs the CLI signing with the given keys; runAs("", "") signs
+	// with the server's root keys.
+	runAs := func(keyID, secret string, args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, alofttest.Binary(t), args...)
+		cmd.Env = srv.Env()
+		if keyID != "" {
+			cmd.Env = append(cmd.Env, "ALOFT_ACCESS_KEY_ID="+keyID, "ALOFT_SECRET_ACCESS_KEY="+secret)
+		}
+		cmd.Dir = srv.Dir
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		code := 0
+		if err := cmd.Run(); err != nil {
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("aloft %s: %v", strings.Join(args, " "), err)
+			}
+			code = exit.ExitCode()
+		}
+		return o.String(), e.String(), code
+	}
+	mustRun := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := runAs("", "", args...)
+		if code != 0 || errOut != "" {
+			t.Fatalf("aloft %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+		}
+		return out
+	}
+	// eventually retries run until it exits with code: IAM changes reach
+	// every request within a short delay.
+	eventually := func(code int, run func() (string, string, int)) (string, string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			out, errOut, got := run()
+			if got == code {
+				return out, errOut
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", got, code, out, errOut)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	// A role for functions: trusts Lambda unless told otherwise.
+	if out := mustRun("role", "create", "fn-role"); out != "created role fn-role (arn:aws:iam::000000000000:role/fn-role)\n" {
+		t.Fatalf("role create printed %q", out)
+	}
+	var role struct {
+		Role struct{ Arn, AssumeRolePolicyDocument string }
+	}
+	out := mustRun("role", "show", "fn-role", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &role); err != nil {
+		t.Fatalf("role show -o json printed %q: %v", out, err)
+	}
+	var trust struct {
+		Statement []struct {
+			Effect    string
+			Principal struct{ Service string }
+			Action    string
+		}
+	}
+	if err := json.Unmarshal([]byte(role.Role.AssumeRolePolicyDocument), &trust); err != nil || len(trust.Statement) != 1 ||
+		trust.Statement[0].Principal.Service != "lambda.amazonaws.com" || trust.Statement[0].Action != "sts:AssumeRole" {
+		t.Fatalf("the role's trust policy, decoded, is %q (%v)", role.Role.AssumeRolePolicyDocument, err)
+	}
+	if out := mustRun("role", "show", "fn-role"); !strings.Contains(out, `"Service": "lambda.amazonaws.com"`) {
+		t.Errorf("role show does not print the decoded trust policy:\n%s", out)
+	}
+
+	// A user allowed to list functions, with a key.
+	policy := filepath.Join(t.TempDir(), "list-functions.json")
+	if err := os.WriteFile(policy, []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:ListFunctions","Resource":"*"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = mustRun("user", "create", "dev", "--policy-file", policy, "--policy-name", "list-functions", "--with-key")
+	for _, want := range []string{"created user dev (arn:aws:iam::000000000000:user/dev)\n", "put inline policy list-functions\n", "shown only this once"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("user create printed no %q:\n%s", want, out)
+		}
+	}
+	details := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		for _, name := range []string{"Access key ID", "Secret access key"} {
+			if v, ok := strings.CutPrefix(line, name); ok {
+				details[name] = strings.TrimSpace(v)
+			}
+		}
+	}
+	keyID, secret := details["Access key ID"], details["Secret access key"]
+	if !strings.HasPrefix(keyID, "AKIA") || len(secret) < 30 {
+		t.Fatalf("user create --with-key printed key %q, secret %q:\n%s", keyID, secret, out)
+	}
+	out = mustRun("user", "show", "dev")
+	for _, want := range []string{"arn:aws:iam::000000000000:user/dev", "list-functions", keyID + "   Active"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("user show printed no %q:\n%s", want, out)
+		}
+	}
+
+	// With its key, the user is itself, and may do what its policy allows only.
+	out, _ = eventually(0, func() (string, string, int) { return runAs(keyID, secret, "whoami", "-o", "json") })
+	var who struct{ Account, Arn, UserId string }
+	if err := json.Unmarshal([]byte(out), &who); err != nil || who.Account != "000000000000" ||
+		who.Arn != "arn:aws:iam::000000000000:user/dev" || !strings.HasPrefix(who.UserId, "AIDA") {
+		t.Fatalf("whoami as dev printed %q (%v)", out, err)
+	}
+	if out, _, _ := runAs(keyID, secret, "whoami"); !strings.Contains(out, "Arn       arn:aws:iam::000000000000:user/dev\n") {
+		t.Errorf("whoami as dev printed %q", out)
+	}
+	if out := mustRun("whoami"); !strings.Contains(out, "Arn       arn:aws:iam::000000000000:root\n") {
+		t.Errorf("whoami with the root keys printed %q", out)
+	}
+	if out, errOut, code := runAs(keyID, secret, "function", "list"); code != 0 || !strings.HasPrefix(out, "NAME") {
+		t.Errorf("function list as dev: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	_, errOut, code := runAs(keyID, secret, "user", "list")
+	if code != 1 || !strings.HasPrefix(errOut, "aloft: AccessDenied: User: arn:aws:iam::000000000000:user/dev is not authorized to perform: iam:ListUsers") {
+		t.Errorf("user list as dev: exit %d, stderr %q", code, errOut)
+	}
+
+	// A disabled key is refused.
+	if out := mustRun("key", "disable", "dev", keyID); out != "disabled access key "+keyID+" of user dev\n" {
+		t.Errorf("key disable printed %q", out)
+	}
+	if out := mustRun("key", "list", "dev"); !strings.Contains(out, keyID+"   Inactive") {
+		t.Errorf("key list after disable printed %q", out)
+	}
+	_, errOut = eventually(1, func() (string, string, int) { return runAs(keyID, secret, "whoami") })
+	if !strings.HasPrefix(errOut, "aloft: ") || strings.Count(errOut, "\n") != 1 ||
+		!strings.Contains(errOut, "UnrecognizedClientException") && !strings.Contains(errOut, "InvalidClientTokenId") {
+		t.Errorf("whoami with the disabled key: stderr %q", errOut)
+	}
+
+	// IAM keeps a user with keys or policies; --force removes them first.
+	_, errOut, code = runAs("", "", "user", "delete", "dev")
+	if code != 1 || !strings.HasPrefix(errOut, "aloft: DeleteConflict: ") {
+		t.Errorf("user delete without --force: exit %d, stderr %q", code, errOut)
+	}
+	out = mustRun("user", "delete", "dev", "--force")
+	if want := "deleted access key " + keyID + "\ndeleted inline policy list-functions\ndeleted user dev\n"; out != want {
+		t.Errorf("user delete --force printed %q, want %q", out, want)
+	}
+	_, errOut, code = runAs("", "", "user", "show", "dev")
+	if code != 1 || errOut != "aloft: NoSuchEntity: The user with name dev cannot be found.\n" {
+		t.Errorf("user show after delete: exit %d, stderr %q", code, errOut)
+	}
+	if out := mustRun("user", "list"); strings.Contains(out, "dev") {
+		t.Errorf("user list after delete printed %q", out)
+	}
+	mustRun("role", "delete", "fn-role")
 }

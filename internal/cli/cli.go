@@ -163,7 +163,8 @@ nothing needs setting: the keys are read from the server's data directory.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf(c, "%v", err)
 	})
-	root.AddCommand(e.functionCmd(), e.invokeCmd(), e.logsCmd(), e.usageCmd(), e.queueCmd(), e.scheduleCmd(), e.routeCmd(), e.bucketCmd(), e.objectCmd(), e.keepaliveCmd(), e.versionCmd())
+	root.AddCommand(e.functionCmd(), e.invokeCmd(), e.logsCmd(), e.usageCmd(), e.queueCmd(), e.scheduleCmd(), e.routeCmd(), e.bucketCmd(), e.objectCmd(), e.keepaliveCmd(),
+		e.whoamiCmd(), e.userCmd(), e.keyCmd(), e.roleCmd(), e.policyCmd(), e.versionCmd())
 	for _, add := range extraCommands {
 		root.AddCommand(add(e))
 	}
