@@ -38,6 +38,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/fault"
+	"github.com/aloft-dev/aloft/internal/follow"
 	"github.com/aloft-dev/aloft/internal/policy"
 )
 
@@ -202,8 +203,7 @@ type Store struct {
 
 	lastUsed sync.Map // access key id → *keyUse, this node's
 
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	follow *follow.Follower
 }
 
 // Open creates or opens the bucket, loads it and watches it for changes
@@ -221,53 +221,23 @@ func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Store
 	if s.secret, err = signingSecret(ctx, kv); err != nil {
 		return nil, err
 	}
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("iam: watch: %w", err)
-	}
-	s.mu.Lock()
-	for e := range w.Updates() {
-		if e == nil {
-			break
-		}
+	s.follow, err = follow.KV(ctx, kv, func(e jetstream.KeyValueEntry) {
+		s.mu.Lock()
 		s.apply(e)
+		s.mu.Unlock()
+	}, func() {
+		s.mu.Lock()
+		s.publish()
+		s.mu.Unlock()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("iam: %w", err)
 	}
-	s.publish()
-	s.mu.Unlock()
-	wctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer w.Stop()
-		for {
-			select {
-			case <-wctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e != nil {
-					s.mu.Lock()
-					s.apply(e)
-					s.publish()
-					s.mu.Unlock()
-				}
-			}
-		}
-	}()
 	return s, nil
 }
 
 // Close stops the watch.
-func (s *Store) Close() {
-	if s.stop != nil {
-		s.stop()
-		s.wg.Wait()
-		s.stop = nil
-	}
-}
+func (s *Store) Close() { s.follow.Stop() }
 
 // signingSecret returns the bucket's signing secret, creating it on the
 // first start of the first node.
@@ -292,7 +262,7 @@ func signingSecret(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) {
 // apply folds one change of the bucket into the maps. s.mu is held.
 func (s *Store) apply(e jetstream.KeyValueEntry) {
 	k := e.Key()
-	del := e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge
+	del := follow.Deleted(e)
 	var err error
 	switch {
 	case strings.HasPrefix(k, userPrefix):

@@ -22,6 +22,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/bundle"
 	"github.com/aloft-dev/aloft/internal/fault"
+	"github.com/aloft-dev/aloft/internal/follow"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/ids"
 )
@@ -87,8 +88,7 @@ type Registry struct {
 
 	extractMu sync.Mutex // serialises code cache fills
 
-	stop    context.CancelFunc
-	watchWG sync.WaitGroup
+	follow *follow.Follower
 }
 
 // Open creates or opens the registry's buckets, loads every function and
@@ -107,48 +107,14 @@ func Open(ctx context.Context, js jetstream.JetStream, codeDir string, log *slog
 		return nil, fmt.Errorf("registry: open event config bucket: %w", err)
 	}
 	r := &Registry{kv: kv, events: events, obj: obj, codeDir: codeDir, log: log, records: map[string]*Record{}, gone: map[string]uint64{}}
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("registry: watch: %w", err)
+	if r.follow, err = follow.KV(ctx, kv, r.apply, nil); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
 	}
-	// The watch first replays every current key, then a nil entry marks the
-	// end of the initial state.
-	for e := range w.Updates() {
-		if e == nil {
-			break
-		}
-		r.apply(e)
-	}
-	wctx, cancel := context.WithCancel(context.Background())
-	r.stop = cancel
-	r.watchWG.Add(1)
-	go func() {
-		defer r.watchWG.Done()
-		defer w.Stop()
-		for {
-			select {
-			case <-wctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e != nil {
-					r.apply(e)
-				}
-			}
-		}
-	}()
 	return r, nil
 }
 
 // Close stops the watch.
-func (r *Registry) Close() {
-	if r.stop != nil {
-		r.stop()
-		r.watchWG.Wait()
-	}
-}
+func (r *Registry) Close() { r.follow.Stop() }
 
 // OnChange registers fn to be called with a function's name whenever its
 // record changes or is deleted, on this node or another.

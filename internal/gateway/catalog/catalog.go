@@ -24,6 +24,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/fault"
+	"github.com/aloft-dev/aloft/internal/follow"
 )
 
 const (
@@ -49,8 +50,8 @@ type Catalog struct {
 
 	snap atomic.Pointer[Snapshot]
 
-	stop context.CancelFunc
-	wg   sync.WaitGroup // the watch
+	dirty  bool // guarded by mu: a change applied since the last publish
+	follow *follow.Follower
 }
 
 // Open creates or opens the bucket, loads everything in it and starts
@@ -65,56 +66,28 @@ func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Catal
 	}
 	c := &Catalog{kv: kv, log: log, now: time.Now, apis: map[string]*API{}, urls: map[string]*URLConfig{},
 		revs: map[string]uint64{}, eps: map[string]*Endpoint{}, keys: map[string]*APIKey{}, plans: map[string]*UsagePlan{}}
-	w, err := kv.WatchAll(ctx)
+	c.follow, err = follow.KV(ctx, kv, func(e jetstream.KeyValueEntry) {
+		c.mu.Lock()
+		if c.apply(e.Key(), e.Value(), e.Revision(), follow.Deleted(e)) {
+			c.dirty = true
+		}
+		c.mu.Unlock()
+	}, func() {
+		c.mu.Lock()
+		if c.dirty || c.snap.Load() == nil {
+			c.publish()
+			c.dirty = false
+		}
+		c.mu.Unlock()
+	})
 	if err != nil {
-		return nil, fmt.Errorf("catalog: watch: %w", err)
+		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	// The watch replays every current key, then sends nil.
-	c.mu.Lock()
-	for e := range w.Updates() {
-		if e == nil {
-			break
-		}
-		c.apply(e.Key(), e.Value(), e.Revision(), isDelete(e))
-	}
-	c.publish()
-	c.mu.Unlock()
-	wctx, cancel := context.WithCancel(context.Background())
-	c.stop = cancel
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		defer w.Stop()
-		for {
-			select {
-			case <-wctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e != nil {
-					c.update(e.Key(), e.Value(), e.Revision(), isDelete(e))
-				}
-			}
-		}
-	}()
 	return c, nil
 }
 
-func isDelete(e jetstream.KeyValueEntry) bool {
-	op := e.Operation()
-	return op == jetstream.KeyValueDelete || op == jetstream.KeyValuePurge
-}
-
 // Close stops the watch.
-func (c *Catalog) Close() {
-	if c.stop != nil {
-		c.stop()
-		c.wg.Wait()
-		c.stop = nil
-	}
-}
+func (c *Catalog) Close() { c.follow.Stop() }
 
 // Snapshot returns the current compiled catalog.
 func (c *Catalog) Snapshot() *Snapshot { return c.snap.Load() }
