@@ -8,8 +8,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,6 +54,9 @@ func Handle[In, Out any](a *JSONAPI, op string, fn func(context.Context, *In) (*
 		return out, nil
 	}
 }
+
+// Operations returns the names of a's operations, sorted.
+func (a *JSONAPI) Operations() []string { return sortedKeys(a.ops) }
 
 // Operation returns the operation r names, with ok false when it is not
 // one of a's.
@@ -123,6 +128,9 @@ func (a *QueryAPI) HandleQuery(action string, fn func(ctx context.Context, param
 	a.ops[action] = fn
 }
 
+// Operations returns the names of a's actions, sorted.
+func (a *QueryAPI) Operations() []string { return sortedKeys(a.ops) }
+
 // ServeHTTP decodes r, runs its action and writes the answer.
 func (a *QueryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := requestID(w)
@@ -168,6 +176,10 @@ func (a *QueryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 	w.Write(b.Bytes())
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 // wireError maps err, which an operation returned, to the wire: an *Error

@@ -695,3 +695,29 @@ func TestPolicyFromStdin(t *testing.T) {
 		t.Errorf("%d requests sent for an invalid policy, want none", n)
 	}
 }
+
+// TestPolicyValidate checks documents without a server: a valid one, one
+// naming actions no service here has (IAM would accept it), a malformed
+// one and a trust policy.
+func TestPolicyValidate(t *testing.T) {
+	ctx := context.Background()
+	r := run(t, ctx, "http://127.0.0.1:1", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["lambda:Get*","s3:GetObject","logs:PutLogEvents","iam:ListUsers"],"Resource":"*"}}`,
+		"policy", "validate", "-").ok(t)
+	if r.stdout != "valid: every action is known\n" {
+		t.Errorf("a valid policy: %q", r.stdout)
+	}
+	r = run(t, ctx, "http://127.0.0.1:1", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["lambda:InvokeFunction","lamda:Get*","dynamodb:GetItem"],"Resource":"*"}}`,
+		"policy", "validate", "-")
+	want := "unknown action: lamda:Get* (no operation here asks for it; it allows nothing)\nunknown action: dynamodb:GetItem (no operation here asks for it; it allows nothing)\n"
+	if r.code != 1 || r.stdout != want || r.stderr != "aloft: 2 unknown action(s)\n" {
+		t.Errorf("unknown actions: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, ctx, "http://127.0.0.1:1", `{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"IpAdress":{"aws:SourceIp":"10.0.0.0/8"}}}}`,
+		"policy", "validate", "-")
+	wantFailure(t, r, `aloft: MalformedPolicyDocument: statement 0: Condition: unknown operator "IpAdress"`)
+	r = run(t, ctx, "http://127.0.0.1:1", `{"Statement":{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}}`,
+		"policy", "validate", "-", "--resource").ok(t)
+	if r.stdout != "valid: every action is known\n" {
+		t.Errorf("a trust policy: %q", r.stdout)
+	}
+}

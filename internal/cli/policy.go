@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -9,6 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/spf13/cobra"
+
+	"github.com/aloft-dev/aloft/internal/app"
+	"github.com/aloft-dev/aloft/internal/policy"
 )
 
 func (e *env) policyCmd() *cobra.Command {
@@ -18,7 +22,7 @@ of users and roles. A policy is named by its ARN,
 arn:aws:iam::000000000000:policy/NAME, or by NAME alone. The aws iam commands
 work as well, and manage the policies' versions.`, "policies")
 	cmd.AddCommand(e.policyCreateCmd(), e.policyListCmd(), e.policyShowCmd(), e.policyDeleteCmd(),
-		e.policyAttachCmd(false), e.policyAttachCmd(true))
+		e.policyAttachCmd(false), e.policyAttachCmd(true), e.policyValidateCmd())
 	return cmd
 }
 
@@ -253,5 +257,51 @@ func (e *env) policyAttachCmd(detach bool) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&user, "user", "", "`USER` to "+verb+" the policy "+prep)
 	cmd.Flags().StringVar(&role, "role", "", "`ROLE` to "+verb+" the policy "+prep)
+	return cmd
+}
+
+// policyValidateCmd checks a policy document without a server: that it
+// parses as IAM does, and that every action it names is one an operation
+// here asks for. IAM accepts unknown actions (they allow nothing); this
+// lists them, and exits 1 when there is any finding.
+func (e *env) policyValidateCmd() *cobra.Command {
+	var resource bool
+	cmd := &cobra.Command{
+		Use:   "validate FILE [--resource]",
+		Short: "Check a policy document and list the actions no service here has",
+		Example: `  aloft policy validate read-photos.json
+  aloft policy validate trust.json --resource`,
+		Args: exactArgs("policy file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			doc, err := e.readPolicyFile(args[0])
+			if err != nil {
+				return err
+			}
+			parse := policy.Parse
+			if resource {
+				parse = policy.ParseResource
+			}
+			p, err := parse([]byte(doc))
+			if err != nil {
+				return fmt.Errorf("MalformedPolicyDocument: %s", strings.TrimPrefix(err.Error(), "iam: "))
+			}
+			known := app.KnownActions()
+			var unknown []string
+			for _, a := range p.Actions() {
+				if !slices.ContainsFunc(known, func(k string) bool { return policy.Match(a, k, true) }) {
+					unknown = append(unknown, a)
+				}
+			}
+			for _, a := range unknown {
+				fmt.Fprintf(e.stdout, "unknown action: %s (no operation here asks for it; it allows nothing)\n", a)
+			}
+			if len(unknown) > 0 {
+				return fmt.Errorf("%d unknown action(s)", len(unknown))
+			}
+			_, err = fmt.Fprintln(e.stdout, "valid: every action is known")
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&resource, "resource", false, "the document is a resource-based policy (a trust or bucket policy), whose statements name a Principal")
 	return cmd
 }

@@ -19,3 +19,7 @@ func Operation(r *http.Request, _ []byte) (edge.Operation, *awsproto.Error) {
 	}
 	return edge.Operation{Action: "apigateway:" + r.Method, Resource: "arn:aws:apigateway:" + region + "::" + r.URL.Path}, nil
 }
+
+// Actions are the IAM actions of the API Gateway management API: one per
+// HTTP method.
+var Actions = []string{"apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"}

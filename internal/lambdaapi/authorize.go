@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
@@ -75,4 +76,17 @@ func functionResource(region, ref, qualifier string) string {
 		qualifier = q
 	}
 	return function.ARN(region, name, qualifier)
+}
+
+// Actions returns the IAM actions of the Lambda API's operations.
+func Actions() []string {
+	s := New(Deps{})
+	var out []string
+	for _, a := range s.actions {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -49,3 +49,12 @@ func Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
 	}
 	return edge.Operation{Action: "logs:" + op, Resource: res}, nil
 }
+
+// Actions returns the IAM actions of the Logs API's operations.
+func Actions() []string {
+	var out []string
+	for _, op := range New(nil, nil).(*awsproto.JSONAPI).Operations() {
+		out = append(out, "logs:"+op)
+	}
+	return out
+}

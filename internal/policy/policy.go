@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -311,6 +312,20 @@ func either(is, not *patterns, name string) (list []string, negated bool, err er
 		return *not, true, nil
 	}
 	return nil, false, fmt.Errorf("neither %s nor Not%s", name, name)
+}
+
+// Actions returns the action patterns p's statements name, in their
+// Action or NotAction elements, each once.
+func (p *Policy) Actions() []string {
+	var out []string
+	for i := range p.statements {
+		for _, a := range p.statements[i].actions {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
 
 // Conditional reports whether a statement of p has a Condition.

@@ -90,3 +90,9 @@ func conditionKeys(rq *request) map[string][]string {
 	}
 	return keys
 }
+
+// Actions are the IAM actions of S3's operations here (operation).
+var Actions = []string{"s3:ListAllMyBuckets", "s3:PutBucketNotification", "s3:GetBucketNotification", "s3:GetBucketLocation",
+	"s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicy", "s3:ListBucketMultipartUploads", "s3:DeleteObject",
+	"s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:ListMultipartUploadParts", "s3:GetObject",
+	"s3:AbortMultipartUpload", "s3:PutObject"}

@@ -50,3 +50,8 @@ func Operation(r *http.Request, _ []byte) (edge.Operation, *awsproto.Error) {
 	}
 	return edge.Operation{}, nil
 }
+
+// Actions are the IAM actions of the Scheduler API's operations.
+var Actions = []string{"scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule",
+	"scheduler:ListSchedules", "scheduler:CreateScheduleGroup", "scheduler:GetScheduleGroup", "scheduler:DeleteScheduleGroup",
+	"scheduler:ListScheduleGroups"}
