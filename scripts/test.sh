@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every check a change must pass: formatting, vet, the unit and
 # end-to-end tests with the race detector, and each benchmark once.
-# Needs Go, Python 3 and Node.js on PATH (nothing else to install).
+# Needs Go, Python 3 and Node.js on PATH; the AWS CLI, which some
+# end-to-end tests drive, is installed by scripts/install-test-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install-test-deps.sh
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
 if [ -n "$unformatted" ]; then
