@@ -52,7 +52,9 @@ func TestAWSCLIIAM(t *testing.T) {
 		return out
 	}
 	root("iam", "create-user", "--user-name", "cli-user")
-	var key struct{ AccessKey struct{ AccessKeyId, SecretAccessKey string } }
+	var key struct {
+		AccessKey struct{ AccessKeyId, SecretAccessKey string }
+	}
 	if err := json.Unmarshal([]byte(root("iam", "create-access-key", "--user-name", "cli-user")), &key); err != nil || key.AccessKey.AccessKeyId == "" {
 		t.Fatalf("create-access-key: %v %+v", err, key)
 	}
