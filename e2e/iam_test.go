@@ -440,3 +440,43 @@ func TestBucketPolicy(t *testing.T) {
 		t.Errorf("an anonymous read after the policy went: %d", got)
 	}
 }
+
+// TestIAMGroups gives a user a group's permissions by membership, and
+// takes them away.
+func TestIAMGroups(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	root := clientsFor(srv, srv.Config().Credentials)
+	root.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("member")})
+	key, err := root.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("member")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.iam.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String("readers")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.iam.PutGroupPolicy(ctx, &iam.PutGroupPolicyInput{GroupName: aws.String("readers"), PolicyName: aws.String("list"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"lambda:ListFunctions","Resource":"*"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	member := clientsFor(srv, credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), ""))
+	_, err = member.lambda.ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	apiErr(t, err, "AccessDeniedException", 403)
+	if _, err := root.iam.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: aws.String("readers"), UserName: aws.String("member")}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := root.iam.GetGroup(ctx, &iam.GetGroupInput{GroupName: aws.String("readers")})
+	if err != nil || len(g.Users) != 1 || aws.ToString(g.Users[0].UserName) != "member" {
+		t.Fatalf("GetGroup: %+v %v", g, err)
+	}
+	if _, err := member.lambda.ListFunctions(ctx, &lambda.ListFunctionsInput{}); err != nil {
+		t.Errorf("ListFunctions as a member of the group: %v", err)
+	}
+	_, err = root.iam.DeleteGroup(ctx, &iam.DeleteGroupInput{GroupName: aws.String("readers")})
+	apiErr(t, err, "DeleteConflict", 409)
+	if _, err := root.iam.RemoveUserFromGroup(ctx, &iam.RemoveUserFromGroupInput{GroupName: aws.String("readers"), UserName: aws.String("member")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = member.lambda.ListFunctions(ctx, &lambda.ListFunctionsInput{})
+	apiErr(t, err, "AccessDeniedException", 403)
+}

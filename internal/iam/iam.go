@@ -46,6 +46,7 @@ const (
 	bucket       = "aloft_iam"
 	userPrefix   = "user."
 	rolePrefix   = "role."
+	groupPrefix  = "group."
 	policyPrefix = "policy."
 	keyPrefix    = "key."
 	secretKey    = "signing-secret"
@@ -53,16 +54,17 @@ const (
 
 // Limits, as AWS's.
 const (
-	MaxKeysPerUser          = 2
-	MaxAttachedPolicies     = 10
-	MaxPolicyVersions       = 5
-	MaxUserInlinePolicySize = 2048  // characters other than white space, all of a user's inline policies
-	MaxRoleInlinePolicySize = 10240 // likewise, a role's
-	MaxManagedPolicySize    = 6144  // one managed policy version
-	MaxTrustPolicySize      = 2048
-	DefaultSessionDuration  = time.Hour
-	MinSessionDuration      = 15 * time.Minute
-	MaxSessionDurationLimit = 12 * time.Hour
+	MaxKeysPerUser           = 2
+	MaxAttachedPolicies      = 10
+	MaxPolicyVersions        = 5
+	MaxUserInlinePolicySize  = 2048  // characters other than white space, all of a user's inline policies
+	MaxRoleInlinePolicySize  = 10240 // likewise, a role's
+	MaxGroupInlinePolicySize = 5120  // likewise, a group's
+	MaxManagedPolicySize     = 6144  // one managed policy version
+	MaxTrustPolicySize       = 2048
+	DefaultSessionDuration   = time.Hour
+	MinSessionDuration       = 15 * time.Minute
+	MaxSessionDurationLimit  = 12 * time.Hour
 )
 
 // Reason says why IAM refused a request, beyond its fault.Kind; the API
@@ -116,6 +118,19 @@ type User struct {
 	Tags     []Tag             `json:"tags,omitempty"`
 	Inline   map[string]string `json:"inline,omitempty"`   // policy name → document
 	Attached []string          `json:"attached,omitempty"` // managed policy ARNs
+	Groups   []string          `json:"groups,omitempty"`   // names of the groups it belongs to
+	revision uint64
+}
+
+// Group is an IAM group: its policies apply to each of its users.
+type Group struct {
+	Name     string            `json:"name"`
+	ID       string            `json:"id"`
+	Path     string            `json:"path"`
+	ARN      string            `json:"arn"`
+	Created  time.Time         `json:"created"`
+	Inline   map[string]string `json:"inline,omitempty"`
+	Attached []string          `json:"attached,omitempty"`
 	revision uint64
 }
 
@@ -196,6 +211,7 @@ type Store struct {
 
 	mu       sync.Mutex // guards the maps, and the order of published views
 	users    map[string]*User
+	groups   map[string]*Group
 	roles    map[string]*Role
 	policies map[string]*Policy // by ARN
 	keys     map[string]*AccessKey
@@ -216,7 +232,7 @@ func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Store
 	if err != nil {
 		return nil, fmt.Errorf("iam: open bucket: %w", err)
 	}
-	s := &Store{kv: kv, log: log, now: time.Now, users: map[string]*User{}, roles: map[string]*Role{},
+	s := &Store{kv: kv, log: log, now: time.Now, users: map[string]*User{}, groups: map[string]*Group{}, roles: map[string]*Role{},
 		policies: map[string]*Policy{}, keys: map[string]*AccessKey{}}
 	if s.secret, err = signingSecret(ctx, kv); err != nil {
 		return nil, err
@@ -275,6 +291,16 @@ func (s *Store) apply(e jetstream.KeyValueEntry) {
 		if err = json.Unmarshal(e.Value(), u); err == nil {
 			s.users[name] = u
 		}
+	case strings.HasPrefix(k, groupPrefix):
+		name := unescape(strings.TrimPrefix(k, groupPrefix))
+		if del {
+			delete(s.groups, name)
+			return
+		}
+		g := &Group{revision: e.Revision()}
+		if err = json.Unmarshal(e.Value(), g); err == nil {
+			s.groups[name] = g
+		}
 	case strings.HasPrefix(k, rolePrefix):
 		name := unescape(strings.TrimPrefix(k, rolePrefix))
 		if del {
@@ -319,8 +345,9 @@ func policyARN(rest string) string {
 
 // The bucket keys of each kind of document. Names may hold characters
 // keys may not (+=,.@), which escape writes as =XX.
-func userKey(name string) string { return userPrefix + escape(name) }
-func roleKey(name string) string { return rolePrefix + escape(name) }
+func userKey(name string) string  { return userPrefix + escape(name) }
+func roleKey(name string) string  { return rolePrefix + escape(name) }
+func groupKey(name string) string { return groupPrefix + escape(name) }
 func policyKey(arn string) string {
 	return policyPrefix + escape(strings.TrimPrefix(arn, "arn:aws:iam::"+awsproto.AccountID+":policy/"))
 }
@@ -440,6 +467,10 @@ func (s *Store) revisionOf(key string) uint64 {
 		if r := s.roles[unescape(strings.TrimPrefix(key, rolePrefix))]; r != nil {
 			return r.revision
 		}
+	case strings.HasPrefix(key, groupPrefix):
+		if g := s.groups[unescape(strings.TrimPrefix(key, groupPrefix))]; g != nil {
+			return g.revision
+		}
 	case strings.HasPrefix(key, policyPrefix):
 		if p := s.policies[policyARN(unescape(strings.TrimPrefix(key, policyPrefix)))]; p != nil {
 			return p.revision
@@ -501,6 +532,7 @@ func copyUser(u *User) *User {
 	c.Inline = copyMap(u.Inline)
 	c.Attached = append([]string(nil), u.Attached...)
 	c.Tags = append([]Tag(nil), u.Tags...)
+	c.Groups = append([]string(nil), u.Groups...)
 	return &c
 }
 

@@ -83,6 +83,11 @@ func (s *Store) attachments() map[string]int {
 			n[a]++
 		}
 	}
+	for _, g := range s.groups {
+		for _, a := range g.Attached {
+			n[a]++
+		}
+	}
 	return n
 }
 
@@ -229,5 +234,15 @@ func (s *Store) AttachRolePolicy(ctx context.Context, role, arn string, detach b
 		return err
 	}
 	_, err := s.changeRole(ctx, role, func(r *Role) error { return attach(&r.Attached, arn, detach) })
+	return err
+}
+
+// AttachGroupPolicy attaches (or, with detach, detaches) a managed
+// policy to a group.
+func (s *Store) AttachGroupPolicy(ctx context.Context, group, arn string, detach bool) error {
+	if _, err := s.Policy(arn); err != nil && !detach {
+		return err
+	}
+	_, err := s.changeGroup(ctx, group, func(g *Group) error { return attach(&g.Attached, arn, detach) })
 	return err
 }

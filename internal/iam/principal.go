@@ -173,7 +173,13 @@ func (s *Store) publish() {
 	v := &view{keys: make(map[string]keyEntry, len(s.keys)), users: make(map[string]*Principal, len(s.users)),
 		roles: make(map[string]*rolePrivate, len(s.roles))}
 	for name, u := range s.users {
-		v.users[name] = (&Principal{Kind: UserPrincipal, ARN: u.ARN, UserID: u.ID, Name: name, policies: policiesOf(u.Inline, u.Attached)}).withKeys()
+		pols := policiesOf(u.Inline, u.Attached)
+		for _, gn := range u.Groups {
+			if g := s.groups[gn]; g != nil {
+				pols = append(pols, policiesOf(g.Inline, g.Attached)...)
+			}
+		}
+		v.users[name] = (&Principal{Kind: UserPrincipal, ARN: u.ARN, UserID: u.ID, Name: name, policies: pols}).withKeys()
 	}
 	for name, r := range s.roles {
 		trust, err := policy.ParseResource([]byte(r.TrustPolicy))

@@ -134,6 +134,9 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 		if len(u.Inline) > 0 || len(u.Attached) > 0 || len(s.AccessKeys(name)) > 0 {
 			return errorf(fault.Conflict, DeleteConflict, "Cannot delete entity, must delete policies and access keys first.")
 		}
+		if len(u.Groups) > 0 {
+			return errorf(fault.Conflict, DeleteConflict, "Cannot delete entity, must remove users from group first.")
+		}
 		return s.remove(ctx, userKey(name), u.revision)
 	})
 }

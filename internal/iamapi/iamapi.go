@@ -163,10 +163,14 @@ func Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
 	base := "arn:aws:iam::" + awsproto.AccountID + ":"
 	res := "*"
 	switch {
+	case p.Get("GroupName") != "" && strings.Contains(action, "Group"):
+		res = base + "group/" + p.Get("GroupName")
 	case p.Get("UserName") != "":
 		res = base + "user/" + p.Get("UserName")
 	case p.Get("RoleName") != "":
 		res = base + "role/" + p.Get("RoleName")
+	case p.Get("GroupName") != "":
+		res = base + "group/" + p.Get("GroupName")
 	case p.Get("PolicyArn") != "":
 		res = p.Get("PolicyArn")
 	case p.Get("PolicyName") != "" && action == "CreatePolicy":

@@ -61,6 +61,13 @@ type (
 		SecretAccessKey string `xml:",omitempty"`
 		CreateDate      string
 	}
+	groupXML struct {
+		Path       string
+		GroupName  string
+		GroupId    string
+		Arn        string
+		CreateDate string
+	}
 	attachedXML struct {
 		PolicyName string
 		PolicyArn  string
@@ -76,6 +83,10 @@ func userOut(u *iam.User) userXML {
 		out.Tags = &tagsXML{u.Tags}
 	}
 	return out
+}
+
+func groupOut(g *iam.Group) groupXML {
+	return groupXML{Path: g.Path, GroupName: g.Name, GroupId: g.ID, Arn: g.ARN, CreateDate: g.Created.Format(timeFormat)}
 }
 
 func roleOut(r *iam.Role) roleXML {
@@ -358,6 +369,14 @@ func NewIAM(s *iam.Store) http.Handler {
 		}
 		return u.Inline, nil
 	}, s.PutUserPolicy, s.DeleteUserPolicy)
+	groupOps(a, s)
+	inlineOps(a, "Group", func(n string) (map[string]string, error) {
+		g, err := s.Group(n)
+		if err != nil {
+			return nil, err
+		}
+		return g.Inline, nil
+	}, s.PutGroupPolicy, s.DeleteGroupPolicy)
 	inlineOps(a, "Role", func(n string) (map[string]string, error) {
 		r, err := s.Role(n)
 		if err != nil {
@@ -375,6 +394,93 @@ func pathPrefix(p url.Values) string {
 		return v
 	}
 	return "/"
+}
+
+// groupOps adds the groups' actions and their membership.
+func groupOps(a *awsproto.QueryAPI, s *iam.Store) {
+	q := a.HandleQuery
+	q("CreateGroup", func(ctx context.Context, p url.Values) (any, error) {
+		name, err := required(p, "GroupName")
+		if err != nil {
+			return nil, err
+		}
+		g, err := s.CreateGroup(ctx, name, p.Get("Path"))
+		if err != nil {
+			return nil, err
+		}
+		return struct{ Group groupXML }{groupOut(g)}, nil
+	})
+	q("GetGroup", func(ctx context.Context, p url.Values) (any, error) {
+		name, err := required(p, "GroupName")
+		if err != nil {
+			return nil, err
+		}
+		g, err := s.Group(name)
+		if err != nil {
+			return nil, err
+		}
+		var users []userXML
+		for _, u := range s.Members(name) {
+			users = append(users, userOut(u))
+		}
+		return struct {
+			Group       groupXML
+			Users       members[userXML]
+			IsTruncated bool
+		}{groupOut(g), members[userXML]{users}, false}, nil
+	})
+	q("ListGroups", func(ctx context.Context, p url.Values) (any, error) {
+		pg, next, err := page(p, s.Groups(pathPrefix(p)), func(g *iam.Group) string { return g.Name })
+		if err != nil {
+			return nil, err
+		}
+		out := make([]groupXML, len(pg))
+		for i, g := range pg {
+			out[i] = groupOut(g)
+		}
+		return namedList[groupXML]{Name: "Groups", Items: members[groupXML]{out}, IsTruncated: next != "", Marker: next}, nil
+	})
+	q("DeleteGroup", func(ctx context.Context, p url.Values) (any, error) {
+		name, err := required(p, "GroupName")
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.DeleteGroup(ctx, name)
+	})
+	for _, remove := range []bool{false, true} {
+		action := "AddUserToGroup"
+		if remove {
+			action = "RemoveUserFromGroup"
+		}
+		q(action, func(ctx context.Context, p url.Values) (any, error) {
+			group, err := required(p, "GroupName")
+			if err != nil {
+				return nil, err
+			}
+			user, err := required(p, "UserName")
+			if err != nil {
+				return nil, err
+			}
+			return nil, s.AddUserToGroup(ctx, group, user, remove)
+		})
+	}
+	q("ListGroupsForUser", func(ctx context.Context, p url.Values) (any, error) {
+		name, err := required(p, "UserName")
+		if err != nil {
+			return nil, err
+		}
+		u, err := s.User(name)
+		if err != nil {
+			return nil, err
+		}
+		var out []groupXML
+		for _, gn := range u.Groups {
+			if g, err := s.Group(gn); err == nil {
+				out = append(out, groupOut(g))
+			}
+		}
+		return namedList[groupXML]{Name: "Groups", Items: members[groupXML]{out}}, nil
+	})
 }
 
 // tagOps adds Tag<Kind>, Untag<Kind> and List<Kind>Tags.
@@ -612,7 +718,7 @@ func managedOps(a *awsproto.QueryAPI, s *iam.Store) {
 		}
 		return nil, s.SetDefaultPolicyVersion(ctx, arn, id)
 	})
-	for _, kind := range []string{"User", "Role"} {
+	for _, kind := range []string{"User", "Role", "Group"} {
 		ownerParam := kind + "Name"
 		attach := s.AttachUserPolicy
 		attached := func(n string) ([]string, error) {
@@ -622,7 +728,8 @@ func managedOps(a *awsproto.QueryAPI, s *iam.Store) {
 			}
 			return u.Attached, nil
 		}
-		if kind == "Role" {
+		switch kind {
+		case "Role":
 			attach = s.AttachRolePolicy
 			attached = func(n string) ([]string, error) {
 				r, err := s.Role(n)
@@ -630,6 +737,15 @@ func managedOps(a *awsproto.QueryAPI, s *iam.Store) {
 					return nil, err
 				}
 				return r.Attached, nil
+			}
+		case "Group":
+			attach = s.AttachGroupPolicy
+			attached = func(n string) ([]string, error) {
+				g, err := s.Group(n)
+				if err != nil {
+					return nil, err
+				}
+				return g.Attached, nil
 			}
 		}
 		for _, detach := range []bool{false, true} {
