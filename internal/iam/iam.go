@@ -190,6 +190,7 @@ type AccessKey struct {
 	User     string    `json:"user"`
 	Active   bool      `json:"active"`
 	Created  time.Time `json:"created"`
+	LastUsed time.Time `json:"lastUsed,omitzero"` // kept to within an hour
 	revision uint64
 }
 

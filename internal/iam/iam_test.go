@@ -233,3 +233,44 @@ func TestEscape(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyLastUsed checks that a key's last use reaches the backbone, so
+// that another node answers GetAccessKeyLastUsed too.
+func TestKeyLastUsed(t *testing.T) {
+	s, st := open(t)
+	ctx := context.Background()
+	s.CreateUser(ctx, "u", "", nil)
+	k, _ := s.CreateAccessKey(ctx, "u")
+	other, err := Open(ctx, st.JetStream(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if u, err := other.LastUsed(k.ID); err != nil || !u.When.IsZero() || u.User != "u" {
+		t.Fatalf("LastUsed of an unused key: %+v %v", u, err)
+	}
+	if _, err := s.Resolve(k.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		u, _ := other.LastUsed(k.ID)
+		if !u.When.IsZero() {
+			if time.Since(u.When) > time.Minute {
+				t.Errorf("last used %v", u.When)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the last use never reached the other node")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The key still works, and deactivating it is not lost to the write.
+	if err := s.UpdateAccessKey(ctx, "u", k.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Lookup(k.ID); ok {
+		t.Error("a deactivated key still looks up")
+	}
+}

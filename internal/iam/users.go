@@ -214,32 +214,67 @@ type KeyUse struct {
 	When time.Time // zero when never
 }
 
-type keyUse struct{ unix atomic.Int64 }
-
-// used records that key id signed a request now.
-func (s *Store) used(id string) {
-	now := s.now().Unix()
-	if u, ok := s.lastUsed.Load(id); ok {
-		ku := u.(*keyUse)
-		if ku.unix.Load() != now {
-			ku.unix.Store(now)
-		}
-		return
-	}
-	ku := &keyUse{}
-	ku.unix.Store(now)
-	s.lastUsed.Store(id, ku)
+type keyUse struct {
+	unix    atomic.Int64 // last use seen on this node
+	saved   atomic.Int64 // last use written to the backbone
+	writing atomic.Bool  // a write is under way
 }
 
-// LastUsed returns when key id last signed a request on this node.
+// lastUsedGrain is how stale the last use kept on the backbone may be:
+// a key's document is written at most this often, not on every request.
+const lastUsedGrain = time.Hour
+
+// used records that key id signed a request now: in memory at once, and
+// on the backbone (for every node, and past restarts) when what is kept
+// there is older than lastUsedGrain, by a write in the background.
+func (s *Store) used(id string) {
+	now := s.now().Unix()
+	u, ok := s.lastUsed.Load(id)
+	if !ok {
+		ku := &keyUse{}
+		if k, err := s.accessKey("", id); err == nil && !k.LastUsed.IsZero() {
+			ku.saved.Store(k.LastUsed.Unix())
+		}
+		u, _ = s.lastUsed.LoadOrStore(id, ku)
+	}
+	ku := u.(*keyUse)
+	if ku.unix.Load() != now {
+		ku.unix.Store(now)
+	}
+	if now-ku.saved.Load() < int64(lastUsedGrain/time.Second) || !ku.writing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer ku.writing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := retry(func() error {
+			k, err := s.accessKey("", id)
+			if err != nil {
+				return err
+			}
+			c := *k
+			c.LastUsed = time.Unix(now, 0).UTC()
+			return s.update(ctx, keyPrefix+id, &c, k.revision)
+		})
+		if err == nil {
+			ku.saved.Store(now)
+		}
+	}()
+}
+
+// LastUsed returns when key id last signed a request: on this node, or
+// as the backbone keeps it (to within an hour) for the others.
 func (s *Store) LastUsed(id string) (*KeyUse, error) {
 	k, err := s.accessKey("", id)
 	if err != nil {
 		return nil, err
 	}
-	out := &KeyUse{User: k.User}
+	out := &KeyUse{User: k.User, When: k.LastUsed}
 	if u, ok := s.lastUsed.Load(id); ok {
-		out.When = time.Unix(u.(*keyUse).unix.Load(), 0).UTC()
+		if t := time.Unix(u.(*keyUse).unix.Load(), 0).UTC(); t.After(out.When) {
+			out.When = t
+		}
 	}
 	return out, nil
 }

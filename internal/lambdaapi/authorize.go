@@ -37,7 +37,8 @@ func (s *Server) Operation(r *http.Request, body []byte) (edge.Operation, *awspr
 	op := edge.Operation{Action: action, Resource: "*"}
 	// /VERSION/KIND/NAME/...: the third segment names the function (or,
 	// for tags, the resource).
-	_, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	// (Aloft's own routes are /aloft/v1/KIND/NAME/....)
+	_, rest, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/aloft"), "/"), "/")
 	kind, rest, _ := strings.Cut(rest, "/")
 	name, _, _ := strings.Cut(rest, "/")
 	switch {

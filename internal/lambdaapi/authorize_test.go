@@ -50,3 +50,27 @@ func BenchmarkOperation(b *testing.B) {
 		}
 	}
 }
+
+// TestOperationCoversEveryRoute sends a request to every route the API
+// serves and checks that the table names the route's action and a
+// resource for it.
+func TestOperationCoversEveryRoute(t *testing.T) {
+	s := New(Deps{})
+	if len(s.actions) < 30 {
+		t.Fatalf("only %d routes", len(s.actions))
+	}
+	fill := strings.NewReplacer("{fn}", "f", "{arn}", "arn:aws:lambda:us-east-1:000000000000:function:f", "{sid}", "s1")
+	for pattern, action := range s.actions {
+		method, path, _ := strings.Cut(pattern, " ")
+		r := httptest.NewRequest(method, fill.Replace(path), nil)
+		op, err := s.Operation(r, []byte(`{"FunctionName":"f"}`))
+		if err != nil || op.Action != action || op.Resource == "" {
+			t.Errorf("%s: %+v %v, want %s", pattern, op, err, action)
+		}
+		if strings.Contains(pattern, "{fn}") || strings.Contains(pattern, "{arn}") || action == "lambda:CreateFunction" {
+			if op.Resource != "arn:aws:lambda:us-east-1:000000000000:function:f" {
+				t.Errorf("%s: resource %s, want the function's ARN", pattern, op.Resource)
+			}
+		}
+	}
+}
