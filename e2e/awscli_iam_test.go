@@ -3,10 +3,15 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
 )
@@ -106,4 +111,33 @@ func TestAWSCLIIAM(t *testing.T) {
 	if _, errOut, code := awsCLI(t, srv, c.AccessKeyId, c.SecretAccessKey, c.SessionToken, "iam", "list-users"); code == 0 || !strings.Contains(errOut, "AccessDenied") {
 		t.Errorf("list-users with the role: exit %d: %s", code, errOut)
 	}
+}
+
+// TestAWSCLIPresign fetches an object through the URL `aws s3 presign`
+// makes: Signature Version 2 with CLI v1, version 4 with v2.
+func TestAWSCLIPresign(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	c := srv.S3()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("presigned")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("presigned"), Key: aws.String("k.txt"), Body: strings.NewReader("shared")}); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := awsCLI(t, srv, alofttest.AccessKeyID, alofttest.SecretAccessKey, "", "s3", "presign", "s3://presigned/k.txt", "--expires-in", "60")
+	if code != 0 {
+		t.Fatalf("s3 presign: exit %d: %s", code, errOut)
+	}
+	u := strings.TrimSpace(out)
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "shared" {
+		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, body)
+	}
+	t.Logf("presigned with %s", map[bool]string{true: "Signature Version 2", false: "Signature Version 4"}[strings.Contains(u, "AWSAccessKeyId=")])
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
+	"github.com/aloft-dev/aloft/internal/sigv2"
 )
 
 // s3Env is one server shared by the S3 tests of a test function.
@@ -1106,4 +1107,67 @@ func TestS3SurvivesRestart(t *testing.T) {
 		t.Fatalf("after kill -9: %d bytes", len(b))
 	}
 	tmpEmpty(t, e.srv.Dir)
+}
+
+// TestS3SigV2 uses Signature Version 2, as AWS CLI v1's `s3 presign` and
+// boto3's default presigned URLs sign: presigned GET and PUT work, an
+// expired URL and a wrong signature are refused in S3's words.
+func TestS3SigV2(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	c := srv.S3()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("v2-bucket")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("v2-bucket"), Key: aws.String("a b.txt"), Body: strings.NewReader("old style")}); err != nil {
+		t.Fatal(err)
+	}
+	presigned := func(method, path string, expires time.Time) string {
+		return srv.URL + path + "?" + sigv2.Presign(method, path, alofttest.AccessKeyID, alofttest.SecretAccessKey, expires).Encode()
+	}
+	resp, err := http.Get(presigned("GET", "/v2-bucket/a%20b.txt", time.Now().Add(time.Minute)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "old style" {
+		t.Fatalf("presigned GET: %d %s", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("PUT", presigned("PUT", "/v2-bucket/up.txt", time.Now().Add(time.Minute)), strings.NewReader("uploaded"))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("presigned PUT: %d", resp.StatusCode)
+	}
+	got, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("v2-bucket"), Key: aws.String("up.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(got.Body)
+	if string(b) != "uploaded" {
+		t.Errorf("the presigned PUT stored %q", b)
+	}
+	for _, tc := range []struct {
+		name, url, code string
+	}{
+		{"expired", presigned("GET", "/v2-bucket/a%20b.txt", time.Now().Add(-time.Minute)), "AccessDenied"},
+		{"signed for another key", presigned("GET", "/v2-bucket/up.txt", time.Now().Add(time.Minute)) + "x", "SignatureDoesNotMatch"},
+	} {
+		if tc.name == "signed for another key" {
+			tc.url = strings.Replace(presigned("GET", "/v2-bucket/other.txt", time.Now().Add(time.Minute)), "other.txt", "up.txt", 1)
+		}
+		resp, err := http.Get(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || !strings.Contains(string(body), "<Code>"+tc.code+"</Code>") {
+			t.Errorf("%s: %d %s", tc.name, resp.StatusCode, body)
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/policy"
 	"github.com/aloft-dev/aloft/internal/s3api"
+	"github.com/aloft-dev/aloft/internal/sigv2"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
@@ -31,8 +32,11 @@ func (s *Server) startObjects(dir string, v *sigv4.Verifier, log *slog.Logger) e
 		return fmt.Errorf("app: notifications: %w", err)
 	}
 	s.s3 = s3api.New(s3api.Deps{
-		Store:          objects,
-		Verifier:       v,
+		Store:    objects,
+		Verifier: v,
+		VerifierV2: &sigv2.Verifier{Lookup: s.lookup, VirtualBucket: func(host string) (string, bool) {
+			return s.s3.VirtualBucket(host)
+		}},
 		OnChange:       notifier.OnChange,
 		FunctionExists: s.functionExists,
 		Authorize:      s.authorizeS3,

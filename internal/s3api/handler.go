@@ -21,6 +21,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/policy"
+	"github.com/aloft-dev/aloft/internal/sigv2"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
@@ -31,6 +32,9 @@ const xmlns = "http://s3.amazonaws.com/doc/2006-03-01/"
 type Deps struct {
 	Store    objstore.Store
 	Verifier *sigv4.Verifier
+	// VerifierV2 checks Signature Version 2 (header and presigned
+	// query), which S3 still takes; nil refuses it.
+	VerifierV2 *sigv2.Verifier
 	// Authorize, if set, decides whether the signer of id (nil for an
 	// anonymous request) may perform action on resource, given the
 	// request's S3 condition keys (by their names in lower case) and the
@@ -105,7 +109,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 		return s3err("AccessDenied", "")
 	}
 	var signer *sigv4.Identity // nil: an anonymous request
-	if !anonymous(r) || h.d.Authorize == nil {
+	if sigv2.Signed(r) {
+		id, err := h.verifyV2(r)
+		if err != nil {
+			return err
+		}
+		rq.auth = id
+		signer = &rq.auth
+	} else if !anonymous(r) || h.d.Authorize == nil {
 		id, err := h.d.Verifier.Verify(r, "")
 		if err != nil {
 			return err
@@ -196,6 +207,10 @@ func (h *Handler) address(r *http.Request, rq *request) error {
 	rq.key, rq.hasKey = key, true
 	return nil
 }
+
+// VirtualBucket returns the bucket a virtual-host style Host (with or
+// without a port) names.
+func (h *Handler) VirtualBucket(host string) (string, bool) { return h.virtualBucket(host) }
 
 // IsVirtualHost reports whether host (with or without a port) addresses a
 // bucket virtual-host style: bucket.<one of Deps.Domains>.
