@@ -62,6 +62,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"strings"
@@ -187,6 +189,11 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write(e.health)
 		return
 	}
+	if r.URL.Path == "/" && r.Method == http.MethodGet && r.URL.RawQuery == "" && r.Header.Get("Authorization") == "" &&
+		strings.Contains(r.Header.Get("Accept"), "text/html") {
+		e.welcome(w, r)
+		return
+	}
 	for prefix, h := range e.c.Public {
 		if strings.HasPrefix(r.URL.Path, prefix) {
 			h.ServeHTTP(w, r)
@@ -231,4 +238,23 @@ func (e *Edge) service(r *http.Request) *Service {
 		}
 	}
 	return e.c.Fallback
+}
+
+// welcome answers a browser that opens the endpoint itself: a page that
+// says what this server is, rather than S3's AccessDenied document.
+func (e *Edge) welcome(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintf(w, `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Aloft</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<h1>Aloft</h1>
+<p>This is the API endpoint of an Aloft server: Lambda, S3, CloudWatch Logs,
+EventBridge Scheduler, API Gateway, IAM and STS, signed as AWS signs them.</p>
+<p>Point the AWS CLI or an SDK at it, with the keys the server saved in
+<code>.aloft/credentials</code>:</p>
+<pre>aws --endpoint-url http://%s lambda list-functions</pre>
+<p>Health: <a href="/health">/health</a>.</p>
+</body></html>
+`, html.EscapeString(r.Host))
 }

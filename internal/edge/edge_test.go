@@ -199,3 +199,24 @@ func send(t *testing.T, req *http.Request) response {
 	b, _ := io.ReadAll(resp.Body)
 	return response{resp.StatusCode, resp.Header, string(b)}
 }
+
+// TestWelcome checks that a browser opening the endpoint gets a page,
+// and that an S3 client's GET / still reaches S3.
+func TestWelcome(t *testing.T) {
+	s3 := &reached{}
+	srv := httptest.NewServer(testEdge(s3, &reached{}, &reached{}, &reached{}, &reached{}))
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	resp := send(t, req)
+	if resp.status != 200 || !strings.HasPrefix(resp.header.Get("Content-Type"), "text/html") || !strings.Contains(resp.body, "<h1>Aloft</h1>") {
+		t.Errorf("browser: %d %v %s", resp.status, resp.header, resp.body)
+	}
+	if s3.n.Load() != 0 {
+		t.Error("the browser's request reached S3")
+	}
+	send(t, must(http.NewRequest("GET", srv.URL+"/", nil)))
+	if s3.n.Load() != 1 {
+		t.Error("an S3 client's GET / did not reach S3")
+	}
+}
