@@ -167,7 +167,10 @@ func (s *Server) start() {
 		bin = Binary(t)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "ALOFT_ACCESS_KEY_ID="+AccessKeyID, "ALOFT_SECRET_ACCESS_KEY="+SecretAccessKey)
+	// The server records itself for the CLI in the user's configuration
+	// directory: a test's server, in the test's own.
+	cmd.Env = append(os.Environ(), "ALOFT_ACCESS_KEY_ID="+AccessKeyID, "ALOFT_SECRET_ACCESS_KEY="+SecretAccessKey,
+		"XDG_CONFIG_HOME="+filepath.Join(s.Dir, "config"))
 	if s.User != nil {
 		cmd.Dir = s.Dir
 		cmd.Env = append(cmd.Env, "HOME="+s.Dir)

@@ -27,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/async"
+	"github.com/aloft-dev/aloft/internal/client"
 	"github.com/aloft-dev/aloft/internal/edge"
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
@@ -278,6 +279,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(s.ln) }()
 	s.serveGateway(verifier, log.With("component", "gateway"))
+	// Tell this user's CLI, in any directory, where the server and its
+	// keys are.
+	if abs, err := filepath.Abs(dir); err == nil {
+		if err := client.WriteServerRecord(client.ServerRecord{Endpoint: "http://" + s.ln.Addr().String(), DataDir: abs}); err != nil {
+			log.Warn("could not record the server for the CLI", "err", err)
+		}
+	}
 	log.Info("aloft server ready", "listen", s.ln.Addr().String(), "gateway", s.gw.addr, "data_dir", dir, "sandbox", s.sandbox.Driver)
 	return s, nil
 }

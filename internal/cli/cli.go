@@ -52,6 +52,7 @@ type env struct {
 	stdout, stderr io.Writer
 
 	newClient    func() (*client.Client, error)
+	lookup       client.Lookup // the --endpoint and --profile flags
 	now          func() time.Time
 	pollInterval time.Duration // how often logs --follow asks for new events
 
@@ -59,14 +60,15 @@ type env struct {
 }
 
 func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
-	return &env{
+	e := &env{
 		stdin:        stdin,
 		stdout:       stdout,
 		stderr:       stderr,
-		newClient:    client.FromEnv,
 		now:          time.Now,
 		pollInterval: time.Second,
 	}
+	e.newClient = func() (*client.Client, error) { return client.FromLookup(e.lookup) }
+	return e
 }
 
 // extraCommands are added to the root command; files built only in some
@@ -143,28 +145,30 @@ func (e *env) rootCmd() *cobra.Command {
 		Long: `Aloft runs functions on your own machines and serves the AWS Lambda and
 CloudWatch Logs APIs, so the AWS SDKs and CLI work against it unchanged.
 
-Start a server with "aloft server"; the other commands talk to it. They find it
-through the environment:
+Start a server with "aloft server"; the other commands talk to it. They find
+its address and keys in the first of: --endpoint and --profile;
+ALOFT_ENDPOINT, ALOFT_ACCESS_KEY_ID and ALOFT_SECRET_ACCESS_KEY;
+AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with
+AWS_SESSION_TOKEN); the AWS profile in AWS_PROFILE; the data directory
+(ALOFT_DATA_DIR, ./` + client.DefaultDataDir + `, or that of the server last started on this machine,
+which it records); the AWS profile "aloft" ("aloft configure" writes it).
+The region is AWS_REGION or AWS_DEFAULT_REGION (default ` + client.DefaultRegion + `).
 
-  ALOFT_ENDPOINT           server URL (default ` + client.DefaultEndpoint + `)
-  ALOFT_ACCESS_KEY_ID      access key the requests are signed with
-  ALOFT_SECRET_ACCESS_KEY  secret key the requests are signed with
-  ALOFT_DATA_DIR           where to find the server's credentials file when the
-                           keys are not set (default ./` + client.DefaultDataDir + `)
-  AWS_REGION               signing region (default ` + client.DefaultRegion + `)
-
-On the machine running the server, from the directory it was started in,
-nothing needs setting: the keys are read from the server's data directory.`,
+On the machine running the server nothing needs setting, from any directory.
+"aloft env" prints the variables other clients need; "aloft configure"
+writes an AWS profile for them.`,
 		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("aloft {{.Version}}\n")
+	root.PersistentFlags().StringVar(&e.lookup.Endpoint, "endpoint", "", "`URL` of the server (default: from the environment, then "+client.DefaultEndpoint+")")
+	root.PersistentFlags().StringVar(&e.lookup.Profile, "profile", "", "AWS shared-config `PROFILE` with the keys (and endpoint_url)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf(c, "%v", err)
 	})
 	root.AddCommand(e.functionCmd(), e.invokeCmd(), e.logsCmd(), e.usageCmd(), e.queueCmd(), e.scheduleCmd(), e.routeCmd(), e.bucketCmd(), e.objectCmd(), e.keepaliveCmd(),
-		e.whoamiCmd(), e.userCmd(), e.keyCmd(), e.roleCmd(), e.policyCmd(), e.versionCmd())
+		e.whoamiCmd(), e.userCmd(), e.keyCmd(), e.roleCmd(), e.policyCmd(), e.envCmd(), e.configureCmd(), e.versionCmd())
 	for _, add := range extraCommands {
 		root.AddCommand(add(e))
 	}

@@ -238,7 +238,7 @@ func TestNoCredentials(t *testing.T) {
 	if code := e.run(context.Background(), []string{"function", "list"}); code != 1 {
 		t.Errorf("exit %d", code)
 	}
-	want := "aloft: no credentials: set ALOFT_ACCESS_KEY_ID and ALOFT_SECRET_ACCESS_KEY, or run from the directory where `aloft server` keeps its data\n"
+	want := "aloft: " + client.ErrNoCredentials.Error() + "\n"
 	if errb.String() != want {
 		t.Errorf("stderr %q, want %q", errb.String(), want)
 	}

@@ -5,6 +5,7 @@
 package client
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +20,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
@@ -43,10 +46,13 @@ const (
 	EnvDataDir   = "ALOFT_DATA_DIR"
 )
 
-// ErrNoCredentials is returned by FromEnv when neither the environment nor a
-// credentials file provides keys.
+// ProfileName is the AWS shared-config profile `aloft configure` writes.
+const ProfileName = "aloft"
+
+// ErrNoCredentials is returned by FromEnv when neither the environment, an
+// AWS profile nor a credentials file provides keys.
 var ErrNoCredentials = errors.New("no credentials: set " + EnvAccessKey + " and " + EnvSecretKey +
-	", or run from the directory where `aloft server` keeps its data")
+	" (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE), or start `aloft server` on this machine")
 
 // Options configure New. Endpoint, AccessKeyID and SecretAccessKey are
 // required.
@@ -55,6 +61,7 @@ type Options struct {
 	Region          string // signing region; any region is accepted ("" = us-east-1)
 	AccessKeyID     string
 	SecretAccessKey string
+	SessionToken    string // for temporary credentials
 	// MaxAttempts bounds how often a request is tried when the server cannot
 	// be reached or answers with a retryable error (0 = DefaultMaxAttempts).
 	MaxAttempts int
@@ -98,7 +105,7 @@ func New(o Options) (*Client, error) {
 	if o.HTTPClient == nil {
 		httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
-	creds := aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, ""))
+	creds := aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, o.SessionToken))
 	cfg := aws.Config{
 		Region:       region,
 		Credentials:  creds,
@@ -123,44 +130,145 @@ func New(o Options) (*Client, error) {
 	}, nil
 }
 
-// FromEnv builds a Client from the environment: ALOFT_ENDPOINT (default
-// http://127.0.0.1:9000), AWS_REGION (default us-east-1) and the keys in
-// ALOFT_ACCESS_KEY_ID and ALOFT_SECRET_ACCESS_KEY. Without those variables
-// it reads the keys the server saved in the credentials file of its data
-// directory (ALOFT_DATA_DIR, default ./.aloft), so nothing needs configuring
-// on the machine that runs the server.
-func FromEnv() (*Client, error) {
-	o := Options{
-		Endpoint: os.Getenv(EnvEndpoint),
-		Region:   os.Getenv(EnvRegion),
+// Lookup says where FromEnv finds a server and its keys; the zero value
+// means the process's environment and files.
+type Lookup struct {
+	Endpoint string // a --endpoint flag; empty: from the sources below
+	Profile  string // a --profile flag; empty: AWS_PROFILE
+	Getenv   func(string) string
+}
+
+// FromEnv builds a Client from the environment, as FromLookup does with
+// the zero Lookup.
+func FromEnv() (*Client, error) { return FromLookup(Lookup{}) }
+
+// FromLookup builds a Client, finding the keys in the first of:
+//
+//  1. ALOFT_ACCESS_KEY_ID and ALOFT_SECRET_ACCESS_KEY;
+//  2. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN);
+//  3. the AWS shared-config profile named by the flag or AWS_PROFILE;
+//  4. the credentials file of the server's data directory: ALOFT_DATA_DIR,
+//     ./.aloft, or the directory of the server last started on this
+//     machine by this user (which it records, with its address);
+//  5. the profile "aloft" that `aloft configure` writes.
+//
+// The endpoint is the flag, ALOFT_ENDPOINT, AWS_ENDPOINT_URL, the
+// profile's endpoint_url, the recorded server's address, or
+// http://127.0.0.1:9000; the region AWS_REGION, AWS_DEFAULT_REGION, the
+// profile's, or us-east-1.
+func FromLookup(l Lookup) (*Client, error) {
+	getenv := l.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
 	}
-	if o.Endpoint == "" {
-		o.Endpoint = DefaultEndpoint
-	}
-	id, secret := os.Getenv(EnvAccessKey), os.Getenv(EnvSecretKey)
-	switch {
-	case id != "" && secret != "":
-		o.AccessKeyID, o.SecretAccessKey, o.CredentialSource = id, secret, "environment"
-	case id != "" || secret != "":
-		missing := EnvSecretKey
-		if id == "" {
-			missing = EnvAccessKey
+	o := Options{Endpoint: firstOf(l.Endpoint, getenv(EnvEndpoint), getenv("AWS_ENDPOINT_URL")),
+		Region: firstOf(getenv(EnvRegion), getenv("AWS_DEFAULT_REGION"))}
+	rec, _ := ReadServerRecord()
+	fromProfile := func(name string) (bool, error) {
+		c, err := profile(name)
+		if err != nil || c == nil {
+			return false, err
 		}
-		return nil, fmt.Errorf("incomplete credentials: %s is not set", missing)
+		o.AccessKeyID, o.SecretAccessKey, o.SessionToken = c.creds.AccessKeyID, c.creds.SecretAccessKey, c.creds.SessionToken
+		o.Endpoint = firstOf(o.Endpoint, c.endpoint)
+		o.Region = firstOf(o.Region, c.region)
+		o.CredentialSource = "the AWS profile " + name
+		return true, nil
+	}
+	id, secret := getenv(EnvAccessKey), getenv(EnvSecretKey)
+	awsID, awsSecret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	prof := firstOf(l.Profile, getenv("AWS_PROFILE"))
+	switch {
+	case id != "" || secret != "":
+		if id == "" || secret == "" {
+			missing := EnvSecretKey
+			if id == "" {
+				missing = EnvAccessKey
+			}
+			return nil, fmt.Errorf("incomplete credentials: %s is not set", missing)
+		}
+		o.AccessKeyID, o.SecretAccessKey, o.CredentialSource = id, secret, "environment"
+	case l.Profile == "" && awsID != "" && awsSecret != "":
+		o.AccessKeyID, o.SecretAccessKey, o.SessionToken = awsID, awsSecret, getenv("AWS_SESSION_TOKEN")
+		o.CredentialSource = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+	case prof != "":
+		ok, err := fromProfile(prof)
+		if err != nil {
+			return nil, fmt.Errorf("the AWS profile %s: %w", prof, err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("the AWS profile %s has no keys", prof)
+		}
 	default:
-		dir := os.Getenv(EnvDataDir)
+		dir := getenv(EnvDataDir)
 		if dir == "" {
 			dir = DefaultDataDir
+			if _, err := os.Stat(filepath.Join(dir, CredentialsFile)); err != nil && rec != nil {
+				dir = rec.DataDir
+			}
 		}
 		path := filepath.Join(dir, CredentialsFile)
 		var err error
 		o.AccessKeyID, o.SecretAccessKey, err = ReadCredentials(path)
-		if err != nil {
+		switch {
+		case err == nil:
+			o.CredentialSource = path
+		case errors.Is(err, ErrNoCredentials):
+			if ok, perr := fromProfile(ProfileName); perr != nil || !ok {
+				return nil, err
+			}
+		default:
 			return nil, err
 		}
-		o.CredentialSource = path
+	}
+	if o.Endpoint == "" && rec != nil {
+		o.Endpoint = rec.Endpoint
+	}
+	if o.Endpoint == "" {
+		o.Endpoint = DefaultEndpoint
 	}
 	return New(o)
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// profiled is what an AWS profile gives.
+type profiled struct {
+	creds            aws.Credentials
+	endpoint, region string
+}
+
+// profile reads the AWS shared-config profile name, nil when it does not
+// exist.
+func profile(name string) (*profiled, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// No instance metadata service: a profile without keys has none here.
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithSharedConfigProfile(name),
+		config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	var missing config.SharedConfigProfileNotExistError
+	if errors.As(err, &missing) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &profiled{creds: creds, region: cfg.Region}
+	if cfg.BaseEndpoint != nil {
+		out.endpoint = *cfg.BaseEndpoint
+	}
+	return out, nil
 }
 
 // ReadCredentials reads a key pair from a credentials file as the server
@@ -211,4 +319,9 @@ func NormalizeEndpoint(s string) (string, error) {
 		return "", fmt.Errorf("invalid endpoint %q: unexpected query or fragment", s)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// Credentials returns the keys the client signs with.
+func (c *Client) Credentials(ctx context.Context) (aws.Credentials, error) {
+	return c.cfg.Credentials.Retrieve(ctx)
 }
