@@ -63,7 +63,9 @@ func loadKeys(dir string, log *slog.Logger) (Keys, error) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return Keys{}, fmt.Errorf("app: save credentials: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "Generated root credentials (saved to %s):\n  ALOFT_ACCESS_KEY_ID=%s\n  ALOFT_SECRET_ACCESS_KEY=%s\n", path, k.AccessKeyID, k.SecretAccessKey)
+	fmt.Fprintf(os.Stderr, "Generated root credentials (saved to %s):\n  ALOFT_ACCESS_KEY_ID=%s\n  ALOFT_SECRET_ACCESS_KEY=%s\n"+
+		"The aloft CLI finds them by itself. For other AWS clients: eval \"$(aloft env)\", or aloft configure (the AWS profile aloft).\n",
+		path, k.AccessKeyID, k.SecretAccessKey)
 	log.Info("generated root credentials", "file", path)
 	return k, nil
 }
