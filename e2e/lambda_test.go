@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
+	"github.com/aloft-dev/aloft/internal/function"
 )
 
 // TestRuntimes takes a function on each runtime through its whole life:
@@ -279,5 +280,20 @@ func TestListAndAccountSettings(t *testing.T) {
 	if aws.ToInt64(&acct.AccountUsage.FunctionCount) != 5 || acct.AccountUsage.TotalCodeSize != 5*int64(len(zip)) ||
 		acct.AccountLimit.CodeSizeZipped != 52428800 {
 		t.Fatalf("account settings got %+v %+v", acct.AccountUsage, acct.AccountLimit)
+	}
+}
+
+// TestRuntimeVersionMissing creates a function for a runtime version this
+// host has no interpreter of: refused, saying what to install, instead
+// of running on another version.
+func TestRuntimeVersionMissing(t *testing.T) {
+	srv := alofttest.Start(t)
+	c := srv.Lambda()
+	_, err := c.CreateFunction(ctxT(t), &lambda.CreateFunctionInput{FunctionName: aws.String("future"), Runtime: "nodejs24.x",
+		Handler: aws.String("index.handler"), Role: aws.String(function.DefaultRole),
+		Code: &types.FunctionCode{ZipFile: alofttest.ZipFiles(t, map[string]string{"index.mjs": "export const handler = async () => 1;"})}})
+	msg := apiErr(t, err, "InvalidParameterValueException", 400)
+	if !strings.Contains(msg, "nodejs24.x needs Node.js 24, which this host does not have") || !strings.Contains(msg, "--node 24=PATH") {
+		t.Errorf("message %q", msg)
 	}
 }

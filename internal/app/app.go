@@ -146,11 +146,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err := runtimes.Install(runtimeDir); err != nil {
 		return nil, fmt.Errorf("app: install bootstraps: %w", err)
 	}
-	for _, f := range []function.Family{function.Python, function.Node} {
-		if err := host.Check(f); err != nil {
-			log.Warn("runtime unavailable", "family", string(f), "reason", err.Error())
-		}
+	if len(host.Pythons) == 0 {
+		log.Warn("runtime unavailable", "family", "python", "reason", host.Check("python3.12").Error())
 	}
+	if len(host.Nodes) == 0 {
+		log.Warn("runtime unavailable", "family", "nodejs", "reason", host.Check("nodejs20.x").Error())
+	}
+	log.Info("runtimes", "python", host.Pythons, "nodejs", host.Nodes)
 
 	if s.reg, err = registry.Open(ctx, js, filepath.Join(dir, "code"), log.With("component", "registry")); err != nil {
 		return nil, err
@@ -193,8 +195,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	os.RemoveAll(workDir) // scratch space of instances from an earlier run
 	s.inv, err = invoker.New(invoker.Deps{
 		Driver: driver,
-		Command: func(f function.Family, codeDir string) ([]string, []string, error) {
-			return host.Command(f, codeDir, runtimeDir)
+		Command: func(runtime, codeDir string) ([]string, []string, error) {
+			return host.Command(runtime, codeDir, runtimeDir)
 		},
 		CodeDir: func(ctx context.Context, key string) (string, error) {
 			return s.reg.Unpacked(ctx, key)
@@ -324,10 +326,8 @@ func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log
 		return nil, sandboxInfo{}, fmt.Errorf("app: unknown --sandbox %q: want auto, linux or process", cfg.Sandbox)
 	}
 	ro := linux.DefaultReadOnly()
-	for _, exe := range []string{host.Python, host.Node} {
-		if exe != "" {
-			ro = append(ro, linux.InterpreterPrefixes(exe)...)
-		}
+	for _, exe := range host.Interpreters() {
+		ro = append(ro, linux.InterpreterPrefixes(exe)...)
 	}
 	// One cgroup parent per data dir: servers on other data dirs keep
 	// theirs, a restart sweeps what the previous run left, and a clean

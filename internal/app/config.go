@@ -32,8 +32,8 @@ type Config struct {
 	// zero (the default) before every acknowledgement, so that accepted
 	// events, queue messages and registry changes survive power loss.
 	SyncInterval time.Duration
-	Python       string // Python interpreter to run python runtimes ("" = resolve python3)
-	Node         string // Node.js binary to run nodejs runtimes ("" = resolve node)
+	Python       []string // Python interpreters (paths, or VERSION=path; none = find them)
+	Node         []string // Node.js binaries, likewise
 }
 
 // DefaultConfig returns the defaults of the external contract.

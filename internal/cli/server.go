@@ -75,8 +75,8 @@ aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
 	f.Var(prefixList{&cfg.AllowNet}, "sandbox-allow-net", "IPv4 `CIDR`s (comma-separated) that sandboxed functions may reach although private or link-local; the host itself stays out of reach")
 	f.DurationVar(&cfg.SyncInterval, "sync-interval", cfg.SyncInterval, "how often the embedded backbone flushes to disk: 0 before every acknowledgement (accepted events survive power loss), or an interval whose writes a power loss may lose, for speed")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "`URL` of an external NATS cluster (default: run one embedded)")
-	f.StringVar(&cfg.Python, "python", cfg.Python, "`PATH` of the Python interpreter for python runtimes (default: python3 on $PATH)")
-	f.StringVar(&cfg.Node, "node", cfg.Node, "`PATH` of the Node.js binary for nodejs runtimes (default: node on $PATH)")
+	f.StringArrayVar(&cfg.Python, "python", cfg.Python, "Python `INTERPRETER` for the python runtime of its version: a path, or VERSION=PATH; repeat for several (default: python3, python3.N on $PATH and pyenv's versions)")
+	f.StringArrayVar(&cfg.Node, "node", cfg.Node, "Node.js `BINARY` for the nodejs runtime of its major version: a path, or VERSION=PATH; repeat for several (default: node on $PATH and nvm's versions)")
 	f.StringVar(&level, "log-level", level, "least severe `LEVEL` logged: debug, info, warn or error")
 	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd

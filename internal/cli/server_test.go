@@ -44,7 +44,7 @@ func TestServerFlags(t *testing.T) {
 	}
 	want := app.Config{
 		DataDir: "/var/lib/aloft", Listen: "0.0.0.0:9100", GatewayListen: ":8181", KeepAlive: 90 * time.Second,
-		NATSURL: "nats://n1:4222", Python: "/usr/bin/python3.13", Node: "/opt/node",
+		NATSURL: "nats://n1:4222", Python: []string{"/usr/bin/python3.13"}, Node: []string{"/opt/node"},
 		RetryBase: 2 * time.Second, AsyncWorkers: 8, ConcurrencyLimit: 50, IdleMemoryMB: 2048,
 		AllowNet: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.168.7.9/32"),
 			netip.MustParsePrefix("172.16.1.0/24")},

@@ -174,7 +174,7 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 	}
 
 	family := function.RuntimeFamily(cfg.Runtime)
-	argv, extraEnv, err := iv.d.Command(family, codeDir)
+	argv, extraEnv, err := iv.d.Command(cfg.Runtime, codeDir)
 	tSandbox := iv.d.Now()
 	if err == nil {
 		in.sb, err = iv.d.Driver.Start(ctx, sandbox.Spec{

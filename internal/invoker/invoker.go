@@ -41,7 +41,7 @@ type Deps struct {
 	Driver sandbox.Driver
 	// Command returns the program, arguments and extra environment that start
 	// a runtime of family for code in codeDir.
-	Command func(family function.Family, codeDir string) (argv, env []string, err error)
+	Command func(runtime, codeDir string) (argv, env []string, err error)
 	// CodeDir returns the unpacked code stored under key.
 	CodeDir func(ctx context.Context, key string) (string, error)
 	// Env returns platform variables for a function's instances (its

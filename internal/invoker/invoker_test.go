@@ -108,7 +108,7 @@ func newInvoker(t testing.TB, keepAlive time.Duration, opts ...func(*Deps)) (*In
 	}
 	d := Deps{
 		Driver: &process.Driver{},
-		Command: func(function.Family, string) ([]string, []string, error) {
+		Command: func(string, string) ([]string, []string, error) {
 			return []string{exe}, []string{"INVOKER_TEST_RUNTIME=1"}, nil
 		},
 		CodeDir:   func(context.Context, string) (string, error) { return os.TempDir(), nil },
@@ -536,7 +536,7 @@ func TestAdaptiveKeepAlivePreWarms(t *testing.T) {
 	exe, _ := os.Executable()
 	iv, err := New(Deps{
 		Driver: &process.Driver{},
-		Command: func(function.Family, string) ([]string, []string, error) {
+		Command: func(string, string) ([]string, []string, error) {
 			return []string{exe}, []string{"INVOKER_TEST_RUNTIME=1"}, nil
 		},
 		CodeDir:         func(context.Context, string) (string, error) { return os.TempDir(), nil },

@@ -126,7 +126,7 @@ func (s *Server) checkRuntime(runtime string) error {
 	if s.d.CheckRuntime == nil {
 		return nil
 	}
-	if err := s.d.CheckRuntime(function.RuntimeFamily(runtime)); err != nil {
+	if err := s.d.CheckRuntime(runtime); err != nil {
 		return function.InvalidParameter("The runtime %s cannot run on this server: %v", runtime, err)
 	}
 	return nil

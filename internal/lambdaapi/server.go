@@ -36,7 +36,7 @@ type Deps struct {
 	Registry     Functions
 	Invoker      Invoker
 	Usage        func() meter.Report
-	CheckRuntime func(function.Family) error // can this host run the family?
+	CheckRuntime func(runtime string) error // can this host run the runtime (on an interpreter of its version)?
 	// CheckRole says whether Lambda may assume an execution role (it
 	// exists and trusts lambda.amazonaws.com); nil accepts every role.
 	CheckRole func(roleARN string) error

@@ -260,13 +260,33 @@ func testHost(t testing.TB) (*Host, string) {
 	return sharedHost, bootDir
 }
 
-func requireFamily(t testing.TB, family function.Family) (*Host, string) {
+// requireFamily returns the host, the bootstraps' directory and a runtime
+// of the family this host runs (the version of the first interpreter
+// found).
+func requireFamily(t testing.TB, family function.Family) (*Host, string, string) {
 	t.Helper()
 	h, dir := testHost(t)
-	if err := h.Check(family); err != nil {
+	runtime := ""
+	switch family {
+	case function.Provided:
+		runtime = "provided.al2023"
+	case function.Python:
+		for v, p := range h.Pythons {
+			if p == h.Python {
+				runtime = "python" + v
+			}
+		}
+	case function.Node:
+		for v, p := range h.Nodes {
+			if p == h.Node {
+				runtime = "nodejs" + v + ".x"
+			}
+		}
+	}
+	if err := h.Check(runtime); runtime == "" || err != nil {
 		t.Skipf("interpreter missing on this host: %v", err)
 	}
-	return h, dir
+	return h, dir, runtime
 }
 
 // writeFiles writes name→content pairs under a new temporary code directory.
@@ -290,8 +310,8 @@ func writeFiles(t testing.TB, files map[string]string) string {
 // the function environment, codeDir as working directory.
 func startRuntime(t testing.TB, f *fakeAPI, family function.Family, codeDir, handler string, env ...string) *proc {
 	t.Helper()
-	h, dir := requireFamily(t, family)
-	argv, extra, err := h.Command(family, codeDir, dir)
+	h, dir, runtime := requireFamily(t, family)
+	argv, extra, err := h.Command(runtime, codeDir, dir)
 	if err != nil {
 		t.Fatalf("Command: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,103 +54,188 @@ func (e *entrypointError) Unwrap() error { return ErrInvalidEntrypoint }
 // detectTimeout bounds each interpreter probe Detect runs.
 const detectTimeout = 15 * time.Second
 
-// Options names the interpreters to use; an empty field means resolving the
-// usual command (python3, node) from PATH.
-type Options struct{ Python, Node string }
+// Options names the interpreters to use, each a path (probed for its
+// version) or VERSION=path ("3.12=/opt/py312/bin/python3"). Empty lists
+// mean finding them: python3.N, python3 and python on PATH and pyenv's
+// versions; node on PATH and nvm's versions.
+type Options struct{ Python, Node []string }
 
-// Host holds the interpreters found on this host as absolute paths; an empty
-// field means the runtime family is not available.
+// Host holds the interpreters found on this host as absolute paths, by
+// version: a runtime identifier runs on the interpreter of its own
+// version, or not at all.
 type Host struct {
-	Python string
-	Node   string
+	Python string // the first Python found: python3 on PATH, say
+	Node   string // likewise
+	// Pythons maps "3.11" to an interpreter; Nodes "20".
+	Pythons map[string]string
+	Nodes   map[string]string
 
-	// Why each interpreter is missing, for Check's message.
+	// Why each family has no interpreter, for Check's message.
 	pythonWhy, nodeWhy string
 }
 
-// Detect resolves the interpreters once. For Python it runs the candidate
-// (which may be a version-manager shim) a single time to learn the real
-// executable behind it, so that functions start without the shim's
-// overhead; it also requires Python 3.8 or later. For Node.js it follows
-// symlinks from the binary on PATH and requires Node.js 18 or later.
-// Interpreters that cannot be used leave their field empty; Check explains
-// why.
+// Detect resolves the interpreters once, probing the candidates
+// concurrently. For Python it runs each candidate (which may be a
+// version-manager shim) a single time to learn the real executable behind
+// it and its version, so that functions start without the shim's
+// overhead; it requires Python 3.8 or later. For Node.js it follows
+// symlinks and requires Node.js 18 or later. Check explains what is
+// missing.
 func Detect(ctx context.Context, o Options) *Host {
-	h := &Host{}
+	h := &Host{Pythons: map[string]string{}, Nodes: map[string]string{}}
+	py := o.Python
+	if len(py) == 0 {
+		py = pythonCandidates()
+	}
+	nd := o.Node
+	if len(nd) == 0 {
+		nd = nodeCandidates()
+	}
+	type found struct{ version, path, why string }
+	pyFound, ndFound := make([]found, len(py)), make([]found, len(nd))
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		h.Python, h.pythonWhy = detectPython(ctx, o.Python)
-	}()
-	go func() {
-		defer wg.Done()
-		h.Node, h.nodeWhy = detectNode(ctx, o.Node)
-	}()
+	for i, c := range py {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, p, why := detectPython(ctx, c)
+			pyFound[i] = found{v, p, why}
+		}()
+	}
+	for i, c := range nd {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, p, why := detectNode(ctx, c)
+			ndFound[i] = found{v, p, why}
+		}()
+	}
 	wg.Wait()
+	// The candidates' order decides: an explicit one, or PATH's, first.
+	for _, f := range pyFound {
+		if f.path == "" {
+			if h.pythonWhy == "" || len(o.Python) > 0 {
+				h.pythonWhy = f.why
+			}
+			continue
+		}
+		if _, ok := h.Pythons[f.version]; !ok {
+			h.Pythons[f.version] = f.path
+		}
+		if h.Python == "" {
+			h.Python = f.path
+		}
+	}
+	for _, f := range ndFound {
+		if f.path == "" {
+			if h.nodeWhy == "" || len(o.Node) > 0 {
+				h.nodeWhy = f.why
+			}
+			continue
+		}
+		if _, ok := h.Nodes[f.version]; !ok {
+			h.Nodes[f.version] = f.path
+		}
+		if h.Node == "" {
+			h.Node = f.path
+		}
+	}
 	return h
+}
+
+// pythonCandidates are the Python interpreters Detect tries: PATH's
+// python3 and python first, then each python3.N on PATH, then pyenv's
+// versions.
+func pythonCandidates() []string {
+	out := []string{"python3", "python"}
+	for m := minPythonMinor; m <= 14; m++ {
+		out = append(out, "python3."+strconv.Itoa(m))
+	}
+	root := os.Getenv("PYENV_ROOT")
+	if root == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			root = filepath.Join(home, ".pyenv")
+		}
+	}
+	if root != "" {
+		matches, _ := filepath.Glob(filepath.Join(root, "versions", "*", "bin", "python3"))
+		out = append(out, matches...)
+	}
+	return out
+}
+
+// nodeCandidates are the Node.js binaries Detect tries: PATH's node, then
+// nvm's versions.
+func nodeCandidates() []string {
+	out := []string{"node"}
+	dir := os.Getenv("NVM_DIR")
+	if dir == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			dir = filepath.Join(home, ".nvm")
+		}
+	}
+	if dir != "" {
+		matches, _ := filepath.Glob(filepath.Join(dir, "versions", "node", "*", "bin", "node"))
+		out = append(out, matches...)
+	}
+	return out
 }
 
 // pythonProbe prints the interpreter's real executable and its version. It
 // runs with -S: site initialisation would only slow the probe down.
 const pythonProbe = `import sys; print(sys.executable); print("%d.%d" % sys.version_info[:2])`
 
-func detectPython(ctx context.Context, explicit string) (path, why string) {
-	candidates := []string{"python3", "python"}
-	if explicit != "" {
-		candidates = []string{explicit}
-	}
-	why = "no python3 interpreter found on PATH"
-	for _, name := range candidates {
-		bin, err := exec.LookPath(name)
-		if err != nil {
-			if explicit != "" {
-				why = fmt.Sprintf("python interpreter %q not found", explicit)
-			}
-			continue
-		}
-		out, err := probe(ctx, bin, "-S", "-c", pythonProbe)
-		if err != nil {
-			why = fmt.Sprintf("%s does not run: %v", bin, err)
-			continue
-		}
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if len(lines) != 2 {
-			why = fmt.Sprintf("%s answered the version probe unexpectedly: %q", bin, out)
-			continue
-		}
-		exe, version := strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1])
-		major, minor, _ := strings.Cut(version, ".")
-		mj, err1 := strconv.Atoi(major)
-		mn, err2 := strconv.Atoi(minor)
-		if err1 != nil || err2 != nil || mj != 3 || mn < minPythonMinor {
-			why = fmt.Sprintf("%s is Python %s; Aloft needs Python 3.%d or later", bin, version, minPythonMinor)
-			continue
-		}
-		if exe == "" {
-			exe = bin
-		}
-		// Not EvalSymlinks: a virtualenv's python is a symlink whose location
-		// selects the environment.
-		if abs, err := filepath.Abs(exe); err == nil {
-			exe = abs
-		}
-		return exe, ""
-	}
-	return "", why
-}
-
-func detectNode(ctx context.Context, explicit string) (path, why string) {
-	name := "node"
-	if explicit != "" {
-		name = explicit
+// detectPython probes one candidate: a name on PATH, a path, or
+// VERSION=path. It returns the version ("3.11") and the executable, or
+// why the candidate cannot be used.
+func detectPython(ctx context.Context, candidate string) (version, path, why string) {
+	want, name, pinned := strings.Cut(candidate, "=")
+	if !pinned {
+		name, want = candidate, ""
 	}
 	bin, err := exec.LookPath(name)
 	if err != nil {
-		if explicit != "" {
-			return "", fmt.Sprintf("node binary %q not found", explicit)
-		}
-		return "", "no node binary found on PATH"
+		return "", "", fmt.Sprintf("python interpreter %q not found", name)
+	}
+	out, err := probe(ctx, bin, "-S", "-c", pythonProbe)
+	if err != nil {
+		return "", "", fmt.Sprintf("%s does not run: %v", bin, err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		return "", "", fmt.Sprintf("%s answered the version probe unexpectedly: %q", bin, out)
+	}
+	exe, version := strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1])
+	major, minor, _ := strings.Cut(version, ".")
+	mj, err1 := strconv.Atoi(major)
+	mn, err2 := strconv.Atoi(minor)
+	if err1 != nil || err2 != nil || mj != 3 || mn < minPythonMinor {
+		return "", "", fmt.Sprintf("%s is Python %s; Aloft needs Python 3.%d or later", bin, version, minPythonMinor)
+	}
+	if want != "" && want != version {
+		return "", "", fmt.Sprintf("%s is Python %s, not %s", bin, version, want)
+	}
+	if exe == "" {
+		exe = bin
+	}
+	// Not EvalSymlinks: a virtualenv's python is a symlink whose location
+	// selects the environment.
+	if abs, err := filepath.Abs(exe); err == nil {
+		exe = abs
+	}
+	return version, exe, ""
+}
+
+// detectNode probes one candidate as detectPython does; the version is
+// the major one ("20").
+func detectNode(ctx context.Context, candidate string) (version, path, why string) {
+	want, name, pinned := strings.Cut(candidate, "=")
+	if !pinned {
+		name, want = candidate, ""
+	}
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		return "", "", fmt.Sprintf("node binary %q not found", name)
 	}
 	if real, err := filepath.EvalSymlinks(bin); err == nil {
 		bin = real
@@ -159,14 +245,17 @@ func detectNode(ctx context.Context, explicit string) (path, why string) {
 	}
 	out, err := probe(ctx, bin, "--version")
 	if err != nil {
-		return "", fmt.Sprintf("%s does not run: %v", bin, err)
+		return "", "", fmt.Sprintf("%s does not run: %v", bin, err)
 	}
-	version := strings.TrimPrefix(strings.TrimSpace(out), "v")
-	major, _, _ := strings.Cut(version, ".")
+	full := strings.TrimPrefix(strings.TrimSpace(out), "v")
+	major, _, _ := strings.Cut(full, ".")
 	if mj, err := strconv.Atoi(major); err != nil || mj < minNodeMajor {
-		return "", fmt.Sprintf("%s is Node.js %s; Aloft needs Node.js %d or later", bin, version, minNodeMajor)
+		return "", "", fmt.Sprintf("%s is Node.js %s; Aloft needs Node.js %d or later", bin, full, minNodeMajor)
 	}
-	return bin, ""
+	if want != "" && want != major {
+		return "", "", fmt.Sprintf("%s is Node.js %s, not %s", bin, full, want)
+	}
+	return major, bin, ""
 }
 
 func probe(ctx context.Context, bin string, args ...string) (string, error) {
@@ -235,26 +324,93 @@ func writeIfChanged(path string, data []byte) error {
 	return err
 }
 
-// Check reports whether functions of the family can run on this host.
-func (h *Host) Check(family function.Family) error {
+// Version returns the interpreter version a runtime identifier asks
+// for: "3.12" for python3.12, "20" for nodejs20.x, "" for the others.
+func Version(runtime string) string {
+	switch function.RuntimeFamily(runtime) {
+	case function.Python:
+		return strings.TrimPrefix(runtime, "python")
+	case function.Node:
+		return strings.TrimSuffix(strings.TrimPrefix(runtime, "nodejs"), ".x")
+	}
+	return ""
+}
+
+// Check reports whether functions of the runtime (python3.12, say) can run
+// on this host: on an interpreter of the version they name, never another.
+// Its error says what to install.
+func (h *Host) Check(runtime string) error {
+	_, err := h.interpreter(runtime)
+	return err
+}
+
+// interpreter returns the executable that runs runtime ("" for provided).
+func (h *Host) interpreter(runtime string) (string, error) {
+	family, want := function.RuntimeFamily(runtime), Version(runtime)
 	switch family {
 	case function.Provided:
-		return nil
+		return "", nil
 	case function.Python:
-		if h.Python == "" {
-			return fmt.Errorf("python runtimes are not available on this host: %s (set --python)",
+		if len(h.Pythons) == 0 {
+			return "", fmt.Errorf("python runtimes are not available on this host: %s (set --python)",
 				orDefault(h.pythonWhy, "no python3 interpreter found on PATH"))
 		}
-		return nil
+		if exe := h.Pythons[want]; exe != "" {
+			return exe, nil
+		}
+		return "", fmt.Errorf("%s needs Python %s, which this host does not have (it has %s). Install Python %s "+
+			"(pyenv install %s, or the distribution's python%s package) and restart the server, or name it with --python %s=PATH",
+			runtime, want, have(h.Pythons), want, want, want, want)
 	case function.Node:
-		if h.Node == "" {
-			return fmt.Errorf("nodejs runtimes are not available on this host: %s (set --node)",
+		if len(h.Nodes) == 0 {
+			return "", fmt.Errorf("nodejs runtimes are not available on this host: %s (set --node)",
 				orDefault(h.nodeWhy, "no node binary found on PATH"))
 		}
-		return nil
+		if exe := h.Nodes[want]; exe != "" {
+			return exe, nil
+		}
+		return "", fmt.Errorf("%s needs Node.js %s, which this host does not have (it has %s). Install Node.js %s "+
+			"(nvm install %s, or from nodejs.org) and restart the server, or name it with --node %s=PATH",
+			runtime, want, have(h.Nodes), want, want, want)
 	default:
-		return fmt.Errorf("runtime family %q is not supported", family)
+		return "", fmt.Errorf("runtime %q is not supported", runtime)
 	}
+}
+
+// have lists the versions found, with their paths.
+func have(m map[string]string) string {
+	var out []string
+	for v, p := range m {
+		out = append(out, v+" at "+p)
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
+// Runtimes returns the runtime identifiers this host can run, with the
+// interpreter of each ("" for provided runtimes).
+func (h *Host) Runtimes() map[string]string {
+	out := map[string]string{}
+	for _, r := range function.Runtimes {
+		if exe, err := h.interpreter(r); err == nil {
+			out[r] = exe
+		}
+	}
+	return out
+}
+
+// Interpreters returns every interpreter found, for the sandbox to expose.
+func (h *Host) Interpreters() []string {
+	var out []string
+	for _, m := range []map[string]string{h.Pythons, h.Nodes} {
+		for _, p := range m {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func orDefault(s, def string) string {
@@ -282,11 +438,12 @@ func orDefault(s, def string) string {
 //
 // For a provided runtime whose bootstrap is missing or not executable the
 // error wraps ErrInvalidEntrypoint.
-func (h *Host) Command(family function.Family, codeDir, bootstrapDir string) (argv, env []string, err error) {
-	if err := h.Check(family); err != nil {
+func (h *Host) Command(runtime, codeDir, bootstrapDir string) (argv, env []string, err error) {
+	exe, err := h.interpreter(runtime)
+	if err != nil {
 		return nil, nil, err
 	}
-	switch family {
+	switch function.RuntimeFamily(runtime) {
 	case function.Provided:
 		entry := filepath.Join(codeDir, "bootstrap")
 		fi, err := os.Stat(entry)
@@ -302,13 +459,13 @@ func (h *Host) Command(family function.Family, codeDir, bootstrapDir string) (ar
 		if err != nil {
 			return nil, nil, err
 		}
-		return []string{h.Python, "-u", script}, []string{"PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1"}, nil
+		return []string{exe, "-u", script}, []string{"PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1"}, nil
 	default: // function.Node; Check rejected anything else
 		script, err := installed(bootstrapDir, NodeBootstrap)
 		if err != nil {
 			return nil, nil, err
 		}
-		return []string{h.Node, script}, nil, nil
+		return []string{exe, script}, nil, nil
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 func TestDetectResolvesRealPython(t *testing.T) {
-	h, _ := requireFamily(t, function.Python)
+	h, _, _ := requireFamily(t, function.Python)
 	if !filepath.IsAbs(h.Python) {
 		t.Fatalf("Python = %q, want an absolute path", h.Python)
 	}
@@ -44,7 +44,7 @@ func TestDetectResolvesRealPython(t *testing.T) {
 }
 
 func TestDetectNode(t *testing.T) {
-	h, _ := requireFamily(t, function.Node)
+	h, _, _ := requireFamily(t, function.Node)
 	if !filepath.IsAbs(h.Node) {
 		t.Fatalf("Node = %q, want an absolute path", h.Node)
 	}
@@ -54,31 +54,39 @@ func TestDetectNode(t *testing.T) {
 }
 
 func TestCheckMissingInterpreters(t *testing.T) {
-	h := Detect(context.Background(), Options{Python: "/nonexistent/python3", Node: "/nonexistent/node"})
+	h := Detect(context.Background(), Options{Python: []string{"/nonexistent/python3"}, Node: []string{"/nonexistent/node"}})
 	if h.Python != "" || h.Node != "" {
 		t.Fatalf("Detect found %+v", h)
 	}
-	err := h.Check(function.Python)
+	err := h.Check("python3.12")
 	if err == nil || !strings.Contains(err.Error(), "python runtimes are not available on this host") ||
 		!strings.Contains(err.Error(), "/nonexistent/python3") || !strings.Contains(err.Error(), "--python") {
 		t.Errorf("Check(python) = %v", err)
 	}
-	err = h.Check(function.Node)
+	err = h.Check("nodejs20.x")
 	if err == nil || !strings.Contains(err.Error(), "nodejs runtimes are not available on this host") ||
 		!strings.Contains(err.Error(), "/nonexistent/node") || !strings.Contains(err.Error(), "--node") {
 		t.Errorf("Check(nodejs) = %v", err)
 	}
-	if err := h.Check(function.Provided); err != nil {
+	if err := h.Check("provided.al2023"); err != nil {
 		t.Errorf("Check(provided) = %v", err)
 	}
 	if err := h.Check("cobol"); err == nil {
 		t.Errorf("Check(cobol) succeeded")
 	}
-	if _, _, err := h.Command(function.Python, t.TempDir(), t.TempDir()); err == nil {
+	other := &Host{Python: "/usr/bin/python3.11", Pythons: map[string]string{"3.11": "/usr/bin/python3.11"}}
+	if err := other.Check("python3.13"); err == nil || !strings.Contains(err.Error(), "python3.13 needs Python 3.13") ||
+		!strings.Contains(err.Error(), "it has 3.11 at /usr/bin/python3.11") || !strings.Contains(err.Error(), "--python 3.13=PATH") {
+		t.Errorf("Check of a version the host lacks = %v", err)
+	}
+	if err := other.Check("python3.11"); err != nil {
+		t.Errorf("Check of the version the host has = %v", err)
+	}
+	if _, _, err := h.Command("python3.12", t.TempDir(), t.TempDir()); err == nil {
 		t.Errorf("Command(python) without an interpreter succeeded")
 	}
 	var zero Host
-	if err := zero.Check(function.Python); err == nil || !strings.Contains(err.Error(), "no python3 interpreter found") {
+	if err := zero.Check("python3.12"); err == nil || !strings.Contains(err.Error(), "no python3 interpreter found") {
 		t.Errorf("zero Host Check(python) = %v", err)
 	}
 }
@@ -90,8 +98,8 @@ func TestCheckRejectsOldPython(t *testing.T) {
 	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h := Detect(context.Background(), Options{Python: fake, Node: "/nonexistent/node"})
-	if err := h.Check(function.Python); err == nil || !strings.Contains(err.Error(), "Python 2.7") {
+	h := Detect(context.Background(), Options{Python: []string{fake}, Node: []string{"/nonexistent/node"}})
+	if err := h.Check("python3.12"); err == nil || !strings.Contains(err.Error(), "Python 2.7") {
 		t.Errorf("Check = %v", err)
 	}
 }
@@ -99,7 +107,7 @@ func TestCheckRejectsOldPython(t *testing.T) {
 func TestCommandProvided(t *testing.T) {
 	h := &Host{}
 	code := t.TempDir()
-	_, _, err := h.Command(function.Provided, code, "")
+	_, _, err := h.Command("provided.al2023", code, "")
 	if !errors.Is(err, ErrInvalidEntrypoint) || !strings.HasPrefix(err.Error(), "Couldn't find valid bootstrap(s): [") {
 		t.Errorf("missing bootstrap: %v", err)
 	}
@@ -107,29 +115,30 @@ func TestCommandProvided(t *testing.T) {
 	if err := os.WriteFile(entry, []byte("#!/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = h.Command(function.Provided, code, "")
+	_, _, err = h.Command("provided.al2023", code, "")
 	if !errors.Is(err, ErrInvalidEntrypoint) || !strings.HasSuffix(err.Error(), "permission denied") {
 		t.Errorf("non-executable bootstrap: %v", err)
 	}
 	if err := os.Chmod(entry, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	argv, env, err := h.Command(function.Provided, code, "")
+	argv, env, err := h.Command("provided.al2023", code, "")
 	if err != nil || len(argv) != 1 || argv[0] != entry || len(env) != 0 {
 		t.Errorf("Command = %q %q %v", argv, env, err)
 	}
 }
 
 func TestCommandInterpreters(t *testing.T) {
-	h := &Host{Python: "/opt/py/bin/python3.12", Node: "/opt/node/bin/node"}
+	h := &Host{Python: "/opt/py/bin/python3.12", Node: "/opt/node/bin/node",
+		Pythons: map[string]string{"3.12": "/opt/py/bin/python3.12"}, Nodes: map[string]string{"22": "/opt/node/bin/node"}}
 	boot := t.TempDir()
-	if _, _, err := h.Command(function.Python, "/code", boot); err == nil {
+	if _, _, err := h.Command("python3.12", "/code", boot); err == nil {
 		t.Errorf("Command before Install succeeded")
 	}
 	if err := Install(boot); err != nil {
 		t.Fatal(err)
 	}
-	argv, env, err := h.Command(function.Python, "/code", boot)
+	argv, env, err := h.Command("python3.12", "/code", boot)
 	want := []string{h.Python, "-u", filepath.Join(boot, "python", "bootstrap.py")}
 	if err != nil || strings.Join(argv, " ") != strings.Join(want, " ") {
 		t.Errorf("python argv = %q, %v; want %q", argv, err, want)
@@ -137,7 +146,7 @@ func TestCommandInterpreters(t *testing.T) {
 	if strings.Join(env, " ") != "PYTHONDONTWRITEBYTECODE=1 PYTHONNOUSERSITE=1" {
 		t.Errorf("python env = %q", env)
 	}
-	argv, env, err = h.Command(function.Node, "/code", boot)
+	argv, env, err = h.Command("nodejs22.x", "/code", boot)
 	want = []string{h.Node, filepath.Join(boot, "node", "bootstrap.mjs")}
 	if err != nil || strings.Join(argv, " ") != strings.Join(want, " ") || len(env) != 0 {
 		t.Errorf("node argv = %q env %q, %v; want %q", argv, env, err, want)
@@ -190,10 +199,10 @@ func TestInstall(t *testing.T) {
 // benchmarkColdStart measures process start until the runtime's first
 // /next request reaches the Runtime API, for a trivial handler.
 func benchmarkColdStart(b *testing.B, family function.Family, handler string, files map[string]string) {
-	h, boot := requireFamily(b, family)
+	h, boot, runtime := requireFamily(b, family)
 	f := newFakeAPI(b)
 	code := writeFiles(b, files)
-	argv, extra, err := h.Command(family, code, boot)
+	argv, extra, err := h.Command(runtime, code, boot)
 	if err != nil {
 		b.Fatal(err)
 	}
