@@ -20,7 +20,10 @@ type Follower struct {
 
 // KV calls apply with every current entry of kv and then ready (nil
 // for none) once, before it returns; afterwards, in a goroutine of its
-// own, it calls apply and then ready for each change, until Stop.
+// own, it calls apply for each change, until Stop. A package that
+// publishes a compiled view does so in ready and, once ready has run,
+// within apply, under the same lock as the change, so that a writer
+// waiting for its revision finds the view that has it.
 func KV(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValueEntry), ready func()) (*Follower, error) {
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
@@ -53,9 +56,6 @@ func KV(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValu
 				}
 				if e != nil {
 					apply(e)
-					if ready != nil {
-						ready()
-					}
 				}
 			}
 		}

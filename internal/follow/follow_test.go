@@ -53,7 +53,7 @@ func TestKV(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		mu.Lock()
-		done := seen["a"] == "3" && len(seen) == 1 && readies == 3
+		done := seen["a"] == "3" && len(seen) == 1 && readies == 1
 		mu.Unlock()
 		if done {
 			break

@@ -217,6 +217,7 @@ type Store struct {
 	policies map[string]*Policy // by ARN
 	keys     map[string]*AccessKey
 	view     atomic.Pointer[view]
+	live     bool // guarded by mu: the replay is over; each change publishes
 
 	lastUsed sync.Map // access key id → *keyUse, this node's
 
@@ -241,10 +242,14 @@ func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Store
 	s.follow, err = follow.KV(ctx, kv, func(e jetstream.KeyValueEntry) {
 		s.mu.Lock()
 		s.apply(e)
+		if s.live {
+			s.publish()
+		}
 		s.mu.Unlock()
 	}, func() {
 		s.mu.Lock()
 		s.publish()
+		s.live = true
 		s.mu.Unlock()
 	})
 	if err != nil {

@@ -50,7 +50,7 @@ type Catalog struct {
 
 	snap atomic.Pointer[Snapshot]
 
-	dirty  bool // guarded by mu: a change applied since the last publish
+	live   bool // guarded by mu: the replay is over; each change publishes
 	follow *follow.Follower
 }
 
@@ -68,16 +68,14 @@ func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Catal
 		revs: map[string]uint64{}, eps: map[string]*Endpoint{}, keys: map[string]*APIKey{}, plans: map[string]*UsagePlan{}}
 	c.follow, err = follow.KV(ctx, kv, func(e jetstream.KeyValueEntry) {
 		c.mu.Lock()
-		if c.apply(e.Key(), e.Value(), e.Revision(), follow.Deleted(e)) {
-			c.dirty = true
+		if c.apply(e.Key(), e.Value(), e.Revision(), follow.Deleted(e)) && c.live {
+			c.publish()
 		}
 		c.mu.Unlock()
 	}, func() {
 		c.mu.Lock()
-		if c.dirty || c.snap.Load() == nil {
-			c.publish()
-			c.dirty = false
-		}
+		c.publish()
+		c.live = true
 		c.mu.Unlock()
 	})
 	if err != nil {
