@@ -479,7 +479,7 @@ func TestGatewayCLI(t *testing.T) {
 	if out, errOut, code = srv.Run(ctx, nil, "route", "list"); code != 0 || !strings.Contains(out, "GET /hello/{name}") || !strings.Contains(out, "clifn") {
 		t.Fatalf("route list: %d %q %q", code, out, errOut)
 	}
-	if out, errOut, code = srv.Run(ctx, nil, "route", "delete", "GET /hello/{name}"); code != 0 {
+	if out, errOut, code = srv.Run(ctx, nil, "route", "delete", "GET /hello/{name}"); code != 0 || out != "deleted route GET /hello/{name}\n" {
 		t.Fatalf("route delete: %d %q %q", code, out, errOut)
 	}
 	call(t, "GET", srv.GatewayURL+"/hello/ada", "", nil, nil).expect(t, 404, `{"message":"Not Found"}`)

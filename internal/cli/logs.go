@@ -141,10 +141,16 @@ func (e *env) followLogs(ctx context.Context, c *client.Client, in *cloudwatchlo
 	}
 }
 
+var eventLines = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\u00a0", " ")
+
 // printEvent writes one event as "time stream message".
 func (e *env) printEvent(ev types.FilteredLogEvent) {
 	ts := time.UnixMilli(aws.ToInt64(ev.Timestamp)).UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	msg := strings.TrimRight(aws.ToString(ev.Message), "\r\n")
+	// One event may hold several lines joined by CR, with indents kept as
+	// no-break spaces (a Python traceback, as Lambda's runtimes write it):
+	// a terminal shows them as lines.
+	msg = eventLines.Replace(msg)
 	fmt.Fprintf(e.stdout, "%s %s %s\n", ts, aws.ToString(ev.LogStreamName), msg)
 }
 

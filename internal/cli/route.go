@@ -145,7 +145,11 @@ func (e *env) routeDeleteCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return c.DeleteRoute(cmd.Context(), api, routeKey(args))
+			if err := c.DeleteRoute(cmd.Context(), api, routeKey(args)); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(e.stdout, "deleted route %s\n", routeKey(args))
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&api, "api", client.DefaultAPIName, "HTTP `API` id or name")

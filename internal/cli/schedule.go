@@ -150,7 +150,10 @@ func (e *env) scheduleDeleteCmd() *cobra.Command {
 			if group != "" {
 				in.GroupName = aws.String(group)
 			}
-			_, err = c.Scheduler.DeleteSchedule(cmd.Context(), in)
+			if _, err = c.Scheduler.DeleteSchedule(cmd.Context(), in); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(e.stdout, "deleted schedule %s\n", args[0])
 			return err
 		},
 	}

@@ -171,7 +171,7 @@ def handler(event, context):
 	if got := r.Header.Get("Lambda-Runtime-Function-Error-Type"); got != "CustomError" {
 		t.Errorf("error type header = %q", got)
 	}
-	if len(e.StackTrace) != 2 || !strings.Contains(e.StackTrace[0], "app.py") ||
+	if len(e.StackTrace) != 2 || !strings.Contains(e.StackTrace[0], `File "/var/task/app.py"`) ||
 		!strings.Contains(e.StackTrace[0], "in handler") || !strings.Contains(e.StackTrace[1], "raise CustomError(msg)") {
 		t.Errorf("stackTrace = %q", e.StackTrace)
 	}

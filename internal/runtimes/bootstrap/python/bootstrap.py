@@ -194,7 +194,12 @@ def _error_from_exception(exc, request_id=""):
         if frame.filename != _BOOTSTRAP_FILE:
             frames = frames[i:]
             break
-    return _error_body(str(exc), type(exc).__name__, traceback.format_list(frames), request_id)
+    # Paths as Lambda shows them: the function's code under /var/task.
+    root = os.environ.get("LAMBDA_TASK_ROOT", "")
+    lines = traceback.format_list(frames)
+    if root and root != "/var/task":
+        lines = [l.replace('File "' + root + "/", 'File "/var/task/') for l in lines]
+    return _error_body(str(exc), type(exc).__name__, lines, request_id)
 
 
 def _log_error(err):
