@@ -329,7 +329,7 @@ func TestGateway(t *testing.T) {
 			t.Fatalf("version %s, stageVariables %s, isBase64Encoded %s", raw["version"], raw["stageVariables"], raw["isBase64Encoded"])
 		}
 		// 1.0 infers nothing: an answer without statusCode is an error.
-		call(t, "POST", f.base()+"/v1/x?op=dict", "", nil, nil).expect(t, 502, `{"message":"Internal Server Error"}`)
+		call(t, "POST", f.base()+"/v1/x?op=dict", "", nil, nil).expect(t, 502, `{"message":"Internal Server Error","reason":"the function gwecho's answer is not a response: malformed Lambda proxy response: statusCode is missing"}`)
 	})
 
 	t.Run("python", func(t *testing.T) {
@@ -382,19 +382,22 @@ func TestGateway(t *testing.T) {
 	})
 
 	t.Run("failures", func(t *testing.T) {
-		call(t, "GET", f.base()+"/items/1?op=malformed", "", nil, nil).expect(t, 502, `{"message":"Internal Server Error"}`)
-		call(t, "GET", f.base()+"/items/1?op=error", "", nil, nil).expect(t, 502, `{"message":"Internal Server Error"}`)
-		call(t, "GET", f.base()+"/ghost", "", nil, nil).expect(t, 500, `{"message":"Internal Server Error"}`)
+		call(t, "GET", f.base()+"/items/1?op=malformed", "", nil, nil).expect(t, 502, `{"message":"Internal Server Error","reason":"the function gwecho's answer is not a response: malformed Lambda proxy response: statusCode \"not a status\" is not an HTTP status"}`)
+		call(t, "GET", f.base()+"/items/1?op=error", "", nil, nil).expect(t, 502, `{"message":"Internal Server Error","reason":"the function gwecho failed: errorString: the handler failed on purpose"}`)
+		call(t, "GET", f.base()+"/ghost", "", nil, nil).expect(t, 500, `{"message":"Internal Server Error","reason":"the integration's function ghost does not exist"}`)
 		r := call(t, "GET", f.base()+"/throttled", "", nil, nil).expect(t, 429, `{"message":"Too Many Requests"}`)
 		if r.header.Get("Retry-After") == "" {
 			t.Fatal("429 without Retry-After")
 		}
 		t0 := time.Now()
-		call(t, "GET", f.base()+"/integration-timeout?op=sleep&ms=4000", "", nil, nil).expect(t, 504, `{"message":"Endpoint request timed out"}`)
+		call(t, "GET", f.base()+"/integration-timeout?op=sleep&ms=4000", "", nil, nil).expect(t, 504, `{"message":"Endpoint request timed out","reason":"the integration timed out before the function gwlong answered"}`)
 		if el := time.Since(t0); el > 3500*time.Millisecond {
 			t.Fatalf("an integration timeout of 1s answered after %v", el)
 		}
-		call(t, "GET", f.base()+"/function-timeout?op=sleep&ms=3000", "", nil, nil).expect(t, 504, `{"message":"Endpoint request timed out"}`)
+		if r := call(t, "GET", f.base()+"/function-timeout?op=sleep&ms=3000", "", nil, nil).expect(t, 504, ""); !strings.HasPrefix(string(r.body), `{"message":"Endpoint request timed out","reason":"the function gwshort failed: Sandbox.Timedout: `) ||
+			!strings.HasSuffix(string(r.body), `Task timed out after 1.00 seconds"}`) {
+			t.Errorf("function timeout: %s", r.body)
+		}
 		// Event over Lambda's 6 MB payload limit; body over 10 MB.
 		big := bytes.Repeat([]byte("x"), 6<<20+1)
 		call(t, "POST", f.base()+"/items/1", "", big, map[string]string{"Content-Type": "text/plain"}).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -412,13 +413,13 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 	req, ok := h.d.Functions.Prepare(name, qualifier, event)
 	if !ok {
 		h.d.Logger.Warn("gateway integration names a missing function", "function", name, "qualifier", qualifier)
-		h.fail(x, http.StatusInternalServerError, internalBody)
+		h.failWhy(x, http.StatusInternalServerError, internalMessage, "the integration's function "+name+" does not exist")
 		return
 	}
 	resp, err := h.call(x.r.Context(), req, timeout)
 	switch {
 	case errors.Is(err, errTimeout):
-		h.fail(x, http.StatusGatewayTimeout, timeoutBody)
+		h.failWhy(x, http.StatusGatewayTimeout, timeoutMessage, "the integration timed out before the function "+name+" answered")
 		return
 	case err != nil && fault.KindOf(err) == fault.Throttled:
 		x.w.Header()["Retry-After"] = retryAfter
@@ -431,17 +432,19 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 		h.fail(x, http.StatusInternalServerError, internalBody)
 		return
 	case resp.FunctionError != "":
+		why := functionFailure(name, resp.Payload)
+		h.d.Logger.Warn("gateway: the function failed", "function", name, "request_id", x.reqID, "reason", why)
 		if resp.Failure != nil && resp.Failure.Kind == invoke.FailTimeout {
-			h.fail(x, http.StatusGatewayTimeout, timeoutBody)
+			h.failWhy(x, http.StatusGatewayTimeout, timeoutMessage, why)
 		} else {
-			h.fail(x, http.StatusBadGateway, internalBody)
+			h.failWhy(x, http.StatusBadGateway, internalMessage, why)
 		}
 		return
 	}
 	out, err := payload.Decode(f, resp.Payload)
 	if err != nil {
 		h.d.Logger.Warn("function answer cannot be mapped to a response", "function", name, "err", err)
-		h.fail(x, http.StatusBadGateway, internalBody)
+		h.failWhy(x, http.StatusBadGateway, internalMessage, "the function "+name+"'s answer is not a response: "+err.Error())
 		return
 	}
 	hdr := x.w.Header()
@@ -531,6 +534,41 @@ func (h *Handler) finish(x *exchange) {
 }
 
 // fail answers with one of the gateway's own responses.
+// The messages of API Gateway's own failures.
+const (
+	internalMessage = "Internal Server Error"
+	timeoutMessage  = "Endpoint request timed out"
+)
+
+// failWhy answers a failure of the integration as API Gateway does
+// ({"message": message}), and says why in "reason", so that whoever
+// calls the route sees what went wrong without the server's log.
+func (h *Handler) failWhy(x *exchange, status int, message, reason string) {
+	body, _ := json.Marshal(struct {
+		Message string `json:"message"`
+		Reason  string `json:"reason"`
+	}{message, reason}) // strings always encode
+	h.fail(x, status, body)
+}
+
+// functionFailure words a function error payload ({"errorType",
+// "errorMessage"}) as a reason.
+func functionFailure(name string, p []byte) string {
+	var e struct {
+		Type    string `json:"errorType"`
+		Message string `json:"errorMessage"`
+	}
+	json.Unmarshal(p, &e) // a payload that is not one says nothing more
+	why := "the function " + name + " failed"
+	if e.Type != "" {
+		why += ": " + e.Type
+	}
+	if e.Message != "" {
+		why += ": " + e.Message
+	}
+	return why
+}
+
 func (h *Handler) fail(x *exchange, status int, body []byte) {
 	hdr := x.w.Header()
 	hdr["Content-Type"] = jsonType

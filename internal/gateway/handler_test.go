@@ -240,21 +240,21 @@ func TestFailures(t *testing.T) {
 		"GET /v1bad": "v1bad@1.0", "GET /throttled": "throttled", "GET /missing": "nosuchfunction", "POST /echo": "echo",
 		"GET /liar": "liar",
 	})
-	e.expect(e.req("GET", "/error", nil), 502, `{"message":"Internal Server Error"}`)
-	e.expect(e.req("GET", "/timeout", nil), 504, `{"message":"Endpoint request timed out"}`)
-	e.expect(e.req("GET", "/liar", nil), 502, `{"message":"Internal Server Error"}`)
+	e.expect(e.req("GET", "/error", nil), 502, `{"message":"Internal Server Error","reason":"the function error failed: Error: boom"}`)
+	e.expect(e.req("GET", "/timeout", nil), 504, `{"message":"Endpoint request timed out","reason":"the function timeout failed: Sandbox.Timedout: Task timed out after 3.00 seconds"}`)
+	e.expect(e.req("GET", "/liar", nil), 502, `{"message":"Internal Server Error","reason":"the function liar failed: Sandbox.Timedout: not really"}`)
 	t0 := time.Now()
-	e.expect(e.req("GET", "/slow", nil), 504, `{"message":"Endpoint request timed out"}`)
+	e.expect(e.req("GET", "/slow", nil), 504, `{"message":"Endpoint request timed out","reason":"the integration timed out before the function slow answered"}`)
 	if el := time.Since(t0); el > 5*time.Second {
 		t.Fatalf("integration timeout of 200ms answered after %v", el)
 	}
-	e.expect(e.req("GET", "/malformed", nil), 502, `{"message":"Internal Server Error"}`)
-	e.expect(e.req("GET", "/v1bad", nil), 502, `{"message":"Internal Server Error"}`)
+	e.expect(e.req("GET", "/malformed", nil), 502, `{"message":"Internal Server Error","reason":"the function malformed's answer is not a response: malformed Lambda proxy response: statusCode \"nope\" is not an HTTP status"}`)
+	e.expect(e.req("GET", "/v1bad", nil), 502, `{"message":"Internal Server Error","reason":"the function v1bad's answer is not a response: malformed Lambda proxy response: statusCode is missing"}`)
 	got := e.expect(e.req("GET", "/throttled", nil), 429, `{"message":"Too Many Requests"}`)
 	if got.header.Get("Retry-After") == "" {
 		t.Fatal("429 without Retry-After")
 	}
-	e.expect(e.req("GET", "/missing", nil), 500, `{"message":"Internal Server Error"}`)
+	e.expect(e.req("GET", "/missing", nil), 500, `{"message":"Internal Server Error","reason":"the integration's function nosuchfunction does not exist"}`)
 	e.expect(e.req("GET", "/nothing", nil), 404, `{"message":"Not Found"}`)
 
 	// Bodies: more than 10 MB is refused before reading; an event over
