@@ -36,6 +36,7 @@
 // The last three also say why in "reason" (the function's error type and
 // message, the malformed field, which timeout), beside API Gateway's
 // message; the server logs the same at warn level.
+//
 //	403 {"Message":"Forbidden"}                  unsigned request to an AWS_IAM function URL
 //
 // Before a route's function runs, the stage's throttle for the route (a
