@@ -32,12 +32,12 @@
 //	500 {"message":"Internal Server Error"}      the integration's function is missing
 //	502 {"message":"Internal Server Error"}      function error or malformed answer
 //	504 {"message":"Endpoint request timed out"} function or integration timeout
-//
-// The last three also say why in "reason" (the function's error type and
-// message, the malformed field, which timeout), beside API Gateway's
-// message; the server logs the same at warn level.
-//
 //	403 {"Message":"Forbidden"}                  unsigned request to an AWS_IAM function URL
+//
+// The 500 for a missing function, the 502s and the 504s also say why in
+// "reason" (the function's error type and message, the malformed field,
+// which timeout), beside API Gateway's message; the server logs the same
+// at warn level.
 //
 // Before a route's function runs, the stage's throttle for the route (a
 // token bucket from RouteSettings or DefaultRouteSettings) and, when the
