@@ -297,3 +297,16 @@ func TestRuntimeVersionMissing(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 }
+
+// TestRuntimesCommand lists the runtimes the host runs: the provided
+// ones, and at least the version of the python3 on PATH.
+func TestRuntimesCommand(t *testing.T) {
+	srv := alofttest.Start(t)
+	out, errOut, code := srv.Run(ctxT(t), nil, "runtimes")
+	if code != 0 || !strings.Contains(out, "provided.al2023") || !strings.Contains(out, "(the function's own bootstrap)") || !strings.Contains(out, "python3.") {
+		t.Fatalf("aloft runtimes: exit %d\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out, "nodejs24.x") {
+		t.Errorf("a runtime this host lacks is listed:\n%s", out)
+	}
+}

@@ -258,6 +258,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Queue:            s.queue,
 		CheckRuntime:     host.Check,
 		CheckRole:        s.iam.CheckExecutionRole,
+		Runtimes:         host.Runtimes,
 		CodeURL:          func(_, codeHex string) string { return code.URL("http://"+s.ln.Addr().String(), codeHex) },
 		ConcurrencyLimit: cfg.ConcurrencyLimit,
 		URLs:             s.gw.cat,

@@ -168,7 +168,7 @@ writes an AWS profile for them.`,
 		return usageErrorf(c, "%v", err)
 	})
 	root.AddCommand(e.functionCmd(), e.invokeCmd(), e.logsCmd(), e.usageCmd(), e.queueCmd(), e.scheduleCmd(), e.routeCmd(), e.bucketCmd(), e.objectCmd(), e.keepaliveCmd(),
-		e.whoamiCmd(), e.userCmd(), e.keyCmd(), e.roleCmd(), e.policyCmd(), e.envCmd(), e.configureCmd(), e.versionCmd())
+		e.whoamiCmd(), e.userCmd(), e.keyCmd(), e.roleCmd(), e.policyCmd(), e.envCmd(), e.configureCmd(), e.runtimesCmd(), e.versionCmd())
 	for _, add := range extraCommands {
 		root.AddCommand(add(e))
 	}

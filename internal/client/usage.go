@@ -144,3 +144,23 @@ func (c *Client) KeepAlive(ctx context.Context, name string) (map[string]any, er
 	}
 	return out, nil
 }
+
+// RuntimesPath is the path of Aloft's list of the runtimes its host runs.
+const RuntimesPath = "/aloft/v1/runtimes"
+
+// Runtime is one runtime the server's host runs, with its interpreter.
+type Runtime struct {
+	Runtime     string `json:"Runtime"`
+	Interpreter string `json:"Interpreter"`
+}
+
+// Runtimes lists the runtimes the server's host runs.
+func (c *Client) Runtimes(ctx context.Context) ([]Runtime, error) {
+	var out struct {
+		Runtimes []Runtime `json:"Runtimes"`
+	}
+	if err := c.getJSON(ctx, RuntimesPath, &out); err != nil {
+		return nil, err
+	}
+	return out.Runtimes, nil
+}

@@ -3,7 +3,9 @@ package lambdaapi
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/fault"
@@ -346,6 +348,26 @@ func (s *Server) accountSettings(w http.ResponseWriter, r *http.Request, req *re
 			"FunctionCount": int64(len(s.d.Registry.List())),
 		},
 	})
+	return nil
+}
+
+// RuntimeInfo is one runtime this host runs.
+type RuntimeInfo struct {
+	Runtime     string `json:"Runtime"`
+	Interpreter string `json:"Interpreter,omitempty"`
+}
+
+func (s *Server) listRuntimes(w http.ResponseWriter, r *http.Request, req *request) error {
+	out := struct {
+		Runtimes []RuntimeInfo `json:"Runtimes"`
+	}{Runtimes: []RuntimeInfo{}}
+	if s.d.Runtimes != nil {
+		for rt, exe := range s.d.Runtimes() {
+			out.Runtimes = append(out.Runtimes, RuntimeInfo{rt, exe})
+		}
+	}
+	slices.SortFunc(out.Runtimes, func(a, b RuntimeInfo) int { return strings.Compare(a.Runtime, b.Runtime) })
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

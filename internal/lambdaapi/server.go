@@ -37,6 +37,9 @@ type Deps struct {
 	Invoker      Invoker
 	Usage        func() meter.Report
 	CheckRuntime func(runtime string) error // can this host run the runtime (on an interpreter of its version)?
+	// Runtimes lists the runtimes this host runs, each with its
+	// interpreter ("" for provided ones); nil answers none.
+	Runtimes func() map[string]string
 	// CheckRole says whether Lambda may assume an execution role (it
 	// exists and trusts lambda.amazonaws.com); nil accepts every role.
 	CheckRole func(roleARN string) error
@@ -102,6 +105,7 @@ func New(d Deps) *Server {
 	s.handle("GET /2016-08-19/account-settings/", "lambda:GetAccountSettings", s.accountSettings)
 	s.handle("GET /aloft/v1/usage", "aloft:GetUsage", s.usage)
 	s.handle("GET /aloft/v1/queue", "aloft:GetQueueStats", s.queueStats)
+	s.handle("GET /aloft/v1/runtimes", "aloft:ListRuntimes", s.listRuntimes)
 	s.handle("GET /aloft/v1/functions/{fn}/keepalive", "aloft:GetKeepAlive", s.keepAliveState)
 	s.handle("PUT /2017-10-31/functions/{fn}/concurrency", "lambda:PutFunctionConcurrency", s.putConcurrency)
 	s.handle("DELETE /2017-10-31/functions/{fn}/concurrency", "lambda:DeleteFunctionConcurrency", s.deleteConcurrency)
