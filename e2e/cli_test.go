@@ -285,3 +285,23 @@ func TestCLIIAM(t *testing.T) {
 	}
 	mustRun("role", "delete", "fn-role")
 }
+
+// TestCLIWarnsOfMissingFunctions creates a route and a schedule for a
+// function that does not exist: both are made, with a warning that says
+// what that means.
+func TestCLIWarnsOfMissingFunctions(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	_, errOut, code := srv.Run(ctx, nil, "route", "create", "GET /later", "--function", "later")
+	if code != 0 || !strings.Contains(errOut, "warning: the function later does not exist; until it does, the route answers 500") {
+		t.Errorf("route create: exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = srv.Run(ctx, nil, "schedule", "create", "later-nightly", "--expression", "rate(1 day)", "--function", "later")
+	if code != 0 || !strings.Contains(errOut, "does not exist; until it does, the schedule's invocations fail") {
+		t.Errorf("schedule create: exit %d, stderr %q", code, errOut)
+	}
+	out, errOut, code := srv.Run(ctx, nil, "schedule", "delete", "later-nightly")
+	if code != 0 || out != "deleted schedule later-nightly\n" {
+		t.Errorf("schedule delete: exit %d, %q %q", code, out, errOut)
+	}
+}

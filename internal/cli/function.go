@@ -498,3 +498,13 @@ func seconds(n *int32) string {
 	}
 	return strconv.Itoa(int(*n)) + " s"
 }
+
+// warnMissingFunction tells, on stderr, that what was just created points
+// at a function that does not exist (yet), and what that means.
+func (e *env) warnMissingFunction(ctx context.Context, c *client.Client, fn, consequence string) {
+	_, err := c.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(fn)})
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		fmt.Fprintf(e.stderr, "warning: the function %s does not exist; until it does, %s\n", fn, consequence)
+	}
+}

@@ -72,6 +72,7 @@ func (e *env) routeCreateCmd() *cobra.Command {
 			if u := pathURL(c, rt); u != "" {
 				fmt.Fprintf(e.stdout, "  %s%s\n", u, path)
 			}
+			e.warnMissingFunction(cmd.Context(), c, fn, "the route answers 500")
 			return nil
 		},
 	}

@@ -71,8 +71,11 @@ func (e *env) scheduleCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(e.stdout, aws.ToString(out.ScheduleArn))
-			return err
+			if _, err = fmt.Fprintln(e.stdout, aws.ToString(out.ScheduleArn)); err != nil {
+				return err
+			}
+			e.warnMissingFunction(cmd.Context(), c, target, "the schedule's invocations fail")
+			return nil
 		},
 	}
 	f := cmd.Flags()
