@@ -305,3 +305,30 @@ func TestCLIWarnsOfMissingFunctions(t *testing.T) {
 		t.Errorf("schedule delete: exit %d, %q %q", code, out, errOut)
 	}
 }
+
+// TestCLICompletesNames asks the shell completion for function, bucket
+// and schedule names, as a shell does, against a real server.
+func TestCLICompletesNames(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	rc := runtimeCases()[1]
+	create(t, srv.Lambda(), "hello-one", rc, rc.code(t, "v1"))
+	create(t, srv.Lambda(), "other", rc, rc.code(t, "v1"))
+	if _, errOut, code := srv.Run(ctx, nil, "bucket", "create", "photos-in"); code != 0 {
+		t.Fatal(errOut)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"__complete", "invoke", "hel"}, "hello-one\n"},
+		{[]string{"__complete", "logs", ""}, "hello-one\nother\n"},
+		{[]string{"__complete", "bucket", "delete", "pho"}, "photos-in\n"},
+		{[]string{"__complete", "route", "create", "GET /x", "--function", "oth"}, "other\n"},
+	} {
+		out, errOut, code := srv.Run(ctx, nil, tc.args...)
+		if code != 0 || !strings.HasPrefix(out, tc.want+":4\n") {
+			t.Errorf("%v: exit %d, %q %q; want %q first", tc.args, code, out, errOut, tc.want)
+		}
+	}
+}

@@ -172,6 +172,7 @@ writes an AWS profile for them.`,
 	for _, add := range extraCommands {
 		root.AddCommand(add(e))
 	}
+	e.addCompletions(root)
 	return root
 }
 
