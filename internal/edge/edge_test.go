@@ -220,3 +220,20 @@ func TestWelcome(t *testing.T) {
 		t.Error("an S3 client's GET / did not reach S3")
 	}
 }
+
+// TestSigV2Refused checks that a Signature Version 2 request to a service
+// other than S3 gets a clear refusal in that service's shape.
+func TestSigV2Refused(t *testing.T) {
+	lambda := &reached{}
+	srv := httptest.NewServer(testEdge(&reached{}, lambda, &reached{}, &reached{}, &reached{}))
+	t.Cleanup(srv.Close)
+	req, _ := http.NewRequest("GET", srv.URL+"/2015-03-31/functions/", nil)
+	req.Header.Set("Authorization", "AWS AKID:c2lnbmF0dXJl")
+	resp := send(t, req)
+	if resp.status != 400 || resp.header.Get("X-Amzn-Errortype") != "InvalidSignatureException" || !strings.Contains(resp.body, "Signature Version 2 is accepted by S3 alone") {
+		t.Errorf("SigV2 to Lambda: %d %v %s", resp.status, resp.header, resp.body)
+	}
+	if lambda.n.Load() != 0 {
+		t.Error("the request reached Lambda")
+	}
+}
