@@ -332,3 +332,30 @@ func TestCLICompletesNames(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEGatewaySteps runs the README's gateway steps with its example
+// function: the name in the query string reaches it, and a payload
+// format 1.0 route answers too.
+func TestREADMEGatewaySteps(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	root := alofttest.ModuleRoot(t)
+	for _, args := range [][]string{
+		{"function", "create", "hello-py", "--runtime", "python3.11", "--handler", "app.handler", "--code", root + "/examples/hello-python/"},
+		{"invoke", "hello-py", "--payload", "@" + root + "/examples/hello-python/event.json"},
+		{"route", "create", "GET /hello", "--function", "hello-py"},
+		{"route", "create", "POST", "/items/{id}", "--function", "hello-py", "--payload-format", "1.0"},
+	} {
+		if out, errOut, code := srv.Run(ctx, nil, args...); code != 0 {
+			t.Fatalf("aloft %v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	r := call(t, "GET", srv.GatewayURL+"/hello?name=Ada", "", nil, nil).expect(t, 200, "")
+	if !strings.Contains(string(r.body), `"message": "Hello, Ada!"`) {
+		t.Errorf("GET /hello?name=Ada: %s", r.body)
+	}
+	r = call(t, "POST", srv.GatewayURL+"/items/7", "", nil, nil).expect(t, 200, "")
+	if !strings.Contains(string(r.body), `"message": "Hello, world!"`) {
+		t.Errorf("POST /items/7: %s", r.body)
+	}
+}

@@ -141,9 +141,12 @@ func (e *env) connect() (*client.Client, error) {
 func (e *env) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "aloft",
-		Short: "Self-hosted serverless functions with the AWS Lambda API",
-		Long: `Aloft runs functions on your own machines and serves the AWS Lambda and
-CloudWatch Logs APIs, so the AWS SDKs and CLI work against it unchanged.
+		Short: "Self-hosted serverless: functions, HTTP routes, S3 buckets, schedules, with the AWS APIs",
+		Long: `Aloft runs functions on your own machines, with HTTP routes and function URLs,
+S3-compatible buckets whose uploads trigger functions, schedules, logs and
+IAM, and serves the AWS APIs for them (Lambda, S3, CloudWatch Logs,
+EventBridge Scheduler, API Gateway v2, IAM, STS), so the AWS SDKs and CLI
+work against it unchanged.
 
 Start a server with "aloft server"; the other commands talk to it. They find
 its address and keys in the first of: --endpoint and --profile;
