@@ -149,7 +149,13 @@ func Detect(ctx context.Context, o Options) *Host {
 func pythonCandidates() []string {
 	out := []string{"python3", "python"}
 	for m := minPythonMinor; m <= 14; m++ {
-		out = append(out, "python3."+strconv.Itoa(m))
+		// A version manager's shim is slow to start (a shell script that
+		// asks the manager), and the manager's versions are probed below
+		// directly: only real interpreters by these names.
+		name := "python3." + strconv.Itoa(m)
+		if p, err := exec.LookPath(name); err == nil && !strings.Contains(p, "/shims/") {
+			out = append(out, p)
+		}
 	}
 	root := os.Getenv("PYENV_ROOT")
 	if root == "" {
