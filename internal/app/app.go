@@ -141,7 +141,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	js := s.st.JetStream()
 
-	host := runtimes.Detect(ctx, runtimes.Options{Python: cfg.Python, Node: cfg.Node})
+	host := runtimes.Detect(ctx, runtimes.Options{Python: cfg.Python, Node: cfg.Node, NodeModules: sdkNodeModules(cfg.SDKDir, log)})
 	runtimeDir := filepath.Join(dir, "runtimes")
 	if err := runtimes.Install(runtimeDir); err != nil {
 		return nil, fmt.Errorf("app: install bootstraps: %w", err)
@@ -329,6 +329,9 @@ func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log
 	ro := linux.DefaultReadOnly()
 	for _, exe := range host.Interpreters() {
 		ro = append(ro, linux.InterpreterPrefixes(exe)...)
+	}
+	if host.NodeModules != "" {
+		ro = append(ro, host.NodeModules)
 	}
 	// One cgroup parent per data dir: servers on other data dirs keep
 	// theirs, a restart sweeps what the previous run left, and a clean
@@ -631,4 +634,33 @@ func (s *Server) codeZip(ctx context.Context, codeHex string) ([]byte, error) {
 		return nil, function.Errorf(fault.NotFound, "NoSuchKey", "no code %s", codeHex)
 	}
 	return b, err
+}
+
+// sdkNodeModules returns the node_modules directory of the AWS SDK that
+// scripts/install-sdks.sh installs (under dir, or its default), or "" when
+// it is not installed, which it logs.
+func sdkNodeModules(dir string, log *slog.Logger) string {
+	if dir == "" {
+		dir = os.Getenv("ALOFT_SDK_DIR")
+	}
+	if dir == "" {
+		data := os.Getenv("XDG_DATA_HOME")
+		if data == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return ""
+			}
+			data = filepath.Join(home, ".local", "share")
+		}
+		dir = filepath.Join(data, "aloft", "sdk")
+	}
+	nm := filepath.Join(dir, "node", "node_modules")
+	if fi, err := os.Stat(nm); err != nil || !fi.IsDir() {
+		log.Info("no AWS SDK for Node.js functions to import unbundled; bash scripts/install-sdks.sh installs it", "dir", nm)
+		return ""
+	}
+	if abs, err := filepath.Abs(nm); err == nil {
+		nm = abs
+	}
+	return nm
 }

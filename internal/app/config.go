@@ -34,6 +34,7 @@ type Config struct {
 	SyncInterval time.Duration
 	Python       []string // Python interpreters (paths, or VERSION=path; none = find them)
 	Node         []string // Node.js binaries, likewise
+	SDKDir       string   // where scripts/install-sdks.sh put the AWS SDK functions import unbundled ("" = its default)
 }
 
 // DefaultConfig returns the defaults of the external contract.

@@ -76,6 +76,7 @@ aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
 	f.DurationVar(&cfg.SyncInterval, "sync-interval", cfg.SyncInterval, "how often the embedded backbone flushes to disk: 0 before every acknowledgement (accepted events survive power loss), or an interval whose writes a power loss may lose, for speed")
 	f.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "`URL` of an external NATS cluster (default: run one embedded)")
 	f.StringArrayVar(&cfg.Python, "python", cfg.Python, "Python `INTERPRETER` for the python runtime of its version: a path, or VERSION=PATH; repeat for several (default: python3, python3.N on $PATH and pyenv's versions)")
+	f.StringVar(&cfg.SDKDir, "sdk-dir", cfg.SDKDir, "`DIR` where scripts/install-sdks.sh put the AWS SDK that functions import unbundled (default: $ALOFT_SDK_DIR, or $XDG_DATA_HOME/aloft/sdk)")
 	f.StringArrayVar(&cfg.Node, "node", cfg.Node, "Node.js `BINARY` for the nodejs runtime of its major version: a path, or VERSION=PATH; repeat for several (default: node on $PATH and nvm's versions)")
 	f.StringVar(&level, "log-level", level, "least severe `LEVEL` logged: debug, info, warn or error")
 	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))

@@ -58,7 +58,13 @@ const detectTimeout = 15 * time.Second
 // version) or VERSION=path ("3.12=/opt/py312/bin/python3"). Empty lists
 // mean finding them: python3.N, python3 and python on PATH and pyenv's
 // versions; node on PATH and nvm's versions.
-type Options struct{ Python, Node []string }
+type Options struct {
+	Python, Node []string
+	// NodeModules is a node_modules directory of packages Node.js
+	// functions may import without bundling them (the AWS SDK, installed
+	// by scripts/install-sdks.sh), after their own; empty for none.
+	NodeModules string
+}
 
 // Host holds the interpreters found on this host as absolute paths, by
 // version: a runtime identifier runs on the interpreter of its own
@@ -69,6 +75,8 @@ type Host struct {
 	// Pythons maps "3.11" to an interpreter; Nodes "20".
 	Pythons map[string]string
 	Nodes   map[string]string
+	// NodeModules is Options.NodeModules.
+	NodeModules string
 
 	// Why each family has no interpreter, for Check's message.
 	pythonWhy, nodeWhy string
@@ -82,7 +90,7 @@ type Host struct {
 // symlinks and requires Node.js 18 or later. Check explains what is
 // missing.
 func Detect(ctx context.Context, o Options) *Host {
-	h := &Host{Pythons: map[string]string{}, Nodes: map[string]string{}}
+	h := &Host{Pythons: map[string]string{}, Nodes: map[string]string{}, NodeModules: o.NodeModules}
 	py := o.Python
 	if len(py) == 0 {
 		py = pythonCandidates()
@@ -471,7 +479,13 @@ func (h *Host) Command(runtime, codeDir, bootstrapDir string) (argv, env []strin
 		if err != nil {
 			return nil, nil, err
 		}
-		return []string{exe, script}, nil, nil
+		var env []string
+		if h.NodeModules != "" {
+			// CommonJS looks in NODE_PATH after the function's own
+			// node_modules; the bootstrap falls back to it for ES modules.
+			env = []string{"NODE_PATH=" + h.NodeModules, "ALOFT_SDK_NODE_MODULES=" + h.NodeModules}
+		}
+		return []string{exe, script}, env, nil
 	}
 }
 

@@ -228,15 +228,52 @@ function inModuleScope(file) {
   }
 }
 
+// The runtime's AWS SDK, for functions that import it without bundling
+// it, as on Lambda. CommonJS finds it through NODE_PATH; an ES module's
+// bare import resolves only from its own directories, so when one fails
+// for a package the runtime has, a resolve hook that falls back to the
+// runtime's node_modules is registered (only then: it costs a thread)
+// and the module imported again. The function's own copy still wins.
+const sdkModules = process.env.ALOFT_SDK_NODE_MODULES || '';
+let sdkHook = false;
+
+function missingSDKPackage(err) {
+  if (!sdkModules || !err || err.code !== 'ERR_MODULE_NOT_FOUND') return false;
+  const m = /Cannot find package '([^']+)'/.exec(String(err.message));
+  return m !== null && existsSync(path.join(sdkModules, m[1]));
+}
+
+async function importESM(file) {
+  const url = pathToFileURL(file).href;
+  try {
+    return await import(url);
+  } catch (err) {
+    if (!missingSDKPackage(err)) throw err;
+    if (!sdkHook) {
+      const { register } = bootstrapRequire('node:module');
+      const parent = pathToFileURL(path.join(sdkModules, 'index.js')).href;
+      const hook = 'export async function resolve(specifier, context, next) {' +
+        ' try { return await next(specifier, context); } catch (err) {' +
+        ' if (err && err.code === "ERR_MODULE_NOT_FOUND" && !specifier.startsWith(".") && !specifier.startsWith("/") && !specifier.includes(":"))' +
+        ' return next(specifier, { ...context, parentURL: ' + JSON.stringify(parent) + ' });' +
+        ' throw err; } }';
+      register('data:text/javascript,' + encodeURIComponent(hook));
+      sdkHook = true;
+    }
+    // A new URL: the failed import's module is not reused.
+    return import(url + '?sdk');
+  }
+}
+
 async function loadFile(file) {
   if (file.endsWith('.mjs') || (file.endsWith('.js') && inModuleScope(file))) {
-    return import(pathToFileURL(file).href);
+    return importESM(file);
   }
   try {
     return bootstrapRequire(file);
   } catch (err) {
     if (err && (err.code === 'ERR_REQUIRE_ESM' || err.code === 'ERR_REQUIRE_ASYNC_MODULE')) {
-      return import(pathToFileURL(file).href);
+      return importESM(file);
     }
     throw err;
   }
