@@ -141,7 +141,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	js := s.st.JetStream()
 
-	host := runtimes.Detect(ctx, runtimes.Options{Python: cfg.Python, Node: cfg.Node, NodeModules: sdkNodeModules(cfg.SDKDir, log)})
+	sdkNode, sdkPython := sdkDirs(cfg.SDKDir, log)
+	host := runtimes.Detect(ctx, runtimes.Options{Python: cfg.Python, Node: cfg.Node, NodeModules: sdkNode, PythonPath: sdkPython})
 	runtimeDir := filepath.Join(dir, "runtimes")
 	if err := runtimes.Install(runtimeDir); err != nil {
 		return nil, fmt.Errorf("app: install bootstraps: %w", err)
@@ -330,8 +331,10 @@ func chooseDriver(cfg Config, host *runtimes.Host, runtimeDir, inner string, log
 	for _, exe := range host.Interpreters() {
 		ro = append(ro, linux.InterpreterPrefixes(exe)...)
 	}
-	if host.NodeModules != "" {
-		ro = append(ro, host.NodeModules)
+	for _, dir := range []string{host.NodeModules, host.PythonPath} {
+		if dir != "" {
+			ro = append(ro, dir)
+		}
 	}
 	// One cgroup parent per data dir: servers on other data dirs keep
 	// theirs, a restart sweeps what the previous run left, and a clean
@@ -636,10 +639,10 @@ func (s *Server) codeZip(ctx context.Context, codeHex string) ([]byte, error) {
 	return b, err
 }
 
-// sdkNodeModules returns the node_modules directory of the AWS SDK that
-// scripts/install-sdks.sh installs (under dir, or its default), or "" when
-// it is not installed, which it logs.
-func sdkNodeModules(dir string, log *slog.Logger) string {
+// sdkDirs returns the node_modules directory and the Python directory of
+// the AWS SDKs that scripts/install-sdks.sh installs (under dir, or its
+// default), each "" when it is not installed, which it logs.
+func sdkDirs(dir string, log *slog.Logger) (node, python string) {
 	if dir == "" {
 		dir = os.Getenv("ALOFT_SDK_DIR")
 	}
@@ -648,19 +651,26 @@ func sdkNodeModules(dir string, log *slog.Logger) string {
 		if data == "" {
 			home, err := os.UserHomeDir()
 			if err != nil {
-				return ""
+				return "", ""
 			}
 			data = filepath.Join(home, ".local", "share")
 		}
 		dir = filepath.Join(data, "aloft", "sdk")
 	}
-	nm := filepath.Join(dir, "node", "node_modules")
-	if fi, err := os.Stat(nm); err != nil || !fi.IsDir() {
-		log.Info("no AWS SDK for Node.js functions to import unbundled; bash scripts/install-sdks.sh installs it", "dir", nm)
-		return ""
+	found := func(sub, what string) string {
+		p := filepath.Join(dir, sub)
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+			log.Info("no AWS SDK for "+what+" functions to import unbundled; bash scripts/install-sdks.sh installs it", "dir", p)
+			return ""
+		}
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		return p
 	}
-	if abs, err := filepath.Abs(nm); err == nil {
-		nm = abs
+	node = found(filepath.Join("node", "node_modules"), "Node.js")
+	if found(filepath.Join("python", "boto3"), "Python") != "" {
+		python, _ = filepath.Abs(filepath.Join(dir, "python"))
 	}
-	return nm
+	return node, python
 }

@@ -64,6 +64,9 @@ type Options struct {
 	// functions may import without bundling them (the AWS SDK, installed
 	// by scripts/install-sdks.sh), after their own; empty for none.
 	NodeModules string
+	// PythonPath is a directory of packages Python functions may import
+	// without bundling them (boto3), after their own; empty for none.
+	PythonPath string
 }
 
 // Host holds the interpreters found on this host as absolute paths, by
@@ -75,8 +78,8 @@ type Host struct {
 	// Pythons maps "3.11" to an interpreter; Nodes "20".
 	Pythons map[string]string
 	Nodes   map[string]string
-	// NodeModules is Options.NodeModules.
-	NodeModules string
+	// NodeModules and PythonPath are Options'.
+	NodeModules, PythonPath string
 
 	// Why each family has no interpreter, for Check's message.
 	pythonWhy, nodeWhy string
@@ -90,7 +93,7 @@ type Host struct {
 // symlinks and requires Node.js 18 or later. Check explains what is
 // missing.
 func Detect(ctx context.Context, o Options) *Host {
-	h := &Host{Pythons: map[string]string{}, Nodes: map[string]string{}, NodeModules: o.NodeModules}
+	h := &Host{Pythons: map[string]string{}, Nodes: map[string]string{}, NodeModules: o.NodeModules, PythonPath: o.PythonPath}
 	py := o.Python
 	if len(py) == 0 {
 		py = pythonCandidates()
@@ -473,7 +476,11 @@ func (h *Host) Command(runtime, codeDir, bootstrapDir string) (argv, env []strin
 		if err != nil {
 			return nil, nil, err
 		}
-		return []string{exe, "-u", script}, []string{"PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1"}, nil
+		env := []string{"PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1"}
+		if h.PythonPath != "" {
+			env = append(env, "ALOFT_SDK_PYTHON="+h.PythonPath) // the bootstrap appends it to sys.path
+		}
+		return []string{exe, "-u", script}, env, nil
 	default: // function.Node; Check rejected anything else
 		script, err := installed(bootstrapDir, NodeBootstrap)
 		if err != nil {

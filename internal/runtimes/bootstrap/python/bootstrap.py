@@ -418,6 +418,12 @@ def load_handler(spec, task_root):
     if task_root in sys.path:
         sys.path.remove(task_root)
     sys.path.insert(0, task_root)
+    # The runtime's boto3, for functions that do not bundle it, as on
+    # Lambda: last, so the function's own copy, and one installed for the
+    # interpreter, win.
+    sdk = os.environ.get("ALOFT_SDK_PYTHON")
+    if sdk and sdk not in sys.path:
+        sys.path.append(sdk)
 
     import importlib
 
