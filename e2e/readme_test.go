@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aloft-dev/aloft/internal/alofttest"
+)
+
+// readmeBlocks returns the README's shell blocks (```sh), in order, with
+// the line each starts at.
+func readmeBlocks(t *testing.T, path string) (blocks []string, lines []int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	var cur *strings.Builder
+	n := 0
+	for sc.Scan() {
+		n++
+		l := sc.Text()
+		switch {
+		case cur == nil && l == "```sh":
+			cur = &strings.Builder{}
+			lines = append(lines, n+1)
+		case cur != nil && l == "```":
+			blocks = append(blocks, cur.String())
+			cur = nil
+		case cur != nil:
+			cur.WriteString(l + "\n")
+		}
+	}
+	return blocks, lines
+}
+
+// TestREADME runs the README's shell blocks in order, as a reader would
+// in one terminal beside a running server: every example must work as
+// written. The blocks that build and start the server or run the tests
+// are this test's own setup; the addresses are the test server's.
+func TestREADME(t *testing.T) {
+	root := alofttest.ModuleRoot(t)
+	blocks, lines := readmeBlocks(t, filepath.Join(root, "README.md"))
+	if len(blocks) < 8 {
+		t.Fatalf("only %d shell blocks in the README", len(blocks))
+	}
+	srv := alofttest.Start(t)
+	// A working directory like the repository's: the examples and the
+	// module to build them with, and bin/aloft.
+	work := t.TempDir()
+	for _, name := range []string{"examples", "go.mod", "go.sum"} {
+		if err := os.Symlink(filepath.Join(root, name), filepath.Join(work, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(work, "bin"), 0o755)
+	if err := os.Symlink(alofttest.Binary(t), filepath.Join(work, "bin", "aloft")); err != nil {
+		t.Fatal(err)
+	}
+	var script strings.Builder
+	script.WriteString("set -e -o pipefail\n")
+	ran := 0
+	for i, b := range blocks {
+		if strings.Contains(b, "bin/aloft server") || strings.Contains(b, "scripts/test.sh") {
+			continue
+		}
+		b = strings.ReplaceAll(b, "http://127.0.0.1:9000", srv.URL)
+		b = strings.ReplaceAll(b, "http://127.0.0.1:8080", srv.GatewayURL)
+		script.WriteString("echo '== README line " + strconv.Itoa(lines[i]) + "'\n" + b)
+		ran++
+	}
+	goEnv := func(k string) string {
+		out, _ := exec.Command("go", "env", k).Output()
+		return strings.TrimSpace(string(out))
+	}
+	cmd := exec.CommandContext(ctxT(t), "bash", "-c", script.String())
+	cmd.Dir = work
+	home := t.TempDir()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, "config"),
+		"ALOFT_ENDPOINT=" + srv.URL, "ALOFT_ACCESS_KEY_ID=" + alofttest.AccessKeyID, "ALOFT_SECRET_ACCESS_KEY=" + alofttest.SecretAccessKey,
+		"GOCACHE=" + goEnv("GOCACHE"), "GOMODCACHE=" + goEnv("GOMODCACHE"), "GOFLAGS=" + goEnv("GOFLAGS"), "GOTOOLCHAIN=local",
+		"AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true"}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("the README's examples stopped (%v); the last block begins after the last '== README line':\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		`"message": "Hello, Ada!"`,       // the Python, Node.js and Go examples, and the route
+		"deleted schedule nightly",       // the async section
+		"wrote the AWS profile aloft",    // aloft configure
+		"arn:aws:iam::000000000000:root", // sts get-caller-identity
+		"deleted route POST /items/{id}", // the gateway section
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the README's output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if ran < 7 {
+		t.Errorf("ran %d blocks", ran)
+	}
+}
