@@ -88,14 +88,18 @@ type Queue struct {
 
 	mu        sync.Mutex
 	stats     map[string]*Stats // guarded by mu
-	throttled map[string]int    // guarded by mu: deliveries of an event refused for concurrency, by event id
+	dirty     map[string]bool   // guarded by mu: counters changed since they were saved
+	counters  jetstream.KeyValue
+	throttled map[string]int // guarded by mu: deliveries of an event refused for concurrency, by event id
 
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
 }
 
-// Stats counts what happened to one function's events since start.
+// Stats counts what happened to one function's events. The counters are
+// kept on the backbone (bucket aloft_async_stats, saved every few seconds
+// and at Close), so they outlive restarts.
 type Stats struct {
 	Function     string `json:"Function"`
 	Queued       uint64 `json:"Queued"`       // waiting in the stream (filled by Stats)
@@ -149,7 +153,69 @@ func Open(ctx context.Context, js jetstream.JetStream, d Deps) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: consumer: %w", err)
 	}
-	return &Queue{d: d, js: js, cons: cons, log: d.Logger, stats: map[string]*Stats{}, throttled: map[string]int{}, stop: make(chan struct{})}, nil
+	counters, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: countersBucket, History: 1, Storage: jetstream.FileStorage})
+	if err != nil {
+		return nil, fmt.Errorf("queue: counters: %w", err)
+	}
+	q := &Queue{d: d, js: js, cons: cons, log: d.Logger, stats: map[string]*Stats{}, dirty: map[string]bool{}, counters: counters,
+		throttled: map[string]int{}, stop: make(chan struct{})}
+	if err := q.loadCounters(ctx); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// countersBucket keeps the counters of Stats across restarts.
+const countersBucket = "aloft_async_stats"
+
+// saveEvery is how often changed counters are saved.
+const saveEvery = 2 * time.Second
+
+// loadCounters reads the counters saved by earlier runs.
+func (q *Queue) loadCounters(ctx context.Context) error {
+	keys, err := q.counters.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("queue: counters: %w", err)
+	}
+	defer keys.Stop()
+	for k := range keys.Keys() {
+		e, err := q.counters.Get(ctx, k)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		var st Stats
+		if err := json.Unmarshal(e.Value(), &st); err != nil {
+			q.log.Warn("queue: unreadable counters", "function", k, "err", err)
+			continue
+		}
+		st.InFlight, st.Queued = 0, 0
+		q.stats[k] = &st
+	}
+	return nil
+}
+
+// saveCounters writes the counters changed since the last save.
+func (q *Queue) saveCounters(ctx context.Context) {
+	q.mu.Lock()
+	changed := make([]Stats, 0, len(q.dirty))
+	for fn := range q.dirty {
+		if st := q.stats[fn]; st != nil {
+			c := *st
+			c.InFlight = 0
+			changed = append(changed, c)
+		}
+	}
+	clear(q.dirty)
+	q.mu.Unlock()
+	for _, st := range changed {
+		b, _ := json.Marshal(st) // numbers and a string always encode
+		if _, err := q.counters.Put(ctx, st.Function, b); err != nil {
+			q.log.Warn("queue: could not save counters", "function", st.Function, "err", err)
+			q.mu.Lock()
+			q.dirty[st.Function] = true
+			q.mu.Unlock()
+		}
+	}
 }
 
 // Enqueue stores ev durably. It returns once the stream has it; ev.ID is
@@ -168,12 +234,28 @@ func (q *Queue) Enqueue(ctx context.Context, ev *Event) error {
 	return nil
 }
 
-// Start runs the workers until Close.
+// Start runs the workers, and the saving of the counters, until Close.
 func (q *Queue) Start() {
 	for range q.d.Workers {
 		q.wg.Add(1)
 		go q.work()
 	}
+	q.wg.Add(1)
+	go func() {
+		defer q.wg.Done()
+		t := time.NewTicker(saveEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-q.stop:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), saveEvery)
+				q.saveCounters(ctx)
+				cancel()
+			}
+		}
+	}()
 }
 
 // Close stops taking events and waits for the deliveries under way; events
@@ -184,6 +266,7 @@ func (q *Queue) Close(ctx context.Context) error {
 	go func() { q.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		q.saveCounters(ctx)
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("queue: close: %w", ctx.Err())
@@ -409,6 +492,7 @@ func (q *Queue) count(f func(*Stats), fn string) {
 	s := q.stat(fn)
 	q.mu.Lock()
 	f(s)
+	q.dirty[fn] = true
 	q.mu.Unlock()
 }
 

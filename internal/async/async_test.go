@@ -244,3 +244,39 @@ func TestThrottlesDoNotUseRetriesAndDeadLetters(t *testing.T) {
 		t.Fatalf("dead-letter event got %s, want the original event", dead)
 	}
 }
+
+// TestCountersSurviveRestart checks that the counters Stats reports are
+// kept on the backbone: a queue opened again on the same data reports
+// the deliveries of the one before.
+func TestCountersSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fake{seen: map[string][]*Event{}, failN: map[string]int{}}
+	q, err := Open(ctx, st.JetStream(), Deps{Invoke: f.invoke, Target: f.target, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Start()
+	for i := range 3 {
+		if err := q.Enqueue(ctx, &Event{ID: "c" + string(rune('A'+i)), Function: "counted"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "three deliveries", func() bool { return f.count("counted") == 3 })
+	waitFor(t, "three successes counted", func() bool {
+		stats, _ := q.Stats(ctx)
+		return len(stats) == 1 && stats[0].Succeeded == 3
+	})
+	q.Close(ctx)
+	st.Close()
+
+	q2 := open(t, dir, &fake{seen: map[string][]*Event{}, failN: map[string]int{}}, nil)
+	stats, err := q2.Stats(ctx)
+	if err != nil || len(stats) != 1 || stats[0].Function != "counted" || stats[0].Succeeded != 3 || stats[0].InFlight != 0 {
+		t.Fatalf("after a restart: %+v %v", stats, err)
+	}
+}
