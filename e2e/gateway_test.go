@@ -384,6 +384,16 @@ func TestGateway(t *testing.T) {
 	t.Run("failures", func(t *testing.T) {
 		call(t, "GET", f.base()+"/items/1?op=malformed", "", nil, nil).expect(t, 502, `{"message":"Internal Server Error","reason":"the function gwecho's answer is not a response: malformed Lambda proxy response: statusCode \"not a status\" is not an HTTP status"}`)
 		call(t, "GET", f.base()+"/items/1?op=error", "", nil, nil).expect(t, 502, `{"message":"Internal Server Error","reason":"the function gwecho failed: errorString: the handler failed on purpose"}`)
+		// The same reason reaches the function's log group.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			out, _, _ := srv.Run(ctxT(t), nil, "logs", "gwecho", "--since", "10m")
+			if strings.Contains(out, "[ERROR] gateway") && strings.Contains(out, "the handler failed on purpose") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the gateway's reason is not in aloft logs:\n%s", out)
+			}
+		}
 		call(t, "GET", f.base()+"/ghost", "", nil, nil).expect(t, 500, `{"message":"Internal Server Error","reason":"the integration's function ghost does not exist"}`)
 		r := call(t, "GET", f.base()+"/throttled", "", nil, nil).expect(t, 429, `{"message":"Too Many Requests"}`)
 		if r.header.Get("Retry-After") == "" {

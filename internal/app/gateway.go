@@ -4,14 +4,17 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/fault"
+	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/gateway"
 	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 	"github.com/aloft-dev/aloft/internal/gatewayapi"
 	"github.com/aloft-dev/aloft/internal/invoke"
+	"github.com/aloft-dev/aloft/internal/logs"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
@@ -73,7 +76,8 @@ func (s *Server) gatewayAPI(log *slog.Logger) http.Handler {
 
 // serveGateway starts serving HTTP triggers and function URLs.
 func (s *Server) serveGateway(verifier *sigv4.Verifier, log *slog.Logger) {
-	d := gateway.Deps{Catalog: s.gw.cat, Functions: invoke.Functions{Store: s.reg}, Invoker: s.inv, Verifier: verifier, Resolve: s.resolve, Logger: log}
+	d := gateway.Deps{Catalog: s.gw.cat, Functions: invoke.Functions{Store: s.reg}, Invoker: s.inv, Verifier: verifier, Resolve: s.resolve, Logger: log,
+		Report: s.reportGateway}
 	if s.gw.counts != nil {
 		d.Counts = s.gw.counts
 	}
@@ -115,4 +119,11 @@ func (g *gatewayParts) close() error {
 		g.cat = nil
 	}
 	return nil
+}
+
+// reportGateway writes why the gateway failed a request to a function
+// into the function's log group (stream "gateway"), where aloft logs
+// shows it beside the function's own lines.
+func (s *Server) reportGateway(fn, line string) {
+	s.logStore.Append(function.LogGroup(fn), "gateway", []logs.Event{{Timestamp: time.Now().UnixMilli(), Message: line}})
 }

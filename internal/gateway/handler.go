@@ -61,6 +61,9 @@ type Deps struct {
 	Functions Functions
 	Invoker   Invoker
 	Verifier  Verifier // checks requests to AWS_IAM function URLs; nil refuses them
+	// Report, if set, records why the gateway failed a request to a
+	// function, where the function's owner looks: its log group.
+	Report func(function, reason string)
 	// Resolve tells who signed a request to an AWS_IAM function URL,
 	// who must then be allowed lambda:InvokeFunctionUrl on the function;
 	// nil lets every valid signature through.
@@ -419,7 +422,9 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 	resp, err := h.call(x.r.Context(), req, timeout)
 	switch {
 	case errors.Is(err, errTimeout):
-		h.failWhy(x, http.StatusGatewayTimeout, timeoutMessage, "the integration timed out before the function "+name+" answered")
+		why := "the integration timed out before the function " + name + " answered"
+		h.report(name, x, why)
+		h.failWhy(x, http.StatusGatewayTimeout, timeoutMessage, why)
 		return
 	case err != nil && fault.KindOf(err) == fault.Throttled:
 		x.w.Header()["Retry-After"] = retryAfter
@@ -434,6 +439,7 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 	case resp.FunctionError != "":
 		why := functionFailure(name, resp.Payload)
 		h.d.Logger.Warn("gateway: the function failed", "function", name, "request_id", x.reqID, "reason", why)
+		h.report(name, x, why)
 		if resp.Failure != nil && resp.Failure.Kind == invoke.FailTimeout {
 			h.failWhy(x, http.StatusGatewayTimeout, timeoutMessage, why)
 		} else {
@@ -444,7 +450,9 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 	out, err := payload.Decode(f, resp.Payload)
 	if err != nil {
 		h.d.Logger.Warn("function answer cannot be mapped to a response", "function", name, "err", err)
-		h.failWhy(x, http.StatusBadGateway, internalMessage, "the function "+name+"'s answer is not a response: "+err.Error())
+		why := "the function " + name + "'s answer is not a response: " + err.Error()
+		h.report(name, x, why)
+		h.failWhy(x, http.StatusBadGateway, internalMessage, why)
 		return
 	}
 	hdr := x.w.Header()
@@ -549,6 +557,13 @@ func (h *Handler) failWhy(x *exchange, status int, message, reason string) {
 		Reason  string `json:"reason"`
 	}{message, reason}) // strings always encode
 	h.fail(x, status, body)
+}
+
+// report passes why the gateway failed x to Deps.Report.
+func (h *Handler) report(name string, x *exchange, why string) {
+	if h.d.Report != nil {
+		h.d.Report(name, "[ERROR] gateway "+x.reqID+" "+x.r.Method+" "+x.r.URL.Path+": "+why)
+	}
 }
 
 // functionFailure words a function error payload ({"errorType",
