@@ -42,11 +42,52 @@ func readmeBlocks(t *testing.T, path string) (blocks []string, lines []int) {
 	return blocks, lines
 }
 
+// awsCLIs returns one AWS CLI of each major version found (on PATH,
+// and Debian's and pip's usual places), by version.
+func awsCLIs(t *testing.T) map[string]string {
+	out := map[string]string{}
+	candidates := []string{"/usr/bin/aws", "/usr/local/bin/aws"}
+	if p, err := exec.LookPath("aws"); err == nil {
+		candidates = append([]string{p}, candidates...)
+	}
+	for _, c := range candidates {
+		b, err := exec.Command(c, "--version").CombinedOutput()
+		if err != nil {
+			continue
+		}
+		v := strings.TrimPrefix(strings.Fields(string(b))[0], "aws-cli/")
+		major, _, _ := strings.Cut(v, ".")
+		if _, ok := out[major]; !ok {
+			out[major] = c
+		}
+	}
+	return out
+}
+
 // TestREADME runs the README's shell blocks in order, as a reader would
 // in one terminal beside a running server: every example must work as
-// written. The blocks that build and start the server or run the tests
-// are this test's own setup; the addresses are the test server's.
+// written, with each major version of the AWS CLI this host has (v2 is
+// Debian's awscli, which scripts/install-test-deps.sh installs; v1 is
+// pip's awscli).
 func TestREADME(t *testing.T) {
+	clis := awsCLIs(t)
+	if len(clis) == 0 {
+		t.Fatal("no AWS CLI: scripts/install-test-deps.sh installs Debian's (v2)")
+	}
+	for _, v := range []string{"1", "2"} {
+		cli, ok := clis[v]
+		if !ok {
+			t.Logf("AWS CLI v%s is not installed here (v1: pip install awscli; v2: apt-get install awscli); the README runs with the other", v)
+			continue
+		}
+		t.Run("awscli-v"+v, func(t *testing.T) { runREADME(t, cli) })
+	}
+}
+
+// runREADME runs the README's blocks against a fresh server, with cli as
+// the aws command. The blocks that build and start the server or run the
+// tests are this test's own setup; the addresses are the test server's.
+func runREADME(t *testing.T, cli string) {
 	root := alofttest.ModuleRoot(t)
 	blocks, lines := readmeBlocks(t, filepath.Join(root, "README.md"))
 	if len(blocks) < 8 {
@@ -63,6 +104,11 @@ func TestREADME(t *testing.T) {
 	}
 	os.MkdirAll(filepath.Join(work, "bin"), 0o755)
 	if err := os.Symlink(alofttest.Binary(t), filepath.Join(work, "bin", "aloft")); err != nil {
+		t.Fatal(err)
+	}
+	// The AWS CLI under test comes first on PATH.
+	awsDir := t.TempDir()
+	if err := os.Symlink(cli, filepath.Join(awsDir, "aws")); err != nil {
 		t.Fatal(err)
 	}
 	var script strings.Builder
@@ -84,7 +130,7 @@ func TestREADME(t *testing.T) {
 	cmd := exec.CommandContext(ctxT(t), "bash", "-c", script.String())
 	cmd.Dir = work
 	home := t.TempDir()
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, "config"),
+	cmd.Env = []string{"PATH=" + awsDir + ":" + os.Getenv("PATH"), "HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, "config"),
 		"ALOFT_ENDPOINT=" + srv.URL, "ALOFT_ACCESS_KEY_ID=" + alofttest.AccessKeyID, "ALOFT_SECRET_ACCESS_KEY=" + alofttest.SecretAccessKey,
 		"GOCACHE=" + goEnv("GOCACHE"), "GOMODCACHE=" + goEnv("GOMODCACHE"), "GOFLAGS=" + goEnv("GOFLAGS"), "GOTOOLCHAIN=local",
 		"AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true"}
