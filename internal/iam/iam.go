@@ -288,59 +288,46 @@ func (s *Store) apply(e jetstream.KeyValueEntry) {
 	var err error
 	switch {
 	case strings.HasPrefix(k, userPrefix):
-		name := unescape(strings.TrimPrefix(k, userPrefix))
-		if del {
-			delete(s.users, name)
-			return
-		}
-		u := &User{revision: e.Revision()}
-		if err = json.Unmarshal(e.Value(), u); err == nil {
-			s.users[name] = u
-		}
+		err = applyDoc(s.users, unescape(strings.TrimPrefix(k, userPrefix)), e, del)
 	case strings.HasPrefix(k, groupPrefix):
-		name := unescape(strings.TrimPrefix(k, groupPrefix))
-		if del {
-			delete(s.groups, name)
-			return
-		}
-		g := &Group{revision: e.Revision()}
-		if err = json.Unmarshal(e.Value(), g); err == nil {
-			s.groups[name] = g
-		}
+		err = applyDoc(s.groups, unescape(strings.TrimPrefix(k, groupPrefix)), e, del)
 	case strings.HasPrefix(k, rolePrefix):
-		name := unescape(strings.TrimPrefix(k, rolePrefix))
-		if del {
-			delete(s.roles, name)
-			return
-		}
-		r := &Role{revision: e.Revision()}
-		if err = json.Unmarshal(e.Value(), r); err == nil {
-			s.roles[name] = r
-		}
+		err = applyDoc(s.roles, unescape(strings.TrimPrefix(k, rolePrefix)), e, del)
 	case strings.HasPrefix(k, policyPrefix):
-		arn := policyARN(unescape(strings.TrimPrefix(k, policyPrefix)))
-		if del {
-			delete(s.policies, arn)
-			return
-		}
-		p := &Policy{revision: e.Revision()}
-		if err = json.Unmarshal(e.Value(), p); err == nil {
-			s.policies[arn] = p
-		}
+		err = applyDoc(s.policies, policyARN(unescape(strings.TrimPrefix(k, policyPrefix))), e, del)
 	case strings.HasPrefix(k, keyPrefix):
-		id := strings.TrimPrefix(k, keyPrefix)
-		if del {
-			delete(s.keys, id)
-			return
-		}
-		ak := &AccessKey{revision: e.Revision()}
-		if err = json.Unmarshal(e.Value(), ak); err == nil {
-			s.keys[id] = ak
-		}
+		err = applyDoc(s.keys, strings.TrimPrefix(k, keyPrefix), e, del)
 	}
 	if err != nil {
 		s.log.Error("iam: unreadable document", "key", k, "err", err)
 	}
+}
+
+// doc is a stored document that remembers the revision it was read at.
+type doc[T any] interface {
+	*T
+	setRevision(uint64)
+}
+
+func (u *User) setRevision(r uint64)      { u.revision = r }
+func (g *Group) setRevision(r uint64)     { g.revision = r }
+func (r *Role) setRevision(v uint64)      { r.revision = v }
+func (p *Policy) setRevision(r uint64)    { p.revision = r }
+func (k *AccessKey) setRevision(r uint64) { k.revision = r }
+
+// applyDoc folds one change of a document into m, under id.
+func applyDoc[T any, P doc[T]](m map[string]*T, id string, e jetstream.KeyValueEntry, del bool) error {
+	if del {
+		delete(m, id)
+		return nil
+	}
+	d := new(T)
+	P(d).setRevision(e.Revision())
+	if err := json.Unmarshal(e.Value(), d); err != nil {
+		return err
+	}
+	m[id] = d
+	return nil
 }
 
 // policyARN is the ARN of the customer managed policy whose path and
