@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -31,7 +32,7 @@ type Resolver func(id sigv4.Identity) (*iam.Principal, error)
 // authorize resolves who signed r and checks that they may perform the
 // operation svc says r is. A nil principal with a nil error means the
 // front door has no resolver (tests of other parts).
-func (e *Edge) authorize(r *http.Request, svc *Service, id sigv4.Identity, body []byte, rc *iam.Request) (*iam.Principal, *awsproto.Error) {
+func (e *Edge) authorize(r *http.Request, svc *Service, id sigv4.Identity, body []byte, v *verified) (*iam.Principal, *awsproto.Error) {
 	if e.c.Resolve == nil {
 		return nil, nil
 	}
@@ -42,7 +43,11 @@ func (e *Edge) authorize(r *http.Request, svc *Service, id sigv4.Identity, body 
 	if svc.Operation == nil || p.Kind == iam.RootPrincipal {
 		return p, nil // the root may do everything: no need to ask what
 	}
-	op, aerr := svc.Operation(r, body)
+	// The operation table sees who signed (Principal), as the handler
+	// will.
+	v.principal = p
+	rc := &v.req
+	op, aerr := svc.Operation(r.WithContext(context.WithValue(r.Context(), verifiedKey{}, v)), body)
 	if aerr != nil {
 		return nil, aerr
 	}

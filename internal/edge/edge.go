@@ -214,7 +214,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	v := &verified{body: body, id: id}
 	if aerr == nil {
-		v.principal, aerr = e.authorize(r, svc, id, body, &v.req)
+		v.principal, aerr = e.authorize(r, svc, id, body, v)
 	}
 	if aerr != nil {
 		awsproto.WriteError(w, r, svc.Protocol, aerr, reqID)

@@ -7,8 +7,10 @@
 package iamapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -149,39 +151,58 @@ func policyDoc(doc string) string { return url.PathEscape(doc) }
 // need no permission of the caller's own, but AssumeRole, which the
 // role's trust policy decides.
 func Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
-	p, err := url.ParseQuery(string(body))
-	if err != nil {
-		return edge.Operation{}, awsproto.Errorf(http.StatusBadRequest, "MalformedQueryString", "The request's parameters cannot be parsed: %v", err)
-	}
-	for k, v := range r.URL.Query() {
-		p[k] = v
+	p, aerr := params(r, body)
+	if aerr != nil {
+		return edge.Operation{}, aerr
 	}
 	action := p.Get("Action")
-	if _, svc, _ := sigv4.Scope(r); svc == "sts" || action == "" {
-		return edge.Operation{}, nil
+	if _, svc, _ := sigv4.Scope(r); svc == "sts" {
+		return edge.Operation{}, nil // STS decides itself (AssumeRole's trust policy)
+	}
+	if action == "" {
+		return edge.Operation{}, awsproto.Errorf(http.StatusBadRequest, "MissingAction", "The request must contain the parameter Action.")
 	}
 	base := "arn:aws:iam::" + awsproto.AccountID + ":"
+	// The resource is the entity the action acts on, named by the
+	// parameter of that kind of entity, whatever other parameters say.
 	res := "*"
 	switch {
-	case p.Get("GroupName") != "" && strings.Contains(action, "Group"):
-		res = base + "group/" + p.Get("GroupName")
-	case p.Get("UserName") != "":
-		res = base + "user/" + p.Get("UserName")
-	case p.Get("RoleName") != "":
+	case strings.Contains(action, "Role") && p.Get("RoleName") != "":
 		res = base + "role/" + p.Get("RoleName")
-	case p.Get("GroupName") != "":
+	case strings.Contains(action, "Group") && p.Get("GroupName") != "":
 		res = base + "group/" + p.Get("GroupName")
-	case p.Get("PolicyArn") != "":
+	case (strings.Contains(action, "User") || strings.Contains(action, "AccessKey")) && p.Get("UserName") != "":
+		res = base + "user/" + p.Get("UserName")
+	case strings.Contains(action, "Policy") && !strings.Contains(action, "User") && !strings.Contains(action, "Role") &&
+		!strings.Contains(action, "Group") && p.Get("PolicyArn") != "":
 		res = p.Get("PolicyArn")
-	case p.Get("PolicyName") != "" && action == "CreatePolicy":
+	case action == "CreatePolicy" && p.Get("PolicyName") != "":
 		res = base + "policy/" + p.Get("PolicyName")
-	case action == "GetUser" || action == "CreateAccessKey" || action == "ListAccessKeys" || action == "UpdateAccessKey" || action == "DeleteAccessKey":
+	case action == "GetUser" || strings.Contains(action, "AccessKey"):
 		// Without UserName, these act on the caller.
 		if c := edge.Principal(r.Context()); c != nil && c.Kind == iam.UserPrincipal {
 			res = c.ARN
 		}
 	}
 	return edge.Operation{Action: "iam:" + action, Resource: res}, nil
+}
+
+// params reads a request's parameters exactly as the API's handler will
+// (the form body's, then the query's, as net/http's ParseForm merges
+// them), and refuses a parameter given in both, which one reader could
+// take from the body and another from the query.
+func params(r *http.Request, body []byte) (url.Values, *awsproto.Error) {
+	c := r.Clone(r.Context())
+	c.Body = io.NopCloser(bytes.NewReader(body))
+	if err := c.ParseForm(); err != nil {
+		return nil, awsproto.Errorf(http.StatusBadRequest, "MalformedQueryString", "The request's parameters cannot be parsed: %v", err)
+	}
+	for k := range c.PostForm {
+		if _, ok := c.URL.Query()[k]; ok {
+			return nil, awsproto.Errorf(http.StatusBadRequest, "InvalidParameterCombination", "The parameter %s is given both in the query string and in the body.", k)
+		}
+	}
+	return c.Form, nil
 }
 
 // Actions returns the IAM actions of the IAM and STS APIs' operations.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/edge"
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/registry"
@@ -92,7 +93,7 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, req *req
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if err := s.checkRole(cfg.Role); err != nil {
+	if err := s.checkRole(r, cfg.Role); err != nil {
 		return err
 	}
 	if err := function.ValidateTags(in.Tags); err != nil {
@@ -113,8 +114,17 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, req *req
 	return nil
 }
 
-// checkRole refuses an execution role Lambda may not assume.
-func (s *Server) checkRole(role string) error {
+// checkRole refuses an execution role Lambda may not assume, and one the
+// caller may not pass to a function (iam:PassRole, as on AWS: otherwise
+// anyone allowed to create a function could run code with any role's
+// permissions). The default role, which may write logs only, needs no
+// PassRole.
+func (s *Server) checkRole(r *http.Request, role string) error {
+	if p := edge.Principal(r.Context()); p != nil && role != function.DefaultRole {
+		if err := p.Authorize("iam:PassRole", role); err != nil {
+			return function.Errorf(fault.Denied, "AccessDeniedException", "%s", err.Error())
+		}
+	}
 	if s.d.CheckRole == nil {
 		return nil
 	}
@@ -278,7 +288,7 @@ func (s *Server) updateConfiguration(w http.ResponseWriter, r *http.Request, req
 		}
 	}
 	if in.Role != nil {
-		if err := s.checkRole(*in.Role); err != nil {
+		if err := s.checkRole(r, *in.Role); err != nil {
 			return err
 		}
 	}

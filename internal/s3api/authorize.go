@@ -2,75 +2,36 @@ package s3api
 
 import (
 	"net/http"
-	"net/url"
-	"strings"
+
+	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
-// operation is S3's table from requests to IAM actions and resources:
-// the action a request asks for and the bucket's or object's ARN.
-func operation(r *http.Request, rq *request) (action, resource string) {
-	q := rq.query
-	has := func(k string) bool { _, ok := q[k]; return ok }
-	m := r.Method
+// resource is the ARN a request acts on: the object's, the bucket's, or
+// "*" for the list of buckets.
+func resource(rq *request) string {
 	switch {
 	case rq.bucket == "":
-		return "s3:ListAllMyBuckets", "*"
+		return "*"
 	case !rq.hasKey:
-		res := "arn:aws:s3:::" + rq.bucket
-		switch {
-		case has("notification") && m == http.MethodPut:
-			return "s3:PutBucketNotification", res
-		case has("notification"):
-			return "s3:GetBucketNotification", res
-		case has("location"):
-			return "s3:GetBucketLocation", res
-		case has("policy") && m == http.MethodPut:
-			return "s3:PutBucketPolicy", res
-		case has("policy") && m == http.MethodDelete:
-			return "s3:DeleteBucketPolicy", res
-		case has("policy"):
-			return "s3:GetBucketPolicy", res
-		case has("uploads"):
-			return "s3:ListBucketMultipartUploads", res
-		case has("delete") && m == http.MethodPost:
-			// Each key of the batch is an s3:DeleteObject; the batch as a
-			// whole asks for it on every object of the bucket.
-			return "s3:DeleteObject", res + "/*"
-		case m == http.MethodPut:
-			return "s3:CreateBucket", res
-		case m == http.MethodDelete:
-			return "s3:DeleteBucket", res
-		}
-		return "s3:ListBucket", res
+		return "arn:aws:s3:::" + rq.bucket
 	}
-	res := "arn:aws:s3:::" + rq.bucket + "/" + rq.key
-	switch m {
-	case http.MethodGet, http.MethodHead:
-		if has("uploadId") {
-			return "s3:ListMultipartUploadParts", res
-		}
-		return "s3:GetObject", res
-	case http.MethodDelete:
-		if has("uploadId") {
-			return "s3:AbortMultipartUpload", res
-		}
-		return "s3:DeleteObject", res
-	}
-	return "s3:PutObject", res
+	return "arn:aws:s3:::" + rq.bucket + "/" + rq.key
 }
 
-// copySource is the ARN of the object a copy reads (x-amz-copy-source),
-// or "" for a request that copies nothing.
-func copySource(r *http.Request) string {
-	src := r.Header.Get("X-Amz-Copy-Source")
-	if src == "" {
-		return ""
+// authorize asks Deps.Authorize whether the request's signer may perform
+// action on res, with bucket's policy; nil when there is nothing to ask.
+func (h *Handler) authorize(r *http.Request, signer *sigv4.Identity, action, res string, keys map[string][]string, bucket string) error {
+	if h.d.Authorize == nil {
+		return nil
 	}
-	if s, err := url.PathUnescape(src); err == nil {
-		src = s
+	bp, err := h.bucketPolicy(r, bucket)
+	if err != nil {
+		return err
 	}
-	src, _, _ = strings.Cut(strings.TrimPrefix(src, "/"), "?")
-	return "arn:aws:s3:::" + src
+	if e := h.d.Authorize(r, signer, action, res, keys, bp); e != nil {
+		return &Error{Code: e.Code, Message: e.Message, Status: e.Status}
+	}
+	return nil
 }
 
 // conditionKeys are S3's condition keys of a listing: s3:prefix,

@@ -83,7 +83,8 @@ type request struct {
 	hasKey     bool
 	query      url.Values
 	auth       sigv4.Identity
-	objectSize int64 // for InvalidRange's Content-Range; -1 if unknown
+	signer     *sigv4.Identity // &auth, or nil for an anonymous request
+	objectSize int64           // for InvalidRange's Content-Range; -1 if unknown
 }
 
 // ServeHTTP authenticates, routes and answers one S3 request.
@@ -127,6 +128,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 		rq.auth = id
 		signer = &rq.auth
 	}
+	rq.signer = signer
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return s3err("InvalidURI", "")
@@ -145,27 +147,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 			return s3err("InvalidURI", "")
 		}
 	}
-	if h.d.Authorize != nil {
-		action, resource := operation(r, rq)
-		bp, err := h.bucketPolicy(r, rq.bucket)
-		if err != nil {
+	action, run := h.plan(w, r, rq)
+	if h.d.Authorize != nil && action != "" {
+		if err := h.authorize(r, signer, action, resource(rq), conditionKeys(rq), rq.bucket); err != nil {
 			return err
 		}
-		if e := h.d.Authorize(r, signer, action, resource, conditionKeys(rq), bp); e != nil {
-			return &Error{Code: e.Code, Message: e.Message, Status: e.Status}
-		}
-		if src := copySource(r); src != "" && r.Method == http.MethodPut {
-			sb, _, _ := strings.Cut(strings.TrimPrefix(src, "arn:aws:s3:::"), "/")
-			sp, err := h.bucketPolicy(r, sb)
-			if err != nil {
-				return err
-			}
-			if e := h.d.Authorize(r, signer, "s3:GetObject", src, nil, sp); e != nil {
-				return &Error{Code: e.Code, Message: e.Message, Status: e.Status}
-			}
-		}
 	}
-	return h.route(w, r, rq)
+	return run()
 }
 
 // address finds the bucket and key of r, from its Host (virtual-host
@@ -251,7 +239,11 @@ var subresources = []string{"acl", "cors", "lifecycle", "tagging", "versioning",
 	"intelligent-tiering", "attributes", "torrent", "restore", "select", "policyStatus", "uploads"}
 
 // route picks the operation by method, addressing and query keys.
-func (h *Handler) route(w http.ResponseWriter, r *http.Request, rq *request) error {
+// plan routes r: it returns the IAM action the request asks for and the
+// handler that serves it, from one decision, so that what is authorized
+// is what runs. An empty action is a request the handler refuses itself,
+// or (a batch delete) authorizes key by key.
+func (h *Handler) plan(w http.ResponseWriter, r *http.Request, rq *request) (string, func() error) {
 	q := rq.query
 	has := func(k string) bool { _, ok := q[k]; return ok }
 	unknownSub := func() bool {
@@ -266,82 +258,82 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request, rq *request) err
 	switch {
 	case rq.bucket == "":
 		if m == http.MethodGet {
-			return h.listBuckets(w, r, rq)
+			return "s3:ListAllMyBuckets", func() error { return h.listBuckets(w, r, rq) }
 		}
 	case !rq.hasKey:
 		switch {
 		case has("notification"):
 			switch m {
 			case http.MethodPut:
-				return h.putNotification(w, r, rq)
+				return "s3:PutBucketNotification", func() error { return h.putNotification(w, r, rq) }
 			case http.MethodGet:
-				return h.getNotification(w, r, rq)
+				return "s3:GetBucketNotification", func() error { return h.getNotification(w, r, rq) }
 			}
 		case has("location") && m == http.MethodGet:
-			return h.getLocation(w, r, rq)
+			return "s3:GetBucketLocation", func() error { return h.getLocation(w, r, rq) }
 		case has("policy"):
 			switch m {
 			case http.MethodPut:
-				return h.putPolicy(w, r, rq)
+				return "s3:PutBucketPolicy", func() error { return h.putPolicy(w, r, rq) }
 			case http.MethodGet:
-				return h.getPolicy(w, r, rq)
+				return "s3:GetBucketPolicy", func() error { return h.getPolicy(w, r, rq) }
 			case http.MethodDelete:
-				return h.deletePolicy(w, r, rq)
+				return "s3:DeleteBucketPolicy", func() error { return h.deletePolicy(w, r, rq) }
 			}
 		case has("delete") && m == http.MethodPost:
-			return h.deleteObjects(w, r, rq)
+			return "", func() error { return h.deleteObjects(w, r, rq) }
 		case unknownSub():
-			return s3err("NotImplemented", "")
+			return "", func() error { return s3err("NotImplemented", "") }
 		default:
 			switch m {
 			case http.MethodPut:
-				return h.createBucket(w, r, rq)
+				return "s3:CreateBucket", func() error { return h.createBucket(w, r, rq) }
 			case http.MethodHead:
-				return h.headBucket(w, r, rq)
+				return "s3:ListBucket", func() error { return h.headBucket(w, r, rq) }
 			case http.MethodDelete:
-				return h.deleteBucket(w, r, rq)
+				return "s3:DeleteBucket", func() error { return h.deleteBucket(w, r, rq) }
 			case http.MethodGet:
 				if q.Get("list-type") == "2" {
-					return h.listObjects(w, r, rq, true)
+					return "s3:ListBucket", func() error { return h.listObjects(w, r, rq, true) }
 				}
-				return h.listObjects(w, r, rq, false)
+				return "s3:ListBucket", func() error { return h.listObjects(w, r, rq, false) }
 			}
 		}
 	default:
 		switch {
 		case has("uploads") && m == http.MethodPost:
-			return h.createUpload(w, r, rq)
+			return "s3:PutObject", func() error { return h.createUpload(w, r, rq) }
 		case has("uploadId"):
 			switch m {
 			case http.MethodPut:
 				if r.Header.Get("X-Amz-Copy-Source") != "" {
-					return s3err("NotImplemented", "UploadPartCopy is not implemented.")
+					return "", func() error { return s3err("NotImplemented", "UploadPartCopy is not implemented.") }
 				}
-				return h.uploadPart(w, r, rq)
+				return "s3:PutObject", func() error { return h.uploadPart(w, r, rq) }
 			case http.MethodGet:
-				return h.listParts(w, r, rq)
+				return "s3:ListMultipartUploadParts", func() error { return h.listParts(w, r, rq) }
 			case http.MethodPost:
-				return h.completeUpload(w, r, rq)
+				return "s3:PutObject", func() error { return h.completeUpload(w, r, rq) }
 			case http.MethodDelete:
-				return h.abortUpload(w, r, rq)
+				return "s3:AbortMultipartUpload", func() error { return h.abortUpload(w, r, rq) }
 			}
 		case unknownSub():
-			return s3err("NotImplemented", "")
+			return "", func() error { return s3err("NotImplemented", "") }
 		default:
 			switch m {
 			case http.MethodPut:
 				if r.Header.Get("X-Amz-Copy-Source") != "" {
-					return h.copyObject(w, r, rq)
+					return "s3:PutObject", func() error { return h.copyObject(w, r, rq) }
 				}
-				return h.putObject(w, r, rq)
+				return "s3:PutObject", func() error { return h.putObject(w, r, rq) }
 			case http.MethodGet, http.MethodHead:
-				return h.getObject(w, r, rq)
+				return "s3:GetObject", func() error { return h.getObject(w, r, rq) }
 			case http.MethodDelete:
-				return h.deleteObject(w, r, rq)
+				return "s3:DeleteObject", func() error { return h.deleteObject(w, r, rq) }
 			}
 		}
 	}
-	return s3err("MethodNotAllowed", "")
+	return "", func() error { return s3err("MethodNotAllowed", "") }
 }
 
 // body returns r's payload checked as it streams; see sigv4.Body.

@@ -302,6 +302,15 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, rq *requ
 			fail(s3err("KeyTooLongError", ""))
 			continue
 		}
+		// Each key of the batch is an s3:DeleteObject of its own.
+		if err := h.authorize(r, rq.signer, "s3:DeleteObject", "arn:aws:s3:::"+rq.bucket+"/"+o.Key, nil, rq.bucket); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				fail(e)
+				continue
+			}
+			return err
+		}
 		del, err := h.d.Store.DeleteObject(r.Context(), rq.bucket, o.Key)
 		if err == nil && del.Existed {
 			sub := *rq
@@ -361,6 +370,11 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, rq *request
 		e := s3err("InvalidBucketName", "")
 		e.Bucket = srcBucket
 		return e
+	}
+	// A copy reads its source: the signer must be allowed to, by the
+	// source as the copy will read it.
+	if err := h.authorize(r, rq.signer, "s3:GetObject", "arn:aws:s3:::"+srcBucket+"/"+srcKey, nil, srcBucket); err != nil {
+		return err
 	}
 	var opts *objstore.PutOptions
 	switch d := r.Header.Get("X-Amz-Metadata-Directive"); d {
