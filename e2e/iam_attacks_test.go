@@ -13,11 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
 )
@@ -61,7 +64,8 @@ func TestAuthorizationAttacks(t *testing.T) {
 	creds := aws.Credentials{AccessKeyID: aws.ToString(key.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(key.AccessKey.SecretAccessKey)}
 	if _, err := root.iam.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("mallory"), PolicyName: aws.String("narrow"),
 		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[
-			{"Effect":"Allow","Action":["s3:GetBucketLocation","s3:DeleteObject","lambda:CreateFunction"],"Resource":"*"},
+			{"Effect":"Allow","Action":["s3:GetBucketLocation","s3:DeleteObject","lambda:CreateFunction","apigateway:*",
+				"s3:PutBucketNotification","scheduler:CreateSchedule"],"Resource":"*"},
 			{"Effect":"Allow","Action":"iam:PutUserPolicy","Resource":"arn:aws:iam::000000000000:user/mallory"},
 			{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::loot/protected/*"}]}`)}); err != nil {
 		t.Fatal(err)
@@ -100,6 +104,30 @@ func TestAuthorizationAttacks(t *testing.T) {
 	if _, err := root.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("loot"), Key: aws.String("protected/a.txt")}); err != nil {
 		t.Errorf("the protected object is gone: %v", err)
 	}
+	// Deputies: an API, a bucket notification and a schedule would invoke
+	// a function, or serve a bucket, their maker may not.
+	rc := runtimeCases()[1]
+	create(t, root.lambda, "victim", rc, rc.code(t, "v1"))
+	victim := "arn:aws:lambda:us-east-1:000000000000:function:victim"
+	cfg := srv.Config()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")
+	gw := apigatewayv2.NewFromConfig(cfg, func(o *apigatewayv2.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	_, err = gw.CreateApi(ctx, &apigatewayv2.CreateApiInput{Name: aws.String("steal"), ProtocolType: "HTTP", Target: aws.String(victim)})
+	apiErr(t, err, "AccessDeniedException", 403)
+	_, err = gw.CreateApi(ctx, &apigatewayv2.CreateApiInput{Name: aws.String("plain"), ProtocolType: "HTTP"})
+	if err != nil {
+		t.Fatalf("an API naming nothing: %v", err)
+	}
+	_, err = up.s3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String("loot"),
+		NotificationConfiguration: &s3types.NotificationConfiguration{LambdaFunctionConfigurations: []s3types.LambdaFunctionConfiguration{
+			{LambdaFunctionArn: aws.String(victim), Events: []s3types.Event{"s3:ObjectCreated:*"}}}}})
+	apiErr(t, err, "AccessDenied", 403)
+	sched := scheduler.NewFromConfig(cfg, func(o *scheduler.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	_, err = sched.CreateSchedule(ctx, &scheduler.CreateScheduleInput{Name: aws.String("steal"), ScheduleExpression: aws.String("rate(1 minute)"),
+		FlexibleTimeWindow: &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff},
+		Target:             &schedtypes.Target{Arn: aws.String(victim), RoleArn: aws.String("arn:aws:iam::000000000000:role/aloft")}})
+	apiErr(t, err, "AccessDeniedException", 403)
+
 	// A function given a role its creator may not pass.
 	powerful := executionRole(t, srv, "powerful", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}`)
 	_, err = up.lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String("escalate"), Runtime: "python3.11",

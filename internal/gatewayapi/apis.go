@@ -105,6 +105,9 @@ func (h *Handler) createAPI(w http.ResponseWriter, r *http.Request) error {
 	case in.RouteKey != "":
 		return badRequest("RouteKey can only be given with Target (quick create)")
 	}
+	if err := guard(r, a); err != nil {
+		return err
+	}
 	created, err := h.d.Catalog.CreateAPI(r.Context(), a)
 	if err != nil {
 		return err
@@ -136,7 +139,7 @@ func (h *Handler) updateAPI(w http.ResponseWriter, r *http.Request) error {
 	if in.ProtocolType != "" && in.ProtocolType != catalog.ProtocolHTTP {
 		return badRequest("The protocol type of an API cannot change")
 	}
-	a, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	a, err := h.changeAPI(r, func(a *catalog.API) error {
 		in.apply(a)
 		if in.Target != "" || in.RouteKey != "" {
 			return h.updateQuick(a, in.Target, in.RouteKey)
@@ -182,7 +185,7 @@ func (h *Handler) deleteAPI(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) deleteCors(w http.ResponseWriter, r *http.Request) error {
-	_, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	_, err := h.changeAPI(r, func(a *catalog.API) error {
 		a.Cors = nil
 		return nil
 	})

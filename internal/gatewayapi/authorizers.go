@@ -50,7 +50,7 @@ func (h *Handler) createAuthorizer(w http.ResponseWriter, r *http.Request) error
 	}
 	z := &catalog.Authorizer{ID: catalog.NewID(6)}
 	in.apply(z)
-	_, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	_, err := h.changeAPI(r, func(a *catalog.API) error {
 		a.Authorizers = append(a.Authorizers, z)
 		return nil
 	})
@@ -87,7 +87,7 @@ func (h *Handler) updateAuthorizer(w http.ResponseWriter, r *http.Request) error
 	}
 	id := r.PathValue("authorizerId")
 	var out *catalog.Authorizer
-	_, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	_, err := h.changeAPI(r, func(a *catalog.API) error {
 		z := a.Authorizer(id)
 		if z == nil {
 			return notFound("Invalid Authorizer identifier specified " + id)
@@ -104,7 +104,7 @@ func (h *Handler) updateAuthorizer(w http.ResponseWriter, r *http.Request) error
 
 func (h *Handler) deleteAuthorizer(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("authorizerId")
-	_, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	_, err := h.changeAPI(r, func(a *catalog.API) error {
 		if a.Authorizer(id) == nil {
 			return notFound("Invalid Authorizer identifier specified " + id)
 		}

@@ -68,7 +68,7 @@ func (h *Handler) createRoute(w http.ResponseWriter, r *http.Request) error {
 	}
 	rt := &catalog.Route{ID: catalog.NewID(7)}
 	in.apply(rt)
-	_, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	_, err := h.changeAPI(r, func(a *catalog.API) error {
 		if err := checkKeyFree(a, rt.Key, ""); err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func (h *Handler) updateRoute(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := r.PathValue("routeId")
 	var out *catalog.Route
-	_, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	_, err := h.changeAPI(r, func(a *catalog.API) error {
 		rt := a.Route(id)
 		if rt == nil {
 			return notFound("Invalid Route identifier specified " + id)
@@ -125,7 +125,7 @@ func (h *Handler) updateRoute(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) deleteRoute(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("routeId")
-	_, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	_, err := h.changeAPI(r, func(a *catalog.API) error {
 		rt := a.Route(id)
 		if rt == nil {
 			return notFound("Invalid Route identifier specified " + id)
@@ -186,7 +186,7 @@ func (h *Handler) createIntegration(w http.ResponseWriter, r *http.Request) erro
 	it := &catalog.Integration{ID: catalog.NewID(7)}
 	in.apply(it)
 	var out *catalog.Integration
-	_, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	_, err := h.changeAPI(r, func(a *catalog.API) error {
 		a.Integrations = append(a.Integrations, it)
 		out = it
 		return nil
@@ -224,7 +224,7 @@ func (h *Handler) updateIntegration(w http.ResponseWriter, r *http.Request) erro
 	}
 	id := r.PathValue("integrationId")
 	var out *catalog.Integration
-	_, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	_, err := h.changeAPI(r, func(a *catalog.API) error {
 		it := a.Integration(id)
 		if it == nil {
 			return notFound("Invalid Integration identifier specified " + id)
@@ -241,7 +241,7 @@ func (h *Handler) updateIntegration(w http.ResponseWriter, r *http.Request) erro
 
 func (h *Handler) deleteIntegration(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("integrationId")
-	_, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	_, err := h.changeAPI(r, func(a *catalog.API) error {
 		it := a.Integration(id)
 		if it == nil {
 			return notFound("Invalid Integration identifier specified " + id)
@@ -307,7 +307,7 @@ func (h *Handler) createStage(w http.ResponseWriter, r *http.Request) error {
 	}
 	s := &catalog.Stage{Name: *in.StageName, CreatedDate: time.Now().UTC().Truncate(time.Second)}
 	in.apply(s)
-	_, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	_, err := h.changeAPI(r, func(a *catalog.API) error {
 		if a.Stage(s.Name) != nil {
 			return conflict("Stage already exists")
 		}
@@ -347,7 +347,7 @@ func (h *Handler) updateStage(w http.ResponseWriter, r *http.Request) error {
 	}
 	name := r.PathValue("stageName")
 	var out *catalog.Stage
-	_, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	_, err := h.changeAPI(r, func(a *catalog.API) error {
 		s := a.Stage(name)
 		if s == nil {
 			return notFound("Invalid stage identifier specified")
@@ -364,7 +364,7 @@ func (h *Handler) updateStage(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) deleteStage(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("stageName")
-	_, err := h.d.Catalog.UpdateAPI(r.Context(), r.PathValue("apiId"), func(a *catalog.API) error {
+	_, err := h.changeAPI(r, func(a *catalog.API) error {
 		if a.Stage(name) == nil {
 			return notFound("Invalid stage identifier specified")
 		}

@@ -87,6 +87,11 @@ func (h *Handler) putNotification(w http.ResponseWriter, r *http.Request, rq *re
 		if ids[n.ID] {
 			return invalidArgument("Configuration IDs must be unique: " + n.ID)
 		}
+		// The bucket invokes the function for whoever configured it: they
+		// must be allowed to themselves.
+		if err := h.authorize(r, rq.signer, "lambda:InvokeFunction", n.FunctionARN, nil, ""); err != nil {
+			return err
+		}
 		ids[n.ID] = true
 		cfg.Functions = append(cfg.Functions, n)
 	}

@@ -1,6 +1,7 @@
 package schedulerapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -11,7 +12,7 @@ import (
 
 // Operation is the Scheduler API's table from requests to IAM actions
 // and resources, for the front door's authorization.
-func Operation(r *http.Request, _ []byte) (edge.Operation, *awsproto.Error) {
+func Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
 	region, _, _ := sigv4.Scope(r)
 	if region == "" {
 		region = awsproto.DefaultRegion
@@ -24,7 +25,7 @@ func Operation(r *http.Request, _ []byte) (edge.Operation, *awsproto.Error) {
 		verb = "Create"
 	case http.MethodPut:
 		verb = "Update"
-	case http.MethodGet:
+	case http.MethodGet, http.MethodHead:
 		verb = "Get"
 		if name == "" {
 			verb = "List"
@@ -38,7 +39,13 @@ func Operation(r *http.Request, _ []byte) (edge.Operation, *awsproto.Error) {
 	case kind == "schedules" && name == "":
 		return edge.Operation{Action: "scheduler:ListSchedules", Resource: "*"}, nil
 	case kind == "schedules":
+		// The group as the handler takes it: from the body when writing.
 		group := r.URL.Query().Get("groupName")
+		if r.Method == http.MethodPost || r.Method == http.MethodPut {
+			var in struct{ GroupName string }
+			json.Unmarshal(body, &in) // a body that is not JSON is the handler's to refuse
+			group = in.GroupName
+		}
 		if group == "" {
 			group = "default"
 		}

@@ -12,7 +12,9 @@ import (
 	"strconv"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/edge"
 	"github.com/aloft-dev/aloft/internal/fault"
+	"github.com/aloft-dev/aloft/internal/iam"
 	"github.com/aloft-dev/aloft/internal/scheduler"
 )
 
@@ -79,6 +81,14 @@ func (a *api) handlePut(create bool) http.HandlerFunc {
 			return
 		}
 		sc.Name = r.PathValue("name")
+		// The schedule invokes its target for whoever made it: they must
+		// be allowed to themselves.
+		if p := edge.Principal(r.Context()); p != nil && p.Kind != iam.RootPrincipal && sc.Target.Arn != "" {
+			if err := p.Authorize("lambda:InvokeFunction", sc.Target.Arn); err != nil {
+				writeErr(w, &awsproto.Error{Status: http.StatusForbidden, Code: "AccessDeniedException", Message: err.Error() + " (the schedule would do it)"})
+				return
+			}
+		}
 		out, err := a.s.Put(r.Context(), sc, create)
 		if err != nil {
 			writeErr(w, err)
