@@ -351,6 +351,9 @@ func (s *Store) AssumeRole(caller *Principal, roleARN, session string, duration 
 	if duration < MinSessionDuration || duration > time.Duration(r.role.MaxSessionDuration)*time.Second {
 		return nil, nil, errorf(fault.Invalid, InvalidInput, "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
 	}
+	if caller.Kind == RolePrincipal && duration > time.Hour {
+		return nil, nil, errorf(fault.Invalid, InvalidInput, "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+	}
 	if !s.mayAssume(caller, r, roleARN) {
 		return nil, nil, caller.denied("sts:AssumeRole", roleARN, "because the role's trust policy does not allow it")
 	}

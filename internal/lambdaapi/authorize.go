@@ -45,18 +45,18 @@ func (s *Server) Operation(r *http.Request, body []byte) (edge.Operation, *awspr
 	case action == "lambda:CreateFunction":
 		var in struct{ FunctionName string }
 		json.Unmarshal(body, &in) // a body that is not JSON is the handler's to refuse
-		op.Resource = functionResource(region, in.FunctionName, "")
+		op.Resource = s.functionResource(region, in.FunctionName, "")
 	case name != "" && kind == "tags":
 		if arn, err := url.PathUnescape(name); err == nil {
 			name = arn
 		}
-		op.Resource = name
+		op.Resource = s.functionResource(region, name, "")
 	case name != "" && kind == "functions":
 		qualifier := ""
 		if r.URL.RawQuery != "" {
 			qualifier = r.URL.Query().Get("Qualifier")
 		}
-		op.Resource = functionResource(region, name, qualifier)
+		op.Resource = s.functionResource(region, name, qualifier)
 	}
 	return op, nil
 }
@@ -67,14 +67,25 @@ const (
 )
 
 // functionResource is the ARN of the function that ref (a name,
-// name:qualifier, a partial or a full ARN) and qualifier designate.
-func functionResource(region, ref, qualifier string) string {
+// name:qualifier, a partial or a full ARN) and qualifier designate, as
+// the handler will find it: by name, in the region it was created in
+// (whatever region the request was signed for), and with $LATEST, the
+// only version there is, as the unqualified function.
+func (s *Server) functionResource(region, ref, qualifier string) string {
 	name, q, ok := function.ParseRef(ref)
 	if !ok {
 		name = ref // an invalid name: the handler refuses it
 	}
 	if qualifier == "" {
 		qualifier = q
+	}
+	if qualifier == function.LatestVersion {
+		qualifier = ""
+	}
+	if s.d.Registry != nil {
+		if rec, found := s.d.Registry.Get(name); found && rec.Region != "" {
+			region = rec.Region
+		}
 	}
 	return function.ARN(region, name, qualifier)
 }

@@ -81,8 +81,36 @@ var operators = map[string]struct {
 	"Null": {opNull, cmpEq, false},
 }
 
+// Keys are the condition keys this server gives requests: a condition on
+// another would never see a value here, so that an Allow it guards never
+// applies and, worse, a Deny it guards never does. A policy naming one is
+// refused rather than evaluated as AWS would not.
+var Keys = []string{"aws:username", "aws:userid", "aws:principalarn", "aws:principaltype", "aws:principalaccount",
+	"aws:sourceip", "aws:currenttime", "aws:epochtime", "aws:securetransport", "aws:requestedregion",
+	"s3:prefix", "s3:delimiter", "s3:max-keys"}
+
+// resourceKeys are further keys a resource-based policy may name: those
+// of the statements AddPermission writes for services.
+var resourceKeys = []string{"aws:sourcearn", "aws:sourceaccount", "lambda:functionurlauthtype"}
+
+// knownKey reports whether key is one this server gives.
+func knownKey(key string, resource bool) bool {
+	k := strings.ToLower(key)
+	for _, list := range [][]string{Keys, resourceKeys} {
+		for _, known := range list {
+			if k == known {
+				return true
+			}
+		}
+		if !resource {
+			break
+		}
+	}
+	return false
+}
+
 // parseConditions reads a statement's Condition block.
-func parseConditions(raw json.RawMessage) ([]condition, error) {
+func parseConditions(raw json.RawMessage, resource bool) ([]condition, error) {
 	var block map[string]map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &block); err != nil {
 		return nil, fmt.Errorf("Condition: %v", err)
@@ -108,6 +136,9 @@ func parseConditions(raw json.RawMessage) ([]condition, error) {
 			return nil, fmt.Errorf("Condition: operator %s names no key", name)
 		}
 		for key, v := range keys {
+			if !knownKey(key, resource) {
+				return nil, fmt.Errorf("Condition %s: the condition key %s is not supported by this server", name, key)
+			}
 			cc := c
 			cc.key = key
 			vals, err := conditionValues(v)

@@ -19,10 +19,10 @@ func (k keys) Values(key string) ([]string, bool) {
 func TestConditions(t *testing.T) {
 	alice := keys{"aws:username": {"alice"}, "aws:sourceip": {"203.0.113.7"}, "aws:currenttime": {"2026-06-01T12:00:00Z"},
 		"aws:securetransport": {"true"}, "s3:prefix": {"home/alice/"}, "s3:max-keys": {"10"},
-		"aws:principalarn": {"arn:aws:iam::000000000000:user/alice"}, "aws:tagkeys": {"team", "cost"}}
+		"aws:principalarn": {"arn:aws:iam::000000000000:user/alice"}, "s3:delimiter": {"team", "cost"}}
 	bob := keys{"aws:username": {"bob"}, "aws:sourceip": {"198.51.100.9"}, "aws:currenttime": {"2027-01-01T00:00:00Z"},
 		"aws:securetransport": {"false"}, "s3:prefix": {"home/bob/"}, "s3:max-keys": {"1000"},
-		"aws:principalarn": {"arn:aws:iam::000000000000:role/ops"}, "aws:tagkeys": {"team", "secret"}}
+		"aws:principalarn": {"arn:aws:iam::000000000000:role/ops"}, "s3:delimiter": {"team", "secret"}}
 	none := keys{}
 	for _, tc := range []struct {
 		name      string
@@ -49,9 +49,9 @@ func TestConditions(t *testing.T) {
 		{"Null true: the key is absent", `{"Null":{"aws:username":"true"}}`, none, alice},
 		{"Null false: the key is present", `{"Null":{"aws:username":"false"}}`, alice, none},
 		{"IfExists holds without the key", `{"StringEqualsIfExists":{"aws:username":"alice"}}`, none, bob},
-		{"ForAllValues", `{"ForAllValues:StringEquals":{"aws:TagKeys":["team","cost","owner"]}}`, alice, bob},
-		{"ForAllValues of no values holds", `{"ForAllValues:StringEquals":{"aws:TagKeys":["team"]}}`, none, bob},
-		{"ForAnyValue", `{"ForAnyValue:StringEquals":{"aws:TagKeys":"secret"}}`, bob, alice},
+		{"ForAllValues", `{"ForAllValues:StringEquals":{"s3:delimiter":["team","cost","owner"]}}`, alice, bob},
+		{"ForAllValues of no values holds", `{"ForAllValues:StringEquals":{"s3:delimiter":["team"]}}`, none, bob},
+		{"ForAnyValue", `{"ForAnyValue:StringEquals":{"s3:delimiter":"secret"}}`, bob, alice},
 		{"two operators must both hold", `{"StringEquals":{"aws:username":"alice"},"Bool":{"aws:SecureTransport":"true"}}`, alice,
 			keys{"aws:username": {"alice"}, "aws:securetransport": {"false"}}},
 	} {
@@ -112,4 +112,20 @@ func FuzzParse(f *testing.F) {
 			p.DecideFor(&Caller{ARNs: []string{"arn:aws:iam::000000000000:user/u"}}, "sts:AssumeRole", "arn:aws:iam::000000000000:role/r", ctx)
 		}
 	})
+}
+
+// TestUnknownConditionKeys checks that a condition on a key this server
+// never gives is refused, rather than left to make a Deny never apply.
+func TestUnknownConditionKeys(t *testing.T) {
+	deny := `{"Statement":{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/protected":"true"}}}}`
+	if _, err := Parse([]byte(deny)); err == nil || !strings.Contains(err.Error(), "aws:ResourceTag/protected is not supported") {
+		t.Errorf("Parse = %v", err)
+	}
+	grant := `{"Statement":{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"*","Condition":{"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::b"}}}}`
+	if _, err := ParseResource([]byte(grant)); err != nil {
+		t.Errorf("a resource policy with AWS:SourceArn: %v", err)
+	}
+	if _, err := Parse([]byte(strings.Replace(grant, `"Principal":{"Service":"s3.amazonaws.com"},`, "", 1))); err == nil {
+		t.Error("an identity policy with AWS:SourceArn was accepted")
+	}
 }

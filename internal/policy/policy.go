@@ -177,7 +177,7 @@ func compile(r *rawStatement, s *statement, resource bool) error {
 		return fmt.Errorf("Effect must be Allow or Deny, not %q", r.Effect)
 	}
 	if c := bytes.TrimSpace(r.Condition); len(c) > 0 && !bytes.Equal(c, []byte("null")) {
-		conds, err := parseConditions(c)
+		conds, err := parseConditions(c, resource)
 		if err != nil {
 			return err
 		}
