@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -103,7 +104,7 @@ func New(o Options) (*Host, error) {
 		guard = true
 	}
 	dns := resolvers("/etc/resolv.conf")
-	if err := installTable(o.Allow, dns, guard, false); err != nil {
+	if err := installInPlace(o.Allow, dns, guard); err != nil {
 		// A table of another shape (an older build's) cannot be refilled
 		// in place; it is replaced whole.
 		h.log.Info("egress: replacing the policy table", "err", err)
@@ -181,10 +182,26 @@ func (l *Link) Revoke() error {
 	return nil
 }
 
+// installInPlace refills the policy table in place, trying again a few
+// times: a transaction can fail for a moment while another server on
+// the host commits its own, and replacing the table whole would take
+// the running instances' allowances with it.
+func installInPlace(allow []netip.Prefix, dns []netip.Addr, guard bool) error {
+	var err error
+	for try := range 4 {
+		if err = installTable(allow, dns, guard, false); err == nil {
+			return nil
+		}
+		time.Sleep(time.Duration(try+1) * 20 * time.Millisecond)
+	}
+	return err
+}
+
 // revoke removes the allowance of the interface with index i: its map
 // element and its chain, in one transaction. What is already gone (a
 // server starting beside this one may have pruned it once the interface
-// went) counts as removed.
+// went) counts as removed: when the transaction fails, the outcome is
+// judged by what the table holds, not by the kernel's error.
 func revoke(i int) error {
 	c, err := nftables.New()
 	if err != nil {
@@ -199,16 +216,58 @@ func revoke(i int) error {
 	c.FlushChain(ch)
 	c.DelChain(ch)
 	err = c.Flush()
-	if !errors.Is(err, unix.ENOENT) {
-		return err
+	if err == nil {
+		return nil
 	}
-	// The element was gone; the chain may not be.
-	c.FlushChain(ch)
-	c.DelChain(ch)
-	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
-		return err
+	// Part of it was gone; remove what is left, one piece at a time.
+	el, chain, lerr := allowanceLeft(c, i)
+	if lerr != nil {
+		return errors.Join(err, lerr)
+	}
+	if el {
+		if err := c.SetDeleteElements(allowSet(t), []nftables.SetElement{{Key: indexKey(i)}}); err != nil {
+			return err
+		}
+		if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+			return err
+		}
+	}
+	if chain {
+		c.FlushChain(ch)
+		c.DelChain(ch)
+		if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+			return err
+		}
+	}
+	if el, chain, lerr = allowanceLeft(c, i); lerr != nil || el || chain {
+		return errors.Join(err, lerr, fmt.Errorf("allowance of interface %d still present (element %v, chain %v)", i, el, chain))
 	}
 	return nil
+}
+
+// allowanceLeft reports whether the map element and the chain of the
+// allowance of interface i are in the table.
+func allowanceLeft(c *nftables.Conn, i int) (element, chain bool, err error) {
+	els, err := c.GetSetElements(allowSet(policyTable()))
+	if err != nil {
+		return false, false, fmt.Errorf("list allowances: %w", err)
+	}
+	key := indexKey(i)
+	for _, e := range els {
+		if string(e.Key) == string(key) {
+			element = true
+		}
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return false, false, fmt.Errorf("list chains: %w", err)
+	}
+	for _, ch := range chains {
+		if ch.Table.Name == TableName && ch.Name == allowChain(i) {
+			chain = true
+		}
+	}
+	return element, chain, nil
 }
 
 // allowChain names the chain of what Allow let the interface with index
@@ -246,7 +305,10 @@ func pruneAllowances(log *slog.Logger) error {
 			continue
 		}
 		i := int(binaryutil.NativeEndian.Uint32(e.Key))
-		if _, err := netlink.LinkByIndex(i); err == nil {
+		// Only an interface the kernel says is gone loses its allowance;
+		// any other failure to look it up keeps it.
+		var gone netlink.LinkNotFoundError
+		if _, err := netlink.LinkByIndex(i); !errors.As(err, &gone) {
 			continue
 		}
 		if err := revoke(i); err != nil {

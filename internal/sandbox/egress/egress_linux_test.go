@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -306,4 +307,68 @@ func allowanceKeys(t *testing.T) map[int]bool {
 		out[int(binaryutil.NativeEndian.Uint32(e.Key))] = true
 	}
 	return out
+}
+
+// TestAllowanceSurvivesConcurrentStarts checks that servers starting at
+// the same moment beside a running one leave its allowance in place, and
+// that Revoke succeeds and leaves nothing when part of the allowance is
+// already gone.
+func TestAllowanceSurvivesConcurrentStarts(t *testing.T) {
+	requireRoot(t)
+	h, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := egresstest.NewNS(t)
+	defer unix.Close(ns)
+	l, err := h.Attach(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Allow([]netip.Prefix{netip.MustParsePrefix("10.99.0.0/24")}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for range 6 {
+		wg.Go(func() {
+			if _, err := New(Options{}); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if !allowanceKeys(t)[l.index] {
+		t.Fatal("concurrent starts removed a running instance's allowance")
+	}
+
+	// The element goes behind the link's back; Revoke removes the chain.
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetDeleteElements(allowSet(policyTable()), []nftables.SetElement{{Key: indexKey(l.index)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Revoke(); err != nil {
+		t.Fatalf("Revoke with the element already gone: %v", err)
+	}
+	el, chain, err := allowanceLeft(c, l.index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el || chain {
+		t.Fatalf("after Revoke: element %v, chain %v; want neither", el, chain)
+	}
+	if err := l.Revoke(); err != nil {
+		t.Fatalf("a second Revoke: %v", err)
+	}
 }
