@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // Root keys every test server uses.
@@ -303,6 +304,11 @@ func (s *Server) APIGateway() *apigatewayv2.Client {
 // Logs returns a CloudWatch Logs client for this server.
 func (s *Server) Logs() *cloudwatchlogs.Client {
 	return cloudwatchlogs.NewFromConfig(s.Config(), func(o *cloudwatchlogs.Options) { o.BaseEndpoint = aws.String(s.URL) })
+}
+
+// SQS returns an SQS client for this server.
+func (s *Server) SQS() *sqs.Client {
+	return sqs.NewFromConfig(s.Config(), func(o *sqs.Options) { o.BaseEndpoint = aws.String(s.URL) })
 }
 
 // Run runs the aloft CLI against this server and returns its stdout, stderr

@@ -9,6 +9,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/logsapi"
 	"github.com/aloft-dev/aloft/internal/s3api"
 	"github.com/aloft-dev/aloft/internal/schedulerapi"
+	"github.com/aloft-dev/aloft/internal/sqsapi"
 )
 
 // KnownActions returns every IAM action an operation of a service here
@@ -23,6 +24,7 @@ func KnownActions() []string {
 	out = append(out, schedulerapi.Actions...)
 	out = append(out, gatewayapi.Actions...)
 	out = append(out, s3api.Actions...)
+	out = append(out, sqsapi.Actions()...)
 	slices.Sort(out)
 	return slices.Compact(out)
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/logs"
 	"github.com/aloft-dev/aloft/internal/meter"
 	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/queues"
 	"github.com/aloft-dev/aloft/internal/registry"
 	"github.com/aloft-dev/aloft/internal/runtimeapi"
 	"github.com/aloft-dev/aloft/internal/runtimes"
@@ -72,6 +73,7 @@ type Server struct {
 	reg      *registry.Registry
 	iam      *iam.Store
 	logStore *logs.Store
+	queues   *queues.Service // SQS's queues
 	meter    *meter.Meter
 	inv      *invoker.Invoker
 	queue    *async.Queue
@@ -175,6 +177,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	if s.logStore, err = logs.Open(ctx, js, logs.Options{Logger: log.With("component", "logs")}); err != nil {
 		return nil, fmt.Errorf("app: logs: %w", err)
+	}
+	if s.queues, err = queues.Open(ctx, js, s.st.Conn(), log.With("component", "queues")); err != nil {
+		return nil, err
 	}
 	if s.meter, err = meter.Open(ctx, js, 0, log.With("component", "meter")); err != nil {
 		return nil, err
@@ -483,6 +488,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.meter != nil {
 		errs = append(errs, s.meter.Close(fctx))
 		s.meter = nil
+	}
+	if s.queues != nil {
+		s.queues.Close()
+		s.queues = nil
 	}
 	if s.logStore != nil {
 		errs = append(errs, s.logStore.Close(fctx))

@@ -15,12 +15,14 @@ import (
 	"github.com/aloft-dev/aloft/internal/logsapi"
 	"github.com/aloft-dev/aloft/internal/schedulerapi"
 	"github.com/aloft-dev/aloft/internal/sigv4"
+	"github.com/aloft-dev/aloft/internal/sqsapi"
 )
 
 // services is the front door's table (see package edge), in the order
 // unsigned requests are recognised: S3's virtual hosts first, whose paths
 // are the objects'.
 func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Service {
+	sqsAPI := sqsapi.New(s.queues)
 	return []*edge.Service{
 		{Name: "s3", Protocol: awsproto.RESTXML, Streams: true, Handler: s.s3,
 			Recognize: func(r *http.Request) bool { return s.s3.IsVirtualHost(r.Host) }},
@@ -34,6 +36,8 @@ func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Se
 		{Name: "apigateway", Protocol: awsproto.RESTJSON, MaxBody: 10 << 20,
 			Recognize: edge.PathUnder("/v2/apis", "/v2/domainnames", "/v2/vpclinks", "/v2/tags"), Operation: gatewayapi.Operation,
 			Handler: s.gatewayAPI(log.With("component", "gatewayapi"))},
+		{Name: "sqs", Protocol: awsproto.JSON10Query, MaxBody: sqsapi.MaxBody,
+			Recognize: sqsapi.Recognize, Operation: sqsAPI.Operation, Handler: sqsAPI},
 		{Name: "iam", Protocol: awsproto.QueryXML, MaxBody: 1 << 20, Operation: iamapi.Operation,
 			Recognize: edge.Action(iamActions...), Handler: iamapi.NewIAM(s.iam)},
 		{Name: "sts", Protocol: awsproto.QueryXML, MaxBody: 1 << 20, Operation: iamapi.Operation,

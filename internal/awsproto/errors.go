@@ -2,6 +2,7 @@ package awsproto
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -167,7 +168,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, p Protocol, e *Error, re
 			XMLName   xml.Name `xml:"ErrorResponse"`
 			Error     errorElem
 			RequestID string `xml:"RequestId"`
-		}{Error: errorElem{whose(e), e.Code, e.Message}, RequestID: requestID})
+		}{Error: errorElem{whose(e), cmp.Or(e.QueryCode, e.Code), e.Message}, RequestID: requestID})
 	default: // RESTJSON
 		h.Set("Content-Type", "application/json")
 		h.Set("X-Amzn-Errortype", e.Code)

@@ -178,6 +178,24 @@ func (a *QueryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(b.Bytes())
 }
 
+// QueryParams reads a request's parameters exactly as the API's handler will
+// (the form body's, then the query's, as net/http's ParseForm merges
+// them), and refuses a parameter given in both, which one reader could
+// take from the body and another from the query.
+func QueryParams(r *http.Request, body []byte) (url.Values, *Error) {
+	c := r.Clone(r.Context())
+	c.Body = io.NopCloser(bytes.NewReader(body))
+	if err := c.ParseForm(); err != nil {
+		return nil, Errorf(http.StatusBadRequest, "MalformedQueryString", "The request's parameters cannot be parsed: %v", err)
+	}
+	for k := range c.PostForm {
+		if _, ok := c.URL.Query()[k]; ok {
+			return nil, Errorf(http.StatusBadRequest, "InvalidParameterCombination", "The parameter %s is given both in the query string and in the body.", k)
+		}
+	}
+	return c.Form, nil
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }

@@ -21,6 +21,8 @@
 //	Logs        logs          X-Amz-Target: Logs_20140328.*      json-1.1   8 MiB
 //	Scheduler   scheduler     /schedules, /schedule-groups       rest-json  1 MiB
 //	API GW v2   apigateway    /v2/apis, /v2/domainnames, ...     rest-json  10 MiB
+//	SQS         sqs           X-Amz-Target: AmazonSQS.*, or      json-1.0   4 MiB
+//	                          Action=SendMessage, ... (query)    and query
 //	IAM         iam           Action=CreateUser, ... in the URL  query-xml  1 MiB
 //	STS         sts           Action=AssumeRole, ... in the URL  query-xml  1 MiB
 //	S3          s3            virtual-host Host, anything else   rest-xml   streams; checks its own

@@ -7,10 +7,8 @@
 package iamapi
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -151,7 +149,7 @@ func policyDoc(doc string) string { return url.PathEscape(doc) }
 // need no permission of the caller's own, but AssumeRole, which the
 // role's trust policy decides.
 func Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
-	p, aerr := params(r, body)
+	p, aerr := awsproto.QueryParams(r, body)
 	if aerr != nil {
 		return edge.Operation{}, aerr
 	}
@@ -185,24 +183,6 @@ func Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
 		}
 	}
 	return edge.Operation{Action: "iam:" + action, Resource: res}, nil
-}
-
-// params reads a request's parameters exactly as the API's handler will
-// (the form body's, then the query's, as net/http's ParseForm merges
-// them), and refuses a parameter given in both, which one reader could
-// take from the body and another from the query.
-func params(r *http.Request, body []byte) (url.Values, *awsproto.Error) {
-	c := r.Clone(r.Context())
-	c.Body = io.NopCloser(bytes.NewReader(body))
-	if err := c.ParseForm(); err != nil {
-		return nil, awsproto.Errorf(http.StatusBadRequest, "MalformedQueryString", "The request's parameters cannot be parsed: %v", err)
-	}
-	for k := range c.PostForm {
-		if _, ok := c.URL.Query()[k]; ok {
-			return nil, awsproto.Errorf(http.StatusBadRequest, "InvalidParameterCombination", "The parameter %s is given both in the query string and in the body.", k)
-		}
-	}
-	return c.Form, nil
 }
 
 // Actions returns the IAM actions of the IAM and STS APIs' operations.

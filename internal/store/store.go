@@ -63,6 +63,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			JetStreamMaxMemory: o.MaxMem,
 			SyncAlways:         o.SyncInterval <= 0,
 			SyncInterval:       max(o.SyncInterval, 0),
+			// A queue message is up to 1 MiB of body besides its
+			// headers; the default limit is exactly 1 MiB.
+			MaxPayload: 8 << 20,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("store: configure embedded nats: %w", err)
