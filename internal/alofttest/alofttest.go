@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
@@ -309,6 +310,11 @@ func (s *Server) Logs() *cloudwatchlogs.Client {
 // SQS returns an SQS client for this server.
 func (s *Server) SQS() *sqs.Client {
 	return sqs.NewFromConfig(s.Config(), func(o *sqs.Options) { o.BaseEndpoint = aws.String(s.URL) })
+}
+
+// SNS returns an SNS client for this server.
+func (s *Server) SNS() *sns.Client {
+	return sns.NewFromConfig(s.Config(), func(o *sns.Options) { o.BaseEndpoint = aws.String(s.URL) })
 }
 
 // Run runs the aloft CLI against this server and returns its stdout, stderr

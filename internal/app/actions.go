@@ -9,6 +9,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/logsapi"
 	"github.com/aloft-dev/aloft/internal/s3api"
 	"github.com/aloft-dev/aloft/internal/schedulerapi"
+	"github.com/aloft-dev/aloft/internal/snsapi"
 	"github.com/aloft-dev/aloft/internal/sqsapi"
 )
 
@@ -25,6 +26,7 @@ func KnownActions() []string {
 	out = append(out, gatewayapi.Actions...)
 	out = append(out, s3api.Actions...)
 	out = append(out, sqsapi.Actions()...)
+	out = append(out, snsapi.IAMActions()...)
 	slices.Sort(out)
 	return slices.Compact(out)
 }

@@ -16,11 +16,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +34,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/iam"
+	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
@@ -49,7 +52,9 @@ import (
 	"github.com/aloft-dev/aloft/internal/sandbox/process"
 	"github.com/aloft-dev/aloft/internal/scheduler"
 	"github.com/aloft-dev/aloft/internal/sigv4"
+	"github.com/aloft-dev/aloft/internal/snsapi"
 	"github.com/aloft-dev/aloft/internal/store"
+	"github.com/aloft-dev/aloft/internal/topics"
 )
 
 // Run starts the server, serves until ctx ends, then shuts down in order.
@@ -74,6 +79,8 @@ type Server struct {
 	iam      *iam.Store
 	logStore *logs.Store
 	queues   *queues.Service // SQS's queues
+	topics   *topics.Service // SNS's topics
+	sns      *snsapi.Server
 	meter    *meter.Meter
 	inv      *invoker.Invoker
 	queue    *async.Queue
@@ -245,6 +252,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	s.sched.Start()
+	s.topics, err = topics.Open(ctx, js, topics.Deps{
+		Queues:  s.queues,
+		Invoke:  s.invokeFromTopic,
+		BaseURL: "http://" + s.ln.Addr().String(),
+		Log:     log.With("component", "topics"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.topics.Start()
 
 	verifier := &sigv4.Verifier{Lookup: s.lookup}
 	if err := s.startObjects(dir, verifier, log); err != nil {
@@ -279,7 +296,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Verifier: verifier,
 		SpoolDir: spool,
 		Health:   map[string]string{"sandbox": s.sandbox.Driver, "isolation": s.sandbox.Isolation},
-		Public:   map[string]http.Handler{lambdaapi.CodePath: code},
+		Public:   s.publicLinks(code),
 		Resolve:  s.resolve,
 	})
 	var h http.Handler = handler
@@ -471,6 +488,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.sched.Close(fctx))
 		s.sched = nil
 	}
+	if s.topics != nil {
+		s.topics.Close()
+		s.topics = nil
+	}
 	if s.queue != nil {
 		errs = append(errs, s.queue.Close(fctx))
 		s.queue = nil
@@ -613,6 +634,24 @@ func (s *Server) invokeEvent(ctx context.Context, ev *async.Event) (*async.Resul
 
 // eventTarget tells the queue about a function: its ARN, event-invoke
 // configuration, dead-letter target, and whether it is switched off.
+// invokeFromTopic hands an SNS event to the function with ARN arn, to be
+// invoked asynchronously, as SNS invokes functions.
+func (s *Server) invokeFromTopic(ctx context.Context, arn string, payload []byte) error {
+	parts := strings.Split(arn, ":")
+	if len(parts) < 7 || parts[5] != "function" {
+		return fmt.Errorf("app: %q is not a function ARN", arn)
+	}
+	return s.queue.Enqueue(ctx, &async.Event{ID: ids.New(), Function: parts[6], Payload: payload})
+}
+
+// publicLinks are the unsigned paths the API listener serves: code
+// downloads, and the links SNS messages carry.
+func (s *Server) publicLinks(code http.Handler) map[string]http.Handler {
+	out := map[string]http.Handler{lambdaapi.CodePath: code}
+	maps.Copy(out, s.snsAPI().Links())
+	return out
+}
+
 func (s *Server) eventTarget(ctx context.Context, name string) (*async.Target, error) {
 	rec, ok := s.reg.Get(name)
 	if !ok {

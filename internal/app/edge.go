@@ -15,6 +15,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/logsapi"
 	"github.com/aloft-dev/aloft/internal/schedulerapi"
 	"github.com/aloft-dev/aloft/internal/sigv4"
+	"github.com/aloft-dev/aloft/internal/snsapi"
 	"github.com/aloft-dev/aloft/internal/sqsapi"
 )
 
@@ -38,11 +39,21 @@ func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Se
 			Handler: s.gatewayAPI(log.With("component", "gatewayapi"))},
 		{Name: "sqs", Protocol: awsproto.JSON10Query, MaxBody: sqsapi.MaxBody,
 			Recognize: sqsapi.Recognize, Operation: sqsAPI.Operation, Handler: sqsAPI},
+		{Name: "sns", Protocol: awsproto.QueryXML, MaxBody: snsapi.MaxBody,
+			Recognize: edge.Action(snsapi.Actions...), Operation: snsapi.Operation, Handler: s.snsAPI()},
 		{Name: "iam", Protocol: awsproto.QueryXML, MaxBody: 1 << 20, Operation: iamapi.Operation,
 			Recognize: edge.Action(iamActions...), Handler: iamapi.NewIAM(s.iam)},
 		{Name: "sts", Protocol: awsproto.QueryXML, MaxBody: 1 << 20, Operation: iamapi.Operation,
 			Recognize: edge.Action("GetCallerIdentity", "AssumeRole", "GetSessionToken"), Handler: iamapi.NewSTS(s.iam)},
 	}
+}
+
+// snsAPI returns the SNS API, made once.
+func (s *Server) snsAPI() *snsapi.Server {
+	if s.sns == nil {
+		s.sns = snsapi.New(s.topics)
+	}
+	return s.sns
 }
 
 // iamActions recognise IAM's unsigned requests.
