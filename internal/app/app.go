@@ -39,6 +39,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
 	"github.com/aloft-dev/aloft/internal/logs"
+	"github.com/aloft-dev/aloft/internal/mappings"
 	"github.com/aloft-dev/aloft/internal/meter"
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/queues"
@@ -81,6 +82,7 @@ type Server struct {
 	queues   *queues.Service // SQS's queues
 	topics   *topics.Service // SNS's topics
 	sns      *snsapi.Server
+	mappings *mappings.Service // event source mappings
 	meter    *meter.Meter
 	inv      *invoker.Invoker
 	queue    *async.Queue
@@ -262,6 +264,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	s.topics.Start()
+	s.mappings, err = mappings.Open(ctx, js, mappings.Deps{Queues: s.queues, Invoke: s.invokeForMapping, Log: log.With("component", "mappings")})
+	if err != nil {
+		return nil, err
+	}
+	s.mappings.Start()
 
 	verifier := &sigv4.Verifier{Lookup: s.lookup}
 	if err := s.startObjects(dir, verifier, log); err != nil {
@@ -275,18 +282,20 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	lambda := lambdaapi.New(lambdaapi.Deps{
-		Registry:         s.reg,
-		Invoker:          s.inv,
-		Usage:            s.meter.Report,
-		Queue:            s.queue,
-		CheckRuntime:     host.Check,
-		CheckRole:        s.iam.CheckExecutionRole,
-		Runtimes:         host.Runtimes,
-		CodeURL:          func(_, codeHex string) string { return code.URL("http://"+s.ln.Addr().String(), codeHex) },
-		ConcurrencyLimit: cfg.ConcurrencyLimit,
-		URLs:             s.gw.cat,
-		FunctionURL:      s.functionURL,
-		Logger:           log.With("component", "api"),
+		Registry:          s.reg,
+		Invoker:           s.inv,
+		Usage:             s.meter.Report,
+		Queue:             s.queue,
+		CheckRuntime:      host.Check,
+		CheckRole:         s.iam.CheckExecutionRole,
+		Runtimes:          host.Runtimes,
+		CodeURL:           func(_, codeHex string) string { return code.URL("http://"+s.ln.Addr().String(), codeHex) },
+		ConcurrencyLimit:  cfg.ConcurrencyLimit,
+		URLs:              s.gw.cat,
+		FunctionURL:       s.functionURL,
+		Mappings:          s.mappings,
+		CheckSourceAccess: s.checkSourceAccess,
+		Logger:            log.With("component", "api"),
 	})
 	services := s.services(lambda, log)
 	handler := edge.New(edge.Config{
@@ -488,6 +497,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.sched.Close(fctx))
 		s.sched = nil
 	}
+	if s.mappings != nil {
+		s.mappings.Close()
+		s.mappings = nil
+	}
 	if s.topics != nil {
 		s.topics.Close()
 		s.topics = nil
@@ -642,6 +655,34 @@ func (s *Server) invokeFromTopic(ctx context.Context, arn string, payload []byte
 		return fmt.Errorf("app: %q is not a function ARN", arn)
 	}
 	return s.queue.Enqueue(ctx, &async.Event{ID: ids.New(), Function: parts[6], Payload: payload})
+}
+
+// invokeForMapping invokes function name synchronously for an event
+// source mapping.
+func (s *Server) invokeForMapping(ctx context.Context, name string, payload []byte) ([]byte, string, error) {
+	rec, ok := s.reg.Get(name)
+	if !ok {
+		return nil, "", fmt.Errorf("app: function %s does not exist", name)
+	}
+	resp, err := s.inv.Invoke(ctx, invoke.Request(rec, s.reg.ReservedTotal(), payload))
+	if err != nil {
+		return nil, "", err
+	}
+	return resp.Payload, resp.FunctionError, nil
+}
+
+// checkSourceAccess says whether execution role roleARN may perform
+// action on resource, as its sessions would be authorized.
+func (s *Server) checkSourceAccess(roleARN, action, resource string) error {
+	creds, err := s.iam.ExecutionCredentials(roleARN, "event-source-check", 15*time.Minute)
+	if err != nil {
+		return err
+	}
+	p, err := s.iam.Resolve(creds.AccessKeyID, creds.SessionToken)
+	if err != nil {
+		return err
+	}
+	return p.Authorize(action, resource)
 }
 
 // publicLinks are the unsigned paths the API listener serves: code

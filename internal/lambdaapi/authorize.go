@@ -51,6 +51,8 @@ func (s *Server) Operation(r *http.Request, body []byte) (edge.Operation, *awspr
 			name = arn
 		}
 		op.Resource = s.functionResource(region, name, "")
+	case name != "" && kind == "event-source-mappings":
+		op.Resource = mappingResource(region, name)
 	case name != "" && kind == "functions":
 		qualifier := ""
 		if r.URL.RawQuery != "" {

@@ -45,6 +45,11 @@ type Deps struct {
 	CheckRole func(roleARN string) error
 	Queue     Queue // asynchronous invocations; nil refuses Event invokes
 	CodeURL   func(region, codeHex string) string
+	// Mappings stores event source mappings; nil refuses them.
+	Mappings Mappings
+	// CheckSourceAccess says whether an execution role may perform
+	// action on an event source's resource; nil lets every role.
+	CheckSourceAccess func(roleARN, action, resource string) error
 	// ConcurrencyLimit is the account's concurrent executions (0: 1,000).
 	ConcurrencyLimit int
 	Logger           *slog.Logger
@@ -101,6 +106,14 @@ func New(d Deps) *Server {
 	s.handle("PUT "+fn+"/{fn}/configuration", "lambda:UpdateFunctionConfiguration", s.updateConfiguration)
 	s.handle("PUT "+fn+"/{fn}/code", "lambda:UpdateFunctionCode", s.updateCode)
 	s.handle("POST "+fn+"/{fn}/invocations", "lambda:InvokeFunction", s.invoke)
+	esm := "/2015-03-31/event-source-mappings"
+	for _, p := range []string{esm, esm + "/"} {
+		s.handle("POST "+p, "lambda:CreateEventSourceMapping", s.createMapping)
+		s.handle("GET "+p, "lambda:ListEventSourceMappings", s.listMappings)
+	}
+	s.handle("GET "+esm+"/{uuid}", "lambda:GetEventSourceMapping", s.getMapping)
+	s.handle("PUT "+esm+"/{uuid}", "lambda:UpdateEventSourceMapping", s.updateMapping)
+	s.handle("DELETE "+esm+"/{uuid}", "lambda:DeleteEventSourceMapping", s.deleteMapping)
 	s.handle("GET /2016-08-19/account-settings", "lambda:GetAccountSettings", s.accountSettings)
 	s.handle("GET /2016-08-19/account-settings/", "lambda:GetAccountSettings", s.accountSettings)
 	s.handle("GET /aloft/v1/usage", "aloft:GetUsage", s.usage)

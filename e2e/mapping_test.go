@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/aloft-dev/aloft/internal/alofttest"
+)
+
+// sqsReaderRole makes a role functions may use that can read and delete
+// the messages of every queue, as event source mappings need.
+func sqsReaderRole(t *testing.T, srv *alofttest.Server, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	c := iam.NewFromConfig(srv.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	out, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("queues"), PolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:ReceiveMessage","sqs:DeleteMessage","sqs:GetQueueAttributes","logs:*"],"Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.Role.Arn)
+}
+
+// TestSQSEventSourceMapping runs a queue into a function through a
+// mapping with a filter and partial batch responses: what matches no
+// filter is deleted, what the function reports failed comes back and,
+// after maxReceiveCount, lands in the dead-letter queue; the rest is
+// handled once.
+func TestSQSEventSourceMapping(t *testing.T) {
+	srv := alofttest.Start(t, "--sandbox", "process") // the function writes to a host directory
+	ctx := ctxT(t)
+	lc, qc := srv.Lambda(), srv.SQS()
+	dir := t.TempDir()
+	fnArn := createEventRecorder(t, lc, "worker", dir)
+
+	_, dlqARN := queueWithARN(t, qc, "work-dlq", nil)
+	workURL, workARN := queueWithARN(t, qc, "work", map[string]string{"VisibilityTimeout": "1",
+		"RedrivePolicy": `{"deadLetterTargetArn":"` + dlqARN + `","maxReceiveCount":"2"}`})
+	dlqURL := strings.TrimSuffix(workURL, "work") + "work-dlq"
+
+	// The default role may not read queues: Lambda refuses the mapping.
+	_, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("worker"), EventSourceArn: &workARN})
+	var inv *ltypes.InvalidParameterValueException
+	if !errors.As(err, &inv) || !strings.Contains(err.Error(), "ReceiveMessage") {
+		t.Fatalf("a mapping whose role cannot read the queue: %v", err)
+	}
+	role := sqsReaderRole(t, srv, "queue-worker")
+	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("worker"), Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("worker"), EventSourceArn: &workARN,
+		BatchSize: aws.Int32(20)})
+	if !errors.As(err, &inv) {
+		t.Fatalf("BatchSize 20 without a window: %v", err)
+	}
+	_, err = lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("worker"), EventSourceArn: &workARN,
+		StartingPosition: ltypes.EventSourcePositionLatest})
+	if !errors.As(err, &inv) {
+		t.Fatalf("StartingPosition for a queue: %v", err)
+	}
+
+	m, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("worker"), EventSourceArn: &workARN,
+		BatchSize: aws.Int32(10), FunctionResponseTypes: []ltypes.FunctionResponseType{ltypes.FunctionResponseTypeReportBatchItemFailures},
+		FilterCriteria: &ltypes.FilterCriteria{Filters: []ltypes.Filter{{Pattern: aws.String(`{"body":{"kind":["job"]}}`)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(m.State) != "Creating" || aws.ToString(m.FunctionArn) != fnArn || aws.ToString(m.EventSourceArn) != workARN {
+		t.Fatalf("created mapping %+v", m)
+	}
+	_, err = lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("worker"), EventSourceArn: &workARN})
+	var conflict *ltypes.ResourceConflictException
+	if !errors.As(err, &conflict) {
+		t.Fatalf("a second mapping of the same queue and function: %v", err)
+	}
+
+	var entries []types.SendMessageBatchRequestEntry
+	for i, body := range []string{`{"kind":"job","n":1}`, `{"kind":"job","n":2}`, `{"kind":"job","n":3,"fail":true}`, `{"kind":"noise"}`, `not json at all`} {
+		entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(string(rune('a' + i))), MessageBody: aws.String(body)})
+	}
+	if out, err := qc.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &workURL, Entries: entries}); err != nil || len(out.Failed) > 0 {
+		t.Fatalf("send: %+v %v", out, err)
+	}
+
+	// The failing job ends in the dead-letter queue.
+	dead := drainUntil(t, qc, dlqURL, 1, 40*time.Second)
+	if len(dead) != 1 || !strings.Contains(aws.ToString(dead[0].Body), `"fail":true`) {
+		t.Fatalf("dead-letter queue: %+v", dead)
+	}
+	// And nothing is left on the work queue.
+	waitUntil(t, "the work queue to empty", func() bool {
+		a, err := qc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &workURL, AttributeNames: []types.QueueAttributeName{"All"}})
+		return err == nil && a.Attributes["ApproximateNumberOfMessages"] == "0" && a.Attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+	})
+	handled := map[string]int{}
+	for _, raw := range recorded(t, dir, 2) {
+		var ev events.SQSEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range ev.Records {
+			if r.EventSource != "aws:sqs" || r.EventSourceARN != workARN || r.AWSRegion != "us-east-1" || r.Attributes["ApproximateReceiveCount"] == "" || r.Md5OfBody == "" {
+				t.Fatalf("a record: %+v", r)
+			}
+			handled[r.Body]++
+		}
+	}
+	if handled[`{"kind":"job","n":1}`] != 1 || handled[`{"kind":"job","n":2}`] != 1 || handled[`{"kind":"job","n":3,"fail":true}`] != 2 ||
+		handled[`{"kind":"noise"}`] != 0 || handled["not json at all"] != 0 {
+		t.Fatalf("the function saw %v", handled)
+	}
+
+	got, err := lc.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: m.UUID})
+	if err != nil || aws.ToString(got.State) != "Enabled" || len(got.FunctionResponseTypes) != 1 {
+		t.Fatalf("get: %+v %v", got, err)
+	}
+	list, err := lc.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{FunctionName: aws.String("worker")})
+	if err != nil || len(list.EventSourceMappings) != 1 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	up, err := lc.UpdateEventSourceMapping(ctx, &lambda.UpdateEventSourceMappingInput{UUID: m.UUID, Enabled: aws.Bool(false)})
+	if err != nil || aws.ToString(up.State) != "Disabling" {
+		t.Fatalf("disable: %+v %v", up, err)
+	}
+	// Disabled, the mapping leaves new messages alone.
+	if _, err := qc.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &workURL, MessageBody: aws.String(`{"kind":"job","n":4}`)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if a, _ := qc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &workURL, AttributeNames: []types.QueueAttributeName{"ApproximateNumberOfMessages"}}); a.Attributes["ApproximateNumberOfMessages"] != "1" {
+		t.Fatalf("a disabled mapping took a message: %v", a.Attributes)
+	}
+	del, err := lc.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: m.UUID})
+	if err != nil || aws.ToString(del.State) != "Deleting" {
+		t.Fatalf("delete: %+v %v", del, err)
+	}
+	var nf *ltypes.ResourceNotFoundException
+	if _, err := lc.GetEventSourceMapping(ctx, &lambda.GetEventSourceMappingInput{UUID: m.UUID}); !errors.As(err, &nf) {
+		t.Fatalf("get after delete: %v", err)
+	}
+}
+
+// drainUntil receives from queue u until it has n messages or the time
+// is up.
+func drainUntil(t *testing.T, c *sqs.Client, u string, n int, limit time.Duration) []types.Message {
+	t.Helper()
+	var out []types.Message
+	for deadline := time.Now().Add(limit); len(out) < n && time.Now().Before(deadline); {
+		r, err := c.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &u, MaxNumberOfMessages: 10, WaitTimeSeconds: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r.Messages...)
+	}
+	return out
+}

@@ -1,0 +1,224 @@
+package lambdaapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/edge"
+	"github.com/aloft-dev/aloft/internal/fault"
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/iam"
+	"github.com/aloft-dev/aloft/internal/mappings"
+)
+
+// Mappings stores event source mappings (*mappings.Service).
+type Mappings interface {
+	Create(ctx context.Context, region string, in mappings.Input) (*mappings.Mapping, error)
+	Get(id string) (*mappings.Mapping, error)
+	List(functionArn, sourceArn string) []*mappings.Mapping
+	Update(ctx context.Context, id string, in mappings.Input) (*mappings.Mapping, error)
+	Delete(ctx context.Context, id string) (*mappings.Mapping, error)
+}
+
+// mappingInput is the body of Create/UpdateEventSourceMapping. Fields of
+// Lambda's that apply to other sources are refused, not ignored.
+type mappingInput struct {
+	FunctionName                   string                  `json:"FunctionName"`
+	EventSourceArn                 string                  `json:"EventSourceArn"`
+	Enabled                        *bool                   `json:"Enabled"`
+	BatchSize                      *int                    `json:"BatchSize"`
+	MaximumBatchingWindowInSeconds *int                    `json:"MaximumBatchingWindowInSeconds"`
+	FilterCriteria                 *mappings.Filters       `json:"FilterCriteria"`
+	FunctionResponseTypes          *[]string               `json:"FunctionResponseTypes"`
+	ScalingConfig                  *mappings.ScalingConfig `json:"ScalingConfig"`
+}
+
+// mappingFields are the body fields mappingInput reads.
+var mappingFields = map[string]bool{"FunctionName": true, "EventSourceArn": true, "Enabled": true, "BatchSize": true,
+	"MaximumBatchingWindowInSeconds": true, "FilterCriteria": true, "FunctionResponseTypes": true, "ScalingConfig": true, "UUID": true}
+
+func decodeMapping(body []byte) (*mappingInput, error) {
+	var fields map[string]json.RawMessage
+	if err := decode(body, &fields); err != nil {
+		return nil, err
+	}
+	for k, v := range fields {
+		if !mappingFields[k] && string(v) != "null" {
+			return nil, function.InvalidParameter("Unsupported %s parameter for the given event source mapping type: the event sources here are SQS queues.", k)
+		}
+	}
+	var in mappingInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	return &in, nil
+}
+
+// mappingFunction resolves FunctionName (a name or an ARN) to the
+// function's ARN, refusing a qualifier (there are no versions yet) and a
+// missing function.
+func (s *Server) mappingFunction(region, ref string) (string, error) {
+	name, qual, ok := function.ParseRef(ref)
+	if !ok {
+		return "", function.Validation(ref, "functionName", "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?")
+	}
+	rec, found := s.d.Registry.Get(name)
+	if !found || (qual != "" && qual != function.LatestVersion) {
+		return "", function.NotFound(function.ARN(region, name, qual))
+	}
+	return rec.Config.FunctionArn, nil
+}
+
+// checkMapping checks that the function's execution role may read the
+// queue, as Lambda does, and that the caller may invoke the function:
+// the mapping will do both for them.
+func (s *Server) checkMapping(ctx context.Context, functionArn, sourceArn string) error {
+	name, _, _ := function.ParseRef(functionArn)
+	rec, _ := s.d.Registry.Get(name)
+	if rec != nil && s.d.CheckSourceAccess != nil {
+		for _, a := range []string{"ReceiveMessage", "DeleteMessage", "GetQueueAttributes"} {
+			if err := s.d.CheckSourceAccess(rec.Config.Role, "sqs:"+a, sourceArn); err != nil {
+				return function.InvalidParameter("The provided execution role does not have permissions to call %s on SQS", a)
+			}
+		}
+	}
+	if p := edge.Principal(ctx); p != nil && p.Kind != iam.RootPrincipal {
+		if err := p.Authorize("lambda:InvokeFunction", functionArn); err != nil {
+			return &awsproto.Error{Status: http.StatusForbidden, Code: "AccessDeniedException", Message: err.Error() + " (the event source mapping would do it)"}
+		}
+	}
+	return nil
+}
+
+func (s *Server) createMapping(w http.ResponseWriter, r *http.Request, req *request) error {
+	if s.d.Mappings == nil {
+		return function.InvalidParameter("Event source mappings are not available on this server.")
+	}
+	in, err := decodeMapping(req.body)
+	if err != nil {
+		return err
+	}
+	if in.FunctionName == "" {
+		return function.InvalidParameter("FunctionName is required.")
+	}
+	if in.EventSourceArn == "" {
+		return function.InvalidParameter("EventSourceArn is required for an SQS event source.")
+	}
+	fnArn, err := s.mappingFunction(req.region, in.FunctionName)
+	if err != nil {
+		return err
+	}
+	if err := s.checkMapping(r.Context(), fnArn, in.EventSourceArn); err != nil {
+		return err
+	}
+	m, err := s.d.Mappings.Create(r.Context(), req.region, mappings.Input{FunctionArn: fnArn, EventSourceArn: in.EventSourceArn, Enabled: in.Enabled,
+		BatchSize: in.BatchSize, MaximumBatchingWindowInSeconds: in.MaximumBatchingWindowInSeconds, FilterCriteria: in.FilterCriteria,
+		FunctionResponseTypes: in.FunctionResponseTypes, ScalingConfig: in.ScalingConfig})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, m)
+	return nil
+}
+
+func (s *Server) mapping(r *http.Request) (*mappings.Mapping, error) {
+	if s.d.Mappings == nil {
+		return nil, function.Errorf(fault.NotFound, "ResourceNotFoundException", "The resource you requested does not exist.")
+	}
+	return s.d.Mappings.Get(r.PathValue("uuid"))
+}
+
+func (s *Server) getMapping(w http.ResponseWriter, r *http.Request, req *request) error {
+	m, err := s.mapping(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, m)
+	return nil
+}
+
+func (s *Server) updateMapping(w http.ResponseWriter, r *http.Request, req *request) error {
+	cur, err := s.mapping(r)
+	if err != nil {
+		return err
+	}
+	in, err := decodeMapping(req.body)
+	if err != nil {
+		return err
+	}
+	if in.EventSourceArn != "" {
+		return function.InvalidParameter("EventSourceArn cannot be changed; make another mapping.")
+	}
+	fnArn := ""
+	if in.FunctionName != "" {
+		if fnArn, err = s.mappingFunction(req.region, in.FunctionName); err != nil {
+			return err
+		}
+		if err := s.checkMapping(r.Context(), fnArn, cur.EventSourceArn); err != nil {
+			return err
+		}
+	}
+	m, err := s.d.Mappings.Update(r.Context(), cur.UUID, mappings.Input{FunctionArn: fnArn, Enabled: in.Enabled, BatchSize: in.BatchSize,
+		MaximumBatchingWindowInSeconds: in.MaximumBatchingWindowInSeconds, FilterCriteria: in.FilterCriteria,
+		FunctionResponseTypes: in.FunctionResponseTypes, ScalingConfig: in.ScalingConfig})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, m)
+	return nil
+}
+
+func (s *Server) deleteMapping(w http.ResponseWriter, r *http.Request, req *request) error {
+	cur, err := s.mapping(r)
+	if err != nil {
+		return err
+	}
+	m, err := s.d.Mappings.Delete(r.Context(), cur.UUID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, m)
+	return nil
+}
+
+func (s *Server) listMappings(w http.ResponseWriter, r *http.Request, req *request) error {
+	q := r.URL.Query()
+	fnArn := ""
+	if ref := q.Get("FunctionName"); ref != "" {
+		var err error
+		if fnArn, err = s.mappingFunction(req.region, ref); err != nil {
+			return err
+		}
+	}
+	maxItems := 100
+	if v := q.Get("MaxItems"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return function.Validation(v, "maxItems", "Member must have value between 1 and 10000")
+		}
+		maxItems = min(n, 100)
+	}
+	var all []*mappings.Mapping
+	if s.d.Mappings != nil {
+		all = s.d.Mappings.List(fnArn, q.Get("EventSourceArn"))
+	}
+	page, next, ok := awsproto.Page(all, func(m *mappings.Mapping) string { return m.UUID }, q.Get("Marker"), maxItems)
+	if !ok {
+		return function.InvalidParameter("Invalid marker: %s", q.Get("Marker"))
+	}
+	out := struct {
+		EventSourceMappings []*mappings.Mapping `json:"EventSourceMappings"`
+		NextMarker          string              `json:"NextMarker,omitempty"`
+	}{EventSourceMappings: append([]*mappings.Mapping{}, page...), NextMarker: next}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// mappingResource is the ARN of the mapping a request's path names.
+func mappingResource(region, id string) string {
+	return "arn:aws:lambda:" + region + ":" + awsproto.AccountID + ":event-source-mapping:" + strings.TrimSuffix(id, "/")
+}
