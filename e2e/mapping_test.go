@@ -13,6 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -169,4 +172,104 @@ func drainUntil(t *testing.T, c *sqs.Client, u string, n int, limit time.Duratio
 		out = append(out, r.Messages...)
 	}
 	return out
+}
+
+// TestFanOutPipeline is the classic fan-out end to end: uploads to a
+// bucket notify a topic; the topic fans out to two queues, one keeping
+// only big files by a filter policy on the body; a mapping runs the
+// other queue into a function that reports a failure for one file,
+// which ends in the queue's dead-letter queue.
+func TestFanOutPipeline(t *testing.T) {
+	srv := alofttest.Start(t, "--sandbox", "process") // the function writes to a host directory
+	ctx := ctxT(t)
+	lc, qc, sc, s3c := srv.Lambda(), srv.SQS(), srv.SNS(), srv.S3()
+	dir := t.TempDir()
+	createEventRecorder(t, lc, "thumbnailer", dir)
+	role := sqsReaderRole(t, srv, "thumbnailer-role")
+	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("thumbnailer"), Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+
+	topic, err := sc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("uploads")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, dlqARN := queueWithARN(t, qc, "thumbs-dlq", nil)
+	thumbsURL, thumbsARN := queueWithARN(t, qc, "thumbs", map[string]string{"VisibilityTimeout": "1",
+		"RedrivePolicy": `{"deadLetterTargetArn":"` + dlqARN + `","maxReceiveCount":2}`})
+	dlqURL := strings.TrimSuffix(thumbsURL, "thumbs") + "thumbs-dlq"
+	bigURL, bigARN := queueWithARN(t, qc, "big-files", nil)
+	for arn, attrs := range map[string]map[string]string{
+		thumbsARN: nil,
+		bigARN:    {"FilterPolicyScope": "MessageBody", "FilterPolicy": `{"Records":{"s3":{"object":{"size":[{"numeric":[">",1000]}]}}}}`},
+	} {
+		if _, err := sc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String(arn), Attributes: attrs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("thumbnailer"), EventSourceArn: &thumbsARN,
+		FunctionResponseTypes: []ltypes.FunctionResponseType{ltypes.FunctionResponseTypeReportBatchItemFailures}}); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("photos")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String("photos"),
+		NotificationConfiguration: &s3types.NotificationConfiguration{TopicConfigurations: []s3types.TopicConfiguration{{
+			Id: aws.String("to-topic"), TopicArn: topic.TopicArn, Events: []s3types.Event{"s3:ObjectCreated:*"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := s3c.GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String("photos")})
+	if err != nil || len(cfg.TopicConfigurations) != 1 || aws.ToString(cfg.TopicConfigurations[0].TopicArn) != aws.ToString(topic.TopicArn) {
+		t.Fatalf("notification configuration: %+v %v", cfg, err)
+	}
+	for key, size := range map[string]int{"in/a.jpg": 10, "in/big.bin": 2000, "in/fail.jpg": 10} {
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("photos"), Key: aws.String(key), Body: strings.NewReader(strings.Repeat("x", size))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	dead := drainUntil(t, qc, dlqURL, 1, 40*time.Second)
+	if len(dead) != 1 || !strings.Contains(aws.ToString(dead[0].Body), "fail.jpg") {
+		t.Fatalf("dead-letter queue: %+v", dead)
+	}
+	big := drainUntil(t, qc, bigURL, 1, 10*time.Second)
+	if len(big) != 1 || !strings.Contains(aws.ToString(big[0].Body), "big.bin") {
+		t.Fatalf("big-files: %+v", big)
+	}
+	if more := drainUntil(t, qc, bigURL, 1, 3*time.Second); len(more) != 0 {
+		t.Fatalf("big-files got more than the big file: %+v", more)
+	}
+	waitUntil(t, "the thumbs queue to empty", func() bool {
+		a, err := qc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &thumbsURL, AttributeNames: []types.QueueAttributeName{"All"}})
+		return err == nil && a.Attributes["ApproximateNumberOfMessages"] == "0" && a.Attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+	})
+	// The function saw S3 events inside SNS envelopes inside SQS records:
+	// a.jpg and big.bin once, fail.jpg twice, and S3's test event.
+	seen := map[string]int{}
+	for _, raw := range recorded(t, dir, 3) {
+		var ev events.SQSEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range ev.Records {
+			var env events.SNSEntity
+			if err := json.Unmarshal([]byte(r.Body), &env); err != nil {
+				t.Fatalf("not an SNS envelope: %s", r.Body)
+			}
+			var s3ev events.S3Event
+			if err := json.Unmarshal([]byte(env.Message), &s3ev); err != nil {
+				t.Fatalf("not an S3 event: %s", env.Message)
+			}
+			if len(s3ev.Records) == 0 {
+				seen["test event"]++
+				continue
+			}
+			seen[s3ev.Records[0].S3.Object.Key]++
+		}
+	}
+	if seen["in/a.jpg"] != 1 || seen["in/big.bin"] != 1 || seen["in/fail.jpg"] != 2 || seen["test event"] != 1 {
+		t.Fatalf("the function saw %v", seen)
+	}
 }

@@ -3,12 +3,16 @@ package app
 import (
 	"context"
 	"fmt"
-	"github.com/aloft-dev/aloft/internal/awsproto"
-	"github.com/aloft-dev/aloft/internal/edge"
-	"github.com/aloft-dev/aloft/internal/iam"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
+
+	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/edge"
+	"github.com/aloft-dev/aloft/internal/iam"
+	"github.com/aloft-dev/aloft/internal/queues"
+	"github.com/aloft-dev/aloft/internal/topics"
 
 	"github.com/aloft-dev/aloft/internal/notify"
 	"github.com/aloft-dev/aloft/internal/objstore"
@@ -27,7 +31,8 @@ func (s *Server) startObjects(dir string, v *sigv4.Verifier, log *slog.Logger) e
 		return fmt.Errorf("app: object store: %w", err)
 	}
 	s.objects = objects
-	notifier, err := notify.New(notify.Deps{Config: objects.Notification, Queue: s.queue, Logger: log.With("component", "notify")})
+	notifier, err := notify.New(notify.Deps{Config: objects.Notification, Queue: s.queue, Publish: s.publishToTopic, Send: s.sendToQueue,
+		Logger: log.With("component", "notify")})
 	if err != nil {
 		return fmt.Errorf("app: notifications: %w", err)
 	}
@@ -37,10 +42,12 @@ func (s *Server) startObjects(dir string, v *sigv4.Verifier, log *slog.Logger) e
 		VerifierV2: &sigv2.Verifier{Lookup: s.lookup, VirtualBucket: func(host string) (string, bool) {
 			return s.s3.VirtualBucket(host)
 		}},
-		OnChange:       notifier.OnChange,
-		FunctionExists: s.functionExists,
-		Authorize:      s.authorizeS3,
-		Logger:         log.With("component", "s3"),
+		OnChange:          notifier.OnChange,
+		FunctionExists:    s.functionExists,
+		DestinationExists: s.destinationExists,
+		OnConfigured:      notifier.TestEvent,
+		Authorize:         s.authorizeS3,
+		Logger:            log.With("component", "s3"),
 	})
 	return nil
 }
@@ -55,6 +62,40 @@ func (s *Server) functionExists(_ context.Context, arn string) bool {
 	}
 	_, ok = s.reg.Get(name)
 	return ok
+}
+
+// destinationExists reports whether an SNS topic or SQS queue ARN names
+// a topic or queue here.
+func (s *Server) destinationExists(_ context.Context, arn string) bool {
+	if name, err := topics.TopicName(arn); err == nil && strings.HasPrefix(arn, "arn:aws:sns:") {
+		_, err := s.topics.TopicAttributes(name)
+		return err == nil
+	}
+	if strings.HasPrefix(arn, "arn:aws:sqs:") {
+		_, err := s.queues.Get(arn[strings.LastIndexByte(arn, ':')+1:])
+		return err == nil
+	}
+	return false
+}
+
+// publishToTopic publishes a message to the topic with ARN arn, for the
+// platform (bucket notifications).
+func (s *Server) publishToTopic(ctx context.Context, arn, subject, message string) error {
+	name, err := topics.TopicName(arn)
+	if err != nil {
+		return err
+	}
+	_, err = s.topics.Publish(ctx, name, &topics.Message{Message: message, Subject: subject})
+	return err
+}
+
+// sendToQueue stores body on the queue with ARN arn, for the platform.
+func (s *Server) sendToQueue(ctx context.Context, arn, body string) error {
+	_, errs, err := s.queues.Send(ctx, arn[strings.LastIndexByte(arn, ':')+1:], []*queues.Message{{Body: body, Delay: -1, Sender: awsproto.AccountID}})
+	if err != nil {
+		return err
+	}
+	return errs[0]
 }
 
 // authorizeS3 decides whether the signer of an S3 request (nil for an

@@ -1,9 +1,11 @@
 // Package notify turns changes to objects into S3 event notifications for
-// functions. For each change the S3 API reports, it reads the bucket's
-// notification configuration, selects the function configurations whose
-// events and key filters match, builds the event record exactly as Amazon
-// S3 sends it to Lambda (one record per configuration), and enqueues one
-// asynchronous invocation per record on the durable queue.
+// functions, topics and queues. For each change the S3 API reports, it
+// reads the bucket's notification configuration, selects the
+// configurations whose events and key filters match, builds the event
+// record exactly as Amazon S3 sends it (one record per configuration),
+// and enqueues one asynchronous invocation per function record on the
+// durable queue, publishes the event to each topic and stores it on each
+// queue.
 //
 // The S3 API calls OnChange after the change is durable and before it
 // answers the client, and Enqueue returns only once the queue's stream has
@@ -41,6 +43,11 @@ type Deps struct {
 	Config func(ctx context.Context, bucket string) (objstore.NotificationConfig, error)
 	// Queue receives one event per record.
 	Queue Enqueuer
+	// Publish publishes message with subject to the topic with ARN arn,
+	// and Send stores body on the queue with ARN arn, each returning once
+	// it is stored; nil refuses those destinations.
+	Publish func(ctx context.Context, arn, subject, message string) error
+	Send    func(ctx context.Context, arn, body string) error
 	// OwnerID is the bucket owner's principal id in records (bucket
 	// ownerIdentity); "" means the account id.
 	OwnerID string
@@ -75,6 +82,30 @@ func (n *Notifier) OnChange(ctx context.Context, c s3api.Change) error {
 	if err != nil {
 		return fmt.Errorf("notify: configuration of bucket %s: %w", c.Bucket, err)
 	}
+	for _, tc := range selectFrom(cfg.Topics, c.EventName, c.Key) {
+		payload, err := Event(c, tc.ID, n.d.OwnerID)
+		if err != nil {
+			return err
+		}
+		if n.d.Publish == nil {
+			return fmt.Errorf("notify: topics take no notifications on this server")
+		}
+		if err := n.d.Publish(ctx, tc.TopicARN, "Amazon S3 Notification", string(payload)); err != nil {
+			return fmt.Errorf("notify: %s of %s/%s for %s: %w", c.EventName, c.Bucket, c.Key, tc.TopicARN, err)
+		}
+	}
+	for _, qc := range selectFrom(cfg.Queues, c.EventName, c.Key) {
+		payload, err := Event(c, qc.ID, n.d.OwnerID)
+		if err != nil {
+			return err
+		}
+		if n.d.Send == nil {
+			return fmt.Errorf("notify: queues take no notifications on this server")
+		}
+		if err := n.d.Send(ctx, qc.QueueARN, string(payload)); err != nil {
+			return fmt.Errorf("notify: %s of %s/%s for %s: %w", c.EventName, c.Bucket, c.Key, qc.QueueARN, err)
+		}
+	}
 	for _, fc := range Select(cfg, c.EventName, c.Key) {
 		name := FunctionName(fc.FunctionARN)
 		payload, err := Event(c, fc.ID, n.d.OwnerID)
@@ -91,11 +122,39 @@ func (n *Notifier) OnChange(ctx context.Context, c s3api.Change) error {
 	return nil
 }
 
+// TestEvent sends the test event Amazon S3 sends to the topics and
+// queues of a bucket's new notification configuration, so that their
+// readers see it is connected. It has the signature of
+// s3api.Deps.OnConfigured.
+func (n *Notifier) TestEvent(ctx context.Context, bucket string, cfg objstore.NotificationConfig, requestID string) error {
+	b, _ := json.Marshal(map[string]string{"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": time.Now().UTC().Format(timeLayout),
+		"Bucket": bucket, "RequestId": requestID, "HostId": ids.Hex()})
+	for _, tc := range cfg.Topics {
+		if n.d.Publish != nil {
+			if err := n.d.Publish(ctx, tc.TopicARN, "Amazon S3 Notification", string(b)); err != nil {
+				return fmt.Errorf("notify: test event for %s: %w", tc.TopicARN, err)
+			}
+		}
+	}
+	for _, qc := range cfg.Queues {
+		if n.d.Send != nil {
+			if err := n.d.Send(ctx, qc.QueueARN, string(b)); err != nil {
+				return fmt.Errorf("notify: test event for %s: %w", qc.QueueARN, err)
+			}
+		}
+	}
+	return nil
+}
+
 // Select returns the function configurations of cfg that take an event
 // named eventName (without "s3:", such as "ObjectCreated:Put") on key.
-func Select(cfg objstore.NotificationConfig, eventName, key string) []objstore.FunctionNotification {
-	var out []objstore.FunctionNotification
-	for _, fc := range cfg.Functions {
+func Select(cfg objstore.NotificationConfig, eventName, key string) []objstore.Notification {
+	return selectFrom(cfg.Functions, eventName, key)
+}
+
+func selectFrom(list []objstore.Notification, eventName, key string) []objstore.Notification {
+	var out []objstore.Notification
+	for _, fc := range list {
 		if Match(fc, eventName, key) {
 			out = append(out, fc)
 		}
@@ -109,7 +168,7 @@ func Select(cfg objstore.NotificationConfig, eventName, key string) []objstore.F
 // prefix and suffix rules apply to the key as stored; a rule written
 // URL-encoded, as Amazon S3 asks for keys with spaces or special
 // characters ("my+photos/"), matches the key's encoded form as well.
-func Match(fc objstore.FunctionNotification, eventName, key string) bool {
+func Match(fc objstore.Notification, eventName, key string) bool {
 	full := "s3:" + eventName
 	matched := false
 	for _, e := range fc.Events {

@@ -53,7 +53,7 @@ func TestMatch(t *testing.T) {
 		{"unicode encoded", created, "", "%C3%A9.txt", "ObjectCreated:Put", "café.txt", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fc := objstore.FunctionNotification{ID: "c", FunctionARN: "f", Events: tc.events, Prefix: tc.prefix, Suffix: tc.suffix}
+			fc := objstore.Notification{ID: "c", FunctionARN: "f", Events: tc.events, Prefix: tc.prefix, Suffix: tc.suffix}
 			if got := Match(fc, tc.event, tc.key); got != tc.want {
 				t.Errorf("Match(%v, %q, %q) = %v, want %v", fc, tc.event, tc.key, got, tc.want)
 			}
@@ -219,7 +219,7 @@ func notifier(t *testing.T, q *fakeQueue, cfg objstore.NotificationConfig, cfgEr
 }
 
 func TestOnChange(t *testing.T) {
-	cfg := objstore.NotificationConfig{Functions: []objstore.FunctionNotification{
+	cfg := objstore.NotificationConfig{Functions: []objstore.Notification{
 		{ID: "thumbs", FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:thumb", Events: []string{"s3:ObjectCreated:*"}, Prefix: "in/", Suffix: ".jpg"},
 		{ID: "audit", FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:audit:live", Events: []string{"s3:ObjectCreated:Put", "s3:ObjectRemoved:*"}},
 		{ID: "pngs", FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:png", Events: []string{"s3:ObjectCreated:*"}, Suffix: ".png"},
@@ -269,7 +269,7 @@ func TestOnChange(t *testing.T) {
 // TestOnChangeErrors: failures to read the configuration or to store an
 // event are returned, so the S3 request fails and the client retries.
 func TestOnChangeErrors(t *testing.T) {
-	cfg := objstore.NotificationConfig{Functions: []objstore.FunctionNotification{
+	cfg := objstore.NotificationConfig{Functions: []objstore.Notification{
 		{ID: "a", FunctionARN: "a", Events: []string{"s3:ObjectCreated:*"}},
 		{ID: "b", FunctionARN: "b", Events: []string{"s3:ObjectCreated:*"}},
 	}}

@@ -356,7 +356,7 @@ func TestNotificationConfig(t *testing.T) {
 	if cfg, err := d.Notification(ctx, "bkt"); err != nil || len(cfg.Functions) != 0 {
 		t.Fatalf("default config %+v, %v", cfg, err)
 	}
-	want := NotificationConfig{Functions: []FunctionNotification{{ID: "one", FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:f",
+	want := NotificationConfig{Functions: []Notification{{ID: "one", FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:f",
 		Events: []string{"s3:ObjectCreated:*"}, Prefix: "in/", Suffix: ".jpg"}}}
 	if err := d.PutNotification(ctx, "bkt", want); err != nil {
 		t.Fatal(err)

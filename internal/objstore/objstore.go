@@ -213,13 +213,18 @@ type CompletedPart struct {
 
 // NotificationConfig is a bucket's notification configuration.
 type NotificationConfig struct {
-	Functions []FunctionNotification `json:"functions,omitempty"`
+	Functions []Notification `json:"functions,omitempty"`
+	Topics    []Notification `json:"topics,omitempty"`
+	Queues    []Notification `json:"queues,omitempty"`
 }
 
-// FunctionNotification sends a bucket's events to a function.
-type FunctionNotification struct {
+// Notification sends a bucket's events to one destination: a function,
+// a topic or a queue, named by the ARN of its kind.
+type Notification struct {
 	ID          string   `json:"id"`
-	FunctionARN string   `json:"functionArn"`
+	FunctionARN string   `json:"functionArn,omitempty"`
+	TopicARN    string   `json:"topicArn,omitempty"`
+	QueueARN    string   `json:"queueArn,omitempty"`
 	Events      []string `json:"events"`           // e.g. "s3:ObjectCreated:*"
 	Prefix      string   `json:"prefix,omitempty"` // key filter rule "prefix"
 	Suffix      string   `json:"suffix,omitempty"` // key filter rule "suffix"

@@ -50,6 +50,13 @@ type Deps struct {
 	// configuration's function ARN names a function; configurations naming
 	// unknown functions are refused. Nil accepts every ARN.
 	FunctionExists func(ctx context.Context, arn string) bool
+	// DestinationExists, if set, does the same for topic and queue
+	// ARNs.
+	DestinationExists func(ctx context.Context, arn string) bool
+	// OnConfigured, if set, is told of a bucket's new notification
+	// configuration (to send the test event topics and queues get),
+	// with the request's id.
+	OnConfigured func(ctx context.Context, bucket string, cfg objstore.NotificationConfig, requestID string) error
 	// Domains are the host names under which a request's Host addresses a
 	// bucket virtual-host style (bucket.<domain>); nil means localhost and
 	// s3.localhost.

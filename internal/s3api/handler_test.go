@@ -365,6 +365,7 @@ func TestNotificationValidation(t *testing.T) {
 	known := "arn:aws:lambda:us-east-1:000000000000:function:known"
 	e := newEnv(t, func(d *Deps) {
 		d.FunctionExists = func(_ context.Context, arn string) bool { return arn == known }
+		d.DestinationExists = func(context.Context, string) bool { return false }
 	})
 	e.store.CreateBucket(ctx, "notes", "")
 	put := func(doc string) *http.Response { return e.raw(t, "PUT", "", "/notes?notification", []byte(doc), nil) }
@@ -372,13 +373,13 @@ func TestNotificationValidation(t *testing.T) {
 		return `<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><CloudFunctionConfiguration>` + inner + `</CloudFunctionConfiguration></NotificationConfiguration>`
 	}
 	for name, doc := range map[string]string{
-		"unknown function":  fn(`<CloudFunction>arn:aws:lambda:us-east-1:000000000000:function:other</CloudFunction><Event>s3:ObjectCreated:*</Event>`),
-		"unknown event":     fn(`<CloudFunction>` + known + `</CloudFunction><Event>s3:ObjectCreated:Everything</Event>`),
-		"no event":          fn(`<CloudFunction>` + known + `</CloudFunction>`),
-		"no function":       fn(`<Event>s3:ObjectCreated:*</Event>`),
-		"two prefixes":      fn(`<CloudFunction>` + known + `</CloudFunction><Event>s3:ObjectCreated:*</Event><Filter><S3Key><FilterRule><Name>prefix</Name><Value>a</Value></FilterRule><FilterRule><Name>Prefix</Name><Value>b</Value></FilterRule></S3Key></Filter>`),
-		"bad rule name":     fn(`<CloudFunction>` + known + `</CloudFunction><Event>s3:ObjectCreated:*</Event><Filter><S3Key><FilterRule><Name>middle</Name><Value>a</Value></FilterRule></S3Key></Filter>`),
-		"topic destination": `<NotificationConfiguration><TopicConfiguration><Topic>arn:aws:sns:us-east-1:000000000000:t</Topic><Event>s3:ObjectCreated:*</Event></TopicConfiguration></NotificationConfiguration>`,
+		"unknown function": fn(`<CloudFunction>arn:aws:lambda:us-east-1:000000000000:function:other</CloudFunction><Event>s3:ObjectCreated:*</Event>`),
+		"unknown event":    fn(`<CloudFunction>` + known + `</CloudFunction><Event>s3:ObjectCreated:Everything</Event>`),
+		"no event":         fn(`<CloudFunction>` + known + `</CloudFunction>`),
+		"no function":      fn(`<Event>s3:ObjectCreated:*</Event>`),
+		"two prefixes":     fn(`<CloudFunction>` + known + `</CloudFunction><Event>s3:ObjectCreated:*</Event><Filter><S3Key><FilterRule><Name>prefix</Name><Value>a</Value></FilterRule><FilterRule><Name>Prefix</Name><Value>b</Value></FilterRule></S3Key></Filter>`),
+		"bad rule name":    fn(`<CloudFunction>` + known + `</CloudFunction><Event>s3:ObjectCreated:*</Event><Filter><S3Key><FilterRule><Name>middle</Name><Value>a</Value></FilterRule></S3Key></Filter>`),
+		"unknown topic":    `<NotificationConfiguration><TopicConfiguration><Topic>arn:aws:sns:us-east-1:000000000000:t</Topic><Event>s3:ObjectCreated:*</Event></TopicConfiguration></NotificationConfiguration>`,
 		"duplicate ids": `<NotificationConfiguration><CloudFunctionConfiguration><Id>x</Id><CloudFunction>` + known + `</CloudFunction><Event>s3:ObjectCreated:*</Event></CloudFunctionConfiguration>` +
 			`<CloudFunctionConfiguration><Id>x</Id><CloudFunction>` + known + `</CloudFunction><Event>s3:ObjectRemoved:*</Event></CloudFunctionConfiguration></NotificationConfiguration>`,
 	} {

@@ -21,16 +21,20 @@ var notificationEvents = []string{
 type notificationConfiguration struct {
 	XMLName   xml.Name              `xml:"NotificationConfiguration"`
 	Xmlns     string                `xml:"xmlns,attr,omitempty"`
-	Functions []functionConfig      `xml:"CloudFunctionConfiguration"`
-	Topics    []otherDestination    `xml:"TopicConfiguration"`
-	Queues    []otherDestination    `xml:"QueueConfiguration"`
+	Topics    []destConfig          `xml:"TopicConfiguration"`
+	Queues    []destConfig          `xml:"QueueConfiguration"`
+	Functions []destConfig          `xml:"CloudFunctionConfiguration"`
 	EventBus  *struct{}             `xml:"EventBridgeConfiguration"`
 	Unknown   []unknownNotification `xml:",any"`
 }
 
-type functionConfig struct {
+// destConfig is one destination's configuration: a function's
+// (CloudFunction), a topic's (Topic) or a queue's (Queue).
+type destConfig struct {
 	ID       string   `xml:"Id,omitempty"`
-	Function string   `xml:"CloudFunction"`
+	Function string   `xml:"CloudFunction,omitempty"`
+	Topic    string   `xml:"Topic,omitempty"`
+	Queue    string   `xml:"Queue,omitempty"`
 	Events   []string `xml:"Event"`
 	Filter   *filter  `xml:"Filter,omitempty"`
 }
@@ -44,21 +48,30 @@ type filterRule struct {
 	Value string
 }
 
-type otherDestination struct {
-	ID    string `xml:"Id"`
-	Topic string `xml:"Topic"`
-	Queue string `xml:"Queue"`
-}
-
 type unknownNotification struct {
 	XMLName xml.Name
 }
 
 func invalidArgument(msg string) *Error { return s3err("InvalidArgument", msg) }
 
+// destinationKind is one kind of notification destination: its XML
+// element, the ARN of its configurations, and what its maker must be
+// allowed, since the bucket acts for them.
+type destinationKind struct {
+	element, action string
+	arn             func(destConfig) string
+	set             func(*objstore.Notification, string)
+}
+
+var destinationKinds = []destinationKind{
+	{"CloudFunctionConfiguration", "lambda:InvokeFunction", func(d destConfig) string { return d.Function }, func(n *objstore.Notification, a string) { n.FunctionARN = a }},
+	{"TopicConfiguration", "sns:Publish", func(d destConfig) string { return d.Topic }, func(n *objstore.Notification, a string) { n.TopicARN = a }},
+	{"QueueConfiguration", "sqs:SendMessage", func(d destConfig) string { return d.Queue }, func(n *objstore.Notification, a string) { n.QueueARN = a }},
+}
+
 // putNotification validates and stores a bucket's notification
-// configuration. Only function destinations are accepted, and only for
-// functions that exist.
+// configuration: function, topic and queue destinations that exist, and
+// that whoever configures them may invoke, publish to or send to.
 func (h *Handler) putNotification(w http.ResponseWriter, r *http.Request, rq *request) error {
 	body, err := h.readSmall(r, rq, 1<<20)
 	if err != nil {
@@ -71,50 +84,61 @@ func (h *Handler) putNotification(w http.ResponseWriter, r *http.Request, rq *re
 	if len(doc.Unknown) > 0 {
 		return s3err("MalformedXML", "")
 	}
-	if len(doc.Topics) > 0 || len(doc.Queues) > 0 || doc.EventBus != nil {
-		return invalidArgument("Unable to validate the following destination configurations: only function (CloudFunctionConfiguration) destinations are supported")
+	if doc.EventBus != nil {
+		return invalidArgument("Unable to validate the following destination configurations: EventBridge destinations are not available here")
 	}
 	if _, err := h.d.Store.Bucket(r.Context(), rq.bucket); err != nil {
 		return err
 	}
 	var cfg objstore.NotificationConfig
 	ids := map[string]bool{}
-	for _, f := range doc.Functions {
-		n, err := h.functionNotification(r, f)
-		if err != nil {
-			return err
+	lists := [][]destConfig{doc.Functions, doc.Topics, doc.Queues}
+	outs := []*[]objstore.Notification{&cfg.Functions, &cfg.Topics, &cfg.Queues}
+	for k, kind := range destinationKinds {
+		for _, d := range lists[k] {
+			n, err := h.notification(r, kind, d)
+			if err != nil {
+				return err
+			}
+			if ids[n.ID] {
+				return invalidArgument("Configuration IDs must be unique: " + n.ID)
+			}
+			// The bucket acts for whoever configured it: they must be
+			// allowed to themselves.
+			if err := h.authorize(r, rq.signer, kind.action, kind.arn(d), nil, ""); err != nil {
+				return err
+			}
+			ids[n.ID] = true
+			*outs[k] = append(*outs[k], n)
 		}
-		if ids[n.ID] {
-			return invalidArgument("Configuration IDs must be unique: " + n.ID)
-		}
-		// The bucket invokes the function for whoever configured it: they
-		// must be allowed to themselves.
-		if err := h.authorize(r, rq.signer, "lambda:InvokeFunction", n.FunctionARN, nil, ""); err != nil {
-			return err
-		}
-		ids[n.ID] = true
-		cfg.Functions = append(cfg.Functions, n)
 	}
 	if err := h.d.Store.PutNotification(r.Context(), rq.bucket, cfg); err != nil {
 		return err
+	}
+	if h.d.OnConfigured != nil {
+		if err := h.d.OnConfigured(r.Context(), rq.bucket, cfg, rq.id); err != nil {
+			return err
+		}
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
-// functionNotification checks one CloudFunctionConfiguration.
-func (h *Handler) functionNotification(r *http.Request, f functionConfig) (objstore.FunctionNotification, error) {
-	n := objstore.FunctionNotification{ID: f.ID, FunctionARN: strings.TrimSpace(f.Function)}
+// notification checks one destination's configuration.
+func (h *Handler) notification(r *http.Request, kind destinationKind, d destConfig) (objstore.Notification, error) {
+	arn := strings.TrimSpace(kind.arn(d))
+	n := objstore.Notification{ID: d.ID}
+	kind.set(&n, arn)
 	if n.ID == "" {
 		n.ID = requestID()
 	}
-	if n.FunctionARN == "" {
-		return n, invalidArgument("A CloudFunctionConfiguration must name a CloudFunction")
+	if arn == "" {
+		return n, invalidArgument("A " + kind.element + " must name its destination")
 	}
-	if len(f.Events) == 0 {
-		return n, invalidArgument("A CloudFunctionConfiguration must name at least one Event")
+	if len(d.Events) == 0 {
+		return n, invalidArgument("A " + kind.element + " must name at least one Event")
 	}
-	for _, e := range f.Events {
+	for _, e := range d.Events {
 		e = strings.TrimSpace(e)
 		if !slices.Contains(notificationEvents, e) {
 			return n, invalidArgument("The event is not supported for notifications: " + e)
@@ -123,8 +147,8 @@ func (h *Handler) functionNotification(r *http.Request, f functionConfig) (objst
 			n.Events = append(n.Events, e)
 		}
 	}
-	if f.Filter != nil {
-		for _, rule := range f.Filter.Rules {
+	if d.Filter != nil {
+		for _, rule := range d.Filter.Rules {
 			switch strings.ToLower(rule.Name) {
 			case "prefix":
 				if n.Prefix != "" {
@@ -141,8 +165,12 @@ func (h *Handler) functionNotification(r *http.Request, f functionConfig) (objst
 			}
 		}
 	}
-	if h.d.FunctionExists != nil && !h.d.FunctionExists(r.Context(), n.FunctionARN) {
-		return n, invalidArgument("Unable to validate the following destination configurations: " + n.FunctionARN + " (no such function)")
+	exists := h.d.FunctionExists
+	if kind.element != "CloudFunctionConfiguration" {
+		exists = h.d.DestinationExists
+	}
+	if exists != nil && !exists(r.Context(), arn) {
+		return n, invalidArgument("Unable to validate the following destination configurations: " + arn + " (it does not exist)")
 	}
 	return n, nil
 }
@@ -153,18 +181,21 @@ func (h *Handler) getNotification(w http.ResponseWriter, r *http.Request, rq *re
 		return err
 	}
 	doc := notificationConfiguration{Xmlns: xmlns}
-	for _, n := range cfg.Functions {
-		f := functionConfig{ID: n.ID, Function: n.FunctionARN, Events: n.Events}
-		if n.Prefix != "" || n.Suffix != "" {
-			f.Filter = &filter{}
-			if n.Prefix != "" {
-				f.Filter.Rules = append(f.Filter.Rules, filterRule{Name: "Prefix", Value: n.Prefix})
+	outs := []*[]destConfig{&doc.Functions, &doc.Topics, &doc.Queues}
+	for k, list := range [][]objstore.Notification{cfg.Functions, cfg.Topics, cfg.Queues} {
+		for _, n := range list {
+			d := destConfig{ID: n.ID, Function: n.FunctionARN, Topic: n.TopicARN, Queue: n.QueueARN, Events: n.Events}
+			if n.Prefix != "" || n.Suffix != "" {
+				d.Filter = &filter{}
+				if n.Prefix != "" {
+					d.Filter.Rules = append(d.Filter.Rules, filterRule{Name: "Prefix", Value: n.Prefix})
+				}
+				if n.Suffix != "" {
+					d.Filter.Rules = append(d.Filter.Rules, filterRule{Name: "Suffix", Value: n.Suffix})
+				}
 			}
-			if n.Suffix != "" {
-				f.Filter.Rules = append(f.Filter.Rules, filterRule{Name: "Suffix", Value: n.Suffix})
-			}
+			*outs[k] = append(*outs[k], d)
 		}
-		doc.Functions = append(doc.Functions, f)
 	}
 	writeXML(w, http.StatusOK, doc)
 	return nil
