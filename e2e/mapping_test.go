@@ -25,6 +25,10 @@ import (
 // sqsReaderRole makes a role functions may use that can read and delete
 // the messages of every queue, as event source mappings need.
 func sqsReaderRole(t *testing.T, srv *alofttest.Server, name string) string {
+	return sqsReaderRoleTB(t, srv, name)
+}
+
+func sqsReaderRoleTB(t testing.TB, srv *alofttest.Server, name string) string {
 	t.Helper()
 	ctx := context.Background()
 	c := iam.NewFromConfig(srv.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(srv.URL) })

@@ -9,9 +9,13 @@ import (
 	"github.com/aloft-dev/aloft/internal/store"
 )
 
-func open(t *testing.T) *Service {
+func open(t testing.TB) *Service {
+	return openSync(t, 0)
+}
+
+func openSync(t testing.TB, sync time.Duration) *Service {
 	t.Helper()
-	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
+	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir(), SyncInterval: sync})
 	if err != nil {
 		t.Fatal(err)
 	}
