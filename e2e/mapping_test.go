@@ -277,3 +277,69 @@ func TestFanOutPipeline(t *testing.T) {
 		t.Fatalf("the function saw %v", seen)
 	}
 }
+
+// TestAsyncDestinationsToQueueAndTopic sends an asynchronous invocation's
+// failure record to a topic (and through it to a queue) and its event to
+// a dead-letter queue, with the attributes Lambda gives dead letters.
+func TestAsyncDestinationsToQueueAndTopic(t *testing.T) {
+	srv := alofttest.Start(t, "--async-retry-base", "300ms")
+	ctx := ctxT(t)
+	lc, qc, sc := srv.Lambda(), srv.SQS(), srv.SNS()
+	dlqURL, dlqARN := queueWithARN(t, qc, "fn-dead-letters", nil)
+	recordsURL, recordsARN := queueWithARN(t, qc, "fn-failures", nil)
+	topic, err := sc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("fn-failures")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: &recordsARN,
+		Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	py := runtimeCases()[1]
+	py.handler = "app.fail"
+	create(t, lc, "always-fails", py, alofttest.ZipDir(t, "testdata/pyasync"))
+
+	// The default role may not send to the queue: Lambda refuses.
+	_, err = lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("always-fails"),
+		DeadLetterConfig: &ltypes.DeadLetterConfig{TargetArn: &dlqARN}})
+	if msg := apiErr(t, err, "InvalidParameterValueException", 400); !strings.Contains(msg, "SendMessage") {
+		t.Fatalf("a dead-letter queue the role cannot send to: %s", msg)
+	}
+	iamc := iam.NewFromConfig(srv.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	role := sqsReaderRole(t, srv, "sender")
+	if _, err := iamc.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("sender"), PolicyName: aws.String("send"), PolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:SendMessage","sns:Publish"],"Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("always-fails"), Role: &role,
+		DeadLetterConfig: &ltypes.DeadLetterConfig{TargetArn: &dlqARN}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("always-fails"),
+		MaximumRetryAttempts: aws.Int32(0), DestinationConfig: &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: topic.TopicArn}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("always-fails"), InvocationType: ltypes.InvocationTypeEvent, Payload: []byte(`{"id":"d1"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := drain(t, qc, dlqURL, 1) // with every message attribute
+	if len(dead) != 1 || aws.ToString(dead[0].Body) != `{"id":"d1"}` {
+		t.Fatalf("dead-letter queue: %+v", dead)
+	}
+	a := dead[0].MessageAttributes
+	if out.StatusCode != 202 || aws.ToString(a["RequestID"].StringValue) == "" || aws.ToString(a["ErrorCode"].DataType) != "Number" || aws.ToString(a["ErrorMessage"].StringValue) == "" {
+		t.Fatalf("dead letter attributes: %+v", a)
+	}
+	recs := drainUntil(t, qc, recordsURL, 1, 30*time.Second)
+	if len(recs) != 1 {
+		t.Fatalf("failure records: %+v", recs)
+	}
+	var rec destRecord
+	if err := json.Unmarshal([]byte(aws.ToString(recs[0].Body)), &rec); err != nil {
+		t.Fatalf("not a destination record: %s", aws.ToString(recs[0].Body))
+	}
+	if rec.RequestContext.Condition != "RetriesExhausted" || rec.RequestPayload["id"] != "d1" || rec.ResponseContext.FunctionError != "Unhandled" {
+		t.Fatalf("failure record: %+v", rec)
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/async"
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/client"
 	"github.com/aloft-dev/aloft/internal/edge"
 	"github.com/aloft-dev/aloft/internal/fault"
@@ -242,6 +243,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	s.queue, err = async.Open(ctx, js, async.Deps{
 		Invoke:    s.invokeEvent,
 		Target:    s.eventTarget,
+		Send:      s.sendToDestination,
 		Logger:    log.With("component", "queue"),
 		Workers:   cfg.AsyncWorkers,
 		RetryBase: cfg.RetryBase,
@@ -647,6 +649,41 @@ func (s *Server) invokeEvent(ctx context.Context, ev *async.Event) (*async.Resul
 
 // eventTarget tells the queue about a function: its ARN, event-invoke
 // configuration, dead-letter target, and whether it is switched off.
+// sendToDestination delivers an asynchronous invocation's destination
+// record or dead letter to a queue or a topic, with attrs as message
+// attributes (ErrorCode a number, the others strings).
+func (s *Server) sendToDestination(ctx context.Context, arn string, body []byte, attrs map[string]string) error {
+	if strings.HasPrefix(arn, "arn:aws:sns:") {
+		name, err := topics.TopicName(arn)
+		if err != nil {
+			return err
+		}
+		m := &topics.Message{Message: string(body), Attributes: map[string]topics.Attribute{}}
+		for k, v := range attrs {
+			m.Attributes[k] = topics.Attribute{DataType: attributeType(k), StringValue: v}
+		}
+		_, err = s.topics.Publish(ctx, name, m)
+		return err
+	}
+	m := &queues.Message{Body: string(body), Delay: -1, Sender: awsproto.AccountID, Attributes: map[string]queues.Attribute{}}
+	for k, v := range attrs {
+		m.Attributes[k] = queues.Attribute{DataType: attributeType(k), StringValue: v}
+	}
+	_, errs, err := s.queues.Send(ctx, arn[strings.LastIndexByte(arn, ':')+1:], []*queues.Message{m})
+	if err != nil {
+		return err
+	}
+	return errs[0]
+}
+
+// attributeType is the data type of a dead letter's attribute.
+func attributeType(name string) string {
+	if name == "ErrorCode" {
+		return "Number"
+	}
+	return "String"
+}
+
 // invokeFromTopic hands an SNS event to the function with ARN arn, to be
 // invoked asynchronously, as SNS invokes functions.
 func (s *Server) invokeFromTopic(ctx context.Context, arn string, payload []byte) error {

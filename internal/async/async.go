@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +60,10 @@ type Deps struct {
 	Invoke func(ctx context.Context, ev *Event) (*Result, error)
 	// Target describes the function an event is for, or returns ErrGone.
 	Target func(ctx context.Context, function string) (*Target, error)
+	// Send delivers a destination record or a dead letter to a queue or
+	// a topic (an ARN of either), with message attributes; nil makes
+	// such destinations fail.
+	Send   func(ctx context.Context, arn string, body []byte, attrs map[string]string) error
 	Logger *slog.Logger
 	// Workers bounds the events delivered at once (0: 64).
 	Workers int
@@ -401,19 +406,37 @@ func (q *Queue) settle(ctx context.Context, msg jetstream.Msg, ev *Event, tg *Ta
 	if condition == "Success" {
 		dest = cfg.OnSuccess()
 	}
-	var sends []*Event
+	type send struct {
+		arn   string
+		body  []byte
+		attrs map[string]string
+		id    string
+	}
+	var sends []send
 	if dest != "" {
-		name, _, _ := function.ParseRef(dest)
-		rec := destinationRecord(q.d.Now(), ev, tg.ARN, condition, count, res)
-		sends = append(sends, &Event{ID: ev.ID + "-" + condition, Function: name, Payload: rec})
+		sends = append(sends, send{arn: dest, body: destinationRecord(q.d.Now(), ev, tg.ARN, condition, count, res), id: ev.ID + "-" + condition})
 	}
 	if condition != "Success" && tg.DeadLetter != "" {
-		name, _, _ := function.ParseRef(tg.DeadLetter)
-		sends = append(sends, &Event{ID: ev.ID + "-dead-letter", Function: name, Payload: ev.Payload})
+		// A dead letter is the event itself; queues and topics get why
+		// it failed in message attributes, as Lambda sends them.
+		attrs := map[string]string{"RequestID": ev.ID, "ErrorCode": "200", "ErrorMessage": condition}
+		if res != nil && res.FunctionError != "" {
+			attrs["ErrorMessage"] = deadLetterMessage(res)
+		}
+		sends = append(sends, send{arn: tg.DeadLetter, body: ev.Payload, attrs: attrs, id: ev.ID + "-dead-letter"})
 	}
 	for _, out := range sends {
-		if err := q.Enqueue(ctx, out); err != nil {
-			q.log.Error("queue: destination not stored; event will be delivered again", "function", ev.Function, "err", err)
+		var err error
+		if strings.HasPrefix(out.arn, "arn:aws:lambda:") {
+			name, _, _ := function.ParseRef(out.arn)
+			err = q.Enqueue(ctx, &Event{ID: out.id, Function: name, Payload: out.body})
+		} else if q.d.Send != nil {
+			err = q.d.Send(ctx, out.arn, out.body, out.attrs)
+		} else {
+			err = fmt.Errorf("no delivery to %s", out.arn)
+		}
+		if err != nil {
+			q.log.Error("queue: destination not stored; event will be delivered again", "function", ev.Function, "destination", out.arn, "err", err)
 			msg.NakWithDelay(time.Second)
 			return
 		}
@@ -429,6 +452,18 @@ func (q *Queue) settle(ctx context.Context, msg jetstream.Msg, ev *Event, tg *Ta
 	delete(q.throttled, ev.ID)
 	q.mu.Unlock()
 	msg.Ack()
+}
+
+// deadLetterMessage is the ErrorMessage of a dead letter: the function's
+// errorMessage when its answer has one.
+func deadLetterMessage(res *Result) string {
+	var e struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal(res.Payload, &e) == nil && e.ErrorMessage != "" {
+		return e.ErrorMessage
+	}
+	return res.FunctionError
 }
 
 // destinationRecord renders Lambda's record for a destination.

@@ -65,7 +65,7 @@ func (c *EventInvokeConfig) OnFailure() string {
 }
 
 // Validate checks the bounds Lambda enforces and that destinations are
-// functions, the only kind of destination this server can deliver to.
+// functions, queues or topics, the kinds this server delivers to.
 func (c *EventInvokeConfig) Validate() error {
 	if r := c.MaximumRetryAttempts; r != nil && (*r < 0 || *r > MaxRetryAttempts) {
 		return Validation(*r, "maximumRetryAttempts", "Member must have value less than or equal to 2")
@@ -77,9 +77,21 @@ func (c *EventInvokeConfig) Validate() error {
 		if d == "" {
 			continue
 		}
-		if _, _, ok := ParseRef(d); !ok || !strings.HasPrefix(d, "arn:aws:lambda:") {
-			return InvalidParameter("The destination ARN %s is not supported by this server; use the ARN of a function.", d)
+		if !ValidTarget(d) {
+			return InvalidParameter("The destination ARN %s is not supported by this server; use the ARN of a function, an SQS queue or an SNS topic.", d)
 		}
 	}
 	return nil
+}
+
+// ValidTarget reports whether arn names a kind of destination this server
+// delivers asynchronous results and dead letters to: a function, an SQS
+// queue or an SNS topic.
+func ValidTarget(arn string) bool {
+	if strings.HasPrefix(arn, "arn:aws:lambda:") {
+		_, _, ok := ParseRef(arn)
+		return ok
+	}
+	parts := strings.Split(arn, ":")
+	return len(parts) == 6 && (parts[2] == "sqs" || parts[2] == "sns") && parts[5] != ""
 }

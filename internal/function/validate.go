@@ -119,8 +119,8 @@ func (c *Config) Validate() error {
 		return Validation(c.Architectures, "architectures", "Member must have length less than or equal to 1")
 	}
 	if d := c.DeadLetterConfig; d != nil && d.TargetArn != "" {
-		if _, _, ok := ParseRef(d.TargetArn); !ok || !strings.HasPrefix(d.TargetArn, "arn:aws:lambda:") {
-			return InvalidParameter("The dead-letter target %s is not supported by this server; use the ARN of a function.", d.TargetArn)
+		if !ValidTarget(d.TargetArn) {
+			return InvalidParameter("The dead-letter target %s is not supported by this server; use the ARN of a function, an SQS queue or an SNS topic.", d.TargetArn)
 		}
 	}
 	if c.Environment != nil {

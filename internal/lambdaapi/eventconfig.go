@@ -58,6 +58,9 @@ func (s *Server) saveEventConfig(w http.ResponseWriter, r *http.Request, req *re
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := s.checkTargets(rec.Config.Role, cfg.OnSuccess(), cfg.OnFailure()); err != nil {
+		return err
+	}
 	cfg.FunctionArn = rec.Config.FunctionArn + ":" + function.LatestVersion
 	cfg.LastModified = float64(time.Now().UnixMilli()) / 1000
 	if err := s.d.Registry.PutEventConfig(r.Context(), rec.Config.FunctionName, cfg); err != nil {

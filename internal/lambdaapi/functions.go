@@ -96,6 +96,11 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, req *req
 	if err := s.checkRole(r, cfg.Role); err != nil {
 		return err
 	}
+	if d := cfg.DeadLetterConfig; d != nil {
+		if err := s.checkTargets(cfg.Role, d.TargetArn); err != nil {
+			return err
+		}
+	}
 	if err := function.ValidateTags(in.Tags); err != nil {
 		return err
 	}
@@ -314,12 +319,42 @@ func (s *Server) updateConfiguration(w http.ResponseWriter, r *http.Request, req
 				c.DeadLetterConfig = nil
 			}
 		}
-		return c.Validate()
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		if (in.DeadLetterConfig != nil || in.Role != nil) && c.DeadLetterConfig != nil {
+			return s.checkTargets(c.Role, c.DeadLetterConfig.TargetArn)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, &rec.Config)
+	return nil
+}
+
+// checkTargets refuses queue and topic destinations and dead-letter
+// targets that the execution role may not send to, as Lambda does: it
+// sends with the role's permissions.
+func (s *Server) checkTargets(role string, arns ...string) error {
+	if s.d.CheckSourceAccess == nil {
+		return nil
+	}
+	for _, arn := range arns {
+		action := ""
+		switch {
+		case strings.HasPrefix(arn, "arn:aws:sqs:"):
+			action = "sqs:SendMessage"
+		case strings.HasPrefix(arn, "arn:aws:sns:"):
+			action = "sns:Publish"
+		default:
+			continue
+		}
+		if err := s.d.CheckSourceAccess(role, action, arn); err != nil {
+			return function.InvalidParameter("The function's execution role does not have permissions to call %s on %s", action[strings.IndexByte(action, ':')+1:], arn)
+		}
+	}
 	return nil
 }
 
