@@ -203,9 +203,9 @@ func TestAsyncInvocations(t *testing.T) {
 	if stdout, stderr, code := srv.Run(ctx, nil, "invoke", "async-sink", "--async", "--payload", `{"id":"cli"}`); code != 0 || !strings.HasPrefix(stdout, "queued ") {
 		t.Fatalf("aloft invoke --async: exit %d, %q %q", code, stdout, stderr)
 	}
-	stats, _, code := srv.Run(ctx, nil, "queue", "stats")
+	stats, _, code := srv.Run(ctx, nil, "async", "stats")
 	if code != 0 || !strings.Contains(stats, "async-flaky") || !strings.Contains(stats, "SUCCEEDED") {
-		t.Fatalf("aloft queue stats: exit %d\n%s", code, stats)
+		t.Fatalf("aloft async stats: exit %d\n%s", code, stats)
 	}
 }
 

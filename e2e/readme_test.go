@@ -145,6 +145,8 @@ func runREADME(t *testing.T, cli string) {
 		"wrote the AWS profile aloft",    // aloft configure
 		"arn:aws:iam::000000000000:root", // sts get-caller-identity
 		"deleted route POST /items/{id}", // the gateway section
+		`{\"id\": 1}`,                    // a message through the topic, in SNS's envelope (aloft queue receive)
+		"disk full",                      // aws sns publish, aws sqs receive-message
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the README's output lacks %q:\n%s", want, out.String())

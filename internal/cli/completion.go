@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/spf13/cobra"
 
 	"github.com/aloft-dev/aloft/internal/client"
@@ -72,6 +74,44 @@ func functionNames(ctx context.Context, e *env) ([]string, error) {
 	return out, nil
 }
 
+// queueNames lists the server's queues.
+func queueNames(ctx context.Context, e *env) ([]string, error) {
+	c, err := e.connect()
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.SQS().ListQueues(ctx, &sqs.ListQueuesInput{})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(out.QueueUrls))
+	for _, u := range out.QueueUrls {
+		names = append(names, u[strings.LastIndexByte(u, '/')+1:])
+	}
+	return names, nil
+}
+
+// topicNames lists the server's topics.
+func topicNames(ctx context.Context, e *env) ([]string, error) {
+	c, err := e.connect()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	p := sns.NewListTopicsPaginator(c.SNS(), &sns.ListTopicsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range page.Topics {
+			a := aws.ToString(t.TopicArn)
+			names = append(names, a[strings.LastIndexByte(a, ':')+1:])
+		}
+	}
+	return names, nil
+}
+
 // bucketNames lists the server's buckets.
 func bucketNames(ctx context.Context, e *env) ([]string, error) {
 	c, err := e.connect()
@@ -132,6 +172,8 @@ func (e *env) addCompletions(root *cobra.Command) {
 		"aloft function update": functionNames, "aloft function get": functionNames, "aloft function delete": functionNames,
 		"aloft invoke": functionNames, "aloft logs": functionNames, "aloft keepalive show": functionNames,
 		"aloft bucket delete": bucketNames, "aloft schedule delete": scheduleNames, "aloft route delete": routeKeys,
+		"aloft queue send": queueNames, "aloft queue receive": queueNames, "aloft queue purge": queueNames, "aloft queue delete": queueNames,
+		"aloft topic subscribe": topicNames, "aloft topic subscriptions": topicNames, "aloft topic publish": topicNames, "aloft topic delete": topicNames,
 	}
 	flags := map[string]string{"aloft route create": "function", "aloft schedule create": "function"}
 	var walk func(c *cobra.Command)

@@ -33,7 +33,7 @@ aloft exits with status 1.
 
 With --async the event is queued durably and aloft prints its request id
 and returns at once; the function runs later, with retries (see
-"aloft queue stats").`,
+"aloft async stats").`,
 		Example: `  aloft invoke hello --payload '{"name":"world"}'
   aloft invoke hello --payload @event.json --log
   echo '{}' | aloft invoke hello --payload -`,
