@@ -1,0 +1,244 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/aloft-dev/aloft/internal/alofttest"
+)
+
+// TestQueueSurvivesKill sends 10,000 messages from 16 clients into a
+// queue that an event source mapping runs into a function, kills the
+// server (SIGKILL) once half are sent, while messages are still being
+// sent and delivered, restarts it, sends what was not acknowledged
+// again, and checks that every message reached the function at least
+// once. ALOFT_QUEUE_CRASH_MESSAGES sets another count.
+func TestQueueSurvivesKill(t *testing.T) {
+	total := 10000
+	if v, err := strconv.Atoi(os.Getenv("ALOFT_QUEUE_CRASH_MESSAGES")); err == nil && v > 0 {
+		total = v
+	}
+	srv := alofttest.Start(t, "--sandbox", "process") // the function writes to a host directory
+	ctx := context.Background()
+	lc, qc := srv.Lambda(), srv.SQS()
+	dir := t.TempDir()
+	createEventRecorder(t, lc, "crash-worker", dir)
+	role := sqsReaderRole(t, srv, "crash-worker-role")
+	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("crash-worker"), Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+	u, arn := queueWithARN(t, qc, "crash", map[string]string{"VisibilityTimeout": "5"})
+	if _, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("crash-worker"), EventSourceArn: &arn}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Sending: each client sends its share in batches of ten and notes
+	// what was acknowledged.
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	send := func(c *sqs.Client) {
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Go(func() {
+				for i := w * 10; i < total; i += 16 * 10 {
+					var entries []types.SendMessageBatchRequestEntry
+					mu.Lock()
+					for j := i; j < min(i+10, total); j++ {
+						if body := "m" + strconv.Itoa(j); !acked[body] {
+							entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(len(entries))), MessageBody: aws.String(body)})
+						}
+					}
+					mu.Unlock()
+					if len(entries) == 0 {
+						continue
+					}
+					out, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &u, Entries: entries})
+					if err != nil {
+						return // the server is gone
+					}
+					mu.Lock()
+					for _, s := range out.Successful {
+						n, _ := strconv.Atoi(aws.ToString(s.Id))
+						acked[aws.ToString(entries[n].MessageBody)] = true
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	var sending sync.WaitGroup
+	sending.Go(func() { send(qc) })
+	// Kill once half has been sent and some delivered.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= total/2 && len(processed(t, dir)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d messages acknowledged before the kill", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.Kill()
+	sending.Wait()
+	before := len(processed(t, dir))
+	mu.Lock()
+	sent := len(acked)
+	mu.Unlock()
+	if sent == total && before == total {
+		t.Fatalf("everything was sent and handled before the kill; the test proves nothing")
+	}
+	srv.Restart()
+	send(srv.SQS()) // what was not acknowledged, again
+	if len(acked) != total {
+		t.Fatalf("only %d of %d messages acknowledged after the restart", len(acked), total)
+	}
+	deadline = time.Now().Add(3 * time.Minute)
+	for {
+		seen := processed(t, dir)
+		missing := 0
+		for body := range acked {
+			if seen[body] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			dups := 0
+			for _, n := range seen {
+				dups += n - 1
+			}
+			t.Logf("%d of %d messages acknowledged and %d handled before the kill; all handled after a restart, %d more than once", sent, total, before, dups)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart %d of %d acknowledged messages never reached the function", missing, total)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// processed reads the events the recorder wrote in dir: how often each
+// message body was handled.
+func processed(t *testing.T, dir string) map[string]int {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	out := map[string]int{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var ev events.SQSEvent
+		if err := json.Unmarshal(b, &ev); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, r := range ev.Records {
+			out[r.Body]++
+		}
+	}
+	return out
+}
+
+// TestTopicSurvivesKill publishes 2,000 messages to a topic with two
+// queues subscribed, kills the server once half are acknowledged,
+// restarts it, publishes what was not acknowledged again, and checks
+// that both queues got every message.
+func TestTopicSurvivesKill(t *testing.T) {
+	const total = 2000
+	srv := alofttest.Start(t)
+	ctx := context.Background()
+	sc, qc := srv.SNS(), srv.SQS()
+	topic, err := sc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("crash-fanout")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	for _, name := range []string{"fan-a", "fan-b"} {
+		u, arn := queueWithARN(t, qc, name, nil)
+		urls = append(urls, u)
+		if _, err := sc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: &arn,
+			Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	publish := func(c *sns.Client) {
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				for i := w; i < total; i += 8 {
+					body := "p" + strconv.Itoa(i)
+					mu.Lock()
+					done := acked[body]
+					mu.Unlock()
+					if done {
+						continue
+					}
+					if _, err := c.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: &body}); err != nil {
+						return
+					}
+					mu.Lock()
+					acked[body] = true
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	var publishing sync.WaitGroup
+	publishing.Go(func() { publish(sc) })
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= total/2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d published before the kill", n)
+		}
+	}
+	srv.Kill()
+	publishing.Wait()
+	before := len(acked)
+	srv.Restart()
+	publish(srv.SNS())
+	if len(acked) != total {
+		t.Fatalf("only %d of %d published after the restart", len(acked), total)
+	}
+	qc = srv.SQS()
+	for _, u := range urls {
+		got := map[string]bool{}
+		for deadline := time.Now().Add(2 * time.Minute); len(got) < total && time.Now().Before(deadline); {
+			r, err := qc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &u, MaxNumberOfMessages: 10, WaitTimeSeconds: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range r.Messages {
+				got[aws.ToString(m.Body)] = true
+				qc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &u, ReceiptHandle: m.ReceiptHandle})
+			}
+		}
+		if len(got) != total {
+			t.Fatalf("%s got %d of %d messages (%d acknowledged before the kill)", u, len(got), total, before)
+		}
+	}
+	t.Logf("%d of %d published before the kill; both queues got all", before, total)
+}
