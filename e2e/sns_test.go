@@ -349,3 +349,58 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestSNSHTTPRetries subscribes an endpoint that confirms and then fails
+// every notification: SNS retries by the subscription's delivery policy
+// and then hands the message to its dead-letter queue.
+func TestSNSHTTPRetries(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	sc, qc := srv.SNS(), srv.SQS()
+	dlqURL, dlqARN := queueWithARN(t, qc, "http-dlq", nil)
+	topic, err := sc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("flaky-hook")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	attempts := 0
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e snsEnvelope
+		json.NewDecoder(r.Body).Decode(&e)
+		if e.Type == "SubscriptionConfirmation" {
+			if resp, err := http.Get(e.SubscribeURL); err == nil {
+				resp.Body.Close()
+			}
+			return
+		}
+		mu.Lock()
+		attempts++
+		mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer hook.Close()
+	sub, err := sc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(hook.URL),
+		ReturnSubscriptionArn: true, Attributes: map[string]string{
+			"DeliveryPolicy": `{"healthyRetryPolicy":{"numRetries":2,"minDelayTarget":1,"maxDelayTarget":1}}`,
+			"RedrivePolicy":  `{"deadLetterTargetArn":"` + dlqARN + `"}`,
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the subscription to be confirmed", func() bool {
+		a, err := sc.GetSubscriptionAttributes(ctx, &sns.GetSubscriptionAttributesInput{SubscriptionArn: sub.SubscriptionArn})
+		return err == nil && a.Attributes["PendingConfirmation"] == "false"
+	})
+	if _, err := sc.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String("will not land")}); err != nil {
+		t.Fatal(err)
+	}
+	dead := drainUntil(t, qc, dlqURL, 1, 30*time.Second)
+	if len(dead) != 1 || !strings.Contains(aws.ToString(dead[0].Body), "will not land") {
+		t.Fatalf("dead-letter queue: %+v", dead)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts != 3 {
+		t.Fatalf("the endpoint was tried %d times, want 3 (once and two retries)", attempts)
+	}
+}
