@@ -5,20 +5,25 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
@@ -551,4 +556,131 @@ func flattenXML(t *testing.T, op string, raw []byte) map[string][]string {
 		}
 	}
 	return out
+}
+
+// TestSQSFifo checks a FIFO queue through aws-sdk-go-v2: groups in
+// order, one batch of a group in flight at a time, deduplication, and an
+// event source mapping that hands each group's messages to the function
+// in order.
+func TestSQSFifo(t *testing.T) {
+	srv := alofttest.Start(t, "--sandbox", "process") // the function writes to a host directory
+	c, lc := srv.SQS(), srv.Lambda()
+	ctx := ctxT(t)
+	_, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("orders.fifo")})
+	sqsCode(t, err, "InvalidParameterValue")
+	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("orders.fifo"), Attributes: map[string]string{"FifoQueue": "true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String("x"), MessageDeduplicationId: aws.String("x")})
+	sqsCode(t, err, "MissingParameter")
+	var seqs []string
+	for i, g := range []string{"A", "B", "A", "A"} {
+		out, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String(g + strconv.Itoa(i)),
+			MessageGroupId: aws.String(g), MessageDeduplicationId: aws.String("d" + strconv.Itoa(i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, aws.ToString(out.SequenceNumber))
+	}
+	if !slices.IsSorted(seqs) || seqs[0] == "" {
+		t.Fatalf("sequence numbers %v", seqs)
+	}
+	dup, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String("again"), MessageGroupId: aws.String("A"), MessageDeduplicationId: aws.String("d0")})
+	if err != nil || aws.ToString(dup.SequenceNumber) != seqs[0] {
+		t.Fatalf("a duplicate: %+v %v", dup, err)
+	}
+	r, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 2,
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{"All"}})
+	if err != nil || len(r.Messages) != 2 || aws.ToString(r.Messages[0].Body) != "A0" || aws.ToString(r.Messages[1].Body) != "A2" ||
+		r.Messages[0].Attributes["MessageGroupId"] != "A" {
+		t.Fatalf("first receive: %+v %v", r.Messages, err)
+	}
+	// A's batch is in flight: only B comes.
+	r2, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10})
+	if err != nil || len(r2.Messages) != 1 || aws.ToString(r2.Messages[0].Body) != "B1" {
+		t.Fatalf("second receive: %+v %v", r2.Messages, err)
+	}
+	for _, m := range append(r.Messages, r2.Messages...) {
+		if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: m.ReceiptHandle}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r3, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10})
+	if err != nil || len(r3.Messages) != 1 || aws.ToString(r3.Messages[0].Body) != "A3" {
+		t.Fatalf("third receive: %+v %v", r3.Messages, err)
+	}
+	c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: r3.Messages[0].ReceiptHandle})
+
+	// Through a mapping, each group in order.
+	dir := t.TempDir()
+	createEventRecorder(t, lc, "fifo-worker", dir)
+	role := sqsReaderRole(t, srv, "fifo-worker-role")
+	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("fifo-worker"), Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+	arn := "arn:aws:sqs:us-east-1:000000000000:orders.fifo"
+	if _, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("fifo-worker"), EventSourceArn: &arn,
+		BatchSize: aws.Int32(3)}); err != nil {
+		t.Fatal(err)
+	}
+	const perGroup = 30
+	var entries []types.SendMessageBatchRequestEntry
+	for i := range perGroup {
+		for _, g := range []string{"x", "y", "z"} {
+			entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(g + strconv.Itoa(i)), MessageBody: aws.String(g + "-" + strconv.Itoa(i)),
+				MessageGroupId: aws.String(g), MessageDeduplicationId: aws.String(g + strconv.Itoa(i))})
+			if len(entries) == 10 {
+				if out, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: q.QueueUrl, Entries: entries}); err != nil || len(out.Failed) > 0 {
+					t.Fatalf("send: %+v %v", out, err)
+				}
+				entries = nil
+			}
+		}
+	}
+	if len(entries) > 0 {
+		if _, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: q.QueueUrl, Entries: entries}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string][]int{}
+	deadline := time.Now().Add(time.Minute)
+	for n := 0; n < 3*perGroup; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the function saw %d of %d messages", n, 3*perGroup)
+		}
+		seen, n = fifoSeen(t, dir)
+		time.Sleep(50 * time.Millisecond)
+	}
+	for g, order := range seen {
+		if !slices.IsSorted(order) || len(order) != perGroup {
+			t.Fatalf("group %s reached the function as %v", g, order)
+		}
+	}
+}
+
+// fifoSeen reads the recorded events in the order the function started
+// them: each group's message numbers, and how many messages in all.
+func fifoSeen(t *testing.T, dir string) (map[string][]int, int) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	slices.Sort(files) // by the handler's start time
+	out := map[string][]int{}
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var ev events.SQSEvent
+		if err := json.Unmarshal(b, &ev); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range ev.Records {
+			g, num, _ := strings.Cut(r.Body, "-")
+			i, _ := strconv.Atoi(num)
+			out[g] = append(out[g], i)
+			n++
+		}
+	}
+	return out, n
 }

@@ -71,7 +71,7 @@ func (s *Server) destinationExists(_ context.Context, arn string) bool {
 		_, err := s.topics.TopicAttributes(name)
 		return err == nil
 	}
-	if strings.HasPrefix(arn, "arn:aws:sqs:") {
+	if strings.HasPrefix(arn, "arn:aws:sqs:") && !strings.HasSuffix(arn, ".fifo") { // S3 does not notify FIFO queues
 		_, err := s.queues.Get(arn[strings.LastIndexByte(arn, ':')+1:])
 		return err == nil
 	}

@@ -85,13 +85,13 @@ func (c *EventInvokeConfig) Validate() error {
 }
 
 // ValidTarget reports whether arn names a kind of destination this server
-// delivers asynchronous results and dead letters to: a function, an SQS
-// queue or an SNS topic.
+// delivers asynchronous results and dead letters to: a function, a
+// standard SQS queue or a standard SNS topic, as Lambda does.
 func ValidTarget(arn string) bool {
 	if strings.HasPrefix(arn, "arn:aws:lambda:") {
 		_, _, ok := ParseRef(arn)
 		return ok
 	}
 	parts := strings.Split(arn, ":")
-	return len(parts) == 6 && (parts[2] == "sqs" || parts[2] == "sns") && parts[5] != ""
+	return len(parts) == 6 && (parts[2] == "sqs" || parts[2] == "sns") && parts[5] != "" && !strings.HasSuffix(parts[5], ".fifo")
 }

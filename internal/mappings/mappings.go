@@ -248,6 +248,9 @@ func (s *Service) Create(ctx context.Context, region string, in Input) (*Mapping
 	if err := apply(m, in); err != nil {
 		return nil, err
 	}
+	if err := checkFifo(m); err != nil {
+		return nil, err
+	}
 	m.LastModified = float64(time.Now().UnixMilli()) / 1000
 	doc, _ := json.Marshal(m)
 	rev, err := s.kv.Create(ctx, id, doc)
@@ -328,6 +331,21 @@ func apply(m *Mapping, in Input) error {
 	return nil
 }
 
+// checkFifo refuses what Lambda refuses for a FIFO queue: batches over
+// ten and a batching window.
+func checkFifo(m *Mapping) error {
+	if !strings.HasSuffix(m.EventSourceArn, ".fifo") {
+		return nil
+	}
+	if m.BatchSize > 10 {
+		return function.InvalidParameter("Batch size for a FIFO queue must be between 1 and 10.")
+	}
+	if m.MaximumBatchingWindowInSeconds > 0 {
+		return function.InvalidParameter("Batching window is not supported for FIFO queues.")
+	}
+	return nil
+}
+
 // Get returns mapping id.
 func (s *Service) Get(id string) (*Mapping, error) {
 	s.mu.Lock()
@@ -370,6 +388,9 @@ func (s *Service) Update(ctx context.Context, id string, in Input) (*Mapping, er
 			m.FunctionArn = in.FunctionArn
 		}
 		if err := apply(&m, in); err != nil {
+			return nil, err
+		}
+		if err := checkFifo(&m); err != nil {
 			return nil, err
 		}
 		m.LastModified = float64(time.Now().UnixMilli()) / 1000

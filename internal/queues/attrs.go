@@ -2,6 +2,7 @@ package queues
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,9 @@ var readOnly = []string{AttrArn, AttrCreated, AttrModified, AttrVisible, AttrNot
 // attributes a standard queue keeps.
 var settable = []string{AttrDelay, AttrMaxSize, AttrRetention, AttrPolicy, AttrWait, AttrVisibility, AttrRedrive, AttrRedriveAllow, AttrManagedSSE}
 
+// fifoSettable lists the attributes only FIFO queues have.
+var fifoSettable = []string{AttrFifo, AttrContentDedup, AttrDedupScope, AttrThroughput}
+
 // defaults returns a new standard queue's attributes.
 func defaults() map[string]string {
 	out := map[string]string{AttrManagedSSE: "false"}
@@ -95,9 +99,10 @@ func parseRedrive(s string) (*RedrivePolicy, *Error) {
 	return &RedrivePolicy{DeadLetterTargetArn: raw.Arn, MaxReceiveCount: n}, nil
 }
 
-// checkAttributes validates attributes a caller sets on a standard
-// queue, with create saying whether the queue is being created.
-func checkAttributes(attrs map[string]string, create bool) *Error {
+// checkAttributes validates attributes a caller sets on a queue, with
+// create saying whether the queue is being created and fifo whether it
+// is a FIFO queue.
+func checkAttributes(attrs map[string]string, create, fifo bool) *Error {
 	for name, v := range attrs {
 		if r, ok := intAttrs[name]; ok {
 			n, err := strconv.Atoi(v)
@@ -137,18 +142,22 @@ func checkAttributes(attrs map[string]string, create bool) *Error {
 			}
 		case AttrFifo:
 			if !create {
-				return invalid(InvalidAttributeName, "Unknown Attribute FifoQueue.")
+				return invalid(InvalidAttributeName, "Invalid attribute name: FifoQueue can be set only when the queue is created.")
 			}
-			if v == "true" {
-				return invalid(UnsupportedOperation, "FIFO queues are not available yet.")
-			}
-			if v != "false" {
+			if v != "true" && v != "false" {
 				return invalid(InvalidAttributeValue, "Invalid value for the parameter FifoQueue.")
 			}
 		case AttrKmsKey, AttrKmsReuse:
 			return invalid(InvalidAttributeValue, "Invalid value for the parameter %s: there is no key management service here, so queues cannot be encrypted with a KMS key.", name)
 		case AttrContentDedup, AttrDedupScope, AttrThroughput:
-			return invalid(InvalidAttributeName, "You can specify the %s only when FifoQueue is set to true.", name)
+			if !fifo {
+				return invalid(InvalidAttributeName, "You can specify the %s only when FifoQueue is set to true.", name)
+			}
+			ok := map[string][]string{AttrContentDedup: {"true", "false"}, AttrDedupScope: {"queue", "messageGroup"},
+				AttrThroughput: {"perQueue", "perMessageGroupId"}}[name]
+			if !slices.Contains(ok, v) {
+				return invalid(InvalidAttributeValue, "Invalid value for the parameter %s.", name)
+			}
 		default:
 			return invalid(InvalidAttributeName, "Unknown Attribute %s.", name)
 		}

@@ -39,11 +39,15 @@ type Message struct {
 	System map[string]Attribute
 	// Sender is who sent it, as SenderId reports.
 	Sender string
+	// GroupID and DedupID are a FIFO queue's MessageGroupId and
+	// MessageDeduplicationId.
+	GroupID, DedupID string
 }
 
 // Sent is what SendMessage reports of a message.
 type Sent struct {
 	ID, MD5Body, MD5Attributes, MD5System string
+	Sequence                              string // a FIFO message's SequenceNumber
 }
 
 // Received is a message handed out by Receive.
@@ -62,7 +66,8 @@ const (
 	hSender = "Sqs-Sender"
 	hAttrs  = "Sqs-Attrs"
 	hTrace  = "Sqs-Trace"
-	hFirst  = "Sqs-First"
+	hGroup  = "Sqs-Group"
+	hDedup  = "Sqs-Dedup"
 )
 
 // maxBatch is the most entries a batch request carries.
@@ -170,6 +175,15 @@ func (s *Service) Send(ctx context.Context, name string, msgs []*Message) ([]Sen
 	}
 	out := make([]Sent, len(msgs))
 	errs := make([]error, len(msgs))
+	if r.fifo() {
+		for i, m := range msgs {
+			if err := checkMessage(r, m); err != nil {
+				errs[i] = err
+			}
+		}
+		s.sendFifo(ctx, r, msgs, out, errs)
+		return out, errs, nil
+	}
 	type pending struct {
 		i   int
 		ack jetstream.PubAckFuture
@@ -178,6 +192,10 @@ func (s *Service) Send(ctx context.Context, name string, msgs []*Message) ([]Sen
 	for i, m := range msgs {
 		if err := checkMessage(r, m); err != nil {
 			errs[i] = err
+			continue
+		}
+		if m.GroupID != "" || m.DedupID != "" {
+			errs[i] = invalid(InvalidParameterValue, "The request includes MessageGroupId or MessageDeduplicationId, which are valid only for FIFO queues here.")
 			continue
 		}
 		nm, sent := s.stored(r, m)
@@ -275,6 +293,9 @@ func (s *Service) Receive(ctx context.Context, name string, o ReceiveOptions) ([
 	wait := o.Wait
 	if wait < 0 {
 		wait = r.seconds(AttrWait)
+	}
+	if r.fifo() {
+		return s.receiveFifo(ctx, r, o, vis, wait)
 	}
 	redrive, _ := parseRedrive(r.Attrs[AttrRedrive])
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
@@ -491,7 +512,7 @@ func (s *Service) open(r *record, handle string) (string, *Error) {
 		return "", bad
 	}
 	id, ack, ok := strings.Cut(string(body), " ")
-	if !ok || id != r.ID || !strings.HasPrefix(ack, "$JS.ACK.") {
+	if !ok || id != r.ID || !(strings.HasPrefix(ack, "$JS.ACK.") || strings.HasPrefix(ack, "fifo ")) {
 		return "", bad
 	}
 	return ack, nil
@@ -506,6 +527,9 @@ func (s *Service) DeleteMessage(ctx context.Context, name, handle string) error 
 	ack, herr := s.open(r, handle)
 	if herr != nil {
 		return herr
+	}
+	if h, ok := parseFifoHandle(ack); ok {
+		return s.settleFifo(ctx, r, h, -1)
 	}
 	return s.ack(ctx, ack)
 }
@@ -523,6 +547,9 @@ func (s *Service) ChangeVisibility(ctx context.Context, name, handle string, sec
 	ack, herr := s.open(r, handle)
 	if herr != nil {
 		return herr
+	}
+	if h, ok := parseFifoHandle(ack); ok {
+		return s.settleFifo(ctx, r, h, secs)
 	}
 	if err := s.hide(ack, secs); err != nil {
 		return fmt.Errorf("queues: change visibility: %w", err)

@@ -71,6 +71,10 @@ type Service struct {
 	log    *slog.Logger
 	follow *follow.Follower
 
+	fifoOnce sync.Once
+	fifoKV   jetstream.KeyValue
+	fifoErr  error
+
 	mu     sync.RWMutex
 	queues map[string]*record // by name
 	rev    uint64             // the last revision applied
@@ -206,25 +210,36 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 // asking again with the same attributes returns the queue, with others
 // fails with QueueNameExists.
 func (s *Service) Create(ctx context.Context, name, region string, attrs, tags map[string]string) (*Queue, error) {
-	if strings.HasSuffix(name, ".fifo") {
-		return nil, invalid(UnsupportedOperation, "FIFO queues are not available yet.")
-	}
-	if !validName.MatchString(name) {
+	fifo := attrs[AttrFifo] == "true"
+	base, isFifoName := strings.CutSuffix(name, ".fifo")
+	if fifo != isFifoName || !validName.MatchString(base) || len(name) > 80 {
+		if fifo || isFifoName {
+			return nil, invalid(InvalidParameterValue, "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.")
+		}
 		return nil, invalid(InvalidParameterValue, "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length")
 	}
-	if err := checkAttributes(attrs, true); err != nil {
+	if err := checkAttributes(attrs, true, fifo); err != nil {
 		return nil, err
 	}
 	if err := checkTags(tags); err != nil {
 		return nil, err
 	}
 	want := defaults()
+	if fifo {
+		want[AttrFifo] = "true"
+		want[AttrContentDedup] = "false"
+		want[AttrDedupScope] = "queue"
+		want[AttrThroughput] = "perQueue"
+	}
 	for k, v := range attrs {
-		if k != AttrFifo {
+		if k != AttrFifo || fifo {
 			want[k] = v
 		}
 	}
-	if err := s.checkRedrive(name, want[AttrRedrive]); err != nil {
+	if want[AttrThroughput] == "perMessageGroupId" && want[AttrDedupScope] != "messageGroup" {
+		return nil, invalid(InvalidAttributeValue, "Invalid value for the parameter FifoThroughputLimit. Reason: perMessageGroupId requires DeduplicationScope messageGroup.")
+	}
+	if err := s.checkRedrive(name, want[AttrRedrive], fifo); err != nil {
 		return nil, err
 	}
 	if r, _ := s.get(name); r != nil {
@@ -275,6 +290,9 @@ func (s *Service) createStream(ctx context.Context, r *record) error {
 	if _, err := s.js.CreateOrUpdateStream(ctx, streamConfig(r)); err != nil {
 		return fmt.Errorf("queues: stream for %s: %w", r.Name, err)
 	}
+	if r.fifo() {
+		return nil // read without a consumer (fifo.go)
+	}
 	if _, err := s.js.CreateOrUpdateConsumer(ctx, r.stream(), consumerConfig(r)); err != nil {
 		s.js.DeleteStream(ctx, r.stream())
 		return fmt.Errorf("queues: consumer for %s: %w", r.Name, err)
@@ -284,6 +302,20 @@ func (s *Service) createStream(ctx context.Context, r *record) error {
 
 func streamConfig(r *record) jetstream.StreamConfig {
 	retention := r.duration(AttrRetention)
+	if r.fifo() {
+		// Messages leave by deletion; their order and dedup are the
+		// stream's.
+		return jetstream.StreamConfig{
+			Name:              r.stream(),
+			Subjects:          []string{"sqs." + r.ID + ".>"},
+			Retention:         jetstream.LimitsPolicy,
+			Storage:           jetstream.FileStorage,
+			MaxAge:            retention,
+			Duplicates:        min(5*time.Minute, retention),
+			AllowMsgSchedules: true,
+			AllowDirect:       true,
+		}
+	}
 	return jetstream.StreamConfig{
 		Name:              r.stream(),
 		Subjects:          []string{"sqs." + r.ID + ".>"},
@@ -316,7 +348,7 @@ func ackWait(secs int) time.Duration {
 
 // checkRedrive checks that a RedrivePolicy names an existing queue other
 // than the one it is set on, that allows it.
-func (s *Service) checkRedrive(name, v string) *Error {
+func (s *Service) checkRedrive(name, v string, fifo bool) *Error {
 	if v == "" {
 		return nil
 	}
@@ -328,6 +360,9 @@ func (s *Service) checkRedrive(name, v string) *Error {
 	dlq, _ := s.get(target)
 	if dlq == nil || target == name {
 		return invalid(InvalidParameterValue, "Value %s for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.", v)
+	}
+	if dlq.fifo() != fifo {
+		return invalid(InvalidParameterValue, "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be of the same type as the source queue (FIFO or standard).", v)
 	}
 	if a := dlq.Attrs[AttrRedriveAllow]; a != "" {
 		allow, _ := parseRedriveAllow(a)
@@ -401,6 +436,9 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	if err := s.js.DeleteStream(ctx, r.stream()); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("queues: delete the messages of %s: %w", name, err)
 	}
+	if r.fifo() {
+		s.purgeFifo(ctx, r)
+	}
 	// The watch drops the record within milliseconds; wait for it, so
 	// that the caller reads its own write.
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
@@ -444,10 +482,14 @@ func (s *Service) update(ctx context.Context, name string, fn func(*record) *Err
 
 // SetAttributes changes queue name's attributes.
 func (s *Service) SetAttributes(ctx context.Context, name string, attrs map[string]string) error {
-	if err := checkAttributes(attrs, false); err != nil {
+	cur, qerr := s.get(name)
+	if qerr != nil {
+		return qerr
+	}
+	if err := checkAttributes(attrs, false, cur.fifo()); err != nil {
 		return err
 	}
-	if err := s.checkRedrive(name, attrs[AttrRedrive]); err != nil {
+	if err := s.checkRedrive(name, attrs[AttrRedrive], cur.fifo()); err != nil {
 		return err
 	}
 	r, err := s.update(ctx, name, func(r *record) *Error {
@@ -469,7 +511,7 @@ func (s *Service) SetAttributes(ctx context.Context, name string, attrs map[stri
 			return fmt.Errorf("queues: retention of %s: %w", name, err)
 		}
 	}
-	if _, ok := attrs[AttrVisibility]; ok {
+	if _, ok := attrs[AttrVisibility]; ok && !r.fifo() {
 		if _, err := s.js.UpdateConsumer(ctx, r.stream(), consumerConfig(r)); err != nil {
 			return fmt.Errorf("queues: visibility timeout of %s: %w", name, err)
 		}
@@ -487,12 +529,12 @@ func (s *Service) Attributes(ctx context.Context, name string, names []string) (
 	all := slices.Contains(names, "All")
 	want := func(a string) bool { return all || slices.Contains(names, a) }
 	for _, n := range names {
-		if n != "All" && !slices.Contains(settable, n) && !slices.Contains(readOnly, n) {
+		if n != "All" && !slices.Contains(settable, n) && !slices.Contains(readOnly, n) && !slices.Contains(fifoSettable, n) {
 			return nil, invalid(InvalidAttributeName, "Unknown Attribute %s.", n)
 		}
 	}
 	out := map[string]string{}
-	for _, a := range settable {
+	for _, a := range append(settable, fifoSettable...) {
 		if v, ok := r.Attrs[a]; ok && want(a) {
 			out[a] = v
 		}
@@ -532,6 +574,9 @@ func (s *Service) Counts(ctx context.Context, name string) (Counts, error) {
 	r, qerr := s.get(name)
 	if qerr != nil {
 		return Counts{}, qerr
+	}
+	if r.fifo() {
+		return s.countsFifo(ctx, r)
 	}
 	st, err := s.js.Stream(ctx, r.stream())
 	if err != nil {
@@ -617,6 +662,9 @@ func (s *Service) Purge(ctx context.Context, name string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("queues: purge %s: %w", name, err)
+	}
+	if r.fifo() {
+		s.purgeFifo(ctx, r)
 	}
 	return nil
 }

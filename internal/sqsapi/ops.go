@@ -180,13 +180,8 @@ type message struct {
 }
 
 func (m *message) toQueue(ctx context.Context) (*queues.Message, error) {
-	if m.MessageDeduplicationID != "" {
-		return nil, invalidParam("The request includes parameter MessageDeduplicationId, which is valid only for FIFO queues.")
-	}
-	if m.MessageGroupID != "" {
-		return nil, invalidParam("The request includes parameter MessageGroupId, which is valid only for FIFO queues here.")
-	}
-	out := &queues.Message{Body: m.MessageBody, Delay: -1, Attributes: m.MessageAttributes, System: m.MessageSystemAttributes, Sender: sender(ctx)}
+	out := &queues.Message{Body: m.MessageBody, Delay: -1, Attributes: m.MessageAttributes, System: m.MessageSystemAttributes, Sender: sender(ctx),
+		GroupID: m.MessageGroupID, DedupID: m.MessageDeduplicationID}
 	if m.DelaySeconds != nil {
 		if *m.DelaySeconds < 0 || *m.DelaySeconds > 900 {
 			return nil, invalidParam("Value %d for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.", *m.DelaySeconds)
@@ -215,6 +210,7 @@ type sendOut struct {
 	MD5OfMessageAttributes       string `json:"MD5OfMessageAttributes,omitempty" xml:"MD5OfMessageAttributes,omitempty"`
 	MD5OfMessageSystemAttributes string `json:"MD5OfMessageSystemAttributes,omitempty" xml:"MD5OfMessageSystemAttributes,omitempty"`
 	MessageID                    string `json:"MessageId" xml:"MessageId"`
+	SequenceNumber               string `json:"SequenceNumber,omitempty" xml:"SequenceNumber,omitempty"`
 }
 
 func (s *Server) sendMessage(ctx context.Context, in *sendIn) (*sendOut, error) {
@@ -233,7 +229,7 @@ func (s *Server) sendMessage(ctx context.Context, in *sendIn) (*sendOut, error) 
 	if errs[0] != nil {
 		return nil, errs[0]
 	}
-	return &sendOut{sent[0].MD5Body, sent[0].MD5Attributes, sent[0].MD5System, sent[0].ID}, nil
+	return &sendOut{sent[0].MD5Body, sent[0].MD5Attributes, sent[0].MD5System, sent[0].ID, sent[0].Sequence}, nil
 }
 
 type sendBatchIn struct {
@@ -326,7 +322,7 @@ func (s *Server) sendMessageBatch(ctx context.Context, in *sendBatchIn) (*sendBa
 			out.Failed = append(out.Failed, failed(in.Entries[i].ID, errs[j]))
 			continue
 		}
-		out.Successful = append(out.Successful, sendResult{in.Entries[i].ID, sendOut{sent[j].MD5Body, sent[j].MD5Attributes, sent[j].MD5System, sent[j].ID}})
+		out.Successful = append(out.Successful, sendResult{in.Entries[i].ID, sendOut{sent[j].MD5Body, sent[j].MD5Attributes, sent[j].MD5System, sent[j].ID, sent[j].Sequence}})
 	}
 	return out, nil
 }

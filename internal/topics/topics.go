@@ -581,6 +581,9 @@ func (s *Service) Subscribe(ctx context.Context, name, protocol, endpoint, owner
 		if !strings.HasPrefix(endpoint, "arn:aws:sqs:") || strings.Count(endpoint, ":") != 5 {
 			return Subscription{}, invalid("SQS endpoint ARN")
 		}
+		if strings.HasSuffix(endpoint, ".fifo") {
+			return Subscription{}, invalid("Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics")
+		}
 	case "lambda":
 		if !strings.HasPrefix(endpoint, "arn:aws:lambda:") {
 			return Subscription{}, invalid("Lambda endpoint ARN")

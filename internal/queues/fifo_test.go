@@ -1,0 +1,139 @@
+package queues
+
+import (
+	"context"
+	"testing"
+)
+
+func bodies(rs []*Received) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Body)
+	}
+	return out
+}
+
+func TestFifoOrderAndGroups(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "jobs.fifo", "us-east-1", nil, nil); code(err) != InvalidParameterValue {
+		t.Fatalf("a .fifo name without FifoQueue: %v", err)
+	}
+	if _, err := s.Create(ctx, "jobs", "us-east-1", map[string]string{AttrFifo: "true"}, nil); code(err) != InvalidParameterValue {
+		t.Fatalf("FifoQueue without .fifo: %v", err)
+	}
+	if _, err := s.Create(ctx, "jobs.fifo", "us-east-1", map[string]string{AttrFifo: "true"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	send1 := func(body, group, dedup string, delay int) (Sent, error) {
+		out, errs, err := s.Send(ctx, "jobs.fifo", []*Message{{Body: body, GroupID: group, DedupID: dedup, Delay: delay}})
+		if err != nil {
+			return Sent{}, err
+		}
+		return out[0], errs[0]
+	}
+	if _, err := send1("x", "", "d", -1); code(err) != MissingParameter {
+		t.Fatalf("no group: %v", err)
+	}
+	if _, err := send1("x", "g", "", -1); code(err) != InvalidParameterValue {
+		t.Fatalf("no deduplication id: %v", err)
+	}
+	if _, err := send1("x", "g", "d", 5); code(err) != InvalidParameterValue {
+		t.Fatalf("a message delay: %v", err)
+	}
+	var first Sent
+	for i, m := range [][2]string{{"a1", "A"}, {"b1", "B"}, {"a2", "A"}, {"a3", "A"}, {"b2", "B"}} {
+		sent, err := send1(m[0], m[1], m[0], -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = sent
+		}
+		if sent.Sequence == "" {
+			t.Fatal("no sequence number")
+		}
+	}
+	again, err := send1("a1 again", "A", "a1", -1)
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("a duplicate: %+v %v, want the first's id %s", again, err, first.ID)
+	}
+	all := ReceiveOptions{Max: 10, Visibility: -1, SystemNames: []string{"All"}}
+	got, err := s.Receive(ctx, "jobs.fifo", all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := bodies(got); len(b) != 5 || b[0] != "a1" || b[1] != "a2" || b[2] != "a3" || b[3] != "b1" || b[4] != "b2" {
+		t.Fatalf("first receive %v, want a1 a2 a3 b1 b2", b)
+	}
+	if got[0].System["MessageGroupId"] != "A" || got[0].System["SequenceNumber"] == "" || got[0].System["MessageDeduplicationId"] != "a1" {
+		t.Fatalf("system attributes %v", got[0].System)
+	}
+	if more, _ := s.Receive(ctx, "jobs.fifo", all); len(more) != 0 {
+		t.Fatalf("groups in flight gave %v", bodies(more))
+	}
+	// a1 done; a2 and a3 still hold group A.
+	if err := s.DeleteMessage(ctx, "jobs.fifo", got[0].Handle); err != nil {
+		t.Fatal(err)
+	}
+	if more, _ := s.Receive(ctx, "jobs.fifo", all); len(more) != 0 {
+		t.Fatalf("group A with a2 and a3 in flight gave %v", bodies(more))
+	}
+	for _, m := range got[1:3] {
+		if err := s.ChangeVisibility(ctx, "jobs.fifo", m.Handle, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again2, err := s.Receive(ctx, "jobs.fifo", all)
+	if b := bodies(again2); err != nil || len(b) != 2 || b[0] != "a2" || b[1] != "a3" || again2[0].System["ApproximateReceiveCount"] != "2" {
+		t.Fatalf("after showing a2 and a3 again: %v %v", b, err)
+	}
+	// The first receive's handles are stale now.
+	if err := s.DeleteMessage(ctx, "jobs.fifo", got[1].Handle); code(err) != ReceiptHandleIsInvalid {
+		t.Fatalf("a stale handle: %v", err)
+	}
+	for _, m := range append(again2, got[3:]...) {
+		if err := s.DeleteMessage(ctx, "jobs.fifo", m.Handle); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err := s.Counts(ctx, "jobs.fifo"); err != nil || c != (Counts{}) {
+		t.Fatalf("counts at the end: %+v %v", c, err)
+	}
+}
+
+func TestFifoContentDedupAndRedrive(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	dlq, err := s.Create(ctx, "dead.fifo", "us-east-1", map[string]string{AttrFifo: "true"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, "std-dead", "us-east-1", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, "src.fifo", "us-east-1", map[string]string{AttrFifo: "true", AttrRedrive: `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:std-dead","maxReceiveCount":1}`}, nil); code(err) != InvalidParameterValue {
+		t.Fatalf("a standard dead-letter queue for a FIFO queue: %v", err)
+	}
+	if _, err := s.Create(ctx, "src.fifo", "us-east-1", map[string]string{AttrFifo: "true", AttrContentDedup: "true",
+		AttrRedrive: `{"deadLetterTargetArn":"` + dlq.ARN + `","maxReceiveCount":1}`}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, errs, err := s.Send(ctx, "src.fifo", []*Message{{Body: "same", GroupID: "g", Delay: -1}}); err != nil || errs[0] != nil {
+			t.Fatal(err, errs)
+		}
+	}
+	got, err := s.Receive(ctx, "src.fifo", ReceiveOptions{Max: 10, Visibility: 0})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("content-based deduplication: %v %v", bodies(got), err)
+	}
+	// Received once (maxReceiveCount 1): the next receive moves it.
+	if more, err := s.Receive(ctx, "src.fifo", ReceiveOptions{Max: 10, Visibility: -1}); err != nil || len(more) != 0 {
+		t.Fatalf("second receive: %v %v", bodies(more), err)
+	}
+	dead, err := s.Receive(ctx, "dead.fifo", ReceiveOptions{Max: 10, Visibility: -1, Wait: 1, SystemNames: []string{"All"}})
+	if err != nil || len(dead) != 1 || dead[0].Body != "same" || dead[0].System["MessageGroupId"] != "g" {
+		t.Fatalf("dead-letter queue: %+v %v", dead, err)
+	}
+}
