@@ -179,10 +179,21 @@ func (s *Service) receiveFifo(ctx context.Context, r *record, o ReceiveOptions, 
 	if err != nil {
 		return nil, err
 	}
+	if o.AttemptID != "" {
+		if !validGroup(o.AttemptID) {
+			return nil, invalid(InvalidParameterValue, "Value %s for parameter ReceiveRequestAttemptId is invalid. Reason: it can only include alphanumeric and punctuation characters. 1 to 128 in length.", o.AttemptID)
+		}
+		if out := s.retried(ctx, kv, r, o.AttemptID); out != nil {
+			return out, nil
+		}
+	}
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
 	var wake chan *nats.Msg
 	for {
 		out, err := s.takeFifo(ctx, kv, r, o, vis)
+		if err == nil && len(out) > 0 && o.AttemptID != "" {
+			s.remember(r, o.AttemptID, out)
+		}
 		if err != nil || len(out) > 0 || !time.Now().Before(deadline) {
 			return out, err
 		}
@@ -466,4 +477,59 @@ func (s *Service) purgeFifo(ctx context.Context, r *record) {
 			kv.Delete(ctx, k)
 		}
 	}
+}
+
+// attempt is what a receive with a ReceiveRequestAttemptId returned.
+type attempt struct {
+	out     []*Received
+	handles []fifoHandle
+	expires time.Time
+}
+
+// remember keeps what a receive with attempt id returned, for five
+// minutes, on this node.
+func (s *Service) remember(r *record, id string, out []*Received) {
+	a := &attempt{out: out, expires: time.Now().Add(5 * time.Minute)}
+	for _, m := range out {
+		ack, _ := s.open(r, m.Handle)
+		h, _ := parseFifoHandle(ack)
+		a.handles = append(a.handles, h)
+	}
+	s.attemptsMu.Lock()
+	defer s.attemptsMu.Unlock()
+	if s.attempts == nil {
+		s.attempts = map[string]*attempt{}
+	}
+	now := time.Now()
+	for k, old := range s.attempts {
+		if now.After(old.expires) {
+			delete(s.attempts, k)
+		}
+	}
+	s.attempts[r.ID+" "+id] = a
+}
+
+// retried returns what the receive with attempt id returned, if it is
+// remembered and its messages are all still in flight under the same
+// batch; nil otherwise.
+func (s *Service) retried(ctx context.Context, kv jetstream.KeyValue, r *record, id string) []*Received {
+	s.attemptsMu.Lock()
+	a := s.attempts[r.ID+" "+id]
+	s.attemptsMu.Unlock()
+	if a == nil || time.Now().After(a.expires) {
+		return nil
+	}
+	now := time.Now().UnixMilli()
+	for _, h := range a.handles {
+		e, err := kv.Get(ctx, stateKey(r, h.key))
+		if err != nil {
+			return nil
+		}
+		var state groupState
+		json.Unmarshal(e.Value(), &state)
+		if state.Lock != h.lock || state.InFlight[h.seq] <= now {
+			return nil
+		}
+	}
+	return a.out
 }

@@ -137,3 +137,34 @@ func TestFifoContentDedupAndRedrive(t *testing.T) {
 		t.Fatalf("dead-letter queue: %+v %v", dead, err)
 	}
 }
+
+func TestFifoReceiveAttempt(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "a.fifo", "us-east-1", map[string]string{AttrFifo: "true", AttrContentDedup: "true"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"1", "2"} {
+		s.Send(ctx, "a.fifo", []*Message{{Body: b, GroupID: b, Delay: -1}})
+	}
+	o := ReceiveOptions{Max: 1, Visibility: -1, AttemptID: "try-1"}
+	first, err := s.Receive(ctx, "a.fifo", o)
+	if err != nil || len(first) != 1 {
+		t.Fatal(first, err)
+	}
+	retry, err := s.Receive(ctx, "a.fifo", o)
+	if err != nil || len(retry) != 1 || retry[0].ID != first[0].ID || retry[0].Handle != first[0].Handle {
+		t.Fatalf("a retry with the same attempt id: %v %v, want %v", bodies(retry), err, bodies(first))
+	}
+	o.AttemptID = "try-2"
+	other, err := s.Receive(ctx, "a.fifo", o)
+	if err != nil || len(other) != 1 || other[0].ID == first[0].ID {
+		t.Fatalf("another attempt id: %v %v", bodies(other), err)
+	}
+	// Once its batch is done, the attempt is not repeated.
+	s.DeleteMessage(ctx, "a.fifo", first[0].Handle)
+	o.AttemptID = "try-1"
+	if again, _ := s.Receive(ctx, "a.fifo", o); len(again) != 0 {
+		t.Fatalf("a retry after the delete: %v", bodies(again))
+	}
+}

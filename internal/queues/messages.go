@@ -263,6 +263,10 @@ type ReceiveOptions struct {
 	// message attributes to return ("All"; for message attributes also
 	// ".*" and "prefix.*").
 	SystemNames, AttributeNames []string
+	// AttemptID is a FIFO queue's ReceiveRequestAttemptId: a retry with
+	// the same id within five minutes gets the same messages while
+	// their batch is still in flight.
+	AttemptID string
 }
 
 // Receive hands out up to o.Max messages of queue name, waiting for

@@ -71,9 +71,11 @@ type Service struct {
 	log    *slog.Logger
 	follow *follow.Follower
 
-	fifoOnce sync.Once
-	fifoKV   jetstream.KeyValue
-	fifoErr  error
+	fifoOnce   sync.Once
+	fifoKV     jetstream.KeyValue
+	fifoErr    error
+	attemptsMu sync.Mutex
+	attempts   map[string]*attempt // FIFO receives by queue id and ReceiveRequestAttemptId
 
 	mu     sync.RWMutex
 	queues map[string]*record // by name

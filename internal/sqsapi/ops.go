@@ -366,7 +366,7 @@ func (s *Server) receiveMessage(ctx context.Context, in *receiveIn) (*receiveOut
 	if err != nil {
 		return nil, err
 	}
-	o := queues.ReceiveOptions{Visibility: -1, Wait: -1, AttributeNames: in.MessageAttributeNames,
+	o := queues.ReceiveOptions{Visibility: -1, Wait: -1, AttributeNames: in.MessageAttributeNames, AttemptID: in.ReceiveRequestAttemptID,
 		SystemNames: append(append([]string{}, in.AttributeNames...), in.MessageSystemAttributeNames...)}
 	if in.MaxNumberOfMessages != nil {
 		o.Max = *in.MaxNumberOfMessages
