@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -241,4 +242,109 @@ func TestTopicSurvivesKill(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d published before the kill; both queues got all", before, total)
+}
+
+// TestFifoQueueSurvivesKill runs 3 message groups of 300 through an event
+// source mapping of a FIFO queue, kills the server halfway, restarts it,
+// and checks that every message reached the function and that each
+// group's messages first reached it in order.
+func TestFifoQueueSurvivesKill(t *testing.T) {
+	const perGroup = 300
+	groups := []string{"g1", "g2", "g3"}
+	srv := alofttest.Start(t, "--sandbox", "process") // the function writes to a host directory
+	ctx := context.Background()
+	lc, qc := srv.Lambda(), srv.SQS()
+	dir := t.TempDir()
+	createEventRecorder(t, lc, "fifo-crash", dir)
+	role := sqsReaderRole(t, srv, "fifo-crash-role")
+	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("fifo-crash"), Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+	u, arn := queueWithARN(t, qc, "crash.fifo", map[string]string{"FifoQueue": "true", "VisibilityTimeout": "3"})
+	if _, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("fifo-crash"), EventSourceArn: &arn}); err != nil {
+		t.Fatal(err)
+	}
+	// Each group is sent in order by its own client, resuming after the
+	// restart where its acknowledgements stopped.
+	next := map[string]int{}
+	var mu sync.Mutex
+	send := func(c *sqs.Client) {
+		var wg sync.WaitGroup
+		for _, g := range groups {
+			wg.Go(func() {
+				for {
+					mu.Lock()
+					i := next[g]
+					mu.Unlock()
+					if i >= perGroup {
+						return
+					}
+					var entries []types.SendMessageBatchRequestEntry
+					for j := i; j < min(i+10, perGroup); j++ {
+						entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(j)), MessageBody: aws.String(g + "-" + strconv.Itoa(j)),
+							MessageGroupId: aws.String(g), MessageDeduplicationId: aws.String(g + "-" + strconv.Itoa(j))})
+					}
+					out, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &u, Entries: entries})
+					if err != nil || len(out.Failed) > 0 {
+						return // the server is gone (a batch is resent whole: deduplicated)
+					}
+					mu.Lock()
+					next[g] = i + len(entries)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	var sending sync.WaitGroup
+	sending.Go(func() { send(qc) })
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if _, n := fifoSeen(t, dir); n >= len(groups)*perGroup/3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("too little was handled before the kill")
+		}
+	}
+	srv.Kill()
+	sending.Wait()
+	_, before := fifoSeen(t, dir)
+	srv.Restart()
+	send(srv.SQS())
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		seen, _ := fifoSeen(t, dir)
+		done := true
+		for _, g := range groups {
+			firsts := firstSeen(seen[g])
+			if len(firsts) < perGroup {
+				done = false
+				continue
+			}
+			if !slices.IsSorted(firsts) {
+				t.Fatalf("group %s first reached the function in the order %v", g, firsts)
+			}
+		}
+		if done {
+			t.Logf("%d messages handled before the kill; all %d after a restart, each group in order", before, len(groups)*perGroup)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart not every message reached the function")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// firstSeen keeps the first of each number, in order.
+func firstSeen(order []int) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, i := range order {
+		if !seen[i] {
+			seen[i] = true
+			out = append(out, i)
+		}
+	}
+	return out
 }
