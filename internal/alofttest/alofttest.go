@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	natsserver "github.com/nats-io/nats-server/v2/server"
 )
 
 // Root keys every test server uses.
@@ -432,4 +433,22 @@ func GoBinary(t testing.TB, pkgDir, version string) string {
 	}
 	goFnCache[key] = out
 	return out
+}
+
+// Backbone starts a NATS server with JetStream in the test's process, on
+// a free loopback port, for servers started with --nats-url to share (a
+// cluster of nodes); it stops when the test ends.
+func Backbone(t testing.TB) string {
+	t.Helper()
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		NoLog: true, NoSigs: true, MaxPayload: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("the backbone did not start")
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns.ClientURL()
 }
