@@ -684,3 +684,37 @@ func fifoSeen(t *testing.T, dir string) (map[string][]int, int) {
 	}
 	return out, n
 }
+
+// TestSQSMoveTask moves what a dead-letter queue holds back to the queue
+// it came from with a message move task.
+func TestSQSMoveTask(t *testing.T) {
+	srv := alofttest.Start(t)
+	c := srv.SQS()
+	ctx := ctxT(t)
+	dlqURL, dlqARN := queueWithARN(t, c, "mv-dlq", nil)
+	srcURL, _ := queueWithARN(t, c, "mv-src", map[string]string{"VisibilityTimeout": "0",
+		"RedrivePolicy": `{"deadLetterTargetArn":"` + dlqARN + `","maxReceiveCount":1}`})
+	for i := range 3 {
+		c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &srcURL, MessageBody: aws.String("m" + strconv.Itoa(i))})
+	}
+	c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &srcURL, MaxNumberOfMessages: 10})
+	c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &srcURL, MaxNumberOfMessages: 10}) // moves them
+	waitUntil(t, "the dead-letter queue to hold three", func() bool {
+		a, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &dlqURL, AttributeNames: []types.QueueAttributeName{"ApproximateNumberOfMessages"}})
+		return err == nil && a.Attributes["ApproximateNumberOfMessages"] == "3"
+	})
+	task, err := c.StartMessageMoveTask(ctx, &sqs.StartMessageMoveTaskInput{SourceArn: &dlqARN})
+	if err != nil || aws.ToString(task.TaskHandle) == "" {
+		t.Fatalf("start: %+v %v", task, err)
+	}
+	waitUntil(t, "the task to complete", func() bool {
+		l, err := c.ListMessageMoveTasks(ctx, &sqs.ListMessageMoveTasksInput{SourceArn: &dlqARN})
+		return err == nil && len(l.Results) == 1 && aws.ToString(l.Results[0].Status) == "COMPLETED" && l.Results[0].ApproximateNumberOfMessagesMoved == 3
+	})
+	got := drainUntil(t, c, srcURL, 3, 10*time.Second)
+	if len(got) < 3 {
+		t.Fatalf("%d messages back on the source queue", len(got))
+	}
+	_, err = c.CancelMessageMoveTask(ctx, &sqs.CancelMessageMoveTaskInput{TaskHandle: task.TaskHandle})
+	sqsCode(t, err, "AWS.SimpleQueueService.UnsupportedOperation")
+}

@@ -408,6 +408,7 @@ func (s *Service) redriveFifo(ctx context.Context, r *record, p *RedrivePolicy, 
 		}
 	}
 	h.Set("Nats-Msg-Id", "redrive."+r.ID+"."+strconv.FormatUint(m.Sequence, 10))
+	h.Set(hSource, r.Name)
 	subject := dlq.subject()
 	if dlq.fifo() {
 		subject = dlq.groupSubject(groupKey(m.Header.Get(hGroup)))

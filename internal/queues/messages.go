@@ -474,6 +474,7 @@ func (s *Service) redrive(ctx context.Context, r *record, p *RedrivePolicy, m *n
 		}
 	}
 	h.Set("Nats-Msg-Id", "redrive."+r.ID+"."+strconv.FormatUint(seq, 10))
+	h.Set(hSource, r.Name)
 	if _, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: dlq.subject(), Header: h, Data: m.Data}); err != nil {
 		return err
 	}

@@ -78,9 +78,10 @@ type Service struct {
 	attempts   map[string]*attempt // FIFO receives by queue id and ReceiveRequestAttemptId
 
 	mu     sync.RWMutex
-	queues map[string]*record // by name
-	rev    uint64             // the last revision applied
-	cond   *sync.Cond         // broadcast when rev advances
+	queues map[string]*record   // by name
+	tasks  map[string]*MoveTask // message move tasks, by id
+	rev    uint64               // the last revision applied
+	cond   *sync.Cond           // broadcast when rev advances
 }
 
 // record is a queue's stored document.
@@ -123,7 +124,7 @@ func Open(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, log *slog.
 	if err != nil {
 		return nil, fmt.Errorf("queues: bucket: %w", err)
 	}
-	s := &Service{js: js, nc: nc, kv: kv, log: log, queues: map[string]*record{}}
+	s := &Service{js: js, nc: nc, kv: kv, log: log, queues: map[string]*record{}, tasks: map[string]*MoveTask{}}
 	s.cond = sync.NewCond(&s.mu)
 	if s.secret, err = receiptSecret(ctx, kv); err != nil {
 		return nil, err
@@ -163,6 +164,18 @@ func (s *Service) apply(e jetstream.KeyValueEntry) {
 		s.rev = max(s.rev, e.Revision())
 		s.cond.Broadcast()
 	}()
+	if id, ok := strings.CutPrefix(e.Key(), taskPrefix); ok {
+		if follow.Deleted(e) {
+			delete(s.tasks, id)
+			return
+		}
+		var t MoveTask
+		if err := json.Unmarshal(e.Value(), &t); err == nil {
+			t.rev = e.Revision()
+			s.tasks[id] = &t
+		}
+		return
+	}
 	name, ok := strings.CutPrefix(e.Key(), queuePrefix)
 	if !ok {
 		return

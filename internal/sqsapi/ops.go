@@ -31,6 +31,13 @@ func (s *Server) routes() {
 	op(s, "TagQueue", s.tagQueue, nil)
 	op(s, "UntagQueue", s.untagQueue, nil)
 	op(s, "ListQueueTags", s.listQueueTags, func(o *tagsOut) any { return tagsXML(o.Tags) })
+	op(s, "StartMessageMoveTask", s.startMoveTask, func(o *moveTaskOut) any { return o })
+	op(s, "CancelMessageMoveTask", s.cancelMoveTask, func(o *cancelOut) any { return o })
+	op(s, "ListMessageMoveTasks", s.listMoveTasks, func(o *listTasksOut) any {
+		return &struct {
+			Results []moveTaskEntry `xml:"ListMessageMoveTasksResultEntry"`
+		}{o.Results}
+	})
 	op(s, "ListDeadLetterSourceQueues", s.listDeadLetterSources, func(o *sourcesOut) any {
 		return listQueuesXML(&listQueuesOut{QueueUrls: o.QueueUrls, NextToken: o.NextToken})
 	})
@@ -578,6 +585,105 @@ func (s *Server) listDeadLetterSources(ctx context.Context, in *sourcesIn) (*sou
 	return &sourcesOut{QueueUrls: append([]string{}, pg.QueueUrls...), NextToken: pg.NextToken}, nil
 }
 
+type moveTaskIn struct {
+	SourceArn                    string `json:"SourceArn"`
+	DestinationArn               string `json:"DestinationArn"`
+	MaxNumberOfMessagesPerSecond *int   `json:"MaxNumberOfMessagesPerSecond"`
+}
+
+type moveTaskOut struct {
+	TaskHandle string `json:"TaskHandle" xml:"TaskHandle"`
+}
+
+func (s *Server) startMoveTask(ctx context.Context, in *moveTaskIn) (*moveTaskOut, error) {
+	if in.SourceArn == "" {
+		return nil, missing("SourceArn")
+	}
+	rate := 0
+	if in.MaxNumberOfMessagesPerSecond != nil {
+		if rate = *in.MaxNumberOfMessagesPerSecond; rate < 1 {
+			return nil, invalidParam("Value %d for parameter MaxNumberOfMessagesPerSecond is invalid. Reason: Must be between 1 and 500.", rate)
+		}
+	}
+	t, err := s.q.StartMoveTask(ctx, in.SourceArn, in.DestinationArn, rate)
+	if err != nil {
+		return nil, err
+	}
+	return &moveTaskOut{t.Handle}, nil
+}
+
+type cancelIn struct {
+	TaskHandle string `json:"TaskHandle"`
+}
+
+type cancelOut struct {
+	ApproximateNumberOfMessagesMoved int64 `json:"ApproximateNumberOfMessagesMoved" xml:"ApproximateNumberOfMessagesMoved"`
+}
+
+func (s *Server) cancelMoveTask(ctx context.Context, in *cancelIn) (*cancelOut, error) {
+	if in.TaskHandle == "" {
+		return nil, missing("TaskHandle")
+	}
+	n, err := s.q.CancelMoveTask(ctx, in.TaskHandle)
+	if err != nil {
+		return nil, err
+	}
+	return &cancelOut{n}, nil
+}
+
+type listTasksIn struct {
+	SourceArn  string `json:"SourceArn"`
+	MaxResults *int   `json:"MaxResults"`
+}
+
+type moveTaskEntry struct {
+	TaskHandle                        string `json:"TaskHandle,omitempty" xml:"TaskHandle,omitempty"`
+	Status                            string `json:"Status" xml:"Status"`
+	SourceArn                         string `json:"SourceArn" xml:"SourceArn"`
+	DestinationArn                    string `json:"DestinationArn,omitempty" xml:"DestinationArn,omitempty"`
+	MaxNumberOfMessagesPerSecond      *int   `json:"MaxNumberOfMessagesPerSecond,omitempty" xml:"MaxNumberOfMessagesPerSecond,omitempty"`
+	ApproximateNumberOfMessagesMoved  int64  `json:"ApproximateNumberOfMessagesMoved" xml:"ApproximateNumberOfMessagesMoved"`
+	ApproximateNumberOfMessagesToMove int64  `json:"ApproximateNumberOfMessagesToMove" xml:"ApproximateNumberOfMessagesToMove"`
+	FailureReason                     string `json:"FailureReason,omitempty" xml:"FailureReason,omitempty"`
+	StartedTimestamp                  int64  `json:"StartedTimestamp" xml:"StartedTimestamp"`
+}
+
+type listTasksOut struct {
+	Results []moveTaskEntry `json:"Results"`
+}
+
+func (s *Server) listMoveTasks(ctx context.Context, in *listTasksIn) (*listTasksOut, error) {
+	if in.SourceArn == "" {
+		return nil, missing("SourceArn")
+	}
+	max := 1
+	if in.MaxResults != nil {
+		if max = *in.MaxResults; max < 1 || max > 10 {
+			return nil, invalidParam("Value %d for parameter MaxResults is invalid. Reason: Must be between 1 and 10.", max)
+		}
+	}
+	if q, err := s.q.Get(in.SourceArn[strings.LastIndexByte(in.SourceArn, ':')+1:]); err != nil || q.ARN != in.SourceArn {
+		return nil, &queues.Error{Kind: fault.Invalid, Code: queues.ResourceNotFound, Message: "The resource that you specified for the SourceArn parameter doesn't exist."}
+	}
+	out := &listTasksOut{Results: []moveTaskEntry{}}
+	for i, t := range s.q.MoveTasks(in.SourceArn) {
+		if i >= max {
+			break
+		}
+		e := moveTaskEntry{Status: t.Status, SourceArn: t.SourceArn, DestinationArn: t.DestinationArn, ApproximateNumberOfMessagesMoved: t.Moved,
+			ApproximateNumberOfMessagesToMove: t.ToMove, FailureReason: t.FailureReason, StartedTimestamp: t.Started}
+		if t.Status == "RUNNING" {
+			e.TaskHandle = t.Handle
+		}
+		if t.MaxPerSecond > 0 {
+			rate := t.MaxPerSecond
+			e.MaxNumberOfMessagesPerSecond = &rate
+		}
+		out.Results = append(out.Results, e)
+	}
+	return out, nil
+}
+
 func missing(param string) error {
 	return &queues.Error{Kind: fault.Invalid, Code: queues.MissingParameter, Message: "The request must contain the parameter " + param + "."}
 }
@@ -590,21 +696,22 @@ func invalidParam(format string, args ...any) error {
 // resources: sqs:<Operation> (a batch asks for its single operation's
 // action, as IAM names them) on the queue's ARN, or "*" for ListQueues.
 func (s *Server) Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
-	var op, queueURLParam, queueNameParam string
+	var op, queueURLParam, queueNameParam, sourceArn string
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		op, _ = strings.CutPrefix(target, "AmazonSQS.")
 		var in struct {
 			QueueURL  string `json:"QueueUrl"`
 			QueueName string `json:"QueueName"`
+			SourceArn string `json:"SourceArn"`
 		}
 		jsonUnmarshal(body, &in) // a body that is not JSON is the API's to refuse
-		queueURLParam, queueNameParam = in.QueueURL, in.QueueName
+		queueURLParam, queueNameParam, sourceArn = in.QueueURL, in.QueueName, in.SourceArn
 	} else {
 		p, err := awsproto.QueryParams(r, body)
 		if err != nil {
 			return edge.Operation{}, err
 		}
-		op, queueURLParam, queueNameParam = p.Get("Action"), p.Get("QueueUrl"), p.Get("QueueName")
+		op, queueURLParam, queueNameParam, sourceArn = p.Get("Action"), p.Get("QueueUrl"), p.Get("QueueName"), p.Get("SourceArn")
 		if op == "" {
 			return edge.Operation{}, awsproto.Errorf(http.StatusBadRequest, "MissingAction", "The request must contain the parameter Action.")
 		}
@@ -616,6 +723,9 @@ func (s *Server) Operation(r *http.Request, body []byte) (edge.Operation, *awspr
 		if n, err := queueName(context.WithValue(r.Context(), reqKey{}, &reqInfo{pathQueue: pathQueue(r.URL.Path)}), queueURLParam); err == nil {
 			name = n
 		}
+	}
+	if sourceArn != "" && (op == "StartMessageMoveTask" || op == "ListMessageMoveTasks") {
+		return edge.Operation{Action: action, Resource: sourceArn}, nil
 	}
 	if op == "ListQueues" || name == "" {
 		return edge.Operation{Action: action, Resource: "*"}, nil

@@ -59,7 +59,8 @@ func Recognize(r *http.Request) bool {
 // requests.
 var queryOnly = []string{"CreateQueue", "DeleteQueue", "ListQueues", "GetQueueUrl", "GetQueueAttributes", "SetQueueAttributes",
 	"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "ChangeMessageVisibility",
-	"ChangeMessageVisibilityBatch", "PurgeQueue", "TagQueue", "UntagQueue", "ListQueueTags", "ListDeadLetterSourceQueues"}
+	"ChangeMessageVisibilityBatch", "PurgeQueue", "TagQueue", "UntagQueue", "ListQueueTags", "ListDeadLetterSourceQueues",
+	"StartMessageMoveTask", "CancelMessageMoveTask", "ListMessageMoveTasks"}
 
 // ServeHTTP serves one request of either protocol.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
