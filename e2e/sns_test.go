@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -402,5 +403,78 @@ func TestSNSHTTPRetries(t *testing.T) {
 	defer mu.Unlock()
 	if attempts != 3 {
 		t.Fatalf("the endpoint was tried %d times, want 3 (once and two retries)", attempts)
+	}
+}
+
+// TestSNSFifo fans a FIFO topic out to a FIFO queue, in order within each
+// group, with repeated publishes dropped, and refuses what FIFO topics
+// refuse.
+func TestSNSFifo(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	sc, qc := srv.SNS(), srv.SQS()
+	_, err := sc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("events.fifo")})
+	var inv *snstypes.InvalidParameterException
+	if !errors.As(err, &inv) {
+		t.Fatalf("a .fifo topic without FifoTopic: %v", err)
+	}
+	topic, err := sc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("events.fifo"), Attributes: map[string]string{"FifoTopic": "true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qURL, qARN := queueWithARN(t, qc, "events.fifo", map[string]string{"FifoQueue": "true"})
+	if _, err := sc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: &qARN,
+		Attributes: map[string]string{"RawMessageDelivery": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("lambda"), Endpoint: aws.String("arn:aws:lambda:us-east-1:000000000000:function:x")})
+	if !errors.As(err, &inv) {
+		t.Fatalf("a function on a FIFO topic: %v", err)
+	}
+	_, err = sc.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String("no group"), MessageDeduplicationId: aws.String("x")})
+	if !errors.As(err, &inv) {
+		t.Fatalf("a publish without a group: %v", err)
+	}
+	var seqs []string
+	for i := range 6 {
+		g := []string{"a", "b"}[i%2]
+		out, err := sc.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String(g + "-" + strconv.Itoa(i)),
+			MessageGroupId: aws.String(g), MessageDeduplicationId: aws.String("d" + strconv.Itoa(i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, aws.ToString(out.SequenceNumber))
+	}
+	again, err := sc.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String("a-0 again"), MessageGroupId: aws.String("a"), MessageDeduplicationId: aws.String("d0")})
+	if err != nil || aws.ToString(again.SequenceNumber) != seqs[0] {
+		t.Fatalf("a repeated publish: %+v %v", again, err)
+	}
+	if !slices.IsSorted(seqs) || seqs[0] == "" {
+		t.Fatalf("sequence numbers %v", seqs)
+	}
+	var order []string
+	for len(order) < 6 {
+		r, err := qc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &qURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 2})
+		if err != nil || len(r.Messages) == 0 {
+			t.Fatalf("received %v, then %v", order, err)
+		}
+		for _, m := range r.Messages {
+			order = append(order, aws.ToString(m.Body))
+			qc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &qURL, ReceiptHandle: m.ReceiptHandle})
+		}
+	}
+	var a, b []string
+	for _, m := range order {
+		if strings.HasPrefix(m, "a") {
+			a = append(a, m)
+		} else {
+			b = append(b, m)
+		}
+	}
+	if !slices.Equal(a, []string{"a-0", "a-2", "a-4"}) || !slices.Equal(b, []string{"b-1", "b-3", "b-5"}) {
+		t.Fatalf("the queue got %v", order)
+	}
+	if r, _ := qc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &qURL, WaitTimeSeconds: 1}); len(r.Messages) != 0 {
+		t.Fatalf("the repeated publish arrived: %+v", r.Messages)
 	}
 }

@@ -431,16 +431,17 @@ func (s *Server) setSubscriptionAttributes(ctx context.Context, p url.Values) (a
 
 // message reads one message's parameters under prefix ("" for Publish).
 func message(p url.Values, prefix string) (*topics.Message, error) {
-	for _, unsupported := range []string{"TargetArn", "PhoneNumber", "MessageGroupId", "MessageDeduplicationId"} {
+	for _, unsupported := range []string{"TargetArn", "PhoneNumber"} {
 		if p.Get(prefix+unsupported) != "" {
-			return nil, invalid(unsupported + " is not available here (no mobile push, no SMS, no FIFO topics yet)")
+			return nil, invalid(unsupported + " is not available here (no mobile push, no SMS)")
 		}
 	}
 	attrs, err := messageAttributes(p, prefix+"MessageAttributes")
 	if err != nil {
 		return nil, err
 	}
-	return &topics.Message{Message: p.Get(prefix + "Message"), Subject: p.Get(prefix + "Subject"), Structure: p.Get(prefix + "MessageStructure"), Attributes: attrs}, nil
+	return &topics.Message{Message: p.Get(prefix + "Message"), Subject: p.Get(prefix + "Subject"), Structure: p.Get(prefix + "MessageStructure"), Attributes: attrs,
+		GroupID: p.Get(prefix + "MessageGroupId"), DedupID: p.Get(prefix + "MessageDeduplicationId")}, nil
 }
 
 func (s *Server) publish(ctx context.Context, p url.Values) (any, error) {
@@ -455,11 +456,17 @@ func (s *Server) publish(ctx context.Context, p url.Values) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.t.Publish(ctx, name, m)
+	res, err := s.t.PublishBatch(ctx, name, []*topics.Message{m})
 	if err != nil {
 		return nil, err
 	}
-	return &struct{ MessageId string }{id}, nil
+	if res[0].Err != nil {
+		return nil, res[0].Err
+	}
+	return &struct {
+		MessageId      string
+		SequenceNumber string `xml:",omitempty"`
+	}{res[0].ID, res[0].Sequence}, nil
 }
 
 func (s *Server) publishBatch(ctx context.Context, p url.Values) (any, error) {
@@ -471,7 +478,10 @@ func (s *Server) publishBatch(ctx context.Context, p url.Values) (any, error) {
 		Id, Code, Message string
 		SenderFault       bool
 	}
-	type ok struct{ Id, MessageId string }
+	type ok struct {
+		Id, MessageId  string
+		SequenceNumber string `xml:",omitempty"`
+	}
 	out := &struct {
 		Successful []ok     `xml:"Successful>member"`
 		Failed     []failed `xml:"Failed>member"`
@@ -523,7 +533,7 @@ func (s *Server) publishBatch(ctx context.Context, p url.Values) (any, error) {
 			out.Failed = append(out.Failed, failed{ids[i], w.Code, w.Message, w.Status < 500})
 			continue
 		}
-		out.Successful = append(out.Successful, ok{ids[i], r.ID})
+		out.Successful = append(out.Successful, ok{ids[i], r.ID, r.Sequence})
 	}
 	return out, nil
 }

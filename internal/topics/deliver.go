@@ -44,6 +44,9 @@ type Message struct {
 	Subject    string
 	Structure  string // "json": Message holds one message per protocol
 	Attributes map[string]Attribute
+	// GroupID and DedupID are a FIFO topic's MessageGroupId and
+	// MessageDeduplicationId.
+	GroupID, DedupID string
 }
 
 // job is one delivery to one subscription, as stored on the stream.
@@ -55,6 +58,7 @@ type job struct {
 	Message    string               `json:"message,omitempty"`
 	Subject    string               `json:"subject,omitempty"`
 	Attributes map[string]Attribute `json:"attrs,omitempty"`
+	Sequence   string               `json:"seq,omitempty"` // a FIFO topic's SequenceNumber
 }
 
 // Publish stores one delivery of m per subscription of topic name whose
@@ -73,15 +77,20 @@ func (s *Service) Publish(ctx context.Context, name string, m *Message) (string,
 
 // Published is one message's outcome in a batch.
 type Published struct {
-	ID  string
-	Err error
+	ID       string
+	Sequence string // a FIFO topic's SequenceNumber
+	Err      error
 }
 
 // PublishBatch publishes msgs to topic name, each succeeding or failing
 // alone.
 func (s *Service) PublishBatch(ctx context.Context, name string, msgs []*Message) ([]Published, error) {
-	if _, err := s.getTopic(name); err != nil {
+	t, err := s.getTopic(name)
+	if err != nil {
 		return nil, err
+	}
+	if t.fifo() {
+		return s.publishFifo(ctx, t, msgs)
 	}
 	s.mu.RLock()
 	var subs []*subscription
@@ -96,6 +105,10 @@ func (s *Service) PublishBatch(ctx context.Context, name string, msgs []*Message
 	for i, m := range msgs {
 		if err := checkMessage(m); err != nil {
 			out[i].Err = err
+			continue
+		}
+		if m.GroupID != "" || m.DedupID != "" {
+			out[i].Err = invalid("MessageGroupId and MessageDeduplicationId are for FIFO topics")
 			continue
 		}
 		id := ids.New()
@@ -479,8 +492,14 @@ func (s *Service) attempt(ctx context.Context, sub *subscription, j *job) error 
 // sendToQueue stores body on the queue with ARN arn, with the message's
 // attributes when delivery is raw.
 func (s *Service) sendToQueue(ctx context.Context, arn, body string, attrs map[string]Attribute) error {
+	return s.sendToQueueIn(ctx, arn, body, attrs, "", "")
+}
+
+// sendToQueueIn is sendToQueue with a FIFO queue's group and
+// deduplication id.
+func (s *Service) sendToQueueIn(ctx context.Context, arn, body string, attrs map[string]Attribute, group, dedup string) error {
 	name := arn[strings.LastIndexByte(arn, ':')+1:]
-	m := &queues.Message{Body: body, Delay: -1, Sender: Account}
+	m := &queues.Message{Body: body, Delay: -1, Sender: Account, GroupID: group, DedupID: dedup}
 	if len(attrs) > 0 {
 		m.Attributes = map[string]queues.Attribute{}
 		for k, a := range attrs {
@@ -539,6 +558,9 @@ func (s *Service) envelope(sub *subscription, j *job) ([]byte, error) {
 		doc["UnsubscribeURL"] = s.d.BaseURL + UnsubscribePath + "?" + url.Values{"SubscriptionArn": {sub.ARN()}, "Token": {s.signer.unsubscribeToken(sub.ARN())}}.Encode()
 		if a := wireAttributes(j.Attributes); a != nil {
 			doc["MessageAttributes"] = a
+		}
+		if j.Sequence != "" {
+			doc["SequenceNumber"] = j.Sequence
 		}
 	}
 	sig, err := s.signer.sign(fields, version)

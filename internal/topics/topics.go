@@ -99,6 +99,10 @@ type Service struct {
 	rev    uint64
 	cond   *sync.Cond
 
+	fifoOnce sync.Once
+	fifoSeq  jetstream.Stream
+	fifoErr  error
+
 	cons jetstream.Consumer
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -115,6 +119,8 @@ type topic struct {
 
 // ARN returns the topic's ARN.
 func (t *topic) ARN() string { return "arn:aws:sns:" + t.Region + ":" + Account + ":" + t.Name }
+
+func (t *topic) fifo() bool { return t.Attrs["FifoTopic"] == "true" }
 
 type subscription struct {
 	ID       string            `json:"id"`
@@ -266,18 +272,25 @@ func TopicName(arn string) (string, error) {
 // CreateTopic makes topic name, or returns it when it exists with the
 // same attributes.
 func (s *Service) CreateTopic(ctx context.Context, name, region string, attrs, tags map[string]string) (*Topic, error) {
-	if strings.HasSuffix(name, ".fifo") || attrs["FifoTopic"] == "true" {
-		return nil, invalid("FIFO topics are not available yet.")
+	fifo := attrs["FifoTopic"] == "true"
+	base, fifoName := strings.CutSuffix(name, ".fifo")
+	if fifo != fifoName {
+		return nil, invalid("Topic Name: a FIFO topic's name ends in .fifo, and FifoTopic must be true for it")
 	}
-	if !validTopic.MatchString(name) {
+	if !validTopic.MatchString(base) {
 		return nil, invalid("Topic Name")
+	}
+	if attrs["ContentBasedDeduplication"] != "" && !fifo {
+		return nil, invalid("Attributes: ContentBasedDeduplication is for FIFO topics")
 	}
 	for k, v := range attrs {
 		if err := checkTopicAttribute(k, v, true); err != nil {
 			return nil, err
 		}
 	}
-	delete(attrs, "FifoTopic")
+	if !fifo {
+		delete(attrs, "FifoTopic")
+	}
 	if len(tags) > 50 {
 		return nil, &Error{Kind: fault.Invalid, Code: "TagLimitExceeded", Message: "Could not complete request: tag quota of per resource exceeded"}
 	}
@@ -338,8 +351,12 @@ func checkTopicAttribute(k, v string, create bool) *Error {
 		if !create {
 			return invalid("AttributeName: FifoTopic can be set only when the topic is created")
 		}
-		if v != "false" {
-			return invalid("FIFO topics are not available yet.")
+		if v != "false" && v != "true" {
+			return invalid("FifoTopic: must be true or false")
+		}
+	case "ContentBasedDeduplication":
+		if v != "false" && v != "true" {
+			return invalid("ContentBasedDeduplication: must be true or false")
 		}
 	case "KmsMasterKeyId":
 		return invalid("KmsMasterKeyId: there is no key management service here, so topics cannot be encrypted")
@@ -576,12 +593,15 @@ func (s *Service) Subscribe(ctx context.Context, name, protocol, endpoint, owner
 	if err != nil {
 		return Subscription{}, err
 	}
+	if t.fifo() && protocol != "sqs" {
+		return Subscription{}, invalid("Invalid protocol type: %s: FIFO topics deliver to SQS queues only", protocol)
+	}
 	switch protocol {
 	case "sqs":
 		if !strings.HasPrefix(endpoint, "arn:aws:sqs:") || strings.Count(endpoint, ":") != 5 {
 			return Subscription{}, invalid("SQS endpoint ARN")
 		}
-		if strings.HasSuffix(endpoint, ".fifo") {
+		if strings.HasSuffix(endpoint, ".fifo") && !t.fifo() {
 			return Subscription{}, invalid("Endpoint Reason: FIFO SQS Queues can not be subscribed to standard SNS topics")
 		}
 	case "lambda":
