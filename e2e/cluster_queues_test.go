@@ -2,14 +2,20 @@ package e2e
 
 import (
 	"context"
+	"errors"
+	"io"
+	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
 )
@@ -151,5 +157,53 @@ func TestQueuesAcrossNodes(t *testing.T) {
 	ra, err := qa.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &fa, MaxNumberOfMessages: 10})
 	if err != nil || len(ra.Messages) != 1 || aws.ToString(ra.Messages[0].Body) != "f2" {
 		t.Fatalf("node A after node B's batch: %+v %v", ra, err)
+	}
+}
+
+// TestQueuesRefuseUnsigned checks that SQS and SNS refuse unsigned and
+// wrongly signed requests in their own shapes: JSON with SQS's query
+// error code for the JSON protocol, XML for the query protocol.
+func TestQueuesRefuseUnsigned(t *testing.T) {
+	srv := alofttest.Start(t)
+	post := func(query, body string, header map[string]string) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/"+query, strings.NewReader(body))
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, body := post("", `{}`, map[string]string{"X-Amz-Target": "AmazonSQS.ListQueues", "Content-Type": "application/x-amz-json-1.0"})
+	if resp.StatusCode != 403 || !strings.Contains(body, `"__type"`) || resp.Header.Get("X-Amzn-Query-Error") == "" {
+		t.Fatalf("unsigned SQS JSON: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	// Unsigned query requests are recognised by the Action in the URL
+	// (the front door reads no body before a signature).
+	resp, body = post("?Action=ListQueues&Version=2012-11-05", "", nil)
+	if resp.StatusCode != 403 || !strings.Contains(body, "<ErrorResponse") {
+		t.Fatalf("unsigned SQS query: %d %s", resp.StatusCode, body)
+	}
+	resp, body = post("?Action=ListTopics&Version=2010-03-31", "", nil)
+	if resp.StatusCode != 403 || !strings.Contains(body, "<ErrorResponse") {
+		t.Fatalf("unsigned SNS: %d %s", resp.StatusCode, body)
+	}
+	// Signed with a wrong secret.
+	cfg := srv.Config()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(alofttest.AccessKeyID, "not-the-secret", "")
+	bad := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	_, err := bad.ListQueues(ctxT(t), &sqs.ListQueuesInput{})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "SignatureDoesNotMatch" {
+		t.Fatalf("a wrong signature: %v", err)
+	}
+	badSNS := sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	_, err = badSNS.ListTopics(ctxT(t), &sns.ListTopicsInput{})
+	if !errors.As(err, &ae) || ae.ErrorCode() != "SignatureDoesNotMatch" {
+		t.Fatalf("a wrong signature to SNS: %v", err)
 	}
 }

@@ -37,7 +37,7 @@ func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Se
 		{Name: "apigateway", Protocol: awsproto.RESTJSON, MaxBody: 10 << 20,
 			Recognize: edge.PathUnder("/v2/apis", "/v2/domainnames", "/v2/vpclinks", "/v2/tags"), Operation: gatewayapi.Operation,
 			Handler: s.gatewayAPI(log.With("component", "gatewayapi"))},
-		{Name: "sqs", Protocol: awsproto.JSON10Query, MaxBody: sqsapi.MaxBody,
+		{Name: "sqs", Protocol: awsproto.JSON10Query, ProtocolOf: sqsapi.Protocol, MaxBody: sqsapi.MaxBody,
 			Recognize: sqsapi.Recognize, Operation: sqsAPI.Operation, Handler: sqsAPI},
 		{Name: "sns", Protocol: awsproto.QueryXML, MaxBody: snsapi.MaxBody,
 			Recognize: edge.Action(snsapi.Actions...), Operation: snsapi.Operation, Handler: s.snsAPI()},

@@ -38,7 +38,7 @@ func (e *Edge) authorize(r *http.Request, svc *Service, id sigv4.Identity, body 
 	}
 	p, err := e.c.Resolve(id)
 	if err != nil {
-		return nil, Refusal(err, svc.Protocol)
+		return nil, Refusal(err, svc.protocol(r))
 	}
 	if svc.Operation == nil || p.Kind == iam.RootPrincipal {
 		return p, nil // the root may do everything: no need to ask what
@@ -64,7 +64,7 @@ func (e *Edge) authorize(r *http.Request, svc *Service, id sigv4.Identity, body 
 		rp = svc.ResourcePolicy(op.Resource)
 	}
 	if err := p.AuthorizeRequest(op.Action, op.Resource, rc, rp); err != nil {
-		return nil, Refusal(err, svc.Protocol)
+		return nil, Refusal(err, svc.protocol(r))
 	}
 	return p, nil
 }

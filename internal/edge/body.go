@@ -32,7 +32,7 @@ func (e *Edge) readVerified(r *http.Request, svc *Service) ([]byte, sigv4.Identi
 			Message: "Signature Version 2 is accepted by S3 alone; sign requests to " + svc.Name + " with Signature Version 4."}
 	}
 	if err := e.c.Verifier.Precheck(r); err != nil {
-		return nil, sigv4.Identity{}, authError(err, svc)
+		return nil, sigv4.Identity{}, authError(err, svc, r)
 	}
 	limit := svc.MaxBody
 	if r.ContentLength > limit {
@@ -48,7 +48,7 @@ func (e *Edge) readVerified(r *http.Request, svc *Service) ([]byte, sigv4.Identi
 		}
 		id, err := e.c.Verifier.Verify(r, sigv4.PayloadHash(body))
 		if err != nil {
-			return nil, sigv4.Identity{}, authError(err, svc)
+			return nil, sigv4.Identity{}, authError(err, svc, r)
 		}
 		return body, id, nil
 	}
@@ -76,7 +76,7 @@ func (e *Edge) readVerified(r *http.Request, svc *Service) ([]byte, sigv4.Identi
 	}
 	id, err := e.c.Verifier.Verify(r, hex.EncodeToString(h.Sum(nil)))
 	if err != nil {
-		return nil, sigv4.Identity{}, authError(err, svc)
+		return nil, sigv4.Identity{}, authError(err, svc, r)
 	}
 	if spool == nil {
 		return mem.Bytes(), id, nil
@@ -89,13 +89,35 @@ func (e *Edge) readVerified(r *http.Request, svc *Service) ([]byte, sigv4.Identi
 	return body, id, nil
 }
 
-// authError is a signature failure as svc words it.
-func authError(err error, svc *Service) *awsproto.Error {
+// authError is a signature failure as svc words it: the query protocol's
+// services with the query codes (SignatureDoesNotMatch,
+// InvalidClientTokenId, ...), which SQS's JSON clients also read.
+func authError(err error, svc *Service, r *http.Request) *awsproto.Error {
 	var se *sigv4.Error
 	if !errors.As(err, &se) {
 		return &awsproto.Error{Status: http.StatusForbidden, Code: "AccessDeniedException", Message: err.Error()}
 	}
-	return &awsproto.Error{Status: http.StatusForbidden, Code: se.AWSCode(svc.Name), Message: se.Message}
+	e := &awsproto.Error{Status: http.StatusForbidden, Code: se.AWSCode(svc.Name), Message: se.Message}
+	switch svc.protocol(r) {
+	case awsproto.QueryXML:
+		e.Code = queryAuthCode(se)
+	case awsproto.JSON10Query:
+		e.QueryCode = queryAuthCode(se)
+	}
+	return e
+}
+
+// queryAuthCode is a signature failure's code in the query protocol.
+func queryAuthCode(se *sigv4.Error) string {
+	switch se.Kind {
+	case sigv4.Missing:
+		return "MissingAuthenticationToken"
+	case sigv4.Malformed:
+		return "IncompleteSignature"
+	case sigv4.UnknownKey:
+		return "InvalidClientTokenId"
+	}
+	return "SignatureDoesNotMatch"
 }
 
 // tooLarge refuses a body over svc's limit.

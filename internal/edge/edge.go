@@ -23,6 +23,7 @@
 //	API GW v2   apigateway    /v2/apis, /v2/domainnames, ...     rest-json  10 MiB
 //	SQS         sqs           X-Amz-Target: AmazonSQS.*, or      json-1.0   4 MiB
 //	                          Action=SendMessage, ... (query)    and query
+//	SNS         sns           Action=Publish, ... (query)        query-xml  8 MiB
 //	IAM         iam           Action=CreateUser, ... in the URL  query-xml  1 MiB
 //	STS         sts           Action=AssumeRole, ... in the URL  query-xml  1 MiB
 //	S3          s3            virtual-host Host, anything else   rest-xml   streams; checks its own
@@ -81,7 +82,11 @@ import (
 type Service struct {
 	Name     string            // the signing name in a SigV4 credential scope
 	Protocol awsproto.Protocol // how the front door writes its refusals
-	MaxBody  int64             // the largest body it takes
+	// ProtocolOf, for a service that speaks more than one protocol
+	// (SQS: JSON and query), picks the one request r speaks; nil means
+	// Protocol.
+	ProtocolOf func(r *http.Request) awsproto.Protocol
+	MaxBody    int64 // the largest body it takes
 	// Streams says the handler reads its body and checks the signature
 	// itself (S3, whose bodies may be gigabytes); it also takes presigned
 	// URLs.
@@ -102,6 +107,14 @@ type Service struct {
 	// own; nil, or a nil answer, for none.
 	ResourcePolicy func(resource string) *policy.Policy
 	Handler        http.Handler
+}
+
+// protocol returns the protocol request r speaks.
+func (s *Service) protocol(r *http.Request) awsproto.Protocol {
+	if s.ProtocolOf != nil {
+		return s.ProtocolOf(r)
+	}
+	return s.Protocol
 }
 
 // Config is the front door's table and collaborators.
@@ -219,7 +232,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		v.principal, aerr = e.authorize(r, svc, id, body, v)
 	}
 	if aerr != nil {
-		awsproto.WriteError(w, r, svc.Protocol, aerr, reqID)
+		awsproto.WriteError(w, r, svc.protocol(r), aerr, reqID)
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))

@@ -55,6 +55,15 @@ func Recognize(r *http.Request) bool {
 	return edge.Action(queryOnly...)(r)
 }
 
+// Protocol is the protocol request r speaks: JSON with its target
+// header, the query protocol without.
+func Protocol(r *http.Request) awsproto.Protocol {
+	if r.Header.Get("X-Amz-Target") != "" {
+		return awsproto.JSON10Query
+	}
+	return awsproto.QueryXML
+}
+
 // queryOnly are actions only SQS has, which recognise its unsigned query
 // requests.
 var queryOnly = []string{"CreateQueue", "DeleteQueue", "ListQueues", "GetQueueUrl", "GetQueueAttributes", "SetQueueAttributes",

@@ -343,10 +343,17 @@ func effectiveDeliveryPolicy(s string) string {
 	return string(b)
 }
 
-// Start starts this node's delivery workers.
+// maxAttempts bounds the deliveries this node makes at once: an HTTP
+// endpoint that hangs holds one for up to its timeout, and must not hold
+// up the deliveries to queues and functions behind it.
+const maxAttempts = 256
+
+// Start starts this node's delivery workers: they fetch deliveries and
+// make each one in a goroutine of its own, at most maxAttempts at once.
 func (s *Service) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
+	slots := make(chan struct{}, maxAttempts)
 	for range s.d.Workers {
 		s.wg.Add(1)
 		go func() {
@@ -358,7 +365,17 @@ func (s *Service) Start() {
 					continue
 				}
 				for m := range batch.Messages() {
-					s.deliver(ctx, m)
+					select {
+					case slots <- struct{}{}:
+					case <-ctx.Done():
+						return
+					}
+					s.wg.Add(1)
+					go func() {
+						defer s.wg.Done()
+						defer func() { <-slots }()
+						s.deliver(ctx, m)
+					}()
 				}
 			}
 		}()
