@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -206,4 +207,66 @@ func TestQueuesRefuseUnsigned(t *testing.T) {
 	if !errors.As(err, &ae) || ae.ErrorCode() != "SignatureDoesNotMatch" {
 		t.Fatalf("a wrong signature to SNS: %v", err)
 	}
+}
+
+// TestQueueAndTopicPolicies lets a user with no policies of its own send
+// to a queue and publish to a topic because their access policies say
+// so, and nothing else.
+func TestQueueAndTopicPolicies(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	root := clientsFor(srv, srv.Config().Credentials)
+	root.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("producer")})
+	key, err := root.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("producer")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := srv.Config()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), "")
+	ep := aws.String(srv.URL)
+	pq := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = ep })
+	ps := sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = ep })
+	qc, sc := srv.SQS(), srv.SNS()
+	u, arn := queueWithARN(t, qc, "inbox", nil)
+	topic, err := sc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("news")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func() error {
+		_, err := pq.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &u, MessageBody: aws.String("hi")})
+		return err
+	}
+	publish := func() error {
+		_, err := ps.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String("hi")})
+		return err
+	}
+	var ae smithy.APIError
+	if err := send(); !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" {
+		t.Fatalf("send without a grant: %v", err)
+	}
+	if err := publish(); !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" {
+		t.Fatalf("publish without a grant: %v", err)
+	}
+	grant := func(action, resource string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/producer"},"Action":"` + action + `","Resource":"` + resource + `"}]}`
+	}
+	if _, err := qc.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: &u, Attributes: map[string]string{"Policy": grant("sqs:SendMessage", arn)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.SetTopicAttributes(ctx, &sns.SetTopicAttributesInput{TopicArn: topic.TopicArn, AttributeName: aws.String("Policy"),
+		AttributeValue: aws.String(grant("sns:Publish", aws.ToString(topic.TopicArn)))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(); err != nil {
+		t.Fatalf("send with the queue's grant: %v", err)
+	}
+	if err := publish(); err != nil {
+		t.Fatalf("publish with the topic's grant: %v", err)
+	}
+	_, err = pq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &u})
+	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" {
+		t.Fatalf("receive, which the policy does not grant: %v", err)
+	}
+	_, err = qc.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: &u, Attributes: map[string]string{"Policy": `{"Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"StringEquals":{"sqs:Mystery":"x"}}}]}`}})
+	sqsCode(t, err, "InvalidAttributeValue")
 }

@@ -109,5 +109,10 @@ func Refusal(err error, p awsproto.Protocol) *awsproto.Error {
 			code = "InvalidAccessKeyId"
 		}
 	}
-	return &awsproto.Error{Status: http.StatusForbidden, Code: code, Message: ie.Message}
+	e := &awsproto.Error{Status: http.StatusForbidden, Code: code, Message: ie.Message}
+	if p == awsproto.JSON10Query {
+		// The query protocol's code, which SQS's JSON clients report.
+		e.QueryCode = Refusal(err, awsproto.QueryXML).Code
+	}
+	return e
 }

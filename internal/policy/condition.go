@@ -90,8 +90,9 @@ var Keys = []string{"aws:username", "aws:userid", "aws:principalarn", "aws:princ
 	"s3:prefix", "s3:delimiter", "s3:max-keys"}
 
 // resourceKeys are further keys a resource-based policy may name: those
-// of the statements AddPermission writes for services.
-var resourceKeys = []string{"aws:sourcearn", "aws:sourceaccount", "lambda:functionurlauthtype"}
+// of the statements AddPermission writes for services, and the
+// aws:SourceOwner of queue and topic policies.
+var resourceKeys = []string{"aws:sourcearn", "aws:sourceaccount", "aws:sourceowner", "lambda:functionurlauthtype"}
 
 // knownKey reports whether key is one this server gives.
 func knownKey(key string, resource bool) bool {

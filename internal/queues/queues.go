@@ -403,6 +403,16 @@ func (s *Service) Get(name string) (*Queue, error) {
 	return r.public(), nil
 }
 
+// Policy returns the Policy attribute of the queue with ARN arn ("" for
+// none, or no such queue).
+func (s *Service) Policy(arn string) string {
+	r, err := s.get(arnName(arn))
+	if err != nil || r.ARN() != arn {
+		return ""
+	}
+	return r.Attrs[AttrPolicy]
+}
+
 // List returns the queues whose names start with prefix, by name.
 func (s *Service) List(prefix string) []*Queue {
 	s.mu.RLock()

@@ -32,6 +32,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/follow"
 	"github.com/aloft-dev/aloft/internal/ids"
+	"github.com/aloft-dev/aloft/internal/policy"
 	"github.com/aloft-dev/aloft/internal/queues"
 )
 
@@ -330,8 +331,10 @@ func checkTopicAttribute(k, v string, create bool) *Error {
 			return invalid("DisplayName: at most 100 characters")
 		}
 	case "Policy":
-		if v != "" && !json.Valid([]byte(v)) {
-			return invalid("Policy: not valid JSON")
+		if v != "" {
+			if _, err := policy.ParseResource([]byte(v)); err != nil {
+				return invalid("Policy: %v", err)
+			}
 		}
 	case "DeliveryPolicy":
 		if v != "" {
@@ -375,6 +378,20 @@ func (s *Service) getTopic(name string) (*topic, error) {
 		return nil, notFound("Topic")
 	}
 	return t, nil
+}
+
+// Policy returns the access policy topic arn was given ("" for the
+// default, or no such topic).
+func (s *Service) Policy(arn string) string {
+	name, err := TopicName(arn)
+	if err != nil {
+		return ""
+	}
+	t, err := s.getTopic(name)
+	if err != nil || t.ARN() != arn {
+		return ""
+	}
+	return t.Attrs["Policy"]
 }
 
 // ListTopics returns every topic's ARN, sorted.
