@@ -23,7 +23,6 @@ package iam
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -236,7 +235,7 @@ func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Store
 	}
 	s := &Store{kv: kv, log: log, now: time.Now, users: map[string]*User{}, groups: map[string]*Group{}, roles: map[string]*Role{},
 		policies: map[string]*Policy{}, keys: map[string]*AccessKey{}}
-	if s.secret, err = signingSecret(ctx, kv); err != nil {
+	if s.secret, err = follow.Secret(ctx, kv, secretKey); err != nil {
 		return nil, err
 	}
 	s.follow, err = follow.KV(ctx, kv, func(e jetstream.KeyValueEntry) {
@@ -260,26 +259,6 @@ func Open(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Store
 
 // Close stops the watch.
 func (s *Store) Close() { s.follow.Stop() }
-
-// signingSecret returns the bucket's signing secret, creating it on the
-// first start of the first node.
-func signingSecret(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) {
-	b := make([]byte, 32)
-	rand.Read(b) // crypto/rand.Read never fails
-	enc := []byte(base64.StdEncoding.EncodeToString(b))
-	if _, err := kv.Create(ctx, secretKey, enc); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, fmt.Errorf("iam: create signing secret: %w", err)
-	}
-	e, err := kv.Get(ctx, secretKey)
-	if err != nil {
-		return nil, fmt.Errorf("iam: read signing secret: %w", err)
-	}
-	out, err := base64.StdEncoding.DecodeString(string(e.Value()))
-	if err != nil || len(out) < 32 {
-		return nil, errors.New("iam: the signing secret in the bucket is damaged")
-	}
-	return out, nil
-}
 
 // apply folds one change of the bucket into the maps. s.mu is held.
 func (s *Store) apply(e jetstream.KeyValueEntry) {

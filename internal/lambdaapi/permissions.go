@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
@@ -187,14 +186,6 @@ func (s *Server) removePermission(w http.ResponseWriter, r *http.Request, req *r
 	return nil
 }
 
-// policies caches functions' parsed resource policies by name.
-type policies struct{ m sync.Map } // name → *parsedPolicy
-
-type parsedPolicy struct {
-	doc string
-	p   *policy.Policy
-}
-
 // ResourcePolicy returns the resource-based policy of the function the
 // resource ARN names, or nil: the front door evaluates it beside the
 // caller's own policies.
@@ -204,17 +195,8 @@ func (s *Server) ResourcePolicy(resource string) *policy.Policy {
 		return nil
 	}
 	rec, ok := s.d.Registry.Get(name)
-	if !ok || rec.Policy == "" {
+	if !ok {
 		return nil
 	}
-	if c, ok := s.policies.m.Load(name); ok && c.(*parsedPolicy).doc == rec.Policy {
-		return c.(*parsedPolicy).p
-	}
-	p, err := policy.ParseResource([]byte(rec.Policy))
-	if err != nil {
-		s.d.Logger.Error("a function's resource policy cannot be evaluated; it allows nothing", "function", name, "err", err)
-		p = &policy.Policy{}
-	}
-	s.policies.m.Store(name, &parsedPolicy{rec.Policy, p})
-	return p
+	return s.policies.Get(name, rec.Policy)
 }

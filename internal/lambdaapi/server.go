@@ -14,6 +14,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/keepalive"
 	"github.com/aloft-dev/aloft/internal/meter"
+	"github.com/aloft-dev/aloft/internal/policy"
 	"github.com/aloft-dev/aloft/internal/registry"
 )
 
@@ -83,7 +84,7 @@ type Server struct {
 	d        Deps
 	mux      *http.ServeMux
 	actions  map[string]string // IAM action by route pattern
-	policies policies
+	policies policy.Cache      // functions' resource policies, by name
 }
 
 // New returns the API server.

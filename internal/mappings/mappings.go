@@ -97,11 +97,10 @@ type Service struct {
 	log    *slog.Logger
 	follow *follow.Follower
 
+	revs    follow.Revisions // what the views have applied
 	mu      sync.Mutex
 	all     map[string]*Mapping // by UUID
 	pollers map[string]*poller  // running, by UUID
-	rev     uint64
-	cond    *sync.Cond
 	started bool
 	closed  bool
 }
@@ -116,7 +115,6 @@ func Open(ctx context.Context, js jetstream.JetStream, d Deps) (*Service, error)
 		return nil, fmt.Errorf("mappings: bucket: %w", err)
 	}
 	s := &Service{d: d, kv: kv, log: d.Log, all: map[string]*Mapping{}, pollers: map[string]*poller{}}
-	s.cond = sync.NewCond(&s.mu)
 	if s.follow, err = follow.KV(ctx, kv, s.apply, nil); err != nil {
 		return nil, fmt.Errorf("mappings: %w", err)
 	}
@@ -153,10 +151,7 @@ func (s *Service) Close() {
 func (s *Service) apply(e jetstream.KeyValueEntry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer func() {
-		s.rev = max(s.rev, e.Revision())
-		s.cond.Broadcast()
-	}()
+	defer s.revs.Applied(e.Revision())
 	id := e.Key()
 	if follow.Deleted(e) {
 		delete(s.all, id)
@@ -198,16 +193,7 @@ func (s *Service) reconcile(m *Mapping) {
 	}
 }
 
-func (s *Service) waitFor(rev uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	deadline := time.Now().Add(5 * time.Second)
-	for s.rev < rev && time.Now().Before(deadline) {
-		t := time.AfterFunc(10*time.Millisecond, s.cond.Broadcast)
-		s.cond.Wait()
-		t.Stop()
-	}
-}
+func (s *Service) waitFor(rev uint64) { s.revs.Wait(rev) }
 
 // Input is what CreateEventSourceMapping and UpdateEventSourceMapping
 // set; nil fields are left as they are (or take their defaults).

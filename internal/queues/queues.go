@@ -23,8 +23,6 @@ package queues
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,11 +75,10 @@ type Service struct {
 	attemptsMu sync.Mutex
 	attempts   map[string]*attempt // FIFO receives by queue id and ReceiveRequestAttemptId
 
+	revs   follow.Revisions // what the views have applied
 	mu     sync.RWMutex
 	queues map[string]*record   // by name
 	tasks  map[string]*MoveTask // message move tasks, by id
-	rev    uint64               // the last revision applied
-	cond   *sync.Cond           // broadcast when rev advances
 }
 
 // record is a queue's stored document.
@@ -125,8 +122,7 @@ func Open(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, log *slog.
 		return nil, fmt.Errorf("queues: bucket: %w", err)
 	}
 	s := &Service{js: js, nc: nc, kv: kv, log: log, queues: map[string]*record{}, tasks: map[string]*MoveTask{}}
-	s.cond = sync.NewCond(&s.mu)
-	if s.secret, err = receiptSecret(ctx, kv); err != nil {
+	if s.secret, err = follow.Secret(ctx, kv, secretKey); err != nil {
 		return nil, err
 	}
 	s.follow, err = follow.KV(ctx, kv, s.apply, nil)
@@ -139,31 +135,11 @@ func Open(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, log *slog.
 // Close stops following the records.
 func (s *Service) Close() { s.follow.Stop() }
 
-func receiptSecret(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) {
-	b := make([]byte, 32)
-	rand.Read(b) // crypto/rand.Read never fails
-	if _, err := kv.Create(ctx, secretKey, []byte(base64.StdEncoding.EncodeToString(b))); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, fmt.Errorf("queues: create the receipt secret: %w", err)
-	}
-	e, err := kv.Get(ctx, secretKey)
-	if err != nil {
-		return nil, fmt.Errorf("queues: read the receipt secret: %w", err)
-	}
-	out, err := base64.StdEncoding.DecodeString(string(e.Value()))
-	if err != nil || len(out) < 32 {
-		return nil, errors.New("queues: the receipt secret in the bucket is damaged")
-	}
-	return out, nil
-}
-
 // apply folds one change of the bucket into the view.
 func (s *Service) apply(e jetstream.KeyValueEntry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer func() {
-		s.rev = max(s.rev, e.Revision())
-		s.cond.Broadcast()
-	}()
+	defer s.revs.Applied(e.Revision())
 	if id, ok := strings.CutPrefix(e.Key(), taskPrefix); ok {
 		if follow.Deleted(e) {
 			delete(s.tasks, id)
@@ -195,18 +171,7 @@ func (s *Service) apply(e jetstream.KeyValueEntry) {
 
 // waitFor returns once the view has applied revision rev, so that a
 // caller reads its own writes.
-func (s *Service) waitFor(rev uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	deadline := time.Now().Add(5 * time.Second)
-	for s.rev < rev && time.Now().Before(deadline) {
-		// The watch delivers within milliseconds; a timer wakes the
-		// wait should it never come.
-		t := time.AfterFunc(10*time.Millisecond, s.cond.Broadcast)
-		s.cond.Wait()
-		t.Stop()
-	}
-}
+func (s *Service) waitFor(rev uint64) { s.revs.Wait(rev) }
 
 // get returns the record of queue name.
 func (s *Service) get(name string) (*record, *Error) {

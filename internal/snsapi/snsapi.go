@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/edge"
@@ -36,31 +35,14 @@ const Namespace = "http://sns.amazonaws.com/doc/2010-03-31/"
 type Server struct {
 	t *topics.Service
 	*awsproto.QueryAPI
-	policies sync.Map // topic ARN: *parsedPolicy
-}
-
-type parsedPolicy struct {
-	doc string
-	p   *policy.Policy
+	policies policy.Cache // topics' access policies
 }
 
 // ResourcePolicy returns the access policy a topic was given (its Policy
 // attribute), or nil for the default: the front door evaluates it beside
 // the caller's own policies.
 func (s *Server) ResourcePolicy(resource string) *policy.Policy {
-	doc := s.t.Policy(resource)
-	if doc == "" {
-		return nil
-	}
-	if c, ok := s.policies.Load(resource); ok && c.(*parsedPolicy).doc == doc {
-		return c.(*parsedPolicy).p
-	}
-	p, err := policy.ParseResource([]byte(doc))
-	if err != nil {
-		p = &policy.Policy{}
-	}
-	s.policies.Store(resource, &parsedPolicy{doc, p})
-	return p
+	return s.policies.Get(resource, s.t.Policy(resource))
 }
 
 // New returns the SNS API over t.

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/edge"
@@ -36,31 +35,14 @@ type Server struct {
 	q        *queues.Service
 	json     *awsproto.JSONAPI
 	query    *awsproto.QueryAPI
-	policies sync.Map // queue ARN: *parsedPolicy
-}
-
-type parsedPolicy struct {
-	doc string
-	p   *policy.Policy
+	policies policy.Cache // queues' access policies
 }
 
 // ResourcePolicy returns the queue policy (its Policy attribute) of the
 // queue the resource ARN names, or nil: the front door evaluates it
 // beside the caller's own policies.
 func (s *Server) ResourcePolicy(resource string) *policy.Policy {
-	doc := s.q.Policy(resource)
-	if doc == "" {
-		return nil
-	}
-	if c, ok := s.policies.Load(resource); ok && c.(*parsedPolicy).doc == doc {
-		return c.(*parsedPolicy).p
-	}
-	p, err := policy.ParseResource([]byte(doc))
-	if err != nil {
-		p = &policy.Policy{} // checked when set; allows nothing if not
-	}
-	s.policies.Store(resource, &parsedPolicy{doc, p})
-	return p
+	return s.policies.Get(resource, s.q.Policy(resource))
 }
 
 // New returns the SQS API over service q.

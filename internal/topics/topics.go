@@ -94,11 +94,10 @@ type Service struct {
 	follow *follow.Follower
 	signer *signer
 
+	revs   follow.Revisions // what the views have applied
 	mu     sync.RWMutex
 	topics map[string]*topic        // by name
 	subs   map[string]*subscription // by id
-	rev    uint64
-	cond   *sync.Cond
 
 	fifoOnce sync.Once
 	fifoSeq  jetstream.Stream
@@ -173,7 +172,6 @@ func Open(ctx context.Context, js jetstream.JetStream, d Deps) (*Service, error)
 		return nil, fmt.Errorf("topics: delivery consumer: %w", err)
 	}
 	s := &Service{d: d, js: js, kv: kv, log: d.Log, topics: map[string]*topic{}, subs: map[string]*subscription{}, cons: cons}
-	s.cond = sync.NewCond(&s.mu)
 	if s.signer, err = loadSigner(ctx, kv); err != nil {
 		return nil, err
 	}
@@ -195,10 +193,7 @@ func (s *Service) Close() {
 func (s *Service) apply(e jetstream.KeyValueEntry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer func() {
-		s.rev = max(s.rev, e.Revision())
-		s.cond.Broadcast()
-	}()
+	defer s.revs.Applied(e.Revision())
 	k := e.Key()
 	del := follow.Deleted(e)
 	switch {
@@ -232,16 +227,7 @@ func (s *Service) apply(e jetstream.KeyValueEntry) {
 }
 
 // waitFor returns once the view has applied revision rev.
-func (s *Service) waitFor(rev uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	deadline := time.Now().Add(5 * time.Second)
-	for s.rev < rev && time.Now().Before(deadline) {
-		t := time.AfterFunc(10*time.Millisecond, s.cond.Broadcast)
-		s.cond.Wait()
-		t.Stop()
-	}
-}
+func (s *Service) waitFor(rev uint64) { s.revs.Wait(rev) }
 
 // waitGone returns once key's record has left the view.
 func (s *Service) waitGone(gone func() bool) {
