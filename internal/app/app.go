@@ -266,7 +266,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	s.topics.Start()
-	s.mappings, err = mappings.Open(ctx, js, mappings.Deps{Queues: s.queues, Invoke: s.invokeForMapping, Log: log.With("component", "mappings")})
+	s.mappings, err = mappings.Open(ctx, js, mappings.Deps{Queues: s.queues, Invoke: s.invokeForMapping, Reserved: s.reserved,
+		Log: log.With("component", "mappings")})
 	if err != nil {
 		return nil, err
 	}
@@ -706,6 +707,15 @@ func (s *Server) invokeForMapping(ctx context.Context, name string, payload []by
 		return nil, "", err
 	}
 	return resp.Payload, resp.FunctionError, nil
+}
+
+// reserved returns function name's reserved concurrency, if it has one.
+func (s *Server) reserved(name string) (int, bool) {
+	rec, ok := s.reg.Get(name)
+	if !ok || rec.Reserved == nil {
+		return 0, false
+	}
+	return *rec.Reserved, true
 }
 
 // checkSourceAccess says whether execution role roleARN may perform

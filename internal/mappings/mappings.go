@@ -87,7 +87,11 @@ type Deps struct {
 	// Invoke invokes function name synchronously with payload,
 	// returning its answer and, when it failed, its FunctionError.
 	Invoke func(ctx context.Context, name string, payload []byte) (answer []byte, functionError string, err error)
-	Log    *slog.Logger
+	// Reserved returns function name's reserved concurrency, which
+	// bounds its mappings' pollers (ok false: none is reserved); nil
+	// means none.
+	Reserved func(name string) (n int, ok bool)
+	Log      *slog.Logger
 }
 
 // Service keeps the mappings and runs their pollers. Create it with Open.

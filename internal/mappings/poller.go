@@ -61,11 +61,29 @@ func (p *poller) start() {
 	}
 }
 
-// grow adds a worker unless the mapping is at its limit.
+// floor is how many workers stay when the queue runs dry.
+func (p *poller) floor() int32 {
+	f := min(minPollers, p.limit)
+	if p.s.d.Reserved != nil {
+		if n, ok := p.s.d.Reserved(p.m.function()); ok {
+			f = min(f, max(int32(n), 1))
+		}
+	}
+	return f
+}
+
+// grow adds a worker unless the mapping is at its limit: its
+// MaximumConcurrency, and the function's reserved concurrency.
 func (p *poller) grow() {
+	limit := p.limit
+	if p.s.d.Reserved != nil {
+		if n, ok := p.s.d.Reserved(p.m.function()); ok {
+			limit = min(limit, max(int32(n), 1))
+		}
+	}
 	for {
 		n := p.running.Load()
-		if n >= p.limit || p.ctx.Err() != nil {
+		if n >= limit || p.ctx.Err() != nil {
 			return
 		}
 		if p.running.CompareAndSwap(n, n+1) {
@@ -89,7 +107,7 @@ func (p *poller) work() {
 	for p.ctx.Err() == nil {
 		batch, full := p.collect()
 		if len(batch) == 0 {
-			if p.running.Load() > min(minPollers, p.limit) {
+			if p.running.Load() > p.floor() {
 				return // the queue is dry: fewer pollers
 			}
 			continue
