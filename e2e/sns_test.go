@@ -478,3 +478,64 @@ func TestSNSFifo(t *testing.T) {
 		t.Fatalf("the repeated publish arrived: %+v", r.Messages)
 	}
 }
+
+// TestSNSHangingEndpoint subscribes an HTTP endpoint that never answers
+// beside a queue: the queue gets the message at once, and the hanging
+// delivery ends at SNS's 15-second timeout in the dead-letter queue.
+func TestSNSHangingEndpoint(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	sc, qc := srv.SNS(), srv.SQS()
+	dlqURL, dlqARN := queueWithARN(t, qc, "hang-dlq", nil)
+	okURL, okARN := queueWithARN(t, qc, "hang-ok", nil)
+	topic, err := sc.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("hangs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	defer close(release)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e snsEnvelope
+		json.NewDecoder(r.Body).Decode(&e)
+		if e.Type == "SubscriptionConfirmation" {
+			if resp, err := http.Get(e.SubscribeURL); err == nil {
+				resp.Body.Close()
+			}
+			return
+		}
+		select { // hang, until the caller gives up
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hook.Close()
+	sub, err := sc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("http"), Endpoint: aws.String(hook.URL),
+		ReturnSubscriptionArn: true, Attributes: map[string]string{
+			"DeliveryPolicy": `{"healthyRetryPolicy":{"numRetries":0,"minDelayTarget":1,"maxDelayTarget":1}}`,
+			"RedrivePolicy":  `{"deadLetterTargetArn":"` + dlqARN + `"}`,
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: &okARN}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the subscription to be confirmed", func() bool {
+		a, err := sc.GetSubscriptionAttributes(ctx, &sns.GetSubscriptionAttributesInput{SubscriptionArn: sub.SubscriptionArn})
+		return err == nil && a.Attributes["PendingConfirmation"] == "false"
+	})
+	start := time.Now()
+	if _, err := sc.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String("slow endpoint")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := drainUntil(t, qc, okURL, 1, 10*time.Second); len(got) != 1 || time.Since(start) > 5*time.Second {
+		t.Fatalf("the queue beside a hanging endpoint got %d messages after %v", len(got), time.Since(start))
+	}
+	dead := drainUntil(t, qc, dlqURL, 1, 40*time.Second)
+	if len(dead) != 1 || !strings.Contains(aws.ToString(dead[0].Body), "slow endpoint") {
+		t.Fatalf("dead-letter queue: %+v", dead)
+	}
+	if d := time.Since(start); d < 14*time.Second {
+		t.Fatalf("the hanging delivery gave up after %v, before the 15-second timeout", d)
+	}
+}

@@ -348,3 +348,101 @@ func firstSeen(order []int) []int {
 	}
 	return out
 }
+
+// TestRedriveSurvivesKill moves 1,000 messages to a dead-letter queue by
+// receiving them past maxReceiveCount, kills the server while they move,
+// restarts it, and checks that the dead-letter queue ends with each
+// message exactly once.
+func TestRedriveSurvivesKill(t *testing.T) {
+	const total = 1000
+	srv := alofttest.Start(t)
+	ctx := context.Background()
+	qc := srv.SQS()
+	dlqURL, dlqARN := queueWithARN(t, qc, "rd-dlq", nil)
+	srcURL, _ := queueWithARN(t, qc, "rd-src", map[string]string{"VisibilityTimeout": "0",
+		"RedrivePolicy": `{"deadLetterTargetArn":"` + dlqARN + `","maxReceiveCount":1}`})
+	for i := 0; i < total; i += 10 {
+		var entries []types.SendMessageBatchRequestEntry
+		for j := i; j < i+10; j++ {
+			entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(j - i)), MessageBody: aws.String("r" + strconv.Itoa(j))})
+		}
+		if _, err := qc.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &srcURL, Entries: entries}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Receivers: the first receive of a message counts, the next moves it.
+	receive := func(c *sqs.Client, stop <-chan struct{}) {
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					r, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &srcURL, MaxNumberOfMessages: 10})
+					if err != nil {
+						return
+					}
+					if len(r.Messages) == 0 {
+						a, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &srcURL, AttributeNames: []types.QueueAttributeName{"All"}})
+						if err != nil || (a.Attributes["ApproximateNumberOfMessages"] == "0" && a.Attributes["ApproximateNumberOfMessagesNotVisible"] == "0") {
+							return
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	stop := make(chan struct{})
+	var receiving sync.WaitGroup
+	receiving.Go(func() { receive(qc, stop) })
+	dlqCount := func(c *sqs.Client) int {
+		a, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &dlqURL, AttributeNames: []types.QueueAttributeName{"All"}})
+		if err != nil {
+			return -1
+		}
+		n, _ := strconv.Atoi(a.Attributes["ApproximateNumberOfMessages"])
+		return n
+	}
+	for deadline := time.Now().Add(time.Minute); dlqCount(qc) < total/4; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("too little moved before the kill")
+		}
+	}
+	srv.Kill()
+	close(stop)
+	receiving.Wait()
+	srv.Restart()
+	qc = srv.SQS()
+	// Moves cut short come back within a minute (visible again), and
+	// are deduplicated on the dead-letter queue.
+	receive(qc, make(chan struct{}))
+	seen := map[string]int{}
+	for deadline := time.Now().Add(3 * time.Minute); len(seen) < total && time.Now().Before(deadline); {
+		r, err := qc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &dlqURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Messages) == 0 {
+			receive(qc, make(chan struct{})) // stragglers back on the source
+		}
+		for _, m := range r.Messages {
+			seen[aws.ToString(m.MessageId)]++
+			qc.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &dlqURL, ReceiptHandle: m.ReceiptHandle})
+		}
+	}
+	if len(seen) != total {
+		t.Fatalf("the dead-letter queue got %d of %d messages", len(seen), total)
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Fatalf("message %s reached the dead-letter queue %d times", id, n)
+		}
+	}
+	if r, _ := qc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &dlqURL, WaitTimeSeconds: 1}); len(r.Messages) != 0 {
+		t.Fatalf("more on the dead-letter queue: %+v", r.Messages)
+	}
+}
