@@ -1,0 +1,465 @@
+package tables
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"hash/fnv"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aloft-dev/aloft/internal/fault"
+	"github.com/aloft-dev/aloft/internal/item"
+	"github.com/aloft-dev/aloft/internal/itemexpr"
+)
+
+// maxPage is the most a Query or Scan page reads, as DynamoDB's 1 MB.
+const maxPage = 1 << 20
+
+// keyOf checks key (exactly the table's key attributes, of their
+// declared types) and returns its values and hash.
+func (d *Def) keyOf(key item.Item, exact bool) (pk, sk *item.Value, hash string, err error) {
+	want := 1
+	if d.RangeKey() != "" {
+		want = 2
+	}
+	if exact && len(key) != want {
+		return nil, nil, "", validation("The provided key element does not match the schema")
+	}
+	for _, k := range d.KeySchema {
+		v := key[k.AttributeName]
+		if v == nil {
+			if exact {
+				return nil, nil, "", validation("The provided key element does not match the schema")
+			}
+			return nil, nil, "", validation("One or more parameter values were invalid: Missing the key %s in the item", k.AttributeName)
+		}
+		typ := d.attrType(k.AttributeName)
+		if v.Kind.String() != typ {
+			return nil, nil, "", validation("One or more parameter values were invalid: Type mismatch for key %s expected: %s actual: %s", k.AttributeName, typ, v.Kind)
+		}
+		if (v.Kind == item.S || v.Kind == item.B) && v.Str == "" {
+			return nil, nil, "", validation("One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty %s value. Key: %s",
+				map[item.Kind]string{item.S: "string", item.B: "binary"}[v.Kind], k.AttributeName)
+		}
+		if k.KeyType == "HASH" {
+			pk = v
+		} else {
+			sk = v
+		}
+	}
+	return pk, sk, keyHash(pk, sk), nil
+}
+
+// keyItem returns the key attributes of an item.
+func (d *Def) keyItem(it item.Item) item.Item {
+	out := item.Item{}
+	for _, k := range d.KeySchema {
+		if v := it[k.AttributeName]; v != nil {
+			out[k.AttributeName] = v
+		}
+	}
+	return out
+}
+
+// table returns table name, its index ready.
+func (s *Service) table(name string) (*table, error) {
+	t, err := s.get(name)
+	if err != nil {
+		return nil, err
+	}
+	t.idx.waitReady()
+	return t, nil
+}
+
+// consistent waits for the index of t to hold everything the stream
+// holds now: what a strongly consistent read sees.
+func (s *Service) consistent(ctx context.Context, t *table) error {
+	st, err := s.js.Stream(ctx, t.def.stream())
+	if err != nil {
+		return notFound(t.def.Name)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return err
+	}
+	t.idx.seq.Wait(info.State.LastSeq)
+	return nil
+}
+
+// GetItem returns the item with key, or nil.
+func (s *Service) GetItem(ctx context.Context, name string, key item.Item, consistentRead bool) (item.Item, error) {
+	t, err := s.table(name)
+	if err != nil {
+		return nil, err
+	}
+	_, _, hash, err := t.def.keyOf(key, true)
+	if err != nil {
+		return nil, err
+	}
+	if consistentRead {
+		if err := s.consistent(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	if e := t.idx.lookup(hash); e != nil {
+		return e.item, nil
+	}
+	return nil, nil
+}
+
+// Condition is a write's condition: ConditionExpression's, and whether
+// its failure returns the item (ReturnValuesOnConditionCheckFailure
+// ALL_OLD).
+type Condition struct {
+	Expr       *itemexpr.Condition
+	ReturnItem bool
+}
+
+// conditionFailed is DynamoDB's ConditionalCheckFailedException.
+func conditionFailed(c Condition, cur item.Item) *Error {
+	e := &Error{Kind: fault.Invalid, Type: "ConditionalCheckFailedException", Message: "The conditional request failed"}
+	if c.ReturnItem && cur != nil {
+		e.Item = map[string]any{"Item": cur}
+	}
+	return e
+}
+
+// write changes the item with key by change (given its current version,
+// nil for none; returning the next, nil to delete it), stored only if
+// nobody changed the item since that version; it returns the item's
+// versions before and after.
+func (s *Service) write(ctx context.Context, t *table, key item.Item, change func(cur item.Item) (item.Item, error)) (item.Item, item.Item, error) {
+	_, _, hash, err := t.def.keyOf(key, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	subject := t.def.subject(hash)
+	for attempt := 0; attempt < 200; attempt++ {
+		if attempt > 10 {
+			// Busy: others keep changing the item; let them through.
+			time.Sleep(time.Duration(rand.IntN(attempt)) * 100 * time.Microsecond)
+		}
+		var cur item.Item
+		var seq uint64
+		if e := t.idx.lookup(hash); e != nil {
+			cur, seq = e.item, e.seq
+		}
+		next, cerr := change(cur)
+		if cerr != nil {
+			// A refusal on a version this node may not have caught up
+			// with yet: look again once it has.
+			if fresh, err := s.caughtUp(ctx, t, subject, seq); err != nil {
+				return nil, nil, err
+			} else if !fresh {
+				continue
+			}
+			return cur, nil, cerr
+		}
+		if next == nil && cur == nil {
+			return nil, nil, nil // nothing to delete
+		}
+		if next != nil && next.Size() > item.MaxItemSize {
+			return nil, nil, validation("Item size has exceeded the maximum allowed size")
+		}
+		data, _ := json.Marshal(record{Key: t.def.keyItem(key), New: next, Old: cur})
+		m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{"Nats-Expected-Last-Subject-Sequence": []string{strconv.FormatUint(seq, 10)}}}
+		ack, err := s.js.PublishMsg(ctx, m)
+		if err != nil {
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+				// Changed meanwhile (here or on another node): catch up.
+				if _, err := s.caughtUp(ctx, t, subject, seq); err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
+			if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+				return nil, nil, notFound(t.def.Name)
+			}
+			return nil, nil, err
+		}
+		t.idx.seq.Wait(ack.Sequence)
+		return cur, next, nil
+	}
+	return nil, nil, &Error{Kind: fault.Throttled, Type: "TransactionConflictException", Message: "Transaction is ongoing for the item"}
+}
+
+// caughtUp reports whether the index's version of subject (sequence
+// seq) is the latest; if not, it waits for the index to reach it.
+func (s *Service) caughtUp(ctx context.Context, t *table, subject string, seq uint64) (bool, error) {
+	st, err := s.js.Stream(ctx, t.def.stream())
+	if err != nil {
+		return false, notFound(t.def.Name)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return seq == 0, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if m.Sequence == seq {
+		return true, nil
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		t.idx.seq.Wait(m.Sequence)
+		if e := t.idx.lookup(subject[len(subject)-32:]); e != nil && e.seq >= m.Sequence {
+			break
+		}
+	}
+	return false, nil
+}
+
+// PutItem stores it, replacing any item with its key, if cond holds;
+// it returns the item it replaced.
+func (s *Service) PutItem(ctx context.Context, name string, it item.Item, cond Condition) (item.Item, error) {
+	t, err := s.table(name)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, _, err := t.def.keyOf(it, false); err != nil {
+		return nil, err
+	}
+	old, _, err := s.write(ctx, t, t.def.keyItem(it), func(cur item.Item) (item.Item, error) {
+		if cond.Expr != nil && !cond.Expr.Match(cur) {
+			return nil, conditionFailed(cond, cur)
+		}
+		return it, nil
+	})
+	return old, err
+}
+
+// DeleteItem deletes the item with key, if cond holds; it returns the
+// deleted item.
+func (s *Service) DeleteItem(ctx context.Context, name string, key item.Item, cond Condition) (item.Item, error) {
+	t, err := s.table(name)
+	if err != nil {
+		return nil, err
+	}
+	old, _, err := s.write(ctx, t, key, func(cur item.Item) (item.Item, error) {
+		if cond.Expr != nil && !cond.Expr.Match(cur) {
+			return nil, conditionFailed(cond, cur)
+		}
+		return nil, nil
+	})
+	return old, err
+}
+
+// UpdateItem applies u to the item with key (made if missing), if cond
+// holds; it returns the item before and after.
+func (s *Service) UpdateItem(ctx context.Context, name string, key item.Item, u *itemexpr.Update, cond Condition) (item.Item, item.Item, error) {
+	t, err := s.table(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if u != nil {
+		for _, p := range u.Paths() {
+			for _, k := range t.def.KeySchema {
+				if p[0].Name == k.AttributeName {
+					return nil, nil, validation("One or more parameter values were invalid: Cannot update attribute %s. This attribute is part of the key", k.AttributeName)
+				}
+			}
+		}
+	}
+	return s.write(ctx, t, key, func(cur item.Item) (item.Item, error) {
+		if cond.Expr != nil && !cond.Expr.Match(cur) {
+			return nil, conditionFailed(cond, cur)
+		}
+		next := cur.Clone()
+		if next == nil {
+			next = item.Item{}
+		}
+		for k, v := range key {
+			next[k] = v
+		}
+		if u != nil {
+			var err error
+			if next, err = u.Apply(next); err != nil {
+				return nil, validation("%s", err.Error())
+			}
+		}
+		return next, nil
+	})
+}
+
+// Page is a Query's or Scan's answer.
+type Page struct {
+	Items   []item.Item
+	Scanned int       // items read before the filter
+	Last    item.Item // LastEvaluatedKey, nil on the last page
+}
+
+// QueryInput is a Query's parameters.
+type QueryInput struct {
+	Key        []itemexpr.KeyPart
+	Filter     *itemexpr.Condition
+	Backward   bool // ScanIndexForward false
+	Limit      int  // 0: none
+	Start      item.Item
+	Consistent bool
+}
+
+// Query reads the items of one partition in sort key order.
+func (s *Service) Query(ctx context.Context, name string, q QueryInput) (*Page, error) {
+	t, err := s.table(name)
+	if err != nil {
+		return nil, err
+	}
+	d := t.def
+	var pkPart, skPart *itemexpr.KeyPart
+	for i := range q.Key {
+		switch q.Key[i].Name {
+		case d.HashKey():
+			pkPart = &q.Key[i]
+		case d.RangeKey():
+			skPart = &q.Key[i]
+		default:
+			return nil, validation("Query condition missed key schema element: %s", d.HashKey())
+		}
+	}
+	if pkPart == nil {
+		return nil, validation("Query condition missed key schema element: %s", d.HashKey())
+	}
+	if pkPart.Op != "=" {
+		return nil, validation("Query key condition not supported")
+	}
+	pk := pkPart.Values[0]
+	if pk.Kind.String() != d.attrType(d.HashKey()) {
+		return nil, validation("One or more parameter values were invalid: Condition parameter type does not match schema type")
+	}
+	if skPart != nil {
+		for _, v := range skPart.Values {
+			if v.Kind.String() != d.attrType(d.RangeKey()) {
+				return nil, validation("One or more parameter values were invalid: Condition parameter type does not match schema type")
+			}
+		}
+		if skPart.Op == "begins_with" && d.attrType(d.RangeKey()) == "N" {
+			return nil, validation("Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N")
+		}
+	}
+	var start *entry
+	if q.Start != nil {
+		spk, ssk, _, err := d.keyOf(q.Start, true)
+		if err != nil {
+			return nil, validation("The provided starting key is invalid: %s", err.Error())
+		}
+		if !item.Equal(spk, pk) {
+			return nil, validation("The provided starting key is outside query boundaries based on provided conditions")
+		}
+		start = &entry{pk: spk, sk: ssk}
+	}
+	if q.Consistent {
+		if err := s.consistent(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	var part []*entry
+	t.idx.mu.RLock()
+	t.idx.tree.AscendGreaterOrEqual(&entry{pk: pk}, func(e *entry) bool {
+		if compareKey(e.pk, pk) != 0 {
+			return false
+		}
+		part = append(part, e)
+		return true
+	})
+	t.idx.mu.RUnlock()
+	if q.Backward {
+		for i, j := 0, len(part)-1; i < j; i, j = i+1, j-1 {
+			part[i], part[j] = part[j], part[i]
+		}
+	}
+	return s.page(d, part, start, q.Backward, func(e *entry) bool { return skPart == nil || skPart.Matches(e.sk) }, q.Filter, q.Limit), nil
+}
+
+// page reads entries in order after start, keeping those in range and
+// passing the filter, up to limit read or a megabyte.
+func (s *Service) page(d *Def, entries []*entry, start *entry, backward bool, inRange func(*entry) bool, filter *itemexpr.Condition, limit int) *Page {
+	out := &Page{}
+	size := 0
+	for _, e := range entries {
+		if start != nil {
+			c := compareKey(e.pk, start.pk)
+			if c == 0 {
+				c = compareKey(e.sk, start.sk)
+			}
+			if (!backward && c <= 0) || (backward && c >= 0) {
+				continue
+			}
+		}
+		if !inRange(e) {
+			continue
+		}
+		out.Scanned++
+		size += e.size
+		if filter == nil || filter.Match(e.item) {
+			out.Items = append(out.Items, e.item)
+		}
+		if (limit > 0 && out.Scanned >= limit) || size >= maxPage {
+			out.Last = d.keyItem(e.item)
+			break
+		}
+	}
+	return out
+}
+
+// ScanInput is a Scan's parameters.
+type ScanInput struct {
+	Filter         *itemexpr.Condition
+	Limit          int
+	Start          item.Item
+	Segment, Total int // parallel scan: this segment of Total (Total 0: one)
+	Consistent     bool
+}
+
+// Scan reads every item, in the index's order, or one segment's.
+func (s *Service) Scan(ctx context.Context, name string, in ScanInput) (*Page, error) {
+	t, err := s.table(name)
+	if err != nil {
+		return nil, err
+	}
+	d := t.def
+	var start *entry
+	if in.Start != nil {
+		spk, ssk, _, err := d.keyOf(in.Start, true)
+		if err != nil {
+			return nil, validation("The provided starting key is invalid: %s", err.Error())
+		}
+		start = &entry{pk: spk, sk: ssk}
+	}
+	if in.Consistent {
+		if err := s.consistent(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	var all []*entry
+	t.idx.mu.RLock()
+	t.idx.tree.Ascend(func(e *entry) bool {
+		all = append(all, e)
+		return true
+	})
+	t.idx.mu.RUnlock()
+	inSegment := func(e *entry) bool {
+		if in.Total <= 1 {
+			return true
+		}
+		h := fnv.New32a()
+		h.Write([]byte(e.pk.Kind.String() + e.pk.Str))
+		return int(h.Sum32()%uint32(in.Total)) == in.Segment
+	}
+	return s.page(d, all, start, false, inSegment, in.Filter, in.Limit), nil
+}
+
+// KeyFor returns the key attributes of item it in table name.
+func (s *Service) KeyFor(name string, it item.Item) item.Item {
+	t, err := s.get(name)
+	if err != nil {
+		return nil
+	}
+	return t.def.keyItem(it)
+}

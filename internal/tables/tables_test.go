@@ -1,0 +1,185 @@
+package tables
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/item"
+	"github.com/aloft-dev/aloft/internal/itemexpr"
+	"github.com/aloft-dev/aloft/internal/store"
+)
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func service(t *testing.T, st *store.Store) *Service {
+	t.Helper()
+	s, err := Open(context.Background(), st.JetStream(), st.Conn(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func it(t *testing.T, s string) item.Item {
+	t.Helper()
+	var out item.Item
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func errType(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Type
+	}
+	return ""
+}
+
+func ordersTable(t *testing.T, s *Service) {
+	t.Helper()
+	_, err := s.CreateTable(context.Background(), Def{Name: "orders", BillingMode: "PAY_PER_REQUEST",
+		KeySchema:            []KeyElement{{"customer", "HASH"}, {"n", "RANGE"}},
+		AttributeDefinitions: []AttributeDefinition{{"customer", "S"}, {"n", "N"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestItems(t *testing.T) {
+	s := service(t, openStore(t))
+	ctx := context.Background()
+	ordersTable(t, s)
+	if _, err := s.CreateTable(ctx, Def{Name: "orders", BillingMode: "PAY_PER_REQUEST", KeySchema: []KeyElement{{"a", "HASH"}},
+		AttributeDefinitions: []AttributeDefinition{{"a", "S"}}}); errType(err) != "ResourceInUseException" {
+		t.Fatalf("a second table of the name: %v", err)
+	}
+	for i := 1; i <= 20; i++ {
+		if _, err := s.PutItem(ctx, "orders", it(t, `{"customer":{"S":"ada"},"n":{"N":"`+strconv.Itoa(i)+`"},"total":{"N":"`+strconv.Itoa(i*10)+`"}}`), Condition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.PutItem(ctx, "orders", it(t, `{"customer":{"S":"bob"},"n":{"N":"1"}}`), Condition{})
+	got, err := s.GetItem(ctx, "orders", it(t, `{"customer":{"S":"ada"},"n":{"N":"7"}}`), true)
+	if err != nil || got["total"].Str != "70" {
+		t.Fatalf("get: %v %v", got, err)
+	}
+	if _, err := s.GetItem(ctx, "orders", it(t, `{"customer":{"S":"ada"}}`), false); errType(err) != "ValidationException" {
+		t.Fatalf("a partial key: %v", err)
+	}
+	if _, err := s.PutItem(ctx, "orders", it(t, `{"customer":{"N":"1"},"n":{"N":"1"}}`), Condition{}); errType(err) != "ValidationException" {
+		t.Fatalf("a key of the wrong type: %v", err)
+	}
+	// Conditional writes.
+	notThere, _ := itemexpr.ParseCondition("ConditionExpression", "attribute_not_exists(customer)", &itemexpr.Params{})
+	_, err = s.PutItem(ctx, "orders", it(t, `{"customer":{"S":"ada"},"n":{"N":"7"}}`), Condition{Expr: notThere, ReturnItem: true})
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Type != "ConditionalCheckFailedException" || ce.Item == nil {
+		t.Fatalf("a put over an existing item: %v", err)
+	}
+	p := &itemexpr.Params{Values: map[string]*item.Value{":inc": {Kind: item.N, Str: "5"}}, Names: map[string]string{"#t": "total"}}
+	u, err := itemexpr.ParseUpdate("ADD #t :inc", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, now, err := s.UpdateItem(ctx, "orders", it(t, `{"customer":{"S":"ada"},"n":{"N":"7"}}`), u, Condition{})
+	if err != nil || old["total"].Str != "70" || now["total"].Str != "75" {
+		t.Fatalf("update: %v %v %v", old, now, err)
+	}
+	// Query: a range, backwards, a filter, paging.
+	parts, _ := itemexpr.ParseKeyCondition("customer = :c AND n BETWEEN :a AND :b", &itemexpr.Params{Values: map[string]*item.Value{
+		":c": {Kind: item.S, Str: "ada"}, ":a": {Kind: item.N, Str: "5"}, ":b": {Kind: item.N, Str: "15"}}})
+	page, err := s.Query(ctx, "orders", QueryInput{Key: parts, Limit: 4})
+	if err != nil || len(page.Items) != 4 || page.Items[0]["n"].Str != "5" || page.Last["n"].Str != "8" {
+		t.Fatalf("query page 1: %+v %v", page, err)
+	}
+	page, err = s.Query(ctx, "orders", QueryInput{Key: parts, Start: page.Last, Backward: false})
+	if err != nil || len(page.Items) != 7 || page.Items[0]["n"].Str != "9" || page.Last != nil {
+		t.Fatalf("query page 2: %+v %v", page, err)
+	}
+	page, err = s.Query(ctx, "orders", QueryInput{Key: parts, Backward: true, Limit: 1})
+	if err != nil || page.Items[0]["n"].Str != "15" {
+		t.Fatalf("backwards: %+v %v", page, err)
+	}
+	big, err := itemexpr.ParseCondition("FilterExpression", "#t > :t", &itemexpr.Params{Values: map[string]*item.Value{":t": {Kind: item.N, Str: "100"}}, Names: map[string]string{"#t": "total"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err = s.Query(ctx, "orders", QueryInput{Key: parts, Filter: big})
+	if err != nil || len(page.Items) != 5 || page.Scanned != 11 {
+		t.Fatalf("filtered query: %d items of %d scanned, %v", len(page.Items), page.Scanned, err)
+	}
+	scan, err := s.Scan(ctx, "orders", ScanInput{})
+	if err != nil || len(scan.Items) != 21 {
+		t.Fatalf("scan: %d %v", len(scan.Items), err)
+	}
+	n := 0
+	for seg := range 3 {
+		p, _ := s.Scan(ctx, "orders", ScanInput{Segment: seg, Total: 3})
+		n += len(p.Items)
+	}
+	if n != 21 {
+		t.Fatalf("three segments held %d items", n)
+	}
+	if old, err := s.DeleteItem(ctx, "orders", it(t, `{"customer":{"S":"bob"},"n":{"N":"1"}}`), Condition{}); err != nil || old == nil {
+		t.Fatalf("delete: %v %v", old, err)
+	}
+	if got, _ := s.GetItem(ctx, "orders", it(t, `{"customer":{"S":"bob"},"n":{"N":"1"}}`), true); got != nil {
+		t.Fatal("a deleted item is still there")
+	}
+}
+
+// TestCountersAcrossNodes increments one counter from two nodes at once:
+// every increment counts, because each write is stored only against the
+// version it was computed from.
+func TestCountersAcrossNodes(t *testing.T) {
+	st := openStore(t)
+	a, b := service(t, st), service(t, st)
+	ctx := context.Background()
+	ordersTable(t, a)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, _, _, err := b.Describe("orders"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second node never saw the table")
+		}
+	}
+	key := it(t, `{"customer":{"S":"c"},"n":{"N":"1"}}`)
+	u, _ := itemexpr.ParseUpdate("ADD hits :one", &itemexpr.Params{Values: map[string]*item.Value{":one": {Kind: item.N, Str: "1"}}})
+	var wg sync.WaitGroup
+	for _, s := range []*Service{a, b} {
+		for range 4 {
+			wg.Go(func() {
+				for range 25 {
+					if _, _, err := s.UpdateItem(ctx, "orders", key, u, Condition{}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for _, s := range []*Service{a, b} {
+		got, err := s.GetItem(ctx, "orders", key, true)
+		if err != nil || got["hits"].Str != "200" {
+			t.Fatalf("hits %v %v, want 200", got["hits"], err)
+		}
+	}
+}
