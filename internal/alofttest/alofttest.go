@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -311,6 +312,11 @@ func (s *Server) Logs() *cloudwatchlogs.Client {
 // SQS returns an SQS client for this server.
 func (s *Server) SQS() *sqs.Client {
 	return sqs.NewFromConfig(s.Config(), func(o *sqs.Options) { o.BaseEndpoint = aws.String(s.URL) })
+}
+
+// DynamoDB returns a DynamoDB client for this server.
+func (s *Server) DynamoDB() *dynamodb.Client {
+	return dynamodb.NewFromConfig(s.Config(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(s.URL) })
 }
 
 // SNS returns an SNS client for this server.

@@ -3,6 +3,8 @@ package app
 import (
 	"slices"
 
+	"github.com/aloft-dev/aloft/internal/dynamoapi"
+
 	"github.com/aloft-dev/aloft/internal/gatewayapi"
 	"github.com/aloft-dev/aloft/internal/iamapi"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
@@ -27,6 +29,7 @@ func KnownActions() []string {
 	out = append(out, s3api.Actions...)
 	out = append(out, sqsapi.Actions()...)
 	out = append(out, snsapi.IAMActions()...)
+	out = append(out, dynamoapi.Actions()...)
 	slices.Sort(out)
 	return slices.Compact(out)
 }

@@ -56,6 +56,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/sigv4"
 	"github.com/aloft-dev/aloft/internal/snsapi"
 	"github.com/aloft-dev/aloft/internal/store"
+	"github.com/aloft-dev/aloft/internal/tables"
 	"github.com/aloft-dev/aloft/internal/topics"
 )
 
@@ -84,6 +85,7 @@ type Server struct {
 	topics   *topics.Service // SNS's topics
 	sns      *snsapi.Server
 	mappings *mappings.Service // event source mappings
+	tables   *tables.Service   // DynamoDB's tables
 	meter    *meter.Meter
 	inv      *invoker.Invoker
 	queue    *async.Queue
@@ -189,6 +191,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, fmt.Errorf("app: logs: %w", err)
 	}
 	if s.queues, err = queues.Open(ctx, js, s.st.Conn(), log.With("component", "queues")); err != nil {
+		return nil, err
+	}
+	if s.tables, err = tables.Open(ctx, js, s.st.Conn(), log.With("component", "tables")); err != nil {
 		return nil, err
 	}
 	if s.meter, err = meter.Open(ctx, js, 0, log.With("component", "meter")); err != nil {
@@ -525,6 +530,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.meter != nil {
 		errs = append(errs, s.meter.Close(fctx))
 		s.meter = nil
+	}
+	if s.tables != nil {
+		s.tables.Close()
+		s.tables = nil
 	}
 	if s.queues != nil {
 		s.queues.Close()

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/dynamoapi"
 	"github.com/aloft-dev/aloft/internal/edge"
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
@@ -39,6 +40,8 @@ func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Se
 			Handler: s.gatewayAPI(log.With("component", "gatewayapi"))},
 		{Name: "sqs", Protocol: awsproto.JSON10Query, ProtocolOf: sqsapi.Protocol, MaxBody: sqsapi.MaxBody,
 			Recognize: sqsapi.Recognize, Operation: sqsAPI.Operation, ResourcePolicy: sqsAPI.ResourcePolicy, Handler: sqsAPI},
+		{Name: "dynamodb", Protocol: awsproto.JSON10, MaxBody: dynamoapi.MaxBody,
+			Recognize: edge.Target(dynamoapi.Prefix), Operation: dynamoapi.Operation, Handler: dynamoapi.New(s.tables)},
 		{Name: "sns", Protocol: awsproto.QueryXML, MaxBody: snsapi.MaxBody,
 			Recognize: edge.Action(snsapi.Actions...), Operation: snsapi.Operation, ResourcePolicy: s.snsAPI().ResourcePolicy, Handler: s.snsAPI()},
 		{Name: "iam", Protocol: awsproto.QueryXML, MaxBody: 1 << 20, Operation: iamapi.Operation,

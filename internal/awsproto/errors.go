@@ -31,7 +31,10 @@ type Error struct {
 	// Fields are further elements of the error document, in order, for
 	// the XML protocols (S3's BucketName, Key and HostId, say).
 	Fields []Field
-	Err    error
+	// Extra are further members of a JSON error document (DynamoDB's
+	// Item of a failed condition).
+	Extra map[string]any
+	Err   error
 }
 
 // Field is one further element of an error document.
@@ -131,6 +134,14 @@ func WriteError(w http.ResponseWriter, r *http.Request, p Protocol, e *Error, re
 			h.Set("X-Amzn-Query-Error", qc+";"+whose(e))
 		}
 		h.Set("X-Amzn-Errortype", e.Code)
+		if len(e.Extra) > 0 {
+			doc := map[string]any{"__type": e.Code, "message": e.Message}
+			for k, v := range e.Extra {
+				doc[k] = v
+			}
+			body, _ = json.Marshal(doc)
+			break
+		}
 		body, _ = json.Marshal(struct {
 			Type    string `json:"__type"`
 			Message string `json:"message,omitempty"`

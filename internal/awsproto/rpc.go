@@ -44,6 +44,13 @@ func Handle[In, Out any](a *JSONAPI, op string, fn func(context.Context, *In) (*
 		in := new(In)
 		if len(bytes.TrimSpace(body)) > 0 {
 			if err := json.Unmarshal(body, in); err != nil {
+				// A field's own refusal (an attribute value's, say) is
+				// the API's to word.
+				if a.Errors != nil {
+					if e := a.Errors(err); e != nil {
+						return nil, e
+					}
+				}
 				return nil, Errorf(http.StatusBadRequest, "SerializationException", "Malformed request body: %v", err)
 			}
 		}

@@ -706,9 +706,9 @@ func TestPolicyValidate(t *testing.T) {
 	if r.stdout != "valid: every action is known\n" {
 		t.Errorf("a valid policy: %q", r.stdout)
 	}
-	r = run(t, ctx, "http://127.0.0.1:1", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["lambda:InvokeFunction","lamda:Get*","dynamodb:GetItem"],"Resource":"*"}}`,
+	r = run(t, ctx, "http://127.0.0.1:1", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["lambda:InvokeFunction","lamda:Get*","kinesis:PutRecord"],"Resource":"*"}}`,
 		"policy", "validate", "-")
-	want := "unknown action: lamda:Get* (no operation here asks for it; it allows nothing)\nunknown action: dynamodb:GetItem (no operation here asks for it; it allows nothing)\n"
+	want := "unknown action: lamda:Get* (no operation here asks for it; it allows nothing)\nunknown action: kinesis:PutRecord (no operation here asks for it; it allows nothing)\n"
 	if r.code != 1 || r.stdout != want || r.stderr != "aloft: 2 unknown action(s)\n" {
 		t.Errorf("unknown actions: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}

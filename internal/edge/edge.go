@@ -24,6 +24,7 @@
 //	SQS         sqs           X-Amz-Target: AmazonSQS.*, or      json-1.0   4 MiB
 //	                          Action=SendMessage, ... (query)    and query
 //	SNS         sns           Action=Publish, ... (query)        query-xml  8 MiB
+//	DynamoDB    dynamodb      X-Amz-Target: DynamoDB_20120810.*  json-1.0   16 MiB
 //	IAM         iam           Action=CreateUser, ... in the URL  query-xml  1 MiB
 //	STS         sts           Action=AssumeRole, ... in the URL  query-xml  1 MiB
 //	S3          s3            virtual-host Host, anything else   rest-xml   streams; checks its own

@@ -1,0 +1,668 @@
+package dynamoapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/aloft-dev/aloft/internal/item"
+	"github.com/aloft-dev/aloft/internal/itemexpr"
+	"github.com/aloft-dev/aloft/internal/tables"
+)
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+func minString(s []string) string {
+	slices.Sort(s)
+	return s[0]
+}
+
+type tag struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
+type createTableIn struct {
+	TableName                 string                       `json:"TableName"`
+	KeySchema                 []tables.KeyElement          `json:"KeySchema"`
+	AttributeDefinitions      []tables.AttributeDefinition `json:"AttributeDefinitions"`
+	BillingMode               string                       `json:"BillingMode"`
+	ProvisionedThroughput     *tables.Throughput           `json:"ProvisionedThroughput"`
+	Tags                      []tag                        `json:"Tags"`
+	DeletionProtectionEnabled bool                         `json:"DeletionProtectionEnabled"`
+	GlobalSecondaryIndexes    []any                        `json:"GlobalSecondaryIndexes"`
+	LocalSecondaryIndexes     []any                        `json:"LocalSecondaryIndexes"`
+	StreamSpecification       map[string]any               `json:"StreamSpecification"`
+	SSESpecification          map[string]any               `json:"SSESpecification"`
+	TableClass                string                       `json:"TableClass"`
+	OnDemandThroughput        map[string]any               `json:"OnDemandThroughput"`
+	WarmThroughput            map[string]any               `json:"WarmThroughput"`
+	ResourcePolicy            string                       `json:"ResourcePolicy"`
+}
+
+type tableOut struct {
+	Table map[string]any `json:"Table,omitempty"`
+}
+
+// describe is a table's description as DynamoDB writes it.
+func describe(d *tables.Def, count, size int, status string) map[string]any {
+	out := map[string]any{
+		"TableName": d.Name, "TableArn": d.ARN(), "TableId": d.ID, "TableStatus": status, "KeySchema": d.KeySchema,
+		"AttributeDefinitions": d.AttributeDefinitions, "CreationDateTime": d.Created, "ItemCount": count, "TableSizeBytes": size,
+		"DeletionProtectionEnabled": d.DeletionProtection,
+	}
+	pt := map[string]any{"ReadCapacityUnits": 0, "WriteCapacityUnits": 0, "NumberOfDecreasesToday": 0}
+	if d.Throughput != nil {
+		pt["ReadCapacityUnits"], pt["WriteCapacityUnits"] = d.Throughput.ReadCapacityUnits, d.Throughput.WriteCapacityUnits
+	}
+	out["ProvisionedThroughput"] = pt
+	if d.BillingMode == "PAY_PER_REQUEST" {
+		out["BillingModeSummary"] = map[string]any{"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": d.Created}
+	}
+	return out
+}
+
+func (s *Server) createTable(ctx context.Context, in *createTableIn) (*tableOut, error) {
+	for name, set := range map[string]bool{"GlobalSecondaryIndexes": len(in.GlobalSecondaryIndexes) > 0, "LocalSecondaryIndexes": len(in.LocalSecondaryIndexes) > 0,
+		"StreamSpecification": in.StreamSpecification != nil, "SSESpecification": in.SSESpecification != nil, "OnDemandThroughput": in.OnDemandThroughput != nil,
+		"WarmThroughput": in.WarmThroughput != nil, "ResourcePolicy": in.ResourcePolicy != ""} {
+		if set {
+			return nil, validation("%s is not available here yet.", name)
+		}
+	}
+	if in.TableClass != "" && in.TableClass != "STANDARD" {
+		return nil, validation("TableClass %s is not available here.", in.TableClass)
+	}
+	def := tables.Def{Name: in.TableName, Region: region(ctx), KeySchema: in.KeySchema, AttributeDefinitions: in.AttributeDefinitions,
+		BillingMode: in.BillingMode, Throughput: in.ProvisionedThroughput, DeletionProtection: in.DeletionProtectionEnabled}
+	if len(in.Tags) > 0 {
+		def.Tags = map[string]string{}
+		for _, t := range in.Tags {
+			def.Tags[t.Key] = t.Value
+		}
+	}
+	d, err := s.t.CreateTable(ctx, def)
+	if err != nil {
+		return nil, err
+	}
+	return &tableOut{describe(d, 0, 0, "ACTIVE")}, nil
+}
+
+type tableIn struct {
+	TableName string `json:"TableName"`
+}
+
+func (s *Server) describeTable(ctx context.Context, in *tableIn) (*tableOut, error) {
+	d, n, size, err := s.t.Describe(tables.TableName(in.TableName))
+	if err != nil {
+		return nil, err
+	}
+	return &tableOut{describe(d, n, size, "ACTIVE")}, nil
+}
+
+func (s *Server) deleteTable(ctx context.Context, in *tableIn) (*struct {
+	TableDescription map[string]any `json:"TableDescription"`
+}, error) {
+	d, err := s.t.DeleteTable(ctx, tables.TableName(in.TableName))
+	if err != nil {
+		return nil, err
+	}
+	return &struct {
+		TableDescription map[string]any `json:"TableDescription"`
+	}{describe(d, 0, 0, "DELETING")}, nil
+}
+
+type listTablesIn struct {
+	ExclusiveStartTableName string `json:"ExclusiveStartTableName"`
+	Limit                   *int   `json:"Limit"`
+}
+
+type listTablesOut struct {
+	TableNames             []string `json:"TableNames"`
+	LastEvaluatedTableName string   `json:"LastEvaluatedTableName,omitempty"`
+}
+
+func (s *Server) listTables(ctx context.Context, in *listTablesIn) (*listTablesOut, error) {
+	limit := 100
+	if in.Limit != nil {
+		if *in.Limit < 1 || *in.Limit > 100 {
+			return nil, validation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100", *in.Limit)
+		}
+		limit = *in.Limit
+	}
+	names := s.t.List()
+	out := &listTablesOut{TableNames: []string{}}
+	for _, n := range names {
+		if n <= in.ExclusiveStartTableName {
+			continue
+		}
+		if len(out.TableNames) == limit {
+			out.LastEvaluatedTableName = out.TableNames[limit-1]
+			break
+		}
+		out.TableNames = append(out.TableNames, n)
+	}
+	return out, nil
+}
+
+type writeIn struct {
+	TableName                           string    `json:"TableName"`
+	Item                                item.Item `json:"Item"`
+	Key                                 item.Item `json:"Key"`
+	ConditionExpression                 *string   `json:"ConditionExpression"`
+	UpdateExpression                    *string   `json:"UpdateExpression"`
+	ReturnValues                        string    `json:"ReturnValues"`
+	ReturnValuesOnConditionCheckFailure string    `json:"ReturnValuesOnConditionCheckFailure"`
+	exprs
+}
+
+type writeOut struct {
+	Attributes       item.Item      `json:"Attributes,omitempty"`
+	ConsumedCapacity map[string]any `json:"ConsumedCapacity,omitempty"`
+}
+
+// prepare checks a write's common parameters and parses its condition.
+func (in *writeIn) prepare(allowed ...string) (tables.Condition, error) {
+	var c tables.Condition
+	if err := in.exprs.check(); err != nil {
+		return c, err
+	}
+	if in.ReturnValues != "" && in.ReturnValues != "NONE" && !slices.Contains(allowed, in.ReturnValues) {
+		return c, validation("ReturnValues can only be ALL_OLD or NONE")
+	}
+	switch in.ReturnValuesOnConditionCheckFailure {
+	case "", "NONE":
+	case "ALL_OLD":
+		c.ReturnItem = true
+	default:
+		return c, validation("1 validation error detected: Value '%s' at 'returnValuesOnConditionCheckFailure' failed to satisfy constraint: Member must satisfy enum value set: [ALL_OLD, NONE]", in.ReturnValuesOnConditionCheckFailure)
+	}
+	var err error
+	c.Expr, err = in.condition("ConditionExpression", in.ConditionExpression)
+	return c, err
+}
+
+func (s *Server) putItem(ctx context.Context, in *writeIn) (*writeOut, error) {
+	if in.Item == nil {
+		return nil, validation("1 validation error detected: Value null at 'item' failed to satisfy constraint: Member must not be null")
+	}
+	c, err := in.prepare("ALL_OLD")
+	if err != nil {
+		return nil, err
+	}
+	if err := in.params.Unused(); err != nil {
+		return nil, err
+	}
+	old, err := s.t.PutItem(ctx, in.TableName, in.Item, c)
+	if err != nil {
+		return nil, err
+	}
+	out := &writeOut{ConsumedCapacity: in.capacity(in.TableName, max(in.Item.Size(), old.Size()), true, true)}
+	if in.ReturnValues == "ALL_OLD" {
+		out.Attributes = old
+	}
+	return out, nil
+}
+
+func (s *Server) deleteItem(ctx context.Context, in *writeIn) (*writeOut, error) {
+	c, err := in.prepare("ALL_OLD")
+	if err != nil {
+		return nil, err
+	}
+	if err := in.params.Unused(); err != nil {
+		return nil, err
+	}
+	old, err := s.t.DeleteItem(ctx, in.TableName, in.Key, c)
+	if err != nil {
+		return nil, err
+	}
+	out := &writeOut{ConsumedCapacity: in.capacity(in.TableName, old.Size(), true, true)}
+	if in.ReturnValues == "ALL_OLD" {
+		out.Attributes = old
+	}
+	return out, nil
+}
+
+func (s *Server) updateItem(ctx context.Context, in *writeIn) (*writeOut, error) {
+	c, err := in.prepare("ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW")
+	if err != nil {
+		return nil, err
+	}
+	var u *itemexpr.Update
+	if in.UpdateExpression != nil {
+		if u, err = itemexpr.ParseUpdate(*in.UpdateExpression, in.params); err != nil {
+			return nil, err
+		}
+	}
+	if err := in.params.Unused(); err != nil {
+		return nil, err
+	}
+	old, now, err := s.t.UpdateItem(ctx, in.TableName, in.Key, u, c)
+	if err != nil {
+		return nil, err
+	}
+	out := &writeOut{ConsumedCapacity: in.capacity(in.TableName, max(now.Size(), old.Size()), true, true)}
+	switch in.ReturnValues {
+	case "ALL_OLD":
+		out.Attributes = old
+	case "ALL_NEW":
+		out.Attributes = now
+	case "UPDATED_OLD", "UPDATED_NEW":
+		src := old
+		if in.ReturnValues == "UPDATED_NEW" {
+			src = now
+		}
+		out.Attributes = item.Item{}
+		for _, p := range u.Paths() {
+			if v := src[p[0].Name]; v != nil {
+				out.Attributes[p[0].Name] = v
+			}
+		}
+		if len(out.Attributes) == 0 {
+			out.Attributes = nil
+		}
+	}
+	return out, nil
+}
+
+type getIn struct {
+	TableName            string    `json:"TableName"`
+	Key                  item.Item `json:"Key"`
+	ConsistentRead       bool      `json:"ConsistentRead"`
+	ProjectionExpression *string   `json:"ProjectionExpression"`
+	exprs
+}
+
+type getOut struct {
+	Item             item.Item      `json:"Item,omitempty"`
+	ConsumedCapacity map[string]any `json:"ConsumedCapacity,omitempty"`
+}
+
+func (s *Server) getItem(ctx context.Context, in *getIn) (*getOut, error) {
+	if err := in.exprs.check(); err != nil {
+		return nil, err
+	}
+	paths, err := in.projection(in.ProjectionExpression)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.params.Unused(); err != nil {
+		return nil, err
+	}
+	it, err := s.t.GetItem(ctx, in.TableName, in.Key, in.ConsistentRead)
+	if err != nil {
+		return nil, err
+	}
+	out := &getOut{Item: it, ConsumedCapacity: in.capacity(in.TableName, it.Size(), false, in.ConsistentRead)}
+	if it != nil && paths != nil {
+		out.Item = itemexpr.Project(it, paths)
+	}
+	return out, nil
+}
+
+type readIn struct {
+	TableName              string    `json:"TableName"`
+	IndexName              string    `json:"IndexName"`
+	KeyConditionExpression *string   `json:"KeyConditionExpression"`
+	FilterExpression       *string   `json:"FilterExpression"`
+	ProjectionExpression   *string   `json:"ProjectionExpression"`
+	ScanIndexForward       *bool     `json:"ScanIndexForward"`
+	Limit                  *int      `json:"Limit"`
+	ExclusiveStartKey      item.Item `json:"ExclusiveStartKey"`
+	ConsistentRead         bool      `json:"ConsistentRead"`
+	Select                 string    `json:"Select"`
+	Segment                *int      `json:"Segment"`
+	TotalSegments          *int      `json:"TotalSegments"`
+	exprs
+}
+
+type readOut struct {
+	Items            []item.Item    `json:"Items,omitempty"`
+	Count            int            `json:"Count"`
+	ScannedCount     int            `json:"ScannedCount"`
+	LastEvaluatedKey item.Item      `json:"LastEvaluatedKey,omitempty"`
+	ConsumedCapacity map[string]any `json:"ConsumedCapacity,omitempty"`
+}
+
+// prepare checks a Query's or Scan's common parameters.
+func (in *readIn) prepare() (*itemexpr.Condition, []itemexpr.Path, int, error) {
+	if in.IndexName != "" {
+		return nil, nil, 0, validation("Secondary indexes are not available here yet: IndexName %s", in.IndexName)
+	}
+	if err := in.exprs.check(); err != nil {
+		return nil, nil, 0, err
+	}
+	limit := 0
+	if in.Limit != nil {
+		if *in.Limit < 1 {
+			return nil, nil, 0, validation("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", *in.Limit)
+		}
+		limit = *in.Limit
+	}
+	switch in.Select {
+	case "", "ALL_ATTRIBUTES", "COUNT":
+	case "SPECIFIC_ATTRIBUTES":
+		if in.ProjectionExpression == nil {
+			return nil, nil, 0, validation("Select SPECIFIC_ATTRIBUTES needs a ProjectionExpression")
+		}
+	default:
+		return nil, nil, 0, validation("1 validation error detected: Value '%s' at 'select' failed to satisfy constraint: Member must satisfy enum value set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, ALL_PROJECTED_ATTRIBUTES]", in.Select)
+	}
+	if in.Select == "COUNT" && in.ProjectionExpression != nil {
+		return nil, nil, 0, validation("Cannot specify the AttributesToGet or ProjectionExpression when choosing to get only the Count")
+	}
+	filter, err := in.condition("FilterExpression", in.FilterExpression)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	paths, err := in.projection(in.ProjectionExpression)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return filter, paths, limit, nil
+}
+
+// answer writes a page as Query and Scan answer.
+func (in *readIn) answer(p *tables.Page, paths []itemexpr.Path) *readOut {
+	out := &readOut{Count: len(p.Items), ScannedCount: p.Scanned, LastEvaluatedKey: p.Last}
+	size := 0
+	if in.Select != "COUNT" {
+		out.Items = make([]item.Item, 0, len(p.Items))
+		for _, it := range p.Items {
+			size += it.Size()
+			if paths != nil {
+				it = itemexpr.Project(it, paths)
+			}
+			out.Items = append(out.Items, it)
+		}
+		if len(out.Items) == 0 {
+			out.Items = []item.Item{}
+		}
+	}
+	out.ConsumedCapacity = in.capacity(in.TableName, size, false, in.ConsistentRead)
+	return out
+}
+
+func (s *Server) query(ctx context.Context, in *readIn) (*readOut, error) {
+	filter, paths, limit, err := in.prepare()
+	if err != nil {
+		return nil, err
+	}
+	if in.KeyConditionExpression == nil {
+		return nil, validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
+	}
+	key, err := itemexpr.ParseKeyCondition(*in.KeyConditionExpression, in.params)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.params.Unused(); err != nil {
+		return nil, err
+	}
+	q := tables.QueryInput{Key: key, Filter: filter, Limit: limit, Start: in.ExclusiveStartKey, Consistent: in.ConsistentRead}
+	if in.ScanIndexForward != nil && !*in.ScanIndexForward {
+		q.Backward = true
+	}
+	p, err := s.t.Query(ctx, in.TableName, q)
+	if err != nil {
+		return nil, err
+	}
+	return in.answer(p, paths), nil
+}
+
+func (s *Server) scan(ctx context.Context, in *readIn) (*readOut, error) {
+	filter, paths, limit, err := in.prepare()
+	if err != nil {
+		return nil, err
+	}
+	if err := in.params.Unused(); err != nil {
+		return nil, err
+	}
+	sc := tables.ScanInput{Filter: filter, Limit: limit, Start: in.ExclusiveStartKey, Consistent: in.ConsistentRead}
+	if (in.Segment == nil) != (in.TotalSegments == nil) {
+		return nil, validation("The TotalSegments parameter is required but was not present in the request when parameter Segment is present")
+	}
+	if in.TotalSegments != nil {
+		if *in.TotalSegments < 1 || *in.TotalSegments > 1000000 || *in.Segment < 0 || *in.Segment >= *in.TotalSegments {
+			return nil, validation("The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: %d is not less than TotalSegments: %d", *in.Segment, *in.TotalSegments)
+		}
+		sc.Segment, sc.Total = *in.Segment, *in.TotalSegments
+	}
+	p, err := s.t.Scan(ctx, in.TableName, sc)
+	if err != nil {
+		return nil, err
+	}
+	return in.answer(p, paths), nil
+}
+
+type keysAndProjection struct {
+	Keys                     []item.Item       `json:"Keys"`
+	ConsistentRead           bool              `json:"ConsistentRead"`
+	ProjectionExpression     *string           `json:"ProjectionExpression"`
+	ExpressionAttributeNames map[string]string `json:"ExpressionAttributeNames"`
+	AttributesToGet          []string          `json:"AttributesToGet"`
+}
+
+type batchGetIn struct {
+	RequestItems           map[string]*keysAndProjection `json:"RequestItems"`
+	ReturnConsumedCapacity string                        `json:"ReturnConsumedCapacity"`
+}
+
+type batchGetOut struct {
+	Responses        map[string][]item.Item        `json:"Responses"`
+	UnprocessedKeys  map[string]*keysAndProjection `json:"UnprocessedKeys"`
+	ConsumedCapacity []map[string]any              `json:"ConsumedCapacity,omitempty"`
+}
+
+func (s *Server) batchGet(ctx context.Context, in *batchGetIn) (*batchGetOut, error) {
+	total := 0
+	names := make([]string, 0, len(in.RequestItems))
+	for name, r := range in.RequestItems {
+		names = append(names, name)
+		if r == nil || len(r.Keys) == 0 {
+			return nil, validation("1 validation error detected: Value at 'requestItems.%s.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1", name)
+		}
+		if len(r.AttributesToGet) > 0 {
+			return nil, validation("The legacy parameter AttributesToGet is not supported here; use ProjectionExpression instead.")
+		}
+		total += len(r.Keys)
+	}
+	if len(in.RequestItems) == 0 {
+		return nil, validation("1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	if total > 100 {
+		return nil, validation("Too many items requested for the BatchGetItem call")
+	}
+	if err := authorizeTables(ctx, "dynamodb:BatchGetItem", names); err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	out := &batchGetOut{Responses: map[string][]item.Item{}, UnprocessedKeys: map[string]*keysAndProjection{}}
+	e := &exprs{ReturnConsumedCapacity: in.ReturnConsumedCapacity}
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		r := in.RequestItems[name]
+		p := &itemexpr.Params{Names: r.ExpressionAttributeNames}
+		var paths []itemexpr.Path
+		if r.ProjectionExpression != nil {
+			var err error
+			if paths, err = itemexpr.ParseProjection(*r.ProjectionExpression, p); err != nil {
+				return nil, err
+			}
+		}
+		if err := p.Unused(); err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		got := []item.Item{}
+		size := 0
+		for _, k := range r.Keys {
+			kj := keyJSON(k)
+			if seen[kj] {
+				return nil, validation("Provided list of item keys contains duplicates")
+			}
+			seen[kj] = true
+			it, err := s.t.GetItem(ctx, name, k, r.ConsistentRead)
+			if err != nil {
+				return nil, err
+			}
+			if it == nil {
+				continue
+			}
+			size += it.Size()
+			if paths != nil {
+				it = itemexpr.Project(it, paths)
+			}
+			got = append(got, it)
+		}
+		out.Responses[name] = got
+		if c := e.capacity(name, size, false, r.ConsistentRead); c != nil {
+			out.ConsumedCapacity = append(out.ConsumedCapacity, c)
+		}
+	}
+	return out, nil
+}
+
+type writeRequest struct {
+	PutRequest *struct {
+		Item item.Item `json:"Item"`
+	} `json:"PutRequest"`
+	DeleteRequest *struct {
+		Key item.Item `json:"Key"`
+	} `json:"DeleteRequest"`
+}
+
+type batchWriteIn struct {
+	RequestItems           map[string][]writeRequest `json:"RequestItems"`
+	ReturnConsumedCapacity string                    `json:"ReturnConsumedCapacity"`
+}
+
+type batchWriteOut struct {
+	UnprocessedItems map[string][]writeRequest `json:"UnprocessedItems"`
+	ConsumedCapacity []map[string]any          `json:"ConsumedCapacity,omitempty"`
+}
+
+func (s *Server) batchWrite(ctx context.Context, in *batchWriteIn) (*batchWriteOut, error) {
+	total := 0
+	names := make([]string, 0, len(in.RequestItems))
+	for name, rs := range in.RequestItems {
+		names = append(names, name)
+		total += len(rs)
+		for _, r := range rs {
+			if (r.PutRequest == nil) == (r.DeleteRequest == nil) {
+				return nil, validation("Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes")
+			}
+		}
+	}
+	if total == 0 {
+		return nil, validation("1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	if total > 25 {
+		return nil, validation("1 validation error detected: Value '%d' at 'requestItems' failed to satisfy constraint: Member must have length less than or equal to 25", total)
+	}
+	if err := authorizeTables(ctx, "dynamodb:BatchWriteItem", names); err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	e := &exprs{ReturnConsumedCapacity: in.ReturnConsumedCapacity}
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	// Every key once, and each item within the limits, before anything
+	// is written.
+	for _, name := range names {
+		seen := map[string]bool{}
+		for _, r := range in.RequestItems[name] {
+			k := item.Item(nil)
+			if r.PutRequest != nil {
+				k = s.t.KeyFor(name, r.PutRequest.Item)
+				if r.PutRequest.Item.Size() > item.MaxItemSize {
+					return nil, validation("Item size has exceeded the maximum allowed size")
+				}
+			} else {
+				k = r.DeleteRequest.Key
+			}
+			kj := keyJSON(k)
+			if seen[kj] {
+				return nil, validation("Provided list of item keys contains duplicates")
+			}
+			seen[kj] = true
+		}
+	}
+	out := &batchWriteOut{UnprocessedItems: map[string][]writeRequest{}}
+	for _, name := range names {
+		size := 0
+		for _, r := range in.RequestItems[name] {
+			var err error
+			if r.PutRequest != nil {
+				_, err = s.t.PutItem(ctx, name, r.PutRequest.Item, tables.Condition{})
+				size += r.PutRequest.Item.Size()
+			} else {
+				_, err = s.t.DeleteItem(ctx, name, r.DeleteRequest.Key, tables.Condition{})
+				size += 1024
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if c := e.capacity(name, size, true, true); c != nil {
+			out.ConsumedCapacity = append(out.ConsumedCapacity, c)
+		}
+	}
+	return out, nil
+}
+
+// keyJSON is a key as text, to find repeats.
+func keyJSON(k item.Item) string {
+	b, _ := json.Marshal(k)
+	return string(b)
+}
+
+type tagResourceIn struct {
+	ResourceArn string   `json:"ResourceArn"`
+	Tags        []tag    `json:"Tags"`
+	TagKeys     []string `json:"TagKeys"`
+	NextToken   string   `json:"NextToken"`
+}
+
+func (s *Server) tagResource(ctx context.Context, in *tagResourceIn) (*struct{}, error) {
+	add := map[string]string{}
+	for _, t := range in.Tags {
+		add[t.Key] = t.Value
+	}
+	return &struct{}{}, s.t.Tag(ctx, tables.TableName(in.ResourceArn), add, nil)
+}
+
+func (s *Server) untagResource(ctx context.Context, in *tagResourceIn) (*struct{}, error) {
+	return &struct{}{}, s.t.Tag(ctx, tables.TableName(in.ResourceArn), nil, in.TagKeys)
+}
+
+func (s *Server) listTags(ctx context.Context, in *tagResourceIn) (*struct {
+	Tags []tag `json:"Tags"`
+}, error) {
+	d, _, _, err := s.t.Describe(tables.TableName(in.ResourceArn))
+	if err != nil {
+		return nil, err
+	}
+	out := &struct {
+		Tags []tag `json:"Tags"`
+	}{Tags: []tag{}}
+	keys := make([]string, 0, len(d.Tags))
+	for k := range d.Tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out.Tags = append(out.Tags, tag{k, d.Tags[k]})
+	}
+	return out, nil
+}
+
+func (s *Server) describeLimits(ctx context.Context, in *struct{}) (*map[string]int, error) {
+	out := map[string]int{"AccountMaxReadCapacityUnits": 80000, "AccountMaxWriteCapacityUnits": 80000,
+		"TableMaxReadCapacityUnits": 40000, "TableMaxWriteCapacityUnits": 40000}
+	return &out, nil
+}
