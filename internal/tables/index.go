@@ -113,11 +113,12 @@ func (ix *index) run(ctx context.Context, s *Service) {
 			continue
 		}
 		if !readied {
-			if info, err := st.Info(ctx); err == nil {
-				target = info.State.LastSeq
+			if m, err := st.GetLastMsgForSubject(ctx, ix.def.subjects()); err == nil {
+				target = m.Sequence
 			}
 		}
-		cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: ix.applied() + 1})
+		cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{ix.def.subjects()},
+			DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: ix.applied() + 1})
 		if err != nil {
 			time.Sleep(100 * time.Millisecond)
 			continue

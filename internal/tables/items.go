@@ -79,15 +79,18 @@ func (s *Service) table(name string) (*table, error) {
 // consistent waits for the index of t to hold everything the stream
 // holds now: what a strongly consistent read sees.
 func (s *Service) consistent(ctx context.Context, t *table) error {
-	st, err := s.js.Stream(ctx, t.def.stream())
-	if err != nil {
-		return notFound(t.def.Name)
-	}
-	info, err := st.Info(ctx)
+	st, err := s.js.Stream(ctx, itemStream)
 	if err != nil {
 		return err
 	}
-	t.idx.seq.Wait(info.State.LastSeq)
+	m, err := st.GetLastMsgForSubject(ctx, t.def.subjects())
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil // nothing stored yet
+	}
+	if err != nil {
+		return err
+	}
+	t.idx.seq.Wait(m.Sequence)
 	return nil
 }
 

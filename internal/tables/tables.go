@@ -1,8 +1,9 @@
 // Package tables is a DynamoDB-compatible table store on the backbone.
 //
-// A table's items live in the JetStream stream DDB_<id>, one subject
-// per item (ddb.<id>.i.<key hash>) that keeps only the item's latest
-// version: a put or update stores the new version (with the old one
+// Every table's items live in the JetStream stream DDB, one subject per
+// item (ddb.<table id>.i.<key hash>) that keeps only the item's latest
+// version (one stream, so that a transaction across tables is one atomic
+// batch): a put or update stores the new version (with the old one
 // beside it, for the change stream to come), a delete stores a
 // tombstone. A conditional write is stored with the item's expected last
 // sequence, so the backbone refuses it if anyone, on any node, changed
@@ -39,7 +40,10 @@ import (
 	"github.com/aloft-dev/aloft/internal/ids"
 )
 
-const bucket = "aloft_tables"
+const (
+	bucket     = "aloft_tables"
+	itemStream = "DDB"
+)
 
 // Account is the account id in table ARNs.
 var Account = "000000000000"
@@ -128,7 +132,8 @@ func (d *Def) attrType(name string) string {
 	return ""
 }
 
-func (d *Def) stream() string          { return "DDB_" + d.ID }
+func (d *Def) stream() string          { return itemStream }
+func (d *Def) subjects() string        { return "ddb." + d.ID + ".>" }
 func (d *Def) subject(k string) string { return "ddb." + d.ID + ".i." + k }
 
 // Service is the table store. Create it with Open.
@@ -160,6 +165,12 @@ func Open(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, log *slog.
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1, Storage: jetstream.FileStorage})
 	if err != nil {
 		return nil, fmt.Errorf("tables: bucket: %w", err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: itemStream, Subjects: []string{"ddb.>"}, Storage: jetstream.FileStorage,
+		MaxMsgsPerSubject: 1, AllowDirect: true, AllowAtomicPublish: true,
+	}); err != nil {
+		return nil, fmt.Errorf("tables: the items' stream: %w", err)
 	}
 	s := &Service{js: js, nc: nc, kv: kv, log: log, tables: map[string]*table{}}
 	if s.follow, err = follow.KV(ctx, kv, s.apply, nil); err != nil {
@@ -255,16 +266,9 @@ func (s *Service) CreateTable(ctx context.Context, def Def) (*Def, error) {
 	}
 	def.ID = strings.ReplaceAll(ids.New(), "-", "")[:20]
 	def.Created = float64(time.Now().UnixMilli()) / 1000
-	if _, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: def.stream(), Subjects: []string{"ddb." + def.ID + ".>"}, Storage: jetstream.FileStorage,
-		MaxMsgsPerSubject: 1, AllowDirect: true,
-	}); err != nil {
-		return nil, fmt.Errorf("tables: stream for %s: %w", def.Name, err)
-	}
 	doc, _ := json.Marshal(&def)
 	rev, err := s.kv.Create(ctx, def.Name, doc)
 	if err != nil {
-		s.js.DeleteStream(ctx, def.stream())
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, &Error{Kind: fault.Conflict, Type: "ResourceInUseException", Message: "Table already exists: " + def.Name}
 		}
@@ -351,7 +355,11 @@ func (s *Service) DeleteTable(ctx context.Context, name string) (*Def, error) {
 	if err := s.kv.Delete(ctx, name, jetstream.LastRevision(t.rev)); err != nil {
 		return nil, fmt.Errorf("tables: delete %s: %w", name, err)
 	}
-	if err := s.js.DeleteStream(ctx, t.def.stream()); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+	st, err := s.js.Stream(ctx, itemStream)
+	if err == nil {
+		err = st.Purge(ctx, jetstream.WithPurgeSubject(t.def.subjects()))
+	}
+	if err != nil {
 		return nil, fmt.Errorf("tables: delete the items of %s: %w", name, err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {

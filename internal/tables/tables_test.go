@@ -183,3 +183,88 @@ func TestCountersAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestTransactions moves money between accounts in two tables from two
+// nodes at once: every transfer is all or nothing, so the total holds;
+// a failed condition cancels the whole transaction with its reasons.
+func TestTransactions(t *testing.T) {
+	st := openStore(t)
+	a, b := service(t, st), service(t, st)
+	ctx := context.Background()
+	for _, name := range []string{"accounts", "ledger"} {
+		if _, err := a.CreateTable(ctx, Def{Name: name, BillingMode: "PAY_PER_REQUEST", KeySchema: []KeyElement{{"id", "HASH"}},
+			AttributeDefinitions: []AttributeDefinition{{"id", "S"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, _, _, err := b.Describe("ledger"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second node never saw the tables")
+		}
+	}
+	for _, id := range []string{"x", "y"} {
+		a.PutItem(ctx, "accounts", it(t, `{"id":{"S":"`+id+`"},"balance":{"N":"100"}}`), Condition{})
+	}
+	vals := func() *itemexpr.Params {
+		return &itemexpr.Params{Values: map[string]*item.Value{":amt": {Kind: item.N, Str: "1"}, ":neg": {Kind: item.N, Str: "-1"}}}
+	}
+	transfer := func(s *Service, from, to string, i int) error {
+		p := vals()
+		take, _ := itemexpr.ParseUpdate("ADD balance :neg", p)
+		give, _ := itemexpr.ParseUpdate("ADD balance :amt", p)
+		enough, _ := itemexpr.ParseCondition("ConditionExpression", "balance >= :amt", p)
+		return s.TransactWrite(ctx, []TxWrite{
+			{Table: "accounts", Key: it(t, `{"id":{"S":"`+from+`"}}`), Update: take, Cond: Condition{Expr: enough}},
+			{Table: "accounts", Key: it(t, `{"id":{"S":"`+to+`"}}`), Update: give},
+			{Table: "ledger", Put: it(t, `{"id":{"S":"`+from+to+strconv.Itoa(i)+`"}}`)},
+		})
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for n, s := range []*Service{a, b} {
+		for w := range 3 {
+			wg.Go(func() {
+				for i := range 15 {
+					from, to := "x", "y"
+					if (i+w)%2 == 0 {
+						from, to = to, from
+					}
+					if err := transfer(s, from, to, n*1000+w*100+i); err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					done++
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	x, _ := a.GetItem(ctx, "accounts", it(t, `{"id":{"S":"x"}}`), true)
+	y, _ := a.GetItem(ctx, "accounts", it(t, `{"id":{"S":"y"}}`), true)
+	xs, _ := strconv.Atoi(x["balance"].Str)
+	ys, _ := strconv.Atoi(y["balance"].Str)
+	ledger, _ := a.Scan(ctx, "ledger", ScanInput{Consistent: true})
+	if xs+ys != 200 || len(ledger.Items) != done {
+		t.Fatalf("balances %d + %d, %d ledger entries for %d transfers", xs, ys, len(ledger.Items), done)
+	}
+	// A transfer the condition refuses writes nothing.
+	a.PutItem(ctx, "accounts", it(t, `{"id":{"S":"empty"},"balance":{"N":"0"}}`), Condition{})
+	err := transfer(a, "empty", "x", 9999)
+	var te *Error
+	if !errors.As(err, &te) || te.Type != "TransactionCanceledException" || te.Message != "Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed, None, None]" {
+		t.Fatalf("a refused transfer: %v", err)
+	}
+	if got, _ := a.GetItem(ctx, "ledger", it(t, `{"id":{"S":"emptyx9999"}}`), true); got != nil {
+		t.Fatal("a cancelled transaction wrote its ledger entry")
+	}
+	if err := a.TransactWrite(ctx, []TxWrite{{Table: "accounts", Key: it(t, `{"id":{"S":"x"}}`), Delete: true},
+		{Table: "accounts", Key: it(t, `{"id":{"S":"x"}}`), Delete: true}}); errType(err) != "ValidationException" {
+		t.Fatalf("two actions on one item: %v", err)
+	}
+}
