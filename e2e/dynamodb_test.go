@@ -230,3 +230,69 @@ func TestDynamoDB(t *testing.T) {
 	_, err = c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("orders")})
 	bad("a deleted table", err, &ve, "")
 }
+
+// TestDynamoDBTransactions writes to two tables in one transaction,
+// cancels one whose condition fails (with its reasons), repeats one by
+// its client token, and reads in a transaction.
+func TestDynamoDBTransactions(t *testing.T) {
+	srv := alofttest.Start(t)
+	c := srv.DynamoDB()
+	ctx := ctxT(t)
+	for _, name := range []string{"stock", "sales"} {
+		if _, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(name), BillingMode: types.BillingModePayPerRequest,
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	n := func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+	if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("stock"), Item: map[string]types.AttributeValue{"id": s("bike"), "left": n("1")}}); err != nil {
+		t.Fatal(err)
+	}
+	sell := func(sale, token string) (*dynamodb.TransactWriteItemsOutput, error) {
+		in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{TableName: aws.String("stock"), Key: map[string]types.AttributeValue{"id": s("bike")},
+				UpdateExpression: aws.String("SET #l = #l - :one"), ConditionExpression: aws.String("#l >= :one"),
+				ExpressionAttributeNames: map[string]string{"#l": "left"}, ExpressionAttributeValues: map[string]types.AttributeValue{":one": n("1")},
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
+			{Put: &types.Put{TableName: aws.String("sales"), Item: map[string]types.AttributeValue{"id": s(sale), "what": s("bike")},
+				ConditionExpression: aws.String("attribute_not_exists(id)")}},
+		}}
+		if token != "" {
+			in.ClientRequestToken = aws.String(token)
+		}
+		return c.TransactWriteItems(ctx, in)
+	}
+	if _, err := sell("s1", "token-1"); err != nil {
+		t.Fatal(err)
+	}
+	// The same token and request again: accepted, not written twice.
+	if _, err := sell("s1", "token-1"); err != nil {
+		t.Fatalf("a repeat with its token: %v", err)
+	}
+	_, err := sell("s2", "token-1")
+	var mismatch *types.IdempotentParameterMismatchException
+	if !errors.As(err, &mismatch) {
+		t.Fatalf("the token with another request: %v", err)
+	}
+	// None left: the second sale is cancelled whole.
+	_, err = sell("s2", "")
+	var cancelled *types.TransactionCanceledException
+	if !errors.As(err, &cancelled) || len(cancelled.CancellationReasons) != 2 ||
+		aws.ToString(cancelled.CancellationReasons[0].Code) != "ConditionalCheckFailed" || aws.ToString(cancelled.CancellationReasons[1].Code) != "None" ||
+		cancelled.CancellationReasons[0].Item["left"] == nil {
+		t.Fatalf("a sale with none left: %v", err)
+	}
+	got, err := c.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: []types.TransactGetItem{
+		{Get: &types.Get{TableName: aws.String("stock"), Key: map[string]types.AttributeValue{"id": s("bike")}}},
+		{Get: &types.Get{TableName: aws.String("sales"), Key: map[string]types.AttributeValue{"id": s("s1")}}},
+		{Get: &types.Get{TableName: aws.String("sales"), Key: map[string]types.AttributeValue{"id": s("s2")}}},
+	}})
+	if err != nil || len(got.Responses) != 3 {
+		t.Fatalf("transact get: %+v %v", got, err)
+	}
+	if left := got.Responses[0].Item["left"].(*types.AttributeValueMemberN).Value; left != "0" || got.Responses[1].Item == nil || got.Responses[2].Item != nil {
+		t.Fatalf("after the sales: stock %s, s1 %v, s2 %v", left, got.Responses[1].Item, got.Responses[2].Item)
+	}
+}

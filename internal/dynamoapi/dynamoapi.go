@@ -29,7 +29,8 @@ const MaxBody = 16 << 20
 
 // Server serves the DynamoDB API.
 type Server struct {
-	t *tables.Service
+	t      *tables.Service
+	tokens tokens
 	*awsproto.JSONAPI
 }
 
@@ -53,6 +54,8 @@ func New(t *tables.Service) *Server {
 	awsproto.Handle(a, "UntagResource", s.untagResource)
 	awsproto.Handle(a, "ListTagsOfResource", s.listTags)
 	awsproto.Handle(a, "DescribeLimits", s.describeLimits)
+	awsproto.Handle(a, "TransactWriteItems", s.transactWrite)
+	awsproto.Handle(a, "TransactGetItems", s.transactGet)
 	return s
 }
 
@@ -191,14 +194,26 @@ func Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
 		return edge.Operation{}, nil
 	}
 	var in struct {
-		TableName    string                     `json:"TableName"`
-		ResourceArn  string                     `json:"ResourceArn"`
-		RequestItems map[string]json.RawMessage `json:"RequestItems"`
+		TableName     string                     `json:"TableName"`
+		ResourceArn   string                     `json:"ResourceArn"`
+		RequestItems  map[string]json.RawMessage `json:"RequestItems"`
+		TransactItems []map[string]struct {
+			TableName string `json:"TableName"`
+		} `json:"TransactItems"`
 	}
 	json.Unmarshal(body, &in) // a body that is not JSON is the API's to refuse
 	name := in.TableName
 	if in.ResourceArn != "" {
 		name = tables.TableName(in.ResourceArn)
+	}
+	if name == "" && len(in.TransactItems) > 0 {
+		for _, a := range in.TransactItems {
+			for _, op := range a {
+				if op.TableName != "" && (name == "" || op.TableName < name) {
+					name = op.TableName
+				}
+			}
+		}
 	}
 	if name == "" && len(in.RequestItems) > 0 {
 		names := make([]string, 0, len(in.RequestItems))
