@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/fault"
+	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/item"
 	"github.com/aloft-dev/aloft/internal/itemexpr"
 )
@@ -169,9 +170,25 @@ func (s *Service) write(ctx context.Context, t *table, key item.Item, change fun
 		if next != nil && next.Size() > item.MaxItemSize {
 			return nil, nil, validation("Item size has exceeded the maximum allowed size")
 		}
-		data, _ := json.Marshal(record{Key: t.def.keyItem(key), New: next, Old: cur})
-		m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{"Nats-Expected-Last-Subject-Sequence": []string{strconv.FormatUint(seq, 10)}}}
-		ack, err := s.js.PublishMsg(ctx, m)
+		msgs := s.versionMsgs(t.def, subject, seq, t.def.keyItem(key), next, cur)
+		var stored uint64
+		var err error
+		if len(msgs) == 1 {
+			var ack *jetstream.PubAck
+			if ack, err = s.js.PublishMsg(ctx, msgs[0]); err == nil {
+				stored = ack.Sequence
+			}
+		} else {
+			var last uint64
+			if last, err = s.commit(ctx, msgs); err == nil {
+				stored = last - 1 // the version, before its change record
+			} else if errors.Is(err, errChanged) {
+				if _, err := s.caughtUp(ctx, t, subject, seq); err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
+		}
 		if err != nil {
 			var apiErr *jetstream.APIError
 			if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
@@ -186,10 +203,48 @@ func (s *Service) write(ctx context.Context, t *table, key item.Item, change fun
 			}
 			return nil, nil, err
 		}
-		t.idx.seq.Wait(ack.Sequence)
+		t.idx.seq.Wait(stored)
 		return cur, next, nil
 	}
 	return nil, nil, &Error{Kind: fault.Throttled, Type: "TransactionConflictException", Message: "Transaction is ongoing for the item"}
+}
+
+// versionMsgs are the messages that store a new version of an item of
+// table d (next; nil deletes it) over the one at sequence seq (cur): the
+// version, rolling up the ones before, and, when the table has a
+// stream, its change record.
+func (s *Service) versionMsgs(d *Def, subject string, seq uint64, key, next, cur item.Item) []*nats.Msg {
+	data, _ := json.Marshal(record{Key: key, New: next, Old: cur})
+	out := []*nats.Msg{{Subject: subject, Data: data, Header: nats.Header{
+		"Nats-Expected-Last-Subject-Sequence": []string{strconv.FormatUint(seq, 10)},
+		"Nats-Rollup":                         []string{"sub"},
+	}}}
+	if d.Stream != nil && d.Stream.Enabled {
+		c := change{ID: ids.Hex(), Time: time.Now().UnixMilli(), Key: key, New: next, Old: cur}
+		switch {
+		case cur == nil:
+			c.Name = "INSERT"
+		case next == nil:
+			c.Name = "REMOVE"
+		default:
+			c.Name = "MODIFY"
+		}
+		c.Size = key.Size() + next.Size() + cur.Size()
+		cdata, _ := json.Marshal(c)
+		out = append(out, &nats.Msg{Subject: d.changeSubject(), Data: cdata, Header: nats.Header{"Nats-TTL": []string{"24h"}}})
+	}
+	return out
+}
+
+// change is a change record as stored.
+type change struct {
+	ID   string    `json:"id"`
+	Name string    `json:"name"` // INSERT, MODIFY or REMOVE
+	Time int64     `json:"time"` // Unix ms
+	Key  item.Item `json:"key"`
+	New  item.Item `json:"new,omitempty"`
+	Old  item.Item `json:"old,omitempty"`
+	Size int       `json:"size"`
 }
 
 // caughtUp reports whether the index's version of subject (sequence

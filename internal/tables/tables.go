@@ -2,8 +2,8 @@
 //
 // Every table's items live in the JetStream stream DDB, one subject per
 // item (ddb.<table id>.i.<key hash>) that keeps only the item's latest
-// version (one stream, so that a transaction across tables is one atomic
-// batch): a put or update stores the new version (with the old one
+// version, each version rolling up the ones before (one stream, so that a
+// transaction across tables is one atomic batch): a put or update stores the new version (with the old one
 // beside it, for the change stream to come), a delete stores a
 // tombstone. A conditional write is stored with the item's expected last
 // sequence, so the backbone refuses it if anyone, on any node, changed
@@ -15,6 +15,11 @@
 // at start), which Query and Scan walk. A writer waits for its own write
 // to reach the index before it answers, and a strongly consistent read
 // waits for the index to reach the stream's last sequence.
+//
+// A table with a stream (StreamSpecification) has its change records in
+// the same stream, on ddbc.<table id>, each kept 24 hours (a per-message
+// TTL), written in one atomic batch with the version it records: a
+// change is recorded exactly once, in order, or not made.
 //
 // Table definitions are documents in the key-value bucket aloft_tables,
 // followed on every node.
@@ -41,8 +46,9 @@ import (
 )
 
 const (
-	bucket     = "aloft_tables"
-	itemStream = "DDB"
+	bucket         = "aloft_tables"
+	itemStream     = "DDB"
+	iteratorSecret = "=iterator-secret" // "=" is in no table name
 )
 
 // Account is the account id in table ARNs.
@@ -100,7 +106,27 @@ type Def struct {
 	Created              float64               `json:"created"` // Unix seconds
 	Tags                 map[string]string     `json:"tags,omitempty"`
 	DeletionProtection   bool                  `json:"deletionProtection,omitempty"`
+	Stream               *StreamSpec           `json:"stream,omitempty"`
 }
+
+// StreamSpec is a table's stream: its view type, and its label (when it
+// was enabled), which names it.
+type StreamSpec struct {
+	Enabled  bool   `json:"enabled"`
+	ViewType string `json:"viewType"` // KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES
+	Label    string `json:"label"`
+	Since    uint64 `json:"since"` // the stream sequence before its first record
+}
+
+// StreamARN returns the ARN of the table's latest stream, or "".
+func (d *Def) StreamARN() string {
+	if d.Stream == nil {
+		return ""
+	}
+	return d.ARN() + "/stream/" + d.Stream.Label
+}
+
+func (d *Def) changeSubject() string { return "ddbc." + d.ID }
 
 // ARN returns the table's ARN.
 func (d *Def) ARN() string {
@@ -144,6 +170,7 @@ type Service struct {
 	log    *slog.Logger
 	follow *follow.Follower
 	revs   follow.Revisions
+	secret []byte // seals shard iterators
 
 	mu     sync.RWMutex
 	tables map[string]*table // by name
@@ -167,12 +194,15 @@ func Open(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, log *slog.
 		return nil, fmt.Errorf("tables: bucket: %w", err)
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: itemStream, Subjects: []string{"ddb.>"}, Storage: jetstream.FileStorage,
-		MaxMsgsPerSubject: 1, AllowDirect: true, AllowAtomicPublish: true,
+		Name: itemStream, Subjects: []string{"ddb.>", "ddbc.>"}, Storage: jetstream.FileStorage,
+		AllowRollup: true, AllowMsgTTL: true, AllowDirect: true, AllowAtomicPublish: true,
 	}); err != nil {
 		return nil, fmt.Errorf("tables: the items' stream: %w", err)
 	}
 	s := &Service{js: js, nc: nc, kv: kv, log: log, tables: map[string]*table{}}
+	if s.secret, err = follow.Secret(ctx, kv, iteratorSecret); err != nil {
+		return nil, err
+	}
 	if s.follow, err = follow.KV(ctx, kv, s.apply, nil); err != nil {
 		return nil, fmt.Errorf("tables: %w", err)
 	}
@@ -199,6 +229,9 @@ func (s *Service) apply(e jetstream.KeyValueEntry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	name := e.Key()
+	if strings.HasPrefix(name, "=") {
+		return // the service's own keys
+	}
 	old := s.tables[name]
 	if follow.Deleted(e) {
 		delete(s.tables, name)
@@ -266,6 +299,13 @@ func (s *Service) CreateTable(ctx context.Context, def Def) (*Def, error) {
 	}
 	def.ID = strings.ReplaceAll(ids.New(), "-", "")[:20]
 	def.Created = float64(time.Now().UnixMilli()) / 1000
+	if def.Stream != nil {
+		spec, err := s.newStream(ctx, &def, def.Stream.ViewType)
+		if err != nil {
+			return nil, err
+		}
+		def.Stream = spec
+	}
 	doc, _ := json.Marshal(&def)
 	rev, err := s.kv.Create(ctx, def.Name, doc)
 	if err != nil {
@@ -358,6 +398,9 @@ func (s *Service) DeleteTable(ctx context.Context, name string) (*Def, error) {
 	st, err := s.js.Stream(ctx, itemStream)
 	if err == nil {
 		err = st.Purge(ctx, jetstream.WithPurgeSubject(t.def.subjects()))
+	}
+	if err == nil {
+		err = st.Purge(ctx, jetstream.WithPurgeSubject(t.def.changeSubject()))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tables: delete the items of %s: %w", name, err)

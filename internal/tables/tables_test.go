@@ -268,3 +268,69 @@ func TestTransactions(t *testing.T) {
 		t.Fatalf("two actions on one item: %v", err)
 	}
 }
+
+// TestStreamRecords records inserts, changes and removals in order, each
+// once, with the images the view type asks for, readable from every
+// iterator type.
+func TestStreamRecords(t *testing.T) {
+	s := service(t, openStore(t))
+	ctx := context.Background()
+	if _, err := s.CreateTable(ctx, Def{Name: "events", BillingMode: "PAY_PER_REQUEST", KeySchema: []KeyElement{{"id", "HASH"}},
+		AttributeDefinitions: []AttributeDefinition{{"id", "S"}}, Stream: &StreamSpec{ViewType: "NEW_AND_OLD_IMAGES"}}); err != nil {
+		t.Fatal(err)
+	}
+	d, _, _, _ := s.Describe("events")
+	arn := d.StreamARN()
+	s.PutItem(ctx, "events", it(t, `{"id":{"S":"a"},"v":{"N":"1"}}`), Condition{})
+	s.PutItem(ctx, "events", it(t, `{"id":{"S":"a"},"v":{"N":"2"}}`), Condition{})
+	s.PutItem(ctx, "events", it(t, `{"id":{"S":"b"}}`), Condition{})
+	s.DeleteItem(ctx, "events", it(t, `{"id":{"S":"a"}}`), Condition{})
+	s.DeleteItem(ctx, "events", it(t, `{"id":{"S":"nothing"}}`), Condition{}) // no change, no record
+	desc, err := s.DescribeStream(ctx, arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iter, err := s.Iterator(ctx, arn, ShardID(desc), "TRIM_HORIZON", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, next, err := s.Records(ctx, iter, 2)
+	if err != nil || len(recs) != 2 || recs[0].Name != "INSERT" || recs[1].Name != "MODIFY" || recs[1].Old["v"].Str != "1" || recs[1].New["v"].Str != "2" {
+		t.Fatalf("first page: %+v %v", recs, err)
+	}
+	more, _, err := s.Records(ctx, next, 100)
+	if err != nil || len(more) != 2 || more[0].Name != "INSERT" || more[1].Name != "REMOVE" || more[1].New != nil || more[1].Old["v"].Str != "2" {
+		t.Fatalf("second page: %+v %v", more, err)
+	}
+	after, _ := s.Iterator(ctx, arn, ShardID(desc), "AFTER_SEQUENCE_NUMBER", recs[1].Seq)
+	if r, _, _ := s.Records(ctx, after, 100); len(r) != 2 || r[0].Keys["id"].Str != "b" {
+		t.Fatalf("after the second record: %+v", r)
+	}
+	latest, _ := s.Iterator(ctx, arn, ShardID(desc), "LATEST", 0)
+	if r, _, _ := s.Records(ctx, latest, 100); len(r) != 0 {
+		t.Fatalf("LATEST gave %d records", len(r))
+	}
+	s.PutItem(ctx, "events", it(t, `{"id":{"S":"c"}}`), Condition{})
+	if r, _, _ := s.Records(ctx, latest, 100); len(r) != 1 || r[0].Keys["id"].Str != "c" {
+		t.Fatalf("LATEST after a put: %+v", r)
+	}
+	if _, _, err := s.Records(ctx, latest+"x", 1); errType(err) != "ValidationException" {
+		t.Fatalf("a forged iterator: %v", err)
+	}
+	// Transactions record their changes too.
+	u, _ := itemexpr.ParseUpdate("SET v = :v", &itemexpr.Params{Values: map[string]*item.Value{":v": {Kind: item.N, Str: "9"}}})
+	if err := s.TransactWrite(ctx, []TxWrite{{Table: "events", Key: it(t, `{"id":{"S":"b"}}`), Update: u}, {Table: "events", Put: it(t, `{"id":{"S":"d"}}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	all, _, _ := s.Records(ctx, iter, 100)
+	if len(all) != 7 || all[5].Name != "MODIFY" || all[5].New["v"].Str != "9" || all[6].Name != "INSERT" {
+		t.Fatalf("all records: %d, %+v", len(all), all[len(all)-2:])
+	}
+	if _, err := s.SetStream(ctx, "events", false, ""); err != nil {
+		t.Fatal(err)
+	}
+	s.PutItem(ctx, "events", it(t, `{"id":{"S":"e"}}`), Condition{})
+	if r, _, _ := s.Records(ctx, iter, 100); len(r) != 7 {
+		t.Fatalf("a disabled stream recorded more: %d", len(r))
+	}
+}

@@ -106,7 +106,7 @@ func (s *Service) TransactWrite(ctx context.Context, writes []TxWrite) error {
 				}
 				continue
 			}
-			h := nats.Header{"Nats-Expected-Last-Subject-Sequence": []string{strconv.FormatUint(seq, 10)}}
+			h := nats.Header{"Nats-Expected-Last-Subject-Sequence": []string{strconv.FormatUint(seq, 10)}, "Nats-Rollup": []string{"sub"}}
 			if w.checkOnly() {
 				h.Set("Nats-Expected-Last-Subject-Sequence-Subject", tg.subject)
 				msgs = append(msgs, &nats.Msg{Subject: checkSubject, Header: h})
@@ -140,9 +140,14 @@ func (s *Service) TransactWrite(ctx context.Context, writes []TxWrite) error {
 				owners = append(owners, nil)
 				continue
 			}
-			data, _ := json.Marshal(record{Key: tg.t.def.keyItem(w.Key), New: next, Old: cur})
-			msgs = append(msgs, &nats.Msg{Subject: tg.subject, Data: data, Header: h})
-			owners = append(owners, tg.t)
+			for j, m := range s.versionMsgs(tg.t.def, tg.subject, seq, tg.t.def.keyItem(w.Key), next, cur) {
+				msgs = append(msgs, m)
+				if j == 0 {
+					owners = append(owners, tg.t)
+				} else {
+					owners = append(owners, nil) // a change record
+				}
+			}
 		}
 		if stale {
 			continue

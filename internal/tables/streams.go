@@ -1,0 +1,283 @@
+package tables
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aloft-dev/aloft/internal/fault"
+	"github.com/aloft-dev/aloft/internal/item"
+)
+
+// ViewTypes are the stream view types.
+var ViewTypes = []string{"KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"}
+
+// SetStream enables (with view type) or disables table name's stream.
+func (s *Service) SetStream(ctx context.Context, name string, enabled bool, viewType string) (*Def, error) {
+	for range 10 {
+		t, err := s.get(name)
+		if err != nil {
+			return nil, err
+		}
+		d := *t.def
+		switch {
+		case enabled && d.Stream != nil && d.Stream.Enabled:
+			return nil, validation("Table already has an enabled stream: %s", d.StreamARN())
+		case !enabled && (d.Stream == nil || !d.Stream.Enabled):
+			return nil, validation("Table already has no enabled stream")
+		case enabled:
+			spec, err := s.newStream(ctx, &d, viewType)
+			if err != nil {
+				return nil, err
+			}
+			d.Stream = spec
+		default:
+			c := *d.Stream
+			c.Enabled = false
+			d.Stream = &c
+		}
+		doc, _ := json.Marshal(&d)
+		rev, err := s.kv.Update(ctx, name, doc, t.rev)
+		if err == nil {
+			s.revs.Wait(rev)
+			return &d, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("tables: stream of %s: %w", name, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("tables: stream of %s: too many concurrent changes", name)
+}
+
+// newStream is a new stream of table d: labelled by now, its records
+// those after the stream's current last sequence.
+func (s *Service) newStream(ctx context.Context, d *Def, viewType string) (*StreamSpec, error) {
+	found := false
+	for _, v := range ViewTypes {
+		found = found || v == viewType
+	}
+	if !found {
+		return nil, validation("1 validation error detected: Value '%s' at 'streamSpecification.streamViewType' failed to satisfy constraint: Member must satisfy enum value set: [NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY]", viewType)
+	}
+	var since uint64
+	st, err := s.js.Stream(ctx, itemStream)
+	if err != nil {
+		return nil, err
+	}
+	if info, err := st.Info(ctx); err == nil {
+		since = info.State.LastSeq
+	}
+	return &StreamSpec{Enabled: true, ViewType: viewType, Label: time.Now().UTC().Format("2006-01-02T15:04:05.000"), Since: since}, nil
+}
+
+// Stream is a table's stream, as the streams API describes it.
+type Stream struct {
+	ARN, Label, ViewType, Table string
+	Enabled                     bool
+	KeySchema                   []KeyElement
+	First                       uint64 // the first record's sequence, 0 for none
+}
+
+// Streams returns the streams of table name ("" for every table).
+func (s *Service) Streams(name string) []Stream {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Stream
+	for n, t := range s.tables {
+		if (name == "" || n == name) && t.def.Stream != nil {
+			out = append(out, Stream{ARN: t.def.StreamARN(), Label: t.def.Stream.Label, ViewType: t.def.Stream.ViewType, Table: n,
+				Enabled: t.def.Stream.Enabled, KeySchema: t.def.KeySchema})
+		}
+	}
+	return out
+}
+
+// streamOf returns the table and stream a stream ARN names.
+func (s *Service) streamOf(arn string) (*table, error) {
+	name, label, ok := strings.Cut(TableName(arn), "/stream/")
+	if !ok {
+		return nil, &Error{Kind: fault.NotFound, Type: "ResourceNotFoundException", Message: "Requested resource not found: Stream: " + arn + " not found"}
+	}
+	t, err := s.get(name)
+	if err != nil || t.def.Stream == nil || t.def.Stream.Label != label {
+		return nil, &Error{Kind: fault.NotFound, Type: "ResourceNotFoundException", Message: "Requested resource not found: Stream: " + arn + " not found"}
+	}
+	return t, nil
+}
+
+// DescribeStream returns the stream arn names.
+func (s *Service) DescribeStream(ctx context.Context, arn string) (*Stream, error) {
+	t, err := s.streamOf(arn)
+	if err != nil {
+		return nil, err
+	}
+	d := t.def
+	return &Stream{ARN: arn, Label: d.Stream.Label, ViewType: d.Stream.ViewType, Table: d.Name, Enabled: d.Stream.Enabled, KeySchema: d.KeySchema,
+		First: s.firstRecord(ctx, d)}, nil
+}
+
+func (s *Service) firstRecord(ctx context.Context, d *Def) uint64 {
+	st, err := s.js.Stream(ctx, itemStream)
+	if err != nil {
+		return 0
+	}
+	m, err := st.GetMsg(ctx, d.Stream.Since+1, jetstream.WithGetMsgSubject(d.changeSubject()))
+	if err != nil {
+		return 0
+	}
+	return m.Sequence
+}
+
+// ShardID is the one shard of a table's stream.
+func ShardID(d *Stream) string {
+	return "shardId-00000001-" + strings.ReplaceAll(strings.ReplaceAll(d.Label, ":", ""), "-", "")
+}
+
+// iterator is a shard iterator's content: the stream, the next sequence
+// to read, and when it expires.
+type iterator struct {
+	ARN     string `json:"a"`
+	Next    uint64 `json:"n"`
+	Expires int64  `json:"e"`
+}
+
+// Iterator returns a shard iterator of stream arn: TRIM_HORIZON (the
+// oldest record), LATEST (after the newest), AT_SEQUENCE_NUMBER or
+// AFTER_SEQUENCE_NUMBER seq.
+func (s *Service) Iterator(ctx context.Context, arn, shard, kind string, seq uint64) (string, error) {
+	t, err := s.streamOf(arn)
+	if err != nil {
+		return "", err
+	}
+	d := &Stream{Label: t.def.Stream.Label}
+	if shard != ShardID(d) {
+		return "", &Error{Kind: fault.NotFound, Type: "ResourceNotFoundException", Message: "Requested resource not found: Shard does not exist"}
+	}
+	var next uint64
+	switch kind {
+	case "TRIM_HORIZON":
+		next = t.def.Stream.Since + 1
+	case "LATEST":
+		st, err := s.js.Stream(ctx, itemStream)
+		if err != nil {
+			return "", err
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return "", err
+		}
+		next = info.State.LastSeq + 1
+	case "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER":
+		if seq <= t.def.Stream.Since {
+			return "", validation("Invalid SequenceNumber for the stream")
+		}
+		next = seq
+		if kind == "AFTER_SEQUENCE_NUMBER" {
+			next++
+		}
+	default:
+		return "", validation("1 validation error detected: Value '%s' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, LATEST, AT_SEQUENCE_NUMBER, TRIM_HORIZON]", kind)
+	}
+	return s.seal(iterator{ARN: arn, Next: next, Expires: time.Now().Add(15 * time.Minute).Unix()}), nil
+}
+
+func (s *Service) seal(it iterator) string {
+	body, _ := json.Marshal(it)
+	mac := hmac.New(sha256.New, s.secret)
+	mac.Write(body)
+	return base64.RawURLEncoding.EncodeToString(body) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:16])
+}
+
+func (s *Service) open(token string) (iterator, error) {
+	var it iterator
+	bad := validation("Invalid ShardIterator")
+	body64, tag64, ok := strings.Cut(token, ".")
+	body, err1 := base64.RawURLEncoding.DecodeString(body64)
+	tag, err2 := base64.RawURLEncoding.DecodeString(tag64)
+	if !ok || err1 != nil || err2 != nil {
+		return it, bad
+	}
+	mac := hmac.New(sha256.New, s.secret)
+	mac.Write(body)
+	if !hmac.Equal(mac.Sum(nil)[:16], tag) || json.Unmarshal(body, &it) != nil {
+		return it, bad
+	}
+	if time.Now().Unix() > it.Expires {
+		return it, &Error{Kind: fault.Invalid, Type: "ExpiredIteratorException", Message: "Iterator expired. The iterator was created at time " +
+			time.Unix(it.Expires-15*60, 0).UTC().Format(time.RFC1123) + " while right now it is " + time.Now().UTC().Format(time.RFC1123) +
+			" which is further in the future than the tolerated delay of 900000 milliseconds."}
+	}
+	return it, nil
+}
+
+// Record is a change record as the streams API gives it.
+type Record struct {
+	Seq      uint64
+	ID, Name string
+	Time     int64 // Unix ms
+	Keys     item.Item
+	New, Old item.Item
+	Size     int
+	ViewType string
+	Region   string
+}
+
+// Records reads up to limit records from a shard iterator, returning
+// them and the next iterator ("" once the stream is disabled and read
+// to its end).
+func (s *Service) Records(ctx context.Context, token string, limit int) ([]Record, string, error) {
+	it, err := s.open(token)
+	if err != nil {
+		return nil, "", err
+	}
+	t, err := s.streamOf(it.ARN)
+	if err != nil {
+		return nil, "", err
+	}
+	d := t.def
+	st, err := s.js.Stream(ctx, itemStream)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []Record
+	next := it.Next
+	for len(out) < limit {
+		m, err := st.GetMsg(ctx, next, jetstream.WithGetMsgSubject(d.changeSubject()))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		next = m.Sequence + 1
+		var c change
+		if err := json.Unmarshal(m.Data, &c); err != nil {
+			continue
+		}
+		r := Record{Seq: m.Sequence, ID: c.ID, Name: c.Name, Time: c.Time, Keys: c.Key, Size: c.Size, ViewType: d.Stream.ViewType, Region: d.Region}
+		switch d.Stream.ViewType {
+		case "NEW_IMAGE":
+			r.New = c.New
+		case "OLD_IMAGE":
+			r.Old = c.Old
+		case "NEW_AND_OLD_IMAGES":
+			r.New, r.Old = c.New, c.Old
+		}
+		out = append(out, r)
+	}
+	it.Next = next
+	it.Expires = time.Now().Add(15 * time.Minute).Unix()
+	if !d.Stream.Enabled && len(out) == 0 {
+		return out, "", nil // closed, and read to the end
+	}
+	return out, s.seal(it), nil
+}
