@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	stypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
 )
@@ -38,12 +40,15 @@ func TestDynamoDB(t *testing.T) {
 	srv := alofttest.Start(t)
 	c := srv.DynamoDB()
 	ctx := ctxT(t)
-	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("orders"), BillingMode: types.BillingModePayPerRequest,
+	made, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("orders"), BillingMode: types.BillingModePayPerRequest,
 		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String("customer"), KeyType: types.KeyTypeHash}, {AttributeName: aws.String("n"), KeyType: types.KeyTypeRange}},
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("customer"), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String("n"), AttributeType: types.ScalarAttributeTypeN}}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if made.TableDescription == nil || aws.ToString(made.TableDescription.TableArn) != "arn:aws:dynamodb:us-east-1:000000000000:table/orders" {
+		t.Fatalf("CreateTable's description: %+v", made.TableDescription)
 	}
 	if err := dynamodb.NewTableExistsWaiter(c).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("orders")}, 10e9); err != nil {
 		t.Fatal(err)
@@ -294,5 +299,70 @@ func TestDynamoDBTransactions(t *testing.T) {
 	}
 	if left := got.Responses[0].Item["left"].(*types.AttributeValueMemberN).Value; left != "0" || got.Responses[1].Item == nil || got.Responses[2].Item != nil {
 		t.Fatalf("after the sales: stock %s, s1 %v, s2 %v", left, got.Responses[1].Item, got.Responses[2].Item)
+	}
+}
+
+// TestDynamoDBStreams reads a table's changes through the streams API as
+// a stream consumer does: ListStreams, DescribeStream, GetShardIterator
+// and GetRecords, with each view of a change.
+func TestDynamoDBStreams(t *testing.T) {
+	srv := alofttest.Start(t)
+	c, sc := srv.DynamoDB(), srv.DynamoDBStreams()
+	ctx := ctxT(t)
+	out, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("feed"), BillingMode: types.BillingModePayPerRequest,
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(out.TableDescription.LatestStreamArn)
+	if arn == "" {
+		t.Fatal("no LatestStreamArn")
+	}
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("feed"), Item: map[string]types.AttributeValue{"id": s("a"), "v": s("1")}})
+	c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("feed"), Key: map[string]types.AttributeValue{"id": s("a")},
+		UpdateExpression: aws.String("SET v = :v"), ExpressionAttributeValues: map[string]types.AttributeValue{":v": s("2")}})
+	c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String("feed"), Key: map[string]types.AttributeValue{"id": s("a")}})
+
+	ls, err := sc.ListStreams(ctx, &dynamodbstreams.ListStreamsInput{TableName: aws.String("feed")})
+	if err != nil || len(ls.Streams) != 1 || aws.ToString(ls.Streams[0].StreamArn) != arn {
+		t.Fatalf("list streams: %+v %v", ls, err)
+	}
+	desc, err := sc.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: &arn})
+	if err != nil || len(desc.StreamDescription.Shards) != 1 || desc.StreamDescription.StreamStatus != stypes.StreamStatusEnabled {
+		t.Fatalf("describe stream: %+v %v", desc, err)
+	}
+	it, err := sc.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: &arn, ShardId: desc.StreamDescription.Shards[0].ShardId,
+		ShardIteratorType: stypes.ShardIteratorTypeTrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := sc.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator})
+	if err != nil || len(recs.Records) != 3 {
+		t.Fatalf("records: %+v %v", recs, err)
+	}
+	names := []stypes.OperationType{recs.Records[0].EventName, recs.Records[1].EventName, recs.Records[2].EventName}
+	if names[0] != stypes.OperationTypeInsert || names[1] != stypes.OperationTypeModify || names[2] != stypes.OperationTypeRemove {
+		t.Fatalf("event names %v", names)
+	}
+	mod := recs.Records[1].Dynamodb
+	if mod.OldImage["v"].(*stypes.AttributeValueMemberS).Value != "1" || mod.NewImage["v"].(*stypes.AttributeValueMemberS).Value != "2" ||
+		aws.ToString(mod.SequenceNumber) <= aws.ToString(recs.Records[0].Dynamodb.SequenceNumber) {
+		t.Fatalf("the MODIFY record: %+v", mod)
+	}
+	// Disabled: LatestStreamArn stays, the stream reads DISABLED.
+	if _, err := c.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String("feed"), StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(false)}}); err != nil {
+		t.Fatal(err)
+	}
+	desc, _ = sc.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: &arn})
+	if desc.StreamDescription.StreamStatus != stypes.StreamStatusDisabled {
+		t.Fatalf("after disabling: %s", desc.StreamDescription.StreamStatus)
+	}
+	_, err = sc.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: aws.String("forged")})
+	var smithyErr interface{ ErrorCode() string }
+	if !errors.As(err, &smithyErr) || smithyErr.ErrorCode() != "ValidationException" {
+		t.Fatalf("a forged iterator: %v", err)
 	}
 }

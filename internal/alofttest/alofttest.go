@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -317,6 +318,11 @@ func (s *Server) SQS() *sqs.Client {
 // DynamoDB returns a DynamoDB client for this server.
 func (s *Server) DynamoDB() *dynamodb.Client {
 	return dynamodb.NewFromConfig(s.Config(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(s.URL) })
+}
+
+// DynamoDBStreams returns a DynamoDB Streams client for this server.
+func (s *Server) DynamoDBStreams() *dynamodbstreams.Client {
+	return dynamodbstreams.NewFromConfig(s.Config(), func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(s.URL) })
 }
 
 // SNS returns an SNS client for this server.

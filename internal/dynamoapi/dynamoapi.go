@@ -29,8 +29,9 @@ const MaxBody = 16 << 20
 
 // Server serves the DynamoDB API.
 type Server struct {
-	t      *tables.Service
-	tokens tokens
+	t       *tables.Service
+	tokens  tokens
+	streams *awsproto.JSONAPI // the streams API (streams.go)
 	*awsproto.JSONAPI
 }
 
@@ -56,6 +57,8 @@ func New(t *tables.Service) *Server {
 	awsproto.Handle(a, "DescribeLimits", s.describeLimits)
 	awsproto.Handle(a, "TransactWriteItems", s.transactWrite)
 	awsproto.Handle(a, "TransactGetItems", s.transactGet)
+	awsproto.Handle(a, "UpdateTable", s.updateTable)
+	s.streams = s.streamsAPI()
 	return s
 }
 
@@ -189,7 +192,21 @@ func (e *exprs) capacity(table string, size int, write, consistent bool) map[str
 // resources: dynamodb:<Operation> on the table the request names (the
 // first of a batch's; the handler authorizes the others).
 func Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), Prefix+".")
+	target := r.Header.Get("X-Amz-Target")
+	if op, ok := strings.CutPrefix(target, StreamsPrefix+"."); ok && op != "" {
+		// On the stream the request names (the iterator's is sealed
+		// in it: GetRecords asks on any).
+		var in struct {
+			StreamArn string `json:"StreamArn"`
+		}
+		json.Unmarshal(body, &in)
+		res := in.StreamArn
+		if res == "" {
+			res = "*"
+		}
+		return edge.Operation{Action: "dynamodb:" + op, Resource: res}, nil
+	}
+	op, ok := strings.CutPrefix(target, Prefix+".")
 	if !ok || op == "" {
 		return edge.Operation{}, nil
 	}
@@ -250,7 +267,8 @@ func authorizeTables(ctx context.Context, action string, names []string) error {
 // Actions returns the IAM actions of the DynamoDB API's operations.
 func Actions() []string {
 	var out []string
-	for _, op := range New(nil).Operations() {
+	s := New(nil)
+	for _, op := range append(s.Operations(), s.streams.Operations()...) {
 		out = append(out, "dynamodb:"+op)
 	}
 	return out

@@ -34,7 +34,7 @@ type createTableIn struct {
 	DeletionProtectionEnabled bool                         `json:"DeletionProtectionEnabled"`
 	GlobalSecondaryIndexes    []any                        `json:"GlobalSecondaryIndexes"`
 	LocalSecondaryIndexes     []any                        `json:"LocalSecondaryIndexes"`
-	StreamSpecification       map[string]any               `json:"StreamSpecification"`
+	StreamSpecification       *streamSpec                  `json:"StreamSpecification"`
 	SSESpecification          map[string]any               `json:"SSESpecification"`
 	TableClass                string                       `json:"TableClass"`
 	OnDemandThroughput        map[string]any               `json:"OnDemandThroughput"`
@@ -58,15 +58,25 @@ func describe(d *tables.Def, count, size int, status string) map[string]any {
 		pt["ReadCapacityUnits"], pt["WriteCapacityUnits"] = d.Throughput.ReadCapacityUnits, d.Throughput.WriteCapacityUnits
 	}
 	out["ProvisionedThroughput"] = pt
+	if d.Stream != nil {
+		out["LatestStreamArn"], out["LatestStreamLabel"] = d.StreamARN(), d.Stream.Label
+		if d.Stream.Enabled {
+			out["StreamSpecification"] = map[string]any{"StreamEnabled": true, "StreamViewType": d.Stream.ViewType}
+		}
+	}
 	if d.BillingMode == "PAY_PER_REQUEST" {
 		out["BillingModeSummary"] = map[string]any{"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": d.Created}
 	}
 	return out
 }
 
-func (s *Server) createTable(ctx context.Context, in *createTableIn) (*tableOut, error) {
+type createTableOut struct {
+	TableDescription map[string]any `json:"TableDescription"`
+}
+
+func (s *Server) createTable(ctx context.Context, in *createTableIn) (*createTableOut, error) {
 	for name, set := range map[string]bool{"GlobalSecondaryIndexes": len(in.GlobalSecondaryIndexes) > 0, "LocalSecondaryIndexes": len(in.LocalSecondaryIndexes) > 0,
-		"StreamSpecification": in.StreamSpecification != nil, "SSESpecification": in.SSESpecification != nil, "OnDemandThroughput": in.OnDemandThroughput != nil,
+		"SSESpecification": in.SSESpecification != nil, "OnDemandThroughput": in.OnDemandThroughput != nil,
 		"WarmThroughput": in.WarmThroughput != nil, "ResourcePolicy": in.ResourcePolicy != ""} {
 		if set {
 			return nil, validation("%s is not available here yet.", name)
@@ -77,6 +87,14 @@ func (s *Server) createTable(ctx context.Context, in *createTableIn) (*tableOut,
 	}
 	def := tables.Def{Name: in.TableName, Region: region(ctx), KeySchema: in.KeySchema, AttributeDefinitions: in.AttributeDefinitions,
 		BillingMode: in.BillingMode, Throughput: in.ProvisionedThroughput, DeletionProtection: in.DeletionProtectionEnabled}
+	if sp := in.StreamSpecification; sp != nil {
+		if err := sp.check(); err != nil {
+			return nil, err
+		}
+		if sp.StreamEnabled {
+			def.Stream = &tables.StreamSpec{ViewType: sp.StreamViewType}
+		}
+	}
 	if len(in.Tags) > 0 {
 		def.Tags = map[string]string{}
 		for _, t := range in.Tags {
@@ -87,7 +105,58 @@ func (s *Server) createTable(ctx context.Context, in *createTableIn) (*tableOut,
 	if err != nil {
 		return nil, err
 	}
-	return &tableOut{describe(d, 0, 0, "ACTIVE")}, nil
+	return &createTableOut{describe(d, 0, 0, "ACTIVE")}, nil
+}
+
+// streamSpec is a table's StreamSpecification.
+type streamSpec struct {
+	StreamEnabled  bool   `json:"StreamEnabled"`
+	StreamViewType string `json:"StreamViewType"`
+}
+
+func (sp *streamSpec) check() error {
+	if sp.StreamEnabled && sp.StreamViewType == "" {
+		return validation("One or more parameter values were invalid: StreamViewType is required when StreamEnabled is true")
+	}
+	if !sp.StreamEnabled && sp.StreamViewType != "" {
+		return validation("One or more parameter values were invalid: Disabled stream specification must not have StreamViewType")
+	}
+	return nil
+}
+
+// updateTable changes a table's stream; the other changes (indexes,
+// throughput, billing) are not available yet and refused.
+func (s *Server) updateTable(ctx context.Context, in *struct {
+	TableName                   string         `json:"TableName"`
+	StreamSpecification         *streamSpec    `json:"StreamSpecification"`
+	BillingMode                 string         `json:"BillingMode"`
+	ProvisionedThroughput       map[string]any `json:"ProvisionedThroughput"`
+	GlobalSecondaryIndexUpdates []any          `json:"GlobalSecondaryIndexUpdates"`
+	AttributeDefinitions        []any          `json:"AttributeDefinitions"`
+	DeletionProtectionEnabled   *bool          `json:"DeletionProtectionEnabled"`
+	SSESpecification            map[string]any `json:"SSESpecification"`
+	TableClass                  string         `json:"TableClass"`
+}) (*struct {
+	TableDescription map[string]any `json:"TableDescription"`
+}, error) {
+	if in.BillingMode != "" || in.ProvisionedThroughput != nil || len(in.GlobalSecondaryIndexUpdates) > 0 || len(in.AttributeDefinitions) > 0 ||
+		in.DeletionProtectionEnabled != nil || in.SSESpecification != nil || in.TableClass != "" {
+		return nil, validation("UpdateTable changes a table's StreamSpecification here; its other changes are not available yet.")
+	}
+	if in.StreamSpecification == nil {
+		return nil, validation("At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required")
+	}
+	if err := in.StreamSpecification.check(); err != nil {
+		return nil, err
+	}
+	d, err := s.t.SetStream(ctx, tables.TableName(in.TableName), in.StreamSpecification.StreamEnabled, in.StreamSpecification.StreamViewType)
+	if err != nil {
+		return nil, err
+	}
+	_, n, size, _ := s.t.Describe(d.Name)
+	return &struct {
+		TableDescription map[string]any `json:"TableDescription"`
+	}{describe(d, n, size, "ACTIVE")}, nil
 }
 
 type tableIn struct {
