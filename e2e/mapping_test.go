@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -341,5 +344,113 @@ func TestAsyncDestinationsToQueueAndTopic(t *testing.T) {
 	}
 	if rec.RequestContext.Condition != "RetriesExhausted" || rec.RequestPayload["id"] != "d1" || rec.ResponseContext.FunctionError != "Unhandled" {
 		t.Fatalf("failure record: %+v", rec)
+	}
+}
+
+// TestStreamEventSourceMapping runs a table's stream into a function: the
+// function sees each change once, in order per item, as aws-lambda-go's
+// events.DynamoDBEvent; a record it keeps failing is retried, then
+// reported to the OnFailure queue, and the stream goes on.
+func TestStreamEventSourceMapping(t *testing.T) {
+	srv := alofttest.Start(t, "--sandbox", "process") // the function writes to a host directory
+	ctx := ctxT(t)
+	lc, dc, qc := srv.Lambda(), srv.DynamoDB(), srv.SQS()
+	dir := t.TempDir()
+	createEventRecorder(t, lc, "on-change", dir)
+	out, err := dc.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("profiles"), BillingMode: dtypes.BillingModePayPerRequest,
+		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: dtypes.KeyTypeHash}},
+		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: dtypes.ScalarAttributeTypeS}},
+		StreamSpecification:  &dtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: dtypes.StreamViewTypeNewAndOldImages}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamArn := aws.ToString(out.TableDescription.LatestStreamArn)
+	failURL, failARN := queueWithARN(t, qc, "stream-failures", nil)
+
+	// The default role may not read streams.
+	_, err = lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("on-change"), EventSourceArn: &streamArn,
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon})
+	var inv *ltypes.InvalidParameterValueException
+	if !errors.As(err, &inv) {
+		t.Fatalf("a mapping whose role cannot read the stream: %v", err)
+	}
+	iamc := iam.NewFromConfig(srv.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	role := sqsReaderRole(t, srv, "stream-reader")
+	if _, err := iamc.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("stream-reader"), PolicyName: aws.String("streams"), PolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:GetRecords","dynamodb:GetShardIterator","dynamodb:DescribeStream","dynamodb:ListStreams","sqs:SendMessage"],"Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("on-change"), Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("on-change"), EventSourceArn: &streamArn})
+	if !errors.As(err, &inv) {
+		t.Fatalf("a stream mapping without StartingPosition: %v", err)
+	}
+	m, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("on-change"), EventSourceArn: &streamArn,
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(10), MaximumRetryAttempts: aws.Int32(1),
+		FunctionResponseTypes: []ltypes.FunctionResponseType{ltypes.FunctionResponseTypeReportBatchItemFailures},
+		DestinationConfig:     &ltypes.DestinationConfig{OnFailure: &ltypes.OnFailure{Destination: &failARN}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.StartingPosition != ltypes.EventSourcePositionTrimHorizon || aws.ToInt32(m.BatchSize) != 10 {
+		t.Fatalf("mapping %+v", m)
+	}
+	s := func(v string) dtypes.AttributeValue { return &dtypes.AttributeValueMemberS{Value: v} }
+	for i, id := range []string{"a", "b", "a"} {
+		if _, err := dc.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("profiles"), Item: map[string]dtypes.AttributeValue{"id": s(id), "v": s(strconv.Itoa(i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dc.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("profiles"), Item: map[string]dtypes.AttributeValue{"id": s("bad"), "fail": s("yes")}})
+	dc.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String("profiles"), Key: map[string]dtypes.AttributeValue{"id": s("b")}})
+
+	// The failing record is reported once its retries are spent.
+	fails := drainUntil(t, qc, failURL, 1, 40*time.Second)
+	if len(fails) != 1 || !strings.Contains(aws.ToString(fails[0].Body), `"DDBStreamBatchInfo"`) || !strings.Contains(aws.ToString(fails[0].Body), "RetryAttemptsExhausted") {
+		t.Fatalf("the failure destination got %+v", fails)
+	}
+	// Every change reached the function; a's two puts in order; the
+	// removal of b after b's insert.
+	type change struct{ name, id, v string }
+	var seen []change
+	waitUntil(t, "the removal of b to reach the function", func() bool {
+		seen = nil
+		for _, raw := range recorded(t, dir, 1) {
+			var ev events.DynamoDBEvent
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range ev.Records {
+				if r.EventSource != "aws:dynamodb" || r.EventSourceArn != streamArn {
+					t.Fatalf("a record: %+v", r)
+				}
+				img := r.Change.NewImage
+				if r.EventName == "REMOVE" {
+					img = r.Change.OldImage
+				}
+				v := ""
+				if a, ok := img["v"]; ok {
+					v = a.String()
+				}
+				seen = append(seen, change{r.EventName, r.Change.Keys["id"].String(), v})
+			}
+		}
+		return len(seen) > 0 && seen[len(seen)-1] == change{"REMOVE", "b", "1"}
+	})
+	first := map[string]int{}
+	for i, c := range seen {
+		if _, ok := first[c.name+c.id+c.v]; !ok {
+			first[c.name+c.id+c.v] = i
+		}
+	}
+	if first["INSERTa0"] > first["MODIFYa2"] || first["INSERTb1"] > first["REMOVEb1"] {
+		t.Fatalf("changes out of order: %v", seen)
+	}
+	for _, want := range []string{"INSERTa0", "INSERTb1", "MODIFYa2", "INSERTbad", "REMOVEb1"} {
+		if _, ok := first[want]; !ok {
+			t.Fatalf("the function never saw %s: %v", want, seen)
+		}
 	}
 }

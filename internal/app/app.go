@@ -271,7 +271,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	s.topics.Start()
-	s.mappings, err = mappings.Open(ctx, js, mappings.Deps{Queues: s.queues, Invoke: s.invokeForMapping, Reserved: s.reserved,
+	s.mappings, err = mappings.Open(ctx, js, mappings.Deps{Queues: s.queues, Tables: s.tables, Invoke: s.invokeForMapping, Reserved: s.reserved,
+		Send: func(ctx context.Context, arn string, body []byte) error {
+			return s.sendToDestination(ctx, arn, body, nil)
+		},
 		Log: log.With("component", "mappings")})
 	if err != nil {
 		return nil, err

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
-	"github.com/aloft-dev/aloft/internal/item"
 	"github.com/aloft-dev/aloft/internal/tables"
 )
 
@@ -94,12 +93,7 @@ func (s *Server) describeStream(ctx context.Context, in *struct {
 		"TableName": st.Table, "KeySchema": st.KeySchema, "Shards": []any{shard}}}, nil
 }
 
-// seqNumber is a record's SequenceNumber: its stream sequence, in
-// DynamoDB's 21 digits.
-func seqNumber(n uint64) string {
-	s := strconv.FormatUint(n, 10)
-	return strings.Repeat("0", max(21-len(s), 0)) + s
-}
+func seqNumber(n uint64) string { return tables.SequenceNumber(n) }
 
 func (s *Server) getShardIterator(ctx context.Context, in *struct {
 	StreamArn         string `json:"StreamArn"`
@@ -128,36 +122,12 @@ func (s *Server) getShardIterator(ctx context.Context, in *struct {
 	}{it}, nil
 }
 
-// streamRecord is a record as GetRecords writes it (and as Lambda's
-// events.DynamoDBEventRecord reads it).
-type streamRecord struct {
-	EventID      string         `json:"eventID"`
-	EventName    string         `json:"eventName"`
-	EventVersion string         `json:"eventVersion"`
-	EventSource  string         `json:"eventSource"`
-	AWSRegion    string         `json:"awsRegion"`
-	Dynamodb     map[string]any `json:"dynamodb"`
-}
-
-// StreamRecord writes a change record as GetRecords does.
-func StreamRecord(r tables.Record) streamRecord {
-	d := map[string]any{"ApproximateCreationDateTime": float64(r.Time / 1000), "Keys": r.Keys, "SequenceNumber": seqNumber(r.Seq),
-		"SizeBytes": r.Size, "StreamViewType": r.ViewType}
-	if r.New != nil {
-		d["NewImage"] = item.Item(r.New)
-	}
-	if r.Old != nil {
-		d["OldImage"] = item.Item(r.Old)
-	}
-	return streamRecord{EventID: r.ID, EventName: r.Name, EventVersion: "1.1", EventSource: "aws:dynamodb", AWSRegion: r.Region, Dynamodb: d}
-}
-
 func (s *Server) getRecords(ctx context.Context, in *struct {
 	ShardIterator string `json:"ShardIterator"`
 	Limit         *int   `json:"Limit"`
 }) (*struct {
-	Records           []streamRecord `json:"Records"`
-	NextShardIterator string         `json:"NextShardIterator,omitempty"`
+	Records           []map[string]any `json:"Records"`
+	NextShardIterator string           `json:"NextShardIterator,omitempty"`
 }, error) {
 	limit := 1000
 	if in.Limit != nil {
@@ -171,11 +141,11 @@ func (s *Server) getRecords(ctx context.Context, in *struct {
 		return nil, err
 	}
 	out := &struct {
-		Records           []streamRecord `json:"Records"`
-		NextShardIterator string         `json:"NextShardIterator,omitempty"`
-	}{Records: []streamRecord{}, NextShardIterator: next}
+		Records           []map[string]any `json:"Records"`
+		NextShardIterator string           `json:"NextShardIterator,omitempty"`
+	}{Records: []map[string]any{}, NextShardIterator: next}
 	for _, r := range recs {
-		out.Records = append(out.Records, StreamRecord(r))
+		out.Records = append(out.Records, r.Event(""))
 	}
 	return out, nil
 }

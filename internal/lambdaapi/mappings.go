@@ -27,19 +27,27 @@ type Mappings interface {
 // mappingInput is the body of Create/UpdateEventSourceMapping. Fields of
 // Lambda's that apply to other sources are refused, not ignored.
 type mappingInput struct {
-	FunctionName                   string                  `json:"FunctionName"`
-	EventSourceArn                 string                  `json:"EventSourceArn"`
-	Enabled                        *bool                   `json:"Enabled"`
-	BatchSize                      *int                    `json:"BatchSize"`
-	MaximumBatchingWindowInSeconds *int                    `json:"MaximumBatchingWindowInSeconds"`
-	FilterCriteria                 *mappings.Filters       `json:"FilterCriteria"`
-	FunctionResponseTypes          *[]string               `json:"FunctionResponseTypes"`
-	ScalingConfig                  *mappings.ScalingConfig `json:"ScalingConfig"`
+	FunctionName                   string                      `json:"FunctionName"`
+	EventSourceArn                 string                      `json:"EventSourceArn"`
+	Enabled                        *bool                       `json:"Enabled"`
+	BatchSize                      *int                        `json:"BatchSize"`
+	MaximumBatchingWindowInSeconds *int                        `json:"MaximumBatchingWindowInSeconds"`
+	FilterCriteria                 *mappings.Filters           `json:"FilterCriteria"`
+	FunctionResponseTypes          *[]string                   `json:"FunctionResponseTypes"`
+	ScalingConfig                  *mappings.ScalingConfig     `json:"ScalingConfig"`
+	StartingPosition               string                      `json:"StartingPosition"`
+	BisectBatchOnFunctionError     *bool                       `json:"BisectBatchOnFunctionError"`
+	MaximumRetryAttempts           *int                        `json:"MaximumRetryAttempts"`
+	MaximumRecordAgeInSeconds      *int                        `json:"MaximumRecordAgeInSeconds"`
+	ParallelizationFactor          *int                        `json:"ParallelizationFactor"`
+	DestinationConfig              *mappings.DestinationConfig `json:"DestinationConfig"`
 }
 
 // mappingFields are the body fields mappingInput reads.
 var mappingFields = map[string]bool{"FunctionName": true, "EventSourceArn": true, "Enabled": true, "BatchSize": true,
-	"MaximumBatchingWindowInSeconds": true, "FilterCriteria": true, "FunctionResponseTypes": true, "ScalingConfig": true, "UUID": true}
+	"MaximumBatchingWindowInSeconds": true, "FilterCriteria": true, "FunctionResponseTypes": true, "ScalingConfig": true, "UUID": true,
+	"StartingPosition": true, "BisectBatchOnFunctionError": true, "MaximumRetryAttempts": true, "MaximumRecordAgeInSeconds": true,
+	"ParallelizationFactor": true, "DestinationConfig": true}
 
 func decodeMapping(body []byte) (*mappingInput, error) {
 	var fields map[string]json.RawMessage
@@ -48,7 +56,7 @@ func decodeMapping(body []byte) (*mappingInput, error) {
 	}
 	for k, v := range fields {
 		if !mappingFields[k] && string(v) != "null" {
-			return nil, function.InvalidParameter("Unsupported %s parameter for the given event source mapping type: the event sources here are SQS queues.", k)
+			return nil, function.InvalidParameter("Unsupported %s parameter for the given event source mapping type: the event sources here are SQS queues and DynamoDB table streams.", k)
 		}
 	}
 	var in mappingInput
@@ -56,6 +64,23 @@ func decodeMapping(body []byte) (*mappingInput, error) {
 		return nil, err
 	}
 	return &in, nil
+}
+
+// input is the domain's view of the request.
+func (in *mappingInput) input(fnArn string) mappings.Input {
+	return mappings.Input{FunctionArn: fnArn, EventSourceArn: in.EventSourceArn, Enabled: in.Enabled,
+		BatchSize: in.BatchSize, MaximumBatchingWindowInSeconds: in.MaximumBatchingWindowInSeconds, FilterCriteria: in.FilterCriteria,
+		FunctionResponseTypes: in.FunctionResponseTypes, ScalingConfig: in.ScalingConfig, StartingPosition: in.StartingPosition,
+		BisectBatchOnFunctionError: in.BisectBatchOnFunctionError, MaximumRetryAttempts: in.MaximumRetryAttempts,
+		MaximumRecordAgeInSeconds: in.MaximumRecordAgeInSeconds, ParallelizationFactor: in.ParallelizationFactor, DestinationConfig: in.DestinationConfig}
+}
+
+// destination is the OnFailure destination the request names, or "".
+func (in *mappingInput) destination() string {
+	if in.DestinationConfig != nil && in.DestinationConfig.OnFailure != nil {
+		return in.DestinationConfig.OnFailure.Destination
+	}
+	return ""
 }
 
 // mappingFunction resolves FunctionName (a name or an ARN) to the
@@ -76,13 +101,26 @@ func (s *Server) mappingFunction(region, ref string) (string, error) {
 // checkMapping checks that the function's execution role may read the
 // queue, as Lambda does, and that the caller may invoke the function:
 // the mapping will do both for them.
-func (s *Server) checkMapping(ctx context.Context, functionArn, sourceArn string) error {
+func (s *Server) checkMapping(ctx context.Context, functionArn, sourceArn, dest string) error {
 	name, _, _ := function.ParseRef(functionArn)
 	rec, _ := s.d.Registry.Get(name)
 	if rec != nil && s.d.CheckSourceAccess != nil {
-		for _, a := range []string{"ReceiveMessage", "DeleteMessage", "GetQueueAttributes"} {
-			if err := s.d.CheckSourceAccess(rec.Config.Role, "sqs:"+a, sourceArn); err != nil {
-				return function.InvalidParameter("The provided execution role does not have permissions to call %s on SQS", a)
+		if strings.HasPrefix(sourceArn, "arn:aws:dynamodb:") {
+			for _, a := range []string{"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"} {
+				if err := s.d.CheckSourceAccess(rec.Config.Role, "dynamodb:"+a, sourceArn); err != nil {
+					return function.InvalidParameter("Cannot access stream %s. Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM.", sourceArn)
+				}
+			}
+		} else {
+			for _, a := range []string{"ReceiveMessage", "DeleteMessage", "GetQueueAttributes"} {
+				if err := s.d.CheckSourceAccess(rec.Config.Role, "sqs:"+a, sourceArn); err != nil {
+					return function.InvalidParameter("The provided execution role does not have permissions to call %s on SQS", a)
+				}
+			}
+		}
+		if dest != "" {
+			if err := s.checkTargets(rec.Config.Role, dest); err != nil {
+				return err
 			}
 		}
 	}
@@ -106,18 +144,16 @@ func (s *Server) createMapping(w http.ResponseWriter, r *http.Request, req *requ
 		return function.InvalidParameter("FunctionName is required.")
 	}
 	if in.EventSourceArn == "" {
-		return function.InvalidParameter("EventSourceArn is required for an SQS event source.")
+		return function.InvalidParameter("EventSourceArn is required.")
 	}
 	fnArn, err := s.mappingFunction(req.region, in.FunctionName)
 	if err != nil {
 		return err
 	}
-	if err := s.checkMapping(r.Context(), fnArn, in.EventSourceArn); err != nil {
+	if err := s.checkMapping(r.Context(), fnArn, in.EventSourceArn, in.destination()); err != nil {
 		return err
 	}
-	m, err := s.d.Mappings.Create(r.Context(), req.region, mappings.Input{FunctionArn: fnArn, EventSourceArn: in.EventSourceArn, Enabled: in.Enabled,
-		BatchSize: in.BatchSize, MaximumBatchingWindowInSeconds: in.MaximumBatchingWindowInSeconds, FilterCriteria: in.FilterCriteria,
-		FunctionResponseTypes: in.FunctionResponseTypes, ScalingConfig: in.ScalingConfig})
+	m, err := s.d.Mappings.Create(r.Context(), req.region, in.input(fnArn))
 	if err != nil {
 		return err
 	}
@@ -158,13 +194,16 @@ func (s *Server) updateMapping(w http.ResponseWriter, r *http.Request, req *requ
 		if fnArn, err = s.mappingFunction(req.region, in.FunctionName); err != nil {
 			return err
 		}
-		if err := s.checkMapping(r.Context(), fnArn, cur.EventSourceArn); err != nil {
+		if err := s.checkMapping(r.Context(), fnArn, cur.EventSourceArn, in.destination()); err != nil {
 			return err
 		}
 	}
-	m, err := s.d.Mappings.Update(r.Context(), cur.UUID, mappings.Input{FunctionArn: fnArn, Enabled: in.Enabled, BatchSize: in.BatchSize,
-		MaximumBatchingWindowInSeconds: in.MaximumBatchingWindowInSeconds, FilterCriteria: in.FilterCriteria,
-		FunctionResponseTypes: in.FunctionResponseTypes, ScalingConfig: in.ScalingConfig})
+	if in.StartingPosition != "" {
+		return function.InvalidParameter("StartingPosition cannot be changed; make another mapping.")
+	}
+	upd := in.input(fnArn)
+	upd.EventSourceArn = ""
+	m, err := s.d.Mappings.Update(r.Context(), cur.UUID, upd)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/queues"
+	"github.com/aloft-dev/aloft/internal/tables"
 )
 
 const bucket = "aloft_mappings"
@@ -52,8 +53,25 @@ type Mapping struct {
 	StateTransitionReason          string         `json:"StateTransitionReason"`
 	LastModified                   float64        `json:"LastModified"`
 	LastProcessingResult           string         `json:"LastProcessingResult,omitempty"`
-	rev                            uint64
+	// Stream sources' settings.
+	StartingPosition           string             `json:"StartingPosition,omitempty"`
+	BisectBatchOnFunctionError *bool              `json:"BisectBatchOnFunctionError,omitempty"`
+	MaximumRetryAttempts       *int               `json:"MaximumRetryAttempts,omitempty"`
+	MaximumRecordAgeInSeconds  *int               `json:"MaximumRecordAgeInSeconds,omitempty"`
+	ParallelizationFactor      *int               `json:"ParallelizationFactor,omitempty"`
+	DestinationConfig          *DestinationConfig `json:"DestinationConfig,omitempty"`
+	rev                        uint64
 }
+
+// DestinationConfig is where a stream mapping sends what it gives up on.
+type DestinationConfig struct {
+	OnFailure *struct {
+		Destination string `json:"Destination,omitempty"`
+	} `json:"OnFailure,omitempty"`
+}
+
+// stream says whether the mapping reads a table's stream.
+func (m *Mapping) stream() bool { return strings.Contains(m.EventSourceArn, ":table/") }
 
 // Filters is a mapping's FilterCriteria.
 type Filters struct {
@@ -91,20 +109,32 @@ type Deps struct {
 	// bounds its mappings' pollers (ok false: none is reserved); nil
 	// means none.
 	Reserved func(name string) (n int, ok bool)
-	Log      *slog.Logger
+	// Tables serves table stream sources; nil refuses them.
+	Tables *tables.Service
+	// Send delivers a stream mapping's failure record to its OnFailure
+	// queue or topic.
+	Send func(ctx context.Context, arn string, body []byte) error
+	Log  *slog.Logger
 }
 
 // Service keeps the mappings and runs their pollers. Create it with Open.
 type Service struct {
-	d      Deps
-	kv     jetstream.KeyValue
+	d  Deps
+	js jetstream.JetStream
+	kv jetstream.KeyValue
+
+	bucketsOnce sync.Once
+	positions   jetstream.KeyValue // stream mappings' positions
+	leases      jetstream.KeyValue // who reads each stream mapping
+	bucketsErr  error
+
 	log    *slog.Logger
 	follow *follow.Follower
 
 	revs    follow.Revisions // what the views have applied
 	mu      sync.Mutex
 	all     map[string]*Mapping // by UUID
-	pollers map[string]*poller  // running, by UUID
+	pollers map[string]runner   // running, by UUID
 	started bool
 	closed  bool
 }
@@ -118,7 +148,7 @@ func Open(ctx context.Context, js jetstream.JetStream, d Deps) (*Service, error)
 	if err != nil {
 		return nil, fmt.Errorf("mappings: bucket: %w", err)
 	}
-	s := &Service{d: d, kv: kv, log: d.Log, all: map[string]*Mapping{}, pollers: map[string]*poller{}}
+	s := &Service{d: d, js: js, kv: kv, log: d.Log, all: map[string]*Mapping{}, pollers: map[string]runner{}}
 	if s.follow, err = follow.KV(ctx, kv, s.apply, nil); err != nil {
 		return nil, fmt.Errorf("mappings: %w", err)
 	}
@@ -141,7 +171,7 @@ func (s *Service) Close() {
 	s.follow.Stop()
 	s.mu.Lock()
 	s.closed = true
-	ps := make([]*poller, 0, len(s.pollers))
+	ps := make([]runner, 0, len(s.pollers))
 	for id, p := range s.pollers {
 		ps = append(ps, p)
 		delete(s.pollers, id)
@@ -184,20 +214,33 @@ func (s *Service) reconcile(m *Mapping) {
 		return
 	}
 	if p := s.pollers[m.UUID]; p != nil {
-		if p.m.rev == m.rev {
+		if p.revision() == m.rev {
 			return
 		}
 		delete(s.pollers, m.UUID)
 		go p.close()
 	}
 	if m.enabled() {
-		p := s.newPoller(*m)
+		var p runner
+		if m.stream() {
+			p = s.newStreamPoller(*m)
+		} else {
+			p = s.newPoller(*m)
+		}
 		s.pollers[m.UUID] = p
 		p.start()
 	}
 }
 
 func (s *Service) waitFor(rev uint64) { s.revs.Wait(rev) }
+
+// runner is a mapping's poller: of a queue (poller) or of a table's
+// stream (streamPoller).
+type runner interface {
+	start()
+	close()
+	revision() uint64
+}
 
 // Input is what CreateEventSourceMapping and UpdateEventSourceMapping
 // set; nil fields are left as they are (or take their defaults).
@@ -210,17 +253,43 @@ type Input struct {
 	FilterCriteria                 *Filters
 	FunctionResponseTypes          *[]string
 	ScalingConfig                  *ScalingConfig
+	StartingPosition               string
+	BisectBatchOnFunctionError     *bool
+	MaximumRetryAttempts           *int
+	MaximumRecordAgeInSeconds      *int
+	ParallelizationFactor          *int
+	DestinationConfig              *DestinationConfig
 }
 
 // Create makes a mapping from an SQS queue to a function. It returns
 // the mapping as Lambda answers a creation: in state Creating.
 func (s *Service) Create(ctx context.Context, region string, in Input) (*Mapping, error) {
-	if !strings.HasPrefix(in.EventSourceArn, "arn:aws:sqs:") {
-		return nil, function.InvalidParameter("Unsupported event source type: only SQS queues are event sources here.")
-	}
-	queue := in.EventSourceArn[strings.LastIndexByte(in.EventSourceArn, ':')+1:]
-	if _, err := s.d.Queues.Get(queue); err != nil {
-		return nil, function.InvalidParameter("Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist.")
+	stream := strings.HasPrefix(in.EventSourceArn, "arn:aws:dynamodb:") && strings.Contains(in.EventSourceArn, "/stream/")
+	switch {
+	case stream:
+		if s.d.Tables == nil {
+			return nil, function.InvalidParameter("Unsupported event source type: tables are not available on this server.")
+		}
+		if _, err := s.d.Tables.DescribeStream(ctx, in.EventSourceArn); err != nil {
+			return nil, function.InvalidParameter("Stream not found: %s", in.EventSourceArn)
+		}
+		if in.StartingPosition != "TRIM_HORIZON" && in.StartingPosition != "LATEST" {
+			return nil, function.InvalidParameter("1 validation error detected: Value '%s' at 'startingPosition' failed to satisfy constraint: Member must satisfy enum value set: [TRIM_HORIZON, LATEST]", in.StartingPosition)
+		}
+	case strings.HasPrefix(in.EventSourceArn, "arn:aws:sqs:"):
+		queue := in.EventSourceArn[strings.LastIndexByte(in.EventSourceArn, ':')+1:]
+		if _, err := s.d.Queues.Get(queue); err != nil {
+			return nil, function.InvalidParameter("Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist.")
+		}
+		for name, set := range map[string]bool{"StartingPosition": in.StartingPosition != "", "BisectBatchOnFunctionError": in.BisectBatchOnFunctionError != nil,
+			"MaximumRetryAttempts": in.MaximumRetryAttempts != nil, "MaximumRecordAgeInSeconds": in.MaximumRecordAgeInSeconds != nil,
+			"ParallelizationFactor": in.ParallelizationFactor != nil, "DestinationConfig": in.DestinationConfig != nil} {
+			if set {
+				return nil, function.InvalidParameter("Unsupported %s parameter for the given event source mapping type: SQS.", name)
+			}
+		}
+	default:
+		return nil, function.InvalidParameter("Unsupported event source type: the event sources here are SQS queues and DynamoDB table streams.")
 	}
 	s.mu.Lock()
 	for _, old := range s.all {
@@ -235,8 +304,28 @@ func (s *Service) Create(ctx context.Context, region string, in Input) (*Mapping
 	id := ids.New()
 	m := &Mapping{UUID: id, EventSourceMappingArn: "arn:aws:lambda:" + region + ":" + accountOf(in.FunctionArn) + ":event-source-mapping:" + id,
 		FunctionArn: in.FunctionArn, EventSourceArn: in.EventSourceArn, BatchSize: 10, State: "Enabled", StateTransitionReason: "USER_INITIATED"}
+	if stream {
+		m.BatchSize, m.StartingPosition = 100, in.StartingPosition
+		neg := -1
+		m.MaximumRetryAttempts, m.MaximumRecordAgeInSeconds = &neg, &neg
+		f := false
+		m.BisectBatchOnFunctionError = &f
+		one := 1
+		m.ParallelizationFactor = &one
+	}
 	if err := apply(m, in); err != nil {
 		return nil, err
+	}
+	if stream {
+		// The position is fixed now: LATEST means the records after
+		// the mapping was made.
+		start, err := s.d.Tables.StreamStart(ctx, m.EventSourceArn, m.StartingPosition)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.savePosition(ctx, id, start); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkFifo(m); err != nil {
 		return nil, err
@@ -283,10 +372,40 @@ func apply(m *Mapping, in Input) error {
 		m.FunctionResponseTypes = *in.FunctionResponseTypes
 	}
 	if in.ScalingConfig != nil {
+		if m.stream() {
+			return function.InvalidParameter("Unsupported ScalingConfig parameter for the given event source mapping type: DynamoDBStreams.")
+		}
 		m.ScalingConfig = in.ScalingConfig
 		if in.ScalingConfig.MaximumConcurrency == nil {
 			m.ScalingConfig = nil
 		}
+	}
+	if in.BisectBatchOnFunctionError != nil {
+		m.BisectBatchOnFunctionError = in.BisectBatchOnFunctionError
+	}
+	if in.MaximumRetryAttempts != nil {
+		if n := *in.MaximumRetryAttempts; n < -1 || n > 10000 {
+			return function.Validation(n, "maximumRetryAttempts", "Member must have value less than or equal to 10000")
+		}
+		m.MaximumRetryAttempts = in.MaximumRetryAttempts
+	}
+	if in.MaximumRecordAgeInSeconds != nil {
+		if n := *in.MaximumRecordAgeInSeconds; n != -1 && (n < 60 || n > 604800) {
+			return function.Validation(n, "maximumRecordAgeInSeconds", "Member must have value between 60 and 604800, or -1")
+		}
+		m.MaximumRecordAgeInSeconds = in.MaximumRecordAgeInSeconds
+	}
+	if in.ParallelizationFactor != nil {
+		if n := *in.ParallelizationFactor; n != 1 {
+			return function.InvalidParameter("ParallelizationFactor %d is not available here yet: each shard is read by one batch at a time.", n)
+		}
+		m.ParallelizationFactor = in.ParallelizationFactor
+	}
+	if in.DestinationConfig != nil {
+		if d := in.DestinationConfig.OnFailure; d != nil && d.Destination != "" && !function.ValidTarget(d.Destination) {
+			return function.InvalidParameter("The destination ARN %s is not supported here; use a standard SQS queue, an SNS topic or a function.", d.Destination)
+		}
+		m.DestinationConfig = in.DestinationConfig
 	}
 	if m.BatchSize < 1 || m.BatchSize > 10000 {
 		return function.Validation(m.BatchSize, "batchSize", "Member must have value less than or equal to 10000")
@@ -294,7 +413,7 @@ func apply(m *Mapping, in Input) error {
 	if m.MaximumBatchingWindowInSeconds < 0 || m.MaximumBatchingWindowInSeconds > 300 {
 		return function.Validation(m.MaximumBatchingWindowInSeconds, "maximumBatchingWindowInSeconds", "Member must have value less than or equal to 300")
 	}
-	if m.BatchSize > 10 && m.MaximumBatchingWindowInSeconds < 1 {
+	if !m.stream() && m.BatchSize > 10 && m.MaximumBatchingWindowInSeconds < 1 {
 		return function.InvalidParameter("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
 	}
 	for _, t := range m.FunctionResponseTypes {

@@ -55,6 +55,8 @@ func (s *Service) newPoller(m Mapping) *poller {
 	return p
 }
 
+func (p *poller) revision() uint64 { return p.m.rev }
+
 func (p *poller) start() {
 	for range min(minPollers, p.limit) {
 		p.grow()

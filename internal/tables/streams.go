@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -280,4 +281,63 @@ func (s *Service) Records(ctx context.Context, token string, limit int) ([]Recor
 		return out, "", nil // closed, and read to the end
 	}
 	return out, s.seal(it), nil
+}
+
+// SequenceNumber writes a record's sequence as DynamoDB does: 21 digits.
+func SequenceNumber(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	return strings.Repeat("0", max(21-len(s), 0)) + s
+}
+
+// Event is r as GetRecords writes it and as Lambda's DynamoDB events
+// carry it (with the stream's ARN, for events; "" leaves it out).
+func (r Record) Event(streamARN string) map[string]any {
+	d := map[string]any{"ApproximateCreationDateTime": float64(r.Time / 1000), "Keys": r.Keys, "SequenceNumber": SequenceNumber(r.Seq),
+		"SizeBytes": r.Size, "StreamViewType": r.ViewType}
+	if r.New != nil {
+		d["NewImage"] = r.New
+	}
+	if r.Old != nil {
+		d["OldImage"] = r.Old
+	}
+	out := map[string]any{"eventID": r.ID, "eventName": r.Name, "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": r.Region, "dynamodb": d}
+	if streamARN != "" {
+		out["eventSourceARN"] = streamARN
+	}
+	return out
+}
+
+// RecordsFrom reads up to limit records of stream arn from sequence
+// from on, returning them and the sequence to read next.
+func (s *Service) RecordsFrom(ctx context.Context, arn string, from uint64, limit int) ([]Record, uint64, error) {
+	token := s.seal(iterator{ARN: arn, Next: from, Expires: time.Now().Add(time.Minute).Unix()})
+	recs, _, err := s.Records(ctx, token, limit)
+	if err != nil {
+		return nil, from, err
+	}
+	if len(recs) > 0 {
+		from = recs[len(recs)-1].Seq + 1
+	}
+	return recs, from, nil
+}
+
+// StreamStart returns the first sequence a reader starting at
+// TRIM_HORIZON or LATEST reads from.
+func (s *Service) StreamStart(ctx context.Context, arn, position string) (uint64, error) {
+	t, err := s.streamOf(arn)
+	if err != nil {
+		return 0, err
+	}
+	if position == "TRIM_HORIZON" {
+		return t.def.Stream.Since + 1, nil
+	}
+	st, err := s.js.Stream(ctx, itemStream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.LastSeq + 1, nil
 }

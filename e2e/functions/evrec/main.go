@@ -5,8 +5,9 @@
 // appear whole (written aside, then renamed).
 //
 // For SQS events it reports as failed, in the partial batch response,
-// every message whose body contains "fail"; with FAIL_ALL set, the whole
-// invocation fails.
+// every message whose body contains "fail"; for DynamoDB stream events,
+// the first record whose new image has an attribute "fail". With FAIL_ALL
+// set, the whole invocation fails.
 package main
 
 import (
@@ -55,6 +56,19 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		for _, r := range ev.Records {
 			if strings.Contains(r.Body, "fail") {
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
+			}
+		}
+		out = resp
+	case "aws:dynamodb":
+		var ev events.DynamoDBEvent
+		if err := json.Unmarshal(raw, &ev); err != nil || ev.Records[0].EventID == "" {
+			return nil, fmt.Errorf("not a DynamoDB event: %v", err)
+		}
+		resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
+		for _, r := range ev.Records {
+			if _, bad := r.Change.NewImage["fail"]; bad {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+				break
 			}
 		}
 		out = resp

@@ -1,0 +1,310 @@
+package mappings
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aloft-dev/aloft/internal/eventfilter"
+	"github.com/aloft-dev/aloft/internal/ids"
+	"github.com/aloft-dev/aloft/internal/tables"
+)
+
+// A table stream is read by one node at a time, in order: whoever holds
+// the mapping's lease (a key of aloft_mapping_leases, which expires
+// unless renewed) polls it, and keeps its position (the next record's
+// sequence) in aloft_mapping_positions after each batch it is done with.
+
+const (
+	positionsBucket = "aloft_mapping_positions"
+	leasesBucket    = "aloft_mapping_leases"
+	leaseTTL        = 15 * time.Second
+)
+
+// streamBuckets opens the positions and leases buckets, once.
+func (s *Service) streamBuckets(ctx context.Context) (jetstream.KeyValue, jetstream.KeyValue, error) {
+	s.bucketsOnce.Do(func() {
+		s.positions, s.bucketsErr = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: positionsBucket, History: 1, Storage: jetstream.FileStorage})
+		if s.bucketsErr == nil {
+			s.leases, s.bucketsErr = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: leasesBucket, History: 1, TTL: leaseTTL, Storage: jetstream.FileStorage})
+		}
+	})
+	if s.bucketsErr != nil {
+		return nil, nil, fmt.Errorf("mappings: stream positions: %w", s.bucketsErr)
+	}
+	return s.positions, s.leases, nil
+}
+
+func (s *Service) savePosition(ctx context.Context, id string, next uint64) error {
+	pos, _, err := s.streamBuckets(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := pos.Put(ctx, id, []byte(strconv.FormatUint(next, 10))); err != nil {
+		return fmt.Errorf("mappings: save a stream position: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) position(ctx context.Context, id string) (uint64, error) {
+	pos, _, err := s.streamBuckets(ctx)
+	if err != nil {
+		return 0, err
+	}
+	e, err := pos.Get(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("mappings: read a stream position: %w", err)
+	}
+	return strconv.ParseUint(string(e.Value()), 10, 64)
+}
+
+// streamPoller reads one mapping's table stream.
+type streamPoller struct {
+	s       *Service
+	m       Mapping
+	filters []*eventfilter.Pattern
+	node    string
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func (s *Service) newStreamPoller(m Mapping) *streamPoller {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &streamPoller{s: s, m: m, node: ids.Hex(), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	if m.FilterCriteria != nil {
+		for _, f := range m.FilterCriteria.Filters {
+			if pat, err := eventfilter.Parse([]byte(f.Pattern)); err == nil {
+				p.filters = append(p.filters, pat)
+			}
+		}
+	}
+	return p
+}
+
+func (p *streamPoller) revision() uint64 { return p.m.rev }
+func (p *streamPoller) start()           { go p.run() }
+func (p *streamPoller) close() {
+	p.cancel()
+	<-p.done
+}
+
+func (p *streamPoller) pause(d time.Duration) {
+	select {
+	case <-p.ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// run holds the lease and works batches while it does.
+func (p *streamPoller) run() {
+	defer close(p.done)
+	_, leases, err := p.s.streamBuckets(p.ctx)
+	if err != nil {
+		p.s.log.Error("mappings: stream mapping stopped", "uuid", p.m.UUID, "err", err)
+		return
+	}
+	var rev uint64
+	for p.ctx.Err() == nil {
+		if rev == 0 {
+			r, err := leases.Create(p.ctx, p.m.UUID, []byte(p.node))
+			if err != nil {
+				p.pause(time.Second) // another node holds it
+				continue
+			}
+			rev = r
+		}
+		// Renewed between batches; a lease lost is given up.
+		r, err := leases.Update(p.ctx, p.m.UUID, []byte(p.node), rev)
+		if err != nil {
+			rev = 0
+			continue
+		}
+		rev = r
+		if worked := p.batch(); !worked {
+			p.pause(200 * time.Millisecond)
+		}
+	}
+	if rev != 0 {
+		leases.Delete(context.Background(), p.m.UUID, jetstream.LastRevision(rev))
+	}
+}
+
+// batch reads and handles one batch, reporting whether there was one.
+func (p *streamPoller) batch() bool {
+	ctx := p.ctx
+	from, err := p.s.position(ctx, p.m.UUID)
+	if err != nil {
+		p.s.log.Warn("mappings: stream position", "uuid", p.m.UUID, "err", err)
+		return false
+	}
+	recs, next, err := p.s.d.Tables.RecordsFrom(ctx, p.m.EventSourceArn, from, p.m.BatchSize)
+	if err != nil || len(recs) == 0 {
+		return false
+	}
+	if w := p.m.MaximumBatchingWindowInSeconds; w > 0 && len(recs) < p.m.BatchSize {
+		deadline := time.Now().Add(time.Duration(w) * time.Second)
+		for len(recs) < p.m.BatchSize && time.Now().Before(deadline) && ctx.Err() == nil {
+			p.pause(100 * time.Millisecond)
+			more, n, err := p.s.d.Tables.RecordsFrom(ctx, p.m.EventSourceArn, next, p.m.BatchSize-len(recs))
+			if err != nil {
+				break
+			}
+			recs, next = append(recs, more...), n
+		}
+	}
+	var events []map[string]any
+	for _, r := range recs {
+		ev := r.Event(p.m.EventSourceArn)
+		if p.matches(ev) {
+			events = append(events, ev)
+		}
+	}
+	if len(events) > 0 {
+		p.deliver(events, recs)
+	}
+	if ctx.Err() == nil {
+		if err := p.s.savePosition(ctx, p.m.UUID, next); err != nil {
+			p.s.log.Warn("mappings: save a stream position", "uuid", p.m.UUID, "err", err)
+		}
+	}
+	return true
+}
+
+// matches says whether a record passes the mapping's filters.
+func (p *streamPoller) matches(ev map[string]any) bool {
+	if len(p.filters) == 0 {
+		return true
+	}
+	b, _ := json.Marshal(ev)
+	var doc map[string]any
+	json.Unmarshal(b, &doc)
+	for _, f := range p.filters {
+		if f.Match(doc) {
+			return true
+		}
+	}
+	return false
+}
+
+// deliver invokes the function with events until it succeeds, bisecting
+// a failing batch when asked, and gives up on records past the retry or
+// age limits, sending their batch's details to the OnFailure destination.
+func (p *streamPoller) deliver(events []map[string]any, recs []tables.Record) {
+	queue := [][]map[string]any{events}
+	for len(queue) > 0 && p.ctx.Err() == nil {
+		batch := queue[0]
+		queue = queue[1:]
+		attempts := 0
+		for p.ctx.Err() == nil {
+			attempts++
+			payload, _ := json.Marshal(map[string]any{"Records": batch})
+			answer, fnErr, err := p.s.d.Invoke(p.ctx, p.m.function(), payload)
+			failed := err != nil || fnErr != ""
+			if !failed && len(p.m.FunctionResponseTypes) > 0 {
+				if rest := failedFrom(answer, batch); rest != nil {
+					batch, failed = rest, true
+				}
+			}
+			if !failed {
+				break
+			}
+			if p.m.BisectBatchOnFunctionError != nil && *p.m.BisectBatchOnFunctionError && len(batch) > 1 {
+				half := len(batch) / 2
+				queue = append([][]map[string]any{batch[:half], batch[half:]}, queue...)
+				break
+			}
+			condition := ""
+			if n := p.m.MaximumRetryAttempts; n != nil && *n >= 0 && attempts > *n {
+				condition = "RetryAttemptsExhausted"
+			}
+			if a := p.m.MaximumRecordAgeInSeconds; a != nil && *a > 0 && recordAge(batch[0]) > time.Duration(*a)*time.Second {
+				condition = "RecordAgeExceeded"
+			}
+			if condition != "" {
+				p.giveUp(batch, condition, attempts, fnErr)
+				break
+			}
+			p.pause(time.Duration(min(attempts, 10)) * 100 * time.Millisecond)
+		}
+	}
+}
+
+// failedFrom reads a partial batch response: the records from the first
+// failed one on (the rest are retried, in order), nil when all
+// succeeded. A response naming no record of the batch fails it whole.
+func failedFrom(answer []byte, batch []map[string]any) []map[string]any {
+	var resp struct {
+		BatchItemFailures []struct {
+			ItemIdentifier string `json:"itemIdentifier"`
+		} `json:"batchItemFailures"`
+	}
+	if json.Unmarshal(answer, &resp) != nil || len(resp.BatchItemFailures) == 0 {
+		return nil
+	}
+	first := -1
+	for _, f := range resp.BatchItemFailures {
+		for i, ev := range batch {
+			if seqOf(ev) == f.ItemIdentifier && (first < 0 || i < first) {
+				first = i
+			}
+		}
+	}
+	if first < 0 {
+		return batch
+	}
+	return batch[first:]
+}
+
+func seqOf(ev map[string]any) string {
+	d, _ := ev["dynamodb"].(map[string]any)
+	s, _ := d["SequenceNumber"].(string)
+	return s
+}
+
+func recordAge(ev map[string]any) time.Duration {
+	d, _ := ev["dynamodb"].(map[string]any)
+	t, _ := d["ApproximateCreationDateTime"].(float64)
+	return time.Since(time.Unix(int64(t), 0))
+}
+
+// giveUp sends a failed batch's details to the OnFailure destination,
+// as Lambda does for streams, and moves on.
+func (p *streamPoller) giveUp(batch []map[string]any, condition string, attempts int, fnErr string) {
+	p.s.log.Warn("mappings: giving up on stream records", "uuid", p.m.UUID, "condition", condition, "records", len(batch))
+	dest := ""
+	if d := p.m.DestinationConfig; d != nil && d.OnFailure != nil {
+		dest = d.OnFailure.Destination
+	}
+	if dest == "" || p.s.d.Send == nil {
+		return
+	}
+	first, last := batch[0], batch[len(batch)-1]
+	at := func(ev map[string]any) string {
+		d, _ := ev["dynamodb"].(map[string]any)
+		t, _ := d["ApproximateCreationDateTime"].(float64)
+		return time.Unix(int64(t), 0).UTC().Format(time.RFC3339)
+	}
+	streamArn := p.m.EventSourceArn
+	label := streamArn[strings.LastIndex(streamArn, "/")+1:]
+	rec := map[string]any{
+		"requestContext":  map[string]any{"requestId": ids.New(), "functionArn": p.m.FunctionArn, "condition": condition, "approximateInvokeCount": attempts},
+		"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": fnErr},
+		"version":         "1.0",
+		"timestamp":       time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		"DDBStreamBatchInfo": map[string]any{
+			"shardId": "shardId-00000001-" + strings.NewReplacer(":", "", "-", "").Replace(label), "startSequenceNumber": seqOf(first), "endSequenceNumber": seqOf(last),
+			"approximateArrivalOfFirstRecord": at(first), "approximateArrivalOfLastRecord": at(last), "batchSize": len(batch), "streamArn": streamArn,
+		},
+	}
+	body, _ := json.Marshal(rec)
+	if err := p.s.d.Send(p.ctx, dest, body); err != nil && !errors.Is(err, context.Canceled) {
+		p.s.log.Error("mappings: the failure destination refused a record", "uuid", p.m.UUID, "destination", dest, "err", err)
+	}
+}
