@@ -70,6 +70,10 @@ const (
 	hDedup  = "Sqs-Dedup"
 )
 
+// shortPoll is how long a receive without a wait waits for a message
+// that is arriving.
+const shortPoll = 20 * time.Millisecond
+
 // maxBatch is the most entries a batch request carries.
 const maxBatch = 10
 
@@ -352,12 +356,12 @@ func (s *Service) pull(ctx context.Context, r *record, n int, wait time.Duration
 		return nil, fmt.Errorf("queues: receive from %s: %w", r.Name, err)
 	}
 	defer sub.Unsubscribe()
-	req := map[string]any{"batch": n, "no_wait": true}
-	if wait > 0 {
-		// With no_wait and an expiry, the request waits until it
-		// expires but returns as soon as it has anything.
-		req["expires"] = wait.Nanoseconds()
-	}
+	// With no_wait and an expiry, the request waits until it expires
+	// but returns as soon as it has anything. A short poll waits a
+	// moment too: a message stored an instant ago may not have reached
+	// the consumer's count yet, and a client that sends and then
+	// receives at once expects to get it.
+	req := map[string]any{"batch": n, "no_wait": true, "expires": max(wait, shortPoll).Nanoseconds()}
 	b, _ := json.Marshal(req)
 	if err := s.nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT."+r.stream()+"."+consumer, inbox, b); err != nil {
 		return nil, fmt.Errorf("queues: receive from %s: %w", r.Name, err)
