@@ -190,7 +190,8 @@ func (e *exprs) capacity(table string, size int, write, consistent bool) map[str
 
 // Operation is the DynamoDB API's table from requests to IAM actions and
 // resources: dynamodb:<Operation> on the table the request names (the
-// first of a batch's; the handler authorizes the others).
+// first of a batch's; the handler authorizes the others), or on the
+// index a Query or Scan reads.
 func Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
 	target := r.Header.Get("X-Amz-Target")
 	if op, ok := strings.CutPrefix(target, StreamsPrefix+"."); ok && op != "" {
@@ -212,6 +213,7 @@ func Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
 	}
 	var in struct {
 		TableName     string                     `json:"TableName"`
+		IndexName     string                     `json:"IndexName"`
 		ResourceArn   string                     `json:"ResourceArn"`
 		RequestItems  map[string]json.RawMessage `json:"RequestItems"`
 		TransactItems []map[string]struct {
@@ -246,7 +248,11 @@ func Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
 	if reg == "" {
 		reg = awsproto.DefaultRegion
 	}
-	return edge.Operation{Action: "dynamodb:" + op, Resource: "arn:aws:dynamodb:" + reg + ":" + tables.Account + ":table/" + tables.TableName(name)}, nil
+	res := "arn:aws:dynamodb:" + reg + ":" + tables.Account + ":table/" + tables.TableName(name)
+	if in.IndexName != "" && (op == "Query" || op == "Scan") {
+		res += "/index/" + in.IndexName // as AWS authorizes a read of an index
+	}
+	return edge.Operation{Action: "dynamodb:" + op, Resource: res}, nil
 }
 
 // authorizeTables checks that the signer of ctx may perform action on

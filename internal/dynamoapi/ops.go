@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/item"
 	"github.com/aloft-dev/aloft/internal/itemexpr"
 	"github.com/aloft-dev/aloft/internal/tables"
@@ -32,8 +33,8 @@ type createTableIn struct {
 	ProvisionedThroughput     *tables.Throughput           `json:"ProvisionedThroughput"`
 	Tags                      []tag                        `json:"Tags"`
 	DeletionProtectionEnabled bool                         `json:"DeletionProtectionEnabled"`
-	GlobalSecondaryIndexes    []any                        `json:"GlobalSecondaryIndexes"`
-	LocalSecondaryIndexes     []any                        `json:"LocalSecondaryIndexes"`
+	GlobalSecondaryIndexes    []indexIn                    `json:"GlobalSecondaryIndexes"`
+	LocalSecondaryIndexes     []indexIn                    `json:"LocalSecondaryIndexes"`
 	StreamSpecification       *streamSpec                  `json:"StreamSpecification"`
 	SSESpecification          map[string]any               `json:"SSESpecification"`
 	TableClass                string                       `json:"TableClass"`
@@ -46,8 +47,59 @@ type tableOut struct {
 	Table map[string]any `json:"Table,omitempty"`
 }
 
+// indexIn is a secondary index as CreateTable and UpdateTable give it.
+type indexIn struct {
+	IndexName             string              `json:"IndexName"`
+	KeySchema             []tables.KeyElement `json:"KeySchema"`
+	Projection            *tables.Projection  `json:"Projection"`
+	ProvisionedThroughput *tables.Throughput  `json:"ProvisionedThroughput"`
+	OnDemandThroughput    map[string]any      `json:"OnDemandThroughput"`
+	WarmThroughput        map[string]any      `json:"WarmThroughput"`
+}
+
+// def is the index in.
+func (in *indexIn) def(global bool) (tables.SecondaryIndex, error) {
+	x := tables.SecondaryIndex{Name: in.IndexName, Global: global, KeySchema: in.KeySchema, Throughput: in.ProvisionedThroughput}
+	if in.OnDemandThroughput != nil || in.WarmThroughput != nil {
+		return x, validation("OnDemandThroughput and WarmThroughput of indexes are not available here.")
+	}
+	if in.Projection == nil {
+		return x, validation("One or more parameter values were invalid: Projection must be specified for index: %s", in.IndexName)
+	}
+	x.Projection = *in.Projection
+	return x, nil
+}
+
+// describeIndexes adds a table's secondary indexes to its description.
+func describeIndexes(out map[string]any, d *tables.Def, stats map[string]tables.IndexStats) {
+	var global, local []map[string]any
+	for i := range d.Indexes {
+		x := &d.Indexes[i]
+		st := stats[x.Name]
+		desc := map[string]any{"IndexName": x.Name, "KeySchema": x.KeySchema, "Projection": x.Projection,
+			"IndexSizeBytes": st.Size, "ItemCount": st.Count, "IndexArn": x.ARN(d)}
+		if !x.Global {
+			local = append(local, desc)
+			continue
+		}
+		desc["IndexStatus"] = "ACTIVE"
+		pt := map[string]any{"ReadCapacityUnits": 0, "WriteCapacityUnits": 0, "NumberOfDecreasesToday": 0}
+		if x.Throughput != nil {
+			pt["ReadCapacityUnits"], pt["WriteCapacityUnits"] = x.Throughput.ReadCapacityUnits, x.Throughput.WriteCapacityUnits
+		}
+		desc["ProvisionedThroughput"] = pt
+		global = append(global, desc)
+	}
+	if global != nil {
+		out["GlobalSecondaryIndexes"] = global
+	}
+	if local != nil {
+		out["LocalSecondaryIndexes"] = local
+	}
+}
+
 // describe is a table's description as DynamoDB writes it.
-func describe(d *tables.Def, count, size int, status string) map[string]any {
+func describe(d *tables.Def, count, size int, status string, stats map[string]tables.IndexStats) map[string]any {
 	out := map[string]any{
 		"TableName": d.Name, "TableArn": d.ARN(), "TableId": d.ID, "TableStatus": status, "KeySchema": d.KeySchema,
 		"AttributeDefinitions": d.AttributeDefinitions, "CreationDateTime": d.Created, "ItemCount": count, "TableSizeBytes": size,
@@ -64,6 +116,7 @@ func describe(d *tables.Def, count, size int, status string) map[string]any {
 			out["StreamSpecification"] = map[string]any{"StreamEnabled": true, "StreamViewType": d.Stream.ViewType}
 		}
 	}
+	describeIndexes(out, d, stats)
 	if d.BillingMode == "PAY_PER_REQUEST" {
 		out["BillingModeSummary"] = map[string]any{"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": d.Created}
 	}
@@ -75,8 +128,7 @@ type createTableOut struct {
 }
 
 func (s *Server) createTable(ctx context.Context, in *createTableIn) (*createTableOut, error) {
-	for name, set := range map[string]bool{"GlobalSecondaryIndexes": len(in.GlobalSecondaryIndexes) > 0, "LocalSecondaryIndexes": len(in.LocalSecondaryIndexes) > 0,
-		"SSESpecification": in.SSESpecification != nil, "OnDemandThroughput": in.OnDemandThroughput != nil,
+	for name, set := range map[string]bool{"SSESpecification": in.SSESpecification != nil, "OnDemandThroughput": in.OnDemandThroughput != nil,
 		"WarmThroughput": in.WarmThroughput != nil, "ResourcePolicy": in.ResourcePolicy != ""} {
 		if set {
 			return nil, validation("%s is not available here yet.", name)
@@ -87,6 +139,15 @@ func (s *Server) createTable(ctx context.Context, in *createTableIn) (*createTab
 	}
 	def := tables.Def{Name: in.TableName, Region: region(ctx), KeySchema: in.KeySchema, AttributeDefinitions: in.AttributeDefinitions,
 		BillingMode: in.BillingMode, Throughput: in.ProvisionedThroughput, DeletionProtection: in.DeletionProtectionEnabled}
+	for i, list := range [][]indexIn{in.GlobalSecondaryIndexes, in.LocalSecondaryIndexes} {
+		for _, x := range list {
+			sx, err := x.def(i == 0)
+			if err != nil {
+				return nil, err
+			}
+			def.Indexes = append(def.Indexes, sx)
+		}
+	}
 	if sp := in.StreamSpecification; sp != nil {
 		if err := sp.check(); err != nil {
 			return nil, err
@@ -105,7 +166,7 @@ func (s *Server) createTable(ctx context.Context, in *createTableIn) (*createTab
 	if err != nil {
 		return nil, err
 	}
-	return &createTableOut{describe(d, 0, 0, "ACTIVE")}, nil
+	return &createTableOut{describe(d, 0, 0, "ACTIVE", nil)}, nil
 }
 
 // streamSpec is a table's StreamSpecification.
@@ -124,39 +185,84 @@ func (sp *streamSpec) check() error {
 	return nil
 }
 
-// updateTable changes a table's stream; the other changes (indexes,
-// throughput, billing) are not available yet and refused.
+// indexUpdate is one of UpdateTable's GlobalSecondaryIndexUpdates.
+type indexUpdate struct {
+	Create *indexIn `json:"Create"`
+	Update *indexIn `json:"Update"`
+	Delete *indexIn `json:"Delete"`
+}
+
+// updateTable changes a table's stream, billing, throughput, deletion
+// protection and global secondary indexes.
 func (s *Server) updateTable(ctx context.Context, in *struct {
-	TableName                   string         `json:"TableName"`
-	StreamSpecification         *streamSpec    `json:"StreamSpecification"`
-	BillingMode                 string         `json:"BillingMode"`
-	ProvisionedThroughput       map[string]any `json:"ProvisionedThroughput"`
-	GlobalSecondaryIndexUpdates []any          `json:"GlobalSecondaryIndexUpdates"`
-	AttributeDefinitions        []any          `json:"AttributeDefinitions"`
-	DeletionProtectionEnabled   *bool          `json:"DeletionProtectionEnabled"`
-	SSESpecification            map[string]any `json:"SSESpecification"`
-	TableClass                  string         `json:"TableClass"`
+	TableName                   string                       `json:"TableName"`
+	StreamSpecification         *streamSpec                  `json:"StreamSpecification"`
+	BillingMode                 string                       `json:"BillingMode"`
+	ProvisionedThroughput       *tables.Throughput           `json:"ProvisionedThroughput"`
+	GlobalSecondaryIndexUpdates []indexUpdate                `json:"GlobalSecondaryIndexUpdates"`
+	AttributeDefinitions        []tables.AttributeDefinition `json:"AttributeDefinitions"`
+	DeletionProtectionEnabled   *bool                        `json:"DeletionProtectionEnabled"`
+	SSESpecification            map[string]any               `json:"SSESpecification"`
+	TableClass                  string                       `json:"TableClass"`
+	ReplicaUpdates              []any                        `json:"ReplicaUpdates"`
+	OnDemandThroughput          map[string]any               `json:"OnDemandThroughput"`
+	WarmThroughput              map[string]any               `json:"WarmThroughput"`
 }) (*struct {
 	TableDescription map[string]any `json:"TableDescription"`
 }, error) {
-	if in.BillingMode != "" || in.ProvisionedThroughput != nil || len(in.GlobalSecondaryIndexUpdates) > 0 || len(in.AttributeDefinitions) > 0 ||
-		in.DeletionProtectionEnabled != nil || in.SSESpecification != nil || in.TableClass != "" {
-		return nil, validation("UpdateTable changes a table's StreamSpecification here; its other changes are not available yet.")
+	if in.SSESpecification != nil || in.ReplicaUpdates != nil || in.OnDemandThroughput != nil || in.WarmThroughput != nil || (in.TableClass != "" && in.TableClass != "STANDARD") {
+		return nil, validation("UpdateTable's SSESpecification, ReplicaUpdates, OnDemandThroughput, WarmThroughput and TableClass are not available here.")
 	}
-	if in.StreamSpecification == nil {
+	u := tables.Update{BillingMode: in.BillingMode, Throughput: in.ProvisionedThroughput, DeletionProtection: in.DeletionProtectionEnabled,
+		AttributeDefinitions: in.AttributeDefinitions}
+	if in.StreamSpecification != nil {
+		if err := in.StreamSpecification.check(); err != nil {
+			return nil, err
+		}
+		u.Stream = &tables.StreamChange{Enabled: in.StreamSpecification.StreamEnabled, ViewType: in.StreamSpecification.StreamViewType}
+	}
+	for _, g := range in.GlobalSecondaryIndexUpdates {
+		switch {
+		case g.Create != nil && g.Update == nil && g.Delete == nil:
+			if u.CreateIndex != nil {
+				return nil, &tables.Error{Kind: fault.Throttled, Type: "LimitExceededException", Message: "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table"}
+			}
+			x, err := g.Create.def(true)
+			if err != nil {
+				return nil, err
+			}
+			u.CreateIndex = &x
+		case g.Delete != nil && g.Create == nil && g.Update == nil:
+			if u.DeleteIndex != "" {
+				return nil, &tables.Error{Kind: fault.Throttled, Type: "LimitExceededException", Message: "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table"}
+			}
+			u.DeleteIndex = g.Delete.IndexName
+		case g.Update != nil && g.Create == nil && g.Delete == nil:
+			if g.Update.ProvisionedThroughput == nil {
+				return nil, validation("One or more parameter values were invalid: ProvisionedThroughput must be specified for index: %s", g.Update.IndexName)
+			}
+			if u.IndexThroughput == nil {
+				u.IndexThroughput = map[string]*tables.Throughput{}
+			}
+			u.IndexThroughput[g.Update.IndexName] = g.Update.ProvisionedThroughput
+		default:
+			return nil, validation("One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null")
+		}
+	}
+	if len(in.AttributeDefinitions) > 0 && u.CreateIndex == nil {
+		return nil, validation("One or more parameter values were invalid: Table AttributeDefinitions can only be given with a GlobalSecondaryIndexUpdates Create action")
+	}
+	if u.Stream == nil && u.BillingMode == "" && u.Throughput == nil && u.DeletionProtection == nil && u.CreateIndex == nil && u.DeleteIndex == "" && u.IndexThroughput == nil {
 		return nil, validation("At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required")
 	}
-	if err := in.StreamSpecification.check(); err != nil {
-		return nil, err
-	}
-	d, err := s.t.SetStream(ctx, tables.TableName(in.TableName), in.StreamSpecification.StreamEnabled, in.StreamSpecification.StreamViewType)
+	d, err := s.t.Update(ctx, tables.TableName(in.TableName), u)
 	if err != nil {
 		return nil, err
 	}
 	_, n, size, _ := s.t.Describe(d.Name)
 	return &struct {
 		TableDescription map[string]any `json:"TableDescription"`
-	}{describe(d, n, size, "ACTIVE")}, nil
+	}{describe(d, n, size, "ACTIVE", s.t.IndexStats(d.Name))}, nil
 }
 
 type tableIn struct {
@@ -168,7 +274,7 @@ func (s *Server) describeTable(ctx context.Context, in *tableIn) (*tableOut, err
 	if err != nil {
 		return nil, err
 	}
-	return &tableOut{describe(d, n, size, "ACTIVE")}, nil
+	return &tableOut{describe(d, n, size, "ACTIVE", s.t.IndexStats(d.Name))}, nil
 }
 
 func (s *Server) deleteTable(ctx context.Context, in *tableIn) (*struct {
@@ -180,7 +286,7 @@ func (s *Server) deleteTable(ctx context.Context, in *tableIn) (*struct {
 	}
 	return &struct {
 		TableDescription map[string]any `json:"TableDescription"`
-	}{describe(d, 0, 0, "DELETING")}, nil
+	}{describe(d, 0, 0, "DELETING", nil)}, nil
 }
 
 type listTablesIn struct {
@@ -397,9 +503,6 @@ type readOut struct {
 
 // prepare checks a Query's or Scan's common parameters.
 func (in *readIn) prepare() (*itemexpr.Condition, []itemexpr.Path, int, error) {
-	if in.IndexName != "" {
-		return nil, nil, 0, validation("Secondary indexes are not available here yet: IndexName %s", in.IndexName)
-	}
 	if err := in.exprs.check(); err != nil {
 		return nil, nil, 0, err
 	}
@@ -412,6 +515,10 @@ func (in *readIn) prepare() (*itemexpr.Condition, []itemexpr.Path, int, error) {
 	}
 	switch in.Select {
 	case "", "ALL_ATTRIBUTES", "COUNT":
+	case "ALL_PROJECTED_ATTRIBUTES":
+		if in.IndexName == "" {
+			return nil, nil, 0, validation("One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is supported only for index queries and scans")
+		}
 	case "SPECIFIC_ATTRIBUTES":
 		if in.ProjectionExpression == nil {
 			return nil, nil, 0, validation("Select SPECIFIC_ATTRIBUTES needs a ProjectionExpression")
@@ -431,6 +538,12 @@ func (in *readIn) prepare() (*itemexpr.Condition, []itemexpr.Path, int, error) {
 		return nil, nil, 0, err
 	}
 	return filter, paths, limit, nil
+}
+
+// readInput is what the table store reads for in.
+func (in *readIn) readInput(filter *itemexpr.Condition, limit int) tables.ReadInput {
+	return tables.ReadInput{Index: in.IndexName, Filter: filter, Limit: limit, Start: in.ExclusiveStartKey, Consistent: in.ConsistentRead,
+		AllAttributes: in.Select == "ALL_ATTRIBUTES", Fetch: in.ProjectionExpression != nil}
 }
 
 // answer writes a page as Query and Scan answer.
@@ -469,7 +582,7 @@ func (s *Server) query(ctx context.Context, in *readIn) (*readOut, error) {
 	if err := in.params.Unused(); err != nil {
 		return nil, err
 	}
-	q := tables.QueryInput{Key: key, Filter: filter, Limit: limit, Start: in.ExclusiveStartKey, Consistent: in.ConsistentRead}
+	q := tables.QueryInput{Key: key, ReadInput: in.readInput(filter, limit)}
 	if in.ScanIndexForward != nil && !*in.ScanIndexForward {
 		q.Backward = true
 	}
@@ -488,7 +601,7 @@ func (s *Server) scan(ctx context.Context, in *readIn) (*readOut, error) {
 	if err := in.params.Unused(); err != nil {
 		return nil, err
 	}
-	sc := tables.ScanInput{Filter: filter, Limit: limit, Start: in.ExclusiveStartKey, Consistent: in.ConsistentRead}
+	sc := tables.ScanInput{ReadInput: in.readInput(filter, limit)}
 	if (in.Segment == nil) != (in.TotalSegments == nil) {
 		return nil, validation("The TotalSegments parameter is required but was not present in the request when parameter Segment is present")
 	}

@@ -40,6 +40,7 @@ type index struct {
 	mu     sync.RWMutex
 	byHash map[string]*entry
 	tree   *btree.BTreeG[*entry]
+	sec    map[string]*secondary // the secondary indexes, by name
 	n      int
 	size   int
 	last   uint64           // the last stream sequence applied
@@ -57,13 +58,16 @@ func less(a, b *entry) bool {
 	return compareKey(a.sk, b.sk) < 0
 }
 
+// top is a key value above every other, where a backward walk starts.
+var top = &item.Value{}
+
 func compareKey(a, b *item.Value) int {
 	switch {
-	case a == nil && b == nil:
+	case a == b:
 		return 0
-	case a == nil:
+	case a == nil || b == top:
 		return -1
-	case b == nil:
+	case b == nil || a == top:
 		return 1
 	}
 	if c, ok := item.Compare(a, b); ok {
@@ -95,6 +99,7 @@ func keyHash(pk, sk *item.Value) string {
 func newIndex(s *Service, def *Def) *index {
 	ctx, cancel := context.WithCancel(context.Background())
 	ix := &index{def: def, byHash: map[string]*entry{}, tree: btree.NewG(32, less), ready: make(chan struct{}), stop: cancel, done: make(chan struct{})}
+	ix.redefine(def)
 	go ix.run(ctx, s)
 	return ix
 }
@@ -173,6 +178,9 @@ func (ix *index) applyMsg(subject string, data []byte, seq uint64) {
 		ix.tree.Delete(old)
 		ix.n--
 		ix.size -= old.size
+		for _, sx := range ix.sec {
+			sx.remove(old)
+		}
 	}
 	e := &entry{hash: hash, pk: r.Key[ix.def.HashKey()], seq: seq, item: r.New}
 	if rk := ix.def.RangeKey(); rk != "" {
@@ -184,6 +192,9 @@ func (ix *index) applyMsg(subject string, data []byte, seq uint64) {
 		ix.tree.ReplaceOrInsert(e)
 		ix.n++
 		ix.size += e.size
+		for _, sx := range ix.sec {
+			sx.add(e)
+		}
 	}
 	ix.last = seq
 	ix.mu.Unlock()

@@ -167,8 +167,8 @@ func (s *Service) write(ctx context.Context, t *table, key item.Item, change fun
 		if next == nil && cur == nil {
 			return nil, nil, nil // nothing to delete
 		}
-		if next != nil && next.Size() > item.MaxItemSize {
-			return nil, nil, validation("Item size has exceeded the maximum allowed size")
+		if err := t.def.checkNext(next); err != nil {
+			return nil, nil, err
 		}
 		msgs := s.versionMsgs(t.def, subject, seq, t.def.keyItem(key), next, cur)
 		var stored uint64
@@ -353,164 +353,263 @@ type Page struct {
 	Last    item.Item // LastEvaluatedKey, nil on the last page
 }
 
+// ReadInput is what a Query and a Scan have in common.
+type ReadInput struct {
+	Index         string // a secondary index, or "" for the table
+	Filter        *itemexpr.Condition
+	Limit         int // 0: none
+	Start         item.Item
+	Consistent    bool
+	AllAttributes bool // Select ALL_ATTRIBUTES
+	Fetch         bool // whole items even from a local index (a ProjectionExpression)
+}
+
 // QueryInput is a Query's parameters.
 type QueryInput struct {
-	Key        []itemexpr.KeyPart
-	Filter     *itemexpr.Condition
-	Backward   bool // ScanIndexForward false
-	Limit      int  // 0: none
-	Start      item.Item
-	Consistent bool
-}
-
-// Query reads the items of one partition in sort key order.
-func (s *Service) Query(ctx context.Context, name string, q QueryInput) (*Page, error) {
-	t, err := s.table(name)
-	if err != nil {
-		return nil, err
-	}
-	d := t.def
-	var pkPart, skPart *itemexpr.KeyPart
-	for i := range q.Key {
-		switch q.Key[i].Name {
-		case d.HashKey():
-			pkPart = &q.Key[i]
-		case d.RangeKey():
-			skPart = &q.Key[i]
-		default:
-			return nil, validation("Query condition missed key schema element: %s", d.HashKey())
-		}
-	}
-	if pkPart == nil {
-		return nil, validation("Query condition missed key schema element: %s", d.HashKey())
-	}
-	if pkPart.Op != "=" {
-		return nil, validation("Query key condition not supported")
-	}
-	pk := pkPart.Values[0]
-	if pk.Kind.String() != d.attrType(d.HashKey()) {
-		return nil, validation("One or more parameter values were invalid: Condition parameter type does not match schema type")
-	}
-	if skPart != nil {
-		for _, v := range skPart.Values {
-			if v.Kind.String() != d.attrType(d.RangeKey()) {
-				return nil, validation("One or more parameter values were invalid: Condition parameter type does not match schema type")
-			}
-		}
-		if skPart.Op == "begins_with" && d.attrType(d.RangeKey()) == "N" {
-			return nil, validation("Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N")
-		}
-	}
-	var start *entry
-	if q.Start != nil {
-		spk, ssk, _, err := d.keyOf(q.Start, true)
-		if err != nil {
-			return nil, validation("The provided starting key is invalid: %s", err.Error())
-		}
-		if !item.Equal(spk, pk) {
-			return nil, validation("The provided starting key is outside query boundaries based on provided conditions")
-		}
-		start = &entry{pk: spk, sk: ssk}
-	}
-	if q.Consistent {
-		if err := s.consistent(ctx, t); err != nil {
-			return nil, err
-		}
-	}
-	var part []*entry
-	t.idx.mu.RLock()
-	t.idx.tree.AscendGreaterOrEqual(&entry{pk: pk}, func(e *entry) bool {
-		if compareKey(e.pk, pk) != 0 {
-			return false
-		}
-		part = append(part, e)
-		return true
-	})
-	t.idx.mu.RUnlock()
-	if q.Backward {
-		for i, j := 0, len(part)-1; i < j; i, j = i+1, j-1 {
-			part[i], part[j] = part[j], part[i]
-		}
-	}
-	return s.page(d, part, start, q.Backward, func(e *entry) bool { return skPart == nil || skPart.Matches(e.sk) }, q.Filter, q.Limit), nil
-}
-
-// page reads entries in order after start, keeping those in range and
-// passing the filter, up to limit read or a megabyte.
-func (s *Service) page(d *Def, entries []*entry, start *entry, backward bool, inRange func(*entry) bool, filter *itemexpr.Condition, limit int) *Page {
-	out := &Page{}
-	size := 0
-	for _, e := range entries {
-		if start != nil {
-			c := compareKey(e.pk, start.pk)
-			if c == 0 {
-				c = compareKey(e.sk, start.sk)
-			}
-			if (!backward && c <= 0) || (backward && c >= 0) {
-				continue
-			}
-		}
-		if !inRange(e) {
-			continue
-		}
-		out.Scanned++
-		size += e.size
-		if filter == nil || filter.Match(e.item) {
-			out.Items = append(out.Items, e.item)
-		}
-		if (limit > 0 && out.Scanned >= limit) || size >= maxPage {
-			out.Last = d.keyItem(e.item)
-			break
-		}
-	}
-	return out
+	ReadInput
+	Key      []itemexpr.KeyPart
+	Backward bool // ScanIndexForward false
 }
 
 // ScanInput is a Scan's parameters.
 type ScanInput struct {
-	Filter         *itemexpr.Condition
-	Limit          int
-	Start          item.Item
+	ReadInput
 	Segment, Total int // parallel scan: this segment of Total (Total 0: one)
-	Consistent     bool
 }
 
-// Scan reads every item, in the index's order, or one segment's.
-func (s *Service) Scan(ctx context.Context, name string, in ScanInput) (*Page, error) {
+// view is what a Query or Scan reads: a table, or one of its indexes.
+type view struct {
+	t     *table
+	x     *SecondaryIndex // nil: the table itself
+	hk    string          // the partition key's name
+	rk    string          // the sort key's name, or ""
+	whole bool            // answer whole items, not the index's projection
+}
+
+// view opens what in reads.
+func (s *Service) view(ctx context.Context, name string, in *ReadInput) (*view, error) {
 	t, err := s.table(name)
 	if err != nil {
 		return nil, err
 	}
-	d := t.def
-	var start *entry
-	if in.Start != nil {
-		spk, ssk, _, err := d.keyOf(in.Start, true)
-		if err != nil {
-			return nil, validation("The provided starting key is invalid: %s", err.Error())
+	v := &view{t: t, hk: t.def.HashKey(), rk: t.def.RangeKey(), whole: true}
+	if in.Index != "" {
+		x := t.def.Index(in.Index)
+		if x == nil {
+			return nil, validation("The table does not have the specified index: %s", in.Index)
 		}
-		start = &entry{pk: spk, sk: ssk}
+		if x.Global && in.Consistent {
+			return nil, validation("Consistent reads are not supported on global secondary indexes")
+		}
+		if x.Global && in.AllAttributes && x.Projection.ProjectionType != "ALL" {
+			return nil, validation("One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index %s because its projection type is not ALL", x.Name)
+		}
+		v.x, v.hk, v.rk = x, x.HashKey(), x.RangeKey()
+		v.whole = !x.Global && (in.AllAttributes || in.Fetch)
 	}
 	if in.Consistent {
 		if err := s.consistent(ctx, t); err != nil {
 			return nil, err
 		}
 	}
-	var all []*entry
-	t.idx.mu.RLock()
-	t.idx.tree.Ascend(func(e *entry) bool {
-		all = append(all, e)
-		return true
-	})
-	t.idx.mu.RUnlock()
-	inSegment := func(e *entry) bool {
-		if in.Total <= 1 {
+	return v, nil
+}
+
+// startRow checks an ExclusiveStartKey and returns its place.
+func (v *view) startRow(start item.Item) (*row, error) {
+	d := v.t.def
+	want := len(d.KeySchema)
+	pk, sk, _, err := d.keyOf(start, v.x == nil)
+	if err != nil {
+		return nil, validation("The provided starting key is invalid: %s", err.(*Error).Message)
+	}
+	r := &row{pk: pk, sk: sk, e: &entry{pk: pk, sk: sk}}
+	if v.x != nil {
+		for _, k := range v.x.KeySchema {
+			val := start[k.AttributeName]
+			if val == nil || val.Kind.String() != d.attrType(k.AttributeName) {
+				return nil, validation("The provided starting key is invalid: The provided key element does not match the schema")
+			}
+			if d.RangeKey() != k.AttributeName && d.HashKey() != k.AttributeName {
+				want++
+			}
+		}
+		r.pk, r.sk = start[v.hk], nil
+		if v.rk != "" {
+			r.sk = start[v.rk]
+		}
+		if len(start) != want {
+			return nil, validation("The provided starting key is invalid: The provided key element does not match the schema")
+		}
+	}
+	return r, nil
+}
+
+// walk visits v's rows in order from `from` (inclusive; nil: the first),
+// under the index's read lock, until fn returns false.
+func (v *view) walk(from *row, backward bool, fn func(*row) bool) {
+	ix := v.t.idx
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if v.x != nil {
+		tree := ix.sec[v.x.Name].tree
+		switch {
+		case from == nil:
+			tree.Ascend(fn)
+		case backward:
+			tree.DescendLessOrEqual(from, fn)
+		default:
+			tree.AscendGreaterOrEqual(from, fn)
+		}
+		return
+	}
+	var r row
+	visit := func(e *entry) bool {
+		r = row{pk: e.pk, sk: e.sk, e: e}
+		return fn(&r)
+	}
+	switch {
+	case from == nil:
+		ix.tree.Ascend(visit)
+	case backward:
+		ix.tree.DescendLessOrEqual(&entry{pk: from.pk, sk: from.sk}, visit)
+	default:
+		ix.tree.AscendGreaterOrEqual(&entry{pk: from.pk, sk: from.sk}, visit)
+	}
+}
+
+// lastKey is a row's LastEvaluatedKey: the table's key, and the index's.
+func (v *view) lastKey(r *row) item.Item {
+	out := v.t.def.keyItem(r.e.item)
+	if v.x != nil {
+		for _, k := range v.x.KeySchema {
+			out[k.AttributeName] = r.e.item[k.AttributeName]
+		}
+	}
+	return out
+}
+
+// pager fills a page from the rows a walk visits.
+type pager struct {
+	v      *view
+	start  *row
+	filter *itemexpr.Condition
+	limit  int
+	size   int
+	out    Page
+}
+
+// take reads row r into the page; it returns false once the page is full.
+func (p *pager) take(r *row) bool {
+	if p.start != nil && compareRows(r, p.start) == 0 {
+		return true // ExclusiveStartKey itself
+	}
+	it := r.item()
+	if p.v.whole {
+		it = r.e.item
+	}
+	p.out.Scanned++
+	p.size += it.Size()
+	if p.filter == nil || p.filter.Match(it) {
+		p.out.Items = append(p.out.Items, it)
+	}
+	if (p.limit > 0 && p.out.Scanned >= p.limit) || p.size >= maxPage {
+		p.out.Last = p.v.lastKey(r)
+		return false
+	}
+	return true
+}
+
+// Query reads the items of one partition of a table or index in sort
+// key order.
+func (s *Service) Query(ctx context.Context, name string, q QueryInput) (*Page, error) {
+	v, err := s.view(ctx, name, &q.ReadInput)
+	if err != nil {
+		return nil, err
+	}
+	d := v.t.def
+	var pkPart, skPart *itemexpr.KeyPart
+	for i := range q.Key {
+		switch q.Key[i].Name {
+		case v.hk:
+			pkPart = &q.Key[i]
+		case v.rk:
+			skPart = &q.Key[i]
+		default:
+			return nil, validation("Query condition missed key schema element: %s", v.hk)
+		}
+	}
+	if pkPart == nil {
+		return nil, validation("Query condition missed key schema element: %s", v.hk)
+	}
+	if pkPart.Op != "=" {
+		return nil, validation("Query key condition not supported")
+	}
+	pk := pkPart.Values[0]
+	if pk.Kind.String() != d.attrType(v.hk) {
+		return nil, validation("One or more parameter values were invalid: Condition parameter type does not match schema type")
+	}
+	if skPart != nil {
+		for _, val := range skPart.Values {
+			if val.Kind.String() != d.attrType(v.rk) {
+				return nil, validation("One or more parameter values were invalid: Condition parameter type does not match schema type")
+			}
+		}
+		if skPart.Op == "begins_with" && d.attrType(v.rk) == "N" {
+			return nil, validation("Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N")
+		}
+	}
+	p := &pager{v: v, filter: q.Filter, limit: q.Limit}
+	from := &row{pk: pk, e: &entry{}}
+	if q.Backward {
+		from = &row{pk: pk, sk: top, e: &entry{pk: top, sk: top}}
+	}
+	if q.Start != nil {
+		if p.start, err = v.startRow(q.Start); err != nil {
+			return nil, err
+		}
+		if !item.Equal(p.start.pk, pk) {
+			return nil, validation("The provided starting key is outside query boundaries based on provided conditions")
+		}
+		from = p.start
+	}
+	v.walk(from, q.Backward, func(r *row) bool {
+		if compareKey(r.pk, pk) != 0 {
+			return false
+		}
+		if skPart != nil && !skPart.Matches(r.sk) {
 			return true
 		}
-		h := fnv.New32a()
-		h.Write([]byte(e.pk.Kind.String() + e.pk.Str))
-		return int(h.Sum32()%uint32(in.Total)) == in.Segment
+		return p.take(r)
+	})
+	return &p.out, nil
+}
+
+// Scan reads every item of a table or index, in its order, or one
+// segment's.
+func (s *Service) Scan(ctx context.Context, name string, in ScanInput) (*Page, error) {
+	v, err := s.view(ctx, name, &in.ReadInput)
+	if err != nil {
+		return nil, err
 	}
-	return s.page(d, all, start, false, inSegment, in.Filter, in.Limit), nil
+	p := &pager{v: v, filter: in.Filter, limit: in.Limit}
+	if in.Start != nil {
+		if p.start, err = v.startRow(in.Start); err != nil {
+			return nil, err
+		}
+	}
+	v.walk(p.start, false, func(r *row) bool {
+		if in.Total > 1 {
+			h := fnv.New32a()
+			h.Write([]byte(r.pk.Kind.String()))
+			h.Write([]byte(r.pk.Str))
+			if int(h.Sum32()%uint32(in.Total)) != in.Segment {
+				return true
+			}
+		}
+		return p.take(r)
+	})
+	return &p.out, nil
 }
 
 // KeyFor returns the key attributes of item it in table name.

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -23,40 +22,28 @@ var ViewTypes = []string{"KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMA
 
 // SetStream enables (with view type) or disables table name's stream.
 func (s *Service) SetStream(ctx context.Context, name string, enabled bool, viewType string) (*Def, error) {
-	for range 10 {
-		t, err := s.get(name)
+	return s.Update(ctx, name, Update{Stream: &StreamChange{Enabled: enabled, ViewType: viewType}})
+}
+
+// setStream enables or disables d's stream.
+func (s *Service) setStream(ctx context.Context, d *Def, c *StreamChange) error {
+	switch {
+	case c.Enabled && d.Stream != nil && d.Stream.Enabled:
+		return validation("Table already has an enabled stream: %s", d.StreamARN())
+	case !c.Enabled && (d.Stream == nil || !d.Stream.Enabled):
+		return validation("Table already has no enabled stream")
+	case c.Enabled:
+		spec, err := s.newStream(ctx, d, c.ViewType)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		d := *t.def
-		switch {
-		case enabled && d.Stream != nil && d.Stream.Enabled:
-			return nil, validation("Table already has an enabled stream: %s", d.StreamARN())
-		case !enabled && (d.Stream == nil || !d.Stream.Enabled):
-			return nil, validation("Table already has no enabled stream")
-		case enabled:
-			spec, err := s.newStream(ctx, &d, viewType)
-			if err != nil {
-				return nil, err
-			}
-			d.Stream = spec
-		default:
-			c := *d.Stream
-			c.Enabled = false
-			d.Stream = &c
-		}
-		doc, _ := json.Marshal(&d)
-		rev, err := s.kv.Update(ctx, name, doc, t.rev)
-		if err == nil {
-			s.revs.Wait(rev)
-			return &d, nil
-		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, fmt.Errorf("tables: stream of %s: %w", name, err)
-		}
-		time.Sleep(5 * time.Millisecond)
+		d.Stream = spec
+	default:
+		off := *d.Stream
+		off.Enabled = false
+		d.Stream = &off
 	}
-	return nil, fmt.Errorf("tables: stream of %s: too many concurrent changes", name)
+	return nil
 }
 
 // newStream is a new stream of table d: labelled by now, its records

@@ -107,6 +107,7 @@ type Def struct {
 	Tags                 map[string]string     `json:"tags,omitempty"`
 	DeletionProtection   bool                  `json:"deletionProtection,omitempty"`
 	Stream               *StreamSpec           `json:"stream,omitempty"`
+	Indexes              []SecondaryIndex      `json:"indexes,omitempty"`
 }
 
 // StreamSpec is a table's stream: its view type, and its label (when it
@@ -246,7 +247,11 @@ func (s *Service) apply(e jetstream.KeyValueEntry) {
 		return
 	}
 	if old != nil && old.def.ID == d.ID {
-		old.def, old.rev = &d, e.Revision()
+		// A table is never changed in place: readers hold it unlocked.
+		s.tables[name] = &table{def: &d, rev: e.Revision(), idx: old.idx}
+		if old.idx != nil {
+			old.idx.redefine(&d)
+		}
 		return
 	}
 	if old != nil {
@@ -278,9 +283,6 @@ func (s *Service) CreateTable(ctx context.Context, def Def) (*Def, error) {
 	if !validName.MatchString(def.Name) {
 		return nil, validation("1 validation error detected: Value '%s' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+", def.Name)
 	}
-	if err := checkSchema(&def); err != nil {
-		return nil, err
-	}
 	switch def.BillingMode {
 	case "", "PROVISIONED":
 		if def.Throughput == nil {
@@ -293,6 +295,9 @@ func (s *Service) CreateTable(ctx context.Context, def Def) (*Def, error) {
 		}
 	default:
 		return nil, validation("1 validation error detected: Value '%s' at 'billingMode' failed to satisfy constraint: Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]", def.BillingMode)
+	}
+	if err := checkSchema(&def); err != nil {
+		return nil, err
 	}
 	if _, err := s.get(def.Name); err == nil {
 		return nil, &Error{Kind: fault.Conflict, Type: "ResourceInUseException", Message: "Table already exists: " + def.Name}
@@ -339,10 +344,13 @@ func checkSchema(d *Def) *Error {
 			return validation("One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [%s], AttributeDefinitions: [%s]", keyNames(d.KeySchema), defNames(d.AttributeDefinitions))
 		}
 	}
-	if len(d.AttributeDefinitions) != len(d.KeySchema) {
-		return validation("One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions")
+	if len(d.Indexes) == 0 {
+		if len(d.AttributeDefinitions) != len(d.KeySchema) {
+			return validation("One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions")
+		}
+		return nil
 	}
-	return nil
+	return checkIndexes(d)
 }
 
 func keyNames(ks []KeyElement) string {
@@ -415,37 +423,52 @@ func (s *Service) DeleteTable(ctx context.Context, name string) (*Def, error) {
 
 // Tag changes table name's tags (add, then remove keys).
 func (s *Service) Tag(ctx context.Context, name string, add map[string]string, remove []string) error {
+	_, err := s.change(ctx, name, "tag", func(d *Def) error {
+		tags := map[string]string{}
+		for k, v := range d.Tags {
+			tags[k] = v
+		}
+		for k, v := range add {
+			tags[k] = v
+		}
+		for _, k := range remove {
+			delete(tags, k)
+		}
+		if len(tags) > 50 {
+			return validation("One or more parameter values were invalid: Too many tags: a table has at most 50")
+		}
+		d.Tags = tags
+		return nil
+	})
+	return err
+}
+
+// change changes table name's definition by fn (given a copy to
+// change), stored only over the version it was given.
+func (s *Service) change(ctx context.Context, name, what string, fn func(d *Def) error) (*Def, error) {
 	for range 10 {
 		t, err := s.get(name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		d := *t.def
-		d.Tags = map[string]string{}
-		for k, v := range t.def.Tags {
-			d.Tags[k] = v
-		}
-		for k, v := range add {
-			d.Tags[k] = v
-		}
-		for _, k := range remove {
-			delete(d.Tags, k)
-		}
-		if len(d.Tags) > 50 {
-			return validation("One or more parameter values were invalid: Too many tags: a table has at most 50")
+		d.Indexes = slices.Clone(d.Indexes)
+		d.AttributeDefinitions = slices.Clone(d.AttributeDefinitions)
+		if err := fn(&d); err != nil {
+			return nil, err
 		}
 		doc, _ := json.Marshal(&d)
 		rev, err := s.kv.Update(ctx, name, doc, t.rev)
 		if err == nil {
 			s.revs.Wait(rev)
-			return nil
+			return &d, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return fmt.Errorf("tables: tag %s: %w", name, err)
+			return nil, fmt.Errorf("tables: %s %s: %w", what, name, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return fmt.Errorf("tables: tag %s: too many concurrent changes", name)
+	return nil, fmt.Errorf("tables: %s %s: too many concurrent changes", what, name)
 }
 
 // TableName returns the table name of a table ARN (or a name).

@@ -104,15 +104,15 @@ func TestItems(t *testing.T) {
 	// Query: a range, backwards, a filter, paging.
 	parts, _ := itemexpr.ParseKeyCondition("customer = :c AND n BETWEEN :a AND :b", &itemexpr.Params{Values: map[string]*item.Value{
 		":c": {Kind: item.S, Str: "ada"}, ":a": {Kind: item.N, Str: "5"}, ":b": {Kind: item.N, Str: "15"}}})
-	page, err := s.Query(ctx, "orders", QueryInput{Key: parts, Limit: 4})
+	page, err := s.Query(ctx, "orders", QueryInput{Key: parts, ReadInput: ReadInput{Limit: 4}})
 	if err != nil || len(page.Items) != 4 || page.Items[0]["n"].Str != "5" || page.Last["n"].Str != "8" {
 		t.Fatalf("query page 1: %+v %v", page, err)
 	}
-	page, err = s.Query(ctx, "orders", QueryInput{Key: parts, Start: page.Last, Backward: false})
+	page, err = s.Query(ctx, "orders", QueryInput{Key: parts, ReadInput: ReadInput{Start: page.Last}})
 	if err != nil || len(page.Items) != 7 || page.Items[0]["n"].Str != "9" || page.Last != nil {
 		t.Fatalf("query page 2: %+v %v", page, err)
 	}
-	page, err = s.Query(ctx, "orders", QueryInput{Key: parts, Backward: true, Limit: 1})
+	page, err = s.Query(ctx, "orders", QueryInput{Key: parts, Backward: true, ReadInput: ReadInput{Limit: 1}})
 	if err != nil || page.Items[0]["n"].Str != "15" {
 		t.Fatalf("backwards: %+v %v", page, err)
 	}
@@ -120,7 +120,7 @@ func TestItems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err = s.Query(ctx, "orders", QueryInput{Key: parts, Filter: big})
+	page, err = s.Query(ctx, "orders", QueryInput{Key: parts, ReadInput: ReadInput{Filter: big}})
 	if err != nil || len(page.Items) != 5 || page.Scanned != 11 {
 		t.Fatalf("filtered query: %d items of %d scanned, %v", len(page.Items), page.Scanned, err)
 	}
@@ -249,7 +249,7 @@ func TestTransactions(t *testing.T) {
 	y, _ := a.GetItem(ctx, "accounts", it(t, `{"id":{"S":"y"}}`), true)
 	xs, _ := strconv.Atoi(x["balance"].Str)
 	ys, _ := strconv.Atoi(y["balance"].Str)
-	ledger, _ := a.Scan(ctx, "ledger", ScanInput{Consistent: true})
+	ledger, _ := a.Scan(ctx, "ledger", ScanInput{ReadInput: ReadInput{Consistent: true}})
 	if xs+ys != 200 || len(ledger.Items) != done {
 		t.Fatalf("balances %d + %d, %d ledger entries for %d transfers", xs, ys, len(ledger.Items), done)
 	}

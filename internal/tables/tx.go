@@ -130,8 +130,8 @@ func (s *Service) TransactWrite(ctx context.Context, writes []TxWrite) error {
 					return validation("%s", err.Error())
 				}
 			}
-			if next != nil && next.Size() > item.MaxItemSize {
-				return validation("Item size has exceeded the maximum allowed size")
+			if err := tg.t.def.checkNext(next); err != nil {
+				return err
 			}
 			if next == nil && cur == nil {
 				// Deleting what is not there: hold it absent.
