@@ -3,14 +3,18 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	stypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
 )
@@ -185,5 +189,86 @@ func TestDynamoDBIndexes(t *testing.T) {
 		LocalSecondaryIndexes: []types.LocalSecondaryIndex{{IndexName: s("byC"), KeySchema: key("c", "b"), Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll}}}})
 	if errorCode(err) != "ValidationException" || !strings.Contains(err.Error(), "does not have the same leading hash key") {
 		t.Fatalf("a local index on another partition key: %v", err)
+	}
+}
+
+// TestDynamoDBTimeToLive turns a table's time to live on with the SDK
+// and sees an expired item deleted in the background, its deletion in
+// the stream as the service's (userIdentity dynamodb.amazonaws.com),
+// and an unexpired one kept.
+func TestDynamoDBTimeToLive(t *testing.T) {
+	srv := alofttest.Start(t)
+	c, sc := srv.DynamoDB(), srv.DynamoDBStreams()
+	ctx := ctxT(t)
+	s := aws.String
+	made, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: s("sessions"), BillingMode: types.BillingModePayPerRequest,
+		KeySchema:            []types.KeySchemaElement{{AttributeName: s("id"), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: s("id"), AttributeType: types.ScalarAttributeTypeS}},
+		StreamSpecification:  &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := c.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: s("sessions")})
+	if err != nil || desc.TimeToLiveDescription.TimeToLiveStatus != types.TimeToLiveStatusDisabled {
+		t.Fatalf("before: %+v %v", desc, err)
+	}
+	if _, err := c.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: s("sessions"),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{Enabled: aws.Bool(true), AttributeName: s("expires")}}); err != nil {
+		t.Fatal(err)
+	}
+	desc, err = c.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: s("sessions")})
+	if err != nil || desc.TimeToLiveDescription.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(desc.TimeToLiveDescription.AttributeName) != "expires" {
+		t.Fatalf("after: %+v %v", desc, err)
+	}
+	now := time.Now().Unix()
+	for id, exp := range map[string]int64{"old": now - 60, "new": now + 3600} {
+		if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: s("sessions"), Item: map[string]types.AttributeValue{
+			"id": &types.AttributeValueMemberS{Value: id}, "expires": &types.AttributeValueMemberN{Value: strconv.FormatInt(exp, 10)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: s("sessions"), Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "old"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Item == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired item is still there after 10 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	got, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: s("sessions"), Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "new"}}})
+	if err != nil || got.Item == nil {
+		t.Fatalf("the unexpired item: %+v %v", got, err)
+	}
+	arn := made.TableDescription.LatestStreamArn
+	ds, err := sc.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := sc.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: arn, ShardId: ds.StreamDescription.Shards[0].ShardId,
+		ShardIteratorType: stypes.ShardIteratorTypeTrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := sc.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var removes int
+	for _, r := range recs.Records {
+		if r.EventName == stypes.OperationTypeRemove {
+			removes++
+			if r.UserIdentity == nil || aws.ToString(r.UserIdentity.Type) != "Service" || aws.ToString(r.UserIdentity.PrincipalId) != "dynamodb.amazonaws.com" || r.Dynamodb.OldImage["id"] == nil {
+				t.Fatalf("the deletion's record: %+v", r)
+			}
+		}
+	}
+	if len(recs.Records) != 3 || removes != 1 {
+		t.Fatalf("records: %d, removals %d", len(recs.Records), removes)
 	}
 }

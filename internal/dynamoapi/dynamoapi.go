@@ -55,6 +55,8 @@ func New(t *tables.Service) *Server {
 	awsproto.Handle(a, "UntagResource", s.untagResource)
 	awsproto.Handle(a, "ListTagsOfResource", s.listTags)
 	awsproto.Handle(a, "DescribeLimits", s.describeLimits)
+	awsproto.Handle(a, "UpdateTimeToLive", s.updateTTL)
+	awsproto.Handle(a, "DescribeTimeToLive", s.describeTTL)
 	awsproto.Handle(a, "TransactWriteItems", s.transactWrite)
 	awsproto.Handle(a, "TransactGetItems", s.transactGet)
 	awsproto.Handle(a, "UpdateTable", s.updateTable)

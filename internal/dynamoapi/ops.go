@@ -848,3 +848,45 @@ func (s *Server) describeLimits(ctx context.Context, in *struct{}) (*map[string]
 		"TableMaxReadCapacityUnits": 40000, "TableMaxWriteCapacityUnits": 40000}
 	return &out, nil
 }
+
+type ttlSpec struct {
+	Enabled       *bool  `json:"Enabled"`
+	AttributeName string `json:"AttributeName"`
+}
+
+func (s *Server) updateTTL(ctx context.Context, in *struct {
+	TableName               string   `json:"TableName"`
+	TimeToLiveSpecification *ttlSpec `json:"TimeToLiveSpecification"`
+}) (*struct {
+	TimeToLiveSpecification *ttlSpec `json:"TimeToLiveSpecification"`
+}, error) {
+	sp := in.TimeToLiveSpecification
+	if sp == nil || sp.Enabled == nil || sp.AttributeName == "" {
+		return nil, validation("1 validation error detected: Value null at 'timeToLiveSpecification' failed to satisfy constraint: Member must not be null")
+	}
+	if len(sp.AttributeName) > 255 {
+		return nil, validation("1 validation error detected: Value '%s' at 'timeToLiveSpecification.attributeName' failed to satisfy constraint: Member must have length less than or equal to 255", sp.AttributeName)
+	}
+	if _, err := s.t.SetTTL(ctx, tables.TableName(in.TableName), *sp.Enabled, sp.AttributeName); err != nil {
+		return nil, err
+	}
+	return &struct {
+		TimeToLiveSpecification *ttlSpec `json:"TimeToLiveSpecification"`
+	}{sp}, nil
+}
+
+func (s *Server) describeTTL(ctx context.Context, in *tableIn) (*struct {
+	TimeToLiveDescription map[string]string `json:"TimeToLiveDescription"`
+}, error) {
+	d, _, _, err := s.t.Describe(tables.TableName(in.TableName))
+	if err != nil {
+		return nil, err
+	}
+	desc := map[string]string{"TimeToLiveStatus": "DISABLED"}
+	if d.TTL != nil && d.TTL.Enabled {
+		desc["TimeToLiveStatus"], desc["AttributeName"] = "ENABLED", d.TTL.Attribute
+	}
+	return &struct {
+		TimeToLiveDescription map[string]string `json:"TimeToLiveDescription"`
+	}{desc}, nil
+}

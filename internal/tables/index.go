@@ -27,27 +27,30 @@ type record struct {
 // deleted one, kept so a later write knows the sequence to expect) and
 // the stream sequence of that version.
 type entry struct {
-	hash   string
-	pk, sk *item.Value
-	item   item.Item
-	seq    uint64
-	size   int
+	hash    string
+	pk, sk  *item.Value
+	item    item.Item
+	seq     uint64
+	size    int
+	expires int64 // Unix seconds, under the table's time to live; 0: none
 }
 
 // index is a table's items on this node, ordered by key.
 type index struct {
-	def    *Def
-	mu     sync.RWMutex
-	byHash map[string]*entry
-	tree   *btree.BTreeG[*entry]
-	sec    map[string]*secondary // the secondary indexes, by name
-	n      int
-	size   int
-	last   uint64           // the last stream sequence applied
-	seq    follow.Revisions // tells waiters of last
-	ready  chan struct{}    // closed once the index has what the stream held at start
-	stop   context.CancelFunc
-	done   chan struct{}
+	def      *Def
+	mu       sync.RWMutex
+	byHash   map[string]*entry
+	tree     *btree.BTreeG[*entry]
+	sec      map[string]*secondary // the secondary indexes, by name
+	ttlAttr  string                // the time to live's attribute, or ""
+	expiring *btree.BTreeG[*entry] // the items with an expiry, by expiry
+	n        int
+	size     int
+	last     uint64           // the last stream sequence applied
+	seq      follow.Revisions // tells waiters of last
+	ready    chan struct{}    // closed once the index has what the stream held at start
+	stop     context.CancelFunc
+	done     chan struct{}
 }
 
 // less orders entries by partition key, then sort key.
@@ -181,6 +184,9 @@ func (ix *index) applyMsg(subject string, data []byte, seq uint64) {
 		for _, sx := range ix.sec {
 			sx.remove(old)
 		}
+		if old.expires != 0 && ix.expiring != nil {
+			ix.expiring.Delete(old)
+		}
 	}
 	e := &entry{hash: hash, pk: r.Key[ix.def.HashKey()], seq: seq, item: r.New}
 	if rk := ix.def.RangeKey(); rk != "" {
@@ -194,6 +200,9 @@ func (ix *index) applyMsg(subject string, data []byte, seq uint64) {
 		ix.size += e.size
 		for _, sx := range ix.sec {
 			sx.add(e)
+		}
+		if e.expires = expiry(e.item, ix.ttlAttr); e.expires != 0 {
+			ix.expiring.ReplaceOrInsert(e)
 		}
 	}
 	ix.last = seq

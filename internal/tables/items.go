@@ -138,6 +138,12 @@ func conditionFailed(c Condition, cur item.Item) *Error {
 // nobody changed the item since that version; it returns the item's
 // versions before and after.
 func (s *Service) write(ctx context.Context, t *table, key item.Item, change func(cur item.Item) (item.Item, error)) (item.Item, item.Item, error) {
+	return s.writeAs(ctx, t, key, false, change)
+}
+
+// writeAs is write, by the service itself (a time to live's deletion)
+// when byService.
+func (s *Service) writeAs(ctx context.Context, t *table, key item.Item, byService bool, change func(cur item.Item) (item.Item, error)) (item.Item, item.Item, error) {
 	_, _, hash, err := t.def.keyOf(key, true)
 	if err != nil {
 		return nil, nil, err
@@ -170,7 +176,7 @@ func (s *Service) write(ctx context.Context, t *table, key item.Item, change fun
 		if err := t.def.checkNext(next); err != nil {
 			return nil, nil, err
 		}
-		msgs := s.versionMsgs(t.def, subject, seq, t.def.keyItem(key), next, cur)
+		msgs := s.versionMsgs(t.def, subject, seq, t.def.keyItem(key), next, cur, byService)
 		var stored uint64
 		var err error
 		if len(msgs) == 1 {
@@ -213,14 +219,14 @@ func (s *Service) write(ctx context.Context, t *table, key item.Item, change fun
 // table d (next; nil deletes it) over the one at sequence seq (cur): the
 // version, rolling up the ones before, and, when the table has a
 // stream, its change record.
-func (s *Service) versionMsgs(d *Def, subject string, seq uint64, key, next, cur item.Item) []*nats.Msg {
+func (s *Service) versionMsgs(d *Def, subject string, seq uint64, key, next, cur item.Item, byService bool) []*nats.Msg {
 	data, _ := json.Marshal(record{Key: key, New: next, Old: cur})
 	out := []*nats.Msg{{Subject: subject, Data: data, Header: nats.Header{
 		"Nats-Expected-Last-Subject-Sequence": []string{strconv.FormatUint(seq, 10)},
 		"Nats-Rollup":                         []string{"sub"},
 	}}}
 	if d.Stream != nil && d.Stream.Enabled {
-		c := change{ID: ids.Hex(), Time: time.Now().UnixMilli(), Key: key, New: next, Old: cur}
+		c := change{ID: ids.Hex(), Time: time.Now().UnixMilli(), Key: key, New: next, Old: cur, Service: byService}
 		switch {
 		case cur == nil:
 			c.Name = "INSERT"
@@ -245,6 +251,9 @@ type change struct {
 	New  item.Item `json:"new,omitempty"`
 	Old  item.Item `json:"old,omitempty"`
 	Size int       `json:"size"`
+	// Service: made by the table service itself (an expired item's
+	// deletion), not a request.
+	Service bool `json:"service,omitempty"`
 }
 
 // caughtUp reports whether the index's version of subject (sequence

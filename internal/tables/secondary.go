@@ -198,12 +198,18 @@ func (sx *secondary) add(e *entry) {
 	}
 }
 
-// redefine makes the index's secondary indexes those of d: an index
+// redefine makes the index's secondary indexes and time to live those
+// of d: an index
 // already built is kept, a new one is filled from the items (its
 // backfill), a removed one dropped.
 func (ix *index) redefine(d *Def) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	attr := ""
+	if d.TTL != nil && d.TTL.Enabled {
+		attr = d.TTL.Attribute
+	}
+	ix.setTTL(attr)
 	next := make(map[string]*secondary, len(d.Indexes))
 	for i := range d.Indexes {
 		x := &d.Indexes[i]

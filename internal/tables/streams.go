@@ -217,6 +217,7 @@ type Record struct {
 	Size     int
 	ViewType string
 	Region   string
+	Service  bool // a deletion by the time to live
 }
 
 // Records reads up to limit records from a shard iterator, returning
@@ -251,7 +252,7 @@ func (s *Service) Records(ctx context.Context, token string, limit int) ([]Recor
 		if err := json.Unmarshal(m.Data, &c); err != nil {
 			continue
 		}
-		r := Record{Seq: m.Sequence, ID: c.ID, Name: c.Name, Time: c.Time, Keys: c.Key, Size: c.Size, ViewType: d.Stream.ViewType, Region: d.Region}
+		r := Record{Seq: m.Sequence, ID: c.ID, Name: c.Name, Time: c.Time, Keys: c.Key, Size: c.Size, ViewType: d.Stream.ViewType, Region: d.Region, Service: c.Service}
 		switch d.Stream.ViewType {
 		case "NEW_IMAGE":
 			r.New = c.New
@@ -290,6 +291,15 @@ func (r Record) Event(streamARN string) map[string]any {
 	out := map[string]any{"eventID": r.ID, "eventName": r.Name, "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": r.Region, "dynamodb": d}
 	if streamARN != "" {
 		out["eventSourceARN"] = streamARN
+	}
+	if r.Service {
+		// The streams API capitalizes the identity's members; Lambda's
+		// events do not.
+		if streamARN == "" {
+			out["userIdentity"] = map[string]any{"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
+		} else {
+			out["userIdentity"] = map[string]any{"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+		}
 	}
 	return out
 }

@@ -108,6 +108,7 @@ type Def struct {
 	DeletionProtection   bool                  `json:"deletionProtection,omitempty"`
 	Stream               *StreamSpec           `json:"stream,omitempty"`
 	Indexes              []SecondaryIndex      `json:"indexes,omitempty"`
+	TTL                  *TTL                  `json:"ttl,omitempty"`
 }
 
 // StreamSpec is a table's stream: its view type, and its label (when it
@@ -173,6 +174,9 @@ type Service struct {
 	revs   follow.Revisions
 	secret []byte // seals shard iterators
 
+	stopSweep context.CancelFunc // stops deleting expired items
+	swept     chan struct{}      // closed once the sweeper stopped
+
 	mu     sync.RWMutex
 	tables map[string]*table // by name
 	closed bool
@@ -207,11 +211,19 @@ func Open(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, log *slog.
 	if s.follow, err = follow.KV(ctx, kv, s.apply, nil); err != nil {
 		return nil, fmt.Errorf("tables: %w", err)
 	}
+	sweepCtx, stop := context.WithCancel(context.Background())
+	s.stopSweep, s.swept = stop, make(chan struct{})
+	go func() {
+		defer close(s.swept)
+		s.sweep(sweepCtx)
+	}()
 	return s, nil
 }
 
 // Close stops following the definitions and the tables' streams.
 func (s *Service) Close() {
+	s.stopSweep()
+	<-s.swept
 	s.follow.Stop()
 	s.mu.Lock()
 	s.closed = true

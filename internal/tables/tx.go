@@ -140,7 +140,7 @@ func (s *Service) TransactWrite(ctx context.Context, writes []TxWrite) error {
 				owners = append(owners, nil)
 				continue
 			}
-			for j, m := range s.versionMsgs(tg.t.def, tg.subject, seq, tg.t.def.keyItem(w.Key), next, cur) {
+			for j, m := range s.versionMsgs(tg.t.def, tg.subject, seq, tg.t.def.keyItem(w.Key), next, cur, false) {
 				msgs = append(msgs, m)
 				if j == 0 {
 					owners = append(owners, tg.t)
