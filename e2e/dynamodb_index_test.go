@@ -272,3 +272,76 @@ func TestDynamoDBTimeToLive(t *testing.T) {
 		t.Fatalf("records: %d, removals %d", len(recs.Records), removes)
 	}
 }
+
+// TestDynamoDBLegacyParameters sends the parameters older clients use
+// instead of expressions (Expected, AttributeUpdates, KeyConditions,
+// QueryFilter, ScanFilter, AttributesToGet, ConditionalOperator) and
+// gets what the expressions they stand for give; mixing the two is
+// refused as DynamoDB refuses it.
+func TestDynamoDBLegacyParameters(t *testing.T) {
+	srv := alofttest.Start(t)
+	c := srv.DynamoDB()
+	ctx := ctxT(t)
+	s := aws.String
+	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	num := func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+	if _, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: s("legacy"), BillingMode: types.BillingModePayPerRequest,
+		KeySchema: []types.KeySchemaElement{{AttributeName: s("pk"), KeyType: types.KeyTypeHash}, {AttributeName: s("sk"), KeyType: types.KeyTypeRange}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: s("pk"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: s("sk"), AttributeType: types.ScalarAttributeTypeN}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		// Expected Exists false: only if new.
+		_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: s("legacy"), Item: map[string]types.AttributeValue{"pk": str("a"), "sk": num(strconv.Itoa(i)),
+			"color": str([]string{"red", "blue"}[i%2])}, Expected: map[string]types.ExpectedAttributeValue{"pk": {Exists: aws.Bool(false)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: s("legacy"), Item: map[string]types.AttributeValue{"pk": str("a"), "sk": num("1")},
+		Expected: map[string]types.ExpectedAttributeValue{"pk": {Exists: aws.Bool(false)}}})
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		t.Fatalf("Expected Exists false on an existing item: %v", err)
+	}
+	// AttributeUpdates with a legacy condition joined by OR.
+	_, err = c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: s("legacy"), Key: map[string]types.AttributeValue{"pk": str("a"), "sk": num("2")},
+		AttributeUpdates: map[string]types.AttributeValueUpdate{"hits": {Action: types.AttributeActionAdd, Value: num("3")}, "color": {Action: types.AttributeActionDelete},
+			"size": {Action: types.AttributeActionPut, Value: str("L")}},
+		Expected: map[string]types.ExpectedAttributeValue{"color": {ComparisonOperator: types.ComparisonOperatorEq, AttributeValueList: []types.AttributeValue{str("green")}},
+			"sk": {ComparisonOperator: types.ComparisonOperatorGt, AttributeValueList: []types.AttributeValue{num("1")}}},
+		ConditionalOperator: types.ConditionalOperatorOr, ReturnValues: types.ReturnValueAllNew})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: s("legacy"), Key: map[string]types.AttributeValue{"pk": str("a"), "sk": num("2")},
+		AttributesToGet: []string{"hits", "size", "color"}, ConsistentRead: aws.Bool(true)})
+	if err != nil || len(got.Item) != 2 || got.Item["hits"].(*types.AttributeValueMemberN).Value != "3" || got.Item["size"] == nil {
+		t.Fatalf("after AttributeUpdates, AttributesToGet: %+v %v", got, err)
+	}
+	// KeyConditions and QueryFilter.
+	q, err := c.Query(ctx, &dynamodb.QueryInput{TableName: s("legacy"),
+		KeyConditions: map[string]types.Condition{"pk": {ComparisonOperator: types.ComparisonOperatorEq, AttributeValueList: []types.AttributeValue{str("a")}},
+			"sk": {ComparisonOperator: types.ComparisonOperatorBetween, AttributeValueList: []types.AttributeValue{num("2"), num("5")}}},
+		QueryFilter: map[string]types.Condition{"color": {ComparisonOperator: types.ComparisonOperatorIn, AttributeValueList: []types.AttributeValue{str("blue"), str("green")}}}})
+	if err != nil || q.Count != 2 || q.ScannedCount != 4 {
+		t.Fatalf("KeyConditions and QueryFilter: %+v %v", q, err)
+	}
+	sc, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: s("legacy"), ScanFilter: map[string]types.Condition{
+		"color": {ComparisonOperator: types.ComparisonOperatorNull}}})
+	if err != nil || sc.Count != 1 {
+		t.Fatalf("ScanFilter NULL: %+v %v", sc, err)
+	}
+	_, err = c.Query(ctx, &dynamodb.QueryInput{TableName: s("legacy"), KeyConditionExpression: s("pk = :a"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": str("a")},
+		QueryFilter:               map[string]types.Condition{"color": {ComparisonOperator: types.ComparisonOperatorNotNull}}})
+	if errorCode(err) != "ValidationException" || !strings.Contains(err.Error(), "Can not use both expression and non-expression parameters") {
+		t.Fatalf("legacy and expression parameters together: %v", err)
+	}
+	_, err = c.Query(ctx, &dynamodb.QueryInput{TableName: s("legacy"),
+		KeyConditions: map[string]types.Condition{"pk": {ComparisonOperator: types.ComparisonOperatorEq, AttributeValueList: []types.AttributeValue{str("a"), str("b")}}}})
+	if errorCode(err) != "ValidationException" || !strings.Contains(err.Error(), "Invalid number of argument(s) for the EQ ComparisonOperator") {
+		t.Fatalf("EQ with two values: %v", err)
+	}
+}

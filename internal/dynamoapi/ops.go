@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/item"
@@ -339,8 +340,15 @@ type writeOut struct {
 }
 
 // prepare checks a write's common parameters and parses its condition.
-func (in *writeIn) prepare(allowed ...string) (tables.Condition, error) {
+func (in *writeIn) prepare(update bool, allowed ...string) (tables.Condition, error) {
 	var c tables.Condition
+	var upd **string
+	if update {
+		upd = &in.UpdateExpression
+	}
+	if err := in.exprs.legacy(&in.ConditionExpression, nil, nil, upd, nil); err != nil {
+		return c, err
+	}
 	if err := in.exprs.check(); err != nil {
 		return c, err
 	}
@@ -363,7 +371,7 @@ func (s *Server) putItem(ctx context.Context, in *writeIn) (*writeOut, error) {
 	if in.Item == nil {
 		return nil, validation("1 validation error detected: Value null at 'item' failed to satisfy constraint: Member must not be null")
 	}
-	c, err := in.prepare("ALL_OLD")
+	c, err := in.prepare(false, "ALL_OLD")
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +390,7 @@ func (s *Server) putItem(ctx context.Context, in *writeIn) (*writeOut, error) {
 }
 
 func (s *Server) deleteItem(ctx context.Context, in *writeIn) (*writeOut, error) {
-	c, err := in.prepare("ALL_OLD")
+	c, err := in.prepare(false, "ALL_OLD")
 	if err != nil {
 		return nil, err
 	}
@@ -401,7 +409,7 @@ func (s *Server) deleteItem(ctx context.Context, in *writeIn) (*writeOut, error)
 }
 
 func (s *Server) updateItem(ctx context.Context, in *writeIn) (*writeOut, error) {
-	c, err := in.prepare("ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW")
+	c, err := in.prepare(true, "ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW")
 	if err != nil {
 		return nil, err
 	}
@@ -456,6 +464,9 @@ type getOut struct {
 }
 
 func (s *Server) getItem(ctx context.Context, in *getIn) (*getOut, error) {
+	if err := in.exprs.legacy(nil, nil, nil, nil, &in.ProjectionExpression); err != nil {
+		return nil, err
+	}
 	if err := in.exprs.check(); err != nil {
 		return nil, err
 	}
@@ -501,8 +512,23 @@ type readOut struct {
 	ConsumedCapacity map[string]any `json:"ConsumedCapacity,omitempty"`
 }
 
-// prepare checks a Query's or Scan's common parameters.
-func (in *readIn) prepare() (*itemexpr.Condition, []itemexpr.Path, int, error) {
+// prepare checks a Query's (query) or Scan's common parameters.
+func (in *readIn) prepare(query bool) (*itemexpr.Condition, []itemexpr.Path, int, error) {
+	var err error
+	if query {
+		if len(in.ScanFilter) > 0 {
+			return nil, nil, 0, validation("ScanFilter is a parameter of Scan, not of Query")
+		}
+		err = in.exprs.legacy(nil, &in.FilterExpression, &in.KeyConditionExpression, nil, &in.ProjectionExpression)
+	} else {
+		if len(in.QueryFilter) > 0 || len(in.KeyConditions) > 0 {
+			return nil, nil, 0, validation("QueryFilter and KeyConditions are parameters of Query, not of Scan")
+		}
+		err = in.exprs.legacy(nil, &in.FilterExpression, nil, nil, &in.ProjectionExpression)
+	}
+	if err != nil {
+		return nil, nil, 0, err
+	}
 	if err := in.exprs.check(); err != nil {
 		return nil, nil, 0, err
 	}
@@ -568,7 +594,7 @@ func (in *readIn) answer(p *tables.Page, paths []itemexpr.Path) *readOut {
 }
 
 func (s *Server) query(ctx context.Context, in *readIn) (*readOut, error) {
-	filter, paths, limit, err := in.prepare()
+	filter, paths, limit, err := in.prepare(true)
 	if err != nil {
 		return nil, err
 	}
@@ -594,7 +620,7 @@ func (s *Server) query(ctx context.Context, in *readIn) (*readOut, error) {
 }
 
 func (s *Server) scan(ctx context.Context, in *readIn) (*readOut, error) {
-	filter, paths, limit, err := in.prepare()
+	filter, paths, limit, err := in.prepare(false)
 	if err != nil {
 		return nil, err
 	}
@@ -646,7 +672,17 @@ func (s *Server) batchGet(ctx context.Context, in *batchGetIn) (*batchGetOut, er
 			return nil, validation("1 validation error detected: Value at 'requestItems.%s.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1", name)
 		}
 		if len(r.AttributesToGet) > 0 {
-			return nil, validation("The legacy parameter AttributesToGet is not supported here; use ProjectionExpression instead.")
+			if r.ProjectionExpression != nil || r.ExpressionAttributeNames != nil {
+				return nil, validation("Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}")
+			}
+			e := &exprs{ExpressionAttributeNames: map[string]string{}}
+			w := &legacyWriter{e: e}
+			var ps []string
+			for _, a := range r.AttributesToGet {
+				ps = append(ps, w.name(a))
+			}
+			x := strings.Join(ps, ", ")
+			r.ProjectionExpression, r.ExpressionAttributeNames, r.AttributesToGet = &x, e.ExpressionAttributeNames, nil
 		}
 		total += len(r.Keys)
 	}
