@@ -147,6 +147,8 @@ func runREADME(t *testing.T, cli string) {
 		"deleted route POST /items/{id}", // the gateway section
 		`{\"id\": 1}`,                    // a message through the topic, in SNS's envelope (aloft queue receive)
 		"disk full",                      // aws sns publish, aws sqs receive-message
+		"call Ada",                       // aloft table get and scan
+		"2 items",                        // aloft table scan
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the README's output lacks %q:\n%s", want, out.String())

@@ -170,7 +170,7 @@ writes an AWS profile for them.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf(c, "%v", err)
 	})
-	root.AddCommand(e.functionCmd(), e.invokeCmd(), e.logsCmd(), e.usageCmd(), e.asyncCmd(), e.queueCmd(), e.topicCmd(), e.scheduleCmd(), e.routeCmd(), e.bucketCmd(), e.objectCmd(), e.keepaliveCmd(),
+	root.AddCommand(e.functionCmd(), e.invokeCmd(), e.logsCmd(), e.usageCmd(), e.asyncCmd(), e.queueCmd(), e.topicCmd(), e.tableCmd(), e.scheduleCmd(), e.routeCmd(), e.bucketCmd(), e.objectCmd(), e.keepaliveCmd(),
 		e.whoamiCmd(), e.userCmd(), e.keyCmd(), e.roleCmd(), e.policyCmd(), e.envCmd(), e.configureCmd(), e.runtimesCmd(), e.versionCmd())
 	for _, add := range extraCommands {
 		root.AddCommand(add(e))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -87,6 +88,24 @@ func queueNames(ctx context.Context, e *env) ([]string, error) {
 	names := make([]string, 0, len(out.QueueUrls))
 	for _, u := range out.QueueUrls {
 		names = append(names, u[strings.LastIndexByte(u, '/')+1:])
+	}
+	return names, nil
+}
+
+// tableNames lists the server's tables.
+func tableNames(ctx context.Context, e *env) ([]string, error) {
+	c, err := e.connect()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	p := dynamodb.NewListTablesPaginator(c.DynamoDB(), &dynamodb.ListTablesInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, page.TableNames...)
 	}
 	return names, nil
 }
@@ -173,6 +192,7 @@ func (e *env) addCompletions(root *cobra.Command) {
 		"aloft invoke": functionNames, "aloft logs": functionNames, "aloft keepalive show": functionNames,
 		"aloft bucket delete": bucketNames, "aloft schedule delete": scheduleNames, "aloft route delete": routeKeys,
 		"aloft queue send": queueNames, "aloft queue receive": queueNames, "aloft queue purge": queueNames, "aloft queue delete": queueNames,
+		"aloft table describe": tableNames, "aloft table delete": tableNames, "aloft table scan": tableNames, "aloft table get": tableNames, "aloft table put": tableNames,
 		"aloft topic subscribe": topicNames, "aloft topic subscriptions": topicNames, "aloft topic publish": topicNames, "aloft topic delete": topicNames,
 	}
 	flags := map[string]string{"aloft route create": "function", "aloft schedule create": "function"}
