@@ -89,11 +89,36 @@ func TestREADME(t *testing.T) {
 // tests are this test's own setup; the addresses are the test server's.
 func runREADME(t *testing.T, cli string) {
 	root := alofttest.ModuleRoot(t)
-	blocks, lines := readmeBlocks(t, filepath.Join(root, "README.md"))
-	if len(blocks) < 8 {
-		t.Fatalf("only %d shell blocks in the README", len(blocks))
-	}
 	srv := alofttest.Start(t)
+	out, ran := runDocBlocks(t, srv, cli, filepath.Join(root, "README.md"))
+	for _, want := range []string{
+		`"message": "Hello, Ada!"`,       // the Python, Node.js and Go examples, and the route
+		"deleted schedule nightly",       // the async section
+		"wrote the AWS profile aloft",    // aloft configure
+		"arn:aws:iam::000000000000:root", // sts get-caller-identity
+		"deleted route POST /items/{id}", // the gateway section
+		`{\"id\": 1}`,                    // a message through the topic, in SNS's envelope (aloft queue receive)
+		"disk full",                      // aws sns publish, aws sqs receive-message
+		"call Ada",                       // aloft table get and scan
+		"2 items",                        // aloft table scan
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the README's output lacks %q:\n%s", want, out)
+		}
+	}
+	if ran < 7 {
+		t.Errorf("ran %d blocks", ran)
+	}
+}
+
+// runDocBlocks runs the shell blocks of the document at path in order,
+// in one bash, as a reader would in one terminal beside srv, with cli as
+// the aws command, and returns what they printed and how many ran. The
+// blocks that build and start the server or run the tests are the
+// caller's setup; the addresses are srv's.
+func runDocBlocks(t *testing.T, srv *alofttest.Server, cli, path string) (string, int) {
+	root := alofttest.ModuleRoot(t)
+	blocks, lines := readmeBlocks(t, path)
 	// A working directory like the repository's: the examples and the
 	// module to build them with, and bin/aloft.
 	work := t.TempDir()
@@ -137,24 +162,7 @@ func runREADME(t *testing.T, cli string) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("the README's examples stopped (%v); the last block begins after the last '== README line':\n%s", err, out.String())
+		t.Fatalf("the examples of %s stopped (%v); the last block begins after the last '== README line':\n%s", path, err, out.String())
 	}
-	for _, want := range []string{
-		`"message": "Hello, Ada!"`,       // the Python, Node.js and Go examples, and the route
-		"deleted schedule nightly",       // the async section
-		"wrote the AWS profile aloft",    // aloft configure
-		"arn:aws:iam::000000000000:root", // sts get-caller-identity
-		"deleted route POST /items/{id}", // the gateway section
-		`{\"id\": 1}`,                    // a message through the topic, in SNS's envelope (aloft queue receive)
-		"disk full",                      // aws sns publish, aws sqs receive-message
-		"call Ada",                       // aloft table get and scan
-		"2 items",                        // aloft table scan
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("the README's output lacks %q:\n%s", want, out.String())
-		}
-	}
-	if ran < 7 {
-		t.Errorf("ran %d blocks", ran)
-	}
+	return out.String(), ran
 }

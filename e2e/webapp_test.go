@@ -6,12 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
-	gwtypes "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
 )
@@ -23,59 +23,25 @@ type webappItem struct {
 	Created string `json:"created"`
 }
 
-// TestWebApp deploys examples/webapp the way its README does (the aloft
-// commands, then the static $default route through the API Gateway SDK)
-// and uses it over the gateway: the page, the API on the same origin, bad
-// input, and items that outlive the functions' instances.
+// TestWebApp deploys examples/webapp by running its README's blocks as
+// written (the AWS CLI makes the table, the role, the stream's mapping and
+// the static route; the aloft commands the rest) and uses it over the
+// gateway: the page, the API on the same origin, bad input, items kept in
+// the table through boto3 that outlive the functions' instances, and the
+// count a stream-triggered function keeps.
 func TestWebApp(t *testing.T) {
+	clis := awsCLIs(t)
+	cli := clis["2"]
+	if cli == "" {
+		cli = clis["1"]
+	}
+	if cli == "" {
+		t.Fatal("no AWS CLI: scripts/install-test-deps.sh installs Debian's (v2)")
+	}
 	srv := alofttest.Start(t)
-	dir := filepath.Join(alofttest.ModuleRoot(t), "examples", "webapp")
-	aloft := func(args ...string) string {
-		t.Helper()
-		out, errOut, code := srv.Run(ctxT(t), nil, args...)
-		if code != 0 {
-			t.Fatalf("aloft %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
-	aloft("bucket", "create", "webapp-site")
-	aloft("bucket", "create", "webapp-items")
-	// The role and policy of the README's step, made with the IAM API.
-	role := executionRole(t, srv, "webapp", `{"Version":"2012-10-17","Statement":[
-		{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::webapp-items/*"},
-		{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::webapp-items"}]}`)
-	aloft("function", "create", "webapp-list", "--runtime", "python3.12", "--handler", "items.list_items", "--role", role,
-		"--code", filepath.Join(dir, "api"), "--timeout", "10", "--env", "ITEMS_BUCKET=webapp-items")
-	aloft("function", "create", "webapp-add", "--runtime", "python3.12", "--handler", "items.add_item", "--role", role,
-		"--code", filepath.Join(dir, "api"), "--timeout", "10", "--env", "ITEMS_BUCKET=webapp-items")
-	aloft("route", "create", "GET /items", "--function", "webapp-list")
-	aloft("route", "create", "POST /items", "--function", "webapp-add")
-	aloft("object", "put", "webapp-site", filepath.Join(dir, "site", "index.html"))
-	aloft("object", "put", "webapp-site", filepath.Join(dir, "site", "app.js"))
-
-	gw := srv.APIGateway()
-	apis, err := gw.GetApis(ctxT(t), &apigatewayv2.GetApisInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var apiID string
-	for _, a := range apis.Items {
-		if aws.ToString(a.Name) == "aloft" {
-			apiID = aws.ToString(a.ApiId)
-		}
-	}
-	if apiID == "" {
-		t.Fatalf("no API named aloft among %d", len(apis.Items))
-	}
-	site, err := gw.CreateIntegration(ctxT(t), &apigatewayv2.CreateIntegrationInput{ApiId: aws.String(apiID),
-		IntegrationType: gwtypes.IntegrationType("ALOFT_S3"), IntegrationUri: aws.String("arn:aws:s3:::webapp-site")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = gw.CreateRoute(ctxT(t), &apigatewayv2.CreateRouteInput{ApiId: aws.String(apiID),
-		RouteKey: aws.String("$default"), Target: aws.String("integrations/" + aws.ToString(site.IntegrationId))})
-	if err != nil {
-		t.Fatal(err)
+	out, ran := runDocBlocks(t, srv, cli, filepath.Join(alofttest.ModuleRoot(t), "examples", "webapp", "README.md"))
+	if ran < 5 || !strings.Contains(out, `"name": "bread"`) {
+		t.Fatalf("ran %d blocks:\n%s", ran, out)
 	}
 
 	// The page and its script, from the bucket, at the gateway's root.
@@ -89,14 +55,31 @@ func TestWebApp(t *testing.T) {
 		t.Fatalf("app.js: %s %.200s", js.header.Get("Content-Type"), js.body)
 	}
 
-	list := func() []webappItem {
+	type listing struct {
+		Items []webappItem `json:"items"`
+		Count int          `json:"count"`
+	}
+	get := func() listing {
 		t.Helper()
 		r := call(t, "GET", base+"/items", "", nil, nil).expect(t, 200, "")
-		var items []webappItem
-		if err := json.Unmarshal(r.body, &items); err != nil {
+		var l listing
+		if err := json.Unmarshal(r.body, &l); err != nil {
 			t.Fatalf("GET /items: %s: %v", r.body, err)
 		}
-		return items
+		return l
+	}
+	list := func() []webappItem { t.Helper(); return get().Items }
+	counted := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			l := get()
+			if l.Count == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the count is %d, want %d", l.Count, n)
+			}
+		}
 	}
 	add := func(name string) webappItem {
 		t.Helper()
@@ -108,14 +91,13 @@ func TestWebApp(t *testing.T) {
 		}
 		return it
 	}
-
-	if items := list(); len(items) != 0 {
-		t.Fatalf("items before any were added: %+v", items)
+	// The README added milk and bread.
+	items := list()
+	if len(items) != 2 || items[0].Name != "milk" || items[1].Name != "bread" {
+		t.Fatalf("the README's items: %+v", items)
 	}
-	milk := add("milk")
-	if items := list(); len(items) != 1 || items[0] != milk {
-		t.Fatalf("after adding milk: %+v", items)
-	}
+	milk, bread := items[0], items[1]
+	counted(2)
 	for _, bad := range []string{"", "not json", `["milk"]`, `{"name": ""}`, `{"name": 7}`, `{"title": "milk"}`} {
 		r := call(t, "POST", base+"/items", "", []byte(bad), nil).expect(t, 400, "")
 		if !strings.Contains(string(r.body), "message") {
@@ -132,15 +114,16 @@ func TestWebApp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bread := add("bread")
-	if items := list(); len(items) != 2 || items[0] != milk || items[1] != bread {
+	eggs := add("eggs")
+	if items := list(); len(items) != 3 || items[0] != milk || items[1] != bread || items[2] != eggs {
 		t.Fatalf("after new instances: %+v", items)
 	}
-	objs, err := srv.S3().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("webapp-items")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(objs.Contents) != 2 || !strings.HasPrefix(aws.ToString(objs.Contents[0].Key), "items/") {
-		t.Fatalf("bucket webapp-items holds %d objects", len(objs.Contents))
+	counted(3)
+	// The items are in the table, beside the counter.
+	q, err := srv.DynamoDB().Query(context.Background(), &dynamodb.QueryInput{TableName: aws.String("webapp-items"),
+		KeyConditionExpression: aws.String("#l = :l"), ExpressionAttributeNames: map[string]string{"#l": "list"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":l": &ddbtypes.AttributeValueMemberS{Value: "default"}}, ConsistentRead: aws.Bool(true)})
+	if err != nil || q.Count != 3 {
+		t.Fatalf("the table holds %+v (%v)", q, err)
 	}
 }

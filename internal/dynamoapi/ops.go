@@ -505,7 +505,7 @@ type readIn struct {
 }
 
 type readOut struct {
-	Items            []item.Item    `json:"Items,omitempty"`
+	Items            *[]item.Item   `json:"Items,omitempty"` // [] when none match; left out for Select COUNT
 	Count            int            `json:"Count"`
 	ScannedCount     int            `json:"ScannedCount"`
 	LastEvaluatedKey item.Item      `json:"LastEvaluatedKey,omitempty"`
@@ -577,17 +577,15 @@ func (in *readIn) answer(p *tables.Page, paths []itemexpr.Path) *readOut {
 	out := &readOut{Count: len(p.Items), ScannedCount: p.Scanned, LastEvaluatedKey: p.Last}
 	size := 0
 	if in.Select != "COUNT" {
-		out.Items = make([]item.Item, 0, len(p.Items))
+		items := make([]item.Item, 0, len(p.Items))
 		for _, it := range p.Items {
 			size += it.Size()
 			if paths != nil {
 				it = itemexpr.Project(it, paths)
 			}
-			out.Items = append(out.Items, it)
+			items = append(items, it)
 		}
-		if len(out.Items) == 0 {
-			out.Items = []item.Item{}
-		}
+		out.Items = &items
 	}
 	out.ConsumedCapacity = in.capacity(in.TableName, size, false, in.ConsistentRead)
 	return out

@@ -1,19 +1,21 @@
-# The API of the web application: GET /items lists the items, POST /items
-# adds one. Each item is its own object in the bucket named by ITEMS_BUCKET,
-# under items/<created>-<id>.json, so items outlive the function's instances
-# and concurrent additions never overwrite one another.
+# The API of the web application: GET /items lists the items with their
+# count, POST /items adds one, and count_items keeps the count from the
+# table's stream. The items live in the DynamoDB table named by
+# ITEMS_TABLE, through boto3 (which the runtime provides, as Lambda's
+# does): one partition, "default", sorted by creation time, beside one
+# counter item in the partition "stats".
 import base64
 import json
 import os
 import time
 import uuid
-import xml.etree.ElementTree as ET
 
-import s3
+import boto3
+from boto3.dynamodb.conditions import Key
 
-BUCKET = os.environ.get("ITEMS_BUCKET", "webapp-items")
-PREFIX = "items/"
-NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+TABLE = boto3.resource("dynamodb").Table(os.environ.get("ITEMS_TABLE", "webapp-items"))
+LIST = "default"
+COUNTER = {"list": "stats", "sk": "count"}
 
 
 def respond(status, body):
@@ -25,28 +27,21 @@ def respond(status, body):
 
 
 def list_items(event, context):
-    keys, token = [], None
+    items, start = [], None
     while True:
-        query = {"list-type": "2", "prefix": PREFIX}
-        if token:
-            query["continuation-token"] = token
-        status, _, body = s3.request("GET", BUCKET, query=query)
-        if status != 200:
-            raise RuntimeError(f"listing {BUCKET}: {status} {body[:200]!r}")
-        root = ET.fromstring(body)
-        keys += [c.findtext(NS + "Key") for c in root.iter(NS + "Contents")]
-        token = root.findtext(NS + "NextContinuationToken")
-        if not token:
+        kwargs = {"KeyConditionExpression": Key("list").eq(LIST)}
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = TABLE.query(**kwargs)
+        items += [{"id": i["id"], "name": i["name"], "created": i["created"]} for i in page["Items"]]
+        start = page.get("LastEvaluatedKey")
+        if not start:
             break
-    items = []
-    for key in sorted(keys):  # keys start with the creation time: oldest first
-        status, _, body = s3.request("GET", BUCKET, key)
-        if status == 200:
-            items.append(json.loads(body))
-    return respond(200, items)
+    counter = TABLE.get_item(Key=COUNTER).get("Item") or {}
+    return respond(200, {"items": items, "count": int(counter.get("items", 0))})
 
 
-def add_item(event, context):
+def add_items(event, context):
     body = event.get("body") or ""
     try:
         if event.get("isBase64Encoded"):
@@ -63,9 +58,28 @@ def add_item(event, context):
         "name": name.strip(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
     }
-    key = f"{PREFIX}{int(now * 1000):015d}-{item['id']}.json"
-    status, _, body = s3.request("PUT", BUCKET, key, body=json.dumps(item).encode(),
-                                 headers={"content-type": "application/json"})
-    if status != 200:
-        raise RuntimeError(f"storing {key}: {status} {body[:200]!r}")
+    # The sort key starts with the creation time: a query lists oldest first.
+    TABLE.put_item(
+        Item={"list": LIST, "sk": f"{int(now * 1000):015d}-{item['id']}", **item},
+        ConditionExpression="attribute_not_exists(sk)",
+    )
     return respond(201, item)
+
+
+def count_items(event, context):
+    """Triggered by the table's stream (filtered to the "default" list):
+    adds the items inserted and takes away those removed."""
+    delta = 0
+    for record in event["Records"]:
+        if record["eventName"] == "INSERT":
+            delta += 1
+        elif record["eventName"] == "REMOVE":
+            delta -= 1
+    if delta:
+        TABLE.update_item(
+            Key=COUNTER,
+            UpdateExpression="ADD #n :d",
+            ExpressionAttributeNames={"#n": "items"},
+            ExpressionAttributeValues={":d": delta},
+        )
+    return {"batchItemFailures": []}

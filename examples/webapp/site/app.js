@@ -1,6 +1,7 @@
 // The page and the API share an origin, so relative URLs reach the functions.
 const list = document.getElementById("items");
 const error = document.getElementById("error");
+const count = document.getElementById("count");
 
 function show(item) {
   const li = document.createElement("li");
@@ -14,8 +15,11 @@ function show(item) {
 async function load() {
   const resp = await fetch("items");
   if (!resp.ok) throw new Error(`GET /items: ${resp.status}`);
+  const body = await resp.json();
   list.replaceChildren();
-  (await resp.json()).forEach(show);
+  body.items.forEach(show);
+  // Kept by a function the table's stream triggers: it may lag a moment.
+  count.textContent = `${body.count} added so far`;
 }
 
 document.getElementById("add").addEventListener("submit", async (ev) => {
