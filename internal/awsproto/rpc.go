@@ -45,8 +45,10 @@ func Handle[In, Out any](a *JSONAPI, op string, fn func(context.Context, *In) (*
 		if len(bytes.TrimSpace(body)) > 0 {
 			if err := json.Unmarshal(body, in); err != nil {
 				// A field's own refusal (an attribute value's, say) is
-				// the API's to word.
-				if a.Errors != nil {
+				// the API's to word; malformed JSON is the protocol's.
+				var syntax *json.SyntaxError
+				var typ *json.UnmarshalTypeError
+				if a.Errors != nil && !errors.As(err, &syntax) && !errors.As(err, &typ) {
 					if e := a.Errors(err); e != nil {
 						return nil, e
 					}
