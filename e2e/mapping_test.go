@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
 )
@@ -452,5 +457,109 @@ func TestStreamEventSourceMapping(t *testing.T) {
 		if _, ok := first[want]; !ok {
 			t.Fatalf("the function never saw %s: %v", want, seen)
 		}
+	}
+}
+
+// TestStreamParallelization reads a table's stream with a
+// ParallelizationFactor of 4: batches for different items run at the same
+// time, while each item's changes still reach the function one after
+// another, in order, once.
+func TestStreamParallelization(t *testing.T) {
+	srv := alofttest.Start(t, "--sandbox", "process") // the function writes to a host directory
+	ctx := ctxT(t)
+	lc, dc := srv.Lambda(), srv.DynamoDB()
+	dir := t.TempDir()
+	createEventRecorder(t, lc, "on-counter", dir, "SLEEP_MS", "150")
+	out, err := dc.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("counters"), BillingMode: dtypes.BillingModePayPerRequest,
+		KeySchema:            []dtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: dtypes.KeyTypeHash}},
+		AttributeDefinitions: []dtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: dtypes.ScalarAttributeTypeS}},
+		StreamSpecification:  &dtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: dtypes.StreamViewTypeNewImage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamArn := aws.ToString(out.TableDescription.LatestStreamArn)
+	iamc := iam.NewFromConfig(srv.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	role := sqsReaderRole(t, srv, "counter-reader")
+	if _, err := iamc.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("counter-reader"), PolicyName: aws.String("streams"), PolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:GetRecords","dynamodb:GetShardIterator","dynamodb:DescribeStream","dynamodb:ListStreams"],"Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("on-counter"), Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int32{0, 11} {
+		_, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("on-counter"), EventSourceArn: &streamArn,
+			StartingPosition: ltypes.EventSourcePositionTrimHorizon, ParallelizationFactor: aws.Int32(n)})
+		var api smithy.APIError
+		if !errors.As(err, &api) || api.ErrorCode() != "ValidationException" || !strings.Contains(api.ErrorMessage(), "parallelizationFactor") {
+			t.Fatalf("ParallelizationFactor %d: %v", n, err)
+		}
+	}
+	const keys, versions = 8, 5
+	s := func(v string) dtypes.AttributeValue { return &dtypes.AttributeValueMemberS{Value: v} }
+	for v := range versions {
+		for k := range keys {
+			if _, err := dc.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("counters"),
+				Item: map[string]dtypes.AttributeValue{"id": s("k" + strconv.Itoa(k)), "v": &dtypes.AttributeValueMemberN{Value: strconv.Itoa(v)}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	m, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("on-counter"), EventSourceArn: &streamArn,
+		StartingPosition: ltypes.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(5), ParallelizationFactor: aws.Int32(4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToInt32(m.ParallelizationFactor) != 4 {
+		t.Fatalf("mapping %+v", m)
+	}
+
+	type span struct{ start, end int64 }
+	var spans []span
+	var order map[string][]string
+	waitUntil(t, "every change to reach the function", func() bool {
+		spans, order = nil, map[string][]string{}
+		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+		slices.Sort(files)
+		n := 0
+		for _, f := range files {
+			var sp span
+			if _, err := fmt.Sscanf(filepath.Base(f), "%d-%d-", &sp.start, &sp.end); err != nil {
+				t.Fatalf("record file %s: %v", f, err)
+			}
+			spans = append(spans, sp)
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.DynamoDBEvent
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if len(ev.Records) > 5 {
+				t.Fatalf("a batch of %d records, BatchSize is 5", len(ev.Records))
+			}
+			for _, r := range ev.Records {
+				id := r.Change.Keys["id"].String()
+				order[id] = append(order[id], r.Change.NewImage["v"].Number())
+				n++
+			}
+		}
+		return n >= keys*versions
+	})
+	for k := range keys {
+		id := "k" + strconv.Itoa(k)
+		if got := strings.Join(order[id], ","); got != "0,1,2,3,4" {
+			t.Errorf("%s's changes reached the function as %s, want 0,1,2,3,4", id, got)
+		}
+	}
+	overlap := false
+	for i := range spans {
+		for j := i + 1; j < len(spans); j++ {
+			overlap = overlap || spans[j].start < spans[i].end
+		}
+	}
+	if !overlap {
+		t.Errorf("no two batches ran at the same time: %v", spans)
 	}
 }

@@ -135,6 +135,7 @@ type Service struct {
 	mu      sync.Mutex
 	all     map[string]*Mapping // by UUID
 	pollers map[string]runner   // running, by UUID
+	ages    sync.Map            // stream mappings' iterator ages, by UUID
 	started bool
 	closed  bool
 }
@@ -191,7 +192,10 @@ func (s *Service) apply(e jetstream.KeyValueEntry) {
 		delete(s.all, id)
 		if p := s.pollers[id]; p != nil {
 			delete(s.pollers, id)
-			go p.close()
+			go func() {
+				p.close()
+				s.ages.Delete(id)
+			}()
 		}
 		return
 	}
@@ -396,8 +400,11 @@ func apply(m *Mapping, in Input) error {
 		m.MaximumRecordAgeInSeconds = in.MaximumRecordAgeInSeconds
 	}
 	if in.ParallelizationFactor != nil {
-		if n := *in.ParallelizationFactor; n != 1 {
-			return function.InvalidParameter("ParallelizationFactor %d is not available here yet: each shard is read by one batch at a time.", n)
+		switch n := *in.ParallelizationFactor; {
+		case n < 1:
+			return function.Validation(n, "parallelizationFactor", "Member must have value greater than or equal to 1")
+		case n > 10:
+			return function.Validation(n, "parallelizationFactor", "Member must have value less than or equal to 10")
 		}
 		m.ParallelizationFactor = in.ParallelizationFactor
 	}

@@ -5,15 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/eventfilter"
 	"github.com/aloft-dev/aloft/internal/ids"
-	"github.com/aloft-dev/aloft/internal/tables"
+	"github.com/aloft-dev/aloft/internal/item"
 )
 
 // A table stream is read by one node at a time, in order: whoever holds
@@ -136,7 +138,12 @@ func (p *streamPoller) run() {
 	}
 }
 
-// batch reads and handles one batch, reporting whether there was one.
+// batch reads and handles one round of records, reporting whether
+// there was one. A round is up to BatchSize × ParallelizationFactor
+// records; with a factor above one they are dealt to that many lanes by
+// their item's key, each lane invoking the function with its records in
+// order, so changes to one item are still delivered one after another.
+// The position moves past the round once every lane is done with it.
 func (p *streamPoller) batch() bool {
 	ctx := p.ctx
 	from, err := p.s.position(ctx, p.m.UUID)
@@ -144,37 +151,96 @@ func (p *streamPoller) batch() bool {
 		p.s.log.Warn("mappings: stream position", "uuid", p.m.UUID, "err", err)
 		return false
 	}
-	recs, next, err := p.s.d.Tables.RecordsFrom(ctx, p.m.EventSourceArn, from, p.m.BatchSize)
+	factor := 1
+	if f := p.m.ParallelizationFactor; f != nil && *f > 1 {
+		factor = *f
+	}
+	want := p.m.BatchSize * factor
+	recs, next, err := p.s.d.Tables.RecordsFrom(ctx, p.m.EventSourceArn, from, want)
 	if err != nil || len(recs) == 0 {
 		return false
 	}
-	if w := p.m.MaximumBatchingWindowInSeconds; w > 0 && len(recs) < p.m.BatchSize {
+	if w := p.m.MaximumBatchingWindowInSeconds; w > 0 && len(recs) < want {
 		deadline := time.Now().Add(time.Duration(w) * time.Second)
-		for len(recs) < p.m.BatchSize && time.Now().Before(deadline) && ctx.Err() == nil {
+		for len(recs) < want && time.Now().Before(deadline) && ctx.Err() == nil {
 			p.pause(100 * time.Millisecond)
-			more, n, err := p.s.d.Tables.RecordsFrom(ctx, p.m.EventSourceArn, next, p.m.BatchSize-len(recs))
+			more, n, err := p.s.d.Tables.RecordsFrom(ctx, p.m.EventSourceArn, next, want-len(recs))
 			if err != nil {
 				break
 			}
 			recs, next = append(recs, more...), n
 		}
 	}
-	var events []map[string]any
+	p.s.observeAge(p.m, time.Since(time.UnixMilli(recs[len(recs)-1].Time)))
+	lanes := make([][]map[string]any, factor)
 	for _, r := range recs {
 		ev := r.Event(p.m.EventSourceArn)
-		if p.matches(ev) {
-			events = append(events, ev)
+		if !p.matches(ev) {
+			continue
 		}
+		lane := 0
+		if factor > 1 {
+			lane = laneOf(r.Keys, factor)
+		}
+		lanes[lane] = append(lanes[lane], ev)
 	}
-	if len(events) > 0 {
-		p.deliver(events, recs)
+	var wg sync.WaitGroup
+	for _, events := range lanes {
+		if len(events) == 0 {
+			continue
+		}
+		wg.Go(func() {
+			for len(events) > 0 && ctx.Err() == nil {
+				n := min(len(events), p.m.BatchSize)
+				p.deliver(events[:n])
+				events = events[n:]
+			}
+		})
 	}
+	wg.Wait()
 	if ctx.Err() == nil {
 		if err := p.s.savePosition(ctx, p.m.UUID, next); err != nil {
 			p.s.log.Warn("mappings: save a stream position", "uuid", p.m.UUID, "err", err)
 		}
 	}
 	return true
+}
+
+// laneOf picks the lane of an item's changes from its key.
+func laneOf(keys item.Item, lanes int) int {
+	b, _ := json.Marshal(keys)
+	h := fnv.New32a()
+	h.Write(b)
+	return int(h.Sum32() % uint32(lanes))
+}
+
+// behind is the iterator age past which a mapping is said, once, in the
+// server's log to be falling behind its stream.
+const behind = time.Minute
+
+// observeAge keeps a stream mapping's iterator age: how old the last
+// record of its latest round was when the round was read, which is
+// Lambda's IteratorAge.
+func (s *Service) observeAge(m Mapping, age time.Duration) {
+	old, _ := s.ages.Swap(m.UUID, age)
+	was, _ := old.(time.Duration)
+	switch {
+	case age >= behind && was < behind:
+		s.log.Warn("mappings: a stream mapping is falling behind", "uuid", m.UUID, "function", m.FunctionArn, "iterator_age_ms", age.Milliseconds())
+	case age < behind && was >= behind:
+		s.log.Info("mappings: a stream mapping has caught up", "uuid", m.UUID, "function", m.FunctionArn, "iterator_age_ms", age.Milliseconds())
+	}
+}
+
+// IteratorAge is how old the last record a stream mapping read was when
+// it read it; false when the mapping has read nothing since this server
+// started.
+func (s *Service) IteratorAge(uuid string) (time.Duration, bool) {
+	v, ok := s.ages.Load(uuid)
+	if !ok {
+		return 0, false
+	}
+	return v.(time.Duration), true
 }
 
 // matches says whether a record passes the mapping's filters.
@@ -196,7 +262,7 @@ func (p *streamPoller) matches(ev map[string]any) bool {
 // deliver invokes the function with events until it succeeds, bisecting
 // a failing batch when asked, and gives up on records past the retry or
 // age limits, sending their batch's details to the OnFailure destination.
-func (p *streamPoller) deliver(events []map[string]any, recs []tables.Record) {
+func (p *streamPoller) deliver(events []map[string]any) {
 	queue := [][]map[string]any{events}
 	for len(queue) > 0 && p.ctx.Err() == nil {
 		batch := queue[0]

@@ -7,7 +7,9 @@
 // For SQS events it reports as failed, in the partial batch response,
 // every message whose body contains "fail"; for DynamoDB stream events,
 // the first record whose new image has an attribute "fail". With FAIL_ALL
-// set, the whole invocation fails.
+// set, the whole invocation fails. With SLEEP_MS set, it takes that long
+// first. Files are named by the invocation's start and end (Unix ns), so
+// sorted names are in order of start.
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +30,7 @@ import (
 )
 
 func handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	start := time.Now()
 	dir := os.Getenv("RECORD_DIR")
 	if dir == "" {
 		return nil, errors.New("RECORD_DIR is not set")
@@ -75,9 +79,12 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	default:
 		return nil, fmt.Errorf("an event from %q", src)
 	}
+	if ms, err := strconv.Atoi(os.Getenv("SLEEP_MS")); err == nil {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+	}
 	var r [8]byte
 	rand.Read(r[:])
-	name := fmt.Sprintf("%d-%s.json", time.Now().UnixNano(), hex.EncodeToString(r[:]))
+	name := fmt.Sprintf("%d-%d-%s.json", start.UnixNano(), time.Now().UnixNano(), hex.EncodeToString(r[:]))
 	tmp := filepath.Join(dir, "."+name+".part")
 	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
 		return nil, err
