@@ -6,6 +6,7 @@
 package item
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -298,14 +299,77 @@ func FormatNumber(d *apd.Decimal) string {
 	return r.Text('f')
 }
 
-// CompareNumbers orders two canonical numbers.
+// CompareNumbers orders two numbers. Canonical ones (as Number writes
+// them) are compared as text, without parsing.
 func CompareNumbers(a, b string) int {
+	if c, ok := compareCanonical(a, b); ok {
+		return c
+	}
 	x, _, _ := apd.NewFromString(a)
 	y, _, _ := apd.NewFromString(b)
 	if x == nil || y == nil {
 		return strings.Compare(a, b)
 	}
 	return x.Cmp(y)
+}
+
+// compareCanonical orders two canonical numbers by their digits; ok is
+// false when either is not canonical.
+func compareCanonical(a, b string) (int, bool) {
+	an, ai, af, ok := canonicalParts(a)
+	if !ok {
+		return 0, false
+	}
+	bn, bi, bf, ok := canonicalParts(b)
+	if !ok {
+		return 0, false
+	}
+	if an != bn {
+		if an {
+			return -1, true
+		}
+		return 1, true
+	}
+	c := cmp.Compare(len(ai), len(bi))
+	if c == 0 {
+		c = strings.Compare(ai, bi)
+	}
+	if c == 0 {
+		c = strings.Compare(af, bf) // no trailing zeros: text order is value order
+	}
+	if an {
+		c = -c
+	}
+	return c, true
+}
+
+// canonicalParts splits a canonical number (an optional minus, an integer
+// part without leading zeros, and an optional fraction without trailing
+// zeros; never "-0") into its sign and parts.
+func canonicalParts(s string) (neg bool, whole, frac string, ok bool) {
+	if strings.HasPrefix(s, "-") {
+		neg, s = true, s[1:]
+	}
+	whole = s
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		whole, frac = s[:i], s[i+1:]
+		if frac == "" || frac[len(frac)-1] == '0' || !digits(frac) {
+			return false, "", "", false
+		}
+	}
+	if whole == "" || (len(whole) > 1 && whole[0] == '0') || !digits(whole) || (neg && whole == "0" && frac == "") {
+		return false, "", "", false
+	}
+	return neg, whole, frac, true
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Equal reports whether two values are the same value: of the same kind,

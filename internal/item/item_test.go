@@ -2,8 +2,13 @@ package item
 
 import (
 	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cockroachdb/apd/v3"
 )
 
 func TestValues(t *testing.T) {
@@ -88,5 +93,29 @@ func TestSize(t *testing.T) {
 	m := &Value{Kind: M, Map: map[string]*Value{"a": {Kind: BOOL, Bool: true}}}
 	if s := Size("m", m); s != 1+3+1+1+1 {
 		t.Errorf("map size %d", s)
+	}
+}
+
+// TestCompareNumbers orders numbers as their values do, canonical or not.
+func TestCompareNumbers(t *testing.T) {
+	nums := []string{"0", "1", "-1", "10", "9", "0.5", "0.25", "-0.5", "-0.25", "100", "99.999", "-100", "1E+2", "007", "+3", "-0",
+		"12345678901234567890123456789012345678", "0.00000000000000000000000000000000000001", "-12.5", "12.5", "12.05", "3.14159"}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		n := strconv.FormatFloat((r.Float64()-0.5)*math.Pow(10, float64(r.IntN(12)-4)), 'f', r.IntN(6), 64)
+		c, err := Number(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nums = append(nums, c)
+	}
+	for i, a := range nums {
+		x, _, _ := apd.NewFromString(a)
+		for _, b := range nums[max(0, i-40):i] {
+			y, _, _ := apd.NewFromString(b)
+			if got, want := CompareNumbers(a, b), x.Cmp(y); got != want {
+				t.Fatalf("CompareNumbers(%s, %s) = %d, want %d", a, b, got, want)
+			}
+		}
 	}
 }

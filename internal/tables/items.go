@@ -569,9 +569,16 @@ func (s *Service) Query(ctx context.Context, name string, q QueryInput) (*Page, 
 		}
 	}
 	p := &pager{v: v, filter: q.Filter, limit: q.Limit}
-	from := &row{pk: pk, e: &entry{}}
+	// The walk starts where the sort key condition's range starts (in
+	// the walk's direction) and stops where it ends: every key
+	// condition is one run of rows in sort key order.
+	lo, hi := skBounds(skPart)
+	from := &row{pk: pk, sk: lo, e: &entry{}}
 	if q.Backward {
-		from = &row{pk: pk, sk: top, e: &entry{pk: top, sk: top}}
+		if hi == nil {
+			hi = top
+		}
+		from = &row{pk: pk, sk: hi, e: &entry{pk: top, sk: top}}
 	}
 	if q.Start != nil {
 		if p.start, err = v.startRow(q.Start); err != nil {
@@ -582,16 +589,37 @@ func (s *Service) Query(ctx context.Context, name string, q QueryInput) (*Page, 
 		}
 		from = p.start
 	}
+	inRange := false
 	v.walk(from, q.Backward, func(r *row) bool {
 		if compareKey(r.pk, pk) != 0 {
 			return false
 		}
 		if skPart != nil && !skPart.Matches(r.sk) {
-			return true
+			return !inRange // before the range, or past it
 		}
+		inRange = true
 		return p.take(r)
 	})
 	return &p.out, nil
+}
+
+// skBounds is where a sort key condition's range starts and ends (nil:
+// open on that side).
+func skBounds(k *itemexpr.KeyPart) (lo, hi *item.Value) {
+	if k == nil {
+		return nil, nil
+	}
+	switch k.Op {
+	case "=":
+		return k.Values[0], k.Values[0]
+	case "<", "<=":
+		return nil, k.Values[0]
+	case ">", ">=", "begins_with":
+		return k.Values[0], nil
+	case "BETWEEN":
+		return k.Values[0], k.Values[1]
+	}
+	return nil, nil
 }
 
 // Scan reads every item of a table or index, in its order, or one

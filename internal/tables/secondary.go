@@ -266,7 +266,7 @@ func checkIndexes(d *Def) *Error {
 	for i := range d.Indexes {
 		x := &d.Indexes[i]
 		if !validName.MatchString(x.Name) {
-			return validation("1 validation error detected: Value '%s' at 'indexName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+", x.Name)
+			return badName("indexName", x.Name)
 		}
 		if names[x.Name] {
 			return validation("One or more parameter values were invalid: Duplicate index name: %s", x.Name)

@@ -289,11 +289,24 @@ func (s *Service) get(name string) (*table, error) {
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
 
+// badName is DynamoDB's refusal of a table or index name (field
+// tableName or indexName) that is not 3 to 255 of [a-zA-Z0-9_.-].
+func badName(field, name string) *Error {
+	constraint := "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+	switch {
+	case len(name) < 3:
+		constraint = "Member must have length greater than or equal to 3"
+	case len(name) > 255:
+		constraint = "Member must have length less than or equal to 255"
+	}
+	return validation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s", name, field, constraint)
+}
+
 // CreateTable makes a table from def (Name, KeySchema,
 // AttributeDefinitions, BillingMode, Throughput, Tags).
 func (s *Service) CreateTable(ctx context.Context, def Def) (*Def, error) {
 	if !validName.MatchString(def.Name) {
-		return nil, validation("1 validation error detected: Value '%s' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+", def.Name)
+		return nil, badName("tableName", def.Name)
 	}
 	switch def.BillingMode {
 	case "", "PROVISIONED":
