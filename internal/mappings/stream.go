@@ -129,8 +129,15 @@ func (p *streamPoller) run() {
 			continue
 		}
 		rev = r
+		// Caught up, it waits for the table's next change (or a second,
+		// in case the stream went away and came back).
+		changed := p.s.d.Tables.NextChange(p.m.EventSourceArn)
 		if worked := p.batch(); !worked {
-			p.pause(200 * time.Millisecond)
+			select {
+			case <-p.ctx.Done():
+			case <-changed:
+			case <-time.After(time.Second):
+			}
 		}
 	}
 	if rev != 0 {

@@ -48,6 +48,7 @@ type index struct {
 	size     int
 	last     uint64           // the last stream sequence applied
 	seq      follow.Revisions // tells waiters of last
+	changed  chan struct{}    // closed, and replaced, at every change applied
 	ready    chan struct{}    // closed once the index has what the stream held at start
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -101,7 +102,7 @@ func keyHash(pk, sk *item.Value) string {
 // newIndex starts following table def's stream from its start.
 func newIndex(s *Service, def *Def) *index {
 	ctx, cancel := context.WithCancel(context.Background())
-	ix := &index{def: def, byHash: map[string]*entry{}, tree: btree.NewG(32, less), ready: make(chan struct{}), stop: cancel, done: make(chan struct{})}
+	ix := &index{def: def, byHash: map[string]*entry{}, tree: btree.NewG(32, less), ready: make(chan struct{}), changed: make(chan struct{}), stop: cancel, done: make(chan struct{})}
 	ix.redefine(def)
 	go ix.run(ctx, s)
 	return ix
@@ -206,6 +207,8 @@ func (ix *index) applyMsg(subject string, data []byte, seq uint64) {
 		}
 	}
 	ix.last = seq
+	close(ix.changed)
+	ix.changed = make(chan struct{})
 	ix.mu.Unlock()
 	ix.seq.Applied(seq)
 }

@@ -318,6 +318,19 @@ func (s *Service) RecordsFrom(ctx context.Context, arn string, from uint64, limi
 	return recs, from, nil
 }
 
+// NextChange returns a channel closed when this node next sees a change
+// to the table whose stream arn is: what a reader that has read
+// everything waits on. It is nil when there is no such stream.
+func (s *Service) NextChange(arn string) <-chan struct{} {
+	t, err := s.streamOf(arn)
+	if err != nil {
+		return nil
+	}
+	t.idx.mu.RLock()
+	defer t.idx.mu.RUnlock()
+	return t.idx.changed
+}
+
 // StreamStart returns the first sequence a reader starting at
 // TRIM_HORIZON or LATEST reads from.
 func (s *Service) StreamStart(ctx context.Context, arn, position string) (uint64, error) {
