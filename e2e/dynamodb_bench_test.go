@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,29 +84,10 @@ func BenchmarkDynamoDBGetItem(b *testing.B) {
 func BenchmarkDynamoDBPutItem(b *testing.B) {
 	_, c := benchTable(b)
 	ctx := context.Background()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	b.ResetTimer()
-	start := time.Now()
-	for w := range 16 {
-		wg.Go(func() {
-			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-				if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("bench"), Item: benchRow("p"+strconv.Itoa(w), int(i))}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	close(errs)
-	for err := range errs {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "items/s")
+	parallelOps(b, 16, 1, "items/s", func(i int) error {
+		_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("bench"), Item: benchRow("p"+strconv.Itoa(i%16), i)})
+		return err
+	})
 }
 
 // BenchmarkDynamoDBQuery reads 100 items from a random place of a
@@ -175,20 +155,7 @@ func BenchmarkDynamoDBStreamToFunction(b *testing.B) {
 		StartingPosition: ltypes.EventSourcePositionLatest, BatchSize: aws.Int32(1)}); err != nil {
 		b.Fatal(err)
 	}
-	// started waits for the n-th recorded invocation and returns when
-	// its handler started.
-	started := func(n int) time.Time {
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Microsecond) {
-			files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-			if len(files) >= n {
-				name := filepath.Base(files[len(files)-1])
-				ns, _ := strconv.ParseInt(name[:strings.IndexByte(name, '-')], 10, 64)
-				return time.Unix(0, ns)
-			}
-		}
-		b.Fatalf("the function did not get change %d", n)
-		return time.Time{}
-	}
+	started := handlerStarts(b, dir)
 	put := func(i int) {
 		if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("bench"), Item: benchRow("s", i)}); err != nil {
 			b.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,18 +40,19 @@ func sqsBatch(tag string) []types.SendMessageBatchRequestEntry {
 	return out
 }
 
-// sqsParallel runs op b.N times over workers goroutines and reports
-// messages per second, ten per op.
-func sqsParallel(b *testing.B, workers int, op func(worker int) error) {
+// parallelOps runs op b.N times over workers goroutines, giving each
+// call the op's number (1 to b.N), and reports per × b.N units per
+// second.
+func parallelOps(b *testing.B, workers int, per float64, unit string, op func(i int) error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	b.ResetTimer()
 	start := time.Now()
-	for w := range workers {
+	for range workers {
 		wg.Go(func() {
-			for next.Add(1) <= int64(b.N) {
-				if err := op(w); err != nil {
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if err := op(int(i)); err != nil {
 					errs <- err
 					return
 				}
@@ -64,7 +66,26 @@ func sqsParallel(b *testing.B, workers int, op func(worker int) error) {
 	for err := range errs {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(10*b.N)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(per*float64(b.N)/elapsed.Seconds(), unit)
+}
+
+// handlerStarts returns a function that waits for the n-th invocation
+// recorded in dir (see e2e/functions/evrec) and returns when its handler
+// started.
+func handlerStarts(b *testing.B, dir string) func(n int) time.Time {
+	return func(n int) time.Time {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Microsecond) {
+			files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+			if len(files) >= n {
+				slices.Sort(files)
+				name := filepath.Base(files[len(files)-1])
+				ns, _ := strconv.ParseInt(name[:strings.IndexByte(name, '-')], 10, 64)
+				return time.Unix(0, ns)
+			}
+		}
+		b.Fatalf("the function was not invoked %d times", n)
+		return time.Time{}
+	}
 }
 
 // BenchmarkSQSSend stores batches of ten messages from 16 clients at
@@ -78,7 +99,7 @@ func BenchmarkSQSSend(b *testing.B) {
 		b.Fatal(err)
 	}
 	entries := sqsBatch("send")
-	sqsParallel(b, 16, func(int) error {
+	parallelOps(b, 16, 10, "msgs/s", func(int) error {
 		out, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: q.QueueUrl, Entries: entries})
 		if err == nil && len(out.Failed) > 0 {
 			err = fmt.Errorf("%d entries failed: %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
@@ -98,7 +119,7 @@ func BenchmarkSQSSendReceiveDelete(b *testing.B) {
 		b.Fatal(err)
 	}
 	entries := sqsBatch("srd")
-	sqsParallel(b, 16, func(int) error {
+	parallelOps(b, 16, 10, "msgs/s", func(int) error {
 		if _, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: q.QueueUrl, Entries: entries}); err != nil {
 			return err
 		}
@@ -183,18 +204,7 @@ func BenchmarkSQSToFunction(b *testing.B) {
 		b.Fatal(err)
 	}
 	// One message first, to warm the function.
-	warm := func(n int) time.Time {
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Microsecond) {
-			files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-			if len(files) >= n {
-				name := filepath.Base(files[len(files)-1])
-				ns, _ := strconv.ParseInt(name[:strings.IndexByte(name, '-')], 10, 64)
-				return time.Unix(0, ns)
-			}
-		}
-		b.Fatalf("the function did not get message %d", n)
-		return time.Time{}
-	}
+	warm := handlerStarts(b, dir)
 	c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String("warm")})
 	warm(1)
 	lat := make([]time.Duration, 0, b.N)
