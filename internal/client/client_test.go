@@ -22,10 +22,15 @@ import (
 	"github.com/aloft-dev/aloft/internal/meter"
 )
 
+// clearEnv empties the variables the client reads and points the user's
+// configuration directory (where a running server is recorded) at an
+// empty one.
 func clearEnv(t *testing.T) {
-	for _, k := range []string{EnvEndpoint, EnvRegion, EnvAccessKey, EnvSecretKey, EnvDataDir} {
+	for _, k := range []string{EnvEndpoint, EnvRegion, EnvAccessKey, EnvSecretKey, EnvDataDir, "AWS_ENDPOINT_URL", "AWS_PROFILE",
+		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"} {
 		t.Setenv(k, "")
 	}
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 }
 
 func TestFromEnvVariables(t *testing.T) {
