@@ -171,14 +171,25 @@ func BenchmarkRawKVPut(b *testing.B) {
 	})
 }
 
-// BenchmarkPutItem writes distinct items from 16 clients.
+// BenchmarkPutItem writes distinct items from 16 clients, to a table
+// without a stream and to one whose stream has new images (each version
+// and its change record are then one atomic batch).
 func BenchmarkPutItem(b *testing.B) {
-	s := benchTable(b)
-	ctx := context.Background()
-	parallel(b, func(i int) error {
-		_, err := s.PutItem(ctx, "bench", benchItem("p"+strconv.Itoa(i%benchClients), i), Condition{})
-		return err
-	})
+	for _, stream := range []bool{false, true} {
+		b.Run("stream="+strconv.FormatBool(stream), func(b *testing.B) {
+			s := benchTable(b)
+			ctx := context.Background()
+			if stream {
+				if _, err := s.SetStream(ctx, "bench", true, "NEW_IMAGE"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			parallel(b, func(i int) error {
+				_, err := s.PutItem(ctx, "bench", benchItem("p"+strconv.Itoa(i%benchClients), i), Condition{})
+				return err
+			})
+		})
+	}
 }
 
 // BenchmarkQuery reads 100 items of a 10,000-item partition, from a

@@ -21,6 +21,12 @@ type record struct {
 	Key item.Item `json:"key"`           // the item's key attributes
 	New item.Item `json:"new,omitempty"` // nil for a deletion
 	Old item.Item `json:"old,omitempty"` // the version it replaced
+	// A version written while the table keeps history is also a record
+	// of its stream: the record's id and time (Unix ms), and whether the
+	// service made it (an expired item's deletion) rather than a request.
+	ID      string `json:"id,omitempty"`
+	Time    int64  `json:"time,omitempty"`
+	Service bool   `json:"service,omitempty"`
 }
 
 // entry is an item in the index: its key, its latest version (nil for a
@@ -49,6 +55,7 @@ type index struct {
 	last     uint64           // the last stream sequence applied
 	seq      follow.Revisions // tells waiters of last
 	changed  chan struct{}    // closed, and replaced, at every change applied
+	examined uint64           // the sequence the compactor reads next
 	ready    chan struct{}    // closed once the index has what the stream held at start
 	stop     context.CancelFunc
 	done     chan struct{}

@@ -176,25 +176,7 @@ func (s *Service) writeAs(ctx context.Context, t *table, key item.Item, byServic
 		if err := t.def.checkNext(next); err != nil {
 			return nil, nil, err
 		}
-		msgs := s.versionMsgs(t.def, subject, seq, t.def.keyItem(key), next, cur, byService)
-		var stored uint64
-		var err error
-		if len(msgs) == 1 {
-			var ack *jetstream.PubAck
-			if ack, err = s.js.PublishMsg(ctx, msgs[0]); err == nil {
-				stored = ack.Sequence
-			}
-		} else {
-			var last uint64
-			if last, err = s.commit(ctx, msgs); err == nil {
-				stored = last - 1 // the version, before its change record
-			} else if errors.Is(err, errChanged) {
-				if _, err := s.caughtUp(ctx, t, subject, seq); err != nil {
-					return nil, nil, err
-				}
-				continue
-			}
-		}
+		ack, err := s.js.PublishMsg(ctx, versionMsg(t.def, subject, seq, t.def.keyItem(key), next, cur, byService))
 		if err != nil {
 			var apiErr *jetstream.APIError
 			if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
@@ -209,51 +191,27 @@ func (s *Service) writeAs(ctx context.Context, t *table, key item.Item, byServic
 			}
 			return nil, nil, err
 		}
-		t.idx.seq.Wait(stored)
+		t.idx.seq.Wait(ack.Sequence)
 		return cur, next, nil
 	}
 	return nil, nil, &Error{Kind: fault.Throttled, Type: "TransactionConflictException", Message: "Transaction is ongoing for the item"}
 }
 
-// versionMsgs are the messages that store a new version of an item of
-// table d (next; nil deletes it) over the one at sequence seq (cur): the
-// version, rolling up the ones before, and, when the table has a
-// stream, its change record.
-func (s *Service) versionMsgs(d *Def, subject string, seq uint64, key, next, cur item.Item, byService bool) []*nats.Msg {
-	data, _ := json.Marshal(record{Key: key, New: next, Old: cur})
-	out := []*nats.Msg{{Subject: subject, Data: data, Header: nats.Header{
-		"Nats-Expected-Last-Subject-Sequence": []string{strconv.FormatUint(seq, 10)},
-		"Nats-Rollup":                         []string{"sub"},
-	}}}
-	if d.Stream != nil && d.Stream.Enabled {
-		c := change{ID: ids.Hex(), Time: time.Now().UnixMilli(), Key: key, New: next, Old: cur, Service: byService}
-		switch {
-		case cur == nil:
-			c.Name = "INSERT"
-		case next == nil:
-			c.Name = "REMOVE"
-		default:
-			c.Name = "MODIFY"
-		}
-		c.Size = key.Size() + next.Size() + cur.Size()
-		cdata, _ := json.Marshal(c)
-		out = append(out, &nats.Msg{Subject: d.changeSubject(), Data: cdata, Header: nats.Header{"Nats-TTL": []string{"24h"}}})
+// versionMsg is the message that stores a new version of an item of
+// table d (next; nil deletes it) over the one at sequence seq (cur),
+// made by the service itself when byService. While the table keeps
+// history the version is also its stream's record of the change;
+// otherwise it replaces the item's earlier versions.
+func versionMsg(d *Def, subject string, seq uint64, key, next, cur item.Item, byService bool) *nats.Msg {
+	r := record{Key: key, New: next, Old: cur}
+	h := nats.Header{"Nats-Expected-Last-Subject-Sequence": []string{strconv.FormatUint(seq, 10)}}
+	if d.keepsHistory() {
+		r.ID, r.Time, r.Service = ids.Hex(), time.Now().UnixMilli(), byService
+	} else {
+		h.Set("Nats-Rollup", "sub")
 	}
-	return out
-}
-
-// change is a change record as stored.
-type change struct {
-	ID   string    `json:"id"`
-	Name string    `json:"name"` // INSERT, MODIFY or REMOVE
-	Time int64     `json:"time"` // Unix ms
-	Key  item.Item `json:"key"`
-	New  item.Item `json:"new,omitempty"`
-	Old  item.Item `json:"old,omitempty"`
-	Size int       `json:"size"`
-	// Service: made by the table service itself (an expired item's
-	// deletion), not a request.
-	Service bool `json:"service,omitempty"`
+	data, _ := json.Marshal(r)
+	return &nats.Msg{Subject: subject, Data: data, Header: h}
 }
 
 // caughtUp reports whether the index's version of subject (sequence

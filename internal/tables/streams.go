@@ -40,7 +40,16 @@ func (s *Service) setStream(ctx context.Context, d *Def, c *StreamChange) error 
 		d.Stream = spec
 	default:
 		off := *d.Stream
-		off.Enabled = false
+		off.Enabled, off.Disabled = false, time.Now().UnixMilli()
+		st, err := s.js.Stream(ctx, itemStream)
+		if err != nil {
+			return err
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return err
+		}
+		off.Until = info.State.LastSeq
 		d.Stream = &off
 	}
 	return nil
@@ -118,11 +127,45 @@ func (s *Service) firstRecord(ctx context.Context, d *Def) uint64 {
 	if err != nil {
 		return 0
 	}
-	m, err := st.GetMsg(ctx, d.Stream.Since+1, jetstream.WithGetMsgSubject(d.changeSubject()))
-	if err != nil {
-		return 0
+	for next := d.Stream.Since + 1; ; {
+		m, err := st.GetMsg(ctx, next, jetstream.WithGetMsgSubject(d.itemSubjects()))
+		if err != nil || m.Sequence > d.Stream.last() {
+			return 0
+		}
+		if _, ok := recordOf(d, m); ok {
+			return m.Sequence
+		}
+		next = m.Sequence + 1
 	}
-	return m.Sequence
+}
+
+// recordOf reads a stored version as a record of d's stream; ok is
+// false for a version that is not one (stored while the table kept no
+// history, or older than the retention).
+func recordOf(d *Def, m *jetstream.RawStreamMsg) (Record, bool) {
+	var v record
+	if json.Unmarshal(m.Data, &v) != nil || v.ID == "" || time.Since(time.UnixMilli(v.Time)) > streamRetention {
+		return Record{}, false
+	}
+	r := Record{Seq: m.Sequence, ID: v.ID, Time: v.Time, Keys: v.Key, Size: v.Key.Size() + v.New.Size() + v.Old.Size(),
+		ViewType: d.Stream.ViewType, Region: d.Region, Service: v.Service}
+	switch {
+	case v.Old == nil:
+		r.Name = "INSERT"
+	case v.New == nil:
+		r.Name = "REMOVE"
+	default:
+		r.Name = "MODIFY"
+	}
+	switch d.Stream.ViewType {
+	case "NEW_IMAGE":
+		r.New = v.New
+	case "OLD_IMAGE":
+		r.Old = v.Old
+	case "NEW_AND_OLD_IMAGES":
+		r.New, r.Old = v.New, v.Old
+	}
+	return r, true
 }
 
 // ShardID is the one shard of a table's stream.
@@ -238,30 +281,24 @@ func (s *Service) Records(ctx context.Context, token string, limit int) ([]Recor
 		return nil, "", err
 	}
 	var out []Record
-	next := it.Next
-	for len(out) < limit {
-		m, err := st.GetMsg(ctx, next, jetstream.WithGetMsgSubject(d.changeSubject()))
+	next := max(it.Next, d.Stream.Since+1)
+	last := d.Stream.last()
+	for len(out) < limit && next <= last {
+		m, err := st.GetMsg(ctx, next, jetstream.WithGetMsgSubject(d.itemSubjects()))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break
 		}
 		if err != nil {
 			return nil, "", err
 		}
+		if m.Sequence > last {
+			next = last + 1
+			break
+		}
 		next = m.Sequence + 1
-		var c change
-		if err := json.Unmarshal(m.Data, &c); err != nil {
-			continue
+		if r, ok := recordOf(d, m); ok {
+			out = append(out, r)
 		}
-		r := Record{Seq: m.Sequence, ID: c.ID, Name: c.Name, Time: c.Time, Keys: c.Key, Size: c.Size, ViewType: d.Stream.ViewType, Region: d.Region, Service: c.Service}
-		switch d.Stream.ViewType {
-		case "NEW_IMAGE":
-			r.New = c.New
-		case "OLD_IMAGE":
-			r.Old = c.Old
-		case "NEW_AND_OLD_IMAGES":
-			r.New, r.Old = c.New, c.Old
-		}
-		out = append(out, r)
 	}
 	it.Next = next
 	it.Expires = time.Now().Add(15 * time.Minute).Unix()

@@ -1,25 +1,28 @@
 // Package tables is a DynamoDB-compatible table store on the backbone.
 //
-// Every table's items live in the JetStream stream DDB, one subject per
-// item (ddb.<table id>.i.<key hash>) that keeps only the item's latest
-// version, each version rolling up the ones before (one stream, so that a
-// transaction across tables is one atomic batch): a put or update stores the new version (with the old one
-// beside it, for the change stream to come), a delete stores a
+// Every table's items live in the JetStream stream DDB (one stream, so
+// that a transaction across tables is one atomic batch), one subject per
+// item: ddb.<table id>.i.<key hash>. A put or update stores the new
+// version with the one it replaced beside it; a delete stores a
 // tombstone. A conditional write is stored with the item's expected last
 // sequence, so the backbone refuses it if anyone, on any node, changed
 // the item since the version the condition was checked against; the
 // writer then catches up and checks again.
+//
+// The versions are also the table's change stream. While a table's
+// stream (StreamSpecification) is on, and for a day after it is turned
+// off, every version stays, with a record id and time: the stream's
+// records are the versions stored since it was enabled, each exactly
+// once and in order, because each is the write itself. Versions a later
+// one replaced are deleted once they are a day old (the compactor). A
+// table without a stream keeps one version per item: each rolls up the
+// ones before.
 //
 // Each node keeps an index of every table in memory, ordered by
 // partition and sort key, fed in order from the stream (rebuilt from it
 // at start), which Query and Scan walk. A writer waits for its own write
 // to reach the index before it answers, and a strongly consistent read
 // waits for the index to reach the stream's last sequence.
-//
-// A table with a stream (StreamSpecification) has its change records in
-// the same stream, on ddbc.<table id>, each kept 24 hours (a per-message
-// TTL), written in one atomic batch with the version it records: a
-// change is recorded exactly once, in order, or not made.
 //
 // Table definitions are documents in the key-value bucket aloft_tables,
 // followed on every node.
@@ -31,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -112,12 +116,36 @@ type Def struct {
 }
 
 // StreamSpec is a table's stream: its view type, and its label (when it
-// was enabled), which names it.
+// was enabled), which names it. Its records are the item versions
+// stored after Since (and, once it is disabled, up to Until).
 type StreamSpec struct {
 	Enabled  bool   `json:"enabled"`
 	ViewType string `json:"viewType"` // KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES
 	Label    string `json:"label"`
-	Since    uint64 `json:"since"` // the stream sequence before its first record
+	Since    uint64 `json:"since"`              // the stream sequence before its first record
+	Until    uint64 `json:"until,omitempty"`    // a disabled stream's last sequence
+	Disabled int64  `json:"disabled,omitempty"` // when it was disabled, Unix ms
+}
+
+// last is the sequence of the stream's last possible record.
+func (st *StreamSpec) last() uint64 {
+	if st.Enabled {
+		return math.MaxUint64
+	}
+	return st.Until
+}
+
+// streamRetention is how long a stream keeps a record: a version an
+// item no longer has is deleted once it is older.
+var streamRetention = 24 * time.Hour
+
+// keepsHistory says whether a write keeps the version it replaces, as a
+// record of the table's stream: while the stream is enabled, and for
+// the retention after it was disabled, when its records may still be
+// read. Otherwise a write replaces every earlier version of the item.
+func (d *Def) keepsHistory() bool {
+	st := d.Stream
+	return st != nil && (st.Enabled || time.Since(time.UnixMilli(st.Disabled)) < streamRetention)
 }
 
 // StreamARN returns the ARN of the table's latest stream, or "".
@@ -127,8 +155,6 @@ func (d *Def) StreamARN() string {
 	}
 	return d.ARN() + "/stream/" + d.Stream.Label
 }
-
-func (d *Def) changeSubject() string { return "ddbc." + d.ID }
 
 // ARN returns the table's ARN.
 func (d *Def) ARN() string {
@@ -163,6 +189,7 @@ func (d *Def) attrType(name string) string {
 func (d *Def) stream() string          { return itemStream }
 func (d *Def) subjects() string        { return "ddb." + d.ID + ".>" }
 func (d *Def) subject(k string) string { return "ddb." + d.ID + ".i." + k }
+func (d *Def) itemSubjects() string    { return "ddb." + d.ID + ".i.*" }
 
 // Service is the table store. Create it with Open.
 type Service struct {
@@ -199,7 +226,7 @@ func Open(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, log *slog.
 		return nil, fmt.Errorf("tables: bucket: %w", err)
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: itemStream, Subjects: []string{"ddb.>", "ddbc.>"}, Storage: jetstream.FileStorage,
+		Name: itemStream, Subjects: []string{"ddb.>"}, Storage: jetstream.FileStorage,
 		AllowRollup: true, AllowMsgTTL: true, AllowDirect: true, AllowAtomicPublish: true,
 	}); err != nil {
 		return nil, fmt.Errorf("tables: the items' stream: %w", err)
@@ -431,9 +458,6 @@ func (s *Service) DeleteTable(ctx context.Context, name string) (*Def, error) {
 	st, err := s.js.Stream(ctx, itemStream)
 	if err == nil {
 		err = st.Purge(ctx, jetstream.WithPurgeSubject(t.def.subjects()))
-	}
-	if err == nil {
-		err = st.Purge(ctx, jetstream.WithPurgeSubject(t.def.changeSubject()))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tables: delete the items of %s: %w", name, err)

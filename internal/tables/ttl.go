@@ -104,10 +104,15 @@ var errNotExpired = errors.New("tables: the item no longer expires now")
 func (s *Service) sweep(ctx context.Context) {
 	tick := time.NewTicker(SweepEvery)
 	defer tick.Stop()
+	compact := time.NewTicker(compactEvery)
+	defer compact.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-compact.C:
+			s.compact(ctx)
+			continue
 		case <-tick.C:
 		}
 		s.mu.RLock()

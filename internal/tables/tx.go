@@ -140,14 +140,8 @@ func (s *Service) TransactWrite(ctx context.Context, writes []TxWrite) error {
 				owners = append(owners, nil)
 				continue
 			}
-			for j, m := range s.versionMsgs(tg.t.def, tg.subject, seq, tg.t.def.keyItem(w.Key), next, cur, false) {
-				msgs = append(msgs, m)
-				if j == 0 {
-					owners = append(owners, tg.t)
-				} else {
-					owners = append(owners, nil) // a change record
-				}
-			}
+			msgs = append(msgs, versionMsg(tg.t.def, tg.subject, seq, tg.t.def.keyItem(w.Key), next, cur, false))
+			owners = append(owners, tg.t)
 		}
 		if stale {
 			continue
