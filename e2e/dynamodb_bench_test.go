@@ -49,10 +49,11 @@ func benchRow(p string, n int) map[string]dtypes.AttributeValue {
 func timed(b *testing.B, op func(i int) error) {
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
+	first := time.Now()
 	for i := range b.N {
 		start := time.Now()
 		if err := op(i); err != nil {
-			b.Fatal(err)
+			b.Fatalf("op %d after %v: %v", i, time.Since(first), err)
 		}
 		lat = append(lat, time.Since(start))
 	}

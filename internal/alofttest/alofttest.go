@@ -33,6 +33,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/aloft-dev/aloft/internal/client"
 )
 
 // Root keys every test server uses.
@@ -291,7 +293,7 @@ func (s *Server) Config() aws.Config {
 		Region:      Region,
 		Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
-		HTTPClient:  &http.Client{Timeout: 5 * time.Minute},
+		HTTPClient:  &http.Client{Timeout: 5 * time.Minute, Transport: client.SequentialBodies(nil)},
 	}
 }
 

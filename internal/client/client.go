@@ -103,7 +103,7 @@ func New(o Options) (*Client, error) {
 	}
 	var httpClient aws.HTTPClient = o.HTTPClient
 	if o.HTTPClient == nil {
-		httpClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		httpClient = &http.Client{Transport: SequentialBodies(http.DefaultTransport.(*http.Transport).Clone())}
 	}
 	creds := aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(o.AccessKeyID, o.SecretAccessKey, o.SessionToken))
 	cfg := aws.Config{
