@@ -487,8 +487,27 @@ func valueSize(v *Value) int {
 // numberSize is a number's size: a byte per two significant digits, and
 // one more.
 func numberSize(s string) int {
-	digits := strings.Trim(strings.NewReplacer("-", "", ".", "").Replace(s), "0")
-	return (len(digits)+1)/2 + 1
+	// The significant digits: from the first nonzero digit to the last,
+	// the decimal point and sign not counted.
+	first, last, n := -1, -1, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			continue
+		}
+		if c != '0' {
+			if first < 0 {
+				first = n
+			}
+			last = n
+		}
+		n++
+	}
+	digits := 0
+	if first >= 0 {
+		digits = last - first + 1
+	}
+	return (digits+1)/2 + 1
 }
 
 // ItemSize returns an item's size as DynamoDB counts it.

@@ -119,3 +119,17 @@ func TestCompareNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestNumberSize counts a number's significant digits, two to a byte,
+// plus one byte.
+func TestNumberSize(t *testing.T) {
+	for _, c := range []struct {
+		n    string
+		size int
+	}{{"0", 1}, {"1", 2}, {"-1", 2}, {"12", 2}, {"123", 3}, {"1000", 2}, {"0.001", 2}, {"-12.5", 3}, {"100.01", 4},
+		{"12345678901234567890123456789012345678", 20}} {
+		if got := numberSize(c.n); got != c.size {
+			t.Errorf("numberSize(%s) = %d, want %d", c.n, got, c.size)
+		}
+	}
+}
