@@ -158,7 +158,7 @@ func (ix *index) run(ctx context.Context, s *Service) {
 			if err != nil {
 				continue
 			}
-			ix.applyMsg(m.Subject(), m.Data(), md.Sequence.Stream)
+			ix.applyMsg(m.Subject(), m.Data(), md.Sequence.Stream, s.takeLocal(m.Headers()))
 			if !readied && md.Sequence.Stream >= target {
 				close(ix.ready)
 				readied = true
@@ -176,10 +176,13 @@ func (ix *index) applied() uint64 {
 	return ix.last
 }
 
-// applyMsg folds one stored version into the index.
-func (ix *index) applyMsg(subject string, data []byte, seq uint64) {
+// applyMsg folds one stored version into the index: local when this
+// node wrote it (see Service.takeLocal), else decoded from data.
+func (ix *index) applyMsg(subject string, data []byte, seq uint64, local *record) {
 	var r record
-	if err := json.Unmarshal(data, &r); err != nil {
+	if local != nil {
+		r = *local
+	} else if err := json.Unmarshal(data, &r); err != nil {
 		return
 	}
 	hash := subject[strings.LastIndexByte(subject, '.')+1:]

@@ -176,8 +176,11 @@ func (s *Service) writeAs(ctx context.Context, t *table, key item.Item, byServic
 		if err := t.def.checkNext(next); err != nil {
 			return nil, nil, err
 		}
-		ack, err := s.js.PublishMsg(ctx, versionMsg(t.def, subject, seq, t.def.keyItem(key), next, cur, byService))
+		msg, r := versionMsg(t.def, subject, seq, t.def.keyItem(key), next, cur, byService)
+		token := s.giveLocal(msg, r)
+		ack, err := s.js.PublishMsg(ctx, msg)
 		if err != nil {
+			s.local.Delete(token)
 			var apiErr *jetstream.APIError
 			if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
 				// Changed meanwhile (here or on another node): catch up.
@@ -202,8 +205,8 @@ func (s *Service) writeAs(ctx context.Context, t *table, key item.Item, byServic
 // made by the service itself when byService. While the table keeps
 // history the version is also its stream's record of the change;
 // otherwise it replaces the item's earlier versions.
-func versionMsg(d *Def, subject string, seq uint64, key, next, cur item.Item, byService bool) *nats.Msg {
-	r := record{Key: key, New: next, Old: cur}
+func versionMsg(d *Def, subject string, seq uint64, key, next, cur item.Item, byService bool) (*nats.Msg, *record) {
+	r := &record{Key: key, New: next, Old: cur}
 	h := nats.Header{"Nats-Expected-Last-Subject-Sequence": []string{strconv.FormatUint(seq, 10)}}
 	if d.keepsHistory() {
 		r.ID, r.Time, r.Service = ids.Hex(), time.Now().UnixMilli(), byService
@@ -211,7 +214,35 @@ func versionMsg(d *Def, subject string, seq uint64, key, next, cur item.Item, by
 		h.Set("Nats-Rollup", "sub")
 	}
 	data, _ := json.Marshal(r)
-	return &nats.Msg{Subject: subject, Data: data, Header: h}
+	return &nats.Msg{Subject: subject, Data: data, Header: h}, r
+}
+
+// localHeader names, on a version this node writes, the token under
+// which the version waits, already decoded, for this node's index.
+const localHeader = "Aloft-Local"
+
+// giveLocal sets aside r, the version msg stores, for this node's index,
+// which then need not decode it; it returns the token to withdraw it by
+// if the write fails. Items are never changed once written, so the
+// index may hold the writer's own values.
+func (s *Service) giveLocal(msg *nats.Msg, r *record) string {
+	token := s.node + strconv.FormatUint(s.writes.Add(1), 36)
+	msg.Header.Set(localHeader, token)
+	s.local.Store(token, r)
+	return token
+}
+
+// takeLocal returns the version a message's header says this node set
+// aside, nil when it is another node's (or none).
+func (s *Service) takeLocal(h nats.Header) *record {
+	token := h.Get(localHeader)
+	if token == "" {
+		return nil
+	}
+	if r, ok := s.local.LoadAndDelete(token); ok {
+		return r.(*record)
+	}
+	return nil
 }
 
 // caughtUp reports whether the index's version of subject (sequence

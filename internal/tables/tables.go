@@ -39,6 +39,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -201,6 +202,10 @@ type Service struct {
 	revs   follow.Revisions
 	secret []byte // seals shard iterators
 
+	node   string        // this node's prefix for local tokens
+	writes atomic.Uint64 // counts this node's writes, for local tokens
+	local  sync.Map      // local token → *record: versions written here, for the index
+
 	stopSweep context.CancelFunc // stops deleting expired items
 	swept     chan struct{}      // closed once the sweeper stopped
 
@@ -231,7 +236,7 @@ func Open(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, log *slog.
 	}); err != nil {
 		return nil, fmt.Errorf("tables: the items' stream: %w", err)
 	}
-	s := &Service{js: js, nc: nc, kv: kv, log: log, tables: map[string]*table{}}
+	s := &Service{js: js, nc: nc, kv: kv, log: log, tables: map[string]*table{}, node: ids.Hex()[:12] + "."}
 	if s.secret, err = follow.Secret(ctx, kv, iteratorSecret); err != nil {
 		return nil, err
 	}

@@ -181,6 +181,12 @@ func TestCountersAcrossNodes(t *testing.T) {
 		if err != nil || got["hits"].Str != "200" {
 			t.Fatalf("hits %v %v, want 200", got["hits"], err)
 		}
+		// Each node's index took every version it wrote as set aside
+		// (conflicting writes withdrew theirs): none is left over.
+		s.local.Range(func(k, _ any) bool {
+			t.Fatalf("a version left set aside: %v", k)
+			return false
+		})
 	}
 }
 

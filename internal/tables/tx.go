@@ -140,7 +140,8 @@ func (s *Service) TransactWrite(ctx context.Context, writes []TxWrite) error {
 				owners = append(owners, nil)
 				continue
 			}
-			msgs = append(msgs, versionMsg(tg.t.def, tg.subject, seq, tg.t.def.keyItem(w.Key), next, cur, false))
+			msg, _ := versionMsg(tg.t.def, tg.subject, seq, tg.t.def.keyItem(w.Key), next, cur, false)
+			msgs = append(msgs, msg)
 			owners = append(owners, tg.t)
 		}
 		if stale {
