@@ -20,6 +20,7 @@ import (
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
+	"github.com/aloft-dev/aloft/internal/benchtest"
 )
 
 // benchTable starts a server (see benchServer) with a table "bench"
@@ -44,24 +45,6 @@ func benchRow(p string, n int) map[string]dtypes.AttributeValue {
 		"data": &dtypes.AttributeValueMemberS{Value: strings.Repeat("x", 100)}}
 }
 
-// timed runs op b.N times, one after another, and reports the median
-// and 99th percentile.
-func timed(b *testing.B, op func(i int) error) {
-	lat := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	first := time.Now()
-	for i := range b.N {
-		start := time.Now()
-		if err := op(i); err != nil {
-			b.Fatalf("op %d after %v: %v", i, time.Since(first), err)
-		}
-		lat = append(lat, time.Since(start))
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(percentile(lat, 0.5).Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(percentile(lat, 0.99).Microseconds())/1000, "p99-ms")
-}
-
 // BenchmarkDynamoDBGetItem reads one item (eventually consistent, as
 // GetItem reads by default) through the API, one request at a time.
 func BenchmarkDynamoDBGetItem(b *testing.B) {
@@ -71,7 +54,7 @@ func BenchmarkDynamoDBGetItem(b *testing.B) {
 		b.Fatal(err)
 	}
 	key := map[string]dtypes.AttributeValue{"p": &dtypes.AttributeValueMemberS{Value: "p0"}, "n": &dtypes.AttributeValueMemberN{Value: "1"}}
-	timed(b, func(int) error {
+	benchtest.Latencies(b, "ms", func(int) error {
 		out, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("bench"), Key: key})
 		if err == nil && out.Item == nil {
 			err = fmt.Errorf("no item")
@@ -85,7 +68,7 @@ func BenchmarkDynamoDBGetItem(b *testing.B) {
 func BenchmarkDynamoDBPutItem(b *testing.B) {
 	_, c := benchTable(b)
 	ctx := context.Background()
-	parallelOps(b, 16, 1, "items/s", func(i int) error {
+	benchtest.Clients(b, 16, 1, "items/s", func(i int) error {
 		_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("bench"), Item: benchRow("p"+strconv.Itoa(i%16), i)})
 		return err
 	})
@@ -118,7 +101,7 @@ func BenchmarkDynamoDBQuery(b *testing.B) {
 		})
 	}
 	wg.Wait()
-	timed(b, func(int) error {
+	benchtest.Latencies(b, "ms", func(int) error {
 		from := 1 + rand.IntN(size-99)
 		out, err := c.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("bench"), KeyConditionExpression: aws.String("p = :p AND n BETWEEN :a AND :b"),
 			ExpressionAttributeValues: map[string]dtypes.AttributeValue{":p": &dtypes.AttributeValueMemberS{Value: "big"},

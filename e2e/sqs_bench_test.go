@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
+	"github.com/aloft-dev/aloft/internal/benchtest"
 )
 
 // benchServer starts a server for a queue benchmark, with the backbone's
@@ -38,35 +37,6 @@ func sqsBatch(tag string) []types.SendMessageBatchRequestEntry {
 		out[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(tag + " message " + strconv.Itoa(i))}
 	}
 	return out
-}
-
-// parallelOps runs op b.N times over workers goroutines, giving each
-// call the op's number (1 to b.N), and reports per × b.N units per
-// second.
-func parallelOps(b *testing.B, workers int, per float64, unit string, op func(i int) error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	b.ResetTimer()
-	start := time.Now()
-	for range workers {
-		wg.Go(func() {
-			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-				if err := op(int(i)); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	close(errs)
-	for err := range errs {
-		b.Fatal(err)
-	}
-	b.ReportMetric(per*float64(b.N)/elapsed.Seconds(), unit)
 }
 
 // handlerStarts returns a function that waits for the n-th invocation
@@ -99,7 +69,7 @@ func BenchmarkSQSSend(b *testing.B) {
 		b.Fatal(err)
 	}
 	entries := sqsBatch("send")
-	parallelOps(b, 16, 10, "msgs/s", func(int) error {
+	benchtest.Clients(b, 16, 10, "msgs/s", func(int) error {
 		out, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: q.QueueUrl, Entries: entries})
 		if err == nil && len(out.Failed) > 0 {
 			err = fmt.Errorf("%d entries failed: %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
@@ -119,7 +89,7 @@ func BenchmarkSQSSendReceiveDelete(b *testing.B) {
 		b.Fatal(err)
 	}
 	entries := sqsBatch("srd")
-	parallelOps(b, 16, 10, "msgs/s", func(int) error {
+	benchtest.Clients(b, 16, 10, "msgs/s", func(int) error {
 		if _, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: q.QueueUrl, Entries: entries}); err != nil {
 			return err
 		}

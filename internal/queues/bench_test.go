@@ -4,43 +4,15 @@ import (
 	"context"
 	"os"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/aloft-dev/aloft/internal/benchtest"
 	"github.com/aloft-dev/aloft/internal/store"
 )
-
-// benchParallel runs op b.N times over 16 goroutines and reports
-// messages per second, ten per op.
-func benchParallel(b *testing.B, op func() error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var failed atomic.Value
-	b.ResetTimer()
-	start := time.Now()
-	for range 16 {
-		wg.Go(func() {
-			for next.Add(1) <= int64(b.N) {
-				if err := op(); err != nil {
-					failed.Store(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if err, ok := failed.Load().(error); ok {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(10*b.N)/elapsed.Seconds(), "msgs/s")
-}
 
 // BenchmarkRawPublish is the baseline of BenchmarkSend: ten messages
 // published to a work-queue stream of the same backbone, then waited
@@ -56,7 +28,7 @@ func BenchmarkRawPublish(b *testing.B) {
 		b.Fatal(err)
 	}
 	body := []byte("a small message")
-	benchParallel(b, func() error {
+	benchtest.Clients(b, 16, 10, "msgs/s", func(int) error {
 		var fs []jetstream.PubAckFuture
 		for range 10 {
 			f, err := js.PublishMsgAsync(&nats.Msg{Subject: "raw.m", Data: body})
@@ -87,7 +59,7 @@ func BenchmarkSend(b *testing.B) {
 	for i := range msgs {
 		msgs[i] = &Message{Body: "a small message " + strconv.Itoa(i), Delay: -1}
 	}
-	benchParallel(b, func() error {
+	benchtest.Clients(b, 16, 10, "msgs/s", func(int) error {
 		_, errs, err := s.Send(ctx, "bench", msgs)
 		if err != nil {
 			return err
@@ -126,7 +98,7 @@ func BenchmarkRawPublishFetchAck(b *testing.B) {
 		b.Fatal(err)
 	}
 	body := []byte("a small message")
-	benchParallel(b, func() error {
+	benchtest.Clients(b, 16, 10, "msgs/s", func(int) error {
 		var fs []jetstream.PubAckFuture
 		for range 10 {
 			f, err := js.PublishMsgAsync(&nats.Msg{Subject: "raw.m", Data: body})
@@ -170,7 +142,7 @@ func BenchmarkSendReceiveDelete(b *testing.B) {
 	for i := range msgs {
 		msgs[i] = &Message{Body: "a small message " + strconv.Itoa(i), Delay: -1}
 	}
-	benchParallel(b, func() error {
+	benchtest.Clients(b, 16, 10, "msgs/s", func(int) error {
 		if _, _, err := s.Send(ctx, "bench", msgs); err != nil {
 			return err
 		}

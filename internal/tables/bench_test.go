@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/aloft-dev/aloft/internal/benchtest"
 	"github.com/aloft-dev/aloft/internal/item"
 	"github.com/aloft-dev/aloft/internal/itemexpr"
 	"github.com/aloft-dev/aloft/internal/store"
@@ -78,52 +78,6 @@ func benchKey(p string, n int) item.Item {
 	return item.Item{"p": {Kind: item.S, Str: p}, "n": {Kind: item.N, Str: strconv.Itoa(n)}}
 }
 
-// latencies runs op b.N times, one after another, and reports the
-// median and 99th percentile.
-func latencies(b *testing.B, op func(i int) error) {
-	lat := make([]time.Duration, b.N)
-	b.ResetTimer()
-	for i := range b.N {
-		start := time.Now()
-		if err := op(i); err != nil {
-			b.Fatal(err)
-		}
-		lat[i] = time.Since(start)
-	}
-	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
-}
-
-// parallel runs op b.N times over benchClients goroutines and reports
-// operations per second.
-func parallel(b *testing.B, op func(i int) error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, benchClients)
-	b.ResetTimer()
-	start := time.Now()
-	for range benchClients {
-		wg.Go(func() {
-			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-				if err := op(int(i)); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	close(errs)
-	for err := range errs {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "items/s")
-}
-
 // BenchmarkRawKVGet reads one key of a bucket: GetItem's baseline.
 func BenchmarkRawKVGet(b *testing.B) {
 	kv := benchKV(b)
@@ -131,7 +85,7 @@ func BenchmarkRawKVGet(b *testing.B) {
 	if _, err := kv.Put(ctx, "p0.1", []byte(payload)); err != nil {
 		b.Fatal(err)
 	}
-	latencies(b, func(int) error {
+	benchtest.Latencies(b, "µs", func(int) error {
 		_, err := kv.Get(ctx, "p0.1")
 		return err
 	})
@@ -149,7 +103,7 @@ func BenchmarkGetItem(b *testing.B) {
 				b.Fatal(err)
 			}
 			key := benchKey("p0", 1)
-			latencies(b, func(int) error {
+			benchtest.Latencies(b, "µs", func(int) error {
 				it, err := s.GetItem(ctx, "bench", key, consistent)
 				if err == nil && it == nil {
 					err = fmt.Errorf("no item")
@@ -165,7 +119,7 @@ func BenchmarkGetItem(b *testing.B) {
 func BenchmarkRawKVPut(b *testing.B) {
 	kv := benchKV(b)
 	ctx := context.Background()
-	parallel(b, func(i int) error {
+	benchtest.Clients(b, benchClients, 1, "items/s", func(i int) error {
 		_, err := kv.Put(ctx, "p"+strconv.Itoa(i%benchClients)+"."+strconv.Itoa(i), []byte(payload))
 		return err
 	})
@@ -184,7 +138,7 @@ func BenchmarkPutItem(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			parallel(b, func(i int) error {
+			benchtest.Clients(b, benchClients, 1, "items/s", func(i int) error {
 				_, err := s.PutItem(ctx, "bench", benchItem("p"+strconv.Itoa(i%benchClients), i), Condition{})
 				return err
 			})
@@ -212,7 +166,7 @@ func BenchmarkQuery(b *testing.B) {
 	}
 	wg.Wait()
 	num := func(n int) *item.Value { return &item.Value{Kind: item.N, Str: strconv.Itoa(n)} }
-	latencies(b, func(int) error {
+	benchtest.Latencies(b, "µs", func(int) error {
 		from := 1 + rand.IntN(size-99)
 		p, err := s.Query(ctx, "bench", QueryInput{Key: []itemexpr.KeyPart{
 			{Name: "p", Op: "=", Values: []*item.Value{{Kind: item.S, Str: "big"}}},
