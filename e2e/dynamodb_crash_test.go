@@ -55,8 +55,9 @@ func TestTableSurvivesKill(t *testing.T) {
 	// must be what it last wrote) and, every other step, moves 1 between
 	// two accounts in a transaction that also writes a receipt.
 	var mu sync.Mutex
-	counted := make([]int, workers) // the last count acknowledged
-	receipts := map[string]bool{}   // acknowledged transfers
+	counted := make([]int, workers)  // the last count acknowledged
+	inFlight := make([]int, workers) // a count sent when the server was killed: stored or not
+	receipts := map[string]bool{}    // acknowledged transfers
 	ops := 0
 	run := func(c *dynamodb.Client, stopAt int) {
 		var wg sync.WaitGroup
@@ -84,6 +85,9 @@ func TestTableSurvivesKill(t *testing.T) {
 							if errorCode(err) != "" {
 								t.Errorf("worker %d at %d: %v", w, v, err) // refused: the count went wrong
 							}
+							mu.Lock()
+							inFlight[w] = v + 1
+							mu.Unlock()
 							return // the server is gone
 						}
 						mu.Lock()
@@ -146,6 +150,29 @@ func TestTableSurvivesKill(t *testing.T) {
 	}
 	srv.Restart()
 	c := srv.DynamoDB()
+	// A count sent as the server died may have been stored without its
+	// answer: the item holds either it or the acknowledged one.
+	for w, v := range inFlight {
+		if v == 0 {
+			continue
+		}
+		got, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: s("bank"), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"id": str(fmt.Sprintf("count%d", w))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := 0
+		if a, ok := got.Item["v"].(*types.AttributeValueMemberN); ok {
+			stored, _ = strconv.Atoi(a.Value)
+		}
+		switch stored {
+		case v:
+			counted[w] = v
+		case counted[w]:
+		default:
+			t.Errorf("count%d holds %d after the restart: neither the acknowledged %d nor the unanswered %d", w, stored, counted[w], v)
+		}
+	}
 	run(c, total+total/4) // more after the restart, from where the counts were
 
 	// Every acknowledged write is there; the transactions are whole.
