@@ -188,7 +188,7 @@ func (s *Service) receiveFifo(ctx context.Context, r *record, o ReceiveOptions, 
 		}
 	}
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
-	var wake chan *nats.Msg
+	var wake chan struct{}
 	for {
 		out, err := s.takeFifo(ctx, kv, r, o, vis)
 		if err == nil && len(out) > 0 && o.AttemptID != "" {
@@ -198,8 +198,15 @@ func (s *Service) receiveFifo(ctx context.Context, r *record, o ReceiveOptions, 
 			return out, err
 		}
 		if wake == nil {
-			wake = make(chan *nats.Msg, 1)
-			sub, err := s.nc.ChanSubscribe(r.wakeSubject(), wake)
+			// One pending wake-up is enough: later ones are dropped here,
+			// not by the connection as a slow consumer's.
+			wake = make(chan struct{}, 1)
+			sub, err := s.nc.Subscribe(r.wakeSubject(), func(*nats.Msg) {
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			})
 			if err != nil {
 				return nil, fmt.Errorf("queues: wait on %s: %w", r.Name, err)
 			}
