@@ -292,14 +292,20 @@ func (s *Service) takeFifo(ctx context.Context, kv jetstream.KeyValue, r *record
 			}
 		}
 		doc, _ := json.Marshal(next)
+		var taken uint64
 		if rev == 0 {
-			_, err = kv.Create(ctx, stateKey(r, g.key), doc)
+			taken, err = kv.Create(ctx, stateKey(r, g.key), doc)
 		} else {
-			_, err = kv.Update(ctx, stateKey(r, g.key), doc, rev)
+			taken, err = kv.Update(ctx, stateKey(r, g.key), doc, rev)
 		}
 		if err != nil {
 			continue // another receiver took the group
 		}
+		// The messages were read before the group was taken: a batch
+		// another receiver took, handled and deleted meanwhile may have
+		// held some of them. Deletes come before the state that frees
+		// the group, so what is still there now is the group's to give.
+		msgs = s.stillStored(ctx, kv, st, r, g.key, msgs, next, taken)
 		for _, m := range moved {
 			if err := s.redriveFifo(ctx, r, redrive, m); err != nil {
 				s.log.Warn("queues: moving a message to its dead-letter queue failed; it stays", "queue", r.Name, "err", err)
@@ -310,6 +316,31 @@ func (s *Service) takeFifo(ctx context.Context, kv jetstream.KeyValue, r *record
 		}
 	}
 	return out, nil
+}
+
+// stillStored returns those of msgs still in stream st, having taken
+// the others out of the group's new state (next, at revision rev).
+func (s *Service) stillStored(ctx context.Context, kv jetstream.KeyValue, st jetstream.Stream, r *record, key string, msgs []*jetstream.RawStreamMsg, next groupState, rev uint64) []*jetstream.RawStreamMsg {
+	kept := msgs[:0:0]
+	for _, m := range msgs {
+		if _, err := st.GetMsg(ctx, m.Sequence); errors.Is(err, jetstream.ErrMsgNotFound) {
+			delete(next.InFlight, m.Sequence)
+			delete(next.Counts, m.Sequence)
+			delete(next.First, m.Sequence)
+			continue
+		}
+		kept = append(kept, m)
+	}
+	if len(kept) == len(msgs) {
+		return msgs
+	}
+	doc, _ := json.Marshal(next)
+	if _, err := kv.Update(ctx, stateKey(r, key), doc, rev); err != nil {
+		// The group stays held for the gone messages until their
+		// visibility timeout ends; the batch is still right.
+		s.log.Warn("queues: freeing the gone messages of a FIFO batch", "queue", r.Name, "err", err)
+	}
+	return kept
 }
 
 // receivedFifo is what Receive returns of stream message m of group key.
