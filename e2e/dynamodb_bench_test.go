@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
@@ -122,15 +121,7 @@ func BenchmarkDynamoDBStreamToFunction(b *testing.B) {
 	lc := srv.Lambda()
 	dir := b.TempDir()
 	createEventRecorder(b, lc, "bench-stream", dir)
-	role := sqsReaderRoleTB(b, srv, "bench-stream-role")
-	iamc := iam.NewFromConfig(srv.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	if _, err := iamc.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("bench-stream-role"), PolicyName: aws.String("streams"), PolicyDocument: aws.String(
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:GetRecords","dynamodb:GetShardIterator","dynamodb:DescribeStream","dynamodb:ListStreams"],"Resource":"*"}]}`)}); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("bench-stream"), Role: &role}); err != nil {
-		b.Fatal(err)
-	}
+	giveStreamReader(b, srv, "bench-stream")
 	d, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("bench")})
 	if err != nil {
 		b.Fatal(err)

@@ -52,6 +52,25 @@ func sqsReaderRoleTB(t testing.TB, srv *alofttest.Server, name string) string {
 	return aws.ToString(out.Role.Arn)
 }
 
+// giveStreamReader gives function fn a role (fn+"-reader") that may read
+// table streams, as a stream mapping's function needs, and the extra
+// actions named.
+func giveStreamReader(tb testing.TB, srv *alofttest.Server, fn string, extra ...string) {
+	tb.Helper()
+	ctx := context.Background()
+	name := fn + "-reader"
+	role := sqsReaderRoleTB(tb, srv, name)
+	actions, _ := json.Marshal(append([]string{"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream", "dynamodb:ListStreams"}, extra...))
+	iamc := iam.NewFromConfig(srv.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	if _, err := iamc.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("streams"), PolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":` + string(actions) + `,"Resource":"*"}]}`)}); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := srv.Lambda().UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String(fn), Role: &role}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // TestSQSEventSourceMapping runs a queue into a function through a
 // mapping with a filter and partial batch responses: what matches no
 // filter is deleted, what the function reports failed comes back and,
@@ -379,15 +398,7 @@ func TestStreamEventSourceMapping(t *testing.T) {
 	if !errors.As(err, &inv) {
 		t.Fatalf("a mapping whose role cannot read the stream: %v", err)
 	}
-	iamc := iam.NewFromConfig(srv.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	role := sqsReaderRole(t, srv, "stream-reader")
-	if _, err := iamc.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("stream-reader"), PolicyName: aws.String("streams"), PolicyDocument: aws.String(
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:GetRecords","dynamodb:GetShardIterator","dynamodb:DescribeStream","dynamodb:ListStreams","sqs:SendMessage"],"Resource":"*"}]}`)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("on-change"), Role: &role}); err != nil {
-		t.Fatal(err)
-	}
+	giveStreamReader(t, srv, "on-change", "sqs:SendMessage")
 	_, err = lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("on-change"), EventSourceArn: &streamArn})
 	if !errors.As(err, &inv) {
 		t.Fatalf("a stream mapping without StartingPosition: %v", err)
@@ -478,15 +489,7 @@ func TestStreamParallelization(t *testing.T) {
 		t.Fatal(err)
 	}
 	streamArn := aws.ToString(out.TableDescription.LatestStreamArn)
-	iamc := iam.NewFromConfig(srv.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-	role := sqsReaderRole(t, srv, "counter-reader")
-	if _, err := iamc.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("counter-reader"), PolicyName: aws.String("streams"), PolicyDocument: aws.String(
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:GetRecords","dynamodb:GetShardIterator","dynamodb:DescribeStream","dynamodb:ListStreams"],"Resource":"*"}]}`)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("on-counter"), Role: &role}); err != nil {
-		t.Fatal(err)
-	}
+	giveStreamReader(t, srv, "on-counter")
 	for _, n := range []int32{0, 11} {
 		_, err := lc.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("on-counter"), EventSourceArn: &streamArn,
 			StartingPosition: ltypes.EventSourcePositionTrimHorizon, ParallelizationFactor: aws.Int32(n)})

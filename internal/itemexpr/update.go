@@ -121,43 +121,35 @@ func (ps *parser) setValue() (*operand, error) {
 func (ps *parser) setOperand() (*operand, error) {
 	t := ps.peek()
 	if t.kind == "name" && ps.toks[ps.i+1].kind == "(" {
-		switch t.text {
-		case "if_not_exists":
-			ps.i += 2
+		if t.text != "if_not_exists" && t.text != "list_append" {
+			return nil, &Error{"Invalid function name; function: " + t.text}
+		}
+		// if_not_exists(path, operand) or list_append(operand, operand).
+		ps.i += 2
+		var first *operand
+		if t.text == "if_not_exists" {
 			p, err := ps.path()
 			if err != nil {
 				return nil, err
 			}
-			if err := ps.expect(","); err != nil {
+			first = &operand{path: p}
+		} else {
+			var err error
+			if first, err = ps.setOperand(); err != nil {
 				return nil, err
 			}
-			v, err := ps.setOperand()
-			if err != nil {
-				return nil, err
-			}
-			if err := ps.expect(")"); err != nil {
-				return nil, err
-			}
-			return &operand{fn: t.text, args: []*operand{{path: p}, v}}, nil
-		case "list_append":
-			ps.i += 2
-			a, err := ps.setOperand()
-			if err != nil {
-				return nil, err
-			}
-			if err := ps.expect(","); err != nil {
-				return nil, err
-			}
-			b, err := ps.setOperand()
-			if err != nil {
-				return nil, err
-			}
-			if err := ps.expect(")"); err != nil {
-				return nil, err
-			}
-			return &operand{fn: t.text, args: []*operand{a, b}}, nil
 		}
-		return nil, &Error{"Invalid function name; function: " + t.text}
+		if err := ps.expect(","); err != nil {
+			return nil, err
+		}
+		second, err := ps.setOperand()
+		if err != nil {
+			return nil, err
+		}
+		if err := ps.expect(")"); err != nil {
+			return nil, err
+		}
+		return &operand{fn: t.text, args: []*operand{first, second}}, nil
 	}
 	if t.kind == ":" {
 		v, err := ps.value()
