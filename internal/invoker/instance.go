@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/fault"
@@ -37,7 +38,13 @@ type instance struct {
 	out *logPipe
 
 	initDur  time.Duration
-	fresh    bool      // has not served an invocation yet
+	// The phases of the start (see Observation), set before the instance
+	// serves.
+	tSetup, tSandbox, tRuntime, tReady time.Time
+	// maxMemMB is the peak memory the last REPORT line gave, in MB;
+	// written by the log pipe's reader.
+	maxMemMB atomic.Int64
+	fresh    bool // has not served an invocation yet
 	lastUsed time.Time // set by the pool under its lock
 	frozen   bool      // guarded by the pool's lock: paused by the sandbox's freezer
 	// provisioned is set (under the pool's lock) on instances kept
@@ -236,7 +243,9 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 			iv.log.Warn("could not apply the CPU limit", "function", cfg.FunctionName, "err", err)
 		}
 	}
-	in.initDur = iv.d.Now().Sub(t0)
+	in.tReady = iv.d.Now()
+	in.initDur = in.tReady.Sub(t0)
+	in.tSetup, in.tSandbox, in.tRuntime = t0, tSandbox, tRuntime
 	// The phases of a cold start: setting up (code, Runtime API, log pipe),
 	// the sandbox, and the runtime's own start with the function's
 	// initialisation, up to its first request for work.
@@ -368,10 +377,24 @@ func (in *instance) initType() string {
 	return "on-demand"
 }
 
-// invoke runs one invocation on a busy instance. delivered is false when
-// the runtime never took the event (the instance is then dead, and the
-// event may run elsewhere).
-func (in *instance) invoke(req *Request) (resp *Response, delivered bool) {
+// observeStart fills o with what the instance brings to the invocation
+// about to run on it: whether it is a cold start, and its phases.
+func (in *instance) observeStart(o *Observation, p *pool) {
+	o.Provisioned = in.provisioned
+	o.Spillover = !in.provisioned && p.provWanted.Load() > 0
+	o.MaxMemoryUsedMB = int(in.maxMemMB.Load())
+	if in.fresh {
+		o.Cold = true
+		o.SetupStart, o.SandboxStart, o.SandboxReady, o.InitDone = in.tSetup, in.tSandbox, in.tRuntime, in.tReady
+		o.InitDuration = in.initDur
+	}
+}
+
+// invoke runs one invocation on a busy instance, filling o (when not
+// nil) with its request id and duration. delivered is false when the
+// runtime never took the event (the instance is then dead, and the event
+// may run elsewhere).
+func (in *instance) invoke(req *Request, o *Observation) (resp *Response, delivered bool) {
 	iv := in.iv
 	reqID := ids.New()
 	start := iv.d.Now()
@@ -388,6 +411,9 @@ func (in *instance) invoke(req *Request) (resp *Response, delivered bool) {
 	}, in.sb.Done())
 	cancel()
 	dur := iv.d.Now().Sub(start)
+	if o != nil {
+		o.RequestID, o.Duration = reqID, dur
+	}
 	if errors.Is(err, runtimeapi.ErrNotDelivered) {
 		in.dead = true
 		return nil, false

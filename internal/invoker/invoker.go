@@ -85,6 +85,11 @@ type Deps struct {
 	StartHold time.Duration
 	InitLimit time.Duration // 0: ten seconds, as Lambda
 	Now       func() time.Time
+	// Observe, when set, is called once as each invocation ends (throttled
+	// and failed ones too) with what it did, for metrics and traces. It
+	// runs on the invoking goroutine, so it must be quick; the
+	// Observation is only valid during the call. Nil observes nothing.
+	Observe func(*Observation)
 }
 
 // Request is one synchronous invocation.
@@ -263,6 +268,23 @@ var ErrClosed = errors.New("invoker: closed")
 // refuses with a throttling error (429) when the function's reserved
 // concurrency, or the account's unreserved concurrency, is in use.
 func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) {
+	if iv.d.Observe == nil {
+		return iv.invoke(ctx, req, nil)
+	}
+	o := observations.Get().(*Observation)
+	*o = Observation{
+		Function: req.Config.FunctionName, Qualifier: qualifier(req.InvokedARN), Version: req.Config.Version,
+		MemorySizeMB: req.Config.MemorySize, Arrived: iv.d.Now(),
+	}
+	resp, err := iv.invoke(ctx, req, o)
+	iv.observe(o, resp, err)
+	*o = Observation{}
+	observations.Put(o)
+	return resp, err
+}
+
+// invoke is Invoke, filling o (when not nil) as it goes.
+func (iv *Invoker) invoke(ctx context.Context, req *Request, o *Observation) (*Response, error) {
 	if err := iv.admit(req); err != nil {
 		return nil, err
 	}
@@ -274,9 +296,18 @@ func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) 
 	for attempt := 0; ; attempt++ {
 		in, resp, err := iv.acquire(ctx, p, req)
 		if err != nil || resp != nil {
+			if o != nil && resp != nil { // the start failed: a cold start that never served
+				o.Cold = true
+				o.Acquired = iv.d.Now()
+				o.InitDuration = o.Acquired.Sub(o.Arrived)
+			}
 			return resp, err
 		}
-		resp, delivered := in.invoke(req)
+		if o != nil {
+			o.Acquired = iv.d.Now()
+			in.observeStart(o, p)
+		}
+		resp, delivered := in.invoke(req, o)
 		p.give(in)
 		if delivered {
 			return resp, nil
@@ -499,6 +530,7 @@ func (iv *Invoker) Provision(req *Request, n int) error {
 	}
 	p.mu.Lock()
 	p.provisioned = n
+	p.provWanted.Store(int32(n))
 	// Release instances beyond n that are idle now.
 	for _, in := range p.idle {
 		if p.provLive <= n {
@@ -797,6 +829,10 @@ type pool struct {
 	cfg     *function.Config
 	rev     uint64 // the registry revision of cfg
 	codeKey string
+
+	// provWanted mirrors provisioned for readers without mu (the
+	// observation of an invocation).
+	provWanted atomic.Int32
 
 	mu          sync.Mutex
 	idle        []*instance // guarded by mu; most recently used last

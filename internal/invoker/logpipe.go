@@ -271,6 +271,7 @@ func (lp *logPipe) report(e *ending) string {
 	if lp.in.sb != nil {
 		used = (lp.in.sb.MaxMemory() + (1<<20 - 1)) >> 20
 	}
+	lp.in.maxMemMB.Store(used)
 	b = strconv.AppendInt(b, used, 10)
 	b = append(b, " MB\t"...)
 	if e.initDur > 0 {
