@@ -37,14 +37,14 @@ type instance struct {
 	rt  *runtimeapi.Server
 	out *logPipe
 
-	initDur  time.Duration
+	initDur time.Duration
 	// The phases of the start (see Observation), set before the instance
 	// serves.
 	tSetup, tSandbox, tRuntime, tReady time.Time
 	// maxMemMB is the peak memory the last REPORT line gave, in MB;
 	// written by the log pipe's reader.
 	maxMemMB atomic.Int64
-	fresh    bool // has not served an invocation yet
+	fresh    bool      // has not served an invocation yet
 	lastUsed time.Time // set by the pool under its lock
 	frozen   bool      // guarded by the pool's lock: paused by the sandbox's freezer
 	// provisioned is set (under the pool's lock) on instances kept
