@@ -749,6 +749,7 @@ func (s *Server) checkSourceAccess(roleARN, action, resource string) error {
 func (s *Server) publicLinks(code http.Handler) map[string]http.Handler {
 	out := map[string]http.Handler{lambdaapi.CodePath: code}
 	maps.Copy(out, s.snsAPI().Links())
+	maps.Copy(out, s.consoleLinks())
 	return out
 }
 
