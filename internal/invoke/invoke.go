@@ -23,6 +23,20 @@ type (
 	Failure = invoker.Failure
 	// FailureKind is the kind of a Failure.
 	FailureKind = invoker.FailureKind
+	// Observation is what one invocation did, for metrics and traces.
+	Observation = invoker.Observation
+	// Outcome is how an invocation ended.
+	Outcome = invoker.Outcome
+	// FunctionState is one function's instances and running invocations.
+	FunctionState = invoker.FunctionState
+)
+
+// The outcomes of an invocation.
+const (
+	Succeeded     = invoker.Succeeded
+	FunctionError = invoker.FunctionError
+	Failed        = invoker.Failed
+	Throttled     = invoker.Throttled
 )
 
 // The failure kinds callers tell apart.
