@@ -23,6 +23,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/runtimeapi"
 	"github.com/aloft-dev/aloft/internal/runtimes"
 	"github.com/aloft-dev/aloft/internal/sandbox"
+	"github.com/aloft-dev/aloft/internal/traces/traceid"
 )
 
 // instance is one running function process with its Runtime API and log pipe.
@@ -406,7 +407,7 @@ func (in *instance) invoke(req *Request, o *Observation) (resp *Response, delive
 		Payload:       req.Payload,
 		Deadline:      deadline,
 		FunctionARN:   req.InvokedARN,
-		TraceID:       traceID(start, reqID),
+		TraceID:       traceID(req.TraceID, start, reqID),
 		ClientContext: req.ClientContext,
 	}, in.sb.Done())
 	cancel()
@@ -515,8 +516,14 @@ func (in *instance) shutdown(grace time.Duration) {
 	})
 }
 
-// traceID builds an X-Ray style trace header from the request id.
-func traceID(t time.Time, reqID string) string {
+// traceID returns the X-Amzn-Trace-Id the function sees for invocation
+// reqID of a request that carried h: h's root and decision, with the
+// function segment as parent (traceid.ForFunction); without h, an
+// unsampled one built from the request id.
+func traceID(header string, t time.Time, reqID string) string {
+	if header != "" {
+		return traceid.ForFunction(header, reqID)
+	}
 	var ts [4]byte
 	u := uint32(t.Unix())
 	ts[0], ts[1], ts[2], ts[3] = byte(u>>24), byte(u>>16), byte(u>>8), byte(u)

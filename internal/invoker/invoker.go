@@ -104,6 +104,10 @@ type Request struct {
 	Payload       []byte
 	ClientContext string // decoded JSON
 	Tail          bool   // return the end of the log
+	// TraceID is the X-Amzn-Trace-Id the invocation carries (Root,
+	// Parent: the caller's segment, Sampled), as an ingress or event
+	// source set it; "" gets an unsampled one of the invocation's own.
+	TraceID string
 }
 
 // Response is the outcome of an invocation. A function error is a Response
@@ -274,7 +278,7 @@ func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) 
 	o := observations.Get().(*Observation)
 	*o = Observation{
 		Function: req.Config.FunctionName, Qualifier: qualifier(req.InvokedARN), Version: req.Config.Version,
-		MemorySizeMB: req.Config.MemorySize, Arrived: iv.d.Now(),
+		MemorySizeMB: req.Config.MemorySize, Arrived: iv.d.Now(), TraceID: req.TraceID,
 	}
 	resp, err := iv.invoke(ctx, req, o)
 	iv.observe(o, resp, err)
