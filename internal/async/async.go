@@ -71,6 +71,29 @@ type Deps struct {
 	// second waits twice as long (0: one minute, as Lambda).
 	RetryBase time.Duration
 	Now       func() time.Time
+	// Observe, when set, is told of each milestone of an event of the
+	// named function, for metrics; age is the event's age at Delivering.
+	// It must be quick.
+	Observe func(function string, m Milestone, age time.Duration)
+}
+
+// Milestone is a point in an event's life that metrics count.
+type Milestone uint8
+
+// Milestones.
+const (
+	Received          Milestone = iota + 1 // stored by Enqueue
+	Delivering                             // handed to the function, at an age
+	Dropped                                // given up: too old, retries exhausted, or the function refuses all events
+	DeadLetterFailed                       // its dead letter could not be sent
+	DestinationFailed                      // its destination record could not be sent
+)
+
+// observe tells Deps.Observe of a milestone.
+func (q *Queue) observe(fn string, m Milestone, age time.Duration) {
+	if q.d.Observe != nil {
+		q.d.Observe(fn, m, age)
+	}
 }
 
 // Target is what the queue needs to know of a function.
@@ -236,6 +259,7 @@ func (q *Queue) Enqueue(ctx context.Context, ev *Event) error {
 	if _, err := q.js.Publish(ctx, subjectRoot+ev.Function, b, jetstream.WithMsgID(ev.ID)); err != nil {
 		return fmt.Errorf("queue: enqueue for %s: %w", ev.Function, err)
 	}
+	q.observe(ev.Function, Received, 0)
 	return nil
 }
 
@@ -344,6 +368,7 @@ func (q *Queue) deliver(msg jetstream.Msg) {
 		return
 	}
 
+	q.observe(ev.Function, Delivering, age)
 	st := q.stat(ev.Function)
 	q.add(&st.InFlight, 1)
 	res, err := q.invokeWithHeartbeat(ctx, msg, &ev)
@@ -436,6 +461,11 @@ func (q *Queue) settle(ctx context.Context, msg jetstream.Msg, ev *Event, tg *Ta
 			err = fmt.Errorf("no delivery to %s", out.arn)
 		}
 		if err != nil {
+			if out.attrs != nil {
+				q.observe(ev.Function, DeadLetterFailed, 0)
+			} else {
+				q.observe(ev.Function, DestinationFailed, 0)
+			}
 			q.log.Error("queue: destination not stored; event will be delivered again", "function", ev.Function, "destination", out.arn, "err", err)
 			msg.NakWithDelay(time.Second)
 			return
@@ -446,6 +476,7 @@ func (q *Queue) settle(ctx context.Context, msg jetstream.Msg, ev *Event, tg *Ta
 		q.count(func(s *Stats) { s.Succeeded++ }, ev.Function)
 	} else {
 		q.count(func(s *Stats) { s.Failed++ }, ev.Function)
+		q.observe(ev.Function, Dropped, 0)
 		q.log.Info("queue: event failed", "function", ev.Function, "request_id", ev.ID, "condition", condition, "attempts", count)
 	}
 	q.mu.Lock()

@@ -189,6 +189,7 @@ type Invoker struct {
 	admitMu    sync.Mutex
 	fns        map[string]*fnState // guarded by admitMu: by function name
 	unreserved int                 // guarded by admitMu: running invocations of functions without a reservation
+	running    int                 // guarded by admitMu: running invocations of all functions
 
 	turns *turns // of instance starts
 
@@ -289,7 +290,7 @@ func (iv *Invoker) Invoke(ctx context.Context, req *Request) (*Response, error) 
 
 // invoke is Invoke, filling o (when not nil) as it goes.
 func (iv *Invoker) invoke(ctx context.Context, req *Request, o *Observation) (*Response, error) {
-	if err := iv.admit(req); err != nil {
+	if err := iv.admit(req, o); err != nil {
 		return nil, err
 	}
 	defer iv.release(req)
@@ -411,8 +412,9 @@ func (iv *Invoker) fn(name string) *fnState {
 }
 
 // admit counts req as running if there is concurrency for it, and feeds
-// the function's idle time to its keep-alive policy.
-func (iv *Invoker) admit(req *Request) error {
+// the function's idle time to its keep-alive policy. It gives o (when not
+// nil) the concurrency with req counted.
+func (iv *Invoker) admit(req *Request, o *Observation) error {
 	name := req.Config.FunctionName
 	iv.admitMu.Lock()
 	defer iv.admitMu.Unlock()
@@ -431,6 +433,13 @@ func (iv *Invoker) admit(req *Request) error {
 		f.policy.Observe(iv.d.Now().Sub(f.lastEnd))
 	}
 	f.running++
+	iv.running++
+	if o != nil {
+		o.Concurrency, o.AccountConcurrency = f.running, iv.running
+		if req.Reserved == nil {
+			o.UnreservedConcurrency = iv.unreserved
+		}
+	}
 	return nil
 }
 
@@ -439,6 +448,7 @@ func (iv *Invoker) release(req *Request) {
 	if req.Reserved == nil {
 		iv.unreserved--
 	}
+	iv.running--
 	f := iv.fn(req.Config.FunctionName)
 	if f.running--; f.running == 0 {
 		f.lastEnd = iv.d.Now()

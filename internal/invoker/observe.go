@@ -72,6 +72,12 @@ type Observation struct {
 	Duration                                         time.Duration // the function's time on this event
 	Ended                                            time.Time
 	MemorySizeMB                                     int
+	// Concurrency is how many invocations of the function ran as this
+	// one was admitted (itself included), AccountConcurrency how many of
+	// all functions, and UnreservedConcurrency how many of functions
+	// without reserved concurrency (0 when this function has some). All
+	// are 0 for a throttled invocation.
+	Concurrency, AccountConcurrency, UnreservedConcurrency int
 	// MaxMemoryUsedMB is the instance's peak memory as its last REPORT
 	// line said (that of the previous invocation on a warm instance: the
 	// current one's peak is read after the invocation, off its path).

@@ -115,6 +115,10 @@ type Deps struct {
 	// queue or topic.
 	Send func(ctx context.Context, arn string, body []byte) error
 	Log  *slog.Logger
+	// IteratorAge, when set, is told each stream mapping's iterator age
+	// as each round is read, with the mapping's function ARN, for
+	// metrics. It must be quick.
+	IteratorAge func(functionArn string, age time.Duration)
 }
 
 // Service keeps the mappings and runs their pollers. Create it with Open.

@@ -229,6 +229,9 @@ const behind = time.Minute
 // record of its latest round was when the round was read, which is
 // Lambda's IteratorAge.
 func (s *Service) observeAge(m Mapping, age time.Duration) {
+	if s.d.IteratorAge != nil {
+		s.d.IteratorAge(m.FunctionArn, age)
+	}
 	old, _ := s.ages.Swap(m.UUID, age)
 	was, _ := old.(time.Duration)
 	switch {

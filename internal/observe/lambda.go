@@ -1,0 +1,273 @@
+package observe
+
+import (
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/async"
+	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/invoke"
+	"github.com/aloft-dev/aloft/internal/metrics"
+)
+
+// Recorder takes one datapoint of a CloudWatch metric (metrics.Store).
+type Recorder interface {
+	Record(namespace, name string, dims []metrics.Dimension, value float64, unit string, at time.Time)
+}
+
+// Namespace is where Lambda's metrics of itself go.
+const Namespace = "AWS/Lambda"
+
+// CloudWatch units.
+const (
+	unitCount = "Count"
+	unitMs    = "Milliseconds"
+	unitNone  = "None"
+)
+
+// Lambda feeds the metrics Lambda publishes of itself into a Recorder,
+// in namespace AWS/Lambda, with Lambda's names, units and dimension sets:
+// the account-wide aggregate (no dimensions), FunctionName,
+// FunctionName with Resource (function:qualifier) for a qualified
+// invocation, and FunctionName with ExecutedVersion when a published
+// version ran.
+//
+// Per invocation (Observe): Invocations, Errors (0 or 1, so their
+// average is the error rate) and Duration, or Throttles alone for a
+// throttled one; ProvisionedConcurrencyInvocations or
+// ProvisionedConcurrencySpilloverInvocations for functions with
+// provisioned concurrency. Sample publishes the concurrency metrics:
+// ConcurrentExecutions and UnreservedConcurrentExecutions (each the peak
+// since the last sample, so a minute's Maximum is the minute's peak),
+// ProvisionedConcurrentExecutions and ProvisionedConcurrencyUtilization.
+// AsyncEvent and IteratorAge publish the asynchronous and stream
+// metrics.
+//
+// Until SetRecorder is called it records nothing. Its methods are safe
+// for concurrent use.
+type Lambda struct {
+	rec atomic.Pointer[Recorder]
+	fns cowMap[*lambdaFn]
+	// Peaks since the last Sample of all functions' running invocations
+	// and of those without reserved concurrency.
+	peakAll, peakUnreserved atomic.Int64
+}
+
+// lambdaFn is one function's dimension sets, built once, and its peak
+// concurrency since the last Sample.
+type lambdaFn struct {
+	name      string
+	fn        []metrics.Dimension
+	resources cowMap[[]metrics.Dimension] // by qualifier
+	versions  cowMap[[]metrics.Dimension] // by executed version
+	peak      atomic.Int64
+}
+
+// SetRecorder starts the feed into r.
+func (l *Lambda) SetRecorder(r Recorder) {
+	if r == nil {
+		l.rec.Store(nil)
+		return
+	}
+	l.rec.Store(&r)
+}
+
+func (l *Lambda) recorder() Recorder {
+	if p := l.rec.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (l *Lambda) function(name string) *lambdaFn {
+	if f, ok := l.fns.load(name); ok {
+		return f
+	}
+	return l.fns.loadOrStore(name, func() *lambdaFn {
+		return &lambdaFn{name: name, fn: []metrics.Dimension{{Name: "FunctionName", Value: name}}}
+	})
+}
+
+func (f *lambdaFn) resource(qualifier string) []metrics.Dimension {
+	if d, ok := f.resources.load(qualifier); ok {
+		return d
+	}
+	return f.resources.loadOrStore(qualifier, func() []metrics.Dimension {
+		return []metrics.Dimension{{Name: "FunctionName", Value: f.name}, {Name: "Resource", Value: f.name + ":" + qualifier}}
+	})
+}
+
+func (f *lambdaFn) version(v string) []metrics.Dimension {
+	if d, ok := f.versions.load(v); ok {
+		return d
+	}
+	return f.versions.loadOrStore(v, func() []metrics.Dimension {
+		return []metrics.Dimension{{Name: "FunctionName", Value: f.name}, {Name: "ExecutedVersion", Value: v}}
+	})
+}
+
+// sets returns the dimension sets an invocation's metrics go to: the
+// aggregate, the function, and the resource and executed version where
+// they apply.
+func (f *lambdaFn) sets(qualifier, version string) (sets [4][]metrics.Dimension, n int) {
+	sets[0], sets[1], n = nil, f.fn, 2
+	if qualifier != "" {
+		sets[n] = f.resource(qualifier)
+		n++
+	}
+	if version != "" && version != function.LatestVersion {
+		sets[n] = f.version(version)
+		n++
+	}
+	return sets, n
+}
+
+// raise lifts p to v if v is higher.
+func raise(p *atomic.Int64, v int64) {
+	for {
+		old := p.Load()
+		if v <= old || p.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// Observe publishes one ended invocation.
+func (l *Lambda) Observe(o *invoke.Observation) {
+	r := l.recorder()
+	if r == nil {
+		return
+	}
+	f := l.function(o.Function)
+	at := o.Arrived
+	if o.Outcome == Throttled {
+		sets, n := f.sets(o.Qualifier, "")
+		for _, d := range sets[:n] {
+			r.Record(Namespace, "Throttles", d, 1, unitCount, at)
+		}
+		return
+	}
+	raise(&f.peak, int64(o.Concurrency))
+	raise(&l.peakAll, int64(o.AccountConcurrency))
+	raise(&l.peakUnreserved, int64(o.UnreservedConcurrency))
+	errs := 0.0
+	if o.Outcome != Succeeded {
+		errs = 1
+	}
+	ms := float64(o.Duration) / float64(time.Millisecond)
+	sets, n := f.sets(o.Qualifier, o.Version)
+	for _, d := range sets[:n] {
+		r.Record(Namespace, "Invocations", d, 1, unitCount, at)
+		r.Record(Namespace, "Errors", d, errs, unitCount, at)
+		r.Record(Namespace, "Duration", d, ms, unitMs, at)
+	}
+	if o.Provisioned || o.Spillover {
+		name := "ProvisionedConcurrencyInvocations"
+		if o.Spillover {
+			name = "ProvisionedConcurrencySpilloverInvocations"
+		}
+		r.Record(Namespace, name, f.fn, 1, unitCount, at)
+		if o.Qualifier != "" {
+			r.Record(Namespace, name, f.resource(o.Qualifier), 1, unitCount, at)
+		}
+	}
+}
+
+// Sample publishes the concurrency metrics at now, from the functions'
+// state (the invoker's Snapshot): each function's and the account's
+// concurrent executions (the peak since the last sample, or the running
+// count now if higher), and provisioned concurrency in use.
+func (l *Lambda) Sample(now time.Time, fns []invoke.FunctionState, unreserved int) {
+	r := l.recorder()
+	total := 0
+	for _, s := range fns {
+		total += s.Running
+	}
+	peakAll := max(l.peakAll.Swap(0), int64(total))
+	peakUnreserved := max(l.peakUnreserved.Swap(0), int64(unreserved))
+	if r == nil {
+		return
+	}
+	r.Record(Namespace, "ConcurrentExecutions", nil, float64(peakAll), unitCount, now)
+	r.Record(Namespace, "UnreservedConcurrentExecutions", nil, float64(peakUnreserved), unitCount, now)
+	for _, s := range fns {
+		f, seen := l.fns.load(s.Function)
+		if !seen { // never invoked since this server started
+			if s.Running == 0 && s.ProvisionedWanted == 0 {
+				continue
+			}
+			f = l.function(s.Function)
+		}
+		peak := max(f.peak.Swap(0), int64(s.Running))
+		r.Record(Namespace, "ConcurrentExecutions", f.fn, float64(peak), unitCount, now)
+		if s.ProvisionedWanted > 0 {
+			r.Record(Namespace, "ProvisionedConcurrentExecutions", f.fn, float64(s.ProvisionedBusy), unitCount, now)
+			r.Record(Namespace, "ProvisionedConcurrencyUtilization", f.fn, float64(s.ProvisionedBusy)/float64(s.ProvisionedWanted), unitNone, now)
+		}
+	}
+}
+
+// Forget drops what the feed keeps of a deleted function.
+func (l *Lambda) Forget(name string) { l.fns.delete(name) }
+
+// AsyncEvent publishes a milestone of an asynchronous event of the
+// named function: AsyncEventsReceived, AsyncEventAge (at delivery),
+// AsyncEventsDropped, DeadLetterErrors, DestinationDeliveryFailures.
+func (l *Lambda) AsyncEvent(name string, m async.Milestone, age time.Duration, at time.Time) {
+	r := l.recorder()
+	if r == nil {
+		return
+	}
+	metric, value, unit := "", 1.0, unitCount
+	switch m {
+	case async.Received:
+		metric = "AsyncEventsReceived"
+	case async.Delivering:
+		metric, value, unit = "AsyncEventAge", float64(age)/float64(time.Millisecond), unitMs
+	case async.Dropped:
+		metric = "AsyncEventsDropped"
+	case async.DeadLetterFailed:
+		metric = "DeadLetterErrors"
+	case async.DestinationFailed:
+		metric = "DestinationDeliveryFailures"
+	default:
+		return
+	}
+	r.Record(Namespace, metric, l.function(name).fn, value, unit, at)
+	r.Record(Namespace, metric, nil, value, unit, at)
+}
+
+// IteratorAge publishes the iterator age of a stream mapping's latest
+// round for the function of functionArn (qualified or not).
+func (l *Lambda) IteratorAge(functionArn string, age time.Duration, at time.Time) {
+	r := l.recorder()
+	if r == nil {
+		return
+	}
+	name, qualifier := FunctionOf(functionArn)
+	f := l.function(name)
+	ms := float64(age) / float64(time.Millisecond)
+	r.Record(Namespace, "IteratorAge", nil, ms, unitMs, at)
+	r.Record(Namespace, "IteratorAge", f.fn, ms, unitMs, at)
+	if qualifier != "" {
+		r.Record(Namespace, "IteratorAge", f.resource(qualifier), ms, unitMs, at)
+	}
+}
+
+// FunctionOf returns the name and qualifier of a function ARN, or of a
+// bare name.
+func FunctionOf(arn string) (name, qualifier string) {
+	if !strings.HasPrefix(arn, "arn:") {
+		name, qualifier, _ = strings.Cut(arn, ":")
+		return name, qualifier
+	}
+	parts := strings.SplitN(arn, ":", 8)
+	if len(parts) < 7 {
+		return arn, ""
+	}
+	if len(parts) == 8 {
+		return parts[6], parts[7]
+	}
+	return parts[6], ""
+}
