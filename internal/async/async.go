@@ -42,6 +42,10 @@ type Event struct {
 	Function string          `json:"function"` // bare name
 	Payload  json.RawMessage `json:"payload,omitempty"`
 	Enqueued int64           `json:"enqueued"` // ms since the epoch
+	// TraceID is the X-Amzn-Trace-Id of the request that queued the
+	// event, so that its invocation joins that request's trace; "" for
+	// an event source that had none (the delivery then starts one).
+	TraceID string `json:"trace,omitempty"`
 }
 
 // Result is what an invocation returned.
@@ -454,7 +458,7 @@ func (q *Queue) settle(ctx context.Context, msg jetstream.Msg, ev *Event, tg *Ta
 		var err error
 		if strings.HasPrefix(out.arn, "arn:aws:lambda:") {
 			name, _, _ := function.ParseRef(out.arn)
-			err = q.Enqueue(ctx, &Event{ID: out.id, Function: name, Payload: out.body})
+			err = q.Enqueue(ctx, &Event{ID: out.id, Function: name, Payload: out.body, TraceID: ev.TraceID})
 		} else if q.d.Send != nil {
 			err = q.d.Send(ctx, out.arn, out.body, out.attrs)
 		} else {
