@@ -103,7 +103,7 @@ func New(o Options) (*Host, error) {
 	} else if _, err := os.Stat(forwardMarker); err == nil {
 		guard = true
 	}
-	dns := resolvers("/etc/resolv.conf")
+	dns := nameServers(resolvConf, h.log)
 	if err := installInPlace(o.Allow, dns, guard); err != nil {
 		// A table of another shape (an older build's) cannot be refilled
 		// in place; it is replaced whole.
@@ -418,27 +418,48 @@ func ip4(n uint32) net.IP {
 	return net.IPv4(byte(n>>24), byte(n>>16), byte(n>>8), byte(n)).To4()
 }
 
+// resolvConf is the resolver configuration instances see: the host's.
+const resolvConf = "/etc/resolv.conf"
+
+// nameServers returns the name servers instances may reach on port 53
+// (see resolvers), and warns when the configuration at path names only
+// loopback ones: a local stub such as systemd-resolved's 127.0.0.53
+// answers on the host's loopback, which no instance reaches, so functions
+// could resolve no name.
+func nameServers(path string, log *slog.Logger) []netip.Addr {
+	dns, loopback := resolvers(path)
+	if len(dns) == 0 && len(loopback) > 0 {
+		log.Warn("egress: every name server in "+path+" is a loopback address, which instances cannot reach, so functions cannot resolve names; "+
+			"point "+path+" at a resolver on the network (with systemd-resolved, link it to /run/systemd/resolve/resolv.conf) and restart the server",
+			"nameservers", loopback)
+	}
+	return dns
+}
+
 // resolvers returns the IPv4 name servers that the resolver configuration
 // at path names (the file instances see): instances may reach those on
 // port 53 even in a denied range. Loopback servers are left out, as an
-// instance's loopback is its own.
-func resolvers(path string) []netip.Addr {
+// instance's loopback is its own, and returned apart.
+func resolvers(path string) (servers, loopback []netip.Addr) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	var out []netip.Addr
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 2 || f[0] != "nameserver" {
 			continue
 		}
 		a, err := netip.ParseAddr(f[1])
-		if err == nil && a.Is4() && !a.IsLoopback() {
-			out = append(out, a)
+		switch {
+		case err != nil:
+		case a.IsLoopback():
+			loopback = append(loopback, a)
+		case a.Is4():
+			servers = append(servers, a)
 		}
 	}
-	return out
+	return servers, loopback
 }
 
 // installTable installs the policy table in one transaction: it creates

@@ -1,11 +1,17 @@
 package egress
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,6 +57,12 @@ func TestReachability(t *testing.T) {
 	go acceptAll(hostAll)
 	allPort := hostAll.Addr().(*net.TCPAddr).Port
 
+	// Services beyond the host in ranges instances may not reach, each
+	// routed through the host as the internet is: a link-local one (where
+	// cloud metadata services answer) and one on a private LAN.
+	metadata := beyondHost(t, "rchm", [3]byte{169, 254, 169})
+	lan := beyondHost(t, "rchl", [3]byte{10, 1, 2})
+
 	inst := egresstest.NewNS(t)
 	defer unix.Close(inst)
 	link, err := h.Attach(inst)
@@ -60,6 +72,38 @@ func TestReachability(t *testing.T) {
 	defer link.Close()
 	gw := hostAddrOf(t, link.Name())
 
+	// Another instance, listening on its own address.
+	other := egresstest.NewNS(t)
+	defer unix.Close(other)
+	otherLink, err := h.Attach(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer otherLink.Close()
+	otherAddr := peerOf(hostAddrOf(t, otherLink.Name()))
+	var otherLn net.Listener
+	if err := egresstest.In(other, func() error {
+		var err error
+		otherLn, err = net.Listen("tcp", netip.AddrPortFrom(otherAddr, 0).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer otherLn.Close()
+	go acceptAll(otherLn)
+
+	// Every destination that must stay out of reach answers, so a
+	// refusal below is the policy's doing and not an empty address: the
+	// stand-ins answer the host, and the other instance answers at its
+	// address in its own namespace (the host cannot ask it: nothing from
+	// an instance reaches the host, replies included).
+	for _, ln := range []net.Listener{metadata, lan} {
+		mustAnswer(t, ln.Addr().String())
+	}
+	if err := egresstest.In(other, func() error { return answers(otherLn.Addr().String()) }); err != nil {
+		t.Fatal(err)
+	}
+
 	cases := []struct {
 		name, addr string
 		want       bool
@@ -67,8 +111,9 @@ func TestReachability(t *testing.T) {
 		{"internet", inetLn.Addr().String(), true},
 		{"host loopback", hostLo.Addr().String(), false},
 		{"host through its gateway address", netip.AddrPortFrom(gw, uint16(allPort)).String(), false},
-		{"metadata", "169.254.169.254:80", false},
-		{"private LAN", "10.1.2.3:80", false},
+		{"link-local (metadata)", metadata.Addr().String(), false},
+		{"private LAN", lan.Addr().String(), false},
+		{"another instance", otherLn.Addr().String(), false},
 	}
 	for _, a := range hostAddrs(t) {
 		cases = append(cases, struct {
@@ -104,6 +149,103 @@ func TestReachability(t *testing.T) {
 		return nil
 	})
 }
+
+// beyondHost makes a stand-in for a service beyond the host at the first
+// free address of net24 (the interface name prefix<N> is the lock, so
+// tests in several processes do not collide): a network namespace linked
+// to the host by a veth pair, with a host route to its address, and a TCP
+// listener there that accepts every connection. Everything goes with the
+// test.
+func beyondHost(t *testing.T, prefix string, net24 [3]byte) net.Listener {
+	t.Helper()
+	ns := egresstest.NewNS(t)
+	t.Cleanup(func() { unix.Close(ns) })
+	var name string
+	var ip net.IP
+	for i := 1; i < 254 && name == ""; i++ {
+		la := netlink.NewLinkAttrs()
+		la.Name = prefix + strconv.Itoa(i)
+		err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "eth0", PeerNamespace: netlink.NsFd(ns)})
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("stand-in %s: veth: %v", prefix, err)
+		}
+		name, ip = la.Name, net.IPv4(net24[0], net24[1], net24[2], byte(i)).To4()
+	}
+	if name == "" {
+		t.Fatalf("stand-in %s: no free interface name", prefix)
+	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(name); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+	host32 := &net.IPNet{IP: egresstest.HostAddr, Mask: net.CIDRMask(32, 32)}
+	ns32 := &net.IPNet{IP: ip, Mask: net.CIDRMask(32, 32)}
+	hl, err := netlink.LinkByName(name)
+	if err == nil {
+		err = netlink.AddrAdd(hl, &netlink.Addr{IPNet: host32})
+	}
+	if err == nil {
+		err = netlink.LinkSetUp(hl)
+	}
+	if err == nil {
+		err = netlink.RouteAdd(&netlink.Route{LinkIndex: hl.Attrs().Index, Dst: ns32, Scope: netlink.SCOPE_LINK})
+	}
+	if err != nil {
+		t.Fatalf("stand-in %s: host side: %v", name, err)
+	}
+	var ln net.Listener
+	err = egresstest.In(ns, func() error {
+		el, err := netlink.LinkByName("eth0")
+		if err == nil {
+			err = netlink.AddrAdd(el, &netlink.Addr{IPNet: ns32})
+		}
+		if err == nil {
+			err = netlink.LinkSetUp(el)
+		}
+		if err == nil {
+			err = netlink.RouteAdd(&netlink.Route{LinkIndex: el.Attrs().Index, Dst: host32, Scope: netlink.SCOPE_LINK})
+		}
+		if err == nil {
+			err = netlink.RouteAdd(&netlink.Route{LinkIndex: el.Attrs().Index, Gw: egresstest.HostAddr})
+		}
+		if err == nil {
+			ln, err = net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("stand-in %s: inside: %v", name, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go acceptAll(ln)
+	return ln
+}
+
+// mustAnswer fails the test unless a TCP connection from the host to addr
+// succeeds.
+func mustAnswer(t *testing.T, addr string) {
+	t.Helper()
+	if err := answers(addr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// answers reports why a TCP connection to addr from the calling thread's
+// network namespace fails, or nil when it succeeds.
+func answers(addr string) error {
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("%s does not answer, so the test could not tell a refusal from nothing there: %w", addr, err)
+	}
+	return conn.Close()
+}
+
+// peerOf returns the namespace's end of the /30 whose host end is a.
+func peerOf(a netip.Addr) netip.Addr { return a.Next() }
 
 func acceptAll(ln net.Listener) {
 	for {
@@ -389,4 +531,41 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// TestNameServers checks which name servers instances may reach, and
+// that a configuration naming only loopback ones (a local stub resolver,
+// which no instance reaches) is warned about.
+func TestNameServers(t *testing.T) {
+	for _, tc := range []struct {
+		name, conf string
+		want       []netip.Addr
+		warn       bool
+	}{
+		{"a resolver on the network", "nameserver 10.255.255.53\n", []netip.Addr{netip.MustParseAddr("10.255.255.53")}, false},
+		{"a systemd-resolved stub", "# stub\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n", nil, true},
+		{"IPv6 loopback", "nameserver ::1\n", nil, true},
+		{"a stub and a resolver", "nameserver 127.0.0.53\nnameserver 192.0.2.53\n", []netip.Addr{netip.MustParseAddr("192.0.2.53")}, false},
+		{"IPv6 only", "nameserver 2001:db8::53\n", nil, false},
+		{"nothing", "", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := t.TempDir() + "/resolv.conf"
+			if err := os.WriteFile(path, []byte(tc.conf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var log bytes.Buffer
+			got := nameServers(path, slog.New(slog.NewTextHandler(&log, nil)))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("name servers %v, want %v", got, tc.want)
+			}
+			warned := strings.Contains(log.String(), "level=WARN") && strings.Contains(log.String(), "cannot resolve names")
+			if warned != tc.warn {
+				t.Errorf("warned %v, want %v; log: %s", warned, tc.warn, log.String())
+			}
+		})
+	}
+	if got, _ := resolvers(t.TempDir() + "/absent"); got != nil {
+		t.Errorf("an absent file names %v", got)
+	}
 }
