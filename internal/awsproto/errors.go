@@ -110,6 +110,12 @@ const (
 	// <Message/></Error><RequestId/></ErrorResponse>, Type being Sender
 	// for a client's fault and Receiver for the server's.
 	QueryXML
+	// CBOR is Smithy RPC v2 CBOR (CloudWatch): the CBOR map
+	// {"__type": code, "message": ...} with the header smithy-protocol:
+	// rpc-v2-cbor, and x-amzn-query-error ("QueryCode;Sender") when the
+	// error has a QueryCode, for a service that also speaks the query
+	// protocol.
+	CBOR
 )
 
 // WriteError writes e as clients of protocol p decode it. requestID goes
@@ -146,6 +152,13 @@ func WriteError(w http.ResponseWriter, r *http.Request, p Protocol, e *Error, re
 			Type    string `json:"__type"`
 			Message string `json:"message,omitempty"`
 		}{e.Code, e.Message})
+	case CBOR:
+		h.Set("Content-Type", "application/cbor")
+		h.Set("Smithy-Protocol", SmithyProtocol)
+		if e.QueryCode != "" {
+			h.Set("X-Amzn-Query-Error", e.QueryCode+";"+whose(e))
+		}
+		body = errorCBOR(e)
 	case Lambda:
 		h.Set("Content-Type", "application/json")
 		h.Set("X-Amzn-Errortype", e.Code)

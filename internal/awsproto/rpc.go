@@ -30,7 +30,12 @@ type JSONAPI struct {
 	// answer, makes it an internal error, logged.
 	Errors func(error) *Error
 	Log    *slog.Logger
-	ops    map[string]func(context.Context, []byte) (any, error)
+	// CBOR, when set, is the Smithy shape name of the service
+	// (GraniteServiceVersion20100801 for CloudWatch), under which the
+	// API serves the same operations in the Smithy RPC v2 CBOR protocol
+	// too: POST /service/<CBOR>/operation/<Operation> (see Time).
+	CBOR string
+	ops  map[string]func(ctx context.Context, body []byte, cbor bool) (any, error)
 }
 
 // Handle adds operation op: fn gets the request's document decoded into
@@ -38,11 +43,20 @@ type JSONAPI struct {
 // is the answer.
 func Handle[In, Out any](a *JSONAPI, op string, fn func(context.Context, *In) (*Out, error)) {
 	if a.ops == nil {
-		a.ops = make(map[string]func(context.Context, []byte) (any, error))
+		a.ops = make(map[string]func(context.Context, []byte, bool) (any, error))
 	}
-	a.ops[op] = func(ctx context.Context, body []byte) (any, error) {
+	a.ops[op] = func(ctx context.Context, body []byte, isCBOR bool) (any, error) {
 		in := new(In)
-		if len(bytes.TrimSpace(body)) > 0 {
+		if isCBOR && len(body) > 0 {
+			if err := decodeCBOR(body, in); err != nil {
+				if a.Errors != nil && !isCBORSyntax(err) {
+					if e := a.Errors(err); e != nil {
+						return nil, e
+					}
+				}
+				return nil, Errorf(http.StatusBadRequest, "SerializationException", "Malformed request body: %v", err)
+			}
+		} else if !isCBOR && len(bytes.TrimSpace(body)) > 0 {
 			if err := json.Unmarshal(body, in); err != nil {
 				// A field's own refusal (an attribute value's, say) is
 				// the API's to word; malformed JSON is the protocol's.
@@ -70,36 +84,68 @@ func (a *JSONAPI) Operations() []string { return sortedKeys(a.ops) }
 // Operation returns the operation r names, with ok false when it is not
 // one of a's.
 func (a *JSONAPI) Operation(r *http.Request) (op string, ok bool) {
+	if a.IsCBOR(r) {
+		op = strings.TrimPrefix(r.URL.Path, CBORPath(a.CBOR))
+		return op, a.ops[op] != nil
+	}
 	op, ok = strings.CutPrefix(r.Header.Get("X-Amz-Target"), a.Prefix+".")
 	return op, ok && a.ops[op] != nil
+}
+
+// IsCBOR reports whether r is a request of the Smithy RPC v2 CBOR
+// protocol for a (by its path).
+func (a *JSONAPI) IsCBOR(r *http.Request) bool {
+	return a.CBOR != "" && strings.HasPrefix(r.URL.Path, CBORPath(a.CBOR))
 }
 
 // ServeHTTP decodes r, runs its operation and writes the answer.
 func (a *JSONAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := requestID(w)
+	isCBOR := a.IsCBOR(r)
+	p := a.Protocol
+	if isCBOR {
+		p = CBOR
+		w.Header().Set("Smithy-Protocol", SmithyProtocol)
+	}
 	op, ok := a.Operation(r)
 	if !ok || r.Method != http.MethodPost {
-		WriteError(w, r, a.Protocol, Errorf(http.StatusBadRequest, "UnknownOperationException", "The operation %q is not supported by this service.", r.Header.Get("X-Amz-Target")), reqID)
+		name := r.Header.Get("X-Amz-Target")
+		if isCBOR {
+			name = op
+		}
+		WriteError(w, r, p, Errorf(http.StatusBadRequest, "UnknownOperationException", "The operation %q is not supported by this service.", name), reqID)
+		return
+	}
+	if isCBOR && r.Header.Get("Smithy-Protocol") != SmithyProtocol {
+		WriteError(w, r, p, Errorf(http.StatusBadRequest, "SerializationException", "A request of the Smithy RPC v2 CBOR protocol must carry the header smithy-protocol: %s.", SmithyProtocol), reqID)
 		return
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		WriteError(w, r, a.Protocol, Errorf(http.StatusBadRequest, "SerializationException", "Unable to read the request body."), reqID)
+		WriteError(w, r, p, Errorf(http.StatusBadRequest, "SerializationException", "Unable to read the request body."), reqID)
 		return
 	}
-	out, err := a.ops[op](r.Context(), body)
+	out, err := a.ops[op](r.Context(), body, isCBOR)
 	if err != nil {
-		WriteError(w, r, a.Protocol, a.wire(op, reqID, err), reqID)
+		WriteError(w, r, p, a.wire(op, reqID, err), reqID)
 		return
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		WriteError(w, r, a.Protocol, a.wire(op, reqID, err), reqID)
-		return
-	}
-	if a.Protocol == JSON11 {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	var b []byte
+	if isCBOR {
+		b, err = cborEnc.Marshal(out)
 	} else {
+		b, err = json.Marshal(out)
+	}
+	if err != nil {
+		WriteError(w, r, p, a.wire(op, reqID, err), reqID)
+		return
+	}
+	switch {
+	case isCBOR:
+		w.Header().Set("Content-Type", "application/cbor")
+	case a.Protocol == JSON11:
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	default:
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
