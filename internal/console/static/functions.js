@@ -1,0 +1,171 @@
+// functions.js: the functions list (with the last hour's metrics) and
+// creating a function from a template.
+
+import { lambda, call, restJSON, sqs, s3, enc, fnPath, env, sleep, AwsError } from './aws.js';
+import { h, fill, table, link, when, num, errorBox, section, field, button } from './ui.js';
+import { templates, codeFor } from './templates.js';
+import { zip, base64 } from './zip.js';
+import { metricData, total } from './metrics.js';
+
+/** listFunctions returns every function, following Marker. */
+export async function listFunctions() {
+  const all = [];
+  let marker = '';
+  do {
+    const page = await lambda('GET', '/2015-03-31/functions/?MaxItems=50' + (marker ? '&Marker=' + enc(marker) : ''));
+    all.push(...(page.Functions || []));
+    marker = page.NextMarker || '';
+  } while (marker);
+  return all;
+}
+
+/** functionsPage lists the functions, then fills in the last hour's invocations, errors and p95 duration. */
+export async function functionsPage(main) {
+  const fns = await listFunctions();
+  fns.sort((a, b) => a.FunctionName.localeCompare(b.FunctionName));
+  const cells = {};
+  const rows = fns.map((f) => {
+    const c = { inv: h('span.metric', '…'), err: h('span.metric', '…'), p95: h('span.metric', '…') };
+    cells[f.FunctionName] = c;
+    return [link(f.FunctionName, '/functions/' + encodeURIComponent(f.FunctionName)), f.Runtime || f.PackageType, num(f.MemorySize) + ' MB',
+      when(f.LastModified), c.inv, c.err, c.p95];
+  });
+  const note = h('p.small.muted#metrics-note');
+  fill(main,
+    h('div.page-head', h('h1', 'Functions'), h('a.button.primary#create-function', { href: '#/functions/+new' }, 'Create function')),
+    h('div#function-list', { dataset: { count: String(fns.length) } },
+      table(['Name', 'Runtime', 'Memory', 'Last modified', 'Invocations (1 h)', 'Errors (1 h)', 'p95 duration (1 h)'], rows,
+        'No functions yet. Create one from a template.')),
+    note);
+  performance.mark('functions-rendered');
+  if (!fns.length) return;
+  const end = Date.now();
+  const start = end - 3600e3;
+  const series = [];
+  fns.forEach((f, i) => {
+    series.push({ id: 'i' + i, name: 'Invocations', fn: f.FunctionName, stat: 'Sum' });
+    series.push({ id: 'e' + i, name: 'Errors', fn: f.FunctionName, stat: 'Sum' });
+    series.push({ id: 'd' + i, name: 'Duration', fn: f.FunctionName, stat: 'p95' });
+  });
+  try {
+    const data = await metricData(series, start, end, 3600);
+    fns.forEach((f, i) => {
+      const c = cells[f.FunctionName];
+      c.inv.textContent = num(total(data['i' + i]));
+      c.err.textContent = num(total(data['e' + i]));
+      const d = data['d' + i] || [];
+      c.p95.textContent = d.length ? num(Math.max(...d.map((p) => p.v)), 1) + ' ms' : '–';
+      c.inv.dataset.value = String(total(data['i' + i]));
+    });
+    note.textContent = 'Metrics of the last hour, from CloudWatch (AWS/Lambda); they arrive about a minute after the invocations.';
+  } catch (err) {
+    for (const c of Object.values(cells)) for (const el of Object.values(c)) el.textContent = '–';
+    note.replaceChildren(h('span', 'Metrics unavailable: '), errorBox(err));
+  }
+}
+
+/** createPage offers the templates and creates a function with its trigger. */
+export async function createPage(main) {
+  let rts = [];
+  try {
+    const r = await lambda('GET', '/aloft/v1/runtimes');
+    rts = (r.Runtimes || []).map((x) => x.Runtime).filter((x) => /^(python|nodejs)/.test(x));
+  } catch { /* fall back to the usual ones */ }
+  if (!rts.length) rts = ['python3.12', 'nodejs20.x'];
+  const name = h('input#fn-name', { required: true, pattern: '[A-Za-z0-9_-]{1,64}', placeholder: 'my-function', spellcheck: 'false' });
+  const runtime = h('select#fn-runtime', rts.map((r) => h('option', { value: r }, r)));
+  const memory = h('input#fn-memory', { type: 'number', value: '128', min: '128', max: '10240', step: '64' });
+  const timeout = h('input#fn-timeout', { type: 'number', value: '3', min: '1', max: '900' });
+  let chosen = templates[0];
+  const cards = templates.map((t) => {
+    const c = h('label.card', h('input', { type: 'radio', name: 'tpl', value: t.id, checked: t === chosen, id: 'tpl-' + t.id,
+      on: { change: () => { chosen = t; extra(); } } }),
+    h('strong', t.title), h('span.small.muted', t.blurb));
+    return c;
+  });
+  const extras = h('div.extras');
+  const triggerName = h('input#trigger-name', { spellcheck: 'false' });
+  function extra() {
+    extras.replaceChildren();
+    const labels = { http: 'API name', s3: 'Bucket name (created if missing)', sqs: 'Queue name (created if missing)', schedule: 'Schedule name' };
+    if (chosen.trigger) extras.append(field(labels[chosen.trigger], triggerName));
+  }
+  extra();
+  const out = h('div.out#create-out');
+  const create = button('Create function', async () => {
+    out.replaceChildren(h('p.muted', 'Creating…'));
+    const fn = name.value.trim();
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(fn)) throw new AwsError('InvalidParameterValueException', 'A function name is 1 to 64 letters, digits, hyphens or underscores.');
+    const code = codeFor(chosen, runtime.value);
+    const zipped = zip([{ name: code.file, data: code.source }]);
+    const cfg = await lambda('POST', '/2015-03-31/functions', {
+      FunctionName: fn, Runtime: runtime.value, Handler: code.handler, Role: 'arn:aws:iam::' + env.account + ':role/aloft',
+      MemorySize: Number(memory.value), Timeout: Number(timeout.value), Code: { ZipFile: base64(zipped) },
+      Description: chosen.id === 'blank' ? '' : 'Created from the ' + chosen.title + ' template',
+    });
+    const steps = [h('li', 'Function ' + cfg.FunctionName + ' created.')];
+    out.replaceChildren(h('ul#create-steps', steps));
+    if (chosen.trigger) {
+      const tname = triggerName.value.trim() || fn;
+      try {
+        const what = await addTrigger(chosen.trigger, cfg, tname);
+        out.querySelector('ul').append(h('li', what));
+      } catch (err) {
+        out.append(h('p', 'The function was created, but its trigger was not:'), errorBox(err));
+        out.append(h('p', link('Open ' + fn, '/functions/' + encodeURIComponent(fn))));
+        return;
+      }
+    }
+    location.hash = '#/functions/' + encodeURIComponent(fn);
+  }, { primary: true, out, id: 'create-submit' });
+  fill(main,
+    h('div.page-head', h('h1', 'Create function'), link('← Functions', '/functions')),
+    section('Template', h('div.cards', cards)),
+    section('Settings', h('div.form-grid', field('Name', name), field('Runtime', runtime), field('Memory (MB)', memory), field('Timeout (s)', timeout)), extras),
+    h('div.actions', create), out);
+  name.focus();
+}
+
+/** addTrigger creates what invokes a new function, with the APIs the CLI uses, and says what it made. */
+async function addTrigger(kind, cfg, tname) {
+  const arn = cfg.FunctionArn;
+  const fn = cfg.FunctionName;
+  switch (kind) {
+    case 'http': {
+      const api = await restJSON('apigateway', 'POST', '/v2/apis', { Name: tname, ProtocolType: 'HTTP' });
+      const integ = await restJSON('apigateway', 'POST', '/v2/apis/' + enc(api.ApiId) + '/integrations',
+        { IntegrationType: 'AWS_PROXY', IntegrationUri: arn, PayloadFormatVersion: '2.0' });
+      await restJSON('apigateway', 'POST', '/v2/apis/' + enc(api.ApiId) + '/routes', { RouteKey: 'ANY /' + fn, Target: 'integrations/' + integ.IntegrationId });
+      return 'HTTP API ' + api.Name + ' (' + api.ApiId + '): ANY /' + fn + (api.ApiEndpoint ? ' at ' + api.ApiEndpoint + '/' + fn : '') + '.';
+    }
+    case 's3': {
+      const head = await s3('HEAD', tname, null, { allowError: true });
+      if (head.status === 404) await s3('PUT', tname);
+      else if (!head.ok) throw new AwsError('HTTP' + head.status, 'The bucket ' + tname + ' cannot be used (HEAD answered ' + head.status + ').', head.status);
+      await lambda('POST', fnPath(fn, '/policy'), {
+        StatementId: 's3-' + tname, Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com', SourceArn: 'arn:aws:s3:::' + tname,
+      });
+      const doc = '<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><CloudFunctionConfiguration>' +
+        '<Id>' + fn + '</Id><CloudFunction>' + arn + '</CloudFunction><Event>s3:ObjectCreated:*</Event>' +
+        '</CloudFunctionConfiguration></NotificationConfiguration>';
+      await s3('PUT', tname, null, { query: { notification: true }, headers: { 'Content-Type': 'application/xml' }, body: doc });
+      return 'Bucket ' + tname + ': new objects invoke the function.';
+    }
+    case 'sqs': {
+      const q = await sqs('CreateQueue', { QueueName: tname });
+      const attrs = await sqs('GetQueueAttributes', { QueueUrl: q.QueueUrl, AttributeNames: ['QueueArn'] });
+      const m = await lambda('POST', '/2015-03-31/event-source-mappings/', { EventSourceArn: attrs.Attributes.QueueArn, FunctionName: fn, BatchSize: 10 });
+      return 'Queue ' + tname + ': its messages invoke the function (mapping ' + m.UUID + ').';
+    }
+    case 'schedule': {
+      await restJSON('scheduler', 'POST', '/schedules/' + enc(tname), {
+        ScheduleExpression: 'rate(5 minutes)', FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: { Arn: arn, RoleArn: 'arn:aws:iam::' + env.account + ':role/aloft' },
+      });
+      return 'Schedule ' + tname + ': every 5 minutes.';
+    }
+  }
+  return '';
+}
+
+export { sleep, call };
