@@ -25,6 +25,8 @@ import (
 	"github.com/aloft-dev/aloft/internal/iam"
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/sigv4"
+	"github.com/aloft-dev/aloft/internal/traces"
+	"github.com/aloft-dev/aloft/internal/traces/traceid"
 )
 
 // Invoker runs synchronous invocations.
@@ -72,6 +74,16 @@ type Deps struct {
 	Counts  Counts  // shares quota counts with other servers and later runs; nil keeps them in memory only
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Sampler decides which requests are traced; nil traces only those
+	// whose header says Sampled=1. Traces keeps the segments of the
+	// traced ones (traces.Store); nil keeps none.
+	Sampler *traceid.Sampler
+	Traces  Traces
+}
+
+// Traces keeps segment documents (traces.Store).
+type Traces interface {
+	Add(docs ...traces.Doc)
 }
 
 // Limits of a request.
@@ -158,12 +170,18 @@ type exchange struct {
 	apiKey    string            // the x-api-key of a route that requires one
 	identity  [32]byte          // digest of the values of the authorizer's identity sources
 	decision  *catalog.Decision // the answer of the route's authorizer, if it has one
+
+	trace  traces.Hop // the request's hop through the gateway
+	traceH string     // the X-Amzn-Trace-Id the answer and the invocation carry
+	status int        // the answer's status, when the gateway knows it
 }
 
 // ServeHTTP routes a request to an API or a function URL and answers it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	snap := h.d.Catalog.Snapshot()
 	x := &exchange{w: w, r: r, snap: snap, reqID: newRequestID(), started: h.d.Now()}
+	x.trace = traces.NewHop(h.d.Sampler.Start(r.Header.Get(traceid.XRayHeader), r.Header.Get(traceid.W3CHeader), x.started), x.started)
+	x.traceH = x.trace.Downstream()
 	path := r.URL.EscapedPath()
 	kind, id, rest := address(r.Host, path)
 	switch kind {
@@ -174,6 +192,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.serveAPI(x, snap.Only(), path)
 	}
+	if x.trace.Sampled() && h.d.Traces != nil {
+		h.recordHop(x, kind, id)
+	}
+}
+
+// recordHop records the segment of a traced request's hop through the
+// gateway, which its invocation's segments descend from.
+func (h *Handler) recordHop(x *exchange, kind, id string) {
+	name, origin := "gateway", traces.OriginGateway
+	switch {
+	case kind == "urls":
+		name, origin = "function-url/"+id, ""
+	case id != "":
+		name = id
+	}
+	seg := x.trace.Segment(name, origin, h.d.Now())
+	host := x.r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	seg.HTTP = &traces.HTTP{Request: &traces.HTTPRequest{Method: x.r.Method, URL: "http://" + x.r.Host + x.r.URL.RequestURI(),
+		UserAgent: x.r.UserAgent(), ClientIP: host}}
+	if x.status != 0 {
+		seg.HTTP.Response = &traces.HTTPResponse{Status: x.status}
+		seg.Error = x.status >= 400 && x.status < 500
+		seg.Throttle = x.status == http.StatusTooManyRequests
+		seg.Fault = x.status >= 500
+	}
+	h.d.Traces.Add(traces.Encode(seg))
 }
 
 // address tells which API or URL a request is for, from its Host or its
@@ -419,6 +466,7 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 		h.failWhy(x, http.StatusInternalServerError, internalMessage, "the integration's function "+name+" does not exist")
 		return
 	}
+	req.TraceID = x.traceH
 	resp, err := h.call(x.r.Context(), req, timeout)
 	switch {
 	case errors.Is(err, errTimeout):
@@ -469,6 +517,7 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 		hdr["X-Aloft-Cache"] = cacheMiss
 	}
 	h.finish(x)
+	x.status = out.Status
 	x.w.WriteHeader(out.Status)
 	io.WriteString(x.w, out.Body)
 }
@@ -539,6 +588,7 @@ func (h *Handler) finish(x *exchange) {
 		x.policy.Apply(x.r.Header.Get("Origin"), hdr)
 	}
 	hdr[x.idKey] = []string{x.reqID}
+	hdr[traceid.XRayHeader] = []string{x.traceH}
 }
 
 // fail answers with one of the gateway's own responses.
@@ -588,6 +638,7 @@ func (h *Handler) fail(x *exchange, status int, body []byte) {
 	hdr := x.w.Header()
 	hdr["Content-Type"] = jsonType
 	h.finish(x)
+	x.status = status
 	x.w.WriteHeader(status)
 	x.w.Write(body)
 }

@@ -4,16 +4,19 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoke"
+	"github.com/aloft-dev/aloft/internal/traces/traceid"
 )
 
 // enqueue validates an asynchronous invocation's payload, stores it durably
 // and answers status with body.
 func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, req *request, name string, status int, body []byte) error {
+	trace := s.trace(w, r)
 	if s.d.Queue == nil {
 		return function.InvalidParameter("Asynchronous invocations are not enabled on this server.")
 	}
@@ -25,7 +28,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, req *request, n
 			"Could not parse request body into json: Could not parse payload into json: Unexpected character: was expecting a JSON value")
 	}
 	id := w.Header().Get("X-Amzn-Requestid")
-	if err := s.d.Queue.Enqueue(r.Context(), &async.Event{ID: id, Function: name, Payload: req.body}); err != nil {
+	if err := s.d.Queue.Enqueue(r.Context(), &async.Event{ID: id, Function: name, Payload: req.body, TraceID: trace}); err != nil {
 		return err
 	}
 	if body != nil {
@@ -34,6 +37,15 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, req *request, n
 	w.WriteHeader(status)
 	w.Write(body)
 	return nil
+}
+
+// trace returns the trace header of an invocation request: the one it
+// carried (X-Amzn-Trace-Id, else a W3C traceparent) or a new one, with
+// the sampling decision made; the answer carries it too.
+func (s *Server) trace(w http.ResponseWriter, r *http.Request) string {
+	h := s.d.Sampler.Start(r.Header.Get(traceid.XRayHeader), r.Header.Get(traceid.W3CHeader), time.Now()).String()
+	w.Header()[traceid.XRayHeader] = []string{h}
+	return h
 }
 
 // invokeAsync serves the deprecated InvokeAsync operation.
@@ -92,6 +104,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 	ireq := invoke.Request(rec, s.d.Registry.ReservedTotal(), req.body)
 	ireq.Region, ireq.InvokedARN = req.region, arn
 	ireq.ClientContext, ireq.Tail = clientContext, logType == "Tail"
+	ireq.TraceID = s.trace(w, r)
 	resp, err := s.d.Invoker.Invoke(r.Context(), ireq)
 	if err != nil {
 		return err

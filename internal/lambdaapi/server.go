@@ -16,6 +16,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/meter"
 	"github.com/aloft-dev/aloft/internal/policy"
 	"github.com/aloft-dev/aloft/internal/registry"
+	"github.com/aloft-dev/aloft/internal/traces/traceid"
 )
 
 // Invoker runs invocations and keeps provisioned instances.
@@ -58,6 +59,9 @@ type Deps struct {
 	// URL's address. Nil refuses them.
 	URLs        URLs
 	FunctionURL func(urlID, region string) string
+	// Sampler decides which invocations are traced; nil traces none it
+	// decides itself (a Sampled=1 header still is).
+	Sampler *traceid.Sampler
 }
 
 // Functions is the function registry as the API uses it

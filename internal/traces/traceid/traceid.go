@@ -80,7 +80,10 @@ func Parse(s string) (h Header, ok bool) {
 			}
 		}
 	}
-	return h, h.Root != ""
+	if h.Root == "" {
+		return Header{}, false
+	}
+	return h, true
 }
 
 // ParseTraceparent reads a W3C traceparent value: version 00 exactly, a
