@@ -104,6 +104,10 @@ type Server struct {
 	objects  *objstore.Disk // buckets and objects under <data dir>/objects
 	s3       *s3api.Handler // the S3 API over objects
 	gw       gatewayParts
+	tel      *telemetry // metrics (telemetry.go)
+	// observers are handed every invocation's Observation after the
+	// metrics; append to it before the invoker is built.
+	observers []func(*invoker.Observation)
 }
 
 // Start brings every component up and starts serving. On failure it stops
@@ -212,6 +216,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if n, ok := driver.(sandbox.Networker); ok && n.PrivateNetworks() {
 		s.endpoint = "http://" + s.innerAddr()
 	}
+	s.startTelemetry(js)
 	workDir := filepath.Join(dir, "instances")
 	os.RemoveAll(workDir) // scratch space of instances from an earlier run
 	s.inv, err = invoker.New(invoker.Deps{
@@ -232,6 +237,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		KeepAlive:        cfg.KeepAlive,
 		ConcurrencyLimit: cfg.ConcurrencyLimit,
 		IdleMemoryMB:     idleMemory(cfg.IdleMemoryMB, log),
+		Observe:          s.observer(),
 	})
 	if err != nil {
 		return nil, err
@@ -252,6 +258,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Logger:    log.With("component", "queue"),
 		Workers:   cfg.AsyncWorkers,
 		RetryBase: cfg.RetryBase,
+		Observe:   s.asyncObserver(),
 	})
 	if err != nil {
 		return nil, err
@@ -275,11 +282,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Send: func(ctx context.Context, arn string, body []byte) error {
 			return s.sendToDestination(ctx, arn, body, nil)
 		},
-		Log: log.With("component", "mappings")})
+		Log: log.With("component", "mappings"), IteratorAge: s.iteratorAge()})
 	if err != nil {
 		return nil, err
 	}
 	s.mappings.Start()
+	s.telemetryRunning()
 
 	verifier := &sigv4.Verifier{Lookup: s.lookup}
 	if err := s.startObjects(dir, verifier, log); err != nil {
@@ -308,6 +316,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		CheckSourceAccess: s.checkSourceAccess,
 		Logger:            log.With("component", "api"),
 	})
+	metricsPage, err := s.metricsHandler(dir)
+	if err != nil {
+		return nil, err
+	}
 	services := s.services(lambda, log)
 	handler := edge.New(edge.Config{
 		Services: services,
@@ -318,6 +330,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Health:   map[string]string{"sandbox": s.sandbox.Driver, "isolation": s.sandbox.Isolation},
 		Public:   s.publicLinks(code),
 		Resolve:  s.resolve,
+		Metrics:  metricsPage,
 	})
 	var h http.Handler = handler
 	s.api.Store(&h)
@@ -486,6 +499,7 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	s.debug()
+	s.stopTelemetry()
 	if err := s.gw.shutdownListener(ctx); err != nil {
 		errs = append(errs, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/aloft-dev/aloft/internal/observe"
 )
 
 // Config is everything `aloft server` needs. The zero value is not useful:
@@ -35,6 +37,21 @@ type Config struct {
 	Python       []string // Python interpreters (paths, or VERSION=path; none = find them)
 	Node         []string // Node.js binaries, likewise
 	SDKDir       string   // where scripts/install-sdks.sh put the AWS SDK functions import unbundled ("" = its default)
+	// OTLPEndpoint, when set, is an OpenTelemetry collector's OTLP/HTTP
+	// address (http://host:4318) that sampled traces are exported to as
+	// spans; empty exports none.
+	OTLPEndpoint string
+	// Telemetry observes every invocation for metrics and traces; off,
+	// the invoker observes nothing (for benchmarks), and /metrics keeps
+	// only what it reads at scrape time.
+	Telemetry bool
+	// MetricsAccess is who may read GET /metrics: open, token (a bearer
+	// token, from MetricsTokenFile), off, or "" for the default: open
+	// when Listen is a loopback address, token otherwise.
+	MetricsAccess string
+	// MetricsTokenFile holds /metrics' bearer token ("" = metrics-token
+	// in the data dir); a missing file is created with a new token.
+	MetricsTokenFile string
 }
 
 // DefaultConfig returns the defaults of the external contract.
@@ -47,6 +64,7 @@ func DefaultConfig() Config {
 		RetryBase:        time.Minute,
 		AsyncWorkers:     64,
 		ConcurrencyLimit: 1000,
+		Telemetry:        true,
 	}
 }
 
@@ -61,6 +79,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.AllowNet) > 0 && c.Sandbox == "process" {
 		return errors.New("app: --sandbox-allow-net needs the linux sandbox: under --sandbox process functions share the host's network")
+	}
+	if _, err := observe.ParseAccess(c.MetricsAccess); err != nil {
+		return err
 	}
 	for _, p := range c.AllowNet {
 		if !p.Addr().Is4() {

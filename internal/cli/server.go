@@ -78,6 +78,10 @@ aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
 	f.StringArrayVar(&cfg.Python, "python", cfg.Python, "Python `INTERPRETER` for the python runtime of its version: a path, or VERSION=PATH; repeat for several (default: python3, python3.N on $PATH and pyenv's versions)")
 	f.StringVar(&cfg.SDKDir, "sdk-dir", cfg.SDKDir, "`DIR` where scripts/install-sdks.sh put the AWS SDK that functions import unbundled (default: $ALOFT_SDK_DIR, or $XDG_DATA_HOME/aloft/sdk)")
 	f.StringArrayVar(&cfg.Node, "node", cfg.Node, "Node.js `BINARY` for the nodejs runtime of its major version: a path, or VERSION=PATH; repeat for several (default: node on $PATH and nvm's versions)")
+	f.BoolVar(&cfg.Telemetry, "telemetry", cfg.Telemetry, "observe every invocation for metrics and traces (false: for benchmarks; /metrics keeps what it reads when scraped)")
+	f.StringVar(&cfg.MetricsAccess, "metrics-access", cfg.MetricsAccess, "who may read GET /metrics: open, token (Authorization: Bearer with the token in --metrics-token-file) or off (default: open when --listen is a loopback address, token otherwise)")
+	f.StringVar(&cfg.MetricsTokenFile, "metrics-token-file", cfg.MetricsTokenFile, "`FILE` with /metrics' bearer token, created with a new token (mode 0600) when missing (default: metrics-token in the data directory)")
+	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "OpenTelemetry collector `URL` (OTLP/HTTP, e.g. http://localhost:4318) that sampled traces are exported to as spans, JSON-encoded (default: none)")
 	f.StringVar(&level, "log-level", level, "least severe `LEVEL` logged: debug, info, warn or error")
 	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd

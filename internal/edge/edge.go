@@ -1,6 +1,6 @@
 // Package edge is the front door of Aloft's AWS-compatible APIs on the
-// API listener (--listen). For every request it answers GET /health and
-// the unsigned public paths itself, picks the service the request is for
+// API listener (--listen). For every request it answers GET /health,
+// GET /metrics (unsigned) and the unsigned public paths itself, picks the service the request is for
 // from one table, and, unless that service checks its own signatures,
 // verifies the AWS Signature Version 4 before it holds the body (see
 // readVerified), refuses presigned (query-string) signatures for
@@ -27,6 +27,8 @@
 //	DynamoDB    dynamodb      X-Amz-Target: DynamoDB_20120810.*  json-1.0   16 MiB
 //	IAM         iam           Action=CreateUser, ... in the URL  query-xml  1 MiB
 //	STS         sts           Action=AssumeRole, ... in the URL  query-xml  1 MiB
+//	X-Ray       xray          /TraceSummaries, /Traces,          rest-json  5 MiB
+//	                          /TraceSegments
 //	S3          s3            virtual-host Host, anything else   rest-xml   streams; checks its own
 //
 // A signed request for a service that is not in the table goes to the
@@ -135,6 +137,10 @@ type Config struct {
 	Health map[string]string
 	// Public serves unsigned paths by prefix (code downloads).
 	Public map[string]http.Handler
+	// Metrics, when set, answers GET and HEAD /metrics that carry no
+	// SigV4 signature (a signed one is S3's, for a bucket of that name);
+	// it applies its own access rule.
+	Metrics http.Handler
 	// Resolve tells who signed a verified request; nil skips
 	// authorization.
 	Resolve Resolver
@@ -204,6 +210,13 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		w.Write(e.health)
 		return
+	}
+	if r.URL.Path == "/metrics" && e.c.Metrics != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		// An AWS signature (V4, or S3's V2 "AWS key:sig") makes it S3's.
+		if _, _, signed := sigv4.Scope(r); !signed && !strings.HasPrefix(r.Header.Get("Authorization"), "AWS") {
+			e.c.Metrics.ServeHTTP(w, r)
+			return
+		}
 	}
 	if r.URL.Path == "/" && r.Method == http.MethodGet && r.URL.RawQuery == "" && r.Header.Get("Authorization") == "" &&
 		strings.Contains(r.Header.Get("Accept"), "text/html") {

@@ -271,3 +271,5 @@ func FunctionOf(arn string) (name, qualifier string) {
 	}
 	return parts[6], ""
 }
+
+var _ Recorder = (*metrics.Store)(nil)
