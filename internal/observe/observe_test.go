@@ -438,7 +438,9 @@ func TestFunctionOf(t *testing.T) {
 // feed, not a store.
 type countingRecorder struct{ n int }
 
-func (r *countingRecorder) Record(string, string, []metrics.Dimension, float64, string, time.Time) { r.n++ }
+func (r *countingRecorder) Record(string, string, []metrics.Dimension, float64, string, time.Time) {
+	r.n++
+}
 
 // BenchmarkObserve is one warm invocation's observation through the
 // Prometheus metrics and the AWS/Lambda feed.
