@@ -220,7 +220,7 @@ type value struct {
 type env struct {
 	ref     func(id string) (value, error)
 	metrics []*timeSeries // the metric queries' series, for METRICS()
-	grid    []int64    // the timestamps of the result's periods
+	grid    []int64       // the timestamps of the result's periods
 }
 
 func (en *env) eval(e expr) (value, error) {
