@@ -104,6 +104,7 @@ type Server struct {
 	objects  *objstore.Disk // buckets and objects under <data dir>/objects
 	s3       *s3api.Handler // the S3 API over objects
 	gw       gatewayParts
+	tr       tracing // traces (traces.go)
 	tel      *telemetry // metrics (telemetry.go)
 	// observers are handed every invocation's Observation after the
 	// metrics; append to it before the invoker is built.
@@ -201,6 +202,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	if s.meter, err = meter.Open(ctx, js, 0, log.With("component", "meter")); err != nil {
+		return nil, err
+	}
+	if err := s.openTraces(ctx, js, log); err != nil {
 		return nil, err
 	}
 
@@ -315,6 +319,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Mappings:          s.mappings,
 		CheckSourceAccess: s.checkSourceAccess,
 		Logger:            log.With("component", "api"),
+		Sampler:           &s.tr.sampler,
 	})
 	metricsPage, err := s.metricsHandler(dir)
 	if err != nil {
@@ -544,6 +549,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, c.Close())
 		s.driver = nil
 	}
+	errs = append(errs, s.closeTraces(fctx))
 	if s.meter != nil {
 		errs = append(errs, s.meter.Close(fctx))
 		s.meter = nil
@@ -667,7 +673,7 @@ func (s *Server) invokeEvent(ctx context.Context, ev *async.Event) (*async.Resul
 	if !ok {
 		return nil, async.ErrGone
 	}
-	resp, err := s.inv.Invoke(ctx, invoke.Request(rec, s.reg.ReservedTotal(), ev.Payload))
+	resp, err := s.invokeHop(ctx, invoke.Request(rec, s.reg.ReservedTotal(), ev.Payload), ev.TraceID, hopEventQueue, time.UnixMilli(ev.Enqueued))
 	if err != nil {
 		return nil, err
 	}
@@ -728,7 +734,7 @@ func (s *Server) invokeForMapping(ctx context.Context, name string, payload []by
 	if !ok {
 		return nil, "", fmt.Errorf("app: function %s does not exist", name)
 	}
-	resp, err := s.inv.Invoke(ctx, invoke.Request(rec, s.reg.ReservedTotal(), payload))
+	resp, err := s.invokeHop(ctx, invoke.Request(rec, s.reg.ReservedTotal(), payload), "", hopMapping, time.Time{})
 	if err != nil {
 		return nil, "", err
 	}

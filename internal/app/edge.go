@@ -18,6 +18,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/sigv4"
 	"github.com/aloft-dev/aloft/internal/snsapi"
 	"github.com/aloft-dev/aloft/internal/sqsapi"
+	"github.com/aloft-dev/aloft/internal/xrayapi"
 )
 
 // services is the front door's table (see package edge), in the order
@@ -48,6 +49,8 @@ func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Se
 			Recognize: edge.Action(iamActions...), Handler: iamapi.NewIAM(s.iam)},
 		{Name: "sts", Protocol: awsproto.QueryXML, MaxBody: 1 << 20, Operation: iamapi.Operation,
 			Recognize: edge.Action("GetCallerIdentity", "AssumeRole", "GetSessionToken"), Handler: iamapi.NewSTS(s.iam)},
+		{Name: "xray", Protocol: awsproto.RESTJSON, MaxBody: xrayapi.MaxBody,
+			Recognize: edge.PathUnder("/TraceSummaries", "/Traces", "/TraceSegments"), Operation: xrayapi.Operation, Handler: xrayapi.New(s.tr.store)},
 	}
 }
 

@@ -84,6 +84,9 @@ func (s *Server) serveGateway(verifier *sigv4.Verifier, log *slog.Logger) {
 	if s.objects != nil {
 		d.Objects = s.objects // static sites
 	}
+	if s.tr.store != nil {
+		d.Sampler, d.Traces = &s.tr.sampler, s.tr.store
+	}
 	s.gw.srv.Serve(gateway.NewHandler(d))
 }
 

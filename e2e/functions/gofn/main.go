@@ -97,6 +97,9 @@ func handle(ctx context.Context, ev event) (map[string]any, error) {
 		return nil, nil
 	case "big":
 		return map[string]any{"data": strings.Repeat("a", ev.Size)}, nil
+	case "trace": // the trace header, as the environment and the context carry it
+		h, _ := ctx.Value("x-amzn-trace-id").(string) //nolint:staticcheck // aws-lambda-go's own key
+		return map[string]any{"env": os.Getenv("_X_AMZN_TRACE_ID"), "ctx": h}, nil
 	}
 	return map[string]any{
 		"runtime":   "go",
