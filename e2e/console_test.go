@@ -223,8 +223,8 @@ func TestConsole(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#event-name"), "greet"),
 		chromedp.Click(chromedp.CSS("#save-event")),
 		chromedp.WaitVisible(chromedp.CSS("#event-saved")),
-		chromedp.Reload(),
-		chromedp.WaitVisible(chromedp.CSS("#event-json")))
+		chromedp.Reload())
+	waitJS(t, ctx, "the saved event listed after a reload", `document.querySelector('#saved-events') && [...document.querySelector('#saved-events').options].some((o) => o.value === 'greet')`, 20*time.Second)
 	saved := eval[string](t, ctx, "saved events", `[...document.querySelector('#saved-events').options].map((o) => o.value).join(',') + '|' + document.querySelector('#event-json').value`)
 	if !strings.Contains(saved, "greet|") || !strings.Contains(saved, `"routeKey": "GET /hello"`) {
 		t.Fatalf("the saved event did not survive a reload: %.200q", saved)

@@ -157,7 +157,7 @@ async function testTab(body, fn, name) {
   const result = h('div#test-result');
   function refill(selected) {
     const names = Object.keys(saved).sort();
-    pick.replaceChildren(h('option', { value: '' }, names.length ? 'Saved events (' + names.length + ')' : 'No saved events'), names.map((n) => h('option', { value: n, selected: n === selected }, n)));
+    pick.replaceChildren(h('option', { value: '' }, names.length ? 'Saved events (' + names.length + ')' : 'No saved events'), ...names.map((n) => h('option', { value: n, selected: n === selected }, n)));
   }
   pick.addEventListener('change', () => {
     if (!pick.value) return;
