@@ -136,6 +136,15 @@ func (s *Server) iteratorAge() func(string, time.Duration) {
 	}
 }
 
+// gatewayObserver counts the HTTP gateway's answers by route and
+// status, or is nil with telemetry off.
+func (s *Server) gatewayObserver() func(string, int) {
+	if !s.cfg.Telemetry || s.tel == nil {
+		return nil
+	}
+	return s.tel.prom.GatewayRequest
+}
+
 // telemetryRunning tells the metrics of the invoker and the queue, once
 // both are up, and starts the sampler of concurrency.
 func (s *Server) telemetryRunning() {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -79,7 +80,41 @@ type Deps struct {
 	// traced ones (traces.Store); nil keeps none.
 	Sampler *traceid.Sampler
 	Traces  Traces
+	// Observe, when set, is told of each answered request for metrics:
+	// the route key that matched ("GET /items/{id}", "$default"),
+	// RouteFunctionURL for a function URL or RouteNone, and the status.
+	// It must be quick.
+	Observe func(route string, status int)
 }
+
+// Route labels of requests that matched no route key.
+const (
+	RouteNone        = "none"         // no API, URL or route matched
+	RouteFunctionURL = "function_url" // a function URL
+)
+
+// statusWriter notes the status of an answer, for Deps.Observe.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the writer underneath.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Traces keeps segment documents (traces.Store).
 type Traces interface {
@@ -174,6 +209,9 @@ type exchange struct {
 	trace  traces.Hop // the request's hop through the gateway
 	traceH string     // the X-Amzn-Trace-Id the answer and the invocation carry
 	status int        // the answer's status, when the gateway knows it
+
+	route string       // the route label for Deps.Observe
+	sw    statusWriter // w, when observed
 }
 
 // ServeHTTP routes a request to an API or a function URL and answers it.
@@ -182,6 +220,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{w: w, r: r, snap: snap, reqID: newRequestID(), started: h.d.Now()}
 	x.trace = traces.NewHop(h.d.Sampler.Start(r.Header.Get(traceid.XRayHeader), r.Header.Get(traceid.W3CHeader), x.started), x.started)
 	x.traceH = x.trace.Downstream()
+	if h.d.Observe != nil {
+		x.sw.ResponseWriter, x.route = w, RouteNone
+		x.w = &x.sw
+		defer func() { h.d.Observe(x.route, cmp.Or(x.sw.code, http.StatusOK)) }()
+	}
 	path := r.URL.EscapedPath()
 	kind, id, rest := address(r.Host, path)
 	switch kind {
@@ -280,6 +323,7 @@ func (h *Handler) serveAPI(x *exchange, ep *catalog.Endpoint, path string) {
 	if t.APIKeyRequired && !h.checkKey(x, ep.API.ID, stage) {
 		return
 	}
+	x.route = t.RouteKey
 	x.ev = payload.Request{
 		HTTP: x.r, Path: path, RouteKey: t.RouteKey, Resource: t.Resource, ResourceID: t.RouteID, Params: m.Params,
 		APIID: ep.API.ID, DomainName: ep.API.ID + ".execute-api.localhost", Stage: stage, StageVariables: st.StageVariables,
@@ -309,6 +353,7 @@ func (h *Handler) serveURL(x *exchange, u *catalog.URLEndpoint, path string) {
 		return
 	}
 	cfg := u.Config
+	x.route = RouteFunctionURL
 	x.ev = payload.Request{
 		HTTP: x.r, Path: path, RouteKey: route.DefaultKey, APIID: cfg.URLID,
 		DomainName: cfg.URLID + ".lambda-url." + cfg.Region + ".localhost", Stage: catalog.DefaultStage,
