@@ -48,6 +48,7 @@ func (s *Server) startObjects(dir string, v *sigv4.Verifier, log *slog.Logger) e
 		OnConfigured:      notifier.TestEvent,
 		Authorize:         s.authorizeS3,
 		Logger:            log.With("component", "s3"),
+		Observe:           s.s3Observer(),
 	})
 	return nil
 }

@@ -145,6 +145,15 @@ func (s *Server) gatewayObserver() func(string, int) {
 	return s.tel.prom.GatewayRequest
 }
 
+// s3Observer counts S3 requests and their bytes by operation and
+// status, or is nil with telemetry off.
+func (s *Server) s3Observer() func(string, int, int64, int64) {
+	if !s.cfg.Telemetry || s.tel == nil {
+		return nil
+	}
+	return s.tel.prom.S3Request
+}
+
 // telemetryRunning tells the metrics of the invoker and the queue, once
 // both are up, and starts the sampler of concurrency.
 func (s *Server) telemetryRunning() {

@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/xml"
@@ -62,6 +63,11 @@ type Deps struct {
 	// s3.localhost.
 	Domains []string
 	Logger  *slog.Logger
+	// Observe, when set, is told of each answered request for metrics:
+	// its operation (GetObject, PutObject, ...; "unknown" when it was
+	// refused before one was known), status, and the body bytes it read
+	// and wrote. It must be quick.
+	Observe func(operation string, status int, in, out int64)
 }
 
 // Handler serves the S3 API.
@@ -92,11 +98,21 @@ type request struct {
 	auth       sigv4.Identity
 	signer     *sigv4.Identity // &auth, or nil for an anonymous request
 	objectSize int64           // for InvalidRange's Content-Range; -1 if unknown
+	action     string          // the IAM action of the operation, once known
 }
 
 // ServeHTTP authenticates, routes and answers one S3 request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq := &request{id: requestID(), hostID: hostID(), objectSize: -1}
+	if h.d.Observe != nil {
+		m := &metered{ResponseWriter: w}
+		if r.Body != nil {
+			m.body = countingBody{ReadCloser: r.Body, n: &m.in}
+			r.Body = &m.body
+		}
+		w = m
+		defer func() { h.d.Observe(operation(rq.action), cmp.Or(m.code, http.StatusOK), m.in, m.out) }()
+	}
 	w.Header().Set("X-Amz-Request-Id", rq.id)
 	w.Header().Set("X-Amz-Id-2", rq.hostID)
 	w.Header().Set("Server", "AloftS3")
@@ -155,6 +171,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 		}
 	}
 	action, run := h.plan(w, r, rq)
+	rq.action = action
 	if h.d.Authorize != nil && action != "" {
 		if err := h.authorize(r, signer, action, resource(rq), conditionKeys(rq), rq.bucket); err != nil {
 			return err
