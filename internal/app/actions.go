@@ -3,8 +3,8 @@ package app
 import (
 	"slices"
 
+	"github.com/aloft-dev/aloft/internal/cloudwatchapi"
 	"github.com/aloft-dev/aloft/internal/dynamoapi"
-
 	"github.com/aloft-dev/aloft/internal/gatewayapi"
 	"github.com/aloft-dev/aloft/internal/iamapi"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
@@ -30,6 +30,7 @@ func KnownActions() []string {
 	out = append(out, sqsapi.Actions()...)
 	out = append(out, snsapi.IAMActions()...)
 	out = append(out, dynamoapi.Actions()...)
+	out = append(out, cloudwatchapi.IAMActions()...)
 	slices.Sort(out)
 	return slices.Compact(out)
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/client"
+	"github.com/aloft-dev/aloft/internal/cloudwatchapi"
 	"github.com/aloft-dev/aloft/internal/edge"
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
@@ -42,6 +43,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/logs"
 	"github.com/aloft-dev/aloft/internal/mappings"
 	"github.com/aloft-dev/aloft/internal/meter"
+	"github.com/aloft-dev/aloft/internal/metrics"
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/queues"
 	"github.com/aloft-dev/aloft/internal/registry"
@@ -104,11 +106,13 @@ type Server struct {
 	objects  *objstore.Disk // buckets and objects under <data dir>/objects
 	s3       *s3api.Handler // the S3 API over objects
 	gw       gatewayParts
-	tr       tracing // traces (traces.go)
+	tr       tracing    // traces (traces.go)
 	tel      *telemetry // metrics (telemetry.go)
 	// observers are handed every invocation's Observation after the
 	// metrics; append to it before the invoker is built.
 	observers []func(*invoker.Observation)
+	metrics   *metrics.Store        // CloudWatch metrics (metrics.go)
+	cw        *cloudwatchapi.Server // their API
 }
 
 // Start brings every component up and starts serving. On failure it stops
@@ -221,6 +225,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		s.endpoint = "http://" + s.innerAddr()
 	}
 	s.startTelemetry(js)
+	if err := s.openMetrics(ctx, js, log); err != nil {
+		return nil, err
+	}
 	workDir := filepath.Join(dir, "instances")
 	os.RemoveAll(workDir) // scratch space of instances from an earlier run
 	s.inv, err = invoker.New(invoker.Deps{
@@ -235,7 +242,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Expose:           s.expose,
 		RuntimeDir:       runtimeDir,
 		WorkDir:          workDir,
-		Logs:             s.appendLogs,
+		Logs:             s.withEMF(s.appendLogs),
 		Meter:            s.meter,
 		Logger:           log.With("component", "invoker"),
 		KeepAlive:        cfg.KeepAlive,
@@ -291,6 +298,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	s.mappings.Start()
+	s.startMetrics()
 	s.telemetryRunning()
 
 	verifier := &sigv4.Verifier{Lookup: s.lookup}
@@ -543,6 +551,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.inv.Close(fctx))
 		s.inv = nil
 	}
+	errs = append(errs, s.closeMetrics(fctx))
 	// The instances are gone: nothing is left to call the APIs from inside.
 	s.inner.Close()
 	if c, ok := s.driver.(interface{ Close() error }); ok {

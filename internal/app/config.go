@@ -37,6 +37,9 @@ type Config struct {
 	Python       []string // Python interpreters (paths, or VERSION=path; none = find them)
 	Node         []string // Node.js binaries, likewise
 	SDKDir       string   // where scripts/install-sdks.sh put the AWS SDK functions import unbundled ("" = its default)
+	// AlarmInterval is how often CloudWatch alarms are evaluated (0: ten
+	// seconds, as CloudWatch).
+	AlarmInterval time.Duration
 	// OTLPEndpoint, when set, is an OpenTelemetry collector's OTLP/HTTP
 	// address (http://host:4318) that sampled traces are exported to as
 	// spans; empty exports none.
@@ -71,6 +74,9 @@ func DefaultConfig() Config {
 // Validate refuses settings that contradict each other, rather than
 // ignore one of them.
 func (c Config) Validate() error {
+	if c.AlarmInterval < 0 {
+		return fmt.Errorf("app: --alarm-interval %v is negative", c.AlarmInterval)
+	}
 	if c.SyncInterval < 0 {
 		return fmt.Errorf("app: --sync-interval %v is negative", c.SyncInterval)
 	}

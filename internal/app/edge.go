@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/cloudwatchapi"
 	"github.com/aloft-dev/aloft/internal/dynamoapi"
 	"github.com/aloft-dev/aloft/internal/edge"
 	"github.com/aloft-dev/aloft/internal/fault"
@@ -49,6 +50,8 @@ func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Se
 			Recognize: edge.Action(iamActions...), Handler: iamapi.NewIAM(s.iam)},
 		{Name: "sts", Protocol: awsproto.QueryXML, MaxBody: 1 << 20, Operation: iamapi.Operation,
 			Recognize: edge.Action("GetCallerIdentity", "AssumeRole", "GetSessionToken"), Handler: iamapi.NewSTS(s.iam)},
+		{Name: "monitoring", Protocol: awsproto.JSON10Query, ProtocolOf: cloudwatchapi.Protocol, MaxBody: cloudwatchapi.MaxBody,
+			Recognize: cloudwatchapi.Recognize, Operation: s.cloudwatchAPI().Operation, Handler: s.cloudwatchAPI()},
 		{Name: "xray", Protocol: awsproto.RESTJSON, MaxBody: xrayapi.MaxBody,
 			Recognize: edge.PathUnder("/TraceSummaries", "/Traces", "/TraceSegments"), Operation: xrayapi.Operation, Handler: xrayapi.New(s.tr.store)},
 	}

@@ -41,6 +41,9 @@ var (
 // decodes from any of these, and from an ISO 8601 string in JSON.
 type Time struct{ time.Time }
 
+// ErrTime is what a timestamp that does not decode wraps.
+var ErrTime = errors.New("awsproto: not a valid timestamp")
+
 // epochSeconds returns t as seconds since the epoch, with milliseconds.
 func epochSeconds(t time.Time) float64 {
 	return float64(t.UnixMilli()) / 1e3
@@ -57,13 +60,13 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		s, err := strconv.Unquote(string(b))
 		if err != nil {
-			return fmt.Errorf("awsproto: timestamp %s: %w", b, err)
+			return fmt.Errorf("%w: %s", ErrTime, b)
 		}
 		return t.parse(s)
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil {
-		return fmt.Errorf("awsproto: timestamp %s is not a number of seconds", b)
+		return fmt.Errorf("%w: %s is not a number of seconds", ErrTime, b)
 	}
 	return t.fromSeconds(f)
 }
@@ -77,12 +80,12 @@ func (t *Time) parse(s string) error {
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		return t.fromSeconds(f)
 	}
-	return fmt.Errorf("awsproto: timestamp %q is neither ISO 8601 nor epoch seconds", s)
+	return fmt.Errorf("%w: %q is neither ISO 8601 nor epoch seconds", ErrTime, s)
 }
 
 func (t *Time) fromSeconds(f float64) error {
 	if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e11 {
-		return fmt.Errorf("awsproto: timestamp %v is out of range", f)
+		return fmt.Errorf("%w: %v is out of range", ErrTime, f)
 	}
 	t.Time = time.UnixMilli(int64(math.Round(f * 1e3))).UTC()
 	return nil
@@ -109,7 +112,7 @@ func (t *Time) UnmarshalCBOR(b []byte) error {
 	}
 	if tag, ok := v.(cbor.Tag); ok {
 		if tag.Number != 1 {
-			return fmt.Errorf("awsproto: timestamp with CBOR tag %d, want 1", tag.Number)
+			return fmt.Errorf("%w: CBOR tag %d, want 1", ErrTime, tag.Number)
 		}
 		v = tag.Content
 	}
@@ -123,11 +126,13 @@ func (t *Time) UnmarshalCBOR(b []byte) error {
 	case float32:
 		return t.fromSeconds(float64(n))
 	}
-	return fmt.Errorf("awsproto: a timestamp must be epoch seconds, not %T", v)
+	return fmt.Errorf("%w: epoch seconds expected, not %T", ErrTime, v)
 }
 
-// decodeCBOR decodes body into v.
-func decodeCBOR(body []byte, v any) error { return cborDec.Unmarshal(body, v) }
+// DecodeCBOR decodes a CBOR body into v, by the members' JSON names, as
+// JSONAPI decodes the inputs of the Smithy RPC v2 CBOR protocol (for a
+// service's authorization table, say).
+func DecodeCBOR(body []byte, v any) error { return cborDec.Unmarshal(body, v) }
 
 // isCBORSyntax reports whether err says the body is not CBOR of the
 // input's shape, as opposed to a member's own refusal.

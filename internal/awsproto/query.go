@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,8 +16,9 @@ import (
 // the JSON protocols decode and encode, so that an API that speaks both
 // writes each operation once: a member is named by its JSON name (the
 // struct field's json tag, else its name), a struct's members follow
-// its own name and a dot (Metric.Namespace), and a list's items are
-// Name.member.N, from 1 (MetricData.member.1.Dimensions.member.2.Value).
+// its own name and a dot (Metric.Namespace), a list's items are
+// Name.member.N, from 1 (MetricData.member.1.Dimensions.member.2.Value),
+// and a map's entries, in answers, Name.entry with key and value.
 // A list given as Name= alone is empty. Times are ISO 8601 (or epoch
 // seconds) in, ISO 8601 out (Time).
 
@@ -207,6 +209,28 @@ func encodeQuery(e *xml.Encoder, name string, v reflect.Value) error {
 		}
 		for i := range v.Len() {
 			if err := encodeQuery(e, "member", v.Index(i)); err != nil {
+				return err
+			}
+		}
+		return e.EncodeToken(start.End())
+	case reflect.Map:
+		if err := e.EncodeToken(start); err != nil {
+			return err
+		}
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+		entry := xml.StartElement{Name: xml.Name{Local: "entry"}}
+		for _, k := range keys {
+			if err := e.EncodeToken(entry); err != nil {
+				return err
+			}
+			if err := encodeQuery(e, "key", k); err != nil {
+				return err
+			}
+			if err := encodeQuery(e, "value", v.MapIndex(k)); err != nil {
+				return err
+			}
+			if err := e.EncodeToken(entry.End()); err != nil {
 				return err
 			}
 		}

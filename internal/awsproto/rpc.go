@@ -48,7 +48,7 @@ func Handle[In, Out any](a *JSONAPI, op string, fn func(context.Context, *In) (*
 	a.ops[op] = func(ctx context.Context, body []byte, isCBOR bool) (any, error) {
 		in := new(In)
 		if isCBOR && len(body) > 0 {
-			if err := decodeCBOR(body, in); err != nil {
+			if err := DecodeCBOR(body, in); err != nil {
 				if a.Errors != nil && !isCBORSyntax(err) {
 					if e := a.Errors(err); e != nil {
 						return nil, e

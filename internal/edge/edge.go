@@ -25,6 +25,11 @@
 //	                          Action=SendMessage, ... (query)    and query
 //	SNS         sns           Action=Publish, ... (query)        query-xml  8 MiB
 //	DynamoDB    dynamodb      X-Amz-Target: DynamoDB_20120810.*  json-1.0   16 MiB
+//	CloudWatch  monitoring    POST /service/GraniteService-      cbor,      4 MiB
+//	                          Version20100801/operation/*, or    json-1.0
+//	                          X-Amz-Target: GraniteService-      and query
+//	                          Version20100801.*, or
+//	                          Action=PutMetricData, ... (query)
 //	IAM         iam           Action=CreateUser, ... in the URL  query-xml  1 MiB
 //	STS         sts           Action=AssumeRole, ... in the URL  query-xml  1 MiB
 //	X-Ray       xray          /TraceSummaries, /Traces,          rest-json  5 MiB
