@@ -117,6 +117,9 @@ func (t *Time) UnmarshalCBOR(b []byte) error {
 		v = tag.Content
 	}
 	switch n := v.(type) {
+	case time.Time: // the decoder reads tag 1 itself
+		t.Time = time.UnixMilli(n.UnixMilli()).UTC()
+		return nil
 	case uint64:
 		return t.fromSeconds(float64(n))
 	case int64:
