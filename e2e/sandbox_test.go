@@ -263,8 +263,6 @@ func TestSandboxContainsHostileFunctions(t *testing.T) {
 			{"Aloft's API", strings.TrimPrefix(srv.URL, "http://"), true},
 			{"a host loopback service", hostLo.Addr().String(), false},
 			{"the gateway on the host", strings.TrimPrefix(srv.GatewayURL, "http://"), false},
-			{"cloud metadata", "169.254.169.254:80", false},
-			{"a private LAN address", "10.0.0.1:80", false},
 		}
 		addrs, _ := net.InterfaceAddrs()
 		for _, a := range addrs {
@@ -275,6 +273,16 @@ func TestSandboxContainsHostileFunctions(t *testing.T) {
 				}{"the host at " + ipn.IP.String(), net.JoinHostPort(ipn.IP.String(), allPort), false})
 			}
 		}
+		// A cloud metadata service and a LAN service, each listening on
+		// an address the host holds, and answering the host.
+		svc := hostServices(t, "169.254.169.254", "10.77.0.1")
+		cases = append(cases, []struct {
+			name, addr string
+			want       bool
+		}{
+			{"cloud metadata", svc[0], false},
+			{"a private LAN address", svc[1], false},
+		}...)
 		for _, tc := range cases {
 			r, out := attack(t, `{"op":"dial","path":"`+tc.addr+`","mb":500}`)
 			if r.OK != tc.want {
@@ -295,6 +303,28 @@ func TestSandboxContainsHostileFunctions(t *testing.T) {
 			t.Errorf("a port a function listens on is reachable on the host's loopback")
 		}
 		<-done
+
+		// Another function's instance, listening at its own address: the
+		// test reaches it there from inside its namespace, another
+		// function's instance may not.
+		create(t, c, "listener", goRC, alofttest.GoFunction(t, "e2e/functions/hostile", "v1"), func(in *lambda.CreateFunctionInput) {
+			in.Timeout = aws.Int32(20)
+		})
+		listening := make(chan error, 1)
+		go func() {
+			out, err := c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String("listener"), Payload: []byte(`{"op":"listen","path":"0.0.0.0:47124","mb":6000}`)})
+			if err == nil && out.FunctionError != nil {
+				err = fmt.Errorf("function error: %s", out.Payload)
+			}
+			listening <- err
+		}()
+		peer := listeningInstance(t, srv.Dir, 47124, "function\n", 10*time.Second)
+		if r, out := attack(t, `{"op":"dial","path":"`+peer+`","mb":1000}`); r.OK || r.Err == "" {
+			t.Errorf("another function's instance (%s): reached %v, want false: %s", peer, r.OK, out.Payload)
+		}
+		if err := <-listening; err != nil {
+			t.Errorf("the listening function: %v", err)
+		}
 
 		// Another function's Runtime API: the attacker holds a request for
 		// work on every port it can find while the victim is invoked.

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,8 +20,11 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
+	"github.com/aloft-dev/aloft/internal/sandbox/egress/egresstest"
 )
 
 // presignAPI presigns a request to the server's API listener for service
@@ -121,7 +126,7 @@ func TestPresignedOnlyForS3(t *testing.T) {
 // TestCodeLocationLink downloads GetFunction's Code.Location without AWS
 // credentials and checks that the link names its expiry (ten minutes on)
 // and works only as issued. Expiry itself is tested with a fake clock in
-// internal/api.
+// internal/lambdaapi.
 func TestCodeLocationLink(t *testing.T) {
 	srv := alofttest.Start(t)
 	c := srv.Lambda()
@@ -233,4 +238,161 @@ func TestDebugProfiler(t *testing.T) {
 			t.Fatal("the profiler listens on every interface")
 		}
 	})
+}
+
+// hostServices gives the host each of addrs (IPv4, each a /32) on an
+// interface of its own (a dummy one, or a veth pair with both ends on the
+// host where the kernel has no dummy driver), removed when the test
+// ends, runs a TCP listener
+// on each that answers "host\n", checks from the host that each answers,
+// and returns the listeners' addresses (host:port). A function's failure
+// to reach one is then the sandbox's doing, not an empty address. It
+// needs root.
+func hostServices(t *testing.T, addrs ...string) []string {
+	t.Helper()
+	var name string
+	for i := 0; i < 100 && name == ""; i++ {
+		la := netlink.NewLinkAttrs()
+		la.Name = "hostsvc" + strconv.Itoa(i)
+		err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: la})
+		if errors.Is(err, unix.EOPNOTSUPP) {
+			peer := la.Name + "p"
+			if err = netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: peer}); err == nil {
+				if p, err := netlink.LinkByName(peer); err == nil {
+					netlink.LinkSetUp(p)
+				}
+			}
+		}
+		if errors.Is(err, unix.EEXIST) {
+			continue // another test process's
+		}
+		if err != nil {
+			t.Fatalf("an interface for the host's services: %v", err)
+		}
+		name = la.Name
+	}
+	if name == "" {
+		t.Fatal("an interface for the host's services: no free name")
+	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(name); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		ip := net.ParseIP(a).To4()
+		if ip == nil {
+			t.Fatalf("%s is not an IPv4 address", a)
+		}
+		if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(32, 32)}}); err != nil {
+			t.Fatalf("address %s on %s: %v", a, name, err)
+		}
+	}
+	if err := netlink.LinkSetUp(l); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", net.JoinHostPort(a, "0"))
+		if err != nil {
+			t.Fatalf("listen on %s: %v", a, err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go serveLine(ln, "host\n")
+		if err := answersLine(ln.Addr().String(), "host\n"); err != nil {
+			t.Fatalf("from the host: %v", err)
+		}
+		out = append(out, ln.Addr().String())
+	}
+	return out
+}
+
+// serveLine writes line to every connection ln accepts, until it closes.
+func serveLine(ln net.Listener, line string) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Write([]byte(line))
+		c.Close()
+	}
+}
+
+// answersLine connects to addr from the calling thread's network
+// namespace and reports why it did not answer line, or nil.
+func answersLine(addr, line string) error {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("%s does not answer: %w", addr, err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	got, _ := bufio.NewReader(c).ReadString('\n')
+	if got != line {
+		return fmt.Errorf("%s answered %q, want %q", addr, got, line)
+	}
+	return nil
+}
+
+// listeningInstance waits up to wait for an instance of the server on
+// dataDir to listen on port in its network namespace, and returns the
+// address that namespace has on the link to the host (where egress put
+// it: the second address of a /30 of 100.64.0.0/10), once a connection
+// there from inside the namespace has been answered with line. It needs
+// root.
+func listeningInstance(t *testing.T, dataDir string, port int, line string, wait time.Duration) string {
+	t.Helper()
+	var last error
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		seen := map[uint64]bool{}
+		for _, pids := range instanceCgroups(t, dataDir) {
+			for _, pid := range pids {
+				var st unix.Stat_t
+				path := "/proc/" + strconv.Itoa(pid) + "/ns/net"
+				if unix.Stat(path, &st) != nil || seen[st.Ino] {
+					continue
+				}
+				seen[st.Ino] = true
+				fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				if err != nil {
+					continue
+				}
+				var addr string
+				err = egresstest.In(fd, func() error {
+					if err := answersLine(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), line); err != nil {
+						return err
+					}
+					eth, err := net.InterfaceByName("eth0")
+					if err != nil {
+						return err
+					}
+					as, err := eth.Addrs()
+					if err != nil {
+						return err
+					}
+					for _, a := range as {
+						if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+							addr = net.JoinHostPort(ipn.IP.String(), strconv.Itoa(port))
+						}
+					}
+					if addr == "" {
+						return fmt.Errorf("eth0 has no IPv4 address: %v", as)
+					}
+					return answersLine(addr, line)
+				})
+				unix.Close(fd)
+				if err == nil {
+					return addr
+				}
+				last = err
+			}
+		}
+	}
+	t.Fatalf("no instance listens on port %d after %s (last: %v)", port, wait, last)
+	return ""
 }
