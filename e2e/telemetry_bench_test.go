@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,62 +10,71 @@ import (
 )
 
 // BenchmarkTelemetryOverhead measures what observing invocations (the
-// Prometheus metrics and the AWS/Lambda feed, with the metrics store
-// when the server has one) adds to a warm no-op invocation: two servers,
-// telemetry on and off (--telemetry=false), invoked in alternating pairs
-// (on then off, then off then on) so that drift in the machine's load
-// falls on both alike. It reports each server's median and 99th
-// percentile and the medians' difference.
+// Prometheus metrics, the AWS/Lambda feed and the trace observer) adds
+// to a warm no-op invocation. Four servers, two with telemetry and two
+// without (--telemetry=false), are started in the order on, off, off,
+// on, so that whatever the order of start favours falls on both sides
+// alike, and are invoked in turn, each round starting one server later
+// than the one before, so that drift in the machine's load does too. It
+// reports each side's median and 99th percentile, and the medians'
+// difference. With ALOFT_BENCH_CONTROL=1 every server runs without
+// telemetry: the difference it then reports is the benchmark's own noise.
 func BenchmarkTelemetryOverhead(b *testing.B) {
-	on := alofttest.Start(b)
-	off := alofttest.Start(b, "--telemetry=false")
+	control := os.Getenv("ALOFT_BENCH_CONTROL") == "1"
 	goRC := runtimeCases()[0]
 	code := alofttest.GoFunction(b, "e2e/functions/gofn", "v1")
 	payload := []byte(`{"op":"noop"}`)
-	servers := []struct {
-		name string
-		inv  *signedInvoker
-		lat  []time.Duration
-	}{{name: "on"}, {name: "off"}}
-	for i, srv := range []*alofttest.Server{on, off} {
-		createB(b, srv.Lambda(), "bench-telemetry", goRC.runtime, goRC.handler, code)
-		servers[i].inv = newSignedInvoker(srv, "bench-telemetry", payload)
+	type server struct {
+		srv *alofttest.Server
+		on  bool
+		inv *signedInvoker
 	}
-	for range 500 { // warm both: instances, connections, caches
+	var servers []*server
+	for _, on := range []bool{true, false, false, true} {
+		s := &server{on: on}
+		if on && !control {
+			s.srv = alofttest.Start(b)
+		} else {
+			s.srv = alofttest.Start(b, "--telemetry=false")
+		}
+		createB(b, s.srv.Lambda(), "bench-telemetry", goRC.runtime, goRC.handler, code)
+		s.inv = newSignedInvoker(s.srv, "bench-telemetry", payload)
+		servers = append(servers, s)
+	}
+	for range 300 { // warm them all: instances, connections, caches
 		for _, s := range servers {
 			if err := s.inv.invoke(); err != nil {
-				b.Fatalf("%s: %v", s.name, err)
+				b.Fatal(err)
 			}
 		}
 	}
-	for i := range servers {
-		servers[i].lat = make([]time.Duration, 0, b.N)
-	}
+	lat := map[bool][]time.Duration{true: make([]time.Duration, 0, 2*b.N), false: make([]time.Duration, 0, 2*b.N)}
 	b.ResetTimer()
 	for n := range b.N {
-		for k := range 2 {
-			i := (n + k) % 2 // on, off; then off, on
+		for k := range servers {
+			s := servers[(n+k)%len(servers)]
 			t0 := time.Now()
-			if err := servers[i].inv.invoke(); err != nil {
-				b.Fatalf("%s: %v", servers[i].name, err)
+			if err := s.inv.invoke(); err != nil {
+				b.Fatal(err)
 			}
-			servers[i].lat = append(servers[i].lat, time.Since(t0))
+			lat[s.on] = append(lat[s.on], time.Since(t0))
 		}
 	}
 	b.StopTimer()
-	p50 := map[string]time.Duration{}
-	for _, s := range servers {
-		p50[s.name] = percentile(s.lat, 0.50)
-		b.ReportMetric(us(p50[s.name]), s.name+"-p50-µs")
-		b.ReportMetric(us(percentile(s.lat, 0.99)), s.name+"-p99-µs")
+	p50 := map[bool]time.Duration{}
+	for _, on := range []bool{true, false} {
+		name := map[bool]string{true: "on", false: "off"}[on]
+		p50[on] = percentile(lat[on], 0.50)
+		b.ReportMetric(us(p50[on]), name+"-p50-µs")
+		b.ReportMetric(us(percentile(lat[on], 0.99)), name+"-p99-µs")
 	}
-	b.ReportMetric(us(p50["on"]-p50["off"]), "added-p50-µs")
+	b.ReportMetric(us(p50[true]-p50[false]), "added-p50-µs")
 
-	// The server with telemetry counted what it ran; the other did not.
-	if _, body := scrapeB(b, on.URL); !strings.Contains(body, `aloft_invocations_total{function="bench-telemetry",outcome="success"}`) {
-		b.Error("the server with telemetry did not count the invocations")
-	}
-	if _, body := scrapeB(b, off.URL); strings.Contains(body, `aloft_invocations_total{function="bench-telemetry"`) {
-		b.Error("the server without telemetry counted invocations")
+	// The servers with telemetry counted what they ran; the others did not.
+	for _, s := range servers {
+		_, body := scrapeB(b, s.srv.URL)
+		if counted := strings.Contains(body, `aloft_invocations_total{function="bench-telemetry",outcome="success"}`); counted != (s.on && !control) {
+			b.Errorf("a server with telemetry %v counted invocations: %v", s.on, counted)
+		}
 	}
 }
