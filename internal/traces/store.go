@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aloft-dev/aloft/internal/traces/traceid"
 )
 
 // The stream that holds traces.
@@ -53,8 +55,11 @@ type Store struct {
 	stream jetstream.Stream
 	o      Options
 
-	mu   sync.Mutex // guards buf
-	buf  []Doc
+	mu  sync.Mutex // guards buf and invs
+	buf []Doc
+	// invs are sampled invocations whose segments the writer builds,
+	// off the invocations' path; each counts as two segments.
+	invs []Invocation
 	kick chan struct{} // a full batch waits
 	quit chan struct{}
 	done chan struct{}
@@ -110,11 +115,32 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 	return s, nil
 }
 
-// Record adds the segments of a sampled invocation (Build); it does
-// nothing for one that is not sampled.
+// Record adds the segments of a sampled invocation (Build), which the
+// writer builds from a copy of inv; it does nothing for one that is not
+// sampled, nor, counting two segments dropped, when the buffer is full.
 func (s *Store) Record(inv *Invocation) {
-	if docs := Build(inv); docs != nil {
-		s.Add(docs...)
+	if !traceid.IsSampled(inv.Trace) {
+		return
+	}
+	s.mu.Lock()
+	if s.closed() || s.o.Buffer-len(s.buf)-2*len(s.invs) < 2 {
+		s.mu.Unlock()
+		s.dropped.Add(2)
+		return
+	}
+	s.invs = append(s.invs, *inv)
+	full := len(s.buf)+2*len(s.invs) >= s.o.Batch
+	s.mu.Unlock()
+	if inv.Outcome == Throttled {
+		s.added.Add(1) // a service segment alone
+	} else {
+		s.added.Add(2)
+	}
+	if full {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -130,12 +156,12 @@ func (s *Store) add(docs []Doc) int {
 		s.dropped.Add(uint64(len(docs)))
 		return 0
 	}
-	room := s.o.Buffer - len(s.buf)
+	room := s.o.Buffer - len(s.buf) - 2*len(s.invs)
 	n := min(room, len(docs))
 	if n > 0 {
 		s.buf = append(s.buf, docs[:n]...)
 	}
-	full := len(s.buf) >= s.o.Batch
+	full := len(s.buf)+2*len(s.invs) >= s.o.Batch
 	s.mu.Unlock()
 	s.added.Add(uint64(n))
 	if n < len(docs) {
@@ -167,9 +193,12 @@ func (s *Store) Stats() Stats {
 // Flush writes what waits now.
 func (s *Store) Flush(ctx context.Context) error {
 	s.mu.Lock()
-	batch := s.buf
-	s.buf = nil
+	batch, invs := s.buf, s.invs
+	s.buf, s.invs = nil, nil
 	s.mu.Unlock()
+	for i := range invs {
+		batch = append(batch, Build(&invs[i])...)
+	}
 	return s.write(ctx, batch)
 }
 

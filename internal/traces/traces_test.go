@@ -252,9 +252,19 @@ func BenchmarkRecordUnsampled(b *testing.B) {
 	inv.Trace = "Root=" + traceid.NewRoot(time.Now()) + ";Sampled=0"
 	b.ReportAllocs()
 	for b.Loop() {
-		if traceid.IsSampled(inv.Trace) {
-			s.Record(inv)
+		s.Record(inv)
+	}
+}
+
+func BenchmarkRecordSampled(b *testing.B) {
+	s := &Store{o: Options{Buffer: 1 << 30, Batch: 1 << 30}, kick: make(chan struct{}, 1), quit: make(chan struct{})}
+	inv := coldInvocation(time.Now(), traceid.NewRoot(time.Now()), Succeeded)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%4096 == 0 {
+			s.invs = s.invs[:0] // as the writer takes them
 		}
+		s.Record(inv)
 	}
 }
 
