@@ -411,9 +411,11 @@ func (in *instance) invoke(req *Request, o *Observation) (resp *Response, delive
 		ClientContext: req.ClientContext,
 	}, in.sb.Done())
 	cancel()
-	dur := iv.d.Now().Sub(start)
+	end := iv.d.Now()
+	dur := end.Sub(start)
 	if o != nil {
 		o.RequestID, o.Duration = reqID, dur
+		o.Acquired, o.Ended = start, end // the instance was ready for it as it was handed the event
 	}
 	if errors.Is(err, runtimeapi.ErrNotDelivered) {
 		in.dead = true

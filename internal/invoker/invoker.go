@@ -309,7 +309,6 @@ func (iv *Invoker) invoke(ctx context.Context, req *Request, o *Observation) (*R
 			return resp, err
 		}
 		if o != nil {
-			o.Acquired = iv.d.Now()
 			in.observeStart(o, p)
 		}
 		resp, delivered := in.invoke(req, o)

@@ -105,7 +105,9 @@ func qualifier(arn string) string {
 // observe fills o's outcome from what Invoke returns and hands it to
 // Deps.Observe.
 func (iv *Invoker) observe(o *Observation, resp *Response, err error) {
-	o.Ended = iv.d.Now()
+	if o.Ended.IsZero() { // not run: throttled, or it failed to start
+		o.Ended = iv.d.Now()
+	}
 	switch {
 	case err != nil:
 		if fault.KindOf(err) == fault.Throttled {
