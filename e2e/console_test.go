@@ -79,12 +79,12 @@ func newShots(t *testing.T) *shots {
 func (s *shots) take(ctx context.Context, name string) {
 	s.t.Helper()
 	time.Sleep(150 * time.Millisecond)
-	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		s.t.Fatalf("screenshot %s: %v", name, err)
 	}
 	s.n++
-	if err := os.WriteFile(filepath.Join(s.dir, fmt.Sprintf("%02d-%s.jpg", s.n, name)), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.dir, fmt.Sprintf("%02d-%s.png", s.n, name)), b, 0o644); err != nil {
 		s.t.Fatal(err)
 	}
 }

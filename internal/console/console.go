@@ -27,8 +27,10 @@
 package console
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -96,6 +98,7 @@ type Console struct {
 	sessions *sessions
 	files    http.Handler
 	root     fs.FS
+	etags    map[string]string // file name → strong validator of its content
 }
 
 // New returns the console for d.
@@ -125,8 +128,21 @@ func New(d Deps) *Console {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	root, _ := fs.Sub(static, "static") // the directory is embedded: no error
-	return &Console{d: d, sessions: newSessions(d.Lifetime, d.Idle, d.MaxSessions, d.Now), root: root,
-		files: http.StripPrefix(strings.TrimSuffix(Path, "/"), http.FileServerFS(root))}
+	c := &Console{d: d, sessions: newSessions(d.Lifetime, d.Idle, d.MaxSessions, d.Now), root: root,
+		files: http.StripPrefix(strings.TrimSuffix(Path, "/"), http.FileServerFS(root)), etags: map[string]string{}}
+	// Embedded files carry no modification time: a hash of each lets a
+	// browser revalidate its copy with If-None-Match instead of fetching
+	// it again.
+	fs.WalkDir(root, ".", func(name string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			if b, err := fs.ReadFile(root, name); err == nil {
+				sum := sha256.Sum256(b)
+				c.etags[name] = `"` + hex.EncodeToString(sum[:12]) + `"`
+			}
+		}
+		return nil
+	})
+	return c
 }
 
 // securityHeaders are set on every console response.
@@ -164,6 +180,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", t)
 	}
 	w.Header().Set("Cache-Control", "no-cache")
+	if tag, ok := c.etags[rest]; ok {
+		w.Header().Set("ETag", tag)
+	}
 	c.files.ServeHTTP(w, r)
 }
 

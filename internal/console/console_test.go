@@ -433,3 +433,18 @@ func sameQuery(a, b string) bool {
 	}
 	return true
 }
+
+func TestStaticRevalidates(t *testing.T) {
+	f := newFixture(t)
+	w := f.do("GET", "/console/aws.js", "", nil)
+	tag := w.Header().Get("ETag")
+	if w.Code != 200 || tag == "" || w.Header().Get("Cache-Control") != "no-cache" {
+		t.Fatalf("first fetch: %d etag %q cache %q", w.Code, tag, w.Header().Get("Cache-Control"))
+	}
+	if w := f.do("GET", "/console/aws.js", "", map[string]string{"If-None-Match": tag}); w.Code != http.StatusNotModified {
+		t.Fatalf("revalidation: %d, want 304", w.Code)
+	}
+	if w := f.do("GET", "/console/nothing.js", "", nil); w.Code != 404 {
+		t.Fatalf("missing file: %d", w.Code)
+	}
+}

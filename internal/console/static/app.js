@@ -3,9 +3,12 @@
 
 import { setSession, AwsError } from './aws.js';
 import { h, fill, errorBox } from './ui.js';
-import { functionsPage, createPage } from './functions.js';
-import { functionPage } from './function.js';
-import { bucketsPage, routesPage, schedulesPage, asyncPage, usagePage, queuesPage, tablesPage } from './services.js';
+
+// Pages load when first shown, so the first one does not wait for the
+// others' scripts.
+const functions = () => import('./functions.js');
+const fn = () => import('./function.js');
+const services = () => import('./services.js');
 
 const root = document.getElementById('app');
 let who = null;
@@ -100,14 +103,15 @@ async function route() {
   const main = shell.main;
   main.replaceChildren(h('p.muted', 'Loading…'));
   const pages = {
-    functions: () => (parts[1] === undefined ? functionsPage(main) : parts[1] === '+new' ? createPage(main) : functionPage(main, parts[1], parts[2])),
-    buckets: () => bucketsPage(main, parts[1], parts.slice(2).join('/')),
-    routes: () => routesPage(main, parts[1]),
-    schedules: () => schedulesPage(main),
-    queues: () => queuesPage(main, parts[1]),
-    tables: () => tablesPage(main, parts[1]),
-    async: () => asyncPage(main),
-    usage: () => usagePage(main),
+    functions: async () => (parts[1] === undefined ? (await functions()).functionsPage(main)
+      : parts[1] === '+new' ? (await functions()).createPage(main) : (await fn()).functionPage(main, parts[1], parts[2])),
+    buckets: async () => (await services()).bucketsPage(main, parts[1], parts.slice(2).join('/')),
+    routes: async () => (await services()).routesPage(main, parts[1]),
+    schedules: async () => (await services()).schedulesPage(main),
+    queues: async () => (await services()).queuesPage(main, parts[1]),
+    tables: async () => (await services()).tablesPage(main, parts[1]),
+    async: async () => (await services()).asyncPage(main),
+    usage: async () => (await services()).usagePage(main),
   };
   const page = pages[parts[0]];
   try {
@@ -122,6 +126,7 @@ async function route() {
 }
 
 async function start() {
+  if (/^#?\/?(functions)?$/.test(location.hash)) functions(); // fetch the landing page's script beside whoami
   who = await whoami();
   if (!who) { signInPage(); return; }
   setSession(who.Csrf, signedOut);

@@ -269,7 +269,7 @@ async function monitorTab(body, fn, name) {
         return h('div.chart-box', c);
       }));
     } catch (err) {
-      charts.replaceChildren(h('p', 'Metrics unavailable:'), errorBox(err));
+      charts.replaceChildren(h('div.wide', h('p', 'Metrics unavailable (CloudWatch GetMetricData):'), errorBox(err)));
     }
     timer = setTimeout(draw, 30000);
   }

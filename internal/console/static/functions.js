@@ -72,6 +72,15 @@ export async function createPage(main) {
     rts = (r.Runtimes || []).map((x) => x.Runtime).filter((x) => /^(python|nodejs)/.test(x));
   } catch { /* fall back to the usual ones */ }
   if (!rts.length) rts = ['python3.12', 'nodejs20.x'];
+  // Newest first, Python before Node.js: python3.13, python3.12, ..., nodejs22.x, nodejs20.x.
+  const ver = (r) => r.replace(/^\D+/, '').split(/\D+/).filter(Boolean).map(Number);
+  rts.sort((a, b) => {
+    const fa = a.startsWith('python') ? 0 : 1;
+    const fb = b.startsWith('python') ? 0 : 1;
+    if (fa !== fb) return fa - fb;
+    const [x, y] = [ver(a), ver(b)];
+    return (y[0] - x[0]) || ((y[1] || 0) - (x[1] || 0));
+  });
   const name = h('input#fn-name', { required: true, pattern: '[A-Za-z0-9_-]{1,64}', placeholder: 'my-function', spellcheck: 'false' });
   const runtime = h('select#fn-runtime', rts.map((r) => h('option', { value: r }, r)));
   const memory = h('input#fn-memory', { type: 'number', value: '128', min: '128', max: '10240', step: '64' });

@@ -93,18 +93,25 @@ export function bytes(n) {
   return (n / (1 << 30)).toFixed(2) + ' GiB';
 }
 
+// Formatters are made once: building one per call (toLocaleString with
+// options) costs about a millisecond each, which a list of a hundred
+// functions would pay a hundred times.
+const dateFormat = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const numberFormats = [];
+
 /** when formats a time as local date and time. */
 export function when(t) {
   if (t === undefined || t === null || t === '') return '';
   const d = typeof t === 'number' ? new Date(t < 1e12 ? t * 1000 : t) : new Date(t);
   if (isNaN(d)) return String(t);
-  return d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return dateFormat.format(d);
 }
 
 /** num formats a number with grouping, or a dash. */
 export function num(n, digits = 0) {
-  if (n === undefined || n === null || Number.isNaN(n)) return '–';
-  return Number(n).toLocaleString(undefined, { maximumFractionDigits: digits });
+  if (n === undefined || n === null || Number.isNaN(Number(n))) return '–';
+  const f = (numberFormats[digits] ||= new Intl.NumberFormat(undefined, { maximumFractionDigits: digits }));
+  return f.format(Number(n));
 }
 
 /** link is an anchor to a hash route. */
