@@ -170,11 +170,23 @@ func TestTraces(t *testing.T) {
 		t.Errorf("an unsampled invocation's function saw %q", pyOut.Trace)
 	}
 
+	// An asynchronous invocation keeps the trace of the request that
+	// queued it.
+	asyncRoot := traceid.NewRoot(time.Now())
+	out, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("tracepy"), Payload: []byte(`{}`), InvocationType: types.InvocationTypeEvent},
+		withHeader("X-Amzn-Trace-Id", "Root="+asyncRoot+";Parent=2222222222222222;Sampled=1", &answerHeader))
+	if err != nil || out.StatusCode != 202 {
+		t.Fatalf("invoke Event: %v", err)
+	}
+	if h, _ := traceid.Parse(answerHeader); h.Root != asyncRoot {
+		t.Errorf("the Event invocation answered X-Amzn-Trace-Id %q", answerHeader)
+	}
+
 	// X-Ray's API finds the sampled traces, with their segments.
 	var got map[string]xtypes.Trace
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		bg, err := xr.BatchGetTraces(ctx, &xray.BatchGetTracesInput{TraceIds: []string{root, w3cRoot, offRoot}})
+		bg, err := xr.BatchGetTraces(ctx, &xray.BatchGetTracesInput{TraceIds: []string{root, w3cRoot, offRoot, asyncRoot}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -182,7 +194,7 @@ func TestTraces(t *testing.T) {
 		for _, tr := range bg.Traces {
 			got[aws.ToString(tr.Id)] = tr
 		}
-		if len(got[root].Segments) >= 2 && len(got[w3cRoot].Segments) >= 3 || time.Now().After(deadline) {
+		if len(got[root].Segments) >= 2 && len(got[w3cRoot].Segments) >= 3 && len(got[asyncRoot].Segments) >= 3 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -214,6 +226,19 @@ func TestTraces(t *testing.T) {
 	}
 	if n := names(got[w3cRoot]); !n["function-url/"+m[1]+"|"] || !n["tracepy|AWS::Lambda::Function"] {
 		t.Errorf("the gateway's trace lacks its hop or the function: %v", n)
+	}
+	if n := names(got[asyncRoot]); !n["event-queue|"] || !n["Dwell Time|"] || !n["tracepy|AWS::Lambda::Function"] {
+		t.Errorf("the asynchronous invocation's trace lacks its queue's hop or the function: %v", n)
+	}
+	for _, s := range got[asyncRoot].Segments {
+		var doc struct {
+			Name     string `json:"name"`
+			ParentID string `json:"parent_id"`
+		}
+		json.Unmarshal([]byte(aws.ToString(s.Document)), &doc)
+		if doc.Name == "event-queue" && doc.ParentID != "2222222222222222" {
+			t.Errorf("the event queue's hop descends from %q, not the caller's segment", doc.ParentID)
+		}
 	}
 	if _, ok := got[offRoot]; ok {
 		t.Errorf("the unsampled trace %s was recorded", offRoot)

@@ -743,7 +743,7 @@ func (s *Server) invokeForMapping(ctx context.Context, name string, payload []by
 	if !ok {
 		return nil, "", fmt.Errorf("app: function %s does not exist", name)
 	}
-	resp, err := s.invokeHop(ctx, invoke.Request(rec, s.reg.ReservedTotal(), payload), "", hopMapping, time.Time{})
+	resp, err := s.invokeHop(ctx, invoke.Request(rec, s.reg.ReservedTotal(), payload), batchTrace(payload), hopMapping, time.Time{})
 	if err != nil {
 		return nil, "", err
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -122,4 +123,23 @@ func (s *Server) invokeHop(ctx context.Context, req *invoker.Request, header, na
 		st.Add(traces.Encode(seg))
 	}
 	return resp, err
+}
+
+// batchTrace returns the trace header a batch of a source mapping
+// continues: that of its first SQS message sent with one (the
+// AWSTraceHeader system attribute), as Lambda links a queue's consumer
+// to its producer; "" for none. It scans the event rather than decode
+// it.
+func batchTrace(payload []byte) string {
+	const key = `"AWSTraceHeader":"`
+	i := bytes.Index(payload, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	rest := payload[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 || j > 256 {
+		return ""
+	}
+	return string(rest[:j])
 }
