@@ -16,9 +16,12 @@
 package cloudwatchapi
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 
@@ -104,10 +107,51 @@ func region(ctx context.Context) string {
 	return awsproto.DefaultRegion
 }
 
+// maxInflated bounds a compressed request's body once inflated.
+const maxInflated = 4 * MaxBody
+
+// inflate returns a request's body as its operation reads it: the body
+// itself, or inflated when the client compressed it (Content-Encoding:
+// gzip, which the SDKs send for PutMetricData).
+func inflate(r *http.Request, body []byte) ([]byte, *awsproto.Error) {
+	if !strings.Contains(r.Header.Get("Content-Encoding"), "gzip") {
+		return body, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, awsproto.Errorf(http.StatusBadRequest, "SerializationException", "The request body is not gzip: %v", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, maxInflated+1))
+	if err != nil {
+		return nil, awsproto.Errorf(http.StatusBadRequest, "SerializationException", "The request body is not gzip: %v", err)
+	}
+	if len(b) > maxInflated {
+		return nil, awsproto.Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "The request body inflates to more than %d bytes.", maxInflated)
+	}
+	return b, nil
+}
+
 // ServeHTTP serves one request of any of the protocols.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reg, _, _ := sigv4.Scope(r)
 	r = r.WithContext(context.WithValue(r.Context(), regionKey{}, reg))
+	if strings.Contains(r.Header.Get("Content-Encoding"), "gzip") {
+		body, err := io.ReadAll(r.Body)
+		var aerr *awsproto.Error
+		if err == nil {
+			body, aerr = inflate(r, body)
+		}
+		if err != nil || aerr != nil {
+			if aerr == nil {
+				aerr = awsproto.Errorf(http.StatusBadRequest, "SerializationException", "Unable to read the request body.")
+			}
+			awsproto.WriteError(w, r, Protocol(r), aerr, w.Header().Get("X-Amzn-Requestid"))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.Header.Del("Content-Encoding")
+		r.ContentLength = int64(len(body))
+	}
 	if Protocol(r) == awsproto.QueryXML {
 		s.query.ServeHTTP(w, r)
 		return
@@ -119,6 +163,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (cloudwatch:<Op>) and resources: an alarm's ARN for PutMetricAlarm,
 // and for DeleteAlarms of one alarm; "*" for the others.
 func (s *Server) Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
+	body, aerr := inflate(r, body)
+	if aerr != nil {
+		return edge.Operation{}, aerr
+	}
 	var name string
 	var in struct {
 		AlarmName  string   `json:"AlarmName"`
