@@ -275,3 +275,17 @@ func BenchmarkBuildSampled(b *testing.B) {
 		Build(inv)
 	}
 }
+
+// BenchmarkHopUnsampled is what an ingress does per request that is not
+// sampled: decide, mint a root and a hop id, write the header.
+func BenchmarkHopUnsampled(b *testing.B) {
+	var s traceid.Sampler
+	now := time.Now()
+	s.Sample(now) // the second's reservoir is taken
+	s.Rate = -1
+	b.ReportAllocs()
+	for b.Loop() {
+		h := NewHop(s.Start("", "", now), now)
+		_ = h.Downstream()
+	}
+}

@@ -112,17 +112,18 @@ func ParseTraceparent(s string) (h Header, ok bool) {
 
 // String returns h as an X-Amzn-Trace-Id value.
 func (h Header) String() string {
-	s := "Root=" + h.Root
+	var buf [96]byte // Root=<35>;Parent=<16>;Sampled=1 is 75
+	b := append(append(buf[:0], "Root="...), h.Root...)
 	if h.Parent != "" {
-		s += ";Parent=" + h.Parent
+		b = append(append(b, ";Parent="...), h.Parent...)
 	}
 	switch h.Sampled {
 	case Sampled:
-		s += ";Sampled=1"
+		b = append(b, ";Sampled=1"...)
 	case NotSampled:
-		s += ";Sampled=0"
+		b = append(b, ";Sampled=0"...)
 	}
-	return s
+	return string(b)
 }
 
 // Traceparent returns h as a W3C traceparent value; a header without a
