@@ -264,7 +264,8 @@ async function monitorTab(body, fn, name) {
       const data = await metricData(defs.map((d) => ({ ...d, fn: name })), start, end, period);
       if (!alive) return;
       charts.replaceChildren(...defs.map((d) => {
-        const c = lineChart({ title: d.name + (d.stat === 'Average' ? ' (average)' : ''), unit: d.unit, points: data[d.id] || [], start, end });
+        const pts = d.stat === 'Sum' ? zeroFill(data[d.id] || [], start, end, period) : data[d.id] || [];
+        const c = lineChart({ title: d.name + (d.stat === 'Average' ? ' (average)' : ''), unit: d.unit, points: pts, start, end });
         c.id = 'chart-' + d.id;
         return h('div.chart-box', c);
       }));
@@ -304,6 +305,15 @@ async function monitorTab(body, fn, name) {
   invocations();
   traceList();
   return () => { alive = false; clearTimeout(timer); };
+}
+
+/** zeroFill gives a count series a zero for every period without data, as a count of nothing is. */
+function zeroFill(points, start, end, period) {
+  const step = period * 1000;
+  const have = new Map(points.map((p) => [Math.floor(p.t / step), p]));
+  const out = [];
+  for (let k = Math.ceil(start / step); k * step <= end; k++) out.push(have.get(k) || { t: k * step, v: 0 });
+  return out;
 }
 
 // ---- logs ----
