@@ -39,7 +39,7 @@ func (c *clock) add(d time.Duration) {
 // fixture is a console over a front door that verifies signatures with
 // internal/sigv4 and records what reached it.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	c     *Console
 	clock *clock
 	mu    sync.Mutex
@@ -268,7 +268,7 @@ func TestSessionBound(t *testing.T) {
 	}
 }
 
-func callHeader(t *testing.T, c Call) string {
+func callHeader(t testing.TB, c Call) string {
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
