@@ -348,6 +348,14 @@ func TestCloudWatch(t *testing.T) {
 		if !slices.Equal(orders, []float64{3}) {
 			t.Errorf("the EMF line's Orders: %v", orders)
 		}
+		// The invocations are in AWS/Lambda too, as Lambda reports them.
+		st, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/Lambda"),
+			MetricName: aws.String("Invocations"), Dimensions: []cwtypes.Dimension{{Name: aws.String("FunctionName"), Value: aws.String("watcher")}},
+			StartTime: aws.Time(now.Add(-10 * time.Minute)), EndTime: aws.Time(time.Now().Add(10 * time.Minute)), Period: aws.Int32(3600),
+			Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
+		if err != nil || len(st.Datapoints) != 1 || aws.ToFloat64(st.Datapoints[0].Sum) < 2 {
+			t.Errorf("AWS/Lambda Invocations of the function invoked twice: %+v, %v", st, err)
+		}
 	})
 }
 

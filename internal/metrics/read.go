@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -287,6 +286,3 @@ func checkDims(dims []Dimension, param string) error {
 	}
 	return nil
 }
-
-// errNotFound is what reading a key that is gone returns.
-var errNotFound = errors.New("metrics: not found")

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 )
@@ -31,6 +32,21 @@ type stat struct {
 type entry struct {
 	V float64
 	N float64
+}
+
+// MarshalJSON writes e as [V, N].
+func (e entry) MarshalJSON() ([]byte, error) {
+	return json.Marshal([2]float64{e.V, e.N})
+}
+
+// UnmarshalJSON reads [V, N].
+func (e *entry) UnmarshalJSON(b []byte) error {
+	var a [2]float64
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	e.V, e.N = a[0], a[1]
+	return nil
 }
 
 // maxExact is how many distinct values a stat keeps exactly.
