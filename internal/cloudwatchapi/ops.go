@@ -303,6 +303,8 @@ type putMetricAlarmIn struct {
 	Metrics                          []any               `json:"Metrics"`
 	Tags                             []any               `json:"Tags"`
 	ThresholdMetricID                string              `json:"ThresholdMetricId"`
+	EvaluationCriteria               any                 `json:"EvaluationCriteria"`
+	EvaluationInterval               int                 `json:"EvaluationInterval"`
 }
 
 func (s *Server) putMetricAlarm(ctx context.Context, in *putMetricAlarmIn) (*empty, error) {
@@ -313,6 +315,8 @@ func (s *Server) putMetricAlarm(ctx context.Context, in *putMetricAlarmIn) (*emp
 		return nil, invalid("The parameter ThresholdMetricId is not supported: this service has no anomaly detection bands.")
 	case len(in.Tags) > 0:
 		return nil, invalid("The parameter Tags is not supported: this service keeps no tags on alarms.")
+	case in.EvaluationCriteria != nil || in.EvaluationInterval != 0:
+		return nil, invalid("The parameters EvaluationCriteria and EvaluationInterval are not supported: this service evaluates metric alarms on their Period.")
 	case in.Threshold == nil:
 		return nil, &metrics.Error{Code: metrics.MissingParameter, Message: "The parameter Threshold is required."}
 	}

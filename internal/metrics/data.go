@@ -86,6 +86,9 @@ func (s *Store) Data(ctx context.Context, r *DataRequest) ([]DataResult, string,
 			return nil, "", invalid("The value %s for parameter %sId is used more than once.", q.ID, p)
 		}
 		byID[q.ID] = q
+		if strings.Contains(q.Label, "${") {
+			return nil, "", invalid("The parameter %sLabel holds a dynamic label (${...}), which this service does not fill in.", p)
+		}
 		switch {
 		case q.Stat != nil && q.Expression != "":
 			return nil, "", errorf(InvalidParameterCombination, "The parameters %sMetricStat and %sExpression are mutually exclusive and you have specified both.", p, p)
@@ -112,6 +115,9 @@ func (s *Store) Data(ctx context.Context, r *DataRequest) ([]DataResult, string,
 				minPeriod = ms.Period
 			}
 		default:
+			if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(q.Expression)), "SELECT") {
+				return nil, "", invalid("The expression of %sExpression is a Metrics Insights query, which this service does not run; use metric math.", p)
+			}
 			if q.Period != 0 && q.Period%60 != 0 {
 				return nil, "", invalid("The parameter %sPeriod must be a multiple of 60.", p)
 			}

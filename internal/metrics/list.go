@@ -40,7 +40,9 @@ func (s *Store) List(q *ListQuery) ([]Metric, string, error) {
 			return nil, "", missing("Dimensions.member." + strconv.Itoa(i+1) + ".Name")
 		}
 	}
-	since := int64(0)
+	// Metrics with no data for the retention are gone, as their
+	// datapoints are (a node that saw them keeps them in memory).
+	since := s.o.Now().Add(-Retention).Unix()
 	if q.RecentlyActive != "" {
 		since = s.o.Now().Unix() - 3*3600
 	}

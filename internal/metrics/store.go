@@ -102,7 +102,7 @@ type series struct {
 	dims      []Dimension // sorted by name
 	hours     []*hourAgg
 	next      *series
-	lastData  int64 // unix seconds of the last datapoint recorded
+	lastData  int64 // unix seconds of the newest datapoint recorded
 	announced int64 // unix seconds the metric was last written to the names bucket
 }
 
@@ -355,8 +355,8 @@ func (s *Store) record(namespace, name string, dims []Dimension, u uint8, at tim
 	}
 	add(st)
 	ha.dirty = true
-	if now := s.o.Now().Unix(); now > se.lastData {
-		se.lastData = now
+	if sec > se.lastData {
+		se.lastData = sec
 	}
 	return true
 }
