@@ -32,6 +32,9 @@ func ParseFilter(expr string) (*Filter, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, nil
 	}
+	if len(expr) > maxFilter {
+		return nil, fmt.Errorf("%w: the filter expression is longer than %d characters", ErrInvalidQuery, maxFilter)
+	}
 	toks, err := lex(expr)
 	if err != nil {
 		return nil, err
@@ -121,9 +124,16 @@ func lex(s string) ([]token, error) {
 	return out, nil
 }
 
+// Bounds of a filter expression.
+const (
+	maxFilter = 4096 // characters
+	maxDepth  = 32   // nested parentheses and negations
+)
+
 type parser struct {
-	toks []token
-	i    int
+	toks  []token
+	i     int
+	depth int
 }
 
 func (p *parser) peek() (token, bool) {
@@ -179,6 +189,10 @@ func (p *parser) and() (node, error) {
 }
 
 func (p *parser) unary() (node, error) {
+	if p.depth++; p.depth > maxDepth {
+		return nil, fmt.Errorf("%w: the filter expression nests deeper than %d", ErrInvalidQuery, maxDepth)
+	}
+	defer func() { p.depth-- }()
 	t, ok := p.peek()
 	if !ok {
 		return nil, fmt.Errorf("%w: the filter expression ends early", ErrInvalidQuery)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,7 +210,8 @@ func TestStoreBatchesAndReads(t *testing.T) {
 
 func TestFilterRefusals(t *testing.T) {
 	for _, f := range []string{`annotation.user = "x"`, `service(id(name: "x"))`, `edge("a", "b")`, `http.status = "x"`, `http.status`,
-		`service("a"`, `fault AND`, `(fault`, `rootcause.fault.service("x")`, `http.url CONTAINS 5`, `"lonely"`} {
+		`service("a"`, `fault AND`, `(fault`, `rootcause.fault.service("x")`, `http.url CONTAINS 5`, `"lonely"`,
+		strings.Repeat("!", 100) + "ok", strings.Repeat("(", 100) + "ok" + strings.Repeat(")", 100), strings.Repeat("ok AND ", 1000) + "ok"} {
 		if _, err := ParseFilter(f); !errors.Is(err, ErrInvalidQuery) {
 			t.Errorf("ParseFilter(%q) = %v, want an invalid query", f, err)
 		}
@@ -288,4 +290,23 @@ func BenchmarkHopUnsampled(b *testing.B) {
 		h := NewHop(s.Start("", "", now), now)
 		_ = h.Downstream()
 	}
+}
+
+func FuzzParseFilter(f *testing.F) {
+	for _, s := range []string{`service("fn")`, `http.status >= 500 AND !ok`, `(fault OR error) AND duration > 1.5`, `http.url CONTAINS "x"`, `!`} {
+		f.Add(s)
+	}
+	sum := &Summary{HTTP: &HTTP{Request: &HTTPRequest{URL: "u"}, Response: &HTTPResponse{Status: 500}}}
+	f.Fuzz(func(t *testing.T, expr string) {
+		flt, err := ParseFilter(expr)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidQuery) {
+				t.Fatalf("ParseFilter(%q) failed with %v, not an invalid query", expr, err)
+			}
+			return
+		}
+		if flt != nil {
+			flt.match(sum, []fields{{Name: "fn"}})
+		}
+	})
 }
