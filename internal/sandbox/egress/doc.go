@@ -16,7 +16,10 @@
 //     loopback or LAN service, no API port, no other address of the host;
 //   - nothing reaches an instance that it did not open (forward chain);
 //   - an instance reaches the operator's allowed prefixes (Options.Allow),
-//     the host's DNS servers on port 53, and any public IPv4 address;
+//     the host's DNS servers (the non-loopback ones /etc/resolv.conf
+//     names; New warns when it names only loopback ones, such as a local
+//     stub resolver, which no instance reaches) on port 53, and any
+//     public IPv4 address;
 //     private, shared, loopback, link-local (cloud metadata at
 //     169.254.169.254), multicast and reserved ranges, other instances and
 //     IPv6 are dropped;
