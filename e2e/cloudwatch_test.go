@@ -203,6 +203,18 @@ func TestCloudWatch(t *testing.T) {
 		if !errors.As(err, &re) || re.HTTPStatusCode() != 403 || !errors.As(err, &ae) {
 			t.Errorf("a wrong signature: %v", err)
 		}
+		// Unsigned, a CBOR request is refused in CBOR.
+		req, _ := http.NewRequest("POST", srv.URL+"/service/GraniteServiceVersion20100801/operation/ListMetrics", bytes.NewReader([]byte{0xa0}))
+		req.Header.Set("Smithy-Protocol", "rpc-v2-cbor")
+		req.Header.Set("Content-Type", "application/cbor")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 || resp.Header.Get("Smithy-Protocol") != "rpc-v2-cbor" || resp.Header.Get("Content-Type") != "application/cbor" {
+			t.Errorf("an unsigned CBOR request: %d %v", resp.StatusCode, resp.Header)
+		}
 	})
 
 	t.Run("json", func(t *testing.T) {
