@@ -7,11 +7,15 @@
 //   - One error type, Error, written by WriteError in the shape each
 //     protocol family's clients decode (rest-json, Lambda's rest-json,
 //     json-1.0/1.1 with the query-compatible header, rest-xml,
-//     query-xml), and Status, the status of each fault.Kind.
+//     query-xml, Smithy RPC v2 CBOR), and Status, the status of each
+//     fault.Kind.
 //   - Operation-table dispatch for the RPC protocols: JSONAPI
-//     (X-Amz-Target) and QueryAPI (Action=), which decode requests, map
+//     (X-Amz-Target, and Smithy RPC v2 CBOR for the same operations when
+//     its CBOR is set) and QueryAPI (Action=), which decode requests, map
 //     domain errors through the API's one table and carry the request id
-//     the front door gave the response.
+//     the front door gave the response. HandleForm serves a JSON-shaped
+//     operation in the query protocol too (DecodeQuery, QueryResult), and
+//     Time is a timestamp in each protocol's encoding.
 //   - Page, the one way listings cut pages and make their tokens.
 //
 // Every package that writes an account id, a default region or reads an
