@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,11 +14,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/chromedp/chromedp"
 
@@ -423,4 +428,108 @@ func errorText(ctx context.Context) string {
 // jsString quotes s for JavaScript.
 func jsString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// TestConsoleTemplates creates a function from each template with a
+// trigger, in the browser, and checks that the trigger works: the HTTP
+// API's route answers from the function, a new object and a queued
+// message reach it, and the schedule targets it.
+func TestConsoleTemplates(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := browser(t)
+	tctx := ctxT(t)
+	signIn(t, ctx, srv.URL, alofttest.AccessKeyID, alofttest.SecretAccessKey)
+	run(t, ctx, "functions list", 30*time.Second, chromedp.WaitVisible(chromedp.CSS("#function-list")))
+	create := func(tpl, name, family, trigger string) {
+		t.Helper()
+		run(t, ctx, "create "+name, 60*time.Second,
+			chromedp.Navigate(srv.URL+"/console/#/functions/+new"),
+			chromedp.WaitVisible(chromedp.CSS("#fn-name")),
+			chromedp.Click(chromedp.CSS("#tpl-"+tpl)),
+			chromedp.WaitVisible(chromedp.CSS("#trigger-name")),
+			chromedp.SetValue(chromedp.CSS("#fn-name"), name),
+			chromedp.SetValue(chromedp.CSS("#trigger-name"), trigger),
+			chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#fn-runtime');
+				const o = [...s.options].find((o) => o.value.startsWith(`+jsString(family)+`)); if (!o) throw new Error('no runtime offered'); s.value = o.value; })()`),
+			chromedp.Click(chromedp.CSS("#create-submit")))
+		waitJS(t, ctx, name+" created with its trigger", `document.querySelector('#function-name') && document.querySelector('#function-name').innerText === `+jsString(name)+
+			` || document.querySelector('#create-out .error')`, 60*time.Second)
+		if e := textOf(t, ctx, "#create-out .error"); e != "" {
+			t.Fatalf("creating %s from the %s template: %s", name, tpl, e)
+		}
+	}
+	logged := func(fn, want string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			out, err := srv.Logs().FilterLogEvents(tctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/lambda/" + fn)})
+			if err == nil {
+				for _, e := range out.Events {
+					if strings.Contains(aws.ToString(e.Message), want) {
+						return
+					}
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never logged %q (last error %v)", fn, want, err)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+
+	create("http", "web", "nodejs", "web-api")
+	apis, err := srv.APIGateway().GetApis(tctx, &apigatewayv2.GetApisInput{})
+	if err != nil || len(apis.Items) != 1 || aws.ToString(apis.Items[0].Name) != "web-api" {
+		t.Fatalf("GetApis: %+v %v", apis, err)
+	}
+	// The endpoint's host names the API; the request goes to the gateway's
+	// listener with that Host.
+	endpoint, err := url.Parse(aws.ToString(apis.Items[0].ApiEndpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(tctx, "GET", srv.GatewayURL+"/web?name=console", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = endpoint.Host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"hello":"console"`) {
+		t.Fatalf("GET /web through the gateway: %d %s", resp.StatusCode, body)
+	}
+
+	create("s3", "thumbs", "python", "photos")
+	if _, err := srv.S3().PutObject(tctx, &s3.PutObjectInput{Bucket: aws.String("photos"), Key: aws.String("cat one.jpg"), Body: strings.NewReader("meow")}); err != nil {
+		t.Fatal(err)
+	}
+	logged("thumbs", "new object s3://photos/cat one.jpg (4 bytes)")
+
+	create("sqs", "worker", "nodejs", "work")
+	q, err := srv.SQS().GetQueueUrl(tctx, &sqs.GetQueueUrlInput{QueueName: aws.String("work")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.SQS().SendMessage(tctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String("job-42")}); err != nil {
+		t.Fatal(err)
+	}
+	logged("worker", "job-42")
+
+	create("schedule", "tick", "python", "every-five")
+	cfg := srv.Config()
+	sched := scheduler.NewFromConfig(cfg, func(o *scheduler.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	got, err := sched.GetSchedule(tctx, &scheduler.GetScheduleInput{Name: aws.String("every-five")})
+	if err != nil || aws.ToString(got.ScheduleExpression) != "rate(5 minutes)" || !strings.HasSuffix(aws.ToString(got.Target.Arn), ":function:tick") {
+		t.Fatalf("GetSchedule: %+v %v", got, err)
+	}
+
+	// The function page lists the triggers it has.
+	run(t, ctx, "web's triggers", 30*time.Second, chromedp.Navigate(srv.URL+"/console/#/functions/web/config"))
+	waitJS(t, ctx, "the route among web's triggers", `document.querySelector('#triggers table') && document.querySelector('#triggers').innerText.includes('ANY /web')`, 30*time.Second)
+	run(t, ctx, "worker's triggers", 30*time.Second, chromedp.Navigate(srv.URL+"/console/#/functions/worker/config"))
+	waitJS(t, ctx, "the mapping among worker's triggers", `document.querySelector('#triggers table') && document.querySelector('#triggers').innerText.includes(':work')`, 30*time.Second)
 }

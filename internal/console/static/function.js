@@ -433,13 +433,13 @@ async function showTriggers(el, name) {
   }
   try {
     const apis = await restJSON('apigateway', 'GET', '/v2/apis');
-    for (const api of apis.Items || []) {
-      const ints = await restJSON('apigateway', 'GET', '/v2/apis/' + enc(api.ApiId) + '/integrations');
-      const mine = (ints.Items || []).filter((i) => (i.IntegrationUri || '').endsWith(':function:' + name));
+    for (const api of apis.items || []) {
+      const ints = await restJSON('apigateway', 'GET', '/v2/apis/' + enc(api.apiId) + '/integrations');
+      const mine = (ints.items || []).filter((i) => (i.integrationUri || '').endsWith(':function:' + name));
       if (!mine.length) continue;
-      const routes = await restJSON('apigateway', 'GET', '/v2/apis/' + enc(api.ApiId) + '/routes');
-      for (const r of routes.Items || []) {
-        if (mine.some((i) => r.Target === 'integrations/' + i.IntegrationId)) rows.push(['HTTP API ' + api.Name, r.RouteKey, h('span.mono', api.ApiEndpoint || '')]);
+      const routes = await restJSON('apigateway', 'GET', '/v2/apis/' + enc(api.apiId) + '/routes');
+      for (const r of routes.items || []) {
+        if (mine.some((i) => r.target === 'integrations/' + i.integrationId)) rows.push(['HTTP API ' + api.name, r.routeKey, h('span.mono', api.apiEndpoint || '')]);
       }
     }
   } catch { /* no access to the gateway: leave it out */ }

@@ -1,7 +1,7 @@
 // functions.js: the functions list (with the last hour's metrics) and
 // creating a function from a template.
 
-import { lambda, call, restJSON, sqs, s3, enc, fnPath, env, sleep, AwsError } from './aws.js';
+import { lambda, call, restJSON, sqs, s3, enc, fnPath, env, sleep, query, xml, AwsError } from './aws.js';
 import { h, fill, table, link, when, num, errorBox, section, field, button } from './ui.js';
 import { templates, codeFor } from './templates.js';
 import { zip, base64 } from './zip.js';
@@ -107,8 +107,10 @@ export async function createPage(main) {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(fn)) throw new AwsError('InvalidParameterValueException', 'A function name is 1 to 64 letters, digits, hyphens or underscores.');
     const code = codeFor(chosen, runtime.value);
     const zipped = zip([{ name: code.file, data: code.source }]);
+    let role = 'arn:aws:iam::' + env.account + ':role/aloft';
+    if (chosen.trigger === 'sqs') role = await queueReaderRole(fn, triggerName.value.trim() || fn);
     const cfg = await lambda('POST', '/2015-03-31/functions', {
-      FunctionName: fn, Runtime: runtime.value, Handler: code.handler, Role: 'arn:aws:iam::' + env.account + ':role/aloft',
+      FunctionName: fn, Runtime: runtime.value, Handler: code.handler, Role: role,
       MemorySize: Number(memory.value), Timeout: Number(timeout.value), Code: { ZipFile: base64(zipped) },
       Description: chosen.id === 'blank' ? '' : 'Created from the ' + chosen.title + ' template',
     });
@@ -141,11 +143,13 @@ async function addTrigger(kind, cfg, tname) {
   const fn = cfg.FunctionName;
   switch (kind) {
     case 'http': {
-      const api = await restJSON('apigateway', 'POST', '/v2/apis', { Name: tname, ProtocolType: 'HTTP' });
-      const integ = await restJSON('apigateway', 'POST', '/v2/apis/' + enc(api.ApiId) + '/integrations',
-        { IntegrationType: 'AWS_PROXY', IntegrationUri: arn, PayloadFormatVersion: '2.0' });
-      await restJSON('apigateway', 'POST', '/v2/apis/' + enc(api.ApiId) + '/routes', { RouteKey: 'ANY /' + fn, Target: 'integrations/' + integ.IntegrationId });
-      return 'HTTP API ' + api.Name + ' (' + api.ApiId + '): ANY /' + fn + (api.ApiEndpoint ? ' at ' + api.ApiEndpoint + '/' + fn : '') + '.';
+      // API Gateway v2 speaks lower camel case on the wire.
+      const api = await restJSON('apigateway', 'POST', '/v2/apis', { name: tname, protocolType: 'HTTP' });
+      await restJSON('apigateway', 'POST', '/v2/apis/' + enc(api.apiId) + '/stages', { stageName: '$default', autoDeploy: true });
+      const integ = await restJSON('apigateway', 'POST', '/v2/apis/' + enc(api.apiId) + '/integrations',
+        { integrationType: 'AWS_PROXY', integrationUri: arn, payloadFormatVersion: '2.0' });
+      await restJSON('apigateway', 'POST', '/v2/apis/' + enc(api.apiId) + '/routes', { routeKey: 'ANY /' + fn, target: 'integrations/' + integ.integrationId });
+      return 'HTTP API ' + api.name + ' (' + api.apiId + '): ANY /' + fn + (api.apiEndpoint ? ' at ' + api.apiEndpoint + '/' + fn : '') + '.';
     }
     case 's3': {
       const head = await s3('HEAD', tname, null, { allowError: true });
@@ -161,9 +165,18 @@ async function addTrigger(kind, cfg, tname) {
       return 'Bucket ' + tname + ': new objects invoke the function.';
     }
     case 'sqs': {
-      const q = await sqs('CreateQueue', { QueueName: tname });
-      const attrs = await sqs('GetQueueAttributes', { QueueUrl: q.QueueUrl, AttributeNames: ['QueueArn'] });
-      const m = await lambda('POST', '/2015-03-31/event-source-mappings/', { EventSourceArn: attrs.Attributes.QueueArn, FunctionName: fn, BatchSize: 10 });
+      const queueArn = await queueArnOf(tname);
+      // The role's new policy reaches every check within a moment.
+      let m;
+      for (let i = 0; ; i++) {
+        try {
+          m = await lambda('POST', '/2015-03-31/event-source-mappings/', { EventSourceArn: queueArn, FunctionName: fn, BatchSize: 10 });
+          break;
+        } catch (err) {
+          if (i >= 10 || !/permission/i.test(err.message)) throw err;
+          await sleep(300);
+        }
+      }
       return 'Queue ' + tname + ': its messages invoke the function (mapping ' + m.UUID + ').';
     }
     case 'schedule': {
@@ -175,6 +188,48 @@ async function addTrigger(kind, cfg, tname) {
     }
   }
   return '';
+}
+
+/** queueArnOf creates queue name unless it exists and returns its ARN. */
+async function queueArnOf(name) {
+  const q = await sqs('CreateQueue', { QueueName: name });
+  const attrs = await sqs('GetQueueAttributes', { QueueUrl: q.QueueUrl, AttributeNames: ['QueueArn'] });
+  return attrs.Attributes.QueueArn;
+}
+
+/** iamCall sends an IAM query-protocol action and returns the XML answer. */
+async function iamCall(params) {
+  const res = await call('iam', 'POST', '/', {
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' },
+    body: query({ ...params, Version: '2010-05-08' }),
+  });
+  return xml(res);
+}
+
+/**
+ * queueReaderRole makes the execution role a queue's function needs, as
+ * Lambda's console does: <function>-role, trusted by Lambda, allowed to
+ * read and delete the queue's messages and to write its logs.
+ */
+async function queueReaderRole(fn, queue) {
+  const queueArn = await queueArnOf(queue);
+  const name = (fn + '-role').slice(0, 64);
+  try {
+    await iamCall({
+      Action: 'CreateRole', RoleName: name, Description: 'Execution role of ' + fn + ', reading queue ' + queue,
+      AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+    });
+  } catch (err) {
+    if (err.code !== 'EntityAlreadyExists') throw err;
+  }
+  await iamCall({
+    Action: 'PutRolePolicy', RoleName: name, PolicyName: 'queue-' + queue,
+    PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [
+      { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'], Resource: queueArn },
+      { Effect: 'Allow', Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], Resource: '*' },
+    ] }),
+  });
+  return 'arn:aws:iam::' + env.account + ':role/' + name;
 }
 
 export { sleep, call };

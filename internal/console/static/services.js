@@ -70,22 +70,23 @@ export async function bucketsPage(main, bucket, prefix = '') {
 
 // ---- HTTP APIs ----
 
-export async function routesPage(main, apiId) {
+export async function routesPage(main) {
+  // API Gateway v2 speaks lower camel case on the wire.
   const apis = await restJSON('apigateway', 'GET', '/v2/apis');
-  const items = apis.Items || [];
+  const items = apis.items || [];
   const blocks = [];
   for (const api of items) {
     const [routes, ints] = await Promise.all([
-      restJSON('apigateway', 'GET', '/v2/apis/' + enc(api.ApiId) + '/routes'),
-      restJSON('apigateway', 'GET', '/v2/apis/' + enc(api.ApiId) + '/integrations'),
+      restJSON('apigateway', 'GET', '/v2/apis/' + enc(api.apiId) + '/routes'),
+      restJSON('apigateway', 'GET', '/v2/apis/' + enc(api.apiId) + '/integrations'),
     ]);
-    const byId = Object.fromEntries((ints.Items || []).map((i) => [i.IntegrationId, i]));
-    blocks.push(section(api.Name + ' (' + api.ApiId + ')',
-      h('p.small.mono', api.ApiEndpoint || ''),
-      table(['Route', 'Integration', 'Target', 'Payload'], (routes.Items || []).map((r) => {
-        const i = byId[(r.Target || '').replace('integrations/', '')] || {};
-        const fname = (i.IntegrationUri || '').split(':function:')[1];
-        return [h('span.mono', r.RouteKey), i.IntegrationType || '', fname ? link(fname, '/functions/' + encodeURIComponent(fname.split(':')[0])) : (i.IntegrationUri || r.Target || ''), i.PayloadFormatVersion || ''];
+    const byId = Object.fromEntries((ints.items || []).map((i) => [i.integrationId, i]));
+    blocks.push(section(api.name + ' (' + api.apiId + ')',
+      h('p.small.mono', api.apiEndpoint || ''),
+      table(['Route', 'Integration', 'Target', 'Payload'], (routes.items || []).map((r) => {
+        const i = byId[(r.target || '').replace('integrations/', '')] || {};
+        const fname = (i.integrationUri || '').split(':function:')[1];
+        return [h('span.mono', r.routeKey), i.integrationType || '', fname ? link(fname, '/functions/' + encodeURIComponent(fname.split(':')[0])) : (i.integrationUri || r.target || ''), i.payloadFormatVersion || ''];
       }), 'No routes.')));
   }
   fill(main, h('div.page-head', h('h1', 'HTTP APIs')), items.length ? blocks : h('p.empty', 'No HTTP APIs. Create one with the HTTP API template, or aloft route add.'));
