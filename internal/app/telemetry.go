@@ -167,7 +167,8 @@ func (s *Server) telemetryRunning() {
 		return
 	}
 	exists := func(name string) bool { _, ok := s.reg.Get(name); return ok }
-	t.wg.Add(1)
+	t.wg.Add(2)
+	go func() { defer t.wg.Done(); t.lambda.Run(t.stop) }()
 	go func() {
 		defer t.wg.Done()
 		tick := time.NewTicker(sampleEvery)

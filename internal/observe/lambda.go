@@ -2,6 +2,7 @@ package observe
 
 import (
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,15 +45,39 @@ const (
 // AsyncEvent and IteratorAge publish the asynchronous and stream
 // metrics.
 //
-// Until SetRecorder is called it records nothing. Its methods are safe
-// for concurrent use.
+// Until SetRecorder is called it records nothing. While Run runs,
+// Observe only notes the invocation (a short lock and an append) and Run
+// records what was noted every tenth of a second, off the invocation's
+// path; otherwise Observe records at once. Its methods are safe for
+// concurrent use.
 type Lambda struct {
 	rec atomic.Pointer[Recorder]
 	fns cowMap[*lambdaFn]
 	// Peaks since the last Sample of all functions' running invocations
 	// and of those without reserved concurrency.
 	peakAll, peakUnreserved atomic.Int64
+
+	mu      sync.Mutex
+	noted   []lambdaPoint // guarded by mu: invocations observed, not yet recorded
+	running bool          // guarded by mu: Run is recording what is noted
 }
+
+// lambdaPoint is what the feed records of one invocation.
+type lambdaPoint struct {
+	f                  *lambdaFn
+	qualifier, version string
+	outcome            invoke.Outcome
+	provisioned, spill bool
+	ms                 float64
+	at                 time.Time
+}
+
+// maxNoted bounds the invocations noted between two of Run's rounds;
+// beyond it Observe records at once.
+const maxNoted = 1 << 16
+
+// flushEvery is how often Run records what was noted.
+const flushEvery = 100 * time.Millisecond
 
 // lambdaFn is one function's dimension sets, built once, and its peak
 // concurrency since the last Sample.
@@ -133,45 +158,100 @@ func raise(p *atomic.Int64, v int64) {
 	}
 }
 
-// Observe publishes one ended invocation.
+// Observe publishes one ended invocation (see Lambda for when).
 func (l *Lambda) Observe(o *invoke.Observation) {
 	r := l.recorder()
 	if r == nil {
 		return
 	}
 	f := l.function(o.Function)
-	at := o.Arrived
-	if o.Outcome == Throttled {
-		sets, n := f.sets(o.Qualifier, "")
+	if o.Outcome != Throttled {
+		raise(&f.peak, int64(o.Concurrency))
+		raise(&l.peakAll, int64(o.AccountConcurrency))
+		raise(&l.peakUnreserved, int64(o.UnreservedConcurrency))
+	}
+	p := lambdaPoint{f: f, qualifier: o.Qualifier, version: o.Version, outcome: o.Outcome,
+		provisioned: o.Provisioned, spill: o.Spillover, ms: float64(o.Duration) / float64(time.Millisecond), at: o.Arrived}
+	l.mu.Lock()
+	if l.running && len(l.noted) < maxNoted {
+		l.noted = append(l.noted, p)
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	p.record(r)
+}
+
+// record publishes the invocation p.
+func (p *lambdaPoint) record(r Recorder) {
+	f, at := p.f, p.at
+	if p.outcome == Throttled {
+		sets, n := f.sets(p.qualifier, "")
 		for _, d := range sets[:n] {
 			r.Record(Namespace, "Throttles", d, 1, unitCount, at)
 		}
 		return
 	}
-	raise(&f.peak, int64(o.Concurrency))
-	raise(&l.peakAll, int64(o.AccountConcurrency))
-	raise(&l.peakUnreserved, int64(o.UnreservedConcurrency))
 	errs := 0.0
-	if o.Outcome != Succeeded {
+	if p.outcome != Succeeded {
 		errs = 1
 	}
-	ms := float64(o.Duration) / float64(time.Millisecond)
-	sets, n := f.sets(o.Qualifier, o.Version)
+	sets, n := f.sets(p.qualifier, p.version)
 	for _, d := range sets[:n] {
 		r.Record(Namespace, "Invocations", d, 1, unitCount, at)
 		r.Record(Namespace, "Errors", d, errs, unitCount, at)
-		r.Record(Namespace, "Duration", d, ms, unitMs, at)
+		r.Record(Namespace, "Duration", d, p.ms, unitMs, at)
 	}
-	if o.Provisioned || o.Spillover {
+	if p.provisioned || p.spill {
 		name := "ProvisionedConcurrencyInvocations"
-		if o.Spillover {
+		if p.spill {
 			name = "ProvisionedConcurrencySpilloverInvocations"
 		}
 		r.Record(Namespace, name, f.fn, 1, unitCount, at)
-		if o.Qualifier != "" {
-			r.Record(Namespace, name, f.resource(o.Qualifier), 1, unitCount, at)
+		if p.qualifier != "" {
+			r.Record(Namespace, name, f.resource(p.qualifier), 1, unitCount, at)
 		}
 	}
+}
+
+// Run records the invocations Observe notes, every tenth of a second,
+// until stop is closed; then it records what is left, and Observe
+// records at once again.
+func (l *Lambda) Run(stop <-chan struct{}) {
+	l.mu.Lock()
+	l.running = true
+	l.mu.Unlock()
+	t := time.NewTicker(flushEvery)
+	defer t.Stop()
+	var spare []lambdaPoint
+	for {
+		select {
+		case <-stop:
+			l.mu.Lock()
+			l.running = false
+			l.mu.Unlock()
+			l.flush(&spare)
+			return
+		case <-t.C:
+			l.flush(&spare)
+		}
+	}
+}
+
+// flush records what was noted, handing the noted slice back as spare
+// for the next round.
+func (l *Lambda) flush(spare *[]lambdaPoint) {
+	l.mu.Lock()
+	pts := l.noted
+	l.noted = (*spare)[:0]
+	l.mu.Unlock()
+	if r := l.recorder(); r != nil {
+		for i := range pts {
+			pts[i].record(r)
+		}
+	}
+	clear(pts) // let go of the functions' strings
+	*spare = pts[:0]
 }
 
 // Sample publishes the concurrency metrics at now, from the functions'

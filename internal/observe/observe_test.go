@@ -456,3 +456,39 @@ func BenchmarkObserve(b *testing.B) {
 		l.Observe(&o)
 	}
 }
+
+func TestLambdaRunRecordsOffThePath(t *testing.T) {
+	var l Lambda
+	rec := &fakeRecorder{}
+	l.SetRecorder(rec)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { l.Run(stop); close(done) }()
+	for {
+		l.mu.Lock()
+		running := l.running
+		l.mu.Unlock()
+		if running {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for _, o := range sequence("fn") {
+		l.Observe(&o)
+	}
+	rec.mu.Lock()
+	early := len(rec.points)
+	rec.mu.Unlock()
+	if early != 0 {
+		t.Errorf("%d datapoints recorded on the invocation's path while Run runs", early)
+	}
+	close(stop)
+	<-done
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if sum, n := rec.sum("Invocations", "FunctionName=fn"); sum != 4 || n != 4 {
+		t.Errorf("after Run stopped, Invocations got %v of %d, want 4", sum, n)
+	}
+	if _, n := rec.sum("Throttles", "FunctionName=fn"); n != 1 {
+		t.Errorf("after Run stopped, Throttles got %d points, want 1", n)
+	}
+}
