@@ -157,10 +157,8 @@ func (s *Store) add(docs []Doc) int {
 		return 0
 	}
 	room := s.o.Buffer - len(s.buf) - 2*len(s.invs)
-	n := min(room, len(docs))
-	if n > 0 {
-		s.buf = append(s.buf, docs[:n]...)
-	}
+	n := max(min(room, len(docs)), 0)
+	s.buf = append(s.buf, docs[:n]...)
 	full := len(s.buf)+2*len(s.invs) >= s.o.Batch
 	s.mu.Unlock()
 	s.added.Add(uint64(n))
