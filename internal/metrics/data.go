@@ -182,8 +182,11 @@ func (s *Store) Data(ctx context.Context, r *DataRequest) ([]DataResult, string,
 			period = minPeriod
 		}
 		for _, ts := range resultSeries(v, r.Start, r.End, period) {
+			// A metric's series is labelled by its name, one of an
+			// expression's array by its own; an expression's one series
+			// by the expression's Id.
 			label := q.Label
-			if label == "" {
+			if label == "" && (q.Stat != nil || v.isArr) {
 				label = ts.label
 			}
 			if label == "" {

@@ -137,11 +137,11 @@ func (s *Store) evaluate(ctx context.Context, r *alarmRecord) error {
 		reason = fmt.Sprintf("Insufficient Data: %d datapoint%s were unknown.", len(points), plural(len(points)))
 	case breaching >= a.DatapointsToAlarm:
 		state = StateAlarm
-		reason = fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints %s %s the threshold (%s) (minimum %d datapoint%s for OK -> ALARM transition).",
+		reason = fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints %s was %s the threshold (%s) (minimum %d datapoint%s for OK -> ALARM transition).",
 			breaching, len(points), recent(points), comparisonWords(a.ComparisonOperator), num(a.Threshold), a.DatapointsToAlarm, plural(a.DatapointsToAlarm))
 	default:
 		state = StateOK
-		reason = fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints %s not %s the threshold (%s) (minimum %d datapoint%s for ALARM -> OK transition).",
+		reason = fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints %s was not %s the threshold (%s) (minimum %d datapoint%s for ALARM -> OK transition).",
 			len(points)-breaching, len(points), recent(points), comparisonWords(a.ComparisonOperator), num(a.Threshold), 1, "")
 	}
 	if state == a.StateValue {
