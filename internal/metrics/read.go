@@ -47,9 +47,12 @@ func (s *Store) read(ctx context.Context, h uint64, unit *uint8, from, to int64)
 	inMemory := map[string]bool{}
 	sh := &s.shards[h%nShards]
 	sh.mu.Lock()
-	for _, head := range sh.series {
-		for se := head; se != nil; se = se.next {
-			if se.hash != h || (unit != nil && se.unit != *unit) {
+	for u := range uint8(len(units)) {
+		if unit != nil && u != *unit {
+			continue
+		}
+		for se := sh.series[seriesKey(h, u)]; se != nil; se = se.next {
+			if se.hash != h || se.unit != u {
 				continue
 			}
 			for _, ha := range se.hours {
