@@ -38,7 +38,8 @@ func TestServerFlags(t *testing.T) {
 		"--listen", "0.0.0.0:9100", "--gateway-listen", ":8181", "--keep-alive", "90s",
 		"--nats-url", "nats://n1:4222", "--python", "/usr/bin/python3.13", "--node", "/opt/node", "--log-level", "warn",
 		"--async-retry-base", "2s", "--async-workers", "8", "--concurrency-limit", "50", "--idle-memory", "2048",
-		"--sandbox-allow-net", "10.1.0.0/16, 192.168.7.9", "--sandbox-allow-net", "172.16.1.0/24", "--sync-interval", "1s")
+		"--sandbox-allow-net", "10.1.0.0/16, 192.168.7.9", "--sandbox-allow-net", "172.16.1.0/24", "--sync-interval", "1s",
+		"--telemetry=false", "--metrics-access", "token", "--metrics-token-file", "/etc/aloft/metrics-token")
 	if r.code != 0 || r.stdout != "" {
 		t.Fatalf("exit %d, stdout %q", r.code, r.stdout)
 	}
@@ -48,7 +49,8 @@ func TestServerFlags(t *testing.T) {
 		RetryBase: 2 * time.Second, AsyncWorkers: 8, ConcurrencyLimit: 50, IdleMemoryMB: 2048,
 		AllowNet: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.168.7.9/32"),
 			netip.MustParsePrefix("172.16.1.0/24")},
-		SyncInterval: time.Second,
+		SyncInterval:  time.Second,
+		MetricsAccess: "token", MetricsTokenFile: "/etc/aloft/metrics-token",
 	}
 	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
