@@ -25,6 +25,7 @@ func TestConfigValidate(t *testing.T) {
 			c.Sandbox, c.AllowNet = "process", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 		}, "linux sandbox"},
 		{"IPv6 allow-list", func(c *Config) { c.AllowNet = []netip.Prefix{netip.MustParsePrefix("fd00::/8")} }, "IPv4"},
+		{"unknown metrics access", func(c *Config) { c.MetricsAccess = "signed" }, "--metrics-access"},
 	} {
 		c := DefaultConfig()
 		tc.edit(&c)
