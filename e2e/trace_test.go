@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/xray"
 	xtypes "github.com/aws/aws-sdk-go-v2/service/xray/types"
 	"github.com/aws/smithy-go/middleware"
@@ -90,7 +92,7 @@ func withHeader(name, value string, answer *string) func(*lambda.Options) {
 func TestTraces(t *testing.T) {
 	col := &collector{}
 	hs := httptest.NewServer(col)
-	defer hs.Close()
+	t.Cleanup(hs.Close) // after the server stops, which sends what is left
 	srv := alofttest.Start(t, "--otlp-endpoint", hs.URL)
 	c := srv.Lambda()
 	ctx := ctxT(t)
@@ -276,6 +278,39 @@ func TestTraces(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the function's subsegment did not join its trace: %+v", bg.Traces)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// A queue's consumer continues the trace its producer sent with the
+	// message (AWSTraceHeader).
+	qURL, qARN := queueWithARN(t, srv.SQS(), "traced", nil)
+	create(t, c, "tracesqs", runtimeCase{runtime: "python3.11", handler: "app.handler"}, py, func(in *lambda.CreateFunctionInput) {
+		in.Role = aws.String(sqsReaderRole(t, srv, "trace-reader"))
+	})
+	if _, err := c.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("tracesqs"), EventSourceArn: aws.String(qARN)}); err != nil {
+		t.Fatal(err)
+	}
+	sqsRoot := traceid.NewRoot(time.Now())
+	_, err = srv.SQS().SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(qURL), MessageBody: aws.String(`{}`),
+		MessageSystemAttributes: map[string]sqstypes.MessageSystemAttributeValue{"AWSTraceHeader": {DataType: aws.String("String"),
+			StringValue: aws.String("Root=" + sqsRoot + ";Parent=3333333333333333;Sampled=1")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		bg, err := xr.BatchGetTraces(ctx, &xray.BatchGetTracesInput{TraceIds: []string{sqsRoot}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bg.Traces) == 1 {
+			if n := names(bg.Traces[0]); n["event-source-mapping|"] && n["tracesqs|AWS::Lambda::Function"] {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue consumer's trace %s: %+v", sqsRoot, bg.Traces)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
