@@ -7,6 +7,7 @@ import { h, fill, errorBox } from './ui.js';
 // Pages load when first shown, so the first one does not wait for the
 // others' scripts.
 const functions = () => import('./functions.js');
+const create = () => import('./create.js');
 const fn = () => import('./function.js');
 const services = () => import('./services.js');
 
@@ -104,7 +105,7 @@ async function route() {
   main.replaceChildren(h('p.muted', 'Loading…'));
   const pages = {
     functions: async () => (parts[1] === undefined ? (await functions()).functionsPage(main)
-      : parts[1] === '+new' ? (await functions()).createPage(main) : (await fn()).functionPage(main, parts[1], parts[2])),
+      : parts[1] === '+new' ? (await create()).createPage(main) : (await fn()).functionPage(main, parts[1], parts[2])),
     buckets: async () => (await services()).bucketsPage(main, parts[1], parts.slice(2).join('/')),
     routes: async () => (await services()).routesPage(main, parts[1]),
     schedules: async () => (await services()).schedulesPage(main),

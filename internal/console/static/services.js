@@ -128,7 +128,7 @@ export async function asyncPage(main) {
 
 export async function usagePage(main) {
   const u = await lambda('GET', '/aloft/v1/usage');
-  const row = (name, m) => [name, num(m.Requests), num(m.BilledMs), num(m.GBSeconds, 3), '$' + num(m.RequestCost, 6), '$' + num(m.ComputeCost, 6), h('strong', '$' + num(m.Cost, 4))];
+  const row = (name, m) => [name, num(m.Requests), num(m.BilledMs), num(m.GBSeconds, 3), usd(m.RequestCost), usd(m.ComputeCost), h('strong', usd(m.Cost))];
   const ft = u.FreeTier || {};
   const tot = u.Total || {};
   fill(main, h('div.page-head', h('h1', 'Usage and cost')),
@@ -137,6 +137,15 @@ export async function usagePage(main) {
       [...(u.Functions || []).map((f) => row(link(f.FunctionName, '/functions/' + encodeURIComponent(f.FunctionName)), f)), row(h('strong', 'Total'), tot)])),
     ft.Requests ? section('Free tier', h('div.bars',
       bar('Requests', tot.Requests || 0, ft.Requests), bar('GB-seconds', tot.GBSeconds || 0, ft.GBSeconds))) : null);
+}
+
+const usdFormat = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumSignificantDigits: 3 });
+const usdSmall = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumFractionDigits: 10, maximumSignificantDigits: 2 });
+
+/** usd shows an amount in dollars, with its significant digits however small. */
+function usd(v) {
+  v = Number(v) || 0;
+  return v !== 0 && v < 0.01 ? usdSmall.format(v) : usdFormat.format(v);
 }
 
 function bar(label, used, of) {
