@@ -152,6 +152,9 @@ func securityHeaders(h http.Header) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	// Pages of the gateway's listener are the same site (another port of
+	// the same host): they may not embed the console's files either.
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 }
 
 // ServeHTTP serves the page and the console's API.

@@ -290,6 +290,7 @@ func TestCSRF(t *testing.T) {
 		{"wrong token", map[string]string{"X-Console-Csrf": strings.Repeat("0", 64)}, 403, "InvalidCsrfToken"},
 		{"other site", map[string]string{"X-Console-Csrf": csrf, "Origin": "http://evil.example"}, 403, "CrossOriginRequest"},
 		{"cross-site fetch", map[string]string{"X-Console-Csrf": csrf, "Sec-Fetch-Site": "cross-site"}, 403, "CrossOriginRequest"},
+		{"same site, another port (the gateway's pages)", map[string]string{"X-Console-Csrf": csrf, "Origin": "http://127.0.0.1:8080", "Sec-Fetch-Site": "same-site"}, 403, "CrossOriginRequest"},
 		{"https origin over http", map[string]string{"X-Console-Csrf": csrf, "Origin": "https://" + host}, 403, "CrossOriginRequest"},
 		{"no cookie", map[string]string{"X-Console-Csrf": csrf, "Cookie": ""}, 401, "NotSignedIn"},
 		{"good", map[string]string{"X-Console-Csrf": csrf}, 200, ""},
