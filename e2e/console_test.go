@@ -350,6 +350,17 @@ func TestConsole(t *testing.T) {
 		}
 		shot.take(ctx, strings.ReplaceAll(p.route, "/", "-"))
 	}
+	// Peek at the queue's message without taking it.
+	run(t, ctx, "peek", 30*time.Second,
+		chromedp.Navigate(srv.URL+"/console/#/queues/jobs"),
+		chromedp.WaitVisible(chromedp.CSS("#peek")),
+		chromedp.Click(chromedp.CSS("#peek")))
+	waitJS(t, ctx, "the peeked message", `document.querySelector('#messages').innerText.includes('{"job":1}')`, 20*time.Second)
+	// A peek leaves the message available: it is received again at once.
+	again, err := sq.ReceiveMessage(tctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 2})
+	if err != nil || len(again.Messages) != 1 || aws.ToString(again.Messages[0].Body) != `{"job":1}` {
+		t.Fatalf("after a peek (visibility timeout 0) the message should be received again: %+v %v", again, err)
+	}
 
 	// An IAM user who may only list and read functions sees them, and is
 	// refused creating one, with the refusal on the page.

@@ -275,13 +275,22 @@ async function monitorTab(body, fn, name) {
     timer = setTimeout(draw, 30000);
   }
   async function invocations() {
-    const ev = await logs('FilterLogEvents', { logGroupName: '/aws/lambda/' + name, startTime: Date.now() - 3600e3, limit: 10000 }).catch((err) => err);
-    if (!alive) return;
-    if (ev instanceof Error) {
-      recent.replaceChildren(ev.code === 'ResourceNotFoundException' ? h('p.empty', 'No invocations logged yet.') : errorBox(ev));
+    // The REPORT lines of the last hour, oldest first: the last pages hold the newest.
+    let reports = [];
+    let token;
+    try {
+      for (let page = 0; page < 20; page++) {
+        const ev = await logs('FilterLogEvents', { logGroupName: '/aws/lambda/' + name, startTime: Date.now() - 3600e3, filterPattern: '"REPORT RequestId"', nextToken: token, limit: 1000 });
+        reports = reports.concat((ev.events || []).filter((e) => e.message.startsWith('REPORT '))).slice(-25);
+        token = ev.nextToken;
+        if (!token) break;
+      }
+    } catch (err) {
+      if (alive) recent.replaceChildren(err.code === 'ResourceNotFoundException' ? h('p.empty', 'No invocations logged yet.') : errorBox(err));
       return;
     }
-    const reports = (ev.events || []).filter((e) => e.message.startsWith('REPORT ')).slice(-25).reverse();
+    if (!alive) return;
+    reports.reverse();
     recent.replaceChildren(table(['Time', 'Request', 'Duration', 'Billed', 'Memory used', 'Start'], reports.map((e) => {
       const r = parseReport(e.message);
       return [when(e.timestamp), h('span.mono', r.requestId || ''), num(r.duration, 2) + ' ms', num(r.billed) + ' ms', num(r.used) + ' MB',

@@ -190,7 +190,7 @@ export async function queuesPage(main, qname) {
         section('Receive',
           h('p.small.muted', 'Peek receives with a visibility timeout of 0, so the messages stay available; Receive hides them for 30 s.'),
           h('div.actions',
-            button('Peek', () => receive(0), { out }), button('Receive', () => receive(30), { out }),
+            button('Peek', () => receive(0), { out, id: 'peek' }), button('Receive', () => receive(30), { out, id: 'receive' }),
             button('Purge', async () => {
               if (!confirm('Delete every message of ' + qname + '?')) return;
               await sqs('PurgeQueue', { QueueUrl: url });
