@@ -121,6 +121,20 @@ func TestTraces(t *testing.T) {
 		t.Errorf("the Invoke answer's X-Amzn-Trace-Id is %q, want root %s", answerHeader, root)
 	}
 
+	// Aloft's Node.js bootstrap, likewise.
+	node := alofttest.ZipFiles(t, map[string]string{"index.mjs": "export const handler = async () => ({ trace: process.env._X_AMZN_TRACE_ID || '' });\n"})
+	create(t, c, "tracenode", runtimeCase{runtime: "nodejs20.x", handler: "index.handler"}, node)
+	nodeRoot := traceid.NewRoot(time.Now())
+	out, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("tracenode"), Payload: []byte(`{}`)},
+		withHeader("X-Amzn-Trace-Id", "Root="+nodeRoot+";Sampled=0", &answerHeader))
+	if err != nil || out.FunctionError != nil {
+		t.Fatalf("invoke: %v %s", err, out.Payload)
+	}
+	json.Unmarshal(out.Payload, &pyOut)
+	if h, _ := traceid.Parse(pyOut.Trace); h.Root != nodeRoot || h.Sampled != traceid.NotSampled || h.Parent == "" {
+		t.Errorf("the Node.js function saw _X_AMZN_TRACE_ID %q, want root %s, Sampled=0 and a parent", pyOut.Trace, nodeRoot)
+	}
+
 	// aws-lambda-go: the environment and the context.
 	goRoot := traceid.NewRoot(time.Now())
 	out, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("tracego"), Payload: []byte(`{"op":"trace"}`)},
