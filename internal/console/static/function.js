@@ -400,7 +400,8 @@ async function configTab(body, fn, name) {
     }
     const upd = await lambda('PUT', fnPath(name, '/configuration'), { Environment: { Variables: vars } });
     await waitUpdated(name, upd);
-    out.replaceChildren(h('p.ok#env-saved', 'Saved ' + Object.keys(vars).length + ' environment variables.'));
+    const n = Object.keys(vars).length;
+    out.replaceChildren(h('p.ok#env-saved', 'Saved ' + n + ' environment variable' + (n === 1 ? '' : 's') + '.'));
   }, { primary: true, out, id: 'save-env' });
   const concurrency = h('div#concurrency', h('p.muted', '…'));
   const keep = h('div#keepalive', h('p.muted', '…'));
@@ -423,7 +424,8 @@ async function configTab(body, fn, name) {
       }, { out })));
   }).catch((err) => fill(concurrency, errorBox(err)));
   lambda('GET', '/aloft/v1/functions/' + enc(name) + '/keepalive').then((k) => {
-    fill(keep, table(['', ''], Object.entries(k).map(([a, b]) => [a, typeof b === 'object' ? JSON.stringify(b) : String(b)]), 'No keep-alive state.'));
+    const show = (b) => (typeof b === 'number' ? num(b, 2) : typeof b === 'object' ? JSON.stringify(b) : String(b));
+    fill(keep, table(['', ''], Object.entries(k).map(([a, b]) => [a, show(b)]), 'No keep-alive state.'));
   }).catch((err) => fill(keep, errorBox(err)));
   showTriggers(triggers, name).catch((err) => fill(triggers, errorBox(err)));
 }

@@ -51,7 +51,7 @@ export function errorBox(err) {
 /** table builds a table from column headers and rows of cells. */
 export function table(headers, rows, empty = 'Nothing here yet.') {
   if (!rows.length) return h('p.empty', empty);
-  return h('table', h('thead', h('tr', headers.map((x) => h('th', x)))),
+  return h('table', headers.some((x) => x) ? h('thead', h('tr', headers.map((x) => h('th', x)))) : null,
     h('tbody', rows.map((r) => h('tr', r.map((c) => h('td', c))))));
 }
 
