@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	dto "github.com/prometheus/client_model/go"
@@ -185,6 +188,9 @@ func TestMetrics(t *testing.T) {
 		t.Error("the scrape has request ids")
 	}
 
+	// The same invocations are in CloudWatch, as Lambda reports them.
+	lambdaMetrics(t, srv, n)
+
 	// A deleted function's series go.
 	if _, err := c.DeleteFunction(ctxT(t), &lambda.DeleteFunctionInput{FunctionName: aws.String("metered-off")}); err != nil {
 		t.Fatal(err)
@@ -239,5 +245,59 @@ func TestMetricsNeedTheTokenOffLoopback(t *testing.T) {
 	off := alofttest.Start(t, "--metrics-access", "off")
 	if status, _ := scrape(t, off.URL, ""); status == 200 {
 		t.Errorf("GET /metrics with --metrics-access off got %d", status)
+	}
+}
+
+// lambdaMetrics checks the AWS/Lambda datapoints of TestMetrics'
+// invocations: n successes and an error of metered, a throttle of
+// metered-off.
+func lambdaMetrics(t *testing.T, srv *alofttest.Server, n int) {
+	t.Helper()
+	cw := cloudwatch.NewFromConfig(srv.Config(), func(o *cloudwatch.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	stat := func(name, fn string) *cwtypes.Datapoint {
+		var dims []cwtypes.Dimension
+		if fn != "" {
+			dims = []cwtypes.Dimension{{Name: aws.String("FunctionName"), Value: aws.String(fn)}}
+		}
+		st, err := cw.GetMetricStatistics(ctxT(t), &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/Lambda"),
+			MetricName: aws.String(name), Dimensions: dims, Period: aws.Int32(3600),
+			StartTime: aws.Time(time.Now().Add(-time.Hour)), EndTime: aws.Time(time.Now().Add(time.Hour)),
+			Statistics: []cwtypes.Statistic{cwtypes.StatisticSum, cwtypes.StatisticSampleCount, cwtypes.StatisticMaximum}})
+		if err != nil {
+			t.Fatalf("GetMetricStatistics %s: %v", name, err)
+		}
+		if len(st.Datapoints) != 1 {
+			return nil
+		}
+		return &st.Datapoints[0]
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for stat("Throttles", "metered-off") == nil && time.Now().Before(deadline) { // recorded off the invocations' path
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, c := range []struct {
+		name, fn     string
+		sum, samples float64
+	}{
+		{"Invocations", "metered", float64(n + 1), float64(n + 1)},
+		{"Errors", "metered", 1, float64(n + 1)},
+		{"Duration", "metered", -1, float64(n + 1)},
+		{"Throttles", "metered-off", 1, 1},
+		{"Invocations", "", float64(n + 1), float64(n + 1)}, // the account's
+	} {
+		d := stat(c.name, c.fn)
+		if d == nil {
+			t.Errorf("AWS/Lambda %s of %q: no datapoint", c.name, c.fn)
+			continue
+		}
+		if (c.sum >= 0 && aws.ToFloat64(d.Sum) != c.sum) || aws.ToFloat64(d.SampleCount) != c.samples {
+			t.Errorf("AWS/Lambda %s of %q: sum %v of %v samples, want %v of %v", c.name, c.fn, aws.ToFloat64(d.Sum), aws.ToFloat64(d.SampleCount), c.sum, c.samples)
+		}
+		if c.name == "Duration" && (d.Unit != cwtypes.StandardUnitMilliseconds || aws.ToFloat64(d.Maximum) <= 0) {
+			t.Errorf("AWS/Lambda Duration: %+v, want milliseconds", d)
+		}
+	}
+	if d := stat("Invocations", "metered-off"); d != nil {
+		t.Errorf("a throttled invocation counted among Invocations: %+v", d)
 	}
 }
