@@ -58,3 +58,20 @@ func TestLanes(t *testing.T) {
 		t.Fatalf("100 keys used lanes %v", used)
 	}
 }
+
+// TestIteratorAgeObserved hands each round's iterator age, with the
+// mapping's function, to Deps.IteratorAge.
+func TestIteratorAgeObserved(t *testing.T) {
+	type seen struct {
+		arn string
+		age time.Duration
+	}
+	var got []seen
+	s := &Service{log: slog.New(slog.DiscardHandler), d: Deps{IteratorAge: func(arn string, age time.Duration) { got = append(got, seen{arn, age}) }}}
+	m := Mapping{UUID: "m1", FunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:f:live"}
+	s.observeAge(m, 3*time.Second)
+	s.observeAge(m, time.Second)
+	if len(got) != 2 || got[0] != (seen{m.FunctionArn, 3 * time.Second}) || got[1].age != time.Second {
+		t.Fatalf("observed %v", got)
+	}
+}
