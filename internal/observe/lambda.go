@@ -67,6 +67,7 @@ type lambdaPoint struct {
 	f                  *lambdaFn
 	qualifier, version string
 	outcome            invoke.Outcome
+	ran                bool // it reached the function (it has a request id)
 	provisioned, spill bool
 	ms                 float64
 	at                 time.Time
@@ -170,7 +171,7 @@ func (l *Lambda) Observe(o *invoke.Observation) {
 		raise(&l.peakAll, int64(o.AccountConcurrency))
 		raise(&l.peakUnreserved, int64(o.UnreservedConcurrency))
 	}
-	p := lambdaPoint{f: f, qualifier: o.Qualifier, version: o.Version, outcome: o.Outcome,
+	p := lambdaPoint{f: f, qualifier: o.Qualifier, version: o.Version, outcome: o.Outcome, ran: o.RequestID != "",
 		provisioned: o.Provisioned, spill: o.Spillover, ms: float64(o.Duration) / float64(time.Millisecond), at: o.Arrived}
 	l.mu.Lock()
 	if l.running && len(l.noted) < maxNoted {
@@ -192,6 +193,9 @@ func (p *lambdaPoint) record(r Recorder) {
 		}
 		return
 	}
+	if !p.ran { // an invocation error (the platform could not run it): not an invocation
+		return
+	}
 	errs := 0.0
 	if p.outcome != Succeeded {
 		errs = 1
@@ -200,7 +204,9 @@ func (p *lambdaPoint) record(r Recorder) {
 	for _, d := range sets[:n] {
 		r.Record(Namespace, "Invocations", d, 1, unitCount, at)
 		r.Record(Namespace, "Errors", d, errs, unitCount, at)
-		r.Record(Namespace, "Duration", d, p.ms, unitMs, at)
+		if p.ms > 0 {
+			r.Record(Namespace, "Duration", d, p.ms, unitMs, at)
+		}
 	}
 	if p.provisioned || p.spill {
 		name := "ProvisionedConcurrencyInvocations"

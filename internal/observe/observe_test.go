@@ -355,8 +355,8 @@ func TestLambdaProvisioned(t *testing.T) {
 	var l Lambda
 	rec := &fakeRecorder{}
 	l.SetRecorder(rec)
-	l.Observe(&invoke.Observation{Function: "p", Qualifier: "1", Version: "1", Outcome: Succeeded, Provisioned: true})
-	l.Observe(&invoke.Observation{Function: "p", Qualifier: "1", Version: "1", Outcome: Succeeded, Spillover: true})
+	l.Observe(&invoke.Observation{Function: "p", Qualifier: "1", Version: "1", RequestID: "r1", Outcome: Succeeded, Provisioned: true})
+	l.Observe(&invoke.Observation{Function: "p", Qualifier: "1", Version: "1", RequestID: "r2", Outcome: Succeeded, Spillover: true})
 	for _, name := range []string{"ProvisionedConcurrencyInvocations", "ProvisionedConcurrencySpilloverInvocations"} {
 		if got, n := rec.sum(name, "FunctionName=p,Resource=p:1"); n != 1 || got != 1 {
 			t.Errorf("%s got %v of %d, want 1 of 1", name, got, n)
@@ -490,5 +490,16 @@ func TestLambdaRunRecordsOffThePath(t *testing.T) {
 	}
 	if _, n := rec.sum("Throttles", "FunctionName=fn"); n != 1 {
 		t.Errorf("after Run stopped, Throttles got %d points, want 1", n)
+	}
+}
+
+func TestLambdaLeavesOutInvocationErrors(t *testing.T) {
+	var l Lambda
+	rec := &fakeRecorder{}
+	l.SetRecorder(rec)
+	// The platform could not run it (closing): no request id, no run.
+	l.Observe(&invoke.Observation{Function: "f", Outcome: Failed, ErrorType: "ServiceException"})
+	if len(rec.points) != 0 {
+		t.Errorf("an invocation error was published: %+v", rec.points)
 	}
 }

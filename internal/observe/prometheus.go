@@ -189,7 +189,7 @@ func (p *Prometheus) Observe(o *invoke.Observation) {
 			s.initDur.Observe(o.InitDuration.Seconds())
 		}
 	}
-	if o.Duration > 0 || o.RequestID != "" {
+	if o.Duration > 0 { // it ran: not a start that failed, nor refused by the platform
 		s.duration.Observe(o.Duration.Seconds())
 	}
 	switch {
