@@ -223,10 +223,18 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if r.URL.Path == "/" && r.Method == http.MethodGet && r.URL.RawQuery == "" && r.Header.Get("Authorization") == "" &&
+	if r.Method == http.MethodGet && r.URL.RawQuery == "" && r.Header.Get("Authorization") == "" &&
 		strings.Contains(r.Header.Get("Accept"), "text/html") {
-		e.welcome(w, r)
-		return
+		switch {
+		case r.URL.Path == "/":
+			e.welcome(w, r)
+			return
+		case r.URL.Path == "/console" && e.c.Public["/console/"] != nil:
+			// A browser asking for the console without its slash; an S3
+			// client listing a bucket named console sends no text/html.
+			http.Redirect(w, r, "/console/", http.StatusFound)
+			return
+		}
 	}
 	for prefix, h := range e.c.Public {
 		if strings.HasPrefix(r.URL.Path, prefix) {
@@ -279,16 +287,21 @@ func (e *Edge) service(r *http.Request) *Service {
 func (e *Edge) welcome(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	console := ""
+	if e.c.Public["/console/"] != nil {
+		console = "\n<p>Open the <a href=\"/console/\">console</a> and sign in with an access key pair.</p>"
+	}
 	fmt.Fprintf(w, `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Aloft</title></head>
 <body style="font-family:sans-serif;max-width:40em;margin:3em auto">
 <h1>Aloft</h1>
-<p>This is the API endpoint of an Aloft server: Lambda, S3, CloudWatch Logs,
-EventBridge Scheduler, API Gateway, IAM and STS, signed as AWS signs them.</p>
+<p>This is the API endpoint of an Aloft server: Lambda, S3, SQS, SNS,
+DynamoDB, CloudWatch (metrics and logs), X-Ray, EventBridge Scheduler,
+API Gateway, IAM and STS, signed as AWS signs them.</p>%s
 <p>Point the AWS CLI or an SDK at it, with the keys the server saved in
 <code>.aloft/credentials</code>:</p>
 <pre>aws --endpoint-url http://%s lambda list-functions</pre>
 <p>Health: <a href="/health">/health</a>.</p>
 </body></html>
-`, html.EscapeString(r.Host))
+`, console, html.EscapeString(r.Host))
 }

@@ -221,6 +221,37 @@ func TestWelcome(t *testing.T) {
 	}
 }
 
+// TestConsoleSlash checks that a browser opening /console is sent to
+// the console, while an S3 client's GET /console (a bucket named console)
+// still reaches S3.
+func TestConsoleSlash(t *testing.T) {
+	s3 := &reached{}
+	e := testEdge(s3, &reached{}, &reached{}, &reached{}, &reached{})
+	e.c.Public = map[string]http.Handler{"/console/": &reached{}}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest("GET", srv.URL+"/console", nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/console/" {
+		t.Errorf("browser: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	welcome := must(http.NewRequest("GET", srv.URL+"/", nil))
+	welcome.Header.Set("Accept", "text/html")
+	if page := send(t, welcome); !strings.Contains(page.body, `href="/console/"`) {
+		t.Errorf("the welcome page does not link the console: %s", page.body)
+	}
+	send(t, must(http.NewRequest("GET", srv.URL+"/console", nil)))
+	if s3.n.Load() != 1 {
+		t.Error("an S3 client's GET /console did not reach S3")
+	}
+}
+
 // TestSigV2Refused checks that a Signature Version 2 request to a service
 // other than S3 gets a clear refusal in that service's shape.
 func TestSigV2Refused(t *testing.T) {
