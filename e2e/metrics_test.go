@@ -175,6 +175,9 @@ func TestMetrics(t *testing.T) {
 	if got := gauge("aloft_concurrent_executions", map[string]string{"function": "metered"}); got != 0 {
 		t.Errorf("concurrent executions got %v, want 0", got)
 	}
+	if sample(fams, "aloft_prepared_templates", nil) == nil {
+		t.Error("prepared templates are not reported")
+	}
 	if gauge("aloft_backbone_up", nil) != 1 || sample(fams, "aloft_backbone_stream_messages", map[string]string{"stream": "ALOFT_ASYNC"}) == nil {
 		t.Error("the backbone and its streams are not reported")
 	}

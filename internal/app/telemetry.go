@@ -16,6 +16,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/observe"
+	"github.com/aloft-dev/aloft/internal/sandbox"
 )
 
 // sampleEvery is how often the concurrency metrics of AWS/Lambda are
@@ -61,6 +62,12 @@ func (s *Server) startTelemetry(js jetstream.JetStream) {
 			return nil, nil
 		},
 		Backbone: func(ctx context.Context) ([]observe.Stream, error) { return backboneStreams(ctx, js) },
+		Prepared: func() int {
+			if p, ok := s.driver.(sandbox.Preparer); ok {
+				return p.Prepared()
+			}
+			return 0
+		},
 	})
 	// A deleted function's series go with it.
 	s.reg.OnChange(func(name string) {

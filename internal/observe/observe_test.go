@@ -190,7 +190,8 @@ func TestStateReadAtScrape(t *testing.T) {
 				{Function: "gone", Running: 0, Idle: 1},
 			}, 2
 		},
-		Exists: func(name string) bool { return name != "gone" },
+		Exists:   func(name string) bool { return name != "gone" },
+		Prepared: func() int { return 3 },
 	})
 	fams := gather(t, p)
 	if calls != 1 {
@@ -214,6 +215,7 @@ func TestStateReadAtScrape(t *testing.T) {
 		{"aloft_instances", map[string]string{"function": "a", "state": "frozen"}, 1},
 		{"aloft_instances", map[string]string{"function": "a", "state": "busy"}, 2},
 		{"aloft_provisioned_instances", map[string]string{"function": "a", "state": "busy"}, 1},
+		{"aloft_prepared_templates", nil, 3},
 	} {
 		if got := g(c.name, c.labels); got != c.want {
 			t.Errorf("%s%v got %v, want %v", c.name, c.labels, got, c.want)

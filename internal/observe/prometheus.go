@@ -294,6 +294,9 @@ type Sources struct {
 	Async func(ctx context.Context) ([]async.Stats, error)
 	// Backbone reports whether the backbone answers, and its streams.
 	Backbone func(ctx context.Context) ([]Stream, error)
+	// Prepared returns how many processes the sandbox keeps started from
+	// runtime templates, ready to become instances (sandbox.Preparer).
+	Prepared func() int
 }
 
 // Stream is one stream of the backbone as a scrape reads it.

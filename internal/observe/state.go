@@ -26,6 +26,8 @@ var (
 		"Asynchronous events being delivered now, by function.", []string{"function"}, nil)
 	descAsyncDone = prometheus.NewDesc("aloft_async_deliveries_total",
 		"Deliveries of asynchronous events by function and result (succeeded, retried, throttled, failed), kept across restarts.", []string{"function", "result"}, nil)
+	descPrepared = prometheus.NewDesc("aloft_prepared_templates",
+		"Processes started ahead of need from runtime templates, ready to become instances.", nil, nil)
 	descBackboneUp = prometheus.NewDesc("aloft_backbone_up",
 		"1 when the backbone (JetStream) answered the scrape, else 0.", nil, nil)
 	descStreamMsgs = prometheus.NewDesc("aloft_backbone_stream_messages",
@@ -40,7 +42,7 @@ type stateCollector struct{ src Sources }
 // Describe sends the descriptions of every series it may collect.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConcurrent, descUnreserved, descInstances, descProvisioned,
-		descQueued, descInFlight, descAsyncDone, descBackboneUp, descStreamMsgs, descStreamBytes} {
+		descQueued, descInFlight, descAsyncDone, descPrepared, descBackboneUp, descStreamMsgs, descStreamBytes} {
 		ch <- d
 	}
 }
@@ -69,6 +71,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 				gauge(descProvisioned, float64(f.ProvisionedBusy), f.Function, "busy")
 			}
 		}
+	}
+	if c.src.Prepared != nil {
+		gauge(descPrepared, float64(c.src.Prepared()))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeWait)
 	defer cancel()

@@ -107,6 +107,13 @@ type Networker interface {
 	PrivateNetworks() bool
 }
 
+// Preparer is the optional ability of a driver to report how many
+// processes it keeps started ahead of need from templates (see Template),
+// ready to become instances.
+type Preparer interface {
+	Prepared() int
+}
+
 // Driver starts instances.
 type Driver interface {
 	// Name identifies the driver in logs ("process", "linux").

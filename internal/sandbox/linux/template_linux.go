@@ -202,6 +202,16 @@ func (d *Driver) shrinkTemplates() {
 	}
 }
 
+// Prepared returns how many inits with a ready template process the
+// driver holds.
+func (d *Driver) Prepared() int {
+	n := 0
+	for _, tp := range d.templatePools() {
+		n += len(tp.ready)
+	}
+	return n
+}
+
 // templatePools returns the template pools, for the refiller.
 func (d *Driver) templatePools() []*tpool {
 	d.tmu.Lock()

@@ -35,7 +35,19 @@ var (
 	_ sandbox.Driver             = (*Driver)(nil)
 	_ sandbox.OutputPipe         = (*instance)(nil)
 	_ interface{ Close() error } = (*Driver)(nil)
+	_ sandbox.Preparer           = (*Driver)(nil)
 )
+
+// Prepared returns how many template processes are ready.
+func (d *Driver) Prepared() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, ts := range d.ready {
+		n += len(ts.ready)
+	}
+	return n
+}
 
 // Name returns "process".
 func (*Driver) Name() string { return "process" }
