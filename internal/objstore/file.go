@@ -42,6 +42,10 @@ type fileMeta struct {
 	Checksums   map[string]string `json:"checksums,omitempty"`
 	Parts       int               `json:"parts,omitempty"`
 	PartSizes   []int64           `json:"partSizes,omitempty"`
+	// Of a completed multipart upload: see multipart_checksum.go.
+	ChecksumType  string   `json:"checksumType,omitempty"`
+	PartChecksums []string `json:"partChecksums,omitempty"`
+	UploadID      string   `json:"uploadId,omitempty"`
 }
 
 func (m *fileMeta) info(bucket string) ObjectInfo {
@@ -49,6 +53,7 @@ func (m *fileMeta) info(bucket string) ObjectInfo {
 		Bucket: bucket, Key: m.Key, Size: m.Size, ETag: m.ETag, LastModified: m.Modified,
 		ContentType: m.ContentType, Metadata: m.Metadata, Headers: m.Headers,
 		Checksums: m.Checksums, Parts: m.Parts, PartSizes: m.PartSizes,
+		ChecksumType: m.ChecksumType, PartChecksums: m.PartChecksums,
 	}
 }
 

@@ -2,6 +2,7 @@ package objstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -68,6 +69,15 @@ func (d *Disk) CreateUpload(ctx context.Context, bucket, key string, opts PutOpt
 	}
 	defer os.RemoveAll(tmp)
 	opts.ContentMD5 = nil
+	if opts.ChecksumAlgorithm != "" {
+		typ, err := ChecksumType(opts.ChecksumAlgorithm, opts.ChecksumType)
+		if err != nil {
+			return "", err
+		}
+		opts.ChecksumType = typ
+	} else if opts.ChecksumType != "" {
+		return "", fmt.Errorf("%w: The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.", ErrChecksumRequest)
+	}
 	m := uploadMeta{Bucket: bucket, Key: key, Options: opts, Initiated: d.modified()}
 	if err := writeJSONFile(d.tmp, filepath.Join(tmp, "upload.json"), m); err != nil {
 		return "", err
@@ -115,12 +125,16 @@ func (d *Disk) uploadError(bucket string, err error) error {
 }
 
 // UploadPart stores a part in its upload's directory, replacing an earlier
-// part with the same number.
+// part with the same number. Of an upload with a checksum algorithm, the
+// part's checksum of that algorithm is computed as it streams in; one the
+// request gave must match it, and one of another algorithm alone is
+// ErrChecksumRequest.
 func (d *Disk) UploadPart(ctx context.Context, bucket, key, uploadID string, n int, body io.Reader, opts PartOptions) (PartInfo, error) {
 	if n < 1 || n > MaxParts {
 		return PartInfo{}, ErrInvalidPartNumber
 	}
-	if _, _, err := d.loadUpload(bucket, key, uploadID); err != nil {
+	up, _, err := d.loadUpload(bucket, key, uploadID)
+	if err != nil {
 		return PartInfo{}, d.uploadError(bucket, err)
 	}
 	t, err := newTemp(d.tmp, "part-*")
@@ -128,30 +142,37 @@ func (d *Disk) UploadPart(ctx context.Context, bucket, key, uploadID string, n i
 		return PartInfo{}, err
 	}
 	defer t.discard()
-	size, sum, err := t.readContent(body, MaxObjectSize)
+	alg := up.Options.ChecksumAlgorithm
+	var r io.Reader = body
+	h := newChecksum(alg)
+	if h != nil {
+		r = io.TeeReader(body, h)
+	}
+	size, sum, err := t.readContent(r, MaxObjectSize)
 	if err != nil {
 		return PartInfo{}, err
 	}
 	if opts.ContentMD5 != nil && !bytes.Equal(opts.ContentMD5, sum[:]) {
 		return PartInfo{}, ErrBadDigest
 	}
-	m := &fileMeta{Part: n, Size: size, ETag: hexMD5(sum), Modified: d.modified(), Checksums: addChecksums(maps.Clone(opts.Checksums), body)}
-	if err := t.finish(m); err != nil {
-		return PartInfo{}, err
-	}
-	unlock := d.uploads.lock(uploadID)
-	defer unlock()
-	_, dir, err := d.loadUpload(bucket, key, uploadID) // completed or aborted meanwhile?
-	if err != nil {
-		return PartInfo{}, d.uploadError(bucket, err)
-	}
-	if err := t.commit(filepath.Join(dir, partName(n))); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return PartInfo{}, ErrNoSuchUpload
+	sums := addChecksums(maps.Clone(opts.Checksums), body)
+	if h != nil {
+		got := b64(h.Sum(nil))
+		if want, ok := sums[alg]; ok && want != got {
+			return PartInfo{}, ErrChecksumMismatch
+		} else if !ok && len(sums) > 0 {
+			for other := range sums {
+				return PartInfo{}, fmt.Errorf("%w: Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum Type: %s",
+					ErrChecksumRequest, strings.ToLower(alg), strings.ToLower(other))
+			}
 		}
-		return PartInfo{}, fmt.Errorf("objstore: commit part %d: %w", n, err)
+		if sums == nil {
+			sums = make(map[string]string, 1)
+		}
+		sums[alg] = got
 	}
-	return m.partInfo(), nil
+	m := &fileMeta{Part: n, Size: size, ETag: hexMD5(sum), Modified: d.modified(), Checksums: sums}
+	return d.commitPart(bucket, key, uploadID, t, m)
 }
 
 func (m *fileMeta) partInfo() PartInfo {
@@ -220,11 +241,16 @@ func (d *Disk) ListParts(ctx context.Context, bucket, key, uploadID string, mark
 	return out, nil
 }
 
-// CompleteUpload checks the listed parts, joins their content into a new
-// object file (with copy_file_range where the kernel has it), commits it,
-// and then removes the upload. The upload's lock keeps parts from changing
-// meanwhile.
+// CompleteUpload is CompleteUploadWith without a whole-object checksum.
 func (d *Disk) CompleteUpload(ctx context.Context, bucket, key, uploadID string, parts []CompletedPart) (ObjectInfo, error) {
+	return d.CompleteUploadWith(ctx, bucket, key, uploadID, parts, CompleteOptions{})
+}
+
+// CompleteUploadWith checks the listed parts, joins their content into a
+// new object file (with copy_file_range where the kernel has it), commits
+// it with the upload's object checksum, and then removes the upload. The
+// upload's lock keeps parts from changing meanwhile.
+func (d *Disk) CompleteUploadWith(ctx context.Context, bucket, key, uploadID string, parts []CompletedPart, opts CompleteOptions) (ObjectInfo, error) {
 	if len(parts) == 0 {
 		return ObjectInfo{}, ErrNoParts
 	}
@@ -232,7 +258,20 @@ func (d *Disk) CompleteUpload(ctx context.Context, bucket, key, uploadID string,
 	defer unlock()
 	up, dir, err := d.loadUpload(bucket, key, uploadID)
 	if err != nil {
+		if errors.Is(err, ErrNoSuchUpload) {
+			if info, ok := d.completedAlready(bucket, key, uploadID, parts); ok {
+				return info, nil
+			}
+		}
 		return ObjectInfo{}, d.uploadError(bucket, err)
+	}
+	alg, typ := up.Options.ChecksumAlgorithm, up.Options.ChecksumType
+	if opts.ChecksumType != "" && opts.ChecksumType != typ {
+		return ObjectInfo{}, fmt.Errorf("%w: The upload was created using the %s checksum mode. The complete request must use the same checksum mode.",
+			ErrChecksumRequest, cmp.Or(typ, "null"))
+	}
+	if opts.Checksum != "" && alg == "" {
+		return ObjectInfo{}, fmt.Errorf("%w: The upload was created without a checksum algorithm; the complete request cannot give one.", ErrChecksumRequest)
 	}
 	metas := make([]*fileMeta, len(parts))
 	for i, p := range parts {
@@ -251,6 +290,18 @@ func (d *Disk) CompleteUpload(ctx context.Context, bucket, key, uploadID string,
 		}
 		if !strings.EqualFold(strings.Trim(p.ETag, `"`), pm.ETag) {
 			return ObjectInfo{}, fmt.Errorf("%w: part %d has another ETag", ErrInvalidPart, p.Number)
+		}
+		for a, v := range p.Checksums {
+			if pm.Checksums[a] != v {
+				return ObjectInfo{}, fmt.Errorf("%w: part %d has another %s checksum", ErrInvalidPart, p.Number, a)
+			}
+		}
+		if typ == ChecksumComposite && p.Checksums[alg] == "" {
+			return ObjectInfo{}, fmt.Errorf("%w: The upload was created using a %s checksum. The complete request must include the checksum for each part. It was missing for part %d in the request.",
+				ErrChecksumRequest, strings.ToLower(alg), p.Number)
+		}
+		if alg != "" && pm.Checksums[alg] == "" {
+			return ObjectInfo{}, fmt.Errorf("%w: part %d has no %s checksum", ErrCorrupt, p.Number, alg)
 		}
 		metas[i] = pm
 	}
@@ -292,7 +343,28 @@ func (d *Disk) CompleteUpload(ctx context.Context, bucket, key, uploadID string,
 		PartSizes: sizes,
 	}
 	setOptions(m, &up.Options)
-	m.Checksums = nil // a whole-object checksum of joined parts is not computed
+	m.Checksums = nil
+	m.UploadID = uploadID
+	if alg != "" {
+		m.ChecksumType = typ
+		m.PartChecksums = make([]string, len(metas))
+		for i, pm := range metas {
+			m.PartChecksums[i] = pm.Checksums[alg]
+		}
+		var sum string
+		if typ == ChecksumFullObject {
+			sum, err = fullChecksum(alg, m.PartChecksums, sizes)
+		} else {
+			sum, err = compositeChecksum(alg, m.PartChecksums)
+		}
+		if err != nil {
+			return ObjectInfo{}, err
+		}
+		if opts.Checksum != "" && opts.Checksum != sum && opts.Checksum+"-"+strconv.Itoa(len(parts)) != sum {
+			return ObjectInfo{}, ErrChecksumMismatch
+		}
+		m.Checksums = map[string]string{alg: sum}
+	}
 	if err := t.finish(m); err != nil {
 		return ObjectInfo{}, err
 	}

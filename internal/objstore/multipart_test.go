@@ -47,7 +47,7 @@ func TestMultipart(t *testing.T) {
 		t.Fatalf("list parts after 2: %+v, %v", list, err)
 	}
 
-	parts := []CompletedPart{{1, `"` + etags[0] + `"`}, {2, etags[1]}, {3, etags[2]}}
+	parts := []CompletedPart{{1, `"` + etags[0] + `"`, nil}, {2, etags[1], nil}, {3, etags[2], nil}}
 	bad := []struct {
 		parts []CompletedPart
 		want  error
@@ -55,10 +55,10 @@ func TestMultipart(t *testing.T) {
 		{nil, ErrNoParts},
 		{[]CompletedPart{parts[1], parts[0]}, ErrInvalidPartOrder},
 		{[]CompletedPart{parts[0], parts[0]}, ErrInvalidPartOrder},
-		{[]CompletedPart{parts[0], {2, etags[0]}}, ErrInvalidPart},
-		{[]CompletedPart{parts[0], {4, etags[0]}}, ErrInvalidPart},
-		{[]CompletedPart{parts[2], {4, etags[0]}}, ErrInvalidPart},
-		{[]CompletedPart{parts[0], parts[2], {4, etags[0]}}, ErrInvalidPart},
+		{[]CompletedPart{parts[0], {2, etags[0], nil}}, ErrInvalidPart},
+		{[]CompletedPart{parts[0], {4, etags[0], nil}}, ErrInvalidPart},
+		{[]CompletedPart{parts[2], {4, etags[0], nil}}, ErrInvalidPart},
+		{[]CompletedPart{parts[0], parts[2], {4, etags[0], nil}}, ErrInvalidPart},
 	}
 	for _, tc := range bad {
 		if _, err := d.CompleteUpload(ctx, "bkt", "big", id, tc.parts); !errors.Is(err, tc.want) {
@@ -106,7 +106,7 @@ func TestMultipartTooSmallAndAbort(t *testing.T) {
 	id, _ := d.CreateUpload(ctx, "bkt", "k", PutOptions{})
 	a, _ := d.UploadPart(ctx, "bkt", "k", id, 1, bytes.NewReader([]byte("small")), PartOptions{})
 	b, _ := d.UploadPart(ctx, "bkt", "k", id, 2, bytes.NewReader([]byte("last")), PartOptions{})
-	if _, err := d.CompleteUpload(ctx, "bkt", "k", id, []CompletedPart{{1, a.ETag}, {2, b.ETag}}); !errors.Is(err, ErrTooSmall) {
+	if _, err := d.CompleteUpload(ctx, "bkt", "k", id, []CompletedPart{{1, a.ETag, nil}, {2, b.ETag, nil}}); !errors.Is(err, ErrTooSmall) {
 		t.Fatalf("small part: got %v", err)
 	}
 	// One small part alone is fine: it is the last.
@@ -135,7 +135,7 @@ func TestMultipartTooSmallAndAbort(t *testing.T) {
 	}
 	id2, _ := d.CreateUpload(ctx, "bkt", "k", PutOptions{})
 	c, _ := d.UploadPart(ctx, "bkt", "k", id2, 1, bytes.NewReader([]byte("only")), PartOptions{})
-	if obj, err := d.CompleteUpload(ctx, "bkt", "k", id2, []CompletedPart{{1, c.ETag}}); err != nil || obj.Size != 4 {
+	if obj, err := d.CompleteUpload(ctx, "bkt", "k", id2, []CompletedPart{{1, c.ETag, nil}}); err != nil || obj.Size != 4 {
 		t.Fatalf("one small part: %+v, %v", obj, err)
 	}
 }

@@ -53,6 +53,7 @@ type Store interface {
 	CompleteUpload(ctx context.Context, bucket, key, uploadID string, parts []CompletedPart) (ObjectInfo, error)
 	// AbortUpload ends an upload and removes its parts.
 	AbortUpload(ctx context.Context, bucket, key, uploadID string) error
+	MultipartStore // the rest of multipart uploads: multipart_more.go
 
 	// PutNotification replaces a bucket's notification configuration.
 	PutNotification(ctx context.Context, bucket string, cfg NotificationConfig) error
@@ -121,6 +122,10 @@ type PutOptions struct {
 	// algorithm name ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256") with
 	// base64 values, kept and returned with the object.
 	Checksums map[string]string
+	// ChecksumAlgorithm and ChecksumType are a multipart upload's
+	// object checksum; see CreateUpload.
+	ChecksumAlgorithm string
+	ChecksumType      string
 }
 
 // PartOptions is what a writer says about a part besides its content.
@@ -142,6 +147,10 @@ type ObjectInfo struct {
 	Checksums    map[string]string
 	Parts        int     // parts of a completed multipart upload, else 0
 	PartSizes    []int64 // their sizes, in order
+	// ChecksumType is FULL_OBJECT or COMPOSITE for a multipart object
+	// with a checksum, and PartChecksums its parts' checksums.
+	ChecksumType  string
+	PartChecksums []string
 	// Sequencer orders changes to one key; set by the calls that change
 	// an object.
 	Sequencer string
@@ -209,6 +218,9 @@ type PartList struct {
 type CompletedPart struct {
 	Number int
 	ETag   string
+	// Checksums, if any, are the part's checksums as the request gives
+	// them, by algorithm; each must be the part's.
+	Checksums map[string]string
 }
 
 // NotificationConfig is a bucket's notification configuration.
