@@ -56,4 +56,4 @@ func conditionKeys(rq *request) map[string][]string {
 var Actions = []string{"s3:ListAllMyBuckets", "s3:PutBucketNotification", "s3:GetBucketNotification", "s3:GetBucketLocation",
 	"s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicy", "s3:ListBucketMultipartUploads", "s3:DeleteObject",
 	"s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:ListMultipartUploadParts", "s3:GetObject",
-	"s3:AbortMultipartUpload", "s3:PutObject"}
+	"s3:AbortMultipartUpload", "s3:PutObject", "s3:GetObjectAttributes"}

@@ -304,6 +304,8 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, rq *request) (str
 			case http.MethodDelete:
 				return "s3:DeleteBucketPolicy", func() error { return h.deletePolicy(w, r, rq) }
 			}
+		case has("uploads") && m == http.MethodGet:
+			return "s3:ListBucketMultipartUploads", func() error { return h.listUploads(w, r, rq) }
 		case has("delete") && m == http.MethodPost:
 			return "", func() error { return h.deleteObjects(w, r, rq) }
 		case unknownSub():
@@ -327,11 +329,13 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, rq *request) (str
 		switch {
 		case has("uploads") && m == http.MethodPost:
 			return "s3:PutObject", func() error { return h.createUpload(w, r, rq) }
+		case has("attributes") && m == http.MethodGet:
+			return "s3:GetObjectAttributes", func() error { return h.getObjectAttributes(w, r, rq) }
 		case has("uploadId"):
 			switch m {
 			case http.MethodPut:
 				if r.Header.Get("X-Amz-Copy-Source") != "" {
-					return "", func() error { return s3err("NotImplemented", "UploadPartCopy is not implemented.") }
+					return "s3:PutObject", func() error { return h.uploadPartCopy(w, r, rq) }
 				}
 				return "s3:PutObject", func() error { return h.uploadPart(w, r, rq) }
 			case http.MethodGet:

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/aloft-dev/aloft/internal/objstore"
 )
@@ -16,17 +17,26 @@ type initiateResult struct {
 	UploadID string `xml:"UploadId"`
 }
 
+// createUpload answers CreateMultipartUpload, with the object checksum
+// x-amz-checksum-algorithm and x-amz-checksum-type choose.
 func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request, rq *request) error {
 	opts, err := putOptions(r)
 	if err != nil {
 		return err
 	}
+	opts.ChecksumAlgorithm = strings.ToUpper(r.Header.Get("X-Amz-Checksum-Algorithm"))
+	opts.ChecksumType = strings.ToUpper(r.Header.Get("X-Amz-Checksum-Type"))
 	if _, err := h.readSmall(r, rq, 0); err != nil {
 		return err
 	}
 	id, err := h.d.Store.CreateUpload(r.Context(), rq.bucket, rq.key, opts)
 	if err != nil {
-		return err
+		return multipartError(err)
+	}
+	if opts.ChecksumAlgorithm != "" {
+		typ, _ := objstore.ChecksumType(opts.ChecksumAlgorithm, opts.ChecksumType)
+		w.Header().Set("X-Amz-Checksum-Algorithm", opts.ChecksumAlgorithm)
+		w.Header().Set("X-Amz-Checksum-Type", typ)
 	}
 	writeXML(w, http.StatusOK, initiateResult{Xmlns: xmlns, Bucket: rq.bucket, Key: rq.key, UploadID: id})
 	return nil
@@ -55,7 +65,7 @@ func (h *Handler) uploadPart(w http.ResponseWriter, r *http.Request, rq *request
 	}
 	part, err := h.d.Store.UploadPart(r.Context(), rq.bucket, rq.key, rq.query.Get("uploadId"), n, body, objstore.PartOptions{})
 	if err != nil {
-		return err
+		return multipartError(err)
 	}
 	w.Header().Set("ETag", quote(part.ETag))
 	setChecksumHeaders(w.Header(), part.Checksums)
@@ -127,21 +137,51 @@ func (h *Handler) listParts(w http.ResponseWriter, r *http.Request, rq *request)
 
 type completeRequest struct {
 	Parts []struct {
-		PartNumber int
-		ETag       string
+		PartNumber        int
+		ETag              string
+		ChecksumCRC32     string
+		ChecksumCRC32C    string
+		ChecksumCRC64NVME string
+		ChecksumSHA1      string
+		ChecksumSHA256    string
 	} `xml:"Part"`
 }
 
 type completeResult struct {
-	XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
-	Xmlns    string   `xml:"xmlns,attr"`
-	Location string
-	Bucket   string
-	Key      string
-	ETag     string
+	XMLName           xml.Name `xml:"CompleteMultipartUploadResult"`
+	Xmlns             string   `xml:"xmlns,attr"`
+	Location          string
+	Bucket            string
+	Key               string
+	ETag              string
+	ChecksumCRC32     string `xml:",omitempty"`
+	ChecksumCRC32C    string `xml:",omitempty"`
+	ChecksumCRC64NVME string `xml:",omitempty"`
+	ChecksumSHA1      string `xml:",omitempty"`
+	ChecksumSHA256    string `xml:",omitempty"`
+	ChecksumType      string `xml:",omitempty"`
 }
 
+// checksumNames are the algorithms of x-amz-checksum-*, by name.
+var checksumNames = []string{"CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"}
+
+// completeUpload answers CompleteMultipartUpload. Its x-amz-checksum-*
+// header is the whole object's checksum the client expects, not the
+// body's, so it is taken off before the body is read. Completing an
+// upload again with the same parts answers as the first time, while the
+// object is still the one it made.
 func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, rq *request) error {
+	opts := objstore.CompleteOptions{ChecksumType: strings.ToUpper(r.Header.Get("X-Amz-Checksum-Type"))}
+	for _, alg := range checksumNames {
+		name := "X-Amz-Checksum-" + alg
+		if v := r.Header.Get(name); v != "" {
+			if opts.Checksum != "" {
+				return s3err("InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+			}
+			opts.Checksum = v
+			r.Header.Del(name)
+		}
+	}
 	body, err := h.readSmall(r, rq, 4<<20)
 	if err != nil {
 		return err
@@ -156,16 +196,30 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, rq *req
 	parts := make([]objstore.CompletedPart, len(req.Parts))
 	for i, p := range req.Parts {
 		parts[i] = objstore.CompletedPart{Number: p.PartNumber, ETag: p.ETag}
+		for alg, v := range map[string]string{"CRC32": p.ChecksumCRC32, "CRC32C": p.ChecksumCRC32C, "CRC64NVME": p.ChecksumCRC64NVME,
+			"SHA1": p.ChecksumSHA1, "SHA256": p.ChecksumSHA256} {
+			if v != "" {
+				if parts[i].Checksums == nil {
+					parts[i].Checksums = make(map[string]string, 1)
+				}
+				parts[i].Checksums[alg] = v
+			}
+		}
 	}
-	info, err := h.d.Store.CompleteUpload(r.Context(), rq.bucket, rq.key, rq.query.Get("uploadId"), parts)
+	info, err := h.d.Store.CompleteUploadWith(r.Context(), rq.bucket, rq.key, rq.query.Get("uploadId"), parts, opts)
 	if err != nil {
-		return err
+		return multipartError(err)
 	}
-	if err := h.changed(r, rq, "ObjectCreated:CompleteMultipartUpload", info); err != nil {
-		return err
+	if info.Sequencer != "" { // not a repeat
+		if err := h.changed(r, rq, "ObjectCreated:CompleteMultipartUpload", info); err != nil {
+			return err
+		}
 	}
 	loc := "http://" + r.Host + "/" + rq.bucket + "/" + urlEncode(rq.key)
-	writeXML(w, http.StatusOK, completeResult{Xmlns: xmlns, Location: loc, Bucket: rq.bucket, Key: rq.key, ETag: quote(info.ETag)})
+	c := info.Checksums
+	writeXML(w, http.StatusOK, completeResult{Xmlns: xmlns, Location: loc, Bucket: rq.bucket, Key: rq.key, ETag: quote(info.ETag),
+		ChecksumCRC32: c["CRC32"], ChecksumCRC32C: c["CRC32C"], ChecksumCRC64NVME: c["CRC64NVME"], ChecksumSHA1: c["SHA1"],
+		ChecksumSHA256: c["SHA256"], ChecksumType: info.ChecksumType})
 	return nil
 }
 
