@@ -240,7 +240,7 @@ func (d *Disk) PutObject(ctx context.Context, bucket, key string, body io.Reader
 	if err := t.finish(m); err != nil {
 		return ObjectInfo{}, err
 	}
-	seq, err := d.commitObject(bucket, key, t)
+	seq, err := d.commitObjectIf(bucket, key, t, writeCondition(ctx))
 	if err != nil {
 		return ObjectInfo{}, err
 	}
@@ -289,6 +289,14 @@ func addChecksums(m map[string]string, body io.Reader) map[string]string {
 // renames; the store's read lock keeps the bucket from being deleted
 // meanwhile.
 func (d *Disk) commitObject(bucket, key string, t *tempFile) (string, error) {
+	return d.commitObjectIf(bucket, key, t, nil)
+}
+
+// commitObjectIf is commitObject for a conditional write: c (nil for
+// none; see WithWriteCondition) is checked under the key's lock, against
+// the object the rename would replace, so that the check and the write
+// are one step to every other writer of the key.
+func (d *Disk) commitObjectIf(bucket, key string, t *tempFile, c *WriteCondition) (string, error) {
 	unlock := d.keys.lock(bucket + "/" + key)
 	defer unlock()
 	d.mu.RLock()
@@ -299,6 +307,9 @@ func (d *Disk) commitObject(bucket, key string, t *tempFile) (string, error) {
 	base := d.keysDir(bucket)
 	parts := encodeKey(key)
 	dst := filepath.Join(append([]string{base}, parts...)...)
+	if err := c.check(dst); err != nil {
+		return "", err
+	}
 	for attempt := 0; ; attempt++ {
 		if err := mkdirs(base, parts[:len(parts)-1]); err != nil {
 			return "", err
@@ -488,7 +499,7 @@ func (d *Disk) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, dst
 	if err := t.finish(m); err != nil {
 		return ObjectInfo{}, err
 	}
-	seq, err := d.commitObject(dstBucket, dstKey, t)
+	seq, err := d.commitObjectIf(dstBucket, dstKey, t, writeCondition(ctx))
 	if err != nil {
 		return ObjectInfo{}, err
 	}

@@ -17,7 +17,8 @@ type Error struct {
 	Status  int
 	Bucket  string
 	Key     string
-	Err     error // the cause, for logs
+	Header  string // of NotImplemented: the header refused
+	Err     error  // the cause, for logs
 }
 
 // Error returns the code and message.
@@ -37,44 +38,55 @@ var errorStatus = map[string]struct {
 	status int
 	msg    string
 }{
-	"AccessDenied":                      {403, "Access Denied"},
-	"AuthorizationHeaderMalformed":      {400, "The authorization header is malformed."},
-	"AuthorizationQueryParametersError": {400, "Error parsing the X-Amz-Credential parameter."},
-	"BadDigest":                         {400, "The Content-MD5 you specified did not match what we received."},
-	"BucketAlreadyOwnedByYou":           {409, "Your previous request to create the named bucket succeeded and you already own it."},
-	"BucketNotEmpty":                    {409, "The bucket you tried to delete is not empty"},
-	"EntityTooLarge":                    {400, "Your proposed upload exceeds the maximum allowed size"},
-	"EntityTooSmall":                    {400, "Your proposed upload is smaller than the minimum allowed object size."},
-	"IncompleteBody":                    {400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
-	"InternalError":                     {500, "We encountered an internal error. Please try again."},
-	"InvalidAccessKeyId":                {403, "The AWS Access Key Id you provided does not exist in our records."},
-	"MalformedPolicy":                   {400, "Policies must be valid JSON."},
-	"NoSuchBucketPolicy":                {404, "The bucket policy does not exist"},
-	"PolicyTooLarge":                    {400, "Policies cannot exceed 20 KB in size"},
-	"InvalidArgument":                   {400, "Invalid Argument"},
-	"InvalidBucketName":                 {400, "The specified bucket is not valid."},
-	"InvalidDigest":                     {400, "The Content-MD5 you specified was invalid."},
-	"InvalidLocationConstraint":         {400, "The specified location-constraint is not valid"},
-	"InvalidPart":                       {400, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
-	"InvalidPartNumber":                 {416, "The requested partnumber is not satisfiable"},
-	"InvalidPartOrder":                  {400, "The list of parts was not in ascending order. Parts must be ordered by part number."},
-	"InvalidRange":                      {416, "The requested range is not satisfiable"},
-	"InvalidRequest":                    {400, "Invalid Request"},
-	"InvalidURI":                        {400, "Couldn't parse the specified URI."},
-	"KeyTooLongError":                   {400, "Your key is too long"},
-	"MalformedXML":                      {400, "The XML you provided was not well-formed or did not validate against our published schema"},
-	"MaxMessageLengthExceeded":          {400, "Your request was too big."},
-	"MetadataTooLarge":                  {400, "Your metadata headers exceed the maximum allowed metadata size."},
-	"MethodNotAllowed":                  {405, "The specified method is not allowed against this resource."},
-	"MissingContentLength":              {411, "You must provide the Content-Length HTTP header."},
-	"NoSuchBucket":                      {404, "The specified bucket does not exist"},
-	"NoSuchKey":                         {404, "The specified key does not exist."},
-	"NoSuchUpload":                      {404, "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."},
-	"NotImplemented":                    {501, "A header you provided implies functionality that is not implemented"},
-	"PreconditionFailed":                {412, "At least one of the pre-conditions you specified did not hold"},
-	"RequestTimeTooSkewed":              {403, "The difference between the request time and the current time is too large."},
-	"SignatureDoesNotMatch":             {403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
-	"XAmzContentSHA256Mismatch":         {400, "The provided 'x-amz-content-sha256' header does not match what was computed."},
+	"AccessDenied":                                   {403, "Access Denied"},
+	"AccessControlListNotSupported":                  {400, "The bucket does not allow ACLs"},
+	"ConditionalRequestConflict":                     {409, "A conflicting conditional operation is currently in progress against this resource. Please try again."},
+	"InvalidStorageClass":                            {400, "The storage class you specified is not valid"},
+	"NoSuchCORSConfiguration":                        {404, "The CORS configuration does not exist"},
+	"NoSuchLifecycleConfiguration":                   {404, "The lifecycle configuration does not exist"},
+	"NoSuchPublicAccessBlockConfiguration":           {404, "The public access block configuration was not found"},
+	"NoSuchTagSet":                                   {404, "The TagSet does not exist"},
+	"NoSuchWebsiteConfiguration":                     {404, "The specified bucket does not have a website configuration"},
+	"ObjectLockConfigurationNotFoundError":           {404, "Object Lock configuration does not exist for this bucket"},
+	"ReplicationConfigurationNotFoundError":          {404, "The replication configuration was not found"},
+	"ServerSideEncryptionConfigurationNotFoundError": {404, "The server side encryption configuration was not found"},
+	"AuthorizationHeaderMalformed":                   {400, "The authorization header is malformed."},
+	"AuthorizationQueryParametersError":              {400, "Error parsing the X-Amz-Credential parameter."},
+	"BadDigest":                                      {400, "The Content-MD5 you specified did not match what we received."},
+	"BucketAlreadyOwnedByYou":                        {409, "Your previous request to create the named bucket succeeded and you already own it."},
+	"BucketNotEmpty":                                 {409, "The bucket you tried to delete is not empty"},
+	"EntityTooLarge":                                 {400, "Your proposed upload exceeds the maximum allowed size"},
+	"EntityTooSmall":                                 {400, "Your proposed upload is smaller than the minimum allowed object size."},
+	"IncompleteBody":                                 {400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
+	"InternalError":                                  {500, "We encountered an internal error. Please try again."},
+	"InvalidAccessKeyId":                             {403, "The AWS Access Key Id you provided does not exist in our records."},
+	"MalformedPolicy":                                {400, "Policies must be valid JSON."},
+	"NoSuchBucketPolicy":                             {404, "The bucket policy does not exist"},
+	"PolicyTooLarge":                                 {400, "Policies cannot exceed 20 KB in size"},
+	"InvalidArgument":                                {400, "Invalid Argument"},
+	"InvalidBucketName":                              {400, "The specified bucket is not valid."},
+	"InvalidDigest":                                  {400, "The Content-MD5 you specified was invalid."},
+	"InvalidLocationConstraint":                      {400, "The specified location-constraint is not valid"},
+	"InvalidPart":                                    {400, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
+	"InvalidPartNumber":                              {416, "The requested partnumber is not satisfiable"},
+	"InvalidPartOrder":                               {400, "The list of parts was not in ascending order. Parts must be ordered by part number."},
+	"InvalidRange":                                   {416, "The requested range is not satisfiable"},
+	"InvalidRequest":                                 {400, "Invalid Request"},
+	"InvalidURI":                                     {400, "Couldn't parse the specified URI."},
+	"KeyTooLongError":                                {400, "Your key is too long"},
+	"MalformedXML":                                   {400, "The XML you provided was not well-formed or did not validate against our published schema"},
+	"MaxMessageLengthExceeded":                       {400, "Your request was too big."},
+	"MetadataTooLarge":                               {400, "Your metadata headers exceed the maximum allowed metadata size."},
+	"MethodNotAllowed":                               {405, "The specified method is not allowed against this resource."},
+	"MissingContentLength":                           {411, "You must provide the Content-Length HTTP header."},
+	"NoSuchBucket":                                   {404, "The specified bucket does not exist"},
+	"NoSuchKey":                                      {404, "The specified key does not exist."},
+	"NoSuchUpload":                                   {404, "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."},
+	"NotImplemented":                                 {501, "A header you provided implies functionality that is not implemented"},
+	"PreconditionFailed":                             {412, "At least one of the pre-conditions you specified did not hold"},
+	"RequestTimeTooSkewed":                           {403, "The difference between the request time and the current time is too large."},
+	"SignatureDoesNotMatch":                          {403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
+	"XAmzContentSHA256Mismatch":                      {400, "The provided 'x-amz-content-sha256' header does not match what was computed."},
 }
 
 // s3err returns the error for code with S3's status, and msg or else S3's
@@ -118,6 +130,7 @@ func toError(err error, bucket, key string) *Error {
 	}{
 		{objstore.ErrNoSuchBucket, "NoSuchBucket", true, false},
 		{objstore.ErrNoSuchKey, "NoSuchKey", false, true},
+		{objstore.ErrPreconditionFailed, "PreconditionFailed", false, false},
 		{objstore.ErrBucketExists, "BucketAlreadyOwnedByYou", true, false},
 		{objstore.ErrBucketNotEmpty, "BucketNotEmpty", true, false},
 		{objstore.ErrInvalidBucket, "InvalidBucketName", true, false},
@@ -163,7 +176,10 @@ func writeError(w http.ResponseWriter, r *http.Request, rq *request, e *Error) {
 		w.WriteHeader(e.Status)
 		return
 	}
-	fields := make([]awsproto.Field, 0, 3)
+	fields := make([]awsproto.Field, 0, 4)
+	if e.Header != "" {
+		fields = append(fields, awsproto.Field{Name: "Header", Value: e.Header})
+	}
 	if e.Bucket != "" {
 		fields = append(fields, awsproto.Field{Name: "BucketName", Value: e.Bucket})
 	}

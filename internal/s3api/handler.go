@@ -177,6 +177,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 			return err
 		}
 	}
+	if err := checkHeaders(r, rq); err != nil {
+		return err
+	}
 	return run()
 }
 
@@ -255,13 +258,6 @@ func (h *Handler) virtualBucket(host string) (string, bool) {
 	return b, b != ""
 }
 
-// subresources S3 has that this handler does not implement; a request
-// naming one gets NotImplemented rather than a wrong answer.
-var subresources = []string{"acl", "cors", "lifecycle", "tagging", "versioning", "versions", "website",
-	"logging", "replication", "encryption", "object-lock", "retention", "legal-hold", "accelerate",
-	"requestPayment", "analytics", "inventory", "metrics", "ownershipControls", "publicAccessBlock",
-	"intelligent-tiering", "attributes", "torrent", "restore", "select", "policyStatus", "uploads"}
-
 // route picks the operation by method, addressing and query keys.
 // plan routes r: it returns the IAM action the request asks for and the
 // handler that serves it, from one decision, so that what is authorized
@@ -270,14 +266,7 @@ var subresources = []string{"acl", "cors", "lifecycle", "tagging", "versioning",
 func (h *Handler) plan(w http.ResponseWriter, r *http.Request, rq *request) (string, func() error) {
 	q := rq.query
 	has := func(k string) bool { _, ok := q[k]; return ok }
-	unknownSub := func() bool {
-		for _, s := range subresources {
-			if has(s) {
-				return true
-			}
-		}
-		return false
-	}
+	sub, hasSub := subresourceOf(q) // see support.go
 	m := r.Method
 	switch {
 	case rq.bucket == "":
@@ -308,8 +297,8 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, rq *request) (str
 			return "s3:ListBucketMultipartUploads", func() error { return h.listUploads(w, r, rq) }
 		case has("delete") && m == http.MethodPost:
 			return "", func() error { return h.deleteObjects(w, r, rq) }
-		case unknownSub():
-			return "", func() error { return s3err("NotImplemented", "") }
+		case hasSub:
+			return h.subresource(w, r, rq, sub)
 		default:
 			switch m {
 			case http.MethodPut:
@@ -345,8 +334,8 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, rq *request) (str
 			case http.MethodDelete:
 				return "s3:AbortMultipartUpload", func() error { return h.abortUpload(w, r, rq) }
 			}
-		case unknownSub():
-			return "", func() error { return s3err("NotImplemented", "") }
+		case hasSub:
+			return h.subresource(w, r, rq, sub)
 		default:
 			switch m {
 			case http.MethodPut:

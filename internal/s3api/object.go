@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -58,15 +59,19 @@ func putOptions(r *http.Request) (objstore.PutOptions, error) {
 }
 
 // stripAWSChunked removes the aws-chunked transfer coding from a
-// Content-Encoding value; it describes the request, not the object.
+// Content-Encoding value; it describes the request, not the object. The
+// rest of the value is kept as sent.
 func stripAWSChunked(v string) string {
+	if !strings.Contains(strings.ToLower(v), "aws-chunked") {
+		return v
+	}
 	var keep []string
 	for _, c := range strings.Split(v, ",") {
-		if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "aws-chunked") {
+		if t := strings.TrimSpace(c); t != "" && !strings.EqualFold(t, "aws-chunked") {
 			keep = append(keep, c)
 		}
 	}
-	return strings.Join(keep, ",")
+	return strings.TrimSpace(strings.Join(keep, ","))
 }
 
 // setChecksumHeaders sets x-amz-checksum-* headers for stored checksums.
@@ -88,7 +93,11 @@ func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, rq *request)
 	if body.Size() > objstore.MaxObjectSize {
 		return s3err("EntityTooLarge", "")
 	}
-	info, err := h.d.Store.PutObject(r.Context(), rq.bucket, rq.key, body, opts)
+	ctx, err := h.conditionalWrite(r, rq.bucket, rq.key)
+	if err != nil {
+		return err
+	}
+	info, err := h.d.Store.PutObject(ctx, rq.bucket, rq.key, body, opts)
 	if err != nil {
 		return err
 	}
@@ -99,6 +108,30 @@ func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, rq *request)
 	setChecksumHeaders(w.Header(), info.Checksums)
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// conditionalWrite returns the request's context carrying the write
+// condition of its If-Match and If-None-Match headers (see
+// objstore.WithWriteCondition), which the store checks again as it
+// commits. A condition that fails already against the object as it is now
+// is refused here, before the body is read.
+func (h *Handler) conditionalWrite(r *http.Request, bucket, key string) (context.Context, error) {
+	c := objstore.WriteCondition{IfNoneMatch: r.Header.Get("If-None-Match") != "", IfMatch: r.Header.Get("If-Match")}
+	if !c.IfNoneMatch && c.IfMatch == "" {
+		return r.Context(), nil
+	}
+	cur, err := h.d.Store.HeadObject(r.Context(), bucket, key)
+	switch {
+	case errors.Is(err, objstore.ErrNoSuchKey):
+		if c.IfMatch != "" {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	case c.IfNoneMatch, c.IfMatch != "" && !objstore.ETagListHas(c.IfMatch, cur.ETag):
+		return nil, s3err("PreconditionFailed", "")
+	}
+	return objstore.WithWriteCondition(r.Context(), c), nil
 }
 
 // getObject answers GetObject and HeadObject: conditional requests, one
@@ -345,7 +378,7 @@ type copyObjectResult struct {
 func parseCopySource(v string) (bucket, key string, err error) {
 	src, version, _ := strings.Cut(v, "?versionId=")
 	if version != "" && version != "null" {
-		return "", "", s3err("NotImplemented", "Object versions are not implemented.")
+		return "", "", s3err("InvalidArgument", "Invalid version id specified")
 	}
 	src = strings.TrimPrefix(src, "/")
 	b, k, ok := strings.Cut(src, "/")
@@ -411,7 +444,11 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, rq *request
 		hd.Get("X-Amz-Copy-Source-If-None-Match"), hd.Get("X-Amz-Copy-Source-If-Modified-Since"), src.ETag, src.LastModified, false); err != nil {
 		return err
 	}
-	info, err := h.d.Store.CopyObject(r.Context(), srcBucket, srcKey, rq.bucket, rq.key, opts)
+	ctx, err := h.conditionalWrite(r, rq.bucket, rq.key)
+	if err != nil {
+		return err
+	}
+	info, err := h.d.Store.CopyObject(ctx, srcBucket, srcKey, rq.bucket, rq.key, opts)
 	if err != nil {
 		return err
 	}
