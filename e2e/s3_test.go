@@ -183,7 +183,8 @@ func TestS3Buckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("alpha")})
+	_, err = e.c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("beta"),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraintEuWest1}})
 	apiErr(t, err, "BucketAlreadyOwnedByYou", 409)
 
 	loc, err := e.c.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String("beta")})
@@ -877,7 +878,7 @@ func TestS3BadInput(t *testing.T) {
 	})
 
 	t.Run("unsupported", func(t *testing.T) {
-		status, hdr, body := e.raw(t, "GET", "/bad?acl", nil, nil)
+		status, hdr, body := e.raw(t, "GET", "/bad?inventory", nil, nil)
 		wantXMLError(t, status, hdr, body, 501, "NotImplemented")
 		status, hdr, body = e.raw(t, "POST", "/bad/key", nil, nil)
 		wantXMLError(t, status, hdr, body, 405, "MethodNotAllowed")

@@ -244,6 +244,9 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	svc := e.service(r)
 	if svc.Streams {
+		// S3 sends its own x-amz-request-id; a second id would be the one
+		// some clients report.
+		w.Header().Del("X-Amzn-Requestid")
 		svc.Handler.ServeHTTP(w, r)
 		return
 	}

@@ -3,6 +3,7 @@ package s3api
 import (
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,11 +20,16 @@ type owner struct {
 var theOwner = owner{ID: "aloft000000000000000000000000000000000000000000000000000000000000", DisplayName: "aloft"}
 
 type listAllMyBucketsResult struct {
-	XMLName xml.Name `xml:"ListAllMyBucketsResult"`
-	Xmlns   string   `xml:"xmlns,attr"`
-	Owner   owner
-	Buckets []bucketEntry `xml:"Buckets>Bucket"`
+	XMLName           xml.Name `xml:"ListAllMyBucketsResult"`
+	Xmlns             string   `xml:"xmlns,attr"`
+	Owner             owner
+	Buckets           []bucketEntry `xml:"Buckets>Bucket"`
+	ContinuationToken string        `xml:",omitempty"`
+	Prefix            *string       `xml:",omitempty"`
 }
+
+// maxBuckets is the largest max-buckets ListBuckets takes.
+const maxBuckets = 10000
 
 type bucketEntry struct {
 	Name         string
@@ -31,13 +37,44 @@ type bucketEntry struct {
 	BucketRegion string
 }
 
+// listBuckets answers ListBuckets, paged as the current API pages it:
+// max-buckets, an opaque continuation-token (the base64 of the last name
+// listed), prefix and bucket-region.
 func (h *Handler) listBuckets(w http.ResponseWriter, r *http.Request, rq *request) error {
+	q := rq.query
+	limit := maxBuckets
+	if s, ok := q["max-buckets"]; ok {
+		n, err := strconv.Atoi(s[0])
+		if err != nil || n < 1 || n > maxBuckets {
+			return s3err("InvalidArgument", "Argument max-buckets must be an integer between 1 and 10000")
+		}
+		limit = n
+	}
+	after := ""
+	if tok := q.Get("continuation-token"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil || len(b) == 0 {
+			return s3err("InvalidArgument", "The continuation token provided is incorrect")
+		}
+		after = string(b)
+	}
 	list, err := h.d.Store.ListBuckets(r.Context())
 	if err != nil {
 		return err
 	}
 	out := listAllMyBucketsResult{Xmlns: xmlns, Owner: theOwner, Buckets: []bucketEntry{}}
+	prefix, region := q.Get("prefix"), q.Get("bucket-region")
+	if _, ok := q["prefix"]; ok {
+		out.Prefix = &prefix
+	}
 	for _, b := range list {
+		if b.Name <= after || !strings.HasPrefix(b.Name, prefix) || region != "" && b.Region != region {
+			continue
+		}
+		if len(out.Buckets) == limit {
+			out.ContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(out.Buckets[limit-1].Name))
+			break
+		}
 		out.Buckets = append(out.Buckets, bucketEntry{Name: b.Name, CreationDate: s3Time(b.Created), BucketRegion: b.Region})
 	}
 	writeXML(w, http.StatusOK, out)
@@ -67,7 +104,14 @@ func (h *Handler) createBucket(w http.ResponseWriter, r *http.Request, rq *reque
 		}
 	}
 	if err := h.d.Store.CreateBucket(r.Context(), rq.bucket, region); err != nil {
-		return err
+		// Creating again one's own bucket in us-east-1 succeeds, as S3
+		// answers there; in another region it is BucketAlreadyOwnedByYou.
+		if !errors.Is(err, objstore.ErrBucketExists) || region != objstore.DefaultRegion {
+			return err
+		}
+		if b, berr := h.d.Store.Bucket(r.Context(), rq.bucket); berr != nil || b.Region != objstore.DefaultRegion {
+			return err
+		}
 	}
 	h.regions.Store(rq.bucket, region)
 	w.Header().Set("Location", "/"+rq.bucket)
@@ -136,7 +180,7 @@ type listBucketResult struct {
 	Prefix                string
 	Marker                *string `xml:",omitempty"`
 	NextMarker            string  `xml:",omitempty"`
-	ContinuationToken     string  `xml:",omitempty"`
+	ContinuationToken     *string `xml:",omitempty"`
 	NextContinuationToken string  `xml:",omitempty"`
 	StartAfter            string  `xml:",omitempty"`
 	KeyCount              *int    `xml:",omitempty"`
@@ -191,13 +235,17 @@ func (h *Handler) listObjects(w http.ResponseWriter, r *http.Request, rq *reques
 	if v2 {
 		opts.After = q.Get("start-after")
 		out.StartAfter = code(opts.After)
-		if tok := q.Get("continuation-token"); tok != "" {
+		if toks, ok := q["continuation-token"]; ok {
+			// An empty token is echoed empty and starts at the beginning.
+			tok := toks[0]
 			after, err := base64.RawURLEncoding.DecodeString(tok)
 			if err != nil {
 				return s3err("InvalidArgument", "The continuation token provided is incorrect")
 			}
-			opts.After = string(after)
-			out.ContinuationToken = tok
+			if tok != "" {
+				opts.After = string(after)
+			}
+			out.ContinuationToken = &tok
 		}
 	} else {
 		opts.After = q.Get("marker")

@@ -194,7 +194,7 @@ func (v *Verifier) parse(r *http.Request, payloadHash string, a *auth) *Error {
 	if len(hdr) > 1 {
 		return malformed("Authorization header must be sent only once.")
 	}
-	if e := parseAuthorization(hdr[0], r.Header.Get("X-Amz-Date"), a); e != nil {
+	if e := parseAuthorization(hdr[0], requestDate(r.Header), a); e != nil {
 		return e
 	}
 	a.token = r.Header.Get("X-Amz-Security-Token")
@@ -207,6 +207,25 @@ func (v *Verifier) parse(r *http.Request, payloadHash string, a *auth) *Error {
 		a.payload = vals[0]
 	}
 	return nil
+}
+
+// requestDate returns the signed time of a request in the form of
+// X-Amz-Date: that header, or without it the standard Date header (an
+// HTTP date, which a signer may sign instead), converted; "" if neither is
+// usable.
+func requestDate(h http.Header) string {
+	if v := h.Get("X-Amz-Date"); v != "" {
+		return v
+	}
+	v := h.Get("Date")
+	if v == "" {
+		return ""
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return v // refused as a malformed date
+	}
+	return t.UTC().Format("20060102T150405Z")
 }
 
 // parseAuthorization parses an Authorization header value and the
