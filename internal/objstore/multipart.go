@@ -368,7 +368,7 @@ func (d *Disk) CompleteUploadWith(ctx context.Context, bucket, key, uploadID str
 	if err := t.finish(m); err != nil {
 		return ObjectInfo{}, err
 	}
-	seq, err := d.commitObject(bucket, key, t)
+	seq, err := d.commitObjectIf(bucket, key, t, writeCondition(ctx))
 	if err != nil {
 		return ObjectInfo{}, err
 	}

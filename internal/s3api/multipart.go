@@ -206,7 +206,7 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, rq *req
 			}
 		}
 	}
-	info, err := h.d.Store.CompleteUploadWith(r.Context(), rq.bucket, rq.key, rq.query.Get("uploadId"), parts, opts)
+	info, err := h.d.Store.CompleteUploadWith(objstore.WithWriteCondition(r.Context(), writeConditionOf(r)), rq.bucket, rq.key, rq.query.Get("uploadId"), parts, opts)
 	if err != nil {
 		return multipartError(err)
 	}

@@ -110,13 +110,19 @@ func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, rq *request)
 	return nil
 }
 
+// writeConditionOf returns the write condition of r's If-None-Match
+// (which checkHeaders has limited to "*") and If-Match headers.
+func writeConditionOf(r *http.Request) objstore.WriteCondition {
+	return objstore.WriteCondition{IfNoneMatch: r.Header.Get("If-None-Match") != "", IfMatch: r.Header.Get("If-Match")}
+}
+
 // conditionalWrite returns the request's context carrying the write
 // condition of its If-Match and If-None-Match headers (see
 // objstore.WithWriteCondition), which the store checks again as it
 // commits. A condition that fails already against the object as it is now
 // is refused here, before the body is read.
 func (h *Handler) conditionalWrite(r *http.Request, bucket, key string) (context.Context, error) {
-	c := objstore.WriteCondition{IfNoneMatch: r.Header.Get("If-None-Match") != "", IfMatch: r.Header.Get("If-Match")}
+	c := writeConditionOf(r)
 	if !c.IfNoneMatch && c.IfMatch == "" {
 		return r.Context(), nil
 	}

@@ -261,7 +261,7 @@ func writeCondition(r *http.Request, rq *request, _ string) error {
 
 // completeConditions reports whether CompleteMultipartUpload honours
 // If-Match and If-None-Match.
-const completeConditions = false
+const completeConditions = true
 
 // subOp is one operation on a sub-resource: its IAM action and what serves
 // it.
