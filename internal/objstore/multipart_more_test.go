@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -270,3 +271,51 @@ func TestListUploads(t *testing.T) {
 }
 
 func decodeB64(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+
+func TestSweeper(t *testing.T) {
+	d := openTest(t)
+	mustBucket(t, d, "bkt")
+	ctx := context.Background()
+	old, err := d.CreateUpload(ctx, "bkt", "old", PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(2 * time.Hour)
+	d.now = func() time.Time { return later }
+	fresh, err := d.CreateUpload(ctx, "bkt", "fresh", PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked atomic.Int32 // the lease is held from the third round on
+	s := d.StartSweeper(SweepOptions{MaxAge: time.Hour, Interval: 10 * time.Millisecond,
+		Hold: func(context.Context) bool { return asked.Add(1) > 2 }})
+	deadline := time.After(10 * time.Second)
+	for {
+		l, err := d.ListUploads(ctx, "bkt", UploadListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Uploads) == 1 {
+			if l.Uploads[0].UploadID != fresh {
+				t.Fatalf("left %+v, want the fresh upload", l.Uploads)
+			}
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("upload %s not aborted", old)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	s.Stop()
+	if n := asked.Load(); n < 3 {
+		t.Fatalf("swept before the lease was held: %d rounds asked", n)
+	}
+	a, err := d.StoreID()
+	if err != nil || len(a) != 32 {
+		t.Fatalf("store id %q, %v", a, err)
+	}
+	if b, err := d.StoreID(); err != nil || b != a {
+		t.Fatalf("store id changed: %q, %v", b, err)
+	}
+}
