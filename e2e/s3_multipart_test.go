@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -382,4 +383,30 @@ func TestS3MultipartChecksums(t *testing.T) {
 	_, err = e.c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: aws.String("mp-sums"), Key: aws.String("comp"),
 		ObjectAttributes: []types.ObjectAttributes{"Colour"}})
 	apiErr(t, err, "InvalidArgument", 400)
+}
+
+// TestS3MultipartAbandonedUploads runs a server that aborts uploads left
+// in progress for two seconds: an old upload goes, its parts with it.
+func TestS3MultipartAbandonedUploads(t *testing.T) {
+	srv := alofttest.Start(t, "--abandoned-upload-age", "2s")
+	e := &s3Env{srv: srv, c: srv.S3()}
+	ctx := ctxT(t)
+	e.bucket(t, "mp-old")
+	id, _ := uploadParts(t, e, "mp-old", "left", nil, "", []byte("part"))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := e.c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("mp-old")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Uploads) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("upload %s still in progress", aws.ToString(id))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, err := e.c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("mp-old"), Key: aws.String("left"), UploadId: id})
+	apiErr(t, err, "NoSuchUpload", 404)
 }

@@ -113,6 +113,7 @@ type Server struct {
 	observers []func(*invoker.Observation)
 	metrics   *metrics.Store        // CloudWatch metrics (metrics.go)
 	cw        *cloudwatchapi.Server // their API
+	sweeper   *objstore.Sweeper     // aborts abandoned multipart uploads (s3uploads.go)
 }
 
 // Start brings every component up and starts serving. On failure it stops
@@ -303,6 +304,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 
 	verifier := &sigv4.Verifier{Lookup: s.lookup}
 	if err := s.startObjects(dir, verifier, log); err != nil {
+		return nil, err
+	}
+	if err := s.startUploadSweeper(ctx, js, log); err != nil {
 		return nil, err
 	}
 	code := &lambdaapi.CodeLinks{Key: []byte(s.keys.derive("code links")), Zip: s.codeZip, Logger: log.With("component", "api")}
@@ -552,6 +556,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.inv = nil
 	}
 	errs = append(errs, s.closeMetrics(fctx))
+	s.stopUploadSweeper()
 	// The instances are gone: nothing is left to call the APIs from inside.
 	s.inner.Close()
 	if c, ok := s.driver.(interface{ Close() error }); ok {

@@ -40,6 +40,9 @@ type Config struct {
 	// AlarmInterval is how often CloudWatch alarms are evaluated (0: ten
 	// seconds, as CloudWatch).
 	AlarmInterval time.Duration
+	// AbandonedUploadAge, when positive, is how long an S3 multipart
+	// upload may stay in progress before it is aborted; 0 keeps them.
+	AbandonedUploadAge time.Duration
 	// OTLPEndpoint, when set, is an OpenTelemetry collector's OTLP/HTTP
 	// address (http://host:4318) that sampled traces are exported to as
 	// spans; empty exports none.
@@ -76,6 +79,9 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	if c.AlarmInterval < 0 {
 		return fmt.Errorf("app: --alarm-interval %v is negative", c.AlarmInterval)
+	}
+	if c.AbandonedUploadAge < 0 {
+		return fmt.Errorf("app: --abandoned-upload-age %v is negative", c.AbandonedUploadAge)
 	}
 	if c.SyncInterval < 0 {
 		return fmt.Errorf("app: --sync-interval %v is negative", c.SyncInterval)
