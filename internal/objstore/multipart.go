@@ -219,7 +219,8 @@ func (d *Disk) ListParts(ctx context.Context, bucket, key, uploadID string, mark
 	if err != nil {
 		return PartList{}, err
 	}
-	out := PartList{Bucket: bucket, Key: key, UploadID: uploadID, Initiated: m.Initiated}
+	out := PartList{Bucket: bucket, Key: key, UploadID: uploadID, Initiated: m.Initiated,
+		ChecksumAlgorithm: m.Options.ChecksumAlgorithm, ChecksumType: m.Options.ChecksumType}
 	for _, n := range nums {
 		if n <= marker {
 			continue

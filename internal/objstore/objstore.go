@@ -211,6 +211,9 @@ type PartList struct {
 	Parts       []PartInfo
 	IsTruncated bool
 	NextMarker  int // number of the last part listed
+	// ChecksumAlgorithm and ChecksumType are the upload's object
+	// checksum, if it has one.
+	ChecksumAlgorithm, ChecksumType string
 }
 
 // CompletedPart names a part to join: its number and the ETag the upload

@@ -87,6 +87,8 @@ type listPartsResult struct {
 	Initiator            owner
 	Owner                owner
 	StorageClass         string
+	ChecksumAlgorithm    string `xml:",omitempty"`
+	ChecksumType         string `xml:",omitempty"`
 }
 
 type partEntry struct {
@@ -125,7 +127,7 @@ func (h *Handler) listParts(w http.ResponseWriter, r *http.Request, rq *request)
 	}
 	out := listPartsResult{Xmlns: xmlns, Bucket: rq.bucket, Key: rq.key, UploadID: list.UploadID, PartNumberMarker: marker,
 		NextPartNumberMarker: list.NextMarker, MaxParts: max, IsTruncated: list.IsTruncated,
-		Initiator: theOwner, Owner: theOwner, StorageClass: "STANDARD"}
+		Initiator: theOwner, Owner: theOwner, StorageClass: "STANDARD", ChecksumAlgorithm: list.ChecksumAlgorithm, ChecksumType: list.ChecksumType}
 	for _, p := range list.Parts {
 		out.Parts = append(out.Parts, partEntry{PartNumber: p.Number, LastModified: s3Time(p.LastModified), ETag: quote(p.ETag), Size: p.Size,
 			ChecksumCRC32: p.Checksums["CRC32"], ChecksumCRC32C: p.Checksums["CRC32C"], ChecksumCRC64NVME: p.Checksums["CRC64NVME"],
