@@ -320,6 +320,11 @@ func TestS3MultipartChecksums(t *testing.T) {
 	wantFull := b64(binary.BigEndian.AppendUint32(nil, whole))
 	id, parts = uploadParts(t, e, "mp-sums", "full", &s3.CreateMultipartUploadInput{ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 		ChecksumType: types.ChecksumTypeFullObject}, types.ChecksumAlgorithmCrc32, a, b)
+	lp, err := e.c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("mp-sums"), Key: aws.String("full"), UploadId: id})
+	if err != nil || lp.ChecksumAlgorithm != types.ChecksumAlgorithmCrc32 || lp.ChecksumType != types.ChecksumTypeFullObject ||
+		len(lp.Parts) != 2 || aws.ToString(lp.Parts[1].ChecksumCRC32) != aws.ToString(parts[1].ChecksumCRC32) {
+		t.Fatalf("list parts: %+v, %v", lp, err)
+	}
 	completeFull := func(sum string) (*s3.CompleteMultipartUploadOutput, error) {
 		return e.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("mp-sums"), Key: aws.String("full"), UploadId: id,
 			ChecksumCRC32: aws.String(sum), ChecksumType: types.ChecksumTypeFullObject, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
