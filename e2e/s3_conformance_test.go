@@ -41,7 +41,8 @@ func TestS3ConformanceRefusals(t *testing.T) {
 			"X-Amz-Server-Side-Encryption-Customer-Key-Md5": "ZGVmYXVsdA=="}, 400, "InvalidRequest"},
 		{"public ACL", "PUT", "/refuse/k", map[string]string{"X-Amz-Acl": "public-read"}, 400, "AccessControlListNotSupported"},
 		{"grant", "PUT", "/refuse/k", map[string]string{"X-Amz-Grant-Read": `id="abc"`}, 400, "AccessControlListNotSupported"},
-		{"tagging", "PUT", "/refuse/k", map[string]string{"X-Amz-Tagging": "a=b"}, 501, "NotImplemented"},
+		{"bad tag", "PUT", "/refuse/k", map[string]string{"X-Amz-Tagging": "aws:owner=me"}, 400, "InvalidTag"},
+		{"tagging directive", "PUT", "/refuse/k", map[string]string{"X-Amz-Copy-Source": "/refuse/there", "X-Amz-Tagging-Directive": "MERGE"}, 400, "InvalidArgument"},
 		{"glacier", "PUT", "/refuse/k", map[string]string{"X-Amz-Storage-Class": "GLACIER"}, 501, "NotImplemented"},
 		{"unknown class", "PUT", "/refuse/k", map[string]string{"X-Amz-Storage-Class": "FROZEN"}, 400, "InvalidStorageClass"},
 		{"object lock", "PUT", "/refuse/k", map[string]string{"X-Amz-Object-Lock-Mode": "GOVERNANCE",
@@ -58,7 +59,7 @@ func TestS3ConformanceRefusals(t *testing.T) {
 		{"put cors", "PUT", "/refuse?cors", nil, 501, "NotImplemented"},
 		{"put lifecycle", "PUT", "/refuse?lifecycle", nil, 501, "NotImplemented"},
 		{"put website", "PUT", "/refuse?website", nil, 501, "NotImplemented"},
-		{"put object tagging", "PUT", "/refuse/there?tagging", nil, 501, "NotImplemented"},
+		{"put object tagging unsigned body", "PUT", "/refuse/there?tagging", nil, 400, "MalformedXML"},
 		{"list versions", "GET", "/refuse?versions", nil, 501, "NotImplemented"},
 		{"inventory", "GET", "/refuse?inventory", nil, 501, "NotImplemented"},
 		{"analytics", "GET", "/refuse?analytics", nil, 501, "NotImplemented"},
@@ -433,4 +434,125 @@ func dateSigned(t *testing.T, base, path string, sent, signedAt time.Time) (int,
 	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+alofttest.AccessKeyID+"/"+scope+
 		", SignedHeaders=date;host;x-amz-content-sha256, Signature="+hex.EncodeToString(mac(k, sts)))
 	return do(t, req)
+}
+
+// TestS3Tagging sets, reads, copies and deletes object and bucket tags,
+// and meets S3's limits.
+func TestS3Tagging(t *testing.T) {
+	e := newS3Env(t)
+	ctx := ctxT(t)
+	e.bucket(t, "tags")
+	b := aws.String("tags")
+	tagsOf := func(key string) map[string]string {
+		t.Helper()
+		out, err := e.c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: b, Key: aws.String(key)})
+		if err != nil {
+			t.Fatalf("tags of %s: %v", key, err)
+		}
+		m := map[string]string{}
+		for _, tag := range out.TagSet {
+			m[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+		}
+		return m
+	}
+	if _, err := e.c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("k"), Body: strings.NewReader("x"),
+		Tagging: aws.String("colour=blue&size=")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tagsOf("k"); len(got) != 2 || got["colour"] != "blue" || got["size"] != "" {
+		t.Fatalf("tags from the put: %v", got)
+	}
+	head, err := e.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("k")})
+	if err != nil || aws.ToInt32(head.TagCount) != 2 {
+		t.Fatalf("tag count: %+v, %v", head, err)
+	}
+	_, gout := e.get(t, "tags", "k")
+	if aws.ToInt32(gout.TagCount) != 2 {
+		t.Fatalf("GET tag count %d", aws.ToInt32(gout.TagCount))
+	}
+	// Replacing the tags keeps the object.
+	if _, err := e.c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: b, Key: aws.String("k"),
+		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("stage"), Value: aws.String("done")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := e.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("k")})
+	if err != nil || aws.ToString(after.ETag) != aws.ToString(head.ETag) || !aws.ToTime(after.LastModified).Equal(aws.ToTime(head.LastModified)) {
+		t.Fatalf("retagging changed the object: %+v, %v", after, err)
+	}
+	if got := tagsOf("k"); len(got) != 1 || got["stage"] != "done" {
+		t.Fatalf("replaced tags: %v", got)
+	}
+	// Copies: the source's tags, or the request's with REPLACE.
+	if _, err := e.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("copy"), CopySource: aws.String("tags/k")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tagsOf("copy"); len(got) != 1 || got["stage"] != "done" {
+		t.Fatalf("copied tags: %v", got)
+	}
+	if _, err := e.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("copy2"), CopySource: aws.String("tags/k"),
+		TaggingDirective: types.TaggingDirectiveReplace, Tagging: aws.String("fresh=1")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tagsOf("copy2"); len(got) != 1 || got["fresh"] != "1" {
+		t.Fatalf("replaced copy tags: %v", got)
+	}
+	// Multipart uploads take x-amz-tagging at creation.
+	up, err := e.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("mp"), Tagging: aws.String("mp=yes")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := e.c.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: aws.String("mp"), UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("p")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: aws.String("mp"), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: part.ETag}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tagsOf("mp"); got["mp"] != "yes" {
+		t.Fatalf("multipart tags: %v", got)
+	}
+	// S3's limits.
+	eleven := make([]types.Tag, 11)
+	for i := range eleven {
+		eleven[i] = types.Tag{Key: aws.String(fmt.Sprint("k", i)), Value: aws.String("v")}
+	}
+	_, err = e.c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: b, Key: aws.String("k"), Tagging: &types.Tagging{TagSet: eleven}})
+	apiErr(t, err, "InvalidTag", 400)
+	_, err = e.c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: b, Key: aws.String("k"),
+		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String(strings.Repeat("k", 129)), Value: aws.String("v")}}}})
+	apiErr(t, err, "InvalidTag", 400)
+	_, err = e.c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("long"), Body: strings.NewReader("x"),
+		Tagging: aws.String("k=" + strings.Repeat("v", 257))})
+	apiErr(t, err, "InvalidTag", 400)
+	e.absent(t, "tags", "long")
+	_, err = e.c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: b, Key: aws.String("missing"),
+		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}})
+	apiErr(t, err, "NoSuchKey", 404)
+	if got := tagsOf("k"); len(got) != 1 {
+		t.Fatalf("refused tags changed the object's: %v", got)
+	}
+	if _, err := e.c.DeleteObjectTagging(ctx, &s3.DeleteObjectTaggingInput{Bucket: b, Key: aws.String("k")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tagsOf("k"); len(got) != 0 {
+		t.Fatalf("deleted tags: %v", got)
+	}
+
+	// Bucket tags.
+	_, err = e.c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b})
+	apiErr(t, err, "NoSuchTagSet", 404)
+	if _, err := e.c.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: b,
+		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("team"), Value: aws.String("storage")}, {Key: aws.String("cost"), Value: aws.String("low")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	bt, err := e.c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b})
+	if err != nil || len(bt.TagSet) != 2 || aws.ToString(bt.TagSet[0].Key) != "cost" || aws.ToString(bt.TagSet[1].Value) != "storage" {
+		t.Fatalf("bucket tags: %+v, %v", bt, err)
+	}
+	if _, err := e.c.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: b}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b})
+	apiErr(t, err, "NoSuchTagSet", 404)
 }

@@ -258,6 +258,7 @@ func setOptions(m *fileMeta, o *PutOptions) {
 	m.Metadata = maps.Clone(o.Metadata)
 	m.Headers = maps.Clone(o.Headers)
 	m.Checksums = maps.Clone(o.Checksums)
+	m.Tags = maps.Clone(o.Tags)
 }
 
 // checksummer is a body that learns checksums as it is read, such as one
@@ -299,6 +300,11 @@ func (d *Disk) commitObject(bucket, key string, t *tempFile) (string, error) {
 func (d *Disk) commitObjectIf(bucket, key string, t *tempFile, c *WriteCondition) (string, error) {
 	unlock := d.keys.lock(bucket + "/" + key)
 	defer unlock()
+	return d.commitLocked(bucket, key, t, c)
+}
+
+// commitLocked is commitObjectIf for a caller that holds the key's lock.
+func (d *Disk) commitLocked(bucket, key string, t *tempFile, c *WriteCondition) (string, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if err := d.checkBucket(bucket); err != nil {
@@ -490,7 +496,7 @@ func (d *Disk) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, dst
 		}
 	}
 	if opts == nil {
-		opts = &PutOptions{ContentType: src.ContentType, Metadata: src.Metadata, Headers: src.Headers}
+		opts = &PutOptions{ContentType: src.ContentType, Metadata: src.Metadata, Headers: src.Headers, Tags: src.Tags}
 	}
 	setOptions(m, opts)
 	if src.Parts == 0 {

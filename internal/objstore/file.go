@@ -46,6 +46,8 @@ type fileMeta struct {
 	ChecksumType  string   `json:"checksumType,omitempty"`
 	PartChecksums []string `json:"partChecksums,omitempty"`
 	UploadID      string   `json:"uploadId,omitempty"`
+	// Tags are the object's tags.
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 func (m *fileMeta) info(bucket string) ObjectInfo {
@@ -53,7 +55,7 @@ func (m *fileMeta) info(bucket string) ObjectInfo {
 		Bucket: bucket, Key: m.Key, Size: m.Size, ETag: m.ETag, LastModified: m.Modified,
 		ContentType: m.ContentType, Metadata: m.Metadata, Headers: m.Headers,
 		Checksums: m.Checksums, Parts: m.Parts, PartSizes: m.PartSizes,
-		ChecksumType: m.ChecksumType, PartChecksums: m.PartChecksums,
+		ChecksumType: m.ChecksumType, PartChecksums: m.PartChecksums, Tags: m.Tags,
 	}
 }
 

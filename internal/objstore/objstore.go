@@ -54,6 +54,7 @@ type Store interface {
 	// AbortUpload ends an upload and removes its parts.
 	AbortUpload(ctx context.Context, bucket, key, uploadID string) error
 	MultipartStore // the rest of multipart uploads: multipart_more.go
+	TagStore       // object and bucket tags: tags.go
 
 	// PutNotification replaces a bucket's notification configuration.
 	PutNotification(ctx context.Context, bucket string, cfg NotificationConfig) error
@@ -126,6 +127,8 @@ type PutOptions struct {
 	// object checksum; see CreateUpload.
 	ChecksumAlgorithm string
 	ChecksumType      string
+	// Tags are the object's tags (see TagStore).
+	Tags map[string]string
 }
 
 // PartOptions is what a writer says about a part besides its content.
@@ -151,6 +154,7 @@ type ObjectInfo struct {
 	// with a checksum, and PartChecksums its parts' checksums.
 	ChecksumType  string
 	PartChecksums []string
+	Tags          map[string]string // the object's tags
 	// Sequencer orders changes to one key; set by the calls that change
 	// an object.
 	Sequencer string

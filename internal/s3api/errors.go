@@ -41,6 +41,7 @@ var errorStatus = map[string]struct {
 	"AccessDenied":                                   {403, "Access Denied"},
 	"AccessControlListNotSupported":                  {400, "The bucket does not allow ACLs"},
 	"ConditionalRequestConflict":                     {409, "A conflicting conditional operation is currently in progress against this resource. Please try again."},
+	"InvalidTag":                                     {400, "The tag provided was not a valid tag."},
 	"InvalidStorageClass":                            {400, "The storage class you specified is not valid"},
 	"NoSuchCORSConfiguration":                        {404, "The CORS configuration does not exist"},
 	"NoSuchLifecycleConfiguration":                   {404, "The lifecycle configuration does not exist"},

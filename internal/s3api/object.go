@@ -43,6 +43,13 @@ func putOptions(r *http.Request) (objstore.PutOptions, error) {
 	if size > maxMetadata {
 		return o, s3err("MetadataTooLarge", "")
 	}
+	if v := r.Header.Get("X-Amz-Tagging"); v != "" {
+		tags, err := parseTagHeader(v)
+		if err != nil {
+			return o, err
+		}
+		o.Tags = tags
+	}
 	for _, name := range storedHeaders {
 		v := r.Header.Get(name)
 		if name == "Content-Encoding" {
@@ -174,6 +181,9 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, rq *request)
 	}
 	if info.Parts > 0 {
 		hdr.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(info.Parts))
+	}
+	if len(info.Tags) > 0 {
+		hdr.Set("X-Amz-Tagging-Count", strconv.Itoa(len(info.Tags)))
 	}
 	var start, length int64
 	var partial bool
@@ -449,6 +459,17 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, rq *request
 	if err := conditions(hd.Get("X-Amz-Copy-Source-If-Match"), hd.Get("X-Amz-Copy-Source-If-Unmodified-Since"),
 		hd.Get("X-Amz-Copy-Source-If-None-Match"), hd.Get("X-Amz-Copy-Source-If-Modified-Since"), src.ETag, src.LastModified, false); err != nil {
 		return err
+	}
+	if opts != nil || r.Header.Get("X-Amz-Tagging-Directive") == "REPLACE" {
+		// Without either the store copies the source's metadata and tags.
+		tags, err := copyTags(r, src)
+		if err != nil {
+			return err
+		}
+		if opts == nil {
+			opts = &objstore.PutOptions{ContentType: src.ContentType, Metadata: src.Metadata, Headers: src.Headers}
+		}
+		opts.Tags = tags
 	}
 	ctx, err := h.conditionalWrite(r, rq.bucket, rq.key)
 	if err != nil {

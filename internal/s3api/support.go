@@ -3,6 +3,7 @@ package s3api
 import (
 	"encoding/xml"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
@@ -56,7 +57,7 @@ var headerRules = map[string]headerRule{
 	"x-amz-server-side-encryption-bucket-key-enabled":             refuse,
 	"x-amz-bucket-object-lock-enabled":                            objectLockEnabled,
 	"x-amz-bypass-governance-retention":                           refuse,
-	"x-amz-tagging":                                               refuse,
+	"x-amz-tagging":                                               take, // checked as the operation reads it
 	"x-amz-tagging-directive":                                     tagDirective,
 	"x-amz-website-redirect-location":                             refuse,
 	"x-amz-mfa":                                                   refuse,
@@ -206,10 +207,10 @@ func objectLock(*http.Request, *request, string) error {
 }
 
 func tagDirective(_ *http.Request, _ *request, v string) error {
-	if v == "COPY" { // objects have no tags: copying none is right
+	if v == "COPY" || v == "REPLACE" {
 		return nil
 	}
-	return s3err("NotImplemented", "Object tagging is not implemented.")
+	return s3err("InvalidArgument", "Unknown tagging directive.")
 }
 
 // requestPayer takes "requester": no bucket is Requester Pays, so the
@@ -300,10 +301,12 @@ var subOps = map[subTarget]subOp{
 	{"cors", false, "DELETE"}:           {"s3:PutBucketCORS", noContent},
 	{"lifecycle", false, "GET"}:         {"s3:GetLifecycleConfiguration", notFound("NoSuchLifecycleConfiguration")},
 	{"lifecycle", false, "DELETE"}:      {"s3:PutLifecycleConfiguration", noContent},
-	{"tagging", false, "GET"}:           {"s3:GetBucketTagging", notFound("NoSuchTagSet")},
-	{"tagging", false, "DELETE"}:        {"s3:PutBucketTagging", noContent},
-	{"tagging", true, "GET"}:            {"s3:GetObjectTagging", objectThen(emptyTags)},
-	{"tagging", true, "DELETE"}:         {"s3:DeleteObjectTagging", objectThen(noContent)},
+	{"tagging", false, "GET"}:           {"s3:GetBucketTagging", getBucketTagging},
+	{"tagging", false, "PUT"}:           {"s3:PutBucketTagging", putBucketTagging},
+	{"tagging", false, "DELETE"}:        {"s3:PutBucketTagging", deleteBucketTagging},
+	{"tagging", true, "GET"}:            {"s3:GetObjectTagging", getObjectTagging},
+	{"tagging", true, "PUT"}:            {"s3:PutObjectTagging", putObjectTagging},
+	{"tagging", true, "DELETE"}:         {"s3:DeleteObjectTagging", deleteObjectTagging},
 	{"website", false, "GET"}:           {"s3:GetBucketWebsite", notFound("NoSuchWebsiteConfiguration")},
 	{"website", false, "DELETE"}:        {"s3:DeleteBucketWebsite", noContent},
 	{"object-lock", false, "GET"}:       {"s3:GetBucketObjectLockConfiguration", notFound("ObjectLockConfigurationNotFoundError")},
@@ -414,17 +417,6 @@ type ownershipControls struct {
 	Ownership string   `xml:"Rule>ObjectOwnership"`
 }
 
-type tagging struct {
-	XMLName xml.Name `xml:"Tagging"`
-	Xmlns   string   `xml:"xmlns,attr"`
-	TagSet  struct{} `xml:"TagSet"`
-}
-
-func emptyTags(_ *Handler, w http.ResponseWriter, _ *http.Request, _ *request) error {
-	writeXML(w, http.StatusOK, tagging{Xmlns: xmlns})
-	return nil
-}
-
 // accessControlPolicy is the ACL of every bucket and object: the owner
 // has FULL_CONTROL.
 type accessControlPolicy struct {
@@ -467,4 +459,13 @@ func putACL(h *Handler, w http.ResponseWriter, r *http.Request, rq *request) err
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// The sub-resource operations' actions are among Actions.
+func init() {
+	for _, op := range subOps {
+		if !slices.Contains(Actions, op.action) {
+			Actions = append(Actions, op.action)
+		}
+	}
 }
