@@ -319,3 +319,25 @@ func TestSweeper(t *testing.T) {
 		t.Fatalf("store id changed: %q, %v", b, err)
 	}
 }
+
+// BenchmarkUploadPartCopy64M copies a 64 MiB object into a part.
+func BenchmarkUploadPartCopy64M(b *testing.B) {
+	d := openTest(b)
+	mustBucket(b, d, "bkt")
+	ctx := context.Background()
+	content := bytes.Repeat([]byte("0123456789abcdef"), 4<<20)
+	if _, err := d.PutObject(ctx, "bkt", "src", bytes.NewReader(content), PutOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	id, err := d.CreateUpload(ctx, "bkt", "dst", PutOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(content)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.UploadPartCopy(ctx, "bkt", "dst", id, 1, "bkt", "src", func(ObjectInfo) (int64, int64, error) { return 0, -1, nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
