@@ -274,6 +274,10 @@ func (d *Disk) CompleteUploadWith(ctx context.Context, bucket, key, uploadID str
 	if opts.Checksum != "" && alg == "" {
 		return ObjectInfo{}, fmt.Errorf("%w: The upload was created without a checksum algorithm; the complete request cannot give one.", ErrChecksumRequest)
 	}
+	if opts.Checksum != "" && opts.ChecksumAlgorithm != "" && opts.ChecksumAlgorithm != alg {
+		return ObjectInfo{}, fmt.Errorf("%w: Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum Type: %s",
+			ErrChecksumRequest, strings.ToLower(alg), strings.ToLower(opts.ChecksumAlgorithm))
+	}
 	metas := make([]*fileMeta, len(parts))
 	for i, p := range parts {
 		if p.Number < 1 || p.Number > MaxParts {

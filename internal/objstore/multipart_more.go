@@ -39,9 +39,10 @@ type MultipartStore interface {
 
 // CompleteOptions is what a completion says besides its parts.
 type CompleteOptions struct {
-	// Checksum, if set, is the object checksum of the upload's algorithm
-	// the client expects (ErrChecksumMismatch otherwise).
-	Checksum string
+	// Checksum, if set, is the object checksum the client expects
+	// (ErrChecksumMismatch otherwise), of ChecksumAlgorithm, which must
+	// be the upload's.
+	Checksum, ChecksumAlgorithm string
 	// ChecksumType, if set, must be the upload's.
 	ChecksumType string
 }

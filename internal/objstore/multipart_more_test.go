@@ -126,6 +126,9 @@ func TestMultipartChecksums(t *testing.T) {
 	if _, err := d.CompleteUploadWith(ctx, "bkt", "bad", id, cp, CompleteOptions{Checksum: "AAAAAA=="}); !errors.Is(err, ErrChecksumMismatch) {
 		t.Fatalf("complete with a wrong checksum: %v", err)
 	}
+	if _, err := d.CompleteUploadWith(ctx, "bkt", "bad", id, cp, CompleteOptions{Checksum: "AAAAAA==", ChecksumAlgorithm: "SHA1"}); !errors.Is(err, ErrChecksumRequest) {
+		t.Fatalf("complete with another algorithm: %v", err)
+	}
 	if _, err := d.CompleteUploadWith(ctx, "bkt", "bad", id, cp, CompleteOptions{ChecksumType: ChecksumFullObject}); !errors.Is(err, ErrChecksumRequest) {
 		t.Fatalf("complete with another type: %v", err)
 	}

@@ -180,7 +180,7 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, rq *req
 			if opts.Checksum != "" {
 				return s3err("InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
 			}
-			opts.Checksum = v
+			opts.Checksum, opts.ChecksumAlgorithm = v, alg
 			r.Header.Del(name)
 		}
 	}
