@@ -111,6 +111,19 @@ func TestS3ConformanceRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a put with what is implemented: %v", err)
 	}
+	if _, err := e.c.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String("refuse"), ACL: types.BucketCannedACLPrivate}); err != nil {
+		t.Fatalf("canned ACL private: %v", err)
+	}
+	// A batch delete naming a version other than null deletes nothing.
+	del, err := e.c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("refuse"), Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("k"), VersionId: aws.String("3sL4kqtJlcpXroDTDmJ")}, {Key: aws.String("there"), VersionId: aws.String("null")}}}})
+	if err != nil || len(del.Errors) != 1 || aws.ToString(del.Errors[0].Key) != "k" || aws.ToString(del.Errors[0].Code) != "InvalidArgument" ||
+		len(del.Deleted) != 1 || aws.ToString(del.Deleted[0].Key) != "there" {
+		t.Fatalf("batch delete with versions: %+v, %v", del, err)
+	}
+	if _, err := e.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("refuse"), Key: aws.String("k")}); err != nil {
+		t.Fatalf("the object of a refused version was deleted: %v", err)
+	}
 }
 
 // TestS3ConformanceUnconfigured reads configuration no bucket has and

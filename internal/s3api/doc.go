@@ -18,6 +18,15 @@
 // commits only once the body has ended cleanly. Errors are S3's XML
 // documents, except for HEAD requests, which get the status alone.
 //
+// What the handler takes is decided by two tables (support.go): the request
+// headers S3 defines and the sub-resources of the query. What S3 has and
+// the handler does not do is refused with NotImplemented or with the error
+// S3 gives in the same case, never served as if it had not been asked;
+// reads of configuration no bucket has answer as S3 answers for an
+// unconfigured bucket. If-None-Match: * and If-Match on PutObject,
+// CopyObject and CompleteMultipartUpload are checked by the store as the
+// write commits (objstore.WithWriteCondition).
+//
 // After a change to an object is durable, and before the client is told of
 // it, Deps.OnChange receives a Change; bucket notifications are built on
 // it.

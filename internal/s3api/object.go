@@ -350,6 +350,10 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, rq *requ
 		case len(o.Key) > objstore.MaxKeyLen:
 			fail(s3err("KeyTooLongError", ""))
 			continue
+		case o.VersionID != "" && o.VersionID != "null":
+			// No bucket is versioned: null is every object's version.
+			fail(s3err("InvalidArgument", "Invalid version id specified"))
+			continue
 		}
 		// Each key of the batch is an s3:DeleteObject of its own.
 		if err := h.authorize(r, rq.signer, "s3:DeleteObject", "arn:aws:s3:::"+rq.bucket+"/"+o.Key, nil, rq.bucket); err != nil {
