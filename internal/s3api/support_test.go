@@ -147,3 +147,20 @@ func TestSubresourceTable(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckHeadersAllocs: the tables cost a request no allocation.
+func TestCheckHeadersAllocs(t *testing.T) {
+	r, rq := testRequest(t, "PUT", "/b/k")
+	for k, v := range map[string]string{"X-Amz-Date": "20240524T120000Z", "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD",
+		"X-Amz-Checksum-Crc32": "AAAAAA==", "X-Amz-Meta-Colour": "blue", "Content-Type": "text/plain",
+		"Amz-Sdk-Invocation-Id": "x", "User-Agent": "sdk", "X-Amz-Storage-Class": "STANDARD", "If-None-Match": "*"} {
+		r.Header.Set(k, v)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if err := checkHeaders(r, rq); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations a request", n)
+	}
+}
