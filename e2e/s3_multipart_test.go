@@ -311,8 +311,8 @@ func TestS3MultipartChecksums(t *testing.T) {
 		t.Fatalf("composite: %s %s, want %s", aws.ToString(done.ChecksumSHA256), done.ChecksumType, wantComp)
 	}
 	head, err := e.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("mp-sums"), Key: aws.String("comp"), ChecksumMode: types.ChecksumModeEnabled})
-	if err != nil || aws.ToString(head.ChecksumSHA256) != wantComp {
-		t.Fatalf("head: %v, %v", head, err)
+	if err != nil || aws.ToString(head.ChecksumSHA256) != wantComp || head.ChecksumType != types.ChecksumTypeComposite {
+		t.Fatalf("head: %+v, %v", head, err)
 	}
 
 	// FULL_OBJECT: the CRC32 of the whole content.
@@ -348,8 +348,8 @@ func TestS3MultipartChecksums(t *testing.T) {
 		t.Fatalf("read with checksum check: %v", err)
 	}
 	get.Body.Close()
-	if aws.ToString(get.ChecksumCRC32) != wantFull || got.Len() != len(a)+len(b) {
-		t.Fatalf("get: checksum %s, %d bytes", aws.ToString(get.ChecksumCRC32), got.Len())
+	if aws.ToString(get.ChecksumCRC32) != wantFull || get.ChecksumType != types.ChecksumTypeFullObject || got.Len() != len(a)+len(b) {
+		t.Fatalf("get: checksum %s (%s), %d bytes", aws.ToString(get.ChecksumCRC32), get.ChecksumType, got.Len())
 	}
 	// SHA256 cannot be FULL_OBJECT.
 	_, err = e.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("mp-sums"), Key: aws.String("x"),

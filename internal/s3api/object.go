@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"cmp"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -208,6 +209,11 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, rq *request)
 		hdr.Set("Content-Range", "bytes "+itoa(start)+"-"+itoa(start+length-1)+"/"+itoa(info.Size))
 	} else if strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
 		setChecksumHeaders(hdr, info.Checksums)
+		if len(info.Checksums) > 0 {
+			// A multipart upload's type as it was made; a single PUT's
+			// checksum covers the whole object.
+			hdr.Set("X-Amz-Checksum-Type", cmp.Or(info.ChecksumType, objstore.ChecksumFullObject))
+		}
 	}
 	hdr.Set("Content-Length", itoa(length))
 	if r.Method == http.MethodHead {
