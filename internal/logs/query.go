@@ -3,15 +3,15 @@ package logs
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aloft-dev/aloft/internal/store"
 )
 
 const (
@@ -28,10 +28,6 @@ const (
 	// maxScanMessages bounds the messages one FilterLogEvents page reads;
 	// a page cut short returns a token to continue.
 	maxScanMessages = 20000
-	// pullBatch is how many messages a query consumer buffers.
-	pullBatch = 256
-	// nextWait bounds the wait for one message the server reported pending.
-	nextWait = 5 * time.Second
 )
 
 var errBadToken = invalidParam("The specified nextToken is invalid.")
@@ -558,46 +554,17 @@ func (s *Store) scan(ctx context.Context, subjects []string, from scanFrom, stop
 		t := from.time
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
 	}
-	cons, err := s.js.OrderedConsumer(ctx, StreamName, cfg)
-	if err != nil {
-		return fmt.Errorf("logs: read: %w", err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(pullBatch))
-	if err != nil {
-		return fmt.Errorf("logs: read: %w", err)
-	}
-	defer func() {
-		it.Stop()
-		if ci := cons.CachedInfo(); ci != nil {
-			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = s.js.DeleteConsumer(dctx, StreamName, ci.Name)
-			cancel()
-		}
-	}()
-	if ci := cons.CachedInfo(); ci == nil || ci.NumPending == 0 {
-		return nil
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		m, err := it.Next(jetstream.NextMaxWait(nextWait))
-		if err != nil {
-			if errors.Is(err, nats.ErrTimeout) {
-				s.log.Warn("log read stalled; returning partial result")
-				return nil
-			}
-			return fmt.Errorf("logs: read: %w", err)
-		}
-		meta, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("logs: read: %w", err)
-		}
+	stalled, err := store.Scan(ctx, s.js, StreamName, cfg, func(m jetstream.Msg, meta *jetstream.MsgMetadata) bool {
 		if meta.Sequence.Stream > stop {
-			return nil
+			return false
 		}
-		if !fn(m, meta) || meta.NumPending == 0 || meta.Sequence.Stream >= stop {
-			return nil
-		}
+		return fn(m, meta) && meta.Sequence.Stream < stop
+	})
+	if err != nil {
+		return fmt.Errorf("logs: %w", err)
 	}
+	if stalled {
+		s.log.Warn("log read stalled; returning partial result")
+	}
+	return nil
 }

@@ -10,9 +10,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/aloft-dev/aloft/internal/store"
 	"github.com/aloft-dev/aloft/internal/traces/traceid"
 )
 
@@ -23,8 +23,6 @@ const (
 	PageSize      = 100            // summaries per page
 	maxScanned    = 200000         // messages one Summaries reads at most
 	endSlack      = 15 * time.Minute
-	nextWait      = 5 * time.Second
-	pullBatch     = 256
 	subsegmentTyp = "subsegment"
 )
 
@@ -368,43 +366,12 @@ func (s *Store) scan(ctx context.Context, subjects []string, from time.Time, fn 
 	if !from.IsZero() {
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &from
 	}
-	cons, err := s.js.OrderedConsumer(ctx, StreamName, cfg)
+	stalled, err := store.Scan(ctx, s.js, StreamName, cfg, fn)
 	if err != nil {
-		return fmt.Errorf("traces: read: %w", err)
+		return fmt.Errorf("traces: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(pullBatch))
-	if err != nil {
-		return fmt.Errorf("traces: read: %w", err)
+	if stalled {
+		s.o.Logger.Warn("trace read stalled; returning a partial result")
 	}
-	defer func() {
-		it.Stop()
-		if ci := cons.CachedInfo(); ci != nil {
-			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = s.js.DeleteConsumer(dctx, StreamName, ci.Name)
-			cancel()
-		}
-	}()
-	if ci := cons.CachedInfo(); ci == nil || ci.NumPending == 0 {
-		return nil
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		m, err := it.Next(jetstream.NextMaxWait(nextWait))
-		if err != nil {
-			if errors.Is(err, nats.ErrTimeout) {
-				s.o.Logger.Warn("trace read stalled; returning a partial result")
-				return nil
-			}
-			return fmt.Errorf("traces: read: %w", err)
-		}
-		meta, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("traces: read: %w", err)
-		}
-		if !fn(m, meta) || meta.NumPending == 0 {
-			return nil
-		}
-	}
+	return nil
 }
