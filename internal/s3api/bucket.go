@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -210,23 +211,9 @@ type commonPrefix struct {
 // common prefix.
 func (h *Handler) listObjects(w http.ResponseWriter, r *http.Request, rq *request, v2 bool) error {
 	q := rq.query
-	maxKeys := objstore.MaxListKeys
-	if s := q.Get("max-keys"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return s3err("InvalidArgument", "Provided max-keys not an integer or within integer range")
-		}
-		maxKeys = min(n, objstore.MaxListKeys)
-	}
-	enc := q.Get("encoding-type")
-	if enc != "" && enc != "url" {
-		return s3err("InvalidArgument", "Invalid Encoding Method specified in Request")
-	}
-	code := func(s string) string {
-		if enc == "url" {
-			return urlEncode(s)
-		}
-		return s
+	maxKeys, code, enc, err := listParams(q, "max-keys")
+	if err != nil {
+		return err
 	}
 	opts := objstore.ListOptions{Prefix: q.Get("prefix"), Delimiter: q.Get("delimiter"), MaxKeys: maxKeys}
 	out := listBucketResult{Xmlns: xmlns, Name: rq.bucket, Prefix: code(opts.Prefix), Delimiter: code(opts.Delimiter),
@@ -301,4 +288,29 @@ func urlEncode(s string) string {
 		b.WriteByte(hex[c&15])
 	}
 	return b.String()
+}
+
+// listParams reads what every listing takes: its page size (parameter
+// maxName, at most objstore.MaxListKeys) and encoding-type, with code,
+// which encodes a key or prefix as the listing must answer it.
+func listParams(q url.Values, maxName string) (max int, code func(string) string, enc string, err error) {
+	max = objstore.MaxListKeys
+	if s := q.Get(maxName); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return 0, nil, "", s3err("InvalidArgument", "Provided "+maxName+" not an integer or within integer range")
+		}
+		max = min(n, objstore.MaxListKeys)
+	}
+	enc = q.Get("encoding-type")
+	if enc != "" && enc != "url" {
+		return 0, nil, "", s3err("InvalidArgument", "Invalid Encoding Method specified in Request")
+	}
+	code = func(s string) string {
+		if enc == "url" {
+			return urlEncode(s)
+		}
+		return s
+	}
+	return max, code, enc, nil
 }

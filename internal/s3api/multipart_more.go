@@ -83,16 +83,8 @@ func (h *Handler) uploadPartCopy(w http.ResponseWriter, r *http.Request, rq *req
 	if err != nil {
 		return err
 	}
-	srcBucket, srcKey, err := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
+	srcBucket, srcKey, err := h.copySource(r, rq)
 	if err != nil {
-		return err
-	}
-	if !objstore.ValidBucketName(srcBucket) {
-		e := s3err("InvalidBucketName", "")
-		e.Bucket = srcBucket
-		return e
-	}
-	if err := h.authorize(r, rq.signer, "s3:GetObject", "arn:aws:s3:::"+srcBucket+"/"+srcKey, nil, srcBucket); err != nil {
 		return err
 	}
 	if _, err := h.readSmall(r, rq, 0); err != nil { // empty, its hash checked
@@ -157,23 +149,9 @@ type uploadEntry struct {
 // listUploads answers ListMultipartUploads.
 func (h *Handler) listUploads(w http.ResponseWriter, r *http.Request, rq *request) error {
 	q := rq.query
-	max := objstore.MaxListKeys
-	if s := q.Get("max-uploads"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return s3err("InvalidArgument", "Provided max-uploads not an integer or within integer range")
-		}
-		max = min(n, objstore.MaxListKeys)
-	}
-	enc := q.Get("encoding-type")
-	if enc != "" && enc != "url" {
-		return s3err("InvalidArgument", "Invalid Encoding Method specified in Request")
-	}
-	code := func(s string) string {
-		if enc == "url" {
-			return urlEncode(s)
-		}
-		return s
+	max, code, enc, err := listParams(q, "max-uploads")
+	if err != nil {
+		return err
 	}
 	opts := objstore.UploadListOptions{Prefix: q.Get("prefix"), Delimiter: q.Get("delimiter"),
 		KeyMarker: q.Get("key-marker"), UploadIDMarker: q.Get("upload-id-marker"), MaxUploads: max}

@@ -420,19 +420,29 @@ func parseCopySource(v string) (bucket, key string, err error) {
 	return bucket, key, nil
 }
 
-func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, rq *request) error {
-	srcBucket, srcKey, err := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
+// copySource returns the object a copy (CopyObject, UploadPartCopy)
+// reads, from x-amz-copy-source, once the signer is allowed to read it:
+// a copy reads its source, so the signer must be allowed to, by the
+// source as the copy will read it.
+func (h *Handler) copySource(r *http.Request, rq *request) (bucket, key string, err error) {
+	bucket, key, err = parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	if !objstore.ValidBucketName(srcBucket) {
+	if !objstore.ValidBucketName(bucket) {
 		e := s3err("InvalidBucketName", "")
-		e.Bucket = srcBucket
-		return e
+		e.Bucket = bucket
+		return "", "", e
 	}
-	// A copy reads its source: the signer must be allowed to, by the
-	// source as the copy will read it.
-	if err := h.authorize(r, rq.signer, "s3:GetObject", "arn:aws:s3:::"+srcBucket+"/"+srcKey, nil, srcBucket); err != nil {
+	if err := h.authorize(r, rq.signer, "s3:GetObject", "arn:aws:s3:::"+bucket+"/"+key, nil, bucket); err != nil {
+		return "", "", err
+	}
+	return bucket, key, nil
+}
+
+func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, rq *request) error {
+	srcBucket, srcKey, err := h.copySource(r, rq)
+	if err != nil {
 		return err
 	}
 	var opts *objstore.PutOptions
