@@ -55,6 +55,7 @@ type Store interface {
 	AbortUpload(ctx context.Context, bucket, key, uploadID string) error
 	MultipartStore // the rest of multipart uploads: multipart_more.go
 	TagStore       // object and bucket tags: tags.go
+	CORSStore      // bucket CORS configurations: cors.go
 
 	// PutNotification replaces a bucket's notification configuration.
 	PutNotification(ctx context.Context, bucket string, cfg NotificationConfig) error
