@@ -56,6 +56,7 @@ type Store interface {
 	MultipartStore // the rest of multipart uploads: multipart_more.go
 	TagStore       // object and bucket tags: tags.go
 	CORSStore      // bucket CORS configurations: cors.go
+	LifecycleStore // bucket lifecycle configurations: lifecycle.go
 
 	// PutNotification replaces a bucket's notification configuration.
 	PutNotification(ctx context.Context, bucket string, cfg NotificationConfig) error

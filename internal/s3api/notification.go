@@ -15,6 +15,7 @@ var notificationEvents = []string{
 	"s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectCreated:Post", "s3:ObjectCreated:Copy",
 	"s3:ObjectCreated:CompleteMultipartUpload",
 	"s3:ObjectRemoved:*", "s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated",
+	"s3:LifecycleExpiration:*", "s3:LifecycleExpiration:Delete", "s3:LifecycleExpiration:DeleteMarkerCreated",
 }
 
 // notificationConfiguration is the XML of Put/GetBucketNotificationConfiguration.

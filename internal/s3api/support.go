@@ -59,6 +59,7 @@ var headerRules = map[string]headerRule{
 	"x-amz-bypass-governance-retention":                           refuse,
 	"x-amz-tagging":                                               take, // checked as the operation reads it
 	"x-amz-tagging-directive":                                     tagDirective,
+	"x-amz-transition-default-minimum-object-size":                take, // checked by PutBucketLifecycleConfiguration
 	"x-amz-website-redirect-location":                             refuse,
 	"x-amz-mfa":                                                   refuse,
 	"x-amz-write-offset-bytes":                                    refuse,
@@ -299,8 +300,9 @@ var subOps = map[subTarget]subOp{
 	{"encryption", false, "GET"}:        {"s3:GetEncryptionConfiguration", notFound("ServerSideEncryptionConfigurationNotFoundError")},
 	{"cors", false, "GET"}:              {"s3:GetBucketCORS", notFound("NoSuchCORSConfiguration")},
 	{"cors", false, "DELETE"}:           {"s3:PutBucketCORS", noContent},
-	{"lifecycle", false, "GET"}:         {"s3:GetLifecycleConfiguration", notFound("NoSuchLifecycleConfiguration")},
-	{"lifecycle", false, "DELETE"}:      {"s3:PutLifecycleConfiguration", noContent},
+	{"lifecycle", false, "GET"}:         {"s3:GetLifecycleConfiguration", getBucketLifecycle},
+	{"lifecycle", false, "PUT"}:         {"s3:PutLifecycleConfiguration", putBucketLifecycle},
+	{"lifecycle", false, "DELETE"}:      {"s3:PutLifecycleConfiguration", deleteBucketLifecycle},
 	{"tagging", false, "GET"}:           {"s3:GetBucketTagging", getBucketTagging},
 	{"tagging", false, "PUT"}:           {"s3:PutBucketTagging", putBucketTagging},
 	{"tagging", false, "DELETE"}:        {"s3:PutBucketTagging", deleteBucketTagging},

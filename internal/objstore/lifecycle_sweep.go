@@ -1,0 +1,222 @@
+package objstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// LifecycleOptions configure StartLifecycle.
+type LifecycleOptions struct {
+	// Interval is how often the buckets' rules are applied; it must be
+	// positive.
+	Interval time.Duration
+	// Hold and Release are as in SweepOptions: a lease among the nodes
+	// sharing the store's directory, so that one of them applies the
+	// rules at a time.
+	Hold    func(ctx context.Context) bool
+	Release func(ctx context.Context)
+	// Expired, if set, is told of every object a rule removed: the
+	// object's bucket, what it was, and the deletion.
+	Expired func(ctx context.Context, bucket BucketInfo, info ObjectInfo, del Deleted)
+	Logger  *slog.Logger
+}
+
+// LifecycleResult counts what one application of the rules did.
+type LifecycleResult struct {
+	Expired int // objects removed by an Expiration
+	Aborted int // uploads aborted by an AbortIncompleteMultipartUpload
+}
+
+// StartLifecycle starts applying the buckets' lifecycle rules every
+// Interval. Stop the returned Sweeper to end it.
+func (d *Disk) StartLifecycle(o LifecycleOptions) *Sweeper {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Sweeper{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(o.Interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				if o.Release != nil {
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					o.Release(ctx)
+					cancel()
+				}
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), max(o.Interval, 5*time.Minute))
+			if o.Hold == nil || o.Hold(ctx) {
+				res, err := d.RunLifecycle(ctx, d.now(), o.Expired)
+				if err != nil {
+					o.Logger.Error("applying lifecycle rules", "err", err)
+				}
+				if res.Expired > 0 || res.Aborted > 0 {
+					o.Logger.Info("applied lifecycle rules", "expired", res.Expired, "aborted_uploads", res.Aborted)
+				}
+			}
+			cancel()
+		}
+	}()
+	return s
+}
+
+// RunLifecycle applies every bucket's enabled lifecycle rules as of now:
+// it removes the objects an Expiration has fallen due for (telling
+// expired of each, if set) and aborts the uploads an
+// AbortIncompleteMultipartUpload has. A bucket whose rules cannot be read
+// is skipped and reported in the error once the others are done.
+func (d *Disk) RunLifecycle(ctx context.Context, now time.Time, expired func(context.Context, BucketInfo, ObjectInfo, Deleted)) (LifecycleResult, error) {
+	var res LifecycleResult
+	buckets, err := d.ListBuckets(ctx)
+	if err != nil {
+		return res, err
+	}
+	var errs []error
+	for _, b := range buckets {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		cfg, err := d.Lifecycle(ctx, b.Name)
+		if errors.Is(err, ErrNoSuchBucket) || (err == nil && cfg == nil) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := d.lifecycleBucket(ctx, b, cfg, now, expired, &res); err != nil && !errors.Is(err, ErrNoSuchBucket) {
+			errs = append(errs, fmt.Errorf("objstore: lifecycle of %s: %w", b.Name, err))
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+// lifecycleBucket applies one bucket's rules.
+func (d *Disk) lifecycleBucket(ctx context.Context, b BucketInfo, cfg *LifecycleConfig, now time.Time,
+	expired func(context.Context, BucketInfo, ObjectInfo, Deleted), res *LifecycleResult) error {
+	var expiring, aborting []*LifecycleRule
+	for i := range cfg.Rules {
+		r := &cfg.Rules[i]
+		if !r.Enabled {
+			continue
+		}
+		if _, ok := r.ExpiresAt(now); ok {
+			expiring = append(expiring, r)
+		}
+		if r.AbortDays > 0 {
+			aborting = append(aborting, r)
+		}
+	}
+	if len(aborting) > 0 {
+		ups, err := d.bucketUploads(b.Name)
+		if err != nil {
+			return err
+		}
+		for _, u := range ups {
+			due := false
+			for _, r := range aborting {
+				if strings.HasPrefix(u.m.Key, r.Filter.Prefix) && !now.Before(LifecycleDue(u.m.Initiated, r.AbortDays)) {
+					due = true
+					break
+				}
+			}
+			if !due {
+				continue
+			}
+			err := d.AbortUpload(ctx, b.Name, u.m.Key, u.id)
+			if err == nil {
+				res.Aborted++
+			} else if !errors.Is(err, ErrNoSuchUpload) {
+				return fmt.Errorf("abort upload %s: %w", u.id, err)
+			}
+		}
+	}
+	if len(expiring) == 0 {
+		return nil
+	}
+	opts := ListOptions{Prefix: commonPrefix(expiring)}
+	for {
+		page, err := d.ListObjects(ctx, b.Name, opts)
+		if err != nil {
+			return err
+		}
+		for _, o := range page.Objects {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			info, due, err := d.expiryDue(ctx, b.Name, o, expiring, now)
+			if err != nil {
+				return err
+			}
+			if !due {
+				continue
+			}
+			del, err := d.ExpireObject(ctx, b.Name, info.Key, info)
+			if err != nil {
+				return err
+			}
+			if !del.Existed {
+				continue
+			}
+			res.Expired++
+			if expired != nil {
+				expired(ctx, b, info, del)
+			}
+		}
+		if !page.IsTruncated {
+			return nil
+		}
+		opts.After = page.NextMarker
+	}
+}
+
+// expiryDue reports whether one of the rules has expired the listed
+// object o as of now. An object some rule selects by its tags is read
+// again for them; the description returned is the one judged.
+func (d *Disk) expiryDue(ctx context.Context, bucket string, o ObjectInfo, rules []*LifecycleRule, now time.Time) (ObjectInfo, bool, error) {
+	headed := false
+	for _, r := range rules {
+		f := &r.Filter
+		if len(f.Tags) > 0 && !headed && (&LifecycleFilter{Prefix: f.Prefix, SizeGreaterThan: f.SizeGreaterThan,
+			SizeLessThan: f.SizeLessThan}).Selects(o.Key, o.Size, nil) {
+			info, err := d.HeadObject(ctx, bucket, o.Key)
+			if errors.Is(err, ErrNoSuchKey) {
+				return o, false, nil
+			}
+			if err != nil {
+				return o, false, err
+			}
+			o, headed = info, true
+		}
+		if !f.Selects(o.Key, o.Size, o.Tags) {
+			continue
+		}
+		if at, ok := r.ExpiresAt(o.LastModified); ok && !now.Before(at) {
+			return o, true, nil
+		}
+	}
+	return o, false, nil
+}
+
+// commonPrefix is the longest prefix every rule's filter requires.
+func commonPrefix(rules []*LifecycleRule) string {
+	p := rules[0].Filter.Prefix
+	for _, r := range rules[1:] {
+		q := r.Filter.Prefix
+		n := 0
+		for n < len(p) && n < len(q) && p[n] == q[n] {
+			n++
+		}
+		p = p[:n]
+	}
+	return p
+}
