@@ -114,6 +114,7 @@ type Server struct {
 	metrics   *metrics.Store        // CloudWatch metrics (metrics.go)
 	cw        *cloudwatchapi.Server // their API
 	sweeper   *objstore.Sweeper     // aborts abandoned multipart uploads (s3uploads.go)
+	lifecycle *objstore.Sweeper     // applies buckets' lifecycle rules (lifecycle.go)
 }
 
 // Start brings every component up and starts serving. On failure it stops
@@ -307,6 +308,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	if err := s.startUploadSweeper(ctx, js, log); err != nil {
+		return nil, err
+	}
+	if err := s.startLifecycle(ctx, js, log); err != nil {
 		return nil, err
 	}
 	code := &lambdaapi.CodeLinks{Key: []byte(s.keys.derive("code links")), Zip: s.codeZip, Logger: log.With("component", "api")}
@@ -535,6 +539,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	s.stopLifecycle() // before the queue and topics its notifications go to
 	if s.sched != nil {
 		errs = append(errs, s.sched.Close(fctx))
 		s.sched = nil

@@ -43,6 +43,9 @@ type Config struct {
 	// AbandonedUploadAge, when positive, is how long an S3 multipart
 	// upload may stay in progress before it is aborted; 0 keeps them.
 	AbandonedUploadAge time.Duration
+	// LifecycleInterval is how often the S3 buckets' lifecycle rules are
+	// applied (expirations, aborts of incomplete uploads); 0 never.
+	LifecycleInterval time.Duration
 	// OTLPEndpoint, when set, is an OpenTelemetry collector's OTLP/HTTP
 	// address (http://host:4318) that sampled traces are exported to as
 	// spans; empty exports none.
@@ -63,14 +66,15 @@ type Config struct {
 // DefaultConfig returns the defaults of the external contract.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:          ".aloft",
-		Listen:           "127.0.0.1:9000",
-		GatewayListen:    "127.0.0.1:8080",
-		KeepAlive:        10 * time.Minute,
-		RetryBase:        time.Minute,
-		AsyncWorkers:     64,
-		ConcurrencyLimit: 1000,
-		Telemetry:        true,
+		DataDir:           ".aloft",
+		Listen:            "127.0.0.1:9000",
+		GatewayListen:     "127.0.0.1:8080",
+		KeepAlive:         10 * time.Minute,
+		RetryBase:         time.Minute,
+		AsyncWorkers:      64,
+		ConcurrencyLimit:  1000,
+		Telemetry:         true,
+		LifecycleInterval: 10 * time.Minute,
 	}
 }
 
@@ -82,6 +86,9 @@ func (c Config) Validate() error {
 	}
 	if c.AbandonedUploadAge < 0 {
 		return fmt.Errorf("app: --abandoned-upload-age %v is negative", c.AbandonedUploadAge)
+	}
+	if c.LifecycleInterval < 0 {
+		return fmt.Errorf("app: --lifecycle-interval %v is negative", c.LifecycleInterval)
 	}
 	if c.SyncInterval < 0 {
 		return fmt.Errorf("app: --sync-interval %v is negative", c.SyncInterval)

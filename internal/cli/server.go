@@ -72,6 +72,7 @@ aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
 	f.IntVar(&cfg.AsyncWorkers, "async-workers", cfg.AsyncWorkers, "asynchronous invocations delivered at once")
 	f.DurationVar(&cfg.AlarmInterval, "alarm-interval", cfg.AlarmInterval, "how often CloudWatch alarms are evaluated (default 10s)")
 	f.DurationVar(&cfg.AbandonedUploadAge, "abandoned-upload-age", cfg.AbandonedUploadAge, "abort S3 multipart uploads left in progress longer than this (default 0: keep them)")
+	f.DurationVar(&cfg.LifecycleInterval, "lifecycle-interval", cfg.LifecycleInterval, "how often S3 lifecycle rules are applied: objects expired, incomplete uploads aborted (0: never)")
 	f.IntVar(&cfg.ConcurrencyLimit, "concurrency-limit", cfg.ConcurrencyLimit, "account concurrent executions; invocations beyond it are throttled")
 	f.IntVar(&cfg.IdleMemoryMB, "idle-memory", cfg.IdleMemoryMB, "memory in `MB` that idle warm instances may hold (by their memory size); beyond it the least valuable stop (default: half of this machine's memory)")
 	f.Var(prefixList{&cfg.AllowNet}, "sandbox-allow-net", "IPv4 `CIDR`s (comma-separated) that sandboxed functions may reach although private or link-local; the host itself stays out of reach")

@@ -295,7 +295,7 @@ func newRecord(c s3api.Change, configID, ownerID string) record {
 	r.S3.Bucket.OwnerIdentity = principal{ownerID}
 	r.S3.Bucket.ARN = "arn:aws:s3:::" + c.Bucket
 	r.S3.Object = object{Key: EncodeKey(c.Key), VersionID: c.VersionID, Sequencer: c.Sequencer}
-	if !strings.HasPrefix(c.EventName, "ObjectRemoved:") {
+	if !strings.HasPrefix(c.EventName, "ObjectRemoved:") && !strings.HasPrefix(c.EventName, "LifecycleExpiration:") {
 		size := c.Size
 		r.S3.Object.Size = &size
 		r.S3.Object.ETag = c.ETag

@@ -1,0 +1,108 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aloft-dev/aloft/internal/notify"
+	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/s3api"
+)
+
+// lifecycleLeaseBucket holds, per object store directory, the lease of
+// the node that applies its buckets' lifecycle rules.
+const lifecycleLeaseBucket = "aloft_lifecycle_lease"
+
+// lifecycleService is who Amazon S3 names as the principal and source of
+// the changes its lifecycle makes.
+const lifecycleService = "s3.amazonaws.com"
+
+// startLifecycle starts applying the buckets' lifecycle rules every
+// --lifecycle-interval (never when it is 0): expiring objects, with an
+// s3:LifecycleExpiration:Delete notification for each, and aborting
+// incomplete uploads. Nodes sharing one object store directory take
+// turns by a lease on the backbone, as the upload sweeper does.
+func (s *Server) startLifecycle(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
+	interval := s.cfg.LifecycleInterval
+	if interval <= 0 || s.objects == nil {
+		return nil
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: lifecycleLeaseBucket, History: 1,
+		TTL: 3 * interval, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		return fmt.Errorf("app: open %s: %w", lifecycleLeaseBucket, err)
+	}
+	id, err := s.objects.StoreID()
+	if err != nil {
+		return fmt.Errorf("app: lifecycle: %w", err)
+	}
+	log = log.With("component", "s3")
+	notifier, err := notify.New(notify.Deps{Config: s.objects.Notification, Queue: s.queue, Publish: s.publishToTopic,
+		Send: s.sendToQueue, Logger: log.With("component", "notify")})
+	if err != nil {
+		return fmt.Errorf("app: lifecycle notifications: %w", err)
+	}
+	host, _ := os.Hostname()
+	key, node := "store-"+id, []byte(fmt.Sprintf("%s/%d", host, os.Getpid()))
+	var rev uint64 // of this node's lease; 0 while it holds none
+	s.lifecycle = s.objects.StartLifecycle(objstore.LifecycleOptions{
+		Interval: interval,
+		Hold: func(ctx context.Context) bool {
+			if rev != 0 {
+				if r, err := kv.Update(ctx, key, node, rev); err == nil {
+					rev = r
+					return true
+				}
+			}
+			r, err := kv.Create(ctx, key, node)
+			if err != nil {
+				rev = 0
+				return false
+			}
+			rev = r
+			return true
+		},
+		Release: func(ctx context.Context) {
+			if rev != 0 {
+				kv.Delete(ctx, key, jetstream.LastRevision(rev))
+			}
+		},
+		Expired: func(ctx context.Context, b objstore.BucketInfo, info objstore.ObjectInfo, del objstore.Deleted) {
+			c := lifecycleChange(b, info, del)
+			if err := notifier.OnChange(ctx, c); err != nil {
+				log.Error("lifecycle expiration notification", "bucket", b.Name, "key", info.Key, "err", err)
+			}
+		},
+		Logger: log,
+	})
+	return nil
+}
+
+// lifecycleChange is the change a lifecycle expiration makes, as S3
+// reports it: made by the S3 service itself, not by a request.
+func lifecycleChange(b objstore.BucketInfo, info objstore.ObjectInfo, del objstore.Deleted) s3api.Change {
+	var raw [40]byte
+	rand.Read(raw[:])
+	return s3api.Change{
+		Bucket: b.Name, Key: info.Key, EventName: "LifecycleExpiration:Delete",
+		Sequencer: del.Sequencer, SourceIP: lifecycleService, PrincipalID: lifecycleService,
+		RequestID: strings.ToUpper(hex.EncodeToString(raw[:8])), HostID: base64.StdEncoding.EncodeToString(raw[8:]),
+		Time: del.Time, Region: b.Region,
+	}
+}
+
+// stopLifecycle stops applying lifecycle rules, giving the lease up.
+func (s *Server) stopLifecycle() {
+	if s.lifecycle != nil {
+		s.lifecycle.Stop()
+		s.lifecycle = nil
+	}
+}
