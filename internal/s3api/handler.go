@@ -75,6 +75,7 @@ type Handler struct {
 	d        Deps
 	regions  sync.Map // bucket name → region, for change records
 	policies sync.Map // bucket name → *policy.Policy (nil: none), parsed
+	cors     corsView // buckets' CORS rules, cached (cors.go)
 }
 
 // New returns the handler.
@@ -129,6 +130,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 	if err := h.address(r, rq); err != nil {
 		return err
 	}
+	if r.Method == http.MethodOptions {
+		return h.preflight(w, r, rq) // unsigned, as browsers send it (cors.go)
+	}
+	h.crossOrigin(w, r, rq)
 	if h.d.Verifier == nil {
 		return s3err("AccessDenied", "")
 	}
