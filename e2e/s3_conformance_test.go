@@ -56,7 +56,7 @@ func TestS3ConformanceRefusals(t *testing.T) {
 		{"copy source version", "PUT", "/refuse/k", map[string]string{"X-Amz-Copy-Source": "/refuse/there?versionId=abc"}, 400, "InvalidArgument"},
 		{"put versioning", "PUT", "/refuse?versioning", nil, 501, "NotImplemented"},
 		{"put encryption", "PUT", "/refuse?encryption", nil, 501, "NotImplemented"},
-		{"put cors", "PUT", "/refuse?cors", nil, 501, "NotImplemented"},
+		{"put cors without a digest", "PUT", "/refuse?cors", nil, 400, "InvalidRequest"},
 		{"put lifecycle", "PUT", "/refuse?lifecycle", nil, 501, "NotImplemented"},
 		{"put website", "PUT", "/refuse?website", nil, 501, "NotImplemented"},
 		{"put object tagging unsigned body", "PUT", "/refuse/there?tagging", nil, 400, "MalformedXML"},
