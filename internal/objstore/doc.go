@@ -12,10 +12,12 @@
 //	buckets/<bucket>/bucket.json  name, region, creation time
 //	buckets/<bucket>/notification.json
 //	buckets/<bucket>/tags.json    the bucket's tags
+//	buckets/<bucket>/lifecycle.json  its lifecycle rules (applied by StartLifecycle)
 //	buckets/<bucket>/keys/...     one file per object
 //	uploads/<bucket>/<upload-id>/upload.json, part-00001, ...
 //	store-id                      a random name, shared by the nodes that
-//	                              share this directory (upload sweeps)
+//	                              share this directory (upload sweeps,
+//	                              lifecycle rules)
 //
 // Bucket names are validated as AWS does (3-63 lower-case letters, digits,
 // dots and hyphens), so they are safe directory names. Object keys are

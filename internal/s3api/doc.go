@@ -1,7 +1,8 @@
 // Package s3api serves the S3 REST API (2006-03-01) over an objstore.Store:
 // buckets, objects, listings (V1 and V2), copies, batch deletes, ranges and
-// conditional requests, multipart uploads, and bucket notification
-// configurations that name functions.
+// conditional requests, multipart uploads, bucket notification
+// configurations that name functions, and bucket lifecycle configurations
+// (lifecycle.go; the object store's lifecycle job applies them).
 //
 // Requests are addressed path-style (/bucket/key) or virtual-host style
 // (Host: bucket.localhost:9000), and S3 keys such as "a//b" and "a/../x" are
