@@ -12,6 +12,7 @@
 //	buckets/<bucket>/bucket.json  name, region, creation time
 //	buckets/<bucket>/notification.json
 //	buckets/<bucket>/tags.json    the bucket's tags
+//	buckets/<bucket>/cors.json    its CORS configuration (see CORSStore)
 //	buckets/<bucket>/lifecycle.json  its lifecycle rules (applied by StartLifecycle)
 //	buckets/<bucket>/keys/...     one file per object
 //	uploads/<bucket>/<upload-id>/upload.json, part-00001, ...

@@ -13,7 +13,10 @@
 // dispatcher rather than an http.ServeMux.
 //
 // Every request must carry a valid SigV4 signature (header or presigned
-// query). Bodies are never read whole: they stream through sigv4.Body,
+// query), except a browser's CORS preflight (OPTIONS), which is answered
+// unsigned from the bucket's CORS configuration (cors.go); the answer to
+// any request carrying an Origin that configuration allows has its
+// Access-Control-* headers, errors included. Bodies are never read whole: they stream through sigv4.Body,
 // which decodes aws-chunked framing and checks signatures, SHA-256,
 // Content-MD5 and x-amz-checksum-* as the bytes pass, into the store, which
 // commits only once the body has ended cleanly. Errors are S3's XML
