@@ -11,8 +11,8 @@ import (
 
 // LifecycleOptions configure StartLifecycle.
 type LifecycleOptions struct {
-	// Interval is how often the buckets' rules are applied; it must be
-	// positive.
+	// Interval is how often the buckets' rules are applied; 0 takes ten
+	// minutes.
 	Interval time.Duration
 	// Hold and Release are as in SweepOptions: a lease among the nodes
 	// sharing the store's directory, so that one of them applies the
@@ -34,6 +34,9 @@ type LifecycleResult struct {
 // StartLifecycle starts applying the buckets' lifecycle rules every
 // Interval. Stop the returned Sweeper to end it.
 func (d *Disk) StartLifecycle(o LifecycleOptions) *Sweeper {
+	if o.Interval <= 0 {
+		o.Interval = 10 * time.Minute
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
