@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -216,5 +217,49 @@ func TestExpireObjectKeepsNewerObject(t *testing.T) {
 	}
 	if del, err := d.ExpireObject(ctx, "bkt", "k", cur); err != nil || del.Existed {
 		t.Fatalf("expiring it again: %+v %v", del, err)
+	}
+}
+
+// The job applies the rules only in rounds this node holds the lease of,
+// and gives the lease up when stopped.
+func TestStartLifecycleHoldsLease(t *testing.T) {
+	d := openTest(t)
+	mustBucket(t, d, "bkt")
+	ctx := context.Background()
+	if _, err := d.PutObject(ctx, "bkt", "a", strings.NewReader("x"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PutLifecycle(ctx, "bkt", &LifecycleConfig{Rules: []LifecycleRule{{ID: "d", Enabled: true,
+		Expiration: &LifecycleExpiration{Date: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	var holds atomic.Int32 // the first three rounds are another node's
+	var released atomic.Bool
+	expired := make(chan string, 1)
+	s := d.StartLifecycle(LifecycleOptions{
+		Interval: 10 * time.Millisecond,
+		Hold:     func(context.Context) bool { return holds.Add(1) > 3 },
+		Release:  func(context.Context) { released.Store(true) },
+		Expired: func(_ context.Context, _ BucketInfo, info ObjectInfo, _ Deleted) {
+			if n := holds.Load(); n <= 3 {
+				t.Errorf("expired in round %d, whose lease another node held", n)
+			}
+			expired <- info.Key
+		},
+	})
+	select {
+	case k := <-expired:
+		if k != "a" {
+			t.Fatalf("expired %q", k)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no expiration")
+	}
+	s.Stop()
+	if !released.Load() {
+		t.Fatal("lease not released")
+	}
+	if _, err := d.HeadObject(ctx, "bkt", "a"); !errors.Is(err, ErrNoSuchKey) {
+		t.Fatalf("after the job: %v", err)
 	}
 }
