@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
 func TestParseCORS(t *testing.T) {
@@ -151,5 +155,38 @@ func TestCORSHandler(t *testing.T) {
 	}
 	if resp := preflight("/web/k", ask); resp.StatusCode != 403 {
 		t.Fatalf("preflight after the configuration was removed elsewhere: %d", resp.StatusCode)
+	}
+}
+
+// BenchmarkPreflight answers a preflight through the handler, the
+// configuration cached.
+func BenchmarkPreflight(b *testing.B) {
+	store, err := objstore.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := store.CreateBucket(ctx, "web", ""); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := parseCORS([]byte(`<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example.com</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedHeader>*</AllowedHeader><MaxAgeSeconds>600</MaxAgeSeconds></CORSRule></CORSConfiguration>`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := store.PutCORS(ctx, "web", cfg); err != nil {
+		b.Fatal(err)
+	}
+	h := New(Deps{Store: store, Verifier: &sigv4.Verifier{Lookup: func(string) (string, bool) { return "", false }}})
+	req := httptest.NewRequest(http.MethodOptions, "/web/k", nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("Access-Control-Request-Method", "PUT")
+	req.Header.Set("Access-Control-Request-Headers", "content-type")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
 	}
 }
