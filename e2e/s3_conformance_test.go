@@ -57,7 +57,7 @@ func TestS3ConformanceRefusals(t *testing.T) {
 		{"put versioning", "PUT", "/refuse?versioning", nil, 501, "NotImplemented"},
 		{"put encryption", "PUT", "/refuse?encryption", nil, 501, "NotImplemented"},
 		{"put cors without a digest", "PUT", "/refuse?cors", nil, 400, "InvalidRequest"},
-		{"put lifecycle", "PUT", "/refuse?lifecycle", nil, 501, "NotImplemented"},
+		{"put lifecycle without a digest", "PUT", "/refuse?lifecycle", nil, 400, "InvalidRequest"},
 		{"put website", "PUT", "/refuse?website", nil, 501, "NotImplemented"},
 		{"put object tagging unsigned body", "PUT", "/refuse/there?tagging", nil, 400, "MalformedXML"},
 		{"list versions", "GET", "/refuse?versions", nil, 501, "NotImplemented"},
