@@ -13,7 +13,8 @@
 //	buckets/<bucket>/notification.json
 //	buckets/<bucket>/tags.json    the bucket's tags
 //	buckets/<bucket>/cors.json    its CORS configuration (see CORSStore)
-//	buckets/<bucket>/lifecycle.json  its lifecycle rules (applied by StartLifecycle)
+//	buckets/<bucket>/lifecycle.json
+//	                              its lifecycle rules (see StartLifecycle)
 //	buckets/<bucket>/keys/...     one file per object
 //	uploads/<bucket>/<upload-id>/upload.json, part-00001, ...
 //	store-id                      a random name, shared by the nodes that
