@@ -91,8 +91,14 @@ func TestAuthorizationAttacks(t *testing.T) {
 	if st, body := signedRaw(t, creds, "s3", "PUT", srv.URL+"/loot?location&policy", "application/json", policy); st != 403 {
 		t.Errorf("PutBucketPolicy disguised with ?location: %d %s", st, body)
 	}
-	if st, body := signedRaw(t, creds, "s3", "DELETE", srv.URL+"/loot?location", "", ""); st != 403 {
+	// S3 has no DELETE of ?location: it is refused as not implemented
+	// (or, had it been taken for a bucket operation, as not allowed), and
+	// the bucket stays.
+	if st, body := signedRaw(t, creds, "s3", "DELETE", srv.URL+"/loot?location", "", ""); st != 403 && st != 501 {
 		t.Errorf("DeleteBucket disguised with ?location: %d %s", st, body)
+	}
+	if _, err := root.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("loot")}); err != nil {
+		t.Errorf("the bucket is gone after a DELETE disguised with ?location: %v", err)
 	}
 	// A batch delete reaches a key a Deny protects.
 	up := clientsFor(srv, credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""))
