@@ -39,7 +39,8 @@ func TestServerFlags(t *testing.T) {
 		"--nats-url", "nats://n1:4222", "--python", "/usr/bin/python3.13", "--node", "/opt/node", "--log-level", "warn",
 		"--async-retry-base", "2s", "--async-workers", "8", "--concurrency-limit", "50", "--idle-memory", "2048",
 		"--sandbox-allow-net", "10.1.0.0/16, 192.168.7.9", "--sandbox-allow-net", "172.16.1.0/24", "--sync-interval", "1s",
-		"--telemetry=false", "--metrics-access", "token", "--metrics-token-file", "/etc/aloft/metrics-token")
+		"--telemetry=false", "--metrics-access", "token", "--metrics-token-file", "/etc/aloft/metrics-token",
+		"--lifecycle-interval", "5m")
 	if r.code != 0 || r.stdout != "" {
 		t.Fatalf("exit %d, stdout %q", r.code, r.stdout)
 	}
@@ -51,6 +52,7 @@ func TestServerFlags(t *testing.T) {
 			netip.MustParsePrefix("172.16.1.0/24")},
 		SyncInterval:  time.Second,
 		MetricsAccess: "token", MetricsTokenFile: "/etc/aloft/metrics-token",
+		LifecycleInterval: 5 * time.Minute,
 	}
 	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
