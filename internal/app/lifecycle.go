@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -35,12 +34,7 @@ func (s *Server) startLifecycle(ctx context.Context, js jetstream.JetStream, log
 	if interval <= 0 || s.objects == nil {
 		return nil
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: lifecycleLeaseBucket, History: 1,
-		TTL: 3 * interval, Storage: jetstream.MemoryStorage})
-	if err != nil {
-		return fmt.Errorf("app: open %s: %w", lifecycleLeaseBucket, err)
-	}
-	id, err := s.objects.StoreID()
+	lease, err := s.storeLease(ctx, js, lifecycleLeaseBucket, 3*interval)
 	if err != nil {
 		return fmt.Errorf("app: lifecycle: %w", err)
 	}
@@ -50,31 +44,10 @@ func (s *Server) startLifecycle(ctx context.Context, js jetstream.JetStream, log
 	if err != nil {
 		return fmt.Errorf("app: lifecycle notifications: %w", err)
 	}
-	host, _ := os.Hostname()
-	key, node := "store-"+id, []byte(fmt.Sprintf("%s/%d", host, os.Getpid()))
-	var rev uint64 // of this node's lease; 0 while it holds none
 	s.lifecycle = s.objects.StartLifecycle(objstore.LifecycleOptions{
 		Interval: interval,
-		Hold: func(ctx context.Context) bool {
-			if rev != 0 {
-				if r, err := kv.Update(ctx, key, node, rev); err == nil {
-					rev = r
-					return true
-				}
-			}
-			r, err := kv.Create(ctx, key, node)
-			if err != nil {
-				rev = 0
-				return false
-			}
-			rev = r
-			return true
-		},
-		Release: func(ctx context.Context) {
-			if rev != 0 {
-				kv.Delete(ctx, key, jetstream.LastRevision(rev))
-			}
-		},
+		Hold:     lease.hold,
+		Release:  lease.release,
 		Expired: func(ctx context.Context, b objstore.BucketInfo, info objstore.ObjectInfo, del objstore.Deleted) {
 			c := lifecycleChange(b, info, del)
 			if err := notifier.OnChange(ctx, c); err != nil {

@@ -27,42 +27,16 @@ func (s *Server) startUploadSweeper(ctx context.Context, js jetstream.JetStream,
 		return nil
 	}
 	interval := min(max(age/24, time.Second), time.Hour)
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: uploadLeaseBucket, History: 1,
-		TTL: 3 * interval, Storage: jetstream.MemoryStorage})
-	if err != nil {
-		return fmt.Errorf("app: open %s: %w", uploadLeaseBucket, err)
-	}
-	id, err := s.objects.StoreID()
+	lease, err := s.storeLease(ctx, js, uploadLeaseBucket, 3*interval)
 	if err != nil {
 		return fmt.Errorf("app: upload sweeper: %w", err)
 	}
-	host, _ := os.Hostname()
-	key, node := "store-"+id, []byte(fmt.Sprintf("%s/%d", host, os.Getpid()))
-	var rev uint64 // of this node's lease; 0 while it holds none
 	s.sweeper = s.objects.StartSweeper(objstore.SweepOptions{
 		MaxAge:   age,
 		Interval: interval,
-		Hold: func(ctx context.Context) bool {
-			if rev != 0 {
-				if r, err := kv.Update(ctx, key, node, rev); err == nil {
-					rev = r
-					return true
-				}
-			}
-			r, err := kv.Create(ctx, key, node)
-			if err != nil {
-				rev = 0
-				return false
-			}
-			rev = r
-			return true
-		},
-		Release: func(ctx context.Context) {
-			if rev != 0 {
-				kv.Delete(ctx, key, jetstream.LastRevision(rev))
-			}
-		},
-		Logger: log.With("component", "s3"),
+		Hold:     lease.hold,
+		Release:  lease.release,
+		Logger:   log.With("component", "s3"),
 	})
 	return nil
 }
@@ -72,5 +46,58 @@ func (s *Server) stopUploadSweeper() {
 	if s.sweeper != nil {
 		s.sweeper.Stop()
 		s.sweeper = nil
+	}
+}
+
+// lease is this node's turn at a background job over the object store
+// directory it may share with other nodes: a key, named for the store,
+// in a backbone KV bucket whose TTL ends the turn of a node that stopped
+// renewing it. hold and release are called by the job's one goroutine.
+type lease struct {
+	kv   jetstream.KeyValue
+	key  string
+	node []byte
+	rev  uint64 // of this node's lease; 0 while it holds none
+}
+
+// storeLease opens the lease of the object store's jobs kept in the KV
+// bucket named bucket, each turn lasting ttl unless renewed.
+func (s *Server) storeLease(ctx context.Context, js jetstream.JetStream, bucket string, ttl time.Duration) (*lease, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1,
+		TTL: ttl, Storage: jetstream.MemoryStorage})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", bucket, err)
+	}
+	id, err := s.objects.StoreID()
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	return &lease{kv: kv, key: "store-" + id, node: []byte(fmt.Sprintf("%s/%d", host, os.Getpid()))}, nil
+}
+
+// hold renews this node's turn, or takes it when no node holds it, and
+// reports whether this node holds it now.
+func (l *lease) hold(ctx context.Context) bool {
+	if l.rev != 0 {
+		if r, err := l.kv.Update(ctx, l.key, l.node, l.rev); err == nil {
+			l.rev = r
+			return true
+		}
+	}
+	r, err := l.kv.Create(ctx, l.key, l.node)
+	if err != nil {
+		l.rev = 0
+		return false
+	}
+	l.rev = r
+	return true
+}
+
+// release gives this node's turn up, if it holds it.
+func (l *lease) release(ctx context.Context) {
+	if l.rev != 0 {
+		l.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev))
+		l.rev = 0
 	}
 }
