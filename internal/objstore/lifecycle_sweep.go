@@ -40,36 +40,15 @@ func (d *Disk) StartLifecycle(o LifecycleOptions) *Sweeper {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Sweeper{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		t := time.NewTicker(o.Interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.stop:
-				if o.Release != nil {
-					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-					o.Release(ctx)
-					cancel()
-				}
-				return
-			case <-t.C:
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), max(o.Interval, 5*time.Minute))
-			if o.Hold == nil || o.Hold(ctx) {
-				res, err := d.RunLifecycle(ctx, d.now(), o.Expired)
-				if err != nil {
-					o.Logger.Error("applying lifecycle rules", "err", err)
-				}
-				if res.Expired > 0 || res.Aborted > 0 {
-					o.Logger.Info("applied lifecycle rules", "expired", res.Expired, "aborted_uploads", res.Aborted)
-				}
-			}
-			cancel()
+	return every(o.Interval, max(o.Interval, 5*time.Minute), o.Hold, o.Release, func(ctx context.Context) {
+		res, err := d.RunLifecycle(ctx, d.now(), o.Expired)
+		if err != nil {
+			o.Logger.Error("applying lifecycle rules", "err", err)
 		}
-	}()
-	return s
+		if res.Expired > 0 || res.Aborted > 0 {
+			o.Logger.Info("applied lifecycle rules", "expired", res.Expired, "aborted_uploads", res.Aborted)
+		}
+	})
 }
 
 // RunLifecycle applies every bucket's enabled lifecycle rules as of now:

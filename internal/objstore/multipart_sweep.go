@@ -31,7 +31,8 @@ type SweepOptions struct {
 	Logger  *slog.Logger
 }
 
-// Sweeper aborts abandoned uploads in the background; see StartSweeper.
+// Sweeper is a background job of the store (StartSweeper,
+// StartLifecycle); Stop ends it.
 type Sweeper struct {
 	stop, done chan struct{}
 }
@@ -45,30 +46,39 @@ func (d *Disk) StartSweeper(o SweepOptions) *Sweeper {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	return every(o.Interval, max(o.Interval, 30*time.Second), o.Hold, o.Release, func(ctx context.Context) {
+		n, err := d.AbortUploadsBefore(ctx, d.now().Add(-o.MaxAge))
+		if err != nil {
+			o.Logger.Error("aborting abandoned uploads", "err", err)
+		} else if n > 0 {
+			o.Logger.Info("aborted abandoned uploads", "uploads", n, "older_than", o.MaxAge)
+		}
+	})
+}
+
+// every runs round every interval, each round within timeout, in the
+// turns hold grants (every round when hold is nil), until the returned
+// Sweeper is stopped, which gives the turn up with release.
+func every(interval, timeout time.Duration, hold func(context.Context) bool, release func(context.Context), round func(context.Context)) *Sweeper {
 	s := &Sweeper{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		t := time.NewTicker(o.Interval)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-s.stop:
-				if o.Release != nil {
+				if release != nil {
 					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-					o.Release(ctx)
+					release(ctx)
 					cancel()
 				}
 				return
 			case <-t.C:
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), max(o.Interval, 30*time.Second))
-			if o.Hold == nil || o.Hold(ctx) {
-				n, err := d.AbortUploadsBefore(ctx, d.now().Add(-o.MaxAge))
-				if err != nil {
-					o.Logger.Error("aborting abandoned uploads", "err", err)
-				} else if n > 0 {
-					o.Logger.Info("aborted abandoned uploads", "uploads", n, "older_than", o.MaxAge)
-				}
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			if hold == nil || hold(ctx) {
+				round(ctx)
 			}
 			cancel()
 		}
