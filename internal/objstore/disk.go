@@ -438,6 +438,13 @@ func (d *Disk) DeleteObject(ctx context.Context, bucket, key string) (Deleted, e
 	if err := d.checkBucket(bucket); err != nil {
 		return Deleted{}, err
 	}
+	return d.removeObject(bucket, key)
+}
+
+// removeObject removes the file of object bucket/key, then any
+// directories of its path left empty. The caller holds the key's lock and
+// d.mu; an object already gone is no error (Deleted.Existed is false).
+func (d *Disk) removeObject(bucket, key string) (Deleted, error) {
 	path := d.objectPath(bucket, key)
 	if err := os.Remove(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotDir) {

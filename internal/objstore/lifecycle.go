@@ -191,22 +191,5 @@ func (d *Disk) ExpireObject(ctx context.Context, bucket, key string, want Object
 	if info := m.info(bucket); info.ETag != want.ETag || !info.LastModified.Equal(want.LastModified) {
 		return Deleted{}, nil
 	}
-	path := d.objectPath(bucket, key)
-	if err := os.Remove(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return Deleted{}, nil
-		}
-		return Deleted{}, fmt.Errorf("objstore: expire %s/%s: %w", bucket, key, err)
-	}
-	del := Deleted{Existed: true, Sequencer: d.seq.next(), Time: d.modified()}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return del, err
-	}
-	base := d.keysDir(bucket)
-	for dir := filepath.Dir(path); dir != base && strings.HasPrefix(dir, base); dir = filepath.Dir(dir) {
-		if os.Remove(dir) != nil {
-			break
-		}
-	}
-	return del, nil
+	return d.removeObject(bucket, key)
 }
