@@ -53,10 +53,11 @@ type Store interface {
 	CompleteUpload(ctx context.Context, bucket, key, uploadID string, parts []CompletedPart) (ObjectInfo, error)
 	// AbortUpload ends an upload and removes its parts.
 	AbortUpload(ctx context.Context, bucket, key, uploadID string) error
-	MultipartStore // the rest of multipart uploads: multipart_more.go
-	TagStore       // object and bucket tags: tags.go
-	CORSStore      // bucket CORS configurations: cors.go
-	LifecycleStore // bucket lifecycle configurations: lifecycle.go
+	MultipartStore    // the rest of multipart uploads: multipart_more.go
+	TagStore          // object and bucket tags: tags.go
+	CORSStore         // bucket CORS configurations: cors.go
+	LifecycleStore    // bucket lifecycle configurations: lifecycle.go
+	PublicAccessStore // bucket public access blocks: publicaccess.go
 
 	// PutNotification replaces a bucket's notification configuration.
 	PutNotification(ctx context.Context, bucket string, cfg NotificationConfig) error
