@@ -145,7 +145,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 		}
 		rq.auth = id
 		signer = &rq.auth
-	} else if !anonymous(r) || h.d.Authorize == nil {
+	} else if !anonymous(r) || (h.d.Authorize == nil && !isPostForm(r, rq)) {
 		id, err := h.d.Verifier.Verify(r, "")
 		if err != nil {
 			return err
@@ -302,6 +302,10 @@ func (h *Handler) plan(w http.ResponseWriter, r *http.Request, rq *request) (str
 			return "s3:ListBucketMultipartUploads", func() error { return h.listUploads(w, r, rq) }
 		case has("delete") && m == http.MethodPost:
 			return "", func() error { return h.deleteObjects(w, r, rq) }
+		case m == http.MethodPost && !hasSub && len(q) == 0:
+			// POST Object (postform.go) checks the form's own signature
+			// and authorizes the key the form names itself.
+			return "", func() error { return h.postObject(w, r, rq) }
 		case hasSub:
 			return h.subresource(w, r, rq, sub)
 		default:
