@@ -53,7 +53,7 @@ func (c *WriteCondition) check(path string) error {
 		return nil
 	}
 	m, err := statMeta(path)
-	exists := err == nil
+	exists := err == nil && !m.DeleteMarker
 	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errNotDir) {
 		return err
 	}

@@ -30,6 +30,7 @@ type Disk struct {
 	uploads keyLocks // one per upload ID
 	seq     sequencer
 	now     func() time.Time
+	sse     masterKey // the SSE-S3 master key: sse.go
 }
 
 var _ Store = (*Disk)(nil)
@@ -158,7 +159,7 @@ func hasObjects(dir string) (bool, error) {
 		return false, fmt.Errorf("objstore: read %s: %w", dir, err)
 	}
 	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), fileSuffix) {
+		if strings.HasSuffix(e.Name(), fileSuffix) || strings.HasSuffix(e.Name(), versionsSuffix) {
 			return true, nil
 		}
 	}
@@ -227,6 +228,12 @@ func (d *Disk) PutObject(ctx context.Context, bucket, key string, body io.Reader
 		return ObjectInfo{}, err
 	}
 	defer t.discard()
+	if err := d.bucketDefault(bucket, &opts.Encryption); err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := d.seal(t, opts.Encryption); err != nil {
+		return ObjectInfo{}, err
+	}
 	n, sum, err := t.readContent(body, MaxObjectSize)
 	if err != nil {
 		return ObjectInfo{}, err
@@ -236,11 +243,15 @@ func (d *Disk) PutObject(ctx context.Context, bucket, key string, body io.Reader
 	}
 	m := &fileMeta{Key: key, Size: n, ETag: hexMD5(sum), Modified: d.modified()}
 	setOptions(m, &opts)
+	t.sealMeta(m)
 	m.Checksums = addChecksums(m.Checksums, body)
+	if m.VersionID, err = d.newVersion(bucket); err != nil {
+		return ObjectInfo{}, err
+	}
 	if err := t.finish(m); err != nil {
 		return ObjectInfo{}, err
 	}
-	seq, err := d.commitObjectIf(bucket, key, t, writeCondition(ctx))
+	seq, err := d.commitObjectIf(bucket, key, t, m.VersionID, writeCondition(ctx))
 	if err != nil {
 		return ObjectInfo{}, err
 	}
@@ -285,26 +296,23 @@ func addChecksums(m map[string]string, body io.Reader) map[string]string {
 	return m
 }
 
-// commitObject renames a finished temporary file over key's path and
-// returns the change's sequencer. The key's lock orders sequencers with
-// renames; the store's read lock keeps the bucket from being deleted
-// meanwhile.
-func (d *Disk) commitObject(bucket, key string, t *tempFile) (string, error) {
-	return d.commitObjectIf(bucket, key, t, nil)
-}
-
-// commitObjectIf is commitObject for a conditional write: c (nil for
-// none; see WithWriteCondition) is checked under the key's lock, against
-// the object the rename would replace, so that the check and the write
-// are one step to every other writer of the key.
-func (d *Disk) commitObjectIf(bucket, key string, t *tempFile, c *WriteCondition) (string, error) {
+// commitObjectIf renames a finished temporary file, the new version of
+// key with stored version id vid, over key's path and returns the
+// change's sequencer. The key's lock orders sequencers with renames; the
+// store's read lock keeps the bucket from being deleted meanwhile. A
+// conditional write's c (nil for none; see WithWriteCondition) is checked
+// under the key's lock, against the object the rename would replace, so
+// that the check and the write are one step to every other writer of the
+// key. In a bucket with versioning, the version replaced is kept (see
+// versions.go).
+func (d *Disk) commitObjectIf(bucket, key string, t *tempFile, vid string, c *WriteCondition) (string, error) {
 	unlock := d.keys.lock(bucket + "/" + key)
 	defer unlock()
-	return d.commitLocked(bucket, key, t, c)
+	return d.commitLocked(bucket, key, t, vid, c)
 }
 
 // commitLocked is commitObjectIf for a caller that holds the key's lock.
-func (d *Disk) commitLocked(bucket, key string, t *tempFile, c *WriteCondition) (string, error) {
+func (d *Disk) commitLocked(bucket, key string, t *tempFile, vid string, c *WriteCondition) (string, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if err := d.checkBucket(bucket); err != nil {
@@ -316,9 +324,18 @@ func (d *Disk) commitLocked(bucket, key string, t *tempFile, c *WriteCondition) 
 	if err := c.check(dst); err != nil {
 		return "", err
 	}
+	versioning, err := d.versioning(bucket)
+	if err != nil {
+		return "", err
+	}
 	for attempt := 0; ; attempt++ {
 		if err := mkdirs(base, parts[:len(parts)-1]); err != nil {
 			return "", err
+		}
+		if versioning != "" {
+			if err := d.keepCurrentLocked(dst, vid); err != nil {
+				return "", err
+			}
 		}
 		seq := d.seq.next()
 		err := t.commit(dst)
@@ -359,6 +376,7 @@ func mkdirs(base string, dirs []string) error {
 type diskObject struct {
 	f    *os.File
 	info ObjectInfo
+	sse  *opener // of encrypted content: sse.go
 }
 
 func (o *diskObject) Info() ObjectInfo { return o.info }
@@ -371,6 +389,9 @@ func (o *diskObject) Range(offset, length int64) (io.Reader, error) {
 	}
 	if length < 0 || offset+length > o.info.Size {
 		length = o.info.Size - offset
+	}
+	if o.sse != nil {
+		return o.sse.reader(offset, length), nil
 	}
 	if _, err := o.f.Seek(offset, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("objstore: seek: %w", err)
@@ -386,7 +407,12 @@ func (d *Disk) Open(ctx context.Context, bucket, key string) (Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &diskObject{f: f, info: m.info(bucket)}, nil
+	sse, err := d.openSealed(ctx, f, m, false)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &diskObject{f: f, info: m.info(bucket), sse: sse}, nil
 }
 
 func (d *Disk) openObject(bucket, key string) (*os.File, *fileMeta, error) {
@@ -409,6 +435,10 @@ func (d *Disk) openObject(bucket, key string) (*os.File, *fileMeta, error) {
 		}
 		return nil, nil, fmt.Errorf("objstore: open %s/%s: %w", bucket, key, err)
 	}
+	if m.DeleteMarker {
+		f.Close()
+		return nil, nil, &MarkerError{VersionID: m.VersionID, LastModified: m.Modified, Current: true}
+	}
 	return f, m, nil
 }
 
@@ -423,7 +453,8 @@ func (d *Disk) HeadObject(ctx context.Context, bucket, key string) (ObjectInfo, 
 }
 
 // DeleteObject removes an object and then any directories of its path left
-// empty.
+// empty; in a bucket with versioning it makes a delete marker the key's
+// current version instead.
 func (d *Disk) DeleteObject(ctx context.Context, bucket, key string) (Deleted, error) {
 	if err := checkKey(key); err != nil {
 		if err := d.checkBucket(bucket); err != nil {
@@ -433,6 +464,15 @@ func (d *Disk) DeleteObject(ctx context.Context, bucket, key string) (Deleted, e
 	}
 	unlock := d.keys.lock(bucket + "/" + key)
 	defer unlock()
+	if err := d.checkBucket(bucket); err != nil {
+		return Deleted{}, err
+	}
+	if v, err := d.versioning(bucket); err != nil || v != "" {
+		if err != nil {
+			return Deleted{}, err
+		}
+		return d.markLocked(bucket, key, v == VersioningEnabled)
+	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if err := d.checkBucket(bucket); err != nil {
@@ -472,7 +512,7 @@ func (d *Disk) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, dst
 	if err := checkKey(dstKey); err != nil {
 		return ObjectInfo{}, err
 	}
-	f, src, err := d.openObject(srcBucket, srcKey)
+	f, src, err := d.openVersion(srcBucket, srcKey, copySourceVersion(ctx))
 	if err != nil {
 		return ObjectInfo{}, err
 	}
@@ -486,7 +526,13 @@ func (d *Disk) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, dst
 	}
 	defer t.discard()
 	m := &fileMeta{Key: dstKey, Size: src.Size, ETag: src.ETag, Modified: d.modified()}
-	if src.Parts > 0 {
+	sealed, err := d.copySealed(ctx, t, f, src, dstBucket, opts, m)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	if sealed {
+		// Decrypted and encrypted again: m has the copy's ETag and keys.
+	} else if src.Parts > 0 {
 		// The copy is one part: its ETag is the MD5 of the content.
 		_, sum, err := t.readContent(&io.LimitedReader{R: f, N: src.Size}, multipartLimit)
 		if err != nil {
@@ -509,10 +555,13 @@ func (d *Disk) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, dst
 	if src.Parts == 0 {
 		m.Checksums = maps.Clone(src.Checksums) // same content, same checksums
 	}
+	if m.VersionID, err = d.newVersion(dstBucket); err != nil {
+		return ObjectInfo{}, err
+	}
 	if err := t.finish(m); err != nil {
 		return ObjectInfo{}, err
 	}
-	seq, err := d.commitObjectIf(dstBucket, dstKey, t, writeCondition(ctx))
+	seq, err := d.commitObjectIf(dstBucket, dstKey, t, m.VersionID, writeCondition(ctx))
 	if err != nil {
 		return ObjectInfo{}, err
 	}

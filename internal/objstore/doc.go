@@ -15,6 +15,7 @@
 //	buckets/<bucket>/cors.json    its CORS configuration (see CORSStore)
 //	buckets/<bucket>/lifecycle.json
 //	                              its lifecycle rules (see StartLifecycle)
+//	buckets/<bucket>/website.json its website configuration (see WebsiteStore)
 //	buckets/<bucket>/keys/...     one file per object
 //	uploads/<bucket>/<upload-id>/upload.json, part-00001, ...
 //	store-id                      a random name, shared by the nodes that

@@ -48,6 +48,13 @@ type fileMeta struct {
 	UploadID      string   `json:"uploadId,omitempty"`
 	// Tags are the object's tags.
 	Tags map[string]string `json:"tags,omitempty"`
+	// SSE is the content's encryption at rest, if any (see sse.go).
+	SSE *sseMeta `json:"sse,omitempty"`
+	// VersionID is the object's version in a bucket with versioning
+	// ("" is the null version), and DeleteMarker says the file is a
+	// delete marker, with no content (see versions.go).
+	VersionID    string `json:"versionId,omitempty"`
+	DeleteMarker bool   `json:"deleteMarker,omitempty"`
 }
 
 func (m *fileMeta) info(bucket string) ObjectInfo {
@@ -56,6 +63,8 @@ func (m *fileMeta) info(bucket string) ObjectInfo {
 		ContentType: m.ContentType, Metadata: m.Metadata, Headers: m.Headers,
 		Checksums: m.Checksums, Parts: m.Parts, PartSizes: m.PartSizes,
 		ChecksumType: m.ChecksumType, PartChecksums: m.PartChecksums, Tags: m.Tags,
+		Encryption: m.SSE.encryption(),
+		VersionID: m.VersionID, DeleteMarker: m.DeleteMarker,
 	}
 }
 
@@ -111,7 +120,7 @@ func readMeta(f *os.File) (*fileMeta, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, corrupt("metadata: " + err.Error())
 	}
-	if m.Size != size-int64(footerSize)-n {
+	if m.storedSize() != size-int64(footerSize)-n {
 		return nil, corrupt("content size does not match")
 	}
 	return &m, nil
@@ -156,6 +165,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return
 type tempFile struct {
 	f    *os.File
 	path string
+	seal *sealer // if set, readContent encrypts (sse.go)
 }
 
 func newTemp(dir, pattern string) (*tempFile, error) {
@@ -170,6 +180,9 @@ func newTemp(dir, pattern string) (*tempFile, error) {
 // fails with ErrTooLarge past limit bytes and returns body's own error
 // wrapped.
 func (t *tempFile) readContent(body io.Reader, limit int64) (int64, [md5.Size]byte, error) {
+	if t.seal != nil {
+		return t.readSealed(body, limit)
+	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp

@@ -178,8 +178,6 @@ func (d *Disk) ExpireObject(ctx context.Context, bucket, key string, want Object
 	}
 	unlock := d.keys.lock(bucket + "/" + key)
 	defer unlock()
-	d.mu.RLock()
-	defer d.mu.RUnlock()
 	f, m, err := d.openObject(bucket, key)
 	if err != nil {
 		if errors.Is(err, ErrNoSuchKey) || errors.Is(err, ErrNoSuchBucket) {
@@ -189,6 +187,19 @@ func (d *Disk) ExpireObject(ctx context.Context, bucket, key string, want Object
 	}
 	f.Close()
 	if info := m.info(bucket); info.ETag != want.ETag || !info.LastModified.Equal(want.LastModified) {
+		return Deleted{}, nil
+	}
+	// With versioning, expiring the current version makes a delete
+	// marker, as a delete does.
+	if v, err := d.versioning(bucket); err != nil || v != "" {
+		if err != nil {
+			return Deleted{}, err
+		}
+		return d.markLocked(bucket, key, v == VersioningEnabled)
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if err := d.checkBucket(bucket); err != nil {
 		return Deleted{}, nil
 	}
 	return d.removeObject(bucket, key)

@@ -116,6 +116,12 @@ func (d *Disk) ListObjects(ctx context.Context, bucket string, opts ListOptions)
 	if max <= 0 || max > MaxListKeys {
 		max = MaxListKeys
 	}
+	// A bucket with versioning may have delete markers, which are not
+	// listed, nor is a common prefix of nothing else.
+	versioning, err := d.versioning(bucket)
+	if err != nil {
+		return ListResult{}, err
+	}
 	var res ListResult
 	count := 0
 	l := &lister{ctx: ctx, prefix: opts.Prefix, after: opts.After}
@@ -129,6 +135,11 @@ func (d *Disk) ListObjects(ctx context.Context, bucket string, opts ListOptions)
 				if cp <= opts.After {
 					l.after = past(cp)
 					return true, nil
+				}
+				if versioning != "" {
+					if m, err := statMeta(path); err != nil || m.DeleteMarker {
+						return true, nil // the next key may be an object under cp
+					}
 				}
 				if count == max {
 					res.IsTruncated = true
@@ -151,6 +162,9 @@ func (d *Disk) ListObjects(ctx context.Context, bucket string, opts ListOptions)
 		}
 		if err != nil {
 			return false, err
+		}
+		if m.DeleteMarker {
+			return true, nil
 		}
 		info := m.info(bucket)
 		info.Metadata, info.Headers, info.PartSizes = nil, nil, nil

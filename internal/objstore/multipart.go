@@ -28,6 +28,7 @@ type uploadMeta struct {
 	Key       string     `json:"key"`
 	Options   PutOptions `json:"options"`
 	Initiated time.Time  `json:"initiated"`
+	SSE       *sseMeta   `json:"sse,omitempty"` // the data key of an encrypted upload
 }
 
 // uploadIDLen is the length of the hex upload IDs CreateUpload makes.
@@ -78,7 +79,11 @@ func (d *Disk) CreateUpload(ctx context.Context, bucket, key string, opts PutOpt
 	} else if opts.ChecksumType != "" {
 		return "", fmt.Errorf("%w: The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.", ErrChecksumRequest)
 	}
-	m := uploadMeta{Bucket: bucket, Key: key, Options: opts, Initiated: d.modified()}
+	sse, err := d.sealUpload(bucket, &opts)
+	if err != nil {
+		return "", err
+	}
+	m := uploadMeta{Bucket: bucket, Key: key, Options: opts, Initiated: d.modified(), SSE: sse}
 	if err := writeJSONFile(d.tmp, filepath.Join(tmp, "upload.json"), m); err != nil {
 		return "", err
 	}
@@ -142,6 +147,9 @@ func (d *Disk) UploadPart(ctx context.Context, bucket, key, uploadID string, n i
 		return PartInfo{}, err
 	}
 	defer t.discard()
+	if err := d.sealPart(ctx, t, up); err != nil {
+		return PartInfo{}, err
+	}
 	alg := up.Options.ChecksumAlgorithm
 	var r io.Reader = body
 	h := newChecksum(alg)
@@ -172,11 +180,13 @@ func (d *Disk) UploadPart(ctx context.Context, bucket, key, uploadID string, n i
 		sums[alg] = got
 	}
 	m := &fileMeta{Part: n, Size: size, ETag: hexMD5(sum), Modified: d.modified(), Checksums: sums}
+	t.sealMeta(m)
 	return d.commitPart(bucket, key, uploadID, t, m)
 }
 
 func (m *fileMeta) partInfo() PartInfo {
-	return PartInfo{Number: m.Part, Size: m.Size, ETag: m.ETag, LastModified: m.Modified, Checksums: m.Checksums}
+	return PartInfo{Number: m.Part, Size: m.Size, ETag: m.ETag, LastModified: m.Modified, Checksums: m.Checksums,
+		Encryption: m.SSE.encryption()}
 }
 
 // partNumbers returns the numbers of the parts in an upload's directory,
@@ -327,12 +337,11 @@ func (d *Disk) CompleteUploadWith(ctx context.Context, bucket, key, uploadID str
 		if err := ctx.Err(); err != nil {
 			return ObjectInfo{}, err
 		}
-		n, err := appendPart(t.f, filepath.Join(dir, partName(p.Number)), metas[i].Size)
-		if err != nil {
+		if _, err := appendPart(t.f, filepath.Join(dir, partName(p.Number)), metas[i].storedSize()); err != nil {
 			return ObjectInfo{}, err
 		}
-		size += n
-		sizes[i] = n
+		size += metas[i].Size
+		sizes[i] = metas[i].Size
 		raw, err := hex.DecodeString(metas[i].ETag)
 		if err != nil {
 			return ObjectInfo{}, fmt.Errorf("%w: part %d ETag %q", ErrCorrupt, p.Number, metas[i].ETag)
@@ -348,6 +357,9 @@ func (d *Disk) CompleteUploadWith(ctx context.Context, bucket, key, uploadID str
 		PartSizes: sizes,
 	}
 	setOptions(m, &up.Options)
+	if err := sealCompleted(m, up, metas); err != nil {
+		return ObjectInfo{}, err
+	}
 	m.Checksums = nil
 	m.UploadID = uploadID
 	if alg != "" {
@@ -370,10 +382,13 @@ func (d *Disk) CompleteUploadWith(ctx context.Context, bucket, key, uploadID str
 		}
 		m.Checksums = map[string]string{alg: sum}
 	}
+	if m.VersionID, err = d.newVersion(bucket); err != nil {
+		return ObjectInfo{}, err
+	}
 	if err := t.finish(m); err != nil {
 		return ObjectInfo{}, err
 	}
-	seq, err := d.commitObjectIf(bucket, key, t, writeCondition(ctx))
+	seq, err := d.commitObjectIf(bucket, key, t, m.VersionID, writeCondition(ctx))
 	if err != nil {
 		return ObjectInfo{}, err
 	}

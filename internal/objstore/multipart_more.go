@@ -87,7 +87,7 @@ func (d *Disk) UploadPartCopy(ctx context.Context, bucket, key, uploadID string,
 	if err != nil {
 		return PartInfo{}, d.uploadError(bucket, err)
 	}
-	f, src, err := d.openObject(srcBucket, srcKey)
+	f, src, err := d.openVersion(srcBucket, srcKey, copySourceVersion(ctx))
 	if err != nil {
 		return PartInfo{}, err
 	}
@@ -110,7 +110,13 @@ func (d *Disk) UploadPartCopy(ctx context.Context, bucket, key, uploadID string,
 		return PartInfo{}, err
 	}
 	defer t.discard()
-	var r io.Reader = io.NewSectionReader(f, off, length)
+	if err := d.sealPart(ctx, t, up); err != nil {
+		return PartInfo{}, err
+	}
+	r, err := d.plainSection(ctx, f, src, off, length, true)
+	if err != nil {
+		return PartInfo{}, err
+	}
 	h := newChecksum(up.Options.ChecksumAlgorithm)
 	if h != nil {
 		r = io.TeeReader(r, h)
@@ -123,6 +129,7 @@ func (d *Disk) UploadPartCopy(ctx context.Context, bucket, key, uploadID string,
 		return PartInfo{}, fmt.Errorf("%w: %s/%s is shorter than its metadata", ErrCorrupt, srcBucket, srcKey)
 	}
 	m := &fileMeta{Part: n, Size: size, ETag: hexMD5(sum), Modified: d.modified()}
+	t.sealMeta(m)
 	if h != nil {
 		m.Checksums = map[string]string{up.Options.ChecksumAlgorithm: b64(h.Sum(nil))}
 	}

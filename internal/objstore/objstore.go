@@ -58,6 +58,8 @@ type Store interface {
 	CORSStore         // bucket CORS configurations: cors.go
 	LifecycleStore    // bucket lifecycle configurations: lifecycle.go
 	PublicAccessStore // bucket public access blocks: publicaccess.go
+	WebsiteStore      // bucket website configurations: website.go
+	VersionStore      // versioning and the versions of objects: versions.go
 
 	// PutNotification replaces a bucket's notification configuration.
 	PutNotification(ctx context.Context, bucket string, cfg NotificationConfig) error
@@ -132,6 +134,9 @@ type PutOptions struct {
 	ChecksumType      string
 	// Tags are the object's tags (see TagStore).
 	Tags map[string]string
+	// Encryption is how the content is to be encrypted at rest; with no
+	// Mode, the bucket's default encryption applies (see sse.go).
+	Encryption Encryption
 }
 
 // PartOptions is what a writer says about a part besides its content.
@@ -158,9 +163,17 @@ type ObjectInfo struct {
 	ChecksumType  string
 	PartChecksums []string
 	Tags          map[string]string // the object's tags
+	Encryption    Encryption        // encryption at rest, without a key
 	// Sequencer orders changes to one key; set by the calls that change
 	// an object.
 	Sequencer string
+	// VersionID is the object's version ("" for the null version, which
+	// every object of a bucket that never had versioning is);
+	// DeleteMarker says it is a delete marker, and IsLatest that it is
+	// the key's current version (set by ListVersions).
+	VersionID    string
+	DeleteMarker bool
+	IsLatest     bool
 }
 
 // Object is an open object. Range returns a reader of part of its content;
@@ -178,6 +191,11 @@ type Deleted struct {
 	Existed   bool   // there was an object to delete
 	Sequencer string // see ObjectInfo
 	Time      time.Time
+	// VersionID is the version removed, or the delete marker made (""
+	// for the null version), and DeleteMarker says which: a delete
+	// marker was made or removed.
+	VersionID    string
+	DeleteMarker bool
 }
 
 // ListOptions selects and pages keys.
@@ -207,6 +225,7 @@ type PartInfo struct {
 	ETag         string // hex MD5, unquoted
 	LastModified time.Time
 	Checksums    map[string]string
+	Encryption   Encryption // the upload's encryption at rest, without a key
 }
 
 // PartList is one page of an upload's parts.

@@ -41,16 +41,23 @@ func (d *Disk) PutObjectTags(ctx context.Context, bucket, key string, tags map[s
 		return err
 	}
 	defer f.Close()
+	return d.retagLocked(bucket, key, d.objectPath(bucket, key), f, m, tags)
+}
+
+// retagLocked rewrites the version file at path, open as f with metadata
+// m, with new tags: a copy of the content (copy_file_range where the
+// kernel has it) renamed over it. The caller holds the key's lock.
+func (d *Disk) retagLocked(bucket, key, path string, f *os.File, m *fileMeta, tags map[string]string) error {
 	t, err := newTemp(d.tmp, "tags-*")
 	if err != nil {
 		return err
 	}
 	defer t.discard()
-	n, err := io.Copy(t.f, &io.LimitedReader{R: f, N: m.Size})
+	n, err := io.Copy(t.f, &io.LimitedReader{R: f, N: m.storedSize()})
 	if err != nil {
 		return fmt.Errorf("objstore: retag %s/%s: %w", bucket, key, err)
 	}
-	if n != m.Size {
+	if n != m.storedSize() {
 		return fmt.Errorf("%w: %s/%s is shorter than its metadata", ErrCorrupt, bucket, key)
 	}
 	m.Tags = nil
@@ -60,8 +67,15 @@ func (d *Disk) PutObjectTags(ctx context.Context, bucket, key string, tags map[s
 	if err := t.finish(m); err != nil {
 		return err
 	}
-	_, err = d.commitLocked(bucket, key, t, nil)
-	return err
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if err := d.checkBucket(bucket); err != nil {
+		return err
+	}
+	if err := t.commit(path); err != nil {
+		return fmt.Errorf("objstore: retag %s/%s: %w", bucket, key, err)
+	}
+	return nil
 }
 
 // bucketTagsPath is the file of a bucket's tags.

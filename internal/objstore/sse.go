@@ -1,0 +1,761 @@
+package objstore
+
+// Server-side encryption at rest.
+//
+// An encrypted object's content is sealed with AES-256-GCM under a data
+// key of its own, drawn at random when the object (or multipart upload)
+// is created. The data key is itself sealed (AES-256-GCM, random nonce)
+// by a key-encryption key and kept, sealed, in the object's metadata:
+//
+//   - SSE-S3 (Encryption.Mode SSES3): the store's master key, 32 random
+//     bytes in <root>/sse-s3.key (mode 0600), made at first use.
+//   - SSE-C (Encryption.Mode SSECustomer): the caller's key, which is
+//     never stored; only its MD5 is, to answer with and to check a key
+//     against before unsealing. A wrong key that has the right MD5 still
+//     fails to unseal the data key.
+//
+// Content is cut into streams and streams into segments. A single PUT
+// is one stream; a multipart object is one stream per part, so that
+// completing an upload still joins part files byte for byte. A segment
+// is sseSegment bytes of plaintext (the last of a stream may be shorter,
+// or empty for an empty stream) followed by its 16-byte GCM tag. Its
+// nonce is the stream's 8-byte id, random per stream, then the segment's
+// 4-byte index; its additional data is one byte, 1 for a stream's last
+// segment and 0 otherwise, so that a stream cut short at a segment
+// boundary fails to open rather than reading as a shorter object. A
+// random stream id (rather than the part number) keeps nonces unique
+// when a part is uploaded again under the same upload's data key.
+//
+// A range read opens only the segments the range touches. Plaintext
+// sizes are what ObjectInfo and PartInfo report; the file's content
+// length is storedSize.
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Encryption modes.
+const (
+	SSES3       = "AES256" // SSE-S3: keys the store keeps
+	SSECustomer = "SSE-C"  // SSE-C: a key the caller gives with each request
+)
+
+// Encryption says how an object is, or is to be, encrypted at rest.
+type Encryption struct {
+	// Mode is "" (not encrypted), SSES3 or SSECustomer.
+	Mode string `json:"mode,omitempty"`
+	// CustomerKey is the 32-byte SSE-C key of a write; it is never
+	// stored, and never set in what the store returns.
+	CustomerKey []byte `json:"-"`
+	// CustomerKeyMD5 is the base64 MD5 of the SSE-C key.
+	CustomerKeyMD5 string `json:"customerKeyMD5,omitempty"`
+}
+
+// Errors of encrypted objects.
+var (
+	// ErrSSEKeyRequired: the object is SSE-C encrypted and no key was
+	// given to read it.
+	ErrSSEKeyRequired = errors.New("objstore: the object is encrypted with a customer key, which must be given")
+	// ErrSSEKeyMismatch: the key given is not the object's.
+	ErrSSEKeyMismatch = errors.New("objstore: the customer key given is not the object's")
+	// ErrSSENotApplicable: a customer key was given for an object not
+	// encrypted with one.
+	ErrSSENotApplicable = errors.New("objstore: the object is not encrypted with a customer key")
+	// ErrSSEUploadMismatch: a part's encryption is not its upload's.
+	ErrSSEUploadMismatch = errors.New("objstore: the encryption parameters do not match the upload's")
+	// ErrSSEInvalid: an Encryption that cannot be used (unknown mode,
+	// key of the wrong size, MD5 that is not the key's).
+	ErrSSEInvalid = errors.New("objstore: invalid encryption parameters")
+	// ErrSSEAuth: encrypted content failed its integrity check.
+	ErrSSEAuth = errors.New("objstore: encrypted content failed authentication")
+)
+
+// CustomerKeyMD5 returns the base64 MD5 of an SSE-C key, as
+// Encryption.CustomerKeyMD5 holds it.
+func CustomerKeyMD5(key []byte) string {
+	s := md5.Sum(key)
+	return base64.StdEncoding.EncodeToString(s[:])
+}
+
+// check reports whether e is usable for a write.
+func (e *Encryption) check() error {
+	switch e.Mode {
+	case "", SSES3:
+		if e.CustomerKey != nil {
+			return fmt.Errorf("%w: a customer key without mode %s", ErrSSEInvalid, SSECustomer)
+		}
+		return nil
+	case SSECustomer:
+		if len(e.CustomerKey) != 32 {
+			return fmt.Errorf("%w: the customer key must be 32 bytes", ErrSSEInvalid)
+		}
+		if e.CustomerKeyMD5 != CustomerKeyMD5(e.CustomerKey) {
+			return fmt.Errorf("%w: the customer key's MD5 does not match", ErrSSEInvalid)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: unknown mode %q", ErrSSEInvalid, e.Mode)
+}
+
+type customerKeyCtx struct{ source bool }
+
+// WithCustomerKey returns ctx carrying an SSE-C key: the key Open needs
+// to read an SSE-C object, and UploadPart and UploadPartCopy the
+// upload's.
+func WithCustomerKey(ctx context.Context, key []byte) context.Context {
+	return context.WithValue(ctx, customerKeyCtx{}, key)
+}
+
+// WithCopySourceCustomerKey returns ctx carrying the SSE-C key of the
+// source of CopyObject or UploadPartCopy.
+func WithCopySourceCustomerKey(ctx context.Context, key []byte) context.Context {
+	return context.WithValue(ctx, customerKeyCtx{source: true}, key)
+}
+
+func customerKeyOf(ctx context.Context, source bool) []byte {
+	if ctx == nil {
+		return nil
+	}
+	k, _ := ctx.Value(customerKeyCtx{source: source}).([]byte)
+	return k
+}
+
+const (
+	sseSegment  = 64 << 10                  // plaintext bytes of a full segment
+	sseTag      = 16                        // GCM tag after each segment
+	sseSealed   = sseSegment + sseTag       // stored bytes of a full segment
+	sseNonce    = 12                        // GCM nonce
+	sseKeyLen   = 32                        // AES-256
+	sseWrapped  = sseNonce + sseKeyLen + 16 // a sealed data key
+	masterFile  = "sse-s3.key"
+	wrapContext = "aloft-sse-data-key:"
+)
+
+// sseMeta is the encryption of an object or part file (fileMeta.SSE),
+// and of an upload (its data key and mode, without streams).
+type sseMeta struct {
+	Mode   string `json:"mode"`
+	KeyMD5 string `json:"keyMD5,omitempty"` // SSE-C: base64 MD5 of the customer key
+	Key    []byte `json:"key"`              // the data key, sealed
+	// Streams are the ids of the content's streams: one, or one per part
+	// of a multipart object, in order.
+	Streams []uint64 `json:"streams,omitempty"`
+}
+
+func (s *sseMeta) encryption() Encryption {
+	if s == nil {
+		return Encryption{}
+	}
+	return Encryption{Mode: s.Mode, CustomerKeyMD5: s.KeyMD5}
+}
+
+// sealedLen is the stored length of a stream of n plaintext bytes.
+func sealedLen(n int64) int64 {
+	segs := (n + sseSegment - 1) / sseSegment
+	if segs == 0 {
+		segs = 1
+	}
+	return n + segs*sseTag
+}
+
+// storedSize is the length of a file's content as stored: its size, or
+// the sealed length of its streams.
+func (m *fileMeta) storedSize() int64 {
+	if m.SSE == nil {
+		return m.Size
+	}
+	if len(m.SSE.Streams) > 1 && len(m.SSE.Streams) == len(m.PartSizes) {
+		var n int64
+		for _, p := range m.PartSizes {
+			n += sealedLen(p)
+		}
+		return n
+	}
+	return sealedLen(m.Size)
+}
+
+// masterKey is the store's SSE-S3 key, loaded or made at first use.
+type masterKey struct {
+	mu   sync.Mutex
+	aead cipher.AEAD
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("objstore: cipher: %w", err)
+	}
+	g, err := cipher.NewGCM(b)
+	if err != nil {
+		return nil, fmt.Errorf("objstore: cipher: %w", err)
+	}
+	return g, nil
+}
+
+// master returns the SSE-S3 master key's cipher, reading the key file or
+// making it: 32 random bytes written to a temporary file, synced, and
+// linked into place, so that the key file is whole or absent and two
+// makers agree on one key.
+func (d *Disk) master() (cipher.AEAD, error) {
+	d.sse.mu.Lock()
+	defer d.sse.mu.Unlock()
+	if d.sse.aead != nil {
+		return d.sse.aead, nil
+	}
+	path := filepath.Join(d.root, masterFile)
+	key, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key, err = d.makeMaster(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("objstore: SSE-S3 master key: %w", err)
+	}
+	if len(key) != sseKeyLen {
+		return nil, fmt.Errorf("objstore: SSE-S3 master key %s: %d bytes, not %d", path, len(key), sseKeyLen)
+	}
+	g, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	d.sse.aead = g
+	return g, nil
+}
+
+func (d *Disk) makeMaster(path string) ([]byte, error) {
+	key := make([]byte, sseKeyLen)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	t, err := newTemp(d.tmp, "key-*")
+	if err != nil {
+		return nil, err
+	}
+	defer t.discard()
+	if err := t.f.Chmod(0o600); err != nil {
+		return nil, err
+	}
+	if _, err := t.f.Write(key); err != nil {
+		return nil, err
+	}
+	if err := t.f.Sync(); err != nil {
+		return nil, err
+	}
+	if err := os.Link(t.path, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return os.ReadFile(path) // made meanwhile by another process
+		}
+		return nil, err
+	}
+	if err := syncDir(d.root); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// kek returns the cipher that seals the data keys of mode: the master
+// key's, or one of customerKey.
+func (d *Disk) kek(mode string, customerKey []byte) (cipher.AEAD, error) {
+	if mode == SSECustomer {
+		return newGCM(customerKey)
+	}
+	return d.master()
+}
+
+// newDataKey draws a data key for enc and returns it with its metadata
+// (no streams yet).
+func (d *Disk) newDataKey(enc *Encryption) (*sseMeta, cipher.AEAD, error) {
+	kek, err := d.kek(enc.Mode, enc.CustomerKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	key := make([]byte, sseKeyLen)
+	wrapped := make([]byte, sseNonce, sseWrapped)
+	if _, err := rand.Read(key); err != nil {
+		return nil, nil, fmt.Errorf("objstore: data key: %w", err)
+	}
+	if _, err := rand.Read(wrapped); err != nil {
+		return nil, nil, fmt.Errorf("objstore: data key: %w", err)
+	}
+	wrapped = kek.Seal(wrapped, wrapped[:sseNonce], key, []byte(wrapContext+enc.Mode))
+	g, err := newGCM(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &sseMeta{Mode: enc.Mode, Key: wrapped}
+	if enc.Mode == SSECustomer {
+		s.KeyMD5 = enc.CustomerKeyMD5
+	}
+	return s, g, nil
+}
+
+// dataKey unseals the data key of s. For SSE-C, customerKey must be
+// given and be the one it was sealed with.
+func (d *Disk) dataKey(s *sseMeta, customerKey []byte) (cipher.AEAD, error) {
+	if s.Mode == SSECustomer {
+		if customerKey == nil {
+			return nil, ErrSSEKeyRequired
+		}
+		if len(customerKey) != sseKeyLen || CustomerKeyMD5(customerKey) != s.KeyMD5 {
+			return nil, ErrSSEKeyMismatch
+		}
+	} else if s.Mode != SSES3 {
+		return nil, fmt.Errorf("%w: unknown encryption mode %q", ErrCorrupt, s.Mode)
+	}
+	if len(s.Key) != sseWrapped {
+		return nil, fmt.Errorf("%w: sealed data key of %d bytes", ErrCorrupt, len(s.Key))
+	}
+	kek, err := d.kek(s.Mode, customerKey)
+	if err != nil {
+		return nil, err
+	}
+	key, err := kek.Open(nil, s.Key[:sseNonce], s.Key[sseNonce:], []byte(wrapContext+s.Mode))
+	if err != nil {
+		if s.Mode == SSECustomer {
+			return nil, ErrSSEKeyMismatch
+		}
+		return nil, fmt.Errorf("%w: the data key does not open with the master key", ErrSSEAuth)
+	}
+	return newGCM(key)
+}
+
+// BucketDefault fills in a write's encryption from the bucket's default
+// encryption when the write names none.
+func (d *Disk) bucketDefault(bucket string, enc *Encryption) error {
+	if enc.Mode != "" {
+		return nil
+	}
+	cfg, err := d.BucketEncryption(context.Background(), bucket)
+	if err != nil {
+		if errors.Is(err, ErrNoEncryptionConfig) {
+			return nil
+		}
+		return err
+	}
+	enc.Mode = cfg.Algorithm
+	return nil
+}
+
+// sealer encrypts one stream as a tempFile's content is read.
+type sealer struct {
+	aead   cipher.AEAD
+	meta   *sseMeta
+	stream uint64
+	ct     hash.Hash // SSE-C: MD5 of the stored bytes, the ETag
+}
+
+// seal makes t encrypt the content readContent writes, under a new data
+// key for enc (or, with up, an upload's), unless enc is no encryption.
+func (d *Disk) seal(t *tempFile, enc Encryption) error {
+	if enc.Mode == "" {
+		return nil
+	}
+	if err := enc.check(); err != nil {
+		return err
+	}
+	s, g, err := d.newDataKey(&enc)
+	if err != nil {
+		return err
+	}
+	t.seal = newSealer(g, s)
+	return nil
+}
+
+func newSealer(g cipher.AEAD, s *sseMeta) *sealer {
+	var id [8]byte
+	rand.Read(id[:])
+	sl := &sealer{aead: g, meta: s, stream: binary.BigEndian.Uint64(id[:])}
+	if s.Mode == SSECustomer {
+		sl.ct = md5.New()
+	}
+	return sl
+}
+
+// sealMeta records t's encryption in m, the metadata of its content: the
+// data key and stream, and for SSE-C the ETag, the MD5 of the stored
+// bytes rather than of the plaintext.
+func (t *tempFile) sealMeta(m *fileMeta) {
+	if t.seal == nil {
+		return
+	}
+	s := *t.seal.meta
+	s.Streams = []uint64{t.seal.stream}
+	m.SSE = &s
+	if t.seal.ct != nil {
+		m.ETag = fmt.Sprintf("%x", t.seal.ct.Sum(nil))
+	}
+}
+
+func sseNonceOf(dst []byte, stream uint64, seg int64) []byte {
+	binary.BigEndian.PutUint64(dst[0:8], stream)
+	binary.BigEndian.PutUint32(dst[8:12], uint32(seg))
+	return dst[:sseNonce]
+}
+
+var (
+	aadMore = []byte{0}
+	aadLast = []byte{1}
+)
+
+// sealBufs are a sealer's two plaintext segments and its output buffer.
+var sealBufPool = sync.Pool{New: func() any { b := make([]byte, 2*sseSegment+sseSealed); return &b }}
+
+// readSealed is readContent for an encrypted file: the plaintext's size
+// and MD5 are returned, the sealed segments written. A full segment is
+// held until more bytes or the end arrive, to know whether it is the
+// stream's last.
+func (t *tempFile) readSealed(body io.Reader, limit int64) (int64, [md5.Size]byte, error) {
+	bp := sealBufPool.Get().(*[]byte)
+	defer sealBufPool.Put(bp)
+	bufs := [2][]byte{(*bp)[:sseSegment], (*bp)[sseSegment : 2*sseSegment]}
+	out := (*bp)[2*sseSegment:]
+	s := t.seal
+	h := md5.New()
+	var sum [md5.Size]byte
+	var nonce [sseNonce]byte
+	var n, written, flushed int64
+	var seg int64
+	cur, k := 0, 0 // the segment being filled and its length
+	emit := func(p []byte, last bool) error {
+		aad := aadMore
+		if last {
+			aad = aadLast
+		}
+		c := s.aead.Seal(out[:0], sseNonceOf(nonce[:], s.stream, seg), p, aad)
+		seg++
+		if s.ct != nil {
+			s.ct.Write(c)
+		}
+		if _, err := t.f.Write(c); err != nil {
+			return fmt.Errorf("objstore: write: %w", err)
+		}
+		written += int64(len(c))
+		if written-flushed >= writebackChunk {
+			startWriteback(t.f, flushed, written-flushed)
+			flushed = written
+		}
+		return nil
+	}
+	for {
+		if k == sseSegment {
+			// Full: read into the other buffer; sealing waits on it.
+			other := bufs[1-cur][:sseSegment]
+			j, rerr := body.Read(other)
+			if j > 0 {
+				n += int64(j)
+				if n > limit {
+					return n, sum, ErrTooLarge
+				}
+				h.Write(other[:j])
+				if err := emit(bufs[cur], false); err != nil {
+					return n, sum, err
+				}
+				cur, k = 1-cur, j
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				return n, sum, fmt.Errorf("objstore: read body: %w", rerr)
+			}
+			continue
+		}
+		j, rerr := body.Read(bufs[cur][k:])
+		if j > 0 {
+			n += int64(j)
+			if n > limit {
+				return n, sum, ErrTooLarge
+			}
+			h.Write(bufs[cur][k : k+j])
+			k += j
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return n, sum, fmt.Errorf("objstore: read body: %w", rerr)
+		}
+	}
+	if err := emit(bufs[cur][:k], true); err != nil {
+		return n, sum, err
+	}
+	h.Sum(sum[:0])
+	return n, sum, nil
+}
+
+// sseStream is one stream of an encrypted file: where its plaintext and
+// its sealed bytes begin, and its plaintext length.
+type sseStream struct {
+	id                uint64
+	plainAt, plainLen int64
+	sealedAt          int64
+}
+
+// opener reads the plaintext of an encrypted file.
+type opener struct {
+	f       io.ReaderAt
+	aead    cipher.AEAD
+	streams []sseStream
+	size    int64
+}
+
+// newOpener describes the streams of m, whose data key is g.
+func newOpener(f io.ReaderAt, m *fileMeta, g cipher.AEAD) (*opener, error) {
+	o := &opener{f: f, aead: g, size: m.Size}
+	sizes := []int64{m.Size}
+	if len(m.SSE.Streams) > 1 || len(m.PartSizes) > 0 && len(m.SSE.Streams) == len(m.PartSizes) {
+		sizes = m.PartSizes
+	}
+	if len(sizes) != len(m.SSE.Streams) {
+		return nil, fmt.Errorf("%w: %d encrypted streams for %d parts", ErrCorrupt, len(m.SSE.Streams), len(sizes))
+	}
+	var plain, sealed int64
+	for i, sz := range sizes {
+		o.streams = append(o.streams, sseStream{id: m.SSE.Streams[i], plainAt: plain, plainLen: sz, sealedAt: sealed})
+		plain += sz
+		sealed += sealedLen(sz)
+	}
+	if plain != m.Size {
+		return nil, fmt.Errorf("%w: part sizes do not add up to the object's", ErrCorrupt)
+	}
+	return o, nil
+}
+
+// reader returns a reader of length plaintext bytes from offset.
+func (o *opener) reader(offset, length int64) io.Reader {
+	bufLen := int64(sseSealed)
+	if o.size < sseSegment {
+		bufLen = o.size + sseTag
+	}
+	return &openReader{o: o, off: offset, end: offset + length, buf: make([]byte, bufLen)}
+}
+
+// openReader is a range of an encrypted file's plaintext. It opens one
+// segment at a time, in place in buf.
+type openReader struct {
+	o        *opener
+	off, end int64
+	buf      []byte
+	plain    []byte // the open segment's plaintext
+	plainAt  int64  // the plaintext offset of plain[0]
+	stream   int    // index of the stream last used
+}
+
+func (r *openReader) Read(p []byte) (int, error) {
+	if r.off >= r.end {
+		if r.o.size == 0 && r.plain == nil {
+			// An empty object's one segment is checked all the same: a
+			// stream cut to nothing must not read as empty.
+			if err := r.load(); err != nil {
+				return 0, err
+			}
+		}
+		return 0, io.EOF
+	}
+	if r.plain == nil || r.off < r.plainAt || r.off >= r.plainAt+int64(len(r.plain)) {
+		if err := r.load(); err != nil {
+			return 0, err
+		}
+	}
+	avail := r.plain[r.off-r.plainAt:]
+	if rem := r.end - r.off; int64(len(avail)) > rem {
+		avail = avail[:rem]
+	}
+	n := copy(p, avail)
+	r.off += int64(n)
+	return n, nil
+}
+
+// load opens the segment holding r.off.
+func (r *openReader) load() error {
+	ss := r.o.streams
+	i := r.stream
+	for i < len(ss)-1 && r.off >= ss[i].plainAt+ss[i].plainLen {
+		i++
+	}
+	for i > 0 && r.off < ss[i].plainAt {
+		i--
+	}
+	r.stream = i
+	s := ss[i]
+	rel := r.off - s.plainAt
+	seg := rel / sseSegment
+	plainLen := min(int64(sseSegment), s.plainLen-seg*sseSegment)
+	at := s.sealedAt + seg*sseSealed
+	c := r.buf[:plainLen+sseTag]
+	if _, err := r.o.f.ReadAt(c, at); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: encrypted content is short", ErrCorrupt)
+		}
+		return fmt.Errorf("objstore: read: %w", err)
+	}
+	aad := aadMore
+	if (seg+1)*sseSegment >= s.plainLen {
+		aad = aadLast
+	}
+	var nonce [sseNonce]byte
+	plain, err := r.o.aead.Open(c[:0], sseNonceOf(nonce[:], s.id, seg), c, aad)
+	if err != nil {
+		r.plain = nil
+		return fmt.Errorf("%w: segment %d of stream %d at offset %d", ErrSSEAuth, seg, i, at)
+	}
+	r.plain, r.plainAt = plain, s.plainAt+seg*sseSegment
+	return nil
+}
+
+// openSealed prepares the reading of an object file's content: for an
+// encrypted one, its opener (with the customer key ctx carries for
+// SSE-C); nil for one that is not encrypted. source picks the copy
+// source's key. A customer key given for an object not encrypted with
+// one is ErrSSENotApplicable.
+func (d *Disk) openSealed(ctx context.Context, f io.ReaderAt, m *fileMeta, source bool) (*opener, error) {
+	ck := customerKeyOf(ctx, source)
+	if m.SSE == nil || m.SSE.Mode != SSECustomer {
+		if ck != nil {
+			return nil, ErrSSENotApplicable
+		}
+		if m.SSE == nil {
+			return nil, nil
+		}
+	}
+	g, err := d.dataKey(m.SSE, ck)
+	if err != nil {
+		return nil, err
+	}
+	return newOpener(f, m, g)
+}
+
+// plainSection returns a reader of length plaintext bytes at off of an
+// open object file, decrypting an encrypted one with the key ctx
+// carries (source: the copy source's).
+func (d *Disk) plainSection(ctx context.Context, f *os.File, m *fileMeta, off, length int64, source bool) (io.Reader, error) {
+	o, err := d.openSealed(ctx, f, m, source)
+	if err != nil {
+		return nil, err
+	}
+	if o == nil {
+		return io.NewSectionReader(f, off, length), nil
+	}
+	return o.reader(off, length), nil
+}
+
+// copySealed copies src's content into t when the source or the
+// destination is encrypted, decrypting and re-encrypting it, and sets
+// m's ETag (and SSE). It returns false, having done nothing, when
+// neither is, for the caller's byte-for-byte copy.
+func (d *Disk) copySealed(ctx context.Context, t *tempFile, f *os.File, src *fileMeta, dstBucket string, opts *PutOptions, m *fileMeta) (bool, error) {
+	var enc Encryption
+	if opts != nil {
+		enc = opts.Encryption
+	}
+	if err := d.bucketDefault(dstBucket, &enc); err != nil {
+		return false, err
+	}
+	if src.SSE == nil && enc.Mode == "" {
+		return false, d.noSourceKey(ctx)
+	}
+	r, err := d.plainSection(ctx, f, src, 0, src.Size, true)
+	if err != nil {
+		return false, err
+	}
+	if err := d.seal(t, enc); err != nil {
+		return false, err
+	}
+	n, sum, err := t.readContent(r, multipartLimit)
+	if err != nil {
+		return false, err
+	}
+	if n != src.Size {
+		return false, fmt.Errorf("%w: the source is shorter than its metadata", ErrCorrupt)
+	}
+	m.ETag = hexMD5(sum)
+	t.sealMeta(m)
+	return true, nil
+}
+
+// noSourceKey refuses a copy source customer key for a source that is
+// not SSE-C encrypted.
+func (d *Disk) noSourceKey(ctx context.Context) error {
+	if customerKeyOf(ctx, true) != nil {
+		return ErrSSENotApplicable
+	}
+	return nil
+}
+
+// sealUpload draws the data key of a new upload, if it is to be
+// encrypted, for its upload.json.
+func (d *Disk) sealUpload(bucket string, opts *PutOptions) (*sseMeta, error) {
+	if err := d.bucketDefault(bucket, &opts.Encryption); err != nil {
+		return nil, err
+	}
+	enc := opts.Encryption
+	if enc.Mode == "" {
+		return nil, nil
+	}
+	if err := enc.check(); err != nil {
+		return nil, err
+	}
+	s, _, err := d.newDataKey(&enc)
+	return s, err
+}
+
+// sealPart makes t encrypt a part of upload up, under its data key (for
+// SSE-C, with the customer key ctx carries, which must be the upload's).
+func (d *Disk) sealPart(ctx context.Context, t *tempFile, up *uploadMeta) error {
+	ck := customerKeyOf(ctx, false)
+	if up.SSE == nil {
+		if ck != nil {
+			return ErrSSEUploadMismatch
+		}
+		return nil
+	}
+	if up.SSE.Mode == SSECustomer && (ck == nil || CustomerKeyMD5(ck) != up.SSE.KeyMD5) {
+		return ErrSSEUploadMismatch
+	}
+	g, err := d.dataKey(up.SSE, ck)
+	if err != nil {
+		if errors.Is(err, ErrSSEKeyMismatch) {
+			return ErrSSEUploadMismatch
+		}
+		return err
+	}
+	t.seal = newSealer(g, up.SSE)
+	return nil
+}
+
+// sealCompleted sets the encryption of an object joined from parts: the
+// upload's data key, and each part's stream.
+func sealCompleted(m *fileMeta, up *uploadMeta, parts []*fileMeta) error {
+	if up.SSE == nil {
+		for _, p := range parts {
+			if p.SSE != nil {
+				return fmt.Errorf("%w: part %d is encrypted, its upload is not", ErrCorrupt, p.Part)
+			}
+		}
+		return nil
+	}
+	s := *up.SSE
+	s.Streams = make([]uint64, len(parts))
+	for i, p := range parts {
+		if p.SSE == nil || len(p.SSE.Streams) != 1 || !bytes.Equal(p.SSE.Key, up.SSE.Key) {
+			return fmt.Errorf("%w: part %d is not encrypted as its upload", ErrCorrupt, p.Part)
+		}
+		s.Streams[i] = p.SSE.Streams[0]
+	}
+	m.SSE = &s
+	return nil
+}
