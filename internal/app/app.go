@@ -355,7 +355,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	})
 	var h http.Handler = handler
 	s.api.Store(&h)
-	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute}
+	s.http = &http.Server{Handler: s.websiteHosts(handler), ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute}
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(s.ln) }()
 	s.serveGateway(verifier, log.With("component", "gateway"))
