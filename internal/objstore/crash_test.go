@@ -11,6 +11,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -116,5 +119,136 @@ func TestCrashLeavesWholeObjects(t *testing.T) {
 			}
 		}
 		t.Logf("round %d: %d whole objects", round, len(res.Objects))
+	}
+}
+
+// versionCrashDirEnv makes the test binary act as a versioned writer
+// that is killed.
+const versionCrashDirEnv = "OBJSTORE_VERSION_CRASH_WRITER_DIR"
+
+// versionCrashWriter writes and deletes keys of a bucket with versioning
+// until it is killed, each key by one writer, and prints "ack <key>
+// <version>" once each change has returned.
+func versionCrashWriter(dir string) {
+	d, err := Open(dir)
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	ctx := context.Background()
+	d.CreateBucket(ctx, "vcrash", "")
+	if err := d.PutVersioning(ctx, "vcrash", VersioningEnabled); err != nil {
+		fmt.Println("versioning:", err)
+		os.Exit(2)
+	}
+	var mu sync.Mutex
+	fmt.Println("ready")
+	for w := range 4 {
+		go func() {
+			r := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			for {
+				key := fmt.Sprintf("w%d/k%d", w, r.IntN(3))
+				var id string
+				if r.IntN(4) == 0 {
+					del, err := d.DeleteObject(ctx, "vcrash", key)
+					if err != nil {
+						fmt.Println("delete:", err)
+						os.Exit(2)
+					}
+					id = "marker:" + s3ID(del.VersionID)
+				} else {
+					body := bytes.Repeat([]byte{byte(r.IntN(256))}, r.IntN(256<<10))
+					info, err := d.PutObject(ctx, "vcrash", key, bytes.NewReader(body), PutOptions{})
+					if err != nil {
+						fmt.Println("put:", err)
+						os.Exit(2)
+					}
+					id = s3ID(info.VersionID)
+				}
+				mu.Lock()
+				fmt.Println("ack", key, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	select {}
+}
+
+// Every acknowledged version and delete marker survives kill -9, in the
+// order it was made; at most one change per key (made, not yet
+// acknowledged) comes after them.
+func TestCrashKeepsEveryVersion(t *testing.T) {
+	if dir := os.Getenv(versionCrashDirEnv); dir != "" {
+		versionCrashWriter(dir)
+		return
+	}
+	if testing.Short() {
+		t.Skip("kills a writer process several times")
+	}
+	dir := t.TempDir()
+	acked := map[string][]string{} // key → versions, oldest first
+	for round := range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashKeepsEveryVersion$")
+		cmd.Env = append(os.Environ(), versionCrashDirEnv+"="+dir)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := bufio.NewScanner(out)
+		if !lines.Scan() || lines.Text() != "ready" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("writer said %q", lines.Text())
+		}
+		time.AfterFunc(time.Duration(400+200*round)*time.Millisecond, func() { cmd.Process.Kill() })
+		n := 0
+		for lines.Scan() {
+			f := strings.Fields(lines.Text())
+			if len(f) != 3 || f[0] != "ack" {
+				t.Fatalf("writer said %q", lines.Text())
+			}
+			acked[f[1]] = append(acked[f[1]], f[2])
+			n++
+		}
+		cmd.Wait()
+		d, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed := map[string][]string{} // key → versions, newest first
+		opts := VersionListOptions{MaxKeys: 7}
+		for {
+			l, err := d.ListVersions(context.Background(), "vcrash", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range l.Versions {
+				id := s3ID(v.VersionID)
+				if v.DeleteMarker {
+					id = "marker:" + id
+				} else if _, err := d.HeadVersion(context.Background(), "vcrash", v.Key, id); err != nil {
+					t.Fatalf("round %d: %s %s: %v", round, v.Key, id, err)
+				}
+				listed[v.Key] = append(listed[v.Key], id)
+			}
+			if !l.IsTruncated {
+				break
+			}
+			opts.KeyMarker, opts.VersionIDMarker = l.NextKeyMarker, l.NextVersionIDMarker
+		}
+		for key, want := range acked {
+			got := slices.Clone(listed[key])
+			slices.Reverse(got) // oldest first
+			if len(got) < len(want) || len(got) > len(want)+1 || !slices.Equal(got[:len(want)], want) {
+				t.Fatalf("round %d: %s has versions %v, acknowledged %v", round, key, got, want)
+			}
+			if len(got) == len(want)+1 {
+				acked[key] = got // the change made before the kill counts from now on
+			}
+		}
+		t.Logf("round %d: %d changes acknowledged, %d keys", round, n, len(acked))
 	}
 }

@@ -70,9 +70,6 @@ func checksumFields(alg, v string) checksumAttrs {
 // (x-amz-max-parts, x-amz-part-number-marker). Like S3 it wants
 // s3:GetObject besides s3:GetObjectAttributes.
 func (h *Handler) getObjectAttributes(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if v := rq.query.Get("versionId"); v != "" && v != "null" {
-		return s3err("NotImplemented", "Object versions are not implemented.")
-	}
 	want := map[string]bool{}
 	for _, v := range r.Header.Values("X-Amz-Object-Attributes") {
 		for _, a := range strings.Split(v, ",") {
@@ -108,9 +105,13 @@ func (h *Handler) getObjectAttributes(w http.ResponseWriter, r *http.Request, rq
 	if err := h.authorize(r, rq.signer, "s3:GetObject", resource(rq), nil, rq.bucket); err != nil {
 		return err
 	}
-	info, err := h.d.Store.HeadObject(r.Context(), rq.bucket, rq.key)
+	vid := rq.query.Get("versionId")
+	info, err := h.d.Store.HeadVersion(r.Context(), rq.bucket, rq.key, vid)
 	if err != nil {
-		return err
+		return markerAnswer(w, err)
+	}
+	if info.VersionID != "" || vid != "" {
+		w.Header().Set("X-Amz-Version-Id", versionName(info.VersionID))
 	}
 	out := objectAttributes{Xmlns: xmlns}
 	if want["ETag"] {

@@ -15,11 +15,12 @@ type Change struct {
 	Key    string // as stored, not URL-encoded
 	// EventName is the event without its "s3:" prefix:
 	// "ObjectCreated:Put", "ObjectCreated:Copy",
-	// "ObjectCreated:CompleteMultipartUpload" or "ObjectRemoved:Delete".
+	// "ObjectCreated:CompleteMultipartUpload", "ObjectRemoved:Delete" or
+	// "ObjectRemoved:DeleteMarkerCreated".
 	EventName string
 	Size      int64  // 0 for removals
 	ETag      string // unquoted hex (with "-N" for multipart); "" for removals
-	VersionID string // always "": buckets are not versioned
+	VersionID string // the version made or removed; "" for the null version
 	// Sequencer orders changes to the same key: 16 upper-case hex digits
 	// that grow with every change the store makes.
 	Sequencer   string
@@ -42,7 +43,7 @@ func (h *Handler) changed(r *http.Request, rq *request, event string, info objst
 		ip = host
 	}
 	c := Change{
-		Bucket: rq.bucket, Key: rq.key, EventName: event, Size: info.Size, ETag: info.ETag,
+		Bucket: rq.bucket, Key: rq.key, EventName: event, Size: info.Size, ETag: info.ETag, VersionID: info.VersionID,
 		Sequencer: info.Sequencer, SourceIP: ip, RequestID: rq.id, HostID: rq.hostID,
 		PrincipalID: rq.auth.AccessKeyID, Time: info.LastModified, Region: h.region(r, rq.bucket),
 	}

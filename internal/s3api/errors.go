@@ -79,6 +79,8 @@ var errorStatus = map[string]struct {
 	"MaxMessageLengthExceeded":                       {400, "Your request was too big."},
 	"MetadataTooLarge":                               {400, "Your metadata headers exceed the maximum allowed metadata size."},
 	"MethodNotAllowed":                               {405, "The specified method is not allowed against this resource."},
+	"NoSuchVersion":                                  {404, "The specified version does not exist."},
+	"IllegalVersioningConfigurationException":        {400, "The versioning configuration specified in the request is invalid."},
 	"MissingContentLength":                           {411, "You must provide the Content-Length HTTP header."},
 	"NoSuchBucket":                                   {404, "The specified bucket does not exist"},
 	"NoSuchKey":                                      {404, "The specified key does not exist."},
@@ -131,6 +133,9 @@ func toError(err error, bucket, key string) *Error {
 	}{
 		{objstore.ErrNoSuchBucket, "NoSuchBucket", true, false},
 		{objstore.ErrNoSuchKey, "NoSuchKey", false, true},
+		{objstore.ErrNoSuchVersion, "NoSuchVersion", false, true},
+		{objstore.ErrIsDeleteMarker, "MethodNotAllowed", false, false},
+		{objstore.ErrInvalidVersion, "InvalidArgument", false, false},
 		{objstore.ErrPreconditionFailed, "PreconditionFailed", false, false},
 		{objstore.ErrBucketExists, "BucketAlreadyOwnedByYou", true, false},
 		{objstore.ErrBucketNotEmpty, "BucketNotEmpty", true, false},
@@ -149,8 +154,11 @@ func toError(err error, bucket, key string) *Error {
 	for _, t := range table {
 		if errors.Is(err, t.target) {
 			e := s3err(t.code, "")
-			if t.target == objstore.ErrInvalidPartNumber {
+			switch t.target {
+			case objstore.ErrInvalidPartNumber:
 				e.Message = "Part number must be an integer between 1 and 10000, inclusive"
+			case objstore.ErrInvalidVersion:
+				e.Message = "Invalid version id specified"
 			}
 			if t.withB {
 				e.Bucket = bucket

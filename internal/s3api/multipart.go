@@ -216,7 +216,11 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, rq *req
 		if err := h.changed(r, rq, "ObjectCreated:CompleteMultipartUpload", info); err != nil {
 			return err
 		}
+	} else if writeConditionOf(r).IfNoneMatch {
+		// A repeat finds the object the first completion made.
+		return s3err("PreconditionFailed", "")
 	}
+	h.versionHeader(r, w.Header(), rq.bucket, info.VersionID)
 	loc := "http://" + r.Host + "/" + rq.bucket + "/" + urlEncode(rq.key)
 	c := info.Checksums
 	writeXML(w, http.StatusOK, completeResult{Xmlns: xmlns, Location: loc, Bucket: rq.bucket, Key: rq.key, ETag: quote(info.ETag),

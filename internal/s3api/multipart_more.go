@@ -83,7 +83,7 @@ func (h *Handler) uploadPartCopy(w http.ResponseWriter, r *http.Request, rq *req
 	if err != nil {
 		return err
 	}
-	srcBucket, srcKey, err := h.copySource(r, rq)
+	srcBucket, srcKey, srcVersion, err := h.copySource(r, rq)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (h *Handler) uploadPartCopy(w http.ResponseWriter, r *http.Request, rq *req
 	}
 	hd := r.Header
 	rng := hd.Get("X-Amz-Copy-Source-Range")
-	part, err := h.d.Store.UploadPartCopy(r.Context(), rq.bucket, rq.key, rq.query.Get("uploadId"), n, srcBucket, srcKey,
+	part, err := h.d.Store.UploadPartCopy(objstore.WithCopySourceVersion(r.Context(), srcVersion), rq.bucket, rq.key, rq.query.Get("uploadId"), n, srcBucket, srcKey,
 		func(src objstore.ObjectInfo) (int64, int64, error) {
 			if err := conditions(hd.Get("X-Amz-Copy-Source-If-Match"), hd.Get("X-Amz-Copy-Source-If-Unmodified-Since"),
 				hd.Get("X-Amz-Copy-Source-If-None-Match"), hd.Get("X-Amz-Copy-Source-If-Modified-Since"), src.ETag, src.LastModified, false); err != nil {
@@ -105,7 +105,7 @@ func (h *Handler) uploadPartCopy(w http.ResponseWriter, r *http.Request, rq *req
 			return off, length, err
 		})
 	if err != nil {
-		if errors.Is(err, objstore.ErrNoSuchKey) {
+		if errors.Is(err, objstore.ErrNoSuchKey) || errors.Is(err, objstore.ErrIsDeleteMarker) {
 			e := s3err("NoSuchKey", "")
 			e.Key = srcKey
 			return e

@@ -112,6 +112,7 @@ func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, rq *request)
 	if err := h.changed(r, rq, "ObjectCreated:Put", info); err != nil {
 		return err
 	}
+	h.versionHeader(r, w.Header(), rq.bucket, info.VersionID)
 	w.Header().Set("ETag", quote(info.ETag))
 	setChecksumHeaders(w.Header(), info.Checksums)
 	w.WriteHeader(http.StatusOK)
@@ -152,14 +153,18 @@ func (h *Handler) conditionalWrite(r *http.Request, bucket, key string) (context
 // byte range, and the object's stored headers, with the content sent
 // straight from the store's file.
 func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, rq *request) error {
-	obj, err := h.d.Store.Open(r.Context(), rq.bucket, rq.key)
+	vid := rq.query.Get("versionId")
+	obj, err := h.d.Store.OpenVersion(r.Context(), rq.bucket, rq.key, vid)
 	if err != nil {
-		return err
+		return markerAnswer(w, err)
 	}
 	defer obj.Close()
 	info := obj.Info()
 	rq.objectSize = info.Size
 	hdr := w.Header()
+	if info.VersionID != "" || vid != "" {
+		hdr.Set("X-Amz-Version-Id", versionName(info.VersionID))
+	}
 	hdr.Set("ETag", quote(info.ETag))
 	hdr.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
 	if err := checkConditions(r, info.ETag, info.LastModified); err != nil {
@@ -280,15 +285,20 @@ func conditions(ifMatch, ifUnmodified, ifNoneMatch, ifModified, etag string, mod
 }
 
 func (h *Handler) deleteObject(w http.ResponseWriter, r *http.Request, rq *request) error {
-	del, err := h.d.Store.DeleteObject(r.Context(), rq.bucket, rq.key)
+	del, err := h.delete(r, rq.bucket, rq.key, rq.query["versionId"])
 	if err != nil {
 		return err
 	}
 	if del.Existed {
-		info := objstore.ObjectInfo{Bucket: rq.bucket, Key: rq.key, LastModified: del.Time, Sequencer: del.Sequencer}
-		if err := h.changed(r, rq, "ObjectRemoved:Delete", info); err != nil {
+		if err := h.changed(r, rq, removal(del), deletedInfo(rq.bucket, rq.key, del)); err != nil {
 			return err
 		}
+	}
+	if del.DeleteMarker {
+		w.Header().Set("X-Amz-Delete-Marker", "true")
+	}
+	if del.DeleteMarker || del.VersionID != "" || rq.query.Has("versionId") {
+		w.Header().Set("X-Amz-Version-Id", versionName(del.VersionID))
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -309,12 +319,18 @@ type deleteResult struct {
 	Errors  []deleteFailure `xml:"Error"`
 }
 
-type deletedEntry struct{ Key string }
+type deletedEntry struct {
+	Key                   string
+	VersionID             string `xml:"VersionId,omitempty"`
+	DeleteMarker          bool   `xml:",omitempty"`
+	DeleteMarkerVersionID string `xml:"DeleteMarkerVersionId,omitempty"`
+}
 
 type deleteFailure struct {
-	Key     string
-	Code    string
-	Message string
+	Key       string
+	VersionID string `xml:"VersionId,omitempty"`
+	Code      string
+	Message   string
 }
 
 // deleteObjects answers DeleteObjects. Like S3 it wants the body's
@@ -347,7 +363,7 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, rq *requ
 	out := deleteResult{Xmlns: xmlns}
 	for _, o := range req.Objects {
 		fail := func(e *Error) {
-			out.Errors = append(out.Errors, deleteFailure{Key: o.Key, Code: e.Code, Message: e.Message})
+			out.Errors = append(out.Errors, deleteFailure{Key: o.Key, VersionID: o.VersionID, Code: e.Code, Message: e.Message})
 		}
 		switch {
 		case o.Key == "":
@@ -356,13 +372,18 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, rq *requ
 		case len(o.Key) > objstore.MaxKeyLen:
 			fail(s3err("KeyTooLongError", ""))
 			continue
-		case o.VersionID != "" && o.VersionID != "null":
-			// No bucket is versioned: null is every object's version.
+		case o.VersionID != "" && !objstore.ValidVersionID(o.VersionID):
 			fail(s3err("InvalidArgument", "Invalid version id specified"))
 			continue
 		}
-		// Each key of the batch is an s3:DeleteObject of its own.
-		if err := h.authorize(r, rq.signer, "s3:DeleteObject", "arn:aws:s3:::"+rq.bucket+"/"+o.Key, nil, rq.bucket); err != nil {
+		// Each key of the batch is an s3:DeleteObject (or
+		// s3:DeleteObjectVersion) of its own.
+		action := "s3:DeleteObject"
+		var version []string
+		if o.VersionID != "" {
+			action, version = "s3:DeleteObjectVersion", []string{o.VersionID}
+		}
+		if err := h.authorize(r, rq.signer, action, "arn:aws:s3:::"+rq.bucket+"/"+o.Key, nil, rq.bucket); err != nil {
 			var e *Error
 			if errors.As(err, &e) {
 				fail(e)
@@ -370,11 +391,11 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, rq *requ
 			}
 			return err
 		}
-		del, err := h.d.Store.DeleteObject(r.Context(), rq.bucket, o.Key)
+		del, err := h.delete(r, rq.bucket, o.Key, version)
 		if err == nil && del.Existed {
 			sub := *rq
 			sub.key = o.Key
-			err = h.changed(r, &sub, "ObjectRemoved:Delete", objstore.ObjectInfo{Bucket: rq.bucket, Key: o.Key, LastModified: del.Time, Sequencer: del.Sequencer})
+			err = h.changed(r, &sub, removal(del), deletedInfo(rq.bucket, o.Key, del))
 		}
 		if err != nil {
 			e := toError(err, rq.bucket, o.Key)
@@ -385,7 +406,11 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, rq *requ
 			continue
 		}
 		if !req.Quiet {
-			out.Deleted = append(out.Deleted, deletedEntry{Key: o.Key})
+			e := deletedEntry{Key: o.Key, VersionID: o.VersionID, DeleteMarker: del.DeleteMarker}
+			if del.DeleteMarker && o.VersionID == "" {
+				e.DeleteMarkerVersionID = versionName(del.VersionID)
+			}
+			out.Deleted = append(out.Deleted, e)
 		}
 	}
 	writeXML(w, http.StatusOK, out)
@@ -401,54 +426,59 @@ type copyObjectResult struct {
 
 // parseCopySource splits x-amz-copy-source ("/bucket/key" or
 // "bucket/key", URL-encoded, optionally with ?versionId=).
-func parseCopySource(v string) (bucket, key string, err error) {
+func parseCopySource(v string) (bucket, key, version string, err error) {
 	src, version, _ := strings.Cut(v, "?versionId=")
-	if version != "" && version != "null" {
-		return "", "", s3err("InvalidArgument", "Invalid version id specified")
+	if version != "" && !objstore.ValidVersionID(version) {
+		return "", "", "", s3err("InvalidArgument", "Invalid version id specified")
 	}
 	src = strings.TrimPrefix(src, "/")
 	b, k, ok := strings.Cut(src, "/")
 	if !ok || b == "" || k == "" {
-		return "", "", s3err("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+		return "", "", "", s3err("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
 	}
 	if bucket, err = url.PathUnescape(b); err != nil {
-		return "", "", s3err("InvalidArgument", "Invalid copy source encoding")
+		return "", "", "", s3err("InvalidArgument", "Invalid copy source encoding")
 	}
 	if key, err = url.PathUnescape(k); err != nil {
-		return "", "", s3err("InvalidArgument", "Invalid copy source encoding")
+		return "", "", "", s3err("InvalidArgument", "Invalid copy source encoding")
 	}
-	return bucket, key, nil
+	return bucket, key, version, nil
 }
 
 // copySource returns the object a copy (CopyObject, UploadPartCopy)
 // reads, from x-amz-copy-source, once the signer is allowed to read it:
 // a copy reads its source, so the signer must be allowed to, by the
-// source as the copy will read it.
-func (h *Handler) copySource(r *http.Request, rq *request) (bucket, key string, err error) {
-	bucket, key, err = parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
+// source as the copy will read it (s3:GetObjectVersion for a version
+// named, which is returned; "" for the current one).
+func (h *Handler) copySource(r *http.Request, rq *request) (bucket, key, version string, err error) {
+	bucket, key, version, err = parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	if !objstore.ValidBucketName(bucket) {
 		e := s3err("InvalidBucketName", "")
 		e.Bucket = bucket
-		return "", "", e
+		return "", "", "", e
 	}
-	if err := h.authorize(r, rq.signer, "s3:GetObject", "arn:aws:s3:::"+bucket+"/"+key, nil, bucket); err != nil {
-		return "", "", err
+	action := "s3:GetObject"
+	if version != "" {
+		action = "s3:GetObjectVersion"
 	}
-	return bucket, key, nil
+	if err := h.authorize(r, rq.signer, action, "arn:aws:s3:::"+bucket+"/"+key, nil, bucket); err != nil {
+		return "", "", "", err
+	}
+	return bucket, key, version, nil
 }
 
 func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, rq *request) error {
-	srcBucket, srcKey, err := h.copySource(r, rq)
+	srcBucket, srcKey, srcVersion, err := h.copySource(r, rq)
 	if err != nil {
 		return err
 	}
 	var opts *objstore.PutOptions
 	switch d := r.Header.Get("X-Amz-Metadata-Directive"); d {
 	case "", "COPY":
-		if srcBucket == rq.bucket && srcKey == rq.key {
+		if srcBucket == rq.bucket && srcKey == rq.key && srcVersion == "" {
 			return s3err("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 		}
 	case "REPLACE":
@@ -466,9 +496,9 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, rq *request
 		return err
 	}
 	_ = body
-	src, err := h.d.Store.HeadObject(r.Context(), srcBucket, srcKey)
+	src, err := h.d.Store.HeadVersion(r.Context(), srcBucket, srcKey, srcVersion)
 	if err != nil {
-		if errors.Is(err, objstore.ErrNoSuchKey) {
+		if errors.Is(err, objstore.ErrNoSuchKey) || errors.Is(err, objstore.ErrIsDeleteMarker) {
 			e := s3err("NoSuchKey", "")
 			e.Key = srcKey
 			return e
@@ -495,13 +525,17 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, rq *request
 	if err != nil {
 		return err
 	}
-	info, err := h.d.Store.CopyObject(ctx, srcBucket, srcKey, rq.bucket, rq.key, opts)
+	info, err := h.d.Store.CopyObject(objstore.WithCopySourceVersion(ctx, srcVersion), srcBucket, srcKey, rq.bucket, rq.key, opts)
 	if err != nil {
 		return err
 	}
 	if err := h.changed(r, rq, "ObjectCreated:Copy", info); err != nil {
 		return err
 	}
+	if srcVersion != "" || src.VersionID != "" {
+		w.Header().Set("X-Amz-Copy-Source-Version-Id", versionName(src.VersionID))
+	}
+	h.versionHeader(r, w.Header(), rq.bucket, info.VersionID)
 	writeXML(w, http.StatusOK, copyObjectResult{Xmlns: xmlns, LastModified: s3Time(info.LastModified), ETag: quote(info.ETag)})
 	return nil
 }

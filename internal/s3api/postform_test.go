@@ -217,6 +217,36 @@ func TestPostObjectHandler(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d %s", tt.name, resp.StatusCode, text, tt.status, tt.code)
 		}
 	}
+	// Checksums: one given and checked, one asked for by algorithm and
+	// computed; both kept.
+	sumConds := append(conds, []any{"starts-with", "$x-amz-checksum-sha256", ""}, []any{"starts-with", "$x-amz-checksum-algorithm", ""})
+	sha := sha256.Sum256([]byte("sum"))
+	body, ct = postBody(t, signedFields(t, "forms", hour, sumConds, [2]string{"key", "up/sum"}, [2]string{"Content-Type", ""},
+		[2]string{"x-amz-checksum-sha256", base64.StdEncoding.EncodeToString(sha[:])}), "f", []byte("sum"))
+	if resp, text := post(body, ct); resp.StatusCode != 204 || resp.Header.Get("X-Amz-Checksum-Sha256") != base64.StdEncoding.EncodeToString(sha[:]) {
+		t.Fatalf("checksum: %d %v %s", resp.StatusCode, resp.Header, text)
+	}
+	body, ct = postBody(t, signedFields(t, "forms", hour, sumConds, [2]string{"key", "up/computed"}, [2]string{"Content-Type", ""},
+		[2]string{"x-amz-checksum-algorithm", "CRC32"}), "f", []byte("sum"))
+	if resp, text := post(body, ct); resp.StatusCode != 204 || resp.Header.Get("X-Amz-Checksum-Crc32") == "" {
+		t.Fatalf("computed checksum: %d %v %s", resp.StatusCode, resp.Header, text)
+	}
+	if info, err := e.store.HeadObject(t.Context(), "forms", "up/computed"); err != nil || info.Checksums["CRC32"] == "" {
+		t.Fatalf("computed checksum kept: %+v %v", info.Checksums, err)
+	}
+	body, ct = postBody(t, signedFields(t, "forms", hour, sumConds, [2]string{"key", "up/badsum"}, [2]string{"Content-Type", ""},
+		[2]string{"x-amz-checksum-sha256", base64.StdEncoding.EncodeToString(sha[:])}), "f", []byte("not sum"))
+	if resp, text := post(body, ct); resp.StatusCode != 400 || !strings.Contains(text, "<Code>BadDigest</Code>") {
+		t.Fatalf("bad checksum: %d %s", resp.StatusCode, text)
+	}
+	e.taken()
+	if _, err := e.store.DeleteObject(t.Context(), "forms", "up/sum"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.DeleteObject(t.Context(), "forms", "up/computed"); err != nil {
+		t.Fatal(err)
+	}
+
 	// A tampered signature.
 	fields := signedFields(t, "forms", hour, conds, [2]string{"key", "up/tampered"}, [2]string{"Content-Type", ""})
 	fields[len(fields)-1][1] = strings.Repeat("0", 64)

@@ -113,7 +113,9 @@ func TestSubresourceTable(t *testing.T) {
 		method, target, action string // "" action: refused
 	}{
 		{"GET", "/b?versioning", "s3:GetBucketVersioning"},
-		{"PUT", "/b?versioning", ""},
+		{"PUT", "/b?versioning", "s3:PutBucketVersioning"},
+		{"GET", "/b?versions", "s3:ListBucketVersions"},
+		{"DELETE", "/b?versioning", ""},
 		{"GET", "/b?acl", "s3:GetBucketAcl"},
 		{"GET", "/b/k?acl", "s3:GetObjectAcl"},
 		{"GET", "/b?encryption", "s3:GetEncryptionConfiguration"},

@@ -112,9 +112,13 @@ func writeTagging(w http.ResponseWriter, tags map[string]string) {
 }
 
 func getObjectTagging(h *Handler, w http.ResponseWriter, r *http.Request, rq *request) error {
-	info, err := h.d.Store.HeadObject(r.Context(), rq.bucket, rq.key)
+	vid := rq.query.Get("versionId")
+	info, err := h.d.Store.HeadVersion(r.Context(), rq.bucket, rq.key, vid)
 	if err != nil {
-		return err
+		return markerAnswer(w, err)
+	}
+	if info.VersionID != "" || vid != "" {
+		w.Header().Set("X-Amz-Version-Id", versionName(info.VersionID))
 	}
 	writeTagging(w, info.Tags)
 	return nil
@@ -125,16 +129,22 @@ func putObjectTagging(h *Handler, w http.ResponseWriter, r *http.Request, rq *re
 	if err != nil {
 		return err
 	}
-	if err := h.d.Store.PutObjectTags(r.Context(), rq.bucket, rq.key, tags); err != nil {
-		return err
+	if err := h.d.Store.PutVersionTags(r.Context(), rq.bucket, rq.key, rq.query.Get("versionId"), tags); err != nil {
+		return markerAnswer(w, err)
+	}
+	if vid := rq.query.Get("versionId"); vid != "" {
+		w.Header().Set("X-Amz-Version-Id", vid)
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
 func deleteObjectTagging(h *Handler, w http.ResponseWriter, r *http.Request, rq *request) error {
-	if err := h.d.Store.PutObjectTags(r.Context(), rq.bucket, rq.key, nil); err != nil {
-		return err
+	if err := h.d.Store.PutVersionTags(r.Context(), rq.bucket, rq.key, rq.query.Get("versionId"), nil); err != nil {
+		return markerAnswer(w, err)
+	}
+	if vid := rq.query.Get("versionId"); vid != "" {
+		w.Header().Set("X-Amz-Version-Id", vid)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
