@@ -176,6 +176,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 		}
 	}
 	action, run := h.plan(w, r, rq)
+	if rq.hasKey {
+		action = versionAction(action, rq)
+	}
 	rq.action = action
 	if h.d.Authorize != nil && action != "" {
 		if err := h.authorize(r, signer, action, resource(rq), conditionKeys(rq), rq.bucket); err != nil {
