@@ -20,15 +20,20 @@ func resource(rq *request) string {
 
 // authorize asks Deps.Authorize whether the request's signer may perform
 // action on res, with bucket's policy; nil when there is nothing to ask.
+// While the bucket's policy is public and its RestrictPublicBuckets is
+// set, an anonymous request is refused without asking.
 func (h *Handler) authorize(r *http.Request, signer *sigv4.Identity, action, res string, keys map[string][]string, bucket string) error {
 	if h.d.Authorize == nil {
 		return nil
 	}
-	bp, err := h.bucketPolicy(r, bucket)
+	a, err := h.access(r, bucket)
 	if err != nil {
 		return err
 	}
-	if e := h.d.Authorize(r, signer, action, res, keys, bp); e != nil {
+	if a.restricts(signer) {
+		return s3err("AccessDenied", "")
+	}
+	if e := h.d.Authorize(r, signer, action, res, keys, a.policy); e != nil {
 		return &Error{Code: e.Code, Message: e.Message, Status: e.Status}
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/policy"
 )
 
@@ -25,31 +24,21 @@ func anonymous(r *http.Request) bool {
 		!strings.Contains(q, "Signature=") && !strings.Contains(q, "AWSAccessKeyId")
 }
 
-// bucketPolicy returns a bucket's parsed policy, nil when it has none (or
-// the bucket does not exist: the operation says so itself).
+// bucketPolicy returns a bucket's parsed policy as it decides a request
+// that carries no signature (the website endpoint's): nil when the
+// bucket has none (or does not exist: the operation says so itself),
+// and a policy that allows nothing while RestrictPublicBuckets restricts
+// a public one. It is cached with the bucket's public access block
+// (access, publicaccess.go).
 func (h *Handler) bucketPolicy(r *http.Request, bucket string) (*policy.Policy, error) {
-	if bucket == "" {
-		return nil, nil
-	}
-	if p, ok := h.policies.Load(bucket); ok {
-		return p.(*policy.Policy), nil
-	}
-	doc, err := h.d.Store.Policy(r.Context(), bucket)
-	if errors.Is(err, objstore.ErrNoSuchBucket) || errors.Is(err, objstore.ErrInvalidBucket) {
-		return nil, nil
-	}
+	a, err := h.access(r, bucket)
 	if err != nil {
 		return nil, err
 	}
-	var p *policy.Policy
-	if doc != nil {
-		if p, err = policy.ParseResource(doc); err != nil {
-			h.d.Logger.Error("a stored bucket policy cannot be evaluated; it allows nothing", "bucket", bucket, "err", err)
-			p = &policy.Policy{}
-		}
+	if a.restricts(nil) {
+		return restrictedPolicy, nil
 	}
-	h.policies.Store(bucket, p)
-	return p, nil
+	return a.policy, nil
 }
 
 func (h *Handler) putPolicy(w http.ResponseWriter, r *http.Request, rq *request) error {
@@ -64,13 +53,17 @@ func (h *Handler) putPolicy(w http.ResponseWriter, r *http.Request, rq *request)
 	if len(bytes.TrimSpace(body)) == 0 || bytes.TrimSpace(body)[0] != '{' {
 		return s3err("MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'")
 	}
-	if _, err := policy.ParseResource(body); err != nil {
+	p, err := policy.ParseResource(body)
+	if err != nil {
 		return s3err("MalformedPolicy", strings.TrimPrefix(err.Error(), "iam: "))
+	}
+	if err := h.refusePublicPolicy(r, rq.bucket, p); err != nil { // BlockPublicPolicy
+		return err
 	}
 	if err := h.d.Store.PutPolicy(r.Context(), rq.bucket, body); err != nil {
 		return err
 	}
-	h.policies.Delete(rq.bucket)
+	h.forgetAccess(rq.bucket)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -95,7 +88,7 @@ func (h *Handler) deletePolicy(w http.ResponseWriter, r *http.Request, rq *reque
 	if err := h.d.Store.PutPolicy(r.Context(), rq.bucket, nil); err != nil {
 		return err
 	}
-	h.policies.Delete(rq.bucket)
+	h.forgetAccess(rq.bucket)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -315,7 +315,6 @@ var subOps = map[subTarget]subOp{
 	{"website", false, "DELETE"}:        {"s3:DeleteBucketWebsite", deleteBucketWebsite},
 	{"object-lock", false, "GET"}:       {"s3:GetBucketObjectLockConfiguration", notFound("ObjectLockConfigurationNotFoundError")},
 	{"replication", false, "GET"}:       {"s3:GetReplicationConfiguration", notFound("ReplicationConfigurationNotFoundError")},
-	{"publicAccessBlock", false, "GET"}: {"s3:GetBucketPublicAccessBlock", notFound("NoSuchPublicAccessBlockConfiguration")},
 	{"logging", false, "GET"}:           {"s3:GetBucketLogging", answer(bucketLoggingStatus{Xmlns: xmlns})},
 	{"accelerate", false, "GET"}:        {"s3:GetAccelerateConfiguration", answer(accelerateConfiguration{Xmlns: xmlns})},
 	{"requestPayment", false, "GET"}:    {"s3:GetBucketRequestPayment", answer(requestPaymentConfiguration{Xmlns: xmlns, Payer: "BucketOwner"})},
@@ -324,6 +323,12 @@ var subOps = map[subTarget]subOp{
 	{"retention", true, "PUT"}:          {"s3:PutObjectRetention", objectThen(noObjectLock)},
 	{"legal-hold", true, "GET"}:         {"s3:GetObjectLegalHold", objectThen(noObjectLock)},
 	{"legal-hold", true, "PUT"}:         {"s3:PutObjectLegalHold", objectThen(noObjectLock)},
+
+	// Block Public Access at bucket level (publicaccess.go).
+	{"publicAccessBlock", false, "GET"}:    {"s3:GetBucketPublicAccessBlock", getPublicAccessBlock},
+	{"publicAccessBlock", false, "PUT"}:    {"s3:PutBucketPublicAccessBlock", putPublicAccessBlock},
+	{"publicAccessBlock", false, "DELETE"}: {"s3:PutBucketPublicAccessBlock", deletePublicAccessBlock},
+	{"policyStatus", false, "GET"}:         {"s3:GetBucketPolicyStatus", getPolicyStatus},
 }
 
 // subresourceOf returns the sub-resource q names, if any.
