@@ -14,7 +14,9 @@
 //
 // Every request must carry a valid SigV4 signature (header or presigned
 // query), except a browser's CORS preflight (OPTIONS), which is answered
-// unsigned from the bucket's CORS configuration (cors.go); the answer to
+// unsigned from the bucket's CORS configuration (cors.go), and a browser's
+// form upload (POST Object, postform.go), whose form carries its own signed
+// policy, or none for an upload a bucket policy allows anyone; the answer to
 // any request carrying an Origin that configuration allows has its
 // Access-Control-* headers, errors included. Bodies are never read whole: they stream through sigv4.Body,
 // which decodes aws-chunked framing and checks signatures, SHA-256,

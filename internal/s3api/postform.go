@@ -681,6 +681,7 @@ func (h *Handler) postAnswer(w http.ResponseWriter, r *http.Request, rq *request
 	hdr.Set("ETag", etag)
 	hdr.Set("Location", location)
 	setChecksumHeaders(hdr, info.Checksums)
+	h.versionHeader(r, hdr, rq.bucket, info.VersionID)
 	target, ok := form.get("success_action_redirect")
 	if !ok {
 		target, ok = form.get("redirect")
