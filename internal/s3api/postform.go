@@ -41,6 +41,42 @@ import (
 // values, as S3 does.
 const maxFormFields = 20 << 10
 
+// maxPreFile bounds the raw bytes read before the file: the fields, and
+// their part headers and boundaries, which S3's limit leaves aside but
+// which must be bounded too, with room for the multipart reader's
+// read-ahead into the file.
+const maxPreFile = maxFormFields + 16<<10 + 4<<10
+
+// errPreFileTooLarge stops a form whose part headers run past maxPreFile.
+var errPreFileTooLarge = errors.New("s3: a POST form's parts before its file are too large")
+
+// preFileLimit fails reads past its budget until the file is reached.
+type preFileLimit struct {
+	r    io.Reader
+	left int64
+	done bool // the file was reached: no more limit
+}
+
+func (l *preFileLimit) Read(b []byte) (int, error) {
+	if l.done {
+		return l.r.Read(b)
+	}
+	if l.left <= 0 {
+		return 0, errPreFileTooLarge
+	}
+	if int64(len(b)) > l.left {
+		b = b[:l.left]
+	}
+	n, err := l.r.Read(b)
+	l.left -= int64(n)
+	return n, err
+}
+
+// tooLargeForm is S3's answer to fields before the file over its limit.
+func tooLargeForm() *Error {
+	return s3err("MaxPostPreDataLengthExceeded", "Your POST request fields preceding the upload file were too large.")
+}
+
 // formField is one field of a POST form.
 type formField struct {
 	name  string // in lower case: S3 matches field names in any case
@@ -86,13 +122,17 @@ func policyError(msg string) *Error {
 // which it leaves unread. Fields after the file are never read: S3
 // ignores them.
 func readPostForm(body io.Reader, boundary string) (*postForm, error) {
-	mr := multipart.NewReader(body, boundary)
+	limit := &preFileLimit{r: body, left: maxPreFile}
+	mr := multipart.NewReader(limit, boundary)
 	f := &postForm{}
 	budget := int64(maxFormFields)
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
 			return f, nil
+		}
+		if errors.Is(err, errPreFileTooLarge) {
+			return nil, tooLargeForm()
 		}
 		if err != nil {
 			return nil, malformedPost(err)
@@ -102,19 +142,23 @@ func readPostForm(body io.Reader, boundary string) (*postForm, error) {
 			return nil, malformedPost(errors.New("a form part without a field name"))
 		}
 		if name == "file" {
+			limit.done = true
 			f.file, f.filename = p, p.FileName()
 			return f, nil
 		}
 		budget -= int64(len(name))
 		if budget < 0 {
-			return nil, s3err("MaxPostPreDataLengthExceeded", "Your POST request fields preceding the upload file were too large.")
+			return nil, tooLargeForm()
 		}
 		v, err := io.ReadAll(io.LimitReader(p, budget+1))
+		if errors.Is(err, errPreFileTooLarge) {
+			return nil, tooLargeForm()
+		}
 		if err != nil {
 			return nil, malformedPost(err)
 		}
 		if budget -= int64(len(v)); budget < 0 {
-			return nil, s3err("MaxPostPreDataLengthExceeded", "Your POST request fields preceding the upload file were too large.")
+			return nil, tooLargeForm()
 		}
 		if _, dup := f.get(name); dup {
 			return nil, s3err("InvalidArgument", "POST form fields must be unique; '"+name+"' is given more than once.")

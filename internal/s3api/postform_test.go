@@ -266,3 +266,71 @@ func TestPostObjectHandler(t *testing.T) {
 		t.Fatalf("after refusals the bucket holds %+v (%v)", list.Objects, err)
 	}
 }
+
+func TestReadPostFormLimits(t *testing.T) {
+	read := func(build func(mw *multipart.Writer)) (*postForm, error) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		build(mw)
+		mw.Close()
+		return readPostForm(&buf, mw.Boundary())
+	}
+	code := func(err error) string {
+		if e, ok := err.(*Error); ok {
+			return e.Code
+		}
+		return ""
+	}
+	// A part header far larger than the fields may be.
+	_, err := read(func(mw *multipart.Writer) {
+		w, _ := mw.CreatePart(map[string][]string{"Content-Disposition": {`form-data; name="key"`}, "X-Pad": {strings.Repeat("h", 200<<10)}})
+		w.Write([]byte("k"))
+	})
+	if code(err) != "MaxPostPreDataLengthExceeded" {
+		t.Errorf("large part header: %v", err)
+	}
+	// Fields at the limit are read; the file after them streams whole,
+	// however large, and fields after it are not read.
+	big := bytes.Repeat([]byte("f"), 1<<20)
+	f, err := read(func(mw *multipart.Writer) {
+		mw.WriteField("key", "k")
+		mw.WriteField("x-ignore-pad", strings.Repeat("p", maxFormFields-len("key")-len("k")-len("x-ignore-pad")))
+		w, _ := mw.CreateFormFile("file", "dir/name.txt")
+		w.Write(big)
+		mw.WriteField("after", "ignored")
+	})
+	if err != nil || len(f.fields) != 2 || f.filename != "name.txt" {
+		t.Fatalf("fields at the limit: %+v %v", f, err)
+	}
+	if got, err := io.ReadAll(f.file); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("file: %d bytes, %v", len(got), err)
+	}
+	if _, ok := f.get("after"); ok {
+		t.Fatal("a field after the file was read")
+	}
+	// One byte more is refused; so are a nameless part and a duplicate.
+	_, err = read(func(mw *multipart.Writer) {
+		mw.WriteField("key", "k")
+		mw.WriteField("x-ignore-pad", strings.Repeat("p", maxFormFields-len("key")-len("k")-len("x-ignore-pad")+1))
+	})
+	if code(err) != "MaxPostPreDataLengthExceeded" {
+		t.Errorf("one byte over: %v", err)
+	}
+	_, err = read(func(mw *multipart.Writer) {
+		w, _ := mw.CreatePart(map[string][]string{"Content-Disposition": {`form-data`}})
+		w.Write([]byte("v"))
+	})
+	if code(err) != "MalformedPOSTRequest" {
+		t.Errorf("nameless part: %v", err)
+	}
+	_, err = read(func(mw *multipart.Writer) {
+		mw.WriteField("Key", "a")
+		mw.WriteField("key", "b")
+	})
+	if code(err) != "InvalidArgument" {
+		t.Errorf("duplicate field: %v", err)
+	}
+	if _, err := readPostForm(strings.NewReader("not multipart"), "b"); code(err) != "MalformedPOSTRequest" {
+		t.Errorf("not multipart: %v", err)
+	}
+}
