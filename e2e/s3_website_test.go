@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/aloft-dev/aloft/internal/alofttest"
 )
 
 // websiteAnswer is a website endpoint's answer.
@@ -286,5 +288,44 @@ func TestS3Website(t *testing.T) {
 	out, err := e.c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: b, Prefix: aws.String("docs/")})
 	if err != nil || len(out.Contents) != 1 {
 		t.Fatalf("ListObjectsV2 beside the website: %+v, %v", out, err)
+	}
+}
+
+// TestS3WebsiteGatewayRoute serves a bucket with a website configuration
+// through a gateway route: the bucket's routing rules and error document
+// apply there too, under the route's base path.
+func TestS3WebsiteGatewayRoute(t *testing.T) {
+	srv := alofttest.Start(t)
+	putSite(t, srv, "gsite", map[string][2]string{
+		"index.html": {"text/html", "<h1>home</h1>"},
+		"sorry.html": {"text/html", "<h1>sorry</h1>"},
+	})
+	cfg := &types.WebsiteConfiguration{
+		IndexDocument: &types.IndexDocument{Suffix: aws.String("index.html")},
+		ErrorDocument: &types.ErrorDocument{Key: aws.String("sorry.html")},
+		RoutingRules: []types.RoutingRule{{Condition: &types.Condition{KeyPrefixEquals: aws.String("old/")},
+			Redirect: &types.Redirect{ReplaceKeyPrefixWith: aws.String("new/"), HttpRedirectCode: aws.String("302")}}},
+	}
+	if _, err := srv.S3().PutBucketWebsite(ctxT(t), &s3.PutBucketWebsiteInput{Bucket: aws.String("gsite"), WebsiteConfiguration: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	var api struct{ APIID string }
+	manage(t, srv, "POST", "/v2/apis", map[string]any{"name": "gsite", "protocolType": "HTTP"}, &api)
+	manage(t, srv, "POST", "/v2/apis/"+api.APIID+"/stages", map[string]any{"stageName": "$default", "autoDeploy": true}, nil)
+	var in struct{ IntegrationID string }
+	manage(t, srv, "POST", "/v2/apis/"+api.APIID+"/integrations", map[string]any{"integrationType": "ALOFT_S3", "integrationUri": "arn:aws:s3:::gsite"}, &in)
+	manage(t, srv, "POST", "/v2/apis/"+api.APIID+"/routes", map[string]any{"routeKey": "$default", "target": "integrations/" + in.IntegrationID}, nil)
+	base := srv.GatewayURL + "/_aloft/apis/" + api.APIID
+
+	call(t, "GET", base+"/", "", nil, nil).expect(t, 200, "<h1>home</h1>")
+	call(t, "GET", base+"/nowhere", "", nil, nil).expect(t, 404, "<h1>sorry</h1>")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(base + "/old/page.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := base + "/new/page.html"; resp.StatusCode != 302 || resp.Header.Get("Location") != want {
+		t.Fatalf("GET /old/page.html: %d, Location %q, want 302 to %s", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
 }

@@ -116,12 +116,15 @@ func Serve(w http.ResponseWriter, r *http.Request, objects Objects, site *Site, 
 	}
 	cfg := site.Config
 	if cfg != nil && cfg.RedirectAll != nil {
-		target := scheme(r, cfg.RedirectAll.Protocol) + "://" + cfg.RedirectAll.HostName + r.URL.RequestURI()
+		target := scheme(r, cfg.RedirectAll.Protocol) + "://" + cfg.RedirectAll.HostName + escapePath(path)
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
 		redirect(w, target, http.StatusMovedPermanently)
 		return nil
 	}
 	if rule := match(cfg, key, 0); rule != nil {
-		redirectBy(w, r, rule, key)
+		redirectBy(w, r, rule, key, path)
 		return nil
 	}
 	ctx := r.Context()
@@ -153,7 +156,7 @@ func Serve(w http.ResponseWriter, r *http.Request, objects Objects, site *Site, 
 		fail.Status, fail.Code, fail.Err = http.StatusInternalServerError, InternalError, err
 	}
 	if rule := match(cfg, key, fail.Status); rule != nil {
-		redirectBy(w, r, rule, key)
+		redirectBy(w, r, rule, key, path)
 		return nil
 	}
 	if site.Error == "" || fail.Status >= 500 {
@@ -297,9 +300,12 @@ func match(cfg *objstore.WebsiteConfig, key string, status int) *objstore.Websit
 	return nil
 }
 
-// Target returns where rule sends a request for key: the rule's protocol
-// and host or the request's, and the key replaced as the rule says.
-func Target(r *http.Request, rule *objstore.WebsiteRule, key string) string {
+// target returns where rule sends a request for key at path: the rule's
+// protocol and host or the request's, and the key replaced as the rule
+// says. On the request's own host the key is under the site's base (the
+// request's path less path), so that a site served under a path (a
+// gateway stage) stays under it.
+func target(r *http.Request, rule *objstore.WebsiteRule, key, path string) string {
 	d := &rule.Redirect
 	switch {
 	case d.ReplaceKeyWith != nil:
@@ -311,20 +317,24 @@ func Target(r *http.Request, rule *objstore.WebsiteRule, key string) string {
 		}
 		key = *d.ReplaceKeyPrefixWith + strings.TrimPrefix(key, prefix)
 	}
-	host := d.HostName
+	host, base := d.HostName, ""
 	if host == "" {
 		host = r.Host
+		base = strings.TrimSuffix(r.URL.EscapedPath(), escapePath(path))
 	}
-	return scheme(r, d.Protocol) + "://" + host + (&url.URL{Path: "/" + key}).EscapedPath()
+	return scheme(r, d.Protocol) + "://" + host + base + escapePath("/"+key)
 }
 
+// escapePath escapes a path for a URL, its slashes kept.
+func escapePath(p string) string { return (&url.URL{Path: p}).EscapedPath() }
+
 // redirectBy answers with rule's redirect.
-func redirectBy(w http.ResponseWriter, r *http.Request, rule *objstore.WebsiteRule, key string) {
+func redirectBy(w http.ResponseWriter, r *http.Request, rule *objstore.WebsiteRule, key, path string) {
 	code := rule.Redirect.HTTPRedirectCode
 	if code == 0 {
 		code = http.StatusMovedPermanently
 	}
-	redirect(w, Target(r, rule, key), code)
+	redirect(w, target(r, rule, key, path), code)
 }
 
 func redirect(w http.ResponseWriter, location string, code int) {
