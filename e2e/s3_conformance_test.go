@@ -54,7 +54,7 @@ func TestS3ConformanceRefusals(t *testing.T) {
 		{"object lock bucket", "PUT", "/refuse2", map[string]string{"X-Amz-Bucket-Object-Lock-Enabled": "true"}, 501, "NotImplemented"},
 		{"version id", "GET", "/refuse/there?versionId=3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", nil, 400, "InvalidArgument"},
 		{"copy source version", "PUT", "/refuse/k", map[string]string{"X-Amz-Copy-Source": "/refuse/there?versionId=abc"}, 400, "InvalidArgument"},
-		{"put versioning", "PUT", "/refuse?versioning", nil, 501, "NotImplemented"},
+		{"put versioning without a document", "PUT", "/refuse?versioning", nil, 400, "MalformedXML"},
 		{"put encryption", "PUT", "/refuse?encryption", nil, 501, "NotImplemented"},
 		{"put cors without a digest", "PUT", "/refuse?cors", nil, 400, "InvalidRequest"},
 		{"put lifecycle without a digest", "PUT", "/refuse?lifecycle", nil, 400, "InvalidRequest"},

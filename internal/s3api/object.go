@@ -290,7 +290,7 @@ func (h *Handler) deleteObject(w http.ResponseWriter, r *http.Request, rq *reque
 		return err
 	}
 	if del.Existed {
-		if err := h.changed(r, rq, removal(del), deletedInfo(rq.bucket, rq.key, del)); err != nil {
+		if err := h.changed(r, rq, removal(del, rq.query.Has("versionId")), deletedInfo(rq.bucket, rq.key, del)); err != nil {
 			return err
 		}
 	}
@@ -395,7 +395,7 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, rq *requ
 		if err == nil && del.Existed {
 			sub := *rq
 			sub.key = o.Key
-			err = h.changed(r, &sub, removal(del), deletedInfo(rq.bucket, o.Key, del))
+			err = h.changed(r, &sub, removal(del, len(version) > 0), deletedInfo(rq.bucket, o.Key, del))
 		}
 		if err != nil {
 			e := toError(err, rq.bucket, o.Key)

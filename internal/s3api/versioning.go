@@ -60,9 +60,10 @@ func (h *Handler) delete(r *http.Request, bucket, key string, version []string) 
 	return h.d.Store.DeleteObject(r.Context(), bucket, key)
 }
 
-// removal is the event a deletion notifies.
-func removal(del objstore.Deleted) string {
-	if del.DeleteMarker && del.Existed {
+// removal is the event a deletion notifies: making a delete marker, or
+// removing (by version, byVersion) an object or a marker.
+func removal(del objstore.Deleted, byVersion bool) string {
+	if del.DeleteMarker && !byVersion {
 		return "ObjectRemoved:DeleteMarkerCreated"
 	}
 	return "ObjectRemoved:Delete"
