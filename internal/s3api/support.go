@@ -138,11 +138,10 @@ func checkHeaders(r *http.Request, rq *request) error {
 	return checkVersionID(rq)
 }
 
-// checkVersionID refuses a versionId other than "null" (the version of
-// every object in a bucket that never had versioning) as S3 does in such
-// a bucket.
+// checkVersionID refuses a versionId that cannot name a version: not
+// "null" and not in the shape of the ids the store makes.
 func checkVersionID(rq *request) error {
-	if v, ok := rq.query["versionId"]; ok && rq.hasKey && (len(v) != 1 || v[0] != "null") {
+	if v, ok := rq.query["versionId"]; ok && rq.hasKey && (len(v) != 1 || !objstore.ValidVersionID(v[0])) {
 		return s3err("InvalidArgument", "Invalid version id specified")
 	}
 	return nil
@@ -292,7 +291,9 @@ var subresources = []string{"acl", "cors", "lifecycle", "tagging", "versioning",
 // gives for a bucket that has none of the configuration, which is every
 // bucket here.
 var subOps = map[subTarget]subOp{
-	{"versioning", false, "GET"}:        {"s3:GetBucketVersioning", answer(versioningConfiguration{Xmlns: xmlns})},
+	{"versioning", false, "GET"}:        {"s3:GetBucketVersioning", getBucketVersioning},
+	{"versioning", false, "PUT"}:        {"s3:PutBucketVersioning", putBucketVersioning},
+	{"versions", false, "GET"}:          {"s3:ListBucketVersions", listObjectVersions},
 	{"acl", false, "GET"}:               {"s3:GetBucketAcl", bucketThen(ownerACL)},
 	{"acl", false, "PUT"}:               {"s3:PutBucketAcl", bucketThen(putACL)},
 	{"acl", true, "GET"}:                {"s3:GetObjectAcl", objectThen(ownerACL)},
@@ -397,11 +398,6 @@ func noContent(_ *Handler, w http.ResponseWriter, _ *http.Request, _ *request) e
 
 func noObjectLock(*Handler, http.ResponseWriter, *http.Request, *request) error {
 	return s3err("InvalidRequest", "Bucket is missing Object Lock Configuration")
-}
-
-type versioningConfiguration struct {
-	XMLName xml.Name `xml:"VersioningConfiguration"`
-	Xmlns   string   `xml:"xmlns,attr"`
 }
 
 type bucketLoggingStatus struct {
