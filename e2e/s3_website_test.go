@@ -223,6 +223,21 @@ func TestS3Website(t *testing.T) {
 	if c := e.visit(t, "GET", host, "/", map[string]string{"Range": "bytes=1-2"}); c.status != 206 || c.body != "om" {
 		t.Fatalf("GET / bytes=1-2: %d %q, want 206 om", c.status, c.body)
 	}
+	// The bucket's CORS configuration applies to the website too.
+	if _, err := e.c.PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: b, CORSConfiguration: &types.CORSConfiguration{
+		CORSRules: []types.CORSRule{{AllowedOrigins: []string{"https://app.example"}, AllowedMethods: []string{"GET"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if a := e.visit(t, "GET", host, "/page.html", map[string]string{"Origin": "https://app.example"}); a.status != 200 || a.hdr.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Fatalf("cross-origin GET: %d %v", a.status, a.hdr)
+	}
+	if a := e.visit(t, "OPTIONS", host, "/page.html", map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}); a.status != 200 ||
+		a.hdr.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Fatalf("preflight: %d %v %s", a.status, a.hdr, a.body)
+	}
+	if a := e.visit(t, "OPTIONS", host, "/page.html", map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}); a.status != 403 {
+		t.Fatalf("preflight from another origin: %d %v %s", a.status, a.hdr, a.body)
+	}
 	// Only reads.
 	for _, m := range []string{"PUT", "POST", "DELETE"} {
 		a := e.visit(t, m, host, "/index.html", nil)

@@ -22,7 +22,9 @@ import (
 // it: only what the bucket's policy lets anybody read (s3:GetObject) is
 // served, a missing key is 404 only to those it lets list the bucket
 // (s3:ListBucket) and 403 to others, and errors without an error
-// document are S3's HTML pages.
+// document are S3's HTML pages. The bucket's CORS configuration applies
+// as it does on the API: preflights are answered from it, and answers to
+// cross-origin reads carry its headers.
 
 // S3's limits on a website configuration.
 const (
@@ -375,6 +377,14 @@ func (s *Websites) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.page(w, r, rq, &website.Failure{Status: e.Status, Code: e.Code})
 		return
 	}
+	if r.Method == http.MethodOptions {
+		if err := s.h.preflight(w, r, rq); err != nil { // the bucket's CORS, as on the API (cors.go)
+			e := toError(err, bucket, "")
+			s.page(w, r, rq, &website.Failure{Status: e.Status, Code: e.Code, Err: e})
+		}
+		return
+	}
+	s.h.crossOrigin(w, r, rq)
 	g := &websiteGuard{h: s.h, r: r, bucket: bucket}
 	if s.h.d.Authorize != nil {
 		if g.policy, err = s.h.bucketPolicy(r, bucket); err != nil {
@@ -428,6 +438,9 @@ func (s *Websites) page(w http.ResponseWriter, r *http.Request, rq *request, f *
 	}
 	hdr := w.Header()
 	msg := websiteMessage(f.Code)
+	if e, ok := f.Err.(*Error); ok && e.Message != "" {
+		msg = e.Message
+	}
 	hdr["X-Amz-Error-Code"] = []string{f.Code}
 	hdr["X-Amz-Error-Message"] = []string{msg}
 	status := strconv.Itoa(f.Status) + " " + http.StatusText(f.Status)
@@ -442,6 +455,7 @@ func (s *Websites) page(w http.ResponseWriter, r *http.Request, rq *request, f *
 		item("ResourceType", "OBJECT")
 	case f.Key != "":
 		item("Key", f.Key)
+	case r.Method == http.MethodOptions:
 	default:
 		item("BucketName", rq.bucket)
 	}
