@@ -64,8 +64,12 @@ func (s *Server) startLifecycle(ctx context.Context, js jetstream.JetStream, log
 func lifecycleChange(b objstore.BucketInfo, info objstore.ObjectInfo, del objstore.Deleted) s3api.Change {
 	var raw [40]byte
 	rand.Read(raw[:])
+	event := "LifecycleExpiration:Delete"
+	if del.DeleteMarker && !info.DeleteMarker {
+		event = "LifecycleExpiration:DeleteMarkerCreated" // expiring a current version, with versioning
+	}
 	return s3api.Change{
-		Bucket: b.Name, Key: info.Key, EventName: "LifecycleExpiration:Delete",
+		Bucket: b.Name, Key: info.Key, EventName: event, VersionID: del.VersionID,
 		Sequencer: del.Sequencer, SourceIP: lifecycleService, PrincipalID: lifecycleService,
 		RequestID: strings.ToUpper(hex.EncodeToString(raw[:8])), HostID: base64.StdEncoding.EncodeToString(raw[8:]),
 		Time: del.Time, Region: b.Region,

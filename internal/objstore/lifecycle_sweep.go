@@ -27,8 +27,11 @@ type LifecycleOptions struct {
 
 // LifecycleResult counts what one application of the rules did.
 type LifecycleResult struct {
-	Expired int // objects removed by an Expiration
+	Expired int // objects removed (or, with versioning, given a delete marker) by an Expiration
 	Aborted int // uploads aborted by an AbortIncompleteMultipartUpload
+	// Versions counts noncurrent versions a NoncurrentVersionExpiration
+	// removed and lone delete markers an ExpiredObjectDeleteMarker did.
+	Versions int
 }
 
 // StartLifecycle starts applying the buckets' lifecycle rules every
@@ -85,7 +88,7 @@ func (d *Disk) RunLifecycle(ctx context.Context, now time.Time, expired func(con
 // lifecycleBucket applies one bucket's rules.
 func (d *Disk) lifecycleBucket(ctx context.Context, b BucketInfo, cfg *LifecycleConfig, now time.Time,
 	expired func(context.Context, BucketInfo, ObjectInfo, Deleted), res *LifecycleResult) error {
-	var expiring, aborting []*LifecycleRule
+	var expiring, aborting, versioned []*LifecycleRule
 	for i := range cfg.Rules {
 		r := &cfg.Rules[i]
 		if !r.Enabled {
@@ -96,6 +99,14 @@ func (d *Disk) lifecycleBucket(ctx context.Context, b BucketInfo, cfg *Lifecycle
 		}
 		if r.AbortDays > 0 {
 			aborting = append(aborting, r)
+		}
+		if r.Noncurrent != nil || r.Expiration != nil && r.Expiration.ExpiredObjectDeleteMarker {
+			versioned = append(versioned, r)
+		}
+	}
+	if len(versioned) > 0 {
+		if err := d.lifecycleVersions(ctx, b, versioned, now, expired, res); err != nil {
+			return err
 		}
 	}
 	if len(aborting) > 0 {
@@ -201,4 +212,105 @@ func commonPrefix(rules []*LifecycleRule) string {
 		p = p[:n]
 	}
 	return p
+}
+
+// lifecycleVersions applies the rules that act on versions: it removes
+// the noncurrent versions a NoncurrentVersionExpiration has fallen due
+// for (the NewerNoncurrentVersions newest of each key kept), counting a
+// version noncurrent from when the next one was made, and the delete
+// markers an ExpiredObjectDeleteMarker finds alone (the only version of
+// their key). A bucket whose versioning was never set has neither.
+func (d *Disk) lifecycleVersions(ctx context.Context, b BucketInfo, rules []*LifecycleRule, now time.Time,
+	expired func(context.Context, BucketInfo, ObjectInfo, Deleted), res *LifecycleResult) error {
+	if v, err := d.versioning(b.Name); err != nil || v == "" {
+		return err
+	}
+	opts := VersionListOptions{Prefix: commonPrefix(rules)}
+	for {
+		page, err := d.ListVersions(ctx, b.Name, opts)
+		if err != nil {
+			return err
+		}
+		// A key's versions may continue on the next page: judge only the
+		// keys whose versions are all here, and start the next page with
+		// the first key left.
+		vs := page.Versions
+		next := ""
+		if page.IsTruncated && len(vs) > 0 {
+			next = vs[len(vs)-1].Key
+			cut := len(vs)
+			for cut > 0 && vs[cut-1].Key == next {
+				cut--
+			}
+			if cut > 0 {
+				vs = vs[:cut]
+			} else {
+				next = "" // one key fills the page: judge what is here
+			}
+		}
+		for i := 0; i < len(vs); {
+			j := i + 1
+			for j < len(vs) && vs[j].Key == vs[i].Key {
+				j++
+			}
+			if err := d.expireVersions(ctx, b, vs[i:j], rules, now, expired, res); err != nil {
+				return err
+			}
+			i = j
+		}
+		if !page.IsTruncated {
+			return nil
+		}
+		if next != "" {
+			// Continue just before the first key left out: every key up
+			// to it is done.
+			opts.KeyMarker, opts.VersionIDMarker = vs[len(vs)-1].Key, ""
+		} else {
+			opts.KeyMarker, opts.VersionIDMarker = page.NextKeyMarker, page.NextVersionIDMarker
+		}
+	}
+}
+
+// expireVersions applies the version rules to one key's versions, newest
+// first (as listed).
+func (d *Disk) expireVersions(ctx context.Context, b BucketInfo, vs []ObjectInfo, rules []*LifecycleRule, now time.Time,
+	expired func(context.Context, BucketInfo, ObjectInfo, Deleted), res *LifecycleResult) error {
+	if len(vs) == 0 || !vs[0].IsLatest {
+		return nil
+	}
+	remove := func(v ObjectInfo) error {
+		del, err := d.DeleteVersion(ctx, b.Name, v.Key, s3ID(v.VersionID))
+		if err != nil || !del.Existed {
+			return err
+		}
+		res.Versions++
+		if expired != nil {
+			expired(ctx, b, v, del)
+		}
+		return nil
+	}
+	if len(vs) == 1 && vs[0].DeleteMarker {
+		for _, r := range rules {
+			if r.Expiration != nil && r.Expiration.ExpiredObjectDeleteMarker && strings.HasPrefix(vs[0].Key, r.Filter.Prefix) {
+				return remove(vs[0])
+			}
+		}
+		return nil
+	}
+	for n, v := range vs[1:] {
+		since := vs[n].LastModified // when the next version was made
+		for _, r := range rules {
+			nc := r.Noncurrent
+			if nc == nil || n < nc.NewerNoncurrentVersions || !r.Filter.Selects(v.Key, v.Size, v.Tags) {
+				continue
+			}
+			if !now.Before(LifecycleDue(since, nc.NoncurrentDays)) {
+				if err := remove(v); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
 }

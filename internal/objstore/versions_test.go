@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // versionsOf lists every version of bucket as "key:content-or-marker"
@@ -310,5 +311,56 @@ func TestVersionConcurrentWriters(t *testing.T) {
 		if !want[v.VersionID] || v.IsLatest != (i == 0) {
 			t.Fatalf("version %d: %+v", i, v)
 		}
+	}
+}
+
+func TestLifecycleOfVersions(t *testing.T) {
+	ctx := context.Background()
+	d := openTest(t)
+	mustBucket(t, d, "lcv")
+	if err := d.PutVersioning(ctx, "lcv", VersioningEnabled); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"1", "2", "3"} {
+		put(t, d, "lcv", "logs/k", body)
+	}
+	put(t, d, "lcv", "keep/k", "a")
+	put(t, d, "lcv", "keep/k", "b")
+	// A lone delete marker: the only version left of its key.
+	o := put(t, d, "lcv", "logs/gone", "x")
+	if _, err := d.DeleteObject(ctx, "lcv", "logs/gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DeleteVersion(ctx, "lcv", "logs/gone", s3ID(o.VersionID)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &LifecycleConfig{Rules: []LifecycleRule{
+		{ID: "old", Enabled: true, Filter: LifecycleFilter{Prefix: "logs/"}, Noncurrent: &NoncurrentExpiration{NoncurrentDays: 1, NewerNoncurrentVersions: 1}},
+		{ID: "markers", Enabled: true, Filter: LifecycleFilter{Prefix: "logs/"}, Expiration: &LifecycleExpiration{ExpiredObjectDeleteMarker: true}},
+	}}
+	if err := d.PutLifecycle(ctx, "lcv", cfg); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	note := func(_ context.Context, _ BucketInfo, info ObjectInfo, del Deleted) {
+		seen = append(seen, info.Key+":"+s3ID(del.VersionID))
+	}
+	// Not yet due: nothing goes.
+	res, err := d.RunLifecycle(ctx, time.Now(), note)
+	if err != nil || res.Versions != 1 { // the lone marker goes at once
+		t.Fatalf("first run: %+v %v", res, err)
+	}
+	if got, want := versionsOf(t, d, "lcv"), []string{"keep/k:b*", "keep/k:a", "logs/k:3*", "logs/k:2", "logs/k:1"}; !slices.Equal(got, want) {
+		t.Fatalf("versions %v, want %v", got, want)
+	}
+	res, err = d.RunLifecycle(ctx, time.Now().Add(72*time.Hour), note)
+	if err != nil || res.Versions != 1 {
+		t.Fatalf("second run: %+v %v", res, err)
+	}
+	if got, want := versionsOf(t, d, "lcv"), []string{"keep/k:b*", "keep/k:a", "logs/k:3*", "logs/k:2"}; !slices.Equal(got, want) {
+		t.Fatalf("versions %v, want %v", got, want)
+	}
+	if len(seen) != 2 || !strings.HasPrefix(seen[0], "logs/gone:") || !strings.HasPrefix(seen[1], "logs/k:") {
+		t.Fatalf("expired %v", seen)
 	}
 }
