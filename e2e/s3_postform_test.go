@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/chromedp/chromedp"
 
@@ -354,6 +355,25 @@ func TestS3PostForm(t *testing.T) {
 		if string(b) != "by user" {
 			t.Fatalf("stored %q", b)
 		}
+
+		// Temporary credentials sign with their session token a field
+		// of the form, which the policy names like any other.
+		tmp, err := clientsFor(e.srv, credentials.NewStaticCredentialsProvider(kid, secret, "")).sts.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tid, tsecret, token := aws.ToString(tmp.Credentials.AccessKeyId), aws.ToString(tmp.Credentials.SecretAccessKey), aws.ToString(tmp.Credentials.SessionToken)
+		withToken := signedForm(tid, tsecret, "forms", hour, append(base, map[string]string{"x-amz-security-token": token}),
+			postField{"key", "uploads/session.txt"}, postField{"x-amz-security-token", token})
+		if a := postForm(t, e.srv, "/forms", "", withToken, "f", []byte("by session"), nil); a.status != http.StatusNoContent {
+			t.Fatalf("post with a session token: %d %s", a.status, a.body)
+		}
+		if b, _ := e.get(t, "forms", "uploads/session.txt"); string(b) != "by session" {
+			t.Fatalf("stored %q", b)
+		}
+		a = postForm(t, e.srv, "/forms", "", signedForm(tid, tsecret, "forms", hour, base, postField{"key", "uploads/no-token.txt"}), "f", []byte("x"), nil)
+		wantPostError(t, "temporary keys without their token", a, 403, "InvalidAccessKeyId", "")
+		wantAbsent(t, e.c, "forms", "uploads/no-token.txt")
 	})
 
 	t.Run("notification and CORS", func(t *testing.T) {
