@@ -20,7 +20,8 @@ import (
 // configuration's round trip; BlockPublicPolicy refusing a public bucket
 // policy and taking a restricted one; GetBucketPolicyStatus telling them
 // apart; RestrictPublicBuckets turning away anonymous reads a public
-// policy allows while the account's own principals keep reading; public
+// policy allows, on the API and on the bucket's website endpoint, while
+// the account's own principals keep reading; public
 // ACLs refused whatever the settings; and deleting the block giving
 // anonymous readers their access back.
 func TestS3PublicAccessBlock(t *testing.T) {
@@ -130,6 +131,16 @@ func TestS3PublicAccessBlock(t *testing.T) {
 	if got := anon(); got != 200 {
 		t.Fatalf("an anonymous read through a public policy: %d", got)
 	}
+	// The bucket's website endpoint serves what the policy lets anyone read.
+	if _, err := root.s3.PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{Bucket: b, WebsiteConfiguration: &types.WebsiteConfiguration{
+		IndexDocument: &types.IndexDocument{Suffix: aws.String("index.html")}}}); err != nil {
+		t.Fatal(err)
+	}
+	site := &s3Env{srv: srv, c: root.s3}
+	host := "shared.s3-website.localhost" + srv.URL[strings.LastIndexByte(srv.URL, ':'):]
+	if a := site.visit(t, "GET", host, "/", nil); a.status != 200 || a.body != "<h1>hi</h1>" {
+		t.Fatalf("the website of a public bucket: %d %q", a.status, a.body)
+	}
 
 	// A user of the account without policies of its own reads through the
 	// same policy.
@@ -158,6 +169,7 @@ func TestS3PublicAccessBlock(t *testing.T) {
 	if got := anon(); got != 403 {
 		t.Fatalf("an anonymous read under RestrictPublicBuckets: %d", got)
 	}
+	wantPage(t, "the website under RestrictPublicBuckets", site.visit(t, "GET", host, "/", nil), 403, "AccessDenied")
 	resp, err := http.Get(srv.URL + "/shared?list-type=2")
 	if err != nil {
 		t.Fatal(err)
@@ -199,6 +211,9 @@ func TestS3PublicAccessBlock(t *testing.T) {
 	}
 	if got := anon(); got != 200 {
 		t.Fatalf("an anonymous read once the block went: %d", got)
+	}
+	if a := site.visit(t, "GET", host, "/", nil); a.status != 200 {
+		t.Fatalf("the website once the block went: %d %q", a.status, a.body)
 	}
 }
 
