@@ -168,9 +168,10 @@ func readPostForm(body io.Reader, boundary string) (*postForm, error) {
 }
 
 // postObject answers POST Object. serve routes every POST to a bucket
-// without a key or sub-resource here and authorizes nothing first: the
-// form carries its own signature, checked here before the signer is
-// authorized for the key the form names.
+// without a key or query here and authorizes nothing first: the form
+// carries its own signature (or none: an anonymous upload), checked here
+// before the signer, or no one, is authorized for s3:PutObject on the
+// key the form names.
 func (h *Handler) postObject(w http.ResponseWriter, r *http.Request, rq *request) error {
 	rq.action = "s3:PutObject"
 	if rq.signer != nil {
@@ -324,8 +325,14 @@ type postCondition struct {
 
 // String returns the condition as S3 quotes a failed one.
 func (c postCondition) String() string {
-	b, _ := json.Marshal([]string{c.op, "$" + c.as, c.value})
-	return strings.ReplaceAll(string(b), `","`, `", "`)
+	q := func(s string) string {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.Encode(s) // a string always encodes
+		return strings.TrimSuffix(b.String(), "\n")
+	}
+	return "[" + q(c.op) + ", " + q("$"+c.as) + ", " + q(c.value) + "]"
 }
 
 // postPolicy is a parsed POST policy document.

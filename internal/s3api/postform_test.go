@@ -91,6 +91,8 @@ func TestPostPolicyCheck(t *testing.T) {
 			`Invalid according to Policy: Policy Condition failed: ["eq", "$bucket", "other"]`, 0, 0},
 		{"key outside prefix", policy([]any{"starts-with", "$key", "u/"}), form("key", "v/x"), now,
 			`Invalid according to Policy: Policy Condition failed: ["starts-with", "$key", "u/"]`, 0, 0},
+		{"quoted as written", policy([]any{"starts-with", "$Key", "a<&\"b"}), form("key", "x"), now,
+			`Invalid according to Policy: Policy Condition failed: ["starts-with", "$Key", "a<&\"b"]`, 0, 0},
 		{"field absent", policy([]any{"eq", "$x-amz-meta-a", "1"}, []any{"starts-with", "$key", ""}), form("key", "k"), now,
 			`Invalid according to Policy: Policy Condition failed: ["eq", "$x-amz-meta-a", "1"]`, 0, 0},
 		{"field names in any case", policy([]any{"starts-with", "$KEY", ""}, map[string]string{"X-Amz-Meta-A": "1"}), form("Key", "k", "x-amz-meta-a", "1"), now, "", 0, 0},
