@@ -61,9 +61,8 @@ func (m *fileMeta) info(bucket string) ObjectInfo {
 	return ObjectInfo{
 		Bucket: bucket, Key: m.Key, Size: m.Size, ETag: m.ETag, LastModified: m.Modified,
 		ContentType: m.ContentType, Metadata: m.Metadata, Headers: m.Headers,
-		Checksums: m.Checksums, Parts: m.Parts, PartSizes: m.PartSizes,
+		Checksums: m.Checksums, Parts: m.Parts, PartSizes: m.PartSizes, Encryption: m.SSE.encryption(),
 		ChecksumType: m.ChecksumType, PartChecksums: m.PartChecksums, Tags: m.Tags,
-		Encryption: m.SSE.encryption(),
 		VersionID: m.VersionID, DeleteMarker: m.DeleteMarker,
 	}
 }

@@ -115,43 +115,43 @@ func TestSSERoundTrip(t *testing.T) {
 func checkRanges(t *testing.T, obj Object, p []byte) {
 	t.Helper()
 	n := int64(len(p))
-	var offs []int64
-	for b := int64(0); b <= n; b += sseSegment {
-		offs = append(offs, b-1, b, b+1)
-	}
-	offs = append(offs, n-1, n)
-	lens := []int64{0, 1, 2, sseSegment - 1, sseSegment, sseSegment + 1, 2*sseSegment + 5, -1}
-	rng := mrand.New(mrand.NewPCG(1, uint64(n)))
-	for range 40 {
-		if n == 0 {
-			break
-		}
-		o := rng.Int64N(n)
-		offs = append(offs, o)
-		lens = append(lens, rng.Int64N(n-o+1))
-	}
+	type rg struct{ off, length int64 }
+	var rs []rg
 	if n <= 300 {
-		offs, lens = nil, nil
 		for o := int64(0); o <= n; o++ {
-			offs = append(offs, o)
+			for l := int64(-1); l <= n-o; l++ {
+				rs = append(rs, rg{o, l})
+			}
 		}
-		for l := int64(0); l <= n; l++ {
-			lens = append(lens, l)
+	} else {
+		for b := int64(0); b <= n; b += sseSegment {
+			for _, o := range []int64{b - 1, b, b + 1} {
+				for _, l := range []int64{0, 1, 2, sseSegment - 1, sseSegment, sseSegment + 1, 2*sseSegment + 5} {
+					rs = append(rs, rg{o, l})
+				}
+			}
+		}
+		for _, o := range []int64{0, 1, sseSegment + 1, n - 1, n} {
+			rs = append(rs, rg{o, -1})
+		}
+		rng := mrand.New(mrand.NewPCG(1, uint64(n)))
+		for range 40 {
+			o := rng.Int64N(n)
+			rs = append(rs, rg{o, rng.Int64N(n - o + 1)})
 		}
 	}
-	for _, o := range offs {
+	for _, r := range rs {
+		o, l := r.off, r.length
 		if o < 0 || o > n {
 			continue
 		}
-		for _, l := range lens {
-			want := p[o:]
-			if l >= 0 && l < int64(len(want)) {
-				want = want[:l]
-			}
-			got, err := readAllRange(t, obj, o, l)
-			if err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("range %d+%d of %d: got %d bytes (%v), want %d", o, l, n, len(got), err, len(want))
-			}
+		want := p[o:]
+		if l >= 0 && l < int64(len(want)) {
+			want = want[:l]
+		}
+		got, err := readAllRange(t, obj, o, l)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("range %d+%d of %d: got %d bytes (%v), want %d", o, l, n, len(got), err, len(want))
 		}
 	}
 }
@@ -353,7 +353,7 @@ func TestSSEMultipart(t *testing.T) {
 	d := openTest(t)
 	mustBucket(t, d, "bkt")
 	ctx := context.Background()
-	p1, p2 := plaintext(MinPartSize+5), plaintext(70<<10)
+	p1, p2 := plaintext(MinPartSize+5), plaintext(MinPartSize+3)
 	p2[0] = 'Z'
 	src := plaintext(300 << 10)
 	if _, err := d.PutObject(ctx, "bkt", "src", bytes.NewReader(src), PutOptions{Encryption: Encryption{Mode: SSES3}}); err != nil {
