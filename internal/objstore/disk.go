@@ -245,7 +245,7 @@ func (d *Disk) PutObject(ctx context.Context, bucket, key string, body io.Reader
 	setOptions(m, &opts)
 	t.sealMeta(m)
 	m.Checksums = addChecksums(m.Checksums, body)
-	if m.VersionID, err = d.newVersion(bucket); err != nil {
+	if err := d.stamp(bucket, m); err != nil {
 		return ObjectInfo{}, err
 	}
 	if err := t.finish(m); err != nil {
@@ -270,6 +270,7 @@ func setOptions(m *fileMeta, o *PutOptions) {
 	m.Headers = maps.Clone(o.Headers)
 	m.Checksums = maps.Clone(o.Checksums)
 	m.Tags = maps.Clone(o.Tags)
+	m.LockMode, m.LockUntil, m.LegalHold = o.Retention.Mode, o.Retention.Until, o.LegalHold
 }
 
 // checksummer is a body that learns checksums as it is read, such as one
@@ -555,7 +556,7 @@ func (d *Disk) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, dst
 	if src.Parts == 0 {
 		m.Checksums = maps.Clone(src.Checksums) // same content, same checksums
 	}
-	if m.VersionID, err = d.newVersion(dstBucket); err != nil {
+	if err := d.stamp(dstBucket, m); err != nil {
 		return ObjectInfo{}, err
 	}
 	if err := t.finish(m); err != nil {

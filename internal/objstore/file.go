@@ -55,6 +55,10 @@ type fileMeta struct {
 	// delete marker, with no content (see versions.go).
 	VersionID    string `json:"versionId,omitempty"`
 	DeleteMarker bool   `json:"deleteMarker,omitempty"`
+	// Object Lock: the retention and legal hold (see objectlock.go).
+	LockMode  string    `json:"lockMode,omitempty"`
+	LockUntil time.Time `json:"lockUntil,omitzero"`
+	LegalHold bool      `json:"legalHold,omitempty"`
 }
 
 func (m *fileMeta) info(bucket string) ObjectInfo {
@@ -64,6 +68,7 @@ func (m *fileMeta) info(bucket string) ObjectInfo {
 		Checksums: m.Checksums, Parts: m.Parts, PartSizes: m.PartSizes, Encryption: m.SSE.encryption(),
 		ChecksumType: m.ChecksumType, PartChecksums: m.PartChecksums, Tags: m.Tags,
 		VersionID: m.VersionID, DeleteMarker: m.DeleteMarker,
+		Retention: Retention{Mode: m.LockMode, Until: m.LockUntil}, LegalHold: m.LegalHold,
 	}
 }
 

@@ -280,6 +280,9 @@ func (d *Disk) expireVersions(ctx context.Context, b BucketInfo, vs []ObjectInfo
 	}
 	remove := func(v ObjectInfo) error {
 		del, err := d.DeleteVersion(ctx, b.Name, v.Key, s3ID(v.VersionID))
+		if errors.Is(err, ErrLocked) {
+			return nil // Object Lock keeps it; so does S3's lifecycle
+		}
 		if err != nil || !del.Existed {
 			return err
 		}

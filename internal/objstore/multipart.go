@@ -382,7 +382,7 @@ func (d *Disk) CompleteUploadWith(ctx context.Context, bucket, key, uploadID str
 		}
 		m.Checksums = map[string]string{alg: sum}
 	}
-	if m.VersionID, err = d.newVersion(bucket); err != nil {
+	if err := d.stamp(bucket, m); err != nil {
 		return ObjectInfo{}, err
 	}
 	if err := t.finish(m); err != nil {

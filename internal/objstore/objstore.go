@@ -60,6 +60,7 @@ type Store interface {
 	PublicAccessStore // bucket public access blocks: publicaccess.go
 	WebsiteStore      // bucket website configurations: website.go
 	VersionStore      // versioning and the versions of objects: versions.go
+	LockStore         // Object Lock: objectlock.go
 
 	// PutNotification replaces a bucket's notification configuration.
 	PutNotification(ctx context.Context, bucket string, cfg NotificationConfig) error
@@ -134,6 +135,10 @@ type PutOptions struct {
 	ChecksumType      string
 	// Tags are the object's tags (see TagStore).
 	Tags map[string]string
+	// Retention and LegalHold are the new version's Object Lock, for a
+	// bucket with it; a zero Retention takes the bucket's default.
+	Retention Retention
+	LegalHold bool
 	// Encryption is how the content is to be encrypted at rest; with no
 	// Mode, the bucket's default encryption applies (see sse.go).
 	Encryption Encryption
@@ -174,6 +179,9 @@ type ObjectInfo struct {
 	VersionID    string
 	DeleteMarker bool
 	IsLatest     bool
+	// Retention and LegalHold are the version's Object Lock.
+	Retention Retention
+	LegalHold bool
 }
 
 // Object is an open object. Range returns a reader of part of its content;

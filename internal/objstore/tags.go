@@ -44,11 +44,22 @@ func (d *Disk) PutObjectTags(ctx context.Context, bucket, key string, tags map[s
 	return d.retagLocked(bucket, key, d.objectPath(bucket, key), f, m, tags)
 }
 
-// retagLocked rewrites the version file at path, open as f with metadata
-// m, with new tags: a copy of the content (copy_file_range where the
-// kernel has it) renamed over it. The caller holds the key's lock.
+// retagLocked is rewriteLocked giving the version new tags.
 func (d *Disk) retagLocked(bucket, key, path string, f *os.File, m *fileMeta, tags map[string]string) error {
-	t, err := newTemp(d.tmp, "tags-*")
+	return d.rewriteLocked(bucket, key, path, f, m, func(m *fileMeta) {
+		m.Tags = nil
+		if len(tags) > 0 {
+			m.Tags = maps.Clone(tags)
+		}
+	})
+}
+
+// rewriteLocked rewrites the version file at path, open as f with
+// metadata m, with its metadata changed by change: a copy of the content
+// (copy_file_range where the kernel has it) renamed over it. The caller
+// holds the key's lock.
+func (d *Disk) rewriteLocked(bucket, key, path string, f *os.File, m *fileMeta, change func(*fileMeta)) error {
+	t, err := newTemp(d.tmp, "meta-*")
 	if err != nil {
 		return err
 	}
@@ -60,10 +71,7 @@ func (d *Disk) retagLocked(bucket, key, path string, f *os.File, m *fileMeta, ta
 	if n != m.storedSize() {
 		return fmt.Errorf("%w: %s/%s is shorter than its metadata", ErrCorrupt, bucket, key)
 	}
-	m.Tags = nil
-	if len(tags) > 0 {
-		m.Tags = maps.Clone(tags)
-	}
+	change(m)
 	if err := t.finish(m); err != nil {
 		return err
 	}

@@ -261,6 +261,12 @@ func (d *Disk) PutVersioning(ctx context.Context, bucket, status string) error {
 	if err := d.checkBucket(bucket); err != nil {
 		return err
 	}
+	if _, locked, err := d.objectLock(bucket); err != nil || locked && status != VersioningEnabled {
+		if err != nil {
+			return err
+		}
+		return ErrNeedsVersioning
+	}
 	return writeJSONFile(d.tmp, d.versioningPath(bucket), status)
 }
 
@@ -494,6 +500,9 @@ func (d *Disk) DeleteVersion(ctx context.Context, bucket, key, versionID string)
 		return Deleted{}, err
 	}
 	if cur != nil && cur.VersionID == id {
+		if protected(cur.LegalHold, Retention{cur.LockMode, cur.LockUntil}, d.now(), bypassGovernance(ctx)) {
+			return Deleted{}, ErrLocked
+		}
 		rest := ents[:0:0]
 		for _, e := range ents {
 			if e.id == id { // a link a crash left of the current version
@@ -532,6 +541,9 @@ func (d *Disk) DeleteVersion(ctx context.Context, bucket, key, versionID string)
 		m, err := statMeta(p)
 		if err != nil {
 			return Deleted{}, err
+		}
+		if protected(m.LegalHold, Retention{m.LockMode, m.LockUntil}, d.now(), bypassGovernance(ctx)) {
+			return Deleted{}, ErrLocked
 		}
 		if err := os.Remove(p); err != nil {
 			return Deleted{}, fmt.Errorf("objstore: delete version: %w", err)

@@ -364,3 +364,75 @@ func TestLifecycleOfVersions(t *testing.T) {
 		t.Fatalf("expired %v", seen)
 	}
 }
+
+func TestObjectLock(t *testing.T) {
+	ctx := context.Background()
+	d := openTest(t)
+	mustBucket(t, d, "olk")
+	if err := d.PutObjectLock(ctx, "olk", ObjectLockConfig{}); !errors.Is(err, ErrNeedsVersioning) {
+		t.Fatalf("lock without versioning: %v", err)
+	}
+	if _, err := d.PutObject(ctx, "olk", "k", strings.NewReader("x"), PutOptions{LegalHold: true}); !errors.Is(err, ErrNoObjectLock) {
+		t.Fatalf("legal hold without lock: %v", err)
+	}
+	if err := d.PutVersioning(ctx, "olk", VersioningEnabled); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PutObjectLock(ctx, "olk", ObjectLockConfig{Mode: LockGovernance, Days: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PutVersioning(ctx, "olk", VersioningSuspended); !errors.Is(err, ErrNeedsVersioning) {
+		t.Fatalf("suspend under lock: %v", err)
+	}
+	gov := put(t, d, "olk", "k", "governed") // the default: GOVERNANCE for a day
+	if gov.Retention.Mode != LockGovernance || gov.Retention.Until.Before(time.Now().Add(23*time.Hour)) {
+		t.Fatalf("default retention %+v", gov.Retention)
+	}
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	comp, err := d.PutObject(ctx, "olk", "k", strings.NewReader("complied"), PutOptions{Retention: Retention{Mode: LockCompliance, Until: until}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A delete still makes a marker; removing a version is refused.
+	if del, err := d.DeleteObject(ctx, "olk", "k"); err != nil || !del.DeleteMarker {
+		t.Fatalf("delete under lock: %+v %v", del, err)
+	}
+	if _, err := d.DeleteVersion(ctx, "olk", "k", comp.VersionID); !errors.Is(err, ErrLocked) {
+		t.Fatalf("remove compliance version: %v", err)
+	}
+	if _, err := d.DeleteVersion(WithBypassGovernance(ctx), "olk", "k", comp.VersionID); !errors.Is(err, ErrLocked) {
+		t.Fatalf("bypass compliance: %v", err)
+	}
+	if _, err := d.DeleteVersion(ctx, "olk", "k", gov.VersionID); !errors.Is(err, ErrLocked) {
+		t.Fatalf("remove governance version: %v", err)
+	}
+	// Compliance only extends; governance shortens with bypass.
+	if _, err := d.PutRetention(ctx, "olk", "k", comp.VersionID, Retention{Mode: LockCompliance, Until: until.Add(-time.Minute)}, true); !errors.Is(err, ErrLocked) {
+		t.Fatalf("shorten compliance: %v", err)
+	}
+	if info, err := d.PutRetention(ctx, "olk", "k", comp.VersionID, Retention{Mode: LockCompliance, Until: until.Add(time.Hour)}, false); err != nil || !info.Retention.Until.Equal(until.Add(time.Hour)) {
+		t.Fatalf("extend compliance: %+v %v", info.Retention, err)
+	}
+	if _, err := d.PutRetention(ctx, "olk", "k", gov.VersionID, Retention{}, false); !errors.Is(err, ErrLocked) {
+		t.Fatalf("remove governance without bypass: %v", err)
+	}
+	if _, err := d.PutRetention(ctx, "olk", "k", gov.VersionID, Retention{}, true); err != nil {
+		t.Fatalf("remove governance with bypass: %v", err)
+	}
+	// A legal hold keeps even a version without retention.
+	if _, err := d.PutLegalHold(ctx, "olk", "k", gov.VersionID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DeleteVersion(WithBypassGovernance(ctx), "olk", "k", gov.VersionID); !errors.Is(err, ErrLocked) {
+		t.Fatalf("remove held version: %v", err)
+	}
+	if _, err := d.PutLegalHold(ctx, "olk", "k", gov.VersionID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DeleteVersion(ctx, "olk", "k", gov.VersionID); err != nil {
+		t.Fatalf("remove released version: %v", err)
+	}
+	if info, err := d.HeadVersion(ctx, "olk", "k", comp.VersionID); err != nil || info.Retention.Mode != LockCompliance {
+		t.Fatalf("compliance version: %+v %v", info, err)
+	}
+}
