@@ -454,7 +454,12 @@ func (d *Disk) OpenVersion(ctx context.Context, bucket, key, versionID string) (
 	if err != nil {
 		return nil, err
 	}
-	return &diskObject{f: f, info: m.info(bucket)}, nil
+	sse, err := d.openSealed(ctx, f, m, false)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &diskObject{f: f, info: m.info(bucket), sse: sse}, nil
 }
 
 // HeadVersion describes one version of an object.
