@@ -122,6 +122,11 @@ func TestS3Website(t *testing.T) {
 			t.Fatalf("PUT %s: %d %s, want 400 MalformedXML", doc, st, body)
 		}
 	}
+	const plain = `<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument></WebsiteConfiguration>`
+	if st, _, body := e.raw(t, "PUT", "/site?website", []byte(plain), nil); st != 400 || !strings.Contains(body, "<Code>InvalidRequest</Code>") ||
+		!strings.Contains(body, "Content-MD5") {
+		t.Fatalf("PUT without Content-MD5: %d %s, want 400 InvalidRequest", st, body)
+	}
 	_, err = e.c.GetBucketWebsite(ctx, &s3.GetBucketWebsiteInput{Bucket: b})
 	apiErr(t, err, "NoSuchWebsiteConfiguration", 404)
 

@@ -256,7 +256,13 @@ func websiteDocument(cfg *objstore.WebsiteConfig) websiteDoc {
 	return doc
 }
 
+// putBucketWebsite stores a bucket's website configuration. As on S3,
+// the body must declare its integrity (Content-MD5 or a checksum, which
+// the SDKs send).
 func putBucketWebsite(h *Handler, w http.ResponseWriter, r *http.Request, rq *request) error {
+	if !integrityDeclared(r) {
+		return s3err("InvalidRequest", "Missing required header for this request: Content-MD5")
+	}
 	body, err := h.readSmall(r, rq, maxWebsiteDoc)
 	if err != nil {
 		return err

@@ -154,3 +154,52 @@ func TestConfig(t *testing.T) {
 		t.Fatal("a missing bucket has a configuration")
 	}
 }
+
+// BenchmarkServe measures a site's hot path: a conditional GET answered
+// 304, and a GET of a small object, with the bucket's configuration
+// looked up each time as the servers do.
+func BenchmarkServe(b *testing.B) {
+	d, err := objstore.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := d.CreateBucket(ctx, "bkt", ""); err != nil {
+		b.Fatal(err)
+	}
+	info, err := d.PutObject(ctx, "bkt", "index.html", strings.NewReader("<h1>home</h1>"), objstore.PutOptions{ContentType: "text/html"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := d.PutWebsite(ctx, "bkt", &objstore.WebsiteConfig{IndexSuffix: "index.html"}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("config", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Config(ctx, d, "bkt"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, c := range []struct{ name, inm string }{{"get", ""}, {"not-modified", `"` + info.ETag + `"`}} {
+		b.Run(c.name, func(b *testing.B) {
+			r := httptest.NewRequest("GET", "http://h/", nil)
+			if c.inm != "" {
+				r.Header.Set("If-None-Match", c.inm)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				cfg, err := Config(ctx, d, "bkt")
+				if err != nil {
+					b.Fatal(err)
+				}
+				w := httptest.NewRecorder()
+				site := Site{Bucket: "bkt", Index: cfg.IndexSuffix, Config: cfg}
+				if f := Serve(w, r, d, &site, "/", nil); f != nil {
+					b.Fatal(f)
+				}
+			}
+		})
+	}
+}
