@@ -283,3 +283,30 @@ func httptestRequest(t *testing.T) *http.Request {
 	}
 	return r
 }
+
+// BenchmarkPublicAccessCached measures what a request pays for its
+// bucket's policy and public access block once they are cached.
+func BenchmarkPublicAccessCached(b *testing.B) {
+	store, err := objstore.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	if err := store.CreateBucket(ctx, "bench", ""); err != nil {
+		b.Fatal(err)
+	}
+	if err := store.PutPolicy(ctx, "bench", []byte(`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bench/*"}]}`)); err != nil {
+		b.Fatal(err)
+	}
+	if err := store.PutPublicAccessBlock(ctx, "bench", &objstore.PublicAccessBlock{RestrictPublicBuckets: true}); err != nil {
+		b.Fatal(err)
+	}
+	h := New(Deps{Store: store})
+	r, _ := http.NewRequestWithContext(ctx, "GET", "/", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if a, err := h.access(r, "bench"); err != nil || !a.restricts(nil) {
+			b.Fatal(a, err)
+		}
+	}
+}
