@@ -354,8 +354,12 @@ func scheme(r *http.Request, protocol string) string {
 	return "http"
 }
 
+// notExist reports whether err says there is no such object: none
+// stored, no bucket, or a key no object can have (empty, not UTF-8, too
+// long), which a path can ask for.
 func notExist(err error) bool {
-	return errors.Is(err, objstore.ErrNoSuchKey) || errors.Is(err, objstore.ErrNoSuchBucket)
+	return errors.Is(err, objstore.ErrNoSuchKey) || errors.Is(err, objstore.ErrNoSuchBucket) ||
+		errors.Is(err, objstore.ErrInvalidKey) || errors.Is(err, objstore.ErrKeyTooLong)
 }
 
 // ifRange reports whether a Range header applies given If-Range: always

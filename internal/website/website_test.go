@@ -65,6 +65,16 @@ func TestServe(t *testing.T) {
 			t.Fatalf("%s %s: Cache-Control %q", c.method, c.path, w.Header().Get("Cache-Control"))
 		}
 	}
+	// Keys no object can have are missing, not failures.
+	long := "/" + strings.Repeat("k", objstore.MaxKeyLen+1)
+	for _, p := range []string{"/\xff", long} {
+		if w, f := serve(d, site, "GET", "http://h/x", p, nil); f != nil || w.Code != 404 || w.Body.String() != "lost" {
+			t.Fatalf("GET %.20q: %d %v", p, w.Code, f)
+		}
+	}
+	if _, f := serve(d, &Site{Bucket: "bkt"}, "GET", "http://h/", "/", nil); f == nil || f.Status != 404 {
+		t.Fatalf("GET / of a site without an index: %+v", f)
+	}
 	if w, f := serve(d, site, "PUT", "http://h/", "/", nil); f == nil || f.Status != 405 || f.Code != MethodNotAllowed || w.Body.Len() != 0 {
 		t.Fatalf("PUT: %v, wrote %q", f, w.Body)
 	}
