@@ -1,11 +1,13 @@
 package s3api
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/policy"
@@ -22,15 +24,21 @@ import (
 // principals: an anonymous request, to the API or to a website endpoint
 // (bucketPolicy), is refused whatever the policy says, and a signed one,
 // which is always the account's (this server has one account), is
-// decided as before. BlockPublicAcls and IgnorePublicAcls
-// are kept and returned but change nothing, because ACLs are disabled on
-// every bucket (ObjectOwnership BucketOwnerEnforced): a public canned
-// ACL or any grant is already refused with AccessControlListNotSupported
-// (support.go), and no ACL grants anything. The account-level
+// decided as before. BlockPublicAcls and IgnorePublicAcls are kept and
+// returned but change nothing, because ACLs are disabled on every bucket
+// (ObjectOwnership BucketOwnerEnforced): a public canned ACL or any grant
+// is already refused with AccessControlListNotSupported (support.go), and
+// no ACL grants anything. The account-level
 // configuration (the S3 Control API) is not served.
 
 // maxPublicAccessDoc bounds a PublicAccessBlockConfiguration document.
 const maxPublicAccessDoc = 4 << 10
+
+// accessFresh is how long a bucket's access, once read, is taken as
+// current without looking at the store: a change made through another
+// node sharing the object store takes effect within it. A change made
+// through this handler drops the cached copy at once.
+const accessFresh = time.Second
 
 // bucketAccess is what decides a request to a bucket besides the
 // signer's own policies: the bucket's policy and its public access
@@ -40,10 +48,13 @@ type bucketAccess struct {
 	policy *policy.Policy // nil: none
 	public bool           // policy is public (policy.Policy.IsPublic)
 	block  objstore.PublicAccessBlock
+	doc    []byte // the policy document policy was parsed from
+
+	checked atomic.Int64 // when last found current, in Unix nanoseconds
 }
 
-// noAccess is the bucketAccess of a bucket without policy or block, and
-// of no bucket at all.
+// noAccess is the bucketAccess of no bucket at all, or of one that does
+// not exist: no policy, no block. It is never cached.
 var noAccess = &bucketAccess{}
 
 // restrictedPolicy stands for a public policy that RestrictPublicBuckets
@@ -63,45 +74,51 @@ func (a *bucketAccess) restricts(signer *sigv4.Identity) bool {
 }
 
 // access returns what decides requests to bucket: noAccess when the
-// bucket has neither policy nor block, or does not exist (the operation
-// says so itself).
+// bucket does not exist (the operation says so itself). A cached copy
+// is used for accessFresh, then checked against the store, and parsed
+// again only if the policy changed.
 func (h *Handler) access(r *http.Request, bucket string) (*bucketAccess, error) {
 	if bucket == "" {
 		return noAccess, nil
 	}
-	if a, ok := h.policies.Load(bucket); ok {
-		return a.(*bucketAccess), nil
+	now := time.Now().UnixNano()
+	var prev *bucketAccess
+	if x, ok := h.policies.Load(bucket); ok {
+		prev = x.(*bucketAccess)
+		if now-prev.checked.Load() < int64(accessFresh) {
+			return prev, nil
+		}
 	}
 	gen := accessGeneration.Load()
 	ctx := r.Context()
 	doc, err := h.d.Store.Policy(ctx, bucket)
+	var block *objstore.PublicAccessBlock
+	if err == nil {
+		block, err = h.d.Store.PublicAccessBlock(ctx, bucket)
+	}
 	if missingBucket(err) {
+		h.policies.CompareAndDelete(bucket, prev)
 		return noAccess, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	block, err := h.d.Store.PublicAccessBlock(ctx, bucket)
-	if missingBucket(err) {
-		return noAccess, nil
+	if block == nil {
+		block = &objstore.PublicAccessBlock{}
 	}
-	if err != nil {
-		return nil, err
+	if prev != nil && *block == prev.block && bytes.Equal(doc, prev.doc) {
+		prev.checked.Store(now)
+		return prev, nil
 	}
-	a := noAccess
-	if doc != nil || block != nil {
-		a = &bucketAccess{}
-		if block != nil {
-			a.block = *block
+	a := &bucketAccess{block: *block, doc: doc}
+	if doc != nil {
+		if a.policy, err = policy.ParseResource(doc); err != nil {
+			h.d.Logger.Error("a stored bucket policy cannot be evaluated; it allows nothing", "bucket", bucket, "err", err)
+			a.policy = &policy.Policy{}
 		}
-		if doc != nil {
-			if a.policy, err = policy.ParseResource(doc); err != nil {
-				h.d.Logger.Error("a stored bucket policy cannot be evaluated; it allows nothing", "bucket", bucket, "err", err)
-				a.policy = &policy.Policy{}
-			}
-			a.public = a.policy.IsPublic()
-		}
+		a.public = a.policy.IsPublic()
 	}
+	a.checked.Store(now)
 	if accessGeneration.Load() == gen {
 		h.policies.Store(bucket, a)
 	}

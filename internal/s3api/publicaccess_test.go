@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -200,8 +201,11 @@ func TestPublicAccessBlock(t *testing.T) {
 }
 
 // TestPublicAccessCached checks that a request reads the bucket's
-// policy and block from the cache, without allocating, and that a
-// change made through the handler replaces the cached copy.
+// policy and block from the cache, without allocating; that a change
+// made through the handler replaces the cached copy at once; and that
+// one made behind its back (another node sharing the store) is seen
+// once the copy is older than accessFresh, without parsing again what
+// did not change.
 func TestPublicAccessCached(t *testing.T) {
 	e := newEnv(t, policyAuthorizer)
 	ctx := t.Context()
@@ -212,27 +216,55 @@ func TestPublicAccessCached(t *testing.T) {
 		PublicAccessBlockConfiguration: &types.PublicAccessBlockConfiguration{RestrictPublicBuckets: aws.Bool(true)}}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.c.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("cached"),
+		Policy: aws.String(`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::cached/*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
 	r := httptestRequest(t)
 	a, err := e.h.access(r, "cached")
-	if err != nil || !a.block.RestrictPublicBuckets {
+	if err != nil || !a.restricts(nil) {
 		t.Fatalf("access: %+v, %v", a, err)
 	}
-	// The file gone behind the handler's back: the cached copy stands.
-	if err := os.Remove(filepath.Join(e.store.Root(), "buckets", "cached", "public-access-block.json")); err != nil {
+	fresh := func(a *bucketAccess) { a.checked.Store(time.Now().Add(time.Hour).UnixNano()) }
+	stale := func(a *bucketAccess) { a.checked.Store(time.Now().Add(-2 * accessFresh).UnixNano()) }
+
+	// Fresh: the copy stands, even with the file gone behind its back.
+	fresh(a)
+	path := filepath.Join(e.store.Root(), "buckets", "cached", "public-access-block.json")
+	saved, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := e.h.access(r, "cached"); again != a {
-		t.Fatal("access read the store again")
+		t.Fatal("access read the store again within accessFresh")
 	}
 	if n := testing.AllocsPerRun(100, func() { e.h.access(r, "cached") }); n != 0 {
 		t.Errorf("a cached access allocates %v times", n)
 	}
-	// A change through the handler is seen at once.
-	if _, err := e.c.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: aws.String("cached")}); err != nil {
+	// Stale: the store is read again and the removal seen.
+	stale(a)
+	b, err := e.h.access(r, "cached")
+	if err != nil || b == a || b.block.RestrictPublicBuckets || b.policy == nil {
+		t.Fatalf("a stale copy after a change behind its back: %+v, %v", b, err)
+	}
+	// Stale and unchanged: the same copy, checked again, nothing parsed.
+	stale(b)
+	if c, err := e.h.access(r, "cached"); err != nil || c != b || time.Now().UnixNano()-b.checked.Load() > int64(accessFresh) {
+		t.Fatalf("a stale, unchanged copy: %p (was %p), %v", c, b, err)
+	}
+	// A change through the handler is seen at once, fresh copy or not.
+	fresh(b)
+	if err := os.WriteFile(path, saved, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := e.h.access(r, "cached"); a.block.RestrictPublicBuckets {
-		t.Fatal("the deleted block is still cached")
+	if _, err := e.c.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: aws.String("cached")}); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := e.h.access(r, "cached"); c.policy != nil || !c.block.RestrictPublicBuckets {
+		t.Fatalf("after DeleteBucketPolicy: %+v", c)
 	}
 }
 
