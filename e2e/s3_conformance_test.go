@@ -34,7 +34,7 @@ func TestS3ConformanceRefusals(t *testing.T) {
 		status             int
 		code               string
 	}{
-		{"SSE-S3", "PUT", "/refuse/k", map[string]string{"X-Amz-Server-Side-Encryption": "AES256"}, 501, "NotImplemented"},
+		{"SSE-S3 on a read", "GET", "/refuse/there", map[string]string{"X-Amz-Server-Side-Encryption": "AES256"}, 400, "InvalidArgument"},
 		{"SSE-KMS", "PUT", "/refuse/k", map[string]string{"X-Amz-Server-Side-Encryption": "aws:kms", "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id": "alias/x"}, 501, "NotImplemented"},
 		{"SSE-C over HTTP", "PUT", "/refuse/k", map[string]string{"X-Amz-Server-Side-Encryption-Customer-Algorithm": "AES256",
 			"X-Amz-Server-Side-Encryption-Customer-Key":     "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
@@ -55,7 +55,7 @@ func TestS3ConformanceRefusals(t *testing.T) {
 		{"version id", "GET", "/refuse/there?versionId=3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", nil, 400, "InvalidArgument"},
 		{"copy source version", "PUT", "/refuse/k", map[string]string{"X-Amz-Copy-Source": "/refuse/there?versionId=abc"}, 400, "InvalidArgument"},
 		{"put versioning without a document", "PUT", "/refuse?versioning", nil, 400, "MalformedXML"},
-		{"put encryption", "PUT", "/refuse?encryption", nil, 501, "NotImplemented"},
+		{"put encryption without a digest", "PUT", "/refuse?encryption", nil, 400, "InvalidRequest"},
 		{"put cors without a digest", "PUT", "/refuse?cors", nil, 400, "InvalidRequest"},
 		{"put lifecycle without a digest", "PUT", "/refuse?lifecycle", nil, 400, "InvalidRequest"},
 		{"put website", "PUT", "/refuse?website", nil, 501, "NotImplemented"},
@@ -92,7 +92,7 @@ func TestS3ConformanceRefusals(t *testing.T) {
 	// The SDK's own fields meet the same refusals.
 	ctx := ctxT(t)
 	_, err := e.c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("refuse"), Key: aws.String("k"), Body: strings.NewReader("x"),
-		ServerSideEncryption: types.ServerSideEncryptionAes256})
+		ServerSideEncryption: types.ServerSideEncryptionAwsKms})
 	apiErr(t, err, "NotImplemented", 501)
 	_, err = e.c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("refuse"), Key: aws.String("k"), Body: strings.NewReader("x"),
 		StorageClass: types.StorageClassStandardIa})

@@ -38,6 +38,7 @@ func (h *Handler) createUpload(w http.ResponseWriter, r *http.Request, rq *reque
 		w.Header().Set("X-Amz-Checksum-Algorithm", opts.ChecksumAlgorithm)
 		w.Header().Set("X-Amz-Checksum-Type", typ)
 	}
+	setSSEHeaders(w.Header(), h.uploadEncryption(r.Context(), rq.bucket, opts.Encryption))
 	writeXML(w, http.StatusOK, initiateResult{Xmlns: xmlns, Bucket: rq.bucket, Key: rq.key, UploadID: id})
 	return nil
 }
@@ -63,12 +64,17 @@ func (h *Handler) uploadPart(w http.ResponseWriter, r *http.Request, rq *request
 	if body.Size() > objstore.MaxObjectSize {
 		return s3err("EntityTooLarge", "")
 	}
-	part, err := h.d.Store.UploadPart(r.Context(), rq.bucket, rq.key, rq.query.Get("uploadId"), n, body, objstore.PartOptions{})
+	ctx, err := withCustomerKeys(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	part, err := h.d.Store.UploadPart(ctx, rq.bucket, rq.key, rq.query.Get("uploadId"), n, body, objstore.PartOptions{})
 	if err != nil {
 		return multipartError(err)
 	}
 	w.Header().Set("ETag", quote(part.ETag))
 	setChecksumHeaders(w.Header(), part.Checksums)
+	setSSEHeaders(w.Header(), part.Encryption)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -221,6 +227,7 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, rq *req
 		return s3err("PreconditionFailed", "")
 	}
 	h.versionHeader(r, w.Header(), rq.bucket, info.VersionID)
+	setSSEHeaders(w.Header(), info.Encryption)
 	loc := "http://" + r.Host + "/" + rq.bucket + "/" + urlEncode(rq.key)
 	c := info.Checksums
 	writeXML(w, http.StatusOK, completeResult{Xmlns: xmlns, Location: loc, Bucket: rq.bucket, Key: rq.key, ETag: quote(info.ETag),

@@ -90,9 +90,13 @@ func (h *Handler) uploadPartCopy(w http.ResponseWriter, r *http.Request, rq *req
 	if _, err := h.readSmall(r, rq, 0); err != nil { // empty, its hash checked
 		return err
 	}
+	kctx, err := withCustomerKeys(r.Context(), r)
+	if err != nil {
+		return err
+	}
 	hd := r.Header
 	rng := hd.Get("X-Amz-Copy-Source-Range")
-	part, err := h.d.Store.UploadPartCopy(objstore.WithCopySourceVersion(r.Context(), srcVersion), rq.bucket, rq.key, rq.query.Get("uploadId"), n, srcBucket, srcKey,
+	part, err := h.d.Store.UploadPartCopy(objstore.WithCopySourceVersion(kctx, srcVersion), rq.bucket, rq.key, rq.query.Get("uploadId"), n, srcBucket, srcKey,
 		func(src objstore.ObjectInfo) (int64, int64, error) {
 			if err := conditions(hd.Get("X-Amz-Copy-Source-If-Match"), hd.Get("X-Amz-Copy-Source-If-Unmodified-Since"),
 				hd.Get("X-Amz-Copy-Source-If-None-Match"), hd.Get("X-Amz-Copy-Source-If-Modified-Since"), src.ETag, src.LastModified, false); err != nil {
@@ -113,6 +117,7 @@ func (h *Handler) uploadPartCopy(w http.ResponseWriter, r *http.Request, rq *req
 		return multipartError(err)
 	}
 	c := part.Checksums
+	setSSEHeaders(w.Header(), part.Encryption)
 	writeXML(w, http.StatusOK, copyPartResult{Xmlns: xmlns, LastModified: s3Time(part.LastModified), ETag: quote(part.ETag),
 		ChecksumCRC32: c["CRC32"], ChecksumCRC32C: c["CRC32C"], ChecksumCRC64NVME: c["CRC64NVME"], ChecksumSHA1: c["SHA1"], ChecksumSHA256: c["SHA256"]})
 	return nil

@@ -27,6 +27,10 @@ var storedHeaders = []string{"Cache-Control", "Content-Disposition", "Content-En
 // content: Content-Type, user metadata and the stored headers.
 func putOptions(r *http.Request) (objstore.PutOptions, error) {
 	o := objstore.PutOptions{ContentType: r.Header.Get("Content-Type")}
+	var encErr error
+	if o.Encryption, encErr = requestEncryption(r); encErr != nil { // sse.go
+		return o, encErr
+	}
 	size := 0
 	for name, vals := range r.Header {
 		lower := strings.ToLower(name)
@@ -115,6 +119,7 @@ func (h *Handler) putObject(w http.ResponseWriter, r *http.Request, rq *request)
 	h.versionHeader(r, w.Header(), rq.bucket, info.VersionID)
 	w.Header().Set("ETag", quote(info.ETag))
 	setChecksumHeaders(w.Header(), info.Checksums)
+	setSSEHeaders(w.Header(), info.Encryption)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -154,7 +159,11 @@ func (h *Handler) conditionalWrite(r *http.Request, bucket, key string) (context
 // straight from the store's file.
 func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, rq *request) error {
 	vid := rq.query.Get("versionId")
-	obj, err := h.d.Store.OpenVersion(r.Context(), rq.bucket, rq.key, vid)
+	ctx, err := withCustomerKeys(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	obj, err := h.d.Store.OpenVersion(ctx, rq.bucket, rq.key, vid)
 	if err != nil {
 		return markerAnswer(w, err)
 	}
@@ -162,6 +171,7 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, rq *request)
 	info := obj.Info()
 	rq.objectSize = info.Size
 	hdr := w.Header()
+	setSSEHeaders(hdr, info.Encryption)
 	if info.VersionID != "" || vid != "" {
 		hdr.Set("X-Amz-Version-Id", versionName(info.VersionID))
 	}
@@ -478,7 +488,7 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, rq *request
 	var opts *objstore.PutOptions
 	switch d := r.Header.Get("X-Amz-Metadata-Directive"); d {
 	case "", "COPY":
-		if srcBucket == rq.bucket && srcKey == rq.key && srcVersion == "" {
+		if srcBucket == rq.bucket && srcKey == rq.key && srcVersion == "" && !asksEncryption(r) {
 			return s3err("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 		}
 	case "REPLACE":
@@ -521,8 +531,14 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, rq *request
 		}
 		opts.Tags = tags
 	}
+	if opts, err = copyEncryption(r, src, opts); err != nil { // sse.go
+		return err
+	}
 	ctx, err := h.conditionalWrite(r, rq.bucket, rq.key)
 	if err != nil {
+		return err
+	}
+	if ctx, err = withCustomerKeys(ctx, r); err != nil {
 		return err
 	}
 	info, err := h.d.Store.CopyObject(objstore.WithCopySourceVersion(ctx, srcVersion), srcBucket, srcKey, rq.bucket, rq.key, opts)
@@ -536,6 +552,7 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, rq *request
 		w.Header().Set("X-Amz-Copy-Source-Version-Id", versionName(src.VersionID))
 	}
 	h.versionHeader(r, w.Header(), rq.bucket, info.VersionID)
+	setSSEHeaders(w.Header(), info.Encryption)
 	writeXML(w, http.StatusOK, copyObjectResult{Xmlns: xmlns, LastModified: s3Time(info.LastModified), ETag: quote(info.ETag)})
 	return nil
 }

@@ -50,8 +50,8 @@ var headerRules = map[string]headerRule{
 	"x-amz-object-ownership": objectOwnership,
 	// Every object is STANDARD.
 	"x-amz-storage-class": storageClass,
-	// Server-side encryption: none is implemented.
-	"x-amz-server-side-encryption":                                refuse,
+	// Server-side encryption: SSE-S3 and SSE-C (sse.go), not SSE-KMS.
+	"x-amz-server-side-encryption":                                sseHeader, // sse.go
 	"x-amz-server-side-encryption-aws-kms-key-id":                 refuse,
 	"x-amz-server-side-encryption-context":                        refuse,
 	"x-amz-server-side-encryption-bucket-key-enabled":             refuse,
@@ -222,16 +222,6 @@ func requestPayer(_ *http.Request, _ *request, v string) error {
 	return s3err("InvalidArgument", "x-amz-request-payer must be 'requester'")
 }
 
-// customerKey refuses SSE-C: over plain HTTP with S3's own words, and
-// over TLS as not implemented. Either way before the body is read, so
-// nothing is stored unencrypted.
-func customerKey(r *http.Request, _ *request, _ string) error {
-	if r.TLS == nil {
-		return s3err("InvalidRequest", "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.")
-	}
-	return s3err("NotImplemented", "Server-side encryption with customer-provided keys is not implemented.")
-}
-
 // writeCondition takes If-Match and If-None-Match on the operations that
 // honour them: reads of an object, and writes of one (PutObject,
 // CopyObject and CompleteMultipartUpload), where If-None-Match may only
@@ -298,7 +288,9 @@ var subOps = map[subTarget]subOp{
 	{"acl", false, "PUT"}:               {"s3:PutBucketAcl", bucketThen(putACL)},
 	{"acl", true, "GET"}:                {"s3:GetObjectAcl", objectThen(ownerACL)},
 	{"acl", true, "PUT"}:                {"s3:PutObjectAcl", objectThen(putACL)},
-	{"encryption", false, "GET"}:        {"s3:GetEncryptionConfiguration", notFound("ServerSideEncryptionConfigurationNotFoundError")},
+	{"encryption", false, "GET"}:        {"s3:GetEncryptionConfiguration", bucketThen(getBucketEncryption)},
+	{"encryption", false, "PUT"}:        {"s3:PutEncryptionConfiguration", bucketThen(putBucketEncryption)},
+	{"encryption", false, "DELETE"}:     {"s3:PutEncryptionConfiguration", bucketThen(deleteBucketEncryption)},
 	{"cors", false, "GET"}:              {"s3:GetBucketCORS", bucketThen(getBucketCors)},
 	{"cors", false, "PUT"}:              {"s3:PutBucketCORS", bucketThen(putBucketCors)},
 	{"cors", false, "DELETE"}:           {"s3:PutBucketCORS", bucketThen(deleteBucketCors)},

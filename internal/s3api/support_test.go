@@ -13,7 +13,10 @@ func TestHeaderTable(t *testing.T) {
 		header, value        string
 		code                 string // "" when taken
 	}{
-		{"sse-s3", "PUT", "/b/k", "x-amz-server-side-encryption", "AES256", "NotImplemented"},
+		{"sse-s3", "PUT", "/b/k", "x-amz-server-side-encryption", "AES256", ""},
+		{"sse-s3 on a read", "GET", "/b/k", "x-amz-server-side-encryption", "AES256", "InvalidArgument"},
+		{"sse-kms", "PUT", "/b/k", "x-amz-server-side-encryption", "aws:kms", "NotImplemented"},
+		{"sse unknown", "PUT", "/b/k", "x-amz-server-side-encryption", "AES128", "InvalidArgument"},
 		{"sse-kms key", "PUT", "/b/k", "x-amz-server-side-encryption-aws-kms-key-id", "k", "NotImplemented"},
 		{"sse-c over http", "PUT", "/b/k", "x-amz-server-side-encryption-customer-algorithm", "AES256", "InvalidRequest"},
 		{"sse-c copy source", "PUT", "/b/k", "x-amz-copy-source-server-side-encryption-customer-key", "x", "InvalidRequest"},
@@ -119,7 +122,8 @@ func TestSubresourceTable(t *testing.T) {
 		{"GET", "/b?acl", "s3:GetBucketAcl"},
 		{"GET", "/b/k?acl", "s3:GetObjectAcl"},
 		{"GET", "/b?encryption", "s3:GetEncryptionConfiguration"},
-		{"PUT", "/b?encryption", ""},
+		{"PUT", "/b?encryption", "s3:PutEncryptionConfiguration"},
+		{"DELETE", "/b?encryption", "s3:PutEncryptionConfiguration"},
 		{"GET", "/b?cors", "s3:GetBucketCORS"},
 		{"PUT", "/b?lifecycle", "s3:PutLifecycleConfiguration"},
 		{"DELETE", "/b?lifecycle", "s3:PutLifecycleConfiguration"},
