@@ -51,16 +51,16 @@ func TestS3ConformanceRefusals(t *testing.T) {
 		{"other owner", "PUT", "/refuse/k", map[string]string{"X-Amz-Expected-Bucket-Owner": "123456789012"}, 403, "AccessDenied"},
 		{"etag If-None-Match on a write", "PUT", "/refuse/k", map[string]string{"If-None-Match": `"abc"`}, 501, "NotImplemented"},
 		{"conditional delete", "DELETE", "/refuse/there", map[string]string{"If-Match": `"abc"`}, 501, "NotImplemented"},
-		{"object lock bucket", "PUT", "/refuse2", map[string]string{"X-Amz-Bucket-Object-Lock-Enabled": "true"}, 501, "NotImplemented"},
+		{"object lock bucket", "PUT", "/refuse2", map[string]string{"X-Amz-Bucket-Object-Lock-Enabled": "maybe"}, 400, "InvalidArgument"},
 		{"version id", "GET", "/refuse/there?versionId=3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", nil, 400, "InvalidArgument"},
 		{"copy source version", "PUT", "/refuse/k", map[string]string{"X-Amz-Copy-Source": "/refuse/there?versionId=abc"}, 400, "InvalidArgument"},
 		{"put versioning without a document", "PUT", "/refuse?versioning", nil, 400, "MalformedXML"},
 		{"put encryption without a digest", "PUT", "/refuse?encryption", nil, 400, "InvalidRequest"},
 		{"put cors without a digest", "PUT", "/refuse?cors", nil, 400, "InvalidRequest"},
 		{"put lifecycle without a digest", "PUT", "/refuse?lifecycle", nil, 400, "InvalidRequest"},
-		{"put website", "PUT", "/refuse?website", nil, 501, "NotImplemented"},
+		{"put website without a digest", "PUT", "/refuse?website", nil, 400, "InvalidRequest"},
 		{"put object tagging unsigned body", "PUT", "/refuse/there?tagging", nil, 400, "MalformedXML"},
-		{"list versions", "GET", "/refuse?versions", nil, 501, "NotImplemented"},
+		{"versions of a key", "GET", "/refuse/there?versions", nil, 501, "NotImplemented"},
 		{"inventory", "GET", "/refuse?inventory", nil, 501, "NotImplemented"},
 		{"analytics", "GET", "/refuse?analytics", nil, 501, "NotImplemented"},
 		{"metrics", "GET", "/refuse?metrics", nil, 501, "NotImplemented"},
@@ -97,8 +97,8 @@ func TestS3ConformanceRefusals(t *testing.T) {
 	_, err = e.c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("refuse"), Key: aws.String("k"), Body: strings.NewReader("x"),
 		StorageClass: types.StorageClassStandardIa})
 	apiErr(t, err, "NotImplemented", 501)
-	_, err = e.c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("refuse"),
-		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})
+	_, err = e.c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("refuse"), MFA: aws.String("serial 123456"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled, MFADelete: types.MFADeleteEnabled}})
 	apiErr(t, err, "NotImplemented", 501)
 	_, err = e.c.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String("refuse"), ACL: types.BucketCannedACLPublicRead})
 	apiErr(t, err, "AccessControlListNotSupported", 400)

@@ -282,3 +282,94 @@ func TestS3Versioning(t *testing.T) {
 		}
 	}
 }
+
+// TestS3ObjectLock: a bucket made with Object Lock, its default
+// retention, COMPLIANCE and GOVERNANCE versions, legal holds, and the
+// removals each one refuses or (with the governance bypass) allows.
+func TestS3ObjectLock(t *testing.T) {
+	e := newS3Env(t)
+	ctx := ctxT(t)
+	c := e.c
+	b := aws.String("locked")
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b, ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if gv, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: b}); err != nil || gv.Status != types.BucketVersioningStatusEnabled {
+		t.Fatalf("versioning of a locked bucket: %q %v", gv.Status, err)
+	}
+	_, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: b,
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusSuspended}})
+	apiErr(t, err, "InvalidBucketState", 409)
+	if _, err := c.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: b, ObjectLockConfiguration: &types.ObjectLockConfiguration{
+		ObjectLockEnabled: types.ObjectLockEnabledEnabled, Rule: &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{
+			Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	lc, err := c.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: b})
+	if err != nil || lc.ObjectLockConfiguration.ObjectLockEnabled != types.ObjectLockEnabledEnabled ||
+		lc.ObjectLockConfiguration.Rule.DefaultRetention.Mode != types.ObjectLockRetentionModeGovernance {
+		t.Fatalf("lock configuration %+v %v", lc, err)
+	}
+
+	// The default retention, and an explicit COMPLIANCE one.
+	gov := aws.ToString(e.put(t, "locked", "k", []byte("governed")).VersionId)
+	h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(gov)})
+	if err != nil || h.ObjectLockMode != types.ObjectLockModeGovernance || time.Until(aws.ToTime(h.ObjectLockRetainUntilDate)) < 23*time.Hour {
+		t.Fatalf("default retention: %+v %v", h, err)
+	}
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	comp, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("k"), Body: strings.NewReader("complied"),
+		ObjectLockMode: types.ObjectLockModeCompliance, ObjectLockRetainUntilDate: aws.Time(until)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: b, Key: aws.String("k"), VersionId: comp.VersionId})
+	if err != nil || r.Retention.Mode != types.ObjectLockRetentionModeCompliance || !aws.ToTime(r.Retention.RetainUntilDate).Equal(until) {
+		t.Fatalf("retention %+v %v", r, err)
+	}
+
+	// A delete makes a marker; removing a protected version is refused.
+	if d, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k")}); err != nil || !aws.ToBool(d.DeleteMarker) {
+		t.Fatalf("delete: %+v %v", d, err)
+	}
+	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k"), VersionId: comp.VersionId, BypassGovernanceRetention: aws.Bool(true)})
+	apiErr(t, err, "AccessDenied", 403)
+	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(gov)})
+	apiErr(t, err, "AccessDenied", 403)
+	_, err = c.PutObjectRetention(ctx, &s3.PutObjectRetentionInput{Bucket: b, Key: aws.String("k"), VersionId: comp.VersionId,
+		Retention: &types.ObjectLockRetention{Mode: types.ObjectLockRetentionModeCompliance, RetainUntilDate: aws.Time(until.Add(-time.Minute))}, BypassGovernanceRetention: aws.Bool(true)})
+	apiErr(t, err, "AccessDenied", 403)
+
+	// A legal hold keeps a version the bypass would let go.
+	if _, err := c.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(gov),
+		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOn}}); err != nil {
+		t.Fatal(err)
+	}
+	if lh, err := c.GetObjectLegalHold(ctx, &s3.GetObjectLegalHoldInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(gov)}); err != nil || lh.LegalHold.Status != types.ObjectLockLegalHoldStatusOn {
+		t.Fatalf("legal hold %+v %v", lh, err)
+	}
+	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(gov), BypassGovernanceRetention: aws.Bool(true)})
+	apiErr(t, err, "AccessDenied", 403)
+	if _, err := c.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(gov),
+		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOff}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k"), VersionId: aws.String(gov), BypassGovernanceRetention: aws.Bool(true)}); err != nil {
+		t.Fatalf("governance bypass: %v", err)
+	}
+	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("k"), VersionId: comp.VersionId}); err != nil {
+		t.Fatalf("the compliance version: %v", err)
+	}
+
+	// A bucket without Object Lock refuses its settings.
+	e.bucket(t, "plain")
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("plain"), Key: aws.String("k"), Body: strings.NewReader("x"),
+		ObjectLockLegalHoldStatus: types.ObjectLockLegalHoldStatusOn})
+	apiErr(t, err, "InvalidRequest", 400)
+	e.absent(t, "plain", "k")
+	_, err = c.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: aws.String("plain"),
+		ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled}})
+	apiErr(t, err, "InvalidBucketState", 409)
+	_, err = c.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String("plain")})
+	apiErr(t, err, "ObjectLockConfigurationNotFoundError", 404)
+}

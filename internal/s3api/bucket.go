@@ -114,6 +114,15 @@ func (h *Handler) createBucket(w http.ResponseWriter, r *http.Request, rq *reque
 			return err
 		}
 	}
+	if strings.EqualFold(r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled"), "true") {
+		// Object Lock comes with versioning, enabled for good.
+		if err := h.d.Store.PutVersioning(r.Context(), rq.bucket, objstore.VersioningEnabled); err != nil {
+			return err
+		}
+		if err := h.d.Store.PutObjectLock(r.Context(), rq.bucket, objstore.ObjectLockConfig{}); err != nil {
+			return err
+		}
+	}
 	h.regions.Store(rq.bucket, region)
 	w.Header().Set("Location", "/"+rq.bucket)
 	w.WriteHeader(http.StatusOK)

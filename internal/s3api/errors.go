@@ -79,6 +79,8 @@ var errorStatus = map[string]struct {
 	"MaxMessageLengthExceeded":                       {400, "Your request was too big."},
 	"MetadataTooLarge":                               {400, "Your metadata headers exceed the maximum allowed metadata size."},
 	"MethodNotAllowed":                               {405, "The specified method is not allowed against this resource."},
+	"InvalidBucketState":                             {409, "The request is not valid with the current state of the bucket."},
+	"NoSuchObjectLockConfiguration":                  {404, "The specified object does not have a ObjectLock configuration"},
 	"NoSuchVersion":                                  {404, "The specified version does not exist."},
 	"IllegalVersioningConfigurationException":        {400, "The versioning configuration specified in the request is invalid."},
 	"MissingContentLength":                           {411, "You must provide the Content-Length HTTP header."},
@@ -115,6 +117,9 @@ func toError(err error, bucket, key string) *Error {
 	if e := sseError(err); e != nil {
 		return e
 	}
+	if e := sseError(err); e != nil {
+		return e
+	}
 	var pe *sigv4.PayloadError
 	if errors.As(err, &pe) {
 		return &Error{Code: pe.Code, Message: pe.Message, Status: pe.Status, Err: err}
@@ -139,6 +144,9 @@ func toError(err error, bucket, key string) *Error {
 		{objstore.ErrNoSuchVersion, "NoSuchVersion", false, true},
 		{objstore.ErrIsDeleteMarker, "MethodNotAllowed", false, false},
 		{objstore.ErrInvalidVersion, "InvalidArgument", false, false},
+		{objstore.ErrLocked, "AccessDenied", false, false},
+		{objstore.ErrNoObjectLock, "InvalidRequest", false, false},
+		{objstore.ErrNeedsVersioning, "InvalidBucketState", false, false},
 		{objstore.ErrPreconditionFailed, "PreconditionFailed", false, false},
 		{objstore.ErrBucketExists, "BucketAlreadyOwnedByYou", true, false},
 		{objstore.ErrBucketNotEmpty, "BucketNotEmpty", true, false},
@@ -162,6 +170,12 @@ func toError(err error, bucket, key string) *Error {
 				e.Message = "Part number must be an integer between 1 and 10000, inclusive"
 			case objstore.ErrInvalidVersion:
 				e.Message = "Invalid version id specified"
+			case objstore.ErrLocked:
+				e.Message = "Access Denied because object protected by object lock."
+			case objstore.ErrNoObjectLock:
+				e.Message = "Bucket is missing Object Lock Configuration"
+			case objstore.ErrNeedsVersioning:
+				e.Message = "Object Lock needs versioning Enabled on the bucket, and keeps it so."
 			}
 			if t.withB {
 				e.Bucket = bucket

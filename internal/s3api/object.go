@@ -48,6 +48,10 @@ func putOptions(r *http.Request) (objstore.PutOptions, error) {
 	if size > maxMetadata {
 		return o, s3err("MetadataTooLarge", "")
 	}
+	var err error
+	if o.Retention, o.LegalHold, err = lockOptions(r); err != nil {
+		return o, err
+	}
 	if v := r.Header.Get("X-Amz-Tagging"); v != "" {
 		tags, err := parseTagHeader(v)
 		if err != nil {
@@ -201,6 +205,7 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, rq *request)
 	if len(info.Tags) > 0 {
 		hdr.Set("X-Amz-Tagging-Count", strconv.Itoa(len(info.Tags)))
 	}
+	setLockHeaders(hdr, info)
 	var start, length int64
 	var partial bool
 	if pn := rq.query.Get("partNumber"); pn != "" {
@@ -295,7 +300,7 @@ func conditions(ifMatch, ifUnmodified, ifNoneMatch, ifModified, etag string, mod
 }
 
 func (h *Handler) deleteObject(w http.ResponseWriter, r *http.Request, rq *request) error {
-	del, err := h.delete(r, rq.bucket, rq.key, rq.query["versionId"])
+	del, err := h.delete(r, rq, rq.key, rq.query["versionId"])
 	if err != nil {
 		return err
 	}
@@ -401,7 +406,7 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, rq *requ
 			}
 			return err
 		}
-		del, err := h.delete(r, rq.bucket, o.Key, version)
+		del, err := h.delete(r, rq, o.Key, version)
 		if err == nil && del.Existed {
 			sub := *rq
 			sub.key = o.Key
@@ -530,6 +535,13 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, rq *request
 			opts = &objstore.PutOptions{ContentType: src.ContentType, Metadata: src.Metadata, Headers: src.Headers}
 		}
 		opts.Tags = tags
+	}
+	if opts == nil && hasLockHeaders(r) {
+		// The copy keeps the source's metadata and tags, not its lock.
+		opts = &objstore.PutOptions{ContentType: src.ContentType, Metadata: src.Metadata, Headers: src.Headers, Tags: src.Tags}
+		if opts.Retention, opts.LegalHold, err = lockOptions(r); err != nil {
+			return err
+		}
 	}
 	if opts, err = copyEncryption(r, src, opts); err != nil { // sse.go
 		return err

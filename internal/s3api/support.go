@@ -55,8 +55,8 @@ var headerRules = map[string]headerRule{
 	"x-amz-server-side-encryption-aws-kms-key-id":                 refuse,
 	"x-amz-server-side-encryption-context":                        refuse,
 	"x-amz-server-side-encryption-bucket-key-enabled":             refuse,
-	"x-amz-bucket-object-lock-enabled":                            objectLockEnabled,
-	"x-amz-bypass-governance-retention":                           refuse,
+	"x-amz-bucket-object-lock-enabled":                            bucketLockEnabled,
+	"x-amz-bypass-governance-retention":                           bypassHeader,
 	"x-amz-tagging":                                               take, // checked as the operation reads it
 	"x-amz-tagging-directive":                                     tagDirective,
 	"x-amz-transition-default-minimum-object-size":                take, // checked by PutBucketLifecycleConfiguration
@@ -93,7 +93,7 @@ var headerPrefixRules = []struct {
 	{"X-Amz-Meta-", take},
 	{"X-Amz-Checksum-", take}, // sigv4 verifies them; unknown algorithms are refused there
 	{"X-Amz-Grant-", grant},
-	{"X-Amz-Object-Lock-", objectLock},
+	{"X-Amz-Object-Lock-", objectLockHeader},
 }
 
 // canonicalRules is headerRules keyed as net/http keys a request's
@@ -191,19 +191,6 @@ func storageClass(_ *http.Request, _ *request, v string) error {
 		return s3err("NotImplemented", "Only the STANDARD storage class is implemented.")
 	}
 	return nil
-}
-
-func objectLockEnabled(_ *http.Request, _ *request, v string) error {
-	if strings.EqualFold(v, "false") {
-		return nil
-	}
-	return s3err("NotImplemented", "Object Lock is not implemented.")
-}
-
-// objectLock refuses Object Lock settings as S3 does on a bucket created
-// without Object Lock, which every bucket here is.
-func objectLock(*http.Request, *request, string) error {
-	return s3err("InvalidRequest", "Bucket is missing Object Lock Configuration")
 }
 
 func tagDirective(_ *http.Request, _ *request, v string) error {
@@ -306,16 +293,17 @@ var subOps = map[subTarget]subOp{
 	{"website", false, "GET"}:           {"s3:GetBucketWebsite", getBucketWebsite},
 	{"website", false, "PUT"}:           {"s3:PutBucketWebsite", putBucketWebsite},
 	{"website", false, "DELETE"}:        {"s3:DeleteBucketWebsite", deleteBucketWebsite},
-	{"object-lock", false, "GET"}:       {"s3:GetBucketObjectLockConfiguration", notFound("ObjectLockConfigurationNotFoundError")},
+	{"object-lock", false, "GET"}:       {"s3:GetBucketObjectLockConfiguration", getObjectLockConfiguration},
+	{"object-lock", false, "PUT"}:       {"s3:PutBucketObjectLockConfiguration", putObjectLockConfiguration},
 	{"replication", false, "GET"}:       {"s3:GetReplicationConfiguration", notFound("ReplicationConfigurationNotFoundError")},
 	{"logging", false, "GET"}:           {"s3:GetBucketLogging", answer(bucketLoggingStatus{Xmlns: xmlns})},
 	{"accelerate", false, "GET"}:        {"s3:GetAccelerateConfiguration", answer(accelerateConfiguration{Xmlns: xmlns})},
 	{"requestPayment", false, "GET"}:    {"s3:GetBucketRequestPayment", answer(requestPaymentConfiguration{Xmlns: xmlns, Payer: "BucketOwner"})},
 	{"ownershipControls", false, "GET"}: {"s3:GetBucketOwnershipControls", answer(ownershipControls{Xmlns: xmlns, Ownership: "BucketOwnerEnforced"})},
-	{"retention", true, "GET"}:          {"s3:GetObjectRetention", objectThen(noObjectLock)},
-	{"retention", true, "PUT"}:          {"s3:PutObjectRetention", objectThen(noObjectLock)},
-	{"legal-hold", true, "GET"}:         {"s3:GetObjectLegalHold", objectThen(noObjectLock)},
-	{"legal-hold", true, "PUT"}:         {"s3:PutObjectLegalHold", objectThen(noObjectLock)},
+	{"retention", true, "GET"}:          {"s3:GetObjectRetention", getObjectRetention},
+	{"retention", true, "PUT"}:          {"s3:PutObjectRetention", putObjectRetention},
+	{"legal-hold", true, "GET"}:         {"s3:GetObjectLegalHold", getObjectLegalHold},
+	{"legal-hold", true, "PUT"}:         {"s3:PutObjectLegalHold", putObjectLegalHold},
 
 	// Block Public Access at bucket level (publicaccess.go).
 	{"publicAccessBlock", false, "GET"}:    {"s3:GetBucketPublicAccessBlock", getPublicAccessBlock},
@@ -386,10 +374,6 @@ func objectThen(f serveFunc) serveFunc {
 func noContent(_ *Handler, w http.ResponseWriter, _ *http.Request, _ *request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-func noObjectLock(*Handler, http.ResponseWriter, *http.Request, *request) error {
-	return s3err("InvalidRequest", "Bucket is missing Object Lock Configuration")
 }
 
 type bucketLoggingStatus struct {

@@ -52,12 +52,20 @@ func markerAnswer(w http.ResponseWriter, err error) error {
 }
 
 // delete removes a key's current version (a delete marker, with
-// versioning) or, given one, the version named.
-func (h *Handler) delete(r *http.Request, bucket, key string, version []string) (objstore.Deleted, error) {
-	if len(version) > 0 {
-		return h.d.Store.DeleteVersion(r.Context(), bucket, key, version[0])
+// versioning) or, given one, the version named: under GOVERNANCE
+// retention only with x-amz-bypass-governance-retention from a signer
+// allowed to bypass it.
+func (h *Handler) delete(r *http.Request, rq *request, key string, version []string) (objstore.Deleted, error) {
+	if len(version) == 0 {
+		return h.d.Store.DeleteObject(r.Context(), rq.bucket, key)
 	}
-	return h.d.Store.DeleteObject(r.Context(), bucket, key)
+	ctx := r.Context()
+	if bypass, err := h.bypass(r, rq, key); err != nil {
+		return objstore.Deleted{}, err
+	} else if bypass {
+		ctx = objstore.WithBypassGovernance(ctx)
+	}
+	return h.d.Store.DeleteVersion(ctx, rq.bucket, key, version[0])
 }
 
 // removal is the event a deletion notifies: making a delete marker, or
