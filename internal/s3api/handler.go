@@ -74,7 +74,7 @@ type Deps struct {
 type Handler struct {
 	d        Deps
 	regions  sync.Map // bucket name → region, for change records
-	policies sync.Map // bucket name → *policy.Policy (nil: none), parsed
+	policies sync.Map // bucket name → *bucketAccess: its policy and public access block (publicaccess.go)
 	cors     corsView // buckets' CORS rules, cached (cors.go)
 }
 

@@ -371,11 +371,6 @@ func objectThen(f serveFunc) serveFunc {
 	}
 }
 
-func noContent(_ *Handler, w http.ResponseWriter, _ *http.Request, _ *request) error {
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
 type bucketLoggingStatus struct {
 	XMLName xml.Name `xml:"BucketLoggingStatus"`
 	Xmlns   string   `xml:"xmlns,attr"`
