@@ -373,3 +373,32 @@ func TestS3ObjectLock(t *testing.T) {
 	_, err = c.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String("plain")})
 	apiErr(t, err, "ObjectLockConfigurationNotFoundError", 404)
 }
+
+// TestS3PolicyDenyingTheOwner: a bucket policy that denies everyone,
+// the account's own root included, is enforced on the objects, but the
+// root can still read, replace and delete the policy, as on AWS, so the
+// owner cannot lock itself out.
+func TestS3PolicyDenyingTheOwner(t *testing.T) {
+	e := newS3Env(t)
+	ctx := ctxT(t)
+	c := e.c
+	e.bucket(t, "walled")
+	e.put(t, "walled", "k", []byte("x"))
+	deny := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::walled","arn:aws:s3:::walled/*"]}]}`
+	if _, err := c.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("walled"), Policy: aws.String(deny)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("walled"), Key: aws.String("k")})
+	apiErr(t, err, "AccessDenied", 403)
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("walled"), Key: aws.String("k2"), Body: strings.NewReader("y")})
+	apiErr(t, err, "AccessDenied", 403)
+	if got, err := c.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String("walled")}); err != nil || aws.ToString(got.Policy) != deny {
+		t.Fatalf("the owner reads the policy: %v", err)
+	}
+	if _, err := c.DeleteBucketPolicy(ctx, &s3.DeleteBucketPolicyInput{Bucket: aws.String("walled")}); err != nil {
+		t.Fatalf("the owner removes the policy: %v", err)
+	}
+	if b, _ := e.get(t, "walled", "k"); string(b) != "x" {
+		t.Fatalf("after the policy went: %q", b)
+	}
+}

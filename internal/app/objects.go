@@ -99,6 +99,13 @@ func (s *Server) sendToQueue(ctx context.Context, arn, body string) error {
 	return errs[0]
 }
 
+// ownerKeeps reports whether action is one the account's root may
+// perform whatever the bucket policy says: reading, replacing and
+// deleting that policy, so that no policy locks the owner out.
+func ownerKeeps(action string) bool {
+	return action == "s3:GetBucketPolicy" || action == "s3:PutBucketPolicy" || action == "s3:DeleteBucketPolicy"
+}
+
 // authorizeS3 decides whether the signer of an S3 request (nil for an
 // anonymous one) may perform action on resource: the signer's policies
 // and the bucket's, or for an anonymous request the bucket's alone.
@@ -112,9 +119,15 @@ func (s *Server) authorizeS3(r *http.Request, id *sigv4.Identity, action, resour
 		return nil
 	}
 	p, err := s.resolve(*id)
-	if err == nil && p.Kind != iam.RootPrincipal {
+	switch {
+	case err != nil:
+	case p.Kind != iam.RootPrincipal:
 		edge.RequestContext(r, *id, rc)
 		err = p.AuthorizeRequest(action, resource, rc, bucket)
+	case bucket != nil && !ownerKeeps(action):
+		// A bucket policy's Deny binds the account's root too.
+		edge.RequestContext(r, *id, rc)
+		err = p.DeniedBy(bucket, action, resource, rc)
 	}
 	if err != nil {
 		return edge.Refusal(err, awsproto.RESTXML)

@@ -77,6 +77,18 @@ func (p *Principal) AuthorizeRequest(action, resource string, r *Request, resour
 	return p.verdict(d, action, resource)
 }
 
+// DeniedBy reports a resource policy's explicit deny of p, whatever
+// its kind: the account's root is otherwise allowed everything, but S3
+// holds it to a bucket policy's Deny (save for the policy's own
+// operations, which its caller keeps open to the root).
+func (p *Principal) DeniedBy(resourcePolicy *policy.Policy, action, resource string, r *Request) error {
+	r.p = p
+	if resourcePolicy != nil && resourcePolicy.DecideFor(p.caller(), action, resource, r) == policy.Deny {
+		return p.denied(action, resource, "with an explicit deny in a resource-based policy")
+	}
+	return nil
+}
+
 func (p *Principal) authorize(action, resource string, ctx policy.Context) error {
 	if p.Kind == RootPrincipal || p.Kind == ServicePrincipal {
 		return nil
