@@ -25,6 +25,10 @@ type Invocation struct {
 	TraceID         string
 	ClientContext   string // JSON, already decoded from base64
 	CognitoIdentity string // JSON
+	// Stream, when set, receives a response the runtime streams
+	// (Lambda-Runtime-Function-Response-Mode: streaming) as it arrives;
+	// without it such a response is buffered like any other.
+	Stream Sink
 }
 
 // Result is what the runtime answered.
@@ -32,6 +36,9 @@ type Result struct {
 	Payload   []byte
 	Error     bool   // posted to .../error (or the response was refused)
 	ErrorType string // Lambda-Runtime-Function-Error-Type, when given
+	// Streamed is set when the body went to Invocation.Stream; Payload
+	// then holds only the error document of a stream that failed.
+	Streamed bool
 }
 
 // Errors returned by Invoke.
@@ -59,8 +66,10 @@ type Server struct {
 }
 
 type call struct {
-	inv  *Invocation
-	done chan Result
+	inv   *Invocation
+	done  chan Result
+	abort <-chan struct{} // the instance died
+	out   streamState     // of a streamed response
 }
 
 // Address is where the Runtime API listens inside an instance's private
@@ -106,7 +115,7 @@ func (s *Server) InitError() <-chan Result { return s.initErr }
 // or for abort to close (the instance died). If abort closes or the server
 // closes before the runtime took inv, the error is ErrNotDelivered.
 func (s *Server) Invoke(ctx context.Context, inv *Invocation, abort <-chan struct{}) (Result, error) {
-	c := &call{inv: inv, done: make(chan Result, 1)}
+	c := &call{inv: inv, done: make(chan Result, 1), abort: abort}
 	select { // an instance that already died must not look like it took inv
 	case <-abort:
 		return Result{}, ErrNotDelivered
@@ -131,16 +140,22 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation, abort <-chan struc
 		s.forget(c)
 		return Result{}, ErrAborted
 	case <-s.closed:
+		s.forget(c)
 		return Result{}, ErrClosed
 	}
 }
 
+// forget drops c, which Invoke gives up on; a stream it was sending
+// stops reaching Invocation.Stream before forget returns.
 func (s *Server) forget(c *call) {
 	s.mu.Lock()
 	if s.cur == c {
 		s.cur = nil
 	}
 	s.mu.Unlock()
+	if c.inv.Stream != nil {
+		c.out.cut()
+	}
 }
 
 const (
@@ -234,6 +249,10 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, isErr
 		return
 	}
 	s.mu.Unlock()
+	if !isErr && streaming(r) {
+		s.stream(w, r, c)
+		return
+	}
 	body, err := readBody(r, MaxResponse)
 	if errors.Is(err, errTooLarge) {
 		s.finish(c, Result{Error: true, ErrorType: "Function.ResponseSizeTooLarge",
