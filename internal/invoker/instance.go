@@ -409,6 +409,7 @@ func (in *instance) invoke(req *Request, o *Observation) (resp *Response, delive
 		FunctionARN:   req.InvokedARN,
 		TraceID:       traceID(req.TraceID, start, reqID),
 		ClientContext: req.ClientContext,
+		Stream:        req.Stream,
 	}, in.sb.Done())
 	cancel()
 	end := iv.d.Now()
@@ -422,7 +423,7 @@ func (in *instance) invoke(req *Request, o *Observation) (resp *Response, delive
 		return nil, false
 	}
 
-	resp = &Response{Payload: res.Payload, Version: in.cfg.Version, RequestID: reqID}
+	resp = &Response{Payload: res.Payload, Version: in.cfg.Version, RequestID: reqID, Streamed: res.Streamed}
 	var extra []string
 	switch {
 	case err == nil:

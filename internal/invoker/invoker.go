@@ -108,6 +108,9 @@ type Request struct {
 	// Parent: the caller's segment, Sampled), as an ingress or event
 	// source set it; "" gets an unsampled one of the invocation's own.
 	TraceID string
+	// Stream, when set, receives a response the function streams as it
+	// arrives (see stream.go); nil buffers it.
+	Stream Stream
 }
 
 // Response is the outcome of an invocation. A function error is a Response
@@ -121,6 +124,7 @@ type Response struct {
 	LogTail   []byte // the last 4 KB of the invocation's log, when asked
 	Version   string
 	RequestID string
+	Streamed  bool // the body went to Request.Stream; Payload is only an error's
 }
 
 // FailureKind is a way an invocation fails outside the function's code.
