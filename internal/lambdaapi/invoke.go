@@ -105,6 +105,9 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 	ireq.Region, ireq.InvokedARN = req.region, arn
 	ireq.ClientContext, ireq.Tail = clientContext, logType == "Tail"
 	ireq.TraceID = s.trace(w, r)
+	if req.stream { // InvokeWithResponseStream (stream.go)
+		return s.answerStream(w, r, ireq)
+	}
 	resp, err := s.d.Invoker.Invoke(r.Context(), ireq)
 	if err != nil {
 		return err

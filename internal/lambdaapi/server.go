@@ -111,6 +111,7 @@ func New(d Deps) *Server {
 	s.handle("PUT "+fn+"/{fn}/configuration", "lambda:UpdateFunctionConfiguration", s.updateConfiguration)
 	s.handle("PUT "+fn+"/{fn}/code", "lambda:UpdateFunctionCode", s.updateCode)
 	s.handle("POST "+fn+"/{fn}/invocations", "lambda:InvokeFunction", s.invoke)
+	s.handle(streamPath, "lambda:InvokeFunction", s.invokeStream)
 	esm := "/2015-03-31/event-source-mappings"
 	for _, p := range []string{esm, esm + "/"} {
 		s.handle("POST "+p, "lambda:CreateEventSourceMapping", s.createMapping)
@@ -182,6 +183,7 @@ func (s *Server) handle(pattern, action string, h handlerFunc) {
 type request struct {
 	body   []byte
 	region string
+	stream bool // InvokeWithResponseStream: answer with an event stream
 }
 
 // ServeHTTP routes a request the front door (package edge) has verified.
