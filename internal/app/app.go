@@ -40,6 +40,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
+	"github.com/aloft-dev/aloft/internal/layers"
 	"github.com/aloft-dev/aloft/internal/logs"
 	"github.com/aloft-dev/aloft/internal/mappings"
 	"github.com/aloft-dev/aloft/internal/meter"
@@ -81,6 +82,7 @@ type Server struct {
 	keys     Keys
 	st       *store.Store
 	reg      *registry.Registry
+	layers   *layers.Store // Lambda layer versions (layers.go)
 	iam      *iam.Store
 	logStore *logs.Store
 	queues   *queues.Service // SQS's queues
@@ -183,6 +185,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if s.reg, err = registry.Open(ctx, js, filepath.Join(dir, "code"), log.With("component", "registry")); err != nil {
 		return nil, err
 	}
+	if err := s.openLayers(ctx, js, dir, log.With("component", "layers")); err != nil {
+		return nil, err
+	}
 	if err := s.openGateway(ctx, js, log.With("component", "gateway")); err != nil {
 		return nil, err
 	}
@@ -240,6 +245,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		CodeDir: func(ctx context.Context, key string) (string, error) {
 			return s.reg.Unpacked(ctx, key)
 		},
+		Layers:           s.layersDir,
 		Env:              s.functionEnv,
 		Expose:           s.expose,
 		RuntimeDir:       runtimeDir,
@@ -313,7 +319,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err := s.startLifecycle(ctx, js, log); err != nil {
 		return nil, err
 	}
-	code := &lambdaapi.CodeLinks{Key: []byte(s.keys.derive("code links")), Zip: s.codeZip, Logger: log.With("component", "api")}
+	code := &lambdaapi.CodeLinks{Key: []byte(s.keys.derive("code links")), Zip: s.anyCodeZip, Logger: log.With("component", "api")}
 	// Large request bodies wait here, unlinked, while their signatures are
 	// checked: on the data dir's disk rather than in memory.
 	spool := filepath.Join(dir, "spool")
@@ -336,6 +342,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		CheckSourceAccess: s.checkSourceAccess,
 		Logger:            log.With("component", "api"),
 		Sampler:           &s.tr.sampler,
+		Layers:            s.layers,
+		S3Code:            s.lambdaS3Code,
+		CodeUnzipped:      s.codeUnzipped,
 	})
 	metricsPage, err := s.metricsHandler(dir)
 	if err != nil {
@@ -589,6 +598,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.objects != nil {
 		errs = append(errs, s.objects.Close())
 		s.objects = nil
+	}
+	if s.layers != nil {
+		s.layers.Close()
 	}
 	if s.reg != nil {
 		s.reg.Close()

@@ -38,6 +38,12 @@ func Inspect(data []byte) (Info, error) {
 	if len(data) > function.MaxZippedSize {
 		return Info{}, function.TooLarge("Zipped size must be smaller than %d bytes", function.MaxZippedSize)
 	}
+	return InspectAny(data)
+}
+
+// InspectAny is Inspect without the limit on the zipped size, which
+// applies to archives uploaded in a request, not to those read from S3.
+func InspectAny(data []byte) (Info, error) {
 	sum := sha256.Sum256(data)
 	info := Info{Size: int64(len(data)), Sha256: base64.StdEncoding.EncodeToString(sum[:]), Hex: hex.EncodeToString(sum[:])}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))

@@ -30,6 +30,7 @@ type Config struct {
 	SnapStart        SnapStart         `json:"SnapStart"`
 	LoggingConfig    LoggingConfig     `json:"LoggingConfig"`
 	DeadLetterConfig *DeadLetterConfig `json:"DeadLetterConfig,omitempty"`
+	Layers           []Layer           `json:"Layers,omitempty"`
 
 	// Network is NetworkNone when the function's instances get no network
 	// but the Runtime API, else "". It is not part of Lambda's

@@ -44,6 +44,9 @@ type Deps struct {
 	Command func(runtime, codeDir string) (argv, env []string, err error)
 	// CodeDir returns the unpacked code stored under key.
 	CodeDir func(ctx context.Context, key string) (string, error)
+	// Layers returns the directory holding the layer versions arns name,
+	// merged in order; nil fails the start of functions with layers.
+	Layers func(ctx context.Context, arns []string) (string, error)
 	// Env returns platform variables for a function's instances (its
 	// credentials and the address of Aloft's APIs, say), which users may
 	// override where not reserved, and when the credentials among them

@@ -42,6 +42,8 @@ func (s *Server) Operation(r *http.Request, body []byte) (edge.Operation, *awspr
 	kind, rest, _ := strings.Cut(rest, "/")
 	name, _, _ := strings.Cut(rest, "/")
 	switch {
+	case kind == "layers":
+		op.Action, op.Resource = layerOperation(r, region, action)
 	case action == "lambda:CreateFunction":
 		var in struct{ FunctionName string }
 		json.Unmarshal(body, &in) // a body that is not JSON is the handler's to refuse

@@ -24,19 +24,6 @@ type codeInput struct {
 	ImageURI        string `json:"ImageUri"`
 }
 
-// zip returns the zip to store, or the error Lambda gives for what is asked.
-func (c *codeInput) zip() ([]byte, error) {
-	switch {
-	case c.ImageURI != "":
-		return nil, function.InvalidParameter("Container image functions are not supported by this server; upload a .zip file archive.")
-	case c.S3Bucket != "" || c.S3Key != "":
-		return nil, function.InvalidParameter("Code from S3 locations is not supported by this server yet; upload the .zip file archive as ZipFile.")
-	case len(c.ZipFile) == 0:
-		return nil, function.InvalidParameter("Please provide a source for function code.")
-	}
-	return c.ZipFile, nil
-}
-
 type createInput struct {
 	FunctionName     string                     `json:"FunctionName"`
 	Runtime          string                     `json:"Runtime"`
@@ -52,6 +39,7 @@ type createInput struct {
 	DeadLetterConfig *function.DeadLetterConfig `json:"DeadLetterConfig"`
 	Tags             map[string]string          `json:"Tags"`
 	Code             codeInput                  `json:"Code"`
+	Layers           []string                   `json:"Layers"`
 }
 
 func decode(body []byte, v any) error {
@@ -107,8 +95,11 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, req *req
 	if err := s.checkRuntime(cfg.Runtime); err != nil {
 		return err
 	}
-	zip, err := in.Code.zip()
+	zip, info, err := s.codeZip(r, &in.Code)
 	if err != nil {
+		return err
+	}
+	if cfg.Layers, err = s.functionLayers(r.Context(), in.Layers, cfg.Runtime, zipUnzipped(info)); err != nil {
 		return err
 	}
 	rec, err := s.d.Registry.Create(r.Context(), cfg, req.region, in.Tags, zip)
@@ -249,8 +240,11 @@ func (s *Server) updateCode(w http.ResponseWriter, r *http.Request, req *request
 	if err := decode(req.body, &in); err != nil {
 		return err
 	}
-	zip, err := in.zip()
+	zip, info, err := s.codeZip(r, &in.codeInput)
 	if err != nil {
+		return err
+	}
+	if err := s.checkCombined(rec.Config.Layers, info); err != nil {
 		return err
 	}
 	if in.DryRun {
@@ -275,6 +269,7 @@ type updateConfigInput struct {
 	Environment      *function.Environment      `json:"Environment"`
 	EphemeralStorage *function.EphemeralStorage `json:"EphemeralStorage"`
 	DeadLetterConfig *function.DeadLetterConfig `json:"DeadLetterConfig"`
+	Layers           *[]string                  `json:"Layers"`
 	RevisionID       string                     `json:"RevisionId"`
 }
 
@@ -321,6 +316,12 @@ func (s *Server) updateConfiguration(w http.ResponseWriter, r *http.Request, req
 		}
 		if err := c.Validate(); err != nil {
 			return err
+		}
+		if in.Layers != nil {
+			var err error
+			if c.Layers, err = s.functionLayers(r.Context(), *in.Layers, c.Runtime, s.storedCodeUnzipped(r.Context(), rec.CodeHex)); err != nil {
+				return err
+			}
 		}
 		if (in.DeadLetterConfig != nil || in.Role != nil) && c.DeadLetterConfig != nil {
 			return s.checkTargets(c.Role, c.DeadLetterConfig.TargetArn)

@@ -13,6 +13,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/keepalive"
+	"github.com/aloft-dev/aloft/internal/layers"
 	"github.com/aloft-dev/aloft/internal/meter"
 	"github.com/aloft-dev/aloft/internal/policy"
 	"github.com/aloft-dev/aloft/internal/registry"
@@ -62,6 +63,17 @@ type Deps struct {
 	// Sampler decides which invocations are traced; nil traces none it
 	// decides itself (a Sampled=1 header still is).
 	Sampler *traceid.Sampler
+	// Layers stores layer versions; nil refuses the layer operations
+	// and functions with layers.
+	Layers *layers.Store
+	// S3Code reads a code archive from Aloft's S3 for CreateFunction,
+	// UpdateFunctionCode and PublishLayerVersion, with the permissions of
+	// the request's caller; its errors are Lambda's (S3CodeError,
+	// S3CodeDenied). Nil refuses code from S3.
+	S3Code func(r *http.Request, bucket, key, versionID string) ([]byte, error)
+	// CodeUnzipped returns the unzipped size of a function's stored
+	// code, for the limit on code and layers combined; nil counts 0.
+	CodeUnzipped func(ctx context.Context, codeHex string) (int64, error)
 }
 
 // Functions is the function registry as the API uses it
@@ -150,6 +162,7 @@ func New(d Deps) *Server {
 	s.handle("POST "+pol, "lambda:AddPermission", s.addPermission)
 	s.handle("GET "+pol, "lambda:GetPolicy", s.getPolicy)
 	s.handle("DELETE "+pol+"/{sid}", "lambda:RemovePermission", s.removePermission)
+	s.routeLayers()
 	url := "/2021-10-31/functions/{fn}/url"
 	s.handle("POST "+url, "lambda:CreateFunctionUrlConfig", s.createURLConfig)
 	s.handle("GET "+url, "lambda:GetFunctionUrlConfig", s.getURLConfig)

@@ -47,6 +47,17 @@ type Spec struct {
 	// of the template it started ahead of need, instead of starting Argv.
 	// Drivers that keep no templates ignore it.
 	Template *Template
+
+	// LayersDir, when set, holds the function's layers merged into one
+	// directory, read-only for the function: drivers that are an
+	// OptMounter show it at /opt, the others leave it at its host path.
+	LayersDir string
+}
+
+// OptMounter is a driver whose instances see Spec.LayersDir at /opt, as
+// Lambda's see their layers; the function's environment then names /opt.
+type OptMounter interface {
+	MountsOpt() bool
 }
 
 // Template is a process a driver may start ahead of need and hand to an

@@ -326,6 +326,15 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 		l.CodeDir = filepath.Clean(spec.CodeDir)
 		fds = append(fds, code)
 	}
+	if spec.LayersDir != "" {
+		opt, err := openCodeTree(spec.LayersDir)
+		if err != nil {
+			return nil, fmt.Errorf("linux sandbox: layers dir: %w", err)
+		}
+		defer unix.Close(opt)
+		l.Opt = true
+		fds = append(fds, opt)
+	}
 	codeFDs := len(fds)
 	if spec.Output != nil {
 		// Fd puts the file in blocking mode, as os/exec does for a child's
@@ -360,6 +369,14 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Instance
 				}
 				defer unix.Close(code)
 				fds[0] = code
+			}
+			if l.Opt {
+				opt, err := openCodeTree(spec.LayersDir)
+				if err != nil {
+					return nil, fmt.Errorf("linux sandbox: layers dir: %w", err)
+				}
+				defer unix.Close(opt)
+				fds[codeFDs-1] = opt
 			}
 		}
 	}

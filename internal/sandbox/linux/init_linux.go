@@ -46,10 +46,14 @@ type prepare struct {
 // launch is the second message init receives, sent by Start once init's
 // cgroup has the instance's limits. Descriptors travel with it
 // (SCM_RIGHTS): first the code, as a detached read-only mount tree, when
-// CodeDir is set; then the function's stdout and stderr, when Output is set.
+// CodeDir is set; then the layers likewise, when Opt is set; then the
+// function's stdout and stderr, when Output is set.
 type launch struct {
 	CodeDir string `json:"code_dir,omitempty"` // host path the code is also mounted at
 	Output  bool   `json:"output,omitempty"`
+	// Opt: the function's layers follow the code, as a detached read-only
+	// mount tree to attach at /opt.
+	Opt bool `json:"opt,omitempty"`
 	// Template: the prepared template process becomes the function; it
 	// gets Env and Dir, and no output descriptor comes.
 	Template bool     `json:"template,omitempty"`
@@ -242,6 +246,17 @@ func finishRoot(l *launch, fds []int) (take func() int, err error) {
 		}
 		err := mountCode(code, l.CodeDir)
 		unix.Close(code)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if l.Opt {
+		opt := take()
+		if opt < 0 {
+			return nil, errors.New("launch: layers descriptor missing")
+		}
+		err := mountOpt(opt)
+		unix.Close(opt)
 		if err != nil {
 			return nil, err
 		}
