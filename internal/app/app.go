@@ -33,6 +33,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/client"
 	"github.com/aloft-dev/aloft/internal/cloudwatchapi"
 	"github.com/aloft-dev/aloft/internal/edge"
+	"github.com/aloft-dev/aloft/internal/edge/expect"
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/iam"
@@ -132,6 +133,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	s.inner = &http.Server{ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if h := s.api.Load(); h != nil {
+				expect.RestoreHeader(r)
 				(*h).ServeHTTP(w, r)
 				return
 			}
@@ -364,9 +366,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	})
 	var h http.Handler = handler
 	s.api.Store(&h)
-	s.http = &http.Server{Handler: s.websiteHosts(handler), ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute}
+	s.http = &http.Server{Handler: expect.Restore(s.websiteHosts(handler)), ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute}
 	s.served = make(chan error, 1)
-	go func() { s.served <- s.http.Serve(s.ln) }()
+	go func() { s.served <- s.http.Serve(expect.Listener(s.ln)) }()
 	s.serveGateway(verifier, log.With("component", "gateway"))
 	// Tell this user's CLI, in any directory, where the server and its
 	// keys are.
@@ -644,7 +646,7 @@ func (s *Server) expose(nw sandbox.Network) (io.Closer, error) {
 	}
 	// Serve returns when ln is closed; the server tracks ln and closes it
 	// at Shutdown too.
-	go s.inner.Serve(ln)
+	go s.inner.Serve(expect.Listener(ln))
 	return ln, nil
 }
 
