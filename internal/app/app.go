@@ -699,14 +699,19 @@ func (s *Server) upgradeRoles(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
-// invokeEvent runs an asynchronous event on the function's current
-// configuration.
+// invokeEvent runs an asynchronous event on the function at its
+// qualifier as it is now ($LATEST's current configuration, a version, or
+// what an alias routes to).
 func (s *Server) invokeEvent(ctx context.Context, ev *async.Event) (*async.Result, error) {
 	rec, ok := s.reg.Get(ev.Function)
 	if !ok {
 		return nil, async.ErrGone
 	}
-	resp, err := s.invokeHop(ctx, invoke.Request(rec, s.reg.ReservedTotal(), ev.Payload), ev.TraceID, hopEventQueue, time.UnixMilli(ev.Enqueued))
+	t, err := rec.Resolve(ev.Qualifier)
+	if err != nil {
+		return nil, async.ErrGone
+	}
+	resp, err := s.invokeHop(ctx, invoke.For(t, s.reg.ReservedTotal(), ev.Payload), ev.TraceID, hopEventQueue, time.UnixMilli(ev.Enqueued))
 	if err != nil {
 		return nil, err
 	}
@@ -757,17 +762,22 @@ func (s *Server) invokeFromTopic(ctx context.Context, arn string, payload []byte
 	if len(parts) < 7 || parts[5] != "function" {
 		return fmt.Errorf("app: %q is not a function ARN", arn)
 	}
-	return s.queue.Enqueue(ctx, &async.Event{ID: ids.New(), Function: parts[6], Payload: payload})
+	ev := &async.Event{ID: ids.New(), Function: parts[6], Payload: payload}
+	if len(parts) > 7 {
+		ev.Qualifier = parts[7] // a version or alias
+	}
+	return s.queue.Enqueue(ctx, ev)
 }
 
-// invokeForMapping invokes function name synchronously for an event
-// source mapping.
-func (s *Server) invokeForMapping(ctx context.Context, name string, payload []byte) ([]byte, string, error) {
-	rec, ok := s.reg.Get(name)
-	if !ok {
-		return nil, "", fmt.Errorf("app: function %s does not exist", name)
+// invokeForMapping invokes function ref (name or name:qualifier)
+// synchronously for an event source mapping.
+func (s *Server) invokeForMapping(ctx context.Context, ref string, payload []byte) ([]byte, string, error) {
+	name, qualifier, _ := strings.Cut(ref, ":")
+	t, err := s.reg.Resolve(name, qualifier)
+	if err != nil {
+		return nil, "", fmt.Errorf("app: function %s: %w", ref, err)
 	}
-	resp, err := s.invokeHop(ctx, invoke.Request(rec, s.reg.ReservedTotal(), payload), batchTrace(payload), hopMapping, time.Time{})
+	resp, err := s.invokeHop(ctx, invoke.For(t, s.reg.ReservedTotal(), payload), batchTrace(payload), hopMapping, time.Time{})
 	if err != nil {
 		return nil, "", err
 	}

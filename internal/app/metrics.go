@@ -68,14 +68,14 @@ var _ metrics.Actions = alarmActions{}
 
 // InvokeAsync queues an event for the function functionARN names.
 func (a alarmActions) InvokeAsync(ctx context.Context, functionARN string, payload []byte) error {
-	name, _, ok := awsproto.LambdaFunction(functionARN)
+	name, qualifier, ok := awsproto.LambdaFunction(functionARN)
 	if !ok {
 		return fmt.Errorf("app: %q is not a function ARN", functionARN)
 	}
 	if a.s.queue == nil {
 		return fmt.Errorf("app: the event queue is not running")
 	}
-	return a.s.queue.Enqueue(ctx, &async.Event{ID: ids.New(), Function: name, Payload: payload})
+	return a.s.queue.Enqueue(ctx, &async.Event{ID: ids.New(), Function: name, Qualifier: qualifier, Payload: payload})
 }
 
 // Publish publishes an alarm's notification to a topic.

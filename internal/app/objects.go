@@ -57,11 +57,15 @@ func (s *Server) startObjects(dir string, v *sigv4.Verifier, log *slog.Logger) e
 // (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]) names a
 // function in the registry.
 func (s *Server) functionExists(_ context.Context, arn string) bool {
-	name, _, ok := awsproto.LambdaFunction(arn)
+	name, qualifier, ok := awsproto.LambdaFunction(arn)
 	if !ok {
 		return false
 	}
-	_, ok = s.reg.Get(name)
+	rec, ok := s.reg.Get(name)
+	if ok && qualifier != "" {
+		_, err := rec.Describe(qualifier)
+		ok = err == nil
+	}
 	return ok
 }
 

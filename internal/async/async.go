@@ -38,10 +38,12 @@ const (
 
 // Event is one asynchronous invocation as stored.
 type Event struct {
-	ID       string          `json:"id"`       // the request id the caller was given
-	Function string          `json:"function"` // bare name
-	Payload  json.RawMessage `json:"payload,omitempty"`
-	Enqueued int64           `json:"enqueued"` // ms since the epoch
+	ID       string `json:"id"`       // the request id the caller was given
+	Function string `json:"function"` // bare name
+	// Qualifier is the version or alias invoked, "" for $LATEST.
+	Qualifier string          `json:"qualifier,omitempty"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
+	Enqueued  int64           `json:"enqueued"` // ms since the epoch
 	// TraceID is the X-Amzn-Trace-Id of the request that queued the
 	// event, so that its invocation joins that request's trace; "" for
 	// an event source that had none (the delivery then starts one).

@@ -8,7 +8,6 @@
 package invoke
 
 import (
-	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/registry"
 )
@@ -60,6 +59,15 @@ func Request(rec *registry.Record, reservedTotal int, payload []byte) *invoker.R
 	}
 }
 
+// For returns a request that invokes what t resolved to (a version of a
+// function, perhaps through an alias) with payload; the invoked ARN is
+// t's, qualifier included.
+func For(t *registry.Target, reservedTotal int, payload []byte) *invoker.Request {
+	req := Request(t.Record, reservedTotal, payload)
+	req.Config, req.CodeKey, req.InvokedARN = t.Config, t.CodeKey, t.ARN
+	return req
+}
+
 // Store is where stored functions are found (*registry.Registry).
 type Store interface {
 	Get(name string) (*registry.Record, bool)
@@ -72,16 +80,16 @@ type Store interface {
 type Functions struct{ Store Store }
 
 // Prepare returns a request that invokes function name at qualifier
-// (empty, or $LATEST, the only version there is) with payload; ok is
-// false when there is no such function or version.
+// (empty, $LATEST, a version or an alias) with payload; ok is false when
+// there is no such function, version or alias.
 func (f Functions) Prepare(name, qualifier string, payload []byte) (req *Invocation, ok bool) {
 	rec, ok := f.Store.Get(name)
-	if !ok || (qualifier != "" && qualifier != function.LatestVersion) {
+	if !ok {
 		return nil, false
 	}
-	req = Request(rec, f.Store.ReservedTotal(), payload)
-	if qualifier != "" {
-		req.InvokedARN += ":" + qualifier
+	t, err := rec.Resolve(qualifier)
+	if err != nil {
+		return nil, false
 	}
-	return req, true
+	return For(t, f.Store.ReservedTotal(), payload), true
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -482,7 +483,7 @@ func (iv *Invoker) windows(name string) (lastEnd time.Time, w keepalive.Window, 
 // older revision. A request that carries an older revision than the pool
 // (it read the function just before a change) runs on the newer pool.
 func (iv *Invoker) pool(req *Request) (*pool, error) {
-	name := req.Config.FunctionName
+	name := PoolKey(req.Config)
 	iv.mu.RLock()
 	p, closed := iv.pools[name], iv.closed
 	iv.mu.RUnlock()
@@ -513,13 +514,26 @@ func (iv *Invoker) pool(req *Request) (*pool, error) {
 	return p, nil
 }
 
-// Retire stops the instances of the named function: idle ones now, busy ones
-// when they finish. The next invocation starts fresh instances.
+// PoolKey names the instances of a configuration: a function's name
+// for $LATEST, name:N for a published version, whose instances are its
+// own.
+func PoolKey(cfg *function.Config) string {
+	if cfg.Version == "" || cfg.Version == function.LatestVersion {
+		return cfg.FunctionName
+	}
+	return cfg.FunctionName + ":" + cfg.Version
+}
+
+// Retire stops the instances of the named function, of every version:
+// idle ones now, busy ones when they finish. The next invocation starts
+// fresh instances. Given name:N it stops those of version N only.
 func (iv *Invoker) Retire(name string) {
 	iv.mu.Lock()
 	var idle []*instance
-	if p := iv.pools[name]; p != nil {
-		idle = iv.retireLocked(p)
+	for key, p := range iv.pools {
+		if key == name || !strings.Contains(name, ":") && strings.HasPrefix(key, name+":") {
+			idle = append(idle, iv.retireLocked(p)...)
+		}
 	}
 	iv.mu.Unlock()
 	iv.stopAll(idle)
@@ -528,8 +542,8 @@ func (iv *Invoker) Retire(name string) {
 // retireLocked removes p from the pools and returns its idle instances,
 // which the caller stops after unlocking iv.mu.
 func (iv *Invoker) retireLocked(p *pool) []*instance {
-	if iv.pools[p.cfg.FunctionName] == p {
-		delete(iv.pools, p.cfg.FunctionName)
+	if key := PoolKey(p.cfg); iv.pools[key] == p {
+		delete(iv.pools, key)
 	}
 	return p.retire()
 }

@@ -44,8 +44,9 @@ func (iv *Invoker) Snapshot() (fns []FunctionState, unreserved int) {
 			byName[name] = st
 		}
 		p.mu.Lock()
-		st.Idle, st.Busy, st.Starting = len(p.idle), p.busy, p.starting
-		st.ProvisionedWanted, st.ProvisionedReady = p.provisioned, p.provReady
+		// A function's versions each have a pool: their counts add up.
+		st.Idle, st.Busy, st.Starting = st.Idle+len(p.idle), st.Busy+p.busy, st.Starting+p.starting
+		st.ProvisionedWanted, st.ProvisionedReady = st.ProvisionedWanted+p.provisioned, st.ProvisionedReady+p.provReady
 		provIdle := 0
 		for _, in := range p.idle {
 			if in.frozen {
@@ -55,7 +56,7 @@ func (iv *Invoker) Snapshot() (fns []FunctionState, unreserved int) {
 				provIdle++
 			}
 		}
-		st.ProvisionedBusy = max(p.provReady-provIdle, 0)
+		st.ProvisionedBusy += max(p.provReady-provIdle, 0)
 		p.mu.Unlock()
 	}
 	fns = make([]FunctionState, 0, len(byName))

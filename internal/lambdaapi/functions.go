@@ -40,6 +40,7 @@ type createInput struct {
 	Tags             map[string]string          `json:"Tags"`
 	Code             codeInput                  `json:"Code"`
 	Layers           []string                   `json:"Layers"`
+	Publish          bool                       `json:"Publish"`
 }
 
 func decode(body []byte, v any) error {
@@ -106,6 +107,15 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, req *req
 	if err != nil {
 		return err
 	}
+	if in.Publish {
+		// The answer describes the version published.
+		v, err := s.d.Registry.Publish(r.Context(), rec.Config.FunctionName, "", "", "")
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, v)
+		return nil
+	}
 	writeJSON(w, http.StatusCreated, &rec.Config)
 	return nil
 }
@@ -141,7 +151,8 @@ func (s *Server) checkRuntime(runtime string) error {
 }
 
 // lookup resolves the {fn} path value and the Qualifier query parameter to
-// a stored function. Only $LATEST exists until versions are published.
+// a stored function, for the operations that act on the function as a
+// whole or on $LATEST: a version or alias qualifier is not found.
 func (s *Server) lookup(r *http.Request, req *request) (*registry.Record, error) {
 	ref := r.PathValue("fn")
 	name, qual, ok := function.ParseRef(ref)
@@ -166,13 +177,14 @@ func (s *Server) lookup(r *http.Request, req *request) (*registry.Record, error)
 }
 
 func (s *Server) getFunction(w http.ResponseWriter, r *http.Request, req *request) error {
-	rec, err := s.lookup(r, req)
+	t, err := s.target(r, req, false)
 	if err != nil {
 		return err
 	}
+	rec := t.Record
 	out := map[string]any{
-		"Configuration": &rec.Config,
-		"Code":          map[string]string{"RepositoryType": "S3", "Location": s.codeURL(req, rec)},
+		"Configuration": configOf(t),
+		"Code":          map[string]string{"RepositoryType": "S3", "Location": s.codeURLOf(req, t.CodeKey)},
 		"Tags":          tagsOf(rec),
 	}
 	if rec.Reserved != nil {
@@ -183,18 +195,22 @@ func (s *Server) getFunction(w http.ResponseWriter, r *http.Request, req *reques
 }
 
 func (s *Server) codeURL(req *request, rec *registry.Record) string {
+	return s.codeURLOf(req, rec.CodeHex)
+}
+
+func (s *Server) codeURLOf(req *request, key string) string {
 	if s.d.CodeURL == nil {
 		return ""
 	}
-	return s.d.CodeURL(req.region, rec.CodeHex)
+	return s.d.CodeURL(req.region, key)
 }
 
 func (s *Server) getConfiguration(w http.ResponseWriter, r *http.Request, req *request) error {
-	rec, err := s.lookup(r, req)
+	t, err := s.target(r, req, false)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, &rec.Config)
+	writeJSON(w, http.StatusOK, configOf(t))
 	return nil
 }
 
@@ -254,6 +270,14 @@ func (s *Server) updateCode(w http.ResponseWriter, r *http.Request, req *request
 	rec, err = s.d.Registry.Update(r.Context(), rec.Config.FunctionName, in.RevisionID, zip, nil)
 	if err != nil {
 		return err
+	}
+	if in.Publish {
+		cfg, err := s.d.Registry.Publish(r.Context(), rec.Config.FunctionName, "", "", "")
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, cfg)
+		return nil
 	}
 	writeJSON(w, http.StatusOK, &rec.Config)
 	return nil
@@ -366,12 +390,27 @@ func set[T any](dst *T, v *T) {
 }
 
 func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, req *request) error {
-	rec, err := s.lookup(r, req)
+	name, qual, err := s.reference(r)
 	if err != nil {
 		return err
 	}
-	if q := r.URL.Query().Get("Qualifier"); q == function.LatestVersion {
+	rec, found := s.d.Registry.Get(name)
+	if !found {
+		return function.NotFound(function.ARN(req.region, name, qual))
+	}
+	switch {
+	case qual == function.LatestVersion:
 		return function.InvalidParameter("$LATEST version cannot be deleted without deleting the function.")
+	case qual != "":
+		// A version; an alias is deleted by DeleteAlias.
+		if _, alias := rec.Aliases[qual]; alias {
+			return function.InvalidParameter("Deletion of aliases is not supported by DeleteFunction. Please use the DeleteAlias API.")
+		}
+		if err := s.d.Registry.DeleteVersion(r.Context(), name, qual); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
 	if err := s.d.Registry.Delete(r.Context(), rec.Config.FunctionName); err != nil {
 		return err

@@ -62,6 +62,19 @@ func (fakeFunctions) PutEventConfig(context.Context, string, *function.EventInvo
 	return errReadOnly
 }
 func (fakeFunctions) DeleteEventConfig(context.Context, string) error { return errReadOnly }
+func (fakeFunctions) Publish(context.Context, string, string, string, string) (*function.Config, error) {
+	return nil, errReadOnly
+}
+func (f fakeFunctions) Versions(name string) ([]function.Config, error) {
+	return []function.Config{f[name].Config}, nil
+}
+func (fakeFunctions) DeleteVersion(context.Context, string, string) error { return errReadOnly }
+func (fakeFunctions) PutAlias(context.Context, string, string, bool, registry.AliasChange) (*registry.Alias, error) {
+	return nil, errReadOnly
+}
+func (fakeFunctions) Alias(string, string) (*registry.Alias, error)     { return nil, errReadOnly }
+func (fakeFunctions) Aliases(string) ([]*registry.Alias, error)         { return nil, nil }
+func (fakeFunctions) DeleteAlias(context.Context, string, string) error { return errReadOnly }
 
 // fakeRunner answers every invocation with resp, keeping the last request.
 type fakeRunner struct {

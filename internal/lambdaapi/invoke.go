@@ -15,7 +15,7 @@ import (
 
 // enqueue validates an asynchronous invocation's payload, stores it durably
 // and answers status with body.
-func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, req *request, name string, status int, body []byte) error {
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, req *request, name, qualifier string, status int, body []byte) error {
 	trace := s.trace(w, r)
 	if s.d.Queue == nil {
 		return function.InvalidParameter("Asynchronous invocations are not enabled on this server.")
@@ -28,7 +28,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, req *request, n
 			"Could not parse request body into json: Could not parse payload into json: Unexpected character: was expecting a JSON value")
 	}
 	id := w.Header().Get("X-Amzn-Requestid")
-	if err := s.d.Queue.Enqueue(r.Context(), &async.Event{ID: id, Function: name, Payload: req.body, TraceID: trace}); err != nil {
+	if err := s.d.Queue.Enqueue(r.Context(), &async.Event{ID: id, Function: name, Qualifier: qualifier, Payload: req.body, TraceID: trace}); err != nil {
 		return err
 	}
 	if body != nil {
@@ -54,7 +54,7 @@ func (s *Server) invokeAsync(w http.ResponseWriter, r *http.Request, req *reques
 	if err != nil {
 		return err
 	}
-	return s.enqueue(w, r, req, rec.Config.FunctionName, http.StatusAccepted, []byte(`{"Status":202}`))
+	return s.enqueue(w, r, req, rec.Config.FunctionName, "", http.StatusAccepted, []byte(`{"Status":202}`))
 }
 
 var (
@@ -64,19 +64,20 @@ var (
 )
 
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) error {
-	rec, err := s.lookup(r, req)
+	t, err := s.target(r, req, true)
 	if err != nil {
 		return err
 	}
-	switch t := r.Header.Get("X-Amz-Invocation-Type"); t {
+	rec := t.Record
+	switch typ := r.Header.Get("X-Amz-Invocation-Type"); typ {
 	case "", "RequestResponse":
 	case "DryRun":
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case "Event":
-		return s.enqueue(w, r, req, rec.Config.FunctionName, http.StatusAccepted, nil)
+		return s.enqueue(w, r, req, rec.Config.FunctionName, t.Qualifier, http.StatusAccepted, nil)
 	default:
-		return function.Validation(t, "invocationType", "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
+		return function.Validation(typ, "invocationType", "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
 	}
 	if len(req.body) > function.MaxSyncPayload {
 		return function.TooLarge("Request must be smaller than %d bytes for the InvokeFunction operation", function.MaxSyncPayload)
@@ -97,12 +98,8 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 	if logType != "" && logType != "None" && logType != "Tail" {
 		return function.Validation(logType, "logType", "Member must satisfy enum value set: [None, Tail]")
 	}
-	arn := rec.Config.FunctionArn
-	if q := r.URL.Query().Get("Qualifier"); q != "" {
-		arn += ":" + q
-	}
-	ireq := invoke.Request(rec, s.d.Registry.ReservedTotal(), req.body)
-	ireq.Region, ireq.InvokedARN = req.region, arn
+	ireq := invoke.For(t, s.d.Registry.ReservedTotal(), req.body)
+	ireq.Region = req.region
 	ireq.ClientContext, ireq.Tail = clientContext, logType == "Tail"
 	ireq.TraceID = s.trace(w, r)
 	if req.stream { // InvokeWithResponseStream (stream.go)
@@ -114,7 +111,11 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 	}
 	h := w.Header()
 	h["Content-Type"] = jsonType
-	h["X-Amz-Executed-Version"] = latestValue
+	if v := t.Config.Version; v == function.LatestVersion {
+		h["X-Amz-Executed-Version"] = latestValue
+	} else {
+		h["X-Amz-Executed-Version"] = []string{v}
+	}
 	if resp.FunctionError != "" {
 		h["X-Amz-Function-Error"] = unhandled
 	}

@@ -83,19 +83,26 @@ func (in *mappingInput) destination() string {
 	return ""
 }
 
-// mappingFunction resolves FunctionName (a name or an ARN) to the
-// function's ARN, refusing a qualifier (there are no versions yet) and a
-// missing function.
+// mappingFunction resolves FunctionName (a name or an ARN, with a
+// version or alias) to the function's ARN, refusing a missing function,
+// version or alias.
 func (s *Server) mappingFunction(region, ref string) (string, error) {
 	name, qual, ok := function.ParseRef(ref)
 	if !ok {
 		return "", function.Validation(ref, "functionName", "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?")
 	}
 	rec, found := s.d.Registry.Get(name)
-	if !found || (qual != "" && qual != function.LatestVersion) {
+	if !found {
 		return "", function.NotFound(function.ARN(region, name, qual))
 	}
-	return rec.Config.FunctionArn, nil
+	if qual == "" || qual == function.LatestVersion {
+		return rec.Config.FunctionArn, nil
+	}
+	t, err := rec.Describe(qual)
+	if err != nil {
+		return "", err
+	}
+	return t.ARN, nil
 }
 
 // checkMapping checks that the function's execution role may read the

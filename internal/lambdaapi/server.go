@@ -91,6 +91,14 @@ type Functions interface {
 	EventConfig(ctx context.Context, name string) (*function.EventInvokeConfig, error)
 	PutEventConfig(ctx context.Context, name string, c *function.EventInvokeConfig) error
 	DeleteEventConfig(ctx context.Context, name string) error
+	// Versions and aliases (registry/versions.go).
+	Publish(ctx context.Context, name, codeSha256, revisionID, description string) (*function.Config, error)
+	Versions(name string) ([]function.Config, error)
+	DeleteVersion(ctx context.Context, name, version string) error
+	PutAlias(ctx context.Context, name, alias string, create bool, c registry.AliasChange) (*registry.Alias, error)
+	Alias(name, alias string) (*registry.Alias, error)
+	Aliases(name string) ([]*registry.Alias, error)
+	DeleteAlias(ctx context.Context, name, alias string) error
 }
 
 var _ Functions = (*registry.Registry)(nil)
@@ -124,6 +132,13 @@ func New(d Deps) *Server {
 	s.handle("PUT "+fn+"/{fn}/code", "lambda:UpdateFunctionCode", s.updateCode)
 	s.handle("POST "+fn+"/{fn}/invocations", "lambda:InvokeFunction", s.invoke)
 	s.handle(streamPath, "lambda:InvokeFunction", s.invokeStream)
+	s.handle("POST "+fn+"/{fn}/versions", "lambda:PublishVersion", s.publishVersion)
+	s.handle("GET "+fn+"/{fn}/versions", "lambda:ListVersionsByFunction", s.listVersions)
+	s.handle("POST "+fn+"/{fn}/aliases", "lambda:CreateAlias", s.createAlias)
+	s.handle("GET "+fn+"/{fn}/aliases", "lambda:ListAliases", s.listAliases)
+	s.handle("GET "+fn+"/{fn}/aliases/{alias}", "lambda:GetAlias", s.getAlias)
+	s.handle("PUT "+fn+"/{fn}/aliases/{alias}", "lambda:UpdateAlias", s.updateAlias)
+	s.handle("DELETE "+fn+"/{fn}/aliases/{alias}", "lambda:DeleteAlias", s.deleteAlias)
 	esm := "/2015-03-31/event-source-mappings"
 	for _, p := range []string{esm, esm + "/"} {
 		s.handle("POST "+p, "lambda:CreateEventSourceMapping", s.createMapping)

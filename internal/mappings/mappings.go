@@ -97,6 +97,16 @@ func (m *Mapping) function() string {
 	return m.FunctionArn
 }
 
+// target returns what the mapping invokes: the function's name, with
+// ":qualifier" when its ARN names a version or alias.
+func (m *Mapping) target() string {
+	parts := strings.Split(m.FunctionArn, ":")
+	if len(parts) >= 8 {
+		return parts[6] + ":" + parts[7]
+	}
+	return m.function()
+}
+
 func (m *Mapping) enabled() bool { return m.State == "Enabled" }
 
 // Deps are what mappings need of the rest of the server.

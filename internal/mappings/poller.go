@@ -267,7 +267,7 @@ func (p *poller) handle(batch []*queues.Received) {
 		return
 	}
 	payload, _ := json.Marshal(map[string]any{"Records": recs})
-	answer, fnErr, err := p.s.d.Invoke(p.ctx, p.m.function(), payload)
+	answer, fnErr, err := p.s.d.Invoke(p.ctx, p.m.target(), payload)
 	if err != nil || fnErr != "" {
 		if p.ctx.Err() == nil {
 			p.s.log.Info("mappings: the batch failed; its messages will come back", "uuid", p.m.UUID, "function", p.m.function(), "err", err, "function_error", fnErr)

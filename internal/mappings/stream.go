@@ -281,7 +281,7 @@ func (p *streamPoller) deliver(events []map[string]any) {
 		for p.ctx.Err() == nil {
 			attempts++
 			payload, _ := json.Marshal(map[string]any{"Records": batch})
-			answer, fnErr, err := p.s.d.Invoke(p.ctx, p.m.function(), payload)
+			answer, fnErr, err := p.s.d.Invoke(p.ctx, p.m.target(), payload)
 			failed := err != nil || fnErr != ""
 			if !failed && len(p.m.FunctionResponseTypes) > 0 {
 				if rest := failedFrom(answer, batch); rest != nil {

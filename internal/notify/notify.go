@@ -108,11 +108,12 @@ func (n *Notifier) OnChange(ctx context.Context, c s3api.Change) error {
 	}
 	for _, fc := range Select(cfg, c.EventName, c.Key) {
 		name := FunctionName(fc.FunctionARN)
+		_, qualifier, _ := awsproto.LambdaFunction(fc.FunctionARN)
 		payload, err := Event(c, fc.ID, n.d.OwnerID)
 		if err != nil {
 			return err
 		}
-		ev := &async.Event{ID: ids.New(), Function: name, Payload: payload}
+		ev := &async.Event{ID: ids.New(), Function: name, Qualifier: qualifier, Payload: payload}
 		if err := n.d.Queue.Enqueue(ctx, ev); err != nil {
 			return fmt.Errorf("notify: %s of %s/%s for %s: %w", c.EventName, c.Bucket, c.Key, name, err)
 		}

@@ -51,6 +51,12 @@ type Record struct {
 	// Policy is the function's resource-based policy document (what
 	// AddPermission granted), or empty.
 	Policy string `json:"policy,omitempty"`
+	// Versions are the published versions in ascending order, LastVersion
+	// the number of the last one ever published (numbers are never used
+	// again), and Aliases the aliases by name (versions.go).
+	Versions    []Version         `json:"versions,omitempty"`
+	LastVersion int               `json:"lastVersion,omitempty"`
+	Aliases     map[string]*Alias `json:"aliases,omitempty"`
 
 	rev uint64 // key-value revision this record was read at
 }
@@ -397,6 +403,9 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 		h(name)
 	}
 	r.dropCode(ctx, rec.CodeHex)
+	for _, v := range rec.Versions {
+		r.dropCode(ctx, v.CodeHex)
+	}
 	if err := r.events.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		r.log.Warn("registry: could not delete event invoke config", "function", name, "err", err)
 	}
@@ -444,9 +453,12 @@ func (r *Registry) DeleteEventConfig(ctx context.Context, name string) error {
 // uses it any more. Unpacked copies stay until the next start, because
 // instances that are finishing may still read them.
 func (r *Registry) dropCode(ctx context.Context, key string) {
+	if key == "" {
+		return
+	}
 	r.mu.RLock()
 	for _, other := range r.records {
-		if other.CodeHex == key {
+		if other.usesCode(key) {
 			r.mu.RUnlock()
 			return
 		}
@@ -471,6 +483,9 @@ func (r *Registry) SweepCode() error {
 	r.mu.RLock()
 	for _, rec := range r.records {
 		used[rec.CodeHex] = true
+		for _, v := range rec.Versions {
+			used[v.CodeHex] = true
+		}
 	}
 	r.mu.RUnlock()
 	for _, e := range entries {

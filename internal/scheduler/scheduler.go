@@ -323,8 +323,8 @@ func (s *Scheduler) fire(sc *Schedule, scheduled time.Time) error {
 		"<aws.scheduler.execution-id>", execID,
 		"<aws.scheduler.attempt-number>", "1",
 	).Replace(input)
-	name, _, _ := function.ParseRef(sc.Target.Arn)
-	ev := &async.Event{ID: "schedule-" + execID, Function: name, Payload: json.RawMessage(input)}
+	name, qualifier, _ := function.ParseRef(sc.Target.Arn)
+	ev := &async.Event{ID: "schedule-" + execID, Function: name, Qualifier: qualifier, Payload: json.RawMessage(input)}
 	if !json.Valid(ev.Payload) {
 		b, _ := json.Marshal(input) // a non-JSON Input is sent as a JSON string
 		ev.Payload = b

@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/aloft-dev/aloft/internal/alofttest"
+)
+
+// TestLambdaVersionsAndAliases publishes two versions of a function,
+// invokes each by number and through an alias that sends a tenth of the
+// invocations to the second, promotes and rolls back the alias, and
+// checks the refusals Lambda gives: publishing nothing new, unknown
+// qualifiers, weights out of range or on $LATEST, and deleting a version
+// an alias routes to. The SDK's waiters see the states Lambda reports.
+func TestLambdaVersionsAndAliases(t *testing.T) {
+	srv := alofttest.Start(t)
+	c := srv.Lambda()
+	ctx := ctxT(t)
+	py := runtimeCases()[1]
+	create(t, c, "rel", py, py.code(t, "v1"))
+	if err := lambda.NewFunctionActiveV2Waiter(c).Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("rel")}, time.Minute); err != nil {
+		t.Fatalf("function-active-v2: %v", err)
+	}
+
+	v1, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("rel"), Description: aws.String("first")})
+	if err != nil || aws.ToString(v1.Version) != "1" || aws.ToString(v1.Description) != "first" || aws.ToString(v1.FunctionArn) != "arn:aws:lambda:us-east-1:000000000000:function:rel:1" {
+		t.Fatalf("publish v1: %+v %v", v1, err)
+	}
+	// Nothing changed: the same version comes back.
+	if again, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("rel")}); err != nil || aws.ToString(again.Version) != "1" {
+		t.Fatalf("publish again: %+v %v", again, err)
+	}
+	if err := lambda.NewPublishedVersionActiveWaiter(c).Wait(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("rel"), Qualifier: aws.String("1")}, time.Minute); err != nil {
+		t.Fatalf("published-version-active: %v", err)
+	}
+	_, err = c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("rel"), CodeSha256: aws.String("nope")})
+	apiErr(t, err, "InvalidParameterValueException", 400)
+	_, err = c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("rel"), RevisionId: aws.String("stale")})
+	apiErr(t, err, "PreconditionFailedException", 412)
+
+	up, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("rel"), ZipFile: py.code(t, "v2"), Publish: true})
+	if err != nil || aws.ToString(up.Version) != "2" {
+		t.Fatalf("update and publish: %+v %v", up, err)
+	}
+	if err := lambda.NewFunctionUpdatedV2Waiter(c).Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("rel")}, time.Minute); err != nil {
+		t.Fatalf("function-updated-v2: %v", err)
+	}
+	vs, err := c.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("rel"), MaxItems: aws.Int32(2)})
+	if err != nil || len(vs.Versions) != 2 || aws.ToString(vs.Versions[0].Version) != "$LATEST" || aws.ToString(vs.Versions[1].Version) != "1" || vs.NextMarker == nil {
+		t.Fatalf("versions page 1: %+v %v", vs, err)
+	}
+	vs, err = c.ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("rel"), Marker: vs.NextMarker})
+	if err != nil || len(vs.Versions) != 1 || aws.ToString(vs.Versions[0].Version) != "2" {
+		t.Fatalf("versions page 2: %+v %v", vs, err)
+	}
+
+	// Each version runs its own code; $LATEST is v2.
+	for q, want := range map[string]string{"rel:1": "v1", "rel:2": "v2", "rel": "v2", "rel:$LATEST": "v2"} {
+		a, out := invoke(t, c, q, "{}")
+		exec := map[string]string{"rel:1": "1", "rel:2": "2"}[q]
+		if exec == "" {
+			exec = "$LATEST"
+		}
+		if a.Version != want || aws.ToString(out.ExecutedVersion) != exec {
+			t.Fatalf("invoke %s: code %s, executed %s", q, a.Version, aws.ToString(out.ExecutedVersion))
+		}
+	}
+	cfg, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("rel"), Qualifier: aws.String("1")})
+	if err != nil || aws.ToString(cfg.Version) != "1" || aws.ToString(cfg.CodeSha256) != aws.ToString(v1.CodeSha256) {
+		t.Fatalf("configuration of v1: %+v %v", cfg, err)
+	}
+	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("rel:7")})
+	apiErr(t, err, "ResourceNotFoundException", 404)
+
+	// An alias with a tenth of the traffic on v2.
+	rc := func(w float64) *types.AliasRoutingConfiguration {
+		return &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{"2": w}}
+	}
+	live, err := c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("rel"), Name: aws.String("live"), FunctionVersion: aws.String("1"), RoutingConfig: rc(0.1)})
+	if err != nil || aws.ToString(live.AliasArn) != "arn:aws:lambda:us-east-1:000000000000:function:rel:live" {
+		t.Fatalf("create alias: %+v %v", live, err)
+	}
+	_, err = c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("rel"), Name: aws.String("live"), FunctionVersion: aws.String("1")})
+	apiErr(t, err, "ResourceConflictException", 409)
+	for _, bad := range []*lambda.CreateAliasInput{
+		{FunctionName: aws.String("rel"), Name: aws.String("odd"), FunctionVersion: aws.String("1"), RoutingConfig: rc(1.5)},
+		{FunctionName: aws.String("rel"), Name: aws.String("odd"), FunctionVersion: aws.String("$LATEST"), RoutingConfig: rc(0.5)},
+		{FunctionName: aws.String("rel"), Name: aws.String("odd"), FunctionVersion: aws.String("9")},
+		{FunctionName: aws.String("rel"), Name: aws.String("123"), FunctionVersion: aws.String("1")},
+	} {
+		if _, err := c.CreateAlias(ctx, bad); err == nil {
+			t.Errorf("alias %s at %s with %+v was taken", aws.ToString(bad.Name), aws.ToString(bad.FunctionVersion), bad.RoutingConfig)
+		}
+	}
+	n2 := 0
+	const total = 2000
+	for range total {
+		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("rel:live")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(out.ExecutedVersion) == "2" {
+			n2++
+		}
+	}
+	if share := float64(n2) / total; share < 0.08 || share > 0.12 {
+		t.Fatalf("v2 got %.3f of the invocations through the alias, want 0.10 ± 0.02", share)
+	}
+	t.Logf("v2 share through the alias: %d of %d", n2, total)
+
+	// Deleting a version an alias routes to is refused.
+	_, err = c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("rel"), Qualifier: aws.String("2")})
+	apiErr(t, err, "ResourceConflictException", 409)
+
+	// Promote v2, then roll back to v1.
+	ga, _ := c.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String("rel"), Name: aws.String("live")})
+	_, err = c.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("rel"), Name: aws.String("live"), FunctionVersion: aws.String("2"),
+		RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{}}, RevisionId: aws.String("stale")})
+	apiErr(t, err, "PreconditionFailedException", 412)
+	if _, err := c.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("rel"), Name: aws.String("live"), FunctionVersion: aws.String("2"),
+		RoutingConfig: &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{}}, RevisionId: ga.RevisionId}); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := invoke(t, c, "rel:live", "{}"); a.Version != "v2" {
+		t.Fatalf("after promotion: %s", a.Version)
+	}
+	if _, err := c.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("rel"), Name: aws.String("live"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := invoke(t, c, "rel:live", "{}"); a.Version != "v1" {
+		t.Fatalf("after rollback: %s", a.Version)
+	}
+	al, err := c.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: aws.String("rel")})
+	if err != nil || len(al.Aliases) != 1 || aws.ToString(al.Aliases[0].FunctionVersion) != "1" {
+		t.Fatalf("aliases: %+v %v", al, err)
+	}
+
+	// A version no alias uses goes; the function goes with the rest.
+	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("rel"), Qualifier: aws.String("2")}); err != nil {
+		t.Fatalf("delete v2: %v", err)
+	}
+	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("rel:2")})
+	apiErr(t, err, "ResourceNotFoundException", 404)
+	if _, err := c.DeleteAlias(ctx, &lambda.DeleteAliasInput{FunctionName: aws.String("rel"), Name: aws.String("live")}); err != nil {
+		t.Fatal(err)
+	}
+	// Version numbers are not used again.
+	c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("rel"), ZipFile: py.code(t, "v3")})
+	if v3, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("rel")}); err != nil || aws.ToString(v3.Version) != "3" {
+		t.Fatalf("publish v3: %+v %v", v3, err)
+	}
+}
