@@ -140,6 +140,28 @@ func TestLambdaVersionsAndAliases(t *testing.T) {
 		t.Fatalf("aliases: %+v %v", al, err)
 	}
 
+	// Event-invoke configurations are per version and alias.
+	for _, q := range []string{"live", "1"} {
+		put, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("rel"), Qualifier: aws.String(q), MaximumRetryAttempts: aws.Int32(1)})
+		if err != nil || aws.ToString(put.FunctionArn) != "arn:aws:lambda:us-east-1:000000000000:function:rel:"+q {
+			t.Fatalf("event config of %s: %+v %v", q, put, err)
+		}
+	}
+	_, err = c.GetFunctionEventInvokeConfig(ctx, &lambda.GetFunctionEventInvokeConfigInput{FunctionName: aws.String("rel")})
+	apiErr(t, err, "ResourceNotFoundException", 404)
+	_, err = c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("rel"), Qualifier: aws.String("nosuch"), MaximumRetryAttempts: aws.Int32(1)})
+	apiErr(t, err, "ResourceNotFoundException", 404)
+	if l, err := c.ListFunctionEventInvokeConfigs(ctx, &lambda.ListFunctionEventInvokeConfigsInput{FunctionName: aws.String("rel")}); err != nil || len(l.FunctionEventInvokeConfigs) != 2 {
+		t.Fatalf("event configs: %+v %v", l, err)
+	}
+	if _, err := c.DeleteFunctionEventInvokeConfig(ctx, &lambda.DeleteFunctionEventInvokeConfigInput{FunctionName: aws.String("rel"), Qualifier: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	// An asynchronous invocation through the alias runs its version.
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("rel:live"), InvocationType: types.InvocationTypeEvent, Payload: []byte("{}")}); err != nil {
+		t.Fatalf("async invoke through the alias: %v", err)
+	}
+
 	// A version no alias uses goes; the function goes with the rest.
 	if _, err := c.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: aws.String("rel"), Qualifier: aws.String("2")}); err != nil {
 		t.Fatalf("delete v2: %v", err)

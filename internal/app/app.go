@@ -816,17 +816,21 @@ func (s *Server) publicLinks(code http.Handler) map[string]http.Handler {
 	return out
 }
 
-func (s *Server) eventTarget(ctx context.Context, name string) (*async.Target, error) {
+func (s *Server) eventTarget(ctx context.Context, name, qualifier string) (*async.Target, error) {
 	rec, ok := s.reg.Get(name)
 	if !ok {
 		return nil, async.ErrGone
 	}
-	cfg, err := s.reg.EventConfig(ctx, name)
+	t, err := rec.Describe(qualifier)
+	if err != nil {
+		return nil, async.ErrGone // the version or alias is gone
+	}
+	cfg, err := s.reg.EventConfig(ctx, registry.EventKey(name, qualifier))
 	if err != nil {
 		return nil, err
 	}
-	tg := &async.Target{ARN: rec.Config.FunctionArn, Config: cfg, Disabled: rec.Reserved != nil && *rec.Reserved == 0}
-	if d := rec.Config.DeadLetterConfig; d != nil {
+	tg := &async.Target{ARN: t.ARN, Config: cfg, Disabled: rec.Reserved != nil && *rec.Reserved == 0}
+	if d := t.Config.DeadLetterConfig; d != nil {
 		tg.DeadLetter = d.TargetArn
 	}
 	return tg, nil

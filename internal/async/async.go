@@ -64,8 +64,9 @@ type Deps struct {
 	// not be run (the function is gone: ErrGone, or the platform is busy or
 	// closing) rather than that the function failed.
 	Invoke func(ctx context.Context, ev *Event) (*Result, error)
-	// Target describes the function an event is for, or returns ErrGone.
-	Target func(ctx context.Context, function string) (*Target, error)
+	// Target describes the function an event is for, at the event's
+	// qualifier ("" for $LATEST), or returns ErrGone.
+	Target func(ctx context.Context, function, qualifier string) (*Target, error)
 	// Send delivers a destination record or a dead letter to a queue or
 	// a topic (an ARN of either), with message attributes; nil makes
 	// such destinations fail.
@@ -348,7 +349,7 @@ func (q *Queue) deliver(msg jetstream.Msg) {
 		return
 	}
 	ctx := context.Background()
-	tg, err := q.d.Target(ctx, ev.Function)
+	tg, err := q.d.Target(ctx, ev.Function, ev.Qualifier)
 	if errors.Is(err, ErrGone) {
 		q.log.Info("queue: event for a deleted function dropped", "function", ev.Function, "request_id", ev.ID)
 		msg.Ack()

@@ -41,7 +41,7 @@ func (f *fake) invoke(_ context.Context, ev *Event) (*Result, error) {
 	return &Result{Payload: []byte(`{"ok":true}`), Version: "$LATEST"}, nil
 }
 
-func (f *fake) target(_ context.Context, fn string) (*Target, error) {
+func (f *fake) target(_ context.Context, fn, _ string) (*Target, error) {
 	if fn == "gone" {
 		return nil, ErrGone
 	}

@@ -28,7 +28,7 @@ func (s *Server) updateEventConfig(w http.ResponseWriter, r *http.Request, req *
 // saveEventConfig replaces the configuration (Put) or merges the given
 // fields into it (Update).
 func (s *Server) saveEventConfig(w http.ResponseWriter, r *http.Request, req *request, replace bool) error {
-	rec, err := s.lookup(r, req)
+	rec, key, arn, err := s.eventConfigKey(r, req)
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func (s *Server) saveEventConfig(w http.ResponseWriter, r *http.Request, req *re
 	}
 	cfg := &function.EventInvokeConfig{}
 	if !replace {
-		cur, err := s.d.Registry.EventConfig(r.Context(), rec.Config.FunctionName)
+		cur, err := s.d.Registry.EventConfig(r.Context(), key)
 		if err != nil {
 			return err
 		}
@@ -61,31 +61,47 @@ func (s *Server) saveEventConfig(w http.ResponseWriter, r *http.Request, req *re
 	if err := s.checkTargets(rec.Config.Role, cfg.OnSuccess(), cfg.OnFailure()); err != nil {
 		return err
 	}
-	cfg.FunctionArn = rec.Config.FunctionArn + ":" + function.LatestVersion
+	cfg.FunctionArn = arn
 	cfg.LastModified = float64(time.Now().UnixMilli()) / 1000
-	if err := s.d.Registry.PutEventConfig(r.Context(), rec.Config.FunctionName, cfg); err != nil {
+	if err := s.d.Registry.PutEventConfig(r.Context(), key, cfg); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, cfg)
 	return nil
 }
 
+// eventConfigKey resolves the function and qualifier of the request
+// ($LATEST without one; a version or an alias that must exist) to the
+// key of its event-invoke configuration and the ARN it reports.
+func (s *Server) eventConfigKey(r *http.Request, req *request) (rec *registry.Record, key, arn string, err error) {
+	t, err := s.target(r, req, false)
+	if err != nil {
+		return nil, "", "", err
+	}
+	q := t.Qualifier
+	if q == "" {
+		q = function.LatestVersion
+	}
+	rec = t.Record
+	return rec, registry.EventKey(rec.Config.FunctionName, q), rec.Config.FunctionArn + ":" + q, nil
+}
+
 // eventConfig looks up the function of the request and its event-invoke
 // configuration; with must, a missing configuration is Lambda's 404.
-func (s *Server) eventConfig(r *http.Request, req *request, must bool) (*registry.Record, *function.EventInvokeConfig, error) {
-	rec, err := s.lookup(r, req)
+func (s *Server) eventConfig(r *http.Request, req *request, must bool) (string, *function.EventInvokeConfig, error) {
+	_, key, arn, err := s.eventConfigKey(r, req)
 	if err != nil {
-		return nil, nil, err
+		return "", nil, err
 	}
-	cfg, err := s.d.Registry.EventConfig(r.Context(), rec.Config.FunctionName)
+	cfg, err := s.d.Registry.EventConfig(r.Context(), key)
 	if err != nil {
-		return nil, nil, err
+		return "", nil, err
 	}
 	if cfg == nil && must {
-		return nil, nil, function.Errorf(fault.NotFound, "ResourceNotFoundException",
-			"The function %s:%s doesn't have an EventInvokeConfig", rec.Config.FunctionArn, function.LatestVersion)
+		return "", nil, function.Errorf(fault.NotFound, "ResourceNotFoundException",
+			"The function %s doesn't have an EventInvokeConfig", arn)
 	}
-	return rec, cfg, nil
+	return key, cfg, nil
 }
 
 func (s *Server) getEventConfig(w http.ResponseWriter, r *http.Request, req *request) error {
@@ -98,11 +114,11 @@ func (s *Server) getEventConfig(w http.ResponseWriter, r *http.Request, req *req
 }
 
 func (s *Server) deleteEventConfig(w http.ResponseWriter, r *http.Request, req *request) error {
-	rec, _, err := s.eventConfig(r, req, true)
+	key, _, err := s.eventConfig(r, req, true)
 	if err != nil {
 		return err
 	}
-	if err := s.d.Registry.DeleteEventConfig(r.Context(), rec.Config.FunctionName); err != nil {
+	if err := s.d.Registry.DeleteEventConfig(r.Context(), key); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -110,13 +126,16 @@ func (s *Server) deleteEventConfig(w http.ResponseWriter, r *http.Request, req *
 }
 
 func (s *Server) listEventConfigs(w http.ResponseWriter, r *http.Request, req *request) error {
-	_, cfg, err := s.eventConfig(r, req, false)
+	rec, err := s.lookup(r, req)
 	if err != nil {
 		return err
 	}
-	list := []*function.EventInvokeConfig{}
-	if cfg != nil {
-		list = append(list, cfg)
+	list, err := s.d.Registry.EventConfigs(r.Context(), rec.Config.FunctionName)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*function.EventInvokeConfig{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"FunctionEventInvokeConfigs": list})
 	return nil

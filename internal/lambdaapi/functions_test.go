@@ -62,6 +62,9 @@ func (fakeFunctions) PutEventConfig(context.Context, string, *function.EventInvo
 	return errReadOnly
 }
 func (fakeFunctions) DeleteEventConfig(context.Context, string) error { return errReadOnly }
+func (fakeFunctions) EventConfigs(context.Context, string) ([]*function.EventInvokeConfig, error) {
+	return nil, nil
+}
 func (fakeFunctions) Publish(context.Context, string, string, string, string) (*function.Config, error) {
 	return nil, errReadOnly
 }

@@ -91,6 +91,7 @@ type Functions interface {
 	EventConfig(ctx context.Context, name string) (*function.EventInvokeConfig, error)
 	PutEventConfig(ctx context.Context, name string, c *function.EventInvokeConfig) error
 	DeleteEventConfig(ctx context.Context, name string) error
+	EventConfigs(ctx context.Context, name string) ([]*function.EventInvokeConfig, error)
 	// Versions and aliases (registry/versions.go).
 	Publish(ctx context.Context, name, codeSha256, revisionID, description string) (*function.Config, error)
 	Versions(name string) ([]function.Config, error)

@@ -409,11 +409,60 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 	if err := r.events.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		r.log.Warn("registry: could not delete event invoke config", "function", name, "err", err)
 	}
+	if keys, err := r.qualifiedEventKeys(ctx, name); err == nil {
+		for _, k := range keys {
+			r.events.Delete(ctx, k)
+		}
+	}
 	return nil
 }
 
-// EventConfig returns the function's event-invoke configuration, or nil
-// when it has none.
+// EventKey is the key of the event-invoke configuration of a function
+// at a qualifier: its name for $LATEST, name.qualifier for a version or
+// an alias (a key-value key takes no colon).
+func EventKey(name, qualifier string) string {
+	if qualifier == "" || qualifier == function.LatestVersion {
+		return name
+	}
+	return name + "." + qualifier
+}
+
+// qualifiedEventKeys lists the keys of a function's event-invoke
+// configurations for versions and aliases.
+func (r *Registry) qualifiedEventKeys(ctx context.Context, name string) ([]string, error) {
+	l, err := r.events.ListKeysFiltered(ctx, name+".*")
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for k := range l.Keys() {
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// EventConfigs returns every event-invoke configuration of a function:
+// $LATEST's and those of its versions and aliases.
+func (r *Registry) EventConfigs(ctx context.Context, name string) ([]*function.EventInvokeConfig, error) {
+	keys, err := r.qualifiedEventKeys(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("registry: list event configs of %s: %w", name, err)
+	}
+	var out []*function.EventInvokeConfig
+	for _, k := range append([]string{name}, keys...) {
+		c, err := r.EventConfig(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// EventConfig returns the function's event-invoke configuration under
+// key (see EventKey), or nil when it has none.
 func (r *Registry) EventConfig(ctx context.Context, name string) (*function.EventInvokeConfig, error) {
 	e, err := r.events.Get(ctx, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
