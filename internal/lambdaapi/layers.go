@@ -427,6 +427,9 @@ func (s *Server) addLayerPermission(w http.ResponseWriter, r *http.Request, req 
 	case in.OrganizationID != "" && in.Principal != "*":
 		return function.InvalidParameter("OrganizationId can only be specified with the principal *.")
 	}
+	if q := r.URL.Query().Get("RevisionId"); q != "" { // the SDKs send it in the query
+		in.RevisionID = q
+	}
 	stmt := layers.Statement{Sid: in.StatementID, Action: in.Action, Principal: in.Principal, OrganizationID: in.OrganizationID}
 	v, err = st.AddStatement(r.Context(), v.Name, v.Version, stmt, in.RevisionID)
 	if err != nil {
