@@ -212,6 +212,8 @@ type exchange struct {
 
 	route string       // the route label for Deps.Observe
 	sw    statusWriter // w, when observed
+
+	stream *urlStream // the answer of a RESPONSE_STREAM function URL (stream.go)
 }
 
 // ServeHTTP routes a request to an API or a function URL and answers it.
@@ -367,6 +369,9 @@ func (h *Handler) serveURL(x *exchange, u *catalog.URLEndpoint, path string) {
 			return
 		}
 	}
+	if cfg.InvokeMode == catalog.InvokeStream {
+		x.stream = newURLStream(h, x)
+	}
 	h.invoke(x, cfg.Function, "", payload.URL, 0)
 }
 
@@ -512,7 +517,13 @@ func (h *Handler) invoke(x *exchange, name, qualifier string, f payload.Format, 
 		return
 	}
 	req.TraceID = x.traceH
+	if x.stream != nil {
+		x.stream.attach(req)
+	}
 	resp, err := h.call(x.r.Context(), req, timeout)
+	if x.stream != nil && x.stream.end(name, resp, err) {
+		return
+	}
 	switch {
 	case errors.Is(err, errTimeout):
 		why := "the integration timed out before the function " + name + " answered"

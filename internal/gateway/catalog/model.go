@@ -137,7 +137,7 @@ type URLConfig struct {
 	Region           string       `json:"region"`
 	URLID            string       `json:"urlId"`
 	AuthType         string       `json:"authType"`   // NONE or AWS_IAM
-	InvokeMode       string       `json:"invokeMode"` // BUFFERED
+	InvokeMode       string       `json:"invokeMode"` // BUFFERED or RESPONSE_STREAM
 	Cors             *cors.Config `json:"cors,omitempty"`
 	CreationTime     string       `json:"creationTime"`
 	LastModifiedTime string       `json:"lastModifiedTime"`
@@ -155,6 +155,7 @@ const (
 	AuthIAM            = "AWS_IAM"
 	AuthCustom         = "CUSTOM"
 	InvokeBuffered     = "BUFFERED"
+	InvokeStream       = "RESPONSE_STREAM"
 	DefaultTimeout     = 30000 // integration timeout, milliseconds
 	MinTimeout         = 50
 	MaxTimeout         = 30000
@@ -456,8 +457,8 @@ func CheckURL(u *URLConfig) error {
 	if u.InvokeMode == "" {
 		u.InvokeMode = InvokeBuffered
 	}
-	if u.InvokeMode != InvokeBuffered {
-		return invalidf("InvokeMode %s is not supported by this server; use BUFFERED", u.InvokeMode)
+	if u.InvokeMode != InvokeBuffered && u.InvokeMode != InvokeStream {
+		return invalidf("1 validation error detected: Value '%s' at 'invokeMode' failed to satisfy constraint: Member must satisfy enum value set: [RESPONSE_STREAM, BUFFERED]", u.InvokeMode)
 	}
 	if u.Cors != nil {
 		if u.Cors.MaxAge != nil && *u.Cors.MaxAge < 0 {

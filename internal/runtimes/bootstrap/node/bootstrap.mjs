@@ -14,6 +14,15 @@
 // invocation in progress (Runtime.UnhandledPromiseRejection for rejections)
 // and end the process with Lambda's exit codes, 128 and 129.
 //
+// A handler wrapped in awslambda.streamifyResponse(handler) is called as
+// handler(event, responseStream, context) and streams its response: what
+// it writes to responseStream is posted as it is written, chunked, in the
+// Runtime API's streaming mode, and an error part way is told in the
+// response's trailers. awslambda.HttpResponseStream.from(stream,
+// {statusCode, headers, cookies}) begins the stream with that prelude for
+// a function URL. When the handler's promise settles the stream is ended
+// if it was not.
+//
 // Started with _ALOFT_TEMPLATE set, the bootstrap is a template process (a
 // zygote): once its modules are loaded it says so on descriptor 3 and waits
 // there for the instance it becomes, whose environment and working
@@ -23,6 +32,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { closeSync, existsSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 
@@ -322,6 +332,163 @@ async function loadHandler(spec) {
 }
 
 // ---------------------------------------------------------------------------
+// Response streaming.
+
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HIGH_WATER_MARK = Symbol.for('aws.lambda.runtime.handler.streaming.highWaterMark');
+const HTTP_INTEGRATION_TYPE = 'application/vnd.awslambda.http-integration-response';
+
+class HttpResponseStream {
+  // from begins stream with prelude (statusCode, headers, cookies) and the
+  // eight NUL bytes that end it, as a function URL reads them.
+  static from(stream, prelude) {
+    stream.setContentType(HTTP_INTEGRATION_TYPE);
+    const head = Buffer.from(JSON.stringify(prelude ?? {}), 'utf8');
+    stream._aloftPrelude = Buffer.concat([head, Buffer.alloc(8)]);
+    return stream;
+  }
+}
+
+globalThis.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[STREAMING] = 'response';
+    if (options && Number.isInteger(options.highWaterMark)) handler[HIGH_WATER_MARK] = options.highWaterMark;
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+// The stream of the invocation in progress, if it streams.
+let currentStream = null;
+
+// responseStream returns the Writable a streaming handler writes to. The
+// POST opens with the first write (or the end), once the content type can
+// no longer change; finished resolves when the Runtime API has answered it.
+function responseStream(id, highWaterMark) {
+  let req = null;
+  let contentType = 'application/octet-stream';
+  let failed = false; // the POST broke or was refused: later writes are dropped
+  let pending = null; // the callback of a write waiting for 'drain'
+  let settle;
+  const finished = new Promise((resolve) => { settle = resolve; });
+  const open = () => {
+    if (req) return;
+    req = http.request({
+      host: apiHost, port: apiPort, method: 'POST', path: `${API_PREFIX}/invocation/${id}/response`, agent,
+      headers: {
+        'Content-Type': contentType,
+        'Lambda-Runtime-Function-Response-Mode': 'streaming',
+        'Transfer-Encoding': 'chunked',
+        Trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+      },
+    }, (res) => {
+      res.resume();
+      res.on('end', settle);
+      res.on('error', settle);
+      if (res.statusCode >= 400) failed = true;
+    });
+    req.on('error', () => {
+      failed = true;
+      if (pending) { const cb = pending; pending = null; cb(); }
+      settle();
+    });
+    req.on('drain', () => {
+      if (pending) { const cb = pending; pending = null; cb(); }
+    });
+    if (stream._aloftPrelude) req.write(stream._aloftPrelude);
+    req.flushHeaders();
+  };
+  const stream = new Writable({
+    highWaterMark,
+    write(chunk, _enc, cb) {
+      open();
+      if (failed || req.write(chunk)) cb();
+      else pending = cb;
+    },
+    final(cb) {
+      open();
+      req.end();
+      cb();
+    },
+  });
+  stream.setContentType = (type) => {
+    if (req) throw new Error('Cannot set content-type, too late.');
+    contentType = String(type);
+  };
+  stream.opened = () => req !== null;
+  // fail ends the stream with err in the trailers.
+  stream.fail = (err) => {
+    open();
+    if (!req.writableEnded) {
+      const body = errorBody(err);
+      try {
+        req.addTrailers({
+          'Lambda-Runtime-Function-Error-Type': headerSafe(body.errorType),
+          'Lambda-Runtime-Function-Error-Body': Buffer.from(JSON.stringify(body)).toString('base64'),
+        });
+      } catch {
+        // trailers cannot be added once the request ended
+      }
+      req.end();
+    }
+    return finished;
+  };
+  stream.finished = finished;
+  return stream;
+}
+
+// runStreaming calls a streaming handler and settles when its promise does
+// or, for a handler that returns none, when the stream is finished or the
+// event loop runs dry.
+function runStreaming(fn, event, stream, context) {
+  return new Promise((resolve, reject) => {
+    settleEmpty = () => resolve();
+    let ret;
+    try {
+      ret = fn(event, stream, context);
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') && typeof ret.then === 'function') {
+      ret.then(() => resolve(), reject);
+    } else {
+      stream.on('finish', () => resolve());
+      stream.on('error', reject);
+    }
+  });
+}
+
+async function invokeStreaming(fn, id, h, res) {
+  const stream = responseStream(id, fn[HIGH_WATER_MARK]);
+  currentStream = stream;
+  try {
+    const context = makeContext(id, h);
+    const text = res.body.toString('utf8');
+    const event = text === '' ? null : JSON.parse(text);
+    await runStreaming(fn, event, stream, context);
+    if (!stream.writableEnded) stream.end();
+  } catch (err) {
+    if (responded) return;
+    if (!stream.opened()) {
+      // Nothing was sent: the error is the whole answer.
+      responded = true;
+      currentStream = null;
+      await reportInvokeError(id, err, 'Invoke Error');
+      phase = 'idle';
+      return;
+    }
+    writeLog('ERROR', ['Invoke Error', describe(err)]);
+    await stream.fail(err);
+  }
+  if (responded) return;
+  await stream.finished;
+  responded = true;
+  currentStream = null;
+  phase = 'idle';
+}
+
+// ---------------------------------------------------------------------------
 // Invocations.
 
 let phase = 'init'; // 'init' | 'invoke' | 'idle' | 'failed'
@@ -410,6 +577,7 @@ async function invoke(fn, res) {
   phase = 'invoke';
   if (h['lambda-runtime-trace-id']) process.env._X_AMZN_TRACE_ID = h['lambda-runtime-trace-id'];
   else delete process.env._X_AMZN_TRACE_ID;
+  if (fn[STREAMING] === 'response') return invokeStreaming(fn, id, h, res);
 
   let payload;
   try {
@@ -442,6 +610,10 @@ async function escaped(err, label, code) {
   try {
     if (phase === 'init') {
       await reportInitError(err, label);
+    } else if (phase === 'invoke' && !responded && currentStream && currentStream.opened()) {
+      responded = true;
+      writeLog('ERROR', [label, describe(err)]);
+      await Promise.race([currentStream.fail(err), new Promise((r) => setTimeout(r, 1000))]);
     } else if (phase === 'invoke' && !responded) {
       responded = true;
       await reportInvokeError(invokeId, err, label);
