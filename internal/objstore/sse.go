@@ -411,18 +411,22 @@ var (
 	aadLast = []byte{1}
 )
 
-// sealBufs are a sealer's two plaintext segments and its output buffer.
-var sealBufPool = sync.Pool{New: func() any { b := make([]byte, 2*sseSegment+sseSealed); return &b }}
+// sealBatch is how many sealed segments are written at once.
+const sealBatch = 4
+
+// sealBufPool holds a sealer's two plaintext segments and its output
+// buffer.
+var sealBufPool = sync.Pool{New: func() any { b := make([]byte, 2*sseSegment+sealBatch*sseSealed); return &b }}
 
 // readSealed is readContent for an encrypted file: the plaintext's size
-// and MD5 are returned, the sealed segments written. A full segment is
-// held until more bytes or the end arrive, to know whether it is the
-// stream's last.
+// and MD5 are returned, the sealed segments written, sealBatch at a
+// time. A full segment is held until more bytes or the end arrive, to
+// know whether it is the stream's last.
 func (t *tempFile) readSealed(body io.Reader, limit int64) (int64, [md5.Size]byte, error) {
 	bp := sealBufPool.Get().(*[]byte)
 	defer sealBufPool.Put(bp)
 	bufs := [2][]byte{(*bp)[:sseSegment], (*bp)[sseSegment : 2*sseSegment]}
-	out := (*bp)[2*sseSegment:]
+	out := (*bp)[2*sseSegment : 2*sseSegment : len(*bp)]
 	s := t.seal
 	h := md5.New()
 	var sum [md5.Size]byte
@@ -430,23 +434,38 @@ func (t *tempFile) readSealed(body io.Reader, limit int64) (int64, [md5.Size]byt
 	var n, written, flushed int64
 	var seg int64
 	cur, k := 0, 0 // the segment being filled and its length
+	flush := func() error {
+		if len(out) == 0 {
+			return nil
+		}
+		if s.ct != nil {
+			s.ct.Write(out)
+		}
+		if _, err := t.f.Write(out); err != nil {
+			return fmt.Errorf("objstore: write: %w", err)
+		}
+		written += int64(len(out))
+		out = out[:0]
+		if written-flushed >= writebackChunk {
+			startWriteback(t.f, flushed, written-flushed)
+			flushed = written
+		}
+		return nil
+	}
 	emit := func(p []byte, last bool) error {
+		if cap(out)-len(out) < len(p)+sseTag {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 		aad := aadMore
 		if last {
 			aad = aadLast
 		}
-		c := s.aead.Seal(out[:0], sseNonceOf(nonce[:], s.stream, seg), p, aad)
+		out = s.aead.Seal(out, sseNonceOf(nonce[:], s.stream, seg), p, aad)
 		seg++
-		if s.ct != nil {
-			s.ct.Write(c)
-		}
-		if _, err := t.f.Write(c); err != nil {
-			return fmt.Errorf("objstore: write: %w", err)
-		}
-		written += int64(len(c))
-		if written-flushed >= writebackChunk {
-			startWriteback(t.f, flushed, written-flushed)
-			flushed = written
+		if last {
+			return flush()
 		}
 		return nil
 	}
@@ -537,51 +556,97 @@ func newOpener(f io.ReaderAt, m *fileMeta, g cipher.AEAD) (*opener, error) {
 
 // reader returns a reader of length plaintext bytes from offset.
 func (o *opener) reader(offset, length int64) io.Reader {
-	bufLen := int64(sseSealed)
-	if o.size < sseSegment {
-		bufLen = o.size + sseTag
-	}
-	return &openReader{o: o, off: offset, end: offset + length, buf: make([]byte, bufLen)}
+	// Up to sealBatch segments are read at once, no more than the range
+	// (and the object) can use.
+	n := min(int64(sealBatch*sseSealed), sealedLen(o.size), (length/sseSegment+2)*sseSealed)
+	return &openReader{o: o, off: offset, end: offset + length, buf: make([]byte, n)}
 }
 
-// openReader is a range of an encrypted file's plaintext. It opens one
-// segment at a time, in place in buf.
+// openReader is a range of an encrypted file's plaintext. It reads up to
+// sealBatch segments of one stream at a time and opens them in place in
+// buf.
 type openReader struct {
 	o        *opener
 	off, end int64
 	buf      []byte
-	plain    []byte // the open segment's plaintext
-	plainAt  int64  // the plaintext offset of plain[0]
-	stream   int    // index of the stream last used
+	segs     [sealBatch][]byte // the open segments' plaintexts
+	nsegs    int
+	plainAt  int64 // the plaintext offset of segs[0][0]
+	stream   int   // index of the stream last used
+	checked  bool  // an empty object's segment was opened
+}
+
+// avail returns the open plaintext at r.off, loading it if needed.
+func (r *openReader) avail() ([]byte, error) {
+	i := (r.off - r.plainAt) / sseSegment
+	if r.off < r.plainAt || i >= int64(r.nsegs) || r.off-r.plainAt-i*sseSegment >= int64(len(r.segs[i])) {
+		if err := r.load(); err != nil {
+			return nil, err
+		}
+		i = 0
+	}
+	p := r.segs[i][r.off-r.plainAt-i*sseSegment:]
+	if rem := r.end - r.off; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	return p, nil
+}
+
+// done reports the end of the range. An empty object's one segment is
+// opened all the same: a stream cut to nothing must not read as empty.
+func (r *openReader) done() (bool, error) {
+	if r.off < r.end {
+		return false, nil
+	}
+	if r.o.size == 0 && !r.checked {
+		if err := r.load(); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
 }
 
 func (r *openReader) Read(p []byte) (int, error) {
-	if r.off >= r.end {
-		if r.o.size == 0 && r.plain == nil {
-			// An empty object's one segment is checked all the same: a
-			// stream cut to nothing must not read as empty.
-			if err := r.load(); err != nil {
-				return 0, err
-			}
+	if end, err := r.done(); end {
+		if err != nil {
+			return 0, err
 		}
 		return 0, io.EOF
 	}
-	if r.plain == nil || r.off < r.plainAt || r.off >= r.plainAt+int64(len(r.plain)) {
-		if err := r.load(); err != nil {
-			return 0, err
-		}
+	a, err := r.avail()
+	if err != nil {
+		return 0, err
 	}
-	avail := r.plain[r.off-r.plainAt:]
-	if rem := r.end - r.off; int64(len(avail)) > rem {
-		avail = avail[:rem]
-	}
-	n := copy(p, avail)
+	n := copy(p, a)
 	r.off += int64(n)
 	return n, nil
 }
 
-// load opens the segment holding r.off.
+// WriteTo writes the rest of the range to w a segment at a time, without
+// copying it through a caller's buffer.
+func (r *openReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if end, err := r.done(); end {
+			return total, err
+		}
+		a, err := r.avail()
+		if err != nil {
+			return total, err
+		}
+		n, err := w.Write(a)
+		total += int64(n)
+		r.off += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// load reads and opens the segments from the one holding r.off, as many
+// as buf holds and the range and the stream need.
 func (r *openReader) load() error {
+	r.nsegs = 0
 	ss := r.o.streams
 	i := r.stream
 	for i < len(ss)-1 && r.off >= ss[i].plainAt+ss[i].plainLen {
@@ -592,28 +657,39 @@ func (r *openReader) load() error {
 	}
 	r.stream = i
 	s := ss[i]
-	rel := r.off - s.plainAt
-	seg := rel / sseSegment
-	plainLen := min(int64(sseSegment), s.plainLen-seg*sseSegment)
-	at := s.sealedAt + seg*sseSealed
-	c := r.buf[:plainLen+sseTag]
+	first := (r.off - s.plainAt) / sseSegment
+	last := first // the last segment to read: within the stream, the range and buf
+	for last+1 < first+int64(len(r.buf)/sseSealed) && (last+1)*sseSegment < s.plainLen && s.plainAt+(last+1)*sseSegment < r.end {
+		last++
+	}
+	plainEnd := min((last+1)*sseSegment, s.plainLen)
+	at := s.sealedAt + first*sseSealed
+	c := r.buf[:plainEnd-first*sseSegment+(last-first+1)*sseTag]
 	if _, err := r.o.f.ReadAt(c, at); err != nil {
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("%w: encrypted content is short", ErrCorrupt)
 		}
 		return fmt.Errorf("objstore: read: %w", err)
 	}
-	aad := aadMore
-	if (seg+1)*sseSegment >= s.plainLen {
-		aad = aadLast
-	}
 	var nonce [sseNonce]byte
-	plain, err := r.o.aead.Open(c[:0], sseNonceOf(nonce[:], s.id, seg), c, aad)
-	if err != nil {
-		r.plain = nil
-		return fmt.Errorf("%w: segment %d of stream %d at offset %d", ErrSSEAuth, seg, i, at)
+	for seg := first; seg <= last; seg++ {
+		k := min(int64(sseSegment), s.plainLen-seg*sseSegment) + sseTag
+		sealed := c[:k]
+		c = c[k:]
+		aad := aadMore
+		if (seg+1)*sseSegment >= s.plainLen {
+			aad = aadLast
+		}
+		plain, err := r.o.aead.Open(sealed[:0], sseNonceOf(nonce[:], s.id, seg), sealed, aad)
+		if err != nil {
+			r.nsegs = 0
+			return fmt.Errorf("%w: segment %d of stream %d at offset %d", ErrSSEAuth, seg, i, s.sealedAt+seg*sseSealed)
+		}
+		r.segs[seg-first] = plain
 	}
-	r.plain, r.plainAt = plain, s.plainAt+seg*sseSegment
+	r.nsegs = int(last - first + 1)
+	r.plainAt = s.plainAt + first*sseSegment
+	r.checked = true
 	return nil
 }
 

@@ -415,6 +415,15 @@ func TestSSEMultipart(t *testing.T) {
 			if err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("read %d bytes, %v", len(got), err)
 			}
+			// The same through WriteTo, as a response is sent.
+			r, err := obj.Range(0, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sent bytes.Buffer
+			if _, err := io.Copy(&sent, r); err != nil || !bytes.Equal(sent.Bytes(), want) {
+				t.Fatalf("WriteTo: %d bytes, %v", sent.Len(), err)
+			}
 			for _, r := range [][2]int64{{int64(len(p1)) - 10, 20}, {int64(len(p1)), int64(len(p2))}, {int64(len(p1) + len(p2) - 1), 2}, {5, int64(len(want)) - 10}} {
 				got, err := readAllRange(t, obj, r[0], r[1])
 				if err != nil || !bytes.Equal(got, want[r[0]:r[0]+r[1]]) {
