@@ -16,7 +16,10 @@
 //	buckets/<bucket>/lifecycle.json
 //	                              its lifecycle rules (see StartLifecycle)
 //	buckets/<bucket>/website.json its website configuration (see WebsiteStore)
+//	buckets/<bucket>/encryption.json
+//	                              its default encryption (see EncryptionStore)
 //	buckets/<bucket>/keys/...     one file per object
+//	sse-s3.key                    the SSE-S3 master key (see sse.go)
 //	uploads/<bucket>/<upload-id>/upload.json, part-00001, ...
 //	store-id                      a random name, shared by the nodes that
 //	                              share this directory (upload sweeps,
