@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -176,4 +177,44 @@ func TestLambdaVersionsAndAliases(t *testing.T) {
 	if v3, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("rel")}); err != nil || aws.ToString(v3.Version) != "3" {
 		t.Fatalf("publish v3: %+v %v", v3, err)
 	}
+}
+
+// TestCLIReleases drives versions and aliases through the aloft CLI.
+func TestCLIReleases(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	root := alofttest.ModuleRoot(t)
+	mustRun := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := srv.Run(ctx, nil, args...)
+		if code != 0 {
+			t.Fatalf("aloft %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
+		}
+		return out
+	}
+	mustRun("function", "create", "hello", "--runtime", "python3.11", "--handler", "app.handler", "--code", root+"/examples/hello-python/")
+	if out := mustRun("function", "publish", "hello", "--description", "first"); !strings.Contains(out, "version 1") {
+		t.Fatalf("publish printed %q", out)
+	}
+	mustRun("function", "update", "hello", "--memory", "256")
+	if out := mustRun("function", "publish", "hello"); !strings.Contains(out, "version 2") {
+		t.Fatalf("second publish printed %q", out)
+	}
+	if out := mustRun("alias", "create", "hello", "live", "--version", "1"); !strings.Contains(out, "function:hello:live -> 1") {
+		t.Fatalf("alias create printed %q", out)
+	}
+	if out := mustRun("invoke", "hello:live", "--payload", `{"name":"Ada"}`); !strings.Contains(out, "Hello, Ada!") {
+		t.Fatalf("invoke through the alias printed %q", out)
+	}
+	mustRun("alias", "update", "hello", "live", "--weight", "2=0.5")
+	if out := mustRun("alias", "list", "hello"); !strings.Contains(out, "50% to 2") {
+		t.Fatalf("alias list printed %q", out)
+	}
+	if out := mustRun("alias", "update", "hello", "live", "--version", "2", "--weight", "none"); !strings.Contains(out, "-> 2") || strings.Contains(out, "%") {
+		t.Fatalf("promotion printed %q", out)
+	}
+	if _, errOut, code := srv.Run(ctx, nil, "alias", "create", "hello", "bad", "--version", "9"); code == 0 || !strings.Contains(errOut, "9") {
+		t.Fatalf("alias of a missing version: exit %d, %q", code, errOut)
+	}
+	mustRun("alias", "delete", "hello", "live")
 }

@@ -35,7 +35,7 @@ func (e *env) functionCmd() *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(e.createCmd(), e.updateCmd(), e.getCmd(), e.listCmd(), e.deleteCmd())
+	cmd.AddCommand(e.createCmd(), e.updateCmd(), e.getCmd(), e.listCmd(), e.deleteCmd(), e.publishCmd())
 	return cmd
 }
 
@@ -44,6 +44,7 @@ type configFlags struct {
 	runtime, handler, role, description string
 	memory, timeout, ephemeral          int32
 	env                                 []string
+	layers                              []string // layer version ARNs
 }
 
 // register adds the flags to cmd. withDefaults shows the server's defaults
@@ -60,6 +61,7 @@ func (c *configFlags) register(cmd *cobra.Command, envHelp string, withDefaults 
 	f.Int32Var(&c.timeout, "timeout", timeout, fmt.Sprintf("timeout in `SECONDS` (%d to %d)", function.MinTimeout, function.MaxTimeout))
 	f.StringArrayVar(&c.env, "env", nil, envHelp)
 	f.StringVar(&c.description, "description", "", "`TEXT` describing the function")
+	f.StringArrayVar(&c.layers, "layer", nil, "layer version `ARN` (repeatable, up to 5, in order; on update, replaces the function's layers, and --layer '' removes them)")
 	f.Int32Var(&c.ephemeral, "ephemeral-storage", ephemeral, fmt.Sprintf("size of /tmp in `MB` (%d to %d)", function.MinEphemeral, function.MaxEphemeral))
 	role := "execution role `ARN`"
 	if withDefaults {
@@ -67,6 +69,17 @@ func (c *configFlags) register(cmd *cobra.Command, envHelp string, withDefaults 
 	}
 	f.StringVar(&c.role, "role", "", role)
 	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions(function.Runtimes, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// layerARNs returns the --layer arguments, without empty ones.
+func (c *configFlags) layerARNs() []string {
+	var out []string
+	for _, l := range c.layers {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // parseEnv turns the --env KEY=VALUE arguments into a map.
@@ -165,6 +178,7 @@ aloft:network=none, which "aws lambda tag-resource" can change later).`,
 			if len(tagMap) > 0 {
 				in.Tags = tagMap
 			}
+			in.Layers = cfg.layerARNs()
 			c, err := e.connect()
 			if err != nil {
 				return err
@@ -214,7 +228,7 @@ remove them all.`,
 			f := cmd.Flags()
 			newCode := f.Changed("code")
 			newConfig := false
-			for _, fl := range []string{"runtime", "handler", "memory", "timeout", "env", "clear-env", "description", "ephemeral-storage", "role"} {
+			for _, fl := range []string{"runtime", "handler", "memory", "timeout", "env", "clear-env", "description", "ephemeral-storage", "role", "layer"} {
 				newConfig = newConfig || f.Changed(fl)
 			}
 			if !newCode && !newConfig {
@@ -274,6 +288,9 @@ remove them all.`,
 				}
 				if f.Changed("env") || clearEnv {
 					in.Environment = &types.Environment{Variables: vars}
+				}
+				if f.Changed("layer") {
+					in.Layers = append([]string{}, cfg.layerARNs()...) // empty, not nil: removes them
 				}
 				res, err := e.updateConfig(ctx, c, in, newCode && conf.LastUpdateStatus == types.LastUpdateStatusInProgress)
 				if err != nil {
