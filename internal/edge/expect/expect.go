@@ -30,8 +30,7 @@
 // to the empty line), then the next request on the connection. Bodies
 // are never scanned and never changed. An Expect line is held back
 // until the first byte of the line after it (a line starting with a
-// space would fold into it) and at most holdMax bytes; nothing else is
-// held. On anything it cannot frame with certainty (a request line
+// space would fold into it), 512 bytes at most; nothing else is held. On anything it cannot frame with certainty (a request line
 // other than METHOD SP target SP HTTP/1.1, CONNECT, an Upgrade header,
 // a folded header line, an empty or repeated Content-Length, a
 // Transfer-Encoding other than one chunked, both of those at once, a
@@ -41,6 +40,7 @@
 package expect
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -103,7 +103,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if h < 0 {
 			return n, err
 		}
-		if err != nil || n-h > len(c.buf) {
+		if err != nil && !isTimeout(err) || n-h > len(c.buf) {
 			// The line cannot be finished, or is too long to hold.
 			c.s.stop()
 			return n, err
@@ -111,11 +111,18 @@ func (c *Conn) Read(p []byte) (int, error) {
 		c.end = copy(c.buf[:], p[h:n])
 		c.off, c.ready = 0, 0
 		c.s.rebase(h)
-		if h > 0 {
-			return h, nil
+		if h > 0 || err != nil {
+			return h, err
 		}
 	}
 	return c.readHeld(p)
+}
+
+// isTimeout reports whether err is a deadline passing, after which the
+// connection may be read again (net/http sets one to interrupt a read).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // readHeld returns bytes from buf, reading into it while all it holds
@@ -125,10 +132,12 @@ func (c *Conn) readHeld(p []byte) (int, error) {
 		if c.ready > c.off {
 			n := copy(p, c.buf[c.off:c.ready])
 			c.off += n
-			if c.off < c.end {
+			if c.off == c.end {
+				c.off, c.ready, c.end = 0, 0, 0
+			}
+			if c.off < c.ready {
 				return n, nil
 			}
-			c.off, c.ready, c.end = 0, 0, 0
 			err := c.err
 			c.err = nil
 			return n, err
@@ -147,17 +156,22 @@ func (c *Conn) readHeld(p []byte) (int, error) {
 		from := c.end
 		c.end += n
 		h := c.s.scan(c.buf[:c.end], from)
-		if err != nil {
-			if h >= 0 {
-				c.s.stop()
-				h = -1
-			}
-			c.err = err
+		if err != nil && h >= 0 && !isTimeout(err) {
+			c.s.stop() // the line will not be finished
+			h = -1
 		}
 		if h < 0 {
 			c.ready = c.end
 		} else {
 			c.ready = h
+		}
+		if err != nil {
+			if c.ready == c.off {
+				// Nothing to return but the line still held, which
+				// stays for the reads after the deadline.
+				return 0, err
+			}
+			c.err = err
 		}
 	}
 }
@@ -179,6 +193,11 @@ func (c *Conn) CloseWrite() error {
 	}
 	return nil
 }
+
+var (
+	_ net.Conn      = (*Conn)(nil)
+	_ io.ReaderFrom = (*Conn)(nil)
+)
 
 // writerOnly hides every method of a writer but Write, so that io.Copy
 // does not come back to ReadFrom.

@@ -9,21 +9,31 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 )
 
 // feedConn is a connection whose reads return data in the pieces of
-// the given sizes (cycled), then io.EOF.
+// the given sizes (cycled), then io.EOF; with timeouts, every so many
+// reads fail with a deadline passing instead.
 type feedConn struct {
 	net.Conn
-	data   []byte
-	pieces []int
-	k      int
+	data     []byte
+	pieces   []int
+	k        int
+	timeouts int
+	reads    int
 }
 
+// errDeadline is what a read returns when its deadline passes.
+var errDeadline error = &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+
 func (f *feedConn) Read(p []byte) (int, error) {
+	if f.reads++; f.timeouts > 0 && f.reads%f.timeouts == 0 {
+		return 0, errDeadline
+	}
 	if len(f.data) == 0 {
 		return 0, io.EOF
 	}
@@ -41,7 +51,15 @@ func (f *feedConn) Read(p []byte) (int, error) {
 // connection and with reads of the sizes in bufs (cycled).
 func through(t testing.TB, data []byte, pieces, bufs []int) []byte {
 	t.Helper()
-	c := NewConn(&feedConn{data: data, pieces: pieces})
+	return throughConn(t, &feedConn{data: data, pieces: pieces}, bufs)
+}
+
+// throughConn reads all of f through a Conn, with reads of the sizes in
+// bufs (cycled), reading on after a deadline.
+func throughConn(t testing.TB, f *feedConn, bufs []int) []byte {
+	t.Helper()
+	c := NewConn(f)
+	limit := 10*len(f.data) + 100
 	var out []byte
 	for k := 0; ; k++ {
 		p := make([]byte, bufs[k%len(bufs)])
@@ -50,10 +68,10 @@ func through(t testing.TB, data []byte, pieces, bufs []int) []byte {
 		if errors.Is(err, io.EOF) {
 			return out
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatal(err)
 		}
-		if k > 10*len(data)+100 {
+		if k > limit {
 			t.Fatal("no progress")
 		}
 	}
@@ -262,6 +280,10 @@ func FuzzExpectRewrite(f *testing.F) {
 		if got := through(t, in, pieces, bufs); !bytes.Equal(got, want) {
 			t.Fatalf("pieces %v, reads %v:\n in: %q\ngot: %q\nwant: %q", pieces, bufs, in, got, want)
 		}
+		timeouts := 2 + int(uint64(seed)%5)
+		if got := throughConn(t, &feedConn{data: in, pieces: pieces, timeouts: timeouts}, bufs); !bytes.Equal(got, want) {
+			t.Fatalf("pieces %v, reads %v, deadline every %d reads:\n in: %q\ngot: %q\nwant: %q", pieces, bufs, timeouts, in, got, want)
+		}
 		whole := through(t, data, nil, []int{1 << 16})
 		if got := through(t, data, pieces, bufs); !bytes.Equal(got, whole) {
 			t.Fatalf("raw, pieces %v, reads %v:\n in: %q\ngot: %q\nwhole: %q", pieces, bufs, data, got, whole)
@@ -422,6 +444,9 @@ func TestGenerated(t *testing.T) {
 		pieces, bufs := randomSplits(int64(k))
 		if got := through(t, in, pieces, bufs); !bytes.Equal(got, want) {
 			t.Fatalf("pieces %v, reads %v:\n in: %q\ngot: %q\nwant: %q", pieces, bufs, in, got, want)
+		}
+		if got := throughConn(t, &feedConn{data: in, pieces: pieces, timeouts: 2 + k%4}, bufs); !bytes.Equal(got, want) {
+			t.Fatalf("pieces %v, reads %v, deadline every %d reads:\n in: %q\ngot: %q\nwant: %q", pieces, bufs, 2+k%4, in, got, want)
 		}
 		renamed += bytes.Count(want, []byte(PrivateName+":"))
 		kept += bytes.Count(bytes.ToLower(want), []byte("\nexpect:100-continue"))
