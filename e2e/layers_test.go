@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -481,4 +483,51 @@ func invokeRaw(t *testing.T, c *lambda.Client, name string) (map[string]any, str
 	var m map[string]any
 	json.Unmarshal(out.Payload, &m)
 	return m, string(out.Payload) + " " + logTail(out)
+}
+
+// TestLayersCLI publishes a layer from a directory with the CLI, lists
+// it, and gives it to a function with --layer on create and update.
+func TestLayersCLI(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	run := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := srv.Run(ctx, nil, args...)
+		if code != 0 {
+			t.Fatalf("aloft %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		}
+		return out
+	}
+	layerDir, appDir := t.TempDir(), t.TempDir()
+	writeFile(t, layerDir+"/python/cliutil.py", "WORD = 'from the cli layer'\n")
+	writeFile(t, appDir+"/app.py", "import cliutil\ndef handler(e, c):\n    return cliutil.WORD\n")
+	out := run("layer", "publish", "cliutil", "--dir", layerDir, "--runtime", "python3.11", "--description", "cli")
+	arn := "arn:aws:lambda:us-east-1:000000000000:layer:cliutil:1"
+	if !strings.Contains(out, arn) {
+		t.Fatalf("publish output: %s", out)
+	}
+	if out := run("layer", "list"); !strings.Contains(out, "cliutil") || !strings.Contains(out, "python3.11") {
+		t.Errorf("layer list: %s", out)
+	}
+	if out := run("layer", "list", "cliutil", "-o", "json"); !strings.Contains(out, `"Version": 1`) {
+		t.Errorf("layer list NAME: %s", out)
+	}
+	run("function", "create", "clifn", "--runtime", "python3.11", "--handler", "app.handler", "--code", appDir, "--layer", arn)
+	if a, raw := invokeRaw(t, srv.Lambda(), "clifn"); a != nil || !strings.Contains(raw, "from the cli layer") {
+		t.Errorf("invoke: %s", raw)
+	}
+	run("function", "update", "clifn", "--layer", "")
+	if e := invokeErr(t, srv.Lambda(), "clifn", "{}"); !strings.Contains(e.ErrorMessage, "cliutil") {
+		t.Errorf("after removing the layer: %+v", e)
+	}
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
