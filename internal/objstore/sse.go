@@ -47,6 +47,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 )
 
 // Encryption modes.
@@ -191,8 +192,8 @@ func (m *fileMeta) storedSize() int64 {
 
 // masterKey is the store's SSE-S3 key, loaded or made at first use.
 type masterKey struct {
-	mu   sync.Mutex
-	aead cipher.AEAD
+	mu   sync.Mutex   // orders loading and making it
+	aead atomic.Value // its cipher.AEAD, once loaded
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
@@ -212,10 +213,13 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 // linked into place, so that the key file is whole or absent and two
 // makers agree on one key.
 func (d *Disk) master() (cipher.AEAD, error) {
+	if g, ok := d.sse.aead.Load().(cipher.AEAD); ok {
+		return g, nil
+	}
 	d.sse.mu.Lock()
 	defer d.sse.mu.Unlock()
-	if d.sse.aead != nil {
-		return d.sse.aead, nil
+	if g, ok := d.sse.aead.Load().(cipher.AEAD); ok {
+		return g, nil
 	}
 	path := filepath.Join(d.root, masterFile)
 	key, err := os.ReadFile(path)
@@ -232,7 +236,7 @@ func (d *Disk) master() (cipher.AEAD, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.sse.aead = g
+	d.sse.aead.Store(g)
 	return g, nil
 }
 
@@ -333,7 +337,7 @@ func (d *Disk) dataKey(s *sseMeta, customerKey []byte) (cipher.AEAD, error) {
 	return newGCM(key)
 }
 
-// BucketDefault fills in a write's encryption from the bucket's default
+// bucketDefault fills in a write's encryption from the bucket's default
 // encryption when the write names none.
 func (d *Disk) bucketDefault(bucket string, enc *Encryption) error {
 	if enc.Mode != "" {
@@ -359,7 +363,7 @@ type sealer struct {
 }
 
 // seal makes t encrypt the content readContent writes, under a new data
-// key for enc (or, with up, an upload's), unless enc is no encryption.
+// key for enc, unless enc is no encryption.
 func (d *Disk) seal(t *tempFile, enc Encryption) error {
 	if enc.Mode == "" {
 		return nil

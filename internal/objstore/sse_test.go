@@ -527,3 +527,47 @@ func BenchmarkSSE(b *testing.B) {
 		}
 	}
 }
+
+func TestSSEMasterKeyPersists(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "objects")
+	d, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustBucket(t, d, "bkt")
+	ctx := context.Background()
+	// Writers racing to make the key agree on one.
+	errs := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			_, err := d.PutObject(ctx, "bkt", fmt.Sprint("k", i), strings.NewReader(marker), PutOptions{Encryption: Encryption{Mode: SSES3}})
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another store over the same directory (a restart) reads them.
+	d2, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if got, _ := read(t, d2, "bkt", fmt.Sprint("k", i)); got != marker {
+			t.Fatalf("k%d after reopening: %q", i, got)
+		}
+	}
+	// A damaged key file is an error, never a new key.
+	if err := os.WriteFile(filepath.Join(root, masterFile), []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d3, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d3.Open(ctx, "bkt", "k0"); err == nil || errors.Is(err, ErrSSEAuth) {
+		t.Fatalf("read with a damaged master key: %v", err)
+	}
+}
