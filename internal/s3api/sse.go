@@ -22,10 +22,16 @@ import (
 const sseAES256 = "AES256"
 
 // sseHeader is the header rule of x-amz-server-side-encryption: taken on
-// the writes of an object (PutObject, CopyObject, CreateMultipartUpload),
-// with AES256 its only implemented value.
+// the writes that make an object (PutObject, CopyObject,
+// CreateMultipartUpload), with AES256 its only implemented value; a part
+// takes its upload's encryption.
 func sseHeader(r *http.Request, rq *request, v string) error {
-	if !rq.hasKey || (r.Method != http.MethodPut && r.Method != http.MethodPost) {
+	_, uploads := rq.query["uploads"]
+	_, uploadID := rq.query["uploadId"]
+	_, sub := subresourceOf(rq.query)
+	put := r.Method == http.MethodPut && !uploadID && !sub
+	create := r.Method == http.MethodPost && uploads && !hasOtherQuery(rq)
+	if !rq.hasKey || !put && !create {
 		return s3err("InvalidArgument", "x-amz-server-side-encryption header is not supported for this operation.")
 	}
 	return checkSSEAlgorithm(v)
