@@ -177,6 +177,16 @@ func TestS3ServerSideEncryption(t *testing.T) {
 	if onDisk(t, e.srv.Dir, "multipartsecret") {
 		t.Fatal("the plaintext of an encrypted upload is on disk")
 	}
+
+	// A restarted server reads them with the master key it kept.
+	e.srv.Restart()
+	e.c = e.srv.S3()
+	if got, _ := e.get(t, "sse", "one"); !bytes.Equal(got, body) {
+		t.Fatalf("after a restart: %d bytes", len(got))
+	}
+	if got, _ := e.get(t, "sse", "mp"); !bytes.Equal(got, want) {
+		t.Fatalf("multipart after a restart: %d bytes", len(got))
+	}
 }
 
 // TestS3BucketDefaultEncryption sets, reads and removes a bucket's
