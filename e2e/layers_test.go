@@ -78,6 +78,11 @@ func zerosZip(t testing.TB, name string, n int) []byte {
 	return buf.Bytes()
 }
 
+// layerContentOf is a layer's Content uploaded with the request.
+func layerContentOf(zip []byte) *types.LayerVersionContentInput {
+	return &types.LayerVersionContentInput{ZipFile: zip}
+}
+
 func publish(t *testing.T, c *lambda.Client, name string, zip []byte, mutate ...func(*lambda.PublishLayerVersionInput)) *lambda.PublishLayerVersionOutput {
 	t.Helper()
 	in := &lambda.PublishLayerVersionInput{LayerName: aws.String(name), Content: &types.LayerVersionContentInput{ZipFile: zip}}
@@ -98,7 +103,7 @@ import conf
 def handler(event, context):
     tool = shutil.which("layertool")
     out = subprocess.run([tool], capture_output=True, text=True).stdout.strip() if tool else ""
-    return {"greet": greet.hello(), "conf": conf.VALUE, "first": conf.FIRST_ONLY if hasattr(conf, "FIRST_ONLY") else "",
+    return {"greet": greet.hello(), "greetfile": greet.__file__, "conf": conf.VALUE, "first": conf.FIRST_ONLY if hasattr(conf, "FIRST_ONLY") else "",
             "tool": out, "site": __import__("sitepkg").NAME, "pythonpath": os.environ.get("PYTHONPATH", ""),
             "opt": sorted(os.listdir("/opt")) if os.path.isdir("/opt") else []}
 `
@@ -140,6 +145,9 @@ func TestLayersRun(t *testing.T) {
 	json.Unmarshal(res.Payload, &got)
 	if got["greet"] != "hello from a layer" || got["site"] != "site-packages" {
 		t.Errorf("imports from the layer: %s", res.Payload)
+	}
+	if f, _ := got["greetfile"].(string); !strings.HasPrefix(f, "/opt/python/") {
+		t.Errorf("the layers should be at /opt in the linux sandbox: %s", res.Payload)
 	}
 	if got["conf"] != "second" || got["first"] != "" {
 		t.Errorf("the later layer's conf.py should win whole: %s", res.Payload)
@@ -529,5 +537,28 @@ func writeFile(t *testing.T, path, body string) {
 	}
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLayersProcessSandbox runs a function with a layer under the process
+// sandbox, which has no /opt of its own: the search paths name the merged
+// layers on the host.
+func TestLayersProcessSandbox(t *testing.T) {
+	srv := alofttest.Start(t, "--sandbox", "process")
+	c := srv.Lambda()
+	l := publish(t, c, "proc", layerZip(t,
+		layerEntry{name: "python/procmod.py", body: "WHERE = __file__\n"},
+		layerEntry{name: "bin/proctool", body: "#!/bin/sh\necho proctool ran\n", mode: 0o755},
+	))
+	create(t, c, "procfn", runtimeCase{runtime: "python3.11", handler: "app.handler"},
+		alofttest.ZipFiles(t, map[string]string{"app.py": `import os, subprocess, procmod
+def handler(e, c):
+    return {"where": procmod.WHERE, "tool": subprocess.run(["proctool"], capture_output=True, text=True).stdout.strip(),
+            "path": os.environ["PATH"]}
+`}), func(in *lambda.CreateFunctionInput) { in.Layers = []string{aws.ToString(l.LayerVersionArn)} })
+	a, raw := invokeRaw(t, c, "procfn")
+	where, _ := a["where"].(string)
+	if where == "" || strings.HasPrefix(where, "/opt/") || !strings.HasSuffix(where, "/python/procmod.py") || a["tool"] != "proctool ran" {
+		t.Fatalf("process sandbox: %s", raw)
 	}
 }
