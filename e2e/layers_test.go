@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -560,5 +562,65 @@ def handler(e, c):
 	where, _ := a["where"].(string)
 	if where == "" || strings.HasPrefix(where, "/opt/") || !strings.HasSuffix(where, "/python/procmod.py") || a["tool"] != "proctool ran" {
 		t.Fatalf("process sandbox: %s", raw)
+	}
+}
+
+// TestLayersIAM checks that layers and code from S3 are read with the
+// caller's permissions: a user may publish only where allowed, may give a
+// function only layers it may read (lambda:GetLayerVersion), and code
+// only from objects it may read (s3:GetObject).
+func TestLayersIAM(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx := ctxT(t)
+	root := clientsFor(srv, srv.Config().Credentials)
+	open := publish(t, root.lambda, "open", layerZip(t, layerEntry{name: "python/o.py", body: "O = 1\n"}))
+	closed := publish(t, root.lambda, "closed", layerZip(t, layerEntry{name: "python/c.py", body: "C = 1\n"}))
+	code := alofttest.ZipFiles(t, map[string]string{"app.py": "def handler(e, c):\n    return 1\n"})
+	for _, b := range []string{"readable", "private"} {
+		if _, err := root.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := root.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(b), Key: aws.String("fn.zip"), Body: bytes.NewReader(code)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := root.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("builder")}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := root.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("builder")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.iam.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("builder"), PolicyName: aws.String("build"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[
+			{"Effect":"Allow","Action":["lambda:CreateFunction","lambda:GetFunction"],"Resource":"*"},
+			{"Effect":"Allow","Action":["lambda:GetLayerVersion","lambda:PublishLayerVersion"],"Resource":["arn:aws:lambda:*:*:layer:open","arn:aws:lambda:*:*:layer:open:*"]},
+			{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::readable/*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	dev := clientsFor(srv, credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), ""))
+	mk := func(name string, layers []string, fc *types.FunctionCode) error {
+		_, err := dev.lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: "python3.11",
+			Handler: aws.String("app.handler"), Role: aws.String("arn:aws:iam::000000000000:role/aloft"), Code: fc, Layers: layers})
+		return err
+	}
+	waitFor(t, "the user's policy", func() error {
+		_, err := dev.lambda.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String("open"), VersionNumber: aws.Int64(1)})
+		return err
+	})
+	_, err = dev.lambda.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String("closed"), VersionNumber: aws.Int64(1)})
+	apiErr(t, err, "AccessDeniedException", 403)
+	_, err = dev.lambda.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("closed"), Content: layerContentOf(layerZip(t, layerEntry{name: "x", body: "x"}))})
+	apiErr(t, err, "AccessDeniedException", 403)
+	if err := mk("with-open", []string{aws.ToString(open.LayerVersionArn)}, &types.FunctionCode{ZipFile: code}); err != nil {
+		t.Errorf("a layer the user may read: %v", err)
+	}
+	apiErr(t, mk("with-closed", []string{aws.ToString(closed.LayerVersionArn)}, &types.FunctionCode{ZipFile: code}), "AccessDeniedException", 403)
+	if err := mk("from-readable", nil, &types.FunctionCode{S3Bucket: aws.String("readable"), S3Key: aws.String("fn.zip")}); err != nil {
+		t.Errorf("code from a bucket the user may read: %v", err)
+	}
+	msg := apiErr(t, mk("from-private", nil, &types.FunctionCode{S3Bucket: aws.String("private"), S3Key: aws.String("fn.zip")}), "InvalidParameterValueException", 400)
+	if !strings.Contains(msg, "S3 Error Code: AccessDenied") {
+		t.Errorf("code from a private bucket: %q", msg)
 	}
 }
