@@ -136,6 +136,7 @@ func TestLambdaVersionsAndAliases(t *testing.T) {
 	if a, _ := invoke(t, c, "rel:live", "{}"); a.Version != "v1" {
 		t.Fatalf("after rollback: %s", a.Version)
 	}
+
 	al, err := c.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: aws.String("rel")})
 	if err != nil || len(al.Aliases) != 1 || aws.ToString(al.Aliases[0].FunctionVersion) != "1" {
 		t.Fatalf("aliases: %+v %v", al, err)
@@ -217,4 +218,76 @@ func TestCLIReleases(t *testing.T) {
 		t.Fatalf("alias of a missing version: exit %d, %q", code, errOut)
 	}
 	mustRun("alias", "delete", "hello", "live")
+}
+
+// TestProvisionedAlias: provisioned concurrency on an alias keeps its
+// version's instances initialised, and follows the alias when it moves.
+func TestProvisionedAlias(t *testing.T) {
+	srv := alofttest.Start(t)
+	c := srv.Lambda()
+	ctx := ctxT(t)
+	goRC := runtimeCases()[0]
+	create(t, c, "prov", goRC, goRC.code(t, "g1"))
+	if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("prov")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("prov"), ZipFile: goRC.code(t, "g2"), Publish: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("prov"), Name: aws.String("live"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	// Provisioned concurrency on the alias keeps its version ready, and
+	// follows the alias when it moves.
+	pc, err := c.PutProvisionedConcurrencyConfig(ctx, &lambda.PutProvisionedConcurrencyConfigInput{FunctionName: aws.String("prov"),
+		Qualifier: aws.String("live"), ProvisionedConcurrentExecutions: aws.Int32(1)})
+	if err != nil || aws.ToInt32(pc.RequestedProvisionedConcurrentExecutions) != 1 {
+		t.Fatalf("provision the alias: %+v %v", pc, err)
+	}
+	ready := func(q string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			g, err := c.GetProvisionedConcurrencyConfig(ctx, &lambda.GetProvisionedConcurrencyConfigInput{FunctionName: aws.String("prov"), Qualifier: aws.String(q)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.Status == types.ProvisionedConcurrencyStatusEnumReady {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("provisioned concurrency of %s not ready: %+v", q, g)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	ready("live")
+	if a, _ := invoke(t, c, "prov:live", "{}"); a.Version != "g1" || a.InitType != "provisioned-concurrency" {
+		t.Fatalf("provisioned alias at v1 ran %s, init %s", a.Version, a.InitType)
+	}
+	if _, err := c.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("prov"), Name: aws.String("live"), FunctionVersion: aws.String("2")}); err != nil {
+		t.Fatal(err)
+	}
+	ready("live")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		a, _ := invoke(t, c, "prov:live", "{}")
+		if a.Version == "g2" && a.InitType == "provisioned-concurrency" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the alias moved: ran %s, init %s", a.Version, a.InitType)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	list, err := c.ListProvisionedConcurrencyConfigs(ctx, &lambda.ListProvisionedConcurrencyConfigsInput{FunctionName: aws.String("prov")})
+	if err != nil || len(list.ProvisionedConcurrencyConfigs) != 1 || !strings.HasSuffix(aws.ToString(list.ProvisionedConcurrencyConfigs[0].FunctionArn), ":live") {
+		t.Fatalf("provisioned configs: %+v %v", list, err)
+	}
+	if _, err := c.DeleteProvisionedConcurrencyConfig(ctx, &lambda.DeleteProvisionedConcurrencyConfigInput{FunctionName: aws.String("prov"), Qualifier: aws.String("live")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("prov"), Name: aws.String("live"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
 }

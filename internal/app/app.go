@@ -618,16 +618,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// provision starts the provisioned instances of the named function, if it
-// has any.
+// provision starts the provisioned instances of the named function, of
+// each version (and $LATEST) that some setting keeps ready.
 func (s *Server) provision(name string) {
 	rec, ok := s.reg.Get(name)
-	if !ok || rec.Provisioned == 0 {
+	if !ok {
 		return
 	}
-	err := s.inv.Provision(invoke.Request(rec, s.reg.ReservedTotal(), nil), rec.Provisioned)
-	if err != nil {
-		s.log.Warn("could not provision instances", "function", name, "err", err)
+	for version, n := range rec.ProvisionedByVersion() {
+		t, err := rec.Describe(version)
+		if err == nil {
+			err = s.inv.Provision(invoke.For(t, s.reg.ReservedTotal(), nil), n)
+		}
+		if err != nil {
+			s.log.Warn("could not provision instances", "function", name, "version", version, "err", err)
+		}
 	}
 }
 

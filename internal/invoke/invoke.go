@@ -8,6 +8,7 @@
 package invoke
 
 import (
+	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/registry"
 )
@@ -67,6 +68,10 @@ func For(t *registry.Target, reservedTotal int, payload []byte) *invoker.Request
 	req.Config, req.CodeKey, req.InvokedARN = t.Config, t.CodeKey, t.ARN
 	return req
 }
+
+// PoolKey names the instances of a configuration ($LATEST's or a
+// version's) for the invoker's per-pool counts.
+func PoolKey(cfg *function.Config) string { return invoker.PoolKey(cfg) }
 
 // Store is where stored functions are found (*registry.Registry).
 type Store interface {

@@ -11,6 +11,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/edge"
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/invoke"
 	"github.com/aloft-dev/aloft/internal/registry"
 )
 
@@ -408,6 +409,10 @@ func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, req *req
 		}
 		if err := s.d.Registry.DeleteVersion(r.Context(), name, qual); err != nil {
 			return err
+		}
+		// Its provisioned instances go with it.
+		if t, err := rec.Describe(qual); err == nil && rec.ProvisionedByVersion()[qual] > 0 {
+			s.d.Invoker.Provision(invoke.For(t, 0, nil), 0)
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil

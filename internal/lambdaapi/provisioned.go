@@ -2,6 +2,7 @@ package lambdaapi
 
 import (
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/fault"
@@ -10,40 +11,51 @@ import (
 	"github.com/aloft-dev/aloft/internal/registry"
 )
 
-// provisionedQualifier checks the Qualifier that provisioned-concurrency
-// operations require. Only $LATEST exists until versions are published.
-func provisionedQualifier(r *http.Request) error {
+// Provisioned concurrency is set per qualifier: a published version, an
+// alias (whose primary version's instances it keeps ready, following the
+// alias when it moves), or, as Aloft also allows, $LATEST.
+
+// provisionedTarget resolves the request's function and its Qualifier,
+// which provisioned-concurrency operations require.
+func (s *Server) provisionedTarget(r *http.Request, req *request) (*registry.Target, error) {
 	if q := r.URL.Query().Get("Qualifier"); q == "" {
-		return function.Validation("null", "qualifier", "Member must not be null")
+		return nil, function.Validation("null", "qualifier", "Member must not be null")
 	}
-	return nil
+	t, err := s.target(r, req, false)
+	if err != nil {
+		return nil, err
+	}
+	if t.Qualifier == "" {
+		t.Qualifier = function.LatestVersion
+	}
+	return t, nil
 }
 
-// provisionedConfig renders a function's provisioned-concurrency status.
-func (s *Server) provisionedConfig(rec *registry.Record) map[string]any {
-	requested, ready := s.d.Invoker.Provisioned(rec.Config.FunctionName)
-	if requested != rec.Provisioned {
+// provisionedConfig renders the provisioned-concurrency status of a
+// function at a qualifier.
+func (s *Server) provisionedConfig(t *registry.Target) map[string]any {
+	p := t.Record.ProvisionedAt(t.Qualifier)
+	requested, ready := s.d.Invoker.Provisioned(invoke.PoolKey(t.Config))
+	if requested < p.N {
 		ready = 0 // the instances are still being started
 	}
+	ready = min(ready, p.N)
 	status := "IN_PROGRESS"
-	if ready >= rec.Provisioned {
+	if ready >= p.N {
 		status = "READY"
 	}
 	return map[string]any{
-		"FunctionArn": rec.Config.FunctionArn + ":" + function.LatestVersion,
-		"RequestedProvisionedConcurrentExecutions": rec.Provisioned,
+		"FunctionArn": function.ARN(t.Record.Region, t.Record.Config.FunctionName, t.Qualifier),
+		"RequestedProvisionedConcurrentExecutions": p.N,
 		"AllocatedProvisionedConcurrentExecutions": ready,
 		"AvailableProvisionedConcurrentExecutions": ready,
 		"Status":       status,
-		"LastModified": rec.ProvisionedModified,
+		"LastModified": p.Modified,
 	}
 }
 
 func (s *Server) putProvisioned(w http.ResponseWriter, r *http.Request, req *request) error {
-	if err := provisionedQualifier(r); err != nil {
-		return err
-	}
-	rec, err := s.lookup(r, req)
+	t, err := s.provisionedTarget(r, req)
 	if err != nil {
 		return err
 	}
@@ -61,68 +73,87 @@ func (s *Server) putProvisioned(w http.ResponseWriter, r *http.Request, req *req
 		}
 		return function.Validation(v, "provisionedConcurrentExecutions", "Member must have value greater than or equal to 1")
 	}
-	rec, err = s.d.Registry.Amend(r.Context(), rec.Config.FunctionName, func(rec *registry.Record) error {
-		if rec.Reserved != nil && *n > *rec.Reserved {
+	rec, err := s.d.Registry.Amend(r.Context(), t.Record.Config.FunctionName, func(rec *registry.Record) error {
+		total := *n
+		for q, p := range rec.ProvisionedAll() {
+			if q != t.Qualifier {
+				total += p.N
+			}
+		}
+		if rec.Reserved != nil && total > *rec.Reserved {
 			return function.InvalidParameter("Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function")
 		}
-		rec.Provisioned = *n
-		rec.ProvisionedModified = time.Now().UTC().Format("2006-01-02T15:04:05.000+0000")
+		rec.SetProvisioned(t.Qualifier, registry.Provisioning{N: *n, Modified: time.Now().UTC().Format("2006-01-02T15:04:05.000+0000")})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if err := s.d.Invoker.Provision(s.provisionRequest(rec), *n); err != nil {
+	if err := s.reprovision(rec, t.Config.Version); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, s.provisionedConfig(rec))
+	t.Record = rec
+	writeJSON(w, http.StatusAccepted, s.provisionedConfig(t))
 	return nil
 }
 
-// provisionRequest describes rec to the invoker for provisioning.
-func (s *Server) provisionRequest(rec *registry.Record) *invoke.Invocation {
-	return &invoke.Invocation{Config: &rec.Config, Revision: rec.Revision(), Region: rec.Region, CodeKey: rec.CodeHex, InvokedARN: rec.Config.FunctionArn}
+// reprovision asks the invoker to keep ready, for a version (or
+// $LATEST), the instances every qualifier of rec that resolves to it
+// provisions, together.
+func (s *Server) reprovision(rec *registry.Record, version string) error {
+	t, err := rec.Describe(version)
+	if err != nil {
+		return nil // the version is gone
+	}
+	return s.d.Invoker.Provision(invoke.For(t, 0, nil), rec.ProvisionedByVersion()[version])
 }
 
 func (s *Server) getProvisioned(w http.ResponseWriter, r *http.Request, req *request) error {
-	rec, err := s.lookup(r, req)
-	if err != nil {
-		return err
-	}
 	if r.URL.Query().Get("List") == "ALL" {
+		rec, err := s.lookup(r, req)
+		if err != nil {
+			return err
+		}
 		list := []map[string]any{}
-		if rec.Provisioned > 0 {
-			list = append(list, s.provisionedConfig(rec))
+		all := rec.ProvisionedAll()
+		qs := make([]string, 0, len(all))
+		for q := range all {
+			qs = append(qs, q)
+		}
+		sort.Strings(qs)
+		for _, q := range qs {
+			if t, err := rec.Describe(q); err == nil {
+				t.Qualifier = q
+				list = append(list, s.provisionedConfig(t))
+			}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"ProvisionedConcurrencyConfigs": list})
 		return nil
 	}
-	if err := provisionedQualifier(r); err != nil {
+	t, err := s.provisionedTarget(r, req)
+	if err != nil {
 		return err
 	}
-	if rec.Provisioned == 0 {
+	if t.Record.ProvisionedAt(t.Qualifier).N == 0 {
 		return function.Errorf(fault.NotFound, "ProvisionedConcurrencyConfigNotFoundException", "No Provisioned Concurrency Config found for this function")
 	}
-	writeJSON(w, http.StatusOK, s.provisionedConfig(rec))
+	writeJSON(w, http.StatusOK, s.provisionedConfig(t))
 	return nil
 }
 
 func (s *Server) deleteProvisioned(w http.ResponseWriter, r *http.Request, req *request) error {
-	if err := provisionedQualifier(r); err != nil {
-		return err
-	}
-	rec, err := s.lookup(r, req)
+	t, err := s.provisionedTarget(r, req)
 	if err != nil {
 		return err
 	}
-	rec, err = s.d.Registry.Amend(r.Context(), rec.Config.FunctionName, func(rec *registry.Record) error {
-		rec.Provisioned, rec.ProvisionedModified = 0, ""
+	rec, err := s.d.Registry.Amend(r.Context(), t.Record.Config.FunctionName, func(rec *registry.Record) error {
+		rec.SetProvisioned(t.Qualifier, registry.Provisioning{})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if err := s.d.Invoker.Provision(s.provisionRequest(rec), 0); err != nil {
+	if err := s.reprovision(rec, t.Config.Version); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -181,13 +181,33 @@ func (s *Server) updateAlias(w http.ResponseWriter, r *http.Request, req *reques
 	if in.FunctionVersion != nil && *in.FunctionVersion == "" {
 		return function.Validation("", "functionVersion", "Member must have length greater than or equal to 1")
 	}
+	before := ""
+	if old := rec.Aliases[r.PathValue("alias")]; old != nil {
+		before = old.FunctionVersion
+	}
 	a, err := s.d.Registry.PutAlias(r.Context(), rec.Config.FunctionName, r.PathValue("alias"), false,
 		registry.AliasChange{FunctionVersion: in.FunctionVersion, Description: in.Description, RoutingConfig: in.RoutingConfig, RevisionID: in.RevisionID})
 	if err != nil {
 		return err
 	}
+	if err := s.followAlias(rec.Config.FunctionName, a.Name, before, a.FunctionVersion); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, a)
 	return nil
+}
+
+// followAlias moves the provisioned instances of an alias that moved
+// from one version to another.
+func (s *Server) followAlias(name, alias, from, to string) error {
+	rec, ok := s.d.Registry.Get(name)
+	if !ok || from == to || rec.ProvisionedAt(alias).N == 0 && from == "" {
+		return nil
+	}
+	if err := s.reprovision(rec, to); err != nil {
+		return err
+	}
+	return s.reprovision(rec, from)
 }
 
 func (s *Server) getAlias(w http.ResponseWriter, r *http.Request, req *request) error {
@@ -208,8 +228,25 @@ func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request, req *reques
 	if err != nil {
 		return err
 	}
-	if err := s.d.Registry.DeleteAlias(r.Context(), rec.Config.FunctionName, r.PathValue("alias")); err != nil {
+	alias := r.PathValue("alias")
+	if rec.ProvisionedAt(alias).N > 0 {
+		// Its provisioned concurrency goes with it.
+		if _, err := s.d.Registry.Amend(r.Context(), rec.Config.FunctionName, func(rec *registry.Record) error {
+			rec.SetProvisioned(alias, registry.Provisioning{})
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if err := s.d.Registry.DeleteAlias(r.Context(), rec.Config.FunctionName, alias); err != nil {
 		return err
+	}
+	if a := rec.Aliases[alias]; a != nil && rec.ProvisionedAt(alias).N > 0 {
+		if now, ok := s.d.Registry.Get(rec.Config.FunctionName); ok {
+			if err := s.reprovision(now, a.FunctionVersion); err != nil {
+				return err
+			}
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -43,8 +43,11 @@ type Record struct {
 	Reserved *int `json:"reserved,omitempty"`
 	// Provisioned is how many instances are kept initialised, and when
 	// that was last set (RFC 3339).
-	Provisioned         int    `json:"provisioned,omitempty"`
-	ProvisionedModified string `json:"provisionedModified,omitempty"`
+	// That is $LATEST's; ProvisionedFor holds those of versions and
+	// aliases (versions.go).
+	Provisioned         int                      `json:"provisioned,omitempty"`
+	ProvisionedModified string                   `json:"provisionedModified,omitempty"`
+	ProvisionedFor      map[string]*Provisioning `json:"provisionedFor,omitempty"`
 	// Tags are the function's tags; Aloft's own (function.NetworkTag)
 	// shape its instances.
 	Tags map[string]string `json:"tags,omitempty"`

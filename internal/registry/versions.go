@@ -227,6 +227,7 @@ func (r *Registry) DeleteVersion(ctx context.Context, name, v string) error {
 			if rec.Versions[i].Config.Version == v {
 				code = rec.Versions[i].CodeHex
 				rec.Versions = append(rec.Versions[:i], rec.Versions[i+1:]...)
+				delete(rec.ProvisionedFor, v)
 				return nil
 			}
 		}
@@ -420,4 +421,65 @@ func ValidAliasName(s string) bool {
 		}
 	}
 	return !digits
+}
+
+// Provisioning is a provisioned-concurrency setting: instances kept
+// initialised, and when it was set (RFC 3339).
+type Provisioning struct {
+	N        int    `json:"n"`
+	Modified string `json:"modified,omitempty"`
+}
+
+// ProvisionedAt returns the provisioned concurrency set at a qualifier
+// ($LATEST, a version or an alias).
+func (rec *Record) ProvisionedAt(qualifier string) Provisioning {
+	if qualifier == "" || qualifier == function.LatestVersion {
+		return Provisioning{N: rec.Provisioned, Modified: rec.ProvisionedModified}
+	}
+	if p := rec.ProvisionedFor[qualifier]; p != nil {
+		return *p
+	}
+	return Provisioning{}
+}
+
+// SetProvisioned sets (N 0: removes) the provisioned concurrency at a
+// qualifier.
+func (rec *Record) SetProvisioned(qualifier string, p Provisioning) {
+	if qualifier == "" || qualifier == function.LatestVersion {
+		rec.Provisioned, rec.ProvisionedModified = p.N, p.Modified
+		return
+	}
+	if p.N == 0 {
+		delete(rec.ProvisionedFor, qualifier)
+		return
+	}
+	if rec.ProvisionedFor == nil {
+		rec.ProvisionedFor = map[string]*Provisioning{}
+	}
+	rec.ProvisionedFor[qualifier] = &p
+}
+
+// ProvisionedAll returns every provisioned-concurrency setting of the
+// function, by qualifier.
+func (rec *Record) ProvisionedAll() map[string]Provisioning {
+	out := make(map[string]Provisioning, 1+len(rec.ProvisionedFor))
+	if rec.Provisioned > 0 {
+		out[function.LatestVersion] = rec.ProvisionedAt(function.LatestVersion)
+	}
+	for q, p := range rec.ProvisionedFor {
+		out[q] = *p
+	}
+	return out
+}
+
+// ProvisionedByVersion sums the settings by the version they keep ready
+// (an alias's primary version; $LATEST as itself).
+func (rec *Record) ProvisionedByVersion() map[string]int {
+	out := map[string]int{}
+	for q, p := range rec.ProvisionedAll() {
+		if t, err := rec.Describe(q); err == nil {
+			out[t.Config.Version] += p.N
+		}
+	}
+	return out
 }
