@@ -37,6 +37,10 @@ type fakeResult struct {
 	ID     string
 	Body   []byte
 	Header http.Header
+	// Trailer and TransferEncoding are those of the post (a streamed
+	// response is chunked, and tells a failure in its trailers).
+	Trailer          http.Header
+	TransferEncoding []string
 	// SawMarker tells whether the fake's marker was already on the process's
 	// output when the result arrived (see fakeAPI.marker).
 	SawMarker bool
@@ -144,7 +148,8 @@ func (f *fakeAPI) record(kind string) http.HandlerFunc {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		res := fakeResult{Kind: kind, ID: r.PathValue("id"), Body: body.Bytes(), Header: r.Header.Clone()}
+		res := fakeResult{Kind: kind, ID: r.PathValue("id"), Body: body.Bytes(), Header: r.Header.Clone(),
+			Trailer: r.Trailer.Clone(), TransferEncoding: r.TransferEncoding}
 		f.mu.Lock()
 		marker, out, hangUp := f.marker, f.output, f.hangUpAfterPost
 		f.mu.Unlock()
