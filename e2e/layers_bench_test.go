@@ -12,11 +12,10 @@ import (
 )
 
 // BenchmarkColdStartLayers measures cold starts of a Python function with
-// five layers (each a package of 20 modules under python/) against the
-// same function with none: started from a template process, as a function
-// without layers is, and started afresh, as a function with layers is
-// (its template would start before /opt is mounted). The first start with
-// a given list of layers also merges them; later starts reuse the merge.
+// five layers (each a package of 20 modules under python/, all imported)
+// against a function with none, both started from template processes,
+// and against a fresh interpreter. The first start with a given list of
+// layers also merges them; later starts reuse the merge.
 func BenchmarkColdStartLayers(b *testing.B) {
 	srv := alofttest.Start(b)
 	c := srv.Lambda()

@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -174,6 +176,36 @@ exports.handler = async () => ({ shout: shout('hi'), whisper: whisper('QUIET') }
 	}
 	if string(res.Payload) != `{"shout":"HI!","whisper":"quiet"}` {
 		t.Errorf("node with a layer: %s", res.Payload)
+	}
+
+	// Fresh starts and starts from template processes (started before the
+	// layers are mounted; the bootstraps take on the search paths with the
+	// instance's environment) see the same.
+	if os.Geteuid() == 0 {
+		from := len(srv.Log())
+		for i := range 4 {
+			for _, f := range []string{fn, "layered-node"} {
+				if _, err := c.UpdateFunctionConfiguration(ctxT(t), &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String(f), Description: aws.String(fmt.Sprint("round ", i))}); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(300 * time.Millisecond) // the sandbox prepares its template processes
+				a, raw := invokeRaw(t, c, f)
+				if a["greet"] != "hello from a layer" && a["shout"] != "HI!" {
+					t.Fatalf("round %d of %s: %s", i, f, raw)
+				}
+			}
+		}
+		for _, f := range []string{fn, "layered-node"} {
+			templated := 0
+			for _, rec := range instanceStarts(srv, f, from) {
+				if rec.Template {
+					templated++
+				}
+			}
+			if templated == 0 {
+				t.Errorf("%s: no start came from a template process", f)
+			}
+		}
 	}
 
 	// A version deleted while a function uses it: the function keeps it,

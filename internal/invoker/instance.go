@@ -187,14 +187,13 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 
 	family := function.RuntimeFamily(cfg.Runtime)
 	argv, extraEnv, err := iv.d.Command(cfg.Runtime, codeDir)
-	extraEnv = iv.layerEnv(cfg, codeDir, layersDir, extraEnv)
 	tSandbox := iv.d.Now()
 	if err == nil {
 		in.sb, err = iv.d.Driver.Start(ctx, sandbox.Spec{
-			ID: id, Argv: argv, Env: in.env(codeDir, tmp, rtAddr, family, extraEnv, platformEnv), Dir: codeDir,
+			ID: id, Argv: argv, Env: in.env(codeDir, tmp, rtAddr, family, iv.layerEnv(cfg, codeDir, layersDir, extraEnv), platformEnv), Dir: codeDir,
 			CodeDir: codeDir, LayersDir: layersDir, TmpDir: tmp, TmpMB: cfg.EphemeralStorage.Size, MemoryMB: cfg.MemorySize, Output: in.out.w,
 			Offline: cfg.Network == function.NetworkNone, AllowNet: cfg.AllowNet, Listen: listen,
-			Template: in.template(family, argv, extraEnv),
+			Template: layerTemplate(layersDir, in.template(family, argv, extraEnv)),
 		})
 	}
 	// The instance owns this goroutine; shutdown waits for it. Until it
@@ -305,7 +304,7 @@ var baseEnv = []string{"TZ=:UTC", "LANG=en_US.UTF-8", "PATH=/usr/local/bin:/usr/
 // whose own variables act on the interpreter's start start afresh.
 func (in *instance) template(family function.Family, argv, extra []string) *sandbox.Template {
 	cfg := in.cfg
-	if family == function.Provided || len(cfg.Layers) > 0 { // a template starts before /opt is there
+	if family == function.Provided {
 		return nil
 	}
 	if cfg.Environment != nil {

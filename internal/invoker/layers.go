@@ -2,6 +2,7 @@ package invoker
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -67,4 +68,20 @@ func (iv *Invoker) layerEnv(cfg *function.Config, codeDir, dir string, extra []s
 		prepend("NODE_PATH", filepath.Join(opt, "nodejs", "node"+major, "node_modules")+":"+filepath.Join(opt, "nodejs", "node_modules"))
 	}
 	return out
+}
+
+// layerTemplate returns t for an instance with the layers in dir (""
+// for none): a template process, started before the layers are there,
+// takes on their search paths with the instance's environment (the
+// bootstraps apply PYTHONPATH and NODE_PATH then), except the dynamic
+// loader's, which reads LD_LIBRARY_PATH only as a process starts; layers
+// with a lib directory get a fresh process.
+func layerTemplate(dir string, t *sandbox.Template) *sandbox.Template {
+	if dir == "" || t == nil {
+		return t
+	}
+	if _, err := os.Stat(filepath.Join(dir, "lib")); err == nil {
+		return nil
+	}
+	return t
 }

@@ -61,6 +61,9 @@ function awaitOrder() {
     if (i > 0) process.env[kv.slice(0, i)] = kv.slice(i + 1);
   }
   process.chdir(order.dir);
+  // CommonJS reads NODE_PATH once, at start: the instance's (with the
+  // function's layers under /opt/nodejs) takes effect now.
+  bootstrapRequire('module')._initPaths();
 }
 
 // ---------------------------------------------------------------------------

@@ -418,6 +418,12 @@ def load_handler(spec, task_root):
     if task_root in sys.path:
         sys.path.remove(task_root)
     sys.path.insert(0, task_root)
+    # PYTHONPATH entries the interpreter did not see at its start (a
+    # template process takes on the instance's environment later): the
+    # function's layers, /opt/python and its site-packages, right after
+    # its own code, as on Lambda.
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(":") if p and p not in sys.path]
+    sys.path[1:1] = extra
     # The runtime's boto3, for functions that do not bundle it, as on
     # Lambda: last, so the function's own copy, and one installed for the
     # interpreter, win.
