@@ -39,6 +39,10 @@
 // which timeout), beside API Gateway's message; the server logs the same
 // at warn level.
 //
+// A function URL with InvokeMode RESPONSE_STREAM passes on the function's
+// response as the function streams it, its status and headers from the
+// stream's prelude (stream.go).
+//
 // Before a route's function runs, the stage's throttle for the route (a
 // token bucket from RouteSettings or DefaultRouteSettings) and, when the
 // route requires an API key, the key's usage plan (a token bucket and a

@@ -31,5 +31,6 @@
 // Updating a function's code or configuration retires its pool: idle
 // instances stop at once, busy ones when their invocation ends. Each
 // invocation's output is framed by START, END and REPORT lines and handed to
-// the log sink; usage is handed to the meter.
+// the log sink; usage is handed to the meter. A request with a Stream
+// receives a streamed response as the runtime sends it (stream.go).
 package invoker
