@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +136,31 @@ func TestLambdaVersionsAndAliases(t *testing.T) {
 	}
 	if a, _ := invoke(t, c, "rel:live", "{}"); a.Version != "v1" {
 		t.Fatalf("after rollback: %s", a.Version)
+	}
+
+	// A function URL for the alias and one for $LATEST run their versions.
+	urlOf := func(q *string) string {
+		t.Helper()
+		out, err := c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("rel"), Qualifier: q, AuthType: types.FunctionUrlAuthTypeNone})
+		if err != nil {
+			t.Fatalf("URL of %s: %v", aws.ToString(q), err)
+		}
+		m := functionURLPattern.FindStringSubmatch(aws.ToString(out.FunctionUrl))
+		if m == nil {
+			t.Fatalf("URL %q", aws.ToString(out.FunctionUrl))
+		}
+		return srv.GatewayURL + "/_aloft/urls/" + m[1] + "/"
+	}
+	for url, want := range map[string]string{urlOf(aws.String("live")): "v1", urlOf(nil): "v2"} {
+		var a answer
+		if err := json.Unmarshal(call(t, "GET", url, "", nil, nil).expect(t, 200, "").body, &a); err != nil || a.Version != want {
+			t.Fatalf("function URL %s ran %q (%v), want %s", url, a.Version, err, want)
+		}
+	}
+	_, err = c.CreateFunctionUrlConfig(ctx, &lambda.CreateFunctionUrlConfigInput{FunctionName: aws.String("rel"), Qualifier: aws.String("1"), AuthType: types.FunctionUrlAuthTypeNone})
+	apiErr(t, err, "InvalidParameterValueException", 400)
+	if l, err := c.ListFunctionUrlConfigs(ctx, &lambda.ListFunctionUrlConfigsInput{FunctionName: aws.String("rel")}); err != nil || len(l.FunctionUrlConfigs) != 2 {
+		t.Fatalf("URLs: %+v %v", l, err)
 	}
 
 	al, err := c.ListAliases(ctx, &lambda.ListAliasesInput{FunctionName: aws.String("rel")})

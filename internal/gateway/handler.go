@@ -372,7 +372,7 @@ func (h *Handler) serveURL(x *exchange, u *catalog.URLEndpoint, path string) {
 	if cfg.InvokeMode == catalog.InvokeStream {
 		x.stream = newURLStream(h, x)
 	}
-	h.invoke(x, cfg.Function, "", payload.URL, 0)
+	h.invoke(x, cfg.Function, cfg.Qualifier, payload.URL, 0)
 }
 
 var (

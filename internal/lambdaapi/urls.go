@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sort"
 
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
@@ -97,20 +98,37 @@ func urlError(err error, arn string) error {
 	return function.InvalidParameter("%s", ce.Message)
 }
 
-// urlTarget returns the URL store and the function {fn} names.
-func (s *Server) urlTarget(r *http.Request, req *request) (URLs, *registry.Record, error) {
+// urlRef is the function URL a request names: its function, the alias
+// (or "" for $LATEST), the key of its configuration and its ARN.
+type urlRef struct {
+	rec            *registry.Record
+	qualifier, key string
+	arn            string
+}
+
+// urlTarget returns the URL store and the function URL {fn} and the
+// Qualifier name: a function's URL is for $LATEST or for an alias.
+func (s *Server) urlTarget(r *http.Request, req *request) (URLs, *urlRef, error) {
 	if s.d.URLs == nil {
 		return nil, nil, function.InvalidParameter("Function URLs are not enabled on this server.")
 	}
-	rec, err := s.lookup(r, req)
+	t, err := s.target(r, req, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	return s.d.URLs, rec, nil
+	q := t.Qualifier
+	if q == function.LatestVersion {
+		q = ""
+	}
+	if _, alias := t.Record.Aliases[q]; q != "" && !alias {
+		return nil, nil, function.InvalidParameter("A function URL can be set for $LATEST or an alias, not for version %s.", q)
+	}
+	name := t.Record.Config.FunctionName
+	return s.d.URLs, &urlRef{rec: t.Record, qualifier: q, key: catalog.URLKey(name, q), arn: function.ARN(t.Record.Region, name, q)}, nil
 }
 
 func (s *Server) createURLConfig(w http.ResponseWriter, r *http.Request, req *request) error {
-	urls, rec, err := s.urlTarget(r, req)
+	urls, ref, err := s.urlTarget(r, req)
 	if err != nil {
 		return err
 	}
@@ -121,14 +139,15 @@ func (s *Server) createURLConfig(w http.ResponseWriter, r *http.Request, req *re
 	if in.AuthType == nil {
 		return function.Validation("null", "authType", "Member must not be null")
 	}
-	u := &catalog.URLConfig{Function: rec.Config.FunctionName, FunctionArn: rec.Config.FunctionArn, Region: rec.Region,
+	rec := ref.rec
+	u := &catalog.URLConfig{Function: rec.Config.FunctionName, Qualifier: ref.qualifier, FunctionArn: ref.arn, Region: rec.Region,
 		AuthType: *in.AuthType, Cors: in.Cors.config()}
 	if in.InvokeMode != nil {
 		u.InvokeMode = *in.InvokeMode
 	}
 	u, err = urls.CreateURL(r.Context(), u)
 	if err != nil {
-		return urlError(err, rec.Config.FunctionArn)
+		return urlError(err, ref.arn)
 	}
 	out := s.urlOut(u)
 	out.LastModifiedTime = ""
@@ -137,20 +156,20 @@ func (s *Server) createURLConfig(w http.ResponseWriter, r *http.Request, req *re
 }
 
 func (s *Server) getURLConfig(w http.ResponseWriter, r *http.Request, req *request) error {
-	urls, rec, err := s.urlTarget(r, req)
+	urls, ref, err := s.urlTarget(r, req)
 	if err != nil {
 		return err
 	}
-	u, ok := urls.URL(rec.Config.FunctionName)
+	u, ok := urls.URL(ref.key)
 	if !ok {
-		return urlError(&fault.Error{Kind: fault.NotFound}, rec.Config.FunctionArn)
+		return urlError(&fault.Error{Kind: fault.NotFound}, ref.arn)
 	}
 	writeJSON(w, http.StatusOK, s.urlOut(u))
 	return nil
 }
 
 func (s *Server) updateURLConfig(w http.ResponseWriter, r *http.Request, req *request) error {
-	urls, rec, err := s.urlTarget(r, req)
+	urls, ref, err := s.urlTarget(r, req)
 	if err != nil {
 		return err
 	}
@@ -158,7 +177,7 @@ func (s *Server) updateURLConfig(w http.ResponseWriter, r *http.Request, req *re
 	if err := decode(req.body, &in); err != nil {
 		return err
 	}
-	u, err := urls.UpdateURL(r.Context(), rec.Config.FunctionName, func(u *catalog.URLConfig) error {
+	u, err := urls.UpdateURL(r.Context(), ref.key, func(u *catalog.URLConfig) error {
 		if in.AuthType != nil {
 			u.AuthType = *in.AuthType
 		}
@@ -171,36 +190,43 @@ func (s *Server) updateURLConfig(w http.ResponseWriter, r *http.Request, req *re
 		return nil
 	})
 	if err != nil {
-		return urlError(err, rec.Config.FunctionArn)
+		return urlError(err, ref.arn)
 	}
 	writeJSON(w, http.StatusOK, s.urlOut(u))
 	return nil
 }
 
 func (s *Server) deleteURLConfig(w http.ResponseWriter, r *http.Request, req *request) error {
-	urls, rec, err := s.urlTarget(r, req)
+	urls, ref, err := s.urlTarget(r, req)
 	if err != nil {
 		return err
 	}
-	if err := urls.DeleteURL(r.Context(), rec.Config.FunctionName); err != nil {
-		return urlError(err, rec.Config.FunctionArn)
+	if err := urls.DeleteURL(r.Context(), ref.key); err != nil {
+		return urlError(err, ref.arn)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// listURLConfigs serves ListFunctionUrlConfigs: a function has at most one
-// URL here (for $LATEST), so there is one page.
+// listURLConfigs serves ListFunctionUrlConfigs: the URLs of $LATEST and
+// of the function's aliases, on one page.
 func (s *Server) listURLConfigs(w http.ResponseWriter, r *http.Request, req *request) error {
-	urls, rec, err := s.urlTarget(r, req)
+	urls, ref, err := s.urlTarget(r, req)
 	if err != nil {
 		return err
 	}
 	out := struct {
 		FunctionURLConfigs []*urlConfigOut `json:"FunctionUrlConfigs"`
 	}{FunctionURLConfigs: []*urlConfigOut{}}
-	if u, ok := urls.URL(rec.Config.FunctionName); ok {
-		out.FunctionURLConfigs = append(out.FunctionURLConfigs, s.urlOut(u))
+	qs := []string{""}
+	for a := range ref.rec.Aliases {
+		qs = append(qs, a)
+	}
+	sort.Strings(qs)
+	for _, q := range qs {
+		if u, ok := urls.URL(catalog.URLKey(ref.rec.Config.FunctionName, q)); ok {
+			out.FunctionURLConfigs = append(out.FunctionURLConfigs, s.urlOut(u))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

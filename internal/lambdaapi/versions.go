@@ -7,6 +7,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/gateway/catalog"
 	"github.com/aloft-dev/aloft/internal/registry"
 )
 
@@ -240,6 +241,13 @@ func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request, req *reques
 	}
 	if err := s.d.Registry.DeleteAlias(r.Context(), rec.Config.FunctionName, alias); err != nil {
 		return err
+	}
+	if s.d.URLs != nil { // its function URL goes with it
+		if _, ok := s.d.URLs.URL(catalog.URLKey(rec.Config.FunctionName, alias)); ok {
+			if err := s.d.URLs.DeleteURL(r.Context(), catalog.URLKey(rec.Config.FunctionName, alias)); err != nil {
+				return err
+			}
+		}
 	}
 	if a := rec.Aliases[alias]; a != nil && rec.ProvisionedAt(alias).N > 0 {
 		if now, ok := s.d.Registry.Get(rec.Config.FunctionName); ok {

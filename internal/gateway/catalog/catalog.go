@@ -364,15 +364,25 @@ func (c *Catalog) CreateURL(ctx context.Context, u *URLConfig) (*URLConfig, erro
 	if err != nil {
 		return nil, fmt.Errorf("catalog: encode URL: %w", err)
 	}
-	rev, err := c.kv.Create(ctx, urlPrefix+u.Function, b)
+	rev, err := c.kv.Create(ctx, urlPrefix+URLKey(u.Function, u.Qualifier), b)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, &fault.Error{Kind: fault.Conflict, Message: "FunctionUrlConfig exists for this Lambda function"}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("catalog: create URL of %s: %w", u.Function, err)
 	}
-	c.stored(urlPrefix+u.Function, b, rev, false)
+	c.stored(urlPrefix+URLKey(u.Function, u.Qualifier), b, rev, false)
 	return u, nil
+}
+
+// URLKey names the URL configuration of a function at a qualifier (an
+// alias, or "" for $LATEST) in the methods that take fn: the name, or
+// name.alias (a key-value key takes no colon).
+func URLKey(name, qualifier string) string {
+	if qualifier == "" {
+		return name
+	}
+	return name + "." + qualifier
 }
 
 // UpdateURL applies change to a copy of the function's URL configuration
@@ -428,7 +438,7 @@ func (c *Catalog) PruneURLs(ctx context.Context, exists func(fn string) bool) er
 	var errs []error
 	for _, u := range c.URLs() {
 		if !exists(u.Function) {
-			if err := c.DeleteURL(ctx, u.Function); err != nil {
+			if err := c.DeleteURL(ctx, URLKey(u.Function, u.Qualifier)); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -132,7 +132,9 @@ type Stage struct {
 // URLConfig is a function URL: a dedicated address that invokes one
 // function.
 type URLConfig struct {
-	Function         string       `json:"function"` // the function's name
+	Function string `json:"function"` // the function's name
+	// Qualifier is the alias the URL invokes, "" for $LATEST.
+	Qualifier        string       `json:"qualifier,omitempty"`
 	FunctionArn      string       `json:"functionArn"`
 	Region           string       `json:"region"`
 	URLID            string       `json:"urlId"`
