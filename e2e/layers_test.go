@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -513,6 +514,40 @@ func TestCodeFromS3(t *testing.T) {
 	if a, _ := invokeRaw(t, c, "froms3"); a["v"] != "one" {
 		t.Errorf("a refused update changed the code: %v", a)
 	}
+	// Over the 50 MB limit of direct uploads, which does not apply to S3.
+	big := bigZip(t, 51<<20)
+	put("big.zip", big)
+	if _, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("froms3"), ZipFile: big}); err == nil {
+		t.Error("a 51 MB zip uploaded directly was accepted")
+	}
+	out, err := c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("froms3"), S3Bucket: aws.String("code"), S3Key: aws.String("big.zip")})
+	if err != nil || out.CodeSize != int64(len(big)) {
+		t.Fatalf("a 51 MB zip from S3: %v", err)
+	}
+	if a, raw := invokeRaw(t, c, "froms3"); a["v"] != "big" {
+		t.Errorf("function from the big zip: %s", raw)
+	}
+}
+
+// bigZip is a function whose zip is about n bytes: app.py and a file of
+// random, incompressible bytes stored as they are.
+func bigZip(t *testing.T, n int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("app.py")
+	io.WriteString(w, "def handler(e, c):\n    return {'v': 'big'}\n")
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "blob.bin", Method: zip.Store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(w, rand.Reader, int64(n)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // invokeRaw invokes name and decodes its answer as a map.

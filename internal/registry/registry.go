@@ -555,9 +555,11 @@ func stamp(c *function.Config) {
 }
 
 // putCode checks a zip, stores it in the object store unless an identical one
-// is there, and unpacks it into the local cache.
+// is there, and unpacks it into the local cache. The limit on zips uploaded
+// in a request is the API's to apply: code read from S3 is bounded by its
+// unzipped size only.
 func (r *Registry) putCode(ctx context.Context, zip []byte) (bundle.Info, error) {
-	info, err := bundle.Inspect(zip)
+	info, err := bundle.InspectAny(zip)
 	if err != nil {
 		return info, err
 	}
