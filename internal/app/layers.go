@@ -107,6 +107,8 @@ func (s *Server) lambdaS3Code(r *http.Request, bucket, key, versionID string) ([
 		return nil, lambdaapi.S3CodeError("NoSuchVersion", "The specified version does not exist.")
 	case errors.Is(err, objstore.ErrNoSuchKey), errors.As(err, &marker):
 		return nil, lambdaapi.S3CodeError("NoSuchKey", "The specified key does not exist.")
+	case errors.Is(err, objstore.ErrSSEKeyRequired):
+		return nil, lambdaapi.S3CodeError("InvalidRequest", "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.")
 	case err != nil:
 		return nil, fmt.Errorf("app: open s3://%s/%s: %w", bucket, key, err)
 	}
