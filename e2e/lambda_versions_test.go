@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -315,5 +317,54 @@ func TestProvisionedAlias(t *testing.T) {
 	}
 	if _, err := c.UpdateAlias(ctx, &lambda.UpdateAliasInput{FunctionName: aws.String("prov"), Name: aws.String("live"), FunctionVersion: aws.String("1")}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAWSCLIReleases publishes versions and moves an alias with the AWS
+// CLI, as release pipelines do.
+func TestAWSCLIReleases(t *testing.T) {
+	srv := alofttest.Start(t)
+	c := srv.Lambda()
+	py := runtimeCases()[1]
+	create(t, c, "cli-rel", py, py.code(t, "v1"))
+	aws := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := awsCLI(t, srv, alofttest.AccessKeyID, alofttest.SecretAccessKey, "", args...)
+		if code != 0 {
+			t.Fatalf("aws %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		}
+		return out
+	}
+	var v struct{ Version, FunctionArn string }
+	if err := json.Unmarshal([]byte(aws("lambda", "publish-version", "--function-name", "cli-rel")), &v); err != nil || v.Version != "1" {
+		t.Fatalf("publish-version: %+v %v", v, err)
+	}
+	zip := filepath.Join(t.TempDir(), "code.zip")
+	if err := os.WriteFile(zip, py.code(t, "v2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	aws("lambda", "update-function-code", "--function-name", "cli-rel", "--zip-file", "fileb://"+zip, "--publish")
+	aws("lambda", "wait", "function-updated-v2", "--function-name", "cli-rel")
+	aws("lambda", "create-alias", "--function-name", "cli-rel", "--name", "prod", "--function-version", "1",
+		"--routing-config", `{"AdditionalVersionWeights":{"2":0.25}}`)
+	var alias struct {
+		FunctionVersion string
+		RoutingConfig   struct{ AdditionalVersionWeights map[string]float64 }
+	}
+	if err := json.Unmarshal([]byte(aws("lambda", "get-alias", "--function-name", "cli-rel", "--name", "prod")), &alias); err != nil ||
+		alias.FunctionVersion != "1" || alias.RoutingConfig.AdditionalVersionWeights["2"] != 0.25 {
+		t.Fatalf("get-alias: %+v %v", alias, err)
+	}
+	aws("lambda", "update-alias", "--function-name", "cli-rel", "--name", "prod", "--function-version", "2", "--routing-config", `{"AdditionalVersionWeights":{}}`)
+	out := filepath.Join(t.TempDir(), "out.json")
+	meta := aws("lambda", "invoke", "--function-name", "cli-rel", "--qualifier", "prod", out)
+	b, _ := os.ReadFile(out)
+	var a answer
+	if err := json.Unmarshal(b, &a); err != nil || a.Version != "v2" || !strings.Contains(meta, `"ExecutedVersion": "2"`) {
+		t.Fatalf("invoke prod: %s %s %v", b, meta, err)
+	}
+	var vs struct{ Versions []struct{ Version string } }
+	if err := json.Unmarshal([]byte(aws("lambda", "list-versions-by-function", "--function-name", "cli-rel")), &vs); err != nil || len(vs.Versions) != 3 {
+		t.Fatalf("list-versions-by-function: %+v %v", vs, err)
 	}
 }
