@@ -271,6 +271,15 @@ func TestLayersRefused(t *testing.T) {
 	if msg := apiErr(t, try(arns[0], strings.TrimSuffix(arns[0], ":1")+":1"), "InvalidParameterValueException", 400); !strings.Contains(msg, "same layer") {
 		t.Errorf("a layer twice: %q", msg)
 	}
+	// A function may not move to a runtime one of its layers excludes.
+	pyOnly := publish(t, c, "pyonly", layerZip(t, layerEntry{name: "python/p.py", body: "1"}),
+		func(in *lambda.PublishLayerVersionInput) { in.CompatibleRuntimes = []types.Runtime{"python3.11"} })
+	create(t, c, "moving", runtimeCase{runtime: "python3.11", handler: "app.handler"}, code,
+		func(in *lambda.CreateFunctionInput) { in.Layers = []string{aws.ToString(pyOnly.LayerVersionArn)} })
+	_, err := c.UpdateFunctionConfiguration(ctxT(t), &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("moving"), Runtime: "python3.12"})
+	if msg := apiErr(t, err, "InvalidParameterValueException", 400); !strings.Contains(msg, "not compatible with the runtime python3.12") {
+		t.Errorf("runtime change: %q", msg)
+	}
 
 	// Archives that escape their root.
 	for name, z := range map[string][]byte{
@@ -290,7 +299,7 @@ func TestLayersRefused(t *testing.T) {
 	// Two layers of 130 MB each: over 250 MB with any code.
 	big1 := publish(t, c, "big1", zerosZip(t, "a.bin", 130<<20))
 	big2 := publish(t, c, "big2", zerosZip(t, "b.bin", 130<<20))
-	err := try(aws.ToString(big1.LayerVersionArn), aws.ToString(big2.LayerVersionArn))
+	err = try(aws.ToString(big1.LayerVersionArn), aws.ToString(big2.LayerVersionArn))
 	if msg := apiErr(t, err, "InvalidParameterValueException", 400); !strings.HasPrefix(msg, "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes.") {
 		t.Errorf("over 250 MB: %q", msg)
 	}

@@ -347,6 +347,10 @@ func (s *Server) updateConfiguration(w http.ResponseWriter, r *http.Request, req
 			if c.Layers, err = s.functionLayers(r.Context(), *in.Layers, c.Runtime, s.storedCodeUnzipped(r.Context(), rec.CodeHex)); err != nil {
 				return err
 			}
+		} else if in.Runtime != nil {
+			if err := s.layerRuntimes(c.Layers, c.Runtime); err != nil {
+				return err
+			}
 		}
 		if (in.DeadLetterConfig != nil || in.Role != nil) && c.DeadLetterConfig != nil {
 			return s.checkTargets(c.Role, c.DeadLetterConfig.TargetArn)

@@ -580,6 +580,22 @@ func (s *Server) checkCombined(ls []function.Layer, info bundle.Info) error {
 	return nil
 }
 
+// layerRuntimes refuses a new runtime for a function that one of its
+// layers (deleted since or not) is not compatible with.
+func (s *Server) layerRuntimes(ls []function.Layer, runtime string) error {
+	if s.d.Layers == nil {
+		return nil
+	}
+	for _, l := range ls {
+		_, name, n, _ := function.ParseLayerVersionARN(l.Arn)
+		if v, found := s.d.Layers.Get(name, n); found && len(v.CompatibleRuntimes) > 0 && !slices.Contains(v.CompatibleRuntimes, runtime) {
+			return function.InvalidParameter("Layer version %s is not compatible with the runtime %s; it lists [%s].",
+				l.Arn, runtime, strings.Join(v.CompatibleRuntimes, ", "))
+		}
+	}
+	return nil
+}
+
 // storedCodeUnzipped returns the unzipped size of a function's stored code.
 func (s *Server) storedCodeUnzipped(ctx context.Context, codeHex string) func() (int64, error) {
 	return func() (int64, error) {
