@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -49,7 +50,7 @@ func TestCORSStore(t *testing.T) {
 		t.Fatalf("replaced configuration: %+v, %v", again, err)
 	}
 	// Removed behind the cache's back.
-	if err := os.Remove(d.bucketCORSPath("bkt")); err != nil {
+	if err := os.Remove(filepath.Join(d.bucketDir("bkt"), "cors.json")); err != nil {
 		t.Fatal(err)
 	}
 	if cfg, err := d.CORS(ctx, "bkt", again); err != nil || cfg != nil {

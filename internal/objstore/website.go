@@ -2,13 +2,6 @@ package objstore
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 )
 
 // WebsiteStore keeps buckets' website configurations. The caller checks
@@ -35,7 +28,7 @@ type WebsiteConfig struct {
 	RedirectAll *WebsiteRedirect `json:"redirectAll,omitempty"` // RedirectAllRequestsTo: HostName and Protocol
 	Rules       []WebsiteRule    `json:"rules,omitempty"`       // RoutingRules, in order
 
-	read fs.FileInfo // the file it was read from, if any
+	fileStamp // the file it was read from, if any
 }
 
 // WebsiteRule is one routing rule: where its Redirect sends a request
@@ -69,69 +62,14 @@ type WebsiteRedirect struct {
 	ReplaceKeyWith       *string `json:"replaceKeyWith,omitempty"`
 }
 
-// websitePath is the file of a bucket's website configuration.
-func (d *Disk) websitePath(bucket string) string {
-	return filepath.Join(d.bucketDir(bucket), "website.json")
-}
-
 // PutWebsite replaces a bucket's website configuration; nil removes it.
 func (d *Disk) PutWebsite(ctx context.Context, bucket string, cfg *WebsiteConfig) error {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if err := d.checkBucket(bucket); err != nil {
-		return err
-	}
-	path := d.websitePath(bucket)
-	if cfg == nil {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("objstore: remove website configuration of %s: %w", bucket, err)
-		}
-		return nil
-	}
-	return writeJSONFile(d.tmp, path, cfg)
+	return d.putBucketConfig(bucket, "website.json", "website configuration", cfg, cfg == nil)
 }
 
-// Website returns a bucket's website configuration, nil if it has none.
-// As CORS does, it tells a current prev by the file's identity, size and
-// modification time: a configuration is replaced by renaming a new file
-// over the old one.
+// Website returns a bucket's website configuration, nil if it has none;
+// prev, a configuration read before, is returned while it is current (see
+// bucketconfig.go).
 func (d *Disk) Website(ctx context.Context, bucket string, prev *WebsiteConfig) (*WebsiteConfig, error) {
-	if !ValidBucketName(bucket) {
-		return nil, ErrNoSuchBucket
-	}
-	path := d.websitePath(bucket)
-	st, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := d.checkBucket(bucket); err != nil {
-			return nil, err
-		}
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("objstore: website configuration of %s: %w", bucket, err)
-	}
-	if prev != nil && sameFile(prev.read, st) {
-		return prev, nil
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) { // removed since the stat
-		return d.Website(ctx, bucket, nil)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("objstore: website configuration of %s: %w", bucket, err)
-	}
-	defer f.Close()
-	// What is read carries the open file's identity (see CORS).
-	if st, err = f.Stat(); err != nil {
-		return nil, fmt.Errorf("objstore: website configuration of %s: %w", bucket, err)
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("objstore: website configuration of %s: %w", bucket, err)
-	}
-	cfg := &WebsiteConfig{read: st}
-	if err := json.Unmarshal(b, cfg); err != nil {
-		return nil, fmt.Errorf("%w: website configuration of %s: %v", ErrCorrupt, bucket, err)
-	}
-	return cfg, nil
+	return readBucketConfig(d, bucket, "website.json", "website configuration", prev)
 }

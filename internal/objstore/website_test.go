@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -58,7 +59,7 @@ func TestWebsiteStore(t *testing.T) {
 		t.Fatalf("replaced configuration: %+v, %v", again, err)
 	}
 	// Removed behind the cache's back, then through the store.
-	if err := os.Remove(d.websitePath("site")); err != nil {
+	if err := os.Remove(filepath.Join(d.bucketDir("site"), "website.json")); err != nil {
 		t.Fatal(err)
 	}
 	if cfg, err := d.Website(ctx, "site", again); err != nil || cfg != nil {
@@ -68,7 +69,7 @@ func TestWebsiteStore(t *testing.T) {
 		t.Fatalf("removing an absent configuration: %v", err)
 	}
 	// A damaged file is ErrCorrupt, not an empty configuration.
-	if err := os.WriteFile(d.websitePath("site"), []byte("{"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(d.bucketDir("site"), "website.json"), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.Website(ctx, "site", nil); !errors.Is(err, ErrCorrupt) {
