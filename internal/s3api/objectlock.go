@@ -193,7 +193,9 @@ func getObjectRetention(h *Handler, w http.ResponseWriter, r *http.Request, rq *
 	return nil
 }
 
-func putObjectRetention(h *Handler, w http.ResponseWriter, r *http.Request, rq *request) error {
+// lockDocument reads the body of a PUT of a version's retention or
+// legal hold into doc, once the bucket is found to have Object Lock.
+func (h *Handler) lockDocument(r *http.Request, rq *request, doc any) error {
 	if _, err := h.d.Store.ObjectLock(r.Context(), rq.bucket); err != nil {
 		return err
 	}
@@ -201,8 +203,21 @@ func putObjectRetention(h *Handler, w http.ResponseWriter, r *http.Request, rq *
 	if err != nil {
 		return err
 	}
+	return decodeXML(body, doc)
+}
+
+// versionAnswer ends a change of one version's Object Lock.
+func versionAnswer(w http.ResponseWriter, info objstore.ObjectInfo) error {
+	if info.VersionID != "" {
+		w.Header().Set("X-Amz-Version-Id", info.VersionID)
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func putObjectRetention(h *Handler, w http.ResponseWriter, r *http.Request, rq *request) error {
 	var doc retentionDocument
-	if err := decodeXML(body, &doc); err != nil {
+	if err := h.lockDocument(r, rq, &doc); err != nil {
 		return err
 	}
 	var ret objstore.Retention
@@ -227,11 +242,7 @@ func putObjectRetention(h *Handler, w http.ResponseWriter, r *http.Request, rq *
 	if err != nil {
 		return markerAnswer(w, err)
 	}
-	if info.VersionID != "" {
-		w.Header().Set("X-Amz-Version-Id", info.VersionID)
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return versionAnswer(w, info)
 }
 
 // legalHoldDocument is GetObjectLegalHold's answer and
@@ -259,15 +270,8 @@ func getObjectLegalHold(h *Handler, w http.ResponseWriter, r *http.Request, rq *
 }
 
 func putObjectLegalHold(h *Handler, w http.ResponseWriter, r *http.Request, rq *request) error {
-	if _, err := h.d.Store.ObjectLock(r.Context(), rq.bucket); err != nil {
-		return err
-	}
-	body, err := h.readSmall(r, rq, 64<<10)
-	if err != nil {
-		return err
-	}
 	var doc legalHoldDocument
-	if err := decodeXML(body, &doc); err != nil {
+	if err := h.lockDocument(r, rq, &doc); err != nil {
 		return err
 	}
 	if doc.Status != "ON" && doc.Status != "OFF" {
@@ -277,11 +281,7 @@ func putObjectLegalHold(h *Handler, w http.ResponseWriter, r *http.Request, rq *
 	if err != nil {
 		return markerAnswer(w, err)
 	}
-	if info.VersionID != "" {
-		w.Header().Set("X-Amz-Version-Id", info.VersionID)
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return versionAnswer(w, info)
 }
 
 // The Object Lock actions are among Actions.
