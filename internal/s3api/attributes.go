@@ -110,6 +110,9 @@ func (h *Handler) getObjectAttributes(w http.ResponseWriter, r *http.Request, rq
 	if err != nil {
 		return markerAnswer(w, err)
 	}
+	if err := checkCustomerKey(r, info.Encryption); err != nil { // sse.go
+		return err
+	}
 	if info.VersionID != "" || vid != "" {
 		w.Header().Set("X-Amz-Version-Id", versionName(info.VersionID))
 	}

@@ -30,7 +30,7 @@ func sseHeader(r *http.Request, rq *request, v string) error {
 	_, uploadID := rq.query["uploadId"]
 	_, sub := subresourceOf(rq.query)
 	put := r.Method == http.MethodPut && !uploadID && !sub
-	create := r.Method == http.MethodPost && uploads && !hasOtherQuery(rq)
+	create := r.Method == http.MethodPost && uploads && !hasOtherQuery(rq, "uploads")
 	if !rq.hasKey || !put && !create {
 		return s3err("InvalidArgument", "x-amz-server-side-encryption header is not supported for this operation.")
 	}
@@ -62,20 +62,22 @@ func customerKey(r *http.Request, rq *request, _ string) error {
 		_, uploads := rq.query["uploads"]
 		_, sub := subresourceOf(rq.query)
 		switch {
-		case r.Method == http.MethodPost && uploads && !hasOtherQuery(rq):
+		case r.Method == http.MethodPost && uploads && !hasOtherQuery(rq, "uploads"):
 			return nil
 		case (r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodPut) && !sub:
 			return nil
+		case r.Method == http.MethodGet && len(rq.query["attributes"]) > 0 && !hasOtherQuery(rq, "attributes"):
+			return nil // GetObjectAttributes: checkCustomerKey
 		}
 	}
 	return s3err("NotImplemented", "Server-side encryption with customer-provided keys is not implemented for this operation.")
 }
 
 // hasOtherQuery reports whether rq's query names a sub-resource other
-// than uploads.
-func hasOtherQuery(rq *request) bool {
+// than one.
+func hasOtherQuery(rq *request, one string) bool {
 	for _, s := range subresources {
-		if _, ok := rq.query[s]; ok && s != "uploads" {
+		if _, ok := rq.query[s]; ok && s != one {
 			return true
 		}
 	}
@@ -160,6 +162,27 @@ func withCustomerKeys(ctx context.Context, r *http.Request) (context.Context, er
 		ctx = objstore.WithCopySourceCustomerKey(ctx, src)
 	}
 	return ctx, nil
+}
+
+// checkCustomerKey checks the SSE-C key a request gives against an
+// object's encryption, as the calls that describe an object without
+// reading it (GetObjectAttributes) need: a key for an SSE-C object, whose
+// MD5 is the object's, and none for another.
+func checkCustomerKey(r *http.Request, e objstore.Encryption) error {
+	key, given, err := customerHeaders(r, false)
+	switch {
+	case err != nil:
+		return err
+	case e.Mode != objstore.SSECustomer && given:
+		return sseError(objstore.ErrSSENotApplicable)
+	case e.Mode != objstore.SSECustomer:
+		return nil
+	case !given:
+		return sseError(objstore.ErrSSEKeyRequired)
+	case objstore.CustomerKeyMD5(key) != e.CustomerKeyMD5:
+		return sseError(objstore.ErrSSEKeyMismatch)
+	}
+	return nil
 }
 
 // copyEncryption gives a copy (CopyObject) the encryption the request

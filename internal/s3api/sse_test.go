@@ -138,6 +138,17 @@ func TestSSECustomerKeyOverTLS(t *testing.T) {
 	if err != nil || aws.ToInt64(head.ContentLength) != int64(len(body)) || aws.ToString(head.SSECustomerAlgorithm) != "AES256" {
 		t.Fatalf("head %+v, %v", head, err)
 	}
+	attrs := []types.ObjectAttributes{types.ObjectAttributesEtag, types.ObjectAttributesObjectSize}
+	_, err = e.c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: aws.String("obj"), ObjectAttributes: attrs})
+	wantStatus(t, err, "InvalidRequest", 400)
+	_, err = e.c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: aws.String("obj"), ObjectAttributes: attrs,
+		SSECustomerAlgorithm: aws.String("AES256"), SSECustomerKey: aws.String(other.key), SSECustomerKeyMD5: aws.String(other.md5)})
+	wantStatus(t, err, "AccessDenied", 403)
+	at, err := e.c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: aws.String("obj"), ObjectAttributes: attrs,
+		SSECustomerAlgorithm: aws.String("AES256"), SSECustomerKey: aws.String(k.key), SSECustomerKeyMD5: aws.String(k.md5)})
+	if err != nil || aws.ToInt64(at.ObjectSize) != int64(len(body)) {
+		t.Fatalf("attributes %+v, %v", at, err)
+	}
 	// A key for an object stored without one.
 	if _, err := e.c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("plain"), Body: strings.NewReader("x")}); err != nil {
 		t.Fatal(err)
@@ -179,7 +190,7 @@ func TestSSECustomerKeyOverTLS(t *testing.T) {
 	}
 	part1 := bytes.Repeat([]byte("part one multipart text "), (5<<20)/24+1)
 	_, err = e.c.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: aws.String("mp"), UploadId: up.UploadId, PartNumber: aws.Int32(1),
-		Body: bytes.NewReader(part1), SSECustomerAlgorithm: aws.String("AES256"), SSECustomerKey: aws.String(other.key), SSECustomerKeyMD5: aws.String(other.md5)})
+		Body: strings.NewReader("small: refused before it is read"), SSECustomerAlgorithm: aws.String("AES256"), SSECustomerKey: aws.String(other.key), SSECustomerKeyMD5: aws.String(other.md5)})
 	wantStatus(t, err, "InvalidRequest", 400)
 	p1, err := e.c.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: aws.String("mp"), UploadId: up.UploadId, PartNumber: aws.Int32(1),
 		Body: bytes.NewReader(part1), SSECustomerAlgorithm: aws.String("AES256"), SSECustomerKey: aws.String(k.key), SSECustomerKeyMD5: aws.String(k.md5)})
