@@ -700,3 +700,27 @@ func TestLayersIAM(t *testing.T) {
 		t.Errorf("code from a private bucket: %q", msg)
 	}
 }
+
+// TestLayersCluster publishes a layer on one node of a cluster and runs a
+// function with it on another, which fetches the content from the
+// backbone; numbers stay unique across the nodes.
+func TestLayersCluster(t *testing.T) {
+	url := alofttest.Backbone(t)
+	a := alofttest.Start(t, "--nats-url", url)
+	b := alofttest.Start(t, "--nats-url", url)
+	ca, cb := a.Lambda(), b.Lambda()
+	l := publish(t, ca, "shared", layerZip(t, layerEntry{name: "python/clustered.py", body: "WHERE = 'published on a'\n"}))
+	waitFor(t, "the layer on the other node", func() error {
+		_, err := cb.GetLayerVersion(ctxT(t), &lambda.GetLayerVersionInput{LayerName: aws.String("shared"), VersionNumber: aws.Int64(1)})
+		return err
+	})
+	if v := publish(t, cb, "shared", layerZip(t, layerEntry{name: "python/clustered.py", body: "WHERE = 'published on b'\n"})); v.Version != 2 {
+		t.Errorf("second version, published on the other node: %d", v.Version)
+	}
+	create(t, cb, "clustered", runtimeCase{runtime: "python3.11", handler: "app.handler"},
+		alofttest.ZipFiles(t, map[string]string{"app.py": "import clustered\ndef handler(e, c):\n    return clustered.WHERE\n"}),
+		func(in *lambda.CreateFunctionInput) { in.Layers = []string{aws.ToString(l.LayerVersionArn)} })
+	if _, raw := invokeRaw(t, cb, "clustered"); !strings.HasPrefix(raw, `"published on a"`) {
+		t.Errorf("function on the other node: %s", raw)
+	}
+}
