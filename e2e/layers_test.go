@@ -602,6 +602,9 @@ func TestLayersCLI(t *testing.T) {
 	if a, raw := invokeRaw(t, srv.Lambda(), "clifn"); a != nil || !strings.Contains(raw, "from the cli layer") {
 		t.Errorf("invoke: %s", raw)
 	}
+	if out := run("function", "get", "clifn"); !strings.Contains(out, arn) {
+		t.Errorf("function get: %s", out)
+	}
 	run("function", "update", "clifn", "--layer", "")
 	if e := invokeErr(t, srv.Lambda(), "clifn", "{}"); !strings.Contains(e.ErrorMessage, "cliutil") {
 		t.Errorf("after removing the layer: %+v", e)

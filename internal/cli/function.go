@@ -495,6 +495,7 @@ func configFields(c types.FunctionConfiguration) []field {
 		{"Code size", codeSize},
 		{"Code SHA-256", aws.ToString(c.CodeSha256)},
 		{"Environment", strings.Join(env, "\n")},
+		{"Layers", layerList(c.Layers)},
 		{"Role", aws.ToString(c.Role)},
 		{"State", state},
 		{"Last update", update},

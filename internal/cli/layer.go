@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -179,4 +180,13 @@ func (e *env) layerListCmd() *cobra.Command {
 	cmd.Flags().StringVar(&runtime, "runtime", "", "list only versions compatible with `RUNTIME`")
 	out = addOutputFlag(cmd)
 	return cmd
+}
+
+// layerList renders a function's layers for its details, one a line.
+func layerList(ls []types.Layer) string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, aws.ToString(l.Arn))
+	}
+	return strings.Join(out, "\n")
 }
