@@ -563,8 +563,19 @@ func (o *opener) reader(offset, length int64) io.Reader {
 	// Up to sealBatch segments are read at once, no more than the range
 	// (and the object) can use.
 	n := min(int64(sealBatch*sseSealed), sealedLen(o.size), (length/sseSegment+2)*sseSealed)
-	return &openReader{o: o, off: offset, end: offset + length, buf: make([]byte, n)}
+	r := &openReader{o: o, off: offset, end: offset + length}
+	if n == sealBatch*sseSealed {
+		r.pooled = openBufPool.Get().(*[]byte)
+		r.buf = *r.pooled
+	} else {
+		r.buf = make([]byte, n)
+	}
+	return r
 }
+
+// openBufPool holds the buffers of readers of large ranges, given back
+// when a range has been read to its end.
+var openBufPool = sync.Pool{New: func() any { b := make([]byte, sealBatch*sseSealed); return &b }}
 
 // openReader is a range of an encrypted file's plaintext. It reads up to
 // sealBatch segments of one stream at a time and opens them in place in
@@ -578,6 +589,7 @@ type openReader struct {
 	plainAt  int64 // the plaintext offset of segs[0][0]
 	stream   int   // index of the stream last used
 	checked  bool  // an empty object's segment was opened
+	pooled   *[]byte
 }
 
 // avail returns the open plaintext at r.off, loading it if needed.
@@ -606,6 +618,10 @@ func (r *openReader) done() (bool, error) {
 		if err := r.load(); err != nil {
 			return true, err
 		}
+	}
+	if r.pooled != nil {
+		openBufPool.Put(r.pooled)
+		r.pooled, r.buf, r.segs, r.nsegs = nil, nil, [sealBatch][]byte{}, 0
 	}
 	return true, nil
 }
