@@ -35,13 +35,15 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -280,61 +282,63 @@ func (d *Disk) kek(mode string, customerKey []byte) (cipher.AEAD, error) {
 	return d.master()
 }
 
-// newDataKey draws a data key for enc and returns it with its metadata
-// (no streams yet).
-func (d *Disk) newDataKey(enc *Encryption) (*sseMeta, cipher.AEAD, error) {
+// newDataKey draws a data key for enc and returns its metadata (no
+// streams yet), its cipher, and the key.
+func (d *Disk) newDataKey(enc *Encryption) (*sseMeta, cipher.AEAD, []byte, error) {
 	kek, err := d.kek(enc.Mode, enc.CustomerKey)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	key := make([]byte, sseKeyLen)
 	wrapped := make([]byte, sseNonce, sseWrapped)
 	if _, err := rand.Read(key); err != nil {
-		return nil, nil, fmt.Errorf("objstore: data key: %w", err)
+		return nil, nil, nil, fmt.Errorf("objstore: data key: %w", err)
 	}
 	if _, err := rand.Read(wrapped); err != nil {
-		return nil, nil, fmt.Errorf("objstore: data key: %w", err)
+		return nil, nil, nil, fmt.Errorf("objstore: data key: %w", err)
 	}
 	wrapped = kek.Seal(wrapped, wrapped[:sseNonce], key, []byte(wrapContext+enc.Mode))
 	g, err := newGCM(key)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	s := &sseMeta{Mode: enc.Mode, Key: wrapped}
 	if enc.Mode == SSECustomer {
 		s.KeyMD5 = enc.CustomerKeyMD5
 	}
-	return s, g, nil
+	return s, g, key, nil
 }
 
-// dataKey unseals the data key of s. For SSE-C, customerKey must be
-// given and be the one it was sealed with.
-func (d *Disk) dataKey(s *sseMeta, customerKey []byte) (cipher.AEAD, error) {
+// dataKey unseals the data key of s and returns its cipher and the key.
+// For SSE-C, customerKey must be given and be the one it was sealed
+// with.
+func (d *Disk) dataKey(s *sseMeta, customerKey []byte) (cipher.AEAD, []byte, error) {
 	if s.Mode == SSECustomer {
 		if customerKey == nil {
-			return nil, ErrSSEKeyRequired
+			return nil, nil, ErrSSEKeyRequired
 		}
 		if len(customerKey) != sseKeyLen || CustomerKeyMD5(customerKey) != s.KeyMD5 {
-			return nil, ErrSSEKeyMismatch
+			return nil, nil, ErrSSEKeyMismatch
 		}
 	} else if s.Mode != SSES3 {
-		return nil, fmt.Errorf("%w: unknown encryption mode %q", ErrCorrupt, s.Mode)
+		return nil, nil, fmt.Errorf("%w: unknown encryption mode %q", ErrCorrupt, s.Mode)
 	}
 	if len(s.Key) != sseWrapped {
-		return nil, fmt.Errorf("%w: sealed data key of %d bytes", ErrCorrupt, len(s.Key))
+		return nil, nil, fmt.Errorf("%w: sealed data key of %d bytes", ErrCorrupt, len(s.Key))
 	}
 	kek, err := d.kek(s.Mode, customerKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key, err := kek.Open(nil, s.Key[:sseNonce], s.Key[sseNonce:], []byte(wrapContext+s.Mode))
 	if err != nil {
 		if s.Mode == SSECustomer {
-			return nil, ErrSSEKeyMismatch
+			return nil, nil, ErrSSEKeyMismatch
 		}
-		return nil, fmt.Errorf("%w: the data key does not open with the master key", ErrSSEAuth)
+		return nil, nil, fmt.Errorf("%w: the data key does not open with the master key", ErrSSEAuth)
 	}
-	return newGCM(key)
+	g, err := newGCM(key)
+	return g, key, err
 }
 
 // bucketDefault fills in a write's encryption from the bucket's default
@@ -356,10 +360,10 @@ func (d *Disk) bucketDefault(bucket string, enc *Encryption) error {
 
 // sealer encrypts one stream as a tempFile's content is read.
 type sealer struct {
-	aead   cipher.AEAD
-	meta   *sseMeta
-	stream uint64
-	ct     hash.Hash // SSE-C: MD5 of the stored bytes, the ETag
+	aead    cipher.AEAD
+	meta    *sseMeta
+	stream  uint64
+	etagKey []byte // SSE-C: the data key, which keys the ETag
 }
 
 // seal makes t encrypt the content readContent writes, under a new data
@@ -371,27 +375,27 @@ func (d *Disk) seal(t *tempFile, enc Encryption) error {
 	if err := enc.check(); err != nil {
 		return err
 	}
-	s, g, err := d.newDataKey(&enc)
+	s, g, key, err := d.newDataKey(&enc)
 	if err != nil {
 		return err
 	}
-	t.seal = newSealer(g, s)
+	t.seal = newSealer(g, key, s)
 	return nil
 }
 
-func newSealer(g cipher.AEAD, s *sseMeta) *sealer {
+func newSealer(g cipher.AEAD, key []byte, s *sseMeta) *sealer {
 	var id [8]byte
 	rand.Read(id[:])
 	sl := &sealer{aead: g, meta: s, stream: binary.BigEndian.Uint64(id[:])}
 	if s.Mode == SSECustomer {
-		sl.ct = md5.New()
+		sl.etagKey = key
 	}
 	return sl
 }
 
 // sealMeta records t's encryption in m, the metadata of its content: the
-// data key and stream, and for SSE-C the ETag, the MD5 of the stored
-// bytes rather than of the plaintext.
+// data key and stream, and for SSE-C the ETag (see customerETag). m's
+// ETag is the plaintext's MD5 when it is called.
 func (t *tempFile) sealMeta(m *fileMeta) {
 	if t.seal == nil {
 		return
@@ -399,9 +403,22 @@ func (t *tempFile) sealMeta(m *fileMeta) {
 	s := *t.seal.meta
 	s.Streams = []uint64{t.seal.stream}
 	m.SSE = &s
-	if t.seal.ct != nil {
-		m.ETag = fmt.Sprintf("%x", t.seal.ct.Sum(nil))
+	if t.seal.etagKey != nil {
+		m.ETag = customerETag(t.seal.etagKey, m.ETag)
 	}
+}
+
+// customerETag is the ETag of SSE-C content whose MD5 is plainMD5 (hex):
+// the first 16 bytes of its HMAC-SHA256 under the data key, in hex. S3's
+// SSE-C ETag is not the content's MD5 either; this one is as stable (the
+// same for the same content under the same data key, as parts of one
+// upload are) and, without the customer's key, tells nothing of the
+// content, as its MD5 would to one who guesses it.
+func customerETag(dataKey []byte, plainMD5 string) string {
+	h := hmac.New(sha256.New, dataKey)
+	h.Write([]byte("aloft-sse-c-etag:"))
+	h.Write([]byte(plainMD5))
+	return hex.EncodeToString(h.Sum(nil)[:md5.Size])
 }
 
 func sseNonceOf(dst []byte, stream uint64, seg int64) []byte {
@@ -441,9 +458,6 @@ func (t *tempFile) readSealed(body io.Reader, limit int64) (int64, [md5.Size]byt
 	flush := func() error {
 		if len(out) == 0 {
 			return nil
-		}
-		if s.ct != nil {
-			s.ct.Write(out)
 		}
 		if _, err := t.f.Write(out); err != nil {
 			return fmt.Errorf("objstore: write: %w", err)
@@ -728,7 +742,7 @@ func (d *Disk) openSealed(ctx context.Context, f io.ReaderAt, m *fileMeta, sourc
 			return nil, nil
 		}
 	}
-	g, err := d.dataKey(m.SSE, ck)
+	g, _, err := d.dataKey(m.SSE, ck)
 	if err != nil {
 		return nil, err
 	}
@@ -805,7 +819,7 @@ func (d *Disk) sealUpload(bucket string, opts *PutOptions) (*sseMeta, error) {
 	if err := enc.check(); err != nil {
 		return nil, err
 	}
-	s, _, err := d.newDataKey(&enc)
+	s, _, _, err := d.newDataKey(&enc)
 	return s, err
 }
 
@@ -822,14 +836,14 @@ func (d *Disk) sealPart(ctx context.Context, t *tempFile, up *uploadMeta) error 
 	if up.SSE.Mode == SSECustomer && (ck == nil || CustomerKeyMD5(ck) != up.SSE.KeyMD5) {
 		return ErrSSEUploadMismatch
 	}
-	g, err := d.dataKey(up.SSE, ck)
+	g, key, err := d.dataKey(up.SSE, ck)
 	if err != nil {
 		if errors.Is(err, ErrSSEKeyMismatch) {
 			return ErrSSEUploadMismatch
 		}
 		return err
 	}
-	t.seal = newSealer(g, up.SSE)
+	t.seal = newSealer(g, key, up.SSE)
 	return nil
 }
 
