@@ -17,7 +17,8 @@ import (
 )
 
 // streamedNode streams event.chunks lines, pausing event.pauseMs after
-// each, and throws part way when event.fail is set.
+// each, then event.bytes zero bytes, and throws part way when event.fail
+// is set.
 const streamedNode = `
 export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
   responseStream.setContentType('text/plain');
@@ -25,6 +26,10 @@ export const handler = awslambda.streamifyResponse(async (event, responseStream,
   for (let i = 0; i < (event.chunks ?? 0); i++) {
     responseStream.write('chunk ' + i + '\n');
     await new Promise((r) => setTimeout(r, event.pauseMs ?? 0));
+  }
+  const block = Buffer.alloc(64 << 10);
+  for (let n = 0; n < (event.bytes ?? 0); n += block.length) {
+    if (!responseStream.write(block)) await new Promise((r) => responseStream.once('drain', r));
   }
   if (event.fail) throw new Error('failed half way');
   responseStream.end();
@@ -169,10 +174,15 @@ func TestResponseStreaming(t *testing.T) {
 		t.Fatalf("Invoke of a streaming function: %q %v %v", inv.Payload, inv.FunctionError, err)
 	}
 
-	// 20 MiB and no more.
-	_, evs = invokeStream(t, c, "gostream", `{"bytes":22020096}`)
-	if done := evs[len(evs)-1].complete; len(body(evs)) != 20<<20 || aws.ToString(done.ErrorCode) != "Function.ResponseSizeTooLarge" {
-		t.Fatalf("oversize stream: %d bytes then %+v", len(body(evs)), done)
+	// 20 MiB and no more; the function goes on serving.
+	for _, name := range []string{"gostream", "nodestream"} {
+		_, evs = invokeStream(t, c, name, `{"bytes":22020096}`)
+		if done := evs[len(evs)-1].complete; len(body(evs)) != 20<<20 || aws.ToString(done.ErrorCode) != "Function.ResponseSizeTooLarge" {
+			t.Fatalf("%s: oversize stream: %d bytes then %q %q", name, len(body(evs)), aws.ToString(done.ErrorCode), aws.ToString(done.ErrorDetails))
+		}
+		if _, evs = invokeStream(t, c, name, `{"chunks":1}`); body(evs) != "line 0\n" && body(evs) != "chunk 0\n" {
+			t.Fatalf("%s after an oversize stream: %q", name, body(evs))
+		}
 	}
 
 	// Event invocations have no stream to answer with.
