@@ -72,8 +72,8 @@ func (l listener) Accept() (net.Conn, error) {
 }
 
 // Conn is a server-side connection whose reads carry the requests sent
-// on c with the Expect headers net/http would refuse renamed to
-// PrivateName. Writes go to c unchanged.
+// on the connection it wraps, with the Expect headers net/http would
+// refuse renamed to PrivateName. Writes go through unchanged.
 type Conn struct {
 	net.Conn
 	s scanner
@@ -82,7 +82,7 @@ type Conn struct {
 	// Expect line still being decided.
 	buf             [holdMax]byte
 	off, ready, end int
-	err             error // from the connection, returned once buf drains
+	err             error // from the connection, returned with the last of buf[off:ready]
 }
 
 // NewConn wraps c, a connection that carries HTTP/1.x requests.
