@@ -117,9 +117,6 @@ func toError(err error, bucket, key string) *Error {
 	if e := sseError(err); e != nil {
 		return e
 	}
-	if e := sseError(err); e != nil {
-		return e
-	}
 	var pe *sigv4.PayloadError
 	if errors.As(err, &pe) {
 		return &Error{Code: pe.Code, Message: pe.Message, Status: pe.Status, Err: err}
