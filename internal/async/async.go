@@ -460,8 +460,8 @@ func (q *Queue) settle(ctx context.Context, msg jetstream.Msg, ev *Event, tg *Ta
 	for _, out := range sends {
 		var err error
 		if strings.HasPrefix(out.arn, "arn:aws:lambda:") {
-			name, _, _ := function.ParseRef(out.arn)
-			err = q.Enqueue(ctx, &Event{ID: out.id, Function: name, Payload: out.body, TraceID: ev.TraceID})
+			name, qualifier, _ := function.ParseRef(out.arn)
+			err = q.Enqueue(ctx, &Event{ID: out.id, Function: name, Qualifier: qualifier, Payload: out.body, TraceID: ev.TraceID})
 		} else if q.d.Send != nil {
 			err = q.d.Send(ctx, out.arn, out.body, out.attrs)
 		} else {
