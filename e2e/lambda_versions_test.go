@@ -201,8 +201,13 @@ func TestLambdaVersionsAndAliases(t *testing.T) {
 	if _, err := c.DeleteAlias(ctx, &lambda.DeleteAliasInput{FunctionName: aws.String("rel"), Name: aws.String("live")}); err != nil {
 		t.Fatal(err)
 	}
+	// A change to $LATEST leaves a version's warm instance alone.
+	before, _ := invoke(t, c, "rel:1", "{}")
 	// Version numbers are not used again.
 	c.UpdateFunctionCode(ctx, &lambda.UpdateFunctionCodeInput{FunctionName: aws.String("rel"), ZipFile: py.code(t, "v3")})
+	if after, _ := invoke(t, c, "rel:1", "{}"); after.Instance != before.Instance || after.Calls != before.Calls+1 {
+		t.Fatalf("version 1's instance after a change to $LATEST: %+v, before %+v", after, before)
+	}
 	if v3, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("rel")}); err != nil || aws.ToString(v3.Version) != "3" {
 		t.Fatalf("publish v3: %+v %v", v3, err)
 	}

@@ -265,7 +265,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	s.inv.Start()
 	s.reg.OnChange(func(name string) {
-		s.inv.Retire(name)
+		if rec, ok := s.reg.Get(name); ok {
+			s.inv.RetireChanged(&rec.Config) // versions keep theirs
+		} else {
+			s.inv.Retire(name)
+		}
 		s.provision(name) // a new revision gets its provisioned instances too
 	})
 	for _, rec := range s.reg.List() {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -532,6 +533,27 @@ func (iv *Invoker) Retire(name string) {
 	var idle []*instance
 	for key, p := range iv.pools {
 		if key == name || !strings.Contains(name, ":") && strings.HasPrefix(key, name+":") {
+			idle = append(idle, iv.retireLocked(p)...)
+		}
+	}
+	iv.mu.Unlock()
+	iv.stopAll(idle)
+}
+
+// RetireChanged stops the instances of the named function that a change
+// to it leaves behind: those of $LATEST, and those of versions whose
+// network is no longer current's (a version's code and configuration
+// never change, but the function's tags give all of them their network).
+func (iv *Invoker) RetireChanged(current *function.Config) {
+	name := current.FunctionName
+	iv.mu.Lock()
+	var idle []*instance
+	for key, p := range iv.pools {
+		stale := key == name
+		if strings.HasPrefix(key, name+":") {
+			stale = p.cfg.Network != current.Network || !slices.Equal(p.cfg.AllowNet, current.AllowNet)
+		}
+		if stale {
 			idle = append(idle, iv.retireLocked(p)...)
 		}
 	}

@@ -73,6 +73,10 @@ func (rec *Record) Revision() uint64 { return rec.rev }
 func (rec *Record) derive() {
 	rec.Config.Network = function.NetworkOf(rec.Tags)
 	rec.Config.AllowNet = function.AllowNetOf(rec.Tags)
+	// Tags are the function's, so its versions get the same network.
+	for i := range rec.Versions {
+		rec.Versions[i].Config.Network, rec.Versions[i].Config.AllowNet = rec.Config.Network, rec.Config.AllowNet
+	}
 }
 
 // sameNetwork reports whether instances made for a and b get the same

@@ -133,3 +133,17 @@ func TestDeleteThenCreateAgain(t *testing.T) {
 		}
 	}
 }
+
+// A function's tags give its versions their network too: a version
+// published before the function was cut off from the network is cut off
+// with it.
+func TestVersionsShareTheNetwork(t *testing.T) {
+	rec := &Record{Config: function.Config{FunctionName: "f", Version: function.LatestVersion},
+		Versions: []Version{{Config: function.Config{FunctionName: "f", Version: "1"}}}}
+	rec.Tags = map[string]string{function.NetworkTag: function.NetworkNone}
+	rec.derive()
+	tg, err := rec.Resolve("1")
+	if err != nil || tg.Config.Network != function.NetworkNone {
+		t.Fatalf("version 1's network %q (%v), want %q", tg.Config.Network, err, function.NetworkNone)
+	}
+}
