@@ -14,9 +14,11 @@ import (
 
 // BenchmarkAliasInvoke measures what invoking through an alias adds to a
 // warm invocation: the same no-op function invoked as $LATEST, as its
-// published version 1, and through an alias at version 1 (with and
-// without a weighted second version), alternating request by request,
-// sequentially, so that all four see the same machine.
+// published version 2, through an alias at version 1, and through an
+// alias at version 3 with half the invocations going to version 4,
+// alternating request by request, sequentially, so that all four see the
+// same machine. Each path has versions of its own, so that no path finds
+// the instance the previous request used still being handed back.
 //
 //	go test -run '^$' -bench BenchmarkAliasInvoke -benchtime 3000x ./e2e/
 func BenchmarkAliasInvoke(b *testing.B) {
@@ -25,20 +27,22 @@ func BenchmarkAliasInvoke(b *testing.B) {
 	ctx := context.Background()
 	goRC := runtimeCases()[0]
 	createB(b, c, "bench-alias", goRC.runtime, goRC.handler, alofttest.GoFunction(b, "e2e/functions/gofn", "v1"))
-	for range 2 {
+	for range 4 {
 		if _, err := c.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("bench-alias")}); err != nil {
 			b.Fatal(err)
 		}
-		// A configuration change, so that the second publish makes version 2.
+		// A configuration change, so that the next publish makes a new version.
 		if _, err := c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("bench-alias"),
 			Description: aws.String(time.Now().String())}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	for name, rc := range map[string]*types.AliasRoutingConfiguration{"plain": nil,
-		"weighted": {AdditionalVersionWeights: map[string]float64{"2": 0.5}}} {
+	for name, a := range map[string]struct {
+		version string
+		rc      *types.AliasRoutingConfiguration
+	}{"plain": {"1", nil}, "weighted": {"3", &types.AliasRoutingConfiguration{AdditionalVersionWeights: map[string]float64{"4": 0.5}}}} {
 		if _, err := c.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("bench-alias"), Name: aws.String(name),
-			FunctionVersion: aws.String("1"), RoutingConfig: rc}); err != nil {
+			FunctionVersion: aws.String(a.version), RoutingConfig: a.rc}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -49,7 +53,7 @@ func BenchmarkAliasInvoke(b *testing.B) {
 		lat  []time.Duration
 	}{
 		{name: "latest", inv: newSignedInvoker(srv, "bench-alias", payload)},
-		{name: "version", inv: newSignedInvoker(srv, "bench-alias:1", payload)},
+		{name: "version", inv: newSignedInvoker(srv, "bench-alias:2", payload)},
 		{name: "alias", inv: newSignedInvoker(srv, "bench-alias:plain", payload)},
 		{name: "weighted-alias", inv: newSignedInvoker(srv, "bench-alias:weighted", payload)},
 	}
