@@ -67,7 +67,11 @@ func (s *s3Bench) do(method, path string, body []byte, hash string, hdr ...strin
 // on the same file system. Each reports MB/s and objects/s. PUTs overwrite
 // 256 keys in turn, so that with versioning each one keeps the version it
 // replaces. Three buckets take turns: plain, with versioning enabled, and
-// with every object encrypted (SSE-S3).
+// with every object encrypted (SSE-S3). A last pair of sub-benchmarks
+// (alternating/put, alternating/get) takes the 16 MiB objects of the
+// three buckets and the raw disk in turn, one request each, so that all
+// four see the same machine (and the same state of the disk's
+// writeback), and reports each one's MB/s.
 //
 //	go test -run '^$' -bench BenchmarkS3Throughput -benchtime 3s ./e2e/
 func BenchmarkS3Throughput(b *testing.B) {
@@ -186,6 +190,66 @@ func BenchmarkS3Throughput(b *testing.B) {
 			})
 			report(b)
 		})
+	}
+
+	// The 16 MiB requests again, modes taking turns request by request.
+	size := 16 << 20
+	body := make([]byte, size)
+	rand.Read(body)
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	names := []string{"plain", "versioned", "sse", "raw"}
+	var puts, gets []func(i int) error
+	for _, m := range modes {
+		puts = append(puts, func(i int) error {
+			_, err := cl.do("PUT", fmt.Sprintf("%s/alt/%d", m.bucket, i%16), body, hash, m.hdr...)
+			return err
+		})
+		key := m.bucket + "/alt-get"
+		if _, err := cl.do("PUT", key, body, hash, m.hdr...); err != nil {
+			b.Fatal(err)
+		}
+		gets = append(gets, func(int) error {
+			n, err := cl.do("GET", key, nil, emptyHash)
+			if err == nil && n != int64(size) {
+				err = fmt.Errorf("read %d bytes", n)
+			}
+			return err
+		})
+	}
+	puts = append(puts, func(i int) error { return rawWrite(rawDir, fmt.Sprintf("alt-%d", i%16), body) })
+	if err := rawWrite(rawDir, "alt-read", body); err != nil {
+		b.Fatal(err)
+	}
+	gets = append(gets, func(int) error {
+		f, err := os.Open(filepath.Join(rawDir, "alt-read"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(io.Discard, struct{ io.Reader }{f})
+		return err
+	})
+	b.Run("alternating/put/16MiB", func(b *testing.B) { benchAlternating(b, names, puts, size) })
+	b.Run("alternating/get/16MiB", func(b *testing.B) { benchAlternating(b, names, gets, size) })
+}
+
+// benchAlternating sends one 16 MiB request per mode in turn, b.N times,
+// and reports each mode's MB/s from its own time.
+func benchAlternating(b *testing.B, names []string, ops []func(i int) error, size int) {
+	spent := make([]time.Duration, len(ops))
+	b.SetBytes(int64(size * len(ops)))
+	for i := range b.N {
+		for k, op := range ops {
+			t0 := time.Now()
+			if err := op(i); err != nil {
+				b.Fatalf("%s: %v", names[k], err)
+			}
+			spent[k] += time.Since(t0)
+		}
+	}
+	for k, name := range names {
+		b.ReportMetric(float64(b.N)*float64(size)/1e6/spent[k].Seconds(), name+"-MB/s")
 	}
 }
 
