@@ -406,6 +406,14 @@ func (iv *Invoker) acquire(ctx context.Context, p *pool, req *Request) (*instanc
 // keep-alive policy learned from its idle times.
 type fnState struct {
 	running int
+	// keeps are the keep-alive states of the function's $LATEST and
+	// versions, by pool key (PoolKey): each learns its own arrivals.
+	keeps map[string]*keepState
+}
+
+// keepState is what the keep-alive policy of one version knows.
+type keepState struct {
+	running int
 	lastEnd time.Time
 	policy  *keepalive.Policy
 }
@@ -413,10 +421,22 @@ type fnState struct {
 func (iv *Invoker) fn(name string) *fnState {
 	f := iv.fns[name]
 	if f == nil {
-		f = &fnState{policy: keepalive.New(iv.d.KeepAlivePolicy)}
+		f = &fnState{keeps: map[string]*keepState{}}
 		iv.fns[name] = f
 	}
 	return f
+}
+
+// keep returns the keep-alive state of the version (PoolKey) key of
+// function name; the caller holds admitMu.
+func (iv *Invoker) keep(name, key string) *keepState {
+	f := iv.fn(name)
+	k := f.keeps[key]
+	if k == nil {
+		k = &keepState{policy: keepalive.New(iv.d.KeepAlivePolicy)}
+		f.keeps[key] = k
+	}
+	return k
 }
 
 // admit counts req as running if there is concurrency for it, and feeds
@@ -437,9 +457,11 @@ func (iv *Invoker) admit(req *Request, o *Observation) error {
 		}
 		iv.unreserved++
 	}
-	if f.running == 0 && !f.lastEnd.IsZero() {
-		f.policy.Observe(iv.d.Now().Sub(f.lastEnd))
+	k := iv.keep(name, PoolKey(req.Config))
+	if k.running == 0 && !k.lastEnd.IsZero() {
+		k.policy.Observe(iv.d.Now().Sub(k.lastEnd))
 	}
+	k.running++
 	f.running++
 	iv.running++
 	if o != nil {
@@ -457,27 +479,31 @@ func (iv *Invoker) release(req *Request) {
 		iv.unreserved--
 	}
 	iv.running--
-	f := iv.fn(req.Config.FunctionName)
-	if f.running--; f.running == 0 {
-		f.lastEnd = iv.d.Now()
+	iv.fn(req.Config.FunctionName).running--
+	k := iv.keep(req.Config.FunctionName, PoolKey(req.Config))
+	if k.running--; k.running == 0 {
+		k.lastEnd = iv.d.Now()
 	}
 	iv.admitMu.Unlock()
 }
 
-// KeepAlive reports a function's keep-alive policy state.
+// KeepAlive reports the keep-alive policy state of a function's $LATEST,
+// or given name:N of its version N.
 func (iv *Invoker) KeepAlive(name string) keepalive.State {
 	iv.admitMu.Lock()
 	defer iv.admitMu.Unlock()
-	return iv.fn(name).policy.State()
+	fn, _, _ := strings.Cut(name, ":")
+	return iv.keep(fn, name).policy.State()
 }
 
-// windows returns, for the named function, when its last invocation ended
-// and the keep-alive window its policy gives now.
-func (iv *Invoker) windows(name string) (lastEnd time.Time, w keepalive.Window, running bool) {
+// windows returns, for the instances of a configuration ($LATEST's or a
+// version's), when their last invocation ended and the keep-alive window
+// their policy gives now.
+func (iv *Invoker) windows(cfg *function.Config) (lastEnd time.Time, w keepalive.Window, running bool) {
 	iv.admitMu.Lock()
 	defer iv.admitMu.Unlock()
-	f := iv.fn(name)
-	return f.lastEnd, f.policy.Window(), f.running > 0
+	k := iv.keep(cfg.FunctionName, PoolKey(cfg))
+	return k.lastEnd, k.policy.Window(), k.running > 0
 }
 
 // pool returns the pool for req's function, replacing one that serves an
@@ -686,7 +712,7 @@ func (iv *Invoker) reap() {
 	iv.mu.RUnlock()
 	keeps := make(map[*pool]time.Duration, len(pools))
 	for _, p := range pools {
-		lastEnd, w, running := iv.windows(p.cfg.FunctionName)
+		lastEnd, w, running := iv.windows(p.cfg)
 		keep := iv.d.KeepAlive
 		if w.Adaptive {
 			keep = w.KeepAlive
