@@ -170,6 +170,24 @@ func TestLambdaVersionsAndAliases(t *testing.T) {
 		t.Fatalf("aliases: %+v %v", al, err)
 	}
 
+	// Resource policies take the alias as their resource.
+	if _, err := c.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("rel"), Qualifier: aws.String("live"),
+		StatementId: aws.String("s3"), Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("s3.amazonaws.com")}); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := c.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String("rel"), Qualifier: aws.String("live")})
+	if err != nil || !strings.Contains(aws.ToString(pol.Policy), `"Resource":"arn:aws:lambda:us-east-1:000000000000:function:rel:live"`) {
+		t.Fatalf("policy of the alias: %+v %v", pol, err)
+	}
+	_, err = c.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: aws.String("rel"), Qualifier: aws.String("1")})
+	apiErr(t, err, "ResourceNotFoundException", 404)
+	_, err = c.AddPermission(ctx, &lambda.AddPermissionInput{FunctionName: aws.String("rel"), Qualifier: aws.String("nosuch"),
+		StatementId: aws.String("x"), Action: aws.String("lambda:InvokeFunction"), Principal: aws.String("s3.amazonaws.com")})
+	apiErr(t, err, "ResourceNotFoundException", 404)
+	if _, err := c.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: aws.String("rel"), Qualifier: aws.String("live"), StatementId: aws.String("s3")}); err != nil {
+		t.Fatal(err)
+	}
+
 	// Event-invoke configurations are per version and alias.
 	for _, q := range []string{"live", "1"} {
 		put, err := c.PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{FunctionName: aws.String("rel"), Qualifier: aws.String(q), MaximumRetryAttempts: aws.Int32(1)})

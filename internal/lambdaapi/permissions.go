@@ -37,8 +37,27 @@ type addPermissionInput struct {
 
 var statementID = regexp.MustCompile(`^[a-zA-Z0-9-_.]{1,100}$`)
 
+// policyTarget resolves the function of a resource-policy request and
+// its Qualifier (a version or an alias, which must exist): statements
+// for a qualifier name its ARN as their Resource, and the qualified
+// GetPolicy and RemovePermission see only those.
+func (s *Server) policyTarget(r *http.Request, req *request) (*registry.Record, string, error) {
+	t, err := s.target(r, req, false)
+	if err != nil {
+		return nil, "", err
+	}
+	return t.Record, function.ARN(t.Record.Region, t.Record.Config.FunctionName, r.URL.Query().Get("Qualifier")), nil
+}
+
+// statementResource returns a statement's Resource.
+func statementResource(st json.RawMessage) string {
+	var v struct{ Resource string }
+	json.Unmarshal(st, &v)
+	return v.Resource
+}
+
 func (s *Server) addPermission(w http.ResponseWriter, r *http.Request, req *request) error {
-	rec, err := s.lookup(r, req)
+	rec, resource, err := s.policyTarget(r, req)
 	if err != nil {
 		return err
 	}
@@ -56,8 +75,7 @@ func (s *Server) addPermission(w http.ResponseWriter, r *http.Request, req *requ
 	case in.EventSourceToken != "" || in.PrincipalOrgID != "":
 		return function.InvalidParameter("EventSourceToken and PrincipalOrgID are not supported by this server.")
 	}
-	stmt := map[string]any{"Sid": in.StatementID, "Effect": "Allow", "Action": in.Action,
-		"Resource": function.ARN(rec.Region, rec.Config.FunctionName, r.URL.Query().Get("Qualifier"))}
+	stmt := map[string]any{"Sid": in.StatementID, "Effect": "Allow", "Action": in.Action, "Resource": resource}
 	switch p := in.Principal; {
 	case p == "*":
 		stmt["Principal"] = "*"
@@ -127,22 +145,46 @@ func (s *Server) addPermission(w http.ResponseWriter, r *http.Request, req *requ
 }
 
 func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, req *request) error {
-	rec, err := s.lookup(r, req)
+	rec, resource, err := s.policyTarget(r, req)
 	if err != nil {
 		return err
 	}
-	if rec.Policy == "" {
+	out := rec.Policy
+	if q := r.URL.Query().Get("Qualifier"); q != "" && out != "" {
+		// A version's or alias's policy: its own statements.
+		var doc policyDoc
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			return err
+		}
+		kept := doc.Statement[:0]
+		for _, st := range doc.Statement {
+			if statementResource(st) == resource {
+				kept = append(kept, st)
+			}
+		}
+		out = ""
+		if len(kept) > 0 {
+			doc.Statement = kept
+			b, err := json.Marshal(doc)
+			if err != nil {
+				return err
+			}
+			out = string(b)
+		}
+	}
+	if out == "" {
 		return function.Errorf(fault.NotFound, "ResourceNotFoundException", "The resource you requested does not exist.")
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"Policy": rec.Policy, "RevisionId": rec.Config.RevisionID})
+	writeJSON(w, http.StatusOK, map[string]string{"Policy": out, "RevisionId": rec.Config.RevisionID})
 	return nil
 }
 
 func (s *Server) removePermission(w http.ResponseWriter, r *http.Request, req *request) error {
-	rec, err := s.lookup(r, req)
+	rec, resource, err := s.policyTarget(r, req)
 	if err != nil {
 		return err
 	}
+	qualified := r.URL.Query().Get("Qualifier") != ""
 	sid := r.PathValue("sid")
 	rev := r.URL.Query().Get("RevisionId")
 	_, err = s.d.Registry.Amend(r.Context(), rec.Config.FunctionName, func(rec *registry.Record) error {
@@ -159,7 +201,7 @@ func (s *Server) removePermission(w http.ResponseWriter, r *http.Request, req *r
 		kept := doc.Statement[:0]
 		for _, st := range doc.Statement {
 			var id struct{ Sid string }
-			if json.Unmarshal(st, &id) == nil && id.Sid == sid {
+			if json.Unmarshal(st, &id) == nil && id.Sid == sid && (!qualified || statementResource(st) == resource) {
 				continue
 			}
 			kept = append(kept, st)
