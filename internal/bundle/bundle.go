@@ -17,6 +17,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/aloft-dev/aloft/internal/function"
 )
@@ -213,4 +214,23 @@ func extractLink(f *zip.File, root *os.Root, rel string) error {
 		return function.InvalidParameter("%s (%v)", unzipMsg, err)
 	}
 	return nil
+}
+
+// ExtractOnce makes dir hold the unpacked zip that fetch returns,
+// unless it does already: a cache of unpacked code filled on first use.
+// mu serialises the fills of one cache, so two first uses unpack once.
+func ExtractOnce(dir string, mu *sync.Mutex, fetch func() ([]byte, error)) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	zip, err := fetch()
+	if err != nil {
+		return err
+	}
+	return Extract(zip, dir)
 }

@@ -400,19 +400,7 @@ func (s *Store) unpackedDir(key string) string { return filepath.Join(s.dir, "co
 // has not seen it yet.
 func (s *Store) Unpacked(ctx context.Context, key string) (string, error) {
 	dir := s.unpackedDir(key)
-	if _, err := os.Stat(dir); err == nil {
-		return dir, nil
-	}
-	s.extractMu.Lock()
-	defer s.extractMu.Unlock()
-	if _, err := os.Stat(dir); err == nil {
-		return dir, nil
-	}
-	zip, err := s.Zip(ctx, key)
-	if err != nil {
-		return "", err
-	}
-	if err := bundle.Extract(zip, dir); err != nil {
+	if err := bundle.ExtractOnce(dir, &s.extractMu, func() ([]byte, error) { return s.Zip(ctx, key) }); err != nil {
 		return "", fmt.Errorf("layers: unpack %s: %w", key, err)
 	}
 	return dir, nil

@@ -586,19 +586,7 @@ func (r *Registry) putCode(ctx context.Context, zip []byte) (bundle.Info, error)
 // seen it yet.
 func (r *Registry) Unpacked(ctx context.Context, key string) (string, error) {
 	dir := filepath.Join(r.codeDir, key)
-	if _, err := os.Stat(dir); err == nil {
-		return dir, nil
-	}
-	r.extractMu.Lock()
-	defer r.extractMu.Unlock()
-	if _, err := os.Stat(dir); err == nil {
-		return dir, nil
-	}
-	zip, err := r.Zip(ctx, key)
-	if err != nil {
-		return "", err
-	}
-	if err := bundle.Extract(zip, dir); err != nil {
+	if err := bundle.ExtractOnce(dir, &r.extractMu, func() ([]byte, error) { return r.Zip(ctx, key) }); err != nil {
 		return "", fmt.Errorf("registry: unpack code %s: %w", key, err)
 	}
 	return dir, nil
