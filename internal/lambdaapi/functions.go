@@ -155,17 +155,9 @@ func (s *Server) checkRuntime(runtime string) error {
 // a stored function, for the operations that act on the function as a
 // whole or on $LATEST: a version or alias qualifier is not found.
 func (s *Server) lookup(r *http.Request, req *request) (*registry.Record, error) {
-	ref := r.PathValue("fn")
-	name, qual, ok := function.ParseRef(ref)
-	if !ok {
-		return nil, function.Validation(ref, "functionName",
-			"Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?")
-	}
-	if q := r.URL.Query().Get("Qualifier"); q != "" {
-		if qual != "" && qual != q {
-			return nil, function.InvalidParameter("The derived qualifier from the function name does not match the specified qualifier.")
-		}
-		qual = q
+	name, qual, err := s.reference(r)
+	if err != nil {
+		return nil, err
 	}
 	rec, found := s.d.Registry.Get(name)
 	if !found {

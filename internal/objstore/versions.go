@@ -322,14 +322,20 @@ func (d *Disk) keepCurrentLocked(dst, newID string) error {
 	}
 	changed := false
 	if newID == "" {
+		// The new version is the null version: any other goes, whether
+		// noncurrent or a link a crash left of the current one.
+		kept := ents[:0]
 		for _, e := range ents {
-			if e.id == "" && (cur == nil || cur.VersionID != "") {
-				if err := os.Remove(filepath.Join(vdir, e.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("objstore: remove null version: %w", err)
-				}
-				changed = true
+			if e.id != "" {
+				kept = append(kept, e)
+				continue
 			}
+			if err := os.Remove(filepath.Join(vdir, e.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("objstore: remove null version: %w", err)
+			}
+			changed = true
 		}
+		ents = kept
 	}
 	if cur != nil && (cur.VersionID != "" || newID != "") && !slices.ContainsFunc(ents, func(e versionEntry) bool { return e.id == cur.VersionID }) {
 		if err := mkdirs(filepath.Dir(vdir), []string{filepath.Base(vdir)}); err != nil {
@@ -339,14 +345,6 @@ func (d *Disk) keepCurrentLocked(dst, newID string) error {
 			return fmt.Errorf("objstore: keep version: %w", err)
 		}
 		changed = true
-	} else if cur != nil && cur.VersionID == "" && newID == "" {
-		// Replacing the null version: drop a link a crash left of it.
-		for _, e := range ents {
-			if e.id == "" {
-				os.Remove(filepath.Join(vdir, e.name))
-				changed = true
-			}
-		}
 	}
 	if changed {
 		return syncDir(vdir)

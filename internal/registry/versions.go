@@ -80,7 +80,10 @@ func (rec *Record) Resolve(qualifier string) (*Target, error) { return rec.targe
 func (rec *Record) Describe(qualifier string) (*Target, error) { return rec.target(qualifier, false) }
 
 func (rec *Record) target(qualifier string, route bool) (*Target, error) {
-	t := &Target{Record: rec, Qualifier: qualifier, ARN: function.ARN(rec.Region, rec.Config.FunctionName, qualifier)}
+	t := &Target{Record: rec, Qualifier: qualifier, ARN: rec.Config.FunctionArn}
+	if qualifier != "" { // the unqualified ARN is the record's: no string built per invocation
+		t.ARN = function.ARN(rec.Region, rec.Config.FunctionName, qualifier)
+	}
 	version := qualifier
 	if a := rec.Aliases[qualifier]; a != nil {
 		version = a.FunctionVersion
