@@ -36,6 +36,10 @@ type Config struct {
 	// but the Runtime API, else "". It is not part of Lambda's
 	// configuration: the registry derives it from the function's tags.
 	Network string `json:"-"`
+	// PoolKey names the instances of this configuration: the function's
+	// name for $LATEST, name:N for version N. Derived by the registry
+	// with Network, so that the invoke path builds no string for it.
+	PoolKey string `json:"-"`
 	// AllowNet lists the private or link-local IPv4 ranges the function's
 	// instances may reach besides the server's allow-list, from the tag
 	// AllowNetTag; likewise derived.

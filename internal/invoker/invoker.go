@@ -545,6 +545,9 @@ func (iv *Invoker) pool(req *Request) (*pool, error) {
 // for $LATEST, name:N for a published version, whose instances are its
 // own.
 func PoolKey(cfg *function.Config) string {
+	if cfg.PoolKey != "" {
+		return cfg.PoolKey // derived once by the registry
+	}
 	if cfg.Version == "" || cfg.Version == function.LatestVersion {
 		return cfg.FunctionName
 	}

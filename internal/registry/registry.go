@@ -73,9 +73,12 @@ func (rec *Record) Revision() uint64 { return rec.rev }
 func (rec *Record) derive() {
 	rec.Config.Network = function.NetworkOf(rec.Tags)
 	rec.Config.AllowNet = function.AllowNetOf(rec.Tags)
+	rec.Config.PoolKey = rec.Config.FunctionName
 	// Tags are the function's, so its versions get the same network.
 	for i := range rec.Versions {
-		rec.Versions[i].Config.Network, rec.Versions[i].Config.AllowNet = rec.Config.Network, rec.Config.AllowNet
+		c := &rec.Versions[i].Config
+		c.Network, c.AllowNet = rec.Config.Network, rec.Config.AllowNet
+		c.PoolKey = c.FunctionName + ":" + c.Version
 	}
 }
 
