@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"strconv"
 	"testing"
 	"time"
 
@@ -145,5 +146,28 @@ func TestVersionsShareTheNetwork(t *testing.T) {
 	tg, err := rec.Resolve("1")
 	if err != nil || tg.Config.Network != function.NetworkNone {
 		t.Fatalf("version 1's network %q (%v), want %q", tg.Config.Network, err, function.NetworkNone)
+	}
+}
+
+// BenchmarkResolve is what resolving a qualifier costs an invocation:
+// $LATEST, a version, a plain alias and a weighted one, on a function
+// with 50 versions.
+func BenchmarkResolve(b *testing.B) {
+	rec := &Record{Config: function.Config{FunctionName: "f", Version: function.LatestVersion, FunctionArn: function.ARN("us-east-1", "f", "")}, Region: "us-east-1"}
+	for i := 1; i <= 50; i++ {
+		rec.Versions = append(rec.Versions, Version{Config: function.Config{FunctionName: "f", Version: strconv.Itoa(i)}})
+	}
+	rec.Aliases = map[string]*Alias{"live": {Name: "live", FunctionVersion: "7"},
+		"canary": {Name: "canary", FunctionVersion: "7", RoutingConfig: &RoutingConfig{AdditionalVersionWeights: map[string]float64{"8": 0.1}}}}
+	rec.derive()
+	for _, q := range []string{"", "7", "live", "canary"} {
+		b.Run("q="+q, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := rec.Resolve(q); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
