@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
