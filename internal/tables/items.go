@@ -195,6 +195,10 @@ func (s *Service) writeAs(ctx context.Context, t *table, key item.Item, byServic
 			return nil, nil, err
 		}
 		t.idx.seq.Wait(ack.Sequence)
+		// The index has passed this version; it took it unless another
+		// node's rollup removed it before the index read it, so withdraw
+		// it here or it would be held forever.
+		s.local.Delete(token)
 		return cur, next, nil
 	}
 	return nil, nil, &Error{Kind: fault.Throttled, Type: "TransactionConflictException", Message: "Transaction is ongoing for the item"}
