@@ -3,12 +3,7 @@ package runtimeapi
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -51,25 +46,50 @@ var (
 )
 
 // Server is the Runtime API of one instance.
+//
+// An invocation meets a runtime's poll in one of two orders. When the
+// runtime's GET .../next is already waiting, Invoke takes that poll and
+// writes the event to its connection itself; when Invoke comes first, its
+// call waits in a queue and the connection's goroutine writes the event as
+// soon as it has read the GET. Either way the event is written by a
+// goroutine that is running already: no hand-off, no extra wake-up, and
+// the one goroutine woken per invocation is Invoke's, by the answer.
+//
+// A poll counts only while its connection is open. Each connection's
+// goroutine stays blocked in Read while its poll waits, so a runtime that
+// drops the connection is seen at once: the poll is withdrawn under mu
+// before any Invoke can take it, and an event whose write fails (the
+// connection ended while it was written) goes back to the front of the
+// queue for the next poll. Either way an invocation is counted delivered
+// only once its event has been written to a connection that was open when
+// it was taken, which is what ErrNotDelivered relies on.
 type Server struct {
-	srv *http.Server
-
-	work      chan *call    // hands one invocation to a waiting /next
 	ready     chan struct{} // closed on the runtime's first /next
 	readyOnce sync.Once
 	initErr   chan Result // receives a posted init error
 	closed    chan struct{}
 	closeOnce sync.Once
 
-	mu  sync.Mutex
-	cur *call // guarded by mu: handed out and not yet answered
+	mu    sync.Mutex
+	cur   *call                     // guarded by mu: handed out and not yet answered
+	queue []*call                   // guarded by mu: invocations waiting for a poll, oldest first
+	polls []*conn                   // guarded by mu: connections whose /next waits, newest last
+	lns   map[net.Listener]struct{} // guarded by mu
+	conns map[*conn]struct{}        // guarded by mu
+	wg    sync.WaitGroup            // the connections' goroutines
 }
+
+// At any time either queue or polls is empty: an invocation that finds a
+// poll takes it, and a poll that finds an invocation takes it.
 
 type call struct {
 	inv   *Invocation
 	done  chan Result
 	abort <-chan struct{} // the instance died
 	out   streamState     // of a streamed response
+	// delivered is guarded by Server.mu: the event was handed to a poll
+	// (and is being or has been written to its connection).
+	delivered bool
 }
 
 // Address is where the Runtime API listens inside an instance's private
@@ -78,30 +98,89 @@ const Address = "127.0.0.1:9001"
 
 // New returns a server that answers once Serve is given a listener.
 func New() *Server {
-	s := &Server{
-		work:    make(chan *call),
+	return &Server{
 		ready:   make(chan struct{}),
 		initErr: make(chan Result, 1),
 		closed:  make(chan struct{}),
+		lns:     make(map[net.Listener]struct{}),
+		conns:   make(map[*conn]struct{}),
 	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
-	return s
 }
 
 // Serve answers requests on ln until Close, which closes ln. It always
-// returns nil after Close.
+// returns nil after Close; it returns sooner, with the error, only if ln
+// fails otherwise than for lack of resources.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.srv.Serve(ln)
-	if errors.Is(err, http.ErrServerClosed) {
+	s.mu.Lock()
+	if s.isClosed() {
+		s.mu.Unlock()
+		ln.Close()
 		return nil
 	}
-	return err
+	s.lns[ln] = struct{}{}
+	s.mu.Unlock()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Out of descriptors or an aborted handshake: wait a little
+			// and go on, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(backoff):
+			case <-s.closed:
+				return nil
+			}
+			continue
+		}
+		backoff = 0
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.isClosed() {
+			s.mu.Unlock()
+			nc.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go c.serve()
+	}
 }
 
-// Close stops the server and fails pending calls.
+func (s *Server) isClosed() bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close stops the server and fails pending calls. It closes the listeners
+// and every connection; it does not wait for the connections' goroutines,
+// one of which may be handing a stream to a Sink.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
-	return s.srv.Close()
+	s.mu.Lock()
+	var err error
+	for ln := range s.lns {
+		if e := ln.Close(); e != nil && !errors.Is(e, net.ErrClosed) && err == nil {
+			err = e
+		}
+		delete(s.lns, ln)
+	}
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	return err
 }
 
 // Ready is closed once the runtime has asked for its first invocation,
@@ -114,35 +193,112 @@ func (s *Server) InitError() <-chan Result { return s.initErr }
 // Invoke hands inv to the runtime and waits for its answer, for ctx to end
 // or for abort to close (the instance died). If abort closes or the server
 // closes before the runtime took inv, the error is ErrNotDelivered.
+//
+// When a poll is waiting, the event is written to its connection from the
+// caller's goroutine; an event of more than a few kilobytes is written
+// under a deadline of inv.Deadline, so a runtime that stops reading cannot
+// hold Invoke past it.
 func (s *Server) Invoke(ctx context.Context, inv *Invocation, abort <-chan struct{}) (Result, error) {
-	c := &call{inv: inv, done: make(chan Result, 1), abort: abort}
 	select { // an instance that already died must not look like it took inv
 	case <-abort:
 		return Result{}, ErrNotDelivered
 	default:
 	}
-	select {
-	case s.work <- c:
-	case <-ctx.Done():
-		return Result{}, ctx.Err()
-	case <-abort:
+	c := &call{inv: inv, done: make(chan Result, 1), abort: abort}
+	s.mu.Lock()
+	if s.isClosed() {
+		s.mu.Unlock()
 		return Result{}, ErrNotDelivered
-	case <-s.closed:
-		return Result{}, ErrNotDelivered
+	}
+	if n := len(s.polls); n > 0 {
+		p := s.polls[n-1]
+		s.polls[n-1] = nil
+		s.polls = s.polls[:n-1]
+		s.cur, c.delivered = c, true
+		s.mu.Unlock()
+		s.deliver(p, c)
+	} else {
+		s.queue = append(s.queue, c)
+		s.mu.Unlock()
 	}
 	select {
 	case r := <-c.done:
 		return r, nil
 	case <-ctx.Done():
-		s.forget(c)
+		if !s.withdraw(c) {
+			s.forget(c)
+		}
 		return Result{}, ctx.Err()
 	case <-abort:
+		if s.withdraw(c) {
+			return Result{}, ErrNotDelivered
+		}
 		s.forget(c)
 		return Result{}, ErrAborted
 	case <-s.closed:
+		if s.withdraw(c) {
+			return Result{}, ErrNotDelivered
+		}
 		s.forget(c)
 		return Result{}, ErrClosed
 	}
+}
+
+// deliver writes c's event to p, whose /next both were paired with under
+// mu (p taken from polls or p's goroutine taking c from the queue). If the
+// write fails the connection is gone: c was not delivered, and goes to the
+// newest other poll or back to the front of the queue.
+func (s *Server) deliver(p *conn, c *call) {
+	for {
+		err := p.writeNext(c.inv)
+		s.mu.Lock()
+		p.polling = false
+		if p.waiting { // p's goroutine holds a pipelined request until now
+			p.waiting = false
+			p.answered <- struct{}{}
+		}
+		if err == nil || s.cur != c {
+			// Written, or Invoke gave up on c meanwhile.
+			s.mu.Unlock()
+			return
+		}
+		s.cur, c.delivered = nil, false
+		s.mu.Unlock()
+		p.nc.Close()
+		s.mu.Lock()
+		if n := len(s.polls); n > 0 {
+			p = s.polls[n-1]
+			s.polls[n-1] = nil
+			s.polls = s.polls[:n-1]
+			s.cur, c.delivered = c, true
+			s.mu.Unlock()
+			continue
+		}
+		s.queue = append(s.queue, nil)
+		copy(s.queue[1:], s.queue)
+		s.queue[0] = c
+		s.mu.Unlock()
+		return
+	}
+}
+
+// withdraw takes c out of the queue if it was never delivered, and
+// reports whether it was.
+func (s *Server) withdraw(c *call) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.delivered {
+		return false
+	}
+	for i, q := range s.queue {
+		if q == c {
+			copy(s.queue[i:], s.queue[i+1:])
+			s.queue[len(s.queue)-1] = nil
+			s.queue = s.queue[:len(s.queue)-1]
+			break
+		}
+	}
+	return true
 }
 
 // forget drops c, which Invoke gives up on; a stream it was sending
@@ -158,121 +314,76 @@ func (s *Server) forget(c *call) {
 	}
 }
 
-const (
-	prefix     = "/2018-06-01/runtime/"
-	invPrefix  = prefix + "invocation/"
-	nextPath   = invPrefix + "next"
-	initErrURL = prefix + "init/error"
-)
-
-// ServeHTTP routes the Runtime API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	switch {
-	case p == nextPath:
-		if r.Method != http.MethodGet {
-			writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "use GET")
-			return
-		}
-		s.next(w, r)
-	case strings.HasPrefix(p, invPrefix):
-		rest := p[len(invPrefix):]
-		i := strings.IndexByte(rest, '/')
-		if i < 0 || r.Method != http.MethodPost {
-			writeError(w, http.StatusNotFound, "NotFound", "unknown path")
-			return
-		}
-		switch rest[i+1:] {
-		case "response":
-			s.answer(w, r, rest[:i], false)
-		case "error":
-			s.answer(w, r, rest[:i], true)
-		default:
-			writeError(w, http.StatusNotFound, "NotFound", "unknown path")
-		}
-	case p == initErrURL && r.Method == http.MethodPost:
-		body, _ := readBody(r, MaxResponse)
-		select {
-		case s.initErr <- Result{Payload: body, Error: true, ErrorType: errorType(r)}:
-		default:
-		}
-		writeAccepted(w)
-	default:
-		writeError(w, http.StatusNotFound, "NotFound", "unknown path")
-	}
-}
-
-func (s *Server) next(w http.ResponseWriter, r *http.Request) {
+// poll registers p's GET .../next: it takes the oldest waiting invocation
+// and writes it at once, or waits for Invoke to take it.
+func (s *Server) poll(p *conn, closeAfter bool) {
 	s.readyOnce.Do(func() { close(s.ready) })
-	var c *call
-	select {
-	case c = <-s.work:
-	case <-r.Context().Done():
-		return
-	case <-s.closed:
-		return
-	}
+	p.closeAfterNext = closeAfter
 	s.mu.Lock()
-	s.cur = c
+	p.polling = true
+	if len(s.queue) > 0 {
+		c := s.queue[0]
+		copy(s.queue, s.queue[1:])
+		s.queue[len(s.queue)-1] = nil
+		s.queue = s.queue[:len(s.queue)-1]
+		s.cur, c.delivered = c, true
+		s.mu.Unlock()
+		s.deliver(p, c)
+		return
+	}
+	s.polls = append(s.polls, p)
 	s.mu.Unlock()
-	inv := c.inv
-	h := w.Header()
-	h["Content-Type"] = jsonType
-	h["Lambda-Runtime-Aws-Request-Id"] = []string{inv.RequestID}
-	h["Lambda-Runtime-Deadline-Ms"] = []string{strconv.FormatInt(inv.Deadline.UnixMilli(), 10)}
-	h["Lambda-Runtime-Invoked-Function-Arn"] = []string{inv.FunctionARN}
-	if inv.TraceID != "" {
-		h["Lambda-Runtime-Trace-Id"] = []string{inv.TraceID}
-	}
-	if inv.ClientContext != "" {
-		h["Lambda-Runtime-Client-Context"] = []string{inv.ClientContext}
-	}
-	if inv.CognitoIdentity != "" {
-		h["Lambda-Runtime-Cognito-Identity"] = []string{inv.CognitoIdentity}
-	}
-	h["Content-Length"] = []string{strconv.Itoa(len(inv.Payload))}
-	w.WriteHeader(http.StatusOK)
-	w.Write(inv.Payload)
 }
 
-var (
-	jsonType = []string{"application/json"}
-	accepted = []byte(`{"status":"OK"}` + "\n")
-)
+// settle is called by p's goroutine when its connection has data again,
+// or has ended (ended is set), after a /next of p's. A poll still waiting
+// on a connection that ended is withdrawn: no invocation can be handed to
+// it any more. A request that follows a /next not yet answered waits until
+// it is, as HTTP/1.1 answers in order. settle reports whether p's
+// goroutine goes on.
+func (s *Server) settle(p *conn, ended bool) bool {
+	s.mu.Lock()
+	if !p.polling {
+		s.mu.Unlock()
+		return !ended
+	}
+	if ended {
+		s.unpoll(p)
+		s.mu.Unlock()
+		return false
+	}
+	p.waiting = true
+	s.mu.Unlock()
+	select {
+	case <-p.answered:
+		return true
+	case <-s.closed:
+		return false
+	}
+}
 
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, id string, isErr bool) {
+// unpoll takes p out of polls, if it is there. s.mu is held.
+func (s *Server) unpoll(p *conn) {
+	for i, q := range s.polls {
+		if q == p {
+			copy(s.polls[i:], s.polls[i+1:])
+			s.polls[len(s.polls)-1] = nil
+			s.polls = s.polls[:len(s.polls)-1]
+			return
+		}
+	}
+}
+
+// current returns the call whose request ID is id, if it is the one
+// handed out and not yet answered.
+func (s *Server) current(id []byte) *call {
 	s.mu.Lock()
 	c := s.cur
-	if c == nil || c.inv.RequestID != id {
-		s.mu.Unlock()
-		writeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
-		return
-	}
 	s.mu.Unlock()
-	if !isErr && streaming(r) {
-		s.stream(w, r, c)
-		return
+	if c == nil || c.inv.RequestID != string(id) {
+		return nil
 	}
-	body, err := readBody(r, MaxResponse)
-	if errors.Is(err, errTooLarge) {
-		s.finish(c, Result{Error: true, ErrorType: "Function.ResponseSizeTooLarge",
-			Payload: []byte(`{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}`)})
-		writeError(w, http.StatusRequestEntityTooLarge, "Function.ResponseSizeTooLarge",
-			"Response payload size exceeded maximum allowed payload size (6291556 bytes).")
-		return
-	}
-	if err != nil {
-		return // the connection broke; the instance's exit or the deadline decides
-	}
-	res := Result{Payload: body}
-	if isErr {
-		res.Error, res.ErrorType = true, errorType(r)
-	}
-	if !s.finish(c, res) {
-		writeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
-		return
-	}
-	writeAccepted(w)
+	return c
 }
 
 // finish answers c once; it reports false if c was already answered.
@@ -288,47 +399,59 @@ func (s *Server) finish(c *call, res Result) bool {
 	return true
 }
 
-func errorType(r *http.Request) string {
-	if t := r.Header.Get("Lambda-Runtime-Function-Error-Type"); t != "" {
-		return t
-	}
-	return r.Trailer.Get("Lambda-Runtime-Function-Error-Type")
-}
+const (
+	prefix     = "/2018-06-01/runtime/"
+	invPrefix  = prefix + "invocation/"
+	nextPath   = invPrefix + "next"
+	initErrURL = prefix + "init/error"
+)
 
 var errTooLarge = errors.New("body too large")
 
-// readBody reads the whole body, up to limit bytes.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, errTooLarge
+var tooLargeDoc = []byte(`{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}`)
+
+const tooLargeMessage = "Response payload size exceeded maximum allowed payload size (6291556 bytes)."
+
+// answer takes the runtime's POST .../{id}/response or .../{id}/error.
+// It reports whether the connection can go on.
+func (s *Server) answer(p *conn, id []byte, isErr bool) bool {
+	c := s.current(id)
+	if c == nil {
+		return p.writeError(400, "InvalidRequestID", "Invalid request ID")
 	}
-	if r.ContentLength >= 0 {
-		b := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, b); err != nil {
-			return nil, err
-		}
-		return b, nil
+	if !isErr && p.req.streaming() {
+		return s.stream(p, c)
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	body, err := p.readBody(MaxResponse)
+	if errors.Is(err, errTooLarge) {
+		s.finish(c, Result{Error: true, ErrorType: "Function.ResponseSizeTooLarge", Payload: tooLargeDoc})
+		p.writeError(413, "Function.ResponseSizeTooLarge", tooLargeMessage)
+		return false
+	}
 	if err != nil {
-		return nil, err
+		// The connection broke (or spoke no HTTP); the instance's exit or
+		// the deadline decides.
+		return p.failBody(err)
 	}
-	if int64(len(b)) > limit {
-		return nil, errTooLarge
+	res := Result{Payload: body}
+	if isErr {
+		res.Error, res.ErrorType = true, p.req.errorType()
 	}
-	return b, nil
+	if !s.finish(c, res) {
+		return p.writeError(400, "InvalidRequestID", "Invalid request ID")
+	}
+	return p.writeAccepted()
 }
 
-func writeAccepted(w http.ResponseWriter) {
-	h := w.Header()
-	h["Content-Type"] = jsonType
-	w.WriteHeader(http.StatusAccepted)
-	w.Write(accepted)
-}
-
-func writeError(w http.ResponseWriter, status int, typ, msg string) {
-	h := w.Header()
-	h["Content-Type"] = jsonType
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"errorMessage":%q,"errorType":%q}`+"\n", msg, typ)
+// initError takes the runtime's POST /runtime/init/error.
+func (s *Server) initError(p *conn) bool {
+	body, err := p.readBody(MaxResponse)
+	if err != nil && !errors.Is(err, errTooLarge) {
+		return p.failBody(err)
+	}
+	select {
+	case s.initErr <- Result{Payload: body, Error: true, ErrorType: p.req.errorType()}:
+	default:
+	}
+	return p.writeAccepted()
 }

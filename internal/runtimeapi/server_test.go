@@ -177,25 +177,3 @@ func TestInitError(t *testing.T) {
 		t.Fatal("no init error delivered")
 	}
 }
-
-func FuzzServeHTTP(f *testing.F) {
-	f.Add("GET", "/2018-06-01/runtime/invocation/next")
-	f.Add("POST", "/2018-06-01/runtime/invocation/abc/response")
-	f.Add("POST", "/2018-06-01/runtime/invocation//error")
-	f.Add("POST", "/2018-06-01/runtime/init/error")
-	f.Fuzz(func(t *testing.T, method, path string) {
-		s := &Server{work: make(chan *call), ready: make(chan struct{}), initErr: make(chan Result, 1), closed: make(chan struct{})}
-		close(s.closed) // a /next must not block
-		req, err := http.NewRequest(method, "http://x"+path, strings.NewReader("{}"))
-		if err != nil || req.URL.Path != path {
-			return
-		}
-		s.ServeHTTP(discard{h: http.Header{}}, req)
-	})
-}
-
-type discard struct{ h http.Header }
-
-func (d discard) Header() http.Header         { return d.h }
-func (d discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d discard) WriteHeader(int)             {}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
-	"strings"
 	"sync"
 	"time"
 )
@@ -94,21 +92,15 @@ func (st *streamState) write(sink Sink, p []byte) {
 	st.mu.Unlock()
 }
 
-// streaming reports whether r posts a streamed response.
-func streaming(r *http.Request) bool {
-	v := r.Header[ResponseModeHeader]
-	return len(v) == 1 && strings.EqualFold(v[0], StreamingMode)
-}
-
 // stream takes a streamed response for c: to c's Sink as it comes, or,
-// for an invocation that has none, buffered as a plain response is.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call) {
+// for an invocation that has none, buffered as a plain response is. It
+// reports whether the connection goes on.
+func (s *Server) stream(p *conn, c *call) bool {
 	sink := c.inv.Stream
 	if sink == nil {
-		s.streamBuffered(w, r, c)
-		return
+		return s.streamBuffered(p, c)
 	}
-	ct := r.Header.Get("Content-Type")
+	ct := p.req.contentType()
 	if ct == "" {
 		ct = DefaultStreamType
 	}
@@ -118,14 +110,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call) {
 	buf := *bp
 	var size int64
 	for {
-		n, err := r.Body.Read(buf)
+		n, err := p.read(buf)
 		if n > 0 {
 			size += int64(n)
 			if size > MaxStreamedResponse {
 				c.out.write(sink, buf[:n-int(size-MaxStreamedResponse)])
 				s.finish(c, tooLargeStream())
-				writeError(w, http.StatusRequestEntityTooLarge, "Function.ResponseSizeTooLarge", streamTooLargeMessage)
-				return
+				p.writeError(413, "Function.ResponseSizeTooLarge", streamTooLargeMessage)
+				return false
 			}
 			c.out.write(sink, buf[:n])
 		}
@@ -134,47 +126,43 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		if err != nil {
 			s.interrupted(c)
-			return
+			return p.failBody(err)
 		}
 	}
 	res := Result{Streamed: true}
-	if t := errorType(r); t != "" {
+	if t := p.req.errorType(); t != "" {
 		res.Error, res.ErrorType = true, t
-		res.Payload = errorDocument(t, trailerOrHeader(r, ErrorBodyHeader))
+		res.Payload = errorDocument(t, p.req.errorBody())
 	}
 	if !s.finish(c, res) {
-		writeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
-		return
+		return p.writeError(400, "InvalidRequestID", "Invalid request ID")
 	}
-	writeAccepted(w)
+	return p.writeAccepted()
 }
 
 // streamBuffered takes a streamed response as a whole, within the limit of
 // a buffered one, for an invocation whose caller waits for the whole
 // answer (Invoke of a function that streams).
-func (s *Server) streamBuffered(w http.ResponseWriter, r *http.Request, c *call) {
-	body, err := readBody(r, MaxResponse)
+func (s *Server) streamBuffered(p *conn, c *call) bool {
+	body, err := p.readBody(MaxResponse)
 	if errors.Is(err, errTooLarge) {
-		s.finish(c, Result{Error: true, ErrorType: "Function.ResponseSizeTooLarge",
-			Payload: []byte(`{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).","errorType":"Function.ResponseSizeTooLarge"}`)})
-		writeError(w, http.StatusRequestEntityTooLarge, "Function.ResponseSizeTooLarge",
-			"Response payload size exceeded maximum allowed payload size (6291556 bytes).")
-		return
+		s.finish(c, Result{Error: true, ErrorType: "Function.ResponseSizeTooLarge", Payload: tooLargeDoc})
+		p.writeError(413, "Function.ResponseSizeTooLarge", tooLargeMessage)
+		return false
 	}
 	if err != nil {
 		s.interrupted(c)
-		return
+		return p.failBody(err)
 	}
 	res := Result{Payload: body}
-	if t := errorType(r); t != "" {
+	if t := p.req.errorType(); t != "" {
 		res.Error, res.ErrorType = true, t
-		res.Payload = errorDocument(t, trailerOrHeader(r, ErrorBodyHeader))
+		res.Payload = errorDocument(t, p.req.errorBody())
 	}
 	if !s.finish(c, res) {
-		writeError(w, http.StatusBadRequest, "InvalidRequestID", "Invalid request ID")
-		return
+		return p.writeError(400, "InvalidRequestID", "Invalid request ID")
 	}
-	writeAccepted(w)
+	return p.writeAccepted()
 }
 
 // interrupted ends c after its runtime's connection broke part way
@@ -202,13 +190,6 @@ const streamTooLargeMessage = "Response payload size exceeded maximum allowed pa
 func tooLargeStream() Result {
 	return Result{Streamed: true, Error: true, ErrorType: "Function.ResponseSizeTooLarge",
 		Payload: []byte(`{"errorMessage":"` + streamTooLargeMessage + `","errorType":"Function.ResponseSizeTooLarge"}`)}
-}
-
-func trailerOrHeader(r *http.Request, key string) string {
-	if v := r.Trailer.Get(key); v != "" {
-		return v
-	}
-	return r.Header.Get(key)
 }
 
 // maxErrorBody bounds the error document a stream's trailer carries.
