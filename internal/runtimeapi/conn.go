@@ -36,9 +36,9 @@ import (
 // before a reset could discard it.
 
 const (
-	readBufSize       = 4 << 10
-	maxHeaderBytes    = 64 << 10
-	readHeaderTimeout = 10 * time.Second
+	readBufSize    = 4 << 10
+	maxHeaderBytes = 64 << 10
+
 	// maxDiscard is how much of an unread body is read and dropped to keep
 	// its connection; a longer one closes the connection.
 	maxDiscard = 256 << 10
@@ -58,6 +58,12 @@ var (
 	errLineTooLong    = errors.New("runtimeapi: line too long")
 	errBadChunk       = errors.New("runtimeapi: malformed chunked body")
 )
+
+// readHeaderTimeout bounds the reading of a request's header block.
+const readHeaderTimeout = 10 * time.Second
+
+// longAgo is a deadline in the past, which ends a read at once.
+var longAgo = time.Unix(1, 0)
 
 type route uint8
 
@@ -147,10 +153,11 @@ type conn struct {
 
 	// Guarded by s.mu.
 	polling bool // a /next of this connection's is waiting or being answered
-	waiting bool // the goroutine holds a request until that /next is answered
+	// waiting is set while the goroutine holds a request that came behind
+	// that /next; the deliverer wakes it from its read.
+	waiting bool
 	// closeAfterNext is set before polling, and read by the deliverer.
 	closeAfterNext bool
-	answered       chan struct{} // tells the goroutine the /next is answered
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -160,7 +167,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 		bodyDone: true,
 		out:      make([]byte, 0, 256),
 		head:     make([]byte, 0, 512),
-		answered: make(chan struct{}, 1),
 	}
 }
 
@@ -169,7 +175,7 @@ func (c *conn) serve() {
 	defer c.close()
 	// The first request's header must come within readHeaderTimeout of
 	// the accept; later ones within it of their first byte.
-	c.nc.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(c.s.headerTimeout))
 	c.deadline = true
 	for {
 		if c.r == c.w {
@@ -179,7 +185,7 @@ func (c *conn) serve() {
 			err := c.fill(len(c.rb))
 			if c.polled {
 				c.polled = false
-				if !c.s.settle(c, err != nil) {
+				if !c.settle(err != nil) {
 					return
 				}
 			}
@@ -188,7 +194,7 @@ func (c *conn) serve() {
 			}
 		} else if c.polled {
 			c.polled = false
-			if !c.s.settle(c, false) {
+			if !c.settle(false) {
 				return
 			}
 		}
@@ -196,6 +202,53 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// settle is called after a /next of the connection's, once the
+// connection has data again, or has ended (ended is set). A poll still
+// waiting on a connection that ended is withdrawn: no invocation can be
+// handed to it any more. A request that came behind a /next not yet
+// answered is held until it is, as HTTP/1.1 answers in order; meanwhile
+// the connection is still read (what comes is buffered, up to
+// maxHeaderBytes), so that its end is seen. settle reports whether the
+// goroutine goes on.
+func (c *conn) settle(ended bool) bool {
+	s := c.s
+	woken := false
+	for {
+		s.mu.Lock()
+		if !c.polling {
+			c.waiting = false
+			s.mu.Unlock()
+			if woken { // the deliverer may have ended the read early
+				c.nc.SetReadDeadline(time.Time{})
+				if isTimeout(c.rerr) {
+					c.rerr = nil
+				}
+			}
+			return !ended
+		}
+		if ended {
+			c.waiting = false
+			s.unpoll(c)
+			s.mu.Unlock()
+			return false
+		}
+		c.waiting = true
+		s.mu.Unlock()
+		woken = true
+		err := c.fill(maxHeaderBytes)
+		if isTimeout(err) {
+			c.rerr = nil
+		} else if err != nil {
+			ended = true
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // close ends the connection: no poll of its stays registered.
@@ -372,7 +425,7 @@ func (c *conn) readHead() ([]byte, error) {
 		if !c.deadline && c.r < c.w {
 			// The request began and is not whole: from now on it has
 			// readHeaderTimeout to come.
-			c.nc.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+			c.nc.SetReadDeadline(time.Now().Add(c.s.headerTimeout))
 			c.deadline = true
 		}
 		if err := c.fill(maxHeaderBytes); err != nil {
@@ -899,7 +952,7 @@ func (c *conn) discard() bool {
 	if (!c.req.chunked && c.bodyLeft > maxDiscard) || (c.req.expect && !c.sent100) {
 		return false
 	}
-	c.nc.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(c.s.headerTimeout))
 	defer c.nc.SetReadDeadline(time.Time{})
 	bp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bp)

@@ -62,7 +62,11 @@ var (
 // connection ended while it was written) goes back to the front of the
 // queue for the next poll. Either way an invocation is counted delivered
 // only once its event has been written to a connection that was open when
-// it was taken, which is what ErrNotDelivered relies on.
+// it was taken, which is what ErrNotDelivered relies on. What remains is
+// the instant between a runtime closing its connection and the close
+// reaching this side: an event written then is accepted by the kernel and
+// counted delivered, as a runtime that took it and died would be; the two
+// cannot be told apart from here.
 type Server struct {
 	ready     chan struct{} // closed on the runtime's first /next
 	readyOnce sync.Once
@@ -77,6 +81,8 @@ type Server struct {
 	lns   map[net.Listener]struct{} // guarded by mu
 	conns map[*conn]struct{}        // guarded by mu
 	wg    sync.WaitGroup            // the connections' goroutines
+
+	headerTimeout time.Duration // readHeaderTimeout; tests shorten it
 }
 
 // At any time either queue or polls is empty: an invocation that finds a
@@ -104,6 +110,8 @@ func New() *Server {
 		closed:  make(chan struct{}),
 		lns:     make(map[net.Listener]struct{}),
 		conns:   make(map[*conn]struct{}),
+
+		headerTimeout: readHeaderTimeout,
 	}
 }
 
@@ -255,7 +263,7 @@ func (s *Server) deliver(p *conn, c *call) {
 		p.polling = false
 		if p.waiting { // p's goroutine holds a pipelined request until now
 			p.waiting = false
-			p.answered <- struct{}{}
+			p.nc.SetReadDeadline(longAgo) // wakes it from its read
 		}
 		if err == nil || s.cur != c {
 			// Written, or Invoke gave up on c meanwhile.
@@ -333,33 +341,6 @@ func (s *Server) poll(p *conn, closeAfter bool) {
 	}
 	s.polls = append(s.polls, p)
 	s.mu.Unlock()
-}
-
-// settle is called by p's goroutine when its connection has data again,
-// or has ended (ended is set), after a /next of p's. A poll still waiting
-// on a connection that ended is withdrawn: no invocation can be handed to
-// it any more. A request that follows a /next not yet answered waits until
-// it is, as HTTP/1.1 answers in order. settle reports whether p's
-// goroutine goes on.
-func (s *Server) settle(p *conn, ended bool) bool {
-	s.mu.Lock()
-	if !p.polling {
-		s.mu.Unlock()
-		return !ended
-	}
-	if ended {
-		s.unpoll(p)
-		s.mu.Unlock()
-		return false
-	}
-	p.waiting = true
-	s.mu.Unlock()
-	select {
-	case <-p.answered:
-		return true
-	case <-s.closed:
-		return false
-	}
 }
 
 // unpoll takes p out of polls, if it is there. s.mu is held.

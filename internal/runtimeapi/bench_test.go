@@ -1,0 +1,171 @@
+package runtimeapi
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// httpAPI is the Runtime API's four endpoints on net/http, as the package
+// served them before its own HTTP/1.1 server: the baseline of
+// BenchmarkExchange.
+type httpAPI struct {
+	work chan *httpCall
+	mu   sync.Mutex
+	cur  *httpCall
+}
+
+type httpCall struct {
+	inv  *Invocation
+	done chan Result
+}
+
+func (a *httpAPI) Invoke(ctx context.Context, inv *Invocation) (Result, error) {
+	c := &httpCall{inv: inv, done: make(chan Result, 1)}
+	select {
+	case a.work <- c:
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+	select {
+	case r := <-c.done:
+		return r, nil
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+var httpJSON = []string{"application/json"}
+
+func (a *httpAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == nextPath && r.Method == http.MethodGet:
+		var c *httpCall
+		select {
+		case c = <-a.work:
+		case <-r.Context().Done():
+			return
+		}
+		a.mu.Lock()
+		a.cur = c
+		a.mu.Unlock()
+		h := w.Header()
+		h["Content-Type"] = httpJSON
+		h["Lambda-Runtime-Aws-Request-Id"] = []string{c.inv.RequestID}
+		h["Lambda-Runtime-Deadline-Ms"] = []string{strconv.FormatInt(c.inv.Deadline.UnixMilli(), 10)}
+		h["Lambda-Runtime-Invoked-Function-Arn"] = []string{c.inv.FunctionARN}
+		if c.inv.TraceID != "" {
+			h["Lambda-Runtime-Trace-Id"] = []string{c.inv.TraceID}
+		}
+		h["Content-Length"] = []string{strconv.Itoa(len(c.inv.Payload))}
+		w.WriteHeader(http.StatusOK)
+		w.Write(c.inv.Payload)
+	case strings.HasPrefix(p, invPrefix) && r.Method == http.MethodPost:
+		rest := p[len(invPrefix):]
+		i := strings.IndexByte(rest, '/')
+		if i < 0 || (rest[i+1:] != "response" && rest[i+1:] != "error") {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		a.mu.Lock()
+		c := a.cur
+		if c == nil || c.inv.RequestID != rest[:i] {
+			a.mu.Unlock()
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		a.cur = nil
+		a.mu.Unlock()
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return
+		}
+		res := Result{Payload: body}
+		if rest[i+1:] == "error" {
+			res.Error, res.ErrorType = true, r.Header.Get(ErrorTypeHeader)
+		}
+		c.done <- res
+		w.Header()["Content-Type"] = httpJSON
+		w.WriteHeader(http.StatusAccepted)
+		w.Write([]byte(`{"status":"OK"}` + "\n"))
+	case p == initErrURL && r.Method == http.MethodPost:
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+	}
+}
+
+// benchRuntime answers invocations on one kept-alive connection of Go's
+// HTTP client, echoing each event, until the server goes away.
+func benchRuntime(addr string) {
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}}
+	defer c.CloseIdleConnections()
+	base := "http://" + addr + "/2018-06-01/runtime/invocation/"
+	for {
+		resp, err := c.Get(base + "next")
+		if err != nil {
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resp, err = c.Post(base+resp.Header.Get("Lambda-Runtime-Aws-Request-Id")+"/response", "application/json", bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// BenchmarkExchange is one warm invocation: Invoke, and the runtime's
+// GET .../next and POST .../response over loopback, the runtime being Go's
+// HTTP client on a kept-alive connection. "aloft" is this package's
+// server, "nethttp" the same endpoints on net/http.
+func BenchmarkExchange(b *testing.B) {
+	payload := []byte(`{"key1":"value1","key2":"value2","key3":"value3"}`)
+	inv := Invocation{RequestID: "8f5f2a4c-6c1e-4b7e-9a43-2f1d2d3c4b5a", Payload: payload,
+		FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:bench", TraceID: "Root=1-00000000-000000000000000000000000;Sampled=0"}
+	run := func(b *testing.B, serve func(net.Listener), invoke func(context.Context, *Invocation) (Result, error), stop func()) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go serve(ln)
+		done := make(chan struct{})
+		go func() { defer close(done); benchRuntime(ln.Addr().String()) }()
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			in := inv
+			in.Deadline = time.Now().Add(time.Minute)
+			res, err := invoke(ctx, &in)
+			if err != nil || len(res.Payload) != len(payload) {
+				b.Fatalf("got %q, %v", res.Payload, err)
+			}
+		}
+		b.StopTimer()
+		stop()
+		<-done
+	}
+	b.Run("aloft", func(b *testing.B) {
+		s := New()
+		run(b, func(ln net.Listener) { s.Serve(ln) },
+			func(ctx context.Context, inv *Invocation) (Result, error) { return s.Invoke(ctx, inv, nil) },
+			func() { s.Close() })
+	})
+	b.Run("nethttp", func(b *testing.B) {
+		a := &httpAPI{work: make(chan *httpCall)}
+		srv := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second}
+		run(b, func(ln net.Listener) { srv.Serve(ln) }, a.Invoke, func() { srv.Close() })
+	})
+}
