@@ -7,7 +7,10 @@
 //
 // One server runs per instance on its own loopback port, so a request's
 // connection identifies the instance and no routing table is shared between
-// instances. The handlers are written for the invoke hot path: no ServeMux,
-// no per-request maps beyond the response headers, bodies read once into a
-// buffer sized from Content-Length.
+// instances. Every warm invocation is two HTTP exchanges with the runtime,
+// so the package speaks HTTP/1.1 itself, for its four endpoints only
+// (conn.go): one goroutine per connection, buffers kept from request to
+// request, the /next answer built in one buffer and sent in one write by
+// whichever goroutine meets the invocation with the poll (server.go), and
+// bodies read once into a buffer sized from Content-Length.
 package runtimeapi
