@@ -93,7 +93,10 @@ func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond)
 // loopback exchange there is, and the protocol's floor: the same function
 // binary, unsandboxed, behind rtrelay, a process that does nothing but
 // relay each request to the function's Runtime API and back, against a GET
-// /health round trip to that relay.
+// /health round trip to that relay. The AWS Lambda Runtime Interface
+// Emulator runs the same binary as a peer, its invocations alternating
+// with the others, and last each server's CPU per warm invocation is
+// measured, Aloft's at 1,769 MB against the emulator's.
 func BenchmarkWarmInvoke(b *testing.B) {
 	eachDriver(b, benchWarm)
 }
@@ -130,6 +133,9 @@ func benchWarm(b *testing.B, driver string) {
 	}))
 	defer inproc.Close()
 	relay := startRelay(b, alofttest.GoBinary(b, "e2e/functions/gofn", "v1"))
+	peer := startRIE(b, alofttest.GoBinary(b, "e2e/functions/gofn", "v1"))
+	rieSend := func() error { return peer.invoke(inv.client, payload) }
+	invokeCPU := newSignedInvoker(srv, "bench-warm-cpu", payload).invoke
 	get := func(url string) func() error {
 		return func() error {
 			resp, err := inv.client.Get(url)
@@ -160,7 +166,8 @@ func benchWarm(b *testing.B, driver string) {
 	}{
 		{name: "loopback", send: get(srv.URL + "/health")},
 		{name: "invoke", send: inv.invoke},
-		{name: "invoke-1769", send: newSignedInvoker(srv, "bench-warm-cpu", payload).invoke},
+		{name: "invoke-1769", send: invokeCPU},
+		{name: "rie", send: rieSend},
 		{name: "inproc", send: get(inproc.URL)},
 		{name: "relay-loopback", send: get(relay + "/health")},
 		{name: "relay", send: relayed},
@@ -201,6 +208,17 @@ func benchWarm(b *testing.B, driver string) {
 	}
 	b.ReportMetric(us(p50["relay"]-p50["relay-loopback"]), "floor-over-p50-µs")
 	b.ReportMetric(us(p99["relay"]-p99["relay-loopback"]), "floor-over-p99-µs")
+	// Against the emulator: the same function binary, a whole CPU each.
+	b.ReportMetric(float64(p50["invoke-1769"])/float64(p50["rie"]), "rie-p50-ratio")
+	b.ReportMetric(float64(p99["invoke-1769"])/float64(p99["rie"]), "rie-p99-ratio")
+	b.ReportMetric(us(p50["invoke-1769"]-p50["relay"]), "over-relay-p50-µs")
+	// The CPU each server process spends per warm invocation, less its
+	// idle use: Aloft's (the function and its sandbox are other
+	// processes) and the emulator's (its function is its child).
+	cpu, _ := cpuPerOp(b, []int{srv.PID()}, b.N, 1, invokeCPU)
+	rieCPU, _ := cpuPerOp(b, []int{peer.pid}, b.N, 1, rieSend)
+	b.ReportMetric(us(cpu), "server-cpu-µs/op")
+	b.ReportMetric(us(rieCPU), "rie-cpu-µs/op")
 }
 
 // startRelay starts rtrelay and the function executable fn as its runtime,
@@ -235,7 +253,11 @@ func startRelay(b *testing.B, fn string) string {
 }
 
 // BenchmarkWarmThroughput measures no-op invocations per second with 1, 16
-// and 128 concurrent clients.
+// and 128 concurrent clients, and the server's CPU per invocation (less
+// its idle use). Its peer is the AWS Lambda Runtime Interface Emulator,
+// which serves one invocation at a time: as many emulators as clients,
+// each with its own function process, one client each; their CPU is the
+// emulators' own.
 func BenchmarkWarmThroughput(b *testing.B) {
 	srv := alofttest.Start(b)
 	goRC := runtimeCases()[0]
@@ -246,40 +268,35 @@ func BenchmarkWarmThroughput(b *testing.B) {
 			// Start the instances first: this measures warm throughput.
 			var wg sync.WaitGroup
 			for range clients {
-				wg.Add(1)
-				go func() { defer wg.Done(); inv.invoke() }()
+				wg.Go(func() { inv.invoke() })
 			}
 			wg.Wait()
 			b.ResetTimer()
-			t0 := time.Now()
-			work := make(chan struct{}, b.N)
-			for range b.N {
-				work <- struct{}{}
-			}
-			close(work)
-			errs := make(chan error, clients)
-			for range clients {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for range work {
-						if err := inv.invoke(); err != nil {
-							errs <- err
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			el := time.Since(t0)
-			select {
-			case err := <-errs:
-				b.Fatal(err)
-			default:
-			}
-			b.ReportMetric(float64(b.N)/el.Seconds(), "invokes/s")
+			cpu, rate := cpuPerOp(b, []int{srv.PID()}, b.N, clients, inv.invoke)
+			b.ReportMetric(rate, "invokes/s")
+			b.ReportMetric(us(cpu), "server-cpu-µs/op")
 		})
 	}
+	b.Run("rie/clients=16", func(b *testing.B) {
+		fn := alofttest.GoBinary(b, "e2e/functions/gofn", "v1")
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+		peers := make(chan *rie, 16)
+		var pids []int
+		for range 16 {
+			p := startRIE(b, fn)
+			peers <- p
+			pids = append(pids, p.pid)
+		}
+		payload := []byte(`{"op":"noop"}`)
+		b.ResetTimer()
+		cpu, rate := cpuPerOp(b, pids, b.N, 16, func() error {
+			p := <-peers
+			defer func() { peers <- p }()
+			return p.invoke(client, payload)
+		})
+		b.ReportMetric(rate, "invokes/s")
+		b.ReportMetric(us(cpu), "server-cpu-µs/op")
+	})
 }
 
 // BenchmarkColdStart measures the latency of an invocation that has to

@@ -437,7 +437,8 @@ var (
 // at once: 1 MiB, which is what lets an encrypted 16 MiB object move
 // about as fast as a plain one (fewer hand-overs between the goroutines
 // that open, write and read ahead), at 1 MiB of pooled buffer per
-// encrypted write in progress and 2 MiB per large encrypted read.
+// encrypted write in progress and 4 MiB (two batches, sealed and open)
+// per large encrypted read.
 const sealBatch = 16
 
 // sealBufPool holds a sealer's two plaintext segments and its output
@@ -679,42 +680,48 @@ func (o *opener) reader(offset, length int64) io.Reader {
 	r := &openReader{o: o, off: offset, end: offset + length}
 	if n == sealBatch*sseSealed {
 		r.pooled = openBufPool.Get().(*[]byte)
-		r.buf = *r.pooled
+		r.buf, r.plain = splitOpenBuf(*r.pooled)
 	} else {
-		r.buf = make([]byte, n)
+		b := make([]byte, 2*n) // the plaintext is shorter than the sealed bytes
+		r.buf, r.plain = b[:n], b[n:]
 	}
 	return r
 }
 
 // openBufPool holds the buffers of readers of large ranges, given back
-// when a range has been read to its end.
-var openBufPool = sync.Pool{New: func() any { b := make([]byte, sealBatch*sseSealed); return &b }}
+// when a range has been read to its end: sealBatch sealed segments and
+// room for their plaintexts.
+var openBufPool = sync.Pool{New: func() any { b := make([]byte, sealBatch*(sseSealed+sseSegment)); return &b }}
+
+// splitOpenBuf cuts a pooled buffer into its sealed and plaintext parts.
+func splitOpenBuf(b []byte) (sealed, plain []byte) {
+	return b[:sealBatch*sseSealed], b[sealBatch*sseSealed:]
+}
 
 // openReader is a range of an encrypted file's plaintext. It reads up to
-// sealBatch segments of one stream at a time and opens them in place in
-// buf.
+// sealBatch segments of one stream at a time into buf and opens them into
+// plain, one after another, so that a batch's plaintext is one slice: a
+// long range goes to the socket in one write per batch.
 type openReader struct {
 	o        *opener
 	off, end int64
-	buf      []byte
-	segs     [sealBatch][]byte // the open segments' plaintexts
-	nsegs    int
-	plainAt  int64 // the plaintext offset of segs[0][0]
-	stream   int   // index of the stream last used
-	checked  bool  // an empty object's segment was opened
+	buf      []byte // sealed segments as read
+	plain    []byte // their plaintexts, in order
+	n        int64  // plaintext bytes loaded in plain
+	plainAt  int64  // the plaintext offset of plain[0]
+	stream   int    // index of the stream last used
+	checked  bool   // an empty object's segment was opened
 	pooled   *[]byte
 }
 
 // avail returns the open plaintext at r.off, loading it if needed.
 func (r *openReader) avail() ([]byte, error) {
-	i := (r.off - r.plainAt) / sseSegment
-	if r.off < r.plainAt || i >= int64(r.nsegs) || r.off-r.plainAt-i*sseSegment >= int64(len(r.segs[i])) {
+	if r.off < r.plainAt || r.off >= r.plainAt+r.n {
 		if err := r.load(); err != nil {
 			return nil, err
 		}
-		i = 0
 	}
-	p := r.segs[i][r.off-r.plainAt-i*sseSegment:]
+	p := r.plain[r.off-r.plainAt : r.n]
 	if rem := r.end - r.off; int64(len(p)) > rem {
 		p = p[:rem]
 	}
@@ -734,7 +741,7 @@ func (r *openReader) done() (bool, error) {
 	}
 	if r.pooled != nil {
 		openBufPool.Put(r.pooled)
-		r.pooled, r.buf, r.segs, r.nsegs = nil, nil, [sealBatch][]byte{}, 0
+		r.pooled, r.buf, r.plain, r.n = nil, nil, nil, 0
 	}
 	return true, nil
 }
@@ -755,7 +762,7 @@ func (r *openReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// WriteTo writes the rest of the range to w a segment at a time, without
+// WriteTo writes the rest of the range to w a batch at a time, without
 // copying it through a caller's buffer. A long range is read and opened
 // a batch ahead, on another goroutine, while the batch before is written.
 func (r *openReader) WriteTo(w io.Writer) (int64, error) {
@@ -784,7 +791,8 @@ func (r *openReader) WriteTo(w io.Writer) (int64, error) {
 // loading the next batch while the other's is written.
 func (r *openReader) writeAhead(w io.Writer) (int64, error) {
 	pooled := openBufPool.Get().(*[]byte)
-	ahead := &openReader{o: r.o, end: r.end, buf: *pooled}
+	ahead := &openReader{o: r.o, end: r.end}
+	ahead.buf, ahead.plain = splitOpenBuf(*pooled)
 	defer openBufPool.Put(pooled)
 	var total int64
 	if err := r.load(); err != nil {
@@ -792,7 +800,7 @@ func (r *openReader) writeAhead(w io.Writer) (int64, error) {
 	}
 	for {
 		// The batch after r's, if the range goes on.
-		next := r.plainAt + r.loaded()
+		next := r.plainAt + r.n
 		var wg sync.WaitGroup
 		var aheadErr error
 		if next < r.end {
@@ -821,27 +829,18 @@ func (r *openReader) writeAhead(w io.Writer) (int64, error) {
 		if aheadErr != nil {
 			return total, aheadErr
 		}
-		// Swap: ahead's batch is current; r's buffer loads the next.
+		// Swap: ahead's batch is current; r's buffers load the next.
 		r.buf, ahead.buf = ahead.buf, r.buf
-		r.segs, ahead.segs = ahead.segs, r.segs
-		r.nsegs, r.plainAt, r.stream, r.checked = ahead.nsegs, ahead.plainAt, ahead.stream, true
+		r.plain, ahead.plain = ahead.plain, r.plain
+		r.n, r.plainAt, r.stream, r.checked = ahead.n, ahead.plainAt, ahead.stream, true
 		r.off = next
 	}
 }
 
-// loaded is how much plaintext the loaded segments hold.
-func (r *openReader) loaded() int64 {
-	var n int64
-	for _, s := range r.segs[:r.nsegs] {
-		n += int64(len(s))
-	}
-	return n
-}
-
-// load reads and opens the segments from the one holding r.off, as many
-// as buf holds and the range and the stream need.
+// load reads the segments from the one holding r.off, as many as buf
+// holds and the range and the stream need, and opens them into plain.
 func (r *openReader) load() error {
-	r.nsegs = 0
+	r.n = 0
 	ss := r.o.streams
 	i := r.stream
 	for i < len(ss)-1 && r.off >= ss[i].plainAt+ss[i].plainLen {
@@ -873,7 +872,9 @@ func (r *openReader) load() error {
 		c = c[k:]
 	}
 	// Open the segments: with more than one, half of them on another
-	// goroutine, so that a large read decrypts on two cores.
+	// goroutine, so that a large read decrypts on two cores. Each one's
+	// plaintext goes to its place in plain, which the sealed bytes do
+	// not overlap.
 	open := func(from, to int64) error {
 		var nonce [sseNonce]byte
 		for seg := from; seg <= to; seg++ {
@@ -882,11 +883,10 @@ func (r *openReader) load() error {
 				aad = aadLast
 			}
 			b := sealed[seg-first]
-			plain, err := r.o.aead.Open(b[:0], sseNonceOf(nonce[:], s.id, seg), b, aad)
-			if err != nil {
+			dst := r.plain[(seg-first)*sseSegment:][:0]
+			if _, err := r.o.aead.Open(dst, sseNonceOf(nonce[:], s.id, seg), b, aad); err != nil {
 				return fmt.Errorf("%w: segment %d of stream %d at offset %d", ErrSSEAuth, seg, i, s.sealedAt+seg*sseSealed)
 			}
-			r.segs[seg-first] = plain
 		}
 		return nil
 	}
@@ -902,10 +902,9 @@ func (r *openReader) load() error {
 		err = open(first, last)
 	}
 	if err != nil {
-		r.nsegs = 0
 		return err
 	}
-	r.nsegs = int(last - first + 1)
+	r.n = plainEnd - first*sseSegment
 	r.plainAt = s.plainAt + first*sseSegment
 	r.checked = true
 	return nil
