@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -200,27 +202,63 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// runtimeEnv names, in a child test process, the address its runtime
+// answers on and which runtime it is ("go" or "raw").
+const runtimeEnv = "ALOFT_RUNTIMEAPI_BENCH_RUNTIME"
+
+// TestHelperRuntime is the runtime of BenchmarkExchange's "-proc" cases,
+// run in a process of its own; it does nothing in a plain test run.
+func TestHelperRuntime(t *testing.T) {
+	v := os.Getenv(runtimeEnv)
+	kind, addr, ok := strings.Cut(v, "@")
+	if !ok {
+		t.Skip("run by BenchmarkExchange")
+	}
+	if kind == "raw" {
+		rawRuntime(addr)
+	} else {
+		benchRuntime(addr)
+	}
+}
+
 // BenchmarkExchange is one warm invocation: Invoke, and the runtime's
-// GET .../next and POST .../response over loopback. In "aloft" and
-// "nethttp" the runtime is Go's HTTP client on a kept-alive connection,
-// as aws-lambda-go's; "aloft-raw" and "nethttp-raw" have a runtime of
-// hand-written HTTP/1.1 that does next to nothing, so that the figures
-// are the server's. "aloft" is this package's server, "nethttp" the same
-// endpoints on net/http. cpu-ns/op is the CPU time of the whole process
-// (server and runtime) per invocation.
+// GET .../next and POST .../response over loopback. "aloft" is this
+// package's server, "nethttp" the same endpoints on net/http. The runtime
+// is Go's HTTP client on a kept-alive connection, as aws-lambda-go's; in
+// the "-raw" cases it is hand-written HTTP/1.1 that does next to nothing,
+// so that the figures are the server's. In the "-proc" cases the runtime
+// runs in a process of its own, as a function's does, and cpu-ns/op is
+// then the server's CPU time alone; otherwise it is that of both.
 func BenchmarkExchange(b *testing.B) {
 	payload := []byte(`{"key1":"value1","key2":"value2","key3":"value3"}`)
 	inv := Invocation{RequestID: "8f5f2a4c-6c1e-4b7e-9a43-2f1d2d3c4b5a", Payload: payload,
 		FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:bench", TraceID: "Root=1-00000000-000000000000000000000000;Sampled=0"}
-	run := func(b *testing.B, runtime func(string), serve func(net.Listener), invoke func(context.Context, *Invocation) (Result, error), stop func()) {
+	run := func(b *testing.B, runtime string, proc bool, serve func(net.Listener), invoke func(context.Context, *Invocation) (Result, error), stop func()) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)
 		}
 		go serve(ln)
 		done := make(chan struct{})
-		go func() { defer close(done); runtime(ln.Addr().String()) }()
+		if proc {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRuntime$")
+			cmd.Env = append(os.Environ(), runtimeEnv+"="+runtime+"@"+ln.Addr().String())
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			go func() { defer close(done); cmd.Wait() }()
+		} else {
+			rt := benchRuntime
+			if runtime == "raw" {
+				rt = rawRuntime
+			}
+			go func() { defer close(done); rt(ln.Addr().String()) }()
+		}
 		ctx := context.Background()
+		// The first exchange waits for the runtime to start.
+		if _, err := invoke(ctx, &Invocation{RequestID: "warm", Payload: payload, Deadline: time.Now().Add(time.Minute)}); err != nil {
+			b.Fatal(err)
+		}
 		b.ReportAllocs()
 		b.ResetTimer()
 		cpu := cpuTime()
@@ -238,19 +276,19 @@ func BenchmarkExchange(b *testing.B) {
 		<-done
 	}
 	for _, rt := range []struct {
-		name string
-		run  func(string)
-	}{{"", benchRuntime}, {"-raw", rawRuntime}} {
+		name, runtime string
+		proc          bool
+	}{{"", "go", false}, {"-raw", "raw", false}, {"-proc", "go", true}, {"-raw-proc", "raw", true}} {
 		b.Run("aloft"+rt.name, func(b *testing.B) {
 			s := New()
-			run(b, rt.run, func(ln net.Listener) { s.Serve(ln) },
+			run(b, rt.runtime, rt.proc, func(ln net.Listener) { s.Serve(ln) },
 				func(ctx context.Context, inv *Invocation) (Result, error) { return s.Invoke(ctx, inv, nil) },
 				func() { s.Close() })
 		})
 		b.Run("nethttp"+rt.name, func(b *testing.B) {
 			a := &httpAPI{work: make(chan *httpCall)}
 			srv := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second}
-			run(b, rt.run, func(ln net.Listener) { srv.Serve(ln) }, a.Invoke, func() { srv.Close() })
+			run(b, rt.runtime, rt.proc, func(ln net.Listener) { srv.Serve(ln) }, a.Invoke, func() { srv.Close() })
 		})
 	}
 }
