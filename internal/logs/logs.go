@@ -3,14 +3,16 @@
 //
 // Storage. All logs live in one JetStream stream, ALOFT_LOGS, with one
 // subject per log stream (see codec.go for the subject and body layout). A
-// JetStream message carries a whole batch of events (one invocation's START,
-// output, END and REPORT lines), so an invocation costs one publish. Limits
-// retention with MaxAge expires old batches.
+// JetStream message carries whole batches of events (an invocation's START,
+// output, END and REPORT lines is one batch): the writer puts the batches
+// of one log stream that arrive within a few milliseconds of each other in
+// one message, so a busy function's invocations share publishes and flushes
+// to disk. Limits retention with MaxAge expires old messages.
 //
 // Writing. Append never waits for I/O: it hands the batch to a bounded queue
 // drained by one writer goroutine, which takes up to maxRound batches at a
-// time, publishes them with JetStream async publish and then waits for all
-// their acks. When the queue is full Append drops the oldest queued batch to
+// time (lingering briefly for more, see linger), publishes them with
+// JetStream async publish and then waits for all their acks. When the queue is full Append drops the oldest queued batch to
 // make room (drop-oldest): the invoke path never blocks on a slow or
 // unavailable backbone, memory stays bounded, and the most recent logs, the
 // ones most useful to someone debugging, are the ones kept. Drops are
@@ -136,9 +138,9 @@ type Options struct {
 // Stats counts batches since Open.
 type Stats struct {
 	Appended uint64 // accepted by Append and Put
-	Written  uint64 // messages acked by JetStream
+	Written  uint64 // batches JetStream acknowledged
 	Dropped  uint64 // batches dropped because the queue was full
-	Failed   uint64 // messages that could not be published
+	Failed   uint64 // batches that could not be published (wholly or in part)
 }
 
 var (
@@ -234,6 +236,7 @@ type Store struct {
 	flushMu  sync.Mutex
 	finished uint64
 	waiters  []flushWaiter
+	hurry    chan struct{} // ends the writer's linger (Flush)
 
 	// cum holds, per subject, the bytes written to the log stream so far,
 	// including messages still in flight; it gives each body its "prior".
@@ -297,6 +300,7 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 		maxQueued: o.QueueBytes,
 		quit:      make(chan struct{}),
 		stopped:   make(chan struct{}),
+		hurry:     make(chan struct{}, 1),
 		cum:       map[string]int64{},
 		subjects:  map[streamKey]string{},
 	}
@@ -364,6 +368,10 @@ func (s *Store) Flush(ctx context.Context) error {
 	ch := make(chan struct{})
 	s.waiters = append(s.waiters, flushWaiter{target: target, ch: ch})
 	s.flushMu.Unlock()
+	select { // a waiter: the writer need not linger
+	case s.hurry <- struct{}{}:
+	default:
+	}
 	select {
 	case <-ch:
 		return nil
@@ -563,11 +571,12 @@ func (s *Store) advance(n uint64) {
 func (s *Store) run() {
 	defer close(s.stopped)
 	round := make([]batch, 0, maxRound)
+	timer := time.NewTimer(linger)
+	timer.Stop()
 	for {
 		select {
 		case b := <-s.queue:
-			round = append(round[:0], b)
-			round = s.collect(round)
+			round = s.gather(append(round[:0], b), timer)
 			s.write(round)
 			s.reportDrops()
 		case <-s.quit:
@@ -581,6 +590,44 @@ func (s *Store) run() {
 			}
 		}
 	}
+}
+
+// linger is how long the writer waits, once a batch has arrived, for more
+// to join its round, so that the batches of many invocations cost one
+// backbone write (and one flush to disk) instead of one each. Nobody's
+// answer waits for it: Append returns at once, and a caller that waits
+// for its batch (Put, the markers, Flush and Close) ends the wait. What
+// it costs is that logs appear this much later, and that a crash of the
+// server (kill -9, power) can lose the batches of this last window.
+const linger = 5 * time.Millisecond
+
+// gather adds queued batches to round, waiting up to linger for more
+// unless a caller waits for a batch of the round or the round is full.
+func (s *Store) gather(round []batch, timer *time.Timer) []batch {
+	round = s.collect(round)
+	for _, b := range round {
+		if b.done != nil {
+			return round
+		}
+	}
+	timer.Reset(linger)
+	defer timer.Stop()
+	for len(round) < maxRound {
+		select {
+		case b := <-s.queue:
+			round = append(round, b)
+			if b.done != nil {
+				return s.collect(round)
+			}
+		case <-timer.C:
+			return s.collect(round)
+		case <-s.hurry:
+			return s.collect(round)
+		case <-s.quit:
+			return s.collect(round)
+		}
+	}
+	return round
 }
 
 // collect adds queued batches to round without blocking.
@@ -612,20 +659,45 @@ type pending struct {
 	subject string
 	data    []byte
 	sum     bodySummary
-	batch   int
+	batch   int // the log stream's index in the round
 }
 
-// write publishes one round of batches and waits for all acks.
+// write publishes one round of batches and waits for all acks. The
+// batches of one log stream go out together, in the order they came, as
+// one message (or as few as the size limits allow).
 func (s *Store) write(round []batch) {
 	now := time.Now().UnixMilli()
-	msgs := make([]pending, 0, len(round))
-	left := make([]int, len(round))
-	errs := make([]error, len(round))
+	type stream struct {
+		subject string
+		events  []Event
+		batches []int // indexes in round
+		left    int   // messages not yet acked
+		err     error
+	}
+	streams := make([]stream, 0, len(round))
+	at := make(map[string]int, len(round)) // subject → index in streams
 	for i := range round {
 		b := &round[i]
 		subj := s.subjectFor(b.group, b.stream)
-		chunks := chunk(b.events)
-		left[i] = len(chunks)
+		k, ok := at[subj]
+		if !ok {
+			k = len(streams)
+			at[subj] = k
+			streams = append(streams, stream{subject: subj, events: b.events})
+		} else {
+			st := &streams[k]
+			if len(st.batches) == 1 { // copy before appending: events belong to the batch
+				st.events = append(make([]Event, 0, len(st.events)+len(b.events)), st.events...)
+			}
+			st.events = append(st.events, b.events...)
+		}
+		streams[k].batches = append(streams[k].batches, i)
+	}
+	msgs := make([]pending, 0, len(streams))
+	for k := range streams {
+		st := &streams[k]
+		chunks := chunk(st.events)
+		st.left = len(chunks)
 		for _, c := range chunks {
 			sum := bodySummary{bodyHeader: bodyHeader{ingestion: now, count: len(c)}}
 			size := 16
@@ -640,10 +712,10 @@ func (s *Store) write(round []batch) {
 				sum.bytes += int64(len(c[j].Message))
 				size += encodedEventSize(&c[j])
 			}
-			sum.prior = s.reserve(subj, sum.bytes)
+			sum.prior = s.reserve(st.subject, sum.bytes)
 			data := appendBody(make([]byte, 0, size), now, sum.prior, c)
-			p := pending{subject: subj, data: data, sum: sum, batch: i}
-			p.fut, p.err = s.js.PublishAsync(subj, data)
+			p := pending{subject: st.subject, data: data, sum: sum, batch: k}
+			p.fut, p.err = s.js.PublishAsync(st.subject, data)
 			msgs = append(msgs, p)
 		}
 	}
@@ -663,17 +735,23 @@ func (s *Store) write(round []batch) {
 				giveUp = true
 			}
 		}
-		b := &round[p.batch]
+		st := &streams[p.batch]
+		first := &round[st.batches[0]]
 		if err != nil {
-			s.failed.Add(1)
-			errs[p.batch] = err
-			s.log.Error("log write failed", "group", b.group, "stream", b.stream, "events", p.sum.count, "err", err)
+			st.err = err
+			s.log.Error("log write failed", "group", first.group, "stream", first.stream, "events", p.sum.count, "err", err)
 		} else {
-			s.written.Add(1)
-			s.idx.record(b.group, b.stream, p.subject, ack.Sequence, p.sum)
+			s.idx.record(first.group, first.stream, p.subject, ack.Sequence, p.sum)
 		}
-		if left[p.batch]--; left[p.batch] == 0 {
-			s.finish(*b, errs[p.batch])
+		if st.left--; st.left == 0 {
+			if st.err != nil {
+				s.failed.Add(uint64(len(st.batches)))
+			} else {
+				s.written.Add(uint64(len(st.batches)))
+			}
+			for _, b := range st.batches {
+				s.finish(round[b], st.err)
+			}
 		}
 	}
 }

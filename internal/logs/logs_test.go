@@ -674,8 +674,8 @@ func TestLargeBatch(t *testing.T) {
 	evs = append(evs, Event{Timestamp: base + int64(len(evs)), Message: huge})
 	e.s.Append(groupA, streamX, evs)
 	e.flush()
-	if st := e.s.Stats(); st.Written < 4 {
-		t.Errorf("expected several messages: %+v", st)
+	if info, err := e.s.stream.Info(ctx); err != nil || info.State.Msgs < 4 {
+		t.Errorf("expected several messages: %+v %v", info, err)
 	}
 	var got []Event
 	tok := ""
@@ -1005,5 +1005,39 @@ func TestPublishFailure(t *testing.T) {
 	}
 	if err := s.Close(fctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBatchesShareMessages appends many invocations' batches to two log
+// streams at once: each stream's batches that arrive together go out in
+// one message, and every event is read back in order.
+func TestBatchesShareMessages(t *testing.T) {
+	e := openEnv(t, t.TempDir(), Options{})
+	ctx := context.Background()
+	const n = 200
+	for i := range n {
+		e.s.Append(groupA, "a", invocation(base+10*int64(i), fmt.Sprint(i), "a"))
+		e.s.Append(groupA, "b", invocation(base+10*int64(i), fmt.Sprint(i), "b"))
+	}
+	e.flush()
+	if st := e.s.Stats(); st.Written != 2*n || st.Dropped != 0 || st.Failed != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	info, err := e.s.stream.Info(ctx)
+	if err != nil || info.State.Msgs >= n {
+		t.Errorf("%d batches went out in %+v messages (%v): they should share them", 2*n, info.State.Msgs, err)
+	}
+	for _, stream := range []string{"a", "b"} {
+		evs, _, _, err := e.s.GetLogEvents(ctx, groupA, stream, 0, 0, 0, "", true)
+		if err != nil || len(evs) != 4*n {
+			t.Fatalf("%s: %d events, %v", stream, len(evs), err)
+		}
+		for i := 0; i < len(evs); i += 4 {
+			id := fmt.Sprint(i / 4)
+			if !strings.HasPrefix(evs[i].Message, "START RequestId: "+id+" ") || evs[i+1].Message != stream+"\n" ||
+				evs[i+2].Message != "END RequestId: "+id+"\n" || !strings.HasPrefix(evs[i+3].Message, "REPORT RequestId: "+id+"\t") {
+				t.Fatalf("%s: invocation %s reads %+v", stream, id, evs[i:i+4])
+			}
+		}
 	}
 }
