@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +118,50 @@ func TestLogs(t *testing.T) {
 	}
 	_, err = logs.GetLogEvents(ctxT(t), &cloudwatchlogs.GetLogEventsInput{LogGroupName: aws.String("/aws/lambda/none"), LogStreamName: aws.String("x")})
 	apiErr(t, err, "ResourceNotFoundException", 400)
+}
+
+// TestLogsSurviveStop invokes a function many times in a row and stops the
+// server (SIGTERM) as soon as the last invocation has answered: the logs
+// of every answered invocation are there after a restart, although the
+// log writer was still gathering the last ones into a message.
+func TestLogsSurviveStop(t *testing.T) {
+	srv := alofttest.Start(t)
+	c := srv.Lambda()
+	gofn := runtimeCases()[0]
+	create(t, c, "logged-stop", gofn, gofn.code(t, "v1"))
+	const n = 100
+	for i := range n {
+		out, err := c.Invoke(ctxT(t), &lambda.InvokeInput{FunctionName: aws.String("logged-stop"),
+			Payload: []byte(fmt.Sprintf(`{"op":"print","text":"line %d"}`, i))})
+		if err != nil || out.FunctionError != nil {
+			t.Fatalf("invoke %d: %v %v", i, err, out)
+		}
+	}
+	srv.Stop()
+	srv.Restart()
+	var all []string
+	var token *string
+	for {
+		out, err := srv.Logs().FilterLogEvents(ctxT(t), &cloudwatchlogs.FilterLogEventsInput{
+			LogGroupName: aws.String("/aws/lambda/logged-stop"), NextToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range out.Events {
+			all = append(all, aws.ToString(e.Message))
+		}
+		if out.NextToken == nil {
+			break
+		}
+		token = out.NextToken
+	}
+	text := strings.Join(all, "\n")
+	for i := range n {
+		if !slices.Contains(all, fmt.Sprintf("line %d", i)) {
+			t.Errorf("invocation %d's output is missing", i)
+		}
+	}
+	if got := strings.Count(text, "REPORT RequestId: "); got != n {
+		t.Errorf("%d REPORT lines, want %d", got, n)
+	}
 }
