@@ -208,9 +208,15 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 		// Started from a template: the function writes to the template's
 		// pipe.
 		if r, w := op.OutputPipe(); r != nil {
-			in.out.r.Close()
-			in.out.w.Close()
-			in.out.r, in.out.w = r, w
+			oldR, oldW := in.out.r, in.out.w
+			if uerr := in.out.use(r, w); uerr != nil { // not a pipe the poller takes: its output is lost
+				iv.log.Warn("template output pipe", "instance_id", in.id, "err", uerr)
+				r.Close()
+				w.Close()
+			} else {
+				oldR.Close()
+				oldW.Close()
+			}
 			fromTemplate = true
 		}
 	}

@@ -1,38 +1,48 @@
 package invoker
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/aloft-dev/aloft/internal/function"
-	"github.com/aloft-dev/aloft/internal/ids"
 )
 
 // logPipe carries an instance's stdout and stderr to the log sink, cut into
 // one batch per invocation.
 //
-// The invoker keeps the pipe's write end. When an invocation ends it queues
-// an ending and writes a marker line into the pipe; everything the function
-// wrote before answering is ahead of the marker, so the reader knows exactly
-// which lines belong to the invocation without waiting or guessing.
+// A reader goroutine waits, in the runtime's poller, for the pipe to hold
+// output and takes it into the current batch. When an invocation ends,
+// the invoker itself drains the pipe without waiting and closes the batch:
+// everything the function wrote before answering is in the pipe by then
+// (writes to a pipe are done when they return), so the batch holds
+// exactly the invocation's lines, and an invocation that printed nothing
+// costs one read that finds the pipe empty. Both take the pipe's output
+// under mu, so no chunk can be read by one and counted by the other too
+// late.
 type logPipe struct {
-	in     *instance
-	rate   logRate // used by the reader only
-	r, w   *os.File
-	marker []byte        // "\x00" + random hex: cannot be forged by accident
-	ends   chan *ending  // queued before the matching marker is written
-	done   chan struct{} // closed when read returns
-	close1 sync.Once
+	in    *instance
+	r, w  *os.File
+	rc    syscall.RawConn // of r, which must be pollable (os.Pipe's is)
+	done      chan struct{}   // closed when read returns
+	closeOnce sync.Once
+
+	mu      sync.Mutex
+	rate    logRate    // guarded by mu
+	batch   batchLines // guarded by mu
+	partial []byte     // guarded by mu: a line not yet ended
+	buf     []byte     // guarded by mu: what each read reads into
+	eof     bool       // guarded by mu: the write ends are all closed
 }
 
-// ending is what the reader needs to close an invocation's batch.
+// ending is what closing an invocation's batch needs.
 type ending struct {
 	reqID    string
 	start    time.Time
@@ -50,35 +60,119 @@ func newLogPipe(in *instance) (*logPipe, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &logPipe{
-		in:     in,
-		r:      r,
-		w:      w,
-		marker: []byte("\x00aloft-end-" + ids.Hex()),
-		ends:   make(chan *ending, 4),
-		done:   make(chan struct{}),
-	}, nil
+	lp := &logPipe{in: in, done: make(chan struct{})}
+	if err := lp.use(r, w); err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	return lp, nil
 }
 
-// end closes the current invocation's batch.
+// use makes r and w the pipe, before read starts; on error the pipe is
+// left as it was.
+func (lp *logPipe) use(r, w *os.File) error {
+	rc, err := r.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("invoker: log pipe: %w", err)
+	}
+	lp.r, lp.w, lp.rc = r, w, rc
+	lp.batch.lp = lp
+	return nil
+}
+
+// end closes the current invocation's batch: it takes what the pipe
+// holds, then frames the batch and hands it to the sink.
 func (lp *logPipe) end(e *ending) {
-	lp.ends <- e
-	line := append(append([]byte(nil), lp.marker...), '\n')
-	if _, err := lp.w.Write(line); err != nil {
-		// The pipe is closed: finish the batch without the reader.
-		select {
-		case e := <-lp.ends:
-			lp.emit(nil, e)
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	lp.rc.Control(func(fd uintptr) { lp.drain(int(fd), pipeDrainMax) }) // a closed pipe: the reader took it all
+	if len(lp.partial) > 0 { // output that did not end its line
+		lp.batch.add(lp.partial)
+		lp.partial = lp.partial[:0]
+	}
+	lp.emit(lp.batch.take(), e)
+	lp.batch.release()
+}
+
+// pipeDrainMax bounds what end reads: the pipe holds at most its
+// capacity (64 KiB by default) of output written before the answer;
+// beyond this the function is still writing, and that goes to the next
+// batch.
+const pipeDrainMax = 1 << 20
+
+// drain reads the pipe until it is empty, closed, or max bytes were read,
+// keeping what it reads; lp.mu is held. It reports whether the pipe is
+// empty (the reader may wait) rather than closed or left with output.
+func (lp *logPipe) drain(fd, max int) bool {
+	if lp.buf == nil {
+		lp.buf = make([]byte, 64<<10)
+	}
+	for read := 0; read < max; {
+		n, err := unix.Read(fd, lp.buf)
+		if n > 0 {
+			lp.feed(lp.buf[:n])
+			read += n
+			continue
+		}
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return true
+		case err == nil: // end of file
+			lp.eof = true
+			return false
 		default:
+			lp.in.iv.log.Warn("log pipe", "instance_id", lp.in.id, "err", err)
+			lp.eof = true
+			return false
 		}
 	}
+	return false
+}
+
+// feed cuts output into lines; lp.mu is held.
+func (lp *logPipe) feed(p []byte) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			lp.partial = append(lp.partial, p...)
+			if len(lp.partial) >= maxLine {
+				lp.batch.add(lp.partial[:maxLine])
+				lp.partial = append(lp.partial[:0], lp.partial[maxLine:]...)
+			}
+			return
+		}
+		line := p[:i]
+		if len(lp.partial) > 0 {
+			line = append(lp.partial, line...)
+			lp.partial = lp.partial[:0]
+		}
+		for len(line) > maxLine {
+			lp.batch.add(line[:maxLine])
+			line = line[maxLine:]
+		}
+		lp.batch.add(line)
+		p = p[i+1:]
+		if len(lp.batch.lines) >= 10000 { // a chatty function between invocations
+			lp.sink()
+		}
+	}
+}
+
+// sink hands the lines gathered so far to the log store without an
+// invocation's framing; lp.mu is held.
+func (lp *logPipe) sink() {
+	lp.in.iv.d.Logs(function.LogGroup(lp.in.cfg.FunctionName), lp.in.stream, lp.batch.take())
+	lp.batch.release()
 }
 
 // close closes the write end; the reader drains what is left and returns.
 // A process the function detached from its group may still hold the pipe
 // open, so the wait is bounded: then the read end is closed under it.
 func (lp *logPipe) close() {
-	lp.close1.Do(func() {
+	lp.closeOnce.Do(func() {
 		lp.w.Close()
 		select {
 		case <-lp.done:
@@ -177,55 +271,34 @@ func (b *batchLines) release() {
 	b.held = 0
 }
 
-// read runs until the pipe is closed.
+// read runs until the pipe is closed, taking output as it comes.
 func (lp *logPipe) read() {
 	defer close(lp.done)
-	br := bufio.NewReaderSize(lp.r, 64*1024)
-	b := &batchLines{lp: lp}
-	defer b.release()
-	var partial []byte
-	sink := func() {
-		lp.in.iv.d.Logs(function.LogGroup(lp.in.cfg.FunctionName), lp.in.stream, b.take())
-		b.release()
+	err := lp.rc.Read(func(fd uintptr) bool {
+		for { // the lock is let go between rounds, for end
+			lp.mu.Lock()
+			empty := lp.drain(int(fd), pipeDrainMax)
+			eof := lp.eof
+			lp.mu.Unlock()
+			if empty {
+				return false // wait for more
+			}
+			if eof {
+				return true
+			}
+		}
+	})
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if len(lp.partial) > 0 {
+		lp.batch.add(lp.partial)
+		lp.partial = nil
 	}
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			partial = append(partial, chunk...)
-			if len(partial) >= maxLine {
-				b.add(partial)
-				partial = partial[:0]
-			}
-			continue
-		}
-		if len(chunk) > 0 {
-			if len(partial) > 0 {
-				chunk = append(partial, chunk...)
-				partial = partial[:0]
-			}
-			chunk = bytes.TrimSuffix(chunk, []byte{'\n'})
-			if i := bytes.Index(chunk, lp.marker); i >= 0 {
-				if i > 0 {
-					b.add(chunk[:i])
-				}
-				lp.emit(b.take(), <-lp.ends)
-				b.release()
-			} else {
-				b.add(chunk)
-				if len(b.lines) >= 10000 { // a chatty function between invocations
-					sink()
-				}
-			}
-		}
-		if err != nil {
-			if len(b.lines) > 0 || b.dropped > 0 {
-				sink()
-			}
-			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
-				lp.in.iv.log.Warn("log pipe", "instance_id", lp.in.id, "err", err)
-			}
-			return
-		}
+	if len(lp.batch.lines) > 0 || lp.batch.dropped > 0 {
+		lp.sink()
+	}
+	if err != nil && !errors.Is(err, os.ErrClosed) {
+		lp.in.iv.log.Warn("log pipe", "instance_id", lp.in.id, "err", err)
 	}
 }
 
