@@ -28,9 +28,9 @@ import (
 // under mu, so no chunk can be read by one and counted by the other too
 // late.
 type logPipe struct {
-	in    *instance
-	r, w  *os.File
-	rc    syscall.RawConn // of r, which must be pollable (os.Pipe's is)
+	in        *instance
+	r, w      *os.File
+	rc        syscall.RawConn // of r, which must be pollable (os.Pipe's is)
 	done      chan struct{}   // closed when read returns
 	closeOnce sync.Once
 
@@ -87,7 +87,7 @@ func (lp *logPipe) end(e *ending) {
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
 	lp.rc.Control(func(fd uintptr) { lp.drain(int(fd), pipeDrainMax) }) // a closed pipe: the reader took it all
-	if len(lp.partial) > 0 { // output that did not end its line
+	if len(lp.partial) > 0 {                                            // output that did not end its line
 		lp.batch.add(lp.partial)
 		lp.partial = lp.partial[:0]
 	}
