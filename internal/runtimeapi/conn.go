@@ -247,6 +247,9 @@ func (c *conn) settle(ended bool) bool {
 }
 
 func isTimeout(err error) bool {
+	if err == nil {
+		return false
+	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }

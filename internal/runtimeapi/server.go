@@ -89,8 +89,10 @@ type Server struct {
 // poll takes it, and a poll that finds an invocation takes it.
 
 type call struct {
-	inv   *Invocation
-	done  chan Result
+	inv *Invocation
+	// res is the answer, set once by finish before done is signalled.
+	res   Result
+	done  chan struct{}   // buffered: finish never waits
 	abort <-chan struct{} // the instance died
 	out   streamState     // of a streamed response
 	// delivered is guarded by Server.mu: the event was handed to a poll
@@ -212,7 +214,7 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation, abort <-chan struc
 		return Result{}, ErrNotDelivered
 	default:
 	}
-	c := &call{inv: inv, done: make(chan Result, 1), abort: abort}
+	c := &call{inv: inv, done: make(chan struct{}, 1), abort: abort}
 	s.mu.Lock()
 	if s.isClosed() {
 		s.mu.Unlock()
@@ -230,8 +232,8 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation, abort <-chan struc
 		s.mu.Unlock()
 	}
 	select {
-	case r := <-c.done:
-		return r, nil
+	case <-c.done:
+		return c.res, nil
 	case <-ctx.Done():
 		if !s.withdraw(c) {
 			s.forget(c)
@@ -376,7 +378,8 @@ func (s *Server) finish(c *call, res Result) bool {
 	}
 	s.cur = nil
 	s.mu.Unlock()
-	c.done <- res
+	c.res = res
+	c.done <- struct{}{}
 	return true
 }
 
