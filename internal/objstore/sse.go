@@ -49,8 +49,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // Encryption modes.
@@ -712,6 +714,51 @@ type openReader struct {
 	stream   int    // index of the stream last used
 	checked  bool   // an empty object's segment was opened
 	pooled   *[]byte
+	mapped   *mapping // the sealed bytes, when WriteTo mapped them
+}
+
+// mapping is part of an encrypted file mapped read-only, which segments
+// are opened from without being read into a buffer first.
+type mapping struct {
+	data []byte
+	at   int64 // the file offset of data[0]
+}
+
+// mapSealed maps the sealed bytes of the plaintext range [off, end) of
+// o's file, or returns nil when it cannot (the reader then reads them).
+// Object files are never changed once written, only replaced or removed,
+// which leaves a mapping intact; a page that cannot be read (a disk
+// error) faults, which open turns into an error.
+func (o *opener) mapSealed(off, end int64) *mapping {
+	f, ok := o.f.(*os.File)
+	if !ok || end <= off {
+		return nil
+	}
+	from := o.sealedOffset(off)
+	to := o.sealedOffset(end-1) + sseSealed
+	if last := o.streams[len(o.streams)-1]; to > last.sealedAt+sealedLen(last.plainLen) {
+		to = last.sealedAt + sealedLen(last.plainLen)
+	}
+	from -= from % int64(os.Getpagesize())
+	data, err := syscall.Mmap(int(f.Fd()), from, int(to-from), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil
+	}
+	return &mapping{data: data, at: from}
+}
+
+// unmap releases the mapping.
+func (m *mapping) unmap() { syscall.Munmap(m.data) }
+
+// sealedOffset is the file offset of the segment holding plaintext
+// offset p.
+func (o *opener) sealedOffset(p int64) int64 {
+	i := 0
+	for i < len(o.streams)-1 && p >= o.streams[i].plainAt+o.streams[i].plainLen {
+		i++
+	}
+	s := o.streams[i]
+	return s.sealedAt + (p-s.plainAt)/sseSegment*sseSealed
 }
 
 // avail returns the open plaintext at r.off, loading it if needed.
@@ -794,6 +841,10 @@ func (r *openReader) writeAhead(w io.Writer) (int64, error) {
 	ahead := &openReader{o: r.o, end: r.end}
 	ahead.buf, ahead.plain = splitOpenBuf(*pooled)
 	defer openBufPool.Put(pooled)
+	if m := r.o.mapSealed(r.off, r.end); m != nil {
+		r.mapped, ahead.mapped = m, m
+		defer func() { r.mapped = nil; m.unmap() }()
+	}
 	var total int64
 	if err := r.load(); err != nil {
 		return 0, err
@@ -858,12 +909,18 @@ func (r *openReader) load() error {
 	}
 	plainEnd := min((last+1)*sseSegment, s.plainLen)
 	at := s.sealedAt + first*sseSealed
-	c := r.buf[:plainEnd-first*sseSegment+(last-first+1)*sseTag]
-	if _, err := r.o.f.ReadAt(c, at); err != nil {
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: encrypted content is short", ErrCorrupt)
+	n := plainEnd - first*sseSegment + (last-first+1)*sseTag
+	var c []byte
+	if m := r.mapped; m != nil && at >= m.at && at+n <= m.at+int64(len(m.data)) {
+		c = m.data[at-m.at : at-m.at+n]
+	} else {
+		c = r.buf[:n]
+		if _, err := r.o.f.ReadAt(c, at); err != nil {
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("%w: encrypted content is short", ErrCorrupt)
+			}
+			return fmt.Errorf("objstore: read: %w", err)
 		}
-		return fmt.Errorf("objstore: read: %w", err)
 	}
 	var sealed [sealBatch][]byte
 	for seg := first; seg <= last; seg++ {
@@ -875,7 +932,19 @@ func (r *openReader) load() error {
 	// goroutine, so that a large read decrypts on two cores. Each one's
 	// plaintext goes to its place in plain, which the sealed bytes do
 	// not overlap.
-	open := func(from, to int64) error {
+	mapped := r.mapped != nil
+	open := func(from, to int64) (err error) {
+		if mapped { // a page of the mapping that cannot be read faults
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+			defer func() {
+				if p := recover(); p != nil {
+					if _, fault := p.(interface{ Addr() uintptr }); !fault {
+						panic(p)
+					}
+					err = fmt.Errorf("objstore: read: %v", p)
+				}
+			}()
+		}
 		var nonce [sseNonce]byte
 		for seg := from; seg <= to; seg++ {
 			aad := aadMore

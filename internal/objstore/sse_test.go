@@ -640,3 +640,82 @@ func BenchmarkSSEContent(b *testing.B) {
 		}
 	})
 }
+
+// TestSSEWriteTo reads long ranges of encrypted objects as a GET does
+// (io.Copy, which takes the reader's WriteTo: opened a batch ahead, from
+// a mapping of the file), whole and from offsets inside segments, of a
+// plain upload and of a multipart one; and a damaged segment far into
+// the file stops the copy with ErrSSEAuth after exactly the segments
+// before it.
+func TestSSEWriteTo(t *testing.T) {
+	d := openTest(t)
+	mustBucket(t, d, "bkt")
+	ctx := context.Background()
+	p := plaintext(5<<20 + 3)
+	if _, err := d.PutObject(ctx, "bkt", "big", bytes.NewReader(p), PutOptions{Encryption: Encryption{Mode: SSES3}}); err != nil {
+		t.Fatal(err)
+	}
+	ranges := [][2]int64{{0, -1}, {1, -1}, {sseSegment + 17, 3 << 20}, {2<<20 + 5, -1}, {int64(len(p)) - (2<<20 + 9), -1}}
+	copyRange := func(key string, off, length int64) ([]byte, error) {
+		obj, err := d.Open(ctx, "bkt", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer obj.Close()
+		r, err := obj.Range(off, length)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := r.(io.WriterTo); !ok {
+			t.Fatalf("the reader of an encrypted range has no WriteTo: %T", r)
+		}
+		var buf bytes.Buffer
+		_, err = io.Copy(&buf, r)
+		return buf.Bytes(), err
+	}
+	for _, rg := range ranges {
+		got, err := copyRange("big", rg[0], rg[1])
+		want := p[rg[0]:]
+		if rg[1] >= 0 {
+			want = want[:rg[1]]
+		}
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("range %v: %d bytes (want %d), %v", rg, len(got), len(want), err)
+		}
+	}
+	// A multipart object: several streams, one per part.
+	up, err := d.CreateUpload(ctx, "bkt", "parts", PutOptions{Encryption: Encryption{Mode: SSES3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []CompletedPart
+	for i, cut := range [][2]int{{0, 5 << 20}, {5 << 20, len(p)}} {
+		pi, err := d.UploadPart(ctx, "bkt", "parts", up, i+1, bytes.NewReader(p[cut[0]:cut[1]]), PartOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, CompletedPart{Number: i + 1, ETag: pi.ETag})
+	}
+	if _, err := d.CompleteUpload(ctx, "bkt", "parts", up, parts); err != nil {
+		t.Fatal(err)
+	}
+	for _, rg := range ranges {
+		got, err := copyRange("parts", rg[0], rg[1])
+		want := p[rg[0]:]
+		if rg[1] >= 0 {
+			want = want[:rg[1]]
+		}
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("multipart range %v: %d bytes (want %d), %v", rg, len(got), len(want), err)
+		}
+	}
+	// Damage segment 60 (past the first batches).
+	flipAt(t, d.objectPath("bkt", "big"), 60*sseSealed+100)
+	got, err := copyRange("big", 0, -1)
+	if !errors.Is(err, ErrSSEAuth) {
+		t.Fatalf("a damaged segment read without error: %d bytes, %v", len(got), err)
+	}
+	if len(got) > 60*sseSegment || !bytes.Equal(got, p[:len(got)]) {
+		t.Fatalf("%d bytes copied before the damaged segment, some past it or wrong", len(got))
+	}
+}
