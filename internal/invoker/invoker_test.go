@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +47,9 @@ func runtimeMain() {
 		calls++
 		switch ev["op"] {
 		case "sleep":
+			if mark, ok := ev["mark"].(string); ok { // tell the test the event arrived
+				os.WriteFile(mark, nil, 0o600)
+			}
 			time.Sleep(time.Duration(ev["ms"].(float64)) * time.Millisecond)
 		case "crash":
 			os.Exit(3)
@@ -327,14 +331,18 @@ func TestCloseStopsBusyInstances(t *testing.T) {
 	cfg := config("busy", 30, nil)
 	invoke(t, iv, cfg, `{}`, false) // warm one up
 	done := make(chan *Response, 1)
+	mark := filepath.Join(t.TempDir(), "running")
 	go func() {
-		resp, err := iv.Invoke(context.Background(), &Request{Config: cfg, InvokedARN: cfg.FunctionArn, Payload: []byte(`{"op":"sleep","ms":20000}`)})
+		resp, err := iv.Invoke(context.Background(), &Request{Config: cfg, InvokedARN: cfg.FunctionArn,
+			Payload: []byte(`{"op":"sleep","ms":20000,"mark":"` + mark + `"}`)})
 		if err != nil {
 			t.Error(err)
 		}
 		done <- resp
 	}()
-	for iv.Stats("busy").Busy == 0 {
+	// Close once the function runs the event: before that, its end is an
+	// undelivered event, not a crash.
+	for _, err := os.Stat(mark); err != nil; _, err = os.Stat(mark) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
