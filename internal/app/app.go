@@ -205,7 +205,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err := s.reg.SweepCode(); err != nil {
 		log.Warn("could not remove unused code", "err", err)
 	}
-	if s.logStore, err = logs.Open(ctx, js, logs.Options{Logger: log.With("component", "logs")}); err != nil {
+	// Logs are written asynchronously to the disk of a backbone embedded
+	// alone (see logs.Options.AsyncPersist).
+	if s.logStore, err = logs.Open(ctx, js, logs.Options{Logger: log.With("component", "logs"), AsyncPersist: cfg.NATSURL == ""}); err != nil {
 		return nil, fmt.Errorf("app: logs: %w", err)
 	}
 	if s.queues, err = queues.Open(ctx, js, s.st.Conn(), log.With("component", "queues")); err != nil {

@@ -133,6 +133,16 @@ type Options struct {
 	MaxBytes int64
 	Replicas int          // stream replicas on a cluster; 0 means 1
 	Logger   *slog.Logger // nil discards
+	// AsyncPersist writes the stream in the backbone's asynchronous
+	// persist mode: a write is acknowledged once the backbone holds it,
+	// and reaches the disk within milliseconds (the kernel) and on the
+	// backbone's sync interval (the disk), instead of each write being
+	// flushed to disk before its acknowledgement. A kill -9 of the
+	// server then loses at most the writes of the last few milliseconds
+	// (besides linger's), a power loss those since the last sync. Only
+	// for a stream that is not replicated; a stream created in one mode
+	// keeps it.
+	AsyncPersist bool
 }
 
 // Stats counts batches since Open.
@@ -273,7 +283,7 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	cfg := jetstream.StreamConfig{
 		Name:        StreamName,
 		Description: "Aloft function logs",
 		Subjects:    []string{subjectPrefix + ">"},
@@ -285,7 +295,16 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 		Replicas:    o.Replicas,
 		AllowDirect: true,
 		Compression: jetstream.S2Compression,
-	})
+	}
+	if o.AsyncPersist && o.Replicas == 1 {
+		cfg.PersistMode = jetstream.AsyncPersistMode
+	}
+	// The persist mode of a stream is fixed when it is created: an
+	// existing one keeps its own.
+	if info, err := js.Stream(ctx, StreamName); err == nil {
+		cfg.PersistMode = info.CachedInfo().Config.PersistMode
+	}
+	st, err := js.CreateOrUpdateStream(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("logs: create stream: %w", err)
 	}

@@ -1041,3 +1041,30 @@ func TestBatchesShareMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestPersistModeKept opens a store whose stream is written
+// asynchronously and reopens it asking otherwise, and the reverse: a
+// stream keeps the persist mode it was created with, and its logs.
+func TestPersistModeKept(t *testing.T) {
+	ctx := context.Background()
+	for _, first := range []bool{true, false} {
+		dir := t.TempDir()
+		e := openEnv(t, dir, Options{AsyncPersist: first})
+		e.s.Append(groupA, streamX, invocation(base, "1", "kept"))
+		e.flush()
+		e.close()
+		e = openEnv(t, dir, Options{AsyncPersist: !first})
+		info, err := e.s.stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Config.PersistMode == jetstream.AsyncPersistMode; got != first {
+			t.Errorf("created async=%v, reopened asking the other: async=%v", first, got)
+		}
+		evs, _, _, err := e.s.GetLogEvents(ctx, groupA, streamX, 0, 0, 0, "", true)
+		if err != nil || len(evs) != 4 || evs[1].Message != "kept\n" {
+			t.Errorf("after reopening: %+v %v", evs, err)
+		}
+		e.close()
+	}
+}
