@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
+	"log/slog"
+	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -30,6 +32,13 @@ type Options struct {
 	// writes reach the kernel before they are acknowledged). An external
 	// cluster (URL) keeps its own setting.
 	SyncInterval time.Duration
+	// Cluster, when set, makes the embedded server one node of a cluster
+	// (see ClusterOptions); it cannot go with URL.
+	Cluster *ClusterOptions
+	// Logger receives what a clustered store has to say: where a new
+	// secret was written, waiting for the other nodes, streams
+	// replicated, and the backbone's warnings. Nil logs nothing.
+	Logger *slog.Logger
 }
 
 // Store is an open backbone.
@@ -37,14 +46,33 @@ type Store struct {
 	srv *server.Server // nil when connected to an external cluster
 	nc  *nats.Conn
 	js  jetstream.JetStream
+	log *slog.Logger
+	// Of a clustered store (cluster != nil): the replicas streams get,
+	// the reconciler's stop and end, its logged failures, and the
+	// cached status.
+	cluster    *clusterState
+	target     atomic.Int32
+	stop       chan struct{}
+	reconciled chan struct{}
+	warned     map[string]bool
+	status     statusCache
 }
 
 // Open starts the embedded server (or dials the external one) and returns a
-// ready Store. On failure nothing is left running.
+// ready Store. A node of a cluster is ready once the cluster's JetStream
+// has a leader, which takes a majority of the nodes it started with: Open
+// waits for them, as long as ctx allows. On failure nothing is left
+// running.
 func Open(ctx context.Context, o Options) (*Store, error) {
-	s := &Store{}
+	s := &Store{log: o.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	var connOpts []nats.Option
 	url := o.URL
+	if url != "" && o.Cluster != nil {
+		return nil, errors.New("store: an external NATS cluster (--nats-url) forms its own cluster: it cannot go with the cluster options")
+	}
 	if url == "" {
 		if o.MaxStore == 0 {
 			o.MaxStore = 64 << 30
@@ -52,23 +80,36 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if o.MaxMem == 0 {
 			o.MaxMem = 256 << 20
 		}
-		srv, err := server.NewServer(&server.Options{
-			ServerName:         "aloft",
-			DontListen:         true,
-			NoSigs:             true,
-			NoLog:              true,
-			JetStream:          true,
-			StoreDir:           filepath.Join(o.Dir, "jetstream"),
-			JetStreamMaxStore:  o.MaxStore,
-			JetStreamMaxMemory: o.MaxMem,
-			SyncAlways:         o.SyncInterval <= 0,
-			SyncInterval:       max(o.SyncInterval, 0),
-			// A queue message is up to 1 MiB of body besides its
-			// headers; the default limit is exactly 1 MiB.
-			MaxPayload: 8 << 20,
-		})
+		var secret string
+		if o.Cluster != nil {
+			var created string
+			var err error
+			if secret, created, err = clusterSecret(o.Dir, o.Cluster); err != nil {
+				return nil, err
+			}
+			if created != "" {
+				s.log.Warn("created the cluster's secret: every other node needs a copy of this file, named with --cluster-secret-file", "file", created)
+			}
+		}
+		opts, err := serverOptions(o, secret)
+		if err != nil {
+			return nil, err
+		}
+		if o.Cluster != nil {
+			// The server would only say it is not ready.
+			ln, err := net.Listen("tcp", o.Cluster.Listen)
+			if err != nil {
+				return nil, fmt.Errorf("store: --cluster-listen: %w", err)
+			}
+			ln.Close()
+		}
+		srv, err := server.NewServer(opts)
 		if err != nil {
 			return nil, fmt.Errorf("store: configure embedded nats: %w", err)
+		}
+		if o.Cluster != nil {
+			srv.SetLogger(newNATSLog(s.log), false, false)
+			s.cluster = &clusterState{name: opts.Cluster.Name, node: opts.ServerName}
 		}
 		srv.Start()
 		if !srv.ReadyForConnections(30 * time.Second) {
@@ -77,6 +118,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		}
 		s.srv = srv
 		connOpts = append(connOpts, nats.InProcessServer(srv))
+		if opts.Authorization != "" {
+			connOpts = append(connOpts, nats.Token(opts.Authorization))
+		}
 	}
 	connOpts = append(connOpts, nats.Name("aloft"), nats.MaxReconnects(-1))
 	nc, err := nats.Connect(url, connOpts...)
@@ -90,15 +134,56 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store: jetstream: %w", err)
 	}
-	if _, err := js.AccountInfo(ctx); err != nil {
+	if s.cluster != nil {
+		err = s.waitForCluster(ctx, js, o.Cluster)
+	} else {
+		_, err = js.AccountInfo(ctx)
+	}
+	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: jetstream unavailable: %w", err)
 	}
 	s.js = js
+	if s.cluster != nil {
+		s.js = handle{JetStream: js, s: s}
+		s.stop, s.reconciled, s.warned = make(chan struct{}), make(chan struct{}), map[string]bool{}
+		go s.runReconciler()
+	}
 	return s, nil
 }
 
-// JetStream returns the JetStream handle.
+// waitForCluster waits until the cluster's JetStream answers, which it
+// does once its meta group has a leader, saying every ten seconds what it
+// waits for.
+func (s *Store) waitForCluster(ctx context.Context, js jetstream.JetStream, c *ClusterOptions) error {
+	start := time.Now()
+	said := start
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := js.AccountInfo(actx)
+		cancel()
+		if err == nil {
+			s.log.Info("joined the cluster", "cluster", s.cluster.name, "node", s.cluster.node, "routes", s.srv.NumRoutes(), "after", time.Since(start).Round(time.Millisecond).String())
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("waiting for the cluster's other nodes (%d connected): %w", s.srv.NumRoutes(), ctx.Err())
+		}
+		if time.Since(said) >= 10*time.Second {
+			said = time.Now()
+			s.log.Warn("waiting for the cluster: its JetStream has no leader until a majority of its nodes are connected; check that they run, that --peers reach them and that they share the secret",
+				"cluster", s.cluster.name, "node", s.cluster.node, "peers", c.Peers, "connected_routes", s.srv.NumRoutes(), "waited", time.Since(start).Round(time.Second).String())
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// JetStream returns the JetStream handle. On a clustered store, what it
+// creates gets the replicas the cluster's size calls for (see
+// ReplicaUpdates).
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
 
 // Conn returns the underlying NATS connection.
@@ -107,6 +192,14 @@ func (s *Store) Conn() *nats.Conn { return s.nc }
 // Close drains the connection and stops the embedded server. It is safe to
 // call more than once.
 func (s *Store) Close() error {
+	if s.stop != nil {
+		select {
+		case <-s.stop:
+		default:
+			close(s.stop)
+			<-s.reconciled
+		}
+	}
 	if s.nc != nil && !s.nc.IsClosed() {
 		_ = s.nc.Drain()
 		for i := 0; i < 200 && !s.nc.IsClosed(); i++ {

@@ -1,0 +1,236 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Replication follows the cluster's size. The platform's packages create
+// their streams, key-value buckets (streams KV_*) and object stores
+// (streams OBJ_*) with the default of one replica; on a cluster of three
+// nodes or more, the store raises every stream to three replicas, so that
+// losing one node loses nothing and leaves a quorum of two. A cluster of
+// two keeps one replica: two replicas need both nodes for a quorum, so
+// they would stop writes on the loss of either node rather than survive
+// it.
+//
+// Two parts do this. The reconciler, on the node that leads the
+// JetStream meta group, compares every stream's replicas with the
+// cluster's size every ReconcileInterval and whenever a stream is
+// created, and updates those below it. And the handle the store hands
+// out (JetStream) creates and updates streams, buckets and object stores
+// with at least the replicas the cluster calls for and never fewer than
+// they have, so that a node starting up, whose packages create their
+// buckets again with the default, does not scale them back down.
+
+// ReconcileInterval is how often the reconciler checks the streams'
+// replicas besides when a stream is created.
+const ReconcileInterval = 10 * time.Second
+
+// MaxReplicas is the most replicas the reconciler gives a stream.
+const MaxReplicas = 3
+
+// TargetReplicas is the replicas a stream should have on a cluster of
+// peers nodes: MaxReplicas from three nodes on, else one.
+func TargetReplicas(peers int) int {
+	if peers < MaxReplicas {
+		return 1
+	}
+	return min(MaxReplicas, peers)
+}
+
+// ReplicaUpdates returns, for a cluster of peers nodes, the streams of
+// configs whose replicas are below TargetReplicas, with Replicas raised to
+// it; the others are left out. Below three nodes it returns none.
+func ReplicaUpdates(peers int, configs []jetstream.StreamConfig) []jetstream.StreamConfig {
+	want := TargetReplicas(peers)
+	if want <= 1 {
+		return nil
+	}
+	var out []jetstream.StreamConfig
+	for _, c := range configs {
+		if max(c.Replicas, 1) < want {
+			c.Replicas = want
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// reconcile raises the replicas of the streams below the cluster's size.
+// Only the meta leader changes streams, so that each change is made and
+// logged once.
+func (s *Store) reconcile(ctx context.Context) {
+	peers, leader := s.onlinePeers()
+	s.target.Store(int32(TargetReplicas(peers)))
+	if !leader || TargetReplicas(peers) <= 1 {
+		return
+	}
+	var configs []jetstream.StreamConfig
+	list := s.js.ListStreams(ctx)
+	for info := range list.Info() {
+		configs = append(configs, info.Config)
+	}
+	if err := list.Err(); err != nil {
+		s.warnOnce("list", "could not list streams to check their replicas", "err", err)
+		return
+	}
+	for _, c := range ReplicaUpdates(peers, configs) {
+		from := max(c.Replicas, 1)
+		for _, orig := range configs {
+			if orig.Name == c.Name {
+				from = max(orig.Replicas, 1)
+			}
+		}
+		if _, err := s.js.UpdateStream(ctx, c); err != nil {
+			s.warnOnce(c.Name, "could not raise a stream's replicas", "stream", c.Name, "replicas", c.Replicas, "err", err)
+			continue
+		}
+		delete(s.warned, c.Name)
+		s.log.Info("stream replicated", "stream", c.Name, "from", from, "replicas", c.Replicas, "nodes", peers)
+	}
+}
+
+// warnOnce logs a failure of the reconciler once until key succeeds.
+func (s *Store) warnOnce(key, msg string, args ...any) {
+	if s.warned[key] {
+		return
+	}
+	s.warned[key] = true
+	s.log.Warn(msg, args...)
+}
+
+// onlinePeers counts the nodes of the meta group that are online (this
+// one included), and tells whether this node leads it.
+func (s *Store) onlinePeers() (peers int, leader bool) {
+	jsi, err := s.srv.Jsz(nil)
+	if err != nil || jsi.Meta == nil {
+		return 1, false
+	}
+	peers = 1
+	for _, p := range jsi.Meta.Replicas {
+		if p != nil && !p.Offline {
+			peers++
+		}
+	}
+	return peers, s.srv.JetStreamIsLeader()
+}
+
+// runReconciler reconciles every ReconcileInterval and when a stream is
+// created, until the store closes.
+func (s *Store) runReconciler() {
+	defer close(s.reconciled)
+	kick := make(chan struct{}, 1)
+	sub, err := s.nc.Subscribe("$JS.EVENT.ADVISORY.STREAM.CREATED.>", func(*nats.Msg) {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		s.log.Warn("could not watch for new streams; their replicas are checked every interval", "err", err)
+	} else {
+		defer sub.Unsubscribe()
+	}
+	t := time.NewTicker(ReconcileInterval)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), ReconcileInterval)
+		s.reconcile(ctx)
+		cancel()
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		case <-kick:
+			// A stream is created as several advisories arrive at
+			// once; let them settle.
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// handle is the JetStream handle of a clustered store: what it creates or
+// updates gets at least the replicas the cluster's size calls for, and
+// never fewer than the stream has.
+type handle struct {
+	jetstream.JetStream
+	s *Store
+}
+
+// replicas is the replicas to give stream when asked for asked.
+func (h handle) replicas(ctx context.Context, stream string, asked int) int {
+	want := max(asked, int(h.s.target.Load()))
+	// A stream that cannot be looked up is asked for with what the
+	// caller asked; the reconciler raises it later if that is too few.
+	if st, err := h.JetStream.Stream(ctx, stream); err == nil {
+		want = max(want, st.CachedInfo().Config.Replicas)
+	}
+	return want
+}
+
+// CreateStream creates a stream with the cluster's replicas.
+func (h handle) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
+	return h.JetStream.CreateStream(ctx, cfg)
+}
+
+// UpdateStream updates a stream, keeping its replicas.
+func (h handle) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
+	return h.JetStream.UpdateStream(ctx, cfg)
+}
+
+// CreateOrUpdateStream creates or updates a stream with the cluster's
+// replicas, keeping its own when it has more.
+func (h handle) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
+	return h.JetStream.CreateOrUpdateStream(ctx, cfg)
+}
+
+// CreateKeyValue creates a bucket with the cluster's replicas.
+func (h handle) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
+	return h.JetStream.CreateKeyValue(ctx, cfg)
+}
+
+// UpdateKeyValue updates a bucket, keeping its replicas.
+func (h handle) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
+	return h.JetStream.UpdateKeyValue(ctx, cfg)
+}
+
+// CreateOrUpdateKeyValue creates or updates a bucket with the cluster's
+// replicas, keeping its own when it has more.
+func (h handle) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
+	return h.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
+}
+
+// CreateObjectStore creates an object store with the cluster's replicas.
+func (h handle) CreateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
+	return h.JetStream.CreateObjectStore(ctx, cfg)
+}
+
+// UpdateObjectStore updates an object store, keeping its replicas.
+func (h handle) UpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
+	return h.JetStream.UpdateObjectStore(ctx, cfg)
+}
+
+// CreateOrUpdateObjectStore creates or updates an object store with the
+// cluster's replicas, keeping its own when it has more.
+func (h handle) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
+	return h.JetStream.CreateOrUpdateObjectStore(ctx, cfg)
+}
+
+var _ jetstream.JetStream = handle{}
