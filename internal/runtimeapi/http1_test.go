@@ -636,3 +636,43 @@ func TestPipelinedBehindPollEnds(t *testing.T) {
 	}
 	settled(t, s.Server)
 }
+
+// TestConnectionCap opens more connections than MaxConns: the ones past
+// it are closed at once, and the server still answers on those it keeps.
+func TestConnectionCap(t *testing.T) {
+	s := start(t)
+	var kept []net.Conn
+	for range MaxConns {
+		nc, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		kept = append(kept, nc)
+	}
+	waitFor(t, "the kept connections", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.conns) == MaxConns
+	})
+	extra, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := extra.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("a connection past the cap: read %d bytes, %v; want it closed", n, err)
+	}
+	// A kept connection still serves a poll.
+	kept[0].Write([]byte("GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"))
+	waitFor(t, "the poll", func() bool { return s.pollCount() == 1 })
+	ch := invokeAsync(s.Server, &Invocation{RequestID: "cap", Payload: []byte(`{}`)}, nil)
+	kept[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	head := make([]byte, 12)
+	if _, err := io.ReadFull(kept[0], head); err != nil || string(head) != "HTTP/1.1 200" {
+		t.Fatalf("the poll got %q, %v", head, err)
+	}
+	s.Close()
+	wait(t, ch)
+}

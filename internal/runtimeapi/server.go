@@ -100,6 +100,13 @@ type call struct {
 	delivered bool
 }
 
+// MaxConns bounds the connections the server holds open for one
+// instance: a runtime uses one or two, and the function's code, which can
+// reach the Runtime API too, must not make the server hold a goroutine
+// and buffers for each of thousands. Connections beyond it are closed as
+// soon as they are accepted.
+const MaxConns = 64
+
 // Address is where the Runtime API listens inside an instance's private
 // network namespace, as on Lambda's port.
 const Address = "127.0.0.1:9001"
@@ -150,13 +157,18 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		c := newConn(s, nc)
 		s.mu.Lock()
 		if s.isClosed() {
 			s.mu.Unlock()
 			nc.Close()
 			return nil
 		}
+		if len(s.conns) >= MaxConns { // a runtime needs one or two
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		c := newConn(s, nc)
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
