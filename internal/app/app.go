@@ -165,7 +165,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if err := s.listenGateway(cfg.GatewayListen); err != nil {
 		return nil, err
 	}
-	if s.st, err = store.Open(ctx, store.Options{Dir: dir, URL: cfg.NATSURL, SyncInterval: cfg.SyncInterval}); err != nil {
+	if s.st, err = store.Open(ctx, store.Options{Dir: dir, URL: cfg.NATSURL, SyncInterval: cfg.SyncInterval,
+		Cluster: cfg.clusterOptions(), Logger: log.With("component", "store")}); err != nil {
 		return nil, err
 	}
 	js := s.st.JetStream()
@@ -359,20 +360,22 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	services := s.services(lambda, log)
+	s.clusterRoutes(services)
+	health := map[string]string{"sandbox": s.sandbox.Driver, "isolation": s.sandbox.Isolation}
 	handler := edge.New(edge.Config{
 		Services: services,
 		Default:  serviceNamed(services, "lambda"),
 		Fallback: serviceNamed(services, "s3"),
 		Verifier: verifier,
 		SpoolDir: spool,
-		Health:   map[string]string{"sandbox": s.sandbox.Driver, "isolation": s.sandbox.Isolation},
+		Health:   health,
 		Public:   s.publicLinks(code),
 		Resolve:  s.resolve,
 		Metrics:  metricsPage,
 	})
 	var h http.Handler = handler
 	s.api.Store(&h)
-	s.http = &http.Server{Handler: expect.Restore(s.websiteHosts(handler)), ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute}
+	s.http = &http.Server{Handler: expect.Restore(s.websiteHosts(s.clusterHealth(handler, health))), ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute}
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(expect.Listener(s.ln)) }()
 	s.serveGateway(verifier, log.With("component", "gateway"))

@@ -61,6 +61,16 @@ type Config struct {
 	// MetricsTokenFile holds /metrics' bearer token ("" = metrics-token
 	// in the data dir); a missing file is created with a new token.
 	MetricsTokenFile string
+	// ClusterListen, when set, makes this server one node of a cluster:
+	// other nodes connect to it at this HOST:PORT, and it to them at
+	// Peers (see store.ClusterOptions and cluster.go).
+	ClusterListen string
+	ClusterName   string   // the cluster's name, the same on every node ("" = aloft)
+	NodeName      string   // this node's unique name ("" = the host name)
+	Peers         []string // the other nodes' --cluster-listen addresses
+	// ClusterSecretFile holds the secret the cluster's nodes share ("" =
+	// cluster.secret in the data dir, created by a node without peers).
+	ClusterSecretFile string
 }
 
 // DefaultConfig returns the defaults of the external contract.
@@ -98,6 +108,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.AllowNet) > 0 && c.Sandbox == "process" {
 		return errors.New("app: --sandbox-allow-net needs the linux sandbox: under --sandbox process functions share the host's network")
+	}
+	if err := c.validateCluster(); err != nil {
+		return err
 	}
 	if _, err := observe.ParseAccess(c.MetricsAccess); err != nil {
 		return err

@@ -182,14 +182,25 @@ func TestClusterReplicates(t *testing.T) {
 			}
 			stores[i], errs[i] = Open(ctx, Options{Dir: t.TempDir(), MaxStore: 1 << 30, Cluster: &ClusterOptions{
 				Node: fmt.Sprintf("n%d", i+1), Listen: addrs[i], Peers: peers, SecretFile: secretFile}})
+			// Every node creates the same buckets as it starts, as the
+			// platform's packages do.
+			for _, b := range []string{"b", "c", "d"} {
+				if errs[i] == nil {
+					actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					_, errs[i] = stores[i].JetStream().CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{Bucket: b})
+					cancel()
+				}
+			}
 		}()
 	}
 	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("node %d: %v", i+1, err)
+	for i, s := range stores {
+		if s != nil {
+			defer s.Close()
 		}
-		defer stores[i].Close()
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i+1, errs[i])
+		}
 	}
 	kv, err := stores[0].JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "b"})
 	if err != nil {
@@ -217,22 +228,33 @@ func TestClusterReplicates(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	// A bucket created now, and one created again with the default
-	// replicas, have three.
+	// A bucket created again with the default replicas keeps three, and
+	// one created now is raised to three as soon as it is made.
 	if _, err := stores[1].JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := stores[2].JetStream().CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "late"}); err != nil {
 		t.Fatal(err)
 	}
-	ss, err := stores[0].StreamStatuses(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range ss {
-		if s.Replicas != 3 || s.Leader == "" {
-			t.Errorf("stream %s: %d replicas, leader %q", s.Name, s.Replicas, s.Leader)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		ss, err := stores[0].StreamStatuses(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
+		var under []string
+		for _, s := range ss {
+			if s.Replicas != 3 || s.Leader == "" {
+				under = append(under, fmt.Sprintf("%s:R%d(%q)", s.Name, s.Replicas, s.Leader))
+			}
+		}
+		if len(ss) == 4 && len(under) == 0 { // b, c, d and late
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d streams; below three replicas or leaderless: %v", len(ss), under)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

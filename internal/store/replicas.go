@@ -21,10 +21,10 @@ import (
 // JetStream meta group, compares every stream's replicas with the
 // cluster's size every ReconcileInterval and whenever a stream is
 // created, and updates those below it. And the handle the store hands
-// out (JetStream) creates and updates streams, buckets and object stores
-// with at least the replicas the cluster calls for and never fewer than
-// they have, so that a node starting up, whose packages create their
-// buckets again with the default, does not scale them back down.
+// out (JetStream) updates streams, buckets and object stores with never
+// fewer replicas than they have, so that a node starting up, whose
+// packages create their buckets again with the default, does not scale
+// them back down.
 
 // ReconcileInterval is how often the reconciler checks the streams'
 // replicas besides when a stream is created.
@@ -158,25 +158,34 @@ func (s *Store) runReconciler() {
 }
 
 // handle is the JetStream handle of a clustered store: what it creates or
-// updates gets at least the replicas the cluster's size calls for, and
-// never fewer than the stream has.
+// updates keeps the replicas it has when asked for fewer.
 type handle struct {
 	jetstream.JetStream
 	s *Store
 }
 
-// replicas is the replicas to give stream when asked for asked.
+// replicas is the replicas to give stream when asked for asked: never
+// fewer than it has. A stream is created with what was asked; the
+// reconciler raises it once it has a leader. (Several nodes starting
+// together create the same buckets at once; a request about a stream
+// that has no leader yet is not answered, and one with three replicas
+// takes an election to get one, whereas one replica leads at once.) The
+// look-up is brief for the same reason: a stream that cannot be looked
+// up gets what was asked, and the reconciler raises it later if that is
+// too few.
 func (h handle) replicas(ctx context.Context, stream string, asked int) int {
-	want := max(asked, int(h.s.target.Load()))
-	// A stream that cannot be looked up is asked for with what the
-	// caller asked; the reconciler raises it later if that is too few.
-	if st, err := h.JetStream.Stream(ctx, stream); err == nil {
-		want = max(want, st.CachedInfo().Config.Replicas)
+	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	if st, err := h.JetStream.Stream(lctx, stream); err == nil {
+		return max(asked, st.CachedInfo().Config.Replicas)
 	}
-	return want
+	return asked
 }
 
-// CreateStream creates a stream with the cluster's replicas.
+// lookupTimeout bounds handle's look-up of a stream's replicas.
+const lookupTimeout = time.Second
+
+// CreateStream creates a stream, keeping the replicas of one that exists.
 func (h handle) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
 	return h.JetStream.CreateStream(ctx, cfg)
@@ -188,14 +197,14 @@ func (h handle) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (j
 	return h.JetStream.UpdateStream(ctx, cfg)
 }
 
-// CreateOrUpdateStream creates or updates a stream with the cluster's
-// replicas, keeping its own when it has more.
+// CreateOrUpdateStream creates or updates a stream, keeping its
+// replicas when it has more.
 func (h handle) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
 	return h.JetStream.CreateOrUpdateStream(ctx, cfg)
 }
 
-// CreateKeyValue creates a bucket with the cluster's replicas.
+// CreateKeyValue creates a bucket, keeping the replicas of one that exists.
 func (h handle) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
 	return h.JetStream.CreateKeyValue(ctx, cfg)
@@ -207,14 +216,15 @@ func (h handle) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig
 	return h.JetStream.UpdateKeyValue(ctx, cfg)
 }
 
-// CreateOrUpdateKeyValue creates or updates a bucket with the cluster's
-// replicas, keeping its own when it has more.
+// CreateOrUpdateKeyValue creates or updates a bucket, keeping its
+// replicas when it has more.
 func (h handle) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
 	return h.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
 }
 
-// CreateObjectStore creates an object store with the cluster's replicas.
+// CreateObjectStore creates an object store, keeping the replicas of one
+// that exists.
 func (h handle) CreateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
 	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
 	return h.JetStream.CreateObjectStore(ctx, cfg)
@@ -226,8 +236,8 @@ func (h handle) UpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStore
 	return h.JetStream.UpdateObjectStore(ctx, cfg)
 }
 
-// CreateOrUpdateObjectStore creates or updates an object store with the
-// cluster's replicas, keeping its own when it has more.
+// CreateOrUpdateObjectStore creates or updates an object store, keeping
+// its replicas when it has more.
 func (h handle) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
 	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
 	return h.JetStream.CreateOrUpdateObjectStore(ctx, cfg)

@@ -146,6 +146,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	s.js = js
 	if s.cluster != nil {
 		s.js = handle{JetStream: js, s: s}
+		peers, _ := s.onlinePeers()
+		s.target.Store(int32(TargetReplicas(peers)))
 		s.stop, s.reconciled, s.warned = make(chan struct{}), make(chan struct{}), map[string]bool{}
 		go s.runReconciler()
 	}
@@ -182,7 +184,7 @@ func (s *Store) waitForCluster(ctx context.Context, js jetstream.JetStream, c *C
 }
 
 // JetStream returns the JetStream handle. On a clustered store, what it
-// creates gets the replicas the cluster's size calls for (see
+// updates keeps the replicas the reconciler gave it (see
 // ReplicaUpdates).
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
 
