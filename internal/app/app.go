@@ -207,8 +207,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		log.Warn("could not remove unused code", "err", err)
 	}
 	// Logs are written asynchronously to the disk of a backbone embedded
-	// alone (see logs.Options.AsyncPersist).
-	if s.logStore, err = logs.Open(ctx, js, logs.Options{Logger: log.With("component", "logs"), AsyncPersist: cfg.NATSURL == ""}); err != nil {
+	// alone (see logs.Options.AsyncPersist); on a cluster the stream is
+	// replicated, which that mode does not allow.
+	alone := cfg.NATSURL == "" && cfg.ClusterListen == ""
+	if s.logStore, err = logs.Open(ctx, js, logs.Options{Logger: log.With("component", "logs"), AsyncPersist: alone}); err != nil {
 		return nil, fmt.Errorf("app: logs: %w", err)
 	}
 	if s.queues, err = queues.Open(ctx, js, s.st.Conn(), log.With("component", "queues")); err != nil {
