@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // The Runtime API speaks HTTP/1.1 through a small server of its own,
@@ -367,26 +369,12 @@ func isToken(b []byte) bool {
 		return false
 	}
 	for _, ch := range b {
-		if ch >= 0x80 || !tokenChars[ch] {
+		if !httpguts.IsTokenRune(rune(ch)) {
 			return false
 		}
 	}
 	return true
 }
-
-var tokenChars = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
 
 // isFieldValue reports whether b holds no control character but tab.
 func isFieldValue(b []byte) bool {

@@ -1,5 +1,7 @@
 package expect
 
+import "golang.org/x/net/http/httpguts"
+
 // state is where the scanner is in the HTTP/1.1 byte stream.
 type state uint8
 
@@ -556,19 +558,4 @@ func hexDigit(c byte) int {
 	return -1
 }
 
-// tokens marks the bytes of an RFC 9110 token.
-var tokens = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func isToken(c byte) bool { return tokens[c] }
+func isToken(c byte) bool { return httpguts.IsTokenRune(rune(c)) }
