@@ -351,15 +351,9 @@ func trimCR(b []byte) []byte {
 	return b
 }
 
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
+// trimSpace cuts the optional whitespace (spaces and tabs) around a
+// field value.
+func trimSpace(b []byte) []byte { return bytes.Trim(b, " \t") }
 
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }
 

@@ -1,6 +1,10 @@
 package expect
 
-import "golang.org/x/net/http/httpguts"
+import (
+	"bytes"
+
+	"golang.org/x/net/http/httpguts"
+)
 
 // state is where the scanner is in the HTTP/1.1 byte stream.
 type state uint8
@@ -529,15 +533,9 @@ func equalFold(b []byte, s string) bool {
 	return true
 }
 
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
+// trimSpace cuts the optional whitespace (spaces and tabs) around a
+// field value.
+func trimSpace(b []byte) []byte { return bytes.Trim(b, " \t") }
 
 func lower(c byte) byte {
 	if 'A' <= c && c <= 'Z' {
