@@ -215,7 +215,13 @@ func TestClusterForms(t *testing.T) {
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
 		out, errOut, code := nodes[0].Run(ctx, nil, "cluster", "status", "--output", "json")
 		if code != 0 {
-			t.Fatalf("aloft cluster status: exit %d: %s", code, errOut)
+			// A stream whose replicas are being raised has no leader
+			// for a moment, and the listing waits for every leader.
+			if time.Now().After(deadline) {
+				t.Fatalf("aloft cluster status: exit %d: %s", code, errOut)
+			}
+			t.Logf("aloft cluster status: exit %d: %s", code, errOut)
+			continue
 		}
 		rep = client.ClusterReport{}
 		if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Cluster == nil {
@@ -291,7 +297,7 @@ func TestClusterForms(t *testing.T) {
 			if err != nil || !formed(st, names) {
 				t.Fatalf("node %d's health with the intruder about: %+v (%v)", i+1, st, err)
 			}
-			refused = refused || strings.Contains(n.Log(), "Authorization Violation")
+			refused = refused || strings.Contains(n.Log(), "authentication error")
 		}
 	}
 	mu.Lock()

@@ -1,10 +1,12 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/client"
@@ -109,7 +111,11 @@ func (s *Server) clusterRoutes(services []*edge.Service) {
 		out := client.ClusterReport{}
 		if st, ok := s.st.ClusterStatus(); ok {
 			out.Cluster = &st
-			streams, err := s.st.StreamStatuses(r.Context())
+			// Listing waits on every stream's leader, and a stream whose
+			// replicas are being raised has none for a moment.
+			ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+			streams, err := s.st.StreamStatuses(ctx)
+			cancel()
 			if err != nil {
 				s.log.Error("cluster status failed", "err", err)
 				awsproto.WriteError(w, r, awsproto.Lambda, awsproto.Errorf(http.StatusServiceUnavailable, "ServiceException", "The cluster's streams cannot be listed now: %v", err), w.Header().Get("X-Amzn-Requestid"))

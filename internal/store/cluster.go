@@ -278,14 +278,14 @@ func serverOptions(o Options, secret string) (*server.Options, error) {
 }
 
 // natsLog hands the embedded server's log to slog: errors and warnings
-// as warnings, notices at debug level. A message of the same form is
-// logged at most once a minute, so that a peer retrying a refused route
-// every second does not flood the log. Route addresses are logged by the
-// server without their credentials.
+// as warnings, notices at debug level. A warning of the same form (the
+// same but for its digits) is logged at most once a minute, so that a
+// peer retrying a refused route every second does not flood the log.
+// Route addresses are logged by the server without their credentials.
 type natsLog struct {
 	log  *slog.Logger
 	mu   sync.Mutex
-	last map[string]time.Time // by format
+	last map[string]time.Time // by message without its digits
 }
 
 func newNATSLog(log *slog.Logger) *natsLog {
@@ -296,10 +296,19 @@ func (l *natsLog) logf(level slog.Level, format string, v []any) {
 	if !l.log.Enabled(context.Background(), level) {
 		return
 	}
+	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
 	if level >= slog.LevelWarn {
+		// Messages about connections name their address and number:
+		// without the digits, the messages of one kind are one.
+		key := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return -1
+			}
+			return r
+		}, msg)
 		now := time.Now()
 		l.mu.Lock()
-		t, seen := l.last[format]
+		t, seen := l.last[key]
 		if seen && now.Sub(t) < time.Minute {
 			l.mu.Unlock()
 			return
@@ -307,10 +316,10 @@ func (l *natsLog) logf(level slog.Level, format string, v []any) {
 		if len(l.last) > 1024 {
 			clear(l.last)
 		}
-		l.last[format] = now
+		l.last[key] = now
 		l.mu.Unlock()
 	}
-	l.log.Log(context.Background(), level, strings.TrimSpace(fmt.Sprintf(format, v...)))
+	l.log.Log(context.Background(), level, msg)
 }
 
 func (l *natsLog) Noticef(format string, v ...any) { l.logf(slog.LevelDebug, format, v) }

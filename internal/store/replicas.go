@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -119,40 +121,61 @@ func (s *Store) onlinePeers() (peers int, leader bool) {
 	return peers, s.srv.JetStreamIsLeader()
 }
 
+// Quiet is how long no stream may have been created or updated (by any
+// node) before the reconciler raises replicas. Raising a stream's
+// replicas moves it to a new group, which has no leader for a moment,
+// and a request about a stream without a leader is not answered: a node
+// starting up, whose packages create their buckets and streams one after
+// another, would wait on them until its requests time out.
+const Quiet = 5 * time.Second
+
 // runReconciler reconciles every ReconcileInterval and when a stream is
-// created, until the store closes.
+// created, once the streams have been left alone for Quiet, until the
+// store closes.
 func (s *Store) runReconciler() {
 	defer close(s.reconciled)
 	kick := make(chan struct{}, 1)
-	sub, err := s.nc.Subscribe("$JS.EVENT.ADVISORY.STREAM.CREATED.>", func(*nats.Msg) {
-		select {
-		case kick <- struct{}{}:
-		default:
+	var busy atomic.Bool        // the reconciler's own updates are no one else's
+	var lastChange atomic.Int64 // unix nanoseconds of the last create or update seen
+	lastChange.Store(time.Now().UnixNano())
+	watch := func(*nats.Msg) {
+		if !busy.Load() {
+			lastChange.Store(time.Now().UnixNano())
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
 		}
-	})
-	if err != nil {
-		s.log.Warn("could not watch for new streams; their replicas are checked every interval", "err", err)
-	} else {
+	}
+	for _, subj := range []string{"$JS.API.STREAM.CREATE.*", "$JS.API.STREAM.UPDATE.*"} {
+		sub, err := s.nc.Subscribe(subj, watch)
+		if err != nil {
+			s.log.Warn("could not watch for changes to streams; their replicas are checked every interval", "err", err)
+			continue
+		}
 		defer sub.Unsubscribe()
 	}
 	t := time.NewTicker(ReconcileInterval)
 	defer t.Stop()
 	for {
+		if wait := time.Until(time.Unix(0, lastChange.Load()).Add(Quiet)); wait > 0 {
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(wait):
+			}
+			continue
+		}
+		busy.Store(true)
 		ctx, cancel := context.WithTimeout(context.Background(), ReconcileInterval)
 		s.reconcile(ctx)
 		cancel()
+		busy.Store(false)
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 		case <-kick:
-			// A stream is created as several advisories arrive at
-			// once; let them settle.
-			select {
-			case <-s.stop:
-				return
-			case <-time.After(time.Second):
-			}
 		}
 	}
 }
@@ -170,16 +193,21 @@ type handle struct {
 // together create the same buckets at once; a request about a stream
 // that has no leader yet is not answered, and one with three replicas
 // takes an election to get one, whereas one replica leads at once.) The
-// look-up is brief for the same reason: a stream that cannot be looked
-// up gets what was asked, and the reconciler raises it later if that is
-// too few.
+// look-up is brief for the same reason.
 func (h handle) replicas(ctx context.Context, stream string, asked int) int {
 	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
-	if st, err := h.JetStream.Stream(lctx, stream); err == nil {
+	st, err := h.JetStream.Stream(lctx, stream)
+	switch {
+	case err == nil:
 		return max(asked, st.CachedInfo().Config.Replicas)
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return asked
 	}
-	return asked
+	// A stream that does not answer may be one the reconciler is
+	// raising: ask for what the cluster calls for, so as not to lower
+	// it again.
+	return max(asked, int(h.s.target.Load()))
 }
 
 // lookupTimeout bounds handle's look-up of a stream's replicas.
