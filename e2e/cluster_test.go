@@ -317,4 +317,16 @@ func TestClusterForms(t *testing.T) {
 	if strings.Contains(ilog, badSecret) {
 		t.Fatal("the intruder logged its secret")
 	}
+
+	// The cluster stops together: a node left alone has no majority to
+	// write its last state with.
+	var stop sync.WaitGroup
+	for _, n := range nodes {
+		stop.Add(1)
+		go func() {
+			defer stop.Done()
+			n.Stop()
+		}()
+	}
+	stop.Wait()
 }

@@ -288,3 +288,60 @@ func TestClusterWrongSecret(t *testing.T) {
 		t.Fatal("a node formed a cluster with a node of the wrong secret")
 	}
 }
+
+// TestClusterFirstNode follows the README: the first node starts without
+// peers and creates the secret; the others name a copy of it and the
+// first node among their peers.
+func TestClusterFirstNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("forms a cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	firstDir := t.TempDir()
+	stores := make([]*Store, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	open := func(i int, c *ClusterOptions) {
+		defer wg.Done()
+		c.Node, c.Listen = fmt.Sprintf("n%d", i+1), addrs[i]
+		dir := firstDir
+		if i > 0 {
+			dir = t.TempDir()
+		}
+		stores[i], errs[i] = Open(ctx, Options{Dir: dir, MaxStore: 1 << 30, Cluster: c})
+	}
+	wg.Add(1)
+	go open(0, &ClusterOptions{})
+	secret := filepath.Join(firstDir, SecretFileName)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(secret); err == nil && len(b) > minSecretLen {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first node wrote no secret")
+		}
+	}
+	wg.Add(2)
+	go open(1, &ClusterOptions{Peers: []string{addrs[0], addrs[2]}, SecretFile: secret})
+	go open(2, &ClusterOptions{Peers: []string{addrs[0], addrs[1]}, SecretFile: secret})
+	wg.Wait()
+	for i, s := range stores {
+		if s != nil {
+			defer s.Close()
+		}
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i+1, errs[i])
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		st, _ := stores[0].ClusterStatus()
+		if len(st.Peers) == 3 && st.CanWrite && st.Replicas == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first node sees %+v", st)
+		}
+	}
+}

@@ -68,7 +68,12 @@ func ReplicaUpdates(peers int, configs []jetstream.StreamConfig) []jetstream.Str
 func (s *Store) reconcile(ctx context.Context) {
 	peers, leader := s.onlinePeers()
 	s.target.Store(int32(TargetReplicas(peers)))
-	if !leader || TargetReplicas(peers) <= 1 {
+	if peers != s.seenPeers {
+		s.seenPeers, s.peersSince = peers, time.Now()
+	}
+	// A node that has just joined is starting up: its packages are
+	// about to create their buckets and streams.
+	if !leader || TargetReplicas(peers) <= 1 || time.Since(s.peersSince) < Settle {
 		return
 	}
 	var configs []jetstream.StreamConfig
@@ -128,6 +133,11 @@ func (s *Store) onlinePeers() (peers int, leader bool) {
 // starting up, whose packages create their buckets and streams one after
 // another, would wait on them until its requests time out.
 const Quiet = 5 * time.Second
+
+// Settle is how long the cluster's size must have stayed the same
+// before the reconciler raises replicas: the time a node that joined
+// takes to start up (see Quiet).
+const Settle = 20 * time.Second
 
 // runReconciler reconciles every ReconcileInterval and when a stream is
 // created, once the streams have been left alone for Quiet, until the

@@ -55,6 +55,8 @@ type Store struct {
 	stop       chan struct{}
 	reconciled chan struct{}
 	warned     map[string]bool
+	seenPeers  int       // the cluster's size when the reconciler last looked
+	peersSince time.Time // since when it has been that size
 	status     statusCache
 }
 
