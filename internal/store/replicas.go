@@ -165,6 +165,13 @@ func (s *Store) runReconciler() {
 		}
 		defer sub.Unsubscribe()
 	}
+	// Close does not wait for a round to time out.
+	base, stopRound := context.WithCancel(context.Background())
+	defer stopRound()
+	go func() {
+		<-s.stop
+		stopRound()
+	}()
 	t := time.NewTicker(ReconcileInterval)
 	defer t.Stop()
 	for {
@@ -177,7 +184,7 @@ func (s *Store) runReconciler() {
 			continue
 		}
 		busy.Store(true)
-		ctx, cancel := context.WithTimeout(context.Background(), ReconcileInterval)
+		ctx, cancel := context.WithTimeout(base, ReconcileInterval)
 		s.reconcile(ctx)
 		cancel()
 		busy.Store(false)
