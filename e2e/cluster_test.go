@@ -330,3 +330,34 @@ func TestClusterForms(t *testing.T) {
 	}
 	stop.Wait()
 }
+
+// TestClusterStatusAlone: a server started without --cluster-listen says
+// it is no node of a cluster, /health keeps its fields alone, and the
+// status endpoint takes only signed requests.
+func TestClusterStatusAlone(t *testing.T) {
+	srv := alofttest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, errOut, code := srv.Run(ctx, nil, "cluster", "status")
+	if code != 0 || !strings.Contains(out, "no node of a cluster") {
+		t.Fatalf("aloft cluster status: exit %d\n%s%s", code, out, errOut)
+	}
+	resp, err := http.Get(srv.URL + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	err = json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	if err != nil || doc["status"] != "ok" || doc["sandbox"] == nil || doc["cluster"] != nil {
+		t.Fatalf("health %v (%v)", doc, err)
+	}
+	resp, err = http.Get(srv.URL + client.ClusterPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unsigned cluster status: %s", resp.Status)
+	}
+}
