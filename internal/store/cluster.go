@@ -322,9 +322,21 @@ func (l *natsLog) logf(level slog.Level, format string, v []any) {
 	l.log.Log(context.Background(), level, msg)
 }
 
+// Noticef logs the server's notices at debug level.
 func (l *natsLog) Noticef(format string, v ...any) { l.logf(slog.LevelDebug, format, v) }
-func (l *natsLog) Warnf(format string, v ...any)   { l.logf(slog.LevelWarn, format, v) }
-func (l *natsLog) Fatalf(format string, v ...any)  { l.logf(slog.LevelError, format, v) }
-func (l *natsLog) Errorf(format string, v ...any)  { l.logf(slog.LevelWarn, format, v) }
-func (l *natsLog) Debugf(format string, v ...any)  {}
-func (l *natsLog) Tracef(format string, v ...any)  {}
+
+// Warnf logs the server's warnings.
+func (l *natsLog) Warnf(format string, v ...any) { l.logf(slog.LevelWarn, format, v) }
+
+// Fatalf logs the server's fatal errors as errors.
+func (l *natsLog) Fatalf(format string, v ...any) { l.logf(slog.LevelError, format, v) }
+
+// Errorf logs the server's errors as warnings: a refused or lost
+// connection is the server's error, not Aloft's.
+func (l *natsLog) Errorf(format string, v ...any) { l.logf(slog.LevelWarn, format, v) }
+
+// Debugf drops the server's debug messages.
+func (l *natsLog) Debugf(format string, v ...any) {}
+
+// Tracef drops the server's traces.
+func (l *natsLog) Tracef(format string, v ...any) {}

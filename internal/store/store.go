@@ -2,6 +2,12 @@
 // whose files live under the data dir, or a connection to an external NATS
 // cluster. It hands out the JetStream handle that every durable component
 // (registry, code blobs, logs, usage) builds its buckets and streams on.
+//
+// The embedded server may also be one node of a cluster of Aloft nodes
+// (Options.Cluster, cluster.go): the nodes connect to each other with a
+// shared secret and form one JetStream cluster, whose streams the store
+// raises to three replicas once three nodes are in it (replicas.go), and
+// whose state it reports (status.go).
 package store
 
 import (
