@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -173,22 +174,39 @@ func (s *Store) waitForCluster(ctx context.Context, js jetstream.JetStream, c *C
 		_, err := js.AccountInfo(actx)
 		cancel()
 		if err == nil {
-			s.log.Info("joined the cluster", "cluster", s.cluster.name, "node", s.cluster.node, "routes", s.srv.NumRoutes(), "after", time.Since(start).Round(time.Millisecond).String())
+			s.log.Info("joined the cluster", "cluster", s.cluster.name, "node", s.cluster.node, "connected_nodes", s.connectedNodes(), "after", time.Since(start).Round(time.Millisecond).String())
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("waiting for the cluster's other nodes (%d connected): %w", s.srv.NumRoutes(), ctx.Err())
+			return fmt.Errorf("waiting for the cluster's other nodes (%d connected): %w", len(s.connectedNodes()), ctx.Err())
 		}
 		if time.Since(said) >= 10*time.Second {
 			said = time.Now()
 			s.log.Warn("waiting for the cluster: its JetStream has no leader until a majority of its nodes are connected; check that they run, that --peers reach them and that they share the secret",
-				"cluster", s.cluster.name, "node", s.cluster.node, "peers", c.Peers, "connected_routes", s.srv.NumRoutes(), "waited", time.Since(start).Round(time.Second).String())
+				"cluster", s.cluster.name, "node", s.cluster.node, "peers", c.Peers, "connected_nodes", s.connectedNodes(), "waited", time.Since(start).Round(time.Second).String())
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// connectedNodes names the nodes this one has routes to (several
+// connections each).
+func (s *Store) connectedNodes() []string {
+	rz, err := s.srv.Routez(nil)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, r := range rz.Routes {
+		if r != nil && !slices.Contains(names, r.RemoteName) {
+			names = append(names, r.RemoteName)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // JetStream returns the JetStream handle. On a clustered store, what it
