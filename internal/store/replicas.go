@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -206,29 +207,54 @@ type handle struct {
 
 // replicas is the replicas to give stream when asked for asked: never
 // fewer than it has. A stream is created with what was asked; the
-// reconciler raises it once it has a leader. (Several nodes starting
-// together create the same buckets at once; a request about a stream
-// that has no leader yet is not answered, and one with three replicas
-// takes an election to get one, whereas one replica leads at once.) The
-// look-up is brief for the same reason.
+// reconciler raises it once the cluster has settled. (Several nodes
+// starting together create the same buckets at once; a request about a
+// stream that has no leader yet is not answered, and one with three
+// replicas takes an election to get one, whereas one replica leads at
+// once.) A stream this node holds a replica of is looked up here, which
+// needs no leader; another is asked for, briefly and a few times, for
+// the same reason. One that does not answer gets what was asked, and the
+// reconciler raises it again if that is too few.
 func (h handle) replicas(ctx context.Context, stream string, asked int) int {
-	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	defer cancel()
-	st, err := h.JetStream.Stream(lctx, stream)
-	switch {
-	case err == nil:
-		return max(asked, st.CachedInfo().Config.Replicas)
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		return asked
+	if r, ok := h.s.localReplicas(stream); ok {
+		return max(asked, r)
 	}
-	// A stream that does not answer may be one the reconciler is
-	// raising: ask for what the cluster calls for, so as not to lower
-	// it again.
-	return max(asked, int(h.s.target.Load()))
+	for range lookupTries {
+		lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+		st, err := h.JetStream.Stream(lctx, stream)
+		cancel()
+		switch {
+		case err == nil:
+			return max(asked, st.CachedInfo().Config.Replicas)
+		case errors.Is(err, jetstream.ErrStreamNotFound), ctx.Err() != nil:
+			return asked
+		}
+	}
+	return asked
 }
 
+// localReplicas returns the replicas of stream when this node holds one
+// of them.
+func (s *Store) localReplicas(stream string) (int, bool) {
+	jsi, err := s.srv.Jsz(&server.JSzOptions{Accounts: true, Streams: true, Config: true})
+	if err != nil {
+		return 0, false
+	}
+	for _, acc := range jsi.AccountDetails {
+		for _, sd := range acc.Streams {
+			if sd.Name == stream && sd.Config != nil {
+				return sd.Config.Replicas, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// lookupTries is how many times handle asks for a stream's replicas.
+const lookupTries = 8
+
 // lookupTimeout bounds handle's look-up of a stream's replicas.
-const lookupTimeout = time.Second
+const lookupTimeout = 250 * time.Millisecond
 
 // CreateStream creates a stream, keeping the replicas of one that exists.
 func (h handle) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
