@@ -124,6 +124,7 @@ func TestReplicaUpdates(t *testing.T) {
 		{Name: "OBJ_code"},
 		{Name: "async", Replicas: 3},
 		{Name: "five", Replicas: 5},
+		{Name: "ALOFT_LOGS", Replicas: 1, PersistMode: jetstream.AsyncPersistMode}, // cannot be replicated
 	}
 	for peers, want := range map[int]string{0: "", 1: "", 2: "", 3: "KV_registry:3 OBJ_code:3", 5: "KV_registry:3 OBJ_code:3"} {
 		var got []string

@@ -55,7 +55,9 @@ func ReplicaUpdates(peers int, configs []jetstream.StreamConfig) []jetstream.Str
 	}
 	var out []jetstream.StreamConfig
 	for _, c := range configs {
-		if max(c.Replicas, 1) < want {
+		// A stream written in the asynchronous persist mode (the logs of
+		// a node that ran alone before) cannot be replicated; it stays.
+		if max(c.Replicas, 1) < want && c.PersistMode != jetstream.AsyncPersistMode {
 			c.Replicas = want
 			out = append(out, c)
 		}
