@@ -707,12 +707,12 @@ var (
 type openReader struct {
 	o        *opener
 	off, end int64
-	buf      []byte // sealed segments as read
-	plain    []byte // their plaintexts, in order
-	n        int64  // plaintext bytes loaded in plain
-	plainAt  int64  // the plaintext offset of plain[0]
-	stream   int    // index of the stream last used
-	checked  bool   // an empty object's segment was opened
+	buf      []byte   // sealed segments as read
+	plain    []byte   // their plaintexts, in order
+	n        int64    // plaintext bytes loaded in plain
+	plainAt  int64    // the plaintext offset of plain[0]
+	stream   int      // index of the stream last used
+	checked  bool     // an empty object's segment was opened
 	pooled   *[]byte  // plain's, from plainPool
 	sealed   *[]byte  // buf's, from sealedPool
 	mapped   *mapping // the sealed bytes, when WriteTo mapped them
