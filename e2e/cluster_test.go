@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,17 +24,6 @@ import (
 	"github.com/aloft-dev/aloft/internal/client"
 	"github.com/aloft-dev/aloft/internal/store"
 )
-
-// clusterAddr returns a loopback address whose port is free now.
-func clusterAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // clusterHealth reads a node's /health.
 func clusterHealth(url string) (*store.ClusterStatus, error) {
@@ -88,7 +76,7 @@ func TestClusterForms(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := []string{"node1", "node2", "node3"}
-	addrs := []string{clusterAddr(t), clusterAddr(t), clusterAddr(t)}
+	addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
 	nodes := make([]*alofttest.Server, 3)
 	// A node is ready once the cluster's JetStream has a leader, which
 	// takes a majority of the nodes: they start together.
@@ -263,7 +251,7 @@ func TestClusterForms(t *testing.T) {
 	os.WriteFile(bad, []byte(badSecret), 0o600)
 	dir := t.TempDir()
 	cmd := exec.Command(alofttest.Binary(t), "server", "--data-dir", dir, "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0",
-		"--cluster-listen", clusterAddr(t), "--node-name", "intruder", "--peers", strings.Join(addrs, ","), "--cluster-secret-file", bad)
+		"--cluster-listen", freeAddr(t), "--node-name", "intruder", "--peers", strings.Join(addrs, ","), "--cluster-secret-file", bad)
 	cmd.Env = append(os.Environ(), "ALOFT_ACCESS_KEY_ID="+alofttest.AccessKeyID, "ALOFT_SECRET_ACCESS_KEY="+alofttest.SecretAccessKey,
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
 	stderr, err := cmd.StderrPipe()

@@ -30,8 +30,9 @@ import (
 type logPipe struct {
 	in        *instance
 	r, w      *os.File
-	rc        syscall.RawConn // of r, which must be pollable (os.Pipe's is)
-	done      chan struct{}   // closed when read returns
+	rc        syscall.RawConn  // of r, which must be pollable (os.Pipe's is)
+	drainAll  func(fd uintptr) // drain's call for end, through rc
+	done      chan struct{}    // closed when read returns
 	closeOnce sync.Once
 
 	mu      sync.Mutex
@@ -78,6 +79,9 @@ func (lp *logPipe) use(r, w *os.File) error {
 	}
 	lp.r, lp.w, lp.rc = r, w, rc
 	lp.batch.lp = lp
+	if lp.drainAll == nil { // made once, not per invocation
+		lp.drainAll = func(fd uintptr) { lp.drain(int(fd), pipeDrainMax) }
+	}
 	return nil
 }
 
@@ -86,8 +90,8 @@ func (lp *logPipe) use(r, w *os.File) error {
 func (lp *logPipe) end(e *ending) {
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
-	lp.rc.Control(func(fd uintptr) { lp.drain(int(fd), pipeDrainMax) }) // a closed pipe: the reader took it all
-	if len(lp.partial) > 0 {                                            // output that did not end its line
+	lp.rc.Control(lp.drainAll) // a closed pipe: the reader took it all
+	if len(lp.partial) > 0 {   // output that did not end its line
 		lp.batch.add(lp.partial)
 		lp.partial = lp.partial[:0]
 	}
