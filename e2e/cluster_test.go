@@ -25,44 +25,6 @@ import (
 	"github.com/aloft-dev/aloft/internal/store"
 )
 
-// clusterHealth reads a node's /health.
-func clusterHealth(url string) (*store.ClusterStatus, error) {
-	resp, err := http.Get(url + "/health")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var doc struct {
-		Status  string               `json:"status"`
-		Sandbox string               `json:"sandbox"`
-		Cluster *store.ClusterStatus `json:"cluster"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
-		return nil, err
-	}
-	if doc.Status != "ok" || doc.Sandbox == "" {
-		return nil, fmt.Errorf("health without its usual fields: %+v", doc)
-	}
-	if doc.Cluster == nil {
-		return nil, fmt.Errorf("health without the cluster")
-	}
-	return doc.Cluster, nil
-}
-
-// formed reports whether st shows every node of names online, and a meta
-// leader.
-func formed(st *store.ClusterStatus, names []string) bool {
-	if st == nil || !st.CanWrite || st.MetaLeader == "" || len(st.Peers) != len(names) {
-		return false
-	}
-	for i, p := range st.Peers {
-		if p.Name != names[i] || p.Offline {
-			return false
-		}
-	}
-	return true
-}
-
 // TestClusterForms starts three nodes that form one cluster: what is
 // created through one node is served by the others, the backbone's
 // streams are raised to three replicas, and a node with another secret is
@@ -70,50 +32,12 @@ func formed(st *store.ClusterStatus, names []string) bool {
 func TestClusterForms(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	const secret = "e2e-cluster-secret-0123456789abcdefghijklmn"
-	secretFile := filepath.Join(t.TempDir(), "cluster.secret")
-	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	names := []string{"node1", "node2", "node3"}
-	addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
-	nodes := make([]*alofttest.Server, 3)
-	// A node is ready once the cluster's JetStream has a leader, which
-	// takes a majority of the nodes: they start together.
-	var wg sync.WaitGroup
-	for i := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var peers []string
-			for j, a := range addrs {
-				if j != i {
-					peers = append(peers, a)
-				}
-			}
-			nodes[i] = alofttest.Start(t, "--cluster-listen", addrs[i], "--node-name", names[i],
-				"--peers", strings.Join(peers, ","), "--cluster-secret-file", secretFile)
-		}()
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
-
+	c := alofttest.StartCluster(t, 3)
+	nodes, names, addrs := c.Nodes, c.Names, c.Addrs
 	for i, n := range nodes {
-		var st *store.ClusterStatus
-		var err error
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
-			st, err = clusterHealth(n.URL)
-			if err == nil && formed(st, names) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("node %d's health: %+v (%v)", i+1, st, err)
-			}
-		}
-		if st.Node != names[i] || st.Name != store.DefaultClusterName {
-			t.Fatalf("node %d reports itself as %q of %q", i+1, st.Node, st.Name)
+		st, err := alofttest.ClusterHealth(n.URL)
+		if err != nil || st.Node != names[i] || st.Name != store.DefaultClusterName {
+			t.Fatalf("node %d reports itself as %+v (%v)", i+1, st, err)
 		}
 	}
 
@@ -281,8 +205,8 @@ func TestClusterForms(t *testing.T) {
 	refused := false
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		for i, n := range nodes {
-			st, err := clusterHealth(n.URL)
-			if err != nil || !formed(st, names) {
+			st, err := alofttest.ClusterHealth(n.URL)
+			if err != nil || !alofttest.Formed(st, names) {
 				t.Fatalf("node %d's health with the intruder about: %+v (%v)", i+1, st, err)
 			}
 			refused = refused || strings.Contains(n.Log(), "authentication error")
@@ -298,7 +222,7 @@ func TestClusterForms(t *testing.T) {
 		t.Fatalf("no node logged refusing the intruder's routes; its log:\n%s", ilog)
 	}
 	for i, n := range nodes {
-		if strings.Contains(n.Log(), secret) || strings.Contains(n.Log(), badSecret) {
+		if strings.Contains(n.Log(), alofttest.ClusterSecret) || strings.Contains(n.Log(), badSecret) {
 			t.Fatalf("node %d logged a secret", i+1)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,15 +57,7 @@ type rie struct {
 }
 
 // freeAddr returns a loopback address nothing listens on (just now).
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(tb testing.TB) string { return alofttest.FreeAddr(tb) }
 
 // startRIE runs the emulator with the function executable fn as its
 // runtime, outside any sandbox, and waits until it answers an

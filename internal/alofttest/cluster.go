@@ -1,0 +1,138 @@
+package alofttest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/store"
+)
+
+// ClusterSecret is the secret the nodes StartCluster starts share.
+const ClusterSecret = "test-cluster-secret-0123456789abcdefghijklmn"
+
+// FreeAddr returns a loopback address nothing listens on now.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Cluster is a set of servers that are the nodes of one cluster.
+type Cluster struct {
+	Nodes  []*Server
+	Names  []string // node names: node1, node2, ...
+	Addrs  []string // each node's --cluster-listen address
+	Secret string   // the path of the shared secret file
+}
+
+// StartCluster starts n nodes of one cluster on loopback, each with the
+// given extra flags, and waits until every node reports the whole cluster
+// formed and able to take writes. The nodes stop when the test ends.
+func StartCluster(t testing.TB, n int, args ...string) *Cluster {
+	t.Helper()
+	c := &Cluster{Secret: filepath.Join(t.TempDir(), "cluster.secret")}
+	if err := os.WriteFile(c.Secret, []byte(ClusterSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		c.Names = append(c.Names, fmt.Sprintf("node%d", i+1))
+		c.Addrs = append(c.Addrs, FreeAddr(t))
+	}
+	c.Nodes = make([]*Server, n)
+	// A node is ready once the cluster's JetStream has a leader, which
+	// takes a majority of the nodes: they start together.
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			c.Nodes[i] = Start(t, append(c.NodeArgs(i), args...)...)
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	for i := range c.Nodes {
+		c.WaitFormed(t, i, 60*time.Second)
+	}
+	return c
+}
+
+// NodeArgs are the cluster flags of node i.
+func (c *Cluster) NodeArgs(i int) []string {
+	var peers []string
+	for j, a := range c.Addrs {
+		if j != i {
+			peers = append(peers, a)
+		}
+	}
+	return []string{"--cluster-listen", c.Addrs[i], "--node-name", c.Names[i],
+		"--peers", strings.Join(peers, ","), "--cluster-secret-file", c.Secret}
+}
+
+// WaitFormed waits until node i reports every node of the cluster online
+// and writes possible, and fails the test after timeout.
+func (c *Cluster) WaitFormed(t testing.TB, i int, timeout time.Duration) {
+	t.Helper()
+	var st *store.ClusterStatus
+	var err error
+	for deadline := time.Now().Add(timeout); ; time.Sleep(250 * time.Millisecond) {
+		st, err = ClusterHealth(c.Nodes[i].URL)
+		if err == nil && Formed(st, c.Names) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d's health: %+v (%v)", i+1, st, err)
+		}
+	}
+}
+
+// ClusterHealth reads the cluster section of a server's /health, which
+// must also have its fields of a server alone.
+func ClusterHealth(url string) (*store.ClusterStatus, error) {
+	resp, err := http.Get(url + "/health")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Status  string               `json:"status"`
+		Sandbox string               `json:"sandbox"`
+		Cluster *store.ClusterStatus `json:"cluster"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("health: %w", err)
+	}
+	if doc.Status != "ok" || doc.Sandbox == "" {
+		return nil, fmt.Errorf("health without its usual fields: %+v", doc)
+	}
+	if doc.Cluster == nil {
+		return nil, fmt.Errorf("health without the cluster")
+	}
+	return doc.Cluster, nil
+}
+
+// Formed reports whether st shows a cluster of exactly the named nodes,
+// in order, all online, with a meta leader and writes possible.
+func Formed(st *store.ClusterStatus, names []string) bool {
+	if st == nil || !st.CanWrite || st.MetaLeader == "" || len(st.Peers) != len(names) {
+		return false
+	}
+	for i, p := range st.Peers {
+		if p.Name != names[i] || p.Offline {
+			return false
+		}
+	}
+	return true
+}
