@@ -47,6 +47,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/meter"
 	"github.com/aloft-dev/aloft/internal/metrics"
 	"github.com/aloft-dev/aloft/internal/objstore"
+	"github.com/aloft-dev/aloft/internal/placement"
 	"github.com/aloft-dev/aloft/internal/queues"
 	"github.com/aloft-dev/aloft/internal/registry"
 	"github.com/aloft-dev/aloft/internal/runtimeapi"
@@ -93,6 +94,10 @@ type Server struct {
 	tables   *tables.Service   // DynamoDB's tables
 	meter    *meter.Meter
 	inv      *invoker.Invoker
+	// invoking is what the APIs, the gateway and the event sources
+	// invoke through, and placer where a cluster runs them (placement.go).
+	invoking lambdaapi.Invoker
+	placer   *placement.Placer
 	queue    *async.Queue
 	sched    *scheduler.Scheduler
 	http     *http.Server
@@ -269,6 +274,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	s.inv.Start()
+	if err := s.startPlacement(); err != nil {
+		return nil, err
+	}
 	s.reg.OnChange(func(name string) {
 		if rec, ok := s.reg.Get(name); ok {
 			s.inv.RetireChanged(&rec.Config) // versions keep theirs
@@ -339,7 +347,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	lambda := lambdaapi.New(lambdaapi.Deps{
 		Registry:          s.reg,
-		Invoker:           s.inv,
+		Invoker:           s.invoking,
 		Usage:             s.meter.Report,
 		Queue:             s.queue,
 		CheckRuntime:      host.Check,
@@ -578,6 +586,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.queue.Close(fctx))
 		s.queue = nil
 	}
+	errs = append(errs, s.closePlacement(fctx))
 	if s.inv != nil {
 		errs = append(errs, s.inv.Close(fctx))
 		s.inv = nil
@@ -631,7 +640,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // provision starts the provisioned instances of the named function, of
 // each version (and $LATEST) that some setting keeps ready.
-func (s *Server) provision(name string) {
+func (s *Server) provision(name string) { s.provisionOn(s.inv, name) }
+
+// provisionOn is provision on inv, this node's share of the instances.
+func (s *Server) provisionOn(inv *invoker.Invoker, name string) {
 	rec, ok := s.reg.Get(name)
 	if !ok {
 		return
@@ -639,7 +651,7 @@ func (s *Server) provision(name string) {
 	for version, n := range rec.ProvisionedByVersion() {
 		t, err := rec.Describe(version)
 		if err == nil {
-			err = s.inv.Provision(invoke.For(t, s.reg.ReservedTotal(), nil), n)
+			err = inv.Provision(invoke.For(t, s.reg.ReservedTotal(), nil), s.provisionShare(n))
 		}
 		if err != nil {
 			s.log.Warn("could not provision instances", "function", name, "version", version, "err", err)

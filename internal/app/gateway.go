@@ -76,7 +76,7 @@ func (s *Server) gatewayAPI(log *slog.Logger) http.Handler {
 
 // serveGateway starts serving HTTP triggers and function URLs.
 func (s *Server) serveGateway(verifier *sigv4.Verifier, log *slog.Logger) {
-	d := gateway.Deps{Catalog: s.gw.cat, Functions: invoke.Functions{Store: s.reg}, Invoker: s.inv, Verifier: verifier, Resolve: s.resolve, Logger: log,
+	d := gateway.Deps{Catalog: s.gw.cat, Functions: invoke.Functions{Store: s.reg}, Invoker: s.invoking, Verifier: verifier, Resolve: s.resolve, Logger: log,
 		Report: s.reportGateway, Observe: s.gatewayObserver()}
 	if s.gw.counts != nil {
 		d.Counts = s.gw.counts

@@ -107,7 +107,7 @@ func (s *Server) invokeHop(ctx context.Context, req *invoker.Request, header, na
 	now := time.Now()
 	hop := traces.NewHop(s.tr.sampler.Start(header, "", now), now)
 	req.TraceID = hop.Downstream()
-	resp, err := s.inv.Invoke(ctx, req)
+	resp, err := s.invoking.Invoke(ctx, req)
 	if st := s.tr.store; st != nil && hop.Sampled() {
 		if !queued.IsZero() && queued.Before(now) {
 			hop.Start = queued
