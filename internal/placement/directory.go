@@ -31,6 +31,10 @@ type peer struct {
 	running    map[string]int
 	unreserved int
 	seen       time.Time
+	// inflight counts, by pool, the invocations this node has forwarded
+	// to the peer's idle instances and not yet had answered: those
+	// instances are taken, whatever the peer's last summary says.
+	inflight map[string]int
 }
 
 // members is the cluster as this node sees it: the live nodes, sorted by
@@ -64,7 +68,10 @@ func (d *directory) put(s *summary, now time.Time) (joined bool) {
 		p.idle[x.Key] = x
 	}
 	d.mu.Lock()
-	_, known := d.peers[s.Node]
+	old, known := d.peers[s.Node]
+	if known {
+		p.inflight = old.inflight
+	}
 	d.peers[s.Node] = p
 	d.mu.Unlock()
 	return !known
@@ -115,51 +122,109 @@ func (d *directory) members() members {
 }
 
 // warm returns a node that advertises an idle instance of pool key at
-// revision rev, the one with the most, and counts one of them taken, so
-// that invocations arriving together before the next summary spread over
-// the instances advertised rather than all go to one; "" when none does.
+// revision rev, the one with the most not taken by invocations this node
+// forwarded there, and counts one more taken until release, so that
+// invocations arriving together spread over the instances advertised
+// rather than all go to one; "" when none does.
 func (d *directory) warm(key, rev string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	best, most := "", 0
-	for name, p := range d.peers {
-		if x, ok := p.idle[key]; ok && x.Rev == rev && x.Idle > most {
-			best, most = name, x.Idle
+	var best *peer
+	name, most := "", 0
+	for n, p := range d.peers {
+		x, ok := p.idle[key]
+		if !ok || x.Rev != rev {
+			continue
+		}
+		if free := x.Idle - p.inflight[key]; free > most {
+			best, name, most = p, n, free
 		}
 	}
-	if best != "" {
-		x := d.peers[best].idle[key]
-		x.Idle--
-		d.peers[best].idle[key] = x
+	if best != nil {
+		if best.inflight == nil {
+			best.inflight = map[string]int{}
+		}
+		best.inflight[key]++
 	}
-	return best
+	return name
 }
 
-// roomy returns a member whose share of a limit leaves room by its last
-// summary, and counts one more invocation running there; "" when none
-// does. fn names the function; reserved is its reservation, or nil for
-// the account's unreserved concurrency, of which unreserved is left
-// after the reservations. except is a node not to pick.
+// release ends what warm counted taken at node.
+func (d *directory) release(node, key string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if p := d.peers[node]; p != nil && p.inflight[key] > 0 {
+		if p.inflight[key]--; p.inflight[key] == 0 {
+			delete(p.inflight, key)
+		}
+	}
+}
+
+// roomy returns the member whose share of a limit leaves the most room
+// by its last summary and the invocations this node forwarded there
+// since: one with room if any, else the least over its share, since a
+// summary may be up to an interval old and the member decides for
+// itself; "" when no other member has a share. fn names the function;
+// reserved is its reservation, or nil for the account's unreserved
+// concurrency, of which unreserved is left after the reservations. except
+// is a node not to pick.
 func (d *directory) roomy(m members, fn string, reserved *int, unreserved int, except string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	best, room := "", 0
 	for i, name := range m.names {
 		p := d.peers[name]
 		if p == nil || name == except {
 			continue
 		}
+		var share, used int
 		if reserved != nil {
-			if p.running[fn] < Share(*reserved, i, len(m.names)) {
-				if p.running == nil {
-					p.running = map[string]int{}
-				}
-				p.running[fn]++
-				return name
-			}
-		} else if p.unreserved < Share(unreserved, i, len(m.names)) {
-			p.unreserved++
-			return name
+			share, used = Share(*reserved, i, len(m.names)), p.running[fn]
+		} else {
+			share, used = Share(unreserved, i, len(m.names)), p.unreserved
+		}
+		if share == 0 {
+			continue
+		}
+		if r := share - used; best == "" || r > room {
+			best, room = name, r
 		}
 	}
-	return ""
+	return best
+}
+
+// started counts an invocation of fn (reserved or not) forwarded to node
+// as running there until ended, whether or not its next summary counts it
+// yet.
+func (d *directory) started(node, fn string, reserved bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.peers[node]
+	if p == nil {
+		return
+	}
+	if p.running == nil {
+		p.running = map[string]int{}
+	}
+	p.running[fn]++
+	if !reserved {
+		p.unreserved++
+	}
+}
+
+// ended counts an invocation forwarded to node as ended: whether node's
+// last summary counted it or started did, it runs no more.
+func (d *directory) ended(node, fn string, reserved bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.peers[node]
+	if p == nil {
+		return
+	}
+	if p.running[fn] > 0 {
+		p.running[fn]--
+	}
+	if !reserved && p.unreserved > 0 {
+		p.unreserved--
+	}
 }

@@ -316,11 +316,16 @@ func (p *Placer) Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Re
 	}
 	var tried string
 	if p.d.Local.IdleFor(req.Config) == 0 {
-		if node := p.dir.warm(invoke.PoolKey(req.Config), req.Config.RevisionID); node != "" {
+		key := invoke.PoolKey(req.Config)
+		if node := p.dir.warm(key, req.Config.RevisionID); node != "" {
 			tried = node
 			resp, err, ran := p.forward(ctx, node, req)
+			p.dir.release(node, key)
 			if ran && fault.KindOf(err) != fault.Throttled {
 				return resp, err
+			}
+			if !ran {
+				p.d.Logger.Info("a forwarded invocation was not started; running it here", "node", node, "function", req.Config.FunctionName)
 			}
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -344,6 +349,7 @@ func (p *Placer) Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Re
 	if fresp, ferr, ran := p.forward(ctx, node, req); ran {
 		return fresp, ferr
 	}
+	p.d.Logger.Info("a forwarded invocation was not started; throttled", "node", node, "function", req.Config.FunctionName)
 	return resp, err
 }
 
@@ -377,6 +383,9 @@ func (p *Placer) forward(ctx context.Context, node string, req *invoke.Invocatio
 	}
 	p.forwards.Add(1)
 	ran = true
+	reserved := req.Reserved != nil
+	p.dir.started(node, req.Config.FunctionName, reserved)
+	defer p.dir.ended(node, req.Config.FunctionName, reserved)
 	defer func() {
 		if !ran {
 			p.fallbacks.Add(1)
