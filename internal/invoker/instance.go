@@ -52,6 +52,7 @@ type instance struct {
 	// initialised by provisioned concurrency: the keep-alive spares them.
 	provisioned bool
 	dead        bool      // set by the invoking goroutine while busy
+	later       laterEnd  // an ending invoke left for finishLater; busy only
 	credsExpire time.Time // when the credentials Deps.Env gave expire; zero for never
 
 	stopOnce sync.Once
@@ -295,7 +296,7 @@ func (in *instance) initFailed(req *Request, t0 time.Time, kind FailureKind, msg
 		in.sb.Stop(context.Background(), 0)
 	}
 	d := in.iv.d.Now().Sub(t0)
-	resp.LogTail = in.finish(req, reqID, t0, d, extra, true)
+	resp.LogTail = in.finish(reqID, t0, d, extra, true)
 	in.iv.stopAsync(in)
 	return resp
 }
@@ -464,15 +465,38 @@ func (in *instance) invoke(req *Request, o *Observation) (resp *Response, delive
 	if resp.Payload == nil {
 		resp.Payload = nullPayload
 	}
-	resp.LogTail = in.finish(req, reqID, start, dur, extra, req.Tail)
+	if err == nil && !req.Tail {
+		// Nothing of the ending goes into the answer: the caller answers
+		// first and then closes the invocation (finishLater).
+		in.later = laterEnd{reqID: reqID, start: start, dur: dur, set: true}
+		return resp, true
+	}
+	resp.LogTail = in.finish(reqID, start, dur, extra, req.Tail)
 	return resp, true
+}
+
+// laterEnd is an invocation whose ending (metering, END and REPORT) is
+// left to finishLater, so that its answer goes out first.
+type laterEnd struct {
+	reqID string
+	start time.Time
+	dur   time.Duration
+	set   bool
+}
+
+// finishLater closes the invocation whose ending invoke left, if any.
+func (in *instance) finishLater() {
+	if e := in.later; e.set {
+		in.later = laterEnd{}
+		in.finish(e.reqID, e.start, e.dur, nil, false)
+	}
 }
 
 var nullPayload = []byte("null")
 
 // finish meters the invocation and closes its log batch; with wantTail it
 // waits for the batch and returns its last 4 KB.
-func (in *instance) finish(req *Request, reqID string, start time.Time, dur time.Duration, extra []string, wantTail bool) []byte {
+func (in *instance) finish(reqID string, start time.Time, dur time.Duration, extra []string, wantTail bool) []byte {
 	billed := dur
 	if in.fresh {
 		billed += in.initDur

@@ -203,6 +203,7 @@ type Invoker struct {
 	turns *turns // of instance starts
 
 	wg      sync.WaitGroup // the reaper and background stops; no Add after closed
+	endings sync.WaitGroup // invocations answered whose endings are being written; no Add after closed
 	stop    chan struct{}
 	stopped sync.Once
 }
@@ -321,6 +322,20 @@ func (iv *Invoker) invoke(ctx context.Context, req *Request, o *Observation) (*R
 			in.observeStart(o, p)
 		}
 		resp, delivered := in.invoke(req, o)
+		if in.later.set {
+			// The answer goes back now; the instance comes back to the
+			// pool once its ending is written. Meanwhile it counts as
+			// returning, so a request arriving for it waits for it
+			// rather than starting another.
+			p.mu.Lock()
+			p.returning++
+			p.mu.Unlock()
+			if !iv.afterAnswer(func() { in.finishLater(); p.giveBack(in) }) {
+				in.finishLater()
+				p.giveBack(in)
+			}
+			return resp, nil
+		}
 		p.give(in)
 		if delivered {
 			return resp, nil
@@ -348,8 +363,20 @@ func (iv *Invoker) acquire(ctx context.Context, p *pool, req *Request) (*instanc
 		return in, nil, nil
 	}
 	w := make(waiter, 1)
-	if in := p.takeOrWait(w); in != nil {
+	in, covered := p.takeOrWait(w)
+	if in != nil {
 		return in, nil, nil
+	}
+	if covered { // an instance on its way back is w's
+		select {
+		case in := <-w:
+			return in, nil, nil
+		case <-ctx.Done():
+			if !p.unwait(w) {
+				p.give(<-w)
+			}
+			return nil, nil, ctx.Err()
+		}
 	}
 	type outcome struct {
 		resp *Response
@@ -857,6 +884,25 @@ func (iv *Invoker) background(fn func()) bool {
 	return true
 }
 
+// afterAnswer runs fn, the ending of an invocation already answered, on
+// its own goroutine, unless the invoker is closed; Close waits for such
+// endings before it stops the instances, so that an answered
+// invocation's logs are written.
+func (iv *Invoker) afterAnswer(fn func()) bool {
+	iv.mu.Lock()
+	if iv.closed {
+		iv.mu.Unlock()
+		return false
+	}
+	iv.endings.Add(1)
+	iv.mu.Unlock()
+	go func() {
+		defer iv.endings.Done()
+		fn()
+	}()
+	return true
+}
+
 // track registers a new instance; it fails once the invoker is closed.
 func (iv *Invoker) track(in *instance) error {
 	iv.mu.Lock()
@@ -891,6 +937,7 @@ func (iv *Invoker) Close(ctx context.Context) error {
 	iv.stopped.Do(func() { close(iv.stop) })
 	done := make(chan struct{})
 	go func() {
+		iv.endings.Wait() // answered invocations' endings, before their instances stop
 		var wg sync.WaitGroup
 		for _, in := range live {
 			wg.Add(1)
@@ -929,17 +976,19 @@ type pool struct {
 	warming     bool        // guarded by mu: a pre-warm start is under way
 	waiters     []waiter    // guarded by mu: requests waiting for an instance, oldest first
 	starting    int         // guarded by mu: starts set off by requests, not yet done
+	returning   int         // guarded by mu: busy instances whose answer is sent, ending being written
 }
 
 // waiter receives the instance a waiting request is handed.
 type waiter chan *instance
 
 // takeOrWait returns an idle instance, or registers w to be handed the
-// next instance given back and returns nil.
-func (p *pool) takeOrWait(w waiter) *instance {
+// next instance given back and returns nil, with covered set when an
+// instance already on its way back (returning) will be w's.
+func (p *pool) takeOrWait(w waiter) (in *instance, covered bool) {
 	for {
 		if in := p.take(); in != nil {
-			return in
+			return in, false
 		}
 		p.mu.Lock()
 		if len(p.idle) > 0 { // given back since take looked
@@ -947,8 +996,9 @@ func (p *pool) takeOrWait(w waiter) *instance {
 			continue
 		}
 		p.waiters = append(p.waiters, w)
+		covered = len(p.waiters) <= p.returning
 		p.mu.Unlock()
-		return nil
+		return nil, covered
 	}
 }
 
@@ -1046,6 +1096,15 @@ func (p *pool) give(in *instance) {
 	in.lastUsed = p.iv.d.Now()
 	p.idle = append(p.idle, in)
 	p.mu.Unlock()
+}
+
+// giveBack is give for an instance that was returning (its answer sent,
+// its ending written since).
+func (p *pool) giveBack(in *instance) {
+	p.mu.Lock()
+	p.returning--
+	p.mu.Unlock()
+	p.give(in)
 }
 
 // retire marks the pool retired and returns its idle instances.

@@ -276,7 +276,13 @@ func TestConcurrentInvocationsUseSeparateInstances(t *testing.T) {
 	if pids[0] == pids[1] || pids[1] == pids[2] || pids[0] == pids[2] || tmps[0] == tmps[1] {
 		t.Fatalf("got pids %v tmps %v, want three instances", pids, tmps)
 	}
-	if st := iv.Stats("par"); st.Idle != 3 {
+	// An instance is busy until its invocation's ending is written, just
+	// after the answer.
+	st := iv.Stats("par")
+	for deadline := time.Now().Add(2 * time.Second); st.Idle != 3 && time.Now().Before(deadline); st = iv.Stats("par") {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st.Idle != 3 || st.Busy != 0 {
 		t.Fatalf("stats got %+v, want 3 idle", st)
 	}
 }
@@ -293,7 +299,7 @@ func TestRetireAndKeepAlive(t *testing.T) {
 		t.Fatalf("new revision reused the old instance: %+v %+v", r1, r2)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for iv.Stats("ka").Idle != 0 {
+	for st := iv.Stats("ka"); st.Idle != 0 || st.Busy != 0; st = iv.Stats("ka") {
 		if time.Now().After(deadline) {
 			t.Fatal("idle instance not stopped after keep-alive")
 		}
