@@ -28,6 +28,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/store"
 )
 
 const (
@@ -127,9 +128,13 @@ type Queue struct {
 	counters  jetstream.KeyValue
 	throttled map[string]int // guarded by mu: deliveries of an event refused for concurrency, by event id
 
-	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	// progress reports the events being delivered as in progress, so
+	// that a long invocation is not handed to another node while this
+	// one runs it; set by Start.
+	progress *store.Progress
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	once     sync.Once
 }
 
 // Stats counts what happened to one function's events. The counters are
@@ -146,9 +151,10 @@ type Stats struct {
 	Destinations uint64 `json:"Destinations"` // destination records and dead-letter events sent
 }
 
-// ackWait is how long a delivery may go without a heartbeat before the
-// stream hands the event to another worker.
-const ackWait = 60 * time.Second
+// ackWait is how long a delivery may go without word of progress before
+// the stream hands the event to another worker: the events a dead node
+// held are delivered by another within seconds (see store.AckWait).
+const ackWait = store.AckWait
 
 // Open creates the stream and consumer. Call Start to deliver.
 func Open(ctx context.Context, js jetstream.JetStream, d Deps) (*Queue, error) {
@@ -272,6 +278,7 @@ func (q *Queue) Enqueue(ctx context.Context, ev *Event) error {
 
 // Start runs the workers, and the saving of the counters, until Close.
 func (q *Queue) Start() {
+	q.progress = store.NewProgress()
 	for range q.d.Workers {
 		q.wg.Add(1)
 		go q.work()
@@ -302,6 +309,9 @@ func (q *Queue) Close(ctx context.Context) error {
 	go func() { q.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		if q.progress != nil {
+			q.progress.Close()
+		}
 		q.saveCounters(ctx)
 		return nil
 	case <-ctx.Done():
@@ -335,8 +345,13 @@ func (q *Queue) work() {
 	}
 }
 
-// deliver runs one event and settles it.
-func (q *Queue) deliver(msg jetstream.Msg) {
+// deliver runs one event and settles it. The event is reported in
+// progress from when it is taken until it is settled, so that a long
+// invocation, or a destination slow to store its record, does not have it
+// handed to another worker.
+func (q *Queue) deliver(raw jetstream.Msg) {
+	msg := q.progress.Track(raw)
+	defer q.progress.End(raw)
 	var ev Event
 	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 		q.log.Error("queue: unreadable event dropped", "subject", msg.Subject(), "err", err)
@@ -378,7 +393,7 @@ func (q *Queue) deliver(msg jetstream.Msg) {
 	q.observe(ev.Function, Delivering, age)
 	st := q.stat(ev.Function)
 	q.add(&st.InFlight, 1)
-	res, err := q.invokeWithHeartbeat(ctx, msg, &ev)
+	res, err := q.d.Invoke(ctx, &ev)
 	q.add(&st.InFlight, -1)
 	switch {
 	case errors.Is(err, ErrGone):
@@ -407,26 +422,6 @@ func (q *Queue) deliver(msg jetstream.Msg) {
 	default:
 		q.settle(ctx, msg, &ev, tg, "RetriesExhausted", count, res)
 	}
-}
-
-// invokeWithHeartbeat runs the event, telling the stream it is still being
-// worked on so a long invocation is not handed to another worker.
-func (q *Queue) invokeWithHeartbeat(ctx context.Context, msg jetstream.Msg, ev *Event) (*Result, error) {
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		t := time.NewTicker(ackWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				msg.InProgress()
-			}
-		}
-	}()
-	return q.d.Invoke(ctx, ev)
 }
 
 // settle records the outcome, sends the destination record and, for a

@@ -21,6 +21,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/queues"
+	"github.com/aloft-dev/aloft/internal/store"
 )
 
 const (
@@ -353,6 +354,7 @@ const maxAttempts = 256
 func (s *Service) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
+	s.progress = store.NewProgress()
 	slots := make(chan struct{}, maxAttempts)
 	for range s.d.Workers {
 		s.wg.Add(1)
@@ -374,7 +376,8 @@ func (s *Service) Start() {
 					go func() {
 						defer s.wg.Done()
 						defer func() { <-slots }()
-						s.deliver(ctx, m)
+						defer s.progress.End(m)
+						s.deliver(ctx, s.progress.Track(m))
 					}()
 				}
 			}

@@ -34,6 +34,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/policy"
 	"github.com/aloft-dev/aloft/internal/queues"
+	"github.com/aloft-dev/aloft/internal/store"
 )
 
 const (
@@ -106,6 +107,9 @@ type Service struct {
 	cons jetstream.Consumer
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+	// progress reports the deliveries under way as in progress, so that
+	// a slow endpoint's is not handed to another node; set by Start.
+	progress *store.Progress
 }
 
 type topic struct {
@@ -166,7 +170,9 @@ func Open(ctx context.Context, js jetstream.JetStream, d Deps) (*Service, error)
 		return nil, fmt.Errorf("topics: delivery stream: %w", err)
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, deliveryStream, jetstream.ConsumerConfig{
-		Durable: "deliver", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute, MaxDeliver: -1, MaxAckPending: 10000,
+		// A delivery held by a node that died is made by another within
+		// seconds; one under way is reported in progress (Start).
+		Durable: "deliver", AckPolicy: jetstream.AckExplicitPolicy, AckWait: store.AckWait, MaxDeliver: -1, MaxAckPending: 10000,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("topics: delivery consumer: %w", err)
@@ -186,6 +192,7 @@ func (s *Service) Close() {
 	if s.stop != nil {
 		s.stop()
 		s.wg.Wait()
+		s.progress.Close()
 	}
 	s.follow.Stop()
 }
