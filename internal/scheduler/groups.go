@@ -3,8 +3,11 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/fault"
 )
@@ -30,17 +33,20 @@ func (s *Scheduler) CreateGroup(ctx context.Context, name string) (Group, error)
 	if !validName(name) {
 		return Group{}, validation("Invalid schedule group name %q.", name)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.groups[name]; ok {
-		return Group{}, &fault.Error{Kind: fault.Conflict, Message: fmt.Sprintf("Schedule group %s already exists.", name)}
+	exists := &fault.Error{Kind: fault.Conflict, Message: fmt.Sprintf("Schedule group %s already exists.", name)}
+	if name == "default" {
+		return Group{}, exists
 	}
 	created := epoch(s.d.Now())
 	b, _ := json.Marshal(created)
-	if _, err := s.kv.Put(ctx, "g/"+name, b); err != nil {
+	rev, err := s.kv.Create(ctx, "g/"+name, b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return Group{}, exists
+	}
+	if err != nil {
 		return Group{}, fmt.Errorf("scheduler: save group %s: %w", name, err)
 	}
-	s.groups[name] = created
+	s.revs.Wait(rev)
 	return s.group(name, created), nil
 }
 
@@ -79,13 +85,13 @@ func (s *Scheduler) DeleteGroup(ctx context.Context, name string) error {
 		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.groups[name]; !ok {
+	_, ok := s.groups[name]
+	s.mu.Unlock()
+	if !ok {
 		return &fault.Error{Kind: fault.NotFound, Message: fmt.Sprintf("Schedule group %s does not exist.", name)}
 	}
-	if err := s.kv.Delete(ctx, "g/"+name); err != nil {
+	if err := s.remove(ctx, "g/"+name, 0); err != nil {
 		return fmt.Errorf("scheduler: delete group %s: %w", name, err)
 	}
-	delete(s.groups, name)
 	return nil
 }

@@ -1,11 +1,20 @@
 // Package scheduler keeps EventBridge Scheduler–compatible schedules on the
 // backbone and fires each one as an asynchronous invocation of its target
-// function, so the queue's retries and destinations apply. Each schedule
-// remembers the scheduled time it last fired for; ticks missed while the
-// server was down fire once when it starts again, not once per tick. The
-// events a schedule sends carry an id derived from the schedule and the
-// scheduled time, so a tick fired twice (a crash between sending and
-// recording it) is stored once.
+// function, so the queue's retries and destinations apply.
+//
+// Every node follows the schedules' bucket, so a schedule made, changed
+// or deleted through any node is known to all within moments; one node
+// fires them, the holder of the cluster's "scheduler" lease (package
+// lease). Each schedule records, with revision-guarded writes, the tick
+// being fired (a claim, made before the event is sent) and the last tick
+// fired (once it is sent): two nodes can never both claim a tick, and a
+// node that takes the lease over starts from what is recorded, sending a
+// tick another node claimed again once that node must have given up
+// sending it, rather than skipping it. The events a schedule sends
+// carry an id derived from the schedule and the tick, so a tick sent
+// twice (a holder lost between sending and recording it) is stored once
+// by the queue. Ticks missed while no node could fire fire once, for the
+// latest, not once per tick.
 package scheduler
 
 import (
@@ -25,11 +34,17 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/fault"
+	"github.com/aloft-dev/aloft/internal/follow"
 	"github.com/aloft-dev/aloft/internal/function"
+	"github.com/aloft-dev/aloft/internal/ids"
+	"github.com/aloft-dev/aloft/internal/lease"
 	"github.com/aloft-dev/aloft/internal/schedule"
 )
 
 const bucket = "aloft_schedules"
+
+// LeaseName is the lease whose holder fires the schedules.
+const LeaseName = "scheduler"
 
 // Schedule is a schedule as the Scheduler API shows it.
 type Schedule struct {
@@ -81,8 +96,15 @@ type DeadLetterConfig struct {
 type record struct {
 	Schedule  Schedule `json:"schedule"`
 	LastFired int64    `json:"lastFired,omitempty"` // ms: the scheduled time last fired for
+	// Firing is the scheduled time (ms) of a tick claimed and perhaps
+	// sent but not yet recorded as fired; 0 when none. Claimer is the
+	// scheduler that claimed it, Claimed when (Unix ms).
+	Firing  int64  `json:"firing,omitempty"`
+	Claimer string `json:"claimer,omitempty"`
+	Claimed int64  `json:"claimed,omitempty"`
 
 	expr schedule.Expr
+	rev  uint64 // the bucket's revision of this record
 }
 
 // Queue stores the invocations schedules send.
@@ -96,28 +118,38 @@ type Deps struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	Region string // for schedule ARNs (default us-east-1)
+	// Leases decide which node fires the schedules (LeaseName); nil
+	// opens leases of the scheduler's own on the backbone.
+	Leases *lease.Leases
 }
 
 // Scheduler holds and fires schedules. Its methods are safe for concurrent
 // use.
 type Scheduler struct {
-	d   Deps
-	kv  jetstream.KeyValue
-	log *slog.Logger
+	d      Deps
+	kv     jetstream.KeyValue
+	log    *slog.Logger
+	follow *follow.Follower
+	revs   follow.Revisions // what the copy below has applied
+	own    bool             // d.Leases was opened here, and is closed by Close
+	id     string           // names this scheduler in its claims
 
 	mu     sync.Mutex
-	recs   map[string]*record // guarded by mu; by key()
+	recs   map[string]*record // guarded by mu; by key(): the bucket's schedules, as followed
 	groups map[string]float64 // guarded by mu; group name → creation time
 
-	wake chan struct{}
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	wake    chan struct{}
+	stop    context.CancelFunc // ends the firing
+	stopCtx context.Context
+	done    chan struct{} // closed when the firing has ended, once started
+	started bool          // guarded by mu
+	once    sync.Once
 }
 
 func key(group, name string) string { return "s/" + group + "/" + name }
 
-// Open loads every schedule. Call Start to fire them.
+// Open loads every schedule and follows the bucket from then on. Call
+// Start to fire them.
 func Open(ctx context.Context, js jetstream.JetStream, d Deps) (*Scheduler, error) {
 	if d.Queue == nil {
 		return nil, errors.New("scheduler: Queue is required")
@@ -136,34 +168,66 @@ func Open(ctx context.Context, js jetstream.JetStream, d Deps) (*Scheduler, erro
 		return nil, fmt.Errorf("scheduler: open bucket: %w", err)
 	}
 	s := &Scheduler{d: d, kv: kv, log: d.Logger, recs: map[string]*record{}, groups: map[string]float64{"default": 0},
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	keys, err := kv.ListKeys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("scheduler: list: %w", err)
+		wake: make(chan struct{}, 1), done: make(chan struct{}), id: ids.New()}
+	s.stopCtx, s.stop = context.WithCancel(context.Background())
+	if s.d.Leases == nil {
+		if s.d.Leases, err = lease.Open(ctx, js, lease.Options{Logger: d.Logger}); err != nil {
+			return nil, fmt.Errorf("scheduler: %w", err)
+		}
+		s.own = true
 	}
-	for k := range keys.Keys() {
-		e, err := kv.Get(ctx, k)
-		if err != nil {
-			continue
+	if s.follow, err = follow.KV(ctx, kv, s.apply, nil); err != nil {
+		if s.own {
+			s.d.Leases.Close()
 		}
-		if g, ok := strings.CutPrefix(k, "g/"); ok {
-			var created float64
-			json.Unmarshal(e.Value(), &created)
-			s.groups[g] = created
-			continue
-		}
-		var rec record
-		if err := json.Unmarshal(e.Value(), &rec); err != nil {
-			s.log.Error("scheduler: unreadable schedule", "key", k, "err", err)
-			continue
-		}
-		if rec.expr, err = parse(&rec.Schedule); err != nil {
-			s.log.Error("scheduler: schedule no longer parses", "key", k, "err", err)
-			continue
-		}
-		s.recs[k] = &rec
+		return nil, fmt.Errorf("scheduler: %w", err)
 	}
 	return s, nil
+}
+
+// apply keeps the copy of the bucket: a schedule or group made, changed
+// or deleted through any node.
+func (s *Scheduler) apply(e jetstream.KeyValueEntry) {
+	defer s.revs.Applied(e.Revision())
+	k := e.Key()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g, ok := strings.CutPrefix(k, "g/"); ok {
+		if follow.Deleted(e) {
+			delete(s.groups, g)
+			return
+		}
+		var created float64
+		json.Unmarshal(e.Value(), &created)
+		s.groups[g] = created
+		return
+	}
+	if follow.Deleted(e) {
+		delete(s.recs, k)
+		return
+	}
+	rec, err := decode(e)
+	if err != nil {
+		s.log.Error("scheduler: a schedule is skipped", "key", k, "err", err)
+		delete(s.recs, k)
+		return
+	}
+	s.recs[k] = rec
+	s.poke()
+}
+
+// decode reads a stored schedule and compiles its expression.
+func decode(e jetstream.KeyValueEntry) (*record, error) {
+	var rec record
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return nil, fmt.Errorf("unreadable: %w", err)
+	}
+	var err error
+	if rec.expr, err = parse(&rec.Schedule); err != nil {
+		return nil, fmt.Errorf("no longer parses: %w", err)
+	}
+	rec.rev = e.Revision()
+	return &rec, nil
 }
 
 // parse compiles a schedule's expression in its time zone, counting rate
@@ -187,18 +251,43 @@ func seconds(f float64) time.Time { return time.UnixMilli(int64(f * 1000)) }
 
 func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
 
-// Start fires schedules until Close.
-func (s *Scheduler) Start() { go s.run() }
-
-// Close stops firing and waits for the loop to end.
-func (s *Scheduler) Close(ctx context.Context) error {
-	s.once.Do(func() { close(s.stop) })
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("scheduler: close: %w", ctx.Err())
+// Start fires schedules, while this node holds the scheduler's lease,
+// until Close.
+func (s *Scheduler) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return
 	}
+	s.started = true
+	go func() {
+		defer close(s.done)
+		s.d.Leases.Run(s.stopCtx, LeaseName, s.run)
+	}()
+}
+
+// Close stops firing, giving the lease up, waits for the loop to end and
+// stops following the bucket.
+func (s *Scheduler) Close(ctx context.Context) error {
+	var err error
+	s.once.Do(func() {
+		s.stop()
+		s.mu.Lock()
+		started := s.started
+		s.mu.Unlock()
+		if started {
+			select {
+			case <-s.done:
+			case <-ctx.Done():
+				err = fmt.Errorf("scheduler: close: %w", ctx.Err())
+			}
+		}
+		s.follow.Stop()
+		if s.own {
+			s.d.Leases.Close()
+		}
+	})
+	return err
 }
 
 func (s *Scheduler) poke() {
@@ -208,30 +297,28 @@ func (s *Scheduler) poke() {
 	}
 }
 
-// run fires due schedules and sleeps until the next one is due.
-func (s *Scheduler) run() {
-	defer close(s.done)
-	for {
-		next := s.fireDue(s.d.Now())
+// run fires due schedules and sleeps until the next one is due, until
+// ctx ends: the scheduler's lease is lost or the scheduler closes.
+func (s *Scheduler) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		next := s.fireDue(ctx, s.d.Now())
 		wait := time.Minute
 		if !next.IsZero() {
-			wait = min(max(time.Until(next), 0), time.Minute)
+			wait = min(max(next.Sub(s.d.Now()), 0), time.Minute)
 		}
 		t := time.NewTimer(wait)
 		select {
-		case <-s.stop:
-			t.Stop()
-			return
+		case <-ctx.Done():
 		case <-s.wake:
-			t.Stop()
 		case <-t.C:
 		}
+		t.Stop()
 	}
 }
 
 // fireDue fires every schedule with a tick at or before now (once, for the
 // latest such tick) and returns the earliest tick still to come.
-func (s *Scheduler) fireDue(now time.Time) time.Time {
+func (s *Scheduler) fireDue(ctx context.Context, now time.Time) time.Time {
 	s.mu.Lock()
 	keys := make([]string, 0, len(s.recs))
 	for k := range s.recs {
@@ -240,7 +327,10 @@ func (s *Scheduler) fireDue(now time.Time) time.Time {
 	s.mu.Unlock()
 	var earliest time.Time
 	for _, k := range keys {
-		next := s.fireOne(k, now)
+		if ctx.Err() != nil {
+			break
+		}
+		next := s.fireOne(ctx, k, now)
 		if !next.IsZero() && (earliest.IsZero() || next.Before(earliest)) {
 			earliest = next
 		}
@@ -248,61 +338,157 @@ func (s *Scheduler) fireDue(now time.Time) time.Time {
 	return earliest
 }
 
-// fireOne fires schedule k if it is due and returns its next tick.
-func (s *Scheduler) fireOne(k string, now time.Time) time.Time {
-	s.mu.Lock()
-	rec := s.recs[k]
-	if rec == nil || rec.Schedule.State != "ENABLED" {
-		s.mu.Unlock()
-		return time.Time{}
+// due returns the tick of rec to fire at now (the latest at or before
+// now, so a long outage fires once), or, when none is due, the next tick
+// (zero when there is none).
+func due(rec *record, now time.Time) (tick, next time.Time) {
+	sc := &rec.Schedule
+	if sc.State != "ENABLED" {
+		return time.Time{}, time.Time{}
 	}
-	sc := rec.Schedule
 	from := seconds(sc.CreationDate)
 	if rec.LastFired != 0 {
 		from = time.UnixMilli(rec.LastFired)
 	} else if sc.StartDate != nil {
 		from = seconds(*sc.StartDate).Add(-time.Millisecond)
 	}
-	expr := rec.expr
-	s.mu.Unlock()
-
-	tick := expr.Next(from)
+	tick = rec.expr.Next(from)
 	if tick.IsZero() || tick.After(now) {
-		return s.bounded(sc, tick)
+		return time.Time{}, bounded(sc, tick)
 	}
-	// Due: skip to the latest tick at or before now, so a long outage
-	// fires once.
 	for i := 0; i < 1_000_000; i++ {
-		n := expr.Next(tick)
+		n := rec.expr.Next(tick)
 		if n.IsZero() || n.After(now) {
 			break
 		}
 		tick = n
 	}
 	if sc.EndDate != nil && tick.After(seconds(*sc.EndDate)) {
+		return time.Time{}, time.Time{}
+	}
+	return tick, time.Time{}
+}
+
+// retry is how soon a tick that could not be fired is tried again.
+const retry = 5 * time.Second
+
+// sendTimeout bounds the sending of one tick's event; claimGrace is how
+// long a tick claimed by another scheduler is left to it before this one
+// sends it again: longer than any send can take, so that a claimer that
+// lost the lease mid-send has given up first.
+const (
+	sendTimeout = 10 * time.Second
+	claimGrace  = sendTimeout + 5*time.Second
+)
+
+// fireOne fires schedule k if it is due and returns its next tick. Due by
+// this node's copy, the tick is settled on the backbone's record: claimed
+// there (Firing) with a revision-guarded write, sent, then recorded as
+// fired (LastFired); a tick claimed earlier, by this node or another that
+// held the lease, is sent again with the same event id.
+func (s *Scheduler) fireOne(ctx context.Context, k string, now time.Time) time.Time {
+	s.mu.Lock()
+	view := s.recs[k]
+	s.mu.Unlock()
+	if view == nil {
 		return time.Time{}
 	}
-	if err := s.fire(&sc, tick); err != nil {
-		s.log.Warn("scheduler: fire failed; will try again", "schedule", sc.Arn, "err", err)
-		return now.Add(5 * time.Second)
+	tick, next := due(view, now)
+	if tick.IsZero() && view.Firing == 0 {
+		return next
 	}
-	s.mu.Lock()
-	if cur := s.recs[k]; cur == rec {
-		rec.LastFired = tick.UnixMilli()
-		s.save(k, rec)
+	e, err := s.kv.Get(ctx, k)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return time.Time{}
 	}
-	s.mu.Unlock()
-	next := expr.Next(tick)
-	if next.IsZero() && sc.ActionAfterCompletion == "DELETE" {
-		if err := s.Delete(context.Background(), sc.GroupName, sc.Name); err != nil {
-			s.log.Warn("scheduler: could not delete a completed schedule", "schedule", sc.Arn, "err", err)
+	if err != nil {
+		s.log.Warn("scheduler: could not read a due schedule; will try again", "key", k, "err", err)
+		return now.Add(retry)
+	}
+	rec, err := decode(e)
+	if err != nil {
+		return time.Time{}
+	}
+	if rec.Firing != 0 {
+		if wait := claimGrace - time.Since(time.UnixMilli(rec.Claimed)); rec.Claimer != s.id && wait > 0 {
+			return now.Add(min(wait, retry))
+		}
+		tick = time.UnixMilli(rec.Firing)
+	} else {
+		if tick, next = due(rec, now); tick.IsZero() {
+			return next
+		}
+		rec.Firing, rec.Claimer, rec.Claimed = tick.UnixMilli(), s.id, time.Now().UnixMilli()
+		b, _ := json.Marshal(rec)
+		if rec.rev, err = s.kv.Update(ctx, k, b, e.Revision()); err != nil {
+			if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && ctx.Err() == nil {
+				s.log.Warn("scheduler: could not claim a tick; will try again", "schedule", rec.Schedule.Arn, "err", err)
+			}
+			return now.Add(retry) // or changed meanwhile: the copy shows the change first
 		}
 	}
-	return s.bounded(sc, next)
+	sc := &rec.Schedule
+	if err := s.fire(ctx, sc, tick); err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("scheduler: fire failed; will try again", "schedule", sc.Arn, "err", err)
+		}
+		return now.Add(retry)
+	}
+	s.log.Info("schedule fired", "schedule", sc.Arn, "scheduled_time", tick.UTC().Format(time.RFC3339))
+	rev, err := s.fired(ctx, k, tick)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("scheduler: could not record a fired tick; it is sent again", "schedule", sc.Arn, "err", err)
+		}
+		return now.Add(retry)
+	}
+	next = rec.expr.Next(tick)
+	if next.IsZero() && sc.ActionAfterCompletion == "DELETE" && rev != 0 {
+		if err := s.remove(ctx, k, rev); err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			s.log.Warn("scheduler: could not delete a completed schedule", "schedule", sc.Arn, "err", err)
+		}
+		return time.Time{}
+	}
+	return bounded(sc, next)
+}
+
+// fired records tick as schedule k's last fired, ending its claim, and
+// returns the record's new revision (0 when the schedule is gone or its
+// claim was settled by another node). A change made to the schedule
+// meanwhile is kept.
+func (s *Scheduler) fired(ctx context.Context, k string, tick time.Time) (uint64, error) {
+	for range 10 {
+		e, err := s.kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		var rec record
+		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+			return 0, fmt.Errorf("scheduler: %s is unreadable: %w", k, err)
+		}
+		if rec.Firing != tick.UnixMilli() {
+			return 0, nil
+		}
+		rec.Firing, rec.Claimer, rec.Claimed, rec.LastFired = 0, "", 0, max(rec.LastFired, tick.UnixMilli())
+		b, _ := json.Marshal(&rec)
+		rev, err := s.kv.Update(ctx, k, b, e.Revision())
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		s.revs.Wait(rev)
+		return rev, nil
+	}
+	return 0, errors.New("scheduler: the schedule keeps changing")
 }
 
 // bounded drops a tick past the schedule's end date.
-func (s *Scheduler) bounded(sc Schedule, tick time.Time) time.Time {
+func bounded(sc *Schedule, tick time.Time) time.Time {
 	if sc.EndDate != nil && tick.After(seconds(*sc.EndDate)) {
 		return time.Time{}
 	}
@@ -310,7 +496,7 @@ func (s *Scheduler) bounded(sc Schedule, tick time.Time) time.Time {
 }
 
 // fire sends the schedule's event for the tick at scheduled.
-func (s *Scheduler) fire(sc *Schedule, scheduled time.Time) error {
+func (s *Scheduler) fire(ctx context.Context, sc *Schedule, scheduled time.Time) error {
 	sum := sha256.Sum256([]byte(sc.Arn + "@" + scheduled.UTC().Format(time.RFC3339)))
 	execID := hex.EncodeToString(sum[:16])
 	input := sc.Target.Input
@@ -329,17 +515,9 @@ func (s *Scheduler) fire(sc *Schedule, scheduled time.Time) error {
 		b, _ := json.Marshal(input) // a non-JSON Input is sent as a JSON string
 		ev.Payload = b
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
 	return s.d.Queue.Enqueue(ctx, ev)
-}
-
-// save writes rec; the caller holds s.mu.
-func (s *Scheduler) save(k string, rec *record) {
-	b, _ := json.Marshal(rec)
-	if _, err := s.kv.Put(context.Background(), k, b); err != nil {
-		s.log.Error("scheduler: could not save schedule", "key", k, "err", err)
-	}
 }
 
 // validation returns an Invalid error.
@@ -378,45 +556,83 @@ func (s *Scheduler) Put(ctx context.Context, sc Schedule, create bool) (*Schedul
 	now := s.d.Now()
 	k := key(sc.GroupName, sc.Name)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.groups[sc.GroupName]; !ok {
+	_, groupOK := s.groups[sc.GroupName]
+	s.mu.Unlock()
+	if !groupOK {
 		return nil, &fault.Error{Kind: fault.NotFound, Message: fmt.Sprintf("Schedule group %s does not exist.", sc.GroupName)}
 	}
-	cur := s.recs[k]
-	switch {
-	case create && cur != nil:
-		return nil, &fault.Error{Kind: fault.Conflict, Message: fmt.Sprintf("Schedule %s already exists.", sc.Name)}
-	case !create && cur == nil:
-		return nil, &fault.Error{Kind: fault.NotFound, Message: fmt.Sprintf("Schedule %s does not exist.", sc.Name)}
-	}
 	sc.Arn = "arn:aws:scheduler:" + s.d.Region + ":" + function.AccountID + ":schedule/" + sc.GroupName + "/" + sc.Name
-	sc.CreationDate = epoch(now)
-	if cur != nil {
-		sc.CreationDate = cur.Schedule.CreationDate
-	}
 	sc.LastModificationDate = epoch(now)
+	exists := &fault.Error{Kind: fault.Conflict, Message: fmt.Sprintf("Schedule %s already exists.", sc.Name)}
+	missing := &fault.Error{Kind: fault.NotFound, Message: fmt.Sprintf("Schedule %s does not exist.", sc.Name)}
+	var rev uint64
+	if create {
+		sc.CreationDate = epoch(now)
+		rec, err := s.compile(sc, nil, now)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := json.Marshal(rec)
+		if rev, err = s.kv.Create(ctx, k, b); errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, exists
+		} else if err != nil {
+			return nil, fmt.Errorf("scheduler: save %s: %w", sc.Name, err)
+		}
+	} else {
+		for attempt := 0; ; attempt++ {
+			e, err := s.kv.Get(ctx, k)
+			if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+				return nil, missing
+			}
+			if err != nil {
+				return nil, fmt.Errorf("scheduler: read %s: %w", sc.Name, err)
+			}
+			var prev record
+			if err := json.Unmarshal(e.Value(), &prev); err != nil {
+				return nil, fmt.Errorf("scheduler: %s is unreadable: %w", sc.Name, err)
+			}
+			sc.CreationDate = prev.Schedule.CreationDate
+			rec, err := s.compile(sc, &prev, now)
+			if err != nil {
+				return nil, err
+			}
+			b, _ := json.Marshal(rec)
+			rev, err = s.kv.Update(ctx, k, b, e.Revision())
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) || attempt == 10 {
+				return nil, fmt.Errorf("scheduler: save %s: %w", sc.Name, err)
+			}
+		}
+	}
+	s.revs.Wait(rev)
+	s.poke()
+	out := sc
+	return &out, nil
+}
+
+// compile makes the record of sc, replacing prev (nil when new): a new
+// or changed expression counts from now, so no past tick fires; an
+// unchanged one keeps its firing state.
+func (s *Scheduler) compile(sc Schedule, prev *record, now time.Time) (*record, error) {
 	expr, err := parse(&sc)
 	if err != nil {
 		return nil, validation("Invalid Schedule Expression %s: %v", sc.ScheduleExpression, err)
 	}
 	rec := &record{Schedule: sc, expr: expr}
-	if cur != nil && cur.Schedule.ScheduleExpression == sc.ScheduleExpression {
-		rec.LastFired = cur.LastFired
+	if prev != nil { // a tick claimed, perhaps sent, is settled all the same
+		rec.Firing, rec.Claimer, rec.Claimed = prev.Firing, prev.Claimer, prev.Claimed
+	}
+	if prev != nil && prev.Schedule.ScheduleExpression == sc.ScheduleExpression {
+		rec.LastFired = prev.LastFired
 	} else {
-		// A new or changed expression counts from now: no past ticks.
 		rec.LastFired = now.UnixMilli()
 		if sc.StartDate != nil && seconds(*sc.StartDate).After(now) {
 			rec.LastFired = 0
 		}
 	}
-	b, _ := json.Marshal(rec)
-	if _, err := s.kv.Put(ctx, k, b); err != nil {
-		return nil, fmt.Errorf("scheduler: save %s: %w", sc.Name, err)
-	}
-	s.recs[k] = rec
-	s.poke()
-	out := sc
-	return &out, nil
+	return rec, nil
 }
 
 // Get returns a schedule.
@@ -440,15 +656,39 @@ func (s *Scheduler) Delete(ctx context.Context, group, name string) error {
 		group = "default"
 	}
 	k := key(group, name)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.recs[k] == nil {
+	_, err := s.kv.Get(ctx, k)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		return &fault.Error{Kind: fault.NotFound, Message: fmt.Sprintf("Schedule %s does not exist.", name)}
 	}
-	if err := s.kv.Delete(ctx, k); err != nil {
+	if err != nil {
+		return fmt.Errorf("scheduler: read %s: %w", name, err)
+	}
+	if err := s.remove(ctx, k, 0); err != nil {
 		return fmt.Errorf("scheduler: delete %s: %w", name, err)
 	}
-	delete(s.recs, k)
+	return nil
+}
+
+// remove deletes key k (only at revision rev, unless 0) and waits until
+// the copy no longer has it.
+func (s *Scheduler) remove(ctx context.Context, k string, rev uint64) error {
+	var opts []jetstream.KVDeleteOpt
+	if rev != 0 {
+		opts = append(opts, jetstream.LastRevision(rev))
+	}
+	if err := s.kv.Delete(ctx, k, opts...); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		s.mu.Lock()
+		_, sched := s.recs[k]
+		g, isGroup := strings.CutPrefix(k, "g/")
+		_, grp := s.groups[g]
+		s.mu.Unlock()
+		if (isGroup && !grp) || (!isGroup && !sched) {
+			break
+		}
+	}
 	return nil
 }
 

@@ -2,13 +2,18 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/aloft-dev/aloft/internal/async"
 	"github.com/aloft-dev/aloft/internal/fault"
+	"github.com/aloft-dev/aloft/internal/lease"
 	"github.com/aloft-dev/aloft/internal/store"
 )
 
@@ -50,7 +55,10 @@ func openSched(t *testing.T, dir string, q *fakeQueue, c *clock) (*Scheduler, fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, func() { st.Close() }
+	return s, func() {
+		s.Close(context.Background())
+		st.Close()
+	}
 }
 
 const target = "arn:aws:lambda:us-east-1:000000000000:function:tick"
@@ -69,17 +77,17 @@ func TestFiresOnScheduleAndOnceAfterAnOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if next := s.fireDue(c.now()); !next.Equal(time.Date(2026, 3, 1, 10, 1, 0, 0, time.UTC)) || len(q.take()) != 0 {
+	if next := s.fireDue(ctx, c.now()); !next.Equal(time.Date(2026, 3, 1, 10, 1, 0, 0, time.UTC)) || len(q.take()) != 0 {
 		t.Fatalf("before the first tick: next %v", next)
 	}
 	c.set(time.Date(2026, 3, 1, 10, 1, 0, 0, time.UTC))
-	s.fireDue(c.now())
+	s.fireDue(ctx, c.now())
 	evs := q.take()
 	if len(evs) != 1 || evs[0].Function != "tick" ||
 		string(evs[0].Payload) != `{"arn":"arn:aws:scheduler:us-east-1:000000000000:schedule/default/every-minute","at":"2026-03-01T10:01:00Z"}` {
 		t.Fatalf("first tick sent %+v", evs)
 	}
-	s.fireDue(c.now())
+	s.fireDue(ctx, c.now())
 	if n := len(q.take()); n != 0 {
 		t.Fatalf("the same tick fired again (%d events)", n)
 	}
@@ -90,7 +98,7 @@ func TestFiresOnScheduleAndOnceAfterAnOutage(t *testing.T) {
 	c.set(time.Date(2026, 3, 1, 11, 1, 20, 0, time.UTC))
 	s, closeStore = openSched(t, dir, q, c)
 	defer closeStore()
-	s.fireDue(c.now())
+	s.fireDue(ctx, c.now())
 	evs = q.take()
 	if len(evs) != 1 || !strings.Contains(string(evs[0].Payload), "2026-03-01T11:01:00Z") {
 		t.Fatalf("after an outage sent %d events: %+v", len(evs), evs)
@@ -115,12 +123,12 @@ func TestAtFiresOnceAndCanDeleteItself(t *testing.T) {
 		}
 	}
 	c.set(time.Date(2026, 5, 1, 8, 30, 0, 0, time.UTC)) // 10:30 in Paris (CEST)
-	s.fireDue(c.now())
+	s.fireDue(ctx, c.now())
 	if evs := q.take(); len(evs) != 2 || string(evs[0].Payload) != "{}" {
 		t.Fatalf("at() sent %+v", evs)
 	}
 	c.set(c.now().Add(24 * time.Hour))
-	s.fireDue(c.now())
+	s.fireDue(ctx, c.now())
 	if n := len(q.take()); n != 0 {
 		t.Fatalf("a one-time schedule fired again (%d)", n)
 	}
@@ -166,7 +174,7 @@ func TestValidationAndDisabled(t *testing.T) {
 		t.Fatalf("second create got %v, want a Conflict", err)
 	}
 	c.set(c.now().Add(time.Hour))
-	s.fireDue(c.now())
+	s.fireDue(ctx, c.now())
 	if n := len(q.take()); n != 0 {
 		t.Fatalf("a disabled schedule fired %d times", n)
 	}
@@ -184,10 +192,11 @@ func TestStartAndEndDates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx := context.Background()
 	var fired []string
 	for m := 0; m <= 150; m++ { // minute by minute from 00:00 to 02:30
 		c.set(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(m) * time.Minute))
-		s.fireDue(c.now())
+		s.fireDue(ctx, c.now())
 		for range q.take() {
 			fired = append(fired, c.now().Format("15:04"))
 		}
@@ -196,5 +205,202 @@ func TestStartAndEndDates(t *testing.T) {
 	// the end date.
 	if got, want := strings.Join(fired, " "), "01:00 01:10 01:20 01:30"; got != want {
 		t.Fatalf("fired at %s, want %s", got, want)
+	}
+}
+
+// node is one node's scheduler on a shared backbone, with leases of its
+// own under the given node name.
+func node(t *testing.T, js jetstream.JetStream, name string, q Queue, now func() time.Time) (*Scheduler, *lease.Leases) {
+	t.Helper()
+	l, err := lease.Open(context.Background(), js, lease.Options{Node: name, TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), js, Deps{Queue: q, Now: now, Leases: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close(context.Background())
+		l.Close()
+	})
+	return s, l
+}
+
+func backbone(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st.JetStream()
+}
+
+// within polls cond for up to d.
+func within(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestNodesShareSchedulesAndOneFires runs two schedulers on one backbone,
+// as two nodes: what one is told the other knows within a second; each
+// tick is sent once, by the node holding the lease; and when that node
+// stops, the other fires the schedules.
+func TestNodesShareSchedulesAndOneFires(t *testing.T) {
+	js := backbone(t)
+	q := &fakeQueue{}
+	a, la := node(t, js, "a", q, time.Now)
+	b, lb := node(t, js, "b", q, time.Now)
+	a.Start()
+	b.Start()
+	ctx := context.Background()
+	at := func(d time.Duration) string {
+		return "at(" + time.Now().UTC().Add(d).Truncate(time.Second).Format("2006-01-02T15:04:05") + ")"
+	}
+	put := func(s *Scheduler, name, expr string) {
+		t.Helper()
+		if _, err := s.Put(ctx, Schedule{Name: name, ScheduleExpression: expr, FlexibleTimeWindow: FlexibleTimeWindow{Mode: "OFF"},
+			Target: Target{Arn: target, RoleArn: "r", Input: `{"name":"` + name + `"}`}}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.CreateGroup(ctx, "team"); err != nil {
+		t.Fatal(err)
+	}
+	if !within(time.Second, func() bool { _, err := b.GetGroup("team"); return err == nil }) {
+		t.Fatal("a group made through a is unknown to b after a second")
+	}
+	put(a, "first", at(2*time.Second))
+	put(b, "second", at(2*time.Second))
+	if !within(time.Second, func() bool { return len(a.List("", "", "")) == 2 && len(b.List("", "", "")) == 2 }) {
+		t.Fatalf("after a second a knows %d schedules and b %d, want 2 and 2", len(a.List("", "", "")), len(b.List("", "", "")))
+	}
+	if la.Held(LeaseName) == lb.Held(LeaseName) {
+		t.Fatalf("a holds the lease: %v, b: %v; want exactly one", la.Held(LeaseName), lb.Held(LeaseName))
+	}
+	time.Sleep(4 * time.Second)
+	count := func(evs []*async.Event) map[string]int {
+		n := map[string]int{}
+		for _, ev := range evs {
+			n[string(ev.Payload)]++
+		}
+		return n
+	}
+	if got := count(q.take()); len(got) != 2 || got[`{"name":"first"}`] != 1 || got[`{"name":"second"}`] != 1 {
+		t.Fatalf("sent %v, want each schedule once", got)
+	}
+
+	// A change through one node reaches the other; so does a deletion.
+	sc, _ := a.Get("", "first")
+	sc.State = "DISABLED"
+	if _, err := b.Put(ctx, *sc, false); err != nil {
+		t.Fatal(err)
+	}
+	if !within(time.Second, func() bool { sc, err := a.Get("", "first"); return err == nil && sc.State == "DISABLED" }) {
+		t.Fatal("a change made through b is unknown to a after a second")
+	}
+	if err := a.Delete(ctx, "", "second"); err != nil {
+		t.Fatal(err)
+	}
+	if !within(time.Second, func() bool { _, err := b.Get("", "second"); return err != nil }) {
+		t.Fatal("a deletion made through a is unknown to b after a second")
+	}
+
+	// The holder stops: the other takes the lease and fires.
+	holder, other, lo := a, b, lb
+	if lb.Held(LeaseName) {
+		holder, other, lo = b, a, la
+	}
+	if err := holder.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !within(time.Second, func() bool { return lo.Held(LeaseName) }) {
+		t.Fatal("the lease given up was not taken within a second")
+	}
+	put(other, "third", at(time.Second))
+	time.Sleep(3 * time.Second)
+	if got := count(q.take()); len(got) != 1 || got[`{"name":"third"}`] != 1 {
+		t.Fatalf("after the handover sent %v, want third once", got)
+	}
+}
+
+// TestATickIsClaimedOnce has two nodes find the same ticks due at once,
+// without the lease: each tick's claim lets one of them send it.
+func TestATickIsClaimedOnce(t *testing.T) {
+	js := backbone(t)
+	q := &fakeQueue{}
+	c := &clock{t: time.Date(2026, 3, 1, 10, 0, 30, 0, time.UTC)}
+	a, _ := node(t, js, "a", q, c.now)
+	b, _ := node(t, js, "b", q, c.now)
+	ctx := context.Background()
+	for i := range 20 {
+		if _, err := a.Put(ctx, Schedule{Name: fmt.Sprintf("s%d", i), ScheduleExpression: "cron(* * * * ? *)", FlexibleTimeWindow: FlexibleTimeWindow{Mode: "OFF"},
+			Target: Target{Arn: target, RoleArn: "r"}}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !within(time.Second, func() bool { return len(b.List("", "", "")) == 20 }) {
+		t.Fatalf("b knows %d schedules, want 20", len(b.List("", "", "")))
+	}
+	c.set(time.Date(2026, 3, 1, 10, 1, 0, 0, time.UTC))
+	var wg sync.WaitGroup
+	wg.Go(func() { a.fireDue(ctx, c.now()) })
+	wg.Go(func() { b.fireDue(ctx, c.now()) })
+	wg.Wait()
+	if n := len(q.take()); n != 20 {
+		t.Fatalf("20 schedules due on two nodes sent %d events", n)
+	}
+}
+
+// TestAClaimedTickIsSentAgain finds a tick claimed by a node that was
+// lost before recording it: it is sent again, with the same event id,
+// and recorded; the next round sends nothing.
+func TestAClaimedTickIsSentAgain(t *testing.T) {
+	js := backbone(t)
+	q := &fakeQueue{}
+	c := &clock{t: time.Date(2026, 3, 1, 10, 0, 30, 0, time.UTC)}
+	a, _ := node(t, js, "a", q, c.now)
+	ctx := context.Background()
+	if _, err := a.Put(ctx, Schedule{Name: "m", ScheduleExpression: "cron(* * * * ? *)", FlexibleTimeWindow: FlexibleTimeWindow{Mode: "OFF"},
+		Target: Target{Arn: target, RoleArn: "r"}}, true); err != nil {
+		t.Fatal(err)
+	}
+	c.set(time.Date(2026, 3, 1, 10, 1, 0, 0, time.UTC))
+	a.fireDue(ctx, c.now())
+	first := q.take()
+	if len(first) != 1 {
+		t.Fatalf("sent %d events", len(first))
+	}
+	// Claim the 10:01 tick again, as a node that sent it and was lost
+	// before recording it would have left it, longer ago than a send
+	// can take.
+	e, err := a.kv.Get(ctx, key("default", "m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec record
+	json.Unmarshal(e.Value(), &rec)
+	rec.Firing, rec.Claimer, rec.Claimed = rec.LastFired, "lost", time.Now().Add(-claimGrace).UnixMilli()
+	rec.LastFired = time.Date(2026, 3, 1, 10, 0, 30, 0, time.UTC).UnixMilli()
+	b, _ := json.Marshal(&rec)
+	rev, err := a.kv.Update(ctx, key("default", "m"), b, e.Revision())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.revs.Wait(rev)
+	c.set(time.Date(2026, 3, 1, 10, 1, 30, 0, time.UTC))
+	a.fireDue(ctx, c.now())
+	again := q.take()
+	if len(again) != 1 || again[0].ID != first[0].ID {
+		t.Fatalf("the claimed tick sent %+v, want one event with id %s", again, first[0].ID)
+	}
+	a.fireDue(ctx, c.now())
+	if n := len(q.take()); n != 0 {
+		t.Fatalf("a settled tick sent %d more events", n)
 	}
 }
