@@ -11,50 +11,27 @@ import (
 	"github.com/aloft-dev/aloft/internal/awsproto"
 )
 
-// The evaluator: every EvalInterval, the node that holds the lease (a
-// key of the lease bucket, whose TTL lets it lapse when its holder stops
-// renewing) evaluates every alarm and runs the actions of those whose
-// state changed. A node that stops cleanly gives the lease up.
+// The evaluator: every EvalInterval, the node that holds the
+// evaluator's lease (package lease) evaluates every alarm and runs the
+// actions of those whose state changed. A node that stops cleanly gives
+// the lease up; one that stops renewing it loses it after the lease's TTL.
 
-const leaseKey = "evaluator"
+// EvalLease is the lease whose holder evaluates the alarms.
+const EvalLease = "evaluator"
 
-func (s *Store) evaluateLoop() {
+func (s *Store) evaluateLoop(ctx context.Context) {
 	t := time.NewTicker(s.o.EvalInterval)
 	defer t.Stop()
-	var rev uint64
 	for {
 		select {
-		case <-s.stop:
-			if rev != 0 {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				s.lease.Delete(ctx, leaseKey)
-				cancel()
-			}
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), max(s.o.EvalInterval, 5*time.Second))
-		rev = s.holdLease(ctx, rev)
-		if rev != 0 {
-			s.EvaluateAlarms(ctx)
-		}
+		ectx, cancel := context.WithTimeout(ctx, max(s.o.EvalInterval, 5*time.Second))
+		s.EvaluateAlarms(ectx)
 		cancel()
 	}
-}
-
-// holdLease takes or renews the evaluator's lease; it returns the
-// lease's revision, 0 when another node holds it.
-func (s *Store) holdLease(ctx context.Context, rev uint64) uint64 {
-	var err error
-	if rev != 0 {
-		if rev, err = s.lease.Update(ctx, leaseKey, []byte(s.node), rev); err == nil {
-			return rev
-		}
-	}
-	if rev, err = s.lease.Create(ctx, leaseKey, []byte(s.node)); err == nil {
-		return rev
-	}
-	return 0
 }
 
 // EvaluateAlarms evaluates every alarm once, now, and runs the actions

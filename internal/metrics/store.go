@@ -18,6 +18,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/follow"
 	"github.com/aloft-dev/aloft/internal/ids"
+	"github.com/aloft-dev/aloft/internal/lease"
 )
 
 // Retention is how long datapoints and metrics are kept, as CloudWatch
@@ -30,13 +31,11 @@ const DefaultMaxMetrics = 50_000
 
 // The backbone's buckets: datapoints, one key per metric, unit, hour and
 // node (<metric>.<unit>.<hour>.<node>) holding that node's minutes of
-// the hour; the metrics themselves, one key per metric; alarms; and the
-// evaluator's lease.
+// the hour; the metrics themselves, one key per metric; and alarms.
 const (
 	dataBucket  = "aloft_metrics"
 	namesBucket = "aloft_metric_names"
 	alarmBucket = "aloft_alarms"
-	leaseBucket = "aloft_alarm_lease"
 )
 
 // Options configure a Store. The zero value is usable.
@@ -53,7 +52,10 @@ type Options struct {
 	MaxMetrics int
 	// Actions run alarms' actions; nil runs none.
 	Actions Actions
-	Logger  *slog.Logger
+	// Leases decide which node evaluates the alarms (EvalLease); nil
+	// opens leases of the store's own on the backbone.
+	Leases *lease.Leases
+	Logger *slog.Logger
 	// Now is the clock (time.Now).
 	Now func() time.Time
 }
@@ -66,8 +68,12 @@ type Store struct {
 	data   jetstream.KeyValue
 	names  jetstream.KeyValue
 	alarms jetstream.KeyValue
-	lease  jetstream.KeyValue
-	node   string
+	leases *lease.Leases
+	own    bool // leases were opened here, and are closed by Close
+
+	evalCtx  context.Context // ends at Close, ending the evaluator
+	evalStop context.CancelFunc
+	node     string
 
 	shards [nShards]shard
 
@@ -143,6 +149,7 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 		o.Now = time.Now
 	}
 	s := &Store{o: o, node: o.Node, known: map[uint64]*metricInfo{}, alarmSet: map[string]*alarmRecord{}, stop: make(chan struct{})}
+	s.evalCtx, s.evalStop = context.WithCancel(context.Background())
 	if s.node == "" {
 		s.node = ids.New()
 	}
@@ -160,10 +167,6 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 	if s.alarms, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: alarmBucket, History: 1, Storage: jetstream.FileStorage}); err != nil {
 		return nil, fmt.Errorf("metrics: open %s: %w", alarmBucket, err)
 	}
-	ttl := max(3*o.EvalInterval, 3*time.Second)
-	if s.lease, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: leaseBucket, History: 1, TTL: ttl, Storage: jetstream.MemoryStorage}); err != nil {
-		return nil, fmt.Errorf("metrics: open %s: %w", leaseBucket, err)
-	}
 	f, err := follow.KV(ctx, s.names, s.applyName, nil)
 	if err != nil {
 		return nil, err
@@ -174,6 +177,15 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 		return nil, err
 	}
 	s.followers = append(s.followers, f)
+	if s.leases = o.Leases; s.leases == nil {
+		if s.leases, err = lease.Open(ctx, js, lease.Options{Node: s.node, Logger: o.Logger}); err != nil {
+			for _, f := range s.followers {
+				f.Stop()
+			}
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		s.own = true
+	}
 	return s, nil
 }
 
@@ -226,7 +238,7 @@ func (s *Store) Start() {
 	}()
 	go func() {
 		defer s.wg.Done()
-		s.evaluateLoop()
+		s.leases.Run(s.evalCtx, EvalLease, s.evaluateLoop)
 	}()
 }
 
@@ -236,10 +248,14 @@ func (s *Store) Close(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
 		close(s.stop)
+		s.evalStop()
 		s.wg.Wait()
 		err = s.Flush(ctx)
 		for _, f := range s.followers {
 			f.Stop()
+		}
+		if s.own {
+			s.leases.Close()
 		}
 	})
 	return err

@@ -10,6 +10,7 @@ import (
 	"github.com/google/btree"
 
 	"github.com/aloft-dev/aloft/internal/item"
+	"github.com/aloft-dev/aloft/internal/lease"
 )
 
 // TTL is a table's time to live: the attribute holding each item's
@@ -24,9 +25,29 @@ type TTL struct {
 // mistake) deletes nothing.
 const ttlHorizon = 5 * 365 * 24 * time.Hour
 
-// SweepEvery is how often each node deletes the expired items of the
+// SweepEvery is how often the sweeper deletes the expired items of the
 // tables with a time to live.
 var SweepEvery = time.Second
+
+// SweepLease is the lease whose holder sweeps expired items and compacts
+// the tables' streams, once Share is called.
+const SweepLease = "tables"
+
+// Share makes the sweeper and the compactor run on one node of a
+// cluster at a time: from now on this node runs them only while it holds
+// SweepLease in l. Until then (and on a server alone) each node runs
+// them, which is correct but repeats the work on every node. Call it
+// once, before Close.
+func (s *Service) Share(l *lease.Leases) {
+	s.stopSweep()
+	<-s.swept
+	sweepCtx, stop := context.WithCancel(context.Background())
+	s.stopSweep, s.swept = stop, make(chan struct{})
+	go func() {
+		defer close(s.swept)
+		l.Run(sweepCtx, SweepLease, s.sweep)
+	}()
+}
 
 // expiry returns an item's expiry in Unix seconds under attribute attr,
 // or 0 when it has none (no such attribute, or not a number).
@@ -97,10 +118,11 @@ func (ix *index) expired(now time.Time, n int) []*entry {
 // errNotExpired refuses a sweeper's deletion of an item changed since.
 var errNotExpired = errors.New("tables: the item no longer expires now")
 
-// sweep deletes the expired items of the tables with a time to live
-// until ctx ends; each deletion is recorded in the table's stream as
-// the service's, as DynamoDB's are. Every node sweeps: a deletion is
-// conditional on the version it saw, so two nodes never delete twice.
+// sweep deletes the expired items of the tables with a time to live,
+// and compacts the tables' streams, until ctx ends; each deletion is
+// recorded in the table's stream as the service's, as DynamoDB's are.
+// One node sweeps at a time (see Share); a deletion is conditional on the
+// version it saw all the same, so two nodes never delete twice.
 func (s *Service) sweep(ctx context.Context) {
 	tick := time.NewTicker(SweepEvery)
 	defer tick.Stop()
