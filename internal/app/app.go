@@ -42,6 +42,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/lambdaapi"
 	"github.com/aloft-dev/aloft/internal/layers"
+	dutylease "github.com/aloft-dev/aloft/internal/lease"
 	"github.com/aloft-dev/aloft/internal/logs"
 	"github.com/aloft-dev/aloft/internal/mappings"
 	"github.com/aloft-dev/aloft/internal/meter"
@@ -100,6 +101,7 @@ type Server struct {
 	placer   *placement.Placer
 	queue    *async.Queue
 	sched    *scheduler.Scheduler
+	leases   *dutylease.Leases // this node's leases of once-per-cluster duties (lease.go)
 	http     *http.Server
 	ln       net.Listener
 	served   chan error
@@ -224,6 +226,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	if s.tables, err = tables.Open(ctx, js, s.st.Conn(), log.With("component", "tables")); err != nil {
 		return nil, err
 	}
+	if err := s.openLeases(ctx, js, log); err != nil {
+		return nil, err
+	}
+	s.tables.Share(s.leases)
 	if s.meter, err = meter.Open(ctx, js, 0, log.With("component", "meter")); err != nil {
 		return nil, err
 	}
@@ -302,7 +308,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	s.queue.Start()
-	if s.sched, err = scheduler.Open(ctx, js, scheduler.Deps{Queue: s.queue, Logger: log.With("component", "scheduler")}); err != nil {
+	if s.sched, err = scheduler.Open(ctx, js, scheduler.Deps{Queue: s.queue, Logger: log.With("component", "scheduler"), Leases: s.leases}); err != nil {
 		return nil, err
 	}
 	s.sched.Start()
@@ -320,7 +326,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Send: func(ctx context.Context, arn string, body []byte) error {
 			return s.sendToDestination(ctx, arn, body, nil)
 		},
-		Log: log.With("component", "mappings"), IteratorAge: s.iteratorAge()})
+		Log: log.With("component", "mappings"), IteratorAge: s.iteratorAge(), Leases: s.leases})
 	if err != nil {
 		return nil, err
 	}
@@ -608,6 +614,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.tables.Close()
 		s.tables = nil
 	}
+	s.closeLeases()
 	if s.queues != nil {
 		s.queues.Close()
 		s.queues = nil

@@ -29,6 +29,7 @@ func (s *Server) openMetrics(ctx context.Context, js jetstream.JetStream, log *s
 	m, err := metrics.Open(ctx, js, metrics.Options{
 		EvalInterval: s.cfg.AlarmInterval,
 		Actions:      alarmActions{s},
+		Leases:       s.leases,
 		Logger:       log.With("component", "metrics"),
 	})
 	if err != nil {

@@ -8,8 +8,10 @@
 //
 // SQS queues (package queues) are the source here. Mappings are
 // documents in the key-value bucket aloft_mappings, followed on every
-// node; every node polls every enabled mapping, and the queue hands each
-// message to one of them.
+// node; every node polls every enabled queue mapping, and the queue hands
+// each message to one of them. A table stream mapping is read by one node
+// at a time, the holder of its lease, so that its records are delivered
+// in order (stream.go).
 package mappings
 
 import (
@@ -31,6 +33,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/follow"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/ids"
+	"github.com/aloft-dev/aloft/internal/lease"
 	"github.com/aloft-dev/aloft/internal/queues"
 	"github.com/aloft-dev/aloft/internal/tables"
 )
@@ -129,6 +132,9 @@ type Deps struct {
 	// as each round is read, with the mapping's function ARN, for
 	// metrics. It must be quick.
 	IteratorAge func(functionArn string, age time.Duration)
+	// Leases decide which node reads each table stream mapping
+	// (LeaseName); nil opens leases of the service's own on the backbone.
+	Leases *lease.Leases
 }
 
 // Service keeps the mappings and runs their pollers. Create it with Open.
@@ -139,7 +145,8 @@ type Service struct {
 
 	bucketsOnce sync.Once
 	positions   jetstream.KeyValue // stream mappings' positions
-	leases      jetstream.KeyValue // who reads each stream mapping
+	leases      *lease.Leases      // who reads each stream mapping
+	ownLeases   bool               // leases were opened here, and are closed by Close
 	bucketsErr  error
 
 	log    *slog.Logger
@@ -163,7 +170,7 @@ func Open(ctx context.Context, js jetstream.JetStream, d Deps) (*Service, error)
 	if err != nil {
 		return nil, fmt.Errorf("mappings: bucket: %w", err)
 	}
-	s := &Service{d: d, js: js, kv: kv, log: d.Log, all: map[string]*Mapping{}, pollers: map[string]runner{}}
+	s := &Service{d: d, js: js, kv: kv, log: d.Log, all: map[string]*Mapping{}, pollers: map[string]runner{}, leases: d.Leases}
 	if s.follow, err = follow.KV(ctx, kv, s.apply, nil); err != nil {
 		return nil, fmt.Errorf("mappings: %w", err)
 	}
@@ -194,6 +201,10 @@ func (s *Service) Close() {
 	s.mu.Unlock()
 	for _, p := range ps {
 		p.close()
+	}
+	s.bucketsOnce.Do(func() {}) // what a poller opened is seen here
+	if s.ownLeases {
+		s.leases.Close()
 	}
 }
 

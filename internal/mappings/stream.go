@@ -16,25 +16,28 @@ import (
 	"github.com/aloft-dev/aloft/internal/eventfilter"
 	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/item"
+	"github.com/aloft-dev/aloft/internal/lease"
 )
 
 // A table stream is read by one node at a time, in order: whoever holds
-// the mapping's lease (a key of aloft_mapping_leases, which expires
-// unless renewed) polls it, and keeps its position (the next record's
-// sequence) in aloft_mapping_positions after each batch it is done with.
+// the mapping's lease (package lease; named by LeaseName) polls it, and
+// keeps its position (the next record's sequence) in
+// aloft_mapping_positions after each batch it is done with. A node that
+// loses the lease stops delivering before another can take it.
 
-const (
-	positionsBucket = "aloft_mapping_positions"
-	leasesBucket    = "aloft_mapping_leases"
-	leaseTTL        = 15 * time.Second
-)
+const positionsBucket = "aloft_mapping_positions"
 
-// streamBuckets opens the positions and leases buckets, once.
-func (s *Service) streamBuckets(ctx context.Context) (jetstream.KeyValue, jetstream.KeyValue, error) {
+// LeaseName is the lease whose holder reads the stream of mapping uuid.
+func LeaseName(uuid string) string { return "mapping/" + uuid }
+
+// streamBuckets opens the positions bucket, and leases of the service's
+// own when Deps has none, once.
+func (s *Service) streamBuckets(ctx context.Context) (jetstream.KeyValue, *lease.Leases, error) {
 	s.bucketsOnce.Do(func() {
 		s.positions, s.bucketsErr = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: positionsBucket, History: 1, Storage: jetstream.FileStorage})
-		if s.bucketsErr == nil {
-			s.leases, s.bucketsErr = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: leasesBucket, History: 1, TTL: leaseTTL, Storage: jetstream.FileStorage})
+		if s.bucketsErr == nil && s.leases == nil {
+			s.leases, s.bucketsErr = lease.Open(ctx, s.js, lease.Options{Logger: s.log})
+			s.ownLeases = s.bucketsErr == nil
 		}
 	})
 	if s.bucketsErr != nil {
@@ -71,7 +74,6 @@ type streamPoller struct {
 	s       *Service
 	m       Mapping
 	filters []*eventfilter.Pattern
-	node    string
 	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -79,7 +81,7 @@ type streamPoller struct {
 
 func (s *Service) newStreamPoller(m Mapping) *streamPoller {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &streamPoller{s: s, m: m, node: ids.Hex(), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	p := &streamPoller{s: s, m: m, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	if m.FilterCriteria != nil {
 		for _, f := range m.FilterCriteria.Filters {
 			if pat, err := eventfilter.Parse([]byte(f.Pattern)); err == nil {
@@ -97,14 +99,16 @@ func (p *streamPoller) close() {
 	<-p.done
 }
 
-func (p *streamPoller) pause(d time.Duration) {
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
-	case <-p.ctx.Done():
-	case <-time.After(d):
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
-// run holds the lease and works batches while it does.
+// run works batches while this node holds the mapping's lease.
 func (p *streamPoller) run() {
 	defer close(p.done)
 	_, leases, err := p.s.streamBuckets(p.ctx)
@@ -112,36 +116,25 @@ func (p *streamPoller) run() {
 		p.s.log.Error("mappings: stream mapping stopped", "uuid", p.m.UUID, "err", err)
 		return
 	}
-	var rev uint64
-	for p.ctx.Err() == nil {
-		if rev == 0 {
-			r, err := leases.Create(p.ctx, p.m.UUID, []byte(p.node))
-			if err != nil {
-				p.pause(time.Second) // another node holds it
-				continue
-			}
-			rev = r
-		}
-		// Renewed between batches; a lease lost is given up.
-		r, err := leases.Update(p.ctx, p.m.UUID, []byte(p.node), rev)
-		if err != nil {
-			rev = 0
-			continue
-		}
-		rev = r
+	leases.Run(p.ctx, LeaseName(p.m.UUID), p.read)
+}
+
+// read works batches until ctx ends: the lease is lost or the poller
+// closes.
+func (p *streamPoller) read(ctx context.Context) {
+	for ctx.Err() == nil {
 		// Caught up, it waits for the table's next change (or a second,
 		// in case the stream went away and came back).
 		changed := p.s.d.Tables.NextChange(p.m.EventSourceArn)
-		if worked := p.batch(); !worked {
+		if worked := p.batch(ctx); !worked {
+			t := time.NewTimer(time.Second)
 			select {
-			case <-p.ctx.Done():
+			case <-ctx.Done():
 			case <-changed:
-			case <-time.After(time.Second):
+			case <-t.C:
 			}
+			t.Stop()
 		}
-	}
-	if rev != 0 {
-		leases.Delete(context.Background(), p.m.UUID, jetstream.LastRevision(rev))
 	}
 }
 
@@ -151,8 +144,7 @@ func (p *streamPoller) run() {
 // their item's key, each lane invoking the function with its records in
 // order, so changes to one item are still delivered one after another.
 // The position moves past the round once every lane is done with it.
-func (p *streamPoller) batch() bool {
-	ctx := p.ctx
+func (p *streamPoller) batch(ctx context.Context) bool {
 	from, err := p.s.position(ctx, p.m.UUID)
 	if err != nil {
 		p.s.log.Warn("mappings: stream position", "uuid", p.m.UUID, "err", err)
@@ -170,7 +162,7 @@ func (p *streamPoller) batch() bool {
 	if w := p.m.MaximumBatchingWindowInSeconds; w > 0 && len(recs) < want {
 		deadline := time.Now().Add(time.Duration(w) * time.Second)
 		for len(recs) < want && time.Now().Before(deadline) && ctx.Err() == nil {
-			p.pause(100 * time.Millisecond)
+			pause(ctx, 100*time.Millisecond)
 			more, n, err := p.s.d.Tables.RecordsFrom(ctx, p.m.EventSourceArn, next, want-len(recs))
 			if err != nil {
 				break
@@ -199,7 +191,7 @@ func (p *streamPoller) batch() bool {
 		wg.Go(func() {
 			for len(events) > 0 && ctx.Err() == nil {
 				n := min(len(events), p.m.BatchSize)
-				p.deliver(events[:n])
+				p.deliver(ctx, events[:n])
 				events = events[n:]
 			}
 		})
@@ -272,16 +264,16 @@ func (p *streamPoller) matches(ev map[string]any) bool {
 // deliver invokes the function with events until it succeeds, bisecting
 // a failing batch when asked, and gives up on records past the retry or
 // age limits, sending their batch's details to the OnFailure destination.
-func (p *streamPoller) deliver(events []map[string]any) {
+func (p *streamPoller) deliver(ctx context.Context, events []map[string]any) {
 	queue := [][]map[string]any{events}
-	for len(queue) > 0 && p.ctx.Err() == nil {
+	for len(queue) > 0 && ctx.Err() == nil {
 		batch := queue[0]
 		queue = queue[1:]
 		attempts := 0
-		for p.ctx.Err() == nil {
+		for ctx.Err() == nil {
 			attempts++
 			payload, _ := json.Marshal(map[string]any{"Records": batch})
-			answer, fnErr, err := p.s.d.Invoke(p.ctx, p.m.target(), payload)
+			answer, fnErr, err := p.s.d.Invoke(ctx, p.m.target(), payload)
 			failed := err != nil || fnErr != ""
 			if !failed && len(p.m.FunctionResponseTypes) > 0 {
 				if rest := failedFrom(answer, batch); rest != nil {
@@ -304,10 +296,10 @@ func (p *streamPoller) deliver(events []map[string]any) {
 				condition = "RecordAgeExceeded"
 			}
 			if condition != "" {
-				p.giveUp(batch, condition, attempts, fnErr)
+				p.giveUp(ctx, batch, condition, attempts, fnErr)
 				break
 			}
-			p.pause(time.Duration(min(attempts, 10)) * 100 * time.Millisecond)
+			pause(ctx, time.Duration(min(attempts, 10))*100*time.Millisecond)
 		}
 	}
 }
@@ -352,7 +344,7 @@ func recordAge(ev map[string]any) time.Duration {
 
 // giveUp sends a failed batch's details to the OnFailure destination,
 // as Lambda does for streams, and moves on.
-func (p *streamPoller) giveUp(batch []map[string]any, condition string, attempts int, fnErr string) {
+func (p *streamPoller) giveUp(ctx context.Context, batch []map[string]any, condition string, attempts int, fnErr string) {
 	p.s.log.Warn("mappings: giving up on stream records", "uuid", p.m.UUID, "condition", condition, "records", len(batch))
 	dest := ""
 	if d := p.m.DestinationConfig; d != nil && d.OnFailure != nil {
@@ -380,7 +372,7 @@ func (p *streamPoller) giveUp(batch []map[string]any, condition string, attempts
 		},
 	}
 	body, _ := json.Marshal(rec)
-	if err := p.s.d.Send(p.ctx, dest, body); err != nil && !errors.Is(err, context.Canceled) {
+	if err := p.s.d.Send(ctx, dest, body); err != nil && !errors.Is(err, context.Canceled) {
 		p.s.log.Error("mappings: the failure destination refused a record", "uuid", p.m.UUID, "destination", dest, "err", err)
 	}
 }
