@@ -573,7 +573,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.http = nil
 	}
-	fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	fctx, cancel, lost := s.finalContext()
 	defer cancel()
 	s.stopLifecycle() // before the queue and topics its notifications go to
 	if s.sched != nil {
@@ -642,7 +642,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.st.Close())
 		s.st = nil
 	}
-	return errors.Join(errs...)
+	return s.shutdownErr(lost, errs)
 }
 
 // provision starts the provisioned instances of the named function, of

@@ -132,3 +132,36 @@ func (s *Store) StreamStatuses(ctx context.Context) ([]StreamStatus, error) {
 type clusterState struct {
 	name, node string
 }
+
+// Writable reports whether the backbone can take writes now, asking it
+// for at most timeout: on a node of a cluster, that the cluster's meta
+// group has a leader, that a majority of its nodes are online, and that
+// its JetStream answers. A node left without a majority cannot save
+// anything, and need not wait to try (see the shutdown in package app).
+func (s *Store) Writable(ctx context.Context, timeout time.Duration) bool {
+	if s.js == nil {
+		return false
+	}
+	if s.cluster != nil && s.srv != nil {
+		jsi, err := s.srv.Jsz(nil)
+		if err != nil || jsi.Meta == nil || jsi.Meta.Leader == "" {
+			return false
+		}
+		online, all := 1, 1
+		for _, p := range jsi.Meta.Replicas {
+			if p != nil {
+				all++
+				if !p.Offline {
+					online++
+				}
+			}
+		}
+		if online*2 <= all {
+			return false
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, err := s.js.AccountInfo(ctx)
+	return err == nil
+}
