@@ -109,12 +109,19 @@ func coldStarts(t testing.TB, c *alofttest.Cluster, function string) int {
 // absent).
 func metric(t testing.TB, url, name, function string) float64 {
 	t.Helper()
+	return series(t, url, name+`{function="`+function+`"}`)
+}
+
+// series reads the value of one series (its name and labels, as
+// /metrics writes them) from url's /metrics (0 when absent).
+func series(t testing.TB, url, name string) float64 {
+	t.Helper()
 	resp, err := http.Get(url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	want := name + `{function="` + function + `"} `
+	want := name + " "
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -245,6 +252,50 @@ func TestPlacement(t *testing.T) {
 		// after the other.
 		for _, n := range []*alofttest.Server{n3, n3, n2, n1, n3} {
 			answerOf(t, call(t, n, "reserved", "", `{}`))
+		}
+	})
+
+	t.Run("provisioned instances are divided among the nodes", func(t *testing.T) {
+		createGo(t, c, n1, "prov", code)
+		if _, err := n1.Lambda().PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("prov")}); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range c.Nodes {
+			waitFor(t, "version 1 of prov at "+n.URL, func() bool {
+				_, err := n.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("prov"), Qualifier: aws.String("1")})
+				return err == nil
+			})
+		}
+		if _, err := n2.Lambda().PutProvisionedConcurrencyConfig(ctx, &lambda.PutProvisionedConcurrencyConfigInput{
+			FunctionName: aws.String("prov"), Qualifier: aws.String("1"), ProvisionedConcurrentExecutions: aws.Int32(3)}); err != nil {
+			t.Fatal(err)
+		}
+		for i, n := range c.Nodes {
+			waitFor(t, fmt.Sprintf("one provisioned instance ready on node %d", i+1), func() bool {
+				return series(t, n.URL, `aloft_provisioned_instances{function="prov",state="ready"}`) == 1
+			})
+		}
+		for _, n := range c.Nodes {
+			waitFor(t, "the cluster's provisioned instances reported at "+n.URL, func() bool {
+				out, err := n.Lambda().GetProvisionedConcurrencyConfig(ctx, &lambda.GetProvisionedConcurrencyConfigInput{
+					FunctionName: aws.String("prov"), Qualifier: aws.String("1")})
+				return err == nil && out.Status == types.ProvisionedConcurrencyStatusEnumReady && aws.ToInt32(out.AllocatedProvisionedConcurrentExecutions) == 3
+			})
+		}
+		// Three invocations at once through node 3 run on the three
+		// provisioned instances, wherever they are: no cold start.
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() {
+				out, err := n3.Lambda().Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("prov"), Qualifier: aws.String("1"), Payload: []byte(`{"op":"sleep","ms":500}`)})
+				if err != nil || out.FunctionError != nil {
+					t.Errorf("invoke prov:1: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if got := coldStarts(t, c, "prov"); got != 0 {
+			t.Fatalf("cold starts of prov: got %d, want 0", got)
 		}
 	})
 

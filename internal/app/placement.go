@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 
 	"github.com/aloft-dev/aloft/internal/function"
@@ -36,6 +37,21 @@ func (x *placed) Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Re
 	return x.p.Invoke(ctx, req)
 }
 
+// Provision keeps this node's share of n instances of req's function
+// initialised.
+func (x *placed) Provision(req *invoke.Invocation, n int) error {
+	return x.Invoker.Provision(req, x.p.ShareOf(n))
+}
+
+// Provisioned reports the provisioned instances of the named pool the
+// whole cluster was asked for and has ready: this node's, and the
+// others' by their last summaries.
+func (x *placed) Provisioned(name string) (requested, ready int) {
+	requested, ready = x.Invoker.Provisioned(name)
+	r, ok := x.p.Provisioned(name)
+	return requested + r, ready + ok
+}
+
 // startPlacement sets s.invoking, the invoker the APIs, the gateway and
 // the event sources call: this node's own when it is alone (no cost on
 // the invocation path), a Placer over it on a cluster.
@@ -58,6 +74,7 @@ func (s *Server) startPlacement() error {
 		return err
 	}
 	inv := s.inv
+	provisioned := &provisionWatch{s: s, inv: inv, applied: map[string]map[string]int{}}
 	p, err := placement.New(placement.Deps{
 		Conn:  s.st.Conn(),
 		Node:  node,
@@ -81,15 +98,17 @@ func (s *Server) startPlacement() error {
 				s.provisionOn(inv, rec.Config.FunctionName)
 			}
 		},
+		Every:  provisioned.apply,
 		Logger: s.log.With("component", "placement"),
 	})
 	if err != nil {
 		return err
 	}
+	s.placer = p // before Start: its goroutine reads it (provisionShare)
 	if err := p.Start(); err != nil {
+		s.placer = nil
 		return err
 	}
-	s.placer = p
 	s.invoking = &placed{Invoker: inv, p: p}
 	return nil
 }
@@ -131,3 +150,47 @@ func (s *Server) closePlacement(ctx context.Context) error {
 }
 
 var _ lambdaapi.Invoker = (*placed)(nil)
+
+// provisionWatch applies on this node the provisioned concurrency set
+// through other nodes: the registry tells a node of changes to a
+// function's code and configuration, but a change of provisioned
+// concurrency alone reaches the invoker only on the node whose API took
+// it.
+type provisionWatch struct {
+	s       *Server
+	inv     *invoker.Invoker
+	applied map[string]map[string]int // by function, by version: the instances last applied
+}
+
+// apply provisions the versions whose provisioned concurrency changed
+// since the last call, and releases those that have none any more. It
+// runs on the Placer's goroutine only.
+func (w *provisionWatch) apply() {
+	seen := make(map[string]bool, len(w.applied))
+	for _, rec := range w.s.reg.List() {
+		name := rec.Config.FunctionName
+		cur, old := rec.ProvisionedByVersion(), w.applied[name]
+		if len(cur) == 0 && len(old) == 0 {
+			continue
+		}
+		seen[name] = true
+		if maps.Equal(cur, old) {
+			continue
+		}
+		for version := range old {
+			if _, ok := cur[version]; ok {
+				continue
+			}
+			if t, err := rec.Describe(version); err == nil {
+				w.inv.Provision(invoke.For(t, 0, nil), 0)
+			}
+		}
+		w.s.provisionOn(w.inv, name)
+		w.applied[name] = cur
+	}
+	for name := range w.applied {
+		if !seen[name] {
+			delete(w.applied, name) // deleted: its instances were retired with it
+		}
+	}
+}

@@ -3,17 +3,21 @@ package invoker
 import "github.com/aloft-dev/aloft/internal/function"
 
 // PoolIdle is how many idle instances one pool (a function's $LATEST or
-// a version, see PoolKey) has, at the revision they run.
+// a version, see PoolKey) has, at the revision they run, and its
+// provisioned instances.
 type PoolIdle struct {
 	Key        string // PoolKey
 	RevisionID string // the configuration's RevisionID
 	Idle       int    // frozen ones included
+	// ProvisionedWanted is the provisioned concurrency asked of this
+	// invoker, ProvisionedReady the provisioned instances initialised.
+	ProvisionedWanted, ProvisionedReady int
 }
 
-// IdlePools appends to dst the pools that have idle instances now, for a
-// cluster's directory of warm instances. It takes each pool's lock
-// briefly and is meant for a periodic summary, not for the invocation
-// path.
+// IdlePools appends to dst the pools that have idle or provisioned
+// instances now, for a cluster's directory of warm instances. It takes
+// each pool's lock briefly and is meant for a periodic summary, not for
+// the invocation path.
 func (iv *Invoker) IdlePools(dst []PoolIdle) []PoolIdle {
 	iv.mu.RLock()
 	pools := make([]*pool, 0, len(iv.pools))
@@ -23,10 +27,11 @@ func (iv *Invoker) IdlePools(dst []PoolIdle) []PoolIdle {
 	iv.mu.RUnlock()
 	for _, p := range pools {
 		p.mu.Lock()
-		n, retired := len(p.idle), p.retired
+		x := PoolIdle{Key: PoolKey(p.cfg), RevisionID: p.cfg.RevisionID, Idle: len(p.idle), ProvisionedWanted: p.provisioned, ProvisionedReady: p.provReady}
+		retired := p.retired
 		p.mu.Unlock()
-		if n > 0 && !retired {
-			dst = append(dst, PoolIdle{Key: PoolKey(p.cfg), RevisionID: p.cfg.RevisionID, Idle: n})
+		if (x.Idle > 0 || x.ProvisionedWanted > 0) && !retired {
+			dst = append(dst, x)
 		}
 	}
 	return dst

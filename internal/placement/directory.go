@@ -18,11 +18,14 @@ type summary struct {
 	Unreserved int `json:"u,omitempty"`
 }
 
-// pool is one pool's idle instances in a summary.
+// pool is one pool's idle and provisioned instances in a summary.
 type pool struct {
 	Key  string `json:"k"` // PoolKey
 	Rev  string `json:"v"` // RevisionID
-	Idle int    `json:"n"`
+	Idle int    `json:"n,omitempty"`
+	// Provisioned instances asked of the node, and ready.
+	Wanted int `json:"pw,omitempty"`
+	Ready  int `json:"pr,omitempty"`
 }
 
 // peer is what the directory knows of another node.
@@ -147,6 +150,19 @@ func (d *directory) warm(key, rev string) string {
 		best.inflight[key]++
 	}
 	return name
+}
+
+// provisioned sums the provisioned instances of pool key the other nodes
+// were asked for and have ready.
+func (d *directory) provisioned(key string) (wanted, ready int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, p := range d.peers {
+		if x, ok := p.idle[key]; ok {
+			wanted, ready = wanted+x.Wanted, ready+x.Ready
+		}
+	}
+	return wanted, ready
 }
 
 // release ends what warm counted taken at node.

@@ -22,7 +22,8 @@
 //     with its summary at once.
 //
 //   - Forwarding. An invocation runs here when this node has an idle
-//     instance of its pool at its revision. Otherwise, when another node
+//     instance of its pool at its revision that no other invocation
+//     arriving here has claimed. Otherwise, when another node
 //     advertises one, the invocation is sent to that node with a NATS
 //     request on aloft.placement.invoke.<node> and runs there; otherwise
 //     it runs here, starting an instance. The forward carries the
@@ -46,12 +47,19 @@
 //     i < L mod N. Each node enforces its share on what runs on it, so the
 //     shares add up to L. A node whose share is used up forwards the
 //     invocation to a member whose advertised count leaves room in its
-//     share, and throttles (429) only when none does. Provisioned
-//     concurrency is split the same way (Server.ProvisionShare). Keep-alive
-//     budgets stay per node. While membership changes (a node joined or
+//     share (or, when every summary says all are full, to the one least
+//     over its share, since summaries lag and the member decides), and
+//     throttles (429) only when that one does too. Provisioned
+//     concurrency is split the same way (ShareOf): each node keeps its
+//     share of a version's instances ready, and reports the cluster's
+//     total from the summaries, which carry each pool's provisioned
+//     instances. Keep-alive budgets stay per node. While membership changes (a node joined or
 //     was forgotten, up to TTL) nodes may disagree on N for a moment: the
 //     shares may then add up to somewhat more or less than L.
 //
 // A node alone builds no Placer: its invocations go straight to its
-// invoker, at no cost.
+// invoker, at no cost. On a cluster, the environment variable
+// ALOFT_PLACEMENT=local (app.PlacementEnv) builds none either: every
+// invocation runs on the node it arrived at, within that node's own
+// limits, as before placement; it is a knob for measurements.
 package placement

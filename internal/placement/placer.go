@@ -51,7 +51,10 @@ type Deps struct {
 	// OnMembers, when set, is called (on a goroutine of the Placer's)
 	// whenever the cluster's live nodes change, with the new members.
 	OnMembers func(names []string, self int)
-	Logger    *slog.Logger
+	// Every, when set, is called about once a second on the Placer's
+	// goroutine until Close, for the wiring's periodic chores.
+	Every  func()
+	Logger *slog.Logger
 	// Interval is how often the summary is looked at (0: 200 ms), TTL how
 	// long a silent node is remembered (0: three seconds), StartWait how
 	// long a forward waits to be started (0: one second).
@@ -70,6 +73,7 @@ type Placer struct {
 
 	mu      sync.Mutex
 	waiting map[string]chan *nats.Msg // guarded by mu; by answer subject's last token
+	claimed sync.Map                  // of *atomic.Int32 by pool key: idle instances claimed here (Invoke)
 	last    []byte                    // guarded by mu: the summary published last
 	lastAt  time.Time                 // guarded by mu: when
 	closed  bool                      // guarded by mu: no more invocations for other nodes
@@ -203,14 +207,19 @@ func (p *Placer) run() {
 	defer p.wg.Done()
 	t := time.NewTicker(p.d.Interval)
 	defer t.Stop()
+	var every time.Time
 	for {
 		select {
 		case <-p.stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
 			p.publish(false)
-			if p.dir.expire(time.Now()) {
+			if p.dir.expire(now) {
 				p.membersChanged()
+			}
+			if p.d.Every != nil && now.Sub(every) >= time.Second {
+				every = now
+				p.d.Every()
 			}
 		}
 	}
@@ -239,7 +248,7 @@ func (p *Placer) publish(force bool) {
 func (p *Placer) summary() []byte {
 	s := summary{Node: p.d.Node}
 	for _, x := range p.d.Local.IdlePools(nil) {
-		s.Idle = append(s.Idle, pool{Key: x.Key, Rev: x.RevisionID, Idle: x.Idle})
+		s.Idle = append(s.Idle, pool{Key: x.Key, Rev: x.RevisionID, Idle: x.Idle, Wanted: x.ProvisionedWanted, Ready: x.ProvisionedReady})
 	}
 	fns, unreserved := p.d.Local.Snapshot()
 	for _, f := range fns {
@@ -307,6 +316,12 @@ func (p *Placer) ShareOf(limit int) int {
 	return Share(limit, m.self, len(m.names))
 }
 
+// Provisioned reports the provisioned instances of pool key (PoolKey)
+// the other nodes were asked for and have ready, by their last summaries.
+func (p *Placer) Provisioned(key string) (requested, ready int) {
+	return p.dir.provisioned(key)
+}
+
 // Invoke runs req where the cluster has an idle instance of it, or here;
 // see the package doc.
 func (p *Placer) Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Response, error) {
@@ -315,8 +330,16 @@ func (p *Placer) Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Re
 		return p.runLocal(ctx, req, m)
 	}
 	var tried string
-	if p.d.Local.IdleFor(req.Config) == 0 {
-		key := invoke.PoolKey(req.Config)
+	// Invocations arriving together each claim one of this node's idle
+	// instances while they run here; those that find none claimable look
+	// for one elsewhere. (A claim outlives the instance's taking, so for a
+	// moment this node may look one instance short and forward.)
+	key := invoke.PoolKey(req.Config)
+	claims := p.claims(key)
+	if p.d.Local.IdleFor(req.Config) >= int(claims.Add(1)) {
+		defer claims.Add(-1)
+	} else {
+		claims.Add(-1)
 		if node := p.dir.warm(key, req.Config.RevisionID); node != "" {
 			tried = node
 			resp, err, ran := p.forward(ctx, node, req)
@@ -351,6 +374,16 @@ func (p *Placer) Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Re
 	}
 	p.d.Logger.Info("a forwarded invocation was not started; throttled", "node", node, "function", req.Config.FunctionName)
 	return resp, err
+}
+
+// claims returns the count of this node's idle instances of pool key
+// claimed by invocations running here.
+func (p *Placer) claims(key string) *atomic.Int32 {
+	if c, ok := p.claimed.Load(key); ok {
+		return c.(*atomic.Int32)
+	}
+	c, _ := p.claimed.LoadOrStore(key, new(atomic.Int32))
+	return c.(*atomic.Int32)
 }
 
 // runLocal runs req on this node's invoker within this node's shares of
@@ -527,6 +560,12 @@ func (p *Placer) respond(subject string, a *answer, payload []byte) {
 	h, err := header(a)
 	if err == nil {
 		err = p.d.Conn.PublishMsg(&nats.Msg{Subject: subject, Header: h, Data: payload})
+	}
+	if errors.Is(err, nats.ErrMaxPayload) {
+		e := function.Errorf(fault.Internal, "ServiceException", "the response is larger than the backbone carries between nodes (%d bytes)", p.d.Conn.MaxPayload())
+		if h, err = header(answerOf(nil, e)); err == nil {
+			err = p.d.Conn.PublishMsg(&nats.Msg{Subject: subject, Header: h})
+		}
 	}
 	if err != nil {
 		p.d.Logger.Warn("could not answer a forwarded invocation", "err", err)
