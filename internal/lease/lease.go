@@ -279,6 +279,9 @@ loop:
 		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
 		err := l.kv.Delete(rctx, name, jetstream.LastRevision(rev))
 		rcancel()
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return // it lapsed meanwhile, and may be another node's already
+		}
 		if err != nil {
 			l.log.Warn("lease: could not give a lease up; it lapses on its own", "lease", name, "err", err)
 			return

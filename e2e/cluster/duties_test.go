@@ -1,0 +1,296 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	stypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/aloft-dev/aloft/internal/alofttest"
+	"github.com/aloft-dev/aloft/internal/client"
+	"github.com/aloft-dev/aloft/internal/lease"
+)
+
+// dutyFunction is the function the schedules invoke (e2e/functions/gofn,
+// op "noop"); every invocation that succeeds sends its destination
+// record, with the schedule's input, to the queue dutySink.
+const (
+	dutyFunction = "duty-tick"
+	dutySink     = "duty-fired"
+)
+
+// TestScheduleFiresOnceAcrossNodes creates one-time schedules through node
+// 2 of three and checks that each is delivered exactly once and fired by
+// one node; then it kills the node holding the scheduler's lease and
+// checks that schedules made through a survivor still fire exactly once,
+// from a survivor, within the lease's TTL.
+func TestScheduleFiresOnceAcrossNodes(t *testing.T) {
+	c := alofttest.StartCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	n2 := c.Nodes[1]
+	sinkURL := dutySetup(ctx, t, n2)
+
+	// Three one-time schedules a few seconds ahead, through node 2.
+	first := []string{"tick-1", "tick-2", "tick-3"}
+	for i, name := range first {
+		dutySchedule(ctx, t, n2, name, time.Duration(3+i)*time.Second)
+	}
+	got := dutyCollect(t, n2, sinkURL, first, 30*time.Second)
+	holder := dutyCheckOnce(t, c, first, got, -1)
+	t.Logf("node %d holds the scheduler's lease and fired %v", holder+1, first)
+
+	// Every stream (the leases' bucket too) is replicated before a node
+	// is lost, so that the survivors keep a majority of each.
+	dutyReplicated(ctx, t, n2, 3)
+
+	// The holder dies; schedules made through a survivor fire once, from
+	// a survivor, within the lease's TTL of their time.
+	survivor := c.Nodes[(holder+1)%3]
+	c.Nodes[holder].Kill()
+	killed := time.Now()
+	second := []string{"tick-4", "tick-5", "tick-6"}
+	for i, name := range second {
+		dutySchedule(ctx, t, survivor, name, time.Duration(2+i)*time.Second)
+	}
+	got = dutyCollect(t, survivor, dutySinkAt(ctx, t, survivor), second, lease.DefaultTTL+20*time.Second)
+	fired := dutyCheckOnce(t, c, second, got, holder)
+	latest := time.Time{}
+	for _, at := range got {
+		if at.After(latest) {
+			latest = at
+		}
+	}
+	t.Logf("after node %d was killed, node %d took the lease and fired %v; the last record came %v after the kill",
+		holder+1, fired+1, second, latest.Sub(killed).Round(time.Millisecond))
+	if late := latest.Sub(killed); late > lease.DefaultTTL+lease.DefaultTTL/3+6*time.Second {
+		t.Errorf("the schedules due 2-4 s after the kill were delivered %v after it, more than the lease's TTL (%v) later", late, lease.DefaultTTL)
+	}
+}
+
+// dutySetup creates, through s, the function, its OnSuccess destination
+// queue and a role that may send to it, and returns the queue's URL.
+func dutySetup(ctx context.Context, t *testing.T, s *alofttest.Server) string {
+	t.Helper()
+	ic := iam.NewFromConfig(s.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(s.URL) })
+	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("duty-sender"), AssumeRolePolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		t.Fatalf("create the role: %v", err)
+	}
+	if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("duty-sender"), PolicyName: aws.String("send"), PolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:SendMessage","logs:*"],"Resource":"*"}]}`)}); err != nil {
+		t.Fatalf("grant the role: %v", err)
+	}
+	if _, err := s.Lambda().CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String(dutyFunction),
+		Runtime:      ltypes.RuntimeProvidedal2023,
+		Handler:      aws.String("bootstrap"),
+		Role:         role.Role.Arn,
+		Code:         &ltypes.FunctionCode{ZipFile: alofttest.GoFunction(t, "e2e/functions/gofn", "v1")},
+		Timeout:      aws.Int32(10),
+	}); err != nil {
+		t.Fatalf("create the function: %v", err)
+	}
+	q, err := s.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(dutySink)})
+	if err != nil {
+		t.Fatalf("create the destination queue: %v", err)
+	}
+	attrs, err := s.SQS().GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lambda().PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName:         aws.String(dutyFunction),
+		MaximumRetryAttempts: aws.Int32(0),
+		DestinationConfig:    &ltypes.DestinationConfig{OnSuccess: &ltypes.OnSuccess{Destination: aws.String(attrs.Attributes["QueueArn"])}},
+	}); err != nil {
+		t.Fatalf("put the event invoke config: %v", err)
+	}
+	return aws.ToString(q.QueueUrl)
+}
+
+// dutySinkAt returns the destination queue's URL at s.
+func dutySinkAt(ctx context.Context, t *testing.T, s *alofttest.Server) string {
+	t.Helper()
+	q, err := s.SQS().GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(dutySink)})
+	if err != nil {
+		t.Fatalf("the destination queue at %s: %v", s.URL, err)
+	}
+	return aws.ToString(q.QueueUrl)
+}
+
+// dutySchedule creates through s a one-time schedule, name, due in
+// about d (at() counts whole seconds), that invokes the function with
+// its name as the text.
+func dutySchedule(ctx context.Context, t *testing.T, s *alofttest.Server, name string, d time.Duration) {
+	t.Helper()
+	sc := scheduler.NewFromConfig(s.Config(), func(o *scheduler.Options) { o.BaseEndpoint = aws.String(s.URL) })
+	when := time.Now().UTC().Add(d).Format("2006-01-02T15:04:05")
+	if _, err := sc.CreateSchedule(ctx, &scheduler.CreateScheduleInput{
+		Name:               aws.String(name),
+		ScheduleExpression: aws.String("at(" + when + ")"),
+		FlexibleTimeWindow: &stypes.FlexibleTimeWindow{Mode: stypes.FlexibleTimeWindowModeOff},
+		Target: &stypes.Target{Arn: aws.String("arn:aws:lambda:us-east-1:000000000000:function:" + dutyFunction),
+			RoleArn: aws.String("arn:aws:iam::000000000000:role/duty-sender"), Input: aws.String(`{"op":"noop","text":"` + name + `"}`)},
+	}); err != nil {
+		t.Fatalf("create schedule %s through %s: %v", name, s.URL, err)
+	}
+}
+
+// dutyCollect reads the destination records from the sink through s
+// until every one of want has come and then three seconds more, to see
+// any duplicate, failing after timeout. It returns when each record
+// arrived, by schedule, failing on a duplicate.
+func dutyCollect(t *testing.T, s *alofttest.Server, sinkURL string, want []string, timeout time.Duration) map[string]time.Time {
+	t.Helper()
+	got := map[string]time.Time{}
+	var complete time.Time
+	for deadline := time.Now().Add(timeout); complete.IsZero() || time.Since(complete) < 3*time.Second; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v the destination has records of %v, want %v", timeout, dutyKeys(got), want)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := s.SQS().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(sinkURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		cancel()
+		if err != nil {
+			t.Logf("receive the destination records: %v", err)
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		for _, m := range out.Messages {
+			var r struct {
+				RequestContext struct {
+					Condition string `json:"condition"`
+				} `json:"requestContext"`
+				RequestPayload struct {
+					Text string `json:"text"`
+				} `json:"requestPayload"`
+			}
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &r); err != nil || r.RequestContext.Condition != "Success" {
+				t.Fatalf("destination record %s (%v)", aws.ToString(m.Body), err)
+			}
+			if _, dup := got[r.RequestPayload.Text]; dup {
+				t.Fatalf("schedule %s was delivered twice", r.RequestPayload.Text)
+			}
+			got[r.RequestPayload.Text] = time.Now()
+			if _, err := s.SQS().DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(sinkURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatalf("delete a destination record: %v", err)
+			}
+		}
+		if complete.IsZero() && len(got) >= len(want) {
+			complete = time.Now()
+		}
+	}
+	for _, name := range want {
+		if _, ok := got[name]; !ok {
+			t.Fatalf("records of %v, want %v", dutyKeys(got), want)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("records of %v, want only %v", dutyKeys(got), want)
+	}
+	return got
+}
+
+func dutyKeys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// dutyLogLine is what the tests read of a server's log line.
+type dutyLogLine struct {
+	Msg      string `json:"msg"`
+	Lease    string `json:"lease"`
+	Schedule string `json:"schedule"`
+}
+
+// dutyCheckOnce checks in the nodes' logs (but gone's, -1 for none) that
+// each schedule of names was fired once, all by the one node that took
+// the scheduler's lease last, and returns that node's index.
+func dutyCheckOnce(t *testing.T, c *alofttest.Cluster, names []string, got map[string]time.Time, gone int) int {
+	t.Helper()
+	firedBy := map[string][]int{}
+	holder := -1
+	for i, n := range c.Nodes {
+		if i == gone {
+			continue
+		}
+		held := false
+		sc := bufio.NewScanner(strings.NewReader(n.Log()))
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var l dutyLogLine
+			if json.Unmarshal(sc.Bytes(), &l) != nil {
+				continue
+			}
+			switch {
+			case l.Msg == "schedule fired":
+				name := l.Schedule[strings.LastIndex(l.Schedule, "/")+1:]
+				firedBy[name] = append(firedBy[name], i)
+			case l.Lease == "scheduler" && l.Msg == "lease taken":
+				held = true
+			case l.Lease == "scheduler" && (l.Msg == "lease given up" || l.Msg == "lease lost"):
+				held = false
+			}
+		}
+		if held {
+			if holder >= 0 {
+				t.Fatalf("nodes %d and %d both hold the scheduler's lease", holder+1, i+1)
+			}
+			holder = i
+		}
+	}
+	if holder < 0 {
+		t.Fatal("no node holds the scheduler's lease")
+	}
+	for _, name := range names {
+		if by := firedBy[name]; len(by) != 1 || by[0] != holder {
+			t.Fatalf("schedule %s was fired by nodes %v, want once by node %d, the lease's holder", name, by, holder+1)
+		}
+	}
+	return holder
+}
+
+// dutyReplicated waits until `aloft cluster status` run against s lists
+// every stream with the given replicas and a leader.
+func dutyReplicated(ctx context.Context, t *testing.T, s *alofttest.Server, replicas int) {
+	t.Helper()
+	var under []string
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
+		out, errOut, code := s.Run(ctx, nil, "cluster", "status", "--output", "json")
+		var rep client.ClusterReport
+		if code == 0 && json.Unmarshal([]byte(out), &rep) == nil {
+			under = under[:0]
+			for _, st := range rep.Streams {
+				if st.Replicas != replicas || st.Leader == "" {
+					under = append(under, fmt.Sprintf("%s:R%d(leader %q)", st.Name, st.Replicas, st.Leader))
+				}
+			}
+			if len(rep.Streams) > 0 && len(under) == 0 {
+				return
+			}
+		} else {
+			under = []string{fmt.Sprintf("exit %d: %s", code, strings.TrimSpace(errOut))}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("streams not at %d replicas with a leader: %v", replicas, under)
+		}
+	}
+}
