@@ -37,7 +37,10 @@ const (
 // checks that schedules made through a survivor still fire exactly once,
 // from a survivor, within the lease's TTL.
 func TestScheduleFiresOnceAcrossNodes(t *testing.T) {
+	alofttest.Binary(t) // built before the clock starts
+	began := time.Now()
 	c := alofttest.StartCluster(t, 3)
+	t.Logf("the cluster formed in %v", time.Since(began).Round(time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	n2 := c.Nodes[1]
@@ -55,6 +58,7 @@ func TestScheduleFiresOnceAcrossNodes(t *testing.T) {
 	// Every stream (the leases' bucket too) is replicated before a node
 	// is lost, so that the survivors keep a majority of each.
 	dutyReplicated(ctx, t, n2, 3)
+	t.Logf("every stream has three replicas %v after the start", time.Since(began).Round(time.Millisecond))
 
 	// The holder dies; schedules made through a survivor fire once, from
 	// a survivor, within the lease's TTL of their time.
