@@ -85,6 +85,7 @@ type Placer struct {
 	ctx    context.Context // ends at Close, for invocations run for other nodes
 	cancel context.CancelFunc
 	stop   chan struct{}
+	kicked chan struct{}  // asks for a summary before the next interval
 	wg     sync.WaitGroup // the publisher and invocations run for other nodes
 	once   sync.Once
 
@@ -101,7 +102,7 @@ func New(d Deps) (*Placer, error) {
 		d.ConcurrencyLimit = 1000
 	}
 	if d.Interval <= 0 {
-		d.Interval = 200 * time.Millisecond
+		d.Interval = 100 * time.Millisecond
 	}
 	if d.TTL <= 0 {
 		d.TTL = 3 * time.Second
@@ -112,7 +113,7 @@ func New(d Deps) (*Placer, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Placer{d: d, dir: newDirectory(d.Node, d.TTL), waiting: map[string]chan *nats.Msg{}, stop: make(chan struct{})}
+	p := &Placer{d: d, dir: newDirectory(d.Node, d.TTL), waiting: map[string]chan *nats.Msg{}, stop: make(chan struct{}), kicked: make(chan struct{}, 1)}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	m := p.dir.members()
 	p.view.Store(&m)
@@ -202,16 +203,40 @@ func (p *Placer) Stats() (forwards, fallbacks, served int64) {
 	return p.forwards.Load(), p.fallbacks.Load(), p.served.Load()
 }
 
+// kick asks run for a summary now, as an instance may have started: a
+// cold start costs far more than the message, and the sooner the others
+// know of the instance, the fewer start their own.
+func (p *Placer) kick() {
+	select {
+	case p.kicked <- struct{}{}:
+	default:
+	}
+}
+
 // run publishes this node's summary and expires silent nodes until Close.
 func (p *Placer) run() {
 	defer p.wg.Done()
 	t := time.NewTicker(p.d.Interval)
 	defer t.Stop()
 	var every time.Time
+	var soon <-chan time.Time // a look again after a kick
+	tries := 0
 	for {
 		select {
 		case <-p.stop:
 			return
+		case <-p.kicked:
+			// The instance is given back to its pool as its invocation
+			// ends, perhaps a moment after: look again shortly until the
+			// summary changes.
+			if !p.publish(false) {
+				soon, tries = time.After(2*time.Millisecond), 10
+			}
+		case <-soon:
+			soon = nil
+			if tries--; !p.publish(false) && tries > 0 {
+				soon = time.After(2 * time.Millisecond)
+			}
 		case now := <-t.C:
 			p.publish(false)
 			if p.dir.expire(now) {
@@ -226,8 +251,9 @@ func (p *Placer) run() {
 }
 
 // publish sends this node's summary when it changed, when a second has
-// passed since the last, or when force is set.
-func (p *Placer) publish(force bool) {
+// passed since the last, or when force is set, and reports whether it
+// sent one.
+func (p *Placer) publish(force bool) bool {
 	b := p.summary()
 	now := time.Now()
 	p.mu.Lock()
@@ -237,11 +263,12 @@ func (p *Placer) publish(force bool) {
 	}
 	p.mu.Unlock()
 	if same && !force {
-		return
+		return false
 	}
 	if err := p.d.Conn.Publish(summarySubject+p.d.Node, b); err != nil {
 		p.d.Logger.Debug("could not publish the placement summary", "err", err)
 	}
+	return true
 }
 
 // summary encodes this node's summary.
@@ -336,10 +363,12 @@ func (p *Placer) Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Re
 	// moment this node may look one instance short and forward.)
 	key := invoke.PoolKey(req.Config)
 	claims := p.claims(key)
+	started := false // an instance is started here for req
 	if p.d.Local.IdleFor(req.Config) >= int(claims.Add(1)) {
 		defer claims.Add(-1)
 	} else {
 		claims.Add(-1)
+		started = true
 		if node := p.dir.warm(key, req.Config.RevisionID); node != "" {
 			tried = node
 			resp, err, ran := p.forward(ctx, node, req)
@@ -357,6 +386,9 @@ func (p *Placer) Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Re
 	}
 	resp, err := p.runLocal(ctx, req, m)
 	if fault.KindOf(err) != fault.Throttled {
+		if started {
+			p.kick() // the others learn of the new instance at once
+		}
 		return resp, err
 	}
 	// This node's share is used up: another's may not be.
