@@ -261,59 +261,77 @@ const lookupTimeout = 250 * time.Millisecond
 // CreateStream creates a stream, keeping the replicas of one that exists.
 func (h handle) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
-	return h.JetStream.CreateStream(ctx, cfg)
+	return retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Stream, error) {
+		return h.JetStream.CreateStream(ctx, cfg)
+	})
 }
 
 // UpdateStream updates a stream, keeping its replicas.
 func (h handle) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
-	return h.JetStream.UpdateStream(ctx, cfg)
+	return retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Stream, error) {
+		return h.JetStream.UpdateStream(ctx, cfg)
+	})
 }
 
 // CreateOrUpdateStream creates or updates a stream, keeping its
 // replicas when it has more.
 func (h handle) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
-	return h.JetStream.CreateOrUpdateStream(ctx, cfg)
+	return retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Stream, error) {
+		return h.JetStream.CreateOrUpdateStream(ctx, cfg)
+	})
 }
 
 // CreateKeyValue creates a bucket, keeping the replicas of one that exists.
 func (h handle) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
-	return h.JetStream.CreateKeyValue(ctx, cfg)
+	return wrapKV(retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return h.JetStream.CreateKeyValue(ctx, cfg)
+	}))
 }
 
 // UpdateKeyValue updates a bucket, keeping its replicas.
 func (h handle) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
-	return h.JetStream.UpdateKeyValue(ctx, cfg)
+	return wrapKV(retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return h.JetStream.UpdateKeyValue(ctx, cfg)
+	}))
 }
 
 // CreateOrUpdateKeyValue creates or updates a bucket, keeping its
 // replicas when it has more.
 func (h handle) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
-	return h.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
+	return wrapKV(retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return h.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
+	}))
 }
 
 // CreateObjectStore creates an object store, keeping the replicas of one
 // that exists.
 func (h handle) CreateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
 	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
-	return h.JetStream.CreateObjectStore(ctx, cfg)
+	return retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.ObjectStore, error) {
+		return h.JetStream.CreateObjectStore(ctx, cfg)
+	})
 }
 
 // UpdateObjectStore updates an object store, keeping its replicas.
 func (h handle) UpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
 	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
-	return h.JetStream.UpdateObjectStore(ctx, cfg)
+	return retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.ObjectStore, error) {
+		return h.JetStream.UpdateObjectStore(ctx, cfg)
+	})
 }
 
 // CreateOrUpdateObjectStore creates or updates an object store, keeping
 // its replicas when it has more.
 func (h handle) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
 	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
-	return h.JetStream.CreateOrUpdateObjectStore(ctx, cfg)
+	return retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.ObjectStore, error) {
+		return h.JetStream.CreateOrUpdateObjectStore(ctx, cfg)
+	})
 }
 
 var _ jetstream.JetStream = handle{}

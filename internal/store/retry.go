@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// On a cluster, a write can go unanswered for reasons that pass at once:
+// a stream whose replicas the reconciler raises moves to a new group, and
+// a write in flight at that moment is dropped without an answer (the
+// writer would wait out its whole timeout, five seconds by default, and
+// fail), while the next write succeeds; and after a node restarts, a
+// stream's group answers nothing until it has elected a leader. So the
+// handle a clustered store gives out (and the buckets it opens) tries an
+// unanswered write again: writes (publishes and bucket changes) after
+// writeAttempt, up to writeTries times; changes to streams and buckets
+// (which starting packages make) after the API's own timeout, up to
+// adminTries times; each within what the caller's context allows. A
+// write refused (a wrong revision, a full stream) is not tried again, nor
+// is one whose caller gave up.
+//
+// A write tried again may have been stored the first time without an
+// answer: a publish with a message id is then dropped as a duplicate; a
+// bucket's Put stores the same value twice; a Create or an Update with a
+// revision is refused, as it would have failed without the retry.
+
+// writeAttempt bounds one attempt of a write: answered writes take
+// milliseconds.
+const writeAttempt = 2 * time.Second
+
+// writeTries is how many times a write is attempted.
+const writeTries = 3
+
+// adminAttempt bounds one attempt to create or update a stream or a
+// bucket: a stream's group elects its leader within 4 to 9 seconds.
+const adminAttempt = 5 * time.Second
+
+// adminTries is how many times a change to a stream or bucket is
+// attempted.
+const adminTries = 4
+
+// unanswered reports whether err means a request was not answered, as
+// opposed to refused.
+func unanswered(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
+}
+
+// retry runs f up to tries times, each within attempt and ctx, while it
+// fails unanswered and ctx is live.
+func retry[T any](ctx context.Context, attempt time.Duration, tries int, f func(context.Context) (T, error)) (T, error) {
+	for try := 1; ; try++ {
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		v, err := f(actx)
+		cancel()
+		if err == nil || try >= tries || ctx.Err() != nil || !unanswered(err) {
+			return v, err
+		}
+	}
+}
+
+// Publish publishes a message, trying again if it goes unanswered.
+func (h handle) Publish(ctx context.Context, subj string, data []byte, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	return retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (*jetstream.PubAck, error) {
+		return h.JetStream.Publish(ctx, subj, data, opts...)
+	})
+}
+
+// PublishMsg publishes a message, trying again if it goes unanswered.
+func (h handle) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	return retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (*jetstream.PubAck, error) {
+		return h.JetStream.PublishMsg(ctx, m, opts...)
+	})
+}
+
+// KeyValue opens a bucket whose writes are tried again if unanswered.
+func (h handle) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
+	kv, err := h.JetStream.KeyValue(ctx, bucket)
+	return wrapKV(kv, err)
+}
+
+func wrapKV(kv jetstream.KeyValue, err error) (jetstream.KeyValue, error) {
+	if err != nil {
+		return nil, err
+	}
+	return retryKV{kv}, nil
+}
+
+// retryKV is a bucket whose writes are tried again if unanswered.
+type retryKV struct {
+	jetstream.KeyValue
+}
+
+func (kv retryKV) Put(ctx context.Context, key string, value []byte) (uint64, error) {
+	return retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (uint64, error) {
+		return kv.KeyValue.Put(ctx, key, value)
+	})
+}
+
+func (kv retryKV) PutString(ctx context.Context, key string, value string) (uint64, error) {
+	return kv.Put(ctx, key, []byte(value))
+}
+
+func (kv retryKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	return retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (uint64, error) {
+		return kv.KeyValue.Create(ctx, key, value, opts...)
+	})
+}
+
+func (kv retryKV) Update(ctx context.Context, key string, value []byte, revision uint64) (uint64, error) {
+	return retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (uint64, error) {
+		return kv.KeyValue.Update(ctx, key, value, revision)
+	})
+}
+
+func (kv retryKV) Delete(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
+	_, err := retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, kv.KeyValue.Delete(ctx, key, opts...)
+	})
+	return err
+}
+
+func (kv retryKV) Purge(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
+	_, err := retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, kv.KeyValue.Purge(ctx, key, opts...)
+	})
+	return err
+}
+
+var _ jetstream.KeyValue = retryKV{}
