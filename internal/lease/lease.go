@@ -197,12 +197,13 @@ func (l *Leases) Run(ctx context.Context, name string, duty func(context.Context
 			if ctx.Err() != nil {
 				return
 			}
+			freed = nil // not woken by its own giving up: the others go first
 		} else if !errors.Is(err, jetstream.ErrKeyExists) && ctx.Err() == nil {
 			l.log.Warn("lease: could not ask for a lease", "lease", name, "err", err)
 		}
-		// Held elsewhere (or just lost, or the duty ended): ask again
-		// when it is freed, or after a renewal interval and a little
-		// jitter, so that waiting nodes do not all ask at once.
+		// Held elsewhere: ask again when it is freed, or after a renewal
+		// interval and a little jitter, so that waiting nodes do not all
+		// ask at once. Just lost, or the duty ended: after the interval.
 		t := time.NewTimer(l.renew + rand.N(l.renew/10+1))
 		select {
 		case <-ctx.Done():
