@@ -91,7 +91,6 @@ func (s *Server) startPlacement() error {
 			return invoke.For(t, s.reg.ReservedTotal(), nil), nil
 		},
 		ConcurrencyLimit: s.cfg.ConcurrencyLimit,
-		Forward:          true,
 		// Each node keeps its share of the provisioned instances.
 		OnMembers: func([]string, int) {
 			for _, rec := range s.reg.List() {

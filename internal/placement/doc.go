@@ -6,13 +6,15 @@
 // backbone. What a node cannot see alone is where a function is warm.
 // Placement gives each node that view and uses it:
 //
-//   - The directory. Every few hundred milliseconds each node sums up
-//     its invoker: for each pool (a function's $LATEST or a version, at a
-//     revision) how many idle instances it has, how many invocations of
-//     each function run, and how many of functions without a reservation.
-//     When the summary changed since the last one, or a second has passed,
-//     the node publishes it as a NATS core message on
-//     aloft.placement.summary.<node>, which every node subscribes to. The
+//   - The directory. Every 100 ms (Deps.Interval) each node sums up its
+//     invoker: for each pool (a function's $LATEST or a version, at a
+//     revision) how many idle and provisioned instances it has, how many
+//     invocations of each function run, and how many of functions without
+//     a reservation. When the summary changed since the last one, or a
+//     second has passed, the node publishes it as a NATS core message on
+//     aloft.placement.summary.<node>, which every node subscribes to; after
+//     a cold start on the node it looks again at once, so that the others
+//     learn of the new instance before they start their own. The
 //     directory is soft state: it is never written to disk or replicated,
 //     costs no JetStream write (a KV bucket would cost a replicated write
 //     per node several times a second), and a lost message is corrected

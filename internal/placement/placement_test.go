@@ -233,7 +233,7 @@ func startNodes(t *testing.T, reserved *int, locals ...*fakeLocal) []*Placer {
 			t.Fatal(err)
 		}
 		t.Cleanup(nc.Close)
-		p, err := New(Deps{Conn: nc, Node: l.node, Local: l, Forward: true, Interval: 20 * time.Millisecond,
+		p, err := New(Deps{Conn: nc, Node: l.node, Local: l, Interval: 20 * time.Millisecond,
 			Resolve: func(name, version string) (*invoke.Invocation, error) {
 				if name != "fn" {
 					return nil, function.NotFound(name)

@@ -45,9 +45,6 @@ type Deps struct {
 	// ConcurrencyLimit is the account's concurrent executions in the whole
 	// cluster (0: 1,000), as the local invoker was given it.
 	ConcurrencyLimit int
-	// Forward, when false, keeps every invocation on the node it arrived
-	// at: the directory and the concurrency shares still work.
-	Forward bool
 	// OnMembers, when set, is called (on a goroutine of the Placer's)
 	// whenever the cluster's live nodes change, with the new members.
 	OnMembers func(names []string, self int)
@@ -353,7 +350,7 @@ func (p *Placer) Provisioned(key string) (requested, ready int) {
 // see the package doc.
 func (p *Placer) Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Response, error) {
 	m := p.view.Load()
-	if len(m.names) < 2 || req.Stream != nil || !p.d.Forward {
+	if len(m.names) < 2 || req.Stream != nil {
 		return p.runLocal(ctx, req, m)
 	}
 	var tried string
