@@ -29,11 +29,13 @@
 package lease
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,7 +73,7 @@ type Options struct {
 // use.
 type Leases struct {
 	kv     jetstream.KeyValue
-	node   []byte
+	node   string
 	ttl    time.Duration
 	renew  time.Duration // how often a holder renews, and a waiter asks again
 	margin time.Duration // how long before the lease could lapse a holder stops
@@ -111,7 +113,7 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Leases, erro
 	if err != nil {
 		return nil, fmt.Errorf("lease: open %s: %w", o.Bucket, err)
 	}
-	l := &Leases{kv: kv, node: []byte(o.Node), ttl: o.TTL, renew: o.TTL / 3, margin: o.TTL / 6, log: o.Logger,
+	l := &Leases{kv: kv, node: o.Node, ttl: o.TTL, renew: o.TTL / 3, margin: o.TTL / 6, log: o.Logger,
 		held: map[string]int{}, freed: map[string]chan struct{}{}}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	if l.follow, err = follow.KV(ctx, kv, l.apply, nil); err != nil {
@@ -166,7 +168,19 @@ func (l *Leases) Holder(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("lease: read %s: %w", name, err)
 	}
-	return string(e.Value()), nil
+	node, _, _ := strings.Cut(string(e.Value()), "\n")
+	return node, nil
+}
+
+// ours reports whether lease name is held with value v (a write of this
+// holder's that the backbone took though its answer was lost, or that
+// the store's handle sent again), and at which revision.
+func (l *Leases) ours(ctx context.Context, name string, v []byte) (uint64, bool) {
+	e, err := l.kv.Get(ctx, name)
+	if err != nil || !bytes.Equal(e.Value(), v) {
+		return 0, false
+	}
+	return e.Revision(), true
 }
 
 // Run runs duty whenever this node holds lease name, until ctx ends or
@@ -190,10 +204,19 @@ func (l *Leases) Run(ctx context.Context, name string, duty func(context.Context
 	defer context.AfterFunc(l.ctx, stop)()
 	for ctx.Err() == nil {
 		freed := l.released(name)
+		// The value names the node and this turn, so that a holder can
+		// tell its own writes from another's, even another Run's of
+		// this node.
+		v := []byte(l.node + "\n" + ids.New())
 		start := time.Now()
-		rev, err := l.kv.Create(ctx, name, l.node)
+		rev, err := l.kv.Create(ctx, name, v)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			if r, ok := l.ours(ctx, name, v); ok {
+				rev, err = r, nil
+			}
+		}
 		if err == nil {
-			l.hold(ctx, name, rev, start, duty)
+			l.hold(ctx, name, v, rev, start, duty)
 			if ctx.Err() != nil {
 				return
 			}
@@ -217,14 +240,14 @@ func (l *Leases) Run(ctx context.Context, name string, duty func(context.Context
 // errLost ends a duty whose lease is lost.
 var errLost = errors.New("lease: lost")
 
-// hold runs duty under lease name, taken at revision rev by a request
-// sent at took, renewing it until duty returns or the lease is lost, and
-// then gives it up if it is still this node's.
-func (l *Leases) hold(ctx context.Context, name string, rev uint64, took time.Time, duty func(context.Context)) {
+// hold runs duty under lease name, taken with value v at revision rev by
+// a request sent at took, renewing it until duty returns or the lease is
+// lost, and then gives it up if it is still this node's.
+func (l *Leases) hold(ctx context.Context, name string, v []byte, rev uint64, took time.Time, duty func(context.Context)) {
 	l.mu.Lock()
 	l.held[name]++
 	l.mu.Unlock()
-	l.log.Info("lease taken", "lease", name, "node", string(l.node))
+	l.log.Info("lease taken", "lease", name, "node", l.node)
 	dctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -236,7 +259,7 @@ func (l *Leases) hold(ctx context.Context, name string, rev uint64, took time.Ti
 	defer t.Stop()
 	lost := func(reason string, err error) {
 		cancel(errLost)
-		l.log.Warn("lease lost", "lease", name, "node", string(l.node), "reason", reason, "err", err)
+		l.log.Warn("lease lost", "lease", name, "node", l.node, "reason", reason, "err", err)
 		rev = 0
 	}
 loop:
@@ -250,7 +273,12 @@ loop:
 		}
 		start := time.Now()
 		rctx, rcancel := context.WithDeadline(ctx, deadline)
-		r, err := l.kv.Update(rctx, name, l.node, rev)
+		r, err := l.kv.Update(rctx, name, v, rev)
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			if ours, ok := l.ours(rctx, name, v); ok {
+				r, err = ours, nil
+			}
+		}
 		rcancel()
 		switch {
 		case err == nil:
@@ -287,7 +315,7 @@ loop:
 			l.log.Warn("lease: could not give a lease up; it lapses on its own", "lease", name, "err", err)
 			return
 		}
-		l.log.Info("lease given up", "lease", name, "node", string(l.node))
+		l.log.Info("lease given up", "lease", name, "node", l.node)
 	}
 }
 

@@ -274,3 +274,32 @@ func TestOpenRefusesAShortTTL(t *testing.T) {
 		t.Fatal("a TTL of 1ms was accepted")
 	}
 }
+
+// TestARenewalThatLandedTwiceKeepsTheLease writes the holder's own value
+// once more, as a renewal whose answer was lost and which was sent again
+// would: the holder's next renewal finds its revision moved on by its
+// own write, and keeps the lease rather than dropping it.
+func TestARenewalThatLandedTwiceKeepsTheLease(t *testing.T) {
+	js := backbone(t)
+	a := node(t, js, "a", time.Second)
+	d := &duties{running: map[string]bool{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { a.Run(ctx, "job", d.duty("a")) })
+	d.waitHolder(t, 2*time.Second)
+	e, err := a.kv.Get(ctx, "job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.kv.Update(ctx, "job", e.Value(), e.Revision()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // three renewals
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.starts != 1 || len(d.running) != 1 {
+		t.Fatalf("the duty started %d times and runs on %v, want once, still running", d.starts, d.running)
+	}
+}
