@@ -1,0 +1,520 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/aloft-dev/aloft/internal/alofttest"
+	"github.com/aloft-dev/aloft/internal/client"
+	"github.com/aloft-dev/aloft/internal/store"
+)
+
+// lossFunction is the function the node-loss tests invoke: the Go test
+// function (e2e/functions/gofn), whose "sleep" keeps an event in flight
+// for a while.
+const lossFunction = "loss"
+
+// lossSink is the queue every successful asynchronous invocation's
+// destination record goes to.
+const lossSink = "loss-delivered"
+
+// lossCluster is a cluster of three nodes with the function and its
+// destination queue, through node 1.
+type lossCluster struct {
+	*alofttest.Cluster
+	sinkURL string // lossSink's URL at node 1
+}
+
+// startLossCluster starts three nodes, creates the function and its
+// OnSuccess destination through node 1, and waits until every stream has
+// three replicas, so that losing a node loses nothing written before.
+func startLossCluster(tb testing.TB) *lossCluster {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := &lossCluster{Cluster: alofttest.StartCluster(tb, 3)}
+	n1 := c.Nodes[0]
+	code := alofttest.GoFunction(tb, "e2e/functions/gofn", "v1")
+	// The function's role may send its destination records.
+	ic := iam.NewFromConfig(n1.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(n1.URL) })
+	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("loss-sender"), AssumeRolePolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		tb.Fatalf("create the role: %v", err)
+	}
+	if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("loss-sender"), PolicyName: aws.String("send"), PolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:SendMessage","logs:*"],"Resource":"*"}]}`)}); err != nil {
+		tb.Fatalf("grant the role: %v", err)
+	}
+	if _, err := n1.Lambda().CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String(lossFunction),
+		Runtime:      ltypes.RuntimeProvidedal2023,
+		Handler:      aws.String("bootstrap"),
+		Role:         role.Role.Arn,
+		Code:         &ltypes.FunctionCode{ZipFile: code},
+		Timeout:      aws.Int32(30),
+	}); err != nil {
+		tb.Fatalf("create the function: %v", err)
+	}
+	q, err := n1.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(lossSink)})
+	if err != nil {
+		tb.Fatalf("create the destination queue: %v", err)
+	}
+	c.sinkURL = aws.ToString(q.QueueUrl)
+	attrs, err := n1.SQS().GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := n1.Lambda().PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName:      aws.String(lossFunction),
+		DestinationConfig: &ltypes.DestinationConfig{OnSuccess: &ltypes.OnSuccess{Destination: aws.String(attrs.Attributes["QueueArn"])}},
+	}); err != nil {
+		tb.Fatalf("put the event invoke config: %v", err)
+	}
+	for i, n := range c.Nodes {
+		lossWait(tb, fmt.Sprintf("node %d to run the function", i+1), 30*time.Second, func() bool {
+			out, err := n.Lambda().Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(lossFunction), Payload: []byte(`{"op":"noop"}`)})
+			return err == nil && out.FunctionError == nil
+		})
+	}
+	lossReplicated(tb, n1, 3)
+	return c
+}
+
+// lossWait polls cond every 100 ms until it holds, failing after timeout.
+func lossWait(tb testing.TB, what string, timeout time.Duration, cond func() bool) {
+	tb.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+	}
+}
+
+// lossReplicated waits until `aloft cluster status` run against s lists
+// every stream with the given replicas and a leader.
+func lossReplicated(tb testing.TB, s *alofttest.Server, replicas int) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var under []string
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
+		out, errOut, code := s.Run(ctx, nil, "cluster", "status", "--output", "json")
+		var rep client.ClusterReport
+		if code == 0 && json.Unmarshal([]byte(out), &rep) == nil {
+			under = under[:0]
+			for _, st := range rep.Streams {
+				if st.Replicas != replicas || st.Leader == "" {
+					under = append(under, fmt.Sprintf("%s:R%d(leader %q)", st.Name, st.Replicas, st.Leader))
+				}
+			}
+			if len(rep.Streams) > 0 && len(under) == 0 {
+				return
+			}
+		} else {
+			under = []string{fmt.Sprintf("exit %d: %s", code, strings.TrimSpace(errOut))}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("streams not at %d replicas with a leader: %v", replicas, under)
+		}
+	}
+}
+
+// lossAttempt is one request of the load.
+type lossAttempt struct {
+	node int // 0-based
+	at   time.Time
+	id   string // an asynchronous invocation's id, "" for a synchronous one
+	err  error
+}
+
+// lossLoad runs invocations through some nodes until stopped: one
+// client after another synchronously, and one queueing asynchronous
+// invocations (each with its own id, each sleeping a while, so that
+// several are in flight on every node at any time).
+type lossLoad struct {
+	mu       sync.Mutex
+	attempts []lossAttempt // guarded by mu
+	stops    map[int]context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// lossEventSleep is how long each asynchronous invocation runs.
+const lossEventSleep = 800 * time.Millisecond
+
+// lossEventEvery is how often each node is sent an asynchronous
+// invocation.
+const lossEventEvery = 150 * time.Millisecond
+
+func startLossLoad(c *lossCluster, nodes ...int) *lossLoad {
+	l := &lossLoad{stops: map[int]context.CancelFunc{}}
+	for _, i := range nodes {
+		ctx, cancel := context.WithCancel(context.Background())
+		l.stops[i] = cancel
+		fn := c.Nodes[i].Lambda()
+		l.wg.Go(func() {
+			for ctx.Err() == nil {
+				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				out, err := fn.Invoke(rctx, &lambda.InvokeInput{FunctionName: aws.String(lossFunction), Payload: []byte(`{"op":"sleep","ms":20}`)})
+				cancel()
+				if err == nil && out.FunctionError != nil {
+					err = fmt.Errorf("function error %s: %s", aws.ToString(out.FunctionError), out.Payload)
+				}
+				if ctx.Err() != nil && err != nil {
+					return // stopped, not failed
+				}
+				l.record(lossAttempt{node: i, at: time.Now(), err: err})
+			}
+		})
+		l.wg.Go(func() {
+			t := time.NewTicker(lossEventEvery)
+			defer t.Stop()
+			for seq := 0; ; seq++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				id := fmt.Sprintf("node%d-%d", i+1, seq)
+				payload := fmt.Sprintf(`{"op":"sleep","ms":%d,"text":%q}`, lossEventSleep.Milliseconds(), id)
+				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				out, err := fn.Invoke(rctx, &lambda.InvokeInput{FunctionName: aws.String(lossFunction), InvocationType: ltypes.InvocationTypeEvent, Payload: []byte(payload)})
+				cancel()
+				if err == nil && out.StatusCode != 202 {
+					err = fmt.Errorf("status %d", out.StatusCode)
+				}
+				if ctx.Err() != nil && err != nil {
+					return
+				}
+				l.record(lossAttempt{node: i, at: time.Now(), id: id, err: err})
+			}
+		})
+	}
+	return l
+}
+
+func (l *lossLoad) record(a lossAttempt) {
+	l.mu.Lock()
+	l.attempts = append(l.attempts, a)
+	l.mu.Unlock()
+}
+
+// stopNode stops the load on node i; the requests it has under way end
+// as they may.
+func (l *lossLoad) stopNode(i int) { l.stops[i]() }
+
+// stop stops the load and waits for its requests to end.
+func (l *lossLoad) stop() []lossAttempt {
+	for _, stop := range l.stops {
+		stop()
+	}
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.attempts)
+}
+
+// lossRecord is what this test reads of a destination record.
+type lossRecord struct {
+	Timestamp      string `json:"timestamp"`
+	RequestContext struct {
+		Condition   string `json:"condition"`
+		InvokeCount int    `json:"approximateInvokeCount"`
+	} `json:"requestContext"`
+	RequestPayload struct {
+		Text string `json:"text"`
+	} `json:"requestPayload"`
+	at time.Time // Timestamp parsed
+}
+
+// collectRecords reads the destination records from the sink through s
+// until every one of want has come or timeout passes, and returns every
+// record read, by id (the first of each; dups counts the others).
+func collectRecords(tb testing.TB, s *alofttest.Server, sinkURL string, want map[string]bool, timeout time.Duration) (got map[string]lossRecord, dups int) {
+	tb.Helper()
+	got = map[string]lossRecord{}
+	sq := s.SQS()
+	missing := func() int {
+		n := 0
+		for id := range want {
+			if _, ok := got[id]; !ok {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(timeout); missing() > 0 && time.Now().Before(deadline); {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(sinkURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 600})
+		cancel()
+		if err != nil {
+			tb.Logf("receive the destination records: %v", err)
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		for _, m := range out.Messages {
+			var r lossRecord
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &r); err != nil || r.RequestContext.Condition != "Success" {
+				tb.Fatalf("destination record %s (%v)", aws.ToString(m.Body), err)
+			}
+			if r.at, err = time.Parse("2006-01-02T15:04:05.000Z", r.Timestamp); err != nil {
+				tb.Fatalf("destination record's timestamp %q: %v", r.Timestamp, err)
+			}
+			if _, seen := got[r.RequestPayload.Text]; seen {
+				dups++
+				continue
+			}
+			got[r.RequestPayload.Text] = r
+		}
+	}
+	return got, dups
+}
+
+// firstWrite creates queues named prefix-N through s, every 50 ms, until
+// one is created or timeout passes, and returns when it was.
+func firstWrite(tb testing.TB, s *alofttest.Server, prefix string, timeout time.Duration) (time.Time, error) {
+	sq := s.SQS()
+	var err error
+	for deadline, n := time.Now().Add(timeout), 0; time.Now().Before(deadline); n++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		began := time.Now()
+		_, err = sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("%s-%d", prefix, n))}, func(o *sqs.Options) { o.RetryMaxAttempts = 1 })
+		cancel()
+		if err == nil {
+			return time.Now(), nil
+		}
+		tb.Logf("write %d through %s failed after %v: %v", n, s.URL, time.Since(began).Round(time.Millisecond), err)
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Time{}, fmt.Errorf("no write through %s for %v: %w", s.URL, timeout, err)
+}
+
+// lossOutcome is what a kill under load came to.
+type lossOutcome struct {
+	accepted    map[string]time.Time // asynchronous invocations answered 202, when
+	records     map[string]lossRecord
+	dups        int
+	redelivered []time.Duration // kill → record, of events accepted before the kill and delivered more than once
+	write       time.Duration   // kill → first write through a survivor
+	syncFailed  []lossAttempt   // synchronous invocations through the survivors that failed
+	asyncFailed []lossAttempt   // asynchronous ones refused by the survivors
+	syncOK      int
+}
+
+// killUnderLoad runs the load through every node, kills node 3 with
+// SIGKILL after warm, keeps the load on nodes 1 and 2 for after, and
+// gathers what became of every request.
+func killUnderLoad(tb testing.TB, c *lossCluster, warm, after time.Duration) *lossOutcome {
+	tb.Helper()
+	load := startLossLoad(c, 0, 1, 2)
+	time.Sleep(warm)
+	c.Nodes[2].Kill()
+	killed := time.Now()
+	load.stopNode(2)
+	o := &lossOutcome{accepted: map[string]time.Time{}}
+	wrote, err := firstWrite(tb, c.Nodes[0], "after-kill", 20*time.Second)
+	if err != nil {
+		load.stop()
+		tb.Fatalf("a write through node 1 after node 3 was killed: %v", err)
+	}
+	o.write = wrote.Sub(killed)
+	if rest := after - time.Since(killed); rest > 0 {
+		time.Sleep(rest)
+	}
+	for _, a := range load.stop() {
+		switch {
+		case a.err == nil && a.id != "":
+			o.accepted[a.id] = a.at
+		case a.err == nil:
+			o.syncOK++
+		case a.node == 2:
+			// Requests to the killed node may fail.
+		case a.id == "":
+			o.syncFailed = append(o.syncFailed, a)
+		default:
+			o.asyncFailed = append(o.asyncFailed, a)
+		}
+	}
+	want := map[string]bool{}
+	for id := range o.accepted {
+		want[id] = true
+	}
+	o.records, o.dups = collectRecords(tb, c.Nodes[0], c.sinkURL, want, 30*time.Second)
+	for id, r := range o.records {
+		if at, ok := o.accepted[id]; ok && at.Before(killed) && r.RequestContext.InvokeCount > 1 {
+			o.redelivered = append(o.redelivered, r.at.Sub(killed))
+		}
+	}
+	slices.Sort(o.redelivered)
+	return o
+}
+
+// missing lists the accepted invocations that have no record.
+func (o *lossOutcome) missing() []string {
+	var ids []string
+	for id := range o.accepted {
+		if _, ok := o.records[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestNodeLoss kills one node of three under load: every asynchronous
+// invocation the cluster accepted is delivered (those the dead node held,
+// by another node within seconds), synchronous invocations through the
+// survivors all succeed, a write through a survivor succeeds, and the
+// killed node, restarted, rejoins and serves.
+func TestNodeLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of three and kills a node")
+	}
+	start := time.Now()
+	c := startLossCluster(t)
+	t.Logf("cluster of three with every stream at three replicas after %v", time.Since(start).Round(time.Millisecond))
+
+	o := killUnderLoad(t, c, 5*time.Second, 15*time.Second)
+	t.Logf("%d synchronous invocations through nodes 1 and 2 succeeded, %d failed; %d asynchronous accepted (%d refused by nodes 1 and 2), %d records, %d duplicates",
+		o.syncOK, len(o.syncFailed), len(o.accepted), len(o.asyncFailed), len(o.records), o.dups)
+	t.Logf("kill → first write through node 1: %v; kill → records of events redelivered: %v", o.write.Round(time.Millisecond), o.redelivered)
+	for _, a := range o.asyncFailed {
+		t.Logf("node %d refused an asynchronous invocation %v after the kill: %v", a.node+1, a.at.Sub(start).Round(time.Millisecond), a.err)
+	}
+	if miss := o.missing(); len(miss) > 0 {
+		t.Errorf("%d of %d accepted asynchronous invocations never delivered: %v", len(miss), len(o.accepted), miss)
+	}
+	for _, a := range o.syncFailed {
+		t.Errorf("a synchronous invocation through node %d failed: %v", a.node+1, a.err)
+	}
+	if o.syncOK == 0 || len(o.accepted) == 0 {
+		t.Errorf("no load: %d synchronous invocations, %d asynchronous accepted", o.syncOK, len(o.accepted))
+	}
+	if len(o.redelivered) > 0 && o.redelivered[len(o.redelivered)-1] > 15*time.Second {
+		t.Errorf("events held by the killed node delivered as late as %v after the kill", o.redelivered[len(o.redelivered)-1])
+	}
+
+	// The killed node, restarted on its data, rejoins and serves.
+	n3 := c.Nodes[2]
+	n3.Restart()
+	c.WaitFormed(t, 2, 60*time.Second)
+	c.WaitFormed(t, 0, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := n3.Lambda().Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(lossFunction), Payload: []byte(`{"op":"sleep","ms":1}`)})
+	if err != nil || out.FunctionError != nil {
+		t.Fatalf("invoke through the restarted node: %v %s", err, out.Payload)
+	}
+	t.Logf("node 3 restarted and served; %v in all", time.Since(start).Round(time.Millisecond))
+}
+
+// TestTwoNodesLost kills two nodes of three: a write through the
+// survivor fails with an AWS-shaped server error within the client's
+// patience, rather than hanging; the two, restarted, rejoin, and what was
+// written before is intact.
+func TestTwoNodesLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of three and kills two nodes")
+	}
+	start := time.Now()
+	c := alofttest.StartCluster(t, 3)
+	n1 := c.Nodes[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sq := n1.SQS()
+	q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("kept")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sq.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String("written before")}); err != nil {
+		t.Fatal(err)
+	}
+	lossReplicated(t, n1, 3)
+	t.Logf("streams at three replicas after %v", time.Since(start).Round(time.Millisecond))
+
+	c.Nodes[1].Kill()
+	c.Nodes[2].Kill()
+	killed := time.Now()
+	// The SDK's own retries included, as a user's client would.
+	began := time.Now()
+	_, err = sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("after-two-lost")})
+	took := time.Since(began)
+	var apiErr smithy.APIError
+	var respErr *smithyhttp.ResponseError
+	switch {
+	case err == nil:
+		t.Errorf("a write through the last node of three succeeded")
+	case !errors.As(err, &apiErr) || !errors.As(err, &respErr):
+		t.Errorf("a write through the last node failed without an AWS error: %v", err)
+	case respErr.HTTPStatusCode() < 500:
+		t.Errorf("a write through the last node failed with status %d: %v", respErr.HTTPStatusCode(), err)
+	default:
+		t.Logf("a write through the last node, %v after the kill, failed after %v with %d %s: %s",
+			began.Sub(killed).Round(time.Millisecond), took.Round(time.Millisecond), respErr.HTTPStatusCode(), apiErr.ErrorCode(), apiErr.ErrorMessage())
+	}
+	if took > 40*time.Second {
+		t.Errorf("the failing write took %v", took)
+	}
+	// Health says writes are impossible once the node knows.
+	var st *store.ClusterStatus
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if st, err = alofttest.ClusterHealth(n1.URL); err == nil && !st.CanWrite {
+			break
+		}
+	}
+	if st == nil || st.CanWrite {
+		t.Errorf("the last node's health after the others were killed: %+v (%v)", st, err)
+	} else {
+		t.Logf("the last node's health %v after the kill: can_write %v, meta leader %q", time.Since(killed).Round(time.Millisecond), st.CanWrite, st.MetaLeader)
+	}
+
+	// Restarted together, the two rejoin; what was written before is
+	// there, and writes succeed again.
+	var wg sync.WaitGroup
+	for _, n := range c.Nodes[1:] {
+		wg.Go(n.Restart)
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	for i := range c.Nodes {
+		c.WaitFormed(t, i, 60*time.Second)
+	}
+	var got []string
+	lossWait(t, "the message written before the loss", 30*time.Second, func() bool {
+		out, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Logf("receive: %v", err)
+			return false
+		}
+		for _, m := range out.Messages {
+			got = append(got, aws.ToString(m.Body))
+		}
+		return len(got) > 0
+	})
+	if len(got) != 1 || got[0] != "written before" {
+		t.Fatalf("received %q after the restart, want the message written before", got)
+	}
+	if _, err := firstWrite(t, n1, "after-restart", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restarted, rejoined, read and written; %v in all", time.Since(start).Round(time.Millisecond))
+}
