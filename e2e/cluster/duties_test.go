@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -51,8 +52,8 @@ func TestScheduleFiresOnceAcrossNodes(t *testing.T) {
 	for i, name := range first {
 		dutySchedule(ctx, t, n2, name, time.Duration(3+i)*time.Second)
 	}
-	got := dutyCollect(t, n2, sinkURL, first, 30*time.Second)
-	holder := dutyCheckOnce(t, c, first, got, -1)
+	dutyCollect(t, n2, sinkURL, first, 30*time.Second)
+	holder, _ := dutyCheckOnce(t, c, first, -1)
 	t.Logf("node %d holds the scheduler's lease and fired %v", holder+1, first)
 
 	// Every stream (the leases' bucket too) is replicated before a node
@@ -61,7 +62,8 @@ func TestScheduleFiresOnceAcrossNodes(t *testing.T) {
 	t.Logf("every stream has three replicas %v after the start", time.Since(began).Round(time.Millisecond))
 
 	// The holder dies; schedules made through a survivor fire once, from
-	// a survivor, within the lease's TTL of their time.
+	// a survivor, within the lease's TTL (and a renewal interval) of the
+	// holder's last renewal, so at most that late.
 	survivor := c.Nodes[(holder+1)%3]
 	c.Nodes[holder].Kill()
 	killed := time.Now()
@@ -69,18 +71,30 @@ func TestScheduleFiresOnceAcrossNodes(t *testing.T) {
 	for i, name := range second {
 		dutySchedule(ctx, t, survivor, name, time.Duration(2+i)*time.Second)
 	}
-	got = dutyCollect(t, survivor, dutySinkAt(ctx, t, survivor), second, lease.DefaultTTL+20*time.Second)
-	fired := dutyCheckOnce(t, c, second, got, holder)
-	latest := time.Time{}
-	for _, at := range got {
-		if at.After(latest) {
-			latest = at
+	limit := lease.DefaultTTL + lease.DefaultTTL/3 + 2*time.Second
+	var fired int
+	var late time.Duration
+	for deadline := time.Now().Add(limit + 10*time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var err error
+		if fired, late, err = dutyFired(c, second, holder); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatal(err)
 		}
 	}
-	t.Logf("after node %d was killed, node %d took the lease and fired %v; the last record came %v after the kill",
-		holder+1, fired+1, second, latest.Sub(killed).Round(time.Millisecond))
-	if late := latest.Sub(killed); late > lease.DefaultTTL+lease.DefaultTTL/3+6*time.Second {
-		t.Errorf("the schedules due 2-4 s after the kill were delivered %v after it, more than the lease's TTL (%v) later", late, lease.DefaultTTL)
+	t.Logf("after node %d was killed, node %d took the lease and fired %v, at most %v late (%v after the kill)",
+		holder+1, fired+1, second, late.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
+	if late > limit {
+		t.Errorf("schedules due 2-4 s after the kill fired up to %v late, more than the lease's TTL and a renewal interval (%v)", late, limit)
+	}
+
+	// Each is delivered once. The killed node comes back first: what the
+	// event queue kept on it alone (a consumer not yet replicated) is
+	// needed to invoke the function.
+	c.Nodes[holder].Restart()
+	dutyCollect(t, survivor, dutySinkAt(ctx, t, survivor), second, 60*time.Second)
+	if _, _, err := dutyFired(c, second, holder); err != nil {
+		t.Fatalf("once the killed node is back: %v", err)
 	}
 }
 
@@ -139,19 +153,29 @@ func dutySinkAt(ctx context.Context, t *testing.T, s *alofttest.Server) string {
 
 // dutySchedule creates through s a one-time schedule, name, due in
 // about d (at() counts whole seconds), that invokes the function with
-// its name as the text.
+// its name as the text. Just after a node's loss the backbone's streams
+// it led elect new leaders, and a write fails for a few seconds: the
+// creation is tried again, as a client would, for up to 20 seconds.
 func dutySchedule(ctx context.Context, t *testing.T, s *alofttest.Server, name string, d time.Duration) {
 	t.Helper()
 	sc := scheduler.NewFromConfig(s.Config(), func(o *scheduler.Options) { o.BaseEndpoint = aws.String(s.URL) })
-	when := time.Now().UTC().Add(d).Format("2006-01-02T15:04:05")
-	if _, err := sc.CreateSchedule(ctx, &scheduler.CreateScheduleInput{
-		Name:               aws.String(name),
-		ScheduleExpression: aws.String("at(" + when + ")"),
-		FlexibleTimeWindow: &stypes.FlexibleTimeWindow{Mode: stypes.FlexibleTimeWindowModeOff},
-		Target: &stypes.Target{Arn: aws.String("arn:aws:lambda:us-east-1:000000000000:function:" + dutyFunction),
-			RoleArn: aws.String("arn:aws:iam::000000000000:role/duty-sender"), Input: aws.String(`{"op":"noop","text":"` + name + `"}`)},
-	}); err != nil {
-		t.Fatalf("create schedule %s through %s: %v", name, s.URL, err)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		when := time.Now().UTC().Add(d).Format("2006-01-02T15:04:05")
+		_, err := sc.CreateSchedule(ctx, &scheduler.CreateScheduleInput{
+			Name:               aws.String(name),
+			ScheduleExpression: aws.String("at(" + when + ")"),
+			FlexibleTimeWindow: &stypes.FlexibleTimeWindow{Mode: stypes.FlexibleTimeWindowModeOff},
+			Target: &stypes.Target{Arn: aws.String("arn:aws:lambda:us-east-1:000000000000:function:" + dutyFunction),
+				RoleArn: aws.String("arn:aws:iam::000000000000:role/duty-sender"), Input: aws.String(`{"op":"noop","text":"` + name + `"}`)},
+		})
+		var conflict *stypes.ConflictException
+		if err == nil || errors.As(err, &conflict) { // a try that failed but was stored
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("create schedule %s through %s: %v", name, s.URL, err)
+		}
+		t.Logf("create schedule %s through %s: %v; trying again", name, s.URL, err)
 	}
 }
 
@@ -220,22 +244,33 @@ func dutyKeys[V any](m map[string]V) []string {
 
 // dutyLogLine is what the tests read of a server's log line.
 type dutyLogLine struct {
-	Msg      string `json:"msg"`
-	Lease    string `json:"lease"`
-	Schedule string `json:"schedule"`
+	Time      time.Time `json:"time"`
+	Msg       string    `json:"msg"`
+	Lease     string    `json:"lease"`
+	Schedule  string    `json:"schedule"`
+	Scheduled time.Time `json:"scheduled_time"`
 }
 
 // dutyCheckOnce checks in the nodes' logs (but gone's, -1 for none) that
-// each schedule of names was fired once, all by the one node that took
-// the scheduler's lease last, and returns that node's index.
-func dutyCheckOnce(t *testing.T, c *alofttest.Cluster, names []string, got map[string]time.Time, gone int) int {
+// each schedule of names was fired once, all by the one node that holds
+// the scheduler's lease, and returns that node's index and how late
+// after its time the latest of them fired.
+func dutyCheckOnce(t *testing.T, c *alofttest.Cluster, names []string, gone int) (holder int, late time.Duration) {
 	t.Helper()
+	holder, late, err := dutyFired(c, names, gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return holder, late
+}
+
+// dutyFired is dutyCheckOnce's reading of the logs; it says what is
+// wrong, if anything. Node gone's log counts only for the schedules it
+// fired, since it was killed holding the lease.
+func dutyFired(c *alofttest.Cluster, names []string, gone int) (holder int, late time.Duration, err error) {
 	firedBy := map[string][]int{}
-	holder := -1
+	holder = -1
 	for i, n := range c.Nodes {
-		if i == gone {
-			continue
-		}
 		held := false
 		sc := bufio.NewScanner(strings.NewReader(n.Log()))
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -248,28 +283,33 @@ func dutyCheckOnce(t *testing.T, c *alofttest.Cluster, names []string, got map[s
 			case l.Msg == "schedule fired":
 				name := l.Schedule[strings.LastIndex(l.Schedule, "/")+1:]
 				firedBy[name] = append(firedBy[name], i)
+				for _, n := range names {
+					if n == name {
+						late = max(late, l.Time.Sub(l.Scheduled))
+					}
+				}
 			case l.Lease == "scheduler" && l.Msg == "lease taken":
 				held = true
 			case l.Lease == "scheduler" && (l.Msg == "lease given up" || l.Msg == "lease lost"):
 				held = false
 			}
 		}
-		if held {
+		if held && i != gone {
 			if holder >= 0 {
-				t.Fatalf("nodes %d and %d both hold the scheduler's lease", holder+1, i+1)
+				return -1, 0, fmt.Errorf("nodes %d and %d both hold the scheduler's lease", holder+1, i+1)
 			}
 			holder = i
 		}
 	}
 	if holder < 0 {
-		t.Fatal("no node holds the scheduler's lease")
+		return -1, 0, fmt.Errorf("no node holds the scheduler's lease")
 	}
 	for _, name := range names {
 		if by := firedBy[name]; len(by) != 1 || by[0] != holder {
-			t.Fatalf("schedule %s was fired by nodes %v, want once by node %d, the lease's holder", name, by, holder+1)
+			return -1, 0, fmt.Errorf("schedule %s was fired by nodes %v, want once by node %d, the lease's holder", name, by, holder+1)
 		}
 	}
-	return holder
+	return holder, late, nil
 }
 
 // dutyReplicated waits until `aloft cluster status` run against s lists
