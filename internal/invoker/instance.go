@@ -465,9 +465,9 @@ func (in *instance) invoke(req *Request, o *Observation) (resp *Response, delive
 	if resp.Payload == nil {
 		resp.Payload = nullPayload
 	}
-	if err == nil && !req.Tail {
+	if err == nil && !req.Tail && req.Answer != nil {
 		// Nothing of the ending goes into the answer: the caller answers
-		// first and then closes the invocation (finishLater).
+		// first, and the invocation is closed after (finishLater).
 		in.later = laterEnd{reqID: reqID, start: start, dur: dur, set: true}
 		return resp, true
 	}

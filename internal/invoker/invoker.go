@@ -116,6 +116,13 @@ type Request struct {
 	// Stream, when set, receives a response the function streams as it
 	// arrives (see stream.go); nil buffers it.
 	Stream Stream
+	// Answer, when set, is handed the response of an invocation that
+	// completed (without Tail) as soon as it is known, before the
+	// invocation's ending (metering, its END and REPORT lines) is
+	// written; Invoke then returns the same response. The caller sends
+	// its answer from Answer; when Answer was not called, it answers
+	// from what Invoke returns, as it does without Answer.
+	Answer func(*Response)
 }
 
 // Response is the outcome of an invocation. A function error is a Response
@@ -203,7 +210,6 @@ type Invoker struct {
 	turns *turns // of instance starts
 
 	wg      sync.WaitGroup // the reaper and background stops; no Add after closed
-	endings sync.WaitGroup // invocations answered whose endings are being written; no Add after closed
 	stop    chan struct{}
 	stopped sync.Once
 }
@@ -303,7 +309,12 @@ func (iv *Invoker) invoke(ctx context.Context, req *Request, o *Observation) (*R
 	if err := iv.admit(req, o); err != nil {
 		return nil, err
 	}
-	defer iv.release(req)
+	released := false
+	defer func() {
+		if !released {
+			iv.release(req)
+		}
+	}()
 	p, err := iv.pool(req)
 	if err != nil {
 		return nil, err
@@ -323,17 +334,19 @@ func (iv *Invoker) invoke(ctx context.Context, req *Request, o *Observation) (*R
 		}
 		resp, delivered := in.invoke(req, o)
 		if in.later.set {
-			// The answer goes back now; the instance comes back to the
-			// pool once its ending is written. Meanwhile it counts as
-			// returning, so a request arriving for it waits for it
-			// rather than starting another.
+			// req.Answer sends the answer now, and the invocation's
+			// ending is written after it. Its concurrency is free from
+			// now on; the instance counts as returning until it is
+			// back in the pool, so a request arriving for it meanwhile
+			// waits for it rather than starting another.
 			p.mu.Lock()
 			p.returning++
 			p.mu.Unlock()
-			if !iv.afterAnswer(func() { in.finishLater(); p.giveBack(in) }) {
-				in.finishLater()
-				p.giveBack(in)
-			}
+			iv.release(req)
+			released = true
+			req.Answer(resp)
+			in.finishLater()
+			p.giveBack(in)
 			return resp, nil
 		}
 		p.give(in)
@@ -884,25 +897,6 @@ func (iv *Invoker) background(fn func()) bool {
 	return true
 }
 
-// afterAnswer runs fn, the ending of an invocation already answered, on
-// its own goroutine, unless the invoker is closed; Close waits for such
-// endings before it stops the instances, so that an answered
-// invocation's logs are written.
-func (iv *Invoker) afterAnswer(fn func()) bool {
-	iv.mu.Lock()
-	if iv.closed {
-		iv.mu.Unlock()
-		return false
-	}
-	iv.endings.Add(1)
-	iv.mu.Unlock()
-	go func() {
-		defer iv.endings.Done()
-		fn()
-	}()
-	return true
-}
-
 // track registers a new instance; it fails once the invoker is closed.
 func (iv *Invoker) track(in *instance) error {
 	iv.mu.Lock()
@@ -937,7 +931,6 @@ func (iv *Invoker) Close(ctx context.Context) error {
 	iv.stopped.Do(func() { close(iv.stop) })
 	done := make(chan struct{})
 	go func() {
-		iv.endings.Wait() // answered invocations' endings, before their instances stop
 		var wg sync.WaitGroup
 		for _, in := range live {
 			wg.Add(1)

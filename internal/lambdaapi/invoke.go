@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/async"
@@ -105,16 +106,32 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 	if req.stream { // InvokeWithResponseStream (stream.go)
 		return s.answerStream(w, r, ireq)
 	}
+	// The answer goes out as soon as the function's response is in,
+	// before the invocation's ending is written (invoker.Request.Answer).
+	answered := false
+	ireq.Answer = func(resp *invoke.Response) {
+		answered = true
+		w.Header()["Content-Length"] = []string{strconv.Itoa(len(resp.Payload))}
+		writeInvokeAnswer(w, t.Config.Version, resp)
+		http.NewResponseController(w).Flush()
+	}
 	resp, err := s.d.Invoker.Invoke(r.Context(), ireq)
-	if err != nil {
+	if err != nil || answered {
 		return err
 	}
+	writeInvokeAnswer(w, t.Config.Version, resp)
+	return nil
+}
+
+// writeInvokeAnswer writes a synchronous invocation's answer: the
+// function's response and its headers.
+func writeInvokeAnswer(w http.ResponseWriter, version string, resp *invoke.Response) {
 	h := w.Header()
 	h["Content-Type"] = jsonType
-	if v := t.Config.Version; v == function.LatestVersion {
+	if version == function.LatestVersion {
 		h["X-Amz-Executed-Version"] = latestValue
 	} else {
-		h["X-Amz-Executed-Version"] = []string{v}
+		h["X-Amz-Executed-Version"] = []string{version}
 	}
 	if resp.FunctionError != "" {
 		h["X-Amz-Function-Error"] = unhandled
@@ -124,5 +141,4 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 	}
 	w.WriteHeader(http.StatusOK)
 	w.Write(resp.Payload)
-	return nil
 }
