@@ -316,6 +316,7 @@ type lossOutcome struct {
 	syncFailed  []lossAttempt   // synchronous invocations through the survivors that failed
 	asyncFailed []lossAttempt   // asynchronous ones refused by the survivors
 	syncOK      int
+	killed      time.Time
 }
 
 // killUnderLoad runs the load through every node, kills node 3 with
@@ -328,7 +329,7 @@ func killUnderLoad(tb testing.TB, c *lossCluster, warm, after time.Duration) *lo
 	c.Nodes[2].Kill()
 	killed := time.Now()
 	load.stopNode(2)
-	o := &lossOutcome{accepted: map[string]time.Time{}}
+	o := &lossOutcome{accepted: map[string]time.Time{}, killed: killed}
 	wrote, err := firstWrite(tb, c.Nodes[0], "after-kill", 20*time.Second)
 	if err != nil {
 		load.stop()
@@ -396,7 +397,7 @@ func TestNodeLoss(t *testing.T) {
 		o.syncOK, len(o.syncFailed), len(o.accepted), len(o.asyncFailed), len(o.records), o.dups)
 	t.Logf("kill → first write through node 1: %v; kill → records of events redelivered: %v", o.write.Round(time.Millisecond), o.redelivered)
 	for _, a := range o.asyncFailed {
-		t.Logf("node %d refused an asynchronous invocation %v after the kill: %v", a.node+1, a.at.Sub(start).Round(time.Millisecond), a.err)
+		t.Logf("node %d refused an asynchronous invocation %v after the kill: %v", a.node+1, a.at.Sub(o.killed).Round(time.Millisecond), a.err)
 	}
 	if miss := o.missing(); len(miss) > 0 {
 		t.Errorf("%d of %d accepted asynchronous invocations never delivered: %v", len(miss), len(o.accepted), miss)

@@ -13,8 +13,10 @@ import (
 // a stream whose replicas the reconciler raises moves to a new group, and
 // a write in flight at that moment is dropped without an answer (the
 // writer would wait out its whole timeout, five seconds by default, and
-// fail), while the next write succeeds; and after a node restarts, a
-// stream's group answers nothing until it has elected a leader. So the
+// fail), while the next write succeeds; when the node that leads a
+// stream's group dies, the others elect a new leader within 4 to 9
+// seconds; and after a node restarts, a stream's group answers nothing
+// until it has elected a leader. So the
 // handle a clustered store gives out (and the buckets it opens) tries an
 // unanswered write again: writes (publishes and bucket changes) after
 // writeAttempt, up to writeTries times; changes to streams and buckets
@@ -32,8 +34,10 @@ import (
 // milliseconds.
 const writeAttempt = 2 * time.Second
 
-// writeTries is how many times a write is attempted.
-const writeTries = 3
+// writeTries is how many times a write is attempted: together, longer
+// than a stream's group takes to elect a new leader when its leader's
+// node dies (4 to 9 seconds).
+const writeTries = 5
 
 // adminAttempt bounds one attempt to create or update a stream or a
 // bucket: a stream's group elects its leader within 4 to 9 seconds.
