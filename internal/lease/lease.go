@@ -4,7 +4,8 @@
 // node at a time.
 //
 // A lease is a key of a JetStream key-value bucket whose value names the
-// holder. A node takes a free lease with a revision-guarded Create and
+// holding node and its turn (so that a holder knows its own write when
+// an answer was lost and the write sent again). A node takes a free lease with a revision-guarded Create and
 // renews it every TTL/3 with a revision-guarded Update, so that of several
 // nodes asking at once exactly one gets it, and a node whose lease another
 // took learns so at its next renewal. The bucket's TTL removes a lease its
