@@ -192,3 +192,43 @@ func TestClusterRestart(t *testing.T) {
 	}
 	t.Logf("buckets open and read %v after the restart", time.Since(restarted).Round(time.Millisecond))
 }
+
+// TestWritable: a node of three can write while two are up, and knows it
+// cannot once it is alone.
+func TestWritable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("forms a cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stores, _ := startTestCluster(t, ctx, []string{freeAddr(t), freeAddr(t), freeAddr(t)}, nil)
+	writable := func(s *Store) bool {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if s.Writable(ctx, time.Second) {
+				return true
+			}
+		}
+		return false
+	}
+	for i, s := range stores {
+		if !writable(s) {
+			t.Fatalf("node %d of a whole cluster says it cannot write", i+1)
+		}
+	}
+	stores[2].Close()
+	if !writable(stores[0]) {
+		t.Fatal("node 1 of two of three says it cannot write")
+	}
+	stores[1].Close()
+	if stores[0].Writable(ctx, time.Second) {
+		t.Fatal("node 1 alone of three says it can write")
+	}
+	alone, err := Open(ctx, Options{Dir: t.TempDir(), MaxStore: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alone.Close()
+	if !alone.Writable(ctx, time.Second) {
+		t.Fatal("a store alone says it cannot write")
+	}
+}

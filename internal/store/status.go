@@ -147,11 +147,14 @@ func (s *Store) Writable(ctx context.Context, timeout time.Duration) bool {
 		if err != nil || jsi.Meta == nil || jsi.Meta.Leader == "" {
 			return false
 		}
+		// A node stopped is marked offline at once; one killed only
+		// after a while, but its routes are gone at once.
+		routed := s.connectedNodes()
 		online, all := 1, 1
 		for _, p := range jsi.Meta.Replicas {
 			if p != nil {
 				all++
-				if !p.Offline {
+				if !p.Offline && slices.Contains(routed, p.Name) {
 					online++
 				}
 			}
