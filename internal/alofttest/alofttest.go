@@ -2,6 +2,11 @@
 // tests: it builds the binary once per test process, starts it on a free
 // loopback port with a temporary data dir and fixed root keys, and hands out
 // AWS SDK clients pointed at it. It also builds test functions and zips.
+//
+// The suites built on Start also run against a cluster: with
+// ALOFT_E2E_CLUSTER=3 in the environment, every Start starts three nodes
+// of a fresh cluster and hands the test node 1 (ClusterEnv); a test about
+// one server's own process or data dir opts out with Alone.
 package alofttest
 
 import (
@@ -100,6 +105,8 @@ type Server struct {
 	User *syscall.Credential
 	bin  string // the binary, when not Binary's
 	URL  string // http://127.0.0.1:port
+	// Cluster is the cluster Start started for ClusterEnv, on its node 1.
+	Cluster *Cluster
 	// GatewayURL is the HTTP gateway's base URL (http://127.0.0.1:port).
 	GatewayURL string
 	cmd        *exec.Cmd
@@ -110,9 +117,13 @@ type Server struct {
 }
 
 // Start starts a server with a fresh data dir and the given extra flags,
-// and stops it when the test ends.
+// and stops it when the test ends. When ClusterEnv asks for a cluster, the
+// server is node 1 of a fresh one (see ClusterEnv).
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
+	if n := startNodes(t, args); n > 1 {
+		return startClustered(t, n, args)
+	}
 	return launch(t, &Server{t: t, Dir: t.TempDir(), Args: args})
 }
 

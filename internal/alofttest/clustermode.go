@@ -1,0 +1,111 @@
+package alofttest
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// ClusterEnv names the environment variable that runs the suites built on
+// Start against a cluster: with ALOFT_E2E_CLUSTER=N (N > 1), Start starts
+// N nodes of a fresh cluster with the test's flags, waits until the
+// cluster is formed and returns node 1; the others stop with it when the
+// test ends. Unset, empty or 1, Start starts a server alone.
+//
+//	ALOFT_E2E_CLUSTER=3 go test -count=1 -run 'TestRuntimes|TestS3Objects' ./e2e/
+//
+// A server whose flags place it in a backbone itself (--nats-url or the
+// cluster flags, as StartCluster's nodes have) is always started alone, as
+// is every server of a test that called Alone.
+const ClusterEnv = "ALOFT_E2E_CLUSTER"
+
+// backboneFlags are the flags that give a server its backbone: a server
+// started with one of them keeps it.
+var backboneFlags = []string{"--nats-url", "--cluster-listen", "--peers", "--node-name", "--cluster-name", "--cluster-secret-file"}
+
+// aloneTests holds the names of the tests that called Alone.
+var aloneTests sync.Map // test name → struct{}
+
+// Alone makes every server the test (and its subtests) starts with Start
+// a server alone, whatever ClusterEnv says: for a test whose subject is
+// one server's own process, data dir or timing.
+func Alone(t testing.TB) {
+	t.Helper()
+	name := t.Name()
+	aloneTests.Store(name, struct{}{})
+	t.Cleanup(func() { aloneTests.Delete(name) })
+}
+
+// ClusterSize returns the number of nodes ClusterEnv asks Start to run, or
+// 1 for a server alone; a value that is not a positive number fails the
+// test.
+func ClusterSize(t testing.TB) int {
+	t.Helper()
+	v := os.Getenv(ClusterEnv)
+	if v == "" {
+		return 1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a number of nodes, 1 or more", ClusterEnv, v)
+	}
+	return n
+}
+
+// startNodes returns how many nodes Start runs for a server with args in
+// test t: ClusterSize, or 1 when the flags or the test want a server alone.
+func startNodes(t testing.TB, args []string) int {
+	t.Helper()
+	n := ClusterSize(t)
+	if n == 1 {
+		return 1
+	}
+	for _, a := range args {
+		for _, f := range backboneFlags {
+			if a == f || strings.HasPrefix(a, f+"=") {
+				return 1
+			}
+		}
+	}
+	for name := t.Name(); ; {
+		if _, ok := aloneTests.Load(name); ok {
+			return 1
+		}
+		i := strings.LastIndexByte(name, '/')
+		if i < 0 {
+			return n
+		}
+		name = name[:i]
+	}
+}
+
+// startClustered starts a cluster of n nodes with args for Start and
+// returns node 1. When the test ends the nodes stop one after another, so
+// that each but the last stops with a majority of the cluster running and
+// saves what it holds; the last, without one, stops after a short wait
+// (the server's own rule). The test's log says how long the cluster took
+// to form and each node to stop.
+func startClustered(t testing.TB, n int, args []string) *Server {
+	t.Helper()
+	begin := time.Now()
+	c := StartCluster(t, n, args...)
+	t.Logf("%s: node 1 of %d, formed in %v", ClusterEnv, n, time.Since(begin).Round(time.Millisecond))
+	// Registered after the nodes' own cleanups, this runs before them;
+	// theirs then find their node stopped and only show its log if the
+	// test failed.
+	t.Cleanup(func() {
+		took := make([]string, 0, n)
+		for i := n - 1; i >= 0; i-- {
+			begin := time.Now()
+			c.Nodes[i].Stop()
+			took = append(took, fmt.Sprintf("node%d %v", i+1, time.Since(begin).Round(time.Millisecond)))
+		}
+		t.Logf("%s: stopped %s", ClusterEnv, strings.Join(took, ", "))
+	})
+	c.Nodes[0].Cluster = c
+	return c.Nodes[0]
+}
