@@ -20,8 +20,8 @@ import (
 // handle a clustered store gives out (and the buckets it opens) tries an
 // unanswered write again: writes (publishes and bucket changes) after
 // writeAttempt, up to writeTries times; changes to streams and buckets
-// (which starting packages make) after the API's own timeout, up to
-// adminTries times; each within what the caller's context allows. A
+// (which starting packages make) after adminAttempt, up to adminTries
+// times; each within what the caller's context allows. A
 // write refused (a wrong revision, a full stream) is not tried again, nor
 // is one whose caller gave up.
 //
@@ -40,12 +40,16 @@ const writeAttempt = 2 * time.Second
 const writeTries = 5
 
 // adminAttempt bounds one attempt to create or update a stream or a
-// bucket: a stream's group elects its leader within 4 to 9 seconds.
-const adminAttempt = 5 * time.Second
+// bucket: short, since a request sent while there is no leader is never
+// answered, and the next is once a leader is elected; doing it again is
+// harmless (a stream created already with the same settings is no
+// error).
+const adminAttempt = 2 * time.Second
 
 // adminTries is how many times a change to a stream or bucket is
-// attempted.
-const adminTries = 4
+// attempted: together, long enough for the groups of a cluster restarted
+// at once to elect their leaders.
+const adminTries = 10
 
 // unanswered reports whether err means a request was not answered, as
 // opposed to refused.
