@@ -67,6 +67,16 @@ type Store struct {
 	status     statusCache
 }
 
+// asyncPublishTimeout bounds the wait for the answer to an asynchronous
+// publish (the queues' sends, the topics' deliveries, logs and traces).
+// The backbone never answers a publish to a stream with no leader: that
+// of a node cut off from the majority of its cluster, or of a group
+// electing a leader. Without a bound, the caller (an SQS SendMessage,
+// say) would wait for as long as its own client did; with it, the
+// publish fails after as long as a write the handle tries again
+// (writeAttempt × writeTries), and the caller answers with an error.
+const asyncPublishTimeout = writeAttempt * writeTries
+
 // Open starts the embedded server (or dials the external one) and returns a
 // ready Store. A node of a cluster is ready once the cluster's JetStream
 // has a leader, which takes a majority of the nodes it started with: Open
@@ -138,7 +148,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
 	s.nc = nc
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(asyncPublishTimeout))
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: jetstream: %w", err)
