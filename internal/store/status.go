@@ -93,7 +93,9 @@ func (s *Store) clusterStatus() ClusterStatus {
 	self.Current = st.CanWrite
 	st.Peers = append(st.Peers, self)
 	for _, p := range jsi.Meta.Replicas {
-		if p != nil {
+		// With no leader (a node cut off from the majority), the meta
+		// group's replicas include this node, already listed.
+		if p != nil && p.Name != st.Node {
 			st.Peers = append(st.Peers, peerStatus(p.Name, p.Current, p.Offline, p.Active, p.Lag))
 		}
 	}
