@@ -267,8 +267,15 @@ func (s *Server) Stop() {
 	select {
 	case <-s.exited:
 	case <-time.After(60 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
+		// SIGQUIT makes the server write where its goroutines are to
+		// its log, which the test shows when it fails.
+		s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.exited:
+		case <-time.After(5 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.exited
+		}
 		s.t.Errorf("server did not stop within 60s after SIGTERM")
 	}
 	if s.waitErr != nil {

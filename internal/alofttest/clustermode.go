@@ -84,11 +84,12 @@ func startNodes(t testing.TB, args []string) int {
 }
 
 // startClustered starts a cluster of n nodes with args for Start and
-// returns node 1. When the test ends the nodes stop one after another, so
-// that each but the last stops with a majority of the cluster running and
-// saves what it holds; the last, without one, stops after a short wait
-// (the server's own rule). The test's log says how long the cluster took
-// to form and each node to stop.
+// returns node 1. When the test ends the nodes stop one after another,
+// node 1 first: each but the last stops with a majority of the cluster
+// running and saves what it holds, node 1, which served the test, among
+// them; the last, without a majority, stops after a short wait (the
+// server's own rule). The test's log says how long the cluster took to
+// form and each node to stop.
 func startClustered(t testing.TB, n int, args []string) *Server {
 	t.Helper()
 	begin := time.Now()
@@ -99,7 +100,7 @@ func startClustered(t testing.TB, n int, args []string) *Server {
 	// test failed.
 	t.Cleanup(func() {
 		took := make([]string, 0, n)
-		for i := n - 1; i >= 0; i-- {
+		for i := range n {
 			begin := time.Now()
 			c.Nodes[i].Stop()
 			took = append(took, fmt.Sprintf("node%d %v", i+1, time.Since(begin).Round(time.Millisecond)))
