@@ -1,0 +1,613 @@
+//go:build linux
+
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	stypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/aloft-dev/aloft/internal/alofttest"
+	"github.com/aloft-dev/aloft/internal/client"
+)
+
+// The partition test's function (e2e/functions/gofn), the queue every
+// successful asynchronous invocation's record goes to, and the queue
+// written through every node.
+const (
+	partFunction = "part"
+	partSink     = "part-delivered"
+	partQueue    = "part-queue"
+)
+
+// partCut is how long node 3 is cut off.
+const partCut = 30 * time.Second
+
+// partWarm is how long the load runs through every node before the cut.
+const partWarm = 5 * time.Second
+
+// partElection bounds the moments after the cut in which a write through
+// nodes 1 and 2 may fail: the backbone's groups that node 3 led elect a
+// new leader once they have missed its heartbeats for an election
+// timeout (4 to 9 seconds), and a write is tried again for ten.
+const partElection = 20 * time.Second
+
+// partRefusal bounds how long a write through node 3 during the cut may
+// take to be refused.
+const partRefusal = 30 * time.Second
+
+// partTicks are when, after the cut, the one-time schedules made before
+// it are due: during the cut (the first while the scheduler's lease may
+// still be held by the node cut off) and after the heal.
+var partTicks = []time.Duration{4 * time.Second, 12 * time.Second, 20 * time.Second, 27 * time.Second,
+	partCut + 5*time.Second, partCut + 9*time.Second}
+
+// TestPartitionHealed cuts one node of three off from the others for 30
+// seconds, each node in a network namespace of its own, and heals the
+// cut. During the cut, writes and synchronous invocations through the
+// other two succeed, the node cut off says it cannot write and refuses a
+// write with a server error rather than hanging, and every asynchronous
+// invocation the two accept is delivered; after the heal, the node is in
+// the cluster again within a bound, serves what was written during the
+// cut and takes writes; a schedule due at any time of the episode fires
+// exactly once.
+func TestPartitionHealed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of three in network namespaces and cuts a node off for 30 s")
+	}
+	alofttest.NetnsSkip(t)
+	alofttest.Binary(t) // built before the clock starts
+	code := alofttest.GoFunction(t, "e2e/functions/gofn", "v1")
+	began := time.Now()
+	c := alofttest.StartNetnsCluster(t, 3)
+	t.Logf("the cluster formed in %v", time.Since(began).Round(time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	n1, n3 := c.Nodes[0], c.Nodes[2]
+	partSetup(ctx, t, n1, code)
+	sinks, queues := make([]string, 3), make([]string, 3)
+	for i, n := range c.Nodes {
+		sinks[i], queues[i] = partQueueURL(ctx, t, n, partSink), partQueueURL(ctx, t, n, partQueue)
+		partWait(t, fmt.Sprintf("node %d to run the function", i+1), 30*time.Second, func() bool {
+			out, err := n.Lambda().Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(partFunction), Payload: []byte(`{"op":"noop"}`)})
+			return err == nil && out.FunctionError == nil
+		})
+	}
+	partReplicated(ctx, t, n1, 3)
+	t.Logf("every stream has three replicas %v after the start", time.Since(began).Round(time.Millisecond))
+
+	// The schedules, made through node 1 before the cut, so that every
+	// node knows them all.
+	cut := time.Now().Add(partWarm + 2*time.Second)
+	var ticks []string
+	for k, d := range partTicks {
+		name := fmt.Sprintf("tick-%d", k+1)
+		partSchedule(ctx, t, n1, name, cut.Add(d))
+		ticks = append(ticks, name)
+	}
+
+	// Load through every node, so that each runs the function warm; then
+	// the cut, the load through nodes 1 and 2 going on, and writes
+	// through them.
+	load := partStartLoad(c.Nodes)
+	time.Sleep(time.Until(cut))
+	c.Cut(t, 2)
+	cut = time.Now()
+	load.stopNode(2)
+	t.Logf("node 3 cut off")
+	writes := partStartWrites(c.Nodes[:2], queues[:2], code)
+
+	// Node 3 soon says it cannot write.
+	var st3 string
+	partWait(t, "node 3 to say it cannot write", 20*time.Second, func() bool {
+		st, err := alofttest.ClusterHealth(n3.URL)
+		if err != nil || st.CanWrite {
+			return false
+		}
+		b, _ := json.Marshal(st)
+		st3 = string(b)
+		return true
+	})
+	t.Logf("node 3's health %v after the cut: %s", time.Since(cut).Round(time.Millisecond), st3)
+
+	// A write through node 3 fails, with a server error, long before
+	// the client would give up.
+	wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
+	at := time.Now()
+	_, err := n3.SQS().SendMessage(wctx, &sqs.SendMessageInput{QueueUrl: aws.String(queues[2]), MessageBody: aws.String("through node 3 during the cut")})
+	wcancel()
+	took := time.Since(at)
+	var apiErr smithy.APIError
+	var respErr *smithyhttp.ResponseError
+	switch {
+	case err == nil:
+		t.Errorf("a write through node 3 during the cut succeeded")
+	case !errors.As(err, &apiErr) || !errors.As(err, &respErr):
+		t.Errorf("a write through node 3 during the cut failed after %v without an answer: %v", took.Round(time.Millisecond), err)
+	default:
+		t.Logf("a write through node 3 during the cut failed after %v: HTTP %d %s: %s", took.Round(time.Millisecond), respErr.HTTPStatusCode(), apiErr.ErrorCode(), apiErr.ErrorMessage())
+		if respErr.HTTPStatusCode() < 500 || took > partRefusal {
+			t.Errorf("a write through node 3 during the cut: HTTP %d %s after %v, want a server error within %v", respErr.HTTPStatusCode(), apiErr.ErrorCode(), took.Round(time.Millisecond), partRefusal)
+		}
+	}
+
+	// The heal, at the end of the cut.
+	time.Sleep(time.Until(cut.Add(partCut)))
+	wrote := writes.stop()
+	attempts := load.stop()
+	c.Heal(t, 2)
+	healed := time.Now()
+	t.Logf("node 3's link healed after %v", healed.Sub(cut).Round(time.Millisecond))
+	c.WaitFormed(t, 2, 60*time.Second)
+	t.Logf("node 3 reports the cluster formed %v after the heal", time.Since(healed).Round(time.Millisecond))
+
+	// The writes through nodes 1 and 2 succeeded, but in the moments
+	// after the cut while the backbone elects new leaders for what node
+	// 3 led.
+	sent, maybe, fns := map[string]bool{}, map[string]bool{}, []string{}
+	var lastFailed time.Duration
+	okAfter := make([]int, 2)
+	for _, w := range wrote {
+		since := w.at.Sub(cut)
+		switch {
+		case w.err != nil:
+			lastFailed = max(lastFailed, since)
+			maybe[w.name] = true
+			if since > partElection {
+				t.Errorf("a write (%s) through node %d began %v after the cut and failed: %v", w.name, w.node+1, since.Round(time.Millisecond), w.err)
+			} else {
+				t.Logf("a write (%s) through node %d began %v after the cut, while the backbone elected leaders, and failed: %v", w.name, w.node+1, since.Round(time.Millisecond), w.err)
+			}
+		case w.function:
+			fns = append(fns, w.name)
+		default:
+			sent[w.name] = true
+		}
+		if w.err == nil && since > partElection {
+			okAfter[w.node]++
+		}
+	}
+	t.Logf("during the cut, %d writes through nodes 1 and 2 succeeded (%d messages, %d functions), %d failed, the last begun %v after the cut",
+		len(sent)+len(fns), len(sent), len(fns), len(maybe), lastFailed.Round(time.Millisecond))
+	for i, n := range okAfter {
+		if n == 0 {
+			t.Errorf("no write through node %d succeeded from %v after the cut", i+1, partElection)
+		}
+	}
+
+	// Node 3 serves what was written during the cut, and takes writes.
+	for _, name := range fns {
+		partWait(t, "node 3 to serve the function "+name+" created during the cut", 30*time.Second, func() bool {
+			_, err := n3.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
+			return err == nil
+		})
+	}
+	got := map[string]bool{}
+	partWait(t, "node 3 to serve the messages sent during the cut", 30*time.Second, func() bool {
+		out, err := n3.SQS().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queues[2]), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 600})
+		if err != nil {
+			t.Logf("receive through node 3: %v", err)
+			return false
+		}
+		for _, m := range out.Messages {
+			body := aws.ToString(m.Body)
+			if got[body] {
+				t.Errorf("node 3 served message %q twice", body)
+			}
+			got[body] = true
+		}
+		for body := range sent {
+			if !got[body] {
+				return false
+			}
+		}
+		return true
+	})
+	for body := range got {
+		if !sent[body] && !maybe[body] {
+			t.Errorf("node 3 served message %q, which was never sent (or its refusal stored)", body)
+		}
+	}
+	if _, err := n3.SQS().SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(queues[2]), MessageBody: aws.String("through node 3 after the heal")}); err != nil {
+		t.Errorf("a write through node 3 after the heal: %v", err)
+	}
+	t.Logf("node 3 served the %d messages and %d functions written during the cut and took a write %v after the heal",
+		len(sent), len(fns), time.Since(healed).Round(time.Millisecond))
+
+	// What the load came to: synchronous invocations all succeeded, and
+	// every asynchronous invocation accepted is delivered, as is every
+	// schedule's tick, once.
+	accepted := map[string]bool{}
+	var syncOK, asyncRefused int
+	for _, a := range attempts {
+		switch {
+		case a.err != nil && a.id == "":
+			t.Errorf("a synchronous invocation through node %d %v after the cut failed: %v", a.node+1, a.at.Sub(cut).Round(time.Millisecond), a.err)
+		case a.err != nil:
+			asyncRefused++
+			t.Errorf("an asynchronous invocation through node %d %v after the cut was refused: %v", a.node+1, a.at.Sub(cut).Round(time.Millisecond), a.err)
+		case a.id == "":
+			syncOK++
+		default:
+			accepted[a.id] = true
+		}
+	}
+	want := map[string]bool{}
+	for id := range accepted {
+		want[id] = true
+	}
+	for _, name := range ticks {
+		want[name] = true
+	}
+	time.Sleep(time.Until(cut.Add(partTicks[len(partTicks)-1])))
+	records := partCollect(t, n1, sinks[0], want, 40*time.Second)
+	var missing, dups []string
+	for id := range want {
+		switch n := records[id]; {
+		case n == 0:
+			missing = append(missing, id)
+		case n > 1:
+			dups = append(dups, fmt.Sprintf("%s×%d", id, n))
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(dups)
+	t.Logf("during the cut: %d synchronous invocations through nodes 1 and 2 succeeded; %d asynchronous accepted, %d refused; records of %d of %d, delivered more than once: %v",
+		syncOK, len(accepted), asyncRefused, len(want)-len(missing), len(want), dups)
+	if len(missing) > 0 {
+		t.Errorf("never delivered: %v", missing)
+	}
+	for _, name := range ticks {
+		if records[name] > 1 {
+			t.Errorf("schedule %s was delivered %d times", name, records[name])
+		}
+	}
+	by := partFiredBy(c.Cluster)
+	for k, name := range ticks {
+		if len(by[name]) != 1 {
+			t.Errorf("schedule %s was fired by nodes %v, want once", name, by[name])
+		} else {
+			t.Logf("schedule %s (due %v after the cut) fired by node %d", name, partTicks[k], by[name][0]+1)
+		}
+	}
+	t.Logf("%v in all, %v of it after the heal", time.Since(began).Round(time.Millisecond), time.Since(healed).Round(time.Millisecond))
+}
+
+// partSetup creates, through s, a role, the function with its OnSuccess
+// destination queue, and the queue the test writes to.
+func partSetup(ctx context.Context, t *testing.T, s *alofttest.Server, code []byte) {
+	t.Helper()
+	ic := iam.NewFromConfig(s.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(s.URL) })
+	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("part-sender"), AssumeRolePolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
+	if err != nil {
+		t.Fatalf("create the role: %v", err)
+	}
+	if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("part-sender"), PolicyName: aws.String("send"), PolicyDocument: aws.String(
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:SendMessage","logs:*"],"Resource":"*"}]}`)}); err != nil {
+		t.Fatalf("grant the role: %v", err)
+	}
+	if _, err := s.Lambda().CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String(partFunction),
+		Runtime:      ltypes.RuntimeProvidedal2023,
+		Handler:      aws.String("bootstrap"),
+		Role:         role.Role.Arn,
+		Code:         &ltypes.FunctionCode{ZipFile: code},
+		Timeout:      aws.Int32(10),
+	}); err != nil {
+		t.Fatalf("create the function: %v", err)
+	}
+	for _, name := range []string{partSink, partQueue} {
+		if _, err := s.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)}); err != nil {
+			t.Fatalf("create queue %s: %v", name, err)
+		}
+	}
+	attrs, err := s.SQS().GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(partQueueURL(ctx, t, s, partSink)),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lambda().PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
+		FunctionName:      aws.String(partFunction),
+		DestinationConfig: &ltypes.DestinationConfig{OnSuccess: &ltypes.OnSuccess{Destination: aws.String(attrs.Attributes["QueueArn"])}},
+	}); err != nil {
+		t.Fatalf("put the event invoke config: %v", err)
+	}
+}
+
+// partQueueURL returns queue name's URL at s.
+func partQueueURL(ctx context.Context, t *testing.T, s *alofttest.Server, name string) string {
+	t.Helper()
+	q, err := s.SQS().GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("queue %s at %s: %v", name, s.URL, err)
+	}
+	return aws.ToString(q.QueueUrl)
+}
+
+// partSchedule creates through s a one-time schedule, name, due at when
+// (to the second), that invokes the function with its name as the text.
+func partSchedule(ctx context.Context, t *testing.T, s *alofttest.Server, name string, when time.Time) {
+	t.Helper()
+	sc := scheduler.NewFromConfig(s.Config(), func(o *scheduler.Options) { o.BaseEndpoint = aws.String(s.URL) })
+	if _, err := sc.CreateSchedule(ctx, &scheduler.CreateScheduleInput{
+		Name:               aws.String(name),
+		ScheduleExpression: aws.String("at(" + when.UTC().Format("2006-01-02T15:04:05") + ")"),
+		FlexibleTimeWindow: &stypes.FlexibleTimeWindow{Mode: stypes.FlexibleTimeWindowModeOff},
+		Target: &stypes.Target{Arn: aws.String("arn:aws:lambda:us-east-1:000000000000:function:" + partFunction),
+			RoleArn: aws.String("arn:aws:iam::000000000000:role/part-sender"), Input: aws.String(`{"op":"noop","text":"` + name + `"}`)},
+	}); err != nil {
+		t.Fatalf("create schedule %s: %v", name, err)
+	}
+}
+
+// partWait polls cond every 100 ms until it holds, failing after timeout.
+func partWait(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+	}
+}
+
+// partReplicated waits until `aloft cluster status` run against s lists
+// every stream with the given replicas and a leader.
+func partReplicated(ctx context.Context, t *testing.T, s *alofttest.Server, replicas int) {
+	t.Helper()
+	var under []string
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
+		out, errOut, code := s.Run(ctx, nil, "cluster", "status", "--output", "json")
+		var rep client.ClusterReport
+		if code == 0 && json.Unmarshal([]byte(out), &rep) == nil {
+			under = under[:0]
+			for _, st := range rep.Streams {
+				if st.Replicas != replicas || st.Leader == "" {
+					under = append(under, fmt.Sprintf("%s:R%d(leader %q)", st.Name, st.Replicas, st.Leader))
+				}
+			}
+			if len(rep.Streams) > 0 && len(under) == 0 {
+				return
+			}
+		} else {
+			under = []string{fmt.Sprintf("exit %d: %s", code, strings.TrimSpace(errOut))}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("streams not at %d replicas with a leader: %v", replicas, under)
+		}
+	}
+}
+
+// partAttempt is one invocation of the load.
+type partAttempt struct {
+	node int // 0-based
+	at   time.Time
+	id   string // an asynchronous invocation's id, "" for a synchronous one
+	err  error
+}
+
+// partLoad invokes the function through some nodes until stopped: one
+// client after another synchronously, and one sending an asynchronous
+// invocation, with an id of its own, every 200 ms.
+type partLoad struct {
+	stops    []context.CancelFunc
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	attempts []partAttempt // guarded by mu
+}
+
+func partStartLoad(nodes []*alofttest.Server) *partLoad {
+	l := &partLoad{}
+	for i, n := range nodes {
+		ctx, cancel := context.WithCancel(context.Background())
+		l.stops = append(l.stops, cancel)
+		record := func(a partAttempt) {
+			if ctx.Err() != nil && a.err != nil {
+				return // stopped, not failed
+			}
+			l.mu.Lock()
+			l.attempts = append(l.attempts, a)
+			l.mu.Unlock()
+		}
+		fn := n.Lambda()
+		l.wg.Go(func() {
+			for ctx.Err() == nil {
+				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				out, err := fn.Invoke(rctx, &lambda.InvokeInput{FunctionName: aws.String(partFunction), Payload: []byte(`{"op":"sleep","ms":20}`)})
+				cancel()
+				if err == nil && out.FunctionError != nil {
+					err = fmt.Errorf("function error %s: %s", aws.ToString(out.FunctionError), out.Payload)
+				}
+				record(partAttempt{node: i, at: time.Now(), err: err})
+			}
+		})
+		l.wg.Go(func() {
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			for seq := 0; ; seq++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				id := fmt.Sprintf("node%d-%d", i+1, seq)
+				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				out, err := fn.Invoke(rctx, &lambda.InvokeInput{FunctionName: aws.String(partFunction), InvocationType: ltypes.InvocationTypeEvent,
+					Payload: []byte(`{"op":"sleep","ms":100,"text":"` + id + `"}`)})
+				cancel()
+				if err == nil && out.StatusCode != http.StatusAccepted {
+					err = fmt.Errorf("status %d", out.StatusCode)
+				}
+				record(partAttempt{node: i, at: time.Now(), id: id, err: err})
+			}
+		})
+	}
+	return l
+}
+
+// stopNode stops the load through node i; its requests under way end
+// as they may, and count only if they succeed.
+func (l *partLoad) stopNode(i int) { l.stops[i]() }
+
+// stop stops the load, waits for its requests to end and returns them.
+func (l *partLoad) stop() []partAttempt {
+	for _, stop := range l.stops {
+		stop()
+	}
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.attempts)
+}
+
+// partWrite is one write of partWrites.
+type partWrite struct {
+	node     int // 0-based
+	at       time.Time
+	name     string // the message's body or the function's name
+	function bool
+	err      error
+}
+
+// partWrites writes through some nodes until stopped, each every 500
+// ms: a message to its queue, and through node 2 every fourth write a
+// function instead.
+type partWrites struct {
+	stopWrites context.CancelFunc
+	wg         sync.WaitGroup
+	mu         sync.Mutex
+	writes     []partWrite // guarded by mu
+}
+
+func partStartWrites(nodes []*alofttest.Server, queues []string, code []byte) *partWrites {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &partWrites{stopWrites: cancel}
+	for i, n := range nodes {
+		sq, fn := n.SQS(), n.Lambda()
+		w.wg.Go(func() {
+			for seq := 0; ctx.Err() == nil; seq++ {
+				pw := partWrite{node: i, at: time.Now(), name: fmt.Sprintf("node%d-%d", i+1, seq), function: i == 1 && seq%4 == 3}
+				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				if pw.function {
+					pw.name = partFunction + "-" + pw.name
+					_, pw.err = fn.CreateFunction(rctx, &lambda.CreateFunctionInput{
+						FunctionName: aws.String(pw.name),
+						Runtime:      ltypes.RuntimeProvidedal2023,
+						Handler:      aws.String("bootstrap"),
+						Role:         aws.String("arn:aws:iam::000000000000:role/part-sender"),
+						Code:         &ltypes.FunctionCode{ZipFile: code},
+					})
+				} else {
+					_, pw.err = sq.SendMessage(rctx, &sqs.SendMessageInput{QueueUrl: aws.String(queues[i]), MessageBody: aws.String(pw.name)})
+				}
+				cancel()
+				if ctx.Err() != nil && pw.err != nil {
+					return // stopped, not failed
+				}
+				w.mu.Lock()
+				w.writes = append(w.writes, pw)
+				w.mu.Unlock()
+				select {
+				case <-ctx.Done():
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+		})
+	}
+	return w
+}
+
+// stop stops the writes, waits for those under way and returns them all.
+func (w *partWrites) stop() []partWrite {
+	w.stopWrites()
+	w.wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.writes)
+}
+
+// partCollect reads the destination records from the sink through s
+// until every one of want has come and then three seconds more, to see
+// any duplicate, or until timeout passes; it returns how many records
+// came of each.
+func partCollect(t *testing.T, s *alofttest.Server, sinkURL string, want map[string]bool, timeout time.Duration) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	complete := func() bool {
+		for id := range want {
+			if got[id] == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	var done time.Time
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline) && (done.IsZero() || time.Since(done) < 3*time.Second); {
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := s.SQS().ReceiveMessage(rctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(sinkURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 600})
+		cancel()
+		if err != nil {
+			t.Logf("receive the destination records: %v", err)
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		for _, m := range out.Messages {
+			var r struct {
+				RequestContext struct {
+					Condition string `json:"condition"`
+				} `json:"requestContext"`
+				RequestPayload struct {
+					Text string `json:"text"`
+				} `json:"requestPayload"`
+			}
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &r); err != nil || r.RequestContext.Condition != "Success" {
+				t.Fatalf("destination record %s (%v)", aws.ToString(m.Body), err)
+			}
+			got[r.RequestPayload.Text]++
+		}
+		if done.IsZero() && complete() {
+			done = time.Now()
+		}
+	}
+	return got
+}
+
+// partFiredBy reads the nodes' logs for the schedules each fired, and
+// returns the nodes that fired each schedule, by name.
+func partFiredBy(c *alofttest.Cluster) map[string][]int {
+	by := map[string][]int{}
+	for i, n := range c.Nodes {
+		sc := bufio.NewScanner(strings.NewReader(n.Log()))
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var l struct {
+				Msg      string `json:"msg"`
+				Schedule string `json:"schedule"`
+			}
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "schedule fired" {
+				name := l.Schedule[strings.LastIndex(l.Schedule, "/")+1:]
+				by[name] = append(by[name], i)
+			}
+		}
+	}
+	return by
+}
