@@ -51,12 +51,25 @@ const adminAttempt = 2 * time.Second
 // at once to elect their leaders.
 const adminTries = 10
 
-// unanswered reports whether err means a request was not answered, as
-// opposed to refused.
+// unanswered reports whether err means a request was not answered, or
+// answered that the cluster cannot handle it for the moment (it has no
+// leader), as opposed to refused.
 func unanswered(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+		return true
+	}
+	var api *jetstream.APIError
+	return errors.As(err, &api) && (api.ErrorCode == clusterNotAvailable || api.ErrorCode == clusterNotLeader)
 }
+
+// The backbone's answers that its cluster cannot handle a request now:
+// "JetStream system temporarily unavailable" and "JetStream cluster can
+// not handle request".
+const (
+	clusterNotAvailable jetstream.ErrorCode = 10008
+	clusterNotLeader    jetstream.ErrorCode = 10009
+)
 
 // retry runs f up to tries times, each within attempt and ctx, while it
 // fails unanswered and ctx is live.
