@@ -249,10 +249,28 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// serverStopWait bounds the wait for the embedded server to stop.
+const serverStopWait = 10 * time.Second
+
+// shutdownServer stops the embedded server, waiting at most
+// serverStopWait. A clustered server's shutdown has been seen to wait
+// forever on a stream's raft group; nothing is lost by not waiting, since
+// every write it acknowledged is on disk already (see SyncInterval).
 func (s *Store) shutdownServer() {
-	if s.srv != nil {
-		s.srv.Shutdown()
-		s.srv.WaitForShutdown()
-		s.srv = nil
+	if s.srv == nil {
+		return
+	}
+	srv := s.srv
+	s.srv = nil
+	done := make(chan struct{})
+	go func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(serverStopWait):
+		s.log.Warn("the backbone did not stop in time; leaving it to end with the process (what it acknowledged is on disk)", "waited", serverStopWait.String())
 	}
 }
