@@ -261,7 +261,7 @@ const lookupTimeout = 250 * time.Millisecond
 // CreateStream creates a stream, keeping the replicas of one that exists.
 func (h handle) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
-	return retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Stream, error) {
+	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Stream, error) {
 		return h.JetStream.CreateStream(ctx, cfg)
 	})
 }
@@ -269,7 +269,7 @@ func (h handle) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (j
 // UpdateStream updates a stream, keeping its replicas.
 func (h handle) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
-	return retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Stream, error) {
+	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Stream, error) {
 		return h.JetStream.UpdateStream(ctx, cfg)
 	})
 }
@@ -278,7 +278,7 @@ func (h handle) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (j
 // replicas when it has more.
 func (h handle) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
-	return retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Stream, error) {
+	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Stream, error) {
 		return h.JetStream.CreateOrUpdateStream(ctx, cfg)
 	})
 }
@@ -286,7 +286,7 @@ func (h handle) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamCo
 // CreateKeyValue creates a bucket, keeping the replicas of one that exists.
 func (h handle) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
-	return wrapKV(retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.KeyValue, error) {
+	return h.wrapKV(retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.KeyValue, error) {
 		return h.JetStream.CreateKeyValue(ctx, cfg)
 	}))
 }
@@ -294,7 +294,7 @@ func (h handle) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig
 // UpdateKeyValue updates a bucket, keeping its replicas.
 func (h handle) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
-	return wrapKV(retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.KeyValue, error) {
+	return h.wrapKV(retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.KeyValue, error) {
 		return h.JetStream.UpdateKeyValue(ctx, cfg)
 	}))
 }
@@ -303,7 +303,7 @@ func (h handle) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig
 // replicas when it has more.
 func (h handle) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
-	return wrapKV(retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.KeyValue, error) {
+	return h.wrapKV(retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.KeyValue, error) {
 		return h.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
 	}))
 }
@@ -312,7 +312,7 @@ func (h handle) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyVal
 // that exists.
 func (h handle) CreateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
 	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
-	return retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.ObjectStore, error) {
+	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.ObjectStore, error) {
 		return h.JetStream.CreateObjectStore(ctx, cfg)
 	})
 }
@@ -320,7 +320,7 @@ func (h handle) CreateObjectStore(ctx context.Context, cfg jetstream.ObjectStore
 // UpdateObjectStore updates an object store, keeping its replicas.
 func (h handle) UpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
 	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
-	return retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.ObjectStore, error) {
+	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.ObjectStore, error) {
 		return h.JetStream.UpdateObjectStore(ctx, cfg)
 	})
 }
@@ -329,7 +329,7 @@ func (h handle) UpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStore
 // its replicas when it has more.
 func (h handle) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
 	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
-	return retry(ctx, adminAttempt, adminTries, func(ctx context.Context) (jetstream.ObjectStore, error) {
+	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.ObjectStore, error) {
 		return h.JetStream.CreateOrUpdateObjectStore(ctx, cfg)
 	})
 }

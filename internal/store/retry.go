@@ -72,13 +72,15 @@ const (
 )
 
 // retry runs f up to tries times, each within attempt and ctx, while it
-// fails unanswered and ctx is live.
-func retry[T any](ctx context.Context, attempt time.Duration, tries int, f func(context.Context) (T, error)) (T, error) {
+// fails unanswered, ctx is live and this node reaches a majority of its
+// cluster: a node that does not (the survivor of two nodes lost, or the
+// last to stop) fails at once what cannot succeed.
+func retry[T any](ctx context.Context, s *Store, attempt time.Duration, tries int, f func(context.Context) (T, error)) (T, error) {
 	for try := 1; ; try++ {
 		actx, cancel := context.WithTimeout(ctx, attempt)
 		v, err := f(actx)
 		cancel()
-		if err == nil || try >= tries || ctx.Err() != nil || !unanswered(err) {
+		if err == nil || try >= tries || ctx.Err() != nil || !unanswered(err) || !s.reachMajority() {
 			return v, err
 		}
 	}
@@ -86,14 +88,14 @@ func retry[T any](ctx context.Context, attempt time.Duration, tries int, f func(
 
 // Publish publishes a message, trying again if it goes unanswered.
 func (h handle) Publish(ctx context.Context, subj string, data []byte, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-	return retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (*jetstream.PubAck, error) {
+	return retry(ctx, h.s, writeAttempt, writeTries, func(ctx context.Context) (*jetstream.PubAck, error) {
 		return h.JetStream.Publish(ctx, subj, data, opts...)
 	})
 }
 
 // PublishMsg publishes a message, trying again if it goes unanswered.
 func (h handle) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-	return retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (*jetstream.PubAck, error) {
+	return retry(ctx, h.s, writeAttempt, writeTries, func(ctx context.Context) (*jetstream.PubAck, error) {
 		return h.JetStream.PublishMsg(ctx, m, opts...)
 	})
 }
@@ -101,23 +103,24 @@ func (h handle) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.P
 // KeyValue opens a bucket whose writes are tried again if unanswered.
 func (h handle) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
 	kv, err := h.JetStream.KeyValue(ctx, bucket)
-	return wrapKV(kv, err)
+	return h.wrapKV(kv, err)
 }
 
-func wrapKV(kv jetstream.KeyValue, err error) (jetstream.KeyValue, error) {
+func (h handle) wrapKV(kv jetstream.KeyValue, err error) (jetstream.KeyValue, error) {
 	if err != nil {
 		return nil, err
 	}
-	return retryKV{kv}, nil
+	return retryKV{KeyValue: kv, s: h.s}, nil
 }
 
 // retryKV is a bucket whose writes are tried again if unanswered.
 type retryKV struct {
 	jetstream.KeyValue
+	s *Store
 }
 
 func (kv retryKV) Put(ctx context.Context, key string, value []byte) (uint64, error) {
-	return retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (uint64, error) {
+	return retry(ctx, kv.s, writeAttempt, writeTries, func(ctx context.Context) (uint64, error) {
 		return kv.KeyValue.Put(ctx, key, value)
 	})
 }
@@ -127,26 +130,26 @@ func (kv retryKV) PutString(ctx context.Context, key string, value string) (uint
 }
 
 func (kv retryKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
-	return retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (uint64, error) {
+	return retry(ctx, kv.s, writeAttempt, writeTries, func(ctx context.Context) (uint64, error) {
 		return kv.KeyValue.Create(ctx, key, value, opts...)
 	})
 }
 
 func (kv retryKV) Update(ctx context.Context, key string, value []byte, revision uint64) (uint64, error) {
-	return retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (uint64, error) {
+	return retry(ctx, kv.s, writeAttempt, writeTries, func(ctx context.Context) (uint64, error) {
 		return kv.KeyValue.Update(ctx, key, value, revision)
 	})
 }
 
 func (kv retryKV) Delete(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
-	_, err := retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (struct{}, error) {
+	_, err := retry(ctx, kv.s, writeAttempt, writeTries, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, kv.KeyValue.Delete(ctx, key, opts...)
 	})
 	return err
 }
 
 func (kv retryKV) Purge(ctx context.Context, key string, opts ...jetstream.KVDeleteOpt) error {
-	_, err := retry(ctx, writeAttempt, writeTries, func(ctx context.Context) (struct{}, error) {
+	_, err := retry(ctx, kv.s, writeAttempt, writeTries, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, kv.KeyValue.Purge(ctx, key, opts...)
 	})
 	return err

@@ -137,31 +137,17 @@ type clusterState struct {
 
 // Writable reports whether the backbone can take writes now, asking it
 // for at most timeout: on a node of a cluster, that the cluster's meta
-// group has a leader, that a majority of its nodes are online, and that
-// its JetStream answers. A node left without a majority cannot save
-// anything, and need not wait to try (see the shutdown in package app).
+// group has a leader, that a majority of its nodes are reachable (see
+// reachMajority), and that its JetStream answers. A node left without a
+// majority cannot save anything, and need not wait to try (see the
+// shutdown in package app).
 func (s *Store) Writable(ctx context.Context, timeout time.Duration) bool {
 	if s.js == nil {
 		return false
 	}
 	if s.cluster != nil && s.srv != nil {
 		jsi, err := s.srv.Jsz(nil)
-		if err != nil || jsi.Meta == nil || jsi.Meta.Leader == "" {
-			return false
-		}
-		// A node stopped is marked offline at once; one killed only
-		// after a while, but its routes are gone at once.
-		routed := s.connectedNodes()
-		online, all := 1, 1
-		for _, p := range jsi.Meta.Replicas {
-			if p != nil {
-				all++
-				if !p.Offline && slices.Contains(routed, p.Name) {
-					online++
-				}
-			}
-		}
-		if online*2 <= all {
+		if err != nil || jsi.Meta == nil || jsi.Meta.Leader == "" || !s.reachMajority() {
 			return false
 		}
 	}
@@ -169,4 +155,31 @@ func (s *Store) Writable(ctx context.Context, timeout time.Duration) bool {
 	defer cancel()
 	_, err := s.js.AccountInfo(ctx)
 	return err == nil
+}
+
+// reachMajority reports whether this node, with the nodes it is routed
+// to and that are not marked offline, is a majority of its cluster's
+// meta group. A node stopped is marked offline at once; one killed only
+// after a while, but its routes are gone at once. A store that is no node
+// of a cluster always is.
+func (s *Store) reachMajority() bool {
+	srv := s.srv
+	if s.cluster == nil || srv == nil {
+		return true
+	}
+	jsi, err := srv.Jsz(nil)
+	if err != nil || jsi.Meta == nil {
+		return false
+	}
+	routed := s.connectedNodes()
+	online, all := 1, 1
+	for _, p := range jsi.Meta.Replicas {
+		if p != nil {
+			all++
+			if !p.Offline && slices.Contains(routed, p.Name) {
+				online++
+			}
+		}
+	}
+	return online*2 > all
 }

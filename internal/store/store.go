@@ -205,7 +205,11 @@ func (s *Store) waitForCluster(ctx context.Context, js jetstream.JetStream, c *C
 // connectedNodes names the nodes this one has routes to (several
 // connections each).
 func (s *Store) connectedNodes() []string {
-	rz, err := s.srv.Routez(nil)
+	srv := s.srv
+	if srv == nil {
+		return nil
+	}
+	rz, err := srv.Routez(nil)
 	if err != nil {
 		return nil
 	}
