@@ -36,7 +36,9 @@ import (
 // own namespace, which connects to the node's address from inside the
 // node's namespace: Server.URL and GatewayURL are those loopback
 // addresses, and Cut does not touch them (a partition of the nodes from
-// one another, not of a node from its clients).
+// one another, not of a node from its clients). Routing the test's own
+// namespace to the nodes would not do: a machine's firewall may drop
+// what reaches it through a veth link, as some sandboxes' do.
 type NetCluster struct {
 	*Cluster
 	hub string          // the bridge's namespace
