@@ -406,14 +406,14 @@ func (in *instance) observeStart(o *Observation, p *pool) {
 // nil) with its request id and duration. delivered is false when the
 // runtime never took the event (the instance is then dead, and the event
 // may run elsewhere).
-func (in *instance) invoke(req *Request, o *Observation) (resp *Response, delivered bool) {
+func (in *instance) invoke(req *Request, o *Observation, answer func(*Response)) (resp *Response, delivered bool) {
 	iv := in.iv
 	reqID := ids.New()
 	start := iv.d.Now()
 	timeout := time.Duration(in.cfg.Timeout) * time.Second
 	deadline := start.Add(timeout)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	res, err := in.rt.Invoke(ctx, &runtimeapi.Invocation{
+	inv := &runtimeapi.Invocation{
 		RequestID:     reqID,
 		Payload:       req.Payload,
 		Deadline:      deadline,
@@ -421,9 +421,28 @@ func (in *instance) invoke(req *Request, o *Observation) (resp *Response, delive
 		TraceID:       traceID(req.TraceID, start, reqID),
 		ClientContext: req.ClientContext,
 		Stream:        req.Stream,
-	}, in.sb.Done())
+	}
+	var end time.Time // set by Answered
+	if answer != nil && !req.Tail && req.Stream == nil {
+		// The answer goes out from the goroutine that received it; the
+		// ending is written after, by this one (finishLater).
+		inv.Answered = func(res runtimeapi.Result) {
+			end = iv.d.Now()
+			resp = answeredResponse(res, in.cfg.Version, reqID)
+			in.later = laterEnd{reqID: reqID, start: start, dur: end.Sub(start), set: true}
+			answer(resp)
+		}
+	}
+	res, err := in.rt.Invoke(ctx, inv, in.sb.Done())
 	cancel()
-	end := iv.d.Now()
+	if in.later.set { // answered (err is nil)
+		if o != nil {
+			o.RequestID, o.Duration = reqID, in.later.dur
+			o.Acquired, o.Ended = start, end
+		}
+		return resp, true
+	}
+	end = iv.d.Now()
 	dur := end.Sub(start)
 	if o != nil {
 		o.RequestID, o.Duration = reqID, dur
@@ -465,14 +484,21 @@ func (in *instance) invoke(req *Request, o *Observation) (resp *Response, delive
 	if resp.Payload == nil {
 		resp.Payload = nullPayload
 	}
-	if err == nil && !req.Tail && req.Answer != nil {
-		// Nothing of the ending goes into the answer: the caller answers
-		// first, and the invocation is closed after (finishLater).
-		in.later = laterEnd{reqID: reqID, start: start, dur: dur, set: true}
-		return resp, true
-	}
 	resp.LogTail = in.finish(reqID, start, dur, extra, req.Tail)
 	return resp, true
+}
+
+// answeredResponse is the Response of an invocation the runtime
+// answered with res.
+func answeredResponse(res runtimeapi.Result, version, reqID string) *Response {
+	resp := &Response{Payload: res.Payload, Version: version, RequestID: reqID}
+	if res.Error {
+		resp.FunctionError = "Unhandled"
+	}
+	if resp.Payload == nil {
+		resp.Payload = nullPayload
+	}
+	return resp
 }
 
 // laterEnd is an invocation whose ending (metering, END and REPORT) is

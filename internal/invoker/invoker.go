@@ -332,19 +332,26 @@ func (iv *Invoker) invoke(ctx context.Context, req *Request, o *Observation) (*R
 		if o != nil {
 			in.observeStart(o, p)
 		}
-		resp, delivered := in.invoke(req, o)
+		var answer func(*Response)
+		if req.Answer != nil {
+			// req.Answer sends the answer as soon as the runtime's is
+			// in, from the goroutine that received it, and the
+			// invocation's ending is written after, here. Its
+			// concurrency is free from then on; the instance counts as
+			// returning until it is back in the pool, so a request
+			// arriving for it meanwhile waits for it rather than
+			// starting another.
+			answer = func(resp *Response) {
+				p.mu.Lock()
+				p.returning++
+				p.mu.Unlock()
+				iv.release(req)
+				released = true
+				req.Answer(resp)
+			}
+		}
+		resp, delivered := in.invoke(req, o, answer)
 		if in.later.set {
-			// req.Answer sends the answer now, and the invocation's
-			// ending is written after it. Its concurrency is free from
-			// now on; the instance counts as returning until it is
-			// back in the pool, so a request arriving for it meanwhile
-			// waits for it rather than starting another.
-			p.mu.Lock()
-			p.returning++
-			p.mu.Unlock()
-			iv.release(req)
-			released = true
-			req.Answer(resp)
 			in.finishLater()
 			p.giveBack(in)
 			return resp, nil

@@ -786,3 +786,85 @@ func TestOutputBounds(t *testing.T) {
 		t.Errorf("the budget counts %d bytes more than the other instances hold", h)
 	}
 }
+
+// TestAnswerBeforeEnding: with Request.Answer, the answer is handed over
+// before the invocation's END and REPORT are written and before Invoke
+// returns (which returns the same response); its concurrency is free by
+// then, so a request of a function with a reservation of one, sent from
+// within Answer, is not throttled and runs on the same instance once it
+// is back, rather than on a new one.
+func TestAnswerBeforeEnding(t *testing.T) {
+	iv, s, _ := newInvoker(t, time.Minute)
+	one := 1
+	cfg := config("answer", 3, nil)
+	req := func(payload string) *Request {
+		return &Request{Config: cfg, Reserved: &one, Region: "us-east-1", InvokedARN: cfg.FunctionArn, Payload: []byte(payload)}
+	}
+	invoke(t, iv, cfg, `{"op":"print","text":"warm"}`, false) // started and warm
+
+	var answered *Response
+	var logsAtAnswer string
+	next := make(chan error, 1)
+	var nextPID int
+	r := req(`{"op":"print","text":"answered first"}`)
+	waiters := func() int {
+		iv.mu.Lock()
+		p := iv.pools[PoolKey(cfg)]
+		iv.mu.Unlock()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.waiters)
+	}
+	r.Answer = func(resp *Response) {
+		answered, logsAtAnswer = resp, s.all()
+		go func() {
+			resp, err := iv.Invoke(context.Background(), req(`{"op":"echo"}`))
+			if err == nil {
+				var res result
+				err = json.Unmarshal(resp.Payload, &res)
+				nextPID = res.PID
+			}
+			next <- err
+		}()
+		// Hold the answer until that invocation waits for this
+		// instance (or failed), so that it arrives while this one is
+		// still returning.
+		for deadline := time.Now().Add(2 * time.Second); waiters() == 0 && len(next) == 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	resp, err := iv.Invoke(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if answered == nil || answered != resp {
+		t.Fatalf("Answer got %p, Invoke returned %p", answered, resp)
+	}
+	var res result
+	if err := json.Unmarshal(resp.Payload, &res); err != nil || res.PID == 0 {
+		t.Fatalf("payload %q: %v", resp.Payload, err)
+	}
+	if strings.Contains(logsAtAnswer, "REPORT RequestId: "+resp.RequestID) {
+		t.Fatalf("the REPORT was written before the answer:\n%s", logsAtAnswer)
+	}
+	if err := <-next; err != nil {
+		t.Fatalf("the invocation sent from Answer: %v", err)
+	}
+	if nextPID != res.PID {
+		t.Fatalf("the invocation sent from Answer ran in process %d, not the returning instance's %d", nextPID, res.PID)
+	}
+	logs := s.all()
+	for _, want := range []string{"answered first\n", "END RequestId: " + resp.RequestID, "REPORT RequestId: " + resp.RequestID} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	if i, j := strings.Index(logs, "REPORT RequestId: "+resp.RequestID), strings.LastIndex(logs, "START RequestId: "); i > j {
+		t.Fatalf("the next invocation started before this one's REPORT:\n%s", logs)
+	}
+	// No second instance was started for the invocation that waited.
+	time.Sleep(300 * time.Millisecond)
+	if st := iv.Stats("answer"); st.Idle != 1 || st.Busy != 0 || st.Starting != 0 {
+		t.Fatalf("stats got %+v, want the one instance idle", st)
+	}
+}

@@ -24,6 +24,14 @@ type Invocation struct {
 	// (Lambda-Runtime-Function-Response-Mode: streaming) as it arrives;
 	// without it such a response is buffered like any other.
 	Stream Sink
+	// Answered, when set, is called with the runtime's answer by the
+	// goroutine that received it, before Invoke returns that answer
+	// (and only then): the caller's answer can go out from there,
+	// without waiting for the invoking goroutine to be scheduled.
+	// Invoke returns once Answered has returned; an answer that arrives
+	// as Invoke gives up is still returned, not dropped. Not called for
+	// a streamed response.
+	Answered func(Result)
 }
 
 // Result is what the runtime answered.
@@ -98,6 +106,9 @@ type call struct {
 	// delivered is guarded by Server.mu: the event was handed to a poll
 	// (and is being or has been written to its connection).
 	delivered bool
+	// answered is guarded by Server.mu: finish took the call's answer,
+	// which done will signal.
+	answered bool
 }
 
 // MaxConns bounds the connections the server holds open for one
@@ -247,21 +258,28 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation, abort <-chan struc
 	case <-c.done:
 		return c.res, nil
 	case <-ctx.Done():
-		if !s.withdraw(c) {
-			s.forget(c)
+		if !s.withdraw(c) && s.forget(c) {
+			<-c.done
+			return c.res, nil
 		}
 		return Result{}, ctx.Err()
 	case <-abort:
 		if s.withdraw(c) {
 			return Result{}, ErrNotDelivered
 		}
-		s.forget(c)
+		if s.forget(c) {
+			<-c.done
+			return c.res, nil
+		}
 		return Result{}, ErrAborted
 	case <-s.closed:
 		if s.withdraw(c) {
 			return Result{}, ErrNotDelivered
 		}
-		s.forget(c)
+		if s.forget(c) {
+			<-c.done
+			return c.res, nil
+		}
 		return Result{}, ErrClosed
 	}
 }
@@ -324,16 +342,19 @@ func (s *Server) withdraw(c *call) bool {
 }
 
 // forget drops c, which Invoke gives up on; a stream it was sending
-// stops reaching Invocation.Stream before forget returns.
-func (s *Server) forget(c *call) {
+// stops reaching Invocation.Stream before forget returns. It reports
+// whether finish took c's answer first, which done then signals.
+func (s *Server) forget(c *call) (answered bool) {
 	s.mu.Lock()
 	if s.cur == c {
 		s.cur = nil
 	}
+	answered = c.answered
 	s.mu.Unlock()
 	if c.inv.Stream != nil {
 		c.out.cut()
 	}
+	return answered
 }
 
 // poll registers p's GET .../next: it takes the oldest waiting invocation
@@ -383,16 +404,34 @@ func (s *Server) current(id []byte) *call {
 
 // finish answers c once; it reports false if c was already answered.
 func (s *Server) finish(c *call, res Result) bool {
+	if !s.claim(c, res) {
+		return false
+	}
+	s.complete(c)
+	return true
+}
+
+// claim takes res as c's answer, unless c was answered or given up
+// already; complete must follow.
+func (s *Server) claim(c *call, res Result) bool {
 	s.mu.Lock()
 	if s.cur != c {
 		s.mu.Unlock()
 		return false
 	}
-	s.cur = nil
+	s.cur, c.answered = nil, true
 	s.mu.Unlock()
 	c.res = res
-	c.done <- struct{}{}
 	return true
+}
+
+// complete hands the answer claim took to Invocation.Answered and to
+// Invoke.
+func (s *Server) complete(c *call) {
+	if f := c.inv.Answered; f != nil && !c.res.Streamed {
+		f(c.res)
+	}
+	c.done <- struct{}{}
 }
 
 const (
@@ -433,10 +472,14 @@ func (s *Server) answer(p *conn, id []byte, isErr bool) bool {
 	if isErr {
 		res.Error, res.ErrorType = true, p.req.errorType()
 	}
-	if !s.finish(c, res) {
+	if !s.claim(c, res) {
 		return p.writeError(400, "InvalidRequestID", "Invalid request ID")
 	}
-	return p.writeAccepted()
+	// The runtime gets its 202 first: it waits for nothing else before
+	// its next poll, and the caller's answer follows at once, from here.
+	ok := p.writeAccepted()
+	s.complete(c)
+	return ok
 }
 
 // initError takes the runtime's POST /runtime/init/error.
