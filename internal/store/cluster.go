@@ -204,6 +204,13 @@ func routes(listen string, peers []string, secret string) ([]*url.URL, error) {
 	return out, nil
 }
 
+// A route unanswered for routeMaxPingsOut pings routePingInterval apart
+// is closed.
+const (
+	routePingInterval = 2 * time.Second
+	routeMaxPingsOut  = 2
+)
+
 // serverOptions builds the embedded server's options from o: a lone
 // server, or, with o.Cluster, one node of a cluster whose routes carry
 // the secret. The node itself uses an in-process connection; a lone
@@ -272,6 +279,13 @@ func serverOptions(o Options, secret string) (*server.Options, error) {
 		// routes that do not (compared in constant time).
 		Username: routeUser,
 		Password: secret,
+		// A route to a node cut off without a word (a partition) is
+		// closed after a few unanswered pings, in seconds rather than
+		// the minutes of the default: until then, its node's share of
+		// queue groups (replicas answering direct reads among them)
+		// still gets requests, which go unanswered.
+		PingInterval: routePingInterval,
+		MaxPingsOut:  routeMaxPingsOut,
 	}
 	opts.Routes = rs
 	return opts, nil
