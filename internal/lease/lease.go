@@ -22,11 +22,15 @@
 // margin assumes the nodes' clocks advance at the same rate; they need not
 // agree on the time.
 //
-// The bucket is kept in memory, not on disk: a lease is worth nothing
-// once its TTL has passed, every holder writes it every few seconds, and
-// when the whole backbone restarts every holder has restarted too. On a
-// cluster the bucket is replicated like every other, so losing one node
-// loses no lease.
+// The bucket is kept on disk like every other: a lease is worth nothing
+// once its TTL has passed, but on a cluster a node that restarts while
+// another is down must find its replica of the bucket where it left it,
+// so that the two can elect its leader at once; a replica kept in memory
+// comes back empty and has to be rebuilt from the others first (once,
+// that kept a node restarting beside a dead one from opening the bucket
+// in time). The writes are few (a renewal every TTL/3 per lease
+// held). On a cluster the bucket is replicated like every other, so
+// losing one node loses no lease.
 package lease
 
 import (
@@ -110,7 +114,7 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Leases, erro
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: o.Bucket, History: 1, TTL: o.TTL,
-		LimitMarkerTTL: o.TTL, Storage: jetstream.MemoryStorage})
+		LimitMarkerTTL: o.TTL, Storage: jetstream.FileStorage})
 	if err != nil {
 		return nil, fmt.Errorf("lease: open %s: %w", o.Bucket, err)
 	}
