@@ -20,7 +20,6 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
-	"github.com/aloft-dev/aloft/internal/client"
 	"github.com/aloft-dev/aloft/internal/lease"
 )
 
@@ -58,7 +57,7 @@ func TestScheduleFiresOnceAcrossNodes(t *testing.T) {
 
 	// Every stream (the leases' bucket too) is replicated before a node
 	// is lost, so that the survivors keep a majority of each.
-	dutyReplicated(ctx, t, n2, 3)
+	alofttest.WaitReplicated(t, n2, 3)
 	t.Logf("every stream has three replicas %v after the start", time.Since(began).Round(time.Millisecond))
 
 	// The holder dies; schedules made through a survivor fire once, from
@@ -310,31 +309,4 @@ func dutyFired(c *alofttest.Cluster, names []string, gone int) (holder int, late
 		}
 	}
 	return holder, late, nil
-}
-
-// dutyReplicated waits until `aloft cluster status` run against s lists
-// every stream with the given replicas and a leader.
-func dutyReplicated(ctx context.Context, t *testing.T, s *alofttest.Server, replicas int) {
-	t.Helper()
-	var under []string
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
-		out, errOut, code := s.Run(ctx, nil, "cluster", "status", "--output", "json")
-		var rep client.ClusterReport
-		if code == 0 && json.Unmarshal([]byte(out), &rep) == nil {
-			under = under[:0]
-			for _, st := range rep.Streams {
-				if st.Replicas != replicas || st.Leader == "" {
-					under = append(under, fmt.Sprintf("%s:R%d(leader %q)", st.Name, st.Replicas, st.Leader))
-				}
-			}
-			if len(rep.Streams) > 0 && len(under) == 0 {
-				return
-			}
-		} else {
-			under = []string{fmt.Sprintf("exit %d: %s", code, strings.TrimSpace(errOut))}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("streams not at %d replicas with a leader: %v", replicas, under)
-		}
-	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +20,6 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
-	"github.com/aloft-dev/aloft/internal/client"
 	"github.com/aloft-dev/aloft/internal/store"
 )
 
@@ -89,52 +87,13 @@ func startLossCluster(tb testing.TB) *lossCluster {
 		tb.Fatalf("put the event invoke config: %v", err)
 	}
 	for i, n := range c.Nodes {
-		lossWait(tb, fmt.Sprintf("node %d to run the function", i+1), 30*time.Second, func() bool {
+		waitUntil(tb, fmt.Sprintf("node %d to run the function", i+1), 30*time.Second, func() bool {
 			out, err := n.Lambda().Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(lossFunction), Payload: []byte(`{"op":"noop"}`)})
 			return err == nil && out.FunctionError == nil
 		})
 	}
-	lossReplicated(tb, n1, 3)
+	alofttest.WaitReplicated(tb, n1, 3)
 	return c
-}
-
-// lossWait polls cond every 100 ms until it holds, failing after timeout.
-func lossWait(tb testing.TB, what string, timeout time.Duration, cond func() bool) {
-	tb.Helper()
-	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-	}
-}
-
-// lossReplicated waits until `aloft cluster status` run against s lists
-// every stream with the given replicas and a leader.
-func lossReplicated(tb testing.TB, s *alofttest.Server, replicas int) {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var under []string
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
-		out, errOut, code := s.Run(ctx, nil, "cluster", "status", "--output", "json")
-		var rep client.ClusterReport
-		if code == 0 && json.Unmarshal([]byte(out), &rep) == nil {
-			under = under[:0]
-			for _, st := range rep.Streams {
-				if st.Replicas != replicas || st.Leader == "" {
-					under = append(under, fmt.Sprintf("%s:R%d(leader %q)", st.Name, st.Replicas, st.Leader))
-				}
-			}
-			if len(rep.Streams) > 0 && len(under) == 0 {
-				return
-			}
-		} else {
-			under = []string{fmt.Sprintf("exit %d: %s", code, strings.TrimSpace(errOut))}
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("streams not at %d replicas with a leader: %v", replicas, under)
-		}
-	}
 }
 
 // lossAttempt is one request of the load.
@@ -447,7 +406,7 @@ func TestTwoNodesLost(t *testing.T) {
 	if _, err := sq.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String("written before")}); err != nil {
 		t.Fatal(err)
 	}
-	lossReplicated(t, n1, 3)
+	alofttest.WaitReplicated(t, n1, 3)
 	t.Logf("streams at three replicas after %v", time.Since(start).Round(time.Millisecond))
 
 	c.Nodes[1].Kill()
@@ -500,7 +459,7 @@ func TestTwoNodesLost(t *testing.T) {
 		c.WaitFormed(t, i, 60*time.Second)
 	}
 	var got []string
-	lossWait(t, "the message written before the loss", 30*time.Second, func() bool {
+	waitUntil(t, "the message written before the loss", 30*time.Second, func() bool {
 		out, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 1})
 		if err != nil {
 			t.Logf("receive: %v", err)

@@ -89,12 +89,12 @@ func TestPartitionHealed(t *testing.T) {
 	sinks, queues := make([]string, 3), make([]string, 3)
 	for i, n := range c.Nodes {
 		sinks[i], queues[i] = partQueueURL(ctx, t, n, partSink), partQueueURL(ctx, t, n, partQueue)
-		partWait(t, fmt.Sprintf("node %d to run the function", i+1), 30*time.Second, func() bool {
+		waitUntil(t, fmt.Sprintf("node %d to run the function", i+1), 30*time.Second, func() bool {
 			out, err := n.Lambda().Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(partFunction), Payload: []byte(`{"op":"noop"}`)})
 			return err == nil && out.FunctionError == nil
 		})
 	}
-	partReplicated(ctx, t, n1, 3)
+	alofttest.WaitReplicated(t, n1, 3)
 	t.Logf("every stream has three replicas %v after the start", time.Since(began).Round(time.Millisecond))
 
 	// The schedules, made through node 1 before the cut, so that every
@@ -122,7 +122,7 @@ func TestPartitionHealed(t *testing.T) {
 
 	// Node 3 soon says it cannot write.
 	var st3 string
-	partWait(t, "node 3 to say it cannot write", 20*time.Second, func() bool {
+	waitUntil(t, "node 3 to say it cannot write", 20*time.Second, func() bool {
 		st, err := alofttest.ClusterHealth(n3.URL)
 		if err != nil || st.CanWrite {
 			return false
@@ -209,13 +209,13 @@ func TestPartitionHealed(t *testing.T) {
 
 	// Node 3 serves what was written during the cut, and takes writes.
 	for _, name := range fns {
-		partWait(t, "node 3 to serve the function "+name+" created during the cut", 30*time.Second, func() bool {
+		waitUntil(t, "node 3 to serve the function "+name+" created during the cut", 30*time.Second, func() bool {
 			_, err := n3.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
 			return err == nil
 		})
 	}
 	got := map[string]bool{}
-	partWait(t, "node 3 to serve the messages sent during the cut", 30*time.Second, func() bool {
+	waitUntil(t, "node 3 to serve the messages sent during the cut", 30*time.Second, func() bool {
 		out, err := n3.SQS().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queues[2]), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 600})
 		if err != nil {
 			t.Logf("receive through node 3: %v", err)
@@ -375,43 +375,6 @@ func partSchedule(ctx context.Context, t *testing.T, s *alofttest.Server, name s
 			RoleArn: aws.String("arn:aws:iam::000000000000:role/part-sender"), Input: aws.String(`{"op":"noop","text":"` + name + `"}`)},
 	}); err != nil {
 		t.Fatalf("create schedule %s: %v", name, err)
-	}
-}
-
-// partWait polls cond every 100 ms until it holds, failing after timeout.
-func partWait(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-	}
-}
-
-// partReplicated waits until `aloft cluster status` run against s lists
-// every stream with the given replicas and a leader.
-func partReplicated(ctx context.Context, t *testing.T, s *alofttest.Server, replicas int) {
-	t.Helper()
-	var under []string
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
-		out, errOut, code := s.Run(ctx, nil, "cluster", "status", "--output", "json")
-		var rep client.ClusterReport
-		if code == 0 && json.Unmarshal([]byte(out), &rep) == nil {
-			under = under[:0]
-			for _, st := range rep.Streams {
-				if st.Replicas != replicas || st.Leader == "" {
-					under = append(under, fmt.Sprintf("%s:R%d(leader %q)", st.Name, st.Replicas, st.Leader))
-				}
-			}
-			if len(rep.Streams) > 0 && len(under) == 0 {
-				return
-			}
-		} else {
-			under = []string{fmt.Sprintf("exit %d: %s", code, strings.TrimSpace(errOut))}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("streams not at %d replicas with a leader: %v", replicas, under)
-		}
 	}
 }
 

@@ -48,20 +48,10 @@ func createGo(t testing.TB, c *alofttest.Cluster, s *alofttest.Server, name stri
 		t.Fatalf("create %s: %v", name, err)
 	}
 	for _, n := range c.Nodes {
-		waitFor(t, fmt.Sprintf("%s known at %s", name, n.URL), func() bool {
+		waitUntil(t, fmt.Sprintf("%s known at %s", name, n.URL), 30*time.Second, func() bool {
 			_, err := n.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)})
 			return err == nil
 		})
-	}
-}
-
-// waitFor polls cond for up to 30 seconds.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
 	}
 }
 
@@ -197,7 +187,7 @@ func TestPlacement(t *testing.T) {
 	if _, err := n1.Lambda().PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("placed")}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "version 1 at node 3", func() bool {
+	waitUntil(t, "version 1 at node 3", 30*time.Second, func() bool {
 		_, err := n3.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("placed"), Qualifier: aws.String("1")})
 		return err == nil
 	})
@@ -215,7 +205,7 @@ func TestPlacement(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, n := range c.Nodes {
-			waitFor(t, "the reservation at "+n.URL, func() bool {
+			waitUntil(t, "the reservation at "+n.URL, 30*time.Second, func() bool {
 				out, err := n.Lambda().GetFunctionConcurrency(ctx, &lambda.GetFunctionConcurrencyInput{FunctionName: aws.String("reserved")})
 				return err == nil && aws.ToInt32(out.ReservedConcurrentExecutions) == 1
 			})
@@ -261,7 +251,7 @@ func TestPlacement(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, n := range c.Nodes {
-			waitFor(t, "version 1 of prov at "+n.URL, func() bool {
+			waitUntil(t, "version 1 of prov at "+n.URL, 30*time.Second, func() bool {
 				_, err := n.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("prov"), Qualifier: aws.String("1")})
 				return err == nil
 			})
@@ -271,12 +261,12 @@ func TestPlacement(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, n := range c.Nodes {
-			waitFor(t, fmt.Sprintf("one provisioned instance ready on node %d", i+1), func() bool {
+			waitUntil(t, fmt.Sprintf("one provisioned instance ready on node %d", i+1), 30*time.Second, func() bool {
 				return series(t, n.URL, `aloft_provisioned_instances{function="prov",state="ready"}`) == 1
 			})
 		}
 		for _, n := range c.Nodes {
-			waitFor(t, "the cluster's provisioned instances reported at "+n.URL, func() bool {
+			waitUntil(t, "the cluster's provisioned instances reported at "+n.URL, 30*time.Second, func() bool {
 				out, err := n.Lambda().GetProvisionedConcurrencyConfig(ctx, &lambda.GetProvisionedConcurrencyConfigInput{
 					FunctionName: aws.String("prov"), Qualifier: aws.String("1")})
 				return err == nil && out.Status == types.ProvisionedConcurrencyStatusEnumReady && aws.ToInt32(out.AllocatedProvisionedConcurrentExecutions) == 3

@@ -1,6 +1,7 @@
 package alofttest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aloft-dev/aloft/internal/client"
 	"github.com/aloft-dev/aloft/internal/store"
 )
 
@@ -135,4 +137,34 @@ func Formed(st *store.ClusterStatus, names []string) bool {
 		}
 	}
 	return true
+}
+
+// WaitReplicated waits until `aloft cluster status` run against s lists
+// every stream of the backbone with the given replicas and a leader, and
+// fails the test after 90 seconds.
+func WaitReplicated(tb testing.TB, s *Server, replicas int) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var under []string
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
+		out, errOut, code := s.Run(ctx, nil, "cluster", "status", "--output", "json")
+		var rep client.ClusterReport
+		if code == 0 && json.Unmarshal([]byte(out), &rep) == nil {
+			under = under[:0]
+			for _, st := range rep.Streams {
+				if st.Replicas != replicas || st.Leader == "" {
+					under = append(under, fmt.Sprintf("%s:R%d(leader %q)", st.Name, st.Replicas, st.Leader))
+				}
+			}
+			if len(rep.Streams) > 0 && len(under) == 0 {
+				return
+			}
+		} else {
+			under = []string{fmt.Sprintf("exit %d: %s", code, strings.TrimSpace(errOut))}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("streams not at %d replicas with a leader: %v", replicas, under)
+		}
+	}
 }
