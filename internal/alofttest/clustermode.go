@@ -12,8 +12,9 @@ import (
 // ClusterEnv names the environment variable that runs the suites built on
 // Start against a cluster: with ALOFT_E2E_CLUSTER=N (N > 1), Start starts
 // N nodes of a fresh cluster with the test's flags, waits until the
-// cluster is formed and returns node 1; the others stop with it when the
-// test ends. Unset, empty or 1, Start starts a server alone.
+// cluster is formed and returns node 1 (its Cluster field holds the
+// others); when the test ends node 1 stops as a server alone does and the
+// others are killed. Unset, empty or 1, Start starts a server alone.
 //
 //	ALOFT_E2E_CLUSTER=3 go test -count=1 -run 'TestRuntimes|TestS3Objects' ./e2e/
 //
