@@ -215,9 +215,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	}
 	// Logs are written asynchronously to the disk of a backbone embedded
 	// alone (see logs.Options.AsyncPersist); on a cluster the stream is
-	// replicated, which that mode does not allow.
+	// replicated, which that mode does not allow, and every node follows
+	// it to answer for the logs the others wrote.
 	alone := cfg.NATSURL == "" && cfg.ClusterListen == ""
-	if s.logStore, err = logs.Open(ctx, js, logs.Options{Logger: log.With("component", "logs"), AsyncPersist: alone}); err != nil {
+	if s.logStore, err = logs.Open(ctx, js, logs.Options{Logger: log.With("component", "logs"), AsyncPersist: alone, Follow: !alone}); err != nil {
 		return nil, fmt.Errorf("app: logs: %w", err)
 	}
 	if s.queues, err = queues.Open(ctx, js, s.st.Conn(), log.With("component", "queues")); err != nil {
@@ -303,6 +304,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		Workers:   cfg.AsyncWorkers,
 		RetryBase: cfg.RetryBase,
 		Observe:   s.asyncObserver(),
+		Node:      s.nodeName(),
 	})
 	if err != nil {
 		return nil, err

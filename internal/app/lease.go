@@ -22,12 +22,18 @@ import (
 // flushes, and the object store's sweeps, which are per object store
 // directory (s3uploads.go, lifecycle.go).
 
+// nodeName is this server's name among the nodes of its cluster (the
+// cluster's node name, or --node-name); "" for a server without one.
+func (s *Server) nodeName() string {
+	if st, ok := s.st.ClusterStatus(); ok && st.Node != "" {
+		return st.Node
+	}
+	return s.cfg.NodeName
+}
+
 // openLeases opens this node's leases, named for the node.
 func (s *Server) openLeases(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
-	node := s.cfg.NodeName
-	if st, ok := s.st.ClusterStatus(); ok && st.Node != "" {
-		node = st.Node
-	}
+	node := s.nodeName()
 	if node == "" {
 		host, _ := os.Hostname()
 		node = fmt.Sprintf("%s/%d", host, os.Getpid())

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -83,6 +84,11 @@ type Deps struct {
 	// named function, for metrics; age is the event's age at Delivering.
 	// It must be quick.
 	Observe func(function string, m Milestone, age time.Duration)
+	// Node names this server among the nodes of a cluster, which share
+	// the queue: each saves its counters under its name, and Stats adds
+	// the counters the others saved (every few seconds) to its own. ""
+	// for a server alone.
+	Node string
 }
 
 // Milestone is a point in an event's life that metrics count.
@@ -212,26 +218,71 @@ const countersBucket = "aloft_async_stats"
 // saveEvery is how often changed counters are saved.
 const saveEvery = 2 * time.Second
 
-// loadCounters reads the counters saved by earlier runs.
-func (q *Queue) loadCounters(ctx context.Context) error {
+// counterKey is the key a function's counters are saved under: its name
+// on a server alone, the node's name, "=" and its name on a cluster
+// (neither kind of name has an "=").
+func (q *Queue) counterKey(fn string) string {
+	if q.d.Node == "" {
+		return fn
+	}
+	return q.d.Node + "=" + fn
+}
+
+// savedCounters reads the saved counters: this node's own, by function,
+// or (others) those the other nodes of a cluster saved, added up.
+func (q *Queue) savedCounters(ctx context.Context, others bool) (map[string]*Stats, error) {
 	keys, err := q.counters.ListKeys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
 	if err != nil {
-		return fmt.Errorf("queue: counters: %w", err)
+		return nil, fmt.Errorf("queue: counters: %w", err)
 	}
 	defer keys.Stop()
+	out := map[string]*Stats{}
 	for k := range keys.Keys() {
+		node, fn, clustered := strings.Cut(k, "=")
+		if !clustered {
+			node, fn = "", k
+		}
+		if (node == q.d.Node) == others {
+			continue
+		}
 		e, err := q.counters.Get(ctx, k)
 		if err != nil {
 			continue // deleted meanwhile
 		}
 		var st Stats
 		if err := json.Unmarshal(e.Value(), &st); err != nil {
-			q.log.Warn("queue: unreadable counters", "function", k, "err", err)
+			q.log.Warn("queue: unreadable counters", "key", k, "err", err)
 			continue
 		}
-		st.InFlight, st.Queued = 0, 0
-		q.stats[k] = &st
+		st.Function, st.InFlight, st.Queued = fn, 0, 0
+		if sum := out[fn]; sum != nil {
+			sum.add(&st)
+		} else {
+			out[fn] = &st
+		}
 	}
+	return out, nil
+}
+
+// add adds o's counters to s's.
+func (s *Stats) add(o *Stats) {
+	s.Succeeded += o.Succeeded
+	s.Retried += o.Retried
+	s.Throttled += o.Throttled
+	s.Failed += o.Failed
+	s.Destinations += o.Destinations
+}
+
+// loadCounters reads the counters this node saved in earlier runs.
+func (q *Queue) loadCounters(ctx context.Context) error {
+	own, err := q.savedCounters(ctx, false)
+	if err != nil {
+		return err
+	}
+	maps.Copy(q.stats, own)
 	return nil
 }
 
@@ -250,7 +301,7 @@ func (q *Queue) saveCounters(ctx context.Context) {
 	q.mu.Unlock()
 	for _, st := range changed {
 		b, _ := json.Marshal(st) // numbers and a string always encode
-		if _, err := q.counters.Put(ctx, st.Function, b); err != nil {
+		if _, err := q.counters.Put(ctx, q.counterKey(st.Function), b); err != nil {
 			q.log.Warn("queue: could not save counters", "function", st.Function, "err", err)
 			q.mu.Lock()
 			q.dirty[st.Function] = true
@@ -575,12 +626,24 @@ func (q *Queue) Stats(ctx context.Context) ([]Stats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: stats: %w", err)
 	}
+	var others map[string]*Stats
+	if q.d.Node != "" {
+		if others, err = q.savedCounters(ctx, true); err != nil {
+			return nil, err
+		}
+	}
 	q.mu.Lock()
-	out := make(map[string]Stats, len(q.stats))
+	out := make(map[string]Stats, len(q.stats)+len(others))
 	for fn, s := range q.stats {
 		out[fn] = *s
 	}
 	q.mu.Unlock()
+	for fn, o := range others {
+		s := out[fn]
+		s.Function = fn
+		s.add(o)
+		out[fn] = s
+	}
 	for subj, n := range si.State.Subjects {
 		fn := subj[len(subjectRoot):]
 		s := out[fn]

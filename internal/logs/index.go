@@ -109,6 +109,8 @@ func (x *index) record(group, stream, subject string, seq uint64, sum bodySummar
 	if e == nil {
 		e = &streamEntry{name: stream, subject: subject, created: sum.ingestion, firstSeq: seq, base: sum.prior, total: sum.prior}
 		g.streams[stream] = e
+	} else if seq <= e.lastSeq {
+		return // recorded already: a log stream's messages come in order
 	}
 	e.msgs++
 	e.firstSeq = min(e.firstSeq, seq)

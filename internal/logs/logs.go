@@ -22,9 +22,11 @@
 // metadata the Describe calls return and the sequence range of its
 // messages. Open rebuilds it from the stream's subject state (one subject
 // per log stream) and the first and last message of each subject, without
-// scanning the logs. The index assumes this Store is the only writer of the
-// stream; it is not refreshed when MaxAge expires messages, so a log stream
-// whose messages all expired stays listed until the next Open.
+// scanning the logs. On a backbone other servers write to (Options.Follow)
+// it then follows the stream for the messages they store; otherwise it
+// assumes this Store is the only writer. It is not refreshed when MaxAge
+// expires messages, so a log stream whose messages all expired stays
+// listed until the next Open.
 //
 // Reading. Event queries read with ordered consumers filtered to the
 // subjects of the log streams concerned, starting at a sequence (from a
@@ -143,6 +145,12 @@ type Options struct {
 	// for a stream that is not replicated; a stream created in one mode
 	// keeps it.
 	AsyncPersist bool
+	// Follow is for a backbone other servers write logs to as well (the
+	// nodes of a cluster): the index then follows the stream, recording
+	// every message stored after Open that this Store did not write, so
+	// that queries see the logs every node wrote. (Deletions of groups
+	// and streams through another node are seen at the next Open.)
+	Follow bool
 }
 
 // Stats counts batches since Open.
@@ -234,6 +242,7 @@ type Store struct {
 	maxQueued int64
 	quit      chan struct{}
 	stopped   chan struct{}
+	following jetstream.ConsumeContext // Options.Follow's, nil without
 	closed    atomic.Bool
 	once      sync.Once
 	cerr      error
@@ -323,11 +332,59 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 		cum:       map[string]int64{},
 		subjects:  map[streamKey]string{},
 	}
+	var from uint64 // the first message the rebuild may not see
+	if o.Follow {
+		info, err := st.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("logs: stream info: %w", err)
+		}
+		from = info.State.LastSeq + 1
+	}
 	if err := s.rebuild(ctx); err != nil {
 		return nil, err
 	}
+	if o.Follow {
+		if err := s.follow(ctx, from); err != nil {
+			return nil, err
+		}
+	}
 	go s.run()
 	return s, nil
+}
+
+// follow records in the index every message stored from sequence from
+// on, as it arrives; those this Store recorded already (its own, or
+// seen by the rebuild) are skipped by the index.
+func (s *Store) follow(ctx context.Context, from uint64) error {
+	c, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subjectPrefix + ">"},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    from,
+	})
+	if err != nil {
+		return fmt.Errorf("logs: follow the stream: %w", err)
+	}
+	cc, err := c.Consume(func(m jetstream.Msg) {
+		meta, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		group, stream, err := parseSubject(m.Subject())
+		if err != nil {
+			return
+		}
+		sum, err := summarize(m.Data())
+		if err != nil {
+			s.log.Warn("ignoring malformed log message", "subject", m.Subject(), "seq", meta.Sequence.Stream)
+			return
+		}
+		s.idx.record(group, stream, m.Subject(), meta.Sequence.Stream, sum)
+	})
+	if err != nil {
+		return fmt.Errorf("logs: follow the stream: %w", err)
+	}
+	s.following = cc
+	return nil
 }
 
 // Append queues one batch of events for a log stream, creating the group
@@ -407,6 +464,9 @@ func (s *Store) Close(ctx context.Context) error {
 	s.once.Do(func() {
 		s.closed.Store(true)
 		err := s.Flush(ctx)
+		if s.following != nil {
+			s.following.Stop()
+		}
 		close(s.quit)
 		select {
 		case <-s.stopped:
