@@ -85,9 +85,10 @@ type Store struct {
 	alarmSet  map[string]*alarmRecord // guarded by alarmsMu, by name
 	followers []*follow.Follower
 
-	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	stop        chan struct{}
+	cancelFlush context.CancelFunc // the periodic flushes' context, set by Start
+	wg          sync.WaitGroup
+	once        sync.Once
 }
 
 const nShards = 16
@@ -220,6 +221,12 @@ func (s *Store) applyName(e jetstream.KeyValueEntry) {
 
 // Start flushes datapoints and evaluates alarms until Close.
 func (s *Store) Start() {
+	// A flush under way when Close comes is cut short (what it did not
+	// write stays to be written by Close's own flush): with a backbone
+	// that cannot take writes it would otherwise hold Close for as long
+	// as the writes are tried.
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancelFlush = cancel
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -230,7 +237,7 @@ func (s *Store) Start() {
 			case <-s.stop:
 				return
 			case <-t.C:
-				if err := s.Flush(context.Background()); err != nil {
+				if err := s.Flush(ctx); err != nil {
 					s.o.Logger.Warn("metrics: flush", "err", err)
 				}
 			}
@@ -248,6 +255,9 @@ func (s *Store) Close(ctx context.Context) error {
 	var err error
 	s.once.Do(func() {
 		close(s.stop)
+		if s.cancelFlush != nil {
+			s.cancelFlush()
+		}
 		s.evalStop()
 		s.wg.Wait()
 		err = s.Flush(ctx)
