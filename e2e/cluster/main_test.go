@@ -1,6 +1,3 @@
-// Package cluster holds the end-to-end tests of several aloft servers run
-// as the nodes of one cluster: real server processes on loopback, used
-// through the AWS SDK, stopped, killed and restarted.
 package cluster
 
 import (

@@ -166,7 +166,7 @@ func TestPartitionHealed(t *testing.T) {
 
 	// The writes through nodes 1 and 2 succeeded, but those begun in the
 	// moments after the cut while the backbone elected new leaders for
-	// what node 3 led.
+	// what node 3 led, and settled (partSettle).
 	elected := <-led
 	if elected < 0 {
 		t.Errorf("streams still led by node 3, or by none, %v after the cut", partElection)
@@ -185,7 +185,7 @@ func TestPartitionHealed(t *testing.T) {
 		case w.err != nil:
 			lastFailed = max(lastFailed, since)
 			maybe[w.name] = true
-			if since > elected {
+			if since > elected+partSettle {
 				t.Errorf("a write (%s) through node %d began %v after the cut and failed: %v", w.name, w.node+1, since.Round(time.Millisecond), w.err)
 			} else {
 				t.Logf("a write (%s) through node %d began %v after the cut, while the backbone elected leaders, and failed: %v", w.name, w.node+1, since.Round(time.Millisecond), w.err)
@@ -195,7 +195,7 @@ func TestPartitionHealed(t *testing.T) {
 		default:
 			sent[w.name] = true
 		}
-		if w.err == nil && since > elected {
+		if w.err == nil && since > elected+partSettle {
 			okAfter[w.node]++
 		}
 	}
@@ -203,7 +203,7 @@ func TestPartitionHealed(t *testing.T) {
 		len(sent)+len(fns), len(sent), len(fns), len(maybe), lastFailed.Round(time.Millisecond))
 	for i, n := range okAfter {
 		if n == 0 {
-			t.Errorf("no write through node %d succeeded from %v after the cut", i+1, elected)
+			t.Errorf("no write through node %d succeeded from %v after the cut", i+1, elected+partSettle)
 		}
 	}
 
@@ -601,8 +601,8 @@ func partLeadersMoved(ctx context.Context, s *alofttest.Server, gone string, cut
 		out, _, code := s.Run(rctx, nil, "cluster", "status", "--output", "json")
 		cancel()
 		var rep client.ClusterReport
-		if code == 0 && json.Unmarshal([]byte(out), &rep) == nil && len(rep.Streams) > 0 {
-			moved := true
+		if code == 0 && json.Unmarshal([]byte(out), &rep) == nil && len(rep.Streams) > 0 && rep.Cluster != nil {
+			moved := rep.Cluster.MetaLeader != "" && rep.Cluster.MetaLeader != gone
 			for _, st := range rep.Streams {
 				if st.Leader == "" || st.Leader == gone {
 					moved = false
@@ -616,6 +616,14 @@ func partLeadersMoved(ctx context.Context, s *alofttest.Server, gone string, cut
 	}
 	return -1
 }
+
+// partSettle is how long after the streams and the meta group have
+// leaders on the majority a write may still fail: the leaders of the
+// consumers a read creates, which the status does not list, can move
+// later, and a request sent to a replica on the cut-off node waits until
+// the route to it is found dead (two missed pings, 2 s apart, and
+// longer on a loaded machine).
+const partSettle = 10 * time.Second
 
 // partOneBased returns the node indexes as node numbers.
 func partOneBased(nodes []int) []int {

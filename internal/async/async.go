@@ -352,22 +352,37 @@ func (q *Queue) Start() {
 	}()
 }
 
-// Close stops taking events and waits for the deliveries under way; events
-// not yet acknowledged are delivered again after a restart.
+// closeGrace bounds how long Close waits for the deliveries under way:
+// the rest of a shutdown (the invoker's, which stops their instances)
+// must not find its time spent.
+const closeGrace = 5 * time.Second
+
+// Close stops taking events and waits for the deliveries under way until
+// ctx ends or closeGrace has passed; events not yet acknowledged then
+// are delivered again, after the ack wait, by another node or after a
+// restart.
 func (q *Queue) Close(ctx context.Context) error {
 	q.once.Do(func() { close(q.stop) })
 	done := make(chan struct{})
 	go func() { q.wg.Wait(); close(done) }()
+	grace, cancel := context.WithTimeout(ctx, closeGrace)
+	defer cancel()
 	select {
 	case <-done:
-		if q.progress != nil {
-			q.progress.Close()
-		}
-		q.saveCounters(ctx)
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("queue: close: %w", ctx.Err())
+	case <-grace.Done():
+		// Deliveries still under way are given back: no longer reported
+		// in progress and not acknowledged, they go to another node, or
+		// to this one after its restart, once the ack wait has passed
+		// (at least once, as Lambda's asynchronous invocations are).
+		q.log.Warn("queue: deliveries still under way at close are given back, to be delivered again")
 	}
+	if q.progress != nil {
+		q.progress.Close()
+	}
+	sctx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancelSave()
+	q.saveCounters(sctx)
+	return nil
 }
 
 func (q *Queue) stopped() bool {
