@@ -231,7 +231,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 		return nil, err
 	}
 	s.tables.Share(s.leases)
-	if s.meter, err = meter.Open(ctx, js, 0, log.With("component", "meter")); err != nil {
+	if s.meter, err = meter.Open(ctx, js, s.nodeName(), 0, log.With("component", "meter")); err != nil {
 		return nil, err
 	}
 	if err := s.openTraces(ctx, js, log); err != nil {

@@ -2,7 +2,8 @@
 // milliseconds, GB-seconds) and prices it with Lambda's public on-demand
 // model, so users can compare running on Aloft with running in the cloud.
 // Counts live in memory on the invoke path and are saved to the backbone
-// every few seconds and on Close.
+// every few seconds and on Close. The nodes of a cluster each save their
+// own counts, under their names, and a report adds up every node's.
 package meter
 
 import (
@@ -11,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,8 +61,9 @@ type counts struct {
 
 // Meter is safe for concurrent use.
 type Meter struct {
-	kv  jetstream.KeyValue
-	log *slog.Logger
+	kv   jetstream.KeyValue
+	log  *slog.Logger
+	node string // this node's name on a cluster, "" alone
 
 	mu    sync.Mutex
 	m     map[string]*counts // guarded by mu
@@ -72,27 +76,20 @@ type Meter struct {
 
 const bucket = "aloft_usage"
 
-// Open loads saved usage and starts saving every interval (0: 5 s).
-func Open(ctx context.Context, js jetstream.JetStream, interval time.Duration, log *slog.Logger) (*Meter, error) {
+// Open loads the usage this node saved and starts saving every interval
+// (0: 5 s). node is this server's name among the nodes of a cluster, ""
+// for a server alone.
+func Open(ctx context.Context, js jetstream.JetStream, node string, interval time.Duration, log *slog.Logger) (*Meter, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1})
 	if err != nil {
 		return nil, fmt.Errorf("meter: open bucket: %w", err)
 	}
-	m := &Meter{kv: kv, log: log, m: map[string]*counts{}, dirty: map[string]bool{}, stop: make(chan struct{})}
-	keys, err := kv.ListKeys(ctx)
+	m := &Meter{kv: kv, log: log, node: node, m: map[string]*counts{}, dirty: map[string]bool{}, stop: make(chan struct{})}
+	own, err := m.saved(ctx, false)
 	if err != nil {
-		return nil, fmt.Errorf("meter: list: %w", err)
+		return nil, err
 	}
-	for k := range keys.Keys() {
-		e, err := kv.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		var c counts
-		if json.Unmarshal(e.Value(), &c) == nil {
-			m.m[k] = &c
-		}
-	}
+	maps.Copy(m.m, own)
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
@@ -113,6 +110,57 @@ func Open(ctx context.Context, js jetstream.JetStream, interval time.Duration, l
 		}
 	}()
 	return m, nil
+}
+
+// key is the key fn's counts are saved under: its name on a server
+// alone; the node's name, "=" and its name on a cluster (neither kind of
+// name has an "=").
+func (m *Meter) key(fn string) string {
+	if m.node == "" {
+		return fn
+	}
+	return m.node + "=" + fn
+}
+
+// saved reads the saved counts: this node's own, by function, or
+// (others) the other nodes', added up by function.
+func (m *Meter) saved(ctx context.Context, others bool) (map[string]*counts, error) {
+	keys, err := m.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("meter: list: %w", err)
+	}
+	defer keys.Stop()
+	out := map[string]*counts{}
+	for k := range keys.Keys() {
+		node, fn, clustered := strings.Cut(k, "=")
+		if !clustered {
+			node, fn = "", k
+		}
+		if (node == m.node) == others {
+			continue
+		}
+		e, err := m.kv.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var c counts
+		if json.Unmarshal(e.Value(), &c) != nil {
+			continue
+		}
+		if sum := out[fn]; sum != nil {
+			sum.add(c)
+		} else {
+			out[fn] = &c
+		}
+	}
+	return out, nil
+}
+
+// add adds o to c.
+func (c *counts) add(o counts) {
+	c.Requests += o.Requests
+	c.BilledMs += o.BilledMs
+	c.MBMillisec += o.MBMillisec
 }
 
 // Record adds one invocation of fn.
@@ -142,7 +190,7 @@ func (m *Meter) Flush(ctx context.Context) error {
 	m.mu.Unlock()
 	var errs []error
 	for fn, b := range save {
-		if _, err := m.kv.Put(ctx, fn, b); err != nil {
+		if _, err := m.kv.Put(ctx, m.key(fn), b); err != nil {
 			errs = append(errs, fmt.Errorf("meter: save %s: %w", fn, err))
 		}
 	}
@@ -156,18 +204,37 @@ func (m *Meter) Close(ctx context.Context) error {
 	return m.Flush(ctx)
 }
 
-// Report returns every function's usage, priced.
+// Report returns every function's usage, priced: on a cluster, this
+// node's with what the others last saved (every few seconds).
 func (m *Meter) Report() Report {
+	var all map[string]*counts
+	if m.node != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var err error
+		if all, err = m.saved(ctx, true); err != nil {
+			m.log.Warn("meter: the other nodes' usage", "err", err)
+		}
+		cancel()
+	}
+	if all == nil {
+		all = map[string]*counts{}
+	}
 	m.mu.Lock()
-	r := Report{Functions: make([]Usage, 0, len(m.m)), FreeTier: FreeTier{FreeRequests, FreeGBSeconds}}
-	var total counts
 	for fn, c := range m.m {
-		r.Functions = append(r.Functions, price(fn, *c))
-		total.Requests += c.Requests
-		total.BilledMs += c.BilledMs
-		total.MBMillisec += c.MBMillisec
+		if sum := all[fn]; sum != nil {
+			sum.add(*c)
+		} else {
+			cc := *c
+			all[fn] = &cc
+		}
 	}
 	m.mu.Unlock()
+	r := Report{Functions: make([]Usage, 0, len(all)), FreeTier: FreeTier{FreeRequests, FreeGBSeconds}}
+	var total counts
+	for fn, c := range all {
+		r.Functions = append(r.Functions, price(fn, *c))
+		total.add(*c)
+	}
 	sort.Slice(r.Functions, func(i, j int) bool { return r.Functions[i].FunctionName < r.Functions[j].FunctionName })
 	r.Total = price("", total)
 	return r

@@ -16,7 +16,7 @@ func TestPricingAndPersistence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Open(ctx, st.JetStream(), 0, slog.New(slog.DiscardHandler))
+	m, err := Open(ctx, st.JetStream(), "", 0, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestPricingAndPersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	m, err = Open(ctx, st.JetStream(), 0, slog.New(slog.DiscardHandler))
+	m, err = Open(ctx, st.JetStream(), "", 0, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,5 +52,54 @@ func TestPricingAndPersistence(t *testing.T) {
 	}
 	if r.Total.Requests != 5 || r.Total.BilledMs != 1001 {
 		t.Fatalf("total got %+v", r.Total)
+	}
+}
+
+// TestNodesAddUp: two nodes of a cluster on one backbone each save their
+// own counts, neither overwrites the other's, each reports the sum, and
+// each loads only its own at the next start.
+func TestNodesAddUp(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	open := func(node string) *Meter {
+		m, err := Open(ctx, st.JetStream(), node, 0, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a, b := open("node1"), open("node2")
+	a.Record("f", 100, 1024)
+	a.Record("f", 100, 1024)
+	b.Record("f", 300, 1024)
+	b.Record("g", 1, 128)
+	for _, m := range []*Meter{a, b} {
+		if err := m.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, m := range map[string]*Meter{"node1": a, "node2": b} {
+		r := m.Report()
+		if len(r.Functions) != 2 || r.Functions[0].Requests != 3 || r.Functions[0].BilledMs != 500 || r.Functions[1].Requests != 1 || r.Total.Requests != 4 {
+			t.Fatalf("%s reports %+v", name, r)
+		}
+	}
+	a.Close(ctx)
+	a = open("node1")
+	defer a.Close(ctx)
+	defer b.Close(ctx)
+	a.mu.Lock()
+	own := *a.m["f"]
+	_, g := a.m["g"]
+	a.mu.Unlock()
+	if own.Requests != 2 || g {
+		t.Fatalf("node1 loaded %+v (and g: %v), want only its own 2 requests of f", own, g)
+	}
+	if r := a.Report(); r.Total.Requests != 4 {
+		t.Fatalf("node1 after its restart reports %+v", r.Total)
 	}
 }
