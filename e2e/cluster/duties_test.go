@@ -11,13 +11,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	stypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
 	"github.com/aloft-dev/aloft/internal/lease"
@@ -101,43 +97,7 @@ func TestScheduleFiresOnceAcrossNodes(t *testing.T) {
 // queue and a role that may send to it, and returns the queue's URL.
 func dutySetup(ctx context.Context, t *testing.T, s *alofttest.Server) string {
 	t.Helper()
-	ic := iam.NewFromConfig(s.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(s.URL) })
-	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("duty-sender"), AssumeRolePolicyDocument: aws.String(
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
-	if err != nil {
-		t.Fatalf("create the role: %v", err)
-	}
-	if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("duty-sender"), PolicyName: aws.String("send"), PolicyDocument: aws.String(
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:SendMessage","logs:*"],"Resource":"*"}]}`)}); err != nil {
-		t.Fatalf("grant the role: %v", err)
-	}
-	if _, err := s.Lambda().CreateFunction(ctx, &lambda.CreateFunctionInput{
-		FunctionName: aws.String(dutyFunction),
-		Runtime:      ltypes.RuntimeProvidedal2023,
-		Handler:      aws.String("bootstrap"),
-		Role:         role.Role.Arn,
-		Code:         &ltypes.FunctionCode{ZipFile: alofttest.GoFunction(t, "e2e/functions/gofn", "v1")},
-		Timeout:      aws.Int32(10),
-	}); err != nil {
-		t.Fatalf("create the function: %v", err)
-	}
-	q, err := s.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(dutySink)})
-	if err != nil {
-		t.Fatalf("create the destination queue: %v", err)
-	}
-	attrs, err := s.SQS().GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl,
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Lambda().PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
-		FunctionName:         aws.String(dutyFunction),
-		MaximumRetryAttempts: aws.Int32(0),
-		DestinationConfig:    &ltypes.DestinationConfig{OnSuccess: &ltypes.OnSuccess{Destination: aws.String(attrs.Attributes["QueueArn"])}},
-	}); err != nil {
-		t.Fatalf("put the event invoke config: %v", err)
-	}
-	return aws.ToString(q.QueueUrl)
+	return deployRecorder(ctx, t, s, dutyFunction, dutySink, alofttest.GoFunction(t, "e2e/functions/gofn", "v1"), 10, aws.Int32(0))
 }
 
 // dutySinkAt returns the destination queue's URL at s.

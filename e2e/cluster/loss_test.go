@@ -11,11 +11,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -48,44 +46,7 @@ func startLossCluster(tb testing.TB) *lossCluster {
 	defer cancel()
 	c := &lossCluster{Cluster: alofttest.StartCluster(tb, 3)}
 	n1 := c.Nodes[0]
-	code := alofttest.GoFunction(tb, "e2e/functions/gofn", "v1")
-	// The function's role may send its destination records.
-	ic := iam.NewFromConfig(n1.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(n1.URL) })
-	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("loss-sender"), AssumeRolePolicyDocument: aws.String(
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
-	if err != nil {
-		tb.Fatalf("create the role: %v", err)
-	}
-	if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("loss-sender"), PolicyName: aws.String("send"), PolicyDocument: aws.String(
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:SendMessage","logs:*"],"Resource":"*"}]}`)}); err != nil {
-		tb.Fatalf("grant the role: %v", err)
-	}
-	if _, err := n1.Lambda().CreateFunction(ctx, &lambda.CreateFunctionInput{
-		FunctionName: aws.String(lossFunction),
-		Runtime:      ltypes.RuntimeProvidedal2023,
-		Handler:      aws.String("bootstrap"),
-		Role:         role.Role.Arn,
-		Code:         &ltypes.FunctionCode{ZipFile: code},
-		Timeout:      aws.Int32(30),
-	}); err != nil {
-		tb.Fatalf("create the function: %v", err)
-	}
-	q, err := n1.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(lossSink)})
-	if err != nil {
-		tb.Fatalf("create the destination queue: %v", err)
-	}
-	c.sinkURL = aws.ToString(q.QueueUrl)
-	attrs, err := n1.SQS().GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl,
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := n1.Lambda().PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
-		FunctionName:      aws.String(lossFunction),
-		DestinationConfig: &ltypes.DestinationConfig{OnSuccess: &ltypes.OnSuccess{Destination: aws.String(attrs.Attributes["QueueArn"])}},
-	}); err != nil {
-		tb.Fatalf("put the event invoke config: %v", err)
-	}
+	c.sinkURL = deployRecorder(ctx, tb, n1, lossFunction, lossSink, alofttest.GoFunction(tb, "e2e/functions/gofn", "v1"), 30, nil)
 	for i, n := range c.Nodes {
 		waitUntil(tb, fmt.Sprintf("node %d to run the function", i+1), 30*time.Second, func() bool {
 			out, err := n.Lambda().Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(lossFunction), Payload: []byte(`{"op":"noop"}`)})

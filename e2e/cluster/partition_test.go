@@ -16,13 +16,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	stypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -314,41 +312,9 @@ func TestPartitionHealed(t *testing.T) {
 // destination queue, and the queue the test writes to.
 func partSetup(ctx context.Context, t *testing.T, s *alofttest.Server, code []byte) {
 	t.Helper()
-	ic := iam.NewFromConfig(s.Config(), func(o *iam.Options) { o.BaseEndpoint = aws.String(s.URL) })
-	role, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("part-sender"), AssumeRolePolicyDocument: aws.String(
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)})
-	if err != nil {
-		t.Fatalf("create the role: %v", err)
-	}
-	if _, err := ic.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("part-sender"), PolicyName: aws.String("send"), PolicyDocument: aws.String(
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sqs:SendMessage","logs:*"],"Resource":"*"}]}`)}); err != nil {
-		t.Fatalf("grant the role: %v", err)
-	}
-	if _, err := s.Lambda().CreateFunction(ctx, &lambda.CreateFunctionInput{
-		FunctionName: aws.String(partFunction),
-		Runtime:      ltypes.RuntimeProvidedal2023,
-		Handler:      aws.String("bootstrap"),
-		Role:         role.Role.Arn,
-		Code:         &ltypes.FunctionCode{ZipFile: code},
-		Timeout:      aws.Int32(10),
-	}); err != nil {
-		t.Fatalf("create the function: %v", err)
-	}
-	for _, name := range []string{partSink, partQueue} {
-		if _, err := s.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)}); err != nil {
-			t.Fatalf("create queue %s: %v", name, err)
-		}
-	}
-	attrs, err := s.SQS().GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(partQueueURL(ctx, t, s, partSink)),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Lambda().PutFunctionEventInvokeConfig(ctx, &lambda.PutFunctionEventInvokeConfigInput{
-		FunctionName:      aws.String(partFunction),
-		DestinationConfig: &ltypes.DestinationConfig{OnSuccess: &ltypes.OnSuccess{Destination: aws.String(attrs.Attributes["QueueArn"])}},
-	}); err != nil {
-		t.Fatalf("put the event invoke config: %v", err)
+	deployRecorder(ctx, t, s, partFunction, partSink, code, 10, nil)
+	if _, err := s.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(partQueue)}); err != nil {
+		t.Fatalf("create queue %s: %v", partQueue, err)
 	}
 }
 
