@@ -1,0 +1,296 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/benchtest"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// benchObjectSizes are the object sizes BenchmarkBackboneObjects moves:
+// a small object (a config, a thumbnail) and a large one, 128 chunks of
+// the object store's default 128 KiB.
+var benchObjectSizes = []struct {
+	name string
+	size int
+}{
+	{"4KiB", 4 << 10},
+	{"16MiB", 16 << 20},
+}
+
+// benchObjectTimeout bounds one Put or Get of the benchmark.
+const benchObjectTimeout = time.Minute
+
+// BenchmarkBackboneObjects measures the backbone's JetStream object store
+// as a home for S3 objects: Put and Get of one object per iteration, one
+// after another, with the store opened as the server opens it (every
+// write flushed to disk before it is acknowledged):
+//
+//   - raw-disk: the baseline of the same run, the same bytes written to
+//     a file with fsync and read back (from the page cache, as the
+//     backbone's reads mostly are);
+//   - nodes=1: a lone store, its bucket of one replica;
+//   - nodes=3: a cluster of three stores in this process on loopback, its
+//     bucket of three replicas, used through the node that leads the
+//     bucket's stream (via=leader) and through another (via=follower),
+//     as a request reaching any of three nodes does two times in three.
+//
+// Each Put replaces the object of the same name (so the store holds one
+// of each size), and each Get checks the content. Besides MB/s, it
+// reports the median and slowest-percentile latency in ms.
+func BenchmarkBackboneObjects(b *testing.B) {
+	ctx := context.Background()
+	data := make(map[string][]byte, len(benchObjectSizes))
+	for _, sz := range benchObjectSizes {
+		data[sz.name] = make([]byte, sz.size)
+		rand.Read(data[sz.name])
+	}
+
+	b.Run("raw-disk", func(b *testing.B) {
+		dir := b.TempDir()
+		for _, sz := range benchObjectSizes {
+			b.Run("size="+sz.name, func(b *testing.B) {
+				benchRawDisk(b, filepath.Join(dir, "obj-"+sz.name), data[sz.name])
+			})
+		}
+	})
+
+	b.Run("nodes=1", func(b *testing.B) {
+		s, err := Open(ctx, Options{Dir: b.TempDir(), MaxStore: 1 << 30})
+		if err != nil {
+			b.Fatalf("open a lone store: %v", err)
+		}
+		b.Cleanup(func() { s.Close() })
+		obj := benchBucket(b, s, 1)
+		benchObjectSizesOn(b, obj, data)
+	})
+
+	b.Run("nodes=3", func(b *testing.B) {
+		stores := openBenchCluster(b, ctx)
+		benchBucket(b, stores[0], 3)
+		leader := waitBenchStream(b, ctx, stores[0], "OBJ_"+benchBucketName)
+		var viaLeader, viaFollower *Store
+		for _, s := range stores {
+			switch {
+			case s.cluster.node == leader:
+				viaLeader = s
+			case viaFollower == nil:
+				viaFollower = s
+			}
+		}
+		if viaLeader == nil || viaFollower == nil {
+			b.Fatalf("the bucket's stream is led by %q, none of the nodes %v", leader, []string{stores[0].cluster.node, stores[1].cluster.node, stores[2].cluster.node})
+		}
+		for _, via := range []struct {
+			name string
+			s    *Store
+		}{{"leader", viaLeader}, {"follower", viaFollower}} {
+			b.Run("via="+via.name, func(b *testing.B) {
+				b.Logf("through node %s; the stream's leader is %s", via.s.cluster.node, leader)
+				obj, err := via.s.JetStream().ObjectStore(ctx, benchBucketName)
+				if err != nil {
+					b.Fatalf("open the bucket on node %s: %v", via.s.cluster.node, err)
+				}
+				benchObjectSizesOn(b, obj, data)
+			})
+		}
+	})
+}
+
+// benchBucketName is the object store the benchmark writes to.
+const benchBucketName = "bench"
+
+// benchBucket creates the benchmark's object store on s with replicas,
+// stored in files as the platform's object stores are.
+func benchBucket(b *testing.B, s *Store, replicas int) jetstream.ObjectStore {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), benchObjectTimeout)
+	defer cancel()
+	obj, err := s.JetStream().CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: benchBucketName, Storage: jetstream.FileStorage, Replicas: replicas})
+	if err != nil {
+		b.Fatalf("create object store %s with %d replicas: %v", benchBucketName, replicas, err)
+	}
+	return obj
+}
+
+// benchObjectSizesOn runs the put and get benchmarks of every size on obj.
+func benchObjectSizesOn(b *testing.B, obj jetstream.ObjectStore, data map[string][]byte) {
+	for _, sz := range benchObjectSizes {
+		b.Run("size="+sz.name, func(b *testing.B) {
+			benchObject(b, obj, "obj-"+sz.name, data[sz.name])
+		})
+	}
+}
+
+// benchObject measures Put and Get of the object name holding want.
+func benchObject(b *testing.B, obj jetstream.ObjectStore, name string, want []byte) {
+	put := func(int) error {
+		ctx, cancel := context.WithTimeout(context.Background(), benchObjectTimeout)
+		defer cancel()
+		info, err := obj.PutBytes(ctx, name, want)
+		if err != nil {
+			return fmt.Errorf("put %s: %w", name, err)
+		}
+		if info.Size != uint64(len(want)) {
+			return fmt.Errorf("put %s: stored %d bytes, want %d", name, info.Size, len(want))
+		}
+		return nil
+	}
+	get := func(int) error {
+		ctx, cancel := context.WithTimeout(context.Background(), benchObjectTimeout)
+		defer cancel()
+		got, err := obj.GetBytes(ctx, name)
+		if err != nil {
+			return fmt.Errorf("get %s: %w", name, err)
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("get %s: %d bytes that differ from the %d put", name, len(got), len(want))
+		}
+		return nil
+	}
+	b.Run("put", func(b *testing.B) {
+		b.SetBytes(int64(len(want)))
+		benchtest.Latencies(b, "ms", put)
+	})
+	b.Run("get", func(b *testing.B) {
+		if err := put(0); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(len(want)))
+		benchtest.Latencies(b, "ms", get)
+	})
+}
+
+// benchRawDisk measures writing want to the file path with fsync, and
+// reading it back.
+func benchRawDisk(b *testing.B, path string, want []byte) {
+	write := func(int) error {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("raw disk: %w", err)
+		}
+		if _, err := f.Write(want); err != nil {
+			f.Close()
+			return fmt.Errorf("raw disk: write %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("raw disk: sync %s: %w", path, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("raw disk: close %s: %w", path, err)
+		}
+		return nil
+	}
+	read := func(int) error {
+		got, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("raw disk: %w", err)
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("raw disk: read %s: %d bytes that differ from the %d written", path, len(got), len(want))
+		}
+		return nil
+	}
+	b.Run("put", func(b *testing.B) {
+		b.SetBytes(int64(len(want)))
+		benchtest.Latencies(b, "ms", write)
+	})
+	b.Run("get", func(b *testing.B) {
+		if err := write(0); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(len(want)))
+		benchtest.Latencies(b, "ms", read)
+	})
+}
+
+// openBenchCluster opens a cluster of three stores in this process on
+// loopback, as the server opens a node, and closes them (at once) when b
+// ends. It is startTestCluster for a benchmark, which has no *testing.T.
+func openBenchCluster(b *testing.B, ctx context.Context) []*Store {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	secretFile := filepath.Join(b.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(testSecret), 0o600); err != nil {
+		b.Fatalf("write the cluster's secret: %v", err)
+	}
+	addrs := make([]string, 3)
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatalf("find a free port: %v", err)
+		}
+		addrs[i] = ln.Addr().String()
+		ln.Close()
+	}
+	dirs := []string{b.TempDir(), b.TempDir(), b.TempDir()}
+	stores := make([]*Store, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Go(func() {
+			var peers []string
+			for j, a := range addrs {
+				if j != i {
+					peers = append(peers, a)
+				}
+			}
+			stores[i], errs[i] = Open(ctx, Options{Dir: dirs[i], MaxStore: 1 << 30, Cluster: &ClusterOptions{
+				Node: fmt.Sprintf("n%d", i+1), Listen: addrs[i], Peers: peers, SecretFile: secretFile}})
+		})
+	}
+	wg.Wait()
+	b.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, s := range stores {
+			if s != nil {
+				wg.Go(func() { s.Close() })
+			}
+		}
+		wg.Wait()
+	})
+	for i, err := range errs {
+		if err != nil {
+			b.Fatalf("open node %d: %v", i+1, err)
+		}
+	}
+	return stores
+}
+
+// waitBenchStream waits until stream has three replicas, a leader and
+// every follower current, and returns the leader's name.
+func waitBenchStream(b *testing.B, ctx context.Context, s *Store, stream string) string {
+	b.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ss, err := s.StreamStatuses(ctx)
+		for _, st := range ss {
+			if st.Name != stream || st.Replicas != 3 || st.Leader == "" || len(st.Peers) != 2 {
+				continue
+			}
+			current := true
+			for _, p := range st.Peers {
+				current = current && p.Current && !p.Offline
+			}
+			if current {
+				return st.Leader
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("stream %s has no leader and three current replicas after 30s: %+v (%v)", stream, ss, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
