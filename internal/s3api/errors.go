@@ -117,6 +117,10 @@ func toError(err error, bucket, key string) *Error {
 	if e := sseError(err); e != nil {
 		return e
 	}
+	var svc *objstore.ServiceError
+	if errors.As(err, &svc) {
+		return &Error{Code: svc.Code, Message: svc.Message, Status: svc.Status, Err: err}
+	}
 	var pe *sigv4.PayloadError
 	if errors.As(err, &pe) {
 		return &Error{Code: pe.Code, Message: pe.Message, Status: pe.Status, Err: err}

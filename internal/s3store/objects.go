@@ -1,0 +1,545 @@
+package s3store
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/aloft-dev/aloft/internal/objstore"
+)
+
+// sized is a body that knows its length, as the S3 handler's bodies do.
+type sized interface{ Size() int64 }
+
+// size returns body's length; the store needs it before the body.
+func size(body io.Reader) (int64, error) {
+	if b, ok := body.(sized); ok && b.Size() >= 0 {
+		return b.Size(), nil
+	}
+	return 0, &objstore.ServiceError{Status: http.StatusLengthRequired, Code: "MissingContentLength", Message: "You must provide the Content-Length HTTP header."}
+}
+
+// version is a version id as the store takes it: nil for the current
+// version.
+func version(id string) *string {
+	if id == "" {
+		return nil
+	}
+	return &id
+}
+
+// ourVersion is a version id the store answered, as objstore gives it:
+// "" for the null version.
+func ourVersion(id *string) string {
+	if v := aws.ToString(id); v != "null" {
+		return v
+	}
+	return ""
+}
+
+// sse is an SSE-C key as the store's requests carry it.
+type sse struct{ alg, key, md5 *string }
+
+func customerKey(key []byte) sse {
+	if key == nil {
+		return sse{}
+	}
+	return sse{aws.String("AES256"), aws.String(base64.StdEncoding.EncodeToString(key)), aws.String(objstore.CustomerKeyMD5(key))}
+}
+
+// tagging encodes tags as the x-amz-tagging header does.
+func tagging(tags map[string]string) *string {
+	if len(tags) == 0 {
+		return nil
+	}
+	v := url.Values{}
+	for k, t := range tags {
+		v.Set(k, t)
+	}
+	return aws.String(v.Encode())
+}
+
+// expires parses a stored Expires header, nil if it is not a date.
+func expires(v string) *time.Time {
+	if v == "" {
+		return nil
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return nil
+	}
+	return &t
+}
+
+// PutObject stores body under key.
+func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reader, opts objstore.PutOptions) (objstore.ObjectInfo, error) {
+	n, err := size(body)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: body, ContentLength: &n}
+	putHeaders(&opts, &in.ContentType, &in.Metadata, &in.CacheControl, &in.ContentDisposition, &in.ContentEncoding, &in.ContentLanguage, &in.Expires)
+	if opts.ContentMD5 != nil {
+		in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(opts.ContentMD5))
+	}
+	for alg, v := range opts.Checksums {
+		switch alg {
+		case "CRC32":
+			in.ChecksumCRC32 = aws.String(v)
+		case "CRC32C":
+			in.ChecksumCRC32C = aws.String(v)
+		case "CRC64NVME":
+			in.ChecksumCRC64NVME = aws.String(v)
+		case "SHA1":
+			in.ChecksumSHA1 = aws.String(v)
+		case "SHA256":
+			in.ChecksumSHA256 = aws.String(v)
+		}
+	}
+	in.Tagging = tagging(opts.Tags)
+	if opts.Retention.Mode != "" {
+		in.ObjectLockMode = types.ObjectLockMode(opts.Retention.Mode)
+		in.ObjectLockRetainUntilDate = aws.Time(opts.Retention.Until)
+	}
+	if opts.LegalHold {
+		in.ObjectLockLegalHoldStatus = types.ObjectLockLegalHoldStatusOn
+	}
+	switch opts.Encryption.Mode {
+	case objstore.SSES3:
+		in.ServerSideEncryption = types.ServerSideEncryptionAes256
+	case objstore.SSECustomer:
+		k := customerKey(opts.Encryption.CustomerKey)
+		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = k.alg, k.key, k.md5
+	}
+	if c := objstore.WriteConditionOf(ctx); c != nil {
+		if c.IfNoneMatch {
+			in.IfNoneMatch = aws.String("*")
+		}
+		if c.IfMatch != "" {
+			in.IfMatch = aws.String(c.IfMatch)
+		}
+	}
+	seq := s.nextSequencer()
+	out, err := s.c.PutObject(ctx, in)
+	if err != nil {
+		return objstore.ObjectInfo{}, fail(err)
+	}
+	info := objstore.ObjectInfo{
+		Bucket: bucket, Key: key, Size: n, ETag: strings.Trim(aws.ToString(out.ETag), `"`), LastModified: time.Now().UTC(),
+		ContentType: aws.ToString(in.ContentType), Metadata: opts.Metadata, Headers: opts.Headers, Checksums: opts.Checksums, Tags: opts.Tags,
+		Encryption: objstore.Encryption{Mode: opts.Encryption.Mode, CustomerKeyMD5: opts.Encryption.CustomerKeyMD5},
+		Sequencer:  seq, VersionID: ourVersion(out.VersionId), Retention: opts.Retention, LegalHold: opts.LegalHold,
+	}
+	if out.ServerSideEncryption == types.ServerSideEncryptionAes256 && info.Encryption.Mode == "" {
+		info.Encryption.Mode = objstore.SSES3 // the bucket's default
+	}
+	return info, nil
+}
+
+// putHeaders sets a request's content type, metadata and stored headers
+// from opts, defaulting the content type as S3 does.
+func putHeaders(opts *objstore.PutOptions, contentType **string, meta *map[string]string, cache, disp, enc, lang **string, exp **time.Time) {
+	ct := opts.ContentType
+	if ct == "" {
+		ct = "binary/octet-stream"
+	}
+	*contentType = aws.String(ct)
+	*meta = opts.Metadata
+	for name, v := range opts.Headers {
+		switch name {
+		case "Cache-Control":
+			*cache = aws.String(v)
+		case "Content-Disposition":
+			*disp = aws.String(v)
+		case "Content-Encoding":
+			*enc = aws.String(v)
+		case "Content-Language":
+			*lang = aws.String(v)
+		case "Expires":
+			*exp = expires(v) // not a date: not passed on (S3 keeps only dates)
+		}
+	}
+}
+
+// Open opens the current version of an object.
+func (s *Store) Open(ctx context.Context, bucket, key string) (objstore.Object, error) {
+	return s.OpenVersion(ctx, bucket, key, "")
+}
+
+// HeadObject describes the current version of an object.
+func (s *Store) HeadObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, error) {
+	return s.HeadVersion(ctx, bucket, key, "")
+}
+
+// HeadVersion describes one version of an object, with its tags and, for
+// a multipart object, its parts.
+func (s *Store) HeadVersion(ctx context.Context, bucket, key, versionID string) (objstore.ObjectInfo, error) {
+	return s.head(ctx, bucket, key, versionID, objstore.CustomerKey(ctx, false))
+}
+
+func (s *Store) head(ctx context.Context, bucket, key, versionID string, ssec []byte) (objstore.ObjectInfo, error) {
+	k := customerKey(ssec)
+	out, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key, VersionId: version(versionID),
+		ChecksumMode: types.ChecksumModeEnabled, SSECustomerAlgorithm: k.alg, SSECustomerKey: k.key, SSECustomerKeyMD5: k.md5})
+	if err != nil {
+		if sseErr := headSSE(err, ssec != nil); sseErr != nil {
+			return objstore.ObjectInfo{}, sseErr
+		}
+		return objstore.ObjectInfo{}, s.missing(ctx, bucket, versionID, err)
+	}
+	info := objstore.ObjectInfo{
+		Bucket: bucket, Key: key, Size: aws.ToInt64(out.ContentLength), ETag: strings.Trim(aws.ToString(out.ETag), `"`),
+		LastModified: aws.ToTime(out.LastModified), ContentType: aws.ToString(out.ContentType), Metadata: out.Metadata,
+		VersionID: ourVersion(out.VersionId), ChecksumType: string(out.ChecksumType),
+		Checksums: checksums(out.ChecksumCRC32, out.ChecksumCRC32C, out.ChecksumCRC64NVME, out.ChecksumSHA1, out.ChecksumSHA256),
+		Headers:   headers(out.CacheControl, out.ContentDisposition, out.ContentEncoding, out.ContentLanguage, out.ExpiresString),
+		LegalHold: out.ObjectLockLegalHoldStatus == types.ObjectLockLegalHoldStatusOn,
+	}
+	if out.ObjectLockMode != "" {
+		info.Retention = objstore.Retention{Mode: string(out.ObjectLockMode), Until: aws.ToTime(out.ObjectLockRetainUntilDate)}
+	}
+	switch {
+	case out.SSECustomerAlgorithm != nil:
+		info.Encryption = objstore.Encryption{Mode: objstore.SSECustomer, CustomerKeyMD5: aws.ToString(out.SSECustomerKeyMD5)}
+	case out.ServerSideEncryption == types.ServerSideEncryptionAes256:
+		info.Encryption.Mode = objstore.SSES3
+	}
+	if len(info.Metadata) == 0 {
+		info.Metadata = nil
+	}
+	tags, err := s.c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: &bucket, Key: &key, VersionId: version(versionID)})
+	if err != nil {
+		return objstore.ObjectInfo{}, fail(err)
+	}
+	for _, t := range tags.TagSet {
+		if info.Tags == nil {
+			info.Tags = make(map[string]string)
+		}
+		info.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	if strings.Contains(info.ETag, "-") {
+		if err := s.parts(ctx, &info, versionID, k); err != nil {
+			return objstore.ObjectInfo{}, err
+		}
+	}
+	return info, nil
+}
+
+// headSSE reads the bodiless refusal of a HEAD as S3 gives it for
+// SSE-C: 400 for a key missing or given for an object without one, 403
+// for a key that is not the object's. It returns nil for other errors.
+func headSSE(err error, withKey bool) error {
+	var re *smithyhttp.ResponseError
+	if !errors.As(err, &re) || re.Response == nil {
+		return nil
+	}
+	switch st := re.Response.StatusCode; {
+	case st == http.StatusBadRequest && !withKey:
+		return objstore.ErrSSEKeyRequired
+	case st == http.StatusBadRequest:
+		return objstore.ErrSSENotApplicable
+	case st == http.StatusForbidden && withKey:
+		return objstore.ErrSSEKeyMismatch
+	}
+	return nil
+}
+
+// parts fills in the part sizes and checksums of a multipart object.
+func (s *Store) parts(ctx context.Context, info *objstore.ObjectInfo, versionID string, k sse) error {
+	in := &s3.GetObjectAttributesInput{Bucket: &info.Bucket, Key: &info.Key, VersionId: version(versionID), MaxParts: aws.Int32(1000),
+		ObjectAttributes:     []types.ObjectAttributes{types.ObjectAttributesObjectParts},
+		SSECustomerAlgorithm: k.alg, SSECustomerKey: k.key, SSECustomerKeyMD5: k.md5}
+	for {
+		out, err := s.c.GetObjectAttributes(ctx, in)
+		if err != nil {
+			return fail(err)
+		}
+		if out.ObjectParts == nil {
+			return nil
+		}
+		info.Parts = int(aws.ToInt32(out.ObjectParts.TotalPartsCount))
+		for _, p := range out.ObjectParts.Parts {
+			info.PartSizes = append(info.PartSizes, aws.ToInt64(p.Size))
+			if sums := checksums(p.ChecksumCRC32, p.ChecksumCRC32C, p.ChecksumCRC64NVME, p.ChecksumSHA1, p.ChecksumSHA256); info.ChecksumType == string(types.ChecksumTypeComposite) {
+				for _, v := range sums {
+					info.PartChecksums = append(info.PartChecksums, v)
+				}
+			}
+		}
+		if !aws.ToBool(out.ObjectParts.IsTruncated) {
+			return nil
+		}
+		in.PartNumberMarker = out.ObjectParts.NextPartNumberMarker
+	}
+}
+
+// missing turns the error of a read into objstore's: a 404 or 405 that
+// names a delete marker is a MarkerError; another 404 is ErrNoSuchKey or
+// ErrNoSuchBucket, or ErrNoSuchVersion for a version asked by id.
+func (s *Store) missing(ctx context.Context, bucket, versionID string, err error) error {
+	resp, ok := notFound(err)
+	if !ok {
+		return fail(err)
+	}
+	if resp.Header.Get("X-Amz-Delete-Marker") == "true" {
+		lm, _ := http.ParseTime(resp.Header.Get("Last-Modified"))
+		return &objstore.MarkerError{VersionID: ourVersion(aws.String(resp.Header.Get("X-Amz-Version-Id"))), LastModified: lm, Current: versionID == ""}
+	}
+	var known error
+	if errors.As(fail(err), new(*objstore.ServiceError)) || resp.StatusCode != http.StatusNotFound {
+		known = fail(err) // a body with a code, or a 405
+	}
+	switch {
+	case known != nil && !errors.As(known, new(*objstore.ServiceError)):
+		return known
+	case s.checkBucket(ctx, bucket) != nil:
+		return objstore.ErrNoSuchBucket
+	case versionID != "":
+		return objstore.ErrNoSuchVersion
+	}
+	return objstore.ErrNoSuchKey
+}
+
+func checksums(crc32, crc32c, crc64, sha1, sha256 *string) map[string]string {
+	var m map[string]string
+	for _, c := range []struct {
+		alg string
+		v   *string
+	}{{"CRC32", crc32}, {"CRC32C", crc32c}, {"CRC64NVME", crc64}, {"SHA1", sha1}, {"SHA256", sha256}} {
+		if v := aws.ToString(c.v); v != "" {
+			if m == nil {
+				m = make(map[string]string)
+			}
+			m[c.alg] = v
+		}
+	}
+	return m
+}
+
+func headers(cache, disp, enc, lang, exp *string) map[string]string {
+	var m map[string]string
+	for _, h := range []struct {
+		name string
+		v    *string
+	}{{"Cache-Control", cache}, {"Content-Disposition", disp}, {"Content-Encoding", enc}, {"Content-Language", lang}, {"Expires", exp}} {
+		if v := aws.ToString(h.v); v != "" {
+			if m == nil {
+				m = make(map[string]string)
+			}
+			m[h.name] = v
+		}
+	}
+	return m
+}
+
+// object is an open version of an object: its description, read when it
+// was opened, and ranges of its content read on demand, each checked to
+// be of that same version.
+type object struct {
+	s       *Store
+	info    objstore.ObjectInfo
+	ssec    sse
+	version *string
+	body    io.ReadCloser // the last range's
+}
+
+// OpenVersion opens one version of an object.
+func (s *Store) OpenVersion(ctx context.Context, bucket, key, versionID string) (objstore.Object, error) {
+	key0 := objstore.CustomerKey(ctx, false)
+	info, err := s.head(ctx, bucket, key, versionID, key0)
+	if err != nil {
+		return nil, err
+	}
+	v := version(versionID)
+	if v == nil && info.VersionID != "" {
+		v = aws.String(info.VersionID) // the version described, whatever is written meanwhile
+	}
+	return &object{s: s, info: info, ssec: customerKey(key0), version: v}, nil
+}
+
+func (o *object) Info() objstore.ObjectInfo { return o.info }
+
+// Range reads length bytes from offset (to the end if length < 0) of the
+// version opened; if the key was replaced since, the read fails with
+// ErrNoSuchKey rather than returning another object's bytes.
+func (o *object) Range(offset, length int64) (io.Reader, error) {
+	if o.body != nil {
+		o.body.Close()
+		o.body = nil
+	}
+	if length == 0 || offset >= o.info.Size {
+		return strings.NewReader(""), nil
+	}
+	in := &s3.GetObjectInput{Bucket: &o.info.Bucket, Key: &o.info.Key, VersionId: o.version,
+		SSECustomerAlgorithm: o.ssec.alg, SSECustomerKey: o.ssec.key, SSECustomerKeyMD5: o.ssec.md5}
+	if o.version == nil {
+		in.IfMatch = aws.String(`"` + o.info.ETag + `"`)
+	}
+	if offset > 0 || (length >= 0 && length < o.info.Size) {
+		r := fmt.Sprintf("bytes=%d-", offset)
+		if length >= 0 {
+			r += fmt.Sprint(offset + length - 1)
+		}
+		in.Range = &r
+	}
+	// The body outlives this call; the caller's context is the request's.
+	out, err := o.s.c.GetObject(context.Background(), in)
+	if err != nil {
+		if errors.Is(fail(err), objstore.ErrPreconditionFailed) {
+			return nil, fmt.Errorf("%w: replaced while it was read", objstore.ErrNoSuchKey)
+		}
+		return nil, fail(err)
+	}
+	o.body = out.Body
+	return out.Body, nil
+}
+
+func (o *object) Close() error {
+	if o.body != nil {
+		return o.body.Close()
+	}
+	return nil
+}
+
+// DeleteObject removes the current version of an object, or with
+// versioning set makes a delete marker.
+func (s *Store) DeleteObject(ctx context.Context, bucket, key string) (objstore.Deleted, error) {
+	return s.DeleteVersion(ctx, bucket, key, "")
+}
+
+// DeleteVersion removes one version for good ("" the current object, as
+// DeleteObject does).
+func (s *Store) DeleteVersion(ctx context.Context, bucket, key, versionID string) (objstore.Deleted, error) {
+	existed := true
+	if versionID == "" {
+		// S3 does not say whether there was something to delete; the
+		// notifications need to know.
+		if _, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key}); err != nil {
+			if _, ok := notFound(err); !ok {
+				return objstore.Deleted{}, fail(err)
+			}
+			existed = false
+		}
+	}
+	in := &s3.DeleteObjectInput{Bucket: &bucket, Key: &key, VersionId: version(versionID)}
+	if objstore.BypassGovernance(ctx) {
+		in.BypassGovernanceRetention = aws.Bool(true)
+	}
+	seq := s.nextSequencer()
+	out, err := s.c.DeleteObject(ctx, in)
+	if err != nil {
+		if errors.Is(fail(err), objstore.ErrNoSuchBucket) {
+			return objstore.Deleted{}, objstore.ErrNoSuchBucket
+		}
+		var svc *objstore.ServiceError
+		if errors.As(fail(err), &svc) && svc.Code == "AccessDenied" && strings.Contains(strings.ToLower(svc.Message), "object lock") {
+			return objstore.Deleted{}, objstore.ErrLocked
+		}
+		return objstore.Deleted{}, fail(err)
+	}
+	d := objstore.Deleted{Existed: existed || aws.ToBool(out.DeleteMarker), Sequencer: seq, Time: time.Now().UTC(),
+		VersionID: ourVersion(out.VersionId), DeleteMarker: aws.ToBool(out.DeleteMarker)}
+	return d, nil
+}
+
+// CopyObject copies an object; a nil opts keeps the source's metadata and
+// tags.
+func (s *Store) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string, opts *objstore.PutOptions) (objstore.ObjectInfo, error) {
+	src := copySource(srcBucket, srcKey, objstore.CopySourceVersion(ctx))
+	in := &s3.CopyObjectInput{Bucket: &dstBucket, Key: &dstKey, CopySource: &src}
+	srcKey0 := customerKey(objstore.CustomerKey(ctx, true))
+	in.CopySourceSSECustomerAlgorithm, in.CopySourceSSECustomerKey, in.CopySourceSSECustomerKeyMD5 = srcKey0.alg, srcKey0.key, srcKey0.md5
+	enc := objstore.Encryption{}
+	if opts != nil {
+		in.MetadataDirective = types.MetadataDirectiveReplace
+		putHeaders(opts, &in.ContentType, &in.Metadata, &in.CacheControl, &in.ContentDisposition, &in.ContentEncoding, &in.ContentLanguage, &in.Expires)
+		in.TaggingDirective = types.TaggingDirectiveReplace
+		in.Tagging = tagging(opts.Tags)
+		if opts.Retention.Mode != "" {
+			in.ObjectLockMode = types.ObjectLockMode(opts.Retention.Mode)
+			in.ObjectLockRetainUntilDate = aws.Time(opts.Retention.Until)
+		}
+		if opts.LegalHold {
+			in.ObjectLockLegalHoldStatus = types.ObjectLockLegalHoldStatusOn
+		}
+		enc = opts.Encryption
+	}
+	switch enc.Mode {
+	case objstore.SSES3:
+		in.ServerSideEncryption = types.ServerSideEncryptionAes256
+	case objstore.SSECustomer:
+		k := customerKey(enc.CustomerKey)
+		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = k.alg, k.key, k.md5
+	}
+	if c := objstore.WriteConditionOf(ctx); c != nil {
+		if c.IfNoneMatch {
+			in.IfNoneMatch = aws.String("*")
+		}
+		if c.IfMatch != "" {
+			in.IfMatch = aws.String(c.IfMatch)
+		}
+	}
+	seq := s.nextSequencer()
+	out, err := s.c.CopyObject(ctx, in)
+	if err != nil {
+		return objstore.ObjectInfo{}, fail(err)
+	}
+	info, err := s.head(ctx, dstBucket, dstKey, ourVersion(out.VersionId), enc.CustomerKey)
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	info.Sequencer = seq
+	return info, nil
+}
+
+// copySource is an x-amz-copy-source value.
+func copySource(bucket, key, versionID string) string {
+	src := url.PathEscape(bucket) + "/" + strings.ReplaceAll(url.PathEscape(key), "%2F", "/")
+	if versionID != "" {
+		src += "?versionId=" + url.QueryEscape(versionID)
+	}
+	return src
+}
+
+// ListObjects lists keys in byte order.
+func (s *Store) ListObjects(ctx context.Context, bucket string, opts objstore.ListOptions) (objstore.ListResult, error) {
+	in := &s3.ListObjectsV2Input{Bucket: &bucket}
+	if opts.Prefix != "" {
+		in.Prefix = &opts.Prefix
+	}
+	if opts.Delimiter != "" {
+		in.Delimiter = &opts.Delimiter
+	}
+	if opts.After != "" {
+		in.StartAfter = &opts.After
+	}
+	if opts.MaxKeys > 0 && opts.MaxKeys < objstore.MaxListKeys {
+		in.MaxKeys = aws.Int32(int32(opts.MaxKeys))
+	}
+	out, err := s.c.ListObjectsV2(ctx, in)
+	if err != nil {
+		return objstore.ListResult{}, fail(err)
+	}
+	res := objstore.ListResult{IsTruncated: aws.ToBool(out.IsTruncated)}
+	for _, o := range out.Contents {
+		res.Objects = append(res.Objects, objstore.ObjectInfo{Bucket: bucket, Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size),
+			ETag: strings.Trim(aws.ToString(o.ETag), `"`), LastModified: aws.ToTime(o.LastModified)})
+		res.NextMarker = max(res.NextMarker, aws.ToString(o.Key))
+	}
+	for _, p := range out.CommonPrefixes {
+		res.CommonPrefixes = append(res.CommonPrefixes, aws.ToString(p.Prefix))
+		res.NextMarker = max(res.NextMarker, aws.ToString(p.Prefix))
+	}
+	return res, nil
+}
