@@ -102,8 +102,8 @@ func New(o Options) (*Store, error) {
 		// Checksums are sent only when the caller gave them, so that the
 		// store keeps the ones the client asked for and no others; the
 		// S3 handler has verified every body already.
-		RequestChecksumCalculation:  aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation:  aws.ResponseChecksumValidationWhenRequired,
+		RequestChecksumCalculation:                aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation:                aws.ResponseChecksumValidationWhenRequired,
 		DisableLogOutputChecksumValidationSkipped: true,
 		// Bodies are streams the S3 handler reads from its client, which
 		// cannot be hashed ahead of sending: they are sent unsigned, their
