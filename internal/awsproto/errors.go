@@ -60,8 +60,37 @@ func Status(k fault.Kind) int {
 		return http.StatusForbidden
 	case fault.Throttled:
 		return http.StatusTooManyRequests
+	case fault.Unavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
+}
+
+// Unavailable returns the error with which clients of protocol p are told
+// that the server cannot serve the request now but may soon, so that
+// they send it again (as the SDKs do a 503's), when err is of kind
+// fault.Unavailable (a node of a cluster without a majority to take
+// writes, say); nil otherwise. The status is 503 and the code the
+// service's own where AWS has one: ServiceUnavailable, as the JSON and
+// query services (SQS, SNS, DynamoDB) answer a temporary failure and S3
+// one it asks to slow down; ServiceUnavailableException for rest-json
+// (API Gateway's); ServiceException for Lambda, which has no code of
+// its own for it.
+func Unavailable(p Protocol, err error) *Error {
+	if err == nil || fault.KindOf(err) != fault.Unavailable {
+		return nil
+	}
+	e := &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable",
+		Message: "The request has failed due to a temporary failure of the server.", Err: err}
+	switch p {
+	case RESTXML:
+		e.Message = "Please reduce your request rate."
+	case Lambda:
+		e.Code = "ServiceException"
+	case RESTJSON:
+		e.Code = "ServiceUnavailableException"
+	}
+	return e
 }
 
 // Errorf returns an Error with a formatted message.

@@ -154,7 +154,7 @@ func (a *JSONAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // wire maps err to its wire form, logging server faults.
 func (a *JSONAPI) wire(op, reqID string, err error) *Error {
-	return wireError(a.Errors, a.Log, op, reqID, err)
+	return wireError(a.Protocol, a.Errors, a.Log, op, reqID, err)
 }
 
 // QueryAPI serves an API of the query protocol (IAM, STS, SNS): a GET or
@@ -205,7 +205,7 @@ func (a *QueryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := fn(r.Context(), r.Form)
 	if err != nil {
-		WriteError(w, r, QueryXML, wireError(a.Errors, a.Log, action, reqID, err), reqID)
+		WriteError(w, r, QueryXML, wireError(QueryXML, a.Errors, a.Log, action, reqID, err), reqID)
 		return
 	}
 	var b bytes.Buffer
@@ -215,7 +215,7 @@ func (a *QueryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	enc.EncodeToken(resp)
 	if out != nil {
 		if err := enc.EncodeElement(out, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
-			WriteError(w, r, QueryXML, wireError(a.Errors, a.Log, action, reqID, err), reqID)
+			WriteError(w, r, QueryXML, wireError(QueryXML, a.Errors, a.Log, action, reqID, err), reqID)
 			return
 		}
 	}
@@ -225,7 +225,7 @@ func (a *QueryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	enc.EncodeElement(meta, xml.StartElement{Name: xml.Name{Local: "ResponseMetadata"}})
 	enc.EncodeToken(resp.End())
 	if err := enc.Flush(); err != nil {
-		WriteError(w, r, QueryXML, wireError(a.Errors, a.Log, action, reqID, err), reqID)
+		WriteError(w, r, QueryXML, wireError(QueryXML, a.Errors, a.Log, action, reqID, err), reqID)
 		return
 	}
 	w.Header().Set("Content-Type", "text/xml")
@@ -256,12 +256,17 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // wireError maps err, which an operation returned, to the wire: an *Error
-// as it is, others through the API's table, and what that leaves as an
-// internal error, logged with the operation and request id.
-func wireError(table func(error) *Error, log *slog.Logger, op, reqID string, err error) *Error {
+// as it is, others through the API's table, and what that leaves as
+// ServiceUnavailable if it is of kind fault.Unavailable, else as an
+// internal error; a server fault is logged with the operation and
+// request id.
+func wireError(p Protocol, table func(error) *Error, log *slog.Logger, op, reqID string, err error) *Error {
 	var e *Error
 	if !errors.As(err, &e) && table != nil {
 		e = table(err)
+	}
+	if e == nil {
+		e = Unavailable(p, err)
 	}
 	if e == nil {
 		e = &Error{Status: http.StatusInternalServerError, Code: "InternalFailure",

@@ -82,10 +82,15 @@ func RequestContext(r *http.Request, id sigv4.Identity, rc *iam.Request) {
 
 // Refusal words an identity's refusal (iam.Error) as clients of protocol
 // p expect it: AccessDenied for the XML protocols, AccessDeniedException
-// for the JSON ones, and the token errors each family has.
+// for the JSON ones, and the token errors each family has. An err that is
+// no refusal is the server's failure: a 503 when it is of kind
+// fault.Unavailable (see awsproto.Unavailable), else InternalFailure.
 func Refusal(err error, p awsproto.Protocol) *awsproto.Error {
 	var ie *iam.Error
 	if !errors.As(err, &ie) {
+		if e := awsproto.Unavailable(p, err); e != nil {
+			return e
+		}
 		return &awsproto.Error{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: "The request could not be authorized.", Err: err}
 	}
 	xml := p == awsproto.QueryXML || p == awsproto.RESTXML

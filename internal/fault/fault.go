@@ -25,9 +25,13 @@ const (
 	Unsupported                    // a media type or feature is not served (415)
 	Denied                         // the caller may not do this, or was not authenticated (403)
 	Throttled                      // a concurrency or rate limit was hit (429)
+	// Unavailable: the server cannot do this now, though it may soon,
+	// and the request may be sent again (503): on a node of a cluster,
+	// that its backbone has no majority to take a write.
+	Unavailable
 )
 
-var names = [...]string{"internal", "invalid", "not found", "conflict", "precondition failed", "too large", "unsupported", "denied", "throttled"}
+var names = [...]string{"internal", "invalid", "not found", "conflict", "precondition failed", "too large", "unsupported", "denied", "throttled", "unavailable"}
 
 // String names the kind.
 func (k Kind) String() string {

@@ -74,14 +74,20 @@ const (
 // retry runs f up to tries times, each within attempt and ctx, while it
 // fails unanswered, ctx is live and this node reaches a majority of its
 // cluster: a node that does not (the survivor of two nodes lost, or the
-// last to stop) fails at once what cannot succeed.
+// last to stop) fails at once what cannot succeed. A failure still
+// unanswered when it gives up, with ctx live, is wrapped in
+// ErrUnavailable; one whose caller gave up, or a refusal, is returned as
+// it is.
 func retry[T any](ctx context.Context, s *Store, attempt time.Duration, tries int, f func(context.Context) (T, error)) (T, error) {
 	for try := 1; ; try++ {
 		actx, cancel := context.WithTimeout(ctx, attempt)
 		v, err := f(actx)
 		cancel()
-		if err == nil || try >= tries || ctx.Err() != nil || !unanswered(err) || !s.reachMajority() {
+		switch {
+		case err == nil || ctx.Err() != nil || !unanswered(err):
 			return v, err
+		case try >= tries || !s.reachMajority():
+			return v, unavailableErr(err)
 		}
 	}
 }
