@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -192,19 +193,35 @@ func (s *Server) start() {
 	if s.User != nil {
 		cmd.Dir = s.Dir
 		cmd.Env = append(cmd.Env, "HOME="+s.Dir)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.User}
 	}
+	// The server dies with the test process, even one killed with
+	// SIGKILL, rather than outliving it (see serverProcAttr).
+	cmd.SysProcAttr = serverProcAttr(s.User)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.cmd, s.exited = cmd, make(chan struct{})
+	s.exited = make(chan struct{})
 	type addrs struct{ api, gateway string }
 	ready := make(chan addrs, 1)
+	started := make(chan error, 1)
 	go func() {
+		// Linux sends the parent-death signal when the thread that
+		// started the child ends, not the process: so the server is
+		// started on a thread this goroutine holds until the server has
+		// exited. The runtime ends a thread only when the goroutine
+		// locked to it exits locked, and any goroutine may lock the
+		// thread it runs on (the netns kit's dialer does, and ends its
+		// thread if it cannot leave a namespace): a server started on
+		// an unlocked thread could be killed mid-test by another
+		// goroutine's exit. One thread per running server is cheap.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
@@ -227,6 +244,10 @@ func (s *Server) start() {
 		s.waitErr = cmd.Wait()
 		close(s.exited)
 	}()
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	s.cmd = cmd
 	select {
 	case a := <-ready:
 		s.URL, s.GatewayURL = "http://"+a.api, "http://"+a.gateway

@@ -1,0 +1,15 @@
+//go:build !linux
+
+package alofttest
+
+import "syscall"
+
+// serverProcAttr returns the attributes of a server's process: it runs
+// as user when user is set. Only Linux has a parent-death signal: here,
+// a server outlives a test process killed outright.
+func serverProcAttr(user *syscall.Credential) *syscall.SysProcAttr {
+	if user == nil {
+		return nil
+	}
+	return &syscall.SysProcAttr{Credential: user}
+}
