@@ -113,11 +113,14 @@ type Server struct {
 	inner    *http.Server
 	api      atomic.Pointer[http.Handler]
 	endpoint string         // AWS_ENDPOINT_URL for functions
-	objects  *objstore.Disk // buckets and objects under <data dir>/objects
-	s3       *s3api.Handler // the S3 API over objects
-	gw       gatewayParts
-	tr       tracing    // traces (traces.go)
-	tel      *telemetry // metrics (telemetry.go)
+	objects  objstore.Store // buckets and objects: disk, or an external store (--objects-endpoint)
+	disk     *objstore.Disk // the objects under <data dir>/objects; nil with an external store
+	// bucketDocs are an external store's bucket configurations (nil without one).
+	bucketDocs *bucketDocs
+	s3         *s3api.Handler // the S3 API over objects
+	gw         gatewayParts
+	tr         tracing    // traces (traces.go)
+	tel        *telemetry // metrics (telemetry.go)
 	// observers are handed every invocation's Observation after the
 	// metrics; append to it before the invoker is built.
 	observers []func(*invoker.Observation)
@@ -337,7 +340,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	s.telemetryRunning()
 
 	verifier := &sigv4.Verifier{Lookup: s.lookup}
-	if err := s.startObjects(dir, verifier, log); err != nil {
+	if err := s.startObjects(ctx, js, dir, verifier, log); err != nil {
 		return nil, err
 	}
 	if err := s.startUploadSweeper(ctx, js, log); err != nil {
@@ -626,10 +629,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.logStore = nil
 	}
 	errs = append(errs, s.gw.close())
-	if s.objects != nil {
-		errs = append(errs, s.objects.Close())
-		s.objects = nil
+	if s.disk != nil {
+		errs = append(errs, s.disk.Close())
+		s.disk = nil
 	}
+	if s.bucketDocs != nil {
+		s.bucketDocs.Stop()
+		s.bucketDocs = nil
+	}
+	s.objects = nil
 	if s.layers != nil {
 		s.layers.Close()
 	}

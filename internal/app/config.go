@@ -71,6 +71,14 @@ type Config struct {
 	// ClusterSecretFile holds the secret the cluster's nodes share ("" =
 	// cluster.secret in the data dir, created by a node without peers).
 	ClusterSecretFile string
+	// ObjectsEndpoint, when set, is the URL of an external S3-compatible
+	// store that holds the buckets and objects instead of the data dir
+	// (see package s3store): what lets every node of a cluster serve
+	// every object. ObjectsRegion signs its requests ("" = us-east-1),
+	// with the store's ObjectsAccessKeyID and ObjectsSecretAccessKey.
+	ObjectsEndpoint                            string
+	ObjectsRegion                              string
+	ObjectsAccessKeyID, ObjectsSecretAccessKey string
 }
 
 // DefaultConfig returns the defaults of the external contract.

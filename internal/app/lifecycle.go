@@ -31,7 +31,7 @@ const lifecycleService = "s3.amazonaws.com"
 // turns by a lease on the backbone, as the upload sweeper does.
 func (s *Server) startLifecycle(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
 	interval := s.cfg.LifecycleInterval
-	if interval <= 0 || s.objects == nil {
+	if interval <= 0 || s.disk == nil { // an external store applies its own rules
 		return nil
 	}
 	lease, err := s.storeLease(ctx, js, lifecycleLeaseBucket, 3*interval)
@@ -44,7 +44,7 @@ func (s *Server) startLifecycle(ctx context.Context, js jetstream.JetStream, log
 	if err != nil {
 		return fmt.Errorf("app: lifecycle notifications: %w", err)
 	}
-	s.lifecycle = s.objects.StartLifecycle(objstore.LifecycleOptions{
+	s.lifecycle = s.disk.StartLifecycle(objstore.LifecycleOptions{
 		Interval: interval,
 		Hold:     lease.hold,
 		Release:  lease.release,

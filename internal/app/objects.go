@@ -2,14 +2,19 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/edge"
+	"github.com/aloft-dev/aloft/internal/follow"
 	"github.com/aloft-dev/aloft/internal/iam"
 	"github.com/aloft-dev/aloft/internal/queues"
 	"github.com/aloft-dev/aloft/internal/topics"
@@ -18,17 +23,35 @@ import (
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/policy"
 	"github.com/aloft-dev/aloft/internal/s3api"
+	"github.com/aloft-dev/aloft/internal/s3store"
 	"github.com/aloft-dev/aloft/internal/sigv2"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
 
-// startObjects opens the object store under <dir>/objects, sweeping what
-// an earlier run left half-written, and builds the S3 API over it. Bucket
-// notifications go to the async queue, which must be open already.
-func (s *Server) startObjects(dir string, v *sigv4.Verifier, log *slog.Logger) error {
-	objects, err := objstore.Open(filepath.Join(dir, "objects"))
-	if err != nil {
-		return fmt.Errorf("app: object store: %w", err)
+// startObjects opens the object store: under <dir>/objects, sweeping
+// what an earlier run left half-written, or the external store of
+// --objects-endpoint with its bucket configurations in the backbone. It
+// builds the S3 API over it. Bucket notifications go to the async queue,
+// which must be open already.
+func (s *Server) startObjects(ctx context.Context, js jetstream.JetStream, dir string, v *sigv4.Verifier, log *slog.Logger) error {
+	var objects objstore.Store
+	if s.cfg.ObjectsEndpoint != "" {
+		docs, err := openBucketDocs(ctx, js)
+		if err != nil {
+			return fmt.Errorf("app: object store: %w", err)
+		}
+		s.bucketDocs = docs
+		objects, err = s3store.New(s3store.Options{Endpoint: s.cfg.ObjectsEndpoint, Region: s.cfg.ObjectsRegion,
+			AccessKeyID: s.cfg.ObjectsAccessKeyID, SecretAccessKey: s.cfg.ObjectsSecretAccessKey, Docs: docs})
+		if err != nil {
+			return fmt.Errorf("app: object store: %w", err)
+		}
+	} else {
+		disk, err := objstore.Open(filepath.Join(dir, "objects"))
+		if err != nil {
+			return fmt.Errorf("app: object store: %w", err)
+		}
+		s.disk, objects = disk, disk
 	}
 	s.objects = objects
 	notifier, err := notify.New(notify.Deps{Config: objects.Notification, Queue: s.queue, Publish: s.publishToTopic, Send: s.sendToQueue,
@@ -138,3 +161,96 @@ func (s *Server) authorizeS3(r *http.Request, id *sigv4.Identity, action, resour
 	}
 	return nil
 }
+
+// bucketDocsKV is the backbone KV bucket of the bucket configurations an
+// external object store leaves to Aloft (see s3store.Docs).
+const bucketDocsKV = "s3-bucket-docs"
+
+// bucketDocs keeps s3store's documents in a KV bucket, one key per bucket
+// and kind: BUCKET.KIND (a bucket name's dots are tokens of the key; the
+// kind, which has none, is its last). Every node follows the bucket, so
+// that the configurations read on each S3 request are read from memory,
+// and still while the backbone elects a leader.
+type bucketDocs struct {
+	kv jetstream.KeyValue
+	f  *follow.Follower
+
+	mu   sync.RWMutex
+	docs map[string]revDoc
+}
+
+// revDoc is a document and the KV revision that wrote it.
+type revDoc struct {
+	rev uint64
+	doc []byte
+}
+
+func openBucketDocs(ctx context.Context, js jetstream.JetStream) (*bucketDocs, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucketDocsKV, History: 1, Storage: jetstream.FileStorage})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", bucketDocsKV, err)
+	}
+	d := &bucketDocs{kv: kv, docs: make(map[string]revDoc)}
+	if d.f, err = follow.KV(ctx, kv, d.apply, nil); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// apply takes a change of the bucket.
+func (d *bucketDocs) apply(e jetstream.KeyValueEntry) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cur, ok := d.docs[e.Key()]; ok && cur.rev >= e.Revision() {
+		return // this node's own write, taken already
+	}
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(d.docs, e.Key())
+		return
+	}
+	d.docs[e.Key()] = revDoc{rev: e.Revision(), doc: e.Value()}
+}
+
+// Get returns bucket's document of kind, nil if there is none.
+func (d *bucketDocs) Get(_ context.Context, bucket, kind string) ([]byte, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.docs[bucket+"."+kind].doc, nil
+}
+
+// Put replaces bucket's document of kind; nil removes it. This node reads
+// its own write at once; the others once the change reaches them.
+func (d *bucketDocs) Put(ctx context.Context, bucket, kind string, doc []byte) error {
+	key := bucket + "." + kind
+	if doc == nil {
+		if err := d.kv.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return err
+		}
+		d.mu.Lock()
+		delete(d.docs, key)
+		d.mu.Unlock()
+		return nil
+	}
+	rev, err := d.kv.Put(ctx, key, doc)
+	if err != nil {
+		return err
+	}
+	d.apply(putEntry{key: key, rev: rev, doc: doc})
+	return nil
+}
+
+// Stop ends the following.
+func (d *bucketDocs) Stop() { d.f.Stop() }
+
+// putEntry is a KV entry this node wrote, applied before its echo.
+type putEntry struct {
+	jetstream.KeyValueEntry
+	key string
+	rev uint64
+	doc []byte
+}
+
+func (e putEntry) Key() string                     { return e.key }
+func (e putEntry) Revision() uint64                { return e.rev }
+func (e putEntry) Value() []byte                   { return e.doc }
+func (e putEntry) Operation() jetstream.KeyValueOp { return jetstream.KeyValuePut }

@@ -23,15 +23,15 @@ const uploadLeaseBucket = "aloft_upload_sweep_lease"
 // holds its own lease.
 func (s *Server) startUploadSweeper(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
 	age := s.cfg.AbandonedUploadAge
-	if age <= 0 || s.objects == nil {
-		return nil
+	if age <= 0 || s.disk == nil {
+		return nil // an external store aborts its own (its lifecycle rules)
 	}
 	interval := min(max(age/24, time.Second), time.Hour)
 	lease, err := s.storeLease(ctx, js, uploadLeaseBucket, 3*interval)
 	if err != nil {
 		return fmt.Errorf("app: upload sweeper: %w", err)
 	}
-	s.sweeper = s.objects.StartSweeper(objstore.SweepOptions{
+	s.sweeper = s.disk.StartSweeper(objstore.SweepOptions{
 		MaxAge:   age,
 		Interval: interval,
 		Hold:     lease.hold,
@@ -68,7 +68,7 @@ func (s *Server) storeLease(ctx context.Context, js jetstream.JetStream, bucket 
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", bucket, err)
 	}
-	id, err := s.objects.StoreID()
+	id, err := s.disk.StoreID()
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,12 @@ import (
 
 func init() { extraCommands = append(extraCommands, (*env).serverCmd) }
 
+// The environment variables of the external object store's credentials.
+const (
+	envObjectsKeyID  = "ALOFT_OBJECTS_ACCESS_KEY_ID"
+	envObjectsSecret = "ALOFT_OBJECTS_SECRET_ACCESS_KEY"
+)
+
 // runServer starts the server, and runRootless runs it again in a user
 // namespace where that gives it a sandbox without root; tests replace
 // them.
@@ -47,6 +53,13 @@ aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(level)); err != nil {
 				return usageErrorf(cmd, "--log-level %q: use debug, info, warn or error", level)
+			}
+			if cfg.ObjectsEndpoint != "" {
+				cfg.ObjectsAccessKeyID = os.Getenv(envObjectsKeyID)
+				cfg.ObjectsSecretAccessKey = os.Getenv(envObjectsSecret)
+				if cfg.ObjectsAccessKeyID == "" || cfg.ObjectsSecretAccessKey == "" {
+					return usageErrorf(cmd, "--objects-endpoint needs the store's credentials in %s and %s", envObjectsKeyID, envObjectsSecret)
+				}
 			}
 			logger := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
 			if code, ran := runRootless(cmd.Context(), cfg, logger); ran {
@@ -90,6 +103,8 @@ aloft commands find them. The data directory defaults to $ALOFT_DATA_DIR, or
 	f.StringVar(&cfg.MetricsAccess, "metrics-access", cfg.MetricsAccess, "who may read GET /metrics: open, token (Authorization: Bearer with the token in --metrics-token-file) or off (default: open when --listen is a loopback address, token otherwise)")
 	f.StringVar(&cfg.MetricsTokenFile, "metrics-token-file", cfg.MetricsTokenFile, "`FILE` with /metrics' bearer token, created with a new token (mode 0600) when missing (default: metrics-token in the data directory)")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "OpenTelemetry collector `URL` (OTLP/HTTP, e.g. http://localhost:4318) that sampled traces are exported to as spans, JSON-encoded (default: none)")
+	f.StringVar(&cfg.ObjectsEndpoint, "objects-endpoint", cfg.ObjectsEndpoint, "`URL` of an external S3-compatible store that keeps the buckets and objects, signed with the keys in "+envObjectsKeyID+" and "+envObjectsSecret+" (default: the data directory; see README, Running a cluster)")
+	f.StringVar(&cfg.ObjectsRegion, "objects-region", cfg.ObjectsRegion, "`REGION` that requests to --objects-endpoint are signed for (default: us-east-1)")
 	f.StringVar(&level, "log-level", level, "least severe `LEVEL` logged: debug, info, warn or error")
 	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd

@@ -191,6 +191,7 @@ func (s *Service) Send(ctx context.Context, name string, msgs []*Message) ([]Sen
 	type pending struct {
 		i   int
 		ack jetstream.PubAckFuture
+		msg *nats.Msg
 	}
 	var waits []pending
 	for i, m := range msgs {
@@ -209,13 +210,22 @@ func (s *Service) Send(ctx context.Context, name string, msgs []*Message) ([]Sen
 			errs[i] = fmt.Errorf("queues: store a message on %s: %w", name, err)
 			continue
 		}
-		waits = append(waits, pending{i, f})
+		waits = append(waits, pending{i, f, nm})
 	}
 	for _, w := range waits {
 		select {
 		case <-w.ack.Ok():
 		case err := <-w.ack.Err():
-			errs[w.i] = fmt.Errorf("queues: store a message on %s: %w", name, err)
+			if unanswered(err) {
+				// The stream's group may be electing a leader (a node of
+				// the cluster died): the store's handle tries again until
+				// one answers. A message stored the first time without an
+				// answer is then stored twice, as a standard queue may.
+				_, err = s.js.PublishMsg(ctx, w.msg)
+			}
+			if err != nil {
+				errs[w.i] = fmt.Errorf("queues: store a message on %s: %w", name, err)
+			}
 		case <-ctx.Done():
 			errs[w.i] = ctx.Err()
 		}
@@ -566,4 +576,10 @@ func (s *Service) ChangeVisibility(ctx context.Context, name, handle string, sec
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return s.nc.FlushWithContext(fctx)
+}
+
+// unanswered reports whether a publish failed for want of an answer
+// rather than by a refusal.
+func unanswered(err error) bool {
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -51,9 +51,7 @@ func (h *Handler) changed(r *http.Request, rq *request, event string, info objst
 		c.Time = time.Now().UTC()
 	}
 	if err := h.d.OnChange(r.Context(), c); err != nil {
-		e := s3err("InternalError", "")
-		e.Err = err
-		return e
+		return toError(err, rq.bucket, rq.key) // InternalError, or ServiceUnavailable to try again
 	}
 	return nil
 }

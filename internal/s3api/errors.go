@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/sigv4"
 )
@@ -116,6 +117,11 @@ func toError(err error, bucket, key string) *Error {
 	}
 	if e := sseError(err); e != nil {
 		return e
+	}
+	if fault.KindOf(err) == fault.Unavailable {
+		// The cluster cannot take writes now (it is electing a leader, or
+		// this node is cut off from most of it): S3's answer to try again.
+		return &Error{Code: "ServiceUnavailable", Message: "The cluster cannot take writes now; please try again.", Status: http.StatusServiceUnavailable, Err: err}
 	}
 	var svc *objstore.ServiceError
 	if errors.As(err, &svc) {

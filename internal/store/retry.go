@@ -18,10 +18,11 @@ import (
 // seconds; and after a node restarts, a stream's group answers nothing
 // until it has elected a leader. So the
 // handle a clustered store gives out (and the buckets it opens) tries an
-// unanswered write again: writes (publishes and bucket changes) after
-// writeAttempt, up to writeTries times; changes to streams and buckets
-// (which starting packages make) after adminAttempt, up to adminTries
-// times; each within what the caller's context allows. A
+// unanswered write again: writes (publishes and bucket changes) each
+// within writeAttempt, for writeTries attempts' time; changes to streams
+// and buckets (which starting packages make) each within adminAttempt,
+// for adminTries attempts' time; all within what the caller's context
+// allows. A
 // write refused (a wrong revision, a full stream) is not tried again, nor
 // is one whose caller gave up.
 //
@@ -34,9 +35,9 @@ import (
 // milliseconds.
 const writeAttempt = 2 * time.Second
 
-// writeTries is how many times a write is attempted: together, longer
-// than a stream's group takes to elect a new leader when its leader's
-// node dies (4 to 9 seconds).
+// writeTries is how many attempts' time a write is tried for: together
+// (10 s), longer than a stream's group takes to elect a new leader when
+// its leader's node dies (4 to 9 seconds).
 const writeTries = 5
 
 // adminAttempt bounds one attempt to create or update a stream or a
@@ -46,8 +47,8 @@ const writeTries = 5
 // error).
 const adminAttempt = 2 * time.Second
 
-// adminTries is how many times a change to a stream or bucket is
-// attempted: together, long enough for the groups of a cluster restarted
+// adminTries is how many attempts' time a change to a stream or bucket
+// is tried for: together, long enough for the groups of a cluster restarted
 // at once to elect their leaders.
 const adminTries = 10
 
@@ -71,24 +72,35 @@ const (
 	clusterNotLeader    jetstream.ErrorCode = 10009
 )
 
-// retry runs f up to tries times, each within attempt and ctx, while it
-// fails unanswered, ctx is live and this node reaches a majority of its
-// cluster: a node that does not (the survivor of two nodes lost, or the
-// last to stop) fails at once what cannot succeed. A failure still
-// unanswered when it gives up, with ctx live, is wrapped in
-// ErrUnavailable; one whose caller gave up, or a refusal, is returned as
-// it is.
+// retry runs f until it succeeds, for up to tries attempts' time (each
+// attempt within attempt and ctx), while it fails unanswered, ctx is live
+// and this node reaches a majority of its cluster: a node that does not
+// (the survivor of two nodes lost, or the last to stop) fails at once
+// what cannot succeed. An attempt can fail at once rather than time out
+// (a stream whose leader died has no responders until another is
+// elected), so the next one waits a little, doubling up to a second. A
+// failure still unanswered when it gives up, with ctx live, is wrapped
+// in ErrUnavailable; one whose caller gave up, or a refusal, is returned
+// as it is.
 func retry[T any](ctx context.Context, s *Store, attempt time.Duration, tries int, f func(context.Context) (T, error)) (T, error) {
-	for try := 1; ; try++ {
+	giveUp := time.Now().Add(time.Duration(tries) * attempt)
+	pause := 50 * time.Millisecond
+	for {
 		actx, cancel := context.WithTimeout(ctx, attempt)
 		v, err := f(actx)
 		cancel()
 		switch {
 		case err == nil || ctx.Err() != nil || !unanswered(err):
 			return v, err
-		case try >= tries || !s.reachMajority():
+		case !time.Now().Before(giveUp) || !s.reachMajority():
 			return v, unavailableErr(err)
 		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(min(pause, time.Until(giveUp))):
+		}
+		pause = min(2*pause, time.Second)
 	}
 }
 

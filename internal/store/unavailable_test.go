@@ -50,18 +50,35 @@ func TestUnavailableErr(t *testing.T) {
 	}
 }
 
-// TestRetryGivesUp: a write unanswered every time is tried tries times
-// and given back unavailable; a refusal is given back at once as it is,
-// and so is the failure of a caller that gave up.
+// TestRetryGivesUp: a write unanswered every time is tried for tries
+// attempts' time, pausing between failures that come at once, and given
+// back unavailable; one answered within that time succeeds; a refusal is
+// given back at once as it is, and so is the failure of a caller that
+// gave up.
 func TestRetryGivesUp(t *testing.T) {
 	s := &Store{} // no cluster: it always reaches a majority
 	calls := 0
+	begin := time.Now()
 	_, err := retry(context.Background(), s, 10*time.Millisecond, 3, func(context.Context) (int, error) {
 		calls++
 		return 0, jetstream.ErrNoStreamResponse
 	})
-	if calls != 3 || !errors.Is(err, ErrUnavailable) || !errors.Is(err, jetstream.ErrNoStreamResponse) {
-		t.Errorf("unanswered thrice: %d calls, %v; want 3 calls, unavailable", calls, err)
+	if took := time.Since(begin); calls < 2 || took < 30*time.Millisecond || !errors.Is(err, ErrUnavailable) || !errors.Is(err, jetstream.ErrNoStreamResponse) {
+		t.Errorf("unanswered: %d calls in %v, %v; want 2 or more calls in 30 ms or more, unavailable", calls, took, err)
+	}
+
+	// No responders at once for a while (a leader being elected), then
+	// an answer.
+	calls, begin = 0, time.Now()
+	v, err := retry(context.Background(), s, 100*time.Millisecond, 5, func(context.Context) (int, error) {
+		calls++
+		if time.Since(begin) < 150*time.Millisecond {
+			return 0, jetstream.ErrNoStreamResponse
+		}
+		return 7, nil
+	})
+	if v != 7 || err != nil || calls < 2 {
+		t.Errorf("answered after 150 ms: %d, %v after %d calls; want 7", v, err, calls)
 	}
 
 	calls = 0

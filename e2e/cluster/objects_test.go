@@ -1,0 +1,123 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/aloft-dev/aloft/internal/alofttest"
+)
+
+// startSharedObjects starts an S3-compatible store (a lone Aloft server)
+// and a cluster of three whose nodes keep their buckets and objects in
+// it, as --objects-endpoint makes them.
+func startSharedObjects(t *testing.T) (ext *alofttest.Server, c *alofttest.Cluster) {
+	t.Helper()
+	ext = alofttest.Start(t)
+	t.Setenv("ALOFT_OBJECTS_ACCESS_KEY_ID", alofttest.AccessKeyID)
+	t.Setenv("ALOFT_OBJECTS_SECRET_ACCESS_KEY", alofttest.SecretAccessKey)
+	return ext, alofttest.StartCluster(t, 3, "--objects-endpoint", ext.URL)
+}
+
+func getObject(ctx context.Context, c *s3.Client, bucket, key string) (string, error) {
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return "", err
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	return string(b), err
+}
+
+// TestObjectsOnEveryNode: with an external object store, a bucket made
+// through one node, its objects and its configurations are the same
+// through every node; its notifications fire whichever node took the
+// write; and the objects outlive the node that wrote them (kill -9).
+func TestObjectsOnEveryNode(t *testing.T) {
+	ext, c := startSharedObjects(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	n1, n2, n3 := c.Nodes[0].S3(), c.Nodes[1].S3(), c.Nodes[2].S3()
+	const bucket = "shared-photos"
+	if _, err := n1.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	// Notifications configured through node 1 go to a queue.
+	q, err := c.Nodes[0].SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("photo-events")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := c.Nodes[0].SQS().GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n1.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String(bucket),
+		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: []s3types.QueueConfiguration{{
+			QueueArn: aws.String(attrs.Attributes["QueueArn"]), Events: []s3types.Event{"s3:ObjectCreated:*"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	cors := &s3types.CORSConfiguration{CORSRules: []s3types.CORSRule{{AllowedMethods: []string{"GET"}, AllowedOrigins: []string{"https://photos.example"}}}}
+	if _, err := n1.PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: aws.String(bucket), CORSConfiguration: cors}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Written through node 2, read through nodes 1 and 3, and there in the
+	// external store itself.
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	if _, err := n2.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("2026/cat.jpg"), Body: bytes.NewReader(big)}); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range []*s3.Client{n1, n3, ext.S3()} {
+		got, err := getObject(ctx, n, bucket, "2026/cat.jpg")
+		if err != nil || got != string(big) {
+			t.Fatalf("reader %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+	got, err := n3.GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: aws.String(bucket)})
+	if err != nil || len(got.CORSRules) != 1 || got.CORSRules[0].AllowedOrigins[0] != "https://photos.example" {
+		t.Fatalf("CORS through node 3: %v, %v", got, err)
+	}
+	list, err := n3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil || len(list.Contents) != 1 || aws.ToString(list.Contents[0].Key) != "2026/cat.jpg" {
+		t.Fatalf("list through node 3: %v, %v", list, err)
+	}
+	// The write through node 2 was notified by the configuration made
+	// through node 1.
+	sq := c.Nodes[2].SQS()
+	waitUntil(t, "the notification of the write through node 2", 30*time.Second, func() bool {
+		out, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			if strings.Contains(aws.ToString(m.Body), `"key":"2026/cat.jpg"`) && strings.Contains(aws.ToString(m.Body), "ObjectCreated:Put") {
+				return true
+			}
+		}
+		return false
+	})
+
+	// Node 2, which took the write, dies; the object is still served, and
+	// the survivors take writes.
+	c.Nodes[1].Kill()
+	got1, err := getObject(ctx, n1, bucket, "2026/cat.jpg")
+	if err != nil || got1 != string(big) {
+		t.Fatalf("read after the writer's kill: %d bytes, %v", len(got1), err)
+	}
+	if _, err := n3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("2026/dog.jpg"), Body: strings.NewReader("woof")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := getObject(ctx, n1, bucket, "2026/dog.jpg"); err != nil || got != "woof" {
+		t.Fatalf("read through node 1 of a write through node 3: %q, %v", got, err)
+	}
+}
