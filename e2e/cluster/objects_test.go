@@ -114,9 +114,19 @@ func TestObjectsOnEveryNode(t *testing.T) {
 	if err != nil || got1 != string(big) {
 		t.Fatalf("read after the writer's kill: %d bytes, %v", len(got1), err)
 	}
-	if _, err := n3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("2026/dog.jpg"), Body: strings.NewReader("woof")}); err != nil {
-		t.Fatal(err)
-	}
+	// A write's notification needs the queue's stream, which may have to
+	// elect a leader if node 2 led it: until then the write answers 503
+	// ServiceUnavailable (and clients try again), nothing else.
+	killed := time.Now()
+	waitUntil(t, "a write through node 3", 60*time.Second, func() bool {
+		_, err := n3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("2026/dog.jpg"), Body: strings.NewReader("woof")},
+			func(o *s3.Options) { o.Retryer = aws.NopRetryer{} })
+		if err != nil && !strings.Contains(err.Error(), "ServiceUnavailable") {
+			t.Fatal(err)
+		}
+		return err == nil
+	})
+	t.Logf("first write through a survivor %v after the kill", time.Since(killed).Round(time.Millisecond))
 	if got, err := getObject(ctx, n1, bucket, "2026/dog.jpg"); err != nil || got != "woof" {
 		t.Fatalf("read through node 1 of a write through node 3: %q, %v", got, err)
 	}
