@@ -188,7 +188,10 @@ func (s *Server) start() {
 	cmd := exec.Command(bin, args...)
 	// The server records itself for the CLI in the user's configuration
 	// directory: a test's server, in the test's own.
+	// An external object store is another test server, with the same
+	// keys (--objects-endpoint; see ObjectsEnv).
 	cmd.Env = append(os.Environ(), "ALOFT_ACCESS_KEY_ID="+AccessKeyID, "ALOFT_SECRET_ACCESS_KEY="+SecretAccessKey,
+		"ALOFT_OBJECTS_ACCESS_KEY_ID="+AccessKeyID, "ALOFT_OBJECTS_SECRET_ACCESS_KEY="+SecretAccessKey,
 		"XDG_CONFIG_HOME="+filepath.Join(s.Dir, "config"))
 	if s.User != nil {
 		cmd.Dir = s.Dir

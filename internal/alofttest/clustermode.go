@@ -23,6 +23,16 @@ import (
 // is every server of a test that called Alone.
 const ClusterEnv = "ALOFT_E2E_CLUSTER"
 
+// ObjectsEnv names the environment variable that, with ClusterEnv, gives
+// the cluster's nodes an external object store: with
+// ALOFT_E2E_OBJECTS=external, Start first starts a server alone whose S3
+// API keeps the cluster's buckets and objects (--objects-endpoint), so
+// that every node serves every object. Otherwise each node keeps the
+// objects it was given on its own disk.
+//
+//	ALOFT_E2E_CLUSTER=3 ALOFT_E2E_OBJECTS=external go test -count=1 -run 'TestS3' ./e2e/
+const ObjectsEnv = "ALOFT_E2E_OBJECTS"
+
 // backboneFlags are the flags that give a server its backbone: a server
 // started with one of them keeps it.
 var backboneFlags = []string{"--nats-url", "--cluster-listen", "--peers", "--node-name", "--cluster-name", "--cluster-secret-file"}
@@ -96,6 +106,14 @@ func startNodes(t testing.TB, args []string) int {
 func startClustered(t testing.TB, n int, args []string) *Server {
 	t.Helper()
 	begin := time.Now()
+	switch v := os.Getenv(ObjectsEnv); v {
+	case "":
+	case "external":
+		ext := launch(t, &Server{t: t, Dir: t.TempDir()})
+		args = append(append([]string(nil), args...), "--objects-endpoint", ext.URL)
+	default:
+		t.Fatalf("%s=%q: want external, or unset", ObjectsEnv, v)
+	}
 	c := StartCluster(t, n, args...)
 	t.Logf("%s: node 1 of %d, formed in %v", ClusterEnv, n, time.Since(begin).Round(time.Millisecond))
 	// Registered after the nodes' own cleanups, this runs before them;
