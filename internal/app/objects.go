@@ -52,6 +52,9 @@ func (s *Server) startObjects(ctx context.Context, js jetstream.JetStream, dir s
 			return fmt.Errorf("app: object store: %w", err)
 		}
 		s.disk, objects = disk, disk
+		if s.cfg.ClusterListen != "" || s.cfg.NATSURL != "" {
+			log.Warn("S3 buckets and objects stay on this node's disk, unseen by the other nodes sharing the backbone; --objects-endpoint keeps them in a store all nodes share")
+		}
 	}
 	s.objects = objects
 	notifier, err := notify.New(notify.Deps{Config: objects.Notification, Queue: s.queue, Publish: s.publishToTopic, Send: s.sendToQueue,
