@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/fault"
 )
 
@@ -27,12 +28,18 @@ func Errorf(k fault.Kind, awsType, format string, args ...any) *Error {
 	return &Error{Kind: k, Type: awsType, Message: fmt.Sprintf(format, args...)}
 }
 
-// AsError returns the *Error inside err, or an internal error wrapping err's
-// text when there is none.
+// AsError returns the *Error inside err. When there is none, it returns
+// Lambda's 503 ServiceException, as awsproto.Unavailable words it, for an
+// error of kind fault.Unavailable (a write the cluster cannot take now,
+// which the caller may send again), and an internal error wrapping err's
+// text for any other.
 func AsError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	if u := awsproto.Unavailable(awsproto.Lambda, err); u != nil {
+		return &Error{Kind: fault.Unavailable, Type: u.Code, Message: u.Message}
 	}
 	return &Error{Kind: fault.Internal, Type: "ServiceException", Message: err.Error()}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/edge"
-	"github.com/aloft-dev/aloft/internal/fault"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -200,7 +199,9 @@ func (s *Server) handle(pattern, action string, h handlerFunc) {
 			req.region = function.DefaultRegion
 		}
 		if err := h(w, r, req); err != nil {
-			if fault.KindOf(err) == fault.Internal {
+			// Every failure of the server's own is logged: an internal
+			// error (500), and a write the cluster cannot take now (503).
+			if awsproto.Status(function.AsError(err).Kind) >= 500 {
 				s.d.Logger.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
 			writeError(w, err)

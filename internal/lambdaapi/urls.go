@@ -79,13 +79,16 @@ func (s *Server) urlOut(u *catalog.URLConfig) *urlConfigOut {
 		CreationTime: u.CreationTime, LastModifiedTime: u.LastModifiedTime, InvokeMode: u.InvokeMode}
 }
 
-// urlError turns a catalog error into Lambda's.
+// urlError turns a catalog error into Lambda's; the cluster's
+// unavailability stays as it is, for writeError's 503.
 func urlError(err error, arn string) error {
 	var ce *fault.Error
 	if !errors.As(err, &ce) {
 		return err
 	}
 	switch ce.Kind {
+	case fault.Unavailable:
+		return err
 	case fault.NotFound:
 		return function.Errorf(fault.NotFound, "ResourceNotFoundException", "The resource you requested does not exist.")
 	case fault.Conflict:
