@@ -25,7 +25,9 @@
 //
 // Every stage deploys automatically, so CreateDeployment only answers.
 // Errors are NotFoundException (404), BadRequestException (400) and
-// ConflictException (409) with a {"message"} body. Requests reach the
+// ConflictException (409) with a {"message"} body, and
+// ServiceUnavailableException (503) for a write the cluster cannot take
+// now. Requests reach the
 // handler already authenticated.
 package gatewayapi
 
@@ -128,10 +130,11 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (h *Handler) handle(pattern string, fn handlerFunc) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := fn(w, r); err != nil {
-			if fault.KindOf(err) == 0 && !isAPIError(err) {
+			e := wireError(err)
+			if e.Status >= 500 { // the server's failure: internal, or the cluster's unavailability
 				h.d.Logger.Error("gateway management request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
-			writeError(w, err)
+			awsproto.WriteError(w, nil, awsproto.RESTJSON, e, "")
 		}
 	})
 }
@@ -145,33 +148,39 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.code + ": " + e.message }
 
-func isAPIError(err error) bool {
-	var ae *apiError
-	return errors.As(err, &ae)
-}
-
 func badRequest(msg string) error {
 	return &apiError{http.StatusBadRequest, "BadRequestException", msg}
 }
 func notFound(msg string) error { return &apiError{http.StatusNotFound, "NotFoundException", msg} }
 func conflict(msg string) error { return &apiError{http.StatusConflict, "ConflictException", msg} }
 
+// writeError writes err as API Gateway does (wireError).
 func writeError(w http.ResponseWriter, err error) {
+	awsproto.WriteError(w, nil, awsproto.RESTJSON, wireError(err), "")
+}
+
+// wireError maps err to API Gateway's errors: an *apiError as it is; a
+// refusal of the catalog's by its kind, a write the cluster cannot take
+// now being 503 ServiceUnavailableException (awsproto.Unavailable); and
+// anything else a 500 InternalServerErrorException.
+func wireError(err error) *awsproto.Error {
 	var ae *apiError
-	if !errors.As(err, &ae) {
-		var ce *fault.Error
-		switch {
-		case errors.As(err, &ce) && ce.Kind == fault.NotFound:
-			ae = &apiError{http.StatusNotFound, "NotFoundException", ce.Message}
-		case errors.As(err, &ce) && ce.Kind == fault.Conflict:
-			ae = &apiError{http.StatusConflict, "ConflictException", ce.Message}
-		case errors.As(err, &ce):
-			ae = &apiError{http.StatusBadRequest, "BadRequestException", ce.Message}
-		default:
-			ae = &apiError{http.StatusInternalServerError, "InternalServerErrorException", "Internal server error"}
-		}
+	if errors.As(err, &ae) {
+		return &awsproto.Error{Status: ae.status, Code: ae.code, Message: ae.message}
 	}
-	awsproto.WriteError(w, nil, awsproto.RESTJSON, &awsproto.Error{Status: ae.status, Code: ae.code, Message: ae.message}, "")
+	if u := awsproto.Unavailable(awsproto.RESTJSON, err); u != nil {
+		return u
+	}
+	var ce *fault.Error
+	switch {
+	case errors.As(err, &ce) && ce.Kind == fault.NotFound:
+		return &awsproto.Error{Status: http.StatusNotFound, Code: "NotFoundException", Message: ce.Message}
+	case errors.As(err, &ce) && ce.Kind == fault.Conflict:
+		return &awsproto.Error{Status: http.StatusConflict, Code: "ConflictException", Message: ce.Message}
+	case errors.As(err, &ce):
+		return &awsproto.Error{Status: http.StatusBadRequest, Code: "BadRequestException", Message: ce.Message}
+	}
+	return &awsproto.Error{Status: http.StatusInternalServerError, Code: "InternalServerErrorException", Message: "Internal server error", Err: err}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
