@@ -40,11 +40,17 @@ func New(s *scheduler.Scheduler) http.Handler {
 	return mux
 }
 
-// wireError maps the scheduler's errors to the API's.
+// wireError maps the scheduler's errors to the API's: a write the
+// cluster cannot take now is 503 ServiceUnavailableException
+// (awsproto.Unavailable), which clients send again; an error of no kind
+// is 500 InternalServerException.
 func wireError(err error) *awsproto.Error {
 	var ae *awsproto.Error
 	if errors.As(err, &ae) {
 		return ae
+	}
+	if u := awsproto.Unavailable(awsproto.RESTJSON, err); u != nil {
+		return u
 	}
 	var se *fault.Error
 	if !errors.As(err, &se) {

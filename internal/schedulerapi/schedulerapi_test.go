@@ -2,11 +2,13 @@ package schedulerapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/aloft-dev/aloft/internal/fault"
+	"github.com/aloft-dev/aloft/internal/store"
 )
 
 func TestWireErrors(t *testing.T) {
@@ -20,6 +22,8 @@ func TestWireErrors(t *testing.T) {
 		{&fault.Error{Kind: fault.Invalid, Message: "x"}, 400, "ValidationException"},
 		{validation("bad %d", 1), 400, "ValidationException"},
 		{errors.New("disk on fire"), 500, "InternalServerException"},
+		{fmt.Errorf("scheduler: put: %w", store.ErrUnavailable), 503, "ServiceUnavailableException"},
+		{fault.Errorf(fault.Unavailable, "no majority"), 503, "ServiceUnavailableException"},
 	} {
 		e := wireError(tc.err)
 		if e.Status != tc.status || e.Code != tc.code {
