@@ -72,6 +72,10 @@ func New(s Store) http.Handler {
 	return mux
 }
 
+// writeErr writes err as X-Ray does: an *awsproto.Error as it is, a
+// query the store refuses as InvalidRequestException, the cluster's
+// unavailability as 503 ServiceUnavailableException
+// (awsproto.Unavailable), and anything else as 500 InternalFailure.
 func writeErr(w http.ResponseWriter, err error) {
 	var ae *awsproto.Error
 	switch {
@@ -79,6 +83,9 @@ func writeErr(w http.ResponseWriter, err error) {
 	case errors.Is(err, traces.ErrInvalidQuery):
 		ae = invalid("%s", trimPrefix(err.Error()))
 	default:
+		ae = awsproto.Unavailable(awsproto.RESTJSON, err)
+	}
+	if ae == nil {
 		ae = &awsproto.Error{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: "The service cannot complete the request.", Err: err}
 	}
 	awsproto.WriteError(w, nil, awsproto.RESTJSON, ae, "")
