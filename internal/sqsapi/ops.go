@@ -335,9 +335,15 @@ func (s *Server) sendMessageBatch(ctx context.Context, in *sendBatchIn) (*sendBa
 }
 
 // failed is a batch entry's failure: the sender's fault for a refusal,
-// the server's otherwise.
+// the server's otherwise; a write the cluster cannot take now is
+// ServiceUnavailable (awsproto.Unavailable), which the sender may send
+// again, and any other failure of the server's InternalError.
 func failed(id string, err error) failure {
-	if w := wireError(err); w != nil {
+	w := wireError(err)
+	if w == nil {
+		w = awsproto.Unavailable(awsproto.JSON10Query, err)
+	}
+	if w != nil {
 		return failure{ID: id, SenderFault: w.Status < 500, Code: w.Code, Message: w.Message}
 	}
 	return failure{ID: id, SenderFault: false, Code: "InternalError", Message: "The message could not be stored."}
