@@ -83,6 +83,21 @@ func wireError(err error) *awsproto.Error {
 	return &awsproto.Error{Status: awsproto.Status(e.Kind), Code: e.Code, Message: e.Message}
 }
 
+// failureOf words err where no operation's answer carries it (a batch
+// entry's failure, a link's answer): a refusal of the topics service by
+// wireError; a write the cluster cannot take now as the server's
+// ServiceUnavailable (awsproto.Unavailable), which may be sent again;
+// and any other failure as InternalError with message internal.
+func failureOf(err error, internal string) *awsproto.Error {
+	if e := wireError(err); e != nil {
+		return e
+	}
+	if e := awsproto.Unavailable(awsproto.QueryXML, err); e != nil {
+		return e
+	}
+	return &awsproto.Error{Status: http.StatusInternalServerError, Code: "InternalError", Message: internal, Err: err}
+}
+
 func invalid(msg string) error {
 	return &topics.Error{Kind: fault.Invalid, Code: "InvalidParameter", Message: "Invalid parameter: " + msg}
 }
@@ -535,10 +550,7 @@ func (s *Server) publishBatch(ctx context.Context, p url.Values) (any, error) {
 	}
 	for i, r := range res {
 		if r.Err != nil {
-			w := wireError(r.Err)
-			if w == nil {
-				w = &awsproto.Error{Status: 500, Code: "InternalError", Message: "The message could not be published."}
-			}
+			w := failureOf(r.Err, "The message could not be published.")
 			out.Failed = append(out.Failed, failed{ids[i], w.Code, w.Message, w.Status < 500})
 			continue
 		}
@@ -632,10 +644,7 @@ func (s *Server) Links() map[string]http.Handler {
 	write := func(w http.ResponseWriter, r *http.Request, action string, v any, err error) {
 		reqID := w.Header().Get("X-Amzn-Requestid")
 		if err != nil {
-			e := wireError(err)
-			if e == nil {
-				e = &awsproto.Error{Status: 500, Code: "InternalError", Message: "The request could not be served."}
-			}
+			e := failureOf(err, "The request could not be served.")
 			awsproto.WriteError(w, r, awsproto.QueryXML, e, reqID)
 			return
 		}
