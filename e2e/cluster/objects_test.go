@@ -105,8 +105,10 @@ func TestObjectsOnEveryNode(t *testing.T) {
 		return false
 	})
 
-	// Node 2, which took the write, dies; the object is still served, and
+	// Node 2, which took the write, dies (once every stream has its three
+	// replicas: a new cluster's first have one until its size has held); the object is still served, and
 	// the survivors take writes.
+	alofttest.WaitReplicated(t, c.Nodes[0], 3)
 	c.Nodes[1].Kill()
 	got1, err := getObject(ctx, n1, bucket, "2026/cat.jpg")
 	if err != nil || got1 != string(big) {
