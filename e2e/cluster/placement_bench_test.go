@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -68,39 +67,23 @@ func benchPlacement(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	runs := make([]placementRun, invocations)
-	var next sync.Mutex
-	i := 0
 	b.StartTimer()
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() {
-			for {
-				next.Lock()
-				k := i
-				i++
-				next.Unlock()
-				if k >= invocations {
-					return
-				}
-				node, fn := rand.IntN(len(lambdas)), names[rand.IntN(len(names))]
-				start := time.Now()
-				out, err := lambdas[node].Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(`{}`), LogType: types.LogTypeTail})
-				lat := time.Since(start)
-				if err != nil {
-					b.Errorf("invoke %s through node %d: %v", fn, node+1, err)
-					return
-				}
-				var r reply
-				if out.FunctionError != nil || json.Unmarshal(out.Payload, &r) != nil {
-					b.Errorf("invoke %s: function error %q, payload %s", fn, aws.ToString(out.FunctionError), out.Payload)
-					return
-				}
-				tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
-				runs[k] = placementRun{node: node, instance: r.Instance, cold: strings.Contains(string(tail), "Init Duration"), latency: lat}
-			}
-		})
-	}
-	wg.Wait()
+	throughput(b, clients, invocations, func(k int) error {
+		node, fn := rand.IntN(len(lambdas)), names[rand.IntN(len(names))]
+		start := time.Now()
+		out, err := lambdas[node].Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(`{}`), LogType: types.LogTypeTail})
+		lat := time.Since(start)
+		if err != nil {
+			return fmt.Errorf("invoke %s through node %d: %w", fn, node+1, err)
+		}
+		var r reply
+		if out.FunctionError != nil || json.Unmarshal(out.Payload, &r) != nil {
+			return fmt.Errorf("invoke %s: function error %q, payload %s", fn, aws.ToString(out.FunctionError), out.Payload)
+		}
+		tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
+		runs[k] = placementRun{node: node, instance: r.Instance, cold: strings.Contains(string(tail), "Init Duration"), latency: lat}
+		return nil
+	})
 	b.StopTimer()
 	if b.Failed() {
 		b.FailNow()

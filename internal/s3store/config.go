@@ -246,19 +246,8 @@ func (s *Store) Versioning(ctx context.Context, bucket string) (string, error) {
 
 // ListVersions lists the versions and delete markers of keys.
 func (s *Store) ListVersions(ctx context.Context, bucket string, opts objstore.VersionListOptions) (objstore.VersionList, error) {
-	in := &s3.ListObjectVersionsInput{Bucket: &bucket}
-	if opts.Prefix != "" {
-		in.Prefix = &opts.Prefix
-	}
-	if opts.Delimiter != "" {
-		in.Delimiter = &opts.Delimiter
-	}
-	if opts.KeyMarker != "" {
-		in.KeyMarker = &opts.KeyMarker
-	}
-	if opts.VersionIDMarker != "" {
-		in.VersionIdMarker = &opts.VersionIDMarker
-	}
+	in := &s3.ListObjectVersionsInput{Bucket: &bucket, Prefix: optional(opts.Prefix), Delimiter: optional(opts.Delimiter),
+		KeyMarker: optional(opts.KeyMarker), VersionIdMarker: optional(opts.VersionIDMarker)}
 	if opts.MaxKeys > 0 {
 		in.MaxKeys = aws.Int32(int32(opts.MaxKeys))
 	}

@@ -22,20 +22,8 @@ func (s *Store) CreateUpload(ctx context.Context, bucket, key string, opts objst
 	in.Tagging = tagging(opts.Tags)
 	in.ChecksumAlgorithm = types.ChecksumAlgorithm(opts.ChecksumAlgorithm)
 	in.ChecksumType = types.ChecksumType(opts.ChecksumType)
-	if opts.Retention.Mode != "" {
-		in.ObjectLockMode = types.ObjectLockMode(opts.Retention.Mode)
-		in.ObjectLockRetainUntilDate = aws.Time(opts.Retention.Until)
-	}
-	if opts.LegalHold {
-		in.ObjectLockLegalHoldStatus = types.ObjectLockLegalHoldStatusOn
-	}
-	switch opts.Encryption.Mode {
-	case objstore.SSES3:
-		in.ServerSideEncryption = types.ServerSideEncryptionAes256
-	case objstore.SSECustomer:
-		k := customerKey(opts.Encryption.CustomerKey)
-		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = k.alg, k.key, k.md5
-	}
+	setLock(opts.Retention, opts.LegalHold, &in.ObjectLockMode, &in.ObjectLockRetainUntilDate, &in.ObjectLockLegalHoldStatus)
+	setEncryption(opts.Encryption, &in.ServerSideEncryption, &in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5)
 	out, err := s.c.CreateMultipartUpload(ctx, in)
 	if err != nil {
 		return "", fail(err)
@@ -56,20 +44,7 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, n 
 	if opts.ContentMD5 != nil {
 		in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(opts.ContentMD5))
 	}
-	for alg, v := range opts.Checksums {
-		switch alg {
-		case "CRC32":
-			in.ChecksumCRC32 = aws.String(v)
-		case "CRC32C":
-			in.ChecksumCRC32C = aws.String(v)
-		case "CRC64NVME":
-			in.ChecksumCRC64NVME = aws.String(v)
-		case "SHA1":
-			in.ChecksumSHA1 = aws.String(v)
-		case "SHA256":
-			in.ChecksumSHA256 = aws.String(v)
-		}
-	}
+	checksumFields{&in.ChecksumCRC32, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME, &in.ChecksumSHA1, &in.ChecksumSHA256}.set(opts.Checksums)
 	k := customerKey(objstore.CustomerKey(ctx, false))
 	in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = k.alg, k.key, k.md5
 	out, err := s.c.UploadPart(ctx, in)
@@ -182,45 +157,14 @@ func (s *Store) CompleteUploadWith(ctx context.Context, bucket, key, uploadID st
 			etag = `"` + etag + `"`
 		}
 		cp := types.CompletedPart{PartNumber: aws.Int32(int32(p.Number)), ETag: aws.String(etag)}
-		for alg, v := range p.Checksums {
-			switch alg {
-			case "CRC32":
-				cp.ChecksumCRC32 = aws.String(v)
-			case "CRC32C":
-				cp.ChecksumCRC32C = aws.String(v)
-			case "CRC64NVME":
-				cp.ChecksumCRC64NVME = aws.String(v)
-			case "SHA1":
-				cp.ChecksumSHA1 = aws.String(v)
-			case "SHA256":
-				cp.ChecksumSHA256 = aws.String(v)
-			}
-		}
+		checksumFields{&cp.ChecksumCRC32, &cp.ChecksumCRC32C, &cp.ChecksumCRC64NVME, &cp.ChecksumSHA1, &cp.ChecksumSHA256}.set(p.Checksums)
 		in.MultipartUpload.Parts = append(in.MultipartUpload.Parts, cp)
 	}
 	if opts.Checksum != "" {
-		switch opts.ChecksumAlgorithm {
-		case "CRC32":
-			in.ChecksumCRC32 = &opts.Checksum
-		case "CRC32C":
-			in.ChecksumCRC32C = &opts.Checksum
-		case "CRC64NVME":
-			in.ChecksumCRC64NVME = &opts.Checksum
-		case "SHA1":
-			in.ChecksumSHA1 = &opts.Checksum
-		case "SHA256":
-			in.ChecksumSHA256 = &opts.Checksum
-		}
+		checksumFields{&in.ChecksumCRC32, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME, &in.ChecksumSHA1, &in.ChecksumSHA256}.set(map[string]string{opts.ChecksumAlgorithm: opts.Checksum})
 	}
 	in.ChecksumType = types.ChecksumType(opts.ChecksumType)
-	if c := objstore.WriteConditionOf(ctx); c != nil {
-		if c.IfNoneMatch {
-			in.IfNoneMatch = aws.String("*")
-		}
-		if c.IfMatch != "" {
-			in.IfMatch = aws.String(c.IfMatch)
-		}
-	}
+	setCondition(ctx, &in.IfNoneMatch, &in.IfMatch)
 	k := customerKey(objstore.CustomerKey(ctx, false))
 	in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = k.alg, k.key, k.md5
 	seq := s.nextSequencer()
@@ -244,19 +188,8 @@ func (s *Store) AbortUpload(ctx context.Context, bucket, key, uploadID string) e
 
 // ListUploads lists a bucket's uploads in progress.
 func (s *Store) ListUploads(ctx context.Context, bucket string, opts objstore.UploadListOptions) (objstore.UploadList, error) {
-	in := &s3.ListMultipartUploadsInput{Bucket: &bucket}
-	if opts.Prefix != "" {
-		in.Prefix = &opts.Prefix
-	}
-	if opts.Delimiter != "" {
-		in.Delimiter = &opts.Delimiter
-	}
-	if opts.KeyMarker != "" {
-		in.KeyMarker = &opts.KeyMarker
-	}
-	if opts.UploadIDMarker != "" {
-		in.UploadIdMarker = &opts.UploadIDMarker
-	}
+	in := &s3.ListMultipartUploadsInput{Bucket: &bucket, Prefix: optional(opts.Prefix), Delimiter: optional(opts.Delimiter),
+		KeyMarker: optional(opts.KeyMarker), UploadIdMarker: optional(opts.UploadIDMarker)}
 	if opts.MaxUploads > 0 {
 		in.MaxUploads = aws.Int32(int32(opts.MaxUploads))
 	}

@@ -93,43 +93,11 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 	if opts.ContentMD5 != nil {
 		in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(opts.ContentMD5))
 	}
-	for alg, v := range opts.Checksums {
-		switch alg {
-		case "CRC32":
-			in.ChecksumCRC32 = aws.String(v)
-		case "CRC32C":
-			in.ChecksumCRC32C = aws.String(v)
-		case "CRC64NVME":
-			in.ChecksumCRC64NVME = aws.String(v)
-		case "SHA1":
-			in.ChecksumSHA1 = aws.String(v)
-		case "SHA256":
-			in.ChecksumSHA256 = aws.String(v)
-		}
-	}
+	checksumFields{&in.ChecksumCRC32, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME, &in.ChecksumSHA1, &in.ChecksumSHA256}.set(opts.Checksums)
 	in.Tagging = tagging(opts.Tags)
-	if opts.Retention.Mode != "" {
-		in.ObjectLockMode = types.ObjectLockMode(opts.Retention.Mode)
-		in.ObjectLockRetainUntilDate = aws.Time(opts.Retention.Until)
-	}
-	if opts.LegalHold {
-		in.ObjectLockLegalHoldStatus = types.ObjectLockLegalHoldStatusOn
-	}
-	switch opts.Encryption.Mode {
-	case objstore.SSES3:
-		in.ServerSideEncryption = types.ServerSideEncryptionAes256
-	case objstore.SSECustomer:
-		k := customerKey(opts.Encryption.CustomerKey)
-		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = k.alg, k.key, k.md5
-	}
-	if c := objstore.WriteConditionOf(ctx); c != nil {
-		if c.IfNoneMatch {
-			in.IfNoneMatch = aws.String("*")
-		}
-		if c.IfMatch != "" {
-			in.IfMatch = aws.String(c.IfMatch)
-		}
-	}
+	setLock(opts.Retention, opts.LegalHold, &in.ObjectLockMode, &in.ObjectLockRetainUntilDate, &in.ObjectLockLegalHoldStatus)
+	setEncryption(opts.Encryption, &in.ServerSideEncryption, &in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5)
+	setCondition(ctx, &in.IfNoneMatch, &in.IfMatch)
 	seq := s.nextSequencer()
 	out, err := s.c.PutObject(ctx, in)
 	if err != nil {
@@ -466,30 +434,11 @@ func (s *Store) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, ds
 		putHeaders(opts, &in.ContentType, &in.Metadata, &in.CacheControl, &in.ContentDisposition, &in.ContentEncoding, &in.ContentLanguage, &in.Expires)
 		in.TaggingDirective = types.TaggingDirectiveReplace
 		in.Tagging = tagging(opts.Tags)
-		if opts.Retention.Mode != "" {
-			in.ObjectLockMode = types.ObjectLockMode(opts.Retention.Mode)
-			in.ObjectLockRetainUntilDate = aws.Time(opts.Retention.Until)
-		}
-		if opts.LegalHold {
-			in.ObjectLockLegalHoldStatus = types.ObjectLockLegalHoldStatusOn
-		}
+		setLock(opts.Retention, opts.LegalHold, &in.ObjectLockMode, &in.ObjectLockRetainUntilDate, &in.ObjectLockLegalHoldStatus)
 		enc = opts.Encryption
 	}
-	switch enc.Mode {
-	case objstore.SSES3:
-		in.ServerSideEncryption = types.ServerSideEncryptionAes256
-	case objstore.SSECustomer:
-		k := customerKey(enc.CustomerKey)
-		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = k.alg, k.key, k.md5
-	}
-	if c := objstore.WriteConditionOf(ctx); c != nil {
-		if c.IfNoneMatch {
-			in.IfNoneMatch = aws.String("*")
-		}
-		if c.IfMatch != "" {
-			in.IfMatch = aws.String(c.IfMatch)
-		}
-	}
+	setEncryption(enc, &in.ServerSideEncryption, &in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5)
+	setCondition(ctx, &in.IfNoneMatch, &in.IfMatch)
 	seq := s.nextSequencer()
 	out, err := s.c.CopyObject(ctx, in)
 	if err != nil {
@@ -514,16 +463,7 @@ func copySource(bucket, key, versionID string) string {
 
 // ListObjects lists keys in byte order.
 func (s *Store) ListObjects(ctx context.Context, bucket string, opts objstore.ListOptions) (objstore.ListResult, error) {
-	in := &s3.ListObjectsV2Input{Bucket: &bucket}
-	if opts.Prefix != "" {
-		in.Prefix = &opts.Prefix
-	}
-	if opts.Delimiter != "" {
-		in.Delimiter = &opts.Delimiter
-	}
-	if opts.After != "" {
-		in.StartAfter = &opts.After
-	}
+	in := &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: optional(opts.Prefix), Delimiter: optional(opts.Delimiter), StartAfter: optional(opts.After)}
 	if opts.MaxKeys > 0 && opts.MaxKeys < objstore.MaxListKeys {
 		in.MaxKeys = aws.Int32(int32(opts.MaxKeys))
 	}
