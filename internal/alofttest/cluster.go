@@ -140,8 +140,9 @@ func Formed(st *store.ClusterStatus, names []string) bool {
 }
 
 // WaitReplicated waits until `aloft cluster status` run against s lists
-// every stream of the backbone with the given replicas and a leader, and
-// fails the test after 90 seconds.
+// every stream of the backbone with the given replicas, a leader and its
+// other replicas current (caught up: a stream whose leader dies before
+// they are cannot elect another), and fails the test after 90 seconds.
 func WaitReplicated(tb testing.TB, s *Server, replicas int) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -153,8 +154,14 @@ func WaitReplicated(tb testing.TB, s *Server, replicas int) {
 		if code == 0 && json.Unmarshal([]byte(out), &rep) == nil {
 			under = under[:0]
 			for _, st := range rep.Streams {
-				if st.Replicas != replicas || st.Leader == "" {
-					under = append(under, fmt.Sprintf("%s:R%d(leader %q)", st.Name, st.Replicas, st.Leader))
+				behind := 0
+				for _, p := range st.Peers {
+					if !p.Current || p.Offline {
+						behind++
+					}
+				}
+				if st.Replicas != replicas || st.Leader == "" || behind > 0 {
+					under = append(under, fmt.Sprintf("%s:R%d(leader %q, %d replicas behind)", st.Name, st.Replicas, st.Leader, behind))
 				}
 			}
 			if len(rep.Streams) > 0 && len(under) == 0 {
