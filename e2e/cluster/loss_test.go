@@ -208,23 +208,54 @@ func collectRecords(tb testing.TB, s *alofttest.Server, sinkURL string, want map
 	return got, dups
 }
 
-// firstWrite creates queues named prefix-N through s, every 50 ms, until
-// one is created or timeout passes, and returns when it was.
+// firstWrite creates queues named prefix-N through s, a new one every
+// 250 ms while none has been created, each allowed the rest of timeout,
+// and returns when the first was created: the moment the cluster took a
+// write again, however long the writes sent before it waited.
 func firstWrite(tb testing.TB, s *alofttest.Server, prefix string, timeout time.Duration) (time.Time, error) {
 	sq := s.SQS()
-	var err error
-	for deadline, n := time.Now().Add(timeout), 0; time.Now().Before(deadline); n++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		began := time.Now()
-		_, err = sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("%s-%d", prefix, n))}, func(o *sqs.Options) { o.RetryMaxAttempts = 1 })
-		cancel()
-		if err == nil {
-			return time.Now(), nil
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	done := make(chan time.Time, 1)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var last error
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		wg.Go(func() {
+			began := time.Now()
+			_, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("%s-%d", prefix, n))}, func(o *sqs.Options) { o.RetryMaxAttempts = 1 })
+			if err == nil {
+				select {
+				case done <- time.Now():
+				default:
+				}
+				return
+			}
+			if ctx.Err() == nil {
+				tb.Logf("write %d through %s failed after %v: %v", n, s.URL, time.Since(began).Round(time.Millisecond), err)
+			}
+			mu.Lock()
+			last = err
+			mu.Unlock()
+		})
+		select {
+		case at := <-done:
+			cancel()
+			wg.Wait()
+			return at, nil
+		case <-ctx.Done():
+			wg.Wait()
+			select {
+			case at := <-done:
+				return at, nil
+			default:
+			}
+			return time.Time{}, fmt.Errorf("no write through %s for %v: %w", s.URL, timeout, last)
+		case <-tick.C:
 		}
-		tb.Logf("write %d through %s failed after %v: %v", n, s.URL, time.Since(began).Round(time.Millisecond), err)
-		time.Sleep(50 * time.Millisecond)
 	}
-	return time.Time{}, fmt.Errorf("no write through %s for %v: %w", s.URL, timeout, err)
 }
 
 // lossOutcome is what a kill under load came to.
