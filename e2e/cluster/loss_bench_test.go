@@ -19,14 +19,17 @@ import (
 //   - ms-to-redelivery: from the kill to the first success record of an
 //     event accepted before the kill and delivered again (one the dead
 //     node held), and ms-to-redelivery-last to the last of them;
-//   - ms-to-write: from the kill to the first state write (CreateQueue)
-//     through a survivor that succeeds, tried every 50 ms;
+//   - ms-to-write: from the kill to the first new queue (CreateQueue, a
+//     write of state that needs the backbone's meta group, which creates
+//     the queue's stream) through a survivor, and ms-to-update to the
+//     first change of a queue (TagQueue, a write of the queues' bucket
+//     alone), each sent every 250 ms until one succeeds;
 //   - dups/op: events delivered more than once;
 //
 // and, for scale, the warm invoke p50 through a node of the cluster and
 // through a server alone, in the same run.
 func BenchmarkNodeLoss(b *testing.B) {
-	var redelivery, last, write, clusterP50 []float64
+	var redelivery, last, write, update, clusterP50 []float64
 	dups := 0
 	for range b.N {
 		c := startLossCluster(b)
@@ -43,9 +46,10 @@ func BenchmarkNodeLoss(b *testing.B) {
 			last = append(last, lossMS(o.redelivered[n-1]))
 		}
 		write = append(write, lossMS(o.write))
+		update = append(update, lossMS(o.update))
 		dups += o.dups
-		b.Logf("kill: %d events redelivered (%v), first write after %v, %d duplicates, %d accepted, %d refused",
-			len(o.redelivered), o.redelivered, o.write.Round(time.Millisecond), o.dups, len(o.accepted), len(o.asyncFailed))
+		b.Logf("kill: %d events redelivered (%v), first new queue after %v, first change of a queue after %v, %d duplicates, %d accepted, %d refused",
+			len(o.redelivered), o.redelivered, o.write.Round(time.Millisecond), o.update.Round(time.Millisecond), o.dups, len(o.accepted), len(o.asyncFailed))
 		c.Nodes[0].Stop()
 		c.Nodes[1].Stop()
 	}
@@ -69,6 +73,7 @@ func BenchmarkNodeLoss(b *testing.B) {
 		b.ReportMetric(lossMean(last), "ms-to-redelivery-last")
 	}
 	b.ReportMetric(lossMean(write), "ms-to-write")
+	b.ReportMetric(lossMean(update), "ms-to-update")
 	b.ReportMetric(float64(dups)/float64(b.N), "dups/op")
 	b.ReportMetric(lossMean(clusterP50), "cluster-warm-p50-ms")
 	b.ReportMetric(aloneP50, "alone-warm-p50-ms")

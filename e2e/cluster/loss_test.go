@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -208,12 +209,32 @@ func collectRecords(tb testing.TB, s *alofttest.Server, sinkURL string, want map
 	return got, dups
 }
 
-// firstWrite creates queues named prefix-N through s, a new one every
-// 250 ms while none has been created, each allowed the rest of timeout,
-// and returns when the first was created: the moment the cluster took a
-// write again, however long the writes sent before it waited.
+// firstWrite creates queues named prefix-N through s (a write that needs
+// the backbone's meta group, which creates the queue's stream, and the
+// queues' bucket): see firstSuccess.
 func firstWrite(tb testing.TB, s *alofttest.Server, prefix string, timeout time.Duration) (time.Time, error) {
 	sq := s.SQS()
+	return firstSuccess(tb, "a new queue through "+s.URL, timeout, func(ctx context.Context, n int) error {
+		_, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("%s-%d", prefix, n))}, func(o *sqs.Options) { o.RetryMaxAttempts = 1 })
+		return err
+	})
+}
+
+// firstUpdate tags the queue at url through s (a write of the queues'
+// bucket alone): see firstSuccess.
+func firstUpdate(tb testing.TB, s *alofttest.Server, url string, timeout time.Duration) (time.Time, error) {
+	sq := s.SQS()
+	return firstSuccess(tb, "a queue's tag through "+s.URL, timeout, func(ctx context.Context, n int) error {
+		_, err := sq.TagQueue(ctx, &sqs.TagQueueInput{QueueUrl: aws.String(url), Tags: map[string]string{"write": strconv.Itoa(n)}}, func(o *sqs.Options) { o.RetryMaxAttempts = 1 })
+		return err
+	})
+}
+
+// firstSuccess sends write n (0, 1, ...) every 250 ms while none has
+// succeeded, each allowed the rest of timeout, and returns when the first
+// succeeded: the moment the cluster took such a write again, however long
+// the writes sent before it waited.
+func firstSuccess(tb testing.TB, what string, timeout time.Duration, write func(ctx context.Context, n int) error) (time.Time, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	done := make(chan time.Time, 1)
@@ -225,7 +246,7 @@ func firstWrite(tb testing.TB, s *alofttest.Server, prefix string, timeout time.
 	for n := 0; ; n++ {
 		wg.Go(func() {
 			began := time.Now()
-			_, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("%s-%d", prefix, n))}, func(o *sqs.Options) { o.RetryMaxAttempts = 1 })
+			err := write(ctx, n)
 			if err == nil {
 				select {
 				case done <- time.Now():
@@ -234,7 +255,7 @@ func firstWrite(tb testing.TB, s *alofttest.Server, prefix string, timeout time.
 				return
 			}
 			if ctx.Err() == nil {
-				tb.Logf("write %d through %s failed after %v: %v", n, s.URL, time.Since(began).Round(time.Millisecond), err)
+				tb.Logf("%s, write %d, failed after %v: %v", what, n, time.Since(began).Round(time.Millisecond), err)
 			}
 			mu.Lock()
 			last = err
@@ -252,7 +273,7 @@ func firstWrite(tb testing.TB, s *alofttest.Server, prefix string, timeout time.
 				return at, nil
 			default:
 			}
-			return time.Time{}, fmt.Errorf("no write through %s for %v: %w", s.URL, timeout, last)
+			return time.Time{}, fmt.Errorf("%s: none succeeded in %v: %w", what, timeout, last)
 		case <-tick.C:
 		}
 	}
@@ -264,7 +285,8 @@ type lossOutcome struct {
 	records     map[string]lossRecord
 	dups        int
 	redelivered []time.Duration // kill → record, of events accepted before the kill and delivered more than once
-	write       time.Duration   // kill → first write through a survivor
+	write       time.Duration   // kill → first new queue through a survivor
+	update      time.Duration   // kill → first change of a queue through a survivor
 	syncFailed  []lossAttempt   // synchronous invocations through the survivors that failed
 	asyncFailed []lossAttempt   // asynchronous ones refused by the survivors
 	syncOK      int
@@ -282,12 +304,23 @@ func killUnderLoad(tb testing.TB, c *lossCluster, warm, after time.Duration) *lo
 	killed := time.Now()
 	load.stopNode(2)
 	o := &lossOutcome{accepted: map[string]time.Time{}, killed: killed}
+	var updated time.Time
+	var updateErr error
+	probe := make(chan struct{})
+	go func() {
+		defer close(probe)
+		updated, updateErr = firstUpdate(tb, c.Nodes[1], c.sinkURL, 20*time.Second)
+	}()
 	wrote, err := firstWrite(tb, c.Nodes[0], "after-kill", 20*time.Second)
+	<-probe
+	if err == nil {
+		err = updateErr
+	}
 	if err != nil {
 		load.stop()
-		tb.Fatalf("a write through node 1 after node 3 was killed: %v", err)
+		tb.Fatalf("a write through a survivor after node 3 was killed: %v", err)
 	}
-	o.write = wrote.Sub(killed)
+	o.write, o.update = wrote.Sub(killed), updated.Sub(killed)
 	if rest := after - time.Since(killed); rest > 0 {
 		time.Sleep(rest)
 	}
@@ -347,7 +380,8 @@ func TestNodeLoss(t *testing.T) {
 	o := killUnderLoad(t, c, 5*time.Second, 15*time.Second)
 	t.Logf("%d synchronous invocations through nodes 1 and 2 succeeded, %d failed; %d asynchronous accepted (%d refused by nodes 1 and 2), %d records, %d duplicates",
 		o.syncOK, len(o.syncFailed), len(o.accepted), len(o.asyncFailed), len(o.records), o.dups)
-	t.Logf("kill → first write through node 1: %v; kill → records of events redelivered: %v", o.write.Round(time.Millisecond), o.redelivered)
+	t.Logf("kill → first new queue through node 1: %v, first change of a queue through node 2: %v; kill → records of events redelivered: %v",
+		o.write.Round(time.Millisecond), o.update.Round(time.Millisecond), o.redelivered)
 	for _, a := range o.asyncFailed {
 		t.Logf("node %d refused an asynchronous invocation %v after the kill: %v", a.node+1, a.at.Sub(o.killed).Round(time.Millisecond), a.err)
 	}
