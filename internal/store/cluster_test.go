@@ -146,7 +146,7 @@ func TestReplicaUpdates(t *testing.T) {
 }
 
 // freeAddr returns a loopback address with a port free now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -6,10 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -100,7 +98,7 @@ func BenchmarkBackboneObjects(b *testing.B) {
 	})
 
 	b.Run("nodes=3", func(b *testing.B) {
-		stores := openBenchCluster(b, ctx)
+		stores, _ := startTestCluster(b, ctx, []string{freeAddr(b), freeAddr(b), freeAddr(b)}, nil)
 		benchBucket(b, stores[0], 3)
 		leader := waitBenchStream(b, ctx, stores[0], "OBJ_"+benchBucketName)
 		var viaLeader, viaFollower *Store
@@ -307,60 +305,6 @@ func benchRawDisk(b *testing.B, path string, data []byte) {
 		b.SetBytes(int64(len(data)))
 		benchtest.Latencies(b, "ms", read)
 	})
-}
-
-// openBenchCluster opens a cluster of three stores in this process on
-// loopback, as the server opens a node, and closes them (at once) when b
-// ends. It is startTestCluster for a benchmark, which has no *testing.T.
-func openBenchCluster(b *testing.B, ctx context.Context) []*Store {
-	b.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	secretFile := filepath.Join(b.TempDir(), "secret")
-	if err := os.WriteFile(secretFile, []byte(testSecret), 0o600); err != nil {
-		b.Fatalf("write the cluster's secret: %v", err)
-	}
-	addrs := make([]string, 3)
-	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatalf("find a free port: %v", err)
-		}
-		addrs[i] = ln.Addr().String()
-		ln.Close()
-	}
-	dirs := []string{b.TempDir(), b.TempDir(), b.TempDir()}
-	stores := make([]*Store, 3)
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for i := range stores {
-		wg.Go(func() {
-			var peers []string
-			for j, a := range addrs {
-				if j != i {
-					peers = append(peers, a)
-				}
-			}
-			stores[i], errs[i] = Open(ctx, Options{Dir: dirs[i], Cluster: &ClusterOptions{
-				Node: fmt.Sprintf("n%d", i+1), Listen: addrs[i], Peers: peers, SecretFile: secretFile}})
-		})
-	}
-	wg.Wait()
-	b.Cleanup(func() {
-		var wg sync.WaitGroup
-		for _, s := range stores {
-			if s != nil {
-				wg.Go(func() { s.Close() })
-			}
-		}
-		wg.Wait()
-	})
-	for i, err := range errs {
-		if err != nil {
-			b.Fatalf("open node %d: %v", i+1, err)
-		}
-	}
-	return stores
 }
 
 // waitBenchStream waits until stream has three replicas, a leader and

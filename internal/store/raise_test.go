@@ -15,7 +15,7 @@ import (
 // startTestCluster opens a cluster of three stores in this process on
 // the given data dirs (fresh ones when dirs is nil) and returns them with
 // their dirs; they close when the test ends.
-func startTestCluster(t *testing.T, ctx context.Context, addrs, dirs []string) ([]*Store, []string) {
+func startTestCluster(t testing.TB, ctx context.Context, addrs, dirs []string) ([]*Store, []string) {
 	t.Helper()
 	secretFile := filepath.Join(t.TempDir(), "secret")
 	os.WriteFile(secretFile, []byte(testSecret), 0o600)
