@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -41,8 +42,12 @@ func (s *Server) startObjects(ctx context.Context, js jetstream.JetStream, dir s
 			return fmt.Errorf("app: object store: %w", err)
 		}
 		s.bucketDocs = docs
+		spool := filepath.Join(dir, "objects-spool")
+		if err := os.MkdirAll(spool, 0o700); err != nil {
+			return fmt.Errorf("app: object store: %w", err)
+		}
 		objects, err = s3store.New(s3store.Options{Endpoint: s.cfg.ObjectsEndpoint, Region: s.cfg.ObjectsRegion,
-			AccessKeyID: s.cfg.ObjectsAccessKeyID, SecretAccessKey: s.cfg.ObjectsSecretAccessKey, Docs: docs})
+			AccessKeyID: s.cfg.ObjectsAccessKeyID, SecretAccessKey: s.cfg.ObjectsSecretAccessKey, Docs: docs, TempDir: spool})
 		if err != nil {
 			return fmt.Errorf("app: object store: %w", err)
 		}

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -18,20 +20,20 @@ const uploadLeaseBucket = "aloft_upload_sweep_lease"
 
 // startUploadSweeper starts aborting multipart uploads left in progress
 // longer than --abandoned-upload-age (none when it is 0). Nodes sharing
-// one object store directory take turns by a lease on the backbone, so
-// one of them sweeps it at a time; a node with a directory of its own
+// one object store (a directory, or an external store) take turns by a
+// lease on the backbone, so one of them sweeps it at a time; a node with a directory of its own
 // holds its own lease.
 func (s *Server) startUploadSweeper(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
 	age := s.cfg.AbandonedUploadAge
-	if age <= 0 || s.disk == nil {
-		return nil // an external store aborts its own (its lifecycle rules)
+	if age <= 0 || s.objects == nil {
+		return nil
 	}
 	interval := min(max(age/24, time.Second), time.Hour)
 	lease, err := s.storeLease(ctx, js, uploadLeaseBucket, 3*interval)
 	if err != nil {
 		return fmt.Errorf("app: upload sweeper: %w", err)
 	}
-	s.sweeper = s.disk.StartSweeper(objstore.SweepOptions{
+	s.sweeper = objstore.StartUploadSweeper(s.objects, time.Now, objstore.SweepOptions{
 		MaxAge:   age,
 		Interval: interval,
 		Hold:     lease.hold,
@@ -68,7 +70,7 @@ func (s *Server) storeLease(ctx context.Context, js jetstream.JetStream, bucket 
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", bucket, err)
 	}
-	id, err := s.disk.StoreID()
+	id, err := s.objectStoreID()
 	if err != nil {
 		return nil, err
 	}
@@ -100,4 +102,15 @@ func (l *lease) release(ctx context.Context) {
 		l.kv.Delete(ctx, l.key, jetstream.LastRevision(l.rev))
 		l.rev = 0
 	}
+}
+
+// objectStoreID names the object store for its jobs' leases: the disk
+// store's own id (shared by the nodes sharing its directory), or for an
+// external store a digest of its endpoint (shared by the nodes using it).
+func (s *Server) objectStoreID() (string, error) {
+	if s.disk != nil {
+		return s.disk.StoreID()
+	}
+	sum := sha256.Sum256([]byte(s.cfg.ObjectsEndpoint))
+	return "external-" + hex.EncodeToString(sum[:8]), nil
 }

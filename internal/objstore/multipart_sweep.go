@@ -40,6 +40,12 @@ type Sweeper struct {
 // StartSweeper starts aborting, every Interval, the uploads initiated
 // more than MaxAge ago.
 func (d *Disk) StartSweeper(o SweepOptions) *Sweeper {
+	return StartUploadSweeper(d, d.now, o)
+}
+
+// StartUploadSweeper is StartSweeper for any store: it aborts store's
+// uploads started more than o.MaxAge before now, every o.Interval.
+func StartUploadSweeper(store MultipartStore, now func() time.Time, o SweepOptions) *Sweeper {
 	if o.Interval <= 0 {
 		o.Interval = min(max(o.MaxAge/24, time.Minute), time.Hour)
 	}
@@ -47,7 +53,7 @@ func (d *Disk) StartSweeper(o SweepOptions) *Sweeper {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return every(o.Interval, max(o.Interval, 30*time.Second), o.Hold, o.Release, func(ctx context.Context) {
-		n, err := d.AbortUploadsBefore(ctx, d.now().Add(-o.MaxAge))
+		n, err := store.AbortUploadsBefore(ctx, now().Add(-o.MaxAge))
 		if err != nil {
 			o.Logger.Error("aborting abandoned uploads", "err", err)
 		} else if n > 0 {

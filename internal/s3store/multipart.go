@@ -36,20 +36,22 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, n 
 	if n < 1 || n > objstore.MaxParts {
 		return objstore.PartInfo{}, objstore.ErrInvalidPartNumber
 	}
-	size, err := size(body)
+	b, err := s.newBody(body)
 	if err != nil {
 		return objstore.PartInfo{}, err
 	}
-	in := &s3.UploadPartInput{Bucket: &bucket, Key: &key, UploadId: &uploadID, PartNumber: aws.Int32(int32(n)), Body: body, ContentLength: &size}
+	defer b.close()
+	size := b.n
+	in := &s3.UploadPartInput{Bucket: &bucket, Key: &key, UploadId: &uploadID, PartNumber: aws.Int32(int32(n)), Body: b, ContentLength: &size}
 	if opts.ContentMD5 != nil {
 		in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(opts.ContentMD5))
 	}
 	checksumFields{&in.ChecksumCRC32, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME, &in.ChecksumSHA1, &in.ChecksumSHA256}.set(opts.Checksums)
 	k := customerKey(objstore.CustomerKey(ctx, false))
 	in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = k.alg, k.key, k.md5
-	out, err := s.c.UploadPart(ctx, in)
+	out, err := s.c.UploadPart(ctx, in, once)
 	if err != nil {
-		return objstore.PartInfo{}, fail(err)
+		return objstore.PartInfo{}, b.failed(err)
 	}
 	p := objstore.PartInfo{Number: n, Size: size, ETag: strings.Trim(aws.ToString(out.ETag), `"`), LastModified: time.Now().UTC(),
 		Checksums: checksums(out.ChecksumCRC32, out.ChecksumCRC32C, out.ChecksumCRC64NVME, out.ChecksumSHA1, out.ChecksumSHA256)}
@@ -88,8 +90,13 @@ func (s *Store) UploadPartCopy(ctx context.Context, bucket, key, uploadID string
 		srcVersion = src.VersionID // the version picked from
 	}
 	cs := copySource(srcBucket, srcKey, srcVersion)
-	in := &s3.UploadPartCopyInput{Bucket: &bucket, Key: &key, UploadId: &uploadID, PartNumber: aws.Int32(int32(n)), CopySource: &cs,
-		CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+length-1))}
+	in := &s3.UploadPartCopyInput{Bucket: &bucket, Key: &key, UploadId: &uploadID, PartNumber: aws.Int32(int32(n)), CopySource: &cs}
+	if length < 0 { // to the end
+		length = src.Size - off
+	}
+	if off > 0 || length < src.Size {
+		in.CopySourceRange = aws.String(fmt.Sprintf("bytes=%d-%d", off, off+length-1))
+	}
 	if srcVersion == "" {
 		in.CopySourceIfMatch = aws.String(`"` + src.ETag + `"`)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -22,13 +23,70 @@ import (
 // sized is a body that knows its length, as the S3 handler's bodies do.
 type sized interface{ Size() int64 }
 
-// size returns body's length; the store needs it before the body.
-func size(body io.Reader) (int64, error) {
-	if b, ok := body.(sized); ok && b.Size() >= 0 {
-		return b.Size(), nil
-	}
-	return 0, &objstore.ServiceError{Status: http.StatusLengthRequired, Code: "MissingContentLength", Message: "You must provide the Content-Length HTTP header."}
+// body is a request body on its way to the store: the caller's reader,
+// or a spooled copy of one whose length was not known (the store needs
+// the length first). It keeps the first error reading the caller's body
+// gave (a bad chunk signature, a digest that does not match), which is
+// what a failed request is then reported with.
+type body struct {
+	r     io.Reader
+	n     int64
+	err   error
+	spool *os.File
 }
+
+// newBody readies r to be sent: as it is when its length is known, else
+// spooled to a file in dir first.
+func (s *Store) newBody(r io.Reader) (*body, error) {
+	if b, ok := r.(sized); ok && b.Size() >= 0 {
+		return &body{r: r, n: b.Size()}, nil
+	}
+	f, err := os.CreateTemp(s.tmp, "spool-*")
+	if err != nil {
+		return nil, fmt.Errorf("s3store: spool a body: %w", err)
+	}
+	os.Remove(f.Name()) // gone with the file's last descriptor
+	n, err := io.Copy(f, io.LimitReader(r, objstore.MaxObjectSize+1))
+	if err == nil && n > objstore.MaxObjectSize {
+		err = objstore.ErrTooLarge
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err // the body's own error, as a disk store gives it
+	}
+	return &body{r: f, n: n, spool: f}, nil
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// failed returns the error a request sending b ended with: the body's
+// own, if reading it failed, else the store's.
+func (b *body) failed(err error) error {
+	if b.err != nil {
+		return b.err
+	}
+	return fail(err)
+}
+
+// close removes a spooled copy.
+func (b *body) close() {
+	if b.spool != nil {
+		b.spool.Close()
+	}
+}
+
+// once sends a request with a body a single time: a body read once
+// cannot be sent again.
+func once(o *s3.Options) { o.RetryMaxAttempts = 1 }
 
 // version is a version id as the store takes it: nil for the current
 // version.
@@ -84,11 +142,13 @@ func expires(v string) *time.Time {
 
 // PutObject stores body under key.
 func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reader, opts objstore.PutOptions) (objstore.ObjectInfo, error) {
-	n, err := size(body)
+	b, err := s.newBody(body)
 	if err != nil {
 		return objstore.ObjectInfo{}, err
 	}
-	in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: body, ContentLength: &n}
+	defer b.close()
+	n := b.n
+	in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: b, ContentLength: &n}
 	putHeaders(&opts, &in.ContentType, &in.Metadata, &in.CacheControl, &in.ContentDisposition, &in.ContentEncoding, &in.ContentLanguage, &in.Expires)
 	if opts.ContentMD5 != nil {
 		in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(opts.ContentMD5))
@@ -99,9 +159,9 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 	setEncryption(opts.Encryption, &in.ServerSideEncryption, &in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5)
 	setCondition(ctx, &in.IfNoneMatch, &in.IfMatch)
 	seq := s.nextSequencer()
-	out, err := s.c.PutObject(ctx, in)
+	out, err := s.c.PutObject(ctx, in, once)
 	if err != nil {
-		return objstore.ObjectInfo{}, fail(err)
+		return objstore.ObjectInfo{}, b.failed(err)
 	}
 	info := objstore.ObjectInfo{
 		Bucket: bucket, Key: key, Size: n, ETag: strings.Trim(aws.ToString(out.ETag), `"`), LastModified: time.Now().UTC(),

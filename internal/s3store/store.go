@@ -43,12 +43,17 @@ type Options struct {
 	Docs Docs
 	// HTTPClient, if set, sends the requests.
 	HTTPClient *http.Client
+	// TempDir is where a body of unknown length (a browser's form
+	// upload) is spooled to learn its length before it is sent; "" is
+	// the system's.
+	TempDir string
 }
 
 // Store is an objstore.Store over an external S3-compatible store.
 type Store struct {
 	c    *s3.Client
 	docs Docs
+	tmp  string        // Options.TempDir
 	seq  atomic.Uint64 // last sequencer given
 
 	mu      sync.Mutex
@@ -91,7 +96,7 @@ func New(o Options) (*Store, error) {
 		t.DisableCompression = true // objects pass as stored
 		hc = &http.Client{Transport: t}
 	}
-	s := &Store{docs: o.Docs, buckets: make(map[string]cachedBucket)}
+	s := &Store{docs: o.Docs, tmp: o.TempDir, buckets: make(map[string]cachedBucket)}
 	s.seq.Store(uint64(time.Now().UnixNano()))
 	s.c = s3.New(s3.Options{
 		Region:       o.Region,

@@ -384,3 +384,63 @@ func TestBucketConfigurationsThroughExternalStore(t *testing.T) {
 		t.Fatalf("deleted bucket still in the external store: %v", err)
 	}
 }
+
+// failingReader gives n bytes, then err.
+type failingReader struct {
+	n   int
+	err error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, r.err
+	}
+	k := min(len(p), r.n)
+	for i := range p[:k] {
+		p[i] = 'x'
+	}
+	r.n -= k
+	return k, nil
+}
+
+// sizedReader is a body that says its length, as the S3 handler's do.
+type sizedReader struct {
+	io.Reader
+	n int64
+}
+
+func (r sizedReader) Size() int64 { return r.n }
+
+// TestBodies: a body of unknown length (a browser's form upload) is
+// spooled to learn it and stored whole; a body whose reading fails (a
+// forged chunk, a wrong digest) fails the write with its own error and
+// stores nothing, rather than an error of the store's client.
+func TestBodies(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	if err := s.store.CreateBucket(ctx, "bodies", ""); err != nil {
+		t.Fatal(err)
+	}
+	data := strings.Repeat("unknown length ", 1000)
+	info, err := s.store.PutObject(ctx, "bodies", "form", io.MultiReader(strings.NewReader(data)), objstore.PutOptions{})
+	if err != nil || info.Size != int64(len(data)) {
+		t.Fatalf("put of unknown length: %+v, %v", info, err)
+	}
+	got, err := s.back.HeadObject(ctx, "bodies", "form")
+	if err != nil || got.Size != int64(len(data)) {
+		t.Fatalf("stored: %+v, %v", got, err)
+	}
+	forged := errors.New("the chunk's signature does not match")
+	for name, r := range map[string]io.Reader{
+		"sized":   sizedReader{&failingReader{n: 100 << 10, err: forged}, 1 << 20},
+		"unsized": &failingReader{n: 100 << 10, err: forged},
+	} {
+		_, err := s.store.PutObject(ctx, "bodies", name, r, objstore.PutOptions{})
+		if !errors.Is(err, forged) {
+			t.Errorf("%s body failing: %v, want its own error", name, err)
+		}
+		if _, err := s.back.HeadObject(ctx, "bodies", name); !errors.Is(err, objstore.ErrNoSuchKey) {
+			t.Errorf("%s body failing: stored anyway (%v)", name, err)
+		}
+	}
+}
