@@ -23,22 +23,36 @@ import (
 // sized is a body that knows its length, as the S3 handler's bodies do.
 type sized interface{ Size() int64 }
 
-// body is a request body on its way to the store: the caller's reader,
-// or a spooled copy of one whose length was not known (the store needs
-// the length first). It keeps the first error reading the caller's body
-// gave (a bad chunk signature, a digest that does not match), which is
-// what a failed request is then reported with.
-type body struct {
-	r     io.Reader
-	n     int64
-	err   error
-	spool *os.File
+// trailed is a body whose checksums are known only at its end (an
+// aws-chunked body with a trailer), from Checksums.
+type trailed interface {
+	TrailerChecksum() bool
+	Checksums() map[string]string
 }
 
-// newBody readies r to be sent: as it is when its length is known, else
-// spooled to a file in dir first.
+// body is a request body on its way to the store. A body of known length
+// streams through, its last byte held back until the caller's reader has
+// ended cleanly, so that a body that fails its check at its end (a bad
+// chunk signature, a digest that does not match) never reaches the store
+// whole; it keeps the first error reading gave, which is what a failed
+// request is then reported with. A body of unknown length, or whose
+// checksum comes at its end, is spooled to a file first: the store needs
+// the length, and the checksum, before the bytes.
+type body struct {
+	r     io.Reader
+	n     int64 // the length
+	sent  int64 // bytes given to the store's request
+	err   error
+	spool *os.File
+	sums  map[string]string // a spooled body's checksums
+}
+
+// newBody readies r to be sent: streamed when its length is known and no
+// checksum comes at its end, else spooled to a file in s.tmp first.
 func (s *Store) newBody(r io.Reader) (*body, error) {
-	if b, ok := r.(sized); ok && b.Size() >= 0 {
+	b, isSized := r.(sized)
+	t, isTrailed := r.(trailed)
+	if isSized && b.Size() >= 0 && !(isTrailed && t.TrailerChecksum()) {
 		return &body{r: r, n: b.Size()}, nil
 	}
 	f, err := os.CreateTemp(s.tmp, "spool-*")
@@ -57,15 +71,60 @@ func (s *Store) newBody(r io.Reader) (*body, error) {
 		f.Close()
 		return nil, err // the body's own error, as a disk store gives it
 	}
-	return &body{r: f, n: n, spool: f}, nil
+	out := &body{r: f, n: n, spool: f}
+	if isTrailed {
+		out.sums = t.Checksums()
+	}
+	return out, nil
 }
 
 func (b *body) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF && b.err == nil {
-		b.err = err
+	if b.err != nil {
+		return 0, b.err
 	}
-	return n, err
+	if b.spool != nil {
+		return b.spool.Read(p)
+	}
+	left := b.n - b.sent
+	if left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) < left {
+		// Not the end yet: never the last byte, which waits for the
+		// reader's clean end below.
+		n, err := b.r.Read(p[:min(int64(len(p)), left-1)])
+		b.sent += int64(n)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // shorter than it said
+		}
+		if err != nil {
+			b.err = err
+		}
+		return n, err
+	}
+	// The rest, then the reader's end: given only once it has ended
+	// without an error.
+	n, err := io.ReadFull(b.r, p[:left])
+	if err == nil {
+		var one [1]byte
+		var k int
+		k, err = b.r.Read(one[:])
+		for err == nil && k == 0 {
+			k, err = b.r.Read(one[:])
+		}
+		switch {
+		case k > 0:
+			err = fmt.Errorf("s3store: a body longer than its %d bytes", b.n)
+		case err == io.EOF:
+			b.sent += int64(n)
+			return n, nil
+		}
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	b.err = err
+	return 0, err
 }
 
 // failed returns the error a request sending b ended with: the body's
@@ -154,6 +213,7 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 		in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(opts.ContentMD5))
 	}
 	checksumFields{&in.ChecksumCRC32, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME, &in.ChecksumSHA1, &in.ChecksumSHA256}.set(opts.Checksums)
+	checksumFields{&in.ChecksumCRC32, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME, &in.ChecksumSHA1, &in.ChecksumSHA256}.set(b.sums)
 	in.Tagging = tagging(opts.Tags)
 	setLock(opts.Retention, opts.LegalHold, &in.ObjectLockMode, &in.ObjectLockRetainUntilDate, &in.ObjectLockLegalHoldStatus)
 	setEncryption(opts.Encryption, &in.ServerSideEncryption, &in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5)
@@ -165,7 +225,7 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 	}
 	info := objstore.ObjectInfo{
 		Bucket: bucket, Key: key, Size: n, ETag: strings.Trim(aws.ToString(out.ETag), `"`), LastModified: time.Now().UTC(),
-		ContentType: aws.ToString(in.ContentType), Metadata: opts.Metadata, Headers: opts.Headers, Checksums: opts.Checksums, Tags: opts.Tags,
+		ContentType: aws.ToString(in.ContentType), Metadata: opts.Metadata, Headers: opts.Headers, Checksums: checksums(in.ChecksumCRC32, in.ChecksumCRC32C, in.ChecksumCRC64NVME, in.ChecksumSHA1, in.ChecksumSHA256), Tags: opts.Tags,
 		Encryption: objstore.Encryption{Mode: opts.Encryption.Mode, CustomerKeyMD5: opts.Encryption.CustomerKeyMD5},
 		Sequencer:  seq, VersionID: ourVersion(out.VersionId), Retention: opts.Retention, LegalHold: opts.LegalHold,
 	}

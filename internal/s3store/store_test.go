@@ -444,3 +444,73 @@ func TestBodies(t *testing.T) {
 		}
 	}
 }
+
+// lastReader gives data in reads of 1 KiB, the last of them with err, as
+// a body checked as it ends does.
+type lastReader struct {
+	data []byte
+	err  error
+}
+
+func (r *lastReader) Read(p []byte) (int, error) {
+	n := copy(p[:min(len(p), 1024)], r.data)
+	r.data = r.data[n:]
+	if len(r.data) == 0 {
+		return n, r.err
+	}
+	return n, nil
+}
+
+// trailerReader is an aws-chunked body whose CRC32 comes in its trailer:
+// Checksums has it once the body has been read to its end.
+type trailerReader struct {
+	sizedReader
+	crc string
+	eof bool
+}
+
+func (r *trailerReader) Read(p []byte) (int, error) {
+	n, err := r.sizedReader.Read(p)
+	r.eof = r.eof || err == io.EOF
+	return n, err
+}
+
+func (r *trailerReader) TrailerChecksum() bool { return true }
+
+func (r *trailerReader) Checksums() map[string]string {
+	if !r.eof {
+		return nil
+	}
+	return map[string]string{"CRC32": r.crc}
+}
+
+// TestBodiesChecked: a body of known length whose check fails at its
+// very end never reaches the store whole (its last byte waits for the
+// body's clean end), and a checksum that comes in a body's trailer is
+// stored with the object.
+func TestBodiesChecked(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	if err := s.store.CreateBucket(ctx, "checked", ""); err != nil {
+		t.Fatal(err)
+	}
+	data := strings.Repeat("checked at the end ", 500)
+	bad := errors.New("the digest does not match")
+	r := sizedReader{&lastReader{data: []byte(data), err: bad}, int64(len(data))}
+	if _, err := s.store.PutObject(ctx, "checked", "late", r, objstore.PutOptions{}); !errors.Is(err, bad) {
+		t.Fatalf("body failing at its end: %v, want its own error", err)
+	}
+	if _, err := s.back.HeadObject(ctx, "checked", "late"); !errors.Is(err, objstore.ErrNoSuchKey) {
+		t.Fatalf("body failing at its end: stored anyway (%v)", err)
+	}
+	const crc = "xpHcTg==" // CRC32 of "trailer"
+	body := "trailer"
+	tr := &trailerReader{sizedReader: sizedReader{strings.NewReader(body), int64(len(body))}, crc: crc}
+	if _, err := s.store.PutObject(ctx, "checked", "trailer", tr, objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.back.HeadObject(ctx, "checked", "trailer")
+	if err != nil || info.Checksums["CRC32"] != crc {
+		t.Fatalf("trailer checksum in the store: %v, %v", info.Checksums, err)
+	}
+}

@@ -71,6 +71,7 @@ type Body struct {
 	md5     hash.Hash // nil unless Content-MD5 was sent
 	wantMD5 []byte
 	sums    []*sumCheck
+	trailed bool  // a checksum comes in the trailer
 	err     error // sticky
 }
 
@@ -162,6 +163,7 @@ func (v *Verifier) chunked(b *Body, r *http.Request, id Identity) *PayloadError 
 				return payloadError(codeInvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
 			}
 			b.sums = append(b.sums, &sumCheck{alg: a, h: a.new()})
+			b.trailed = true
 		}
 	}
 	var signer *chunkSigner
@@ -285,6 +287,11 @@ func (b *Body) finish() error {
 	}
 	return nil
 }
+
+// TrailerChecksum reports whether the payload's checksum comes in its
+// trailer, so that its value is known only once Read has returned
+// io.EOF (see Checksums).
+func (b *Body) TrailerChecksum() bool { return b.trailed }
 
 // Checksums returns the checksums the payload was verified against, by
 // algorithm name (CRC32, CRC32C, CRC64NVME, SHA1, SHA256) with base64
