@@ -30,6 +30,9 @@ type trailed interface {
 	Checksums() map[string]string
 }
 
+// declared is a body whose checksums its request's headers give.
+type declared interface{ DeclaredChecksums() map[string]string }
+
 // body is a request body on its way to the store. A body of known length
 // streams through, its last byte held back until the caller's reader has
 // ended cleanly, so that a body that fails its check at its end (a bad
@@ -44,7 +47,7 @@ type body struct {
 	sent  int64 // bytes given to the store's request
 	err   error
 	spool *os.File
-	sums  map[string]string // a spooled body's checksums
+	sums  map[string]string // the body's checksums, given to the store
 }
 
 // newBody readies r to be sent: streamed when its length is known and no
@@ -53,7 +56,11 @@ func (s *Store) newBody(r io.Reader) (*body, error) {
 	b, isSized := r.(sized)
 	t, isTrailed := r.(trailed)
 	if isSized && b.Size() >= 0 && !(isTrailed && t.TrailerChecksum()) {
-		return &body{r: r, n: b.Size()}, nil
+		out := &body{r: r, n: b.Size()}
+		if d, ok := r.(declared); ok {
+			out.sums = d.DeclaredChecksums()
+		}
+		return out, nil
 	}
 	f, err := os.CreateTemp(s.tmp, "spool-*")
 	if err != nil {

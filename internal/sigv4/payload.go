@@ -288,6 +288,21 @@ func (b *Body) finish() error {
 	return nil
 }
 
+// DeclaredChecksums returns the checksums the request's headers give
+// (x-amz-checksum-*), by algorithm with base64 values, known before the
+// payload is read; nil if there are none or the checksum comes in the
+// trailer (see TrailerChecksum).
+func (b *Body) DeclaredChecksums() map[string]string {
+	if b.trailed || len(b.sums) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(b.sums))
+	for _, s := range b.sums {
+		out[s.alg.name] = base64.StdEncoding.EncodeToString(s.want)
+	}
+	return out
+}
+
 // TrailerChecksum reports whether the payload's checksum comes in its
 // trailer, so that its value is known only once Read has returned
 // io.EOF (see Checksums).
