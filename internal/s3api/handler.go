@@ -397,6 +397,13 @@ func (p *payload) Checksums() map[string]string { return p.b.Checksums() }
 // Size returns the payload length the request declares, or -1.
 func (p *payload) Size() int64 { return p.b.Size() }
 
+// DeclaredChecksums returns the checksums the request's headers give,
+// known before the body is read.
+func (p *payload) DeclaredChecksums() map[string]string { return p.b.DeclaredChecksums() }
+
+// TrailerChecksum reports whether the body's checksum comes at its end.
+func (p *payload) TrailerChecksum() bool { return p.b.TrailerChecksum() }
+
 // readSmall reads a small checked body (an XML document) of at most limit
 // bytes.
 func (h *Handler) readSmall(r *http.Request, rq *request, limit int64) ([]byte, error) {
