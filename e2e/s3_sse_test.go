@@ -65,11 +65,11 @@ func TestS3ServerSideEncryption(t *testing.T) {
 	if put.ServerSideEncryption != types.ServerSideEncryptionAes256 || aws.ToString(put.ETag) != `"`+hex.EncodeToString(sum[:])+`"` {
 		t.Fatalf("put answered %s, ETag %s", put.ServerSideEncryption, aws.ToString(put.ETag))
 	}
-	if onDisk(t, e.srv.Dir, "ssesecretword") {
+	if onDisk(t, e.srv.ObjectsDir(), "ssesecretword") {
 		t.Fatal("the plaintext of an SSE-S3 object is on disk")
 	}
 	var keyFiles int
-	filepath.Walk(e.srv.Dir, func(p string, fi os.FileInfo, err error) error {
+	filepath.Walk(e.srv.ObjectsDir(), func(p string, fi os.FileInfo, err error) error {
 		if err == nil && fi.Name() == "sse-s3.key" {
 			keyFiles++
 			if fi.Mode().Perm() != 0o600 || fi.Size() != 32 {
@@ -130,7 +130,7 @@ func TestS3ServerSideEncryption(t *testing.T) {
 	}
 	// The unencrypted copies are: the search that finds no plaintext
 	// above would find it.
-	if !onDisk(t, e.srv.Dir, "ssesecretword") {
+	if !onDisk(t, e.srv.ObjectsDir(), "ssesecretword") {
 		t.Fatal("the search of the data dir does not find an unencrypted object")
 	}
 
@@ -174,7 +174,7 @@ func TestS3ServerSideEncryption(t *testing.T) {
 	if got := readBody(t, rg); !bytes.Equal(got, want[5242870:5242901]) {
 		t.Fatalf("range across parts: %q", got)
 	}
-	if onDisk(t, e.srv.Dir, "multipartsecret") {
+	if onDisk(t, e.srv.ObjectsDir(), "multipartsecret") {
 		t.Fatal("the plaintext of an encrypted upload is on disk")
 	}
 
@@ -230,7 +230,7 @@ func TestS3BucketDefaultEncryption(t *testing.T) {
 	if put.ServerSideEncryption != types.ServerSideEncryptionAes256 {
 		t.Fatalf("put under a default answered %q", put.ServerSideEncryption)
 	}
-	if onDisk(t, e.srv.Dir, "defaultsecret") {
+	if onDisk(t, e.srv.ObjectsDir(), "defaultsecret") {
 		t.Fatal("an object under a default encryption is on disk in the clear")
 	}
 	if got, out := e.get(t, "dflt", "k"); !bytes.Equal(got, body) || out.ServerSideEncryption != types.ServerSideEncryptionAes256 {

@@ -721,8 +721,8 @@ func TestS3Multipart(t *testing.T) {
 	_, err = e.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String("mpu"), Key: aws.String("small"), UploadId: aws.String("../../etc")})
 	apiErr(t, err, "NoSuchUpload", 404)
 	e.absent(t, "mpu", "small")
-	tmpEmpty(t, e.srv.Dir)
-	if ents, _ := os.ReadDir(filepath.Join(e.srv.Dir, "objects", "uploads", "mpu")); len(ents) != 0 {
+	tmpEmpty(t, e.srv.ObjectsDir())
+	if ents, _ := os.ReadDir(filepath.Join(e.srv.ObjectsDir(), "objects", "uploads", "mpu")); len(ents) != 0 {
 		t.Fatalf("uploads left: %v", ents)
 	}
 }
@@ -796,14 +796,14 @@ func TestS3BadInput(t *testing.T) {
 		}
 		// Every file written is inside the bucket's key tree, and nothing
 		// appeared beside the data dir.
-		keysDir := filepath.Join(e.srv.Dir, "objects", "buckets", "bad", "keys") + string(filepath.Separator)
-		storeID := filepath.Join(e.srv.Dir, "objects", "store-id") // the store's own name, for background jobs
-		for _, f := range objectFiles(t, e.srv.Dir) {
+		keysDir := filepath.Join(e.srv.ObjectsDir(), "objects", "buckets", "bad", "keys") + string(filepath.Separator)
+		storeID := filepath.Join(e.srv.ObjectsDir(), "objects", "store-id") // the store's own name, for background jobs
+		for _, f := range objectFiles(t, e.srv.ObjectsDir()) {
 			if !strings.HasPrefix(f, keysDir) && filepath.Base(f) != "bucket.json" && f != storeID {
 				t.Errorf("file outside the key tree: %s", f)
 			}
 		}
-		filepath.WalkDir(filepath.Dir(e.srv.Dir), func(p string, d fs.DirEntry, err error) error {
+		filepath.WalkDir(filepath.Dir(e.srv.ObjectsDir()), func(p string, d fs.DirEntry, err error) error {
 			if err == nil && strings.Contains(d.Name(), "escape") && !strings.HasPrefix(p, keysDir) {
 				t.Errorf("a key escaped the store: %s", p)
 			}
@@ -875,7 +875,7 @@ func TestS3BadInput(t *testing.T) {
 		if err != nil || aws.ToString(h.ChecksumSHA256) != base64.StdEncoding.EncodeToString(sum[:]) {
 			t.Fatalf("stored checksum: %+v, %v", h, err)
 		}
-		tmpEmpty(t, e.srv.Dir)
+		tmpEmpty(t, e.srv.ObjectsDir())
 	})
 
 	t.Run("unsupported", func(t *testing.T) {
@@ -986,7 +986,7 @@ func TestS3ChunkedUploads(t *testing.T) {
 	status, hdr, body = unsigned("truncated", data, "x-amz-checksum-crc32:"+crc, 700000)
 	wantXMLError(t, status, hdr, body, 400, "IncompleteBody")
 	e.absent(t, "chunks", "truncated")
-	tmpEmpty(t, e.srv.Dir)
+	tmpEmpty(t, e.srv.ObjectsDir())
 }
 
 // crc32b64 is the x-amz-checksum-crc32 value of b.
@@ -1033,7 +1033,7 @@ func TestS3ConnectionKilledMidUpload(t *testing.T) {
 		time.Sleep(300 * time.Millisecond) // let the server write it into a temporary file
 		conn.Close()
 	}
-	tmpEmpty(t, e.srv.Dir)
+	tmpEmpty(t, e.srv.ObjectsDir())
 	e.absent(t, "killed", "new")
 	if b, _ := e.get(t, "killed", "existing"); string(b) != "old content" {
 		t.Fatalf("existing object became %d bytes", len(b))
@@ -1108,7 +1108,7 @@ func TestS3SurvivesRestart(t *testing.T) {
 	if b, _ := e.get(t, "durable", "one"); !bytes.Equal(b, data) {
 		t.Fatalf("after kill -9: %d bytes", len(b))
 	}
-	tmpEmpty(t, e.srv.Dir)
+	tmpEmpty(t, e.srv.ObjectsDir())
 }
 
 // TestS3SigV2 uses Signature Version 2, as AWS CLI v1's `s3 presign` and

@@ -108,6 +108,10 @@ type Server struct {
 	URL  string // http://127.0.0.1:port
 	// Cluster is the cluster Start started for ClusterEnv, on its node 1.
 	Cluster *Cluster
+	// ObjectStore is the server Start started as the cluster's external
+	// object store for ObjectsEnv; nil when this server keeps its objects
+	// itself.
+	ObjectStore *Server
 	// GatewayURL is the HTTP gateway's base URL (http://127.0.0.1:port).
 	GatewayURL string
 	cmd        *exec.Cmd
@@ -306,6 +310,15 @@ func (s *Server) Stop() {
 		s.t.Errorf("server exit after SIGTERM: %v", s.waitErr)
 	}
 	s.cmd = nil
+}
+
+// ObjectsDir is the data dir under which this server's buckets and
+// objects are kept: its own, or its external object store's.
+func (s *Server) ObjectsDir() string {
+	if s.ObjectStore != nil {
+		return s.ObjectStore.Dir
+	}
+	return s.Dir
 }
 
 // Kill ends the server with SIGKILL.

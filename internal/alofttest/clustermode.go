@@ -106,10 +106,11 @@ func startNodes(t testing.TB, args []string) int {
 func startClustered(t testing.TB, n int, args []string) *Server {
 	t.Helper()
 	begin := time.Now()
+	var ext *Server
 	switch v := os.Getenv(ObjectsEnv); v {
 	case "":
 	case "external":
-		ext := launch(t, &Server{t: t, Dir: t.TempDir()})
+		ext = launch(t, &Server{t: t, Dir: t.TempDir()})
 		args = append(append([]string(nil), args...), "--objects-endpoint", ext.URL)
 	default:
 		t.Fatalf("%s=%q: want external, or unset", ObjectsEnv, v)
@@ -129,6 +130,6 @@ func startClustered(t testing.TB, n int, args []string) *Server {
 			}
 		}
 	})
-	c.Nodes[0].Cluster = c
+	c.Nodes[0].Cluster, c.Nodes[0].ObjectStore = c, ext
 	return c.Nodes[0]
 }
