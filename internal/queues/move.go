@@ -19,8 +19,16 @@ import (
 
 // Message move tasks (StartMessageMoveTask) move what a dead-letter
 // queue holds to another queue, or back to the queues it came from. A
-// task runs on the node that started it; its record, in the queues'
-// bucket under task.<handle>, is how the others list and cancel it.
+// task runs on one node at a time, first the one that started it; its
+// record, in the queues' bucket under task.<handle>, is how the others
+// list and cancel it, and the lease its runner holds: the runner stamps
+// it (Runner, Beat) at least every beatEvery, and a task whose stamp is
+// older than orphanAfter (its node died, or stopped) is taken over by
+// whichever node's Service sees it first, with a revision-guarded
+// update, and goes on from where it was (each move is deduplicated by
+// the backbone, so a message the dead runner had stored but not yet
+// deleted is not stored twice). Its Moved count, approximate as SQS's
+// is, then leaves out what the dead runner moved after its last stamp.
 
 const taskPrefix = "task."
 
@@ -35,7 +43,91 @@ type MoveTask struct {
 	ToMove         int64  `json:"toMove"`
 	FailureReason  string `json:"failure,omitempty"`
 	Started        int64  `json:"started"` // Unix ms
-	rev            uint64
+	// Runner is the Service running it, and Beat when it last said so
+	// (Unix ms).
+	Runner string `json:"runner,omitempty"`
+	Beat   int64  `json:"beat,omitempty"`
+	rev    uint64
+}
+
+// The task lease's timing: a runner stamps its task at least every
+// beatEvery; a task not stamped for orphanAfter is taken over, looked for
+// every adoptEvery. (Variables, for the tests.)
+var (
+	beatEvery   = time.Second
+	orphanAfter = 10 * time.Second
+	adoptEvery  = 3 * time.Second
+)
+
+// orphaned reports whether t is running or being cancelled without a
+// runner that stamped it lately.
+func (t *MoveTask) orphaned(now time.Time) bool {
+	if t.Status != "RUNNING" && t.Status != "CANCELLING" {
+		return false
+	}
+	beat := t.Beat
+	if beat == 0 {
+		beat = t.Started
+	}
+	return now.Sub(time.UnixMilli(beat)) > orphanAfter
+}
+
+// adopt takes over, every adoptEvery until Close, the tasks whose runner
+// stopped stamping them.
+func (s *Service) adopt() {
+	defer close(s.adopted)
+	tick := time.NewTicker(adoptEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		var orphans []MoveTask
+		s.mu.RLock()
+		for id, t := range s.tasks {
+			if t.orphaned(now) {
+				c := *t
+				c.Handle = id // the key's id, for the update below
+				orphans = append(orphans, c)
+			}
+		}
+		s.mu.RUnlock()
+		for _, t := range orphans {
+			s.takeOver(t)
+		}
+	}
+}
+
+// takeOver makes this Service the runner of orphaned task t (whose Handle
+// holds its id) and runs it, unless another node took it first.
+func (s *Service) takeOver(t MoveTask) {
+	id := t.Handle
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.mu.RLock()
+	cur := s.tasks[id]
+	s.mu.RUnlock()
+	if cur == nil || !cur.orphaned(time.Now()) {
+		return
+	}
+	c := *cur
+	c.Runner, c.Beat = s.runner, time.Now().UnixMilli()
+	doc, _ := json.Marshal(&c)
+	rev, err := s.kv.Update(ctx, taskPrefix+id, doc, cur.rev)
+	if err != nil {
+		return // another node took it, or the backbone cannot take writes now: the next round sees
+	}
+	s.waitFor(rev)
+	s.log.Info("took over a message move task whose runner stopped", "source", c.SourceArn, "moved", c.Moved, "previous_beat_ms_ago", time.Since(time.UnixMilli(cur.Beat)).Milliseconds())
+	src, qerr := s.get(arnName(c.SourceArn))
+	if qerr != nil {
+		s.runMove(id, c, nil) // marks it failed
+		return
+	}
+	go s.runMove(id, c, src)
 }
 
 // hSource is the header that names the queue a dead letter came from.
@@ -77,8 +169,10 @@ func (s *Service) StartMoveTask(ctx context.Context, sourceArn, destArn string, 
 		return nil, err
 	}
 	id := ids.New()
+	now := time.Now().UnixMilli()
 	t := &MoveTask{Handle: base64.RawURLEncoding.EncodeToString([]byte(id + " " + sourceArn)), Status: "RUNNING", SourceArn: sourceArn,
-		DestinationArn: destArn, MaxPerSecond: perSecond, ToMove: c.Visible + c.InFlight + c.Delayed, Started: time.Now().UnixMilli()}
+		DestinationArn: destArn, MaxPerSecond: perSecond, ToMove: c.Visible + c.InFlight + c.Delayed, Started: now,
+		Runner: s.runner, Beat: now}
 	doc, _ := json.Marshal(t)
 	rev, err := s.kv.Create(ctx, taskPrefix+id, doc)
 	if err != nil {
@@ -141,35 +235,49 @@ func (s *Service) CancelMoveTask(ctx context.Context, handle string) (int64, err
 }
 
 // runMove moves the messages of queue src for task t until the queue is
-// empty, the task is cancelled, or a move fails.
+// empty, the task is cancelled, a move fails, or another runner took the
+// task over; a nil src (the queue is gone) fails it.
 func (s *Service) runMove(id string, t MoveTask, src *record) {
 	ctx := context.Background()
-	save := func(status, reason string) {
+	// save stamps the task (and sets its status, if given); it reports
+	// false when the task is no longer this runner's.
+	save := func(status, reason string) bool {
 		for range 10 {
 			s.mu.RLock()
 			cur := s.tasks[id]
 			s.mu.RUnlock()
-			if cur == nil {
-				return
+			if cur == nil || cur.Runner != s.runner {
+				return false
 			}
 			c := *cur
-			c.Moved = t.Moved
+			c.Moved, c.Beat = t.Moved, time.Now().UnixMilli()
 			if status != "" {
 				c.Status, c.FailureReason = status, reason
 			}
 			doc, _ := json.Marshal(&c)
-			if _, err := s.kv.Update(ctx, taskPrefix+id, doc, cur.rev); err == nil {
-				return
+			if rev, err := s.kv.Update(ctx, taskPrefix+id, doc, cur.rev); err == nil {
+				s.waitFor(rev)
+				return true
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+		return true
+	}
+	if src == nil {
+		save("FAILED", "the source queue no longer exists")
+		return
 	}
 	last := time.Now()
 	for {
+		select {
+		case <-s.closing:
+			return // stamped no more: another node takes it over
+		default:
+		}
 		s.mu.RLock()
 		cur := s.tasks[id]
 		s.mu.RUnlock()
-		if cur == nil {
+		if cur == nil || cur.Runner != s.runner {
 			return
 		}
 		if cur.Status == "CANCELLING" {
@@ -197,12 +305,14 @@ func (s *Service) runMove(id string, t MoveTask, src *record) {
 			}
 			t.Moved++
 		}
-		if time.Since(last) > time.Second {
-			save("", "")
+		if time.Since(last) >= beatEvery {
+			if !save("", "") {
+				return
+			}
 			last = time.Now()
 		}
 		if t.MaxPerSecond > 0 {
-			time.Sleep(time.Duration(len(msgs)) * time.Second / time.Duration(t.MaxPerSecond))
+			time.Sleep(time.Duration(len(msgs)) * time.Second / time.Duration(t.MaxPerSecond)) // at most a second: a batch is at most a second's messages
 		}
 	}
 }

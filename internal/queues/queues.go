@@ -79,6 +79,10 @@ type Service struct {
 	mu     sync.RWMutex
 	queues map[string]*record   // by name
 	tasks  map[string]*MoveTask // message move tasks, by id
+
+	runner           string        // this Service's name as a move task's runner
+	closing, adopted chan struct{} // Close's signal to adopt, and adopt's end
+	closeOnce        sync.Once
 }
 
 // record is a queue's stored document.
@@ -121,7 +125,8 @@ func Open(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, log *slog.
 	if err != nil {
 		return nil, fmt.Errorf("queues: bucket: %w", err)
 	}
-	s := &Service{js: js, nc: nc, kv: kv, log: log, queues: map[string]*record{}, tasks: map[string]*MoveTask{}}
+	s := &Service{js: js, nc: nc, kv: kv, log: log, queues: map[string]*record{}, tasks: map[string]*MoveTask{},
+		runner: ids.New(), closing: make(chan struct{}), adopted: make(chan struct{})}
 	if s.secret, err = follow.Secret(ctx, kv, secretKey); err != nil {
 		return nil, err
 	}
@@ -129,11 +134,19 @@ func Open(ctx context.Context, js jetstream.JetStream, nc *nats.Conn, log *slog.
 	if err != nil {
 		return nil, fmt.Errorf("queues: %w", err)
 	}
+	go s.adopt()
 	return s, nil
 }
 
-// Close stops following the records.
-func (s *Service) Close() { s.follow.Stop() }
+// Close stops following the records and running and taking over move
+// tasks; it may be called more than once.
+func (s *Service) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.adopted
+		s.follow.Stop()
+	})
+}
 
 // apply folds one change of the bucket into the view.
 func (s *Service) apply(e jetstream.KeyValueEntry) {
