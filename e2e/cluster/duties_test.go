@@ -150,33 +150,11 @@ func dutyCollect(t *testing.T, s *alofttest.Server, sinkURL string, want []strin
 		if time.Now().After(deadline) {
 			t.Fatalf("after %v the destination has records of %v, want %v", timeout, dutyKeys(got), want)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, err := s.SQS().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(sinkURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-		cancel()
-		if err != nil {
-			t.Logf("receive the destination records: %v", err)
-			time.Sleep(200 * time.Millisecond)
-			continue
-		}
-		for _, m := range out.Messages {
-			var r struct {
-				RequestContext struct {
-					Condition string `json:"condition"`
-				} `json:"requestContext"`
-				RequestPayload struct {
-					Text string `json:"text"`
-				} `json:"requestPayload"`
-			}
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &r); err != nil || r.RequestContext.Condition != "Success" {
-				t.Fatalf("destination record %s (%v)", aws.ToString(m.Body), err)
-			}
+		for _, r := range receiveRecords(t, s, sinkURL, true) {
 			if _, dup := got[r.RequestPayload.Text]; dup {
 				t.Fatalf("schedule %s was delivered twice", r.RequestPayload.Text)
 			}
 			got[r.RequestPayload.Text] = time.Now()
-			if _, err := s.SQS().DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(sinkURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				t.Fatalf("delete a destination record: %v", err)
-			}
 		}
 		if complete.IsZero() && len(got) >= len(want) {
 			complete = time.Now()

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -59,25 +57,6 @@ func startLossCluster(tb testing.TB) *lossCluster {
 	return c
 }
 
-// lossAttempt is one request of the load.
-type lossAttempt struct {
-	node int // 0-based
-	at   time.Time
-	id   string // an asynchronous invocation's id, "" for a synchronous one
-	err  error
-}
-
-// lossLoad runs invocations through some nodes until stopped: one
-// client after another synchronously, and one queueing asynchronous
-// invocations (each with its own id, each sleeping a while, so that
-// several are in flight on every node at any time).
-type lossLoad struct {
-	mu       sync.Mutex
-	attempts []lossAttempt // guarded by mu
-	stops    map[int]context.CancelFunc
-	wg       sync.WaitGroup
-}
-
 // lossEventSleep is how long each asynchronous invocation runs.
 const lossEventSleep = 800 * time.Millisecond
 
@@ -85,94 +64,12 @@ const lossEventSleep = 800 * time.Millisecond
 // invocation.
 const lossEventEvery = 150 * time.Millisecond
 
-func startLossLoad(c *lossCluster, nodes ...int) *lossLoad {
-	l := &lossLoad{stops: map[int]context.CancelFunc{}}
-	for _, i := range nodes {
-		ctx, cancel := context.WithCancel(context.Background())
-		l.stops[i] = cancel
-		fn := c.Nodes[i].Lambda()
-		l.wg.Go(func() {
-			for ctx.Err() == nil {
-				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				out, err := fn.Invoke(rctx, &lambda.InvokeInput{FunctionName: aws.String(lossFunction), Payload: []byte(`{"op":"sleep","ms":20}`)})
-				cancel()
-				if err == nil && out.FunctionError != nil {
-					err = fmt.Errorf("function error %s: %s", aws.ToString(out.FunctionError), out.Payload)
-				}
-				if ctx.Err() != nil && err != nil {
-					return // stopped, not failed
-				}
-				l.record(lossAttempt{node: i, at: time.Now(), err: err})
-			}
-		})
-		l.wg.Go(func() {
-			t := time.NewTicker(lossEventEvery)
-			defer t.Stop()
-			for seq := 0; ; seq++ {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
-				id := fmt.Sprintf("node%d-%d", i+1, seq)
-				payload := fmt.Sprintf(`{"op":"sleep","ms":%d,"text":%q}`, lossEventSleep.Milliseconds(), id)
-				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				out, err := fn.Invoke(rctx, &lambda.InvokeInput{FunctionName: aws.String(lossFunction), InvocationType: ltypes.InvocationTypeEvent, Payload: []byte(payload)})
-				cancel()
-				if err == nil && out.StatusCode != 202 {
-					err = fmt.Errorf("status %d", out.StatusCode)
-				}
-				if ctx.Err() != nil && err != nil {
-					return
-				}
-				l.record(lossAttempt{node: i, at: time.Now(), id: id, err: err})
-			}
-		})
-	}
-	return l
-}
-
-func (l *lossLoad) record(a lossAttempt) {
-	l.mu.Lock()
-	l.attempts = append(l.attempts, a)
-	l.mu.Unlock()
-}
-
-// stopNode stops the load on node i; the requests it has under way end
-// as they may.
-func (l *lossLoad) stopNode(i int) { l.stops[i]() }
-
-// stop stops the load and waits for its requests to end.
-func (l *lossLoad) stop() []lossAttempt {
-	for _, stop := range l.stops {
-		stop()
-	}
-	l.wg.Wait()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.attempts)
-}
-
-// lossRecord is what this test reads of a destination record.
-type lossRecord struct {
-	Timestamp      string `json:"timestamp"`
-	RequestContext struct {
-		Condition   string `json:"condition"`
-		InvokeCount int    `json:"approximateInvokeCount"`
-	} `json:"requestContext"`
-	RequestPayload struct {
-		Text string `json:"text"`
-	} `json:"requestPayload"`
-	at time.Time // Timestamp parsed
-}
-
 // collectRecords reads the destination records from the sink through s
 // until every one of want has come or timeout passes, and returns every
 // record read, by id (the first of each; dups counts the others).
-func collectRecords(tb testing.TB, s *alofttest.Server, sinkURL string, want map[string]bool, timeout time.Duration) (got map[string]lossRecord, dups int) {
+func collectRecords(tb testing.TB, s *alofttest.Server, sinkURL string, want map[string]bool, timeout time.Duration) (got map[string]destRecord, dups int) {
 	tb.Helper()
-	got = map[string]lossRecord{}
-	sq := s.SQS()
+	got = map[string]destRecord{}
 	missing := func() int {
 		n := 0
 		for id := range want {
@@ -183,22 +80,7 @@ func collectRecords(tb testing.TB, s *alofttest.Server, sinkURL string, want map
 		return n
 	}
 	for deadline := time.Now().Add(timeout); missing() > 0 && time.Now().Before(deadline); {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(sinkURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 600})
-		cancel()
-		if err != nil {
-			tb.Logf("receive the destination records: %v", err)
-			time.Sleep(200 * time.Millisecond)
-			continue
-		}
-		for _, m := range out.Messages {
-			var r lossRecord
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &r); err != nil || r.RequestContext.Condition != "Success" {
-				tb.Fatalf("destination record %s (%v)", aws.ToString(m.Body), err)
-			}
-			if r.at, err = time.Parse("2006-01-02T15:04:05.000Z", r.Timestamp); err != nil {
-				tb.Fatalf("destination record's timestamp %q: %v", r.Timestamp, err)
-			}
+		for _, r := range receiveRecords(tb, s, sinkURL, false) {
 			if _, seen := got[r.RequestPayload.Text]; seen {
 				dups++
 				continue
@@ -282,13 +164,13 @@ func firstSuccess(tb testing.TB, what string, timeout time.Duration, write func(
 // lossOutcome is what a kill under load came to.
 type lossOutcome struct {
 	accepted    map[string]time.Time // asynchronous invocations answered 202, when
-	records     map[string]lossRecord
+	records     map[string]destRecord
 	dups        int
 	redelivered []time.Duration // kill → record, of events accepted before the kill and delivered more than once
 	write       time.Duration   // kill → first new queue through a survivor
 	update      time.Duration   // kill → first change of a queue through a survivor
-	syncFailed  []lossAttempt   // synchronous invocations through the survivors that failed
-	asyncFailed []lossAttempt   // asynchronous ones refused by the survivors
+	syncFailed  []attempt       // synchronous invocations through the survivors that failed
+	asyncFailed []attempt       // asynchronous ones refused by the survivors
 	syncOK      int
 	killed      time.Time
 }
@@ -298,7 +180,7 @@ type lossOutcome struct {
 // gathers what became of every request.
 func killUnderLoad(tb testing.TB, c *lossCluster, warm, after time.Duration) *lossOutcome {
 	tb.Helper()
-	load := startLossLoad(c, 0, 1, 2)
+	load := startInvokeLoad(c.Nodes, lossFunction, lossEventEvery, lossEventSleep, 0, 1, 2)
 	time.Sleep(warm)
 	c.Nodes[2].Kill()
 	killed := time.Now()

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -108,7 +107,7 @@ func TestPartitionHealed(t *testing.T) {
 	// Load through every node, so that each runs the function warm; then
 	// the cut, the load through nodes 1 and 2 going on, and writes
 	// through them.
-	load := partStartLoad(c.Nodes)
+	load := startInvokeLoad(c.Nodes, partFunction, 200*time.Millisecond, 100*time.Millisecond, 0, 1, 2)
 	time.Sleep(time.Until(cut))
 	c.Cut(t, 2)
 	cut = time.Now()
@@ -344,88 +343,6 @@ func partSchedule(ctx context.Context, t *testing.T, s *alofttest.Server, name s
 	}
 }
 
-// partAttempt is one invocation of the load.
-type partAttempt struct {
-	node int // 0-based
-	at   time.Time
-	id   string // an asynchronous invocation's id, "" for a synchronous one
-	err  error
-}
-
-// partLoad invokes the function through some nodes until stopped: one
-// client after another synchronously, and one sending an asynchronous
-// invocation, with an id of its own, every 200 ms.
-type partLoad struct {
-	stops    []context.CancelFunc
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	attempts []partAttempt // guarded by mu
-}
-
-func partStartLoad(nodes []*alofttest.Server) *partLoad {
-	l := &partLoad{}
-	for i, n := range nodes {
-		ctx, cancel := context.WithCancel(context.Background())
-		l.stops = append(l.stops, cancel)
-		record := func(a partAttempt) {
-			if ctx.Err() != nil && a.err != nil {
-				return // stopped, not failed
-			}
-			l.mu.Lock()
-			l.attempts = append(l.attempts, a)
-			l.mu.Unlock()
-		}
-		fn := n.Lambda()
-		l.wg.Go(func() {
-			for ctx.Err() == nil {
-				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				out, err := fn.Invoke(rctx, &lambda.InvokeInput{FunctionName: aws.String(partFunction), Payload: []byte(`{"op":"sleep","ms":20}`)})
-				cancel()
-				if err == nil && out.FunctionError != nil {
-					err = fmt.Errorf("function error %s: %s", aws.ToString(out.FunctionError), out.Payload)
-				}
-				record(partAttempt{node: i, at: time.Now(), err: err})
-			}
-		})
-		l.wg.Go(func() {
-			tick := time.NewTicker(200 * time.Millisecond)
-			defer tick.Stop()
-			for seq := 0; ; seq++ {
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-				}
-				id := fmt.Sprintf("node%d-%d", i+1, seq)
-				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				out, err := fn.Invoke(rctx, &lambda.InvokeInput{FunctionName: aws.String(partFunction), InvocationType: ltypes.InvocationTypeEvent,
-					Payload: []byte(`{"op":"sleep","ms":100,"text":"` + id + `"}`)})
-				cancel()
-				if err == nil && out.StatusCode != http.StatusAccepted {
-					err = fmt.Errorf("status %d", out.StatusCode)
-				}
-				record(partAttempt{node: i, at: time.Now(), id: id, err: err})
-			}
-		})
-	}
-	return l
-}
-
-// stopNode stops the load through node i; its requests under way end
-// as they may, and count only if they succeed.
-func (l *partLoad) stopNode(i int) { l.stops[i]() }
-
-// stop stops the load, waits for its requests to end and returns them.
-func (l *partLoad) stop() []partAttempt {
-	for _, stop := range l.stops {
-		stop()
-	}
-	l.wg.Wait()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.attempts)
-}
-
 // partWrite is one write of partWrites.
 type partWrite struct {
 	node     int // 0-based
@@ -508,26 +425,7 @@ func partCollect(t *testing.T, s *alofttest.Server, sinkURL string, want map[str
 	}
 	var done time.Time
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline) && (done.IsZero() || time.Since(done) < 3*time.Second); {
-		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := s.SQS().ReceiveMessage(rctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(sinkURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 600})
-		cancel()
-		if err != nil {
-			t.Logf("receive the destination records: %v", err)
-			time.Sleep(200 * time.Millisecond)
-			continue
-		}
-		for _, m := range out.Messages {
-			var r struct {
-				RequestContext struct {
-					Condition string `json:"condition"`
-				} `json:"requestContext"`
-				RequestPayload struct {
-					Text string `json:"text"`
-				} `json:"requestPayload"`
-			}
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &r); err != nil || r.RequestContext.Condition != "Success" {
-				t.Fatalf("destination record %s (%v)", aws.ToString(m.Body), err)
-			}
+		for _, r := range receiveRecords(t, s, sinkURL, false) {
 			got[r.RequestPayload.Text]++
 		}
 		if done.IsZero() && complete() {
