@@ -101,6 +101,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		}
 		var secret string
 		if o.Cluster != nil {
+			quickenElections()
 			var created string
 			var err error
 			if secret, created, err = clusterSecret(o.Dir, o.Cluster); err != nil {
