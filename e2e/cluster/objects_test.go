@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
+	"github.com/aloft-dev/aloft/internal/store"
 )
 
 // startSharedObjects starts an S3-compatible store (a lone Aloft server)
@@ -105,29 +107,30 @@ func TestObjectsOnEveryNode(t *testing.T) {
 		return false
 	})
 
-	// The queue's notifications are turned off (through node 3) before
-	// the kill: the writes after it are the objects' alone. (A queue made
-	// just before a kill may have its stream raised to three replicas
-	// moments before; if its leader dies before the others have caught
-	// up, the stream stalls until that node is back: seen once here, and
-	// the backbone's matter, which TestNodeLoss covers on older streams.)
+	// Node 2, which took the write, dies (once every stream has its three
+	// replicas: a new cluster's first have one until its size has held),
+	// moments after a queue whose stream it leads was made and the
+	// bucket's notifications pointed at it: a stream made on a settled
+	// cluster has its three replicas from the start, with no raise whose
+	// catching up the death of its leader could stall. The object is
+	// still served, and the survivors take writes and notify them.
+	alofttest.WaitReplicated(t, c.Nodes[0], 3)
+	lateURL, lateArn := queueLedBy(ctx, t, c.Nodes[0], c.Names[1], "photo-events-late")
 	if _, err := n3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String(bucket),
-		NotificationConfiguration: &s3types.NotificationConfiguration{}}); err != nil {
+		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: []s3types.QueueConfiguration{{
+			QueueArn: aws.String(lateArn), Events: []s3types.Event{"s3:ObjectCreated:*"}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	// Node 2, which took the write, dies (once every stream has its three
-	// replicas: a new cluster's first have one until its size has held); the object is still served, and
-	// the survivors take writes.
-	alofttest.WaitReplicated(t, c.Nodes[0], 3)
 	c.Nodes[1].Kill()
 	got1, err := getObject(ctx, n1, bucket, "2026/cat.jpg")
 	if err != nil || got1 != string(big) {
 		t.Fatalf("read after the writer's kill: %d bytes, %v", len(got1), err)
 	}
-	// A write reads the bucket's configurations from memory and stores
-	// the object in the external store: it needs no leader of the
-	// backbone. Until the node learns of the kill it may still answer 503
-	// ServiceUnavailable (which clients try again), nothing else.
+	// A write reads the bucket's configurations from memory, stores the
+	// object in the external store and sends its notification to the
+	// queue, whose stream elects a new leader: until it has one the write
+	// answers 503 ServiceUnavailable (which clients try again), nothing
+	// else.
 	killed := time.Now()
 	waitUntil(t, "a write through node 3", 30*time.Second, func() bool {
 		_, err := n3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("2026/dog.jpg"), Body: strings.NewReader("woof")},
@@ -141,4 +144,68 @@ func TestObjectsOnEveryNode(t *testing.T) {
 	if got, err := getObject(ctx, n1, bucket, "2026/dog.jpg"); err != nil || got != "woof" {
 		t.Fatalf("read through node 1 of a write through node 3: %q, %v", got, err)
 	}
+	waitUntil(t, "the notification of the write after the kill", 30*time.Second, func() bool {
+		out, err := c.Nodes[0].SQS().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(lateURL), WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			if strings.Contains(aws.ToString(m.Body), `"key":"2026/dog.jpg"`) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// queueLedBy makes queues named prefix-N through s until one's stream has
+// three replicas from the start and is led by the node named leader, and
+// returns its URL and ARN. (The first replica of a new stream to ask
+// leads it: each node about as often.)
+func queueLedBy(ctx context.Context, t *testing.T, s *alofttest.Server, leader, prefix string) (url, arn string) {
+	t.Helper()
+	known := map[string]bool{}
+	streams, err := alofttest.Streams(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range streams {
+		known[st.Name] = true
+	}
+	sq := s.SQS()
+	for n := 0; n < 12; n++ {
+		q, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("%s-%d", prefix, n))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var made *store.StreamStatus
+		waitUntil(t, "the new queue's stream to have a leader", 10*time.Second, func() bool {
+			streams, err := alofttest.Streams(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range streams {
+				if !known[st.Name] && strings.HasPrefix(st.Name, "SQS_") && st.Leader != "" {
+					made = &st
+					return true
+				}
+			}
+			return false
+		})
+		known[made.Name] = true
+		if made.Replicas != 3 {
+			t.Fatalf("a queue made on a settled cluster: stream %s with %d replicas", made.Name, made.Replicas)
+		}
+		if made.Leader != leader {
+			continue
+		}
+		attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl,
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(q.QueueUrl), attrs.Attributes["QueueArn"]
+	}
+	t.Fatalf("no queue of 12 had its stream led by %s", leader)
+	return "", ""
 }

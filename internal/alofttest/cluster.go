@@ -145,15 +145,12 @@ func Formed(st *store.ClusterStatus, names []string) bool {
 // they are cannot elect another), and fails the test after 90 seconds.
 func WaitReplicated(tb testing.TB, s *Server, replicas int) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	var under []string
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
-		out, errOut, code := s.Run(ctx, nil, "cluster", "status", "--output", "json")
-		var rep client.ClusterReport
-		if code == 0 && json.Unmarshal([]byte(out), &rep) == nil {
+		streams, err := Streams(s)
+		if err == nil {
 			under = under[:0]
-			for _, st := range rep.Streams {
+			for _, st := range streams {
 				behind := 0
 				for _, p := range st.Peers {
 					if !p.Current || p.Offline {
@@ -164,14 +161,30 @@ func WaitReplicated(tb testing.TB, s *Server, replicas int) {
 					under = append(under, fmt.Sprintf("%s:R%d(leader %q, %d replicas behind)", st.Name, st.Replicas, st.Leader, behind))
 				}
 			}
-			if len(rep.Streams) > 0 && len(under) == 0 {
+			if len(streams) > 0 && len(under) == 0 {
 				return
 			}
 		} else {
-			under = []string{fmt.Sprintf("exit %d: %s", code, strings.TrimSpace(errOut))}
+			under = []string{err.Error()}
 		}
 		if time.Now().After(deadline) {
 			tb.Fatalf("streams not at %d replicas with a leader: %v", replicas, under)
 		}
 	}
+}
+
+// Streams lists the backbone's streams as `aloft cluster status` run
+// against s reports them.
+func Streams(s *Server) ([]store.StreamStatus, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, errOut, code := s.Run(ctx, nil, "cluster", "status", "--output", "json")
+	if code != 0 {
+		return nil, fmt.Errorf("cluster status: exit %d: %s", code, strings.TrimSpace(errOut))
+	}
+	var rep client.ClusterReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		return nil, fmt.Errorf("cluster status: %w", err)
+	}
+	return rep.Streams, nil
 }

@@ -230,12 +230,23 @@ func TestClusterReplicates(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	// A bucket created again with the default replicas keeps three, and
-	// one created now is raised to three as soon as it is made.
+	// one created once node 3 has seen the cluster settled has three from
+	// the start: no raise, whose moment of catching up a node's death
+	// could stall.
 	if _, err := stores[1].JetStream().CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := stores[2].JetStream().CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "late"}); err != nil {
+	for deadline := time.Now().Add(ReconcileInterval + Settle); stores[2].newReplicas() != 3; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("node 3 would still create streams with %d replicas", stores[2].newReplicas())
+		}
+	}
+	late, err := stores[2].JetStream().CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "late"})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if st, err := late.Status(ctx); err != nil || st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas != 3 {
+		t.Fatalf("a bucket created on a settled cluster: %v, %v", st, err)
 	}
 	deadline = time.Now().Add(30 * time.Second)
 	for {

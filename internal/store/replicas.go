@@ -27,7 +27,8 @@ import (
 // out (JetStream) updates streams, buckets and object stores with never
 // fewer replicas than they have, so that a node starting up, whose
 // packages create their buckets again with the default, does not scale
-// them back down.
+// them back down, and that creates a new stream with three replicas
+// outright once the cluster has kept its size for Settle (newReplicas).
 
 // ReconcileInterval is how often the reconciler checks the streams'
 // replicas besides when a stream is created.
@@ -74,6 +75,7 @@ func (s *Store) reconcile(ctx context.Context) {
 	if peers != s.seenPeers {
 		s.seenPeers, s.peersSince = peers, time.Now()
 	}
+	s.size.Store(&clusterSize{peers: peers, since: s.peersSince})
 	// A node that has just joined is starting up: its packages are
 	// about to create their buckets and streams.
 	if !leader || TargetReplicas(peers) <= 1 || time.Since(s.peersSince) < Settle {
@@ -208,18 +210,16 @@ type handle struct {
 }
 
 // replicas is the replicas to give stream when asked for asked: never
-// fewer than it has. A stream is created with what was asked; the
-// reconciler raises it once the cluster has settled. (Several nodes
-// starting together create the same buckets at once; a request about a
-// stream that has no leader yet is not answered, and one with three
-// replicas takes an election to get one, whereas one replica leads at
-// once.) A stream this node holds a replica of is looked up here, which
-// needs no leader; another is asked for, briefly and a few times, for
-// the same reason. One that does not answer gets what was asked, and the
-// reconciler raises it again if that is too few.
-func (h handle) replicas(ctx context.Context, stream string, asked int) int {
+// fewer than it has, and for a new stream, those of newReplicas. A stream
+// this node holds a replica of is looked up here, which needs no leader;
+// another is asked for, briefly and a few times (a request about a
+// stream that has no leader, as while it elects one, is not answered).
+// One that does not answer gets what was asked, and the reconciler
+// raises it again if that is too few. found tells whether the stream
+// exists.
+func (h handle) replicas(ctx context.Context, stream string, asked int) (r int, found bool) {
 	if r, ok := h.s.localReplicas(stream); ok {
-		return max(asked, r)
+		return max(asked, r), true
 	}
 	for range lookupTries {
 		lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
@@ -227,13 +227,70 @@ func (h handle) replicas(ctx context.Context, stream string, asked int) int {
 		cancel()
 		switch {
 		case err == nil:
-			return max(asked, st.CachedInfo().Config.Replicas)
-		case errors.Is(err, jetstream.ErrStreamNotFound), ctx.Err() != nil:
-			return asked
+			return max(asked, st.CachedInfo().Config.Replicas), true
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			return max(asked, h.s.newReplicas()), false
+		case ctx.Err() != nil:
+			return asked, false
 		}
 	}
-	return asked
+	return asked, false
 }
+
+// newReplicas is the replicas a new stream is created with. Once the
+// cluster has kept its size of three nodes or more for Settle, as this
+// node's reconciler saw it, and still has them online, a stream is
+// created with the replicas the reconciler would raise it to: raising a
+// stream later leaves a moment, while its new replicas catch up, when
+// the death of its one node would stall it until that node came back.
+// Before (a cluster starting up, or a node joining one), it is one: the
+// nodes create the same buckets at once, and a stream of one replica
+// leads at once where one of three needs its members up to elect a
+// leader.
+func (s *Store) newReplicas() int {
+	seen := s.size.Load()
+	if seen == nil || TargetReplicas(seen.peers) <= 1 || time.Since(seen.since) < Settle {
+		return 1
+	}
+	if peers, _ := s.onlinePeers(); peers != seen.peers {
+		return 1
+	}
+	return TargetReplicas(seen.peers)
+}
+
+// clusterSize is the cluster's size as the reconciler last saw it, and
+// since when it has been that.
+type clusterSize struct {
+	peers int
+	since time.Time
+}
+
+// create makes stream through do with the replicas handle gives it. A new
+// stream the cluster cannot place on as many nodes as the settled
+// cluster had (one died moments ago, and the reconciler has not seen it
+// yet) is created with what was asked instead.
+func create[T any](ctx context.Context, h handle, stream string, asked int, do func(ctx context.Context, replicas int) (T, error)) (T, error) {
+	r, found := h.replicas(ctx, stream, asked)
+	v, err := retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (T, error) { return do(ctx, r) })
+	if err != nil && !found && r > asked && unplaceable(err) {
+		h.s.log.Info("stream created with fewer replicas than the cluster's: too few nodes to place them", "stream", stream, "replicas", asked, "err", err)
+		return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (T, error) { return do(ctx, asked) })
+	}
+	return v, err
+}
+
+// unplaceable reports whether err is the cluster's refusal to place a
+// stream's replicas: too few nodes online.
+func unplaceable(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == errNoPeers || apiErr.ErrorCode == errInsufficientResources)
+}
+
+// The backbone's error codes for a stream it cannot place.
+const (
+	errNoPeers               jetstream.ErrorCode = 10005
+	errInsufficientResources jetstream.ErrorCode = 10023
+)
 
 // localReplicas returns the replicas of stream when this node holds one
 // of them.
@@ -260,16 +317,16 @@ const lookupTimeout = 250 * time.Millisecond
 
 // CreateStream creates a stream, keeping the replicas of one that exists.
 func (h handle) CreateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
-	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Stream, error) {
+	return create(ctx, h, cfg.Name, cfg.Replicas, func(ctx context.Context, replicas int) (jetstream.Stream, error) {
+		cfg.Replicas = replicas
 		return h.JetStream.CreateStream(ctx, cfg)
 	})
 }
 
 // UpdateStream updates a stream, keeping its replicas.
 func (h handle) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
-	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Stream, error) {
+	return create(ctx, h, cfg.Name, cfg.Replicas, func(ctx context.Context, replicas int) (jetstream.Stream, error) {
+		cfg.Replicas = replicas
 		return h.JetStream.UpdateStream(ctx, cfg)
 	})
 }
@@ -277,24 +334,24 @@ func (h handle) UpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (j
 // CreateOrUpdateStream creates or updates a stream, keeping its
 // replicas when it has more.
 func (h handle) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	cfg.Replicas = h.replicas(ctx, cfg.Name, cfg.Replicas)
-	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Stream, error) {
+	return create(ctx, h, cfg.Name, cfg.Replicas, func(ctx context.Context, replicas int) (jetstream.Stream, error) {
+		cfg.Replicas = replicas
 		return h.JetStream.CreateOrUpdateStream(ctx, cfg)
 	})
 }
 
 // CreateKeyValue creates a bucket, keeping the replicas of one that exists.
 func (h handle) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
-	return h.wrapKV(retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.KeyValue, error) {
+	return h.wrapKV(create(ctx, h, "KV_"+cfg.Bucket, cfg.Replicas, func(ctx context.Context, replicas int) (jetstream.KeyValue, error) {
+		cfg.Replicas = replicas
 		return h.JetStream.CreateKeyValue(ctx, cfg)
 	}))
 }
 
 // UpdateKeyValue updates a bucket, keeping its replicas.
 func (h handle) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
-	return h.wrapKV(retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.KeyValue, error) {
+	return h.wrapKV(create(ctx, h, "KV_"+cfg.Bucket, cfg.Replicas, func(ctx context.Context, replicas int) (jetstream.KeyValue, error) {
+		cfg.Replicas = replicas
 		return h.JetStream.UpdateKeyValue(ctx, cfg)
 	}))
 }
@@ -302,8 +359,8 @@ func (h handle) UpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig
 // CreateOrUpdateKeyValue creates or updates a bucket, keeping its
 // replicas when it has more.
 func (h handle) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	cfg.Replicas = h.replicas(ctx, "KV_"+cfg.Bucket, cfg.Replicas)
-	return h.wrapKV(retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.KeyValue, error) {
+	return h.wrapKV(create(ctx, h, "KV_"+cfg.Bucket, cfg.Replicas, func(ctx context.Context, replicas int) (jetstream.KeyValue, error) {
+		cfg.Replicas = replicas
 		return h.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
 	}))
 }
@@ -311,16 +368,16 @@ func (h handle) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyVal
 // CreateObjectStore creates an object store, keeping the replicas of one
 // that exists.
 func (h handle) CreateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
-	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
-	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.ObjectStore, error) {
+	return create(ctx, h, "OBJ_"+cfg.Bucket, cfg.Replicas, func(ctx context.Context, replicas int) (jetstream.ObjectStore, error) {
+		cfg.Replicas = replicas
 		return h.JetStream.CreateObjectStore(ctx, cfg)
 	})
 }
 
 // UpdateObjectStore updates an object store, keeping its replicas.
 func (h handle) UpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
-	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
-	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.ObjectStore, error) {
+	return create(ctx, h, "OBJ_"+cfg.Bucket, cfg.Replicas, func(ctx context.Context, replicas int) (jetstream.ObjectStore, error) {
+		cfg.Replicas = replicas
 		return h.JetStream.UpdateObjectStore(ctx, cfg)
 	})
 }
@@ -328,8 +385,8 @@ func (h handle) UpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStore
 // CreateOrUpdateObjectStore creates or updates an object store, keeping
 // its replicas when it has more.
 func (h handle) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
-	cfg.Replicas = h.replicas(ctx, "OBJ_"+cfg.Bucket, cfg.Replicas)
-	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.ObjectStore, error) {
+	return create(ctx, h, "OBJ_"+cfg.Bucket, cfg.Replicas, func(ctx context.Context, replicas int) (jetstream.ObjectStore, error) {
+		cfg.Replicas = replicas
 		return h.JetStream.CreateOrUpdateObjectStore(ctx, cfg)
 	})
 }

@@ -57,8 +57,10 @@ type Store struct {
 	// Of a clustered store (cluster != nil): the replicas streams get,
 	// the reconciler's stop and end, its logged failures, and the
 	// cached status.
-	cluster    *clusterState
-	target     atomic.Int32
+	cluster *clusterState
+	target  atomic.Int32
+	// size is seenPeers and peersSince, for newReplicas.
+	size       atomic.Pointer[clusterSize]
 	stop       chan struct{}
 	reconciled chan struct{}
 	warned     map[string]bool
