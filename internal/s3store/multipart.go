@@ -18,13 +18,13 @@ import (
 // CreateUpload starts a multipart upload.
 func (s *Store) CreateUpload(ctx context.Context, bucket, key string, opts objstore.PutOptions) (string, error) {
 	in := &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &key}
-	putHeaders(&opts, &in.ContentType, &in.Metadata, &in.CacheControl, &in.ContentDisposition, &in.ContentEncoding, &in.ContentLanguage, &in.Expires)
+	expires := putHeaders(&opts, &in.ContentType, &in.Metadata, &in.CacheControl, &in.ContentDisposition, &in.ContentEncoding, &in.ContentLanguage)
 	in.Tagging = tagging(opts.Tags)
 	in.ChecksumAlgorithm = types.ChecksumAlgorithm(opts.ChecksumAlgorithm)
 	in.ChecksumType = types.ChecksumType(opts.ChecksumType)
 	setLock(opts.Retention, opts.LegalHold, &in.ObjectLockMode, &in.ObjectLockRetainUntilDate, &in.ObjectLockLegalHoldStatus)
 	setEncryption(opts.Encryption, &in.ServerSideEncryption, &in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5)
-	out, err := s.c.CreateMultipartUpload(ctx, in)
+	out, err := s.c.CreateMultipartUpload(ctx, in, expires)
 	if err != nil {
 		return "", fail(err)
 	}

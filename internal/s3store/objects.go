@@ -194,18 +194,6 @@ func tagging(tags map[string]string) *string {
 	return aws.String(v.Encode())
 }
 
-// expires parses a stored Expires header, nil if it is not a date.
-func expires(v string) *time.Time {
-	if v == "" {
-		return nil
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return nil
-	}
-	return &t
-}
-
 // PutObject stores body under key.
 func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reader, opts objstore.PutOptions) (objstore.ObjectInfo, error) {
 	b, err := s.newBody(body)
@@ -215,7 +203,7 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 	defer b.close()
 	n := b.n
 	in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: b, ContentLength: &n}
-	putHeaders(&opts, &in.ContentType, &in.Metadata, &in.CacheControl, &in.ContentDisposition, &in.ContentEncoding, &in.ContentLanguage, &in.Expires)
+	expires := putHeaders(&opts, &in.ContentType, &in.Metadata, &in.CacheControl, &in.ContentDisposition, &in.ContentEncoding, &in.ContentLanguage)
 	if opts.ContentMD5 != nil {
 		in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(opts.ContentMD5))
 	}
@@ -226,7 +214,7 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 	setEncryption(opts.Encryption, &in.ServerSideEncryption, &in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5)
 	setCondition(ctx, &in.IfNoneMatch, &in.IfMatch)
 	seq := s.nextSequencer()
-	out, err := s.c.PutObject(ctx, in, once)
+	out, err := s.c.PutObject(ctx, in, once, expires)
 	if err != nil {
 		return objstore.ObjectInfo{}, b.failed(err)
 	}
@@ -243,14 +231,17 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 }
 
 // putHeaders sets a request's content type, metadata and stored headers
-// from opts, defaulting the content type as S3 does.
-func putHeaders(opts *objstore.PutOptions, contentType **string, meta *map[string]string, cache, disp, enc, lang **string, exp **time.Time) {
+// from opts, defaulting the content type as S3 does. Expires goes as the
+// client sent it, by the option returned: S3 keeps it whether or not it
+// is a date, which the request's typed field could not carry.
+func putHeaders(opts *objstore.PutOptions, contentType **string, meta *map[string]string, cache, disp, enc, lang **string) func(*s3.Options) {
 	ct := opts.ContentType
 	if ct == "" {
 		ct = "binary/octet-stream"
 	}
 	*contentType = aws.String(ct)
 	*meta = opts.Metadata
+	raw := func(*s3.Options) {}
 	for name, v := range opts.Headers {
 		switch name {
 		case "Cache-Control":
@@ -262,9 +253,10 @@ func putHeaders(opts *objstore.PutOptions, contentType **string, meta *map[strin
 		case "Content-Language":
 			*lang = aws.String(v)
 		case "Expires":
-			*exp = expires(v) // not a date: not passed on (S3 keeps only dates)
+			raw = func(o *s3.Options) { o.APIOptions = append(o.APIOptions, smithyhttp.SetHeaderValue("Expires", v)) }
 		}
 	}
+	return raw
 }
 
 // Open opens the current version of an object.
@@ -391,13 +383,10 @@ func (s *Store) missing(ctx context.Context, bucket, versionID string, err error
 		lm, _ := http.ParseTime(resp.Header.Get("Last-Modified"))
 		return &objstore.MarkerError{VersionID: ourVersion(aws.String(resp.Header.Get("X-Amz-Version-Id"))), LastModified: lm, Current: versionID == ""}
 	}
-	var known error
-	if errors.As(fail(err), new(*objstore.ServiceError)) || resp.StatusCode != http.StatusNotFound {
-		known = fail(err) // a body with a code, or a 405
+	if mapped := fail(err); resp.StatusCode != http.StatusNotFound && !errors.As(mapped, new(*objstore.ServiceError)) {
+		return mapped // a 405 that names no delete marker
 	}
 	switch {
-	case known != nil && !errors.As(known, new(*objstore.ServiceError)):
-		return known
 	case s.checkBucket(ctx, bucket) != nil:
 		return objstore.ErrNoSuchBucket
 	case versionID != "":
@@ -556,9 +545,10 @@ func (s *Store) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, ds
 	srcKey0 := customerKey(objstore.CustomerKey(ctx, true))
 	in.CopySourceSSECustomerAlgorithm, in.CopySourceSSECustomerKey, in.CopySourceSSECustomerKeyMD5 = srcKey0.alg, srcKey0.key, srcKey0.md5
 	enc := objstore.Encryption{}
+	expires := func(*s3.Options) {}
 	if opts != nil {
 		in.MetadataDirective = types.MetadataDirectiveReplace
-		putHeaders(opts, &in.ContentType, &in.Metadata, &in.CacheControl, &in.ContentDisposition, &in.ContentEncoding, &in.ContentLanguage, &in.Expires)
+		expires = putHeaders(opts, &in.ContentType, &in.Metadata, &in.CacheControl, &in.ContentDisposition, &in.ContentEncoding, &in.ContentLanguage)
 		in.TaggingDirective = types.TaggingDirectiveReplace
 		in.Tagging = tagging(opts.Tags)
 		setLock(opts.Retention, opts.LegalHold, &in.ObjectLockMode, &in.ObjectLockRetainUntilDate, &in.ObjectLockLegalHoldStatus)
@@ -567,7 +557,7 @@ func (s *Store) CopyObject(ctx context.Context, srcBucket, srcKey, dstBucket, ds
 	setEncryption(enc, &in.ServerSideEncryption, &in.SSECustomerAlgorithm, &in.SSECustomerKey, &in.SSECustomerKeyMD5)
 	setCondition(ctx, &in.IfNoneMatch, &in.IfMatch)
 	seq := s.nextSequencer()
-	out, err := s.c.CopyObject(ctx, in)
+	out, err := s.c.CopyObject(ctx, in, expires)
 	if err != nil {
 		return objstore.ObjectInfo{}, fail(err)
 	}

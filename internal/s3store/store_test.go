@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/aloft-dev/aloft/internal/objstore"
 	"github.com/aloft-dev/aloft/internal/s3api"
@@ -144,6 +145,29 @@ func TestObjectsThroughExternalStore(t *testing.T) {
 	}
 	if aws.ToString(get.ContentType) != "text/plain" || get.Metadata["owner"] != "ann" || aws.ToString(get.CacheControl) != "max-age=60" || aws.ToInt32(get.TagCount) != 1 {
 		t.Fatalf("GET headers: type %q meta %v cache %q tags %d", aws.ToString(get.ContentType), get.Metadata, aws.ToString(get.CacheControl), aws.ToInt32(get.TagCount))
+	}
+	// An Expires that is no date is kept as sent, as S3 keeps it; a copy
+	// that replaces the headers sends its own.
+	for _, exp := range []string{"whenever", "Thu, 01 Dec 2044 16:00:00 GMT"} {
+		raw := func(o *s3.Options) { o.APIOptions = append(o.APIOptions, smithyhttp.SetHeaderValue("Expires", exp)) }
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("photos"), Key: aws.String("expires"), Body: strings.NewReader("x")}, raw); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("photos"), Key: aws.String("expires-copy"), CopySource: aws.String("photos/expires"),
+			MetadataDirective: types.MetadataDirectiveReplace}, raw); err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range []string{"expires", "expires-copy"} {
+			head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("photos"), Key: aws.String(key)})
+			if err != nil || aws.ToString(head.ExpiresString) != exp {
+				t.Fatalf("Expires of %s: %q, %v; want %q", key, aws.ToString(head.ExpiresString), err, exp)
+			}
+		}
+	}
+	for _, key := range []string{"expires", "expires-copy"} {
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("photos"), Key: aws.String(key)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	rng, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("photos"), Key: aws.String("a/b c.txt"), Range: aws.String("bytes=7-14")})
 	if got := read(t, rng, err); got != body[7:15] || aws.ToString(rng.ContentRange) != "bytes 7-14/21" {
