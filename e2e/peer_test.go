@@ -8,14 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
+	"github.com/aloft-dev/aloft/internal/benchtest"
 )
 
 // riePackage is the AWS Lambda Runtime Interface Emulator, pinned by the
@@ -101,29 +100,6 @@ func (r *rie) invoke(client *http.Client, payload []byte) error {
 	return nil
 }
 
-// clockTick is the unit of /proc's CPU times (USER_HZ, 100 on Linux).
-const clockTick = 10 * time.Millisecond
-
-// procCPU is the CPU time (user and system, all threads) process pid has
-// used so far.
-func procCPU(tb testing.TB, pid int) time.Duration {
-	tb.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	// The command name is in parentheses and may hold spaces: count the
-	// fields after its closing one (utime and stime are the 14th and 15th
-	// of the whole line).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		tb.Fatalf("/proc/%d/stat: %q", pid, b)
-	}
-	return time.Duration(utime+stime) * clockTick
-}
-
 // cpuPerOp runs op n times on clients goroutines and returns the CPU
 // the processes pids used per op, less what they use idle (measured over
 // a quiet second first, scaled to the run's length), and the ops per
@@ -133,38 +109,22 @@ func cpuPerOp(tb testing.TB, pids []int, n, clients int, op func() error) (time.
 	total := func() time.Duration {
 		var t time.Duration
 		for _, p := range pids {
-			t += procCPU(tb, p)
+			c, err := benchtest.ProcessCPU(p)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			t += c
 		}
 		return t
 	}
 	idle0, t0 := total(), time.Now()
 	time.Sleep(time.Second)
 	idleRate := float64(total()-idle0) / float64(time.Since(t0))
-	work := make(chan struct{}, n)
-	for range n {
-		work <- struct{}{}
-	}
-	close(work)
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	c0, t1 := total(), time.Now()
-	for range clients {
-		wg.Go(func() {
-			for range work {
-				if err := op(); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	el := time.Since(t1)
+	c0 := total()
+	el, err := benchtest.Spread(clients, n, func(int) error { return op() })
 	used := total() - c0
-	select {
-	case err := <-errs:
+	if err != nil {
 		tb.Fatal(err)
-	default:
 	}
 	used -= time.Duration(idleRate * float64(el))
 	return max(used, 0) / time.Duration(n), float64(n) / el.Seconds()

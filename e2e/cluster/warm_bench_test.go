@@ -3,11 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
+	"github.com/aloft-dev/aloft/internal/benchtest"
 )
 
 // BenchmarkClusterWarm compares warm invocations of one Go function on a
@@ -121,58 +118,20 @@ func BenchmarkClusterWarm(b *testing.B) {
 // rate per second.
 func throughput(tb testing.TB, clients, n int, op func(i int) error) float64 {
 	tb.Helper()
-	var next sync.Mutex
-	i := 0
-	var wg sync.WaitGroup
-	var failed error
-	began := time.Now()
-	for range clients {
-		wg.Go(func() {
-			for {
-				next.Lock()
-				k := i
-				i++
-				next.Unlock()
-				if k >= n {
-					return
-				}
-				if err := op(k); err != nil {
-					next.Lock()
-					failed = err
-					i = n
-					next.Unlock()
-					return
-				}
-			}
-		})
+	took, err := benchtest.Spread(clients, n, op)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	wg.Wait()
-	if failed != nil {
-		tb.Fatal(failed)
-	}
-	return float64(n) / time.Since(began).Seconds()
+	return float64(n) / took.Seconds()
 }
 
 // cpuTime returns the user and system CPU the processes have used, in
-// nanoseconds (from /proc, in clock ticks of 10 ms).
+// nanoseconds.
 func cpuTime(tb testing.TB, pids ...int) int64 {
 	tb.Helper()
-	var total int64
-	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		// The fields after the command (which may hold spaces), from the
-		// state: utime and stime are the 12th and 13th of them.
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-		for _, v := range f[11:13] {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			total += n * int64(10*time.Millisecond)
-		}
+	t, err := benchtest.ProcessCPU(pids...)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return total
+	return int64(t)
 }

@@ -4,7 +4,12 @@
 package benchtest
 
 import (
+	"bytes"
+	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,16 +20,28 @@ import (
 // the op's number (1 to b.N), and reports per × b.N units a second (per
 // is how many units one op moves: ten messages of a batch, one item).
 func Clients(b *testing.B, clients int, per float64, unit string, op func(i int) error) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
 	b.ResetTimer()
+	elapsed, err := Spread(clients, b.N, func(i int) error { return op(i + 1) })
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(per*float64(b.N)/elapsed.Seconds(), unit)
+}
+
+// Spread runs op n times over clients goroutines, giving each call the
+// op's number (0 to n-1), and returns how long they took together. The
+// first error stops every goroutine before its next op and is returned.
+func Spread(clients, n int, op func(i int) error) (time.Duration, error) {
+	var next atomic.Int64
+	var failed atomic.Pointer[error]
+	var wg sync.WaitGroup
 	start := time.Now()
 	for range clients {
 		wg.Go(func() {
-			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+			for i := next.Add(1) - 1; i < int64(n) && failed.Load() == nil; i = next.Add(1) - 1 {
 				if err := op(int(i)); err != nil {
-					errs <- err
+					failed.CompareAndSwap(nil, &err)
 					return
 				}
 			}
@@ -32,12 +49,39 @@ func Clients(b *testing.B, clients int, per float64, unit string, op func(i int)
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	b.StopTimer()
-	close(errs)
-	for err := range errs {
-		b.Fatal(err)
+	if err := failed.Load(); err != nil {
+		return elapsed, *err
 	}
-	b.ReportMetric(per*float64(b.N)/elapsed.Seconds(), unit)
+	return elapsed, nil
+}
+
+// clockTick is the unit of /proc's CPU times (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// ProcessCPU returns the user and system CPU the processes pids have used
+// so far, from /proc (in steps of 10 ms).
+func ProcessCPU(pids ...int) (time.Duration, error) {
+	var total time.Duration
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, fmt.Errorf("CPU time of process %d: %w", pid, err)
+		}
+		// The command name is in parentheses and may hold spaces: count
+		// the fields after its closing one (utime and stime are the 14th
+		// and 15th of the whole line).
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 13 {
+			return 0, fmt.Errorf("CPU time of process %d: %q", pid, b)
+		}
+		utime, err1 := strconv.ParseInt(f[11], 10, 64)
+		stime, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err1 != nil || err2 != nil {
+			return 0, fmt.Errorf("CPU time of process %d: %q", pid, b)
+		}
+		total += time.Duration(utime+stime) * clockTick
+	}
+	return total, nil
 }
 
 // Latencies runs op b.N times, one after another, and reports the median
