@@ -50,7 +50,8 @@ func TestS3ConformanceRefusals(t *testing.T) {
 		{"website redirect", "PUT", "/refuse/k", map[string]string{"X-Amz-Website-Redirect-Location": "/other"}, 501, "NotImplemented"},
 		{"other owner", "PUT", "/refuse/k", map[string]string{"X-Amz-Expected-Bucket-Owner": "123456789012"}, 403, "AccessDenied"},
 		{"etag If-None-Match on a write", "PUT", "/refuse/k", map[string]string{"If-None-Match": `"abc"`}, 501, "NotImplemented"},
-		{"conditional delete", "DELETE", "/refuse/there", map[string]string{"If-Match": `"abc"`}, 501, "NotImplemented"},
+		{"conditional delete of a version", "DELETE", "/refuse/there?versionId=null", map[string]string{"If-Match": `"abc"`}, 501, "NotImplemented"},
+		{"If-None-Match on a delete", "DELETE", "/refuse/there", map[string]string{"If-None-Match": "*"}, 501, "NotImplemented"},
 		{"object lock bucket", "PUT", "/refuse2", map[string]string{"X-Amz-Bucket-Object-Lock-Enabled": "maybe"}, 400, "InvalidArgument"},
 		{"version id", "GET", "/refuse/there?versionId=3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY", nil, 400, "InvalidArgument"},
 		{"copy source version", "PUT", "/refuse/k", map[string]string{"X-Amz-Copy-Source": "/refuse/there?versionId=abc"}, 400, "InvalidArgument"},
@@ -294,6 +295,42 @@ func TestS3ConditionalWrites(t *testing.T) {
 	}
 	if got, _ := e.get(t, "cond", "race"); string(got) != "multipart race" {
 		t.Fatalf("after the conditional completion: %q", got)
+	}
+
+	// Conditional deletes: If-Match on DeleteObject, ETag in a
+	// DeleteObjects entry.
+	cur, err := e.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("race")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("race"), IfMatch: aws.String(etag)})
+	apiErr(t, err, "PreconditionFailed", 412)
+	_, err = e.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("nothing"), IfMatch: aws.String(etag)})
+	apiErr(t, err, "NoSuchKey", 404)
+	if got, _ := e.get(t, "cond", "race"); string(got) != "multipart race" {
+		t.Fatalf("a refused delete removed the object: %q", got)
+	}
+	if _, err := e.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("race"), IfMatch: cur.ETag}); err != nil {
+		t.Fatalf("delete with the current ETag: %v", err)
+	}
+	e.absent(t, "cond", "race")
+	copyHead, err := e.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("copy")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := e.c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: b, Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("copy"), ETag: aws.String(etag)}, {Key: aws.String("mp-new"), ETag: aws.String(`"ffffffffffffffffffffffffffffffff"`)}}}})
+	if err != nil || len(batch.Deleted) != 0 || len(batch.Errors) != 2 || aws.ToString(batch.Errors[0].Code) != "PreconditionFailed" || aws.ToString(batch.Errors[1].Code) != "PreconditionFailed" {
+		t.Fatalf("batch delete with stale ETags: %+v, %v", batch, err)
+	}
+	batch, err = e.c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: b, Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("copy"), ETag: copyHead.ETag}}}})
+	if err != nil || len(batch.Deleted) != 1 || len(batch.Errors) != 0 {
+		t.Fatalf("batch delete with the current ETag: %+v, %v", batch, err)
+	}
+	e.absent(t, "cond", "copy")
+	if got, _ := e.get(t, "cond", "mp-new"); string(got) != "multipart mp-new" {
+		t.Fatalf("a refused batch delete removed an object: %q", got)
 	}
 }
 

@@ -29,7 +29,8 @@ type conditionKey struct{}
 // WithWriteCondition returns ctx carrying c: PutObject, CopyObject (of
 // its destination) and CompleteUpload called with it check c under the
 // key's lock, against the object as it is when the new one would replace
-// it, so that of two conditional writers of one key exactly one can win.
+// it, so that of two conditional writers of one key exactly one can win;
+// DeleteObject checks its IfMatch the same way before it deletes.
 func WithWriteCondition(ctx context.Context, c WriteCondition) context.Context {
 	if !c.IfNoneMatch && c.IfMatch == "" {
 		return ctx

@@ -468,6 +468,9 @@ func (d *Disk) DeleteObject(ctx context.Context, bucket, key string) (Deleted, e
 	if err := d.checkBucket(bucket); err != nil {
 		return Deleted{}, err
 	}
+	if err := writeCondition(ctx).check(d.objectPath(bucket, key)); err != nil {
+		return Deleted{}, err
+	}
 	if v, err := d.versioning(bucket); err != nil || v != "" {
 		if err != nil {
 			return Deleted{}, err

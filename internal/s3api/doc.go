@@ -30,8 +30,9 @@
 // S3 gives in the same case, never served as if it had not been asked;
 // reads of configuration no bucket has answer as S3 answers for an
 // unconfigured bucket. If-None-Match: * and If-Match on PutObject,
-// CopyObject and CompleteMultipartUpload are checked by the store as the
-// write commits (objstore.WithWriteCondition).
+// CopyObject and CompleteMultipartUpload, and If-Match on DeleteObject
+// (or an ETag in a DeleteObjects entry), are checked by the store as the
+// write or deletion commits (objstore.WithWriteCondition).
 //
 // After a change to an object is durable, and before the client is told of
 // it, Deps.OnChange receives a Change; bucket notifications are built on

@@ -300,7 +300,10 @@ func conditions(ifMatch, ifUnmodified, ifNoneMatch, ifModified, etag string, mod
 }
 
 func (h *Handler) deleteObject(w http.ResponseWriter, r *http.Request, rq *request) error {
-	del, err := h.delete(r, rq, rq.key, rq.query["versionId"])
+	// If-Match (of the current version only: writeCondition refuses it
+	// with a versionId) is checked by the store as it deletes.
+	ctx := objstore.WithWriteCondition(r.Context(), objstore.WriteCondition{IfMatch: r.Header.Get("If-Match")})
+	del, err := h.delete(ctx, r, rq, rq.key, rq.query["versionId"])
 	if err != nil {
 		return err
 	}
@@ -324,6 +327,11 @@ type deleteRequest struct {
 	Objects []struct {
 		Key       string
 		VersionID string `xml:"VersionId"`
+		// ETag makes the deletion conditional, as If-Match does
+		// DeleteObject's; the other conditions are directory buckets'.
+		ETag             string
+		LastModifiedTime *struct{}
+		Size             *struct{}
 	} `xml:"Object"`
 }
 
@@ -390,6 +398,12 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, rq *requ
 		case o.VersionID != "" && !objstore.ValidVersionID(o.VersionID):
 			fail(s3err("InvalidArgument", "Invalid version id specified"))
 			continue
+		case o.LastModifiedTime != nil || o.Size != nil:
+			fail(s3err("NotImplemented", "Conditional deletes by LastModifiedTime or Size are not implemented."))
+			continue
+		case o.ETag != "" && o.VersionID != "":
+			fail(s3err("NotImplemented", "A conditional delete applies to the current version only."))
+			continue
 		}
 		// Each key of the batch is an s3:DeleteObject (or
 		// s3:DeleteObjectVersion) of its own.
@@ -406,7 +420,8 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, rq *requ
 			}
 			return err
 		}
-		del, err := h.delete(r, rq, o.Key, version)
+		ctx := objstore.WithWriteCondition(r.Context(), objstore.WriteCondition{IfMatch: o.ETag})
+		del, err := h.delete(ctx, r, rq, o.Key, version)
 		if err == nil && del.Existed {
 			sub := *rq
 			sub.key = o.Key

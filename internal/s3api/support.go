@@ -210,9 +210,9 @@ func requestPayer(_ *http.Request, _ *request, v string) error {
 }
 
 // writeCondition takes If-Match and If-None-Match on the operations that
-// honour them: reads of an object, and writes of one (PutObject,
-// CopyObject and CompleteMultipartUpload), where If-None-Match may only
-// be "*".
+// honour them: reads of an object, writes of one (PutObject, CopyObject
+// and CompleteMultipartUpload), where If-None-Match may only be "*", and
+// If-Match on DeleteObject of the current version.
 func writeCondition(r *http.Request, rq *request, _ string) error {
 	if !rq.hasKey {
 		return s3err("NotImplemented", "Conditional requests on buckets are not implemented.")
@@ -222,6 +222,11 @@ func writeCondition(r *http.Request, rq *request, _ string) error {
 	write := false
 	switch {
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return nil
+	case r.Method == http.MethodDelete && !upload && !rq.query.Has("versionId") && !rq.query.Has("tagging"):
+		if r.Header.Get("If-None-Match") != "" {
+			return s3err("NotImplemented", "DeleteObject takes If-Match, not If-None-Match.")
+		}
 		return nil
 	case r.Method == http.MethodPut && !upload:
 		write = true

@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"net/http"
@@ -55,11 +56,10 @@ func markerAnswer(w http.ResponseWriter, err error) error {
 // versioning) or, given one, the version named: under GOVERNANCE
 // retention only with x-amz-bypass-governance-retention from a signer
 // allowed to bypass it.
-func (h *Handler) delete(r *http.Request, rq *request, key string, version []string) (objstore.Deleted, error) {
+func (h *Handler) delete(ctx context.Context, r *http.Request, rq *request, key string, version []string) (objstore.Deleted, error) {
 	if len(version) == 0 {
-		return h.d.Store.DeleteObject(r.Context(), rq.bucket, key)
+		return h.d.Store.DeleteObject(ctx, rq.bucket, key)
 	}
-	ctx := r.Context()
 	if bypass, err := h.bypass(r, rq, key); err != nil {
 		return objstore.Deleted{}, err
 	} else if bypass {

@@ -517,6 +517,9 @@ func (s *Store) DeleteVersion(ctx context.Context, bucket, key, versionID string
 		}
 	}
 	in := &s3.DeleteObjectInput{Bucket: &bucket, Key: &key, VersionId: version(versionID)}
+	if c := objstore.WriteConditionOf(ctx); c != nil && versionID == "" {
+		in.IfMatch = optional(c.IfMatch)
+	}
 	if objstore.BypassGovernance(ctx) {
 		in.BypassGovernanceRetention = aws.Bool(true)
 	}
