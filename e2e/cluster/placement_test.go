@@ -304,9 +304,11 @@ func TestPlacement(t *testing.T) {
 		if d := time.Since(start); d > 20*time.Second {
 			t.Fatalf("the invocation took %v", d)
 		}
-		if !strings.Contains(n3.Log(), "forwarded invocation was not started") {
-			t.Fatalf("node 3 did not say it ran a forward that was not started itself")
-		}
+		// The line is logged before the answer is sent, but reaches the
+		// test through the server's stderr, which may come after it.
+		waitUntil(t, "node 3 to say it ran a forward that was not started itself", 5*time.Second, func() bool {
+			return strings.Contains(n3.Log(), "forwarded invocation was not started")
+		})
 		// Node 1 was killed before the cluster raised its streams'
 		// replicas (it waits for a size held 20 seconds): streams only it
 		// held are gone, and the others could not write their final
