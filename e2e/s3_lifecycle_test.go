@@ -23,7 +23,6 @@ import (
 // lifecycle configuration, and sees S3's refusals of bad ones.
 func TestS3LifecycleConfiguration(t *testing.T) {
 	e := newS3Env(t)
-	skipExternalLifecycle(t, e.srv)
 	ctx := ctxT(t)
 	e.bucket(t, "rules")
 	_, err := e.c.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String("rules")})
@@ -151,7 +150,6 @@ func TestS3LifecycleConfiguration(t *testing.T) {
 // notification to the bucket's queue, and keeps the rest.
 func TestS3LifecycleExpires(t *testing.T) {
 	srv := alofttest.Start(t, "--lifecycle-interval", "1s")
-	skipExternalLifecycle(t, srv)
 	e := &s3Env{srv: srv, c: srv.S3()}
 	ctx := ctxT(t)
 	qc := srv.SQS()
@@ -268,15 +266,5 @@ func TestS3LifecycleExpires(t *testing.T) {
 	slices.Sort(notified)
 	if !slices.Equal(notified, gone) {
 		t.Fatalf("notified of %v, want %v", notified, gone)
-	}
-}
-
-// skipExternalLifecycle skips a test of lifecycle rules on a server whose
-// objects are in an external store (alofttest.ObjectsEnv), which refuses
-// them: the store applies its own (s3store's test checks the refusal).
-func skipExternalLifecycle(t *testing.T, srv *alofttest.Server) {
-	t.Helper()
-	if srv.ObjectStore != nil {
-		t.Skip("lifecycle rules are refused with an external object store (" + alofttest.ObjectsEnv + "=external): the store applies its own")
 	}
 }

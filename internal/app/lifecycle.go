@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -27,11 +28,12 @@ const lifecycleService = "s3.amazonaws.com"
 // startLifecycle starts applying the buckets' lifecycle rules every
 // --lifecycle-interval (never when it is 0): expiring objects, with an
 // s3:LifecycleExpiration:Delete notification for each, and aborting
-// incomplete uploads. Nodes sharing one object store directory take
-// turns by a lease on the backbone, as the upload sweeper does.
+// incomplete uploads. Nodes sharing one object store (a directory, or
+// an external store) take turns by a lease on the backbone, as the
+// upload sweeper does.
 func (s *Server) startLifecycle(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
 	interval := s.cfg.LifecycleInterval
-	if interval <= 0 || s.disk == nil { // an external store applies its own rules
+	if interval <= 0 {
 		return nil
 	}
 	lease, err := s.storeLease(ctx, js, lifecycleLeaseBucket, 3*interval)
@@ -44,7 +46,7 @@ func (s *Server) startLifecycle(ctx context.Context, js jetstream.JetStream, log
 	if err != nil {
 		return fmt.Errorf("app: lifecycle notifications: %w", err)
 	}
-	s.lifecycle = s.disk.StartLifecycle(objstore.LifecycleOptions{
+	s.lifecycle = objstore.StartLifecycle(s.objects, time.Now, objstore.LifecycleOptions{
 		Interval: interval,
 		Hold:     lease.hold,
 		Release:  lease.release,

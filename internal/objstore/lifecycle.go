@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// LifecycleStore keeps buckets' lifecycle configurations. The caller
-// checks a configuration against S3's rules before storing it.
+// LifecycleStore keeps buckets' lifecycle configurations, and removes
+// what they expire (RunLifecycle). The caller checks a configuration
+// against S3's rules before storing it.
 type LifecycleStore interface {
 	// PutLifecycle replaces a bucket's lifecycle configuration; nil
 	// removes it.
@@ -20,6 +21,11 @@ type LifecycleStore interface {
 	// Lifecycle returns a bucket's lifecycle configuration, nil if it has
 	// none.
 	Lifecycle(ctx context.Context, bucket string) (*LifecycleConfig, error)
+	// ExpireObject deletes an object the way a lifecycle rule does: only
+	// if it is still the object described by want, so that an object
+	// written since it was judged is never removed; with versioning, by a
+	// delete marker. Deleted.Existed is false when nothing was removed.
+	ExpireObject(ctx context.Context, bucket, key string, want ObjectInfo) (Deleted, error)
 }
 
 // LifecycleConfig is a bucket's lifecycle configuration, kept as

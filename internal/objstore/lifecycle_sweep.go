@@ -34,9 +34,9 @@ type LifecycleResult struct {
 	Versions int
 }
 
-// StartLifecycle starts applying the buckets' lifecycle rules every
-// Interval. Stop the returned Sweeper to end it.
-func (d *Disk) StartLifecycle(o LifecycleOptions) *Sweeper {
+// StartLifecycle starts applying the lifecycle rules of st's buckets
+// every Interval, as of now(). Stop the returned Sweeper to end it.
+func StartLifecycle(st Store, now func() time.Time, o LifecycleOptions) *Sweeper {
 	if o.Interval <= 0 {
 		o.Interval = 10 * time.Minute
 	}
@@ -44,7 +44,7 @@ func (d *Disk) StartLifecycle(o LifecycleOptions) *Sweeper {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return every(o.Interval, max(o.Interval, 5*time.Minute), o.Hold, o.Release, func(ctx context.Context) {
-		res, err := d.RunLifecycle(ctx, d.now(), o.Expired)
+		res, err := RunLifecycle(ctx, st, now(), o.Expired)
 		if err != nil {
 			o.Logger.Error("applying lifecycle rules", "err", err)
 		}
@@ -54,14 +54,15 @@ func (d *Disk) StartLifecycle(o LifecycleOptions) *Sweeper {
 	})
 }
 
-// RunLifecycle applies every bucket's enabled lifecycle rules as of now:
+// RunLifecycle applies the enabled lifecycle rules of every bucket of st
+// as of now:
 // it removes the objects an Expiration has fallen due for (telling
 // expired of each, if set) and aborts the uploads an
 // AbortIncompleteMultipartUpload has. A bucket whose rules cannot be read
 // is skipped and reported in the error once the others are done.
-func (d *Disk) RunLifecycle(ctx context.Context, now time.Time, expired func(context.Context, BucketInfo, ObjectInfo, Deleted)) (LifecycleResult, error) {
+func RunLifecycle(ctx context.Context, st Store, now time.Time, expired func(context.Context, BucketInfo, ObjectInfo, Deleted)) (LifecycleResult, error) {
 	var res LifecycleResult
-	buckets, err := d.ListBuckets(ctx)
+	buckets, err := st.ListBuckets(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -70,7 +71,7 @@ func (d *Disk) RunLifecycle(ctx context.Context, now time.Time, expired func(con
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		cfg, err := d.Lifecycle(ctx, b.Name)
+		cfg, err := st.Lifecycle(ctx, b.Name)
 		if errors.Is(err, ErrNoSuchBucket) || (err == nil && cfg == nil) {
 			continue
 		}
@@ -78,7 +79,7 @@ func (d *Disk) RunLifecycle(ctx context.Context, now time.Time, expired func(con
 			errs = append(errs, err)
 			continue
 		}
-		if err := d.lifecycleBucket(ctx, b, cfg, now, expired, &res); err != nil && !errors.Is(err, ErrNoSuchBucket) {
+		if err := lifecycleBucket(ctx, st, b, cfg, now, expired, &res); err != nil && !errors.Is(err, ErrNoSuchBucket) {
 			errs = append(errs, fmt.Errorf("objstore: lifecycle of %s: %w", b.Name, err))
 		}
 	}
@@ -86,7 +87,7 @@ func (d *Disk) RunLifecycle(ctx context.Context, now time.Time, expired func(con
 }
 
 // lifecycleBucket applies one bucket's rules.
-func (d *Disk) lifecycleBucket(ctx context.Context, b BucketInfo, cfg *LifecycleConfig, now time.Time,
+func lifecycleBucket(ctx context.Context, st Store, b BucketInfo, cfg *LifecycleConfig, now time.Time,
 	expired func(context.Context, BucketInfo, ObjectInfo, Deleted), res *LifecycleResult) error {
 	var expiring, aborting, versioned []*LifecycleRule
 	for i := range cfg.Rules {
@@ -105,32 +106,13 @@ func (d *Disk) lifecycleBucket(ctx context.Context, b BucketInfo, cfg *Lifecycle
 		}
 	}
 	if len(versioned) > 0 {
-		if err := d.lifecycleVersions(ctx, b, versioned, now, expired, res); err != nil {
+		if err := lifecycleVersions(ctx, st, b, versioned, now, expired, res); err != nil {
 			return err
 		}
 	}
 	if len(aborting) > 0 {
-		ups, err := d.bucketUploads(b.Name)
-		if err != nil {
+		if err := abortDue(ctx, st, b.Name, aborting, now, res); err != nil {
 			return err
-		}
-		for _, u := range ups {
-			due := false
-			for _, r := range aborting {
-				if strings.HasPrefix(u.m.Key, r.Filter.Prefix) && !now.Before(LifecycleDue(u.m.Initiated, r.AbortDays)) {
-					due = true
-					break
-				}
-			}
-			if !due {
-				continue
-			}
-			err := d.AbortUpload(ctx, b.Name, u.m.Key, u.id)
-			if err == nil {
-				res.Aborted++
-			} else if !errors.Is(err, ErrNoSuchUpload) {
-				return fmt.Errorf("abort upload %s: %w", u.id, err)
-			}
 		}
 	}
 	if len(expiring) == 0 {
@@ -138,7 +120,7 @@ func (d *Disk) lifecycleBucket(ctx context.Context, b BucketInfo, cfg *Lifecycle
 	}
 	opts := ListOptions{Prefix: commonPrefix(expiring)}
 	for {
-		page, err := d.ListObjects(ctx, b.Name, opts)
+		page, err := st.ListObjects(ctx, b.Name, opts)
 		if err != nil {
 			return err
 		}
@@ -146,14 +128,14 @@ func (d *Disk) lifecycleBucket(ctx context.Context, b BucketInfo, cfg *Lifecycle
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			info, due, err := d.expiryDue(ctx, b.Name, o, expiring, now)
+			info, due, err := expiryDue(ctx, st, b.Name, o, expiring, now)
 			if err != nil {
 				return err
 			}
 			if !due {
 				continue
 			}
-			del, err := d.ExpireObject(ctx, b.Name, info.Key, info)
+			del, err := st.ExpireObject(ctx, b.Name, info.Key, info)
 			if err != nil {
 				return err
 			}
@@ -175,13 +157,13 @@ func (d *Disk) lifecycleBucket(ctx context.Context, b BucketInfo, cfg *Lifecycle
 // expiryDue reports whether one of the rules has expired the listed
 // object o as of now. An object some rule selects by its tags is read
 // again for them; the description returned is the one judged.
-func (d *Disk) expiryDue(ctx context.Context, bucket string, o ObjectInfo, rules []*LifecycleRule, now time.Time) (ObjectInfo, bool, error) {
+func expiryDue(ctx context.Context, st Store, bucket string, o ObjectInfo, rules []*LifecycleRule, now time.Time) (ObjectInfo, bool, error) {
 	headed := false
 	for _, r := range rules {
 		f := &r.Filter
 		if len(f.Tags) > 0 && !headed && (&LifecycleFilter{Prefix: f.Prefix, SizeGreaterThan: f.SizeGreaterThan,
 			SizeLessThan: f.SizeLessThan}).Selects(o.Key, o.Size, nil) {
-			info, err := d.HeadObject(ctx, bucket, o.Key)
+			info, err := st.HeadObject(ctx, bucket, o.Key)
 			if errors.Is(err, ErrNoSuchKey) {
 				return o, false, nil
 			}
@@ -220,14 +202,14 @@ func commonPrefix(rules []*LifecycleRule) string {
 // version noncurrent from when the next one was made, and the delete
 // markers an ExpiredObjectDeleteMarker finds alone (the only version of
 // their key). A bucket whose versioning was never set has neither.
-func (d *Disk) lifecycleVersions(ctx context.Context, b BucketInfo, rules []*LifecycleRule, now time.Time,
+func lifecycleVersions(ctx context.Context, st Store, b BucketInfo, rules []*LifecycleRule, now time.Time,
 	expired func(context.Context, BucketInfo, ObjectInfo, Deleted), res *LifecycleResult) error {
-	if v, err := d.versioning(b.Name); err != nil || v == "" {
+	if v, err := st.Versioning(ctx, b.Name); err != nil || v == "" {
 		return err
 	}
 	opts := VersionListOptions{Prefix: commonPrefix(rules)}
 	for {
-		page, err := d.ListVersions(ctx, b.Name, opts)
+		page, err := st.ListVersions(ctx, b.Name, opts)
 		if err != nil {
 			return err
 		}
@@ -253,7 +235,7 @@ func (d *Disk) lifecycleVersions(ctx context.Context, b BucketInfo, rules []*Lif
 			for j < len(vs) && vs[j].Key == vs[i].Key {
 				j++
 			}
-			if err := d.expireVersions(ctx, b, vs[i:j], rules, now, expired, res); err != nil {
+			if err := expireVersions(ctx, st, b, vs[i:j], rules, now, expired, res); err != nil {
 				return err
 			}
 			i = j
@@ -273,13 +255,13 @@ func (d *Disk) lifecycleVersions(ctx context.Context, b BucketInfo, rules []*Lif
 
 // expireVersions applies the version rules to one key's versions, newest
 // first (as listed).
-func (d *Disk) expireVersions(ctx context.Context, b BucketInfo, vs []ObjectInfo, rules []*LifecycleRule, now time.Time,
+func expireVersions(ctx context.Context, st Store, b BucketInfo, vs []ObjectInfo, rules []*LifecycleRule, now time.Time,
 	expired func(context.Context, BucketInfo, ObjectInfo, Deleted), res *LifecycleResult) error {
 	if len(vs) == 0 || !vs[0].IsLatest {
 		return nil
 	}
 	remove := func(v ObjectInfo) error {
-		del, err := d.DeleteVersion(ctx, b.Name, v.Key, s3ID(v.VersionID))
+		del, err := st.DeleteVersion(ctx, b.Name, v.Key, s3ID(v.VersionID))
 		if errors.Is(err, ErrLocked) {
 			return nil // Object Lock keeps it; so does S3's lifecycle
 		}
@@ -316,4 +298,38 @@ func (d *Disk) expireVersions(ctx context.Context, b BucketInfo, vs []ObjectInfo
 		}
 	}
 	return nil
+}
+
+// abortDue aborts the uploads of bucket that one of the rules has fallen
+// due for as of now.
+func abortDue(ctx context.Context, st Store, bucket string, rules []*LifecycleRule, now time.Time, res *LifecycleResult) error {
+	opts := UploadListOptions{Prefix: commonPrefix(rules)}
+	for {
+		page, err := st.ListUploads(ctx, bucket, opts)
+		if err != nil {
+			return err
+		}
+		for _, u := range page.Uploads {
+			due := false
+			for _, r := range rules {
+				if strings.HasPrefix(u.Key, r.Filter.Prefix) && !now.Before(LifecycleDue(u.Initiated, r.AbortDays)) {
+					due = true
+					break
+				}
+			}
+			if !due {
+				continue
+			}
+			err := st.AbortUpload(ctx, bucket, u.Key, u.UploadID)
+			if err == nil {
+				res.Aborted++
+			} else if !errors.Is(err, ErrNoSuchUpload) {
+				return fmt.Errorf("abort upload %s: %w", u.UploadID, err)
+			}
+		}
+		if !page.IsTruncated {
+			return nil
+		}
+		opts.KeyMarker, opts.UploadIDMarker = page.NextKeyMarker, page.NextUploadIDMarker
+	}
 }

@@ -123,12 +123,12 @@ func TestRunLifecycle(t *testing.T) {
 		expired = append(expired, info.Key)
 	}
 	// Before any rule is due, nothing goes.
-	res, err := d.RunLifecycle(ctx, first.LastModified.Add(time.Hour), note)
+	res, err := RunLifecycle(ctx, d, first.LastModified.Add(time.Hour), note)
 	if err != nil || res != (LifecycleResult{}) || len(expired) != 0 {
 		t.Fatalf("an hour on: %+v %v %v", res, err, expired)
 	}
 	// A day rounded up to midnight: the one-day rules, not the two-day one.
-	res, err = d.RunLifecycle(ctx, LifecycleDue(first.LastModified, 1), note)
+	res, err = RunLifecycle(ctx, d, LifecycleDue(first.LastModified, 1), note)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestRunLifecycle(t *testing.T) {
 		t.Fatalf("an upload no rule selects: %v", err)
 	}
 	expired = nil
-	if _, err := d.RunLifecycle(ctx, LifecycleDue(first.LastModified, 2), note); err != nil {
+	if _, err := RunLifecycle(ctx, d, LifecycleDue(first.LastModified, 2), note); err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(expired)
@@ -179,10 +179,10 @@ func TestLifecycleDateRule(t *testing.T) {
 		{ID: "d", Enabled: true, Expiration: &LifecycleExpiration{Date: date}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := d.RunLifecycle(ctx, date.Add(-time.Second), nil); err != nil || res.Expired != 0 {
+	if res, err := RunLifecycle(ctx, d, date.Add(-time.Second), nil); err != nil || res.Expired != 0 {
 		t.Fatalf("before the date: %+v %v", res, err)
 	}
-	if res, err := d.RunLifecycle(ctx, date, nil); err != nil || res.Expired != 1 {
+	if res, err := RunLifecycle(ctx, d, date, nil); err != nil || res.Expired != 1 {
 		t.Fatalf("at the date: %+v %v", res, err)
 	}
 }
@@ -237,7 +237,7 @@ func TestStartLifecycleHoldsLease(t *testing.T) {
 	var holds atomic.Int32 // the first three rounds are another node's
 	var released atomic.Bool
 	expired := make(chan string, 1)
-	s := d.StartLifecycle(LifecycleOptions{
+	s := StartLifecycle(d, d.now, LifecycleOptions{
 		Interval: 10 * time.Millisecond,
 		Hold:     func(context.Context) bool { return holds.Add(1) > 3 },
 		Release:  func(context.Context) { released.Store(true) },
@@ -287,7 +287,7 @@ func BenchmarkRunLifecycle(b *testing.B) {
 	}
 	now := time.Now()
 	for b.Loop() {
-		if res, err := d.RunLifecycle(ctx, now, nil); err != nil || res.Expired != 0 {
+		if res, err := RunLifecycle(ctx, d, now, nil); err != nil || res.Expired != 0 {
 			b.Fatal(res, err)
 		}
 	}

@@ -346,14 +346,14 @@ func TestLifecycleOfVersions(t *testing.T) {
 		seen = append(seen, info.Key+":"+s3ID(del.VersionID))
 	}
 	// Not yet due: nothing goes.
-	res, err := d.RunLifecycle(ctx, time.Now(), note)
+	res, err := RunLifecycle(ctx, d, time.Now(), note)
 	if err != nil || res.Versions != 1 { // the lone marker goes at once
 		t.Fatalf("first run: %+v %v", res, err)
 	}
 	if got, want := versionsOf(t, d, "lcv"), []string{"keep/k:b*", "keep/k:a", "logs/k:3*", "logs/k:2", "logs/k:1"}; !slices.Equal(got, want) {
 		t.Fatalf("versions %v, want %v", got, want)
 	}
-	res, err = d.RunLifecycle(ctx, time.Now().Add(72*time.Hour), note)
+	res, err = RunLifecycle(ctx, d, time.Now().Add(72*time.Hour), note)
 	if err != nil || res.Versions != 1 {
 		t.Fatalf("second run: %+v %v", res, err)
 	}

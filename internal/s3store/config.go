@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 
@@ -23,10 +22,11 @@ const (
 	docPublicAccess = "public-access-block"
 	docCORS         = "cors"
 	docWebsite      = "website"
+	docLifecycle    = "lifecycle"
 )
 
 // docKinds are every kind, removed with their bucket.
-var docKinds = []string{docNotification, docPolicy, docPublicAccess, docCORS, docWebsite}
+var docKinds = []string{docNotification, docPolicy, docPublicAccess, docCORS, docWebsite, docLifecycle}
 
 // putDoc stores v (nil removes it) as bucket's document of kind, once the
 // bucket is known to exist.
@@ -139,25 +139,34 @@ func (s *Store) Website(ctx context.Context, bucket string, prev *objstore.Websi
 	return cfg, nil
 }
 
-// errLifecycle refuses lifecycle rules: the external store applies its
-// own, set on it directly.
-var errLifecycle = &objstore.ServiceError{Status: http.StatusNotImplemented, Code: "NotImplemented",
-	Message: "Lifecycle rules of buckets in an external object store are set on that store, which applies them."}
-
-// PutLifecycle refuses: see errLifecycle. Removing none succeeds.
+// PutLifecycle replaces a bucket's lifecycle configuration; nil removes
+// it. The rules are Aloft's to apply (objstore.RunLifecycle), as on a
+// disk, so that their expirations are notified: the external store is
+// given none.
 func (s *Store) PutLifecycle(ctx context.Context, bucket string, cfg *objstore.LifecycleConfig) error {
-	if err := s.checkBucket(ctx, bucket); err != nil {
-		return err
-	}
-	if cfg == nil {
-		return nil
-	}
-	return errLifecycle
+	return s.putDoc(ctx, bucket, docLifecycle, cfg, cfg == nil)
 }
 
-// Lifecycle returns nil: no lifecycle rules are kept here.
+// Lifecycle returns a bucket's lifecycle configuration, nil if none.
 func (s *Store) Lifecycle(ctx context.Context, bucket string) (*objstore.LifecycleConfig, error) {
-	return nil, s.checkBucket(ctx, bucket)
+	cfg := &objstore.LifecycleConfig{}
+	ok, err := s.getDoc(ctx, bucket, docLifecycle, cfg)
+	if !ok {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// ExpireObject deletes the current object under key if its ETag is still
+// want's, by a conditional delete the external store checks (with
+// versioning, a delete marker, as DeleteObject makes).
+func (s *Store) ExpireObject(ctx context.Context, bucket, key string, want objstore.ObjectInfo) (objstore.Deleted, error) {
+	ctx = objstore.WithWriteCondition(ctx, objstore.WriteCondition{IfMatch: `"` + want.ETag + `"`})
+	del, err := s.DeleteObject(ctx, bucket, key)
+	if errors.Is(err, objstore.ErrPreconditionFailed) || errors.Is(err, objstore.ErrNoSuchKey) || errors.Is(err, objstore.ErrNoSuchBucket) {
+		return objstore.Deleted{}, nil // written since, or gone
+	}
+	return del, err
 }
 
 // PutObjectTags replaces an object's tags.

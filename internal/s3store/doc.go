@@ -16,11 +16,13 @@
 // is never kept here).
 //
 // The bucket configurations Aloft itself acts on (notifications, bucket
-// policies, public access blocks, CORS and website configurations) are
-// kept in Docs, which the server backs with the backbone's key-value
-// store so that every node reads the same ones. Lifecycle rules are
-// refused with NotImplemented: they belong on the external store, which
-// applies its own.
+// policies, public access blocks, CORS, website configurations and
+// lifecycle rules) are kept in Docs, which the server backs with the
+// backbone's key-value store so that every node reads the same ones.
+// Lifecycle rules are applied by Aloft (objstore.RunLifecycle, on one
+// node at a time), not by the external store, so that their expirations
+// are notified as on a disk; an expiration is a conditional delete
+// (If-Match), so an object written since it was judged stays.
 //
 // # Consistency
 //

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -390,10 +391,57 @@ func TestBucketConfigurationsThroughExternalStore(t *testing.T) {
 	if err != nil || len(tags.TagSet) != 1 {
 		t.Fatalf("bucket tags: %v %v", tags, err)
 	}
-	_, err = c.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{Bucket: b, LifecycleConfiguration: &types.BucketLifecycleConfiguration{
-		Rules: []types.LifecycleRule{{ID: aws.String("r"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("tmp/")}, Expiration: &types.LifecycleExpiration{Days: aws.Int32(1)}}}}})
-	if code(err) != "NotImplemented" {
+	// Lifecycle rules are kept in the shared documents and applied by
+	// objstore.RunLifecycle over the external store; the store itself is
+	// given none.
+	for _, k := range []string{"tmp/a", "tmp/b", "keep"} {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String(k), Body: strings.NewReader(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{Bucket: b, LifecycleConfiguration: &types.BucketLifecycleConfiguration{
+		Rules: []types.LifecycleRule{{ID: aws.String("r"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("tmp/")}, Expiration: &types.LifecycleExpiration{Days: aws.Int32(1)}}}}}); err != nil {
 		t.Fatalf("lifecycle rules: %v", err)
+	}
+	lc, err := c.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: b})
+	if err != nil || len(lc.Rules) != 1 || aws.ToString(lc.Rules[0].ID) != "r" {
+		t.Fatalf("lifecycle rules back: %v, %v", lc, err)
+	}
+	if cfg, err := s.back.Lifecycle(ctx, "configured"); err != nil || cfg != nil {
+		t.Fatalf("the external store was given lifecycle rules: %v, %v", cfg, err)
+	}
+	// tmp/b is replaced after it was judged: its expiry is a conditional
+	// delete of what was judged, so the new object stays.
+	stale, err := s.store.HeadObject(ctx, "configured", "tmp/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("tmp/b"), Body: strings.NewReader("rewritten")}); err != nil {
+		t.Fatal(err)
+	}
+	if del, err := s.store.ExpireObject(ctx, "configured", "tmp/b", stale); err != nil || del.Existed {
+		t.Fatalf("expiring a replaced object: %+v, %v", del, err)
+	}
+	var expired []string
+	res, err := objstore.RunLifecycle(ctx, s.store, time.Now().Add(72*time.Hour), func(_ context.Context, _ objstore.BucketInfo, info objstore.ObjectInfo, _ objstore.Deleted) {
+		expired = append(expired, info.Key)
+	})
+	if err != nil || res.Expired != 2 || len(expired) != 2 || expired[0] != "tmp/a" || expired[1] != "tmp/b" {
+		t.Fatalf("lifecycle over the external store: %+v %v, %v", res, expired, err)
+	}
+	for k, want := range map[string]bool{"tmp/a": false, "tmp/b": false, "keep": true} {
+		if _, err := s.back.HeadObject(ctx, "configured", k); (err == nil) != want {
+			t.Fatalf("%s in the external store after the lifecycle: %v, want present=%v", k, err, want)
+		}
+	}
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("keep")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: b}); err != nil {
+		t.Fatal(err)
+	}
+	if doc, _ := s.docs.Get(ctx, "configured", "lifecycle"); doc != nil {
+		t.Fatal("lifecycle rules still in the shared documents after their removal")
 	}
 	if _, err := c.DeleteBucketCors(ctx, &s3.DeleteBucketCorsInput{Bucket: b}); err != nil {
 		t.Fatal(err)
