@@ -455,7 +455,11 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 // update changes queue name's record with fn and stores it, retrying
 // when another writer got there first.
 func (s *Service) update(ctx context.Context, name string, fn func(*record) *Error) (*record, error) {
-	for range 10 {
+	// Each round that loses to another change sees that change: one of
+	// any number of concurrent changes wins each round, so they all end,
+	// however many there are (a client's retries after an election pile
+	// up a few dozen).
+	for ctx.Err() == nil {
 		r, qerr := s.get(name)
 		if qerr != nil {
 			return nil, qerr
@@ -480,7 +484,7 @@ func (s *Service) update(ctx context.Context, name string, fn func(*record) *Err
 		}
 		s.waitFor(e.Revision())
 	}
-	return nil, fmt.Errorf("queues: update %s: too many concurrent changes", name)
+	return nil, fmt.Errorf("queues: update %s: %w", name, ctx.Err())
 }
 
 // SetAttributes changes queue name's attributes.

@@ -118,6 +118,30 @@ func (h handle) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.P
 	})
 }
 
+// CreateConsumer creates a consumer, trying again while its stream
+// elects a leader (a stream made moments before may have none yet).
+func (h handle) CreateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Consumer, error) {
+		return h.JetStream.CreateConsumer(ctx, stream, cfg)
+	})
+}
+
+// CreateOrUpdateConsumer creates or updates a consumer, trying again
+// while its stream elects a leader.
+func (h handle) CreateOrUpdateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Consumer, error) {
+		return h.JetStream.CreateOrUpdateConsumer(ctx, stream, cfg)
+	})
+}
+
+// UpdateConsumer updates a consumer, trying again while its stream
+// elects a leader.
+func (h handle) UpdateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	return retry(ctx, h.s, adminAttempt, adminTries, func(ctx context.Context) (jetstream.Consumer, error) {
+		return h.JetStream.UpdateConsumer(ctx, stream, cfg)
+	})
+}
+
 // KeyValue opens a bucket whose writes are tried again if unanswered.
 func (h handle) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
 	kv, err := h.JetStream.KeyValue(ctx, bucket)

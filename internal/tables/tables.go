@@ -500,7 +500,9 @@ func (s *Service) Tag(ctx context.Context, name string, add map[string]string, r
 // change changes table name's definition by fn (given a copy to
 // change), stored only over the version it was given.
 func (s *Service) change(ctx context.Context, name, what string, fn func(d *Def) error) (*Def, error) {
-	for range 10 {
+	// One of any number of concurrent changes wins each round, so they
+	// all end; the caller's context bounds the wait.
+	for ctx.Err() == nil {
 		t, err := s.get(name)
 		if err != nil {
 			return nil, err
@@ -522,7 +524,7 @@ func (s *Service) change(ctx context.Context, name, what string, fn func(d *Def)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("tables: %s %s: too many concurrent changes", what, name)
+	return nil, fmt.Errorf("tables: %s %s: %w", what, name, ctx.Err())
 }
 
 // TableName returns the table name of a table ARN (or a name).

@@ -482,7 +482,9 @@ func (s *Service) SetTopicAttribute(ctx context.Context, name, key, value string
 }
 
 func (s *Service) updateTopic(ctx context.Context, name string, fn func(*topic)) error {
-	for range 10 {
+	// One of any number of concurrent changes wins each round, so they
+	// all end; the caller's context bounds the wait.
+	for ctx.Err() == nil {
 		t, err := s.getTopic(name)
 		if err != nil {
 			return err
@@ -503,7 +505,7 @@ func (s *Service) updateTopic(ctx context.Context, name string, fn func(*topic))
 			s.waitFor(e.Revision())
 		}
 	}
-	return fmt.Errorf("topics: update %s: too many concurrent changes", name)
+	return fmt.Errorf("topics: update %s: %w", name, ctx.Err())
 }
 
 // Tags returns topic name's tags.
