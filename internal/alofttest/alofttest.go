@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -118,6 +119,9 @@ type Server struct {
 	exited     chan struct{}
 	logMu      sync.Mutex
 	log        bytes.Buffer // the server's stderr
+	logPipe    *os.File     // its read end, while the server runs
+	logRead    atomic.Int64 // bytes read from the pipe
+	logKept    atomic.Int64 // bytes of those in log
 	waitErr    error
 }
 
@@ -208,6 +212,9 @@ func (s *Server) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.logPipe, _ = stderr.(*os.File)
+	s.logRead.Store(0)
+	s.logKept.Store(0)
 	s.exited = make(chan struct{})
 	type addrs struct{ api, gateway string }
 	ready := make(chan addrs, 1)
@@ -229,13 +236,14 @@ func (s *Server) start() {
 			return
 		}
 		started <- nil
-		sc := bufio.NewScanner(stderr)
+		sc := bufio.NewScanner(countingReader{stderr, &s.logRead})
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
 			s.logMu.Lock()
 			s.log.WriteString(line + "\n")
 			s.logMu.Unlock()
+			s.logKept.Add(int64(len(line)) + 1)
 			var rec struct {
 				Msg     string `json:"msg"`
 				Listen  string `json:"listen"`
@@ -278,8 +286,14 @@ func (s *Server) Alive() bool {
 	}
 }
 
-// Log returns what the server has written to stderr.
+// Log returns what the server has written to stderr, up to now: a line
+// the server wrote before it answered a request is in it once the answer
+// has come (Log first waits, up to a second, for what is still in the
+// pipe from the server to be read).
 func (s *Server) Log() string {
+	for deadline := time.Now().Add(time.Second); !s.logSettled() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	return s.log.String()
@@ -529,4 +543,16 @@ func Backbone(t testing.TB) string {
 	}
 	t.Cleanup(ns.Shutdown)
 	return ns.ClientURL()
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }

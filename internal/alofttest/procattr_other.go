@@ -13,3 +13,7 @@ func serverProcAttr(user *syscall.Credential) *syscall.SysProcAttr {
 	}
 	return &syscall.SysProcAttr{Credential: user}
 }
+
+// logSettled reports whether every line read from the server's stderr
+// is in its log (what is still in the pipe is not known here).
+func (s *Server) logSettled() bool { return s.logRead.Load() == s.logKept.Load() }
