@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -607,4 +609,55 @@ func TestS3Tagging(t *testing.T) {
 	}
 	_, err = e.c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: b})
 	apiErr(t, err, "NoSuchTagSet", 404)
+}
+
+// TestS3ConditionalDeletePermissions: a delete conditional on an ETag
+// needs s3:GetObject besides s3:DeleteObject, as on S3 (its answer tells
+// whether the object has that ETag); "*" and an unconditional delete need
+// s3:DeleteObject alone.
+func TestS3ConditionalDeletePermissions(t *testing.T) {
+	e := newS3Env(t)
+	ctx := ctxT(t)
+	e.bucket(t, "guarded")
+	b := aws.String("guarded")
+	var etags []string
+	for _, k := range []string{"a", "b", "c", "d"} {
+		out, err := e.c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String(k), Body: strings.NewReader("content of " + k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		etags = append(etags, aws.ToString(out.ETag))
+	}
+	root := clientsFor(e.srv, e.srv.Config().Credentials)
+	if _, err := root.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("deleter")}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := root.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("deleter")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.iam.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("deleter"), PolicyName: aws.String("delete"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::guarded/*"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	u := clientsFor(e.srv, credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), ""))
+	waitFor(t, "an unconditional delete by the deleter", func() error {
+		_, err := u.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("a")})
+		return err
+	})
+	_, err = u.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("b"), IfMatch: aws.String(etags[1])})
+	apiErr(t, err, "AccessDenied", 403)
+	e.get(t, "guarded", "b") // still there
+	if _, err := u.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("b"), IfMatch: aws.String("*")}); err != nil {
+		t.Fatalf("If-Match: * without s3:GetObject: %v", err)
+	}
+	e.absent(t, "guarded", "b")
+	batch, err := u.s3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: b, Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("c"), ETag: aws.String(etags[2])}, {Key: aws.String("d")}}}})
+	if err != nil || len(batch.Errors) != 1 || aws.ToString(batch.Errors[0].Key) != "c" || aws.ToString(batch.Errors[0].Code) != "AccessDenied" ||
+		len(batch.Deleted) != 1 || aws.ToString(batch.Deleted[0].Key) != "d" {
+		t.Fatalf("batch with an ETag without s3:GetObject: %+v, %v", batch, err)
+	}
+	e.get(t, "guarded", "c")
+	e.absent(t, "guarded", "d")
 }

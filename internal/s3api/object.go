@@ -302,7 +302,11 @@ func conditions(ifMatch, ifUnmodified, ifNoneMatch, ifModified, etag string, mod
 func (h *Handler) deleteObject(w http.ResponseWriter, r *http.Request, rq *request) error {
 	// If-Match (of the current version only: writeCondition refuses it
 	// with a versionId) is checked by the store as it deletes.
-	ctx := objstore.WithWriteCondition(r.Context(), objstore.WriteCondition{IfMatch: r.Header.Get("If-Match")})
+	ifMatch := r.Header.Get("If-Match")
+	if err := h.authorizeETagCondition(r, rq, rq.key, ifMatch); err != nil {
+		return err
+	}
+	ctx := objstore.WithWriteCondition(r.Context(), objstore.WriteCondition{IfMatch: ifMatch})
 	del, err := h.delete(ctx, r, rq, rq.key, rq.query["versionId"])
 	if err != nil {
 		return err
@@ -320,6 +324,17 @@ func (h *Handler) deleteObject(w http.ResponseWriter, r *http.Request, rq *reque
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// authorizeETagCondition authorizes the s3:GetObject a delete
+// conditional on an ETag (If-Match, or a DeleteObjects entry's ETag)
+// needs besides s3:DeleteObject, as S3 requires: its answer tells whether
+// the object has that ETag. "*" asks only whether the key exists.
+func (h *Handler) authorizeETagCondition(r *http.Request, rq *request, key, ifMatch string) error {
+	if v := strings.TrimSpace(ifMatch); v == "" || v == "*" {
+		return nil
+	}
+	return h.authorize(r, rq.signer, "s3:GetObject", "arn:aws:s3:::"+rq.bucket+"/"+key, nil, rq.bucket)
 }
 
 type deleteRequest struct {
@@ -412,7 +427,11 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, rq *requ
 		if o.VersionID != "" {
 			action, version = "s3:DeleteObjectVersion", []string{o.VersionID}
 		}
-		if err := h.authorize(r, rq.signer, action, "arn:aws:s3:::"+rq.bucket+"/"+o.Key, nil, rq.bucket); err != nil {
+		err := h.authorize(r, rq.signer, action, "arn:aws:s3:::"+rq.bucket+"/"+o.Key, nil, rq.bucket)
+		if err == nil {
+			err = h.authorizeETagCondition(r, rq, o.Key, o.ETag)
+		}
+		if err != nil {
 			var e *Error
 			if errors.As(err, &e) {
 				fail(e)
