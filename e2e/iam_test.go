@@ -42,6 +42,24 @@ func clientsFor(srv *alofttest.Server, creds aws.CredentialsProvider) clients {
 	}
 }
 
+// userWithPolicy creates, as root, the IAM user name with an access key
+// and the inline policy doc, and returns clients signing as that user.
+func userWithPolicy(ctx context.Context, t *testing.T, srv *alofttest.Server, root clients, name, doc string) clients {
+	t.Helper()
+	if _, err := root.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := root.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.iam.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(name), PolicyName: aws.String(name),
+		PolicyDocument: aws.String(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	return clientsFor(srv, credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), ""))
+}
+
 // waitFor retries fn for up to a second: IAM changes reach every
 // request within the watch's delay.
 func waitFor(t *testing.T, what string, fn func() error) {

@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -663,21 +661,10 @@ func TestLayersIAM(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := root.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("builder")}); err != nil {
-		t.Fatal(err)
-	}
-	key, err := root.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("builder")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := root.iam.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("builder"), PolicyName: aws.String("build"),
-		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[
+	dev := userWithPolicy(ctx, t, srv, root, "builder", `{"Version":"2012-10-17","Statement":[
 			{"Effect":"Allow","Action":["lambda:CreateFunction","lambda:GetFunction"],"Resource":"*"},
 			{"Effect":"Allow","Action":["lambda:GetLayerVersion","lambda:PublishLayerVersion"],"Resource":["arn:aws:lambda:*:*:layer:open","arn:aws:lambda:*:*:layer:open:*"]},
-			{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::readable/*"}]}`)}); err != nil {
-		t.Fatal(err)
-	}
-	dev := clientsFor(srv, credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), ""))
+			{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::readable/*"}]}`)
 	mk := func(name string, layers []string, fc *types.FunctionCode) error {
 		_, err := dev.lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{FunctionName: aws.String(name), Runtime: "python3.11",
 			Handler: aws.String("app.handler"), Role: aws.String("arn:aws:iam::000000000000:role/aloft"), Code: fc, Layers: layers})
@@ -687,7 +674,7 @@ func TestLayersIAM(t *testing.T) {
 		_, err := dev.lambda.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String("open"), VersionNumber: aws.Int64(1)})
 		return err
 	})
-	_, err = dev.lambda.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String("closed"), VersionNumber: aws.Int64(1)})
+	_, err := dev.lambda.GetLayerVersion(ctx, &lambda.GetLayerVersionInput{LayerName: aws.String("closed"), VersionNumber: aws.Int64(1)})
 	apiErr(t, err, "AccessDeniedException", 403)
 	_, err = dev.lambda.PublishLayerVersion(ctx, &lambda.PublishLayerVersionInput{LayerName: aws.String("closed"), Content: layerContentOf(layerZip(t, layerEntry{name: "x", body: "x"}))})
 	apiErr(t, err, "AccessDeniedException", 403)

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -629,23 +627,13 @@ func TestS3ConditionalDeletePermissions(t *testing.T) {
 		etags = append(etags, aws.ToString(out.ETag))
 	}
 	root := clientsFor(e.srv, e.srv.Config().Credentials)
-	if _, err := root.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("deleter")}); err != nil {
-		t.Fatal(err)
-	}
-	key, err := root.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("deleter")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := root.iam.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("deleter"), PolicyName: aws.String("delete"),
-		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::guarded/*"}}`)}); err != nil {
-		t.Fatal(err)
-	}
-	u := clientsFor(e.srv, credentials.NewStaticCredentialsProvider(aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), ""))
+	u := userWithPolicy(ctx, t, e.srv, root, "deleter",
+		`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::guarded/*"}}`)
 	waitFor(t, "an unconditional delete by the deleter", func() error {
 		_, err := u.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("a")})
 		return err
 	})
-	_, err = u.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("b"), IfMatch: aws.String(etags[1])})
+	_, err := u.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("b"), IfMatch: aws.String(etags[1])})
 	apiErr(t, err, "AccessDenied", 403)
 	e.get(t, "guarded", "b") // still there
 	if _, err := u.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("b"), IfMatch: aws.String("*")}); err != nil {
