@@ -27,6 +27,17 @@ func TestMoveTasks(t *testing.T) {
 	if got, _ := s.Receive(ctx, "src", ReceiveOptions{Max: 10, Visibility: -1}); len(got) != 0 {
 		t.Fatalf("second receive: %d", len(got))
 	}
+	// The receive moves them to the dead-letter queue as it goes: wait
+	// until all three are there before a task counts them.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := s.Counts(ctx, "dlq"); err == nil && c.Visible == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			c, err := s.Counts(ctx, "dlq")
+			t.Fatalf("the dead-letter queue holds %+v (%v), want 3 visible", c, err)
+		}
+	}
 	wait := func(handle, status string) MoveTask {
 		t.Helper()
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
