@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,10 @@ type conn struct {
 	deadline bool // a read deadline is set
 	polled   bool // a /next of this connection's was registered and not yet settled
 
+	// wake is signalled by the deliverer when it is done with a /next the
+	// goroutine waits behind with a full buffer (settle).
+	wake chan struct{}
+
 	out  []byte // responses written by the connection's goroutine
 	head []byte // the /next response, written by whoever delivers the event
 	bufs [2][]byte
@@ -41,7 +46,7 @@ type conn struct {
 	// Guarded by s.mu.
 	polling bool // a /next of this connection's is waiting or being answered
 	// waiting is set while the goroutine holds a request that came behind
-	// that /next; the deliverer wakes it from its read.
+	// that /next; the deliverer wakes it from its read, or through wake.
 	waiting bool
 	// closeAfterNext is set before polling, and read by the deliverer.
 	closeAfterNext bool
@@ -52,6 +57,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		s: s, nc: nc,
 		rb:       make([]byte, readBufSize),
 		bodyDone: true,
+		wake:     make(chan struct{}, 1),
 		out:      make([]byte, 0, 256),
 		head:     make([]byte, 0, 512),
 	}
@@ -97,8 +103,11 @@ func (c *conn) serve() {
 // handed to it any more. A request that came behind a /next not yet
 // answered is held until it is, as HTTP/1.1 answers in order; meanwhile
 // the connection is still read (what comes is buffered, up to
-// maxHeaderBytes), so that its end is seen. settle reports whether the
-// goroutine goes on.
+// maxHeaderBytes), so that its end is seen. A runtime answers the event
+// as soon as it has read it, which may be before the deliverer that wrote
+// it is done: a buffer filled by that answer (a large or streamed
+// response) then waits for the deliverer rather than ending the
+// connection. settle reports whether the goroutine goes on.
 func (c *conn) settle(ended bool) bool {
 	s := c.s
 	woken := false
@@ -122,12 +131,17 @@ func (c *conn) settle(ended bool) bool {
 			return false
 		}
 		c.waiting = true
+		// Once taken out of polls, the /next is being answered.
+		answering := !slices.Contains(s.polls, c)
 		s.mu.Unlock()
 		woken = true
 		err := c.fill(maxHeaderBytes)
-		if isTimeout(err) {
+		switch {
+		case errors.Is(err, errLineTooLong) && answering:
+			<-c.wake
+		case isTimeout(err):
 			c.rerr = nil
-		} else if err != nil {
+		case err != nil:
 			ended = true
 		}
 	}

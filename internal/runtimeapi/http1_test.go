@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -252,6 +253,84 @@ func TestFailedWriteNotDelivered(t *testing.T) {
 			}
 		})
 	}
+}
+
+// slowConn counts what the server reads from it and, while hold is set,
+// keeps each of the server's writes from returning until hold closes: a
+// deliverer that has written the event and not yet been run again.
+type slowConn struct {
+	net.Conn
+	read atomic.Int64
+	hold atomic.Pointer[chan struct{}]
+}
+
+func (c *slowConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+func (c *slowConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if h := c.hold.Load(); h != nil {
+		<-*h
+	}
+	return n, err
+}
+
+type slowListener struct {
+	net.Listener
+	conns chan *slowConn
+}
+
+func (l *slowListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	c := &slowConn{Conn: nc}
+	l.conns <- c
+	return c, nil
+}
+
+// A runtime answers its event with a large body while the deliverer that
+// wrote the event has not returned: the answer fills the buffer of what
+// comes behind a /next, and waits there for the deliverer instead of
+// ending the connection (which lost the invocation: the runtime moved on
+// to its next poll and the caller waited for its timeout).
+func TestAnswerBeforeDelivererReturns(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl := &slowListener{Listener: ln, conns: make(chan *slowConn, 4)}
+	s := New()
+	go s.Serve(sl)
+	defer s.Close()
+	rt := dialRaw(t, ln.Addr().String())
+	sc := <-sl.conns
+	rt.send(nextReq)
+	waitFor(t, "the poll", func() bool { return s.pollCount() == 1 })
+	release := make(chan struct{})
+	sc.hold.Store(&release)
+	ch := invokeAsync(s, &Invocation{RequestID: "a1", Payload: []byte("{}")}, nil)
+	if resp, _ := rt.response(); resp.Header.Get("Lambda-Runtime-Aws-Request-Id") != "a1" {
+		t.Fatalf("the poll got %v", resp.Header)
+	}
+	answer := strings.Repeat("x", 256<<10)
+	go io.WriteString(rt.nc, postReq("a1", "response", answer))
+	waitFor(t, "the server to fill its buffer", func() bool {
+		return sc.read.Load() >= int64(len(nextReq)+maxHeaderBytes)
+	})
+	sc.hold.Store(nil)
+	close(release)
+	if resp, _ := rt.response(); resp.StatusCode != 202 {
+		t.Fatalf("the answer got %d", resp.StatusCode)
+	}
+	if r := wait(t, ch); r.err != nil || string(r.res.Payload) != answer {
+		t.Fatalf("Invoke got %d bytes, %v", len(r.res.Payload), r.err)
+	}
+	settled(t, s)
 }
 
 // A runtime that asks before the event comes and one that asks after are

@@ -296,6 +296,10 @@ func (s *Server) deliver(p *conn, c *call) {
 		if p.waiting { // p's goroutine holds a pipelined request until now
 			p.waiting = false
 			p.nc.SetReadDeadline(longAgo) // wakes it from its read
+			select {                      // or from its wait for a full buffer
+			case p.wake <- struct{}{}:
+			default:
+			}
 		}
 		if err == nil || s.cur != c {
 			// Written, or Invoke gave up on c meanwhile.
