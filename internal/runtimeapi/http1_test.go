@@ -196,19 +196,31 @@ func (f *failConn) Write(p []byte) (int, error) {
 	return f.Conn.Write(p)
 }
 
-type failListener struct {
+// wrapListener gives the server each accepted connection as wrap makes it,
+// and the test the same on conns.
+type wrapListener[C net.Conn] struct {
 	net.Listener
-	conns chan *failConn
+	wrap  func(net.Conn) C
+	conns chan C
 }
 
-func (l *failListener) Accept() (net.Conn, error) {
+func listenWrapped[C net.Conn](t *testing.T, wrap func(net.Conn) C) *wrapListener[C] {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &wrapListener[C]{Listener: ln, wrap: wrap, conns: make(chan C, 4)}
+}
+
+func (l *wrapListener[C]) Accept() (net.Conn, error) {
 	nc, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	f := &failConn{Conn: nc}
-	l.conns <- f
-	return f, nil
+	c := l.wrap(nc)
+	l.conns <- c
+	return c, nil
 }
 
 // An event whose write to the poll's connection fails is not delivered:
@@ -216,11 +228,8 @@ func (l *failListener) Accept() (net.Conn, error) {
 func TestFailedWriteNotDelivered(t *testing.T) {
 	for _, invokeFirst := range []bool{false, true} {
 		t.Run(fmt.Sprintf("invokeFirst=%v", invokeFirst), func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			fl := &failListener{Listener: ln, conns: make(chan *failConn, 4)}
+			fl := listenWrapped(t, func(nc net.Conn) *failConn { return &failConn{Conn: nc} })
+			ln := fl.Listener
 			s := New()
 			go s.Serve(fl)
 			defer s.Close()
@@ -278,36 +287,17 @@ func (c *slowConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-type slowListener struct {
-	net.Listener
-	conns chan *slowConn
-}
-
-func (l *slowListener) Accept() (net.Conn, error) {
-	nc, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	c := &slowConn{Conn: nc}
-	l.conns <- c
-	return c, nil
-}
-
 // A runtime answers its event with a large body while the deliverer that
 // wrote the event has not returned: the answer fills the buffer of what
 // comes behind a /next, and waits there for the deliverer instead of
 // ending the connection (which lost the invocation: the runtime moved on
 // to its next poll and the caller waited for its timeout).
 func TestAnswerBeforeDelivererReturns(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sl := &slowListener{Listener: ln, conns: make(chan *slowConn, 4)}
+	sl := listenWrapped(t, func(nc net.Conn) *slowConn { return &slowConn{Conn: nc} })
 	s := New()
 	go s.Serve(sl)
 	defer s.Close()
-	rt := dialRaw(t, ln.Addr().String())
+	rt := dialRaw(t, sl.Addr().String())
 	sc := <-sl.conns
 	rt.send(nextReq)
 	waitFor(t, "the poll", func() bool { return s.pollCount() == 1 })
