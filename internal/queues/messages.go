@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/ids"
 )
 
@@ -357,9 +358,44 @@ func (s *Service) hide(ack string, secs int) error {
 	return s.nc.Publish(ack, body)
 }
 
+// leaderWait bounds how long a receive waits, past its own wait, for its
+// queue's consumer to have a leader again (a cluster's election after
+// the leader's node was lost takes a few seconds) before it answers
+// that the queue is unavailable.
+var leaderWait = 10 * time.Second
+
+// errNoLeader is pullOnce's failure when the queue's consumer has no
+// leader to answer it now.
+var errNoLeader = errors.New("the queue's consumer has no leader now")
+
 // pull asks queue r's consumer for up to n messages, returning as soon
-// as there is any or when wait ends (at once for no wait).
+// as there is any or when wait ends (at once for no wait). While the
+// consumer has no leader it asks again, a little later each time, for up
+// to leaderWait past the wait; then it fails with an error of kind
+// fault.Unavailable, which the API answers as SQS's 503.
 func (s *Service) pull(ctx context.Context, r *record, n int, wait time.Duration) ([]*nats.Msg, error) {
+	until := time.Now().Add(max(wait, 0) + leaderWait)
+	pause := 50 * time.Millisecond
+	for {
+		msgs, err := s.pullOnce(ctx, r, n, wait)
+		if !errors.Is(err, errNoLeader) {
+			return msgs, err
+		}
+		if time.Now().Add(pause).After(until) {
+			return nil, fault.Errorf(fault.Unavailable, "queues: receive from %s: %v", r.Name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
+		wait = min(wait, time.Until(until)-leaderWait)
+	}
+}
+
+// pullOnce is one request of pull's.
+func (s *Service) pullOnce(ctx context.Context, r *record, n int, wait time.Duration) ([]*nats.Msg, error) {
 	inbox := nats.NewInbox()
 	sub, err := s.nc.SubscribeSync(inbox)
 	if err != nil {
@@ -386,6 +422,9 @@ func (s *Service) pull(ctx context.Context, r *record, n int, wait time.Duration
 			if len(out) > 0 || errors.Is(err, context.DeadlineExceeded) {
 				return out, nil
 			}
+			if errors.Is(err, nats.ErrNoResponders) {
+				return nil, errNoLeader // an election is under way
+			}
 			return nil, fmt.Errorf("queues: receive from %s: %w", r.Name, err)
 		}
 		if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
@@ -398,6 +437,9 @@ func (s *Service) pull(ctx context.Context, r *record, n int, wait time.Duration
 			}
 			if len(out) > 0 {
 				return out, nil
+			}
+			if status == "409" && m.Header.Get("Description") == "Leadership Change" {
+				return nil, errNoLeader
 			}
 			return nil, fmt.Errorf("queues: receive from %s: %s %s", r.Name, status, m.Header.Get("Description"))
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/store"
 )
 
@@ -169,5 +170,48 @@ func TestDelayAndRedrive(t *testing.T) {
 	}
 	if err := s.Purge(ctx, "dead"); code(err) != PurgeQueueInProgress {
 		t.Fatalf("second purge: %v", err)
+	}
+}
+
+// A receive that finds its queue's consumer without a leader (no
+// responders, as while a cluster elects one after losing its node) asks
+// again until it has one, and past leaderWait answers that the queue is
+// unavailable, of kind fault.Unavailable (SQS's 503), not an internal
+// error.
+func TestReceiveWithoutLeader(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "lost", "us-east-1", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	send(t, s, "lost", &Message{Body: "kept", Delay: -1})
+	r, qerr := s.get("lost")
+	if qerr != nil {
+		t.Fatal(qerr)
+	}
+	if err := s.js.DeleteConsumer(ctx, r.stream(), consumer); err != nil {
+		t.Fatal(err)
+	}
+	back := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_, err := s.js.CreateOrUpdateConsumer(ctx, r.stream(), consumerConfig(r))
+		back <- err
+	}()
+	got, err := s.Receive(ctx, "lost", ReceiveOptions{Max: 1, Visibility: -1})
+	if err := <-back; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil || len(got) != 1 || got[0].Body != "kept" {
+		t.Fatalf("receive while the consumer came back: %v, %v", got, err)
+	}
+
+	defer func(w time.Duration) { leaderWait = w }(leaderWait)
+	leaderWait = 200 * time.Millisecond
+	if err := s.js.DeleteConsumer(ctx, r.stream(), consumer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Receive(ctx, "lost", ReceiveOptions{Max: 1, Visibility: -1}); fault.KindOf(err) != fault.Unavailable {
+		t.Fatalf("receive without a consumer: %v, want an error of kind unavailable", err)
 	}
 }
