@@ -26,7 +26,7 @@ import (
 // unsigned requests are recognised: S3's virtual hosts first, whose paths
 // are the objects'.
 func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Service {
-	sqsAPI := sqsapi.New(s.queues)
+	sqsAPI := sqsapi.New(s.queues, log.With("component", "sqsapi"))
 	return []*edge.Service{
 		{Name: "s3", Protocol: awsproto.RESTXML, Streams: true, Handler: s.s3,
 			Recognize: func(r *http.Request) bool { return s.s3.IsVirtualHost(r.Host) }},
@@ -43,13 +43,13 @@ func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Se
 		{Name: "sqs", Protocol: awsproto.JSON10Query, ProtocolOf: sqsapi.Protocol, MaxBody: sqsapi.MaxBody,
 			Recognize: sqsapi.Recognize, Operation: sqsAPI.Operation, ResourcePolicy: sqsAPI.ResourcePolicy, Handler: sqsAPI},
 		{Name: "dynamodb", Protocol: awsproto.JSON10, MaxBody: dynamoapi.MaxBody,
-			Recognize: edge.Target(dynamoapi.Prefix), Operation: dynamoapi.Operation, Handler: dynamoapi.New(s.tables)},
+			Recognize: edge.Target(dynamoapi.Prefix), Operation: dynamoapi.Operation, Handler: dynamoapi.New(s.tables, log.With("component", "dynamoapi"))},
 		{Name: "sns", Protocol: awsproto.QueryXML, MaxBody: snsapi.MaxBody,
 			Recognize: edge.Action(snsapi.Actions...), Operation: snsapi.Operation, ResourcePolicy: s.snsAPI().ResourcePolicy, Handler: s.snsAPI()},
 		{Name: "iam", Protocol: awsproto.QueryXML, MaxBody: 1 << 20, Operation: iamapi.Operation,
-			Recognize: edge.Action(iamActions...), Handler: iamapi.NewIAM(s.iam)},
+			Recognize: edge.Action(iamActions...), Handler: iamapi.NewIAM(s.iam, log.With("component", "iamapi"))},
 		{Name: "sts", Protocol: awsproto.QueryXML, MaxBody: 1 << 20, Operation: iamapi.Operation,
-			Recognize: edge.Action("GetCallerIdentity", "AssumeRole", "GetSessionToken"), Handler: iamapi.NewSTS(s.iam)},
+			Recognize: edge.Action("GetCallerIdentity", "AssumeRole", "GetSessionToken"), Handler: iamapi.NewSTS(s.iam, log.With("component", "stsapi"))},
 		{Name: "monitoring", Protocol: awsproto.JSON10Query, ProtocolOf: cloudwatchapi.Protocol, MaxBody: cloudwatchapi.MaxBody,
 			Recognize: cloudwatchapi.Recognize, Operation: s.cloudwatchAPI().Operation, Handler: s.cloudwatchAPI()},
 		{Name: "xray", Protocol: awsproto.RESTJSON, MaxBody: xrayapi.MaxBody,
@@ -60,7 +60,7 @@ func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Se
 // snsAPI returns the SNS API, made once.
 func (s *Server) snsAPI() *snsapi.Server {
 	if s.sns == nil {
-		s.sns = snsapi.New(s.topics)
+		s.sns = snsapi.New(s.topics, s.log.With("component", "snsapi"))
 	}
 	return s.sns
 }

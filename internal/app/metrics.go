@@ -55,7 +55,7 @@ func (s *Server) closeMetrics(ctx context.Context) error {
 // cloudwatchAPI returns the CloudWatch API, made once.
 func (s *Server) cloudwatchAPI() *cloudwatchapi.Server {
 	if s.cw == nil {
-		s.cw = cloudwatchapi.New(s.metrics)
+		s.cw = cloudwatchapi.New(s.metrics, s.log.With("component", "cloudwatchapi"))
 	}
 	return s.cw
 }

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -59,10 +60,10 @@ type Server struct {
 }
 
 // New returns the API over store m.
-func New(m *metrics.Store) *Server {
+func New(m *metrics.Store, log *slog.Logger) *Server {
 	s := &Server{m: m,
-		json:  &awsproto.JSONAPI{Protocol: awsproto.JSON10Query, Prefix: Service, CBOR: Service, Errors: wireError},
-		query: &awsproto.QueryAPI{Version: Version, Namespace: Namespace, Errors: wireError},
+		json:  &awsproto.JSONAPI{Protocol: awsproto.JSON10Query, Prefix: Service, CBOR: Service, Errors: wireError, Log: log},
+		query: &awsproto.QueryAPI{Version: Version, Namespace: Namespace, Errors: wireError, Log: log},
 	}
 	op(s, "PutMetricData", s.putMetricData)
 	op(s, "GetMetricStatistics", s.getMetricStatistics)

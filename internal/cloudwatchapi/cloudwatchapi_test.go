@@ -17,7 +17,7 @@ import (
 // operation and the alarm from each protocol's request, and from a
 // compressed body, which it must not take for an operation of nothing.
 func TestOperationInEveryProtocol(t *testing.T) {
-	s := New(nil)
+	s := New(nil, nil)
 	alarm := "arn:aws:cloudwatch:us-east-1:000000000000:alarm:high"
 	gz := func(b []byte) []byte {
 		var buf bytes.Buffer

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"net/http"
 	"strings"
@@ -36,8 +37,8 @@ type Server struct {
 }
 
 // New returns the DynamoDB API over t.
-func New(t *tables.Service) *Server {
-	s := &Server{t: t, JSONAPI: &awsproto.JSONAPI{Protocol: awsproto.JSON10, Prefix: Prefix, Errors: wireError}}
+func New(t *tables.Service, log *slog.Logger) *Server {
+	s := &Server{t: t, JSONAPI: &awsproto.JSONAPI{Protocol: awsproto.JSON10, Prefix: Prefix, Errors: wireError, Log: log}}
 	a := s.JSONAPI
 	awsproto.Handle(a, "CreateTable", s.createTable)
 	awsproto.Handle(a, "DescribeTable", s.describeTable)
@@ -60,7 +61,7 @@ func New(t *tables.Service) *Server {
 	awsproto.Handle(a, "TransactWriteItems", s.transactWrite)
 	awsproto.Handle(a, "TransactGetItems", s.transactGet)
 	awsproto.Handle(a, "UpdateTable", s.updateTable)
-	s.streams = s.streamsAPI()
+	s.streams = s.streamsAPI(log)
 	return s
 }
 
@@ -275,7 +276,7 @@ func authorizeTables(ctx context.Context, action string, names []string) error {
 // Actions returns the IAM actions of the DynamoDB API's operations.
 func Actions() []string {
 	var out []string
-	s := New(nil)
+	s := New(nil, nil)
 	for _, op := range append(s.Operations(), s.streams.Operations()...) {
 		out = append(out, "dynamodb:"+op)
 	}

@@ -2,6 +2,7 @@ package dynamoapi
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
@@ -15,8 +16,8 @@ import (
 // the service dynamodb, so one front-door service serves both APIs.
 const StreamsPrefix = "DynamoDBStreams_20120810"
 
-func (s *Server) streamsAPI() *awsproto.JSONAPI {
-	a := &awsproto.JSONAPI{Protocol: awsproto.JSON10, Prefix: StreamsPrefix, Errors: wireError}
+func (s *Server) streamsAPI(log *slog.Logger) *awsproto.JSONAPI {
+	a := &awsproto.JSONAPI{Protocol: awsproto.JSON10, Prefix: StreamsPrefix, Errors: wireError, Log: log}
 	awsproto.Handle(a, "ListStreams", s.listStreams)
 	awsproto.Handle(a, "DescribeStream", s.describeStream)
 	awsproto.Handle(a, "GetShardIterator", s.getShardIterator)

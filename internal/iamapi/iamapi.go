@@ -188,10 +188,10 @@ func Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
 // Actions returns the IAM actions of the IAM and STS APIs' operations.
 func Actions() []string {
 	var out []string
-	for _, op := range NewIAM(nil).(*awsproto.QueryAPI).Operations() {
+	for _, op := range NewIAM(nil, nil).(*awsproto.QueryAPI).Operations() {
 		out = append(out, "iam:"+op)
 	}
-	for _, op := range NewSTS(nil).(*awsproto.QueryAPI).Operations() {
+	for _, op := range NewSTS(nil, nil).(*awsproto.QueryAPI).Operations() {
 		out = append(out, "sts:"+op)
 	}
 	return out

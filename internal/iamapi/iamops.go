@@ -2,6 +2,7 @@ package iamapi
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -125,8 +126,8 @@ func userName(ctx context.Context, p url.Values) (string, error) {
 }
 
 // NewIAM returns the IAM API over s.
-func NewIAM(s *iam.Store) http.Handler {
-	a := &awsproto.QueryAPI{Version: IAMVersion, Namespace: iamNS, Errors: wireError}
+func NewIAM(s *iam.Store, log *slog.Logger) http.Handler {
+	a := &awsproto.QueryAPI{Version: IAMVersion, Namespace: iamNS, Errors: wireError, Log: log}
 	q := a.HandleQuery
 
 	// Users.

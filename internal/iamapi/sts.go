@@ -2,6 +2,7 @@ package iamapi
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 
@@ -21,8 +22,8 @@ func credentialsOut(c *iam.Credentials) credentialsXML {
 }
 
 // NewSTS returns the STS API over s.
-func NewSTS(s *iam.Store) http.Handler {
-	a := &awsproto.QueryAPI{Version: STSVersion, Namespace: stsNS, Errors: stsError}
+func NewSTS(s *iam.Store, log *slog.Logger) http.Handler {
+	a := &awsproto.QueryAPI{Version: STSVersion, Namespace: stsNS, Errors: stsError, Log: log}
 	a.HandleQuery("GetCallerIdentity", func(ctx context.Context, _ url.Values) (any, error) {
 		c := caller(ctx)
 		return struct{ Arn, UserId, Account string }{c.ARN, c.UserID, awsproto.AccountID}, nil

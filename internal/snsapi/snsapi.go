@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -46,8 +47,8 @@ func (s *Server) ResourcePolicy(resource string) *policy.Policy {
 }
 
 // New returns the SNS API over t.
-func New(t *topics.Service) *Server {
-	s := &Server{t: t, QueryAPI: &awsproto.QueryAPI{Version: "2010-03-31", Namespace: Namespace, Errors: wireError}}
+func New(t *topics.Service, log *slog.Logger) *Server {
+	s := &Server{t: t, QueryAPI: &awsproto.QueryAPI{Version: "2010-03-31", Namespace: Namespace, Errors: wireError, Log: log}}
 	for name, fn := range map[string]func(context.Context, url.Values) (any, error){
 		"CreateTopic": s.createTopic, "DeleteTopic": s.deleteTopic, "ListTopics": s.listTopics,
 		"GetTopicAttributes": s.getTopicAttributes, "SetTopicAttributes": s.setTopicAttributes,
@@ -69,7 +70,7 @@ var Actions = []string{"CreateTopic", "DeleteTopic", "ListTopics", "Subscribe", 
 // IAMActions returns the IAM actions of the SNS API's operations.
 func IAMActions() []string {
 	var out []string
-	for _, op := range New(nil).Operations() {
+	for _, op := range New(nil, nil).Operations() {
 		out = append(out, "sns:"+op)
 	}
 	return out

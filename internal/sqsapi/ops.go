@@ -746,7 +746,7 @@ func (s *Server) Operation(r *http.Request, body []byte) (edge.Operation, *awspr
 func Actions() []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, op := range New(nil).json.Operations() {
+	for _, op := range New(nil, nil).json.Operations() {
 		a := "sqs:" + strings.TrimSuffix(op, "Batch")
 		if !seen[a] {
 			seen[a] = true

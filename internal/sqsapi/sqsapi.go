@@ -14,6 +14,7 @@ package sqsapi
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -46,10 +47,10 @@ func (s *Server) ResourcePolicy(resource string) *policy.Policy {
 }
 
 // New returns the SQS API over service q.
-func New(q *queues.Service) *Server {
+func New(q *queues.Service, log *slog.Logger) *Server {
 	s := &Server{q: q,
-		json:  &awsproto.JSONAPI{Protocol: awsproto.JSON10Query, Prefix: "AmazonSQS", Errors: wireError},
-		query: &awsproto.QueryAPI{Version: "2012-11-05", Namespace: "http://queue.amazonaws.com/doc/2012-11-05/", Errors: wireError},
+		json:  &awsproto.JSONAPI{Protocol: awsproto.JSON10Query, Prefix: "AmazonSQS", Errors: wireError, Log: log},
+		query: &awsproto.QueryAPI{Version: "2012-11-05", Namespace: "http://queue.amazonaws.com/doc/2012-11-05/", Errors: wireError, Log: log},
 	}
 	s.routes()
 	return s
