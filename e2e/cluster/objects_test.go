@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,18 +114,24 @@ func TestObjectsOnEveryNode(t *testing.T) {
 	// bucket's notifications pointed at it: a stream made on a settled
 	// cluster has its three replicas from the start, with no raise whose
 	// catching up the death of its leader could stall. The object is
-	// still served, and the survivors take writes and notify them.
+	// still served, and the survivors take writes and notify them. (Its
+	// leader is the backbone's random pick: when none of the queues made
+	// is led by node 2, node 3 leads the one used, and dies instead.)
 	alofttest.WaitReplicated(t, c.Nodes[0], 3)
-	lateURL, lateArn := queueLedBy(ctx, t, c.Nodes[0], c.Names[1], "photo-events-late")
-	if _, err := n3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String(bucket),
+	lateURL, lateArn, leader := queueLedBy(ctx, t, c.Nodes[0], c.Names[1:], "photo-events-late")
+	victim, writer := c.Nodes[1], n3
+	if leader == c.Names[2] {
+		victim, writer = c.Nodes[2], n2
+	}
+	if _, err := writer.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String(bucket),
 		NotificationConfiguration: &s3types.NotificationConfiguration{QueueConfigurations: []s3types.QueueConfiguration{{
 			QueueArn: aws.String(lateArn), Events: []s3types.Event{"s3:ObjectCreated:*"}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	c.Nodes[1].Kill()
+	victim.Kill()
 	got1, err := getObject(ctx, n1, bucket, "2026/cat.jpg")
 	if err != nil || got1 != string(big) {
-		t.Fatalf("read after the writer's kill: %d bytes, %v", len(got1), err)
+		t.Fatalf("read after the kill of %s: %d bytes, %v", leader, len(got1), err)
 	}
 	// A write reads the bucket's configurations from memory, stores the
 	// object in the external store and sends its notification to the
@@ -132,15 +139,15 @@ func TestObjectsOnEveryNode(t *testing.T) {
 	// answers 503 ServiceUnavailable (which clients try again), nothing
 	// else.
 	killed := time.Now()
-	waitUntil(t, "a write through node 3", 30*time.Second, func() bool {
-		_, err := n3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("2026/dog.jpg"), Body: strings.NewReader("woof")},
+	waitUntil(t, "a write through a survivor", 30*time.Second, func() bool {
+		_, err := writer.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("2026/dog.jpg"), Body: strings.NewReader("woof")},
 			func(o *s3.Options) { o.Retryer = aws.NopRetryer{} })
 		if err != nil && !strings.Contains(err.Error(), "ServiceUnavailable") {
 			t.Fatal(err)
 		}
 		return err == nil
 	})
-	t.Logf("first write through a survivor %v after the kill", time.Since(killed).Round(time.Millisecond))
+	t.Logf("first write through a survivor %v after the kill of %s", time.Since(killed).Round(time.Millisecond), leader)
 	if got, err := getObject(ctx, n1, bucket, "2026/dog.jpg"); err != nil || got != "woof" {
 		t.Fatalf("read through node 1 of a write through node 3: %q, %v", got, err)
 	}
@@ -158,11 +165,12 @@ func TestObjectsOnEveryNode(t *testing.T) {
 	})
 }
 
-// queueLedBy makes queues named prefix-N through s until one's stream has
-// three replicas from the start and is led by the node named leader, and
-// returns its URL and ARN. (The first replica of a new stream to ask
-// leads it: each node about as often.)
-func queueLedBy(ctx context.Context, t *testing.T, s *alofttest.Server, leader, prefix string) (url, arn string) {
+// queueLedBy makes queues named prefix-N through s, each of whose streams
+// must have three replicas from the start, until one is led by the node
+// named leaders[0], and returns its URL, ARN and leader; after twelve
+// without, the first led by another of leaders (a new stream's leader is
+// a member the backbone picks at random).
+func queueLedBy(ctx context.Context, t *testing.T, s *alofttest.Server, leaders []string, prefix string) (url, arn, leader string) {
 	t.Helper()
 	known := map[string]bool{}
 	streams, err := alofttest.Streams(s)
@@ -196,16 +204,28 @@ func queueLedBy(ctx context.Context, t *testing.T, s *alofttest.Server, leader, 
 		if made.Replicas != 3 {
 			t.Fatalf("a queue made on a settled cluster: stream %s with %d replicas", made.Name, made.Replicas)
 		}
-		if made.Leader != leader {
-			continue
+		switch {
+		case made.Leader == leaders[0]:
+			u, a := queueArn(ctx, t, sq, q.QueueUrl)
+			return u, a, made.Leader
+		case url == "" && slices.Contains(leaders, made.Leader):
+			url, leader = aws.ToString(q.QueueUrl), made.Leader
 		}
-		attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl,
-			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return aws.ToString(q.QueueUrl), attrs.Attributes["QueueArn"]
 	}
-	t.Fatalf("no queue of 12 had its stream led by %s", leader)
-	return "", ""
+	if url == "" {
+		t.Fatalf("no queue of 12 had its stream led by one of %v", leaders)
+	}
+	u, arn := queueArn(ctx, t, sq, &url)
+	return u, arn, leader
+}
+
+// queueArn returns the URL and ARN of the queue at url.
+func queueArn(ctx context.Context, t *testing.T, sq *sqs.Client, url *string) (string, string) {
+	t.Helper()
+	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: url,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(url), attrs.Attributes["QueueArn"]
 }
