@@ -374,10 +374,11 @@ var errNoLeader = errors.New("the queue's consumer has no leader now")
 // to leaderWait past the wait; then it fails with an error of kind
 // fault.Unavailable, which the API answers as SQS's 503.
 func (s *Service) pull(ctx context.Context, r *record, n int, wait time.Duration) ([]*nats.Msg, error) {
-	until := time.Now().Add(max(wait, 0) + leaderWait)
+	deadline := time.Now().Add(max(wait, 0))
+	until := deadline.Add(leaderWait)
 	pause := 50 * time.Millisecond
 	for {
-		msgs, err := s.pullOnce(ctx, r, n, wait)
+		msgs, err := s.pullOnce(ctx, r, n, time.Until(deadline))
 		if !errors.Is(err, errNoLeader) {
 			return msgs, err
 		}
@@ -390,7 +391,6 @@ func (s *Service) pull(ctx context.Context, r *record, n int, wait time.Duration
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, time.Second)
-		wait = min(wait, time.Until(until)-leaderWait)
 	}
 }
 
