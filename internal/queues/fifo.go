@@ -16,7 +16,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/ids"
+	"github.com/aloft-dev/aloft/internal/store"
 )
 
 // FIFO queues keep each message group in order and hand out one batch
@@ -70,15 +72,21 @@ func (r *record) groupSubject(key string) string { return "sqs." + r.ID + ".g." 
 func (r *record) wakeSubject() string            { return "sqsw." + r.ID }
 func stateKey(r *record, key string) string      { return r.ID + "." + key }
 
-// fifoState opens the bucket of FIFO groups' states, once.
+// fifoState opens the bucket of FIFO groups' states, the first time it
+// is needed. A failure (the cluster electing a leader, a caller that
+// gave up) is not kept: the next request tries again.
 func (s *Service) fifoState(ctx context.Context) (jetstream.KeyValue, error) {
-	s.fifoOnce.Do(func() {
-		s.fifoKV, s.fifoErr = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: fifoBucket, History: 1, Storage: jetstream.FileStorage})
-	})
-	if s.fifoErr != nil {
-		return nil, fmt.Errorf("queues: the FIFO groups' bucket: %w", s.fifoErr)
+	s.fifoMu.Lock()
+	defer s.fifoMu.Unlock()
+	if s.fifoKV != nil {
+		return s.fifoKV, nil
 	}
-	return s.fifoKV, nil
+	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: fifoBucket, History: 1, Storage: jetstream.FileStorage})
+	if err != nil {
+		return nil, fmt.Errorf("queues: the FIFO groups' bucket: %w", err)
+	}
+	s.fifoKV = kv
+	return kv, nil
 }
 
 var validGroup = func(s string) bool {
@@ -190,7 +198,7 @@ func (s *Service) receiveFifo(ctx context.Context, r *record, o ReceiveOptions, 
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
 	var wake chan struct{}
 	for {
-		out, err := s.takeFifo(ctx, kv, r, o, vis)
+		out, err := s.takeFifoLed(ctx, kv, r, o, vis, deadline)
 		if err == nil && len(out) > 0 && o.AttemptID != "" {
 			s.remember(r, o.AttemptID, out)
 		}
@@ -219,6 +227,41 @@ func (s *Service) receiveFifo(ctx context.Context, r *record, o ReceiveOptions, 
 		case <-wake:
 		case <-time.After(min(time.Until(deadline), 250*time.Millisecond)):
 		}
+	}
+}
+
+// fifoAttempt bounds one takeFifo while the queue's stream or its groups'
+// state may have no leader: answered requests take milliseconds.
+var fifoAttempt = 2 * time.Second
+
+// takeFifoLed is takeFifo through a cluster's elections: while the
+// queue's stream or the groups' state bucket has no leader to answer (a
+// node of the cluster was lost) it tries again, a little later each
+// time, for up to leaderWait past the receive's deadline, then fails
+// with an error of kind fault.Unavailable (SQS's 503). Messages taken
+// before a later request went unanswered are returned, not lost to
+// their visibility timeout.
+func (s *Service) takeFifoLed(ctx context.Context, kv jetstream.KeyValue, r *record, o ReceiveOptions, vis int, deadline time.Time) ([]*Received, error) {
+	until := deadline.Add(leaderWait)
+	pause := 50 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, fifoAttempt)
+		out, err := s.takeFifo(actx, kv, r, o, vis)
+		cancel()
+		switch {
+		case len(out) > 0:
+			return out, nil
+		case err == nil || ctx.Err() != nil || !store.Unanswered(err):
+			return out, err
+		case time.Now().Add(pause).After(until):
+			return nil, fault.Errorf(fault.Unavailable, "queues: receive from %s: %v", r.Name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
 	}
 }
 

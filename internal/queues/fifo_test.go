@@ -2,7 +2,15 @@ package queues
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aloft-dev/aloft/internal/fault"
+	"github.com/aloft-dev/aloft/internal/store"
 )
 
 func bodies(rs []*Received) []string {
@@ -166,5 +174,74 @@ func TestFifoReceiveAttempt(t *testing.T) {
 	o.AttemptID = "try-1"
 	if again, _ := s.Receive(ctx, "a.fifo", o); len(again) != 0 {
 		t.Fatalf("a retry after the delete: %v", bodies(again))
+	}
+}
+
+// flakyStreams is the backbone with stream lookups that go unanswered
+// (no responders, as while a cluster elects a stream's leader after
+// losing its node) for as long as down is set, and buckets that cannot
+// be opened for as long as kvDown is.
+type flakyStreams struct {
+	jetstream.JetStream
+	down, kvDown atomic.Bool
+}
+
+func (f *flakyStreams) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	if f.kvDown.Load() {
+		return nil, nats.ErrNoResponders
+	}
+	return f.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
+}
+
+func (f *flakyStreams) Stream(ctx context.Context, name string) (jetstream.Stream, error) {
+	if f.down.Load() {
+		return nil, nats.ErrNoResponders
+	}
+	return f.JetStream.Stream(ctx, name)
+}
+
+// A FIFO receive whose queue's stream has no leader to answer tries
+// again until it has one, and past leaderWait answers that the queue is
+// unavailable, of kind fault.Unavailable (SQS's 503), not an internal
+// error; the bucket of groups' states, opened by the first FIFO request,
+// is opened again after a failure rather than failing every request.
+func TestReceiveFifoWithoutLeader(t *testing.T) {
+	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	js := &flakyStreams{JetStream: st.JetStream()}
+	s, err := Open(context.Background(), js, st.Conn(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "lost.fifo", "us-east-1", map[string]string{AttrFifo: "true"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	send(t, s, "lost.fifo", &Message{Body: "kept", GroupID: "g", DedupID: "d1", Delay: -1})
+	js.kvDown.Store(true)
+	if _, err := s.Receive(ctx, "lost.fifo", ReceiveOptions{Max: 1, Visibility: -1}); err == nil {
+		t.Fatal("a receive succeeded without the groups' bucket")
+	}
+	js.kvDown.Store(false)
+
+	js.down.Store(true)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		js.down.Store(false)
+	}()
+	got, err := s.Receive(ctx, "lost.fifo", ReceiveOptions{Max: 1, Visibility: -1})
+	if err != nil || len(got) != 1 || got[0].Body != "kept" {
+		t.Fatalf("receive while the stream came back: %v, %v", bodies(got), err)
+	}
+
+	defer func(w time.Duration) { leaderWait = w }(leaderWait)
+	leaderWait = 200 * time.Millisecond
+	js.down.Store(true)
+	if _, err := s.Receive(ctx, "lost.fifo", ReceiveOptions{Max: 1, Visibility: -1}); fault.KindOf(err) != fault.Unavailable {
+		t.Fatalf("receive without the stream's leader: %v, want an error of kind unavailable", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/ids"
+	"github.com/aloft-dev/aloft/internal/store"
 )
 
 // Attribute is a message attribute: a data type (String, Number, Binary,
@@ -217,7 +218,7 @@ func (s *Service) Send(ctx context.Context, name string, msgs []*Message) ([]Sen
 		select {
 		case <-w.ack.Ok():
 		case err := <-w.ack.Err():
-			if unanswered(err) {
+			if store.Unanswered(err) {
 				// The stream's group may be electing a leader (a node of
 				// the cluster died): the store's handle tries again until
 				// one answers. A message stored the first time without an
@@ -618,10 +619,4 @@ func (s *Service) ChangeVisibility(ctx context.Context, name, handle string, sec
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return s.nc.FlushWithContext(fctx)
-}
-
-// unanswered reports whether a publish failed for want of an answer
-// rather than by a refusal.
-func unanswered(err error) bool {
-	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded)
 }

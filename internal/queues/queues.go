@@ -69,9 +69,8 @@ type Service struct {
 	log    *slog.Logger
 	follow *follow.Follower
 
-	fifoOnce   sync.Once
-	fifoKV     jetstream.KeyValue
-	fifoErr    error
+	fifoMu     sync.Mutex         // guards fifoKV
+	fifoKV     jetstream.KeyValue // the FIFO groups' bucket, once opened
 	attemptsMu sync.Mutex
 	attempts   map[string]*attempt // FIFO receives by queue id and ReceiveRequestAttemptId
 

@@ -52,10 +52,11 @@ const adminAttempt = 2 * time.Second
 // at once to elect their leaders.
 const adminTries = 10
 
-// unanswered reports whether err means a request was not answered, or
-// answered that the cluster cannot handle it for the moment (it has no
-// leader), as opposed to refused.
-func unanswered(err error) bool {
+// Unanswered reports whether err means a request to the backbone was not
+// answered, or answered that the cluster cannot handle it for the moment
+// (it has no leader), as opposed to refused: the same request may
+// succeed once the cluster has elected a leader.
+func Unanswered(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
 		return true
@@ -90,7 +91,7 @@ func retry[T any](ctx context.Context, s *Store, attempt time.Duration, tries in
 		v, err := f(actx)
 		cancel()
 		switch {
-		case err == nil || ctx.Err() != nil || !unanswered(err):
+		case err == nil || ctx.Err() != nil || !Unanswered(err):
 			return v, err
 		case !time.Now().Before(giveUp) || !s.reachMajority():
 			return v, unavailableErr(err)

@@ -25,8 +25,8 @@ func TestUnanswered(t *testing.T) {
 		{jetstream.ErrKeyExists, false},
 		{context.Canceled, false},
 	} {
-		if got := unanswered(c.err); got != c.want {
-			t.Errorf("unanswered(%v) = %v, want %v", c.err, got, c.want)
+		if got := Unanswered(c.err); got != c.want {
+			t.Errorf("Unanswered(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
 }

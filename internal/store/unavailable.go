@@ -31,9 +31,9 @@ var _ fault.Kinded = unavailable{}
 
 // unavailableErr wraps err, a write's failure, in ErrUnavailable when
 // the failure means that the cluster could not answer it (see
-// unanswered), and returns it as it is otherwise.
+// Unanswered), and returns it as it is otherwise.
 func unavailableErr(err error) error {
-	if err == nil || !unanswered(err) {
+	if err == nil || !Unanswered(err) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
