@@ -36,7 +36,7 @@ func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Se
 			Recognize: edge.Target("Logs_20140328"), Operation: logsapi.Operation,
 			Handler: logsapi.New(s.logStore, log.With("component", "logsapi"))},
 		{Name: "scheduler", Protocol: awsproto.RESTJSON, MaxBody: 1 << 20,
-			Recognize: edge.PathUnder("/schedules", "/schedule-groups"), Operation: schedulerapi.Operation, Handler: schedulerapi.New(s.sched)},
+			Recognize: edge.PathUnder("/schedules", "/schedule-groups"), Operation: schedulerapi.Operation, Handler: schedulerapi.New(s.sched, log.With("component", "schedulerapi"))},
 		{Name: "apigateway", Protocol: awsproto.RESTJSON, MaxBody: 10 << 20,
 			Recognize: edge.PathUnder("/v2/apis", "/v2/domainnames", "/v2/vpclinks", "/v2/tags"), Operation: gatewayapi.Operation,
 			Handler: s.gatewayAPI(log.With("component", "gatewayapi"))},
@@ -53,7 +53,7 @@ func (s *Server) services(lambda *lambdaapi.Server, log *slog.Logger) []*edge.Se
 		{Name: "monitoring", Protocol: awsproto.JSON10Query, ProtocolOf: cloudwatchapi.Protocol, MaxBody: cloudwatchapi.MaxBody,
 			Recognize: cloudwatchapi.Recognize, Operation: s.cloudwatchAPI().Operation, Handler: s.cloudwatchAPI()},
 		{Name: "xray", Protocol: awsproto.RESTJSON, MaxBody: xrayapi.MaxBody,
-			Recognize: edge.PathUnder("/TraceSummaries", "/Traces", "/TraceSegments"), Operation: xrayapi.Operation, Handler: xrayapi.New(s.tr.store)},
+			Recognize: edge.PathUnder("/TraceSummaries", "/Traces", "/TraceSegments"), Operation: xrayapi.Operation, Handler: xrayapi.New(s.tr.store, log.With("component", "xrayapi"))},
 	}
 }
 

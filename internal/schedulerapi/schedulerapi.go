@@ -8,6 +8,7 @@ package schedulerapi
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -19,11 +20,14 @@ import (
 )
 
 // api serves one scheduler.
-type api struct{ s *scheduler.Scheduler }
+type api struct {
+	s   *scheduler.Scheduler
+	log *slog.Logger // the server's own failures (5xx) go here
+}
 
 // New returns the API's handler for s.
-func New(s *scheduler.Scheduler) http.Handler {
-	a := &api{s}
+func New(s *scheduler.Scheduler, log *slog.Logger) http.Handler {
+	a := &api{s, log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /schedules/{name}", a.handlePut(true))
 	mux.HandleFunc("PUT /schedules/{name}", a.handlePut(false))
@@ -35,7 +39,7 @@ func New(s *scheduler.Scheduler) http.Handler {
 	mux.HandleFunc("DELETE /schedule-groups/{name}", a.handleDeleteGroup)
 	mux.HandleFunc("GET /schedule-groups", a.handleListGroups)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeErr(w, awsproto.Errorf(http.StatusNotFound, "ResourceNotFoundException", "Unknown operation %s %s", r.Method, r.URL.Path))
+		a.writeErr(w, r, awsproto.Errorf(http.StatusNotFound, "ResourceNotFoundException", "Unknown operation %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -65,8 +69,14 @@ func wireError(err error) *awsproto.Error {
 	return &awsproto.Error{Status: http.StatusBadRequest, Code: "ValidationException", Message: se.Message}
 }
 
-func writeErr(w http.ResponseWriter, err error) {
-	awsproto.WriteError(w, nil, awsproto.RESTJSON, wireError(err), "")
+// writeErr writes err as the API's error (wireError), logging the
+// server's own failures: those answered with a 5xx.
+func (a *api) writeErr(w http.ResponseWriter, r *http.Request, err error) {
+	e := wireError(err)
+	if e.Status >= 500 && a.log != nil {
+		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", w.Header().Get("X-Amzn-Requestid"), "err", err)
+	}
+	awsproto.WriteError(w, nil, awsproto.RESTJSON, e, "")
 }
 
 // validation is the API's own ValidationException.
@@ -83,7 +93,7 @@ func (a *api) handlePut(create bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var sc scheduler.Schedule
 		if err := json.NewDecoder(r.Body).Decode(&sc); err != nil {
-			writeErr(w, validation("Could not parse the request body: %v", err))
+			a.writeErr(w, r, validation("Could not parse the request body: %v", err))
 			return
 		}
 		sc.Name = r.PathValue("name")
@@ -91,13 +101,13 @@ func (a *api) handlePut(create bool) http.HandlerFunc {
 		// be allowed to themselves.
 		if p := edge.Principal(r.Context()); p != nil && p.Kind != iam.RootPrincipal && sc.Target.Arn != "" {
 			if err := p.Authorize("lambda:InvokeFunction", sc.Target.Arn); err != nil {
-				writeErr(w, &awsproto.Error{Status: http.StatusForbidden, Code: "AccessDeniedException", Message: err.Error() + " (the schedule would do it)"})
+				a.writeErr(w, r, &awsproto.Error{Status: http.StatusForbidden, Code: "AccessDeniedException", Message: err.Error() + " (the schedule would do it)"})
 				return
 			}
 		}
 		out, err := a.s.Put(r.Context(), sc, create)
 		if err != nil {
-			writeErr(w, err)
+			a.writeErr(w, r, err)
 			return
 		}
 		writeOK(w, map[string]string{"ScheduleArn": out.Arn})
@@ -107,7 +117,7 @@ func (a *api) handlePut(create bool) http.HandlerFunc {
 func (a *api) handleGet(w http.ResponseWriter, r *http.Request) {
 	sc, err := a.s.Get(r.URL.Query().Get("groupName"), r.PathValue("name"))
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	writeOK(w, sc)
@@ -115,7 +125,7 @@ func (a *api) handleGet(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) handleDelete(w http.ResponseWriter, r *http.Request) {
 	if err := a.s.Delete(r.Context(), r.URL.Query().Get("groupName"), r.PathValue("name")); err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	writeOK(w, struct{}{})
@@ -147,7 +157,7 @@ func (a *api) handleList(w http.ResponseWriter, r *http.Request) {
 	all := a.s.List(q.Get("ScheduleGroup"), q.Get("NamePrefix"), q.Get("State"))
 	start, end, next, err := page(len(all), r)
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	type summary struct {
@@ -172,7 +182,7 @@ func (a *api) handleList(w http.ResponseWriter, r *http.Request) {
 func (a *api) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
 	g, err := a.s.CreateGroup(r.Context(), r.PathValue("name"))
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	writeOK(w, map[string]string{"ScheduleGroupArn": g.Arn})
@@ -181,7 +191,7 @@ func (a *api) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
 func (a *api) handleGetGroup(w http.ResponseWriter, r *http.Request) {
 	g, err := a.s.GetGroup(r.PathValue("name"))
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	writeOK(w, g)
@@ -189,7 +199,7 @@ func (a *api) handleGetGroup(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) handleDeleteGroup(w http.ResponseWriter, r *http.Request) {
 	if err := a.s.DeleteGroup(r.Context(), r.PathValue("name")); err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	writeOK(w, struct{}{})
@@ -199,7 +209,7 @@ func (a *api) handleListGroups(w http.ResponseWriter, r *http.Request) {
 	all := a.s.Groups()
 	start, end, next, err := page(len(all), r)
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	writeOK(w, struct {

@@ -31,7 +31,7 @@ func TestWireErrors(t *testing.T) {
 		}
 	}
 	w := httptest.NewRecorder()
-	New(nil).ServeHTTP(w, httptest.NewRequest("PATCH", "/nowhere", nil))
+	New(nil, nil).ServeHTTP(w, httptest.NewRequest("PATCH", "/nowhere", nil))
 	if w.Code != http.StatusNotFound || w.Header().Get("X-Amzn-Errortype") != "ResourceNotFoundException" {
 		t.Errorf("unknown operation: %d %v", w.Code, w.Header())
 	}

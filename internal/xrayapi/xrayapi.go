@@ -18,6 +18,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"net/http"
 	"time"
@@ -57,17 +58,21 @@ func Operation(r *http.Request, _ []byte) (edge.Operation, *awsproto.Error) {
 // Actions are the IAM actions of the API's operations.
 var Actions = []string{"xray:GetTraceSummaries", "xray:BatchGetTraces", "xray:PutTraceSegments"}
 
-type api struct{ s Store }
+// api serves one store.
+type api struct {
+	s   Store
+	log *slog.Logger // the server's own failures (5xx) go here
+}
 
 // New returns the API's handler over s.
-func New(s Store) http.Handler {
-	a := &api{s}
+func New(s Store, log *slog.Logger) http.Handler {
+	a := &api{s, log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /TraceSummaries", a.summaries)
 	mux.HandleFunc("POST /Traces", a.batchGet)
 	mux.HandleFunc("POST /TraceSegments", a.putSegments)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeErr(w, awsproto.Errorf(http.StatusNotFound, "UnknownOperationException", "Unknown operation %s %s", r.Method, r.URL.Path))
+		a.writeErr(w, r, awsproto.Errorf(http.StatusNotFound, "UnknownOperationException", "Unknown operation %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -75,8 +80,9 @@ func New(s Store) http.Handler {
 // writeErr writes err as X-Ray does: an *awsproto.Error as it is, a
 // query the store refuses as InvalidRequestException, the cluster's
 // unavailability as 503 ServiceUnavailableException
-// (awsproto.Unavailable), and anything else as 500 InternalFailure.
-func writeErr(w http.ResponseWriter, err error) {
+// (awsproto.Unavailable), and anything else as 500 InternalFailure,
+// which is logged with the other failures of the server's own (5xx).
+func (a *api) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *awsproto.Error
 	switch {
 	case errors.As(err, &ae):
@@ -87,6 +93,9 @@ func writeErr(w http.ResponseWriter, err error) {
 	}
 	if ae == nil {
 		ae = &awsproto.Error{Status: http.StatusInternalServerError, Code: "InternalFailure", Message: "The service cannot complete the request.", Err: err}
+	}
+	if ae.Status >= 500 && a.log != nil {
+		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", w.Header().Get("X-Amzn-Requestid"), "err", err)
 	}
 	awsproto.WriteError(w, nil, awsproto.RESTJSON, ae, "")
 }
@@ -182,11 +191,11 @@ type token struct {
 func (a *api) summaries(w http.ResponseWriter, r *http.Request) {
 	var in summariesIn
 	if err := decode(r, &in); err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	if in.StartTime == nil || in.EndTime == nil {
-		writeErr(w, invalid("StartTime and EndTime are required."))
+		a.writeErr(w, r, invalid("StartTime and EndTime are required."))
 		return
 	}
 	q := traces.Query{Start: fromSeconds(*in.StartTime), End: fromSeconds(*in.EndTime)}
@@ -195,38 +204,38 @@ func (a *api) summaries(w http.ResponseWriter, r *http.Request) {
 	case "Event":
 		q.ByEvent = true
 	default:
-		writeErr(w, invalid("TimeRangeType %q is not supported; use TraceId or Event.", in.TimeRangeType))
+		a.writeErr(w, r, invalid("TimeRangeType %q is not supported; use TraceId or Event.", in.TimeRangeType))
 		return
 	}
 	if in.Sampling != nil && *in.Sampling {
 		q.Sample = 0.1
 		if st := in.SamplingStrategy; st != nil {
 			if st.Name != "" && st.Name != "FixedRate" {
-				writeErr(w, invalid("SamplingStrategy %q is not supported; use FixedRate.", st.Name))
+				a.writeErr(w, r, invalid("SamplingStrategy %q is not supported; use FixedRate.", st.Name))
 				return
 			}
 			if st.Value != nil {
 				if *st.Value <= 0 || *st.Value > 1 {
-					writeErr(w, invalid("A FixedRate sampling strategy's Value is a share between 0 and 1."))
+					a.writeErr(w, r, invalid("A FixedRate sampling strategy's Value is a share between 0 and 1."))
 					return
 				}
 				q.Sample = *st.Value
 			}
 		}
 	} else if in.SamplingStrategy != nil {
-		writeErr(w, invalid("SamplingStrategy applies only with Sampling true."))
+		a.writeErr(w, r, invalid("SamplingStrategy applies only with Sampling true."))
 		return
 	}
 	f, err := traces.ParseFilter(in.FilterExpression)
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	q.Filter = f
 	if in.NextToken != "" {
 		t, ok := readToken(in.NextToken)
 		if !ok || t.Start != *in.StartTime || t.End != *in.EndTime || t.Filter != in.FilterExpression {
-			writeErr(w, invalid("The NextToken is not one this query's previous page gave."))
+			a.writeErr(w, r, invalid("The NextToken is not one this query's previous page gave."))
 			return
 		}
 		q.Offset = t.Offset
@@ -234,7 +243,7 @@ func (a *api) summaries(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	p, err := a.s.Summaries(r.Context(), q)
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	out := struct {
@@ -283,23 +292,23 @@ func (a *api) batchGet(w http.ResponseWriter, r *http.Request) {
 		NextToken string
 	}
 	if err := decode(r, &in); err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	switch {
 	case len(in.TraceIds) == 0:
-		writeErr(w, invalid("TraceIds is required."))
+		a.writeErr(w, r, invalid("TraceIds is required."))
 		return
 	case len(in.TraceIds) > traces.MaxBatch:
-		writeErr(w, invalid("At most %d TraceIds are read at once.", traces.MaxBatch))
+		a.writeErr(w, r, invalid("At most %d TraceIds are read at once.", traces.MaxBatch))
 		return
 	case in.NextToken != "":
-		writeErr(w, invalid("The NextToken is not one this server gave: BatchGetTraces answers in one page."))
+		a.writeErr(w, r, invalid("The NextToken is not one this server gave: BatchGetTraces answers in one page."))
 		return
 	}
 	found, missing, err := a.s.Get(r.Context(), in.TraceIds)
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	type segment struct{ Id, Document string }
@@ -329,11 +338,11 @@ func (a *api) batchGet(w http.ResponseWriter, r *http.Request) {
 func (a *api) putSegments(w http.ResponseWriter, r *http.Request) {
 	var in struct{ TraceSegmentDocuments []string }
 	if err := decode(r, &in); err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	if len(in.TraceSegmentDocuments) == 0 {
-		writeErr(w, invalid("TraceSegmentDocuments is required."))
+		a.writeErr(w, r, invalid("TraceSegmentDocuments is required."))
 		return
 	}
 	type unprocessed struct{ Id, ErrorCode, Message string }

@@ -49,7 +49,7 @@ func TestSummaries(t *testing.T) {
 	f := &fakeStore{page: traces.Page{Summaries: []traces.Summary{{ID: "1-5759e988-bd862e3fe1be46a994272793", StartTime: 10,
 		EntryPoint: traces.Service{Name: "fn", Type: "AWS::Lambda"}, Services: []traces.Service{{Name: "fn", Type: "AWS::Lambda"}},
 		HTTP: &traces.HTTP{Response: &traces.HTTPResponse{Status: 500}}}}, Processed: 7, Next: 100}}
-	h := New(f)
+	h := New(f, nil)
 	code, _, out := call(t, h, "/TraceSummaries", `{"StartTime":1700000000.5,"EndTime":1700000100,"TimeRangeType":"Event","Sampling":true,"SamplingStrategy":{"Name":"FixedRate","Value":0.5}}`)
 	if code != 200 || out["TracesProcessedCount"].(float64) != 7 || out["NextToken"] == nil {
 		t.Fatalf("%d %v", code, out)
@@ -88,7 +88,7 @@ func TestSummaries(t *testing.T) {
 
 func TestBatchGetAndPut(t *testing.T) {
 	f := &fakeStore{}
-	h := New(f)
+	h := New(f, nil)
 	code, _, out := call(t, h, "/Traces", `{"TraceIds":["1-5759e988-bd862e3fe1be46a994272793","1-5759e988-bd862e3fe1be46a994272794"]}`)
 	tr := out["Traces"].([]any)
 	if code != 200 || len(tr) != 1 || len(out["UnprocessedTraceIds"].([]any)) != 1 {
