@@ -26,7 +26,8 @@ type Invocation struct {
 	Stream Sink
 	// Answered, when set, is called with the runtime's answer by the
 	// goroutine that received it, before Invoke returns that answer
-	// (and only then): the caller's answer can go out from there,
+	// (and only then), and before the runtime is told the answer was
+	// taken (its 202): the caller's answer can go out from there first,
 	// without waiting for the invoking goroutine to be scheduled.
 	// Invoke returns once Answered has returned; an answer that arrives
 	// as Invoke gives up is still returned, not dropped. Not called for
@@ -479,11 +480,13 @@ func (s *Server) answer(p *conn, id []byte, isErr bool) bool {
 	if !s.claim(c, res) {
 		return p.writeError(400, "InvalidRequestID", "Invalid request ID")
 	}
-	// The runtime gets its 202 first: it waits for nothing else before
-	// its next poll, and the caller's answer follows at once, from here.
-	ok := p.writeAccepted()
+	// The caller's answer goes first, from here, and the runtime's 202
+	// right after: the caller waits on this answer, while the runtime's
+	// next poll waits for the next event anyway. (The other order cost a
+	// sequential caller the 202's write, 20-30 µs, and gained nothing in
+	// throughput.)
 	s.complete(c)
-	return ok
+	return p.writeAccepted()
 }
 
 // initError takes the runtime's POST /runtime/init/error.
