@@ -33,6 +33,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/follow"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/ids"
+	"github.com/aloft-dev/aloft/internal/lazy"
 	"github.com/aloft-dev/aloft/internal/lease"
 	"github.com/aloft-dev/aloft/internal/queues"
 	"github.com/aloft-dev/aloft/internal/tables"
@@ -143,11 +144,7 @@ type Service struct {
 	js jetstream.JetStream
 	kv jetstream.KeyValue
 
-	bucketsOnce sync.Once
-	positions   jetstream.KeyValue // stream mappings' positions
-	leases      *lease.Leases      // who reads each stream mapping
-	ownLeases   bool               // leases were opened here, and are closed by Close
-	bucketsErr  error
+	buckets lazy.Value[streamState] // opened by the first table stream mapping's poller
 
 	log    *slog.Logger
 	follow *follow.Follower
@@ -170,7 +167,7 @@ func Open(ctx context.Context, js jetstream.JetStream, d Deps) (*Service, error)
 	if err != nil {
 		return nil, fmt.Errorf("mappings: bucket: %w", err)
 	}
-	s := &Service{d: d, js: js, kv: kv, log: d.Log, all: map[string]*Mapping{}, pollers: map[string]runner{}, leases: d.Leases}
+	s := &Service{d: d, js: js, kv: kv, log: d.Log, all: map[string]*Mapping{}, pollers: map[string]runner{}}
 	if s.follow, err = follow.KV(ctx, kv, s.apply, nil); err != nil {
 		return nil, fmt.Errorf("mappings: %w", err)
 	}
@@ -202,9 +199,8 @@ func (s *Service) Close() {
 	for _, p := range ps {
 		p.close()
 	}
-	s.bucketsOnce.Do(func() {}) // what a poller opened is seen here
-	if s.ownLeases {
-		s.leases.Close()
+	if b, ok := s.buckets.Made(); ok && b.ownLeases {
+		b.leases.Close()
 	}
 }
 

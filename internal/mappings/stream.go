@@ -30,20 +30,35 @@ const positionsBucket = "aloft_mapping_positions"
 // LeaseName is the lease whose holder reads the stream of mapping uuid.
 func LeaseName(uuid string) string { return "mapping/" + uuid }
 
+// streamState is what table stream mappings keep on the backbone.
+type streamState struct {
+	positions jetstream.KeyValue // each mapping's position
+	leases    *lease.Leases      // who reads each stream: Deps.Leases, or the service's own
+	ownLeases bool               // leases were opened here, and are closed by Close
+}
+
 // streamBuckets opens the positions bucket, and leases of the service's
-// own when Deps has none, once.
+// own when Deps has none, when a poller first needs them (and again
+// after a failure).
 func (s *Service) streamBuckets(ctx context.Context) (jetstream.KeyValue, *lease.Leases, error) {
-	s.bucketsOnce.Do(func() {
-		s.positions, s.bucketsErr = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: positionsBucket, History: 1, Storage: jetstream.FileStorage})
-		if s.bucketsErr == nil && s.leases == nil {
-			s.leases, s.bucketsErr = lease.Open(ctx, s.js, lease.Options{Logger: s.log})
-			s.ownLeases = s.bucketsErr == nil
+	b, err := s.buckets.Get(func() (streamState, error) {
+		pos, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: positionsBucket, History: 1, Storage: jetstream.FileStorage})
+		if err != nil {
+			return streamState{}, err
 		}
+		if s.d.Leases != nil {
+			return streamState{positions: pos, leases: s.d.Leases}, nil
+		}
+		l, err := lease.Open(ctx, s.js, lease.Options{Logger: s.log})
+		if err != nil {
+			return streamState{}, err
+		}
+		return streamState{positions: pos, leases: l, ownLeases: true}, nil
 	})
-	if s.bucketsErr != nil {
-		return nil, nil, fmt.Errorf("mappings: stream positions: %w", s.bucketsErr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mappings: stream positions: %w", err)
 	}
-	return s.positions, s.leases, nil
+	return b.positions, b.leases, nil
 }
 
 func (s *Service) savePosition(ctx context.Context, id string, next uint64) error {

@@ -76,16 +76,12 @@ func stateKey(r *record, key string) string      { return r.ID + "." + key }
 // is needed. A failure (the cluster electing a leader, a caller that
 // gave up) is not kept: the next request tries again.
 func (s *Service) fifoState(ctx context.Context) (jetstream.KeyValue, error) {
-	s.fifoMu.Lock()
-	defer s.fifoMu.Unlock()
-	if s.fifoKV != nil {
-		return s.fifoKV, nil
-	}
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: fifoBucket, History: 1, Storage: jetstream.FileStorage})
+	kv, err := s.fifoKV.Get(func() (jetstream.KeyValue, error) {
+		return s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: fifoBucket, History: 1, Storage: jetstream.FileStorage})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("queues: the FIFO groups' bucket: %w", err)
 	}
-	s.fifoKV = kv
 	return kv, nil
 }
 

@@ -41,6 +41,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/follow"
 	"github.com/aloft-dev/aloft/internal/ids"
+	"github.com/aloft-dev/aloft/internal/lazy"
 )
 
 const (
@@ -69,8 +70,7 @@ type Service struct {
 	log    *slog.Logger
 	follow *follow.Follower
 
-	fifoMu     sync.Mutex         // guards fifoKV
-	fifoKV     jetstream.KeyValue // the FIFO groups' bucket, once opened
+	fifoKV     lazy.Value[jetstream.KeyValue] // the FIFO groups' bucket
 	attemptsMu sync.Mutex
 	attempts   map[string]*attempt // FIFO receives by queue id and ReceiveRequestAttemptId
 

@@ -27,14 +27,14 @@ import (
 const fifoStream = "SNS_FIFO"
 
 func (s *Service) fifoSequences(ctx context.Context) (jetstream.Stream, error) {
-	s.fifoOnce.Do(func() {
-		s.fifoSeq, s.fifoErr = s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: fifoStream, Subjects: []string{"snsfifo.>"},
+	st, err := s.fifoSeq.Get(func() (jetstream.Stream, error) {
+		return s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: fifoStream, Subjects: []string{"snsfifo.>"},
 			Storage: jetstream.FileStorage, MaxAge: 10 * time.Minute, Duplicates: 5 * time.Minute})
 	})
-	if s.fifoErr != nil {
-		return nil, fmt.Errorf("topics: FIFO sequences: %w", s.fifoErr)
+	if err != nil {
+		return nil, fmt.Errorf("topics: FIFO sequences: %w", err)
 	}
-	return s.fifoSeq, nil
+	return st, nil
 }
 
 // publishFifo publishes msgs to FIFO topic t, in order.

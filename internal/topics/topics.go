@@ -32,6 +32,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/follow"
 	"github.com/aloft-dev/aloft/internal/ids"
+	"github.com/aloft-dev/aloft/internal/lazy"
 	"github.com/aloft-dev/aloft/internal/policy"
 	"github.com/aloft-dev/aloft/internal/queues"
 	"github.com/aloft-dev/aloft/internal/store"
@@ -100,9 +101,7 @@ type Service struct {
 	topics map[string]*topic        // by name
 	subs   map[string]*subscription // by id
 
-	fifoOnce sync.Once
-	fifoSeq  jetstream.Stream
-	fifoErr  error
+	fifoSeq lazy.Value[jetstream.Stream] // FIFO topics' sequences
 
 	cons jetstream.Consumer
 	stop context.CancelFunc
