@@ -228,7 +228,7 @@ func (s *Service) receiveFifo(ctx context.Context, r *record, o ReceiveOptions, 
 
 // fifoAttempt bounds one takeFifo while the queue's stream or its groups'
 // state may have no leader: answered requests take milliseconds.
-var fifoAttempt = 2 * time.Second
+const fifoAttempt = 2 * time.Second
 
 // takeFifoLed is takeFifo through a cluster's elections: while the
 // queue's stream or the groups' state bucket has no leader to answer (a
