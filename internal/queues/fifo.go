@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
-	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/store"
 )
@@ -238,27 +237,16 @@ const fifoAttempt = 2 * time.Second
 // before a later request went unanswered are returned, not lost to
 // their visibility timeout.
 func (s *Service) takeFifoLed(ctx context.Context, kv jetstream.KeyValue, r *record, o ReceiveOptions, vis int, deadline time.Time) ([]*Received, error) {
-	until := deadline.Add(leaderWait)
-	pause := 50 * time.Millisecond
-	for {
+	leaderless := func(err error) bool { return ctx.Err() == nil && store.Unanswered(err) }
+	return untilLed(ctx, r, deadline.Add(leaderWait), leaderless, func() ([]*Received, error) {
 		actx, cancel := context.WithTimeout(ctx, fifoAttempt)
+		defer cancel()
 		out, err := s.takeFifo(actx, kv, r, o, vis)
-		cancel()
-		switch {
-		case len(out) > 0:
-			return out, nil
-		case err == nil || ctx.Err() != nil || !store.Unanswered(err):
-			return out, err
-		case time.Now().Add(pause).After(until):
-			return nil, fault.Errorf(fault.Unavailable, "queues: receive from %s: %v", r.Name, err)
+		if len(out) > 0 {
+			return out, nil // taken: the caller's, whatever went unanswered after
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, time.Second)
-	}
+		return out, err
+	})
 }
 
 // takeFifo takes what it can now: groups in order of their oldest

@@ -376,19 +376,31 @@ var errNoLeader = errors.New("the queue's consumer has no leader now")
 // fault.Unavailable, which the API answers as SQS's 503.
 func (s *Service) pull(ctx context.Context, r *record, n int, wait time.Duration) ([]*nats.Msg, error) {
 	deadline := time.Now().Add(max(wait, 0))
-	until := deadline.Add(leaderWait)
+	leaderless := func(err error) bool { return errors.Is(err, errNoLeader) }
+	return untilLed(ctx, r, deadline.Add(leaderWait), leaderless, func() ([]*nats.Msg, error) {
+		return s.pullOnce(ctx, r, n, time.Until(deadline))
+	})
+}
+
+// untilLed is a receive from queue r through an election: it calls try
+// until try does not fail for want of a leader (leaderless), pausing 50
+// ms and doubling up to a second between calls, as long as until
+// allows; then it fails with an error of kind fault.Unavailable, which
+// the API answers as SQS's 503.
+func untilLed[T any](ctx context.Context, r *record, until time.Time, leaderless func(error) bool, try func() (T, error)) (T, error) {
 	pause := 50 * time.Millisecond
 	for {
-		msgs, err := s.pullOnce(ctx, r, n, time.Until(deadline))
-		if !errors.Is(err, errNoLeader) {
-			return msgs, err
+		v, err := try()
+		if err == nil || !leaderless(err) {
+			return v, err
 		}
+		var none T
 		if time.Now().Add(pause).After(until) {
-			return nil, fault.Errorf(fault.Unavailable, "queues: receive from %s: %v", r.Name, err)
+			return none, fault.Errorf(fault.Unavailable, "queues: receive from %s: %v", r.Name, err)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return none, ctx.Err()
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, time.Second)
