@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/item"
 	"github.com/aloft-dev/aloft/internal/itemexpr"
+	"github.com/aloft-dev/aloft/internal/store"
 )
 
 // maxPage is the most a Query or Scan page reads, as DynamoDB's 1 MB.
@@ -82,7 +84,7 @@ func (s *Service) table(name string) (*table, error) {
 func (s *Service) consistent(ctx context.Context, t *table) error {
 	st, err := s.js.Stream(ctx, itemStream)
 	if err != nil {
-		return err
+		return readErr(t, err)
 	}
 	m, err := st.GetLastMsgForSubject(ctx, t.def.subjects())
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -189,8 +191,8 @@ func (s *Service) writeAs(ctx context.Context, t *table, key item.Item, byServic
 				}
 				continue
 			}
-			if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
-				return nil, nil, notFound(t.def.Name)
+			if !errors.Is(err, store.ErrUnavailable) && (errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)) {
+				return nil, nil, notFound(t.def.Name) // the table's stream is gone
 			}
 			return nil, nil, err
 		}
@@ -249,12 +251,26 @@ func (s *Service) takeLocal(h nats.Header) *record {
 	return nil
 }
 
+// readErr is the failure to look up table t's stream: the table is gone
+// when the stream is; a lookup the cluster did not answer (an election
+// under way) is of kind fault.Unavailable (DynamoDB's 503), which the
+// client sends again.
+func readErr(t *table, err error) error {
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return notFound(t.def.Name)
+	case store.Unanswered(err) && !errors.Is(err, store.ErrUnavailable):
+		return fmt.Errorf("%w: tables: read %s: %w", store.ErrUnavailable, t.def.Name, err)
+	}
+	return fmt.Errorf("tables: read %s: %w", t.def.Name, err)
+}
+
 // caughtUp reports whether the index's version of subject (sequence
 // seq) is the latest; if not, it waits for the index to reach it.
 func (s *Service) caughtUp(ctx context.Context, t *table, subject string, seq uint64) (bool, error) {
 	st, err := s.js.Stream(ctx, t.def.stream())
 	if err != nil {
-		return false, notFound(t.def.Name)
+		return false, readErr(t, err)
 	}
 	m, err := st.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
