@@ -82,7 +82,7 @@ func (s *Service) table(name string) (*table, error) {
 // consistent waits for the index of t to hold everything the stream
 // holds now: what a strongly consistent read sees.
 func (s *Service) consistent(ctx context.Context, t *table) error {
-	st, err := s.js.Stream(ctx, itemStream)
+	st, err := s.itemStream(ctx)
 	if err != nil {
 		return readErr(t, err)
 	}
@@ -251,6 +251,16 @@ func (s *Service) takeLocal(h nats.Header) *record {
 	return nil
 }
 
+// itemStream returns the handle of the stream that holds every table's
+// items, looked up once (a look-up asks the stream's leader for its
+// description). The stream lives as long as the service; its reads by
+// subject are direct gets, which any replica answers. Only reads go
+// through it: its Info would change the description it holds, which
+// those reads consult, under them.
+func (s *Service) itemStream(ctx context.Context) (jetstream.Stream, error) {
+	return s.items.Get(func() (jetstream.Stream, error) { return s.js.Stream(ctx, itemStream) })
+}
+
 // readErr is the failure to look up table t's stream: the table is gone
 // when the stream is; a lookup the cluster did not answer (an election
 // under way) is of kind fault.Unavailable (DynamoDB's 503), which the
@@ -268,7 +278,7 @@ func readErr(t *table, err error) error {
 // caughtUp reports whether the index's version of subject (sequence
 // seq) is the latest; if not, it waits for the index to reach it.
 func (s *Service) caughtUp(ctx context.Context, t *table, subject string, seq uint64) (bool, error) {
-	st, err := s.js.Stream(ctx, t.def.stream())
+	st, err := s.itemStream(ctx)
 	if err != nil {
 		return false, readErr(t, err)
 	}

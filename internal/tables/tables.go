@@ -48,6 +48,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/follow"
 	"github.com/aloft-dev/aloft/internal/ids"
+	"github.com/aloft-dev/aloft/internal/lazy"
 )
 
 const (
@@ -200,7 +201,8 @@ type Service struct {
 	log    *slog.Logger
 	follow *follow.Follower
 	revs   follow.Revisions
-	secret []byte // seals shard iterators
+	secret []byte                       // seals shard iterators
+	items  lazy.Value[jetstream.Stream] // the item stream's handle (itemStream)
 
 	node   string        // this node's prefix for local tokens
 	writes atomic.Uint64 // counts this node's writes, for local tokens
