@@ -94,7 +94,7 @@ func retry[T any](ctx context.Context, s *Store, attempt time.Duration, tries in
 		case err == nil || ctx.Err() != nil || !Unanswered(err):
 			return v, err
 		case !time.Now().Before(giveUp) || !s.reachMajority():
-			return v, unavailableErr(err)
+			return v, Unavailable(err)
 		}
 		select {
 		case <-ctx.Done():

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/aloft-dev/aloft/internal/fault"
@@ -29,11 +30,12 @@ func (unavailable) FaultKind() fault.Kind { return fault.Unavailable }
 
 var _ fault.Kinded = unavailable{}
 
-// unavailableErr wraps err, a write's failure, in ErrUnavailable when
+// Unavailable wraps err, a request's failure, in ErrUnavailable when
 // the failure means that the cluster could not answer it (see
-// Unanswered), and returns it as it is otherwise.
-func unavailableErr(err error) error {
-	if err == nil || !Unanswered(err) {
+// Unanswered), and returns it as it is otherwise (or when it is wrapped
+// already).
+func Unavailable(err error) error {
+	if err == nil || !Unanswered(err) || errors.Is(err, ErrUnavailable) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -30,23 +30,23 @@ func TestUnavailableErr(t *testing.T) {
 		{&jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence"}, false},
 		{context.Canceled, false},
 	} {
-		got := unavailableErr(c.err)
+		got := Unavailable(c.err)
 		if !errors.Is(got, c.err) {
-			t.Errorf("unavailableErr(%v) = %v, no longer the backbone's error", c.err, got)
+			t.Errorf("Unavailable(%v) = %v, no longer the backbone's error", c.err, got)
 		}
 		if is := errors.Is(got, ErrUnavailable); is != c.unavailable {
-			t.Errorf("errors.Is(unavailableErr(%v), ErrUnavailable) = %v, want %v", c.err, is, c.unavailable)
+			t.Errorf("errors.Is(Unavailable(%v), ErrUnavailable) = %v, want %v", c.err, is, c.unavailable)
 		}
 		want := fault.Internal
 		if c.unavailable {
 			want = fault.Unavailable
 		}
 		if k := fault.KindOf(fmt.Errorf("queues: save: %w", got)); k != want {
-			t.Errorf("KindOf(unavailableErr(%v)) = %v, want %v", c.err, k, want)
+			t.Errorf("KindOf(Unavailable(%v)) = %v, want %v", c.err, k, want)
 		}
 	}
-	if err := unavailableErr(nil); err != nil {
-		t.Errorf("unavailableErr(nil) = %v", err)
+	if err := Unavailable(nil); err != nil {
+		t.Errorf("Unavailable(nil) = %v", err)
 	}
 }
 

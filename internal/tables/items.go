@@ -266,13 +266,10 @@ func (s *Service) itemStream(ctx context.Context) (jetstream.Stream, error) {
 // under way) is of kind fault.Unavailable (DynamoDB's 503), which the
 // client sends again.
 func readErr(t *table, err error) error {
-	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return notFound(t.def.Name)
-	case store.Unanswered(err) && !errors.Is(err, store.ErrUnavailable):
-		return fmt.Errorf("%w: tables: read %s: %w", store.ErrUnavailable, t.def.Name, err)
 	}
-	return fmt.Errorf("tables: read %s: %w", t.def.Name, err)
+	return fmt.Errorf("tables: read %s: %w", t.def.Name, store.Unavailable(err))
 }
 
 // caughtUp reports whether the index's version of subject (sequence
