@@ -31,7 +31,8 @@ func (e *Edge) readVerified(r *http.Request, svc *Service) ([]byte, sigv4.Identi
 		return nil, sigv4.Identity{}, &awsproto.Error{Status: http.StatusBadRequest, Code: "InvalidSignatureException",
 			Message: "Signature Version 2 is accepted by S3 alone; sign requests to " + svc.Name + " with Signature Version 4."}
 	}
-	if err := e.c.Verifier.Precheck(r); err != nil {
+	var pending sigv4.Pending
+	if err := e.c.Verifier.Precheck(r, &pending); err != nil {
 		return nil, sigv4.Identity{}, authError(err, svc, r)
 	}
 	limit := svc.MaxBody
@@ -46,7 +47,7 @@ func (e *Edge) readVerified(r *http.Request, svc *Service) ([]byte, sigv4.Identi
 		if _, err := io.ReadFull(r.Body, body); err != nil {
 			return nil, sigv4.Identity{}, unreadable(err)
 		}
-		id, err := e.c.Verifier.Verify(r, sigv4.PayloadHash(body))
+		id, err := pending.Verify(r, sigv4.PayloadHash(body))
 		if err != nil {
 			return nil, sigv4.Identity{}, authError(err, svc, r)
 		}
@@ -74,7 +75,7 @@ func (e *Edge) readVerified(r *http.Request, svc *Service) ([]byte, sigv4.Identi
 	if n > limit {
 		return nil, sigv4.Identity{}, tooLarge(r, svc)
 	}
-	id, err := e.c.Verifier.Verify(r, hex.EncodeToString(h.Sum(nil)))
+	id, err := pending.Verify(r, hex.EncodeToString(h.Sum(nil)))
 	if err != nil {
 		return nil, sigv4.Identity{}, authError(err, svc, r)
 	}

@@ -89,92 +89,143 @@ type auth struct {
 // check the body against Identity.PayloadHash itself. Presigned requests
 // ignore payloadHash: they sign X-Amz-Content-Sha256 from the query, or
 // UNSIGNED-PAYLOAD.
-//
-// Failures are returned as *Error.
 func (v *Verifier) Verify(r *http.Request, payloadHash string) (Identity, error) {
-	var a auth
-	id, e := v.verify(r, payloadHash, &a)
-	if e != nil {
-		e.presigned = a.presigned
+	var p Pending
+	if e := v.verify(r, payloadHash, &p); e != nil {
+		e.presigned = p.a.presigned
 		return Identity{}, e
 	}
-	return id, nil
+	return p.identity(), nil
+}
+
+// Pending is a request whose signature form, date and key Precheck has
+// accepted, waiting for its body's hash. Its zero value is ready for
+// Precheck; it must not be used for more than one request.
+type Pending struct {
+	v      *Verifier
+	a      auth
+	t      time.Time // X-Amz-Date
+	secret string
 }
 
 // Precheck does what Verify can do before the body is read: it refuses a
 // request without a signature, a malformed one, one outside the allowed
 // time and one whose key is unknown, so that such requests are answered
-// without reading their bodies. Verify must still follow. Failures are
-// returned as *Error, the same as Verify's for the same request.
-func (v *Verifier) Precheck(r *http.Request) error {
-	var a auth
-	e := v.parse(r, emptyHash, &a) // a placeholder: the body's hash is not known yet
+// without reading their bodies. p.Verify must still follow, with the
+// body's hash; it does not parse the request again. Failures are returned
+// as *Error, the same as Verify's for the same request.
+func (v *Verifier) Precheck(r *http.Request, p *Pending) error {
+	*p = Pending{}
+	e := v.parse(r, &p.a)
 	if e == nil {
-		t, _ := parseAmzDate(a.amzDate)
-		e = v.checkTime(&a, t)
-	}
-	if e == nil {
-		known := false
-		if v.Lookup != nil {
-			_, known = v.Lookup(a.accessKey)
-		}
-		if !known {
-			e = unknownKeyError(a.service)
-		}
+		e = v.admit(p)
 	}
 	if e != nil {
-		e.presigned = a.presigned
+		e.presigned = p.a.presigned
 		return e
 	}
+	p.v = v
 	return nil
+}
+
+// Verify finishes the check Precheck began, with the body's hash as
+// Verifier.Verify takes it, and returns who signed the request: r must be
+// the request Precheck accepted. A Pending that Precheck refused or never
+// saw verifies nothing.
+func (p *Pending) Verify(r *http.Request, payloadHash string) (Identity, error) {
+	if p.v == nil {
+		return Identity{}, newError(Missing, msgMissing)
+	}
+	e := setPayload(r, payloadHash, &p.a)
+	if e == nil {
+		e = p.finish(r)
+	}
+	if e != nil {
+		e.presigned = p.a.presigned
+		return Identity{}, e
+	}
+	return p.identity(), nil
 }
 
 // verify does the work of Verify. Every *Error kind is checked in order:
 // Missing and Malformed, then Expired, UnknownKey and Mismatch.
-func (v *Verifier) verify(r *http.Request, payloadHash string, a *auth) (Identity, *Error) {
-	if e := v.parse(r, payloadHash, a); e != nil {
-		return Identity{}, e
+func (v *Verifier) verify(r *http.Request, payloadHash string, p *Pending) *Error {
+	p.v = v
+	if e := v.parse(r, &p.a); e != nil {
+		return e
+	}
+	if e := setPayload(r, payloadHash, &p.a); e != nil {
+		return e
 	}
 	s := getScratch()
 	defer putScratch(s)
-	if e := s.canonicalRequest(r, a); e != nil {
-		return Identity{}, e
+	if e := s.canonicalRequest(r, &p.a); e != nil {
+		return e
 	}
-	t, _ := parseAmzDate(a.amzDate)
-	if e := v.checkTime(a, t); e != nil {
-		return Identity{}, e
+	if e := v.admit(p); e != nil {
+		return e
 	}
-	var secret string
-	var known bool
+	return p.sign(s)
+}
+
+// admit checks a parsed request's time and looks its key's secret up.
+func (v *Verifier) admit(p *Pending) *Error {
+	p.t, _ = parseAmzDate(p.a.amzDate)
+	if e := v.checkTime(&p.a, p.t); e != nil {
+		return e
+	}
+	known := false
 	if v.Lookup != nil {
-		secret, known = v.Lookup(a.accessKey)
+		p.secret, known = v.Lookup(p.a.accessKey)
 	}
 	if !known {
-		return Identity{}, unknownKeyError(a.service)
+		return unknownKeyError(p.a.service)
 	}
+	return nil
+}
+
+// finish builds the canonical request of an admitted request and checks
+// its signature.
+func (p *Pending) finish(r *http.Request) *Error {
+	s := getScratch()
+	defer putScratch(s)
+	if e := s.canonicalRequest(r, &p.a); e != nil {
+		return e
+	}
+	return p.sign(s)
+}
+
+// sign compares the signature computed over s's canonical request with
+// the one the request carries.
+func (p *Pending) sign(s *scratch) *Error {
 	var want [sha256.Size]byte
-	if !decodeHex(&want, a.signature) {
-		return Identity{}, mismatchError(a.service)
+	if !decodeHex(&want, p.a.signature) {
+		return mismatchError(p.a.service)
 	}
-	key := v.keys.get(secret, a.date, a.region, a.service)
-	got := s.sign(&key, a)
+	key := p.v.keys.get(p.secret, p.a.date, p.a.region, p.a.service)
+	got := s.sign(&key, &p.a)
 	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-		return Identity{}, mismatchError(a.service)
+		return mismatchError(p.a.service)
 	}
+	return nil
+}
+
+// identity is who signed a verified request.
+func (p *Pending) identity() Identity {
 	return Identity{
-		AccessKeyID:  a.accessKey,
-		Region:       a.region,
-		Service:      a.service,
-		Date:         a.date,
-		Time:         t,
-		SessionToken: a.token,
-		PayloadHash:  a.payload,
-		Presigned:    a.presigned,
-	}, nil
+		AccessKeyID:  p.a.accessKey,
+		Region:       p.a.region,
+		Service:      p.a.service,
+		Date:         p.a.date,
+		Time:         p.t,
+		SessionToken: p.a.token,
+		PayloadHash:  p.a.payload,
+		Presigned:    p.a.presigned,
+	}
 }
 
 // parse fills a from r's Authorization header or presigned query.
-func (v *Verifier) parse(r *http.Request, payloadHash string, a *auth) *Error {
+func (v *Verifier) parse(r *http.Request, a *auth) *Error {
 	if r.URL == nil {
 		return malformed("The request has no URL.")
 	}
@@ -198,6 +249,16 @@ func (v *Verifier) parse(r *http.Request, payloadHash string, a *auth) *Error {
 		return e
 	}
 	a.token = r.Header.Get("X-Amz-Security-Token")
+	return nil
+}
+
+// setPayload sets the payload hash a signed Authorization header covers:
+// payloadHash, or without it the one x-amz-content-sha256 declares. A
+// presigned query names its own.
+func setPayload(r *http.Request, payloadHash string, a *auth) *Error {
+	if a.presigned {
+		return nil
+	}
 	a.payload = payloadHash
 	if a.payload == "" {
 		vals, ok := r.Header["X-Amz-Content-Sha256"]

@@ -785,6 +785,38 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
+// BenchmarkPrecheck is the front door's check of a request with a body:
+// Precheck before the body, then the rest once its hash is known, against
+// Precheck followed by a Verify that parses the request again.
+func BenchmarkPrecheck(b *testing.B) {
+	r, payload := invokeRequest(b)
+	v := newVerifier()
+	b.Run("pending", func(b *testing.B) {
+		b.ReportAllocs()
+		var p Pending
+		for b.Loop() {
+			if err := v.Precheck(r, &p); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := p.Verify(r, payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("again", func(b *testing.B) {
+		b.ReportAllocs()
+		var p Pending
+		for b.Loop() {
+			if err := v.Precheck(r, &p); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := v.Verify(r, payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 func BenchmarkVerifyParallel(b *testing.B) {
 	r, payload := invokeRequest(b)
 	v := newVerifier()
@@ -812,28 +844,58 @@ func TestPrecheck(t *testing.T) {
 		return 0
 	}
 
+	var p Pending
 	r := rq.newRequest(t)
-	if err := v.Precheck(r); kindOf(err) != Missing {
+	if err := v.Precheck(r, &p); kindOf(err) != Missing {
 		t.Errorf("unsigned: %v, want Missing", err)
 	}
 	r = rq.newRequest(t)
 	sign(t, r, aws.Credentials{AccessKeyID: "AKIDUNKNOWN", SecretAccessKey: "x"}, PayloadHash([]byte("{}")), "lambda", testNow)
-	if err := v.Precheck(r); kindOf(err) != UnknownKey {
+	if err := v.Precheck(r, &p); kindOf(err) != UnknownKey {
 		t.Errorf("unknown key: %v, want UnknownKey", err)
 	}
 	r = rq.newRequest(t)
 	sign(t, r, testCreds, PayloadHash([]byte("{}")), "lambda", testNow.Add(-time.Hour))
-	if err := v.Precheck(r); kindOf(err) != Expired {
+	if err := v.Precheck(r, &p); kindOf(err) != Expired {
 		t.Errorf("an hour old: %v, want Expired", err)
 	}
 	// A wrong secret, or a body other than the one signed, passes
 	// Precheck: only Verify, with the body's hash, can tell.
 	r = rq.newRequest(t)
 	sign(t, r, aws.Credentials{AccessKeyID: testKey, SecretAccessKey: "wrong"}, PayloadHash([]byte("{}")), "lambda", testNow)
-	if err := v.Precheck(r); err != nil {
+	if err := v.Precheck(r, &p); err != nil {
 		t.Errorf("a known key: %v", err)
 	}
-	if _, err := v.Verify(r, PayloadHash([]byte("{}"))); kindOf(err) != Mismatch {
+	if _, err := p.Verify(r, PayloadHash([]byte("{}"))); kindOf(err) != Mismatch {
 		t.Errorf("Verify after Precheck: %v, want Mismatch", err)
+	}
+	// The right secret, and a body other than the one signed.
+	r = rq.newRequest(t)
+	sign(t, r, testCreds, PayloadHash([]byte("{}")), "lambda", testNow)
+	if err := v.Precheck(r, &p); err != nil {
+		t.Fatalf("a signed request: %v", err)
+	}
+	if _, err := p.Verify(r, PayloadHash([]byte("{ }"))); kindOf(err) != Mismatch {
+		t.Errorf("another body: %v, want Mismatch", err)
+	}
+	if err := v.Precheck(r, &p); err != nil {
+		t.Fatalf("a signed request: %v", err)
+	}
+	id, err := p.Verify(r, PayloadHash([]byte("{}")))
+	if err != nil || id.AccessKeyID != testKey || id.Service != "lambda" || !id.Time.Equal(testNow.Truncate(time.Second)) {
+		t.Errorf("the body signed: %+v, %v", id, err)
+	}
+	// A Pending that Precheck refused, or never saw, verifies nothing.
+	var none Pending
+	if _, err := none.Verify(r, PayloadHash([]byte("{}"))); kindOf(err) != Missing {
+		t.Errorf("a Pending never prechecked: %v, want Missing", err)
+	}
+	old := rq.newRequest(t)
+	sign(t, old, testCreds, PayloadHash([]byte("{}")), "lambda", testNow.Add(-time.Hour))
+	if err := v.Precheck(old, &p); kindOf(err) != Expired {
+		t.Fatalf("an hour old: %v, want Expired", err)
+	}
+	if _, err := p.Verify(old, PayloadHash([]byte("{}"))); kindOf(err) != Missing {
+		t.Errorf("a Pending Precheck refused: %v, want Missing", err)
 	}
 }
