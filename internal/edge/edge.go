@@ -78,6 +78,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/iam"
@@ -209,7 +211,9 @@ func Principal(ctx context.Context) *iam.Principal {
 // ServeHTTP answers r or hands it to its service.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := ids.New()
-	w.Header().Set("X-Amzn-Requestid", reqID)
+	h := w.Header()
+	h["Date"] = date.header(time.Now())
+	h["X-Amzn-Requestid"] = []string{reqID}
 	if r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
@@ -265,8 +269,37 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		awsproto.WriteError(w, r, svc.protocol(r), aerr, reqID)
 		return
 	}
+	// The body was read to its end: closed, it is not drained again
+	// when the answer's header is written. The service reads the copy
+	// in memory, on a copy of the request, leaving the server's own
+	// untouched.
+	r.Body.Close()
+	r = r.WithContext(context.WithValue(r.Context(), verifiedKey{}, v))
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	svc.Handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), verifiedKey{}, v)))
+	svc.Handler.ServeHTTP(w, r)
+}
+
+// date is the Date header of the front door's answers.
+var date dateHeader
+
+// dateHeader is an HTTP Date header value made once a second, which
+// spares the server formatting the time for every answer.
+type dateHeader struct{ p atomic.Pointer[dateStamp] }
+
+type dateStamp struct {
+	sec int64
+	hdr []string // shared by every answer of the second: never changed
+}
+
+// header returns the Date header for now.
+func (d *dateHeader) header(now time.Time) []string {
+	sec := now.Unix()
+	if s := d.p.Load(); s != nil && s.sec == sec {
+		return s.hdr
+	}
+	s := &dateStamp{sec: sec, hdr: []string{now.UTC().Format(http.TimeFormat)}}
+	d.p.Store(s)
+	return s.hdr
 }
 
 // service picks the service r is for.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -266,5 +267,70 @@ func TestSigV2Refused(t *testing.T) {
 	}
 	if lambda.n.Load() != 0 {
 		t.Error("the request reached Lambda")
+	}
+}
+
+// echo answers with the body it is handed.
+type echo struct{}
+
+func (echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Write(b)
+}
+
+// TestBodyAndConnection sends signed requests with bodies one after the
+// other: each reaches its service whole, each answer carries the time in
+// its Date header, and one connection carries them all (a body the front
+// door read and closed leaves the connection fit for the next request).
+func TestBodyAndConnection(t *testing.T) {
+	srv := httptest.NewUnstartedServer(testEdge(&reached{}, echo{}, &reached{}, &reached{}, &reached{}))
+	var conns atomic.Int32
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	for i, body := range []string{"{}", `{"a":1}`, strings.Repeat("x", 70<<10), `{"b":2}`} {
+		req := must(http.NewRequest("POST", srv.URL+"/2015-03-31/functions/f/invocations", strings.NewReader(body)))
+		if err := v4.NewSigner().SignHTTP(context.Background(), testCreds, req, sigv4.PayloadHash([]byte(body)),
+			"lambda", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		before := time.Now().Truncate(time.Second)
+		resp := send(t, req)
+		if resp.status != http.StatusOK || resp.body != body {
+			t.Fatalf("request %d: %d, %d bytes, want 200 and the %d bytes sent", i, resp.status, len(resp.body), len(body))
+		}
+		d, err := http.ParseTime(resp.header.Get("Date"))
+		if err != nil || d.Before(before) || d.After(time.Now()) {
+			t.Errorf("request %d: Date %q (%v), want the time of the answer", i, resp.header.Get("Date"), err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for four requests, want one", n)
+	}
+}
+
+// TestDateHeader checks that the Date header changes with the second and
+// only then.
+func TestDateHeader(t *testing.T) {
+	var d dateHeader
+	t0 := time.Date(2026, 12, 6, 11, 59, 59, 100, time.UTC)
+	a := d.header(t0)
+	if b := d.header(t0.Add(800 * time.Millisecond)); &b[0] != &a[0] {
+		t.Error("a second value was made within the same second")
+	}
+	c := d.header(t0.Add(time.Second))
+	if a[0] != "Sun, 06 Dec 2026 11:59:59 GMT" || c[0] != "Sun, 06 Dec 2026 12:00:00 GMT" {
+		t.Errorf("Date %q then %q", a[0], c[0])
+	}
+	if z := d.header(time.Date(2026, 12, 6, 13, 0, 0, 0, time.FixedZone("x", 3600))); z[0] != "Sun, 06 Dec 2026 12:00:00 GMT" {
+		t.Errorf("a time in another zone: %q, want GMT", z[0])
 	}
 }
