@@ -635,11 +635,11 @@ func (q *Queue) count(f func(*Stats), fn string) {
 func (q *Queue) Stats(ctx context.Context) ([]Stats, error) {
 	info, err := q.js.Stream(ctx, streamName)
 	if err != nil {
-		return nil, fmt.Errorf("queue: stats: %w", err)
+		return nil, fmt.Errorf("queue: stats: %w", store.Unavailable(err))
 	}
 	si, err := info.Info(ctx, jetstream.WithSubjectFilter(subjectRoot+">"))
 	if err != nil {
-		return nil, fmt.Errorf("queue: stats: %w", err)
+		return nil, fmt.Errorf("queue: stats: %w", store.Unavailable(err))
 	}
 	var others map[string]*Stats
 	if q.d.Node != "" {

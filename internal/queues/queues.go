@@ -42,6 +42,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/follow"
 	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/lazy"
+	"github.com/aloft-dev/aloft/internal/store"
 )
 
 const (
@@ -667,7 +668,7 @@ func (s *Service) Purge(ctx context.Context, name string) error {
 		err = st.Purge(ctx)
 	}
 	if err != nil {
-		return fmt.Errorf("queues: purge %s: %w", name, err)
+		return fmt.Errorf("queues: purge %s: %w", name, store.Unavailable(err))
 	}
 	if r.fifo() {
 		s.purgeFifo(ctx, r)

@@ -40,7 +40,7 @@ func (s *Service) compact(ctx context.Context) {
 // first one younger than the retention, deleting those a later version
 // of their item replaced.
 func (s *Service) compactTable(ctx context.Context, t *table) error {
-	st, err := s.js.Stream(ctx, itemStream)
+	st, err := s.itemStream(ctx)
 	if err != nil {
 		return err
 	}

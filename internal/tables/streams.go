@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/item"
+	"github.com/aloft-dev/aloft/internal/store"
 )
 
 // ViewTypes are the stream view types.
@@ -41,11 +43,7 @@ func (s *Service) setStream(ctx context.Context, d *Def, c *StreamChange) error 
 	default:
 		off := *d.Stream
 		off.Enabled, off.Disabled = false, time.Now().UnixMilli()
-		st, err := s.js.Stream(ctx, itemStream)
-		if err != nil {
-			return err
-		}
-		info, err := st.Info(ctx)
+		info, err := s.itemInfo(ctx)
 		if err != nil {
 			return err
 		}
@@ -65,15 +63,11 @@ func (s *Service) newStream(ctx context.Context, d *Def, viewType string) (*Stre
 	if !found {
 		return nil, validation("1 validation error detected: Value '%s' at 'streamSpecification.streamViewType' failed to satisfy constraint: Member must satisfy enum value set: [NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY]", viewType)
 	}
-	var since uint64
-	st, err := s.js.Stream(ctx, itemStream)
+	info, err := s.itemInfo(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if info, err := st.Info(ctx); err == nil {
-		since = info.State.LastSeq
-	}
-	return &StreamSpec{Enabled: true, ViewType: viewType, Label: time.Now().UTC().Format("2006-01-02T15:04:05.000"), Since: since}, nil
+	return &StreamSpec{Enabled: true, ViewType: viewType, Label: time.Now().UTC().Format("2006-01-02T15:04:05.000"), Since: info.State.LastSeq}, nil
 }
 
 // Stream is a table's stream, as the streams API describes it.
@@ -118,25 +112,52 @@ func (s *Service) DescribeStream(ctx context.Context, arn string) (*Stream, erro
 		return nil, err
 	}
 	d := t.def
+	first, err := s.firstRecord(ctx, d)
+	if err != nil {
+		return nil, err
+	}
 	return &Stream{ARN: arn, Label: d.Stream.Label, ViewType: d.Stream.ViewType, Table: d.Name, Enabled: d.Stream.Enabled, KeySchema: d.KeySchema,
-		First: s.firstRecord(ctx, d)}, nil
+		First: first}, nil
 }
 
-func (s *Service) firstRecord(ctx context.Context, d *Def) uint64 {
-	st, err := s.js.Stream(ctx, itemStream)
+// firstRecord returns the sequence of the first record of d's stream, 0
+// when it has none.
+func (s *Service) firstRecord(ctx context.Context, d *Def) (uint64, error) {
+	st, err := s.itemStream(ctx)
 	if err != nil {
-		return 0
+		return 0, fmt.Errorf("tables: the stream of %s: %w", d.Name, store.Unavailable(err))
 	}
 	for next := d.Stream.Since + 1; ; {
 		m, err := st.GetMsg(ctx, next, jetstream.WithGetMsgSubject(d.itemSubjects()))
-		if err != nil || m.Sequence > d.Stream.last() {
-			return 0
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("tables: the stream of %s: %w", d.Name, store.Unavailable(err))
+		}
+		if m.Sequence > d.Stream.last() {
+			return 0, nil
 		}
 		if _, ok := recordOf(d, m); ok {
-			return m.Sequence
+			return m.Sequence, nil
 		}
 		next = m.Sequence + 1
 	}
+}
+
+// itemInfo describes the stream of every table's items, as its leader
+// has it now; a description the cluster did not give (an election under
+// way) is of kind fault.Unavailable.
+func (s *Service) itemInfo(ctx context.Context) (*jetstream.StreamInfo, error) {
+	st, err := s.js.Stream(ctx, itemStream)
+	if err != nil {
+		return nil, fmt.Errorf("tables: the item stream: %w", store.Unavailable(err))
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("tables: the item stream: %w", store.Unavailable(err))
+	}
+	return info, nil
 }
 
 // recordOf reads a stored version as a record of d's stream; ok is
@@ -198,11 +219,7 @@ func (s *Service) Iterator(ctx context.Context, arn, shard, kind string, seq uin
 	case "TRIM_HORIZON":
 		next = t.def.Stream.Since + 1
 	case "LATEST":
-		st, err := s.js.Stream(ctx, itemStream)
-		if err != nil {
-			return "", err
-		}
-		info, err := st.Info(ctx)
+		info, err := s.itemInfo(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -276,9 +293,9 @@ func (s *Service) Records(ctx context.Context, token string, limit int) ([]Recor
 		return nil, "", err
 	}
 	d := t.def
-	st, err := s.js.Stream(ctx, itemStream)
+	st, err := s.itemStream(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("tables: the stream of %s: %w", d.Name, store.Unavailable(err))
 	}
 	var out []Record
 	next := max(it.Next, d.Stream.Since+1)
@@ -289,7 +306,7 @@ func (s *Service) Records(ctx context.Context, token string, limit int) ([]Recor
 			break
 		}
 		if err != nil {
-			return nil, "", err
+			return nil, "", fmt.Errorf("tables: the stream of %s: %w", d.Name, store.Unavailable(err))
 		}
 		if m.Sequence > last {
 			next = last + 1
@@ -378,11 +395,7 @@ func (s *Service) StreamStart(ctx context.Context, arn, position string) (uint64
 	if position == "TRIM_HORIZON" {
 		return t.def.Stream.Since + 1, nil
 	}
-	st, err := s.js.Stream(ctx, itemStream)
-	if err != nil {
-		return 0, err
-	}
-	info, err := st.Info(ctx)
+	info, err := s.itemInfo(ctx)
 	if err != nil {
 		return 0, err
 	}

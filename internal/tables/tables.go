@@ -49,6 +49,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/follow"
 	"github.com/aloft-dev/aloft/internal/ids"
 	"github.com/aloft-dev/aloft/internal/lazy"
+	"github.com/aloft-dev/aloft/internal/store"
 )
 
 const (
@@ -467,7 +468,7 @@ func (s *Service) DeleteTable(ctx context.Context, name string) (*Def, error) {
 		err = st.Purge(ctx, jetstream.WithPurgeSubject(t.def.subjects()))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("tables: delete the items of %s: %w", name, err)
+		return nil, fmt.Errorf("tables: delete the items of %s: %w", name, store.Unavailable(err))
 	}
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
 		if _, err := s.get(name); err != nil {
