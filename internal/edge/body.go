@@ -27,7 +27,7 @@ const memBody = 64 << 10
 // memBody written to an unlinked spool file, and read into memory only
 // once the signature matches.
 func (e *Edge) readVerified(r *http.Request, svc *Service) ([]byte, sigv4.Identity, *awsproto.Error) {
-	if strings.HasPrefix(r.Header.Get("Authorization"), "AWS ") || r.URL.Query().Has("AWSAccessKeyId") {
+	if strings.HasPrefix(r.Header.Get("Authorization"), "AWS ") || (r.URL.RawQuery != "" && r.URL.Query().Has("AWSAccessKeyId")) {
 		return nil, sigv4.Identity{}, &awsproto.Error{Status: http.StatusBadRequest, Code: "InvalidSignatureException",
 			Message: "Signature Version 2 is accepted by S3 alone; sign requests to " + svc.Name + " with Signature Version 4."}
 	}

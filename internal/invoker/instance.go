@@ -31,6 +31,7 @@ type instance struct {
 	iv     *Invoker
 	id     string
 	stream string // log stream name
+	group  string // log group name
 	cfg    *function.Config
 	dir    string
 
@@ -99,6 +100,7 @@ func (iv *Invoker) start(ctx context.Context, p *pool, req *Request, provisioned
 		iv:          iv,
 		id:          id,
 		stream:      t0.UTC().Format("2006/01/02") + "/[" + cfg.Version + "]" + id,
+		group:       function.LogGroup(cfg.FunctionName),
 		cfg:         cfg,
 		dir:         iv.instanceDir(id),
 		fresh:       true,

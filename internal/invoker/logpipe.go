@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/aloft-dev/aloft/internal/function"
 )
 
 // logPipe carries an instance's stdout and stderr to the log sink, cut into
@@ -168,7 +166,7 @@ func (lp *logPipe) feed(p []byte) {
 // sink hands the lines gathered so far to the log store without an
 // invocation's framing; lp.mu is held.
 func (lp *logPipe) sink() {
-	lp.in.iv.d.Logs(function.LogGroup(lp.in.cfg.FunctionName), lp.in.stream, lp.batch.take())
+	lp.in.iv.d.Logs(lp.in.group, lp.in.stream, lp.batch.take())
 	lp.batch.release()
 }
 
@@ -326,7 +324,7 @@ func (lp *logPipe) emit(lines []Line, e *ending) {
 	}
 	out = append(out, Line{Time: endMs, Text: "END RequestId: " + e.reqID})
 	out = append(out, Line{Time: endMs, Text: lp.report(e)})
-	in.iv.d.Logs(function.LogGroup(in.cfg.FunctionName), in.stream, out)
+	in.iv.d.Logs(in.group, in.stream, out)
 	if e.tail != nil {
 		e.tail <- tail(out)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -147,12 +148,10 @@ func (c *conn) settle(ended bool) bool {
 	}
 }
 
+// isTimeout reports whether err is a read that passed its deadline (the
+// deliverer sets one to end a read early).
 func isTimeout(err error) bool {
-	if err == nil {
-		return false
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return err != nil && errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // close ends the connection: no poll of its stays registered.
