@@ -42,6 +42,9 @@ func (s *Server) reference(r *http.Request) (name, qual string, err error) {
 		return "", "", function.Validation(ref, "functionName",
 			"Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?")
 	}
+	if r.URL.RawQuery == "" { // the common case: no query to parse
+		return name, qual, nil
+	}
 	if q := r.URL.Query().Get("Qualifier"); q != "" {
 		if qual != "" && qual != q {
 			return "", "", function.InvalidParameter("The derived qualifier from the function name does not match the specified qualifier.")
