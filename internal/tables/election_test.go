@@ -70,12 +70,10 @@ func (b *electingBackbone) PublishMsg(ctx context.Context, m *nats.Msg, opts ...
 	return b.JetStream.PublishMsg(ctx, m, opts...)
 }
 
-// An election is not a table gone: a conditional write that fails its
-// condition, a strongly consistent read and a write, each meeting a
-// backbone that does not answer, fail with an error of kind
-// fault.Unavailable (DynamoDB's 503, which clients send again), not
-// ResourceNotFoundException, and work once it answers.
-func TestElectionIsNotATableGone(t *testing.T) {
+// electingOrders is a service on an electingBackbone, with the orders
+// table made.
+func electingOrders(t *testing.T) (*Service, *electingBackbone) {
+	t.Helper()
 	st := openStore(t)
 	js := &electingBackbone{JetStream: st.JetStream()}
 	s, err := Open(context.Background(), js, st.Conn(), nil)
@@ -83,8 +81,18 @@ func TestElectionIsNotATableGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	ctx := context.Background()
 	ordersTable(t, s)
+	return s, js
+}
+
+// An election is not a table gone: a conditional write that fails its
+// condition, a strongly consistent read and a write, each meeting a
+// backbone that does not answer, fail with an error of kind
+// fault.Unavailable (DynamoDB's 503, which clients send again), not
+// ResourceNotFoundException, and work once it answers.
+func TestElectionIsNotATableGone(t *testing.T) {
+	s, js := electingOrders(t)
+	ctx := context.Background()
 	ada := it(t, `{"customer":{"S":"ada"},"n":{"N":"7"}}`)
 	if _, err := s.PutItem(ctx, "orders", ada, Condition{}); err != nil {
 		t.Fatal(err)
@@ -122,15 +130,8 @@ func TestElectionIsNotATableGone(t *testing.T) {
 // the server's own fault, or describing the stream without its records,
 // and reads as before once the backbone answers.
 func TestStreamsDuringAnElection(t *testing.T) {
-	st := openStore(t)
-	js := &electingBackbone{JetStream: st.JetStream()}
-	s, err := Open(context.Background(), js, st.Conn(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s, js := electingOrders(t)
 	ctx := context.Background()
-	ordersTable(t, s)
 	d, err := s.SetStream(ctx, "orders", true, "NEW_IMAGE")
 	if err != nil {
 		t.Fatal(err)
