@@ -885,6 +885,21 @@ func TestPrecheck(t *testing.T) {
 	if err != nil || id.AccessKeyID != testKey || id.Service != "lambda" || !id.Time.Equal(testNow.Truncate(time.Second)) {
 		t.Errorf("the body signed: %+v, %v", id, err)
 	}
+	// A presigned request: the same identity as Verify's, its payload the
+	// query's, whatever hash the caller passes.
+	creds := testCreds
+	creds.SessionToken = "session"
+	pre := received(t, presign(t, request{method: "GET", url: "http://localhost:9001/bucket/k?X-Amz-Expires=300", service: "s3"}.newRequest(t), creds, "s3", testNow))
+	want, err := v.Verify(pre, "")
+	if err != nil {
+		t.Fatalf("a presigned request: %v", err)
+	}
+	if err := v.Precheck(pre, &p); err != nil {
+		t.Fatalf("a presigned request: %v", err)
+	}
+	if got, err := p.Verify(pre, PayloadHash([]byte("ignored"))); err != nil || got != want || !got.Presigned || got.PayloadHash != unsignedPayload {
+		t.Errorf("a presigned request through Precheck: %+v, %v, want %+v", got, err, want)
+	}
 	// A Pending that Precheck refused, or never saw, verifies nothing.
 	var none Pending
 	if _, err := none.Verify(r, PayloadHash([]byte("{}"))); kindOf(err) != Missing {
