@@ -78,8 +78,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/iam"
@@ -211,9 +209,7 @@ func Principal(ctx context.Context) *iam.Principal {
 // ServeHTTP answers r or hands it to its service.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := ids.New()
-	h := w.Header()
-	h["Date"] = date.header(time.Now())
-	h["X-Amzn-Requestid"] = []string{reqID}
+	w.Header()["X-Amzn-Requestid"] = []string{reqID}
 	if r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
@@ -277,29 +273,6 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), verifiedKey{}, v))
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	svc.Handler.ServeHTTP(w, r)
-}
-
-// date is the Date header of the front door's answers.
-var date dateHeader
-
-// dateHeader is an HTTP Date header value made once a second, which
-// spares the server formatting the time for every answer.
-type dateHeader struct{ p atomic.Pointer[dateStamp] }
-
-type dateStamp struct {
-	sec int64
-	hdr []string // shared by every answer of the second: never changed
-}
-
-// header returns the Date header for now.
-func (d *dateHeader) header(now time.Time) []string {
-	sec := now.Unix()
-	if s := d.p.Load(); s != nil && s.sec == sec {
-		return s.hdr
-	}
-	s := &dateStamp{sec: sec, hdr: []string{now.UTC().Format(http.TimeFormat)}}
-	d.p.Store(s)
-	return s.hdr
 }
 
 // service picks the service r is for.

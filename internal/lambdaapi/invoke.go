@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/async"
+	"github.com/aloft-dev/aloft/internal/awsproto"
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoke"
@@ -128,6 +129,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 func writeInvokeAnswer(w http.ResponseWriter, version string, resp *invoke.Response) {
 	h := w.Header()
 	h["Content-Type"] = jsonType
+	h["Date"] = awsproto.Date(time.Now())
 	if version == function.LatestVersion {
 		h["X-Amz-Executed-Version"] = latestValue
 	} else {
