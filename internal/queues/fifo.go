@@ -496,19 +496,19 @@ func (s *Service) redriveFifo(ctx context.Context, r *record, p *RedrivePolicy, 
 func (s *Service) countsFifo(ctx context.Context, r *record) (Counts, error) {
 	kv, err := s.fifoState(ctx)
 	if err != nil {
-		return Counts{}, err
+		return Counts{}, fmt.Errorf("queues: counts of %s: %w", r.Name, store.Unavailable(err))
 	}
 	st, err := s.js.Stream(ctx, r.stream())
 	if err != nil {
-		return Counts{}, fmt.Errorf("queues: counts of %s: %w", r.Name, err)
+		return Counts{}, fmt.Errorf("queues: counts of %s: %w", r.Name, store.Unavailable(err))
 	}
 	all, err := st.Info(ctx)
 	if err != nil {
-		return Counts{}, fmt.Errorf("queues: counts of %s: %w", r.Name, err)
+		return Counts{}, fmt.Errorf("queues: counts of %s: %w", r.Name, store.Unavailable(err))
 	}
 	groups, err := st.Info(ctx, jetstream.WithSubjectFilter("sqs."+r.ID+".g.>"))
 	if err != nil {
-		return Counts{}, fmt.Errorf("queues: counts of %s: %w", r.Name, err)
+		return Counts{}, fmt.Errorf("queues: counts of %s: %w", r.Name, store.Unavailable(err))
 	}
 	var stored int64
 	for _, n := range groups.State.Subjects {

@@ -2,6 +2,7 @@ package queues
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -243,5 +244,46 @@ func TestReceiveFifoWithoutLeader(t *testing.T) {
 	js.down.Store(true)
 	if _, err := s.Receive(ctx, "lost.fifo", ReceiveOptions{Max: 1, Visibility: -1}); fault.KindOf(err) != fault.Unavailable {
 		t.Fatalf("receive without the stream's leader: %v, want an error of kind unavailable", err)
+	}
+}
+
+// A queue's counts and a purge that meet a backbone electing its
+// streams' leaders answer that the queue is unavailable for the moment
+// (SQS's 503), not an internal error, and work once it answers.
+func TestCountsWithoutLeader(t *testing.T) {
+	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	js := &flakyStreams{JetStream: st.JetStream()}
+	s, err := Open(context.Background(), js, st.Conn(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	for _, name := range []string{"counted", "counted.fifo"} {
+		attrs := map[string]string{}
+		msg := &Message{Body: "one", Delay: -1}
+		if strings.HasSuffix(name, ".fifo") {
+			attrs[AttrFifo] = "true"
+			msg.GroupID, msg.DedupID = "g", "d1"
+		}
+		if _, err := s.Create(ctx, name, "us-east-1", attrs, nil); err != nil {
+			t.Fatal(err)
+		}
+		send(t, s, name, msg)
+		js.down.Store(true)
+		if _, err := s.Counts(ctx, name); fault.KindOf(err) != fault.Unavailable {
+			t.Errorf("%s: counts during an election: %v, want an error of kind unavailable", name, err)
+		}
+		if err := s.Purge(ctx, name); fault.KindOf(err) != fault.Unavailable {
+			t.Errorf("%s: a purge during an election: %v, want an error of kind unavailable", name, err)
+		}
+		js.down.Store(false)
+		if c, err := s.Counts(ctx, name); err != nil || c.Visible != 1 {
+			t.Errorf("%s: counts once the backbone answers: %+v, %v, want one visible", name, c, err)
+		}
 	}
 }

@@ -587,19 +587,19 @@ func (s *Service) Counts(ctx context.Context, name string) (Counts, error) {
 	}
 	st, err := s.js.Stream(ctx, r.stream())
 	if err != nil {
-		return Counts{}, fmt.Errorf("queues: counts of %s: %w", name, err)
+		return Counts{}, fmt.Errorf("queues: counts of %s: %w", name, store.Unavailable(err))
 	}
 	si, err := st.Info(ctx)
 	if err != nil {
-		return Counts{}, fmt.Errorf("queues: counts of %s: %w", name, err)
+		return Counts{}, fmt.Errorf("queues: counts of %s: %w", name, store.Unavailable(err))
 	}
 	c, err := st.Consumer(ctx, consumer)
 	if err != nil {
-		return Counts{}, fmt.Errorf("queues: counts of %s: %w", name, err)
+		return Counts{}, fmt.Errorf("queues: counts of %s: %w", name, store.Unavailable(err))
 	}
 	ci, err := c.Info(ctx)
 	if err != nil {
-		return Counts{}, fmt.Errorf("queues: counts of %s: %w", name, err)
+		return Counts{}, fmt.Errorf("queues: counts of %s: %w", name, store.Unavailable(err))
 	}
 	out := Counts{Visible: int64(ci.NumPending), InFlight: int64(ci.NumAckPending)}
 	// The stream holds what waits, what is in flight, and the schedules
