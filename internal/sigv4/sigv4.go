@@ -89,6 +89,8 @@ type auth struct {
 // check the body against Identity.PayloadHash itself. Presigned requests
 // ignore payloadHash: they sign X-Amz-Content-Sha256 from the query, or
 // UNSIGNED-PAYLOAD.
+//
+// Failures are returned as *Error.
 func (v *Verifier) Verify(r *http.Request, payloadHash string) (Identity, error) {
 	var p Pending
 	if e := v.verify(r, payloadHash, &p); e != nil {
@@ -100,7 +102,8 @@ func (v *Verifier) Verify(r *http.Request, payloadHash string) (Identity, error)
 
 // Pending is a request whose signature form, date and key Precheck has
 // accepted, waiting for its body's hash. Its zero value is ready for
-// Precheck; it must not be used for more than one request.
+// Precheck, which starts it afresh for each request; it must not be
+// shared between goroutines.
 type Pending struct {
 	v      *Verifier
 	a      auth
