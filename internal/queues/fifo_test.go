@@ -201,12 +201,9 @@ func (f *flakyStreams) Stream(ctx context.Context, name string) (jetstream.Strea
 	return f.JetStream.Stream(ctx, name)
 }
 
-// A FIFO receive whose queue's stream has no leader to answer tries
-// again until it has one, and past leaderWait answers that the queue is
-// unavailable, of kind fault.Unavailable (SQS's 503), not an internal
-// error; the bucket of groups' states, opened by the first FIFO request,
-// is opened again after a failure rather than failing every request.
-func TestReceiveFifoWithoutLeader(t *testing.T) {
+// flakyService is a service on a flakyStreams backbone.
+func flakyService(t *testing.T) (*Service, *flakyStreams) {
+	t.Helper()
 	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -218,6 +215,16 @@ func TestReceiveFifoWithoutLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	return s, js
+}
+
+// A FIFO receive whose queue's stream has no leader to answer tries
+// again until it has one, and past leaderWait answers that the queue is
+// unavailable, of kind fault.Unavailable (SQS's 503), not an internal
+// error; the bucket of groups' states, opened by the first FIFO request,
+// is opened again after a failure rather than failing every request.
+func TestReceiveFifoWithoutLeader(t *testing.T) {
+	s, js := flakyService(t)
 	ctx := context.Background()
 	if _, err := s.Create(ctx, "lost.fifo", "us-east-1", map[string]string{AttrFifo: "true"}, nil); err != nil {
 		t.Fatal(err)
@@ -251,17 +258,7 @@ func TestReceiveFifoWithoutLeader(t *testing.T) {
 // streams' leaders answer that the queue is unavailable for the moment
 // (SQS's 503), not an internal error, and work once it answers.
 func TestCountsWithoutLeader(t *testing.T) {
-	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	js := &flakyStreams{JetStream: st.JetStream()}
-	s, err := Open(context.Background(), js, st.Conn(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s, js := flakyService(t)
 	ctx := context.Background()
 	for _, name := range []string{"counted", "counted.fifo"} {
 		attrs := map[string]string{}
