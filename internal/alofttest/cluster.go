@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,15 +22,46 @@ import (
 // ClusterSecret is the secret the nodes StartCluster starts share.
 const ClusterSecret = "test-cluster-secret-0123456789abcdefghijklmn"
 
-// FreeAddr returns a loopback address nothing listens on now.
+// FreeAddr returns a loopback address nothing listens on now, for a
+// server the test starts later. Its port lies below the kernel's range of
+// ephemeral ports, from which the ports of outgoing connections and of
+// listeners on port 0 are drawn: any of those, in any process, could take
+// a port of that range between this check and the server's start.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
+	if below := ephemeralLow() - lowestPort; below > 1000 {
+		for range 1000 {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", lowestPort+rand.IntN(below)))
+			if err == nil {
+				ln.Close()
+				return ln.Addr().String()
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// lowestPort is the lowest port FreeAddr gives: well above the ports
+// system services listen on.
+const lowestPort = 10000
+
+// ephemeralLow is the first port of the kernel's range of ephemeral
+// ports (Linux's default when it cannot be read).
+func ephemeralLow() int {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	return low
 }
 
 // Cluster is a set of servers that are the nodes of one cluster.
