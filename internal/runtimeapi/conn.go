@@ -151,7 +151,7 @@ func (c *conn) settle(ended bool) bool {
 // isTimeout reports whether err is a read that passed its deadline (the
 // deliverer sets one to end a read early).
 func isTimeout(err error) bool {
-	return err != nil && errors.Is(err, os.ErrDeadlineExceeded)
+	return errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // close ends the connection: no poll of its stays registered.
