@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -257,7 +258,8 @@ func startRelay(b *testing.B, fn string) string {
 // its idle use). Its peer is the AWS Lambda Runtime Interface Emulator,
 // which serves one invocation at a time: as many emulators as clients,
 // each with its own function process, one client each; their CPU is the
-// emulators' own.
+// emulators' own. Its floor is rawrelay, the Invoke and Runtime API
+// exchanges with no HTTP library and nothing else.
 func BenchmarkWarmThroughput(b *testing.B) {
 	srv := alofttest.Start(b)
 	goRC := runtimeCases()[0]
@@ -297,6 +299,62 @@ func BenchmarkWarmThroughput(b *testing.B) {
 		b.ReportMetric(rate, "invokes/s")
 		b.ReportMetric(us(cpu), "server-cpu-µs/op")
 	})
+	// The floor: rawrelay, the exchanges with nothing else, its functions
+	// in the scheduling class the linux sandbox gives them and in the
+	// default one.
+	for _, sched := range []string{"batch", "other"} {
+		name := "floor/clients=16"
+		if sched != "batch" {
+			name = "floor/sched=" + sched + "/clients=16"
+		}
+		b.Run(name, func(b *testing.B) { benchFloor(b, sched) })
+	}
+}
+
+// benchFloor measures rawrelay's throughput and CPU per invocation with
+// 16 functions whose scheduling class is sched, one client each, with the
+// same signed requests as Aloft's.
+func benchFloor(b *testing.B, sched string) {
+	addr, pid := startRawRelay(b, alofttest.GoBinary(b, "e2e/functions/gofn", "v1"), 16, sched)
+	peers := make(chan *signedInvoker, 16)
+	for i := range 16 {
+		inv := newSignedInvoker(&alofttest.Server{URL: "http://" + addr}, fmt.Sprint("fn-", i), []byte(`{"op":"noop"}`))
+		if err := inv.invoke(); err != nil {
+			b.Fatal(err)
+		}
+		peers <- inv
+	}
+	b.ResetTimer()
+	cpu, rate := cpuPerOp(b, []int{pid}, b.N, 16, func() error {
+		inv := <-peers
+		defer func() { peers <- inv }()
+		return inv.invoke()
+	})
+	b.ReportMetric(rate, "invokes/s")
+	b.ReportMetric(us(cpu), "server-cpu-µs/op")
+}
+
+// startRawRelay starts rawrelay with n processes of the function
+// executable fn in the scheduling class sched, and returns the address of
+// its Invoke API and its process id. They stop with the benchmark.
+func startRawRelay(b *testing.B, fn string, n int, sched string) (string, int) {
+	b.Helper()
+	relay := exec.Command(alofttest.GoBinary(b, "e2e/rawrelay", "v1"), "-functions", fmt.Sprint(n), "-sched", sched, fn)
+	relay.Stderr = os.Stderr
+	relay.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the functions are its children: stop all
+	out, err := relay.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := relay.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { syscall.Kill(-relay.Process.Pid, syscall.SIGKILL); relay.Wait() })
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		b.Fatalf("rawrelay's address: %v", err)
+	}
+	return strings.TrimSpace(addr), relay.Process.Pid
 }
 
 // BenchmarkColdStart measures the latency of an invocation that has to

@@ -341,7 +341,10 @@ func (fk *forker) run(ready chan<- error) {
 	// Never unlocked: the thread carries the function's restrictions and
 	// ends with the goroutine.
 	runtime.LockOSThread()
-	err := dropBoundingSet()
+	err := batchPolicy()
+	if err == nil {
+		err = dropBoundingSet()
+	}
 	if err == nil {
 		var filter []unix.SockFilter
 		if filter, err = seccompFilter(); err == nil {
@@ -440,6 +443,24 @@ func reap(pid int, sigs <-chan os.Signal, ctl *reporter) int {
 // inheritable and ambient sets, so that what it executes starts with no
 // capabilities even as uid 0 (the root of a user namespace, when the
 // driver runs in one), while the thread keeps the ones it has.
+// batchPolicy puts the calling thread, and so everything it starts, in
+// the SCHED_BATCH scheduling class. The CPU a function gets is unchanged
+// (the same fair share, within its cgroup's limits); what changes is that
+// a function woken by the server, or by anything else, no longer preempts
+// the thread running on that CPU at once: it runs when that thread blocks
+// or its slice ends. The server writes an event to a function and goes
+// on to answer the caller and read the next request instead of being
+// switched out at every write (on a busy machine, about two context
+// switches of the server's fewer per invocation). A function may move
+// itself back to SCHED_OTHER; nothing depends on it staying.
+func batchPolicy() error {
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_BATCH}
+	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+		return fmt.Errorf("sched_setattr SCHED_BATCH: %w", err)
+	}
+	return nil
+}
+
 func dropBoundingSet() error {
 	for c := 0; c <= 63; c++ {
 		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0)

@@ -385,6 +385,21 @@ func TestPrivilegesDropped(t *testing.T) {
 	}
 }
 
+// TestBatchPolicy checks that a function and what it starts run in the
+// SCHED_BATCH class (3, the 41st field of /proc/<pid>/stat), from a fresh
+// instance and from a prestarted one alike.
+func TestBatchPolicy(t *testing.T) {
+	for name, o := range map[string]Options{"fresh": {Prestart: -1, Templates: -1}, "prestarted": {}} {
+		t.Run(name, func(t *testing.T) {
+			d := newDriver(t, o)
+			out := run(t, d, `cut -d' ' -f41 /proc/self/stat; sh -c 'cut -d" " -f41 /proc/$$/stat'`, nil)
+			if got := strings.Fields(out); len(got) != 2 || got[0] != "3" || got[1] != "3" {
+				t.Errorf("scheduling policy of the function and of its child: got %q, want 3 (SCHED_BATCH) for both", out)
+			}
+		})
+	}
+}
+
 func TestEnvironment(t *testing.T) {
 	d := newDriver(t, Options{})
 	out := run(t, d, `env | sort`, func(s *sandbox.Spec) {
