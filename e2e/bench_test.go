@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/aloft-dev/aloft/internal/alofttest"
+	"github.com/aloft-dev/aloft/internal/benchtest"
 )
 
 // signedInvoker sends Invoke requests with a plain net/http client, signed
@@ -92,7 +93,8 @@ func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond)
 // platform's own tail can be told from the quota's. It also reports a
 // round trip to a server inside the benchmark's own process, the cheapest
 // loopback exchange there is, and the protocol's floor: the same function
-// binary, unsandboxed, behind rtrelay, a process that does nothing but
+// binary, unsandboxed (under the linux driver in the scheduling class the
+// sandbox gives functions), behind rtrelay, a process that does nothing but
 // relay each request to the function's Runtime API and back, against a GET
 // /health round trip to that relay. The AWS Lambda Runtime Interface
 // Emulator runs the same binary as a peer, its invocations alternating
@@ -133,7 +135,7 @@ func benchWarm(b *testing.B, driver string) {
 		w.Write([]byte(`{"status":"ok"}`))
 	}))
 	defer inproc.Close()
-	relay := startRelay(b, alofttest.GoBinary(b, "e2e/functions/gofn", "v1"))
+	relay := startRelay(b, alofttest.GoBinary(b, "e2e/functions/gofn", "v1"), driver == "linux")
 	peer := startRIE(b, alofttest.GoBinary(b, "e2e/functions/gofn", "v1"))
 	rieSend := func() error { return peer.invoke(inv.client, payload) }
 	invokeCPU := newSignedInvoker(srv, "bench-warm-cpu", payload).invoke
@@ -223,9 +225,10 @@ func benchWarm(b *testing.B, driver string) {
 }
 
 // startRelay starts rtrelay and the function executable fn as its runtime,
-// outside any sandbox, and returns the relay's URL. Both stop with the
-// benchmark.
-func startRelay(b *testing.B, fn string) string {
+// outside any sandbox (in the SCHED_BATCH class, as the linux sandbox's
+// functions run, when batch is set), and returns the relay's URL. Both
+// stop with the benchmark.
+func startRelay(b *testing.B, fn string, batch bool) string {
 	b.Helper()
 	relay := exec.Command(alofttest.GoBinary(b, "e2e/rtrelay", "v1"))
 	relay.Stderr = os.Stderr
@@ -246,7 +249,11 @@ func startRelay(b *testing.B, fn string) string {
 	runtime.Env = append(os.Environ(), "AWS_LAMBDA_RUNTIME_API="+addr, "AWS_LAMBDA_FUNCTION_NAME=relay",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", "_HANDLER=bootstrap")
 	runtime.Stdout, runtime.Stderr = os.Stderr, os.Stderr
-	if err := runtime.Start(); err != nil {
+	start := runtime.Start
+	if batch {
+		start = func() error { return benchtest.StartBatch(runtime) }
+	}
+	if err := start(); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { runtime.Process.Kill(); runtime.Wait() })

@@ -25,11 +25,10 @@ import (
 	"net/http/httputil"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/aloft-dev/aloft/internal/benchtest"
 )
 
 // call is one invocation on its way to a function and back; a caller's
@@ -91,33 +90,17 @@ func run(n int, bootstrap string, batch bool) error {
 		cmd.Env = append(os.Environ(), "AWS_LAMBDA_RUNTIME_API="+ln.Addr().String(), "AWS_LAMBDA_FUNCTION_NAME="+name,
 			"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1769", "_HANDLER=bootstrap")
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := start(cmd, batch); err != nil {
+		start := cmd.Start
+		if batch {
+			start = func() error { return benchtest.StartBatch(cmd) }
+		}
+		if err := start(); err != nil {
 			return fmt.Errorf("start function: %w", err)
 		}
 	}
 	fmt.Println(front.Addr())
 	accept(front, func(c net.Conn) { serveInvoke(c, fns) })
 	return errors.New("listener closed")
-}
-
-// start starts cmd, in the SCHED_BATCH class when batch is set: from a
-// thread of its own that takes the class and ends with the goroutine, so
-// that the relay's own threads keep theirs.
-func start(cmd *exec.Cmd, batch bool) error {
-	if !batch {
-		return cmd.Start()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_BATCH}
-		if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
-			errc <- fmt.Errorf("sched_setattr: %w", err)
-			return
-		}
-		errc <- cmd.Start()
-	}()
-	return <-errc
 }
 
 func accept(ln net.Listener, serve func(net.Conn)) {
