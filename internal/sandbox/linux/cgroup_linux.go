@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -633,9 +632,11 @@ func (cg *cgroup) peak() int64 {
 		}
 		cg.peakFile = f
 	}
+	// One pread: os.File's ReadAt would make a second to find the end of
+	// the file, and the kernel renders the file's text for each.
 	var buf [32]byte
-	n, err := cg.peakFile.ReadAt(buf[:], 0)
-	if err != nil && err != io.EOF {
+	n, err := unix.Pread(int(cg.peakFile.Fd()), buf[:], 0)
+	if err != nil || n <= 0 {
 		return 0
 	}
 	v, _ := strconv.ParseInt(string(bytes.TrimSpace(buf[:n])), 10, 64)
