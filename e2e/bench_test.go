@@ -245,15 +245,8 @@ func startRelay(b *testing.B, fn string, batch bool) string {
 		b.Fatalf("rtrelay's address: %v", err)
 	}
 	addr = strings.TrimSpace(addr)
-	runtime := exec.Command(fn)
-	runtime.Env = append(os.Environ(), "AWS_LAMBDA_RUNTIME_API="+addr, "AWS_LAMBDA_FUNCTION_NAME=relay",
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", "_HANDLER=bootstrap")
-	runtime.Stdout, runtime.Stderr = os.Stderr, os.Stderr
-	start := runtime.Start
-	if batch {
-		start = func() error { return benchtest.StartBatch(runtime) }
-	}
-	if err := start(); err != nil {
+	runtime, err := benchtest.StartFunction(fn, addr, "relay", 128, batch)
+	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { runtime.Process.Kill(); runtime.Wait() })

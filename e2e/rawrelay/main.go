@@ -24,7 +24,6 @@ import (
 	"net"
 	"net/http/httputil"
 	"os"
-	"os/exec"
 	"strconv"
 	"time"
 
@@ -86,16 +85,8 @@ func run(n int, bootstrap string, batch bool) error {
 			return err
 		}
 		go accept(ln, func(c net.Conn) { serveRuntime(c, fn) })
-		cmd := exec.Command(bootstrap)
-		cmd.Env = append(os.Environ(), "AWS_LAMBDA_RUNTIME_API="+ln.Addr().String(), "AWS_LAMBDA_FUNCTION_NAME="+name,
-			"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1769", "_HANDLER=bootstrap")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		start := cmd.Start
-		if batch {
-			start = func() error { return benchtest.StartBatch(cmd) }
-		}
-		if err := start(); err != nil {
-			return fmt.Errorf("start function: %w", err)
+		if _, err := benchtest.StartFunction(bootstrap, ln.Addr().String(), name, 1769, batch); err != nil {
+			return err
 		}
 	}
 	fmt.Println(front.Addr())
