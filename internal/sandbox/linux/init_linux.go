@@ -341,10 +341,8 @@ func (fk *forker) run(ready chan<- error) {
 	// Never unlocked: the thread carries the function's restrictions and
 	// ends with the goroutine.
 	runtime.LockOSThread()
-	err := batchPolicy()
-	if err == nil {
-		err = dropBoundingSet()
-	}
+	batchPolicy()
+	err := dropBoundingSet()
 	if err == nil {
 		var filter []unix.SockFilter
 		if filter, err = seccompFilter(); err == nil {
@@ -452,13 +450,13 @@ func reap(pid int, sigs <-chan os.Signal, ctl *reporter) int {
 // on to answer the caller and read the next request instead of being
 // switched out at every write (on a busy machine, about two context
 // switches of the server's fewer per invocation). A function may move
-// itself back to SCHED_OTHER; nothing depends on it staying.
-func batchPolicy() error {
+// itself back to SCHED_OTHER; nothing depends on it staying. Where the
+// host refuses the call (a container's own seccomp profile, say) the
+// function runs in the default class: scheduled differently, no less
+// correctly, so the refusal does not stop the instance.
+func batchPolicy() {
 	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_BATCH}
-	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
-		return fmt.Errorf("sched_setattr SCHED_BATCH: %w", err)
-	}
-	return nil
+	_ = unix.SchedSetAttr(0, &attr, 0)
 }
 
 func dropBoundingSet() error {
