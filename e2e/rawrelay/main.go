@@ -25,6 +25,7 @@ import (
 	"net/http/httputil"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aloft-dev/aloft/internal/benchtest"
@@ -39,10 +40,35 @@ type call struct {
 }
 
 // function is one function process and the invocations waiting for it.
+// Its runtime may send an invocation's response on another connection
+// than the one its event came on, so the invocation under way is the
+// function's, not a connection's.
 type function struct {
 	calls chan *call
 	arn   string
-	seq   int
+	mu    sync.Mutex
+	cur   *call // the invocation the runtime has, until it answers
+	seq   int   // request ids handed out
+}
+
+// take waits for the next invocation and makes it current; it returns
+// the invocation and its request id's number.
+func (fn *function) take() (*call, int) {
+	c := <-fn.calls
+	fn.mu.Lock()
+	defer fn.mu.Unlock()
+	fn.cur = c
+	fn.seq++
+	return c, fn.seq
+}
+
+// answered returns the current invocation and clears it, or nil.
+func (fn *function) answered() *call {
+	fn.mu.Lock()
+	defer fn.mu.Unlock()
+	c := fn.cur
+	fn.cur = nil
+	return c
 }
 
 const (
@@ -226,7 +252,6 @@ func serveRuntime(c net.Conn, fn *function) {
 	br := bufio.NewReaderSize(c, 16<<10)
 	var h head
 	var line, body, out []byte
-	var cur *call
 	for {
 		var err error
 		if line, err = readHead(br, &h, line); err != nil {
@@ -237,10 +262,9 @@ func serveRuntime(c net.Conn, fn *function) {
 		}
 		switch {
 		case bytes.Equal(h.method, []byte("GET")) && bytes.Equal(h.path, []byte(nextPath)):
-			cur = <-fn.calls
-			fn.seq++
+			cur, seq := fn.take()
 			out = append(out[:0], "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: req-"...)
-			out = strconv.AppendInt(out, int64(fn.seq), 10)
+			out = strconv.AppendInt(out, int64(seq), 10)
 			out = append(out, "\r\nLambda-Runtime-Deadline-Ms: "...)
 			out = strconv.AppendInt(out, time.Now().Add(time.Minute).UnixMilli(), 10)
 			out = append(out, "\r\nLambda-Runtime-Invoked-Function-Arn: "...)
@@ -252,10 +276,14 @@ func serveRuntime(c net.Conn, fn *function) {
 			if _, err := c.Write(out); err != nil {
 				return
 			}
-		case bytes.Equal(h.method, []byte("POST")) && cur != nil:
+		case bytes.Equal(h.method, []byte("POST")):
+			cur := fn.answered()
+			if cur == nil {
+				c.Write(notFound)
+				continue
+			}
 			cur.answer = append(cur.answer[:0], body...)
 			cur.done <- struct{}{}
-			cur = nil
 			if _, err := c.Write(accepted); err != nil {
 				return
 			}

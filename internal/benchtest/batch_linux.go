@@ -12,7 +12,9 @@ import (
 // linux sandbox gives functions, so that a peer's function process is
 // scheduled as Aloft's are. It forks from a thread of its own that takes
 // the class and ends with its goroutine, so the caller's threads keep
-// theirs.
+// theirs. Unlike the sandbox, which carries on in the default class, it
+// fails where the host refuses the class: a peer measured in another class
+// than Aloft's functions would not be a like-for-like baseline.
 func StartBatch(cmd *exec.Cmd) error {
 	errc := make(chan error, 1)
 	go func() {

@@ -370,8 +370,9 @@ type cgroup struct {
 	dirs     []string          // the distinct directories
 	prepared bool              // setIdle has written the fixed settings
 
-	peakMu   sync.Mutex // guards peakFile
+	peakMu   sync.Mutex // guards peakFile and peakFD
 	peakFile *os.File   // the peak memory file, kept open once read
+	peakFD   int        // peakFile's descriptor (Fd costs a system call each time)
 	peakGone bool       // remove has run: the file is not opened again
 }
 
@@ -630,12 +631,12 @@ func (cg *cgroup) peak() int64 {
 		if err != nil {
 			return 0
 		}
-		cg.peakFile = f
+		cg.peakFile, cg.peakFD = f, int(f.Fd())
 	}
 	// One pread: os.File's ReadAt would make a second to find the end of
 	// the file, and the kernel renders the file's text for each.
 	var buf [32]byte
-	n, err := unix.Pread(int(cg.peakFile.Fd()), buf[:], 0)
+	n, err := unix.Pread(cg.peakFD, buf[:], 0)
 	if err != nil || n <= 0 {
 		return 0
 	}

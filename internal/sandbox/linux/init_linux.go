@@ -437,10 +437,6 @@ func reap(pid int, sigs <-chan os.Signal, ctl *reporter) int {
 	return exitSetupFailed
 }
 
-// dropBoundingSet empties the calling thread's capability bounding,
-// inheritable and ambient sets, so that what it executes starts with no
-// capabilities even as uid 0 (the root of a user namespace, when the
-// driver runs in one), while the thread keeps the ones it has.
 // batchPolicy puts the calling thread, and so everything it starts, in
 // the SCHED_BATCH scheduling class. The CPU a function gets is unchanged
 // (the same fair share, within its cgroup's limits); what changes is that
@@ -459,6 +455,10 @@ func batchPolicy() {
 	_ = unix.SchedSetAttr(0, &attr, 0)
 }
 
+// dropBoundingSet empties the calling thread's capability bounding,
+// inheritable and ambient sets, so that what it executes starts with no
+// capabilities even as uid 0 (the root of a user namespace, when the
+// driver runs in one), while the thread keeps the ones it has.
 func dropBoundingSet() error {
 	for c := 0; c <= 63; c++ {
 		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0)
