@@ -341,7 +341,7 @@ func (fk *forker) run(ready chan<- error) {
 	// Never unlocked: the thread carries the function's restrictions and
 	// ends with the goroutine.
 	runtime.LockOSThread()
-	batchPolicy()
+	_ = batchPolicy() // refused: the function runs in the default class
 	err := dropBoundingSet()
 	if err == nil {
 		var filter []unix.SockFilter
@@ -450,9 +450,9 @@ func reap(pid int, sigs <-chan os.Signal, ctl *reporter) int {
 // host refuses the call (a container's own seccomp profile, say) the
 // function runs in the default class: scheduled differently, no less
 // correctly, so the refusal does not stop the instance.
-func batchPolicy() {
+func batchPolicy() error {
 	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_BATCH}
-	_ = unix.SchedSetAttr(0, &attr, 0)
+	return unix.SchedSetAttr(0, &attr, 0)
 }
 
 // dropBoundingSet empties the calling thread's capability bounding,

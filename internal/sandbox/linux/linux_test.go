@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/aloft-dev/aloft/internal/sandbox"
 	"github.com/aloft-dev/aloft/internal/sandbox/sandboxtest"
 )
@@ -397,8 +395,7 @@ func TestBatchPolicy(t *testing.T) {
 	refused := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
-		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_BATCH}
-		refused <- unix.SchedSetAttr(0, &attr, 0)
+		refused <- batchPolicy()
 	}()
 	if err := <-refused; err != nil {
 		t.Skipf("this host refuses SCHED_BATCH (%v): functions run in the default class here", err)
