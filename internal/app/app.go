@@ -34,6 +34,7 @@ import (
 	"github.com/aloft-dev/aloft/internal/cloudwatchapi"
 	"github.com/aloft-dev/aloft/internal/edge"
 	"github.com/aloft-dev/aloft/internal/edge/expect"
+	"github.com/aloft-dev/aloft/internal/edge/fastpath"
 	"github.com/aloft-dev/aloft/internal/fault"
 	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/iam"
@@ -103,6 +104,7 @@ type Server struct {
 	sched    *scheduler.Scheduler
 	leases   *dutylease.Leases // this node's leases of once-per-cluster duties (lease.go)
 	http     *http.Server
+	fast     *fastpath.Server // reads the listener's connections first
 	ln       net.Listener
 	served   chan error
 	debug    func() // stops the debug profiler
@@ -397,8 +399,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err er
 	var h http.Handler = handler
 	s.api.Store(&h)
 	s.http = &http.Server{Handler: expect.Restore(s.websiteHosts(s.clusterHealth(handler, health))), ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 10 * time.Minute}
-	s.served = make(chan error, 1)
-	go func() { s.served <- s.http.Serve(expect.Listener(s.ln)) }()
+	// Invocations are read and answered by the fast path, with the same
+	// handler; every other request, and its connection from then on,
+	// by net/http.
+	s.fast = &fastpath.Server{Handler: s.http.Handler, Takes: lambdaapi.IsInvoke,
+		ReadHeaderTimeout: s.http.ReadHeaderTimeout, ReadTimeout: s.http.ReadTimeout, IdleTimeout: s.http.ReadTimeout,
+		Log: log.With("component", "api")}
+	s.served = make(chan error, 2)
+	go func() { s.served <- s.http.Serve(expect.Listener(s.fast.Handoff())) }()
+	go func() { s.served <- s.fast.Serve(s.ln) }()
 	s.serveGateway(verifier, log.With("component", "gateway"))
 	// Tell this user's CLI, in any directory, where the server and its
 	// keys are.
@@ -569,12 +578,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.ln.Close() // bound but never served
 	}
 	if s.http != nil {
+		if err := s.fast.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("app: drain requests: %w", err))
+		}
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("app: drain requests: %w", err))
 			s.http.Close()
 		}
-		if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, err)
+		for range 2 {
+			if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, err)
+			}
 		}
 		s.http = nil
 	}

@@ -1,6 +1,7 @@
 package lambdaapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -69,6 +70,21 @@ const (
 	invokePrefix = "/2015-03-31/functions/"
 	invokeSuffix = "/invocations"
 )
+
+// IsInvoke reports whether a request line's method and target are an
+// Invoke's: POST /2015-03-31/functions/{name}/invocations, with any query.
+func IsInvoke(method, target []byte) bool {
+	if string(method) != http.MethodPost {
+		return false
+	}
+	path, _, _ := bytes.Cut(target, []byte("?"))
+	name, ok := bytes.CutPrefix(path, []byte(invokePrefix))
+	if !ok {
+		return false
+	}
+	name, ok = bytes.CutSuffix(name, []byte(invokeSuffix))
+	return ok && len(name) > 0 && bytes.IndexByte(name, '/') < 0
+}
 
 // functionResource is the ARN of the function that ref (a name,
 // name:qualifier, a partial or a full ARN) and qualifier designate, as

@@ -1,0 +1,536 @@
+// Package fastpath serves the front door's most frequent requests without
+// net/http's per-request machinery, and hands every other connection to
+// net/http unchanged.
+//
+// The Server accepts the listener's connections and reads each request
+// head itself. A head its Takes function accepts, with the plainest shape
+// (HTTP/1.1, a body of known length, nothing net/http would treat
+// specially: see parseHead), it serves with the same handler as net/http:
+// it builds the *http.Request net/http would have built, and answers
+// through a ResponseWriter that sends head and body in one write. On
+// any other head it hands the connection, from that request's first
+// byte, to net/http (Handoff), which serves it from then on as if it had
+// accepted it: malformed requests, streaming uploads, 100-continue and
+// everything else keep net/http's behaviour exactly.
+//
+// What a served request saves against net/http: the goroutine and
+// one-byte read that watch every request for its caller hanging up, the
+// context and map work of the generic reader, and a buffered writer per
+// connection. The hang-up watch is kept where it matters: a request
+// whose handler is still running WatchAfter after its body was read is
+// watched, as net/http watches every request, and its context is
+// cancelled if the caller goes.
+package fastpath
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server serves one listener's connections; see the package comment.
+type Server struct {
+	// Handler serves the requests Takes accepts.
+	Handler http.Handler
+	// Takes reports whether the server serves a request with this method
+	// and target (as they stand in the request line) itself.
+	Takes func(method, target []byte) bool
+	// ReadHeaderTimeout bounds the reading of a head from its first
+	// byte; ReadTimeout that of a whole request; IdleTimeout the wait
+	// for the next request on a kept-alive connection.
+	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
+	// WatchAfter is how long a handler runs after its request's body
+	// was read before the connection is watched for the caller hanging
+	// up (a second when zero).
+	WatchAfter time.Duration
+	// Log gets handler panics.
+	Log *slog.Logger
+
+	handoff  handoff
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	ln       net.Listener
+	closing  atomic.Bool
+	done     chan struct{} // closed when Serve has returned
+	initOnce sync.Once
+}
+
+// maxHead is the largest head the server reads itself; a larger one goes
+// to net/http, which allows more.
+const maxHead = 8 << 10
+
+// maxDiscard is how much of a body the handler left unread is read and
+// dropped to keep the connection; after a longer one it is closed.
+const maxDiscard = 256 << 10
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.handoff.conns = make(chan net.Conn)
+		s.handoff.closed = make(chan struct{})
+		s.handoff.s = s
+		s.conns = make(map[*conn]struct{})
+		s.done = make(chan struct{})
+	})
+}
+
+// Handoff is the listener net/http serves: it accepts the connections
+// the server hands over. Close it (http.Server.Shutdown does) after
+// Shutdown.
+func (s *Server) Handoff() net.Listener {
+	s.init()
+	return &s.handoff
+}
+
+// Serve accepts ln's connections until ln is closed, and returns
+// http.ErrServerClosed after Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.init()
+	defer close(s.done)
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	if s.closing.Load() {
+		ln.Close()
+		return http.ErrServerClosed
+	}
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := &conn{s: s, nc: nc, buf: make([]byte, 0, 4<<10)}
+		s.mu.Lock()
+		if s.closing.Load() {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		go c.serve()
+	}
+}
+
+// Shutdown stops accepting, closes connections that wait for a request,
+// and waits for those serving one to finish it (or ctx to end, when it
+// closes them all). Connections already handed to net/http are its own
+// to drain.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.closing.Store(true)
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+		<-s.done
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		for c := range s.conns {
+			if c.idle.Load() {
+				c.nc.Close()
+			}
+		}
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			for c := range s.conns {
+				c.nc.Close()
+			}
+			s.mu.Unlock()
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *Server) watchAfter() time.Duration {
+	if s.WatchAfter > 0 {
+		return s.WatchAfter
+	}
+	return time.Second
+}
+
+// conn is one connection the server reads: buf holds what was read of
+// it and not yet consumed.
+type conn struct {
+	s    *Server
+	nc   net.Conn
+	buf  []byte
+	idle atomic.Bool // waiting for a request's first byte
+	// wbuf and body are the response buffers, reused from request to
+	// request: the head and what follows it, and a body held back.
+	wbuf, body []byte
+
+	// The hang-up watch of the request being served.
+	mu       sync.Mutex
+	cancel   context.CancelFunc // nil between requests
+	armed    bool               // the request's body is read: watch it
+	watch    *time.Timer
+	watching chan struct{} // closed when a started watch is over
+	gone     bool          // the watch saw the caller hang up
+	got      [1]byte       // a byte the watch read: the next request's
+	gotOne   bool
+}
+
+func (c *conn) serve() {
+	defer c.s.forget(c)
+	for {
+		h, ok, err := c.readHead()
+		if err != nil {
+			c.nc.Close()
+			return
+		}
+		if !ok {
+			c.handOff()
+			return
+		}
+		if !c.serveOne(&h) {
+			c.nc.Close()
+			return
+		}
+	}
+}
+
+// readHead reads up to the end of the next head, which it parses when it
+// is one the server serves. ok false leaves every byte of it in buf for
+// net/http.
+func (c *conn) readHead() (h head, ok bool, err error) {
+	c.idle.Store(len(c.buf) == 0)
+	if c.s.closing.Load() && c.idle.Load() {
+		return h, false, net.ErrClosed
+	}
+	if idle := c.s.IdleTimeout; idle > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(idle))
+	}
+	for reads := 0; ; reads++ {
+		if i := bytes.Index(c.buf, headEnd); i >= 0 {
+			c.idle.Store(false)
+			h, ok := parseHead(c.buf[:i+len(headEnd)], c.s.Takes)
+			if ok {
+				c.buf = c.buf[i+len(headEnd):]
+			}
+			return h, ok, nil
+		}
+		if len(c.buf) >= maxHead || len(c.buf) > 0 && (c.buf[0] < 'A' || c.buf[0] > 'Z') {
+			c.idle.Store(false)
+			return h, false, nil // not a head of ours: TLS, HTTP/2, junk
+		}
+		if len(c.buf) > 0 && reads == 1 && c.s.ReadHeaderTimeout > 0 {
+			// The head did not come in one read: the rest of it has
+			// ReadHeaderTimeout.
+			c.nc.SetReadDeadline(time.Now().Add(c.s.ReadHeaderTimeout))
+		}
+		if len(c.buf) == cap(c.buf) {
+			c.buf = append(c.buf, make([]byte, min(cap(c.buf), maxHead))...)[:len(c.buf)]
+		}
+		n, err := c.nc.Read(c.buf[len(c.buf):cap(c.buf)])
+		c.buf = c.buf[:len(c.buf)+n]
+		if n > 0 {
+			c.idle.Store(false)
+		}
+		if err != nil {
+			if len(c.buf) > 0 {
+				return h, false, nil // net/http answers what there is
+			}
+			return h, false, err
+		}
+	}
+}
+
+var headEnd = []byte("\r\n\r\n")
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// handOff gives the connection, with the bytes read of it, to net/http.
+func (c *conn) handOff() {
+	c.nc.SetReadDeadline(time.Time{})
+	rc := &replayConn{Conn: c.nc, buf: c.buf}
+	select {
+	case c.s.handoff.conns <- rc:
+	case <-c.s.handoff.closed:
+		c.nc.Close()
+	}
+}
+
+// serveOne serves the request h heads; false when the connection must
+// close.
+func (c *conn) serveOne(h *head) (keep bool) {
+	if rt := c.s.ReadTimeout; rt > 0 && int64(len(c.buf)) < h.length {
+		c.nc.SetReadDeadline(time.Now().Add(rt))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.mu.Lock()
+	c.cancel, c.gone = cancel, false
+	c.mu.Unlock()
+	body := &body{c: c, left: h.length, live: true}
+	r := &http.Request{
+		Method:        h.method,
+		URL:           h.url,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h.header,
+		Body:          body,
+		ContentLength: h.length,
+		Close:         h.close,
+		Host:          h.host,
+		RemoteAddr:    c.nc.RemoteAddr().String(),
+		RequestURI:    h.target,
+	}
+	if h.length == 0 {
+		r.Body = http.NoBody
+		c.arm()
+	}
+	r = r.WithContext(ctx)
+	w := &response{c: c, req: r, header: make(http.Header, 8), close: h.close}
+	ok := c.run(w, r)
+	body.live = false
+	gone := c.disarm()
+	cancel()
+	if !ok || gone {
+		return false
+	}
+	if !w.finish() {
+		return false
+	}
+	if body.left > 0 && !body.discard() {
+		return false
+	}
+	return !w.close
+}
+
+// run calls the handler, recovering a panic as net/http does: the
+// connection closes with no more written.
+func (c *conn) run(w *response, r *http.Request) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler && c.s.Log != nil {
+				c.s.Log.Error("panic serving a request", "remote", r.RemoteAddr, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			}
+			ok = false
+		}
+	}()
+	c.s.Handler.ServeHTTP(w, r)
+	return true
+}
+
+// arm starts the hang-up watch's clock once the request's body is read.
+func (c *conn) arm() {
+	c.mu.Lock()
+	c.armed = true
+	c.mu.Unlock()
+	if c.watch == nil {
+		c.watch = time.AfterFunc(c.s.watchAfter(), c.watchHangUp)
+		return
+	}
+	c.watch.Reset(c.s.watchAfter())
+}
+
+// watchHangUp reads the connection while the handler still runs: an end
+// of file or an error cancels the request's context; a byte (a pipelined
+// request's) ends the watch and is kept.
+func (c *conn) watchHangUp() {
+	c.mu.Lock()
+	cancel := c.cancel
+	if !c.armed || cancel == nil || c.watching != nil {
+		c.mu.Unlock()
+		return
+	}
+	// Cleared before the watch is seen, so that disarm's deadline, set
+	// after, is the one the read keeps.
+	c.nc.SetReadDeadline(time.Time{})
+	done := make(chan struct{})
+	c.watching = done
+	c.mu.Unlock()
+	defer close(done)
+	n, err := c.nc.Read(c.got[:])
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case n == 1:
+		c.gotOne = true
+	case isTimeout(err): // disarm stopped it
+	default:
+		c.gone = true
+		cancel()
+	}
+}
+
+// disarm ends the request's watch; it reports whether the caller hung up.
+func (c *conn) disarm() (gone bool) {
+	if c.watch != nil {
+		c.watch.Stop()
+	}
+	c.mu.Lock()
+	c.cancel, c.armed = nil, false
+	watching := c.watching
+	c.mu.Unlock()
+	if watching != nil {
+		c.nc.SetReadDeadline(aLongTimeAgo)
+		<-watching
+		c.nc.SetReadDeadline(time.Time{})
+		c.mu.Lock()
+		c.watching = nil
+		if c.gotOne {
+			c.gotOne = false
+			c.buf = append(c.buf, c.got[0])
+		}
+		c.mu.Unlock()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gone
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// body reads a request's body: what buf holds of it, then the
+// connection, never past its end.
+type body struct {
+	c    *conn
+	left int64
+	err  error
+	live bool // the handler runs: its end of the body arms the watch
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.left == 0 {
+		return 0, io.EOF
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	var n int
+	if len(b.c.buf) > 0 {
+		n = copy(p, b.c.buf)
+		b.c.buf = b.c.buf[n:]
+	} else {
+		var err error
+		n, err = b.c.nc.Read(p)
+		if err != nil && n < len(p) {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			b.err = err
+		}
+	}
+	b.left -= int64(n)
+	if b.left == 0 {
+		if b.live {
+			b.c.arm()
+		}
+		return n, io.EOF
+	}
+	if n == 0 {
+		return 0, b.err
+	}
+	return n, nil
+}
+
+func (b *body) Close() error { return nil }
+
+// discard reads and drops what the handler left of the body, up to
+// maxDiscard; false when the connection must close instead.
+func (b *body) discard() bool {
+	if b.left > maxDiscard || b.err != nil {
+		return false
+	}
+	_, err := io.Copy(io.Discard, b)
+	return err == nil && b.left == 0
+}
+
+// handoff is the listener of the connections handed to net/http.
+type handoff struct {
+	conns     chan net.Conn
+	closed    chan struct{}
+	closeOnce sync.Once
+	s         *Server
+}
+
+func (l *handoff) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoff) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return nil
+}
+
+// Addr is the address of the listener the server serves.
+func (l *handoff) Addr() net.Addr {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	if l.s.ln != nil {
+		return l.s.ln.Addr()
+	}
+	return &net.TCPAddr{}
+}
+
+// replayConn reads buf before its connection: the bytes the server read
+// before it handed the connection over.
+type replayConn struct {
+	net.Conn
+	buf []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.buf) > 0 {
+		n := copy(p, c.buf)
+		c.buf = c.buf[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// CloseWrite lets net/http's lingering close reach the TCP connection.
+func (c *replayConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
