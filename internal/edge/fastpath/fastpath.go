@@ -117,7 +117,8 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		c := &conn{s: s, nc: nc, buf: make([]byte, 0, 4<<10)}
+		c := &conn{s: s, nc: nc, store: make([]byte, 4<<10)}
+		c.buf = c.store[:0]
 		s.mu.Lock()
 		if s.closing.Load() {
 			s.mu.Unlock()
@@ -187,10 +188,11 @@ func (s *Server) watchAfter() time.Duration {
 // conn is one connection the server reads: buf holds what was read of
 // it and not yet consumed.
 type conn struct {
-	s    *Server
-	nc   net.Conn
-	buf  []byte
-	idle atomic.Bool // waiting for a request's first byte
+	s     *Server
+	nc    net.Conn
+	buf   []byte // read and not yet consumed, within store
+	store []byte
+	idle  atomic.Bool // waiting for a request's first byte
 	// wbuf and body are the response buffers, reused from request to
 	// request: the head and what follows it, and a body held back.
 	wbuf, body []byte
@@ -245,7 +247,7 @@ func (c *conn) readHead() (h head, ok bool, err error) {
 			}
 			return h, ok, nil
 		}
-		if len(c.buf) >= maxHead || len(c.buf) > 0 && (c.buf[0] < 'A' || c.buf[0] > 'Z') {
+		if len(c.buf) >= maxHead || len(c.buf) > 0 && (c.buf[0] < 'A' || c.buf[0] > 'Z') || bareLF(c.buf) {
 			c.idle.Store(false)
 			return h, false, nil // not a head of ours: TLS, HTTP/2, junk
 		}
@@ -254,9 +256,7 @@ func (c *conn) readHead() (h head, ok bool, err error) {
 			// ReadHeaderTimeout.
 			c.nc.SetReadDeadline(time.Now().Add(c.s.ReadHeaderTimeout))
 		}
-		if len(c.buf) == cap(c.buf) {
-			c.buf = append(c.buf, make([]byte, min(cap(c.buf), maxHead))...)[:len(c.buf)]
-		}
+		c.room()
 		n, err := c.nc.Read(c.buf[len(c.buf):cap(c.buf)])
 		c.buf = c.buf[:len(c.buf)+n]
 		if n > 0 {
@@ -272,6 +272,36 @@ func (c *conn) readHead() (h head, ok bool, err error) {
 }
 
 var headEnd = []byte("\r\n\r\n")
+
+// room makes space after buf's bytes for a read: it moves them to the
+// front of the connection's array, or to one twice their size when they
+// would fill it.
+func (c *conn) room() {
+	if len(c.buf) < cap(c.buf) {
+		return
+	}
+	if len(c.buf) >= len(c.store) {
+		c.store = make([]byte, 2*len(c.buf))
+	}
+	n := copy(c.store, c.buf)
+	c.buf = c.store[:n]
+}
+
+// bareLF reports whether b has a line feed without its carriage return,
+// a line end net/http accepts and the server leaves to it.
+func bareLF(b []byte) bool {
+	for i := bytes.IndexByte(b, '\n'); i >= 0; {
+		if i == 0 || b[i-1] != '\r' {
+			return true
+		}
+		j := bytes.IndexByte(b[i+1:], '\n')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
 
 func isTimeout(err error) bool {
 	var ne net.Error
@@ -410,6 +440,7 @@ func (c *conn) disarm() (gone bool) {
 		c.watching = nil
 		if c.gotOne {
 			c.gotOne = false
+			c.room()
 			c.buf = append(c.buf, c.got[0])
 		}
 		c.mu.Unlock()

@@ -133,11 +133,11 @@ func (w *response) finish() bool {
 			w.length = int64(len(body))
 			w.header["Content-Length"] = []string{strconv.Itoa(len(body))}
 		}
+		w.writeHead(body)
+		w.sent = true
 		if w.wrote < w.length { // the handler wrote less than it declared
 			w.close = true
 		}
-		w.writeHead(body)
-		w.sent = true
 		if len(body) <= inlineBody {
 			w.out = append(w.out, body...)
 		}
