@@ -117,7 +117,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		c := &conn{s: s, nc: nc, store: make([]byte, 4<<10)}
+		c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), store: make([]byte, 4<<10)}
 		c.buf = c.store[:0]
 		s.mu.Lock()
 		if s.closing.Load() {
@@ -188,11 +188,12 @@ func (s *Server) watchAfter() time.Duration {
 // conn is one connection the server reads: buf holds what was read of
 // it and not yet consumed.
 type conn struct {
-	s     *Server
-	nc    net.Conn
-	buf   []byte // read and not yet consumed, within store
-	store []byte
-	idle  atomic.Bool // waiting for a request's first byte
+	s      *Server
+	nc     net.Conn
+	remote string // nc's remote address
+	buf    []byte // read and not yet consumed, within store
+	store  []byte
+	idle   atomic.Bool // waiting for a request's first byte
 	// wbuf and body are the response buffers, reused from request to
 	// request: the head and what follows it, and a body held back.
 	wbuf, body []byte
@@ -341,7 +342,7 @@ func (c *conn) serveOne(h *head) (keep bool) {
 		ContentLength: h.length,
 		Close:         h.close,
 		Host:          h.host,
-		RemoteAddr:    c.nc.RemoteAddr().String(),
+		RemoteAddr:    c.remote,
 		RequestURI:    h.target,
 	}
 	if h.length == 0 {
