@@ -18,8 +18,8 @@
 // context and map work of the generic reader, and a buffered writer per
 // connection. The hang-up watch is kept where it matters: a request
 // whose handler is still running WatchAfter after its body was read is
-// watched, as net/http watches every request, and its context is
-// cancelled if the caller goes.
+// watched (within half that again), as net/http watches every request,
+// and its context is cancelled if the caller goes.
 package fastpath
 
 import (
@@ -101,6 +101,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln.Close()
 		return http.ErrServerClosed
 	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go s.watchLoop(stop)
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -172,6 +175,35 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// watchLoop starts the hang-up watch of every request whose handler has
+// run WatchAfter since its body was read, looking twice per WatchAfter,
+// until stop closes.
+func (s *Server) watchLoop(stop <-chan struct{}) {
+	after := s.watchAfter()
+	tick := time.NewTicker(after / 2)
+	defer tick.Stop()
+	var due []*conn
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			s.mu.Lock()
+			for c := range s.conns {
+				if c.due(now, after) {
+					due = append(due, c)
+				}
+			}
+			s.mu.Unlock()
+			for i, c := range due {
+				go c.watchHangUp()
+				due[i] = nil
+			}
+			due = due[:0]
+		}
+	}
+}
+
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
@@ -202,10 +234,10 @@ type conn struct {
 	mu       sync.Mutex
 	cancel   context.CancelFunc // nil between requests
 	armed    bool               // the request's body is read: watch it
-	watch    *time.Timer
-	watching chan struct{} // closed when a started watch is over
-	gone     bool          // the watch saw the caller hang up
-	got      [1]byte       // a byte the watch read: the next request's
+	armedAt  time.Time          // when it was
+	watching chan struct{}      // closed when a started watch is over
+	gone     bool               // the watch saw the caller hang up
+	got      [1]byte            // a byte the watch read: the next request's
 	gotOne   bool
 }
 
@@ -383,15 +415,21 @@ func (c *conn) run(w *response, r *http.Request) (ok bool) {
 }
 
 // arm starts the hang-up watch's clock once the request's body is read.
+// No timer is set per request (setting and stopping one would wake the
+// runtime's poller): the server's watch loop looks at the clocks.
 func (c *conn) arm() {
+	now := time.Now()
 	c.mu.Lock()
-	c.armed = true
+	c.armed, c.armedAt = true, now
 	c.mu.Unlock()
-	if c.watch == nil {
-		c.watch = time.AfterFunc(c.s.watchAfter(), c.watchHangUp)
-		return
-	}
-	c.watch.Reset(c.s.watchAfter())
+}
+
+// due reports whether c's request has run WatchAfter since its body was
+// read, with no watch yet.
+func (c *conn) due(now time.Time, after time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.armed && c.watching == nil && now.Sub(c.armedAt) >= after
 }
 
 // watchHangUp reads the connection while the handler still runs: an end
@@ -426,9 +464,6 @@ func (c *conn) watchHangUp() {
 
 // disarm ends the request's watch; it reports whether the caller hung up.
 func (c *conn) disarm() (gone bool) {
-	if c.watch != nil {
-		c.watch.Stop()
-	}
 	c.mu.Lock()
 	c.cancel, c.armed = nil, false
 	watching := c.watching
