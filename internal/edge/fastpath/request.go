@@ -47,7 +47,8 @@ func parseHead(b []byte, takes func(method, target []byte) bool) (h head, ok boo
 		return h, false
 	}
 	method, target, found := bytes.Cut(b[:i], space)
-	if !found || !validMethod(method) || string(method) == http.MethodHead {
+	// A method is a token, as a field name is.
+	if !found || !httpguts.ValidHeaderFieldName(string(method)) || string(method) == http.MethodHead {
 		return h, false
 	}
 	target, proto, found := bytes.Cut(target, space)
@@ -132,18 +133,6 @@ var (
 	crlf  = []byte("\r\n")
 	space = []byte(" ")
 )
-
-func validMethod(m []byte) bool {
-	if len(m) == 0 {
-		return false
-	}
-	for _, c := range m {
-		if !httpguts.IsTokenRune(rune(c)) {
-			return false
-		}
-	}
-	return true
-}
 
 // validTarget holds for a target of visible ASCII, as a request line's
 // must be; url.ParseRequestURI judges the rest.
