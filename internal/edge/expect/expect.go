@@ -5,7 +5,9 @@
 // net/http's server answers 417 (and closes the connection) to a request
 // whose first Expect value does not hold the token 100-continue, before
 // any handler runs; S3 ignores such values and serves the request. So
-// the API listener's connections are wrapped (Listener, NewConn): in
+// the connections net/http serves on the API listener (all but those the
+// fast path keeps, which never carry Expect) are wrapped (Listener,
+// NewConn): in
 // each request head, and only there, an Expect header line whose value
 // would be refused is renamed in place to PrivateName, a name of the
 // same length, so no byte moves and no framing changes. Restore, at the
