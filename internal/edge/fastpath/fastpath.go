@@ -90,7 +90,7 @@ func (s *Server) Handoff() net.Listener {
 }
 
 // Serve accepts ln's connections until ln is closed, and returns
-// http.ErrServerClosed after Shutdown.
+// http.ErrServerClosed after Shutdown. It is called once.
 func (s *Server) Serve(ln net.Listener) error {
 	s.init()
 	defer close(s.done)
@@ -111,13 +111,17 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.closing.Load() {
 				return http.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			// Out of descriptors or buffers, or another passing
+			// failure: wait and accept again, as net/http does.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			if s.Log != nil {
+				s.Log.Warn("accept failed; retrying", "err", err, "delay", delay)
+			}
+			time.Sleep(delay)
+			continue
 		}
 		delay = 0
 		c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), store: make([]byte, 4<<10)}
@@ -180,7 +184,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // until stop closes.
 func (s *Server) watchLoop(stop <-chan struct{}) {
 	after := s.watchAfter()
-	tick := time.NewTicker(after / 2)
+	tick := time.NewTicker(max(after/2, time.Millisecond))
 	defer tick.Stop()
 	var due []*conn
 	for {
@@ -243,8 +247,8 @@ type conn struct {
 
 func (c *conn) serve() {
 	defer c.s.forget(c)
-	for {
-		h, ok, err := c.readHead()
+	for first := true; ; first = false {
+		h, ok, err := c.readHead(first)
 		if err != nil {
 			c.nc.Close()
 			return
@@ -253,23 +257,66 @@ func (c *conn) serve() {
 			c.handOff()
 			return
 		}
-		if !c.serveOne(&h) {
+		switch c.serveOne(&h) {
+		case keepOpen:
+		case closeNow:
 			c.nc.Close()
+			return
+		case closeLingering:
+			c.closeLingering()
 			return
 		}
 	}
 }
 
+// What becomes of a connection after a request.
+type fate int
+
+const (
+	keepOpen fate = iota
+	closeNow
+	closeLingering // request bytes are left unread
+)
+
+// lingerTime is how long a connection closed with request bytes unread
+// is drained after its write side is shut, so that the client reads the
+// answer before a reset could discard it.
+const lingerTime = 500 * time.Millisecond
+
+func (c *conn) closeLingering() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+		io.Copy(io.Discard, c.nc)
+	}
+	c.nc.Close()
+}
+
 // readHead reads up to the end of the next head, which it parses when it
 // is one the server serves. ok false leaves every byte of it in buf for
 // net/http.
-func (c *conn) readHead() (h head, ok bool, err error) {
+//
+// A connection's first head must come within ReadHeaderTimeout of its
+// accept; a later one may be IdleTimeout coming (ReadTimeout when that is
+// zero, as net/http has it), and has ReadHeaderTimeout from its first
+// read on. A head cut short by its deadline closes the connection.
+func (c *conn) readHead(first bool) (h head, ok bool, err error) {
+	if len(c.buf) == 0 {
+		c.buf = c.store[:0] // read into the whole array
+	}
 	c.idle.Store(len(c.buf) == 0)
 	if c.s.closing.Load() && c.idle.Load() {
 		return h, false, net.ErrClosed
 	}
-	if idle := c.s.IdleTimeout; idle > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(idle))
+	wait := c.s.IdleTimeout
+	if wait == 0 {
+		wait = c.s.ReadTimeout
+	}
+	if first && c.s.ReadHeaderTimeout > 0 {
+		wait = c.s.ReadHeaderTimeout
+	}
+	if wait > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(wait))
 	}
 	for reads := 0; ; reads++ {
 		if i := bytes.Index(c.buf, headEnd); i >= 0 {
@@ -296,7 +343,7 @@ func (c *conn) readHead() (h head, ok bool, err error) {
 			c.idle.Store(false)
 		}
 		if err != nil {
-			if len(c.buf) > 0 {
+			if len(c.buf) > 0 && !isTimeout(err) {
 				return h, false, nil // net/http answers what there is
 			}
 			return h, false, err
@@ -352,9 +399,9 @@ func (c *conn) handOff() {
 	}
 }
 
-// serveOne serves the request h heads; false when the connection must
-// close.
-func (c *conn) serveOne(h *head) (keep bool) {
+// serveOne serves the request h heads, and says what becomes of the
+// connection.
+func (c *conn) serveOne(h *head) fate {
 	if rt := c.s.ReadTimeout; rt > 0 && int64(len(c.buf)) < h.length {
 		c.nc.SetReadDeadline(time.Now().Add(rt))
 	}
@@ -382,21 +429,24 @@ func (c *conn) serveOne(h *head) (keep bool) {
 		c.arm()
 	}
 	r = r.WithContext(ctx)
-	w := &response{c: c, req: r, header: make(http.Header, 8), close: h.close}
+	w := &response{c: c, req: r, body: body, header: make(http.Header, 8), close: h.close}
 	ok := c.run(w, r)
 	body.live = false
 	gone := c.disarm()
 	cancel()
-	if !ok || gone {
-		return false
+	if !ok { // the handler panicked: nothing more is written
+		return closeNow
 	}
-	if !w.finish() {
-		return false
+	// Written even to a caller seen to hang up: it may have shut only
+	// its sending side.
+	written := w.finish()
+	switch {
+	case body.left > 0:
+		return closeLingering
+	case !written || gone || w.close:
+		return closeNow
 	}
-	if body.left > 0 && !body.discard() {
-		return false
-	}
-	return !w.close
+	return keepOpen
 }
 
 // run calls the handler, recovering a panic as net/http does: the

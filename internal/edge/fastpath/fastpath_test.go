@@ -62,6 +62,16 @@ func echo() http.HandlerFunc {
 		case "close":
 			w.Header().Set("Connection", "close")
 			io.WriteString(w, out)
+		case "after": // fields set after the status are not sent
+			w.WriteHeader(http.StatusAccepted)
+			w.Header().Set("X-After", "1")
+			io.WriteString(w, out)
+		case "te": // the handler asks for chunks
+			w.Header().Set("Transfer-Encoding", "chunked")
+			io.WriteString(w, out)
+		case "encoded": // no sniffing of an encoded body
+			w.Header().Set("Content-Encoding", "gzip")
+			io.WriteString(w, "<html>not really gzip</html>")
 		case "panic":
 			panic("handler fails")
 		case "sniff":
@@ -186,6 +196,9 @@ func TestSameAsNetHTTP(t *testing.T) {
 		"handler close":  {post("/fast/a?mode=close", "", "abc"), 1},
 		"client close":   {post("/fast/a", "Connection: close\r\n", "abc"), 1},
 		"sniff":          {post("/fast/a?mode=sniff", "", ""), 1},
+		"after":          {post("/fast/a?mode=after", "", "x"), 1},
+		"te":             {post("/fast/a?mode=te", "", "x") + post("/fast/b", "", "y"), 2},
+		"encoded":        {post("/fast/a?mode=encoded", "", ""), 1},
 		"unread small":   {post("/fast/a?mode=unread", "", strings.Repeat("u", 1000)) + post("/fast/b", "", "next"), 2},
 		"unread large":   {post("/fast/a?mode=unread", "", strings.Repeat("u", 300<<10)), 1},
 		"keep-alive":     {post("/fast/a", "", "1") + post("/fast/b", "", "2") + post("/fast/c", "", "3"), 3},
@@ -355,6 +368,9 @@ func TestShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the request in progress got no answer: %v", err)
 	}
+	if !resp.Close {
+		t.Error("an answer during Shutdown does not say Connection: close")
+	}
 	if b, _ := io.ReadAll(resp.Body); string(b) != "finished" {
 		t.Fatalf("answer %q", b)
 	}
@@ -400,5 +416,83 @@ func TestManyOnOneConnection(t *testing.T) {
 		if !strings.Contains(string(b), fmt.Sprintf("len=%d ", i*13)) {
 			t.Fatalf("request %d answered %q", i, b)
 		}
+	}
+}
+
+// A request refused without its body read gets its answer, even when the
+// client is still sending a body too large to discard: the connection is
+// closed after a linger, not reset under the answer.
+func TestRefusedLargeBody(t *testing.T) {
+	fast, _ := serveBoth(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, "refused")
+	}), nil)
+	big := bytes.Repeat([]byte("x"), 8<<20)
+	c := &http.Client{}
+	defer c.CloseIdleConnections()
+	for i := range 10 {
+		resp, err := c.Post("http://"+fast+"/fast/big", "application/octet-stream", bytes.NewReader(big))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || string(b) != "refused" || !resp.Close {
+			t.Fatalf("request %d: %d %q close=%v", i, resp.StatusCode, b, resp.Close)
+		}
+	}
+}
+
+// A client that shuts its sending side after its request still gets the
+// answer, though the hang-up watch sees the end of its stream.
+func TestHalfClosedClientAnswered(t *testing.T) {
+	cancelled := make(chan bool, 1)
+	fast, _ := serveBoth(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		select {
+		case <-r.Context().Done():
+			cancelled <- true
+		case <-time.After(2 * time.Second):
+			cancelled <- false
+		}
+		io.WriteString(w, "late answer")
+	}), &Server{WatchAfter: 20 * time.Millisecond})
+	c, err := net.Dial("tcp", fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /fast/a HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+	c.(*net.TCPConn).CloseWrite()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer after a half-close: %v", err)
+	}
+	if b, _ := io.ReadAll(resp.Body); string(b) != "late answer" {
+		t.Fatalf("answer %q", b)
+	}
+	if !<-cancelled {
+		t.Error("the handler's context was not cancelled at the end of the caller's stream")
+	}
+}
+
+// A connection that sends no head is closed after ReadHeaderTimeout, not
+// kept for IdleTimeout; so is one whose head stops midway.
+func TestHeadTimeout(t *testing.T) {
+	fast, _ := serveBoth(t, echo(), &Server{ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: time.Minute})
+	for _, sent := range []string{"", "POST /fast/a HTTP/1.1\r\nHost:"} {
+		c, err := net.Dial("tcp", fast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, sent)
+		start := time.Now()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+		if isTimeout(err) || time.Since(start) > 5*time.Second {
+			t.Errorf("after %q: still open after %v (%v)", sent, time.Since(start), err)
+		}
+		c.Close()
 	}
 }
