@@ -125,7 +125,6 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		delay = 0
 		c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), store: make([]byte, 4<<10)}
-		c.buf = c.store[:0]
 		s.mu.Lock()
 		if s.closing.Load() {
 			s.mu.Unlock()
@@ -429,7 +428,7 @@ func (c *conn) serveOne(h *head) fate {
 		c.arm()
 	}
 	r = r.WithContext(ctx)
-	w := &response{c: c, req: r, body: body, header: make(http.Header, 8), close: h.close}
+	w := &response{c: c, body: body, header: make(http.Header, 8), close: h.close}
 	ok := c.run(w, r)
 	body.live = false
 	gone := c.disarm()

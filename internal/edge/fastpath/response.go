@@ -25,7 +25,6 @@ import (
 // when the head goes out.
 type response struct {
 	c      *conn
-	req    *http.Request
 	body   *body // the request's, to discard what the handler left of it
 	header http.Header
 	status int
