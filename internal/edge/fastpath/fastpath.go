@@ -643,6 +643,16 @@ func (c *replayConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+// ReadFrom writes r's bytes to the connection with the connection's own
+// ReadFrom (sendfile or splice for a TCP connection), which net/http
+// uses when a handler copies a file into its answer.
+func (c *replayConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
 // CloseWrite lets net/http's lingering close reach the TCP connection.
 func (c *replayConn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {

@@ -10,10 +10,12 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -494,5 +496,85 @@ func TestHeadTimeout(t *testing.T) {
 			t.Errorf("after %q: still open after %v (%v)", sent, time.Since(start), err)
 		}
 		c.Close()
+	}
+}
+
+// spyListener records whether net/http wrote an answer through its
+// connection's ReadFrom, and whether that reached the connection's own.
+type spyListener struct {
+	net.Listener
+	direct atomic.Int32 // ReadFrom calls that reached a TCP connection's
+	copied atomic.Int32 // those that fell back to a copy
+}
+
+func (l *spyListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &spyConn{Conn: c, l: l}, nil
+}
+
+type spyConn struct {
+	net.Conn
+	l *spyListener
+}
+
+func (c *spyConn) ReadFrom(r io.Reader) (int64, error) {
+	rc, ok := c.Conn.(*replayConn)
+	if _, tcp := rc.Conn.(*net.TCPConn); ok && tcp {
+		if rf, ok := c.Conn.(io.ReaderFrom); ok {
+			c.l.direct.Add(1)
+			return rf.ReadFrom(r)
+		}
+	}
+	c.l.copied.Add(1)
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+// A connection handed to net/http keeps its TCP connection's ReadFrom, so
+// that a file copied into an answer still goes out by sendfile.
+func TestHandedOverKeepsSendfile(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "body")
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := bytes.Repeat([]byte("0123456789abcdef"), 64<<10)
+	if _, err := f.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			t.Error(err)
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(content)))
+		io.Copy(w, f)
+	})
+	fs := &Server{Handler: h, Takes: takesFast, IdleTimeout: time.Minute}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spy := &spyListener{Listener: fs.Handoff()}
+	hs := &http.Server{Handler: h}
+	go hs.Serve(spy)
+	go fs.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		fs.Shutdown(ctx)
+		hs.Shutdown(ctx)
+	})
+	resp, err := http.Get("http://" + ln.Addr().String() + "/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("read %d bytes (%v), want the file's %d", len(got), err, len(content))
+	}
+	if d, c := spy.direct.Load(), spy.copied.Load(); d != 1 || c != 0 {
+		t.Errorf("the answer went out by the TCP connection's ReadFrom %d times and by a copy %d times, want 1 and 0", d, c)
 	}
 }
