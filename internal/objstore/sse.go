@@ -34,7 +34,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/md5"
@@ -53,6 +52,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/aloft-dev/aloft/internal/aesgcm"
 )
 
 // Encryption modes.
@@ -201,12 +202,9 @@ type masterKey struct {
 	aead atomic.Value // its cipher.AEAD, once loaded
 }
 
+// newGCM returns the AES-256-GCM AEAD of a 32-byte key.
 func newGCM(key []byte) (cipher.AEAD, error) {
-	b, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("objstore: cipher: %w", err)
-	}
-	g, err := cipher.NewGCM(b)
+	g, err := aesgcm.New(key)
 	if err != nil {
 		return nil, fmt.Errorf("objstore: cipher: %w", err)
 	}
