@@ -25,7 +25,7 @@ const (
 	blockSize = 16
 	nonceSize = 12
 	tagSize   = 16
-	chunk     = 8 * blockSize // the bytes one round of the vector loop opens
+	chunk     = 16 * blockSize // the bytes one round of the vector loop opens
 )
 
 // errOpen is crypto/cipher's message for a failed Open.
@@ -38,10 +38,10 @@ type wideGCM struct {
 	// keys holds the round keys, each twice, so that one 256-bit operand
 	// applies a round to two blocks.
 	keys [15][32]byte
-	// htab holds H^8 … H^1, the powers of the hash key that the eight
-	// blocks of a chunk are multiplied by, in the vector code's form:
-	// byte-reversed and times x (see ghashBlocks).
-	htab [8][16]byte
+	// htab holds H^16 … H^1, the powers of the hash key that the
+	// sixteen blocks of a chunk are multiplied by, in the vector code's
+	// form: byte-reversed and times x (see ghashBlocks).
+	htab [16][16]byte
 }
 
 func newWide(g cipher.AEAD, b cipher.Block, key []byte) cipher.AEAD {
@@ -60,13 +60,14 @@ func newWide(g cipher.AEAD, b cipher.Block, key []byte) cipher.AEAD {
 		hi ^= 0xc200000000000000
 		lo ^= 1
 	}
-	binary.LittleEndian.PutUint64(w.htab[7][:8], lo)
-	binary.LittleEndian.PutUint64(w.htab[7][8:], hi)
+	last := len(w.htab) - 1
+	binary.LittleEndian.PutUint64(w.htab[last][:8], lo)
+	binary.LittleEndian.PutUint64(w.htab[last][8:], hi)
 	// H^k is H^(k-1) hashed as a block with H: (0 xor X)·H.
-	for k := 6; k >= 0; k-- {
+	for k := last - 1; k >= 0; k-- {
 		var prev, acc [16]byte
 		reverse(&prev, &w.htab[k+1])
-		ghashBlocks(&w.htab[7], &acc, &prev[0], 1)
+		ghashBlocks(&w.htab[last], &acc, &prev[0], 1)
 		w.htab[k] = acc
 	}
 	return w
@@ -119,7 +120,7 @@ func (w *wideGCM) Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, e
 	var lengths [16]byte
 	binary.BigEndian.PutUint64(lengths[:8], uint64(len(additionalData))*8)
 	binary.BigEndian.PutUint64(lengths[8:], uint64(len(ciphertext))*8)
-	ghashBlocks(&w.htab[7], &acc, &lengths[0], 1)
+	ghashBlocks(&w.htab[len(w.htab)-1], &acc, &lengths[0], 1)
 
 	var want, s [16]byte
 	w.block.Encrypt(want[:], j0[:])
@@ -136,13 +137,13 @@ func (w *wideGCM) Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, e
 // zeros.
 func (w *wideGCM) hash(acc *[16]byte, p []byte) {
 	if n := len(p) / blockSize; n > 0 {
-		ghashBlocks(&w.htab[7], acc, &p[0], n)
+		ghashBlocks(&w.htab[len(w.htab)-1], acc, &p[0], n)
 		p = p[n*blockSize:]
 	}
 	if len(p) > 0 {
 		var last [16]byte
 		copy(last[:], p)
-		ghashBlocks(&w.htab[7], acc, &last[0], 1)
+		ghashBlocks(&w.htab[len(w.htab)-1], acc, &last[0], 1)
 	}
 }
 
@@ -173,12 +174,12 @@ func inexactOverlap(x, y []byte) bool {
 //go:noescape
 func cpuid7() (ebx, ecx uint32)
 
-// openChunks decrypts n chunks of 128 bytes from src into dst in counter
+// openChunks decrypts n chunks of 256 bytes from src into dst in counter
 // mode from the counter block ctr, and adds the ciphertext to the hash
 // in acc, leaving in ctr the next counter block. dst may be src.
 //
 //go:noescape
-func openChunks(keys *[15][32]byte, htab *[8][16]byte, ctr, acc *[16]byte, dst, src *byte, n int)
+func openChunks(keys *[15][32]byte, htab *[16][16]byte, ctr, acc *[16]byte, dst, src *byte, n int)
 
 // ghashBlocks adds n blocks from p to the hash in acc with the hash key
 // h. acc and h are byte-reversed (a block's last byte lowest), and h is

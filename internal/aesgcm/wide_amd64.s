@@ -17,9 +17,6 @@ DATA lanes<>+8(SB)/8, $0
 DATA lanes<>+16(SB)/8, $1
 DATA lanes<>+24(SB)/8, $0
 GLOBL lanes<>(SB), RODATA|NOPTR, $32
-DATA two<>+0(SB)/8, $2
-DATA two<>+8(SB)/8, $0
-GLOBL two<>(SB), RODATA|NOPTR, $16
 
 // func cpuid7() (ebx, ecx uint32)
 TEXT ·cpuid7(SB), NOSPLIT, $0-8
@@ -78,30 +75,60 @@ ghashLoop:
 ghashDone:
 	RET
 
-// ROUND applies the round key at off(AX) to the four pairs of blocks.
+// Constants of the 16-block loop, 256 bits wide.
+DATA bswap2<>+0(SB)/8, $0x08090a0b0c0d0e0f
+DATA bswap2<>+8(SB)/8, $0x0001020304050607
+DATA bswap2<>+16(SB)/8, $0x08090a0b0c0d0e0f
+DATA bswap2<>+24(SB)/8, $0x0001020304050607
+GLOBL bswap2<>(SB), RODATA|NOPTR, $32
+DATA two2<>+0(SB)/8, $2
+DATA two2<>+8(SB)/8, $0
+DATA two2<>+16(SB)/8, $2
+DATA two2<>+24(SB)/8, $0
+GLOBL two2<>(SB), RODATA|NOPTR, $32
+
+// ROUND applies the round key at off(AX) to the eight pairs of blocks.
 #define ROUND(off) \
-	VMOVDQU off(AX), Y4     \
-	VAESENC Y4, Y0, Y0      \
-	VAESENC Y4, Y1, Y1      \
-	VAESENC Y4, Y2, Y2      \
-	VAESENC Y4, Y3, Y3
+	VMOVDQU off(AX), Y8     \
+	VAESENC Y8, Y0, Y0      \
+	VAESENC Y8, Y1, Y1      \
+	VAESENC Y8, Y2, Y2      \
+	VAESENC Y8, Y3, Y3      \
+	VAESENC Y8, Y4, Y4      \
+	VAESENC Y8, Y5, Y5      \
+	VAESENC Y8, Y6, Y6      \
+	VAESENC Y8, Y7, Y7
 
 // HASHPAIR multiplies the blocks off(SI) (byte-reversed) by the powers at
-// off(BX), adding the products' low, high and middle parts to Y5, Y6, Y7.
+// off(BX), adding the products' low, high and middle parts to Y9, Y10,
+// Y11.
 #define HASHPAIR(off) \
-	VMOVDQU off(SI), Y8              \
-	VPSHUFB Y15, Y8, Y8              \
-	VMOVDQU off(BX), Y9              \
-	VPCLMULQDQ $0x00, Y9, Y8, Y10    \
-	VPXOR Y10, Y5, Y5                \
-	VPCLMULQDQ $0x11, Y9, Y8, Y10    \
-	VPXOR Y10, Y6, Y6                \
-	VPCLMULQDQ $0x01, Y9, Y8, Y10    \
-	VPXOR Y10, Y7, Y7                \
-	VPCLMULQDQ $0x10, Y9, Y8, Y10    \
-	VPXOR Y10, Y7, Y7
+	VMOVDQU off(SI), Y12             \
+	VPSHUFB bswap2<>(SB), Y12, Y12   \
+	VMOVDQU off(BX), Y13             \
+	VPCLMULQDQ $0x00, Y13, Y12, Y14  \
+	VPXOR Y14, Y9, Y9                \
+	VPCLMULQDQ $0x11, Y13, Y12, Y14  \
+	VPXOR Y14, Y10, Y10              \
+	VPCLMULQDQ $0x01, Y13, Y12, Y14  \
+	VPXOR Y14, Y11, Y11              \
+	VPCLMULQDQ $0x10, Y13, Y12, Y14  \
+	VPXOR Y14, Y11, Y11
 
-// func openChunks(keys *[15][32]byte, htab *[8][16]byte, ctr, acc *[16]byte, dst, src *byte, n int)
+// COUNTER sets dst to the next pair of counter blocks.
+#define COUNTER(dst) \
+	VPSHUFB bswap2<>(SB), Y15, dst \
+	VPADDD two2<>(SB), Y15, Y15
+
+// XORSTORE decrypts pair r (off = 32*r) into dst.
+#define XORSTORE(r, off) \
+	VPXOR off(SI), r, r \
+	VMOVDQU r, off(DI)
+
+// func openChunks(keys *[15][32]byte, htab *[16][16]byte, ctr, acc *[16]byte, dst, src *byte, n int)
+//
+// Sixteen blocks a round: eight independent chains of AES rounds keep
+// the AES units busy while the previous round's results are hashed.
 TEXT ·openChunks(SB), NOSPLIT, $0-56
 	MOVQ keys+0(FP), AX
 	MOVQ htab+8(FP), BX
@@ -113,93 +140,111 @@ TEXT ·openChunks(SB), NOSPLIT, $0-56
 	TESTQ R8, R8
 	JZ   openDone
 
-	VBROADCASTI128 bswap<>(SB), Y15
-	VBROADCASTI128 two<>(SB), Y13
-	VMOVDQU poly<>(SB), X11
-	// Y14: the next two counter blocks, byte-reversed, so that the
+	// Y15: the next two counter blocks, byte-reversed, so that the
 	// counter is the low 32 bits of each lane.
 	VMOVDQU (CX), X0
-	VPSHUFB X15, X0, X0
-	VINSERTI128 $1, X0, Y0, Y14
-	VPADDD lanes<>(SB), Y14, Y14
-	VMOVDQU (DX), X12
+	VPSHUFB bswap<>(SB), X0, X0
+	VINSERTI128 $1, X0, Y0, Y15
+	VPADDD lanes<>(SB), Y15, Y15
 
 openLoop:
-	VPSHUFB Y15, Y14, Y0
-	VPADDD Y13, Y14, Y14
-	VPSHUFB Y15, Y14, Y1
-	VPADDD Y13, Y14, Y14
-	VPSHUFB Y15, Y14, Y2
-	VPADDD Y13, Y14, Y14
-	VPSHUFB Y15, Y14, Y3
-	VPADDD Y13, Y14, Y14
-	VMOVDQU 0(AX), Y4
-	VPXOR Y4, Y0, Y0
-	VPXOR Y4, Y1, Y1
-	VPXOR Y4, Y2, Y2
-	VPXOR Y4, Y3, Y3
+	COUNTER(Y0)
+	COUNTER(Y1)
+	COUNTER(Y2)
+	COUNTER(Y3)
+	COUNTER(Y4)
+	COUNTER(Y5)
+	COUNTER(Y6)
+	COUNTER(Y7)
+	VMOVDQU 0(AX), Y8
+	VPXOR Y8, Y0, Y0
+	VPXOR Y8, Y1, Y1
+	VPXOR Y8, Y2, Y2
+	VPXOR Y8, Y3, Y3
+	VPXOR Y8, Y4, Y4
+	VPXOR Y8, Y5, Y5
+	VPXOR Y8, Y6, Y6
+	VPXOR Y8, Y7, Y7
 
-	// The hash of the first pair, which takes the running hash.
-	VMOVDQU 0(SI), Y8
-	VPSHUFB Y15, Y8, Y8
-	VPXOR Y12, Y8, Y8
-	VMOVDQU 0(BX), Y9
-	VPCLMULQDQ $0x00, Y9, Y8, Y5
-	VPCLMULQDQ $0x11, Y9, Y8, Y6
-	VPCLMULQDQ $0x01, Y9, Y8, Y7
-	VPCLMULQDQ $0x10, Y9, Y8, Y10
-	VPXOR Y10, Y7, Y7
+	// The first pair takes the running hash (a 128-bit load leaves the
+	// upper lane zero).
+	VMOVDQU 0(SI), Y12
+	VPSHUFB bswap2<>(SB), Y12, Y12
+	VMOVDQU (DX), X13
+	VPXOR Y13, Y12, Y12
+	VMOVDQU 0(BX), Y13
+	VPCLMULQDQ $0x00, Y13, Y12, Y9
+	VPCLMULQDQ $0x11, Y13, Y12, Y10
+	VPCLMULQDQ $0x01, Y13, Y12, Y11
+	VPCLMULQDQ $0x10, Y13, Y12, Y14
+	VPXOR Y14, Y11, Y11
 	ROUND(32)
-	ROUND(64)
 	HASHPAIR(32)
-	ROUND(96)
-	ROUND(128)
+	ROUND(64)
 	HASHPAIR(64)
-	ROUND(160)
-	ROUND(192)
+	ROUND(96)
 	HASHPAIR(96)
+	ROUND(128)
+	HASHPAIR(128)
+	ROUND(160)
+	HASHPAIR(160)
+	ROUND(192)
+	HASHPAIR(192)
 	ROUND(224)
+	HASHPAIR(224)
 	ROUND(256)
 
 	// Fold the lanes, then the middle part, then reduce.
-	VEXTRACTI128 $1, Y5, X10
-	VPXOR X10, X5, X5
-	VEXTRACTI128 $1, Y6, X10
-	VPXOR X10, X6, X6
-	VEXTRACTI128 $1, Y7, X10
-	VPXOR X10, X7, X7
+	VEXTRACTI128 $1, Y9, X14
+	VPXOR X14, X9, X9
+	VEXTRACTI128 $1, Y10, X14
+	VPXOR X14, X10, X10
+	VEXTRACTI128 $1, Y11, X14
+	VPXOR X14, X11, X11
 	ROUND(288)
-	VPSLLDQ $8, X7, X10
-	VPXOR X10, X5, X5
-	VPSRLDQ $8, X7, X7
-	VPXOR X7, X6, X6
+	VPSLLDQ $8, X11, X14
+	VPXOR X14, X9, X9
+	VPSRLDQ $8, X11, X11
+	VPXOR X11, X10, X10
 	ROUND(320)
-	REDUCE(X5, X6, X12)
+	VPCLMULQDQ $0x10, poly<>(SB), X9, X14
+	VPSHUFD $0x4e, X9, X9
+	VPXOR X14, X9, X9
 	ROUND(352)
+	VPCLMULQDQ $0x10, poly<>(SB), X9, X14
+	VPSHUFD $0x4e, X9, X9
+	VPXOR X14, X9, X9
+	VPXOR X10, X9, X9
+	VMOVDQU X9, (DX)
 	ROUND(384)
 	ROUND(416)
-	VMOVDQU 448(AX), Y4
-	VAESENCLAST Y4, Y0, Y0
-	VAESENCLAST Y4, Y1, Y1
-	VAESENCLAST Y4, Y2, Y2
-	VAESENCLAST Y4, Y3, Y3
+	VMOVDQU 448(AX), Y8
+	VAESENCLAST Y8, Y0, Y0
+	VAESENCLAST Y8, Y1, Y1
+	VAESENCLAST Y8, Y2, Y2
+	VAESENCLAST Y8, Y3, Y3
+	VAESENCLAST Y8, Y4, Y4
+	VAESENCLAST Y8, Y5, Y5
+	VAESENCLAST Y8, Y6, Y6
+	VAESENCLAST Y8, Y7, Y7
 
-	VPXOR 0(SI), Y0, Y0
-	VPXOR 32(SI), Y1, Y1
-	VPXOR 64(SI), Y2, Y2
-	VPXOR 96(SI), Y3, Y3
-	VMOVDQU Y0, 0(DI)
-	VMOVDQU Y1, 32(DI)
-	VMOVDQU Y2, 64(DI)
-	VMOVDQU Y3, 96(DI)
-	ADDQ $128, SI
-	ADDQ $128, DI
+	// Every source byte of the round has been read for the hash; the
+	// plaintext may now overwrite it.
+	XORSTORE(Y0, 0)
+	XORSTORE(Y1, 32)
+	XORSTORE(Y2, 64)
+	XORSTORE(Y3, 96)
+	XORSTORE(Y4, 128)
+	XORSTORE(Y5, 160)
+	XORSTORE(Y6, 192)
+	XORSTORE(Y7, 224)
+	ADDQ $256, SI
+	ADDQ $256, DI
 	DECQ R8
 	JNZ  openLoop
 
-	VPSHUFB X15, X14, X0
+	VPSHUFB bswap<>(SB), X15, X0
 	VMOVDQU X0, (CX)
-	VMOVDQU X12, (DX)
 	VZEROUPPER
 
 openDone:
