@@ -7,13 +7,20 @@
 // Opening is what reading encrypted objects at rest costs; their writing
 // already overlaps sealing with the upload, so only Open is widened. The
 // construction is standard GCM (a 12-byte nonce, a 16-byte tag), so what
-// one implementation seals the other opens.
+// one implementation seals the other opens. In FIPS 140 mode, or built
+// with the purego tag, New returns crypto/cipher's AEAD alone.
 package aesgcm
 
 import (
 	"crypto/aes"
 	"crypto/cipher"
 	"fmt"
+)
+
+const (
+	blockSize = 16
+	nonceSize = 12
+	tagSize   = 16
 )
 
 // New returns an AES-256-GCM AEAD with a 12-byte nonce and a 16-byte tag

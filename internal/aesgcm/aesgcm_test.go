@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -30,7 +31,7 @@ func needWide(t testing.TB) {
 
 // checkSame opens what crypto/cipher sealed with both implementations,
 // then tampered copies, and compares.
-func checkSame(t *testing.T, key, nonce, plain, aad []byte) {
+func checkSame(t *testing.T, rng *rand.Rand, key, nonce, plain, aad []byte) {
 	t.Helper()
 	g, s := mustNew(t, key), std(t, key)
 	sealed := s.Seal(nil, nonce, plain, aad)
@@ -40,15 +41,17 @@ func checkSame(t *testing.T, key, nonce, plain, aad []byte) {
 			t.Fatalf("%d bytes, %d of additional data: Open = %x, %v; want %x", len(plain), len(aad), got, err, plain)
 		}
 	}
-	inPlace := bytes.Clone(sealed)
+	// In place, from any alignment.
+	off := rng.IntN(8)
+	inPlace := append(make([]byte, off), sealed...)[off:]
 	if got, err := g.Open(inPlace[:0], nonce, inPlace, aad); err != nil || !bytes.Equal(got, plain) {
-		t.Fatalf("%d bytes in place: %v", len(plain), err)
+		t.Fatalf("%d bytes in place at offset %d: %v", len(plain), off, err)
 	}
 	// Any flipped bit, of the ciphertext, the tag or the additional data,
 	// or another nonce, fails, and the output is cleared.
 	bad := bytes.Clone(sealed)
-	i := rand.IntN(len(bad))
-	bad[i] ^= 1 << rand.IntN(8)
+	i := rng.IntN(len(bad))
+	bad[i] ^= 1 << rng.IntN(8)
 	dst := make([]byte, 0, len(plain))
 	if _, err := g.Open(dst, nonce, bad, aad); err == nil {
 		t.Fatalf("%d bytes: a flipped bit at %d opened", len(plain), i)
@@ -56,9 +59,16 @@ func checkSame(t *testing.T, key, nonce, plain, aad []byte) {
 	if out := dst[:len(plain)]; len(plain) > 0 && !bytes.Equal(out, make([]byte, len(plain))) {
 		t.Fatalf("%d bytes: a failed Open left plaintext behind", len(plain))
 	}
+	bad = append(make([]byte, off), bad...)[off:]
+	if _, err := g.Open(bad[:0], nonce, bad, aad); err == nil {
+		t.Fatalf("%d bytes in place: a flipped bit opened", len(plain))
+	}
+	if out := bad[:len(plain)]; len(plain) > 0 && !bytes.Equal(out, make([]byte, len(plain))) {
+		t.Fatalf("%d bytes in place: a failed Open left plaintext behind", len(plain))
+	}
 	if len(aad) > 0 {
 		a := bytes.Clone(aad)
-		a[rand.IntN(len(a))] ^= 0x80
+		a[rng.IntN(len(a))] ^= 0x80
 		if _, err := g.Open(nil, nonce, sealed, a); err == nil {
 			t.Fatalf("%d bytes: altered additional data opened", len(plain))
 		}
@@ -92,48 +102,61 @@ func TestSameAsCryptoCipher(t *testing.T) {
 		return b
 	}
 	lengths := []int{}
-	for n := 0; n <= 3*chunk+2*blockSize; n++ {
+	for n := 0; n <= 3*256+2*blockSize; n++ {
 		lengths = append(lengths, n)
 	}
 	for _, n := range []int{4096, 65535, 65536, 65537, 1 << 20} {
-		lengths = append(lengths, n-chunk-1, n-1, n, n+1, n+blockSize+3)
+		lengths = append(lengths, n-256-1, n-1, n, n+1, n+blockSize+3)
 	}
 	for _, n := range lengths {
-		checkSame(t, random(32), random(12), random(n), random(rng.IntN(3*blockSize+1)))
+		checkSame(t, rng, random(32), random(12), random(n), random(rng.IntN(7*blockSize)))
 	}
 }
 
-// A counter near its 32-bit wrap wraps within the low 32 bits, as GCM's
-// increment does, in the vector loop and after it.
-func TestCounterWraps(t *testing.T) {
+// Misuse panics or fails as crypto/cipher's does, with its messages.
+func TestMisuseAsCryptoCipher(t *testing.T) {
 	needWide(t)
-	key := bytes.Repeat([]byte{7}, 32)
-	w := mustNew(t, key).(*wideGCM)
-	for _, start := range []uint32{0xfffffffa, 0xffffffff, 0xfffffff0} {
-		ctr := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, byte(start >> 24), byte(start >> 16), byte(start >> 8), byte(start)}
-		src := bytes.Repeat([]byte{0xab}, 3*chunk)
-		got := make([]byte, len(src))
-		var acc [16]byte
-		c := ctr
-		openChunks(&w.keys, &w.htab, &c, &acc, &got[0], &src[0], 3)
-		want := make([]byte, len(src))
-		b, _ := aes.NewCipher(key)
-		k := ctr
-		var ks [16]byte
-		for i := 0; i < len(src); i += blockSize {
-			b.Encrypt(ks[:], k[:])
-			for j := range ks {
-				want[i+j] = src[i+j] ^ ks[j]
-			}
-			v := uint32(k[12])<<24 | uint32(k[13])<<16 | uint32(k[14])<<8 | uint32(k[15])
-			v++
-			k[12], k[13], k[14], k[15] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("counter from %#x: keystream differs", start)
-		}
-		if c != k {
-			t.Fatalf("counter from %#x: left at %x, want %x", start, c, k)
+	key := bytes.Repeat([]byte{5}, 32)
+	g, s := mustNew(t, key), std(t, key)
+	nonce := make([]byte, 12)
+	aad := bytes.Repeat([]byte{9}, 40)
+	sealed := s.Seal(nil, nonce, bytes.Repeat([]byte{1}, 300), aad)
+	panicOf := func(f func()) (msg any) {
+		defer func() { msg = recover() }()
+		f()
+		return nil
+	}
+	cases := map[string]func(a cipher.AEAD) (any, error){
+		"short nonce": func(a cipher.AEAD) (any, error) {
+			var err error
+			return panicOf(func() { _, err = a.Open(nil, nonce[:8], sealed, aad) }), err
+		},
+		"output at the tag": func(a cipher.AEAD) (any, error) {
+			c := bytes.Clone(sealed)
+			var err error
+			return panicOf(func() { _, err = a.Open(c[len(c)-16:len(c)-16], nonce, c, aad) }), err
+		},
+		"output one byte on": func(a cipher.AEAD) (any, error) {
+			c := bytes.Clone(sealed)
+			var err error
+			return panicOf(func() { _, err = a.Open(c[1:1], nonce, c, aad) }), err
+		},
+		"output over the additional data": func(a cipher.AEAD) (any, error) {
+			buf := make([]byte, 400)
+			copy(buf, aad)
+			var err error
+			return panicOf(func() { _, err = a.Open(buf[10:10], nonce, sealed, buf[:len(aad)]) }), err
+		},
+		"shorter than a tag": func(a cipher.AEAD) (any, error) {
+			var err error
+			return panicOf(func() { _, err = a.Open(nil, nonce, sealed[:15], aad) }), err
+		},
+	}
+	for name, f := range cases {
+		p1, err1 := f(g)
+		p2, err2 := f(s)
+		if p1 != p2 || fmt.Sprint(err1) != fmt.Sprint(err2) {
+			t.Errorf("%s: panic %v, error %v; crypto/cipher: panic %v, error %v", name, p1, err1, p2, err2)
 		}
 	}
 }

@@ -1,7 +1,10 @@
+//go:build amd64 && !purego
+
 package aesgcm
 
 import (
 	"crypto/cipher"
+	"crypto/fips140"
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
@@ -11,9 +14,10 @@ import (
 )
 
 // wide reports whether the processor (and the operating system, which
-// must save the 256-bit registers) has what the vector Open needs.
+// must save the 256-bit registers) has what the vector Open needs, and
+// FIPS 140 mode, which must use crypto/cipher's, is off.
 var wide = func() bool {
-	if !cpu.X86.HasAVX2 || !cpu.X86.HasAES || !cpu.X86.HasPCLMULQDQ {
+	if !cpu.X86.HasAVX2 || !cpu.X86.HasAES || !cpu.X86.HasPCLMULQDQ || fips140.Enabled() {
 		return false
 	}
 	_, ecx := cpuid7()
@@ -21,12 +25,8 @@ var wide = func() bool {
 	return ecx&vaes != 0 && ecx&vpclmulqdq != 0
 }()
 
-const (
-	blockSize = 16
-	nonceSize = 12
-	tagSize   = 16
-	chunk     = 16 * blockSize // the bytes one round of the vector loop opens
-)
+// chunk is the bytes one round of the vector loop opens.
+const chunk = 16 * blockSize
 
 // errOpen is crypto/cipher's message for a failed Open.
 var errOpen = errors.New("cipher: message authentication failed")
@@ -81,8 +81,9 @@ func reverse(dst, src *[16]byte) {
 }
 
 // Open opens ciphertext as crypto/cipher's GCM does, with the same
-// errors and the same rule for dst and ciphertext, which may be the same
-// memory but must not otherwise overlap.
+// errors and panics: dst may be ciphertext's memory from its start but
+// must not otherwise overlap it, nor overlap additionalData at all; on
+// failure the plaintext written is cleared.
 func (w *wideGCM) Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error) {
 	if len(nonce) != nonceSize {
 		panic("crypto/cipher: incorrect nonce length given to GCM")
@@ -93,12 +94,15 @@ func (w *wideGCM) Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, e
 	if uint64(len(ciphertext)) > (1<<32-2)*blockSize+tagSize {
 		return nil, errOpen
 	}
-	tag := ciphertext[len(ciphertext)-tagSize:]
-	ciphertext = ciphertext[:len(ciphertext)-tagSize]
-	ret, out := sliceForAppend(dst, len(ciphertext))
+	ret, out := sliceForAppend(dst, len(ciphertext)-tagSize)
 	if inexactOverlap(out, ciphertext) {
-		panic("crypto/cipher: invalid buffer overlap")
+		panic("crypto/cipher: invalid buffer overlap of output and input")
 	}
+	if anyOverlap(out, additionalData) {
+		panic("crypto/cipher: invalid buffer overlap of output and additional data")
+	}
+	tag := [tagSize]byte(ciphertext[len(ciphertext)-tagSize:])
+	ciphertext = ciphertext[:len(ciphertext)-tagSize]
 
 	var j0, ctr, acc [16]byte
 	copy(j0[:], nonce)
@@ -126,7 +130,7 @@ func (w *wideGCM) Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, e
 	w.block.Encrypt(want[:], j0[:])
 	reverse(&s, &acc)
 	subtle.XORBytes(want[:], want[:], s[:])
-	if subtle.ConstantTimeCompare(want[:], tag) != 1 {
+	if subtle.ConstantTimeCompare(want[:], tag[:]) != 1 {
 		clear(out)
 		return nil, errOpen
 	}
@@ -159,15 +163,54 @@ func sliceForAppend(in []byte, n int) (head, tail []byte) {
 	return head, head[len(in):]
 }
 
-// inexactOverlap reports whether x and y share memory other than at the
-// same start.
+// anyOverlap reports whether x and y share memory.
+func anyOverlap(x, y []byte) bool {
+	return len(x) > 0 && len(y) > 0 &&
+		uintptr(unsafe.Pointer(&x[0])) <= uintptr(unsafe.Pointer(&y[len(y)-1])) &&
+		uintptr(unsafe.Pointer(&y[0])) <= uintptr(unsafe.Pointer(&x[len(x)-1]))
+}
+
+// inexactOverlap reports whether x and y share memory other than from
+// the same start, which decrypting in place does.
 func inexactOverlap(x, y []byte) bool {
 	if len(x) == 0 || len(y) == 0 || &x[0] == &y[0] {
 		return false
 	}
-	xs, ys := uintptr(unsafe.Pointer(&x[0])), uintptr(unsafe.Pointer(&y[0]))
-	return xs < ys+uintptr(len(y)) && ys < xs+uintptr(len(x))
+	return anyOverlap(x, y)
 }
+
+// expand256 returns the fifteen round keys of AES-256 for key, as
+// FIPS 197 lays them out byte by byte. Its S-box is the processor's
+// (subWord), so that no table is indexed by the key.
+func expand256(key []byte) (rk [15][16]byte) {
+	var w [60]uint32
+	for i := range 8 {
+		w[i] = binary.BigEndian.Uint32(key[4*i:])
+	}
+	rcon := uint32(1)
+	for i := 8; i < 60; i++ {
+		t := w[i-1]
+		switch i % 8 {
+		case 0:
+			t = subWord(t<<8|t>>24) ^ rcon<<24
+			rcon <<= 1
+		case 4:
+			t = subWord(t)
+		}
+		w[i] = w[i-8] ^ t
+	}
+	for r := range 15 {
+		for j := range 4 {
+			binary.BigEndian.PutUint32(rk[r][4*j:], w[4*r+j])
+		}
+	}
+	return rk
+}
+
+// subWord applies AES's S-box to each byte of x.
+//
+//go:noescape
+func subWord(x uint32) uint32
 
 // cpuid7 returns EBX and ECX of CPUID leaf 7, sub-leaf 0.
 //

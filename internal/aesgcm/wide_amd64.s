@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // Byte reversal of each 128-bit lane, for VPSHUFB.
@@ -25,6 +27,21 @@ TEXT ·cpuid7(SB), NOSPLIT, $0-8
 	CPUID
 	MOVL BX, ebx+0(FP)
 	MOVL CX, ecx+4(FP)
+	RET
+
+// func subWord(x uint32) uint32
+//
+// AESENCLAST on four copies of x is the S-box on each of x's bytes: with
+// every column alike, ShiftRows moves nothing, and a zero round key adds
+// nothing.
+TEXT ·subWord(SB), NOSPLIT, $0-12
+	MOVL x+0(FP), AX
+	MOVQ AX, X0
+	PSHUFD $0, X0, X0
+	PXOR X1, X1
+	AESENCLAST X1, X0
+	MOVQ X0, AX
+	MOVL AX, ret+8(FP)
 	RET
 
 // REDUCE folds the 256-bit product hi:lo (mid already folded in) into
