@@ -442,9 +442,19 @@ var (
 // encrypted read. Batches of 2 MiB measured no faster.
 const sealBatch = 16
 
-// sealBufPool holds a sealer's two plaintext segments and its output
-// buffer.
-var sealBufPool = sync.Pool{New: func() any { b := make([]byte, 2*sseSegment+sealBatch*sseSealed); return &b }}
+// sealRing is how many plaintext segments a sealed write holds: those
+// read while the writer writes a batch to the file, so that reading the
+// body (and its digests) does not wait for the file. A write of 1 MiB
+// can take longer than reading 1 MiB when the disk is busy writing back.
+const sealRing = sealBatch + 2
+
+// sealBufPool holds a sealer's first two plaintext segments and its
+// output buffer; segPool the further segments of its ring, taken only
+// when a body is long enough to need them.
+var (
+	sealBufPool = sync.Pool{New: func() any { b := make([]byte, 2*sseSegment+sealBatch*sseSealed); return &b }}
+	segPool     = sync.Pool{New: func() any { return new([sseSegment]byte) }}
+)
 
 // readSealed is readContent for an encrypted file: the plaintext's size
 // and MD5 are returned, the sealed segments written, sealBatch at a
@@ -456,7 +466,15 @@ var sealBufPool = sync.Pool{New: func() any { b := make([]byte, 2*sseSegment+sea
 func (t *tempFile) readSealed(body io.Reader, limit int64) (int64, [md5.Size]byte, error) {
 	bp := sealBufPool.Get().(*[]byte)
 	defer sealBufPool.Put(bp)
-	bufs := [2][]byte{(*bp)[:sseSegment], (*bp)[sseSegment : 2*sseSegment]}
+	var bufs [sealRing][]byte
+	bufs[0], bufs[1] = (*bp)[:sseSegment], (*bp)[sseSegment:2*sseSegment]
+	defer func() {
+		for _, b := range bufs[2:] {
+			if b != nil {
+				segPool.Put((*[sseSegment]byte)(b))
+			}
+		}
+	}()
 	w := &sealWriter{t: t, out: (*bp)[2*sseSegment : 2*sseSegment : len(*bp)]}
 	defer w.stop()
 	h := md5.New()
@@ -465,13 +483,17 @@ func (t *tempFile) readSealed(body io.Reader, limit int64) (int64, [md5.Size]byt
 	cur, k := 0, 0 // the segment being filled and its length
 	for {
 		if k == sseSegment {
-			// Full: read into the other buffer once the writer is done
+			// Full: read into the next buffer once the writer is done
 			// with it; the full one goes to the writer once more bytes
 			// show it is not the last.
-			if err := w.free(1 - cur); err != nil {
+			next := (cur + 1) % sealRing
+			if err := w.free(next); err != nil {
 				return n, sum, err
 			}
-			other := bufs[1-cur][:sseSegment]
+			if bufs[next] == nil {
+				bufs[next] = segPool.Get().(*[sseSegment]byte)[:]
+			}
+			other := bufs[next][:sseSegment]
 			j, rerr := body.Read(other)
 			if j > 0 {
 				n += int64(j)
@@ -480,7 +502,7 @@ func (t *tempFile) readSealed(body io.Reader, limit int64) (int64, [md5.Size]byt
 				}
 				h.Write(other[:j])
 				w.add(cur, bufs[cur], false)
-				cur, k = 1-cur, j
+				cur, k = next, j
 			}
 			if rerr == io.EOF {
 				break
@@ -515,17 +537,19 @@ func (t *tempFile) readSealed(body io.Reader, limit int64) (int64, [md5.Size]byt
 }
 
 // sealWriter seals and writes the segments of one stream, in order, on
-// a goroutine of its own. Segments live in one of two buffers, which the
-// reader fills again only once free says the writer is done with them.
+// a goroutine of its own. Segments live in a ring of sealRing buffers,
+// which the reader fills again only once free says the writer is done
+// with them.
 type sealWriter struct {
 	t     *tempFile
 	out   []byte // sealed bytes waiting to be written, up to sealBatch segments
 	jobs  chan sealJob
 	acks  chan error
-	busy  [2]bool
-	queue [2]int // buffers handed over, oldest first
-	held  int    // how many of queue
-	err   error  // the first failure
+	busy  [sealRing]bool
+	queue [sealRing]int // buffers handed over, oldest at head
+	head  int
+	held  int   // how many of queue
+	err   error // the first failure
 	on    bool
 	// Owned by the writer's goroutine:
 	seg, written, flushed int64
@@ -540,11 +564,11 @@ type sealJob struct {
 func (w *sealWriter) add(i int, p []byte, last bool) {
 	if !w.on {
 		w.on = true
-		w.jobs, w.acks = make(chan sealJob, 2), make(chan error, 2)
+		w.jobs, w.acks = make(chan sealJob, sealRing), make(chan error, sealRing)
 		go w.run()
 	}
 	w.busy[i] = true
-	w.queue[w.held] = i
+	w.queue[(w.head+w.held)%sealRing] = i
 	w.held++
 	w.jobs <- sealJob{p, last}
 }
@@ -603,8 +627,8 @@ func (w *sealWriter) ack() {
 	if err := <-w.acks; err != nil && w.err == nil {
 		w.err = err
 	}
-	w.busy[w.queue[0]] = false
-	w.queue[0] = w.queue[1]
+	w.busy[w.queue[w.head]] = false
+	w.head = (w.head + 1) % sealRing
 	w.held--
 }
 

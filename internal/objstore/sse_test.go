@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 const marker = "PLAINTEXT-MARKER-7f3a9c"
@@ -717,5 +718,30 @@ func TestSSEWriteTo(t *testing.T) {
 	}
 	if len(got) > 60*sseSegment || !bytes.Equal(got, p[:len(got)]) {
 		t.Fatalf("%d bytes copied before the damaged segment, some past it or wrong", len(got))
+	}
+}
+
+// A body that arrives in uneven pieces, long enough to go round the
+// sealer's ring of segments more than once, reads back whole.
+func TestSSEUnevenBody(t *testing.T) {
+	d := openTest(t)
+	mustBucket(t, d, "bkt")
+	ctx := context.Background()
+	p := plaintext(3*sealRing*sseSegment + 12345)
+	if _, err := d.PutObject(ctx, "bkt", "uneven", iotest.HalfReader(bytes.NewReader(p)), PutOptions{Encryption: Encryption{Mode: SSES3}}); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := d.Open(ctx, "bkt", "uneven")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	r, err := obj.Range(0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, p) {
+		t.Fatalf("read %d bytes of %d back (%v)", len(got), len(p), err)
 	}
 }
