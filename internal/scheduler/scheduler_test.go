@@ -320,8 +320,10 @@ func TestNodesShareSchedulesAndOneFires(t *testing.T) {
 	if err := holder.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if !within(time.Second, func() bool { return lo.Held(LeaseName) }) {
-		t.Fatal("the lease given up was not taken within a second")
+	// Taking it over waits on the backbone's watch or the next retry: a
+	// few TTLs on a loaded machine, not a property this test times.
+	if !within(5*time.Second, func() bool { return lo.Held(LeaseName) }) {
+		t.Fatal("the lease given up was not taken within five seconds")
 	}
 	put(other, "third", at(time.Second))
 	time.Sleep(3 * time.Second)
