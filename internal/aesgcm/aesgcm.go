@@ -1,7 +1,7 @@
 // Package aesgcm makes AES-256-GCM AEADs whose Open is faster than
 // crypto/cipher's on processors with 256-bit vector AES and carry-less
 // multiplication (VAES and VPCLMULQDQ with AVX2), which crypto/cipher does
-// not use: two blocks per instruction, eight blocks per round of the
+// not use: two blocks per instruction, sixteen blocks per round of the
 // loop. Seal, and Open on any other processor, are crypto/cipher's.
 //
 // Opening is what reading encrypted objects at rest costs; their writing

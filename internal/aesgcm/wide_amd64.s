@@ -145,7 +145,7 @@ GLOBL two2<>(SB), RODATA|NOPTR, $32
 // func openChunks(keys *[15][32]byte, htab *[16][16]byte, ctr, acc *[16]byte, dst, src *byte, n int)
 //
 // Sixteen blocks a round: eight independent chains of AES rounds keep
-// the AES units busy while the previous round's results are hashed.
+// the AES units busy while this chunk's ciphertext is hashed.
 TEXT ·openChunks(SB), NOSPLIT, $0-56
 	MOVQ keys+0(FP), AX
 	MOVQ htab+8(FP), BX

@@ -436,16 +436,20 @@ var (
 // sealBatch is how many sealed segments are written, or read and opened,
 // at once: 1 MiB, which is what lets an encrypted 16 MiB object move
 // nearly as fast as a plain one (fewer hand-overs between the goroutines
-// that open, write and read ahead), at 1 MiB of pooled buffer per
-// encrypted write in progress and 2 MiB (two batches of plaintext, the
-// sealed segments being opened from a mapping of the file) per large
-// encrypted read. Batches of 2 MiB measured no faster.
+// that open, write and read ahead), at 1 MiB and two segments of pooled
+// buffer per encrypted write in progress (up to sealRing-2 segments more
+// while the file is slower than the body, see sealRing) and 2 MiB (two
+// batches of plaintext, the sealed segments being opened from a mapping
+// of the file) per large encrypted read. Batches of 2 MiB measured no
+// faster.
 const sealBatch = 16
 
-// sealRing is how many plaintext segments a sealed write holds: those
+// sealRing is how many plaintext segments a sealed write may hold: those
 // read while the writer writes a batch to the file, so that reading the
 // body (and its digests) does not wait for the file. A write of 1 MiB
 // can take longer than reading 1 MiB when the disk is busy writing back.
+// Segments beyond the first two are taken only when every one already
+// held is still with the writer.
 const sealRing = sealBatch + 2
 
 // sealBufPool holds a sealer's first two plaintext segments and its
@@ -483,15 +487,12 @@ func (t *tempFile) readSealed(body io.Reader, limit int64) (int64, [md5.Size]byt
 	cur, k := 0, 0 // the segment being filled and its length
 	for {
 		if k == sseSegment {
-			// Full: read into the next buffer once the writer is done
-			// with it; the full one goes to the writer once more bytes
+			// Full: read into another buffer, one the writer is done
+			// with; the full one goes to the writer once more bytes
 			// show it is not the last.
-			next := (cur + 1) % sealRing
-			if err := w.free(next); err != nil {
+			next, err := w.spare(&bufs, cur)
+			if err != nil {
 				return n, sum, err
-			}
-			if bufs[next] == nil {
-				bufs[next] = segPool.Get().(*[sseSegment]byte)[:]
 			}
 			other := bufs[next][:sseSegment]
 			j, rerr := body.Read(other)
@@ -537,9 +538,8 @@ func (t *tempFile) readSealed(body io.Reader, limit int64) (int64, [md5.Size]byt
 }
 
 // sealWriter seals and writes the segments of one stream, in order, on
-// a goroutine of its own. Segments live in a ring of sealRing buffers,
-// which the reader fills again only once free says the writer is done
-// with them.
+// a goroutine of its own. Segments live in up to sealRing buffers, which
+// the reader fills again only once the writer is done with them (spare).
 type sealWriter struct {
 	t     *tempFile
 	out   []byte // sealed bytes waiting to be written, up to sealBatch segments
@@ -551,6 +551,7 @@ type sealWriter struct {
 	held  int   // how many of queue
 	err   error // the first failure
 	on    bool
+	abort atomic.Bool // stop sealing: the write failed or was given up
 	// Owned by the writer's goroutine:
 	seg, written, flushed int64
 }
@@ -576,7 +577,7 @@ func (w *sealWriter) add(i int, p []byte, last bool) {
 func (w *sealWriter) run() {
 	var err error
 	for j := range w.jobs {
-		if err == nil {
+		if err == nil && !w.abort.Load() {
 			err = w.seal(j.p, j.last)
 		}
 		w.acks <- err
@@ -622,9 +623,14 @@ func (w *sealWriter) flush() error {
 	return nil
 }
 
-// ack takes the writer's answer for the oldest segment handed over.
-func (w *sealWriter) ack() {
-	if err := <-w.acks; err != nil && w.err == nil {
+// ack takes the writer's answer for the oldest segment handed over,
+// waiting for it.
+func (w *sealWriter) ack() { w.took(<-w.acks) }
+
+// took records the answer for the oldest segment handed over: its buffer
+// is free again.
+func (w *sealWriter) took(err error) {
+	if err != nil && w.err == nil {
 		w.err = err
 	}
 	w.busy[w.queue[w.head]] = false
@@ -632,13 +638,36 @@ func (w *sealWriter) ack() {
 	w.held--
 }
 
-// free waits until buffer i may be filled again, and reports a write
-// that failed.
-func (w *sealWriter) free(i int) error {
-	for w.busy[i] {
-		w.ack()
+// spare returns the index of a buffer other than cur for the reader to
+// fill: one the writer is done with, else a new one while there is room,
+// else the oldest handed over, once the writer is done with it. A failed
+// write is reported as soon as its answer is in.
+func (w *sealWriter) spare(bufs *[sealRing][]byte, cur int) (int, error) {
+	for drained := false; w.held > 0 && !drained; { // answers already in
+		select {
+		case err := <-w.acks:
+			w.took(err)
+		default:
+			drained = true
+		}
 	}
-	return w.err
+	if w.err != nil {
+		return 0, w.err
+	}
+	for i, b := range bufs {
+		if i != cur && b != nil && !w.busy[i] {
+			return i, nil
+		}
+	}
+	for i, b := range bufs {
+		if b == nil {
+			bufs[i] = segPool.Get().(*[sseSegment]byte)[:]
+			return i, nil
+		}
+	}
+	i := w.queue[w.head]
+	w.ack()
+	return i, w.err
 }
 
 // finish waits for every segment to be written.
@@ -651,6 +680,7 @@ func (w *sealWriter) finish() error {
 
 // stop ends the writer's goroutine, waiting for it.
 func (w *sealWriter) stop() {
+	w.abort.Store(true)
 	if w.on {
 		close(w.jobs)
 		for range w.acks {

@@ -12,9 +12,13 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"github.com/aloft-dev/aloft/internal/aesgcm"
 )
 
 const marker = "PLAINTEXT-MARKER-7f3a9c"
@@ -743,5 +747,141 @@ func TestSSEUnevenBody(t *testing.T) {
 	got, err := io.ReadAll(r)
 	if err != nil || !bytes.Equal(got, p) {
 		t.Fatalf("read %d bytes of %d back (%v)", len(got), len(p), err)
+	}
+}
+
+// errAfter reads n bytes of r, then fails.
+type errAfter struct {
+	r io.Reader
+	n int
+}
+
+func (e *errAfter) Read(p []byte) (int, error) {
+	if e.n <= 0 {
+		return 0, errors.New("boom")
+	}
+	if len(p) > e.n {
+		p = p[:e.n]
+	}
+	k, err := e.r.Read(p)
+	e.n -= k
+	return k, err
+}
+
+// sealBody seals body through readSealed into a new file, as a PUT does.
+func sealBody(t *testing.T, body io.Reader, limit int64) (*tempFile, *sealer, int64, [16]byte, error) {
+	key := bytes.Repeat([]byte{3}, 32)
+	g, err := aesgcm.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := &tempFile{f: f, path: f.Name(), seal: newSealer(g, key, &sseMeta{})}
+	n, sum, err := tf.readSealed(body, limit)
+	return tf, tf.seal, n, sum, err
+}
+
+// openSealedFile opens every segment of tf's file, checking the lengths and
+// the last segment's mark, and returns the plaintext.
+func openSealedFile(t *testing.T, tf *tempFile, s *sealer, plainLen int) []byte {
+	data, err := os.ReadFile(tf.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(data)) != sealedLen(int64(plainLen)) {
+		t.Fatalf("sealed %d bytes, want %d", len(data), sealedLen(int64(plainLen)))
+	}
+	var out []byte
+	for seg := int64(0); ; seg++ {
+		end := min(len(data), sseSealed)
+		last := end == len(data)
+		aad := aadMore
+		if last {
+			aad = aadLast
+		}
+		var nonce [sseNonce]byte
+		p, err := s.aead.Open(nil, sseNonceOf(nonce[:], s.stream, seg), data[:end], aad)
+		if err != nil {
+			t.Fatalf("segment %d (last %v): %v", seg, last, err)
+		}
+		out = append(out, p...)
+		data = data[end:]
+		if last {
+			return out
+		}
+	}
+}
+
+// Bodies of every size around the segment, the batch and the sealer's
+// buffers, read whole, in halves, with their data and EOF together and a
+// byte at a time, seal to files that open to the same bytes, with the
+// right MD5, and leave no goroutine behind.
+func TestSealedWriteSizes(t *testing.T) {
+	base := runtime.NumGoroutine()
+	S := sseSegment
+	for _, n := range []int{0, 1, S - 1, S, S + 1, 2 * S, 2*S + 1, 16 * S, 17 * S, 18 * S, 18*S + 1, 19 * S, 36 * S, 37*S + 5, 55*S - 3} {
+		for ri, wrap := range []func(io.Reader) io.Reader{
+			func(r io.Reader) io.Reader { return r },
+			iotest.HalfReader,
+			iotest.DataErrReader,
+			func(r io.Reader) io.Reader { return io.LimitReader(iotest.OneByteReader(r), 1<<62) },
+		} {
+			if ri == 3 && n > 3*S {
+				continue
+			}
+			p := plaintext(n)
+			tf, s, got, sum, err := sealBody(t, wrap(bytes.NewReader(p)), 1<<40)
+			if err != nil || got != int64(n) || sum != md5.Sum(p) {
+				t.Fatalf("n %d reader %d: %d %v", n, ri, got, err)
+			}
+			if back := openSealedFile(t, tf, s, n); !bytes.Equal(back, p) {
+				t.Fatalf("n %d reader %d: content differs", n, ri)
+			}
+			tf.f.Close()
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if g := runtime.NumGoroutine(); g > base {
+		t.Fatalf("goroutines %d > %d", g, base)
+	}
+}
+
+// A body that fails or runs past the limit at any point ends the write
+// with that error, and so does a file that cannot be written; no
+// goroutine is left behind.
+func TestSealedWriteErrors(t *testing.T) {
+	base := runtime.NumGoroutine()
+	S := sseSegment
+	for _, n := range []int{0, 1, S, S + 1, 2*S + 7, 17*S + 3, 18 * S, 30*S + 9} {
+		p := plaintext(40 * S)
+		_, _, _, _, err := sealBody(t, &errAfter{iotest.HalfReader(bytes.NewReader(p)), n}, 1<<40)
+		if err == nil || !bytes.Contains([]byte(err.Error()), []byte("boom")) {
+			t.Fatalf("n %d: %v", n, err)
+		}
+		_, _, _, _, err = sealBody(t, bytes.NewReader(p), int64(n))
+		if !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("limit %d: %v", n, err)
+		}
+	}
+	key := bytes.Repeat([]byte{4}, 32)
+	g, err := aesgcm.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "closed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	tf := &tempFile{f: f, path: f.Name(), seal: newSealer(g, key, &sseMeta{})}
+	if _, _, err := tf.readSealed(bytes.NewReader(plaintext(3<<20)), 1<<40); err == nil {
+		t.Fatal("a write to a closed file was not reported")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if g := runtime.NumGoroutine(); g > base {
+		t.Fatalf("goroutines %d > %d", g, base)
 	}
 }
