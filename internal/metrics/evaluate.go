@@ -64,7 +64,10 @@ func (s *Store) evaluate(ctx context.Context, r *alarmRecord) error {
 	now := s.o.Now().UTC()
 	p := int64(a.Period)
 	cur := now.Unix() / p * p
-	first := cur - int64(a.EvaluationPeriods-1)*p
+	// One period more than evaluated is read: the current period has
+	// only begun, and while it holds no datapoint yet the window ends at
+	// the period before (a period still filling is not yet missing).
+	first := cur - int64(a.EvaluationPeriods)*p
 	var unit *uint8
 	if a.Unit != "" {
 		u, _ := unitIndex(a.Unit)
@@ -78,17 +81,24 @@ func (s *Store) evaluate(ctx context.Context, r *alarmRecord) error {
 	if statName == "" {
 		statName = a.ExtendedStatistic
 	}
-	points := make([]point, a.EvaluationPeriods)
-	for i := range points {
-		start := first + int64(i)*p
-		agg := &stat{}
-		for _, mins := range byUnit {
-			for m := start / 60; m < (start+p)/60; m++ {
-				agg.merge(mins[m])
+	window := func(last int64) []point {
+		points := make([]point, a.EvaluationPeriods)
+		for i := range points {
+			start := last - int64(len(points)-1-i)*p
+			agg := &stat{}
+			for _, mins := range byUnit {
+				for m := start / 60; m < (start+p)/60; m++ {
+					agg.merge(mins[m])
+				}
 			}
+			v, ok := agg.value(statName)
+			points[i] = point{start: time.Unix(start, 0).UTC(), value: v, n: agg.N, ok: ok}
 		}
-		v, ok := agg.value(statName)
-		points[i] = point{start: time.Unix(start, 0).UTC(), value: v, n: agg.N, ok: ok}
+		return points
+	}
+	points := window(cur)
+	if !points[len(points)-1].ok {
+		points = window(cur - p)
 	}
 	breaching, known := 0, 0
 	for _, pt := range points {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -511,5 +512,49 @@ func TestLeaseHasOneHolder(t *testing.T) {
 			t.Fatal("the lease given up was not taken")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A period that has only begun is not yet missing: a datapoint put in the
+// last second of a minute still sets off the alarm when the evaluation
+// comes just after the minute turns, and the alarm goes to
+// INSUFFICIENT_DATA only once a whole period has passed without data.
+func TestAlarmAcrossAPeriodBoundary(t *testing.T) {
+	var clock atomic.Int64
+	at := func(s string) {
+		tm, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Store(tm.UnixNano())
+	}
+	at("2026-03-01T12:00:59Z")
+	s := open(t, backbone(t), Options{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	ctx := context.Background()
+	a := &Alarm{AlarmName: "edge", Namespace: "app", MetricName: "errors", Statistic: "Maximum", Period: 60, EvaluationPeriods: 1,
+		Threshold: 5, ComparisonOperator: "GreaterThanThreshold"}
+	if err := s.PutAlarm(ctx, a, "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		as, _, err := s.DescribeAlarms(&AlarmQuery{AlarmNames: []string{"edge"}})
+		if err != nil || len(as) != 1 {
+			t.Fatal(as, err)
+		}
+		return as[0].StateValue
+	}
+	v := 9.0
+	if err := s.Put("app", []Datum{{MetricName: "errors", Value: &v}}); err != nil {
+		t.Fatal(err)
+	}
+	at("2026-03-01T12:01:02Z")
+	s.EvaluateAlarms(ctx)
+	if st := state(); st != StateAlarm {
+		t.Fatalf("a datapoint in the minute just ended: %s, want ALARM", st)
+	}
+	at("2026-03-01T12:02:03Z")
+	s.EvaluateAlarms(ctx)
+	if st := state(); st != StateInsufficientData {
+		t.Fatalf("a whole period without data: %s, want INSUFFICIENT_DATA", st)
 	}
 }
