@@ -381,6 +381,16 @@ func (r *recorded) Publish(_ context.Context, arn, subject, message string) erro
 	return nil
 }
 
+// alarmState returns the state of the alarm name.
+func alarmState(t *testing.T, s *Store, name string) string {
+	t.Helper()
+	as, _, err := s.DescribeAlarms(&AlarmQuery{AlarmNames: []string{name}})
+	if err != nil || len(as) != 1 {
+		t.Fatal(as, err)
+	}
+	return as[0].StateValue
+}
+
 func TestAlarmStatesAndActions(t *testing.T) {
 	acts := &recorded{}
 	s := open(t, backbone(t), Options{Actions: acts})
@@ -392,13 +402,7 @@ func TestAlarmStatesAndActions(t *testing.T) {
 	if err := s.PutAlarm(ctx, a, "us-east-1"); err != nil {
 		t.Fatal(err)
 	}
-	state := func() string {
-		as, _, err := s.DescribeAlarms(&AlarmQuery{AlarmNames: []string{"high"}})
-		if err != nil || len(as) != 1 {
-			t.Fatal(as, err)
-		}
-		return as[0].StateValue
-	}
+	state := func() string { return alarmState(t, s, "high") }
 	if st := state(); st != StateInsufficientData {
 		t.Fatalf("new alarm in %s", st)
 	}
@@ -536,13 +540,7 @@ func TestAlarmAcrossAPeriodBoundary(t *testing.T) {
 	if err := s.PutAlarm(ctx, a, "us-east-1"); err != nil {
 		t.Fatal(err)
 	}
-	state := func() string {
-		as, _, err := s.DescribeAlarms(&AlarmQuery{AlarmNames: []string{"edge"}})
-		if err != nil || len(as) != 1 {
-			t.Fatal(as, err)
-		}
-		return as[0].StateValue
-	}
+	state := func() string { return alarmState(t, s, "edge") }
 	v := 9.0
 	if err := s.Put("app", []Datum{{MetricName: "errors", Value: &v}}); err != nil {
 		t.Fatal(err)

@@ -17,8 +17,6 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
-
-	"github.com/aloft-dev/aloft/internal/aesgcm"
 )
 
 const marker = "PLAINTEXT-MARKER-7f3a9c"
@@ -768,10 +766,10 @@ func (e *errAfter) Read(p []byte) (int, error) {
 	return k, err
 }
 
-// sealBody seals body through readSealed into a new file, as a PUT does.
-func sealBody(t *testing.T, body io.Reader, limit int64) (*tempFile, *sealer, int64, [16]byte, error) {
+// sealedTemp returns a new temporary file set to be sealed.
+func sealedTemp(t *testing.T) *tempFile {
 	key := bytes.Repeat([]byte{3}, 32)
-	g, err := aesgcm.New(key)
+	g, err := newGCM(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -779,14 +777,20 @@ func sealBody(t *testing.T, body io.Reader, limit int64) (*tempFile, *sealer, in
 	if err != nil {
 		t.Fatal(err)
 	}
-	tf := &tempFile{f: f, path: f.Name(), seal: newSealer(g, key, &sseMeta{})}
+	return &tempFile{f: f, path: f.Name(), seal: newSealer(g, key, &sseMeta{})}
+}
+
+// sealBody seals body through readSealed into a new file, as a PUT does.
+func sealBody(t *testing.T, body io.Reader, limit int64) (*tempFile, int64, [16]byte, error) {
+	tf := sealedTemp(t)
 	n, sum, err := tf.readSealed(body, limit)
-	return tf, tf.seal, n, sum, err
+	return tf, n, sum, err
 }
 
 // openSealedFile opens every segment of tf's file, checking the lengths and
 // the last segment's mark, and returns the plaintext.
-func openSealedFile(t *testing.T, tf *tempFile, s *sealer, plainLen int) []byte {
+func openSealedFile(t *testing.T, tf *tempFile, plainLen int) []byte {
+	s := tf.seal
 	data, err := os.ReadFile(tf.path)
 	if err != nil {
 		t.Fatal(err)
@@ -833,11 +837,11 @@ func TestSealedWriteSizes(t *testing.T) {
 				continue
 			}
 			p := plaintext(n)
-			tf, s, got, sum, err := sealBody(t, wrap(bytes.NewReader(p)), 1<<40)
+			tf, got, sum, err := sealBody(t, wrap(bytes.NewReader(p)), 1<<40)
 			if err != nil || got != int64(n) || sum != md5.Sum(p) {
 				t.Fatalf("n %d reader %d: %d %v", n, ri, got, err)
 			}
-			if back := openSealedFile(t, tf, s, n); !bytes.Equal(back, p) {
+			if back := openSealedFile(t, tf, n); !bytes.Equal(back, p) {
 				t.Fatalf("n %d reader %d: content differs", n, ri)
 			}
 			tf.f.Close()
@@ -857,26 +861,17 @@ func TestSealedWriteErrors(t *testing.T) {
 	S := sseSegment
 	for _, n := range []int{0, 1, S, S + 1, 2*S + 7, 17*S + 3, 18 * S, 30*S + 9} {
 		p := plaintext(40 * S)
-		_, _, _, _, err := sealBody(t, &errAfter{iotest.HalfReader(bytes.NewReader(p)), n}, 1<<40)
+		_, _, _, err := sealBody(t, &errAfter{iotest.HalfReader(bytes.NewReader(p)), n}, 1<<40)
 		if err == nil || !bytes.Contains([]byte(err.Error()), []byte("boom")) {
 			t.Fatalf("n %d: %v", n, err)
 		}
-		_, _, _, _, err = sealBody(t, bytes.NewReader(p), int64(n))
+		_, _, _, err = sealBody(t, bytes.NewReader(p), int64(n))
 		if !errors.Is(err, ErrTooLarge) {
 			t.Fatalf("limit %d: %v", n, err)
 		}
 	}
-	key := bytes.Repeat([]byte{4}, 32)
-	g, err := aesgcm.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(filepath.Join(t.TempDir(), "closed"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	tf := &tempFile{f: f, path: f.Name(), seal: newSealer(g, key, &sseMeta{})}
+	tf := sealedTemp(t)
+	tf.f.Close()
 	if _, _, err := tf.readSealed(bytes.NewReader(plaintext(3<<20)), 1<<40); err == nil {
 		t.Fatal("a write to a closed file was not reported")
 	}

@@ -93,33 +93,48 @@ func serveBoth(t *testing.T, h http.Handler, fs *Server) (fast, plain string) {
 	if fs == nil {
 		fs = &Server{}
 	}
-	fs.Handler, fs.Takes = h, takesFast
-	if fs.IdleTimeout == 0 {
-		fs.IdleTimeout = time.Minute
-	}
-	ln1, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs.Handler = h
 	ln2, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	quiet := func(s *http.Server) { s.ErrorLog = nil }
-	hs := &http.Server{Handler: h}
-	quiet(hs)
 	ps := &http.Server{Handler: h}
-	go hs.Serve(fs.Handoff())
-	go fs.Serve(ln1)
 	go ps.Serve(ln2)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		ps.Shutdown(ctx)
+	})
+	return serveFast(t, fs, nil), ln2.Addr().String()
+}
+
+// serveFast starts fs (with takesFast and fs.Handler) on a loopback
+// listener, net/http behind it on its handoff (wrapped by wrap when not
+// nil), and returns the address.
+func serveFast(t *testing.T, fs *Server, wrap func(net.Listener) net.Listener) string {
+	t.Helper()
+	fs.Takes = takesFast
+	if fs.IdleTimeout == 0 {
+		fs.IdleTimeout = time.Minute
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handoff := fs.Handoff()
+	if wrap != nil {
+		handoff = wrap(handoff)
+	}
+	hs := &http.Server{Handler: fs.Handler}
+	go hs.Serve(handoff)
+	go fs.Serve(ln)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		fs.Shutdown(ctx)
 		hs.Shutdown(ctx)
-		ps.Shutdown(ctx)
 	})
-	return ln1.Addr().String(), ln2.Addr().String()
+	return ln.Addr().String()
 }
 
 // exchange is what a server answered to requests sent on one connection:
@@ -550,22 +565,9 @@ func TestHandedOverKeepsSendfile(t *testing.T) {
 		w.Header().Set("Content-Length", fmt.Sprint(len(content)))
 		io.Copy(w, f)
 	})
-	fs := &Server{Handler: h, Takes: takesFast, IdleTimeout: time.Minute}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spy := &spyListener{Listener: fs.Handoff()}
-	hs := &http.Server{Handler: h}
-	go hs.Serve(spy)
-	go fs.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		fs.Shutdown(ctx)
-		hs.Shutdown(ctx)
-	})
-	resp, err := http.Get("http://" + ln.Addr().String() + "/file")
+	spy := &spyListener{}
+	addr := serveFast(t, &Server{Handler: h}, func(l net.Listener) net.Listener { spy.Listener = l; return spy })
+	resp, err := http.Get("http://" + addr + "/file")
 	if err != nil {
 		t.Fatal(err)
 	}
