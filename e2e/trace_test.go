@@ -75,7 +75,10 @@ func (c *collector) of(traceID string) []string {
 // X-Amzn-Trace-Id of the answer in *answer.
 func withHeader(name, value string, answer *string) func(*lambda.Options) {
 	return func(o *lambda.Options) {
-		o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue(name, value), func(st *middleware.Stack) error {
+		if name != "" {
+			o.APIOptions = append(o.APIOptions, smithyhttp.AddHeaderValue(name, value))
+		}
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
 			return st.Deserialize.Add(middleware.DeserializeMiddlewareFunc("keepTrace", func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
 				out, md, err := next.HandleDeserialize(ctx, in)
 				if r, ok := out.RawResponse.(*smithyhttp.Response); ok {
@@ -184,6 +187,52 @@ func TestTraces(t *testing.T) {
 	json.Unmarshal(out.Payload, &pyOut)
 	if h, _ := traceid.Parse(pyOut.Trace); h.Root != offRoot || h.Sampled != traceid.NotSampled {
 		t.Errorf("an unsampled invocation's function saw %q", pyOut.Trace)
+	}
+
+	// Tracing modes: PassThrough, the default, samples no request that
+	// came undecided; Active samples by X-Ray's rule, whose reservoir
+	// takes the first request of each second.
+	created := create(t, c, "tracemode", runtimeCase{runtime: "python3.11", handler: "app.handler"}, py)
+	if created.TracingConfig == nil || created.TracingConfig.Mode != types.TracingModePassThrough {
+		t.Errorf("a new function's TracingConfig is %+v, want PassThrough", created.TracingConfig)
+	}
+	for range 20 {
+		out, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("tracemode"), Payload: []byte(`{}`)}, withHeader("", "", &answerHeader))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(out.Payload, &pyOut)
+		h, _ := traceid.Parse(answerHeader)
+		if fh, _ := traceid.Parse(pyOut.Trace); h.Sampled != traceid.NotSampled || fh.Root != h.Root || fh.Sampled != traceid.NotSampled {
+			t.Fatalf("a PassThrough function invoked without a trace header answered %q and saw %q, want both unsampled", answerHeader, pyOut.Trace)
+		}
+	}
+	_, err = c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("tracemode"),
+		TracingConfig: &types.TracingConfig{Mode: "Sometimes"}})
+	if code := errorCode(err); code != "ValidationException" {
+		t.Errorf("TracingConfig mode Sometimes: %v, want ValidationException", err)
+	}
+	if _, err = c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("tracemode"),
+		TracingConfig: &types.TracingConfig{Mode: types.TracingModeActive}}); err != nil {
+		t.Fatal(err)
+	}
+	modeCfg, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("tracemode")})
+	if err != nil || modeCfg.TracingConfig == nil || modeCfg.TracingConfig.Mode != types.TracingModeActive {
+		t.Fatalf("after the update the configuration says %+v (%v), want Active", modeCfg, err)
+	}
+	sampled := false
+	for end := time.Now().Add(3 * time.Second); !sampled && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		out, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("tracemode"), Payload: []byte(`{}`)}, withHeader("", "", &answerHeader))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(out.Payload, &pyOut)
+		h, _ := traceid.Parse(answerHeader)
+		fh, _ := traceid.Parse(pyOut.Trace)
+		sampled = h.Sampled == traceid.Sampled && fh.Root == h.Root && fh.Sampled == traceid.Sampled
+	}
+	if !sampled {
+		t.Errorf("an Active function invoked without a trace header for 3 s was never sampled")
 	}
 
 	// An asynchronous invocation keeps the trace of the request that

@@ -57,10 +57,20 @@ type Environment struct {
 	Variables map[string]string `json:"Variables"`
 }
 
-// TracingConfig is the X-Ray mode; Aloft reports PassThrough.
+// TracingConfig is the function's X-Ray mode, TracingActive or
+// TracingPassThrough (the default).
 type TracingConfig struct {
 	Mode string `json:"Mode"`
 }
+
+// The tracing modes. An invocation whose request carried a sampling
+// decision (Sampled=1 or Sampled=0) keeps it in either mode; one that
+// carried none is sampled by X-Ray's default rule under Active, and not
+// at all under PassThrough.
+const (
+	TracingActive      = "Active"
+	TracingPassThrough = "PassThrough"
+)
 
 // EphemeralStorage is the size of /tmp in MB.
 type EphemeralStorage struct {

@@ -71,7 +71,9 @@ func (c *Config) ApplyDefaults() {
 	if len(c.Architectures) == 0 {
 		c.Architectures = []string{"x86_64"}
 	}
-	c.TracingConfig = TracingConfig{Mode: "PassThrough"}
+	if c.TracingConfig.Mode == "" {
+		c.TracingConfig.Mode = TracingPassThrough
+	}
 	c.SnapStart = SnapStart{ApplyOn: "None", OptimizationStatus: "Off"}
 	c.LoggingConfig = LoggingConfig{LogFormat: "Text", LogGroup: LogGroup(c.FunctionName)}
 	c.State = "Active"
@@ -117,6 +119,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Architectures) != 1 || (c.Architectures[0] != "x86_64" && c.Architectures[0] != "arm64") {
 		return Validation(c.Architectures, "architectures", "Member must have length less than or equal to 1")
+	}
+	if m := c.TracingConfig.Mode; m != TracingActive && m != TracingPassThrough {
+		return Validation(m, "tracingConfig.mode", "Member must satisfy enum value set: [Active, PassThrough]")
 	}
 	if d := c.DeadLetterConfig; d != nil && d.TargetArn != "" {
 		if !ValidTarget(d.TargetArn) {

@@ -38,6 +38,7 @@ type createInput struct {
 	EphemeralStorage *function.EphemeralStorage `json:"EphemeralStorage"`
 	Architectures    []string                   `json:"Architectures"`
 	DeadLetterConfig *function.DeadLetterConfig `json:"DeadLetterConfig"`
+	TracingConfig    *function.TracingConfig    `json:"TracingConfig"`
 	Tags             map[string]string          `json:"Tags"`
 	Code             codeInput                  `json:"Code"`
 	Layers           []string                   `json:"Layers"`
@@ -75,6 +76,9 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, req *req
 	}
 	if in.EphemeralStorage != nil {
 		cfg.EphemeralStorage = *in.EphemeralStorage
+	}
+	if in.TracingConfig != nil {
+		cfg.TracingConfig = *in.TracingConfig
 	}
 	if cfg.Role == "" {
 		cfg.Role = function.DefaultRole
@@ -286,6 +290,7 @@ type updateConfigInput struct {
 	Environment      *function.Environment      `json:"Environment"`
 	EphemeralStorage *function.EphemeralStorage `json:"EphemeralStorage"`
 	DeadLetterConfig *function.DeadLetterConfig `json:"DeadLetterConfig"`
+	TracingConfig    *function.TracingConfig    `json:"TracingConfig"`
 	Layers           *[]string                  `json:"Layers"`
 	RevisionID       string                     `json:"RevisionId"`
 }
@@ -324,6 +329,9 @@ func (s *Server) updateConfiguration(w http.ResponseWriter, r *http.Request, req
 		}
 		if in.EphemeralStorage != nil {
 			c.EphemeralStorage = *in.EphemeralStorage
+		}
+		if in.TracingConfig != nil && in.TracingConfig.Mode != "" {
+			c.TracingConfig = *in.TracingConfig
 		}
 		if in.DeadLetterConfig != nil {
 			c.DeadLetterConfig = in.DeadLetterConfig // an empty TargetArn removes it

@@ -15,10 +15,11 @@ import (
 	"github.com/aloft-dev/aloft/internal/traces/traceid"
 )
 
-// enqueue validates an asynchronous invocation's payload, stores it durably
-// and answers status with body.
-func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, req *request, name, qualifier string, status int, body []byte) error {
-	trace := s.trace(w, r)
+// enqueue validates an asynchronous invocation's payload for the function
+// cfg describes, stores it durably and answers status with body.
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, req *request, cfg *function.Config, qualifier string, status int, body []byte) error {
+	name := cfg.FunctionName
+	trace := s.trace(w, r, cfg)
 	if s.d.Queue == nil {
 		return function.InvalidParameter("Asynchronous invocations are not enabled on this server.")
 	}
@@ -41,11 +42,17 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, req *request, n
 	return nil
 }
 
-// trace returns the trace header of an invocation request: the one it
-// carried (X-Amzn-Trace-Id, else a W3C traceparent) or a new one, with
-// the sampling decision made; the answer carries it too.
-func (s *Server) trace(w http.ResponseWriter, r *http.Request) string {
-	h := s.d.Sampler.Start(r.Header.Get(traceid.XRayHeader), r.Header.Get(traceid.W3CHeader), time.Now()).String()
+// trace returns the trace header of an invocation request for the
+// function cfg describes: the one it carried (X-Amzn-Trace-Id, else a W3C
+// traceparent) or a new one, with the sampling decision made; the answer
+// carries it too. A request that carried no decision is sampled only when
+// the function's tracing mode is Active, as Lambda does.
+func (s *Server) trace(w http.ResponseWriter, r *http.Request, cfg *function.Config) string {
+	sampler := s.d.Sampler
+	if cfg.TracingConfig.Mode != function.TracingActive {
+		sampler = nil
+	}
+	h := sampler.Start(r.Header.Get(traceid.XRayHeader), r.Header.Get(traceid.W3CHeader), time.Now()).String()
 	w.Header()[traceid.XRayHeader] = []string{h}
 	return h
 }
@@ -56,7 +63,7 @@ func (s *Server) invokeAsync(w http.ResponseWriter, r *http.Request, req *reques
 	if err != nil {
 		return err
 	}
-	return s.enqueue(w, r, req, rec.Config.FunctionName, "", http.StatusAccepted, []byte(`{"Status":202}`))
+	return s.enqueue(w, r, req, &rec.Config, "", http.StatusAccepted, []byte(`{"Status":202}`))
 }
 
 var (
@@ -70,14 +77,13 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 	if err != nil {
 		return err
 	}
-	rec := t.Record
 	switch typ := r.Header.Get("X-Amz-Invocation-Type"); typ {
 	case "", "RequestResponse":
 	case "DryRun":
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case "Event":
-		return s.enqueue(w, r, req, rec.Config.FunctionName, t.Qualifier, http.StatusAccepted, nil)
+		return s.enqueue(w, r, req, t.Config, t.Qualifier, http.StatusAccepted, nil)
 	default:
 		return function.Validation(typ, "invocationType", "Member must satisfy enum value set: [Event, RequestResponse, DryRun]")
 	}
@@ -103,7 +109,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 	ireq := invoke.For(t, s.d.Registry.ReservedTotal(), req.body)
 	ireq.Region = req.region
 	ireq.ClientContext, ireq.Tail = clientContext, logType == "Tail"
-	ireq.TraceID = s.trace(w, r)
+	ireq.TraceID = s.trace(w, r, t.Config)
 	if req.stream { // InvokeWithResponseStream (stream.go)
 		return s.answerStream(w, r, ireq)
 	}
