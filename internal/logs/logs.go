@@ -5,7 +5,7 @@
 // subject per log stream (see codec.go for the subject and body layout). A
 // JetStream message carries whole batches of events (an invocation's START,
 // output, END and REPORT lines is one batch): the writer puts the batches
-// of one log stream that arrive within a few milliseconds of each other in
+// of one log stream that arrive within linger (50 ms) of each other in
 // one message, so a busy function's invocations share publishes and flushes
 // to disk. Limits retention with MaxAge expires old messages.
 //
@@ -678,23 +678,37 @@ func (s *Store) run() {
 // for its batch (Put, the markers, Flush and Close) ends the wait. What
 // it costs is that logs appear this much later, and that a crash of the
 // server (kill -9, power) can lose the batches of this last window.
-const linger = 5 * time.Millisecond
+//
+// A round's batches share a message only within one log stream, and
+// every instance of a function has a log stream of its own, so a round
+// must be long enough for each busy instance to end several invocations
+// in it: with 16 instances each ending one every few milliseconds, a
+// 5 ms round still cost close to one message (publish, store, ack) per
+// invocation, about a tenth of the server's CPU; 50 ms makes it a few
+// per hundred.
+const linger = 50 * time.Millisecond
 
 // gather adds queued batches to round, waiting up to linger for more
-// unless a caller waits for a batch of the round or the round is full.
+// unless a caller waits for a batch of the round, the round is full, or
+// it holds a quarter of QueueBytes: batches in a round can no longer be
+// dropped for newer ones, so a burst must leave them in the queue, where
+// drop-oldest still works, once the round is worth writing.
 func (s *Store) gather(round []batch, timer *time.Timer) []batch {
 	round = s.collect(round)
+	var held int64
 	for _, b := range round {
 		if b.done != nil {
 			return round
 		}
+		held += b.size
 	}
 	timer.Reset(linger)
 	defer timer.Stop()
-	for len(round) < maxRound {
+	for len(round) < maxRound && held < s.maxQueued/4 {
 		select {
 		case b := <-s.queue:
 			round = append(round, b)
+			held += b.size
 			if b.done != nil {
 				return s.collect(round)
 			}
