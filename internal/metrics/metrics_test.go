@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -554,5 +555,51 @@ func TestAlarmAcrossAPeriodBoundary(t *testing.T) {
 	s.EvaluateAlarms(ctx)
 	if st := state(); st != StateInsufficientData {
 		t.Fatalf("a whole period without data: %s, want INSUFFICIENT_DATA", st)
+	}
+}
+
+// TestRecordValuesAsRecord records the same datapoints one at a time
+// and all at once (with counts): every statistic and percentile agrees,
+// and what cannot be recorded is dropped.
+func TestRecordValuesAsRecord(t *testing.T) {
+	s := open(t, backbone(t), Options{})
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Minute)
+	one := []Dimension{{"FunctionName", "one"}}
+	many := []Dimension{{"FunctionName", "many"}}
+	var values, counts []float64
+	for i := range 300 {
+		v := float64(i%97) + 0.25
+		n := float64(1 + i%3)
+		values, counts = append(values, v), append(counts, n)
+		for range int(n) {
+			s.Record("AWS/Lambda", "Duration", one, v, "Milliseconds", now.Add(time.Second))
+		}
+	}
+	before := s.dropped.Load()
+	s.RecordValues("AWS/Lambda", "Duration", many, append(values, math.NaN(), 5), append(counts, 1, 0), "Milliseconds", now.Add(time.Second))
+	if d := s.dropped.Load() - before; d != 2 {
+		t.Errorf("dropped %d datapoints, want 2 (NaN, count 0)", d)
+	}
+	s.RecordValues("AWS/Lambda", "Duration", many, []float64{1, 2}, []float64{1}, "Milliseconds", now.Add(time.Second))
+	if d := s.dropped.Load() - before; d != 4 {
+		t.Errorf("values and counts of different lengths: dropped %d in all, want 4", d)
+	}
+	read := func(dims []Dimension) map[string]float64 {
+		t.Helper()
+		out := map[string]float64{}
+		for _, q := range []StatsQuery{{Statistics: []string{"SampleCount", "Sum", "Minimum", "Maximum"}}, {ExtendedStatistics: []string{"p50", "p90", "p99"}}} {
+			q.Metric, q.Start, q.End, q.Period = Metric{"AWS/Lambda", "Duration", dims}, now.Add(-time.Hour), now.Add(time.Hour), 60
+			dps, err := s.Statistics(ctx, &q)
+			if err != nil || len(dps) != 1 {
+				t.Fatalf("datapoints %+v, %v", dps, err)
+			}
+			maps.Copy(out, dps[0].Values)
+		}
+		return out
+	}
+	a, b := read(one), read(many)
+	if len(a) != 7 || !maps.Equal(a, b) {
+		t.Errorf("one at a time %v, at once %v", a, b)
 	}
 }

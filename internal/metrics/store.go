@@ -338,6 +338,55 @@ func (s *Store) Record(namespace, name string, dims []Dimension, value float64, 
 	s.record(namespace, name, dims, u, at, func(st *stat) { st.add(value, 1) })
 }
 
+// RecordValues records many datapoints of one metric at once: each of
+// values counts[i] times (once when counts is nil), as PutMetricData's
+// Values and Counts do. The series is looked up once for all of them.
+// Values that are not numbers or infinite, and counts that are not
+// positive, are dropped.
+func (s *Store) RecordValues(namespace, name string, dims []Dimension, values, counts []float64, unit string, at time.Time) {
+	u, ok := unitIndex(unit)
+	if !ok || (counts != nil && len(counts) != len(values)) {
+		s.dropped.Add(int64(len(values)))
+		return
+	}
+	valid := 0
+	for i, v := range values {
+		if validPoint(v, counts, i) {
+			valid++
+		}
+	}
+	if valid < len(values) {
+		s.dropped.Add(int64(len(values) - valid))
+	}
+	if valid == 0 {
+		return
+	}
+	recorded := s.record(namespace, name, dims, u, at, func(st *stat) {
+		for i, v := range values {
+			if !validPoint(v, counts, i) {
+				continue
+			}
+			n := 1.0
+			if counts != nil {
+				n = counts[i]
+			}
+			st.add(v, n)
+		}
+	})
+	if !recorded { // record counted one
+		s.dropped.Add(int64(valid - 1))
+	}
+}
+
+// validPoint says whether v, counted counts[i] times (once when counts
+// is nil), can be recorded.
+func validPoint(v float64, counts []float64, i int) bool {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return false
+	}
+	return counts == nil || (counts[i] > 0 && !math.IsInf(counts[i], 0))
+}
+
 // record finds (or makes) the series and the stat of the minute of at,
 // and has add change it, under the shard's lock.
 func (s *Store) record(namespace, name string, dims []Dimension, u uint8, at time.Time, add func(*stat)) bool {

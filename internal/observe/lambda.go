@@ -15,6 +15,9 @@ import (
 // Recorder takes one datapoint of a CloudWatch metric (metrics.Store).
 type Recorder interface {
 	Record(namespace, name string, dims []metrics.Dimension, value float64, unit string, at time.Time)
+	// RecordValues records each of values counts[i] times (once when
+	// counts is nil) at once.
+	RecordValues(namespace, name string, dims []metrics.Dimension, values, counts []float64, unit string, at time.Time)
 }
 
 // Namespace is where Lambda's metrics of itself go.
@@ -180,42 +183,119 @@ func (l *Lambda) Observe(o *invoke.Observation) {
 		return
 	}
 	l.mu.Unlock()
-	p.record(r)
+	recordPoints(r, []lambdaPoint{p})
 }
 
-// record publishes the invocation p.
-func (p *lambdaPoint) record(r Recorder) {
-	f, at := p.f, p.at
+// pointKey is what the invocations whose metrics are recorded together
+// share: the function, how it was invoked and the minute they arrived in
+// (the metrics' own resolution).
+type pointKey struct {
+	f                  *lambdaFn
+	qualifier, version string
+	minute             int64
+}
+
+// pointGroup is the invocations of one pointKey that a flush records.
+type pointGroup struct {
+	at                                time.Time // the latest arrival
+	throttles, ran, errs, prov, spill float64
+	durations                         []float64 // of those that ran, in ms, when over 0
+}
+
+// add counts p in g.
+func (g *pointGroup) add(p *lambdaPoint) {
+	if p.at.After(g.at) {
+		g.at = p.at
+	}
 	if p.outcome == Throttled {
-		sets, n := f.sets(p.qualifier, "")
-		for _, d := range sets[:n] {
-			r.Record(Namespace, "Throttles", d, 1, unitCount, at)
-		}
+		g.throttles++
 		return
 	}
 	if !p.ran { // an invocation error (the platform could not run it): not an invocation
 		return
 	}
-	errs := 0.0
+	g.ran++
 	if p.outcome != Succeeded {
-		errs = 1
+		g.errs++
 	}
-	sets, n := f.sets(p.qualifier, p.version)
+	if p.ms > 0 {
+		g.durations = append(g.durations, p.ms)
+	}
+	switch {
+	case p.spill:
+		g.spill++
+	case p.provisioned:
+		g.prov++
+	}
+}
+
+// recordPoints publishes the invocations pts, those of one function,
+// qualifier, version and minute together: a handful of series lookups
+// per flush instead of six per invocation.
+func recordPoints(r Recorder, pts []lambdaPoint) {
+	if len(pts) == 0 {
+		return
+	}
+	groups := make(map[pointKey]*pointGroup, 4)
+	order := make([]pointKey, 0, 4)
+	for i := range pts {
+		p := &pts[i]
+		k := pointKey{p.f, p.qualifier, p.version, p.at.Unix() / 60}
+		if p.outcome == Throttled {
+			k.version = "" // throttles have no executed version
+		}
+		g := groups[k]
+		if g == nil {
+			g = &pointGroup{}
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.add(p)
+	}
+	for _, k := range order {
+		groups[k].record(r, k)
+	}
+}
+
+var one = []float64{1}
+
+// record publishes g's invocations of k.
+func (g *pointGroup) record(r Recorder, k pointKey) {
+	f, at := k.f, g.at
+	if g.throttles > 0 {
+		sets, n := f.sets(k.qualifier, "")
+		for _, d := range sets[:n] {
+			r.RecordValues(Namespace, "Throttles", d, one, []float64{g.throttles}, unitCount, at)
+		}
+	}
+	if g.ran == 0 {
+		return
+	}
+	errVals, errCounts := []float64{0, 1}, []float64{g.ran - g.errs, g.errs}
+	switch {
+	case g.errs == 0:
+		errVals, errCounts = errVals[:1], errCounts[:1]
+	case g.errs == g.ran:
+		errVals, errCounts = errVals[1:], errCounts[1:]
+	}
+	sets, n := f.sets(k.qualifier, k.version)
 	for _, d := range sets[:n] {
-		r.Record(Namespace, "Invocations", d, 1, unitCount, at)
-		r.Record(Namespace, "Errors", d, errs, unitCount, at)
-		if p.ms > 0 {
-			r.Record(Namespace, "Duration", d, p.ms, unitMs, at)
+		r.RecordValues(Namespace, "Invocations", d, one, []float64{g.ran}, unitCount, at)
+		r.RecordValues(Namespace, "Errors", d, errVals, errCounts, unitCount, at)
+		if len(g.durations) > 0 {
+			r.RecordValues(Namespace, "Duration", d, g.durations, nil, unitMs, at)
 		}
 	}
-	if p.provisioned || p.spill {
-		name := "ProvisionedConcurrencyInvocations"
-		if p.spill {
-			name = "ProvisionedConcurrencySpilloverInvocations"
+	for _, c := range []struct {
+		name  string
+		count float64
+	}{{"ProvisionedConcurrencyInvocations", g.prov}, {"ProvisionedConcurrencySpilloverInvocations", g.spill}} {
+		if c.count == 0 {
+			continue
 		}
-		r.Record(Namespace, name, f.fn, 1, unitCount, at)
-		if p.qualifier != "" {
-			r.Record(Namespace, name, f.resource(p.qualifier), 1, unitCount, at)
+		r.RecordValues(Namespace, c.name, f.fn, one, []float64{c.count}, unitCount, at)
+		if k.qualifier != "" {
+			r.RecordValues(Namespace, c.name, f.resource(k.qualifier), one, []float64{c.count}, unitCount, at)
 		}
 	}
 }
@@ -252,9 +332,7 @@ func (l *Lambda) flush(spare *[]lambdaPoint) {
 	l.noted = (*spare)[:0]
 	l.mu.Unlock()
 	if r := l.recorder(); r != nil {
-		for i := range pts {
-			pts[i].record(r)
-		}
+		recordPoints(r, pts)
 	}
 	clear(pts) // let go of the functions' strings
 	*spare = pts[:0]

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -252,6 +253,23 @@ func (r *fakeRecorder) Record(ns, name string, dims []metrics.Dimension, value f
 	r.mu.Unlock()
 }
 
+// RecordValues records each value as many times as it counts, as the
+// store does.
+func (r *fakeRecorder) RecordValues(ns, name string, dims []metrics.Dimension, values, counts []float64, unit string, at time.Time) {
+	for i, v := range values {
+		n := 1.0
+		if counts != nil {
+			n = counts[i]
+		}
+		if n != math.Trunc(n) || n <= 0 {
+			panic(fmt.Sprintf("count %v", n))
+		}
+		for range int(n) {
+			r.Record(ns, name, dims, v, unit, at)
+		}
+	}
+}
+
 // sum adds the values of name at dims, and counts them.
 func (r *fakeRecorder) sum(name, dims string) (sum float64, n int) {
 	for _, p := range r.points {
@@ -263,16 +281,10 @@ func (r *fakeRecorder) sum(name, dims string) (sum float64, n int) {
 	return sum, n
 }
 
-func TestLambdaMetrics(t *testing.T) {
-	var l Lambda
-	o := sequence("fn")[0]
-	l.Observe(&o) // no recorder yet: nothing, and no panic
-	rec := &fakeRecorder{}
-	l.SetRecorder(rec)
-	for _, o := range sequence("fn") {
-		l.Observe(&o)
-	}
-	const fn = "FunctionName=fn"
+// checkInvocations checks what rec recorded of sequence's invocations
+// of the function whose dimension is fn.
+func checkInvocations(t *testing.T, rec *fakeRecorder, fn string) {
+	t.Helper()
 	for _, c := range []struct {
 		name, dims string
 		sum        float64
@@ -304,6 +316,36 @@ func TestLambdaMetrics(t *testing.T) {
 	if _, n := rec.sum("Invocations", fn+",Resource=fn:"); n != 0 {
 		t.Error("an unqualified invocation got a Resource dimension")
 	}
+
+}
+
+func TestLambdaMetrics(t *testing.T) {
+	var l Lambda
+	o := sequence("fn")[0]
+	l.Observe(&o) // no recorder yet: nothing, and no panic
+	rec := &fakeRecorder{}
+	l.SetRecorder(rec)
+	for _, o := range sequence("fn") {
+		l.Observe(&o)
+	}
+	const fn = "FunctionName=fn"
+	checkInvocations(t, rec, fn)
+
+	// The same invocations noted while Run runs are recorded together by
+	// a flush, with the same sums and counts.
+	var noted Lambda
+	grouped := &fakeRecorder{}
+	noted.SetRecorder(grouped)
+	noted.running = true
+	for _, o := range sequence("fn") {
+		noted.Observe(&o)
+	}
+	if len(grouped.points) != 0 {
+		t.Fatalf("%d datapoints recorded before the flush", len(grouped.points))
+	}
+	var spare []lambdaPoint
+	noted.flush(&spare)
+	checkInvocations(t, grouped, fn)
 
 	// Concurrency: the peak since the last sample, then what runs now.
 	rec.points = nil
@@ -442,6 +484,10 @@ type countingRecorder struct{ n int }
 
 func (r *countingRecorder) Record(string, string, []metrics.Dimension, float64, string, time.Time) {
 	r.n++
+}
+
+func (r *countingRecorder) RecordValues(_, _ string, _ []metrics.Dimension, values, _ []float64, _ string, _ time.Time) {
+	r.n += len(values)
 }
 
 // BenchmarkObserve is one warm invocation's observation through the
