@@ -255,7 +255,7 @@ type Store struct {
 	flushMu  sync.Mutex
 	finished uint64
 	waiters  []flushWaiter
-	hurry    chan struct{} // ends the writer's linger (Flush)
+	hurry    chan struct{} // ends the writer's linger (nudge)
 
 	// cum holds, per subject, the bytes written to the log stream so far,
 	// including messages still in flight; it gives each body its "prior".
@@ -415,6 +415,9 @@ func (s *Store) Append(group, stream string, events []Event) {
 	for {
 		select {
 		case s.queue <- b:
+			if s.queued.Load() >= s.maxQueued/4 || len(s.queue) >= maxRound {
+				s.nudge() // a round's worth is waiting
+			}
 			return
 		default:
 		}
@@ -444,10 +447,7 @@ func (s *Store) Flush(ctx context.Context) error {
 	ch := make(chan struct{})
 	s.waiters = append(s.waiters, flushWaiter{target: target, ch: ch})
 	s.flushMu.Unlock()
-	select { // a waiter: the writer need not linger
-	case s.hurry <- struct{}{}:
-	default:
-	}
+	s.nudge() // a waiter: the writer need not linger
 	select {
 	case <-ch:
 		return nil
@@ -605,6 +605,7 @@ func (s *Store) enqueueWait(ctx context.Context, b batch) error {
 	s.appended.Add(1)
 	select {
 	case s.queue <- b:
+		s.nudge() // the writer need not linger
 	case <-ctx.Done():
 		s.advance(1)
 		return ctx.Err()
@@ -660,7 +661,8 @@ func (s *Store) run() {
 			s.reportDrops()
 		case <-s.quit:
 			for {
-				round = s.collect(round[:0])
+				var held int64
+				round = s.collect(round[:0], &held)
 				if len(round) == 0 {
 					s.reportDrops()
 					return
@@ -688,52 +690,70 @@ func (s *Store) run() {
 // per hundred.
 const linger = 50 * time.Millisecond
 
-// gather adds queued batches to round, waiting up to linger for more
-// unless a caller waits for a batch of the round, the round is full, or
-// it holds a quarter of QueueBytes: batches in a round can no longer be
-// dropped for newer ones, so a burst must leave them in the queue, where
-// drop-oldest still works, once the round is worth writing.
+// gather adds queued batches to round. Unless a caller waits for one of
+// them or the round is full already, it first sleeps for linger and then
+// takes what queued meanwhile in one go: the writer is not woken for each
+// batch. The sleep ends early when a caller waits for a batch (Put, the
+// markers, Flush) or when the bytes queued reach a quarter of QueueBytes
+// (see nudge).
 func (s *Store) gather(round []batch, timer *time.Timer) []batch {
-	round = s.collect(round)
 	var held int64
 	for _, b := range round {
-		if b.done != nil {
-			return round
-		}
 		held += b.size
+	}
+	round = s.collect(round, &held)
+	if s.roundFull(round, held) || waited(round) {
+		return round
 	}
 	timer.Reset(linger)
 	defer timer.Stop()
-	for len(round) < maxRound && held < s.maxQueued/4 {
-		select {
-		case b := <-s.queue:
-			round = append(round, b)
-			held += b.size
-			if b.done != nil {
-				return s.collect(round)
-			}
-		case <-timer.C:
-			return s.collect(round)
-		case <-s.hurry:
-			return s.collect(round)
-		case <-s.quit:
-			return s.collect(round)
-		}
+	select {
+	case <-timer.C:
+	case <-s.hurry:
+	case <-s.quit:
 	}
-	return round
+	return s.collect(round, &held)
 }
 
-// collect adds queued batches to round without blocking.
-func (s *Store) collect(round []batch) []batch {
-	for len(round) < maxRound {
+// roundFull says whether a round of these batches, holding held bytes,
+// takes no more: maxRound batches, or a quarter of QueueBytes. Batches in
+// a round can no longer be dropped for newer ones, so the rest of a burst
+// must stay in the queue, where drop-oldest still works.
+func (s *Store) roundFull(round []batch, held int64) bool {
+	return len(round) >= maxRound || held >= s.maxQueued/4
+}
+
+// waited says whether a caller waits for a batch of round.
+func waited(round []batch) bool {
+	for _, b := range round {
+		if b.done != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// collect adds queued batches to round without blocking, until it is
+// full (roundFull); held counts its bytes.
+func (s *Store) collect(round []batch, held *int64) []batch {
+	for !s.roundFull(round, *held) {
 		select {
 		case b := <-s.queue:
 			round = append(round, b)
+			*held += b.size
 		default:
 			return round
 		}
 	}
 	return round
+}
+
+// nudge ends the writer's linger early.
+func (s *Store) nudge() {
+	select {
+	case s.hurry <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Store) reportDrops() {
