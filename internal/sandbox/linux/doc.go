@@ -32,7 +32,9 @@
 //     limit of 1024 tasks, and the freezer. The quota applies from
 //     EndBoost on, which the invoker calls when the runtime is ready: as on
 //     Lambda, initialisation runs at full speed, held back only by the
-//     CPU weight;
+//     CPU weight. From EndBoost on, too, the instance's threads run on as
+//     many CPUs as its memory buys (rounded up), the least used first,
+//     when the host has more (cpuPlacer);
 //   - a process that runs as a user and group of the instance's own (from
 //     Options.FirstUID on; Options.UID/GID name one for all), with no
 //     supplementary groups,

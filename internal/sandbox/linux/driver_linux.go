@@ -47,6 +47,7 @@ type Driver struct {
 	ids     *identities // the identities functions run as
 	gid     int         // the group of a fixed identity (Options.GID), or 0
 	spawner *spawner    // the thread every init is started from
+	cpus    *cpuPlacer  // the CPUs ready instances are pinned to; nil pins none
 	// rootless: the driver runs as root of a user namespace that maps
 	// only the server's user (RunInUserNamespace): every function runs as
 	// that user, and cgroups exist only where the server's own cgroup is
@@ -235,6 +236,9 @@ func New(o Options) (*Driver, error) {
 	initKind := "embedded"
 	if d.init.mem == nil {
 		initKind = "server binary"
+	}
+	if d.cg != nil {
+		d.cpus = newCPUPlacer()
 	}
 	d.log.Info("linux sandbox ready", "cgroups", mode, "cgroup_parent", parentDir,
 		"rootless", d.rootless, "uid", d.ids.first, "uids", d.ids.n, "prestart", prestart, "templates", max(d.tcap, 0), "init", initKind)

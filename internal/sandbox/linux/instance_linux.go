@@ -29,7 +29,9 @@ type instance struct {
 	peak   int64              // final peak memory, written before done is closed
 
 	mu     sync.Mutex
-	frozen bool // guarded by mu
+	frozen bool  // guarded by mu
+	cpus   []int // guarded by mu: the CPUs EndBoost placed it on (cpuPlacer.take)
+	ended  bool  // guarded by mu: wait gave its CPUs back
 
 	outR, outW *os.File // a template's output pipe, until OutputPipe; guarded by mu
 }
@@ -52,7 +54,8 @@ var (
 )
 
 // EndBoost applies the instance's CPU quota, which is off while it
-// initialises.
+// initialises, and pins its threads to the CPUs its memory buys (see
+// cpuPlacer).
 func (in *instance) EndBoost() error {
 	select {
 	case <-in.done:
@@ -62,6 +65,20 @@ func (in *instance) EndBoost() error {
 	if err := in.cg.limitCPU(in.mb); err != nil {
 		return fmt.Errorf("linux sandbox: %w", err)
 	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.cpus != nil || in.ended {
+		return nil
+	}
+	got := in.d.cpus.take(in.mb)
+	if got == nil {
+		return nil
+	}
+	if err := in.cg.pin(in.d.cpus.set(got)); err != nil {
+		in.d.cpus.give(got)
+		return fmt.Errorf("linux sandbox: %w", err)
+	}
+	in.cpus = got
 	return nil
 }
 
@@ -109,6 +126,10 @@ func (in *instance) wait() {
 	st.OOMKilled = in.cg.oomKills() > 0
 	in.status = st
 	in.peak = in.cg.peak()
+	in.mu.Lock()
+	in.d.cpus.give(in.cpus)
+	in.cpus, in.ended = nil, true
+	in.mu.Unlock()
 	in.d.release(in.cg, in.sh.uid)
 	if in.net != nil {
 		if err := in.net.close(); err != nil {
