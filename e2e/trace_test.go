@@ -216,6 +216,11 @@ func TestTraces(t *testing.T) {
 		TracingConfig: &types.TracingConfig{Mode: types.TracingModeActive}}); err != nil {
 		t.Fatal(err)
 	}
+	// A TracingConfig without a mode changes nothing.
+	if _, err = c.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("tracemode"),
+		TracingConfig: &types.TracingConfig{}}); err != nil {
+		t.Fatal(err)
+	}
 	modeCfg, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("tracemode")})
 	if err != nil || modeCfg.TracingConfig == nil || modeCfg.TracingConfig.Mode != types.TracingModeActive {
 		t.Fatalf("after the update the configuration says %+v (%v), want Active", modeCfg, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/aloft-dev/aloft/internal/awsproto"
+	"github.com/aloft-dev/aloft/internal/function"
 	"github.com/aloft-dev/aloft/internal/invoker"
 	"github.com/aloft-dev/aloft/internal/traces"
 	"github.com/aloft-dev/aloft/internal/traces/otlp"
@@ -100,12 +101,18 @@ const (
 
 // invokeHop invokes req for an event source, as one hop of a trace: the
 // trace of header (an event's, from the request that queued it) or a new
-// one, sampled by the node's rule. A sampled hop's segment (named name,
+// one. A hop whose header carried no decision is sampled by the node's
+// rule when the function's tracing mode is Active, and not otherwise, as
+// Lambda does. A sampled hop's segment (named name,
 // with the event's wait since queued as its Dwell Time) is the parent of
 // the invocation's.
 func (s *Server) invokeHop(ctx context.Context, req *invoker.Request, header, name string, queued time.Time) (*invoker.Response, error) {
 	now := time.Now()
-	hop := traces.NewHop(s.tr.sampler.Start(header, "", now), now)
+	sampler := &s.tr.sampler
+	if req.Config == nil || req.Config.TracingConfig.Mode != function.TracingActive {
+		sampler = nil
+	}
+	hop := traces.NewHop(sampler.Start(header, "", now), now)
 	req.TraceID = hop.Downstream()
 	resp, err := s.invoking.Invoke(ctx, req)
 	if st := s.tr.store; st != nil && hop.Sampled() {

@@ -38,11 +38,31 @@ type createInput struct {
 	EphemeralStorage *function.EphemeralStorage `json:"EphemeralStorage"`
 	Architectures    []string                   `json:"Architectures"`
 	DeadLetterConfig *function.DeadLetterConfig `json:"DeadLetterConfig"`
-	TracingConfig    *function.TracingConfig    `json:"TracingConfig"`
+	TracingConfig    *tracingInput              `json:"TracingConfig"`
 	Tags             map[string]string          `json:"Tags"`
 	Code             codeInput                  `json:"Code"`
 	Layers           []string                   `json:"Layers"`
 	Publish          bool                       `json:"Publish"`
+}
+
+// tracingInput is a request's TracingConfig: a Mode left out changes
+// nothing (a new function's is PassThrough); one given, even empty, is
+// validated with the rest of the configuration.
+type tracingInput struct {
+	Mode *string `json:"Mode"`
+}
+
+// apply sets c from t, when t gives a mode, refusing one Lambda does not
+// have (an empty one too).
+func (t *tracingInput) apply(c *function.TracingConfig) error {
+	if t == nil || t.Mode == nil {
+		return nil
+	}
+	if m := *t.Mode; m != function.TracingActive && m != function.TracingPassThrough {
+		return function.Validation(m, "tracingConfig.mode", "Member must satisfy enum value set: [Active, PassThrough]")
+	}
+	c.Mode = *t.Mode
+	return nil
 }
 
 func decode(body []byte, v any) error {
@@ -77,8 +97,8 @@ func (s *Server) createFunction(w http.ResponseWriter, r *http.Request, req *req
 	if in.EphemeralStorage != nil {
 		cfg.EphemeralStorage = *in.EphemeralStorage
 	}
-	if in.TracingConfig != nil {
-		cfg.TracingConfig = *in.TracingConfig
+	if err := in.TracingConfig.apply(&cfg.TracingConfig); err != nil {
+		return err
 	}
 	if cfg.Role == "" {
 		cfg.Role = function.DefaultRole
@@ -290,7 +310,7 @@ type updateConfigInput struct {
 	Environment      *function.Environment      `json:"Environment"`
 	EphemeralStorage *function.EphemeralStorage `json:"EphemeralStorage"`
 	DeadLetterConfig *function.DeadLetterConfig `json:"DeadLetterConfig"`
-	TracingConfig    *function.TracingConfig    `json:"TracingConfig"`
+	TracingConfig    *tracingInput              `json:"TracingConfig"`
 	Layers           *[]string                  `json:"Layers"`
 	RevisionID       string                     `json:"RevisionId"`
 }
@@ -330,8 +350,8 @@ func (s *Server) updateConfiguration(w http.ResponseWriter, r *http.Request, req
 		if in.EphemeralStorage != nil {
 			c.EphemeralStorage = *in.EphemeralStorage
 		}
-		if in.TracingConfig != nil && in.TracingConfig.Mode != "" {
-			c.TracingConfig = *in.TracingConfig
+		if err := in.TracingConfig.apply(&c.TracingConfig); err != nil {
+			return err
 		}
 		if in.DeadLetterConfig != nil {
 			c.DeadLetterConfig = in.DeadLetterConfig // an empty TargetArn removes it

@@ -4,9 +4,9 @@
 // Storage. All logs live in one JetStream stream, ALOFT_LOGS, with one
 // subject per log stream (see codec.go for the subject and body layout). A
 // JetStream message carries whole batches of events (an invocation's START,
-// output, END and REPORT lines is one batch): the writer puts the batches
-// of one log stream that arrive within linger (50 ms) of each other in
-// one message, so a busy function's invocations share publishes and flushes
+// output, END and REPORT lines is one batch): the writer gathers batches
+// for up to linger (50 ms) after the first of a round, and puts those of
+// one log stream in one message, so a busy function's invocations share publishes and flushes
 // to disk. Limits retention with MaxAge expires old messages.
 //
 // Writing. Append never waits for I/O: it hands the batch to a bounded queue
@@ -415,8 +415,8 @@ func (s *Store) Append(group, stream string, events []Event) {
 	for {
 		select {
 		case s.queue <- b:
-			if s.queued.Load() >= s.maxQueued/4 || len(s.queue) >= maxRound {
-				s.nudge() // a round's worth is waiting
+			if s.queued.Load() >= s.maxQueued/4 || len(s.queue) >= min(maxRound, cap(s.queue)/2) {
+				s.nudge() // a round's worth is waiting, or half the queue
 			}
 			return
 		default:
@@ -694,8 +694,9 @@ const linger = 50 * time.Millisecond
 // them or the round is full already, it first sleeps for linger and then
 // takes what queued meanwhile in one go: the writer is not woken for each
 // batch. The sleep ends early when a caller waits for a batch (Put, the
-// markers, Flush) or when the bytes queued reach a quarter of QueueBytes
-// (see nudge).
+// markers, Flush), when the bytes queued or being written reach a quarter
+// of QueueBytes, or when a round's worth of batches (or half the queue)
+// waits (see nudge).
 func (s *Store) gather(round []batch, timer *time.Timer) []batch {
 	var held int64
 	for _, b := range round {

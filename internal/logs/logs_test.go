@@ -1068,3 +1068,23 @@ func TestPersistModeKept(t *testing.T) {
 		e.close()
 	}
 }
+
+// TestSmallQueueKeepsUpWhileTheWriterLingers appends small batches,
+// paced, to a store whose queue is shorter than a round: the writer,
+// asleep through its linger, is woken once half the queue waits, so a
+// healthy backbone drops nothing.
+func TestSmallQueueKeepsUpWhileTheWriterLingers(t *testing.T) {
+	e := openEnv(t, t.TempDir(), Options{QueueSize: 64})
+	e.s.Append(groupA, streamX, []Event{{Timestamp: base, Message: "first"}})
+	time.Sleep(5 * time.Millisecond) // the writer takes it and sleeps
+	const n = 300
+	for i := range n {
+		e.s.Append(groupA, streamX, []Event{{Timestamp: base + int64(i) + 1, Message: fmt.Sprintf("line %d", i)}})
+		for t0 := time.Now(); time.Since(t0) < 300*time.Microsecond; { // paced (a sleep this short takes longer)
+		}
+	}
+	e.flush()
+	if st := e.s.Stats(); st.Dropped != 0 || st.Written != n+1 {
+		t.Errorf("a healthy backbone, small batches: %+v", st)
+	}
+}

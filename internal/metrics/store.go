@@ -349,14 +349,16 @@ func (s *Store) RecordValues(namespace, name string, dims []Dimension, values, c
 		s.dropped.Add(int64(len(values)))
 		return
 	}
-	valid := 0
+	var valid, lost int64
 	for i, v := range values {
 		if validPoint(v, counts, i) {
-			valid++
+			valid += weight(counts, i)
+		} else {
+			lost += weight(counts, i)
 		}
 	}
-	if valid < len(values) {
-		s.dropped.Add(int64(len(values) - valid))
+	if lost > 0 {
+		s.dropped.Add(lost)
 	}
 	if valid == 0 {
 		return
@@ -374,8 +376,20 @@ func (s *Store) RecordValues(namespace, name string, dims []Dimension, values, c
 		}
 	})
 	if !recorded { // record counted one
-		s.dropped.Add(int64(valid - 1))
+		s.dropped.Add(valid - 1)
 	}
+}
+
+// weight returns the datapoints value i stands for, as Dropped counts
+// them: its count, whole, and at least one.
+func weight(counts []float64, i int) int64 {
+	if counts == nil {
+		return 1
+	}
+	if c := counts[i]; c >= 1 && c < 1<<53 {
+		return int64(c)
+	}
+	return 1
 }
 
 // validPoint says whether v, counted counts[i] times (once when counts

@@ -340,7 +340,7 @@ func checkTopicAttribute(k, v string, create bool) *Error {
 		}
 	case "TracingConfig":
 		if v != "PassThrough" {
-			return invalid("TracingConfig: only PassThrough is available here (there is no tracing service)")
+			return invalid("TracingConfig: only PassThrough is available here (topics record no traces)")
 		}
 	case "FifoTopic":
 		if !create {

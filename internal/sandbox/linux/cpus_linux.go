@@ -25,8 +25,9 @@ import (
 type cpuPlacer struct {
 	cpus []int // the CPUs the server may run on
 
-	mu  sync.Mutex
-	use []int // guarded by mu: the instances placed on each of cpus
+	mu   sync.Mutex
+	use  []int // guarded by mu: the instances placed on each of cpus
+	next int   // guarded by mu: where take's search starts
 }
 
 // newCPUPlacer returns a placer over the CPUs the server may use, or nil
@@ -63,14 +64,16 @@ func (p *cpuPlacer) take(memoryMB int) []int {
 	got := make([]int, 0, n)
 	for range n {
 		best := -1
-		for i, u := range p.use {
-			if (best < 0 || u < p.use[best]) && !slices.Contains(got, i) {
+		for k := range p.use { // from a rotating start: ties go round
+			i := (p.next + k) % len(p.use)
+			if (best < 0 || p.use[i] < p.use[best]) && !slices.Contains(got, i) {
 				best = i
 			}
 		}
 		got = append(got, best)
 		p.use[best]++
 	}
+	p.next = (p.next + 1) % len(p.use)
 	return got
 }
 
@@ -95,11 +98,24 @@ func (p *cpuPlacer) set(got []int) *unix.CPUSet {
 	return &set
 }
 
-// pin sets the CPU affinity of every thread in the cgroup to set. It goes
-// over them twice: a thread started while the first pass ran, by a
-// thread the pass had not reached yet, has its creator's old affinity;
-// the second pass finds it, and threads started after that inherit the
-// new one. A thread that ended meanwhile is passed over.
+// maxPinPasses bounds pin's passes over a cgroup whose threads keep
+// starting others.
+const maxPinPasses = 8
+
+// all returns the affinity mask of every CPU the server may use.
+func (p *cpuPlacer) all() *unix.CPUSet {
+	var set unix.CPUSet
+	for _, c := range p.cpus {
+		set.Set(c)
+	}
+	return &set
+}
+
+// pin sets the CPU affinity of every thread in the cgroup to set. A thread
+// started while a pass runs, by a thread the pass had not reached yet,
+// has its creator's old affinity, so pin goes over the threads again
+// until a pass finds none it has not set; threads started after that
+// inherit the new affinity. A thread that ended meanwhile is passed over.
 func (cg *cgroup) pin(set *unix.CPUSet) error {
 	if cg == nil {
 		return nil
@@ -108,20 +124,26 @@ func (cg *cgroup) pin(set *unix.CPUSet) error {
 	if cg.v2 {
 		file = "cgroup.threads"
 	}
-	for range 2 {
+	done := map[int]bool{}
+	for range maxPinPasses {
 		b, err := os.ReadFile(filepath.Join(cg.ctrl["cpu"], file))
 		if err != nil {
 			return fmt.Errorf("pin to CPUs: %w", err)
 		}
+		fresh := false
 		for _, f := range strings.Fields(string(b)) {
 			tid, err := strconv.Atoi(f)
-			if err != nil || tid <= 0 {
+			if err != nil || tid <= 0 || done[tid] {
 				continue
 			}
+			fresh, done[tid] = true, true
 			if err := unix.SchedSetaffinity(tid, set); err != nil && !errors.Is(err, unix.ESRCH) {
 				return fmt.Errorf("pin thread %d to CPUs: %w", tid, err)
 			}
 		}
+		if !fresh {
+			return nil
+		}
 	}
-	return nil
+	return errors.New("pin to CPUs: the instance keeps starting threads")
 }

@@ -75,8 +75,12 @@ func (in *instance) EndBoost() error {
 		return nil
 	}
 	if err := in.cg.pin(in.d.cpus.set(got)); err != nil {
+		// Not the instance's failure: it runs on, on every CPU, as
+		// unpinned instances do (a thread already pinned stays so).
 		in.d.cpus.give(got)
-		return fmt.Errorf("linux sandbox: %w", err)
+		in.d.log.Warn("linux sandbox: could not pin an instance to its CPUs", "err", err)
+		_ = in.cg.pin(in.d.cpus.all())
+		return nil
 	}
 	in.cpus = got
 	return nil
