@@ -225,8 +225,9 @@ func benchWarm(b *testing.B, driver string) {
 }
 
 // startRelay starts rtrelay and the function executable fn as its runtime,
-// outside any sandbox (in the SCHED_BATCH class, as the linux sandbox's
-// functions run, when batch is set), and returns the relay's URL. Both
+// outside any sandbox (scheduled as the linux sandbox's functions are, in
+// the SCHED_BATCH class on one CPU, when batch is set), and returns the
+// relay's URL. Both
 // stop with the benchmark.
 func startRelay(b *testing.B, fn string, batch bool) string {
 	b.Helper()
@@ -300,8 +301,8 @@ func BenchmarkWarmThroughput(b *testing.B) {
 		b.ReportMetric(us(cpu), "server-cpu-µs/op")
 	})
 	// The floor: rawrelay, the exchanges with nothing else, its functions
-	// in the scheduling class the linux sandbox gives them and in the
-	// default one.
+	// scheduled as the linux sandbox schedules them (the batch class, a
+	// CPU each) and in the default way.
 	for _, sched := range []string{"batch", "other"} {
 		name := "floor/clients=16"
 		if sched != "batch" {

@@ -7,8 +7,9 @@
 // exchanges need, with no HTTP library, and checks no signature, writes no
 // logs and meters nothing: its CPU per invocation is what the exchanges'
 // system calls and Go's scheduler cost on a machine, apart from anything a
-// platform adds. Its functions run in the SCHED_BATCH scheduling class, as
-// the linux sandbox's do, unless -sched other says otherwise. It prints the
+// platform adds. Its functions run in the SCHED_BATCH scheduling class and
+// each on one CPU, taken in turn, as the linux sandbox runs them, unless
+// -sched other leaves them in the default class on every CPU. It prints the
 // address of its Invoke API on stdout.
 //
 // Usage: rawrelay [-functions N] [-sched batch|other] bootstrap

@@ -8,8 +8,10 @@ import (
 
 // StartFunction starts the function executable bootstrap outside any
 // sandbox, as a runtime of the Runtime API at api (host:port), named name
-// with memoryMB of memory in its environment, its output on stderr; in the
-// SCHED_BATCH class (StartBatch) when batch is set. The caller stops it.
+// with memoryMB of memory in its environment, its output on stderr;
+// scheduled as the linux sandbox schedules a ready instance (StartBatch:
+// the SCHED_BATCH class, on the CPUs its memory buys) when batch is set.
+// The caller stops it.
 func StartFunction(bootstrap, api, name string, memoryMB int, batch bool) (*exec.Cmd, error) {
 	cmd := exec.Command(bootstrap)
 	cmd.Env = append(os.Environ(), "AWS_LAMBDA_RUNTIME_API="+api, "AWS_LAMBDA_FUNCTION_NAME="+name,
@@ -17,7 +19,7 @@ func StartFunction(bootstrap, api, name string, memoryMB int, batch bool) (*exec
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	start := cmd.Start
 	if batch {
-		start = func() error { return StartBatch(cmd) }
+		start = func() error { return StartBatch(cmd, memoryMB) }
 	}
 	if err := start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bootstrap, err)
