@@ -120,8 +120,8 @@ func (c *Config) Validate() error {
 	if len(c.Architectures) != 1 || (c.Architectures[0] != "x86_64" && c.Architectures[0] != "arm64") {
 		return Validation(c.Architectures, "architectures", "Member must have length less than or equal to 1")
 	}
-	if m := c.TracingConfig.Mode; m != TracingActive && m != TracingPassThrough {
-		return Validation(m, "tracingConfig.mode", "Member must satisfy enum value set: [Active, PassThrough]")
+	if err := ValidateTracingMode(c.TracingConfig.Mode); err != nil {
+		return err
 	}
 	if d := c.DeadLetterConfig; d != nil && d.TargetArn != "" {
 		if !ValidTarget(d.TargetArn) {
@@ -142,6 +142,14 @@ func (c *Config) Validate() error {
 		if size > MaxEnvBytes {
 			return InvalidParameter("Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: %d", size)
 		}
+	}
+	return nil
+}
+
+// ValidateTracingMode refuses a TracingConfig mode Lambda does not have.
+func ValidateTracingMode(m string) error {
+	if m != TracingActive && m != TracingPassThrough {
+		return Validation(m, "tracingConfig.mode", "Member must satisfy enum value set: [Active, PassThrough]")
 	}
 	return nil
 }

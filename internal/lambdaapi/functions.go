@@ -58,8 +58,8 @@ func (t *tracingInput) apply(c *function.TracingConfig) error {
 	if t == nil || t.Mode == nil {
 		return nil
 	}
-	if m := *t.Mode; m != function.TracingActive && m != function.TracingPassThrough {
-		return function.Validation(m, "tracingConfig.mode", "Member must satisfy enum value set: [Active, PassThrough]")
+	if err := function.ValidateTracingMode(*t.Mode); err != nil {
+		return err
 	}
 	c.Mode = *t.Mode
 	return nil

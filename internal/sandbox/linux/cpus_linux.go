@@ -98,17 +98,25 @@ func (p *cpuPlacer) set(got []int) *unix.CPUSet {
 	return &set
 }
 
+// threadsFile is the file listing the thread ids of the cgroup.
+func (cg *cgroup) threadsFile() string {
+	if cg.v2 {
+		return filepath.Join(cg.ctrl["cpu"], "cgroup.threads")
+	}
+	return filepath.Join(cg.ctrl["cpu"], "tasks")
+}
+
 // maxPinPasses bounds pin's passes over a cgroup whose threads keep
 // starting others.
 const maxPinPasses = 8
 
 // all returns the affinity mask of every CPU the server may use.
 func (p *cpuPlacer) all() *unix.CPUSet {
-	var set unix.CPUSet
-	for _, c := range p.cpus {
-		set.Set(c)
+	every := make([]int, len(p.cpus))
+	for i := range every {
+		every[i] = i
 	}
-	return &set
+	return p.set(every)
 }
 
 // pin sets the CPU affinity of every thread in the cgroup to set. A thread
@@ -120,13 +128,9 @@ func (cg *cgroup) pin(set *unix.CPUSet) error {
 	if cg == nil {
 		return nil
 	}
-	file := "tasks"
-	if cg.v2 {
-		file = "cgroup.threads"
-	}
 	done := map[int]bool{}
 	for range maxPinPasses {
-		b, err := os.ReadFile(filepath.Join(cg.ctrl["cpu"], file))
+		b, err := os.ReadFile(cg.threadsFile())
 		if err != nil {
 			return fmt.Errorf("pin to CPUs: %w", err)
 		}

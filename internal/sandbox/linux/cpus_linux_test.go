@@ -49,11 +49,7 @@ func TestPinnedToItsCPUs(t *testing.T) {
 	}
 	// threads returns the CPUs every thread of in's cgroup may run on.
 	threads := func(in *instance) map[string]bool {
-		file := "tasks"
-		if in.cg.v2 {
-			file = "cgroup.threads"
-		}
-		b, err := os.ReadFile(filepath.Join(in.cg.ctrl["cpu"], file))
+		b, err := os.ReadFile(in.cg.threadsFile())
 		if err != nil {
 			t.Fatal(err)
 		}
