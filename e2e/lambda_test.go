@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
@@ -62,6 +63,10 @@ func TestRuntimes(t *testing.T) {
 			}
 			if aws.ToString(out.ExecutedVersion) != "$LATEST" {
 				t.Fatalf("executed version got %q", aws.ToString(out.ExecutedVersion))
+			}
+			// The answer's request id is the invocation's, in every runtime.
+			if id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata); id != a1.RequestID || id == "" {
+				t.Errorf("x-amzn-RequestId %q, the function's request id %q: want one id", id, a1.RequestID)
 			}
 			tail, _ := base64.StdEncoding.DecodeString(aws.ToString(out.LogResult))
 			for _, want := range []string{"START RequestId: " + a1.RequestID, "marker-" + rc.name, "END RequestId: " + a1.RequestID, "Init Duration:", "Memory Size: 256 MB"} {

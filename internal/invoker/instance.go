@@ -283,7 +283,7 @@ func (iv *Invoker) privateNetworks() bool {
 // initFailed stops a failed instance and builds Lambda's answer: either the
 // error the runtime posted (body) or one of Aloft's own (kind, msg).
 func (in *instance) initFailed(req *Request, t0 time.Time, kind FailureKind, msg string, body []byte) *Response {
-	reqID := ids.New()
+	reqID := req.requestID()
 	var resp *Response
 	var extra []string
 	if body == nil {
@@ -410,7 +410,7 @@ func (in *instance) observeStart(o *Observation, p *pool) {
 // may run elsewhere).
 func (in *instance) invoke(req *Request, o *Observation, answer func(*Response)) (resp *Response, delivered bool) {
 	iv := in.iv
-	reqID := ids.New()
+	reqID := req.requestID()
 	start := iv.d.Now()
 	timeout := time.Duration(in.cfg.Timeout) * time.Second
 	deadline := start.Add(timeout)

@@ -113,6 +113,11 @@ type Request struct {
 	// Parent: the caller's segment, Sampled), as an ingress or event
 	// source set it; "" gets an unsampled one of the invocation's own.
 	TraceID string
+	// RequestID is the invocation's request id as its caller already
+	// announced it (the Invoke API's x-amzn-RequestId), which the
+	// function and its log lines then carry, as on Lambda; "" gets a new
+	// one.
+	RequestID string
 	// Stream, when set, receives a response the function streams as it
 	// arrives (see stream.go); nil buffers it.
 	Stream Stream
@@ -123,6 +128,15 @@ type Request struct {
 	// its answer from Answer; when Answer was not called, it answers
 	// from what Invoke returns, as it does without Answer.
 	Answer func(*Response)
+}
+
+// requestID returns the invocation's request id: the caller's, or a new
+// one.
+func (req *Request) requestID() string {
+	if req.RequestID != "" {
+		return req.RequestID
+	}
+	return ids.New()
 }
 
 // Response is the outcome of an invocation. A function error is a Response
@@ -364,7 +378,7 @@ func (iv *Invoker) invoke(ctx context.Context, req *Request, o *Observation) (*R
 		// its previous answer was refused): run the event elsewhere, but
 		// not forever.
 		if attempt == 2 {
-			reqID := ids.New()
+			reqID := req.requestID()
 			f := &Failure{FailExit, "RequestId: " + reqID + " Error: Runtime exited before it took the invocation"}
 			return failed(f, p.cfg.Version, reqID), nil
 		}

@@ -110,6 +110,9 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, req *request) er
 	ireq.Region = req.region
 	ireq.ClientContext, ireq.Tail = clientContext, logType == "Tail"
 	ireq.TraceID = s.trace(w, r, t.Config)
+	// The answer's request id is the invocation's, as on Lambda: the one
+	// the function sees and its log lines carry.
+	ireq.RequestID = w.Header().Get("X-Amzn-Requestid")
 	if req.stream { // InvokeWithResponseStream (stream.go)
 		return s.answerStream(w, r, ireq)
 	}

@@ -456,7 +456,7 @@ func (p *Placer) forward(ctx context.Context, node string, req *invoke.Invocatio
 	f := forwarded{
 		From: p.d.Node, Function: req.Config.FunctionName, Version: req.Config.Version, Revision: req.Config.RevisionID,
 		Region: req.Region, InvokedARN: req.InvokedARN, ClientContext: req.ClientContext, Tail: req.Tail, TraceID: req.TraceID,
-		StartBy: time.Now().Add(p.d.StartWait).UnixMilli(),
+		RequestID: req.RequestID, StartBy: time.Now().Add(p.d.StartWait).UnixMilli(),
 	}
 	h, err := header(&f)
 	if err != nil {
@@ -569,7 +569,7 @@ func (p *Placer) onInvoke(m *nats.Msg) {
 	}
 	p.wg.Add(1)
 	p.mu.Unlock()
-	req.Region, req.InvokedARN, req.ClientContext, req.Tail, req.TraceID = f.Region, f.InvokedARN, f.ClientContext, f.Tail, f.TraceID
+	req.Region, req.InvokedARN, req.ClientContext, req.Tail, req.TraceID, req.RequestID = f.Region, f.InvokedARN, f.ClientContext, f.Tail, f.TraceID, f.RequestID
 	req.Payload = m.Data
 	p.served.Add(1)
 	p.respond(m.Reply, &answer{Kind: answerStarted}, nil)

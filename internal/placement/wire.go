@@ -35,6 +35,7 @@ type forwarded struct {
 	ClientContext string `json:"cc,omitempty"`
 	Tail          bool   `json:"tail,omitempty"`
 	TraceID       string `json:"trace,omitempty"`
+	RequestID     string `json:"id,omitempty"`
 	// StartBy is when the sender stops waiting for the receiver to start
 	// (Unix milliseconds): a receiver that sees it later refuses, since the
 	// sender runs the invocation itself by then. It relies on the nodes'
