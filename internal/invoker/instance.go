@@ -414,7 +414,6 @@ func (in *instance) invoke(req *Request, o *Observation, answer func(*Response))
 	start := iv.d.Now()
 	timeout := time.Duration(in.cfg.Timeout) * time.Second
 	deadline := start.Add(timeout)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	inv := &runtimeapi.Invocation{
 		RequestID:     reqID,
 		Payload:       req.Payload,
@@ -423,6 +422,7 @@ func (in *instance) invoke(req *Request, o *Observation, answer func(*Response))
 		TraceID:       traceID(req.TraceID, start, reqID),
 		ClientContext: req.ClientContext,
 		Stream:        req.Stream,
+		Expire:        true,
 	}
 	var end time.Time // set by Answered
 	if answer != nil && !req.Tail && req.Stream == nil {
@@ -435,8 +435,7 @@ func (in *instance) invoke(req *Request, o *Observation, answer func(*Response))
 			answer(resp)
 		}
 	}
-	res, err := in.rt.Invoke(ctx, inv, in.sb.Done())
-	cancel()
+	res, err := in.rt.Invoke(context.Background(), inv, in.sb.Done())
 	if in.later.set { // answered (err is nil)
 		if o != nil {
 			o.RequestID, o.Duration = reqID, in.later.dur

@@ -33,6 +33,10 @@ type Invocation struct {
 	// as Invoke gives up is still returned, not dropped. Not called for
 	// a streamed response.
 	Answered func(Result)
+	// Expire makes Deadline the end of Invoke's wait too: it then returns
+	// context.DeadlineExceeded, as for a ctx that expired, with a timer
+	// of the package's own rather than a context for every invocation.
+	Expire bool
 }
 
 // Result is what the runtime answered.
@@ -255,15 +259,19 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation, abort <-chan struc
 		s.queue = append(s.queue, c)
 		s.mu.Unlock()
 	}
+	var expired <-chan time.Time
+	if inv.Expire {
+		t := expiry(time.Until(inv.Deadline))
+		defer unexpire(t)
+		expired = t.C
+	}
 	select {
 	case <-c.done:
 		return c.res, nil
 	case <-ctx.Done():
-		if !s.withdraw(c) && s.forget(c) {
-			<-c.done
-			return c.res, nil
-		}
-		return Result{}, ctx.Err()
+		return s.giveUp(c, ctx.Err())
+	case <-expired:
+		return s.giveUp(c, context.DeadlineExceeded)
 	case <-abort:
 		if s.withdraw(c) {
 			return Result{}, ErrNotDelivered
@@ -283,6 +291,38 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation, abort <-chan struc
 		}
 		return Result{}, ErrClosed
 	}
+}
+
+// giveUp ends Invoke's wait for c with err, unless c was answered
+// meanwhile.
+func (s *Server) giveUp(c *call, err error) (Result, error) {
+	if !s.withdraw(c) && s.forget(c) {
+		<-c.done
+		return c.res, nil
+	}
+	return Result{}, err
+}
+
+// expiries keeps the timers of Invocation.Expire, each stopped.
+var expiries = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+// expiry returns a timer from expiries, started for d; unexpire gives it
+// back.
+func expiry(d time.Duration) *time.Timer {
+	t := expiries.Get().(*time.Timer)
+	t.Reset(d)
+	return t
+}
+
+// unexpire stops t and gives it back to expiries. (Since Go 1.23 a timer
+// stopped or reset sends nothing it had not sent before.)
+func unexpire(t *time.Timer) {
+	t.Stop()
+	expiries.Put(t)
 }
 
 // deliver writes c's event to p, whose /next both were paired with under

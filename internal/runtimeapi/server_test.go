@@ -3,6 +3,7 @@ package runtimeapi
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -162,6 +163,39 @@ func TestDeadlineAndAbort(t *testing.T) {
 	close(abort)
 	if _, err := s.Invoke(context.Background(), &Invocation{RequestID: "r5"}, abort); err != ErrNotDelivered {
 		t.Fatalf("got %v, want not delivered", err)
+	}
+}
+
+// Expire ends the wait at the invocation's deadline, as an expired
+// context would; its timer, used again, does not end a later invocation
+// early; without Expire the deadline is only the runtime's to read.
+func TestExpire(t *testing.T) {
+	s := start(t)
+	for i := range 3 {
+		t0 := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second) // a guard
+		_, err := s.Invoke(ctx, &Invocation{RequestID: fmt.Sprint("e", i), Deadline: t0.Add(30 * time.Millisecond), Expire: true}, nil)
+		cancel()
+		if took := time.Since(t0); err != context.DeadlineExceeded || took < 30*time.Millisecond || took > time.Second {
+			t.Fatalf("after %v got %v, want deadline exceeded at 30ms", took, err)
+		}
+	}
+	play(t, func() {
+		resp, _ := next(t, s)
+		if resp == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // past the earlier timers' ends
+		post(t, s, "invocation/"+resp.Header.Get("Lambda-Runtime-Aws-Request-Id")+"/response", strings.NewReader(`"ok"`), nil)
+	})
+	res, err := s.Invoke(context.Background(), &Invocation{RequestID: "e3", Deadline: time.Now().Add(10 * time.Second), Expire: true}, nil)
+	if err != nil || string(res.Payload) != `"ok"` {
+		t.Fatalf("got %q, %v; want the answer", res.Payload, err)
+	}
+	abort := make(chan struct{})
+	time.AfterFunc(50*time.Millisecond, func() { close(abort) })
+	if _, err := s.Invoke(context.Background(), &Invocation{RequestID: "e4", Deadline: time.Now().Add(-time.Second)}, abort); err != ErrNotDelivered {
+		t.Fatalf("without Expire got %v, want not delivered (the abort)", err)
 	}
 }
 
