@@ -38,6 +38,7 @@ type logPipe struct {
 	batch   batchLines // guarded by mu
 	partial []byte     // guarded by mu: a line not yet ended
 	buf     []byte     // guarded by mu: what each read reads into
+	marks   []byte     // guarded by mu: where emit renders START, END and REPORT
 	eof     bool       // guarded by mu: the write ends are all closed
 }
 
@@ -309,6 +310,18 @@ func (lp *logPipe) emit(lines []Line, e *ending) {
 	in := lp.in
 	startMs := e.start.UnixMilli()
 	endMs := e.start.Add(e.dur).UnixMilli()
+	// The three lines of Lambda's own are cut from one string.
+	b := append(lp.marks[:0], "START RequestId: "...)
+	b = append(b, e.reqID...)
+	b = append(b, " Version: "...)
+	b = append(b, in.cfg.Version...)
+	endAt := len(b)
+	b = append(b, "END RequestId: "...)
+	b = append(b, e.reqID...)
+	reportAt := len(b)
+	b = lp.appendReport(b, e)
+	lp.marks = b
+	marks := string(b)
 	out := make([]Line, 0, len(lines)+len(e.extra)+3)
 	// Lines written before the invocation began (initialisation output)
 	// stand before START, as in Lambda.
@@ -317,22 +330,21 @@ func (lp *logPipe) emit(lines []Line, e *ending) {
 		out = append(out, lines[i])
 		i++
 	}
-	out = append(out, Line{Time: startMs, Text: "START RequestId: " + e.reqID + " Version: " + in.cfg.Version})
+	out = append(out, Line{Time: startMs, Text: marks[:endAt]})
 	out = append(out, lines[i:]...)
 	for _, x := range e.extra {
 		out = append(out, Line{Time: endMs, Text: x})
 	}
-	out = append(out, Line{Time: endMs, Text: "END RequestId: " + e.reqID})
-	out = append(out, Line{Time: endMs, Text: lp.report(e)})
+	out = append(out, Line{Time: endMs, Text: marks[endAt:reportAt]})
+	out = append(out, Line{Time: endMs, Text: marks[reportAt:]})
 	in.iv.d.Logs(in.group, in.stream, out)
 	if e.tail != nil {
 		e.tail <- tail(out)
 	}
 }
 
-// report renders Lambda's REPORT line.
-func (lp *logPipe) report(e *ending) string {
-	b := make([]byte, 0, 200)
+// appendReport appends Lambda's REPORT line to b.
+func (lp *logPipe) appendReport(b []byte, e *ending) []byte {
 	b = append(b, "REPORT RequestId: "...)
 	b = append(b, e.reqID...)
 	b = append(b, "\tDuration: "...)
@@ -354,7 +366,7 @@ func (lp *logPipe) report(e *ending) string {
 		b = strconv.AppendFloat(b, float64(e.initDur)/float64(time.Millisecond), 'f', 2, 64)
 		b = append(b, " ms\t"...)
 	}
-	return string(b)
+	return b
 }
 
 // tail returns the last 4 KB of the lines, newline-separated.
