@@ -282,8 +282,12 @@ func (iv *Invoker) privateNetworks() bool {
 
 // initFailed stops a failed instance and builds Lambda's answer: either the
 // error the runtime posted (body) or one of Aloft's own (kind, msg).
+//
+// The failure has a request id of its own: the start may have been
+// req's, but req may be served by another instance meanwhile, and its
+// id must not name this failure's lines too.
 func (in *instance) initFailed(req *Request, t0 time.Time, kind FailureKind, msg string, body []byte) *Response {
-	reqID := req.requestID()
+	reqID := ids.New()
 	var resp *Response
 	var extra []string
 	if body == nil {

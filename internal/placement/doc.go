@@ -31,7 +31,7 @@
 //     it runs here, starting an instance. The forward carries the
 //     function's name, version and revision, the payload and what the
 //     caller asked (client context, log tail, trace header, region,
-//     invoked ARN), never credentials: the caller was authenticated and
+//     invoked ARN, request id), never credentials: the caller was authenticated and
 //     authorized by the node it called, and the backbone's routes, which
 //     carry the forward, take only nodes that hold the cluster's secret
 //     (the embedded server's only client port is on loopback and needs a

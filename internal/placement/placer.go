@@ -375,6 +375,10 @@ func (p *Placer) Invoke(ctx context.Context, req *invoke.Invocation) (*invoke.Re
 			}
 			if !ran {
 				p.d.Logger.Info("a forwarded invocation was not started; running it here", "node", node, "function", req.Config.FunctionName)
+				// In the rare case that the other node started it after
+				// all, the two runs must not share a request id (nor
+				// the trace segments made from it).
+				req.RequestID = ""
 			}
 			if ctx.Err() != nil {
 				return nil, ctx.Err()

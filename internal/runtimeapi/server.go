@@ -229,6 +229,7 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 func (s *Server) InitError() <-chan Result { return s.initErr }
 
 // Invoke hands inv to the runtime and waits for its answer, for ctx to end
+// (or, with inv.Expire, inv.Deadline to pass: context.DeadlineExceeded)
 // or for abort to close (the instance died). If abort closes or the server
 // closes before the runtime took inv, the error is ErrNotDelivered.
 //
@@ -318,10 +319,15 @@ func expiry(d time.Duration) *time.Timer {
 	return t
 }
 
-// unexpire stops t and gives it back to expiries. (Since Go 1.23 a timer
-// stopped or reset sends nothing it had not sent before.)
+// unexpire stops t and gives it back to expiries. Since Go 1.23 a
+// stopped timer keeps no value to receive; the drain is for a server run
+// with GODEBUG=asynctimerchan=1, where it would.
 func unexpire(t *time.Timer) {
 	t.Stop()
+	select {
+	case <-t.C:
+	default:
+	}
 	expiries.Put(t)
 }
 

@@ -167,8 +167,9 @@ func TestDeadlineAndAbort(t *testing.T) {
 }
 
 // Expire ends the wait at the invocation's deadline, as an expired
-// context would; its timer, used again, does not end a later invocation
-// early; without Expire the deadline is only the runtime's to read.
+// context would, whether or not the runtime took the event; a later
+// invocation, on timers from the pool, waits for its own deadline;
+// without Expire the deadline is only the runtime's to read.
 func TestExpire(t *testing.T) {
 	s := start(t)
 	for i := range 3 {
@@ -179,6 +180,12 @@ func TestExpire(t *testing.T) {
 		if took := time.Since(t0); err != context.DeadlineExceeded || took < 30*time.Millisecond || took > time.Second {
 			t.Fatalf("after %v got %v, want deadline exceeded at 30ms", took, err)
 		}
+	}
+	// Taken and never answered.
+	play(t, func() { next(t, s) })
+	t0 := time.Now()
+	if _, err := s.Invoke(context.Background(), &Invocation{RequestID: "taken", Deadline: t0.Add(50 * time.Millisecond), Expire: true}, nil); err != context.DeadlineExceeded || time.Since(t0) > time.Second {
+		t.Fatalf("a taken event: after %v got %v, want deadline exceeded at 50ms", time.Since(t0), err)
 	}
 	play(t, func() {
 		resp, _ := next(t, s)
