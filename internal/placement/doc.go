@@ -31,11 +31,11 @@
 //     it runs here, starting an instance. The forward carries the
 //     function's name, version and revision, the payload and what the
 //     caller asked (client context, log tail, trace header, region,
-//     invoked ARN, request id), never credentials: the caller was authenticated and
-//     authorized by the node it called, and the backbone's routes, which
-//     carry the forward, take only nodes that hold the cluster's secret
-//     (the embedded server's only client port is on loopback and needs a
-//     token only the node knows). The receiver answers "started" at once,
+//     invoked ARN, request id), never credentials: the caller was
+//     authenticated and authorized by the node it called, and the
+//     backbone's routes, which carry the forward, take only nodes that
+//     hold the cluster's secret (the embedded server's only client port
+//     is on loopback and needs a token only the node knows). The receiver answers "started" at once,
 //     then the response: payload, function error, log tail, version and
 //     request id, or the error the caller is to see. A forward that is not
 //     started (no node listens, no answer within a second, the receiver

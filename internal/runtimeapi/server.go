@@ -270,34 +270,24 @@ func (s *Server) Invoke(ctx context.Context, inv *Invocation, abort <-chan struc
 	case <-c.done:
 		return c.res, nil
 	case <-ctx.Done():
-		return s.giveUp(c, ctx.Err())
+		return s.leave(c, ctx.Err(), ctx.Err())
 	case <-expired:
-		return s.giveUp(c, context.DeadlineExceeded)
+		return s.leave(c, context.DeadlineExceeded, context.DeadlineExceeded)
 	case <-abort:
-		if s.withdraw(c) {
-			return Result{}, ErrNotDelivered
-		}
-		if s.forget(c) {
-			<-c.done
-			return c.res, nil
-		}
-		return Result{}, ErrAborted
+		return s.leave(c, ErrNotDelivered, ErrAborted)
 	case <-s.closed:
-		if s.withdraw(c) {
-			return Result{}, ErrNotDelivered
-		}
-		if s.forget(c) {
-			<-c.done
-			return c.res, nil
-		}
-		return Result{}, ErrClosed
+		return s.leave(c, ErrNotDelivered, ErrClosed)
 	}
 }
 
-// giveUp ends Invoke's wait for c with err, unless c was answered
-// meanwhile.
-func (s *Server) giveUp(c *call, err error) (Result, error) {
-	if !s.withdraw(c) && s.forget(c) {
+// leave ends Invoke's wait for c: with undelivered when the runtime
+// never took it, with its answer when one was taken meanwhile, and with
+// err otherwise.
+func (s *Server) leave(c *call, undelivered, err error) (Result, error) {
+	if s.withdraw(c) {
+		return Result{}, undelivered
+	}
+	if s.forget(c) {
 		<-c.done
 		return c.res, nil
 	}
