@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aloft-dev/aloft/internal/sockwrite"
 )
 
 // longAgo is a deadline in the past, which ends a read at once.
@@ -22,6 +24,7 @@ var longAgo = time.Unix(1, 0)
 type conn struct {
 	s  *Server
 	nc net.Conn
+	sw *sockwrite.Conn // writes to nc
 
 	rb   []byte // read buffer; rb[r:w] is read and not yet consumed
 	r, w int
@@ -55,7 +58,7 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	return &conn{
-		s: s, nc: nc,
+		s: s, nc: nc, sw: sockwrite.New(nc),
 		rb:       make([]byte, readBufSize),
 		bodyDone: true,
 		wake:     make(chan struct{}, 1),
@@ -314,7 +317,7 @@ func (c *conn) writeAccepted() bool {
 	if !keep {
 		resp = acceptedClose
 	}
-	_, err := c.nc.Write(resp)
+	_, err := c.sw.Write(resp)
 	return keep && err == nil
 }
 
@@ -340,7 +343,7 @@ func (c *conn) writeError(status int, typ, msg string) bool {
 	b = append(b, "\r\n\r\n"...)
 	b = append(b, doc...)
 	c.out = b[:0]
-	_, err := c.nc.Write(b)
+	_, err := c.sw.Write(b)
 	return keep && err == nil
 }
 
@@ -407,7 +410,7 @@ func (c *conn) writeNext(inv *Invocation) error {
 	var err error
 	if len(inv.Payload) <= inlinePayload {
 		h = append(h, inv.Payload...)
-		_, err = c.nc.Write(h)
+		_, err = c.sw.Write(h)
 	} else {
 		// A large event may not fit the socket's buffer: a runtime that
 		// does not read must not hold the writer past the deadline.

@@ -34,6 +34,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aloft-dev/aloft/internal/sockwrite"
 )
 
 // Server serves one listener's connections; see the package comment.
@@ -124,7 +126,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		delay = 0
-		c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), store: make([]byte, 4<<10)}
+		c := &conn{s: s, nc: nc, sw: sockwrite.New(nc), remote: nc.RemoteAddr().String(), store: make([]byte, 4<<10)}
 		s.mu.Lock()
 		if s.closing.Load() {
 			s.mu.Unlock()
@@ -225,8 +227,9 @@ func (s *Server) watchAfter() time.Duration {
 type conn struct {
 	s      *Server
 	nc     net.Conn
-	remote string // nc's remote address
-	buf    []byte // read and not yet consumed, within store
+	sw     *sockwrite.Conn // writes to nc
+	remote string          // nc's remote address
+	buf    []byte          // read and not yet consumed, within store
 	store  []byte
 	idle   atomic.Bool // waiting for a request's first byte
 	// wbuf and body are the response buffers, reused from request to
@@ -409,25 +412,18 @@ func (c *conn) serveOne(h *head) fate {
 	c.cancel, c.gone = cancel, false
 	c.mu.Unlock()
 	body := &body{c: c, left: h.length, live: true}
-	r := &http.Request{
-		Method:        h.method,
-		URL:           h.url,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        h.header,
-		Body:          body,
-		ContentLength: h.length,
-		Close:         h.close,
-		Host:          h.host,
-		RemoteAddr:    c.remote,
-		RequestURI:    h.target,
-	}
+	// WithContext is the only way to give a request its context, and it
+	// copies: copying the zero request makes the copy the one request
+	// allocated.
+	r := zeroRequest.WithContext(ctx)
+	r.Method, r.URL, r.Header = h.method, h.url, h.header
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.Body, r.ContentLength, r.Close = body, h.length, h.close
+	r.Host, r.RemoteAddr, r.RequestURI = h.host, c.remote, h.target
 	if h.length == 0 {
 		r.Body = http.NoBody
 		c.arm()
 	}
-	r = r.WithContext(ctx)
 	w := &response{c: c, body: body, header: make(http.Header, 8), close: h.close}
 	ok := c.run(w, r)
 	body.live = false
@@ -447,6 +443,9 @@ func (c *conn) serveOne(h *head) fate {
 	}
 	return keepOpen
 }
+
+// zeroRequest is what each request is copied from; it is never changed.
+var zeroRequest http.Request
 
 // run calls the handler, recovering a panic as net/http does: the
 // connection closes with no more written.
