@@ -22,8 +22,7 @@ import (
 // asks for nothing; the API refuses it itself.
 func (s *Server) Operation(r *http.Request, body []byte) (edge.Operation, *awsproto.Error) {
 	var action string
-	if p, ok := strings.CutPrefix(r.URL.Path, invokePrefix); ok && r.Method == http.MethodPost &&
-		strings.HasSuffix(p, invokeSuffix) && strings.IndexByte(p[:len(p)-len(invokeSuffix)], '/') < 0 {
+	if _, ok := invokeTarget(r); ok {
 		action = "lambda:InvokeFunction" // the hot path, without the router's work
 	} else {
 		_, pattern := s.mux.Handler(r)
@@ -70,6 +69,26 @@ const (
 	invokePrefix = "/2015-03-31/functions/"
 	invokeSuffix = "/invocations"
 )
+
+// invokeTarget reports whether r is an Invoke, POST
+// /2015-03-31/functions/{fn}/invocations, as the router would route it,
+// and returns {fn}. A name the router would not take as it stands (one
+// with a slash, escaped or not, or a dot segment, which it redirects) is
+// left to the router.
+func invokeTarget(r *http.Request) (fn string, ok bool) {
+	if r.Method != http.MethodPost || r.URL.RawPath != "" {
+		return "", false
+	}
+	p, ok := strings.CutPrefix(r.URL.Path, invokePrefix)
+	if !ok {
+		return "", false
+	}
+	fn, ok = strings.CutSuffix(p, invokeSuffix)
+	if !ok || fn == "" || fn == "." || fn == ".." || strings.IndexByte(fn, '/') >= 0 {
+		return "", false
+	}
+	return fn, true
+}
 
 // IsInvoke reports whether a request line's method and target are an
 // Invoke's: POST /2015-03-31/functions/{name}/invocations, with any query.

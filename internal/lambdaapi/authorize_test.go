@@ -1,6 +1,7 @@
 package lambdaapi
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -71,6 +72,48 @@ func TestOperationCoversEveryRoute(t *testing.T) {
 			if op.Resource != "arn:aws:lambda:us-east-1:000000000000:function:f" {
 				t.Errorf("%s: resource %s, want the function's ARN", pattern, op.Resource)
 			}
+		}
+	}
+}
+
+// TestInvokeTarget checks that an Invoke told by its path alone names the
+// function the router would, and that every other shape is left to the
+// router.
+func TestInvokeTarget(t *testing.T) {
+	mux := http.NewServeMux()
+	var routed string
+	mux.HandleFunc("POST /2015-03-31/functions/{fn}/invocations", func(w http.ResponseWriter, r *http.Request) {
+		routed = r.PathValue("fn")
+	})
+	for _, tc := range []struct {
+		method, target string
+		hot            bool
+	}{
+		{"POST", "/2015-03-31/functions/orders/invocations", true},
+		{"POST", "/2015-03-31/functions/orders:live/invocations?Qualifier=live", true},
+		{"POST", "/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:orders/invocations", true},
+		{"POST", "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Aorders/invocations", false},
+		{"POST", "/2015-03-31/functions/a%2Fb/invocations", false},
+		{"POST", "/2015-03-31/functions/../invocations", false},
+		{"POST", "/2015-03-31/functions/./invocations", false},
+		{"POST", "/2015-03-31/functions//invocations", false},
+		{"POST", "/2015-03-31/functions/a/b/invocations", false},
+		{"GET", "/2015-03-31/functions/orders/invocations", false},
+		{"POST", "/2015-03-31/functions/orders/invocations/", false},
+	} {
+		r := httptest.NewRequest(tc.method, tc.target, nil)
+		fn, ok := invokeTarget(r)
+		if ok != tc.hot {
+			t.Errorf("%s %s: hot path %v, want %v", tc.method, tc.target, ok, tc.hot)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		routed = "(not routed)"
+		mux.ServeHTTP(httptest.NewRecorder(), r)
+		if fn != routed {
+			t.Errorf("%s %s: hot path names %q, the router %q", tc.method, tc.target, fn, routed)
 		}
 	}
 }

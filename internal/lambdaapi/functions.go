@@ -179,7 +179,7 @@ func (s *Server) checkRuntime(runtime string) error {
 // a stored function, for the operations that act on the function as a
 // whole or on $LATEST: a version or alias qualifier is not found.
 func (s *Server) lookup(r *http.Request, req *request) (*registry.Record, error) {
-	name, qual, err := s.reference(r)
+	name, qual, err := s.reference(r, req)
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +415,7 @@ func set[T any](dst *T, v *T) {
 }
 
 func (s *Server) deleteFunction(w http.ResponseWriter, r *http.Request, req *request) error {
-	name, qual, err := s.reference(r)
+	name, qual, err := s.reference(r, req)
 	if err != nil {
 		return err
 	}

@@ -105,10 +105,12 @@ var _ Functions = (*registry.Registry)(nil)
 
 // Server routes and authenticates API requests.
 type Server struct {
-	d        Deps
-	mux      *http.ServeMux
-	actions  map[string]string // IAM action by route pattern
-	policies policy.Cache      // functions' resource policies, by name
+	d       Deps
+	mux     *http.ServeMux
+	actions map[string]string // IAM action by route pattern
+	// invokeRoute serves POST /2015-03-31/functions/{fn}/invocations.
+	invokeRoute func(w http.ResponseWriter, r *http.Request, fn string)
+	policies    policy.Cache // functions' resource policies, by name
 }
 
 // New returns the API server.
@@ -130,7 +132,7 @@ func New(d Deps) *Server {
 	s.handle("GET "+fn+"/{fn}/configuration", "lambda:GetFunctionConfiguration", s.getConfiguration)
 	s.handle("PUT "+fn+"/{fn}/configuration", "lambda:UpdateFunctionConfiguration", s.updateConfiguration)
 	s.handle("PUT "+fn+"/{fn}/code", "lambda:UpdateFunctionCode", s.updateCode)
-	s.handle("POST "+fn+"/{fn}/invocations", "lambda:InvokeFunction", s.invoke)
+	s.invokeRoute = s.handle("POST "+fn+"/{fn}/invocations", "lambda:InvokeFunction", s.invoke)
 	s.handle(streamPath, "lambda:InvokeFunction", s.invokeStream)
 	s.handle("POST "+fn+"/{fn}/versions", "lambda:PublishVersion", s.publishVersion)
 	s.handle("GET "+fn+"/{fn}/versions", "lambda:ListVersionsByFunction", s.listVersions)
@@ -190,11 +192,13 @@ func New(d Deps) *Server {
 // handlerFunc is an API handler: it returns an error for writeError.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, req *request) error
 
-func (s *Server) handle(pattern, action string, h handlerFunc) {
+// handle routes pattern to h, which the front door authorizes as action;
+// it returns the route's serve function, which takes the {fn} path value.
+func (s *Server) handle(pattern, action string, h handlerFunc) func(w http.ResponseWriter, r *http.Request, fn string) {
 	s.actions[pattern] = action
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	serve := func(w http.ResponseWriter, r *http.Request, fn string) {
 		body, id, _ := edge.Verified(r.Context())
-		req := &request{body: body, region: id.Region}
+		req := &request{body: body, region: id.Region, fn: fn}
 		if req.region == "" {
 			req.region = function.DefaultRegion
 		}
@@ -206,18 +210,31 @@ func (s *Server) handle(pattern, action string, h handlerFunc) {
 			}
 			writeError(w, err)
 		}
+	}
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		serve(w, r, r.PathValue("fn"))
 	})
+	return serve
 }
 
 // request is what the edge learned about a request before routing.
 type request struct {
 	body   []byte
 	region string
-	stream bool // InvokeWithResponseStream: answer with an event stream
+	fn     string // the {fn} path value, if the route has one
+	stream bool   // InvokeWithResponseStream: answer with an event stream
 }
 
 // ServeHTTP routes a request the front door (package edge) has verified.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// An Invoke, the one request on the hot path, is told by its path alone,
+// without the router's work.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if fn, ok := invokeTarget(r); ok {
+		s.invokeRoute(w, r, fn)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // Recognize tells an unsigned request for the Lambda API or Aloft's own
 // endpoints: its path starts with a dated API version (/2015-03-31/) or

@@ -20,7 +20,7 @@ import (
 // to what they name: $LATEST, a version, or an alias (routed by its
 // weights when route is set, else its primary version).
 func (s *Server) target(r *http.Request, req *request, route bool) (*registry.Target, error) {
-	name, qual, err := s.reference(r)
+	name, qual, err := s.reference(r, req)
 	if err != nil {
 		return nil, err
 	}
@@ -35,8 +35,8 @@ func (s *Server) target(r *http.Request, req *request, route bool) (*registry.Ta
 }
 
 // reference parses the {fn} path value and the Qualifier query parameter.
-func (s *Server) reference(r *http.Request) (name, qual string, err error) {
-	ref := r.PathValue("fn")
+func (s *Server) reference(r *http.Request, req *request) (name, qual string, err error) {
+	ref := req.fn
 	name, qual, ok := function.ParseRef(ref)
 	if !ok {
 		return "", "", function.Validation(ref, "functionName",

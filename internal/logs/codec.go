@@ -97,6 +97,15 @@ func appendBody(dst []byte, ingestion, prior int64, events []Event) []byte {
 // encodedEventSize bounds the bytes one event adds to a body.
 func encodedEventSize(e *Event) int { return 2*binary.MaxVarintLen64 + len(e.Message) }
 
+// bodySize bounds the bytes of a body of events.
+func bodySize(events []Event) int {
+	n := 1 + 3*binary.MaxVarintLen64
+	for i := range events {
+		n += encodedEventSize(&events[i])
+	}
+	return n
+}
+
 var errBadBody = errors.New("logs: malformed message body")
 
 // readBody decodes the header of b and calls fn for every event in order;

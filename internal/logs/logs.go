@@ -264,6 +264,10 @@ type Store struct {
 
 	// writer goroutine only
 	subjects    map[streamKey]string
+	streams     []roundStream  // write's, kept from round to round
+	at          map[string]int // write's
+	msgs        []pending      // write's
+	bodies      []byte         // write's: the round's message bodies
 	lastDropLog time.Time
 	dropsLogged uint64
 }
@@ -781,15 +785,12 @@ type pending struct {
 // one message (or as few as the size limits allow).
 func (s *Store) write(round []batch) {
 	now := time.Now().UnixMilli()
-	type stream struct {
-		subject string
-		events  []Event
-		batches []int // indexes in round
-		left    int   // messages not yet acked
-		err     error
+	streams := s.streams[:0]
+	if s.at == nil {
+		s.at = make(map[string]int)
 	}
-	streams := make([]stream, 0, len(round))
-	at := make(map[string]int, len(round)) // subject → index in streams
+	at := s.at // subject → index in streams
+	clear(at)
 	for i := range round {
 		b := &round[i]
 		subj := s.subjectFor(b.group, b.stream)
@@ -797,7 +798,7 @@ func (s *Store) write(round []batch) {
 		if !ok {
 			k = len(streams)
 			at[subj] = k
-			streams = append(streams, stream{subject: subj, events: b.events})
+			streams = append(streams, roundStream{subject: subj, events: b.events})
 		} else {
 			st := &streams[k]
 			if len(st.batches) == 1 { // copy before appending: events belong to the batch
@@ -807,14 +808,26 @@ func (s *Store) write(round []batch) {
 		}
 		streams[k].batches = append(streams[k].batches, i)
 	}
-	msgs := make([]pending, 0, len(streams))
+	// The round's message bodies are cut from one buffer, kept from
+	// round to round.
+	total := 0
 	for k := range streams {
 		st := &streams[k]
-		chunks := chunk(st.events)
-		st.left = len(chunks)
-		for _, c := range chunks {
+		st.chunks = chunk(st.events)
+		for _, c := range st.chunks {
+			total += bodySize(c)
+		}
+	}
+	if cap(s.bodies) < total {
+		s.bodies = make([]byte, 0, max(total, 2*cap(s.bodies)))
+	}
+	bodies := s.bodies[:0]
+	msgs := s.msgs[:0]
+	for k := range streams {
+		st := &streams[k]
+		st.left = len(st.chunks)
+		for _, c := range st.chunks {
 			sum := bodySummary{bodyHeader: bodyHeader{ingestion: now, count: len(c)}}
-			size := 16
 			for j := range c {
 				ts := c[j].Timestamp
 				if j == 0 || ts < sum.minTs {
@@ -824,15 +837,21 @@ func (s *Store) write(round []batch) {
 					sum.maxTs = ts
 				}
 				sum.bytes += int64(len(c[j].Message))
-				size += encodedEventSize(&c[j])
 			}
 			sum.prior = s.reserve(st.subject, sum.bytes)
-			data := appendBody(make([]byte, 0, size), now, sum.prior, c)
+			off := len(bodies)
+			bodies = appendBody(bodies, now, sum.prior, c)
+			data := bodies[off:len(bodies):len(bodies)]
 			p := pending{subject: st.subject, data: data, sum: sum, batch: k}
 			p.fut, p.err = s.js.PublishAsync(st.subject, data)
 			msgs = append(msgs, p)
 		}
 	}
+	defer func() {
+		clear(streams)
+		clear(msgs)
+		s.streams, s.msgs = streams[:0], msgs[:0]
+	}()
 	timer := time.NewTimer(ackWait)
 	defer timer.Stop()
 	expired := false
@@ -868,6 +887,21 @@ func (s *Store) write(round []batch) {
 			}
 		}
 	}
+	if expired {
+		// A message whose ack did not come in time may still be sent
+		// again by the client: its body must stay as it is.
+		s.bodies = nil
+	}
+}
+
+// roundStream is one log stream's part of a round the writer writes.
+type roundStream struct {
+	subject string
+	events  []Event
+	chunks  [][]Event
+	batches []int // indexes in round
+	left    int   // messages not yet acked
+	err     error
 }
 
 func awaitAck(fut jetstream.PubAckFuture, deadline <-chan time.Time, expired *bool) (*jetstream.PubAck, error) {

@@ -117,13 +117,18 @@ func (h Header) String() string {
 	if h.Parent != "" {
 		b = append(append(b, ";Parent="...), h.Parent...)
 	}
-	switch h.Sampled {
+	return string(appendSampled(b, h.Sampled))
+}
+
+// appendSampled appends the Sampled field of decision d, if any.
+func appendSampled(b []byte, d Decision) []byte {
+	switch d {
 	case Sampled:
 		b = append(b, ";Sampled=1"...)
 	case NotSampled:
 		b = append(b, ";Sampled=0"...)
 	}
-	return string(b)
+	return b
 }
 
 // Traceparent returns h as a W3C traceparent value; a header without a
@@ -214,10 +219,15 @@ func ForFunction(h, reqID string) string {
 	if !ok {
 		return h
 	}
-	if p := FunctionSegmentID(reqID); p != "" {
-		th.Parent = p
+	var buf [96]byte
+	b := append(append(buf[:0], "Root="...), th.Root...)
+	var half [16]byte
+	if putHalf(&half, reqID, 1) {
+		b = append(append(b, ";Parent="...), half[:]...)
+	} else if th.Parent != "" {
+		b = append(append(b, ";Parent="...), th.Parent...)
 	}
-	return th.String()
+	return string(appendSampled(b, th.Sampled))
 }
 
 // IsSampled reports quickly whether header h says Sampled=1.
@@ -226,7 +236,16 @@ func IsSampled(h string) bool { return strings.Contains(h, "Sampled=1") }
 // halfOf returns half i of the 32 hex digits of a request id (with or
 // without a UUID's dashes), or "" when it has not 32.
 func halfOf(reqID string, i int) string {
-	var b [32]byte
+	var half [16]byte
+	if !putHalf(&half, reqID, i) {
+		return ""
+	}
+	return string(half[:])
+}
+
+// putHalf puts half i of reqID's 32 hex digits in dst, as halfOf
+// returns it; false when reqID has not 32.
+func putHalf(dst *[16]byte, reqID string, i int) bool {
 	n := 0
 	for j := 0; j < len(reqID); j++ {
 		c := reqID[j]
@@ -234,15 +253,14 @@ func halfOf(reqID string, i int) string {
 			continue
 		}
 		if n == 32 || !isHexByte(c) {
-			return ""
+			return false
 		}
-		b[n] = lower(c)
+		if n/16 == i {
+			dst[n%16] = lower(c)
+		}
 		n++
 	}
-	if n != 32 {
-		return ""
-	}
-	return string(b[i*16 : i*16+16])
+	return n == 32
 }
 
 const digits = "0123456789abcdef"
