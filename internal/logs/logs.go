@@ -887,12 +887,17 @@ func (s *Store) write(round []batch) {
 			}
 		}
 	}
-	if expired {
+	if expired || cap(s.bodies) > keepBodies {
 		// A message whose ack did not come in time may still be sent
-		// again by the client: its body must stay as it is.
+		// again by the client: its body must stay as it is. A buffer
+		// grown by a burst is not held on to either.
 		s.bodies = nil
 	}
 }
+
+// keepBodies is the largest body buffer the writer keeps for its next
+// round.
+const keepBodies = 1 << 20
 
 // roundStream is one log stream's part of a round the writer writes.
 type roundStream struct {

@@ -13,7 +13,8 @@
 // connection. Conn writes with a raw system call under the connection's
 // own write lock instead; buffers larger than Small, whose copy can take
 // long enough to matter to the scheduler, and connections without a
-// socket go through the connection's Write as before.
+// socket go through the connection's Write as before, as does every
+// write in a build with the race detector.
 package sockwrite
 
 import (
@@ -27,6 +28,13 @@ import (
 
 // Small is the largest buffer written with a raw system call.
 const Small = 64 << 10
+
+// rawWrites says whether New's connections write raw. Under the race
+// detector they do not: the detector learns from the system-call
+// wrappers that a write comes before the read of it on the other end,
+// and without that it would report the data handed over that way as
+// raced. The package's own tests write raw under it too.
+var rawWrites = !raceEnabled
 
 // Conn writes to one connection. Its zero value is not usable; use New.
 type Conn struct {
@@ -43,7 +51,7 @@ type Conn struct {
 // New returns a Conn that writes to nc.
 func New(nc net.Conn) *Conn {
 	c := &Conn{nc: nc}
-	if sc, ok := nc.(syscall.Conn); ok {
+	if sc, ok := nc.(syscall.Conn); ok && rawWrites {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
 			c.write = c.writeRaw

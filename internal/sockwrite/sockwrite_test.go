@@ -11,6 +11,11 @@ import (
 	"time"
 )
 
+func TestMain(m *testing.M) {
+	rawWrites = true // the raw path is what these tests are for, race detector or not
+	os.Exit(m.Run())
+}
+
 // pair returns the two ends of a loopback TCP connection.
 func pair(t *testing.T) (client, server *net.TCPConn) {
 	t.Helper()

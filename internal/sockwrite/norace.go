@@ -1,0 +1,5 @@
+//go:build !race
+
+package sockwrite
+
+const raceEnabled = false
