@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aloft-dev/aloft/internal/sockwrite"
+	"github.com/aloft-dev/aloft/internal/sockio"
 )
 
 // longAgo is a deadline in the past, which ends a read at once.
@@ -24,7 +24,7 @@ var longAgo = time.Unix(1, 0)
 type conn struct {
 	s  *Server
 	nc net.Conn
-	sw *sockwrite.Conn // writes to nc
+	io *sockio.Conn // reads and writes nc
 
 	rb   []byte // read buffer; rb[r:w] is read and not yet consumed
 	r, w int
@@ -58,7 +58,7 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	return &conn{
-		s: s, nc: nc, sw: sockwrite.New(nc),
+		s: s, nc: nc, io: sockio.New(nc),
 		rb:       make([]byte, readBufSize),
 		bodyDone: true,
 		wake:     make(chan struct{}, 1),
@@ -281,7 +281,7 @@ func (c *conn) fill(limit int) error {
 		}
 	}
 	for {
-		n, err := c.nc.Read(c.rb[c.w:])
+		n, err := c.io.Read(c.rb[c.w:])
 		c.w += n
 		if err != nil {
 			c.rerr = err
@@ -317,7 +317,7 @@ func (c *conn) writeAccepted() bool {
 	if !keep {
 		resp = acceptedClose
 	}
-	_, err := c.sw.Write(resp)
+	_, err := c.io.Write(resp)
 	return keep && err == nil
 }
 
@@ -343,7 +343,7 @@ func (c *conn) writeError(status int, typ, msg string) bool {
 	b = append(b, "\r\n\r\n"...)
 	b = append(b, doc...)
 	c.out = b[:0]
-	_, err := c.sw.Write(b)
+	_, err := c.io.Write(b)
 	return keep && err == nil
 }
 
@@ -410,7 +410,7 @@ func (c *conn) writeNext(inv *Invocation) error {
 	var err error
 	if len(inv.Payload) <= inlinePayload {
 		h = append(h, inv.Payload...)
-		_, err = c.sw.Write(h)
+		_, err = c.io.Write(h)
 	} else {
 		// A large event may not fit the socket's buffer: a runtime that
 		// does not read must not hold the writer past the deadline.

@@ -35,7 +35,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aloft-dev/aloft/internal/sockwrite"
+	"github.com/aloft-dev/aloft/internal/sockio"
 )
 
 // Server serves one listener's connections; see the package comment.
@@ -126,7 +126,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		delay = 0
-		c := &conn{s: s, nc: nc, sw: sockwrite.New(nc), remote: nc.RemoteAddr().String(), store: make([]byte, 4<<10)}
+		c := &conn{s: s, nc: nc, io: sockio.New(nc), remote: nc.RemoteAddr().String(), store: make([]byte, 4<<10)}
 		s.mu.Lock()
 		if s.closing.Load() {
 			s.mu.Unlock()
@@ -227,9 +227,9 @@ func (s *Server) watchAfter() time.Duration {
 type conn struct {
 	s      *Server
 	nc     net.Conn
-	sw     *sockwrite.Conn // writes to nc
-	remote string          // nc's remote address
-	buf    []byte          // read and not yet consumed, within store
+	io     *sockio.Conn // reads and writes nc
+	remote string       // nc's remote address
+	buf    []byte       // read and not yet consumed, within store
 	store  []byte
 	idle   atomic.Bool // waiting for a request's first byte
 	// wbuf and body are the response buffers, reused from request to
@@ -339,7 +339,7 @@ func (c *conn) readHead(first bool) (h head, ok bool, err error) {
 			c.nc.SetReadDeadline(time.Now().Add(c.s.ReadHeaderTimeout))
 		}
 		c.room()
-		n, err := c.nc.Read(c.buf[len(c.buf):cap(c.buf)])
+		n, err := c.io.Read(c.buf[len(c.buf):cap(c.buf)])
 		c.buf = c.buf[:len(c.buf)+n]
 		if n > 0 {
 			c.idle.Store(false)

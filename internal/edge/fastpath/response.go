@@ -183,7 +183,7 @@ func (w *response) send(head, body []byte) error {
 			head = append(head, body...)
 			w.head = head // keep the grown buffer
 		}
-		_, w.err = w.c.sw.Write(head)
+		_, w.err = w.c.io.Write(head)
 	}
 	return w.err
 }

@@ -1,6 +1,6 @@
 //go:build race
 
-package sockwrite
+package sockio
 
 // raceEnabled: under the race detector, whose view of what a socket
 // hands from writer to reader comes from the system-call wrappers, Conn

@@ -1,5 +1,5 @@
 //go:build !race
 
-package sockwrite
+package sockio
 
 const raceEnabled = false

@@ -1,4 +1,4 @@
-package sockwrite
+package sockio
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	rawWrites = true // the raw path is what these tests are for, race detector or not
+	raw = true // the raw path is what these tests are for, race detector or not
 	os.Exit(m.Run())
 }
 
@@ -60,8 +60,17 @@ func TestWritesArriveInOrder(t *testing.T) {
 		want = append(want, pattern(n, byte(i))...)
 	}
 	got := make(chan []byte)
-	go func() {
-		b, _ := io.ReadAll(io.LimitReader(c, int64(len(want))))
+	go func() { // read raw too, in reads of every size
+		r := New(c)
+		var b []byte
+		buf := make([]byte, Small)
+		for k := 1; len(b) < len(want); k = (k*3 + 1) % Small {
+			n, err := r.Read(buf[:min(k+1, len(want)-len(b))])
+			if err != nil {
+				break
+			}
+			b = append(b, buf[:n]...)
+		}
 		got <- b
 	}()
 	for i, n := range []int{1, 100, 4096, Small, Small + 1, 1 << 20} {
@@ -192,5 +201,38 @@ func TestNoSocket(t *testing.T) {
 	buf := make([]byte, 16)
 	if _, err := io.ReadFull(b, buf); err != nil || string(buf) != "through the pipe" {
 		t.Fatalf("read %q, %v", buf, err)
+	}
+}
+
+// A read waits for data, keeps its deadline, and ends with io.EOF itself
+// once the peer has closed, as net.Conn's does.
+func TestRead(t *testing.T) {
+	c, s := pair(t)
+	r := New(s)
+	if r.rc == nil {
+		t.Fatal("a TCP connection must be read raw")
+	}
+	s.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	buf := make([]byte, 64)
+	n, err := r.Read(buf)
+	var ne net.Error
+	if n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read with nothing sent = %d, %v; want a timeout", n, err)
+	}
+	s.SetReadDeadline(time.Time{})
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		c.Write([]byte("late"))
+		c.Close()
+	}()
+	if n, err = r.Read(buf); err != nil || string(buf[:n]) != "late" {
+		t.Fatalf("read = %q, %v; want what came later", buf[:n], err)
+	}
+	if n, err = r.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("read after the close = %d, %v; want io.EOF itself", n, err)
+	}
+	// A buffer past Small goes through the connection's own Read.
+	if n, err = r.Read(make([]byte, Small+1)); n != 0 || err != io.EOF {
+		t.Fatalf("large read after the close = %d, %v", n, err)
 	}
 }

@@ -1,0 +1,163 @@
+// Package sockio reads and writes small buffers on a connection's
+// non-blocking socket without entering the Go scheduler's system-call
+// state.
+//
+// A write to a socket on the same machine does the receiving side's work
+// too (the loopback delivery and the waking of the reader) inside the
+// writer's system call, so it often lasts tens of microseconds, and on a
+// busy machine a read or write can be preempted in the kernel. Go's
+// runtime counts a goroutine in a system call as blocked: its monitor
+// thread, which looks every 20 µs while it finds such calls, hands the
+// processor to another thread mid-call, and the caller must find one
+// again after. The socket never waits in these calls (it is
+// non-blocking, and an empty or full buffer is waited for in the
+// runtime's poller), so that hand-off buys nothing and costs thread
+// wake-ups and context switches on every busy connection. Conn reads and
+// writes with raw system calls under the connection's own read and write
+// locks instead, keeping its deadlines. Buffers larger than Small, whose
+// copy can take long enough to matter to the scheduler, connections
+// without a socket, and every call in a build with the race detector go
+// through the connection's own Read and Write.
+package sockio
+
+import (
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Small is the largest buffer read or written with a raw system call.
+const Small = 64 << 10
+
+// raw says whether New's connections read and write raw. Under the race
+// detector they do not: the detector learns from the system-call
+// wrappers that a write comes before the read of it on the other end,
+// and without that it would report the data handed over that way as
+// raced. The package's own tests go raw under it too.
+var raw = !raceEnabled
+
+// Conn reads and writes one connection. Its zero value is not usable;
+// use New.
+type Conn struct {
+	nc net.Conn
+	rc syscall.RawConn // nil: no socket to use raw
+
+	w op // one write at a time
+	r op // one read at a time
+}
+
+// op is one direction's call in progress.
+type op struct {
+	mu    sync.Mutex // guards the rest while a call uses them
+	p     []byte
+	n     int
+	errno syscall.Errno
+	eof   bool
+	f     func(fd uintptr) bool // made once, not per call
+}
+
+// New returns a Conn on nc.
+func New(nc net.Conn) *Conn {
+	c := &Conn{nc: nc}
+	if sc, ok := nc.(syscall.Conn); ok && raw {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.rc = rc
+			c.w.f = c.w.write
+			c.r.f = c.r.read
+		}
+	}
+	return c
+}
+
+// Write writes all of p, as net.Conn's Write does: it waits for room in
+// the socket's buffer and keeps the connection's write deadline.
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.rc == nil || len(p) > Small || len(p) == 0 {
+		return c.nc.Write(p)
+	}
+	c.w.mu.Lock()
+	c.w.p, c.w.n, c.w.errno = p, 0, 0
+	err := c.rc.Write(c.w.f)
+	n, errno := c.w.n, c.w.errno
+	c.w.p = nil
+	c.w.mu.Unlock()
+	return n, c.opError("write", err, errno)
+}
+
+// Read reads what the socket holds into p, as net.Conn's Read does: it
+// waits for data, keeps the connection's read deadline, and returns
+// io.EOF once the peer has closed its side.
+func (c *Conn) Read(p []byte) (int, error) {
+	if c.rc == nil || len(p) > Small || len(p) == 0 {
+		return c.nc.Read(p)
+	}
+	c.r.mu.Lock()
+	c.r.p, c.r.n, c.r.errno, c.r.eof = p, 0, 0, false
+	err := c.rc.Read(c.r.f)
+	n, errno, eof := c.r.n, c.r.errno, c.r.eof
+	c.r.p = nil
+	c.r.mu.Unlock()
+	if eof && err == nil {
+		return 0, io.EOF
+	}
+	return n, c.opError("read", err, errno)
+}
+
+// opError is the error of a call that failed with err (the poller's) or
+// errno, shaped as net.Conn's are; nil for neither.
+func (c *Conn) opError(name string, err error, errno syscall.Errno) error {
+	if err == nil && errno != 0 {
+		err = errno
+	}
+	if err == nil {
+		return nil
+	}
+	return &net.OpError{Op: name, Net: c.nc.LocalAddr().Network(), Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: err}
+}
+
+// write writes what is left of o.p to fd; false waits for room.
+func (o *op) write(fd uintptr) bool {
+	for o.n < len(o.p) {
+		rest := o.p[o.n:]
+		r, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
+		switch {
+		case errno == 0 && r == 0: // not for a non-empty buffer; never loop on it
+			o.errno = unix.EIO
+			return true
+		case errno == 0:
+			o.n += int(r)
+		case errno == unix.EINTR:
+		case errno == unix.EAGAIN:
+			return false
+		default:
+			o.errno = errno
+			return true
+		}
+	}
+	return true
+}
+
+// read reads into o.p from fd; false waits for data.
+func (o *op) read(fd uintptr) bool {
+	for {
+		r, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&o.p[0])), uintptr(len(o.p)))
+		switch {
+		case errno == 0 && r == 0:
+			o.eof = true
+			return true
+		case errno == 0:
+			o.n = int(r)
+			return true
+		case errno == unix.EINTR:
+		case errno == unix.EAGAIN:
+			return false
+		default:
+			o.errno = errno
+			return true
+		}
+	}
+}
