@@ -24,7 +24,7 @@ var longAgo = time.Unix(1, 0)
 type conn struct {
 	s  *Server
 	nc net.Conn
-	io *sockio.Conn // reads and writes nc
+	io *sockio.Conn // reads heads and writes small answers on nc
 
 	rb   []byte // read buffer; rb[r:w] is read and not yet consumed
 	r, w int

@@ -21,8 +21,10 @@
 package sockio
 
 import (
+	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -107,13 +109,17 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, c.opError("read", err, errno)
 }
 
-// opError is the error of a call that failed with err (the poller's) or
-// errno, shaped as net.Conn's are; nil for neither.
+// opError is the error of a call that failed with err (the poller's:
+// a deadline, a closed connection) or errno, shaped as net.Conn's are;
+// nil for neither.
 func (c *Conn) opError(name string, err error, errno syscall.Errno) error {
-	if err == nil && errno != 0 {
-		err = errno
-	}
-	if err == nil {
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &oe): // the raw call's own, named raw-read or raw-write
+		err = oe.Err
+	case err == nil && errno != 0:
+		err = os.NewSyscallError(name, errno)
+	case err == nil:
 		return nil
 	}
 	return &net.OpError{Op: name, Net: c.nc.LocalAddr().Network(), Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: err}

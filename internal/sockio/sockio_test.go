@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestWritesArriveInOrder(t *testing.T) {
 	for i, n := range []int{1, 100, 4096, Small, Small + 1, 1 << 20} {
 		want = append(want, pattern(n, byte(i))...)
 	}
-	got := make(chan []byte)
+	got := make(chan []byte, 1)
 	go func() { // read raw too, in reads of every size
 		r := New(c)
 		var b []byte
@@ -234,5 +235,48 @@ func TestRead(t *testing.T) {
 	// A buffer past Small goes through the connection's own Read.
 	if n, err = r.Read(make([]byte, Small+1)); n != 0 || err != io.EOF {
 		t.Fatalf("large read after the close = %d, %v", n, err)
+	}
+}
+
+// A read waiting for data is woken by a deadline set meanwhile and by a
+// close, as the Runtime API's deliverer and the servers' shutdowns wake
+// theirs.
+func TestReadWoken(t *testing.T) {
+	_, s := pair(t)
+	r := New(s)
+	buf := make([]byte, 64)
+	got := make(chan error, 1)
+	go func() {
+		_, err := r.Read(buf)
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	s.SetReadDeadline(time.Unix(1, 0))
+	select {
+	case err := <-got:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("woken by the deadline with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a deadline set during the read did not end it")
+	}
+	s.SetReadDeadline(time.Time{})
+	go func() {
+		_, err := r.Read(buf)
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	s.Close()
+	select {
+	case err := <-got:
+		var oe *net.OpError
+		if !errors.Is(err, net.ErrClosed) || !errors.As(err, &oe) || oe.Op != "read" {
+			t.Fatalf("woken by the close with %#v", err)
+		}
+		if strings.Contains(err.Error(), "raw-") {
+			t.Errorf("error %q names the raw call", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a close during the read did not end it")
 	}
 }

@@ -227,7 +227,7 @@ func (s *Server) watchAfter() time.Duration {
 type conn struct {
 	s      *Server
 	nc     net.Conn
-	io     *sockio.Conn // reads and writes nc
+	io     *sockio.Conn // reads heads and writes small answers on nc
 	remote string       // nc's remote address
 	buf    []byte       // read and not yet consumed, within store
 	store  []byte
