@@ -59,7 +59,8 @@ type op struct {
 	n     int
 	errno syscall.Errno
 	eof   bool
-	f     func(fd uintptr) bool // made once, not per call
+	trap  uintptr               // SYS_READ or SYS_WRITE
+	f     func(fd uintptr) bool // call, made once, not per call
 }
 
 // New returns a Conn on nc.
@@ -68,8 +69,8 @@ func New(nc net.Conn) *Conn {
 	if sc, ok := nc.(syscall.Conn); ok && raw {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
-			c.w.f = c.w.write
-			c.r.f = c.r.read
+			c.w.trap, c.w.f = unix.SYS_WRITE, c.w.call
+			c.r.trap, c.r.f = unix.SYS_READ, c.r.call
 		}
 	}
 	return c
@@ -125,45 +126,31 @@ func (c *Conn) opError(name string, err error, errno syscall.Errno) error {
 	return &net.OpError{Op: name, Net: c.nc.LocalAddr().Network(), Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: err}
 }
 
-// write writes what is left of o.p to fd; false waits for room.
-func (o *op) write(fd uintptr) bool {
-	for o.n < len(o.p) {
+// call makes o's system call on fd: a read once, a write until all of
+// o.p is written. It returns false to wait in the poller for data or
+// room.
+func (o *op) call(fd uintptr) bool {
+	for {
 		rest := o.p[o.n:]
-		r, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
+		r, _, errno := unix.RawSyscall(o.trap, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
 		switch {
-		case errno == 0 && r == 0: // not for a non-empty buffer; never loop on it
-			o.errno = unix.EIO
-			return true
-		case errno == 0:
-			o.n += int(r)
 		case errno == unix.EINTR:
 		case errno == unix.EAGAIN:
 			return false
-		default:
+		case errno != 0:
 			o.errno = errno
 			return true
-		}
-	}
-	return true
-}
-
-// read reads into o.p from fd; false waits for data.
-func (o *op) read(fd uintptr) bool {
-	for {
-		r, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&o.p[0])), uintptr(len(o.p)))
-		switch {
-		case errno == 0 && r == 0:
+		case r == 0 && o.trap == unix.SYS_READ: // the peer closed its side
 			o.eof = true
 			return true
-		case errno == 0:
-			o.n = int(r)
+		case r == 0: // not for a non-empty write; never loop on it
+			o.errno = unix.EIO
 			return true
-		case errno == unix.EINTR:
-		case errno == unix.EAGAIN:
-			return false
 		default:
-			o.errno = errno
-			return true
+			o.n += int(r)
+			if o.trap == unix.SYS_READ || o.n == len(o.p) {
+				return true
+			}
 		}
 	}
 }
