@@ -35,13 +35,14 @@
 //     authenticated and authorized by the node it called, and the
 //     backbone's routes, which carry the forward, take only nodes that
 //     hold the cluster's secret (the embedded server's only client port
-//     is on loopback and needs a token only the node knows). The receiver answers "started" at once,
-//     then the response: payload, function error, log tail, version and
-//     request id, or the error the caller is to see. A forward that is not
-//     started (no node listens, no answer within a second, the receiver
-//     holds another revision) or whose node is forgotten while it runs
-//     runs here instead, once. Streamed responses (Request.Stream) always
-//     run here.
+//     is on loopback and needs a token only the node knows). The
+//     receiver answers "started" at once, then the response: payload,
+//     function error, log tail, version and request id, or the error
+//     the caller is to see. A forward that is not started (no node
+//     listens, no answer within a second, the receiver holds another
+//     revision) or whose node is forgotten while it runs runs here
+//     instead, once. Streamed responses (Request.Stream) always run
+//     here.
 //
 //   - Cluster-wide concurrency. A limit L (the account's unreserved
 //     concurrency, a function's reserved concurrency) is divided among the

@@ -113,16 +113,20 @@ func ParseTraceparent(s string) (h Header, ok bool) {
 // String returns h as an X-Amzn-Trace-Id value.
 func (h Header) String() string {
 	var buf [96]byte // Root=<35>;Parent=<16>;Sampled=1 is 75
-	b := append(append(buf[:0], "Root="...), h.Root...)
-	if h.Parent != "" {
-		b = append(append(b, ";Parent="...), h.Parent...)
-	}
-	return string(appendSampled(b, h.Sampled))
+	return string(h.appendTo(buf[:0], nil))
 }
 
-// appendSampled appends the Sampled field of decision d, if any.
-func appendSampled(b []byte, d Decision) []byte {
-	switch d {
+// appendTo appends h as an X-Amzn-Trace-Id value to b, with parent as
+// its Parent when parent is not nil.
+func (h Header) appendTo(b, parent []byte) []byte {
+	b = append(append(b, "Root="...), h.Root...)
+	switch {
+	case parent != nil:
+		b = append(append(b, ";Parent="...), parent...)
+	case h.Parent != "":
+		b = append(append(b, ";Parent="...), h.Parent...)
+	}
+	switch h.Sampled {
 	case Sampled:
 		b = append(b, ";Sampled=1"...)
 	case NotSampled:
@@ -220,14 +224,12 @@ func ForFunction(h, reqID string) string {
 		return h
 	}
 	var buf [96]byte
-	b := append(append(buf[:0], "Root="...), th.Root...)
 	var half [16]byte
+	var parent []byte // the function segment, when reqID names one
 	if putHalf(&half, reqID, 1) {
-		b = append(append(b, ";Parent="...), half[:]...)
-	} else if th.Parent != "" {
-		b = append(append(b, ";Parent="...), th.Parent...)
+		parent = half[:]
 	}
-	return string(appendSampled(b, th.Sampled))
+	return string(th.appendTo(buf[:0], parent))
 }
 
 // IsSampled reports quickly whether header h says Sampled=1.
